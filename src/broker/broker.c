@@ -1,0 +1,288 @@
+/* broker.c -- wiring: configuration, data directory, listeners, the loop, shutdown.
+ *
+ * Start-up: lock the data directory, read or create meta.properties (cluster id), replay the
+ * metadata log and open every partition (recovering unclean tails), bind the Kafka listener and
+ * the admin HTTP listener, write the port file, then run the loop.
+ * Shutdown (SIGTERM/SIGINT): stop accepting, answer what is in flight, sync and close every
+ * partition cleanly (the clean-shutdown markers make the next start skip recovery). */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "admin/admin.h"
+#include "broker/broker.h"
+#include "broker/wait.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/os.h"
+#include "net/conn.h"
+
+#define TICK_MS 1000
+
+static sl_loop_t *signal_loop;
+
+static void on_signal(int sig) {
+    (void)sig;
+    if (signal_loop) {
+        sl_loop_stop_from_signal(signal_loop);
+    }
+}
+
+static bool is_ready(void *opaque) {
+    sl_broker_t *b = opaque;
+    return b->ready && !sl_loop_stopping(b->loop);
+}
+
+/* Reads <data>/meta.properties for cluster.id, or creates it. */
+static sl_err_t load_cluster_id(sl_broker_t *b, char *err) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/meta.properties", b->conf.data_dir);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        char line[256];
+        while (fgets(line, sizeof line, f)) {
+            if (!strncmp(line, "cluster.id=", 11)) {
+                snprintf(b->cluster_id, sizeof b->cluster_id, "%.22s", line + 11);
+                b->cluster_id[strcspn(b->cluster_id, "\r\n")] = '\0';
+            }
+        }
+        fclose(f);
+        if (b->cluster_id[0]) {
+            return SL_OK;
+        }
+    }
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    uint8_t rnd[22];
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+        for (size_t i = 0; i < sizeof rnd; i++) {
+            rnd[i] = (uint8_t)(sl_mono_ns() >> (i % 8));
+        }
+    }
+    for (size_t i = 0; i < sizeof rnd; i++) {
+        b->cluster_id[i] = alphabet[rnd[i] & 63];
+    }
+    b->cluster_id[sizeof rnd] = '\0';
+    char text[128];
+    int n = snprintf(text, sizeof text, "version=1\ncluster.id=%s\nnode.id=%lld\n", b->cluster_id,
+                     (long long)b->conf.node_id);
+    if (sl_os_write_file_atomic(path, text, (size_t)n) < 0) {
+        snprintf(err, SL_ERRLEN, "write %s: %s", path, strerror(errno));
+        return SL_ERR_IO;
+    }
+    return SL_OK;
+}
+
+static void on_tick(sl_loop_t *loop, uint64_t id, void *data);
+
+static void tick_each(sl_topic_t *t, void *opaque) {
+    int64_t now = *(int64_t *)opaque;
+    for (int32_t i = 0; i < t->n_partitions; i++) {
+        int rc = sl_plog_tick(t->parts[i]->plog, now);
+        if (rc < 0) {
+            sl_log(SL_LOG_ERROR, "storage", "topic=%s partition=%d op=tick err=\"%s\"", t->name, i,
+                   sl_err_str(rc));
+        }
+    }
+}
+
+static void on_tick(sl_loop_t *loop, uint64_t id, void *data) {
+    (void)id;
+    sl_broker_t *b = data;
+    int64_t now = sl_wall_ms();
+    sl_topics_each(b, tick_each, &now);
+    b->tick_timer = sl_loop_timer(loop, TICK_MS, on_tick, b);
+}
+
+static void collect_partitions_each(sl_topic_t *t, void *opaque) {
+    sl_metrics_out_t *out = opaque;
+    for (int32_t i = 0; i < t->n_partitions; i++) {
+        char labels[512];
+        snprintf(labels, sizeof labels, "topic=\"%s\",partition=\"%d\"", t->name, i);
+        sl_plog_t *plog = t->parts[i]->plog;
+        sl_metrics_emit(out, "sluice_log_end_offset", "gauge",
+                        "Next offset to be assigned, per partition", labels,
+                        (double)sl_plog_end_offset(plog));
+        sl_metrics_emit(out, "sluice_log_start_offset", "gauge",
+                        "First offset still stored, per partition", labels,
+                        (double)sl_plog_start_offset(plog));
+        sl_metrics_emit(out, "sluice_log_size_bytes", "gauge", "Bytes on disk, per partition",
+                        labels, (double)sl_plog_size_bytes(plog));
+    }
+}
+
+static void collect(sl_metrics_out_t *out, void *opaque) {
+    sl_broker_t *b = opaque;
+    sl_metrics_emit(out, "sluice_connections", "gauge", "Open Kafka-protocol connections", "",
+                    (double)sl_conn_count());
+    sl_metrics_emit(out, "sluice_output_queued_bytes", "gauge",
+                    "Response bytes queued across connections", "",
+                    (double)sl_conn_queued_bytes());
+    sl_metrics_emit(out, "sluice_topics", "gauge", "Topics", "", (double)b->n_topics);
+    sl_topics_each(b, collect_partitions_each, out);
+}
+
+static void write_port_file(const char *path, int kafka_port, int admin_port, char *err) {
+    char text[128];
+    int n = snprintf(text, sizeof text, "kafka=%d\nadmin=%d\n", kafka_port, admin_port);
+    if (sl_os_write_file_atomic(path, text, (size_t)n) < 0) {
+        snprintf(err, SL_ERRLEN, "write %s: %s", path, strerror(errno));
+    }
+}
+
+sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err) {
+    sl_broker_t *b = sl_xcalloc(1, sizeof *b);
+    b->conf = *conf;
+    int lvl = sl_log_parse_level(conf->log_level);
+    if (lvl < 0) {
+        snprintf(err, SL_ERRLEN, "log.level: unknown level '%s'", conf->log_level);
+        free(b);
+        return NULL;
+    }
+    sl_log_level = lvl;
+    sl_topic_conf_t tc;
+    if (sl_topic_conf_build(&b->conf, NULL, 0, &tc, err) != SL_OK) {
+        free(b);
+        return NULL;
+    }
+    if (sl_os_mkdirs(conf->data_dir) < 0) {
+        snprintf(err, SL_ERRLEN, "create %s: %s", conf->data_dir, strerror(errno));
+        free(b);
+        return NULL;
+    }
+    /* One broker per data directory: a second one would corrupt the logs. */
+    char lock[4096];
+    snprintf(lock, sizeof lock, "%s/.lock", conf->data_dir);
+    int lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lfd < 0 || flock(lfd, LOCK_EX | LOCK_NB) < 0) {
+        snprintf(err, SL_ERRLEN, "data directory %s is in use by another broker", conf->data_dir);
+        if (lfd >= 0) {
+            close(lfd);
+        }
+        free(b);
+        return NULL;
+    }
+    b->loop = sl_loop_new();
+    b->m_fsync = sl_metrics_histogram("sluice_fsync_duration_seconds", "",
+                                      "Group-commit fdatasync latency per partition");
+    b->m_bytes_out = sl_metrics_counter("sluice_fetch_bytes_total", "",
+                                        "Record bytes sent to fetchers");
+    if (!b->loop || load_cluster_id(b, err) != SL_OK) {
+        goto fail;
+    }
+    uint64_t t0 = sl_mono_ns();
+    if (sl_topics_load(b, err) != SL_OK) {
+        goto fail;
+    }
+    sl_log(SL_LOG_INFO, "broker", "data_dir=%s topics=%zu load_ms=%.1f", conf->data_dir,
+           b->n_topics, (double)(sl_mono_ns() - t0) / 1e6);
+
+    char host[256];
+    int port;
+    const char *listen = conf->listen;
+    if (!strncmp(listen, "PLAINTEXT://", 12)) {
+        listen += 12;
+    }
+    if (sl_parse_hostport(listen, host, sizeof host, &port) != SL_OK) {
+        snprintf(err, SL_ERRLEN, "listeners: expected HOST:PORT, got '%s'", conf->listen);
+        goto fail;
+    }
+    sl_conn_hooks_t hooks = {
+        .on_frame = sl_broker_on_frame,
+        .on_close = sl_broker_on_close,
+        .opaque = b,
+        .max_frame_bytes = (size_t)conf->socket_request_max_bytes,
+        .out_high_bytes = (size_t)conf->connection_out_high_bytes,
+        .max_inflight = (size_t)conf->max_inflight_requests,
+    };
+    b->listener = sl_listener_new(b->loop, host, port, &hooks, err);
+    if (!b->listener) {
+        goto fail;
+    }
+    /* Advertise what clients can reach: the configured address, else the bound one. */
+    const char *adv = conf->advertised_listeners;
+    if (!strncmp(adv, "PLAINTEXT://", 12)) {
+        adv += 12;
+    }
+    if (*adv) {
+        if (sl_parse_hostport(adv, b->adv_host, sizeof b->adv_host, &b->adv_port) != SL_OK) {
+            snprintf(err, SL_ERRLEN, "advertised.listeners: expected HOST:PORT, got '%s'", adv);
+            goto fail;
+        }
+    } else {
+        snprintf(b->adv_host, sizeof b->adv_host, "%s",
+                 !*host || !strcmp(host, "0.0.0.0") || !strcmp(host, "::") ? "127.0.0.1" : host);
+        b->adv_port = sl_listener_port(b->listener);
+    }
+    if (conf->admin_listen[0] && strcmp(conf->admin_listen, "none") != 0) {
+        char ahost[256];
+        int aport;
+        if (sl_parse_hostport(conf->admin_listen, ahost, sizeof ahost, &aport) != SL_OK) {
+            snprintf(err, SL_ERRLEN, "admin.listen: expected HOST:PORT, got '%s'",
+                     conf->admin_listen);
+            goto fail;
+        }
+        sl_admin_hooks_t ah = {is_ready, b};
+        b->admin = sl_admin_start(b->loop, ahost, aport, &ah, err);
+        if (!b->admin) {
+            goto fail;
+        }
+        b->admin_port = sl_admin_port(b->admin);
+    }
+    sl_metrics_add_collector(collect, b);
+    sl_loop_before_sleep(b->loop, sl_broker_before_sleep, b);
+    b->tick_timer = sl_loop_timer(b->loop, TICK_MS, on_tick, b);
+    return b;
+fail:
+    sl_broker_free(b);
+    return NULL;
+}
+
+sl_err_t sl_broker_run(sl_broker_t *b) {
+    signal_loop = b->loop;
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    b->ready = true;
+    sl_log(SL_LOG_INFO, "broker", "listening kafka=%s:%d advertised=%s:%d admin_port=%d cluster=%s",
+           b->conf.listen, sl_listener_port(b->listener), b->adv_host, b->adv_port, b->admin_port,
+           b->cluster_id);
+    sl_err_t rc = sl_loop_run(b->loop);
+    sl_log(SL_LOG_INFO, "broker", "msg=\"shutting down\"");
+    /* Stop accepting, answer what waits (acks=all syncs, parked fetches), flush, close. */
+    sl_listener_free(b->listener);
+    b->listener = NULL;
+    sl_broker_before_sleep(b->loop, b);
+    sl_fetch_recheck(b, true);
+    sl_conn_close_all();
+    signal_loop = NULL;
+    return rc;
+}
+
+void sl_broker_free(sl_broker_t *b) {
+    if (!b) {
+        return;
+    }
+    sl_metrics_remove_collector(collect, b);
+    if (b->admin) {
+        sl_admin_stop(b->admin);
+    }
+    sl_listener_free(b->listener);
+    sl_conn_close_all();
+    sl_topics_close(b);
+    sl_loop_free(b->loop);
+    free(b);
+}
+
+/* Exposed for the CLI: writes the port file after start-up. */
+void sl_broker_write_port_file(sl_broker_t *b, const char *path, char *err);
+void sl_broker_write_port_file(sl_broker_t *b, const char *path, char *err) {
+    write_port_file(path, sl_listener_port(b->listener), b->admin_port, err);
+}

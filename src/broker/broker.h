@@ -1,0 +1,142 @@
+/* broker.h -- the broker's state shared by its request handlers (src/broker/handle_*.c).
+ *
+ * One shard for now: a single loop thread owns every topic, partition and connection, so nothing
+ * here is locked. The types are laid out so a later shard split moves partitions, not handlers. */
+#ifndef SL_BROKER_H
+#define SL_BROKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "broker/config.h"
+#include "common/arena.h"
+#include "common/codec.h"
+#include "common/metrics.h"
+#include "net/conn.h"
+#include "net/listener.h"
+#include "net/loop.h"
+#include "storage/plog.h"
+
+typedef struct sl_broker sl_broker_t;
+typedef struct sl_topic sl_topic_t;
+typedef struct sl_fetch_wait sl_fetch_wait_t;
+typedef struct sl_produce_wait sl_produce_wait_t;
+
+typedef struct sl_partition {
+    sl_topic_t *topic;
+    int32_t index;
+    sl_plog_t *plog;
+    struct sl_partition *next_dirty; /* on broker->dirty while `dirty` */
+    bool dirty;                      /* appended since the last group commit */
+    int sync_err;                    /* result of the last group-commit sync (sl_err_t) */
+    sl_counter_t *m_bytes_in;
+    sl_counter_t *m_records_in;
+} sl_partition_t;
+
+struct sl_topic {
+    sl_topic_t *next; /* hash chain */
+    char *name;
+    uint8_t id[16];
+    int32_t n_partitions;
+    sl_partition_t **parts;
+    sl_kv_t *configs; /* overrides, owned */
+    size_t n_configs;
+    sl_topic_conf_t conf; /* effective */
+};
+
+/* A request being handled: the decoded header, the body reader and the response slot. */
+typedef struct sl_req {
+    sl_broker_t *broker;
+    sl_conn_t *conn;
+    int16_t api_key;
+    int16_t api_version;
+    int32_t correlation_id;
+    sl_str_t client_id;
+    bool flex; /* flexible version: compact encodings and tagged fields */
+    sl_reader_t rd; /* positioned at the request body */
+    size_t body_off; /* offset of the body in the frame, for re-running parked requests */
+    sl_resp_t *resp;
+    sl_writer_t wr; /* into the response slot, after the response header */
+    uint64_t start_ns;
+} sl_req_t;
+
+struct sl_broker {
+    sl_broker_conf_t conf;
+    sl_loop_t *loop;
+    sl_listener_t *listener;
+    void *admin; /* sl_admin_t */
+    char adv_host[SL_CONF_STR_MAX];
+    int adv_port;
+    int admin_port;
+    char cluster_id[32];
+    sl_topic_t **topic_tab; /* hash table of topics by name */
+    size_t topic_tab_size, n_topics;
+    void *metalog; /* sl_metalog_t */
+    sl_partition_t *dirty; /* partitions needing a group-commit sync */
+    sl_produce_wait_t *produce_waits; /* acks=all produces waiting for the sync */
+    sl_fetch_wait_t *fetch_waits;     /* parked long-poll fetches */
+    bool data_arrived;                /* an append happened since fetches were last re-checked */
+    uint64_t tick_timer;
+    bool ready;
+    sl_histo_t *m_fsync;
+    sl_counter_t *m_bytes_out;
+};
+
+/* ---- topics (topics.c) ---- */
+sl_topic_t *sl_topic_find(sl_broker_t *b, sl_str_t name);
+/* Whether `name` is a legal topic name (Kafka's rules: [a-zA-Z0-9._-], 1..249, not . or ..). */
+bool sl_topic_name_valid(sl_str_t name);
+/* Creates a topic (durably recorded in the metadata log, then partitions opened). Returns SL_OK, a
+ * Kafka error code (TOPIC_ALREADY_EXISTS, INVALID_CONFIG, ...), with a message in `err`. */
+int sl_topic_create(sl_broker_t *b, sl_str_t name, int32_t n_partitions, const sl_kv_t *configs,
+                    size_t n_configs, bool validate_only, char *err);
+int sl_topic_delete(sl_broker_t *b, sl_topic_t *t);
+int sl_topic_add_partitions(sl_broker_t *b, sl_topic_t *t, int32_t new_total, bool validate_only,
+                            char *err);
+/* Replaces a topic's config overrides. */
+int sl_topic_set_configs(sl_broker_t *b, sl_topic_t *t, const sl_kv_t *configs, size_t n,
+                         bool validate_only, char *err);
+/* Replays the metadata log and opens every partition. */
+SL_MUST_USE sl_err_t sl_topics_load(sl_broker_t *b, char *err);
+void sl_topics_close(sl_broker_t *b);
+/* Calls fn for every topic in unspecified order. */
+void sl_topics_each(sl_broker_t *b, void (*fn)(sl_topic_t *t, void *opaque), void *opaque);
+sl_partition_t *sl_partition_get(sl_broker_t *b, sl_str_t topic, int32_t index);
+
+/* ---- durability and waiting (wait.c) ---- */
+/* Marks a partition as needing the group-commit sync in this iteration's before-sleep phase. */
+void sl_broker_mark_dirty(sl_broker_t *b, sl_partition_t *p);
+/* Before-sleep: syncs dirty partitions, answers waiting acks=all produces, re-checks fetches. */
+void sl_broker_before_sleep(sl_loop_t *loop, void *data);
+
+/* ---- request dispatch (dispatch.c) ---- */
+sl_err_t sl_broker_on_frame(sl_conn_t *conn, const uint8_t *frame, size_t len, void *opaque);
+void sl_broker_on_close(sl_conn_t *conn, void *opaque);
+/* Finishes a response: records latency metrics and queues the slot. */
+void sl_req_finish(sl_req_t *req);
+
+/* ---- handlers, one per API (handle_*.c). Each decodes req->rd and writes the body into req->wr;
+ * returning non-OK closes the connection (malformed request). A handler that answers later takes
+ * ownership of the request (returns SL_AGAIN). */
+#define SL_HANDLER(name) sl_err_t sl_handle_##name(sl_req_t *req)
+SL_HANDLER(Produce);
+SL_HANDLER(Fetch);
+SL_HANDLER(ListOffsets);
+SL_HANDLER(Metadata);
+SL_HANDLER(ApiVersions);
+SL_HANDLER(CreateTopics);
+SL_HANDLER(DeleteTopics);
+SL_HANDLER(DescribeConfigs);
+SL_HANDLER(AlterConfigs);
+SL_HANDLER(CreatePartitions);
+
+/* Fetch waits are freed when their connection closes. */
+void sl_fetch_waits_drop_conn(sl_broker_t *b, sl_conn_t *conn);
+void sl_fetch_recheck(sl_broker_t *b, bool expire_all);
+
+/* Lifecycle (broker.c). */
+sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err);
+SL_MUST_USE sl_err_t sl_broker_run(sl_broker_t *b);
+void sl_broker_free(sl_broker_t *b);
+
+#endif

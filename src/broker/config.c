@@ -1,0 +1,158 @@
+/* config.c -- configuration tables: the broker's keys and the per-topic keys, Kafka's names. */
+#include "config.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#define B(f) offsetof(sl_broker_conf_t, f)
+#define T(f) offsetof(sl_topic_conf_t, f)
+#define LMAX INT64_MAX
+#define HOUR 3600000
+
+/* Kafka's "never" for flush intervals is Long.MAX_VALUE; we keep it as INT64_MAX. */
+const sl_conf_def_t sl_broker_conf_defs[] = {
+    {"data.dir", SL_CONF_STR, "./data", 0, 0, B(data_dir), 0, "Directory holding all logs"},
+    {"listeners", SL_CONF_STR, "127.0.0.1:9092", 0, 0, B(listen), 0,
+     "Kafka protocol listener HOST:PORT (PLAINTEXT:// prefix allowed)"},
+    {"admin.listen", SL_CONF_STR, "127.0.0.1:9644", 0, 0, B(admin_listen), 0,
+     "Admin HTTP listener HOST:PORT (health, readiness, metrics)"},
+    {"advertised.listeners", SL_CONF_STR, "", 0, 0, B(advertised_listeners), 0,
+     "HOST:PORT clients are told to use (default: the bound listener)"},
+    {"log.level", SL_CONF_STR, "info", 0, 0, B(log_level), 0, "error, warn, info or debug"},
+    {"node.id", SL_CONF_INT, "0", 0, INT32_MAX, B(node_id), 0, "This broker's id"},
+    {"broker.id", SL_CONF_INT, NULL, 0, INT32_MAX, B(node_id), 0, "Alias of node.id"},
+    {"num.partitions", SL_CONF_INT, "1", 1, 100000, B(num_partitions), 0,
+     "Partitions of auto-created topics and of CreateTopics with -1"},
+    {"auto.create.topics.enable", SL_CONF_BOOL, "true", 0, 0, B(auto_create_topics), 0,
+     "Create unknown topics on Metadata requests that allow it"},
+    {"default.replication.factor", SL_CONF_INT, "1", 1, 1, B(default_replication_factor), 0,
+     "Replication factor (single node: 1)"},
+    {"log.segment.bytes", SL_CONF_INT, "1073741824", 14, INT32_MAX, B(segment_bytes), 0,
+     "Size at which a new segment starts"},
+    {"log.roll.ms", SL_CONF_INT, "604800000", 1, LMAX, B(roll_ms), 0,
+     "Age at which a new segment starts"},
+    {"log.roll.hours", SL_CONF_INT, NULL, 1, INT32_MAX, B(roll_ms), HOUR, "log.roll.ms in hours"},
+    {"log.retention.ms", SL_CONF_INT, "604800000", -1, LMAX, B(retention_ms), 0,
+     "Delete segments older than this (-1: never)"},
+    {"log.retention.minutes", SL_CONF_INT, NULL, -1, INT32_MAX, B(retention_ms), 60000,
+     "log.retention.ms in minutes"},
+    {"log.retention.hours", SL_CONF_INT, NULL, -1, INT32_MAX, B(retention_ms), HOUR,
+     "log.retention.ms in hours"},
+    {"log.retention.bytes", SL_CONF_INT, "-1", -1, LMAX, B(retention_bytes), 0,
+     "Delete old segments beyond this size per partition (-1: no limit)"},
+    {"log.retention.check.interval.ms", SL_CONF_INT, "300000", 1, LMAX, B(retention_check_ms), 0,
+     "How often retention and time-based rolls run"},
+    {"log.index.interval.bytes", SL_CONF_INT, "4096", 0, INT32_MAX, B(index_interval_bytes), 0,
+     "Bytes between offset index entries"},
+    {"log.flush.interval.messages", SL_CONF_INT, "9223372036854775807", 1, LMAX,
+     B(flush_messages), 0, "fdatasync after this many records even for acks=0/1"},
+    {"log.flush.interval.ms", SL_CONF_INT, "9223372036854775807", 0, LMAX, B(flush_ms), 0,
+     "fdatasync data older than this even for acks=0/1"},
+    {"message.max.bytes", SL_CONF_INT, "1048588", 0, INT32_MAX, B(message_max_bytes), 0,
+     "Largest record batch accepted"},
+    {"socket.request.max.bytes", SL_CONF_INT, "104857600", 64, INT32_MAX,
+     B(socket_request_max_bytes), 0, "Largest request frame; larger ones close the connection"},
+    {"queued.max.request.bytes", SL_CONF_INT, "536870912", -1, LMAX, B(queued_max_request_bytes),
+     0, "Output bytes queued across all connections before produce is throttled"},
+    {"connection.output.high.bytes", SL_CONF_INT, "16777216", 4096, LMAX,
+     B(connection_out_high_bytes), 0, "Stop reading a connection with this much queued output"},
+    {"connection.max.inflight.requests", SL_CONF_INT, "1000", 1, 1000000,
+     B(max_inflight_requests), 0, "Stop reading a connection with this many requests pending"},
+    {"log.message.timestamp.type", SL_CONF_STR, "CreateTime", 0, 0, B(timestamp_type), 0,
+     "CreateTime or LogAppendTime"},
+    {"log.cleanup.policy", SL_CONF_STR, "delete", 0, 0, B(cleanup_policy), 0,
+     "Default cleanup.policy of topics"},
+    {"compression.type", SL_CONF_STR, "producer", 0, 0, B(compression_type), 0,
+     "Stored as sent by the producer"},
+    {"log.dirs", SL_CONF_STR, NULL, 0, 0, B(data_dir), 0, "Alias of data.dir (one directory)"},
+    {"zookeeper.connect", SL_CONF_IGNORED, "", 0, 0, 0, 0, "Ignored"},
+    {"num.network.threads", SL_CONF_IGNORED, "", 0, 0, 0, 0, "Ignored"},
+    {"num.io.threads", SL_CONF_IGNORED, "", 0, 0, 0, 0, "Ignored"},
+    {"offsets.topic.replication.factor", SL_CONF_IGNORED, "", 0, 0, 0, 0, "Ignored"},
+    {"transaction.state.log.replication.factor", SL_CONF_IGNORED, "", 0, 0, 0, 0, "Ignored"},
+    {"group.initial.rebalance.delay.ms", SL_CONF_IGNORED, "", 0, 0, 0, 0, "Ignored"},
+};
+const size_t sl_broker_conf_n_defs = sizeof sl_broker_conf_defs / sizeof sl_broker_conf_defs[0];
+
+/* Defaults here are placeholders: sl_topic_conf_build starts from the broker's values. */
+const sl_conf_def_t sl_topic_conf_defs[] = {
+    {"retention.ms", SL_CONF_INT, "-1", -1, LMAX, T(retention_ms), 0, "log.retention.ms"},
+    {"retention.bytes", SL_CONF_INT, "-1", -1, LMAX, T(retention_bytes), 0, "log.retention.bytes"},
+    {"segment.bytes", SL_CONF_INT, "1073741824", 14, INT32_MAX, T(segment_bytes), 0,
+     "log.segment.bytes"},
+    {"segment.ms", SL_CONF_INT, "604800000", 1, LMAX, T(segment_ms), 0, "log.roll.ms"},
+    {"max.message.bytes", SL_CONF_INT, "1048588", 0, INT32_MAX, T(max_message_bytes), 0,
+     "message.max.bytes"},
+    {"flush.messages", SL_CONF_INT, "9223372036854775807", 1, LMAX, T(flush_messages), 0,
+     "log.flush.interval.messages"},
+    {"flush.ms", SL_CONF_INT, "9223372036854775807", 0, LMAX, T(flush_ms), 0,
+     "log.flush.interval.ms"},
+    {"index.interval.bytes", SL_CONF_INT, "4096", 0, INT32_MAX, T(index_interval_bytes), 0,
+     "log.index.interval.bytes"},
+    {"min.insync.replicas", SL_CONF_INT, "1", 1, 1, T(min_insync_replicas), 0, "single node: 1"},
+    {"cleanup.policy", SL_CONF_STR, "delete", 0, 0, T(cleanup_policy), 0, "delete (compact: later)"},
+    {"message.timestamp.type", SL_CONF_STR, "CreateTime", 0, 0, T(timestamp_type), 0,
+     "CreateTime or LogAppendTime"},
+    {"compression.type", SL_CONF_STR, "producer", 0, 0, T(compression_type), 0,
+     "producer (stored as sent)"},
+};
+const size_t sl_topic_conf_n_defs = sizeof sl_topic_conf_defs / sizeof sl_topic_conf_defs[0];
+
+static sl_err_t check_enum(const char *key, const char *v, const char *const *ok, char *err) {
+    for (; *ok; ok++) {
+        if (!strcmp(v, *ok)) {
+            return SL_OK;
+        }
+    }
+    snprintf(err, SL_ERRLEN, "%s: unsupported value '%s'", key, v);
+    return SL_ERR_INVAL;
+}
+
+sl_err_t sl_topic_conf_build(const sl_broker_conf_t *bc, const sl_kv_t *kv, size_t n,
+                             sl_topic_conf_t *tc, char *err) {
+    memset(tc, 0, sizeof *tc);
+    tc->retention_ms = bc->retention_ms;
+    tc->retention_bytes = bc->retention_bytes;
+    tc->segment_bytes = bc->segment_bytes;
+    tc->segment_ms = bc->roll_ms;
+    tc->max_message_bytes = bc->message_max_bytes;
+    tc->flush_messages = bc->flush_messages;
+    tc->flush_ms = bc->flush_ms;
+    tc->index_interval_bytes = bc->index_interval_bytes;
+    tc->min_insync_replicas = 1;
+    snprintf(tc->cleanup_policy, sizeof tc->cleanup_policy, "%s", bc->cleanup_policy);
+    snprintf(tc->timestamp_type, sizeof tc->timestamp_type, "%s", bc->timestamp_type);
+    snprintf(tc->compression_type, sizeof tc->compression_type, "%s", bc->compression_type);
+    for (size_t i = 0; i < n; i++) {
+        sl_err_t rc = sl_conf_set(sl_topic_conf_defs, sl_topic_conf_n_defs, tc, kv[i].key,
+                                  kv[i].value, err);
+        if (rc != SL_OK) {
+            return rc;
+        }
+    }
+    static const char *const ts_types[] = {"CreateTime", "LogAppendTime", NULL};
+    static const char *const policies[] = {"delete", NULL};
+    static const char *const codecs[] = {"producer", "uncompressed", "gzip", "snappy",
+                                         "lz4",      "zstd",         NULL};
+    sl_err_t rc = check_enum("message.timestamp.type", tc->timestamp_type, ts_types, err);
+    if (rc == SL_OK) {
+        rc = check_enum("cleanup.policy", tc->cleanup_policy, policies, err);
+    }
+    if (rc == SL_OK) {
+        rc = check_enum("compression.type", tc->compression_type, codecs, err);
+    }
+    return rc;
+}
+
+void sl_topic_conf_to_plog(const sl_topic_conf_t *tc, sl_plog_conf_t *pc) {
+    sl_plog_conf_default(pc);
+    pc->segment_bytes = tc->segment_bytes;
+    pc->roll_ms = tc->segment_ms;
+    pc->retention_ms = tc->retention_ms;
+    pc->retention_bytes = tc->retention_bytes;
+    pc->index_interval_bytes = (int32_t)tc->index_interval_bytes;
+    pc->flush_messages = tc->flush_messages;
+    pc->flush_ms = tc->flush_ms;
+    pc->log_append_time = !strcmp(tc->timestamp_type, "LogAppendTime");
+}

@@ -1,0 +1,74 @@
+/* config.h -- the broker's configuration (Kafka property names) and per-topic configuration. */
+#ifndef SL_BROKER_CONFIG_H
+#define SL_BROKER_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/conf.h"
+#include "storage/plog.h"
+
+typedef struct sl_broker_conf {
+    char data_dir[SL_CONF_STR_MAX];
+    char listen[SL_CONF_STR_MAX];
+    char admin_listen[SL_CONF_STR_MAX];
+    char advertised_listeners[SL_CONF_STR_MAX];
+    char log_level[SL_CONF_STR_MAX];
+    int64_t node_id;
+    int64_t num_partitions;
+    bool auto_create_topics;
+    int64_t default_replication_factor;
+    int64_t segment_bytes;
+    int64_t roll_ms;
+    int64_t retention_ms;
+    int64_t retention_bytes;
+    int64_t retention_check_ms;
+    int64_t index_interval_bytes;
+    int64_t flush_messages;
+    int64_t flush_ms;
+    int64_t message_max_bytes;
+    int64_t socket_request_max_bytes;
+    int64_t queued_max_request_bytes;
+    int64_t connection_out_high_bytes;
+    int64_t max_inflight_requests;
+    char timestamp_type[SL_CONF_STR_MAX];
+    char cleanup_policy[SL_CONF_STR_MAX];
+    char compression_type[SL_CONF_STR_MAX];
+} sl_broker_conf_t;
+
+extern const sl_conf_def_t sl_broker_conf_defs[];
+extern const size_t sl_broker_conf_n_defs;
+
+/* Per-topic settings: broker defaults overridden by the topic's own configs. */
+typedef struct sl_topic_conf {
+    int64_t retention_ms;
+    int64_t retention_bytes;
+    int64_t segment_bytes;
+    int64_t segment_ms;
+    int64_t max_message_bytes;
+    int64_t flush_messages;
+    int64_t flush_ms;
+    int64_t index_interval_bytes;
+    int64_t min_insync_replicas;
+    char cleanup_policy[SL_CONF_STR_MAX];
+    char timestamp_type[SL_CONF_STR_MAX];
+    char compression_type[SL_CONF_STR_MAX];
+} sl_topic_conf_t;
+
+extern const sl_conf_def_t sl_topic_conf_defs[];
+extern const size_t sl_topic_conf_n_defs;
+
+/* A topic config override (name=value, owned strings). */
+typedef struct sl_kv {
+    char *key;
+    char *value;
+} sl_kv_t;
+
+/* Fills `tc` from the broker defaults, then applies `n` overrides. Returns SL_OK, or SL_ERR_INVAL /
+ * SL_ERR_NOTFOUND for a bad override, described in `err`. */
+SL_MUST_USE sl_err_t sl_topic_conf_build(const sl_broker_conf_t *bc, const sl_kv_t *kv, size_t n,
+                                         sl_topic_conf_t *tc, char *err);
+/* The storage settings a topic's partitions use. */
+void sl_topic_conf_to_plog(const sl_topic_conf_t *tc, sl_plog_conf_t *pc);
+
+#endif

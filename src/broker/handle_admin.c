@@ -1,0 +1,500 @@
+/* handle_admin.c -- topic administration: CreateTopics, DeleteTopics, CreatePartitions,
+ * DescribeConfigs, AlterConfigs.
+ *
+ * CreateTopics (v0..v7; flexible v5+): topics {name, num_partitions, replication_factor,
+ *   assignments {partition_index, broker_ids}, configs {name, value}}, timeout_ms,
+ *   validate_only (v1+). Response: throttle_time_ms (v2+), topics {name, topic_id (v7+),
+ *   error_code, error_message (v1+), num_partitions (v5+), replication_factor (v5+),
+ *   configs (v5+) {name, value, read_only, config_source, is_sensitive}}
+ * DeleteTopics (v0..v6; flexible v4+): topic_names (v0-5) | topics {name, topic_id} (v6+),
+ *   timeout_ms. Response: throttle_time_ms (v1+), responses {name, topic_id (v6+), error_code,
+ *   error_message (v5+)}
+ * CreatePartitions (v0..v3; flexible v2+): topics {name, count, assignments}, timeout_ms,
+ *   validate_only. Response: throttle_time_ms, results {name, error_code, error_message}
+ * DescribeConfigs (v0..v4; flexible v4): resources {resource_type, resource_name,
+ *   configuration_keys}, include_synonyms (v1+), include_documentation (v3+). Response:
+ *   throttle_time_ms, results {error_code, error_message, resource_type, resource_name, configs
+ *   {name, value, read_only, is_default (v0) | config_source (v1+), is_sensitive, synonyms (v1+),
+ *   config_type (v3+), documentation (v3+)}}
+ * AlterConfigs (v0..v2; flexible v2): resources {resource_type, resource_name, configs {name,
+ *   value}}, validate_only. Response: throttle_time_ms, responses {error_code, error_message,
+ *   resource_type, resource_name}. Replaces all of a topic's overrides (Kafka's semantics). */
+#include <stdio.h>
+#include <string.h>
+
+#include "broker/broker.h"
+#include "proto/kerr.h"
+
+#define RESOURCE_TOPIC 2
+#define RESOURCE_BROKER 4
+#define SOURCE_DYNAMIC_TOPIC 1
+#define SOURCE_STATIC_BROKER 4
+#define SOURCE_DEFAULT 5
+#define TYPE_BOOLEAN 1
+#define TYPE_STRING 2
+#define TYPE_LONG 5
+
+static const uint8_t zero_uuid[16];
+
+/* Reads a configs array {name, value} into arena-backed kv pairs (strings copied). */
+static sl_kv_t *read_configs(sl_reader_t *rd, bool flex, sl_arena_t *arena, size_t *n_out) {
+    int32_t n = sl_rd_array_len(rd, flex, 3);
+    if (rd->err || n <= 0) {
+        *n_out = 0;
+        return NULL;
+    }
+    sl_kv_t *kv = sl_arena_alloc(arena, (size_t)n * sizeof *kv);
+    for (int32_t i = 0; i < n && !rd->err; i++) {
+        sl_str_t k = sl_rd_str(rd, flex), v = sl_rd_str(rd, flex);
+        sl_rd_tags(rd, flex);
+        kv[i].key = sl_arena_alloc(arena, k.len + 1);
+        if (k.p) {
+            memcpy(kv[i].key, k.p, k.len);
+        }
+        kv[i].value = sl_arena_alloc(arena, v.len + 1);
+        if (v.p) {
+            memcpy(kv[i].value, v.p, v.len);
+        }
+    }
+    *n_out = (size_t)n;
+    return kv;
+}
+
+/* Writes one topic's effective configs (CreateTopics v5+ and DescribeConfigs share the data). */
+static bool is_override(const sl_topic_t *t, const char *key) {
+    for (size_t i = 0; i < t->n_configs; i++) {
+        if (!strcmp(t->configs[i].key, key)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int8_t config_type(const sl_conf_def_t *d) {
+    return d->type == SL_CONF_INT ? TYPE_LONG : d->type == SL_CONF_BOOL ? TYPE_BOOLEAN : TYPE_STRING;
+}
+
+SL_HANDLER(CreateTopics) {
+    sl_broker_t *b = req->broker;
+    sl_reader_t *rd = &req->rd;
+    int16_t v = req->api_version;
+    bool flex = req->flex;
+    sl_arena_t arena = {0};
+    int32_t n = sl_rd_array_len(rd, flex, 8);
+    if (rd->err) {
+        return rd->err;
+    }
+    if (n < 0) {
+        n = 0;
+    }
+    typedef struct ct {
+        sl_str_t name;
+        int32_t partitions;
+        int16_t rf;
+        bool has_assign;
+        sl_kv_t *configs;
+        size_t n_configs;
+    } ct_t;
+    ct_t *topics = sl_arena_alloc(&arena, (size_t)n * sizeof *topics);
+    for (int32_t i = 0; i < n && !rd->err; i++) {
+        topics[i].name = sl_rd_str(rd, flex);
+        topics[i].partitions = sl_rd_i32(rd);
+        topics[i].rf = sl_rd_i16(rd);
+        int32_t na = sl_rd_array_len(rd, flex, 4);
+        topics[i].has_assign = na > 0;
+        for (int32_t j = 0; j < na && !rd->err; j++) {
+            (void)sl_rd_i32(rd);
+            int32_t nb = sl_rd_array_len(rd, flex, 4);
+            for (int32_t k = 0; k < nb && !rd->err; k++) {
+                (void)sl_rd_i32(rd);
+            }
+            sl_rd_tags(rd, flex);
+        }
+        topics[i].configs = read_configs(rd, flex, &arena, &topics[i].n_configs);
+        sl_rd_tags(rd, flex);
+    }
+    (void)sl_rd_i32(rd); /* timeout_ms: creation is synchronous */
+    bool validate_only = v >= 1 ? sl_rd_bool(rd) : false;
+    sl_rd_tags(rd, flex);
+    if (rd->err) {
+        sl_arena_fini(&arena);
+        return rd->err;
+    }
+    sl_writer_t *wr = &req->wr;
+    if (v >= 2) {
+        sl_wr_i32(wr, 0);
+    }
+    sl_wr_array_len(wr, flex, n);
+    for (int32_t i = 0; i < n; i++) {
+        ct_t *c = &topics[i];
+        char msg[SL_ERRLEN] = "";
+        int err;
+        if (c->has_assign) {
+            err = KERR_INVALID_REPLICA_ASSIGNMENT;
+            snprintf(msg, sizeof msg, "Manual replica assignment is not supported");
+        } else if (c->rf != -1 && c->rf != 1) {
+            err = KERR_INVALID_REPLICATION_FACTOR;
+            snprintf(msg, sizeof msg, "Replication factor: %d larger than available brokers: 1.",
+                     c->rf);
+        } else {
+            err = sl_topic_create(b, c->name, c->partitions, c->configs, c->n_configs,
+                                  validate_only, msg);
+        }
+        sl_topic_t *t = err == KERR_NONE ? sl_topic_find(b, c->name) : NULL;
+        sl_wr_str(wr, flex, c->name);
+        if (v >= 7) {
+            sl_wr_uuid(wr, t ? t->id : zero_uuid);
+        }
+        sl_wr_i16(wr, (int16_t)err);
+        if (v >= 1) {
+            sl_wr_strz(wr, flex, err ? msg : NULL);
+        }
+        if (v >= 5) {
+            sl_wr_i32(wr, t ? t->n_partitions : (err ? -1 : c->partitions));
+            sl_wr_i16(wr, err ? -1 : 1);
+            if (t) {
+                sl_wr_array_len(wr, flex, (int32_t)sl_topic_conf_n_defs);
+                for (size_t k = 0; k < sl_topic_conf_n_defs; k++) {
+                    const sl_conf_def_t *d = &sl_topic_conf_defs[k];
+                    char val[SL_CONF_STR_MAX];
+                    sl_conf_format(d, &t->conf, val);
+                    sl_wr_strz(wr, flex, d->name);
+                    sl_wr_strz(wr, flex, val);
+                    sl_wr_bool(wr, false);
+                    sl_wr_i8(wr, is_override(t, d->name) ? SOURCE_DYNAMIC_TOPIC : SOURCE_DEFAULT);
+                    sl_wr_bool(wr, false);
+                    sl_wr_tags(wr, flex);
+                }
+            } else {
+                sl_wr_array_len(wr, flex, -1);
+            }
+        }
+        sl_wr_tags(wr, flex);
+    }
+    sl_wr_tags(wr, flex);
+    sl_arena_fini(&arena);
+    return SL_OK;
+}
+
+SL_HANDLER(DeleteTopics) {
+    sl_broker_t *b = req->broker;
+    sl_reader_t *rd = &req->rd;
+    int16_t v = req->api_version;
+    bool flex = req->flex;
+    int32_t n = sl_rd_array_len(rd, flex, 1);
+    if (rd->err) {
+        return rd->err;
+    }
+    if (n < 0) {
+        n = 0;
+    }
+    sl_str_t *names = sl_xcalloc((size_t)n + 1, sizeof *names);
+    for (int32_t i = 0; i < n && !rd->err; i++) {
+        names[i] = sl_rd_str(rd, flex);
+        if (v >= 6) {
+            uint8_t id[16];
+            sl_rd_uuid(rd, id);
+            sl_rd_tags(rd, flex);
+            if (!names[i].p) {
+                /* Deletion by id: find the topic whose id matches. */
+                for (size_t h = 0; h < b->topic_tab_size && !names[i].p; h++) {
+                    for (sl_topic_t *t = b->topic_tab[h]; t; t = t->next) {
+                        if (!memcmp(t->id, id, 16)) {
+                            names[i].p = t->name;
+                            names[i].len = strlen(t->name);
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (void)sl_rd_i32(rd); /* timeout_ms */
+    sl_rd_tags(rd, flex);
+    if (rd->err) {
+        free(names);
+        return rd->err;
+    }
+    sl_writer_t *wr = &req->wr;
+    if (v >= 1) {
+        sl_wr_i32(wr, 0);
+    }
+    sl_wr_array_len(wr, flex, n);
+    for (int32_t i = 0; i < n; i++) {
+        sl_topic_t *t = sl_topic_find(b, names[i]);
+        uint8_t id[16];
+        memcpy(id, t ? t->id : zero_uuid, 16);
+        /* Copy the name: deletion frees the topic the view may point into. */
+        char *name = names[i].p ? sl_str_dupz(names[i]) : NULL;
+        int err = t ? sl_topic_delete(b, t) : (v >= 6 && !names[i].p ? KERR_UNKNOWN_TOPIC_ID
+                                                                      : KERR_UNKNOWN_TOPIC_OR_PARTITION);
+        sl_wr_strz(wr, flex, name);
+        if (v >= 6) {
+            sl_wr_uuid(wr, id);
+        }
+        sl_wr_i16(wr, (int16_t)err);
+        if (v >= 5) {
+            sl_wr_strz(wr, flex, err ? "This server does not host this topic." : NULL);
+        }
+        sl_wr_tags(wr, flex);
+        free(name);
+    }
+    sl_wr_tags(wr, flex);
+    free(names);
+    return SL_OK;
+}
+
+SL_HANDLER(CreatePartitions) {
+    sl_broker_t *b = req->broker;
+    sl_reader_t *rd = &req->rd;
+    bool flex = req->flex;
+    int32_t n = sl_rd_array_len(rd, flex, 6);
+    if (rd->err) {
+        return rd->err;
+    }
+    if (n < 0) {
+        n = 0;
+    }
+    typedef struct cp {
+        sl_str_t name;
+        int32_t count;
+        bool has_assign;
+    } cp_t;
+    cp_t *items = sl_xcalloc((size_t)n + 1, sizeof *items);
+    for (int32_t i = 0; i < n && !rd->err; i++) {
+        items[i].name = sl_rd_str(rd, flex);
+        items[i].count = sl_rd_i32(rd);
+        int32_t na = sl_rd_array_len(rd, flex, 4);
+        items[i].has_assign = na > 0;
+        for (int32_t j = 0; j < na && !rd->err; j++) {
+            int32_t nb = sl_rd_array_len(rd, flex, 4);
+            for (int32_t k = 0; k < nb && !rd->err; k++) {
+                (void)sl_rd_i32(rd);
+            }
+            sl_rd_tags(rd, flex);
+        }
+        sl_rd_tags(rd, flex);
+    }
+    (void)sl_rd_i32(rd);
+    bool validate_only = sl_rd_bool(rd);
+    sl_rd_tags(rd, flex);
+    if (rd->err) {
+        free(items);
+        return rd->err;
+    }
+    sl_writer_t *wr = &req->wr;
+    sl_wr_i32(wr, 0);
+    sl_wr_array_len(wr, flex, n);
+    for (int32_t i = 0; i < n; i++) {
+        char msg[SL_ERRLEN] = "";
+        sl_topic_t *t = sl_topic_find(b, items[i].name);
+        int err;
+        if (!t) {
+            err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            snprintf(msg, sizeof msg, "The topic does not exist.");
+        } else if (items[i].has_assign) {
+            err = KERR_INVALID_REPLICA_ASSIGNMENT;
+            snprintf(msg, sizeof msg, "Manual replica assignment is not supported");
+        } else {
+            err = sl_topic_add_partitions(b, t, items[i].count, validate_only, msg);
+        }
+        sl_wr_str(wr, flex, items[i].name);
+        sl_wr_i16(wr, (int16_t)err);
+        sl_wr_strz(wr, flex, err ? msg : NULL);
+        sl_wr_tags(wr, flex);
+    }
+    sl_wr_tags(wr, flex);
+    free(items);
+    return SL_OK;
+}
+
+static bool wanted(sl_str_t *keys, int32_t n_keys, const char *name) {
+    if (n_keys < 0) {
+        return true;
+    }
+    for (int32_t i = 0; i < n_keys; i++) {
+        if (sl_str_eqz(keys[i], name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void write_config_entry(sl_writer_t *wr, int16_t v, bool flex, const sl_conf_def_t *d,
+                               const char *value, int8_t source, bool synonyms, bool doc) {
+    sl_wr_strz(wr, flex, d->name);
+    sl_wr_strz(wr, flex, value);
+    sl_wr_bool(wr, source == SOURCE_STATIC_BROKER); /* read_only: broker keys need a restart */
+    if (v == 0) {
+        sl_wr_bool(wr, source == SOURCE_DEFAULT);
+    } else {
+        sl_wr_i8(wr, source);
+    }
+    sl_wr_bool(wr, false); /* is_sensitive */
+    if (v >= 1) {
+        if (synonyms) {
+            sl_wr_array_len(wr, flex, 1);
+            sl_wr_strz(wr, flex, d->name);
+            sl_wr_strz(wr, flex, value);
+            sl_wr_i8(wr, source);
+            sl_wr_tags(wr, flex);
+        } else {
+            sl_wr_array_len(wr, flex, 0);
+        }
+    }
+    if (v >= 3) {
+        sl_wr_i8(wr, config_type(d));
+        sl_wr_strz(wr, flex, doc ? d->help : NULL);
+    }
+    sl_wr_tags(wr, flex);
+}
+
+SL_HANDLER(DescribeConfigs) {
+    sl_broker_t *b = req->broker;
+    sl_reader_t *rd = &req->rd;
+    int16_t v = req->api_version;
+    bool flex = req->flex;
+    int32_t n = sl_rd_array_len(rd, flex, 4);
+    if (rd->err) {
+        return rd->err;
+    }
+    if (n < 0) {
+        n = 0;
+    }
+    sl_arena_t arena = {0};
+    typedef struct dc {
+        int8_t type;
+        sl_str_t name;
+        int32_t n_keys;
+        sl_str_t *keys;
+    } dc_t;
+    dc_t *res = sl_arena_alloc(&arena, (size_t)n * sizeof *res);
+    for (int32_t i = 0; i < n && !rd->err; i++) {
+        res[i].type = sl_rd_i8(rd);
+        res[i].name = sl_rd_str(rd, flex);
+        res[i].n_keys = sl_rd_array_len(rd, flex, 1);
+        if (res[i].n_keys > 0) {
+            res[i].keys = sl_arena_alloc(&arena, (size_t)res[i].n_keys * sizeof(sl_str_t));
+            for (int32_t k = 0; k < res[i].n_keys; k++) {
+                res[i].keys[k] = sl_rd_str(rd, flex);
+            }
+        }
+        sl_rd_tags(rd, flex);
+    }
+    bool synonyms = v >= 1 ? sl_rd_bool(rd) : false;
+    bool doc = v >= 3 ? sl_rd_bool(rd) : false;
+    sl_rd_tags(rd, flex);
+    if (rd->err) {
+        sl_arena_fini(&arena);
+        return rd->err;
+    }
+    sl_writer_t *wr = &req->wr;
+    sl_wr_i32(wr, 0);
+    sl_wr_array_len(wr, flex, n);
+    for (int32_t i = 0; i < n; i++) {
+        dc_t *r = &res[i];
+        sl_topic_t *t = r->type == RESOURCE_TOPIC ? sl_topic_find(b, r->name) : NULL;
+        bool broker_ok = r->type == RESOURCE_BROKER;
+        int16_t err = KERR_NONE;
+        const char *msg = NULL;
+        if (r->type == RESOURCE_TOPIC && !t) {
+            err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            msg = "The topic does not exist.";
+        } else if (r->type != RESOURCE_TOPIC && !broker_ok) {
+            err = KERR_INVALID_REQUEST;
+            msg = "Unsupported resource type";
+        }
+        sl_wr_i16(wr, err);
+        sl_wr_strz(wr, flex, msg);
+        sl_wr_i8(wr, r->type);
+        sl_wr_str(wr, flex, r->name);
+        if (err) {
+            sl_wr_array_len(wr, flex, 0);
+            sl_wr_tags(wr, flex);
+            continue;
+        }
+        const sl_conf_def_t *defs = t ? sl_topic_conf_defs : sl_broker_conf_defs;
+        size_t n_defs = t ? sl_topic_conf_n_defs : sl_broker_conf_n_defs;
+        const void *target = t ? (const void *)&t->conf : (const void *)&b->conf;
+        int32_t count = 0;
+        for (size_t k = 0; k < n_defs; k++) {
+            if (defs[k].def && defs[k].type != SL_CONF_IGNORED && wanted(r->keys, r->n_keys, defs[k].name)) {
+                count++;
+            }
+        }
+        sl_wr_array_len(wr, flex, count);
+        for (size_t k = 0; k < n_defs; k++) {
+            const sl_conf_def_t *d = &defs[k];
+            if (!d->def || d->type == SL_CONF_IGNORED || !wanted(r->keys, r->n_keys, d->name)) {
+                continue;
+            }
+            char val[SL_CONF_STR_MAX];
+            sl_conf_format(d, target, val);
+            int8_t source = t ? (is_override(t, d->name) ? SOURCE_DYNAMIC_TOPIC : SOURCE_DEFAULT)
+                              : SOURCE_STATIC_BROKER;
+            write_config_entry(wr, v, flex, d, val, source, synonyms, doc);
+        }
+        sl_wr_tags(wr, flex);
+    }
+    sl_wr_tags(wr, flex);
+    sl_arena_fini(&arena);
+    return SL_OK;
+}
+
+SL_HANDLER(AlterConfigs) {
+    sl_broker_t *b = req->broker;
+    sl_reader_t *rd = &req->rd;
+    bool flex = req->flex;
+    sl_arena_t arena = {0};
+    int32_t n = sl_rd_array_len(rd, flex, 4);
+    if (rd->err) {
+        return rd->err;
+    }
+    if (n < 0) {
+        n = 0;
+    }
+    typedef struct ac {
+        int8_t type;
+        sl_str_t name;
+        sl_kv_t *kv;
+        size_t n_kv;
+    } ac_t;
+    ac_t *res = sl_arena_alloc(&arena, (size_t)n * sizeof *res);
+    for (int32_t i = 0; i < n && !rd->err; i++) {
+        res[i].type = sl_rd_i8(rd);
+        res[i].name = sl_rd_str(rd, flex);
+        res[i].kv = read_configs(rd, flex, &arena, &res[i].n_kv);
+        sl_rd_tags(rd, flex);
+    }
+    bool validate_only = sl_rd_bool(rd);
+    sl_rd_tags(rd, flex);
+    if (rd->err) {
+        sl_arena_fini(&arena);
+        return rd->err;
+    }
+    sl_writer_t *wr = &req->wr;
+    sl_wr_i32(wr, 0);
+    sl_wr_array_len(wr, flex, n);
+    for (int32_t i = 0; i < n; i++) {
+        char msg[SL_ERRLEN] = "";
+        int err;
+        sl_topic_t *t = res[i].type == RESOURCE_TOPIC ? sl_topic_find(b, res[i].name) : NULL;
+        if (res[i].type != RESOURCE_TOPIC) {
+            err = KERR_INVALID_REQUEST;
+            snprintf(msg, sizeof msg, "Broker configs are static; set them in the properties file");
+        } else if (!t) {
+            err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            snprintf(msg, sizeof msg, "The topic does not exist.");
+        } else {
+            err = sl_topic_set_configs(b, t, res[i].kv, res[i].n_kv, validate_only, msg);
+        }
+        sl_wr_i16(wr, (int16_t)err);
+        sl_wr_strz(wr, flex, err ? msg : NULL);
+        sl_wr_i8(wr, res[i].type);
+        sl_wr_str(wr, flex, res[i].name);
+        sl_wr_tags(wr, flex);
+    }
+    sl_wr_tags(wr, flex);
+    sl_arena_fini(&arena);
+    return SL_OK;
+}

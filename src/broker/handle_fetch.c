@@ -1,0 +1,301 @@
+/* handle_fetch.c -- Fetch with long polling and zero-copy record bytes, and ListOffsets.
+ *
+ * FetchRequest (v4..v12; flexible from v12): replica_id, max_wait_ms, min_bytes, max_bytes,
+ *   isolation_level, session_id (v7+), session_epoch (v7+), topics {topic, partitions
+ *   {partition, current_leader_epoch (v9+), fetch_offset, last_fetched_epoch (v12+),
+ *   log_start_offset (v5+), partition_max_bytes}}, forgotten_topics_data (v7+), rack_id (v11+)
+ * FetchResponse: throttle_time_ms, error_code (v7+), session_id (v7+), responses {topic,
+ *   partitions {partition_index, error_code, high_watermark, last_stable_offset,
+ *   log_start_offset (v5+), aborted_transactions, preferred_read_replica (v11+), records}}
+ *
+ * Sessions (KIP-227) are not kept: the answer is always a full response with session_id 0, which
+ * tells clients to go on sending full requests. Record bytes go out with sendfile straight from
+ * the segment; the response holds a dup of the segment fd, so retention cannot pull the file
+ * away mid-send. The first batch of the response is sent whole even if it exceeds max_bytes. */
+#include <string.h>
+#include <unistd.h>
+
+#include "broker/broker.h"
+#include "broker/wait.h"
+#include "common/log.h"
+#include "proto/kerr.h"
+
+typedef struct fpart {
+    int32_t index;
+    int16_t err;
+    sl_partition_t *p;
+    sl_plog_slice_t slice;
+} fpart_t;
+
+typedef struct ftopic {
+    sl_str_t name;
+    int32_t n;
+    fpart_t *parts;
+} ftopic_t;
+
+static void drop_slices(ftopic_t *topics, int32_t n) {
+    for (int32_t i = 0; i < n; i++) {
+        for (int32_t j = 0; j < topics[i].n; j++) {
+            if (topics[i].parts[j].slice.len > 0) {
+                close(topics[i].parts[j].slice.fd);
+            }
+        }
+    }
+}
+
+bool sl_fetch_run(sl_req_t *req, bool final) {
+    sl_broker_t *b = req->broker;
+    sl_reader_t *rd = &req->rd;
+    int16_t v = req->api_version;
+    bool flex = req->flex;
+    sl_arena_t arena = {0};
+
+    (void)sl_rd_i32(rd); /* replica_id */
+    int32_t max_wait_ms = sl_rd_i32(rd);
+    int32_t min_bytes = sl_rd_i32(rd);
+    int32_t max_bytes = sl_rd_i32(rd);
+    (void)sl_rd_i8(rd); /* isolation_level: no transactions yet, so both levels see the same */
+    if (v >= 7) {
+        (void)sl_rd_i32(rd); /* session_id */
+        (void)sl_rd_i32(rd); /* session_epoch */
+    }
+    int32_t n_topics = sl_rd_array_len(rd, flex, 4);
+    if (rd->err) {
+        req->rd.err = rd->err;
+        return true;
+    }
+    if (n_topics < 0) {
+        n_topics = 0;
+    }
+    ftopic_t *topics = sl_arena_alloc(&arena, (size_t)n_topics * sizeof *topics);
+    size_t total = 0;
+    size_t budget = max_bytes > 0 ? (size_t)max_bytes : 0;
+    bool any_error = false;
+    for (int32_t ti = 0; ti < n_topics && !rd->err; ti++) {
+        ftopic_t *ft = &topics[ti];
+        ft->name = sl_rd_str(rd, flex);
+        int32_t np = sl_rd_array_len(rd, flex, 16);
+        if (rd->err) {
+            break;
+        }
+        ft->n = np < 0 ? 0 : np;
+        ft->parts = sl_arena_alloc(&arena, (size_t)ft->n * sizeof *ft->parts);
+        sl_topic_t *t = sl_topic_find(b, ft->name);
+        for (int32_t pi = 0; pi < ft->n && !rd->err; pi++) {
+            fpart_t *fp = &ft->parts[pi];
+            fp->index = sl_rd_i32(rd);
+            if (v >= 9) {
+                (void)sl_rd_i32(rd); /* current_leader_epoch */
+            }
+            int64_t offset = sl_rd_i64(rd);
+            if (v >= 12) {
+                (void)sl_rd_i32(rd); /* last_fetched_epoch */
+            }
+            if (v >= 5) {
+                (void)sl_rd_i64(rd); /* log_start_offset (followers only) */
+            }
+            int32_t part_max = sl_rd_i32(rd);
+            sl_rd_tags(rd, flex);
+            if (rd->err) {
+                break;
+            }
+            fp->p = t && fp->index >= 0 && fp->index < t->n_partitions ? t->parts[fp->index] : NULL;
+            if (!fp->p) {
+                fp->err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                any_error = true;
+                continue;
+            }
+            size_t room = total < budget ? budget - total : 0;
+            size_t want = SL_MIN(room, part_max > 0 ? (size_t)part_max : 0);
+            sl_plog_t *plog = fp->p->plog;
+            sl_err_t rc = sl_plog_read(plog, offset, sl_plog_end_offset(plog), want, &fp->slice);
+            if (rc == SL_ERR_LIMIT) {
+                fp->err = KERR_OFFSET_OUT_OF_RANGE;
+                any_error = true;
+                fp->slice.len = 0;
+            } else if (rc != SL_OK) {
+                fp->err = KERR_KAFKA_STORAGE_ERROR;
+                any_error = true;
+                fp->slice.len = 0;
+            } else if (fp->slice.len > 0 && total > 0 && fp->slice.len > want) {
+                /* Only the response's first batch may exceed the limits. */
+                close(fp->slice.fd);
+                fp->slice.len = 0;
+            }
+            total += fp->slice.len;
+        }
+        sl_rd_tags(rd, flex);
+    }
+    if (!rd->err && v >= 7) {
+        int32_t n_forgotten = sl_rd_array_len(rd, flex, 4);
+        for (int32_t i = 0; i < n_forgotten && !rd->err; i++) {
+            (void)sl_rd_str(rd, flex);
+            int32_t n = sl_rd_array_len(rd, flex, 4);
+            for (int32_t j = 0; j < n && !rd->err; j++) {
+                (void)sl_rd_i32(rd);
+            }
+            sl_rd_tags(rd, flex);
+        }
+    }
+    if (!rd->err && v >= 11) {
+        (void)sl_rd_str(rd, flex); /* rack_id */
+    }
+    sl_rd_tags(rd, flex);
+    if (rd->err) {
+        drop_slices(topics, n_topics);
+        sl_arena_fini(&arena);
+        return true;
+    }
+    if (!final && !any_error && (int64_t)total < (int64_t)min_bytes && max_wait_ms > 0) {
+        drop_slices(topics, n_topics);
+        sl_arena_fini(&arena);
+        return false;
+    }
+
+    sl_writer_t *wr = &req->wr;
+    sl_wr_i32(wr, 0); /* throttle_time_ms */
+    if (v >= 7) {
+        sl_wr_i16(wr, KERR_NONE);
+        sl_wr_i32(wr, 0); /* session_id: no session */
+    }
+    sl_wr_array_len(wr, flex, n_topics);
+    for (int32_t ti = 0; ti < n_topics; ti++) {
+        ftopic_t *ft = &topics[ti];
+        sl_wr_str(wr, flex, ft->name);
+        sl_wr_array_len(wr, flex, ft->n);
+        for (int32_t pi = 0; pi < ft->n; pi++) {
+            fpart_t *fp = &ft->parts[pi];
+            int64_t hw = fp->p ? sl_plog_end_offset(fp->p->plog) : -1;
+            int64_t start = fp->p ? sl_plog_start_offset(fp->p->plog) : -1;
+            sl_wr_i32(wr, fp->index);
+            sl_wr_i16(wr, fp->err);
+            sl_wr_i64(wr, hw);
+            sl_wr_i64(wr, hw); /* last_stable_offset: no open transactions */
+            if (v >= 5) {
+                sl_wr_i64(wr, start);
+            }
+            sl_wr_array_len(wr, flex, flex ? 0 : -1); /* aborted_transactions */
+            if (v >= 11) {
+                sl_wr_i32(wr, -1); /* preferred_read_replica */
+            }
+            if (fp->slice.len > 0) {
+                if (flex) {
+                    sl_wr_uvarint(wr, fp->slice.len + 1);
+                } else {
+                    sl_wr_i32(wr, (int32_t)fp->slice.len);
+                }
+                sl_resp_add_file(req->resp, fp->slice.fd, fp->slice.pos, fp->slice.len);
+                sl_counter_add(b->m_bytes_out, fp->slice.len);
+                wr->buf = sl_resp_buf(req->resp);
+            } else {
+                sl_bytes_t empty = {(const uint8_t *)"", 0};
+                sl_wr_bytes(wr, flex, empty);
+            }
+            sl_wr_tags(wr, flex);
+        }
+        sl_wr_tags(wr, flex);
+    }
+    sl_wr_tags(wr, flex);
+    sl_arena_fini(&arena);
+    return true;
+}
+
+SL_HANDLER(Fetch) {
+    sl_reader_t peek = req->rd;
+    (void)sl_rd_i32(&peek);
+    int32_t max_wait_ms = sl_rd_i32(&peek);
+    if (peek.err) {
+        return peek.err;
+    }
+    if (sl_fetch_run(req, false)) {
+        return req->rd.err ? req->rd.err : SL_OK;
+    }
+    req->rd = sl_reader_init(req->rd.start, (size_t)(req->rd.end - req->rd.start));
+    return sl_fetch_wait_park(req->broker, req, (uint64_t)max_wait_ms);
+}
+
+/* ListOffsets (v0..v7; flexible from v6): replica_id, isolation_level (v2+), topics {name,
+ * partitions {partition_index, current_leader_epoch (v4+), timestamp, max_num_offsets (v0)}}.
+ * Response: throttle_time_ms (v2+), topics {name, partitions {partition_index, error_code,
+ * old_style_offsets (v0), timestamp (v1+), offset (v1+), leader_epoch (v4+)}}.
+ * Timestamps: -1 latest, -2 earliest, -3 max timestamp (v7+), otherwise the first offset whose
+ * timestamp is at or after it. */
+SL_HANDLER(ListOffsets) {
+    sl_broker_t *b = req->broker;
+    sl_reader_t *rd = &req->rd;
+    int16_t v = req->api_version;
+    bool flex = req->flex;
+    sl_writer_t *wr = &req->wr;
+    (void)sl_rd_i32(rd); /* replica_id */
+    if (v >= 2) {
+        (void)sl_rd_i8(rd); /* isolation_level */
+    }
+    int32_t n_topics = sl_rd_array_len(rd, flex, 4);
+    if (rd->err) {
+        return rd->err;
+    }
+    if (v >= 2) {
+        sl_wr_i32(wr, 0);
+    }
+    sl_wr_array_len(wr, flex, n_topics < 0 ? 0 : n_topics);
+    for (int32_t ti = 0; ti < n_topics && !rd->err; ti++) {
+        sl_str_t name = sl_rd_str(rd, flex);
+        int32_t np = sl_rd_array_len(rd, flex, 12);
+        if (rd->err) {
+            break;
+        }
+        sl_topic_t *t = sl_topic_find(b, name);
+        sl_wr_str(wr, flex, name);
+        sl_wr_array_len(wr, flex, np < 0 ? 0 : np);
+        for (int32_t pi = 0; pi < np && !rd->err; pi++) {
+            int32_t index = sl_rd_i32(rd);
+            if (v >= 4) {
+                (void)sl_rd_i32(rd);
+            }
+            int64_t ts = sl_rd_i64(rd);
+            if (v == 0) {
+                (void)sl_rd_i32(rd); /* max_num_offsets */
+            }
+            sl_rd_tags(rd, flex);
+            if (rd->err) {
+                break;
+            }
+            sl_partition_t *p = t && index >= 0 && index < t->n_partitions ? t->parts[index] : NULL;
+            int16_t err = KERR_NONE;
+            int64_t off = -1, out_ts = -1;
+            if (!p) {
+                err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            } else if (ts == -1) {
+                off = sl_plog_end_offset(p->plog);
+            } else if (ts == -2) {
+                off = sl_plog_start_offset(p->plog);
+            } else if (ts == -3 && v >= 7) {
+                sl_plog_max_timestamp(p->plog, &out_ts, &off);
+            } else if (ts < 0) {
+                err = KERR_INVALID_REQUEST;
+            } else if (sl_plog_offset_for_time(p->plog, ts, &off, &out_ts) != SL_OK) {
+                err = KERR_KAFKA_STORAGE_ERROR;
+            }
+            sl_wr_i32(wr, index);
+            sl_wr_i16(wr, err);
+            if (v == 0) {
+                sl_wr_array_len(wr, false, off >= 0 ? 1 : 0);
+                if (off >= 0) {
+                    sl_wr_i64(wr, off);
+                }
+            } else {
+                sl_wr_i64(wr, out_ts);
+                sl_wr_i64(wr, off);
+                if (v >= 4) {
+                    sl_wr_i32(wr, 0); /* leader_epoch */
+                }
+            }
+            sl_wr_tags(wr, flex);
+        }
+        sl_rd_tags(rd, flex);
+        sl_wr_tags(wr, flex);
+    }
+    sl_rd_tags(rd, flex);
+    sl_wr_tags(wr, flex);
+    return rd->err;
+}

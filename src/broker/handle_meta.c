@@ -1,0 +1,187 @@
+/* handle_meta.c -- ApiVersions and Metadata.
+ *
+ * Metadata field versions (MetadataRequest.json / MetadataResponse.json; flexible from v9):
+ *   request : topics (v0: array, empty = all; v1+: nullable, null = all), topic_id (v10+),
+ *             allow_auto_topic_creation (v4+), include_cluster_authorized_operations (v8-10),
+ *             include_topic_authorized_operations (v8+)
+ *   response: throttle_time_ms (v3+), brokers {node_id, host, port, rack (v1+)},
+ *             cluster_id (v2+), controller_id (v1+), topics {error_code, name (nullable v12+),
+ *             topic_id (v10+), is_internal (v1+), partitions {error_code, partition_index,
+ *             leader_id, leader_epoch (v7+), replica_nodes, isr_nodes, offline_replicas (v5+)},
+ *             topic_authorized_operations (v8+)}, cluster_authorized_operations (v8-10) */
+#include <string.h>
+
+#include "broker/broker.h"
+#include "proto/kerr.h"
+
+void sl_write_api_versions(sl_writer_t *wr, bool flex);
+
+SL_HANDLER(ApiVersions) {
+    int16_t v = req->api_version;
+    if (v >= 3) {
+        (void)sl_rd_str(&req->rd, true); /* client_software_name */
+        (void)sl_rd_str(&req->rd, true); /* client_software_version */
+        sl_rd_tags(&req->rd, true);
+    }
+    if (req->rd.err) {
+        return req->rd.err;
+    }
+    sl_writer_t *wr = &req->wr;
+    sl_wr_i16(wr, KERR_NONE);
+    sl_write_api_versions(wr, req->flex);
+    if (v >= 1) {
+        sl_wr_i32(wr, 0); /* throttle_time_ms */
+    }
+    sl_wr_tags(wr, req->flex);
+    return SL_OK;
+}
+
+static const uint8_t zero_uuid[16];
+
+static void write_topic(sl_req_t *req, sl_topic_t *t, int16_t err, sl_str_t name) {
+    sl_writer_t *wr = &req->wr;
+    int16_t v = req->api_version;
+    bool flex = req->flex;
+    sl_wr_i16(wr, (int16_t)err);
+    sl_wr_str(wr, flex, name);
+    if (v >= 10) {
+        sl_wr_uuid(wr, t ? t->id : zero_uuid);
+    }
+    if (v >= 1) {
+        sl_wr_bool(wr, false); /* is_internal */
+    }
+    int32_t np = t ? t->n_partitions : 0;
+    sl_wr_array_len(wr, flex, np);
+    int32_t node = (int32_t)req->broker->conf.node_id;
+    for (int32_t i = 0; i < np; i++) {
+        sl_wr_i16(wr, KERR_NONE);
+        sl_wr_i32(wr, i);
+        sl_wr_i32(wr, node); /* leader */
+        if (v >= 7) {
+            sl_wr_i32(wr, 0); /* leader_epoch */
+        }
+        sl_wr_array_len(wr, flex, 1);
+        sl_wr_i32(wr, node); /* replicas */
+        sl_wr_array_len(wr, flex, 1);
+        sl_wr_i32(wr, node); /* isr */
+        if (v >= 5) {
+            sl_wr_array_len(wr, flex, 0); /* offline replicas */
+        }
+        sl_wr_tags(wr, flex);
+    }
+    if (v >= 8) {
+        sl_wr_i32(wr, INT32_MIN); /* topic_authorized_operations: not requested / unknown */
+    }
+    sl_wr_tags(wr, flex);
+}
+
+typedef struct all_ctx {
+    sl_req_t *req;
+} all_ctx_t;
+
+static void write_each(sl_topic_t *t, void *opaque) {
+    all_ctx_t *ctx = opaque;
+    sl_str_t name = {t->name, strlen(t->name)};
+    write_topic(ctx->req, t, KERR_NONE, name);
+}
+
+SL_HANDLER(Metadata) {
+    sl_broker_t *b = req->broker;
+    sl_reader_t *rd = &req->rd;
+    int16_t v = req->api_version;
+    bool flex = req->flex;
+
+    /* Decode the topic list first (views into the frame), then the trailing flags. */
+    int32_t n = sl_rd_array_len(rd, flex, flex ? 2 : 2);
+    if (rd->err) {
+        return rd->err;
+    }
+    bool all = (v == 0 && n == 0) || n < 0;
+    sl_str_t *names = NULL;
+    if (n > 0) {
+        names = sl_xcalloc((size_t)n, sizeof *names);
+        for (int32_t i = 0; i < n; i++) {
+            if (v >= 10) {
+                uint8_t id[16];
+                sl_rd_uuid(rd, id);
+            }
+            names[i] = sl_rd_str(rd, flex);
+            sl_rd_tags(rd, flex);
+        }
+    }
+    bool allow_auto = true;
+    if (v >= 4) {
+        allow_auto = sl_rd_bool(rd);
+    }
+    if (v >= 8 && v <= 10) {
+        (void)sl_rd_bool(rd);
+    }
+    if (v >= 8) {
+        (void)sl_rd_bool(rd);
+    }
+    sl_rd_tags(rd, flex);
+    if (rd->err) {
+        free(names);
+        return rd->err;
+    }
+
+    /* Auto-create before writing anything, so the response lists the new topics. */
+    int16_t *errs = n > 0 ? sl_xcalloc((size_t)n, sizeof *errs) : NULL;
+    for (int32_t i = 0; i < n; i++) {
+        if (!names[i].p) {
+            errs[i] = KERR_INVALID_REQUEST; /* lookup by topic id is not offered */
+            continue;
+        }
+        if (sl_topic_find(b, names[i])) {
+            continue;
+        }
+        if (!sl_topic_name_valid(names[i])) {
+            errs[i] = KERR_INVALID_TOPIC_EXCEPTION;
+        } else if (allow_auto && b->conf.auto_create_topics) {
+            char err[SL_ERRLEN];
+            int rc = sl_topic_create(b, names[i], -1, NULL, 0, false, err);
+            errs[i] = (int16_t)(rc == KERR_TOPIC_ALREADY_EXISTS ? KERR_NONE
+                                : rc ? KERR_LEADER_NOT_AVAILABLE : KERR_NONE);
+        } else {
+            errs[i] = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        }
+    }
+
+    sl_writer_t *wr = &req->wr;
+    if (v >= 3) {
+        sl_wr_i32(wr, 0); /* throttle_time_ms */
+    }
+    sl_wr_array_len(wr, flex, 1);
+    sl_wr_i32(wr, (int32_t)b->conf.node_id);
+    sl_wr_strz(wr, flex, b->adv_host);
+    sl_wr_i32(wr, b->adv_port);
+    if (v >= 1) {
+        sl_wr_strz(wr, flex, NULL); /* rack */
+    }
+    sl_wr_tags(wr, flex);
+    if (v >= 2) {
+        sl_wr_strz(wr, flex, b->cluster_id);
+    }
+    if (v >= 1) {
+        sl_wr_i32(wr, (int32_t)b->conf.node_id); /* controller */
+    }
+    if (all) {
+        sl_wr_array_len(wr, flex, (int32_t)b->n_topics);
+        all_ctx_t ctx = {req};
+        sl_topics_each(b, write_each, &ctx);
+    } else {
+        sl_wr_array_len(wr, flex, n < 0 ? 0 : n);
+        for (int32_t i = 0; i < n; i++) {
+            sl_topic_t *t = errs[i] ? NULL : sl_topic_find(b, names[i]);
+            write_topic(req, t, t ? KERR_NONE : (errs[i] ? errs[i] : KERR_UNKNOWN_TOPIC_OR_PARTITION),
+                        names[i]);
+        }
+    }
+    if (v >= 8 && v <= 10) {
+        sl_wr_i32(wr, INT32_MIN); /* cluster_authorized_operations */
+    }
+    sl_wr_tags(wr, flex);
+    free(names);
+    free(errs);
+    return SL_OK;
+}

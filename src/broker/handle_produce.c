@@ -1,0 +1,143 @@
+/* handle_produce.c -- Produce: validate each partition's record batches, append them, answer
+ * at once (acks=1), never (acks=0), or after the group-commit sync covers them (acks=all).
+ *
+ * ProduceRequest (v3+; flexible from v9): transactional_id, acks, timeout_ms,
+ *   topic_data {name, partition_data {index, records}}
+ * ProduceResponse: responses {name, partition_responses {index, error_code, base_offset,
+ *   log_append_time_ms (v2+), log_start_offset (v5+), record_errors (v8+) {batch_index,
+ *   batch_index_error_message}, error_message (v8+)}}, throttle_time_ms (v1+)
+ *
+ * Batches are appended from the request buffer itself: the connection owns that memory and does
+ * not look at it again, so the broker patches base offsets in place and writes it with one pwrite
+ * per partition, with no copy. */
+#include <string.h>
+
+#include "broker/broker.h"
+#include "broker/wait.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "proto/kerr.h"
+#include "storage/batch.h"
+
+/* Checks every batch of a partition's record set. Returns a Kafka error code. */
+static int16_t validate_records(sl_bytes_t rec, const sl_topic_conf_t *tc, int64_t *n_records) {
+    if (!rec.p || rec.len == 0) {
+        return KERR_CORRUPT_MESSAGE;
+    }
+    size_t pos = 0;
+    *n_records = 0;
+    while (pos < rec.len) {
+        sl_batch_info_t info;
+        sl_err_t rc = sl_batch_parse(rec.p + pos, rec.len - pos, true, &info);
+        if (rc != SL_OK) {
+            return KERR_CORRUPT_MESSAGE;
+        }
+        if ((int64_t)info.total_bytes > tc->max_message_bytes) {
+            return KERR_MESSAGE_TOO_LARGE;
+        }
+        if (info.attributes & SL_BATCH_ATTR_CONTROL) {
+            return KERR_INVALID_RECORD; /* control batches are written by the broker only */
+        }
+        *n_records += info.record_count;
+        pos += info.total_bytes;
+    }
+    return KERR_NONE;
+}
+
+SL_HANDLER(Produce) {
+    sl_broker_t *b = req->broker;
+    sl_reader_t *rd = &req->rd;
+    bool flex = req->flex;
+    int16_t v = req->api_version;
+    (void)sl_rd_str(rd, flex); /* transactional_id */
+    int16_t acks = sl_rd_i16(rd);
+    (void)sl_rd_i32(rd); /* timeout_ms */
+    int32_t n_topics = sl_rd_array_len(rd, flex, 4);
+    if (rd->err) {
+        return rd->err;
+    }
+    bool bad_acks = acks != 0 && acks != 1 && acks != -1;
+    sl_writer_t *wr = &req->wr;
+    sl_produce_wait_t *pw = acks == -1 ? sl_produce_wait_new(req) : NULL;
+    int64_t now = sl_wall_ms();
+    sl_wr_array_len(wr, flex, n_topics < 0 ? 0 : n_topics);
+    for (int32_t ti = 0; ti < n_topics; ti++) {
+        sl_str_t name = sl_rd_str(rd, flex);
+        int32_t n_parts = sl_rd_array_len(rd, flex, 8);
+        if (rd->err) {
+            break;
+        }
+        sl_topic_t *t = sl_topic_find(b, name);
+        sl_wr_str(wr, flex, name);
+        sl_wr_array_len(wr, flex, n_parts < 0 ? 0 : n_parts);
+        for (int32_t pi = 0; pi < n_parts; pi++) {
+            int32_t index = sl_rd_i32(rd);
+            sl_bytes_t records = sl_rd_bytes(rd, flex);
+            sl_rd_tags(rd, flex);
+            if (rd->err) {
+                break;
+            }
+            int16_t err = KERR_NONE;
+            int64_t base = -1, n_records = 0;
+            sl_partition_t *p = t && index >= 0 && index < t->n_partitions ? t->parts[index] : NULL;
+            if (bad_acks) {
+                err = KERR_INVALID_REQUIRED_ACKS;
+            } else if (!p) {
+                err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            } else {
+                err = validate_records(records, &t->conf, &n_records);
+            }
+            if (err == KERR_NONE) {
+                /* The request buffer is ours to patch; see the file comment. */
+                sl_err_t rc = sl_plog_append(p->plog, (uint8_t *)(uintptr_t)records.p,
+                                             records.len, now, &base);
+                if (rc != SL_OK) {
+                    err = KERR_KAFKA_STORAGE_ERROR;
+                    base = -1;
+                } else {
+                    sl_counter_add(p->m_bytes_in, records.len);
+                    sl_counter_add(p->m_records_in, (uint64_t)n_records);
+                    b->data_arrived = true;
+                    if (acks == -1) {
+                        sl_broker_mark_dirty(b, p);
+                    }
+                }
+            }
+            sl_wr_i32(wr, index);
+            size_t err_at = sl_wr_i16(wr, err);
+            size_t base_at = sl_wr_i64(wr, base);
+            sl_wr_i64(wr, err == KERR_NONE && p && !strcmp(t->conf.timestamp_type, "LogAppendTime")
+                              ? now
+                              : -1); /* log_append_time_ms */
+            if (v >= 5) {
+                sl_wr_i64(wr, p ? sl_plog_start_offset(p->plog) : -1);
+            }
+            if (v >= 8) {
+                sl_wr_array_len(wr, flex, 0); /* record_errors */
+                sl_wr_strz(wr, flex, NULL);   /* error_message */
+            }
+            sl_wr_tags(wr, flex);
+            if (pw && err == KERR_NONE) {
+                sl_produce_wait_add(pw, p, err_at, base_at);
+            }
+        }
+        sl_rd_tags(rd, flex);
+    }
+    sl_rd_tags(rd, flex);
+    if (rd->err) {
+        sl_produce_wait_cancel(pw);
+        return rd->err;
+    }
+    sl_wr_i32(wr, 0); /* throttle_time_ms */
+    sl_wr_tags(wr, flex);
+    if (acks == 0) {
+        sl_produce_wait_cancel(pw);
+        sl_resp_discard(req->resp);
+        req->resp = NULL;
+        return SL_OK;
+    }
+    if (pw) {
+        return sl_produce_wait_park(b, pw);
+    }
+    return SL_OK;
+}

@@ -1,0 +1,395 @@
+/* topics.c -- the topic table: creation, deletion, partition growth and config changes.
+ *
+ * Every change is first made durable in the metadata log, then applied in memory and on disk
+ * (partition directories <data-dir>/<topic>-<partition>). At start-up the metadata log is replayed
+ * into the table and every partition log is opened (recovering an unclean tail if needed).
+ * Topics live in a chained hash table keyed by name. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "broker/broker.h"
+#include "broker/metalog.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/os.h"
+#include "proto/kerr.h"
+
+#define MAX_PARTITIONS 100000
+
+static uint64_t hash_name(sl_str_t s) {
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < s.len; i++) {
+        h = (h ^ (uint8_t)s.p[i]) * 1099511628211ull;
+    }
+    return h;
+}
+
+static sl_str_t zstr(const char *z) {
+    sl_str_t s = {z, strlen(z)};
+    return s;
+}
+
+sl_topic_t *sl_topic_find(sl_broker_t *b, sl_str_t name) {
+    if (!b->topic_tab_size || !name.p) {
+        return NULL;
+    }
+    sl_topic_t *t = b->topic_tab[hash_name(name) % b->topic_tab_size];
+    for (; t; t = t->next) {
+        if (sl_str_eqz(name, t->name)) {
+            return t;
+        }
+    }
+    return NULL;
+}
+
+static void tab_insert(sl_broker_t *b, sl_topic_t *t) {
+    if (b->n_topics + 1 > b->topic_tab_size) {
+        size_t n = b->topic_tab_size ? b->topic_tab_size * 2 : 64;
+        sl_topic_t **tab = sl_xcalloc(n, sizeof *tab);
+        for (size_t i = 0; i < b->topic_tab_size; i++) {
+            sl_topic_t *x = b->topic_tab[i];
+            while (x) {
+                sl_topic_t *next = x->next;
+                size_t h = hash_name(zstr(x->name)) % n;
+                x->next = tab[h];
+                tab[h] = x;
+                x = next;
+            }
+        }
+        free(b->topic_tab);
+        b->topic_tab = tab;
+        b->topic_tab_size = n;
+    }
+    size_t h = hash_name(zstr(t->name)) % b->topic_tab_size;
+    t->next = b->topic_tab[h];
+    b->topic_tab[h] = t;
+    b->n_topics++;
+}
+
+static void tab_remove(sl_broker_t *b, sl_topic_t *t) {
+    sl_topic_t **pp = &b->topic_tab[hash_name(zstr(t->name)) % b->topic_tab_size];
+    while (*pp != t) {
+        pp = &(*pp)->next;
+    }
+    *pp = t->next;
+    b->n_topics--;
+}
+
+void sl_topics_each(sl_broker_t *b, void (*fn)(sl_topic_t *t, void *opaque), void *opaque) {
+    for (size_t i = 0; i < b->topic_tab_size; i++) {
+        for (sl_topic_t *t = b->topic_tab[i]; t; t = t->next) {
+            fn(t, opaque);
+        }
+    }
+}
+
+bool sl_topic_name_valid(sl_str_t name) {
+    if (!name.p || name.len == 0 || name.len > 249) {
+        return false;
+    }
+    if ((name.len == 1 && name.p[0] == '.') || (name.len == 2 && !memcmp(name.p, "..", 2))) {
+        return false;
+    }
+    for (size_t i = 0; i < name.len; i++) {
+        char c = name.p[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+sl_partition_t *sl_partition_get(sl_broker_t *b, sl_str_t topic, int32_t index) {
+    sl_topic_t *t = sl_topic_find(b, topic);
+    if (!t || index < 0 || index >= t->n_partitions) {
+        return NULL;
+    }
+    return t->parts[index];
+}
+
+static void part_dir(sl_broker_t *b, const char *topic, int32_t index, char *out, size_t n) {
+    snprintf(out, n, "%s/%s-%d", b->conf.data_dir, topic, index);
+}
+
+static sl_kv_t *dup_kv(const sl_kv_t *kv, size_t n) {
+    sl_kv_t *d = sl_xcalloc(n + 1, sizeof *d);
+    for (size_t i = 0; i < n; i++) {
+        d[i].key = sl_xstrdup(kv[i].key);
+        d[i].value = kv[i].value ? sl_xstrdup(kv[i].value) : NULL;
+    }
+    return d;
+}
+
+static void free_kv(sl_kv_t *kv, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(kv[i].key);
+        free(kv[i].value);
+    }
+    free(kv);
+}
+
+/* Opens partitions [from, to) of `t`. */
+static sl_err_t open_parts(sl_broker_t *b, sl_topic_t *t, int32_t from, int32_t to, char *err) {
+    t->parts = sl_xrealloc(t->parts, (size_t)to * sizeof *t->parts);
+    sl_plog_conf_t pc;
+    sl_topic_conf_to_plog(&t->conf, &pc);
+    for (int32_t i = from; i < to; i++) {
+        char dir[4096];
+        part_dir(b, t->name, i, dir, sizeof dir);
+        sl_partition_t *p = sl_xcalloc(1, sizeof *p);
+        p->topic = t;
+        p->index = i;
+        char perr[SL_ERRLEN];
+        sl_err_t rc = sl_plog_open(dir, &pc, sl_wall_ms(), &p->plog, perr);
+        if (rc != SL_OK) {
+            snprintf(err, SL_ERRLEN, "partition %s-%d: %s", t->name, i, perr);
+            free(p);
+            t->n_partitions = i;
+            return rc;
+        }
+        char labels[512];
+        snprintf(labels, sizeof labels, "topic=\"%s\",partition=\"%d\"", t->name, i);
+        p->m_bytes_in = sl_metrics_counter("sluice_partition_bytes_in_total", labels,
+                                           "Record batch bytes appended, per partition");
+        p->m_records_in = sl_metrics_counter("sluice_partition_records_in_total", labels,
+                                             "Records appended, per partition");
+        t->parts[i] = p;
+    }
+    t->n_partitions = to;
+    return SL_OK;
+}
+
+static void close_parts(sl_broker_t *b, sl_topic_t *t) {
+    for (int32_t i = 0; i < t->n_partitions; i++) {
+        sl_partition_t *p = t->parts[i];
+        if (p->dirty) {
+            /* Unlink from the dirty list; the topic goes away before the next group commit. */
+            sl_partition_t **pp = &b->dirty;
+            while (*pp && *pp != p) {
+                pp = &(*pp)->next_dirty;
+            }
+            if (*pp) {
+                *pp = p->next_dirty;
+            }
+        }
+        sl_plog_close(p->plog);
+        free(p);
+    }
+    free(t->parts);
+    t->parts = NULL;
+}
+
+static void topic_free(sl_topic_t *t) {
+    free_kv(t->configs, t->n_configs);
+    free(t->name);
+    free(t);
+}
+
+int sl_topic_create(sl_broker_t *b, sl_str_t name, int32_t n_partitions, const sl_kv_t *configs,
+                    size_t n_configs, bool validate_only, char *err) {
+    if (!sl_topic_name_valid(name)) {
+        snprintf(err, SL_ERRLEN, "Topic name is illegal");
+        return KERR_INVALID_TOPIC_EXCEPTION;
+    }
+    if (sl_topic_find(b, name)) {
+        snprintf(err, SL_ERRLEN, "Topic '%.*s' already exists.", (int)name.len, name.p);
+        return KERR_TOPIC_ALREADY_EXISTS;
+    }
+    if (n_partitions == -1) {
+        n_partitions = (int32_t)b->conf.num_partitions;
+    }
+    if (n_partitions <= 0 || n_partitions > MAX_PARTITIONS) {
+        snprintf(err, SL_ERRLEN, "Number of partitions must be in [1, %d]", MAX_PARTITIONS);
+        return KERR_INVALID_PARTITIONS;
+    }
+    sl_topic_conf_t tc;
+    if (sl_topic_conf_build(&b->conf, configs, n_configs, &tc, err) != SL_OK) {
+        return KERR_INVALID_CONFIG;
+    }
+    if (validate_only) {
+        return KERR_NONE;
+    }
+    sl_topic_t *t = sl_xcalloc(1, sizeof *t);
+    t->name = sl_str_dupz(name);
+    if (getrandom(t->id, sizeof t->id, 0) != (ssize_t)sizeof t->id) {
+        for (size_t i = 0; i < 16; i++) {
+            t->id[i] = (uint8_t)(hash_name(name) >> (i % 8 * 8)) ^ (uint8_t)i;
+        }
+    }
+    t->configs = dup_kv(configs, n_configs);
+    t->n_configs = n_configs;
+    t->conf = tc;
+    sl_meta_rec_t rec = {SL_META_TOPIC_CREATE, t->name, {0}, n_partitions, t->configs, n_configs};
+    memcpy(rec.id, t->id, 16);
+    if (sl_metalog_append(b->metalog, &rec) != SL_OK) {
+        snprintf(err, SL_ERRLEN, "metadata log write failed");
+        topic_free(t);
+        return KERR_KAFKA_STORAGE_ERROR;
+    }
+    tab_insert(b, t);
+    if (open_parts(b, t, 0, n_partitions, err) != SL_OK) {
+        sl_log(SL_LOG_ERROR, "broker", "topic=%s msg=\"%s\"", t->name, err);
+        return KERR_KAFKA_STORAGE_ERROR;
+    }
+    sl_log(SL_LOG_INFO, "broker", "topic=%s partitions=%d msg=\"created\"", t->name, n_partitions);
+    return KERR_NONE;
+}
+
+int sl_topic_delete(sl_broker_t *b, sl_topic_t *t) {
+    sl_meta_rec_t rec = {SL_META_TOPIC_DELETE, t->name, {0}, 0, NULL, 0};
+    if (sl_metalog_append(b->metalog, &rec) != SL_OK) {
+        return KERR_KAFKA_STORAGE_ERROR;
+    }
+    /* Answer pending acks=all produces first: they hold pointers to these partitions. */
+    sl_broker_before_sleep(b->loop, b);
+    int32_t n = t->n_partitions;
+    tab_remove(b, t);
+    close_parts(b, t);
+    for (int32_t i = 0; i < n; i++) {
+        char dir[4096];
+        part_dir(b, t->name, i, dir, sizeof dir);
+        if (sl_plog_remove_dir(dir) != SL_OK) {
+            sl_log(SL_LOG_WARN, "storage", "dir=%s msg=\"could not remove deleted partition\"", dir);
+        }
+    }
+    sl_log(SL_LOG_INFO, "broker", "topic=%s msg=\"deleted\"", t->name);
+    topic_free(t);
+    return KERR_NONE;
+}
+
+int sl_topic_add_partitions(sl_broker_t *b, sl_topic_t *t, int32_t new_total, bool validate_only,
+                            char *err) {
+    if (new_total <= t->n_partitions) {
+        snprintf(err, SL_ERRLEN, "Topic currently has %d partitions, which is higher than or equal "
+                 "to the requested %d.", t->n_partitions, new_total);
+        return KERR_INVALID_PARTITIONS;
+    }
+    if (new_total > MAX_PARTITIONS) {
+        snprintf(err, SL_ERRLEN, "Number of partitions must be at most %d", MAX_PARTITIONS);
+        return KERR_INVALID_PARTITIONS;
+    }
+    if (validate_only) {
+        return KERR_NONE;
+    }
+    sl_meta_rec_t rec = {SL_META_PARTITIONS, t->name, {0}, new_total, NULL, 0};
+    if (sl_metalog_append(b->metalog, &rec) != SL_OK) {
+        snprintf(err, SL_ERRLEN, "metadata log write failed");
+        return KERR_KAFKA_STORAGE_ERROR;
+    }
+    if (open_parts(b, t, t->n_partitions, new_total, err) != SL_OK) {
+        return KERR_KAFKA_STORAGE_ERROR;
+    }
+    return KERR_NONE;
+}
+
+int sl_topic_set_configs(sl_broker_t *b, sl_topic_t *t, const sl_kv_t *configs, size_t n,
+                         bool validate_only, char *err) {
+    sl_topic_conf_t tc;
+    if (sl_topic_conf_build(&b->conf, configs, n, &tc, err) != SL_OK) {
+        return KERR_INVALID_CONFIG;
+    }
+    if (validate_only) {
+        return KERR_NONE;
+    }
+    sl_meta_rec_t rec = {SL_META_CONFIGS, t->name, {0}, 0, configs, n};
+    if (sl_metalog_append(b->metalog, &rec) != SL_OK) {
+        snprintf(err, SL_ERRLEN, "metadata log write failed");
+        return KERR_KAFKA_STORAGE_ERROR;
+    }
+    free_kv(t->configs, t->n_configs);
+    t->configs = dup_kv(configs, n);
+    t->n_configs = n;
+    t->conf = tc;
+    sl_plog_conf_t pc;
+    sl_topic_conf_to_plog(&tc, &pc);
+    for (int32_t i = 0; i < t->n_partitions; i++) {
+        sl_plog_set_conf(t->parts[i]->plog, &pc);
+    }
+    return KERR_NONE;
+}
+
+/* Replay: build the table in memory; partitions are opened afterwards. */
+static void apply_rec(const sl_meta_rec_t *rec, void *opaque) {
+    sl_broker_t *b = opaque;
+    sl_str_t name = zstr(rec->name);
+    sl_topic_t *t = sl_topic_find(b, name);
+    char err[SL_ERRLEN];
+    switch (rec->type) {
+    case SL_META_TOPIC_CREATE:
+        if (t) {
+            return;
+        }
+        t = sl_xcalloc(1, sizeof *t);
+        t->name = sl_xstrdup(rec->name);
+        memcpy(t->id, rec->id, 16);
+        t->configs = dup_kv(rec->configs, rec->n_configs);
+        t->n_configs = rec->n_configs;
+        t->n_partitions = rec->partitions;
+        if (sl_topic_conf_build(&b->conf, t->configs, t->n_configs, &t->conf, err) != SL_OK) {
+            sl_log(SL_LOG_WARN, "broker", "topic=%s msg=\"stored config rejected: %s\"", t->name,
+                   err);
+            SL_ASSERT(sl_topic_conf_build(&b->conf, NULL, 0, &t->conf, err) == SL_OK);
+        }
+        tab_insert(b, t);
+        return;
+    case SL_META_TOPIC_DELETE:
+        if (t) {
+            tab_remove(b, t);
+            topic_free(t);
+        }
+        return;
+    case SL_META_PARTITIONS:
+        if (t && rec->partitions > t->n_partitions) {
+            t->n_partitions = rec->partitions;
+        }
+        return;
+    case SL_META_CONFIGS:
+        if (t) {
+            free_kv(t->configs, t->n_configs);
+            t->configs = dup_kv(rec->configs, rec->n_configs);
+            t->n_configs = rec->n_configs;
+            if (sl_topic_conf_build(&b->conf, t->configs, t->n_configs, &t->conf, err) != SL_OK) {
+                SL_ASSERT(sl_topic_conf_build(&b->conf, NULL, 0, &t->conf, err) == SL_OK);
+            }
+        }
+        return;
+    }
+}
+
+sl_err_t sl_topics_load(sl_broker_t *b, char *err) {
+    b->metalog = sl_metalog_open(b->conf.data_dir, apply_rec, b, err);
+    if (!b->metalog) {
+        return SL_ERR_IO;
+    }
+    for (size_t i = 0; i < b->topic_tab_size; i++) {
+        for (sl_topic_t *t = b->topic_tab[i]; t; t = t->next) {
+            int32_t n = t->n_partitions;
+            t->n_partitions = 0;
+            sl_err_t rc = open_parts(b, t, 0, n, err);
+            if (rc != SL_OK) {
+                return rc;
+            }
+        }
+    }
+    return SL_OK;
+}
+
+void sl_topics_close(sl_broker_t *b) {
+    for (size_t i = 0; i < b->topic_tab_size; i++) {
+        sl_topic_t *t = b->topic_tab[i];
+        while (t) {
+            sl_topic_t *next = t->next;
+            close_parts(b, t);
+            topic_free(t);
+            t = next;
+        }
+    }
+    free(b->topic_tab);
+    b->topic_tab = NULL;
+    b->topic_tab_size = b->n_topics = 0;
+    sl_metalog_close(b->metalog);
+    b->metalog = NULL;
+}

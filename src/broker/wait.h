@@ -1,0 +1,28 @@
+/* wait.h -- requests that answer later: acks=all produces waiting for the group-commit sync,
+ * and long-poll fetches waiting for data or their max_wait_ms. */
+#ifndef SL_WAIT_H
+#define SL_WAIT_H
+
+#include <stddef.h>
+
+#include "broker/broker.h"
+
+/* Creates a wait that will own `req` once parked. */
+sl_produce_wait_t *sl_produce_wait_new(sl_req_t *req);
+/* Records that the partition response at these response-buffer offsets depends on the next
+ * sync of `p`: if that sync fails, its error code becomes KAFKA_STORAGE_ERROR. */
+void sl_produce_wait_add(sl_produce_wait_t *pw, sl_partition_t *p, size_t err_at, size_t base_at);
+/* Frees a wait that was never parked (the request stays with the caller). NULL is a no-op. */
+void sl_produce_wait_cancel(sl_produce_wait_t *pw);
+/* Hands the request to the wait list; it is answered in this iteration's before-sleep phase.
+ * Returns SL_AGAIN (the dispatcher no longer owns the request). */
+sl_err_t sl_produce_wait_park(sl_broker_t *b, sl_produce_wait_t *pw);
+
+/* Parks a fetch: copies the request frame so it can be re-run when data arrives or at
+ * `deadline_ms`. Takes `req`. Returns SL_AGAIN. */
+sl_err_t sl_fetch_wait_park(sl_broker_t *b, sl_req_t *req, uint64_t max_wait_ms);
+/* Runs the fetch in `req` (defined in handle_fetch.c). With `final`, always answers; otherwise
+ * answers only if min_bytes is met, and returns false without touching the response if not. */
+bool sl_fetch_run(sl_req_t *req, bool final);
+
+#endif

@@ -1,0 +1,43 @@
+/* main.c -- the `sluice` command: a table of subcommands that also generates --help. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+typedef struct cmd {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *usage;
+} cmd_t;
+
+int sl_cmd_broker(int argc, char **argv);
+
+static const cmd_t cmds[] = {
+    {"broker", sl_cmd_broker, "run the Kafka-protocol broker"},
+    {"topic", sl_cmd_topic, "create | list | describe | delete topics (any Kafka cluster)"},
+    {"produce", sl_cmd_produce, "produce lines from stdin to a topic"},
+    {"consume", sl_cmd_consume, "print records of a topic to stdout"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: sluice <command> [options]   (sluice <command> --help for more)\n\n");
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].usage);
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        !strcmp(argv[1], "help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        if (!strcmp(argv[1], cmds[i].name)) {
+            return cmds[i].fn(argc - 1, argv + 1);
+        }
+    }
+    fprintf(stderr, "sluice: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

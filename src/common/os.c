@@ -1,0 +1,157 @@
+/* os.c -- the replaceable system-call table and small file helpers built on it. */
+#include "os.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int real_open(const char *path, int flags, mode_t mode) {
+    return open(path, flags | O_CLOEXEC, mode);
+}
+
+static const sl_os_calls_t real_calls = {
+    real_open, close, pwrite, pread, write, fdatasync, fsync, ftruncate, rename, unlink,
+};
+
+sl_os_calls_t sl_os = {
+    real_open, close, pwrite, pread, write, fdatasync, fsync, ftruncate, rename, unlink,
+};
+
+void sl_os_reset(void) {
+    sl_os = real_calls;
+}
+
+int sl_os_pwrite_all(int fd, const void *buf, size_t n, off_t off) {
+    const char *p = buf;
+    while (n > 0) {
+        ssize_t w = sl_os.pwrite(fd, p, n, off);
+        if (w < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -1;
+        }
+        if (w == 0) {
+            errno = EIO;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+        off += w;
+    }
+    return 0;
+}
+
+ssize_t sl_os_pread_all(int fd, void *buf, size_t n, off_t off) {
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = sl_os.pread(fd, (char *)buf + got, n - got, off + (off_t)got);
+        if (r < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -1;
+        }
+        if (r == 0) {
+            break;
+        }
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+int sl_os_fsync_dir(const char *dir) {
+    int fd = sl_os.open(dir, O_RDONLY | O_DIRECTORY, 0);
+    if (fd < 0) {
+        return -1;
+    }
+    int rc = sl_os.fsync(fd);
+    int saved = errno;
+    sl_os.close(fd);
+    errno = saved;
+    return rc;
+}
+
+int sl_os_write_file_atomic(const char *path, const void *buf, size_t n) {
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = sl_os.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) {
+        return -1;
+    }
+    if (sl_os_pwrite_all(fd, buf, n, 0) < 0 || sl_os.fsync(fd) < 0) {
+        int saved = errno;
+        sl_os.close(fd);
+        sl_os.unlink(tmp);
+        errno = saved;
+        return -1;
+    }
+    sl_os.close(fd);
+    if (sl_os.rename(tmp, path) < 0) {
+        return -1;
+    }
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        *slash = '\0';
+        return sl_os_fsync_dir(dir[0] ? dir : "/");
+    }
+    return sl_os_fsync_dir(".");
+}
+
+int sl_os_mkdirs(const char *path) {
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0755) < 0 && errno != EEXIST) {
+                return -1;
+            }
+            *p = '/';
+        }
+    }
+    if (mkdir(tmp, 0755) < 0 && errno != EEXIST) {
+        return -1;
+    }
+    return 0;
+}
+
+int sl_os_rmtree(const char *path) {
+    DIR *d = opendir(path);
+    if (!d) {
+        return errno == ENOENT ? 0 : -1;
+    }
+    struct dirent *de;
+    int rc = 0;
+    while ((de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) {
+            continue;
+        }
+        char sub[PATH_MAX];
+        snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
+        struct stat st;
+        if (lstat(sub, &st) == 0 && S_ISDIR(st.st_mode)) {
+            rc |= sl_os_rmtree(sub);
+        } else if (sl_os.unlink(sub) < 0) {
+            rc = -1;
+        }
+    }
+    closedir(d);
+    if (rmdir(path) < 0) {
+        rc = -1;
+    }
+    return rc;
+}

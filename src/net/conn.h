@@ -1,0 +1,71 @@
+/* conn.h -- one client connection: framing, pipelined responses in request order, zero-copy
+ * output, and read backpressure.
+ *
+ * Responses: every request reserves a response slot (sl_conn_resp_new) in arrival order. A slot is
+ * filled now or later (long-poll fetch, acks=all produce) and sent only once every slot before it
+ * has been sent. A slot outlives its connection if the connection closes first: its owner still
+ * calls sl_resp_finish or sl_resp_discard, which then just frees it.
+ * Thread: the shard loop that accepted the connection. */
+#ifndef SL_CONN_H
+#define SL_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "net/loop.h"
+
+typedef struct sl_conn sl_conn_t;
+typedef struct sl_resp sl_resp_t;
+
+typedef struct sl_conn_hooks {
+    /* One complete frame (the bytes after the 4-byte size), valid only during the call. Return
+     * SL_OK, or an error to close the connection (the hook has logged why). */
+    sl_err_t (*on_frame)(sl_conn_t *conn, const uint8_t *frame, size_t len, void *opaque);
+    /* Called once when the connection is closed (before it is freed). */
+    void (*on_close)(sl_conn_t *conn, void *opaque);
+    void *opaque;
+    size_t max_frame_bytes;   /* socket.request.max.bytes */
+    size_t out_high_bytes;    /* stop reading above this much queued output */
+    size_t max_inflight;      /* stop reading with this many unanswered requests */
+} sl_conn_hooks_t;
+
+/* Takes ownership of the connected, non-blocking socket `fd` and starts reading. NULL on failure
+ * (fd closed). `peer` is copied for log lines. */
+sl_conn_t *sl_conn_new(sl_loop_t *loop, int fd, const sl_conn_hooks_t *hooks, const char *peer);
+/* Marks the connection closed: unwatched and shut at once, freed in sl_conn_reap. Queued slots
+ * are orphaned. Idempotent. `why` is logged at INFO (NULL: silent, e.g. peer hung up). */
+void sl_conn_close(sl_conn_t *conn, const char *why);
+/* Handles requests left buffered by connections that were paused and then resumed, then frees
+ * connections closed since the last call. Call from a before-sleep hook. */
+void sl_conn_reap(void);
+/* Closes and frees every open connection (shutdown). */
+void sl_conn_close_all(void);
+
+uint64_t sl_conn_id(const sl_conn_t *conn);
+const char *sl_conn_peer(const sl_conn_t *conn);
+bool sl_conn_closed(const sl_conn_t *conn);
+/* Number of open connections. */
+size_t sl_conn_count(void);
+/* Bytes currently queued for output across all connections. */
+size_t sl_conn_queued_bytes(void);
+
+/* Reserves the next response slot. Its buffer starts with a 4-byte size placeholder. */
+sl_resp_t *sl_conn_resp_new(sl_conn_t *conn);
+/* The memory buffer to encode into (after any file ranges added so far). */
+sl_buf_t *sl_resp_buf(sl_resp_t *resp);
+/* Appends `len` bytes of file `fd_owned` from `off`, sent with sendfile. Takes the fd. */
+void sl_resp_add_file(sl_resp_t *resp, int fd_owned, off_t off, size_t len);
+/* Total bytes so far, size prefix included. */
+size_t sl_resp_size(const sl_resp_t *resp);
+/* Patches the size prefix and queues the slot for sending (or frees it if orphaned). */
+void sl_resp_finish(sl_resp_t *resp);
+/* Drops the slot without a response (acks=0 produce). */
+void sl_resp_discard(sl_resp_t *resp);
+/* The connection of a slot, or NULL if it has closed. */
+sl_conn_t *sl_resp_conn(const sl_resp_t *resp);
+
+#endif

@@ -1,0 +1,24 @@
+/* listener.h -- a listening TCP socket that accepts into sl_conn connections. */
+#ifndef SL_LISTENER_H
+#define SL_LISTENER_H
+
+#include "common/err.h"
+#include "net/conn.h"
+#include "net/loop.h"
+
+typedef struct sl_listener sl_listener_t;
+
+/* Parses "HOST:PORT" (HOST may be empty for all addresses) into host/port. Returns SL_OK or
+ * SL_ERR_INVAL. `host` gets at most `host_len` bytes. */
+SL_MUST_USE sl_err_t sl_parse_hostport(const char *s, char *host, size_t host_len, int *port);
+
+/* Binds and listens on host:port (port 0 = any free port); accepted sockets become connections
+ * with `hooks`. NULL on failure, with the reason in `err` (SL_ERRLEN bytes). */
+sl_listener_t *sl_listener_new(sl_loop_t *loop, const char *host, int port,
+                               const sl_conn_hooks_t *hooks, char *err);
+/* The port actually bound (getsockname), for advertising and the port file. */
+int sl_listener_port(const sl_listener_t *lst);
+/* Stops accepting (closes the socket) and frees. NULL is a no-op. */
+void sl_listener_free(sl_listener_t *lst);
+
+#endif

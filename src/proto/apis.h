@@ -1,0 +1,29 @@
+/* apis.h -- the single table of Kafka APIs this broker serves.
+ *
+ *   X(name, key, min_version, max_version, first_flexible_version)
+ *
+ * ApiVersions responses are generated from this table, so a version is advertised exactly when a
+ * decoder and a handler for it exist. Versions were chosen from what librdkafka 2.0.2, kafka-python
+ * 2.0.2 and kafkajs 2.2.4 send (docs/protocol.md lists the reasoning). */
+#ifndef SL_APIS_H
+#define SL_APIS_H
+
+#define SL_APIS(X)                                                                                 \
+    X(Produce, 0, 3, 9, 9)                                                                         \
+    X(Fetch, 1, 4, 12, 12)                                                                         \
+    X(ListOffsets, 2, 0, 7, 6)                                                                     \
+    X(Metadata, 3, 0, 12, 9)                                                                       \
+    X(ApiVersions, 18, 0, 3, 3)                                                                    \
+    X(CreateTopics, 19, 0, 7, 5)                                                                   \
+    X(DeleteTopics, 20, 0, 6, 4)                                                                   \
+    X(DescribeConfigs, 32, 0, 4, 4)                                                                \
+    X(AlterConfigs, 33, 0, 2, 2)                                                                   \
+    X(CreatePartitions, 37, 0, 3, 2)
+
+enum {
+#define SL_API_ENUM(name, key, min, max, flex) SL_API_##name = key,
+    SL_APIS(SL_API_ENUM)
+#undef SL_API_ENUM
+};
+
+#endif

@@ -1,0 +1,65 @@
+/* batch.h -- RecordBatch v2 (magic 2) header checks, as stored on disk and sent on the wire.
+ *
+ *   OFFSET  SIZE  FIELD                  notes
+ *        0     8  baseOffset             assigned by the broker; outside the CRC
+ *        8     4  batchLength            bytes after this field
+ *       12     4  partitionLeaderEpoch   outside the CRC
+ *       16     1  magic                  2
+ *       17     4  crc                    CRC-32C of bytes 21..end
+ *       21     2  attributes             bits 0-2 codec, 3 timestamp type, 4 transactional, 5 control
+ *       23     4  lastOffsetDelta
+ *       27     8  baseTimestamp
+ *       35     8  maxTimestamp
+ *       43     8  producerId
+ *       51     2  producerEpoch
+ *       53     4  baseSequence
+ *       57     4  recordCount
+ *       61     …  records (one compressed block when codec != none)
+ */
+#ifndef SL_BATCH_H
+#define SL_BATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+
+#define SL_BATCH_HEADER_BYTES 61
+#define SL_BATCH_LOG_OVERHEAD 12 /* baseOffset + batchLength */
+
+#define SL_BATCH_ATTR_CODEC_MASK     0x07
+#define SL_BATCH_ATTR_LOG_APPEND_TIME 0x08
+#define SL_BATCH_ATTR_TRANSACTIONAL  0x10
+#define SL_BATCH_ATTR_CONTROL        0x20
+
+typedef struct sl_batch_info {
+    int64_t base_offset;
+    int32_t batch_length;  /* bytes after the batchLength field */
+    size_t total_bytes;    /* batch_length + 12 */
+    int16_t attributes;
+    int32_t last_offset_delta;
+    int64_t base_timestamp;
+    int64_t max_timestamp;
+    int64_t producer_id;
+    int16_t producer_epoch;
+    int32_t base_sequence;
+    int32_t record_count;
+} sl_batch_info_t;
+
+/* Parses and checks the batch header at `p` (up to `len` bytes available): magic 2, a batchLength
+ * that fits in `len`, at least the header size, record count >= 0 and consistent with
+ * lastOffsetDelta, and, when `check_crc`, the CRC-32C. Fills `info`.
+ * Returns SL_OK, SL_ERR_TRUNC (fewer bytes than the batch claims: a torn tail on disk),
+ * SL_ERR_INVAL (wrong magic or impossible fields) or SL_ERR_CORRUPT (CRC mismatch).
+ * Thread: any. */
+SL_MUST_USE sl_err_t sl_batch_parse(const uint8_t *p, size_t len, bool check_crc,
+                                    sl_batch_info_t *info);
+
+/* Writes baseOffset into a batch's header in place. */
+void sl_batch_set_base_offset(uint8_t *p, int64_t base_offset);
+/* For LogAppendTime topics: sets the timestamp-type bit, baseTimestamp and maxTimestamp to `ts`
+ * and recomputes the CRC (the clients check it). */
+void sl_batch_set_log_append_time(uint8_t *p, size_t total_bytes, int64_t ts);
+
+#endif

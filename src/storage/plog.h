@@ -1,0 +1,103 @@
+/* plog.h -- a partition log: a directory of segments with offset and time indexes.
+ *
+ * Directory layout (one per partition, <data-dir>/<topic>-<partition>/):
+ *   <base_offset:020>.log        RecordBatch v2 batches back to back, stored verbatim
+ *   <base_offset:020>.index      sparse offset index: (int32 relative offset, int32 position) BE
+ *   <base_offset:020>.timeindex  time index: (int64 timestamp, int32 relative offset) BE
+ *   clean-shutdown               present only while the log is closed cleanly
+ *
+ * Invariants: offsets are dense and increasing; every byte below `durable` position of the active
+ * segment has been fdatasync'ed; segments other than the active one were synced when rolled, so
+ * recovery after a crash scans only the active segment and truncates a torn or corrupt tail.
+ * Errors are sticky: after a failed write or sync the log is FAILED, refuses appends with
+ * SL_ERR_IO / SL_ERR_NOSPACE, and recovers only through close + open (which re-scans).
+ * Thread: a plog belongs to the shard that opened it. */
+#ifndef SL_PLOG_H
+#define SL_PLOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/err.h"
+
+typedef struct sl_plog sl_plog_t;
+
+typedef struct sl_plog_conf {
+    int64_t segment_bytes;        /* log.segment.bytes / segment.bytes */
+    int64_t roll_ms;              /* log.roll.ms / segment.ms */
+    int64_t retention_ms;         /* retention.ms; -1 = keep forever */
+    int64_t retention_bytes;      /* retention.bytes; -1 = no size limit */
+    int32_t index_interval_bytes; /* log.index.interval.bytes */
+    int64_t flush_messages;       /* flush.messages: sync after this many unsynced records */
+    int64_t flush_ms;             /* flush.ms: sync when the oldest unsynced append is this old */
+    bool log_append_time;         /* message.timestamp.type=LogAppendTime */
+} sl_plog_conf_t;
+
+/* Fills `conf` with Kafka's defaults (1 GiB segments, 7-day roll and retention, ...). */
+void sl_plog_conf_default(sl_plog_conf_t *conf);
+
+/* Opens (creating if absent) the log in `dir`. If the log was not closed cleanly, the active
+ * segment is scanned, CRCs checked, and a torn/corrupt tail truncated; its indexes are rebuilt.
+ * `now_ms` is the wall clock. On failure writes a reason into err (SL_ERRLEN bytes). */
+SL_MUST_USE sl_err_t sl_plog_open(const char *dir, const sl_plog_conf_t *conf, int64_t now_ms,
+                                  sl_plog_t **out, char *err);
+/* Syncs, writes the clean-shutdown marker (unless FAILED), closes files, frees. NULL is a no-op. */
+void sl_plog_close(sl_plog_t *plog);
+/* Replaces the configuration (topic config change); takes effect at the next append/tick. */
+void sl_plog_set_conf(sl_plog_t *plog, const sl_plog_conf_t *conf);
+
+/* Appends one or more validated batches held in `batches` (mutable, `len` bytes, each already
+ * checked by sl_batch_parse). Assigns consecutive base offsets by patching the headers in place
+ * (and, for LogAppendTime, timestamps + CRC), writes them at the end of the active segment (rolling
+ * first if needed), and updates the indexes. `*base_offset_out` is the first batch's base offset.
+ * Syncs by itself when flush.messages is reached. Returns SL_OK, SL_ERR_IO or SL_ERR_NOSPACE
+ * (the log is now FAILED), or SL_ERR_INVAL for a log already FAILED. */
+SL_MUST_USE sl_err_t sl_plog_append(sl_plog_t *plog, uint8_t *batches, size_t len, int64_t now_ms,
+                                    int64_t *base_offset_out);
+
+/* fdatasync's everything appended so far; afterwards sl_plog_durable_offset == end offset.
+ * A failure makes the log FAILED. */
+SL_MUST_USE sl_err_t sl_plog_sync(sl_plog_t *plog);
+
+/* Periodic work: flush.ms, segment.ms rolls, retention by time and size. Returns the number of
+ * segments deleted (>= 0) or a negative sl_err_t. */
+int sl_plog_tick(sl_plog_t *plog, int64_t now_ms);
+
+int64_t sl_plog_start_offset(const sl_plog_t *plog);   /* log start offset */
+int64_t sl_plog_end_offset(const sl_plog_t *plog);     /* next offset to assign (LEO) */
+int64_t sl_plog_durable_offset(const sl_plog_t *plog); /* every offset below this is on disk */
+bool sl_plog_failed(const sl_plog_t *plog);
+int64_t sl_plog_size_bytes(const sl_plog_t *plog); /* sum of segment sizes */
+int sl_plog_segment_count(const sl_plog_t *plog);
+
+/* A byte range of one segment file, for sendfile. `fd` is a dup owned by the caller (close it),
+ * so a segment deleted by retention meanwhile stays readable. */
+typedef struct sl_plog_slice {
+    int fd;
+    off_t pos;
+    size_t len;
+    int64_t first_offset; /* base offset of the first batch in the range */
+} sl_plog_slice_t;
+
+/* Finds the batches holding `offset` onwards, within one segment, at most `max_bytes` of whole
+ * batches, but always the first batch whole even if it is larger (so a consumer never stalls).
+ * Only offsets below `limit_offset` (e.g. the high watermark) are returned.
+ * Returns SL_OK with slice->len == 0 if there is nothing at or after `offset` below the limit,
+ * SL_ERR_LIMIT if `offset` is outside [start, end] (OFFSET_OUT_OF_RANGE), or SL_ERR_IO. */
+SL_MUST_USE sl_err_t sl_plog_read(sl_plog_t *plog, int64_t offset, int64_t limit_offset,
+                                  size_t max_bytes, sl_plog_slice_t *slice);
+
+/* First offset whose batch maxTimestamp >= ts (ListOffsets by time): writes the offset and the
+ * batch's timestamp, or -1 for both when no such record exists. */
+SL_MUST_USE sl_err_t sl_plog_offset_for_time(sl_plog_t *plog, int64_t ts, int64_t *offset_out,
+                                             int64_t *timestamp_out);
+/* Largest timestamp in the log and the offset of its batch's last record (ListOffsets -3,
+ * "max timestamp"); -1/-1 for an empty log. */
+void sl_plog_max_timestamp(const sl_plog_t *plog, int64_t *ts_out, int64_t *offset_out);
+
+/* Deletes a closed log's directory (topic deletion). */
+SL_MUST_USE sl_err_t sl_plog_remove_dir(const char *dir);
+
+#endif
