@@ -10,7 +10,6 @@ typedef struct cmd {
     const char *usage;
 } cmd_t;
 
-int sl_cmd_broker(int argc, char **argv);
 
 static const cmd_t cmds[] = {
     {"broker", sl_cmd_broker, "run the Kafka-protocol broker"},

@@ -1,0 +1,544 @@
+/* plog.c -- the partition log: segments in offset order, appends, reads, retention, recovery.
+ * The format and invariants are in plog.h; the per-segment files are in segment.c.
+ *
+ * State: OPEN ──(write/sync/truncate failure)──► FAILED (sticky; appends refused; reads still
+ * served from what is on disk) ──(close + open: recovery re-scans)──► OPEN. */
+#include "plog.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/os.h"
+#include "common/util.h"
+#include "storage/batch.h"
+#include "storage/segment.h"
+
+#define CLEAN_MARKER "clean-shutdown"
+#define SCAN_CHUNK 65536
+
+struct sl_plog {
+    char dir[4096];
+    sl_plog_conf_t conf;
+    sl_segment_t **segs; /* oldest first; the last is active */
+    size_t n_segs, cap_segs;
+    int64_t start;             /* log start offset */
+    int64_t durable;           /* every offset below is synced */
+    int64_t unsynced_records;  /* appended since the last sync */
+    int64_t first_unsynced_ms; /* wall clock of the oldest unsynced append, or -1 */
+    bool failed;
+    int fail_err;
+    uint8_t *scan; /* SCAN_CHUNK bytes for reads and time searches */
+};
+
+void sl_plog_conf_default(sl_plog_conf_t *conf) {
+    conf->segment_bytes = 1073741824;
+    conf->roll_ms = 604800000;
+    conf->retention_ms = 604800000;
+    conf->retention_bytes = -1;
+    conf->index_interval_bytes = 4096;
+    conf->flush_messages = INT64_MAX;
+    conf->flush_ms = INT64_MAX;
+    conf->log_append_time = false;
+}
+
+static sl_segment_t *active(const sl_plog_t *plog) {
+    return plog->segs[plog->n_segs - 1];
+}
+
+static void push_seg(sl_plog_t *plog, sl_segment_t *seg) {
+    if (plog->n_segs == plog->cap_segs) {
+        plog->cap_segs = plog->cap_segs ? plog->cap_segs * 2 : 8;
+        plog->segs = sl_xrealloc(plog->segs, plog->cap_segs * sizeof *plog->segs);
+    }
+    plog->segs[plog->n_segs++] = seg;
+}
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static sl_err_t fail(sl_plog_t *plog, const char *op) {
+    int e = errno;
+    plog->failed = true;
+    plog->fail_err = e == ENOSPC ? SL_ERR_NOSPACE : SL_ERR_IO;
+    sl_log(SL_LOG_ERROR, "storage", "dir=%s op=%s err=\"%s\" msg=\"partition is now FAILED\"",
+           plog->dir, op, strerror(e));
+    return plog->fail_err;
+}
+
+sl_err_t sl_plog_open(const char *dir, const sl_plog_conf_t *conf, int64_t now_ms,
+                      sl_plog_t **out, char *err) {
+    if (sl_os_mkdirs(dir) < 0) {
+        snprintf(err, SL_ERRLEN, "mkdir %s: %s", dir, strerror(errno));
+        return SL_ERR_IO;
+    }
+    DIR *d = opendir(dir);
+    if (!d) {
+        snprintf(err, SL_ERRLEN, "opendir %s: %s", dir, strerror(errno));
+        return SL_ERR_IO;
+    }
+    int64_t *bases = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t len = strlen(de->d_name);
+        if (len == 24 && !strcmp(de->d_name + 20, ".log")) {
+            char *end;
+            long long v = strtoll(de->d_name, &end, 10);
+            if (end == de->d_name + 20 && v >= 0) {
+                if (n == cap) {
+                    cap = cap ? cap * 2 : 16;
+                    bases = sl_xrealloc(bases, cap * sizeof *bases);
+                }
+                bases[n++] = v;
+            }
+        }
+    }
+    closedir(d);
+    qsort(bases, n, sizeof *bases, cmp_i64);
+
+    sl_plog_t *plog = sl_xcalloc(1, sizeof *plog);
+    snprintf(plog->dir, sizeof plog->dir, "%s", dir);
+    plog->conf = *conf;
+    plog->first_unsynced_ms = -1;
+    plog->scan = sl_xmalloc(SCAN_CHUNK);
+    char marker[4200];
+    snprintf(marker, sizeof marker, "%s/" CLEAN_MARKER, dir);
+    bool clean = access(marker, F_OK) == 0;
+    sl_err_t rc = SL_OK;
+    for (size_t i = 0; i < n; i++) {
+        sl_segment_t *seg = sl_segment_open(dir, bases[i], false);
+        if (!seg) {
+            snprintf(err, SL_ERRLEN, "open segment %" PRId64 " in %s: %s", bases[i], dir,
+                     strerror(errno));
+            rc = SL_ERR_IO;
+            break;
+        }
+        push_seg(plog, seg);
+        if (sl_segment_load_indexes(seg) != SL_OK) {
+            snprintf(err, SL_ERRLEN, "read indexes of %s: %s", seg->path, strerror(errno));
+            rc = SL_ERR_IO;
+            break;
+        }
+        bool last = i + 1 == n;
+        int64_t cut = 0;
+        if (!last) {
+            /* Synced at roll: trust it. Its end is the next segment's base. */
+            seg->next = bases[i + 1];
+            if (seg->n_tidx > 0) {
+                seg->max_ts = seg->tidx[seg->n_tidx - 1].ts;
+                seg->max_ts_offset = seg->next - 1;
+            }
+            continue;
+        }
+        rc = sl_segment_recover(seg, !clean, conf->index_interval_bytes, &cut);
+        if (rc != SL_OK) {
+            snprintf(err, SL_ERRLEN, "recover %s: %s", seg->path, strerror(errno));
+            break;
+        }
+    }
+    free(bases);
+    if (rc == SL_OK && plog->n_segs == 0) {
+        sl_segment_t *seg = sl_segment_open(dir, 0, true);
+        if (!seg) {
+            snprintf(err, SL_ERRLEN, "create segment in %s: %s", dir, strerror(errno));
+            rc = SL_ERR_IO;
+        } else {
+            push_seg(plog, seg);
+            (void)sl_os_fsync_dir(dir);
+        }
+    }
+    if (rc == SL_OK && clean) {
+        /* Remove the marker durably before any append, or a crash could leave a log that claims
+         * to be clean with an unchecked tail. */
+        if (sl_os.unlink(marker) < 0 || sl_os_fsync_dir(dir) < 0) {
+            snprintf(err, SL_ERRLEN, "remove %s: %s", marker, strerror(errno));
+            rc = SL_ERR_IO;
+        }
+    }
+    if (rc != SL_OK) {
+        plog->failed = true; /* no marker on close */
+        sl_plog_close(plog);
+        return rc;
+    }
+    plog->start = plog->segs[0]->base;
+    plog->durable = active(plog)->next;
+    if (active(plog)->created_ms == 0) {
+        active(plog)->created_ms = now_ms;
+    }
+    *out = plog;
+    return SL_OK;
+}
+
+void sl_plog_close(sl_plog_t *plog) {
+    if (!plog) {
+        return;
+    }
+    bool ok = !plog->failed;
+    for (size_t i = 0; i < plog->n_segs; i++) {
+        if (ok && i + 1 == plog->n_segs && sl_segment_sync(plog->segs[i]) < 0) {
+            ok = false;
+        }
+        sl_segment_close(plog->segs[i]);
+    }
+    if (ok && plog->n_segs > 0) {
+        char marker[4200];
+        snprintf(marker, sizeof marker, "%s/" CLEAN_MARKER, plog->dir);
+        int fd = sl_os.open(marker, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            sl_os.close(fd);
+            (void)sl_os_fsync_dir(plog->dir);
+        }
+    }
+    free(plog->segs);
+    free(plog->scan);
+    free(plog);
+}
+
+void sl_plog_set_conf(sl_plog_t *plog, const sl_plog_conf_t *conf) {
+    plog->conf = *conf;
+}
+
+/* Syncs the active segment and starts a new one at the end offset. */
+static sl_err_t roll(sl_plog_t *plog, int64_t now_ms) {
+    sl_segment_t *cur = active(plog);
+    if (sl_segment_sync(cur) < 0) {
+        return fail(plog, "sync-on-roll");
+    }
+    plog->durable = cur->next;
+    sl_segment_t *seg = sl_segment_open(plog->dir, cur->next, true);
+    if (!seg) {
+        return fail(plog, "roll");
+    }
+    if (sl_os_fsync_dir(plog->dir) < 0) {
+        sl_segment_close(seg);
+        return fail(plog, "fsync-dir");
+    }
+    seg->created_ms = now_ms;
+    push_seg(plog, seg);
+    return SL_OK;
+}
+
+sl_err_t sl_plog_append(sl_plog_t *plog, uint8_t *batches, size_t len, int64_t now_ms,
+                        int64_t *base_offset_out) {
+    if (plog->failed) {
+        return SL_ERR_INVAL;
+    }
+    sl_segment_t *seg = active(plog);
+    if (seg->size > 0 && (seg->size + (int64_t)len > plog->conf.segment_bytes ||
+                          now_ms - seg->created_ms >= plog->conf.roll_ms)) {
+        sl_err_t rc = roll(plog, now_ms);
+        if (rc != SL_OK) {
+            return rc;
+        }
+        seg = active(plog);
+    }
+    if (seg->size + (int64_t)len > INT32_MAX) {
+        return SL_ERR_LIMIT;
+    }
+    /* Assign offsets in place; remember the index work to do once the write succeeded. */
+    int64_t next = seg->next;
+    size_t pos = 0;
+    int64_t n_records = 0;
+    while (pos < len) {
+        uint8_t *p = batches + pos;
+        size_t total = (size_t)sl_load_be32(p + 8) + SL_BATCH_LOG_OVERHEAD;
+        SL_ASSERT(total <= len - pos);
+        sl_batch_set_base_offset(p, next);
+        if (plog->conf.log_append_time) {
+            sl_batch_set_log_append_time(p, total, now_ms);
+        }
+        next += (int64_t)sl_load_be32(p + 23) + 1;
+        n_records += (int32_t)sl_load_be32(p + 57);
+        pos += total;
+    }
+    if (sl_os_pwrite_all(seg->fd, batches, len, seg->size) < 0) {
+        sl_err_t rc = fail(plog, "append");
+        /* Cut whatever part landed, so no half batch sits past the end. */
+        (void)sl_os.ftruncate(seg->fd, seg->size);
+        return rc;
+    }
+    *base_offset_out = seg->next;
+    pos = 0;
+    while (pos < len) {
+        sl_batch_info_t info;
+        sl_err_t rc = sl_batch_parse(batches + pos, len - pos, false, &info);
+        SL_ASSERT(rc == SL_OK);
+        sl_segment_index_batch(seg, info.base_offset, info.base_offset + info.last_offset_delta,
+                               info.max_timestamp, seg->size + (int64_t)pos,
+                               (int64_t)info.total_bytes, plog->conf.index_interval_bytes, false);
+        pos += info.total_bytes;
+    }
+    if (seg->created_ms == 0) {
+        seg->created_ms = now_ms;
+    }
+    seg->size += (int64_t)len;
+    plog->unsynced_records += n_records;
+    if (plog->first_unsynced_ms < 0) {
+        plog->first_unsynced_ms = now_ms;
+    }
+    if (plog->unsynced_records >= plog->conf.flush_messages) {
+        return sl_plog_sync(plog);
+    }
+    return SL_OK;
+}
+
+sl_err_t sl_plog_sync(sl_plog_t *plog) {
+    if (plog->failed) {
+        return plog->fail_err;
+    }
+    if (plog->durable == active(plog)->next) {
+        return SL_OK;
+    }
+    if (sl_os.fdatasync(active(plog)->fd) < 0) {
+        return fail(plog, "fdatasync");
+    }
+    plog->durable = active(plog)->next;
+    plog->unsynced_records = 0;
+    plog->first_unsynced_ms = -1;
+    return SL_OK;
+}
+
+int sl_plog_tick(sl_plog_t *plog, int64_t now_ms) {
+    if (!plog->failed && plog->first_unsynced_ms >= 0 &&
+        now_ms - plog->first_unsynced_ms >= plog->conf.flush_ms) {
+        sl_err_t rc = sl_plog_sync(plog);
+        if (rc != SL_OK) {
+            return rc;
+        }
+    }
+    sl_segment_t *seg = active(plog);
+    if (!plog->failed && seg->size > 0 && now_ms - seg->created_ms >= plog->conf.roll_ms) {
+        sl_err_t rc = roll(plog, now_ms);
+        if (rc != SL_OK) {
+            return rc;
+        }
+    }
+    /* Retention: whole segments, oldest first, never the active one. */
+    int deleted = 0;
+    int64_t total = sl_plog_size_bytes(plog);
+    while (plog->n_segs > 1) {
+        sl_segment_t *old = plog->segs[0];
+        bool by_time = plog->conf.retention_ms >= 0 && old->max_ts >= 0 &&
+                       now_ms - old->max_ts > plog->conf.retention_ms;
+        bool by_size = plog->conf.retention_bytes >= 0 &&
+                       total - old->size >= plog->conf.retention_bytes;
+        if (!by_time && !by_size) {
+            break;
+        }
+        total -= old->size;
+        memmove(plog->segs, plog->segs + 1, (plog->n_segs - 1) * sizeof *plog->segs);
+        plog->n_segs--;
+        plog->start = plog->segs[0]->base;
+        sl_log(SL_LOG_INFO, "storage", "file=%s op=delete reason=%s", old->path,
+               by_time ? "retention.ms" : "retention.bytes");
+        sl_segment_delete(old);
+        deleted++;
+    }
+    return deleted;
+}
+
+int64_t sl_plog_start_offset(const sl_plog_t *plog) {
+    return plog->start;
+}
+
+int64_t sl_plog_end_offset(const sl_plog_t *plog) {
+    return active(plog)->next;
+}
+
+int64_t sl_plog_durable_offset(const sl_plog_t *plog) {
+    return plog->durable;
+}
+
+bool sl_plog_failed(const sl_plog_t *plog) {
+    return plog->failed;
+}
+
+int64_t sl_plog_size_bytes(const sl_plog_t *plog) {
+    int64_t n = 0;
+    for (size_t i = 0; i < plog->n_segs; i++) {
+        n += plog->segs[i]->size;
+    }
+    return n;
+}
+
+int sl_plog_segment_count(const sl_plog_t *plog) {
+    return (int)plog->n_segs;
+}
+
+/* The segment holding `offset` (largest base <= offset). */
+static size_t find_seg(const sl_plog_t *plog, int64_t offset) {
+    size_t lo = 0, hi = plog->n_segs;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (plog->segs[mid]->base <= offset) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo == 0 ? 0 : lo - 1;
+}
+
+/* Walks batch headers of `seg` from `pos`, reading SCAN_CHUNK bytes at a time. For each batch it
+ * calls `visit`, which returns false to stop. Returns SL_OK or SL_ERR_IO. */
+typedef bool visit_fn(const sl_batch_info_t *info, int64_t pos, void *opaque);
+
+static sl_err_t walk(sl_plog_t *plog, sl_segment_t *seg, int64_t pos, visit_fn *visit,
+                     void *opaque) {
+    while (pos < seg->size) {
+        ssize_t r = sl_os_pread_all(seg->fd, plog->scan, SCAN_CHUNK, pos);
+        if (r < 0) {
+            return SL_ERR_IO;
+        }
+        size_t off = 0;
+        while (off + SL_BATCH_HEADER_BYTES <= (size_t)r && pos + (int64_t)off < seg->size) {
+            sl_batch_info_t info;
+            /* Header only: bytes past the chunk belong to the batch body. */
+            int32_t blen = (int32_t)sl_load_be32(plog->scan + off + 8);
+            uint8_t hdr[SL_BATCH_HEADER_BYTES];
+            memcpy(hdr, plog->scan + off, sizeof hdr);
+            sl_store_be32(hdr + 8, SL_BATCH_HEADER_BYTES - SL_BATCH_LOG_OVERHEAD);
+            if (blen < SL_BATCH_HEADER_BYTES - SL_BATCH_LOG_OVERHEAD ||
+                sl_batch_parse(hdr, sizeof hdr, false, &info) != SL_OK) {
+                return SL_ERR_CORRUPT;
+            }
+            info.batch_length = blen;
+            info.total_bytes = (size_t)blen + SL_BATCH_LOG_OVERHEAD;
+            if (!visit(&info, pos + (int64_t)off, opaque)) {
+                return SL_OK;
+            }
+            off += info.total_bytes;
+        }
+        if (off == 0) {
+            return SL_OK; /* fewer than a header's bytes left: end of segment */
+        }
+        pos += (int64_t)off;
+    }
+    return SL_OK;
+}
+
+typedef struct read_ctx {
+    int64_t offset, limit;
+    size_t max_bytes;
+    int64_t start_pos, end_pos;
+    int64_t first_offset;
+} read_ctx_t;
+
+static bool visit_read(const sl_batch_info_t *info, int64_t pos, void *opaque) {
+    read_ctx_t *c = opaque;
+    int64_t last = info->base_offset + info->last_offset_delta;
+    if (c->start_pos < 0) {
+        if (last < c->offset) {
+            return true; /* before the wanted offset */
+        }
+        if (info->base_offset >= c->limit) {
+            return false;
+        }
+        c->start_pos = pos;
+        c->end_pos = pos + (int64_t)info->total_bytes;
+        c->first_offset = info->base_offset;
+        return true;
+    }
+    if (info->base_offset >= c->limit ||
+        (size_t)(pos + (int64_t)info->total_bytes - c->start_pos) > c->max_bytes) {
+        return false;
+    }
+    c->end_pos = pos + (int64_t)info->total_bytes;
+    return true;
+}
+
+sl_err_t sl_plog_read(sl_plog_t *plog, int64_t offset, int64_t limit_offset, size_t max_bytes,
+                      sl_plog_slice_t *slice) {
+    memset(slice, 0, sizeof *slice);
+    slice->fd = -1;
+    int64_t end = sl_plog_end_offset(plog);
+    if (offset < plog->start || offset > end) {
+        return SL_ERR_LIMIT;
+    }
+    if (offset >= limit_offset || offset == end) {
+        return SL_OK;
+    }
+    for (size_t i = find_seg(plog, offset); i < plog->n_segs; i++) {
+        sl_segment_t *seg = plog->segs[i];
+        read_ctx_t c = {offset, limit_offset, max_bytes, -1, -1, -1};
+        int64_t from = seg->base <= offset ? sl_segment_lookup(seg, offset) : 0;
+        sl_err_t rc = walk(plog, seg, from, visit_read, &c);
+        if (rc != SL_OK) {
+            sl_log(SL_LOG_ERROR, "storage", "file=%s op=read offset=%" PRId64 " err=\"%s\"",
+                   seg->path, offset, sl_err_str(rc));
+            return SL_ERR_IO;
+        }
+        if (c.start_pos >= 0) {
+            slice->fd = dup(seg->fd);
+            if (slice->fd < 0) {
+                return SL_ERR_IO;
+            }
+            slice->pos = c.start_pos;
+            slice->len = (size_t)(c.end_pos - c.start_pos);
+            slice->first_offset = c.first_offset;
+            return SL_OK;
+        }
+        /* Nothing at or after `offset` here (e.g. a segment ending in it); try the next. */
+    }
+    return SL_OK;
+}
+
+typedef struct time_ctx {
+    int64_t ts;
+    int64_t offset, found_ts;
+} time_ctx_t;
+
+static bool visit_time(const sl_batch_info_t *info, int64_t pos, void *opaque) {
+    (void)pos;
+    time_ctx_t *c = opaque;
+    if (info->max_timestamp >= c->ts) {
+        c->offset = info->base_offset;
+        c->found_ts = info->max_timestamp;
+        return false;
+    }
+    return true;
+}
+
+sl_err_t sl_plog_offset_for_time(sl_plog_t *plog, int64_t ts, int64_t *offset_out,
+                                 int64_t *timestamp_out) {
+    *offset_out = *timestamp_out = -1;
+    for (size_t i = 0; i < plog->n_segs; i++) {
+        sl_segment_t *seg = plog->segs[i];
+        if (seg->max_ts < ts) {
+            continue;
+        }
+        time_ctx_t c = {ts, -1, -1};
+        sl_err_t rc = walk(plog, seg, sl_segment_lookup_time(seg, ts), visit_time, &c);
+        if (rc != SL_OK) {
+            return SL_ERR_IO;
+        }
+        if (c.offset >= 0) {
+            *offset_out = SL_MAX(c.offset, plog->start);
+            *timestamp_out = c.found_ts;
+            return SL_OK;
+        }
+    }
+    return SL_OK;
+}
+
+void sl_plog_max_timestamp(const sl_plog_t *plog, int64_t *ts_out, int64_t *offset_out) {
+    *ts_out = *offset_out = -1;
+    for (size_t i = 0; i < plog->n_segs; i++) {
+        if (plog->segs[i]->max_ts > *ts_out) {
+            *ts_out = plog->segs[i]->max_ts;
+            *offset_out = plog->segs[i]->max_ts_offset;
+        }
+    }
+}
+
+sl_err_t sl_plog_remove_dir(const char *dir) {
+    return sl_os_rmtree(dir) == 0 ? SL_OK : SL_ERR_IO;
+}

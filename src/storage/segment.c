@@ -1,0 +1,329 @@
+/* segment.c -- one segment: <base:020>.log, .index, .timeindex.
+ *
+ *   .index      entries of 8 bytes:  rel_offset i32 | position i32   (big-endian)
+ *   .timeindex  entries of 12 bytes: timestamp i64  | rel_offset i32 (big-endian)
+ *
+ * Indexes are sparse (one entry per index.interval.bytes of log) and derivable: they are written
+ * with the log but trusted only for segments closed cleanly or rolled (and synced). On load, an
+ * entry that is not increasing or points past the log ends the index; the walk in
+ * sl_segment_recover then rebuilds what is missing from the log itself.
+ * Recovery reads the log in 4 MiB chunks, so a 1 GiB segment costs 256 reads, not one per batch. */
+#include "segment.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/os.h"
+#include "common/util.h"
+#include "storage/batch.h"
+
+#define CHUNK_BYTES (4u << 20)
+
+static void sibling(const sl_segment_t *seg, const char *ext, char *out, size_t n) {
+    size_t len = strlen(seg->path) - 4; /* strip ".log" */
+    snprintf(out, n, "%.*s%s", (int)len, seg->path, ext);
+}
+
+sl_segment_t *sl_segment_open(const char *dir, int64_t base, bool create) {
+    sl_segment_t *seg = sl_xcalloc(1, sizeof *seg);
+    seg->base = seg->next = base;
+    seg->max_ts = -1;
+    seg->max_ts_offset = -1;
+    seg->fd = seg->ifd = seg->tfd = -1;
+    snprintf(seg->path, sizeof seg->path, "%s/%020" PRId64 ".log", dir, base);
+    int flags = O_RDWR | (create ? O_CREAT : 0);
+    char p[4096];
+    seg->fd = sl_os.open(seg->path, flags, 0644);
+    sibling(seg, ".index", p, sizeof p);
+    seg->ifd = seg->fd >= 0 ? sl_os.open(p, O_RDWR | O_CREAT, 0644) : -1;
+    sibling(seg, ".timeindex", p, sizeof p);
+    seg->tfd = seg->ifd >= 0 ? sl_os.open(p, O_RDWR | O_CREAT, 0644) : -1;
+    if (seg->tfd < 0) {
+        int saved = errno;
+        sl_log(SL_LOG_ERROR, "storage", "file=%s op=open err=\"%s\"", seg->path, strerror(errno));
+        sl_segment_close(seg);
+        errno = saved;
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(seg->fd, &st) == 0) {
+        seg->size = st.st_size;
+    }
+    return seg;
+}
+
+void sl_segment_close(sl_segment_t *seg) {
+    if (!seg) {
+        return;
+    }
+    if (seg->fd >= 0) {
+        sl_os.close(seg->fd);
+    }
+    if (seg->ifd >= 0) {
+        sl_os.close(seg->ifd);
+    }
+    if (seg->tfd >= 0) {
+        sl_os.close(seg->tfd);
+    }
+    free(seg->idx);
+    free(seg->tidx);
+    free(seg);
+}
+
+void sl_segment_delete(sl_segment_t *seg) {
+    char p[4096];
+    sl_os.unlink(seg->path);
+    sibling(seg, ".index", p, sizeof p);
+    sl_os.unlink(p);
+    sibling(seg, ".timeindex", p, sizeof p);
+    sl_os.unlink(p);
+    sl_segment_close(seg);
+}
+
+static void push_idx(sl_segment_t *seg, int32_t rel, int32_t pos, bool write) {
+    if (seg->n_idx == seg->cap_idx) {
+        seg->cap_idx = seg->cap_idx ? seg->cap_idx * 2 : 64;
+        seg->idx = sl_xrealloc(seg->idx, seg->cap_idx * sizeof *seg->idx);
+    }
+    seg->idx[seg->n_idx] = (sl_idx_entry_t){rel, pos};
+    if (write) {
+        uint8_t b[8];
+        sl_store_be32(b, (uint32_t)rel);
+        sl_store_be32(b + 4, (uint32_t)pos);
+        /* Index writes may fail without harm: the index is rebuilt from the log when needed. */
+        (void)sl_os_pwrite_all(seg->ifd, b, 8, (off_t)(seg->n_idx * 8));
+    }
+    seg->n_idx++;
+}
+
+static void push_tidx(sl_segment_t *seg, int64_t ts, int32_t rel, bool write) {
+    if (seg->n_tidx == seg->cap_tidx) {
+        seg->cap_tidx = seg->cap_tidx ? seg->cap_tidx * 2 : 64;
+        seg->tidx = sl_xrealloc(seg->tidx, seg->cap_tidx * sizeof *seg->tidx);
+    }
+    seg->tidx[seg->n_tidx] = (sl_tidx_entry_t){ts, rel};
+    if (write) {
+        uint8_t b[12];
+        sl_store_be64(b, (uint64_t)ts);
+        sl_store_be32(b + 8, (uint32_t)rel);
+        (void)sl_os_pwrite_all(seg->tfd, b, 12, (off_t)(seg->n_tidx * 12));
+    }
+    seg->n_tidx++;
+}
+
+static sl_err_t read_file(int fd, uint8_t **out, size_t *len) {
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        return SL_ERR_IO;
+    }
+    *len = (size_t)st.st_size;
+    *out = sl_xmalloc(*len ? *len : 1);
+    if (sl_os_pread_all(fd, *out, *len, 0) != (ssize_t)*len) {
+        free(*out);
+        return SL_ERR_IO;
+    }
+    return SL_OK;
+}
+
+sl_err_t sl_segment_load_indexes(sl_segment_t *seg) {
+    uint8_t *buf;
+    size_t len;
+    seg->n_idx = seg->n_tidx = 0;
+    if (read_file(seg->ifd, &buf, &len) != SL_OK) {
+        return SL_ERR_IO;
+    }
+    for (size_t i = 0; i + 8 <= len; i += 8) {
+        int32_t rel = (int32_t)sl_load_be32(buf + i), pos = (int32_t)sl_load_be32(buf + i + 4);
+        bool ok = rel >= 0 && pos >= 0 && pos < seg->size &&
+                  (seg->n_idx == 0 || (rel > seg->idx[seg->n_idx - 1].rel &&
+                                       pos > seg->idx[seg->n_idx - 1].pos));
+        if (!ok) {
+            break;
+        }
+        push_idx(seg, rel, pos, false);
+    }
+    free(buf);
+    if (sl_os.ftruncate(seg->ifd, (off_t)(seg->n_idx * 8)) < 0) {
+        return SL_ERR_IO;
+    }
+    if (read_file(seg->tfd, &buf, &len) != SL_OK) {
+        return SL_ERR_IO;
+    }
+    int32_t max_rel = seg->n_idx ? seg->idx[seg->n_idx - 1].rel : 0;
+    for (size_t i = 0; i + 12 <= len; i += 12) {
+        int64_t ts = (int64_t)sl_load_be64(buf + i);
+        int32_t rel = (int32_t)sl_load_be32(buf + i + 8);
+        bool ok = rel >= 0 && rel <= max_rel &&
+                  (seg->n_tidx == 0 || (ts >= seg->tidx[seg->n_tidx - 1].ts &&
+                                        rel >= seg->tidx[seg->n_tidx - 1].rel));
+        if (!ok) {
+            break;
+        }
+        push_tidx(seg, ts, rel, false);
+    }
+    free(buf);
+    if (sl_os.ftruncate(seg->tfd, (off_t)(seg->n_tidx * 12)) < 0) {
+        return SL_ERR_IO;
+    }
+    return SL_OK;
+}
+
+void sl_segment_index_batch(sl_segment_t *seg, int64_t base_offset, int64_t last_offset,
+                            int64_t max_ts, int64_t pos, int64_t batch_bytes, int32_t interval,
+                            bool force) {
+    int32_t rel = (int32_t)(base_offset - seg->base);
+    bool ts_grew = max_ts > seg->max_ts;
+    if (ts_grew) {
+        seg->max_ts = max_ts;
+        seg->max_ts_offset = last_offset;
+    }
+    if (force || seg->n_idx == 0 || seg->bytes_since_idx >= interval) {
+        if (seg->n_idx == 0 || rel > seg->idx[seg->n_idx - 1].rel) {
+            push_idx(seg, rel, (int32_t)pos, true);
+        }
+        if (seg->max_ts >= 0 &&
+            (seg->n_tidx == 0 || seg->max_ts > seg->tidx[seg->n_tidx - 1].ts)) {
+            push_tidx(seg, seg->max_ts, rel, true);
+        }
+        seg->bytes_since_idx = 0;
+    }
+    seg->bytes_since_idx += batch_bytes;
+    seg->next = last_offset + 1;
+}
+
+sl_err_t sl_segment_recover(sl_segment_t *seg, bool full, int32_t interval, int64_t *cut_out) {
+    int64_t pos = 0;
+    *cut_out = 0;
+    if (full) {
+        seg->n_idx = seg->n_tidx = 0;
+        seg->max_ts = seg->max_ts_offset = -1;
+        if (sl_os.ftruncate(seg->ifd, 0) < 0 || sl_os.ftruncate(seg->tfd, 0) < 0) {
+            return SL_ERR_IO;
+        }
+    } else if (seg->n_idx > 0) {
+        /* Resume after the last indexed batch; it becomes the first one re-walked. */
+        pos = seg->idx[seg->n_idx - 1].pos;
+        seg->n_idx--;
+        if (sl_os.ftruncate(seg->ifd, (off_t)(seg->n_idx * 8)) < 0) {
+            return SL_ERR_IO;
+        }
+        if (seg->n_tidx > 0) {
+            seg->max_ts = seg->tidx[seg->n_tidx - 1].ts;
+            seg->max_ts_offset = seg->base + seg->tidx[seg->n_tidx - 1].rel;
+        }
+    }
+    seg->next = seg->base;
+    uint8_t *chunk = sl_xmalloc(CHUNK_BYTES);
+    size_t have = 0;
+    int64_t chunk_pos = pos;
+    seg->bytes_since_idx = interval; /* the first batch walked gets an entry */
+    sl_err_t rc = SL_OK;
+    bool first = true;
+    while (pos < seg->size) {
+        size_t off = (size_t)(pos - chunk_pos);
+        if (off + SL_BATCH_LOG_OVERHEAD > have ||
+            off + SL_BATCH_LOG_OVERHEAD + sl_load_be32(chunk + off + 8) > have) {
+            /* Refill from `pos`; a batch larger than the chunk gets its own buffer. */
+            size_t want = CHUNK_BYTES;
+            uint8_t hdr[12];
+            if (sl_os_pread_all(seg->fd, hdr, 12, pos) == 12) {
+                size_t need = (size_t)SL_BATCH_LOG_OVERHEAD + (size_t)sl_load_be32(hdr + 8);
+                if (need > want && (int64_t)need <= seg->size - pos) {
+                    want = need;
+                    chunk = sl_xrealloc(chunk, want);
+                }
+            }
+            ssize_t r = sl_os_pread_all(seg->fd, chunk, want, pos);
+            if (r < 0) {
+                rc = SL_ERR_IO;
+                break;
+            }
+            have = (size_t)r;
+            chunk_pos = pos;
+            off = 0;
+        }
+        sl_batch_info_t info;
+        sl_err_t prc = sl_batch_parse(chunk + off, have - off, full, &info);
+        if (prc != SL_OK || info.base_offset < seg->base ||
+            (!first && info.base_offset != seg->next) ||
+            info.base_offset + info.last_offset_delta - seg->base > INT32_MAX) {
+            if (!full) {
+                /* A clean log must parse; if it does not, fall back to the full check. */
+                free(chunk);
+                return sl_segment_recover(seg, true, interval, cut_out);
+            }
+            break;
+        }
+        if (first && !full && seg->n_idx == 0 && info.base_offset != seg->base) {
+            free(chunk);
+            return sl_segment_recover(seg, true, interval, cut_out);
+        }
+        first = false;
+        sl_segment_index_batch(seg, info.base_offset, info.base_offset + info.last_offset_delta,
+                               info.max_timestamp, pos, (int64_t)info.total_bytes, interval,
+                               false);
+        pos += (int64_t)info.total_bytes;
+    }
+    free(chunk);
+    if (rc != SL_OK) {
+        return rc;
+    }
+    if (pos < seg->size) {
+        *cut_out = seg->size - pos;
+        sl_log(SL_LOG_WARN, "storage", "file=%s op=truncate at=%" PRId64 " cut=%" PRId64
+               " msg=\"torn or corrupt tail\"", seg->path, pos, seg->size - pos);
+        if (sl_os.ftruncate(seg->fd, pos) < 0 || sl_os.fdatasync(seg->fd) < 0) {
+            sl_log(SL_LOG_ERROR, "storage", "file=%s op=truncate err=\"%s\"", seg->path,
+                   strerror(errno));
+            return SL_ERR_IO;
+        }
+        seg->size = pos;
+    }
+    return SL_OK;
+}
+
+int64_t sl_segment_lookup(const sl_segment_t *seg, int64_t offset) {
+    int64_t rel = offset - seg->base;
+    size_t lo = 0, hi = seg->n_idx;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (seg->idx[mid].rel <= rel) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo == 0 ? 0 : seg->idx[lo - 1].pos;
+}
+
+int64_t sl_segment_lookup_time(const sl_segment_t *seg, int64_t ts) {
+    size_t lo = 0, hi = seg->n_tidx;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (seg->tidx[mid].ts < ts) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    if (lo == 0) {
+        return 0;
+    }
+    /* tidx[lo-1].ts < ts: every batch up to and including that one has maxTimestamp < ts. */
+    return sl_segment_lookup(seg, seg->base + seg->tidx[lo - 1].rel);
+}
+
+int sl_segment_sync(sl_segment_t *seg) {
+    if (sl_os.fdatasync(seg->fd) < 0) {
+        return -1;
+    }
+    (void)sl_os.fdatasync(seg->ifd);
+    (void)sl_os.fdatasync(seg->tfd);
+    return 0;
+}

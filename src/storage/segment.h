@@ -1,0 +1,66 @@
+/* segment.h -- one segment of a partition log: the .log file plus its two sparse indexes, which
+ * are also kept in memory (8 and 12 bytes per entry; one entry per index.interval.bytes).
+ * Private to src/storage. */
+#ifndef SL_SEGMENT_H
+#define SL_SEGMENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/err.h"
+
+typedef struct sl_idx_entry {
+    int32_t rel; /* offset - base */
+    int32_t pos; /* byte position in the .log */
+} sl_idx_entry_t;
+
+typedef struct sl_tidx_entry {
+    int64_t ts;  /* largest timestamp seen up to and including this batch */
+    int32_t rel; /* base offset of the batch, relative */
+} sl_tidx_entry_t;
+
+typedef struct sl_segment {
+    int64_t base;       /* first offset */
+    int64_t next;       /* one past the last offset stored */
+    int64_t size;       /* bytes in .log */
+    int fd, ifd, tfd;   /* .log, .index, .timeindex */
+    sl_idx_entry_t *idx;
+    size_t n_idx, cap_idx;
+    sl_tidx_entry_t *tidx;
+    size_t n_tidx, cap_tidx;
+    int64_t max_ts;        /* largest batch maxTimestamp; -1 if empty */
+    int64_t max_ts_offset; /* last offset of the batch holding it */
+    int64_t bytes_since_idx;
+    int64_t created_ms; /* wall clock of the first append (for segment.ms) */
+    char path[4096];    /* .log path; index paths derive from it */
+} sl_segment_t;
+
+/* Creates (or opens, truncating nothing) the three files of the segment starting at `base` in
+ * `dir`. Returns NULL with errno set on failure. */
+sl_segment_t *sl_segment_open(const char *dir, int64_t base, bool create);
+void sl_segment_close(sl_segment_t *seg);
+/* Closes and unlinks the three files. */
+void sl_segment_delete(sl_segment_t *seg);
+/* Loads the index files into memory, dropping entries that point past the log. */
+SL_MUST_USE sl_err_t sl_segment_load_indexes(sl_segment_t *seg);
+/* Walks batches from the last index entry (or from 0 with `full`), checking CRCs when `full`,
+ * rebuilding index entries as it goes. Sets next, max_ts. If a torn or corrupt batch is found,
+ * truncates the log there (and reports how many bytes were cut in *cut_out). */
+SL_MUST_USE sl_err_t sl_segment_recover(sl_segment_t *seg, bool full, int32_t index_interval,
+                                        int64_t *cut_out);
+/* Records an index entry for a batch at `pos` holding offsets [base_offset, last_offset] with
+ * maxTimestamp `max_ts`, when `force` or index.interval.bytes have passed. */
+void sl_segment_index_batch(sl_segment_t *seg, int64_t base_offset, int64_t last_offset,
+                            int64_t max_ts, int64_t pos, int64_t batch_bytes, int32_t interval,
+                            bool force);
+/* Position of the last index entry at or before `offset` (0 if none). */
+int64_t sl_segment_lookup(const sl_segment_t *seg, int64_t offset);
+/* Position of the batch to start a timestamp search at: the last time-index entry whose
+ * timestamp is below `ts` (0 if none). */
+int64_t sl_segment_lookup_time(const sl_segment_t *seg, int64_t ts);
+/* fdatasyncs the .log and the indexes. */
+SL_MUST_USE int sl_segment_sync(sl_segment_t *seg);
+
+#endif
