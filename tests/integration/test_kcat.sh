@@ -6,7 +6,7 @@ broker_start
 kcat -b "$BROKER" -L -J > "$T/meta.json" || fail "kcat -L failed"
 grep -q '"brokers"' "$T/meta.json" || fail "no brokers in metadata"
 
-seq 1 1000 | sed 's/^/k&:v/' | kcat -b "$BROKER" -P -t kcat-topic -K: -X acks=all || fail "produce"
+seq 1 1000 | sed 's/.*/k&:v&/' | kcat -b "$BROKER" -P -t kcat-topic -K: -X acks=all || fail "produce"
 out=$(kcat -b "$BROKER" -C -t kcat-topic -o beginning -e -q -f '%k=%s\n')
 [[ $(echo "$out" | wc -l) -eq 1000 ]] || fail "expected 1000 records, got $(echo "$out" | wc -l)"
 [[ $(echo "$out" | head -1) == "k1=v1" ]] || fail "first record: $(echo "$out" | head -1)"
