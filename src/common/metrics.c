@@ -243,7 +243,9 @@ void sl_metrics_render(sl_buf_t *out) {
     for (size_t i = 0; i < dyn.n; i++) {
         dyn.items[i].seq = i;
     }
-    qsort(dyn.items, dyn.n, sizeof *dyn.items, cmp_dyn);
+    if (dyn.n > 1) {
+        qsort(dyn.items, dyn.n, sizeof *dyn.items, cmp_dyn);
+    }
     for (size_t i = 0; i < dyn.n; i++) {
         if (i == 0 || strcmp(dyn.items[i].name, dyn.items[i - 1].name) != 0) {
             appendf(out, "# HELP %s %s\n# TYPE %s %s\n", dyn.items[i].name, dyn.items[i].help,

@@ -102,7 +102,9 @@ sl_err_t sl_plog_open(const char *dir, const sl_plog_conf_t *conf, int64_t now_m
         }
     }
     closedir(d);
-    qsort(bases, n, sizeof *bases, cmp_i64);
+    if (n > 1) {
+        qsort(bases, n, sizeof *bases, cmp_i64);
+    }
 
     sl_plog_t *plog = sl_xcalloc(1, sizeof *plog);
     snprintf(plog->dir, sizeof plog->dir, "%s", dir);
