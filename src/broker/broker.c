@@ -123,6 +123,9 @@ static void collect(sl_metrics_out_t *out, void *opaque) {
     sl_metrics_emit(out, "sluice_output_queued_bytes", "gauge",
                     "Response bytes queued across connections", "",
                     (double)sl_conn_queued_bytes());
+    sl_metrics_emit(out, "sluice_input_buffered_bytes", "gauge",
+                    "Request bytes buffered across connections", "",
+                    (double)sl_conn_input_bytes());
     sl_metrics_emit(out, "sluice_topics", "gauge", "Topics", "", (double)b->n_topics);
     sl_topics_each(b, collect_partitions_each, out);
 }
@@ -172,6 +175,11 @@ sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err) {
                                       "Group-commit fdatasync latency per partition");
     b->m_bytes_out = sl_metrics_counter("sluice_fetch_bytes_total", "",
                                         "Record bytes sent to fetchers");
+    b->m_throttled = sl_metrics_counter("sluice_throttled_produce_requests_total", "",
+                                        "Produce requests answered with throttle_time_ms > 0");
+    if (conf->queued_max_request_bytes >= 0) {
+        sl_conn_set_memory_budget((size_t)conf->queued_max_request_bytes);
+    }
     if (!b->loop || load_cluster_id(b, err) != SL_OK) {
         goto fail;
     }
@@ -251,7 +259,7 @@ sl_err_t sl_broker_run(sl_broker_t *b) {
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     b->ready = true;
-    sl_log(SL_LOG_INFO, "broker", "listening kafka=%s:%d advertised=%s:%d admin_port=%d cluster=%s",
+    sl_log(SL_LOG_INFO, "broker", "listening kafka=%s port=%d advertised=%s:%d admin_port=%d cluster=%s",
            b->conf.listen, sl_listener_port(b->listener), b->adv_host, b->adv_port, b->admin_port,
            b->cluster_id);
     sl_err_t rc = sl_loop_run(b->loop);

@@ -80,6 +80,7 @@ struct sl_broker {
     bool ready;
     sl_histo_t *m_fsync;
     sl_counter_t *m_bytes_out;
+    sl_counter_t *m_throttled;
 };
 
 /* ---- topics (topics.c) ---- */

@@ -19,6 +19,8 @@
 #include "proto/kerr.h"
 #include "storage/batch.h"
 
+#define SL_PRODUCE_THROTTLE_MS 100
+
 /* Checks every batch of a partition's record set. Returns a Kafka error code. */
 static int16_t validate_records(sl_bytes_t rec, const sl_topic_conf_t *tc, int64_t *n_records) {
     if (!rec.p || rec.len == 0) {
@@ -128,7 +130,15 @@ SL_HANDLER(Produce) {
         sl_produce_wait_cancel(pw);
         return rd->err;
     }
-    sl_wr_i32(wr, 0); /* throttle_time_ms */
+    /* Over the broker's memory budget: mute this producer for a while and tell it so (KIP-219);
+     * the sockets that push the most are the ones that hit this path most often. */
+    int32_t throttle_ms = 0;
+    if (sl_conn_memory_pressure()) {
+        throttle_ms = SL_PRODUCE_THROTTLE_MS;
+        sl_conn_throttle(req->conn, (uint32_t)throttle_ms);
+        sl_counter_add(b->m_throttled, 1);
+    }
+    sl_wr_i32(wr, throttle_ms);
     sl_wr_tags(wr, flex);
     if (acks == 0) {
         sl_produce_wait_cancel(pw);

@@ -62,6 +62,8 @@ struct sl_conn {
     size_t n_inflight;
     size_t out_bytes; /* bytes of ready slots not yet sent */
     bool want_write;
+    bool throttled;         /* muted until throttle_timer fires (KIP-219) */
+    uint64_t throttle_timer;
 };
 
 static sl_conn_t *all_conns;
@@ -69,6 +71,8 @@ static sl_conn_t *closed_conns;
 static sl_conn_t *resume_conns; /* unpaused with requests still buffered */
 static size_t n_conns;
 static size_t queued_bytes;
+static size_t in_bytes;          /* input buffer capacity across connections */
+static size_t memory_budget = SIZE_MAX;
 static uint64_t next_id = 1;
 
 static void on_io(sl_loop_t *loop, int fd, void *data, unsigned events);
@@ -88,9 +92,9 @@ static void check_pressure(sl_conn_t *conn) {
         return;
     }
     bool over = conn->out_bytes > conn->hooks.out_high_bytes ||
-                conn->n_inflight >= conn->hooks.max_inflight;
+                conn->n_inflight >= conn->hooks.max_inflight || conn->throttled;
     bool under = conn->out_bytes <= conn->hooks.out_high_bytes / 2 &&
-                 conn->n_inflight < conn->hooks.max_inflight;
+                 conn->n_inflight < conn->hooks.max_inflight && !conn->throttled;
     if (conn->state == CONN_READING && over) {
         conn->state = CONN_PAUSED;
         update_watch(conn);
@@ -161,6 +165,11 @@ void sl_conn_close(sl_conn_t *conn, const char *why) {
     }
     conn->state = CONN_CLOSED;
     sl_loop_unwatch(conn->loop, conn->fd);
+    if (conn->throttled) {
+        sl_loop_cancel(conn->loop, conn->throttle_timer);
+        conn->throttled = false;
+    }
+    in_bytes -= conn->in.cap;
     if (conn->hooks.on_close) {
         conn->hooks.on_close(conn, conn->hooks.opaque);
     }
@@ -207,7 +216,7 @@ void sl_conn_reap(void) {
         sl_conn_t *conn = closed_conns;
         closed_conns = conn->next_closed;
         close(conn->fd);
-        sl_buf_fini(&conn->in);
+        sl_buf_fini(&conn->in); /* already subtracted from in_bytes at close */
         free(conn);
     }
 }
@@ -237,6 +246,35 @@ size_t sl_conn_count(void) {
 
 size_t sl_conn_queued_bytes(void) {
     return queued_bytes;
+}
+
+size_t sl_conn_input_bytes(void) {
+    return in_bytes;
+}
+
+void sl_conn_set_memory_budget(size_t bytes) {
+    memory_budget = bytes;
+}
+
+bool sl_conn_memory_pressure(void) {
+    return in_bytes + queued_bytes > memory_budget;
+}
+
+static void on_unthrottle(sl_loop_t *loop, uint64_t id, void *data) {
+    (void)loop;
+    (void)id;
+    sl_conn_t *conn = data;
+    conn->throttled = false;
+    check_pressure(conn);
+}
+
+void sl_conn_throttle(sl_conn_t *conn, uint32_t ms) {
+    if (conn->state == CONN_CLOSED || conn->throttled) {
+        return;
+    }
+    conn->throttled = true;
+    conn->throttle_timer = sl_loop_timer(conn->loop, ms, on_unthrottle, conn);
+    check_pressure(conn);
 }
 
 /* ---- responses ---- */
@@ -470,6 +508,22 @@ static void flush_out(sl_conn_t *conn) {
 
 /* ---- input ---- */
 
+/* Grows the input buffer, keeping the broker-wide count of input memory. */
+static void in_reserve(sl_conn_t *conn, size_t extra) {
+    size_t before = conn->in.cap;
+    sl_buf_reserve(&conn->in, extra);
+    in_bytes += conn->in.cap - before;
+}
+
+/* A buffer grown for one large request is given back once it is drained, so idle connections
+ * hold at most one read chunk. */
+static void in_shrink(sl_conn_t *conn) {
+    if (conn->in.len == 0 && conn->in.cap > 2 * READ_CHUNK_BYTES) {
+        in_bytes -= conn->in.cap;
+        sl_buf_fini(&conn->in);
+    }
+}
+
 static void process_frames(sl_conn_t *conn) {
     size_t pos = 0;
     while (conn->state != CONN_CLOSED && conn->in.len - pos >= 4) {
@@ -482,7 +536,7 @@ static void process_frames(sl_conn_t *conn) {
             return;
         }
         if (conn->in.len - pos - 4 < (size_t)size) {
-            sl_buf_reserve(&conn->in, (size_t)size + 4 - (conn->in.len - pos));
+            in_reserve(conn, (size_t)size + 4 - (conn->in.len - pos));
             break;
         }
         const uint8_t *frame = conn->in.data + pos + 4;
@@ -497,13 +551,14 @@ static void process_frames(sl_conn_t *conn) {
     }
     if (conn->state != CONN_CLOSED && pos > 0) {
         sl_buf_consume(&conn->in, pos);
+        in_shrink(conn);
     }
 }
 
 static void do_read(sl_conn_t *conn) {
     size_t budget = READ_BUDGET_BYTES;
     while (conn->state == CONN_READING && budget > 0) {
-        sl_buf_reserve(&conn->in, READ_CHUNK_BYTES);
+        in_reserve(conn, READ_CHUNK_BYTES);
         size_t room = conn->in.cap - conn->in.len;
         ssize_t r = read(conn->fd, conn->in.data + conn->in.len, room);
         if (r < 0) {

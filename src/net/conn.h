@@ -53,6 +53,16 @@ size_t sl_conn_count(void);
 /* Bytes currently queued for output across all connections. */
 size_t sl_conn_queued_bytes(void);
 
+/* Bytes of input buffers across all connections. */
+size_t sl_conn_input_bytes(void);
+/* Sets the broker-wide memory budget for input plus queued output (queued.max.request.bytes). */
+void sl_conn_set_memory_budget(size_t bytes);
+/* Whether input plus queued output is over the budget. */
+bool sl_conn_memory_pressure(void);
+/* Stops reading from `conn` for `ms` milliseconds (the client is told the same time in
+ * throttle_time_ms, as KIP-219 brokers do). Its pending responses still go out. */
+void sl_conn_throttle(sl_conn_t *conn, uint32_t ms);
+
 /* Reserves the next response slot. Its buffer starts with a 4-byte size placeholder. */
 sl_resp_t *sl_conn_resp_new(sl_conn_t *conn);
 /* The memory buffer to encode into (after any file ranges added so far). */
