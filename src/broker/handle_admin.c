@@ -80,12 +80,9 @@ SL_HANDLER(CreateTopics) {
     int16_t v = req->api_version;
     bool flex = req->flex;
     sl_arena_t arena = {0};
-    int32_t n = sl_rd_array_len(rd, flex, 8);
+    int32_t n = sl_rd_count(rd, flex, 8);
     if (rd->err) {
         return rd->err;
-    }
-    if (n < 0) {
-        n = 0;
     }
     typedef struct ct {
         sl_str_t name;
@@ -181,12 +178,9 @@ SL_HANDLER(DeleteTopics) {
     sl_reader_t *rd = &req->rd;
     int16_t v = req->api_version;
     bool flex = req->flex;
-    int32_t n = sl_rd_array_len(rd, flex, 1);
+    int32_t n = sl_rd_count(rd, flex, 1);
     if (rd->err) {
         return rd->err;
-    }
-    if (n < 0) {
-        n = 0;
     }
     sl_str_t *names = sl_xcalloc((size_t)n + 1, sizeof *names);
     for (int32_t i = 0; i < n && !rd->err; i++) {
@@ -248,12 +242,9 @@ SL_HANDLER(CreatePartitions) {
     sl_broker_t *b = req->broker;
     sl_reader_t *rd = &req->rd;
     bool flex = req->flex;
-    int32_t n = sl_rd_array_len(rd, flex, 6);
+    int32_t n = sl_rd_count(rd, flex, 6);
     if (rd->err) {
         return rd->err;
-    }
-    if (n < 0) {
-        n = 0;
     }
     typedef struct cp {
         sl_str_t name;
@@ -354,12 +345,9 @@ SL_HANDLER(DescribeConfigs) {
     sl_reader_t *rd = &req->rd;
     int16_t v = req->api_version;
     bool flex = req->flex;
-    int32_t n = sl_rd_array_len(rd, flex, 4);
+    int32_t n = sl_rd_count(rd, flex, 4);
     if (rd->err) {
         return rd->err;
-    }
-    if (n < 0) {
-        n = 0;
     }
     sl_arena_t arena = {0};
     typedef struct dc {
@@ -446,12 +434,9 @@ SL_HANDLER(AlterConfigs) {
     sl_reader_t *rd = &req->rd;
     bool flex = req->flex;
     sl_arena_t arena = {0};
-    int32_t n = sl_rd_array_len(rd, flex, 4);
+    int32_t n = sl_rd_count(rd, flex, 4);
     if (rd->err) {
         return rd->err;
-    }
-    if (n < 0) {
-        n = 0;
     }
     typedef struct ac {
         int8_t type;

@@ -60,6 +60,11 @@ sl_bytes_t sl_rd_bytes(sl_reader_t *rd, bool flex);
 /* Array count (int32 or compact). -1 means null. Fails unless count <= remaining / min_elem_bytes,
  * so a short frame cannot claim billions of elements. */
 int32_t sl_rd_array_len(sl_reader_t *rd, bool flex, size_t min_elem_bytes);
+/* Like sl_rd_array_len, for arrays where null means the same as empty: returns 0 for null. */
+static inline int32_t sl_rd_count(sl_reader_t *rd, bool flex, size_t min_elem_bytes) {
+    int32_t n = sl_rd_array_len(rd, flex, min_elem_bytes);
+    return n < 0 ? 0 : n;
+}
 /* Skips a tagged-field section (flex only; a no-op otherwise). */
 void sl_rd_tags(sl_reader_t *rd, bool flex);
 
