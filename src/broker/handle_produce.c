@@ -124,6 +124,7 @@ SL_HANDLER(Produce) {
             }
         }
         sl_rd_tags(rd, flex);
+        sl_wr_tags(wr, flex);
     }
     sl_rd_tags(rd, flex);
     if (rd->err) {

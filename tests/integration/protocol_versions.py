@@ -1,0 +1,376 @@
+"""Every advertised version of every API, over a raw socket: each request is encoded from a
+schema, and each response must decode exactly to its last byte with the expected error codes.
+This guards the versions no real client in the suite happens to pick (flexible versions included).
+
+Schemas follow apache/kafka's message JSON: (name, type, first_version, last_version); a type is
+a primitive name or a list (an array of structs). Flexible versions use compact strings/arrays
+and a tagged-field section after every struct. Usage: protocol_versions.py HOST:PORT"""
+import socket
+import struct
+import sys
+
+INF = 99
+
+
+def uvarint(n):
+    out = b""
+    while n >= 0x80:
+        out += bytes([(n & 0x7F) | 0x80])
+        n >>= 7
+    return out + bytes([n])
+
+
+class Reader:
+    def __init__(self, b):
+        self.b, self.p = b, 0
+
+    def take(self, n):
+        if self.p + n > len(self.b):
+            raise ValueError("truncated at %d (+%d of %d)" % (self.p, n, len(self.b)))
+        v = self.b[self.p:self.p + n]
+        self.p += n
+        return v
+
+    def uvarint(self):
+        shift = v = 0
+        while True:
+            c = self.take(1)[0]
+            v |= (c & 0x7F) << shift
+            if not c & 0x80:
+                return v
+            shift += 7
+
+
+def enc(schema, vals, ver, flex):
+    out = b""
+    for name, typ, lo, hi in schema:
+        if not lo <= ver <= hi:
+            continue
+        v = vals.get(name)
+        if isinstance(typ, list):
+            if v is None:
+                out += uvarint(0) if flex else struct.pack(">i", -1)
+                continue
+            out += uvarint(len(v) + 1) if flex else struct.pack(">i", len(v))
+            for item in v:
+                out += enc(typ, item, ver, flex)
+        elif typ in ("str", "nstr"):
+            if v is None:
+                out += uvarint(0) if flex else struct.pack(">h", -1)
+            else:
+                s = v.encode()
+                out += (uvarint(len(s) + 1) if flex else struct.pack(">h", len(s))) + s
+        elif typ == "bytes":
+            if v is None:
+                out += uvarint(0) if flex else struct.pack(">i", -1)
+            else:
+                out += (uvarint(len(v) + 1) if flex else struct.pack(">i", len(v))) + v
+        elif typ == "i32list":
+            v = v or []
+            out += uvarint(len(v) + 1) if flex else struct.pack(">i", len(v))
+            out += b"".join(struct.pack(">i", x) for x in v)
+        elif typ == "strlist":
+            if v is None:
+                out += uvarint(0) if flex else struct.pack(">i", -1)
+                continue
+            out += uvarint(len(v) + 1) if flex else struct.pack(">i", len(v))
+            for s in v:
+                s = s.encode()
+                out += (uvarint(len(s) + 1) if flex else struct.pack(">h", len(s))) + s
+        elif typ == "uuid":
+            out += v or bytes(16)
+        else:
+            out += struct.pack({"i8": ">b", "bool": ">?", "i16": ">h", "i32": ">i",
+                                "i64": ">q"}[typ], v if v is not None else 0)
+    if flex:
+        out += uvarint(0)
+    return out
+
+
+def dec(schema, r, ver, flex):
+    obj = {}
+    for name, typ, lo, hi in schema:
+        if not lo <= ver <= hi:
+            continue
+        if isinstance(typ, list) or typ in ("i32list", "strlist", "i64list"):
+            n = r.uvarint() - 1 if flex else struct.unpack(">i", r.take(4))[0]
+            if n < 0:
+                obj[name] = None
+                continue
+            items = []
+            for _ in range(n):
+                if typ == "i32list":
+                    items.append(struct.unpack(">i", r.take(4))[0])
+                elif typ == "i64list":
+                    items.append(struct.unpack(">q", r.take(8))[0])
+                elif typ == "strlist":
+                    items.append(dec([("s", "nstr", 0, INF)], r, ver, flex)["s"])
+                else:
+                    items.append(dec(typ, r, ver, flex))
+            obj[name] = items
+        elif typ in ("str", "nstr"):
+            n = r.uvarint() - 1 if flex else struct.unpack(">h", r.take(2))[0]
+            obj[name] = None if n < 0 else r.take(n).decode()
+        elif typ == "bytes":
+            n = r.uvarint() - 1 if flex else struct.unpack(">i", r.take(4))[0]
+            obj[name] = None if n < 0 else r.take(n)
+        elif typ == "uuid":
+            obj[name] = r.take(16)
+        else:
+            fmt = {"i8": ">b", "bool": ">?", "i16": ">h", "i32": ">i", "i64": ">q"}[typ]
+            obj[name] = struct.unpack(fmt, r.take(struct.calcsize(fmt)))[0]
+    if flex:
+        for _ in range(r.uvarint()):
+            r.uvarint()
+            r.take(r.uvarint())
+    return obj
+
+
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+def record_batch(value):
+    rec = b"\x00\x00\x00\x01" + bytes([len(value) * 2]) + value + b"\x00"
+    rec = bytes([len(rec) * 2]) + rec
+    after = struct.pack(">hiqqqhii", 0, 0, 1000, 1000, -1, -1, -1, 1) + rec
+    body = struct.pack(">ibI", 0, 2, crc32c(after)) + after
+    return struct.pack(">qi", 0, len(body)) + body
+
+
+# ---- schemas (request, response) ----
+META_REQ = [("topics", [("topic_id", "uuid", 10, INF), ("name", "nstr", 0, INF)], 0, INF),
+            ("allow_auto", "bool", 4, INF), ("cluster_ops", "bool", 8, 10),
+            ("topic_ops", "bool", 8, INF)]
+META_RESP = [("throttle", "i32", 3, INF),
+             ("brokers", [("node", "i32", 0, INF), ("host", "str", 0, INF), ("port", "i32", 0, INF),
+                          ("rack", "nstr", 1, INF)], 0, INF),
+             ("cluster_id", "nstr", 2, INF), ("controller", "i32", 1, INF),
+             ("topics", [("error", "i16", 0, INF), ("name", "nstr", 0, INF),
+                         ("topic_id", "uuid", 10, INF), ("internal", "bool", 1, INF),
+                         ("partitions", [("error", "i16", 0, INF), ("index", "i32", 0, INF),
+                                         ("leader", "i32", 0, INF), ("epoch", "i32", 7, INF),
+                                         ("replicas", "i32list", 0, INF), ("isr", "i32list", 0, INF),
+                                         ("offline", "i32list", 5, INF)], 0, INF),
+                         ("topic_ops", "i32", 8, INF)], 0, INF),
+             ("cluster_ops", "i32", 8, 10)]
+PRODUCE_REQ = [("txn", "nstr", 3, INF), ("acks", "i16", 0, INF), ("timeout", "i32", 0, INF),
+               ("topics", [("name", "str", 0, INF),
+                           ("parts", [("index", "i32", 0, INF), ("records", "bytes", 0, INF)],
+                            0, INF)], 0, INF)]
+PRODUCE_RESP = [("responses", [("name", "str", 0, INF),
+                               ("parts", [("index", "i32", 0, INF), ("error", "i16", 0, INF),
+                                          ("base", "i64", 0, INF), ("append_time", "i64", 2, INF),
+                                          ("start", "i64", 5, INF),
+                                          ("rec_errors", [("bi", "i32", 8, INF),
+                                                          ("msg", "nstr", 8, INF)], 8, INF),
+                                          ("msg", "nstr", 8, INF)], 0, INF)], 0, INF),
+                ("throttle", "i32", 1, INF)]
+FETCH_REQ = [("replica", "i32", 0, INF), ("max_wait", "i32", 0, INF), ("min_bytes", "i32", 0, INF),
+             ("max_bytes", "i32", 3, INF), ("iso", "i8", 4, INF), ("session", "i32", 7, INF),
+             ("epoch", "i32", 7, INF),
+             ("topics", [("name", "str", 0, 12),
+                         ("parts", [("index", "i32", 0, INF), ("leader_epoch", "i32", 9, INF),
+                                    ("offset", "i64", 0, INF), ("last_epoch", "i32", 12, INF),
+                                    ("start", "i64", 5, INF), ("max", "i32", 0, INF)], 0, INF)],
+              0, INF),
+             ("forgotten", [("name", "str", 7, INF), ("parts", "i32list", 7, INF)], 7, INF),
+             ("rack", "str", 11, INF)]
+FETCH_RESP = [("throttle", "i32", 1, INF), ("error", "i16", 7, INF), ("session", "i32", 7, INF),
+              ("responses", [("name", "str", 0, 12),
+                             ("parts", [("index", "i32", 0, INF), ("error", "i16", 0, INF),
+                                        ("hw", "i64", 0, INF), ("lso", "i64", 4, INF),
+                                        ("start", "i64", 5, INF),
+                                        ("aborted", [("pid", "i64", 4, INF), ("first", "i64", 4, INF)],
+                                         4, INF),
+                                        ("replica", "i32", 11, INF), ("records", "bytes", 0, INF)],
+                              0, INF)], 0, INF)]
+LO_REQ = [("replica", "i32", 0, INF), ("iso", "i8", 2, INF),
+          ("topics", [("name", "str", 0, INF),
+                      ("parts", [("index", "i32", 0, INF), ("epoch", "i32", 4, INF),
+                                 ("ts", "i64", 0, INF), ("max_num", "i32", 0, 0)], 0, INF)], 0, INF)]
+LO_RESP = [("throttle", "i32", 2, INF),
+           ("topics", [("name", "str", 0, INF),
+                       ("parts", [("index", "i32", 0, INF), ("error", "i16", 0, INF),
+                                  ("old", "i64list", 0, 0), ("ts", "i64", 1, INF),
+                                  ("offset", "i64", 1, INF), ("epoch", "i32", 4, INF)], 0, INF)],
+            0, INF)]
+CT_REQ = [("topics", [("name", "str", 0, INF), ("n", "i32", 0, INF), ("rf", "i16", 0, INF),
+                      ("assign", [("i", "i32", 0, INF), ("b", "i32list", 0, INF)], 0, INF),
+                      ("configs", [("k", "str", 0, INF), ("v", "nstr", 0, INF)], 0, INF)], 0, INF),
+          ("timeout", "i32", 0, INF), ("validate", "bool", 1, INF)]
+CT_RESP = [("throttle", "i32", 2, INF),
+           ("topics", [("name", "str", 0, INF), ("id", "uuid", 7, INF), ("error", "i16", 0, INF),
+                       ("msg", "nstr", 1, INF), ("n", "i32", 5, INF), ("rf", "i16", 5, INF),
+                       ("configs", [("k", "str", 5, INF), ("v", "nstr", 5, INF),
+                                    ("ro", "bool", 5, INF), ("src", "i8", 5, INF),
+                                    ("sens", "bool", 5, INF)], 5, INF)], 0, INF)]
+DT_REQ = [("names", "strlist", 0, 5),
+          ("topics", [("name", "nstr", 6, INF), ("id", "uuid", 6, INF)], 6, INF),
+          ("timeout", "i32", 0, INF)]
+DT_RESP = [("throttle", "i32", 1, INF),
+           ("responses", [("name", "nstr", 0, INF), ("id", "uuid", 6, INF), ("error", "i16", 0, INF),
+                          ("msg", "nstr", 5, INF)], 0, INF)]
+CP_REQ = [("topics", [("name", "str", 0, INF), ("count", "i32", 0, INF),
+                      ("assign", [("b", "i32list", 0, INF)], 0, INF)], 0, INF),
+          ("timeout", "i32", 0, INF), ("validate", "bool", 0, INF)]
+CP_RESP = [("throttle", "i32", 0, INF),
+           ("results", [("name", "str", 0, INF), ("error", "i16", 0, INF), ("msg", "nstr", 0, INF)],
+            0, INF)]
+DC_REQ = [("resources", [("type", "i8", 0, INF), ("name", "str", 0, INF),
+                         ("keys", "strlist", 0, INF)], 0, INF),
+          ("synonyms", "bool", 1, INF), ("doc", "bool", 3, INF)]
+DC_RESP = [("throttle", "i32", 0, INF),
+           ("results", [("error", "i16", 0, INF), ("msg", "nstr", 0, INF), ("type", "i8", 0, INF),
+                        ("name", "str", 0, INF),
+                        ("configs", [("k", "str", 0, INF), ("v", "nstr", 0, INF),
+                                     ("ro", "bool", 0, INF), ("default", "bool", 0, 0),
+                                     ("src", "i8", 1, INF), ("sens", "bool", 0, INF),
+                                     ("syn", [("k", "str", 1, INF), ("v", "nstr", 1, INF),
+                                              ("s", "i8", 1, INF)], 1, INF),
+                                     ("ctype", "i8", 3, INF), ("doc", "nstr", 3, INF)], 0, INF)],
+            0, INF)]
+AC_REQ = [("resources", [("type", "i8", 0, INF), ("name", "str", 0, INF),
+                         ("configs", [("k", "str", 0, INF), ("v", "nstr", 0, INF)], 0, INF)], 0, INF),
+          ("validate", "bool", 0, INF)]
+AC_RESP = [("throttle", "i32", 0, INF),
+           ("responses", [("error", "i16", 0, INF), ("msg", "nstr", 0, INF), ("type", "i8", 0, INF),
+                          ("name", "str", 0, INF)], 0, INF)]
+AV_RESP = [("error", "i16", 0, INF),
+           ("apis", [("key", "i16", 0, INF), ("min", "i16", 0, INF), ("max", "i16", 0, INF)], 0, INF),
+           ("throttle", "i32", 1, INF)]
+
+host, port = sys.argv[1].rsplit(":", 1)
+sock = socket.create_connection((host, int(port)), timeout=10)
+corr = 0
+
+
+def call(key, ver, flex, body, resp_schema):
+    global corr
+    corr += 1
+    hdr = struct.pack(">hhih", key, ver, corr, 2) + b"pv" + (b"\x00" if flex else b"")
+    frame = hdr + body
+    sock.sendall(struct.pack(">i", len(frame)) + frame)
+    size = struct.unpack(">i", recv(4))[0]
+    r = Reader(recv(size))
+    assert struct.unpack(">i", r.take(4))[0] == corr
+    if flex and key != 18:
+        r.uvarint()  # header tagged fields (empty)
+    obj = dec(resp_schema, r, ver, flex and True)
+    if r.p != len(r.b):
+        raise ValueError("api %d v%d: %d trailing bytes" % (key, ver, len(r.b) - r.p))
+    return obj
+
+
+def recv(n):
+    out = b""
+    while len(out) < n:
+        chunk = sock.recv(n - len(out))
+        if not chunk:
+            raise ValueError("connection closed")
+        out += chunk
+    return out
+
+
+# ApiVersions v0 tells us what to test.
+av = call(18, 0, False, b"", AV_RESP)
+ranges = {a["key"]: (a["min"], a["max"]) for a in av["apis"]}
+FLEX = {0: 9, 1: 12, 2: 6, 3: 9, 18: 3, 19: 5, 20: 4, 32: 4, 33: 2, 37: 2}
+tested = 0
+
+
+def versions(key):
+    lo, hi = ranges[key]
+    return [(v, v >= FLEX[key]) for v in range(lo, hi + 1)]
+
+
+for v, flex in versions(18):
+    body = enc([("n", "str", 3, INF), ("sv", "str", 3, INF)], {"n": "pv", "sv": "1"}, v, flex) \
+        if v >= 3 else b""
+    r = call(18, v, flex, body, AV_RESP if not flex else AV_RESP)
+    assert r["error"] == 0
+    tested += 1
+
+for v, flex in versions(19):
+    name = "pv-ct-%d" % v
+    req = {"topics": [{"name": name, "n": 2, "rf": 1, "assign": [],
+                       "configs": [{"k": "retention.ms", "v": "60000"}]}], "timeout": 1000}
+    r = call(19, v, flex, enc(CT_REQ, req, v, flex), CT_RESP)
+    assert r["topics"][0]["error"] == 0, (v, r)
+    r = call(19, v, flex, enc(CT_REQ, req, v, flex), CT_RESP)
+    assert r["topics"][0]["error"] == 36, (v, r)  # TOPIC_ALREADY_EXISTS
+    tested += 1
+
+for v, flex in versions(3):
+    topics = [{"name": "pv-ct-0"}, {"name": "pv-missing-%d" % v}]
+    r = call(3, v, flex, enc(META_REQ, {"topics": topics, "allow_auto": False}, v, flex), META_RESP)
+    errs = [t["error"] for t in r["topics"]]
+    assert errs == [0, 3] or (v < 4 and errs[0] == 0), (v, errs)  # v<4 always auto-creates
+    assert len(r["topics"][0]["partitions"]) == 2 and r["brokers"][0]["port"] == int(port)
+    tested += 1
+
+for v, flex in versions(0):
+    req = {"acks": -1, "timeout": 1000,
+           "topics": [{"name": "pv-ct-0", "parts": [{"index": 0, "records": record_batch(b"v%d" % v)}]}]}
+    r = call(0, v, flex, enc(PRODUCE_REQ, req, v, flex), PRODUCE_RESP)
+    p = r["responses"][0]["parts"][0]
+    assert p["error"] == 0 and p["base"] >= 0, (v, p)
+    tested += 1
+
+for v, flex in versions(1):
+    req = {"replica": -1, "max_wait": 10, "min_bytes": 1, "max_bytes": 1 << 20, "session": 0,
+           "epoch": -1, "topics": [{"name": "pv-ct-0", "parts": [
+               {"index": 0, "offset": 0, "start": -1, "max": 1 << 20, "leader_epoch": -1,
+                "last_epoch": -1}]}], "forgotten": [], "rack": ""}
+    r = call(1, v, flex, enc(FETCH_REQ, req, v, flex), FETCH_RESP)
+    p = r["responses"][0]["parts"][0]
+    assert p["error"] == 0 and p["hw"] >= 1 and len(p["records"]) > 61, (v, p)
+    tested += 1
+
+for v, flex in versions(2):
+    req = {"replica": -1, "topics": [{"name": "pv-ct-0", "parts": [
+        {"index": 0, "ts": -1, "epoch": -1, "max_num": 1}]}]}
+    r = call(2, v, flex, enc(LO_REQ, req, v, flex), LO_RESP)
+    p = r["topics"][0]["parts"][0]
+    assert p["error"] == 0 and (p.get("offset") or p.get("old", [0])[0]) >= 1, (v, p)
+    tested += 1
+
+for v, flex in versions(32):
+    req = {"resources": [{"type": 2, "name": "pv-ct-0", "keys": None}], "synonyms": True, "doc": True}
+    r = call(32, v, flex, enc(DC_REQ, req, v, flex), DC_RESP)
+    cfg = {c["k"]: c["v"] for c in r["results"][0]["configs"]}
+    assert r["results"][0]["error"] == 0 and cfg["retention.ms"] == "60000", (v, r)
+    tested += 1
+
+for v, flex in versions(33):
+    req = {"resources": [{"type": 2, "name": "pv-ct-0",
+                          "configs": [{"k": "retention.ms", "v": "70000"}]}], "validate": False}
+    r = call(33, v, flex, enc(AC_REQ, req, v, flex), AC_RESP)
+    assert r["responses"][0]["error"] == 0, (v, r)
+    req["resources"][0]["configs"] = [{"k": "bogus.key", "v": "1"}]
+    r = call(33, v, flex, enc(AC_REQ, req, v, flex), AC_RESP)
+    assert r["responses"][0]["error"] == 40, (v, r)  # INVALID_CONFIG
+    tested += 1
+
+for v, flex in versions(37):
+    req = {"topics": [{"name": "pv-ct-%d" % 0, "count": 3 + v, "assign": None}], "timeout": 1000,
+           "validate": False}
+    r = call(37, v, flex, enc(CP_REQ, req, v, flex), CP_RESP)
+    assert r["results"][0]["error"] == 0, (v, r)
+    tested += 1
+
+for v, flex in versions(20):
+    name = "pv-ct-%d" % v
+    req = {"names": [name], "topics": [{"name": name}], "timeout": 1000}
+    r = call(20, v, flex, enc(DT_REQ, req, v, flex), DT_RESP)
+    assert r["responses"][0]["error"] == 0, (v, r)
+    r = call(20, v, flex, enc(DT_REQ, req, v, flex), DT_RESP)
+    assert r["responses"][0]["error"] == 3, (v, r)
+    tested += 1
+
+print("all %d advertised API versions answered and decoded exactly" % tested)
