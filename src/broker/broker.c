@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "common/os.h"
 #include "net/conn.h"
+#include "storage/fsyncq.h"
 
 #define TICK_MS 1000
 
@@ -183,6 +184,12 @@ sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err) {
     if (!b->loop || load_cluster_id(b, err) != SL_OK) {
         goto fail;
     }
+    b->fsyncq = sl_fsyncq_new(sl_broker_sync_done, b);
+    if (!b->fsyncq || sl_loop_watch(b->loop, sl_fsyncq_fd(b->fsyncq), SL_EV_READ,
+                                    sl_broker_on_fsync, b) != SL_OK) {
+        snprintf(err, SL_ERRLEN, "cannot start the fsync worker");
+        goto fail;
+    }
     uint64_t t0 = sl_mono_ns();
     if (sl_topics_load(b, err) != SL_OK) {
         goto fail;
@@ -267,7 +274,7 @@ sl_err_t sl_broker_run(sl_broker_t *b) {
     /* Stop accepting, answer what waits (acks=all syncs, parked fetches), flush, close. */
     sl_listener_free(b->listener);
     b->listener = NULL;
-    sl_broker_before_sleep(b->loop, b);
+    sl_broker_flush(b);
     sl_fetch_recheck(b, true);
     sl_conn_close_all();
     signal_loop = NULL;
@@ -284,6 +291,11 @@ void sl_broker_free(sl_broker_t *b) {
     }
     sl_listener_free(b->listener);
     sl_conn_close_all();
+    if (b->fsyncq) {
+        sl_broker_flush(b);
+        sl_loop_unwatch(b->loop, sl_fsyncq_fd(b->fsyncq));
+        sl_fsyncq_free(b->fsyncq);
+    }
     sl_topics_close(b);
     sl_loop_free(b->loop);
     free(b);

@@ -27,8 +27,9 @@ typedef struct sl_partition {
     int32_t index;
     sl_plog_t *plog;
     struct sl_partition *next_dirty; /* on broker->dirty while `dirty` */
-    bool dirty;                      /* appended since the last group commit */
-    int sync_err;                    /* result of the last group-commit sync (sl_err_t) */
+    bool dirty;                      /* appended since the last group commit was submitted */
+    bool sync_inflight;              /* a sync is running on the fsync worker */
+    int64_t sync_target;             /* offset that running sync makes durable */
     sl_counter_t *m_bytes_in;
     sl_counter_t *m_records_in;
 } sl_partition_t;
@@ -72,6 +73,7 @@ struct sl_broker {
     sl_topic_t **topic_tab; /* hash table of topics by name */
     size_t topic_tab_size, n_topics;
     void *metalog; /* sl_metalog_t */
+    void *fsyncq;  /* sl_fsyncq_t: the group-commit worker */
     sl_partition_t *dirty; /* partitions needing a group-commit sync */
     sl_produce_wait_t *produce_waits; /* acks=all produces waiting for the sync */
     sl_fetch_wait_t *fetch_waits;     /* parked long-poll fetches */
@@ -107,8 +109,16 @@ sl_partition_t *sl_partition_get(sl_broker_t *b, sl_str_t topic, int32_t index);
 /* ---- durability and waiting (wait.c) ---- */
 /* Marks a partition as needing the group-commit sync in this iteration's before-sleep phase. */
 void sl_broker_mark_dirty(sl_broker_t *b, sl_partition_t *p);
-/* Before-sleep: syncs dirty partitions, answers waiting acks=all produces, re-checks fetches. */
+/* Before-sleep: submits syncs of dirty partitions, answers acks=all produces whose data is now
+ * durable, re-checks parked fetches, reaps connections. */
 void sl_broker_before_sleep(sl_loop_t *loop, void *data);
+/* Syncs every dirty partition and waits for it (topic deletion, shutdown), answering every
+ * waiting acks=all produce. */
+void sl_broker_flush(sl_broker_t *b);
+/* The fsync worker's eventfd is readable. */
+void sl_broker_on_fsync(sl_loop_t *loop, int fd, void *data, unsigned events);
+/* The fsync worker's completion callback (sl_fsync_done_fn). */
+void sl_broker_sync_done(void *token, int rc, uint64_t duration_us, void *opaque);
 
 /* ---- request dispatch (dispatch.c) ---- */
 sl_err_t sl_broker_on_frame(sl_conn_t *conn, const uint8_t *frame, size_t len, void *opaque);

@@ -120,7 +120,7 @@ SL_HANDLER(Produce) {
             }
             sl_wr_tags(wr, flex);
             if (pw && err == KERR_NONE) {
-                sl_produce_wait_add(pw, p, err_at, base_at);
+                sl_produce_wait_add(pw, p, sl_plog_end_offset(p->plog), err_at, base_at);
             }
         }
         sl_rd_tags(rd, flex);

@@ -243,8 +243,9 @@ int sl_topic_delete(sl_broker_t *b, sl_topic_t *t) {
     if (sl_metalog_append(b->metalog, &rec) != SL_OK) {
         return KERR_KAFKA_STORAGE_ERROR;
     }
-    /* Answer pending acks=all produces first: they hold pointers to these partitions. */
-    sl_broker_before_sleep(b->loop, b);
+    /* Finish running syncs and pending acks=all produces: they hold pointers to these
+     * partitions. */
+    sl_broker_flush(b);
     int32_t n = t->n_partitions;
     tab_remove(b, t);
     close_parts(b, t);

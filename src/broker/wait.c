@@ -1,10 +1,13 @@
 /* wait.c -- group commit and parked requests.
  *
- * Group commit: a produce with acks=all appends, marks its partitions dirty and parks. In the
- * loop's before-sleep phase, after every readable socket has been drained, one fdatasync per dirty
- * partition covers every append of the iteration; then each parked produce is answered (with
- * KAFKA_STORAGE_ERROR for partitions whose sync failed: such a partition is FAILED and refuses
- * further appends until reopened). The reply therefore never leaves before the data is on disk.
+ * Group commit: a produce with acks=all appends, marks its partitions dirty and parks with, per
+ * partition, the end offset its data reaches. In the loop's before-sleep phase every dirty
+ * partition without a sync in flight gets one fdatasync submitted to the fsync worker (fsyncq.c),
+ * which covers every append made so far; the loop keeps reading and appending meanwhile. When a
+ * sync completes, the partition's durable offset advances and every parked produce whose
+ * partitions are all durable up to their offsets is answered. A failed sync makes the partition
+ * FAILED: the produces waiting on it get KAFKA_STORAGE_ERROR. So a reply never leaves before its
+ * data is on disk, and one fdatasync serves every producer that appended before it started.
  *
  * Long-poll fetch: a fetch that found fewer than min_bytes parks with a copy of its frame. When an
  * append happens, before-sleep re-runs parked fetches; a timer answers at max_wait_ms. */
@@ -15,9 +18,11 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "proto/kerr.h"
+#include "storage/fsyncq.h"
 
 typedef struct pw_part {
     sl_partition_t *p;
+    int64_t end_offset;
     size_t err_at, base_at;
 } pw_part_t;
 
@@ -43,12 +48,13 @@ sl_produce_wait_t *sl_produce_wait_new(sl_req_t *req) {
     return pw;
 }
 
-void sl_produce_wait_add(sl_produce_wait_t *pw, sl_partition_t *p, size_t err_at, size_t base_at) {
+void sl_produce_wait_add(sl_produce_wait_t *pw, sl_partition_t *p, int64_t end_offset,
+                         size_t err_at, size_t base_at) {
     if (pw->n == pw->cap) {
         pw->cap = pw->cap ? pw->cap * 2 : 4;
         pw->parts = sl_xrealloc(pw->parts, pw->cap * sizeof *pw->parts);
     }
-    pw->parts[pw->n++] = (pw_part_t){p, err_at, base_at};
+    pw->parts[pw->n++] = (pw_part_t){p, end_offset, err_at, base_at};
 }
 
 void sl_produce_wait_cancel(sl_produce_wait_t *pw) {
@@ -73,32 +79,49 @@ void sl_broker_mark_dirty(sl_broker_t *b, sl_partition_t *p) {
     }
 }
 
-static void group_commit(sl_broker_t *b) {
-    sl_partition_t *p = b->dirty;
-    b->dirty = NULL;
-    while (p) {
-        sl_partition_t *next = p->next_dirty;
-        uint64_t t0 = sl_mono_ns();
-        p->sync_err = sl_plog_sync(p->plog);
-        sl_histo_observe_us(b->m_fsync, (sl_mono_ns() - t0) / 1000);
-        if (p->sync_err != SL_OK) {
-            sl_log(SL_LOG_ERROR, "storage", "topic=%s partition=%d op=sync err=\"%s\"",
-                   p->topic->name, p->index, sl_err_str(p->sync_err));
+/* Submits one sync per dirty partition that has none running. */
+static void submit_syncs(sl_broker_t *b) {
+    sl_partition_t **pp = &b->dirty;
+    while (*pp) {
+        sl_partition_t *p = *pp;
+        if (p->sync_inflight) {
+            pp = &p->next_dirty; /* stays dirty: resubmitted when the running sync completes */
+            continue;
         }
+        *pp = p->next_dirty;
         p->dirty = false;
         p->next_dirty = NULL;
-        p = next;
+        int fd;
+        int64_t target;
+        if (sl_plog_sync_begin(p->plog, &fd, &target) == SL_OK && fd >= 0) {
+            p->sync_inflight = true;
+            p->sync_target = target;
+            sl_fsyncq_submit(b->fsyncq, fd, p);
+        }
     }
-    /* Answer in arrival order (the list is newest first; order across connections is free, and
-     * each connection orders its own responses). */
-    sl_produce_wait_t *pw = b->produce_waits;
-    b->produce_waits = NULL;
-    while (pw) {
-        sl_produce_wait_t *next = pw->next;
+}
+
+/* Answers every parked produce whose partitions are durable (or failed). */
+static void answer_produces(sl_broker_t *b) {
+    sl_produce_wait_t **pp = &b->produce_waits;
+    while (*pp) {
+        sl_produce_wait_t *pw = *pp;
+        bool ready = true;
+        for (size_t i = 0; i < pw->n && ready; i++) {
+            sl_plog_t *plog = pw->parts[i].p->plog;
+            ready = sl_plog_durable_offset(plog) >= pw->parts[i].end_offset ||
+                    sl_plog_failed(plog);
+        }
+        if (!ready) {
+            pp = &pw->next;
+            continue;
+        }
+        *pp = pw->next;
         sl_req_t *req = pw->req;
         sl_buf_t *buf = req->wr.buf;
         for (size_t i = 0; i < pw->n; i++) {
-            if (pw->parts[i].p->sync_err != SL_OK) {
+            sl_plog_t *plog = pw->parts[i].p->plog;
+            if (sl_plog_durable_offset(plog) < pw->parts[i].end_offset) {
                 sl_store_be16(buf->data + pw->parts[i].err_at, KERR_KAFKA_STORAGE_ERROR);
                 sl_store_be64(buf->data + pw->parts[i].base_at, (uint64_t)-1);
             }
@@ -106,8 +129,36 @@ static void group_commit(sl_broker_t *b) {
         sl_req_finish(req);
         free(req);
         sl_produce_wait_cancel(pw);
-        pw = next;
     }
+}
+
+void sl_broker_sync_done(void *token, int rc, uint64_t duration_us, void *opaque) {
+    sl_broker_t *b = opaque;
+    sl_partition_t *p = token;
+    sl_histo_observe_us(b->m_fsync, duration_us);
+    p->sync_inflight = false;
+    if (sl_plog_sync_end(p->plog, p->sync_target, rc) != SL_OK) {
+        sl_log(SL_LOG_ERROR, "storage", "topic=%s partition=%d op=sync err=\"%s\"",
+               p->topic->name, p->index, sl_err_str(rc));
+    }
+}
+
+void sl_broker_on_fsync(sl_loop_t *loop, int fd, void *data, unsigned events) {
+    (void)loop;
+    (void)fd;
+    (void)events;
+    sl_broker_t *b = data;
+    sl_fsyncq_poll(b->fsyncq);
+    answer_produces(b);
+}
+
+void sl_broker_flush(sl_broker_t *b) {
+    while (b->dirty) {
+        submit_syncs(b);
+        sl_fsyncq_drain(b->fsyncq);
+    }
+    sl_fsyncq_drain(b->fsyncq);
+    answer_produces(b);
 }
 
 /* ---- fetch waits ---- */
@@ -195,8 +246,11 @@ void sl_fetch_waits_drop_conn(sl_broker_t *b, sl_conn_t *conn) {
 void sl_broker_before_sleep(sl_loop_t *loop, void *data) {
     (void)loop;
     sl_broker_t *b = data;
-    if (b->dirty || b->produce_waits) {
-        group_commit(b);
+    if (b->dirty) {
+        submit_syncs(b);
+    }
+    if (b->produce_waits) {
+        answer_produces(b); /* those made durable by flush.messages or a roll */
     }
     if (b->data_arrived) {
         b->data_arrived = false;

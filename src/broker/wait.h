@@ -9,13 +9,15 @@
 
 /* Creates a wait that will own `req` once parked. */
 sl_produce_wait_t *sl_produce_wait_new(sl_req_t *req);
-/* Records that the partition response at these response-buffer offsets depends on the next
- * sync of `p`: if that sync fails, its error code becomes KAFKA_STORAGE_ERROR. */
-void sl_produce_wait_add(sl_produce_wait_t *pw, sl_partition_t *p, size_t err_at, size_t base_at);
+/* Records that the partition response at these response-buffer offsets waits until offsets
+ * below `end_offset` of `p` are durable; if `p` fails first, its error code becomes
+ * KAFKA_STORAGE_ERROR and its base offset -1. */
+void sl_produce_wait_add(sl_produce_wait_t *pw, sl_partition_t *p, int64_t end_offset,
+                         size_t err_at, size_t base_at);
 /* Frees a wait that was never parked (the request stays with the caller). NULL is a no-op. */
 void sl_produce_wait_cancel(sl_produce_wait_t *pw);
-/* Hands the request to the wait list; it is answered in this iteration's before-sleep phase.
- * Returns SL_AGAIN (the dispatcher no longer owns the request). */
+/* Hands the request to the wait list; it is answered once its data is durable (usually one
+ * fdatasync later). Returns SL_AGAIN (the dispatcher no longer owns the request). */
 sl_err_t sl_produce_wait_park(sl_broker_t *b, sl_produce_wait_t *pw);
 
 /* Parks a fetch: copies the request frame so it can be re-run when data arrives or at

@@ -308,6 +308,43 @@ sl_err_t sl_plog_sync(sl_plog_t *plog) {
     return SL_OK;
 }
 
+sl_err_t sl_plog_sync_begin(sl_plog_t *plog, int *fd_out, int64_t *target_out) {
+    *fd_out = -1;
+    *target_out = plog->durable;
+    if (plog->failed) {
+        return plog->fail_err;
+    }
+    sl_segment_t *seg = active(plog);
+    if (plog->durable >= seg->next) {
+        return SL_OK;
+    }
+    int fd = dup(seg->fd);
+    if (fd < 0) {
+        return fail(plog, "dup");
+    }
+    *fd_out = fd;
+    *target_out = seg->next;
+    return SL_OK;
+}
+
+sl_err_t sl_plog_sync_end(sl_plog_t *plog, int64_t target, int rc) {
+    if (rc != SL_OK) {
+        if (!plog->failed) {
+            errno = rc == SL_ERR_NOSPACE ? ENOSPC : EIO;
+            return fail(plog, "fdatasync");
+        }
+        return plog->fail_err;
+    }
+    if (target > plog->durable) {
+        plog->durable = target;
+    }
+    if (plog->durable >= active(plog)->next) {
+        plog->unsynced_records = 0;
+        plog->first_unsynced_ms = -1;
+    }
+    return plog->failed ? plog->fail_err : SL_OK;
+}
+
 int sl_plog_tick(sl_plog_t *plog, int64_t now_ms) {
     if (!plog->failed && plog->first_unsynced_ms >= 0 &&
         now_ms - plog->first_unsynced_ms >= plog->conf.flush_ms) {

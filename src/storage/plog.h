@@ -61,6 +61,15 @@ SL_MUST_USE sl_err_t sl_plog_append(sl_plog_t *plog, uint8_t *batches, size_t le
  * A failure makes the log FAILED. */
 SL_MUST_USE sl_err_t sl_plog_sync(sl_plog_t *plog);
 
+/* Starts an asynchronous sync (group commit off the loop): `*fd_out` gets a dup of the active
+ * segment's fd to fdatasync elsewhere, `*target_out` the end offset that sync will make durable.
+ * `*fd_out` is -1 when everything is already durable. Returns SL_OK, or the sticky error of a
+ * FAILED log. */
+SL_MUST_USE sl_err_t sl_plog_sync_begin(sl_plog_t *plog, int *fd_out, int64_t *target_out);
+/* Completes a sync started with sl_plog_sync_begin: on rc == SL_OK every offset below `target`
+ * is durable; otherwise the log becomes FAILED. Returns the log's state as an sl_err_t. */
+sl_err_t sl_plog_sync_end(sl_plog_t *plog, int64_t target, int rc);
+
 /* Periodic work: flush.ms, segment.ms rolls, retention by time and size. Returns the number of
  * segments deleted (>= 0) or a negative sl_err_t. */
 int sl_plog_tick(sl_plog_t *plog, int64_t now_ms);

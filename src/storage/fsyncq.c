@@ -1,0 +1,172 @@
+/* fsyncq.c -- the fdatasync worker (see fsyncq.h).
+ *
+ * Two lists under one mutex: `todo` (submitted, not started) and `done` (finished, not yet
+ * reported). The worker takes the whole todo list at once, syncs each fd, appends the results to
+ * done and writes the eventfd. Jobs for the same token keep their order because one worker runs
+ * them in submission order. */
+#include "fsyncq.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/os.h"
+#include "common/util.h"
+
+typedef struct job {
+    struct job *next;
+    int fd;
+    void *token;
+    int rc;
+    uint64_t us;
+} job_t;
+
+struct sl_fsyncq {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;      /* todo non-empty or stopping */
+    pthread_cond_t idle_cv; /* a batch finished */
+    job_t *todo, *todo_tail;
+    job_t *done, *done_tail;
+    size_t outstanding; /* submitted and not yet reported */
+    bool stop;
+    int efd;
+    sl_fsync_done_fn *fn;
+    void *opaque;
+};
+
+static void *worker(void *arg) {
+    sl_fsyncq_t *q = arg;
+    pthread_mutex_lock(&q->mu);
+    for (;;) {
+        while (!q->todo && !q->stop) {
+            pthread_cond_wait(&q->cv, &q->mu);
+        }
+        if (!q->todo && q->stop) {
+            break;
+        }
+        job_t *batch = q->todo;
+        q->todo = q->todo_tail = NULL;
+        pthread_mutex_unlock(&q->mu);
+        for (job_t *j = batch; j; j = j->next) {
+            uint64_t t0 = sl_mono_ns();
+            int r = sl_os.fdatasync(j->fd);
+            j->rc = r == 0 ? SL_OK : errno == ENOSPC ? SL_ERR_NOSPACE : SL_ERR_IO;
+            if (r != 0) {
+                sl_log(SL_LOG_ERROR, "storage", "op=fdatasync fd=%d err=\"%s\"", j->fd,
+                       strerror(errno));
+            }
+            j->us = (sl_mono_ns() - t0) / 1000;
+            sl_os.close(j->fd);
+        }
+        pthread_mutex_lock(&q->mu);
+        job_t *tail = batch;
+        while (tail->next) {
+            tail = tail->next;
+        }
+        if (q->done_tail) {
+            q->done_tail->next = batch;
+        } else {
+            q->done = batch;
+        }
+        q->done_tail = tail;
+        uint64_t one = 1;
+        ssize_t w = write(q->efd, &one, sizeof one);
+        (void)w;
+        pthread_cond_broadcast(&q->idle_cv);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return NULL;
+}
+
+sl_fsyncq_t *sl_fsyncq_new(sl_fsync_done_fn *done, void *opaque) {
+    sl_fsyncq_t *q = sl_xcalloc(1, sizeof *q);
+    q->fn = done;
+    q->opaque = opaque;
+    q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (q->efd < 0) {
+        sl_log(SL_LOG_ERROR, "storage", "op=eventfd err=\"%s\"", strerror(errno));
+        free(q);
+        return NULL;
+    }
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->cv, NULL);
+    pthread_cond_init(&q->idle_cv, NULL);
+    if (pthread_create(&q->thread, NULL, worker, q) != 0) {
+        sl_log(SL_LOG_ERROR, "storage", "op=pthread_create msg=\"no fsync worker\"");
+        close(q->efd);
+        free(q);
+        return NULL;
+    }
+    return q;
+}
+
+int sl_fsyncq_fd(const sl_fsyncq_t *q) {
+    return q->efd;
+}
+
+void sl_fsyncq_submit(sl_fsyncq_t *q, int fd_owned, void *token) {
+    job_t *j = sl_xcalloc(1, sizeof *j);
+    j->fd = fd_owned;
+    j->token = token;
+    pthread_mutex_lock(&q->mu);
+    if (q->todo_tail) {
+        q->todo_tail->next = j;
+    } else {
+        q->todo = j;
+    }
+    q->todo_tail = j;
+    q->outstanding++;
+    pthread_cond_signal(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+}
+
+void sl_fsyncq_poll(sl_fsyncq_t *q) {
+    uint64_t v;
+    ssize_t r = read(q->efd, &v, sizeof v);
+    (void)r;
+    pthread_mutex_lock(&q->mu);
+    job_t *list = q->done;
+    q->done = q->done_tail = NULL;
+    pthread_mutex_unlock(&q->mu);
+    while (list) {
+        job_t *next = list->next;
+        q->outstanding--;
+        q->fn(list->token, list->rc, list->us, q->opaque);
+        free(list);
+        list = next;
+    }
+}
+
+void sl_fsyncq_drain(sl_fsyncq_t *q) {
+    while (q->outstanding > 0) {
+        pthread_mutex_lock(&q->mu);
+        while (!q->done) {
+            pthread_cond_wait(&q->idle_cv, &q->mu);
+        }
+        pthread_mutex_unlock(&q->mu);
+        sl_fsyncq_poll(q);
+    }
+}
+
+void sl_fsyncq_free(sl_fsyncq_t *q) {
+    if (!q) {
+        return;
+    }
+    sl_fsyncq_drain(q);
+    pthread_mutex_lock(&q->mu);
+    q->stop = true;
+    pthread_cond_signal(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+    pthread_join(q->thread, NULL);
+    close(q->efd);
+    pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->cv);
+    pthread_cond_destroy(&q->idle_cv);
+    free(q);
+}
