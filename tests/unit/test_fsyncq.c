@@ -2,6 +2,7 @@
  * error of a failed sync; drain waits for everything. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "common/os.h"
