@@ -173,3 +173,41 @@ TEST(log_append_time_topics_stamp_batches) {
     sl_os_rmtree(dir);
     free(dir);
 }
+
+TEST(flush_messages_and_flush_ms_sync_by_themselves) {
+    char *dir = tmpdir();
+    sl_plog_conf_t conf = small_conf();
+    conf.segment_bytes = 1 << 20;
+    conf.flush_messages = 10;
+    conf.flush_ms = 500;
+    sl_plog_t *plog;
+    char err[SL_ERRLEN];
+    CHECK_EQ_INT(sl_plog_open(dir, &conf, 1000, &plog, err), SL_OK);
+    CHECK_EQ_INT(append_batches(plog, 1, 4, 1, 1000, NULL), SL_OK);
+    CHECK_EQ_INT(sl_plog_durable_offset(plog), 0); /* 4 < flush.messages */
+    CHECK_EQ_INT(append_batches(plog, 2, 4, 1, 1000, NULL), SL_OK);
+    CHECK_EQ_INT(sl_plog_durable_offset(plog), 12); /* 12 >= 10: synced on append */
+    CHECK_EQ_INT(append_batches(plog, 1, 4, 1, 1100, NULL), SL_OK);
+    CHECK_EQ_INT(sl_plog_tick(plog, 1200), 0);
+    CHECK_EQ_INT(sl_plog_durable_offset(plog), 12); /* 100 ms old < flush.ms */
+    CHECK_EQ_INT(sl_plog_tick(plog, 1700), 0);
+    CHECK_EQ_INT(sl_plog_durable_offset(plog), 16);
+    /* The asynchronous path: begin hands out the target, end makes it durable. */
+    CHECK_EQ_INT(append_batches(plog, 1, 4, 1, 1800, NULL), SL_OK);
+    int fd;
+    int64_t target;
+    CHECK_EQ_INT(sl_plog_sync_begin(plog, &fd, &target), SL_OK);
+    CHECK(fd >= 0);
+    CHECK_EQ_INT(target, 20);
+    CHECK_EQ_INT(fdatasync(fd), 0);
+    close(fd);
+    CHECK_EQ_INT(sl_plog_sync_end(plog, target, SL_OK), SL_OK);
+    CHECK_EQ_INT(sl_plog_durable_offset(plog), 20);
+    CHECK_EQ_INT(sl_plog_sync_begin(plog, &fd, &target), SL_OK);
+    CHECK_EQ_INT(fd, -1); /* nothing left to sync */
+    CHECK(sl_plog_sync_end(plog, 24, SL_ERR_IO) != SL_OK);
+    CHECK(sl_plog_failed(plog));
+    sl_plog_close(plog);
+    sl_os_rmtree(dir);
+    free(dir);
+}
