@@ -59,14 +59,29 @@ int main(int argc, char **argv) {
     double rate = 10000, dur = 10, warm = 2;
     while ((c = getopt(argc, argv, "b:t:s:r:d:a:w:")) != -1) {
         switch (c) {
-        case 'b': brokers = optarg; break;
-        case 't': topic = optarg; break;
-        case 's': size = atoi(optarg); break;
-        case 'r': rate = atof(optarg); break;
-        case 'd': dur = atof(optarg); break;
-        case 'a': acks = optarg; break;
-        case 'w': warm = atof(optarg); break;
-        default: return 2;
+        case 'b':
+            brokers = optarg;
+            break;
+        case 't':
+            topic = optarg;
+            break;
+        case 's':
+            size = atoi(optarg);
+            break;
+        case 'r':
+            rate = atof(optarg);
+            break;
+        case 'd':
+            dur = atof(optarg);
+            break;
+        case 'a':
+            acks = optarg;
+            break;
+        case 'w':
+            warm = atof(optarg);
+            break;
+        default:
+            return 2;
         }
     }
     if (size < 8) {
@@ -119,9 +134,10 @@ int main(int argc, char **argv) {
     printf("p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms, mean %.2f ms "
            "(%lu measured, %ld sent, %ld received, %.0f msg/s of %d B, acks=%s)\n",
            (double)sl_hist_quantile(hist, 0.5) / 1000, (double)sl_hist_quantile(hist, 0.95) / 1000,
-           (double)sl_hist_quantile(hist, 0.99) / 1000, (double)sl_hist_quantile(hist, 0.999) / 1000,
-           (double)sl_hist_max(hist) / 1000, sl_hist_mean(hist) / 1000,
-           (unsigned long)sl_hist_count(hist), sent, atomic_load(&received), rate, size, acks);
+           (double)sl_hist_quantile(hist, 0.99) / 1000,
+           (double)sl_hist_quantile(hist, 0.999) / 1000, (double)sl_hist_max(hist) / 1000,
+           sl_hist_mean(hist) / 1000, (unsigned long)sl_hist_count(hist), sent,
+           atomic_load(&received), rate, size, acks);
     free(payload);
     rd_kafka_topic_destroy(rkt);
     rd_kafka_destroy(rk);

@@ -25,14 +25,29 @@ int main(int argc, char **argv) {
     int size = 100, parts = 4, c;
     while ((c = getopt(argc, argv, "b:t:s:a:n:p:z:")) != -1) {
         switch (c) {
-        case 'b': brokers = optarg; break;
-        case 't': topic = optarg; break;
-        case 's': size = atoi(optarg); break;
-        case 'a': acks = optarg; break;
-        case 'n': count = atol(optarg); break;
-        case 'p': parts = atoi(optarg); break;
-        case 'z': codec = optarg; break;
-        default: return 2;
+        case 'b':
+            brokers = optarg;
+            break;
+        case 't':
+            topic = optarg;
+            break;
+        case 's':
+            size = atoi(optarg);
+            break;
+        case 'a':
+            acks = optarg;
+            break;
+        case 'n':
+            count = atol(optarg);
+            break;
+        case 'p':
+            parts = atoi(optarg);
+            break;
+        case 'z':
+            codec = optarg;
+            break;
+        default:
+            return 2;
         }
     }
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -68,9 +83,10 @@ int main(int argc, char **argv) {
         rd_kafka_flush(rk, 1000);
     }
     double dt = now_s() - t0;
-    printf("%.0f msg/s, %.1f MB/s (%ld records of %d B, acks=%s, %d partitions, %.2f s, %ld failed)\n",
-           (double)delivered / dt, (double)delivered * size / dt / 1e6, delivered, size, acks, parts,
-           dt, failed);
+    printf(
+        "%.0f msg/s, %.1f MB/s (%ld records of %d B, acks=%s, %d partitions, %.2f s, %ld failed)\n",
+        (double)delivered / dt, (double)delivered * size / dt / 1e6, delivered, size, acks, parts,
+        dt, failed);
     free(payload);
     rd_kafka_topic_destroy(rkt);
     rd_kafka_destroy(rk);

@@ -122,11 +122,9 @@ static void collect(sl_metrics_out_t *out, void *opaque) {
     sl_metrics_emit(out, "sluice_connections", "gauge", "Open Kafka-protocol connections", "",
                     (double)sl_conn_count());
     sl_metrics_emit(out, "sluice_output_queued_bytes", "gauge",
-                    "Response bytes queued across connections", "",
-                    (double)sl_conn_queued_bytes());
+                    "Response bytes queued across connections", "", (double)sl_conn_queued_bytes());
     sl_metrics_emit(out, "sluice_input_buffered_bytes", "gauge",
-                    "Request bytes buffered across connections", "",
-                    (double)sl_conn_input_bytes());
+                    "Request bytes buffered across connections", "", (double)sl_conn_input_bytes());
     sl_metrics_emit(out, "sluice_topics", "gauge", "Topics", "", (double)b->n_topics);
     sl_topics_each(b, collect_partitions_each, out);
 }
@@ -174,8 +172,8 @@ sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err) {
     b->loop = sl_loop_new();
     b->m_fsync = sl_metrics_histogram("sluice_fsync_duration_seconds", "",
                                       "Group-commit fdatasync latency per partition");
-    b->m_bytes_out = sl_metrics_counter("sluice_fetch_bytes_total", "",
-                                        "Record bytes sent to fetchers");
+    b->m_bytes_out =
+        sl_metrics_counter("sluice_fetch_bytes_total", "", "Record bytes sent to fetchers");
     b->m_throttled = sl_metrics_counter("sluice_throttled_produce_requests_total", "",
                                         "Produce requests answered with throttle_time_ms > 0");
     if (conf->queued_max_request_bytes >= 0) {
@@ -266,9 +264,9 @@ sl_err_t sl_broker_run(sl_broker_t *b) {
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     b->ready = true;
-    sl_log(SL_LOG_INFO, "broker", "listening kafka=%s port=%d advertised=%s:%d admin_port=%d cluster=%s",
-           b->conf.listen, sl_listener_port(b->listener), b->adv_host, b->adv_port, b->admin_port,
-           b->cluster_id);
+    sl_log(SL_LOG_INFO, "broker",
+           "listening kafka=%s port=%d advertised=%s:%d admin_port=%d cluster=%s", b->conf.listen,
+           sl_listener_port(b->listener), b->adv_host, b->adv_port, b->admin_port, b->cluster_id);
     sl_err_t rc = sl_loop_run(b->loop);
     sl_log(SL_LOG_INFO, "broker", "msg=\"shutting down\"");
     /* Stop accepting, answer what waits (acks=all syncs, parked fetches), flush, close. */

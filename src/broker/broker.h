@@ -53,8 +53,8 @@ typedef struct sl_req {
     int16_t api_version;
     int32_t correlation_id;
     sl_str_t client_id;
-    bool flex; /* flexible version: compact encodings and tagged fields */
-    sl_reader_t rd; /* positioned at the request body */
+    bool flex;       /* flexible version: compact encodings and tagged fields */
+    sl_reader_t rd;  /* positioned at the request body */
     size_t body_off; /* offset of the body in the frame, for re-running parked requests */
     sl_resp_t *resp;
     sl_writer_t wr; /* into the response slot, after the response header */
@@ -72,9 +72,9 @@ struct sl_broker {
     char cluster_id[32];
     sl_topic_t **topic_tab; /* hash table of topics by name */
     size_t topic_tab_size, n_topics;
-    void *metalog; /* sl_metalog_t */
-    void *fsyncq;  /* sl_fsyncq_t: the group-commit worker */
-    sl_partition_t *dirty; /* partitions needing a group-commit sync */
+    void *metalog;                    /* sl_metalog_t */
+    void *fsyncq;                     /* sl_fsyncq_t: the group-commit worker */
+    sl_partition_t *dirty;            /* partitions needing a group-commit sync */
     sl_produce_wait_t *produce_waits; /* acks=all produces waiting for the sync */
     sl_fetch_wait_t *fetch_waits;     /* parked long-poll fetches */
     bool data_arrived;                /* an append happened since fetches were last re-checked */

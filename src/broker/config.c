@@ -45,20 +45,20 @@ const sl_conf_def_t sl_broker_conf_defs[] = {
      "How often retention and time-based rolls run"},
     {"log.index.interval.bytes", SL_CONF_INT, "4096", 0, INT32_MAX, B(index_interval_bytes), 0,
      "Bytes between offset index entries"},
-    {"log.flush.interval.messages", SL_CONF_INT, "9223372036854775807", 1, LMAX,
-     B(flush_messages), 0, "fdatasync after this many records even for acks=0/1"},
+    {"log.flush.interval.messages", SL_CONF_INT, "9223372036854775807", 1, LMAX, B(flush_messages),
+     0, "fdatasync after this many records even for acks=0/1"},
     {"log.flush.interval.ms", SL_CONF_INT, "9223372036854775807", 0, LMAX, B(flush_ms), 0,
      "fdatasync data older than this even for acks=0/1"},
     {"message.max.bytes", SL_CONF_INT, "1048588", 0, INT32_MAX, B(message_max_bytes), 0,
      "Largest record batch accepted"},
     {"socket.request.max.bytes", SL_CONF_INT, "104857600", 64, INT32_MAX,
      B(socket_request_max_bytes), 0, "Largest request frame; larger ones close the connection"},
-    {"queued.max.request.bytes", SL_CONF_INT, "536870912", -1, LMAX, B(queued_max_request_bytes),
-     0, "Request plus response bytes buffered across connections before producers are throttled"},
+    {"queued.max.request.bytes", SL_CONF_INT, "536870912", -1, LMAX, B(queued_max_request_bytes), 0,
+     "Request plus response bytes buffered across connections before producers are throttled"},
     {"connection.output.high.bytes", SL_CONF_INT, "16777216", 4096, LMAX,
      B(connection_out_high_bytes), 0, "Stop reading a connection with this much queued output"},
-    {"connection.max.inflight.requests", SL_CONF_INT, "1000", 1, 1000000,
-     B(max_inflight_requests), 0, "Stop reading a connection with this many requests pending"},
+    {"connection.max.inflight.requests", SL_CONF_INT, "1000", 1, 1000000, B(max_inflight_requests),
+     0, "Stop reading a connection with this many requests pending"},
     {"log.message.timestamp.type", SL_CONF_STR, "CreateTime", 0, 0, B(timestamp_type), 0,
      "CreateTime or LogAppendTime"},
     {"log.cleanup.policy", SL_CONF_STR, "delete", 0, 0, B(cleanup_policy), 0,
@@ -91,7 +91,8 @@ const sl_conf_def_t sl_topic_conf_defs[] = {
     {"index.interval.bytes", SL_CONF_INT, "4096", 0, INT32_MAX, T(index_interval_bytes), 0,
      "log.index.interval.bytes"},
     {"min.insync.replicas", SL_CONF_INT, "1", 1, 1, T(min_insync_replicas), 0, "single node: 1"},
-    {"cleanup.policy", SL_CONF_STR, "delete", 0, 0, T(cleanup_policy), 0, "delete (compact: later)"},
+    {"cleanup.policy", SL_CONF_STR, "delete", 0, 0, T(cleanup_policy), 0,
+     "delete (compact: later)"},
     {"message.timestamp.type", SL_CONF_STR, "CreateTime", 0, 0, T(timestamp_type), 0,
      "CreateTime or LogAppendTime"},
     {"compression.type", SL_CONF_STR, "producer", 0, 0, T(compression_type), 0,
@@ -125,8 +126,8 @@ sl_err_t sl_topic_conf_build(const sl_broker_conf_t *bc, const sl_kv_t *kv, size
     snprintf(tc->timestamp_type, sizeof tc->timestamp_type, "%s", bc->timestamp_type);
     snprintf(tc->compression_type, sizeof tc->compression_type, "%s", bc->compression_type);
     for (size_t i = 0; i < n; i++) {
-        sl_err_t rc = sl_conf_set(sl_topic_conf_defs, sl_topic_conf_n_defs, tc, kv[i].key,
-                                  kv[i].value, err);
+        sl_err_t rc =
+            sl_conf_set(sl_topic_conf_defs, sl_topic_conf_n_defs, tc, kv[i].key, kv[i].value, err);
         if (rc != SL_OK) {
             return rc;
         }

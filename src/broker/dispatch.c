@@ -41,8 +41,8 @@ static void init_table(void) {
         by_key[e->key] = e;
         char labels[64];
         snprintf(labels, sizeof labels, "api=\"%s\"", e->name);
-        e->m_requests = sl_metrics_counter("sluice_requests_total", labels,
-                                           "Kafka requests handled, by API");
+        e->m_requests =
+            sl_metrics_counter("sluice_requests_total", labels, "Kafka requests handled, by API");
         e->m_errors = sl_metrics_counter("sluice_request_errors_total", labels,
                                          "Requests that closed the connection as malformed");
         e->m_latency = sl_metrics_histogram("sluice_request_duration_seconds", labels,
@@ -74,9 +74,8 @@ void sl_req_finish(sl_req_t *req) {
 static void log_bad(sl_conn_t *conn, sl_req_t *req, const char *what) {
     sl_log(SL_LOG_WARN, "proto",
            "conn=%llu peer=%s api=%d v=%d corr=%d offset=%zu err=\"%s\" msg=\"%s\"",
-           (unsigned long long)sl_conn_id(conn), sl_conn_peer(conn), req->api_key,
-           req->api_version, req->correlation_id, sl_rd_pos(&req->rd), sl_err_str(req->rd.err),
-           what);
+           (unsigned long long)sl_conn_id(conn), sl_conn_peer(conn), req->api_key, req->api_version,
+           req->correlation_id, sl_rd_pos(&req->rd), sl_err_str(req->rd.err), what);
 }
 
 sl_err_t sl_broker_on_frame(sl_conn_t *conn, const uint8_t *frame, size_t len, void *opaque) {

@@ -25,14 +25,14 @@
 #include "broker/broker.h"
 #include "proto/kerr.h"
 
-#define RESOURCE_TOPIC 2
-#define RESOURCE_BROKER 4
+#define RESOURCE_TOPIC       2
+#define RESOURCE_BROKER      4
 #define SOURCE_DYNAMIC_TOPIC 1
 #define SOURCE_STATIC_BROKER 4
-#define SOURCE_DEFAULT 5
-#define TYPE_BOOLEAN 1
-#define TYPE_STRING 2
-#define TYPE_LONG 5
+#define SOURCE_DEFAULT       5
+#define TYPE_BOOLEAN         1
+#define TYPE_STRING          2
+#define TYPE_LONG            5
 
 static const uint8_t zero_uuid[16];
 
@@ -71,7 +71,9 @@ static bool is_override(const sl_topic_t *t, const char *key) {
 }
 
 static int8_t config_type(const sl_conf_def_t *d) {
-    return d->type == SL_CONF_INT ? TYPE_LONG : d->type == SL_CONF_BOOL ? TYPE_BOOLEAN : TYPE_STRING;
+    return d->type == SL_CONF_INT    ? TYPE_LONG
+           : d->type == SL_CONF_BOOL ? TYPE_BOOLEAN
+                                     : TYPE_STRING;
 }
 
 SL_HANDLER(CreateTopics) {
@@ -220,8 +222,9 @@ SL_HANDLER(DeleteTopics) {
         memcpy(id, t ? t->id : zero_uuid, 16);
         /* Copy the name: deletion frees the topic the view may point into. */
         char *name = names[i].p ? sl_str_dupz(names[i]) : NULL;
-        int err = t ? sl_topic_delete(b, t) : (v >= 6 && !names[i].p ? KERR_UNKNOWN_TOPIC_ID
-                                                                      : KERR_UNKNOWN_TOPIC_OR_PARTITION);
+        int err =
+            t ? sl_topic_delete(b, t)
+              : (v >= 6 && !names[i].p ? KERR_UNKNOWN_TOPIC_ID : KERR_UNKNOWN_TOPIC_OR_PARTITION);
         sl_wr_strz(wr, flex, name);
         if (v >= 6) {
             sl_wr_uuid(wr, id);
@@ -406,7 +409,8 @@ SL_HANDLER(DescribeConfigs) {
         const void *target = t ? (const void *)&t->conf : (const void *)&b->conf;
         int32_t count = 0;
         for (size_t k = 0; k < n_defs; k++) {
-            if (defs[k].def && defs[k].type != SL_CONF_IGNORED && wanted(r->keys, r->n_keys, defs[k].name)) {
+            if (defs[k].def && defs[k].type != SL_CONF_IGNORED &&
+                wanted(r->keys, r->n_keys, defs[k].name)) {
                 count++;
             }
         }

@@ -141,7 +141,8 @@ SL_HANDLER(Metadata) {
             char err[SL_ERRLEN];
             int rc = sl_topic_create(b, names[i], -1, NULL, 0, false, err);
             errs[i] = (int16_t)(rc == KERR_TOPIC_ALREADY_EXISTS ? KERR_NONE
-                                : rc ? KERR_LEADER_NOT_AVAILABLE : KERR_NONE);
+                                : rc                            ? KERR_LEADER_NOT_AVAILABLE
+                                                                : KERR_NONE);
         } else {
             errs[i] = KERR_UNKNOWN_TOPIC_OR_PARTITION;
         }
@@ -173,7 +174,8 @@ SL_HANDLER(Metadata) {
         sl_wr_array_len(wr, flex, n < 0 ? 0 : n);
         for (int32_t i = 0; i < n; i++) {
             sl_topic_t *t = errs[i] ? NULL : sl_topic_find(b, names[i]);
-            write_topic(req, t, t ? KERR_NONE : (errs[i] ? errs[i] : KERR_UNKNOWN_TOPIC_OR_PARTITION),
+            write_topic(req, t,
+                        t ? KERR_NONE : (errs[i] ? errs[i] : KERR_UNKNOWN_TOPIC_OR_PARTITION),
                         names[i]);
         }
     }

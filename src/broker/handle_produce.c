@@ -91,8 +91,8 @@ SL_HANDLER(Produce) {
             }
             if (err == KERR_NONE) {
                 /* The request buffer is ours to patch; see the file comment. */
-                sl_err_t rc = sl_plog_append(p->plog, (uint8_t *)(uintptr_t)records.p,
-                                             records.len, now, &base);
+                sl_err_t rc = sl_plog_append(p->plog, (uint8_t *)(uintptr_t)records.p, records.len,
+                                             now, &base);
                 if (rc != SL_OK) {
                     err = KERR_KAFKA_STORAGE_ERROR;
                     base = -1;

@@ -253,7 +253,8 @@ int sl_topic_delete(sl_broker_t *b, sl_topic_t *t) {
         char dir[4096];
         part_dir(b, t->name, i, dir, sizeof dir);
         if (sl_plog_remove_dir(dir) != SL_OK) {
-            sl_log(SL_LOG_WARN, "storage", "dir=%s msg=\"could not remove deleted partition\"", dir);
+            sl_log(SL_LOG_WARN, "storage", "dir=%s msg=\"could not remove deleted partition\"",
+                   dir);
         }
     }
     sl_log(SL_LOG_INFO, "broker", "topic=%s msg=\"deleted\"", t->name);
@@ -264,8 +265,10 @@ int sl_topic_delete(sl_broker_t *b, sl_topic_t *t) {
 int sl_topic_add_partitions(sl_broker_t *b, sl_topic_t *t, int32_t new_total, bool validate_only,
                             char *err) {
     if (new_total <= t->n_partitions) {
-        snprintf(err, SL_ERRLEN, "Topic currently has %d partitions, which is higher than or equal "
-                 "to the requested %d.", t->n_partitions, new_total);
+        snprintf(err, SL_ERRLEN,
+                 "Topic currently has %d partitions, which is higher than or equal "
+                 "to the requested %d.",
+                 t->n_partitions, new_total);
         return KERR_INVALID_PARTITIONS;
     }
     if (new_total > MAX_PARTITIONS) {

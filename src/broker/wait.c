@@ -109,8 +109,7 @@ static void answer_produces(sl_broker_t *b) {
         bool ready = true;
         for (size_t i = 0; i < pw->n && ready; i++) {
             sl_plog_t *plog = pw->parts[i].p->plog;
-            ready = sl_plog_durable_offset(plog) >= pw->parts[i].end_offset ||
-                    sl_plog_failed(plog);
+            ready = sl_plog_durable_offset(plog) >= pw->parts[i].end_offset || sl_plog_failed(plog);
         }
         if (!ready) {
             pp = &pw->next;
@@ -138,8 +137,8 @@ void sl_broker_sync_done(void *token, int rc, uint64_t duration_us, void *opaque
     sl_histo_observe_us(b->m_fsync, duration_us);
     p->sync_inflight = false;
     if (sl_plog_sync_end(p->plog, p->sync_target, rc) != SL_OK) {
-        sl_log(SL_LOG_ERROR, "storage", "topic=%s partition=%d op=sync err=\"%s\"",
-               p->topic->name, p->index, sl_err_str(rc));
+        sl_log(SL_LOG_ERROR, "storage", "topic=%s partition=%d op=sync err=\"%s\"", p->topic->name,
+               p->index, sl_err_str(rc));
     }
 }
 

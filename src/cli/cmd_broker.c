@@ -33,11 +33,11 @@ static void help_config(void) {
 
 int sl_cmd_broker(int argc, char **argv) {
     static const struct option opts[] = {
-        {"data-dir", required_argument, 0, 'd'},  {"listen", required_argument, 0, 'l'},
+        {"data-dir", required_argument, 0, 'd'},     {"listen", required_argument, 0, 'l'},
         {"admin-listen", required_argument, 0, 'a'}, {"advertise", required_argument, 0, 'A'},
-        {"config", required_argument, 0, 'c'},    {"set", required_argument, 0, 's'},
-        {"port-file", required_argument, 0, 'p'}, {"help", no_argument, 0, 'h'},
-        {"help-config", no_argument, 0, 'H'},     {0, 0, 0, 0},
+        {"config", required_argument, 0, 'c'},       {"set", required_argument, 0, 's'},
+        {"port-file", required_argument, 0, 'p'},    {"help", no_argument, 0, 'h'},
+        {"help-config", no_argument, 0, 'H'},        {0, 0, 0, 0},
     };
     sl_broker_conf_t conf;
     sl_conf_defaults(sl_broker_conf_defs, sl_broker_conf_n_defs, &conf);
@@ -69,21 +69,32 @@ int sl_cmd_broker(int argc, char **argv) {
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         const char *key = NULL;
         switch (c) {
-        case 'd': key = "data.dir"; break;
-        case 'l': key = "listeners"; break;
-        case 'a': key = "admin.listen"; break;
-        case 'A': key = "advertised.listeners"; break;
-        case 'p': port_file = optarg; break;
+        case 'd':
+            key = "data.dir";
+            break;
+        case 'l':
+            key = "listeners";
+            break;
+        case 'a':
+            key = "admin.listen";
+            break;
+        case 'A':
+            key = "advertised.listeners";
+            break;
+        case 'p':
+            port_file = optarg;
+            break;
         case 's':
             if (sl_conf_set_kv(sl_broker_conf_defs, sl_broker_conf_n_defs, &conf, optarg, err)) {
                 fprintf(stderr, "sluice: --set: %s\n", err);
                 return 2;
             }
             break;
-        default: break;
+        default:
+            break;
         }
-        if (key && sl_conf_set(sl_broker_conf_defs, sl_broker_conf_n_defs, &conf, key, optarg,
-                               err)) {
+        if (key &&
+            sl_conf_set(sl_broker_conf_defs, sl_broker_conf_n_defs, &conf, key, optarg, err)) {
             fprintf(stderr, "sluice: %s\n", err);
             return 2;
         }

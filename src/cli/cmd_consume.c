@@ -43,7 +43,9 @@ int sl_cmd_consume(int argc, char **argv) {
             continue;
         }
         switch (c) {
-        case 'p': partition = atoi(optarg); break;
+        case 'p':
+            partition = atoi(optarg);
+            break;
         case 'o':
             if (!strcmp(optarg, "beginning")) {
                 start = RD_KAFKA_OFFSET_BEGINNING;
@@ -59,11 +61,21 @@ int sl_cmd_consume(int argc, char **argv) {
                 start = v < 0 ? RD_KAFKA_OFFSET_TAIL(-v) : v;
             }
             break;
-        case 'c': count = atol(optarg); break;
-        case 'e': exit_eof = true; break;
-        case 'K': sep = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'c':
+            count = atol(optarg);
+            break;
+        case 'e':
+            exit_eof = true;
+            break;
+        case 'K':
+            sep = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind + 1 != argc) {

@@ -30,10 +30,14 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 
 int sl_cmd_produce(int argc, char **argv) {
     static const struct option opts[] = {
-        {"brokers", required_argument, 0, 'b'}, {"partition", required_argument, 0, 'p'},
-        {"key-sep", required_argument, 0, 'K'}, {"acks", required_argument, 0, 'a'},
-        {"compression", required_argument, 0, 'z'}, {"header", required_argument, 0, 'H'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
+        {"brokers", required_argument, 0, 'b'},
+        {"partition", required_argument, 0, 'p'},
+        {"key-sep", required_argument, 0, 'K'},
+        {"acks", required_argument, 0, 'a'},
+        {"compression", required_argument, 0, 'z'},
+        {"header", required_argument, 0, 'H'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     sl_client_opts_t co = {0};
     int32_t partition = RD_KAFKA_PARTITION_UA;
@@ -46,17 +50,29 @@ int sl_cmd_produce(int argc, char **argv) {
             continue;
         }
         switch (c) {
-        case 'p': partition = atoi(optarg); break;
-        case 'K': sep = optarg; break;
-        case 'a': acks = optarg; break;
-        case 'z': codec = optarg; break;
+        case 'p':
+            partition = atoi(optarg);
+            break;
+        case 'K':
+            sep = optarg;
+            break;
+        case 'a':
+            acks = optarg;
+            break;
+        case 'z':
+            codec = optarg;
+            break;
         case 'H':
             if (n_headers < 32) {
                 headers[n_headers++] = optarg;
             }
             break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind + 1 != argc || (sep && !*sep)) {

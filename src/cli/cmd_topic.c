@@ -10,11 +10,12 @@
 #define TIMEOUT_MS 15000
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: sluice topic create NAME [-p PARTITIONS] [-r REPLICATION] [-c key=value ...]\n"
-               "       sluice topic list\n"
-               "       sluice topic describe NAME\n"
-               "       sluice topic delete NAME\n"
-               "options: -b HOST:PORT (default 127.0.0.1:9092), -X librdkafka.key=value\n");
+    fprintf(f,
+            "usage: sluice topic create NAME [-p PARTITIONS] [-r REPLICATION] [-c key=value ...]\n"
+            "       sluice topic list\n"
+            "       sluice topic describe NAME\n"
+            "       sluice topic delete NAME\n"
+            "options: -b HOST:PORT (default 127.0.0.1:9092), -X librdkafka.key=value\n");
 }
 
 /* Waits for an admin result event of `type`; NULL (error printed) on timeout. */
@@ -126,8 +127,7 @@ static int topic_list_or_describe(rd_kafka_t *rk, const char *name) {
         printf("topic %s: %d partitions\n", t->topic, t->partition_cnt);
         for (int p = 0; p < t->partition_cnt; p++) {
             printf("  partition %d: leader %d, replicas %d, isr %d\n", t->partitions[p].id,
-                   t->partitions[p].leader, t->partitions[p].replica_cnt,
-                   t->partitions[p].isr_cnt);
+                   t->partitions[p].leader, t->partitions[p].replica_cnt, t->partitions[p].isr_cnt);
         }
     }
     rd_kafka_metadata_destroy(md);
@@ -142,8 +142,8 @@ static int topic_list_or_describe(rd_kafka_t *rk, const char *name) {
     rd_kafka_event_t *ev = wait_result(q, RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT);
     if (ev) {
         size_t n;
-        const rd_kafka_ConfigResource_t **rs =
-            rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &n);
+        const rd_kafka_ConfigResource_t **rs = rd_kafka_DescribeConfigs_result_resources(
+            rd_kafka_event_DescribeConfigs_result(ev), &n);
         if (rd_kafka_event_error(ev) || n != 1 || rd_kafka_ConfigResource_error(rs[0])) {
             sl_cli_error("describe configs", rd_kafka_event_error(ev)
                                                  ? rd_kafka_event_error_string(ev)
@@ -169,9 +169,12 @@ static int topic_list_or_describe(rd_kafka_t *rk, const char *name) {
 
 int sl_cmd_topic(int argc, char **argv) {
     static const struct option opts[] = {
-        {"brokers", required_argument, 0, 'b'},    {"partitions", required_argument, 0, 'p'},
-        {"replication", required_argument, 0, 'r'}, {"config", required_argument, 0, 'c'},
-        {"help", no_argument, 0, 'h'},              {0, 0, 0, 0},
+        {"brokers", required_argument, 0, 'b'},
+        {"partitions", required_argument, 0, 'p'},
+        {"replication", required_argument, 0, 'r'},
+        {"config", required_argument, 0, 'c'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     sl_client_opts_t co = {0};
     int partitions = -1, rf = -1, n_configs = 0;
@@ -183,15 +186,23 @@ int sl_cmd_topic(int argc, char **argv) {
             continue;
         }
         switch (c) {
-        case 'p': partitions = atoi(optarg); break;
-        case 'r': rf = atoi(optarg); break;
+        case 'p':
+            partitions = atoi(optarg);
+            break;
+        case 'r':
+            rf = atoi(optarg);
+            break;
         case 'c':
             if (n_configs < 64) {
                 configs[n_configs++] = optarg;
             }
             break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind >= argc) {

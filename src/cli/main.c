@@ -10,7 +10,6 @@ typedef struct cmd {
     const char *usage;
 } cmd_t;
 
-
 static const cmd_t cmds[] = {
     {"broker", sl_cmd_broker, "run the Kafka-protocol broker"},
     {"topic", sl_cmd_topic, "create | list | describe | delete topics (any Kafka cluster)"},

@@ -3,9 +3,9 @@
  * Reader: bounds-checked, with a sticky error. Once a read fails, every later read returns 0 (or an
  * empty view) and `rd->err` keeps the first failure, so a decoder reads its fields in schema order
  * and checks `rd->err` once at the end, or before a value drives a loop or an allocation.
- * Writer: appends to a growable sl_buf_t; lengths and counts are written as placeholders and patched.
- * The `flex` argument selects the flexible (KIP-482) encodings: compact strings, bytes and arrays
- * (unsigned varint length + 1, 0 = null). */
+ * Writer: appends to a growable sl_buf_t; lengths and counts are written as placeholders and
+ * patched. The `flex` argument selects the flexible (KIP-482) encodings: compact strings, bytes and
+ * arrays (unsigned varint length + 1, 0 = null). */
 #ifndef SL_CODEC_H
 #define SL_CODEC_H
 
@@ -85,7 +85,7 @@ size_t sl_wr_varint(sl_writer_t *wr, int64_t v); /* zigzag */
 size_t sl_wr_bool(sl_writer_t *wr, bool v);
 size_t sl_wr_raw(sl_writer_t *wr, const void *p, size_t n);
 size_t sl_wr_uuid(sl_writer_t *wr, const uint8_t v[16]);
-size_t sl_wr_str(sl_writer_t *wr, bool flex, sl_str_t s); /* p == NULL writes null */
+size_t sl_wr_str(sl_writer_t *wr, bool flex, sl_str_t s);     /* p == NULL writes null */
 size_t sl_wr_strz(sl_writer_t *wr, bool flex, const char *z); /* NULL writes null */
 size_t sl_wr_bytes(sl_writer_t *wr, bool flex, sl_bytes_t b);
 /* Array count; -1 writes null. For unknown counts use sl_wr_i32 and patch (non-flex only). */

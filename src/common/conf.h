@@ -12,9 +12,9 @@
 #define SL_CONF_STR_MAX 256
 
 typedef enum sl_conf_type {
-    SL_CONF_INT,  /* int64_t field; value is a decimal integer */
-    SL_CONF_BOOL, /* bool field; true/false */
-    SL_CONF_STR,  /* char[SL_CONF_STR_MAX] field */
+    SL_CONF_INT,    /* int64_t field; value is a decimal integer */
+    SL_CONF_BOOL,   /* bool field; true/false */
+    SL_CONF_STR,    /* char[SL_CONF_STR_MAX] field */
     SL_CONF_IGNORED /* a Kafka key accepted for compatibility and ignored (logged once) */
 } sl_conf_type_t;
 
@@ -23,7 +23,7 @@ typedef struct sl_conf_def {
     sl_conf_type_t type;
     const char *def; /* default as text; NULL for aliases */
     int64_t min, max;
-    size_t offset;     /* of the target field */
+    size_t offset;      /* of the target field */
     int64_t multiplier; /* aliases in other units: the value is multiplied (0 = 1) */
     const char *help;
 } sl_conf_def_t;
@@ -32,8 +32,8 @@ typedef struct sl_conf_def {
 void sl_conf_defaults(const sl_conf_def_t *defs, size_t n, void *target);
 /* Sets one key. Returns SL_OK, SL_ERR_NOTFOUND (unknown key) or SL_ERR_INVAL (bad value or out of
  * range); `err` (SL_ERRLEN bytes) names the key and the reason. */
-SL_MUST_USE sl_err_t sl_conf_set(const sl_conf_def_t *defs, size_t n, void *target,
-                                 const char *key, const char *value, char *err);
+SL_MUST_USE sl_err_t sl_conf_set(const sl_conf_def_t *defs, size_t n, void *target, const char *key,
+                                 const char *value, char *err);
 /* Parses "key=value" and sets it. */
 SL_MUST_USE sl_err_t sl_conf_set_kv(const sl_conf_def_t *defs, size_t n, void *target,
                                     const char *kv, char *err);

@@ -7,9 +7,9 @@
 
 #include "util.h"
 
-#define SUB_BITS 10
-#define SUB (1u << SUB_BITS)
-#define MAX_EXP 40
+#define SUB_BITS  10
+#define SUB       (1u << SUB_BITS)
+#define MAX_EXP   40
 #define N_BUCKETS ((MAX_EXP - SUB_BITS + 2) * (SUB / 2) + SUB)
 
 struct sl_hist {

@@ -2,8 +2,8 @@
  * from different threads never interleave. */
 #include "log.h"
 
-#include <strings.h>
 #include "util.h"
+#include <strings.h>
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,8 +23,11 @@ void sl_log_emit(int lvl, const char *fac, const char *fmt, ...) {
     struct tm tm;
     gmtime_r(&tv.tv_sec, &tm);
     int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %s ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, (long)(tv.tv_usec / 1000), names[lvl < 0 ? 0 : lvl > 3 ? 3 : lvl],
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     (long)(tv.tv_usec / 1000),
+                     names[lvl < 0   ? 0
+                           : lvl > 3 ? 3
+                                     : lvl],
                      fac);
     va_list ap;
     va_start(ap, fmt);

@@ -13,9 +13,8 @@
 
 #include "util.h"
 
-static const double bucket_s[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                  0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5,
-                                  5,      10};
+static const double bucket_s[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                  0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 #define N_BUCKETS (sizeof bucket_s / sizeof bucket_s[0])
 
 typedef enum kind { K_COUNTER, K_GAUGE, K_HISTO } kind_t;

@@ -28,7 +28,8 @@ void sl_os_reset(void);
 
 /* Writes all `n` bytes at `off`, retrying short writes and EINTR. Returns 0, or -1 with errno. */
 int sl_os_pwrite_all(int fd, const void *buf, size_t n, off_t off);
-/* Reads up to `n` bytes at `off`, retrying EINTR and short reads until EOF. Returns bytes read or -1. */
+/* Reads up to `n` bytes at `off`, retrying EINTR and short reads until EOF. Returns bytes read or
+ * -1. */
 ssize_t sl_os_pread_all(int fd, void *buf, size_t n, off_t off);
 /* Writes `n` bytes to `path` through a temp file, fsync and rename (atomic replace). 0 or -1. */
 int sl_os_write_file_atomic(const char *path, const void *buf, size_t n);

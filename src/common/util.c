@@ -55,17 +55,28 @@ void sl_assert_fail(const char *expr, const char *file, int line) {
 
 const char *sl_err_str(int err) {
     switch (err) {
-    case SL_OK: return "ok";
-    case SL_AGAIN: return "again";
-    case SL_ERR_TRUNC: return "truncated input";
-    case SL_ERR_INVAL: return "invalid input";
-    case SL_ERR_LIMIT: return "limit exceeded";
-    case SL_ERR_CORRUPT: return "corrupt data";
-    case SL_ERR_IO: return "I/O error";
-    case SL_ERR_NOSPACE: return "no space left on device";
-    case SL_ERR_EXISTS: return "already exists";
-    case SL_ERR_NOTFOUND: return "not found";
-    default: break;
+    case SL_OK:
+        return "ok";
+    case SL_AGAIN:
+        return "again";
+    case SL_ERR_TRUNC:
+        return "truncated input";
+    case SL_ERR_INVAL:
+        return "invalid input";
+    case SL_ERR_LIMIT:
+        return "limit exceeded";
+    case SL_ERR_CORRUPT:
+        return "corrupt data";
+    case SL_ERR_IO:
+        return "I/O error";
+    case SL_ERR_NOSPACE:
+        return "no space left on device";
+    case SL_ERR_EXISTS:
+        return "already exists";
+    case SL_ERR_NOTFOUND:
+        return "not found";
+    default:
+        break;
     }
     return err > 0 ? "kafka error" : "unknown error";
 }

@@ -40,8 +40,8 @@ void sl_assert_fail(const char *expr, const char *file, int line) __attribute__(
 /* Guards internal invariants; stays on in release builds. Input must never reach it. */
 #define SL_ASSERT(c) ((c) ? (void)0 : sl_assert_fail(#c, __FILE__, __LINE__))
 
-#define SL_MIN(a, b) ((a) < (b) ? (a) : (b))
-#define SL_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define SL_MIN(a, b)    ((a) < (b) ? (a) : (b))
+#define SL_MAX(a, b)    ((a) > (b) ? (a) : (b))
 #define SL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Big-endian load/store for fixed on-disk and on-wire headers (byte by byte, no host order). */

@@ -31,8 +31,8 @@ typedef struct pending {
 
 static enum MHD_Result send_buf(struct MHD_Connection *c, int status, const char *type,
                                 const void *p, size_t n) {
-    struct MHD_Response *r = MHD_create_response_from_buffer(n, (void *)(uintptr_t)p,
-                                                             MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(n, (void *)(uintptr_t)p, MHD_RESPMEM_MUST_COPY);
     if (!r) {
         return MHD_NO;
     }
@@ -45,8 +45,8 @@ static enum MHD_Result send_buf(struct MHD_Connection *c, int status, const char
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls) {
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls) {
     (void)version;
     sl_http_t *http = cls;
     pending_t *pd = *con_cls;
@@ -125,12 +125,11 @@ sl_http_t *sl_http_start(sl_loop_t *loop, const char *host, int port, sl_http_ha
     http->loop = loop;
     http->fn = fn;
     http->opaque = opaque;
-    http->mhd = MHD_start_daemon(MHD_USE_EPOLL, (uint16_t)port, NULL, NULL, on_request, http,
-                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
-                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, http,
-                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-                                 MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+    http->mhd = MHD_start_daemon(
+        MHD_USE_EPOLL, (uint16_t)port, NULL, NULL, on_request, http, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&sin, MHD_OPTION_NOTIFY_COMPLETED, on_completed, http,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
     if (!http->mhd) {
         snprintf(err, SL_ERRLEN, "admin listener %s:%d: cannot start HTTP server", host, port);
         free(http);

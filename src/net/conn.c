@@ -22,8 +22,8 @@
 #include "common/log.h"
 #include "common/util.h"
 
-#define MIN_REQUEST_BYTES 10   /* api_key + api_version + correlation_id + client_id length */
-#define READ_CHUNK_BYTES 65536 /* per read(2) */
+#define MIN_REQUEST_BYTES 10         /* api_key + api_version + correlation_id + client_id length */
+#define READ_CHUNK_BYTES  65536      /* per read(2) */
 #define READ_BUDGET_BYTES (1u << 20) /* per readiness event, for fairness between sockets */
 
 typedef struct chunk {
@@ -39,8 +39,8 @@ struct sl_resp {
     sl_conn_t *conn; /* NULL once orphaned */
     chunk_t *chunks;
     size_t n_chunks, cap_chunks;
-    size_t size;     /* total bytes, prefix included */
-    size_t cur;      /* chunk being sent */
+    size_t size; /* total bytes, prefix included */
+    size_t cur;  /* chunk being sent */
     bool ready;
 };
 
@@ -62,7 +62,7 @@ struct sl_conn {
     size_t n_inflight;
     size_t out_bytes; /* bytes of ready slots not yet sent */
     bool want_write;
-    bool throttled;         /* muted until throttle_timer fires (KIP-219) */
+    bool throttled; /* muted until throttle_timer fires (KIP-219) */
     uint64_t throttle_timer;
 };
 
@@ -71,7 +71,7 @@ static sl_conn_t *closed_conns;
 static sl_conn_t *resume_conns; /* unpaused with requests still buffered */
 static size_t n_conns;
 static size_t queued_bytes;
-static size_t in_bytes;          /* input buffer capacity across connections */
+static size_t in_bytes; /* input buffer capacity across connections */
 static size_t memory_budget = SIZE_MAX;
 static uint64_t next_id = 1;
 
@@ -81,7 +81,8 @@ static void update_watch(sl_conn_t *conn) {
     if (conn->state == CONN_CLOSED) {
         return;
     }
-    unsigned ev = (conn->state == CONN_READING ? SL_EV_READ : 0) | (conn->want_write ? SL_EV_WRITE : 0);
+    unsigned ev =
+        (conn->state == CONN_READING ? SL_EV_READ : 0) | (conn->want_write ? SL_EV_WRITE : 0);
     if (sl_loop_modify(conn->loop, conn->fd, ev) != SL_OK) {
         sl_conn_close(conn, "epoll_ctl failed");
     }

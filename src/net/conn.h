@@ -28,9 +28,9 @@ typedef struct sl_conn_hooks {
     /* Called once when the connection is closed (before it is freed). */
     void (*on_close)(sl_conn_t *conn, void *opaque);
     void *opaque;
-    size_t max_frame_bytes;   /* socket.request.max.bytes */
-    size_t out_high_bytes;    /* stop reading above this much queued output */
-    size_t max_inflight;      /* stop reading with this many unanswered requests */
+    size_t max_frame_bytes; /* socket.request.max.bytes */
+    size_t out_high_bytes;  /* stop reading above this much queued output */
+    size_t max_inflight;    /* stop reading with this many unanswered requests */
 } sl_conn_hooks_t;
 
 /* Takes ownership of the connected, non-blocking socket `fd` and starts reading. NULL on failure

@@ -6,15 +6,10 @@
  *       12     4  partitionLeaderEpoch   outside the CRC
  *       16     1  magic                  2
  *       17     4  crc                    CRC-32C of bytes 21..end
- *       21     2  attributes             bits 0-2 codec, 3 timestamp type, 4 transactional, 5 control
- *       23     4  lastOffsetDelta
- *       27     8  baseTimestamp
- *       35     8  maxTimestamp
- *       43     8  producerId
- *       51     2  producerEpoch
- *       53     4  baseSequence
- *       57     4  recordCount
- *       61     …  records (one compressed block when codec != none)
+ *       21     2  attributes             bits 0-2 codec, 3 timestamp type, 4 transactional, 5
+ * control 23     4  lastOffsetDelta 27     8  baseTimestamp 35     8  maxTimestamp 43     8
+ * producerId 51     2  producerEpoch 53     4  baseSequence 57     4  recordCount 61     …  records
+ * (one compressed block when codec != none)
  */
 #ifndef SL_BATCH_H
 #define SL_BATCH_H
@@ -28,15 +23,15 @@
 #define SL_BATCH_HEADER_BYTES 61
 #define SL_BATCH_LOG_OVERHEAD 12 /* baseOffset + batchLength */
 
-#define SL_BATCH_ATTR_CODEC_MASK     0x07
+#define SL_BATCH_ATTR_CODEC_MASK      0x07
 #define SL_BATCH_ATTR_LOG_APPEND_TIME 0x08
-#define SL_BATCH_ATTR_TRANSACTIONAL  0x10
-#define SL_BATCH_ATTR_CONTROL        0x20
+#define SL_BATCH_ATTR_TRANSACTIONAL   0x10
+#define SL_BATCH_ATTR_CONTROL         0x20
 
 typedef struct sl_batch_info {
     int64_t base_offset;
-    int32_t batch_length;  /* bytes after the batchLength field */
-    size_t total_bytes;    /* batch_length + 12 */
+    int32_t batch_length; /* bytes after the batchLength field */
+    size_t total_bytes;   /* batch_length + 12 */
     int16_t attributes;
     int32_t last_offset_delta;
     int64_t base_timestamp;

@@ -20,7 +20,7 @@
 #include "storage/segment.h"
 
 #define CLEAN_MARKER "clean-shutdown"
-#define SCAN_CHUNK 65536
+#define SCAN_CHUNK   65536
 
 struct sl_plog {
     char dir[4096];
@@ -73,8 +73,8 @@ static sl_err_t fail(sl_plog_t *plog, const char *op) {
     return plog->fail_err;
 }
 
-sl_err_t sl_plog_open(const char *dir, const sl_plog_conf_t *conf, int64_t now_ms,
-                      sl_plog_t **out, char *err) {
+sl_err_t sl_plog_open(const char *dir, const sl_plog_conf_t *conf, int64_t now_ms, sl_plog_t **out,
+                      char *err) {
     if (sl_os_mkdirs(dir) < 0) {
         snprintf(err, SL_ERRLEN, "mkdir %s: %s", dir, strerror(errno));
         return SL_ERR_IO;
@@ -367,8 +367,8 @@ int sl_plog_tick(sl_plog_t *plog, int64_t now_ms) {
         sl_segment_t *old = plog->segs[0];
         bool by_time = plog->conf.retention_ms >= 0 && old->max_ts >= 0 &&
                        now_ms - old->max_ts > plog->conf.retention_ms;
-        bool by_size = plog->conf.retention_bytes >= 0 &&
-                       total - old->size >= plog->conf.retention_bytes;
+        bool by_size =
+            plog->conf.retention_bytes >= 0 && total - old->size >= plog->conf.retention_bytes;
         if (!by_time && !by_size) {
             break;
         }

@@ -141,8 +141,8 @@ sl_err_t sl_segment_load_indexes(sl_segment_t *seg) {
     for (size_t i = 0; i + 8 <= len; i += 8) {
         int32_t rel = (int32_t)sl_load_be32(buf + i), pos = (int32_t)sl_load_be32(buf + i + 4);
         bool ok = rel >= 0 && pos >= 0 && pos < seg->size &&
-                  (seg->n_idx == 0 || (rel > seg->idx[seg->n_idx - 1].rel &&
-                                       pos > seg->idx[seg->n_idx - 1].pos));
+                  (seg->n_idx == 0 ||
+                   (rel > seg->idx[seg->n_idx - 1].rel && pos > seg->idx[seg->n_idx - 1].pos));
         if (!ok) {
             break;
         }
@@ -160,8 +160,8 @@ sl_err_t sl_segment_load_indexes(sl_segment_t *seg) {
         int64_t ts = (int64_t)sl_load_be64(buf + i);
         int32_t rel = (int32_t)sl_load_be32(buf + i + 8);
         bool ok = rel >= 0 && rel <= max_rel &&
-                  (seg->n_tidx == 0 || (ts >= seg->tidx[seg->n_tidx - 1].ts &&
-                                        rel >= seg->tidx[seg->n_tidx - 1].rel));
+                  (seg->n_tidx == 0 ||
+                   (ts >= seg->tidx[seg->n_tidx - 1].ts && rel >= seg->tidx[seg->n_tidx - 1].rel));
         if (!ok) {
             break;
         }
@@ -187,8 +187,7 @@ void sl_segment_index_batch(sl_segment_t *seg, int64_t base_offset, int64_t last
         if (seg->n_idx == 0 || rel > seg->idx[seg->n_idx - 1].rel) {
             push_idx(seg, rel, (int32_t)pos, true);
         }
-        if (seg->max_ts >= 0 &&
-            (seg->n_tidx == 0 || seg->max_ts > seg->tidx[seg->n_tidx - 1].ts)) {
+        if (seg->max_ts >= 0 && (seg->n_tidx == 0 || seg->max_ts > seg->tidx[seg->n_tidx - 1].ts)) {
             push_tidx(seg, seg->max_ts, rel, true);
         }
         seg->bytes_since_idx = 0;
@@ -266,8 +265,7 @@ sl_err_t sl_segment_recover(sl_segment_t *seg, bool full, int32_t interval, int6
         }
         first = false;
         sl_segment_index_batch(seg, info.base_offset, info.base_offset + info.last_offset_delta,
-                               info.max_timestamp, pos, (int64_t)info.total_bytes, interval,
-                               false);
+                               info.max_timestamp, pos, (int64_t)info.total_bytes, interval, false);
         pos += (int64_t)info.total_bytes;
     }
     free(chunk);
@@ -276,8 +274,9 @@ sl_err_t sl_segment_recover(sl_segment_t *seg, bool full, int32_t interval, int6
     }
     if (pos < seg->size) {
         *cut_out = seg->size - pos;
-        sl_log(SL_LOG_WARN, "storage", "file=%s op=truncate at=%" PRId64 " cut=%" PRId64
-               " msg=\"torn or corrupt tail\"", seg->path, pos, seg->size - pos);
+        sl_log(SL_LOG_WARN, "storage",
+               "file=%s op=truncate at=%" PRId64 " cut=%" PRId64 " msg=\"torn or corrupt tail\"",
+               seg->path, pos, seg->size - pos);
         if (sl_os.ftruncate(seg->fd, pos) < 0 || sl_os.fdatasync(seg->fd) < 0) {
             sl_log(SL_LOG_ERROR, "storage", "file=%s op=truncate err=\"%s\"", seg->path,
                    strerror(errno));

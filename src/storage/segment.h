@@ -22,10 +22,10 @@ typedef struct sl_tidx_entry {
 } sl_tidx_entry_t;
 
 typedef struct sl_segment {
-    int64_t base;       /* first offset */
-    int64_t next;       /* one past the last offset stored */
-    int64_t size;       /* bytes in .log */
-    int fd, ifd, tfd;   /* .log, .index, .timeindex */
+    int64_t base;     /* first offset */
+    int64_t next;     /* one past the last offset stored */
+    int64_t size;     /* bytes in .log */
+    int fd, ifd, tfd; /* .log, .index, .timeindex */
     sl_idx_entry_t *idx;
     size_t n_idx, cap_idx;
     sl_tidx_entry_t *tidx;

@@ -7,9 +7,9 @@
  * Record i goes to partition i % P with key "key-<i % 1000>", value "<i>:<payload>", headers
  * seq=<i> and codec=<codec>, and timestamp BASE_TS + i. Exit 0 only if everything matched. */
 #include <getopt.h>
-#include <stdbool.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,8 +61,10 @@ static int create_topic(rd_kafka_t *rk, const char *topic, int parts) {
         size_t n;
         const rd_kafka_topic_result_t **r =
             rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
-        rd_kafka_resp_err_t e = n == 1 ? rd_kafka_topic_result_error(r[0]) : RD_KAFKA_RESP_ERR__FAIL;
-        rc = (e == RD_KAFKA_RESP_ERR_NO_ERROR || e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) ? 0 : 1;
+        rd_kafka_resp_err_t e =
+            n == 1 ? rd_kafka_topic_result_error(r[0]) : RD_KAFKA_RESP_ERR__FAIL;
+        rc = (e == RD_KAFKA_RESP_ERR_NO_ERROR || e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) ? 0
+                                                                                              : 1;
         if (rc) {
             fprintf(stderr, "create topic: %s\n", rd_kafka_err2str(e));
         }
@@ -78,12 +80,23 @@ int main(int argc, char **argv) {
     int parts = 4, c;
     while ((c = getopt(argc, argv, "b:t:n:z:p:")) != -1) {
         switch (c) {
-        case 'b': brokers = optarg; break;
-        case 't': topic = optarg; break;
-        case 'n': count = atol(optarg); break;
-        case 'z': codec = optarg; break;
-        case 'p': parts = atoi(optarg); break;
-        default: return 2;
+        case 'b':
+            brokers = optarg;
+            break;
+        case 't':
+            topic = optarg;
+            break;
+        case 'n':
+            count = atol(optarg);
+            break;
+        case 'z':
+            codec = optarg;
+            break;
+        case 'p':
+            parts = atoi(optarg);
+            break;
+        default:
+            return 2;
         }
     }
     if (!topic || count <= 0 || parts <= 0) {
@@ -203,7 +216,8 @@ int main(int argc, char **argv) {
                   !memcmp(hv, seq, hl);
         if (!ok) {
             if (bad++ < 5) {
-                fprintf(stderr, "mismatch at partition %d offset %" PRId64 " (want offset %ld seq %ld)\n",
+                fprintf(stderr,
+                        "mismatch at partition %d offset %" PRId64 " (want offset %ld seq %ld)\n",
                         p, m->offset, next_offset[p], i);
             }
         }

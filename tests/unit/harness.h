@@ -1,5 +1,6 @@
 /* harness.h -- a tiny unit-test harness. Tests register themselves through constructors, so adding
- * a test never means editing a list. Run: ./test_x [name-substring]. Ends with "N passed, M failed". */
+ * a test never means editing a list. Run: ./test_x [name-substring]. Ends with "N passed, M
+ * failed". */
 #ifndef SL_HARNESS_H
 #define SL_HARNESS_H
 

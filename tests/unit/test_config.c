@@ -27,21 +27,26 @@ TEST(broker_defaults_are_kafkas) {
 TEST(set_checks_names_types_and_ranges) {
     sl_broker_conf_t c = defaults();
     char err[SL_ERRLEN];
-    CHECK_EQ_INT(sl_conf_set_kv(sl_broker_conf_defs, sl_broker_conf_n_defs, &c,
-                                "num.partitions=6", err), SL_OK);
+    CHECK_EQ_INT(
+        sl_conf_set_kv(sl_broker_conf_defs, sl_broker_conf_n_defs, &c, "num.partitions=6", err),
+        SL_OK);
     CHECK_EQ_INT(c.num_partitions, 6);
     CHECK_EQ_INT(sl_conf_set_kv(sl_broker_conf_defs, sl_broker_conf_n_defs, &c,
-                                "log.retention.hours = 2", err), SL_OK);
+                                "log.retention.hours = 2", err),
+                 SL_OK);
     CHECK_EQ_INT(c.retention_ms, 7200000);
     CHECK_EQ_INT(sl_conf_set_kv(sl_broker_conf_defs, sl_broker_conf_n_defs, &c, "no.such=1", err),
                  SL_ERR_NOTFOUND);
     CHECK(strstr(err, "no.such") != NULL);
+    CHECK_EQ_INT(
+        sl_conf_set_kv(sl_broker_conf_defs, sl_broker_conf_n_defs, &c, "num.partitions=abc", err),
+        SL_ERR_INVAL);
+    CHECK_EQ_INT(
+        sl_conf_set_kv(sl_broker_conf_defs, sl_broker_conf_n_defs, &c, "num.partitions=0", err),
+        SL_ERR_INVAL);
     CHECK_EQ_INT(sl_conf_set_kv(sl_broker_conf_defs, sl_broker_conf_n_defs, &c,
-                                "num.partitions=abc", err), SL_ERR_INVAL);
-    CHECK_EQ_INT(sl_conf_set_kv(sl_broker_conf_defs, sl_broker_conf_n_defs, &c,
-                                "num.partitions=0", err), SL_ERR_INVAL);
-    CHECK_EQ_INT(sl_conf_set_kv(sl_broker_conf_defs, sl_broker_conf_n_defs, &c,
-                                "auto.create.topics.enable=maybe", err), SL_ERR_INVAL);
+                                "auto.create.topics.enable=maybe", err),
+                 SL_ERR_INVAL);
     CHECK_EQ_INT(sl_conf_set_kv(sl_broker_conf_defs, sl_broker_conf_n_defs, &c, "novalue", err),
                  SL_ERR_INVAL);
 }
@@ -50,7 +55,8 @@ TEST(properties_file_with_comments) {
     char path[] = "/tmp/sluice-conf-XXXXXX";
     int fd = mkstemp(path);
     CHECK(fd >= 0);
-    const char *text = "# comment\n! also a comment\n\nnum.partitions=3\nlog.segment.bytes: 1048576\n";
+    const char *text =
+        "# comment\n! also a comment\n\nnum.partitions=3\nlog.segment.bytes: 1048576\n";
     CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
     close(fd);
     sl_broker_conf_t c = defaults();

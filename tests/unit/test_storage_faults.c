@@ -6,7 +6,7 @@
 #include "harness.h"
 #include "storage_util.h"
 
-static int fail_after;   /* calls left before the fault */
+static int fail_after; /* calls left before the fault */
 static int fault_errno;
 
 static ssize_t faulty_pwrite(int fd, const void *buf, size_t n, off_t off) {
