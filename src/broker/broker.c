@@ -20,6 +20,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/os.h"
+#include "group/coordinator.h"
 #include "net/conn.h"
 #include "storage/fsyncq.h"
 
@@ -192,6 +193,13 @@ sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err) {
     if (sl_topics_load(b, err) != SL_OK) {
         goto fail;
     }
+    sl_coord_conf_t cc = {conf->group_min_session_timeout_ms, conf->group_max_session_timeout_ms,
+                          conf->group_initial_rebalance_delay_ms, conf->offsets_retention_ms};
+    extern const sl_coord_hooks_t sl_group_hooks;
+    b->coord = sl_coord_new(b->loop, conf->data_dir, &cc, &sl_group_hooks, err);
+    if (!b->coord) {
+        goto fail;
+    }
     sl_log(SL_LOG_INFO, "broker", "data_dir=%s topics=%zu load_ms=%.1f", conf->data_dir,
            b->n_topics, (double)(sl_mono_ns() - t0) / 1e6);
 
@@ -294,6 +302,7 @@ void sl_broker_free(sl_broker_t *b) {
         sl_loop_unwatch(b->loop, sl_fsyncq_fd(b->fsyncq));
         sl_fsyncq_free(b->fsyncq);
     }
+    sl_coord_free(b->coord);
     sl_topics_close(b);
     sl_loop_free(b->loop);
     free(b);

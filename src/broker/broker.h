@@ -74,6 +74,7 @@ struct sl_broker {
     size_t topic_tab_size, n_topics;
     void *metalog;                    /* sl_metalog_t */
     void *fsyncq;                     /* sl_fsyncq_t: the group-commit worker */
+    struct sl_coord *coord;           /* the group coordinator (group/coordinator.c) */
     sl_partition_t *dirty;            /* partitions needing a group-commit sync */
     sl_produce_wait_t *produce_waits; /* acks=all produces waiting for the sync */
     sl_fetch_wait_t *fetch_waits;     /* parked long-poll fetches */
@@ -140,6 +141,17 @@ SL_HANDLER(DeleteTopics);
 SL_HANDLER(DescribeConfigs);
 SL_HANDLER(AlterConfigs);
 SL_HANDLER(CreatePartitions);
+SL_HANDLER(FindCoordinator);
+SL_HANDLER(JoinGroup);
+SL_HANDLER(SyncGroup);
+SL_HANDLER(Heartbeat);
+SL_HANDLER(LeaveGroup);
+SL_HANDLER(OffsetCommit);
+SL_HANDLER(OffsetFetch);
+SL_HANDLER(ListGroups);
+SL_HANDLER(DescribeGroups);
+SL_HANDLER(DeleteGroups);
+SL_HANDLER(OffsetDelete);
 
 /* Fetch waits are freed when their connection closes. */
 void sl_fetch_waits_drop_conn(sl_broker_t *b, sl_conn_t *conn);

@@ -71,7 +71,15 @@ const sl_conf_def_t sl_broker_conf_defs[] = {
     {"num.io.threads", SL_CONF_IGNORED, "", 0, 0, 0, 0, "Ignored"},
     {"offsets.topic.replication.factor", SL_CONF_IGNORED, "", 0, 0, 0, 0, "Ignored"},
     {"transaction.state.log.replication.factor", SL_CONF_IGNORED, "", 0, 0, 0, 0, "Ignored"},
-    {"group.initial.rebalance.delay.ms", SL_CONF_IGNORED, "", 0, 0, 0, 0, "Ignored"},
+    {"group.min.session.timeout.ms", SL_CONF_INT, "6000", 1, INT32_MAX,
+     B(group_min_session_timeout_ms), 0, "Smallest session.timeout.ms a consumer may ask for"},
+    {"group.max.session.timeout.ms", SL_CONF_INT, "1800000", 1, INT32_MAX,
+     B(group_max_session_timeout_ms), 0, "Largest session.timeout.ms a consumer may ask for"},
+    {"group.initial.rebalance.delay.ms", SL_CONF_INT, "0", 0, INT32_MAX,
+     B(group_initial_rebalance_delay_ms), 0,
+     "How long a new group waits for more members before its first rebalance"},
+    {"offsets.retention.minutes", SL_CONF_INT, "10080", 1, INT32_MAX, B(offsets_retention_ms),
+     60000, "Committed offsets of empty groups are kept this long (recorded; not yet enforced)"},
 };
 const size_t sl_broker_conf_n_defs = sizeof sl_broker_conf_defs / sizeof sl_broker_conf_defs[0];
 

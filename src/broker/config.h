@@ -34,6 +34,10 @@ typedef struct sl_broker_conf {
     char timestamp_type[SL_CONF_STR_MAX];
     char cleanup_policy[SL_CONF_STR_MAX];
     char compression_type[SL_CONF_STR_MAX];
+    int64_t group_min_session_timeout_ms;
+    int64_t group_max_session_timeout_ms;
+    int64_t group_initial_rebalance_delay_ms;
+    int64_t offsets_retention_ms;
 } sl_broker_conf_t;
 
 extern const sl_conf_def_t sl_broker_conf_defs[];

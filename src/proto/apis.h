@@ -18,7 +18,18 @@
     X(DeleteTopics, 20, 0, 6, 4)                                                                   \
     X(DescribeConfigs, 32, 0, 4, 4)                                                                \
     X(AlterConfigs, 33, 0, 2, 2)                                                                   \
-    X(CreatePartitions, 37, 0, 3, 2)
+    X(CreatePartitions, 37, 0, 3, 2)                                                               \
+    X(FindCoordinator, 10, 0, 2, 3)                                                                \
+    X(JoinGroup, 11, 0, 5, 6)                                                                      \
+    X(SyncGroup, 14, 0, 3, 4)                                                                      \
+    X(Heartbeat, 12, 0, 3, 4)                                                                      \
+    X(LeaveGroup, 13, 0, 3, 4)                                                                     \
+    X(OffsetCommit, 8, 0, 7, 8)                                                                    \
+    X(OffsetFetch, 9, 0, 5, 6)                                                                     \
+    X(ListGroups, 16, 0, 2, 3)                                                                     \
+    X(DescribeGroups, 15, 0, 4, 5)                                                                 \
+    X(DeleteGroups, 42, 0, 1, 2)                                                                   \
+    X(OffsetDelete, 47, 0, 0, 99)
 
 enum {
 #define SL_API_ENUM(name, key, min, max, flex) SL_API_##name = key,

@@ -1,0 +1,577 @@
+/* handle_group.c -- the consumer-group APIs on the wire; the state machine is group/coordinator.c.
+ *
+ * FindCoordinator v0-2: key, key_type (v1+) -> throttle (v1+), error, error_message (v1+),
+ *   node_id, host, port
+ * JoinGroup v0-5: group_id, session_timeout_ms, rebalance_timeout_ms (v1+), member_id,
+ *   group_instance_id (v5+), protocol_type, protocols {name, metadata} -> throttle (v2+), error,
+ *   generation_id, protocol_name, leader, member_id, members {member_id, group_instance_id (v5+),
+ *   metadata} (leader only)
+ * SyncGroup v0-3: group_id, generation_id, member_id, group_instance_id (v3+), assignments
+ *   {member_id, assignment} -> throttle (v1+), error, assignment
+ * Heartbeat v0-3: group_id, generation_id, member_id, group_instance_id (v3+) -> throttle (v1+),
+ *   error
+ * LeaveGroup v0-3: group_id, member_id (v0-2) | members {member_id, group_instance_id} (v3+) ->
+ *   throttle (v1+), error, members {member_id, group_instance_id, error} (v3+)
+ * OffsetCommit v0-7: group_id, generation_id (v1+), member_id (v1+), group_instance_id (v7+),
+ *   retention_time_ms (v2-4), topics {name, partitions {index, offset, leader_epoch (v6+),
+ *   commit_timestamp (v1), metadata}} -> throttle (v3+), topics {name, partitions {index, error}}
+ * OffsetFetch v0-5: group_id, topics {name, partition_indexes} (null = all, v2+) -> throttle
+ *   (v3+), topics {name, partitions {index, offset, leader_epoch (v5+), metadata, error}},
+ *   error (v2+)
+ * ListGroups v0-2 -> throttle (v1+), error, groups {group_id, protocol_type}
+ * DescribeGroups v0-4: groups, include_authorized_operations (v3+) -> throttle (v1+), groups
+ *   {error, group_id, state, protocol_type, protocol, members {member_id, group_instance_id (v4+),
+ *   client_id, client_host, metadata, assignment}, authorized_operations (v3+)}
+ * DeleteGroups v0-1: groups -> throttle, results {group_id, error}
+ * OffsetDelete v0: group_id, topics {name, partitions {index}} -> error, throttle, topics {name,
+ *   partitions {index, error}}
+ * A commit is acknowledged only after the offsets log has been fdatasync'ed. */
+#include <string.h>
+
+#include "broker/broker.h"
+#include "common/clock.h"
+#include "group/coordinator.h"
+#include "proto/kerr.h"
+
+#define KERR_GROUP_SUBSCRIBED_TO_TOPIC 86
+#define KERR_GROUP_ID_NOT_FOUND_ 69
+
+static sl_coord_t *coord(sl_req_t *req) {
+    return req->broker->coord;
+}
+
+SL_HANDLER(FindCoordinator) {
+    sl_reader_t *rd = &req->rd;
+    int16_t v = req->api_version;
+    (void)sl_rd_str(rd, false);
+    int8_t key_type = v >= 1 ? sl_rd_i8(rd) : 0;
+    if (rd->err) {
+        return rd->err;
+    }
+    sl_broker_t *b = req->broker;
+    int16_t err = key_type == 0 ? KERR_NONE : KERR_INVALID_REQUEST; /* transactions: later */
+    if (v >= 1) {
+        sl_wr_i32(&req->wr, 0);
+    }
+    sl_wr_i16(&req->wr, err);
+    if (v >= 1) {
+        sl_wr_strz(&req->wr, false, err ? "Only group coordinators are served" : NULL);
+    }
+    sl_wr_i32(&req->wr, err ? -1 : (int32_t)b->conf.node_id);
+    sl_wr_strz(&req->wr, false, err ? "" : b->adv_host);
+    sl_wr_i32(&req->wr, err ? -1 : b->adv_port);
+    return SL_OK;
+}
+
+/* ---- JoinGroup ---- */
+
+static const sl_protocol_t *chosen(const sl_group_t *g, const sl_member_t *m) {
+    for (int i = 0; i < m->n_protocols; i++) {
+        if (g->protocol && !strcmp(m->protocols[i].name, g->protocol)) {
+            return &m->protocols[i];
+        }
+    }
+    return NULL;
+}
+
+static void write_join(sl_req_t *req, sl_group_t *g, sl_member_t *m, int16_t err,
+                       const char *member_id) {
+    sl_writer_t *wr = &req->wr;
+    int16_t v = req->api_version;
+    if (v >= 2) {
+        sl_wr_i32(wr, 0);
+    }
+    sl_wr_i16(wr, err);
+    sl_wr_i32(wr, err ? -1 : g->generation);
+    sl_wr_strz(wr, false, err || !g->protocol ? "" : g->protocol);
+    sl_wr_strz(wr, false, err || !g->leader ? "" : g->leader);
+    sl_wr_strz(wr, false, member_id ? member_id : "");
+    bool leader = !err && g->leader && m && !strcmp(g->leader, m->member_id);
+    if (!leader) {
+        sl_wr_i32(wr, 0);
+        return;
+    }
+    sl_wr_i32(wr, g->n_members);
+    for (int i = 0; i < g->n_members; i++) {
+        const sl_member_t *o = g->members[i];
+        const sl_protocol_t *p = chosen(g, o);
+        sl_wr_strz(wr, false, o->member_id);
+        if (v >= 5) {
+            sl_wr_strz(wr, false, o->instance_id);
+        }
+        sl_bytes_t md = {p ? p->metadata : (const uint8_t *)"", p ? p->metadata_len : 0};
+        sl_wr_bytes(wr, false, md);
+    }
+}
+
+static void join_done(void *r, sl_group_t *g, sl_member_t *m, int16_t err) {
+    sl_req_t *req = r;
+    write_join(req, g, m, err, m ? m->member_id : "");
+    sl_req_finish(req);
+    free(req);
+}
+
+static void write_sync(sl_req_t *req, const sl_member_t *m, int16_t err) {
+    if (req->api_version >= 1) {
+        sl_wr_i32(&req->wr, 0);
+    }
+    sl_wr_i16(&req->wr, err);
+    sl_bytes_t as = {(const uint8_t *)"", 0};
+    if (!err && m && m->assignment) {
+        as.p = m->assignment;
+        as.len = m->assignment_len;
+    }
+    sl_wr_bytes(&req->wr, false, as);
+}
+
+static void sync_done(void *r, sl_group_t *g, sl_member_t *m, int16_t err) {
+    (void)g;
+    sl_req_t *req = r;
+    write_sync(req, m, err);
+    sl_req_finish(req);
+    free(req);
+}
+
+const sl_coord_hooks_t sl_group_hooks = {join_done, sync_done};
+
+SL_HANDLER(JoinGroup) {
+    sl_reader_t *rd = &req->rd;
+    int16_t v = req->api_version;
+    sl_join_args_t a = {0};
+    a.version = v;
+    a.group_id = sl_rd_str(rd, false);
+    a.session_timeout_ms = sl_rd_i32(rd);
+    a.rebalance_timeout_ms = v >= 1 ? sl_rd_i32(rd) : a.session_timeout_ms;
+    a.member_id = sl_rd_str(rd, false);
+    if (v >= 5) {
+        a.instance_id = sl_rd_str(rd, false);
+    }
+    a.protocol_type = sl_rd_str(rd, false);
+    int32_t n = sl_rd_count(rd, false, 6);
+    if (rd->err) {
+        return rd->err;
+    }
+    a.n_protocols = n;
+    a.proto_names = sl_xcalloc((size_t)n + 1, sizeof *a.proto_names);
+    a.proto_metadata = sl_xcalloc((size_t)n + 1, sizeof *a.proto_metadata);
+    for (int32_t i = 0; i < n; i++) {
+        a.proto_names[i] = sl_rd_str(rd, false);
+        a.proto_metadata[i] = sl_rd_bytes(rd, false);
+    }
+    if (rd->err) {
+        free(a.proto_names);
+        free(a.proto_metadata);
+        return rd->err;
+    }
+    a.client_id = req->client_id;
+    const char *peer = sl_conn_peer(req->conn);
+    const char *colon = strrchr(peer, ':');
+    a.client_host = (sl_str_t){peer, colon ? (size_t)(colon - peer) : strlen(peer)};
+    sl_member_t *m = NULL;
+    sl_group_t *g = NULL;
+    int rc = sl_coord_join(coord(req), &a, req, &m, &g);
+    free(a.proto_names);
+    free(a.proto_metadata);
+    if (rc < 0) {
+        return SL_AGAIN; /* answered (or to be answered) through join_done */
+    }
+    if (rc == 79 && m) { /* MEMBER_ID_REQUIRED: m is a temporary carrying the new id */
+        write_join(req, g, NULL, (int16_t)rc, m->member_id);
+        free(m->member_id);
+        free(m);
+        return SL_OK;
+    }
+    char *mid = sl_str_dupz(a.member_id);
+    write_join(req, g, NULL, (int16_t)rc, mid);
+    free(mid);
+    return SL_OK;
+}
+
+SL_HANDLER(SyncGroup) {
+    sl_reader_t *rd = &req->rd;
+    int16_t v = req->api_version;
+    sl_sync_args_t a = {0};
+    a.group_id = sl_rd_str(rd, false);
+    a.generation = sl_rd_i32(rd);
+    a.member_id = sl_rd_str(rd, false);
+    if (v >= 3) {
+        a.instance_id = sl_rd_str(rd, false);
+    }
+    int32_t n = sl_rd_count(rd, false, 6);
+    if (rd->err) {
+        return rd->err;
+    }
+    a.n_assignments = n;
+    a.assign_members = sl_xcalloc((size_t)n + 1, sizeof *a.assign_members);
+    a.assign_data = sl_xcalloc((size_t)n + 1, sizeof *a.assign_data);
+    for (int32_t i = 0; i < n; i++) {
+        a.assign_members[i] = sl_rd_str(rd, false);
+        a.assign_data[i] = sl_rd_bytes(rd, false);
+    }
+    if (rd->err) {
+        free(a.assign_members);
+        free(a.assign_data);
+        return rd->err;
+    }
+    sl_member_t *m = NULL;
+    int rc = sl_coord_sync(coord(req), &a, req, &m);
+    free(a.assign_members);
+    free(a.assign_data);
+    if (rc < 0) {
+        return SL_AGAIN;
+    }
+    write_sync(req, m, (int16_t)rc);
+    return SL_OK;
+}
+
+SL_HANDLER(Heartbeat) {
+    sl_reader_t *rd = &req->rd;
+    sl_str_t group = sl_rd_str(rd, false);
+    int32_t gen = sl_rd_i32(rd);
+    sl_str_t member = sl_rd_str(rd, false);
+    sl_str_t instance = req->api_version >= 3 ? sl_rd_str(rd, false) : (sl_str_t){NULL, 0};
+    if (rd->err) {
+        return rd->err;
+    }
+    int rc = sl_coord_heartbeat(coord(req), group, gen, member, instance);
+    if (req->api_version >= 1) {
+        sl_wr_i32(&req->wr, 0);
+    }
+    sl_wr_i16(&req->wr, (int16_t)rc);
+    return SL_OK;
+}
+
+SL_HANDLER(LeaveGroup) {
+    sl_reader_t *rd = &req->rd;
+    int16_t v = req->api_version;
+    sl_str_t group = sl_rd_str(rd, false);
+    sl_writer_t *wr = &req->wr;
+    if (v < 3) {
+        sl_str_t member = sl_rd_str(rd, false);
+        if (rd->err) {
+            return rd->err;
+        }
+        int rc = sl_coord_leave(coord(req), group, member, (sl_str_t){NULL, 0});
+        if (v >= 1) {
+            sl_wr_i32(wr, 0);
+        }
+        sl_wr_i16(wr, (int16_t)rc);
+        return SL_OK;
+    }
+    int32_t n = sl_rd_count(rd, false, 4);
+    if (rd->err) {
+        return rd->err;
+    }
+    sl_str_t *mids = sl_xcalloc((size_t)n + 1, sizeof *mids);
+    sl_str_t *iids = sl_xcalloc((size_t)n + 1, sizeof *iids);
+    for (int32_t i = 0; i < n; i++) {
+        mids[i] = sl_rd_str(rd, false);
+        iids[i] = sl_rd_str(rd, false);
+    }
+    if (rd->err) {
+        free(mids);
+        free(iids);
+        return rd->err;
+    }
+    sl_wr_i32(wr, 0);
+    size_t top_err_at = sl_wr_i16(wr, KERR_NONE);
+    sl_wr_i32(wr, n);
+    int16_t top = KERR_NONE;
+    for (int32_t i = 0; i < n; i++) {
+        int rc = sl_coord_leave(coord(req), group, mids[i], iids[i]);
+        sl_wr_str(wr, false, mids[i]);
+        sl_wr_str(wr, false, iids[i]);
+        sl_wr_i16(wr, (int16_t)rc);
+        if (rc && !top && n == 1) {
+            top = (int16_t)rc;
+        }
+    }
+    sl_store_be16(wr->buf->data + top_err_at, (uint16_t)top);
+    free(mids);
+    free(iids);
+    return SL_OK;
+}
+
+/* ---- offsets ---- */
+
+SL_HANDLER(OffsetCommit) {
+    sl_broker_t *b = req->broker;
+    sl_reader_t *rd = &req->rd;
+    int16_t v = req->api_version;
+    sl_writer_t *wr = &req->wr;
+    sl_str_t group = sl_rd_str(rd, false);
+    int32_t gen = v >= 1 ? sl_rd_i32(rd) : -1;
+    sl_str_t member = v >= 1 ? sl_rd_str(rd, false) : (sl_str_t){NULL, 0};
+    sl_str_t instance = v >= 7 ? sl_rd_str(rd, false) : (sl_str_t){NULL, 0};
+    if (v >= 2 && v <= 4) {
+        (void)sl_rd_i64(rd); /* retention_time_ms */
+    }
+    int32_t n_topics = sl_rd_count(rd, false, 6);
+    if (rd->err) {
+        return rd->err;
+    }
+    int gerr = sl_coord_check_commit(coord(req), group, gen, member, instance);
+    if (v >= 3) {
+        sl_wr_i32(wr, 0);
+    }
+    sl_wr_i32(wr, n_topics);
+    int64_t now = sl_wall_ms();
+    bool any = false;
+    size_t first_err = sl_wr_pos(wr);
+    (void)first_err;
+    /* Error positions of partitions whose commit is pending the sync. */
+    size_t *pending = NULL;
+    size_t n_pending = 0, cap_pending = 0;
+    for (int32_t t = 0; t < n_topics && !rd->err; t++) {
+        sl_str_t topic = sl_rd_str(rd, false);
+        int32_t np = sl_rd_count(rd, false, 14);
+        if (rd->err) {
+            break;
+        }
+        sl_topic_t *tp = sl_topic_find(b, topic);
+        sl_wr_str(wr, false, topic);
+        sl_wr_i32(wr, np);
+        for (int32_t i = 0; i < np && !rd->err; i++) {
+            int32_t index = sl_rd_i32(rd);
+            int64_t off = sl_rd_i64(rd);
+            int32_t epoch = v >= 6 ? sl_rd_i32(rd) : -1;
+            if (v == 1) {
+                (void)sl_rd_i64(rd); /* commit_timestamp */
+            }
+            sl_str_t md = sl_rd_str(rd, false);
+            if (rd->err) {
+                break;
+            }
+            int err = gerr;
+            if (!err && (!tp || index < 0 || index >= tp->n_partitions)) {
+                err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            }
+            if (!err && sl_coord_commit(coord(req), group, topic, index, off, epoch, md, now)) {
+                err = KERR_KAFKA_STORAGE_ERROR;
+            }
+            sl_wr_i32(wr, index);
+            size_t at = sl_wr_i16(wr, (int16_t)err);
+            if (!err) {
+                any = true;
+                if (n_pending == cap_pending) {
+                    cap_pending = cap_pending ? cap_pending * 2 : 16;
+                    pending = sl_xrealloc(pending, cap_pending * sizeof *pending);
+                }
+                pending[n_pending++] = at;
+            }
+        }
+    }
+    if (!rd->err && any && sl_coord_sync_store(coord(req)) != SL_OK) {
+        for (size_t i = 0; i < n_pending; i++) {
+            sl_store_be16(wr->buf->data + pending[i], KERR_KAFKA_STORAGE_ERROR);
+        }
+    }
+    free(pending);
+    return rd->err;
+}
+
+static void write_fetched(sl_req_t *req, sl_group_t *g, sl_str_t topic, int32_t index) {
+    const sl_offset_entry_t *e = sl_coord_committed(coord(req), g, topic, index);
+    sl_wr_i32(&req->wr, index);
+    sl_wr_i64(&req->wr, e ? e->c.offset : -1);
+    if (req->api_version >= 5) {
+        sl_wr_i32(&req->wr, e ? e->c.leader_epoch : -1);
+    }
+    sl_wr_strz(&req->wr, false, e ? (e->c.metadata ? e->c.metadata : "") : "");
+    sl_wr_i16(&req->wr, KERR_NONE);
+}
+
+SL_HANDLER(OffsetFetch) {
+    sl_reader_t *rd = &req->rd;
+    int16_t v = req->api_version;
+    sl_writer_t *wr = &req->wr;
+    sl_str_t group = sl_rd_str(rd, false);
+    int32_t n_topics = sl_rd_array_len(rd, false, 6);
+    if (rd->err) {
+        return rd->err;
+    }
+    sl_group_t *g = sl_coord_find(coord(req), group);
+    if (v >= 3) {
+        sl_wr_i32(wr, 0);
+    }
+    if (n_topics < 0) {
+        /* All committed offsets of the group, grouped by topic. */
+        size_t n = g ? g->n_offsets : 0;
+        bool *done = sl_xcalloc(n + 1, sizeof *done);
+        size_t count_at = sl_wr_i32(wr, 0);
+        int32_t topics = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (done[i]) {
+                continue;
+            }
+            topics++;
+            sl_str_t name = {g->offsets[i].topic, strlen(g->offsets[i].topic)};
+            sl_wr_str(wr, false, name);
+            size_t np_at = sl_wr_i32(wr, 0);
+            int32_t np = 0;
+            for (size_t k = i; k < n; k++) {
+                if (!done[k] && !strcmp(g->offsets[k].topic, g->offsets[i].topic)) {
+                    done[k] = true;
+                    write_fetched(req, g, name, g->offsets[k].partition);
+                    np++;
+                }
+            }
+            sl_wr_patch_i32(wr, np_at, np);
+        }
+        sl_wr_patch_i32(wr, count_at, topics);
+        free(done);
+    } else {
+        sl_wr_i32(wr, n_topics);
+        for (int32_t t = 0; t < n_topics && !rd->err; t++) {
+            sl_str_t topic = sl_rd_str(rd, false);
+            int32_t np = sl_rd_count(rd, false, 4);
+            if (rd->err) {
+                break;
+            }
+            sl_wr_str(wr, false, topic);
+            sl_wr_i32(wr, np);
+            for (int32_t i = 0; i < np && !rd->err; i++) {
+                write_fetched(req, g, topic, sl_rd_i32(rd));
+            }
+        }
+    }
+    if (v >= 2) {
+        sl_wr_i16(wr, KERR_NONE);
+    }
+    return rd->err;
+}
+
+/* ---- listing and administration ---- */
+
+typedef struct list_ctx {
+    sl_writer_t *wr;
+    int32_t n;
+} list_ctx_t;
+
+static void list_one(sl_group_t *g, void *opaque) {
+    list_ctx_t *c = opaque;
+    sl_wr_strz(c->wr, false, g->id);
+    sl_wr_strz(c->wr, false, g->protocol_type ? g->protocol_type : "");
+    c->n++;
+}
+
+SL_HANDLER(ListGroups) {
+    sl_writer_t *wr = &req->wr;
+    if (req->api_version >= 1) {
+        sl_wr_i32(wr, 0);
+    }
+    sl_wr_i16(wr, KERR_NONE);
+    size_t at = sl_wr_i32(wr, 0);
+    list_ctx_t c = {wr, 0};
+    sl_coord_each(coord(req), list_one, &c);
+    sl_wr_patch_i32(wr, at, c.n);
+    return SL_OK;
+}
+
+SL_HANDLER(DescribeGroups) {
+    sl_reader_t *rd = &req->rd;
+    int16_t v = req->api_version;
+    sl_writer_t *wr = &req->wr;
+    int32_t n = sl_rd_count(rd, false, 2);
+    if (rd->err) {
+        return rd->err;
+    }
+    sl_str_t *ids = sl_xcalloc((size_t)n + 1, sizeof *ids);
+    for (int32_t i = 0; i < n; i++) {
+        ids[i] = sl_rd_str(rd, false);
+    }
+    if (v >= 3) {
+        (void)sl_rd_bool(rd);
+    }
+    if (rd->err) {
+        free(ids);
+        return rd->err;
+    }
+    if (v >= 1) {
+        sl_wr_i32(wr, 0);
+    }
+    sl_wr_i32(wr, n);
+    for (int32_t i = 0; i < n; i++) {
+        sl_group_t *g = sl_coord_find(coord(req), ids[i]);
+        sl_wr_i16(wr, KERR_NONE); /* unknown groups are described as Dead, as Kafka does */
+        sl_wr_str(wr, false, ids[i]);
+        sl_wr_strz(wr, false, g ? sl_group_state_name(g->state) : "Dead");
+        sl_wr_strz(wr, false, g && g->protocol_type ? g->protocol_type : "");
+        sl_wr_strz(wr, false, g && g->protocol && g->state == SL_GROUP_STABLE ? g->protocol : "");
+        sl_wr_i32(wr, g ? g->n_members : 0);
+        for (int k = 0; g && k < g->n_members; k++) {
+            const sl_member_t *m = g->members[k];
+            const sl_protocol_t *p = chosen(g, m);
+            sl_wr_strz(wr, false, m->member_id);
+            if (v >= 4) {
+                sl_wr_strz(wr, false, m->instance_id);
+            }
+            sl_wr_strz(wr, false, m->client_id);
+            sl_wr_strz(wr, false, m->client_host);
+            sl_bytes_t md = {p ? p->metadata : (const uint8_t *)"", p ? p->metadata_len : 0};
+            sl_wr_bytes(wr, false, md);
+            sl_bytes_t as = {m->assignment ? m->assignment : (const uint8_t *)"",
+                             m->assignment_len};
+            sl_wr_bytes(wr, false, as);
+        }
+        if (v >= 3) {
+            sl_wr_i32(wr, INT32_MIN);
+        }
+    }
+    free(ids);
+    return SL_OK;
+}
+
+SL_HANDLER(DeleteGroups) {
+    sl_reader_t *rd = &req->rd;
+    sl_writer_t *wr = &req->wr;
+    int32_t n = sl_rd_count(rd, false, 2);
+    if (rd->err) {
+        return rd->err;
+    }
+    sl_wr_i32(wr, 0);
+    sl_wr_i32(wr, n);
+    for (int32_t i = 0; i < n && !rd->err; i++) {
+        sl_str_t id = sl_rd_str(rd, false);
+        if (rd->err) {
+            break;
+        }
+        sl_wr_str(wr, false, id);
+        sl_wr_i16(wr, (int16_t)sl_coord_delete_group(coord(req), id));
+    }
+    return rd->err;
+}
+
+SL_HANDLER(OffsetDelete) {
+    sl_reader_t *rd = &req->rd;
+    sl_writer_t *wr = &req->wr;
+    sl_str_t id = sl_rd_str(rd, false);
+    int32_t n_topics = sl_rd_count(rd, false, 6);
+    if (rd->err) {
+        return rd->err;
+    }
+    sl_group_t *g = sl_coord_find(coord(req), id);
+    sl_wr_i16(wr, g ? KERR_NONE : KERR_GROUP_ID_NOT_FOUND_);
+    sl_wr_i32(wr, 0);
+    sl_wr_i32(wr, g ? n_topics : 0);
+    for (int32_t t = 0; t < n_topics && !rd->err; t++) {
+        sl_str_t topic = sl_rd_str(rd, false);
+        int32_t np = sl_rd_count(rd, false, 4);
+        if (g) {
+            sl_wr_str(wr, false, topic);
+            sl_wr_i32(wr, np);
+        }
+        bool subscribed = g && g->n_members > 0 && sl_group_subscribes(g, topic);
+        for (int32_t i = 0; i < np && !rd->err; i++) {
+            int32_t index = sl_rd_i32(rd);
+            if (!g) {
+                continue;
+            }
+            sl_wr_i32(wr, index);
+            sl_wr_i16(wr, subscribed ? KERR_GROUP_SUBSCRIBED_TO_TOPIC
+                                     : (int16_t)sl_coord_delete_offset(coord(req), g, topic,
+                                                                       index));
+        }
+    }
+    return rd->err;
+}
