@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Consumer groups with real clients: a librdkafka group of 3 on 6 partitions with
+# cooperative-sticky, one member killed, the others take over and nothing is missed; commit,
+# close, restart and resume with nothing skipped; static membership; kafka-python and kafkajs
+# groups; committed offsets survive a broker kill -9.
+source "$(dirname "$0")/lib/broker.sh"
+dir=$(cd "$(dirname "$0")" && pwd)
+broker_start --set group.min.session.timeout.ms=1000
+S="$SLUICE"
+$S topic create grp -b "$BROKER" -p 6 >/dev/null
+seq 1 6000 | $S produce grp -b "$BROKER" || fail "produce"
+
+# 1. Three members; one is killed mid-way; the other two finish the topic.
+for i in 1 2 3; do
+  $PY "$dir/group_member.py" "$BROKER" g3 grp "$T/m$i" 8 &
+  eval "pid$i=$!"
+done
+for _ in $(seq 100); do
+  n=$( (cat "$T"/m* 2>/dev/null || true) | wc -l); [[ $n -ge 1500 ]] && break; sleep 0.1
+done
+kill -9 "$pid3"
+seq 6001 9000 | $S produce grp -b "$BROKER" || fail "produce 2"
+wait "$pid1" "$pid2" || fail "a surviving member failed"
+seen=$(cat "$T"/m1 "$T"/m2 "$T"/m3 | awk '{print $3}' | sort -un | wc -l)
+[[ $seen -eq 9000 ]] || fail "group of 3 with a killed member saw $seen of 9000 records"
+grep -q "removed: session timeout" "$T/broker.log" || fail "dead member was not expired"
+
+# 2. Everything is committed: a fresh member of the same group gets nothing old, then new ones.
+seq 9001 9100 | $S produce grp -b "$BROKER"
+rm -f "$T/m4"; $PY "$dir/group_member.py" "$BROKER" g3 grp "$T/m4" 4 || fail "resume member"
+[[ $(awk '{print $3}' "$T/m4" | sort -un | head -1) == 9001 && $(wc -l < "$T/m4") -eq 100 ]] \
+  || fail "resume after commit: $(wc -l < "$T/m4") records, first $(head -1 "$T/m4")"
+
+# 3. Static membership: a restarted member with the same group.instance.id rejoins without a
+#    rebalance (the generation does not move).
+$PY "$dir/group_member.py" "$BROKER" gs grp "$T/s1" 3 static-a &
+sp=$!
+$PY "$dir/group_member.py" "$BROKER" gs grp "$T/s2" 30 static-b &
+sp2=$!
+wait "$sp"
+gen1=$(grep -c "group=gs generation=" "$T/broker.log")
+$PY "$dir/group_member.py" "$BROKER" gs grp "$T/s3" 3 static-a || fail "static restart"
+gen2=$(grep -c "group=gs generation=" "$T/broker.log")
+kill "$sp2" 2>/dev/null; wait "$sp2" 2>/dev/null || true
+[[ $gen1 -eq $gen2 ]] || fail "static member restart caused a rebalance ($gen1 -> $gen2 generations)"
+
+# 4. kafka-python group of two, and kafkajs committing offsets read back through its admin API.
+$PY "$dir/groups_kafka_python.py" "$BROKER" || fail "kafka-python group"
+if [[ ! -d "$dir/node_modules/kafkajs" ]]; then
+  (cd "$dir" && npm install --no-audit --no-fund --silent kafkajs@2.2.4 >/dev/null) || fail "npm"
+fi
+node "$dir/groups_kafkajs.js" "$BROKER" || fail "kafkajs group"
+
+# 5. Committed offsets survive kill -9.
+before=$($PY - "$BROKER" <<'PY'
+import sys
+from confluent_kafka import Consumer, TopicPartition
+c = Consumer({"bootstrap.servers": sys.argv[1], "group.id": "g3"})
+print(sum(tp.offset for tp in c.committed([TopicPartition("grp", p) for p in range(6)], 10)))
+PY
+)
+[[ $before -eq 9100 ]] || fail "committed offsets sum $before, want 9100"
+broker_kill
+broker_start --set group.min.session.timeout.ms=1000
+after=$($PY - "$BROKER" <<'PY'
+import sys
+from confluent_kafka import Consumer, TopicPartition
+c = Consumer({"bootstrap.servers": sys.argv[1], "group.id": "g3"})
+print(sum(tp.offset for tp in c.committed([TopicPartition("grp", p) for p in range(6)], 10)))
+PY
+)
+[[ $after -eq $before ]] || fail "committed offsets after kill -9: $after, before: $before"
+broker_stop
+echo ok
