@@ -14,6 +14,7 @@ for i in range(400):
 p.flush()
 
 seen = [[], []]
+assigned = [0, 0]
 
 
 def run(idx):
@@ -23,6 +24,7 @@ def run(idx):
     for m in c:
         seen[idx].append(int(m.value))
         c.commit()
+    assigned[idx] = len(c.assignment())
     c.close()
 
 
@@ -33,7 +35,7 @@ for t in threads:
     t.join()
 allv = sorted(seen[0] + seen[1])
 assert sorted(set(allv)) == list(range(400)), (len(allv), len(set(allv)))
-assert seen[0] and seen[1], "both members should have received partitions"
+assert min(assigned) > 0, assigned  # both members held partitions
 
 for i in range(400, 450):
     p.send("kpg", value=b"%d" % i)
