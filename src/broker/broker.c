@@ -118,8 +118,42 @@ static void collect_partitions_each(sl_topic_t *t, void *opaque) {
     }
 }
 
+typedef struct lag_ctx {
+    sl_broker_t *b;
+    sl_metrics_out_t *out;
+} lag_ctx_t;
+
+/* Consumer lag = log end offset - committed offset, per group and partition (the autoscaler
+ * reads this). */
+static void collect_group(sl_group_t *g, void *opaque) {
+    lag_ctx_t *c = opaque;
+    for (size_t i = 0; i < g->n_offsets; i++) {
+        const sl_offset_entry_t *e = &g->offsets[i];
+        sl_str_t t = {e->topic, strlen(e->topic)};
+        sl_partition_t *p = sl_partition_get(c->b, t, e->partition);
+        char labels[768];
+        snprintf(labels, sizeof labels, "group=\"%s\",topic=\"%s\",partition=\"%d\"", g->id,
+                 e->topic, e->partition);
+        sl_metrics_emit(c->out, "sluice_consumer_group_committed_offset", "gauge",
+                        "Committed offset, per group and partition", labels,
+                        (double)e->c.offset);
+        if (p) {
+            int64_t lag = sl_plog_end_offset(p->plog) - e->c.offset;
+            sl_metrics_emit(c->out, "sluice_consumer_group_lag", "gauge",
+                            "Log end offset minus committed offset, per group and partition",
+                            labels, (double)(lag < 0 ? 0 : lag));
+        }
+    }
+    char labels[300];
+    snprintf(labels, sizeof labels, "group=\"%s\"", g->id);
+    sl_metrics_emit(c->out, "sluice_consumer_group_members", "gauge", "Members, per group",
+                    labels, (double)g->n_members);
+}
+
 static void collect(sl_metrics_out_t *out, void *opaque) {
     sl_broker_t *b = opaque;
+    lag_ctx_t lc = {b, out};
+    sl_coord_each(b->coord, collect_group, &lc);
     sl_metrics_emit(out, "sluice_connections", "gauge", "Open Kafka-protocol connections", "",
                     (double)sl_conn_count());
     sl_metrics_emit(out, "sluice_output_queued_bytes", "gauge",

@@ -394,8 +394,10 @@ SL_HANDLER(OffsetFetch) {
     if (v >= 3) {
         sl_wr_i32(wr, 0);
     }
-    if (n_topics < 0) {
-        /* All committed offsets of the group, grouped by topic. */
+    /* Null means every committed offset of the group (v2+). librdkafka 2.0.2's
+     * ListConsumerGroupOffsets without partitions sends an empty array for the same question, and
+     * no client asks for nothing on purpose, so empty is answered like null. */
+    if (n_topics < 0 || (n_topics == 0 && v >= 2)) {
         size_t n = g ? g->n_offsets : 0;
         bool *done = sl_xcalloc(n + 1, sizeof *done);
         size_t count_at = sl_wr_i32(wr, 0);

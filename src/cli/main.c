@@ -15,6 +15,7 @@ static const cmd_t cmds[] = {
     {"topic", sl_cmd_topic, "create | list | describe | delete topics (any Kafka cluster)"},
     {"produce", sl_cmd_produce, "produce lines from stdin to a topic"},
     {"consume", sl_cmd_consume, "print records of a topic to stdout"},
+    {"group", sl_cmd_group, "list | describe | lag | reset-offsets consumer groups"},
 };
 
 static void usage(FILE *f) {

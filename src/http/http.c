@@ -1,80 +1,74 @@
-/* http.c -- libmicrohttpd inside the event loop (see http.h). Request bodies are collected up to
- * SL_HTTP_MAX_BODY (413 beyond) before the handler runs; the handler answers synchronously. */
+/* http.c -- libmicrohttpd inside sluice's event loop (see http.h).
+ *
+ * MHD runs with MHD_USE_EPOLL and no thread of its own. Its epoll fd becomes readable when the
+ * listener or any connection has work; the loop watches that fd and calls MHD_run. MHD also
+ * needs to run when a connection's idle timeout expires or when it holds work that no socket
+ * event will announce; MHD_get_timeout says when, and one loop timer covers it (see arm_timer).
+ *
+ * One request, as MHD drives on_request:
+ *   on_uri        request line parsed: allocate the request state, keep the raw query
+ *   on_request #1 headers parsed, body not read: refuse a Content-Length over the cap (413)
+ *   on_request #k a piece of body: append, or refuse once the total passes the cap (413)
+ *   on_request #n body complete (upload_size == 0): call the handler, queue its response
+ *   on_completed  request finished or connection closed: free the request state
+ * A 413 is queued while the body is still arriving; MHD then closes the connection after the
+ * response instead of reading the rest, so an oversized upload costs at most the cap. */
 #include "http.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
-#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/util.h"
 
-#define TICK_MS 500 /* connection timeouts are checked at this period */
+#define TIMER_MAX_MS 3600000u /* MHD's timeouts are seconds to minutes; bounds the arithmetic */
 
 struct sl_http {
     sl_loop_t *loop;
     struct MHD_Daemon *mhd;
-    int epfd;
+    int epfd; /* MHD's, watched by the loop */
     int port;
-    uint64_t timer;
+    uint64_t timer;          /* the one pending loop timer, or 0 */
+    uint64_t timer_deadline; /* its deadline on the monotonic clock, in ms */
     sl_http_handler_fn *fn;
     void *opaque;
+    char last_msg[160]; /* MHD's latest log message, for the start-up error */
 };
 
-typedef struct pending {
-    sl_buf_t body;
-    bool too_big;
-} pending_t;
+typedef struct req_state {
+    char *query;   /* raw query, or NULL */
+    sl_buf_t body; /* bytes received so far, at most SL_HTTP_MAX_BODY */
+    bool headers_seen;
+    bool refused; /* a 413 is queued; the rest of the body is ignored */
+} req_state_t;
 
-static enum MHD_Result send_buf(struct MHD_Connection *c, int status, const char *type,
-                                const void *p, size_t n) {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(n, (void *)(uintptr_t)p, MHD_RESPMEM_MUST_COPY);
-    if (!r) {
-        return MHD_NO;
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
+    sl_http_t *http = cls;
+    vsnprintf(http->last_msg, sizeof http->last_msg, fmt, ap);
+    size_t n = strlen(http->last_msg);
+    while (n && (http->last_msg[n - 1] == '\n' || http->last_msg[n - 1] == '\r')) {
+        http->last_msg[--n] = '\0';
     }
-    if (type) {
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    }
-    enum MHD_Result rc = MHD_queue_response(c, (unsigned)status, r);
-    MHD_destroy_response(r);
-    return rc;
+    /* Per-connection complaints (malformed requests, resets) come from peers: debug only. */
+    sl_log(SL_LOG_DEBUG, "http", "msg=\"%s\"", http->last_msg);
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_size, void **con_cls) {
-    (void)version;
-    sl_http_t *http = cls;
-    pending_t *pd = *con_cls;
-    if (!pd) {
-        pd = sl_xcalloc(1, sizeof *pd);
-        *con_cls = pd;
-        return MHD_YES;
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
+    (void)cls;
+    (void)c;
+    req_state_t *rq = sl_xcalloc(1, sizeof *rq);
+    const char *q = strchr(uri, '?');
+    if (q) {
+        rq->query = sl_xstrdup(q + 1);
     }
-    if (*upload_size) {
-        if (pd->body.len + *upload_size > SL_HTTP_MAX_BODY) {
-            pd->too_big = true;
-        } else {
-            sl_buf_append(&pd->body, upload_data, *upload_size);
-        }
-        *upload_size = 0;
-        return MHD_YES;
-    }
-    if (pd->too_big) {
-        static const char msg[] = "request body too large\n";
-        return send_buf(c, 413, "text/plain", msg, sizeof msg - 1);
-    }
-    sl_http_request_t req = {method, url, pd->body.len ? (const char *)pd->body.data : NULL,
-                             pd->body.len};
-    sl_http_response_t resp = {200, "text/plain; charset=utf-8", {0}};
-    http->fn(&req, &resp, http->opaque);
-    enum MHD_Result rc = send_buf(c, resp.status, resp.content_type, resp.body.data, resp.body.len);
-    sl_buf_fini(&resp.body);
-    return rc;
+    return rq;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -82,12 +76,125 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)cls;
     (void)c;
     (void)toe;
-    pending_t *pd = *con_cls;
-    if (pd) {
-        sl_buf_fini(&pd->body);
-        free(pd);
+    req_state_t *rq = *con_cls;
+    if (rq) {
+        free(rq->query);
+        sl_buf_fini(&rq->body);
+        free(rq);
         *con_cls = NULL;
     }
+}
+
+/* Queues a response. The body's memory goes to MHD (freed with free() once sent). */
+static enum MHD_Result respond(struct MHD_Connection *c, int status, const char *type,
+                               const char *allow, sl_buf_t *body) {
+    struct MHD_Response *r;
+    if (body->len) {
+        r = MHD_create_response_from_buffer(body->len, body->data, MHD_RESPMEM_MUST_FREE);
+        if (r) {
+            *body = (sl_buf_t){0};
+        }
+    } else {
+        r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    }
+    sl_buf_fini(body);
+    if (!r) {
+        return MHD_NO; /* MHD closes the connection */
+    }
+    if (type) {
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    }
+    if (allow) {
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+    }
+    enum MHD_Result rc =
+        MHD_queue_response(c, (unsigned)(status >= 100 && status <= 999 ? status : 500), r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+static enum MHD_Result refuse_too_large(struct MHD_Connection *c, req_state_t *rq) {
+    static const char msg[] = "request body too large\n";
+    rq->refused = true;
+    sl_buf_fini(&rq->body);
+    sl_buf_t body = {0};
+    sl_buf_append(&body, msg, sizeof msg - 1);
+    return respond(c, MHD_HTTP_CONTENT_TOO_LARGE, "text/plain; charset=utf-8", NULL, &body);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls) {
+    (void)version;
+    sl_http_t *http = cls;
+    req_state_t *rq = *con_cls;
+    if (!rq) { /* on_uri always runs first; this only guards a change in MHD */
+        rq = *con_cls = on_uri(NULL, url, c);
+    }
+    if (!rq->headers_seen) {
+        rq->headers_seen = true;
+        const char *cl =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > SL_HTTP_MAX_BODY) {
+            return refuse_too_large(c, rq);
+        }
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        size_t n = *upload_size;
+        *upload_size = 0;
+        if (rq->refused) {
+            return MHD_YES;
+        }
+        if (n > SL_HTTP_MAX_BODY - rq->body.len) {
+            return refuse_too_large(c, rq);
+        }
+        sl_buf_append(&rq->body, upload_data, n);
+        return MHD_YES;
+    }
+    if (rq->refused) {
+        return MHD_YES;
+    }
+    sl_http_request_t req = {
+        .method = method,
+        .path = url,
+        .query = rq->query,
+        .body = rq->body.len ? (const char *)rq->body.data : NULL,
+        .body_len = rq->body.len,
+    };
+    sl_http_response_t resp = {.status = 200, .content_type = "text/plain; charset=utf-8"};
+    http->fn(&req, &resp, http->opaque);
+    return respond(c, resp.status, resp.content_type, resp.allow, &resp.body);
+}
+
+static void on_timer(sl_loop_t *loop, uint64_t id, void *data);
+
+/* Keeps at most one timer pending, due no later than MHD asks. A pending timer that is already
+ * due earlier is kept: firing early only costs an MHD_run that finds nothing, while cancelling and
+ * re-adding on every socket event would churn the loop's timer heap. `floor_ms` is 1 when called
+ * from the timer itself, so a zero timeout cannot make the loop's timer phase spin. */
+static void arm_timer(sl_http_t *http, uint64_t floor_ms) {
+    MHD_UNSIGNED_LONG_LONG t;
+    if (MHD_get_timeout(http->mhd, &t) != MHD_YES) {
+        return; /* no connection has a timeout and no work is pending */
+    }
+    uint64_t ms = SL_MAX(SL_MIN((uint64_t)t, (uint64_t)TIMER_MAX_MS), floor_ms);
+    uint64_t deadline = sl_mono_ms() + ms;
+    if (http->timer && http->timer_deadline <= deadline) {
+        return;
+    }
+    sl_loop_cancel(http->loop, http->timer);
+    http->timer = sl_loop_timer(http->loop, ms, on_timer, http);
+    http->timer_deadline = deadline;
+}
+
+static void on_timer(sl_loop_t *loop, uint64_t id, void *data) {
+    (void)loop;
+    (void)id;
+    sl_http_t *http = data;
+    http->timer = 0;
+    MHD_run(http->mhd);
+    arm_timer(http, 1);
 }
 
 static void on_ready(sl_loop_t *loop, int fd, void *data, unsigned events) {
@@ -96,62 +203,77 @@ static void on_ready(sl_loop_t *loop, int fd, void *data, unsigned events) {
     (void)events;
     sl_http_t *http = data;
     MHD_run(http->mhd);
+    arm_timer(http, 0);
 }
 
-static void on_tick(sl_loop_t *loop, uint64_t id, void *data) {
-    (void)id;
-    sl_http_t *http = data;
-    MHD_run(http->mhd);
-    http->timer = sl_loop_timer(loop, TICK_MS, on_tick, http);
+static bool parse_host(const char *host, struct in_addr *out) {
+    if (!host || !*host || !strcmp(host, "0.0.0.0")) {
+        out->s_addr = htonl(INADDR_ANY);
+        return true;
+    }
+    if (!strcmp(host, "localhost")) {
+        out->s_addr = htonl(INADDR_LOOPBACK);
+        return true;
+    }
+    return inet_pton(AF_INET, host, out) == 1;
 }
 
 sl_http_t *sl_http_start(sl_loop_t *loop, const char *host, int port, sl_http_handler_fn *fn,
                          void *opaque, char *err) {
-    struct addrinfo hints = {0}, *res = NULL;
-    hints.ai_family = AF_INET;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE;
-    char pbuf[8];
-    snprintf(pbuf, sizeof pbuf, "%d", port);
-    int grc = getaddrinfo(host && *host ? host : NULL, pbuf, &hints, &res);
-    if (grc != 0) {
-        snprintf(err, SL_ERRLEN, "admin listener %s: %s", host, gai_strerror(grc));
+    const char *shown = host && *host ? host : "0.0.0.0";
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    if (!parse_host(host, &sin.sin_addr)) {
+        snprintf(err, SL_ERRLEN, "http listener %s: not an IPv4 address or localhost", shown);
         return NULL;
     }
-    struct sockaddr_in sin;
-    memcpy(&sin, res->ai_addr, sizeof sin);
-    freeaddrinfo(res);
+    if (port < 0 || port > 65535) {
+        snprintf(err, SL_ERRLEN, "http listener %s:%d: port out of range", shown, port);
+        return NULL;
+    }
+    sin.sin_port = htons((uint16_t)port);
+
     sl_http_t *http = sl_xcalloc(1, sizeof *http);
     http->loop = loop;
     http->fn = fn;
     http->opaque = opaque;
+    http->epfd = -1;
+    /* The logger goes first so that start-up failures reach last_msg (MHD's advice). No
+     * MHD_OPTION_LISTENING_ADDRESS_REUSE: it means SO_REUSEPORT, which would let a second
+     * broker share the port; MHD's default SO_REUSEADDR already allows a quick restart. */
     http->mhd = MHD_start_daemon(
-        MHD_USE_EPOLL, (uint16_t)port, NULL, NULL, on_request, http, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&sin, MHD_OPTION_NOTIFY_COMPLETED, on_completed, http,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+        MHD_USE_EPOLL | MHD_USE_ERROR_LOG, (uint16_t)port, NULL, NULL, on_request, http,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, http, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, http, MHD_OPTION_NOTIFY_COMPLETED, on_completed, http,
+        MHD_OPTION_CONNECTION_LIMIT, SL_HTTP_MAX_CONNS, MHD_OPTION_CONNECTION_TIMEOUT,
+        SL_HTTP_IDLE_S, MHD_OPTION_END);
     if (!http->mhd) {
-        snprintf(err, SL_ERRLEN, "admin listener %s:%d: cannot start HTTP server", host, port);
+        snprintf(err, SL_ERRLEN, "http listener %s:%d: %s", shown, port,
+                 http->last_msg[0] ? http->last_msg : "libmicrohttpd could not start");
         free(http);
         return NULL;
     }
     const union MHD_DaemonInfo *ei = MHD_get_daemon_info(http->mhd, MHD_DAEMON_INFO_EPOLL_FD);
     const union MHD_DaemonInfo *li = MHD_get_daemon_info(http->mhd, MHD_DAEMON_INFO_LISTEN_FD);
-    http->epfd = ei ? ei->epoll_fd : -1;
     struct sockaddr_in bound;
     socklen_t blen = sizeof bound;
-    http->port = port;
-    if (li && getsockname(li->listen_fd, (struct sockaddr *)&bound, &blen) == 0) {
-        http->port = ntohs(bound.sin_port);
+    if (!ei || !li || getsockname(li->listen_fd, (struct sockaddr *)&bound, &blen) != 0) {
+        snprintf(err, SL_ERRLEN, "http listener %s:%d: no epoll or listen fd from libmicrohttpd",
+                 shown, port);
+        goto fail;
     }
-    if (http->epfd < 0 || sl_loop_watch(loop, http->epfd, SL_EV_READ, on_ready, http) != SL_OK) {
-        snprintf(err, SL_ERRLEN, "admin listener: no epoll fd from libmicrohttpd");
-        MHD_stop_daemon(http->mhd);
-        free(http);
-        return NULL;
+    http->port = ntohs(bound.sin_port);
+    http->epfd = ei->epoll_fd;
+    if (sl_loop_watch(loop, http->epfd, SL_EV_READ, on_ready, http) != SL_OK) {
+        snprintf(err, SL_ERRLEN, "http listener %s:%d: cannot watch the epoll fd", shown, port);
+        goto fail;
     }
-    http->timer = sl_loop_timer(loop, TICK_MS, on_tick, http);
+    arm_timer(http, 0);
     return http;
+
+fail:
+    MHD_stop_daemon(http->mhd);
+    free(http);
+    return NULL;
 }
 
 int sl_http_port(const sl_http_t *http) {
@@ -164,6 +286,6 @@ void sl_http_stop(sl_http_t *http) {
     }
     sl_loop_unwatch(http->loop, http->epfd);
     sl_loop_cancel(http->loop, http->timer);
-    MHD_stop_daemon(http->mhd);
+    MHD_stop_daemon(http->mhd); /* runs on_completed for open requests; closes epfd */
     free(http);
 }
