@@ -245,6 +245,67 @@ AV_RESP = [("error", "i16", 0, INF),
            ("apis", [("key", "i16", 0, INF), ("min", "i16", 0, INF), ("max", "i16", 0, INF)], 0, INF),
            ("throttle", "i32", 1, INF)]
 
+
+FC_REQ = [("key", "str", 0, INF), ("key_type", "i8", 1, INF)]
+FC_RESP = [("throttle", "i32", 1, INF), ("error", "i16", 0, INF), ("msg", "nstr", 1, INF),
+           ("node", "i32", 0, INF), ("host", "str", 0, INF), ("port", "i32", 0, INF)]
+JG_REQ = [("group", "str", 0, INF), ("session", "i32", 0, INF), ("rebalance", "i32", 1, INF),
+          ("member", "str", 0, INF), ("instance", "nstr", 5, INF), ("ptype", "str", 0, INF),
+          ("protocols", [("name", "str", 0, INF), ("meta", "bytes", 0, INF)], 0, INF)]
+JG_RESP = [("throttle", "i32", 2, INF), ("error", "i16", 0, INF), ("gen", "i32", 0, INF),
+           ("protocol", "str", 0, INF), ("leader", "str", 0, INF), ("member", "str", 0, INF),
+           ("members", [("id", "str", 0, INF), ("instance", "nstr", 5, INF),
+                        ("meta", "bytes", 0, INF)], 0, INF)]
+SG_REQ = [("group", "str", 0, INF), ("gen", "i32", 0, INF), ("member", "str", 0, INF),
+          ("instance", "nstr", 3, INF),
+          ("assign", [("id", "str", 0, INF), ("data", "bytes", 0, INF)], 0, INF)]
+SG_RESP = [("throttle", "i32", 1, INF), ("error", "i16", 0, INF), ("data", "bytes", 0, INF)]
+HB_REQ = [("group", "str", 0, INF), ("gen", "i32", 0, INF), ("member", "str", 0, INF),
+          ("instance", "nstr", 3, INF)]
+HB_RESP = [("throttle", "i32", 1, INF), ("error", "i16", 0, INF)]
+LG_REQ = [("group", "str", 0, INF), ("member", "str", 0, 2),
+          ("members", [("id", "str", 3, INF), ("instance", "nstr", 3, INF)], 3, INF)]
+LG_RESP = [("throttle", "i32", 1, INF), ("error", "i16", 0, INF),
+           ("members", [("id", "str", 3, INF), ("instance", "nstr", 3, INF),
+                        ("error", "i16", 3, INF)], 3, INF)]
+OC_REQ = [("group", "str", 0, INF), ("gen", "i32", 1, INF), ("member", "str", 1, INF),
+          ("instance", "nstr", 7, INF), ("retention", "i64", 2, 4),
+          ("topics", [("name", "str", 0, INF),
+                      ("parts", [("index", "i32", 0, INF), ("offset", "i64", 0, INF),
+                                 ("epoch", "i32", 6, INF), ("ts", "i64", 1, 1),
+                                 ("meta", "nstr", 0, INF)], 0, INF)], 0, INF)]
+OC_RESP = [("throttle", "i32", 3, INF),
+           ("topics", [("name", "str", 0, INF),
+                       ("parts", [("index", "i32", 0, INF), ("error", "i16", 0, INF)], 0, INF)],
+            0, INF)]
+OF_REQ = [("group", "str", 0, INF),
+          ("topics", [("name", "str", 0, INF), ("parts", "i32list", 0, INF)], 0, INF)]
+OF_RESP = [("throttle", "i32", 3, INF),
+           ("topics", [("name", "str", 0, INF),
+                       ("parts", [("index", "i32", 0, INF), ("offset", "i64", 0, INF),
+                                  ("epoch", "i32", 5, INF), ("meta", "nstr", 0, INF),
+                                  ("error", "i16", 0, INF)], 0, INF)], 0, INF),
+           ("error", "i16", 2, INF)]
+LS_RESP = [("throttle", "i32", 1, INF), ("error", "i16", 0, INF),
+           ("groups", [("id", "str", 0, INF), ("ptype", "str", 0, INF)], 0, INF)]
+DG_REQ = [("groups", "strlist", 0, INF), ("ops", "bool", 3, INF)]
+DG_RESP = [("throttle", "i32", 1, INF),
+           ("groups", [("error", "i16", 0, INF), ("id", "str", 0, INF), ("state", "str", 0, INF),
+                       ("ptype", "str", 0, INF), ("pdata", "str", 0, INF),
+                       ("members", [("id", "str", 0, INF), ("instance", "nstr", 4, INF),
+                                    ("client", "str", 0, INF), ("host", "str", 0, INF),
+                                    ("meta", "bytes", 0, INF), ("assign", "bytes", 0, INF)], 0, INF),
+                       ("ops", "i32", 3, INF)], 0, INF)]
+DEL_REQ = [("groups", "strlist", 0, INF)]
+DEL_RESP = [("throttle", "i32", 0, INF),
+            ("results", [("id", "str", 0, INF), ("error", "i16", 0, INF)], 0, INF)]
+OD_REQ = [("group", "str", 0, INF),
+          ("topics", [("name", "str", 0, INF), ("parts", [("index", "i32", 0, INF)], 0, INF)], 0, INF)]
+OD_RESP = [("error", "i16", 0, INF), ("throttle", "i32", 0, INF),
+           ("topics", [("name", "str", 0, INF),
+                       ("parts", [("index", "i32", 0, INF), ("error", "i16", 0, INF)], 0, INF)],
+            0, INF)]
+
 host, port = sys.argv[1].rsplit(":", 1)
 sock = socket.create_connection((host, int(port)), timeout=10)
 corr = 0
@@ -280,7 +341,8 @@ def recv(n):
 # ApiVersions v0 tells us what to test.
 av = call(18, 0, False, b"", AV_RESP)
 ranges = {a["key"]: (a["min"], a["max"]) for a in av["apis"]}
-FLEX = {0: 9, 1: 12, 2: 6, 3: 9, 18: 3, 19: 5, 20: 4, 32: 4, 33: 2, 37: 2}
+FLEX = {0: 9, 1: 12, 2: 6, 3: 9, 18: 3, 19: 5, 20: 4, 32: 4, 33: 2, 37: 2, 10: 3, 11: 6, 12: 4,
+        13: 4, 14: 4, 8: 8, 9: 6, 15: 5, 16: 3, 42: 2, 47: 99}
 tested = 0
 
 
@@ -371,6 +433,105 @@ for v, flex in versions(20):
     assert r["responses"][0]["error"] == 0, (v, r)
     r = call(20, v, flex, enc(DT_REQ, req, v, flex), DT_RESP)
     assert r["responses"][0]["error"] == 3, (v, r)
+    tested += 1
+
+
+# ---- consumer groups: every version, through a full join/sync/heartbeat/commit/fetch/leave ----
+for v, flex in versions(10):
+    r = call(10, v, flex, enc(FC_REQ, {"key": "pv-g", "key_type": 0}, v, flex), FC_RESP)
+    assert r["error"] == 0 and r["port"] == int(port), (v, r)
+    tested += 1
+
+CONSUMER_META = struct.pack(">hi", 0, 1) + struct.pack(">h", 7) + b"pv-ct-7" + struct.pack(">i", -1)
+for v, flex in versions(11):
+    group = "pv-g-%d" % v
+    req = {"group": group, "session": 10000, "rebalance": 10000, "member": "", "instance": None,
+           "ptype": "consumer", "protocols": [{"name": "range", "meta": CONSUMER_META}]}
+    r = call(11, v, flex, enc(JG_REQ, req, v, flex), JG_RESP)
+    if v >= 4:
+        assert r["error"] == 79 and r["member"], (v, r)  # MEMBER_ID_REQUIRED
+        req["member"] = r["member"]
+        r = call(11, v, flex, enc(JG_REQ, req, v, flex), JG_RESP)
+    assert r["error"] == 0 and r["gen"] == 1 and r["leader"] == r["member"], (v, r)
+    assert len(r["members"]) == 1 and r["members"][0]["meta"] == CONSUMER_META, (v, r)
+    member, gen = r["member"], r["gen"]
+    sv = min(v, ranges[14][1])
+    sreq = {"group": group, "gen": gen, "member": member, "instance": None,
+            "assign": [{"id": member, "data": b"assignment-%d" % v}]}
+    r = call(14, sv, sv >= FLEX[14], enc(SG_REQ, sreq, sv, sv >= FLEX[14]), SG_RESP)
+    assert r["error"] == 0 and r["data"] == b"assignment-%d" % v, (v, r)
+    sreq["gen"] = gen + 5
+    r = call(14, sv, sv >= FLEX[14], enc(SG_REQ, sreq, sv, sv >= FLEX[14]), SG_RESP)
+    assert r["error"] == 22, (v, r)  # ILLEGAL_GENERATION
+    tested += 1
+
+group, member = "pv-g-0", None
+r = call(15, 0, False, enc(DG_REQ, {"groups": ["pv-g-0"]}, 0, False), DG_RESP)
+member = r["groups"][0]["members"][0]["id"]
+for v, flex in versions(12):
+    hb = {"group": group, "gen": 1, "member": member, "instance": None}
+    r = call(12, v, flex, enc(HB_REQ, hb, v, flex), HB_RESP)
+    assert r["error"] == 0, (v, r)
+    hb["member"] = "nobody"
+    r = call(12, v, flex, enc(HB_REQ, hb, v, flex), HB_RESP)
+    assert r["error"] == 25, (v, r)  # UNKNOWN_MEMBER_ID
+    tested += 1
+
+for v, flex in versions(8):
+    req = {"group": group, "gen": 1, "member": member, "instance": None, "retention": -1,
+           "topics": [{"name": "pv-ct-7", "parts": [{"index": 0, "offset": 10 + v, "epoch": -1,
+                                                     "ts": -1, "meta": "m%d" % v}]},
+                      {"name": "pv-no-such-topic", "parts": [{"index": 0, "offset": 1, "epoch": -1,
+                                                              "ts": -1, "meta": None}]}]}
+    if v == 0:
+        req["group"] = "pv-simple"  # v0 carries no generation: a simple commit
+    r = call(8, v, flex, enc(OC_REQ, req, v, flex), OC_RESP)
+    errs = [t["parts"][0]["error"] for t in r["topics"]]
+    assert errs == [0, 3], (v, r)
+    tested += 1
+
+for v, flex in versions(9):
+    req = {"group": group, "topics": [{"name": "pv-ct-7", "parts": [0, 1]}]}
+    r = call(9, v, flex, enc(OF_REQ, req, v, flex), OF_RESP)
+    parts = r["topics"][0]["parts"]
+    assert parts[0]["offset"] == 10 + ranges[8][1] and parts[0]["meta"] == "m%d" % ranges[8][1], (v, r)
+    assert parts[1]["offset"] == -1, (v, r)
+    if v >= 2:
+        r = call(9, v, flex, enc(OF_REQ, {"group": group, "topics": None}, v, flex), OF_RESP)
+        assert r["topics"] and r["topics"][0]["name"] == "pv-ct-7", (v, r)
+    tested += 1
+
+for v, flex in versions(16):
+    r = call(16, v, flex, b"", LS_RESP)
+    assert any(g["id"] == group for g in r["groups"]), (v, r)
+    tested += 1
+
+for v, flex in versions(15):
+    r = call(15, v, flex, enc(DG_REQ, {"groups": [group, "pv-nope"], "ops": False}, v, flex), DG_RESP)
+    assert r["groups"][0]["state"] == "Stable" and r["groups"][1]["state"] == "Dead", (v, r)
+    tested += 1
+
+for v, flex in versions(47):
+    req = {"group": group, "topics": [{"name": "pv-ct-7", "parts": [{"index": 0}]}]}
+    r = call(47, v, flex, enc(OD_REQ, req, v, flex), OD_RESP)
+    assert r["topics"][0]["parts"][0]["error"] == 86, (v, r)  # GROUP_SUBSCRIBED_TO_TOPIC
+    tested += 1
+
+for v, flex in versions(13):
+    g = "pv-g-%d" % min(v, ranges[11][1])
+    r = call(15, 0, False, enc(DG_REQ, {"groups": [g]}, 0, False), DG_RESP)
+    mid = r["groups"][0]["members"][0]["id"]
+    req = {"group": g, "member": mid, "members": [{"id": mid, "instance": None}]}
+    r = call(13, v, flex, enc(LG_REQ, req, v, flex), LG_RESP)
+    assert r["error"] == 0, (v, r)
+    r = call(13, v, flex, enc(LG_REQ, req, v, flex), LG_RESP)
+    assert r["error"] == 25 or (v >= 3 and r["members"][0]["error"] == 25), (v, r)
+    tested += 1
+
+for v, flex in versions(42):
+    g = "pv-g-%d" % v
+    r = call(42, v, flex, enc(DEL_REQ, {"groups": [g, "pv-nope"]}, v, flex), DEL_RESP)
+    assert [x["error"] for x in r["results"]] == [0, 69], (v, r)  # then GROUP_ID_NOT_FOUND
     tested += 1
 
 print("all %d advertised API versions answered and decoded exactly" % tested)
