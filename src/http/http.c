@@ -1,40 +1,53 @@
 /* http.c -- libmicrohttpd inside sluice's event loop (see http.h).
  *
  * MHD runs with MHD_USE_EPOLL and no thread of its own. Its epoll fd becomes readable when the
- * listener or any connection has work; the loop watches that fd and calls MHD_run. MHD also
- * needs to run when a connection's idle timeout expires or when it holds work that no socket
- * event will announce; MHD_get_timeout says when, and one loop timer covers it (see arm_timer).
+ * listener or any connection has work; the loop watches that fd and calls MHD_run. After every
+ * run, MHD_get_timeout says when MHD must run again even without socket events:
+ *   - never (MHD_NO): nothing to do;
+ *   - 0 ms: it holds work no socket event will announce (its sockets are edge-triggered and it
+ *     reads at most one buffer per connection per run, so a large upload takes many runs). A
+ *     write to our own eventfd makes the loop come back on its next iteration, after serving
+ *     everything else that is ready, so a big upload neither spins nor starves other sockets;
+ *   - t ms: an idle connection times out then; one loop timer covers it (see schedule).
  *
  * One request, as MHD drives on_request:
  *   on_uri        request line parsed: allocate the request state, keep the raw query
- *   on_request #1 headers parsed, body not read: refuse a Content-Length over the cap (413)
- *   on_request #k a piece of body: append, or refuse once the total passes the cap (413)
- *   on_request #n body complete (upload_size == 0): call the handler, queue its response
+ *   on_request #1 headers parsed, body not read: a Content-Length over the cap is answered 413
+ *                 right away (MHD then skips the body and closes the connection)
+ *   on_request #k a piece of body: append; past the cap, drop it and remember to answer 413
+ *   on_request #n body complete (upload_size == 0): 413, or call the handler and queue its answer
  *   on_completed  request finished or connection closed: free the request state
- * A 413 is queued while the body is still arriving; MHD then closes the connection after the
- * response instead of reading the rest, so an oversized upload costs at most the cap. */
+ * MHD accepts a response only before the body or after all of it, so a chunked body that passes
+ * the cap is read to its end and dropped; once SL_HTTP_MAX_DRAIN bytes in all have arrived, the
+ * connection is closed without an answer instead. Memory per request never exceeds the cap. */
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/util.h"
 
-#define TIMER_MAX_MS 3600000u /* MHD's timeouts are seconds to minutes; bounds the arithmetic */
+#define SL_HTTP_MAX_DRAIN (4 * (size_t)SL_HTTP_MAX_BODY) /* see the file comment */
+#define TIMER_MAX_MS      3600000u /* MHD's timeouts are seconds to minutes; bounds the arithmetic */
 
 struct sl_http {
     sl_loop_t *loop;
     struct MHD_Daemon *mhd;
     int epfd; /* MHD's, watched by the loop */
     int port;
+    int kick_fd;             /* eventfd: readable when MHD asked to run again at once */
+    bool kicked;             /* kick_fd holds an unread count */
     uint64_t timer;          /* the one pending loop timer, or 0 */
     uint64_t timer_deadline; /* its deadline on the monotonic clock, in ms */
     sl_http_handler_fn *fn;
@@ -43,10 +56,12 @@ struct sl_http {
 };
 
 typedef struct req_state {
-    char *query;   /* raw query, or NULL */
-    sl_buf_t body; /* bytes received so far, at most SL_HTTP_MAX_BODY */
+    char *query;    /* raw query, or NULL */
+    sl_buf_t body;  /* bytes received so far, at most SL_HTTP_MAX_BODY */
+    size_t dropped; /* body bytes read and thrown away after the cap was passed */
     bool headers_seen;
-    bool refused; /* a 413 is queued; the rest of the body is ignored */
+    bool too_large; /* the body passed the cap: answer 413 once it ends */
+    bool answered;  /* a response is queued already */
 } req_state_t;
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -115,8 +130,7 @@ static enum MHD_Result respond(struct MHD_Connection *c, int status, const char 
 
 static enum MHD_Result refuse_too_large(struct MHD_Connection *c, req_state_t *rq) {
     static const char msg[] = "request body too large\n";
-    rq->refused = true;
-    sl_buf_fini(&rq->body);
+    rq->answered = true;
     sl_buf_t body = {0};
     sl_buf_append(&body, msg, sizeof msg - 1);
     return respond(c, MHD_HTTP_CONTENT_TOO_LARGE, "text/plain; charset=utf-8", NULL, &body);
@@ -143,18 +157,29 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
-        if (rq->refused) {
+        if (rq->answered) {
             return MHD_YES;
         }
+        if (rq->too_large) {
+            rq->dropped += n;
+            return rq->dropped > SL_HTTP_MAX_DRAIN ? MHD_NO : MHD_YES;
+        }
         if (n > SL_HTTP_MAX_BODY - rq->body.len) {
-            return refuse_too_large(c, rq);
+            rq->too_large = true;
+            rq->dropped = rq->body.len + n;
+            sl_buf_fini(&rq->body);
+            return MHD_YES;
         }
         sl_buf_append(&rq->body, upload_data, n);
         return MHD_YES;
     }
-    if (rq->refused) {
+    if (rq->answered) {
         return MHD_YES;
     }
+    if (rq->too_large) {
+        return refuse_too_large(c, rq);
+    }
+    rq->answered = true;
     sl_http_request_t req = {
         .method = method,
         .path = url,
@@ -169,16 +194,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 static void on_timer(sl_loop_t *loop, uint64_t id, void *data);
 
-/* Keeps at most one timer pending, due no later than MHD asks. A pending timer that is already
- * due earlier is kept: firing early only costs an MHD_run that finds nothing, while cancelling and
- * re-adding on every socket event would churn the loop's timer heap. `floor_ms` is 1 when called
- * from the timer itself, so a zero timeout cannot make the loop's timer phase spin. */
-static void arm_timer(sl_http_t *http, uint64_t floor_ms) {
+/* Runs MHD, then arranges its next run. At most one timer is pending. A pending timer already due
+ * earlier than MHD asks is kept: firing early only costs an MHD_run that finds nothing, while
+ * cancelling and re-adding on every socket event would churn the loop's timer heap. */
+static void run(sl_http_t *http) {
+    MHD_run(http->mhd);
     MHD_UNSIGNED_LONG_LONG t;
     if (MHD_get_timeout(http->mhd, &t) != MHD_YES) {
-        return; /* no connection has a timeout and no work is pending */
+        return;
     }
-    uint64_t ms = SL_MAX(SL_MIN((uint64_t)t, (uint64_t)TIMER_MAX_MS), floor_ms);
+    if (t == 0) {
+        if (!http->kicked) {
+            uint64_t one = 1;
+            http->kicked = write(http->kick_fd, &one, sizeof one) == (ssize_t)sizeof one;
+        }
+        if (http->kicked) {
+            return;
+        }
+        t = 1; /* eventfd write failed (cannot really happen): poll instead */
+    }
+    uint64_t ms = SL_MIN((uint64_t)t, (uint64_t)TIMER_MAX_MS);
     uint64_t deadline = sl_mono_ms() + ms;
     if (http->timer && http->timer_deadline <= deadline) {
         return;
@@ -193,17 +228,25 @@ static void on_timer(sl_loop_t *loop, uint64_t id, void *data) {
     (void)id;
     sl_http_t *http = data;
     http->timer = 0;
-    MHD_run(http->mhd);
-    arm_timer(http, 1);
+    run(http);
 }
 
 static void on_ready(sl_loop_t *loop, int fd, void *data, unsigned events) {
     (void)loop;
     (void)fd;
     (void)events;
+    run(data);
+}
+
+static void on_kick(sl_loop_t *loop, int fd, void *data, unsigned events) {
+    (void)loop;
+    (void)events;
     sl_http_t *http = data;
-    MHD_run(http->mhd);
-    arm_timer(http, 0);
+    uint64_t n;
+    ssize_t r = read(fd, &n, sizeof n); /* EAGAIN only if nothing was pending: harmless */
+    (void)r;
+    http->kicked = false;
+    run(http);
 }
 
 static bool parse_host(const char *host, struct in_addr *out) {
@@ -237,6 +280,12 @@ sl_http_t *sl_http_start(sl_loop_t *loop, const char *host, int port, sl_http_ha
     http->fn = fn;
     http->opaque = opaque;
     http->epfd = -1;
+    http->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (http->kick_fd < 0) {
+        snprintf(err, SL_ERRLEN, "http listener %s:%d: eventfd: %s", shown, port, strerror(errno));
+        free(http);
+        return NULL;
+    }
     /* The logger goes first so that start-up failures reach last_msg (MHD's advice). No
      * MHD_OPTION_LISTENING_ADDRESS_REUSE: it means SO_REUSEPORT, which would let a second
      * broker share the port; MHD's default SO_REUSEADDR already allows a quick restart. */
@@ -249,8 +298,7 @@ sl_http_t *sl_http_start(sl_loop_t *loop, const char *host, int port, sl_http_ha
     if (!http->mhd) {
         snprintf(err, SL_ERRLEN, "http listener %s:%d: %s", shown, port,
                  http->last_msg[0] ? http->last_msg : "libmicrohttpd could not start");
-        free(http);
-        return NULL;
+        goto fail;
     }
     const union MHD_DaemonInfo *ei = MHD_get_daemon_info(http->mhd, MHD_DAEMON_INFO_EPOLL_FD);
     const union MHD_DaemonInfo *li = MHD_get_daemon_info(http->mhd, MHD_DAEMON_INFO_LISTEN_FD);
@@ -263,15 +311,22 @@ sl_http_t *sl_http_start(sl_loop_t *loop, const char *host, int port, sl_http_ha
     }
     http->port = ntohs(bound.sin_port);
     http->epfd = ei->epoll_fd;
-    if (sl_loop_watch(loop, http->epfd, SL_EV_READ, on_ready, http) != SL_OK) {
-        snprintf(err, SL_ERRLEN, "http listener %s:%d: cannot watch the epoll fd", shown, port);
+    if (sl_loop_watch(loop, http->kick_fd, SL_EV_READ, on_kick, http) != SL_OK) {
+        snprintf(err, SL_ERRLEN, "http listener %s:%d: cannot watch the eventfd", shown, port);
         goto fail;
     }
-    arm_timer(http, 0);
+    if (sl_loop_watch(loop, http->epfd, SL_EV_READ, on_ready, http) != SL_OK) {
+        snprintf(err, SL_ERRLEN, "http listener %s:%d: cannot watch the epoll fd", shown, port);
+        sl_loop_unwatch(loop, http->kick_fd);
+        goto fail;
+    }
     return http;
 
 fail:
-    MHD_stop_daemon(http->mhd);
+    if (http->mhd) {
+        MHD_stop_daemon(http->mhd);
+    }
+    close(http->kick_fd);
     free(http);
     return NULL;
 }
@@ -285,7 +340,9 @@ void sl_http_stop(sl_http_t *http) {
         return;
     }
     sl_loop_unwatch(http->loop, http->epfd);
+    sl_loop_unwatch(http->loop, http->kick_fd);
     sl_loop_cancel(http->loop, http->timer);
     MHD_stop_daemon(http->mhd); /* runs on_completed for open requests; closes epfd */
+    close(http->kick_fd);
     free(http);
 }

@@ -234,12 +234,14 @@ static void check_http(void) {
 
     /* Chunked, so no length up front: the body is dropped past the cap and answered 413 at its
      * end; a body past the drain limit gets the connection closed instead. */
-    char chunked[] = "POST /up HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+    char chunked[] = "POST /up HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n"
                      "180000\r\n"; /* one chunk of 1.5 MiB */
     r = http_raw(echo_port, chunked, sizeof chunked - 1, 0x180000, "\r\n0\r\n\r\n");
     EXPECT(r.status == 413, "status %d", r.status);
     reply_free(&r);
-    char huge[] = "POST /up HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+    char huge[] = "POST /up HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+                  "Transfer-Encoding: chunked\r\n\r\n"
                   "8000000\r\n"; /* one chunk of 128 MiB */
     r = http_raw(echo_port, huge, sizeof huge - 1, 0x8000000, "\r\n0\r\n\r\n");
     EXPECT(r.status == -1, "status %d", r.status);
