@@ -1,0 +1,251 @@
+/* test_coordinator.c -- the group state machine without sockets: join with MEMBER_ID_REQUIRED,
+ * completion once every member has rejoined, leader-driven sync, heartbeat and commit fencing,
+ * static membership, leaving, deletion, and offsets + membership surviving a reopen. The loop is
+ * never run, so no timer fires: every transition here is driven by requests. */
+#include <stdlib.h>
+
+#include "common/os.h"
+#include "group/coordinator.h"
+#include "harness.h"
+
+typedef struct done {
+    int joins, syncs;
+    int16_t last_join_err, last_sync_err;
+    char last_assignment[64];
+} done_t;
+
+static done_t D;
+
+static void on_join(void *req, sl_group_t *g, sl_member_t *m, int16_t err) {
+    (void)req;
+    (void)g;
+    (void)m;
+    D.joins++;
+    D.last_join_err = err;
+}
+
+static void on_sync(void *req, sl_group_t *g, sl_member_t *m, int16_t err) {
+    (void)req;
+    (void)g;
+    D.syncs++;
+    D.last_sync_err = err;
+    snprintf(D.last_assignment, sizeof D.last_assignment, "%.*s",
+             m && m->assignment ? (int)m->assignment_len : 0,
+             m && m->assignment ? (const char *)m->assignment : "");
+}
+
+static const sl_coord_hooks_t hooks = {on_join, on_sync};
+
+static sl_str_t S(const char *z) {
+    sl_str_t s = {z, z ? strlen(z) : 0};
+    return s;
+}
+
+static sl_join_args_t args(const char *group, const char *member, const char *instance,
+                           sl_str_t *names, sl_bytes_t *meta) {
+    sl_join_args_t a = {0};
+    a.group_id = S(group);
+    a.member_id = S(member);
+    a.instance_id = S(instance);
+    a.protocol_type = S("consumer");
+    a.client_id = S("unit");
+    a.client_host = S("127.0.0.1");
+    a.session_timeout_ms = 10000;
+    a.rebalance_timeout_ms = 10000;
+    a.n_protocols = 1;
+    names[0] = S("range");
+    meta[0] = (sl_bytes_t){(const uint8_t *)"meta", 4};
+    a.proto_names = names;
+    a.proto_metadata = meta;
+    a.version = 5;
+    return a;
+}
+
+static sl_coord_t *open_coord(sl_loop_t *loop, const char *dir) {
+    sl_coord_conf_t conf = {1000, 60000, 0, 600000};
+    char err[SL_ERRLEN];
+    return sl_coord_new(loop, dir, &conf, &hooks, err);
+}
+
+/* Joins a dynamic member through MEMBER_ID_REQUIRED; returns its id (owned). */
+static char *join_new(sl_coord_t *co, const char *group, int *req_tag) {
+    sl_str_t n[1];
+    sl_bytes_t md[1];
+    sl_join_args_t a = args(group, "", NULL, n, md);
+    sl_member_t *m;
+    sl_group_t *g;
+    int rc = sl_coord_join(co, &a, req_tag, &m, &g);
+    if (rc != 79 || !m) {
+        return NULL;
+    }
+    char *id = sl_xstrdup(m->member_id);
+    free(m->member_id);
+    free(m);
+    a.member_id = S(id);
+    rc = sl_coord_join(co, &a, req_tag, &m, &g);
+    return rc == -1 ? id : NULL;
+}
+
+TEST(two_members_join_sync_heartbeat_leave) {
+    memset(&D, 0, sizeof D);
+    char dir[] = "/tmp/sluice-coord-XXXXXX";
+    CHECK(mkdtemp(dir));
+    sl_loop_t *loop = sl_loop_new();
+    sl_coord_t *co = open_coord(loop, dir);
+    CHECK(co);
+    int tag;
+    char *a = join_new(co, "g", &tag);
+    CHECK(a != NULL);
+    /* The only member rejoined: generation 1 completes at once. */
+    CHECK_EQ_INT(D.joins, 1);
+    sl_group_t *g = sl_coord_find(co, S("g"));
+    CHECK_EQ_INT(g->generation, 1);
+    CHECK_EQ_INT(g->state, SL_GROUP_COMPLETING_REBALANCE);
+    /* Leader syncs with its assignment. */
+    sl_str_t who[1] = {S(a)};
+    sl_bytes_t what[1] = {{(const uint8_t *)"P0P1", 4}};
+    sl_sync_args_t s = {S("g"), S(a), S(NULL), 1, 1, who, what};
+    sl_member_t *m;
+    CHECK_EQ_INT(sl_coord_sync(co, &s, &tag, &m), -1);
+    CHECK_EQ_INT(D.syncs, 1);
+    CHECK(!strcmp(D.last_assignment, "P0P1"));
+    CHECK_EQ_INT(g->state, SL_GROUP_STABLE);
+    /* A second member triggers a rebalance: the first must rejoin before it completes. */
+    char *b = join_new(co, "g", &tag);
+    CHECK(b != NULL);
+    CHECK_EQ_INT(g->state, SL_GROUP_PREPARING_REBALANCE);
+    CHECK_EQ_INT(D.joins, 1);
+    CHECK_EQ_INT(sl_coord_heartbeat(co, S("g"), 1, S(a), S(NULL)), 27); /* REBALANCE_IN_PROGRESS */
+    sl_str_t n[1];
+    sl_bytes_t md[1];
+    sl_join_args_t ja = args("g", a, NULL, n, md);
+    sl_group_t *gg;
+    CHECK_EQ_INT(sl_coord_join(co, &ja, &tag, &m, &gg), -1);
+    CHECK_EQ_INT(D.joins, 3); /* both answered */
+    CHECK_EQ_INT(g->generation, 2);
+    CHECK_EQ_INT(g->n_members, 2);
+    /* Follower syncs first and waits; the leader's sync answers both. */
+    sl_sync_args_t fs = {S("g"), S(b), S(NULL), 2, 0, NULL, NULL};
+    CHECK_EQ_INT(sl_coord_sync(co, &fs, &tag, &m), -1);
+    CHECK_EQ_INT(D.syncs, 1);
+    sl_str_t who2[2] = {S(a), S(b)};
+    sl_bytes_t what2[2] = {{(const uint8_t *)"A", 1}, {(const uint8_t *)"B", 1}};
+    sl_sync_args_t ls = {S("g"), S(g->leader), S(NULL), 2, 2, who2, what2};
+    CHECK_EQ_INT(sl_coord_sync(co, &ls, &tag, &m), -1);
+    CHECK_EQ_INT(D.syncs, 3);
+    /* Fencing. */
+    CHECK_EQ_INT(sl_coord_heartbeat(co, S("g"), 2, S(b), S(NULL)), 0);
+    CHECK_EQ_INT(sl_coord_heartbeat(co, S("g"), 1, S(b), S(NULL)), 22);     /* ILLEGAL_GENERATION */
+    CHECK_EQ_INT(sl_coord_heartbeat(co, S("g"), 2, S("nobody"), S(NULL)), 25); /* UNKNOWN_MEMBER */
+    CHECK_EQ_INT(sl_coord_check_commit(co, S("g"), 1, S(b), S(NULL)), 22);
+    CHECK_EQ_INT(sl_coord_check_commit(co, S("g"), 2, S(b), S(NULL)), 0);
+    CHECK_EQ_INT(sl_coord_check_commit(co, S("g"), -1, S(""), S(NULL)), 25); /* live group */
+    CHECK_EQ_INT(sl_coord_delete_group(co, S("g")), 68);                     /* NON_EMPTY_GROUP */
+    /* Leaving: the other member is asked to rejoin; then the group empties. */
+    CHECK_EQ_INT(sl_coord_leave(co, S("g"), S(b), S(NULL)), 0);
+    CHECK_EQ_INT(g->state, SL_GROUP_PREPARING_REBALANCE);
+    CHECK_EQ_INT(sl_coord_leave(co, S("g"), S(a), S(NULL)), 0);
+    CHECK_EQ_INT(g->state, SL_GROUP_EMPTY);
+    CHECK_EQ_INT(sl_coord_leave(co, S("g"), S(a), S(NULL)), 25);
+    CHECK_EQ_INT(sl_coord_delete_group(co, S("g")), 0);
+    CHECK_EQ_INT(sl_coord_delete_group(co, S("g")), 69); /* GROUP_ID_NOT_FOUND */
+    free(a);
+    free(b);
+    sl_coord_free(co);
+    sl_loop_free(loop);
+    sl_os_rmtree(dir);
+}
+
+TEST(static_member_restart_keeps_generation) {
+    memset(&D, 0, sizeof D);
+    char dir[] = "/tmp/sluice-coord-XXXXXX";
+    CHECK(mkdtemp(dir));
+    sl_loop_t *loop = sl_loop_new();
+    sl_coord_t *co = open_coord(loop, dir);
+    int tag;
+    sl_str_t n[1];
+    sl_bytes_t md[1];
+    sl_join_args_t a = args("sg", "", "inst-1", n, md);
+    sl_member_t *m;
+    sl_group_t *g;
+    CHECK_EQ_INT(sl_coord_join(co, &a, &tag, &m, &g), -1); /* static: no MEMBER_ID_REQUIRED */
+    char *first = sl_xstrdup(m->member_id);
+    sl_str_t who[1] = {S(first)};
+    sl_bytes_t what[1] = {{(const uint8_t *)"X", 1}};
+    sl_sync_args_t s = {S("sg"), S(first), S("inst-1"), 1, 1, who, what};
+    CHECK_EQ_INT(sl_coord_sync(co, &s, &tag, &m), -1);
+    CHECK_EQ_INT(g->state, SL_GROUP_STABLE);
+    /* Restart: same instance id, empty member id, same metadata -> same generation, new id. */
+    CHECK_EQ_INT(sl_coord_join(co, &a, &tag, &m, &g), -1);
+    CHECK_EQ_INT(g->generation, 1);
+    CHECK_EQ_INT(g->state, SL_GROUP_STABLE);
+    CHECK(strcmp(m->member_id, first) != 0);
+    /* The old id is fenced. */
+    CHECK_EQ_INT(sl_coord_heartbeat(co, S("sg"), 1, S(first), S("inst-1")), 82);
+    free(first);
+    sl_coord_free(co);
+    sl_loop_free(loop);
+    sl_os_rmtree(dir);
+}
+
+TEST(offsets_and_membership_survive_reopen) {
+    memset(&D, 0, sizeof D);
+    char dir[] = "/tmp/sluice-coord-XXXXXX";
+    CHECK(mkdtemp(dir));
+    sl_loop_t *loop = sl_loop_new();
+    sl_coord_t *co = open_coord(loop, dir);
+    int tag;
+    char *a = join_new(co, "pg", &tag);
+    sl_str_t who[1] = {S(a)};
+    sl_bytes_t what[1] = {{(const uint8_t *)"AS", 2}};
+    sl_sync_args_t s = {S("pg"), S(a), S(NULL), 1, 1, who, what};
+    sl_member_t *m;
+    CHECK_EQ_INT(sl_coord_sync(co, &s, &tag, &m), -1);
+    CHECK_EQ_INT(sl_coord_commit(co, S("pg"), S("t"), 0, 42, 3, S("meta"), 1000), SL_OK);
+    CHECK_EQ_INT(sl_coord_commit(co, S("pg"), S("t"), 1, 7, -1, S(NULL), 1000), SL_OK);
+    CHECK_EQ_INT(sl_coord_commit(co, S("pg"), S("t"), 0, 43, 3, S("meta2"), 1001), SL_OK);
+    CHECK_EQ_INT(sl_coord_sync_store(co), SL_OK);
+    sl_coord_free(co);
+    co = open_coord(loop, dir);
+    CHECK(co);
+    sl_group_t *g = sl_coord_find(co, S("pg"));
+    CHECK(g != NULL);
+    CHECK_EQ_INT(g->state, SL_GROUP_STABLE);
+    CHECK_EQ_INT(g->generation, 1);
+    CHECK_EQ_INT(g->n_members, 1);
+    CHECK(!strcmp(g->members[0]->member_id, a));
+    CHECK_EQ_INT(g->members[0]->assignment_len, 2);
+    const sl_offset_entry_t *e = sl_coord_committed(co, g, S("t"), 0);
+    CHECK(e && e->c.offset == 43 && !strcmp(e->c.metadata, "meta2"));
+    e = sl_coord_committed(co, g, S("t"), 1);
+    CHECK(e && e->c.offset == 7 && e->c.metadata == NULL);
+    CHECK(sl_coord_committed(co, g, S("t"), 2) == NULL);
+    /* A restored member keeps heartbeating without a rebalance. */
+    CHECK_EQ_INT(sl_coord_heartbeat(co, S("pg"), 1, S(a), S(NULL)), 0);
+    free(a);
+    sl_coord_free(co);
+    sl_loop_free(loop);
+    sl_os_rmtree(dir);
+}
+
+TEST(join_rejects_bad_arguments) {
+    char dir[] = "/tmp/sluice-coord-XXXXXX";
+    CHECK(mkdtemp(dir));
+    sl_loop_t *loop = sl_loop_new();
+    sl_coord_t *co = open_coord(loop, dir);
+    int tag;
+    sl_str_t n[1];
+    sl_bytes_t md[1];
+    sl_member_t *m;
+    sl_group_t *g;
+    sl_join_args_t a = args("", "", NULL, n, md);
+    CHECK_EQ_INT(sl_coord_join(co, &a, &tag, &m, &g), 24); /* INVALID_GROUP_ID */
+    a = args("x", "", NULL, n, md);
+    a.session_timeout_ms = 10;
+    CHECK_EQ_INT(sl_coord_join(co, &a, &tag, &m, &g), 26); /* INVALID_SESSION_TIMEOUT */
+    a = args("x", "ghost", NULL, n, md);
+    CHECK_EQ_INT(sl_coord_join(co, &a, &tag, &m, &g), 25); /* UNKNOWN_MEMBER_ID */
+    sl_coord_free(co);
+    sl_loop_free(loop);
+    sl_os_rmtree(dir);
+}
