@@ -13,13 +13,13 @@
  * runs in a child process (this program with -M) and is killed with SIGKILL, since librdkafka
  * keeps heartbeating from its own threads while an application merely stops polling. */
 #include <getopt.h>
-#include <stdbool.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/wait.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench_util.h"
@@ -29,8 +29,8 @@
 typedef struct member {
     rd_kafka_t *rk;
     pthread_t th;
-    atomic_int stop;    /* 1: close cleanly, 2: just stop (simulated crash) */
-    atomic_int owned;   /* partitions currently assigned */
+    atomic_int stop;  /* 1: close cleanly, 2: just stop (simulated crash) */
+    atomic_int owned; /* partitions currently assigned */
     atomic_long consumed;
 } member_t;
 
@@ -124,8 +124,8 @@ extern char **environ;
 static pid_t spawn_member(const char *self) {
     char s[16];
     snprintf(s, sizeof s, "%d", session_ms);
-    char *args[] = {(char *)self, "-M", "-b", (char *)brokers, "-t", (char *)topic, "-g", group,
-                    "-s", s, "-a", (char *)assignor, NULL};
+    char *args[] = {(char *)self, "-M", "-b", (char *)brokers,  "-t", (char *)topic, "-g", group,
+                    "-s",         s,    "-a", (char *)assignor, NULL};
     pid_t pid;
     if (posix_spawn(&pid, self, NULL, NULL, args, environ) != 0) {
         return -1;
@@ -150,17 +150,38 @@ int main(int argc, char **argv) {
     bool child = false;
     while ((c = getopt(argc, argv, "b:n:p:r:a:T:s:Mt:g:")) != -1) {
         switch (c) {
-        case 'b': brokers = optarg; break;
-        case 'n': n = atoi(optarg); break;
-        case 'p': parts = atoi(optarg); break;
-        case 'r': rounds = atoi(optarg); break;
-        case 'a': assignor = optarg; break;
-        case 'T': throughput = atol(optarg); break;
-        case 's': session_ms = atoi(optarg); break;
-        case 'M': child = true; break;
-        case 't': topic = optarg; break;
-        case 'g': snprintf(group, sizeof group, "%s", optarg); break;
-        default: return 2;
+        case 'b':
+            brokers = optarg;
+            break;
+        case 'n':
+            n = atoi(optarg);
+            break;
+        case 'p':
+            parts = atoi(optarg);
+            break;
+        case 'r':
+            rounds = atoi(optarg);
+            break;
+        case 'a':
+            assignor = optarg;
+            break;
+        case 'T':
+            throughput = atol(optarg);
+            break;
+        case 's':
+            session_ms = atoi(optarg);
+            break;
+        case 'M':
+            child = true;
+            break;
+        case 't':
+            topic = optarg;
+            break;
+        case 'g':
+            snprintf(group, sizeof group, "%s", optarg);
+            break;
+        default:
+            return 2;
         }
     }
     if (child) {
@@ -211,8 +232,9 @@ int main(int argc, char **argv) {
             }
         }
         double dt = now_s() - t0;
-        printf("group of %d consumers: %ld records of 100 B in %.2f s = %.0f msg/s (join included)\n",
-               n, total, dt, (double)total / dt);
+        printf(
+            "group of %d consumers: %ld records of 100 B in %.2f s = %.0f msg/s (join included)\n",
+            n, total, dt, (double)total / dt);
         for (int i = 0; i < n; i++) {
             stop_member(ms[i], false);
         }
@@ -227,7 +249,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "initial group did not settle\n");
         return 1;
     }
-    double *join = calloc((size_t)rounds, sizeof *join), *death = calloc((size_t)rounds, sizeof *death);
+    double *join = calloc((size_t)rounds, sizeof *join),
+           *death = calloc((size_t)rounds, sizeof *death);
     for (int r = 0; r < rounds; r++) {
         /* Join: the n-th member arrives, in a child process so that it can die for real. */
         double t0 = now_s();
@@ -271,8 +294,8 @@ int main(int argc, char **argv) {
         usleep(300000);
     }
     char what[128];
-    snprintf(what, sizeof what, "group of %d (%d partitions, %s): member joins -> consuming again", n,
-             parts, assignor);
+    snprintf(what, sizeof what, "group of %d (%d partitions, %s): member joins -> consuming again",
+             n, parts, assignor);
     report(what, join, rounds);
     snprintf(what, sizeof what,
              "group of %d: member dies -> others own all partitions (session.timeout.ms=%d)", n,

@@ -98,6 +98,9 @@ static void on_tick(sl_loop_t *loop, uint64_t id, void *data) {
     sl_broker_t *b = data;
     int64_t now = sl_wall_ms();
     sl_topics_each(b, tick_each, &now);
+    if (++b->ticks % 60 == 0) {
+        (void)sl_coord_expire_offsets(b->coord, now);
+    }
     b->tick_timer = sl_loop_timer(loop, TICK_MS, on_tick, b);
 }
 
@@ -135,8 +138,7 @@ static void collect_group(sl_group_t *g, void *opaque) {
         snprintf(labels, sizeof labels, "group=\"%s\",topic=\"%s\",partition=\"%d\"", g->id,
                  e->topic, e->partition);
         sl_metrics_emit(c->out, "sluice_consumer_group_committed_offset", "gauge",
-                        "Committed offset, per group and partition", labels,
-                        (double)e->c.offset);
+                        "Committed offset, per group and partition", labels, (double)e->c.offset);
         if (p) {
             int64_t lag = sl_plog_end_offset(p->plog) - e->c.offset;
             sl_metrics_emit(c->out, "sluice_consumer_group_lag", "gauge",
@@ -146,8 +148,8 @@ static void collect_group(sl_group_t *g, void *opaque) {
     }
     char labels[300];
     snprintf(labels, sizeof labels, "group=\"%s\"", g->id);
-    sl_metrics_emit(c->out, "sluice_consumer_group_members", "gauge", "Members, per group",
-                    labels, (double)g->n_members);
+    sl_metrics_emit(c->out, "sluice_consumer_group_members", "gauge", "Members, per group", labels,
+                    (double)g->n_members);
 }
 
 static void collect(sl_metrics_out_t *out, void *opaque) {

@@ -80,6 +80,7 @@ struct sl_broker {
     sl_fetch_wait_t *fetch_waits;     /* parked long-poll fetches */
     bool data_arrived;                /* an append happened since fetches were last re-checked */
     uint64_t tick_timer;
+    uint64_t ticks; /* seconds since start, for work done every minute */
     bool ready;
     sl_histo_t *m_fsync;
     sl_counter_t *m_bytes_out;

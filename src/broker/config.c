@@ -79,7 +79,7 @@ const sl_conf_def_t sl_broker_conf_defs[] = {
      B(group_initial_rebalance_delay_ms), 0,
      "How long a new group waits for more members before its first rebalance"},
     {"offsets.retention.minutes", SL_CONF_INT, "10080", 1, INT32_MAX, B(offsets_retention_ms),
-     60000, "Committed offsets of empty groups are kept this long (recorded; not yet enforced)"},
+     60000, "Offsets of groups without members expire this long after their last commit"},
 };
 const size_t sl_broker_conf_n_defs = sizeof sl_broker_conf_defs / sizeof sl_broker_conf_defs[0];
 

@@ -34,7 +34,7 @@
 #include "proto/kerr.h"
 
 #define KERR_GROUP_SUBSCRIBED_TO_TOPIC 86
-#define KERR_GROUP_ID_NOT_FOUND_ 69
+#define KERR_GROUP_ID_NOT_FOUND_       69
 
 static sl_coord_t *coord(sl_req_t *req) {
     return req->broker->coord;
@@ -570,9 +570,9 @@ SL_HANDLER(OffsetDelete) {
                 continue;
             }
             sl_wr_i32(wr, index);
-            sl_wr_i16(wr, subscribed ? KERR_GROUP_SUBSCRIBED_TO_TOPIC
-                                     : (int16_t)sl_coord_delete_offset(coord(req), g, topic,
-                                                                       index));
+            sl_wr_i16(wr, subscribed
+                              ? KERR_GROUP_SUBSCRIBED_TO_TOPIC
+                              : (int16_t)sl_coord_delete_offset(coord(req), g, topic, index));
         }
     }
     return rd->err;

@@ -81,7 +81,8 @@ static int group_describe(rd_kafka_t *rk, rd_kafka_queue_t *q, const char *group
                rd_kafka_consumer_group_state_name(rd_kafka_ConsumerGroupDescription_state(gd[i])),
                rd_kafka_ConsumerGroupDescription_partition_assignor(gd[i]), nm);
         for (size_t k = 0; k < nm; k++) {
-            const rd_kafka_MemberDescription_t *m = rd_kafka_ConsumerGroupDescription_member(gd[i], k);
+            const rd_kafka_MemberDescription_t *m =
+                rd_kafka_ConsumerGroupDescription_member(gd[i], k);
             const rd_kafka_topic_partition_list_t *tp =
                 rd_kafka_MemberAssignment_partitions(rd_kafka_MemberDescription_assignment(m));
             printf("  %s (client %s, host %s%s%s):", rd_kafka_MemberDescription_consumer_id(m),
@@ -181,8 +182,8 @@ static int group_reset(rd_kafka_t *rk, rd_kafka_queue_t *q, const char *group, c
     const rd_kafka_group_result_t **gr = rd_kafka_AlterConsumerGroupOffsets_result_groups(
         rd_kafka_event_AlterConsumerGroupOffsets_result(ev), &ng);
     int rc = 0;
-    const rd_kafka_topic_partition_list_t *res = ng == 1 ? rd_kafka_group_result_partitions(gr[0])
-                                                         : NULL;
+    const rd_kafka_topic_partition_list_t *res =
+        ng == 1 ? rd_kafka_group_result_partitions(gr[0]) : NULL;
     if (ng != 1 || rd_kafka_group_result_error(gr[0])) {
         sl_cli_error(group, ng == 1 ? rd_kafka_error_string(rd_kafka_group_result_error(gr[0]))
                                     : "no result");
@@ -203,9 +204,12 @@ static int group_reset(rd_kafka_t *rk, rd_kafka_queue_t *q, const char *group, c
 
 int sl_cmd_group(int argc, char **argv) {
     static const struct option opts[] = {
-        {"brokers", required_argument, 0, 'b'},   {"topic", required_argument, 0, 't'},
-        {"to-earliest", no_argument, 0, 'E'},     {"to-latest", no_argument, 0, 'L'},
-        {"to-offset", required_argument, 0, 'O'}, {"help", no_argument, 0, 'h'},
+        {"brokers", required_argument, 0, 'b'},
+        {"topic", required_argument, 0, 't'},
+        {"to-earliest", no_argument, 0, 'E'},
+        {"to-latest", no_argument, 0, 'L'},
+        {"to-offset", required_argument, 0, 'O'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     sl_client_opts_t co = {0};
@@ -218,12 +222,24 @@ int sl_cmd_group(int argc, char **argv) {
             continue;
         }
         switch (c) {
-        case 't': topic = optarg; break;
-        case 'E': to = -2; break;
-        case 'L': to = -1; break;
-        case 'O': to = atoll(optarg); break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 't':
+            topic = optarg;
+            break;
+        case 'E':
+            to = -2;
+            break;
+        case 'L':
+            to = -1;
+            break;
+        case 'O':
+            to = atoll(optarg);
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind >= argc) {

@@ -23,17 +23,17 @@
 #include "common/log.h"
 #include "proto/kerr.h"
 
-#define KERR_ILLEGAL_GENERATION 22
+#define KERR_ILLEGAL_GENERATION          22
 #define KERR_INCONSISTENT_GROUP_PROTOCOL 23
-#define KERR_INVALID_GROUP_ID 24
-#define KERR_UNKNOWN_MEMBER_ID 25
-#define KERR_INVALID_SESSION_TIMEOUT 26
-#define KERR_REBALANCE_IN_PROGRESS 27
-#define KERR_NON_EMPTY_GROUP 68
-#define KERR_GROUP_ID_NOT_FOUND 69
-#define KERR_MEMBER_ID_REQUIRED 79
-#define KERR_FENCED_INSTANCE_ID 82
-#define COMPACT_MIN_BYTES (16 << 20)
+#define KERR_INVALID_GROUP_ID            24
+#define KERR_UNKNOWN_MEMBER_ID           25
+#define KERR_INVALID_SESSION_TIMEOUT     26
+#define KERR_REBALANCE_IN_PROGRESS       27
+#define KERR_NON_EMPTY_GROUP             68
+#define KERR_GROUP_ID_NOT_FOUND          69
+#define KERR_MEMBER_ID_REQUIRED          79
+#define KERR_FENCED_INSTANCE_ID          82
+#define COMPACT_MIN_BYTES                (16 << 20)
 
 struct sl_coord {
     sl_loop_t *loop;
@@ -51,11 +51,16 @@ static void persist_group(sl_coord_t *co, sl_group_t *g);
 
 const char *sl_group_state_name(sl_group_state_t s) {
     switch (s) {
-    case SL_GROUP_EMPTY: return "Empty";
-    case SL_GROUP_PREPARING_REBALANCE: return "PreparingRebalance";
-    case SL_GROUP_COMPLETING_REBALANCE: return "CompletingRebalance";
-    case SL_GROUP_STABLE: return "Stable";
-    case SL_GROUP_DEAD: return "Dead";
+    case SL_GROUP_EMPTY:
+        return "Empty";
+    case SL_GROUP_PREPARING_REBALANCE:
+        return "PreparingRebalance";
+    case SL_GROUP_COMPLETING_REBALANCE:
+        return "CompletingRebalance";
+    case SL_GROUP_STABLE:
+        return "Stable";
+    case SL_GROUP_DEAD:
+        return "Dead";
     }
     return "Unknown";
 }
@@ -270,8 +275,8 @@ static const char *choose_protocol(sl_group_t *g) {
                     for (int k = 0; k < g->n_members && all; k++) {
                         bool h = false;
                         for (int z = 0; z < g->members[k]->n_protocols; z++) {
-                            h = h || !strcmp(g->members[k]->protocols[z].name,
-                                             m->protocols[q].name);
+                            h = h ||
+                                !strcmp(g->members[k]->protocols[z].name, m->protocols[q].name);
                         }
                         all = h;
                     }
@@ -320,8 +325,8 @@ static void complete_join(sl_coord_t *co, sl_group_t *g) {
         g->leader = sl_xstrdup(g->members[0]->member_id);
     }
     g->state = SL_GROUP_COMPLETING_REBALANCE;
-    sl_log(SL_LOG_INFO, "group", "group=%s generation=%d members=%d protocol=%s leader=%s",
-           g->id, g->generation, g->n_members, g->protocol ? g->protocol : "-", g->leader);
+    sl_log(SL_LOG_INFO, "group", "group=%s generation=%d members=%d protocol=%s leader=%s", g->id,
+           g->generation, g->n_members, g->protocol ? g->protocol : "-", g->leader);
     for (int i = 0; i < g->n_members; i++) {
         sl_member_t *m = g->members[i];
         void *req = m->join_req;
@@ -374,8 +379,8 @@ static void prepare_rebalance(sl_coord_t *co, sl_group_t *g, const char *why) {
     for (int i = 0; i < g->n_members; i++) {
         timeout = SL_MAX(timeout, g->members[i]->rebalance_timeout_ms);
     }
-    uint64_t delay = from_empty ? (uint64_t)SL_MIN(co->conf.initial_rebalance_delay_ms, timeout)
-                                : 0;
+    uint64_t delay =
+        from_empty ? (uint64_t)SL_MIN(co->conf.initial_rebalance_delay_ms, timeout) : 0;
     uint64_t wait = delay > 0 ? delay : (uint64_t)timeout;
     g->rebalance_deadline_ms = sl_mono_ms() + delay;
     sl_loop_cancel(co->loop, g->rebalance_timer);
@@ -490,8 +495,8 @@ int sl_coord_join(sl_coord_t *co, const sl_join_args_t *a, void *req, sl_member_
             known = true;
         } else if (a->version >= 4 && !is_static) {
             char *nid = new_member_id(a->client_id, a->instance_id);
-            g->pending_ids = sl_xrealloc(g->pending_ids,
-                                         (size_t)(g->n_pending + 1) * sizeof *g->pending_ids);
+            g->pending_ids =
+                sl_xrealloc(g->pending_ids, (size_t)(g->n_pending + 1) * sizeof *g->pending_ids);
             g->pending_ids[g->n_pending++] = nid;
             m = sl_xcalloc(1, sizeof *m);
             m->member_id = sl_xstrdup(nid);
@@ -584,7 +589,7 @@ int sl_coord_sync(sl_coord_t *co, const sl_sync_args_t *a, void *req, sl_member_
     sl_member_t *m = g ? find_member(g, a->member_id) : NULL;
     if (!m) {
         return g && find_instance(g, a->instance_id) ? KERR_FENCED_INSTANCE_ID
-                                                      : KERR_UNKNOWN_MEMBER_ID;
+                                                     : KERR_UNKNOWN_MEMBER_ID;
     }
     if (a->instance_id.p && a->instance_id.len && !streq_z(m->instance_id, a->instance_id)) {
         return KERR_FENCED_INSTANCE_ID;
@@ -644,7 +649,7 @@ int sl_coord_heartbeat(sl_coord_t *co, sl_str_t group_id, int32_t generation, sl
     sl_member_t *m = g ? find_member(g, member_id) : NULL;
     if (!m) {
         return g && find_instance(g, instance_id) ? KERR_FENCED_INSTANCE_ID
-                                                   : KERR_UNKNOWN_MEMBER_ID;
+                                                  : KERR_UNKNOWN_MEMBER_ID;
     }
     if (instance_id.p && instance_id.len && !streq_z(m->instance_id, instance_id)) {
         return KERR_FENCED_INSTANCE_ID;
@@ -664,8 +669,8 @@ int sl_coord_leave(sl_coord_t *co, sl_str_t group_id, sl_str_t member_id, sl_str
     if (!g) {
         return KERR_UNKNOWN_MEMBER_ID;
     }
-    sl_member_t *m = member_id.p && member_id.len ? find_member(g, member_id)
-                                                   : find_instance(g, instance_id);
+    sl_member_t *m =
+        member_id.p && member_id.len ? find_member(g, member_id) : find_instance(g, instance_id);
     if (!m) {
         return KERR_UNKNOWN_MEMBER_ID;
     }
@@ -676,8 +681,8 @@ int sl_coord_leave(sl_coord_t *co, sl_str_t group_id, sl_str_t member_id, sl_str
     return KERR_NONE;
 }
 
-int sl_coord_check_commit(sl_coord_t *co, sl_str_t group_id, int32_t generation,
-                          sl_str_t member_id, sl_str_t instance_id) {
+int sl_coord_check_commit(sl_coord_t *co, sl_str_t group_id, int32_t generation, sl_str_t member_id,
+                          sl_str_t instance_id) {
     if (!group_id.p || !group_id.len) {
         return KERR_INVALID_GROUP_ID;
     }
@@ -739,8 +744,7 @@ const sl_offset_entry_t *sl_coord_committed(sl_coord_t *co, sl_group_t *g, sl_st
 static sl_err_t snapshot(sl_offset_store_t *fresh, void *opaque);
 
 sl_err_t sl_coord_commit(sl_coord_t *co, sl_str_t group_id, sl_str_t topic, int32_t partition,
-                         int64_t offset, int32_t leader_epoch, sl_str_t metadata,
-                         int64_t now_ms) {
+                         int64_t offset, int32_t leader_epoch, sl_str_t metadata, int64_t now_ms) {
     sl_group_t *g = sl_coord_find(co, group_id);
     if (!g) {
         char *id = sl_str_dupz(group_id);
@@ -804,6 +808,36 @@ int sl_coord_delete_group(sl_coord_t *co, sl_str_t group_id) {
         return KERR_NONE;
     }
     return KERR_GROUP_ID_NOT_FOUND;
+}
+
+size_t sl_coord_expire_offsets(sl_coord_t *co, int64_t now_ms) {
+    size_t dropped = 0;
+    for (size_t i = 0; i < co->n_groups;) {
+        sl_group_t *g = co->groups[i];
+        if (g->n_members > 0 || g->state != SL_GROUP_EMPTY) {
+            i++;
+            continue;
+        }
+        int64_t last = 0;
+        for (size_t k = 0; k < g->n_offsets; k++) {
+            last = SL_MAX(last, g->offsets[k].c.commit_ms);
+        }
+        if (now_ms - last < co->conf.offsets_retention_ms) {
+            i++;
+            continue;
+        }
+        /* The group's tombstone removes its offsets and state on replay as well. */
+        if (sl_offset_store_group_del(co->store, g->id) != SL_OK ||
+            sl_offset_store_sync(co->store) != SL_OK) {
+            return dropped;
+        }
+        sl_log(SL_LOG_INFO, "group", "group=%s offsets=%zu msg=\"expired by offsets.retention\"",
+               g->id, g->n_offsets);
+        dropped += g->n_offsets;
+        co->groups[i] = co->groups[--co->n_groups];
+        group_free(co, g);
+    }
+    return dropped;
 }
 
 void sl_coord_each(sl_coord_t *co, void (*fn)(sl_group_t *g, void *opaque), void *opaque) {

@@ -83,10 +83,10 @@ typedef struct sl_coord_hooks {
 } sl_coord_hooks_t;
 
 typedef struct sl_coord_conf {
-    int64_t min_session_timeout_ms; /* group.min.session.timeout.ms */
-    int64_t max_session_timeout_ms; /* group.max.session.timeout.ms */
+    int64_t min_session_timeout_ms;     /* group.min.session.timeout.ms */
+    int64_t max_session_timeout_ms;     /* group.max.session.timeout.ms */
     int64_t initial_rebalance_delay_ms; /* group.initial.rebalance.delay.ms */
-    int64_t offsets_retention_ms;   /* offsets.retention.minutes, in ms */
+    int64_t offsets_retention_ms;       /* offsets.retention.minutes, in ms */
 } sl_coord_conf_t;
 
 typedef struct sl_coord sl_coord_t;
@@ -132,8 +132,8 @@ int sl_coord_leave(sl_coord_t *co, sl_str_t group_id, sl_str_t member_id, sl_str
 
 /* Checks whether a commit from (generation, member) is allowed: 0 or a Kafka error. Simple
  * commits (generation -1, empty member id) are allowed for groups with no members. */
-int sl_coord_check_commit(sl_coord_t *co, sl_str_t group_id, int32_t generation,
-                          sl_str_t member_id, sl_str_t instance_id);
+int sl_coord_check_commit(sl_coord_t *co, sl_str_t group_id, int32_t generation, sl_str_t member_id,
+                          sl_str_t instance_id);
 /* Stores one committed offset (appended, not yet durable). */
 SL_MUST_USE sl_err_t sl_coord_commit(sl_coord_t *co, sl_str_t group_id, sl_str_t topic,
                                      int32_t partition, int64_t offset, int32_t leader_epoch,
@@ -147,6 +147,10 @@ const sl_offset_entry_t *sl_coord_committed(sl_coord_t *co, sl_group_t *g, sl_st
 int sl_coord_delete_group(sl_coord_t *co, sl_str_t group_id);
 /* Deletes one committed offset (OffsetDelete): 0 or a Kafka error. */
 int sl_coord_delete_offset(sl_coord_t *co, sl_group_t *g, sl_str_t topic, int32_t partition);
+/* Offset retention (offsets.retention.minutes): drops the committed offsets of groups that have
+ * had no members for the retention period since their last commit, and the groups themselves
+ * once nothing is left. Returns the number of offsets dropped. `now_ms` is the wall clock. */
+size_t sl_coord_expire_offsets(sl_coord_t *co, int64_t now_ms);
 /* Whether any member of `g` subscribes to `topic` (consumer protocol metadata). */
 bool sl_group_subscribes(const sl_group_t *g, sl_str_t topic);
 

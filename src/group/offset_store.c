@@ -221,8 +221,7 @@ void sl_offset_store_close(sl_offset_store_t *os) {
     free(os);
 }
 
-sl_err_t sl_offset_store_compact(sl_offset_store_t *os, sl_offset_snapshot_fn *emit,
-                                 void *opaque) {
+sl_err_t sl_offset_store_compact(sl_offset_store_t *os, sl_offset_snapshot_fn *emit, void *opaque) {
     sl_offset_store_t fresh = {0};
     snprintf(fresh.path, sizeof fresh.path, "%s.compact", os->path);
     fresh.fd = sl_os.open(fresh.path, O_RDWR | O_CREAT | O_TRUNC, 0644);

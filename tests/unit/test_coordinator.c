@@ -135,7 +135,7 @@ TEST(two_members_join_sync_heartbeat_leave) {
     CHECK_EQ_INT(D.syncs, 3);
     /* Fencing. */
     CHECK_EQ_INT(sl_coord_heartbeat(co, S("g"), 2, S(b), S(NULL)), 0);
-    CHECK_EQ_INT(sl_coord_heartbeat(co, S("g"), 1, S(b), S(NULL)), 22);     /* ILLEGAL_GENERATION */
+    CHECK_EQ_INT(sl_coord_heartbeat(co, S("g"), 1, S(b), S(NULL)), 22); /* ILLEGAL_GENERATION */
     CHECK_EQ_INT(sl_coord_heartbeat(co, S("g"), 2, S("nobody"), S(NULL)), 25); /* UNKNOWN_MEMBER */
     CHECK_EQ_INT(sl_coord_check_commit(co, S("g"), 1, S(b), S(NULL)), 22);
     CHECK_EQ_INT(sl_coord_check_commit(co, S("g"), 2, S(b), S(NULL)), 0);
@@ -245,6 +245,31 @@ TEST(join_rejects_bad_arguments) {
     CHECK_EQ_INT(sl_coord_join(co, &a, &tag, &m, &g), 26); /* INVALID_SESSION_TIMEOUT */
     a = args("x", "ghost", NULL, n, md);
     CHECK_EQ_INT(sl_coord_join(co, &a, &tag, &m, &g), 25); /* UNKNOWN_MEMBER_ID */
+    sl_coord_free(co);
+    sl_loop_free(loop);
+    sl_os_rmtree(dir);
+}
+
+TEST(offsets_of_empty_groups_expire_after_retention) {
+    char dir[] = "/tmp/sluice-coord-XXXXXX";
+    CHECK(mkdtemp(dir));
+    sl_loop_t *loop = sl_loop_new();
+    sl_coord_t *co = open_coord(loop, dir); /* retention 600000 ms */
+    int tag;
+    CHECK_EQ_INT(sl_coord_commit(co, S("old"), S("t"), 0, 5, -1, S(NULL), 1000), SL_OK);
+    char *a = join_new(co, "busy", &tag);
+    CHECK(a != NULL);
+    CHECK_EQ_INT(sl_coord_commit(co, S("busy"), S("t"), 0, 9, -1, S(NULL), 1000), SL_OK);
+    CHECK_EQ_INT(sl_coord_sync_store(co), SL_OK);
+    CHECK_EQ_INT(sl_coord_expire_offsets(co, 1000 + 599999), 0); /* not yet */
+    CHECK_EQ_INT(sl_coord_expire_offsets(co, 1000 + 600000), 1); /* "old" only: busy has members */
+    CHECK(sl_coord_find(co, S("old")) == NULL);
+    CHECK(sl_coord_find(co, S("busy")) != NULL);
+    sl_coord_free(co);
+    co = open_coord(loop, dir); /* the expiry is durable */
+    CHECK(sl_coord_find(co, S("old")) == NULL);
+    CHECK(sl_coord_committed(co, sl_coord_find(co, S("busy")), S("t"), 0) != NULL);
+    free(a);
     sl_coord_free(co);
     sl_loop_free(loop);
     sl_os_rmtree(dir);
