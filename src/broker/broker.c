@@ -211,6 +211,8 @@ sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err) {
                                       "Group-commit fdatasync latency per partition");
     b->m_bytes_out =
         sl_metrics_counter("sluice_fetch_bytes_total", "", "Record bytes sent to fetchers");
+    b->m_duplicates = sl_metrics_counter("sluice_duplicate_batches_total", "",
+                                         "Idempotent-producer retries answered without a write");
     b->m_throttled = sl_metrics_counter("sluice_throttled_produce_requests_total", "",
                                         "Produce requests answered with throttle_time_ms > 0");
     if (conf->queued_max_request_bytes >= 0) {
@@ -229,6 +231,7 @@ sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err) {
     if (sl_topics_load(b, err) != SL_OK) {
         goto fail;
     }
+    b->next_pid = b->pid_block_end; /* ids of an unfinished block are never reused */
     sl_coord_conf_t cc = {conf->group_min_session_timeout_ms, conf->group_max_session_timeout_ms,
                           conf->group_initial_rebalance_delay_ms, conf->offsets_retention_ms};
     extern const sl_coord_hooks_t sl_group_hooks;

@@ -32,6 +32,7 @@ typedef struct sl_partition {
     int64_t sync_target;             /* offset that running sync makes durable */
     sl_counter_t *m_bytes_in;
     sl_counter_t *m_records_in;
+    struct sl_pstate *pstate; /* idempotent producers' last batches (txn/pstate.c) */
 } sl_partition_t;
 
 struct sl_topic {
@@ -80,11 +81,14 @@ struct sl_broker {
     sl_fetch_wait_t *fetch_waits;     /* parked long-poll fetches */
     bool data_arrived;                /* an append happened since fetches were last re-checked */
     uint64_t tick_timer;
-    uint64_t ticks; /* seconds since start, for work done every minute */
+    uint64_t ticks;        /* seconds since start, for work done every minute */
+    int64_t next_pid;      /* next producer id to hand out */
+    int64_t pid_block_end; /* ids below this are reserved in the metadata log */
     bool ready;
     sl_histo_t *m_fsync;
     sl_counter_t *m_bytes_out;
     sl_counter_t *m_throttled;
+    sl_counter_t *m_duplicates;
 };
 
 /* ---- topics (topics.c) ---- */
@@ -153,6 +157,7 @@ SL_HANDLER(ListGroups);
 SL_HANDLER(DescribeGroups);
 SL_HANDLER(DeleteGroups);
 SL_HANDLER(OffsetDelete);
+SL_HANDLER(InitProducerId);
 
 /* Fetch waits are freed when their connection closes. */
 void sl_fetch_waits_drop_conn(sl_broker_t *b, sl_conn_t *conn);

@@ -18,11 +18,18 @@
 #include "common/log.h"
 #include "proto/kerr.h"
 #include "storage/batch.h"
+#include "txn/pstate.h"
 
 #define SL_PRODUCE_THROTTLE_MS 100
 
-/* Checks every batch of a partition's record set. Returns a Kafka error code. */
-static int16_t validate_records(sl_bytes_t rec, const sl_topic_conf_t *tc, int64_t *n_records) {
+#define KERR_OUT_OF_ORDER_SEQUENCE_NUMBER 45
+#define KERR_INVALID_PRODUCER_EPOCH       47
+#define KERR_INVALID_TXN_STATE            48
+
+/* Checks every batch of a partition's record set; `first` gets the first batch's header.
+ * Returns a Kafka error code. */
+static int16_t validate_records(sl_bytes_t rec, const sl_topic_conf_t *tc, int64_t *n_records,
+                                sl_batch_info_t *first) {
     if (!rec.p || rec.len == 0) {
         return KERR_CORRUPT_MESSAGE;
     }
@@ -39,6 +46,11 @@ static int16_t validate_records(sl_bytes_t rec, const sl_topic_conf_t *tc, int64
         }
         if (info.attributes & SL_BATCH_ATTR_CONTROL) {
             return KERR_INVALID_RECORD; /* control batches are written by the broker only */
+        }
+        if (pos == 0) {
+            *first = info;
+        } else if (info.producer_id >= 0 || first->producer_id >= 0) {
+            return KERR_INVALID_RECORD; /* an idempotent producer sends one batch per partition */
         }
         *n_records += info.record_count;
         pos += info.total_bytes;
@@ -80,16 +92,45 @@ SL_HANDLER(Produce) {
                 break;
             }
             int16_t err = KERR_NONE;
-            int64_t base = -1, n_records = 0;
+            int64_t base = -1, n_records = 0, dup_last = -1;
+            sl_batch_info_t info = {0};
+            info.producer_id = -1;
+            int32_t last_seq = -1;
             sl_partition_t *p = t && index >= 0 && index < t->n_partitions ? t->parts[index] : NULL;
             if (bad_acks) {
                 err = KERR_INVALID_REQUIRED_ACKS;
             } else if (!p) {
                 err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             } else {
-                err = validate_records(records, &t->conf, &n_records);
+                err = validate_records(records, &t->conf, &n_records, &info);
             }
-            if (err == KERR_NONE) {
+            if (err == KERR_NONE && info.producer_id >= 0) {
+                /* Idempotent producer: a retry of one of its last five batches is answered with
+                 * the offsets it already has; a gap or an old epoch is refused. */
+                last_seq = (int32_t)(((int64_t)info.base_sequence + info.last_offset_delta) %
+                                     ((int64_t)INT32_MAX + 1));
+                sl_seq_verdict_t vd =
+                    info.attributes & SL_BATCH_ATTR_TRANSACTIONAL
+                        ? SL_SEQ_FENCED
+                        : sl_pstate_check(p->pstate, info.producer_id, info.producer_epoch,
+                                          info.base_sequence, last_seq, &base, &dup_last);
+                if (info.attributes & SL_BATCH_ATTR_TRANSACTIONAL) {
+                    err = KERR_INVALID_TXN_STATE; /* transactions: not offered yet */
+                } else if (vd == SL_SEQ_OUT_OF_ORDER) {
+                    err = KERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
+                } else if (vd == SL_SEQ_FENCED) {
+                    err = KERR_INVALID_PRODUCER_EPOCH;
+                } else if (vd == SL_SEQ_DUPLICATE) {
+                    sl_counter_add(b->m_duplicates, 1);
+                }
+            }
+            if (err == KERR_NONE && dup_last >= 0) {
+                /* Duplicate: nothing to write; with acks=all it still waits until the original
+                 * is durable. */
+                if (acks == -1) {
+                    sl_broker_mark_dirty(b, p);
+                }
+            } else if (err == KERR_NONE) {
                 /* The request buffer is ours to patch; see the file comment. */
                 sl_err_t rc = sl_plog_append(p->plog, (uint8_t *)(uintptr_t)records.p, records.len,
                                              now, &base);
@@ -97,6 +138,11 @@ SL_HANDLER(Produce) {
                     err = KERR_KAFKA_STORAGE_ERROR;
                     base = -1;
                 } else {
+                    if (info.producer_id >= 0) {
+                        sl_pstate_update(p->pstate, info.producer_id, info.producer_epoch,
+                                         info.base_sequence, last_seq, base,
+                                         base + info.last_offset_delta);
+                    }
                     sl_counter_add(p->m_bytes_in, records.len);
                     sl_counter_add(p->m_records_in, (uint64_t)n_records);
                     b->data_arrived = true;
@@ -120,7 +166,8 @@ SL_HANDLER(Produce) {
             }
             sl_wr_tags(wr, flex);
             if (pw && err == KERR_NONE) {
-                sl_produce_wait_add(pw, p, sl_plog_end_offset(p->plog), err_at, base_at);
+                int64_t end = dup_last >= 0 ? dup_last + 1 : sl_plog_end_offset(p->plog);
+                sl_produce_wait_add(pw, p, end, err_at, base_at);
             }
         }
         sl_rd_tags(rd, flex);

@@ -6,7 +6,8 @@
  *        4     4  crc      CRC-32C of type + payload
  *        8     1  type     sl_meta_type_t
  *        9     …  payload  name (string), id (16 bytes), partitions (int32),
- *                          config count (int32), then key, value (nullable strings)
+ *                          config count (int32), then key, value (nullable strings); a
+ *                          producer-id block record (type 5) ends with its limit (int64)
  * Replay stops at the first record whose length or CRC does not check out (a crash mid-append),
  * and the file is truncated there; every record before it was synced when it was written. */
 #include "metalog.h"
@@ -44,6 +45,9 @@ static void encode(const sl_meta_rec_t *rec, sl_buf_t *out) {
         sl_wr_strz(&wr, false, rec->configs[i].key);
         sl_wr_strz(&wr, false, rec->configs[i].value);
     }
+    if (rec->type == SL_META_PID_BLOCK) {
+        sl_wr_i64(&wr, rec->value);
+    }
     size_t body = sl_wr_pos(&wr) - at - 8;
     sl_wr_patch_i32(&wr, at, (int32_t)body);
     sl_wr_patch_i32(&wr, at + 4, (int32_t)sl_crc32c(0, out->data + at + 8, body));
@@ -66,6 +70,9 @@ static sl_err_t decode(const uint8_t *p, size_t n, sl_meta_rec_t *rec, sl_kv_t *
         sl_str_t k = sl_rd_str(&rd, false), v = sl_rd_str(&rd, false);
         kv[i].key = sl_str_dupz(k);
         kv[i].value = v.p ? sl_str_dupz(v) : NULL;
+    }
+    if (rec->type == SL_META_PID_BLOCK) {
+        rec->value = sl_rd_i64(&rd);
     }
     *name_out = sl_str_dupz(name);
     rec->name = *name_out;

@@ -14,6 +14,7 @@ typedef enum sl_meta_type {
     SL_META_TOPIC_DELETE = 2, /* name */
     SL_META_PARTITIONS = 3,   /* name, partitions */
     SL_META_CONFIGS = 4,      /* name, configs (replaces all overrides) */
+    SL_META_PID_BLOCK = 5,    /* value: producer ids below it have been handed out */
 } sl_meta_type_t;
 
 typedef struct sl_meta_rec {
@@ -23,6 +24,7 @@ typedef struct sl_meta_rec {
     int32_t partitions;
     const sl_kv_t *configs;
     size_t n_configs;
+    int64_t value; /* SL_META_PID_BLOCK only */
 } sl_meta_rec_t;
 
 typedef struct sl_metalog sl_metalog_t;

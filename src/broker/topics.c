@@ -15,6 +15,8 @@
 #include "common/log.h"
 #include "common/os.h"
 #include "proto/kerr.h"
+#include "storage/batch.h"
+#include "txn/pstate.h"
 
 #define MAX_PARTITIONS 100000
 
@@ -131,6 +133,17 @@ static void free_kv(sl_kv_t *kv, size_t n) {
     free(kv);
 }
 
+static bool replay_pstate(const sl_batch_info_t *info, void *opaque) {
+    if (info->producer_id >= 0 && info->base_sequence >= 0 &&
+        !(info->attributes & SL_BATCH_ATTR_CONTROL)) {
+        int32_t last_seq = (int32_t)(((int64_t)info->base_sequence + info->last_offset_delta) %
+                                     ((int64_t)INT32_MAX + 1));
+        sl_pstate_update(opaque, info->producer_id, info->producer_epoch, info->base_sequence,
+                         last_seq, info->base_offset, info->base_offset + info->last_offset_delta);
+    }
+    return true;
+}
+
 /* Opens partitions [from, to) of `t`. */
 static sl_err_t open_parts(sl_broker_t *b, sl_topic_t *t, int32_t from, int32_t to, char *err) {
     t->parts = sl_xrealloc(t->parts, (size_t)to * sizeof *t->parts);
@@ -156,6 +169,12 @@ static sl_err_t open_parts(sl_broker_t *b, sl_topic_t *t, int32_t from, int32_t 
                                            "Record batch bytes appended, per partition");
         p->m_records_in = sl_metrics_counter("sluice_partition_records_in_total", labels,
                                              "Records appended, per partition");
+        p->pstate = sl_pstate_new();
+        /* Idempotent producers' recent batches come back from the log's last two segments. */
+        if (sl_plog_walk_tail(p->plog, 2, replay_pstate, p->pstate) != SL_OK) {
+            sl_log(SL_LOG_WARN, "storage",
+                   "topic=%s partition=%d msg=\"producer state not rebuilt\"", t->name, i);
+        }
         t->parts[i] = p;
     }
     t->n_partitions = to;
@@ -176,6 +195,7 @@ static void close_parts(sl_broker_t *b, sl_topic_t *t) {
             }
         }
         sl_plog_close(p->plog);
+        sl_pstate_free(p->pstate);
         free(p);
     }
     free(t->parts);
@@ -349,6 +369,9 @@ static void apply_rec(const sl_meta_rec_t *rec, void *opaque) {
         if (t && rec->partitions > t->n_partitions) {
             t->n_partitions = rec->partitions;
         }
+        return;
+    case SL_META_PID_BLOCK:
+        b->pid_block_end = SL_MAX(b->pid_block_end, rec->value);
         return;
     case SL_META_CONFIGS:
         if (t) {

@@ -29,7 +29,8 @@
     X(ListGroups, 16, 0, 2, 3)                                                                     \
     X(DescribeGroups, 15, 0, 4, 5)                                                                 \
     X(DeleteGroups, 42, 0, 1, 2)                                                                   \
-    X(OffsetDelete, 47, 0, 0, 99)
+    X(OffsetDelete, 47, 0, 0, 99)                                                                  \
+    X(InitProducerId, 22, 0, 1, 2)
 
 enum {
 #define SL_API_ENUM(name, key, min, max, flex) SL_API_##name = key,

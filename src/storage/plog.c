@@ -578,6 +578,34 @@ void sl_plog_max_timestamp(const sl_plog_t *plog, int64_t *ts_out, int64_t *offs
     }
 }
 
+typedef struct tail_ctx {
+    sl_plog_visit_fn *fn;
+    void *opaque;
+    bool stopped;
+} tail_ctx_t;
+
+static bool visit_tail(const sl_batch_info_t *info, int64_t pos, void *opaque) {
+    (void)pos;
+    tail_ctx_t *c = opaque;
+    if (!c->fn(info, c->opaque)) {
+        c->stopped = true;
+        return false;
+    }
+    return true;
+}
+
+sl_err_t sl_plog_walk_tail(sl_plog_t *plog, int n_segments, sl_plog_visit_fn *fn, void *opaque) {
+    tail_ctx_t c = {fn, opaque, false};
+    size_t first = plog->n_segs > (size_t)n_segments ? plog->n_segs - (size_t)n_segments : 0;
+    for (size_t i = first; i < plog->n_segs && !c.stopped; i++) {
+        sl_err_t rc = walk(plog, plog->segs[i], 0, visit_tail, &c);
+        if (rc != SL_OK) {
+            return rc;
+        }
+    }
+    return SL_OK;
+}
+
 sl_err_t sl_plog_remove_dir(const char *dir) {
     return sl_os_rmtree(dir) == 0 ? SL_OK : SL_ERR_IO;
 }

@@ -135,10 +135,10 @@ def crc32c(data):
     return crc ^ 0xFFFFFFFF
 
 
-def record_batch(value):
+def record_batch(value, pid=-1, epoch=-1, seq=-1):
     rec = b"\x00\x00\x00\x01" + bytes([len(value) * 2]) + value + b"\x00"
     rec = bytes([len(rec) * 2]) + rec
-    after = struct.pack(">hiqqqhii", 0, 0, 1000, 1000, -1, -1, -1, 1) + rec
+    after = struct.pack(">hiqqqhii", 0, 0, 1000, 1000, pid, epoch, seq, 1) + rec
     body = struct.pack(">ibI", 0, 2, crc32c(after)) + after
     return struct.pack(">qi", 0, len(body)) + body
 
@@ -342,7 +342,7 @@ def recv(n):
 av = call(18, 0, False, b"", AV_RESP)
 ranges = {a["key"]: (a["min"], a["max"]) for a in av["apis"]}
 FLEX = {0: 9, 1: 12, 2: 6, 3: 9, 18: 3, 19: 5, 20: 4, 32: 4, 33: 2, 37: 2, 10: 3, 11: 6, 12: 4,
-        13: 4, 14: 4, 8: 8, 9: 6, 15: 5, 16: 3, 42: 2, 47: 99}
+        13: 4, 14: 4, 8: 8, 9: 6, 15: 5, 16: 3, 42: 2, 47: 99, 22: 2}
 tested = 0
 
 
@@ -533,5 +533,38 @@ for v, flex in versions(42):
     r = call(42, v, flex, enc(DEL_REQ, {"groups": [g, "pv-nope"]}, v, flex), DEL_RESP)
     assert [x["error"] for x in r["results"]] == [0, 69], (v, r)  # then GROUP_ID_NOT_FOUND
     tested += 1
+
+# ---- idempotent producers: InitProducerId, duplicates, gaps, fencing ----
+IP_REQ = [("txn", "nstr", 0, INF), ("timeout", "i32", 0, INF)]
+IP_RESP = [("throttle", "i32", 0, INF), ("error", "i16", 0, INF), ("pid", "i64", 0, INF),
+           ("epoch", "i16", 0, INF)]
+pids = []
+for v, flex in versions(22):
+    r = call(22, v, flex, enc(IP_REQ, {"txn": None, "timeout": 60000}, v, flex), IP_RESP)
+    assert r["error"] == 0 and r["pid"] >= 0 and r["epoch"] == 0, (v, r)
+    pids.append(r["pid"])
+    r = call(22, v, flex, enc(IP_REQ, {"txn": "tx", "timeout": 60000}, v, flex), IP_RESP)
+    assert r["error"] == 15, (v, r)  # transactions are not offered yet
+    tested += 1
+assert len(set(pids)) == len(pids), pids
+
+
+def idem(pid, epoch, seq):
+    req = {"acks": -1, "timeout": 1000, "topics": [{"name": "pv-ct-7", "parts": [
+        {"index": 1, "records": record_batch(b"i", pid, epoch, seq)}]}]}
+    r = call(0, 7, False, enc(PRODUCE_REQ, req, 7, False), PRODUCE_RESP)
+    p = r["responses"][0]["parts"][0]
+    return p["error"], p["base"]
+
+
+pid = pids[0]
+e1, b1 = idem(pid, 0, 0)
+e2, b2 = idem(pid, 0, 0)  # a retry: same offset, not written again
+assert (e1, e2) == (0, 0) and b1 == b2, (e1, b1, e2, b2)
+e3, b3 = idem(pid, 0, 1)
+assert e3 == 0 and b3 == b1 + 1, (e3, b3)
+assert idem(pid, 0, 5)[0] == 45  # OUT_OF_ORDER_SEQUENCE_NUMBER
+assert idem(pid, 1, 0)[0] == 0   # a new epoch starts over
+assert idem(pid, 0, 2)[0] == 47  # INVALID_PRODUCER_EPOCH: fenced by the newer epoch
 
 print("all %d advertised API versions answered and decoded exactly" % tested)
