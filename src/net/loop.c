@@ -3,7 +3,9 @@
  * Watches are kept in a table indexed by fd, so a callback can unwatch (and even close) any fd,
  * including one whose event is still pending in this iteration's batch: dispatch re-checks the
  * table and a generation counter before every callback (nginx's stale-event guard).
- * Timers: a min-heap keyed by deadline; cancelled timers are removed lazily at pop time. */
+ * Timers: a min-heap of slot indices keyed by deadline. A timer id names its slot and the slot's
+ * generation, and each slot knows its heap position, so cancelling is O(log n) and a stale id (a
+ * timer that already fired, or was cancelled) is recognised and ignored. */
 #include "loop.h"
 
 #include <errno.h>
@@ -24,12 +26,16 @@ typedef struct watch {
     bool active;
 } watch_t;
 
-typedef struct timer {
+#define NO_POS UINT32_MAX
+
+typedef struct tslot {
     uint64_t deadline_ms;
-    uint64_t id;
     sl_timer_fn *fn;
     void *data;
-} timer_t_;
+    uint32_t gen;       /* bumped each time the slot is freed */
+    uint32_t heap_pos;  /* position in the heap, NO_POS while free */
+    uint32_t next_free; /* free-list link */
+} tslot_t;
 
 typedef struct idle {
     sl_idle_fn *fn;
@@ -41,11 +47,10 @@ struct sl_loop {
     int wakefd;
     watch_t *watches;
     int n_watches; /* table size, indexed by fd */
-    timer_t_ *heap;
+    tslot_t *slots;
+    uint32_t n_slots, cap_slots, free_head;
+    uint32_t *heap; /* slot indices */
     size_t n_heap, cap_heap;
-    uint64_t next_timer_id;
-    uint64_t *cancelled; /* ids cancelled but still in the heap; see sl_loop_cancel */
-    size_t n_cancelled, cap_cancelled;
     idle_t *idles;
     size_t n_idles;
     uint64_t now_ms;
@@ -71,7 +76,7 @@ sl_loop_t *sl_loop_new(void) {
         struct epoll_event ev = {.events = EPOLLIN, .data.u64 = WAKE_TOKEN};
         (void)epoll_ctl(loop->epfd, EPOLL_CTL_ADD, loop->wakefd, &ev);
     }
-    loop->next_timer_id = 1;
+    loop->free_head = NO_POS;
     loop->now_ms = sl_mono_ms();
     return loop;
 }
@@ -86,7 +91,7 @@ void sl_loop_free(sl_loop_t *loop) {
     }
     free(loop->watches);
     free(loop->heap);
-    free(loop->cancelled);
+    free(loop->slots);
     free(loop->idles);
     free(loop);
 }
@@ -148,97 +153,131 @@ void sl_loop_unwatch(sl_loop_t *loop, int fd) {
     loop->watches[fd].gen++;
 }
 
-/* ---- timers: a binary min-heap on deadline ---- */
+/* ---- timers: a binary min-heap of slots on deadline ---- */
 
-static void heap_swap(timer_t_ *a, timer_t_ *b) {
-    timer_t_ t = *a;
-    *a = *b;
-    *b = t;
+static uint64_t deadline_at(const sl_loop_t *loop, size_t pos) {
+    return loop->slots[loop->heap[pos]].deadline_ms;
 }
 
-static void heap_push(sl_loop_t *loop, timer_t_ t) {
+static void heap_set(sl_loop_t *loop, size_t pos, uint32_t slot) {
+    loop->heap[pos] = slot;
+    loop->slots[slot].heap_pos = (uint32_t)pos;
+}
+
+static void heap_up(sl_loop_t *loop, size_t pos) {
+    uint32_t slot = loop->heap[pos];
+    uint64_t d = loop->slots[slot].deadline_ms;
+    while (pos > 0) {
+        size_t parent = (pos - 1) / 2;
+        if (deadline_at(loop, parent) <= d) {
+            break;
+        }
+        heap_set(loop, pos, loop->heap[parent]);
+        pos = parent;
+    }
+    heap_set(loop, pos, slot);
+}
+
+static void heap_down(sl_loop_t *loop, size_t pos) {
+    uint32_t slot = loop->heap[pos];
+    uint64_t d = loop->slots[slot].deadline_ms;
+    for (;;) {
+        size_t l = 2 * pos + 1, r = l + 1, m = pos;
+        uint64_t md = d;
+        if (l < loop->n_heap && deadline_at(loop, l) < md) {
+            m = l;
+            md = deadline_at(loop, l);
+        }
+        if (r < loop->n_heap && deadline_at(loop, r) < md) {
+            m = r;
+        }
+        if (m == pos) {
+            break;
+        }
+        heap_set(loop, pos, loop->heap[m]);
+        pos = m;
+    }
+    heap_set(loop, pos, slot);
+}
+
+static void heap_remove(sl_loop_t *loop, size_t pos) {
+    uint32_t gone = loop->heap[pos];
+    loop->slots[gone].heap_pos = NO_POS;
+    uint32_t last = loop->heap[--loop->n_heap];
+    if (pos == loop->n_heap) {
+        return;
+    }
+    heap_set(loop, pos, last);
+    heap_up(loop, pos);
+    heap_down(loop, loop->slots[last].heap_pos);
+}
+
+static void slot_free(sl_loop_t *loop, uint32_t slot) {
+    tslot_t *t = &loop->slots[slot];
+    t->gen++;
+    t->fn = NULL;
+    t->heap_pos = NO_POS;
+    t->next_free = loop->free_head;
+    loop->free_head = slot;
+}
+
+uint64_t sl_loop_timer(sl_loop_t *loop, uint64_t after_ms, sl_timer_fn *fn, void *data) {
+    uint32_t slot;
+    if (loop->free_head != NO_POS) {
+        slot = loop->free_head;
+        loop->free_head = loop->slots[slot].next_free;
+    } else {
+        if (loop->n_slots == loop->cap_slots) {
+            loop->cap_slots = loop->cap_slots ? loop->cap_slots * 2 : 64;
+            loop->slots = sl_xrealloc(loop->slots, loop->cap_slots * sizeof *loop->slots);
+        }
+        slot = loop->n_slots++;
+        loop->slots[slot].gen = 1;
+    }
+    tslot_t *t = &loop->slots[slot];
+    t->deadline_ms = sl_mono_ms() + after_ms;
+    t->fn = fn;
+    t->data = data;
     if (loop->n_heap == loop->cap_heap) {
         loop->cap_heap = loop->cap_heap ? loop->cap_heap * 2 : 64;
         loop->heap = sl_xrealloc(loop->heap, loop->cap_heap * sizeof *loop->heap);
     }
-    size_t i = loop->n_heap++;
-    loop->heap[i] = t;
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (loop->heap[parent].deadline_ms <= loop->heap[i].deadline_ms) {
-            break;
-        }
-        heap_swap(&loop->heap[parent], &loop->heap[i]);
-        i = parent;
-    }
+    heap_set(loop, loop->n_heap++, slot);
+    heap_up(loop, loop->n_heap - 1);
+    return (uint64_t)t->gen << 32 | (uint64_t)(slot + 1);
 }
 
-static timer_t_ heap_pop(sl_loop_t *loop) {
-    timer_t_ top = loop->heap[0];
-    loop->heap[0] = loop->heap[--loop->n_heap];
-    size_t i = 0;
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < loop->n_heap && loop->heap[l].deadline_ms < loop->heap[m].deadline_ms) {
-            m = l;
-        }
-        if (r < loop->n_heap && loop->heap[r].deadline_ms < loop->heap[m].deadline_ms) {
-            m = r;
-        }
-        if (m == i) {
-            break;
-        }
-        heap_swap(&loop->heap[m], &loop->heap[i]);
-        i = m;
-    }
-    return top;
-}
-
-uint64_t sl_loop_timer(sl_loop_t *loop, uint64_t after_ms, sl_timer_fn *fn, void *data) {
-    timer_t_ t = {sl_mono_ms() + after_ms, loop->next_timer_id++, fn, data};
-    heap_push(loop, t);
-    return t.id;
-}
-
-/* Cancelled ids wait in a small list until their deadline pops; the list stays as short as the
- * number of pending cancelled timers. */
 void sl_loop_cancel(sl_loop_t *loop, uint64_t id) {
-    if (id == 0) {
+    uint64_t low = id & 0xffffffffu;
+    if (low == 0 || low > loop->n_slots) {
         return;
     }
-    for (size_t i = 0; i < loop->n_heap; i++) {
-        if (loop->heap[i].id == id) {
-            if (loop->n_cancelled == loop->cap_cancelled) {
-                loop->cap_cancelled = loop->cap_cancelled ? loop->cap_cancelled * 2 : 16;
-                loop->cancelled =
-                    sl_xrealloc(loop->cancelled, loop->cap_cancelled * sizeof *loop->cancelled);
-            }
-            loop->cancelled[loop->n_cancelled++] = id;
-            loop->heap[i].fn = NULL;
-            return;
-        }
+    uint32_t slot = (uint32_t)(low - 1);
+    tslot_t *t = &loop->slots[slot];
+    if (t->gen != (uint32_t)(id >> 32) || t->heap_pos == NO_POS) {
+        return; /* already fired or cancelled */
     }
-}
-
-static bool take_cancelled(sl_loop_t *loop, uint64_t id) {
-    for (size_t i = 0; i < loop->n_cancelled; i++) {
-        if (loop->cancelled[i] == id) {
-            loop->cancelled[i] = loop->cancelled[--loop->n_cancelled];
-            return true;
-        }
-    }
-    return false;
+    heap_remove(loop, t->heap_pos);
+    slot_free(loop, slot);
 }
 
 static void run_timers(sl_loop_t *loop) {
     uint64_t now = sl_mono_ms();
-    while (loop->n_heap && loop->heap[0].deadline_ms <= now) {
-        timer_t_ t = heap_pop(loop);
-        if (take_cancelled(loop, t.id) || !t.fn) {
-            continue;
-        }
-        t.fn(loop, t.id, t.data);
+    while (loop->n_heap && deadline_at(loop, 0) <= now) {
+        uint32_t slot = loop->heap[0];
+        tslot_t *t = &loop->slots[slot];
+        uint64_t id = (uint64_t)t->gen << 32 | (uint64_t)(slot + 1);
+        sl_timer_fn *fn = t->fn;
+        void *data = t->data;
+        heap_remove(loop, 0);
+        slot_free(loop, slot);
+        fn(loop, id, data);
     }
+}
+
+/* Number of pending timers (tests). */
+size_t sl_loop_timer_count(const sl_loop_t *loop) {
+    return loop->n_heap;
 }
 
 void sl_loop_before_sleep(sl_loop_t *loop, sl_idle_fn *fn, void *data) {
@@ -254,7 +293,7 @@ sl_err_t sl_loop_run(sl_loop_t *loop) {
         int timeout = -1;
         if (loop->n_heap) {
             uint64_t now = sl_mono_ms();
-            uint64_t d = loop->heap[0].deadline_ms;
+            uint64_t d = deadline_at(loop, 0);
             timeout = d <= now ? 0 : (int)SL_MIN(d - now, (uint64_t)60000);
         }
         int n = epoll_wait(loop->epfd, events, (int)SL_ARRAY_LEN(events), timeout);

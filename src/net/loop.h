@@ -7,6 +7,7 @@
 #define SL_LOOP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/err.h"
@@ -35,8 +36,10 @@ void sl_loop_unwatch(sl_loop_t *loop, int fd);
 
 /* One-shot timer after `after_ms`; returns an id (never 0) for sl_loop_cancel. */
 uint64_t sl_loop_timer(sl_loop_t *loop, uint64_t after_ms, sl_timer_fn *fn, void *data);
-/* Cancels a pending timer; unknown or fired ids are ignored. */
+/* Cancels a pending timer in O(log n); unknown, fired or already cancelled ids are ignored. */
 void sl_loop_cancel(sl_loop_t *loop, uint64_t id);
+/* Number of pending timers. */
+size_t sl_loop_timer_count(const sl_loop_t *loop);
 
 /* Adds a hook run once per iteration after I/O and timers, in registration order. */
 void sl_loop_before_sleep(sl_loop_t *loop, sl_idle_fn *fn, void *data);
