@@ -9,7 +9,7 @@
 
 typedef struct sl_pacer {
     int64_t start_ns;
-    double rate;       /* records per second; 0 = as fast as possible */
+    double rate; /* records per second; 0 = as fast as possible */
     double burst_factor;
     double burst_at_s, burst_len_s;
 } sl_pacer_t;

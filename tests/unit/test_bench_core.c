@@ -6,7 +6,7 @@
 TEST(pacer_schedule_matches_the_rate) {
     sl_pacer_t p = {1000000000, 10000, 1, 0, 0};
     CHECK_EQ_INT(sl_pacer_due(&p, 0), 1000000000);
-    CHECK_EQ_INT(sl_pacer_due(&p, 1), 1000100000);    /* 100 us apart at 10k/s */
+    CHECK_EQ_INT(sl_pacer_due(&p, 1), 1000100000);     /* 100 us apart at 10k/s */
     CHECK_EQ_INT(sl_pacer_due(&p, 10000), 2000000000); /* one second later */
     /* Over any window the count is within one record of rate * window. */
     for (int64_t ms = 0; ms < 3000; ms += 37) {

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# `sluice bench`: a 3-second run of each driver against a real local server (kafka -> sluice,
+# redis -> redis-server with appendfsync always, batch in-process): every record sent is
+# received, none lost or duplicated, and the JSON report is written.
+source "$(dirname "$0")/lib/broker.sh"
+broker_start
+S="$SLUICE"
+$S bench -b "$BROKER" --rate 2000 --size 512 --duration 3 --warmup 1 --partitions 2 \
+  --producers 2 --consumers 2 --keys zipf:1.1 --json "$T/kafka.json" --set progress=false \
+  > "$T/kafka.out" || { cat "$T/kafka.out"; fail "kafka driver"; }
+grep -q "lost 0 duplicated 0" "$T/kafka.out" || { cat "$T/kafka.out"; fail "kafka: loss or dups"; }
+grep -q '"sent":8000,"received":8000' "$T/kafka.json" || { cat "$T/kafka.json"; fail "kafka json"; }
+
+$S bench --driver batch --rate 2000 --duration 3 --warmup 1 --set batch.sync.ms=50 \
+  --set progress=false > "$T/batch.out" || fail "batch driver"
+grep -q "lost 0 duplicated 0" "$T/batch.out" || { cat "$T/batch.out"; fail "batch: loss"; }
+# The batch baseline's latency is its sync period: p50 near 25 ms for a 50 ms period.
+p50=$(sed -n 's/.*p50 \([0-9.]*\).*/\1/p' "$T/batch.out")
+awk -v p="$p50" 'BEGIN{exit !(p > 10 && p < 45)}' || fail "batch p50 $p50 ms not near 25 ms"
+
+if command -v redis-server >/dev/null; then
+  redis-server --port 0 --unixsocket "$T/redis.sock" --appendonly yes --appendfsync always \
+    --dir "$T" --save "" > "$T/redis.log" 2>&1 &
+  rpid=$!
+  for _ in $(seq 100); do [[ -S "$T/redis.sock" ]] && break; sleep 0.05; done
+  $S bench --driver redis -b "unix:$T/redis.sock" --rate 2000 --duration 3 --warmup 1 \
+    --partitions 2 --consumers 2 --set progress=false > "$T/redis.out" || { kill $rpid; cat "$T/redis.out"; fail "redis driver"; }
+  kill $rpid; wait $rpid 2>/dev/null || true
+  grep -q "lost 0 duplicated 0" "$T/redis.out" || { cat "$T/redis.out"; fail "redis: loss"; }
+else
+  fail "redis-server missing (scripts/install-deps installs it)"
+fi
+rc=0; $S bench --driver nope --set progress=false 2>/dev/null || rc=$?; [[ $rc -eq 2 ]] || fail "bad driver exit $rc"
+broker_stop
+echo ok
