@@ -35,7 +35,7 @@ BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .SECONDARY:
-.PHONY: all deps run test unit integration check-asan bench bench-groups format format-check clean
+.PHONY: all deps run test unit integration check-asan bench bench-groups bench-compare format format-check clean
 all: $(BUILD)/sluice $(UNIT_BIN) $(ITEST_BIN) $(BENCH_BIN)
 
 # Codec and protocol code is where sign mistakes hurt most: extra conversions checks there.
@@ -99,6 +99,9 @@ bench: deps all
 
 bench-groups: deps all
 	bench/run-group-bench $(BUILD)
+
+bench-compare: deps all
+	bench/run-compare $(BUILD)
 
 format:
 	clang-format -i $(wildcard src/*/*.[ch] tests/unit/*.[ch] tests/integration/*.c bench/*.c)
