@@ -14,7 +14,7 @@
 #include "common/err.h"
 
 typedef struct sl_bench_conf {
-    char driver[SL_CONF_STR_MAX];  /* kafka | redis | batch */
+    char driver[SL_CONF_STR_MAX];  /* kafka | redis | nats | batch */
     char brokers[SL_CONF_STR_MAX]; /* kafka bootstrap, or redis host:port / unix:/path */
     char topic[SL_CONF_STR_MAX];
     char keys[SL_CONF_STR_MAX]; /* uniform | zipf:S | hot:FRACTION */
@@ -57,6 +57,7 @@ typedef struct sl_bench_driver {
 
 extern const sl_bench_driver_t sl_bench_driver_kafka;
 extern const sl_bench_driver_t sl_bench_driver_redis;
+extern const sl_bench_driver_t sl_bench_driver_nats;
 extern const sl_bench_driver_t sl_bench_driver_batch;
 
 /* Runs one benchmark and prints the summary to stdout. Returns 0, or 1 with a reason on stderr. */

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `sluice bench`: a 3-second run of each driver against a real local server (kafka -> sluice,
-# redis -> redis-server with appendfsync always, batch in-process): every record sent is
+# redis -> redis-server with appendfsync always, nats -> nats-server with JetStream, batch
+# in-process): every record sent is
 # received, none lost or duplicated, and the JSON report is written.
 source "$(dirname "$0")/lib/broker.sh"
 broker_start
@@ -29,6 +30,18 @@ if command -v redis-server >/dev/null; then
   grep -q "lost 0 duplicated 0" "$T/redis.out" || { cat "$T/redis.out"; fail "redis: loss"; }
 else
   fail "redis-server missing (scripts/install-deps installs it)"
+fi
+if command -v nats-server >/dev/null; then
+  nats-server -js -a 127.0.0.1 -p -1 -sd "$T/nats" --ports_file_dir "$T" > "$T/nats.log" 2>&1 &
+  npid=$!
+  for _ in $(seq 100); do ls "$T"/nats-server_*.ports >/dev/null 2>&1 && break; sleep 0.05; done
+  url=$(sed -n 's/.*"\(nats:[^"]*\)".*/\1/p' "$T"/nats-server_*.ports)
+  $S bench --driver nats -b "$url" --rate 2000 --duration 3 --warmup 1 --partitions 2 \
+    --consumers 2 --set progress=false > "$T/nats.out" || { kill $npid; cat "$T/nats.out"; fail "nats driver"; }
+  kill $npid; wait $npid 2>/dev/null || true
+  grep -q "lost 0 duplicated 0" "$T/nats.out" || { cat "$T/nats.out"; fail "nats: loss"; }
+else
+  fail "nats-server missing (scripts/install-deps installs it)"
 fi
 rc=0; $S bench --driver nope --set progress=false 2>/dev/null || rc=$?; [[ $rc -eq 2 ]] || fail "bad driver exit $rc"
 broker_stop
