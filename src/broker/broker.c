@@ -23,6 +23,8 @@
 #include "group/coordinator.h"
 #include "net/conn.h"
 #include "storage/fsyncq.h"
+#include "txn/pstate.h"
+#include "txn/txn_coord.h"
 
 #define TICK_MS 1000
 
@@ -82,13 +84,25 @@ static sl_err_t load_cluster_id(sl_broker_t *b, char *err) {
 
 static void on_tick(sl_loop_t *loop, uint64_t id, void *data);
 
+typedef struct tick_ctx {
+    sl_broker_t *b;
+    int64_t now;
+} tick_ctx_t;
+
 static void tick_each(sl_topic_t *t, void *opaque) {
-    int64_t now = *(int64_t *)opaque;
+    tick_ctx_t *c = opaque;
     for (int32_t i = 0; i < t->n_partitions; i++) {
-        int rc = sl_plog_tick(t->parts[i]->plog, now);
+        sl_partition_t *p = t->parts[i];
+        int rc = sl_plog_tick(p->plog, c->now);
         if (rc < 0) {
             sl_log(SL_LOG_ERROR, "storage", "topic=%s partition=%d op=tick err=\"%s\"", t->name, i,
                    sl_err_str(rc));
+        }
+        /* A new segment (or one fewer): snapshot producer state, so a restart replays only the
+         * active segment. */
+        if (sl_plog_segment_count(p->plog) != p->snapshot_segs &&
+            (sl_pstate_count(p->pstate) || sl_pstate_aborted_count(p->pstate))) {
+            sl_partition_snapshot(c->b, p);
         }
     }
 }
@@ -97,8 +111,14 @@ static void on_tick(sl_loop_t *loop, uint64_t id, void *data) {
     (void)id;
     sl_broker_t *b = data;
     int64_t now = sl_wall_ms();
-    sl_topics_each(b, tick_each, &now);
-    if (++b->ticks % 60 == 0) {
+    tick_ctx_t tc = {b, now};
+    sl_topics_each(b, tick_each, &tc);
+    ++b->ticks;
+    uint64_t every = (uint64_t)(b->conf.transaction_abort_interval_ms + TICK_MS - 1) / TICK_MS;
+    if (b->ticks % (every ? every : 1) == 0) {
+        (void)sl_txn_coord_tick(b->txn, now, b->conf.transactional_id_expiration_ms);
+    }
+    if (b->ticks % 60 == 0) {
         (void)sl_coord_expire_offsets(b->coord, now);
     }
     b->tick_timer = sl_loop_timer(loop, TICK_MS, on_tick, b);
@@ -118,6 +138,10 @@ static void collect_partitions_each(sl_topic_t *t, void *opaque) {
                         (double)sl_plog_start_offset(plog));
         sl_metrics_emit(out, "sluice_log_size_bytes", "gauge", "Bytes on disk, per partition",
                         labels, (double)sl_plog_size_bytes(plog));
+        sl_metrics_emit(out, "sluice_lso_lag", "gauge",
+                        "High watermark minus last stable offset (records held back from "
+                        "read_committed consumers by open transactions), per partition",
+                        labels, (double)(sl_plog_end_offset(plog) - sl_partition_lso(t->parts[i])));
     }
 }
 
@@ -156,6 +180,11 @@ static void collect(sl_metrics_out_t *out, void *opaque) {
     sl_broker_t *b = opaque;
     lag_ctx_t lc = {b, out};
     sl_coord_each(b->coord, collect_group, &lc);
+    sl_metrics_emit(out, "sluice_transactions_open", "gauge",
+                    "Transactions begun and not yet complete", "",
+                    (double)sl_txn_open_count(b->txn));
+    sl_metrics_emit(out, "sluice_transactional_ids", "gauge", "Transactional ids known", "",
+                    (double)sl_txn_count(b->txn));
     sl_metrics_emit(out, "sluice_connections", "gauge", "Open Kafka-protocol connections", "",
                     (double)sl_conn_count());
     sl_metrics_emit(out, "sluice_output_queued_bytes", "gauge",
@@ -213,6 +242,13 @@ sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err) {
         sl_metrics_counter("sluice_fetch_bytes_total", "", "Record bytes sent to fetchers");
     b->m_duplicates = sl_metrics_counter("sluice_duplicate_batches_total", "",
                                          "Idempotent-producer retries answered without a write");
+    b->m_txn_commits = sl_metrics_counter("sluice_transactions_committed_total", "",
+                                          "Transactions committed (markers durable)");
+    b->m_txn_aborts = sl_metrics_counter("sluice_transactions_aborted_total", "",
+                                         "Transactions aborted (by producers or timeouts)");
+    b->m_txn_commit_latency =
+        sl_metrics_histogram("sluice_transaction_commit_seconds", "",
+                             "EndTxn(commit) to markers durable in every partition");
     b->m_throttled = sl_metrics_counter("sluice_throttled_produce_requests_total", "",
                                         "Produce requests answered with throttle_time_ms > 0");
     if (conf->queued_max_request_bytes >= 0) {
@@ -236,7 +272,7 @@ sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err) {
                           conf->group_initial_rebalance_delay_ms, conf->offsets_retention_ms};
     extern const sl_coord_hooks_t sl_group_hooks;
     b->coord = sl_coord_new(b->loop, conf->data_dir, &cc, &sl_group_hooks, err);
-    if (!b->coord) {
+    if (!b->coord || sl_broker_txn_start(b, err) != SL_OK) {
         goto fail;
     }
     sl_log(SL_LOG_INFO, "broker", "data_dir=%s topics=%zu load_ms=%.1f", conf->data_dir,
@@ -341,6 +377,7 @@ void sl_broker_free(sl_broker_t *b) {
         sl_loop_unwatch(b->loop, sl_fsyncq_fd(b->fsyncq));
         sl_fsyncq_free(b->fsyncq);
     }
+    sl_txn_coord_free(b->txn);
     sl_coord_free(b->coord);
     sl_topics_close(b);
     sl_loop_free(b->loop);

@@ -32,7 +32,9 @@ typedef struct sl_partition {
     int64_t sync_target;             /* offset that running sync makes durable */
     sl_counter_t *m_bytes_in;
     sl_counter_t *m_records_in;
-    struct sl_pstate *pstate; /* idempotent producers' last batches (txn/pstate.c) */
+    struct sl_pstate *pstate; /* producers' last batches and open transactions (txn/pstate.c) */
+    int64_t snapshot_offset;  /* offset of the last producer-state snapshot, or -1 */
+    int snapshot_segs;        /* segment count when it was taken (a roll triggers the next) */
 } sl_partition_t;
 
 struct sl_topic {
@@ -76,6 +78,7 @@ struct sl_broker {
     void *metalog;                    /* sl_metalog_t */
     void *fsyncq;                     /* sl_fsyncq_t: the group-commit worker */
     struct sl_coord *coord;           /* the group coordinator (group/coordinator.c) */
+    struct sl_txn_coord *txn;         /* the transaction coordinator (txn/txn_coord.c) */
     sl_partition_t *dirty;            /* partitions needing a group-commit sync */
     sl_produce_wait_t *produce_waits; /* acks=all produces waiting for the sync */
     sl_fetch_wait_t *fetch_waits;     /* parked long-poll fetches */
@@ -89,6 +92,9 @@ struct sl_broker {
     sl_counter_t *m_bytes_out;
     sl_counter_t *m_throttled;
     sl_counter_t *m_duplicates;
+    sl_counter_t *m_txn_commits;
+    sl_counter_t *m_txn_aborts;
+    sl_histo_t *m_txn_commit_latency;
 };
 
 /* ---- topics (topics.c) ---- */
@@ -111,6 +117,14 @@ void sl_topics_close(sl_broker_t *b);
 /* Calls fn for every topic in unspecified order. */
 void sl_topics_each(sl_broker_t *b, void (*fn)(sl_topic_t *t, void *opaque), void *opaque);
 sl_partition_t *sl_partition_get(sl_broker_t *b, sl_str_t topic, int32_t index);
+/* Syncs the partition and writes its producer-state snapshot (after a roll, and at close). */
+void sl_partition_snapshot(sl_broker_t *b, sl_partition_t *p);
+/* The last stable offset: the first offset of the oldest open transaction, or the end. */
+int64_t sl_partition_lso(const sl_partition_t *p);
+/* Appends a transaction marker for `pid` and marks the partition for the group commit; returns
+ * the marker's offset in *offset_out. SL_OK or the log's error. */
+SL_MUST_USE sl_err_t sl_partition_write_marker(sl_broker_t *b, sl_partition_t *p, int64_t pid,
+                                               int16_t epoch, int type, int64_t *offset_out);
 
 /* ---- durability and waiting (wait.c) ---- */
 /* Marks a partition as needing the group-commit sync in this iteration's before-sleep phase. */
@@ -158,6 +172,17 @@ SL_HANDLER(DescribeGroups);
 SL_HANDLER(DeleteGroups);
 SL_HANDLER(OffsetDelete);
 SL_HANDLER(InitProducerId);
+SL_HANDLER(AddPartitionsToTxn);
+SL_HANDLER(AddOffsetsToTxn);
+SL_HANDLER(EndTxn);
+SL_HANDLER(TxnOffsetCommit);
+
+/* ---- producers and transactions (handle_txn.c) ---- */
+/* A new producer id from the durably reserved block: 0 or a Kafka error. */
+int sl_broker_alloc_pid(sl_broker_t *b, int64_t *pid_out);
+/* Opens the transaction coordinator and recovers: transactions left prepared are completed,
+ * open ones aborted, and partitions' open transactions unknown to it aborted. */
+SL_MUST_USE sl_err_t sl_broker_txn_start(sl_broker_t *b, char *err);
 
 /* Fetch waits are freed when their connection closes. */
 void sl_fetch_waits_drop_conn(sl_broker_t *b, sl_conn_t *conn);

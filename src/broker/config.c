@@ -80,6 +80,14 @@ const sl_conf_def_t sl_broker_conf_defs[] = {
      "How long a new group waits for more members before its first rebalance"},
     {"offsets.retention.minutes", SL_CONF_INT, "10080", 1, INT32_MAX, B(offsets_retention_ms),
      60000, "Offsets of groups without members expire this long after their last commit"},
+    {"transaction.max.timeout.ms", SL_CONF_INT, "900000", 1, INT32_MAX,
+     B(transaction_max_timeout_ms), 0, "Largest transaction.timeout.ms a producer may ask for"},
+    {"transactional.id.expiration.ms", SL_CONF_INT, "604800000", 1, INT32_MAX,
+     B(transactional_id_expiration_ms), 0,
+     "A transactional id with no transaction for this long is forgotten"},
+    {"transaction.abort.timed.out.transaction.cleanup.interval.ms", SL_CONF_INT, "10000", 1,
+     INT32_MAX, B(transaction_abort_interval_ms), 0,
+     "How often transactions past their timeout are looked for and aborted (rounded up to 1 s)"},
 };
 const size_t sl_broker_conf_n_defs = sizeof sl_broker_conf_defs / sizeof sl_broker_conf_defs[0];
 

@@ -38,6 +38,9 @@ typedef struct sl_broker_conf {
     int64_t group_max_session_timeout_ms;
     int64_t group_initial_rebalance_delay_ms;
     int64_t offsets_retention_ms;
+    int64_t transaction_max_timeout_ms;
+    int64_t transactional_id_expiration_ms;
+    int64_t transaction_abort_interval_ms;
 } sl_broker_conf_t;
 
 extern const sl_conf_def_t sl_broker_conf_defs[];

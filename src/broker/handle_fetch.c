@@ -8,6 +8,9 @@
  *   partitions {partition_index, error_code, high_watermark, last_stable_offset,
  *   log_start_offset (v5+), aborted_transactions, preferred_read_replica (v11+), records}}
  *
+ * isolation_level 1 (read_committed) reads only below the last stable offset (the first offset
+ * of the oldest open transaction) and gets the aborted transactions overlapping what it reads,
+ * so the client can drop their records; read_uncommitted reads up to the high watermark.
  * Sessions (KIP-227) are not kept: the answer is always a full response with session_id 0, which
  * tells clients to go on sending full requests. Record bytes go out with sendfile straight from
  * the segment; the response holds a dup of the segment fd, so retention cannot pull the file
@@ -19,10 +22,14 @@
 #include "broker/wait.h"
 #include "common/log.h"
 #include "proto/kerr.h"
+#include "txn/pstate.h"
+
+#define READ_COMMITTED 1
 
 typedef struct fpart {
     int32_t index;
     int16_t err;
+    int64_t offset;
     sl_partition_t *p;
     sl_plog_slice_t slice;
 } fpart_t;
@@ -43,6 +50,33 @@ static void drop_slices(ftopic_t *topics, int32_t n) {
     }
 }
 
+typedef struct aborted_ctx {
+    sl_writer_t *wr;
+    bool flex;
+    int32_t n;
+} aborted_ctx_t;
+
+static void count_aborted(const sl_aborted_txn_t *a, void *opaque) {
+    (void)a;
+    ((aborted_ctx_t *)opaque)->n++;
+}
+
+static void put_aborted(const sl_aborted_txn_t *a, void *opaque) {
+    aborted_ctx_t *c = opaque;
+    sl_wr_i64(c->wr, a->pid);
+    sl_wr_i64(c->wr, a->first);
+    sl_wr_tags(c->wr, c->flex);
+}
+
+/* The aborted transactions a read_committed fetch from `offset` may meet below the LSO. */
+static void write_aborted(sl_writer_t *wr, bool flex, sl_partition_t *p, int64_t offset) {
+    aborted_ctx_t c = {wr, flex, 0};
+    int64_t lso = sl_partition_lso(p);
+    sl_pstate_aborted(p->pstate, offset, lso, count_aborted, &c);
+    sl_wr_array_len(wr, flex, c.n);
+    sl_pstate_aborted(p->pstate, offset, lso, put_aborted, &c);
+}
+
 bool sl_fetch_run(sl_req_t *req, bool final) {
     sl_broker_t *b = req->broker;
     sl_reader_t *rd = &req->rd;
@@ -54,7 +88,7 @@ bool sl_fetch_run(sl_req_t *req, bool final) {
     int32_t max_wait_ms = sl_rd_i32(rd);
     int32_t min_bytes = sl_rd_i32(rd);
     int32_t max_bytes = sl_rd_i32(rd);
-    (void)sl_rd_i8(rd); /* isolation_level: no transactions yet, so both levels see the same */
+    bool committed = sl_rd_i8(rd) == READ_COMMITTED;
     if (v >= 7) {
         (void)sl_rd_i32(rd); /* session_id */
         (void)sl_rd_i32(rd); /* session_epoch */
@@ -88,6 +122,7 @@ bool sl_fetch_run(sl_req_t *req, bool final) {
                 (void)sl_rd_i32(rd); /* current_leader_epoch */
             }
             int64_t offset = sl_rd_i64(rd);
+            fp->offset = offset;
             if (v >= 12) {
                 (void)sl_rd_i32(rd); /* last_fetched_epoch */
             }
@@ -108,7 +143,8 @@ bool sl_fetch_run(sl_req_t *req, bool final) {
             size_t room = total < budget ? budget - total : 0;
             size_t want = SL_MIN(room, part_max > 0 ? (size_t)part_max : 0);
             sl_plog_t *plog = fp->p->plog;
-            sl_err_t rc = sl_plog_read(plog, offset, sl_plog_end_offset(plog), want, &fp->slice);
+            int64_t limit = committed ? sl_partition_lso(fp->p) : sl_plog_end_offset(plog);
+            sl_err_t rc = sl_plog_read(plog, offset, limit, want, &fp->slice);
             if (rc == SL_ERR_LIMIT) {
                 fp->err = KERR_OFFSET_OUT_OF_RANGE;
                 any_error = true;
@@ -170,11 +206,15 @@ bool sl_fetch_run(sl_req_t *req, bool final) {
             sl_wr_i32(wr, fp->index);
             sl_wr_i16(wr, fp->err);
             sl_wr_i64(wr, hw);
-            sl_wr_i64(wr, hw); /* last_stable_offset: no open transactions */
+            sl_wr_i64(wr, fp->p ? sl_partition_lso(fp->p) : -1);
             if (v >= 5) {
                 sl_wr_i64(wr, start);
             }
-            sl_wr_array_len(wr, flex, flex ? 0 : -1); /* aborted_transactions */
+            if (committed && fp->p && fp->slice.len > 0) {
+                write_aborted(wr, flex, fp->p, fp->offset);
+            } else {
+                sl_wr_array_len(wr, flex, -1); /* aborted_transactions: null */
+            }
             if (v >= 11) {
                 sl_wr_i32(wr, -1); /* preferred_read_replica */
             }
@@ -218,8 +258,8 @@ SL_HANDLER(Fetch) {
  * partitions {partition_index, current_leader_epoch (v4+), timestamp, max_num_offsets (v0)}}.
  * Response: throttle_time_ms (v2+), topics {name, partitions {partition_index, error_code,
  * old_style_offsets (v0), timestamp (v1+), offset (v1+), leader_epoch (v4+)}}.
- * Timestamps: -1 latest, -2 earliest, -3 max timestamp (v7+), otherwise the first offset whose
- * timestamp is at or after it. */
+ * Timestamps: -1 latest (the last stable offset for read_committed), -2 earliest, -3 max timestamp
+ * (v7+), otherwise the first offset whose timestamp is at or after it. */
 SL_HANDLER(ListOffsets) {
     sl_broker_t *b = req->broker;
     sl_reader_t *rd = &req->rd;
@@ -227,9 +267,7 @@ SL_HANDLER(ListOffsets) {
     bool flex = req->flex;
     sl_writer_t *wr = &req->wr;
     (void)sl_rd_i32(rd); /* replica_id */
-    if (v >= 2) {
-        (void)sl_rd_i8(rd); /* isolation_level */
-    }
+    bool committed = v >= 2 && sl_rd_i8(rd) == READ_COMMITTED;
     int32_t n_topics = sl_rd_array_len(rd, flex, 4);
     if (rd->err) {
         return rd->err;
@@ -266,7 +304,7 @@ SL_HANDLER(ListOffsets) {
             if (!p) {
                 err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             } else if (ts == -1) {
-                off = sl_plog_end_offset(p->plog);
+                off = committed ? sl_partition_lso(p) : sl_plog_end_offset(p->plog);
             } else if (ts == -2) {
                 off = sl_plog_start_offset(p->plog);
             } else if (ts == -3 && v >= 7) {

@@ -1,37 +1,34 @@
 /* handle_group.c -- the consumer-group APIs on the wire; the state machine is group/coordinator.c.
  *
- * FindCoordinator v0-2: key, key_type (v1+) -> throttle (v1+), error, error_message (v1+),
- *   node_id, host, port
- * JoinGroup v0-5: group_id, session_timeout_ms, rebalance_timeout_ms (v1+), member_id,
- *   group_instance_id (v5+), protocol_type, protocols {name, metadata} -> throttle (v2+), error,
- *   generation_id, protocol_name, leader, member_id, members {member_id, group_instance_id (v5+),
- *   metadata} (leader only)
- * SyncGroup v0-3: group_id, generation_id, member_id, group_instance_id (v3+), assignments
- *   {member_id, assignment} -> throttle (v1+), error, assignment
- * Heartbeat v0-3: group_id, generation_id, member_id, group_instance_id (v3+) -> throttle (v1+),
- *   error
- * LeaveGroup v0-3: group_id, member_id (v0-2) | members {member_id, group_instance_id} (v3+) ->
- *   throttle (v1+), error, members {member_id, group_instance_id, error} (v3+)
- * OffsetCommit v0-7: group_id, generation_id (v1+), member_id (v1+), group_instance_id (v7+),
- *   retention_time_ms (v2-4), topics {name, partitions {index, offset, leader_epoch (v6+),
- *   commit_timestamp (v1), metadata}} -> throttle (v3+), topics {name, partitions {index, error}}
- * OffsetFetch v0-5: group_id, topics {name, partition_indexes} (null = all, v2+) -> throttle
- *   (v3+), topics {name, partitions {index, offset, leader_epoch (v5+), metadata, error}},
- *   error (v2+)
- * ListGroups v0-2 -> throttle (v1+), error, groups {group_id, protocol_type}
- * DescribeGroups v0-4: groups, include_authorized_operations (v3+) -> throttle (v1+), groups
- *   {error, group_id, state, protocol_type, protocol, members {member_id, group_instance_id (v4+),
- *   client_id, client_host, metadata, assignment}, authorized_operations (v3+)}
- * DeleteGroups v0-1: groups -> throttle, results {group_id, error}
- * OffsetDelete v0: group_id, topics {name, partitions {index}} -> error, throttle, topics {name,
- *   partitions {index, error}}
- * A commit is acknowledged only after the offsets log has been fdatasync'ed. */
+ * FindCoordinator v0-2: key, key_type (v1+: 0 group, 1 transaction) -> throttle (v1+), error,
+ * error_message (v1+), node_id, host, port JoinGroup v0-5: group_id, session_timeout_ms,
+ * rebalance_timeout_ms (v1+), member_id, group_instance_id (v5+), protocol_type, protocols {name,
+ * metadata} -> throttle (v2+), error, generation_id, protocol_name, leader, member_id, members
+ * {member_id, group_instance_id (v5+), metadata} (leader only) SyncGroup v0-3: group_id,
+ * generation_id, member_id, group_instance_id (v3+), assignments {member_id, assignment} ->
+ * throttle (v1+), error, assignment Heartbeat v0-3: group_id, generation_id, member_id,
+ * group_instance_id (v3+) -> throttle (v1+), error LeaveGroup v0-3: group_id, member_id (v0-2) |
+ * members {member_id, group_instance_id} (v3+) -> throttle (v1+), error, members {member_id,
+ * group_instance_id, error} (v3+) OffsetCommit v0-7: group_id, generation_id (v1+), member_id
+ * (v1+), group_instance_id (v7+), retention_time_ms (v2-4), topics {name, partitions {index,
+ * offset, leader_epoch (v6+), commit_timestamp (v1), metadata}} -> throttle (v3+), topics {name,
+ * partitions {index, error}} OffsetFetch v0-7 (flexible v6+): group_id, topics {name,
+ * partition_indexes} (null = all, v2+), require_stable (v7+) -> throttle (v3+), topics {name,
+ * partitions {index, offset, leader_epoch (v5+), metadata, error}}, error (v2+) ListGroups v0-2 ->
+ * throttle (v1+), error, groups {group_id, protocol_type} DescribeGroups v0-4: groups,
+ * include_authorized_operations (v3+) -> throttle (v1+), groups {error, group_id, state,
+ * protocol_type, protocol, members {member_id, group_instance_id (v4+), client_id, client_host,
+ * metadata, assignment}, authorized_operations (v3+)} DeleteGroups v0-1: groups -> throttle,
+ * results {group_id, error} OffsetDelete v0: group_id, topics {name, partitions {index}} -> error,
+ * throttle, topics {name, partitions {index, error}} A commit is acknowledged only after the
+ * offsets log has been fdatasync'ed. */
 #include <string.h>
 
 #include "broker/broker.h"
 #include "common/clock.h"
 #include "group/coordinator.h"
 #include "proto/kerr.h"
+#include "txn/txn_coord.h"
 
 #define KERR_GROUP_SUBSCRIBED_TO_TOPIC 86
 #define KERR_GROUP_ID_NOT_FOUND_       69
@@ -49,13 +46,14 @@ SL_HANDLER(FindCoordinator) {
         return rd->err;
     }
     sl_broker_t *b = req->broker;
-    int16_t err = key_type == 0 ? KERR_NONE : KERR_INVALID_REQUEST; /* transactions: later */
+    /* Groups (0) and transactions (1): this node coordinates both. */
+    int16_t err = key_type == 0 || key_type == 1 ? KERR_NONE : KERR_INVALID_REQUEST;
     if (v >= 1) {
         sl_wr_i32(&req->wr, 0);
     }
     sl_wr_i16(&req->wr, err);
     if (v >= 1) {
-        sl_wr_strz(&req->wr, false, err ? "Only group coordinators are served" : NULL);
+        sl_wr_strz(&req->wr, false, err ? "Unknown coordinator key type" : NULL);
     }
     sl_wr_i32(&req->wr, err ? -1 : (int32_t)b->conf.node_id);
     sl_wr_strz(&req->wr, false, err ? "" : b->adv_host);
@@ -370,23 +368,50 @@ SL_HANDLER(OffsetCommit) {
     return rd->err;
 }
 
-static void write_fetched(sl_req_t *req, sl_group_t *g, sl_str_t topic, int32_t index) {
+/* One partition of an OffsetFetch answer. With require_stable (v7), an offset a transaction has
+ * pending is answered UNSTABLE_OFFSET_COMMIT, and the client asks again. */
+static void write_fetched(sl_req_t *req, sl_group_t *g, sl_str_t topic, int32_t index,
+                          bool require_stable) {
+    bool flex = req->flex;
     const sl_offset_entry_t *e = sl_coord_committed(coord(req), g, topic, index);
+    int16_t err = KERR_NONE;
+    if (require_stable && g &&
+        sl_txn_offset_pending(req->broker->txn, (sl_str_t){g->id, strlen(g->id)}, topic, index)) {
+        err = KERR_UNSTABLE_OFFSET_COMMIT;
+        e = NULL;
+    }
     sl_wr_i32(&req->wr, index);
     sl_wr_i64(&req->wr, e ? e->c.offset : -1);
     if (req->api_version >= 5) {
         sl_wr_i32(&req->wr, e ? e->c.leader_epoch : -1);
     }
-    sl_wr_strz(&req->wr, false, e ? (e->c.metadata ? e->c.metadata : "") : "");
-    sl_wr_i16(&req->wr, KERR_NONE);
+    sl_wr_strz(&req->wr, flex, e ? (e->c.metadata ? e->c.metadata : "") : "");
+    sl_wr_i16(&req->wr, err);
+    sl_wr_tags(&req->wr, flex);
 }
 
 SL_HANDLER(OffsetFetch) {
     sl_reader_t *rd = &req->rd;
     int16_t v = req->api_version;
+    bool flex = req->flex;
     sl_writer_t *wr = &req->wr;
-    sl_str_t group = sl_rd_str(rd, false);
-    int32_t n_topics = sl_rd_array_len(rd, false, 6);
+    sl_str_t group = sl_rd_str(rd, flex);
+    int32_t n_topics = sl_rd_array_len(rd, flex, 6);
+    if (rd->err) {
+        return rd->err;
+    }
+    /* The topic list is read twice: once to reach require_stable (v7), which follows it. */
+    sl_reader_t topics_rd = *rd;
+    for (int32_t t = 0; t < n_topics && !rd->err; t++) {
+        (void)sl_rd_str(rd, flex);
+        int32_t np = sl_rd_count(rd, flex, 4);
+        for (int32_t i = 0; i < np && !rd->err; i++) {
+            (void)sl_rd_i32(rd);
+        }
+        sl_rd_tags(rd, flex);
+    }
+    bool require_stable = v >= 7 && sl_rd_bool(rd);
+    sl_rd_tags(rd, flex);
     if (rd->err) {
         return rd->err;
     }
@@ -400,47 +425,54 @@ SL_HANDLER(OffsetFetch) {
     if (n_topics < 0 || (n_topics == 0 && v >= 2)) {
         size_t n = g ? g->n_offsets : 0;
         bool *done = sl_xcalloc(n + 1, sizeof *done);
-        size_t count_at = sl_wr_i32(wr, 0);
         int32_t topics = 0;
+        for (size_t i = 0; i < n; i++) {
+            bool seen = false;
+            for (size_t k = 0; k < i && !seen; k++) {
+                seen = !strcmp(g->offsets[k].topic, g->offsets[i].topic);
+            }
+            topics += !seen;
+        }
+        sl_wr_array_len(wr, flex, topics);
         for (size_t i = 0; i < n; i++) {
             if (done[i]) {
                 continue;
             }
-            topics++;
             sl_str_t name = {g->offsets[i].topic, strlen(g->offsets[i].topic)};
-            sl_wr_str(wr, false, name);
-            size_t np_at = sl_wr_i32(wr, 0);
             int32_t np = 0;
+            for (size_t k = i; k < n; k++) {
+                np += !strcmp(g->offsets[k].topic, g->offsets[i].topic);
+            }
+            sl_wr_str(wr, flex, name);
+            sl_wr_array_len(wr, flex, np);
             for (size_t k = i; k < n; k++) {
                 if (!done[k] && !strcmp(g->offsets[k].topic, g->offsets[i].topic)) {
                     done[k] = true;
-                    write_fetched(req, g, name, g->offsets[k].partition);
-                    np++;
+                    write_fetched(req, g, name, g->offsets[k].partition, require_stable);
                 }
             }
-            sl_wr_patch_i32(wr, np_at, np);
+            sl_wr_tags(wr, flex);
         }
-        sl_wr_patch_i32(wr, count_at, topics);
         free(done);
     } else {
-        sl_wr_i32(wr, n_topics);
-        for (int32_t t = 0; t < n_topics && !rd->err; t++) {
-            sl_str_t topic = sl_rd_str(rd, false);
-            int32_t np = sl_rd_count(rd, false, 4);
-            if (rd->err) {
-                break;
+        sl_wr_array_len(wr, flex, n_topics);
+        for (int32_t t = 0; t < n_topics && !topics_rd.err; t++) {
+            sl_str_t topic = sl_rd_str(&topics_rd, flex);
+            int32_t np = sl_rd_count(&topics_rd, flex, 4);
+            sl_wr_str(wr, flex, topic);
+            sl_wr_array_len(wr, flex, np);
+            for (int32_t i = 0; i < np && !topics_rd.err; i++) {
+                write_fetched(req, g, topic, sl_rd_i32(&topics_rd), require_stable);
             }
-            sl_wr_str(wr, false, topic);
-            sl_wr_i32(wr, np);
-            for (int32_t i = 0; i < np && !rd->err; i++) {
-                write_fetched(req, g, topic, sl_rd_i32(rd));
-            }
+            sl_rd_tags(&topics_rd, flex);
+            sl_wr_tags(wr, flex);
         }
     }
     if (v >= 2) {
         sl_wr_i16(wr, KERR_NONE);
     }
-    return rd->err;
+    sl_wr_tags(wr, flex);
+    return SL_OK;
 }
 
 /* ---- listing and administration ---- */

@@ -19,12 +19,9 @@
 #include "proto/kerr.h"
 #include "storage/batch.h"
 #include "txn/pstate.h"
+#include "txn/txn_coord.h"
 
 #define SL_PRODUCE_THROTTLE_MS 100
-
-#define KERR_OUT_OF_ORDER_SEQUENCE_NUMBER 45
-#define KERR_INVALID_PRODUCER_EPOCH       47
-#define KERR_INVALID_TXN_STATE            48
 
 /* Checks every batch of a partition's record set; `first` gets the first batch's header.
  * Returns a Kafka error code. */
@@ -104,18 +101,29 @@ SL_HANDLER(Produce) {
             } else {
                 err = validate_records(records, &t->conf, &n_records, &info);
             }
+            bool transactional = err == KERR_NONE &&
+                                 (info.attributes & SL_BATCH_ATTR_TRANSACTIONAL) &&
+                                 info.producer_id >= 0;
+            if (err == KERR_NONE && (info.attributes & SL_BATCH_ATTR_TRANSACTIONAL) &&
+                info.producer_id < 0) {
+                err = KERR_INVALID_RECORD; /* a transactional batch needs a producer id */
+            }
             if (err == KERR_NONE && info.producer_id >= 0) {
                 /* Idempotent producer: a retry of one of its last five batches is answered with
                  * the offsets it already has; a gap or an old epoch is refused. */
                 last_seq = (int32_t)(((int64_t)info.base_sequence + info.last_offset_delta) %
                                      ((int64_t)INT32_MAX + 1));
                 sl_seq_verdict_t vd =
-                    info.attributes & SL_BATCH_ATTR_TRANSACTIONAL
-                        ? SL_SEQ_FENCED
-                        : sl_pstate_check(p->pstate, info.producer_id, info.producer_epoch,
-                                          info.base_sequence, last_seq, &base, &dup_last);
-                if (info.attributes & SL_BATCH_ATTR_TRANSACTIONAL) {
-                    err = KERR_INVALID_TXN_STATE; /* transactions: not offered yet */
+                    sl_pstate_check(p->pstate, info.producer_id, info.producer_epoch,
+                                    info.base_sequence, last_seq, &base, &dup_last);
+                if (transactional && vd != SL_SEQ_DUPLICATE) {
+                    /* Only into a partition its transaction has added (no hanging
+                     * transactions), and only with the coordinator's current epoch. */
+                    err = (int16_t)sl_txn_check_produce(b->txn, info.producer_id,
+                                                        info.producer_epoch, name, index);
+                }
+                if (err) {
+                    dup_last = -1;
                 } else if (vd == SL_SEQ_OUT_OF_ORDER) {
                     err = KERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
                 } else if (vd == SL_SEQ_FENCED) {
@@ -142,6 +150,9 @@ SL_HANDLER(Produce) {
                         sl_pstate_update(p->pstate, info.producer_id, info.producer_epoch,
                                          info.base_sequence, last_seq, base,
                                          base + info.last_offset_delta);
+                    }
+                    if (transactional) {
+                        sl_pstate_txn_begin(p->pstate, info.producer_id, info.producer_epoch, base);
                     }
                     sl_counter_add(p->m_bytes_in, records.len);
                     sl_counter_add(p->m_records_in, (uint64_t)n_records);

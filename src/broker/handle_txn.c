@@ -1,47 +1,412 @@
-/* handle_txn.c -- InitProducerId for idempotent producers.
+/* handle_txn.c -- idempotent and transactional producers: the wire side of txn/txn_coord.c and
+ * the hooks through which the coordinator writes markers and commits offsets.
  *
- * InitProducerId v0-1: transactional_id (nullable), transaction_timeout_ms -> throttle_time_ms,
- * error_code, producer_id, producer_epoch.
- * Producer ids come from blocks reserved durably in the metadata log (SL_META_PID_BLOCK), so an
- * id is never handed out twice, even across a crash. Transactional ids are refused with
- * COORDINATOR_NOT_AVAILABLE until the transaction coordinator exists (FindCoordinator for
- * transactions is refused too), so a transactional producer fails clearly at its start. */
+ * InitProducerId v0-4 (flexible v2+): transactional_id, transaction_timeout_ms, producer_id and
+ *   producer_epoch (v3+, KIP-360) -> throttle, error, producer_id, producer_epoch
+ * AddPartitionsToTxn v0-3 (flexible v3): transactional_id, producer_id, producer_epoch, topics
+ *   {name, partitions} -> throttle, results {name, results {partition_index, error_code}}
+ * AddOffsetsToTxn v0-3: transactional_id, producer_id, producer_epoch, group_id -> throttle, error
+ * EndTxn v0-3: transactional_id, producer_id, producer_epoch, committed -> throttle, error
+ * TxnOffsetCommit v0-3: transactional_id, group_id, producer_id, producer_epoch, generation_id,
+ *   member_id, group_instance_id (v3+), topics {name, partitions {partition_index,
+ *   committed_offset, committed_leader_epoch (v2+), committed_metadata}} -> throttle, topics
+ *   {name, partitions {partition_index, error_code}}
+ *
+ * Producer ids come from blocks reserved durably in the metadata log (SL_META_PID_BLOCK), so an id
+ * is never handed out twice, even across a crash. PRODUCER_FENCED is answered as
+ * INVALID_PRODUCER_EPOCH to versions that predate it (KIP-588). EndTxn answers once its markers
+ * are durable, so a producer never sees CONCURRENT_TRANSACTIONS for the next transaction. */
+#include <string.h>
+
 #include "broker/broker.h"
 #include "broker/metalog.h"
+#include "broker/wait.h"
+#include "common/clock.h"
 #include "common/log.h"
+#include "group/coordinator.h"
 #include "proto/kerr.h"
+#include "storage/batch.h"
+#include "txn/pstate.h"
+#include "txn/txn_coord.h"
 
 #define PID_BLOCK 1000
+
+/* ---- hooks for the coordinator ---- */
+
+static sl_partition_t *part_of(sl_broker_t *b, const char *topic, int32_t partition) {
+    sl_str_t t = {topic, strlen(topic)};
+    return sl_partition_get(b, t, partition);
+}
+
+static int hook_write_marker(void *opaque, const char *topic, int32_t partition, int64_t pid,
+                             int16_t epoch, int type, int64_t *offset_out) {
+    sl_broker_t *b = opaque;
+    sl_partition_t *p = part_of(b, topic, partition);
+    *offset_out = -1;
+    if (!p || sl_pstate_txn_first(p->pstate, pid) < 0) {
+        return KERR_NONE; /* gone, or holds nothing of this transaction */
+    }
+    return sl_partition_write_marker(b, p, pid, epoch, type, offset_out) == SL_OK
+               ? KERR_NONE
+               : KERR_KAFKA_STORAGE_ERROR;
+}
+
+static bool hook_durable(void *opaque, const char *topic, int32_t partition, int64_t offset) {
+    sl_partition_t *p = part_of(opaque, topic, partition);
+    return !p || sl_plog_durable_offset(p->plog) > offset;
+}
+
+static int hook_commit_offsets(void *opaque, const sl_txn_t *t) {
+    sl_broker_t *b = opaque;
+    int64_t now = sl_wall_ms();
+    for (size_t i = 0; i < t->n_offsets; i++) {
+        const sl_txn_offset_t *o = &t->offsets[i];
+        sl_str_t g = {o->group, strlen(o->group)}, topic = {o->topic, strlen(o->topic)};
+        sl_str_t md = {o->metadata, o->metadata ? strlen(o->metadata) : 0};
+        if (sl_coord_commit(b->coord, g, topic, o->partition, o->offset, o->leader_epoch, md,
+                            now) != SL_OK) {
+            return KERR_KAFKA_STORAGE_ERROR;
+        }
+    }
+    return sl_coord_sync_store(b->coord) == SL_OK ? KERR_NONE : KERR_KAFKA_STORAGE_ERROR;
+}
+
+int sl_broker_alloc_pid(sl_broker_t *b, int64_t *pid_out) {
+    if (b->next_pid >= b->pid_block_end) {
+        sl_meta_rec_t rec = {SL_META_PID_BLOCK, "", {0}, 0, NULL, 0, b->pid_block_end + PID_BLOCK};
+        if (sl_metalog_append(b->metalog, &rec) != SL_OK) {
+            return KERR_COORDINATOR_NOT_AVAILABLE;
+        }
+        b->pid_block_end += PID_BLOCK;
+    }
+    *pid_out = b->next_pid++;
+    return KERR_NONE;
+}
+
+static int hook_alloc_pid(void *opaque, int64_t *pid_out) {
+    return sl_broker_alloc_pid(opaque, pid_out);
+}
+
+static void hook_completed(void *opaque, const sl_txn_t *t, bool commit, uint64_t latency_us) {
+    sl_broker_t *b = opaque;
+    (void)t;
+    sl_counter_add(commit ? b->m_txn_commits : b->m_txn_aborts, 1);
+    if (commit && latency_us) {
+        sl_histo_observe_us(b->m_txn_commit_latency, latency_us);
+    }
+}
+
+/* Aborts transactions a partition has open that the coordinator does not know (their
+ * AddPartitionsToTxn record was lost in a crash, so they never reached a decision). */
+typedef struct orphan {
+    int64_t pid;
+    int16_t epoch;
+} orphan_t;
+
+typedef struct sweep_ctx {
+    orphan_t *v;
+    size_t n, cap;
+} sweep_ctx_t;
+
+static void collect_open(int64_t pid, int16_t epoch, int64_t first, void *opaque) {
+    (void)first;
+    sweep_ctx_t *c = opaque;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 8;
+        c->v = sl_xrealloc(c->v, c->cap * sizeof *c->v);
+    }
+    c->v[c->n++] = (orphan_t){pid, epoch};
+}
+
+static void sweep_topic(sl_topic_t *t, void *opaque) {
+    sl_broker_t *b = opaque;
+    for (int32_t i = 0; i < t->n_partitions; i++) {
+        sl_partition_t *p = t->parts[i];
+        sweep_ctx_t c = {0};
+        sl_pstate_each_open(p->pstate, collect_open, &c);
+        for (size_t k = 0; k < c.n; k++) {
+            int64_t off;
+            sl_log(SL_LOG_WARN, "txn",
+                   "topic=%s partition=%d pid=%lld msg=\"aborting a transaction the coordinator "
+                   "does not know\"",
+                   t->name, i, (long long)c.v[k].pid);
+            if (sl_partition_write_marker(b, p, c.v[k].pid, c.v[k].epoch, SL_CONTROL_ABORT, &off) !=
+                SL_OK) {
+                sl_log(SL_LOG_ERROR, "txn", "topic=%s partition=%d msg=\"abort marker failed\"",
+                       t->name, i);
+            }
+        }
+        free(c.v);
+    }
+}
+
+sl_err_t sl_broker_txn_start(sl_broker_t *b, char *err) {
+    sl_txn_hooks_t hooks = {hook_write_marker, hook_durable,   hook_commit_offsets,
+                            hook_alloc_pid,    hook_completed, b};
+    b->txn = sl_txn_coord_new(b->conf.data_dir, b->conf.transaction_max_timeout_ms, &hooks, err);
+    if (!b->txn) {
+        return SL_ERR_IO;
+    }
+    sl_txn_coord_recover(b->txn, sl_wall_ms());
+    sl_topics_each(b, sweep_topic, b);
+    return SL_OK;
+}
+
+/* ---- handlers ---- */
+
+static int16_t fenced_code(int err, bool knows_fenced) {
+    return (int16_t)(err == KERR_PRODUCER_FENCED && !knows_fenced ? KERR_INVALID_PRODUCER_EPOCH
+                                                                  : err);
+}
 
 SL_HANDLER(InitProducerId) {
     sl_broker_t *b = req->broker;
     sl_reader_t *rd = &req->rd;
-    sl_str_t txn_id = sl_rd_str(rd, false);
-    (void)sl_rd_i32(rd); /* transaction_timeout_ms */
+    bool flex = req->flex;
+    int16_t v = req->api_version;
+    sl_str_t txn_id = sl_rd_str(rd, flex);
+    int32_t timeout_ms = sl_rd_i32(rd);
+    int64_t req_pid = v >= 3 ? sl_rd_i64(rd) : -1;
+    int16_t req_epoch = v >= 3 ? sl_rd_i16(rd) : -1;
+    sl_rd_tags(rd, flex);
     if (rd->err) {
         return rd->err;
     }
-    int16_t err = KERR_NONE;
+    int err;
     int64_t pid = -1;
+    int16_t epoch = -1;
     if (txn_id.p) {
-        err = KERR_COORDINATOR_NOT_AVAILABLE;
+        err = sl_txn_init_pid(b->txn, txn_id, timeout_ms, req_pid, req_epoch, sl_wall_ms(), &pid,
+                              &epoch);
     } else {
-        if (b->next_pid >= b->pid_block_end) {
-            sl_meta_rec_t rec = {SL_META_PID_BLOCK,           "", {0}, 0, NULL, 0,
-                                 b->pid_block_end + PID_BLOCK};
-            if (sl_metalog_append(b->metalog, &rec) != SL_OK) {
-                err = KERR_COORDINATOR_NOT_AVAILABLE;
-            } else {
-                b->pid_block_end += PID_BLOCK;
-            }
+        /* Idempotent only: always a fresh id (also for KIP-360 bump requests, as Kafka does). */
+        err = sl_broker_alloc_pid(b, &pid);
+        epoch = 0;
+    }
+    if (err) {
+        pid = -1;
+        epoch = -1;
+    }
+    sl_wr_i32(&req->wr, 0);
+    sl_wr_i16(&req->wr, fenced_code(err, v >= 4));
+    sl_wr_i64(&req->wr, pid);
+    sl_wr_i16(&req->wr, epoch);
+    sl_wr_tags(&req->wr, flex);
+    return SL_OK;
+}
+
+SL_HANDLER(AddPartitionsToTxn) {
+    sl_broker_t *b = req->broker;
+    sl_reader_t *rd = &req->rd;
+    sl_writer_t *wr = &req->wr;
+    bool flex = req->flex;
+    sl_str_t id = sl_rd_str(rd, flex);
+    int64_t pid = sl_rd_i64(rd);
+    int16_t epoch = sl_rd_i16(rd);
+    int32_t n_topics = sl_rd_array_len(rd, flex, 4);
+    if (rd->err) {
+        return rd->err;
+    }
+    /* Pass 1: validate; every partition is answered with the request-wide error, or, when one
+     * topic is unknown, that one with UNKNOWN_TOPIC_OR_PARTITION and the rest with
+     * OPERATION_NOT_ATTEMPTED (Kafka's rule: all or nothing). */
+    int terr = KERR_NONE;
+    sl_txn_t *t = sl_txn_find(b->txn, id, pid, epoch, &terr);
+    if (t && (t->state == SL_TXN_PREPARE_COMMIT || t->state == SL_TXN_PREPARE_ABORT)) {
+        terr = KERR_CONCURRENT_TRANSACTIONS;
+    }
+    terr = fenced_code(terr, req->api_version >= 2);
+    sl_reader_t again = *rd;
+    bool unknown = false;
+    for (int32_t i = 0; i < n_topics && !rd->err; i++) {
+        sl_str_t name = sl_rd_str(rd, flex);
+        int32_t n = sl_rd_array_len(rd, flex, 4);
+        sl_topic_t *tp = sl_topic_find(b, name);
+        for (int32_t k = 0; k < n && !rd->err; k++) {
+            int32_t index = sl_rd_i32(rd);
+            unknown |= !tp || index < 0 || index >= tp->n_partitions;
         }
-        if (!err) {
-            pid = b->next_pid++;
+        sl_rd_tags(rd, flex);
+    }
+    sl_rd_tags(rd, flex);
+    if (rd->err) {
+        return rd->err;
+    }
+    if (!terr && !unknown) {
+        sl_txn_begin(t, sl_wall_ms());
+    }
+    /* Pass 2: record and answer. */
+    sl_wr_i32(wr, 0);
+    sl_wr_array_len(wr, flex, n_topics);
+    for (int32_t i = 0; i < n_topics; i++) {
+        sl_str_t name = sl_rd_str(&again, flex);
+        int32_t n = sl_rd_array_len(&again, flex, 4);
+        sl_topic_t *tp = sl_topic_find(b, name);
+        sl_wr_str(wr, flex, name);
+        sl_wr_array_len(wr, flex, n);
+        for (int32_t k = 0; k < n; k++) {
+            int32_t index = sl_rd_i32(&again);
+            int16_t err = (int16_t)terr;
+            if (!err && unknown) {
+                err = !tp || index < 0 || index >= tp->n_partitions
+                          ? KERR_UNKNOWN_TOPIC_OR_PARTITION
+                          : KERR_OPERATION_NOT_ATTEMPTED;
+            } else if (!err) {
+                sl_txn_add_part(t, name, index);
+            }
+            sl_wr_i32(wr, index);
+            sl_wr_i16(wr, err);
+            sl_wr_tags(wr, flex);
+        }
+        sl_rd_tags(&again, flex);
+        sl_wr_tags(wr, flex);
+    }
+    sl_wr_tags(wr, flex);
+    if (!terr && !unknown && sl_txn_persist(b->txn, t, false) != SL_OK) {
+        return SL_ERR_IO; /* the log is failing: close rather than answer success */
+    }
+    return SL_OK;
+}
+
+SL_HANDLER(AddOffsetsToTxn) {
+    sl_broker_t *b = req->broker;
+    sl_reader_t *rd = &req->rd;
+    bool flex = req->flex;
+    sl_str_t id = sl_rd_str(rd, flex);
+    int64_t pid = sl_rd_i64(rd);
+    int16_t epoch = sl_rd_i16(rd);
+    sl_str_t group = sl_rd_str(rd, flex);
+    sl_rd_tags(rd, flex);
+    if (rd->err) {
+        return rd->err;
+    }
+    int err = KERR_NONE;
+    sl_txn_t *t = sl_txn_find(b->txn, id, pid, epoch, &err);
+    if (t && (t->state == SL_TXN_PREPARE_COMMIT || t->state == SL_TXN_PREPARE_ABORT)) {
+        err = KERR_CONCURRENT_TRANSACTIONS;
+    }
+    if (!err && !group.p) {
+        err = KERR_INVALID_REQUEST;
+    }
+    if (!err) {
+        sl_txn_begin(t, sl_wall_ms());
+        sl_txn_add_group(t, group);
+        if (sl_txn_persist(b->txn, t, false) != SL_OK) {
+            err = KERR_KAFKA_STORAGE_ERROR;
         }
     }
     sl_wr_i32(&req->wr, 0);
-    sl_wr_i16(&req->wr, err);
-    sl_wr_i64(&req->wr, pid);
-    sl_wr_i16(&req->wr, err ? -1 : 0);
+    sl_wr_i16(&req->wr, fenced_code(err, req->api_version >= 2));
+    sl_wr_tags(&req->wr, flex);
+    return SL_OK;
+}
+
+SL_HANDLER(EndTxn) {
+    sl_broker_t *b = req->broker;
+    sl_reader_t *rd = &req->rd;
+    bool flex = req->flex;
+    sl_str_t id = sl_rd_str(rd, flex);
+    int64_t pid = sl_rd_i64(rd);
+    int16_t epoch = sl_rd_i16(rd);
+    bool commit = sl_rd_bool(rd);
+    sl_rd_tags(rd, flex);
+    if (rd->err) {
+        return rd->err;
+    }
+    int err = KERR_NONE;
+    sl_txn_t *t = sl_txn_find(b->txn, id, pid, epoch, &err);
+    if (t) {
+        err = sl_txn_end(b->txn, t, commit, sl_wall_ms());
+    }
+    sl_wr_i32(&req->wr, 0);
+    size_t err_at = sl_wr_i16(&req->wr, fenced_code(err, req->api_version >= 2));
+    sl_wr_tags(&req->wr, flex);
+    if (err || !(t->state == SL_TXN_PREPARE_COMMIT || t->state == SL_TXN_PREPARE_ABORT)) {
+        return SL_OK;
+    }
+    /* Answer when every marker is durable (the group commit's next sync). */
+    sl_produce_wait_t *pw = sl_produce_wait_new(req);
+    for (size_t i = 0; i < t->n_parts; i++) {
+        sl_partition_t *p =
+            t->parts[i].marker >= 0 ? part_of(b, t->parts[i].topic, t->parts[i].partition) : NULL;
+        if (p) {
+            sl_produce_wait_add(pw, p, t->parts[i].marker + 1, err_at, SIZE_MAX);
+        }
+    }
+    return sl_produce_wait_park(b, pw);
+}
+
+SL_HANDLER(TxnOffsetCommit) {
+    sl_broker_t *b = req->broker;
+    sl_reader_t *rd = &req->rd;
+    sl_writer_t *wr = &req->wr;
+    bool flex = req->flex;
+    int16_t v = req->api_version;
+    sl_str_t id = sl_rd_str(rd, flex);
+    sl_str_t group = sl_rd_str(rd, flex);
+    int64_t pid = sl_rd_i64(rd);
+    int16_t epoch = sl_rd_i16(rd);
+    int32_t generation = v >= 3 ? sl_rd_i32(rd) : -1;
+    sl_str_t member = v >= 3 ? sl_rd_str(rd, flex) : (sl_str_t){"", 0};
+    sl_str_t instance = v >= 3 ? sl_rd_str(rd, flex) : (sl_str_t){NULL, 0};
+    int32_t n_topics = sl_rd_array_len(rd, flex, 4);
+    if (rd->err) {
+        return rd->err;
+    }
+    int err = KERR_NONE;
+    sl_txn_t *t = sl_txn_find(b->txn, id, pid, epoch, &err);
+    if (t && t->state != SL_TXN_ONGOING) {
+        err = KERR_INVALID_TXN_STATE; /* AddOffsetsToTxn first, and before EndTxn */
+    }
+    if (!err && !group.p) {
+        err = KERR_INVALID_REQUEST;
+    }
+    if (!err && v >= 3 && (generation >= 0 || member.len)) {
+        /* KIP-447: a consumer that lost its partitions in a rebalance may not commit. */
+        err = sl_coord_check_commit(b->coord, group, generation, member, instance);
+    }
+    err = fenced_code(err, false);
+    sl_wr_i32(wr, 0);
+    sl_wr_array_len(wr, flex, n_topics);
+    bool any = false;
+    for (int32_t i = 0; i < n_topics && !rd->err; i++) {
+        sl_str_t name = sl_rd_str(rd, flex);
+        int32_t n = sl_rd_array_len(rd, flex, 12);
+        if (rd->err) {
+            break;
+        }
+        sl_topic_t *tp = sl_topic_find(b, name);
+        sl_wr_str(wr, flex, name);
+        sl_wr_array_len(wr, flex, n);
+        for (int32_t k = 0; k < n && !rd->err; k++) {
+            int32_t index = sl_rd_i32(rd);
+            int64_t offset = sl_rd_i64(rd);
+            int32_t leader_epoch = v >= 2 ? sl_rd_i32(rd) : -1;
+            sl_str_t md = sl_rd_str(rd, flex);
+            sl_rd_tags(rd, flex);
+            int16_t perr = (int16_t)err;
+            if (!perr && (!tp || index < 0 || index >= tp->n_partitions)) {
+                perr = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            }
+            if (!perr && !rd->err) {
+                sl_txn_add_group(t, group);
+                sl_txn_add_offset(t, group, name, index, offset, leader_epoch, md);
+                any = true;
+            }
+            sl_wr_i32(wr, index);
+            sl_wr_i16(wr, perr);
+            sl_wr_tags(wr, flex);
+        }
+        sl_rd_tags(rd, flex);
+        sl_wr_tags(wr, flex);
+    }
+    sl_rd_tags(rd, flex);
+    sl_wr_tags(wr, flex);
+    if (rd->err) {
+        return rd->err;
+    }
+    if (any && sl_txn_persist(b->txn, t, false) != SL_OK) {
+        return SL_ERR_IO;
+    }
     return SL_OK;
 }

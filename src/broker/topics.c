@@ -133,15 +133,67 @@ static void free_kv(sl_kv_t *kv, size_t n) {
     free(kv);
 }
 
-static bool replay_pstate(const sl_batch_info_t *info, void *opaque) {
-    if (info->producer_id >= 0 && info->base_sequence >= 0 &&
-        !(info->attributes & SL_BATCH_ATTR_CONTROL)) {
-        int32_t last_seq = (int32_t)(((int64_t)info->base_sequence + info->last_offset_delta) %
-                                     ((int64_t)INT32_MAX + 1));
-        sl_pstate_update(opaque, info->producer_id, info->producer_epoch, info->base_sequence,
-                         last_seq, info->base_offset, info->base_offset + info->last_offset_delta);
-    }
+static bool replay_pstate(const sl_batch_info_t *info, int control, void *opaque) {
+    sl_pstate_replay(opaque, info, control);
     return true;
+}
+
+/* Producer state: the snapshot plus the batches after it, or else the last two segments. */
+static sl_pstate_t *load_pstate(sl_partition_t *p, const char *dir) {
+    int64_t snap = -1;
+    sl_pstate_t *ps = sl_pstate_load(dir, &snap);
+    if (ps && snap >= sl_plog_start_offset(p->plog) && snap <= sl_plog_end_offset(p->plog)) {
+        if (sl_plog_walk_from(p->plog, snap, replay_pstate, ps) == SL_OK) {
+            p->snapshot_offset = snap;
+            p->snapshot_segs = sl_plog_segment_count(p->plog);
+            return ps;
+        }
+    }
+    sl_pstate_free(ps);
+    ps = sl_pstate_new();
+    if (sl_plog_walk_tail(p->plog, 2, replay_pstate, ps) != SL_OK) {
+        sl_log(SL_LOG_WARN, "storage", "topic=%s partition=%d msg=\"producer state not rebuilt\"",
+               p->topic->name, p->index);
+    }
+    p->snapshot_offset = -1;
+    return ps;
+}
+
+int64_t sl_partition_lso(const sl_partition_t *p) {
+    int64_t first = sl_pstate_first_unstable(p->pstate);
+    return first >= 0 ? first : sl_plog_end_offset(p->plog);
+}
+
+sl_err_t sl_partition_write_marker(sl_broker_t *b, sl_partition_t *p, int64_t pid, int16_t epoch,
+                                   int type, int64_t *offset_out) {
+    sl_buf_t buf = {0};
+    int64_t now = sl_wall_ms();
+    sl_batch_build_control(&buf, pid, epoch, (int16_t)type, 0, now);
+    int64_t base = -1;
+    sl_err_t rc = sl_plog_append(p->plog, buf.data, buf.len, now, &base);
+    sl_buf_fini(&buf);
+    if (rc != SL_OK) {
+        return rc;
+    }
+    sl_pstate_txn_end(p->pstate, pid, epoch, type, base);
+    sl_broker_mark_dirty(b, p);
+    b->data_arrived = true; /* read_committed fetches parked behind the LSO may go on */
+    *offset_out = base;
+    return SL_OK;
+}
+
+void sl_partition_snapshot(sl_broker_t *b, sl_partition_t *p) {
+    if (sl_plog_failed(p->plog) || sl_plog_sync(p->plog) != SL_OK) {
+        return;
+    }
+    char dir[4096];
+    part_dir(b, p->topic->name, p->index, dir, sizeof dir);
+    sl_pstate_trim(p->pstate, sl_plog_start_offset(p->plog));
+    int64_t end = sl_plog_end_offset(p->plog);
+    if (sl_pstate_save(p->pstate, dir, end) == SL_OK) {
+        p->snapshot_offset = end;
+        p->snapshot_segs = sl_plog_segment_count(p->plog);
+    }
 }
 
 /* Opens partitions [from, to) of `t`. */
@@ -169,12 +221,7 @@ static sl_err_t open_parts(sl_broker_t *b, sl_topic_t *t, int32_t from, int32_t 
                                            "Record batch bytes appended, per partition");
         p->m_records_in = sl_metrics_counter("sluice_partition_records_in_total", labels,
                                              "Records appended, per partition");
-        p->pstate = sl_pstate_new();
-        /* Idempotent producers' recent batches come back from the log's last two segments. */
-        if (sl_plog_walk_tail(p->plog, 2, replay_pstate, p->pstate) != SL_OK) {
-            sl_log(SL_LOG_WARN, "storage",
-                   "topic=%s partition=%d msg=\"producer state not rebuilt\"", t->name, i);
-        }
+        p->pstate = load_pstate(p, dir);
         t->parts[i] = p;
     }
     t->n_partitions = to;
@@ -194,6 +241,7 @@ static void close_parts(sl_broker_t *b, sl_topic_t *t) {
                 *pp = p->next_dirty;
             }
         }
+        sl_partition_snapshot(b, p);
         sl_plog_close(p->plog);
         sl_pstate_free(p->pstate);
         free(p);

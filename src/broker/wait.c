@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "proto/kerr.h"
 #include "storage/fsyncq.h"
+#include "txn/txn_coord.h"
 
 typedef struct pw_part {
     sl_partition_t *p;
@@ -122,7 +123,9 @@ static void answer_produces(sl_broker_t *b) {
             sl_plog_t *plog = pw->parts[i].p->plog;
             if (sl_plog_durable_offset(plog) < pw->parts[i].end_offset) {
                 sl_store_be16(buf->data + pw->parts[i].err_at, KERR_KAFKA_STORAGE_ERROR);
-                sl_store_be64(buf->data + pw->parts[i].base_at, (uint64_t)-1);
+                if (pw->parts[i].base_at != SIZE_MAX) {
+                    sl_store_be64(buf->data + pw->parts[i].base_at, (uint64_t)-1);
+                }
             }
         }
         sl_req_finish(req);
@@ -149,6 +152,7 @@ void sl_broker_on_fsync(sl_loop_t *loop, int fd, void *data, unsigned events) {
     sl_broker_t *b = data;
     sl_fsyncq_poll(b->fsyncq);
     answer_produces(b);
+    sl_txn_coord_poll(b->txn, sl_wall_ms()); /* transactions whose markers are now durable */
 }
 
 void sl_broker_flush(sl_broker_t *b) {

@@ -11,7 +11,7 @@
 sl_produce_wait_t *sl_produce_wait_new(sl_req_t *req);
 /* Records that the partition response at these response-buffer offsets waits until offsets
  * below `end_offset` of `p` are durable; if `p` fails first, its error code becomes
- * KAFKA_STORAGE_ERROR and its base offset -1. */
+ * KAFKA_STORAGE_ERROR and its base offset -1 (base_at SIZE_MAX: the response has none). */
 void sl_produce_wait_add(sl_produce_wait_t *pw, sl_partition_t *p, int64_t end_offset,
                          size_t err_at, size_t base_at);
 /* Frees a wait that was never parked (the request stays with the caller). NULL is a no-op. */

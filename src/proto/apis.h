@@ -25,12 +25,16 @@
     X(Heartbeat, 12, 0, 3, 4)                                                                      \
     X(LeaveGroup, 13, 0, 3, 4)                                                                     \
     X(OffsetCommit, 8, 0, 7, 8)                                                                    \
-    X(OffsetFetch, 9, 0, 5, 6)                                                                     \
+    X(OffsetFetch, 9, 0, 7, 6)                                                                     \
     X(ListGroups, 16, 0, 2, 3)                                                                     \
     X(DescribeGroups, 15, 0, 4, 5)                                                                 \
     X(DeleteGroups, 42, 0, 1, 2)                                                                   \
     X(OffsetDelete, 47, 0, 0, 99)                                                                  \
-    X(InitProducerId, 22, 0, 1, 2)
+    X(InitProducerId, 22, 0, 4, 2)                                                                 \
+    X(AddPartitionsToTxn, 24, 0, 3, 3)                                                             \
+    X(AddOffsetsToTxn, 25, 0, 3, 3)                                                                \
+    X(EndTxn, 26, 0, 3, 3)                                                                         \
+    X(TxnOffsetCommit, 28, 0, 3, 3)
 
 enum {
 #define SL_API_ENUM(name, key, min, max, flex) SL_API_##name = key,

@@ -3,6 +3,7 @@
  * outside the CRC (baseOffset) or, for LogAppendTime, the timestamps plus the CRC itself. */
 #include "batch.h"
 
+#include "common/codec.h"
 #include "common/crc32c.h"
 #include "common/util.h"
 
@@ -60,4 +61,64 @@ void sl_batch_set_log_append_time(uint8_t *p, size_t total_bytes, int64_t ts) {
     sl_store_be64(p + 27, (uint64_t)ts);
     sl_store_be64(p + 35, (uint64_t)ts);
     sl_store_be32(p + 17, sl_crc32c(0, p + CRC_START, total_bytes - CRC_START));
+}
+
+/* A control batch: one record whose key is (version 0, type) and whose value is (version 0,
+ * coordinator epoch), no compression, attributes transactional | control. */
+void sl_batch_build_control(sl_buf_t *out, int64_t producer_id, int16_t producer_epoch,
+                            int16_t type, int32_t coordinator_epoch, int64_t ts) {
+    sl_writer_t wr = {out};
+    size_t at = sl_wr_pos(&wr);
+    sl_wr_i64(&wr, 0); /* baseOffset: assigned at append */
+    size_t len_at = sl_wr_i32(&wr, 0);
+    sl_wr_i32(&wr, -1); /* partitionLeaderEpoch */
+    sl_wr_i8(&wr, 2);
+    size_t crc_at = sl_wr_i32(&wr, 0);
+    sl_wr_i16(&wr, SL_BATCH_ATTR_TRANSACTIONAL | SL_BATCH_ATTR_CONTROL);
+    sl_wr_i32(&wr, 0); /* lastOffsetDelta */
+    sl_wr_i64(&wr, ts);
+    sl_wr_i64(&wr, ts);
+    sl_wr_i64(&wr, producer_id);
+    sl_wr_i16(&wr, producer_epoch);
+    sl_wr_i32(&wr, -1); /* baseSequence */
+    sl_wr_i32(&wr, 1);  /* recordCount */
+    /* The record: attributes, timestamp delta, offset delta, key (4 bytes), value (6 bytes),
+     * no headers; its length is the bytes after the length varint. */
+    sl_wr_varint(&wr, 1 + 1 + 1 + 1 + 4 + 1 + 6 + 1);
+    sl_wr_i8(&wr, 0);
+    sl_wr_varint(&wr, 0);
+    sl_wr_varint(&wr, 0);
+    sl_wr_varint(&wr, 4);
+    sl_wr_i16(&wr, 0);
+    sl_wr_i16(&wr, type);
+    sl_wr_varint(&wr, 6);
+    sl_wr_i16(&wr, 0);
+    sl_wr_i32(&wr, coordinator_epoch);
+    sl_wr_varint(&wr, 0);
+    size_t end = sl_wr_pos(&wr);
+    sl_wr_patch_i32(&wr, len_at, (int32_t)(end - at - SL_BATCH_LOG_OVERHEAD));
+    sl_wr_patch_i32(&wr, crc_at,
+                    (int32_t)sl_crc32c(0, out->data + at + CRC_START, end - at - CRC_START));
+}
+
+int sl_batch_control_type(const uint8_t *p, size_t len) {
+    sl_batch_info_t info;
+    if (sl_batch_parse(p, len, false, &info) != SL_OK ||
+        !(info.attributes & SL_BATCH_ATTR_CONTROL) ||
+        (info.attributes & SL_BATCH_ATTR_CODEC_MASK) || info.record_count < 1) {
+        return -1;
+    }
+    sl_reader_t rd =
+        sl_reader_init(p + SL_BATCH_HEADER_BYTES, info.total_bytes - SL_BATCH_HEADER_BYTES);
+    (void)sl_rd_varint(&rd); /* record length */
+    (void)sl_rd_i8(&rd);     /* attributes */
+    (void)sl_rd_varint(&rd); /* timestamp delta */
+    (void)sl_rd_varint(&rd); /* offset delta */
+    int32_t key_len = sl_rd_varint(&rd);
+    (void)sl_rd_i16(&rd); /* key version */
+    int16_t type = sl_rd_i16(&rd);
+    if (rd.err || key_len < 4 || (type != SL_CONTROL_ABORT && type != SL_CONTROL_COMMIT)) {
+        return -1;
+    }
+    return type;
 }

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/buf.h"
 #include "common/err.h"
 
 #define SL_BATCH_HEADER_BYTES 61
@@ -56,5 +57,16 @@ void sl_batch_set_base_offset(uint8_t *p, int64_t base_offset);
 /* For LogAppendTime topics: sets the timestamp-type bit, baseTimestamp and maxTimestamp to `ts`
  * and recomputes the CRC (the clients check it). */
 void sl_batch_set_log_append_time(uint8_t *p, size_t total_bytes, int64_t ts);
+
+/* Control records (transaction markers). */
+#define SL_CONTROL_ABORT  0
+#define SL_CONTROL_COMMIT 1
+
+/* Appends a control batch (one marker record of `type`) to `out`, base offset 0. */
+void sl_batch_build_control(sl_buf_t *out, int64_t producer_id, int16_t producer_epoch,
+                            int16_t type, int32_t coordinator_epoch, int64_t ts);
+/* The marker type (SL_CONTROL_ABORT / SL_CONTROL_COMMIT) of the control batch at `p` (`len`
+ * bytes available), or -1 if it is not a well-formed control batch. */
+int sl_batch_control_type(const uint8_t *p, size_t len);
 
 #endif

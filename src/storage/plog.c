@@ -578,32 +578,56 @@ void sl_plog_max_timestamp(const sl_plog_t *plog, int64_t *ts_out, int64_t *offs
     }
 }
 
-typedef struct tail_ctx {
+/* Walks for sl_plog_walk_tail / sl_plog_walk_from: batches whose last offset is below `from`
+ * are skipped; a control batch's marker type is read from its record. */
+typedef struct pub_ctx {
+    sl_segment_t *seg;
+    int64_t from;
     sl_plog_visit_fn *fn;
     void *opaque;
     bool stopped;
-} tail_ctx_t;
+} pub_ctx_t;
 
-static bool visit_tail(const sl_batch_info_t *info, int64_t pos, void *opaque) {
-    (void)pos;
-    tail_ctx_t *c = opaque;
-    if (!c->fn(info, c->opaque)) {
+static bool visit_pub(const sl_batch_info_t *info, int64_t pos, void *opaque) {
+    pub_ctx_t *c = opaque;
+    if (info->base_offset + info->last_offset_delta < c->from) {
+        return true;
+    }
+    int control = -1;
+    if (info->attributes & SL_BATCH_ATTR_CONTROL) {
+        uint8_t buf[256];
+        size_t n = info->total_bytes < sizeof buf ? info->total_bytes : sizeof buf;
+        if (sl_os_pread_all(c->seg->fd, buf, n, pos) == (ssize_t)n) {
+            control = sl_batch_control_type(buf, n);
+        }
+    }
+    if (!c->fn(info, control, c->opaque)) {
         c->stopped = true;
         return false;
     }
     return true;
 }
 
-sl_err_t sl_plog_walk_tail(sl_plog_t *plog, int n_segments, sl_plog_visit_fn *fn, void *opaque) {
-    tail_ctx_t c = {fn, opaque, false};
-    size_t first = plog->n_segs > (size_t)n_segments ? plog->n_segs - (size_t)n_segments : 0;
-    for (size_t i = first; i < plog->n_segs && !c.stopped; i++) {
-        sl_err_t rc = walk(plog, plog->segs[i], 0, visit_tail, &c);
+static sl_err_t walk_segs(sl_plog_t *plog, size_t first, pub_ctx_t *c) {
+    for (size_t i = first; i < plog->n_segs && !c->stopped; i++) {
+        c->seg = plog->segs[i];
+        sl_err_t rc = walk(plog, plog->segs[i], 0, visit_pub, c);
         if (rc != SL_OK) {
             return rc;
         }
     }
     return SL_OK;
+}
+
+sl_err_t sl_plog_walk_tail(sl_plog_t *plog, int n_segments, sl_plog_visit_fn *fn, void *opaque) {
+    pub_ctx_t c = {NULL, INT64_MIN, fn, opaque, false};
+    return walk_segs(plog,
+                     plog->n_segs > (size_t)n_segments ? plog->n_segs - (size_t)n_segments : 0, &c);
+}
+
+sl_err_t sl_plog_walk_from(sl_plog_t *plog, int64_t offset, sl_plog_visit_fn *fn, void *opaque) {
+    pub_ctx_t c = {NULL, offset, fn, opaque, false};
+    return walk_segs(plog, find_seg(plog, offset), &c);
 }
 
 sl_err_t sl_plog_remove_dir(const char *dir) {

@@ -107,10 +107,16 @@ SL_MUST_USE sl_err_t sl_plog_offset_for_time(sl_plog_t *plog, int64_t ts, int64_
 void sl_plog_max_timestamp(const sl_plog_t *plog, int64_t *ts_out, int64_t *offset_out);
 
 /* Calls `fn` for the header of every batch in the last `n_segments` segments, oldest first
- * (rebuilding idempotent-producer state at start-up). `fn` returns false to stop. */
+ * (rebuilding producer state at start-up). `control` is the marker type of a control batch
+ * (SL_CONTROL_ABORT/COMMIT, -1 for data batches). `fn` returns false to stop. */
 struct sl_batch_info;
-typedef bool sl_plog_visit_fn(const struct sl_batch_info *info, void *opaque);
+typedef bool sl_plog_visit_fn(const struct sl_batch_info *info, int control, void *opaque);
 SL_MUST_USE sl_err_t sl_plog_walk_tail(sl_plog_t *plog, int n_segments, sl_plog_visit_fn *fn,
+                                       void *opaque);
+
+/* Calls `fn` for the header of every batch holding offsets at or after `offset`, oldest first
+ * (replaying producer state from its snapshot's offset). */
+SL_MUST_USE sl_err_t sl_plog_walk_from(sl_plog_t *plog, int64_t offset, sl_plog_visit_fn *fn,
                                        void *opaque);
 
 /* Deletes a closed log's directory (topic deletion). */

@@ -1,0 +1,145 @@
+/* txn_coord.h -- the transaction coordinator: transactional ids, their producer id and epoch,
+ * and the state of their current transaction (Kafka's TransactionCoordinator, single node).
+ *
+ *   Empty --AddPartitions/AddOffsets--> Ongoing --EndTxn--> PrepareCommit | PrepareAbort
+ *   Prepare* --markers durable in every partition--> CompleteCommit | CompleteAbort
+ *   Complete* / Empty --AddPartitions--> Ongoing (the next transaction)
+ *
+ * Durability: every state change is a record in <data-dir>/__transaction_state.log (a reclog;
+ * the last record of an id wins). Records are appended without a sync except for the decisions
+ * (Prepare*) and producer-id changes (InitProducerId), which are fdatasync'ed before anything
+ * depends on them; one sync of a decision covers every earlier record of the file. So after a
+ * crash: a transaction found in Prepare* is completed again (markers are written where the
+ * partition still has the transaction open, offsets re-committed), one found Ongoing is aborted
+ * with a bumped epoch, and a partition whose open transaction the coordinator does not know (its
+ * AddPartitions record was lost with the crash, so it never reached a decision) gets an abort
+ * marker from the broker's recovery sweep.
+ *
+ * The coordinator does not touch partitions or groups itself: it calls the hooks, which the
+ * broker implements (and unit tests fake). Thread: the broker's loop thread. */
+#ifndef SL_TXN_COORD_H
+#define SL_TXN_COORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "common/util.h"
+
+typedef enum sl_txn_state {
+    SL_TXN_EMPTY,
+    SL_TXN_ONGOING,
+    SL_TXN_PREPARE_COMMIT,
+    SL_TXN_PREPARE_ABORT,
+    SL_TXN_COMPLETE_COMMIT,
+    SL_TXN_COMPLETE_ABORT,
+} sl_txn_state_t;
+
+typedef struct sl_txn_part {
+    char *topic;
+    int32_t partition;
+    int64_t marker; /* offset of this transaction's marker once written, else -1 */
+} sl_txn_part_t;
+
+typedef struct sl_txn_offset {
+    char *group;
+    char *topic;
+    int32_t partition;
+    int64_t offset;
+    int32_t leader_epoch;
+    char *metadata; /* may be NULL */
+} sl_txn_offset_t;
+
+typedef struct sl_txn {
+    char *id;
+    int64_t pid;
+    int16_t epoch;
+    int64_t prev_pid; /* before the last bump (KIP-360 retries), or -1 */
+    int16_t prev_epoch;
+    int32_t timeout_ms;
+    sl_txn_state_t state;
+    int64_t start_ms;  /* wall clock: when the current transaction began */
+    int64_t update_ms; /* wall clock: last change */
+    uint64_t end_ns;   /* monotonic: when EndTxn arrived (commit latency) */
+    sl_txn_part_t *parts;
+    size_t n_parts, cap_parts;
+    char **groups;
+    size_t n_groups;
+    sl_txn_offset_t *offsets; /* pending until the commit (TxnOffsetCommit) */
+    size_t n_offsets, cap_offsets;
+} sl_txn_t;
+
+typedef struct sl_txn_hooks {
+    /* Writes a marker (SL_CONTROL_COMMIT/ABORT) for pid/epoch into topic/partition when the
+     * partition has a transaction of pid open: *offset_out gets its offset, or -1 when nothing
+     * needed writing. Returns 0 or a Kafka error code. */
+    int (*write_marker)(void *opaque, const char *topic, int32_t partition, int64_t pid,
+                        int16_t epoch, int type, int64_t *offset_out);
+    /* Whether the partition holds `offset` durably (or no longer exists). */
+    bool (*durable)(void *opaque, const char *topic, int32_t partition, int64_t offset);
+    /* Commits (durably) the pending offsets of a committing transaction: 0 or a Kafka error. */
+    int (*commit_offsets)(void *opaque, const sl_txn_t *t);
+    /* A new producer id: 0 or a Kafka error. */
+    int (*alloc_pid)(void *opaque, int64_t *pid_out);
+    /* A transaction reached CompleteCommit/CompleteAbort `latency_us` after its EndTxn. */
+    void (*completed)(void *opaque, const sl_txn_t *t, bool commit, uint64_t latency_us);
+    void *opaque;
+} sl_txn_hooks_t;
+
+typedef struct sl_txn_coord sl_txn_coord_t;
+
+/* Opens the coordinator and replays its log (no recovery yet: see sl_txn_coord_recover). */
+sl_txn_coord_t *sl_txn_coord_new(const char *data_dir, int64_t max_timeout_ms,
+                                 const sl_txn_hooks_t *hooks, char *err);
+void sl_txn_coord_free(sl_txn_coord_t *tc);
+/* Completes transactions found in Prepare*, aborts those found Ongoing (after a crash or a
+ * restart). Call once the partitions are open. */
+void sl_txn_coord_recover(sl_txn_coord_t *tc, int64_t now_ms);
+/* Periodic work: aborts transactions that outlived their timeout (bumping the epoch, so the
+ * producer is fenced), completes those whose markers became durable, expires ids idle longer
+ * than `id_expiration_ms`, compacts the log. Returns the number of transactions aborted. */
+int sl_txn_coord_tick(sl_txn_coord_t *tc, int64_t now_ms, int64_t id_expiration_ms);
+
+/* Completes the prepared transactions whose markers have become durable (after each sync). */
+void sl_txn_coord_poll(sl_txn_coord_t *tc, int64_t now_ms);
+
+/* InitProducerId for a transactional id. `req_pid`/`req_epoch` (-1 when absent) are KIP-360's
+ * current id and epoch. Returns 0 with the id and epoch set, or a Kafka error (for an id with an
+ * open transaction: the transaction is aborted and CONCURRENT_TRANSACTIONS asks for a retry). */
+int sl_txn_init_pid(sl_txn_coord_t *tc, sl_str_t id, int32_t timeout_ms, int64_t req_pid,
+                    int16_t req_epoch, int64_t now_ms, int64_t *pid_out, int16_t *epoch_out);
+
+/* Looks up the transaction of a request naming id/pid/epoch and completes it if its markers
+ * are durable. Returns it, or NULL with *err set (INVALID_PRODUCER_ID_MAPPING, PRODUCER_FENCED
+ * (the caller maps it to INVALID_PRODUCER_EPOCH for old versions), CONCURRENT_TRANSACTIONS). */
+sl_txn_t *sl_txn_find(sl_txn_coord_t *tc, sl_str_t id, int64_t pid, int16_t epoch, int *err);
+/* Starts a transaction if none is open (Empty/Complete* -> Ongoing). */
+void sl_txn_begin(sl_txn_t *t, int64_t now_ms);
+void sl_txn_add_part(sl_txn_t *t, sl_str_t topic, int32_t partition);
+void sl_txn_add_group(sl_txn_t *t, sl_str_t group);
+/* Records a pending offset (replaces an earlier one of the same group/topic/partition). */
+void sl_txn_add_offset(sl_txn_t *t, sl_str_t group, sl_str_t topic, int32_t partition,
+                       int64_t offset, int32_t leader_epoch, sl_str_t metadata);
+/* Appends the transaction's state to the log (durable with the next sync). */
+SL_MUST_USE sl_err_t sl_txn_persist(sl_txn_coord_t *tc, sl_txn_t *t, bool sync);
+/* EndTxn: decides (durably), writes the markers and commits the offsets. Returns 0 or a Kafka
+ * error (INVALID_TXN_STATE for an EndTxn that contradicts the state, KAFKA_STORAGE_ERROR, ...).
+ * The markers are durable once every part's `durable` hook holds. */
+int sl_txn_end(sl_txn_coord_t *tc, sl_txn_t *t, bool commit, int64_t now_ms);
+
+/* Whether a transactional batch of pid/epoch may go to topic/partition: 0, or
+ * INVALID_PRODUCER_EPOCH, INVALID_PRODUCER_ID_MAPPING, INVALID_TXN_STATE. */
+int sl_txn_check_produce(sl_txn_coord_t *tc, int64_t pid, int16_t epoch, sl_str_t topic,
+                         int32_t partition);
+/* The open transaction (Ongoing or Prepare*) of producer `pid` that includes topic/partition. */
+const sl_txn_t *sl_txn_of_pid(sl_txn_coord_t *tc, int64_t pid);
+/* Whether an undecided or committing transaction holds a pending offset for this group
+ * partition (OffsetFetch require_stable). */
+bool sl_txn_offset_pending(sl_txn_coord_t *tc, sl_str_t group, sl_str_t topic, int32_t partition);
+/* Transactions not yet complete (Ongoing or Prepare*). */
+size_t sl_txn_open_count(const sl_txn_coord_t *tc);
+size_t sl_txn_count(const sl_txn_coord_t *tc);
+const char *sl_txn_state_name(sl_txn_state_t s);
+
+#endif
