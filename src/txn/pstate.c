@@ -56,6 +56,7 @@ struct sl_pstate {
 
 sl_pstate_t *sl_pstate_new(void) {
     sl_pstate_t *ps = sl_xcalloc(1, sizeof *ps);
+    ps->first_unstable = -1;
     return ps;
 }
 

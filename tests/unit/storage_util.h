@@ -3,6 +3,7 @@
 #define SL_STORAGE_UTIL_H
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "batchgen.h"
 #include "common/os.h"
