@@ -371,12 +371,11 @@ SL_HANDLER(OffsetCommit) {
 /* One partition of an OffsetFetch answer. With require_stable (v7), an offset a transaction has
  * pending is answered UNSTABLE_OFFSET_COMMIT, and the client asks again. */
 static void write_fetched(sl_req_t *req, sl_group_t *g, sl_str_t topic, int32_t index,
-                          bool require_stable) {
+                          const sl_str_t *stable_group) {
     bool flex = req->flex;
     const sl_offset_entry_t *e = sl_coord_committed(coord(req), g, topic, index);
     int16_t err = KERR_NONE;
-    if (require_stable && g &&
-        sl_txn_offset_pending(req->broker->txn, (sl_str_t){g->id, strlen(g->id)}, topic, index)) {
+    if (stable_group && sl_txn_offset_pending(req->broker->txn, *stable_group, topic, index)) {
         err = KERR_UNSTABLE_OFFSET_COMMIT;
         e = NULL;
     }
@@ -416,6 +415,7 @@ SL_HANDLER(OffsetFetch) {
         return rd->err;
     }
     sl_group_t *g = sl_coord_find(coord(req), group);
+    const sl_str_t *stable = require_stable ? &group : NULL;
     if (v >= 3) {
         sl_wr_i32(wr, 0);
     }
@@ -448,7 +448,7 @@ SL_HANDLER(OffsetFetch) {
             for (size_t k = i; k < n; k++) {
                 if (!done[k] && !strcmp(g->offsets[k].topic, g->offsets[i].topic)) {
                     done[k] = true;
-                    write_fetched(req, g, name, g->offsets[k].partition, require_stable);
+                    write_fetched(req, g, name, g->offsets[k].partition, stable);
                 }
             }
             sl_wr_tags(wr, flex);
@@ -462,7 +462,7 @@ SL_HANDLER(OffsetFetch) {
             sl_wr_str(wr, flex, topic);
             sl_wr_array_len(wr, flex, np);
             for (int32_t i = 0; i < np && !topics_rd.err; i++) {
-                write_fetched(req, g, topic, sl_rd_i32(&topics_rd), require_stable);
+                write_fetched(req, g, topic, sl_rd_i32(&topics_rd), stable);
             }
             sl_rd_tags(&topics_rd, flex);
             sl_wr_tags(wr, flex);

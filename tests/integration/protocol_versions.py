@@ -135,10 +135,10 @@ def crc32c(data):
     return crc ^ 0xFFFFFFFF
 
 
-def record_batch(value, pid=-1, epoch=-1, seq=-1):
+def record_batch(value, pid=-1, epoch=-1, seq=-1, attrs=0):
     rec = b"\x00\x00\x00\x01" + bytes([len(value) * 2]) + value + b"\x00"
     rec = bytes([len(rec) * 2]) + rec
-    after = struct.pack(">hiqqqhii", 0, 0, 1000, 1000, pid, epoch, seq, 1) + rec
+    after = struct.pack(">hiqqqhii", attrs, 0, 1000, 1000, pid, epoch, seq, 1) + rec
     body = struct.pack(">ibI", 0, 2, crc32c(after)) + after
     return struct.pack(">qi", 0, len(body)) + body
 
@@ -279,7 +279,8 @@ OC_RESP = [("throttle", "i32", 3, INF),
                        ("parts", [("index", "i32", 0, INF), ("error", "i16", 0, INF)], 0, INF)],
             0, INF)]
 OF_REQ = [("group", "str", 0, INF),
-          ("topics", [("name", "str", 0, INF), ("parts", "i32list", 0, INF)], 0, INF)]
+          ("topics", [("name", "str", 0, INF), ("parts", "i32list", 0, INF)], 0, INF),
+          ("stable", "bool", 7, INF)]
 OF_RESP = [("throttle", "i32", 3, INF),
            ("topics", [("name", "str", 0, INF),
                        ("parts", [("index", "i32", 0, INF), ("offset", "i64", 0, INF),
@@ -342,7 +343,7 @@ def recv(n):
 av = call(18, 0, False, b"", AV_RESP)
 ranges = {a["key"]: (a["min"], a["max"]) for a in av["apis"]}
 FLEX = {0: 9, 1: 12, 2: 6, 3: 9, 18: 3, 19: 5, 20: 4, 32: 4, 33: 2, 37: 2, 10: 3, 11: 6, 12: 4,
-        13: 4, 14: 4, 8: 8, 9: 6, 15: 5, 16: 3, 42: 2, 47: 99, 22: 2}
+        13: 4, 14: 4, 8: 8, 9: 6, 15: 5, 16: 3, 42: 2, 47: 99, 22: 2, 24: 3, 25: 3, 26: 3, 28: 3}
 tested = 0
 
 
@@ -535,19 +536,37 @@ for v, flex in versions(42):
     tested += 1
 
 # ---- idempotent producers: InitProducerId, duplicates, gaps, fencing ----
-IP_REQ = [("txn", "nstr", 0, INF), ("timeout", "i32", 0, INF)]
+IP_REQ = [("txn", "nstr", 0, INF), ("timeout", "i32", 0, INF), ("pid", "i64", 3, INF),
+          ("epoch", "i16", 3, INF)]
 IP_RESP = [("throttle", "i32", 0, INF), ("error", "i16", 0, INF), ("pid", "i64", 0, INF),
            ("epoch", "i16", 0, INF)]
+
+
+def init_pid(v, flex, txn, pid=-1, epoch=-1, timeout=60000):
+    req = {"txn": txn, "timeout": timeout, "pid": pid, "epoch": epoch}
+    return call(22, v, flex, enc(IP_REQ, req, v, flex), IP_RESP)
+
+
 pids = []
 for v, flex in versions(22):
-    r = call(22, v, flex, enc(IP_REQ, {"txn": None, "timeout": 60000}, v, flex), IP_RESP)
+    r = init_pid(v, flex, None)
     assert r["error"] == 0 and r["pid"] >= 0 and r["epoch"] == 0, (v, r)
     pids.append(r["pid"])
-    r = call(22, v, flex, enc(IP_REQ, {"txn": "tx", "timeout": 60000}, v, flex), IP_RESP)
-    assert r["error"] == 15, (v, r)  # transactions are not offered yet
+    tid = "pv-ip-%d" % v
+    r1 = init_pid(v, flex, tid)
+    r2 = init_pid(v, flex, tid)  # a second instance: same id, next epoch
+    assert r1["error"] == 0 and r2["error"] == 0 and r2["pid"] == r1["pid"], (v, r1, r2)
+    assert r2["epoch"] == r1["epoch"] + 1, (v, r1, r2)
+    assert init_pid(v, flex, tid, timeout=0)["error"] == 50, v  # INVALID_TRANSACTION_TIMEOUT
+    if v >= 3:  # KIP-360: bump from the current epoch; a stale one is fenced
+        r3 = init_pid(v, flex, tid, r2["pid"], r2["epoch"])
+        assert r3["error"] == 0 and r3["epoch"] == r2["epoch"] + 1, (v, r3)
+        r4 = init_pid(v, flex, tid, r2["pid"], r1["epoch"])
+        assert r4["error"] == (90 if v >= 4 else 47), (v, r4)  # PRODUCER_FENCED
     tested += 1
 assert len(set(pids)) == len(pids), pids
-
+r = call(10, 1, False, enc(FC_REQ, {"key": "pv-ip-0", "key_type": 1}, 1, False), FC_RESP)
+assert r["error"] == 0 and r["port"] == int(port), r  # the transaction coordinator
 
 def idem(pid, epoch, seq):
     req = {"acks": -1, "timeout": 1000, "topics": [{"name": "pv-ct-7", "parts": [
@@ -566,5 +585,117 @@ assert e3 == 0 and b3 == b1 + 1, (e3, b3)
 assert idem(pid, 0, 5)[0] == 45  # OUT_OF_ORDER_SEQUENCE_NUMBER
 assert idem(pid, 1, 0)[0] == 0   # a new epoch starts over
 assert idem(pid, 0, 2)[0] == 47  # INVALID_PRODUCER_EPOCH: fenced by the newer epoch
+
+
+# ---- transactions: every version of AddPartitionsToTxn, AddOffsetsToTxn, TxnOffsetCommit and
+# EndTxn, with transactional produce, read_committed fetch, LSO and aborted lists ----
+AP_REQ = [("txn", "str", 0, INF), ("pid", "i64", 0, INF), ("epoch", "i16", 0, INF),
+          ("topics", [("name", "str", 0, INF), ("parts", "i32list", 0, INF)], 0, INF)]
+AP_RESP = [("throttle", "i32", 0, INF),
+           ("results", [("name", "str", 0, INF),
+                        ("results", [("index", "i32", 0, INF), ("error", "i16", 0, INF)], 0, INF)],
+            0, INF)]
+AO_REQ = [("txn", "str", 0, INF), ("pid", "i64", 0, INF), ("epoch", "i16", 0, INF),
+          ("group", "str", 0, INF)]
+AO_RESP = [("throttle", "i32", 0, INF), ("error", "i16", 0, INF)]
+END_REQ = [("txn", "str", 0, INF), ("pid", "i64", 0, INF), ("epoch", "i16", 0, INF),
+           ("commit", "bool", 0, INF)]
+TOC_REQ = [("txn", "str", 0, INF), ("group", "str", 0, INF), ("pid", "i64", 0, INF),
+           ("epoch", "i16", 0, INF), ("gen", "i32", 3, INF), ("member", "str", 3, INF),
+           ("instance", "nstr", 3, INF),
+           ("topics", [("name", "str", 0, INF),
+                       ("parts", [("index", "i32", 0, INF), ("offset", "i64", 0, INF),
+                                  ("lepoch", "i32", 2, INF), ("meta", "nstr", 0, INF)], 0, INF)],
+            0, INF)]
+TOC_RESP = [("throttle", "i32", 0, INF),
+            ("topics", [("name", "str", 0, INF),
+                        ("parts", [("index", "i32", 0, INF), ("error", "i16", 0, INF)], 0, INF)],
+             0, INF)]
+ct = {"topics": [{"name": "pv-tx", "n": 2, "rf": 1, "assign": [], "configs": []}], "timeout": 1000}
+assert call(19, 0, False, enc(CT_REQ, ct, 0, False), CT_RESP)["topics"][0]["error"] == 0
+
+
+def produce_tx(pid, epoch, seq, part, attrs=0x10):
+    req = {"acks": -1, "timeout": 1000, "topics": [{"name": "pv-tx", "parts": [
+        {"index": part, "records": record_batch(b"tx", pid, epoch, seq, attrs)}]}]}
+    r = call(0, 7, False, enc(PRODUCE_REQ, req, 7, False), PRODUCE_RESP)
+    return r["responses"][0]["parts"][0]["error"]
+
+
+def fetch(part, iso, v=12):
+    req = {"replica": -1, "max_wait": 0, "min_bytes": 0, "max_bytes": 1 << 20, "iso": iso,
+           "session": 0, "epoch": -1, "topics": [{"name": "pv-tx", "parts": [
+               {"index": part, "offset": 0, "start": -1, "max": 1 << 20, "leader_epoch": -1,
+                "last_epoch": -1}]}], "forgotten": [], "rack": ""}
+    return call(1, v, v >= 12, enc(FETCH_REQ, req, v, v >= 12), FETCH_RESP)["responses"][0]["parts"][0]
+
+
+def offset_fetch(v, stable):
+    req = {"group": "pv-txg", "topics": [{"name": "pv-tx", "parts": [0]}], "stable": stable}
+    r = call(9, v, v >= FLEX[9], enc(OF_REQ, req, v, v >= FLEX[9]), OF_RESP)
+    return r["topics"][0]["parts"][0]
+
+
+aborted_pids = []
+for v, flex in versions(24):
+    tid = "pv-tx-%d" % v
+    ip = init_pid(0, False, tid)
+    pid, ep = ip["pid"], ip["epoch"]
+    # All or nothing: an unknown topic fails the request; the others are not attempted.
+    req = {"txn": tid, "pid": pid, "epoch": ep,
+           "topics": [{"name": "pv-tx", "parts": [0]}, {"name": "pv-nope", "parts": [0]}]}
+    r = call(24, v, flex, enc(AP_REQ, req, v, flex), AP_RESP)
+    assert [x["results"][0]["error"] for x in r["results"]] == [55, 3], (v, r)
+    assert produce_tx(pid, ep, 0, 0) == 48, v  # INVALID_TXN_STATE: partition not added
+    req["topics"] = [{"name": "pv-tx", "parts": [0]}]
+    r = call(24, v, flex, enc(AP_REQ, req, v, flex), AP_RESP)
+    assert r["results"][0]["results"][0]["error"] == 0, (v, r)
+    req["epoch"] = ep - 1 if ep > 0 else 99
+    r = call(24, v, flex, enc(AP_REQ, req, v, flex), AP_RESP)
+    assert r["results"][0]["results"][0]["error"] == (90 if v >= 2 else 47), (v, r)
+    hw0 = fetch(0, 0)["hw"]
+    assert produce_tx(pid, ep, 0, 0) == 0, v
+    assert produce_tx(pid, ep, 0, 1) == 48, v
+    committed = fetch(0, 1)
+    assert committed["lso"] == hw0 and committed["hw"] == hw0 + 1, (v, committed)
+    av = min(v, ranges[25][1])
+    r = call(25, av, av >= FLEX[25], enc(AO_REQ, {"txn": tid, "pid": pid, "epoch": ep,
+                                                  "group": "pv-txg"}, av, av >= FLEX[25]), AO_RESP)
+    assert r["error"] == 0, (v, r)
+    tv = min(v, ranges[28][1])
+    req = {"txn": tid, "group": "pv-txg", "pid": pid, "epoch": ep, "gen": -1, "member": "",
+           "instance": None, "topics": [{"name": "pv-tx", "parts": [
+               {"index": 0, "offset": 100 + v, "lepoch": -1, "meta": "tx%d" % v}]}]}
+    r = call(28, tv, tv >= FLEX[28], enc(TOC_REQ, req, tv, tv >= FLEX[28]), TOC_RESP)
+    assert r["topics"][0]["parts"][0]["error"] == 0, (v, r)
+    assert offset_fetch(ranges[9][1], True)["error"] == 88, v  # UNSTABLE_OFFSET_COMMIT
+    commit = v % 2 == 0
+    ev = min(v, ranges[26][1])
+    r = call(26, ev, ev >= FLEX[26], enc(END_REQ, {"txn": tid, "pid": pid, "epoch": ep,
+                                                   "commit": commit}, ev, ev >= FLEX[26]), AO_RESP)
+    assert r["error"] == 0, (v, r)
+    r = call(26, ev, ev >= FLEX[26], enc(END_REQ, {"txn": tid, "pid": pid, "epoch": ep,
+                                                   "commit": not commit}, ev, ev >= FLEX[26]),
+             AO_RESP)
+    assert r["error"] == 48, (v, r)  # the opposite decision of a finished transaction
+    after = fetch(0, 1)
+    assert after["lso"] == after["hw"] == hw0 + 2, (v, after)  # data + marker, nothing open
+    of = offset_fetch(ranges[9][1], True)
+    assert of["error"] == 0, (v, of)
+    if commit:
+        assert of["offset"] == 100 + v, (v, of)
+    else:
+        aborted_pids.append(pid)
+    tested += 1
+for v, flex in [(v, v >= FLEX[9]) for v in (6, 7)]:
+    assert offset_fetch(v, False)["error"] == 0, v
+for v in (4, 12):  # read_committed lists the aborted transactions; read_uncommitted does not
+    rc = fetch(0, 1, v)
+    assert sorted(a["pid"] for a in rc["aborted"]) == sorted(aborted_pids), (v, rc["aborted"])
+    assert not fetch(0, 0, v)["aborted"], v
+lo = {"replica": -1, "iso": 1, "topics": [{"name": "pv-tx", "parts": [
+    {"index": 0, "ts": -1, "epoch": -1, "max_num": 1}]}]}
+assert call(2, 2, False, enc(LO_REQ, lo, 2, False), LO_RESP)["topics"][0]["parts"][0]["offset"] == \
+    fetch(0, 1)["lso"]
 
 print("all %d advertised API versions answered and decoded exactly" % tested)
