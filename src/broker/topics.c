@@ -241,7 +241,10 @@ static void close_parts(sl_broker_t *b, sl_topic_t *t) {
                 *pp = p->next_dirty;
             }
         }
-        sl_partition_snapshot(b, p);
+        if (sl_pstate_count(p->pstate) || sl_pstate_aborted_count(p->pstate) ||
+            p->snapshot_offset >= 0) {
+            sl_partition_snapshot(b, p); /* the next start replays nothing */
+        }
         sl_plog_close(p->plog);
         sl_pstate_free(p->pstate);
         free(p);
