@@ -126,6 +126,9 @@ static void sweep_topic(sl_topic_t *t, void *opaque) {
         sl_pstate_each_open(p->pstate, collect_open, &c);
         for (size_t k = 0; k < c.n; k++) {
             int64_t off;
+            if (sl_txn_of_pid(b->txn, c.v[k].pid)) {
+                continue; /* decided but its marker could not be written: retried, not undone */
+            }
             sl_log(SL_LOG_WARN, "txn",
                    "topic=%s partition=%d pid=%lld msg=\"aborting a transaction the coordinator "
                    "does not know\"",

@@ -132,7 +132,7 @@ int sl_txn_end(sl_txn_coord_t *tc, sl_txn_t *t, bool commit, int64_t now_ms);
  * INVALID_PRODUCER_EPOCH, INVALID_PRODUCER_ID_MAPPING, INVALID_TXN_STATE. */
 int sl_txn_check_produce(sl_txn_coord_t *tc, int64_t pid, int16_t epoch, sl_str_t topic,
                          int32_t partition);
-/* The open transaction (Ongoing or Prepare*) of producer `pid` that includes topic/partition. */
+/* The transaction of producer `pid` if it is open (Ongoing or Prepare*), else NULL. */
 const sl_txn_t *sl_txn_of_pid(sl_txn_coord_t *tc, int64_t pid);
 /* Whether an undecided or committing transaction holds a pending offset for this group
  * partition (OffsetFetch require_stable). */
