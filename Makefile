@@ -35,7 +35,8 @@ BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .SECONDARY:
-.PHONY: all deps run test unit integration check-asan bench bench-groups bench-compare format format-check clean
+.PHONY: all deps run test unit integration check-asan bench bench-groups bench-txn bench-compare format \
+        format-check clean
 all: $(BUILD)/sluice $(UNIT_BIN) $(ITEST_BIN) $(BENCH_BIN)
 
 # Codec and protocol code is where sign mistakes hurt most: extra conversions checks there.
@@ -99,6 +100,9 @@ bench: deps all
 
 bench-groups: deps all
 	bench/run-group-bench $(BUILD)
+
+bench-txn: deps all
+	bench/run-txn-bench $(BUILD)
 
 bench-compare: deps all
 	bench/run-compare $(BUILD)
