@@ -687,6 +687,31 @@ for v, flex in versions(24):
     else:
         aborted_pids.append(pid)
     tested += 1
+# KIP-447: TxnOffsetCommit v3 carries the consumer's generation and member id, checked like an
+# OffsetCommit's, so a consumer that lost its partitions in a rebalance cannot commit.
+jg = {"group": "pv-txg447", "session": 10000, "rebalance": 10000, "member": "", "instance": None,
+      "ptype": "consumer", "protocols": [{"name": "range", "meta": CONSUMER_META}]}
+r = call(11, 5, False, enc(JG_REQ, jg, 5, False), JG_RESP)
+jg["member"] = r["member"]
+r = call(11, 5, False, enc(JG_REQ, jg, 5, False), JG_RESP)
+assert r["error"] == 0, r
+sg = {"group": "pv-txg447", "gen": r["gen"], "member": r["member"], "instance": None,
+      "assign": [{"id": r["member"], "data": b""}]}
+assert call(14, 3, False, enc(SG_REQ, sg, 3, False), SG_RESP)["error"] == 0
+ip = init_pid(0, False, "pv-tx447")
+req = {"txn": "pv-tx447", "pid": ip["pid"], "epoch": ip["epoch"],
+       "topics": [{"name": "pv-tx", "parts": [1]}]}
+assert call(24, 0, False, enc(AP_REQ, req, 0, False), AP_RESP)["results"][0]["results"][0]["error"] == 0
+for gen, member, want in ((r["gen"], "someone-else", 25), (r["gen"] + 7, r["member"], 22),
+                          (r["gen"], r["member"], 0)):
+    req = {"txn": "pv-tx447", "group": "pv-txg447", "pid": ip["pid"], "epoch": ip["epoch"],
+           "gen": gen, "member": member, "instance": None, "topics": [{"name": "pv-tx", "parts": [
+               {"index": 1, "offset": 3, "lepoch": -1, "meta": None}]}]}
+    got = call(28, 3, True, enc(TOC_REQ, req, 3, True), TOC_RESP)["topics"][0]["parts"][0]["error"]
+    assert got == want, (gen, member, got, want)
+r = call(26, 1, False, enc(END_REQ, {"txn": "pv-tx447", "pid": ip["pid"], "epoch": ip["epoch"],
+                                     "commit": False}, 1, False), AO_RESP)
+assert r["error"] == 0, r
 for v, flex in [(v, v >= FLEX[9]) for v in (6, 7)]:
     assert offset_fetch(v, False)["error"] == 0, v
 for v in (4, 12):  # read_committed lists the aborted transactions; read_uncommitted does not
