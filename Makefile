@@ -35,8 +35,8 @@ BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .SECONDARY:
-.PHONY: all deps run test unit integration check-asan bench bench-groups bench-txn bench-compare format \
-        format-check clean
+.PHONY: all deps run test unit integration check-asan bench bench-groups bench-txn bench-compare bench-conn \
+        format format-check clean
 all: $(BUILD)/sluice $(UNIT_BIN) $(ITEST_BIN) $(BENCH_BIN)
 
 # Codec and protocol code is where sign mistakes hurt most: extra conversions checks there.
@@ -106,6 +106,9 @@ bench-txn: deps all
 
 bench-compare: deps all
 	bench/run-compare $(BUILD)
+
+bench-conn: deps all
+	bench/run-conn-bench $(BUILD)
 
 format:
 	clang-format -i $(wildcard src/*/*.[ch] tests/unit/*.[ch] tests/integration/*.c bench/*.c)

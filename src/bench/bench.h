@@ -28,10 +28,18 @@ typedef struct sl_bench_conf {
     int64_t partitions;
     int64_t producers;
     int64_t consumers;
+    int64_t connections; /* kafka producers: raw connections (driver_kraw.c); 0 = librdkafka */
     int64_t key_count;
     int64_t batch_sync_ms; /* batch driver: visibility period */
     int64_t linger_ms;     /* kafka producers */
     bool progress;
+
+    /* Record bodies (payload.h). */
+    char payload[SL_CONF_STR_MAX];           /* fixed | chat | transaction | iot | mix */
+    char sizes[SL_CONF_STR_MAX];             /* SIZE:WEIGHT,...; overrides size when set */
+    char disorder_fraction[SL_CONF_STR_MAX]; /* share of records given an earlier event time */
+    int64_t disorder_ms;                     /* their event time moves back by 1..disorder_ms */
+    int64_t payload_seed;
 } sl_bench_conf_t;
 
 extern const sl_conf_def_t sl_bench_conf_defs[];

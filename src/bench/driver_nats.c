@@ -1,9 +1,14 @@
 /* driver_nats.c -- the `nats` bench driver: NATS JetStream through libnats, file storage. One
  * stream (named after the topic) holds subjects <topic>.<partition>; producers publish
  * asynchronously and count the JetStream acknowledgements (each is sent once the server has
- * stored the message); consumers are ephemeral push consumers that start with new messages
- * (DeliverNew) and need no acks. brokers = nats://HOST:PORT. Durability is the server's
- * (jetstream sync settings), stated with the results. */
+ * stored the message); consumers are durable push consumers, one per partition, that start with
+ * new messages (DeliverNew) and need no acks. brokers = nats://HOST:PORT. Durability is the
+ * server's (jetstream sync settings), stated with the results.
+ * Server restarts (the recovery scenario): the client reconnects every 20 ms without limit and
+ * buffers publishes meanwhile (64 MiB); consumers are durable because the server restores durable
+ * consumers from its store, so deliveries resume where they stopped (an ephemeral one would be
+ * gone). A publish that finds the buffer or the pending-ack window full is retried for up to 30 s,
+ * which the open-loop schedule shows as latency. */
 #include <nats/nats.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -35,7 +40,24 @@ static const char *url(const sl_bench_conf_t *c) {
 
 static natsConnection *connect_nats(const sl_bench_conf_t *c, char *err) {
     natsConnection *nc = NULL;
-    natsStatus s = natsConnection_ConnectTo(&nc, url(c));
+    natsOptions *o = NULL;
+    natsStatus s = natsOptions_Create(&o);
+    if (s == NATS_OK) {
+        s = natsOptions_SetURL(o, url(c));
+    }
+    if (s == NATS_OK) {
+        s = natsOptions_SetMaxReconnect(o, -1);
+    }
+    if (s == NATS_OK) {
+        s = natsOptions_SetReconnectWait(o, 20);
+    }
+    if (s == NATS_OK) {
+        s = natsOptions_SetReconnectBufSize(o, 64 << 20);
+    }
+    if (s == NATS_OK) {
+        s = natsConnection_Connect(&nc, o);
+    }
+    natsOptions_Destroy(o);
     if (s != NATS_OK) {
         snprintf(err, SL_ERRLEN, "nats %s: %s", url(c), natsStatus_GetText(s));
         return NULL;
@@ -111,7 +133,16 @@ static sl_err_t n_send(void *h, const void *key, size_t klen, const void *val, s
     nprod_t *p = h;
     char subject[SL_CONF_STR_MAX + 16];
     snprintf(subject, sizeof subject, "%s.%u", p->topic, p->next++ % (unsigned)p->partitions);
-    return js_PublishAsync(p->js, subject, val, (int)vlen, NULL) == NATS_OK ? SL_OK : SL_ERR_IO;
+    for (int64_t give_up = nats_Now() + 30000;;) {
+        natsStatus s = js_PublishAsync(p->js, subject, val, (int)vlen, NULL);
+        if (s == NATS_OK) {
+            return SL_OK;
+        }
+        if ((s != NATS_INSUFFICIENT_BUFFER && s != NATS_TIMEOUT) || nats_Now() > give_up) {
+            return SL_ERR_IO;
+        }
+        nats_Sleep(10);
+    }
 }
 
 static int64_t n_flush(void *h, int timeout_ms) {
@@ -153,9 +184,12 @@ static void *n_open_consumer(const sl_bench_conf_t *c, int index, char *err) {
     for (int p = index; p < c->partitions && cs->n_subs < 64; p += (int)c->consumers) {
         char subject[SL_CONF_STR_MAX + 16];
         snprintf(subject, sizeof subject, "%s.%d", c->topic, p);
+        char durable[32];
+        snprintf(durable, sizeof durable, "p%d", p);
         jsSubOptions so;
         jsSubOptions_Init(&so);
         so.Stream = c->topic;
+        so.Config.Durable = durable;
         so.Config.DeliverPolicy = js_DeliverNew;
         so.Config.AckPolicy = js_AckNone;
         natsStatus s = js_SubscribeSync(&cs->subs[cs->n_subs], cs->js, subject, NULL, &so, NULL);

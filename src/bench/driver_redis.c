@@ -1,16 +1,24 @@
 /* driver_redis.c -- the `redis` bench driver: Redis Streams through hiredis. Producers XADD to one
  * stream per partition (pipelined: replies are read in flush), consumers read with XREADGROUP
  * ... NOACK from a consumer group created at the stream's end. Durability is the server's
- * (appendfsync), stated with the results. brokers = HOST:PORT or unix:PATH. */
+ * (appendfsync), stated with the results. brokers = HOST:PORT or unix:PATH.
+ * A lost connection (the server killed and restarted under load) is replaced: a producer blocks in
+ * send until it reconnects (up to 30 s; the open-loop schedule turns that wait into latency, as
+ * librdkafka's internal queue does for the kafka driver), and the XADDs whose replies never came
+ * are not resent: the receivers' sequence accounting counts whatever the server did not keep. */
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "bench/bench.h"
 #include "common/util.h"
 
+#define RECONNECT_WAIT_MS 30000
+
 typedef struct rprod {
-    redisContext *rc;
+    redisContext *rc; /* NULL or in error while the server is unreachable */
+    char brokers[SL_CONF_STR_MAX];
     int pending; /* XADDs sent, replies not read yet */
     int partitions;
     unsigned next;
@@ -18,7 +26,8 @@ typedef struct rprod {
 } rprod_t;
 
 typedef struct rcons {
-    redisContext *rc;
+    redisContext *rc; /* NULL or in error while the server is unreachable */
+    char brokers[SL_CONF_STR_MAX];
     int index;
     char topic[SL_CONF_STR_MAX];
     int first, step, partitions;
@@ -47,6 +56,32 @@ static redisContext *connect_to(const char *brokers, char *err) {
         return NULL;
     }
     return rc;
+}
+
+/* Frees `rc` and connects again, retrying every 10 ms for up to wait_ms, until the server answers
+ * PING: a restarted Redis accepts connections while it replays its AOF but rejects commands with
+ * LOADING, and an XADD rejected that way would be a record dropped by the client, not the server.
+ * Returns NULL if the server was not ready in that time (the caller tries again later). */
+static redisContext *reconnect(redisContext *rc, const char *brokers, int wait_ms) {
+    redisFree(rc);
+    char err[SL_ERRLEN];
+    for (int waited = 0;; waited += 10) {
+        redisContext *fresh = connect_to(brokers, err);
+        if (fresh) {
+            redisReply *pong = redisCommand(fresh, "PING");
+            int ready = pong && pong->type == REDIS_REPLY_STATUS;
+            freeReplyObject(pong);
+            if (ready) {
+                return fresh;
+            }
+            redisFree(fresh);
+        }
+        if (waited >= wait_ms) {
+            return NULL;
+        }
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
 }
 
 static sl_err_t r_setup(const sl_bench_conf_t *c, char *err) {
@@ -78,6 +113,7 @@ static void *r_open_producer(const sl_bench_conf_t *c, int index, char *err) {
     }
     rprod_t *p = sl_xcalloc(1, sizeof *p);
     p->rc = rc;
+    snprintf(p->brokers, sizeof p->brokers, "%s", c->brokers);
     p->partitions = (int)c->partitions;
     p->next = (unsigned)index;
     snprintf(p->topic, sizeof p->topic, "%s", c->topic);
@@ -90,29 +126,40 @@ static sl_err_t r_send(void *h, const void *key, size_t klen, const void *val, s
     rprod_t *p = h;
     char stream[SL_CONF_STR_MAX + 16];
     snprintf(stream, sizeof stream, "%s-%u", p->topic, p->next++ % (unsigned)p->partitions);
-    if (redisAppendCommand(p->rc, "XADD %s * d %b", stream, val, vlen) != REDIS_OK) {
-        return SL_ERR_IO;
-    }
-    p->pending++;
-    /* Put it on the wire now (replies are read in flush), so pacing is not turned into batching
-     * by hiredis's output buffer. */
-    int done = 0;
-    while (!done) {
-        if (redisBufferWrite(p->rc, &done) != REDIS_OK) {
+    for (int attempt = 0;; attempt++) {
+        if (!p->rc || p->rc->err) {
+            p->rc = reconnect(p->rc, p->brokers, RECONNECT_WAIT_MS);
+            p->pending = 0;
+            if (!p->rc) {
+                return SL_ERR_IO;
+            }
+        }
+        if (redisAppendCommand(p->rc, "XADD %s * d %b", stream, val, vlen) != REDIS_OK) {
+            return SL_ERR_IO;
+        }
+        p->pending++;
+        /* Put it on the wire now (replies are read in flush), so pacing is not turned into
+         * batching by hiredis's output buffer. */
+        int done = 0;
+        while (!done && redisBufferWrite(p->rc, &done) == REDIS_OK) {
+        }
+        if (done) {
+            return SL_OK;
+        }
+        if (attempt == 1) {
             return SL_ERR_IO;
         }
     }
-    return SL_OK;
 }
 
 static int64_t r_flush(void *h, int timeout_ms) {
     (void)timeout_ms;
     rprod_t *p = h;
     int64_t n = 0;
-    while (p->pending > 0) {
+    while (p->pending > 0 && p->rc && !p->rc->err) {
         redisReply *r;
         if (redisGetReply(p->rc, (void **)&r) != REDIS_OK) {
-            return -1;
+            break; /* the next send reconnects */
         }
         if (r->type != REDIS_REPLY_ERROR) {
             n++;
@@ -137,6 +184,7 @@ static void *r_open_consumer(const sl_bench_conf_t *c, int index, char *err) {
     }
     rcons_t *cs = sl_xcalloc(1, sizeof *cs);
     cs->rc = rc;
+    snprintf(cs->brokers, sizeof cs->brokers, "%s", c->brokers);
     cs->index = index;
     cs->first = index;
     cs->step = (int)c->consumers;
@@ -148,6 +196,10 @@ static void *r_open_consumer(const sl_bench_conf_t *c, int index, char *err) {
 static int r_receive(void *h, int timeout_ms, void (*fn)(void *, const void *, size_t), void *arg) {
     rcons_t *cs = h;
     int total = 0;
+    if (!cs->rc || cs->rc->err) {
+        cs->rc = reconnect(cs->rc, cs->brokers, timeout_ms);
+        return 0;
+    }
     for (int p = cs->first; p < cs->partitions; p += cs->step) {
         char stream[SL_CONF_STR_MAX + 16];
         snprintf(stream, sizeof stream, "%s-%d", cs->topic, p);
@@ -156,7 +208,12 @@ static int r_receive(void *h, int timeout_ms, void (*fn)(void *, const void *, s
                                      "STREAMS %s >",
                                      cs->index, cs->partitions > cs->step ? 1 : timeout_ms, stream);
         if (!r) {
-            return -1;
+            return total; /* connection lost: the next call reconnects */
+        }
+        if (r->type == REDIS_REPLY_ERROR) {
+            /* LOADING while a restarted server replays its AOF: pause instead of spinning. */
+            struct timespec ts = {0, 10000000};
+            nanosleep(&ts, NULL);
         }
         /* Reply: [[stream, [[id, [field, value]], ...]]] or nil on timeout. */
         if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 && r->element[0]->elements == 2) {

@@ -11,16 +11,21 @@
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bench/bench.h"
+#include "bench/driver_kraw.h"
 #include "bench/pacer.h"
+#include "bench/payload.h"
 #include "bench/seqtrack.h"
+#include "bench/timeline.h"
 #include "common/clock.h"
 #include "common/hist.h"
 #include "common/util.h"
@@ -46,10 +51,22 @@ const sl_conf_def_t sl_bench_conf_defs[] = {
     {"partitions", SL_CONF_INT, "1", 1, 10000, C(partitions), 0, "Partitions of the topic"},
     {"producers", SL_CONF_INT, "1", 1, 1024, C(producers), 0, "Producer threads"},
     {"consumers", SL_CONF_INT, "1", 1, 1024, C(consumers), 0, "Consumer threads"},
+    {"connections", SL_CONF_INT, "0", 0, 1000000, C(connections), 0,
+     "kafka: spread the producers over N raw connections (0 = one librdkafka client each)"},
     {"key.count", SL_CONF_INT, "1000", 1, 100000000, C(key_count), 0, "Distinct keys"},
     {"batch.sync.ms", SL_CONF_INT, "100", 1, 60000, C(batch_sync_ms), 0,
      "batch driver: records become visible at this period"},
     {"linger.ms", SL_CONF_INT, "1", 0, 60000, C(linger_ms), 0, "Kafka producer linger.ms"},
+    {"payload", SL_CONF_STR, "fixed", 0, 0, C(payload), 0,
+     "Record body: fixed (a-z filler), chat, transaction, iot or mix (src/bench/payload.h)"},
+    {"sizes", SL_CONF_STR, "", 0, 0, C(sizes), 0,
+     "Weighted record sizes SIZE[:WEIGHT],..., e.g. 1k:80,10k:15,100k:5; overrides size"},
+    {"disorder.ms", SL_CONF_INT, "0", 0, 3600000, C(disorder_ms), 0,
+     "Move event timestamps back by 1..N ms (not the latency's start)"},
+    {"disorder.fraction", SL_CONF_STR, "0.1", 0, 0, C(disorder_fraction), 0,
+     "Share of records whose event timestamp is moved back"},
+    {"payload.seed", SL_CONF_INT, "1", 0, INT32_MAX, C(payload_seed), 0,
+     "Seed of the payload generator (same seed, same records)"},
     {"progress", SL_CONF_BOOL, "true", 0, 0, C(progress), 0, "Print a live progress line"},
 };
 const size_t sl_bench_conf_n_defs = sizeof sl_bench_conf_defs / sizeof sl_bench_conf_defs[0];
@@ -64,9 +81,12 @@ typedef struct run {
     atomic_long sent, acked, received;
     atomic_llong last_rx_ns; /* receipt time of the latest record */
     atomic_long per_second[MAX_SECONDS + 700];
+    sl_timeline_t *timeline; /* per-second latency of first receipts, warm-up included */
     double *zipf_cdf;
     double hot;
     int failed;
+    sl_payload_spec_t pay;
+    int64_t wall_off_ns; /* wall clock - monotonic clock, for event timestamps */
 } run_t;
 
 typedef struct worker {
@@ -76,6 +96,8 @@ typedef struct worker {
     sl_hist_t *hist;
     uint64_t sent;
     unsigned rnd;
+    uint64_t bytes;    /* producers: record bytes sent */
+    sl_disorder_t dis; /* consumers: out-of-order event timestamps */
 } worker_t;
 
 static int64_t now_ns(void) {
@@ -118,12 +140,10 @@ static void *produce(void *arg) {
         r->failed = 1;
         return NULL;
     }
-    uint8_t *buf = sl_xcalloc(1, (size_t)r->c->size);
+    sl_payload_gen_t *gen = sl_payload_gen_new(&r->pay, w->index); /* body after the header */
+    uint8_t *buf = sl_payload_buf(gen);
     memcpy(buf, "SLB1", 4);
     sl_store_be32(buf + 4, (uint32_t)w->index);
-    for (size_t i = HDR; i < (size_t)r->c->size; i++) {
-        buf[i] = (uint8_t)('a' + i % 26);
-    }
     uint64_t i = 0;
     for (;; i++) {
         int64_t due = r->c->rate > 0 ? sl_pacer_due(&r->pacer, i) : now_ns();
@@ -140,11 +160,14 @@ static void *produce(void *arg) {
         sl_store_be64(buf + 8, i);
         sl_store_be64(buf + 16, (uint64_t)due);
         char key[24];
-        int klen = snprintf(key, sizeof key, "k%zu", pick_key(r, w));
-        if (r->d->send(h, key, (size_t)klen, buf, (size_t)r->c->size) != SL_OK) {
+        size_t user = pick_key(r, w);
+        size_t len = sl_payload_next(gen, i, (due + r->wall_off_ns) / 1000000, user, NULL);
+        int klen = snprintf(key, sizeof key, "k%zu", user);
+        if (r->d->send(h, key, (size_t)klen, buf, len) != SL_OK) {
             r->failed = 1;
             break;
         }
+        w->bytes += len;
         atomic_fetch_add(&r->sent, 1);
         if ((i & 63) == 0) {
             atomic_fetch_add(&r->acked, r->d->flush(h, 0));
@@ -160,7 +183,7 @@ static void *produce(void *arg) {
         atomic_fetch_add(&r->acked, n);
     }
     r->d->close_producer(h);
-    free(buf);
+    sl_payload_gen_free(gen);
     return NULL;
 }
 
@@ -175,8 +198,16 @@ static void on_record(void *arg, const void *v, size_t n) {
     int producer = (int)sl_load_be32(p + 4);
     uint64_t seq = sl_load_be64(p + 8);
     int64_t due = (int64_t)sl_load_be64(p + 16);
-    if (sl_seqtrack_seen(r->seq, producer, seq) == 0 && due >= r->measure_ns) {
-        sl_hist_record(w->hist, (uint64_t)(now > due ? now - due : 0) / 1000);
+    if (sl_seqtrack_seen(r->seq, producer, seq) == 0) {
+        uint64_t us = (uint64_t)(now > due ? now - due : 0) / 1000;
+        sl_timeline_record(r->timeline, (now - r->start_ns) / 1000000000, us);
+        if (due >= r->measure_ns) {
+            sl_hist_record(w->hist, us);
+        }
+        int64_t event_ms = sl_payload_event_ms(p, n);
+        if (event_ms >= 0) {
+            sl_disorder_note(&w->dis, producer, seq, event_ms);
+        }
     }
     atomic_fetch_add(&r->received, 1);
     atomic_store(&r->last_rx_ns, now);
@@ -240,6 +271,14 @@ int sl_bench_run(const sl_bench_conf_t *c) {
     run_t *r = sl_xcalloc(1, sizeof *r);
     r->c = c;
     r->d = find_driver(c->driver);
+    if (c->connections > 0 && r->d && r->d != &sl_bench_driver_kafka) {
+        fprintf(stderr, "sluice: bench: --connections needs --driver kafka\n");
+        free(r);
+        return 2;
+    }
+    if (c->connections > 0) {
+        r->d = &sl_bench_driver_kraw;
+    }
     if (!r->d) {
         fprintf(stderr, "sluice: bench: unknown driver '%s' (kafka, redis, nats, batch)\n",
                 c->driver);
@@ -252,7 +291,18 @@ int sl_bench_run(const sl_bench_conf_t *c) {
         free(r);
         return 2;
     }
+    char perr[SL_ERRLEN];
+    if (sl_payload_spec_init(&r->pay, c->payload, c->sizes, c->size, c->disorder_ms,
+                             c->disorder_fraction, (uint64_t)c->payload_seed, perr) != SL_OK) {
+        fprintf(stderr, "sluice: bench: %s\n", perr);
+        free(r);
+        return 2;
+    }
     setup_keys(r);
+    /* A server killed under load (the recovery scenarios) must show up as a failed write that a
+     * driver can reconnect after, not as a SIGPIPE that ends the benchmark. */
+    signal(SIGPIPE, SIG_IGN);
+    int64_t t0_ns = now_ns();
     char err[SL_ERRLEN] = "";
     if (r->d->setup(c, err) != SL_OK) {
         fprintf(stderr, "sluice: bench: %s setup: %s\n", c->driver, err);
@@ -261,10 +311,14 @@ int sl_bench_run(const sl_bench_conf_t *c) {
         return 1;
     }
     r->seq = sl_seqtrack_new((int)c->producers);
+    /* The run, then up to 10 s of catch-up after the 1.5 s settling time. */
+    r->timeline = sl_timeline_new(c->warmup_s + c->duration_s + 12);
     int np = (int)c->producers, nc = (int)c->consumers;
     worker_t *cw = sl_xcalloc((size_t)nc, sizeof *cw), *pw = sl_xcalloc((size_t)np, sizeof *pw);
     r->start_ns = now_ns() + 1500000000; /* consumers settle on the end of the log first */
+    double start_unix = (double)sl_wall_ms() / 1e3 + (double)(r->start_ns - now_ns()) / 1e9;
     r->measure_ns = r->start_ns + c->warmup_s * 1000000000;
+    r->wall_off_ns = sl_wall_ms() * 1000000 - now_ns();
     r->end_ns = r->measure_ns + c->duration_s * 1000000000;
     r->pacer.start_ns = r->start_ns;
     r->pacer.rate = (double)c->rate / (double)np;
@@ -281,6 +335,7 @@ int sl_bench_run(const sl_bench_conf_t *c) {
     }
     for (int i = 0; i < nc; i++) {
         cw[i] = (worker_t){r, i, 0, sl_hist_new(), 0, (unsigned)i * 7919u + 1};
+        sl_disorder_init(&cw[i].dis, np, (int)c->partitions);
         pthread_create(&cw[i].th, NULL, consume, &cw[i]);
     }
     for (int i = 0; i < np; i++) {
@@ -301,8 +356,10 @@ int sl_bench_run(const sl_bench_conf_t *c) {
         }
         last_rx = rx;
     }
+    uint64_t bytes = 0;
     for (int i = 0; i < np; i++) {
         pthread_join(pw[i].th, NULL);
+        bytes += pw[i].bytes;
     }
     /* Let the consumers catch up (bounded), then stop them. */
     for (int k = 0; k < 100 && atomic_load(&r->received) < atomic_load(&r->sent); k++) {
@@ -311,10 +368,14 @@ int sl_bench_run(const sl_bench_conf_t *c) {
     }
     atomic_store(&r->stop_consumers, 1);
     sl_hist_t *h = sl_hist_new();
+    sl_disorder_t dis = {0};
     for (int i = 0; i < nc; i++) {
         pthread_join(cw[i].th, NULL);
         sl_hist_merge(h, cw[i].hist);
         sl_hist_free(cw[i].hist);
+        dis.seen += cw[i].dis.seen;
+        dis.late += cw[i].dis.late;
+        sl_disorder_fini(&cw[i].dis);
     }
     if (c->progress) {
         fprintf(stderr, "\n");
@@ -336,6 +397,10 @@ int sl_bench_run(const sl_bench_conf_t *c) {
            (double)sl_hist_quantile(h, 0.5) / 1e3, (double)sl_hist_quantile(h, 0.95) / 1e3,
            (double)sl_hist_quantile(h, 0.99) / 1e3, (double)sl_hist_quantile(h, 0.999) / 1e3,
            (double)sl_hist_max(h) / 1e3, sl_hist_mean(h) / 1e3, measured);
+    sl_payload_report(stdout, 0, &r->pay, &dis, bytes, tot.sent);
+    if (c->connections > 0) {
+        sl_kraw_report(stdout, false);
+    }
     if (c->json[0]) {
         FILE *f = fopen(c->json, "w");
         if (f) {
@@ -345,18 +410,42 @@ int sl_bench_run(const sl_bench_conf_t *c) {
                     ",\"sent\":%" PRIu64 ",\"received\":%" PRIu64 ",\"lost\":%" PRIu64
                     ",\"duplicated\":%" PRIu64 ",\"throughput\":%.1f,\"latency_ms\":{"
                     "\"p50\":%.3f,\"p95\":%.3f,\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f,"
-                    "\"mean\":%.3f},\"per_second\":[",
+                    "\"mean\":%.3f}",
                     c->driver, c->rate, c->size, np, nc, c->duration_s, tot.sent, tot.received,
                     tot.lost, tot.duplicated, (double)measured / secs,
                     (double)sl_hist_quantile(h, 0.5) / 1e3, (double)sl_hist_quantile(h, 0.95) / 1e3,
                     (double)sl_hist_quantile(h, 0.99) / 1e3,
                     (double)sl_hist_quantile(h, 0.999) / 1e3, (double)sl_hist_max(h) / 1e3,
                     sl_hist_mean(h) / 1e3);
+            sl_payload_report(f, 1, &r->pay, &dis, bytes, tot.sent);
+            if (c->connections > 0) {
+                sl_kraw_report(f, true);
+            }
+            fprintf(f, ",\"per_second\":[");
             int64_t secs_total = c->warmup_s + c->duration_s + 1;
             for (int64_t s = 0; s < secs_total; s++) {
                 fprintf(f, "%s%ld", s ? "," : "", atomic_load(&r->per_second[s]));
             }
-            fprintf(f, "]}\n");
+            /* Per-second p99 of the records first received in that second (null: none), and
+             * what the client itself cost (getrusage: the counters of /proc/self/stat). */
+            fprintf(f, "],\"p99_per_second\":[");
+            for (int64_t s = 0; s < secs_total; s++) {
+                if (sl_timeline_count(r->timeline, s)) {
+                    fprintf(f, "%s%.3f", s ? "," : "",
+                            (double)sl_timeline_quantile(r->timeline, s, 0.99) / 1e3);
+                } else {
+                    fprintf(f, "%snull", s ? "," : "");
+                }
+            }
+            struct rusage ru;
+            getrusage(RUSAGE_SELF, &ru);
+            fprintf(f,
+                    "],\"start_unix\":%.3f,\"client_cpu_s\":%.3f,\"client_wall_s\":%.3f,"
+                    "\"client_max_rss_mb\":%.1f}\n",
+                    start_unix,
+                    (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                        (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6,
+                    (double)(now_ns() - t0_ns) / 1e9, (double)ru.ru_maxrss / 1024);
             fclose(f);
         } else {
             fprintf(stderr, "sluice: bench: cannot write %s\n", c->json);
@@ -365,6 +454,7 @@ int sl_bench_run(const sl_bench_conf_t *c) {
     int rc = r->failed || tot.received == 0 ? 1 : 0;
     sl_hist_free(h);
     sl_seqtrack_free(r->seq);
+    sl_timeline_free(r->timeline);
     free(cw);
     free(pw);
     free(r->zipf_cdf);

@@ -22,11 +22,13 @@
 #include "common/os.h"
 #include "group/coordinator.h"
 #include "net/conn.h"
+#include "net/fdlimit.h"
 #include "storage/fsyncq.h"
 #include "txn/pstate.h"
 #include "txn/txn_coord.h"
 
-#define TICK_MS 1000
+#define TICK_MS    1000
+#define FD_RESERVE 256 /* descriptors kept free of connections by the default max.connections */
 
 static sl_loop_t *signal_loop;
 
@@ -213,6 +215,8 @@ sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err) {
         return NULL;
     }
     sl_log_level = lvl;
+    /* One descriptor per connection, segment and index: take the hard limit before opening any. */
+    long nofile_hard = 0, nofile = sl_fdlimit_raise(0, &nofile_hard);
     sl_topic_conf_t tc;
     if (sl_topic_conf_build(&b->conf, NULL, 0, &tc, err) != SL_OK) {
         free(b);
@@ -300,6 +304,13 @@ sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err) {
     if (!b->listener) {
         goto fail;
     }
+    /* Stop accepting FD_RESERVE short of the limit, so that segment rolls, new topics and the
+     * admin endpoint can still open files with every connection taken. */
+    long max_conns =
+        conf->max_connections ? (long)conf->max_connections : SL_MAX(nofile - FD_RESERVE, 16);
+    sl_listener_set_max_conns(b->listener, (size_t)max_conns);
+    sl_log(SL_LOG_INFO, "broker", "nofile=%ld hard=%ld max_connections=%ld", nofile, nofile_hard,
+           max_conns);
     /* Advertise what clients can reach: the configured address, else the bound one. */
     const char *adv = conf->advertised_listeners;
     if (!strncmp(adv, "PLAINTEXT://", 12)) {

@@ -30,24 +30,11 @@ struct sl_hist {
 };
 
 static size_t bucket_of(uint64_t v) {
-    if (v < SUB) {
-        return (size_t)v;
-    }
-    if (v >> MAX_EXP) {
-        return N_BUCKETS - 1;
-    }
-    unsigned shift = (unsigned)(63 - __builtin_clzll(v)) - SUB_BITS + 1;
-    return (size_t)shift * HALF + (size_t)(v >> shift);
+    return sl_loglin_bucket(v, SUB_BITS, MAX_EXP);
 }
 
-/* Largest value that falls in bucket b. */
 static uint64_t upper_of(size_t b) {
-    if (b < SUB) {
-        return b;
-    }
-    unsigned shift = (unsigned)(b / HALF) - 1;
-    uint64_t sub = b - (size_t)shift * HALF;
-    return ((sub + 1) << shift) - 1;
+    return sl_loglin_upper(b, SUB_BITS);
 }
 
 sl_hist_t *sl_hist_new(void) {

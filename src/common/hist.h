@@ -3,9 +3,37 @@
 #ifndef SL_HIST_H
 #define SL_HIST_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct sl_hist sl_hist_t;
+
+/* Log-linear bucketing shared by every histogram here: values below 2^sub_bits have their own
+ * bucket; above, each power-of-two range is split into 2^(sub_bits-1) equal buckets; values at or
+ * above 2^max_exp land in the top bucket, (max_exp - sub_bits) * 2^(sub_bits-1) + 2^sub_bits - 1.
+ */
+static inline size_t sl_loglin_bucket(uint64_t v, unsigned sub_bits, unsigned max_exp) {
+    size_t sub = (size_t)1 << sub_bits, half = sub / 2;
+    if (v < sub) {
+        return (size_t)v;
+    }
+    if (v >> max_exp) {
+        return (size_t)(max_exp - sub_bits) * half + sub - 1;
+    }
+    unsigned shift = (unsigned)(63 - __builtin_clzll(v)) - sub_bits + 1;
+    return (size_t)shift * half + (size_t)(v >> shift);
+}
+
+/* Largest value that falls in bucket b. */
+static inline uint64_t sl_loglin_upper(size_t b, unsigned sub_bits) {
+    size_t sub = (size_t)1 << sub_bits, half = sub / 2;
+    if (b < sub) {
+        return b;
+    }
+    unsigned shift = (unsigned)(b / half) - 1;
+    uint64_t s = b - (size_t)shift * half;
+    return ((s + 1) << shift) - 1;
+}
 
 sl_hist_t *sl_hist_new(void);
 void sl_hist_free(sl_hist_t *h);

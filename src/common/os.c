@@ -155,3 +155,15 @@ int sl_os_rmtree(const char *path) {
     }
     return rc;
 }
+
+long sl_os_read_long(const char *path, long dflt) {
+    long v = dflt;
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (fscanf(f, "%ld", &v) != 1) {
+            v = dflt;
+        }
+        fclose(f);
+    }
+    return v;
+}

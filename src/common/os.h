@@ -35,6 +35,9 @@ ssize_t sl_os_pread_all(int fd, void *buf, size_t n, off_t off);
 int sl_os_write_file_atomic(const char *path, const void *buf, size_t n);
 /* fsyncs the directory holding `path` so a create/rename/unlink in it is durable. 0 or -1. */
 int sl_os_fsync_dir(const char *dir);
+/* The first integer in a small text file such as /proc/sys/net/core/somaxconn, or `dflt` when the
+ * file cannot be read or holds no integer. */
+long sl_os_read_long(const char *path, long dflt);
 /* mkdir -p. 0 or -1. */
 int sl_os_mkdirs(const char *path);
 /* rm -rf of a directory tree. 0 or -1. */

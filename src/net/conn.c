@@ -8,7 +8,11 @@
  * above socket.request.max.bytes closes the connection after one log line; nothing is allocated
  * from an unchecked size. EINTR and EAGAIN are handled here and nowhere else.
  * Output: a FIFO of response slots, each a list of chunks (memory, or a file range sent with
- * sendfile). Only a prefix of ready slots is written, so responses leave in request order. */
+ * sendfile). Only a prefix of ready slots is written, so responses leave in request order.
+ * Input memory: a connection holds an input buffer only while it has unprocessed bytes. A drained
+ * read buffer goes back to one spare that the next read on any connection borrows (Redis's
+ * reusable query buffer), so idle connections hold none: tens of thousands of mostly idle
+ * producers cost no more input memory than one busy one. */
 #include "conn.h"
 
 #include <errno.h>
@@ -71,7 +75,8 @@ static sl_conn_t *closed_conns;
 static sl_conn_t *resume_conns; /* unpaused with requests still buffered */
 static size_t n_conns;
 static size_t queued_bytes;
-static size_t in_bytes; /* input buffer capacity across connections */
+static size_t in_bytes;   /* input buffer capacity across connections (the spare not counted) */
+static sl_buf_t spare_in; /* a drained read buffer, lent to the next connection that reads */
 static size_t memory_budget = SIZE_MAX;
 static uint64_t next_id = 1;
 
@@ -227,6 +232,7 @@ void sl_conn_close_all(void) {
         sl_conn_close(all_conns, NULL);
     }
     sl_conn_reap();
+    sl_buf_fini(&spare_in);
 }
 
 uint64_t sl_conn_id(const sl_conn_t *conn) {
@@ -509,18 +515,30 @@ static void flush_out(sl_conn_t *conn) {
 
 /* ---- input ---- */
 
-/* Grows the input buffer, keeping the broker-wide count of input memory. */
+/* Grows the input buffer, keeping the broker-wide count of input memory. An empty connection
+ * borrows the spare buffer first. */
 static void in_reserve(sl_conn_t *conn, size_t extra) {
+    if (conn->in.cap == 0 && spare_in.cap) {
+        conn->in = spare_in;
+        spare_in = (sl_buf_t){0};
+        in_bytes += conn->in.cap;
+    }
     size_t before = conn->in.cap;
     sl_buf_reserve(&conn->in, extra);
     in_bytes += conn->in.cap - before;
 }
 
-/* A buffer grown for one large request is given back once it is drained, so idle connections
- * hold at most one read chunk. */
-static void in_shrink(sl_conn_t *conn) {
-    if (conn->in.len == 0 && conn->in.cap > 2 * READ_CHUNK_BYTES) {
-        in_bytes -= conn->in.cap;
+/* Once drained, the buffer leaves the connection: it becomes the spare if that is free and the
+ * buffer is read-sized, else it is freed (one grown for a large request is not kept). */
+static void in_release(sl_conn_t *conn) {
+    if (conn->in.len != 0 || conn->in.cap == 0) {
+        return;
+    }
+    in_bytes -= conn->in.cap;
+    if (!spare_in.cap && conn->in.cap <= 2 * READ_CHUNK_BYTES) {
+        spare_in = conn->in;
+        conn->in = (sl_buf_t){0};
+    } else {
         sl_buf_fini(&conn->in);
     }
 }
@@ -552,7 +570,7 @@ static void process_frames(sl_conn_t *conn) {
     }
     if (conn->state != CONN_CLOSED && pos > 0) {
         sl_buf_consume(&conn->in, pos);
-        in_shrink(conn);
+        in_release(conn);
     }
 }
 
@@ -582,6 +600,9 @@ static void do_read(sl_conn_t *conn) {
         if ((size_t)r < room) {
             break;
         }
+    }
+    if (conn->state != CONN_CLOSED) {
+        in_release(conn); /* nothing read (a wake-up without data) leaves the buffer too */
     }
 }
 

@@ -1,4 +1,10 @@
-/* listener.c -- TCP listen socket, accept4 loop, per-socket options (non-blocking, no Nagle). */
+/* listener.c -- TCP listen socket, accept4 loop, per-socket options (non-blocking, no Nagle).
+ *
+ * At max.connections, or out of descriptors (EMFILE/ENFILE) or kernel memory, where accept4 fails
+ * while the socket stays readable (a level-triggered loop would spin on it), the listener stops
+ * watching for ACCEPT_PAUSE_MS and logs once per episode (nginx disables accept events the same
+ * way). Clients meanwhile wait in the kernel's accept queue. The default max.connections leaves
+ * descriptors free below the limit, so segment files and the admin endpoint still open. */
 #include "listener.h"
 
 #include <arpa/inet.h>
@@ -14,11 +20,21 @@
 #include "common/log.h"
 #include "common/util.h"
 
+#define LISTEN_BACKLOG  65535 /* the kernel caps it at net.core.somaxconn */
+#define ACCEPT_PAUSE_MS 100
+#define WARN_EVERY_MS   10000 /* at most one pause warning this often */
+
 struct sl_listener {
     sl_loop_t *loop;
     int fd;
     int port;
     sl_conn_hooks_t hooks;
+    bool paused;  /* not watched until resume_timer fires */
+    bool starved; /* paused since the last successful accept */
+    bool warned;  /* ... and said so */
+    uint64_t resume_timer;
+    uint64_t last_warn_ms;
+    size_t max_conns; /* 0 = no limit */
 };
 
 sl_err_t sl_parse_hostport(const char *s, char *host, size_t host_len, int *port) {
@@ -41,23 +57,61 @@ sl_err_t sl_parse_hostport(const char *s, char *host, size_t host_len, int *port
     return SL_OK;
 }
 
+static void on_accept(sl_loop_t *loop, int fd, void *data, unsigned events);
+
+static void on_resume(sl_loop_t *loop, uint64_t id, void *data) {
+    (void)id;
+    sl_listener_t *lst = data;
+    if (sl_loop_watch(loop, lst->fd, SL_EV_READ, on_accept, lst) != SL_OK) {
+        lst->resume_timer = sl_loop_timer(loop, ACCEPT_PAUSE_MS, on_resume, lst);
+        return;
+    }
+    lst->paused = false;
+}
+
+/* err: an errno, or 0 at max.connections. */
+static void pause_accepting(sl_listener_t *lst, int err) {
+    uint64_t now = sl_loop_now_ms(lst->loop);
+    if (!lst->starved && (!lst->last_warn_ms || now - lst->last_warn_ms >= WARN_EVERY_MS)) {
+        sl_log(SL_LOG_WARN, "net",
+               "op=accept err=\"%s\" connections=%zu msg=\"pausing accepts, retrying every %d ms\"",
+               err ? strerror(err) : "max.connections reached", sl_conn_count(), ACCEPT_PAUSE_MS);
+        lst->warned = true;
+        lst->last_warn_ms = now;
+    }
+    lst->starved = true;
+    sl_loop_unwatch(lst->loop, lst->fd);
+    lst->paused = true;
+    lst->resume_timer = sl_loop_timer(lst->loop, ACCEPT_PAUSE_MS, on_resume, lst);
+}
+
 static void on_accept(sl_loop_t *loop, int fd, void *data, unsigned events) {
     (void)events;
     sl_listener_t *lst = data;
     for (int i = 0; i < 256; i++) {
+        if (lst->max_conns && sl_conn_count() >= lst->max_conns) {
+            pause_accepting(lst, 0);
+            return;
+        }
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
         int cfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd < 0) {
-            if (errno == EINTR) {
+            if (errno == EINTR || errno == ECONNABORTED) {
                 continue;
             }
-            if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                /* EMFILE and friends: log (rate is bounded by the loop) and retry later. */
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                pause_accepting(lst, errno);
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
                 sl_log(SL_LOG_WARN, "net", "op=accept err=\"%s\"", strerror(errno));
             }
             return;
         }
+        if (lst->warned) {
+            sl_log(SL_LOG_INFO, "net", "op=accept connections=%zu msg=\"accepting again\"",
+                   sl_conn_count());
+        }
+        lst->starved = lst->warned = false;
         int one = 1;
         (void)setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         char peer[64] = "?";
@@ -91,7 +145,7 @@ sl_listener_t *sl_listener_new(sl_loop_t *loop, const char *host, int port,
     }
     int one = 1;
     (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
+    if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
         snprintf(err, SL_ERRLEN, "listen on %s:%d: %s", host, port, strerror(errno));
         close(fd);
         freeaddrinfo(res);
@@ -119,6 +173,10 @@ sl_listener_t *sl_listener_new(sl_loop_t *loop, const char *host, int port,
     return lst;
 }
 
+void sl_listener_set_max_conns(sl_listener_t *lst, size_t max) {
+    lst->max_conns = max;
+}
+
 int sl_listener_port(const sl_listener_t *lst) {
     return lst->port;
 }
@@ -126,6 +184,9 @@ int sl_listener_port(const sl_listener_t *lst) {
 void sl_listener_free(sl_listener_t *lst) {
     if (!lst) {
         return;
+    }
+    if (lst->paused) {
+        sl_loop_cancel(lst->loop, lst->resume_timer);
     }
     sl_loop_unwatch(lst->loop, lst->fd);
     close(lst->fd);

@@ -16,6 +16,9 @@ SL_MUST_USE sl_err_t sl_parse_hostport(const char *s, char *host, size_t host_le
  * with `hooks`. NULL on failure, with the reason in `err` (SL_ERRLEN bytes). */
 sl_listener_t *sl_listener_new(sl_loop_t *loop, const char *host, int port,
                                const sl_conn_hooks_t *hooks, char *err);
+/* Stops accepting while `max` connections (sl_conn_count) are open, rechecking every 100 ms;
+ * 0 = no limit. Clients wait in the kernel's accept queue meanwhile. */
+void sl_listener_set_max_conns(sl_listener_t *lst, size_t max);
 /* The port actually bound (getsockname), for advertising and the port file. */
 int sl_listener_port(const sl_listener_t *lst);
 /* Stops accepting (closes the socket) and frees. NULL is a no-op. */
