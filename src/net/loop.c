@@ -16,6 +16,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
 
 typedef struct watch {
@@ -55,7 +56,12 @@ struct sl_loop {
     size_t n_idles;
     uint64_t now_ms;
     volatile int stop;
+    struct sl_histo *m_busy; /* iteration lengths (note_busy) */
+    struct sl_counter *m_stalls;
+    uint64_t stall_logged_ms;
 };
+
+#define SL_LOOP_STALL_MS 20
 
 #define WAKE_TOKEN UINT64_MAX /* the eventfd's epoll token; watches carry fd | gen << 32 */
 
@@ -287,6 +293,28 @@ void sl_loop_before_sleep(sl_loop_t *loop, sl_idle_fn *fn, void *data) {
     loop->n_idles++;
 }
 
+/* Stall detector (as Seastar's reactor has): an iteration that kept the thread from epoll for
+ * longer than SL_LOOP_STALL_MS delays every connection; it is counted, its length observed, and
+ * logged at most once a second. */
+static void note_busy(sl_loop_t *loop, uint64_t from_ns) {
+    uint64_t us = (sl_mono_ns() - from_ns) / 1000;
+    if (!loop->m_busy) {
+        loop->m_busy =
+            sl_metrics_histogram("sluice_loop_iteration_seconds", "",
+                                 "Time an event-loop iteration kept the loop from epoll");
+        loop->m_stalls = sl_metrics_counter("sluice_loop_stalls_total", "",
+                                            "Event-loop iterations longer than 20 ms");
+    }
+    sl_histo_observe_us(loop->m_busy, us);
+    if (us >= SL_LOOP_STALL_MS * 1000) {
+        sl_counter_add(loop->m_stalls, 1);
+        if (loop->now_ms >= loop->stall_logged_ms + 1000) {
+            loop->stall_logged_ms = loop->now_ms;
+            sl_log(SL_LOG_WARN, "net", "msg=\"event loop stalled\" ms=%.1f", (double)us / 1000);
+        }
+    }
+}
+
 sl_err_t sl_loop_run(sl_loop_t *loop) {
     struct epoll_event events[256];
     while (!loop->stop) {
@@ -306,6 +334,7 @@ sl_err_t sl_loop_run(sl_loop_t *loop) {
             }
         }
         loop->now_ms = sl_mono_ms();
+        uint64_t busy_from = sl_mono_ns();
         for (int i = 0; i < n; i++) {
             if (events[i].data.u64 == WAKE_TOKEN) {
                 uint64_t v;
@@ -338,6 +367,7 @@ sl_err_t sl_loop_run(sl_loop_t *loop) {
         for (size_t i = 0; i < loop->n_idles; i++) {
             loop->idles[i].fn(loop, loop->idles[i].data);
         }
+        note_busy(loop, busy_from);
     }
     return SL_OK;
 }

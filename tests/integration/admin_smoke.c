@@ -180,6 +180,8 @@ static void check_admin(void) {
         "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes ",
         "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total ",
         "# TYPE sluice_memory_in_use_bytes gauge\nsluice_memory_in_use_bytes ",
+        "# TYPE sluice_loop_iteration_seconds histogram\n",
+        "# TYPE sluice_loop_stalls_total counter\n",
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         EXPECT(r.body && strstr(r.body, want[i]), "missing: %s", want[i]);

@@ -1,7 +1,11 @@
 /* test_loop.c -- event-loop timers: every timer not cancelled fires once, cancelling is exact
- * (stale ids of fired or reused slots are ignored), and the heap stays ordered under churn. */
+ * (stale ids of fired or reused slots are ignored), the heap stays ordered under churn, and a
+ * long iteration is reported by the stall detector. */
 #include <stdbool.h>
+#include <string.h>
+#include <time.h>
 
+#include "common/metrics.h"
 #include "harness.h"
 #include "net/loop.h"
 
@@ -76,4 +80,34 @@ TEST(heap_stays_consistent_under_churn) {
     }
     CHECK_EQ_INT(sl_loop_timer_count(loop), 0);
     sl_loop_free(loop);
+}
+
+static void slow_timer(sl_loop_t *loop, uint64_t id, void *data) {
+    (void)loop;
+    (void)id;
+    (void)data;
+    struct timespec ts = {0, 30 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+}
+
+static void stop_now(sl_loop_t *loop, uint64_t id, void *data) {
+    (void)id;
+    (void)data;
+    sl_loop_stop(loop);
+}
+
+TEST(an_iteration_longer_than_20_ms_is_counted_as_a_stall) {
+    sl_metrics_reset();
+    sl_loop_t *loop = sl_loop_new();
+    (void)sl_loop_timer(loop, 0, slow_timer, NULL);
+    (void)sl_loop_timer(loop, 1, stop_now, NULL);
+    CHECK_EQ_INT(sl_loop_run(loop), SL_OK);
+    sl_loop_free(loop);
+    sl_buf_t out = {0};
+    sl_metrics_render(&out);
+    sl_buf_append(&out, "", 1);
+    CHECK(strstr((char *)out.data, "sluice_loop_stalls_total 1\n") != NULL);
+    CHECK(strstr((char *)out.data, "# TYPE sluice_loop_iteration_seconds histogram\n") != NULL);
+    sl_buf_fini(&out);
+    sl_metrics_reset();
 }
