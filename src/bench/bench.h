@@ -33,6 +33,7 @@ typedef struct sl_bench_conf {
     int64_t batch_sync_ms; /* batch driver: visibility period */
     int64_t linger_ms;     /* kafka producers */
     bool progress;
+    bool kafka_idempotence; /* kafka producers: enable.idempotence */
 
     /* Record bodies (payload.h). */
     char payload[SL_CONF_STR_MAX];           /* fixed | chat | transaction | iot | mix */

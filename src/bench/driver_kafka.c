@@ -82,6 +82,8 @@ static void *k_open_producer(const sl_bench_conf_t *c, int index, char *err) {
     snprintf(linger, sizeof linger, "%lld", (long long)c->linger_ms);
     if (rd_kafka_conf_set(conf, "acks", c->acks, err, SL_ERRLEN) ||
         rd_kafka_conf_set(conf, "linger.ms", linger, err, SL_ERRLEN) ||
+        rd_kafka_conf_set(conf, "enable.idempotence", c->kafka_idempotence ? "true" : "false", err,
+                          SL_ERRLEN) ||
         rd_kafka_conf_set(conf, "queue.buffering.max.messages", "2000000", err, SL_ERRLEN)) {
         rd_kafka_conf_destroy(conf);
         return NULL;

@@ -70,6 +70,8 @@ const sl_conf_def_t sl_bench_conf_defs[] = {
     {"payload.seed", SL_CONF_INT, "1", 0, INT32_MAX, C(payload_seed), 0,
      "Seed of the payload generator (same seed, same records)"},
     {"progress", SL_CONF_BOOL, "true", 0, 0, C(progress), 0, "Print a live progress line"},
+    {"kafka.idempotence", SL_CONF_BOOL, "false", 0, 0, C(kafka_idempotence), 0,
+     "Kafka producers: enable.idempotence (retries after a broker restart are not stored twice)"},
 };
 const size_t sl_bench_conf_n_defs = sizeof sl_bench_conf_defs / sizeof sl_bench_conf_defs[0];
 
