@@ -69,9 +69,9 @@ static void put_aborted(const sl_aborted_txn_t *a, void *opaque) {
 }
 
 /* The aborted transactions a read_committed fetch from `offset` may meet below the LSO. */
-static void write_aborted(sl_writer_t *wr, bool flex, sl_partition_t *p, int64_t offset) {
+static void write_aborted(sl_writer_t *wr, bool flex, sl_partition_t *p, int64_t offset,
+                          int64_t lso) {
     aborted_ctx_t c = {wr, flex, 0};
-    int64_t lso = sl_partition_lso(p);
     sl_pstate_aborted(p->pstate, offset, lso, count_aborted, &c);
     sl_wr_array_len(wr, flex, c.n);
     sl_pstate_aborted(p->pstate, offset, lso, put_aborted, &c);
@@ -206,12 +206,13 @@ bool sl_fetch_run(sl_req_t *req, bool final) {
             sl_wr_i32(wr, fp->index);
             sl_wr_i16(wr, fp->err);
             sl_wr_i64(wr, hw);
-            sl_wr_i64(wr, fp->p ? sl_partition_lso(fp->p) : -1);
+            int64_t lso = fp->p ? sl_partition_lso(fp->p) : -1;
+            sl_wr_i64(wr, lso);
             if (v >= 5) {
                 sl_wr_i64(wr, start);
             }
             if (committed && fp->p && fp->slice.len > 0) {
-                write_aborted(wr, flex, fp->p, fp->offset);
+                write_aborted(wr, flex, fp->p, fp->offset, lso);
             } else {
                 sl_wr_array_len(wr, flex, -1); /* aborted_transactions: null */
             }

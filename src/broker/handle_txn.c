@@ -214,10 +214,7 @@ SL_HANDLER(AddPartitionsToTxn) {
      * topic is unknown, that one with UNKNOWN_TOPIC_OR_PARTITION and the rest with
      * OPERATION_NOT_ATTEMPTED (Kafka's rule: all or nothing). */
     int terr = KERR_NONE;
-    sl_txn_t *t = sl_txn_find(b->txn, id, pid, epoch, &terr);
-    if (t && (t->state == SL_TXN_PREPARE_COMMIT || t->state == SL_TXN_PREPARE_ABORT)) {
-        terr = KERR_CONCURRENT_TRANSACTIONS;
-    }
+    sl_txn_t *t = sl_txn_find_to_add(b->txn, id, pid, epoch, &terr);
     terr = fenced_code(terr, req->api_version >= 2);
     sl_reader_t again = *rd;
     bool unknown = false;
@@ -284,10 +281,7 @@ SL_HANDLER(AddOffsetsToTxn) {
         return rd->err;
     }
     int err = KERR_NONE;
-    sl_txn_t *t = sl_txn_find(b->txn, id, pid, epoch, &err);
-    if (t && (t->state == SL_TXN_PREPARE_COMMIT || t->state == SL_TXN_PREPARE_ABORT)) {
-        err = KERR_CONCURRENT_TRANSACTIONS;
-    }
+    sl_txn_t *t = sl_txn_find_to_add(b->txn, id, pid, epoch, &err);
     if (!err && !group.p) {
         err = KERR_INVALID_REQUEST;
     }
@@ -324,7 +318,7 @@ SL_HANDLER(EndTxn) {
     sl_wr_i32(&req->wr, 0);
     size_t err_at = sl_wr_i16(&req->wr, fenced_code(err, req->api_version >= 2));
     sl_wr_tags(&req->wr, flex);
-    if (err || !(t->state == SL_TXN_PREPARE_COMMIT || t->state == SL_TXN_PREPARE_ABORT)) {
+    if (err || !sl_txn_prepared(t)) {
         return SL_OK;
     }
     /* Answer when every marker is durable (the group commit's next sync). */

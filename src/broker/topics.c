@@ -228,7 +228,8 @@ static sl_err_t open_parts(sl_broker_t *b, sl_topic_t *t, int32_t from, int32_t 
     return SL_OK;
 }
 
-static void close_parts(sl_broker_t *b, sl_topic_t *t) {
+/* Closes a topic's partitions; `keep` (shutdown, not deletion) snapshots producer state first. */
+static void close_parts(sl_broker_t *b, sl_topic_t *t, bool keep) {
     for (int32_t i = 0; i < t->n_partitions; i++) {
         sl_partition_t *p = t->parts[i];
         if (p->dirty) {
@@ -241,8 +242,8 @@ static void close_parts(sl_broker_t *b, sl_topic_t *t) {
                 *pp = p->next_dirty;
             }
         }
-        if (sl_pstate_count(p->pstate) || sl_pstate_aborted_count(p->pstate) ||
-            p->snapshot_offset >= 0) {
+        if (keep && (sl_pstate_count(p->pstate) || sl_pstate_aborted_count(p->pstate) ||
+                     p->snapshot_offset >= 0)) {
             sl_partition_snapshot(b, p); /* the next start replays nothing */
         }
         sl_plog_close(p->plog);
@@ -319,7 +320,7 @@ int sl_topic_delete(sl_broker_t *b, sl_topic_t *t) {
     sl_broker_flush(b);
     int32_t n = t->n_partitions;
     tab_remove(b, t);
-    close_parts(b, t);
+    close_parts(b, t, false);
     for (int32_t i = 0; i < n; i++) {
         char dir[4096];
         part_dir(b, t->name, i, dir, sizeof dir);
@@ -460,7 +461,7 @@ void sl_topics_close(sl_broker_t *b) {
         sl_topic_t *t = b->topic_tab[i];
         while (t) {
             sl_topic_t *next = t->next;
-            close_parts(b, t);
+            close_parts(b, t, true);
             topic_free(t);
             t = next;
         }

@@ -338,21 +338,12 @@ sl_err_t sl_pstate_save(const sl_pstate_t *ps, const char *dir, int64_t offset) 
         sl_wr_i64(&wr, ps->aborted[i].last);
     }
     sl_wr_i32(&wr, (int32_t)sl_crc32c(0, buf.data, buf.len));
-    char path[4096], tmp[4200];
+    char path[4096];
     snprintf(path, sizeof path, "%s/producer.snapshot", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    sl_err_t rc = SL_ERR_IO;
-    int fd = sl_os.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) {
-        if (sl_os_pwrite_all(fd, buf.data, buf.len, 0) == 0 && sl_os.fdatasync(fd) == 0 &&
-            sl_os.rename(tmp, path) == 0 && sl_os_fsync_dir(dir) == 0) {
-            rc = SL_OK;
-        }
-        sl_os.close(fd);
-    }
-    if (rc != SL_OK) {
+    sl_err_t rc = SL_OK;
+    if (sl_os_write_file_atomic(path, buf.data, buf.len) < 0) {
         sl_log(SL_LOG_WARN, "storage", "file=%s op=snapshot err=\"%s\"", path, strerror(errno));
-        sl_os.unlink(tmp);
+        rc = SL_ERR_IO;
     }
     sl_buf_fini(&buf);
     return rc;

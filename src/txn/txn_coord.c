@@ -557,6 +557,20 @@ sl_txn_t *sl_txn_find(sl_txn_coord_t *tc, sl_str_t id, int64_t pid, int16_t epoc
     return t;
 }
 
+sl_txn_t *sl_txn_find_to_add(sl_txn_coord_t *tc, sl_str_t id, int64_t pid, int16_t epoch,
+                             int *err) {
+    sl_txn_t *t = sl_txn_find(tc, id, pid, epoch, err);
+    if (t && is_prepared(t)) {
+        *err = KERR_CONCURRENT_TRANSACTIONS;
+        return NULL;
+    }
+    return t;
+}
+
+bool sl_txn_prepared(const sl_txn_t *t) {
+    return is_prepared(t);
+}
+
 int sl_txn_end(sl_txn_coord_t *tc, sl_txn_t *t, bool commit, int64_t now_ms) {
     switch (t->state) {
     case SL_TXN_ONGOING:

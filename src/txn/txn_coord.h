@@ -114,6 +114,11 @@ int sl_txn_init_pid(sl_txn_coord_t *tc, sl_str_t id, int32_t timeout_ms, int64_t
  * are durable. Returns it, or NULL with *err set (INVALID_PRODUCER_ID_MAPPING, PRODUCER_FENCED
  * (the caller maps it to INVALID_PRODUCER_EPOCH for old versions), CONCURRENT_TRANSACTIONS). */
 sl_txn_t *sl_txn_find(sl_txn_coord_t *tc, sl_str_t id, int64_t pid, int16_t epoch, int *err);
+/* sl_txn_find for a request that adds to the transaction (partitions, offsets): also refuses,
+ * with CONCURRENT_TRANSACTIONS, while the previous transaction's markers are not yet durable. */
+sl_txn_t *sl_txn_find_to_add(sl_txn_coord_t *tc, sl_str_t id, int64_t pid, int16_t epoch, int *err);
+/* Decided (Prepare*) but not yet complete: its markers are not all durable. */
+bool sl_txn_prepared(const sl_txn_t *t);
 /* Starts a transaction if none is open (Empty/Complete* -> Ongoing). */
 void sl_txn_begin(sl_txn_t *t, int64_t now_ms);
 void sl_txn_add_part(sl_txn_t *t, sl_str_t topic, int32_t partition);

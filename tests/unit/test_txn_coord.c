@@ -80,6 +80,19 @@ static void fake_init(fake_t *f) {
     f->durable_below = 0;
 }
 
+/* A fresh directory, fake partitions and a coordinator on them. */
+static sl_txn_coord_t *setup(char **dir, fake_t *f) {
+    *dir = tmpdir();
+    fake_init(f);
+    return open_coord(*dir, f);
+}
+
+static void teardown(sl_txn_coord_t *tc, char *dir) {
+    sl_txn_coord_free(tc);
+    sl_os_rmtree(dir);
+    free(dir);
+}
+
 static const sl_str_t ID = {"app-1", 5};
 static const sl_str_t TOPIC = {"t", 1};
 
@@ -101,10 +114,9 @@ static sl_txn_t *open_txn(sl_txn_coord_t *tc, fake_t *f, int64_t pid, int16_t ep
 }
 
 TEST(init_bumps_epochs_and_fences_older_instances) {
-    char *dir = tmpdir();
+    char *dir;
     fake_t f;
-    fake_init(&f);
-    sl_txn_coord_t *tc = open_coord(dir, &f);
+    sl_txn_coord_t *tc = setup(&dir, &f);
     int64_t pid;
     int16_t epoch;
     CHECK_EQ_INT(sl_txn_init_pid(tc, ID, 0, -1, -1, 0, &pid, &epoch),
@@ -125,16 +137,13 @@ TEST(init_bumps_epochs_and_fences_older_instances) {
     CHECK_EQ_INT(sl_txn_init_pid(tc, ID, 5000, 1000, 1, 0, &pid, &epoch), KERR_NONE);
     CHECK_EQ_INT(epoch, 2);
     CHECK_EQ_INT(sl_txn_init_pid(tc, ID, 5000, 1000, 0, 0, &pid, &epoch), KERR_PRODUCER_FENCED);
-    sl_txn_coord_free(tc);
-    sl_os_rmtree(dir);
-    free(dir);
+    teardown(tc, dir);
 }
 
 TEST(commit_writes_markers_and_offsets_and_completes_once_durable) {
-    char *dir = tmpdir();
+    char *dir;
     fake_t f;
-    fake_init(&f);
-    sl_txn_coord_t *tc = open_coord(dir, &f);
+    sl_txn_coord_t *tc = setup(&dir, &f);
     int64_t pid;
     int16_t epoch;
     CHECK_EQ_INT(sl_txn_init_pid(tc, ID, 5000, -1, -1, 0, &pid, &epoch), KERR_NONE);
@@ -180,16 +189,13 @@ TEST(commit_writes_markers_and_offsets_and_completes_once_durable) {
         CHECK_EQ_INT(f.markers[0][SL_CONTROL_ABORT], 1);
         CHECK_EQ_INT(f.offset_commits, 1); /* an abort commits no offsets */
     }
-    sl_txn_coord_free(tc);
-    sl_os_rmtree(dir);
-    free(dir);
+    teardown(tc, dir);
 }
 
 TEST(a_new_instance_aborts_the_open_transaction_first) {
-    char *dir = tmpdir();
+    char *dir;
     fake_t f;
-    fake_init(&f);
-    sl_txn_coord_t *tc = open_coord(dir, &f);
+    sl_txn_coord_t *tc = setup(&dir, &f);
     int64_t pid, pid2;
     int16_t epoch, epoch2;
     CHECK_EQ_INT(sl_txn_init_pid(tc, ID, 5000, -1, -1, 0, &pid, &epoch), KERR_NONE);
@@ -203,16 +209,13 @@ TEST(a_new_instance_aborts_the_open_transaction_first) {
     CHECK_EQ_INT(pid2, pid);
     CHECK_EQ_INT(epoch2, epoch + 2);
     CHECK_EQ_INT(sl_txn_check_produce(tc, pid, epoch, TOPIC, 0), KERR_INVALID_PRODUCER_EPOCH);
-    sl_txn_coord_free(tc);
-    sl_os_rmtree(dir);
-    free(dir);
+    teardown(tc, dir);
 }
 
 TEST(timeouts_abort_and_fence) {
-    char *dir = tmpdir();
+    char *dir;
     fake_t f;
-    fake_init(&f);
-    sl_txn_coord_t *tc = open_coord(dir, &f);
+    sl_txn_coord_t *tc = setup(&dir, &f);
     int64_t pid;
     int16_t epoch;
     CHECK_EQ_INT(sl_txn_init_pid(tc, ID, 5000, -1, -1, 0, &pid, &epoch), KERR_NONE);
@@ -230,16 +233,13 @@ TEST(timeouts_abort_and_fence) {
     CHECK_EQ_INT(sl_txn_count(tc), 1);
     (void)sl_txn_coord_tick(tc, 100000, 10000);
     CHECK_EQ_INT(sl_txn_count(tc), 0);
-    sl_txn_coord_free(tc);
-    sl_os_rmtree(dir);
-    free(dir);
+    teardown(tc, dir);
 }
 
 TEST(recovery_completes_prepared_and_aborts_open_transactions) {
-    char *dir = tmpdir();
+    char *dir;
     fake_t f;
-    fake_init(&f);
-    sl_txn_coord_t *tc = open_coord(dir, &f);
+    sl_txn_coord_t *tc = setup(&dir, &f);
     int64_t pid, pid_b;
     int16_t epoch, epoch_b;
     sl_str_t id_b = {"app-2", 5};
@@ -286,17 +286,14 @@ TEST(recovery_completes_prepared_and_aborts_open_transactions) {
     CHECK_EQ_INT(sl_txn_open_count(tc), 0);
     CHECK_EQ_INT(g.completed_commits, 1);
     CHECK_EQ_INT(g.completed_aborts, 1);
-    sl_txn_coord_free(tc);
-    sl_os_rmtree(dir);
-    free(dir);
+    teardown(tc, dir);
 }
 
 TEST(the_log_is_compacted_and_replays_to_the_same_state) {
-    char *dir = tmpdir();
+    char *dir;
     fake_t f;
-    fake_init(&f);
+    sl_txn_coord_t *tc = setup(&dir, &f);
     f.durable_below = INT64_MAX;
-    sl_txn_coord_t *tc = open_coord(dir, &f);
     int64_t pid;
     int16_t epoch;
     CHECK_EQ_INT(sl_txn_init_pid(tc, ID, 5000, -1, -1, 0, &pid, &epoch), KERR_NONE);
@@ -319,7 +316,5 @@ TEST(the_log_is_compacted_and_replays_to_the_same_state) {
     int err;
     sl_txn_t *t = sl_txn_find(tc, ID, pid, epoch, &err);
     CHECK(t && t->state == SL_TXN_COMPLETE_COMMIT);
-    sl_txn_coord_free(tc);
-    sl_os_rmtree(dir);
-    free(dir);
+    teardown(tc, dir);
 }
