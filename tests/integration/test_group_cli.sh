@@ -4,7 +4,10 @@ source "$(dirname "$0")/lib/broker.sh"
 broker_start
 S="$SLUICE"
 $S topic create gl -b "$BROKER" -p 2 >/dev/null
-seq 1 100 | $S produce gl -b "$BROKER"
+# Both partitions explicitly: without keys the producer's sticky partitioner may
+# put all 100 in one partition, and the group then never commits the other.
+seq 1 50 | $S produce gl -b "$BROKER" -p 0
+seq 51 100 | $S produce gl -b "$BROKER" -p 1
 timeout 20 kcat -b "$BROKER" -G cli-g gl -o beginning -e -q >/dev/null || fail "kcat group consumer"
 seq 1 7 | $S produce gl -b "$BROKER" -p 1
 
