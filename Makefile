@@ -36,7 +36,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .SECONDARY:
 .PHONY: all deps run test unit integration check-asan bench bench-groups bench-txn bench-compare bench-conn \
-        format format-check clean
+        bench-interference format format-check clean
 all: $(BUILD)/sluice $(UNIT_BIN) $(ITEST_BIN) $(BENCH_BIN)
 
 # Codec and protocol code is where sign mistakes hurt most: extra conversions checks there.
@@ -69,6 +69,11 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libsluice.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD    $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# An LD_PRELOAD shim standing for a slow disk (bench/run-commit-interference).
+$(BUILD)/bench/libslowsync.so: bench/shim/slowsync.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -O2 -Wall -Wextra -Werror -shared -fPIC -o $@ $< -ldl
 
 deps:
 	@scripts/install-deps
@@ -110,8 +115,12 @@ bench-compare: deps all
 bench-conn: deps all
 	bench/run-conn-bench $(BUILD)
 
+bench-interference: deps all $(BUILD)/bench/libslowsync.so
+	bench/run-commit-interference $(BUILD)
+	SLOW_SYNC_MS=5 bench/run-commit-interference $(BUILD)
+
 format:
-	clang-format -i $(wildcard src/*/*.[ch] tests/unit/*.[ch] tests/integration/*.c bench/*.c)
+	clang-format -i $(wildcard src/*/*.[ch] tests/unit/*.[ch] tests/integration/*.c bench/*.c bench/shim/*.c)
 
 format-check:
 	clang-format --dry-run --Werror $(wildcard src/*/*.[ch] tests/unit/*.[ch])

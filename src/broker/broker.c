@@ -123,6 +123,7 @@ static void on_tick(sl_loop_t *loop, uint64_t id, void *data) {
     if (b->ticks % 60 == 0) {
         (void)sl_coord_expire_offsets(b->coord, now);
     }
+    sl_coord_maybe_compact(b->coord);
     b->tick_timer = sl_loop_timer(loop, TICK_MS, on_tick, b);
 }
 
@@ -262,9 +263,13 @@ sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err) {
         goto fail;
     }
     b->fsyncq = sl_fsyncq_new(sl_broker_sync_done, b);
-    if (!b->fsyncq || sl_loop_watch(b->loop, sl_fsyncq_fd(b->fsyncq), SL_EV_READ,
-                                    sl_broker_on_fsync, b) != SL_OK) {
-        snprintf(err, SL_ERRLEN, "cannot start the fsync worker");
+    b->logsyncq = sl_fsyncq_new(sl_broker_log_sync_done, b);
+    if (!b->fsyncq || !b->logsyncq ||
+        sl_loop_watch(b->loop, sl_fsyncq_fd(b->fsyncq), SL_EV_READ, sl_broker_on_fsync, b) !=
+            SL_OK ||
+        sl_loop_watch(b->loop, sl_fsyncq_fd(b->logsyncq), SL_EV_READ, sl_broker_on_fsync, b) !=
+            SL_OK) {
+        snprintf(err, SL_ERRLEN, "cannot start the fsync workers");
         goto fail;
     }
     uint64_t t0 = sl_mono_ns();
@@ -383,10 +388,16 @@ void sl_broker_free(sl_broker_t *b) {
     }
     sl_listener_free(b->listener);
     sl_conn_close_all();
-    if (b->fsyncq) {
+    if (b->fsyncq && b->logsyncq) {
         sl_broker_flush(b);
+    }
+    if (b->fsyncq) {
         sl_loop_unwatch(b->loop, sl_fsyncq_fd(b->fsyncq));
         sl_fsyncq_free(b->fsyncq);
+    }
+    if (b->logsyncq) {
+        sl_loop_unwatch(b->loop, sl_fsyncq_fd(b->logsyncq));
+        sl_fsyncq_free(b->logsyncq);
     }
     sl_txn_coord_free(b->txn);
     sl_coord_free(b->coord);

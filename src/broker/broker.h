@@ -20,7 +20,7 @@
 typedef struct sl_broker sl_broker_t;
 typedef struct sl_topic sl_topic_t;
 typedef struct sl_fetch_wait sl_fetch_wait_t;
-typedef struct sl_produce_wait sl_produce_wait_t;
+typedef struct sl_durable_wait sl_durable_wait_t;
 
 typedef struct sl_partition {
     sl_topic_t *topic;
@@ -77,10 +77,11 @@ struct sl_broker {
     size_t topic_tab_size, n_topics;
     void *metalog;                    /* sl_metalog_t */
     void *fsyncq;                     /* sl_fsyncq_t: the group-commit worker */
+    void *logsyncq;                   /* sl_fsyncq_t: syncs of the coordinators' files */
     struct sl_coord *coord;           /* the group coordinator (group/coordinator.c) */
     struct sl_txn_coord *txn;         /* the transaction coordinator (txn/txn_coord.c) */
     sl_partition_t *dirty;            /* partitions needing a group-commit sync */
-    sl_produce_wait_t *produce_waits; /* acks=all produces waiting for the sync */
+    sl_durable_wait_t *durable_waits; /* requests answered once their writes are durable */
     sl_fetch_wait_t *fetch_waits;     /* parked long-poll fetches */
     bool data_arrived;                /* an append happened since fetches were last re-checked */
     uint64_t tick_timer;
@@ -135,8 +136,10 @@ void sl_broker_before_sleep(sl_loop_t *loop, void *data);
 /* Syncs every dirty partition and waits for it (topic deletion, shutdown), answering every
  * waiting acks=all produce. */
 void sl_broker_flush(sl_broker_t *b);
-/* The fsync worker's eventfd is readable. */
+/* An fsync worker's eventfd is readable. */
 void sl_broker_on_fsync(sl_loop_t *loop, int fd, void *data, unsigned events);
+/* The coordinator-file sync worker's completion callback. */
+void sl_broker_log_sync_done(void *token, int rc, uint64_t duration_us, void *opaque);
 /* The fsync worker's completion callback (sl_fsync_done_fn). */
 void sl_broker_sync_done(void *token, int rc, uint64_t duration_us, void *opaque);
 

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "broker/broker.h"
+#include "broker/wait.h"
 #include "common/clock.h"
 #include "group/coordinator.h"
 #include "proto/kerr.h"
@@ -314,12 +315,9 @@ SL_HANDLER(OffsetCommit) {
     }
     sl_wr_i32(wr, n_topics);
     int64_t now = sl_wall_ms();
-    bool any = false;
-    size_t first_err = sl_wr_pos(wr);
-    (void)first_err;
-    /* Error positions of partitions whose commit is pending the sync. */
-    size_t *pending = NULL;
-    size_t n_pending = 0, cap_pending = 0;
+    /* The partitions stored are answered once the offsets file is durable (its sync worker). */
+    sl_reclog_t *log = sl_coord_log(coord(req));
+    sl_durable_wait_t *w = NULL;
     for (int32_t t = 0; t < n_topics && !rd->err; t++) {
         sl_str_t topic = sl_rd_str(rd, false);
         int32_t np = sl_rd_count(rd, false, 14);
@@ -350,22 +348,16 @@ SL_HANDLER(OffsetCommit) {
             sl_wr_i32(wr, index);
             size_t at = sl_wr_i16(wr, (int16_t)err);
             if (!err) {
-                any = true;
-                if (n_pending == cap_pending) {
-                    cap_pending = cap_pending ? cap_pending * 2 : 16;
-                    pending = sl_xrealloc(pending, cap_pending * sizeof *pending);
-                }
-                pending[n_pending++] = at;
+                w = w ? w : sl_durable_wait_new(req);
+                sl_durable_wait_add_log(w, log, sl_reclog_want_sync(log), at);
             }
         }
     }
-    if (!rd->err && any && sl_coord_sync_store(coord(req)) != SL_OK) {
-        for (size_t i = 0; i < n_pending; i++) {
-            sl_store_be16(wr->buf->data + pending[i], KERR_KAFKA_STORAGE_ERROR);
-        }
+    if (rd->err || !w) {
+        sl_durable_wait_cancel(w);
+        return rd->err;
     }
-    free(pending);
-    return rd->err;
+    return sl_durable_wait_park(b, w);
 }
 
 /* One partition of an OffsetFetch answer. With require_stable (v7), an offset a transaction has

@@ -69,7 +69,7 @@ SL_HANDLER(Produce) {
     }
     bool bad_acks = acks != 0 && acks != 1 && acks != -1;
     sl_writer_t *wr = &req->wr;
-    sl_produce_wait_t *pw = acks == -1 ? sl_produce_wait_new(req) : NULL;
+    sl_durable_wait_t *pw = acks == -1 ? sl_durable_wait_new(req) : NULL;
     int64_t now = sl_wall_ms();
     sl_wr_array_len(wr, flex, n_topics < 0 ? 0 : n_topics);
     for (int32_t ti = 0; ti < n_topics; ti++) {
@@ -178,7 +178,7 @@ SL_HANDLER(Produce) {
             sl_wr_tags(wr, flex);
             if (pw && err == KERR_NONE) {
                 int64_t end = dup_last >= 0 ? dup_last + 1 : sl_plog_end_offset(p->plog);
-                sl_produce_wait_add(pw, p, end, err_at, base_at);
+                sl_durable_wait_add_part(pw, p, end, err_at, base_at);
             }
         }
         sl_rd_tags(rd, flex);
@@ -186,7 +186,7 @@ SL_HANDLER(Produce) {
     }
     sl_rd_tags(rd, flex);
     if (rd->err) {
-        sl_produce_wait_cancel(pw);
+        sl_durable_wait_cancel(pw);
         return rd->err;
     }
     /* Over the broker's memory budget: mute this producer for a while and tell it so (KIP-219);
@@ -200,13 +200,13 @@ SL_HANDLER(Produce) {
     sl_wr_i32(wr, throttle_ms);
     sl_wr_tags(wr, flex);
     if (acks == 0) {
-        sl_produce_wait_cancel(pw);
+        sl_durable_wait_cancel(pw);
         sl_resp_discard(req->resp);
         req->resp = NULL;
         return SL_OK;
     }
     if (pw) {
-        return sl_produce_wait_park(b, pw);
+        return sl_durable_wait_park(b, pw);
     }
     return SL_OK;
 }

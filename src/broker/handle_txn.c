@@ -56,7 +56,7 @@ static bool hook_durable(void *opaque, const char *topic, int32_t partition, int
     return !p || sl_plog_durable_offset(p->plog) > offset;
 }
 
-static int hook_commit_offsets(void *opaque, const sl_txn_t *t) {
+static int hook_commit_offsets(void *opaque, const sl_txn_t *t, uint64_t *pos_out) {
     sl_broker_t *b = opaque;
     int64_t now = sl_wall_ms();
     for (size_t i = 0; i < t->n_offsets; i++) {
@@ -68,7 +68,12 @@ static int hook_commit_offsets(void *opaque, const sl_txn_t *t) {
             return KERR_KAFKA_STORAGE_ERROR;
         }
     }
-    return sl_coord_sync_store(b->coord) == SL_OK ? KERR_NONE : KERR_KAFKA_STORAGE_ERROR;
+    *pos_out = sl_reclog_want_sync(sl_coord_log(b->coord));
+    return KERR_NONE;
+}
+
+static bool hook_offsets_durable(void *opaque, uint64_t pos) {
+    return sl_reclog_durable(sl_coord_log(((sl_broker_t *)opaque)->coord), pos);
 }
 
 int sl_broker_alloc_pid(sl_broker_t *b, int64_t *pid_out) {
@@ -144,8 +149,13 @@ static void sweep_topic(sl_topic_t *t, void *opaque) {
 }
 
 sl_err_t sl_broker_txn_start(sl_broker_t *b, char *err) {
-    sl_txn_hooks_t hooks = {hook_write_marker, hook_durable,   hook_commit_offsets,
-                            hook_alloc_pid,    hook_completed, b};
+    sl_txn_hooks_t hooks = {hook_write_marker,
+                            hook_durable,
+                            hook_commit_offsets,
+                            hook_offsets_durable,
+                            hook_alloc_pid,
+                            hook_completed,
+                            b};
     b->txn = sl_txn_coord_new(b->conf.data_dir, b->conf.transaction_max_timeout_ms, &hooks, err);
     if (!b->txn) {
         return SL_ERR_IO;
@@ -178,9 +188,10 @@ SL_HANDLER(InitProducerId) {
     int err;
     int64_t pid = -1;
     int16_t epoch = -1;
+    uint64_t durable_pos = 0;
     if (txn_id.p) {
         err = sl_txn_init_pid(b->txn, txn_id, timeout_ms, req_pid, req_epoch, sl_wall_ms(), &pid,
-                              &epoch);
+                              &epoch, &durable_pos);
     } else {
         /* Idempotent only: always a fresh id (also for KIP-360 bump requests, as Kafka does). */
         err = sl_broker_alloc_pid(b, &pid);
@@ -191,11 +202,17 @@ SL_HANDLER(InitProducerId) {
         epoch = -1;
     }
     sl_wr_i32(&req->wr, 0);
-    sl_wr_i16(&req->wr, fenced_code(err, v >= 4));
+    size_t err_at = sl_wr_i16(&req->wr, fenced_code(err, v >= 4));
     sl_wr_i64(&req->wr, pid);
     sl_wr_i16(&req->wr, epoch);
     sl_wr_tags(&req->wr, flex);
-    return SL_OK;
+    if (err || !durable_pos) {
+        return SL_OK;
+    }
+    /* The new epoch is answered once it is durable (the log's next sync). */
+    sl_durable_wait_t *w = sl_durable_wait_new(req);
+    sl_durable_wait_add_log(w, sl_txn_coord_log(b->txn), durable_pos, err_at);
+    return sl_durable_wait_park(b, w);
 }
 
 SL_HANDLER(AddPartitionsToTxn) {
@@ -262,7 +279,7 @@ SL_HANDLER(AddPartitionsToTxn) {
         sl_wr_tags(wr, flex);
     }
     sl_wr_tags(wr, flex);
-    if (!terr && !unknown && sl_txn_persist(b->txn, t, false) != SL_OK) {
+    if (!terr && !unknown && sl_txn_persist(b->txn, t) != SL_OK) {
         return SL_ERR_IO; /* the log is failing: close rather than answer success */
     }
     return SL_OK;
@@ -288,7 +305,7 @@ SL_HANDLER(AddOffsetsToTxn) {
     if (!err) {
         sl_txn_begin(t, sl_wall_ms());
         sl_txn_add_group(t, group);
-        if (sl_txn_persist(b->txn, t, false) != SL_OK) {
+        if (sl_txn_persist(b->txn, t) != SL_OK) {
             err = KERR_KAFKA_STORAGE_ERROR;
         }
     }
@@ -321,16 +338,11 @@ SL_HANDLER(EndTxn) {
     if (err || !sl_txn_prepared(t)) {
         return SL_OK;
     }
-    /* Answer when every marker is durable (the group commit's next sync). */
-    sl_produce_wait_t *pw = sl_produce_wait_new(req);
-    for (size_t i = 0; i < t->n_parts; i++) {
-        sl_partition_t *p =
-            t->parts[i].marker >= 0 ? part_of(b, t->parts[i].topic, t->parts[i].partition) : NULL;
-        if (p) {
-            sl_produce_wait_add(pw, p, t->parts[i].marker + 1, err_at, SIZE_MAX);
-        }
-    }
-    return sl_produce_wait_park(b, pw);
+    /* Answer when the transaction completes: its decision durable, then every marker (and, for a
+     * commit, its offsets). */
+    sl_durable_wait_t *w = sl_durable_wait_new(req);
+    sl_durable_wait_add_txn(w, t, err_at);
+    return sl_durable_wait_park(b, w);
 }
 
 SL_HANDLER(TxnOffsetCommit) {
@@ -402,7 +414,7 @@ SL_HANDLER(TxnOffsetCommit) {
     if (rd->err) {
         return rd->err;
     }
-    if (any && sl_txn_persist(b->txn, t, false) != SL_OK) {
+    if (any && sl_txn_persist(b->txn, t) != SL_OK) {
         return SL_ERR_IO;
     }
     return SL_OK;

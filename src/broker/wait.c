@@ -4,10 +4,15 @@
  * partition, the end offset its data reaches. In the loop's before-sleep phase every dirty
  * partition without a sync in flight gets one fdatasync submitted to the fsync worker (fsyncq.c),
  * which covers every append made so far; the loop keeps reading and appending meanwhile. When a
- * sync completes, the partition's durable offset advances and every parked produce whose
- * partitions are all durable up to their offsets is answered. A failed sync makes the partition
- * FAILED: the produces waiting on it get KAFKA_STORAGE_ERROR. So a reply never leaves before its
- * data is on disk, and one fdatasync serves every producer that appended before it started.
+ * sync completes, the partition's durable offset advances and every parked request whose
+ * writes are all durable is answered. A failed sync makes the partition FAILED: the requests
+ * waiting on it get KAFKA_STORAGE_ERROR. So a reply never leaves before its data is on disk, and
+ * one fdatasync serves every producer that appended before it started.
+ *
+ * The record files of the coordinators (committed offsets, transaction state) are synced the
+ * same way by a second worker, so neither an OffsetCommit nor a transaction's decision ever
+ * blocks the loop on fdatasync: OffsetCommit and InitProducerId wait for a position of their
+ * file, EndTxn for its transaction to complete (decision durable, then markers and offsets).
  *
  * Long-poll fetch: a fetch that found fewer than min_bytes parks with a copy of its frame. When an
  * append happens, before-sleep re-runs parked fetches; a timer answers at max_wait_ms. */
@@ -17,20 +22,28 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "group/coordinator.h"
 #include "proto/kerr.h"
 #include "storage/fsyncq.h"
+#include "storage/reclog.h"
 #include "txn/txn_coord.h"
 
-typedef struct pw_part {
-    sl_partition_t *p;
-    int64_t end_offset;
-    size_t err_at, base_at;
-} pw_part_t;
+typedef enum { W_PART, W_LOG, W_TXN } wait_kind_t;
 
-struct sl_produce_wait {
-    sl_produce_wait_t *next;
+typedef struct wait_cond {
+    wait_kind_t kind;
+    sl_partition_t *p; /* W_PART */
+    sl_reclog_t *log;  /* W_LOG */
+    char *txn_id;      /* W_TXN (owned); with pid */
+    int64_t pid;
+    int64_t end; /* W_PART: offsets below this; W_LOG: position */
+    size_t err_at, base_at;
+} wait_cond_t;
+
+struct sl_durable_wait {
+    sl_durable_wait_t *next;
     sl_req_t *req;
-    pw_part_t *parts;
+    wait_cond_t *conds;
     size_t n, cap;
 };
 
@@ -43,32 +56,56 @@ struct sl_fetch_wait {
     uint64_t timer;
 };
 
-sl_produce_wait_t *sl_produce_wait_new(sl_req_t *req) {
-    sl_produce_wait_t *pw = sl_xcalloc(1, sizeof *pw);
+sl_durable_wait_t *sl_durable_wait_new(sl_req_t *req) {
+    sl_durable_wait_t *pw = sl_xcalloc(1, sizeof *pw);
     pw->req = req;
     return pw;
 }
 
-void sl_produce_wait_add(sl_produce_wait_t *pw, sl_partition_t *p, int64_t end_offset,
-                         size_t err_at, size_t base_at) {
+static wait_cond_t *add_cond(sl_durable_wait_t *pw, wait_kind_t kind, size_t err_at) {
     if (pw->n == pw->cap) {
         pw->cap = pw->cap ? pw->cap * 2 : 4;
-        pw->parts = sl_xrealloc(pw->parts, pw->cap * sizeof *pw->parts);
+        pw->conds = sl_xrealloc(pw->conds, pw->cap * sizeof *pw->conds);
     }
-    pw->parts[pw->n++] = (pw_part_t){p, end_offset, err_at, base_at};
+    wait_cond_t *c = &pw->conds[pw->n++];
+    *c = (wait_cond_t){.kind = kind, .err_at = err_at, .base_at = SIZE_MAX};
+    return c;
 }
 
-void sl_produce_wait_cancel(sl_produce_wait_t *pw) {
+void sl_durable_wait_add_part(sl_durable_wait_t *pw, sl_partition_t *p, int64_t end_offset,
+                              size_t err_at, size_t base_at) {
+    wait_cond_t *c = add_cond(pw, W_PART, err_at);
+    c->p = p;
+    c->end = end_offset;
+    c->base_at = base_at;
+}
+
+void sl_durable_wait_add_log(sl_durable_wait_t *pw, sl_reclog_t *log, uint64_t pos, size_t err_at) {
+    wait_cond_t *c = add_cond(pw, W_LOG, err_at);
+    c->log = log;
+    c->end = (int64_t)pos;
+}
+
+void sl_durable_wait_add_txn(sl_durable_wait_t *pw, const sl_txn_t *t, size_t err_at) {
+    wait_cond_t *c = add_cond(pw, W_TXN, err_at);
+    c->txn_id = sl_xstrdup(t->id);
+    c->pid = t->pid;
+}
+
+void sl_durable_wait_cancel(sl_durable_wait_t *pw) {
     if (!pw) {
         return;
     }
-    free(pw->parts);
+    for (size_t i = 0; i < pw->n; i++) {
+        free(pw->conds[i].txn_id);
+    }
+    free(pw->conds);
     free(pw);
 }
 
-sl_err_t sl_produce_wait_park(sl_broker_t *b, sl_produce_wait_t *pw) {
-    pw->next = b->produce_waits;
-    b->produce_waits = pw;
+sl_err_t sl_durable_wait_park(sl_broker_t *b, sl_durable_wait_t *pw) {
+    pw->next = b->durable_waits;
+    b->durable_waits = pw;
     return SL_AGAIN;
 }
 
@@ -80,7 +117,8 @@ void sl_broker_mark_dirty(sl_broker_t *b, sl_partition_t *p) {
     }
 }
 
-/* Submits one sync per dirty partition that has none running. */
+/* Submits one sync per dirty partition that has none running, and one per coordinator file
+ * that has a sync wanted and none running. */
 static void submit_syncs(sl_broker_t *b) {
     sl_partition_t **pp = &b->dirty;
     while (*pp) {
@@ -100,17 +138,69 @@ static void submit_syncs(sl_broker_t *b) {
             sl_fsyncq_submit(b->fsyncq, fd, p);
         }
     }
+    sl_reclog_t *logs[] = {b->coord ? sl_coord_log(b->coord) : NULL,
+                           b->txn ? sl_txn_coord_log(b->txn) : NULL};
+    for (size_t i = 0; i < sizeof logs / sizeof logs[0]; i++) {
+        int fd;
+        if (logs[i] && sl_reclog_sync_begin(logs[i], &fd)) {
+            sl_fsyncq_submit(b->logsyncq, fd, logs[i]);
+        }
+    }
 }
 
-/* Answers every parked produce whose partitions are durable (or failed). */
-static void answer_produces(sl_broker_t *b) {
-    sl_produce_wait_t **pp = &b->produce_waits;
+/* Whether a condition holds (or can no longer hold: *err is then its error code). */
+static bool cond_ready(sl_broker_t *b, const wait_cond_t *c, int *err) {
+    *err = KERR_NONE;
+    switch (c->kind) {
+    case W_PART:
+        if (sl_plog_durable_offset(c->p->plog) >= c->end) {
+            return true;
+        }
+        *err = KERR_KAFKA_STORAGE_ERROR;
+        return sl_plog_failed(c->p->plog);
+    case W_LOG:
+        if (sl_reclog_durable(c->log, (uint64_t)c->end)) {
+            return true;
+        }
+        *err = KERR_KAFKA_STORAGE_ERROR;
+        return sl_reclog_failed(c->log);
+    case W_TXN:
+    default: {
+        sl_str_t id = {c->txn_id, strlen(c->txn_id)};
+        const sl_txn_t *t = sl_txn_get(b->txn, id);
+        if (!t || t->pid != c->pid || !sl_txn_prepared(t)) {
+            *err = t && t->pid == c->pid ? t->apply_err : KERR_NONE;
+            return true;
+        }
+        *err = KERR_KAFKA_STORAGE_ERROR;
+        if (sl_reclog_failed(sl_txn_coord_log(b->txn)) ||
+            (t->offsets_pos && sl_reclog_failed(sl_coord_log(b->coord)))) {
+            return true; /* it cannot complete until a restart */
+        }
+        for (size_t i = 0; i < t->n_parts; i++) {
+            sl_partition_t *p =
+                t->parts[i].marker >= 0
+                    ? sl_partition_get(b, (sl_str_t){t->parts[i].topic, strlen(t->parts[i].topic)},
+                                       t->parts[i].partition)
+                    : NULL;
+            if (p && sl_plog_failed(p->plog)) {
+                return true;
+            }
+        }
+        return false;
+    }
+    }
+}
+
+/* Answers every parked request whose conditions all hold (or have failed). */
+static void answer_waits(sl_broker_t *b) {
+    sl_durable_wait_t **pp = &b->durable_waits;
     while (*pp) {
-        sl_produce_wait_t *pw = *pp;
+        sl_durable_wait_t *pw = *pp;
         bool ready = true;
+        int err;
         for (size_t i = 0; i < pw->n && ready; i++) {
-            sl_plog_t *plog = pw->parts[i].p->plog;
-            ready = sl_plog_durable_offset(plog) >= pw->parts[i].end_offset || sl_plog_failed(plog);
+            ready = cond_ready(b, &pw->conds[i], &err);
         }
         if (!ready) {
             pp = &pw->next;
@@ -120,17 +210,18 @@ static void answer_produces(sl_broker_t *b) {
         sl_req_t *req = pw->req;
         sl_buf_t *buf = req->wr.buf;
         for (size_t i = 0; i < pw->n; i++) {
-            sl_plog_t *plog = pw->parts[i].p->plog;
-            if (sl_plog_durable_offset(plog) < pw->parts[i].end_offset) {
-                sl_store_be16(buf->data + pw->parts[i].err_at, KERR_KAFKA_STORAGE_ERROR);
-                if (pw->parts[i].base_at != SIZE_MAX) {
-                    sl_store_be64(buf->data + pw->parts[i].base_at, (uint64_t)-1);
+            const wait_cond_t *c = &pw->conds[i];
+            (void)cond_ready(b, c, &err);
+            if (err) {
+                sl_store_be16(buf->data + c->err_at, (uint16_t)err);
+                if (c->base_at != SIZE_MAX) {
+                    sl_store_be64(buf->data + c->base_at, (uint64_t)-1);
                 }
             }
         }
         sl_req_finish(req);
         free(req);
-        sl_produce_wait_cancel(pw);
+        sl_durable_wait_cancel(pw);
     }
 }
 
@@ -145,23 +236,45 @@ void sl_broker_sync_done(void *token, int rc, uint64_t duration_us, void *opaque
     }
 }
 
+void sl_broker_log_sync_done(void *token, int rc, uint64_t duration_us, void *opaque) {
+    (void)duration_us;
+    (void)opaque;
+    sl_reclog_sync_end(token, rc);
+}
+
+/* After syncs completed: transactions move on (markers of durable decisions, completions), then
+ * the requests waiting on any of it are answered. */
+static void after_syncs(sl_broker_t *b) {
+    if (b->txn) {
+        sl_txn_coord_poll(b->txn, sl_wall_ms());
+    }
+    answer_waits(b);
+}
+
 void sl_broker_on_fsync(sl_loop_t *loop, int fd, void *data, unsigned events) {
     (void)loop;
     (void)fd;
     (void)events;
     sl_broker_t *b = data;
+    /* Either worker's eventfd: polling both costs a read each and keeps one path. */
     sl_fsyncq_poll(b->fsyncq);
-    answer_produces(b);
-    sl_txn_coord_poll(b->txn, sl_wall_ms()); /* transactions whose markers are now durable */
+    sl_fsyncq_poll(b->logsyncq);
+    after_syncs(b);
 }
 
 void sl_broker_flush(sl_broker_t *b) {
+    /* Coordinator files first: a decision made durable here writes markers to flush below. */
+    if ((b->txn && sl_txn_coord_flush(b->txn, sl_wall_ms()) != SL_OK) ||
+        (b->coord && sl_reclog_sync(sl_coord_log(b->coord)) != SL_OK)) {
+        sl_log(SL_LOG_ERROR, "storage", "msg=\"coordinator files not synced\"");
+    }
     while (b->dirty) {
         submit_syncs(b);
         sl_fsyncq_drain(b->fsyncq);
     }
     sl_fsyncq_drain(b->fsyncq);
-    answer_produces(b);
+    sl_fsyncq_drain(b->logsyncq);
+    after_syncs(b);
 }
 
 /* ---- fetch waits ---- */
@@ -249,11 +362,9 @@ void sl_fetch_waits_drop_conn(sl_broker_t *b, sl_conn_t *conn) {
 void sl_broker_before_sleep(sl_loop_t *loop, void *data) {
     (void)loop;
     sl_broker_t *b = data;
-    if (b->dirty) {
-        submit_syncs(b);
-    }
-    if (b->produce_waits) {
-        answer_produces(b); /* those made durable by flush.messages or a roll */
+    submit_syncs(b);
+    if (b->durable_waits) {
+        answer_waits(b); /* those made durable by flush.messages or a roll */
     }
     if (b->data_arrived) {
         b->data_arrived = false;

@@ -193,6 +193,12 @@ static void on_session(sl_loop_t *loop, uint64_t id, void *data) {
         m->timer = sl_loop_timer(loop, m->deadline_ms - now, on_session, m);
         return;
     }
+    /* A member waiting in JoinGroup or SyncGroup cannot heartbeat and is alive (as in Kafka):
+     * the rebalance timeout, not the session, decides about the members a rebalance waits for. */
+    if (m->join_req || m->sync_req) {
+        m->timer = sl_loop_timer(loop, (uint64_t)m->session_timeout_ms, on_session, m);
+        return;
+    }
     m->timer = 0;
     remove_member(m->group->coord, m->group, m, "session timeout");
 }
@@ -767,12 +773,21 @@ sl_err_t sl_coord_commit(sl_coord_t *co, sl_str_t group_id, sl_str_t topic, int3
 
 sl_err_t sl_coord_sync_store(sl_coord_t *co) {
     sl_err_t rc = sl_offset_store_sync(co->store);
-    if (rc == SL_OK && sl_offset_store_size(co->store) > co->compact_at) {
-        if (sl_offset_store_compact(co->store, snapshot, co) == SL_OK) {
-            co->compact_at = SL_MAX(COMPACT_MIN_BYTES, 4 * sl_offset_store_size(co->store));
-        }
+    if (rc == SL_OK) {
+        sl_coord_maybe_compact(co);
     }
     return rc;
+}
+
+void sl_coord_maybe_compact(sl_coord_t *co) {
+    if (sl_offset_store_size(co->store) > co->compact_at &&
+        sl_offset_store_compact(co->store, snapshot, co) == SL_OK) {
+        co->compact_at = SL_MAX(COMPACT_MIN_BYTES, 4 * sl_offset_store_size(co->store));
+    }
+}
+
+sl_reclog_t *sl_coord_log(sl_coord_t *co) {
+    return sl_offset_store_log(co->store);
 }
 
 int sl_coord_delete_offset(sl_coord_t *co, sl_group_t *g, sl_str_t topic, int32_t partition) {

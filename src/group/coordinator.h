@@ -138,8 +138,13 @@ int sl_coord_check_commit(sl_coord_t *co, sl_str_t group_id, int32_t generation,
 SL_MUST_USE sl_err_t sl_coord_commit(sl_coord_t *co, sl_str_t group_id, sl_str_t topic,
                                      int32_t partition, int64_t offset, int32_t leader_epoch,
                                      sl_str_t metadata, int64_t now_ms);
-/* Makes every commit so far durable. */
+/* Makes every commit so far durable, blocking (start-up, tests); the broker instead waits for
+ * sl_coord_log's position to become durable through its sync worker. */
 SL_MUST_USE sl_err_t sl_coord_sync_store(sl_coord_t *co);
+/* The committed-offsets record file (see storage/reclog.h). */
+sl_reclog_t *sl_coord_log(sl_coord_t *co);
+/* Rewrites the offsets file from the live state once it has grown 4x past its last rewrite. */
+void sl_coord_maybe_compact(sl_coord_t *co);
 /* The committed offset, or NULL. */
 const sl_offset_entry_t *sl_coord_committed(sl_coord_t *co, sl_group_t *g, sl_str_t topic,
                                             int32_t partition);

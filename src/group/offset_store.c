@@ -75,6 +75,10 @@ sl_err_t sl_offset_store_sync(sl_offset_store_t *os) {
     return sl_reclog_sync(os->rl);
 }
 
+sl_reclog_t *sl_offset_store_log(sl_offset_store_t *os) {
+    return os->rl;
+}
+
 int64_t sl_offset_store_size(const sl_offset_store_t *os) {
     return sl_reclog_size(os->rl);
 }

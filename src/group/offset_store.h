@@ -14,6 +14,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "storage/reclog.h"
 
 typedef struct sl_offset_store sl_offset_store_t;
 
@@ -49,6 +50,8 @@ SL_MUST_USE sl_err_t sl_offset_store_group(sl_offset_store_t *os, const char *gr
                                            const uint8_t *blob, size_t len);
 SL_MUST_USE sl_err_t sl_offset_store_group_del(sl_offset_store_t *os, const char *group);
 SL_MUST_USE sl_err_t sl_offset_store_sync(sl_offset_store_t *os);
+/* The record file underneath, for syncs run off the loop (see reclog.h). */
+sl_reclog_t *sl_offset_store_log(sl_offset_store_t *os);
 /* Bytes in the file. */
 int64_t sl_offset_store_size(const sl_offset_store_t *os);
 

@@ -17,7 +17,10 @@
 struct sl_reclog {
     int fd;
     off_t size;
-    bool dirty;
+    /* Logical positions: bytes ever appended (compaction does not move them back). */
+    uint64_t end, durable, wanted, sync_target;
+    bool sync_inflight;
+    bool failed; /* a sync failed: nothing appended since is trusted (fsyncgate) */
     char path[4096];
 };
 
@@ -29,6 +32,10 @@ sl_writer_t sl_reclog_begin(sl_buf_t *buf) {
 }
 
 sl_err_t sl_reclog_append(sl_reclog_t *rl, sl_buf_t *buf) {
+    if (rl->failed) {
+        sl_buf_fini(buf);
+        return SL_ERR_IO;
+    }
     size_t body = buf->len - 8;
     sl_store_be32(buf->data, (uint32_t)body);
     sl_store_be32(buf->data + 4, sl_crc32c(0, buf->data + 8, body));
@@ -43,22 +50,67 @@ sl_err_t sl_reclog_append(sl_reclog_t *rl, sl_buf_t *buf) {
         return rc;
     }
     rl->size += (off_t)buf->len;
-    rl->dirty = true;
+    rl->end += buf->len;
     sl_buf_fini(buf);
     return SL_OK;
 }
 
+static void sync_failed(sl_reclog_t *rl, int err) {
+    sl_log(SL_LOG_ERROR, "storage", "file=%s op=fdatasync err=\"%s\"", rl->path, strerror(err));
+    rl->failed = true;
+}
+
 sl_err_t sl_reclog_sync(sl_reclog_t *rl) {
-    if (!rl->dirty) {
+    if (rl->failed) {
+        return SL_ERR_IO;
+    }
+    if (rl->durable == rl->end) {
         return SL_OK;
     }
     if (sl_os.fdatasync(rl->fd) < 0) {
-        sl_log(SL_LOG_ERROR, "storage", "file=%s op=fdatasync err=\"%s\"", rl->path,
-               strerror(errno));
-        return errno == ENOSPC ? SL_ERR_NOSPACE : SL_ERR_IO;
+        int err = errno;
+        sync_failed(rl, err);
+        return err == ENOSPC ? SL_ERR_NOSPACE : SL_ERR_IO;
     }
-    rl->dirty = false;
+    rl->durable = rl->end;
     return SL_OK;
+}
+
+uint64_t sl_reclog_want_sync(sl_reclog_t *rl) {
+    rl->wanted = rl->end;
+    return rl->end;
+}
+
+bool sl_reclog_sync_begin(sl_reclog_t *rl, int *fd_out) {
+    if (rl->failed || rl->sync_inflight || rl->wanted <= rl->durable) {
+        return false;
+    }
+    int fd = dup(rl->fd);
+    if (fd < 0) {
+        sync_failed(rl, errno);
+        return false;
+    }
+    rl->sync_inflight = true;
+    rl->sync_target = rl->end;
+    *fd_out = fd;
+    return true;
+}
+
+void sl_reclog_sync_end(sl_reclog_t *rl, int rc) {
+    rl->sync_inflight = false;
+    if (rc != SL_OK) {
+        sync_failed(rl, rc == SL_ERR_NOSPACE ? ENOSPC : EIO);
+    } else if (rl->sync_target > rl->durable) {
+        rl->durable = rl->sync_target;
+    }
+}
+
+bool sl_reclog_durable(const sl_reclog_t *rl, uint64_t pos) {
+    return rl->durable >= pos;
+}
+
+bool sl_reclog_failed(const sl_reclog_t *rl) {
+    return rl->failed;
 }
 
 int64_t sl_reclog_size(const sl_reclog_t *rl) {
@@ -122,6 +174,9 @@ void sl_reclog_close(sl_reclog_t *rl) {
 }
 
 sl_err_t sl_reclog_compact(sl_reclog_t *rl, sl_reclog_emit_fn *emit, void *opaque) {
+    if (rl->failed) {
+        return SL_ERR_IO;
+    }
     sl_reclog_t fresh = {0};
     snprintf(fresh.path, sizeof fresh.path, "%s.compact", rl->path);
     fresh.fd = sl_os.open(fresh.path, O_RDWR | O_CREAT | O_TRUNC, 0644);
@@ -150,6 +205,6 @@ sl_err_t sl_reclog_compact(sl_reclog_t *rl, sl_reclog_emit_fn *emit, void *opaqu
     sl_os.close(rl->fd);
     rl->fd = fresh.fd;
     rl->size = fresh.size;
-    rl->dirty = false;
+    rl->durable = rl->end; /* the fresh file holds the live state of every append, synced */
     return SL_OK;
 }

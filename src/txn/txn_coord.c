@@ -188,13 +188,9 @@ static sl_err_t write_rec(sl_reclog_t *log, const sl_txn_t *t) {
     return sl_reclog_append(log, &buf);
 }
 
-sl_err_t sl_txn_persist(sl_txn_coord_t *tc, sl_txn_t *t, bool sync) {
-    sl_err_t rc = write_rec(tc->log, t);
+sl_err_t sl_txn_persist(sl_txn_coord_t *tc, sl_txn_t *t) {
     tc->appended++;
-    if (rc == SL_OK && sync) {
-        rc = sl_reclog_sync(tc->log);
-    }
-    return rc;
+    return write_rec(tc->log, t);
 }
 
 static sl_txn_t *find_id(const sl_txn_coord_t *tc, sl_str_t id, size_t *index) {
@@ -330,9 +326,12 @@ void sl_txn_coord_free(sl_txn_coord_t *tc) {
 
 /* ---- deciding and completing ---- */
 
-/* Prepare* with every marker durable -> Complete*. */
+/* Prepare* with every marker (and, for a commit, its offsets) durable -> Complete*. */
 static void try_complete(sl_txn_coord_t *tc, sl_txn_t *t, int64_t now_ms) {
-    if (!is_prepared(t)) {
+    if (!is_prepared(t) || !t->applied) {
+        return;
+    }
+    if (t->offsets_pos && !tc->hooks.offsets_durable(tc->hooks.opaque, t->offsets_pos)) {
         return;
     }
     for (size_t i = 0; i < t->n_parts; i++) {
@@ -347,7 +346,7 @@ static void try_complete(sl_txn_coord_t *tc, sl_txn_t *t, int64_t now_ms) {
     tc->n_prepared--;
     t->update_ms = now_ms;
     /* No sync: if this record is lost, recovery finds Prepare* and finds nothing left to do. */
-    if (sl_txn_persist(tc, t, false) != SL_OK) {
+    if (sl_txn_persist(tc, t) != SL_OK) {
         sl_log(SL_LOG_ERROR, "txn", "id=%s msg=\"completion not recorded\"", t->id);
     }
     uint64_t now_ns = sl_mono_ns();
@@ -376,8 +375,9 @@ static int apply(sl_txn_coord_t *tc, sl_txn_t *t) {
             p->marker = off;
         }
     }
+    t->offsets_pos = 0;
     if (commit && t->n_offsets) {
-        int rc = tc->hooks.commit_offsets(tc->hooks.opaque, t);
+        int rc = tc->hooks.commit_offsets(tc->hooks.opaque, t, &t->offsets_pos);
         if (rc) {
             err = rc;
         }
@@ -385,18 +385,32 @@ static int apply(sl_txn_coord_t *tc, sl_txn_t *t) {
     return err;
 }
 
-/* Ongoing -> Prepare*: the decision is durable before any marker is written. */
+/* A prepared transaction whose decision has become durable gets its markers; one whose markers
+ * have become durable completes. */
+static void advance(sl_txn_coord_t *tc, sl_txn_t *t, int64_t now_ms) {
+    if (is_prepared(t) && !t->applied && sl_reclog_durable(tc->log, t->decision_pos)) {
+        t->apply_err = apply(tc, t);
+        t->applied = true;
+    }
+    try_complete(tc, t, now_ms);
+}
+
+/* Ongoing -> Prepare*: the decision must be durable before any marker is written, so the markers
+ * wait for the log's next sync (sl_txn_coord_poll). */
 static int decide(sl_txn_coord_t *tc, sl_txn_t *t, bool commit, int64_t now_ms) {
     t->state = commit ? SL_TXN_PREPARE_COMMIT : SL_TXN_PREPARE_ABORT;
     t->update_ms = now_ms;
     t->end_ns = sl_mono_ns();
+    t->applied = false;
+    t->apply_err = KERR_NONE;
+    t->offsets_pos = 0;
     tc->n_prepared++;
-    if (sl_txn_persist(tc, t, true) != SL_OK) {
+    if (sl_txn_persist(tc, t) != SL_OK) {
         return KERR_KAFKA_STORAGE_ERROR;
     }
-    int err = apply(tc, t);
-    try_complete(tc, t, now_ms);
-    return err;
+    t->decision_pos = sl_reclog_want_sync(tc->log);
+    advance(tc, t, now_ms);
+    return KERR_NONE;
 }
 
 /* Raises the epoch (or, when it is exhausted, takes a new producer id). */
@@ -430,23 +444,36 @@ static int abort_open(sl_txn_coord_t *tc, sl_txn_t *t, int64_t now_ms, const cha
 }
 
 void sl_txn_coord_recover(sl_txn_coord_t *tc, int64_t now_ms) {
+    /* What is acted on must be durable: a decision read back after kill -9 may be in the page
+     * cache only. */
+    bool synced = sl_reclog_sync(tc->log) == SL_OK;
     for (size_t i = 0; i < tc->n; i++) {
         sl_txn_t *t = tc->txns[i];
         if (t->state == SL_TXN_ONGOING) {
             (void)abort_open(tc, t, now_ms, "open at start-up");
-        } else if (is_prepared(t)) {
+        } else if (is_prepared(t) && synced) {
             sl_log(SL_LOG_INFO, "txn", "id=%s state=%s msg=\"completing at start-up\"", t->id,
                    sl_txn_state_name(t->state));
-            (void)apply(tc, t);
-            try_complete(tc, t, now_ms);
+            t->decision_pos = 0;
+            advance(tc, t, now_ms);
         }
     }
 }
 
 void sl_txn_coord_poll(sl_txn_coord_t *tc, int64_t now_ms) {
     for (size_t i = 0; i < tc->n && tc->n_prepared; i++) {
-        try_complete(tc, tc->txns[i], now_ms);
+        advance(tc, tc->txns[i], now_ms);
     }
+}
+
+sl_err_t sl_txn_coord_flush(sl_txn_coord_t *tc, int64_t now_ms) {
+    sl_err_t rc = sl_reclog_sync(tc->log);
+    sl_txn_coord_poll(tc, now_ms);
+    return rc;
+}
+
+sl_reclog_t *sl_txn_coord_log(sl_txn_coord_t *tc) {
+    return tc->log;
 }
 
 static sl_err_t emit_all(sl_reclog_t *fresh, void *opaque) {
@@ -464,7 +491,7 @@ int sl_txn_coord_tick(sl_txn_coord_t *tc, int64_t now_ms, int64_t id_expiration_
     int aborted = 0;
     for (size_t i = 0; i < tc->n; i++) {
         sl_txn_t *t = tc->txns[i];
-        try_complete(tc, t, now_ms);
+        advance(tc, t, now_ms);
         if (t->state == SL_TXN_ONGOING && now_ms - t->start_ms > t->timeout_ms) {
             if (abort_open(tc, t, now_ms, "transaction timed out") == KERR_NONE) {
                 aborted++;
@@ -492,7 +519,9 @@ int sl_txn_coord_tick(sl_txn_coord_t *tc, int64_t now_ms, int64_t id_expiration_
 /* ---- requests ---- */
 
 int sl_txn_init_pid(sl_txn_coord_t *tc, sl_str_t id, int32_t timeout_ms, int64_t req_pid,
-                    int16_t req_epoch, int64_t now_ms, int64_t *pid_out, int16_t *epoch_out) {
+                    int16_t req_epoch, int64_t now_ms, int64_t *pid_out, int16_t *epoch_out,
+                    uint64_t *durable_pos) {
+    *durable_pos = 0;
     if (timeout_ms <= 0 || timeout_ms > tc->max_timeout_ms) {
         return KERR_INVALID_TRANSACTION_TIMEOUT;
     }
@@ -503,7 +532,7 @@ int sl_txn_init_pid(sl_txn_coord_t *tc, sl_str_t id, int32_t timeout_ms, int64_t
         }
         t = add_id(tc, id);
     } else {
-        try_complete(tc, t, now_ms);
+        advance(tc, t, now_ms);
         if (is_prepared(t)) {
             return KERR_CONCURRENT_TRANSACTIONS;
         }
@@ -513,6 +542,7 @@ int sl_txn_init_pid(sl_txn_coord_t *tc, sl_str_t id, int32_t timeout_ms, int64_t
             if (retried && t->state != SL_TXN_ONGOING) {
                 *pid_out = t->pid; /* the answer to this request was lost: give it again */
                 *epoch_out = t->epoch;
+                *durable_pos = sl_reclog_want_sync(tc->log);
                 return KERR_NONE;
             }
             if (!current) {
@@ -534,12 +564,17 @@ int sl_txn_init_pid(sl_txn_coord_t *tc, sl_str_t id, int32_t timeout_ms, int64_t
     t->state = SL_TXN_EMPTY;
     t->timeout_ms = timeout_ms;
     t->update_ms = now_ms;
-    if (sl_txn_persist(tc, t, true) != SL_OK) {
+    if (sl_txn_persist(tc, t) != SL_OK) {
         return KERR_KAFKA_STORAGE_ERROR;
     }
+    *durable_pos = sl_reclog_want_sync(tc->log);
     *pid_out = t->pid;
     *epoch_out = t->epoch;
     return KERR_NONE;
+}
+
+const sl_txn_t *sl_txn_get(sl_txn_coord_t *tc, sl_str_t id) {
+    return find_id(tc, id, NULL);
 }
 
 sl_txn_t *sl_txn_find(sl_txn_coord_t *tc, sl_str_t id, int64_t pid, int16_t epoch, int *err) {
@@ -552,7 +587,7 @@ sl_txn_t *sl_txn_find(sl_txn_coord_t *tc, sl_str_t id, int64_t pid, int16_t epoc
         *err = KERR_PRODUCER_FENCED;
         return NULL;
     }
-    try_complete(tc, t, sl_wall_ms());
+    advance(tc, t, sl_wall_ms());
     *err = KERR_NONE;
     return t;
 }

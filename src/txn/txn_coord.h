@@ -6,12 +6,15 @@
  *   Complete* / Empty --AddPartitions--> Ongoing (the next transaction)
  *
  * Durability: every state change is a record in <data-dir>/__transaction_state.log (a reclog;
- * the last record of an id wins). Records are appended without a sync except for the decisions
- * (Prepare*) and producer-id changes (InitProducerId), which are fdatasync'ed before anything
- * depends on them; one sync of a decision covers every earlier record of the file. So after a
- * crash: a transaction found in Prepare* is completed again (markers are written where the
- * partition still has the transaction open, offsets re-committed), one found Ongoing is aborted
- * with a bumped epoch, and a partition whose open transaction the coordinator does not know (its
+ * the last record of an id wins). Records are appended without waiting, except that nothing may
+ * depend on a decision (Prepare*) or a producer-id change (InitProducerId) before it is durable:
+ * a decision's markers are written only once the log is synced up to it (t->decision_pos; the
+ * broker's sync worker runs the fdatasync, and sl_txn_coord_poll, called after each sync, moves
+ * the transaction on), and InitProducerId is answered only then (the handler waits for
+ * *durable_pos). One sync covers every earlier record of the file. So after a crash: a
+ * transaction found in Prepare* is completed again (markers are written where the partition
+ * still has the transaction open, offsets re-committed), one found Ongoing is aborted with a
+ * bumped epoch, and a partition whose open transaction the coordinator does not know (its
  * AddPartitions record was lost with the crash, so it never reached a decision) gets an abort
  * marker from the broker's recovery sweep.
  *
@@ -26,6 +29,7 @@
 
 #include "common/err.h"
 #include "common/util.h"
+#include "storage/reclog.h"
 
 typedef enum sl_txn_state {
     SL_TXN_EMPTY,
@@ -59,9 +63,13 @@ typedef struct sl_txn {
     int16_t prev_epoch;
     int32_t timeout_ms;
     sl_txn_state_t state;
-    int64_t start_ms;  /* wall clock: when the current transaction began */
-    int64_t update_ms; /* wall clock: last change */
-    uint64_t end_ns;   /* monotonic: when EndTxn arrived (commit latency) */
+    int64_t start_ms;      /* wall clock: when the current transaction began */
+    int64_t update_ms;     /* wall clock: last change */
+    uint64_t end_ns;       /* monotonic: when EndTxn arrived (commit latency) */
+    uint64_t decision_pos; /* Prepare*: the log position that makes the decision durable */
+    uint64_t offsets_pos;  /* PrepareCommit: the offsets store's position of its offsets */
+    bool applied;          /* Prepare*: markers written (and offsets committed) */
+    int apply_err;         /* Kafka error of writing them, or 0 */
     sl_txn_part_t *parts;
     size_t n_parts, cap_parts;
     char **groups;
@@ -78,8 +86,10 @@ typedef struct sl_txn_hooks {
                         int16_t epoch, int type, int64_t *offset_out);
     /* Whether the partition holds `offset` durably (or no longer exists). */
     bool (*durable)(void *opaque, const char *topic, int32_t partition, int64_t offset);
-    /* Commits (durably) the pending offsets of a committing transaction: 0 or a Kafka error. */
-    int (*commit_offsets)(void *opaque, const sl_txn_t *t);
+    /* Commits the pending offsets of a committing transaction: 0 or a Kafka error, and in
+     * *pos_out what `offsets_durable` must reach before they count as durable. */
+    int (*commit_offsets)(void *opaque, const sl_txn_t *t, uint64_t *pos_out);
+    bool (*offsets_durable)(void *opaque, uint64_t pos);
     /* A new producer id: 0 or a Kafka error. */
     int (*alloc_pid)(void *opaque, int64_t *pid_out);
     /* A transaction reached CompleteCommit/CompleteAbort `latency_us` after its EndTxn. */
@@ -101,14 +111,23 @@ void sl_txn_coord_recover(sl_txn_coord_t *tc, int64_t now_ms);
  * than `id_expiration_ms`, compacts the log. Returns the number of transactions aborted. */
 int sl_txn_coord_tick(sl_txn_coord_t *tc, int64_t now_ms, int64_t id_expiration_ms);
 
-/* Completes the prepared transactions whose markers have become durable (after each sync). */
+/* Moves prepared transactions on (after each sync): writes the markers of decisions that have
+ * become durable, completes those whose markers and offsets have. */
 void sl_txn_coord_poll(sl_txn_coord_t *tc, int64_t now_ms);
+/* Syncs the log, blocking, and polls (start-up, shutdown, tests). */
+SL_MUST_USE sl_err_t sl_txn_coord_flush(sl_txn_coord_t *tc, int64_t now_ms);
+/* The transaction log (see storage/reclog.h), for the broker's sync worker. */
+sl_reclog_t *sl_txn_coord_log(sl_txn_coord_t *tc);
 
 /* InitProducerId for a transactional id. `req_pid`/`req_epoch` (-1 when absent) are KIP-360's
  * current id and epoch. Returns 0 with the id and epoch set, or a Kafka error (for an id with an
- * open transaction: the transaction is aborted and CONCURRENT_TRANSACTIONS asks for a retry). */
+ * open transaction: the transaction is aborted and CONCURRENT_TRANSACTIONS asks for a retry).
+ * The answer may go out once the log is durable up to *durable_pos (0: nothing to wait for). */
 int sl_txn_init_pid(sl_txn_coord_t *tc, sl_str_t id, int32_t timeout_ms, int64_t req_pid,
-                    int16_t req_epoch, int64_t now_ms, int64_t *pid_out, int16_t *epoch_out);
+                    int16_t req_epoch, int64_t now_ms, int64_t *pid_out, int16_t *epoch_out,
+                    uint64_t *durable_pos);
+/* The transaction of a transactional id, or NULL. */
+const sl_txn_t *sl_txn_get(sl_txn_coord_t *tc, sl_str_t id);
 
 /* Looks up the transaction of a request naming id/pid/epoch and completes it if its markers
  * are durable. Returns it, or NULL with *err set (INVALID_PRODUCER_ID_MAPPING, PRODUCER_FENCED
@@ -127,10 +146,11 @@ void sl_txn_add_group(sl_txn_t *t, sl_str_t group);
 void sl_txn_add_offset(sl_txn_t *t, sl_str_t group, sl_str_t topic, int32_t partition,
                        int64_t offset, int32_t leader_epoch, sl_str_t metadata);
 /* Appends the transaction's state to the log (durable with the next sync). */
-SL_MUST_USE sl_err_t sl_txn_persist(sl_txn_coord_t *tc, sl_txn_t *t, bool sync);
-/* EndTxn: decides (durably), writes the markers and commits the offsets. Returns 0 or a Kafka
- * error (INVALID_TXN_STATE for an EndTxn that contradicts the state, KAFKA_STORAGE_ERROR, ...).
- * The markers are durable once every part's `durable` hook holds. */
+SL_MUST_USE sl_err_t sl_txn_persist(sl_txn_coord_t *tc, sl_txn_t *t);
+/* EndTxn: records the decision; once it is durable, sl_txn_coord_poll writes the markers and
+ * commits the offsets, and the transaction completes when those are durable (then
+ * sl_txn_prepared turns false and t->apply_err tells how it went). Returns 0 or a Kafka error
+ * (INVALID_TXN_STATE for an EndTxn that contradicts the state, KAFKA_STORAGE_ERROR). */
 int sl_txn_end(sl_txn_coord_t *tc, sl_txn_t *t, bool commit, int64_t now_ms);
 
 /* Whether a transactional batch of pid/epoch may go to topic/partition: 0, or

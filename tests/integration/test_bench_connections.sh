@@ -28,12 +28,13 @@ max_in=$(awk '{if ($2 > m) m = $2} END {print m + 0}' "$T/samples")
 (( max_conns >= 2000 )) || { cat "$T/samples"; fail "broker saw at most $max_conns connections"; }
 (( max_in < 4 * 1024 * 1024 )) || { cat "$T/samples"; fail "buffered input reached $max_in bytes"; }
 
-# Afterwards: the connections are gone and an ordinary client is served.
-for _ in $(seq 50); do
+# Afterwards: the connections are gone and an ordinary client is served. (Closing 2,000
+# connections takes the broker a while on a loaded machine: poll for up to 30 s.)
+for _ in $(seq 300); do
   n=$(curl -s "http://$ADMIN/metrics" | awk '/^sluice_connections /{print $2}')
-  (( n <= 1 )) && break; sleep 0.1
+  [[ -n "$n" ]] && (( n <= 1 )) && break; sleep 0.1
 done
-(( n <= 1 )) || fail "$n connections left open after the benchmark"
+[[ -n "$n" ]] && (( n <= 1 )) || fail "${n:-unknown (no metrics)} connections left open after the benchmark"
 printf 'x\ny\n' | $S produce many -b "$BROKER" -p 0 --acks all || fail "produce after the benchmark"
 [[ $($S consume many -b "$BROKER" -p 0 -o -2 -e | tail -n 2 | tr '\n' ' ') == "x y " ]] || fail "consume after"
 

@@ -35,7 +35,8 @@ if command -v redis-server >/dev/null; then
   redis-server --port 0 --unixsocket "$T/redis.sock" --appendonly yes --appendfsync always \
     --dir "$T" --save "" > "$T/redis.log" 2>&1 &
   rpid=$!
-  for _ in $(seq 100); do [[ -S "$T/redis.sock" ]] && break; sleep 0.05; done
+  for _ in $(seq 600); do [[ -S "$T/redis.sock" ]] && break; sleep 0.05; done
+  [[ -S "$T/redis.sock" ]] || { kill $rpid; cat "$T/redis.log"; fail "redis-server did not start"; }
   $S bench --driver redis -b "unix:$T/redis.sock" --rate 2000 --duration 3 --warmup 1 \
     --partitions 2 --consumers 2 --set progress=false > "$T/redis.out" || { kill $rpid; cat "$T/redis.out"; fail "redis driver"; }
   kill $rpid; wait $rpid 2>/dev/null || true
@@ -46,8 +47,13 @@ fi
 if command -v nats-server >/dev/null; then
   nats-server -js -a 127.0.0.1 -p -1 -sd "$T/nats" --ports_file_dir "$T" > "$T/nats.log" 2>&1 &
   npid=$!
-  for _ in $(seq 100); do ls "$T"/nats-server_*.ports >/dev/null 2>&1 && break; sleep 0.05; done
-  url=$(sed -n 's/.*"\(nats:[^"]*\)".*/\1/p' "$T"/nats-server_*.ports)
+  # The ports file appears when nats-server is up; poll until it holds the URL (not just exists).
+  url=""
+  for _ in $(seq 600); do
+    url=$(sed -n 's/.*"\(nats:[^"]*\)".*/\1/p' "$T"/nats-server_*.ports 2>/dev/null || true)
+    [[ -n "$url" ]] && break; sleep 0.05
+  done
+  [[ -n "$url" ]] || { kill $npid; cat "$T/nats.log"; fail "nats-server did not write its ports file"; }
   $S bench --driver nats -b "$url" --rate 2000 --duration 3 --warmup 1 --partitions 2 \
     --consumers 2 --set progress=false > "$T/nats.out" || { kill $npid; cat "$T/nats.out"; fail "nats driver"; }
   kill $npid; wait $npid 2>/dev/null || true

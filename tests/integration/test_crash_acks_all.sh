@@ -13,7 +13,14 @@ for f in a.create_topics([NewTopic("crash", 3, 1, config={"segment.bytes": "2000
 PY
 $PY "$(dirname "$0")/acked_producer.py" "$BROKER" crash "$T/acked" &
 prod=$!
+# Three seconds of producing, and (on a slow machine) on until more than 1000 records are
+# acknowledged, so that the crash has something to lose.
 sleep 3
+for _ in $(seq 250); do
+  (( $(cat "$T/acked" 2>/dev/null | wc -l) > 1000 )) && break
+  kill -0 $prod 2>/dev/null || break
+  sleep 0.1
+done
 broker_kill
 wait $prod || true
 acked=$(wc -l < "$T/acked")

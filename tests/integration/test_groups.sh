@@ -8,18 +8,29 @@ dir=$(cd "$(dirname "$0")" && pwd)
 broker_start --set group.min.session.timeout.ms=1000
 S="$SLUICE"
 $S topic create grp -b "$BROKER" -p 6 >/dev/null
-seq 1 6000 | $S produce grp -b "$BROKER" || fail "produce"
+# Keyed (key = value), so that every partition gets records: unkeyed, librdkafka's sticky
+# partitioner may put (nearly) all of them in one partition, and a partition that never had a
+# record has no committed offset (-1001) in step 5's sum.
+keyed() { awk '{ print $1 ":" $1 }'; }
+seq 1 6000 | keyed | $S produce grp -b "$BROKER" -K : || fail "produce"
 
-# 1. Three members; one is killed mid-way; the other two finish the topic.
+# 1. Three members; one is killed mid-way; the other two finish the topic. The survivors wait
+#    up to 20 s without records: the dead member's partitions come back only after its 6 s
+#    session times out and the group rebalances, which takes longer on a loaded machine.
 for i in 1 2 3; do
-  $PY "$dir/group_member.py" "$BROKER" g3 grp "$T/m$i" 8 &
+  $PY "$dir/group_member.py" "$BROKER" g3 grp "$T/m$i" 20 &
   eval "pid$i=$!"
 done
-for _ in $(seq 100); do
-  n=$( (cat "$T"/m* 2>/dev/null || true) | wc -l); [[ $n -ge 1500 ]] && break; sleep 0.1
+# Kill only once the third member is in the group (a generation of 3): killed before it joined,
+# it would never be removed by a session timeout. The broker does not wait for late joiners
+# (group.initial.rebalance.delay.ms=0), so the first member may have read a lot by then.
+joined3() { grep -q "group=g3 generation=[0-9]* members=3 " "$T/broker.log"; }
+for _ in $(seq 600); do
+  n=$( (cat "$T"/m* 2>/dev/null || true) | wc -l); [[ $n -ge 1500 ]] && joined3 && break; sleep 0.1
 done
+joined3 || fail "the third member never joined group g3"
 kill -9 "$pid3"
-seq 6001 9000 | $S produce grp -b "$BROKER" || fail "produce 2"
+seq 6001 9000 | keyed | $S produce grp -b "$BROKER" -K : || fail "produce 2"
 wait "$pid1" "$pid2" || fail "a surviving member failed"
 seen=$(cat "$T"/m1 "$T"/m2 "$T"/m3 | awk '{print $3}' | sort -un | wc -l)
 [[ $seen -eq 9000 ]] || fail "group of 3 with a killed member saw $seen of 9000 records"
@@ -40,6 +51,11 @@ sp=$!
 $PY "$dir/group_member.py" "$BROKER" gs grp "$T/s2" 30 static-b range &
 sp2=$!
 wait "$sp"
+# Both members must be in the group before its generation is taken as the baseline.
+for _ in $(seq 600); do
+  grep -q "group=gs generation=[0-9]* members=2 " "$T/broker.log" && break; sleep 0.1
+done
+grep -q "group=gs generation=[0-9]* members=2 " "$T/broker.log" || fail "static group never had both members"
 gen1=$(grep -c "group=gs generation=" "$T/broker.log")
 $PY "$dir/group_member.py" "$BROKER" gs grp "$T/s3" 3 static-a range || fail "static restart"
 gen2=$(grep -c "group=gs generation=" "$T/broker.log")

@@ -20,7 +20,7 @@ BARGS=(--set transaction.max.timeout.ms=60000
        --set transaction.abort.timed.out.transaction.cleanup.interval.ms=1000)
 PLAIN=()
 if [[ -n "${SL_TXN_PLAIN:-}" ]]; then BARGS=(); PLAIN=(--plain); fi
-TXN_TIMEOUT_MS=$((3000 * mult))
+TXN_TIMEOUT_MS=$((5000 * mult)) # long enough to set up the observer on a loaded machine
 t0=$(date +%s)
 step() { echo "=== $* (t=$(( $(date +%s) - t0 ))s)"; }
 scen() { timeout $((60 * mult)) "$PY" "$dir/txn_scenarios.py" "$@" ${PLAIN[@]+"${PLAIN[@]}"}; }

@@ -106,7 +106,7 @@ def consumer(broker, isolation, group=None, extra=None):
     return Consumer(conf)
 
 
-def read_all(broker, topic, partitions, isolation, idle=3.0, deadline=30.0):
+def read_all(broker, topic, partitions, isolation, idle=10.0, deadline=30.0):
     """Reads the partitions from the beginning until each has reported end-of-partition (or
     nothing arrived for IDLE seconds). Returns {partition: [value, ...]} in offset order."""
     c = consumer(broker, isolation)

@@ -17,6 +17,7 @@ typedef struct fake {
     int64_t durable_below;
     int offset_commits;
     int64_t committed_offset;
+    uint64_t offsets_pos, offsets_durable; /* the fake offsets store's appended / durable */
     int completed_commits, completed_aborts;
     int64_t next_pid;
 } fake_t;
@@ -41,11 +42,16 @@ static bool f_durable(void *opaque, const char *topic, int32_t partition, int64_
     return offset < ((fake_t *)opaque)->durable_below;
 }
 
-static int f_commit_offsets(void *opaque, const sl_txn_t *t) {
+static int f_commit_offsets(void *opaque, const sl_txn_t *t, uint64_t *pos_out) {
     fake_t *f = opaque;
     f->offset_commits++;
     f->committed_offset = t->n_offsets ? t->offsets[0].offset : -1;
+    *pos_out = ++f->offsets_pos;
     return KERR_NONE;
+}
+
+static bool f_offsets_durable(void *opaque, uint64_t pos) {
+    return pos <= ((fake_t *)opaque)->offsets_durable;
 }
 
 static int f_alloc_pid(void *opaque, int64_t *pid_out) {
@@ -65,7 +71,8 @@ static void f_completed(void *opaque, const sl_txn_t *t, bool commit, uint64_t l
 }
 
 static sl_txn_coord_t *open_coord(const char *dir, fake_t *f) {
-    sl_txn_hooks_t h = {f_write_marker, f_durable, f_commit_offsets, f_alloc_pid, f_completed, f};
+    sl_txn_hooks_t h = {f_write_marker, f_durable, f_commit_offsets, f_offsets_durable, f_alloc_pid,
+                        f_completed,    f};
     char err[SL_ERRLEN];
     sl_txn_coord_t *tc = sl_txn_coord_new(dir, 60000, &h, err);
     return tc;
@@ -93,6 +100,17 @@ static void teardown(sl_txn_coord_t *tc, char *dir) {
     free(dir);
 }
 
+/* InitProducerId as the broker runs it: answered once the log is durable up to what it wrote. */
+static int init_pid(sl_txn_coord_t *tc, sl_str_t id, int32_t timeout_ms, int64_t req_pid,
+                    int16_t req_epoch, int64_t *pid, int16_t *epoch) {
+    uint64_t pos;
+    int rc = sl_txn_init_pid(tc, id, timeout_ms, req_pid, req_epoch, 0, pid, epoch, &pos);
+    if (rc == KERR_NONE && sl_txn_coord_flush(tc, 0) != SL_OK) {
+        return KERR_KAFKA_STORAGE_ERROR;
+    }
+    return rc;
+}
+
 static const sl_str_t ID = {"app-1", 5};
 static const sl_str_t TOPIC = {"t", 1};
 
@@ -106,7 +124,7 @@ static sl_txn_t *open_txn(sl_txn_coord_t *tc, fake_t *f, int64_t pid, int16_t ep
     sl_txn_begin(t, 1000);
     sl_txn_add_part(t, TOPIC, 0);
     sl_txn_add_part(t, TOPIC, 1);
-    if (sl_txn_persist(tc, t, false) != SL_OK) {
+    if (sl_txn_persist(tc, t) != SL_OK) {
         return NULL;
     }
     f->open_pid[0] = f->open_pid[1] = pid;
@@ -119,24 +137,27 @@ TEST(init_bumps_epochs_and_fences_older_instances) {
     sl_txn_coord_t *tc = setup(&dir, &f);
     int64_t pid;
     int16_t epoch;
-    CHECK_EQ_INT(sl_txn_init_pid(tc, ID, 0, -1, -1, 0, &pid, &epoch),
-                 KERR_INVALID_TRANSACTION_TIMEOUT);
-    CHECK_EQ_INT(sl_txn_init_pid(tc, ID, 999999, -1, -1, 0, &pid, &epoch),
+    CHECK_EQ_INT(init_pid(tc, ID, 0, -1, -1, &pid, &epoch), KERR_INVALID_TRANSACTION_TIMEOUT);
+    CHECK_EQ_INT(init_pid(tc, ID, 999999, -1, -1, &pid, &epoch),
                  KERR_INVALID_TRANSACTION_TIMEOUT); /* above transaction.max.timeout.ms */
-    CHECK_EQ_INT(sl_txn_init_pid(tc, ID, 5000, -1, -1, 0, &pid, &epoch), KERR_NONE);
+    uint64_t pos = 0;
+    CHECK_EQ_INT(sl_txn_init_pid(tc, ID, 5000, -1, -1, 0, &pid, &epoch, &pos), KERR_NONE);
     CHECK_EQ_INT(pid, 1000);
     CHECK_EQ_INT(epoch, 0);
-    CHECK_EQ_INT(sl_txn_init_pid(tc, ID, 5000, -1, -1, 0, &pid, &epoch), KERR_NONE);
+    CHECK(pos > 0 && !sl_reclog_durable(sl_txn_coord_log(tc), pos)); /* not answered yet */
+    CHECK_EQ_INT(sl_txn_coord_flush(tc, 0), SL_OK);
+    CHECK(sl_reclog_durable(sl_txn_coord_log(tc), pos));
+    CHECK_EQ_INT(init_pid(tc, ID, 5000, -1, -1, &pid, &epoch), KERR_NONE);
     CHECK_EQ_INT(epoch, 1); /* a second instance: same id, next epoch */
     int err;
     CHECK(sl_txn_find(tc, ID, 1000, 0, &err) == NULL);
     CHECK_EQ_INT(err, KERR_PRODUCER_FENCED);
     /* KIP-360: the current id/epoch bumps; a retry with the previous pair gets the same answer. */
-    CHECK_EQ_INT(sl_txn_init_pid(tc, ID, 5000, 1000, 1, 0, &pid, &epoch), KERR_NONE);
+    CHECK_EQ_INT(init_pid(tc, ID, 5000, 1000, 1, &pid, &epoch), KERR_NONE);
     CHECK_EQ_INT(epoch, 2);
-    CHECK_EQ_INT(sl_txn_init_pid(tc, ID, 5000, 1000, 1, 0, &pid, &epoch), KERR_NONE);
+    CHECK_EQ_INT(init_pid(tc, ID, 5000, 1000, 1, &pid, &epoch), KERR_NONE);
     CHECK_EQ_INT(epoch, 2);
-    CHECK_EQ_INT(sl_txn_init_pid(tc, ID, 5000, 1000, 0, 0, &pid, &epoch), KERR_PRODUCER_FENCED);
+    CHECK_EQ_INT(init_pid(tc, ID, 5000, 1000, 0, &pid, &epoch), KERR_PRODUCER_FENCED);
     teardown(tc, dir);
 }
 
@@ -146,7 +167,7 @@ TEST(commit_writes_markers_and_offsets_and_completes_once_durable) {
     sl_txn_coord_t *tc = setup(&dir, &f);
     int64_t pid;
     int16_t epoch;
-    CHECK_EQ_INT(sl_txn_init_pid(tc, ID, 5000, -1, -1, 0, &pid, &epoch), KERR_NONE);
+    CHECK_EQ_INT(init_pid(tc, ID, 5000, -1, -1, &pid, &epoch), KERR_NONE);
     sl_txn_t *t = open_txn(tc, &f, pid, epoch);
     CHECK(t != NULL);
     if (!t) {
@@ -163,6 +184,10 @@ TEST(commit_writes_markers_and_offsets_and_completes_once_durable) {
     CHECK(sl_txn_offset_pending(tc, g, TOPIC, 0));
     CHECK(!sl_txn_offset_pending(tc, g, TOPIC, 1));
     CHECK_EQ_INT(sl_txn_end(tc, t, true, 2000), KERR_NONE);
+    /* No marker and no offset before the decision is durable. */
+    CHECK_EQ_INT(f.markers[0][SL_CONTROL_COMMIT] + f.markers[1][SL_CONTROL_COMMIT], 0);
+    CHECK_EQ_INT(f.offset_commits, 0);
+    CHECK_EQ_INT(sl_txn_coord_flush(tc, 2000), SL_OK);
     CHECK_EQ_INT(f.markers[0][SL_CONTROL_COMMIT], 1);
     CHECK_EQ_INT(f.markers[1][SL_CONTROL_COMMIT], 1);
     CHECK_EQ_INT(f.offset_commits, 1);
@@ -176,6 +201,9 @@ TEST(commit_writes_markers_and_offsets_and_completes_once_durable) {
     CHECK_EQ_INT(sl_txn_end(tc, t, true, 2000), KERR_NONE); /* a retry */
     f.durable_below = 100;
     sl_txn_coord_poll(tc, 2001);
+    CHECK_EQ_INT(t->state, SL_TXN_PREPARE_COMMIT); /* markers durable, offsets not yet */
+    f.offsets_durable = f.offsets_pos;
+    sl_txn_coord_poll(tc, 2001);
     CHECK_EQ_INT(t->state, SL_TXN_COMPLETE_COMMIT);
     CHECK_EQ_INT(f.completed_commits, 1);
     CHECK_EQ_INT(sl_txn_open_count(tc), 0);
@@ -186,6 +214,7 @@ TEST(commit_writes_markers_and_offsets_and_completes_once_durable) {
     CHECK(t && t->n_parts == 2 && t->n_offsets == 0);
     if (t) {
         CHECK_EQ_INT(sl_txn_end(tc, t, false, 3000), KERR_NONE);
+        CHECK_EQ_INT(sl_txn_coord_flush(tc, 3000), SL_OK);
         CHECK_EQ_INT(f.markers[0][SL_CONTROL_ABORT], 1);
         CHECK_EQ_INT(f.offset_commits, 1); /* an abort commits no offsets */
     }
@@ -198,14 +227,16 @@ TEST(a_new_instance_aborts_the_open_transaction_first) {
     sl_txn_coord_t *tc = setup(&dir, &f);
     int64_t pid, pid2;
     int16_t epoch, epoch2;
-    CHECK_EQ_INT(sl_txn_init_pid(tc, ID, 5000, -1, -1, 0, &pid, &epoch), KERR_NONE);
+    CHECK_EQ_INT(init_pid(tc, ID, 5000, -1, -1, &pid, &epoch), KERR_NONE);
     CHECK(open_txn(tc, &f, pid, epoch) != NULL);
-    CHECK_EQ_INT(sl_txn_init_pid(tc, ID, 5000, -1, -1, 0, &pid2, &epoch2),
-                 KERR_CONCURRENT_TRANSACTIONS);
+    CHECK_EQ_INT(init_pid(tc, ID, 5000, -1, -1, &pid2, &epoch2), KERR_CONCURRENT_TRANSACTIONS);
+    CHECK_EQ_INT(f.markers[0][SL_CONTROL_ABORT], 0); /* the abort decision is not durable yet */
+    CHECK_EQ_INT(init_pid(tc, ID, 5000, -1, -1, &pid2, &epoch2), KERR_CONCURRENT_TRANSACTIONS);
+    CHECK_EQ_INT(sl_txn_coord_flush(tc, 0), SL_OK);
     CHECK_EQ_INT(f.markers[0][SL_CONTROL_ABORT], 1);
     CHECK_EQ_INT(f.marker_epoch[0], epoch + 1); /* the markers carry the bumped epoch */
     f.durable_below = 100;
-    CHECK_EQ_INT(sl_txn_init_pid(tc, ID, 5000, -1, -1, 0, &pid2, &epoch2), KERR_NONE);
+    CHECK_EQ_INT(init_pid(tc, ID, 5000, -1, -1, &pid2, &epoch2), KERR_NONE);
     CHECK_EQ_INT(pid2, pid);
     CHECK_EQ_INT(epoch2, epoch + 2);
     CHECK_EQ_INT(sl_txn_check_produce(tc, pid, epoch, TOPIC, 0), KERR_INVALID_PRODUCER_EPOCH);
@@ -218,10 +249,11 @@ TEST(timeouts_abort_and_fence) {
     sl_txn_coord_t *tc = setup(&dir, &f);
     int64_t pid;
     int16_t epoch;
-    CHECK_EQ_INT(sl_txn_init_pid(tc, ID, 5000, -1, -1, 0, &pid, &epoch), KERR_NONE);
+    CHECK_EQ_INT(init_pid(tc, ID, 5000, -1, -1, &pid, &epoch), KERR_NONE);
     CHECK(open_txn(tc, &f, pid, epoch) != NULL); /* began at 1000 */
     CHECK_EQ_INT(sl_txn_coord_tick(tc, 5999, 0), 0);
     CHECK_EQ_INT(sl_txn_coord_tick(tc, 6001, 0), 1);
+    CHECK_EQ_INT(sl_txn_coord_flush(tc, 6001), SL_OK);
     CHECK_EQ_INT(f.markers[0][SL_CONTROL_ABORT] + f.markers[1][SL_CONTROL_ABORT], 2);
     int err;
     CHECK(sl_txn_find(tc, ID, pid, epoch, &err) == NULL);
@@ -243,8 +275,8 @@ TEST(recovery_completes_prepared_and_aborts_open_transactions) {
     int64_t pid, pid_b;
     int16_t epoch, epoch_b;
     sl_str_t id_b = {"app-2", 5};
-    CHECK_EQ_INT(sl_txn_init_pid(tc, ID, 5000, -1, -1, 0, &pid, &epoch), KERR_NONE);
-    CHECK_EQ_INT(sl_txn_init_pid(tc, id_b, 5000, -1, -1, 0, &pid_b, &epoch_b), KERR_NONE);
+    CHECK_EQ_INT(init_pid(tc, ID, 5000, -1, -1, &pid, &epoch), KERR_NONE);
+    CHECK_EQ_INT(init_pid(tc, id_b, 5000, -1, -1, &pid_b, &epoch_b), KERR_NONE);
     sl_txn_t *t = open_txn(tc, &f, pid, epoch);
     CHECK(t != NULL);
     /* id_b: data in partitions 2 and 3, still open at the crash. */
@@ -257,11 +289,12 @@ TEST(recovery_completes_prepared_and_aborts_open_transactions) {
     sl_txn_begin(tb, 1000);
     sl_txn_add_part(tb, TOPIC, 2);
     sl_txn_add_part(tb, TOPIC, 3);
-    CHECK_EQ_INT(sl_txn_persist(tc, tb, false), SL_OK);
+    CHECK_EQ_INT(sl_txn_persist(tc, tb), SL_OK);
     f.open_pid[2] = f.open_pid[3] = pid_b;
     /* id: decided commit; the marker reached partition 0 but the crash came before partition 1
      * (simulated by re-opening partition 1's transaction after the fact). */
     CHECK_EQ_INT(sl_txn_end(tc, t, true, 2000), KERR_NONE);
+    CHECK_EQ_INT(sl_txn_coord_flush(tc, 2000), SL_OK);
     f.open_pid[1] = pid;
     sl_txn_coord_free(tc); /* "crash": nothing completed */
 
@@ -278,10 +311,13 @@ TEST(recovery_completes_prepared_and_aborts_open_transactions) {
     sl_txn_coord_recover(tc, 5000);
     CHECK_EQ_INT(g.markers[0][SL_CONTROL_COMMIT], 0); /* already had its marker */
     CHECK_EQ_INT(g.markers[1][SL_CONTROL_COMMIT], 1);
+    CHECK_EQ_INT(g.markers[2][SL_CONTROL_ABORT], 0); /* the abort is decided, not yet durable */
+    CHECK_EQ_INT(sl_txn_coord_flush(tc, 5000), SL_OK);
     CHECK_EQ_INT(g.markers[2][SL_CONTROL_ABORT], 1);
     CHECK_EQ_INT(g.markers[3][SL_CONTROL_ABORT], 1);
     CHECK_EQ_INT(g.marker_epoch[2], epoch_b + 1);
     g.durable_below = 1000;
+    g.offsets_durable = UINT64_MAX;
     sl_txn_coord_poll(tc, 5001);
     CHECK_EQ_INT(sl_txn_open_count(tc), 0);
     CHECK_EQ_INT(g.completed_commits, 1);
@@ -296,10 +332,11 @@ TEST(the_log_is_compacted_and_replays_to_the_same_state) {
     f.durable_below = INT64_MAX;
     int64_t pid;
     int16_t epoch;
-    CHECK_EQ_INT(sl_txn_init_pid(tc, ID, 5000, -1, -1, 0, &pid, &epoch), KERR_NONE);
+    CHECK_EQ_INT(init_pid(tc, ID, 5000, -1, -1, &pid, &epoch), KERR_NONE);
     for (int i = 0; i < 600; i++) { /* 3 records per transaction */
         sl_txn_t *t = open_txn(tc, &f, pid, epoch);
         CHECK(t && sl_txn_end(tc, t, true, 2000) == KERR_NONE);
+        CHECK_EQ_INT(sl_txn_coord_flush(tc, 2000), SL_OK);
     }
     (void)sl_txn_coord_tick(tc, 3000, 0);
     sl_txn_coord_free(tc);

@@ -19,7 +19,7 @@ broker_start() {
   "$SLUICE" broker --data-dir "$T/data" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
       --port-file "$T/ports" "$@" >>"$T/broker.log" 2>&1 &
   BROKER_PID=$!
-  for _ in $(seq 1 $((200 * mult))); do
+  for _ in $(seq 1 $((600 * mult))); do  # up to 30 s: a loaded machine, a large data dir
     [[ -s "$T/ports" ]] && break
     kill -0 "$BROKER_PID" 2>/dev/null || { cat "$T/broker.log" >&2; fail "broker exited at start"; }
     sleep 0.05
