@@ -8,7 +8,9 @@
  *   n_offsets(int32) {group topic (string) partition(int32) offset(int64) leader_epoch(int32)
  *                     metadata(nullable string)}
  *   type(int8 = 2) id(string): the id expired
- * Ids live in a small array searched linearly (hundreds of producers, not millions). */
+ * Ids live in an array, indexed by two open-addressing hash tables (by transactional id and by
+ * producer id; a transactional Produce looks its producer up once per batch), and the prepared
+ * ones are also listed apart, so the poll after every sync touches only those. */
 #include "txn/txn_coord.h"
 
 #include <stdio.h>
@@ -31,9 +33,16 @@ struct sl_txn_coord {
     sl_reclog_t *log;
     sl_txn_t **txns;
     size_t n, cap;
-    size_t appended;   /* records since the last compaction */
-    size_t n_prepared; /* in Prepare*: polled after every sync */
+    size_t appended; /* records since the last compaction */
+    /* Hash indexes (linear probing; TOMB marks a removed entry): slots is a power of two, used
+     * counts live and removed entries, which stay under half the slots. */
+    sl_txn_t **by_id, **by_pid;
+    size_t slots, used;
+    sl_txn_t **prepared; /* in Prepare*: moved on after every sync */
+    size_t n_prepared, cap_prepared;
 };
+
+static sl_txn_t TOMB;
 
 static const char *const state_names[] = {"Empty",        "Ongoing",        "PrepareCommit",
                                           "PrepareAbort", "CompleteCommit", "CompleteAbort"};
@@ -193,17 +202,129 @@ sl_err_t sl_txn_persist(sl_txn_coord_t *tc, sl_txn_t *t) {
     return write_rec(tc->log, t);
 }
 
-static sl_txn_t *find_id(const sl_txn_coord_t *tc, sl_str_t id, size_t *index) {
+/* ---- indexes ---- */
+
+static size_t id_home(const sl_txn_coord_t *tc, const char *p, size_t len) {
+    uint64_t h = 14695981039346656037ull; /* FNV-1a */
+    for (size_t i = 0; i < len; i++) {
+        h = (h ^ (uint8_t)p[i]) * 1099511628211ull;
+    }
+    return (size_t)h & (tc->slots - 1);
+}
+
+static size_t pid_home(const sl_txn_coord_t *tc, int64_t pid) {
+    uint64_t x = (uint64_t)pid; /* splitmix64's finaliser */
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return (size_t)(x ^ (x >> 31)) & (tc->slots - 1);
+}
+
+static void put_at(sl_txn_t **tab, size_t slots, size_t i, sl_txn_t *t) {
+    while (tab[i] && tab[i] != &TOMB) {
+        i = (i + 1) & (slots - 1);
+    }
+    tab[i] = t;
+}
+
+/* Marks t's entry found by probing from i removed. */
+static void drop_at(sl_txn_t **tab, size_t slots, size_t i, const sl_txn_t *t) {
+    for (; tab[i]; i = (i + 1) & (slots - 1)) {
+        if (tab[i] == t) {
+            tab[i] = &TOMB;
+            return;
+        }
+    }
+}
+
+static void index_rebuild(sl_txn_coord_t *tc) {
+    free(tc->by_id);
+    free(tc->by_pid);
+    tc->slots = 16;
+    while (tc->slots < 4 * (tc->n + 1)) {
+        tc->slots *= 2;
+    }
+    tc->by_id = sl_xcalloc(tc->slots, sizeof *tc->by_id);
+    tc->by_pid = sl_xcalloc(tc->slots, sizeof *tc->by_pid);
+    tc->used = 0;
     for (size_t i = 0; i < tc->n; i++) {
-        if (sl_str_eqz(id, tc->txns[i]->id)) {
-            if (index) {
-                *index = i;
-            }
-            return tc->txns[i];
+        sl_txn_t *t = tc->txns[i];
+        put_at(tc->by_id, tc->slots, id_home(tc, t->id, strlen(t->id)), t);
+        if (t->pid >= 0) {
+            put_at(tc->by_pid, tc->slots, pid_home(tc, t->pid), t);
+        }
+        tc->used++;
+    }
+}
+
+/* Room for one more entry in each table (rebuilding drops the removed ones). */
+static bool index_room(sl_txn_coord_t *tc) {
+    if (2 * (tc->used + 1) > tc->slots) {
+        index_rebuild(tc);
+        return false; /* the rebuild indexed everything in txns already */
+    }
+    tc->used++;
+    return true;
+}
+
+/* t's producer id changed from old_pid (-1: it had none). */
+static void index_pid_moved(sl_txn_coord_t *tc, sl_txn_t *t, int64_t old_pid) {
+    if (old_pid == t->pid) {
+        return;
+    }
+    if (old_pid >= 0) {
+        drop_at(tc->by_pid, tc->slots, pid_home(tc, old_pid), t);
+    }
+    if (t->pid >= 0 && index_room(tc)) {
+        put_at(tc->by_pid, tc->slots, pid_home(tc, t->pid), t);
+    }
+}
+
+static sl_txn_t *find_id(const sl_txn_coord_t *tc, sl_str_t id) {
+    if (!tc->slots || !id.p) {
+        return NULL;
+    }
+    for (size_t i = id_home(tc, id.p, id.len); tc->by_id[i]; i = (i + 1) & (tc->slots - 1)) {
+        sl_txn_t *t = tc->by_id[i];
+        if (t != &TOMB && sl_str_eqz(id, t->id)) {
+            return t;
         }
     }
     return NULL;
 }
+
+static sl_txn_t *find_pid(const sl_txn_coord_t *tc, int64_t pid) {
+    if (!tc->slots || pid < 0) {
+        return NULL;
+    }
+    for (size_t i = pid_home(tc, pid); tc->by_pid[i]; i = (i + 1) & (tc->slots - 1)) {
+        sl_txn_t *t = tc->by_pid[i];
+        if (t != &TOMB && t->pid == pid) {
+            return t;
+        }
+    }
+    return NULL;
+}
+
+/* ---- the prepared list ---- */
+
+static void prepared_add(sl_txn_coord_t *tc, sl_txn_t *t) {
+    if (tc->n_prepared == tc->cap_prepared) {
+        tc->cap_prepared = tc->cap_prepared ? tc->cap_prepared * 2 : 16;
+        tc->prepared = sl_xrealloc(tc->prepared, tc->cap_prepared * sizeof *tc->prepared);
+    }
+    tc->prepared[tc->n_prepared++] = t;
+}
+
+static void prepared_del(sl_txn_coord_t *tc, const sl_txn_t *t) {
+    for (size_t i = 0; i < tc->n_prepared; i++) {
+        if (tc->prepared[i] == t) {
+            tc->prepared[i] = tc->prepared[--tc->n_prepared];
+            return;
+        }
+    }
+}
+
+/* ---- ids ---- */
 
 static sl_txn_t *add_id(sl_txn_coord_t *tc, sl_str_t id) {
     if (tc->n == tc->cap) {
@@ -214,13 +335,26 @@ static sl_txn_t *add_id(sl_txn_coord_t *tc, sl_str_t id) {
     t->id = sl_str_dupz(id);
     t->pid = t->prev_pid = -1;
     t->prev_epoch = -1;
+    t->at = tc->n;
     tc->txns[tc->n++] = t;
+    if (index_room(tc)) {
+        put_at(tc->by_id, tc->slots, id_home(tc, t->id, id.len), t);
+    }
     return t;
 }
 
-static void remove_at(sl_txn_coord_t *tc, size_t i) {
-    txn_free(tc->txns[i]);
+static void remove_txn(sl_txn_coord_t *tc, sl_txn_t *t) {
+    drop_at(tc->by_id, tc->slots, id_home(tc, t->id, strlen(t->id)), t);
+    if (t->pid >= 0) {
+        drop_at(tc->by_pid, tc->slots, pid_home(tc, t->pid), t);
+    }
+    if (is_prepared(t)) {
+        prepared_del(tc, t);
+    }
+    size_t i = t->at;
     tc->txns[i] = tc->txns[--tc->n];
+    tc->txns[i]->at = i;
+    txn_free(t);
 }
 
 static sl_err_t replay(void *opaque, const uint8_t *p, size_t len) {
@@ -231,12 +365,10 @@ static sl_err_t replay(void *opaque, const uint8_t *p, size_t len) {
     if (rd.err || !id.p) {
         return SL_ERR_CORRUPT;
     }
-    size_t at;
-    sl_txn_t *old = find_id(tc, id, &at);
+    sl_txn_t *old = find_id(tc, id);
     if (type == REC_TXN_DEL) {
         if (old) {
-            tc->n_prepared -= is_prepared(old);
-            remove_at(tc, at);
+            remove_txn(tc, old);
         }
         return SL_OK;
     }
@@ -286,14 +418,22 @@ static sl_err_t replay(void *opaque, const uint8_t *p, size_t len) {
         return SL_ERR_CORRUPT;
     }
     sl_txn_t *t = old ? old : add_id(tc, id);
-    tc->n_prepared -= is_prepared(t);
-    tc->n_prepared += is_prepared(&tmp);
+    if (is_prepared(t)) {
+        prepared_del(tc, t);
+    }
+    if (is_prepared(&tmp)) {
+        prepared_add(tc, t);
+    }
     clear_contents(t);
     free(t->parts);
     free(t->offsets);
     char *keep = t->id;
+    size_t at = t->at;
+    int64_t old_pid = t->pid;
     *t = tmp;
     t->id = keep;
+    t->at = at;
+    index_pid_moved(tc, t, old_pid);
     return SL_OK;
 }
 
@@ -321,6 +461,9 @@ void sl_txn_coord_free(sl_txn_coord_t *tc) {
         txn_free(tc->txns[i]);
     }
     free(tc->txns);
+    free(tc->by_id);
+    free(tc->by_pid);
+    free(tc->prepared);
     free(tc);
 }
 
@@ -342,8 +485,8 @@ static void try_complete(sl_txn_coord_t *tc, sl_txn_t *t, int64_t now_ms) {
         }
     }
     bool commit = t->state == SL_TXN_PREPARE_COMMIT;
+    prepared_del(tc, t);
     t->state = commit ? SL_TXN_COMPLETE_COMMIT : SL_TXN_COMPLETE_ABORT;
-    tc->n_prepared--;
     t->update_ms = now_ms;
     /* No sync: if this record is lost, recovery finds Prepare* and finds nothing left to do. */
     if (sl_txn_persist(tc, t) != SL_OK) {
@@ -404,7 +547,7 @@ static int decide(sl_txn_coord_t *tc, sl_txn_t *t, bool commit, int64_t now_ms) 
     t->applied = false;
     t->apply_err = KERR_NONE;
     t->offsets_pos = 0;
-    tc->n_prepared++;
+    prepared_add(tc, t);
     if (sl_txn_persist(tc, t) != SL_OK) {
         return KERR_KAFKA_STORAGE_ERROR;
     }
@@ -423,8 +566,10 @@ static int bump(sl_txn_coord_t *tc, sl_txn_t *t) {
         if (rc) {
             return rc;
         }
+        int64_t old_pid = t->pid;
         t->pid = pid;
         t->epoch = 0;
+        index_pid_moved(tc, t, old_pid);
     } else {
         t->epoch++;
     }
@@ -461,8 +606,10 @@ void sl_txn_coord_recover(sl_txn_coord_t *tc, int64_t now_ms) {
 }
 
 void sl_txn_coord_poll(sl_txn_coord_t *tc, int64_t now_ms) {
-    for (size_t i = 0; i < tc->n && tc->n_prepared; i++) {
-        advance(tc, tc->txns[i], now_ms);
+    for (size_t i = 0; i < tc->n_prepared;) {
+        sl_txn_t *t = tc->prepared[i];
+        advance(tc, t, now_ms);
+        i += i < tc->n_prepared && tc->prepared[i] == t; /* else it left the list: i has another */
     }
 }
 
@@ -504,7 +651,8 @@ int sl_txn_coord_tick(sl_txn_coord_t *tc, int64_t now_ms, int64_t id_expiration_
             sl_wr_strz(&wr, false, t->id);
             if (sl_reclog_append(tc->log, &buf) == SL_OK) {
                 tc->appended++;
-                remove_at(tc, i--);
+                remove_txn(tc, t);
+                i--;
             }
         }
     }
@@ -525,7 +673,7 @@ int sl_txn_init_pid(sl_txn_coord_t *tc, sl_str_t id, int32_t timeout_ms, int64_t
     if (timeout_ms <= 0 || timeout_ms > tc->max_timeout_ms) {
         return KERR_INVALID_TRANSACTION_TIMEOUT;
     }
-    sl_txn_t *t = find_id(tc, id, NULL);
+    sl_txn_t *t = find_id(tc, id);
     if (!t) {
         if (req_pid >= 0) {
             return KERR_INVALID_PRODUCER_ID_MAPPING;
@@ -574,11 +722,11 @@ int sl_txn_init_pid(sl_txn_coord_t *tc, sl_str_t id, int32_t timeout_ms, int64_t
 }
 
 const sl_txn_t *sl_txn_get(sl_txn_coord_t *tc, sl_str_t id) {
-    return find_id(tc, id, NULL);
+    return find_id(tc, id);
 }
 
 sl_txn_t *sl_txn_find(sl_txn_coord_t *tc, sl_str_t id, int64_t pid, int16_t epoch, int *err) {
-    sl_txn_t *t = find_id(tc, id, NULL);
+    sl_txn_t *t = find_id(tc, id);
     if (!t || t->pid != pid) {
         *err = KERR_INVALID_PRODUCER_ID_MAPPING;
         return NULL;
@@ -620,15 +768,6 @@ int sl_txn_end(sl_txn_coord_t *tc, sl_txn_t *t, bool commit, int64_t now_ms) {
     default:
         return KERR_INVALID_TXN_STATE;
     }
-}
-
-static sl_txn_t *find_pid(const sl_txn_coord_t *tc, int64_t pid) {
-    for (size_t i = 0; i < tc->n; i++) {
-        if (tc->txns[i]->pid == pid) {
-            return tc->txns[i];
-        }
-    }
-    return NULL;
 }
 
 int sl_txn_check_produce(sl_txn_coord_t *tc, int64_t pid, int16_t epoch, sl_str_t topic,

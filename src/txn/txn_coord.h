@@ -76,6 +76,7 @@ typedef struct sl_txn {
     size_t n_groups;
     sl_txn_offset_t *offsets; /* pending until the commit (TxnOffsetCommit) */
     size_t n_offsets, cap_offsets;
+    size_t at; /* the coordinator's bookkeeping: index in its array */
 } sl_txn_t;
 
 typedef struct sl_txn_hooks {

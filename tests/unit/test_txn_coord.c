@@ -1,5 +1,6 @@
 /* test_txn_coord.c -- the transaction coordinator's state machine, durability and recovery,
  * driven through its API with fake partitions behind the hooks. */
+#include <stdio.h>
 #include <string.h>
 
 #include "harness.h"
@@ -353,5 +354,65 @@ TEST(the_log_is_compacted_and_replays_to_the_same_state) {
     int err;
     sl_txn_t *t = sl_txn_find(tc, ID, pid, epoch, &err);
     CHECK(t && t->state == SL_TXN_COMPLETE_COMMIT);
+    teardown(tc, dir);
+}
+
+/* Thousands of ids: every one found by transactional id and by producer id, through epoch
+ * exhaustion (a new producer id), expiry of half of them and a replay of the log. */
+static void check_lookups(int *sl_failed_, sl_txn_coord_t *tc, int n, const int64_t *pids,
+                          bool even_gone) {
+    int found = 0, right = 0;
+    for (int i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "many-%d", i);
+        const sl_txn_t *t = sl_txn_get(tc, (sl_str_t){name, strlen(name)});
+        bool gone = even_gone && i % 2 == 0;
+        found += t != NULL;
+        right += gone ? t == NULL : (t && t->pid == pids[i]);
+        int rc = sl_txn_check_produce(tc, pids[i], t ? t->epoch : 0, TOPIC, 0);
+        right += rc == (gone ? KERR_INVALID_PRODUCER_ID_MAPPING : KERR_INVALID_TXN_STATE);
+    }
+    CHECK_EQ_INT(right, 2 * n);
+    CHECK_EQ_INT(found, even_gone ? n / 2 : n);
+}
+
+TEST(many_ids_are_found_by_id_and_by_producer_id) {
+    char *dir;
+    fake_t f;
+    sl_txn_coord_t *tc = setup(&dir, &f);
+    enum { N = 3000 };
+    static int64_t pids[N];
+    uint64_t pos;
+    int16_t epoch;
+    for (int i = 0; i < N; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "many-%d", i);
+        int64_t now = i % 2 ? 100000 : 0; /* odd ones used later: they outlive the expiry */
+        CHECK_EQ_INT(sl_txn_init_pid(tc, (sl_str_t){name, strlen(name)}, 5000, -1, -1, now,
+                                     &pids[i], &epoch, &pos),
+                     KERR_NONE);
+    }
+    check_lookups(sl_failed_, tc, N, pids, false);
+    /* Exhaust one id's epochs: it gets a new producer id; the old one is unknown from then on. */
+    sl_str_t id7 = {"many-7", 6};
+    int64_t old = pids[7];
+    for (int k = 0; k < 40000 && pids[7] == old; k++) {
+        CHECK_EQ_INT(sl_txn_init_pid(tc, id7, 5000, -1, -1, 100000, &pids[7], &epoch, &pos),
+                     KERR_NONE);
+    }
+    CHECK(pids[7] != old && epoch == 0);
+    CHECK_EQ_INT(sl_txn_check_produce(tc, old, 0, TOPIC, 0), KERR_INVALID_PRODUCER_ID_MAPPING);
+    check_lookups(sl_failed_, tc, N, pids, false);
+    /* The even ones (idle since 0) expire at 150000 with a 100000 ms expiration. */
+    (void)sl_txn_coord_tick(tc, 150000, 100000);
+    CHECK_EQ_INT(sl_txn_count(tc), N / 2);
+    check_lookups(sl_failed_, tc, N, pids, true);
+    sl_txn_coord_free(tc);
+    tc = open_coord(dir, &f); /* replays the deletions too (or their compacted result) */
+    CHECK(tc != NULL);
+    if (tc) {
+        CHECK_EQ_INT(sl_txn_count(tc), N / 2);
+        check_lookups(sl_failed_, tc, N, pids, true);
+    }
     teardown(tc, dir);
 }
