@@ -179,6 +179,9 @@ SL_HANDLER(AddPartitionsToTxn);
 SL_HANDLER(AddOffsetsToTxn);
 SL_HANDLER(EndTxn);
 SL_HANDLER(TxnOffsetCommit);
+SL_HANDLER(DescribeProducers);
+SL_HANDLER(DescribeTransactions);
+SL_HANDLER(ListTransactions);
 
 /* ---- producers and transactions (handle_txn.c) ---- */
 /* A new producer id from the durably reserved block: 0 or a Kafka error. */

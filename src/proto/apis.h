@@ -34,7 +34,10 @@
     X(AddPartitionsToTxn, 24, 0, 3, 3)                                                             \
     X(AddOffsetsToTxn, 25, 0, 3, 3)                                                                \
     X(EndTxn, 26, 0, 3, 3)                                                                         \
-    X(TxnOffsetCommit, 28, 0, 3, 3)
+    X(TxnOffsetCommit, 28, 0, 3, 3)                                                                \
+    X(DescribeProducers, 61, 0, 0, 0)                                                              \
+    X(DescribeTransactions, 65, 0, 0, 0)                                                           \
+    X(ListTransactions, 66, 0, 1, 0)
 
 enum {
 #define SL_API_ENUM(name, key, min, max, flex) SL_API_##name = key,

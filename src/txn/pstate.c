@@ -249,6 +249,15 @@ void sl_pstate_each_open(const sl_pstate_t *ps,
     }
 }
 
+void sl_pstate_each(const sl_pstate_t *ps, sl_pstate_each_fn *fn, void *opaque) {
+    for (size_t i = 0; i < ps->cap; i++) {
+        const pentry_t *e = &ps->slots[i];
+        if (e->pid >= 0) {
+            fn(e->pid, e->epoch, e->n ? e->ring[e->head].last_seq : -1, e->txn_first, opaque);
+        }
+    }
+}
+
 void sl_pstate_aborted(const sl_pstate_t *ps, int64_t from, int64_t to,
                        void (*fn)(const sl_aborted_txn_t *a, void *opaque), void *opaque) {
     /* Sorted by marker offset: skip those that ended before `from`. */

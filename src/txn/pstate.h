@@ -39,6 +39,11 @@ sl_seq_verdict_t sl_pstate_check(const sl_pstate_t *ps, int64_t pid, int16_t epo
 /* Records a stored batch (after the append, or while replaying the log at start-up). */
 void sl_pstate_update(sl_pstate_t *ps, int64_t pid, int16_t epoch, int32_t first_seq,
                       int32_t last_seq, int64_t base_offset, int64_t last_offset);
+/* Calls fn for every producer tracked: its epoch, the last sequence stored (-1: none) and the
+ * first offset of its open transaction (-1: none). */
+typedef void sl_pstate_each_fn(int64_t pid, int16_t epoch, int32_t last_seq, int64_t txn_first,
+                               void *opaque);
+void sl_pstate_each(const sl_pstate_t *ps, sl_pstate_each_fn *fn, void *opaque);
 /* Number of producers tracked. */
 size_t sl_pstate_count(const sl_pstate_t *ps);
 /* The epoch recorded for `pid`, or -1 if unknown. */

@@ -823,3 +823,7 @@ size_t sl_txn_open_count(const sl_txn_coord_t *tc) {
 size_t sl_txn_count(const sl_txn_coord_t *tc) {
     return tc->n;
 }
+
+const sl_txn_t *sl_txn_at(const sl_txn_coord_t *tc, size_t i) {
+    return i < tc->n ? tc->txns[i] : NULL;
+}

@@ -166,6 +166,8 @@ bool sl_txn_offset_pending(sl_txn_coord_t *tc, sl_str_t group, sl_str_t topic, i
 /* Transactions not yet complete (Ongoing or Prepare*). */
 size_t sl_txn_open_count(const sl_txn_coord_t *tc);
 size_t sl_txn_count(const sl_txn_coord_t *tc);
+/* The i-th transactional id (any order), i < sl_txn_count, for listing them. */
+const sl_txn_t *sl_txn_at(const sl_txn_coord_t *tc, size_t i);
 const char *sl_txn_state_name(sl_txn_state_t s);
 
 #endif

@@ -69,6 +69,10 @@ def enc(schema, vals, ver, flex):
             v = v or []
             out += uvarint(len(v) + 1) if flex else struct.pack(">i", len(v))
             out += b"".join(struct.pack(">i", x) for x in v)
+        elif typ == "i64list":
+            v = v or []
+            out += uvarint(len(v) + 1) if flex else struct.pack(">i", len(v))
+            out += b"".join(struct.pack(">q", x) for x in v)
         elif typ == "strlist":
             if v is None:
                 out += uvarint(0) if flex else struct.pack(">i", -1)
@@ -103,8 +107,9 @@ def dec(schema, r, ver, flex):
                     items.append(struct.unpack(">i", r.take(4))[0])
                 elif typ == "i64list":
                     items.append(struct.unpack(">q", r.take(8))[0])
-                elif typ == "strlist":
-                    items.append(dec([("s", "nstr", 0, INF)], r, ver, flex)["s"])
+                elif typ == "strlist":  # bare strings: no tagged fields after each
+                    m = r.uvarint() - 1 if flex else struct.unpack(">h", r.take(2))[0]
+                    items.append(None if m < 0 else r.take(m).decode())
                 else:
                     items.append(dec(typ, r, ver, flex))
             obj[name] = items
@@ -343,7 +348,8 @@ def recv(n):
 av = call(18, 0, False, b"", AV_RESP)
 ranges = {a["key"]: (a["min"], a["max"]) for a in av["apis"]}
 FLEX = {0: 9, 1: 12, 2: 6, 3: 9, 18: 3, 19: 5, 20: 4, 32: 4, 33: 2, 37: 2, 10: 3, 11: 6, 12: 4,
-        13: 4, 14: 4, 8: 8, 9: 6, 15: 5, 16: 3, 42: 2, 47: 99, 22: 2, 24: 3, 25: 3, 26: 3, 28: 3}
+        13: 4, 14: 4, 8: 8, 9: 6, 15: 5, 16: 3, 42: 2, 47: 99, 22: 2, 24: 3, 25: 3, 26: 3, 28: 3,
+        61: 0, 65: 0, 66: 0}
 tested = 0
 
 
@@ -722,5 +728,87 @@ lo = {"replica": -1, "iso": 1, "topics": [{"name": "pv-tx", "parts": [
     {"index": 0, "ts": -1, "epoch": -1, "max_num": 1}]}]}
 assert call(2, 2, False, enc(LO_REQ, lo, 2, False), LO_RESP)["topics"][0]["parts"][0]["offset"] == \
     fetch(0, 1)["lso"]
+
+
+# ---- transaction tooling (KIP-664): ListTransactions, DescribeTransactions, DescribeProducers ----
+LT_REQ = [("states", "strlist", 0, INF), ("pids", "i64list", 0, INF), ("duration", "i64", 1, INF)]
+LT_RESP = [("throttle", "i32", 0, INF), ("error", "i16", 0, INF), ("unknown", "strlist", 0, INF),
+           ("txns", [("id", "str", 0, INF), ("pid", "i64", 0, INF), ("state", "str", 0, INF)],
+            0, INF)]
+DT_REQ = [("ids", "strlist", 0, INF)]
+DT_RESP = [("throttle", "i32", 0, INF),
+           ("txns", [("error", "i16", 0, INF), ("id", "str", 0, INF), ("state", "str", 0, INF),
+                     ("timeout", "i32", 0, INF), ("start", "i64", 0, INF), ("pid", "i64", 0, INF),
+                     ("epoch", "i32", 0, INF),
+                     ("topics", [("name", "str", 0, INF), ("parts", "i32list", 0, INF)], 0, INF)],
+            0, INF)]
+DP_REQ = [("topics", [("name", "str", 0, INF), ("parts", "i32list", 0, INF)], 0, INF)]
+DP_RESP = [("throttle", "i32", 0, INF),
+           ("topics", [("name", "str", 0, INF),
+                       ("parts", [("index", "i32", 0, INF), ("error", "i16", 0, INF),
+                                  ("msg", "nstr", 0, INF),
+                                  ("producers", [("pid", "i64", 0, INF), ("epoch", "i32", 0, INF),
+                                                 ("seq", "i32", 0, INF), ("ts", "i64", 0, INF),
+                                                 ("cepoch", "i32", 0, INF),
+                                                 ("txn_start", "i64", 0, INF)], 0, INF)],
+                        0, INF)],
+            0, INF)]
+
+
+def list_txns(v, states=(), pids=(), duration=-1):
+    req = {"states": list(states), "pids": list(pids), "duration": duration}
+    return call(66, v, True, enc(LT_REQ, req, v, True), LT_RESP)
+
+
+def producers_of(part):
+    req = {"topics": [{"name": "pv-tx", "parts": [part, 9]}, {"name": "pv-nope", "parts": [0]}]}
+    r = call(61, 0, True, enc(DP_REQ, req, 0, True), DP_RESP)
+    assert [p["error"] for p in r["topics"][0]["parts"]] == [0, 3], r  # partition 9: unknown
+    assert r["topics"][1]["parts"][0]["error"] == 3, r
+    return {p["pid"]: p for p in r["topics"][0]["parts"][0]["producers"]}
+
+
+# One transaction left open on purpose: pv-txl with a record in pv-tx partition 1.
+ip = init_pid(0, False, "pv-txl")
+req = {"txn": "pv-txl", "pid": ip["pid"], "epoch": ip["epoch"],
+       "topics": [{"name": "pv-tx", "parts": [1]}]}
+assert call(24, 0, False, enc(AP_REQ, req, 0, False), AP_RESP)["results"][0]["results"][0]["error"] == 0
+first = fetch(1, 0)["hw"]
+assert produce_tx(ip["pid"], ip["epoch"], 0, 1) == 0
+for v, flex in versions(66):
+    r = list_txns(v)
+    got = {t["id"]: (t["pid"], t["state"]) for t in r["txns"]}
+    assert r["error"] == 0 and r["unknown"] == [], (v, r)
+    assert got["pv-txl"] == (ip["pid"], "Ongoing"), (v, got)
+    assert got["pv-tx-0"][1] == "CompleteCommit" and got["pv-tx-1"][1] == "CompleteAbort", got
+    r = list_txns(v, ["Ongoing", "Bogus"])
+    assert [t["id"] for t in r["txns"]] == ["pv-txl"] and r["unknown"] == ["Bogus"], (v, r)
+    assert [t["id"] for t in list_txns(v, pids=[ip["pid"]])["txns"]] == ["pv-txl"], v
+    if v >= 1:  # duration: open for at least that long
+        assert [t["id"] for t in list_txns(v, duration=0)["txns"]] == ["pv-txl"], v
+        assert list_txns(v, duration=3600 * 1000)["txns"] == [], v
+    tested += 1
+for v, flex in versions(65):
+    r = call(65, v, True, enc(DT_REQ, {"ids": ["pv-txl", "pv-tx-0", "pv-nobody"]}, v, True),
+             DT_RESP)
+    txl, tx0, nobody = r["txns"]
+    assert (txl["error"], txl["state"], txl["pid"], txl["epoch"], txl["timeout"]) == \
+        (0, "Ongoing", ip["pid"], ip["epoch"], 60000), txl
+    assert txl["topics"] == [{"name": "pv-tx", "parts": [1]}] and txl["start"] > 0, txl
+    assert tx0["state"] == "CompleteCommit" and tx0["topics"] == [] and tx0["start"] == -1, tx0
+    assert nobody["error"] == 105 and nobody["id"] == "pv-nobody", nobody  # TRANSACTIONAL_ID_NOT_FOUND
+    tested += 1
+for v, flex in versions(61):
+    prod = producers_of(1)[ip["pid"]]
+    assert (prod["epoch"], prod["seq"], prod["txn_start"], prod["cepoch"]) == \
+        (ip["epoch"], 0, first, -1), prod
+    tested += 1
+r = call(26, 1, False, enc(END_REQ, {"txn": "pv-txl", "pid": ip["pid"], "epoch": ip["epoch"],
+                                     "commit": False}, 1, False), AO_RESP)
+assert r["error"] == 0, r
+assert producers_of(1)[ip["pid"]]["txn_start"] == -1  # closed by its marker
+assert list_txns(0, ["Ongoing"])["txns"] == []
+r = call(65, 0, True, enc(DT_REQ, {"ids": ["pv-txl"]}, 0, True), DT_RESP)["txns"][0]
+assert r["state"] == "CompleteAbort" and r["topics"] == [], r
 
 print("all %d advertised API versions answered and decoded exactly" % tested)
