@@ -4,14 +4,18 @@ after each record batch. Stops after IDLE seconds without records (or runs until
 time counts from when the member first holds partitions, not from its start, so a join that is
 slow on a loaded machine does not use it up (a member never assigned anything starts counting
 after JOIN_LIMIT seconds). Static members (instance-id) get a 30 s session timeout, so that a
-restart on a slow machine is still within the session.
+restart on a slow machine is still within the session. Only records count as progress (error
+events do not), a failed commit (REBALANCE_IN_PROGRESS while the group rebalances) is reported
+and consumption goes on, and a member still running after MAX_RUNTIME seconds exits with an
+error.
 Usage: group_member.py BROKER GROUP TOPIC OUT IDLE [instance-id] [assignor]"""
 import sys
 import time
 
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, KafkaException
 
 JOIN_LIMIT = 60
+MAX_RUNTIME = 240  # a member stuck in a loop fails the test instead of hanging it
 
 broker, group, topic, out, idle = sys.argv[1:6]
 idle = float(idle)
@@ -27,18 +31,32 @@ c = Consumer(conf)
 c.subscribe([topic])
 start = time.time()
 last = None  # when the idle time started: first assignment, then the last record batch
+errors = 0
 while True:
     now = time.time()
     if last is None and (c.assignment() or now - start > JOIN_LIMIT):
         last = now
     if last is not None and now - last >= idle:
         break
+    if now - start > MAX_RUNTIME:
+        sys.exit("group member %s: still running after %ds (%d consumer errors)"
+                 % (out, MAX_RUNTIME, errors))
     msgs = c.consume(500, 0.5)
-    if not msgs:
-        continue
+    records = [m for m in msgs if not m.error()]
     for m in msgs:
-        if not m.error():
-            f.write("%d %d %s\n" % (m.partition(), m.offset(), m.value().decode()))
-    c.commit(asynchronous=False)
+        if m.error():  # only records count as progress: an error loop must not keep it alive
+            errors += 1
+            if errors <= 5:
+                print("group member %s: %s" % (out, m.error()), file=sys.stderr)
+    if not records:
+        if msgs:
+            time.sleep(0.1)
+        continue
+    for m in records:
+        f.write("%d %d %s\n" % (m.partition(), m.offset(), m.value().decode()))
+    try:
+        c.commit(asynchronous=False)
+    except KafkaException as e:  # e.g. REBALANCE_IN_PROGRESS: these may come again (at-least-once)
+        print("group member %s: commit failed: %s" % (out, e), file=sys.stderr)
     last = time.time()
 c.close()

@@ -67,13 +67,11 @@ static sl_coord_t *open_coord(sl_loop_t *loop, const char *dir) {
     return sl_coord_new(loop, dir, &conf, &hooks, err);
 }
 
-/* Joins a dynamic member through MEMBER_ID_REQUIRED with this session timeout; returns its id
- * (owned). */
-static char *join_new_session(sl_coord_t *co, const char *group, int *req_tag, int32_t session_ms) {
+/* Joins a dynamic member through MEMBER_ID_REQUIRED; returns its id (owned). */
+static char *join_new(sl_coord_t *co, const char *group, int *req_tag) {
     sl_str_t n[1];
     sl_bytes_t md[1];
     sl_join_args_t a = args(group, "", NULL, n, md);
-    a.session_timeout_ms = session_ms;
     sl_member_t *m;
     sl_group_t *g;
     int rc = sl_coord_join(co, &a, req_tag, &m, &g);
@@ -86,10 +84,6 @@ static char *join_new_session(sl_coord_t *co, const char *group, int *req_tag, i
     a.member_id = S(id);
     rc = sl_coord_join(co, &a, req_tag, &m, &g);
     return rc == -1 ? id : NULL;
-}
-
-static char *join_new(sl_coord_t *co, const char *group, int *req_tag) {
-    return join_new_session(co, group, req_tag, 10000);
 }
 
 TEST(two_members_join_sync_heartbeat_leave) {
@@ -276,70 +270,6 @@ TEST(offsets_of_empty_groups_expire_after_retention) {
     CHECK(sl_coord_find(co, S("old")) == NULL);
     CHECK(sl_coord_committed(co, sl_coord_find(co, S("busy")), S("t"), 0) != NULL);
     free(a);
-    sl_coord_free(co);
-    sl_loop_free(loop);
-    sl_os_rmtree(dir);
-}
-
-/* ---- a member parked in JoinGroup outlives its session (the loop runs here) ---- */
-
-typedef struct beating {
-    sl_coord_t *co;
-    const char *member;
-    int left;
-} beating_t;
-
-static void beat(sl_loop_t *loop, uint64_t id, void *data) {
-    (void)id;
-    beating_t *b = data;
-    (void)sl_coord_heartbeat(b->co, S("g"), 1, S(b->member), S(NULL));
-    if (--b->left > 0) {
-        (void)sl_loop_timer(loop, 10, beat, b);
-    } else {
-        sl_loop_stop(loop);
-    }
-}
-
-TEST(a_member_waiting_in_join_is_not_expired_by_its_session) {
-    memset(&D, 0, sizeof D);
-    char dir[] = "/tmp/sluice-coord-XXXXXX";
-    CHECK(mkdtemp(dir));
-    sl_loop_t *loop = sl_loop_new();
-    sl_coord_conf_t conf = {10, 60000, 0, 600000};
-    char err[SL_ERRLEN];
-    sl_coord_t *co = sl_coord_new(loop, dir, &conf, &hooks, err);
-    CHECK(co);
-    int tag;
-    char *a = join_new_session(co, "g", &tag, 50);
-    CHECK(a != NULL);
-    sl_str_t who[1] = {S(a)};
-    sl_bytes_t what[1] = {{(const uint8_t *)"P0", 2}};
-    sl_sync_args_t s = {S("g"), S(a), S(NULL), 1, 1, who, what};
-    sl_member_t *m;
-    CHECK_EQ_INT(sl_coord_sync(co, &s, &tag, &m), -1);
-    sl_group_t *g = sl_coord_find(co, S("g"));
-    /* b joins and waits for a to rejoin; a keeps heartbeating but takes its time (it has a
-     * 10 s rebalance timeout), well past b's 50 ms session. */
-    char *b = join_new_session(co, "g", &tag, 50);
-    CHECK(b != NULL);
-    CHECK_EQ_INT(g->state, SL_GROUP_PREPARING_REBALANCE);
-    int joins = D.joins;
-    beating_t hb = {co, a, 20};
-    (void)sl_loop_timer(loop, 10, beat, &hb);
-    CHECK_EQ_INT(sl_loop_run(loop), SL_OK); /* about 200 ms */
-    CHECK_EQ_INT(g->n_members, 2);
-    CHECK_EQ_INT(D.joins, joins); /* b's JoinGroup not answered (no UNKNOWN_MEMBER_ID) */
-    sl_str_t n[1];
-    sl_bytes_t md[1];
-    sl_join_args_t ja = args("g", a, NULL, n, md);
-    ja.session_timeout_ms = 50;
-    sl_group_t *gg;
-    CHECK_EQ_INT(sl_coord_join(co, &ja, &tag, &m, &gg), -1);
-    CHECK_EQ_INT(g->generation, 2);
-    CHECK_EQ_INT(g->n_members, 2);
-    CHECK_EQ_INT(D.last_join_err, 0);
-    free(a);
-    free(b);
     sl_coord_free(co);
     sl_loop_free(loop);
     sl_os_rmtree(dir);
