@@ -157,8 +157,8 @@ SL_HANDLER(Produce) {
                     sl_counter_add(p->m_bytes_in, records.len);
                     sl_counter_add(p->m_records_in, (uint64_t)n_records);
                     b->data_arrived = true;
-                    if (acks == -1) {
-                        sl_broker_mark_dirty(b, p);
+                    if (acks == -1 || sl_plog_writeback_due(p->plog)) {
+                        sl_broker_mark_dirty(b, p); /* the group commit, or a background one */
                     }
                 }
             }

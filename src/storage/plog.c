@@ -27,9 +27,12 @@ struct sl_plog {
     sl_plog_conf_t conf;
     sl_segment_t **segs; /* oldest first; the last is active */
     size_t n_segs, cap_segs;
-    int64_t start;             /* log start offset */
-    int64_t durable;           /* every offset below is synced */
-    int64_t unsynced_records;  /* appended since the last sync */
+    int64_t start;            /* log start offset */
+    int64_t durable;          /* every offset below is synced */
+    int64_t unsynced_records; /* appended since the last sync */
+    /* Bytes ever appended, and how many of them a sync covered: the difference is what a roll
+     * (or a crash of the machine) would have to write back. */
+    int64_t appended_bytes, synced_bytes, sync_bytes_target;
     int64_t first_unsynced_ms; /* wall clock of the oldest unsynced append, or -1 */
     bool failed;
     int fail_err;
@@ -215,6 +218,7 @@ static sl_err_t roll(sl_plog_t *plog, int64_t now_ms) {
         return fail(plog, "sync-on-roll");
     }
     plog->durable = cur->next;
+    plog->synced_bytes = plog->appended_bytes;
     sl_segment_t *seg = sl_segment_open(plog->dir, cur->next, true);
     if (!seg) {
         return fail(plog, "roll");
@@ -282,6 +286,7 @@ sl_err_t sl_plog_append(sl_plog_t *plog, uint8_t *batches, size_t len, int64_t n
         seg->created_ms = now_ms;
     }
     seg->size += (int64_t)len;
+    plog->appended_bytes += (int64_t)len;
     plog->unsynced_records += n_records;
     if (plog->first_unsynced_ms < 0) {
         plog->first_unsynced_ms = now_ms;
@@ -303,9 +308,14 @@ sl_err_t sl_plog_sync(sl_plog_t *plog) {
         return fail(plog, "fdatasync");
     }
     plog->durable = active(plog)->next;
+    plog->synced_bytes = plog->appended_bytes;
     plog->unsynced_records = 0;
     plog->first_unsynced_ms = -1;
     return SL_OK;
+}
+
+bool sl_plog_writeback_due(const sl_plog_t *plog) {
+    return !plog->failed && plog->appended_bytes - plog->synced_bytes >= SL_PLOG_WRITEBACK_BYTES;
 }
 
 sl_err_t sl_plog_sync_begin(sl_plog_t *plog, int *fd_out, int64_t *target_out) {
@@ -324,6 +334,7 @@ sl_err_t sl_plog_sync_begin(sl_plog_t *plog, int *fd_out, int64_t *target_out) {
     }
     *fd_out = fd;
     *target_out = seg->next;
+    plog->sync_bytes_target = plog->appended_bytes;
     return SL_OK;
 }
 
@@ -337,6 +348,9 @@ sl_err_t sl_plog_sync_end(sl_plog_t *plog, int64_t target, int rc) {
     }
     if (target > plog->durable) {
         plog->durable = target;
+    }
+    if (plog->sync_bytes_target > plog->synced_bytes) {
+        plog->synced_bytes = plog->sync_bytes_target;
     }
     if (plog->durable >= active(plog)->next) {
         plog->unsynced_records = 0;

@@ -57,6 +57,12 @@ void sl_plog_set_conf(sl_plog_t *plog, const sl_plog_conf_t *conf);
 SL_MUST_USE sl_err_t sl_plog_append(sl_plog_t *plog, uint8_t *batches, size_t len, int64_t now_ms,
                                     int64_t *base_offset_out);
 
+/* Unsynced bytes past which a partition gets a background sync even when nobody waits for one
+ * (acks=0/1 and no flush.* settings): it bounds what the fdatasync at a segment roll, which runs
+ * on the appending thread, has to write back. */
+#define SL_PLOG_WRITEBACK_BYTES (8 << 20)
+/* At least SL_PLOG_WRITEBACK_BYTES appended and not yet covered by a sync. */
+bool sl_plog_writeback_due(const sl_plog_t *plog);
 /* fdatasync's everything appended so far; afterwards sl_plog_durable_offset == end offset.
  * A failure makes the log FAILED. */
 SL_MUST_USE sl_err_t sl_plog_sync(sl_plog_t *plog);

@@ -211,3 +211,38 @@ TEST(flush_messages_and_flush_ms_sync_by_themselves) {
     sl_os_rmtree(dir);
     free(dir);
 }
+
+TEST(writeback_is_due_after_enough_unsynced_bytes) {
+    char *dir = tmpdir();
+    sl_plog_conf_t conf = small_conf();
+    conf.segment_bytes = 64 << 20;
+    sl_plog_t *plog;
+    char err[SL_ERRLEN];
+    CHECK_EQ_INT(sl_plog_open(dir, &conf, 1000, &plog, err), SL_OK);
+    sl_buf_t b = {0};
+    batchgen(&b, 2000, 1); /* about 20 KB */
+    int64_t base;
+    int appends = 0;
+    while (!sl_plog_writeback_due(plog) && appends < 10000) {
+        sl_buf_t copy = {0};
+        sl_buf_append(&copy, b.data, b.len);
+        CHECK_EQ_INT(sl_plog_append(plog, copy.data, copy.len, 1000, &base), SL_OK);
+        sl_buf_fini(&copy);
+        appends++;
+    }
+    /* Due once SL_PLOG_WRITEBACK_BYTES are unsynced, not before. */
+    CHECK_EQ_INT((int64_t)appends, (SL_PLOG_WRITEBACK_BYTES + (int64_t)b.len - 1) / (int64_t)b.len);
+    int fd;
+    int64_t target;
+    CHECK_EQ_INT(sl_plog_sync_begin(plog, &fd, &target), SL_OK);
+    CHECK(fd >= 0);
+    CHECK_EQ_INT(fdatasync(fd), 0);
+    close(fd);
+    CHECK(sl_plog_writeback_due(plog)); /* the sync has not reported yet */
+    CHECK_EQ_INT(sl_plog_sync_end(plog, target, SL_OK), SL_OK);
+    CHECK(!sl_plog_writeback_due(plog));
+    sl_buf_fini(&b);
+    sl_plog_close(plog);
+    sl_os_rmtree(dir);
+    free(dir);
+}
