@@ -262,8 +262,8 @@ sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err) {
     if (!b->loop || load_cluster_id(b, err) != SL_OK) {
         goto fail;
     }
-    b->fsyncq = sl_fsyncq_new(sl_broker_sync_done, b);
-    b->logsyncq = sl_fsyncq_new(sl_broker_log_sync_done, b);
+    b->fsyncq = sl_fsyncq_new(sl_broker_sync_done, b, (int)conf->sync_threads);
+    b->logsyncq = sl_fsyncq_new(sl_broker_log_sync_done, b, 1);
     if (!b->fsyncq || !b->logsyncq ||
         sl_loop_watch(b->loop, sl_fsyncq_fd(b->fsyncq), SL_EV_READ, sl_broker_on_fsync, b) !=
             SL_OK ||

@@ -49,6 +49,8 @@ const sl_conf_def_t sl_broker_conf_defs[] = {
      0, "fdatasync after this many records even for acks=0/1"},
     {"log.flush.interval.ms", SL_CONF_INT, "9223372036854775807", 0, LMAX, B(flush_ms), 0,
      "fdatasync data older than this even for acks=0/1"},
+    {"log.sync.threads", SL_CONF_INT, "4", 1, 16, B(sync_threads), 0,
+     "Threads running partition fdatasyncs in parallel (sluice; more for deep-queue disks)"},
     {"message.max.bytes", SL_CONF_INT, "1048588", 0, INT32_MAX, B(message_max_bytes), 0,
      "Largest record batch accepted"},
     {"socket.request.max.bytes", SL_CONF_INT, "104857600", 64, INT32_MAX,

@@ -29,6 +29,7 @@ typedef struct sl_broker_conf {
     int64_t message_max_bytes;
     int64_t socket_request_max_bytes;
     int64_t queued_max_request_bytes;
+    int64_t sync_threads; /* log.sync.threads: partition fdatasync workers */
     int64_t connection_out_high_bytes;
     int64_t max_inflight_requests;
     int64_t max_connections; /* 0: the open-file limit minus a reserve */

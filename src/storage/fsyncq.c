@@ -1,9 +1,10 @@
-/* fsyncq.c -- the fdatasync worker (see fsyncq.h).
+/* fsyncq.c -- the fdatasync workers (see fsyncq.h).
  *
  * Two lists under one mutex: `todo` (submitted, not started) and `done` (finished, not yet
- * reported). The worker takes the whole todo list at once, syncs each fd, appends the results to
- * done and writes the eventfd. Jobs for the same token keep their order because one worker runs
- * them in submission order. */
+ * reported). Each worker takes one job at a time, syncs its fd, appends the result to done and
+ * writes the eventfd, so a sync is reported as soon as it finishes and a slow one does not hold
+ * back the others. Jobs run in parallel across workers: the caller keeps at most one sync per
+ * file in flight (the broker does, per partition and per record file). */
 #include "fsyncq.h"
 
 #include <errno.h>
@@ -27,7 +28,8 @@ typedef struct job {
 } job_t;
 
 struct sl_fsyncq {
-    pthread_t thread;
+    pthread_t threads[SL_FSYNCQ_MAX_WORKERS];
+    int n_threads;
     pthread_mutex_t mu;
     pthread_cond_t cv;      /* todo non-empty or stopping */
     pthread_cond_t idle_cv; /* a batch finished */
@@ -50,31 +52,29 @@ static void *worker(void *arg) {
         if (!q->todo && q->stop) {
             break;
         }
-        job_t *batch = q->todo;
-        q->todo = q->todo_tail = NULL;
+        job_t *j = q->todo;
+        q->todo = j->next;
+        if (!q->todo) {
+            q->todo_tail = NULL;
+        }
+        j->next = NULL;
         pthread_mutex_unlock(&q->mu);
-        for (job_t *j = batch; j; j = j->next) {
-            uint64_t t0 = sl_mono_ns();
-            int r = sl_os.fdatasync(j->fd);
-            j->rc = r == 0 ? SL_OK : errno == ENOSPC ? SL_ERR_NOSPACE : SL_ERR_IO;
-            if (r != 0) {
-                sl_log(SL_LOG_ERROR, "storage", "op=fdatasync fd=%d err=\"%s\"", j->fd,
-                       strerror(errno));
-            }
-            j->us = (sl_mono_ns() - t0) / 1000;
-            sl_os.close(j->fd);
+        uint64_t t0 = sl_mono_ns();
+        int r = sl_os.fdatasync(j->fd);
+        j->rc = r == 0 ? SL_OK : errno == ENOSPC ? SL_ERR_NOSPACE : SL_ERR_IO;
+        if (r != 0) {
+            sl_log(SL_LOG_ERROR, "storage", "op=fdatasync fd=%d err=\"%s\"", j->fd,
+                   strerror(errno));
         }
+        j->us = (sl_mono_ns() - t0) / 1000;
+        sl_os.close(j->fd);
         pthread_mutex_lock(&q->mu);
-        job_t *tail = batch;
-        while (tail->next) {
-            tail = tail->next;
-        }
         if (q->done_tail) {
-            q->done_tail->next = batch;
+            q->done_tail->next = j;
         } else {
-            q->done = batch;
+            q->done = j;
         }
-        q->done_tail = tail;
+        q->done_tail = j;
         uint64_t one = 1;
         ssize_t w = write(q->efd, &one, sizeof one);
         (void)w;
@@ -84,7 +84,7 @@ static void *worker(void *arg) {
     return NULL;
 }
 
-sl_fsyncq_t *sl_fsyncq_new(sl_fsync_done_fn *done, void *opaque) {
+sl_fsyncq_t *sl_fsyncq_new(sl_fsync_done_fn *done, void *opaque, int workers) {
     sl_fsyncq_t *q = sl_xcalloc(1, sizeof *q);
     q->fn = done;
     q->opaque = opaque;
@@ -97,11 +97,17 @@ sl_fsyncq_t *sl_fsyncq_new(sl_fsync_done_fn *done, void *opaque) {
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->cv, NULL);
     pthread_cond_init(&q->idle_cv, NULL);
-    if (pthread_create(&q->thread, NULL, worker, q) != 0) {
-        sl_log(SL_LOG_ERROR, "storage", "op=pthread_create msg=\"no fsync worker\"");
-        close(q->efd);
-        free(q);
-        return NULL;
+    workers = SL_MAX(1, SL_MIN(workers, SL_FSYNCQ_MAX_WORKERS));
+    for (; q->n_threads < workers; q->n_threads++) {
+        if (pthread_create(&q->threads[q->n_threads], NULL, worker, q) != 0) {
+            sl_log(SL_LOG_ERROR, "storage", "op=pthread_create msg=\"no fsync worker\"");
+            if (q->n_threads == 0) {
+                close(q->efd);
+                free(q);
+                return NULL;
+            }
+            break; /* fewer workers, still correct */
+        }
     }
     return q;
 }
@@ -161,9 +167,11 @@ void sl_fsyncq_free(sl_fsyncq_t *q) {
     sl_fsyncq_drain(q);
     pthread_mutex_lock(&q->mu);
     q->stop = true;
-    pthread_cond_signal(&q->cv);
+    pthread_cond_broadcast(&q->cv);
     pthread_mutex_unlock(&q->mu);
-    pthread_join(q->thread, NULL);
+    for (int i = 0; i < q->n_threads; i++) {
+        pthread_join(q->threads[i], NULL);
+    }
     close(q->efd);
     pthread_mutex_destroy(&q->mu);
     pthread_cond_destroy(&q->cv);
