@@ -1,6 +1,6 @@
 /* fsyncq.c -- the fdatasync workers (see fsyncq.h).
  *
- * Two lists under one mutex: `todo` (submitted, not started) and `done` (finished, not yet
+ * Two lists under one mutex: `queued` (submitted, not started) and `done` (finished, not yet
  * reported). Each worker takes one job at a time, syncs its fd, appends the result to done and
  * writes the eventfd, so a sync is reported as soon as it finishes and a slow one does not hold
  * back the others. Jobs run in parallel across workers: the caller keeps at most one sync per
@@ -31,9 +31,9 @@ struct sl_fsyncq {
     pthread_t threads[SL_FSYNCQ_MAX_WORKERS];
     int n_threads;
     pthread_mutex_t mu;
-    pthread_cond_t cv;      /* todo non-empty or stopping */
+    pthread_cond_t cv;      /* queued non-empty or stopping */
     pthread_cond_t idle_cv; /* a batch finished */
-    job_t *todo, *todo_tail;
+    job_t *queued, *queued_tail;
     job_t *done, *done_tail;
     size_t outstanding; /* submitted and not yet reported */
     bool stop;
@@ -46,16 +46,16 @@ static void *worker(void *arg) {
     sl_fsyncq_t *q = arg;
     pthread_mutex_lock(&q->mu);
     for (;;) {
-        while (!q->todo && !q->stop) {
+        while (!q->queued && !q->stop) {
             pthread_cond_wait(&q->cv, &q->mu);
         }
-        if (!q->todo && q->stop) {
+        if (!q->queued && q->stop) {
             break;
         }
-        job_t *j = q->todo;
-        q->todo = j->next;
-        if (!q->todo) {
-            q->todo_tail = NULL;
+        job_t *j = q->queued;
+        q->queued = j->next;
+        if (!q->queued) {
+            q->queued_tail = NULL;
         }
         j->next = NULL;
         pthread_mutex_unlock(&q->mu);
@@ -121,12 +121,12 @@ void sl_fsyncq_submit(sl_fsyncq_t *q, int fd_owned, void *token) {
     j->fd = fd_owned;
     j->token = token;
     pthread_mutex_lock(&q->mu);
-    if (q->todo_tail) {
-        q->todo_tail->next = j;
+    if (q->queued_tail) {
+        q->queued_tail->next = j;
     } else {
-        q->todo = j;
+        q->queued = j;
     }
-    q->todo_tail = j;
+    q->queued_tail = j;
     q->outstanding++;
     pthread_cond_signal(&q->cv);
     pthread_mutex_unlock(&q->mu);
