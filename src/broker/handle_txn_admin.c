@@ -73,11 +73,14 @@ SL_HANDLER(ListTransactions) {
     list_filter_t f = {.any_state = true, .min_duration_ms = -1, .now_ms = sl_wall_ms()};
     int32_t n_states = sl_rd_count(rd, true, 1);
     sl_reader_t states = *rd;
+    int32_t n_unknown = 0;
     for (int32_t i = 0; i < n_states && !rd->err; i++) {
         int s = state_of(sl_rd_str(rd, true));
         f.any_state = false;
         if (s >= 0) {
             f.states[s] = true;
+        } else {
+            n_unknown++;
         }
     }
     f.n_pids = sl_rd_count(rd, true, 8);
@@ -95,11 +98,6 @@ SL_HANDLER(ListTransactions) {
     sl_wr_i32(wr, 0);
     sl_wr_i16(wr, KERR_NONE);
     /* Filters naming no state we know are echoed back (Kafka's unknown_state_filters). */
-    int32_t n_unknown = 0;
-    sl_reader_t again = states;
-    for (int32_t i = 0; i < n_states; i++) {
-        n_unknown += state_of(sl_rd_str(&again, true)) < 0;
-    }
     sl_wr_array_len(wr, true, n_unknown);
     for (int32_t i = 0; i < n_states; i++) {
         sl_str_t name = sl_rd_str(&states, true);
