@@ -8,10 +8,13 @@
  *   last member leaves or expires ──► EMPTY (committed offsets stay)
  *
  * Transitions: prepare_rebalance, maybe_complete_join/complete_join, sl_coord_sync (leader),
- * remove_member. Session expiry uses one timer per member that re-arms itself for the remaining
- * time when heartbeats moved the deadline, so heartbeats never touch the timer heap.
- * Static members (group.instance.id) that rejoin with unchanged metadata take their old place
- * without a rebalance; the member id they replace is fenced. */
+ * remove_member. No transition runs inside another: one that must take members out while it runs
+ * (complete_join dropping those that did not rejoin) uses drop_member, which answers their parked
+ * requests and nothing else, so every request is answered exactly once. Session expiry uses one
+ * timer per member that re-arms itself for the remaining time when heartbeats moved the deadline,
+ * so heartbeats never touch the timer heap. Static members (group.instance.id) that rejoin with
+ * unchanged metadata take their old place without a rebalance; the member id they replace is
+ * fenced. */
 #include "coordinator.h"
 
 #include <stdio.h>
@@ -211,16 +214,21 @@ static void touch(sl_coord_t *co, sl_member_t *m) {
 
 /* ---- membership ---- */
 
-static void remove_member(sl_coord_t *co, sl_group_t *g, sl_member_t *m, const char *why) {
+/* Takes m out of g and frees it, answering its parked requests with UNKNOWN_MEMBER_ID. Makes no
+ * state transition: callers that are themselves inside a transition (complete_join, a JoinGroup
+ * refused before the member ever counted) use this, so no transition re-enters another. */
+static void drop_member(sl_coord_t *co, sl_group_t *g, sl_member_t *m, const char *why) {
     sl_log(SL_LOG_INFO, "group", "group=%s member=%s msg=\"removed: %s\"", g->id, m->member_id,
            why);
     if (m->join_req) {
-        co->hooks.join_done(m->join_req, g, m, KERR_UNKNOWN_MEMBER_ID);
+        void *r = m->join_req;
         m->join_req = NULL;
+        co->hooks.join_done(r, g, m, KERR_UNKNOWN_MEMBER_ID);
     }
     if (m->sync_req) {
-        co->hooks.sync_done(m->sync_req, g, m, KERR_UNKNOWN_MEMBER_ID);
+        void *r = m->sync_req;
         m->sync_req = NULL;
+        co->hooks.sync_done(r, g, m, KERR_UNKNOWN_MEMBER_ID);
     }
     if (m->timer) {
         sl_loop_cancel(co->loop, m->timer);
@@ -237,17 +245,27 @@ static void remove_member(sl_coord_t *co, sl_group_t *g, sl_member_t *m, const c
         free(g->leader);
         g->leader = NULL;
     }
-    if (g->n_members == 0) {
-        if (g->state != SL_GROUP_EMPTY) {
-            g->state = SL_GROUP_EMPTY;
-            g->generation++;
-            sl_loop_cancel(co->loop, g->rebalance_timer);
-            g->rebalance_timer = 0;
-            persist_group(co, g);
-        }
+}
+
+/* The last member is gone: the group is Empty and its generation moves on. */
+static void become_empty(sl_coord_t *co, sl_group_t *g) {
+    if (g->state == SL_GROUP_EMPTY) {
         return;
     }
-    if (g->state == SL_GROUP_STABLE || g->state == SL_GROUP_COMPLETING_REBALANCE) {
+    g->state = SL_GROUP_EMPTY;
+    g->generation++;
+    sl_loop_cancel(co->loop, g->rebalance_timer);
+    g->rebalance_timer = 0;
+    persist_group(co, g);
+}
+
+/* A member leaves (LeaveGroup, session expiry): the transition its absence calls for follows. Never
+ * called from inside another transition (see drop_member). */
+static void remove_member(sl_coord_t *co, sl_group_t *g, sl_member_t *m, const char *why) {
+    drop_member(co, g, m, why);
+    if (g->n_members == 0) {
+        become_empty(co, g);
+    } else if (g->state == SL_GROUP_STABLE || g->state == SL_GROUP_COMPLETING_REBALANCE) {
         prepare_rebalance(co, g, why);
     } else if (g->state == SL_GROUP_PREPARING_REBALANCE) {
         maybe_complete_join(co, g);
@@ -306,19 +324,14 @@ static void complete_join(sl_coord_t *co, sl_group_t *g) {
     /* Members that did not rejoin in time are gone. */
     for (int i = 0; i < g->n_members;) {
         sl_member_t *m = g->members[i];
-        if (!m->join_req) {
-            g->state = SL_GROUP_PREPARING_REBALANCE; /* keep remove_member from recursing */
-            int before = g->n_members;
-            remove_member(co, g, m, "did not rejoin within the rebalance timeout");
-            if (g->n_members == before) {
-                i++;
-            }
+        if (m->join_req) {
+            i++;
             continue;
         }
-        i++;
+        drop_member(co, g, m, "did not rejoin within the rebalance timeout"); /* moves one in */
     }
     if (g->n_members == 0) {
-        g->state = SL_GROUP_EMPTY;
+        become_empty(co, g);
         return;
     }
     g->generation++;
@@ -555,7 +568,7 @@ int sl_coord_join(sl_coord_t *co, const sl_join_args_t *a, void *req, sl_member_
         }
         if (!any) {
             if (!known) {
-                remove_member(co, g, m, "inconsistent protocols");
+                drop_member(co, g, m, "inconsistent protocols"); /* it never counted */
             }
             return KERR_INCONSISTENT_GROUP_PROTOCOL;
         }

@@ -1,7 +1,8 @@
 /* test_coordinator.c -- the group state machine without sockets: join with MEMBER_ID_REQUIRED,
  * completion once every member has rejoined, leader-driven sync, heartbeat and commit fencing,
- * static membership, leaving, deletion, and offsets + membership surviving a reopen. The loop is
- * never run, so no timer fires: every transition here is driven by requests. */
+ * static membership, leaving, deletion, and offsets + membership surviving a reopen. Most tests
+ * never run the loop, so no timer fires; the rebalance-timeout tests run it until the timer has
+ * fired and check that every parked request was answered exactly once. */
 #include <stdlib.h>
 
 #include "common/os.h"
@@ -10,23 +11,33 @@
 
 typedef struct done {
     int joins, syncs;
+    int null_reqs; /* answers to a request that was not there (must stay 0) */
     int16_t last_join_err, last_sync_err;
     char last_assignment[64];
 } done_t;
 
 static done_t D;
 
+/* Every request handed to the coordinator is an int counting its answers. */
 static void on_join(void *req, sl_group_t *g, sl_member_t *m, int16_t err) {
-    (void)req;
     (void)g;
     (void)m;
+    if (!req) {
+        D.null_reqs++;
+        return;
+    }
+    (*(int *)req)++;
     D.joins++;
     D.last_join_err = err;
 }
 
 static void on_sync(void *req, sl_group_t *g, sl_member_t *m, int16_t err) {
-    (void)req;
     (void)g;
+    if (!req) {
+        D.null_reqs++;
+        return;
+    }
+    (*(int *)req)++;
     D.syncs++;
     D.last_sync_err = err;
     snprintf(D.last_assignment, sizeof D.last_assignment, "%.*s",
@@ -270,6 +281,149 @@ TEST(offsets_of_empty_groups_expire_after_retention) {
     CHECK(sl_coord_find(co, S("old")) == NULL);
     CHECK(sl_coord_committed(co, sl_coord_find(co, S("busy")), S("t"), 0) != NULL);
     free(a);
+    sl_coord_free(co);
+    sl_loop_free(loop);
+    sl_os_rmtree(dir);
+}
+
+static void stop_loop(sl_loop_t *loop, uint64_t id, void *data) {
+    (void)id;
+    (void)data;
+    sl_loop_stop(loop);
+}
+
+/* Joins or rejoins `member` of group "rt" with a 50 ms rebalance timeout; `req` counts answers. */
+static int rejoin(sl_coord_t *co, const char *member, int *req, sl_member_t **m) {
+    sl_str_t n[1];
+    sl_bytes_t md[1];
+    sl_join_args_t a = args("rt", member, NULL, n, md);
+    a.rebalance_timeout_ms = 50;
+    sl_group_t *g;
+    return sl_coord_join(co, &a, req, m, &g);
+}
+
+/* The robustness campaign's crash: A and B reach generation 2, A rejoins, B keeps its session but
+ * does not rejoin. At the rebalance timeout B is removed and A answered once, with generation 3;
+ * no request is answered twice or answered when it is gone. The order of the members decides
+ * which path the old code took (crash, or A removed too), so both orders are run. */
+static void rebalance_timeout_drops_silent_member(int *sl_failed_, bool leader_rejoins) {
+    memset(&D, 0, sizeof D);
+    char dir[] = "/tmp/sluice-coord-XXXXXX";
+    CHECK(mkdtemp(dir));
+    sl_loop_t *loop = sl_loop_new();
+    sl_coord_t *co = open_coord(loop, dir);
+    CHECK(co);
+    int ra = 0, rb = 0, ra2 = 0, rlast = 0;
+    sl_member_t *m;
+    CHECK_EQ_INT(rejoin(co, "", &ra, &m), 79);
+    char *a = sl_xstrdup(m->member_id);
+    free(m->member_id);
+    free(m);
+    CHECK_EQ_INT(rejoin(co, a, &ra, &m), -1);
+    CHECK_EQ_INT(ra, 1); /* generation 1: A alone */
+    sl_group_t *g = sl_coord_find(co, S("rt"));
+    CHECK_EQ_INT(rejoin(co, "", &rb, &m), 79);
+    char *b = sl_xstrdup(m->member_id);
+    free(m->member_id);
+    free(m);
+    CHECK_EQ_INT(rejoin(co, b, &rb, &m), -1);
+    CHECK_EQ_INT(rejoin(co, a, &ra2, &m), -1); /* A rejoins: generation 2 with A and B */
+    CHECK_EQ_INT(g->generation, 2);
+    CHECK_EQ_INT(rb, 1);
+    CHECK_EQ_INT(ra2, 1);
+    CHECK_EQ_INT(g->n_members, 2);
+    /* The rejoining member opens a new rebalance the other one never answers. */
+    const char *rejoiner = leader_rejoins ? g->leader : (strcmp(g->leader, a) ? a : b);
+    bool is_a = !strcmp(rejoiner, a);
+    CHECK_EQ_INT(rejoin(co, rejoiner, &rlast, &m), -1);
+    if (!leader_rejoins) {
+        /* A follower resending unchanged metadata gets the current generation back at once. */
+        CHECK_EQ_INT(rlast, 1);
+        CHECK_EQ_INT(g->state, SL_GROUP_COMPLETING_REBALANCE);
+        rlast = 0;
+        sl_str_t n[1];
+        sl_bytes_t md[1];
+        sl_join_args_t ch = args("rt", rejoiner, NULL, n, md);
+        md[0] = (sl_bytes_t){(const uint8_t *)"new-meta", 8}; /* changed: forces a rebalance */
+        ch.rebalance_timeout_ms = 50;
+        sl_group_t *gg;
+        CHECK_EQ_INT(sl_coord_join(co, &ch, &rlast, &m, &gg), -1);
+    }
+    CHECK_EQ_INT(g->state, SL_GROUP_PREPARING_REBALANCE);
+    /* The other member keeps its session alive but never rejoins. */
+    const char *silent = is_a ? b : a;
+    CHECK_EQ_INT(sl_coord_heartbeat(co, S("rt"), 2, S(silent), S(NULL)), 27);
+    (void)sl_loop_timer(loop, 300, stop_loop, NULL);
+    CHECK(sl_loop_run(loop) == SL_OK);
+    CHECK_EQ_INT(D.null_reqs, 0);
+    CHECK_EQ_INT(rlast, 1); /* answered exactly once, with the new generation */
+    CHECK_EQ_INT(D.last_join_err, 0);
+    CHECK_EQ_INT(g->generation, 3);
+    CHECK_EQ_INT(g->n_members, 1);
+    CHECK(!strcmp(g->members[0]->member_id, rejoiner));
+    CHECK(g->leader && !strcmp(g->leader, rejoiner));
+    CHECK_EQ_INT(g->state, SL_GROUP_COMPLETING_REBALANCE);
+    CHECK_EQ_INT(ra + rb + ra2, 3); /* nothing earlier answered again */
+    CHECK_EQ_INT(sl_coord_heartbeat(co, S("rt"), 3, S(silent), S(NULL)), 25);
+    free(a);
+    free(b);
+    sl_coord_free(co);
+    sl_loop_free(loop);
+    sl_os_rmtree(dir);
+}
+
+TEST(rebalance_timeout_leader_rejoins_follower_silent) {
+    rebalance_timeout_drops_silent_member(sl_failed_, true);
+}
+
+TEST(rebalance_timeout_follower_rejoins_leader_silent) {
+    rebalance_timeout_drops_silent_member(sl_failed_, false);
+}
+
+/* Every member silent at the rebalance timeout: the group ends Empty, one generation on, and the
+ * parked join of the member that did come back is answered once. */
+TEST(rebalance_timeout_with_no_rejoin_empties_group) {
+    memset(&D, 0, sizeof D);
+    char dir[] = "/tmp/sluice-coord-XXXXXX";
+    CHECK(mkdtemp(dir));
+    sl_loop_t *loop = sl_loop_new();
+    sl_coord_t *co = open_coord(loop, dir);
+    CHECK(co);
+    int ra = 0;
+    sl_member_t *m;
+    CHECK_EQ_INT(rejoin(co, "", &ra, &m), 79);
+    char *a = sl_xstrdup(m->member_id);
+    free(m->member_id);
+    free(m);
+    CHECK_EQ_INT(rejoin(co, a, &ra, &m), -1);
+    sl_group_t *g = sl_coord_find(co, S("rt"));
+    sl_str_t who[1] = {S(a)};
+    sl_bytes_t what[1] = {{(const uint8_t *)"X", 1}};
+    sl_sync_args_t s = {S("rt"), S(a), S(NULL), 1, 1, who, what};
+    int rs = 0;
+    CHECK_EQ_INT(sl_coord_sync(co, &s, &rs, &m), -1);
+    CHECK_EQ_INT(g->state, SL_GROUP_STABLE);
+    /* A MEMBER_ID_REQUIRED newcomer never completes its join; A must rejoin and does not. */
+    int rb = 0;
+    CHECK_EQ_INT(rejoin(co, "", &rb, &m), 79);
+    char *b = sl_xstrdup(m->member_id);
+    free(m->member_id);
+    free(m);
+    CHECK_EQ_INT(rejoin(co, b, &rb, &m), -1);
+    CHECK_EQ_INT(g->state, SL_GROUP_PREPARING_REBALANCE);
+    sl_coord_delete_group(co, S("nothing"));                     /* unrelated: no effect */
+    CHECK_EQ_INT(sl_coord_leave(co, S("rt"), S(b), S(NULL)), 0); /* b leaves: answered once */
+    CHECK_EQ_INT(rb, 1);
+    (void)sl_loop_timer(loop, 300, stop_loop, NULL);
+    CHECK(sl_loop_run(loop) == SL_OK);
+    CHECK_EQ_INT(D.null_reqs, 0);
+    CHECK_EQ_INT(g->state, SL_GROUP_EMPTY);
+    CHECK_EQ_INT(g->n_members, 0);
+    CHECK_EQ_INT(g->generation, 2);
+    CHECK_EQ_INT(ra, 1);
+    CHECK_EQ_INT(rs, 1);
+    free(a);
+    free(b);
     sl_coord_free(co);
     sl_loop_free(loop);
     sl_os_rmtree(dir);
