@@ -47,6 +47,15 @@ static int sl_n_tests;
         }                                                                                          \
     } while (0)
 
+/* A deterministic xorshift64 generator: random tests reproduce from run to run. */
+static uint64_t sl_test_rng = 0x9E3779B97F4A7C15ull;
+static inline uint64_t sl_test_rand(void) {
+    sl_test_rng ^= sl_test_rng << 13;
+    sl_test_rng ^= sl_test_rng >> 7;
+    sl_test_rng ^= sl_test_rng << 17;
+    return sl_test_rng;
+}
+
 int main(int argc, char **argv) {
     int passed = 0, failed = 0;
     for (int i = 0; i < sl_n_tests; i++) {

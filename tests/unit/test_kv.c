@@ -13,14 +13,6 @@ typedef struct model {
     int val[NKEYS];
 } model_t;
 
-static uint64_t rng = 0x9E3779B97F4A7C15ull;
-static uint64_t next_rand(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
 static sl_bytes_t key_of(int k, char *buf) {
     int n = snprintf(buf, 16, "k%d", k);
     return (sl_bytes_t){(const uint8_t *)buf, (size_t)n};
@@ -76,18 +68,18 @@ TEST(random_ops_against_model) {
     model_t committed = {0}, cur = {0};
     bool touched[NKEYS] = {0};
     for (int round = 0; round < 400; round++) {
-        int ops = (int)(next_rand() % 200);
+        int ops = (int)(sl_test_rand() % 200);
         for (int i = 0; i < ops; i++) {
-            int k = (int)(next_rand() % NKEYS);
+            int k = (int)(sl_test_rand() % NKEYS);
             char b[16];
-            if (next_rand() % 4 == 0) {
+            if (sl_test_rand() % 4 == 0) {
                 CHECK_EQ_INT(sl_kv_del(kv, key_of(k, b)), cur.has[k]);
                 if (cur.has[k]) {
                     touched[k] = true;
                 }
                 cur.has[k] = false;
             } else {
-                int v = (int)next_rand();
+                int v = (int)sl_test_rand();
                 sl_kv_put(kv, key_of(k, b), (sl_bytes_t){(const uint8_t *)&v, sizeof v});
                 cur.has[k] = true;
                 cur.val[k] = v;
@@ -102,7 +94,7 @@ TEST(random_ops_against_model) {
             CHECK_EQ_INT(c.seen[k], touched[k]); /* exactly the keys changed, once each */
         }
         CHECK_EQ_INT(sl_kv_changed_count(kv), c.n);
-        if (next_rand() % 3 == 0) {
+        if (sl_test_rand() % 3 == 0) {
             sl_kv_abort(kv);
             cur = committed;
         } else {

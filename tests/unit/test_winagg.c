@@ -73,14 +73,6 @@ static sl_bytes_t B(const char *z) {
     return (sl_bytes_t){(const uint8_t *)z, strlen(z)};
 }
 
-static uint64_t rng = 0x2545F4914F6CDD1Dull;
-static uint64_t next_rand(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
 /* Tumbling 100 ms windows, grace 30, disorder up to 80: the final counts per (key, window) equal
  * a separate computation that replays the same acceptance rule with a plain array. */
 TEST(tumbling_final_matches_reference) {
@@ -95,11 +87,11 @@ TEST(tumbling_final_matches_reference) {
         int64_t max_ts = -1, delay = 50;
         int ref_late = 0;
         for (int i = 0; i < 2000; i++) {
-            int64_t ts = (int64_t)i * 10 - (int64_t)(next_rand() % 80);
+            int64_t ts = (int64_t)i * 10 - (int64_t)(sl_test_rand() % 80);
             if (ts < 0) {
                 ts = 0;
             }
-            int k = (int)(next_rand() % 3);
+            int k = (int)(sl_test_rand() % 3);
             char key[2] = {(char)('a' + k), 0};
             max_ts = SL_MAX(max_ts, ts);
             int64_t wm = max_ts - delay - 1;

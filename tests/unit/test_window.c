@@ -6,14 +6,6 @@
 #include "harness.h"
 #include "stream/window.h"
 
-static uint64_t rng = 88172645463325252ull;
-static uint64_t next_rand(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
 TEST(spec_checks) {
     const char *why;
     sl_win_spec_t t = {.kind = SL_WIN_TUMBLING, .size_ms = 1000};
@@ -68,14 +60,14 @@ TEST(hopping_matches_brute_force) {
     const char *why;
     int64_t got[64], want[256];
     for (int iter = 0; iter < 3000; iter++) {
-        int64_t adv = 1 + (int64_t)(next_rand() % 20);
-        int64_t size = adv * (1 + (int64_t)(next_rand() % 6)) + (int64_t)(next_rand() % adv);
+        int64_t adv = 1 + (int64_t)(sl_test_rand() % 20);
+        int64_t size = adv * (1 + (int64_t)(sl_test_rand() % 6)) + (int64_t)(sl_test_rand() % adv);
         sl_win_spec_t w = {.kind = SL_WIN_HOPPING,
                            .size_ms = size,
                            .advance_ms = adv,
-                           .offset_ms = (int64_t)(next_rand() % (uint64_t)adv)};
+                           .offset_ms = (int64_t)(sl_test_rand() % (uint64_t)adv)};
         CHECK(sl_win_check(&w, &why) == SL_OK);
-        int64_t ts = (int64_t)(next_rand() % 2001) - 1000;
+        int64_t ts = (int64_t)(sl_test_rand() % 2001) - 1000;
         size_t n = sl_win_assign(&w, ts, got, 64);
         size_t m = brute(&w, ts, want);
         CHECK_EQ_INT(n, m);
@@ -112,15 +104,15 @@ static size_t reference_sessions(int64_t *ts, size_t n, int64_t gap, sl_session_
 
 TEST(sessions_match_reference_in_any_order) {
     for (int iter = 0; iter < 500; iter++) {
-        int64_t gap = 1 + (int64_t)(next_rand() % 10);
-        size_t n = 1 + next_rand() % 60;
+        int64_t gap = 1 + (int64_t)(sl_test_rand() % 10);
+        size_t n = 1 + sl_test_rand() % 60;
         int64_t ts[64], copy[64];
         sl_session_list_t l = {0};
         uint64_t next_slot = 1;
         /* Accumulator per slot: how many records it holds; merges add up. */
         int count[128] = {0};
         for (size_t i = 0; i < n; i++) {
-            ts[i] = (int64_t)(next_rand() % 200) - 50;
+            ts[i] = (int64_t)(sl_test_rand() % 200) - 50;
             copy[i] = ts[i];
             sl_session_merge_t m;
             sl_session_insert(&l, ts[i], gap, next_slot, &m);
