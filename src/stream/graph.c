@@ -1,0 +1,238 @@
+/* graph.c -- the builder calls of stream.h: nodes, their checks, sub-topologies (graph.h). */
+#include "graph.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "stream/window.h"
+
+static void fail(sl_stream_builder_t *b, const char *fmt, ...) SL_PRINTF(2, 3);
+static void fail(sl_stream_builder_t *b, const char *fmt, ...) {
+    if (b->err[0]) {
+        return; /* the first mistake is the one to report */
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(b->err, sizeof b->err, fmt, ap);
+    va_end(ap);
+}
+
+sl_stream_builder_t *sl_stream_builder_new(void) {
+    return sl_xcalloc(1, sizeof(sl_stream_builder_t));
+}
+
+void sl_stream_builder_free(sl_stream_builder_t *b) {
+    if (!b) {
+        return;
+    }
+    for (size_t i = 0; i < b->n_nodes; i++) {
+        sl_stream_node_t *n = b->nodes[i];
+        free(n->name);
+        free(n->topic);
+        free(n->late_topic);
+        free(n->children);
+        free(n);
+    }
+    for (size_t i = 0; i < b->n_owned; i++) {
+        b->owned[i].free_fn(b->owned[i].p);
+    }
+    free(b->owned);
+    free(b->nodes);
+    free(b);
+}
+
+void *sl_stream_own(sl_stream_builder_t *b, void *p, void (*free_fn)(void *p)) {
+    if (p && free_fn) {
+        b->owned = sl_xrealloc(b->owned, (b->n_owned + 1) * sizeof *b->owned);
+        b->owned[b->n_owned].p = p;
+        b->owned[b->n_owned++].free_fn = free_fn;
+    }
+    return p;
+}
+
+/* Names become parts of topic names: Kafka's legal characters only. */
+static bool good_name(const char *s) {
+    if (!s || !*s || strlen(s) > 200) {
+        return false;
+    }
+    for (; *s; s++) {
+        bool ok = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+                  (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == '-';
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static sl_stream_node_t *node_new(sl_stream_builder_t *b, sl_node_kind_t kind,
+                                  sl_stream_node_t *parent, const char *name) {
+    sl_stream_node_t *n = sl_xcalloc(1, sizeof *n);
+    n->b = b;
+    n->kind = kind;
+    n->id = (int)b->n_nodes;
+    n->name = sl_xstrdup(name ? name : "");
+    if (parent) {
+        parent->children =
+            sl_xrealloc(parent->children, (parent->n_children + 1) * sizeof *parent->children);
+        parent->children[parent->n_children++] = n;
+        n->subtopology = parent->subtopology;
+        n->keyed = parent->keyed;
+        n->src = parent->src; /* a sub-topology after a rekey keeps its source's time rules */
+        if (parent->kind == SL_NODE_SINK) {
+            fail(b, "node '%s' follows a sink ('%s'): sinks end a branch", n->name,
+                 parent->topic ? parent->topic : "");
+        }
+    }
+    if (kind != SL_NODE_SINK && kind != SL_NODE_SOURCE && !good_name(name)) {
+        fail(b, "node name '%s' must be 1-200 characters of [a-zA-Z0-9._-] (it names topics)",
+             name ? name : "(null)");
+    }
+    for (size_t i = 0; name && kind != SL_NODE_SINK && i < b->n_nodes; i++) {
+        if (b->nodes[i]->kind != SL_NODE_SINK && b->nodes[i]->kind != SL_NODE_SOURCE &&
+            !strcmp(b->nodes[i]->name, name)) {
+            fail(b, "two nodes are named '%s' (names must be unique: they name topics)", name);
+        }
+    }
+    b->nodes = sl_xrealloc(b->nodes, (b->n_nodes + 1) * sizeof *b->nodes);
+    b->nodes[b->n_nodes++] = n;
+    return n;
+}
+
+sl_stream_node_t *sl_stream_source(sl_stream_builder_t *b, const char *topic,
+                                   const sl_stream_source_opts_t *opts) {
+    sl_stream_node_t *n = node_new(b, SL_NODE_SOURCE, NULL, topic);
+    n->topic = sl_xstrdup(topic ? topic : "");
+    n->keyed = true;
+    n->subtopology = b->n_subtopologies++;
+    if (opts) {
+        n->src = *opts;
+    }
+    if (!topic || !*topic) {
+        fail(b, "a source needs a topic");
+    }
+    if (n->src.watermark_delay_ms < 0 || n->src.idle_ms < 0) {
+        fail(b, "source '%s': watermark delay and idle timeout cannot be negative", n->topic);
+    }
+    return n;
+}
+
+sl_stream_node_t *sl_stream_map(sl_stream_node_t *in, const char *name, sl_stream_fn *fn,
+                                void *user) {
+    sl_stream_node_t *n = node_new(in->b, SL_NODE_MAP, in, name);
+    n->fn = fn;
+    n->user = user;
+    n->keyed = false; /* the callback may emit any key */
+    if (!fn) {
+        fail(in->b, "map '%s' needs a function", n->name);
+    }
+    return n;
+}
+
+void sl_stream_branch(sl_stream_node_t *in, const char *name, sl_stream_route_fn *fn, void *user,
+                      size_t n, sl_stream_node_t **outs) {
+    sl_stream_node_t *br = node_new(in->b, SL_NODE_BRANCH, in, name);
+    br->route = fn;
+    br->user = user;
+    if (!fn || n == 0) {
+        fail(in->b, "branch '%s' needs a route function and at least one output", br->name);
+    }
+    for (size_t i = 0; i < n; i++) {
+        char sub[256];
+        snprintf(sub, sizeof sub, "%s-%zu", br->name, i);
+        outs[i] = node_new(in->b, SL_NODE_PASS, br, sub);
+    }
+}
+
+sl_stream_node_t *sl_stream_rekey(sl_stream_node_t *in, const char *name, sl_stream_key_fn *fn,
+                                  void *user) {
+    sl_stream_node_t *n = node_new(in->b, SL_NODE_REKEY, in, name);
+    n->key_fn = fn;
+    n->user = user;
+    n->keyed = true;
+    n->subtopology = in->b->n_subtopologies++;
+    return n;
+}
+
+sl_stream_node_t *sl_stream_aggregate(sl_stream_node_t *in, const char *name,
+                                      const sl_stream_window_t *w, const sl_stream_agg_t *agg) {
+    sl_stream_node_t *n = node_new(in->b, SL_NODE_AGG, in, name);
+    if (!in->keyed) {
+        fail(in->b,
+             "aggregate '%s' follows a node that may change keys ('%s'): add sl_stream_rekey "
+             "before it so each key's records meet in one task",
+             n->name, in->name);
+    }
+    if (!agg || !agg->step || !agg->result) {
+        fail(in->b, "aggregate '%s' needs step and result functions", n->name);
+    } else {
+        n->agg = *agg;
+    }
+    if (w) {
+        n->windowed = true;
+        n->win = *w;
+        sl_win_spec_t spec = {(sl_win_kind_t)w->kind, w->size_ms, w->advance_ms, w->gap_ms, 0};
+        const char *why;
+        if (sl_win_check(&spec, &why) != SL_OK) {
+            fail(in->b, "aggregate '%s': %s", n->name, why);
+        } else if (w->grace_ms < 0 || w->lateness_ms < 0) {
+            fail(in->b, "aggregate '%s': grace and lateness cannot be negative", n->name);
+        } else if (w->kind == SL_STREAM_SESSION && (!agg || !agg->merge)) {
+            fail(in->b, "aggregate '%s': session windows need a merge function", n->name);
+        }
+    }
+    n->keyed = true;
+    return n;
+}
+
+void sl_stream_to(sl_stream_node_t *in, const char *topic) {
+    sl_stream_node_t *n = node_new(in->b, SL_NODE_SINK, in, topic);
+    n->topic = sl_xstrdup(topic ? topic : "");
+    if (!topic || !*topic) {
+        fail(in->b, "a sink after '%s' needs a topic", in->name);
+    }
+}
+
+void sl_stream_late_topic(sl_stream_node_t *aggregate, const char *topic) {
+    if (aggregate->kind != SL_NODE_AGG || !aggregate->windowed) {
+        fail(aggregate->b, "a late topic belongs to a windowed aggregate ('%s' is not one)",
+             aggregate->name);
+        return;
+    }
+    free(aggregate->late_topic);
+    aggregate->late_topic = sl_xstrdup(topic ? topic : "");
+}
+
+const char *sl_stream_graph_check(sl_stream_builder_t *b) {
+    if (b->err[0]) {
+        return b->err;
+    }
+    if (b->n_nodes == 0) {
+        return "the pipeline has no source";
+    }
+    for (size_t i = 0; i < b->n_nodes; i++) {
+        const sl_stream_node_t *n = b->nodes[i];
+        if (n->kind != SL_NODE_SINK && n->n_children == 0) {
+            /* A dangling node computes what nobody reads: almost always a missing sl_stream_to. */
+            fail(b, "node '%s' has no downstream node or sink",
+                 n->kind == SL_NODE_SOURCE ? n->topic : n->name);
+            return b->err;
+        }
+    }
+    return NULL;
+}
+
+size_t sl_graph_roots(const sl_stream_builder_t *b, int st, sl_stream_node_t **out, size_t cap) {
+    size_t k = 0;
+    for (size_t i = 0; i < b->n_nodes; i++) {
+        sl_stream_node_t *n = b->nodes[i];
+        if ((n->kind == SL_NODE_SOURCE || n->kind == SL_NODE_REKEY) && n->subtopology == st) {
+            if (k < cap) {
+                out[k] = n;
+            }
+            k++;
+        }
+    }
+    return k;
+}

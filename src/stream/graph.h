@@ -1,0 +1,59 @@
+/* graph.h -- the pipeline graph behind stream.h's builder calls, as the runtime sees it.
+ *
+ * Nodes form a forest rooted at sources. A rekey node ends a sub-topology: its records go to a
+ * repartition topic, and the nodes after it form another sub-topology that reads that topic, so
+ * every record of a key reaches the one task that owns the key's state. Sub-topologies are
+ * numbered in the order their roots were declared; a task is (sub-topology, partition). */
+#ifndef SL_STREAM_GRAPH_H
+#define SL_STREAM_GRAPH_H
+
+#include "stream/stream.h"
+
+typedef enum sl_node_kind {
+    SL_NODE_SOURCE = 1,
+    SL_NODE_MAP,
+    SL_NODE_BRANCH, /* routes to children[route(rec)] */
+    SL_NODE_PASS,   /* a branch output: passes records on unchanged */
+    SL_NODE_REKEY,  /* ends its sub-topology; root of the next one */
+    SL_NODE_AGG,
+    SL_NODE_SINK,
+} sl_node_kind_t;
+
+struct sl_stream_node {
+    sl_stream_builder_t *b;
+    sl_node_kind_t kind;
+    int id;          /* declaration order */
+    int subtopology; /* where the node runs; for a rekey, the one it starts */
+    char *name;      /* stable: names changelog and repartition topics */
+    char *topic;     /* source, sink */
+    bool keyed;      /* records here carry the grouping key */
+    sl_stream_node_t **children;
+    size_t n_children;
+    sl_stream_source_opts_t src; /* the source's time options, inherited downstream */
+    sl_stream_fn *fn;
+    sl_stream_route_fn *route;
+    sl_stream_key_fn *key_fn;
+    void *user;
+    sl_stream_agg_t agg;
+    bool windowed;
+    sl_stream_window_t win;
+    char *late_topic;
+};
+
+struct sl_stream_builder {
+    sl_stream_node_t **nodes;
+    size_t n_nodes;
+    struct owned {
+        void *p;
+        void (*free_fn)(void *p);
+    } * owned;
+    size_t n_owned;
+    int n_subtopologies;
+    char err[SL_ERRLEN];
+};
+
+/* The nodes that start sub-topology `st` (sources and rekeys), in declaration order. Writes at
+ * most cap of them; returns how many there are. */
+size_t sl_graph_roots(const sl_stream_builder_t *b, int st, sl_stream_node_t **out, size_t cap);
+
+#endif

@@ -1,0 +1,135 @@
+/* stream.h -- sluice's stream engine: declare a pipeline as a graph of nodes, then run it.
+ *
+ * A pipeline reads topics, passes each record through stateless nodes (map, filter and flat-map
+ * are one node type: a callback that emits zero or more records), re-keys, aggregates in windows,
+ * and writes topics. Nodes belong to the builder; node calls never return NULL: the builder keeps
+ * the first mistake (a stateful node without a key, an empty name, a bad window) and reports it
+ * once, from sl_stream_graph_check, so a chain of calls needs one error check.
+ *
+ * Lifetimes: a record handed to a callback, and the bytes it views, live until the callback
+ * returns. sl_stream_emit runs the downstream nodes before it returns, so emitted bytes need only
+ * live for the call. sl_stream_scratch memory lives until the input record is done. Objects
+ * handed to sl_stream_own are freed exactly once, with the builder.
+ *
+ * Errors from callbacks: a callback returning non-SL_OK (or calling sl_stream_fail) sends the
+ * *input* record to the pipeline's dead-letter topic with headers naming the error, the node, the
+ * source topic, partition and offset (on.error=dead-letter), skips it (skip), or stops the task
+ * (fail). Emits already made stand.
+ *
+ * Threads: a task runs on one lane, in offset order; tasks run in parallel, so `user` pointers
+ * must be read-only once the pipeline runs, and mutable data belongs in state. */
+#ifndef SL_STREAM_H
+#define SL_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "common/util.h"
+
+typedef struct sl_stream_builder sl_stream_builder_t;
+typedef struct sl_stream_node sl_stream_node_t;
+typedef struct sl_stream_ctx sl_stream_ctx_t;
+
+typedef struct sl_stream_rec { /* borrowed: valid until the callback returns */
+    sl_bytes_t key, value;     /* p == NULL: null key / null value (tombstone) */
+    int64_t ts_ms;             /* event time */
+    const char *topic;         /* the input record's topic */
+    int32_t partition;
+    int64_t offset;
+} sl_stream_rec_t;
+
+/* map / filter / flat-map: 0..n sl_stream_emit calls. */
+typedef sl_err_t sl_stream_fn(sl_stream_ctx_t *ctx, const sl_stream_rec_t *rec, void *user);
+/* branch: the index of the output to take, or -1 to drop the record. */
+typedef int sl_stream_route_fn(const sl_stream_rec_t *rec, void *user);
+/* re-key: the new key, which may view rec's bytes or sl_stream_scratch memory. */
+typedef sl_err_t sl_stream_key_fn(sl_stream_ctx_t *ctx, const sl_stream_rec_t *rec, void *user,
+                                  sl_bytes_t *key_out);
+/* event time from the record (e.g. a JSON field). */
+typedef sl_err_t sl_stream_ts_fn(const sl_stream_rec_t *rec, void *user, int64_t *ts_ms_out);
+
+typedef struct sl_stream_agg { /* copied at registration */
+    size_t state_bytes;        /* zeroed by the engine; no pointers (it goes to the changelog) */
+    sl_err_t (*step)(sl_stream_ctx_t *ctx, void *state, const sl_stream_rec_t *rec, void *user);
+    void (*merge)(void *into, const void *from, void *user);                 /* session windows */
+    sl_err_t (*result)(sl_stream_ctx_t *ctx, const void *state, void *user); /* emits */
+    void *user;
+} sl_stream_agg_t;
+
+typedef enum sl_stream_win_kind {
+    SL_STREAM_TUMBLING = 1,
+    SL_STREAM_HOPPING,
+    SL_STREAM_SESSION
+} sl_stream_win_kind_t;
+
+typedef struct sl_stream_window {
+    sl_stream_win_kind_t kind;
+    int64_t size_ms, advance_ms, gap_ms;
+    int64_t grace_ms;    /* hold the final result back this long past the window's end */
+    int64_t lateness_ms; /* keep the window this much longer; late records re-fire it */
+    bool emit_changes;   /* a result per update instead of one at the close */
+} sl_stream_window_t;
+
+typedef enum sl_stream_time {
+    SL_STREAM_TIME_RECORD = 0, /* the record's timestamp (CreateTime or LogAppendTime) */
+    SL_STREAM_TIME_PROCESSING  /* the clock when the record is processed (not replay-safe) */
+} sl_stream_time_t;
+
+typedef struct sl_stream_source_opts {
+    sl_stream_time_t time;
+    sl_stream_ts_fn *ts_fn; /* overrides `time` */
+    void *ts_user;
+    int64_t watermark_delay_ms; /* bounded disorder */
+    int64_t idle_ms;            /* idle.timeout.ms for this source's partitions (0: never) */
+} sl_stream_source_opts_t;
+
+/* ---- building ---- */
+
+sl_stream_builder_t *sl_stream_builder_new(void);
+/* Frees the builder, its nodes and every object given to sl_stream_own. */
+void sl_stream_builder_free(sl_stream_builder_t *b);
+/* Frees p with free_fn when the builder goes; returns p. */
+void *sl_stream_own(sl_stream_builder_t *b, void *p, void (*free_fn)(void *p));
+
+/* Records of `topic`; opts may be NULL (record time, no disorder, never idle). */
+sl_stream_node_t *sl_stream_source(sl_stream_builder_t *b, const char *topic,
+                                   const sl_stream_source_opts_t *opts);
+sl_stream_node_t *sl_stream_map(sl_stream_node_t *in, const char *name, sl_stream_fn *fn,
+                                void *user);
+/* Routes each record to one of n new nodes written to outs[0..n). */
+void sl_stream_branch(sl_stream_node_t *in, const char *name, sl_stream_route_fn *fn, void *user,
+                      size_t n, sl_stream_node_t **outs);
+/* A new key; downstream stateful nodes group by it. The records cross a repartition topic
+ * `<application.id>-<name>-repartition` so that every key lands in one task. */
+sl_stream_node_t *sl_stream_rekey(sl_stream_node_t *in, const char *name, sl_stream_key_fn *fn,
+                                  void *user);
+/* Aggregates per key, in windows (w != NULL) or running (w == NULL: a result per update). Needs
+ * a key: after a source (the record key) or a rekey; not after a map, which may change keys. */
+sl_stream_node_t *sl_stream_aggregate(sl_stream_node_t *in, const char *name,
+                                      const sl_stream_window_t *w, const sl_stream_agg_t *agg);
+/* Writes the node's records to `topic`. */
+void sl_stream_to(sl_stream_node_t *in, const char *topic);
+/* Records later than their windows allow go to `topic` (headers: sluice.late.reason,
+ * sluice.watermark, sluice.window.end) instead of being counted and dropped. */
+void sl_stream_late_topic(sl_stream_node_t *aggregate, const char *topic);
+
+/* The first building error, or NULL when the graph is well formed. */
+const char *sl_stream_graph_check(sl_stream_builder_t *b);
+
+/* ---- in callbacks (thread: the calling lane) ---- */
+
+/* Passes a record (the current timestamp, the given key and value) to every downstream node. */
+SL_MUST_USE sl_err_t sl_stream_emit(sl_stream_ctx_t *ctx, sl_bytes_t key, sl_bytes_t value);
+/* n zeroed bytes that live until the input record is done. */
+void *sl_stream_scratch(sl_stream_ctx_t *ctx, size_t n);
+/* Records a message for the dead-letter headers; returns SL_ERR_INVAL for the callback to return.
+ */
+sl_err_t sl_stream_fail(sl_stream_ctx_t *ctx, const char *fmt, ...) SL_PRINTF(2, 3);
+/* In an aggregate's result callback: the group key and the window ([start, end) for time
+ * windows, [first, last] record times for sessions; 0, 0 for running aggregates). */
+sl_bytes_t sl_stream_ctx_key(const sl_stream_ctx_t *ctx);
+void sl_stream_window_bounds(const sl_stream_ctx_t *ctx, int64_t *start_ms, int64_t *end_ms);
+
+#endif

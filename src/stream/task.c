@@ -1,0 +1,454 @@
+/* task.c -- runs records through one sub-topology (task.h). Each node's records reach its
+ * children by plain function calls (the nodes of a sub-topology are fused); an aggregate keeps
+ * its accumulators in its own sl_kv_t and, when windowed, in an sl_winagg_t over it. */
+#include "task.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/arena.h"
+#include "stream/watermark.h"
+#include "stream/winagg.h"
+
+#define MAX_ROOTS 16
+
+typedef struct agg_state agg_state_t;
+
+struct sl_stream_ctx {
+    sl_stream_task_t *t;
+    const sl_stream_node_t *node; /* emits go to its children */
+    int64_t ts;
+    sl_bytes_t group_key;
+    int64_t win_start, win_end;
+};
+
+/* One aggregate node's state in this task. */
+struct agg_state {
+    sl_stream_task_t *t;
+    const sl_stream_node_t *node;
+    sl_kv_t *kv;
+    sl_winagg_t *win;           /* NULL: a running aggregate */
+    const sl_stream_rec_t *cur; /* the record being aggregated */
+    char late_topic[256];
+};
+
+struct sl_stream_task {
+    sl_stream_builder_t *b;
+    int st;
+    int32_t partition;
+    sl_stream_task_conf_t conf;
+    char dead_letter[256];
+    sl_stream_node_t *roots[MAX_ROOTS];
+    size_t n_roots;
+    sl_wm_t wm;
+    agg_state_t *aggs; /* one per aggregate node of this sub-topology */
+    size_t n_aggs;
+    sl_arena_t scratch; /* reset after every input record */
+    char fail_msg[SL_ERRLEN];
+    const sl_stream_node_t *fail_node; /* the node whose callback failed on this record */
+    bool write_failed;                 /* an output could not be written: the task stops */
+    sl_stream_task_stats_t stats;
+};
+
+static sl_err_t run_node(sl_stream_task_t *t, const sl_stream_node_t *n, const sl_stream_rec_t *r);
+
+/* ---- callbacks' side of the API ---- */
+
+static sl_err_t to_children(sl_stream_task_t *t, const sl_stream_node_t *n,
+                            const sl_stream_rec_t *r) {
+    for (size_t i = 0; i < n->n_children; i++) {
+        sl_err_t err = run_node(t, n->children[i], r);
+        if (err != SL_OK) {
+            return err;
+        }
+    }
+    return SL_OK;
+}
+
+sl_err_t sl_stream_emit(sl_stream_ctx_t *ctx, sl_bytes_t key, sl_bytes_t value) {
+    sl_stream_rec_t r = {key, value, ctx->ts, NULL, -1, -1};
+    return to_children(ctx->t, ctx->node, &r);
+}
+
+void *sl_stream_scratch(sl_stream_ctx_t *ctx, size_t n) {
+    return sl_arena_alloc(&ctx->t->scratch, n ? n : 1);
+}
+
+sl_err_t sl_stream_fail(sl_stream_ctx_t *ctx, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->t->fail_msg, sizeof ctx->t->fail_msg, fmt, ap);
+    va_end(ap);
+    ctx->t->fail_node = ctx->node;
+    return SL_ERR_INVAL;
+}
+
+sl_bytes_t sl_stream_ctx_key(const sl_stream_ctx_t *ctx) {
+    return ctx->group_key;
+}
+
+void sl_stream_window_bounds(const sl_stream_ctx_t *ctx, int64_t *start_ms, int64_t *end_ms) {
+    *start_ms = ctx->win_start;
+    *end_ms = ctx->win_end;
+}
+
+/* A callback failed: remember which node, unless sl_stream_fail already said. */
+static sl_err_t failed(sl_stream_task_t *t, const sl_stream_node_t *n, sl_err_t err) {
+    if (!t->fail_node && !t->write_failed) {
+        t->fail_node = n;
+        snprintf(t->fail_msg, sizeof t->fail_msg, "%s", sl_err_str(err));
+    }
+    return err;
+}
+
+/* ---- aggregates ---- */
+
+static sl_err_t win_step(void *state, sl_bytes_t key, sl_bytes_t value, int64_t ts, void *user) {
+    (void)key, (void)value, (void)ts;
+    agg_state_t *a = user;
+    sl_stream_ctx_t ctx = {a->t, a->node, a->cur->ts_ms, a->cur->key, 0, 0};
+    return a->node->agg.step(&ctx, state, a->cur, a->node->agg.user);
+}
+
+static void win_merge(void *into, const void *from, void *user) {
+    agg_state_t *a = user;
+    a->node->agg.merge(into, from, a->node->agg.user);
+}
+
+static sl_err_t win_emit(sl_result_kind_t kind, sl_bytes_t key, int64_t start, int64_t end,
+                         const void *state, void *user) {
+    agg_state_t *a = user;
+    bool session = a->node->win.kind == SL_STREAM_SESSION;
+    sl_stream_ctx_t ctx = {a->t, a->node, session ? end : end - 1, key, start, end};
+    if (kind == SL_RESULT_RETRACT) {
+        /* The window's earlier result no longer holds: a tombstone for its key downstream. */
+        return sl_stream_emit(&ctx, key, (sl_bytes_t){NULL, 0});
+    }
+    return a->node->agg.result(&ctx, state, a->node->agg.user);
+}
+
+/* Every output goes through here; a failed write stops the task (it is not the record's fault). */
+static sl_err_t write_out(sl_stream_task_t *t, const char *topic, sl_bytes_t key, sl_bytes_t value,
+                          int64_t ts, const sl_stream_hdr_t *h, size_t nh) {
+    sl_err_t err = t->conf.write(t->conf.opaque, topic, key, value, ts, h, nh);
+    if (err != SL_OK) {
+        t->write_failed = true;
+    }
+    return err;
+}
+
+static sl_err_t win_late(sl_bytes_t key, sl_bytes_t value, int64_t ts, int64_t wm,
+                         int64_t window_end, void *user) {
+    agg_state_t *a = user;
+    char wbuf[24], ebuf[24];
+    int wl = snprintf(wbuf, sizeof wbuf, "%" PRId64, wm);
+    int el = snprintf(ebuf, sizeof ebuf, "%" PRId64, window_end);
+    static const char reason[] = "past window end + grace + allowed lateness";
+    sl_stream_hdr_t h[] = {
+        {"sluice.late.reason", {(const uint8_t *)reason, sizeof reason - 1}},
+        {"sluice.watermark", {(const uint8_t *)wbuf, (size_t)wl}},
+        {"sluice.window.end", {(const uint8_t *)ebuf, (size_t)el}},
+        {"sluice.node", {(const uint8_t *)a->node->name, strlen(a->node->name)}},
+    };
+    a->t->stats.late++;
+    return write_out(a->t, a->late_topic, key, value, ts, h, SL_ARRAY_LEN(h));
+}
+
+static sl_err_t run_agg(sl_stream_task_t *t, agg_state_t *a, const sl_stream_rec_t *r) {
+    a->cur = r;
+    sl_bytes_t key = r->key.p ? r->key : (sl_bytes_t){(const uint8_t *)"", 0};
+    if (a->win) {
+        return sl_winagg_add(a->win, key, r->value, r->ts_ms, t->wm.current);
+    }
+    /* Running aggregate: the accumulator per key, a result per update. */
+    size_t sb = a->node->agg.state_bytes;
+    uint8_t *state = sl_arena_alloc(&t->scratch, sb ? sb : 1);
+    sl_bytes_t v;
+    if (sl_kv_get(a->kv, key, &v) && v.len == sb) {
+        memcpy(state, v.p, sb);
+    }
+    sl_stream_ctx_t ctx = {t, a->node, r->ts_ms, key, 0, 0};
+    sl_err_t err = a->node->agg.step(&ctx, state, r, a->node->agg.user);
+    if (err != SL_OK) {
+        return err;
+    }
+    sl_kv_put(a->kv, key, (sl_bytes_t){state, sb});
+    return a->node->agg.result(&ctx, state, a->node->agg.user);
+}
+
+static agg_state_t *agg_of(sl_stream_task_t *t, const sl_stream_node_t *n) {
+    for (size_t i = 0; i < t->n_aggs; i++) {
+        if (t->aggs[i].node == n) {
+            return &t->aggs[i];
+        }
+    }
+    return NULL;
+}
+
+/* ---- the interpreter ---- */
+
+static sl_err_t run_node(sl_stream_task_t *t, const sl_stream_node_t *n, const sl_stream_rec_t *r) {
+    sl_err_t err = SL_OK;
+    sl_stream_ctx_t ctx = {t, n, r->ts_ms, r->key, 0, 0};
+    switch (n->kind) {
+    case SL_NODE_SOURCE:
+    case SL_NODE_PASS:
+        return to_children(t, n, r);
+    case SL_NODE_MAP:
+        err = n->fn(&ctx, r, n->user);
+        return err == SL_OK ? SL_OK : failed(t, n, err);
+    case SL_NODE_BRANCH: {
+        int i = n->route(r, n->user);
+        return i >= 0 && (size_t)i < n->n_children ? run_node(t, n->children[i], r) : SL_OK;
+    }
+    case SL_NODE_REKEY: {
+        if (n->subtopology == t->st) {
+            return to_children(t, n, r); /* this task reads the repartition topic */
+        }
+        sl_bytes_t key = r->key;
+        if (n->key_fn && (err = n->key_fn(&ctx, r, n->user, &key)) != SL_OK) {
+            return failed(t, n, err);
+        }
+        char topic[512];
+        snprintf(topic, sizeof topic, "%s-%s-repartition", t->conf.app_id, n->name);
+        t->stats.out++;
+        return write_out(t, topic, key, r->value, r->ts_ms, NULL, 0);
+    }
+    case SL_NODE_AGG: {
+        agg_state_t *a = agg_of(t, n);
+        SL_ASSERT(a != NULL);
+        err = run_agg(t, a, r);
+        return err == SL_OK ? SL_OK : failed(t, n, err);
+    }
+    case SL_NODE_SINK:
+        t->stats.out++;
+        return write_out(t, n->topic, r->key, r->value, r->ts_ms, NULL, 0);
+    }
+    return SL_ERR_INVAL;
+}
+
+/* Sends the input record that failed to the dead-letter topic, skips it, or stops the task. */
+static sl_err_t on_error(sl_stream_task_t *t, const sl_stream_rec_t *r, sl_err_t err) {
+    if (t->conf.on_error == SL_STREAM_ON_ERROR_FAIL) {
+        return err;
+    }
+    if (t->conf.on_error == SL_STREAM_ON_ERROR_SKIP) {
+        t->stats.skipped++;
+        return SL_OK;
+    }
+    char pbuf[16], obuf[24];
+    int pl = snprintf(pbuf, sizeof pbuf, "%" PRId32, r->partition);
+    int ol = snprintf(obuf, sizeof obuf, "%" PRId64, r->offset);
+    const char *node = t->fail_node ? t->fail_node->name : "";
+    const char *topic = r->topic ? r->topic : "";
+    sl_stream_hdr_t h[] = {
+        {"sluice.error", {(const uint8_t *)t->fail_msg, strlen(t->fail_msg)}},
+        {"sluice.node", {(const uint8_t *)node, strlen(node)}},
+        {"sluice.source.topic", {(const uint8_t *)topic, strlen(topic)}},
+        {"sluice.source.partition", {(const uint8_t *)pbuf, (size_t)pl}},
+        {"sluice.source.offset", {(const uint8_t *)obuf, (size_t)ol}},
+    };
+    t->stats.dead_lettered++;
+    return write_out(t, t->dead_letter, r->key, r->value, r->ts_ms, h, SL_ARRAY_LEN(h));
+}
+
+sl_err_t sl_stream_task_process(sl_stream_task_t *t, size_t input, const sl_stream_rec_t *in,
+                                uint64_t now_ms) {
+    SL_ASSERT(input < t->n_roots);
+    const sl_stream_node_t *root = t->roots[input];
+    sl_stream_rec_t r = *in;
+    t->stats.in++;
+    t->fail_node = NULL;
+    t->fail_msg[0] = 0;
+    t->write_failed = false;
+    sl_err_t err = SL_OK;
+    if (root->kind == SL_NODE_SOURCE && root->src.ts_fn) {
+        err = root->src.ts_fn(in, root->src.ts_user, &r.ts_ms);
+        if (err != SL_OK) {
+            (void)failed(t, root, err);
+        }
+    } else if (root->kind == SL_NODE_SOURCE && root->src.time == SL_STREAM_TIME_PROCESSING) {
+        r.ts_ms = (int64_t)now_ms;
+    }
+    if (err == SL_OK) {
+        sl_wm_record(&t->wm, input, r.ts_ms, now_ms);
+        err = run_node(t, root, &r);
+    }
+    if (err != SL_OK && t->fail_node && !t->write_failed) {
+        err = on_error(t, in, err); /* a callback failed: the record's fate is the policy's */
+    }
+    sl_arena_reset(&t->scratch);
+    return err;
+}
+
+void sl_stream_task_caught_up(sl_stream_task_t *t, size_t input) {
+    SL_ASSERT(input < t->n_roots);
+    sl_wm_caught_up(&t->wm, input);
+}
+
+sl_err_t sl_stream_task_tick(sl_stream_task_t *t, uint64_t now_ms) {
+    int64_t wm = sl_wm_advance(&t->wm, now_ms);
+    for (size_t i = 0; i < t->n_aggs; i++) {
+        if (t->aggs[i].win) {
+            sl_err_t err = sl_winagg_advance(t->aggs[i].win, wm);
+            sl_arena_reset(&t->scratch);
+            if (err != SL_OK) {
+                return err;
+            }
+        }
+    }
+    return SL_OK;
+}
+
+int64_t sl_stream_task_watermark(const sl_stream_task_t *t) {
+    return t->wm.current;
+}
+
+/* ---- lifecycle and checkpoints ---- */
+
+/* Aggregates of sub-topology st: nodes reached from its roots without crossing a rekey. */
+static void collect_aggs(sl_stream_task_t *t, const sl_stream_node_t *n) {
+    if (n->kind == SL_NODE_AGG) {
+        t->aggs = sl_xrealloc(t->aggs, (t->n_aggs + 1) * sizeof *t->aggs);
+        agg_state_t *a = &t->aggs[t->n_aggs++];
+        memset(a, 0, sizeof *a);
+        a->t = t;
+        a->node = n;
+        a->kv = sl_kv_new();
+        if (n->late_topic) {
+            snprintf(a->late_topic, sizeof a->late_topic, "%s", n->late_topic);
+        } else {
+            snprintf(a->late_topic, sizeof a->late_topic, "%s-%s-late", t->conf.app_id, n->name);
+        }
+    }
+    if (n->kind == SL_NODE_REKEY && n->subtopology != t->st) {
+        return;
+    }
+    for (size_t i = 0; i < n->n_children; i++) {
+        collect_aggs(t, n->children[i]);
+    }
+}
+
+static void make_winaggs(sl_stream_task_t *t) {
+    for (size_t i = 0; i < t->n_aggs; i++) {
+        agg_state_t *a = &t->aggs[i];
+        const sl_stream_node_t *n = a->node;
+        if (!n->windowed) {
+            continue;
+        }
+        sl_winagg_conf_t c = {
+            {(sl_win_kind_t)n->win.kind, n->win.size_ms, n->win.advance_ms, n->win.gap_ms, 0},
+            n->win.grace_ms,
+            n->win.lateness_ms,
+            n->win.emit_changes ? SL_EMIT_CHANGES : SL_EMIT_FINAL};
+        sl_winagg_ops_t ops = {n->agg.state_bytes, win_step, n->agg.merge ? win_merge : NULL,
+                               win_emit,           win_late, a};
+        const char *why;
+        a->win = sl_winagg_new(&c, &ops, a->kv, &why);
+        SL_ASSERT(a->win != NULL); /* the builder checked the window */
+    }
+}
+
+sl_stream_task_t *sl_stream_task_new(sl_stream_builder_t *b, int st, int32_t partition,
+                                     const sl_stream_task_conf_t *conf, uint64_t now_ms) {
+    sl_stream_task_t *t = sl_xcalloc(1, sizeof *t);
+    t->b = b;
+    t->st = st;
+    t->partition = partition;
+    t->conf = *conf;
+    if (conf->dead_letter) {
+        snprintf(t->dead_letter, sizeof t->dead_letter, "%s", conf->dead_letter);
+    } else {
+        snprintf(t->dead_letter, sizeof t->dead_letter, "%s-dlq", conf->app_id);
+    }
+    t->n_roots = sl_graph_roots(b, st, t->roots, MAX_ROOTS);
+    SL_ASSERT(t->n_roots >= 1 && t->n_roots <= MAX_ROOTS);
+    /* Disorder and idleness are per source; a task over several takes the widest bound. */
+    int64_t delay = 0, idle = 0;
+    for (size_t i = 0; i < t->n_roots; i++) {
+        delay = SL_MAX(delay, t->roots[i]->src.watermark_delay_ms);
+        idle = SL_MAX(idle, t->roots[i]->src.idle_ms);
+    }
+    sl_wm_init(&t->wm, t->n_roots, delay, idle, now_ms);
+    for (size_t i = 0; i < t->n_roots; i++) {
+        collect_aggs(t, t->roots[i]);
+    }
+    make_winaggs(t);
+    return t;
+}
+
+void sl_stream_task_free(sl_stream_task_t *t) {
+    if (!t) {
+        return;
+    }
+    for (size_t i = 0; i < t->n_aggs; i++) {
+        sl_winagg_free(t->aggs[i].win);
+        sl_kv_free(t->aggs[i].kv);
+    }
+    free(t->aggs);
+    sl_wm_free(&t->wm);
+    sl_arena_fini(&t->scratch);
+    free(t);
+}
+
+typedef struct each_arg {
+    const char *store;
+    sl_stream_change_fn *fn;
+    void *arg;
+} each_arg_t;
+
+static void each_one(sl_bytes_t key, const sl_bytes_t *val, void *arg) {
+    each_arg_t *e = arg;
+    e->fn(e->store, key, val, e->arg);
+}
+
+void sl_stream_task_each_changed(const sl_stream_task_t *t, sl_stream_change_fn *fn, void *arg) {
+    for (size_t i = 0; i < t->n_aggs; i++) {
+        each_arg_t e = {t->aggs[i].node->name, fn, arg};
+        sl_kv_each_changed(t->aggs[i].kv, each_one, &e);
+    }
+}
+
+void sl_stream_task_commit(sl_stream_task_t *t) {
+    for (size_t i = 0; i < t->n_aggs; i++) {
+        sl_kv_commit(t->aggs[i].kv);
+    }
+}
+
+void sl_stream_task_abort(sl_stream_task_t *t) {
+    for (size_t i = 0; i < t->n_aggs; i++) {
+        sl_kv_abort(t->aggs[i].kv);
+        if (t->aggs[i].win) {
+            sl_winagg_rebuild(t->aggs[i].win);
+        }
+    }
+}
+
+void sl_stream_task_restore(sl_stream_task_t *t, const char *store, sl_bytes_t key,
+                            const sl_bytes_t *val) {
+    for (size_t i = 0; i < t->n_aggs; i++) {
+        if (!strcmp(t->aggs[i].node->name, store)) {
+            if (val) {
+                sl_kv_put(t->aggs[i].kv, key, *val);
+            } else {
+                (void)sl_kv_del(t->aggs[i].kv, key);
+            }
+            return;
+        }
+    }
+}
+
+void sl_stream_task_restored(sl_stream_task_t *t) {
+    sl_stream_task_commit(t);
+    for (size_t i = 0; i < t->n_aggs; i++) {
+        if (t->aggs[i].win) {
+            sl_winagg_rebuild(t->aggs[i].win);
+        }
+    }
+}
+
+const sl_stream_task_stats_t *sl_stream_task_stats(const sl_stream_task_t *t) {
+    return &t->stats;
+}

@@ -1,0 +1,78 @@
+/* task.h -- one task of a pipeline: a sub-topology over one partition of its inputs, with its
+ * state stores, watermark and windowed operators. It runs records through the fused nodes and
+ * hands every output (sinks, repartition topics, late and dead-letter records) to one write
+ * callback; it does no I/O itself, so the runtime decides how outputs reach Kafka (inside the
+ * lane's transaction) and tests can run a task with no broker at all.
+ *
+ * Checkpoints: sl_stream_task_each_changed lists the state changes since the last commit (the
+ * changelog records), sl_stream_task_commit makes them the committed image, and
+ * sl_stream_task_abort goes back to it when the transaction aborts. Thread: the owning lane. */
+#ifndef SL_STREAM_TASK_H
+#define SL_STREAM_TASK_H
+
+#include "stream/graph.h"
+#include "stream/kv.h"
+
+typedef enum sl_stream_on_error {
+    SL_STREAM_ON_ERROR_DEAD_LETTER = 0, /* the input record goes to the dead-letter topic */
+    SL_STREAM_ON_ERROR_SKIP,            /* counted and skipped */
+    SL_STREAM_ON_ERROR_FAIL,            /* the task stops with the error */
+} sl_stream_on_error_t;
+
+typedef struct sl_stream_hdr {
+    const char *name;
+    sl_bytes_t value;
+} sl_stream_hdr_t;
+
+/* An output record. `key`/`value` p == NULL: null. Returns SL_OK or an error that stops the task
+ * (e.g. the producer failed). */
+typedef sl_err_t sl_stream_write_fn(void *opaque, const char *topic, sl_bytes_t key,
+                                    sl_bytes_t value, int64_t ts_ms, const sl_stream_hdr_t *hdrs,
+                                    size_t n_hdrs);
+
+typedef struct sl_stream_task_conf {
+    const char *app_id;      /* names repartition, late and dead-letter topics */
+    const char *dead_letter; /* NULL: "<app_id>-dlq" */
+    sl_stream_on_error_t on_error;
+    sl_stream_write_fn *write;
+    void *opaque;
+} sl_stream_task_conf_t;
+
+typedef struct sl_stream_task_stats {
+    uint64_t in, out, late, dead_lettered, skipped;
+} sl_stream_task_stats_t;
+
+typedef struct sl_stream_task sl_stream_task_t;
+
+/* The task of sub-topology `st` for `partition`; its inputs are the sub-topology's roots, in
+ * declaration order (sl_graph_roots). The builder must have passed sl_stream_graph_check and
+ * outlive the task. */
+sl_stream_task_t *sl_stream_task_new(sl_stream_builder_t *b, int st, int32_t partition,
+                                     const sl_stream_task_conf_t *conf, uint64_t now_ms);
+void sl_stream_task_free(sl_stream_task_t *t);
+
+/* Runs one record of input `input` (an index into the roots) through the task. SL_OK also when
+ * the record was dead-lettered or skipped; an error only when the task must stop. */
+SL_MUST_USE sl_err_t sl_stream_task_process(sl_stream_task_t *t, size_t input,
+                                            const sl_stream_rec_t *rec, uint64_t now_ms);
+/* Input `input` reached the end of its partition (for idleness). */
+void sl_stream_task_caught_up(sl_stream_task_t *t, size_t input);
+/* Advances the watermark to what the inputs allow at `now_ms` and fires due windows. */
+SL_MUST_USE sl_err_t sl_stream_task_tick(sl_stream_task_t *t, uint64_t now_ms);
+int64_t sl_stream_task_watermark(const sl_stream_task_t *t);
+
+/* The state changes since the last commit, per stateful node (store name = node name). */
+typedef void sl_stream_change_fn(const char *store, sl_bytes_t key, const sl_bytes_t *val,
+                                 void *arg);
+void sl_stream_task_each_changed(const sl_stream_task_t *t, sl_stream_change_fn *fn, void *arg);
+void sl_stream_task_commit(sl_stream_task_t *t);
+void sl_stream_task_abort(sl_stream_task_t *t);
+/* Puts a changelog record back into store `store` (restore); unknown stores are ignored. */
+void sl_stream_task_restore(sl_stream_task_t *t, const char *store, sl_bytes_t key,
+                            const sl_bytes_t *val);
+/* Call once restore is over: rebuilds the firing queues from the restored stores. */
+void sl_stream_task_restored(sl_stream_task_t *t);
+
+const sl_stream_task_stats_t *sl_stream_task_stats(const sl_stream_task_t *t);
+
+#endif

@@ -1,0 +1,339 @@
+/* test_stream_task.c -- pipelines built with stream.h run through tasks with no broker: word count
+ * across a repartition topic, per-user tumbling counts with late records routed to the late topic,
+ * dead-lettering with its headers (and skip / fail), abort rolling state back, state restored from
+ * the changelog records, and the builder's checks. */
+#include <stdio.h>
+
+#include "harness.h"
+#include "stream/task.h"
+
+#define MAXOUT 512
+typedef struct out {
+    char topic[64], key[32], value[64];
+    bool null_value;
+    int64_t ts;
+    char hdr[5][2][64];
+    size_t n_hdrs;
+} out_t;
+
+static out_t OUT[MAXOUT];
+static int N_OUT;
+static bool FAIL_WRITES;
+
+static void copy(char *dst, size_t cap, sl_bytes_t b) {
+    snprintf(dst, cap, "%.*s", (int)b.len, b.p ? (const char *)b.p : "");
+}
+
+static sl_err_t collect(void *opaque, const char *topic, sl_bytes_t key, sl_bytes_t value,
+                        int64_t ts, const sl_stream_hdr_t *h, size_t nh) {
+    (void)opaque;
+    if (FAIL_WRITES || N_OUT == MAXOUT) {
+        return SL_ERR_IO;
+    }
+    out_t *o = &OUT[N_OUT++];
+    memset(o, 0, sizeof *o);
+    snprintf(o->topic, sizeof o->topic, "%s", topic);
+    copy(o->key, sizeof o->key, key);
+    copy(o->value, sizeof o->value, value);
+    o->null_value = value.p == NULL;
+    o->ts = ts;
+    for (size_t i = 0; i < nh && i < 5; i++) {
+        snprintf(o->hdr[i][0], 64, "%s", h[i].name);
+        copy(o->hdr[i][1], 64, h[i].value);
+    }
+    o->n_hdrs = nh;
+    return SL_OK;
+}
+
+static sl_bytes_t B(const char *z) {
+    return (sl_bytes_t){(const uint8_t *)z, strlen(z)};
+}
+
+static const char *hdr(const out_t *o, const char *name) {
+    for (size_t i = 0; i < o->n_hdrs && i < 5; i++) {
+        if (!strcmp(o->hdr[i][0], name)) {
+            return o->hdr[i][1];
+        }
+    }
+    return NULL;
+}
+
+/* ---- word count ---- */
+
+static sl_err_t split(sl_stream_ctx_t *ctx, const sl_stream_rec_t *rec, void *user) {
+    (void)user;
+    const uint8_t *p = rec->value.p, *end = p + rec->value.len;
+    while (p < end) {
+        sl_bytes_t w = {p, 0};
+        while (p < end && *p != ' ') {
+            p++;
+            w.len++;
+        }
+        p += p < end;
+        if (w.len == 3 && !memcmp(w.p, "bad", 3)) {
+            return sl_stream_fail(ctx, "the word 'bad'");
+        }
+        if (w.len) {
+            sl_err_t err = sl_stream_emit(ctx, w, w);
+            if (err != SL_OK) {
+                return err;
+            }
+        }
+    }
+    return SL_OK;
+}
+
+typedef struct count {
+    int64_t n;
+} count_t;
+
+static sl_err_t count_step(sl_stream_ctx_t *ctx, void *state, const sl_stream_rec_t *rec,
+                           void *user) {
+    (void)ctx, (void)rec, (void)user;
+    ((count_t *)state)->n++;
+    return SL_OK;
+}
+
+static void count_merge(void *into, const void *from, void *user) {
+    (void)user;
+    ((count_t *)into)->n += ((const count_t *)from)->n;
+}
+
+static sl_err_t count_result(sl_stream_ctx_t *ctx, const void *state, void *user) {
+    (void)user;
+    char *out = sl_stream_scratch(ctx, 64);
+    int64_t s, e;
+    sl_stream_window_bounds(ctx, &s, &e);
+    int n = snprintf(out, 64, "%lld@%lld", (long long)((const count_t *)state)->n, (long long)s);
+    return sl_stream_emit(ctx, sl_stream_ctx_key(ctx),
+                          (sl_bytes_t){(const uint8_t *)out, (size_t)n});
+}
+
+static const sl_stream_agg_t COUNT = {sizeof(count_t), count_step, count_merge, count_result, NULL};
+
+static sl_stream_builder_t *word_count(void) {
+    sl_stream_builder_t *b = sl_stream_builder_new();
+    sl_stream_node_t *words =
+        sl_stream_map(sl_stream_source(b, "text", NULL), "split", split, NULL);
+    sl_stream_node_t *counts =
+        sl_stream_aggregate(sl_stream_rekey(words, "by-word", NULL, NULL), "counts", NULL, &COUNT);
+    sl_stream_to(counts, "word-counts");
+    return b;
+}
+
+static sl_stream_task_conf_t CONF = {"app", NULL, SL_STREAM_ON_ERROR_DEAD_LETTER, collect, NULL};
+
+/* Feeds the repartition records written so far (from index `from`) to task t. */
+static int feed_repartition(sl_stream_task_t *t, int from) {
+    int end = N_OUT;
+    for (int i = from; i < end; i++) {
+        if (!strcmp(OUT[i].topic, "app-by-word-repartition")) {
+            sl_stream_rec_t r = {B(OUT[i].key), B(OUT[i].value), OUT[i].ts, OUT[i].topic, 0, i};
+            if (sl_stream_task_process(t, 0, &r, 0) != SL_OK) {
+                return -1;
+            }
+        }
+    }
+    return end;
+}
+
+TEST(word_count_across_repartition) {
+    N_OUT = 0;
+    sl_stream_builder_t *b = word_count();
+    CHECK(sl_stream_graph_check(b) == NULL);
+    sl_stream_task_t *t0 = sl_stream_task_new(b, 0, 0, &CONF, 0);
+    sl_stream_task_t *t1 = sl_stream_task_new(b, 1, 0, &CONF, 0);
+    const char *lines[] = {"the cat", "the dog the end", "bad line here", "cat"};
+    for (int i = 0; i < 4; i++) {
+        sl_stream_rec_t r = {{NULL, 0}, B(lines[i]), 100 + i, "text", 3, 40 + i};
+        CHECK(sl_stream_task_process(t0, 0, &r, 0) == SL_OK);
+    }
+    /* The bad line went to the dead-letter topic whole, with where it came from and why. */
+    int dlq = -1;
+    for (int i = 0; i < N_OUT; i++) {
+        if (!strcmp(OUT[i].topic, "app-dlq")) {
+            dlq = i;
+        }
+    }
+    CHECK(dlq >= 0);
+    CHECK(!strcmp(OUT[dlq].value, "bad line here"));
+    CHECK(!strcmp(hdr(&OUT[dlq], "sluice.error"), "the word 'bad'"));
+    CHECK(!strcmp(hdr(&OUT[dlq], "sluice.node"), "split"));
+    CHECK(!strcmp(hdr(&OUT[dlq], "sluice.source.topic"), "text"));
+    CHECK(!strcmp(hdr(&OUT[dlq], "sluice.source.partition"), "3"));
+    CHECK(!strcmp(hdr(&OUT[dlq], "sluice.source.offset"), "42"));
+    CHECK_EQ_INT(sl_stream_task_stats(t0)->dead_lettered, 1);
+    int from = N_OUT;
+    CHECK(feed_repartition(t1, 0) >= 0);
+    /* Running counts: one result per update; the last per word is its total. */
+    int the = 0, cat = 0;
+    for (int i = from; i < N_OUT; i++) {
+        CHECK(!strcmp(OUT[i].topic, "word-counts"));
+        if (!strcmp(OUT[i].key, "the")) {
+            the = atoi(OUT[i].value);
+        }
+        if (!strcmp(OUT[i].key, "cat")) {
+            cat = atoi(OUT[i].value);
+        }
+    }
+    CHECK_EQ_INT(the, 3);
+    CHECK_EQ_INT(cat, 2);
+    sl_stream_task_free(t0);
+    sl_stream_task_free(t1);
+    sl_stream_builder_free(b);
+}
+
+typedef struct cl {
+    sl_stream_task_t *into;
+    int n;
+} cl_t;
+
+static void replay(const char *store, sl_bytes_t key, const sl_bytes_t *val, void *arg) {
+    cl_t *c = arg;
+    c->n++;
+    sl_stream_task_restore(c->into, store, key, val);
+}
+
+TEST(abort_rolls_back_and_changelog_restores) {
+    N_OUT = 0;
+    sl_stream_builder_t *b = word_count();
+    CHECK(sl_stream_graph_check(b) == NULL);
+    sl_stream_task_t *t1 = sl_stream_task_new(b, 1, 0, &CONF, 0);
+    sl_stream_rec_t r = {B("w"), B("w"), 1, "app-by-word-repartition", 0, 0};
+    CHECK(sl_stream_task_process(t1, 0, &r, 0) == SL_OK);
+    CHECK(sl_stream_task_process(t1, 0, &r, 0) == SL_OK);
+    /* The checkpoint: its changelog, then commit. A fresh task restores from it. */
+    sl_stream_task_t *copy = sl_stream_task_new(b, 1, 0, &CONF, 0);
+    cl_t c = {copy, 0};
+    sl_stream_task_each_changed(t1, replay, &c);
+    CHECK_EQ_INT(c.n, 1); /* one key touched twice: one changelog record */
+    sl_stream_task_restored(copy);
+    sl_stream_task_commit(t1);
+    CHECK(sl_stream_task_process(t1, 0, &r, 0) == SL_OK); /* 3, then aborted */
+    CHECK(!strcmp(OUT[N_OUT - 1].value, "3@0"));
+    sl_stream_task_abort(t1);
+    CHECK(sl_stream_task_process(t1, 0, &r, 0) == SL_OK);
+    CHECK(!strcmp(OUT[N_OUT - 1].value, "3@0")); /* 2 committed + 1, not 4 */
+    CHECK(sl_stream_task_process(copy, 0, &r, 0) == SL_OK);
+    CHECK(!strcmp(OUT[N_OUT - 1].value, "3@0")); /* the restored copy agrees */
+    sl_stream_task_free(copy);
+    sl_stream_task_free(t1);
+    sl_stream_builder_free(b);
+}
+
+/* ---- windows over event time from the record ---- */
+
+static sl_err_t user_key(sl_stream_ctx_t *ctx, const sl_stream_rec_t *rec, void *user,
+                         sl_bytes_t *key) {
+    (void)ctx, (void)user;
+    *key = (sl_bytes_t){rec->value.p, 1}; /* the value's first letter is the user */
+    return SL_OK;
+}
+
+TEST(tumbling_counts_and_late_topic) {
+    N_OUT = 0;
+    sl_stream_builder_t *b = sl_stream_builder_new();
+    sl_stream_source_opts_t so = {.watermark_delay_ms = 5, .idle_ms = 100};
+    sl_stream_node_t *src = sl_stream_source(b, "clicks", &so);
+    sl_stream_window_t w = {.kind = SL_STREAM_TUMBLING, .size_ms = 10, .grace_ms = 2};
+    sl_stream_node_t *agg = sl_stream_aggregate(sl_stream_rekey(src, "by-user", user_key, NULL),
+                                                "per-user", &w, &COUNT);
+    sl_stream_late_topic(agg, "clicks-late");
+    sl_stream_to(agg, "per-user-10ms");
+    CHECK(sl_stream_graph_check(b) == NULL);
+    sl_stream_task_t *t1 = sl_stream_task_new(b, 1, 0, &CONF, 0);
+    int64_t ts[] = {1, 3, 12, 4, 25, 6, 40};
+    const char *who[] = {"a", "a", "a", "b", "a", "a", "b"};
+    for (int i = 0; i < 7; i++) {
+        sl_stream_rec_t r = {B(who[i]), B(who[i]), ts[i], "app-by-user-repartition", 0, i};
+        CHECK(sl_stream_task_process(t1, 0, &r, 0) == SL_OK);
+        CHECK(sl_stream_task_tick(t1, 0) == SL_OK);
+    }
+    /* After ts 25 the watermark is 19: [0,10) fired at 9 + 2 = 11 (a:2, b:1); ts 6 is late. */
+    int fired = 0, late = 0;
+    for (int i = 0; i < N_OUT; i++) {
+        if (!strcmp(OUT[i].topic, "per-user-10ms")) {
+            fired++;
+            if (!strcmp(OUT[i].key, "a") && OUT[i].value[2] == '0') {
+                CHECK(!strcmp(OUT[i].value, "2@0"));
+            }
+        } else if (!strcmp(OUT[i].topic, "clicks-late")) {
+            late++;
+            CHECK(!strcmp(OUT[i].value, "a"));
+            CHECK_EQ_INT(OUT[i].ts, 6);
+            CHECK(!strcmp(hdr(&OUT[i], "sluice.watermark"), "19"));
+            CHECK(!strcmp(hdr(&OUT[i], "sluice.window.end"), "10"));
+        }
+    }
+    CHECK_EQ_INT(late, 1);
+    CHECK_EQ_INT(fired, 4); /* [0,10) a and b, then at watermark 34 [10,20) and [20,30) of a */
+    CHECK_EQ_INT(sl_stream_task_watermark(t1), 34);
+    sl_stream_task_free(t1);
+    sl_stream_builder_free(b);
+}
+
+TEST(on_error_skip_and_fail_and_write_failure) {
+    sl_stream_builder_t *b = word_count();
+    CHECK(sl_stream_graph_check(b) == NULL);
+    sl_stream_task_conf_t skip = CONF, failc = CONF;
+    skip.on_error = SL_STREAM_ON_ERROR_SKIP;
+    failc.on_error = SL_STREAM_ON_ERROR_FAIL;
+    sl_stream_rec_t bad = {{NULL, 0}, B("bad"), 1, "text", 0, 0};
+    sl_stream_task_t *t = sl_stream_task_new(b, 0, 0, &skip, 0);
+    N_OUT = 0;
+    CHECK(sl_stream_task_process(t, 0, &bad, 0) == SL_OK);
+    CHECK_EQ_INT(N_OUT, 0);
+    CHECK_EQ_INT(sl_stream_task_stats(t)->skipped, 1);
+    sl_stream_task_free(t);
+    t = sl_stream_task_new(b, 0, 0, &failc, 0);
+    CHECK(sl_stream_task_process(t, 0, &bad, 0) == SL_ERR_INVAL);
+    sl_stream_task_free(t);
+    /* A write that fails is not the record's fault: never dead-lettered, the task stops. */
+    t = sl_stream_task_new(b, 0, 0, &CONF, 0);
+    FAIL_WRITES = true;
+    sl_stream_rec_t good = {{NULL, 0}, B("fine words"), 1, "text", 0, 1};
+    CHECK(sl_stream_task_process(t, 0, &good, 0) == SL_ERR_IO);
+    FAIL_WRITES = false;
+    CHECK_EQ_INT(sl_stream_task_stats(t)->dead_lettered, 0);
+    sl_stream_task_free(t);
+    sl_stream_builder_free(b);
+}
+
+static sl_err_t noop(sl_stream_ctx_t *ctx, const sl_stream_rec_t *rec, void *user) {
+    (void)ctx, (void)rec, (void)user;
+    return SL_OK;
+}
+
+TEST(builder_checks) {
+    sl_stream_builder_t *b = sl_stream_builder_new();
+    sl_stream_node_t *m = sl_stream_map(sl_stream_source(b, "in", NULL), "m", noop, NULL);
+    sl_stream_to(sl_stream_aggregate(m, "agg", NULL, &COUNT), "out");
+    const char *e = sl_stream_graph_check(b);
+    CHECK(e && strstr(e, "sl_stream_rekey")); /* keys may have changed: no state without rekey */
+    sl_stream_builder_free(b);
+    b = sl_stream_builder_new();
+    sl_stream_map(sl_stream_source(b, "in", NULL), "m", noop, NULL);
+    e = sl_stream_graph_check(b);
+    CHECK(e && strstr(e, "no downstream"));
+    sl_stream_builder_free(b);
+    b = sl_stream_builder_new();
+    sl_stream_node_t *s = sl_stream_source(b, "in", NULL);
+    sl_stream_to(sl_stream_map(s, "x", noop, NULL), "o1");
+    sl_stream_to(sl_stream_map(s, "x", noop, NULL), "o2");
+    e = sl_stream_graph_check(b);
+    CHECK(e && strstr(e, "two nodes are named 'x'"));
+    sl_stream_builder_free(b);
+    b = sl_stream_builder_new();
+    sl_stream_window_t w = {.kind = SL_STREAM_SESSION, .gap_ms = 5};
+    sl_stream_agg_t nomerge = COUNT;
+    nomerge.merge = NULL;
+    sl_stream_to(sl_stream_aggregate(sl_stream_source(b, "in", NULL), "s", &w, &nomerge), "o");
+    e = sl_stream_graph_check(b);
+    CHECK(e && strstr(e, "merge"));
+    sl_stream_builder_free(b);
+    b = sl_stream_builder_new();
+    sl_stream_to(sl_stream_map(sl_stream_source(b, "in", NULL), "bad name!", noop, NULL), "o");
+    e = sl_stream_graph_check(b);
+    CHECK(e && strstr(e, "[a-zA-Z0-9._-]"));
+    sl_stream_builder_free(b);
+}
