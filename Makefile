@@ -33,11 +33,13 @@ ITEST_SRC := $(wildcard tests/integration/*.c)
 ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(BUILD)/itests/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+EXAMPLE_SRC := $(wildcard examples/*.c)
+EXAMPLE_SO  := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%.so)
 
 .SECONDARY:
 .PHONY: all deps run test unit integration check-asan bench bench-groups bench-txn bench-compare bench-conn \
         bench-interference bench-roll format format-check clean
-all: $(BUILD)/sluice $(UNIT_BIN) $(ITEST_BIN) $(BENCH_BIN)
+all: $(BUILD)/sluice $(UNIT_BIN) $(ITEST_BIN) $(BENCH_BIN) $(EXAMPLE_SO)
 
 # Codec and protocol code is where sign mistakes hurt most: extra conversions checks there.
 $(BUILD)/src/common/codec.o: CFLAGS += -Wconversion -Wsign-conversion
@@ -51,9 +53,16 @@ $(BUILD)/libsluice.a: $(LIB_OBJ)
 	@$(if $(Q),echo "  AR    $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+# -rdynamic: pipeline libraries loaded by `sluice run` call the engine's functions in the binary.
 $(BUILD)/sluice: $(MAIN_OBJ) $(BUILD)/libsluice.a
 	@$(if $(Q),echo "  LD    $@")
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) -rdynamic -o $@ $^ $(LDLIBS)
+
+# Example pipelines: shared libraries for `sluice run`, resolved against the sluice binary.
+$(BUILD)/examples/%.so: examples/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC    $<")
+	$(Q)$(CC) $(CFLAGS) -fPIC -shared -o $@ $<
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libsluice.a
 	@mkdir -p $(dir $@)

@@ -426,6 +426,13 @@ void sl_stream_task_abort(sl_stream_task_t *t) {
     }
 }
 
+size_t sl_stream_task_stores(const sl_stream_task_t *t, const char **out, size_t cap) {
+    for (size_t i = 0; i < t->n_aggs && i < cap; i++) {
+        out[i] = t->aggs[i].node->name;
+    }
+    return t->n_aggs;
+}
+
 void sl_stream_task_restore(sl_stream_task_t *t, const char *store, sl_bytes_t key,
                             const sl_bytes_t *val) {
     for (size_t i = 0; i < t->n_aggs; i++) {

@@ -67,6 +67,8 @@ typedef void sl_stream_change_fn(const char *store, sl_bytes_t key, const sl_byt
 void sl_stream_task_each_changed(const sl_stream_task_t *t, sl_stream_change_fn *fn, void *arg);
 void sl_stream_task_commit(sl_stream_task_t *t);
 void sl_stream_task_abort(sl_stream_task_t *t);
+/* The names of the task's state stores (its aggregates), at most cap; returns how many. */
+size_t sl_stream_task_stores(const sl_stream_task_t *t, const char **out, size_t cap);
 /* Puts a changelog record back into store `store` (restore); unknown stores are ignored. */
 void sl_stream_task_restore(sl_stream_task_t *t, const char *store, sl_bytes_t key,
                             const sl_bytes_t *val);

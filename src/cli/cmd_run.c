@@ -1,0 +1,192 @@
+/* cmd_run.c -- `sluice run PIPELINE.so`: loads a pipeline (a shared library defining
+ * sl_stream_job), builds it and runs it against any Kafka cluster until SIGINT/SIGTERM. */
+#include <dlfcn.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "common/log.h"
+#include "stream/runtime.h"
+
+/* What a pipeline library defines: declares its graph on b; argv holds the arguments after
+ * `--` on the command line (argv[0] is the library path). */
+typedef sl_err_t sl_stream_job_fn(sl_stream_builder_t *b, int argc, char **argv);
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: sluice run PIPELINE.so --app-id ID [options] [-- pipeline args]\n"
+               "Runs a stream pipeline (a shared library defining sl_stream_job; see examples/)\n"
+               "against any Kafka cluster, exactly once by default. Scale out by starting more\n"
+               "instances with the same --app-id (and distinct --instance-id).\n"
+               "  --app-id ID        application.id: consumer group and internal topic prefix\n"
+               "  --instance-id ID   stable id of this instance (transactional ids; default 0)\n"
+               "  --threads N        lanes (threads), each a consumer + transactional producer\n"
+               "  --set key=value    processing.guarantee=exactly_once_v2|at_least_once,\n"
+               "                     commit.interval.ms=100, on.error=dead-letter|skip|fail,\n"
+               "                     dead.letter.topic=<app>-dlq\n"
+               "options: -b HOST:PORT (default 127.0.0.1:9092), -X librdkafka.key=value\n");
+}
+
+static sl_stream_t *running;
+static void on_sig(int sig) {
+    (void)sig;
+    if (running) {
+        sl_stream_stop(running);
+    }
+}
+
+static int apply_set(sl_stream_run_conf_t *rc, const char *kv) {
+    const char *eq = strchr(kv, '=');
+    if (!eq) {
+        sl_cli_error("--set", "expected key=value");
+        return -1;
+    }
+    size_t kl = (size_t)(eq - kv);
+    const char *v = eq + 1;
+    if (kl == 20 && !strncmp(kv, "processing.guarantee", kl)) {
+        if (!strcmp(v, "at_least_once")) {
+            rc->at_least_once = true;
+        } else if (!strcmp(v, "exactly_once_v2") || !strcmp(v, "exactly_once")) {
+            rc->at_least_once = false;
+        } else {
+            sl_cli_error("processing.guarantee", "exactly_once_v2 or at_least_once");
+            return -1;
+        }
+    } else if (kl == 18 && !strncmp(kv, "commit.interval.ms", kl)) {
+        rc->commit_interval_ms = atoi(v);
+        if (rc->commit_interval_ms <= 0) {
+            sl_cli_error("commit.interval.ms", "must be a positive number of milliseconds");
+            return -1;
+        }
+    } else if (kl == 8 && !strncmp(kv, "on.error", kl)) {
+        if (!strcmp(v, "dead-letter")) {
+            rc->on_error = SL_STREAM_ON_ERROR_DEAD_LETTER;
+        } else if (!strcmp(v, "skip")) {
+            rc->on_error = SL_STREAM_ON_ERROR_SKIP;
+        } else if (!strcmp(v, "fail")) {
+            rc->on_error = SL_STREAM_ON_ERROR_FAIL;
+        } else {
+            sl_cli_error("on.error", "dead-letter, skip or fail");
+            return -1;
+        }
+    } else if (kl == 17 && !strncmp(kv, "dead.letter.topic", kl)) {
+        rc->dead_letter = v;
+    } else {
+        fprintf(stderr, "sluice: --set: unknown setting '%.*s'\n", (int)kl, kv);
+        return -1;
+    }
+    return 0;
+}
+
+int sl_cmd_run(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"brokers", required_argument, 0, 'b'},
+        {"app-id", required_argument, 0, 'a'},
+        {"instance-id", required_argument, 0, 'i'},
+        {"threads", required_argument, 0, 't'},
+        {"set", required_argument, 0, 's'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    sl_client_opts_t co = {0};
+    sl_stream_run_conf_t rc = {0};
+    const char *sets[32];
+    int n_sets = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "b:X:a:i:t:s:h", opts, NULL)) != -1) {
+        if (sl_client_opt(&co, c, optarg)) {
+            continue;
+        }
+        switch (c) {
+        case 'a':
+            rc.app_id = optarg;
+            break;
+        case 'i':
+            rc.instance_id = optarg;
+            break;
+        case 't':
+            rc.lanes = atoi(optarg);
+            break;
+        case 's':
+            if (n_sets == (int)SL_ARRAY_LEN(sets)) {
+                sl_cli_error("--set", "too many settings");
+                return 2;
+            }
+            sets[n_sets++] = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind >= argc || !rc.app_id) {
+        usage(stderr);
+        return 2;
+    }
+    for (int i = 0; i < n_sets; i++) {
+        if (apply_set(&rc, sets[i]) != 0) {
+            return 2;
+        }
+    }
+    const char *path = argv[optind];
+    void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        sl_cli_error(path, dlerror());
+        return 1;
+    }
+    sl_stream_job_fn *job = (sl_stream_job_fn *)(uintptr_t)dlsym(lib, "sl_stream_job");
+    if (!job) {
+        sl_cli_error(path, "no sl_stream_job function");
+        dlclose(lib);
+        return 1;
+    }
+    const char *props[65];
+    for (int i = 0; i < co.n_props; i++) {
+        props[i] = co.props[i];
+    }
+    props[co.n_props] = NULL;
+    rc.props = props;
+    rc.brokers = co.brokers;
+    sl_stream_builder_t *b = sl_stream_builder_new();
+    /* The pipeline's own arguments: those after the library path (past an optional "--"). */
+    int pargc = argc - optind;
+    char **pargv = argv + optind;
+    int rcode = 1;
+    char errstr[512];
+    if (job(b, pargc, pargv) != SL_OK) {
+        sl_cli_error(path, "sl_stream_job failed");
+    } else if (!(running = sl_stream_new(b, &rc, errstr, sizeof errstr))) {
+        sl_cli_error(path, errstr);
+    } else {
+        struct sigaction sa = {0};
+        sa.sa_handler = on_sig;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        sl_err_t err = sl_stream_run(running);
+        sl_stream_task_stats_t st;
+        uint64_t commits;
+        sl_stream_totals(running, &st, &commits);
+        fprintf(stderr,
+                "sluice run: in=%llu out=%llu late=%llu dead_lettered=%llu skipped=%llu "
+                "checkpoints=%llu\n",
+                (unsigned long long)st.in, (unsigned long long)st.out, (unsigned long long)st.late,
+                (unsigned long long)st.dead_lettered, (unsigned long long)st.skipped,
+                (unsigned long long)commits);
+        if (err != SL_OK) {
+            sl_cli_error("run", sl_stream_errmsg(running));
+        } else {
+            rcode = 0;
+        }
+        sl_stream_t *s = running;
+        running = NULL;
+        sl_stream_free(s);
+    }
+    sl_stream_builder_free(b);
+    dlclose(lib);
+    return rcode;
+}

@@ -1,0 +1,885 @@
+/* runtime.c -- lanes that run tasks on librdkafka, with checkpoints as transactions (runtime.h).
+ *
+ * Lane loop: poll a bounded batch, run each record through its task, tick watermarks every
+ * 100 ms, and every commit.interval.ms run the checkpoint:
+ *   1. the changelog records of every task's changed state (partition = the task's partition);
+ *   2. exactly-once: the consumer's positions join the transaction with the group metadata
+ *      (KIP-447 fencing), then commit; at-least-once: flush, then commit the positions;
+ *   3. success: the tasks' state becomes committed; an abortable error: abort, roll the tasks'
+ *      state back, rewind the inputs to the committed offsets, begin again; fatal (fenced): stop.
+ * Rebalance callbacks run on the lane thread (inside poll): revoke = checkpoint then drop the
+ * tasks, lost = abort then drop, assign = create the tasks, restore their state from the
+ * changelogs (read_committed, to the end of each partition), then start fetching. */
+#include "runtime.h"
+
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "stream/graph.h"
+
+#define MAX_STORES    16
+#define POLL_BATCH    500
+#define TICK_MS       100
+#define MAX_ROOTS_ALL 64
+
+typedef struct root {
+    char topic[256];
+    int st;
+    size_t input; /* index among the sub-topology's roots */
+    int32_t partitions;
+} root_t;
+
+typedef struct slot {
+    int st;
+    int32_t partition;
+    sl_stream_task_t *task;
+} slot_t;
+
+typedef struct lane {
+    sl_stream_t *s;
+    int idx;
+    pthread_t th;
+    rd_kafka_t *c, *p, *restorer;
+    slot_t *slots;
+    size_t n_slots;
+    bool in_txn;
+    atomic_bool delivery_failed;
+    uint64_t last_commit, last_tick;
+    sl_stream_task_stats_t gone; /* totals of tasks already dropped */
+    uint64_t commits;
+    char err[SL_ERRLEN];
+} lane_t;
+
+struct sl_stream {
+    sl_stream_builder_t *b;
+    sl_stream_run_conf_t conf;
+    char app_id[200], instance_id[100];
+    root_t roots[MAX_ROOTS_ALL];
+    size_t n_roots;
+    int32_t *st_partitions; /* per sub-topology */
+    lane_t *lanes;
+    int n_lanes;
+    atomic_int stop;
+    atomic_int failed;
+    pthread_mutex_t mu; /* errmsg */
+    char errmsg[SL_ERRLEN];
+};
+
+static void set_error(sl_stream_t *s, const char *fmt, ...) SL_PRINTF(2, 3);
+static void set_error(sl_stream_t *s, const char *fmt, ...) {
+    pthread_mutex_lock(&s->mu);
+    if (!s->errmsg[0]) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(s->errmsg, sizeof s->errmsg, fmt, ap);
+        va_end(ap);
+    }
+    pthread_mutex_unlock(&s->mu);
+    atomic_store(&s->failed, 1);
+    atomic_store(&s->stop, 1);
+}
+
+/* ---- configuration ---- */
+
+static rd_kafka_conf_t *base_conf(sl_stream_t *s, char *errstr, size_t n) {
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    if (rd_kafka_conf_set(c, "bootstrap.servers", s->conf.brokers, errstr, n) != RD_KAFKA_CONF_OK) {
+        rd_kafka_conf_destroy(c);
+        return NULL;
+    }
+    for (const char *const *kv = s->conf.props; kv && *kv; kv++) {
+        char k[256];
+        const char *eq = strchr(*kv, '=');
+        if (!eq || (size_t)(eq - *kv) >= sizeof k) {
+            snprintf(errstr, n, "expected key=value: %s", *kv);
+            rd_kafka_conf_destroy(c);
+            return NULL;
+        }
+        memcpy(k, *kv, (size_t)(eq - *kv));
+        k[eq - *kv] = 0;
+        if (rd_kafka_conf_set(c, k, eq + 1, errstr, n) != RD_KAFKA_CONF_OK) {
+            rd_kafka_conf_destroy(c);
+            return NULL;
+        }
+    }
+    return c;
+}
+
+static bool set(rd_kafka_conf_t *c, const char *k, const char *v, char *errstr, size_t n) {
+    return rd_kafka_conf_set(c, k, v, errstr, n) == RD_KAFKA_CONF_OK;
+}
+
+/* ---- topics ---- */
+
+static void topic_of_root(const sl_stream_t *s, const sl_stream_node_t *n, char *out, size_t cap) {
+    if (n->kind == SL_NODE_SOURCE) {
+        snprintf(out, cap, "%s", n->topic);
+    } else {
+        snprintf(out, cap, "%s-%s-repartition", s->app_id, n->name);
+    }
+}
+
+/* Partition counts: a source's own; a rekey's sub-topology, its upstream one's. Sub-topologies
+ * are numbered in declaration order, so an upstream one always has a lower number. */
+static sl_err_t plan_partitions(sl_stream_t *s, rd_kafka_t *rk, char *errstr, size_t n) {
+    const rd_kafka_metadata_t *md;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, 10000);
+    if (err) {
+        snprintf(errstr, n, "metadata: %s", rd_kafka_err2str(err));
+        return SL_ERR_IO;
+    }
+    sl_stream_builder_t *b = s->b;
+    s->st_partitions = sl_xcalloc((size_t)b->n_subtopologies, sizeof *s->st_partitions);
+    sl_err_t rc = SL_OK;
+    for (size_t i = 0; i < b->n_nodes && rc == SL_OK; i++) {
+        sl_stream_node_t *nd = b->nodes[i];
+        if (nd->kind == SL_NODE_SOURCE) {
+            int32_t parts = 0;
+            for (int t = 0; t < md->topic_cnt; t++) {
+                if (!strcmp(md->topics[t].topic, nd->topic) && !md->topics[t].err) {
+                    parts = md->topics[t].partition_cnt;
+                }
+            }
+            if (parts <= 0) {
+                snprintf(errstr, n, "source topic '%s' does not exist", nd->topic);
+                rc = SL_ERR_NOTFOUND;
+            }
+            s->st_partitions[nd->subtopology] = SL_MAX(s->st_partitions[nd->subtopology], parts);
+        } else if (nd->kind == SL_NODE_REKEY) {
+            /* Its parent's sub-topology is the lowest-numbered one holding a parent of it. */
+            for (size_t j = 0; j < b->n_nodes; j++) {
+                for (size_t k = 0; k < b->nodes[j]->n_children; k++) {
+                    if (b->nodes[j]->children[k] == nd) {
+                        s->st_partitions[nd->subtopology] =
+                            s->st_partitions[b->nodes[j]->subtopology];
+                    }
+                }
+            }
+        }
+    }
+    rd_kafka_metadata_destroy(md);
+    return rc;
+}
+
+static sl_err_t create_topics(sl_stream_t *s, rd_kafka_t *rk, char *errstr, size_t n) {
+    sl_stream_builder_t *b = s->b;
+    rd_kafka_NewTopic_t *nt[128];
+    size_t k = 0;
+    char e[256];
+    for (size_t i = 0; i < b->n_nodes && k < SL_ARRAY_LEN(nt); i++) {
+        sl_stream_node_t *nd = b->nodes[i];
+        char name[512];
+        if (nd->kind == SL_NODE_REKEY) {
+            snprintf(name, sizeof name, "%s-%s-repartition", s->app_id, nd->name);
+        } else if (nd->kind == SL_NODE_AGG) {
+            snprintf(name, sizeof name, "%s-%s-changelog", s->app_id, nd->name);
+        } else {
+            continue;
+        }
+        nt[k] = rd_kafka_NewTopic_new(name, s->st_partitions[nd->subtopology], -1, e, sizeof e);
+        if (!nt[k]) {
+            snprintf(errstr, n, "topic %s: %s", name, e);
+            for (size_t j = 0; j < k; j++) {
+                rd_kafka_NewTopic_destroy(nt[j]);
+            }
+            return SL_ERR_INVAL;
+        }
+        if (nd->kind == SL_NODE_AGG) {
+            /* The changelog is the durable copy of the state: keep it (compaction comes with the
+             * broker's cleaner; until then nothing is deleted by time). */
+            (void)rd_kafka_NewTopic_set_config(nt[k], "retention.ms", "-1");
+        }
+        k++;
+    }
+    if (k == 0) {
+        return SL_OK;
+    }
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_CreateTopics(rk, nt, k, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+    sl_err_t rc = SL_OK;
+    const rd_kafka_CreateTopics_result_t *res = ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
+    if (!res) {
+        snprintf(errstr, n, "creating internal topics: %s",
+                 ev ? rd_kafka_event_error_string(ev) : "timed out");
+        rc = SL_ERR_IO;
+    } else {
+        size_t cnt;
+        const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(res, &cnt);
+        for (size_t i = 0; i < cnt; i++) {
+            rd_kafka_resp_err_t te = rd_kafka_topic_result_error(tr[i]);
+            if (te && te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+                snprintf(errstr, n, "creating %s: %s", rd_kafka_topic_result_name(tr[i]),
+                         rd_kafka_topic_result_error_string(tr[i]));
+                rc = SL_ERR_IO;
+            }
+        }
+    }
+    if (ev) {
+        rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_queue_destroy(q);
+    for (size_t j = 0; j < k; j++) {
+        rd_kafka_NewTopic_destroy(nt[j]);
+    }
+    return rc;
+}
+
+/* ---- producing ---- */
+
+static sl_err_t produce(lane_t *l, const char *topic, int32_t partition, sl_bytes_t key,
+                        sl_bytes_t value, int64_t ts, const sl_stream_hdr_t *h, size_t nh) {
+    rd_kafka_headers_t *hdrs = nh ? rd_kafka_headers_new(nh) : NULL;
+    for (size_t i = 0; i < nh; i++) {
+        (void)rd_kafka_header_add(hdrs, h[i].name, -1, h[i].value.p, (ssize_t)h[i].value.len);
+    }
+    rd_kafka_resp_err_t err;
+    for (;;) {
+        err = rd_kafka_producev(l->p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                                RD_KAFKA_V_KEY((void *)key.p, key.p ? key.len : 0),
+                                RD_KAFKA_V_VALUE((void *)value.p, value.p ? value.len : 0),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_TIMESTAMP(ts > 0 ? ts : 0), RD_KAFKA_V_HEADERS(hdrs),
+                                RD_KAFKA_V_END);
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            break;
+        }
+        rd_kafka_poll(l->p, 10); /* the producer queue is the backpressure: wait for room */
+    }
+    if (err) {
+        if (hdrs) {
+            rd_kafka_headers_destroy(hdrs);
+        }
+        snprintf(l->err, sizeof l->err, "produce to %s: %s", topic, rd_kafka_err2str(err));
+        return SL_ERR_IO;
+    }
+    return SL_OK;
+}
+
+static sl_err_t task_write(void *opaque, const char *topic, sl_bytes_t key, sl_bytes_t value,
+                           int64_t ts, const sl_stream_hdr_t *h, size_t nh) {
+    return produce(opaque, topic, RD_KAFKA_PARTITION_UA, key, value, ts, h, nh);
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk;
+    if (m->err) {
+        atomic_store(&((lane_t *)opaque)->delivery_failed, true);
+    }
+}
+
+/* ---- tasks ---- */
+
+static const root_t *root_of(const sl_stream_t *s, const char *topic) {
+    for (size_t i = 0; i < s->n_roots; i++) {
+        if (!strcmp(s->roots[i].topic, topic)) {
+            return &s->roots[i];
+        }
+    }
+    return NULL;
+}
+
+static slot_t *slot_of(lane_t *l, int st, int32_t partition) {
+    for (size_t i = 0; i < l->n_slots; i++) {
+        if (l->slots[i].st == st && l->slots[i].partition == partition) {
+            return &l->slots[i];
+        }
+    }
+    return NULL;
+}
+
+/* The changelog partition of one store of one task. */
+static void changelog_name(const lane_t *l, const char *store, char *out, size_t cap) {
+    snprintf(out, cap, "%s-%s-changelog", l->s->app_id, store);
+}
+
+/* Restores the tasks in slots[from..l->n_slots) together: every changelog partition of their
+ * stores is read to its end (committed records only) in one assignment, so a rebalance that
+ * brings several tasks waits for the slowest partition once, not for each in turn. */
+static sl_err_t restore(lane_t *l, size_t from) {
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(4);
+    for (size_t k = from; k < l->n_slots; k++) {
+        const char *stores[MAX_STORES];
+        size_t n = sl_stream_task_stores(l->slots[k].task, stores, MAX_STORES);
+        for (size_t i = 0; i < n && i < MAX_STORES; i++) {
+            char t[512];
+            changelog_name(l, stores[i], t, sizeof t);
+            rd_kafka_topic_partition_list_add(parts, t, l->slots[k].partition)->offset =
+                RD_KAFKA_OFFSET_BEGINNING;
+        }
+    }
+    rd_kafka_resp_err_t err = parts->cnt ? rd_kafka_assign(l->restorer, parts) : 0;
+    int at_end = 0;
+    uint64_t records = 0, t0 = sl_mono_ms();
+    while (!err && at_end < parts->cnt && !atomic_load(&l->s->stop)) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(l->restorer, 100);
+        if (!m) {
+            continue;
+        }
+        const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "";
+        rd_kafka_topic_partition_t *tp =
+            rd_kafka_topic_partition_list_find(parts, topic, m->partition);
+        if (!tp) {
+            rd_kafka_message_destroy(m); /* left over from an earlier restore */
+            continue;
+        }
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            if (tp->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                tp->err = RD_KAFKA_RESP_ERR__PARTITION_EOF; /* marks it done */
+                at_end++;
+            }
+        } else if (m->err) {
+            sl_log(SL_LOG_WARN, "stream", "lane=%d msg=\"restore: %s\"", l->idx,
+                   rd_kafka_message_errstr(m));
+        } else {
+            for (size_t k = from; k < l->n_slots; k++) {
+                if (l->slots[k].partition != m->partition) {
+                    continue;
+                }
+                const char *stores[MAX_STORES];
+                size_t n = sl_stream_task_stores(l->slots[k].task, stores, MAX_STORES);
+                for (size_t i = 0; i < n && i < MAX_STORES; i++) {
+                    char t[512];
+                    changelog_name(l, stores[i], t, sizeof t);
+                    if (!strcmp(t, topic)) {
+                        sl_bytes_t v = {m->payload, m->len};
+                        sl_stream_task_restore(l->slots[k].task, stores[i],
+                                               (sl_bytes_t){m->key, m->key_len},
+                                               m->payload ? &v : NULL);
+                        records++;
+                    }
+                }
+            }
+        }
+        rd_kafka_message_destroy(m);
+    }
+    if (parts->cnt) {
+        (void)rd_kafka_assign(l->restorer, NULL);
+    }
+    int n_parts = parts->cnt;
+    rd_kafka_topic_partition_list_destroy(parts);
+    if (err) {
+        snprintf(l->err, sizeof l->err, "restore: %s", rd_kafka_err2str(err));
+        return SL_ERR_IO;
+    }
+    for (size_t k = from; k < l->n_slots; k++) {
+        sl_stream_task_restored(l->slots[k].task);
+    }
+    if (n_parts) {
+        sl_log(SL_LOG_INFO, "stream",
+               "lane=%d tasks=%zu msg=\"restored %llu changelog records from %d partitions in "
+               "%llu ms\"",
+               l->idx, l->n_slots - from, (unsigned long long)records, n_parts,
+               (unsigned long long)(sl_mono_ms() - t0));
+    }
+    return SL_OK;
+}
+
+static void add_stats(sl_stream_task_stats_t *into, const sl_stream_task_stats_t *s) {
+    into->in += s->in;
+    into->out += s->out;
+    into->late += s->late;
+    into->dead_lettered += s->dead_lettered;
+    into->skipped += s->skipped;
+}
+
+static void drop_task(lane_t *l, size_t i) {
+    add_stats(&l->gone, sl_stream_task_stats(l->slots[i].task));
+    sl_stream_task_free(l->slots[i].task);
+    l->slots[i] = l->slots[--l->n_slots];
+}
+
+/* ---- checkpoints ---- */
+
+static void changelog_one(const char *store, sl_bytes_t key, const sl_bytes_t *val, void *arg) {
+    void **a = arg;
+    lane_t *l = a[0];
+    slot_t *sl = a[1];
+    sl_err_t *rc = a[2];
+    if (*rc != SL_OK) {
+        return;
+    }
+    char t[512];
+    snprintf(t, sizeof t, "%s-%s-changelog", l->s->app_id, store);
+    *rc = produce(l, t, sl->partition, key, val ? *val : (sl_bytes_t){NULL, 0}, sl_wall_ms(), NULL,
+                  0);
+}
+
+/* Back to the last committed offsets (the beginning where nothing was committed). */
+static void rewind_inputs(lane_t *l) {
+    rd_kafka_topic_partition_list_t *a = NULL;
+    if (rd_kafka_assignment(l->c, &a) || !a) {
+        return;
+    }
+    if (a->cnt > 0 && !rd_kafka_committed(l->c, a, 10000)) {
+        for (int i = 0; i < a->cnt; i++) {
+            if (a->elems[i].offset < 0) {
+                a->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+            }
+        }
+        rd_kafka_error_t *e = rd_kafka_seek_partitions(l->c, a, -1);
+        if (e) {
+            rd_kafka_error_destroy(e);
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(a);
+}
+
+static sl_err_t begin(lane_t *l) {
+    if (l->s->conf.at_least_once || l->in_txn) {
+        return SL_OK;
+    }
+    rd_kafka_error_t *e = rd_kafka_begin_transaction(l->p);
+    if (e) {
+        snprintf(l->err, sizeof l->err, "begin transaction: %s", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        return SL_ERR_IO;
+    }
+    l->in_txn = true;
+    return SL_OK;
+}
+
+static void abort_all(lane_t *l) {
+    if (l->in_txn) {
+        rd_kafka_error_t *e = rd_kafka_abort_transaction(l->p, -1);
+        if (e) {
+            sl_log(SL_LOG_WARN, "stream", "lane=%d msg=\"abort: %s\"", l->idx,
+                   rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+        l->in_txn = false;
+    }
+    for (size_t i = 0; i < l->n_slots; i++) {
+        sl_stream_task_abort(l->slots[i].task);
+    }
+}
+
+/* One checkpoint. SL_OK when committed or when an abortable failure was rolled back (the inputs
+ * replay); an error only when the lane must stop. */
+static sl_err_t checkpoint(lane_t *l) {
+    l->last_commit = sl_mono_ms();
+    sl_err_t rc = SL_OK;
+    for (size_t i = 0; i < l->n_slots && rc == SL_OK; i++) {
+        void *a[3] = {l, &l->slots[i], &rc};
+        sl_stream_task_each_changed(l->slots[i].task, changelog_one, a);
+    }
+    if (rc != SL_OK) {
+        return rc;
+    }
+    rd_kafka_topic_partition_list_t *pos = NULL;
+    if (rd_kafka_assignment(l->c, &pos) || !pos) {
+        return SL_OK;
+    }
+    (void)rd_kafka_position(l->c, pos);
+    rd_kafka_error_t *e = NULL;
+    if (l->s->conf.at_least_once) {
+        rd_kafka_flush(l->p, -1);
+        if (atomic_exchange(&l->delivery_failed, false)) {
+            snprintf(l->err, sizeof l->err, "an output record was not delivered");
+            rd_kafka_topic_partition_list_destroy(pos);
+            return SL_ERR_IO;
+        }
+        rd_kafka_resp_err_t err = pos->cnt ? rd_kafka_commit(l->c, pos, 0) : 0;
+        rd_kafka_topic_partition_list_destroy(pos);
+        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+            sl_log(SL_LOG_WARN, "stream", "lane=%d msg=\"commit: %s\"", l->idx,
+                   rd_kafka_err2str(err));
+        }
+        for (size_t i = 0; i < l->n_slots; i++) {
+            sl_stream_task_commit(l->slots[i].task);
+        }
+        l->commits++;
+        return SL_OK;
+    }
+    if (!l->in_txn) {
+        rd_kafka_topic_partition_list_destroy(pos);
+        return begin(l);
+    }
+    rd_kafka_consumer_group_metadata_t *md = rd_kafka_consumer_group_metadata(l->c);
+    e = rd_kafka_send_offsets_to_transaction(l->p, pos, md, -1);
+    rd_kafka_consumer_group_metadata_destroy(md);
+    rd_kafka_topic_partition_list_destroy(pos);
+    for (int tries = 0; !e || rd_kafka_error_is_retriable(e); tries++) {
+        if (e) {
+            rd_kafka_error_destroy(e);
+            e = NULL;
+        }
+        e = rd_kafka_commit_transaction(l->p, -1);
+        if (!e || tries > 10) {
+            break;
+        }
+    }
+    if (!e) {
+        l->in_txn = false;
+        for (size_t i = 0; i < l->n_slots; i++) {
+            sl_stream_task_commit(l->slots[i].task);
+        }
+        l->commits++;
+        return begin(l);
+    }
+    if (rd_kafka_error_txn_requires_abort(e)) {
+        sl_log(SL_LOG_WARN, "stream", "lane=%d msg=\"checkpoint aborted: %s; replaying\"", l->idx,
+               rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        abort_all(l);
+        rewind_inputs(l);
+        return begin(l);
+    }
+    snprintf(l->err, sizeof l->err, "checkpoint: %s", rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+    return SL_ERR_IO;
+}
+
+/* ---- rebalances ---- */
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
+    lane_t *l = opaque;
+    sl_stream_t *s = l->s;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        size_t from = l->n_slots;
+        for (int i = 0; i < parts->cnt; i++) {
+            const root_t *r = root_of(s, parts->elems[i].topic);
+            if (!r || slot_of(l, r->st, parts->elems[i].partition)) {
+                continue;
+            }
+            sl_stream_task_conf_t tc = {s->app_id, s->conf.dead_letter, s->conf.on_error,
+                                        task_write, l};
+            l->slots = sl_xrealloc(l->slots, (l->n_slots + 1) * sizeof *l->slots);
+            slot_t *sl = &l->slots[l->n_slots++];
+            sl->st = r->st;
+            sl->partition = parts->elems[i].partition;
+            sl->task = sl_stream_task_new(s->b, r->st, sl->partition, &tc, (uint64_t)sl_wall_ms());
+        }
+        if (restore(l, from) != SL_OK) {
+            set_error(s, "lane %d: %s", l->idx, l->err);
+        }
+        rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
+        if (e) {
+            set_error(s, "lane %d: assign: %s", l->idx, rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+        return;
+    }
+    /* Revoked: keep what was done (commit) unless the partitions were lost to another owner. */
+    if (rd_kafka_assignment_lost(rk)) {
+        abort_all(l);
+    } else if (checkpoint(l) != SL_OK) {
+        set_error(s, "lane %d: %s", l->idx, l->err);
+    }
+    for (int i = 0; i < parts->cnt; i++) {
+        const root_t *r = root_of(s, parts->elems[i].topic);
+        for (size_t k = 0; r && k < l->n_slots; k++) {
+            if (l->slots[k].st == r->st && l->slots[k].partition == parts->elems[i].partition) {
+                drop_task(l, k);
+                break;
+            }
+        }
+    }
+    rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
+    if (e) {
+        rd_kafka_error_destroy(e);
+    }
+    if (!atomic_load(&s->stop) && begin(l) != SL_OK) {
+        set_error(s, "lane %d: %s", l->idx, l->err);
+    }
+}
+
+/* ---- the lane ---- */
+
+static void process(lane_t *l, rd_kafka_message_t *m) {
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    const root_t *r = root_of(l->s, topic);
+    slot_t *sl = r ? slot_of(l, r->st, m->partition) : NULL;
+    if (!sl) {
+        return;
+    }
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        sl_stream_task_caught_up(sl->task, r->input);
+        return;
+    }
+    if (m->err) {
+        sl_log(SL_LOG_WARN, "stream", "lane=%d msg=\"consume: %s\"", l->idx,
+               rd_kafka_message_errstr(m));
+        return;
+    }
+    rd_kafka_timestamp_type_t tt;
+    int64_t ts = rd_kafka_message_timestamp(m, &tt);
+    sl_stream_rec_t rec = {
+        {m->key, m->key_len}, {m->payload, m->len}, ts, topic, m->partition, m->offset};
+    if (!m->key) {
+        rec.key = (sl_bytes_t){NULL, 0};
+    }
+    if (!m->payload) {
+        rec.value = (sl_bytes_t){NULL, 0};
+    }
+    if (sl_stream_task_process(sl->task, r->input, &rec, (uint64_t)sl_wall_ms()) != SL_OK) {
+        set_error(l->s, "lane %d: task %d_%d stopped at %s/%d@%lld%s%s", l->idx, sl->st,
+                  sl->partition, topic, (int)m->partition, (long long)m->offset,
+                  l->err[0] ? ": " : "", l->err);
+    }
+}
+
+static void *lane_main(void *arg) {
+    lane_t *l = arg;
+    sl_stream_t *s = l->s;
+    if (begin(l) != SL_OK) {
+        set_error(s, "lane %d: %s", l->idx, l->err);
+    }
+    while (!atomic_load(&s->stop)) {
+        for (int i = 0; i < POLL_BATCH && !atomic_load(&s->stop); i++) {
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(l->c, i == 0 ? TICK_MS : 0);
+            if (!m) {
+                break;
+            }
+            process(l, m);
+            rd_kafka_message_destroy(m);
+        }
+        rd_kafka_poll(l->p, 0);
+        uint64_t now = sl_mono_ms();
+        if (now - l->last_tick >= TICK_MS) {
+            l->last_tick = now;
+            for (size_t i = 0; i < l->n_slots; i++) {
+                if (sl_stream_task_tick(l->slots[i].task, (uint64_t)sl_wall_ms()) != SL_OK) {
+                    set_error(s, "lane %d: %s", l->idx, l->err);
+                }
+            }
+        }
+        if (now - l->last_commit >= (uint64_t)s->conf.commit_interval_ms &&
+            !atomic_load(&s->failed) && checkpoint(l) != SL_OK) {
+            set_error(s, "lane %d: %s", l->idx, l->err);
+        }
+    }
+    if (!atomic_load(&s->failed) && checkpoint(l) != SL_OK) {
+        set_error(s, "lane %d: %s", l->idx, l->err);
+    }
+    if (atomic_load(&s->failed)) {
+        abort_all(l);
+    }
+    (void)rd_kafka_consumer_close(l->c);
+    return NULL;
+}
+
+static sl_err_t lane_open(sl_stream_t *s, lane_t *l, char *errstr, size_t n) {
+    char v[512];
+    rd_kafka_conf_t *cc = base_conf(s, errstr, n);
+    if (!cc) {
+        return SL_ERR_INVAL;
+    }
+    rd_kafka_conf_set_opaque(cc, l);
+    rd_kafka_conf_set_rebalance_cb(cc, on_rebalance);
+    bool ok = set(cc, "group.id", s->app_id, errstr, n) &&
+              set(cc, "enable.auto.commit", "false", errstr, n) &&
+              set(cc, "isolation.level", "read_committed", errstr, n) &&
+              set(cc, "auto.offset.reset", "earliest", errstr, n) &&
+              set(cc, "enable.partition.eof", "true", errstr, n) &&
+              set(cc, "partition.assignment.strategy", "cooperative-sticky", errstr, n) &&
+              set(cc, "queued.max.messages.kbytes", "4096", errstr, n);
+    if (!ok || !(l->c = rd_kafka_new(RD_KAFKA_CONSUMER, cc, errstr, n))) {
+        if (!ok) {
+            rd_kafka_conf_destroy(cc);
+        }
+        return SL_ERR_INVAL;
+    }
+    rd_kafka_poll_set_consumer(l->c);
+    rd_kafka_conf_t *pc = base_conf(s, errstr, n);
+    if (!pc) {
+        return SL_ERR_INVAL;
+    }
+    rd_kafka_conf_set_opaque(pc, l);
+    rd_kafka_conf_set_dr_msg_cb(pc, on_delivery);
+    snprintf(v, sizeof v, "%s-%s-%d", s->app_id, s->instance_id, l->idx);
+    ok = set(pc, "linger.ms", "5", errstr, n) &&
+         set(pc, "partitioner", "murmur2_random", errstr, n) &&
+         (s->conf.at_least_once ? set(pc, "enable.idempotence", "true", errstr, n)
+                                : set(pc, "transactional.id", v, errstr, n) &&
+                                      set(pc, "transaction.timeout.ms", "30000", errstr, n));
+    if (!ok || !(l->p = rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, n))) {
+        if (!ok) {
+            rd_kafka_conf_destroy(pc);
+        }
+        return SL_ERR_INVAL;
+    }
+    if (!s->conf.at_least_once) {
+        /* Fences an older incarnation and settles its open transaction before anything is read. */
+        rd_kafka_error_t *e = rd_kafka_init_transactions(l->p, 60000);
+        if (e) {
+            snprintf(errstr, n, "init transactions: %s", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+            return SL_ERR_IO;
+        }
+    }
+    rd_kafka_conf_t *rc = base_conf(s, errstr, n);
+    if (!rc) {
+        return SL_ERR_INVAL;
+    }
+    snprintf(v, sizeof v, "%s-restore", s->app_id);
+    ok = set(rc, "group.id", v, errstr, n) && set(rc, "enable.auto.commit", "false", errstr, n) &&
+         set(rc, "isolation.level", "read_committed", errstr, n) &&
+         set(rc, "enable.partition.eof", "true", errstr, n) &&
+         set(rc, "fetch.wait.max.ms", "10", errstr, n);
+    if (!ok || !(l->restorer = rd_kafka_new(RD_KAFKA_CONSUMER, rc, errstr, n))) {
+        if (!ok) {
+            rd_kafka_conf_destroy(rc);
+        }
+        return SL_ERR_INVAL;
+    }
+    rd_kafka_poll_set_consumer(l->restorer);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new((int)s->n_roots);
+    for (size_t i = 0; i < s->n_roots; i++) {
+        rd_kafka_topic_partition_list_add(topics, s->roots[i].topic, RD_KAFKA_PARTITION_UA);
+    }
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(l->c, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (err) {
+        snprintf(errstr, n, "subscribe: %s", rd_kafka_err2str(err));
+        return SL_ERR_IO;
+    }
+    return SL_OK;
+}
+
+static void lane_close(lane_t *l) {
+    while (l->n_slots) {
+        drop_task(l, l->n_slots - 1);
+    }
+    free(l->slots);
+    if (l->restorer) {
+        (void)rd_kafka_consumer_close(l->restorer);
+        rd_kafka_destroy(l->restorer);
+    }
+    if (l->c) {
+        rd_kafka_destroy(l->c);
+    }
+    if (l->p) {
+        rd_kafka_flush(l->p, 5000);
+        rd_kafka_destroy(l->p);
+    }
+}
+
+/* ---- the job ---- */
+
+sl_stream_t *sl_stream_new(sl_stream_builder_t *b, const sl_stream_run_conf_t *conf, char *errstr,
+                           size_t errstr_size) {
+    const char *gerr = sl_stream_graph_check(b);
+    if (gerr) {
+        snprintf(errstr, errstr_size, "%s", gerr);
+        return NULL;
+    }
+    if (!conf->app_id || !*conf->app_id || strlen(conf->app_id) >= 200) {
+        snprintf(errstr, errstr_size, "application.id is required (at most 199 characters)");
+        return NULL;
+    }
+    sl_stream_t *s = sl_xcalloc(1, sizeof *s);
+    s->b = b;
+    s->conf = *conf;
+    s->conf.brokers = conf->brokers ? conf->brokers : "127.0.0.1:9092";
+    s->conf.lanes = conf->lanes > 0 ? conf->lanes : 1;
+    s->conf.commit_interval_ms = conf->commit_interval_ms > 0 ? conf->commit_interval_ms : 100;
+    snprintf(s->app_id, sizeof s->app_id, "%s", conf->app_id);
+    snprintf(s->instance_id, sizeof s->instance_id, "%s",
+             conf->instance_id && *conf->instance_id ? conf->instance_id : "0");
+    pthread_mutex_init(&s->mu, NULL);
+    for (int st = 0; st < b->n_subtopologies; st++) {
+        sl_stream_node_t *roots[16];
+        size_t n = sl_graph_roots(b, st, roots, 16);
+        if (n != 1) {
+            snprintf(errstr, errstr_size,
+                     "sub-topology %d reads %zu inputs: one input per sub-topology is supported",
+                     st, n);
+            sl_stream_free(s);
+            return NULL;
+        }
+        if (s->n_roots == MAX_ROOTS_ALL) {
+            snprintf(errstr, errstr_size, "more than %d inputs", MAX_ROOTS_ALL);
+            sl_stream_free(s);
+            return NULL;
+        }
+        root_t *r = &s->roots[s->n_roots++];
+        topic_of_root(s, roots[0], r->topic, sizeof r->topic);
+        r->st = st;
+        r->input = 0;
+        if (root_of(s, r->topic) != r) {
+            snprintf(errstr, errstr_size, "topic '%s' is read twice", r->topic);
+            sl_stream_free(s);
+            return NULL;
+        }
+    }
+    return s;
+}
+
+sl_err_t sl_stream_run(sl_stream_t *s) {
+    char errstr[512];
+    rd_kafka_conf_t *ac = base_conf(s, errstr, sizeof errstr);
+    rd_kafka_t *admin = ac ? rd_kafka_new(RD_KAFKA_PRODUCER, ac, errstr, sizeof errstr) : NULL;
+    if (!admin) {
+        set_error(s, "%s", errstr);
+        return SL_ERR_INVAL;
+    }
+    sl_err_t rc = plan_partitions(s, admin, errstr, sizeof errstr);
+    if (rc == SL_OK) {
+        rc = create_topics(s, admin, errstr, sizeof errstr);
+    }
+    rd_kafka_destroy(admin);
+    if (rc != SL_OK) {
+        set_error(s, "%s", errstr);
+        return rc;
+    }
+    s->n_lanes = s->conf.lanes;
+    s->lanes = sl_xcalloc((size_t)s->n_lanes, sizeof *s->lanes);
+    int started = 0;
+    for (int i = 0; i < s->n_lanes && rc == SL_OK; i++) {
+        lane_t *l = &s->lanes[i];
+        l->s = s;
+        l->idx = i;
+        if (lane_open(s, l, errstr, sizeof errstr) != SL_OK) {
+            set_error(s, "lane %d: %s", i, errstr);
+            rc = SL_ERR_IO;
+        } else if (pthread_create(&l->th, NULL, lane_main, l) == 0) {
+            started++;
+        }
+    }
+    sl_log(SL_LOG_INFO, "stream", "app=%s instance=%s lanes=%d guarantee=%s msg=\"running\"",
+           s->app_id, s->instance_id, started,
+           s->conf.at_least_once ? "at_least_once" : "exactly_once_v2");
+    for (int i = 0; i < started; i++) {
+        pthread_join(s->lanes[i].th, NULL);
+    }
+    for (int i = 0; i < s->n_lanes; i++) {
+        lane_close(&s->lanes[i]);
+    }
+    return atomic_load(&s->failed) ? SL_ERR_IO : SL_OK;
+}
+
+void sl_stream_stop(sl_stream_t *s) {
+    atomic_store(&s->stop, 1);
+}
+
+const char *sl_stream_errmsg(const sl_stream_t *s) {
+    return s->errmsg;
+}
+
+void sl_stream_totals(const sl_stream_t *s, sl_stream_task_stats_t *out, uint64_t *commits) {
+    memset(out, 0, sizeof *out);
+    *commits = 0;
+    for (int i = 0; i < s->n_lanes; i++) {
+        add_stats(out, &s->lanes[i].gone);
+        *commits += s->lanes[i].commits;
+    }
+}
+
+void sl_stream_free(sl_stream_t *s) {
+    if (!s) {
+        return;
+    }
+    free(s->lanes);
+    free(s->st_partitions);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}

@@ -1,0 +1,49 @@
+/* runtime.h -- running a pipeline against a Kafka cluster with librdkafka (any cluster: sluice,
+ * Kafka, Redpanda).
+ *
+ * A job is a consumer group named after the application id. Each lane (thread) owns a group
+ * consumer (cooperative-sticky, read_committed, no auto-commit) and, for exactly-once, a
+ * transactional producer (transactional.id = <app>-<instance>-<lane>). Tasks = (sub-topology,
+ * input partition) are created on assignment, after their state is restored from the changelog
+ * topics. A checkpoint is one Kafka transaction: the outputs, the changelog records of the state
+ * changed since the last one, and the input offsets commit or abort together; on abort the state
+ * goes back to its committed image and the inputs rewind to the committed offsets, so output is
+ * exactly once and recovery is replay. Scale-out = more instances with the same application id.
+ *
+ * Topics it creates when missing: <app>-<node>-repartition for each rekey and
+ * <app>-<node>-changelog for each aggregate (partitions as the sub-topology's input). */
+#ifndef SL_STREAM_RUNTIME_H
+#define SL_STREAM_RUNTIME_H
+
+#include "stream/stream.h"
+#include "stream/task.h"
+
+typedef struct sl_stream_run_conf {
+    const char *brokers;     /* bootstrap.servers */
+    const char *app_id;      /* application.id: group, topic and transactional-id prefix */
+    const char *instance_id; /* stable per instance (transactional ids); NULL: "0" */
+    int lanes;               /* threads; 0: 1 */
+    bool at_least_once;      /* processing.guarantee=at_least_once (default exactly_once_v2) */
+    int commit_interval_ms;  /* commit.interval.ms; 0: 100 */
+    sl_stream_on_error_t on_error;
+    const char *dead_letter;  /* NULL: <app>-dlq */
+    const char *const *props; /* extra librdkafka "key=value" settings, NULL-terminated */
+} sl_stream_run_conf_t;
+
+typedef struct sl_stream sl_stream_t;
+
+/* Checks the graph and the configuration; NULL with the reason in errstr. The builder is used,
+ * not owned, and must outlive the job. */
+sl_stream_t *sl_stream_new(sl_stream_builder_t *b, const sl_stream_run_conf_t *conf, char *errstr,
+                           size_t errstr_size);
+/* Runs until sl_stream_stop (SL_OK after the last checkpoint) or a fatal error (its message in
+ * sl_stream_errmsg). */
+SL_MUST_USE sl_err_t sl_stream_run(sl_stream_t *s);
+/* Asks the job to stop after its current checkpoint. Any thread; async-signal-safe. */
+void sl_stream_stop(sl_stream_t *s);
+const char *sl_stream_errmsg(const sl_stream_t *s);
+/* Totals over every lane and task since the start. */
+void sl_stream_totals(const sl_stream_t *s, sl_stream_task_stats_t *out, uint64_t *commits);
+void sl_stream_free(sl_stream_t *s);
+
+#endif
