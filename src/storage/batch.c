@@ -6,6 +6,7 @@
 #include "common/codec.h"
 #include "common/crc32c.h"
 #include "common/util.h"
+#include "proto/kerr.h"
 
 #define CRC_START 21
 
@@ -49,6 +50,88 @@ sl_err_t sl_batch_parse(const uint8_t *p, size_t len, bool check_crc, sl_batch_i
         }
     }
     return SL_OK;
+}
+
+/* A record's smallest encoding: length, attributes, timestamp delta, offset delta, key length,
+ * value length, header count, one byte each. */
+#define RECORD_MIN_BYTES 7
+
+/* Reads a key or value length and skips its bytes: -1 (null) or 0..left. Returns false if the
+ * length is below `min` or runs past the record. */
+static bool skip_field(sl_reader_t *rd, int32_t min) {
+    int32_t n = sl_rd_varint(rd);
+    if (rd->err || n < min) {
+        return false;
+    }
+    if (n > 0) {
+        (void)sl_rd_raw(rd, (size_t)n);
+    }
+    return !rd->err;
+}
+
+/* One record whose body (after the length varint) is the whole of `rd`, the `i`-th of its batch. */
+static bool check_record(sl_reader_t *rd, int32_t i) {
+    (void)sl_rd_i8(rd);      /* attributes: unused in v2 */
+    (void)sl_rd_varlong(rd); /* timestamp delta */
+    int32_t offset_delta = sl_rd_varint(rd);
+    if (rd->err || offset_delta != i || !skip_field(rd, -1) || !skip_field(rd, -1)) {
+        return false;
+    }
+    int32_t n_headers = sl_rd_varint(rd);
+    if (rd->err || n_headers < 0 || (size_t)n_headers > sl_rd_left(rd) / 2) {
+        return false; /* a header takes at least two bytes */
+    }
+    for (int32_t h = 0; h < n_headers; h++) {
+        if (!skip_field(rd, 0) || !skip_field(rd, -1)) {
+            return false;
+        }
+    }
+    return sl_rd_left(rd) == 0;
+}
+
+/* The records of a batch, `len` bytes at `p` (uncompressed). */
+static bool check_record_set(const uint8_t *p, size_t len, int32_t count) {
+    if ((size_t)count > len / RECORD_MIN_BYTES) {
+        return false;
+    }
+    sl_reader_t rd = sl_reader_init(p, len);
+    for (int32_t i = 0; i < count; i++) {
+        int32_t body = sl_rd_varint(&rd);
+        if (rd.err || body < RECORD_MIN_BYTES - 1 || (size_t)body > sl_rd_left(&rd)) {
+            return false;
+        }
+        sl_bytes_t b = sl_rd_raw(&rd, (size_t)body);
+        sl_reader_t rec = sl_reader_init(b.p, b.len);
+        if (!check_record(&rec, i)) {
+            return false;
+        }
+    }
+    return sl_rd_left(&rd) == 0;
+}
+
+int sl_batch_check_records(const uint8_t *p, const sl_batch_info_t *info, sl_decomp_t *d,
+                           size_t max_decompressed) {
+    int codec = info->attributes & SL_BATCH_ATTR_CODEC_MASK;
+    if (!sl_codec_known(codec)) {
+        return KERR_UNSUPPORTED_COMPRESSION_TYPE;
+    }
+    if (info->record_count < 1 || info->last_offset_delta != info->record_count - 1) {
+        return KERR_INVALID_RECORD;
+    }
+    const uint8_t *rec = p + SL_BATCH_HEADER_BYTES;
+    size_t len = info->total_bytes - SL_BATCH_HEADER_BYTES;
+    if (codec != SL_CODEC_NONE) {
+        sl_err_t rc = sl_decomp_run(d, codec, rec, len, max_decompressed);
+        if (rc == SL_ERR_LIMIT) {
+            return KERR_MESSAGE_TOO_LARGE;
+        }
+        if (rc != SL_OK) {
+            return KERR_CORRUPT_MESSAGE;
+        }
+        rec = d->out.data;
+        len = d->out.len;
+    }
+    return check_record_set(rec, len, info->record_count) ? KERR_NONE : KERR_INVALID_RECORD;
 }
 
 void sl_batch_set_base_offset(uint8_t *p, int64_t base_offset) {
