@@ -56,37 +56,69 @@ sl_err_t sl_batch_parse(const uint8_t *p, size_t len, bool check_crc, sl_batch_i
  * value length, header count, one byte each. */
 #define RECORD_MIN_BYTES 7
 
-/* Reads a key or value length and skips its bytes: -1 (null) or 0..left. Returns false if the
- * length is below `min` or runs past the record. */
-static bool skip_field(sl_reader_t *rd, int32_t min) {
-    int32_t n = sl_rd_varint(rd);
-    if (rd->err || n < min) {
-        return false;
-    }
-    if (n > 0) {
-        (void)sl_rd_raw(rd, (size_t)n);
-    }
-    return !rd->err;
-}
+/* A bounds-checked cursor for the record walk. It stands beside sl_reader_t because this walk
+ * runs for every record produced (docs/benchmarks.md, "Record-batch checks"): one-byte varints,
+ * by far the most common, take an inline path. `bad` is sticky; reads after it return 0. */
+typedef struct walk {
+    const uint8_t *p, *end;
+    bool bad;
+} walk_t;
 
-/* One record whose body (after the length varint) is the whole of `rd`, the `i`-th of its batch. */
-static bool check_record(sl_reader_t *rd, int32_t i) {
-    (void)sl_rd_i8(rd);      /* attributes: unused in v2 */
-    (void)sl_rd_varlong(rd); /* timestamp delta */
-    int32_t offset_delta = sl_rd_varint(rd);
-    if (rd->err || offset_delta != i || !skip_field(rd, -1) || !skip_field(rd, -1)) {
-        return false;
+/* A zigzag varint of at most `max_bytes` bytes (5 for varint, 10 for varlong). */
+static inline int64_t walk_var(walk_t *w, int max_bytes) {
+    if (w->p < w->end && *w->p < 0x80) {
+        uint64_t u = *w->p++;
+        return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
     }
-    int32_t n_headers = sl_rd_varint(rd);
-    if (rd->err || n_headers < 0 || (size_t)n_headers > sl_rd_left(rd) / 2) {
-        return false; /* a header takes at least two bytes */
-    }
-    for (int32_t h = 0; h < n_headers; h++) {
-        if (!skip_field(rd, 0) || !skip_field(rd, -1)) {
-            return false;
+    uint64_t u = 0;
+    for (int i = 0; i < max_bytes; i++) {
+        if (w->p >= w->end) {
+            break;
+        }
+        uint8_t b = *w->p++;
+        u |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            if (max_bytes == 5 && u > UINT32_MAX) {
+                break;
+            }
+            return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
         }
     }
-    return sl_rd_left(rd) == 0;
+    w->bad = true;
+    w->p = w->end;
+    return 0;
+}
+
+/* Reads a key or value length and skips its bytes: -1 (null) or 0..left; below `min` or past the
+ * end is bad. */
+static inline void walk_field(walk_t *w, int64_t min) {
+    int64_t n = walk_var(w, 5);
+    if (n < min || n > w->end - w->p) {
+        w->bad = true;
+        w->p = w->end;
+    } else if (n > 0) {
+        w->p += n;
+    }
+}
+
+/* One record whose body (after the length varint) is the whole of `r`, the `i`-th of its batch. */
+static bool check_record(walk_t *r, int32_t i) {
+    r->p++; /* attributes, unused in v2 (the body has at least RECORD_MIN_BYTES - 1) */
+    (void)walk_var(r, 10); /* timestamp delta */
+    if (walk_var(r, 5) != i) {
+        return false; /* offset deltas run 0, 1, 2, ... */
+    }
+    walk_field(r, -1); /* key */
+    walk_field(r, -1); /* value */
+    int64_t n_headers = walk_var(r, 5);
+    if (n_headers < 0 || n_headers > (r->end - r->p) / 2) {
+        return false; /* a header takes at least two bytes */
+    }
+    for (int64_t h = 0; h < n_headers && !r->bad; h++) {
+        walk_field(r, 0);  /* header key: never null */
+        walk_field(r, -1); /* header value */
+    }
+    return !r->bad && r->p == r->end;
 }
 
 /* The records of a batch, `len` bytes at `p` (uncompressed). */
@@ -94,19 +126,19 @@ static bool check_record_set(const uint8_t *p, size_t len, int32_t count) {
     if ((size_t)count > len / RECORD_MIN_BYTES) {
         return false;
     }
-    sl_reader_t rd = sl_reader_init(p, len);
+    walk_t w = {p, p + len, false};
     for (int32_t i = 0; i < count; i++) {
-        int32_t body = sl_rd_varint(&rd);
-        if (rd.err || body < RECORD_MIN_BYTES - 1 || (size_t)body > sl_rd_left(&rd)) {
+        int64_t body = walk_var(&w, 5);
+        if (w.bad || body < RECORD_MIN_BYTES - 1 || body > w.end - w.p) {
             return false;
         }
-        sl_bytes_t b = sl_rd_raw(&rd, (size_t)body);
-        sl_reader_t rec = sl_reader_init(b.p, b.len);
-        if (!check_record(&rec, i)) {
+        walk_t r = {w.p, w.p + body, false};
+        w.p += body;
+        if (!check_record(&r, i)) {
             return false;
         }
     }
-    return sl_rd_left(&rd) == 0;
+    return w.p == w.end;
 }
 
 int sl_batch_check_records(const uint8_t *p, const sl_batch_info_t *info, sl_decomp_t *d,
