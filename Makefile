@@ -36,7 +36,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .SECONDARY:
 .PHONY: all deps run test unit integration check-asan bench bench-groups bench-txn bench-compare bench-conn \
-        bench-interference bench-roll format format-check clean
+        bench-interference bench-roll bench-batch-check format format-check clean
 all: $(BUILD)/sluice $(UNIT_BIN) $(ITEST_BIN) $(BENCH_BIN)
 
 # Codec and protocol code is where sign mistakes hurt most: extra conversions checks there.
@@ -114,6 +114,10 @@ bench-compare: deps all
 
 bench-conn: deps all
 	bench/run-conn-bench $(BUILD)
+
+# What the record-batch checks cost per codec; OTHER=path/to/sluice compares another build.
+bench-batch-check: deps all
+	bench/run-batch-check-bench $(BUILD) $(OTHER)
 
 bench-roll: deps all
 	bench/run-roll-bench $(BUILD)
