@@ -52,12 +52,12 @@ def gzip(data):
     return c.compress(data) + c.flush()
 
 
-def produce(sock, topic, records, corr):
-    """One Produce v7 request (acks=1) for partition 0; returns (error_code, base_offset)."""
+def produce(sock, topic, records, corr, version=7):
+    """One Produce request (v3-v8, acks=1) for partition 0; returns (error_code, base_offset)."""
     t = topic.encode()
     body = struct.pack(">hhi", -1, 1, 10000) + struct.pack(">i", 1) + struct.pack(">h", len(t)) + t
     body += struct.pack(">iii", 1, 0, len(records)) + records
-    frame = struct.pack(">hhih", 0, 7, corr, 6) + b"poison" + body
+    frame = struct.pack(">hhih", 0, version, corr, 6) + b"poison" + body
     sock.sendall(struct.pack(">i", len(frame)) + frame)
 
     def rx(n):
@@ -86,6 +86,7 @@ def main():
         ("codec 5", batch(5, two, 2), UNSUPPORTED_COMPRESSION_TYPE),
         ("codec 6", batch(6, two, 2), UNSUPPORTED_COMPRESSION_TYPE),
         ("codec 7", batch(7, two, 2), UNSUPPORTED_COMPRESSION_TYPE),
+        ("zstd in Produce v3", batch(4, junk, 1), UNSUPPORTED_COMPRESSION_TYPE, 3),
         ("gzip garbage", batch(1, junk, 1), CORRUPT_MESSAGE),
         ("snappy garbage", batch(2, junk, 1), CORRUPT_MESSAGE),
         ("lz4 garbage", batch(3, junk, 1), CORRUPT_MESSAGE),
@@ -99,8 +100,8 @@ def main():
         ("gzip bomb", batch(1, gzip(record(0, bytes(bomb_bytes))), 1), MESSAGE_TOO_LARGE),
     ]
     bad = 0
-    for corr, (name, b, want) in enumerate(cases, 1):
-        err, base = produce(sock, topic, b, corr)
+    for corr, (name, b, want, *version) in enumerate(cases, 1):
+        err, base = produce(sock, topic, b, corr, *version)
         ok = err == want and base == -1
         bad += not ok
         print("%-34s error_code=%d base_offset=%d %s" % (name, err, base,
