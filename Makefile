@@ -8,7 +8,7 @@
 
 BUILD   ?= build
 CC      ?= cc
-PKGS    := rdkafka libmicrohttpd hiredis libnats
+PKGS    := rdkafka libmicrohttpd hiredis libnats zlib libzstd liblz4 snappy
 CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wcast-align -Wformat=2 -Wvla -Wundef -Wno-missing-field-initializers \
@@ -38,7 +38,7 @@ EXAMPLE_SO  := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%.so)
 
 .SECONDARY:
 .PHONY: all deps run test unit integration check-asan bench bench-groups bench-txn bench-compare bench-conn \
-        bench-interference bench-roll format format-check clean
+        bench-interference bench-roll bench-batch-check format format-check clean
 all: $(BUILD)/sluice $(UNIT_BIN) $(ITEST_BIN) $(BENCH_BIN) $(EXAMPLE_SO)
 
 # Codec and protocol code is where sign mistakes hurt most: extra conversions checks there.
@@ -123,6 +123,10 @@ bench-compare: deps all
 
 bench-conn: deps all
 	bench/run-conn-bench $(BUILD)
+
+# What the record-batch checks cost per codec; OTHER=path/to/sluice compares another build.
+bench-batch-check: deps all
+	bench/run-batch-check-bench $(BUILD) $(OTHER)
 
 bench-roll: deps all
 	bench/run-roll-bench $(BUILD)

@@ -241,6 +241,7 @@ sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err) {
         return NULL;
     }
     b->loop = sl_loop_new();
+    sl_decomp_init(&b->decomp);
     b->m_fsync = sl_metrics_histogram("sluice_fsync_duration_seconds", "",
                                       "Group-commit fdatasync latency per partition");
     b->m_bytes_out =
@@ -403,6 +404,7 @@ void sl_broker_free(sl_broker_t *b) {
     sl_coord_free(b->coord);
     sl_topics_close(b);
     sl_loop_free(b->loop);
+    sl_decomp_fini(&b->decomp);
     free(b);
 }
 

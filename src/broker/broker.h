@@ -15,6 +15,7 @@
 #include "net/conn.h"
 #include "net/listener.h"
 #include "net/loop.h"
+#include "storage/compress.h"
 #include "storage/plog.h"
 
 typedef struct sl_broker sl_broker_t;
@@ -89,6 +90,7 @@ struct sl_broker {
     int64_t next_pid;      /* next producer id to hand out */
     int64_t pid_block_end; /* ids below this are reserved in the metadata log */
     bool ready;
+    sl_decomp_t decomp; /* Produce's decompression scratch (storage/compress.h) */
     sl_histo_t *m_fsync;
     sl_counter_t *m_bytes_out;
     sl_counter_t *m_throttled;

@@ -53,6 +53,10 @@ const sl_conf_def_t sl_broker_conf_defs[] = {
      "Threads running partition fdatasyncs in parallel (sluice; more for deep-queue disks)"},
     {"message.max.bytes", SL_CONF_INT, "1048588", 0, INT32_MAX, B(message_max_bytes), 0,
      "Largest record batch accepted"},
+    {"message.max.decompressed.bytes", SL_CONF_INT, "67108864", 1024, INT32_MAX,
+     B(message_max_decompressed_bytes), 0,
+     "Largest a compressed batch may decompress to (sluice; at least the topic's "
+     "max.message.bytes); larger is refused with MESSAGE_TOO_LARGE"},
     {"socket.request.max.bytes", SL_CONF_INT, "104857600", 64, INT32_MAX,
      B(socket_request_max_bytes), 0, "Largest request frame; larger ones close the connection"},
     {"queued.max.request.bytes", SL_CONF_INT, "536870912", -1, LMAX, B(queued_max_request_bytes), 0,

@@ -27,6 +27,7 @@ typedef struct sl_broker_conf {
     int64_t flush_messages;
     int64_t flush_ms;
     int64_t message_max_bytes;
+    int64_t message_max_decompressed_bytes; /* cap on a compressed batch's records, decoded */
     int64_t socket_request_max_bytes;
     int64_t queued_max_request_bytes;
     int64_t sync_threads; /* log.sync.threads: partition fdatasync workers */

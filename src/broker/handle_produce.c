@@ -24,8 +24,11 @@
 #define SL_PRODUCE_THROTTLE_MS 100
 
 /* Checks every batch of a partition's record set; `first` gets the first batch's header.
- * Returns a Kafka error code. */
-static int16_t validate_records(sl_bytes_t rec, const sl_topic_conf_t *tc, int64_t *n_records,
+ * Beyond the header and CRC, each batch's records are walked as a consumer will decode them
+ * (sl_batch_check_records): in place for uncompressed batches, after a bounded decompression into
+ * the broker's scratch buffer otherwise. Returns a Kafka error code. */
+static int16_t validate_records(sl_broker_t *b, int16_t version, sl_bytes_t rec,
+                                const sl_topic_conf_t *tc, int64_t *n_records,
                                 sl_batch_info_t *first) {
     if (!rec.p || rec.len == 0) {
         return KERR_CORRUPT_MESSAGE;
@@ -43,6 +46,17 @@ static int16_t validate_records(sl_bytes_t rec, const sl_topic_conf_t *tc, int64
         }
         if (info.attributes & SL_BATCH_ATTR_CONTROL) {
             return KERR_INVALID_RECORD; /* control batches are written by the broker only */
+        }
+        if ((info.attributes & SL_BATCH_ATTR_CODEC_MASK) == SL_CODEC_ZSTD && version < 7) {
+            return KERR_UNSUPPORTED_COMPRESSION_TYPE; /* zstd needs Produce v7+, as in Kafka */
+        }
+        int64_t cap = b->conf.message_max_decompressed_bytes;
+        if (cap < tc->max_message_bytes) {
+            cap = tc->max_message_bytes;
+        }
+        int kerr = sl_batch_check_records(rec.p + pos, &info, &b->decomp, (size_t)cap);
+        if (kerr != KERR_NONE) {
+            return (int16_t)kerr;
         }
         if (pos == 0) {
             *first = info;
@@ -99,7 +113,7 @@ SL_HANDLER(Produce) {
             } else if (!p) {
                 err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             } else {
-                err = validate_records(records, &t->conf, &n_records, &info);
+                err = validate_records(b, v, records, &t->conf, &n_records, &info);
             }
             bool transactional = err == KERR_NONE &&
                                  (info.attributes & SL_BATCH_ATTR_TRANSACTIONAL) &&

@@ -6,6 +6,7 @@
 #include "common/codec.h"
 #include "common/crc32c.h"
 #include "common/util.h"
+#include "proto/kerr.h"
 
 #define CRC_START 21
 
@@ -49,6 +50,120 @@ sl_err_t sl_batch_parse(const uint8_t *p, size_t len, bool check_crc, sl_batch_i
         }
     }
     return SL_OK;
+}
+
+/* A record's smallest encoding: length, attributes, timestamp delta, offset delta, key length,
+ * value length, header count, one byte each. */
+#define RECORD_MIN_BYTES 7
+
+/* A bounds-checked cursor for the record walk. It stands beside sl_reader_t because this walk
+ * runs for every record produced (docs/benchmarks.md, "Record-batch checks"): one-byte varints,
+ * by far the most common, take an inline path. `bad` is sticky; reads after it return 0. */
+typedef struct walk {
+    const uint8_t *p, *end;
+    bool bad;
+} walk_t;
+
+/* A zigzag varint of at most `max_bytes` bytes (5 for varint, 10 for varlong). */
+static inline int64_t walk_var(walk_t *w, int max_bytes) {
+    if (w->p < w->end && *w->p < 0x80) {
+        uint64_t u = *w->p++;
+        return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+    }
+    uint64_t u = 0;
+    for (int i = 0; i < max_bytes; i++) {
+        if (w->p >= w->end) {
+            break;
+        }
+        uint8_t b = *w->p++;
+        u |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            if (max_bytes == 5 && u > UINT32_MAX) {
+                break;
+            }
+            return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+        }
+    }
+    w->bad = true;
+    w->p = w->end;
+    return 0;
+}
+
+/* Reads a key or value length and skips its bytes: -1 (null) or 0..left; below `min` or past the
+ * end is bad. */
+static inline void walk_field(walk_t *w, int64_t min) {
+    int64_t n = walk_var(w, 5);
+    if (n < min || n > w->end - w->p) {
+        w->bad = true;
+        w->p = w->end;
+    } else if (n > 0) {
+        w->p += n;
+    }
+}
+
+/* One record whose body (after the length varint) is the whole of `r`, the `i`-th of its batch. */
+static bool check_record(walk_t *r, int32_t i) {
+    r->p++; /* attributes, unused in v2 (the body has at least RECORD_MIN_BYTES - 1) */
+    (void)walk_var(r, 10); /* timestamp delta */
+    if (walk_var(r, 5) != i) {
+        return false; /* offset deltas run 0, 1, 2, ... */
+    }
+    walk_field(r, -1); /* key */
+    walk_field(r, -1); /* value */
+    int64_t n_headers = walk_var(r, 5);
+    if (n_headers < 0 || n_headers > (r->end - r->p) / 2) {
+        return false; /* a header takes at least two bytes */
+    }
+    for (int64_t h = 0; h < n_headers && !r->bad; h++) {
+        walk_field(r, 0);  /* header key: never null */
+        walk_field(r, -1); /* header value */
+    }
+    return !r->bad && r->p == r->end;
+}
+
+/* The records of a batch, `len` bytes at `p` (uncompressed). */
+static bool check_record_set(const uint8_t *p, size_t len, int32_t count) {
+    if ((size_t)count > len / RECORD_MIN_BYTES) {
+        return false;
+    }
+    walk_t w = {p, p + len, false};
+    for (int32_t i = 0; i < count; i++) {
+        int64_t body = walk_var(&w, 5);
+        if (w.bad || body < RECORD_MIN_BYTES - 1 || body > w.end - w.p) {
+            return false;
+        }
+        walk_t r = {w.p, w.p + body, false};
+        w.p += body;
+        if (!check_record(&r, i)) {
+            return false;
+        }
+    }
+    return w.p == w.end;
+}
+
+int sl_batch_check_records(const uint8_t *p, const sl_batch_info_t *info, sl_decomp_t *d,
+                           size_t max_decompressed) {
+    int codec = info->attributes & SL_BATCH_ATTR_CODEC_MASK;
+    if (!sl_codec_known(codec)) {
+        return KERR_UNSUPPORTED_COMPRESSION_TYPE;
+    }
+    if (info->record_count < 1 || info->last_offset_delta != info->record_count - 1) {
+        return KERR_INVALID_RECORD;
+    }
+    const uint8_t *rec = p + SL_BATCH_HEADER_BYTES;
+    size_t len = info->total_bytes - SL_BATCH_HEADER_BYTES;
+    if (codec != SL_CODEC_NONE) {
+        sl_err_t rc = sl_decomp_run(d, codec, rec, len, max_decompressed);
+        if (rc == SL_ERR_LIMIT) {
+            return KERR_MESSAGE_TOO_LARGE;
+        }
+        if (rc != SL_OK) {
+            return KERR_CORRUPT_MESSAGE;
+        }
+        rec = d->out.data;
+        len = d->out.len;
+    }
+    return check_record_set(rec, len, info->record_count) ? KERR_NONE : KERR_INVALID_RECORD;
 }
 
 void sl_batch_set_base_offset(uint8_t *p, int64_t base_offset) {

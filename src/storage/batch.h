@@ -20,6 +20,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "storage/compress.h"
 
 #define SL_BATCH_HEADER_BYTES 61
 #define SL_BATCH_LOG_OVERHEAD 12 /* baseOffset + batchLength */
@@ -51,6 +52,22 @@ typedef struct sl_batch_info {
  * Thread: any. */
 SL_MUST_USE sl_err_t sl_batch_parse(const uint8_t *p, size_t len, bool check_crc,
                                     sl_batch_info_t *info);
+
+/* Checks what a consumer will decode from a batch that sl_batch_parse accepted (`p`, `info`), as
+ * Kafka's broker does before it appends: the codec is one of Kafka's (attributes & 7 <= 4); a
+ * compressed payload decompresses (into `d`'s buffer, at most `max_decompressed` bytes); and the
+ * records fill the (decompressed) payload exactly: recordCount records, each a varint length that
+ * its fields use up exactly (attributes, timestamp delta, offset delta, key and value of length -1
+ * or in bounds, header count and headers with a non-negative key length), offset deltas 0, 1, ...
+ * in order, and lastOffsetDelta == recordCount - 1 (so an empty batch is refused, as Kafka does).
+ * An uncompressed batch is only read, never copied.
+ * Returns a Kafka error code: KERR_NONE, KERR_UNSUPPORTED_COMPRESSION_TYPE (codec 5-7),
+ * KERR_CORRUPT_MESSAGE (the payload is not valid data for its codec), KERR_MESSAGE_TOO_LARGE (it
+ * decompresses to more than `max_decompressed` bytes: a decompression bomb, or a batch the
+ * producer should split) or KERR_INVALID_RECORD (record framing, count or offsets wrong).
+ * Thread: the owner of `d`. */
+int sl_batch_check_records(const uint8_t *p, const sl_batch_info_t *info, sl_decomp_t *d,
+                           size_t max_decompressed);
 
 /* Writes baseOffset into a batch's header in place. */
 void sl_batch_set_base_offset(uint8_t *p, int64_t base_offset);
