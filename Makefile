@@ -8,7 +8,7 @@
 
 BUILD   ?= build
 CC      ?= cc
-PKGS    := rdkafka libmicrohttpd hiredis libnats zlib libzstd liblz4 snappy
+PKGS    := rdkafka libmicrohttpd hiredis libnats zlib libzstd liblz4 snappy jansson
 CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wcast-align -Wformat=2 -Wvla -Wundef -Wno-missing-field-initializers \
@@ -53,10 +53,12 @@ $(BUILD)/libsluice.a: $(LIB_OBJ)
 	@$(if $(Q),echo "  AR    $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-# -rdynamic: pipeline libraries loaded by `sluice run` call the engine's functions in the binary.
+# Pipeline libraries loaded by `sluice run` call the engine's functions in the binary: the whole
+# library is linked in and its symbols exported (-rdynamic), even those the binary never calls.
 $(BUILD)/sluice: $(MAIN_OBJ) $(BUILD)/libsluice.a
 	@$(if $(Q),echo "  LD    $@")
-	$(Q)$(CC) $(CFLAGS) -rdynamic -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) -rdynamic -o $@ $(MAIN_OBJ) -Wl,--whole-archive $(BUILD)/libsluice.a \
+	    -Wl,--no-whole-archive $(LDLIBS)
 
 # Example pipelines: shared libraries for `sluice run`, resolved against the sluice binary.
 $(BUILD)/examples/%.so: examples/%.c

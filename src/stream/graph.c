@@ -73,6 +73,7 @@ static sl_stream_node_t *node_new(sl_stream_builder_t *b, sl_node_kind_t kind,
     n->kind = kind;
     n->id = (int)b->n_nodes;
     n->name = sl_xstrdup(name ? name : "");
+    n->parent = parent;
     if (parent) {
         parent->children =
             sl_xrealloc(parent->children, (parent->n_children + 1) * sizeof *parent->children);

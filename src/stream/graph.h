@@ -21,6 +21,7 @@ typedef enum sl_node_kind {
 
 struct sl_stream_node {
     sl_stream_builder_t *b;
+    sl_stream_node_t *parent; /* NULL for sources */
     sl_node_kind_t kind;
     int id;          /* declaration order */
     int subtopology; /* where the node runs; for a rekey, the one it starts */

@@ -18,6 +18,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/clock.h"
@@ -263,9 +264,35 @@ static sl_err_t produce(lane_t *l, const char *topic, int32_t partition, sl_byte
     return SL_OK;
 }
 
-static sl_err_t task_write(void *opaque, const char *topic, sl_bytes_t key, sl_bytes_t value,
-                           int64_t ts, const sl_stream_hdr_t *h, size_t nh) {
-    return produce(opaque, topic, RD_KAFKA_PARTITION_UA, key, value, ts, h, nh);
+static sl_err_t task_write(void *opaque, const char *topic, int32_t partition, sl_bytes_t key,
+                           sl_bytes_t value, int64_t ts, const sl_stream_hdr_t *h, size_t nh) {
+    return produce(opaque, topic, partition < 0 ? RD_KAFKA_PARTITION_UA : partition, key, value, ts,
+                   h, nh);
+}
+
+/* A watermark marker (task.h) instead of a record: SL_OK and its fields, else SL_ERR_NOTFOUND. */
+static sl_err_t marker_of(const rd_kafka_message_t *m, int32_t *task, int64_t *wm, bool *idle) {
+    rd_kafka_headers_t *h = NULL;
+    if (m->key || m->payload || rd_kafka_message_headers(m, &h) || !h) {
+        return SL_ERR_NOTFOUND;
+    }
+    const void *v[3];
+    size_t n[3];
+    const char *names[3] = {SL_STREAM_HDR_WM_TASK, SL_STREAM_HDR_WM, SL_STREAM_HDR_WM_IDLE};
+    for (int i = 0; i < 3; i++) {
+        if (rd_kafka_header_get_last(h, names[i], &v[i], &n[i]) || n[i] == 0 || n[i] > 23) {
+            return SL_ERR_NOTFOUND;
+        }
+    }
+    char buf[24];
+    memcpy(buf, v[0], n[0]);
+    buf[n[0]] = 0;
+    *task = (int32_t)strtol(buf, NULL, 10);
+    memcpy(buf, v[1], n[1]);
+    buf[n[1]] = 0;
+    *wm = strtoll(buf, NULL, 10);
+    *idle = n[2] == 1 && *(const char *)v[2] == '1';
+    return SL_OK;
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
@@ -468,6 +495,7 @@ static sl_err_t checkpoint(lane_t *l) {
     sl_err_t rc = SL_OK;
     for (size_t i = 0; i < l->n_slots && rc == SL_OK; i++) {
         void *a[3] = {l, &l->slots[i], &rc};
+        sl_stream_task_prepare_checkpoint(l->slots[i].task);
         sl_stream_task_each_changed(l->slots[i].task, changelog_one, a);
     }
     if (rc != SL_OK) {
@@ -550,8 +578,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             if (!r || slot_of(l, r->st, parts->elems[i].partition)) {
                 continue;
             }
-            sl_stream_task_conf_t tc = {s->app_id, s->conf.dead_letter, s->conf.on_error,
-                                        task_write, l};
+            sl_stream_task_conf_t tc = {
+                s->app_id, s->conf.dead_letter, s->conf.on_error, task_write, l, s->st_partitions};
             l->slots = sl_xrealloc(l->slots, (l->n_slots + 1) * sizeof *l->slots);
             slot_t *sl = &l->slots[l->n_slots++];
             sl->st = r->st;
@@ -608,6 +636,13 @@ static void process(lane_t *l, rd_kafka_message_t *m) {
     if (m->err) {
         sl_log(SL_LOG_WARN, "stream", "lane=%d msg=\"consume: %s\"", l->idx,
                rd_kafka_message_errstr(m));
+        return;
+    }
+    int32_t up;
+    int64_t wm;
+    bool idle;
+    if (marker_of(m, &up, &wm, &idle) == SL_OK) {
+        sl_stream_task_marker(sl->task, r->input, up, wm, idle, (uint64_t)sl_wall_ms());
         return;
     }
     rd_kafka_timestamp_type_t tt;

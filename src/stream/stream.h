@@ -132,4 +132,14 @@ sl_err_t sl_stream_fail(sl_stream_ctx_t *ctx, const char *fmt, ...) SL_PRINTF(2,
 sl_bytes_t sl_stream_ctx_key(const sl_stream_ctx_t *ctx);
 void sl_stream_window_bounds(const sl_stream_ctx_t *ctx, int64_t *start_ms, int64_t *end_ms);
 
+/* ---- JSON records (top-level fields; Jansson underneath) ---- */
+
+/* The value of top-level `field` of the JSON object `doc`: a string's characters (unescaped), or
+ * the text of a number, boolean or null; in sl_stream_scratch memory. SL_ERR_NOTFOUND when the
+ * field is missing, SL_ERR_INVAL when doc is not a JSON object or the field is an object/array. */
+SL_MUST_USE sl_err_t sl_stream_json_get(sl_stream_ctx_t *ctx, sl_bytes_t doc, const char *field,
+                                        sl_bytes_t *out);
+/* The integer value of top-level `field` (a JSON integer, or a string holding one). */
+SL_MUST_USE sl_err_t sl_stream_json_i64(sl_bytes_t doc, const char *field, int64_t *out);
+
 #endif

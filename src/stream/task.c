@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/arena.h"
+#include "common/log.h"
 #include "stream/watermark.h"
 #include "stream/winagg.h"
 
@@ -43,6 +44,11 @@ struct sl_stream_task {
     sl_stream_node_t *roots[MAX_ROOTS];
     size_t n_roots;
     sl_wm_t wm;
+    bool markers_in; /* the watermark comes from upstream tasks' markers */
+    const sl_stream_node_t *rekeys[MAX_ROOTS]; /* repartition topics this task writes */
+    size_t n_rekeys;
+    int64_t marker_wm; /* what the last markers said */
+    bool marker_idle, marker_sent;
     agg_state_t *aggs; /* one per aggregate node of this sub-topology */
     size_t n_aggs;
     sl_arena_t scratch; /* reset after every input record */
@@ -130,13 +136,23 @@ static sl_err_t win_emit(sl_result_kind_t kind, sl_bytes_t key, int64_t start, i
 }
 
 /* Every output goes through here; a failed write stops the task (it is not the record's fault). */
-static sl_err_t write_out(sl_stream_task_t *t, const char *topic, sl_bytes_t key, sl_bytes_t value,
-                          int64_t ts, const sl_stream_hdr_t *h, size_t nh) {
-    sl_err_t err = t->conf.write(t->conf.opaque, topic, key, value, ts, h, nh);
+static sl_err_t write_to(sl_stream_task_t *t, const char *topic, int32_t partition, sl_bytes_t key,
+                         sl_bytes_t value, int64_t ts, const sl_stream_hdr_t *h, size_t nh) {
+    sl_err_t err = t->conf.write(t->conf.opaque, topic, partition, key, value, ts, h, nh);
     if (err != SL_OK) {
         t->write_failed = true;
     }
     return err;
+}
+
+static sl_err_t write_out(sl_stream_task_t *t, const char *topic, sl_bytes_t key, sl_bytes_t value,
+                          int64_t ts, const sl_stream_hdr_t *h, size_t nh) {
+    return write_to(t, topic, -1, key, value, ts, h, nh);
+}
+
+static void repartition_topic(const sl_stream_task_t *t, const sl_stream_node_t *rekey, char *out,
+                              size_t cap) {
+    snprintf(out, cap, "%s-%s-repartition", t->conf.app_id, rekey->name);
 }
 
 static sl_err_t win_late(sl_bytes_t key, sl_bytes_t value, int64_t ts, int64_t wm,
@@ -162,11 +178,16 @@ static sl_err_t run_agg(sl_stream_task_t *t, agg_state_t *a, const sl_stream_rec
     if (a->win) {
         return sl_winagg_add(a->win, key, r->value, r->ts_ms, t->wm.current);
     }
-    /* Running aggregate: the accumulator per key, a result per update. */
+    /* Running aggregate: the accumulator per key ('K' + key in the store), a result per update. */
     size_t sb = a->node->agg.state_bytes;
     uint8_t *state = sl_arena_alloc(&t->scratch, sb ? sb : 1);
-    sl_bytes_t v;
-    if (sl_kv_get(a->kv, key, &v) && v.len == sb) {
+    uint8_t *sk = sl_arena_alloc(&t->scratch, key.len + 1);
+    sk[0] = 'K';
+    if (key.len) {
+        memcpy(sk + 1, key.p, key.len);
+    }
+    sl_bytes_t skey = {sk, key.len + 1}, v;
+    if (sl_kv_get(a->kv, skey, &v) && v.len == sb) {
         memcpy(state, v.p, sb);
     }
     sl_stream_ctx_t ctx = {t, a->node, r->ts_ms, key, 0, 0};
@@ -174,7 +195,7 @@ static sl_err_t run_agg(sl_stream_task_t *t, agg_state_t *a, const sl_stream_rec
     if (err != SL_OK) {
         return err;
     }
-    sl_kv_put(a->kv, key, (sl_bytes_t){state, sb});
+    sl_kv_put(a->kv, skey, (sl_bytes_t){state, sb});
     return a->node->agg.result(&ctx, state, a->node->agg.user);
 }
 
@@ -212,7 +233,7 @@ static sl_err_t run_node(sl_stream_task_t *t, const sl_stream_node_t *n, const s
             return failed(t, n, err);
         }
         char topic[512];
-        snprintf(topic, sizeof topic, "%s-%s-repartition", t->conf.app_id, n->name);
+        repartition_topic(t, n, topic, sizeof topic);
         t->stats.out++;
         return write_out(t, topic, key, r->value, r->ts_ms, NULL, 0);
     }
@@ -273,7 +294,9 @@ sl_err_t sl_stream_task_process(sl_stream_task_t *t, size_t input, const sl_stre
         r.ts_ms = (int64_t)now_ms;
     }
     if (err == SL_OK) {
-        sl_wm_record(&t->wm, input, r.ts_ms, now_ms);
+        if (!t->markers_in) {
+            sl_wm_record(&t->wm, input, r.ts_ms, now_ms);
+        }
         err = run_node(t, root, &r);
     }
     if (err != SL_OK && t->fail_node && !t->write_failed) {
@@ -285,11 +308,60 @@ sl_err_t sl_stream_task_process(sl_stream_task_t *t, size_t input, const sl_stre
 
 void sl_stream_task_caught_up(sl_stream_task_t *t, size_t input) {
     SL_ASSERT(input < t->n_roots);
-    sl_wm_caught_up(&t->wm, input);
+    if (!t->markers_in) { /* with markers, idleness is the upstream tasks' to tell */
+        sl_wm_caught_up(&t->wm, input);
+    }
+}
+
+void sl_stream_task_marker(sl_stream_task_t *t, size_t input, int32_t upstream, int64_t wm,
+                           bool idle, uint64_t now_ms) {
+    SL_ASSERT(input < t->n_roots);
+    if (t->markers_in && upstream >= 0 && (size_t)upstream < t->wm.n) {
+        sl_wm_marker(&t->wm, (size_t)upstream, wm, idle, now_ms);
+    }
+}
+
+/* Tells every partition of each repartition topic this task writes where its watermark is, when
+ * that changed. The markers go out in the lane's transaction, like the records they follow. */
+static sl_err_t send_markers(sl_stream_task_t *t, uint64_t now_ms) {
+    bool idle = sl_wm_all_idle(&t->wm);
+    if (!t->conf.st_partitions || t->n_rekeys == 0 ||
+        (t->marker_sent && t->marker_wm == t->wm.current && t->marker_idle == idle) ||
+        (t->wm.current == SL_WM_NONE && !idle)) {
+        return SL_OK;
+    }
+    char task[16], wmb[24];
+    int tl = snprintf(task, sizeof task, "%" PRId32, t->partition);
+    int wl = snprintf(wmb, sizeof wmb, "%" PRId64, t->wm.current);
+    sl_stream_hdr_t h[] = {
+        {SL_STREAM_HDR_WM_TASK, {(const uint8_t *)task, (size_t)tl}},
+        {SL_STREAM_HDR_WM, {(const uint8_t *)wmb, (size_t)wl}},
+        {SL_STREAM_HDR_WM_IDLE, {(const uint8_t *)(idle ? "1" : "0"), 1}},
+    };
+    for (size_t i = 0; i < t->n_rekeys; i++) {
+        char topic[512];
+        repartition_topic(t, t->rekeys[i], topic, sizeof topic);
+        int32_t parts = t->conf.st_partitions[t->rekeys[i]->subtopology];
+        for (int32_t p = 0; p < parts; p++) {
+            sl_err_t err = write_to(t, topic, p, (sl_bytes_t){NULL, 0}, (sl_bytes_t){NULL, 0},
+                                    (int64_t)now_ms, h, SL_ARRAY_LEN(h));
+            if (err != SL_OK) {
+                return err;
+            }
+        }
+    }
+    t->marker_sent = true;
+    t->marker_wm = t->wm.current;
+    t->marker_idle = idle;
+    return SL_OK;
 }
 
 sl_err_t sl_stream_task_tick(sl_stream_task_t *t, uint64_t now_ms) {
     int64_t wm = sl_wm_advance(&t->wm, now_ms);
+    sl_err_t merr = send_markers(t, now_ms);
+    if (merr != SL_OK) {
+        return merr;
+    }
     for (size_t i = 0; i < t->n_aggs; i++) {
         if (t->aggs[i].win) {
             sl_err_t err = sl_winagg_advance(t->aggs[i].win, wm);
@@ -324,6 +396,9 @@ static void collect_aggs(sl_stream_task_t *t, const sl_stream_node_t *n) {
         }
     }
     if (n->kind == SL_NODE_REKEY && n->subtopology != t->st) {
+        if (t->n_rekeys < MAX_ROOTS) {
+            t->rekeys[t->n_rekeys++] = n;
+        }
         return;
     }
     for (size_t i = 0; i < n->n_children; i++) {
@@ -371,7 +446,15 @@ sl_stream_task_t *sl_stream_task_new(sl_stream_builder_t *b, int st, int32_t par
         delay = SL_MAX(delay, t->roots[i]->src.watermark_delay_ms);
         idle = SL_MAX(idle, t->roots[i]->src.idle_ms);
     }
-    sl_wm_init(&t->wm, t->n_roots, delay, idle, now_ms);
+    /* A sub-topology that reads a repartition topic takes its watermark from the upstream
+     * tasks' markers: one input per upstream task, their disorder already accounted for. */
+    const sl_stream_node_t *r0 = t->roots[0];
+    t->markers_in = conf->st_partitions && t->n_roots == 1 && r0->kind == SL_NODE_REKEY;
+    if (t->markers_in) {
+        sl_wm_init(&t->wm, (size_t)conf->st_partitions[r0->parent->subtopology], 0, 0, now_ms);
+    } else {
+        sl_wm_init(&t->wm, t->n_roots, delay, idle, now_ms);
+    }
     for (size_t i = 0; i < t->n_roots; i++) {
         collect_aggs(t, t->roots[i]);
     }
@@ -408,6 +491,23 @@ void sl_stream_task_each_changed(const sl_stream_task_t *t, sl_stream_change_fn 
     for (size_t i = 0; i < t->n_aggs; i++) {
         each_arg_t e = {t->aggs[i].node->name, fn, arg};
         sl_kv_each_changed(t->aggs[i].kv, each_one, &e);
+    }
+}
+
+/* The task's watermark lives in every store under the reserved key "M" (stores' own keys start
+ * with 'W', 'S', 'N' or 'K'), so it travels in the changelog with the state it belongs to and a
+ * restored task never sees its watermark go back. */
+static const sl_bytes_t WM_KEY = {(const uint8_t *)"M", 1};
+
+void sl_stream_task_prepare_checkpoint(sl_stream_task_t *t) {
+    uint8_t buf[1024];
+    size_t n = sl_wm_encode(&t->wm, buf, sizeof buf);
+    for (size_t i = 0; i < t->n_aggs && n; i++) {
+        sl_bytes_t old;
+        if (sl_kv_get(t->aggs[i].kv, WM_KEY, &old) && old.len == n && !memcmp(old.p, buf, n)) {
+            continue;
+        }
+        sl_kv_put(t->aggs[i].kv, WM_KEY, (sl_bytes_t){buf, n});
     }
 }
 
@@ -449,6 +549,13 @@ void sl_stream_task_restore(sl_stream_task_t *t, const char *store, sl_bytes_t k
 
 void sl_stream_task_restored(sl_stream_task_t *t) {
     sl_stream_task_commit(t);
+    for (size_t i = 0; i < t->n_aggs; i++) {
+        sl_bytes_t v;
+        if (sl_kv_get(t->aggs[i].kv, WM_KEY, &v) && sl_wm_restore(&t->wm, v.p, v.len) != SL_OK) {
+            sl_log(SL_LOG_WARN, "stream", "store=%s msg=\"unreadable watermark record ignored\"",
+                   t->aggs[i].node->name);
+        }
+    }
     for (size_t i = 0; i < t->n_aggs; i++) {
         if (t->aggs[i].win) {
             sl_winagg_rebuild(t->aggs[i].win);

@@ -24,11 +24,21 @@ typedef struct sl_stream_hdr {
     sl_bytes_t value;
 } sl_stream_hdr_t;
 
-/* An output record. `key`/`value` p == NULL: null. Returns SL_OK or an error that stops the task
- * (e.g. the producer failed). */
-typedef sl_err_t sl_stream_write_fn(void *opaque, const char *topic, sl_bytes_t key,
-                                    sl_bytes_t value, int64_t ts_ms, const sl_stream_hdr_t *hdrs,
-                                    size_t n_hdrs);
+/* An output record to `partition` of `topic` (-1: the producer's partitioner, by key).
+ * `key`/`value` p == NULL: null. Returns SL_OK or an error that stops the task (e.g. the producer
+ * failed). */
+typedef sl_err_t sl_stream_write_fn(void *opaque, const char *topic, int32_t partition,
+                                    sl_bytes_t key, sl_bytes_t value, int64_t ts_ms,
+                                    const sl_stream_hdr_t *hdrs, size_t n_hdrs);
+
+/* Watermark markers: a task that writes a repartition topic sends its watermark to every
+ * partition of it as a record with no key and no value and these headers (the upstream task's
+ * partition, its watermark, "1" when all its inputs are idle); the tasks reading that topic keep
+ * one watermark per upstream task and take the minimum, so the fastest upstream task cannot make
+ * a slower one's records late. */
+#define SL_STREAM_HDR_WM_TASK "sluice.wm.task"
+#define SL_STREAM_HDR_WM      "sluice.wm"
+#define SL_STREAM_HDR_WM_IDLE "sluice.wm.idle"
 
 typedef struct sl_stream_task_conf {
     const char *app_id;      /* names repartition, late and dead-letter topics */
@@ -36,6 +46,10 @@ typedef struct sl_stream_task_conf {
     sl_stream_on_error_t on_error;
     sl_stream_write_fn *write;
     void *opaque;
+    /* Partitions of each sub-topology's input (indexed by sub-topology): how many upstream tasks
+     * send markers to a repartition topic, and how many partitions a marker goes to. NULL: no
+     * markers (repartitioned records then drive the watermark by their own timestamps). */
+    const int32_t *st_partitions;
 } sl_stream_task_conf_t;
 
 typedef struct sl_stream_task_stats {
@@ -55,6 +69,10 @@ void sl_stream_task_free(sl_stream_task_t *t);
  * the record was dead-lettered or skipped; an error only when the task must stop. */
 SL_MUST_USE sl_err_t sl_stream_task_process(sl_stream_task_t *t, size_t input,
                                             const sl_stream_rec_t *rec, uint64_t now_ms);
+/* A watermark marker from upstream task `upstream` arrived on input `input` (a repartition topic).
+ */
+void sl_stream_task_marker(sl_stream_task_t *t, size_t input, int32_t upstream, int64_t wm,
+                           bool idle, uint64_t now_ms);
 /* Input `input` reached the end of its partition (for idleness). */
 void sl_stream_task_caught_up(sl_stream_task_t *t, size_t input);
 /* Advances the watermark to what the inputs allow at `now_ms` and fires due windows. */
@@ -65,6 +83,9 @@ int64_t sl_stream_task_watermark(const sl_stream_task_t *t);
 typedef void sl_stream_change_fn(const char *store, sl_bytes_t key, const sl_bytes_t *val,
                                  void *arg);
 void sl_stream_task_each_changed(const sl_stream_task_t *t, sl_stream_change_fn *fn, void *arg);
+/* Before listing the changes of a checkpoint: records the task's watermark in its stores, so the
+ * checkpoint carries it and a restore never moves it back. */
+void sl_stream_task_prepare_checkpoint(sl_stream_task_t *t);
 void sl_stream_task_commit(sl_stream_task_t *t);
 void sl_stream_task_abort(sl_stream_task_t *t);
 /* The names of the task's state stores (its aggregates), at most cap; returns how many. */

@@ -7,6 +7,7 @@
  *       record time for sessions.
  *   'S' key          -> n x (start i64 | last i64 | slot u64)        a key's open sessions
  *   'N'              -> u64                                          next session slot
+ * ('M' and 'K' keys belong to the task that owns the store: its watermark, running aggregates.)
  * The firing queue holds at most one entry per window: an entry's due time only grows (the end of
  * a session, fired -> purge), so an entry popped early is pushed again at its current due time. */
 #include "winagg.h"

@@ -6,6 +6,7 @@
 
 #include "harness.h"
 #include "stream/task.h"
+#include "stream/watermark.h"
 
 #define MAXOUT 512
 typedef struct out {
@@ -24,9 +25,9 @@ static void copy(char *dst, size_t cap, sl_bytes_t b) {
     snprintf(dst, cap, "%.*s", (int)b.len, b.p ? (const char *)b.p : "");
 }
 
-static sl_err_t collect(void *opaque, const char *topic, sl_bytes_t key, sl_bytes_t value,
-                        int64_t ts, const sl_stream_hdr_t *h, size_t nh) {
-    (void)opaque;
+static sl_err_t collect(void *opaque, const char *topic, int32_t partition, sl_bytes_t key,
+                        sl_bytes_t value, int64_t ts, const sl_stream_hdr_t *h, size_t nh) {
+    (void)opaque, (void)partition;
     if (FAIL_WRITES || N_OUT == MAXOUT) {
         return SL_ERR_IO;
     }
@@ -335,5 +336,91 @@ TEST(builder_checks) {
     sl_stream_to(sl_stream_map(sl_stream_source(b, "in", NULL), "bad name!", noop, NULL), "o");
     e = sl_stream_graph_check(b);
     CHECK(e && strstr(e, "[a-zA-Z0-9._-]"));
+    sl_stream_builder_free(b);
+}
+
+/* The watermark is part of the checkpoint: a task restored from the changelog starts where the
+ * old one was, so a replayed record for a window that already fired is late, not a second firing.
+ */
+TEST(watermark_travels_in_the_changelog) {
+    N_OUT = 0;
+    sl_stream_builder_t *b = sl_stream_builder_new();
+    sl_stream_source_opts_t so = {.watermark_delay_ms = 0};
+    sl_stream_window_t w = {.kind = SL_STREAM_TUMBLING, .size_ms = 10};
+    sl_stream_to(sl_stream_aggregate(sl_stream_source(b, "in", &so), "win", &w, &COUNT), "out");
+    CHECK(sl_stream_graph_check(b) == NULL);
+    sl_stream_task_t *t = sl_stream_task_new(b, 0, 0, &CONF, 0);
+    sl_stream_rec_t r = {B("k"), B("v"), 5, "in", 0, 0};
+    CHECK(sl_stream_task_process(t, 0, &r, 0) == SL_OK);
+    r.ts_ms = 25;
+    CHECK(sl_stream_task_process(t, 0, &r, 0) == SL_OK);
+    CHECK(sl_stream_task_tick(t, 0) == SL_OK);
+    CHECK_EQ_INT(N_OUT, 1); /* [0,10) fired at watermark 24 */
+    sl_stream_task_prepare_checkpoint(t);
+    sl_stream_task_t *copy = sl_stream_task_new(b, 0, 0, &CONF, 0);
+    cl_t c = {copy, 0};
+    sl_stream_task_each_changed(t, replay, &c);
+    sl_stream_task_restored(copy);
+    CHECK_EQ_INT(sl_stream_task_watermark(copy), 24);
+    r.ts_ms = 7; /* a replay of an older record: late, and [0,10) does not fire again */
+    CHECK(sl_stream_task_process(copy, 0, &r, 0) == SL_OK);
+    CHECK(sl_stream_task_tick(copy, 0) == SL_OK);
+    CHECK_EQ_INT(N_OUT, 2);
+    CHECK(!strcmp(OUT[1].topic, "app-win-late"));
+    CHECK_EQ_INT(sl_stream_task_stats(copy)->late, 1);
+    sl_stream_task_free(copy);
+    sl_stream_task_free(t);
+    sl_stream_builder_free(b);
+}
+
+/* Across a repartition topic the watermark comes from markers: the upstream task sends its
+ * watermark to every partition; downstream takes the minimum over upstream tasks, and records'
+ * own timestamps (the fastest upstream's) do not move it. */
+TEST(watermark_markers_cross_the_repartition_topic) {
+    N_OUT = 0;
+    sl_stream_builder_t *b = sl_stream_builder_new();
+    sl_stream_source_opts_t so = {.watermark_delay_ms = 10};
+    sl_stream_window_t w = {.kind = SL_STREAM_TUMBLING, .size_ms = 100};
+    sl_stream_node_t *rk = sl_stream_rekey(sl_stream_source(b, "in", &so), "rk", NULL, NULL);
+    sl_stream_to(sl_stream_aggregate(rk, "win", &w, &COUNT), "out");
+    CHECK(sl_stream_graph_check(b) == NULL);
+    int32_t parts[2] = {2, 3}; /* "in" has 2 partitions, the repartition topic 3 */
+    sl_stream_task_conf_t c = CONF;
+    c.st_partitions = parts;
+    sl_stream_task_t *up = sl_stream_task_new(b, 0, 1, &c, 0);
+    sl_stream_rec_t r = {B("k"), B("v"), 500, "in", 1, 0};
+    CHECK(sl_stream_task_process(up, 0, &r, 0) == SL_OK);
+    CHECK(sl_stream_task_tick(up, 0) == SL_OK);
+    int markers = 0;
+    for (int i = 0; i < N_OUT; i++) {
+        if (hdr(&OUT[i], SL_STREAM_HDR_WM)) {
+            markers++;
+            CHECK(!strcmp(OUT[i].topic, "app-rk-repartition"));
+            CHECK(!strcmp(hdr(&OUT[i], SL_STREAM_HDR_WM), "489"));
+            CHECK(!strcmp(hdr(&OUT[i], SL_STREAM_HDR_WM_TASK), "1"));
+        }
+    }
+    CHECK_EQ_INT(markers, 3); /* one per partition of the repartition topic */
+    CHECK(sl_stream_task_tick(up, 0) == SL_OK);
+    CHECK_EQ_INT(N_OUT, 4); /* unchanged watermark: no new markers */
+    sl_stream_task_t *down = sl_stream_task_new(b, 1, 0, &c, 0);
+    sl_stream_rec_t d = {B("k"), B("v"), 5000, "app-rk-repartition", 0, 0};
+    CHECK(sl_stream_task_process(down, 0, &d, 0) == SL_OK);
+    CHECK(sl_stream_task_tick(down, 0) == SL_OK);
+    CHECK_EQ_INT(sl_stream_task_watermark(down), SL_WM_NONE); /* records do not move it */
+    sl_stream_task_marker(down, 0, 1, 489, false, 0);
+    CHECK(sl_stream_task_tick(down, 0) == SL_OK);
+    CHECK_EQ_INT(sl_stream_task_watermark(down), SL_WM_NONE); /* upstream task 0 not heard yet */
+    sl_stream_task_marker(down, 0, 0, 150, false, 0);
+    CHECK(sl_stream_task_tick(down, 0) == SL_OK);
+    CHECK_EQ_INT(sl_stream_task_watermark(down), 150);
+    sl_stream_task_marker(down, 0, 0, 0, true, 0); /* upstream 0 idle: only upstream 1 counts */
+    CHECK(sl_stream_task_tick(down, 0) == SL_OK);
+    CHECK_EQ_INT(sl_stream_task_watermark(down), 489);
+    sl_stream_task_marker(down, 0, 7, 9999, false, 0); /* no such upstream task: ignored */
+    CHECK(sl_stream_task_tick(down, 0) == SL_OK);
+    CHECK_EQ_INT(sl_stream_task_watermark(down), 489);
+    sl_stream_task_free(down);
+    sl_stream_task_free(up);
     sl_stream_builder_free(b);
 }
