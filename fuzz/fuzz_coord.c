@@ -30,9 +30,11 @@
  *     open connection has been answered (nothing parked forever).
  * Seeds: fuzz/corpus/fuzz_coord/, written by fuzz/gen_coord_seeds.py (the scenarios of the group
  * and transaction integration tests, and the rebalance-timeout crash of defect 1). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/codec.h"
 #include "env.h"
 #include "group/coordinator.h"
@@ -404,7 +406,7 @@ static void op_txn(script_t *s) {
     send(sl, &buf);
 }
 
-static void run_op(script_t *s) {
+static uint8_t run_op(script_t *s) {
     uint8_t op = next(s) % N_OPS;
     switch (op) {
     case OP_JOIN:
@@ -456,6 +458,7 @@ static void run_op(script_t *s) {
         break;
     }
     }
+    return op;
 }
 
 /* ---- invariants over the coordinator's state ---- */
@@ -473,6 +476,27 @@ static void check_group(sl_group_t *g, void *opaque) {
     }
     FZ_CHECK(found, "group %s is %s and its leader %s is not a member", g->id,
              sl_group_state_name(g->state), g->leader);
+}
+
+/* FUZZ_TRACE=1: one line per operation with what each member knows (to read a script). */
+static void trace(uint8_t op) {
+    static const char *const names[N_OPS] = {"join",   "sync",    "heartbeat", "leave",
+                                             "commit", "advance", "close",     "describe",
+                                             "txn",    "delete",  "stale"};
+    static int on = -1;
+    if (on < 0) {
+        on = getenv("FUZZ_TRACE") != NULL;
+    }
+    if (!on) {
+        return;
+    }
+    fprintf(stderr, "%-9s t=%llu", names[op], (unsigned long long)sl_mono_ms());
+    for (int i = 0; i < N_SLOTS; i++) {
+        const slot_t *sl = &slots[i];
+        fprintf(stderr, " | m%d g%d gen=%d%s%s pend=%zu", i, sl->group, sl->generation,
+                sl->leader ? " leader" : "", sl->member_id[0] ? " id" : "", sl->client.n_pending);
+    }
+    fputc('\n', stderr);
 }
 
 static void settle(void) {
@@ -501,8 +525,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     script_t s = {data, data + size};
     for (int ops = 0; s.p < s.end && ops < 256; ops++) {
-        run_op(&s);
+        uint8_t op = run_op(&s);
         settle();
+        trace(op);
     }
     /* No more heartbeats: every session ends, so every parked request must be answered. */
     for (int i = 0; i < 60; i++) {
