@@ -2,6 +2,7 @@
  * socketpair clients whose responses are checked against their requests (see env.h). */
 #include "env.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -106,11 +107,36 @@ sl_broker_t *fz_broker_start(const char *const *sets) {
     return b;
 }
 
+/* sl_broker_new keeps its data-directory lock open for the life of the process (a daemon runs
+ * one broker) and sl_broker_free does not close it: close it here, or each broker started in
+ * this process would cost a descriptor. */
+static void close_lock_fd(void) {
+    char lock[sizeof data_dir + 8];
+    snprintf(lock, sizeof lock, "%s/.lock", data_dir);
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) {
+        return;
+    }
+    int self = dirfd(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        int fd = atoi(e->d_name);
+        char link[64], target[sizeof lock + 16];
+        snprintf(link, sizeof link, "/proc/self/fd/%s", e->d_name);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        if (fd != self && n == (ssize_t)strlen(lock) && memcmp(target, lock, (size_t)n) == 0) {
+            close(fd);
+        }
+    }
+    closedir(d);
+}
+
 void fz_broker_stop(sl_broker_t *b) {
     sl_broker_flush(b);
     sl_fetch_recheck(b, true);
     sl_conn_close_all();
     sl_broker_free(b);
+    close_lock_fd();
     (void)nftw(data_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
