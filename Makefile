@@ -140,7 +140,7 @@ FUZZ_WARN    := $(WARN) -Wno-unknown-warning-option -Wno-cast-align -Wno-format-
 
 fuzz: deps
 	$(MAKE) CC=$(FUZZ_CC) BUILD=$(FUZZ_BUILD) WARN="$(FUZZ_WARN)" \
-	    OPT="-O1 -gline-tables-only $(FUZZ_SAN) -fsanitize=fuzzer-no-link" $(FUZZ_BUILD)/libsluice.a
+	    OPT="-O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link" $(FUZZ_BUILD)/libsluice.a
 	$(MAKE) $(FUZZ_BIN)
 
 $(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_COMMON) $(wildcard fuzz/*.h) $(FUZZ_BUILD)/libsluice.a
