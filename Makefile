@@ -4,6 +4,8 @@
 #   make test       install what is missing, build, run unit + integration tests
 #   make check-asan the whole suite again under AddressSanitizer + UBSan
 #   make bench      the benchmarks (never part of make test)
+#   make fuzz       the libFuzzer targets in build/fuzz (clang, ASan + UBSan); make fuzz-ci runs
+#                   each for FUZZ_SECONDS on its checked-in corpus (fuzz/README.md)
 #   V=1             show full commands
 
 BUILD   ?= build
@@ -38,7 +40,7 @@ EXAMPLE_SO  := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%.so)
 
 .SECONDARY:
 .PHONY: all deps run test unit integration check-asan bench bench-groups bench-txn bench-compare bench-conn \
-        bench-interference bench-roll bench-batch-check format format-check clean
+        bench-interference bench-roll bench-batch-check format format-check clean fuzz fuzz-ci
 all: $(BUILD)/sluice $(UNIT_BIN) $(ITEST_BIN) $(BENCH_BIN) $(EXAMPLE_SO)
 
 # Codec and protocol code is where sign mistakes hurt most: extra conversions checks there.
@@ -138,11 +140,39 @@ bench-interference: deps all $(BUILD)/bench/libslowsync.so
 	bench/run-commit-interference $(BUILD)
 	SLOW_SYNC_MS=5 bench/run-commit-interference $(BUILD)
 
+# ---- fuzzing (fuzz/README.md): libsluice again with clang, sanitizers and coverage, then one
+# libFuzzer binary per target. The recursive make keeps these objects apart from build/.
+FUZZ_BUILD   ?= build/fuzz
+FUZZ_CC      ?= clang
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_BIN     := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
+FUZZ_COMMON  := $(filter-out $(wildcard fuzz/fuzz_*.c),$(wildcard fuzz/*.c))
+FUZZ_SECONDS ?= 60
+# clang's -Wcast-align and -Wformat-nonliteral flag sockaddr casts and vprintf wrappers that gcc
+# (the warning gate) accepts.
+FUZZ_WARN    := $(WARN) -Wno-unknown-warning-option -Wno-cast-align -Wno-format-nonliteral
+
+fuzz: deps
+	$(MAKE) CC=$(FUZZ_CC) BUILD=$(FUZZ_BUILD) WARN="$(FUZZ_WARN)" \
+	    OPT="-O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link" $(FUZZ_BUILD)/libsluice.a
+	$(MAKE) $(FUZZ_BIN)
+
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_COMMON) $(wildcard fuzz/*.h) $(FUZZ_BUILD)/libsluice.a
+	@$(if $(Q),echo "  FUZZ  $@")
+	$(Q)$(FUZZ_CC) $(CSTD) $(FUZZ_WARN) -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer \
+	    -Isrc -Ifuzz -o $@ $< $(FUZZ_COMMON) $(FUZZ_BUILD)/libsluice.a $(LDLIBS)
+
+# Bounded run for CI: every target for FUZZ_SECONDS on its corpus; any crash, leak or sanitizer
+# report fails the target (the input is left in $(FUZZ_BUILD)/crashes/<target>/).
+fuzz-ci: fuzz
+	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run-ci $(FUZZ_TARGETS)
+
 format:
-	clang-format -i $(wildcard src/*/*.[ch] tests/unit/*.[ch] tests/integration/*.c bench/*.c bench/shim/*.c)
+	clang-format -i $(wildcard src/*/*.[ch] tests/unit/*.[ch] tests/integration/*.c bench/*.c bench/shim/*.c fuzz/*.[ch])
 
 format-check:
-	clang-format --dry-run --Werror $(wildcard src/*/*.[ch] tests/unit/*.[ch])
+	clang-format --dry-run --Werror $(wildcard src/*/*.[ch] tests/unit/*.[ch] fuzz/*.[ch])
 
 clean:
 	rm -rf build

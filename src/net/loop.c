@@ -281,6 +281,11 @@ static void run_timers(sl_loop_t *loop) {
     }
 }
 
+void sl_loop_run_due(sl_loop_t *loop) {
+    loop->now_ms = sl_mono_ms();
+    run_timers(loop);
+}
+
 /* Number of pending timers (tests). */
 size_t sl_loop_timer_count(const sl_loop_t *loop) {
     return loop->n_heap;

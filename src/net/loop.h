@@ -40,6 +40,11 @@ uint64_t sl_loop_timer(sl_loop_t *loop, uint64_t after_ms, sl_timer_fn *fn, void
 void sl_loop_cancel(sl_loop_t *loop, uint64_t id);
 /* Number of pending timers. */
 size_t sl_loop_timer_count(const sl_loop_t *loop);
+/* Refreshes sl_loop_now_ms and fires every timer due by the monotonic clock, as the timer phase
+ * of one iteration does (timers a callback adds that are already due fire too). For code that
+ * drives a loop's owner without sl_loop_run: the fuzz harnesses (fuzz/, with a simulated clock)
+ * and tests. Never call it from inside sl_loop_run. */
+void sl_loop_run_due(sl_loop_t *loop);
 
 /* Adds a hook run once per iteration after I/O and timers, in registration order. */
 void sl_loop_before_sleep(sl_loop_t *loop, sl_idle_fn *fn, void *data);

@@ -111,3 +111,27 @@ TEST(an_iteration_longer_than_20_ms_is_counted_as_a_stall) {
     sl_buf_fini(&out);
     sl_metrics_reset();
 }
+
+/* A timer callback that adds a timer due at once: sl_loop_run_due fires that one too. */
+static void rearm_now(sl_loop_t *loop, uint64_t id, void *data) {
+    (void)id;
+    fired[(intptr_t)data]++;
+    if ((intptr_t)data == 0) {
+        (void)sl_loop_timer(loop, 0, rearm_now, (void *)(intptr_t)1);
+    }
+}
+
+TEST(run_due_fires_due_timers_only_and_without_running_the_loop) {
+    memset(fired, 0, sizeof fired);
+    sl_loop_t *loop = sl_loop_new();
+    (void)sl_loop_timer(loop, 0, rearm_now, (void *)(intptr_t)0);
+    (void)sl_loop_timer(loop, 3600000, on_timer, (void *)(intptr_t)2);
+    sl_loop_run_due(loop);
+    CHECK_EQ_INT(fired[0], 1);
+    CHECK_EQ_INT(fired[1], 1);
+    CHECK_EQ_INT(fired[2], 0); /* an hour away */
+    CHECK_EQ_INT(sl_loop_timer_count(loop), 1);
+    sl_loop_run_due(loop); /* nothing new is due */
+    CHECK_EQ_INT(fired[0] + fired[1] + fired[2], 2);
+    sl_loop_free(loop);
+}
