@@ -9,15 +9,18 @@
  * Every batch goes through each entry of `checks` below. Each entry states what must hold
  * (beyond "no sanitizer report"): a header that parses describes bytes inside the input, a
  * LogAppendTime rewrite leaves a batch whose CRC checks, a control batch built from fields
- * round-trips through sl_batch_control_type. Deeper validation (records, decompression) is one
- * more line in `checks`. */
+ * round-trips through sl_batch_control_type, and the produce-path record check
+ * (sl_batch_check_records: decompression under a cap, record framing) answers one of its codes
+ * without reading or writing past the batch or the cap. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/crc32c.h"
 #include "common/util.h"
 #include "env.h"
+#include "proto/kerr.h"
 #include "storage/batch.h"
+#include "storage/compress.h"
 
 #define CRC_START 21
 
@@ -66,10 +69,32 @@ static void check_log_append_time(const uint8_t *p, size_t len, const sl_batch_i
     free(copy);
 }
 
+/* What Produce runs on every batch: codecs, bounded decompression, records. A small cap (1 MiB)
+ * makes decompression bombs reachable; the decoder is reused across inputs, as in the broker. */
+static void check_records(const uint8_t *p, size_t len, const sl_batch_info_t *info, bool parsed) {
+    static sl_decomp_t d;
+    static bool init;
+    (void)len;
+    if (!parsed) {
+        return;
+    }
+    if (!init) {
+        sl_decomp_init(&d);
+        init = true;
+    }
+    int err = sl_batch_check_records(p, info, &d, 1 << 20);
+    FZ_CHECK(err == KERR_NONE || err == KERR_UNSUPPORTED_COMPRESSION_TYPE ||
+                 err == KERR_CORRUPT_MESSAGE || err == KERR_MESSAGE_TOO_LARGE ||
+                 err == KERR_INVALID_RECORD,
+             "unexpected record check result %d", err);
+    FZ_CHECK(d.out.len <= 1 << 20, "decompressed %zu bytes past the 1 MiB cap", d.out.len);
+}
+
 static check_fn *const checks[] = {
     check_header,
     check_control,
     check_log_append_time,
+    check_records,
 };
 
 /* A control batch built from input bytes round-trips. */
