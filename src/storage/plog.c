@@ -23,7 +23,7 @@
 #define SCAN_CHUNK   65536
 
 struct sl_plog {
-    char dir[4096];
+    char *dir;
     sl_plog_conf_t conf;
     sl_segment_t **segs; /* oldest first; the last is active */
     size_t n_segs, cap_segs;
@@ -36,7 +36,7 @@ struct sl_plog {
     int64_t first_unsynced_ms; /* wall clock of the oldest unsynced append, or -1 */
     bool failed;
     int fail_err;
-    uint8_t *scan; /* SCAN_CHUNK bytes for reads and time searches */
+    uint8_t *scan; /* SCAN_CHUNK bytes for reads and time searches; allocated at first use */
 };
 
 void sl_plog_conf_default(sl_plog_conf_t *conf) {
@@ -67,8 +67,16 @@ static int cmp_i64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* A failed write or sync: the log becomes FAILED. Running out of descriptors or memory (EMFILE,
+ * ENFILE, ENOMEM from open or dup) is not a disk failure: the operation is refused and may be
+ * retried, and the log stays OPEN. */
 static sl_err_t fail(sl_plog_t *plog, const char *op) {
     int e = errno;
+    if (sl_errno_transient(e)) {
+        sl_log(SL_LOG_WARN, "storage", "dir=%s op=%s err=\"%s\" msg=\"will retry\"", plog->dir, op,
+               strerror(e));
+        return SL_ERR_IO;
+    }
     plog->failed = true;
     plog->fail_err = e == ENOSPC ? SL_ERR_NOSPACE : SL_ERR_IO;
     sl_log(SL_LOG_ERROR, "storage", "dir=%s op=%s err=\"%s\" msg=\"partition is now FAILED\"",
@@ -110,10 +118,9 @@ sl_err_t sl_plog_open(const char *dir, const sl_plog_conf_t *conf, int64_t now_m
     }
 
     sl_plog_t *plog = sl_xcalloc(1, sizeof *plog);
-    snprintf(plog->dir, sizeof plog->dir, "%s", dir);
+    plog->dir = sl_xstrdup(dir);
     plog->conf = *conf;
     plog->first_unsynced_ms = -1;
-    plog->scan = sl_xmalloc(SCAN_CHUNK);
     char marker[4200];
     snprintf(marker, sizeof marker, "%s/" CLEAN_MARKER, dir);
     bool clean = access(marker, F_OK) == 0;
@@ -204,6 +211,7 @@ void sl_plog_close(sl_plog_t *plog) {
     }
     free(plog->segs);
     free(plog->scan);
+    free(plog->dir);
     free(plog);
 }
 
@@ -217,6 +225,7 @@ static sl_err_t roll(sl_plog_t *plog, int64_t now_ms) {
     if (sl_segment_sync(cur) < 0) {
         return fail(plog, "sync-on-roll");
     }
+    cur->dirty = false;
     plog->durable = cur->next;
     plog->synced_bytes = plog->appended_bytes;
     sl_segment_t *seg = sl_segment_open(plog->dir, cur->next, true);
@@ -249,6 +258,13 @@ sl_err_t sl_plog_append(sl_plog_t *plog, uint8_t *batches, size_t len, int64_t n
     if (seg->size + (int64_t)len > INT32_MAX) {
         return SL_ERR_LIMIT;
     }
+    if (seg->sync_errno) {
+        errno = seg->sync_errno;
+        return fail(plog, "fdatasync");
+    }
+    if (sl_segment_acquire(seg) != SL_OK) {
+        return fail(plog, "open");
+    }
     /* Assign offsets in place; remember the index work to do once the write succeeded. */
     int64_t next = seg->next;
     size_t pos = 0;
@@ -271,6 +287,7 @@ sl_err_t sl_plog_append(sl_plog_t *plog, uint8_t *batches, size_t len, int64_t n
         (void)sl_os.ftruncate(seg->fd, seg->size);
         return rc;
     }
+    seg->dirty = true;
     *base_offset_out = seg->next;
     pos = 0;
     while (pos < len) {
@@ -304,9 +321,10 @@ sl_err_t sl_plog_sync(sl_plog_t *plog) {
     if (plog->durable == active(plog)->next) {
         return SL_OK;
     }
-    if (sl_os.fdatasync(active(plog)->fd) < 0) {
+    if (sl_segment_sync(active(plog)) < 0) {
         return fail(plog, "fdatasync");
     }
+    active(plog)->dirty = false;
     plog->durable = active(plog)->next;
     plog->synced_bytes = plog->appended_bytes;
     plog->unsynced_records = 0;
@@ -328,9 +346,15 @@ sl_err_t sl_plog_sync_begin(sl_plog_t *plog, int *fd_out, int64_t *target_out) {
     if (plog->durable >= seg->next) {
         return SL_OK;
     }
-    int fd = dup(seg->fd);
+    if (seg->sync_errno) {
+        errno = seg->sync_errno;
+        return fail(plog, "fdatasync");
+    }
+    int fd = sl_segment_acquire(seg) == SL_OK ? sl_os.dup(seg->fd) : -1;
     if (fd < 0) {
-        return fail(plog, "dup");
+        /* Out of descriptors: not a disk failure; the caller retries later. */
+        sl_err_t rc = fail(plog, "dup");
+        return plog->failed ? rc : SL_AGAIN;
     }
     *fd_out = fd;
     *target_out = seg->next;
@@ -355,6 +379,7 @@ sl_err_t sl_plog_sync_end(sl_plog_t *plog, int64_t target, int rc) {
     if (plog->durable >= active(plog)->next) {
         plog->unsynced_records = 0;
         plog->first_unsynced_ms = -1;
+        active(plog)->dirty = false;
     }
     return plog->failed ? plog->fail_err : SL_OK;
 }
@@ -446,6 +471,12 @@ typedef bool visit_fn(const sl_batch_info_t *info, int64_t pos, void *opaque);
 
 static sl_err_t walk(sl_plog_t *plog, sl_segment_t *seg, int64_t pos, visit_fn *visit,
                      void *opaque) {
+    if (pos < seg->size && sl_segment_acquire(seg) != SL_OK) {
+        return SL_ERR_IO;
+    }
+    if (!plog->scan) {
+        plog->scan = sl_xmalloc(SCAN_CHUNK);
+    }
     while (pos < seg->size) {
         ssize_t r = sl_os_pread_all(seg->fd, plog->scan, SCAN_CHUNK, pos);
         if (r < 0) {
@@ -530,7 +561,7 @@ sl_err_t sl_plog_read(sl_plog_t *plog, int64_t offset, int64_t limit_offset, siz
             return SL_ERR_IO;
         }
         if (c.start_pos >= 0) {
-            slice->fd = dup(seg->fd);
+            slice->fd = sl_segment_acquire(seg) == SL_OK ? sl_os.dup(seg->fd) : -1;
             if (slice->fd < 0) {
                 return SL_ERR_IO;
             }
