@@ -678,3 +678,11 @@ sl_err_t sl_plog_walk_from(sl_plog_t *plog, int64_t offset, sl_plog_visit_fn *fn
 sl_err_t sl_plog_remove_dir(const char *dir) {
     return sl_os_rmtree(dir) == 0 ? SL_OK : SL_ERR_IO;
 }
+
+void sl_plog_set_open_segments_max(size_t n) {
+    sl_segment_set_open_max(n);
+}
+
+size_t sl_plog_open_segments(void) {
+    return sl_segment_open_count();
+}

@@ -126,6 +126,13 @@ SL_MUST_USE sl_err_t sl_plog_walk_tail(sl_plog_t *plog, int n_segments, sl_plog_
 SL_MUST_USE sl_err_t sl_plog_walk_from(sl_plog_t *plog, int64_t offset, sl_plog_visit_fn *fn,
                                        void *opaque);
 
+/* Segment descriptors are pooled across all logs (segment.h): at most `n` segments (3 files
+ * each) are open at once, the least recently used closed first; `n` is at least 2. Set it once,
+ * before opening logs. Thread: the shard's. */
+void sl_plog_set_open_segments_max(size_t n);
+/* Segments whose files are open now, all logs. */
+size_t sl_plog_open_segments(void);
+
 /* Deletes a closed log's directory (topic deletion). */
 SL_MUST_USE sl_err_t sl_plog_remove_dir(const char *dir);
 
