@@ -2,7 +2,11 @@
  * The format and invariants are in plog.h; the per-segment files are in segment.c.
  *
  * State: OPEN ──(write/sync/truncate failure)──► FAILED (sticky; appends refused; reads still
- * served from what is on disk) ──(close + open: recovery re-scans)──► OPEN. */
+ * served from what is on disk) ──(close + open: recovery re-scans)──► OPEN.
+ * A log FAILED by a full disk (ENOSPC, EDQUOT) also comes back by itself: sl_plog_tick re-checks
+ * it every SL_PLOG_RECHECK_MS once the file system has room again (see recheck_full below). An
+ * I/O error (EIO) stays FAILED until a reopen: after a failed fdatasync the kernel may have
+ * dropped the data and cleared the error, so only a re-scan is trusted (fsyncgate). */
 #include "plog.h"
 
 #include <dirent.h>
@@ -11,6 +15,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -36,6 +41,8 @@ struct sl_plog {
     int64_t first_unsynced_ms; /* wall clock of the oldest unsynced append, or -1 */
     bool failed;
     int fail_err;
+    int fail_errno;          /* errno that made it FAILED */
+    int64_t last_recheck_ms; /* wall clock of the last recovery attempt of a full disk */
     uint8_t *scan; /* SCAN_CHUNK bytes for reads and time searches; allocated at first use */
 };
 
@@ -78,7 +85,8 @@ static sl_err_t fail(sl_plog_t *plog, const char *op) {
         return SL_ERR_IO;
     }
     plog->failed = true;
-    plog->fail_err = e == ENOSPC ? SL_ERR_NOSPACE : SL_ERR_IO;
+    plog->fail_errno = e;
+    plog->fail_err = e == ENOSPC || e == EDQUOT ? SL_ERR_NOSPACE : SL_ERR_IO;
     sl_log(SL_LOG_ERROR, "storage", "dir=%s op=%s err=\"%s\" msg=\"partition is now FAILED\"",
            plog->dir, op, strerror(e));
     return plog->fail_err;
@@ -384,7 +392,81 @@ sl_err_t sl_plog_sync_end(sl_plog_t *plog, int64_t target, int rc) {
     return plog->failed ? plog->fail_err : SL_OK;
 }
 
+/* Whether the file system holding the log has at least SL_PLOG_RECHECK_FREE_BYTES free. */
+static bool has_room(const sl_plog_t *plog) {
+    struct statvfs st;
+    if (statvfs(plog->dir, &st) < 0) {
+        return false;
+    }
+    return (uint64_t)st.f_bavail * st.f_frsize >= SL_PLOG_RECHECK_FREE_BYTES;
+}
+
+/* Tries to bring a log FAILED by a full disk back: cuts anything past the last good append,
+ * writes the unsynced tail of the active segment again from what the page cache holds (a failed
+ * write-back may have left it clean in memory but not on disk), checks every batch of it
+ * (CRC included), writes the in-memory indexes again, and fdatasyncs. Only when all of that
+ * succeeded is the log OPEN again, with every offset appended so far durable. The offsets are
+ * those the log already had, so nothing acknowledged moves or goes. */
+static void recheck_full(sl_plog_t *plog, int64_t now_ms) {
+    plog->last_recheck_ms = now_ms;
+    if (!has_room(plog)) {
+        return;
+    }
+    sl_segment_t *seg = active(plog);
+    int64_t unsynced = plog->appended_bytes - plog->synced_bytes;
+    int64_t from = unsynced < seg->size ? seg->size - unsynced : 0;
+    size_t len = (size_t)(seg->size - from);
+    uint8_t *tail = sl_xmalloc(len ? len : 1);
+    const char *op = "recheck";
+    errno = 0;
+    bool ok = sl_segment_acquire(seg) == SL_OK && sl_os.ftruncate(seg->fd, seg->size) == 0 &&
+              sl_os_pread_all(seg->fd, tail, len, from) == (ssize_t)len;
+    for (size_t pos = 0; ok && pos < len;) {
+        sl_batch_info_t info;
+        if (sl_batch_parse(tail + pos, len - pos, true, &info) != SL_OK) {
+            op = "verify";
+            ok = false;
+            break;
+        }
+        pos += info.total_bytes;
+    }
+    ok = ok && sl_os_pwrite_all(seg->fd, tail, len, from) == 0 &&
+         sl_segment_rewrite_indexes(seg) == SL_OK && sl_os.fdatasync(seg->fd) == 0 &&
+         sl_os_fsync_dir(plog->dir) == 0;
+    free(tail);
+    if (!ok) {
+        if (!strcmp(op, "verify")) {
+            /* The tail is not what was appended: only a reopen (re-scan) can settle it. */
+            plog->fail_errno = EIO;
+            plog->fail_err = SL_ERR_IO;
+            sl_log(SL_LOG_ERROR, "storage",
+                   "dir=%s op=verify msg=\"unsynced tail unreadable after a full disk; the "
+                   "partition stays FAILED until a restart\"",
+                   plog->dir);
+        }
+        return; /* still full (or out of descriptors): tried again later */
+    }
+    seg->dirty = false;
+    seg->sync_errno = 0;
+    plog->failed = false;
+    plog->fail_errno = 0;
+    plog->durable = seg->next;
+    plog->synced_bytes = plog->appended_bytes;
+    plog->unsynced_records = 0;
+    plog->first_unsynced_ms = -1;
+    sl_log(SL_LOG_INFO, "storage",
+           "dir=%s end=%" PRId64 " msg=\"disk has room again; partition is OPEN\"", plog->dir,
+           seg->next);
+}
+
+bool sl_plog_failed_by_full_disk(const sl_plog_t *plog) {
+    return plog->failed && (plog->fail_errno == ENOSPC || plog->fail_errno == EDQUOT);
+}
+
 int sl_plog_tick(sl_plog_t *plog, int64_t now_ms) {
+    if (sl_plog_failed_by_full_disk(plog) && now_ms - plog->last_recheck_ms >= SL_PLOG_RECHECK_MS) {
+        recheck_full(plog, now_ms);
+    }
     if (!plog->failed && plog->first_unsynced_ms >= 0 &&
         now_ms - plog->first_unsynced_ms >= plog->conf.flush_ms) {
         sl_err_t rc = sl_plog_sync(plog);

@@ -10,7 +10,8 @@
  * segment has been fdatasync'ed; segments other than the active one were synced when rolled, so
  * recovery after a crash scans only the active segment and truncates a torn or corrupt tail.
  * Errors are sticky: after a failed write or sync the log is FAILED, refuses appends with
- * SL_ERR_IO / SL_ERR_NOSPACE, and recovers only through close + open (which re-scans).
+ * SL_ERR_IO / SL_ERR_NOSPACE, and recovers through close + open (which re-scans), or, when a full
+ * disk (ENOSPC, EDQUOT) made it FAILED, by itself in sl_plog_tick once there is room again.
  * Thread: a plog belongs to the shard that opened it. */
 #ifndef SL_PLOG_H
 #define SL_PLOG_H
@@ -77,9 +78,20 @@ SL_MUST_USE sl_err_t sl_plog_sync_begin(sl_plog_t *plog, int *fd_out, int64_t *t
  * is durable; otherwise the log becomes FAILED. Returns the log's state as an sl_err_t. */
 sl_err_t sl_plog_sync_end(sl_plog_t *plog, int64_t target, int rc);
 
-/* Periodic work: flush.ms, segment.ms rolls, retention by time and size. Returns the number of
- * segments deleted (>= 0) or a negative sl_err_t. */
+/* How often a log FAILED by a full disk is re-checked, and the free space the file system must
+ * have for the attempt. */
+#define SL_PLOG_RECHECK_MS         1000
+#define SL_PLOG_RECHECK_FREE_BYTES (1 << 20)
+
+/* Periodic work: flush.ms, segment.ms rolls, retention by time and size, and the recovery of a
+ * log FAILED by a full disk: at most every SL_PLOG_RECHECK_MS, with SL_PLOG_RECHECK_FREE_BYTES
+ * free, the unsynced tail of the active segment is written again, verified (CRCs) and synced;
+ * then the log is OPEN again with every offset durable, and the offsets it had are unchanged.
+ * A tail that does not verify turns the failure into an I/O one (a reopen re-scans it). Returns
+ * the number of segments deleted (>= 0) or a negative sl_err_t. */
 int sl_plog_tick(sl_plog_t *plog, int64_t now_ms);
+/* FAILED by ENOSPC or EDQUOT (and so re-checked by sl_plog_tick). */
+bool sl_plog_failed_by_full_disk(const sl_plog_t *plog);
 
 int64_t sl_plog_start_offset(const sl_plog_t *plog);   /* log start offset */
 int64_t sl_plog_end_offset(const sl_plog_t *plog);     /* next offset to assign (LEO) */

@@ -408,6 +408,32 @@ sl_err_t sl_segment_recover(sl_segment_t *seg, bool full, int32_t interval, int6
     return SL_OK;
 }
 
+sl_err_t sl_segment_rewrite_indexes(sl_segment_t *seg) {
+    if (sl_segment_acquire(seg) != SL_OK) {
+        return SL_ERR_IO;
+    }
+    uint8_t b[12];
+    for (size_t i = 0; i < seg->n_idx; i++) {
+        sl_store_be32(b, (uint32_t)seg->idx[i].rel);
+        sl_store_be32(b + 4, (uint32_t)seg->idx[i].pos);
+        if (sl_os_pwrite_all(seg->ifd, b, 8, (off_t)(i * 8)) < 0) {
+            return SL_ERR_IO;
+        }
+    }
+    for (size_t i = 0; i < seg->n_tidx; i++) {
+        sl_store_be64(b, (uint64_t)seg->tidx[i].ts);
+        sl_store_be32(b + 8, (uint32_t)seg->tidx[i].rel);
+        if (sl_os_pwrite_all(seg->tfd, b, 12, (off_t)(i * 12)) < 0) {
+            return SL_ERR_IO;
+        }
+    }
+    if (sl_os.ftruncate(seg->ifd, (off_t)(seg->n_idx * 8)) < 0 ||
+        sl_os.ftruncate(seg->tfd, (off_t)(seg->n_tidx * 12)) < 0) {
+        return SL_ERR_IO;
+    }
+    return SL_OK;
+}
+
 int64_t sl_segment_lookup(const sl_segment_t *seg, int64_t offset) {
     int64_t rel = offset - seg->base;
     size_t lo = 0, hi = seg->n_idx;

@@ -76,6 +76,9 @@ SL_MUST_USE sl_err_t sl_segment_recover(sl_segment_t *seg, bool full, int32_t in
 void sl_segment_index_batch(sl_segment_t *seg, int64_t base_offset, int64_t last_offset,
                             int64_t max_ts, int64_t pos, int64_t batch_bytes, int32_t interval,
                             bool force);
+/* Writes the in-memory indexes over the index files (after a failed write may have left them
+ * short or torn) and cuts the files to them. SL_OK or SL_ERR_IO with errno set. */
+SL_MUST_USE sl_err_t sl_segment_rewrite_indexes(sl_segment_t *seg);
 /* Position of the last index entry at or before `offset` (0 if none). */
 int64_t sl_segment_lookup(const sl_segment_t *seg, int64_t offset);
 /* Position of the batch to start a timestamp search at: the last time-index entry whose
