@@ -94,19 +94,16 @@ static sl_err_t fail(sl_plog_t *plog, const char *op) {
 
 sl_err_t sl_plog_open(const char *dir, const sl_plog_conf_t *conf, int64_t now_ms, sl_plog_t **out,
                       char *err) {
-    if (sl_os_mkdirs(dir) < 0) {
-        snprintf(err, SL_ERRLEN, "mkdir %s: %s", dir, strerror(errno));
-        return SL_ERR_IO;
-    }
+    /* A missing directory is an empty log: it is made with the first segment's files. */
     DIR *d = opendir(dir);
-    if (!d) {
+    if (!d && errno != ENOENT) {
         snprintf(err, SL_ERRLEN, "opendir %s: %s", dir, strerror(errno));
         return SL_ERR_IO;
     }
     int64_t *bases = NULL;
     size_t n = 0, cap = 0;
     struct dirent *de;
-    while ((de = readdir(d))) {
+    while (d && (de = readdir(d))) {
         size_t len = strlen(de->d_name);
         if (len == 24 && !strcmp(de->d_name + 20, ".log")) {
             char *end;
@@ -120,7 +117,9 @@ sl_err_t sl_plog_open(const char *dir, const sl_plog_conf_t *conf, int64_t now_m
             }
         }
     }
-    closedir(d);
+    if (d) {
+        closedir(d);
+    }
     if (n > 1) {
         qsort(bases, n, sizeof *bases, cmp_i64);
     }
@@ -171,8 +170,7 @@ sl_err_t sl_plog_open(const char *dir, const sl_plog_conf_t *conf, int64_t now_m
             snprintf(err, SL_ERRLEN, "create segment in %s: %s", dir, strerror(errno));
             rc = SL_ERR_IO;
         } else {
-            push_seg(plog, seg);
-            (void)sl_os_fsync_dir(dir);
+            push_seg(plog, seg); /* its files come with the first append */
         }
     }
     if (rc == SL_OK && clean) {
@@ -208,7 +206,8 @@ void sl_plog_close(sl_plog_t *plog) {
         }
         sl_segment_close(plog->segs[i]);
     }
-    if (ok && plog->n_segs > 0) {
+    /* A log never written has no files to vouch for (and a clean start needs no marker). */
+    if (ok && plog->n_segs > 0 && !(plog->n_segs == 1 && plog->segs[0]->unborn)) {
         char marker[4200];
         snprintf(marker, sizeof marker, "%s/" CLEAN_MARKER, plog->dir);
         int fd = sl_os.open(marker, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -239,10 +238,6 @@ static sl_err_t roll(sl_plog_t *plog, int64_t now_ms) {
     sl_segment_t *seg = sl_segment_open(plog->dir, cur->next, true);
     if (!seg) {
         return fail(plog, "roll");
-    }
-    if (sl_os_fsync_dir(plog->dir) < 0) {
-        sl_segment_close(seg);
-        return fail(plog, "fsync-dir");
     }
     seg->created_ms = now_ms;
     push_seg(plog, seg);

@@ -39,7 +39,10 @@ typedef struct sl_plog_conf {
 /* Fills `conf` with Kafka's defaults (1 GiB segments, 7-day roll and retention, ...). */
 void sl_plog_conf_default(sl_plog_conf_t *conf);
 
-/* Opens (creating if absent) the log in `dir`. If the log was not closed cleanly, the active
+/* Opens the log in `dir`. A missing or empty directory is an empty log: the directory and the
+ * first segment's files are created at its first append (a partition never written costs no
+ * files, and creating thousands of partitions costs no disk work). If the log was not closed
+ * cleanly, the active
  * segment is scanned, CRCs checked, and a torn/corrupt tail truncated; its indexes are rebuilt.
  * `now_ms` is the wall clock. On failure writes a reason into err (SL_ERRLEN bytes). */
 SL_MUST_USE sl_err_t sl_plog_open(const char *dir, const sl_plog_conf_t *conf, int64_t now_ms,

@@ -115,9 +115,37 @@ size_t sl_segment_open_count(void) {
     return pool.n;
 }
 
-/* Opens the three files; the .log is created only with `create`. -1 with errno on failure. */
+/* Makes the directory of a segment about to be created (a partition's first segment may come
+ * before its directory), or syncs it and its parent once the files are there. -1 with errno. */
+static int seg_dir(const sl_segment_t *seg, bool sync) {
+    char d[4096];
+    snprintf(d, sizeof d, "%s", seg->path);
+    char *slash = strrchr(d, '/');
+    if (!slash) {
+        return sync ? sl_os_fsync_dir(".") : 0;
+    }
+    *slash = '\0';
+    if (!sync) {
+        return sl_os_mkdirs(d);
+    }
+    if (sl_os_fsync_dir(d) < 0) {
+        return -1;
+    }
+    slash = strrchr(d, '/');
+    if (slash) {
+        *slash = '\0';
+    }
+    return sl_os_fsync_dir(slash ? d : "."); /* the partition directory's own entry */
+}
+
+/* Opens the three files; with `create` the .log is created (directory first), and then the
+ * directory and its parent are synced so the new files survive a crash. -1 with errno. */
 static int open_fds(sl_segment_t *seg, bool create) {
     char p[4096];
+    if (create && seg_dir(seg, false) < 0) {
+        sl_log(SL_LOG_ERROR, "storage", "file=%s op=mkdir err=\"%s\"", seg->path, strerror(errno));
+        return -1;
+    }
     pool.n++; /* counted first: the eviction below makes room for these three */
     pool_push_head(seg);
     pool_evict(seg);
@@ -141,6 +169,14 @@ static int open_fds(sl_segment_t *seg, bool create) {
         errno = saved;
         return -1;
     }
+    if (create && seg_dir(seg, true) < 0) {
+        int saved = errno;
+        sl_log(SL_LOG_ERROR, "storage", "file=%s op=fsync-dir err=\"%s\"", seg->path,
+               strerror(errno));
+        close_fds(seg);
+        errno = saved;
+        return -1;
+    }
     return 0;
 }
 
@@ -152,7 +188,11 @@ sl_err_t sl_segment_acquire(sl_segment_t *seg) {
         }
         return SL_OK;
     }
-    return open_fds(seg, false) == 0 ? SL_OK : SL_ERR_IO;
+    if (open_fds(seg, seg->unborn) < 0) {
+        return SL_ERR_IO;
+    }
+    seg->unborn = false;
+    return SL_OK;
 }
 
 sl_segment_t *sl_segment_open(const char *dir, int64_t base, bool create) {
@@ -164,7 +204,11 @@ sl_segment_t *sl_segment_open(const char *dir, int64_t base, bool create) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%020" PRId64 ".log", dir, base);
     seg->path = sl_xstrdup(path);
-    if (open_fds(seg, create) < 0) {
+    if (create) {
+        seg->unborn = true;
+        return seg;
+    }
+    if (open_fds(seg, false) < 0) {
         int saved = errno;
         sl_segment_close(seg);
         errno = saved;

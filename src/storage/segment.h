@@ -42,12 +42,15 @@ typedef struct sl_segment {
     int64_t created_ms; /* wall clock of the first append (for segment.ms) */
     char *path;         /* .log path; index paths derive from it */
     bool dirty;         /* appends not yet covered by a sync (set and cleared by the owner) */
+    bool unborn;        /* new and empty: its files are created at its first acquire */
     int sync_errno;     /* errno of a failed fdatasync at eviction; 0 if none */
     struct sl_segment *lru_prev, *lru_next; /* in the pool while its files are open */
 } sl_segment_t;
 
-/* Creates (or opens, truncating nothing) the three files of the segment starting at `base` in
- * `dir`; they stay open, in the pool, until evicted. Returns NULL with errno set on failure. */
+/* The segment starting at `base` in `dir`. With `create` it is new and empty, and its three files
+ * are created (and the directory synced) only when it is first acquired, so a partition that is
+ * never written costs no files. Otherwise it opens the existing files, truncating nothing; they
+ * stay open, in the pool, until evicted. Returns NULL with errno set on failure. */
 sl_segment_t *sl_segment_open(const char *dir, int64_t base, bool create);
 /* Makes sure the segment's three files are open and marks it most recently used; may close the
  * least recently used segments' files to stay within the pool size. Returns SL_OK, or SL_ERR_IO
