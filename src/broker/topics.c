@@ -202,8 +202,12 @@ void sl_partition_snapshot(sl_broker_t *b, sl_partition_t *p) {
     }
 }
 
-/* Opens partitions [from, to) of `t`. On failure `t->n_partitions` is the count that opened. */
-static sl_err_t open_parts(sl_broker_t *b, sl_topic_t *t, int32_t from, int32_t to, char *err) {
+/* Opens partitions [from, to) of `t`. On failure `t->n_partitions` is the count that opened,
+ * unless `offline_ok` (start-up): a partition that cannot be opened is then logged and served
+ * offline (an offline placeholder log: Metadata, Produce, Fetch and ListOffsets answer
+ * KAFKA_STORAGE_ERROR for it) and the others open as usual. */
+static sl_err_t open_parts_ex(sl_broker_t *b, sl_topic_t *t, int32_t from, int32_t to,
+                              bool offline_ok, char *err) {
     t->parts = sl_xrealloc(t->parts, (size_t)to * sizeof *t->parts);
     sl_plog_conf_t pc;
     sl_topic_conf_to_plog(&t->conf, &pc);
@@ -215,6 +219,12 @@ static sl_err_t open_parts(sl_broker_t *b, sl_topic_t *t, int32_t from, int32_t 
         p->index = i;
         char perr[SL_ERRLEN];
         sl_err_t rc = sl_plog_open(dir, &pc, sl_wall_ms(), &p->plog, perr);
+        if (rc != SL_OK && offline_ok) {
+            sl_log(SL_LOG_ERROR, "broker", "topic=%s partition=%d msg=\"%s; serving it offline\"",
+                   t->name, i, perr);
+            p->plog = sl_plog_open_offline(dir, &pc);
+            rc = SL_OK;
+        }
         if (rc != SL_OK) {
             snprintf(err, SL_ERRLEN, "partition %s-%d: %s", t->name, i, perr);
             free(p);
@@ -228,12 +238,16 @@ static sl_err_t open_parts(sl_broker_t *b, sl_topic_t *t, int32_t from, int32_t 
                                            "Record batch bytes appended, per partition");
         p->m_records_in = sl_metrics_counter("sluice_partition_records_in_total", labels,
                                              "Records appended, per partition");
-        p->pstate = load_pstate(p, dir);
+        p->pstate = sl_plog_offline(p->plog) ? sl_pstate_new() : load_pstate(p, dir);
         t->parts[i] = p;
     }
     t->n_partitions = to;
     b->n_partitions_total += to - from;
     return SL_OK;
+}
+
+static sl_err_t open_parts(sl_broker_t *b, sl_topic_t *t, int32_t from, int32_t to, char *err) {
+    return open_parts_ex(b, t, from, to, false, err);
 }
 
 /* Closes partitions [from, n_partitions) of `t`; `keep` (shutdown, not deletion) snapshots
@@ -511,7 +525,7 @@ sl_err_t sl_topics_load(sl_broker_t *b, char *err) {
         for (sl_topic_t *t = b->topic_tab[i]; t; t = t->next) {
             int32_t n = t->n_partitions;
             t->n_partitions = 0;
-            sl_err_t rc = open_parts(b, t, 0, n, err);
+            sl_err_t rc = open_parts_ex(b, t, 0, n, true, err);
             if (rc != SL_OK) {
                 return rc;
             }

@@ -42,6 +42,7 @@ struct sl_plog {
     bool failed;
     int fail_err;
     int fail_errno;          /* errno that made it FAILED */
+    bool offline;            /* could not be opened: a placeholder that never touches the disk */
     int64_t last_recheck_ms; /* wall clock of the last recovery attempt of a full disk */
     uint8_t *scan; /* SCAN_CHUNK bytes for reads and time searches; allocated at first use */
 };
@@ -193,6 +194,23 @@ sl_err_t sl_plog_open(const char *dir, const sl_plog_conf_t *conf, int64_t now_m
     }
     *out = plog;
     return SL_OK;
+}
+
+sl_plog_t *sl_plog_open_offline(const char *dir, const sl_plog_conf_t *conf) {
+    sl_plog_t *plog = sl_xcalloc(1, sizeof *plog);
+    plog->dir = sl_xstrdup(dir);
+    plog->conf = *conf;
+    plog->first_unsynced_ms = -1;
+    plog->offline = true;
+    plog->failed = true;
+    plog->fail_errno = EIO;
+    plog->fail_err = SL_ERR_IO;
+    push_seg(plog, sl_segment_open(dir, 0, true)); /* unborn: never created */
+    return plog;
+}
+
+bool sl_plog_offline(const sl_plog_t *plog) {
+    return plog->offline;
 }
 
 void sl_plog_close(sl_plog_t *plog) {
@@ -620,6 +638,9 @@ sl_err_t sl_plog_read(sl_plog_t *plog, int64_t offset, int64_t limit_offset, siz
                       sl_plog_slice_t *slice) {
     memset(slice, 0, sizeof *slice);
     slice->fd = -1;
+    if (plog->offline) {
+        return SL_ERR_IO;
+    }
     int64_t end = sl_plog_end_offset(plog);
     if (offset < plog->start || offset > end) {
         return SL_ERR_LIMIT;
@@ -671,6 +692,9 @@ static bool visit_time(const sl_batch_info_t *info, int64_t pos, void *opaque) {
 sl_err_t sl_plog_offset_for_time(sl_plog_t *plog, int64_t ts, int64_t *offset_out,
                                  int64_t *timestamp_out) {
     *offset_out = *timestamp_out = -1;
+    if (plog->offline) {
+        return SL_ERR_IO;
+    }
     for (size_t i = 0; i < plog->n_segs; i++) {
         sl_segment_t *seg = plog->segs[i];
         if (seg->max_ts < ts) {

@@ -47,6 +47,12 @@ void sl_plog_conf_default(sl_plog_conf_t *conf);
  * `now_ms` is the wall clock. On failure writes a reason into err (SL_ERRLEN bytes). */
 SL_MUST_USE sl_err_t sl_plog_open(const char *dir, const sl_plog_conf_t *conf, int64_t now_ms,
                                   sl_plog_t **out, char *err);
+/* A placeholder for a log that could not be opened (start-up): FAILED, empty, never touching
+ * `dir`, so the broker starts and serves the partition as offline (reads and appends get
+ * errors). Closing it leaves the directory as it was. */
+sl_plog_t *sl_plog_open_offline(const char *dir, const sl_plog_conf_t *conf);
+/* Whether `plog` is such a placeholder. */
+bool sl_plog_offline(const sl_plog_t *plog);
 /* Syncs, writes the clean-shutdown marker (unless FAILED), closes files, frees. NULL is a no-op. */
 void sl_plog_close(sl_plog_t *plog);
 /* Replaces the configuration (topic config change); takes effect at the next append/tick. */

@@ -4,6 +4,8 @@ Usage: many_partitions.py STEP BROKER [args]
   grow BROKER TOPIC N               CreatePartitions to N in total; prints the error code name
   produce BROKER TOPIC N            one acks=all record to each of partitions 0..N-1, all delivered
   txn BROKER TOPIC                  a transaction commits two records (InitProducerId works)
+  offline BROKER TOPIC IDX          partition IDX reports an error in Metadata and refuses a
+                                    record; partition 0 takes one
   count BROKER TOPIC N              the topic has N partitions holding one record each (plus the
                                     transaction's two and its markers on partitions 0 and 1)"""
 import sys
@@ -84,6 +86,27 @@ elif step == "count":
         total += hi
     c.close()
     print("records+markers %d" % total)
+elif step == "offline":
+    topic, idx = sys.argv[3], int(sys.argv[4])
+    md = admin.list_topics(topic, timeout=30).topics[topic]
+    bad = sorted(pm.id for pm in md.partitions.values() if pm.error)
+    if bad != [idx]:
+        fail("partitions with a Metadata error: %s, expected [%d]" % (bad[:5], idx))
+    p = Producer({"bootstrap.servers": broker, "acks": "all", "message.timeout.ms": 5000,
+                  "retries": 0})
+    res = {}
+
+    def cb(err, msg):
+        res[msg.partition()] = err
+
+    p.produce(topic, value=b"ok", partition=0, on_delivery=cb)
+    p.produce(topic, value=b"no", partition=idx, on_delivery=cb)
+    p.flush(30)
+    if res.get(0) is not None or 0 not in res:
+        fail("partition 0: %s" % res.get(0))
+    if res.get(idx) is None:
+        fail("the offline partition %d took a record" % idx)
+    print("offline %d: %s" % (idx, res[idx].name()))
 else:
     print(__doc__, file=sys.stderr)
     sys.exit(2)

@@ -7,6 +7,9 @@
 #   2. Past the limit, CreateTopics and CreatePartitions get POLICY_VIOLATION, and nothing of
 #      them is recorded or left on disk.
 #   3. The broker restarts and serves all of it.
+#   4. A partition that cannot be opened at start-up (its directory replaced by a file) is served
+#      offline: the broker starts, Metadata reports an error for that partition only, and the
+#      others take records.
 source "$(dirname "$0")/lib/broker.sh"
 MP="$PY $(dirname "$0")/many_partitions.py"
 printf '#!/bin/sh\nulimit -n 1024\nexec %s "$@"\n' "$SLUICE" > "$T/sluice-1024"
@@ -30,4 +33,9 @@ $MP count "$BROKER" big 900 || fail "records after restart"
 [[ $($MP create "$BROKER" over 124) == NO_ERROR ]] || fail "a topic up to the limit after restart"
 [[ $($MP create "$BROKER" one-more 1 2>/dev/null) == POLICY_VIOLATION ]] || fail "the limit counts every topic"
 broker_stop
+
+rm -rf "$T/data/big-7" && echo garbage > "$T/data/big-7"
+SLUICE="$T/sluice-1024" broker_start
+$MP offline "$BROKER" big 7 || fail "partition big-7 not served offline"
+ALLOW_LOG_ERRORS="big-7\|partition=7 " broker_stop
 echo ok
