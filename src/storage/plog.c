@@ -218,14 +218,15 @@ void sl_plog_close(sl_plog_t *plog) {
         return;
     }
     bool ok = !plog->failed;
+    /* A log never written has no files to vouch for (and a clean start needs no marker). */
+    bool unwritten = plog->n_segs == 1 && plog->segs[0]->unborn;
     for (size_t i = 0; i < plog->n_segs; i++) {
         if (ok && i + 1 == plog->n_segs && sl_segment_sync(plog->segs[i]) < 0) {
             ok = false;
         }
         sl_segment_close(plog->segs[i]);
     }
-    /* A log never written has no files to vouch for (and a clean start needs no marker). */
-    if (ok && plog->n_segs > 0 && !(plog->n_segs == 1 && plog->segs[0]->unborn)) {
+    if (ok && plog->n_segs > 0 && !unwritten) {
         char marker[4200];
         snprintf(marker, sizeof marker, "%s/" CLEAN_MARKER, plog->dir);
         int fd = sl_os.open(marker, O_WRONLY | O_CREAT | O_TRUNC, 0644);
