@@ -156,7 +156,9 @@ static int open_fds(sl_segment_t *seg, bool create) {
     seg->tfd = seg->ifd >= 0 ? sl_os.open(p, O_RDWR | O_CREAT, 0644) : -1;
     if (seg->tfd < 0) {
         int saved = errno;
-        sl_log(SL_LOG_ERROR, "storage", "file=%s op=open err=\"%s\"", seg->path, strerror(errno));
+        /* Out of descriptors is the caller's "try again", not a storage error. */
+        sl_log(sl_errno_transient(saved) ? SL_LOG_WARN : SL_LOG_ERROR, "storage",
+               "file=%s op=open err=\"%s\"", seg->path, strerror(saved));
         if (seg->fd >= 0) {
             sl_os.close(seg->fd);
         }
