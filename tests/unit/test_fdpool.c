@@ -189,3 +189,56 @@ TEST(emfile_on_reclog_dup_retries) {
     sl_os_rmtree(dir);
     free(dir);
 }
+
+static int fdatasync_calls, fdatasync_fail_at = -1;
+
+static int counting_fdatasync(int fd) {
+    if (fdatasync_calls++ == fdatasync_fail_at) {
+        errno = EIO;
+        return -1;
+    }
+    return fdatasync(fd);
+}
+
+/* A segment with unsynced appends is synced before the pool closes its files; if that sync
+ * fails, the error is not lost with the descriptor: its log turns FAILED at its next sync. */
+TEST(eviction_syncs_dirty_segments_and_keeps_their_errors) {
+    sl_segment_set_open_max(2);
+    char *root = tmpdir();
+    sl_plog_conf_t conf = small_conf();
+    conf.segment_bytes = 1 << 20;
+    sl_plog_t *logs[3];
+    char err[SL_ERRLEN], dir[512];
+    for (int i = 0; i < 3; i++) {
+        snprintf(dir, sizeof dir, "%s/p-%d", root, i);
+        CHECK_EQ_INT(sl_plog_open(dir, &conf, 1, &logs[i], err), SL_OK);
+    }
+    sl_os.fdatasync = counting_fdatasync;
+    fdatasync_calls = 0;
+    CHECK_EQ_INT(append_batches(logs[0], 2, 5, 1, 1, NULL), SL_OK);
+    CHECK_EQ_INT(append_batches(logs[1], 2, 5, 1, 1, NULL), SL_OK);
+    int before = fdatasync_calls;
+    CHECK_EQ_INT(append_batches(logs[2], 2, 5, 1, 1, NULL), SL_OK); /* evicts logs[0]'s */
+    CHECK_EQ_INT(fdatasync_calls, before + 1);
+    CHECK(sl_segment_open_count() <= 2);
+    /* logs[0] reads back through a reopened descriptor; that evicts logs[1]'s, whose sync fails. */
+    fdatasync_fail_at = fdatasync_calls;
+    sl_plog_slice_t s;
+    CHECK_EQ_INT(sl_plog_read(logs[0], 5, 10, 1, &s), SL_OK);
+    CHECK_EQ_INT(slice_first_base(&s), 5);
+    close(s.fd);
+    fdatasync_fail_at = -1;
+    sl_os_reset();
+    CHECK(!sl_plog_failed(logs[1]));
+    CHECK_EQ_INT(sl_plog_sync(logs[1]), SL_ERR_IO); /* the eviction's error, not a fresh 0 */
+    CHECK(sl_plog_failed(logs[1]));
+    CHECK_EQ_INT(sl_plog_sync(logs[0]), SL_OK);
+    CHECK_EQ_INT(sl_plog_sync(logs[2]), SL_OK);
+    CHECK_EQ_INT(sl_plog_durable_offset(logs[0]), 10);
+    for (int i = 0; i < 3; i++) {
+        sl_plog_close(logs[i]);
+    }
+    sl_segment_set_open_max(1024);
+    sl_os_rmtree(root);
+    free(root);
+}
