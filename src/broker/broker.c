@@ -7,6 +7,7 @@
  * partition cleanly (the clean-shutdown markers make the next start skip recovery). */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include "net/conn.h"
 #include "net/fdlimit.h"
 #include "storage/fsyncq.h"
+#include "storage/plog.h"
 #include "txn/pstate.h"
 #include "txn/txn_coord.h"
 
@@ -273,6 +275,13 @@ sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err) {
         snprintf(err, SL_ERRLEN, "cannot start the fsync workers");
         goto fail;
     }
+    /* Descriptors for segment files: a pool of nofile/16 segments (3 files each, 8..4096), the
+     * rest for connections; a partition costs a descriptor only while its segment is in the pool
+     * or a sync of it runs. */
+    long open_segs = SL_MAX(8, SL_MIN(nofile / 16, 4096));
+    sl_plog_set_open_segments_max((size_t)open_segs);
+    b->partition_limit =
+        conf->max_partitions ? conf->max_partitions : SL_MAX(1000, SL_MIN(nofile, 100000));
     uint64_t t0 = sl_mono_ns();
     if (sl_topics_load(b, err) != SL_OK) {
         goto fail;
@@ -312,11 +321,14 @@ sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err) {
     }
     /* Stop accepting FD_RESERVE short of the limit, so that segment rolls, new topics and the
      * admin endpoint can still open files with every connection taken. */
-    long max_conns =
-        conf->max_connections ? (long)conf->max_connections : SL_MAX(nofile - FD_RESERVE, 16);
+    long max_conns = conf->max_connections ? (long)conf->max_connections
+                                           : SL_MAX(nofile - FD_RESERVE - 3 * open_segs, 16);
     sl_listener_set_max_conns(b->listener, (size_t)max_conns);
     sl_log(SL_LOG_INFO, "broker", "nofile=%ld hard=%ld max_connections=%ld", nofile, nofile_hard,
            max_conns);
+    sl_log(SL_LOG_INFO, "broker",
+           "open_segments_max=%ld max_partitions=%" PRId64 " partitions=%" PRId64, open_segs,
+           b->partition_limit, b->n_partitions_total);
     /* Advertise what clients can reach: the configured address, else the bound one. */
     const char *adv = conf->advertised_listeners;
     if (!strncmp(adv, "PLAINTEXT://", 12)) {

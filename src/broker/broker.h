@@ -76,6 +76,8 @@ struct sl_broker {
     char cluster_id[32];
     sl_topic_t **topic_tab; /* hash table of topics by name */
     size_t topic_tab_size, n_topics;
+    int64_t n_partitions_total;       /* partitions open, all topics */
+    int64_t partition_limit;          /* max.partitions, or derived from the open-file limit */
     void *metalog;                    /* sl_metalog_t */
     void *fsyncq;                     /* sl_fsyncq_t: the group-commit worker */
     void *logsyncq;                   /* sl_fsyncq_t: syncs of the coordinators' files */
@@ -104,8 +106,9 @@ struct sl_broker {
 sl_topic_t *sl_topic_find(sl_broker_t *b, sl_str_t name);
 /* Whether `name` is a legal topic name (Kafka's rules: [a-zA-Z0-9._-], 1..249, not . or ..). */
 bool sl_topic_name_valid(sl_str_t name);
-/* Creates a topic (durably recorded in the metadata log, then partitions opened). Returns SL_OK, a
- * Kafka error code (TOPIC_ALREADY_EXISTS, INVALID_CONFIG, ...), with a message in `err`. */
+/* Creates a topic (partitions opened, then durably recorded in the metadata log; nothing is
+ * recorded unless all of them opened). Returns SL_OK, a Kafka error code (TOPIC_ALREADY_EXISTS,
+ * INVALID_CONFIG, POLICY_VIOLATION over max.partitions, ...), with a message in `err`. */
 int sl_topic_create(sl_broker_t *b, sl_str_t name, int32_t n_partitions, const sl_kv_t *configs,
                     size_t n_configs, bool validate_only, char *err);
 int sl_topic_delete(sl_broker_t *b, sl_topic_t *t);

@@ -66,7 +66,11 @@ const sl_conf_def_t sl_broker_conf_defs[] = {
     {"connection.max.inflight.requests", SL_CONF_INT, "1000", 1, 1000000, B(max_inflight_requests),
      0, "Stop reading a connection with this many requests pending"},
     {"max.connections", SL_CONF_INT, "0", 0, INT32_MAX, B(max_connections), 0,
-     "Stop accepting at this many Kafka connections (0: the open-file limit minus 256)"},
+     "Stop accepting at this many Kafka connections (0: the open-file limit minus 256 and the "
+     "segment pool's descriptors)"},
+    {"max.partitions", SL_CONF_INT, "0", 0, 100000, B(max_partitions), 0,
+     "Partitions this broker holds, all topics; CreateTopics/CreatePartitions over it get "
+     "POLICY_VIOLATION (0: the open-file limit, at least 1000)"},
     {"log.message.timestamp.type", SL_CONF_STR, "CreateTime", 0, 0, B(timestamp_type), 0,
      "CreateTime or LogAppendTime"},
     {"log.cleanup.policy", SL_CONF_STR, "delete", 0, 0, B(cleanup_policy), 0,

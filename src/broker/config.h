@@ -34,6 +34,7 @@ typedef struct sl_broker_conf {
     int64_t connection_out_high_bytes;
     int64_t max_inflight_requests;
     int64_t max_connections; /* 0: the open-file limit minus a reserve */
+    int64_t max_partitions;  /* 0: derived from the open-file limit */
     char timestamp_type[SL_CONF_STR_MAX];
     char cleanup_policy[SL_CONF_STR_MAX];
     char compression_type[SL_CONF_STR_MAX];

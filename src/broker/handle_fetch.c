@@ -304,6 +304,8 @@ SL_HANDLER(ListOffsets) {
             int64_t off = -1, out_ts = -1;
             if (!p) {
                 err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            } else if (sl_plog_offline(p->plog)) {
+                err = KERR_KAFKA_STORAGE_ERROR; /* could not be opened at start-up */
             } else if (ts == -1) {
                 off = committed ? sl_partition_lso(p) : sl_plog_end_offset(p->plog);
             } else if (ts == -2) {

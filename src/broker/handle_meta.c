@@ -54,7 +54,8 @@ static void write_topic(sl_req_t *req, sl_topic_t *t, int16_t err, sl_str_t name
     sl_wr_array_len(wr, flex, np);
     int32_t node = (int32_t)req->broker->conf.node_id;
     for (int32_t i = 0; i < np; i++) {
-        sl_wr_i16(wr, KERR_NONE);
+        /* A partition whose log could not be opened at start-up is offline. */
+        sl_wr_i16(wr, sl_plog_offline(t->parts[i]->plog) ? KERR_KAFKA_STORAGE_ERROR : KERR_NONE);
         sl_wr_i32(wr, i);
         sl_wr_i32(wr, node); /* leader */
         if (v >= 7) {

@@ -1,13 +1,19 @@
 /* topics.c -- the topic table: creation, deletion, partition growth and config changes.
  *
- * Every change is first made durable in the metadata log, then applied in memory and on disk
- * (partition directories <data-dir>/<topic>-<partition>). At start-up the metadata log is replayed
- * into the table and every partition log is opened (recovering an unclean tail if needed).
- * Topics live in a chained hash table keyed by name. */
+ * Config changes and deletions are first made durable in the metadata log, then applied. New
+ * partitions (a topic's or added ones) go the other way round: their logs are opened first and the
+ * record is written only once every one of them exists, so the metadata log never names a
+ * partition the next start cannot find; on any failure the new ones are closed and removed and
+ * nothing is recorded. The broker's partition count is capped (max.partitions), and a request over
+ * it is refused with POLICY_VIOLATION before anything is touched.
+ * At start-up the metadata log is replayed into the table and every partition log is opened
+ * (recovering an unclean tail if needed). Topics live in a chained hash table keyed by name. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "broker/broker.h"
 #include "broker/metalog.h"
@@ -196,8 +202,12 @@ void sl_partition_snapshot(sl_broker_t *b, sl_partition_t *p) {
     }
 }
 
-/* Opens partitions [from, to) of `t`. */
-static sl_err_t open_parts(sl_broker_t *b, sl_topic_t *t, int32_t from, int32_t to, char *err) {
+/* Opens partitions [from, to) of `t`. On failure `t->n_partitions` is the count that opened,
+ * unless `offline_ok` (start-up): a partition that cannot be opened is then logged and served
+ * offline (an offline placeholder log: Metadata, Produce, Fetch and ListOffsets answer
+ * KAFKA_STORAGE_ERROR for it) and the others open as usual. */
+static sl_err_t open_parts_ex(sl_broker_t *b, sl_topic_t *t, int32_t from, int32_t to,
+                              bool offline_ok, char *err) {
     t->parts = sl_xrealloc(t->parts, (size_t)to * sizeof *t->parts);
     sl_plog_conf_t pc;
     sl_topic_conf_to_plog(&t->conf, &pc);
@@ -209,10 +219,17 @@ static sl_err_t open_parts(sl_broker_t *b, sl_topic_t *t, int32_t from, int32_t 
         p->index = i;
         char perr[SL_ERRLEN];
         sl_err_t rc = sl_plog_open(dir, &pc, sl_wall_ms(), &p->plog, perr);
+        if (rc != SL_OK && offline_ok) {
+            sl_log(SL_LOG_ERROR, "broker", "topic=%s partition=%d msg=\"%s; serving it offline\"",
+                   t->name, i, perr);
+            p->plog = sl_plog_open_offline(dir, &pc);
+            rc = SL_OK;
+        }
         if (rc != SL_OK) {
             snprintf(err, SL_ERRLEN, "partition %s-%d: %s", t->name, i, perr);
             free(p);
             t->n_partitions = i;
+            b->n_partitions_total += i - from;
             return rc;
         }
         char labels[512];
@@ -221,16 +238,22 @@ static sl_err_t open_parts(sl_broker_t *b, sl_topic_t *t, int32_t from, int32_t 
                                            "Record batch bytes appended, per partition");
         p->m_records_in = sl_metrics_counter("sluice_partition_records_in_total", labels,
                                              "Records appended, per partition");
-        p->pstate = load_pstate(p, dir);
+        p->pstate = sl_plog_offline(p->plog) ? sl_pstate_new() : load_pstate(p, dir);
         t->parts[i] = p;
     }
     t->n_partitions = to;
+    b->n_partitions_total += to - from;
     return SL_OK;
 }
 
-/* Closes a topic's partitions; `keep` (shutdown, not deletion) snapshots producer state first. */
-static void close_parts(sl_broker_t *b, sl_topic_t *t, bool keep) {
-    for (int32_t i = 0; i < t->n_partitions; i++) {
+static sl_err_t open_parts(sl_broker_t *b, sl_topic_t *t, int32_t from, int32_t to, char *err) {
+    return open_parts_ex(b, t, from, to, false, err);
+}
+
+/* Closes partitions [from, n_partitions) of `t`; `keep` (shutdown, not deletion) snapshots
+ * producer state first. */
+static void close_parts_from(sl_broker_t *b, sl_topic_t *t, int32_t from, bool keep) {
+    for (int32_t i = from; i < t->n_partitions; i++) {
         sl_partition_t *p = t->parts[i];
         if (p->dirty) {
             /* Unlink from the dirty list; the topic goes away before the next group commit. */
@@ -250,8 +273,56 @@ static void close_parts(sl_broker_t *b, sl_topic_t *t, bool keep) {
         sl_pstate_free(p->pstate);
         free(p);
     }
-    free(t->parts);
-    t->parts = NULL;
+    b->n_partitions_total -= t->n_partitions - from;
+    t->n_partitions = from;
+    if (from == 0) {
+        free(t->parts);
+        t->parts = NULL;
+    }
+}
+
+static void close_parts(sl_broker_t *b, sl_topic_t *t, bool keep) {
+    close_parts_from(b, t, 0, keep);
+}
+
+/* Removes partition directories [from, to) of topic `name`. */
+static void remove_part_dirs(sl_broker_t *b, const char *name, int32_t from, int32_t to) {
+    for (int32_t i = from; i < to; i++) {
+        char dir[4096];
+        part_dir(b, name, i, dir, sizeof dir);
+        if (access(dir, F_OK) == 0 && sl_plog_remove_dir(dir) != SL_OK) {
+            sl_log(SL_LOG_WARN, "storage", "dir=%s msg=\"could not remove partition directory\"",
+                   dir);
+        }
+    }
+}
+
+/* Opens partitions [t->n_partitions, to) of `t`, which are not in the metadata log: leftovers of
+ * an earlier life of the same name (a crash before the record) are removed first. On failure the
+ * ones opened are closed and removed again, and `t` is as before. */
+static sl_err_t open_new_parts(sl_broker_t *b, sl_topic_t *t, int32_t to, char *err) {
+    int32_t from = t->n_partitions;
+    remove_part_dirs(b, t->name, from, to);
+    sl_err_t rc = open_parts(b, t, from, to, err);
+    if (rc != SL_OK) {
+        sl_log(SL_LOG_ERROR, "broker", "topic=%s msg=\"%s; nothing recorded\"", t->name, err);
+        close_parts_from(b, t, from, false);
+        remove_part_dirs(b, t->name, from, to);
+    }
+    return rc;
+}
+
+/* POLICY_VIOLATION with a message when `more` partitions would take the broker over its
+ * max.partitions limit; KERR_NONE otherwise. */
+static int check_partition_limit(sl_broker_t *b, int64_t more, char *err) {
+    if (b->n_partitions_total + more <= b->partition_limit) {
+        return KERR_NONE;
+    }
+    snprintf(err, SL_ERRLEN,
+             "The broker holds %" PRId64 " partitions; %" PRId64 " more would exceed its limit of "
+             "%" PRId64 " (max.partitions)",
+             b->n_partitions_total, more, b->partition_limit);
+    return KERR_POLICY_VIOLATION;
 }
 
 static void topic_free(sl_topic_t *t) {
@@ -281,8 +352,9 @@ int sl_topic_create(sl_broker_t *b, sl_str_t name, int32_t n_partitions, const s
     if (sl_topic_conf_build(&b->conf, configs, n_configs, &tc, err) != SL_OK) {
         return KERR_INVALID_CONFIG;
     }
-    if (validate_only) {
-        return KERR_NONE;
+    int limit = check_partition_limit(b, n_partitions, err);
+    if (limit != KERR_NONE || validate_only) {
+        return limit;
     }
     sl_topic_t *t = sl_xcalloc(1, sizeof *t);
     t->name = sl_str_dupz(name);
@@ -294,18 +366,20 @@ int sl_topic_create(sl_broker_t *b, sl_str_t name, int32_t n_partitions, const s
     t->configs = dup_kv(configs, n_configs);
     t->n_configs = n_configs;
     t->conf = tc;
+    if (open_new_parts(b, t, n_partitions, err) != SL_OK) {
+        topic_free(t);
+        return KERR_KAFKA_STORAGE_ERROR;
+    }
     sl_meta_rec_t rec = {SL_META_TOPIC_CREATE, t->name, {0}, n_partitions, t->configs, n_configs};
     memcpy(rec.id, t->id, 16);
     if (sl_metalog_append(b->metalog, &rec) != SL_OK) {
         snprintf(err, SL_ERRLEN, "metadata log write failed");
+        close_parts(b, t, false);
+        remove_part_dirs(b, t->name, 0, n_partitions);
         topic_free(t);
         return KERR_KAFKA_STORAGE_ERROR;
     }
     tab_insert(b, t);
-    if (open_parts(b, t, 0, n_partitions, err) != SL_OK) {
-        sl_log(SL_LOG_ERROR, "broker", "topic=%s msg=\"%s\"", t->name, err);
-        return KERR_KAFKA_STORAGE_ERROR;
-    }
     sl_log(SL_LOG_INFO, "broker", "topic=%s partitions=%d msg=\"created\"", t->name, n_partitions);
     return KERR_NONE;
 }
@@ -347,15 +421,19 @@ int sl_topic_add_partitions(sl_broker_t *b, sl_topic_t *t, int32_t new_total, bo
         snprintf(err, SL_ERRLEN, "Number of partitions must be at most %d", MAX_PARTITIONS);
         return KERR_INVALID_PARTITIONS;
     }
-    if (validate_only) {
-        return KERR_NONE;
+    int limit = check_partition_limit(b, new_total - t->n_partitions, err);
+    if (limit != KERR_NONE || validate_only) {
+        return limit;
+    }
+    int32_t old_total = t->n_partitions;
+    if (open_new_parts(b, t, new_total, err) != SL_OK) {
+        return KERR_KAFKA_STORAGE_ERROR;
     }
     sl_meta_rec_t rec = {SL_META_PARTITIONS, t->name, {0}, new_total, NULL, 0};
     if (sl_metalog_append(b->metalog, &rec) != SL_OK) {
         snprintf(err, SL_ERRLEN, "metadata log write failed");
-        return KERR_KAFKA_STORAGE_ERROR;
-    }
-    if (open_parts(b, t, t->n_partitions, new_total, err) != SL_OK) {
+        close_parts_from(b, t, old_total, false);
+        remove_part_dirs(b, t->name, old_total, new_total);
         return KERR_KAFKA_STORAGE_ERROR;
     }
     return KERR_NONE;
@@ -447,7 +525,7 @@ sl_err_t sl_topics_load(sl_broker_t *b, char *err) {
         for (sl_topic_t *t = b->topic_tab[i]; t; t = t->next) {
             int32_t n = t->n_partitions;
             t->n_partitions = 0;
-            sl_err_t rc = open_parts(b, t, 0, n, err);
+            sl_err_t rc = open_parts_ex(b, t, 0, n, true, err);
             if (rc != SL_OK) {
                 return rc;
             }

@@ -127,12 +127,17 @@ static void submit_syncs(sl_broker_t *b) {
             pp = &p->next_dirty; /* stays dirty: resubmitted when the running sync completes */
             continue;
         }
+        int fd;
+        int64_t target;
+        sl_err_t rc = sl_plog_sync_begin(p->plog, &fd, &target);
+        if (rc == SL_AGAIN) {
+            pp = &p->next_dirty; /* out of descriptors: stays dirty, retried next iteration */
+            continue;
+        }
         *pp = p->next_dirty;
         p->dirty = false;
         p->next_dirty = NULL;
-        int fd;
-        int64_t target;
-        if (sl_plog_sync_begin(p->plog, &fd, &target) == SL_OK && fd >= 0) {
+        if (rc == SL_OK && fd >= 0) {
             p->sync_inflight = true;
             p->sync_target = target;
             sl_fsyncq_submit(b->fsyncq, fd, p);

@@ -38,7 +38,8 @@ static const char *const kind_name[] = {"counter", "gauge", "histogram"};
 
 typedef struct series {
     struct series *next;
-    char *labels; /* "" for none */
+    struct series *hnext; /* chain in the family's hash table */
+    char *labels;         /* "" for none */
 } series_t;
 
 /* Each starts with its series_t, so a series_t * of the family's kind converts to it. */
@@ -62,6 +63,10 @@ typedef struct family {
     kind_t kind;
     size_t index; /* position in registration order */
     series_t *series, *tail;
+    /* Series by label text, so registering the n-th one (a partition's, say) is not a scan of
+     * n-1: 20,000 partitions used to cost seconds of strcmp. */
+    series_t **tab;
+    size_t tab_size, n_series;
 } family_t;
 
 typedef struct collector {
@@ -83,6 +88,33 @@ static family_t *family_find(const char *name) {
     return NULL;
 }
 
+static uint64_t hash_labels(const char *s) {
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) {
+        h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    }
+    return h;
+}
+
+static void tab_add(family_t *f, series_t *s) {
+    if (f->n_series + 1 > f->tab_size / 2) {
+        size_t n = f->tab_size ? f->tab_size * 2 : 16;
+        series_t **tab = sl_xcalloc(n, sizeof *tab);
+        for (series_t *x = f->series; x; x = x->next) {
+            size_t h = hash_labels(x->labels) % n;
+            x->hnext = tab[h];
+            tab[h] = x;
+        }
+        free(f->tab);
+        f->tab = tab;
+        f->tab_size = n;
+    }
+    size_t h = hash_labels(s->labels) % f->tab_size;
+    s->hnext = f->tab[h];
+    f->tab[h] = s;
+    f->n_series++;
+}
+
 static series_t *series_get(const char *name, kind_t kind, const char *labels, const char *help) {
     labels = labels ? labels : "";
     family_t *f = family_find(name);
@@ -100,14 +132,17 @@ static series_t *series_get(const char *name, kind_t kind, const char *labels, c
         families_tail = f;
     }
     SL_ASSERT(f->kind == kind); /* one name, one type: a programming error otherwise */
-    for (series_t *s = f->series; s; s = s->next) {
-        if (!strcmp(s->labels, labels)) {
-            return s;
+    if (f->tab_size) {
+        for (series_t *s = f->tab[hash_labels(labels) % f->tab_size]; s; s = s->hnext) {
+            if (!strcmp(s->labels, labels)) {
+                return s;
+            }
         }
     }
     static const size_t size[] = {sizeof(sl_counter_t), sizeof(sl_gauge_t), sizeof(sl_histo_t)};
     series_t *s = sl_xcalloc(1, size[kind]);
     s->labels = sl_xstrdup(labels);
+    tab_add(f, s); /* before linking: a rehash walks the list */
     if (f->tail) {
         f->tail->next = s;
     } else {
@@ -413,6 +448,7 @@ void sl_metrics_reset(void) {
             free(s->labels);
             free(s);
         }
+        free(f->tab);
         free(f->name);
         free(f->help);
         free(f);

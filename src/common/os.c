@@ -14,12 +14,16 @@ static int real_open(const char *path, int flags, mode_t mode) {
     return open(path, flags | O_CLOEXEC, mode);
 }
 
+static int real_dup(int fd) {
+    return fcntl(fd, F_DUPFD_CLOEXEC, 0);
+}
+
 static const sl_os_calls_t real_calls = {
-    real_open, close, pwrite, pread, write, fdatasync, fsync, ftruncate, rename, unlink,
+    real_open, close, pwrite, pread, write, fdatasync, fsync, ftruncate, rename, unlink, real_dup,
 };
 
 sl_os_calls_t sl_os = {
-    real_open, close, pwrite, pread, write, fdatasync, fsync, ftruncate, rename, unlink,
+    real_open, close, pwrite, pread, write, fdatasync, fsync, ftruncate, rename, unlink, real_dup,
 };
 
 void sl_os_reset(void) {

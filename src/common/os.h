@@ -19,6 +19,7 @@ typedef struct sl_os_calls {
     int (*ftruncate)(int fd, off_t len);
     int (*rename)(const char *from, const char *to);
     int (*unlink)(const char *path);
+    int (*dup)(int fd); /* close-on-exec, like every descriptor opened here */
 } sl_os_calls_t;
 
 extern sl_os_calls_t sl_os;

@@ -2,7 +2,11 @@
  * The format and invariants are in plog.h; the per-segment files are in segment.c.
  *
  * State: OPEN ──(write/sync/truncate failure)──► FAILED (sticky; appends refused; reads still
- * served from what is on disk) ──(close + open: recovery re-scans)──► OPEN. */
+ * served from what is on disk) ──(close + open: recovery re-scans)──► OPEN.
+ * A log FAILED by a full disk (ENOSPC, EDQUOT) also comes back by itself: sl_plog_tick re-checks
+ * it every SL_PLOG_RECHECK_MS once the file system has room again (see recheck_full below). An
+ * I/O error (EIO) stays FAILED until a reopen: after a failed fdatasync the kernel may have
+ * dropped the data and cleared the error, so only a re-scan is trusted (fsyncgate). */
 #include "plog.h"
 
 #include <dirent.h>
@@ -11,6 +15,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -23,7 +28,7 @@
 #define SCAN_CHUNK   65536
 
 struct sl_plog {
-    char dir[4096];
+    char *dir;
     sl_plog_conf_t conf;
     sl_segment_t **segs; /* oldest first; the last is active */
     size_t n_segs, cap_segs;
@@ -36,7 +41,10 @@ struct sl_plog {
     int64_t first_unsynced_ms; /* wall clock of the oldest unsynced append, or -1 */
     bool failed;
     int fail_err;
-    uint8_t *scan; /* SCAN_CHUNK bytes for reads and time searches */
+    int fail_errno;          /* errno that made it FAILED */
+    bool offline;            /* could not be opened: a placeholder that never touches the disk */
+    int64_t last_recheck_ms; /* wall clock of the last recovery attempt of a full disk */
+    uint8_t *scan; /* SCAN_CHUNK bytes for reads and time searches; allocated at first use */
 };
 
 void sl_plog_conf_default(sl_plog_conf_t *conf) {
@@ -67,10 +75,19 @@ static int cmp_i64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* A failed write or sync: the log becomes FAILED. Running out of descriptors or memory (EMFILE,
+ * ENFILE, ENOMEM from open or dup) is not a disk failure: the operation is refused and may be
+ * retried, and the log stays OPEN. */
 static sl_err_t fail(sl_plog_t *plog, const char *op) {
     int e = errno;
+    if (sl_errno_transient(e)) {
+        sl_log(SL_LOG_WARN, "storage", "dir=%s op=%s err=\"%s\" msg=\"will retry\"", plog->dir, op,
+               strerror(e));
+        return SL_ERR_IO;
+    }
     plog->failed = true;
-    plog->fail_err = e == ENOSPC ? SL_ERR_NOSPACE : SL_ERR_IO;
+    plog->fail_errno = e;
+    plog->fail_err = e == ENOSPC || e == EDQUOT ? SL_ERR_NOSPACE : SL_ERR_IO;
     sl_log(SL_LOG_ERROR, "storage", "dir=%s op=%s err=\"%s\" msg=\"partition is now FAILED\"",
            plog->dir, op, strerror(e));
     return plog->fail_err;
@@ -78,19 +95,16 @@ static sl_err_t fail(sl_plog_t *plog, const char *op) {
 
 sl_err_t sl_plog_open(const char *dir, const sl_plog_conf_t *conf, int64_t now_ms, sl_plog_t **out,
                       char *err) {
-    if (sl_os_mkdirs(dir) < 0) {
-        snprintf(err, SL_ERRLEN, "mkdir %s: %s", dir, strerror(errno));
-        return SL_ERR_IO;
-    }
+    /* A missing directory is an empty log: it is made with the first segment's files. */
     DIR *d = opendir(dir);
-    if (!d) {
+    if (!d && errno != ENOENT) {
         snprintf(err, SL_ERRLEN, "opendir %s: %s", dir, strerror(errno));
         return SL_ERR_IO;
     }
     int64_t *bases = NULL;
     size_t n = 0, cap = 0;
     struct dirent *de;
-    while ((de = readdir(d))) {
+    while (d && (de = readdir(d))) {
         size_t len = strlen(de->d_name);
         if (len == 24 && !strcmp(de->d_name + 20, ".log")) {
             char *end;
@@ -104,16 +118,17 @@ sl_err_t sl_plog_open(const char *dir, const sl_plog_conf_t *conf, int64_t now_m
             }
         }
     }
-    closedir(d);
+    if (d) {
+        closedir(d);
+    }
     if (n > 1) {
         qsort(bases, n, sizeof *bases, cmp_i64);
     }
 
     sl_plog_t *plog = sl_xcalloc(1, sizeof *plog);
-    snprintf(plog->dir, sizeof plog->dir, "%s", dir);
+    plog->dir = sl_xstrdup(dir);
     plog->conf = *conf;
     plog->first_unsynced_ms = -1;
-    plog->scan = sl_xmalloc(SCAN_CHUNK);
     char marker[4200];
     snprintf(marker, sizeof marker, "%s/" CLEAN_MARKER, dir);
     bool clean = access(marker, F_OK) == 0;
@@ -156,8 +171,7 @@ sl_err_t sl_plog_open(const char *dir, const sl_plog_conf_t *conf, int64_t now_m
             snprintf(err, SL_ERRLEN, "create segment in %s: %s", dir, strerror(errno));
             rc = SL_ERR_IO;
         } else {
-            push_seg(plog, seg);
-            (void)sl_os_fsync_dir(dir);
+            push_seg(plog, seg); /* its files come with the first append */
         }
     }
     if (rc == SL_OK && clean) {
@@ -182,18 +196,37 @@ sl_err_t sl_plog_open(const char *dir, const sl_plog_conf_t *conf, int64_t now_m
     return SL_OK;
 }
 
+sl_plog_t *sl_plog_open_offline(const char *dir, const sl_plog_conf_t *conf) {
+    sl_plog_t *plog = sl_xcalloc(1, sizeof *plog);
+    plog->dir = sl_xstrdup(dir);
+    plog->conf = *conf;
+    plog->first_unsynced_ms = -1;
+    plog->offline = true;
+    plog->failed = true;
+    plog->fail_errno = EIO;
+    plog->fail_err = SL_ERR_IO;
+    push_seg(plog, sl_segment_open(dir, 0, true)); /* unborn: never created */
+    return plog;
+}
+
+bool sl_plog_offline(const sl_plog_t *plog) {
+    return plog->offline;
+}
+
 void sl_plog_close(sl_plog_t *plog) {
     if (!plog) {
         return;
     }
     bool ok = !plog->failed;
+    /* A log never written has no files to vouch for (and a clean start needs no marker). */
+    bool unwritten = plog->n_segs == 1 && plog->segs[0]->unborn;
     for (size_t i = 0; i < plog->n_segs; i++) {
         if (ok && i + 1 == plog->n_segs && sl_segment_sync(plog->segs[i]) < 0) {
             ok = false;
         }
         sl_segment_close(plog->segs[i]);
     }
-    if (ok && plog->n_segs > 0) {
+    if (ok && plog->n_segs > 0 && !unwritten) {
         char marker[4200];
         snprintf(marker, sizeof marker, "%s/" CLEAN_MARKER, plog->dir);
         int fd = sl_os.open(marker, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -204,6 +237,7 @@ void sl_plog_close(sl_plog_t *plog) {
     }
     free(plog->segs);
     free(plog->scan);
+    free(plog->dir);
     free(plog);
 }
 
@@ -217,15 +251,12 @@ static sl_err_t roll(sl_plog_t *plog, int64_t now_ms) {
     if (sl_segment_sync(cur) < 0) {
         return fail(plog, "sync-on-roll");
     }
+    cur->dirty = false;
     plog->durable = cur->next;
     plog->synced_bytes = plog->appended_bytes;
     sl_segment_t *seg = sl_segment_open(plog->dir, cur->next, true);
     if (!seg) {
         return fail(plog, "roll");
-    }
-    if (sl_os_fsync_dir(plog->dir) < 0) {
-        sl_segment_close(seg);
-        return fail(plog, "fsync-dir");
     }
     seg->created_ms = now_ms;
     push_seg(plog, seg);
@@ -249,6 +280,13 @@ sl_err_t sl_plog_append(sl_plog_t *plog, uint8_t *batches, size_t len, int64_t n
     if (seg->size + (int64_t)len > INT32_MAX) {
         return SL_ERR_LIMIT;
     }
+    if (seg->sync_errno) {
+        errno = seg->sync_errno;
+        return fail(plog, "fdatasync");
+    }
+    if (sl_segment_acquire(seg) != SL_OK) {
+        return fail(plog, "open");
+    }
     /* Assign offsets in place; remember the index work to do once the write succeeded. */
     int64_t next = seg->next;
     size_t pos = 0;
@@ -271,6 +309,7 @@ sl_err_t sl_plog_append(sl_plog_t *plog, uint8_t *batches, size_t len, int64_t n
         (void)sl_os.ftruncate(seg->fd, seg->size);
         return rc;
     }
+    seg->dirty = true;
     *base_offset_out = seg->next;
     pos = 0;
     while (pos < len) {
@@ -304,9 +343,10 @@ sl_err_t sl_plog_sync(sl_plog_t *plog) {
     if (plog->durable == active(plog)->next) {
         return SL_OK;
     }
-    if (sl_os.fdatasync(active(plog)->fd) < 0) {
+    if (sl_segment_sync(active(plog)) < 0) {
         return fail(plog, "fdatasync");
     }
+    active(plog)->dirty = false;
     plog->durable = active(plog)->next;
     plog->synced_bytes = plog->appended_bytes;
     plog->unsynced_records = 0;
@@ -328,9 +368,15 @@ sl_err_t sl_plog_sync_begin(sl_plog_t *plog, int *fd_out, int64_t *target_out) {
     if (plog->durable >= seg->next) {
         return SL_OK;
     }
-    int fd = dup(seg->fd);
+    if (seg->sync_errno) {
+        errno = seg->sync_errno;
+        return fail(plog, "fdatasync");
+    }
+    int fd = sl_segment_acquire(seg) == SL_OK ? sl_os.dup(seg->fd) : -1;
     if (fd < 0) {
-        return fail(plog, "dup");
+        /* Out of descriptors: not a disk failure; the caller retries later. */
+        sl_err_t rc = fail(plog, "dup");
+        return plog->failed ? rc : SL_AGAIN;
     }
     *fd_out = fd;
     *target_out = seg->next;
@@ -355,11 +401,86 @@ sl_err_t sl_plog_sync_end(sl_plog_t *plog, int64_t target, int rc) {
     if (plog->durable >= active(plog)->next) {
         plog->unsynced_records = 0;
         plog->first_unsynced_ms = -1;
+        active(plog)->dirty = false;
     }
     return plog->failed ? plog->fail_err : SL_OK;
 }
 
+/* Whether the file system holding the log has at least SL_PLOG_RECHECK_FREE_BYTES free. */
+static bool has_room(const sl_plog_t *plog) {
+    struct statvfs st;
+    if (statvfs(plog->dir, &st) < 0) {
+        return false;
+    }
+    return (uint64_t)st.f_bavail * st.f_frsize >= SL_PLOG_RECHECK_FREE_BYTES;
+}
+
+/* Tries to bring a log FAILED by a full disk back: cuts anything past the last good append,
+ * writes the unsynced tail of the active segment again from what the page cache holds (a failed
+ * write-back may have left it clean in memory but not on disk), checks every batch of it
+ * (CRC included), writes the in-memory indexes again, and fdatasyncs. Only when all of that
+ * succeeded is the log OPEN again, with every offset appended so far durable. The offsets are
+ * those the log already had, so nothing acknowledged moves or goes. */
+static void recheck_full(sl_plog_t *plog, int64_t now_ms) {
+    plog->last_recheck_ms = now_ms;
+    if (!has_room(plog)) {
+        return;
+    }
+    sl_segment_t *seg = active(plog);
+    int64_t unsynced = plog->appended_bytes - plog->synced_bytes;
+    int64_t from = unsynced < seg->size ? seg->size - unsynced : 0;
+    size_t len = (size_t)(seg->size - from);
+    uint8_t *tail = sl_xmalloc(len ? len : 1);
+    const char *op = "recheck";
+    errno = 0;
+    bool ok = sl_segment_acquire(seg) == SL_OK && sl_os.ftruncate(seg->fd, seg->size) == 0 &&
+              sl_os_pread_all(seg->fd, tail, len, from) == (ssize_t)len;
+    for (size_t pos = 0; ok && pos < len;) {
+        sl_batch_info_t info;
+        if (sl_batch_parse(tail + pos, len - pos, true, &info) != SL_OK) {
+            op = "verify";
+            ok = false;
+            break;
+        }
+        pos += info.total_bytes;
+    }
+    ok = ok && sl_os_pwrite_all(seg->fd, tail, len, from) == 0 &&
+         sl_segment_rewrite_indexes(seg) == SL_OK && sl_os.fdatasync(seg->fd) == 0 &&
+         sl_os_fsync_dir(plog->dir) == 0;
+    free(tail);
+    if (!ok) {
+        if (!strcmp(op, "verify")) {
+            /* The tail is not what was appended: only a reopen (re-scan) can settle it. */
+            plog->fail_errno = EIO;
+            plog->fail_err = SL_ERR_IO;
+            sl_log(SL_LOG_ERROR, "storage",
+                   "dir=%s op=verify msg=\"unsynced tail unreadable after a full disk; the "
+                   "partition stays FAILED until a restart\"",
+                   plog->dir);
+        }
+        return; /* still full (or out of descriptors): tried again later */
+    }
+    seg->dirty = false;
+    seg->sync_errno = 0;
+    plog->failed = false;
+    plog->fail_errno = 0;
+    plog->durable = seg->next;
+    plog->synced_bytes = plog->appended_bytes;
+    plog->unsynced_records = 0;
+    plog->first_unsynced_ms = -1;
+    sl_log(SL_LOG_INFO, "storage",
+           "dir=%s end=%" PRId64 " msg=\"disk has room again; partition is OPEN\"", plog->dir,
+           seg->next);
+}
+
+bool sl_plog_failed_by_full_disk(const sl_plog_t *plog) {
+    return plog->failed && (plog->fail_errno == ENOSPC || plog->fail_errno == EDQUOT);
+}
+
 int sl_plog_tick(sl_plog_t *plog, int64_t now_ms) {
+    if (sl_plog_failed_by_full_disk(plog) && now_ms - plog->last_recheck_ms >= SL_PLOG_RECHECK_MS) {
+        recheck_full(plog, now_ms);
+    }
     if (!plog->failed && plog->first_unsynced_ms >= 0 &&
         now_ms - plog->first_unsynced_ms >= plog->conf.flush_ms) {
         sl_err_t rc = sl_plog_sync(plog);
@@ -446,6 +567,12 @@ typedef bool visit_fn(const sl_batch_info_t *info, int64_t pos, void *opaque);
 
 static sl_err_t walk(sl_plog_t *plog, sl_segment_t *seg, int64_t pos, visit_fn *visit,
                      void *opaque) {
+    if (pos < seg->size && sl_segment_acquire(seg) != SL_OK) {
+        return SL_ERR_IO;
+    }
+    if (!plog->scan) {
+        plog->scan = sl_xmalloc(SCAN_CHUNK);
+    }
     while (pos < seg->size) {
         ssize_t r = sl_os_pread_all(seg->fd, plog->scan, SCAN_CHUNK, pos);
         if (r < 0) {
@@ -512,6 +639,9 @@ sl_err_t sl_plog_read(sl_plog_t *plog, int64_t offset, int64_t limit_offset, siz
                       sl_plog_slice_t *slice) {
     memset(slice, 0, sizeof *slice);
     slice->fd = -1;
+    if (plog->offline) {
+        return SL_ERR_IO;
+    }
     int64_t end = sl_plog_end_offset(plog);
     if (offset < plog->start || offset > end) {
         return SL_ERR_LIMIT;
@@ -530,7 +660,7 @@ sl_err_t sl_plog_read(sl_plog_t *plog, int64_t offset, int64_t limit_offset, siz
             return SL_ERR_IO;
         }
         if (c.start_pos >= 0) {
-            slice->fd = dup(seg->fd);
+            slice->fd = sl_segment_acquire(seg) == SL_OK ? sl_os.dup(seg->fd) : -1;
             if (slice->fd < 0) {
                 return SL_ERR_IO;
             }
@@ -563,6 +693,9 @@ static bool visit_time(const sl_batch_info_t *info, int64_t pos, void *opaque) {
 sl_err_t sl_plog_offset_for_time(sl_plog_t *plog, int64_t ts, int64_t *offset_out,
                                  int64_t *timestamp_out) {
     *offset_out = *timestamp_out = -1;
+    if (plog->offline) {
+        return SL_ERR_IO;
+    }
     for (size_t i = 0; i < plog->n_segs; i++) {
         sl_segment_t *seg = plog->segs[i];
         if (seg->max_ts < ts) {
@@ -646,4 +779,12 @@ sl_err_t sl_plog_walk_from(sl_plog_t *plog, int64_t offset, sl_plog_visit_fn *fn
 
 sl_err_t sl_plog_remove_dir(const char *dir) {
     return sl_os_rmtree(dir) == 0 ? SL_OK : SL_ERR_IO;
+}
+
+void sl_plog_set_open_segments_max(size_t n) {
+    sl_segment_set_open_max(n);
+}
+
+size_t sl_plog_open_segments(void) {
+    return sl_segment_open_count();
 }

@@ -10,7 +10,8 @@
  * segment has been fdatasync'ed; segments other than the active one were synced when rolled, so
  * recovery after a crash scans only the active segment and truncates a torn or corrupt tail.
  * Errors are sticky: after a failed write or sync the log is FAILED, refuses appends with
- * SL_ERR_IO / SL_ERR_NOSPACE, and recovers only through close + open (which re-scans).
+ * SL_ERR_IO / SL_ERR_NOSPACE, and recovers through close + open (which re-scans), or, when a full
+ * disk (ENOSPC, EDQUOT) made it FAILED, by itself in sl_plog_tick once there is room again.
  * Thread: a plog belongs to the shard that opened it. */
 #ifndef SL_PLOG_H
 #define SL_PLOG_H
@@ -38,11 +39,20 @@ typedef struct sl_plog_conf {
 /* Fills `conf` with Kafka's defaults (1 GiB segments, 7-day roll and retention, ...). */
 void sl_plog_conf_default(sl_plog_conf_t *conf);
 
-/* Opens (creating if absent) the log in `dir`. If the log was not closed cleanly, the active
+/* Opens the log in `dir`. A missing or empty directory is an empty log: the directory and the
+ * first segment's files are created at its first append (a partition never written costs no
+ * files, and creating thousands of partitions costs no disk work). If the log was not closed
+ * cleanly, the active
  * segment is scanned, CRCs checked, and a torn/corrupt tail truncated; its indexes are rebuilt.
  * `now_ms` is the wall clock. On failure writes a reason into err (SL_ERRLEN bytes). */
 SL_MUST_USE sl_err_t sl_plog_open(const char *dir, const sl_plog_conf_t *conf, int64_t now_ms,
                                   sl_plog_t **out, char *err);
+/* A placeholder for a log that could not be opened (start-up): FAILED, empty, never touching
+ * `dir`, so the broker starts and serves the partition as offline (reads and appends get
+ * errors). Closing it leaves the directory as it was. */
+sl_plog_t *sl_plog_open_offline(const char *dir, const sl_plog_conf_t *conf);
+/* Whether `plog` is such a placeholder. */
+bool sl_plog_offline(const sl_plog_t *plog);
 /* Syncs, writes the clean-shutdown marker (unless FAILED), closes files, frees. NULL is a no-op. */
 void sl_plog_close(sl_plog_t *plog);
 /* Replaces the configuration (topic config change); takes effect at the next append/tick. */
@@ -69,16 +79,28 @@ SL_MUST_USE sl_err_t sl_plog_sync(sl_plog_t *plog);
 
 /* Starts an asynchronous sync (group commit off the loop): `*fd_out` gets a dup of the active
  * segment's fd to fdatasync elsewhere, `*target_out` the end offset that sync will make durable.
- * `*fd_out` is -1 when everything is already durable. Returns SL_OK, or the sticky error of a
- * FAILED log. */
+ * `*fd_out` is -1 when everything is already durable. Returns SL_OK, SL_AGAIN when no
+ * descriptor could be had (EMFILE/ENFILE/ENOMEM: call again later; the log stays OPEN), or the
+ * sticky error of a FAILED log. */
 SL_MUST_USE sl_err_t sl_plog_sync_begin(sl_plog_t *plog, int *fd_out, int64_t *target_out);
 /* Completes a sync started with sl_plog_sync_begin: on rc == SL_OK every offset below `target`
  * is durable; otherwise the log becomes FAILED. Returns the log's state as an sl_err_t. */
 sl_err_t sl_plog_sync_end(sl_plog_t *plog, int64_t target, int rc);
 
-/* Periodic work: flush.ms, segment.ms rolls, retention by time and size. Returns the number of
- * segments deleted (>= 0) or a negative sl_err_t. */
+/* How often a log FAILED by a full disk is re-checked, and the free space the file system must
+ * have for the attempt. */
+#define SL_PLOG_RECHECK_MS         1000
+#define SL_PLOG_RECHECK_FREE_BYTES (1 << 20)
+
+/* Periodic work: flush.ms, segment.ms rolls, retention by time and size, and the recovery of a
+ * log FAILED by a full disk: at most every SL_PLOG_RECHECK_MS, with SL_PLOG_RECHECK_FREE_BYTES
+ * free, the unsynced tail of the active segment is written again, verified (CRCs) and synced;
+ * then the log is OPEN again with every offset durable, and the offsets it had are unchanged.
+ * A tail that does not verify turns the failure into an I/O one (a reopen re-scans it). Returns
+ * the number of segments deleted (>= 0) or a negative sl_err_t. */
 int sl_plog_tick(sl_plog_t *plog, int64_t now_ms);
+/* FAILED by ENOSPC or EDQUOT (and so re-checked by sl_plog_tick). */
+bool sl_plog_failed_by_full_disk(const sl_plog_t *plog);
 
 int64_t sl_plog_start_offset(const sl_plog_t *plog);   /* log start offset */
 int64_t sl_plog_end_offset(const sl_plog_t *plog);     /* next offset to assign (LEO) */
@@ -124,6 +146,13 @@ SL_MUST_USE sl_err_t sl_plog_walk_tail(sl_plog_t *plog, int n_segments, sl_plog_
  * (replaying producer state from its snapshot's offset). */
 SL_MUST_USE sl_err_t sl_plog_walk_from(sl_plog_t *plog, int64_t offset, sl_plog_visit_fn *fn,
                                        void *opaque);
+
+/* Segment descriptors are pooled across all logs (segment.h): at most `n` segments (3 files
+ * each) are open at once, the least recently used closed first; `n` is at least 2. Set it once,
+ * before opening logs. Thread: the shard's. */
+void sl_plog_set_open_segments_max(size_t n);
+/* Segments whose files are open now, all logs. */
+size_t sl_plog_open_segments(void);
 
 /* Deletes a closed log's directory (topic deletion). */
 SL_MUST_USE sl_err_t sl_plog_remove_dir(const char *dir);

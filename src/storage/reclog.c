@@ -11,6 +11,7 @@
 #include "common/crc32c.h"
 #include "common/log.h"
 #include "common/os.h"
+#include "storage/segment.h"
 
 #define MAX_RECORD_BYTES (64u << 20)
 
@@ -85,10 +86,12 @@ bool sl_reclog_sync_begin(sl_reclog_t *rl, int *fd_out) {
     if (rl->failed || rl->sync_inflight || rl->wanted <= rl->durable) {
         return false;
     }
-    int fd = dup(rl->fd);
+    int fd = sl_os.dup(rl->fd);
     if (fd < 0) {
-        sync_failed(rl, errno);
-        return false;
+        if (!sl_errno_transient(errno)) {
+            sync_failed(rl, errno);
+        }
+        return false; /* out of descriptors: still wanted, so the next call tries again */
     }
     rl->sync_inflight = true;
     rl->sync_target = rl->end;

@@ -48,7 +48,8 @@ SL_MUST_USE sl_err_t sl_reclog_sync(sl_reclog_t *rl);
 uint64_t sl_reclog_want_sync(sl_reclog_t *rl);
 /* For a sync worker: when a sync is wanted and none is running, true with a dup of the file
  * descriptor (the caller's, closed after its fdatasync); it will make every append so far
- * durable. */
+ * durable. False also when no descriptor could be had (EMFILE/ENFILE/ENOMEM): that is not a
+ * failed sync, and the next call tries again. */
 bool sl_reclog_sync_begin(sl_reclog_t *rl, int *fd_out);
 /* The worker's fdatasync begun by sl_reclog_sync_begin finished with `rc`. */
 void sl_reclog_sync_end(sl_reclog_t *rl, int rc);

@@ -30,23 +30,188 @@ static void sibling(const sl_segment_t *seg, const char *ext, char *out, size_t 
     snprintf(out, n, "%.*s%s", (int)len, seg->path, ext);
 }
 
-sl_segment_t *sl_segment_open(const char *dir, int64_t base, bool create) {
-    sl_segment_t *seg = sl_xcalloc(1, sizeof *seg);
-    seg->base = seg->next = base;
-    seg->max_ts = -1;
-    seg->max_ts_offset = -1;
+/* The descriptor pool: open segments, most recently used at the head. */
+static struct {
+    sl_segment_t *head, *tail;
+    size_t n, max;
+} pool = {NULL, NULL, 0, 1024};
+
+bool sl_errno_transient(int e) {
+    return e == EMFILE || e == ENFILE || e == ENOMEM;
+}
+
+static void pool_unlink(sl_segment_t *seg) {
+    if (seg->lru_prev) {
+        seg->lru_prev->lru_next = seg->lru_next;
+    } else {
+        pool.head = seg->lru_next;
+    }
+    if (seg->lru_next) {
+        seg->lru_next->lru_prev = seg->lru_prev;
+    } else {
+        pool.tail = seg->lru_prev;
+    }
+    seg->lru_prev = seg->lru_next = NULL;
+}
+
+static void pool_push_head(sl_segment_t *seg) {
+    seg->lru_prev = NULL;
+    seg->lru_next = pool.head;
+    if (pool.head) {
+        pool.head->lru_prev = seg;
+    } else {
+        pool.tail = seg;
+    }
+    pool.head = seg;
+}
+
+static bool is_open(const sl_segment_t *seg) {
+    return seg->fd >= 0;
+}
+
+static void close_fds(sl_segment_t *seg) {
+    if (seg->fd >= 0) {
+        sl_os.close(seg->fd);
+    }
+    if (seg->ifd >= 0) {
+        sl_os.close(seg->ifd);
+    }
+    if (seg->tfd >= 0) {
+        sl_os.close(seg->tfd);
+    }
+    if (is_open(seg)) {
+        pool_unlink(seg);
+        pool.n--;
+    }
     seg->fd = seg->ifd = seg->tfd = -1;
-    snprintf(seg->path, sizeof seg->path, "%s/%020" PRId64 ".log", dir, base);
-    int flags = O_RDWR | (create ? O_CREAT : 0);
+}
+
+/* Closes least recently used segments, never `keep`, until the pool fits. A dirty one is synced
+ * first, so no write-back error is lost with its descriptor (fsyncgate); if that sync fails it
+ * stays open with the error noted for its owner. */
+static void pool_evict(const sl_segment_t *keep) {
+    sl_segment_t *v = pool.tail;
+    while (pool.n > pool.max && v) {
+        sl_segment_t *prev = v->lru_prev;
+        if (v != keep && !v->sync_errno) {
+            if (v->dirty && sl_os.fdatasync(v->fd) < 0) {
+                v->sync_errno = errno;
+                sl_log(SL_LOG_ERROR, "storage",
+                       "file=%s op=fdatasync err=\"%s\" msg=\"at eviction\"", v->path,
+                       strerror(errno));
+            } else {
+                close_fds(v);
+            }
+        }
+        v = prev;
+    }
+}
+
+void sl_segment_set_open_max(size_t n) {
+    pool.max = n < 2 ? 2 : n;
+}
+
+size_t sl_segment_open_count(void) {
+    return pool.n;
+}
+
+/* Makes the directory of a segment about to be created (a partition's first segment may come
+ * before its directory), or syncs it and its parent once the files are there. -1 with errno. */
+static int seg_dir(const sl_segment_t *seg, bool sync) {
+    char d[4096];
+    snprintf(d, sizeof d, "%s", seg->path);
+    char *slash = strrchr(d, '/');
+    if (!slash) {
+        return sync ? sl_os_fsync_dir(".") : 0;
+    }
+    *slash = '\0';
+    if (!sync) {
+        return sl_os_mkdirs(d);
+    }
+    if (sl_os_fsync_dir(d) < 0) {
+        return -1;
+    }
+    slash = strrchr(d, '/');
+    if (slash) {
+        *slash = '\0';
+    }
+    return sl_os_fsync_dir(slash ? d : "."); /* the partition directory's own entry */
+}
+
+/* Opens the three files; with `create` the .log is created (directory first), and then the
+ * directory and its parent are synced so the new files survive a crash. -1 with errno. */
+static int open_fds(sl_segment_t *seg, bool create) {
     char p[4096];
-    seg->fd = sl_os.open(seg->path, flags, 0644);
+    if (create && seg_dir(seg, false) < 0) {
+        sl_log(SL_LOG_ERROR, "storage", "file=%s op=mkdir err=\"%s\"", seg->path, strerror(errno));
+        return -1;
+    }
+    pool.n++; /* counted first: the eviction below makes room for these three */
+    pool_push_head(seg);
+    pool_evict(seg);
+    seg->fd = sl_os.open(seg->path, O_RDWR | (create ? O_CREAT : 0), 0644);
     sibling(seg, ".index", p, sizeof p);
     seg->ifd = seg->fd >= 0 ? sl_os.open(p, O_RDWR | O_CREAT, 0644) : -1;
     sibling(seg, ".timeindex", p, sizeof p);
     seg->tfd = seg->ifd >= 0 ? sl_os.open(p, O_RDWR | O_CREAT, 0644) : -1;
     if (seg->tfd < 0) {
         int saved = errno;
-        sl_log(SL_LOG_ERROR, "storage", "file=%s op=open err=\"%s\"", seg->path, strerror(errno));
+        /* Out of descriptors is the caller's "try again", not a storage error. */
+        sl_log(sl_errno_transient(saved) ? SL_LOG_WARN : SL_LOG_ERROR, "storage",
+               "file=%s op=open err=\"%s\"", seg->path, strerror(saved));
+        if (seg->fd >= 0) {
+            sl_os.close(seg->fd);
+        }
+        if (seg->ifd >= 0) {
+            sl_os.close(seg->ifd);
+        }
+        seg->fd = seg->ifd = -1;
+        pool_unlink(seg);
+        pool.n--;
+        errno = saved;
+        return -1;
+    }
+    if (create && seg_dir(seg, true) < 0) {
+        int saved = errno;
+        sl_log(SL_LOG_ERROR, "storage", "file=%s op=fsync-dir err=\"%s\"", seg->path,
+               strerror(errno));
+        close_fds(seg);
+        errno = saved;
+        return -1;
+    }
+    return 0;
+}
+
+sl_err_t sl_segment_acquire(sl_segment_t *seg) {
+    if (is_open(seg)) {
+        if (pool.head != seg) {
+            pool_unlink(seg);
+            pool_push_head(seg);
+        }
+        return SL_OK;
+    }
+    if (open_fds(seg, seg->unborn) < 0) {
+        return SL_ERR_IO;
+    }
+    seg->unborn = false;
+    return SL_OK;
+}
+
+sl_segment_t *sl_segment_open(const char *dir, int64_t base, bool create) {
+    sl_segment_t *seg = sl_xcalloc(1, sizeof *seg);
+    seg->base = seg->next = base;
+    seg->max_ts = -1;
+    seg->max_ts_offset = -1;
+    seg->fd = seg->ifd = seg->tfd = -1;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%020" PRId64 ".log", dir, base);
+    seg->path = sl_xstrdup(path);
+    if (create) {
+        seg->unborn = true;
+        return seg;
+    }
+    if (open_fds(seg, false) < 0) {
+        int saved = errno;
         sl_segment_close(seg);
         errno = saved;
         return NULL;
@@ -62,17 +227,10 @@ void sl_segment_close(sl_segment_t *seg) {
     if (!seg) {
         return;
     }
-    if (seg->fd >= 0) {
-        sl_os.close(seg->fd);
-    }
-    if (seg->ifd >= 0) {
-        sl_os.close(seg->ifd);
-    }
-    if (seg->tfd >= 0) {
-        sl_os.close(seg->tfd);
-    }
+    close_fds(seg);
     free(seg->idx);
     free(seg->tidx);
+    free(seg->path);
     free(seg);
 }
 
@@ -135,6 +293,9 @@ sl_err_t sl_segment_load_indexes(sl_segment_t *seg) {
     uint8_t *buf;
     size_t len;
     seg->n_idx = seg->n_tidx = 0;
+    if (sl_segment_acquire(seg) != SL_OK) {
+        return SL_ERR_IO;
+    }
     if (read_file(seg->ifd, &buf, &len) != SL_OK) {
         return SL_ERR_IO;
     }
@@ -178,6 +339,9 @@ void sl_segment_index_batch(sl_segment_t *seg, int64_t base_offset, int64_t last
                             int64_t max_ts, int64_t pos, int64_t batch_bytes, int32_t interval,
                             bool force) {
     int32_t rel = (int32_t)(base_offset - seg->base);
+    /* The index files are written only while open; an entry missing on disk costs a longer
+     * walk at recovery, nothing else. */
+    bool files = is_open(seg);
     bool ts_grew = max_ts > seg->max_ts;
     if (ts_grew) {
         seg->max_ts = max_ts;
@@ -185,10 +349,10 @@ void sl_segment_index_batch(sl_segment_t *seg, int64_t base_offset, int64_t last
     }
     if (force || seg->n_idx == 0 || seg->bytes_since_idx >= interval) {
         if (seg->n_idx == 0 || rel > seg->idx[seg->n_idx - 1].rel) {
-            push_idx(seg, rel, (int32_t)pos, true);
+            push_idx(seg, rel, (int32_t)pos, files);
         }
         if (seg->max_ts >= 0 && (seg->n_tidx == 0 || seg->max_ts > seg->tidx[seg->n_tidx - 1].ts)) {
-            push_tidx(seg, seg->max_ts, rel, true);
+            push_tidx(seg, seg->max_ts, rel, files);
         }
         seg->bytes_since_idx = 0;
     }
@@ -199,6 +363,9 @@ void sl_segment_index_batch(sl_segment_t *seg, int64_t base_offset, int64_t last
 sl_err_t sl_segment_recover(sl_segment_t *seg, bool full, int32_t interval, int64_t *cut_out) {
     int64_t pos = 0;
     *cut_out = 0;
+    if (sl_segment_acquire(seg) != SL_OK) {
+        return SL_ERR_IO;
+    }
     if (full) {
         seg->n_idx = seg->n_tidx = 0;
         seg->max_ts = seg->max_ts_offset = -1;
@@ -287,6 +454,32 @@ sl_err_t sl_segment_recover(sl_segment_t *seg, bool full, int32_t interval, int6
     return SL_OK;
 }
 
+sl_err_t sl_segment_rewrite_indexes(sl_segment_t *seg) {
+    if (sl_segment_acquire(seg) != SL_OK) {
+        return SL_ERR_IO;
+    }
+    uint8_t b[12];
+    for (size_t i = 0; i < seg->n_idx; i++) {
+        sl_store_be32(b, (uint32_t)seg->idx[i].rel);
+        sl_store_be32(b + 4, (uint32_t)seg->idx[i].pos);
+        if (sl_os_pwrite_all(seg->ifd, b, 8, (off_t)(i * 8)) < 0) {
+            return SL_ERR_IO;
+        }
+    }
+    for (size_t i = 0; i < seg->n_tidx; i++) {
+        sl_store_be64(b, (uint64_t)seg->tidx[i].ts);
+        sl_store_be32(b + 8, (uint32_t)seg->tidx[i].rel);
+        if (sl_os_pwrite_all(seg->tfd, b, 12, (off_t)(i * 12)) < 0) {
+            return SL_ERR_IO;
+        }
+    }
+    if (sl_os.ftruncate(seg->ifd, (off_t)(seg->n_idx * 8)) < 0 ||
+        sl_os.ftruncate(seg->tfd, (off_t)(seg->n_tidx * 12)) < 0) {
+        return SL_ERR_IO;
+    }
+    return SL_OK;
+}
+
 int64_t sl_segment_lookup(const sl_segment_t *seg, int64_t offset) {
     int64_t rel = offset - seg->base;
     size_t lo = 0, hi = seg->n_idx;
@@ -319,7 +512,14 @@ int64_t sl_segment_lookup_time(const sl_segment_t *seg, int64_t ts) {
 }
 
 int sl_segment_sync(sl_segment_t *seg) {
-    if (sl_os.fdatasync(seg->fd) < 0) {
+    if (seg->sync_errno) {
+        errno = seg->sync_errno;
+        return -1;
+    }
+    if (!is_open(seg) && !seg->dirty) {
+        return 0; /* closed clean: synced when it was evicted */
+    }
+    if (sl_segment_acquire(seg) != SL_OK || sl_os.fdatasync(seg->fd) < 0) {
         return -1;
     }
     (void)sl_os.fdatasync(seg->ifd);

@@ -1,6 +1,12 @@
 /* segment.h -- one segment of a partition log: the .log file plus its two sparse indexes, which
  * are also kept in memory (8 and 12 bytes per entry; one entry per index.interval.bytes).
- * Private to src/storage. */
+ *
+ * Descriptors are pooled: a segment's three files are open only while it is among the most
+ * recently used (sl_segment_set_open_max of them), so tens of thousands of mostly cold partitions
+ * fit a modest RLIMIT_NOFILE. Every use of fd/ifd/tfd comes after sl_segment_acquire. A segment
+ * holding unsynced appends (`dirty`) is fdatasync'ed before its descriptors are closed; a failure
+ * of that sync is kept in `sync_errno` for the owner to turn into FAILED.
+ * Private to src/storage. Thread: the pool belongs to the shard thread (one today). */
 #ifndef SL_SEGMENT_H
 #define SL_SEGMENT_H
 
@@ -34,12 +40,30 @@ typedef struct sl_segment {
     int64_t max_ts_offset; /* last offset of the batch holding it */
     int64_t bytes_since_idx;
     int64_t created_ms; /* wall clock of the first append (for segment.ms) */
-    char path[4096];    /* .log path; index paths derive from it */
+    char *path;         /* .log path; index paths derive from it */
+    bool dirty;         /* appends not yet covered by a sync (set and cleared by the owner) */
+    bool unborn;        /* new and empty: its files are created at its first acquire */
+    int sync_errno;     /* errno of a failed fdatasync at eviction; 0 if none */
+    struct sl_segment *lru_prev, *lru_next; /* in the pool while its files are open */
 } sl_segment_t;
 
-/* Creates (or opens, truncating nothing) the three files of the segment starting at `base` in
- * `dir`. Returns NULL with errno set on failure. */
+/* The segment starting at `base` in `dir`. With `create` it is new and empty, and its three files
+ * are created (and the directory synced) only when it is first acquired, so a partition that is
+ * never written costs no files. Otherwise it opens the existing files, truncating nothing; they
+ * stay open, in the pool, until evicted. Returns NULL with errno set on failure. */
 sl_segment_t *sl_segment_open(const char *dir, int64_t base, bool create);
+/* Makes sure the segment's three files are open and marks it most recently used; may close the
+ * least recently used segments' files to stay within the pool size. Returns SL_OK, or SL_ERR_IO
+ * with errno set (EMFILE/ENFILE/ENOMEM are transient: nothing is marked failed). */
+SL_MUST_USE sl_err_t sl_segment_acquire(sl_segment_t *seg);
+/* Sets how many segments may have their files open at once (at least 2; default 1024). Segments
+ * over the new size are closed at their next eviction pass. */
+void sl_segment_set_open_max(size_t n);
+/* Segments with their files open now. */
+size_t sl_segment_open_count(void);
+/* Whether `e` (an errno) means "out of descriptors or memory, try again later", not a disk
+ * failure. */
+bool sl_errno_transient(int e);
 void sl_segment_close(sl_segment_t *seg);
 /* Closes and unlinks the three files. */
 void sl_segment_delete(sl_segment_t *seg);
@@ -55,6 +79,9 @@ SL_MUST_USE sl_err_t sl_segment_recover(sl_segment_t *seg, bool full, int32_t in
 void sl_segment_index_batch(sl_segment_t *seg, int64_t base_offset, int64_t last_offset,
                             int64_t max_ts, int64_t pos, int64_t batch_bytes, int32_t interval,
                             bool force);
+/* Writes the in-memory indexes over the index files (after a failed write may have left them
+ * short or torn) and cuts the files to them. SL_OK or SL_ERR_IO with errno set. */
+SL_MUST_USE sl_err_t sl_segment_rewrite_indexes(sl_segment_t *seg);
 /* Position of the last index entry at or before `offset` (0 if none). */
 int64_t sl_segment_lookup(const sl_segment_t *seg, int64_t offset);
 /* Position of the batch to start a timestamp search at: the last time-index entry whose

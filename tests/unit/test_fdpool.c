@@ -1,0 +1,244 @@
+/* test_fdpool.c -- partition logs under a small RLIMIT_NOFILE (issue 2): segment descriptors are
+ * pooled, so many more partitions than descriptors open, take appends and serve reads; running
+ * out of descriptors for a sync (EMFILE on dup) is "try again", never a FAILED log. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "storage/reclog.h"
+#include "storage/segment.h"
+#include "storage_util.h"
+
+#define NOFILE_LIMIT 64
+#define N_LOGS       100 /* 300 segment files: more than four times the limit */
+
+static struct rlimit saved_limit;
+
+static void limit_nofile(rlim_t n) {
+    getrlimit(RLIMIT_NOFILE, &saved_limit);
+    struct rlimit rl = {n, saved_limit.rlim_max};
+    setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+static void restore_nofile(void) {
+    setrlimit(RLIMIT_NOFILE, &saved_limit);
+}
+
+/* Takes every free descriptor (dups of /dev/null); returns how many, their fds in `fds`. */
+static int exhaust_fds(int *fds, int cap) {
+    int n = 0;
+    int base = open("/dev/null", O_RDONLY);
+    if (base < 0) {
+        return 0;
+    }
+    fds[n++] = base;
+    while (n < cap) {
+        int fd = dup(base);
+        if (fd < 0) {
+            break;
+        }
+        fds[n++] = fd;
+    }
+    return n;
+}
+
+static void release_fds(int *fds, int n) {
+    for (int i = 0; i < n; i++) {
+        close(fds[i]);
+    }
+}
+
+TEST(many_partitions_fit_a_small_nofile) {
+    limit_nofile(NOFILE_LIMIT);
+    sl_segment_set_open_max(8);
+    char *root = tmpdir();
+    sl_plog_conf_t conf = small_conf();
+    sl_plog_t *logs[N_LOGS] = {0};
+    char err[SL_ERRLEN];
+    int opened = 0;
+    for (int i = 0; i < N_LOGS; i++) {
+        char dir[512];
+        snprintf(dir, sizeof dir, "%s/p-%d", root, i);
+        if (sl_plog_open(dir, &conf, 1, &logs[i], err) != SL_OK) {
+            fprintf(stderr, "  open %d: %s\n", i, err);
+            break;
+        }
+        opened++;
+    }
+    int failed_at = -1;
+    for (int round = 0; round < 2 && opened == N_LOGS; round++) {
+        for (int i = 0; i < N_LOGS && failed_at < 0; i++) {
+            /* Enough to roll segments: segment_bytes is 4096. */
+            if (append_batches(logs[i], 3, 10, 1, 1, NULL) != SL_OK ||
+                sl_plog_sync(logs[i]) != SL_OK) {
+                failed_at = i;
+            }
+        }
+    }
+    size_t open_now = sl_segment_open_count();
+    int bad_reads = 0;
+    for (int i = 0; i < opened && failed_at < 0; i++) {
+        for (int64_t off = 0; off < 60; off += 10) {
+            sl_plog_slice_t s;
+            if (sl_plog_read(logs[i], off, 60, 1, &s) != SL_OK || slice_first_base(&s) != off) {
+                bad_reads++;
+            }
+            if (s.fd >= 0) {
+                close(s.fd);
+            }
+        }
+        if (sl_plog_failed(logs[i])) {
+            bad_reads++;
+        }
+    }
+    for (int i = 0; i < opened; i++) {
+        sl_plog_close(logs[i]);
+    }
+    /* Reopen (recovery reads each log) under the same limit. */
+    int reopened = 0;
+    for (int i = 0; i < opened; i++) {
+        char dir[512];
+        snprintf(dir, sizeof dir, "%s/p-%d", root, i);
+        if (sl_plog_open(dir, &conf, 2, &logs[i], err) == SL_OK) {
+            reopened += sl_plog_end_offset(logs[i]) == 60;
+            sl_plog_close(logs[i]);
+        }
+    }
+    restore_nofile();
+    sl_segment_set_open_max(1024);
+    sl_os_rmtree(root);
+    free(root);
+    CHECK_EQ_INT(opened, N_LOGS);
+    CHECK_EQ_INT(failed_at, -1);
+    CHECK(open_now <= 8);
+    CHECK_EQ_INT(bad_reads, 0);
+    CHECK_EQ_INT(reopened, N_LOGS);
+}
+
+TEST(emfile_on_dup_is_not_a_failed_sync) {
+    char *dir = tmpdir();
+    sl_plog_conf_t conf = small_conf();
+    conf.segment_bytes = 1 << 20;
+    sl_plog_t *plog;
+    char err[SL_ERRLEN];
+    CHECK_EQ_INT(sl_plog_open(dir, &conf, 1, &plog, err), SL_OK);
+    CHECK_EQ_INT(append_batches(plog, 4, 5, 1, 1, NULL), SL_OK);
+    limit_nofile(NOFILE_LIMIT);
+    int fds[NOFILE_LIMIT];
+    int n = exhaust_fds(fds, NOFILE_LIMIT);
+    int fd = -1;
+    int64_t target = -1;
+    sl_err_t rc = sl_plog_sync_begin(plog, &fd, &target);
+    bool failed_while_out = sl_plog_failed(plog);
+    release_fds(fds, n);
+    restore_nofile();
+    CHECK(n > 0);
+    CHECK_EQ_INT(rc, SL_AGAIN);
+    CHECK(!failed_while_out);
+    CHECK_EQ_INT(fd, -1);
+    /* Descriptors are back: the retry syncs, and the appends are durable. */
+    CHECK_EQ_INT(sl_plog_sync_begin(plog, &fd, &target), SL_OK);
+    CHECK(fd >= 0);
+    CHECK_EQ_INT(target, 20);
+    CHECK_EQ_INT(fdatasync(fd), 0);
+    close(fd);
+    CHECK_EQ_INT(sl_plog_sync_end(plog, target, SL_OK), SL_OK);
+    CHECK_EQ_INT(sl_plog_durable_offset(plog), 20);
+    CHECK_EQ_INT(append_batches(plog, 1, 5, 1, 1, NULL), SL_OK);
+    sl_plog_close(plog);
+    sl_os_rmtree(dir);
+    free(dir);
+}
+
+static sl_err_t no_replay(void *opaque, const uint8_t *p, size_t len) {
+    (void)opaque;
+    (void)p;
+    (void)len;
+    return SL_OK;
+}
+
+TEST(emfile_on_reclog_dup_retries) {
+    char *dir = tmpdir();
+    char path[512], err[SL_ERRLEN];
+    snprintf(path, sizeof path, "%s/x.log", dir);
+    sl_reclog_t *rl = sl_reclog_open(path, no_replay, NULL, err);
+    CHECK(rl != NULL);
+    sl_buf_t buf = {0};
+    sl_writer_t wr = sl_reclog_begin(&buf);
+    sl_wr_i32(&wr, 42);
+    CHECK_EQ_INT(sl_reclog_append(rl, &buf), SL_OK);
+    uint64_t pos = sl_reclog_want_sync(rl);
+    limit_nofile(NOFILE_LIMIT);
+    int fds[NOFILE_LIMIT];
+    int n = exhaust_fds(fds, NOFILE_LIMIT);
+    int fd = -1;
+    bool began = sl_reclog_sync_begin(rl, &fd);
+    release_fds(fds, n);
+    restore_nofile();
+    CHECK(!began);
+    CHECK(!sl_reclog_failed(rl));
+    CHECK(sl_reclog_sync_begin(rl, &fd));
+    CHECK_EQ_INT(fdatasync(fd), 0);
+    close(fd);
+    sl_reclog_sync_end(rl, SL_OK);
+    CHECK(sl_reclog_durable(rl, pos));
+    sl_reclog_close(rl);
+    sl_os_rmtree(dir);
+    free(dir);
+}
+
+static int fdatasync_calls, fdatasync_fail_at = -1;
+
+static int counting_fdatasync(int fd) {
+    if (fdatasync_calls++ == fdatasync_fail_at) {
+        errno = EIO;
+        return -1;
+    }
+    return fdatasync(fd);
+}
+
+/* A segment with unsynced appends is synced before the pool closes its files; if that sync
+ * fails, the error is not lost with the descriptor: its log turns FAILED at its next sync. */
+TEST(eviction_syncs_dirty_segments_and_keeps_their_errors) {
+    sl_segment_set_open_max(2);
+    char *root = tmpdir();
+    sl_plog_conf_t conf = small_conf();
+    conf.segment_bytes = 1 << 20;
+    sl_plog_t *logs[3];
+    char err[SL_ERRLEN], dir[512];
+    for (int i = 0; i < 3; i++) {
+        snprintf(dir, sizeof dir, "%s/p-%d", root, i);
+        CHECK_EQ_INT(sl_plog_open(dir, &conf, 1, &logs[i], err), SL_OK);
+    }
+    sl_os.fdatasync = counting_fdatasync;
+    fdatasync_calls = 0;
+    CHECK_EQ_INT(append_batches(logs[0], 2, 5, 1, 1, NULL), SL_OK);
+    CHECK_EQ_INT(append_batches(logs[1], 2, 5, 1, 1, NULL), SL_OK);
+    int before = fdatasync_calls;
+    CHECK_EQ_INT(append_batches(logs[2], 2, 5, 1, 1, NULL), SL_OK); /* evicts logs[0]'s */
+    CHECK_EQ_INT(fdatasync_calls, before + 1);
+    CHECK(sl_segment_open_count() <= 2);
+    /* logs[0] reads back through a reopened descriptor; that evicts logs[1]'s, whose sync fails. */
+    fdatasync_fail_at = fdatasync_calls;
+    sl_plog_slice_t s;
+    CHECK_EQ_INT(sl_plog_read(logs[0], 5, 10, 1, &s), SL_OK);
+    CHECK_EQ_INT(slice_first_base(&s), 5);
+    close(s.fd);
+    fdatasync_fail_at = -1;
+    sl_os_reset();
+    CHECK(!sl_plog_failed(logs[1]));
+    CHECK_EQ_INT(sl_plog_sync(logs[1]), SL_ERR_IO); /* the eviction's error, not a fresh 0 */
+    CHECK(sl_plog_failed(logs[1]));
+    CHECK_EQ_INT(sl_plog_sync(logs[0]), SL_OK);
+    CHECK_EQ_INT(sl_plog_sync(logs[2]), SL_OK);
+    CHECK_EQ_INT(sl_plog_durable_offset(logs[0]), 10);
+    for (int i = 0; i < 3; i++) {
+        sl_plog_close(logs[i]);
+    }
+    sl_segment_set_open_max(1024);
+    sl_os_rmtree(root);
+    free(root);
+}
