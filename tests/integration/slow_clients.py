@@ -13,6 +13,9 @@ usage:
       PARTIAL_MS plus a margin.
   perip BROKER ADDR LIMIT
       LIMIT+1 connections from ADDR send ApiVersions: exactly LIMIT are answered, one is closed.
+  idle BROKER IDLE_MS
+      A client sends ApiVersions, reads the answer and says nothing more: the broker must close
+      it after IDLE_MS (not before), while one that keeps sending requests stays open.
 """
 import select, socket, struct, sys, time, urllib.request
 
@@ -212,6 +215,35 @@ def perip(broker, addr, limit):
     return answered == limit and closed == 1
 
 
+def idle(broker, idle_ms):
+    host, port = broker.rsplit(":", 1)
+    quiet = socket.create_connection((host, int(port)), timeout=5)
+    busy = socket.create_connection((host, int(port)), timeout=5)
+    t0 = time.time()
+    quiet.sendall(api_versions(1))
+    if read_answer(quiet, t0 + 5) is None:
+        print("FAIL: no answer to ApiVersions")
+        return False
+    limit = idle_ms / 1000.0
+    closed_at = None
+    i = 0
+    while time.time() < t0 + limit + 3 and closed_at is None:
+        i += 1
+        busy.sendall(api_versions(100 + i))
+        if read_answer(busy, time.time() + 5) is None:
+            print("FAIL: a connection sending requests was closed")
+            return False
+        if closed_by_peer(quiet):
+            closed_at = time.time() - t0
+        quiet.setblocking(True)
+        time.sleep(0.1)
+    quiet.close()
+    busy.close()
+    print("idle connection closed after %s s (connections.max.idle.ms=%d)" % (
+        "%.2f" % closed_at if closed_at is not None else "never", idle_ms))
+    return closed_at is not None and closed_at >= limit - 0.2
+
+
 if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "slowfetch":
@@ -220,6 +252,8 @@ if __name__ == "__main__":
     elif mode == "slowloris":
         ok = slowloris(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]),
                        int(sys.argv[6]))
+    elif mode == "idle":
+        ok = idle(sys.argv[2], int(sys.argv[3]))
     elif mode == "perip":
         ok = perip(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     else:
