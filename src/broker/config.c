@@ -56,7 +56,8 @@ const sl_conf_def_t sl_broker_conf_defs[] = {
     {"socket.request.max.bytes", SL_CONF_INT, "104857600", 64, INT32_MAX,
      B(socket_request_max_bytes), 0, "Largest request frame; larger ones close the connection"},
     {"queued.max.request.bytes", SL_CONF_INT, "536870912", -1, LMAX, B(queued_max_request_bytes), 0,
-     "Request plus response bytes buffered across connections before producers are throttled"},
+     "Request bytes plus response memory buffered across connections before producers are "
+     "throttled and connections holding responses stop being read"},
     {"connection.output.high.bytes", SL_CONF_INT, "16777216", 4096, LMAX,
      B(connection_out_high_bytes), 0, "Stop reading a connection with this much queued output"},
     {"connection.max.inflight.requests", SL_CONF_INT, "1000", 1, 1000000, B(max_inflight_requests),
