@@ -59,7 +59,8 @@ const sl_conf_def_t sl_broker_conf_defs[] = {
      "Request bytes plus response memory buffered across connections before producers are "
      "throttled and connections holding responses stop being read"},
     {"connection.output.high.bytes", SL_CONF_INT, "16777216", 4096, LMAX,
-     B(connection_out_high_bytes), 0, "Stop reading a connection with this much queued output"},
+     B(connection_out_high_bytes), 0,
+     "Stop reading a connection with this much queued output (payload, and heap bytes it holds)"},
     {"connection.max.inflight.requests", SL_CONF_INT, "1000", 1, 1000000, B(max_inflight_requests),
      0, "Stop reading a connection with this many requests pending"},
     {"max.connections", SL_CONF_INT, "0", 0, INT32_MAX, B(max_connections), 0,
