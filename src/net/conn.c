@@ -1,9 +1,10 @@
 /* conn.c -- connection state machine, framing, ordered pipelined responses, zero-copy output.
  *
  *   READING ──(queued output > high water, too many requests in flight, throttled, or the
- *              broker over queued.max.request.bytes while this one holds output)──► PAUSED
+ *              broker's queued output over half of queued.max.request.bytes, or input plus
+ *              output over all of it, while this one holds output)──► PAUSED
  *   PAUSED  ──(own output below half the high water, in-flight below limit, and the broker back
- *              under three quarters of its budget if that paused it)──► READING
+ *              under three quarters of those marks if they paused it)──► READING
  *   any     ──(peer hung up, I/O error, bad frame, idle or partial-request timeout, evicted at
  *              max.connections, sl_conn_close)──► CLOSED ──(reap)──► freed
  *
@@ -300,9 +301,15 @@ static bool memory_over(void) {
     return in_bytes + queued_mem > memory_budget;
 }
 
-/* Below the low mark (three quarters of the budget) connections paused by it read again. */
-static bool memory_low(void) {
-    return in_bytes + queued_mem <= memory_budget / 4 * 3;
+/* Queued output may take half the budget (or what input leaves of it): slow readers alone then
+ * never push the broker over the budget, which would throttle every producer. */
+static bool output_over(void) {
+    return queued_mem > memory_budget / 2 || memory_over();
+}
+
+/* Below the low marks (three quarters of each) connections paused by them read again. */
+static bool output_low(void) {
+    return queued_mem <= memory_budget / 8 * 3 && in_bytes + queued_mem <= memory_budget / 4 * 3;
 }
 
 /* A new iteration gives the connection a fresh share of work. */
@@ -359,7 +366,7 @@ static void check_pressure(sl_conn_t *conn) {
     bool own_under = conn->out_bytes <= high / 2 && conn->out_mem <= high / 2 &&
                      conn->n_inflight < conn->hooks.max_inflight && !conn->throttled;
     bool hog = conn->out_mem >= MEM_PAUSE_MIN;
-    if (conn->state == CONN_READING && (own_over || (hog && memory_over()))) {
+    if (conn->state == CONN_READING && (own_over || (hog && output_over()))) {
         conn->state = CONN_PAUSED;
         if (!own_over) {
             cl_push(&mem_waiters, conn);
@@ -367,7 +374,7 @@ static void check_pressure(sl_conn_t *conn) {
         update_watch(conn);
         track_partial(conn, false);
     } else if (conn->state == CONN_PAUSED && own_under &&
-               (!cl_on(&mem_waiters, conn) || !hog || memory_low())) {
+               (!cl_on(&mem_waiters, conn) || !hog || output_low())) {
         cl_remove(&mem_waiters, conn);
         conn->state = CONN_READING;
         update_watch(conn);
@@ -494,7 +501,7 @@ void sl_conn_reap(void) {
     }
     /* Connections paused by the broker-wide budget read again once it is back under its low
      * mark (their own limits still apply). */
-    if (mem_waiters.head && memory_low()) {
+    if (mem_waiters.head && output_low()) {
         while (mem_waiters.head) {
             sl_conn_t *conn = mem_waiters.head;
             cl_remove(&mem_waiters, conn);
