@@ -194,6 +194,13 @@ static void collect(sl_metrics_out_t *out, void *opaque) {
                     (double)sl_conn_count());
     sl_metrics_emit(out, "sluice_output_queued_bytes", "gauge",
                     "Response bytes queued across connections", "", (double)sl_conn_queued_bytes());
+    sl_metrics_emit(out, "sluice_output_queued_memory_bytes", "gauge",
+                    "Heap bytes held by queued responses, allocation overhead included (bounded "
+                    "by connection.output.high.bytes and queued.max.request.bytes)",
+                    "", (double)sl_conn_queued_memory());
+    sl_metrics_emit(out, "sluice_connections_partial", "gauge",
+                    "Connections in the middle of sending a request", "",
+                    (double)sl_conn_partial_count());
     sl_metrics_emit(out, "sluice_input_buffered_bytes", "gauge",
                     "Request bytes buffered across connections", "", (double)sl_conn_input_bytes());
     sl_metrics_emit(out, "sluice_topics", "gauge", "Topics", "", (double)b->n_topics);
@@ -324,6 +331,12 @@ sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err) {
     long max_conns = conf->max_connections ? (long)conf->max_connections
                                            : SL_MAX(nofile - FD_RESERVE - 3 * open_segs, 16);
     sl_listener_set_max_conns(b->listener, (size_t)max_conns);
+    if (sl_listener_set_ip_limits(b->listener, (size_t)conf->max_connections_per_ip,
+                                  conf->max_connections_per_ip_overrides, err) != SL_OK) {
+        goto fail;
+    }
+    sl_conn_set_timeouts((uint64_t)conf->connections_max_idle_ms,
+                         (uint64_t)conf->connections_max_partial_request_ms);
     sl_log(SL_LOG_INFO, "broker", "nofile=%ld hard=%ld max_connections=%ld", nofile, nofile_hard,
            max_conns);
     sl_log(SL_LOG_INFO, "broker",

@@ -60,17 +60,30 @@ const sl_conf_def_t sl_broker_conf_defs[] = {
     {"socket.request.max.bytes", SL_CONF_INT, "104857600", 64, INT32_MAX,
      B(socket_request_max_bytes), 0, "Largest request frame; larger ones close the connection"},
     {"queued.max.request.bytes", SL_CONF_INT, "536870912", -1, LMAX, B(queued_max_request_bytes), 0,
-     "Request plus response bytes buffered across connections before producers are throttled"},
+     "Request bytes plus response memory buffered across connections before producers are "
+     "throttled and connections holding responses stop being read"},
     {"connection.output.high.bytes", SL_CONF_INT, "16777216", 4096, LMAX,
-     B(connection_out_high_bytes), 0, "Stop reading a connection with this much queued output"},
+     B(connection_out_high_bytes), 0,
+     "Stop reading a connection with this much queued output (payload, and heap bytes it holds)"},
     {"connection.max.inflight.requests", SL_CONF_INT, "1000", 1, 1000000, B(max_inflight_requests),
      0, "Stop reading a connection with this many requests pending"},
     {"max.connections", SL_CONF_INT, "0", 0, INT32_MAX, B(max_connections), 0,
      "Stop accepting at this many Kafka connections (0: the open-file limit minus 256 and the "
-     "segment pool's descriptors)"},
+     "segment pool's descriptors); at the cap, a connection idle or on a half-sent request for 1 s "
+     "is closed to admit a new one"},
     {"max.partitions", SL_CONF_INT, "0", 0, 100000, B(max_partitions), 0,
      "Partitions this broker holds, all topics; CreateTopics/CreatePartitions over it get "
      "POLICY_VIOLATION (0: the open-file limit, at least 1000)"},
+    {"max.connections.per.ip", SL_CONF_INT, "2147483647", 0, INT32_MAX, B(max_connections_per_ip),
+     0, "Connections allowed from one address; more are closed at accept"},
+    {"max.connections.per.ip.overrides", SL_CONF_STR, "", 0, 0, B(max_connections_per_ip_overrides),
+     0, "Per-address exceptions to max.connections.per.ip: ADDR:N,ADDR:N (numeric addresses)"},
+    {"connections.max.idle.ms", SL_CONF_INT, "600000", 0, LMAX, B(connections_max_idle_ms), 0,
+     "Close connections with no bytes read or written for this long (0: never)"},
+    {"connections.max.partial.request.ms", SL_CONF_INT, "30000", 0, LMAX,
+     B(connections_max_partial_request_ms), 0,
+     "Close a connection that started a request and did not finish sending it within this long "
+     "(sluice; 0: never)"},
     {"log.message.timestamp.type", SL_CONF_STR, "CreateTime", 0, 0, B(timestamp_type), 0,
      "CreateTime or LogAppendTime"},
     {"log.cleanup.policy", SL_CONF_STR, "delete", 0, 0, B(cleanup_policy), 0,

@@ -35,6 +35,10 @@ typedef struct sl_broker_conf {
     int64_t max_inflight_requests;
     int64_t max_connections; /* 0: the open-file limit minus a reserve */
     int64_t max_partitions;  /* 0: derived from the open-file limit */
+    int64_t max_connections_per_ip;
+    char max_connections_per_ip_overrides[SL_CONF_STR_MAX];
+    int64_t connections_max_idle_ms;            /* 0: never */
+    int64_t connections_max_partial_request_ms; /* 0: never */
     char timestamp_type[SL_CONF_STR_MAX];
     char cleanup_policy[SL_CONF_STR_MAX];
     char compression_type[SL_CONF_STR_MAX];

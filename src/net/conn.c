@@ -1,8 +1,28 @@
 /* conn.c -- connection state machine, framing, ordered pipelined responses, zero-copy output.
  *
- *   READING ──(queued output > high water, or too many requests in flight)──► PAUSED
- *   PAUSED  ──(output drained below half the high water and in-flight below limit)──► READING
- *   any     ──(peer hung up, I/O error, bad frame, sl_conn_close)──► CLOSED ──(reap)──► freed
+ *   READING ──(queued output > high water, too many requests in flight, throttled, or the
+ *              broker's queued output over half of queued.max.request.bytes, or input plus
+ *              output over all of it, while this one holds output)──► PAUSED
+ *   PAUSED  ──(own output below half the high water, in-flight below limit, and the broker back
+ *              under three quarters of those marks if they paused it)──► READING
+ *   any     ──(peer hung up, I/O error, bad frame, idle or partial-request timeout, evicted at
+ *              max.connections, sl_conn_close)──► CLOSED ──(reap)──► freed
+ *
+ * Output memory is counted at what it costs on the heap (malloc_usable_size of the slot, its
+ * chunk array and every memory chunk, plus the allocator's header), not in payload bytes: a
+ * 60-byte error response costs ~450 bytes, and counting payload let 50 slow fetchers hold 1.9 GB
+ * under a 16 MiB-per-connection limit. When output that was queued leaves (sent or dropped) in a
+ * large amount, the heap is trimmed (malloc_trim) so RSS follows; glibc would keep it otherwise.
+ * Fairness: each connection handles at most WORK_BUDGET_REQS requests or WORK_BUDGET_BYTES of
+ * request bytes per loop iteration (always at least one request). A connection with more buffered
+ * waits on `pending` for the next iteration, and reads nothing more meanwhile (its socket fills
+ * and TCP pushes back on the sender), so a flooding client cannot delay the others' requests by
+ * more than one share each.
+ * Timeouts (one timer for all, at the earliest deadline): a connection with no bytes read or
+ * written for connections.max.idle.ms is closed (lru, in activity order), and so is one that
+ * started a frame and did not finish it within connections.max.partial.request.ms (partials, in
+ * start order). At max.connections the listener evicts the oldest such connection to admit a new
+ * one (sl_conn_evict_one), so slowloris connections cannot lock clients out.
  *
  * Framing: int32 size then the request. A size below the smallest request header (10 bytes) or
  * above socket.request.max.bytes closes the connection after one log line; nothing is allocated
@@ -16,6 +36,7 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/sendfile.h>
@@ -23,12 +44,26 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
+#include "net/iplimit.h"
 
-#define MIN_REQUEST_BYTES 10         /* api_key + api_version + correlation_id + client_id length */
-#define READ_CHUNK_BYTES  65536      /* per read(2) */
-#define READ_BUDGET_BYTES (1u << 20) /* per readiness event, for fairness between sockets */
+#define MIN_REQUEST_BYTES     10    /* api_key + api_version + correlation_id + client_id length */
+#define READ_CHUNK_BYTES      65536 /* per read(2) */
+#define READ_BUDGET_BYTES     (1u << 20) /* per readiness event, for fairness between sockets */
+#define SMALL_REMAINDER_BYTES 1024 /* a partial request this small gets a buffer of its size */
+#define WORK_BUDGET_REQS      SL_CONN_WORK_BUDGET_REQS
+#define WORK_BUDGET_BYTES     SL_CONN_WORK_BUDGET_BYTES
+#define MEM_PAUSE_MIN                                                                              \
+    (64u << 10) /* over the broker budget, connections with this much                              \
+                   queued output stop reading */
+#define TRIM_MAX_BYTES                                                                             \
+    (32u << 20) /* trim the heap once this much output left (or a quarter                          \
+                   of the broker budget, if smaller) */
+#define TRIM_EVERY_MS 1000
+#define ALLOC_HEADER  sizeof(size_t) /* glibc's chunk header, beyond the usable size */
 
 typedef struct chunk {
     sl_buf_t mem; /* used when fd < 0 */
@@ -43,19 +78,39 @@ struct sl_resp {
     sl_conn_t *conn; /* NULL once orphaned */
     chunk_t *chunks;
     size_t n_chunks, cap_chunks;
-    size_t size; /* total bytes, prefix included */
-    size_t cur;  /* chunk being sent */
+    size_t size;     /* total bytes, prefix included */
+    size_t mem_cost; /* heap bytes it holds, counted once ready */
+    size_t cur;      /* chunk being sent */
     bool ready;
 };
 
 typedef enum conn_state { CONN_READING, CONN_PAUSED, CONN_CLOSED } conn_state_t;
 
+struct clist;
+typedef struct link {
+    sl_conn_t *prev, *next;
+    struct clist *on; /* the list it is on, NULL if none */
+} link_t;
+
+/* An intrusive doubly-linked list of connections through the link at `off`. */
+typedef struct clist {
+    sl_conn_t *head, *tail;
+    size_t off;
+    size_t n;
+} clist_t;
+
 struct sl_conn {
-    sl_conn_t *next_all, *prev_all; /* every open connection */
+    link_t lru_link;     /* every open connection, least recently active first */
+    link_t partial_link; /* on partials while a frame is half received */
+    link_t pend_link;    /* on pending (or pending_work) while requests wait in `in` */
+    link_t mem_link;     /* on mem_waiters while paused by the broker-wide budget */
     sl_conn_t *next_closed;
-    sl_conn_t *next_resume; /* on resume_conns while resume_queued */
-    bool resume_queued;
     sl_loop_t *loop;
+    sl_ipcount_t *ip; /* max.connections.per.ip count, given back at close */
+    uint64_t last_active_ms;
+    uint64_t partial_since_ms;
+    uint64_t budget_iter; /* loop iteration the budget below belongs to */
+    size_t budget_reqs, budget_bytes;
     int fd;
     uint64_t id;
     conn_state_t state;
@@ -65,22 +120,230 @@ struct sl_conn {
     sl_resp_t *head, *tail; /* response slots in request order */
     size_t n_inflight;
     size_t out_bytes; /* bytes of ready slots not yet sent */
+    size_t out_mem;   /* heap bytes those slots hold */
     bool want_write;
     bool throttled; /* muted until throttle_timer fires (KIP-219) */
     uint64_t throttle_timer;
 };
 
-static sl_conn_t *all_conns;
+static clist_t lru = {NULL, NULL, offsetof(sl_conn_t, lru_link), 0};
+static clist_t partials = {NULL, NULL, offsetof(sl_conn_t, partial_link), 0};
+static clist_t pending = {NULL, NULL, offsetof(sl_conn_t, pend_link), 0};
+static clist_t pending_work = {NULL, NULL, offsetof(sl_conn_t, pend_link), 0};
+static clist_t mem_waiters = {NULL, NULL, offsetof(sl_conn_t, mem_link), 0};
 static sl_conn_t *closed_conns;
-static sl_conn_t *resume_conns; /* unpaused with requests still buffered */
-static size_t n_conns;
 static size_t queued_bytes;
-static size_t in_bytes;   /* input buffer capacity across connections (the spare not counted) */
-static sl_buf_t spare_in; /* a drained read buffer, lent to the next connection that reads */
+static size_t queued_mem;      /* heap bytes of queued output (out_mem summed) */
+static size_t queued_mem_peak; /* highest queued_mem since the last trim */
+static uint64_t last_trim_ms;
+static uint64_t idle_ms, partial_ms; /* 0: no such timeout */
+static sl_loop_t *sweep_loop;
+static uint64_t sweep_timer; /* 0 while not armed */
+static uint64_t sweep_at;    /* its deadline */
+static size_t in_bytes;      /* input buffer capacity across connections (the spare not counted) */
+static sl_buf_t spare_in;    /* a drained read buffer, lent to the next connection that reads */
 static size_t memory_budget = SIZE_MAX;
 static uint64_t next_id = 1;
 
 static void on_io(sl_loop_t *loop, int fd, void *data, unsigned events);
+
+static link_t *lnk(const clist_t *l, sl_conn_t *c) {
+    return (link_t *)(void *)((char *)c + l->off);
+}
+
+static bool cl_on(const clist_t *l, sl_conn_t *c) {
+    return lnk(l, c)->on == l;
+}
+
+static void cl_push(clist_t *l, sl_conn_t *c) {
+    link_t *k = lnk(l, c);
+    SL_ASSERT(!k->on);
+    k->on = l;
+    k->next = NULL;
+    k->prev = l->tail;
+    if (l->tail) {
+        lnk(l, l->tail)->next = c;
+    } else {
+        l->head = c;
+    }
+    l->tail = c;
+    l->n++;
+}
+
+static void cl_remove(clist_t *l, sl_conn_t *c) {
+    link_t *k = lnk(l, c);
+    if (k->on != l) {
+        return;
+    }
+    if (k->prev) {
+        lnk(l, k->prev)->next = k->next;
+    } else {
+        l->head = k->next;
+    }
+    if (k->next) {
+        lnk(l, k->next)->prev = k->prev;
+    } else {
+        l->tail = k->prev;
+    }
+    k->on = NULL;
+    k->prev = k->next = NULL;
+    l->n--;
+}
+
+/* Closes counted by reason, logged at most once a second per reason (an attack closes
+ * thousands). */
+typedef enum close_kind { CLOSE_IDLE, CLOSE_PARTIAL, CLOSE_EVICTED, N_CLOSE_KINDS } close_kind_t;
+
+static void close_counted(sl_conn_t *conn, close_kind_t kind) {
+    static const char *const label[N_CLOSE_KINDS] = {"reason=\"idle\"", "reason=\"partial\"",
+                                                     "reason=\"evicted\""};
+    static const char *const why[N_CLOSE_KINDS] = {
+        "no traffic for connections.max.idle.ms",
+        "request not completed within connections.max.partial.request.ms",
+        "evicted at max.connections to admit a new connection"};
+    static sl_counter_t *m[N_CLOSE_KINDS];
+    static uint64_t logged_ms[N_CLOSE_KINDS], unlogged[N_CLOSE_KINDS];
+    if (!m[kind]) {
+        m[kind] = sl_metrics_counter("sluice_connections_closed_total", label[kind],
+                                     "Connections closed by the broker for idling, an unfinished "
+                                     "request, or to make room at max.connections");
+    }
+    sl_counter_add(m[kind], 1);
+    uint64_t now = sl_mono_ms();
+    if (logged_ms[kind] && now - logged_ms[kind] < 1000) {
+        unlogged[kind]++;
+        sl_conn_close(conn, NULL);
+        return;
+    }
+    char text[160];
+    snprintf(text, sizeof text, "%s (%llu more since the last such line)", why[kind],
+             (unsigned long long)unlogged[kind]);
+    logged_ms[kind] = now;
+    unlogged[kind] = 0;
+    sl_conn_close(conn, text);
+}
+
+static void on_sweep(sl_loop_t *loop, uint64_t id, void *data);
+
+/* Arms the one timeout timer at the earliest deadline of the two lists' heads (each list gains
+ * entries only at its tail, with later deadlines), moving it if it was armed for later. */
+static void arm_sweep(sl_loop_t *loop) {
+    uint64_t next = UINT64_MAX;
+    if (idle_ms && lru.head) {
+        next = lru.head->last_active_ms + idle_ms;
+    }
+    if (partial_ms && partials.head) {
+        next = SL_MIN(next, partials.head->partial_since_ms + partial_ms);
+    }
+    if (next == UINT64_MAX || (sweep_timer && sweep_at <= next)) {
+        return;
+    }
+    if (sweep_timer) {
+        sl_loop_cancel(sweep_loop, sweep_timer);
+    }
+    uint64_t now = sl_mono_ms();
+    sweep_loop = loop;
+    sweep_at = next;
+    sweep_timer = sl_loop_timer(loop, next > now ? next - now : 0, on_sweep, NULL);
+}
+
+static void on_sweep(sl_loop_t *loop, uint64_t id, void *data) {
+    (void)id;
+    (void)data;
+    sweep_timer = 0;
+    uint64_t now = sl_mono_ms();
+    while (partial_ms && partials.head && partials.head->partial_since_ms + partial_ms <= now) {
+        close_counted(partials.head, CLOSE_PARTIAL);
+    }
+    while (idle_ms && lru.head && lru.head->last_active_ms + idle_ms <= now) {
+        close_counted(lru.head, CLOSE_IDLE);
+    }
+    arm_sweep(loop);
+}
+
+/* Bytes moved: the connection becomes the most recently active. */
+static void touch(sl_conn_t *conn) {
+    conn->last_active_ms = sl_loop_now_ms(conn->loop);
+    if (lru.tail != conn) {
+        cl_remove(&lru, conn);
+        cl_push(&lru, conn);
+    }
+    arm_sweep(conn->loop);
+}
+
+/* Whether the first buffered frame is incomplete (its size was checked by process_frames). */
+static bool frame_partial(const sl_conn_t *conn) {
+    if (conn->in.len == 0) {
+        return false;
+    }
+    return conn->in.len < 4 || conn->in.len - 4 < (size_t)sl_load_be32(conn->in.data);
+}
+
+/* Keeps `partials` true after input changed; `new_frame`: a frame completed, so a partial one
+ * now buffered is a new frame with its own deadline. A paused connection is not reading, so its
+ * half frame is not the client's fault: the clock starts again when it resumes. */
+static void track_partial(sl_conn_t *conn, bool new_frame) {
+    if (conn->state != CONN_READING || !frame_partial(conn)) {
+        cl_remove(&partials, conn);
+        return;
+    }
+    if (new_frame) {
+        cl_remove(&partials, conn);
+    }
+    if (!cl_on(&partials, conn)) {
+        conn->partial_since_ms = sl_loop_now_ms(conn->loop);
+        cl_push(&partials, conn);
+        arm_sweep(conn->loop);
+    }
+}
+
+static bool memory_over(void) {
+    return in_bytes + queued_mem > memory_budget;
+}
+
+/* Queued output may take half the budget (or what input leaves of it): slow readers alone then
+ * never push the broker over the budget, which would throttle every producer. */
+static bool output_over(void) {
+    return queued_mem > memory_budget / 2 || memory_over();
+}
+
+/* Below the low marks (three quarters of each) connections paused by them read again. */
+static bool output_low(void) {
+    return queued_mem <= memory_budget / 8 * 3 && in_bytes + queued_mem <= memory_budget / 4 * 3;
+}
+
+/* A new iteration gives the connection a fresh share of work. */
+static void budget_refresh(sl_conn_t *conn) {
+    uint64_t it = sl_loop_iteration(conn->loop);
+    if (conn->budget_iter != it) {
+        conn->budget_iter = it;
+        conn->budget_reqs = WORK_BUDGET_REQS;
+        conn->budget_bytes = WORK_BUDGET_BYTES;
+    }
+}
+
+static bool budget_spent(sl_conn_t *conn) {
+    budget_refresh(conn);
+    return conn->budget_reqs == 0 || conn->budget_bytes == 0;
+}
+
+/* Takes one request of `len` bytes from this iteration's share; false when it is used up. */
+static bool budget_take(sl_conn_t *conn, size_t len) {
+    if (budget_spent(conn)) {
+        return false;
+    }
+    conn->budget_reqs--;
+    conn->budget_bytes -= SL_MIN(conn->budget_bytes, len);
+    return true;
+}
+
+/* Requests are waiting in the input buffer: handle them from the before-sleep phase (or the next
+ * read event), never from inside the caller, which may itself be a request handler. */
+static void pend(sl_conn_t *conn) {
+    if (!cl_on(&pending, conn) && !cl_on(&pending_work, conn)) {
+        cl_push(&pending, conn);
+    }
+}
 
 static void update_watch(sl_conn_t *conn) {
     if (conn->state == CONN_CLOSED) {
@@ -97,23 +360,28 @@ static void check_pressure(sl_conn_t *conn) {
     if (conn->state == CONN_CLOSED) {
         return;
     }
-    bool over = conn->out_bytes > conn->hooks.out_high_bytes ||
-                conn->n_inflight >= conn->hooks.max_inflight || conn->throttled;
-    bool under = conn->out_bytes <= conn->hooks.out_high_bytes / 2 &&
-                 conn->n_inflight < conn->hooks.max_inflight && !conn->throttled;
-    if (conn->state == CONN_READING && over) {
+    size_t high = conn->hooks.out_high_bytes;
+    bool own_over = conn->out_bytes > high || conn->out_mem > high ||
+                    conn->n_inflight >= conn->hooks.max_inflight || conn->throttled;
+    bool own_under = conn->out_bytes <= high / 2 && conn->out_mem <= high / 2 &&
+                     conn->n_inflight < conn->hooks.max_inflight && !conn->throttled;
+    bool hog = conn->out_mem >= MEM_PAUSE_MIN;
+    if (conn->state == CONN_READING && (own_over || (hog && output_over()))) {
         conn->state = CONN_PAUSED;
+        if (!own_over) {
+            cl_push(&mem_waiters, conn);
+        }
         update_watch(conn);
-    } else if (conn->state == CONN_PAUSED && under) {
+        track_partial(conn, false);
+    } else if (conn->state == CONN_PAUSED && own_under &&
+               (!cl_on(&mem_waiters, conn) || !hog || output_low())) {
+        cl_remove(&mem_waiters, conn);
         conn->state = CONN_READING;
         update_watch(conn);
-        /* Requests left in the input buffer are handled from the before-sleep phase, never from
-         * inside the call that unpaused us (which may itself be a request handler). */
-        if (conn->in.len >= 4 && !conn->resume_queued) {
-            conn->resume_queued = true;
-            conn->next_resume = resume_conns;
-            resume_conns = conn;
+        if (conn->in.len >= 4) {
+            pend(conn);
         }
+        track_partial(conn, false);
     }
 }
 
@@ -129,12 +397,9 @@ sl_conn_t *sl_conn_new(sl_loop_t *loop, int fd, const sl_conn_hooks_t *hooks, co
         free(conn);
         return NULL;
     }
-    conn->next_all = all_conns;
-    if (all_conns) {
-        all_conns->prev_all = conn;
-    }
-    all_conns = conn;
-    n_conns++;
+    conn->last_active_ms = sl_loop_now_ms(loop);
+    cl_push(&lru, conn);
+    arm_sweep(loop);
     return conn;
 }
 
@@ -157,14 +422,13 @@ void sl_conn_close(sl_conn_t *conn, const char *why) {
     if (conn->state == CONN_CLOSED) {
         return;
     }
-    if (conn->resume_queued) {
-        sl_conn_t **pp = &resume_conns;
-        while (*pp != conn) {
-            pp = &(*pp)->next_resume;
-        }
-        *pp = conn->next_resume;
-        conn->resume_queued = false;
-    }
+    cl_remove(&pending, conn);
+    cl_remove(&pending_work, conn);
+    cl_remove(&partials, conn);
+    cl_remove(&mem_waiters, conn);
+    cl_remove(&lru, conn);
+    sl_ip_release(conn->ip);
+    conn->ip = NULL;
     if (why) {
         sl_log(SL_LOG_INFO, "net", "conn=%llu peer=%s closed reason=\"%s\"",
                (unsigned long long)conn->id, conn->peer, why);
@@ -184,6 +448,7 @@ void sl_conn_close(sl_conn_t *conn, const char *why) {
     while (r) {
         sl_resp_t *next = r->next;
         if (r->ready) {
+            queued_mem -= r->mem_cost;
             resp_free(r);
         } else {
             r->conn = NULL;
@@ -193,31 +458,57 @@ void sl_conn_close(sl_conn_t *conn, const char *why) {
     }
     queued_bytes -= conn->out_bytes;
     conn->out_bytes = 0;
+    conn->out_mem = 0;
     conn->head = conn->tail = NULL;
-    if (conn->prev_all) {
-        conn->prev_all->next_all = conn->next_all;
-    } else {
-        all_conns = conn->next_all;
-    }
-    if (conn->next_all) {
-        conn->next_all->prev_all = conn->prev_all;
-    }
-    n_conns--;
     conn->next_closed = closed_conns;
     closed_conns = conn;
 }
 
 static void process_frames(sl_conn_t *conn);
 
+/* Gives the heap back to the kernel after a large amount of queued output has left. */
+static void maybe_trim(void) {
+    size_t min = SL_MAX(SL_MIN((size_t)TRIM_MAX_BYTES, memory_budget / 4), (size_t)1 << 20);
+    if (queued_mem_peak < queued_mem + min) {
+        return;
+    }
+    uint64_t now = sl_mono_ms();
+    if (last_trim_ms && now - last_trim_ms < TRIM_EVERY_MS) {
+        return;
+    }
+    last_trim_ms = now;
+    queued_mem_peak = queued_mem;
+    (void)malloc_trim(0);
+}
+
 void sl_conn_reap(void) {
-    while (resume_conns) {
-        sl_conn_t *conn = resume_conns;
-        resume_conns = conn->next_resume;
-        conn->resume_queued = false;
+    /* Requests left buffered (unpaused, or over the share of an earlier iteration): one share
+     * each. Those still over go back on `pending` for the next iteration, which must not wait. */
+    while (pending.head) {
+        sl_conn_t *conn = pending.head;
+        cl_remove(&pending, conn);
+        cl_push(&pending_work, conn);
+    }
+    while (pending_work.head) {
+        sl_conn_t *conn = pending_work.head;
+        cl_remove(&pending_work, conn);
         if (conn->state == CONN_READING) {
             process_frames(conn);
         }
     }
+    if (pending.head) {
+        sl_loop_no_wait(pending.head->loop);
+    }
+    /* Connections paused by the broker-wide budget read again once it is back under its low
+     * mark (their own limits still apply). */
+    if (mem_waiters.head && output_low()) {
+        while (mem_waiters.head) {
+            sl_conn_t *conn = mem_waiters.head;
+            cl_remove(&mem_waiters, conn);
+            check_pressure(conn);
+        }
+    }
+    maybe_trim();
     while (closed_conns) {
         sl_conn_t *conn = closed_conns;
         closed_conns = conn->next_closed;
@@ -228,11 +519,41 @@ void sl_conn_reap(void) {
 }
 
 void sl_conn_close_all(void) {
-    while (all_conns) {
-        sl_conn_close(all_conns, NULL);
+    while (lru.head) {
+        sl_conn_close(lru.head, NULL);
     }
     sl_conn_reap();
     sl_buf_fini(&spare_in);
+    if (sweep_timer) {
+        sl_loop_cancel(sweep_loop, sweep_timer);
+        sweep_timer = 0;
+    }
+}
+
+void sl_conn_set_timeouts(uint64_t idle, uint64_t partial) {
+    idle_ms = idle;
+    partial_ms = partial;
+}
+
+void sl_conn_set_ipcount(sl_conn_t *conn, sl_ipcount_t *owned) {
+    sl_ip_release(conn->ip);
+    conn->ip = owned;
+}
+
+bool sl_conn_evict_one(uint64_t min_age_ms) {
+    uint64_t now = sl_mono_ms();
+    sl_conn_t *c = partials.head;
+    if (c && now - c->partial_since_ms >= min_age_ms) {
+        close_counted(c, CLOSE_EVICTED);
+        return true;
+    }
+    c = lru.head;
+    if (c && now - c->last_active_ms >= min_age_ms && c->n_inflight == 0 && !c->head &&
+        c->in.len == 0) {
+        close_counted(c, CLOSE_EVICTED);
+        return true;
+    }
+    return false;
 }
 
 uint64_t sl_conn_id(const sl_conn_t *conn) {
@@ -248,7 +569,15 @@ bool sl_conn_closed(const sl_conn_t *conn) {
 }
 
 size_t sl_conn_count(void) {
-    return n_conns;
+    return lru.n;
+}
+
+size_t sl_conn_partial_count(void) {
+    return partials.n;
+}
+
+size_t sl_conn_queued_memory(void) {
+    return queued_mem;
 }
 
 size_t sl_conn_queued_bytes(void) {
@@ -264,7 +593,7 @@ void sl_conn_set_memory_budget(size_t bytes) {
 }
 
 bool sl_conn_memory_pressure(void) {
-    return in_bytes + queued_bytes > memory_budget;
+    return memory_over();
 }
 
 static void on_unthrottle(sl_loop_t *loop, uint64_t id, void *data) {
@@ -346,6 +675,19 @@ sl_conn_t *sl_resp_conn(const sl_resp_t *resp) {
 
 static void flush_out(sl_conn_t *conn);
 
+static size_t alloc_cost(void *p) {
+    return p ? malloc_usable_size(p) + ALLOC_HEADER : 0;
+}
+
+/* What a slot really holds on the heap: itself, its chunk array, its memory chunks. */
+static size_t resp_mem_cost(sl_resp_t *resp) {
+    size_t n = alloc_cost(resp) + alloc_cost(resp->chunks);
+    for (size_t i = 0; i < resp->n_chunks; i++) {
+        n += alloc_cost(resp->chunks[i].mem.data);
+    }
+    return n;
+}
+
 static void unlink_head(sl_conn_t *conn) {
     sl_resp_t *r = conn->head;
     conn->head = r->next;
@@ -364,9 +706,13 @@ void sl_resp_finish(sl_resp_t *resp) {
         return;
     }
     resp->ready = true;
+    resp->mem_cost = resp_mem_cost(resp);
     conn->n_inflight--;
     conn->out_bytes += resp->size;
     queued_bytes += resp->size;
+    conn->out_mem += resp->mem_cost;
+    queued_mem += resp->mem_cost;
+    queued_mem_peak = SL_MAX(queued_mem_peak, queued_mem);
     if (conn->head == resp) {
         flush_out(conn);
     }
@@ -466,6 +812,9 @@ static void flush_out(sl_conn_t *conn) {
         size_t left = (size_t)w;
         conn->out_bytes -= left;
         queued_bytes -= left;
+        if (w > 0) {
+            touch(conn);
+        }
         for (;;) {
             sl_resp_t *h = conn->head;
             if (!h || !h->ready) {
@@ -473,6 +822,8 @@ static void flush_out(sl_conn_t *conn) {
             }
             if (h->cur >= h->n_chunks) {
                 unlink_head(conn);
+                conn->out_mem -= h->mem_cost;
+                queued_mem -= h->mem_cost;
                 resp_free(h);
                 continue;
             }
@@ -543,9 +894,31 @@ static void in_release(sl_conn_t *conn) {
     }
 }
 
+/* After reading stops for now: an empty buffer is released, and a small remainder (half a header,
+ * the start of a request) moves to a buffer of its own size, so a connection that stalls in the
+ * middle of a request holds a few hundred bytes, not a 64 KiB read chunk (19,800 slowloris
+ * connections held 1.3 GB of buffers, counted against queued.max.request.bytes, which then
+ * throttled every producer). */
+static void in_settle(sl_conn_t *conn) {
+    if (conn->in.len == 0) {
+        in_release(conn);
+        return;
+    }
+    if (conn->in.len > SMALL_REMAINDER_BYTES || conn->in.cap <= 4 * SMALL_REMAINDER_BYTES) {
+        return;
+    }
+    sl_buf_t small = {0};
+    sl_buf_append(&small, conn->in.data, conn->in.len);
+    conn->in.len = 0;
+    in_release(conn);
+    conn->in = small;
+    in_bytes += small.cap;
+}
+
 static void process_frames(sl_conn_t *conn) {
     size_t pos = 0;
-    while (conn->state != CONN_CLOSED && conn->in.len - pos >= 4) {
+    bool deferred = false;
+    while (conn->state == CONN_READING && conn->in.len - pos >= 4) {
         int32_t size = (int32_t)sl_load_be32(conn->in.data + pos);
         if (size < MIN_REQUEST_BYTES || (size_t)size > conn->hooks.max_frame_bytes) {
             char why[96];
@@ -555,7 +928,15 @@ static void process_frames(sl_conn_t *conn) {
             return;
         }
         if (conn->in.len - pos - 4 < (size_t)size) {
-            in_reserve(conn, (size_t)size + 4 - (conn->in.len - pos));
+            /* Room for the rest, but never more than what has arrived (or one read chunk): a
+             * declared size alone reserves nothing, so 4 bytes cannot pin 100 MB. */
+            size_t have = conn->in.len - pos;
+            in_reserve(conn,
+                       SL_MIN((size_t)size + 4 - have, SL_MAX(have, (size_t)READ_CHUNK_BYTES)));
+            break;
+        }
+        if (!budget_take(conn, (size_t)size + 4)) {
+            deferred = true; /* this iteration's share is used: the rest waits for the next */
             break;
         }
         const uint8_t *frame = conn->in.data + pos + 4;
@@ -564,19 +945,29 @@ static void process_frames(sl_conn_t *conn) {
             sl_conn_close(conn, "bad request");
             return;
         }
-        if (conn->state == CONN_PAUSED) {
-            break; /* leave the rest in the buffer until output drains */
-        }
+        /* Once paused, the rest stays in the buffer until output drains. */
     }
-    if (conn->state != CONN_CLOSED && pos > 0) {
+    if (conn->state == CONN_CLOSED) {
+        return;
+    }
+    if (pos > 0) {
         sl_buf_consume(&conn->in, pos);
         in_release(conn);
     }
+    if (deferred) {
+        pend(conn);
+        sl_loop_no_wait(conn->loop);
+    }
+    track_partial(conn, pos > 0);
 }
 
 static void do_read(sl_conn_t *conn) {
+    /* Requests buffered earlier (over a past share, or from before a pause) come first. */
+    if (conn->in.len >= 4) {
+        process_frames(conn);
+    }
     size_t budget = READ_BUDGET_BYTES;
-    while (conn->state == CONN_READING && budget > 0) {
+    while (conn->state == CONN_READING && budget > 0 && !budget_spent(conn)) {
         in_reserve(conn, READ_CHUNK_BYTES);
         size_t room = conn->in.cap - conn->in.len;
         ssize_t r = read(conn->fd, conn->in.data + conn->in.len, room);
@@ -596,13 +987,14 @@ static void do_read(sl_conn_t *conn) {
         }
         conn->in.len += (size_t)r;
         budget -= SL_MIN(budget, (size_t)r);
+        touch(conn);
         process_frames(conn);
         if ((size_t)r < room) {
             break;
         }
     }
     if (conn->state != CONN_CLOSED) {
-        in_release(conn); /* nothing read (a wake-up without data) leaves the buffer too */
+        in_settle(conn); /* nothing read (a wake-up without data) leaves the buffer too */
     }
 }
 

@@ -16,7 +16,13 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "net/iplimit.h"
 #include "net/loop.h"
+
+/* Per loop iteration, a connection has at most this many requests, or this many request bytes,
+ * handled (always at least one request); the rest waits for the next iteration. */
+#define SL_CONN_WORK_BUDGET_REQS  64
+#define SL_CONN_WORK_BUDGET_BYTES (256u << 10)
 
 typedef struct sl_conn sl_conn_t;
 typedef struct sl_resp sl_resp_t;
@@ -52,6 +58,11 @@ bool sl_conn_closed(const sl_conn_t *conn);
 size_t sl_conn_count(void);
 /* Bytes currently queued for output across all connections. */
 size_t sl_conn_queued_bytes(void);
+/* Heap bytes those queued responses hold (allocation overhead included); this, not the payload,
+ * is what connection.output.high.bytes and queued.max.request.bytes bound. */
+size_t sl_conn_queued_memory(void);
+/* Connections holding a frame they started and have not finished. */
+size_t sl_conn_partial_count(void);
 
 /* Bytes of input buffers across all connections. */
 size_t sl_conn_input_bytes(void);
@@ -59,6 +70,17 @@ size_t sl_conn_input_bytes(void);
 void sl_conn_set_memory_budget(size_t bytes);
 /* Whether input plus queued output is over the budget. */
 bool sl_conn_memory_pressure(void);
+/* Closes connections with no bytes read or written for `idle_ms` (connections.max.idle.ms), and
+ * connections that started a frame and did not finish it within `partial_ms`
+ * (connections.max.partial.request.ms); 0 disables either. Applies to every connection. */
+void sl_conn_set_timeouts(uint64_t idle_ms, uint64_t partial_ms);
+/* Makes room for one new connection at max.connections by closing the one that most looks like
+ * an attack: the oldest with a frame unfinished for at least `min_age_ms`, else the least
+ * recently active one, if silent that long with nothing in flight. Returns whether it closed one.
+ */
+bool sl_conn_evict_one(uint64_t min_age_ms);
+/* Attaches the per-address count taken for this connection; it is given back at close. */
+void sl_conn_set_ipcount(sl_conn_t *conn, sl_ipcount_t *owned);
 /* Stops reading from `conn` for `ms` milliseconds (the client is told the same time in
  * throttle_time_ms, as KIP-219 brokers do). Its pending responses still go out. */
 void sl_conn_throttle(sl_conn_t *conn, uint32_t ms);

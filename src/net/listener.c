@@ -4,7 +4,12 @@
  * while the socket stays readable (a level-triggered loop would spin on it), the listener stops
  * watching for ACCEPT_PAUSE_MS and logs once per episode (nginx disables accept events the same
  * way). Clients meanwhile wait in the kernel's accept queue. The default max.connections leaves
- * descriptors free below the limit, so segment files and the admin endpoint still open. */
+ * descriptors free below the limit, so segment files and the admin endpoint still open.
+ * Before pausing at max.connections it evicts a connection that has sat on a half-sent frame (or
+ * said nothing) for EVICT_MIN_AGE_MS (sl_conn_evict_one): thousands of slowloris connections
+ * then give way to new clients one by one, while a client that sends a request promptly is not
+ * a candidate. An address over max.connections.per.ip (or its override) has its new connection
+ * closed at once, as Kafka does. */
 #include "listener.h"
 
 #include <arpa/inet.h>
@@ -18,11 +23,16 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
+#include "net/iplimit.h"
 
 #define LISTEN_BACKLOG  65535 /* the kernel caps it at net.core.somaxconn */
 #define ACCEPT_PAUSE_MS 100
 #define WARN_EVERY_MS   10000 /* at most one pause warning this often */
+#define EVICT_MIN_AGE_MS                                                                           \
+    1000 /* a connection this long on a half frame (or silent) can be evicted */
+#define MAX_OVERRIDES 64
 
 struct sl_listener {
     sl_loop_t *loop;
@@ -35,6 +45,11 @@ struct sl_listener {
     uint64_t resume_timer;
     uint64_t last_warn_ms;
     size_t max_conns; /* 0 = no limit */
+    size_t max_per_ip;
+    sl_ip_override_t overrides[MAX_OVERRIDES];
+    size_t n_overrides;
+    uint64_t per_ip_warn_ms;
+    sl_counter_t *m_per_ip;
 };
 
 sl_err_t sl_parse_hostport(const char *s, char *host, size_t host_len, int *port) {
@@ -85,11 +100,44 @@ static void pause_accepting(sl_listener_t *lst, int err) {
     lst->resume_timer = sl_loop_timer(lst->loop, ACCEPT_PAUSE_MS, on_resume, lst);
 }
 
+static size_t limit_for(const sl_listener_t *lst, const char *ip) {
+    for (size_t i = 0; i < lst->n_overrides; i++) {
+        if (!strcmp(lst->overrides[i].ip, ip)) {
+            return lst->overrides[i].max;
+        }
+    }
+    return lst->max_per_ip;
+}
+
+/* Whether `ip` may open one more connection; logs a refusal at most every WARN_EVERY_MS. */
+static bool per_ip_allowed(sl_listener_t *lst, const char *ip) {
+    size_t limit = limit_for(lst, ip);
+    if (sl_ip_count(ip) < limit) {
+        return true;
+    }
+    if (!lst->m_per_ip) {
+        lst->m_per_ip = sl_metrics_counter("sluice_connections_rejected_total", "",
+                                           "Connections closed at accept: the address was at "
+                                           "max.connections.per.ip");
+    }
+    sl_counter_add(lst->m_per_ip, 1);
+    uint64_t now = sl_loop_now_ms(lst->loop);
+    if (!lst->per_ip_warn_ms || now - lst->per_ip_warn_ms >= WARN_EVERY_MS) {
+        lst->per_ip_warn_ms = now;
+        sl_log(SL_LOG_WARN, "net",
+               "op=accept peer=%s limit=%zu msg=\"max.connections.per.ip "
+               "reached, closing new connections from this address\"",
+               ip, limit);
+    }
+    return false;
+}
+
 static void on_accept(sl_loop_t *loop, int fd, void *data, unsigned events) {
     (void)events;
     sl_listener_t *lst = data;
     for (int i = 0; i < 256; i++) {
-        if (lst->max_conns && sl_conn_count() >= lst->max_conns) {
+        if (lst->max_conns && sl_conn_count() >= lst->max_conns &&
+            !sl_conn_evict_one(EVICT_MIN_AGE_MS)) {
             pause_accepting(lst, 0);
             return;
         }
@@ -115,12 +163,19 @@ static void on_accept(sl_loop_t *loop, int fd, void *data, unsigned events) {
         int one = 1;
         (void)setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         char peer[64] = "?";
-        char hbuf[48], sbuf[8];
+        char hbuf[48] = "?", sbuf[8];
         if (getnameinfo((struct sockaddr *)&ss, sl, hbuf, sizeof hbuf, sbuf, sizeof sbuf,
                         NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
             snprintf(peer, sizeof peer, "%s:%s", hbuf, sbuf);
         }
-        (void)sl_conn_new(loop, cfd, &lst->hooks, peer);
+        if (!per_ip_allowed(lst, hbuf)) {
+            close(cfd);
+            continue;
+        }
+        sl_conn_t *conn = sl_conn_new(loop, cfd, &lst->hooks, peer);
+        if (conn) {
+            sl_conn_set_ipcount(conn, sl_ip_acquire(hbuf));
+        }
     }
 }
 
@@ -164,6 +219,7 @@ sl_listener_t *sl_listener_new(sl_loop_t *loop, const char *host, int port,
     lst->fd = fd;
     lst->port = bound;
     lst->hooks = *hooks;
+    lst->max_per_ip = SIZE_MAX;
     if (sl_loop_watch(loop, fd, SL_EV_READ, on_accept, lst) != SL_OK) {
         snprintf(err, SL_ERRLEN, "cannot watch listener");
         close(fd);
@@ -175,6 +231,12 @@ sl_listener_t *sl_listener_new(sl_loop_t *loop, const char *host, int port,
 
 void sl_listener_set_max_conns(sl_listener_t *lst, size_t max) {
     lst->max_conns = max;
+}
+
+sl_err_t sl_listener_set_ip_limits(sl_listener_t *lst, size_t max_per_ip, const char *overrides,
+                                   char *err) {
+    lst->max_per_ip = max_per_ip;
+    return sl_ip_parse_overrides(overrides, lst->overrides, MAX_OVERRIDES, &lst->n_overrides, err);
 }
 
 int sl_listener_port(const sl_listener_t *lst) {

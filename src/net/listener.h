@@ -19,6 +19,11 @@ sl_listener_t *sl_listener_new(sl_loop_t *loop, const char *host, int port,
 /* Stops accepting while `max` connections (sl_conn_count) are open, rechecking every 100 ms;
  * 0 = no limit. Clients wait in the kernel's accept queue meanwhile. */
 void sl_listener_set_max_conns(sl_listener_t *lst, size_t max);
+/* Closes a new connection at once when its address already has `max_per_ip` open, or the limit
+ * `overrides` gives it (max.connections.per.ip.overrides, "ADDR:N,..."). SL_ERR_INVAL for a bad
+ * overrides string, with the reason in `err`. */
+SL_MUST_USE sl_err_t sl_listener_set_ip_limits(sl_listener_t *lst, size_t max_per_ip,
+                                               const char *overrides, char *err);
 /* The port actually bound (getsockname), for advertising and the port file. */
 int sl_listener_port(const sl_listener_t *lst);
 /* Stops accepting (closes the socket) and frees. NULL is a no-op. */

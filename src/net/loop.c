@@ -55,6 +55,8 @@ struct sl_loop {
     idle_t *idles;
     size_t n_idles;
     uint64_t now_ms;
+    uint64_t iteration; /* sl_loop_iteration */
+    bool no_wait;       /* the next epoll_wait must not block (sl_loop_no_wait) */
     volatile int stop;
     struct sl_histo *m_busy; /* iteration lengths (note_busy) */
     struct sl_counter *m_stalls;
@@ -84,6 +86,7 @@ sl_loop_t *sl_loop_new(void) {
     }
     loop->free_head = NO_POS;
     loop->now_ms = sl_mono_ms();
+    loop->iteration = 1;
     return loop;
 }
 
@@ -329,6 +332,10 @@ sl_err_t sl_loop_run(sl_loop_t *loop) {
             uint64_t d = deadline_at(loop, 0);
             timeout = d <= now ? 0 : (int)SL_MIN(d - now, (uint64_t)60000);
         }
+        if (loop->no_wait) {
+            timeout = 0;
+            loop->no_wait = false;
+        }
         int n = epoll_wait(loop->epfd, events, (int)SL_ARRAY_LEN(events), timeout);
         if (n < 0) {
             if (errno == EINTR) {
@@ -339,6 +346,7 @@ sl_err_t sl_loop_run(sl_loop_t *loop) {
             }
         }
         loop->now_ms = sl_mono_ms();
+        loop->iteration++;
         uint64_t busy_from = sl_mono_ns();
         for (int i = 0; i < n; i++) {
             if (events[i].data.u64 == WAKE_TOKEN) {
@@ -388,6 +396,14 @@ void sl_loop_stop_from_signal(sl_loop_t *loop) {
         ssize_t r = write(loop->wakefd, &one, sizeof one);
         (void)r;
     }
+}
+
+void sl_loop_no_wait(sl_loop_t *loop) {
+    loop->no_wait = true;
+}
+
+uint64_t sl_loop_iteration(const sl_loop_t *loop) {
+    return loop->iteration;
 }
 
 uint64_t sl_loop_now_ms(const sl_loop_t *loop) {

@@ -56,6 +56,12 @@ SL_MUST_USE sl_err_t sl_loop_run(sl_loop_t *loop);
 void sl_loop_stop(sl_loop_t *loop);
 /* Wakes the loop from another thread or a signal handler (eventfd write) and asks it to stop. */
 void sl_loop_stop_from_signal(sl_loop_t *loop);
+/* Makes the next epoll_wait return at once: a before-sleep hook left work for the next iteration
+ * (a connection that used its share of this one, conn.c). Cleared at every iteration. */
+void sl_loop_no_wait(sl_loop_t *loop);
+/* Number of the current iteration (starts at 1, grows by one per epoll_wait); per-iteration work
+ * budgets compare it to know when a new share begins. */
+uint64_t sl_loop_iteration(const sl_loop_t *loop);
 /* Milliseconds of the monotonic clock at the start of the current iteration (cached). */
 uint64_t sl_loop_now_ms(const sl_loop_t *loop);
 /* Whether sl_loop_stop has been asked. */
