@@ -100,7 +100,8 @@ sl_metalog_t *sl_metalog_open(const char *dir, sl_meta_apply_fn *apply, void *op
         return NULL;
     }
     struct stat st;
-    if (fstat(ml->fd, &st) < 0) {
+    if (fstat(ml->fd, &st) < 0 || (st.st_size == 0 && sl_os_fsync_parent(ml->path) < 0)) {
+        /* an empty file may be new: its directory entry must be durable before it holds data */
         snprintf(err, SL_ERRLEN, "stat %s: %s", ml->path, strerror(errno));
         sl_os.close(ml->fd);
         free(ml);

@@ -102,14 +102,27 @@ int sl_os_write_file_atomic(const char *path, const void *buf, size_t n) {
     if (sl_os.rename(tmp, path) < 0) {
         return -1;
     }
+    return sl_os_fsync_parent(path);
+}
+
+int sl_os_fsync_parent(const char *path) {
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
-    if (slash) {
-        *slash = '\0';
-        return sl_os_fsync_dir(dir[0] ? dir : "/");
+    if (!slash) {
+        return sl_os_fsync_dir(".");
     }
-    return sl_os_fsync_dir(".");
+    *slash = '\0';
+    return sl_os_fsync_dir(dir[0] ? dir : "/");
+}
+
+/* Creates one directory; a new one is made durable in its parent (POSIX wants the parent's fsync
+ * for a new entry; ext4's journal happens to keep it, other file systems need not). */
+static int mkdir_durable(const char *path) {
+    if (mkdir(path, 0755) < 0) {
+        return errno == EEXIST ? 0 : -1;
+    }
+    return sl_os_fsync_parent(path);
 }
 
 int sl_os_mkdirs(const char *path) {
@@ -121,16 +134,13 @@ int sl_os_mkdirs(const char *path) {
     for (char *p = tmp + 1; *p; p++) {
         if (*p == '/') {
             *p = '\0';
-            if (mkdir(tmp, 0755) < 0 && errno != EEXIST) {
+            if (mkdir_durable(tmp) < 0) {
                 return -1;
             }
             *p = '/';
         }
     }
-    if (mkdir(tmp, 0755) < 0 && errno != EEXIST) {
-        return -1;
-    }
-    return 0;
+    return mkdir_durable(tmp);
 }
 
 int sl_os_rmtree(const char *path) {

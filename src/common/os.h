@@ -39,7 +39,9 @@ int sl_os_fsync_dir(const char *dir);
 /* The first integer in a small text file such as /proc/sys/net/core/somaxconn, or `dflt` when the
  * file cannot be read or holds no integer. */
 long sl_os_read_long(const char *path, long dflt);
-/* mkdir -p. 0 or -1. */
+/* fsyncs the directory that holds `path` (its entry there becomes durable). 0 or -1. */
+int sl_os_fsync_parent(const char *path);
+/* mkdir -p; each directory it creates is made durable in its parent. 0 or -1. */
 int sl_os_mkdirs(const char *path);
 /* rm -rf of a directory tree. 0 or -1. */
 int sl_os_rmtree(const char *path);

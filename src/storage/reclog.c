@@ -126,7 +126,9 @@ sl_reclog_t *sl_reclog_open(const char *path, sl_reclog_replay_fn *replay, void 
     snprintf(rl->path, sizeof rl->path, "%s", path);
     rl->fd = sl_os.open(rl->path, O_RDWR | O_CREAT, 0644);
     struct stat st;
-    if (rl->fd < 0 || fstat(rl->fd, &st) < 0) {
+    /* An empty file may be new: its directory entry must be durable before it holds data. */
+    if (rl->fd < 0 || fstat(rl->fd, &st) < 0 ||
+        (st.st_size == 0 && sl_os_fsync_parent(rl->path) < 0)) {
         snprintf(err, SL_ERRLEN, "open %s: %s", rl->path, strerror(errno));
         if (rl->fd >= 0) {
             sl_os.close(rl->fd);
