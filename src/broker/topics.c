@@ -269,6 +269,10 @@ static void close_parts_from(sl_broker_t *b, sl_topic_t *t, int32_t from, bool k
                      p->snapshot_offset >= 0)) {
             sl_partition_snapshot(b, p); /* the next start replays nothing */
         }
+        if (!keep) { /* deleted (or never created): its series leave /metrics */
+            sl_metrics_counter_remove(p->m_bytes_in);
+            sl_metrics_counter_remove(p->m_records_in);
+        }
         sl_plog_close(p->plog);
         sl_pstate_free(p->pstate);
         free(p);

@@ -36,10 +36,12 @@ _Static_assert(SL_ARRAY_LEN(bound_us) == SL_ARRAY_LEN(bound_le), "bucket tables 
 typedef enum kind { K_COUNTER, K_GAUGE, K_HISTO } kind_t;
 static const char *const kind_name[] = {"counter", "gauge", "histogram"};
 
+struct family;
 typedef struct series {
-    struct series *next;
+    struct series *next, *prev;
     struct series *hnext; /* chain in the family's hash table */
-    char *labels;         /* "" for none */
+    struct family *family;
+    char *labels; /* "" for none */
 } series_t;
 
 /* Each starts with its series_t, so a series_t * of the family's kind converts to it. */
@@ -142,7 +144,9 @@ static series_t *series_get(const char *name, kind_t kind, const char *labels, c
     static const size_t size[] = {sizeof(sl_counter_t), sizeof(sl_gauge_t), sizeof(sl_histo_t)};
     series_t *s = sl_xcalloc(1, size[kind]);
     s->labels = sl_xstrdup(labels);
+    s->family = f;
     tab_add(f, s); /* before linking: a rehash walks the list */
+    s->prev = f->tail;
     if (f->tail) {
         f->tail->next = s;
     } else {
@@ -150,6 +154,36 @@ static series_t *series_get(const char *name, kind_t kind, const char *labels, c
     }
     f->tail = s;
     return s;
+}
+
+/* Unlinks a series from its family (list and hash chain) and frees it: O(chain length). */
+static void series_remove(series_t *s) {
+    if (!s) {
+        return;
+    }
+    family_t *f = s->family;
+    series_t **pp = &f->tab[hash_labels(s->labels) % f->tab_size];
+    while (*pp != s) {
+        pp = &(*pp)->hnext;
+    }
+    *pp = s->hnext;
+    f->n_series--;
+    if (s->prev) {
+        s->prev->next = s->next;
+    } else {
+        f->series = s->next;
+    }
+    if (s->next) {
+        s->next->prev = s->prev;
+    } else {
+        f->tail = s->prev;
+    }
+    free(s->labels);
+    free(s);
+}
+
+void sl_metrics_counter_remove(sl_counter_t *c) {
+    series_remove(c ? &c->s : NULL);
 }
 
 sl_counter_t *sl_metrics_counter(const char *name, const char *labels, const char *help) {

@@ -24,6 +24,10 @@ sl_gauge_t *sl_metrics_gauge(const char *name, const char *labels, const char *h
 /* A histogram of durations in seconds (Prometheus convention), recorded in microseconds. */
 sl_histo_t *sl_metrics_histogram(const char *name, const char *labels, const char *help);
 
+/* Removes a series that belongs to something gone (a deleted partition's): it leaves /metrics and
+ * its memory is freed; the pointer must not be used again. NULL is ignored. */
+void sl_metrics_counter_remove(sl_counter_t *c);
+
 void sl_counter_add(sl_counter_t *c, uint64_t n);
 void sl_gauge_set(sl_gauge_t *g, double v);
 void sl_gauge_add(sl_gauge_t *g, double d);

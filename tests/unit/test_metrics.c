@@ -181,3 +181,46 @@ TEST(collectors_only) {
     free(text);
     sl_metrics_reset();
 }
+
+/* A deleted partition's series leave the exposition; the others keep their order and values,
+ * and the same labels registered again start from zero. Many removals stay cheap. */
+TEST(counter_remove) {
+    sl_counter_t *c[3];
+    const char *labels[3] = {"p=\"0\"", "p=\"1\"", "p=\"2\""};
+    for (int i = 0; i < 3; i++) {
+        c[i] = sl_metrics_counter("sl_in", labels[i], "In.");
+        sl_counter_add(c[i], (uint64_t)(i + 1));
+    }
+    sl_metrics_counter_remove(c[1]);
+    char *text = render();
+    CHECK(same_text(text, "# HELP sl_in In.\n"
+                          "# TYPE sl_in counter\n"
+                          "sl_in{p=\"0\"} 1\n"
+                          "sl_in{p=\"2\"} 3\n"));
+    free(text);
+    sl_metrics_counter_remove(c[0]); /* head */
+    sl_metrics_counter_remove(c[2]); /* tail */
+    sl_metrics_counter_remove(NULL);
+    sl_counter_t *again = sl_metrics_counter("sl_in", labels[1], "In.");
+    sl_counter_add(again, 5);
+    text = render();
+    CHECK(same_text(text, "# HELP sl_in In.\n"
+                          "# TYPE sl_in counter\n"
+                          "sl_in{p=\"1\"} 5\n"));
+    free(text);
+    /* 20,000 series registered and removed in reverse: no quadratic walk, nothing left. */
+    static sl_counter_t *many[20000];
+    for (int i = 0; i < 20000; i++) {
+        char l[32];
+        snprintf(l, sizeof l, "p=\"%d\"", i);
+        many[i] = sl_metrics_counter("sl_many", l, "Many.");
+    }
+    for (int i = 19999; i >= 0; i--) {
+        sl_metrics_counter_remove(many[i]);
+    }
+    sl_metrics_counter_remove(again);
+    text = render();
+    CHECK(!strstr(text, "sl_many{") && !strstr(text, "sl_in{"));
+    free(text);
+    sl_metrics_reset();
+}
