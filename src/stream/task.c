@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/arena.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "stream/watermark.h"
 #include "stream/winagg.h"
@@ -51,7 +52,9 @@ struct sl_stream_task {
     bool marker_idle, marker_sent;
     agg_state_t *aggs; /* one per aggregate node of this sub-topology */
     size_t n_aggs;
-    sl_arena_t scratch; /* reset after every input record */
+    sl_arena_t scratch;   /* reset after every input record */
+    int64_t cur_in_ts;    /* the input record being processed: its timestamp */
+    uint64_t cur_recv_ms; /* and when it reached the engine (0 outside a record: window firings) */
     char fail_msg[SL_ERRLEN];
     const sl_stream_node_t *fail_node; /* the node whose callback failed on this record */
     bool write_failed;                 /* an output could not be written: the task stops */
@@ -210,6 +213,23 @@ static agg_state_t *agg_of(sl_stream_task_t *t, const sl_stream_node_t *n) {
 
 /* ---- the interpreter ---- */
 
+/* A sink record carries the stage times of the input it came from (task.h: SL_STREAM_HDR_TS_*),
+ * so a consumer can split its end-to-end latency into produce + broker, process and consume. A
+ * window fired by the watermark has no input record: only its emit time. */
+static sl_err_t write_sink(sl_stream_task_t *t, const sl_stream_node_t *n,
+                           const sl_stream_rec_t *r) {
+    char in[24], recv[24], emit[24];
+    int il = snprintf(in, sizeof in, "%" PRId64, t->cur_in_ts);
+    int rl = snprintf(recv, sizeof recv, "%" PRIu64, t->cur_recv_ms);
+    int el = snprintf(emit, sizeof emit, "%" PRId64, sl_wall_ms());
+    sl_stream_hdr_t h[] = {
+        {SL_STREAM_HDR_TS_EMIT, {(const uint8_t *)emit, (size_t)el}},
+        {SL_STREAM_HDR_TS_IN, {(const uint8_t *)in, (size_t)il}},
+        {SL_STREAM_HDR_TS_RECV, {(const uint8_t *)recv, (size_t)rl}},
+    };
+    return write_out(t, n->topic, r->key, r->value, r->ts_ms, h, t->cur_recv_ms ? 3 : 1);
+}
+
 static sl_err_t run_node(sl_stream_task_t *t, const sl_stream_node_t *n, const sl_stream_rec_t *r) {
     sl_err_t err = SL_OK;
     sl_stream_ctx_t ctx = {t, n, r->ts_ms, r->key, 0, 0};
@@ -245,7 +265,7 @@ static sl_err_t run_node(sl_stream_task_t *t, const sl_stream_node_t *n, const s
     }
     case SL_NODE_SINK:
         t->stats.out++;
-        return write_out(t, n->topic, r->key, r->value, r->ts_ms, NULL, 0);
+        return write_sink(t, n, r);
     }
     return SL_ERR_INVAL;
 }
@@ -281,6 +301,8 @@ sl_err_t sl_stream_task_process(sl_stream_task_t *t, size_t input, const sl_stre
     const sl_stream_node_t *root = t->roots[input];
     sl_stream_rec_t r = *in;
     t->stats.in++;
+    t->cur_in_ts = in->ts_ms;
+    t->cur_recv_ms = now_ms;
     t->fail_node = NULL;
     t->fail_msg[0] = 0;
     t->write_failed = false;
@@ -303,6 +325,7 @@ sl_err_t sl_stream_task_process(sl_stream_task_t *t, size_t input, const sl_stre
         err = on_error(t, in, err); /* a callback failed: the record's fate is the policy's */
     }
     sl_arena_reset(&t->scratch);
+    t->cur_recv_ms = 0;
     return err;
 }
 

@@ -40,6 +40,14 @@ typedef sl_err_t sl_stream_write_fn(void *opaque, const char *topic, int32_t par
 #define SL_STREAM_HDR_WM      "sluice.wm"
 #define SL_STREAM_HDR_WM_IDLE "sluice.wm.idle"
 
+/* Stage times on every sink record (epoch ms, decimal): the input record's timestamp, when the
+ * engine received it, when it emitted the output. in -> recv is produce + broker + fetch,
+ * recv -> emit is processing, emit -> a consumer's receipt is the output's broker + consume
+ * (the transaction commit included). Results fired by the watermark carry emit only. */
+#define SL_STREAM_HDR_TS_IN   "sluice.ts.in"
+#define SL_STREAM_HDR_TS_RECV "sluice.ts.recv"
+#define SL_STREAM_HDR_TS_EMIT "sluice.ts.emit"
+
 typedef struct sl_stream_task_conf {
     const char *app_id;      /* names repartition, late and dead-letter topics */
     const char *dead_letter; /* NULL: "<app_id>-dlq" */

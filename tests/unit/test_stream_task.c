@@ -424,3 +424,25 @@ TEST(watermark_markers_cross_the_repartition_topic) {
     sl_stream_task_free(up);
     sl_stream_builder_free(b);
 }
+
+static sl_err_t upper(sl_stream_ctx_t *ctx, const sl_stream_rec_t *rec, void *user) {
+    (void)user;
+    return sl_stream_emit(ctx, rec->key, rec->value);
+}
+
+/* Sink records carry the input's timestamp, when the engine received it and when it emitted. */
+TEST(stage_time_headers) {
+    N_OUT = 0;
+    sl_stream_builder_t *b = sl_stream_builder_new();
+    sl_stream_to(sl_stream_map(sl_stream_source(b, "in", NULL), "up", upper, NULL), "out");
+    CHECK(sl_stream_graph_check(b) == NULL);
+    sl_stream_task_t *t = sl_stream_task_new(b, 0, 0, &CONF, 0);
+    sl_stream_rec_t r = {B("k"), B("v"), 100, "in", 0, 0};
+    CHECK(sl_stream_task_process(t, 0, &r, 777) == SL_OK);
+    CHECK_EQ_INT(N_OUT, 1);
+    CHECK(!strcmp(hdr(&OUT[0], SL_STREAM_HDR_TS_IN), "100"));
+    CHECK(!strcmp(hdr(&OUT[0], SL_STREAM_HDR_TS_RECV), "777"));
+    CHECK(atoll(hdr(&OUT[0], SL_STREAM_HDR_TS_EMIT)) > 1700000000000LL); /* the wall clock */
+    sl_stream_task_free(t);
+    sl_stream_builder_free(b);
+}
