@@ -37,7 +37,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 .SECONDARY:
 .PHONY: all deps run test unit integration check-asan bench bench-groups bench-txn bench-compare bench-conn \
         bench-interference bench-roll format format-check clean
-all: $(BUILD)/sluice $(UNIT_BIN) $(ITEST_BIN) $(BENCH_BIN)
+all: $(BUILD)/sluice $(UNIT_BIN) $(ITEST_BIN) $(BENCH_BIN) $(BUILD)/tests/libpowerloss.so
 
 # Codec and protocol code is where sign mistakes hurt most: extra conversions checks there.
 $(BUILD)/src/common/codec.o: CFLAGS += -Wconversion -Wsign-conversion
@@ -75,6 +75,13 @@ $(BUILD)/bench/libslowsync.so: bench/shim/slowsync.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -O2 -Wall -Wextra -Werror -shared -fPIC -o $@ $< -ldl
 
+# An LD_PRELOAD shim that journals what a power cut would keep (test_powerloss*, bench-faults).
+# Built without the sanitizers: it only forwards calls and records them.
+$(BUILD)/tests/libpowerloss.so: tests/shim/powerloss.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC    $@")
+	$(Q)$(CC) -O2 -g $(WARN) -shared -fPIC -o $@ $< -ldl -lpthread
+
 deps:
 	@scripts/install-deps
 
@@ -89,7 +96,7 @@ test: deps
 unit: $(UNIT_BIN)
 	@tests/run-unit $(BUILD)
 
-integration: $(BUILD)/sluice $(ITEST_BIN)
+integration: $(BUILD)/sluice $(ITEST_BIN) $(BUILD)/tests/libpowerloss.so
 	@SLUICE_BUILD=$(BUILD) tests/run-integration
 
 check-asan: deps
@@ -124,10 +131,10 @@ bench-interference: deps all $(BUILD)/bench/libslowsync.so
 	SLOW_SYNC_MS=5 bench/run-commit-interference $(BUILD)
 
 format:
-	clang-format -i $(wildcard src/*/*.[ch] tests/unit/*.[ch] tests/integration/*.c bench/*.c bench/shim/*.c)
+	clang-format -i $(wildcard src/*/*.[ch] tests/unit/*.[ch] tests/integration/*.c bench/*.c bench/shim/*.c tests/shim/*.c)
 
 format-check:
-	clang-format --dry-run --Werror $(wildcard src/*/*.[ch] tests/unit/*.[ch])
+	clang-format --dry-run --Werror $(wildcard src/*/*.[ch] tests/unit/*.[ch] tests/shim/*.c)
 
 clean:
 	rm -rf build
