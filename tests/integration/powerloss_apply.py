@@ -1,7 +1,7 @@
 """Rewrites a data directory to what a power cut would have left, from the journal that
 tests/shim/powerloss.c wrote while the broker ran (see the header of that file).
 
-usage: powerloss_apply.py JOURNAL [--model strict|ext4] [--dry-run]
+usage: powerloss_apply.py JOURNAL [--model strict|ext4] [--dry-run] [--list]
 
 Run it after the broker was killed and before anything else touches the directory. It prints one
 line of key=value figures (files cut, bytes cut, bytes restored, entries dropped, entries restored)
@@ -31,7 +31,7 @@ def main():
         model = args[i + 1]
         del args[i:i + 2]
     dry = "--dry-run" in args
-    args = [a for a in args if a != "--dry-run"]
+    args = [a for a in args if a not in ("--dry-run", "--list")]
     journal = args[0]
     blob = open(journal + ".blob", "rb")
 
@@ -234,6 +234,9 @@ def main():
 
     live_rel = {os.path.relpath(p, root) for p in live_path.values()}
     stats["entries_dropped"] = len(live_rel - set(durable_paths))
+    if "--list" in sys.argv:
+        for r in sorted(live_rel - set(durable_paths)):
+            print("dropped: %s" % r, file=sys.stderr)
     stats["entries_restored"] = len(set(durable_paths) - live_rel)
     for w in warnings[:20]:
         print("powerloss_apply: warning: %s" % w, file=sys.stderr)
