@@ -36,7 +36,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .SECONDARY:
 .PHONY: all deps run test unit integration check-asan bench bench-groups bench-txn bench-compare bench-conn \
-        bench-interference bench-roll format format-check clean
+        bench-interference bench-roll bench-faults bench-abuse format format-check clean
 all: $(BUILD)/sluice $(UNIT_BIN) $(ITEST_BIN) $(BENCH_BIN) $(BUILD)/tests/libpowerloss.so
 
 # Codec and protocol code is where sign mistakes hurt most: extra conversions checks there.
@@ -129,6 +129,12 @@ bench-roll: deps all
 bench-interference: deps all $(BUILD)/bench/libslowsync.so
 	bench/run-commit-interference $(BUILD)
 	SLOW_SYNC_MS=5 bench/run-commit-interference $(BUILD)
+
+bench-faults: deps all
+	bench/run-faults $(BUILD)
+
+bench-abuse: deps all
+	bench/run-abuse $(BUILD)
 
 format:
 	clang-format -i $(wildcard src/*/*.[ch] tests/unit/*.[ch] tests/integration/*.c bench/*.c bench/shim/*.c tests/shim/*.c)

@@ -12,9 +12,15 @@ PL_REAL_SLUICE=$SLUICE
 PL_BROKER_ARGS=(--set log.segment.bytes=1048576 --set transaction.max.timeout.ms=60000)
 
 [[ -f "$PL_SHIM" ]] || fail "power-loss shim $PL_SHIM not built (make all)"
-mkdir -p "$T/data"
-: >"$T/acked.all"
-: >"$T/txn.log"
+
+# A new data dir and history (bench/run-faults starts over every FRESH_EVERY cycles).
+pl_fresh() {
+  mkdir -p "$T/data"
+  : >"$T/acked.all"
+  : >"$T/txn.log"
+  PL_TOPICS=
+}
+pl_fresh
 
 # The broker started through a wrapper that preloads the shim (after ASan's runtime when the
 # broker is built with it: ASan must come first in the library list).
@@ -32,20 +38,52 @@ WRAP
 
 now_ms() { date +%s%3N; }
 
+# Starts the broker under the shim. Returns 1 when it died before writing its port file (the shim
+# killed it at a sync during start-up); fails the test on any other start-up problem.
+pl_start_under_shim() {
+  rm -f "$T/ports"
+  "$T/sluice-pl" broker --data-dir "$T/data" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+      --port-file "$T/ports" "${PL_BROKER_ARGS[@]}" >>"$T/broker.log" 2>&1 &
+  BROKER_PID=$!
+  for _ in $(seq 1 $((600 * mult))); do
+    [[ -s "$T/ports" ]] && break
+    if ! kill -0 "$BROKER_PID" 2>/dev/null; then
+      local rc=0
+      wait "$BROKER_PID" || rc=$?
+      [[ $rc -eq 137 ]] && grep -q " K " "$journal" && return 1
+      fail "broker under the shim exited at start ($rc)"
+    fi
+    sleep 0.05
+  done
+  [[ -s "$T/ports" ]] || fail "broker did not write its port file"
+  BROKER=127.0.0.1:$(sed -n 's/^kafka=//p' "$T/ports")
+  ADMIN=127.0.0.1:$(sed -n 's/^admin=//p' "$T/ports")
+}
+
 # pl_cycle N MODE ARG: MODE "kill" kills -9 after ARG seconds of load; "sync" lets the shim kill
 # the broker when its ARG-th sync starts (or kills it after 15 s if it never gets there).
 pl_cycle() {
   local n=$1 mode=$2 arg=$3 journal=$T/journal.$1
+  if [[ -z $PL_TOPICS && $mode == sync ]]; then
+    mode=kill arg=1.5 # the topics are made in a cycle that is not cut short at a sync
+  fi
   pl_wrapper "$journal" "$([[ $mode == sync ]] && echo "$arg")"
-  SLUICE=$T/sluice-pl broker_start "${PL_BROKER_ARGS[@]}"
-  if [[ $n -eq 1 ]]; then
+  if ! pl_start_under_shim; then
+    mode=startup # the chosen sync came during start-up: a crash point like any other
+  fi
+  if [[ -z $PL_TOPICS ]]; then
     "$PL_REAL_SLUICE" topic create pl -p 3 -b "$BROKER" >/dev/null || fail "topic create pl"
     "$PL_REAL_SLUICE" topic create pltx -p 3 -b "$BROKER" >/dev/null || fail "topic create pltx"
+    PL_TOPICS=1
   fi
-  $PY "$PL_DIR/acked_producer.py" "$BROKER" pl "$T/acked.$n" 2>/dev/null &
-  local prod=$!
-  $PY "$PL_DIR/powerloss_txn.py" "$BROKER" pltx "c$n" "$T/txn.log" 30 2>/dev/null &
-  local txn=$!
+  : >"$T/acked.$n"
+  local prod= txn=
+  if [[ $mode != startup ]]; then
+    $PY "$PL_DIR/acked_producer.py" "$BROKER" pl "$T/acked.$n" 2>/dev/null &
+    prod=$!
+    $PY "$PL_DIR/powerloss_txn.py" "$BROKER" pltx "c$n" "$T/txn.log" 30 2>/dev/null &
+    txn=$!
+  fi
   if [[ $mode == kill ]]; then
     sleep "$arg"
     broker_kill
@@ -54,8 +92,8 @@ pl_cycle() {
     while kill -0 "$BROKER_PID" 2>/dev/null && (( waited < 150 )); do sleep 0.1; waited=$((waited + 1)); done
     broker_kill
   fi
-  wait $prod || true
-  wait $txn || true
+  [[ -z $prod ]] || wait $prod || true
+  [[ -z $txn ]] || wait $txn || true
   cat "$T/acked.$n" >>"$T/acked.all"
   local applied
   applied=$($PY "$PL_DIR/powerloss_apply.py" "$journal" --model "$PL_MODEL" --list) ||
@@ -70,6 +108,7 @@ pl_cycle() {
   broker_stop
   local crashed=$mode
   grep -q " K " "$journal" && crashed="sync#$arg"
+  [[ $mode == startup ]] && crashed="sync#$arg-at-startup"
   echo "cycle=$n crash=$crashed acked_in_cycle=$(wc -l <"$T/acked.$n") $applied $verified restart_ms=$((t1 - t0))" |
     tee -a "$PL_FIGURES"
   rm -f "$journal" "$journal.blob"
