@@ -13,6 +13,16 @@ PL_BROKER_ARGS=(--set log.segment.bytes=1048576 --set transaction.max.timeout.ms
 
 [[ -f "$PL_SHIM" ]] || fail "power-loss shim $PL_SHIM not built (make all)"
 
+# The producers of a cycle are stopped too when the script exits early (then broker.sh's cleanup).
+PL_PIDS=()
+pl_cleanup() {
+  local rc=$?
+  for p in ${PL_PIDS[@]+"${PL_PIDS[@]}"}; do kill -TERM "$p" 2>/dev/null || true; done
+  (exit $rc)
+  cleanup
+}
+trap pl_cleanup EXIT
+
 # A new data dir and history (bench/run-faults starts over every FRESH_EVERY cycles).
 pl_fresh() {
   mkdir -p "$T/data"
@@ -83,6 +93,7 @@ pl_cycle() {
     prod=$!
     $PY "$PL_DIR/powerloss_txn.py" "$BROKER" pltx "c$n" "$T/txn.log" 30 2>/dev/null &
     txn=$!
+    PL_PIDS=("$prod" "$txn")
   fi
   if [[ $mode == kill ]]; then
     sleep "$arg"
@@ -94,6 +105,7 @@ pl_cycle() {
   fi
   [[ -z $prod ]] || wait $prod || true
   [[ -z $txn ]] || wait $txn || true
+  PL_PIDS=()
   cat "$T/acked.$n" >>"$T/acked.all"
   local applied
   applied=$($PY "$PL_DIR/powerloss_apply.py" "$journal" --model "$PL_MODEL" --list) ||
