@@ -18,6 +18,7 @@ PL_PIDS=()
 pl_cleanup() {
   local rc=$?
   for p in ${PL_PIDS[@]+"${PL_PIDS[@]}"}; do kill -TERM "$p" 2>/dev/null || true; done
+  set +e # a failing status must reach cleanup, not end this handler
   (exit $rc)
   cleanup
 }
