@@ -40,8 +40,10 @@ EXAMPLE_SO  := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%.so)
 
 .SECONDARY:
 .PHONY: all deps run test unit integration check-asan bench bench-groups bench-txn bench-compare bench-conn \
-        bench-interference bench-roll bench-batch-check format format-check clean fuzz fuzz-ci
-all: $(BUILD)/sluice $(UNIT_BIN) $(ITEST_BIN) $(BENCH_BIN) $(EXAMPLE_SO)
+        bench-interference bench-roll bench-batch-check bench-faults bench-abuse format \
+        format-check clean fuzz fuzz-ci
+all: $(BUILD)/sluice $(UNIT_BIN) $(ITEST_BIN) $(BENCH_BIN) $(EXAMPLE_SO) \
+     $(BUILD)/tests/libpowerloss.so
 
 # Codec and protocol code is where sign mistakes hurt most: extra conversions checks there.
 $(BUILD)/src/common/codec.o: CFLAGS += -Wconversion -Wsign-conversion
@@ -88,6 +90,13 @@ $(BUILD)/bench/libslowsync.so: bench/shim/slowsync.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -O2 -Wall -Wextra -Werror -shared -fPIC -o $@ $< -ldl
 
+# An LD_PRELOAD shim that journals what a power cut would keep (test_powerloss*, bench-faults).
+# Built without the sanitizers: it only forwards calls and records them.
+$(BUILD)/tests/libpowerloss.so: tests/shim/powerloss.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC    $@")
+	$(Q)$(CC) -O2 -g $(WARN) -shared -fPIC -o $@ $< -ldl -lpthread
+
 deps:
 	@scripts/install-deps
 
@@ -102,7 +111,7 @@ test: deps
 unit: $(UNIT_BIN)
 	@tests/run-unit $(BUILD)
 
-integration: $(BUILD)/sluice $(ITEST_BIN)
+integration: $(BUILD)/sluice $(ITEST_BIN) $(BUILD)/tests/libpowerloss.so
 	@SLUICE_BUILD=$(BUILD) tests/run-integration
 
 check-asan: deps
@@ -140,6 +149,12 @@ bench-interference: deps all $(BUILD)/bench/libslowsync.so
 	bench/run-commit-interference $(BUILD)
 	SLOW_SYNC_MS=5 bench/run-commit-interference $(BUILD)
 
+bench-faults: deps all
+	bench/run-faults $(BUILD)
+
+bench-abuse: deps all
+	bench/run-abuse $(BUILD)
+
 # ---- fuzzing (fuzz/README.md): libsluice again with clang, sanitizers and coverage, then one
 # libFuzzer binary per target. The recursive make keeps these objects apart from build/.
 FUZZ_BUILD   ?= build/fuzz
@@ -169,10 +184,10 @@ fuzz-ci: fuzz
 	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run-ci $(FUZZ_TARGETS)
 
 format:
-	clang-format -i $(wildcard src/*/*.[ch] tests/unit/*.[ch] tests/integration/*.c bench/*.c bench/shim/*.c fuzz/*.[ch])
+	clang-format -i $(wildcard src/*/*.[ch] tests/unit/*.[ch] tests/integration/*.c bench/*.c bench/shim/*.c fuzz/*.[ch] tests/shim/*.c)
 
 format-check:
-	clang-format --dry-run --Werror $(wildcard src/*/*.[ch] tests/unit/*.[ch] fuzz/*.[ch])
+	clang-format --dry-run --Werror $(wildcard src/*/*.[ch] tests/unit/*.[ch] fuzz/*.[ch] tests/shim/*.c)
 
 clean:
 	rm -rf build
