@@ -188,6 +188,7 @@ static int32_t be32(const uint8_t *p) {
 }
 
 bool fz_client_send(fz_client_t *c, sl_broker_t *b, const uint8_t *frame, size_t len, int tag) {
+    fz_client_drain(c); /* the broker may have closed it (idle, partial request, eviction) */
     if (!c->conn) {
         return false;
     }
@@ -209,10 +210,14 @@ bool fz_client_send(fz_client_t *c, sl_broker_t *b, const uint8_t *frame, size_t
     if (rc != SL_OK) {
         c->n_pending--; /* refused: no response, the connection goes */
         fz_client_drain(c);
-        sl_conn_close(c->conn, NULL);
-        c->conn = NULL;
-        close(c->peer);
-        c->peer = -1;
+        if (c->conn) {
+            sl_conn_close(c->conn, NULL);
+            c->conn = NULL;
+        }
+        if (c->peer >= 0) {
+            close(c->peer);
+            c->peer = -1;
+        }
         return false;
     }
     return true;
@@ -246,6 +251,7 @@ void fz_client_drain(fz_client_t *c) {
     if (c->peer < 0) {
         return;
     }
+    bool hung_up = false;
     for (;;) {
         if (c->in_cap - c->in_len < 65536) {
             c->in_cap = c->in_cap ? c->in_cap * 2 : 65536;
@@ -254,6 +260,7 @@ void fz_client_drain(fz_client_t *c) {
         }
         ssize_t r = read(c->peer, c->in + c->in_len, c->in_cap - c->in_len);
         if (r <= 0) {
+            hung_up = r == 0;
             break;
         }
         c->in_len += (size_t)r;
@@ -270,9 +277,19 @@ void fz_client_drain(fz_client_t *c) {
     }
     memmove(c->in, c->in + pos, c->in_len - pos);
     c->in_len -= pos;
+    if (hung_up) {
+        /* The broker closed its end (the connection is, or soon will be, freed by its reaper):
+         * never touch it again, and expect no more answers on it. */
+        c->conn = NULL;
+        c->n_pending = 0;
+        close(c->peer);
+        c->peer = -1;
+        c->in_len = 0;
+    }
 }
 
 void fz_client_close(fz_client_t *c) {
+    fz_client_drain(c);
     if (c->conn) {
         sl_conn_close(c->conn, NULL); /* what the loop does on a hang-up */
         c->conn = NULL;
