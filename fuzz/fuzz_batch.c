@@ -82,6 +82,7 @@ static void check_records(const uint8_t *p, size_t len, const sl_batch_info_t *i
         sl_decomp_init(&d);
         init = true;
     }
+    d.out.len = 0; /* what a previous input left there (an uncompressed batch leaves it alone) */
     int err = sl_batch_check_records(p, info, &d, 1 << 20);
     FZ_CHECK(err == KERR_NONE || err == KERR_UNSUPPORTED_COMPRESSION_TYPE ||
                  err == KERR_CORRUPT_MESSAGE || err == KERR_MESSAGE_TOO_LARGE ||
