@@ -312,13 +312,21 @@ static bool output_low(void) {
     return queued_mem <= memory_budget / 8 * 3 && in_bytes + queued_mem <= memory_budget / 4 * 3;
 }
 
-/* A new iteration gives the connection a fresh share of work. */
+/* A new iteration gives the connection a fresh share of work: the iteration's total split among
+ * the connections that had work left over from the last one (plus one for a newcomer), between a
+ * floor and the per-connection cap. Fifty clients pipelining without end thus cost an iteration
+ * about SL_CONN_WORK_TOTAL_REQS requests, not fifty full shares, and a new request waits for at
+ * most that. */
+static size_t busy_conns; /* connections with requests left over at the last iteration's end */
+
 static void budget_refresh(sl_conn_t *conn) {
     uint64_t it = sl_loop_iteration(conn->loop);
     if (conn->budget_iter != it) {
+        size_t share = SL_CONN_WORK_TOTAL_REQS / (busy_conns + 1);
+        size_t bytes = SL_CONN_WORK_TOTAL_BYTES / (busy_conns + 1);
         conn->budget_iter = it;
-        conn->budget_reqs = WORK_BUDGET_REQS;
-        conn->budget_bytes = WORK_BUDGET_BYTES;
+        conn->budget_reqs = SL_MAX(SL_MIN(share, WORK_BUDGET_REQS), SL_CONN_WORK_MIN_REQS);
+        conn->budget_bytes = SL_MAX(SL_MIN(bytes, WORK_BUDGET_BYTES), SL_CONN_WORK_MIN_BYTES);
     }
 }
 
@@ -484,6 +492,7 @@ static void maybe_trim(void) {
 void sl_conn_reap(void) {
     /* Requests left buffered (unpaused, or over the share of an earlier iteration): one share
      * each. Those still over go back on `pending` for the next iteration, which must not wait. */
+    busy_conns = pending.n;
     while (pending.head) {
         sl_conn_t *conn = pending.head;
         cl_remove(&pending, conn);

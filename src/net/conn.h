@@ -23,6 +23,12 @@
  * handled (always at least one request); the rest waits for the next iteration. */
 #define SL_CONN_WORK_BUDGET_REQS  64
 #define SL_CONN_WORK_BUDGET_BYTES (256u << 10)
+/* What one iteration handles in all, shared among the busy connections (conn.c, budget_refresh),
+ * each share at least the minimum. */
+#define SL_CONN_WORK_TOTAL_REQS  512
+#define SL_CONN_WORK_TOTAL_BYTES (4u << 20)
+#define SL_CONN_WORK_MIN_REQS    4
+#define SL_CONN_WORK_MIN_BYTES   (16u << 10)
 
 typedef struct sl_conn sl_conn_t;
 typedef struct sl_resp sl_resp_t;

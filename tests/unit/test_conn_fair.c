@@ -157,3 +157,60 @@ TEST(large_requests_are_shared_by_bytes) {
     close(fl[1]);
     sl_loop_free(loop);
 }
+
+/* Counts every request per iteration, whatever connection it came on. */
+static int total_in_iter, max_total_later;
+static uint64_t total_iter;
+static sl_err_t on_frame_total(sl_conn_t *conn, const uint8_t *f, size_t len, void *opaque) {
+    (void)conn, (void)f, (void)len, (void)opaque;
+    handled++;
+    if (iteration != total_iter) {
+        total_iter = iteration;
+        total_in_iter = 0;
+    }
+    total_in_iter++;
+    if (first_iter == 0) {
+        first_iter = iteration;
+    }
+    if (iteration > first_iter) { /* from the second iteration on, the busy ones are known */
+        max_total_later = SL_MAX(max_total_later, total_in_iter);
+    }
+    return SL_OK;
+}
+
+/* Forty connections flooding at once share one iteration's total instead of taking a full share
+ * each, so an iteration (what any other request may wait for) stays bounded as floods add up. */
+TEST(many_flooding_connections_share_the_iteration) {
+    reset();
+    max_total_later = 0;
+    total_iter = 0;
+    loop = sl_loop_new();
+    CHECK(loop != NULL);
+    sl_loop_before_sleep(loop, stop_when_done, NULL);
+    sl_conn_hooks_t hooks = {on_frame_total, NULL, NULL, 1 << 20, 1 << 30, 1000000};
+    enum { CONNS = 40, EACH = 300 };
+    static int peers[CONNS];
+    static uint8_t frames[EACH * 14];
+    size_t n = 0;
+    for (int i = 1; i <= EACH; i++) {
+        n += put_frame(frames + n, i, 0);
+    }
+    for (int c = 0; c < CONNS; c++) {
+        int sv[2];
+        CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
+        CHECK(write(sv[1], frames, n) == (ssize_t)n);
+        CHECK(sl_conn_new(loop, sv[0], &hooks, "flood") != NULL);
+        peers[c] = sv[1];
+    }
+    want = CONNS * EACH;
+    (void)sl_loop_timer(loop, 10000, give_up, NULL);
+    CHECK(sl_loop_run(loop) == SL_OK);
+    CHECK_EQ_INT(handled, want);
+    CHECK(max_total_later > 0);
+    CHECK(max_total_later <= SL_CONN_WORK_TOTAL_REQS); /* not 40 x 64 = 2,560 */
+    sl_conn_close_all();
+    for (int c = 0; c < CONNS; c++) {
+        close(peers[c]);
+    }
+    sl_loop_free(loop);
+}
