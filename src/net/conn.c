@@ -12,7 +12,8 @@
  * chunk array and every memory chunk, plus the allocator's header), not in payload bytes: a
  * 60-byte error response costs ~450 bytes, and counting payload let 50 slow fetchers hold 1.9 GB
  * under a 16 MiB-per-connection limit. When output that was queued leaves (sent or dropped) in a
- * large amount, the heap is trimmed (malloc_trim) so RSS follows; glibc would keep it otherwise.
+ * large amount and little is left, the heap is trimmed (malloc_trim) so RSS follows; glibc would
+ * keep it otherwise (not while output stays queued: a trim of a large heap stalls the loop).
  * Fairness: each connection handles at most WORK_BUDGET_REQS requests or WORK_BUDGET_BYTES of
  * request bytes per loop iteration (always at least one request). A connection with more buffered
  * waits on `pending` for the next iteration, and reads nothing more meanwhile (its socket fills
@@ -475,9 +476,12 @@ void sl_conn_close(sl_conn_t *conn, const char *why) {
 static void process_frames(sl_conn_t *conn);
 
 /* Gives the heap back to the kernel after a large amount of queued output has left. */
+/* Gives the heap back once queued output has mostly left (fallen by `min` from its peak to a
+ * quarter of `min`): trimming costs tens of milliseconds over a large fragmented heap, so it is
+ * not done while slow readers keep output queued, only once they are gone. */
 static void maybe_trim(void) {
     size_t min = SL_MAX(SL_MIN((size_t)TRIM_MAX_BYTES, memory_budget / 4), (size_t)1 << 20);
-    if (queued_mem_peak < queued_mem + min) {
+    if (queued_mem_peak < queued_mem + min || queued_mem > min / 4) {
         return;
     }
     uint64_t now = sl_mono_ms();
