@@ -252,7 +252,13 @@ SL_HANDLER(AddPartitionsToTxn) {
     if (!terr && !unknown) {
         sl_txn_begin(t, sl_wall_ms());
     }
-    /* Pass 2: record and answer. */
+    /* Pass 2: record and answer. The answer waits until the transaction's record is durable
+     * (as Kafka answers once the record is replicated): records of this transaction can reach a
+     * partition only after that, so a crash never leaves them on disk while the log still ends
+     * at the previous transaction's PrepareCommit, whose completion at start-up would write its
+     * COMMIT marker over them (docs/benchmarks.md, "Emulated power loss"). */
+    bool record = !terr && !unknown;
+    size_t *err_ats = NULL, n_err_ats = 0;
     sl_wr_i32(wr, 0);
     sl_wr_array_len(wr, flex, n_topics);
     for (int32_t i = 0; i < n_topics; i++) {
@@ -272,17 +278,32 @@ SL_HANDLER(AddPartitionsToTxn) {
                 sl_txn_add_part(t, name, index);
             }
             sl_wr_i32(wr, index);
-            sl_wr_i16(wr, err);
+            size_t err_at = sl_wr_i16(wr, err);
+            if (record) {
+                err_ats = sl_xrealloc(err_ats, (n_err_ats + 1) * sizeof *err_ats);
+                err_ats[n_err_ats++] = err_at;
+            }
             sl_wr_tags(wr, flex);
         }
         sl_rd_tags(&again, flex);
         sl_wr_tags(wr, flex);
     }
     sl_wr_tags(wr, flex);
-    if (!terr && !unknown && sl_txn_persist(b->txn, t) != SL_OK) {
+    if (!record) {
+        return SL_OK;
+    }
+    if (sl_txn_persist(b->txn, t) != SL_OK) {
+        free(err_ats);
         return SL_ERR_IO; /* the log is failing: close rather than answer success */
     }
-    return SL_OK;
+    /* Every partition's error becomes KAFKA_STORAGE_ERROR if the log fails before the sync. */
+    uint64_t pos = sl_reclog_want_sync(sl_txn_coord_log(b->txn));
+    sl_durable_wait_t *w = sl_durable_wait_new(req);
+    for (size_t i = 0; i < n_err_ats; i++) {
+        sl_durable_wait_add_log(w, sl_txn_coord_log(b->txn), pos, err_ats[i]);
+    }
+    free(err_ats);
+    return sl_durable_wait_park(b, w);
 }
 
 SL_HANDLER(AddOffsetsToTxn) {

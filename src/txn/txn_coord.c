@@ -100,7 +100,7 @@ void sl_txn_begin(sl_txn_t *t, int64_t now_ms) {
 }
 
 static void add_part(sl_txn_t *t, const char *topic, size_t topic_len, int32_t partition,
-                     int64_t marker) {
+                     int64_t marker, uint64_t added_pos) {
     for (size_t i = 0; i < t->n_parts; i++) {
         if (t->parts[i].partition == partition && strlen(t->parts[i].topic) == topic_len &&
             !memcmp(t->parts[i].topic, topic, topic_len)) {
@@ -112,11 +112,11 @@ static void add_part(sl_txn_t *t, const char *topic, size_t topic_len, int32_t p
         t->parts = sl_xrealloc(t->parts, t->cap_parts * sizeof *t->parts);
     }
     sl_str_t s = {topic, topic_len};
-    t->parts[t->n_parts++] = (sl_txn_part_t){sl_str_dupz(s), partition, marker};
+    t->parts[t->n_parts++] = (sl_txn_part_t){sl_str_dupz(s), partition, marker, added_pos};
 }
 
 void sl_txn_add_part(sl_txn_t *t, sl_str_t topic, int32_t partition) {
-    add_part(t, topic.p, topic.len, partition, -1);
+    add_part(t, topic.p, topic.len, partition, -1, UINT64_MAX);
 }
 
 void sl_txn_add_group(sl_txn_t *t, sl_str_t group) {
@@ -199,7 +199,18 @@ static sl_err_t write_rec(sl_reclog_t *log, const sl_txn_t *t) {
 
 sl_err_t sl_txn_persist(sl_txn_coord_t *tc, sl_txn_t *t) {
     tc->appended++;
-    return write_rec(tc->log, t);
+    sl_err_t rc = write_rec(tc->log, t);
+    if (rc != SL_OK) {
+        return rc;
+    }
+    uint64_t pos = 0;
+    for (size_t i = 0; i < t->n_parts; i++) {
+        if (t->parts[i].added_pos == UINT64_MAX) {
+            pos = pos ? pos : sl_reclog_want_sync(tc->log);
+            t->parts[i].added_pos = pos;
+        }
+    }
+    return SL_OK;
 }
 
 /* ---- indexes ---- */
@@ -390,7 +401,7 @@ static sl_err_t replay(void *opaque, const uint8_t *p, size_t len) {
         int32_t part = sl_rd_i32(&rd);
         int64_t marker = sl_rd_i64(&rd);
         if (!rd.err && topic.p) {
-            add_part(&tmp, topic.p, topic.len, part, marker);
+            add_part(&tmp, topic.p, topic.len, part, marker, 0);
         }
     }
     int32_t ng = sl_rd_i32(&rd);
@@ -784,7 +795,9 @@ int sl_txn_check_produce(sl_txn_coord_t *tc, int64_t pid, int16_t epoch, sl_str_
     }
     for (size_t i = 0; i < t->n_parts; i++) {
         if (t->parts[i].partition == partition && sl_str_eqz(topic, t->parts[i].topic)) {
-            return KERR_NONE;
+            /* Not before AddPartitionsToTxn is answered (its record durable). */
+            return sl_reclog_durable(tc->log, t->parts[i].added_pos) ? KERR_NONE
+                                                                     : KERR_INVALID_TXN_STATE;
         }
     }
     return KERR_INVALID_TXN_STATE; /* AddPartitionsToTxn first */

@@ -44,6 +44,9 @@ typedef struct sl_txn_part {
     char *topic;
     int32_t partition;
     int64_t marker; /* offset of this transaction's marker once written, else -1 */
+    /* The log position that makes the record adding it durable (UINT64_MAX until that record is
+     * appended, 0 when replayed): produce is refused before, see sl_txn_check_produce. */
+    uint64_t added_pos;
 } sl_txn_part_t;
 
 typedef struct sl_txn_offset {
@@ -146,7 +149,8 @@ void sl_txn_add_group(sl_txn_t *t, sl_str_t group);
 /* Records a pending offset (replaces an earlier one of the same group/topic/partition). */
 void sl_txn_add_offset(sl_txn_t *t, sl_str_t group, sl_str_t topic, int32_t partition,
                        int64_t offset, int32_t leader_epoch, sl_str_t metadata);
-/* Appends the transaction's state to the log (durable with the next sync). */
+/* Appends the transaction's state to the log (durable with the next sync; a sync is asked for
+ * when it adds partitions). */
 SL_MUST_USE sl_err_t sl_txn_persist(sl_txn_coord_t *tc, sl_txn_t *t);
 /* EndTxn: records the decision; once it is durable, sl_txn_coord_poll writes the markers and
  * commits the offsets, and the transaction completes when those are durable (then
@@ -155,7 +159,9 @@ SL_MUST_USE sl_err_t sl_txn_persist(sl_txn_coord_t *tc, sl_txn_t *t);
 int sl_txn_end(sl_txn_coord_t *tc, sl_txn_t *t, bool commit, int64_t now_ms);
 
 /* Whether a transactional batch of pid/epoch may go to topic/partition: 0, or
- * INVALID_PRODUCER_EPOCH, INVALID_PRODUCER_ID_MAPPING, INVALID_TXN_STATE. */
+ * INVALID_PRODUCER_EPOCH, INVALID_PRODUCER_ID_MAPPING, INVALID_TXN_STATE (also while the record
+ * that added the partition is not durable: the broker answers AddPartitionsToTxn only then, and
+ * a batch on disk before it could be taken for the previous transaction's after a crash). */
 int sl_txn_check_produce(sl_txn_coord_t *tc, int64_t pid, int16_t epoch, sl_str_t topic,
                          int32_t partition);
 /* The transaction of producer `pid` if it is open (Ongoing or Prepare*), else NULL. */

@@ -115,7 +115,8 @@ static int init_pid(sl_txn_coord_t *tc, sl_str_t id, int32_t timeout_ms, int64_t
 static const sl_str_t ID = {"app-1", 5};
 static const sl_str_t TOPIC = {"t", 1};
 
-/* A transaction over partitions 0 and 1 with data in both (what Produce would record). */
+/* A transaction over partitions 0 and 1 with data in both (what Produce would record), added as
+ * the broker answers AddPartitionsToTxn: once the log is durable up to the record. */
 static sl_txn_t *open_txn(sl_txn_coord_t *tc, fake_t *f, int64_t pid, int16_t epoch) {
     int err = -1;
     sl_txn_t *t = sl_txn_find(tc, ID, pid, epoch, &err);
@@ -125,7 +126,7 @@ static sl_txn_t *open_txn(sl_txn_coord_t *tc, fake_t *f, int64_t pid, int16_t ep
     sl_txn_begin(t, 1000);
     sl_txn_add_part(t, TOPIC, 0);
     sl_txn_add_part(t, TOPIC, 1);
-    if (sl_txn_persist(tc, t) != SL_OK) {
+    if (sl_txn_persist(tc, t) != SL_OK || sl_reclog_sync(sl_txn_coord_log(tc)) != SL_OK) {
         return NULL;
     }
     f->open_pid[0] = f->open_pid[1] = pid;
@@ -159,6 +160,44 @@ TEST(init_bumps_epochs_and_fences_older_instances) {
     CHECK_EQ_INT(init_pid(tc, ID, 5000, 1000, 1, &pid, &epoch), KERR_NONE);
     CHECK_EQ_INT(epoch, 2);
     CHECK_EQ_INT(init_pid(tc, ID, 5000, 1000, 0, &pid, &epoch), KERR_PRODUCER_FENCED);
+    teardown(tc, dir);
+}
+
+/* A transactional batch may reach a partition only once the record that added the partition is
+ * durable: otherwise a crash could keep the batch while the log still ends at the previous
+ * transaction's PrepareCommit, and completing that one at start-up would commit the batch. */
+TEST(produce_waits_until_the_partition_is_durably_added) {
+    char *dir;
+    fake_t f;
+    sl_txn_coord_t *tc = setup(&dir, &f);
+    int64_t pid;
+    int16_t epoch;
+    CHECK_EQ_INT(init_pid(tc, ID, 5000, -1, -1, &pid, &epoch), KERR_NONE);
+    int err;
+    sl_txn_t *t = sl_txn_find(tc, ID, pid, epoch, &err);
+    CHECK(t != NULL);
+    if (!t) {
+        return;
+    }
+    sl_txn_begin(t, 1000);
+    sl_txn_add_part(t, TOPIC, 0);
+    CHECK_EQ_INT(sl_txn_check_produce(tc, pid, epoch, TOPIC, 0), KERR_INVALID_TXN_STATE);
+    CHECK_EQ_INT(sl_txn_persist(tc, t), SL_OK);
+    CHECK_EQ_INT(sl_txn_check_produce(tc, pid, epoch, TOPIC, 0), KERR_INVALID_TXN_STATE);
+    CHECK_EQ_INT(sl_reclog_sync(sl_txn_coord_log(tc)), SL_OK);
+    CHECK_EQ_INT(sl_txn_check_produce(tc, pid, epoch, TOPIC, 0), KERR_NONE);
+    /* A second partition waits for its own record; the first stays open to produce. */
+    sl_txn_add_part(t, TOPIC, 1);
+    sl_txn_add_part(t, TOPIC, 0); /* already added: keeps its durable record */
+    CHECK_EQ_INT(sl_txn_persist(tc, t), SL_OK);
+    CHECK_EQ_INT(sl_txn_check_produce(tc, pid, epoch, TOPIC, 1), KERR_INVALID_TXN_STATE);
+    CHECK_EQ_INT(sl_txn_check_produce(tc, pid, epoch, TOPIC, 0), KERR_NONE);
+    CHECK_EQ_INT(sl_reclog_sync(sl_txn_coord_log(tc)), SL_OK);
+    CHECK_EQ_INT(sl_txn_check_produce(tc, pid, epoch, TOPIC, 1), KERR_NONE);
+    /* Replayed partitions are durable. */
+    sl_txn_coord_free(tc);
+    tc = open_coord(dir, &f);
+    CHECK_EQ_INT(sl_txn_check_produce(tc, pid, epoch, TOPIC, 1), KERR_NONE);
     teardown(tc, dir);
 }
 
