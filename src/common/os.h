@@ -41,6 +41,11 @@ int sl_os_fsync_dir(const char *dir);
 long sl_os_read_long(const char *path, long dflt);
 /* fsyncs the directory that holds `path` (its entry there becomes durable). 0 or -1. */
 int sl_os_fsync_parent(const char *path);
+/* Closes fd on a background thread (the last close of an unlinked file waits for its pages under
+ * writeback); inline when the queue is full. sl_os_close_drain waits until every queued close
+ * is done (a close that is running may still be finishing). */
+void sl_os_close_later(int fd);
+void sl_os_close_drain(void);
 /* mkdir -p; each directory it creates is made durable in its parent. 0 or -1. */
 int sl_os_mkdirs(const char *path);
 /* rm -rf of a directory tree. 0 or -1. */

@@ -241,6 +241,16 @@ void sl_segment_delete(sl_segment_t *seg) {
     sl_os.unlink(p);
     sibling(seg, ".timeindex", p, sizeof p);
     sl_os.unlink(p);
+    /* The files are gone from the directory; their last close frees the page cache, which waits
+     * for pages under writeback: not on the caller's (the event loop's) time. */
+    if (is_open(seg)) {
+        sl_os_close_later(seg->fd);
+        sl_os_close_later(seg->ifd);
+        sl_os_close_later(seg->tfd);
+        pool_unlink(seg);
+        pool.n--;
+        seg->fd = seg->ifd = seg->tfd = -1;
+    }
     sl_segment_close(seg);
 }
 

@@ -242,3 +242,55 @@ TEST(eviction_syncs_dirty_segments_and_keeps_their_errors) {
     sl_os_rmtree(root);
     free(root);
 }
+
+/* The last close of a deleted segment frees its page cache and can wait for the disk; it runs on
+ * the background closer, never on the thread that deletes (the event loop), and every descriptor
+ * is closed in the end. */
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "common/os.h"
+
+static pthread_t deleter;
+static atomic_int closes_on_deleter, closes_elsewhere;
+
+static int watched_close(int fd) {
+    if (pthread_equal(pthread_self(), deleter)) {
+        atomic_fetch_add(&closes_on_deleter, 1);
+    } else {
+        atomic_fetch_add(&closes_elsewhere, 1);
+    }
+    return close(fd);
+}
+
+static int open_fd_count(void) {
+    int n = 0;
+    for (int fd = 0; fd < 4096; fd++) {
+        n += fcntl(fd, F_GETFD) != -1;
+    }
+    return n;
+}
+
+TEST(deleted_segments_close_off_the_deleting_thread) {
+    char dir[] = "/tmp/sluice-closer-XXXXXX";
+    CHECK(mkdtemp(dir));
+    int before = open_fd_count();
+    sl_segment_t *segs[8];
+    for (int i = 0; i < 8; i++) {
+        segs[i] = sl_segment_open(dir, i * 100, true);
+        CHECK(segs[i] != NULL);
+        CHECK(sl_segment_acquire(segs[i]) == SL_OK); /* its files exist and are open */
+    }
+    deleter = pthread_self();
+    sl_os.close = watched_close;
+    for (int i = 0; i < 8; i++) {
+        sl_segment_delete(segs[i]);
+    }
+    sl_os_close_drain();
+    usleep(20000); /* the close that was running when the queue emptied */
+    sl_os_reset();
+    CHECK_EQ_INT(atomic_load(&closes_on_deleter), 0);
+    CHECK_EQ_INT(atomic_load(&closes_elsewhere), 24); /* .log, .index, .timeindex each */
+    CHECK_EQ_INT(open_fd_count(), before);
+    sl_os_rmtree(dir);
+}
