@@ -9,68 +9,16 @@ usage:
       A librdkafka acks=all producer sends one 100-byte record every 100 ms and prints the
       acknowledgement latency: "n=.. p50=..ms p99=..ms max=..ms failed=..".
 """
-import os, select, socket, struct, sys, time
+import os, select, socket, sys, time
 
-
-def crc32c_table():
-    table = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        table.append(c)
-    return table
-
-
-def crc32c(data, table=crc32c_table()):
-    c = 0xFFFFFFFF
-    for b in data:
-        c = table[(c ^ b) & 0xFF] ^ (c >> 8)
-    return c ^ 0xFFFFFFFF
-
-
-def varint(v):
-    v = (v << 1) ^ (v >> 63)  # zigzag
-    out = bytearray()
-    while v >= 0x80:
-        out.append((v & 0x7F) | 0x80)
-        v >>= 7
-    out.append(v)
-    return bytes(out)
-
-
-def record_batch(kb):
-    """A RecordBatch v2 of 1 KB records adding up to `kb` KiB, uncompressed, CRC-32C set."""
-    value = os.urandom(1000)
-    records = bytearray()
-    count = 0
-    while len(records) < kb * 1024:
-        body = bytes([0]) + varint(0) + varint(count) + varint(-1) + varint(len(value)) + value \
-            + varint(0)
-        records += varint(len(body)) + body
-        count += 1
-    now = int(time.time() * 1000)
-    # attributes, last offset delta, first/max timestamp, producer id/epoch, base sequence, count
-    tail = struct.pack(">hiqqqhii", 0, count - 1, now, now, -1, -1, -1, count) + bytes(records)
-    head = struct.pack(">ib", -1, 2) + struct.pack(">I", crc32c(tail))  # leader epoch, magic
-    inner = head + tail
-    return struct.pack(">qi", 0, len(inner)) + inner  # base offset, batch length
-
-
-def produce_request(topic, partition, batch, acks):
-    name = topic.encode()
-    body = struct.pack(">hhi", -1, acks, 30000)  # no transactional id, acks, timeout
-    body += struct.pack(">ih", 1, len(name)) + name
-    body += struct.pack(">iii", 1, partition, len(batch)) + batch
-    client = b"flood"
-    req = struct.pack(">hhih", 0, 7, 1, len(client)) + client + body
-    return struct.pack(">i", len(req)) + req
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "abuse"))
+from kwire import produce_v7, record_batch  # the Kafka wire helpers bench-abuse uses
 
 
 def flood(broker, topic, partitions, conns, seconds, kb, acks):
     host, port = broker.rsplit(":", 1)
-    batch = record_batch(kb)
-    reqs = [produce_request(topic, p, batch, acks) for p in range(partitions)]
+    batch = record_batch(kb * 1024)
+    reqs = [produce_v7(topic, p, batch, acks, 1) for p in range(partitions)]
     socks = []
     for i in range(conns):
         s = socket.create_connection((host, int(port)))

@@ -145,13 +145,12 @@ int sl_cmd_run(int argc, char **argv) {
         dlclose(lib);
         return 1;
     }
-    const char *props[65];
-    for (int i = 0; i < co.n_props; i++) {
-        props[i] = co.props[i];
+    rd_kafka_conf_t *client = sl_client_conf(&co); /* -b and -X, as the other commands */
+    if (!client) {
+        dlclose(lib);
+        return 2;
     }
-    props[co.n_props] = NULL;
-    rc.props = props;
-    rc.brokers = co.brokers;
+    rc.client = client;
     sl_stream_builder_t *b = sl_stream_builder_new();
     /* The pipeline's own arguments: those after the library path (past an optional "--"). */
     int pargc = argc - optind;
@@ -187,6 +186,7 @@ int sl_cmd_run(int argc, char **argv) {
         sl_stream_free(s);
     }
     sl_stream_builder_free(b);
+    rd_kafka_conf_destroy(client);
     dlclose(lib);
     return rcode;
 }

@@ -89,26 +89,16 @@ static void set_error(sl_stream_t *s, const char *fmt, ...) {
 
 /* ---- configuration ---- */
 
+/* A fresh copy of the caller's client settings (bootstrap.servers, -X ...) for one more client. */
 static rd_kafka_conf_t *base_conf(sl_stream_t *s, char *errstr, size_t n) {
+    if (s->conf.client) {
+        return rd_kafka_conf_dup(s->conf.client);
+    }
     rd_kafka_conf_t *c = rd_kafka_conf_new();
-    if (rd_kafka_conf_set(c, "bootstrap.servers", s->conf.brokers, errstr, n) != RD_KAFKA_CONF_OK) {
+    if (rd_kafka_conf_set(c, "bootstrap.servers", "127.0.0.1:9092", errstr, n) !=
+        RD_KAFKA_CONF_OK) {
         rd_kafka_conf_destroy(c);
         return NULL;
-    }
-    for (const char *const *kv = s->conf.props; kv && *kv; kv++) {
-        char k[256];
-        const char *eq = strchr(*kv, '=');
-        if (!eq || (size_t)(eq - *kv) >= sizeof k) {
-            snprintf(errstr, n, "expected key=value: %s", *kv);
-            rd_kafka_conf_destroy(c);
-            return NULL;
-        }
-        memcpy(k, *kv, (size_t)(eq - *kv));
-        k[eq - *kv] = 0;
-        if (rd_kafka_conf_set(c, k, eq + 1, errstr, n) != RD_KAFKA_CONF_OK) {
-            rd_kafka_conf_destroy(c);
-            return NULL;
-        }
     }
     return c;
 }
@@ -127,8 +117,8 @@ static void topic_of_root(const sl_stream_t *s, const sl_stream_node_t *n, char 
     }
 }
 
-/* Partition counts: a source's own; a rekey's sub-topology, its upstream one's. Sub-topologies
- * are numbered in declaration order, so an upstream one always has a lower number. */
+/* Partition counts: a source's own; a rekey's sub-topology, its upstream one's. Nodes are walked
+ * in declaration order, so the upstream one is always known by then. */
 static sl_err_t plan_partitions(sl_stream_t *s, rd_kafka_t *rk, char *errstr, size_t n) {
     const rd_kafka_metadata_t *md;
     rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, 10000);
@@ -154,15 +144,7 @@ static sl_err_t plan_partitions(sl_stream_t *s, rd_kafka_t *rk, char *errstr, si
             }
             s->st_partitions[nd->subtopology] = SL_MAX(s->st_partitions[nd->subtopology], parts);
         } else if (nd->kind == SL_NODE_REKEY) {
-            /* Its parent's sub-topology is the lowest-numbered one holding a parent of it. */
-            for (size_t j = 0; j < b->n_nodes; j++) {
-                for (size_t k = 0; k < b->nodes[j]->n_children; k++) {
-                    if (b->nodes[j]->children[k] == nd) {
-                        s->st_partitions[nd->subtopology] =
-                            s->st_partitions[b->nodes[j]->subtopology];
-                    }
-                }
-            }
+            s->st_partitions[nd->subtopology] = s->st_partitions[nd->parent->subtopology];
         }
     }
     rd_kafka_metadata_destroy(md);
@@ -330,16 +312,29 @@ static void changelog_name(const lane_t *l, const char *store, char *out, size_t
 /* Restores the tasks in slots[from..l->n_slots) together: every changelog partition of their
  * stores is read to its end (committed records only) in one assignment, so a rebalance that
  * brings several tasks waits for the slowest partition once, not for each in turn. */
+typedef struct restore_target {
+    sl_stream_task_t *task;
+    const char *store;
+} restore_target_t;
+
 static sl_err_t restore(lane_t *l, size_t from) {
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(4);
+    /* Each changelog partition's element points at the (task, store) its records go to. */
+    restore_target_t *targets = sl_xcalloc((l->n_slots - from) * MAX_STORES + 1, sizeof *targets);
+    size_t n_targets = 0;
     for (size_t k = from; k < l->n_slots; k++) {
         const char *stores[MAX_STORES];
         size_t n = sl_stream_task_stores(l->slots[k].task, stores, MAX_STORES);
         for (size_t i = 0; i < n && i < MAX_STORES; i++) {
             char t[512];
             changelog_name(l, stores[i], t, sizeof t);
-            rd_kafka_topic_partition_list_add(parts, t, l->slots[k].partition)->offset =
-                RD_KAFKA_OFFSET_BEGINNING;
+            restore_target_t *rt = &targets[n_targets++];
+            rt->task = l->slots[k].task;
+            rt->store = stores[i];
+            rd_kafka_topic_partition_t *tp =
+                rd_kafka_topic_partition_list_add(parts, t, l->slots[k].partition);
+            tp->offset = RD_KAFKA_OFFSET_BEGINNING;
+            tp->opaque = rt;
         }
     }
     rd_kafka_resp_err_t err = parts->cnt ? rd_kafka_assign(l->restorer, parts) : 0;
@@ -366,24 +361,11 @@ static sl_err_t restore(lane_t *l, size_t from) {
             sl_log(SL_LOG_WARN, "stream", "lane=%d msg=\"restore: %s\"", l->idx,
                    rd_kafka_message_errstr(m));
         } else {
-            for (size_t k = from; k < l->n_slots; k++) {
-                if (l->slots[k].partition != m->partition) {
-                    continue;
-                }
-                const char *stores[MAX_STORES];
-                size_t n = sl_stream_task_stores(l->slots[k].task, stores, MAX_STORES);
-                for (size_t i = 0; i < n && i < MAX_STORES; i++) {
-                    char t[512];
-                    changelog_name(l, stores[i], t, sizeof t);
-                    if (!strcmp(t, topic)) {
-                        sl_bytes_t v = {m->payload, m->len};
-                        sl_stream_task_restore(l->slots[k].task, stores[i],
-                                               (sl_bytes_t){m->key, m->key_len},
-                                               m->payload ? &v : NULL);
-                        records++;
-                    }
-                }
-            }
+            restore_target_t *rt = tp->opaque;
+            sl_bytes_t v = {m->payload, m->len};
+            sl_stream_task_restore(rt->task, rt->store, (sl_bytes_t){m->key, m->key_len},
+                                   m->payload ? &v : NULL);
+            records++;
         }
         rd_kafka_message_destroy(m);
     }
@@ -392,6 +374,7 @@ static sl_err_t restore(lane_t *l, size_t from) {
     }
     int n_parts = parts->cnt;
     rd_kafka_topic_partition_list_destroy(parts);
+    free(targets);
     if (err) {
         snprintf(l->err, sizeof l->err, "restore: %s", rd_kafka_err2str(err));
         return SL_ERR_IO;
@@ -814,7 +797,6 @@ sl_stream_t *sl_stream_new(sl_stream_builder_t *b, const sl_stream_run_conf_t *c
     sl_stream_t *s = sl_xcalloc(1, sizeof *s);
     s->b = b;
     s->conf = *conf;
-    s->conf.brokers = conf->brokers ? conf->brokers : "127.0.0.1:9092";
     s->conf.lanes = conf->lanes > 0 ? conf->lanes : 1;
     s->conf.commit_interval_ms = conf->commit_interval_ms > 0 ? conf->commit_interval_ms : 100;
     snprintf(s->app_id, sizeof s->app_id, "%s", conf->app_id);

@@ -15,19 +15,22 @@
 #ifndef SL_STREAM_RUNTIME_H
 #define SL_STREAM_RUNTIME_H
 
+#include <librdkafka/rdkafka.h>
+
 #include "stream/stream.h"
 #include "stream/task.h"
 
 typedef struct sl_stream_run_conf {
-    const char *brokers;     /* bootstrap.servers */
+    /* The librdkafka settings every client of the job starts from (bootstrap.servers and any
+     * other); copied per client, so it must outlive sl_stream_run. NULL: 127.0.0.1:9092. */
+    const rd_kafka_conf_t *client;
     const char *app_id;      /* application.id: group, topic and transactional-id prefix */
     const char *instance_id; /* stable per instance (transactional ids); NULL: "0" */
     int lanes;               /* threads; 0: 1 */
     bool at_least_once;      /* processing.guarantee=at_least_once (default exactly_once_v2) */
     int commit_interval_ms;  /* commit.interval.ms; 0: 100 */
     sl_stream_on_error_t on_error;
-    const char *dead_letter;  /* NULL: <app>-dlq */
-    const char *const *props; /* extra librdkafka "key=value" settings, NULL-terminated */
+    const char *dead_letter; /* NULL: <app>-dlq */
 } sl_stream_run_conf_t;
 
 typedef struct sl_stream sl_stream_t;

@@ -31,6 +31,9 @@ struct sl_winagg {
     size_t n_windows;
     uint8_t *scratch; /* one store key or value being built */
     size_t cap_scratch;
+    uint8_t *state; /* the accumulator being worked on (state_bytes) */
+    uint8_t *put;   /* a window's value, then a copy of its key, for sl_kv_put */
+    size_t cap_put;
 };
 
 static int64_t sat_add(int64_t a, int64_t b) {
@@ -154,7 +157,12 @@ static bool win_get(sl_winagg_t *a, sl_bytes_t wk, win_t *w) {
 
 static void win_put(sl_winagg_t *a, sl_bytes_t wk, const win_t *w) {
     size_t n = HDR + a->ops.state_bytes;
-    uint8_t *v = sl_xmalloc(n + wk.len);
+    if (n + wk.len > a->cap_put) {
+        a->cap_put = (n + wk.len) * 2;
+        free(a->put);
+        a->put = sl_xmalloc(a->cap_put);
+    }
+    uint8_t *v = a->put;
     uint8_t *k = v + n; /* wk may view the scratch buffer: keep a copy beside the value */
     memcpy(k, wk.p, wk.len);
     sl_store_be64(v, (uint64_t)w->start);
@@ -162,7 +170,6 @@ static void win_put(sl_winagg_t *a, sl_bytes_t wk, const win_t *w) {
     v[16] = w->fired;
     memcpy(v + HDR, w->state, a->ops.state_bytes);
     sl_kv_put(a->kv, (sl_bytes_t){k, wk.len}, (sl_bytes_t){v, n});
-    free(v);
 }
 
 static sl_bytes_t key_of_win(sl_bytes_t wk) {
@@ -191,6 +198,7 @@ sl_winagg_t *sl_winagg_new(const sl_winagg_conf_t *conf, const sl_winagg_ops_t *
         return NULL;
     }
     sl_winagg_t *a = sl_xcalloc(1, sizeof *a);
+    a->state = sl_xmalloc(ops->state_bytes ? ops->state_bytes : 1);
     a->c = c;
     a->ops = *ops;
     a->kv = store;
@@ -205,6 +213,8 @@ void sl_winagg_free(sl_winagg_t *a) {
     heap_clear(a);
     free(a->heap);
     free(a->scratch);
+    free(a->state);
+    free(a->put);
     free(a);
 }
 
@@ -392,11 +402,8 @@ static sl_err_t add_session(sl_winagg_t *a, sl_bytes_t key, sl_bytes_t value, in
 }
 
 sl_err_t sl_winagg_add(sl_winagg_t *a, sl_bytes_t key, sl_bytes_t value, int64_t ts, int64_t wm) {
-    uint8_t *state = sl_xmalloc(a->ops.state_bytes ? a->ops.state_bytes : 1);
-    sl_err_t err = sessions(a) ? add_session(a, key, value, ts, wm, state)
-                               : add_time(a, key, value, ts, wm, state);
-    free(state);
-    return err;
+    return sessions(a) ? add_session(a, key, value, ts, wm, a->state)
+                       : add_time(a, key, value, ts, wm, a->state);
 }
 
 /* ---- firing ---- */
@@ -417,7 +424,7 @@ static void session_forget(sl_winagg_t *a, sl_bytes_t key, uint64_t slot) {
 }
 
 sl_err_t sl_winagg_advance(sl_winagg_t *a, int64_t wm) {
-    uint8_t *state = sl_xmalloc(a->ops.state_bytes ? a->ops.state_bytes : 1);
+    uint8_t *state = a->state;
     sl_err_t err = SL_OK;
     while (err == SL_OK && a->n_heap && a->heap[0].at <= wm) {
         due_t d = heap_pop(a);
@@ -451,6 +458,5 @@ sl_err_t sl_winagg_advance(sl_winagg_t *a, int64_t wm) {
         }
         free(d.k);
     }
-    free(state);
     return err;
 }
