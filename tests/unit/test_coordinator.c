@@ -78,11 +78,13 @@ static sl_coord_t *open_coord(sl_loop_t *loop, const char *dir) {
     return sl_coord_new(loop, dir, &conf, &hooks, err);
 }
 
-/* Joins a dynamic member through MEMBER_ID_REQUIRED; returns its id (owned). */
-static char *join_new(sl_coord_t *co, const char *group, int *req_tag) {
+/* Joins a dynamic member through MEMBER_ID_REQUIRED with the given rebalance timeout; returns its
+ * id (owned), or NULL if either step did not answer as it should. */
+static char *join_new_rt(sl_coord_t *co, const char *group, int *req_tag, int32_t rebalance_ms) {
     sl_str_t n[1];
     sl_bytes_t md[1];
     sl_join_args_t a = args(group, "", NULL, n, md);
+    a.rebalance_timeout_ms = rebalance_ms;
     sl_member_t *m;
     sl_group_t *g;
     int rc = sl_coord_join(co, &a, req_tag, &m, &g);
@@ -95,6 +97,10 @@ static char *join_new(sl_coord_t *co, const char *group, int *req_tag) {
     a.member_id = S(id);
     rc = sl_coord_join(co, &a, req_tag, &m, &g);
     return rc == -1 ? id : NULL;
+}
+
+static char *join_new(sl_coord_t *co, const char *group, int *req_tag) {
+    return join_new_rt(co, group, req_tag, 10000);
 }
 
 TEST(two_members_join_sync_heartbeat_leave) {
@@ -315,18 +321,12 @@ static void rebalance_timeout_drops_silent_member(int *sl_failed_, bool leader_r
     CHECK(co);
     int ra = 0, rb = 0, ra2 = 0, rlast = 0;
     sl_member_t *m;
-    CHECK_EQ_INT(rejoin(co, "", &ra, &m), 79);
-    char *a = sl_xstrdup(m->member_id);
-    free(m->member_id);
-    free(m);
-    CHECK_EQ_INT(rejoin(co, a, &ra, &m), -1);
+    char *a = join_new_rt(co, "rt", &ra, 50);
+    CHECK(a != NULL);
     CHECK_EQ_INT(ra, 1); /* generation 1: A alone */
     sl_group_t *g = sl_coord_find(co, S("rt"));
-    CHECK_EQ_INT(rejoin(co, "", &rb, &m), 79);
-    char *b = sl_xstrdup(m->member_id);
-    free(m->member_id);
-    free(m);
-    CHECK_EQ_INT(rejoin(co, b, &rb, &m), -1);
+    char *b = join_new_rt(co, "rt", &rb, 50);
+    CHECK(b != NULL);
     CHECK_EQ_INT(rejoin(co, a, &ra2, &m), -1); /* A rejoins: generation 2 with A and B */
     CHECK_EQ_INT(g->generation, 2);
     CHECK_EQ_INT(rb, 1);
@@ -391,11 +391,8 @@ TEST(rebalance_timeout_with_no_rejoin_empties_group) {
     CHECK(co);
     int ra = 0;
     sl_member_t *m;
-    CHECK_EQ_INT(rejoin(co, "", &ra, &m), 79);
-    char *a = sl_xstrdup(m->member_id);
-    free(m->member_id);
-    free(m);
-    CHECK_EQ_INT(rejoin(co, a, &ra, &m), -1);
+    char *a = join_new_rt(co, "rt", &ra, 50);
+    CHECK(a != NULL);
     sl_group_t *g = sl_coord_find(co, S("rt"));
     sl_str_t who[1] = {S(a)};
     sl_bytes_t what[1] = {{(const uint8_t *)"X", 1}};
@@ -405,11 +402,8 @@ TEST(rebalance_timeout_with_no_rejoin_empties_group) {
     CHECK_EQ_INT(g->state, SL_GROUP_STABLE);
     /* A MEMBER_ID_REQUIRED newcomer never completes its join; A must rejoin and does not. */
     int rb = 0;
-    CHECK_EQ_INT(rejoin(co, "", &rb, &m), 79);
-    char *b = sl_xstrdup(m->member_id);
-    free(m->member_id);
-    free(m);
-    CHECK_EQ_INT(rejoin(co, b, &rb, &m), -1);
+    char *b = join_new_rt(co, "rt", &rb, 50);
+    CHECK(b != NULL);
     CHECK_EQ_INT(g->state, SL_GROUP_PREPARING_REBALANCE);
     sl_coord_delete_group(co, S("nothing"));                     /* unrelated: no effect */
     CHECK_EQ_INT(sl_coord_leave(co, S("rt"), S(b), S(NULL)), 0); /* b leaves: answered once */
