@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli/cli.h"
 #include "common/log.h"
@@ -16,17 +17,21 @@
 typedef sl_err_t sl_stream_job_fn(sl_stream_builder_t *b, int argc, char **argv);
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: sluice run PIPELINE.so --app-id ID [options] [-- pipeline args]\n"
-               "Runs a stream pipeline (a shared library defining sl_stream_job; see examples/)\n"
-               "against any Kafka cluster, exactly once by default. Scale out by starting more\n"
-               "instances with the same --app-id (and distinct --instance-id).\n"
-               "  --app-id ID        application.id: consumer group and internal topic prefix\n"
-               "  --instance-id ID   stable id of this instance (transactional ids; default 0)\n"
-               "  --threads N        lanes (threads), each a consumer + transactional producer\n"
-               "  --set key=value    processing.guarantee=exactly_once_v2|at_least_once,\n"
-               "                     commit.interval.ms=100, on.error=dead-letter|skip|fail,\n"
-               "                     dead.letter.topic=<app>-dlq\n"
-               "options: -b HOST:PORT (default 127.0.0.1:9092), -X librdkafka.key=value\n");
+    fprintf(
+        f, "usage: sluice run PIPELINE.so --app-id ID [options] [-- pipeline args]\n"
+           "Runs a stream pipeline (a shared library defining sl_stream_job; see examples/)\n"
+           "against any Kafka cluster, exactly once by default. Scale out by starting more\n"
+           "instances with the same --app-id (and distinct --instance-id).\n"
+           "  --app-id ID        application.id: consumer group and internal topic prefix\n"
+           "  --instance-id ID   stable id of this instance (transactional ids; default 0)\n"
+           "  --threads N        lanes (threads), each a consumer + transactional producer\n"
+           "  --state-dir DIR    state.dir: RocksDB stores (default /tmp/sluice-streams)\n"
+           "  --set key=value    processing.guarantee=exactly_once_v2|at_least_once,\n"
+           "                     commit.interval.ms=100, on.error=dead-letter|skip|fail,\n"
+           "                     dead.letter.topic=<app>-dlq,\n"
+           "                     default.dsl.store=in_memory|rocksDB (stores that do not choose),\n"
+           "                     statestore.cache.max.bytes=10485760 (per RocksDB store)\n"
+           "options: -b HOST:PORT (default 127.0.0.1:9092), -X librdkafka.key=value\n");
 }
 
 static sl_stream_t *running;
@@ -73,6 +78,23 @@ static int apply_set(sl_stream_run_conf_t *rc, const char *kv) {
         }
     } else if (kl == 17 && !strncmp(kv, "dead.letter.topic", kl)) {
         rc->dead_letter = v;
+    } else if (kl == 17 && !strncmp(kv, "default.dsl.store", kl)) {
+        if (!strcasecmp(v, "rocksdb")) {
+            rc->default_backend = SL_STREAM_ROCKSDB;
+        } else if (!strcmp(v, "in_memory")) {
+            rc->default_backend = SL_STREAM_MEMORY;
+        } else {
+            sl_cli_error("default.dsl.store", "in_memory or rocksDB");
+            return -1;
+        }
+    } else if (kl == 26 && !strncmp(kv, "statestore.cache.max.bytes", kl)) {
+        char *end;
+        unsigned long long n = strtoull(v, &end, 10);
+        if (!*v || *end || n == 0 || n > (1ull << 40)) {
+            sl_cli_error("statestore.cache.max.bytes", "a positive number of bytes");
+            return -1;
+        }
+        rc->cache_bytes = (size_t)n;
     } else {
         fprintf(stderr, "sluice: --set: unknown setting '%.*s'\n", (int)kl, kv);
         return -1;
@@ -86,6 +108,7 @@ int sl_cmd_run(int argc, char **argv) {
         {"app-id", required_argument, 0, 'a'},
         {"instance-id", required_argument, 0, 'i'},
         {"threads", required_argument, 0, 't'},
+        {"state-dir", required_argument, 0, 'd'},
         {"set", required_argument, 0, 's'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -108,6 +131,9 @@ int sl_cmd_run(int argc, char **argv) {
             break;
         case 't':
             rc.lanes = atoi(optarg);
+            break;
+        case 'd':
+            rc.state_dir = optarg;
             break;
         case 's':
             if (n_sets == (int)SL_ARRAY_LEN(sets)) {

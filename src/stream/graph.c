@@ -205,6 +205,18 @@ void sl_stream_late_topic(sl_stream_node_t *aggregate, const char *topic) {
     aggregate->late_topic = sl_xstrdup(topic ? topic : "");
 }
 
+void sl_stream_state_backend(sl_stream_node_t *stateful, sl_stream_backend_t backend) {
+    if (stateful->kind != SL_NODE_AGG) {
+        fail(stateful->b, "a state backend belongs to a stateful node ('%s' is not one)",
+             stateful->name);
+    } else if (backend != SL_STREAM_BACKEND_DEFAULT && backend != SL_STREAM_MEMORY &&
+               backend != SL_STREAM_ROCKSDB) {
+        fail(stateful->b, "node '%s': unknown state backend %d", stateful->name, (int)backend);
+    } else {
+        stateful->backend = backend;
+    }
+}
+
 const char *sl_stream_graph_check(sl_stream_builder_t *b) {
     if (b->err[0]) {
         return b->err;

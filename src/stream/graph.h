@@ -39,6 +39,7 @@ struct sl_stream_node {
     bool windowed;
     sl_stream_window_t win;
     char *late_topic;
+    sl_stream_backend_t backend; /* stateful nodes */
 };
 
 struct sl_stream_builder {

@@ -7,7 +7,12 @@
  * entries are never modified in place, a change allocates a new one. */
 #include "kv.h"
 
+#include <errno.h>
+#include <rocksdb/c.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "common/os.h"
 
 typedef struct entry {
     uint64_t hash;
@@ -29,7 +34,22 @@ struct sl_kv {
     size_t bytes;     /* entry allocations, table and log */
     change_t *log;
     size_t n_log, cap_log;
+    /* Disk stores: the committed image lives in RocksDB; the table caches it (clean entries)
+     * and holds the changes since the commit. */
+    rocksdb_t *db;
+    rocksdb_options_t *opts;
+    rocksdb_readoptions_t *ro;
+    rocksdb_writeoptions_t *wo;
+    rocksdb_cache_t *block_cache;
+    rocksdb_block_based_table_options_t *table_opts;
+    size_t cache_max;            /* clean entries are dropped at a commit past this */
+    int64_t covered, cover_next; /* the changelog offset the committed image covers; next one */
+    char err[SL_ERRLEN];
 };
+
+/* Keys of a disk store's own records: a zero byte first, which no engine key starts with. */
+static const sl_bytes_t COVER_KEY = {(const uint8_t *)"\0cover", 6};
+static const sl_bytes_t COUNT_KEY = {(const uint8_t *)"\0count", 6};
 
 static uint64_t hash_bytes(sl_bytes_t k) {
     uint64_t h = 1469598103934665603ull;
@@ -87,6 +107,16 @@ sl_kv_t *sl_kv_new(void) {
 void sl_kv_free(sl_kv_t *kv) {
     if (!kv) {
         return;
+    }
+    if (kv->db) {
+        rocksdb_close(kv->db);
+    }
+    if (kv->opts) {
+        rocksdb_options_destroy(kv->opts);
+        rocksdb_block_based_options_destroy(kv->table_opts);
+        rocksdb_cache_destroy(kv->block_cache);
+        rocksdb_readoptions_destroy(kv->ro);
+        rocksdb_writeoptions_destroy(kv->wo);
     }
     for (size_t i = 0; i < kv->n_log; i++) {
         if (kv->log[i].old) {
@@ -153,8 +183,38 @@ static void remove_slot(sl_kv_t *kv, size_t i) {
     }
 }
 
-bool sl_kv_get(const sl_kv_t *kv, sl_bytes_t key, sl_bytes_t *val) {
-    entry_t *e = kv->slots[find_slot(kv, hash_bytes(key), key)];
+/* Disk stores: a key missing from the table is read from RocksDB into the table as a clean
+ * entry (the committed image), so that changes to it are logged against that image. Returns the
+ * key's slot either way. */
+static size_t load(sl_kv_t *kv, uint64_t hash, sl_bytes_t key) {
+    size_t i = find_slot(kv, hash, key);
+    if (kv->slots[i] || !kv->db) {
+        return i;
+    }
+    size_t vlen = 0;
+    char *err = NULL;
+    char *v = rocksdb_get(kv->db, kv->ro, (const char *)key.p, key.len, &vlen, &err);
+    if (err) {
+        snprintf(kv->err, sizeof kv->err, "read: %s", err); /* reported by the next commit */
+        rocksdb_free(err);
+        return i;
+    }
+    if (!v) {
+        return i;
+    }
+    if ((kv->used + 1) * 10 > kv->cap * 7) {
+        grow(kv);
+        i = find_slot(kv, hash, key);
+    }
+    kv->slots[i] = entry_new(kv, hash, key, &(sl_bytes_t){(const uint8_t *)v, vlen});
+    kv->used++;
+    rocksdb_free(v);
+    return i;
+}
+
+bool sl_kv_get(sl_kv_t *kv, sl_bytes_t key, sl_bytes_t *val) {
+    size_t i = load(kv, hash_bytes(key), key); /* first: it may grow the table */
+    entry_t *e = kv->slots[i];
     if (!e || e->deleted) {
         return false;
     }
@@ -205,12 +265,12 @@ void sl_kv_put(sl_kv_t *kv, sl_bytes_t key, sl_bytes_t val) {
     }
     uint64_t h = hash_bytes(key);
     entry_t *n = entry_new(kv, h, key, &val); /* copies first: key/val may view the old entry */
-    replace(kv, find_slot(kv, h, key), n);
+    replace(kv, load(kv, h, key), n);
 }
 
 bool sl_kv_del(sl_kv_t *kv, sl_bytes_t key) {
     uint64_t h = hash_bytes(key);
-    size_t i = find_slot(kv, h, key);
+    size_t i = load(kv, h, key);
     entry_t *e = kv->slots[i];
     if (!e || e->deleted) {
         return false;
@@ -243,7 +303,57 @@ size_t sl_kv_changed_count(const sl_kv_t *kv) {
     return kv->n_log;
 }
 
-void sl_kv_commit(sl_kv_t *kv) {
+/* Disk stores: the changes, the live-key count and the covered changelog offset in one atomic
+ * RocksDB write. Not synced: a process crash keeps the OS's copy, and a power cut leaves an
+ * earlier consistent image whose covered offset makes the restore replay what it lacks. */
+static sl_err_t write_disk(sl_kv_t *kv) {
+    if (kv->err[0]) {
+        return SL_ERR_IO; /* a read failed since the last commit */
+    }
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+    for (size_t i = 0; i < kv->n_log; i++) {
+        const entry_t *c = kv->log[i].cur;
+        if (c->deleted) {
+            rocksdb_writebatch_delete(wb, (const char *)c->data, c->klen);
+        } else {
+            rocksdb_writebatch_put(wb, (const char *)c->data, c->klen,
+                                   (const char *)c->data + c->klen, c->vlen);
+        }
+    }
+    uint8_t b[8];
+    sl_store_be64(b, (uint64_t)kv->count);
+    rocksdb_writebatch_put(wb, (const char *)COUNT_KEY.p, COUNT_KEY.len, (const char *)b, 8);
+    if (kv->cover_next >= 0) {
+        sl_store_be64(b, (uint64_t)kv->cover_next);
+        rocksdb_writebatch_put(wb, (const char *)COVER_KEY.p, COVER_KEY.len, (const char *)b, 8);
+    }
+    char *err = NULL;
+    rocksdb_write(kv->db, kv->wo, wb, &err);
+    rocksdb_writebatch_destroy(wb);
+    if (err) {
+        snprintf(kv->err, sizeof kv->err, "write: %s", err);
+        rocksdb_free(err);
+        return SL_ERR_IO;
+    }
+    if (kv->cover_next >= 0) {
+        kv->covered = kv->cover_next;
+    }
+    return SL_OK;
+}
+
+/* Disk stores past their cache budget drop every cached entry (all clean after a commit). */
+static void drop_cache(sl_kv_t *kv) {
+    for (size_t i = 0; i < kv->cap; i++) {
+        entry_free(kv, kv->slots[i]);
+        kv->slots[i] = NULL;
+    }
+    kv->used = 0;
+}
+
+sl_err_t sl_kv_commit(sl_kv_t *kv) {
+    if (kv->db && write_disk(kv) != SL_OK) {
+        return SL_ERR_IO;
+    }
     for (size_t i = 0; i < kv->n_log; i++) {
         change_t *c = &kv->log[i];
         entry_free(kv, c->old);
@@ -254,6 +364,10 @@ void sl_kv_commit(sl_kv_t *kv) {
         }
     }
     kv->n_log = 0;
+    if (kv->db && kv->bytes > kv->cache_max) {
+        drop_cache(kv);
+    }
+    return SL_OK;
 }
 
 void sl_kv_abort(sl_kv_t *kv) {
@@ -277,7 +391,38 @@ void sl_kv_abort(sl_kv_t *kv) {
     kv->n_log = 0;
 }
 
-void sl_kv_each(const sl_kv_t *kv, sl_kv_each_fn *fn, void *arg) {
+/* Disk stores: RocksDB's image with the table's changes over it. */
+static void each_disk(sl_kv_t *kv, sl_kv_each_fn *fn, void *arg) {
+    rocksdb_iterator_t *it = rocksdb_create_iterator(kv->db, kv->ro);
+    for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+        size_t kl, vl;
+        const char *k = rocksdb_iter_key(it, &kl);
+        const char *v = rocksdb_iter_value(it, &vl);
+        if (kl && k[0] == 0) {
+            continue; /* the store's own records */
+        }
+        sl_bytes_t key = {(const uint8_t *)k, kl}, val = {(const uint8_t *)v, vl};
+        const entry_t *e = kv->slots[find_slot(kv, hash_bytes(key), key)];
+        if (e && e->change >= 0) {
+            continue; /* changed since the commit: listed from the table below */
+        }
+        fn(key, &val, arg);
+    }
+    rocksdb_iter_destroy(it);
+    for (size_t i = 0; i < kv->n_log; i++) {
+        const entry_t *c = kv->log[i].cur;
+        if (!c->deleted) {
+            sl_bytes_t v = {c->data + c->klen, c->vlen};
+            fn(key_of(c), &v, arg);
+        }
+    }
+}
+
+void sl_kv_each(sl_kv_t *kv, sl_kv_each_fn *fn, void *arg) {
+    if (kv->db) {
+        each_disk(kv, fn, arg);
+        return;
+    }
     for (size_t i = 0; i < kv->cap; i++) {
         const entry_t *e = kv->slots[i];
         if (e && !e->deleted) {
@@ -285,4 +430,99 @@ void sl_kv_each(const sl_kv_t *kv, sl_kv_each_fn *fn, void *arg) {
             fn(key_of(e), &v, arg);
         }
     }
+}
+
+/* ---- disk stores (RocksDB) ---- */
+
+static int64_t load_i64(sl_kv_t *kv, sl_bytes_t key, int64_t dflt) {
+    size_t n = 0;
+    char *err = NULL;
+    char *v = rocksdb_get(kv->db, kv->ro, (const char *)key.p, key.len, &n, &err);
+    int64_t r = v && n == 8 ? (int64_t)sl_load_be64((const uint8_t *)v) : dflt;
+    rocksdb_free(v);
+    rocksdb_free(err);
+    return r;
+}
+
+sl_kv_t *sl_kv_open(const char *dir, size_t cache_bytes, char *errbuf, size_t errlen) {
+    if (sl_os_mkdirs(dir) != 0) {
+        snprintf(errbuf, errlen, "state directory %s: %s", dir, strerror(errno));
+        return NULL;
+    }
+    sl_kv_t *kv = sl_kv_new();
+    kv->cache_max = cache_bytes;
+    kv->cover_next = -1;
+    /* Memory stays bounded whatever the state's size: small memtables, a small block cache
+     * (index and filter blocks charged to it), bloom filters so a missing key costs no read. */
+    kv->opts = rocksdb_options_create();
+    rocksdb_options_set_create_if_missing(kv->opts, 1);
+    rocksdb_options_set_write_buffer_size(kv->opts, 4 << 20);
+    rocksdb_options_set_max_write_buffer_number(kv->opts, 2);
+    rocksdb_options_set_max_open_files(kv->opts, 64);
+    rocksdb_options_set_compression(kv->opts, rocksdb_lz4_compression);
+    kv->block_cache = rocksdb_cache_create_lru(8 << 20);
+    kv->table_opts = rocksdb_block_based_options_create();
+    rocksdb_block_based_options_set_block_cache(kv->table_opts, kv->block_cache);
+    rocksdb_block_based_options_set_cache_index_and_filter_blocks(kv->table_opts, 1);
+    rocksdb_block_based_options_set_filter_policy(kv->table_opts,
+                                                  rocksdb_filterpolicy_create_bloom(10));
+    rocksdb_options_set_block_based_table_factory(kv->opts, kv->table_opts);
+    kv->ro = rocksdb_readoptions_create();
+    kv->wo = rocksdb_writeoptions_create();
+    char *err = NULL;
+    kv->db = rocksdb_open(kv->opts, dir, &err);
+    if (!kv->db) {
+        snprintf(errbuf, errlen, "state store %s: %s", dir, err ? err : "cannot open");
+        rocksdb_free(err);
+        sl_kv_free(kv);
+        return NULL;
+    }
+    kv->covered = load_i64(kv, COVER_KEY, -1);
+    kv->count = (size_t)load_i64(kv, COUNT_KEY, 0);
+    return kv;
+}
+
+bool sl_kv_on_disk(const sl_kv_t *kv) {
+    return kv->db != NULL;
+}
+
+int64_t sl_kv_covered(const sl_kv_t *kv) {
+    return kv->db ? kv->covered : -1;
+}
+
+void sl_kv_cover(sl_kv_t *kv, int64_t next_offset) {
+    kv->cover_next = next_offset;
+}
+
+const char *sl_kv_error(const sl_kv_t *kv) {
+    return kv->err[0] ? kv->err : NULL;
+}
+
+sl_err_t sl_kv_wipe(sl_kv_t *kv) {
+    sl_kv_abort(kv);
+    if (!kv->db) {
+        drop_cache(kv);
+        kv->count = 0;
+        return SL_OK;
+    }
+    drop_cache(kv);
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+    rocksdb_iterator_t *it = rocksdb_create_iterator(kv->db, kv->ro);
+    for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+        size_t kl;
+        const char *k = rocksdb_iter_key(it, &kl);
+        rocksdb_writebatch_delete(wb, k, kl);
+    }
+    rocksdb_iter_destroy(it);
+    char *err = NULL;
+    rocksdb_write(kv->db, kv->wo, wb, &err);
+    rocksdb_writebatch_destroy(wb);
+    if (err) {
+        snprintf(kv->err, sizeof kv->err, "wipe: %s", err);
+        rocksdb_free(err);
+        return SL_ERR_IO;
+    }
+    kv->count = 0;
+    kv->covered = kv->cover_next = -1;
+    return SL_OK;
 }

@@ -43,6 +43,14 @@ typedef struct slot {
     sl_stream_task_t *task;
 } slot_t;
 
+/* The next offset of a changelog partition this lane wrote in the current checkpoint, from the
+ * delivery reports: what the stores' disk images cover once the checkpoint commits. */
+typedef struct cl_mark {
+    char topic[256];
+    int32_t partition;
+    int64_t next;
+} cl_mark_t;
+
 typedef struct lane {
     sl_stream_t *s;
     int idx;
@@ -55,6 +63,8 @@ typedef struct lane {
     uint64_t last_commit, last_tick;
     sl_stream_task_stats_t gone; /* totals of tasks already dropped */
     uint64_t commits;
+    cl_mark_t *marks;
+    size_t n_marks;
     char err[SL_ERRLEN];
 } lane_t;
 
@@ -62,6 +72,7 @@ struct sl_stream {
     sl_stream_builder_t *b;
     sl_stream_run_conf_t conf;
     char app_id[200], instance_id[100];
+    char *state_dir; /* <state.dir>/<app>/<instance>: this instance's disk stores */
     root_t roots[MAX_ROOTS_ALL];
     size_t n_roots;
     int32_t *st_partitions; /* per sub-topology */
@@ -217,8 +228,12 @@ static sl_err_t create_topics(sl_stream_t *s, rd_kafka_t *rk, char *errstr, size
 
 /* ---- producing ---- */
 
+/* Delivery reports of changelog records carry this opaque (cl_mark_t). */
+static char changelog_tag;
+
 static sl_err_t produce(lane_t *l, const char *topic, int32_t partition, sl_bytes_t key,
-                        sl_bytes_t value, int64_t ts, const sl_stream_hdr_t *h, size_t nh) {
+                        sl_bytes_t value, int64_t ts, const sl_stream_hdr_t *h, size_t nh,
+                        void *msg_opaque) {
     rd_kafka_headers_t *hdrs = nh ? rd_kafka_headers_new(nh) : NULL;
     for (size_t i = 0; i < nh; i++) {
         (void)rd_kafka_header_add(hdrs, h[i].name, -1, h[i].value.p, (ssize_t)h[i].value.len);
@@ -230,7 +245,7 @@ static sl_err_t produce(lane_t *l, const char *topic, int32_t partition, sl_byte
                                 RD_KAFKA_V_VALUE((void *)value.p, value.p ? value.len : 0),
                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                 RD_KAFKA_V_TIMESTAMP(ts > 0 ? ts : 0), RD_KAFKA_V_HEADERS(hdrs),
-                                RD_KAFKA_V_END);
+                                RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             break;
         }
@@ -249,7 +264,7 @@ static sl_err_t produce(lane_t *l, const char *topic, int32_t partition, sl_byte
 static sl_err_t task_write(void *opaque, const char *topic, int32_t partition, sl_bytes_t key,
                            sl_bytes_t value, int64_t ts, const sl_stream_hdr_t *h, size_t nh) {
     return produce(opaque, topic, partition < 0 ? RD_KAFKA_PARTITION_UA : partition, key, value, ts,
-                   h, nh);
+                   h, nh, NULL);
 }
 
 /* A watermark marker (task.h) instead of a record: SL_OK and its fields, else SL_ERR_NOTFOUND. */
@@ -277,11 +292,36 @@ static sl_err_t marker_of(const rd_kafka_message_t *m, int32_t *task, int64_t *w
     return SL_OK;
 }
 
+static cl_mark_t *mark_of(lane_t *l, const char *topic, int32_t partition) {
+    for (size_t i = 0; i < l->n_marks; i++) {
+        if (l->marks[i].partition == partition && !strcmp(l->marks[i].topic, topic)) {
+            return &l->marks[i];
+        }
+    }
+    return NULL;
+}
+
+/* Runs on the lane thread (inside rd_kafka_poll, flush or commit_transaction). */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
+    lane_t *l = opaque;
     if (m->err) {
-        atomic_store(&((lane_t *)opaque)->delivery_failed, true);
+        atomic_store(&l->delivery_failed, true);
+        return;
     }
+    if (m->_private != &changelog_tag || m->offset < 0) {
+        return;
+    }
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    cl_mark_t *mk = mark_of(l, topic, m->partition);
+    if (!mk) {
+        l->marks = sl_xrealloc(l->marks, (l->n_marks + 1) * sizeof *l->marks);
+        mk = &l->marks[l->n_marks++];
+        snprintf(mk->topic, sizeof mk->topic, "%s", topic);
+        mk->partition = m->partition;
+        mk->next = -1;
+    }
+    mk->next = SL_MAX(mk->next, m->offset + 1);
 }
 
 /* ---- tasks ---- */
@@ -309,19 +349,56 @@ static void changelog_name(const lane_t *l, const char *store, char *out, size_t
     snprintf(out, cap, "%s-%s-changelog", l->s->app_id, store);
 }
 
-/* Restores the tasks in slots[from..l->n_slots) together: every changelog partition of their
- * stores is read to its end (committed records only) in one assignment, so a rebalance that
- * brings several tasks waits for the slowest partition once, not for each in turn. */
+/* The (task, store) a changelog partition restores. */
 typedef struct restore_target {
     sl_stream_task_t *task;
     const char *store;
 } restore_target_t;
 
+/* Where a store's restore starts: the beginning of its changelog partition, or where its disk
+ * image stops covering it. An image that claims more than the changelog holds, or that the
+ * changelog's start has passed, belongs to another incarnation of the topic: it is wiped.
+ * RD_KAFKA_OFFSET_INVALID (reason in l->err) when the store cannot be used. */
+static int64_t restore_from(lane_t *l, const restore_target_t *rt) {
+    int64_t covered = sl_stream_task_store_covered(rt->task, rt->store);
+    if (covered < 0) {
+        return RD_KAFKA_OFFSET_BEGINNING;
+    }
+    char t[512];
+    changelog_name(l, rt->store, t, sizeof t);
+    int32_t part = sl_stream_task_partition(rt->task);
+    int64_t lo = -1, hi = -1;
+    rd_kafka_resp_err_t err =
+        rd_kafka_query_watermark_offsets(l->restorer, t, part, &lo, &hi, 10000);
+    if (err) {
+        snprintf(l->err, sizeof l->err, "restore: offsets of %s/%d: %s", t, (int)part,
+                 rd_kafka_err2str(err));
+        return RD_KAFKA_OFFSET_INVALID;
+    }
+    if (covered <= hi && covered >= lo) {
+        return covered;
+    }
+    sl_log(SL_LOG_WARN, "stream",
+           "lane=%d store=%s partition=%d msg=\"local state covers offset %lld but the changelog "
+           "holds %lld..%lld: wiped, restoring from the changelog\"",
+           l->idx, rt->store, (int)part, (long long)covered, (long long)lo, (long long)hi);
+    if (sl_stream_task_store_wipe(rt->task, rt->store) != SL_OK) {
+        snprintf(l->err, sizeof l->err, "restore: %s", sl_stream_task_error(rt->task));
+        return RD_KAFKA_OFFSET_INVALID;
+    }
+    return RD_KAFKA_OFFSET_BEGINNING;
+}
+
+/* Restores the tasks in slots[from..l->n_slots) together: every changelog partition of their
+ * stores is read to its end (committed records only) from where its disk image stops, in one
+ * assignment, so a rebalance that brings several tasks waits for the slowest partition once,
+ * not for each in turn. */
 static sl_err_t restore(lane_t *l, size_t from) {
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(4);
     /* Each changelog partition's element points at the (task, store) its records go to. */
     restore_target_t *targets = sl_xcalloc((l->n_slots - from) * MAX_STORES + 1, sizeof *targets);
     size_t n_targets = 0;
+    int local = 0; /* partitions resumed from a local disk image */
     for (size_t k = from; k < l->n_slots; k++) {
         const char *stores[MAX_STORES];
         size_t n = sl_stream_task_stores(l->slots[k].task, stores, MAX_STORES);
@@ -333,14 +410,21 @@ static sl_err_t restore(lane_t *l, size_t from) {
             rt->store = stores[i];
             rd_kafka_topic_partition_t *tp =
                 rd_kafka_topic_partition_list_add(parts, t, l->slots[k].partition);
-            tp->offset = RD_KAFKA_OFFSET_BEGINNING;
+            tp->offset = restore_from(l, rt);
             tp->opaque = rt;
+            local += tp->offset >= 0;
+            if (tp->offset == RD_KAFKA_OFFSET_INVALID) {
+                rd_kafka_topic_partition_list_destroy(parts);
+                free(targets);
+                return SL_ERR_IO;
+            }
         }
     }
     rd_kafka_resp_err_t err = parts->cnt ? rd_kafka_assign(l->restorer, parts) : 0;
     int at_end = 0;
+    bool failed = false;
     uint64_t records = 0, t0 = sl_mono_ms();
-    while (!err && at_end < parts->cnt && !atomic_load(&l->s->stop)) {
+    while (!err && !failed && at_end < parts->cnt && !atomic_load(&l->s->stop)) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(l->restorer, 100);
         if (!m) {
             continue;
@@ -363,8 +447,11 @@ static sl_err_t restore(lane_t *l, size_t from) {
         } else {
             restore_target_t *rt = tp->opaque;
             sl_bytes_t v = {m->payload, m->len};
-            sl_stream_task_restore(rt->task, rt->store, (sl_bytes_t){m->key, m->key_len},
-                                   m->payload ? &v : NULL);
+            if (sl_stream_task_restore(rt->task, rt->store, (sl_bytes_t){m->key, m->key_len},
+                                       m->payload ? &v : NULL, m->offset) != SL_OK) {
+                snprintf(l->err, sizeof l->err, "restore: %s", sl_stream_task_error(rt->task));
+                failed = true;
+            }
             records++;
         }
         rd_kafka_message_destroy(m);
@@ -379,14 +466,20 @@ static sl_err_t restore(lane_t *l, size_t from) {
         snprintf(l->err, sizeof l->err, "restore: %s", rd_kafka_err2str(err));
         return SL_ERR_IO;
     }
+    if (failed) {
+        return SL_ERR_IO;
+    }
     for (size_t k = from; k < l->n_slots; k++) {
-        sl_stream_task_restored(l->slots[k].task);
+        if (sl_stream_task_restored(l->slots[k].task) != SL_OK) {
+            snprintf(l->err, sizeof l->err, "restore: %s", sl_stream_task_error(l->slots[k].task));
+            return SL_ERR_IO;
+        }
     }
     if (n_parts) {
         sl_log(SL_LOG_INFO, "stream",
-               "lane=%d tasks=%zu msg=\"restored %llu changelog records from %d partitions in "
-               "%llu ms\"",
-               l->idx, l->n_slots - from, (unsigned long long)records, n_parts,
+               "lane=%d tasks=%zu msg=\"restored %llu changelog records from %d partitions "
+               "(%d resumed from local state) in %llu ms\"",
+               l->idx, l->n_slots - from, (unsigned long long)records, n_parts, local,
                (unsigned long long)(sl_mono_ms() - t0));
     }
     return SL_OK;
@@ -419,7 +512,33 @@ static void changelog_one(const char *store, sl_bytes_t key, const sl_bytes_t *v
     char t[512];
     snprintf(t, sizeof t, "%s-%s-changelog", l->s->app_id, store);
     *rc = produce(l, t, sl->partition, key, val ? *val : (sl_bytes_t){NULL, 0}, sl_wall_ms(), NULL,
-                  0);
+                  0, &changelog_tag);
+}
+
+/* The checkpoint committed: each store's disk image will cover its changelog up to the last
+ * record this checkpoint wrote, then the tasks' state becomes the committed image. */
+static sl_err_t commit_tasks(lane_t *l) {
+    for (size_t i = 0; i < l->n_slots; i++) {
+        const char *stores[MAX_STORES];
+        size_t n = sl_stream_task_stores(l->slots[i].task, stores, MAX_STORES);
+        for (size_t k = 0; k < n && k < MAX_STORES; k++) {
+            char t[512];
+            changelog_name(l, stores[k], t, sizeof t);
+            const cl_mark_t *mk = mark_of(l, t, l->slots[i].partition);
+            if (mk && mk->next >= 0) {
+                sl_stream_task_store_cover(l->slots[i].task, stores[k], mk->next);
+            }
+        }
+        if (sl_stream_task_commit(l->slots[i].task) != SL_OK) {
+            snprintf(l->err, sizeof l->err, "task %d_%d: %s", l->slots[i].st,
+                     (int)l->slots[i].partition, sl_stream_task_error(l->slots[i].task));
+            l->n_marks = 0;
+            return SL_ERR_IO;
+        }
+    }
+    l->n_marks = 0;
+    l->commits++;
+    return SL_OK;
 }
 
 /* Back to the last committed offsets (the beginning where nothing was committed). */
@@ -469,6 +588,7 @@ static void abort_all(lane_t *l) {
     for (size_t i = 0; i < l->n_slots; i++) {
         sl_stream_task_abort(l->slots[i].task);
     }
+    l->n_marks = 0;
 }
 
 /* One checkpoint. SL_OK when committed or when an abortable failure was rolled back (the inputs
@@ -503,11 +623,7 @@ static sl_err_t checkpoint(lane_t *l) {
             sl_log(SL_LOG_WARN, "stream", "lane=%d msg=\"commit: %s\"", l->idx,
                    rd_kafka_err2str(err));
         }
-        for (size_t i = 0; i < l->n_slots; i++) {
-            sl_stream_task_commit(l->slots[i].task);
-        }
-        l->commits++;
-        return SL_OK;
+        return commit_tasks(l);
     }
     if (!l->in_txn) {
         rd_kafka_topic_partition_list_destroy(pos);
@@ -529,11 +645,7 @@ static sl_err_t checkpoint(lane_t *l) {
     }
     if (!e) {
         l->in_txn = false;
-        for (size_t i = 0; i < l->n_slots; i++) {
-            sl_stream_task_commit(l->slots[i].task);
-        }
-        l->commits++;
-        return begin(l);
+        return commit_tasks(l) == SL_OK ? begin(l) : SL_ERR_IO;
     }
     if (rd_kafka_error_txn_requires_abort(e)) {
         sl_log(SL_LOG_WARN, "stream", "lane=%d msg=\"checkpoint aborted: %s; replaying\"", l->idx,
@@ -561,13 +673,24 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             if (!r || slot_of(l, r->st, parts->elems[i].partition)) {
                 continue;
             }
-            sl_stream_task_conf_t tc = {
-                s->app_id, s->conf.dead_letter, s->conf.on_error, task_write, l, s->st_partitions};
+            sl_stream_task_conf_t tc = {s->app_id,
+                                        s->conf.dead_letter,
+                                        s->conf.on_error,
+                                        task_write,
+                                        l,
+                                        s->st_partitions,
+                                        s->state_dir,
+                                        s->conf.cache_bytes,
+                                        s->conf.default_backend};
             l->slots = sl_xrealloc(l->slots, (l->n_slots + 1) * sizeof *l->slots);
             slot_t *sl = &l->slots[l->n_slots++];
             sl->st = r->st;
             sl->partition = parts->elems[i].partition;
             sl->task = sl_stream_task_new(s->b, r->st, sl->partition, &tc, (uint64_t)sl_wall_ms());
+            if (sl_stream_task_error(sl->task)) {
+                set_error(s, "lane %d: task %d_%d: %s", l->idx, sl->st, (int)sl->partition,
+                          sl_stream_task_error(sl->task));
+            }
         }
         if (restore(l, from) != SL_OK) {
             set_error(s, "lane %d: %s", l->idx, l->err);
@@ -742,6 +865,7 @@ static sl_err_t lane_open(sl_stream_t *s, lane_t *l, char *errstr, size_t n) {
     ok = set(rc, "group.id", v, errstr, n) && set(rc, "enable.auto.commit", "false", errstr, n) &&
          set(rc, "isolation.level", "read_committed", errstr, n) &&
          set(rc, "enable.partition.eof", "true", errstr, n) &&
+         set(rc, "auto.offset.reset", "earliest", errstr, n) &&
          set(rc, "fetch.wait.max.ms", "10", errstr, n);
     if (!ok || !(l->restorer = rd_kafka_new(RD_KAFKA_CONSUMER, rc, errstr, n))) {
         if (!ok) {
@@ -768,6 +892,7 @@ static void lane_close(lane_t *l) {
         drop_task(l, l->n_slots - 1);
     }
     free(l->slots);
+    free(l->marks);
     if (l->restorer) {
         (void)rd_kafka_consumer_close(l->restorer);
         rd_kafka_destroy(l->restorer);
@@ -802,6 +927,11 @@ sl_stream_t *sl_stream_new(sl_stream_builder_t *b, const sl_stream_run_conf_t *c
     snprintf(s->app_id, sizeof s->app_id, "%s", conf->app_id);
     snprintf(s->instance_id, sizeof s->instance_id, "%s",
              conf->instance_id && *conf->instance_id ? conf->instance_id : "0");
+    s->conf.cache_bytes = conf->cache_bytes ? conf->cache_bytes : SL_STREAM_CACHE_DEFAULT;
+    const char *sd = conf->state_dir && *conf->state_dir ? conf->state_dir : SL_STREAM_STATE_DIR;
+    size_t sdn = strlen(sd) + strlen(s->app_id) + strlen(s->instance_id) + 3;
+    s->state_dir = sl_xmalloc(sdn);
+    snprintf(s->state_dir, sdn, "%s/%s/%s", sd, s->app_id, s->instance_id);
     pthread_mutex_init(&s->mu, NULL);
     for (int st = 0; st < b->n_subtopologies; st++) {
         sl_stream_node_t *roots[16];
@@ -897,6 +1027,7 @@ void sl_stream_free(sl_stream_t *s) {
     }
     free(s->lanes);
     free(s->st_partitions);
+    free(s->state_dir);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }

@@ -31,7 +31,15 @@ typedef struct sl_stream_run_conf {
     int commit_interval_ms;  /* commit.interval.ms; 0: 100 */
     sl_stream_on_error_t on_error;
     const char *dead_letter; /* NULL: <app>-dlq */
+    /* state.dir: RocksDB stores live in <state_dir>/<app>/<instance>/<task>/<store>; NULL:
+     * SL_STREAM_STATE_DIR. */
+    const char *state_dir;
+    size_t cache_bytes; /* statestore.cache.max.bytes per RocksDB store; 0: the default */
+    sl_stream_backend_t default_backend; /* default.dsl.store; 0: memory */
 } sl_stream_run_conf_t;
+
+#define SL_STREAM_STATE_DIR     "/tmp/sluice-streams"
+#define SL_STREAM_CACHE_DEFAULT ((size_t)10 << 20) /* Kafka Streams' 10 MiB */
 
 typedef struct sl_stream sl_stream_t;
 

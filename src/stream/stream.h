@@ -111,6 +111,17 @@ sl_stream_node_t *sl_stream_aggregate(sl_stream_node_t *in, const char *name,
                                       const sl_stream_window_t *w, const sl_stream_agg_t *agg);
 /* Writes the node's records to `topic`. */
 void sl_stream_to(sl_stream_node_t *in, const char *topic);
+/* Where a stateful node keeps its state. Memory (the default, unless the run sets
+ * default.dsl.store=rocksDB): a hash table, fastest, bounded by RAM. RocksDB: on disk under the
+ * run's state directory, for state larger than memory; only changes since the last checkpoint
+ * and a bounded cache (statestore.cache.max.bytes) stay in memory, and a restart restores from the
+ * local committed image plus the changelog's tail. Both have a changelog topic. */
+typedef enum sl_stream_backend {
+    SL_STREAM_BACKEND_DEFAULT = 0, /* the run's default.dsl.store */
+    SL_STREAM_MEMORY,
+    SL_STREAM_ROCKSDB
+} sl_stream_backend_t;
+void sl_stream_state_backend(sl_stream_node_t *stateful, sl_stream_backend_t backend);
 /* Records later than their windows allow go to `topic` (headers: sluice.late.reason,
  * sluice.watermark, sluice.window.end) instead of being counted and dropped. */
 void sl_stream_late_topic(sl_stream_node_t *aggregate, const char *topic);

@@ -59,6 +59,7 @@ struct sl_stream_task {
     const sl_stream_node_t *fail_node; /* the node whose callback failed on this record */
     bool write_failed;                 /* an output could not be written: the task stops */
     sl_stream_task_stats_t stats;
+    char err[SL_ERRLEN]; /* a store failed: the task cannot run */
 };
 
 static sl_err_t run_node(sl_stream_task_t *t, const sl_stream_node_t *n, const sl_stream_rec_t *r);
@@ -401,7 +402,37 @@ int64_t sl_stream_task_watermark(const sl_stream_task_t *t) {
     return t->wm.current;
 }
 
+int32_t sl_stream_task_partition(const sl_stream_task_t *t) {
+    return t->partition;
+}
+
 /* ---- lifecycle and checkpoints ---- */
+
+/* The node's store: in memory, or RocksDB under the state directory. A store that cannot be
+ * opened leaves an empty memory store in its place and the reason in t->err. */
+static sl_kv_t *open_store(sl_stream_task_t *t, const sl_stream_node_t *n) {
+    sl_stream_backend_t be = n->backend ? n->backend : t->conf.default_backend;
+    if (be != SL_STREAM_ROCKSDB) {
+        return sl_kv_new();
+    }
+    char dir[1024], why[SL_ERRLEN];
+    sl_kv_t *kv = NULL;
+    if (!t->conf.state_dir) {
+        snprintf(why, sizeof why, "no state directory for RocksDB store '%s'", n->name);
+    } else if ((size_t)snprintf(dir, sizeof dir, "%s/%d_%d/%s", t->conf.state_dir, t->st,
+                                (int)t->partition, n->name) >= sizeof dir) {
+        snprintf(why, sizeof why, "state directory path too long for store '%s'", n->name);
+    } else {
+        kv = sl_kv_open(dir, t->conf.cache_bytes, why, sizeof why);
+    }
+    if (!kv) {
+        if (!t->err[0]) {
+            snprintf(t->err, sizeof t->err, "%s", why);
+        }
+        kv = sl_kv_new();
+    }
+    return kv;
+}
 
 /* Aggregates of sub-topology st: nodes reached from its roots without crossing a rekey. */
 static void collect_aggs(sl_stream_task_t *t, const sl_stream_node_t *n) {
@@ -411,7 +442,7 @@ static void collect_aggs(sl_stream_task_t *t, const sl_stream_node_t *n) {
         memset(a, 0, sizeof *a);
         a->t = t;
         a->node = n;
-        a->kv = sl_kv_new();
+        a->kv = open_store(t, n);
         if (n->late_topic) {
             snprintf(a->late_topic, sizeof a->late_topic, "%s", n->late_topic);
         } else {
@@ -534,10 +565,19 @@ void sl_stream_task_prepare_checkpoint(sl_stream_task_t *t) {
     }
 }
 
-void sl_stream_task_commit(sl_stream_task_t *t) {
+const char *sl_stream_task_error(const sl_stream_task_t *t) {
+    return t->err[0] ? t->err : NULL;
+}
+
+sl_err_t sl_stream_task_commit(sl_stream_task_t *t) {
     for (size_t i = 0; i < t->n_aggs; i++) {
-        sl_kv_commit(t->aggs[i].kv);
+        if (sl_kv_commit(t->aggs[i].kv) != SL_OK) {
+            snprintf(t->err, sizeof t->err, "state store '%s': %s", t->aggs[i].node->name,
+                     sl_kv_error(t->aggs[i].kv));
+            return SL_ERR_IO;
+        }
     }
+    return SL_OK;
 }
 
 void sl_stream_task_abort(sl_stream_task_t *t) {
@@ -556,22 +596,63 @@ size_t sl_stream_task_stores(const sl_stream_task_t *t, const char **out, size_t
     return t->n_aggs;
 }
 
-void sl_stream_task_restore(sl_stream_task_t *t, const char *store, sl_bytes_t key,
-                            const sl_bytes_t *val) {
+static sl_kv_t *store_of(const sl_stream_task_t *t, const char *store) {
     for (size_t i = 0; i < t->n_aggs; i++) {
         if (!strcmp(t->aggs[i].node->name, store)) {
-            if (val) {
-                sl_kv_put(t->aggs[i].kv, key, *val);
-            } else {
-                (void)sl_kv_del(t->aggs[i].kv, key);
-            }
-            return;
+            return t->aggs[i].kv;
         }
+    }
+    return NULL;
+}
+
+int64_t sl_stream_task_store_covered(const sl_stream_task_t *t, const char *store) {
+    sl_kv_t *kv = store_of(t, store);
+    return kv ? sl_kv_covered(kv) : -1;
+}
+
+sl_err_t sl_stream_task_store_wipe(sl_stream_task_t *t, const char *store) {
+    sl_kv_t *kv = store_of(t, store);
+    if (kv && sl_kv_wipe(kv) != SL_OK) {
+        snprintf(t->err, sizeof t->err, "state store '%s': %s", store, sl_kv_error(kv));
+        return SL_ERR_IO;
+    }
+    return SL_OK;
+}
+
+void sl_stream_task_store_cover(sl_stream_task_t *t, const char *store, int64_t next_offset) {
+    sl_kv_t *kv = store_of(t, store);
+    if (kv) {
+        sl_kv_cover(kv, next_offset);
     }
 }
 
-void sl_stream_task_restored(sl_stream_task_t *t) {
-    sl_stream_task_commit(t);
+/* A disk store restoring a large changelog commits every this many records. */
+#define RESTORE_COMMIT_EVERY 4096
+
+sl_err_t sl_stream_task_restore(sl_stream_task_t *t, const char *store, sl_bytes_t key,
+                                const sl_bytes_t *val, int64_t offset) {
+    sl_kv_t *kv = store_of(t, store);
+    if (!kv) {
+        return SL_OK;
+    }
+    if (val) {
+        sl_kv_put(kv, key, *val);
+    } else {
+        (void)sl_kv_del(kv, key);
+    }
+    sl_kv_cover(kv, offset + 1);
+    if (sl_kv_on_disk(kv) && sl_kv_changed_count(kv) >= RESTORE_COMMIT_EVERY &&
+        sl_kv_commit(kv) != SL_OK) {
+        snprintf(t->err, sizeof t->err, "state store '%s': %s", store, sl_kv_error(kv));
+        return SL_ERR_IO;
+    }
+    return SL_OK;
+}
+
+sl_err_t sl_stream_task_restored(sl_stream_task_t *t) {
+    if (sl_stream_task_commit(t) != SL_OK) {
+        return SL_ERR_IO;
+    }
     for (size_t i = 0; i < t->n_aggs; i++) {
         sl_bytes_t v;
         if (sl_kv_get(t->aggs[i].kv, WM_KEY, &v) && sl_wm_restore(&t->wm, v.p, v.len) != SL_OK) {
@@ -584,6 +665,7 @@ void sl_stream_task_restored(sl_stream_task_t *t) {
             sl_winagg_rebuild(t->aggs[i].win);
         }
     }
+    return SL_OK;
 }
 
 const sl_stream_task_stats_t *sl_stream_task_stats(const sl_stream_task_t *t) {

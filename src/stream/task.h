@@ -58,6 +58,11 @@ typedef struct sl_stream_task_conf {
      * send markers to a repartition topic, and how many partitions a marker goes to. NULL: no
      * markers (repartitioned records then drive the watermark by their own timestamps). */
     const int32_t *st_partitions;
+    /* RocksDB stores live in <state_dir>/<st>_<partition>/<store> (NULL: none can be opened),
+     * each caching about cache_bytes in memory; default_backend is default.dsl.store. */
+    const char *state_dir;
+    size_t cache_bytes;
+    sl_stream_backend_t default_backend;
 } sl_stream_task_conf_t;
 
 typedef struct sl_stream_task_stats {
@@ -71,6 +76,8 @@ typedef struct sl_stream_task sl_stream_task_t;
  * outlive the task. */
 sl_stream_task_t *sl_stream_task_new(sl_stream_builder_t *b, int st, int32_t partition,
                                      const sl_stream_task_conf_t *conf, uint64_t now_ms);
+/* Why the task cannot run (a state store could not be opened or written), or NULL. */
+const char *sl_stream_task_error(const sl_stream_task_t *t);
 void sl_stream_task_free(sl_stream_task_t *t);
 
 /* Runs one record of input `input` (an index into the roots) through the task. SL_OK also when
@@ -86,6 +93,7 @@ void sl_stream_task_caught_up(sl_stream_task_t *t, size_t input);
 /* Advances the watermark to what the inputs allow at `now_ms` and fires due windows. */
 SL_MUST_USE sl_err_t sl_stream_task_tick(sl_stream_task_t *t, uint64_t now_ms);
 int64_t sl_stream_task_watermark(const sl_stream_task_t *t);
+int32_t sl_stream_task_partition(const sl_stream_task_t *t);
 
 /* The state changes since the last commit, per stateful node (store name = node name). */
 typedef void sl_stream_change_fn(const char *store, sl_bytes_t key, const sl_bytes_t *val,
@@ -94,15 +102,25 @@ void sl_stream_task_each_changed(const sl_stream_task_t *t, sl_stream_change_fn 
 /* Before listing the changes of a checkpoint: records the task's watermark in its stores, so the
  * checkpoint carries it and a restore never moves it back. */
 void sl_stream_task_prepare_checkpoint(sl_stream_task_t *t);
-void sl_stream_task_commit(sl_stream_task_t *t);
+/* SL_ERR_IO when a disk store could not write its image (sl_stream_task_error says why). */
+SL_MUST_USE sl_err_t sl_stream_task_commit(sl_stream_task_t *t);
 void sl_stream_task_abort(sl_stream_task_t *t);
 /* The names of the task's state stores (its aggregates), at most cap; returns how many. */
 size_t sl_stream_task_stores(const sl_stream_task_t *t, const char **out, size_t cap);
-/* Puts a changelog record back into store `store` (restore); unknown stores are ignored. */
-void sl_stream_task_restore(sl_stream_task_t *t, const char *store, sl_bytes_t key,
-                            const sl_bytes_t *val);
-/* Call once restore is over: rebuilds the firing queues from the restored stores. */
-void sl_stream_task_restored(sl_stream_task_t *t);
+/* Where the restore of `store` starts in its changelog partition: the offset its local disk
+ * image covers, or -1 (from the beginning). */
+int64_t sl_stream_task_store_covered(const sl_stream_task_t *t, const char *store);
+/* Empties `store`, disk image included: its image is ahead of its changelog (a recreated topic). */
+SL_MUST_USE sl_err_t sl_stream_task_store_wipe(sl_stream_task_t *t, const char *store);
+/* The changelog offset after the last record of `store` in the checkpoint being committed. */
+void sl_stream_task_store_cover(sl_stream_task_t *t, const char *store, int64_t next_offset);
+/* Puts changelog record `offset` back into store `store` (restore); unknown stores are ignored.
+ * Disk stores commit every few thousand records, so a restore needs little memory and an
+ * interrupted one resumes where it stopped. */
+SL_MUST_USE sl_err_t sl_stream_task_restore(sl_stream_task_t *t, const char *store, sl_bytes_t key,
+                                            const sl_bytes_t *val, int64_t offset);
+/* Call once restore is over: commits it and rebuilds the firing queues from the stores. */
+SL_MUST_USE sl_err_t sl_stream_task_restored(sl_stream_task_t *t);
 
 const sl_stream_task_stats_t *sl_stream_task_stats(const sl_stream_task_t *t);
 

@@ -7,11 +7,13 @@
       exactly 1, 2, ..., total in order (no duplicate, no gap, no loss)."""
 import collections
 import json
+import os
 import random
 import sys
 import time
 
-VOCAB = ["w%02d" % i for i in range(40)]
+# SL_WC_VOCAB words (default 40): a large vocabulary makes large state.
+VOCAB = ["w%02d" % i for i in range(int(os.environ.get("SL_WC_VOCAB", "40")))]
 
 
 def lines(seed, n):

@@ -187,12 +187,12 @@ TEST(word_count_across_repartition) {
 typedef struct cl {
     sl_stream_task_t *into;
     int n;
+    bool failed;
 } cl_t;
 
 static void replay(const char *store, sl_bytes_t key, const sl_bytes_t *val, void *arg) {
     cl_t *c = arg;
-    c->n++;
-    sl_stream_task_restore(c->into, store, key, val);
+    c->failed |= sl_stream_task_restore(c->into, store, key, val, c->n++) != SL_OK;
 }
 
 TEST(abort_rolls_back_and_changelog_restores) {
@@ -205,11 +205,11 @@ TEST(abort_rolls_back_and_changelog_restores) {
     CHECK(sl_stream_task_process(t1, 0, &r, 0) == SL_OK);
     /* The checkpoint: its changelog, then commit. A fresh task restores from it. */
     sl_stream_task_t *copy = sl_stream_task_new(b, 1, 0, &CONF, 0);
-    cl_t c = {copy, 0};
+    cl_t c = {copy, 0, false};
     sl_stream_task_each_changed(t1, replay, &c);
     CHECK_EQ_INT(c.n, 1); /* one key touched twice: one changelog record */
-    sl_stream_task_restored(copy);
-    sl_stream_task_commit(t1);
+    CHECK(!c.failed && sl_stream_task_restored(copy) == SL_OK);
+    CHECK(sl_stream_task_commit(t1) == SL_OK);
     CHECK(sl_stream_task_process(t1, 0, &r, 0) == SL_OK); /* 3, then aborted */
     CHECK(!strcmp(OUT[N_OUT - 1].value, "3@0"));
     sl_stream_task_abort(t1);
@@ -358,9 +358,9 @@ TEST(watermark_travels_in_the_changelog) {
     CHECK_EQ_INT(N_OUT, 1); /* [0,10) fired at watermark 24 */
     sl_stream_task_prepare_checkpoint(t);
     sl_stream_task_t *copy = sl_stream_task_new(b, 0, 0, &CONF, 0);
-    cl_t c = {copy, 0};
+    cl_t c = {copy, 0, false};
     sl_stream_task_each_changed(t, replay, &c);
-    sl_stream_task_restored(copy);
+    CHECK(!c.failed && sl_stream_task_restored(copy) == SL_OK);
     CHECK_EQ_INT(sl_stream_task_watermark(copy), 24);
     r.ts_ms = 7; /* a replay of an older record: late, and [0,10) does not fire again */
     CHECK(sl_stream_task_process(copy, 0, &r, 0) == SL_OK);

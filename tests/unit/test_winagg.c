@@ -226,7 +226,7 @@ TEST(abort_and_rebuild_return_to_committed_windows) {
     sl_winagg_t *a = sl_winagg_new(&c, &OPS, kv, &why);
     CHECK(a);
     CHECK(sl_winagg_add(a, B("k"), B("a"), 1, -1) == SL_OK);
-    sl_kv_commit(kv);
+    CHECK(sl_kv_commit(kv) == SL_OK);
     CHECK(sl_winagg_add(a, B("k"), B("b"), 2, -1) == SL_OK);
     CHECK(sl_winagg_add(a, B("k"), B("c"), 15, -1) == SL_OK);
     CHECK_EQ_INT(sl_winagg_open(a), 2);
@@ -238,7 +238,7 @@ TEST(abort_and_rebuild_return_to_committed_windows) {
     CHECK_EQ_INT(S.r[0].n, 1);
     /* A fresh operator over the same store (a restart after restore) sees the same windows. */
     CHECK(sl_winagg_add(a, B("k"), B("d"), 25, 0) == SL_OK);
-    sl_kv_commit(kv);
+    CHECK(sl_kv_commit(kv) == SL_OK);
     sl_winagg_free(a);
     a = sl_winagg_new(&c, &OPS, kv, &why);
     CHECK_EQ_INT(sl_winagg_open(a), 1);
