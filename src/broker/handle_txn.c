@@ -215,6 +215,20 @@ SL_HANDLER(InitProducerId) {
     return sl_durable_wait_park(b, w);
 }
 
+/* Parks the answer until the transaction log is durable up to what was just persisted; each
+ * error code at err_ats becomes KAFKA_STORAGE_ERROR if the log fails first. What a transaction
+ * was told it holds (partitions, a group, offsets) then survives a power cut, so a transaction
+ * kept open across a restart commits exactly what its producer added. */
+static sl_err_t answer_when_durable(sl_broker_t *b, sl_req_t *req, const size_t *err_ats,
+                                    size_t n) {
+    uint64_t pos = sl_reclog_want_sync(sl_txn_coord_log(b->txn));
+    sl_durable_wait_t *w = sl_durable_wait_new(req);
+    for (size_t i = 0; i < n; i++) {
+        sl_durable_wait_add_log(w, sl_txn_coord_log(b->txn), pos, err_ats[i]);
+    }
+    return sl_durable_wait_park(b, w);
+}
+
 SL_HANDLER(AddPartitionsToTxn) {
     sl_broker_t *b = req->broker;
     sl_reader_t *rd = &req->rd;
@@ -296,14 +310,9 @@ SL_HANDLER(AddPartitionsToTxn) {
         free(err_ats);
         return SL_ERR_IO; /* the log is failing: close rather than answer success */
     }
-    /* Every partition's error becomes KAFKA_STORAGE_ERROR if the log fails before the sync. */
-    uint64_t pos = sl_reclog_want_sync(sl_txn_coord_log(b->txn));
-    sl_durable_wait_t *w = sl_durable_wait_new(req);
-    for (size_t i = 0; i < n_err_ats; i++) {
-        sl_durable_wait_add_log(w, sl_txn_coord_log(b->txn), pos, err_ats[i]);
-    }
+    sl_err_t rc = answer_when_durable(b, req, err_ats, n_err_ats);
     free(err_ats);
-    return sl_durable_wait_park(b, w);
+    return rc;
 }
 
 SL_HANDLER(AddOffsetsToTxn) {
@@ -331,9 +340,9 @@ SL_HANDLER(AddOffsetsToTxn) {
         }
     }
     sl_wr_i32(&req->wr, 0);
-    sl_wr_i16(&req->wr, fenced_code(err, req->api_version >= 2));
+    size_t err_at = sl_wr_i16(&req->wr, fenced_code(err, req->api_version >= 2));
     sl_wr_tags(&req->wr, flex);
-    return SL_OK;
+    return err ? SL_OK : answer_when_durable(b, req, &err_at, 1);
 }
 
 SL_HANDLER(EndTxn) {
@@ -399,6 +408,7 @@ SL_HANDLER(TxnOffsetCommit) {
     sl_wr_i32(wr, 0);
     sl_wr_array_len(wr, flex, n_topics);
     bool any = false;
+    size_t *err_ats = NULL, n_err_ats = 0;
     for (int32_t i = 0; i < n_topics && !rd->err; i++) {
         sl_str_t name = sl_rd_str(rd, flex);
         int32_t n = sl_rd_array_len(rd, flex, 12);
@@ -424,7 +434,11 @@ SL_HANDLER(TxnOffsetCommit) {
                 any = true;
             }
             sl_wr_i32(wr, index);
-            sl_wr_i16(wr, perr);
+            size_t at = sl_wr_i16(wr, perr);
+            if (!perr) {
+                err_ats = sl_xrealloc(err_ats, (n_err_ats + 1) * sizeof *err_ats);
+                err_ats[n_err_ats++] = at;
+            }
             sl_wr_tags(wr, flex);
         }
         sl_rd_tags(rd, flex);
@@ -432,11 +446,15 @@ SL_HANDLER(TxnOffsetCommit) {
     }
     sl_rd_tags(rd, flex);
     sl_wr_tags(wr, flex);
-    if (rd->err) {
+    if (rd->err || !any) {
+        free(err_ats);
         return rd->err;
     }
-    if (any && sl_txn_persist(b->txn, t) != SL_OK) {
+    if (sl_txn_persist(b->txn, t) != SL_OK) {
+        free(err_ats);
         return SL_ERR_IO;
     }
-    return SL_OK;
+    sl_err_t rc = answer_when_durable(b, req, err_ats, n_err_ats);
+    free(err_ats);
+    return rc;
 }

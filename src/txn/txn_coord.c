@@ -606,7 +606,13 @@ void sl_txn_coord_recover(sl_txn_coord_t *tc, int64_t now_ms) {
     for (size_t i = 0; i < tc->n; i++) {
         sl_txn_t *t = tc->txns[i];
         if (t->state == SL_TXN_ONGOING) {
-            (void)abort_open(tc, t, now_ms, "open at start-up");
+            /* Kept, as Kafka keeps it across a coordinator failover: everything its producer
+             * was told it added is durable, so the producer carries on and ends it, or the
+             * timeout aborts it. */
+            sl_log(SL_LOG_INFO, "txn",
+                   "id=%s pid=%lld epoch=%d parts=%zu msg=\"open at start-up: kept; aborted if "
+                   "not ended within its timeout (%d ms from its start)\"",
+                   t->id, (long long)t->pid, t->epoch, t->n_parts, t->timeout_ms);
         } else if (is_prepared(t) && synced) {
             sl_log(SL_LOG_INFO, "txn", "id=%s state=%s msg=\"completing at start-up\"", t->id,
                    sl_txn_state_name(t->state));

@@ -18,7 +18,10 @@ def events():
     for i in range(N):
         user = r.choice(USERS)
         if i > 16000 and i % 200 == 0:
-            yield {"user": user, "ts": BASE + i * STEP - 60000, "late": True}
+            # Ten minutes behind: late whatever the watermark, which a crash may hold back by
+            # tens of seconds of event time (a dead instance's tasks wait for its session
+            # timeout while the others' upstream tasks run ahead).
+            yield {"user": user, "ts": BASE + i * STEP - 600000, "late": True}
         else:
             yield {"user": user, "ts": BASE + i * STEP - r.randrange(DISORDER)}
     for user in USERS:  # far ahead: moves every task's watermark past every window above
@@ -39,7 +42,8 @@ def main():
     if sys.argv[1] == "produce":
         from confluent_kafka import Producer
         broker, topic, rate = sys.argv[2], sys.argv[3], float(sys.argv[4])
-        p = Producer({"bootstrap.servers": broker, "acks": "all", "linger.ms": 5})
+        p = Producer({"bootstrap.servers": broker, "acks": "all", "linger.ms": 5,
+                      "enable.idempotence": True})  # survives the test's broker crash
         t0 = time.time()
         for i, e in enumerate(events()):
             p.produce(topic, json.dumps(e).encode(), key=str(i).encode())

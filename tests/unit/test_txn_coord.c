@@ -308,7 +308,9 @@ TEST(timeouts_abort_and_fence) {
     teardown(tc, dir);
 }
 
-TEST(recovery_completes_prepared_and_aborts_open_transactions) {
+/* After a crash: a decided transaction is completed; an open one is kept open (as Kafka keeps it
+ * across a coordinator failover), so its producer can carry on, until its timeout aborts it. */
+TEST(recovery_completes_prepared_and_keeps_open_transactions) {
     char *dir;
     fake_t f;
     sl_txn_coord_t *tc = setup(&dir, &f);
@@ -351,14 +353,21 @@ TEST(recovery_completes_prepared_and_aborts_open_transactions) {
     sl_txn_coord_recover(tc, 5000);
     CHECK_EQ_INT(g.markers[0][SL_CONTROL_COMMIT], 0); /* already had its marker */
     CHECK_EQ_INT(g.markers[1][SL_CONTROL_COMMIT], 1);
-    CHECK_EQ_INT(g.markers[2][SL_CONTROL_ABORT], 0); /* the abort is decided, not yet durable */
     CHECK_EQ_INT(sl_txn_coord_flush(tc, 5000), SL_OK);
+    CHECK_EQ_INT(g.markers[2][SL_CONTROL_ABORT], 0); /* id_b is still open: nothing decided */
+    tb = sl_txn_find(tc, id_b, pid_b, epoch_b, &err);
+    CHECK(tb != NULL && tb->state == SL_TXN_ONGOING && err == KERR_NONE);
+    (void)sl_txn_coord_tick(tc, 5900, 0); /* begun at 1000 with a 5000 ms timeout: not yet */
+    CHECK_EQ_INT(sl_txn_coord_flush(tc, 5900), SL_OK);
+    CHECK_EQ_INT(g.markers[2][SL_CONTROL_ABORT], 0);
+    CHECK_EQ_INT(sl_txn_coord_tick(tc, 6100, 0), 1);
+    CHECK_EQ_INT(sl_txn_coord_flush(tc, 6100), SL_OK);
     CHECK_EQ_INT(g.markers[2][SL_CONTROL_ABORT], 1);
     CHECK_EQ_INT(g.markers[3][SL_CONTROL_ABORT], 1);
     CHECK_EQ_INT(g.marker_epoch[2], epoch_b + 1);
     g.durable_below = 1000;
     g.offsets_durable = UINT64_MAX;
-    sl_txn_coord_poll(tc, 5001);
+    sl_txn_coord_poll(tc, 6101);
     CHECK_EQ_INT(sl_txn_open_count(tc), 0);
     CHECK_EQ_INT(g.completed_commits, 1);
     CHECK_EQ_INT(g.completed_aborts, 1);
