@@ -7,8 +7,7 @@
 
 #include "stream/window.h"
 
-static void fail(sl_stream_builder_t *b, const char *fmt, ...) SL_PRINTF(2, 3);
-static void fail(sl_stream_builder_t *b, const char *fmt, ...) {
+void sl_graph_fail(sl_stream_builder_t *b, const char *fmt, ...) {
     if (b->err[0]) {
         return; /* the first mistake is the one to report */
     }
@@ -17,6 +16,8 @@ static void fail(sl_stream_builder_t *b, const char *fmt, ...) {
     vsnprintf(b->err, sizeof b->err, fmt, ap);
     va_end(ap);
 }
+
+#define fail sl_graph_fail
 
 sl_stream_builder_t *sl_stream_builder_new(void) {
     return sl_xcalloc(1, sizeof(sl_stream_builder_t));

@@ -57,5 +57,7 @@ struct sl_stream_builder {
 /* The nodes that start sub-topology `st` (sources and rekeys), in declaration order. Writes at
  * most cap of them; returns how many there are. */
 size_t sl_graph_roots(const sl_stream_builder_t *b, int st, sl_stream_node_t **out, size_t cap);
+/* Keeps the first building mistake for sl_stream_graph_check. */
+void sl_graph_fail(sl_stream_builder_t *b, const char *fmt, ...) SL_PRINTF(2, 3);
 
 #endif

@@ -109,6 +109,36 @@ sl_stream_node_t *sl_stream_rekey(sl_stream_node_t *in, const char *name, sl_str
  * a key: after a source (the record key) or a rekey; not after a map, which may change keys. */
 sl_stream_node_t *sl_stream_aggregate(sl_stream_node_t *in, const char *name,
                                       const sl_stream_window_t *w, const sl_stream_agg_t *agg);
+/* Ready-made aggregates, for sl_stream_aggregate. Each record's number is its value as decimal
+ * text, or top-level JSON field `field` (NULL: the value itself); integers stay exact in int64
+ * (a sum that would overflow goes on in double). Results are decimal text keyed by the group key.
+ * COUNT counts records (field unused); COUNT_DISTINCT counts distinct values (the field's text or
+ * the value's bytes): exact up to 255 per group, estimated beyond (k-minimum values over 256
+ * hashes, about 6% error). A record without a readable number or field goes to on.error. All
+ * merge, so they work in session windows. */
+typedef enum sl_stream_builtin {
+    SL_STREAM_COUNT = 1,
+    SL_STREAM_SUM,
+    SL_STREAM_MIN,
+    SL_STREAM_MAX,
+    SL_STREAM_AVG,
+    SL_STREAM_COUNT_DISTINCT
+} sl_stream_builtin_t;
+sl_stream_agg_t sl_stream_builtin(sl_stream_builder_t *b, sl_stream_builtin_t kind,
+                                  const char *field);
+
+/* reduce: combines the running value `acc` with a new record's value into out[0..cap) (*out_len
+ * bytes), as Kafka Streams' Reducer; it must be associative (sessions merge with it). The first
+ * record's value is the initial one. */
+typedef sl_err_t sl_stream_reduce_fn(sl_bytes_t acc, sl_bytes_t value, void *user, uint8_t *out,
+                                     size_t cap, size_t *out_len);
+#define SL_STREAM_REDUCE_MAX (1u << 20)
+/* A reduce per key, in windows (w != NULL) or running; values up to max_bytes (at most
+ * SL_STREAM_REDUCE_MAX: it is the state size of every key and window). Emits the reduced bytes. */
+sl_stream_node_t *sl_stream_reduce(sl_stream_node_t *in, const char *name,
+                                   const sl_stream_window_t *w, sl_stream_reduce_fn *fn, void *user,
+                                   size_t max_bytes);
+
 /* Writes the node's records to `topic`. */
 void sl_stream_to(sl_stream_node_t *in, const char *topic);
 /* Where a stateful node keeps its state. Memory (the default, unless the run sets
