@@ -11,6 +11,7 @@ import sys
 import time
 
 from confluent_kafka import Consumer, Producer, TopicPartition
+from txn_common import read_all
 
 mode, broker, out = sys.argv[1:4]
 if mode == "run":
@@ -33,20 +34,7 @@ if mode == "run":
     print("committed")
     sys.exit(0)
 
-c = Consumer({"bootstrap.servers": broker, "group.id": "po-verify", "enable.partition.eof": True,
-              "enable.auto.commit": False, "isolation.level": "read_committed"})
-c.assign([TopicPartition(out, p, 0) for p in range(3)])
-n, eof, deadline = 0, set(), time.time() + 30
-while len(eof) < 3 and time.time() < deadline:
-    m = c.poll(0.5)
-    if m is None:
-        continue
-    if m.error():
-        if m.error().code() == -191:  # _PARTITION_EOF
-            eof.add(m.partition())
-        continue
-    n += 1
-c.close()
+n = sum(len(v) for v in read_all(broker, out, [0, 1, 2], "read_committed").values())
 g = Consumer({"bootstrap.servers": broker, "group.id": "po-group"})
 off = g.committed([TopicPartition("po-in", 0)], 30)[0].offset
 g.close()

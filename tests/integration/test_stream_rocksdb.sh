@@ -5,6 +5,7 @@
 # image plus the changelog's tail instead of the whole changelog; after a clean stop a restart
 # restores nothing at all.
 source "$(dirname "$0")/lib/broker.sh"
+source "$(dirname "$0")/lib/stream.sh"
 broker_start --set group.initial.rebalance.delay.ms=0
 HERE=$(dirname "$0")
 WC=$PWD/$SLUICE_BUILD/examples/wordcount.so
@@ -16,15 +17,10 @@ run() { # run LOG: instance "a" in the background ($! is its pid)
     --set commit.interval.ms=500 -X session.timeout.ms=6000 -X heartbeat.interval.ms=500 \
     >>"$T/$1.log" 2>&1 &
 }
-committed() { # committed updates in the output so far
-  timeout 20 "$SLUICE" consume word-counts -b "$BROKER" -o beginning -e \
-    -X isolation.level=read_committed 2>/dev/null | wc -l
-}
 LINES=4000
 $PY "$HERE/stream_wordcount.py" produce "$BROKER" text 1 $LINES || fail "producer failed"
 run a1; a=$!
-for _ in $(seq $((300 * mult))); do (( $(committed) >= 4000 )) && break; sleep 0.2; done
-(( $(committed) >= 4000 )) || fail "the pipeline made no progress"
+wait_committed word-counts 4000
 kill -9 "$a"; wait "$a" 2>/dev/null || true
 ls "$T"/state/wcr/a/1_*/counts/CURRENT >/dev/null || fail "no RocksDB store under --state-dir"
 $PY "$HERE/stream_wordcount.py" produce "$BROKER" text 2 $LINES || fail "producer failed"

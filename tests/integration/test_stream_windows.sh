@@ -6,6 +6,7 @@
 # the processor runs; events far behind the watermark land in the late topic, exactly once,
 # never counted.
 source "$(dirname "$0")/lib/broker.sh"
+source "$(dirname "$0")/lib/stream.sh"
 broker_start --set group.initial.rebalance.delay.ms=0
 port=${BROKER##*:}
 HERE=$(dirname "$0")
@@ -17,14 +18,7 @@ run() {
   "$SLUICE" run "$UW" --app-id uw -b "$BROKER" --set commit.interval.ms=500 \
     -X session.timeout.ms=6000 -X heartbeat.interval.ms=500 >>"$T/uw.log" 2>&1 &
 }
-results() { # results N: until N final window counts are committed
-  for _ in $(seq $((300 * mult))); do
-    (( $(timeout 10 "$SLUICE" consume user-counts -b "$BROKER" -o beginning -e \
-         -X isolation.level=read_committed 2>/dev/null | wc -l) >= $1 )) && return 0
-    sleep 0.2
-  done
-  fail "no progress to $1 results"
-}
+results() { wait_committed user-counts "$1"; } # until N final window counts are committed
 # 20,000 events at 2,000/s: about 30 windows close per second, so every crash below lands
 # mid-stream, with results emitted but not yet committed.
 $PY "$HERE/stream_windows.py" produce "$BROKER" events 2000 &

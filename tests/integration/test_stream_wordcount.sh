@@ -4,6 +4,7 @@
 # aborted) and a second instance joining and leaving: every word's count updates are exactly
 # 1, 2, ..., total under read_committed.
 source "$(dirname "$0")/lib/broker.sh"
+source "$(dirname "$0")/lib/stream.sh"
 broker_start --set group.initial.rebalance.delay.ms=0
 HERE=$(dirname "$0")
 WC=$PWD/$SLUICE_BUILD/examples/wordcount.so
@@ -14,14 +15,7 @@ run() { # run INSTANCE: starts an instance in the background ($! is its pid)
   "$SLUICE" run "$WC" --app-id wc --instance-id "$1" -b "$BROKER" --set commit.interval.ms=1000 \
     -X session.timeout.ms=6000 -X heartbeat.interval.ms=500 >>"$T/$1.log" 2>&1 &
 }
-progress() { # progress N: wait until the output holds at least N committed updates
-  for _ in $(seq $((300 * mult))); do
-    (( $(timeout 10 "$SLUICE" consume word-counts -b "$BROKER" -o beginning -e \
-         -X isolation.level=read_committed 2>/dev/null | wc -l) >= $1 )) && return 0
-    sleep 0.2
-  done
-  fail "the pipeline made no progress (wanted $1 updates)"
-}
+progress() { wait_committed word-counts "$1"; } # until the output holds N committed updates
 LINES=3000
 # Input keeps arriving (1,500 lines/s over 6 chunks) for the whole test, so every kill lands while
 # records are in flight: between outputs and their offsets there is always something to lose.
