@@ -18,6 +18,7 @@ static const cmd_t cmds[] = {
     {"consume", sl_cmd_consume, "print records of a topic (or as a group member) to stdout"},
     {"group", sl_cmd_group,
      "list | describe | lag | seek | reset-offsets | delete consumer groups"},
+    {"txn", sl_cmd_txn, "list | describe transactions"},
     {"cluster", sl_cmd_cluster, "info | health | config of the cluster"},
     {"bench", sl_cmd_bench, "benchmark a broker (kafka, redis) or the batch baseline"},
     {"run", sl_cmd_run, "run a stream pipeline (a shared library; see examples/)"},
