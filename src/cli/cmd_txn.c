@@ -7,7 +7,8 @@
  *             DescribeTransactions v0 (API 65) at the coordinator -> error_code, state, timeout,
  *             start time, producer id and epoch, topics [name, partitions].
  * Requests use header v1 (v0 APIs) or v2 (flexible APIs); every read is bounds-checked by the
- * codec, and a malformed answer is an error, never a crash. */
+ * codec, a response must decode to its last byte, and a malformed answer is an error, never a
+ * crash. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <netdb.h>
@@ -157,7 +158,8 @@ static int txn_list(rd_kafka_t *rk, bool json) {
                                                          (json_int_t)pid, "state", st.p, st.len));
                 }
             }
-            if (rd.err) {
+            sl_rd_tags(&rd, true);
+            if (rd.err || sl_rd_left(&rd)) {
                 sl_cli_error("ListTransactions", "malformed response");
                 rc = 1;
             } else if (ec) {
@@ -225,7 +227,7 @@ static bool find_coordinator(const sl_client_opts_t *co, const char *id, char *h
         sl_rd_i32(&rd); /* node id */
         sl_str_t h = sl_rd_str(&rd, false);
         *port = sl_rd_i32(&rd);
-        if (rd.err || !h.p) {
+        if (rd.err || !h.p || sl_rd_left(&rd)) {
             sl_cli_error("FindCoordinator", "malformed response");
             ok = false;
         } else if (ec) {
@@ -296,7 +298,8 @@ static int txn_describe(const sl_client_opts_t *co, const char *id, bool json) {
                 json_decref(topics);
             }
         }
-        if (rd.err || n != 1 || !o) {
+        sl_rd_tags(&rd, true);
+        if (rd.err || n != 1 || !o || sl_rd_left(&rd)) {
             sl_cli_error("DescribeTransactions", "malformed response");
         } else if (ec == KERR_TRANSACTIONAL_ID_NOT_FOUND) {
             fprintf(stderr, "sluice: transaction %s does not exist\n", id);
