@@ -10,6 +10,8 @@
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
+#include "common/codec.h"
+
 #define SL_CLI_VERSION "0.1.0"
 /* Default broker address when neither -b nor SLUICE_BROKERS is given. */
 #define SL_CLI_DEFAULT_BROKERS "127.0.0.1:9092"
@@ -76,5 +78,19 @@ int sl_cli_print_configs(rd_kafka_t *rk, rd_kafka_ResourceType_t type, const cha
                          json_t *obj);
 /* Prints `j` (consumed) as indented JSON and a newline. */
 void sl_cli_print_json(json_t *j);
+
+/* kwire.c: Kafka requests without librdkafka. */
+/* Connects to host:port (receive and send time out after SL_CLI_TIMEOUT_MS); -1 (error
+ * printed) on failure. */
+int sl_cli_dial(const char *host, int port);
+/* Starts a request in `w` (empty buffer): size placeholder, header v1, or v2 when `flex`;
+ * correlation id 1, client id "sluice-cli". */
+void sl_cli_req_begin(sl_writer_t *w, int16_t api, int16_t version, bool flex);
+/* Sends the request in `buf` and reads the whole response into `resp` (caller sl_buf_fini's
+ * it); `rd` is left after the response header. False (error printed) on any failure. */
+bool sl_cli_roundtrip(int fd, sl_buf_t *buf, bool flex, sl_buf_t *resp, sl_reader_t *rd);
+/* 1 if every broker in the metadata lists API `api` in ApiVersions, 0 if one does not, -1 (error
+ * printed) if that cannot be found out. */
+int sl_cli_has_api(rd_kafka_t *rk, int16_t api);
 
 #endif

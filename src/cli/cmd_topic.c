@@ -459,6 +459,16 @@ static int topic_trim_prefix(rd_kafka_t *rk, const char *name, targs_t *a) {
         rd_kafka_topic_partition_list_destroy(tp);
         return 0;
     }
+    /* Asked first: librdkafka 2.0.2's DeleteRecords against a broker without the API fails
+     * with a bare "not supported" (and leaks its request). */
+    int has = sl_cli_has_api(rk, 21);
+    if (has != 1) {
+        if (has == 0) {
+            sl_cli_error(name, "the broker lacks DeleteRecords (API 21)");
+        }
+        rd_kafka_topic_partition_list_destroy(tp);
+        return 1;
+    }
     rd_kafka_DeleteRecords_t *dr = rd_kafka_DeleteRecords_new(tp);
     rd_kafka_topic_partition_list_destroy(tp);
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);

@@ -6,25 +6,19 @@
  *   describe: FindCoordinator v1 (API 10, key_type 1) at the bootstrap broker, then
  *             DescribeTransactions v0 (API 65) at the coordinator -> error_code, state, timeout,
  *             start time, producer id and epoch, topics [name, partitions].
- * Requests use header v1 (v0 APIs) or v2 (flexible APIs); every read is bounds-checked by the
- * codec, a response must decode to its last byte, and a malformed answer is an error, never a
- * crash. */
+ * The requests go through kwire.c; a response must decode to its last byte, and a malformed
+ * answer is an error, never a crash. */
 #include <getopt.h>
 #include <inttypes.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "common/codec.h"
 #include "proto/kerr.h"
-
-#define MAX_FRAME (16 << 20)
 
 static void usage(FILE *f) {
     fprintf(f, "usage: sluice txn list [--json]\n"
@@ -32,85 +26,6 @@ static void usage(FILE *f) {
                "A transactional id the coordinator does not know is an error (exit 1).\n"
                "options: -b HOST:PORT (default $SLUICE_BROKERS, else 127.0.0.1:9092), "
                "-X librdkafka.key=value\n");
-}
-
-/* Connects to host:port within SL_CLI_CONNECT_MS; -1 (error printed) on failure. */
-static int dial(const char *host, int port) {
-    char ps[16];
-    snprintf(ps, sizeof ps, "%d", port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai;
-    int gai = getaddrinfo(host, ps, &hints, &ai);
-    if (gai) {
-        fprintf(stderr, "sluice: %s:%d: %s\n", host, port, gai_strerror(gai));
-        return -1;
-    }
-    int fd = socket(ai->ai_family, ai->ai_socktype, 0);
-    if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-        fprintf(stderr, "sluice: cannot connect to %s:%d: %m\n", host, port);
-        if (fd >= 0) {
-            close(fd);
-        }
-        freeaddrinfo(ai);
-        return -1;
-    }
-    freeaddrinfo(ai);
-    struct timeval tv = {.tv_sec = SL_CLI_TIMEOUT_MS / 1000};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    return fd;
-}
-
-static bool io_all(int fd, void *p, size_t n, bool wr) {
-    uint8_t *b = p;
-    while (n > 0) {
-        ssize_t k = wr ? send(fd, b, n, MSG_NOSIGNAL) : recv(fd, b, n, 0);
-        if (k <= 0) {
-            return false;
-        }
-        b += k;
-        n -= (size_t)k;
-    }
-    return true;
-}
-
-/* Starts a request: size placeholder and header (v2 with tags when `flex`). */
-static void begin(sl_writer_t *w, int16_t api, int16_t ver, bool flex) {
-    sl_wr_i32(w, 0);
-    sl_wr_i16(w, api);
-    sl_wr_i16(w, ver);
-    sl_wr_i32(w, 1); /* correlation id: one request per connection at a time */
-    sl_wr_strz(w, false, "sluice-cli");
-    sl_wr_tags(w, flex);
-}
-
-/* Sends the request in `buf` and reads the response body into `resp` (caller frees); the reader
- * is positioned after the response header. False (error printed) on any failure. */
-static bool roundtrip(int fd, sl_buf_t *buf, bool flex, sl_buf_t *resp, sl_reader_t *rd) {
-    sl_writer_t w = {buf};
-    sl_wr_patch_i32(&w, 0, (int32_t)(buf->len - 4));
-    uint8_t szb[4];
-    if (!io_all(fd, buf->data, buf->len, true) || !io_all(fd, szb, 4, false)) {
-        sl_cli_error("request", "the broker closed the connection or did not answer");
-        return false;
-    }
-    uint32_t sz = (uint32_t)szb[0] << 24 | (uint32_t)szb[1] << 16 | (uint32_t)szb[2] << 8 | szb[3];
-    if (sz < 4 || sz > MAX_FRAME) {
-        sl_cli_error("response", "bad frame size");
-        return false;
-    }
-    sl_buf_reserve(resp, sz);
-    if (!io_all(fd, resp->data, sz, false)) {
-        sl_cli_error("response", "truncated");
-        return false;
-    }
-    resp->len = sz;
-    *rd = sl_reader_init(resp->data, sz);
-    if (sl_rd_i32(rd) != 1) {
-        sl_cli_error("response", "unexpected correlation id");
-        return false;
-    }
-    sl_rd_tags(rd, flex);
-    return rd->err == SL_OK;
 }
 
 static const char *kerr_text(int16_t code) {
@@ -125,19 +40,19 @@ static int txn_list(rd_kafka_t *rk, bool json) {
     json_t *arr = json_array();
     int rc = 0;
     for (int b = 0; b < md->broker_cnt && !rc; b++) {
-        int fd = dial(md->brokers[b].host, md->brokers[b].port);
+        int fd = sl_cli_dial(md->brokers[b].host, md->brokers[b].port);
         if (fd < 0) {
             rc = 1;
             break;
         }
         sl_buf_t req = {0}, resp = {0};
         sl_writer_t w = {&req};
-        begin(&w, 66, 0, true);
+        sl_cli_req_begin(&w, 66, 0, true);
         sl_wr_array_len(&w, true, 0); /* state_filters */
         sl_wr_array_len(&w, true, 0); /* producer_id_filters */
         sl_wr_tags(&w, true);
         sl_reader_t rd;
-        if (!roundtrip(fd, &req, true, &resp, &rd)) {
+        if (!sl_cli_roundtrip(fd, &req, true, &resp, &rd)) {
             rc = 1;
         } else {
             sl_rd_i32(&rd); /* throttle */
@@ -209,17 +124,17 @@ static bool find_coordinator(const sl_client_opts_t *co, const char *id, char *h
             return false;
         }
     }
-    int fd = dial(boot, (int)bport);
+    int fd = sl_cli_dial(boot, (int)bport);
     if (fd < 0) {
         return false;
     }
     sl_buf_t req = {0}, resp = {0};
     sl_writer_t w = {&req};
-    begin(&w, 10, 1, false);
+    sl_cli_req_begin(&w, 10, 1, false);
     sl_wr_strz(&w, false, id);
     sl_wr_i8(&w, 1); /* key_type: transaction */
     sl_reader_t rd;
-    bool ok = roundtrip(fd, &req, false, &resp, &rd);
+    bool ok = sl_cli_roundtrip(fd, &req, false, &resp, &rd);
     if (ok) {
         sl_rd_i32(&rd);
         int16_t ec = sl_rd_i16(&rd);
@@ -249,19 +164,19 @@ static int txn_describe(const sl_client_opts_t *co, const char *id, bool json) {
     if (!find_coordinator(co, id, host, sizeof host, &port)) {
         return 1;
     }
-    int fd = dial(host, port);
+    int fd = sl_cli_dial(host, port);
     if (fd < 0) {
         return 1;
     }
     sl_buf_t req = {0}, resp = {0};
     sl_writer_t w = {&req};
-    begin(&w, 65, 0, true);
+    sl_cli_req_begin(&w, 65, 0, true);
     sl_wr_array_len(&w, true, 1);
     sl_wr_strz(&w, true, id);
     sl_wr_tags(&w, true);
     sl_reader_t rd;
     int rc = 1;
-    if (roundtrip(fd, &req, true, &resp, &rd)) {
+    if (sl_cli_roundtrip(fd, &req, true, &resp, &rd)) {
         sl_rd_i32(&rd);
         int32_t n = sl_rd_count(&rd, true, 1);
         json_t *o = NULL;
