@@ -66,7 +66,7 @@ $S consume gl -g live-g -o beginning -e > "$T/c1" || fail "consume -g"
 $S consume gl -g live-g > "$T/c2" 2>&1 &
 member=$!
 for _ in $(seq 1 $((300 * mult))); do
-  $S group describe live-g 2>/dev/null | grep -q "1 member$" && break
+  $S group describe live-g 2>/dev/null | grep -q "state Stable, .*1 member$" && break
   sleep 0.1
 done
 $S group describe live-g | grep -q "state Stable, .*1 member$" || fail "live member: $($S group describe live-g)"
