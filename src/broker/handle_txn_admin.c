@@ -6,7 +6,8 @@
  *   transaction_states {transactional_id, producer_id, transaction_state}
  * DescribeTransactions v0 (flexible): transactional_ids [string] -> throttle, transaction_states
  *   {error, transactional_id, transaction_state, transaction_timeout_ms,
- *    transaction_start_time_ms, producer_id, producer_epoch (int32), topics {name, partitions}}
+ *    transaction_start_time_ms, producer_id, producer_epoch (int16, unlike DescribeProducers'
+ *    int32), topics {name, partitions}}
  * DescribeProducers v0 (flexible): topics {name, partition_indexes} -> throttle, topics {name,
  *   partitions {partition_index, error, error_message, active_producers {producer_id,
  *   producer_epoch (int32), last_sequence, last_timestamp, coordinator_epoch,
@@ -190,7 +191,7 @@ SL_HANDLER(DescribeTransactions) {
         sl_wr_i32(wr, t ? t->timeout_ms : 0);
         sl_wr_i64(wr, t && open_state(t->state) ? t->start_ms : -1);
         sl_wr_i64(wr, t ? t->pid : -1);
-        sl_wr_i32(wr, t ? t->epoch : -1);
+        sl_wr_i16(wr, t ? (int16_t)t->epoch : -1);
         if (t) {
             write_topics(wr, t);
         } else {

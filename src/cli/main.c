@@ -12,19 +12,26 @@ typedef struct cmd {
 
 static const cmd_t cmds[] = {
     {"broker", sl_cmd_broker, "run the Kafka-protocol broker"},
-    {"topic", sl_cmd_topic, "create | list | describe | delete topics (any Kafka cluster)"},
-    {"produce", sl_cmd_produce, "produce lines from stdin to a topic"},
-    {"consume", sl_cmd_consume, "print records of a topic to stdout"},
-    {"group", sl_cmd_group, "list | describe | lag | reset-offsets consumer groups"},
+    {"topic", sl_cmd_topic,
+     "create | list | describe | delete | alter-config | add-partitions | trim-prefix topics"},
+    {"produce", sl_cmd_produce, "produce records from stdin to a topic (lines, --format, JSON)"},
+    {"consume", sl_cmd_consume, "print records of a topic (or as a group member) to stdout"},
+    {"group", sl_cmd_group,
+     "list | describe | lag | seek | reset-offsets | delete consumer groups"},
+    {"txn", sl_cmd_txn, "list | describe transactions"},
+    {"cluster", sl_cmd_cluster, "info | health | config of the cluster"},
     {"bench", sl_cmd_bench, "benchmark a broker (kafka, redis) or the batch baseline"},
     {"run", sl_cmd_run, "run a stream pipeline (a shared library; see examples/)"},
 };
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: sluice <command> [options]   (sluice <command> --help for more)\n\n");
+    fprintf(f, "usage: sluice <command> [options]   (sluice <command> --help for more)\n"
+               "       sluice --version\n\n");
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].usage);
     }
+    fprintf(f, "\nClient commands talk to -b HOST:PORT, else $SLUICE_BROKERS, else %s.\n",
+            SL_CLI_DEFAULT_BROKERS);
 }
 
 int main(int argc, char **argv) {
@@ -32,6 +39,10 @@ int main(int argc, char **argv) {
         !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V") || !strcmp(argv[1], "version")) {
+        printf("sluice %s (librdkafka %s)\n", SL_CLI_VERSION, rd_kafka_version_str());
+        return 0;
     }
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (!strcmp(argv[1], cmds[i].name)) {

@@ -739,7 +739,7 @@ DT_REQ = [("ids", "strlist", 0, INF)]
 DT_RESP = [("throttle", "i32", 0, INF),
            ("txns", [("error", "i16", 0, INF), ("id", "str", 0, INF), ("state", "str", 0, INF),
                      ("timeout", "i32", 0, INF), ("start", "i64", 0, INF), ("pid", "i64", 0, INF),
-                     ("epoch", "i32", 0, INF),
+                     ("epoch", "i16", 0, INF),
                      ("topics", [("name", "str", 0, INF), ("parts", "i32list", 0, INF)], 0, INF)],
             0, INF)]
 DP_REQ = [("topics", [("name", "str", 0, INF), ("parts", "i32list", 0, INF)], 0, INF)]
