@@ -18,6 +18,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/os.h"
 #include "common/util.h"
@@ -952,6 +953,7 @@ static sl_err_t swap_in(sl_plog_t *plog, const size_t *at, size_t n) {
 }
 
 void sl_plog_clean_finish(sl_plog_t *plog, sl_clean_job_t *job) {
+    uint64_t t0 = sl_mono_ns();
     plog->clean_job = NULL;
     if (job->rc != SL_OK) {
         if (job->rc != SL_ERR_INVAL) {
@@ -1019,7 +1021,8 @@ void sl_plog_clean_finish(sl_plog_t *plog, sl_clean_job_t *job) {
     }
     sl_log(SL_LOG_INFO, "storage",
            "dir=%s op=clean segments=%zu emptied=%d bytes_before=%" PRId64 " bytes_after=%" PRId64
-           " duration_ms=%" PRIu64,
-           plog->dir, job->n_segs, emptied, before, after, job->duration_us / 1000);
+           " duration_ms=%" PRIu64 " swap_ms=%.1f",
+           plog->dir, job->n_segs, emptied, before, after, job->duration_us / 1000,
+           (double)(sl_mono_ns() - t0) / 1e6);
     sl_clean_job_free(job);
 }
