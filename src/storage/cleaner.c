@@ -497,8 +497,31 @@ void sl_clean_remove_copies(const sl_clean_seg_t *cs) {
     }
 }
 
+/* Creates (truncating) a copy's file, unless the job was cancelled: -1 then, or on failure. */
+static int create_copy(sl_clean_job_t *job, const char *path) {
+    if (job->files_mu) {
+        pthread_mutex_lock(job->files_mu);
+    }
+    int fd = atomic_load(&job->cancelled) ? -1 : sl_os.open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (job->files_mu) {
+        pthread_mutex_unlock(job->files_mu);
+    }
+    return fd;
+}
+
+void sl_clean_job_cancel(sl_clean_job_t *job) {
+    if (job->files_mu) {
+        pthread_mutex_lock(job->files_mu);
+    }
+    atomic_store(&job->cancelled, true);
+    if (job->files_mu) {
+        pthread_mutex_unlock(job->files_mu);
+    }
+}
+
 /* Writes the copy's two index files from the entries built in `ix`, and syncs them. */
-static sl_err_t write_indexes(const sl_clean_seg_t *cs, const sl_segment_t *ix) {
+static sl_err_t write_indexes(sl_clean_job_t *job, const sl_clean_seg_t *cs,
+                              const sl_segment_t *ix) {
     sl_buf_t b = {0};
     char p[4200];
     sl_err_t rc = SL_OK;
@@ -520,7 +543,7 @@ static sl_err_t write_indexes(const sl_clean_seg_t *cs, const sl_segment_t *ix) 
             }
         }
         sl_clean_copy_path(cs->path, f == 0 ? ".index" : ".timeindex", p, sizeof p);
-        int fd = sl_os.open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fd = create_copy(job, p);
         if (fd < 0 || sl_os_pwrite_all(fd, b.data, b.len, 0) < 0 || sl_os.fdatasync(fd) < 0) {
             rc = SL_ERR_IO;
         }
@@ -566,8 +589,8 @@ static sl_err_t clean_segment(clean_t *c, sl_clean_seg_t *cs) {
     int64_t pos;
     int n;
     while (rc == SL_OK && (n = rd_next(&r, &p, &info, &pos)) != 0) {
-        if (n < 0) {
-            rc = (sl_err_t)n;
+        if (n < 0 || atomic_load_explicit(&c->job->cancelled, memory_order_relaxed)) {
+            rc = n < 0 ? (sl_err_t)n : SL_ERR_INVAL;
             break;
         }
         int fate = batch_fate(c, &info);
@@ -587,7 +610,7 @@ static sl_err_t clean_segment(clean_t *c, sl_clean_seg_t *cs) {
             if (out < 0) {
                 char cp[4200];
                 sl_clean_copy_path(cs->path, ".log", cp, sizeof cp);
-                out = sl_os.open(cp, O_RDWR | O_CREAT | O_TRUNC, 0644);
+                out = create_copy(c->job, cp);
                 if (out < 0 || copy_prefix(r.fd, out, pos) != SL_OK) {
                     rc = SL_ERR_IO;
                     break;
@@ -613,7 +636,7 @@ static sl_err_t clean_segment(clean_t *c, sl_clean_seg_t *cs) {
     }
     c->job->bytes_read += r.size;
     if (rc == SL_OK && out >= 0) {
-        if (sl_os.fdatasync(out) < 0 || write_indexes(cs, &ix) != SL_OK) {
+        if (sl_os.fdatasync(out) < 0 || write_indexes(c->job, cs, &ix) != SL_OK) {
             rc = SL_ERR_IO;
         }
     }
@@ -642,6 +665,8 @@ static sl_err_t walk_segment(clean_t *c, const sl_clean_seg_t *cs, bool map) {
     while (rc == SL_OK && (n = rd_next(&r, &p, &info, &pos)) != 0) {
         if (n < 0) {
             rc = (sl_err_t)n;
+        } else if (atomic_load_explicit(&c->job->cancelled, memory_order_relaxed)) {
+            rc = SL_ERR_INVAL;
         } else if (map) {
             rc = map_batch(c, p, &info);
         } else {
@@ -682,7 +707,10 @@ sl_err_t sl_clean_run(sl_clean_job_t *job) {
     }
     if (rc != SL_OK) {
         for (size_t i = 0; i < job->n_segs; i++) {
-            sl_clean_remove_copies(&job->segs[i]);
+            /* A cancelled job's directory may be gone, or be another log's by now. */
+            if (!atomic_load(&job->cancelled)) {
+                sl_clean_remove_copies(&job->segs[i]);
+            }
             job->segs[i].done = job->segs[i].rewritten = false;
         }
     }
@@ -713,19 +741,28 @@ void sl_clean_job_free(sl_clean_job_t *job) {
 #define MAX_THREADS 16
 
 struct sl_cleaner {
-    pthread_mutex_t mu;
+    pthread_mutex_t mu;       /* the queues, `running` and `stop` */
+    pthread_mutex_t files_mu; /* jobs' file creation against their cancellation */
     pthread_cond_t cv;
     sl_clean_job_t *queue, *queue_tail; /* to run, FIFO */
     sl_clean_job_t *done;               /* run, to hand back */
     bool stop;
     pthread_t threads[MAX_THREADS];
+    sl_clean_job_t *running[MAX_THREADS]; /* the job each thread runs, or NULL */
     int n_threads;
     sl_counter_t *m_runs, *m_bytes, *m_records;
     sl_gauge_t *m_last;
 };
 
+typedef struct thread_arg {
+    sl_cleaner_t *c;
+    int i;
+} thread_arg_t;
+
 static void *cleaner_main(void *arg) {
-    sl_cleaner_t *c = arg;
+    sl_cleaner_t *c = ((thread_arg_t *)arg)->c;
+    int me = ((thread_arg_t *)arg)->i;
+    free(arg);
     pthread_mutex_lock(&c->mu);
     for (;;) {
         while (!c->stop && !c->queue) {
@@ -739,9 +776,11 @@ static void *cleaner_main(void *arg) {
         if (!c->queue) {
             c->queue_tail = NULL;
         }
+        c->running[me] = job;
         pthread_mutex_unlock(&c->mu);
         (void)sl_clean_run(job);
         pthread_mutex_lock(&c->mu);
+        c->running[me] = NULL;
         job->next = c->done;
         c->done = job;
     }
@@ -752,11 +791,15 @@ static void *cleaner_main(void *arg) {
 sl_cleaner_t *sl_cleaner_new(int threads) {
     sl_cleaner_t *c = sl_xcalloc(1, sizeof *c);
     pthread_mutex_init(&c->mu, NULL);
+    pthread_mutex_init(&c->files_mu, NULL);
     pthread_cond_init(&c->cv, NULL);
     threads = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
     for (int i = 0; i < threads; i++) {
-        int e = pthread_create(&c->threads[i], NULL, cleaner_main, c);
+        thread_arg_t *ta = sl_xmalloc(sizeof *ta);
+        *ta = (thread_arg_t){c, i};
+        int e = pthread_create(&c->threads[i], NULL, cleaner_main, ta);
         if (e != 0) {
+            free(ta);
             sl_log(SL_LOG_ERROR, "cleaner", "op=pthread_create err=\"%s\"", strerror(e));
             sl_cleaner_free(c);
             return NULL;
@@ -777,6 +820,7 @@ sl_cleaner_t *sl_cleaner_new(int threads) {
 
 void sl_cleaner_submit(sl_cleaner_t *c, sl_clean_job_t *job) {
     job->next = NULL;
+    job->files_mu = &c->files_mu;
     pthread_mutex_lock(&c->mu);
     if (c->queue_tail) {
         c->queue_tail->next = job;
@@ -803,10 +847,7 @@ static void hand_back(sl_cleaner_t *c, sl_clean_job_t *job) {
         sl_plog_clean_finish(job->plog, job);
         return;
     }
-    for (size_t i = 0; i < job->n_segs; i++) {
-        sl_clean_remove_copies(&job->segs[i]);
-    }
-    sl_clean_job_free(job);
+    sl_clean_job_free(job); /* cancelled when its log closed: see sl_clean_job_cancel */
 }
 
 int sl_cleaner_poll(sl_cleaner_t *c) {
@@ -830,6 +871,11 @@ void sl_cleaner_free(sl_cleaner_t *c) {
     }
     pthread_mutex_lock(&c->mu);
     c->stop = true;
+    for (int i = 0; i < c->n_threads; i++) {
+        if (c->running[i]) {
+            sl_clean_job_cancel(c->running[i]); /* shutdown does not wait for a long clean */
+        }
+    }
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
     for (int i = 0; i < c->n_threads; i++) {
@@ -843,6 +889,7 @@ void sl_cleaner_free(sl_cleaner_t *c) {
         hand_back(c, job);
     }
     pthread_mutex_destroy(&c->mu);
+    pthread_mutex_destroy(&c->files_mu);
     pthread_cond_destroy(&c->cv);
     free(c);
 }

@@ -29,6 +29,8 @@
 #ifndef SL_CLEANER_H
 #define SL_CLEANER_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -67,6 +69,9 @@ typedef struct sl_clean_job {
     /* Ownership: the log that made it, or NULL once that log was closed (the job is then
      * discarded when it comes back). */
     struct sl_plog *plog;
+    /* Set by sl_clean_job_cancel: the run stops at its next batch and creates no more files. */
+    atomic_bool cancelled;
+    pthread_mutex_t *files_mu; /* held while a copy is created (the pool's; NULL: run inline) */
     struct sl_clean_job *next; /* in the pool's queues */
 } sl_clean_job_t;
 
@@ -79,6 +84,11 @@ sl_err_t sl_clean_run(sl_clean_job_t *job);
 void sl_clean_copy_path(const char *log_path, const char *ext, char *out, size_t n);
 /* Unlinks the copies a job left (a job discarded, or a segment gone before the swap). */
 void sl_clean_remove_copies(const sl_clean_seg_t *cs);
+/* Cancels a job that may be running: once this returns, the run creates no file in the log's
+ * directory (so the directory may be removed), and it stops at its next batch with
+ * rc = SL_ERR_INVAL. Copies it made before stay (the next open of the log removes them).
+ * Thread: the log's. */
+void sl_clean_job_cancel(sl_clean_job_t *job);
 /* Frees a job (its copies stay: remove them first if they are not swapped in). NULL is a no-op. */
 void sl_clean_job_free(sl_clean_job_t *job);
 
@@ -90,11 +100,12 @@ typedef struct sl_cleaner sl_cleaner_t;
 sl_cleaner_t *sl_cleaner_new(int threads);
 /* Queues a job made by sl_plog_clean_prepare. */
 void sl_cleaner_submit(sl_cleaner_t *c, sl_clean_job_t *job);
-/* Hands every finished job back: sl_plog_clean_finish for a job whose log is open, removal of
- * its copies otherwise. Updates the cleaner metrics. Returns the number of jobs finished. */
+/* Hands every finished job back: sl_plog_clean_finish for a job whose log is open; a job whose
+ * log was closed is only freed (closing cancelled it: see sl_clean_job_cancel). Updates the
+ * cleaner metrics. Returns the number of jobs finished. */
 int sl_cleaner_poll(sl_cleaner_t *c);
-/* Stops the threads (a running job is finished first, queued ones are not run) and hands every
- * job back as sl_cleaner_poll does. NULL is a no-op. */
+/* Stops the threads (running jobs are cancelled, queued ones are not run) and hands every job
+ * back as sl_cleaner_poll does. NULL is a no-op. */
 void sl_cleaner_free(sl_cleaner_t *c);
 
 #endif

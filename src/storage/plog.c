@@ -251,7 +251,8 @@ void sl_plog_close(sl_plog_t *plog) {
     }
     bool ok = !plog->failed;
     if (plog->clean_job) {
-        plog->clean_job->plog = NULL; /* discarded when it comes back */
+        sl_clean_job_cancel(plog->clean_job);
+        plog->clean_job->plog = NULL; /* freed when it comes back */
     }
     /* A log never written has no files to vouch for (and a clean start needs no marker). */
     bool unwritten = plog->n_segs == 1 && plog->segs[0]->unborn;

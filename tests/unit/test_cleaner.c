@@ -1,6 +1,7 @@
 /* test_cleaner.c -- log compaction on a real partition log in a temp dir: the latest value per
  * key stays at its offset, tombstones stay for delete.retention.ms and then go, compressed and
  * transactional batches, and what a crash in the middle of a swap leaves. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -407,9 +408,8 @@ TEST(cleaner_crash_mid_swap_leaves_a_valid_log) {
     snprintf(a, sizeof a, "%s/00000000000000000000.log", dir);
     snprintf(c, sizeof c, "%s/00000000000000000000.log.cleaned", dir);
     CHECK_EQ_INT(rename(c, a), 0);
-    job->plog = NULL;
-    sl_clean_job_free(job);
     sl_plog_close(plog); /* (its clean-shutdown marker only vouches for the active segment) */
+    sl_clean_job_free(job);
     CHECK_EQ_INT(sl_plog_open(dir, &conf, 3000, &plog, err), SL_OK);
     /* The leftover copies are gone, the index was rebuilt from the new log, and every record
      * read is one that was written, at its offset; the other segments are as they were. */
@@ -448,6 +448,105 @@ TEST(cleaner_leaves_delete_policy_logs_and_the_active_segment_alone) {
         CHECK_EQ_INT(put1(plog, "k", "v", 1000), SL_OK);
     }
     CHECK(sl_plog_clean_prepare(plog, 2000) == NULL);
+    sl_plog_close(plog);
+    sl_os_rmtree(dir);
+    free(dir);
+}
+
+static int count_copies(const char *dir) {
+    int n = 0;
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        n += strstr(de->d_name, ".cleaned") != NULL;
+    }
+    if (d) {
+        closedir(d);
+    }
+    return n;
+}
+
+static sl_plog_t *filled_log(const char *dir, int64_t now) {
+    sl_plog_conf_t conf = compact_conf();
+    sl_plog_t *plog;
+    char err[SL_ERRLEN];
+    if (sl_plog_open(dir, &conf, now, &plog, err) != SL_OK) {
+        return NULL;
+    }
+    for (int i = 0; i < N_REC; i++) {
+        char k[16], v[16];
+        snprintf(k, sizeof k, "k%d", i % N_KEY);
+        snprintf(v, sizeof v, "%d", i);
+        if (put1(plog, k, v, now) != SL_OK) {
+            sl_plog_close(plog);
+            return NULL;
+        }
+    }
+    return plog;
+}
+
+TEST(cleaner_cancelled_job_creates_nothing_and_swaps_nothing) {
+    char *dir = tmpdir();
+    sl_plog_t *plog = filled_log(dir, 1000);
+    CHECK(plog != NULL);
+    int64_t size = sl_plog_size_bytes(plog);
+    sl_clean_job_t *job = sl_plog_clean_prepare(plog, 2000);
+    CHECK(job != NULL);
+    CHECK(sl_plog_clean_prepare(plog, 2000) == NULL); /* one job per log at a time */
+    sl_clean_job_cancel(job);
+    CHECK_EQ_INT(sl_clean_run(job), SL_ERR_INVAL);
+    CHECK_EQ_INT(count_copies(dir), 0);
+    sl_plog_clean_finish(plog, job);
+    CHECK_EQ_INT(sl_plog_size_bytes(plog), size);
+    static seen_t got[N_REC];
+    CHECK_EQ_INT(read_all(plog, got, N_REC), N_REC);
+    /* A log closed while its job runs: the job is cancelled and only freed when it comes back. */
+    job = sl_plog_clean_prepare(plog, 2000);
+    CHECK(job != NULL);
+    sl_plog_close(plog);
+    CHECK(atomic_load(&job->cancelled));
+    CHECK(job->plog == NULL);
+    CHECK_EQ_INT(sl_clean_run(job), SL_ERR_INVAL);
+    CHECK_EQ_INT(count_copies(dir), 0);
+    sl_clean_job_free(job);
+    sl_os_rmtree(dir);
+    free(dir);
+}
+
+TEST(cleaner_pool_runs_jobs_off_the_calling_thread) {
+    char *dir = tmpdir();
+    sl_plog_t *plog = filled_log(dir, 1000);
+    CHECK(plog != NULL);
+    int64_t size = sl_plog_size_bytes(plog);
+    sl_cleaner_t *c = sl_cleaner_new(2);
+    CHECK(c != NULL);
+    sl_clean_job_t *job = sl_plog_clean_prepare(plog, 2000);
+    CHECK(job != NULL);
+    sl_cleaner_submit(c, job);
+    int done = 0;
+    for (int i = 0; i < 2000 && !done; i++) { /* up to 20 s on a loaded machine */
+        done = sl_cleaner_poll(c);
+        if (!done) {
+            usleep(10000);
+        }
+    }
+    CHECK_EQ_INT(done, 1);
+    CHECK(sl_plog_size_bytes(plog) < size);
+    /* A job still queued or running at sl_cleaner_free comes back to its log, unswapped. */
+    CHECK_EQ_INT(put1(plog, "k0", "x", 1000), SL_OK);
+    job = sl_plog_clean_prepare(plog, 10000);
+    if (job) {
+        sl_cleaner_submit(c, job);
+    }
+    sl_cleaner_free(c);
+    CHECK_EQ_INT(count_copies(dir), 0);
+    /* The log took its job back: it can have another (freed here without running). */
+    for (int i = 0; i < 20; i++) {
+        CHECK_EQ_INT(put1(plog, "k1", "y", 1000), SL_OK);
+    }
+    job = sl_plog_clean_prepare(plog, 10000);
+    CHECK(job != NULL);
+    sl_plog_clean_finish(plog, job);
     sl_plog_close(plog);
     sl_os_rmtree(dir);
     free(dir);
