@@ -3,6 +3,8 @@
   compaction.py produce BROKER   creates the compacted topic, produces versions, tombstones and
                                  filler, commits a group offset, waits for the cleaner to keep one
                                  record per key, then for the tombstones to expire
+  compaction.py txn BROKER       a transactional producer commits, aborts, commits: after the
+                                 clean, one committed value per key, the aborted ones gone
   compaction.py verify BROKER    (after a broker restart) reads the topic again: still compacted,
                                  and the group resumes from its committed offset
 Every wait polls with a deadline; nothing passes on a fixed sleep."""
@@ -136,6 +138,60 @@ if phase == "produce":
     assert m.offset() >= 57, m.offset()
     c.close()
 
+elif phase == "txn":
+    # Transactions on a compacted topic: committed values compact like any other, an aborted
+    # transaction's records are dropped, its marker stays (read_committed still works).
+    admin = AdminClient({"bootstrap.servers": broker})
+    for f in admin.create_topics([NewTopic("compacted-txn", 1, 1, config={
+            "cleanup.policy": "compact", "segment.bytes": "4096",
+            "min.cleanable.dirty.ratio": "0.01"})]).values():
+        f.result(timeout=10)
+    tp = Producer({"bootstrap.servers": broker, "transactional.id": "cmp-txn"})
+    tp.init_transactions(30)
+    for tag, commit, keys in (("v1", True, range(10)), ("v2", False, range(10)),
+                              ("v3", True, range(5))):
+        tp.begin_transaction()
+        for i in keys:
+            tp.produce("compacted-txn", key=b"t%d" % i, value=tag.encode())
+        tp.flush(10)
+        (tp.commit_transaction if commit else tp.abort_transaction)(30)
+    fp = Producer({"bootstrap.servers": broker})
+    for i in range(300):
+        fp.produce("compacted-txn", key=b"filler", value=b"f" * 100)
+    fp.flush(10)
+    want = {b"t%d" % i: (b"v3" if i < 5 else b"v1") for i in range(10)}
+
+    def read_txn(isolation):
+        c = Consumer({"bootstrap.servers": broker, "group.id": "txn-%f" % time.time(),
+                      "enable.auto.commit": False, "isolation.level": isolation,
+                      "enable.partition.eof": True})
+        c.assign([TopicPartition("compacted-txn", 0, -2)])
+        got, end = {}, time.time() + 30
+        while time.time() < end:
+            m = c.poll(1.0)
+            if m is None:
+                continue
+            if m.error():
+                if m.error().code() == KafkaError._PARTITION_EOF:
+                    break
+                raise SystemExit("consume error: %s" % m.error())
+            if m.key() != b"filler":
+                got.setdefault(m.key(), []).append(m.value())
+        c.close()
+        return got
+
+    end = time.time() + DEADLINE
+    while True:
+        unc = read_txn("read_uncommitted")
+        if all(unc.get(k) == [v] for k, v in want.items()):
+            break
+        if time.time() > end:
+            raise SystemExit("transactional topic not compacted: %s" % unc)
+        time.sleep(0.5)
+    com = read_txn("read_committed")
+    assert all(com.get(k) == [v] for k, v in want.items()), com
+    print("transactional topic compacted: %s" % sorted(unc.items()))
+
 elif phase == "verify":
     recs, high = read_all()
     assert compacted(recs, False), "not compacted after restart: %d records" % len(recs)
@@ -153,4 +209,4 @@ elif phase == "verify":
     assert high2 == high + 1, (high, high2)
     print("verified after restart: %d records" % len(recs))
 else:
-    raise SystemExit("usage: compaction.py produce|verify BROKER")
+    raise SystemExit("usage: compaction.py produce|txn|verify BROKER")
