@@ -341,6 +341,9 @@ static void note_header(clean_t *c, const uint8_t *p, const sl_batch_info_t *inf
     pslot_t *u = pmap_slot(&c->undecided, info->producer_id, true);
     if (info->attributes & SL_BATCH_ATTR_CONTROL) {
         int type = sl_batch_control_type(p, info->total_bytes);
+        if (type != SL_CONTROL_COMMIT && type != SL_CONTROL_ABORT) {
+            return; /* not a marker we can read: its transaction stays undecided (kept whole) */
+        }
         for (int64_t i = u->v; i >= 0; i = c->txns[i].prev) {
             c->txns[i].state = type == SL_CONTROL_COMMIT ? TXN_COMMIT : TXN_ABORT;
         }

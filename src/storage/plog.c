@@ -139,9 +139,12 @@ sl_err_t sl_plog_open(const char *dir, const sl_plog_conf_t *conf, int64_t now_m
     for (size_t i = 0; i < n_left; i++) {
         char p[4200];
         snprintf(p, sizeof p, "%s/%s", dir, leftovers[i]);
-        sl_log(SL_LOG_INFO, "storage", "file=%s op=unlink msg=\"copy of an interrupted clean\"", p);
         (void)sl_os.unlink(p);
         free(leftovers[i]);
+    }
+    if (n_left > 0) {
+        sl_log(SL_LOG_INFO, "storage",
+               "dir=%s op=unlink files=%zu msg=\"copies of an interrupted clean\"", dir, n_left);
     }
     free(leftovers);
     if (n > 1) {
