@@ -27,7 +27,12 @@
 #include "storage/segment.h"
 
 #define CLEAN_MARKER "clean-shutdown"
-#define SCAN_CHUNK   65536
+/* Which segments were compacted, when first, and how many tombstones they kept: lines of
+ * "<base> <first clean, wall ms> <tombstones>". Advisory: written without a sync after every
+ * clean; a missing or unreadable one only makes the next clean treat segments as dirty (and keep
+ * their tombstones for a fresh delete.retention.ms). */
+#define CLEAN_CHECKPOINT "cleaner-checkpoint"
+#define SCAN_CHUNK       65536
 
 struct sl_plog {
     char *dir;
@@ -101,6 +106,8 @@ static sl_err_t fail(sl_plog_t *plog, const char *op) {
            plog->dir, op, strerror(e));
     return plog->fail_err;
 }
+
+static void read_clean_checkpoint(sl_plog_t *plog);
 
 sl_err_t sl_plog_open(const char *dir, const sl_plog_conf_t *conf, int64_t now_ms, sl_plog_t **out,
                       char *err) {
@@ -224,6 +231,7 @@ sl_err_t sl_plog_open(const char *dir, const sl_plog_conf_t *conf, int64_t now_m
     }
     plog->start = plog->segs[0]->base;
     plog->durable = active(plog)->next;
+    read_clean_checkpoint(plog);
     if (active(plog)->created_ms == 0) {
         active(plog)->created_ms = now_ms;
     }
@@ -830,6 +838,49 @@ size_t sl_plog_open_segments(void) {
 
 /* ---- compaction ---- */
 
+static void read_clean_checkpoint(sl_plog_t *plog) {
+    char p[4200];
+    snprintf(p, sizeof p, "%s/" CLEAN_CHECKPOINT, plog->dir);
+    FILE *f = fopen(p, "re");
+    if (!f) {
+        return;
+    }
+    long long base, ms, tombs;
+    while (fscanf(f, "%lld %lld %lld", &base, &ms, &tombs) == 3) {
+        size_t i = find_seg(plog, base);
+        /* Never the last segment: a clean never takes the one a start treats as active. */
+        if (i + 1 < plog->n_segs && plog->segs[i]->base == base && ms >= 0 && tombs >= 0) {
+            plog->segs[i]->cleaned_ms = ms;
+            plog->segs[i]->tombstones = tombs;
+        }
+    }
+    fclose(f);
+}
+
+static void write_clean_checkpoint(sl_plog_t *plog) {
+    sl_buf_t b = {0};
+    for (size_t i = 0; i < plog->n_segs; i++) {
+        const sl_segment_t *seg = plog->segs[i];
+        if (seg->cleaned_ms >= 0) {
+            char line[96];
+            int n = snprintf(line, sizeof line, "%" PRId64 " %" PRId64 " %" PRId64 "\n", seg->base,
+                             seg->cleaned_ms, seg->tombstones);
+            sl_buf_append(&b, line, (size_t)n);
+        }
+    }
+    char p[4200], tmp[4300];
+    snprintf(p, sizeof p, "%s/" CLEAN_CHECKPOINT, plog->dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", p);
+    int fd = sl_os.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || sl_os_pwrite_all(fd, b.data, b.len, 0) < 0 || sl_os.rename(tmp, p) < 0) {
+        sl_log(SL_LOG_WARN, "storage", "file=%s op=write err=\"%s\"", p, strerror(errno));
+    }
+    if (fd >= 0) {
+        sl_os.close(fd);
+    }
+    sl_buf_fini(&b);
+}
+
 sl_clean_job_t *sl_plog_clean_prepare(sl_plog_t *plog, int64_t now_ms) {
     if (!plog->conf.cleanup_compact || plog->failed || plog->offline || plog->clean_job) {
         return NULL;
@@ -1023,6 +1074,7 @@ void sl_plog_clean_finish(sl_plog_t *plog, sl_clean_job_t *job) {
         sl_segment_delete(seg);
         emptied++;
     }
+    write_clean_checkpoint(plog);
     sl_log(SL_LOG_INFO, "storage",
            "dir=%s op=clean segments=%zu emptied=%d bytes_before=%" PRId64 " bytes_after=%" PRId64
            " duration_ms=%" PRIu64 " swap_ms=%.1f",

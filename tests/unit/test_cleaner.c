@@ -266,6 +266,10 @@ TEST(cleaner_tombstones_stay_for_delete_retention_then_go) {
         }
     }
     CHECK_EQ_INT(k1, 1);
+    /* A restart keeps what was cleaned and when (the cleaner checkpoint): no clean is due for
+     * segments cleaned before, and the tombstone's clock is not reset. */
+    sl_plog_close(plog);
+    CHECK_EQ_INT(sl_plog_open(dir, &conf, 10200, &plog, err), SL_OK);
     /* Within delete.retention.ms (1 s) of the first clean: nothing is due, it stays. */
     CHECK_EQ_INT(clean_now(plog, 10500), -1);
     /* Past it: a clean is due for the tombstone alone, and removes it. */
