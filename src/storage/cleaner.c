@@ -657,6 +657,47 @@ static sl_err_t clean_segment(clean_t *c, sl_clean_seg_t *cs) {
     return rc;
 }
 
+/* Step 1 of the swap (plog.h), done here so the event loop does not wait for the directory
+ * sync: unlinks the old index files of every segment with a copy, then syncs the directory. The
+ * log keeps using its in-memory indexes (and descriptors); a start-up before the swap rebuilds
+ * them from the old log. Nothing is unlinked once the job is cancelled. */
+static sl_err_t drop_old_indexes(sl_clean_job_t *job) {
+    bool any = false;
+    for (size_t i = 0; i < job->n_segs; i++) {
+        const sl_clean_seg_t *cs = &job->segs[i];
+        if (!cs->rewritten) {
+            continue;
+        }
+        char p[4200];
+        size_t stem = strlen(cs->path) - 4;
+        if (job->files_mu) {
+            pthread_mutex_lock(job->files_mu);
+        }
+        bool cancelled = atomic_load(&job->cancelled);
+        for (int f = 0; f < 2 && !cancelled; f++) {
+            snprintf(p, sizeof p, "%.*s%s", (int)stem, cs->path, f ? ".timeindex" : ".index");
+            (void)sl_os.unlink(p);
+        }
+        if (job->files_mu) {
+            pthread_mutex_unlock(job->files_mu);
+        }
+        if (cancelled) {
+            return SL_ERR_INVAL;
+        }
+        any = true;
+    }
+    if (!any) {
+        return SL_OK;
+    }
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", job->segs[0].path);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        *slash = '\0';
+    }
+    return sl_os_fsync_dir(slash ? dir : ".") == 0 ? SL_OK : SL_ERR_IO;
+}
+
 /* Walks every batch of `cs` with `fn` (walks 1 and 2). */
 static sl_err_t walk_segment(clean_t *c, const sl_clean_seg_t *cs, bool map) {
     seg_rd_t r;
@@ -707,6 +748,9 @@ sl_err_t sl_clean_run(sl_clean_job_t *job) {
     }
     for (size_t i = 0; i < end && rc == SL_OK; i++) {
         rc = clean_segment(&c, &job->segs[i]);
+    }
+    if (rc == SL_OK) {
+        rc = drop_old_indexes(job);
     }
     if (rc != SL_OK) {
         for (size_t i = 0; i < job->n_segs; i++) {

@@ -4,10 +4,11 @@
  * closed segments to clean (never the active one) and describes them in a job. On a cleaner
  * thread, sl_clean_run reads those segments through its own descriptors (so retention may delete
  * one meanwhile) and writes a compacted copy of every segment that changes as three files beside
- * it, <base>.log.cleaned, <base>.index.cleaned and <base>.timeindex.cleaned, each fdatasync'ed.
- * Back on the log's thread, sl_plog_clean_finish swaps the copies in (plog.c says how a crash at
- * any point leaves either the old or the new segment). The log is never locked: the cleaner only
- * reads files the log no longer writes, and the swap is done by the log's owner.
+ * it, <base>.log.cleaned, <base>.index.cleaned and <base>.timeindex.cleaned, each fdatasync'ed,
+ * then unlinks the old indexes of those segments (step 1 of the swap). Back on the log's thread,
+ * sl_plog_clean_finish swaps the copies in (plog.c says how a crash at any point leaves either the
+ * old or the new segment). The log is never locked: the cleaner only reads files the log no longer
+ * writes, and the swap is done by the log's owner.
  *
  * What a clean keeps, per batch, in offset order:
  *   - control batches (transaction markers): always;

@@ -961,20 +961,11 @@ static void swap_names(const sl_segment_t *seg, swap_names_t *n) {
     sl_clean_copy_path(seg->path, ".log", n->clog, sizeof n->clog);
 }
 
-/* Steps 1-3 of the swap (plog.h) for the segments at `at[0..n)`, each step for all of them
- * before the next, so a clean costs two directory syncs, not two per segment. */
+/* Steps 2-3 of the swap (plog.h; step 1 was the cleaner's) for the segments at `at[0..n)`: the
+ * renames for all of them, then the reopens. No directory sync here: the event loop does not
+ * wait for one. */
 static sl_err_t swap_in(sl_plog_t *plog, const size_t *at, size_t n) {
     swap_names_t nm;
-    for (size_t k = 0; k < n; k++) {
-        swap_names(plog->segs[at[k]], &nm);
-        if ((sl_os.unlink(nm.idx) < 0 && errno != ENOENT) ||
-            (sl_os.unlink(nm.tidx) < 0 && errno != ENOENT)) {
-            return fail(plog, "clean-unlink-index");
-        }
-    }
-    if (sl_os_fsync_dir(plog->dir) < 0) {
-        return fail(plog, "clean-fsync-dir");
-    }
     for (size_t k = 0; k < n; k++) {
         sl_segment_t *old = plog->segs[at[k]];
         swap_names(old, &nm);
@@ -982,9 +973,6 @@ static sl_err_t swap_in(sl_plog_t *plog, const size_t *at, size_t n) {
             sl_os.rename(nm.cidx, nm.idx) < 0) {
             return fail(plog, "clean-rename");
         }
-    }
-    if (sl_os_fsync_dir(plog->dir) < 0) {
-        return fail(plog, "clean-fsync-dir");
     }
     for (size_t k = 0; k < n; k++) {
         sl_segment_t *old = plog->segs[at[k]];

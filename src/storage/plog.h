@@ -167,11 +167,15 @@ struct sl_clean_job;
 struct sl_clean_job *sl_plog_clean_prepare(sl_plog_t *plog, int64_t now_ms);
 /* Takes a job back after sl_clean_run and frees it: every copy made of a segment still in the
  * log is swapped in, in this order, so a crash at any point leaves a valid segment:
- *   1. the old segment's two index files are unlinked (directory synced): a crash here leaves
- *      the old log, whose indexes the next open rebuilds;
+ *   1. (sl_clean_run, on the cleaner thread, once every copy is synced) the old segments' index
+ *      files are unlinked and the directory synced: a crash from here on leaves the old log,
+ *      whose indexes the next open rebuilds from it, until
  *   2. <base>.timeindex.cleaned, then <base>.log.cleaned are renamed over the segment's names,
- *      then <base>.index.cleaned (directory synced): the rename of the log is the commit; the
- *      open rebuilds an index that is missing and removes every leftover *.cleaned file;
+ *      then <base>.index.cleaned: each rename is atomic and the rename of the log is the commit
+ *      (the new log with a missing index gets it rebuilt; a new time index beside the old log
+ *      only names offsets the old log also has). The directory is not synced on the event loop:
+ *      a crash before the file system commits the renames leaves the old segment, which is
+ *      only a clean lost. The open removes every leftover *.cleaned file;
  *   3. the segment is reopened from the new files; readers holding the old file keep it.
  * A segment that came out empty is then deleted, unless it is the first (the log start offset
  * stays). Segments deleted meanwhile (retention) lose their copies. A failed rename makes the
