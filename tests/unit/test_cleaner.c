@@ -568,3 +568,38 @@ TEST(cleaner_pool_runs_jobs_off_the_calling_thread) {
     sl_os_rmtree(dir);
     free(dir);
 }
+
+TEST(cleaner_due_rules_dirty_ratio_and_compaction_lags) {
+    char *dir = tmpdir();
+    sl_plog_t *plog = filled_log(dir, 1000); /* records stamped 1000 */
+    CHECK(plog != NULL);
+    sl_plog_conf_t conf = compact_conf();
+    /* min.compaction.lag.ms: segments with records younger than it wait. */
+    conf.min_compaction_lag_ms = 5000;
+    sl_plog_set_conf(plog, &conf);
+    CHECK(sl_plog_clean_prepare(plog, 3000) == NULL);
+    CHECK(clean_now(plog, 7000) > 0);
+    /* Everything closed is clean now; a little new dirt is under a 0.9 ratio: not due. */
+    conf.min_compaction_lag_ms = 0;
+    conf.min_cleanable_dirty_ratio = 0.9;
+    sl_plog_set_conf(plog, &conf);
+    for (int i = 0; i < 40; i++) {
+        CHECK_EQ_INT(put1(plog, "k1", "z", 8000), SL_OK);
+    }
+    CHECK(sl_plog_clean_prepare(plog, 9000) == NULL);
+    /* max.compaction.lag.ms: the oldest dirty record waited long enough: due anyway. */
+    conf.max_compaction_lag_ms = 60000;
+    sl_plog_set_conf(plog, &conf);
+    CHECK(sl_plog_clean_prepare(plog, 9000) == NULL);
+    CHECK(clean_now(plog, 8000 + 60000) > 0);
+    /* cleanup.policy=delete: never. */
+    conf.cleanup_compact = false;
+    sl_plog_set_conf(plog, &conf);
+    for (int i = 0; i < 40; i++) {
+        CHECK_EQ_INT(put1(plog, "k2", "z", 9000), SL_OK);
+    }
+    CHECK(sl_plog_clean_prepare(plog, 1000000) == NULL);
+    sl_plog_close(plog);
+    sl_os_rmtree(dir);
+    free(dir);
+}
