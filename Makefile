@@ -39,7 +39,7 @@ EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_SO  := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%.so)
 
 .SECONDARY:
-.PHONY: all deps run test unit integration check-asan bench bench-groups bench-txn bench-compare bench-conn \
+.PHONY: all deps run test unit integration check-asan bench bench-groups bench-txn bench-compare bench-conn bench-compact \
         bench-interference bench-roll bench-batch-check bench-faults bench-abuse format \
         format-check clean fuzz fuzz-ci
 all: $(BUILD)/sluice $(UNIT_BIN) $(ITEST_BIN) $(BENCH_BIN) $(EXAMPLE_SO) \
@@ -144,6 +144,9 @@ bench-batch-check: deps all
 bench-roll: deps all
 	bench/run-roll-bench $(BUILD)
 	SEGMENT_BYTES=1073741824 RATE=500000 bench/run-roll-bench $(BUILD)
+
+bench-compact: deps all
+	/usr/bin/python3 bench/compact_bench.py $(BUILD)
 
 bench-interference: deps all $(BUILD)/bench/libslowsync.so
 	bench/run-commit-interference $(BUILD)

@@ -24,6 +24,7 @@
 #include "group/coordinator.h"
 #include "net/conn.h"
 #include "net/fdlimit.h"
+#include "storage/cleaner.h"
 #include "storage/fsyncq.h"
 #include "storage/plog.h"
 #include "txn/pstate.h"
@@ -91,6 +92,7 @@ static void on_tick(sl_loop_t *loop, uint64_t id, void *data);
 typedef struct tick_ctx {
     sl_broker_t *b;
     int64_t now;
+    bool clean; /* look for partitions to compact (every log.cleaner.backoff.ms) */
 } tick_ctx_t;
 
 static void tick_each(sl_topic_t *t, void *opaque) {
@@ -101,6 +103,10 @@ static void tick_each(sl_topic_t *t, void *opaque) {
         if (rc < 0) {
             sl_log(SL_LOG_ERROR, "storage", "topic=%s partition=%d op=tick err=\"%s\"", t->name, i,
                    sl_err_str(rc));
+        }
+        struct sl_clean_job *job = c->clean ? sl_plog_clean_prepare(p->plog, c->now) : NULL;
+        if (job) {
+            sl_cleaner_submit(c->b->cleaner, job);
         }
         /* A new segment (or one fewer): snapshot producer state, so a restart replays only the
          * active segment. */
@@ -115,7 +121,14 @@ static void on_tick(sl_loop_t *loop, uint64_t id, void *data) {
     (void)id;
     sl_broker_t *b = data;
     int64_t now = sl_wall_ms();
-    tick_ctx_t tc = {b, now};
+    tick_ctx_t tc = {b, now, false};
+    if (b->cleaner) {
+        (void)sl_cleaner_poll(b->cleaner); /* finished cleans are swapped in here */
+        if (now >= b->next_clean_check_ms) {
+            tc.clean = true;
+            b->next_clean_check_ms = now + b->conf.cleaner_backoff_ms;
+        }
+    }
     sl_topics_each(b, tick_each, &tc);
     ++b->ticks;
     uint64_t every = (uint64_t)(b->conf.transaction_abort_interval_ms + TICK_MS - 1) / TICK_MS;
@@ -282,6 +295,10 @@ sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err) {
         snprintf(err, SL_ERRLEN, "cannot start the fsync workers");
         goto fail;
     }
+    if (conf->cleaner_enable && !(b->cleaner = sl_cleaner_new((int)conf->cleaner_threads))) {
+        snprintf(err, SL_ERRLEN, "cannot start the log cleaner threads");
+        goto fail;
+    }
     /* Descriptors for segment files: a pool of nofile/16 segments (3 files each, 8..4096), the
      * rest for connections; a partition costs a descriptor only while its segment is in the pool
      * or a sync of it runs. */
@@ -427,6 +444,7 @@ void sl_broker_free(sl_broker_t *b) {
     }
     sl_txn_coord_free(b->txn);
     sl_coord_free(b->coord);
+    sl_cleaner_free(b->cleaner); /* a clean running now is waited for and swapped in */
     sl_topics_close(b);
     sl_loop_free(b->loop);
     sl_decomp_fini(&b->decomp);

@@ -81,6 +81,8 @@ struct sl_broker {
     void *metalog;                    /* sl_metalog_t */
     void *fsyncq;                     /* sl_fsyncq_t: the group-commit worker */
     void *logsyncq;                   /* sl_fsyncq_t: syncs of the coordinators' files */
+    void *cleaner;                    /* sl_cleaner_t: log compaction threads, or NULL */
+    int64_t next_clean_check_ms;      /* wall clock of the next look for partitions to compact */
     struct sl_coord *coord;           /* the group coordinator (group/coordinator.c) */
     struct sl_txn_coord *txn;         /* the transaction coordinator (txn/txn_coord.c) */
     sl_partition_t *dirty;            /* partitions needing a group-commit sync */

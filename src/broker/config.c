@@ -1,8 +1,10 @@
 /* config.c -- configuration tables: the broker's keys and the per-topic keys, Kafka's names. */
 #include "config.h"
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define B(f) offsetof(sl_broker_conf_t, f)
@@ -87,7 +89,21 @@ const sl_conf_def_t sl_broker_conf_defs[] = {
     {"log.message.timestamp.type", SL_CONF_STR, "CreateTime", 0, 0, B(timestamp_type), 0,
      "CreateTime or LogAppendTime"},
     {"log.cleanup.policy", SL_CONF_STR, "delete", 0, 0, B(cleanup_policy), 0,
-     "Default cleanup.policy of topics"},
+     "Default cleanup.policy of topics: delete, compact or compact,delete"},
+    {"log.cleaner.enable", SL_CONF_BOOL, "true", 0, 0, B(cleaner_enable), 0,
+     "Run the log cleaner, which compacts topics with cleanup.policy=compact"},
+    {"log.cleaner.threads", SL_CONF_INT, "1", 1, 16, B(cleaner_threads), 0,
+     "Threads compacting logs (never the event loop)"},
+    {"log.cleaner.backoff.ms", SL_CONF_INT, "15000", 1, LMAX, B(cleaner_backoff_ms), 0,
+     "How often compacted partitions are checked for a clean (rounded up to 1 s)"},
+    {"log.cleaner.min.cleanable.ratio", SL_CONF_STR, "0.5", 0, 0, B(cleaner_min_cleanable_ratio), 0,
+     "Default min.cleanable.dirty.ratio of topics"},
+    {"log.cleaner.delete.retention.ms", SL_CONF_INT, "86400000", 0, LMAX,
+     B(cleaner_delete_retention_ms), 0, "Default delete.retention.ms of topics"},
+    {"log.cleaner.min.compaction.lag.ms", SL_CONF_INT, "0", 0, LMAX,
+     B(cleaner_min_compaction_lag_ms), 0, "Default min.compaction.lag.ms of topics"},
+    {"log.cleaner.max.compaction.lag.ms", SL_CONF_INT, "9223372036854775807", 1, LMAX,
+     B(cleaner_max_compaction_lag_ms), 0, "Default max.compaction.lag.ms of topics"},
     {"compression.type", SL_CONF_STR, "producer", 0, 0, B(compression_type), 0,
      "Stored as sent by the producer"},
     {"log.dirs", SL_CONF_STR, NULL, 0, 0, B(data_dir), 0, "Alias of data.dir (one directory)"},
@@ -133,13 +149,67 @@ const sl_conf_def_t sl_topic_conf_defs[] = {
      "log.index.interval.bytes"},
     {"min.insync.replicas", SL_CONF_INT, "1", 1, 1, T(min_insync_replicas), 0, "single node: 1"},
     {"cleanup.policy", SL_CONF_STR, "delete", 0, 0, T(cleanup_policy), 0,
-     "delete (compact: later)"},
+     "log.cleanup.policy: delete, compact or compact,delete"},
+    {"min.cleanable.dirty.ratio", SL_CONF_STR, "0.5", 0, 0, T(min_cleanable_dirty_ratio), 0,
+     "log.cleaner.min.cleanable.ratio: compact when this share of the closed segments' bytes "
+     "was never cleaned (0..1)"},
+    {"delete.retention.ms", SL_CONF_INT, "86400000", 0, LMAX, T(delete_retention_ms), 0,
+     "log.cleaner.delete.retention.ms: how long a tombstone stays after its segment was "
+     "first compacted"},
+    {"min.compaction.lag.ms", SL_CONF_INT, "0", 0, LMAX, T(min_compaction_lag_ms), 0,
+     "log.cleaner.min.compaction.lag.ms: segments holding newer records are not compacted"},
+    {"max.compaction.lag.ms", SL_CONF_INT, "9223372036854775807", 1, LMAX, T(max_compaction_lag_ms),
+     0, "log.cleaner.max.compaction.lag.ms: a segment waits at most this long for a clean"},
     {"message.timestamp.type", SL_CONF_STR, "CreateTime", 0, 0, T(timestamp_type), 0,
      "CreateTime or LogAppendTime"},
     {"compression.type", SL_CONF_STR, "producer", 0, 0, T(compression_type), 0,
      "producer (stored as sent)"},
 };
 const size_t sl_topic_conf_n_defs = sizeof sl_topic_conf_defs / sizeof sl_topic_conf_defs[0];
+
+/* cleanup.policy: a comma-separated list of delete and compact (spaces allowed), not empty. */
+static sl_err_t parse_policy(const char *v, bool *del, bool *compact, char *err) {
+    *del = *compact = false;
+    const char *p = v;
+    for (;;) {
+        while (*p == ' ') {
+            p++;
+        }
+        size_t n = strcspn(p, ", ");
+        if (n == 6 && !strncmp(p, "delete", 6)) {
+            *del = true;
+        } else if (n == 7 && !strncmp(p, "compact", 7)) {
+            *compact = true;
+        } else {
+            snprintf(err, SL_ERRLEN, "cleanup.policy: unsupported value '%s'", v);
+            return SL_ERR_INVAL;
+        }
+        p += n;
+        while (*p == ' ') {
+            p++;
+        }
+        if (!*p) {
+            return SL_OK;
+        }
+        if (*p++ != ',') {
+            snprintf(err, SL_ERRLEN, "cleanup.policy: unsupported value '%s'", v);
+            return SL_ERR_INVAL;
+        }
+    }
+}
+
+/* A ratio in [0, 1]. */
+static sl_err_t parse_ratio(const char *key, const char *v, double *out, char *err) {
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (errno || end == v || *end || !(d >= 0.0 && d <= 1.0)) {
+        snprintf(err, SL_ERRLEN, "%s: '%s' is not a number from 0 to 1", key, v);
+        return SL_ERR_INVAL;
+    }
+    *out = d;
+    return SL_OK;
+}
 
 static sl_err_t check_enum(const char *key, const char *v, const char *const *ok, char *err) {
     for (; *ok; ok++) {
@@ -164,6 +234,11 @@ sl_err_t sl_topic_conf_build(const sl_broker_conf_t *bc, const sl_kv_t *kv, size
     tc->index_interval_bytes = bc->index_interval_bytes;
     tc->min_insync_replicas = 1;
     snprintf(tc->cleanup_policy, sizeof tc->cleanup_policy, "%s", bc->cleanup_policy);
+    snprintf(tc->min_cleanable_dirty_ratio, sizeof tc->min_cleanable_dirty_ratio, "%s",
+             bc->cleaner_min_cleanable_ratio);
+    tc->delete_retention_ms = bc->cleaner_delete_retention_ms;
+    tc->min_compaction_lag_ms = bc->cleaner_min_compaction_lag_ms;
+    tc->max_compaction_lag_ms = bc->cleaner_max_compaction_lag_ms;
     snprintf(tc->timestamp_type, sizeof tc->timestamp_type, "%s", bc->timestamp_type);
     snprintf(tc->compression_type, sizeof tc->compression_type, "%s", bc->compression_type);
     for (size_t i = 0; i < n; i++) {
@@ -174,12 +249,16 @@ sl_err_t sl_topic_conf_build(const sl_broker_conf_t *bc, const sl_kv_t *kv, size
         }
     }
     static const char *const ts_types[] = {"CreateTime", "LogAppendTime", NULL};
-    static const char *const policies[] = {"delete", NULL};
     static const char *const codecs[] = {"producer", "uncompressed", "gzip", "snappy",
                                          "lz4",      "zstd",         NULL};
     sl_err_t rc = check_enum("message.timestamp.type", tc->timestamp_type, ts_types, err);
     if (rc == SL_OK) {
-        rc = check_enum("cleanup.policy", tc->cleanup_policy, policies, err);
+        bool del, compact;
+        rc = parse_policy(tc->cleanup_policy, &del, &compact, err);
+    }
+    double ratio;
+    if (rc == SL_OK) {
+        rc = parse_ratio("min.cleanable.dirty.ratio", tc->min_cleanable_dirty_ratio, &ratio, err);
     }
     if (rc == SL_OK) {
         rc = check_enum("compression.type", tc->compression_type, codecs, err);
@@ -197,4 +276,15 @@ void sl_topic_conf_to_plog(const sl_topic_conf_t *tc, sl_plog_conf_t *pc) {
     pc->flush_messages = tc->flush_messages;
     pc->flush_ms = tc->flush_ms;
     pc->log_append_time = !strcmp(tc->timestamp_type, "LogAppendTime");
+    char err[SL_ERRLEN];
+    if (parse_policy(tc->cleanup_policy, &pc->cleanup_delete, &pc->cleanup_compact, err) != SL_OK) {
+        pc->cleanup_delete = true; /* checked by sl_topic_conf_build: not reached */
+    }
+    if (parse_ratio("", tc->min_cleanable_dirty_ratio, &pc->min_cleanable_dirty_ratio, err) !=
+        SL_OK) {
+        pc->min_cleanable_dirty_ratio = 0.5;
+    }
+    pc->delete_retention_ms = tc->delete_retention_ms;
+    pc->min_compaction_lag_ms = tc->min_compaction_lag_ms;
+    pc->max_compaction_lag_ms = tc->max_compaction_lag_ms;
 }

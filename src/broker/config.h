@@ -41,6 +41,13 @@ typedef struct sl_broker_conf {
     int64_t connections_max_partial_request_ms; /* 0: never */
     char timestamp_type[SL_CONF_STR_MAX];
     char cleanup_policy[SL_CONF_STR_MAX];
+    bool cleaner_enable;                               /* log.cleaner.enable */
+    int64_t cleaner_threads;                           /* log.cleaner.threads */
+    int64_t cleaner_backoff_ms;                        /* log.cleaner.backoff.ms */
+    char cleaner_min_cleanable_ratio[SL_CONF_STR_MAX]; /* log.cleaner.min.cleanable.ratio */
+    int64_t cleaner_delete_retention_ms;
+    int64_t cleaner_min_compaction_lag_ms;
+    int64_t cleaner_max_compaction_lag_ms;
     char compression_type[SL_CONF_STR_MAX];
     int64_t group_min_session_timeout_ms;
     int64_t group_max_session_timeout_ms;
@@ -66,6 +73,10 @@ typedef struct sl_topic_conf {
     int64_t index_interval_bytes;
     int64_t min_insync_replicas;
     char cleanup_policy[SL_CONF_STR_MAX];
+    char min_cleanable_dirty_ratio[SL_CONF_STR_MAX]; /* a number in [0, 1] */
+    int64_t delete_retention_ms;
+    int64_t min_compaction_lag_ms;
+    int64_t max_compaction_lag_ms;
     char timestamp_type[SL_CONF_STR_MAX];
     char compression_type[SL_CONF_STR_MAX];
 } sl_topic_conf_t;

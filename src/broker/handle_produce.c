@@ -23,13 +23,19 @@
 
 #define SL_PRODUCE_THROTTLE_MS 100
 
+/* Refusing a record without a key on a compacted topic (Kafka's words). */
+#define NO_KEY_MSG "Compacted topic cannot accept message without key"
+
 /* Checks every batch of a partition's record set; `first` gets the first batch's header.
  * Beyond the header and CRC, each batch's records are walked as a consumer will decode them
  * (sl_batch_check_records): in place for uncompressed batches, after a bounded decompression into
- * the broker's scratch buffer otherwise. Returns a Kafka error code. */
+ * the broker's scratch buffer otherwise. On a topic with cleanup.policy=compact every record
+ * needs a key: one without gets INVALID_RECORD (CORRUPT_MESSAGE before Produce v8, as Kafka maps
+ * it) and NO_KEY_MSG in `*why`. Returns a Kafka error code. */
 static int16_t validate_records(sl_broker_t *b, int16_t version, sl_bytes_t rec,
                                 const sl_topic_conf_t *tc, int64_t *n_records,
-                                sl_batch_info_t *first) {
+                                sl_batch_info_t *first, const char **why) {
+    bool compact = strstr(tc->cleanup_policy, "compact") != NULL;
     if (!rec.p || rec.len == 0) {
         return KERR_CORRUPT_MESSAGE;
     }
@@ -57,6 +63,15 @@ static int16_t validate_records(sl_broker_t *b, int16_t version, sl_bytes_t rec,
         int kerr = sl_batch_check_records(rec.p + pos, &info, &b->decomp, (size_t)cap);
         if (kerr != KERR_NONE) {
             return (int16_t)kerr;
+        }
+        if (compact) {
+            bool plain = (info.attributes & SL_BATCH_ATTR_CODEC_MASK) == SL_CODEC_NONE;
+            const uint8_t *recs = plain ? rec.p + pos + SL_BATCH_HEADER_BYTES : b->decomp.out.data;
+            size_t len = plain ? info.total_bytes - SL_BATCH_HEADER_BYTES : b->decomp.out.len;
+            if (!sl_batch_records_keyed(recs, len, info.record_count)) {
+                *why = NO_KEY_MSG;
+                return version >= 8 ? KERR_INVALID_RECORD : KERR_CORRUPT_MESSAGE;
+            }
         }
         if (pos == 0) {
             *first = info;
@@ -103,6 +118,7 @@ SL_HANDLER(Produce) {
                 break;
             }
             int16_t err = KERR_NONE;
+            const char *why = NULL; /* error_message */
             int64_t base = -1, n_records = 0, dup_last = -1;
             sl_batch_info_t info = {0};
             info.producer_id = -1;
@@ -113,7 +129,7 @@ SL_HANDLER(Produce) {
             } else if (!p) {
                 err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             } else {
-                err = validate_records(b, v, records, &t->conf, &n_records, &info);
+                err = validate_records(b, v, records, &t->conf, &n_records, &info, &why);
             }
             bool transactional = err == KERR_NONE &&
                                  (info.attributes & SL_BATCH_ATTR_TRANSACTIONAL) &&
@@ -187,7 +203,7 @@ SL_HANDLER(Produce) {
             }
             if (v >= 8) {
                 sl_wr_array_len(wr, flex, 0); /* record_errors */
-                sl_wr_strz(wr, flex, NULL);   /* error_message */
+                sl_wr_strz(wr, flex, why);    /* error_message */
             }
             sl_wr_tags(wr, flex);
             if (pw && err == KERR_NONE) {

@@ -166,6 +166,24 @@ int sl_batch_check_records(const uint8_t *p, const sl_batch_info_t *info, sl_dec
     return check_record_set(rec, len, info->record_count) ? KERR_NONE : KERR_INVALID_RECORD;
 }
 
+bool sl_batch_records_keyed(const uint8_t *recs, size_t len, int32_t count) {
+    walk_t w = {recs, recs + len, false};
+    for (int32_t i = 0; i < count; i++) {
+        int64_t body = walk_var(&w, 5);
+        if (w.bad || body < RECORD_MIN_BYTES - 1 || body > w.end - w.p) {
+            return false;
+        }
+        walk_t r = {w.p + 1, w.p + body, false}; /* past the attributes */
+        w.p += body;
+        (void)walk_var(&r, 10); /* timestamp delta */
+        (void)walk_var(&r, 5);  /* offset delta */
+        if (walk_var(&r, 5) < 0 || r.bad) {
+            return false; /* a null key */
+        }
+    }
+    return true;
+}
+
 void sl_batch_set_base_offset(uint8_t *p, int64_t base_offset) {
     sl_store_be64(p, (uint64_t)base_offset);
 }

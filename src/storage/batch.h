@@ -69,6 +69,11 @@ SL_MUST_USE sl_err_t sl_batch_parse(const uint8_t *p, size_t len, bool check_crc
 int sl_batch_check_records(const uint8_t *p, const sl_batch_info_t *info, sl_decomp_t *d,
                            size_t max_decompressed);
 
+/* Whether every one of the `count` records in `recs` (`len` bytes, decompressed, already checked
+ * by sl_batch_check_records) has a key: topics with cleanup.policy=compact refuse the others, as
+ * Kafka does. Thread: any. */
+bool sl_batch_records_keyed(const uint8_t *recs, size_t len, int32_t count);
+
 /* Writes baseOffset into a batch's header in place. */
 void sl_batch_set_base_offset(uint8_t *p, int64_t base_offset);
 /* For LogAppendTime topics: sets the timestamp-type bit, baseTimestamp and maxTimestamp to `ts`

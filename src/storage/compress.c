@@ -228,3 +228,87 @@ sl_err_t sl_decomp_run(sl_decomp_t *d, int codec, const uint8_t *in, size_t len,
     }
     return rc;
 }
+
+static sl_err_t comp_gzip(const uint8_t *in, size_t len, sl_buf_t *out) {
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    if (len > UINT32_MAX || deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8,
+                                         Z_DEFAULT_STRATEGY) != Z_OK) {
+        return SL_ERR_IO;
+    }
+    size_t bound = deflateBound(&zs, (uLong)len);
+    sl_buf_reserve(out, bound);
+    zs.next_in = (Bytef *)(uintptr_t)in;
+    zs.avail_in = (uInt)len;
+    zs.next_out = out->data + out->len;
+    zs.avail_out = (uInt)bound;
+    int rc = deflate(&zs, Z_FINISH);
+    out->len += bound - zs.avail_out;
+    deflateEnd(&zs);
+    return rc == Z_STREAM_END ? SL_OK : SL_ERR_IO;
+}
+
+#define XERIAL_BLOCK (32 * 1024)
+
+static sl_err_t comp_snappy(const uint8_t *in, size_t len, sl_buf_t *out) {
+    uint8_t hdr[XERIAL_HEADER];
+    memcpy(hdr, xerial_magic, sizeof xerial_magic);
+    sl_store_be32(hdr + 8, 1);  /* version */
+    sl_store_be32(hdr + 12, 1); /* compatible version */
+    sl_buf_append(out, hdr, sizeof hdr);
+    for (size_t pos = 0; pos < len;) {
+        size_t n = len - pos < XERIAL_BLOCK ? len - pos : XERIAL_BLOCK;
+        size_t max = snappy_max_compressed_length(n);
+        sl_buf_reserve(out, 4 + max);
+        size_t got = max;
+        if (snappy_compress((const char *)in + pos, n, (char *)out->data + out->len + 4, &got) !=
+            SNAPPY_OK) {
+            return SL_ERR_IO;
+        }
+        sl_store_be32(out->data + out->len, (uint32_t)got);
+        out->len += 4 + got;
+        pos += n;
+    }
+    return SL_OK;
+}
+
+static sl_err_t comp_lz4(const uint8_t *in, size_t len, sl_buf_t *out) {
+    LZ4F_preferences_t prefs;
+    memset(&prefs, 0, sizeof prefs);
+    prefs.frameInfo.blockSizeID = LZ4F_max64KB;
+    prefs.frameInfo.blockMode = LZ4F_blockIndependent; /* what Kafka's Java reader supports */
+    size_t bound = LZ4F_compressFrameBound(len, &prefs);
+    sl_buf_reserve(out, bound);
+    size_t n = LZ4F_compressFrame(out->data + out->len, bound, in, len, &prefs);
+    if (LZ4F_isError(n)) {
+        return SL_ERR_IO;
+    }
+    out->len += n;
+    return SL_OK;
+}
+
+static sl_err_t comp_zstd(const uint8_t *in, size_t len, sl_buf_t *out) {
+    size_t bound = ZSTD_compressBound(len);
+    sl_buf_reserve(out, bound);
+    size_t n = ZSTD_compress(out->data + out->len, bound, in, len, 3);
+    if (ZSTD_isError(n)) {
+        return SL_ERR_IO;
+    }
+    out->len += n;
+    return SL_OK;
+}
+
+sl_err_t sl_comp_run(int codec, const uint8_t *in, size_t len, sl_buf_t *out) {
+    switch (codec) {
+    case SL_CODEC_GZIP:
+        return comp_gzip(in, len, out);
+    case SL_CODEC_SNAPPY:
+        return comp_snappy(in, len, out);
+    case SL_CODEC_LZ4:
+        return comp_lz4(in, len, out);
+    case SL_CODEC_ZSTD:
+        return comp_zstd(in, len, out);
+    default:
+        return SL_ERR_INVAL;
+    }
+}

@@ -1,5 +1,6 @@
 /* compress.h -- bounded decompression of record-batch payloads (Kafka codecs 1-4), for checking
- * what producers send. The broker stores batches as received and never compresses anything.
+ * what producers send, and compression for the log cleaner (storage/cleaner.c), which rewrites a
+ * compressed batch it filtered with the batch's own codec. Appends are stored as received.
  *
  *   codec  format (as Kafka clients write it)
  *       1  gzip (RFC 1952; concatenated members allowed), zlib's inflate
@@ -53,5 +54,11 @@ static inline int sl_codec_known(int codec) {
  * SL_ERR_INVAL (codec is not 1-4). Thread: the owner of `d`. */
 SL_MUST_USE sl_err_t sl_decomp_run(sl_decomp_t *d, int codec, const uint8_t *in, size_t len,
                                    size_t cap);
+
+/* Compresses `len` bytes at `in` with `codec` (1-4) onto the end of `out`, in the format Kafka's
+ * clients read: gzip (one member), snappy in the xerial framing (32 KiB blocks), an LZ4 frame with
+ * independent 64 KiB blocks, one zstd frame (level 3). Returns SL_OK, SL_ERR_INVAL (codec is not
+ * 1-4) or SL_ERR_IO (the library failed: out of memory). Thread: any. */
+SL_MUST_USE sl_err_t sl_comp_run(int codec, const uint8_t *in, size_t len, sl_buf_t *out);
 
 #endif

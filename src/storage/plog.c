@@ -18,14 +18,21 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/os.h"
 #include "common/util.h"
 #include "storage/batch.h"
+#include "storage/cleaner.h"
 #include "storage/segment.h"
 
 #define CLEAN_MARKER "clean-shutdown"
-#define SCAN_CHUNK   65536
+/* Which segments were compacted, when first, and how many tombstones they kept: lines of
+ * "<base> <first clean, wall ms> <tombstones>". Advisory: written without a sync after every
+ * clean; a missing or unreadable one only makes the next clean treat segments as dirty (and keep
+ * their tombstones for a fresh delete.retention.ms). */
+#define CLEAN_CHECKPOINT "cleaner-checkpoint"
+#define SCAN_CHUNK       65536
 
 struct sl_plog {
     char *dir;
@@ -45,6 +52,7 @@ struct sl_plog {
     bool offline;            /* could not be opened: a placeholder that never touches the disk */
     int64_t last_recheck_ms; /* wall clock of the last recovery attempt of a full disk */
     uint8_t *scan; /* SCAN_CHUNK bytes for reads and time searches; allocated at first use */
+    sl_clean_job_t *clean_job; /* the compaction running on this log's segments, or NULL */
 };
 
 void sl_plog_conf_default(sl_plog_conf_t *conf) {
@@ -56,6 +64,12 @@ void sl_plog_conf_default(sl_plog_conf_t *conf) {
     conf->flush_messages = INT64_MAX;
     conf->flush_ms = INT64_MAX;
     conf->log_append_time = false;
+    conf->cleanup_delete = true;
+    conf->cleanup_compact = false;
+    conf->min_cleanable_dirty_ratio = 0.5;
+    conf->delete_retention_ms = 86400000;
+    conf->min_compaction_lag_ms = 0;
+    conf->max_compaction_lag_ms = INT64_MAX;
 }
 
 static sl_segment_t *active(const sl_plog_t *plog) {
@@ -93,6 +107,8 @@ static sl_err_t fail(sl_plog_t *plog, const char *op) {
     return plog->fail_err;
 }
 
+static void read_clean_checkpoint(sl_plog_t *plog);
+
 sl_err_t sl_plog_open(const char *dir, const sl_plog_conf_t *conf, int64_t now_ms, sl_plog_t **out,
                       char *err) {
     /* A missing directory is an empty log: it is made with the first segment's files. */
@@ -103,9 +119,15 @@ sl_err_t sl_plog_open(const char *dir, const sl_plog_conf_t *conf, int64_t now_m
     }
     int64_t *bases = NULL;
     size_t n = 0, cap = 0;
+    char **leftovers = NULL; /* copies of an interrupted compaction (cleaner.h) */
+    size_t n_left = 0;
     struct dirent *de;
     while (d && (de = readdir(d))) {
         size_t len = strlen(de->d_name);
+        if (len > 8 && !strcmp(de->d_name + len - 8, ".cleaned")) {
+            leftovers = sl_xrealloc(leftovers, (n_left + 1) * sizeof *leftovers);
+            leftovers[n_left++] = sl_xstrdup(de->d_name);
+        }
         if (len == 24 && !strcmp(de->d_name + 20, ".log")) {
             char *end;
             long long v = strtoll(de->d_name, &end, 10);
@@ -121,6 +143,17 @@ sl_err_t sl_plog_open(const char *dir, const sl_plog_conf_t *conf, int64_t now_m
     if (d) {
         closedir(d);
     }
+    for (size_t i = 0; i < n_left; i++) {
+        char p[4200];
+        snprintf(p, sizeof p, "%s/%s", dir, leftovers[i]);
+        (void)sl_os.unlink(p);
+        free(leftovers[i]);
+    }
+    if (n_left > 0) {
+        sl_log(SL_LOG_INFO, "storage",
+               "dir=%s op=unlink files=%zu msg=\"copies of an interrupted clean\"", dir, n_left);
+    }
+    free(leftovers);
     if (n > 1) {
         qsort(bases, n, sizeof *bases, cmp_i64);
     }
@@ -150,7 +183,16 @@ sl_err_t sl_plog_open(const char *dir, const sl_plog_conf_t *conf, int64_t now_m
         bool last = i + 1 == n;
         int64_t cut = 0;
         if (!last) {
-            /* Synced at roll: trust it. Its end is the next segment's base. */
+            /* Synced at roll: trust it. Its end is the next segment's base. A compaction
+             * interrupted between unlinking the indexes and renaming the new ones in left it
+             * without an offset index: rebuild both from the log. */
+            if (seg->size > 0 && seg->n_idx == 0) {
+                rc = sl_segment_recover(seg, true, conf->index_interval_bytes, &cut);
+                if (rc != SL_OK) {
+                    snprintf(err, SL_ERRLEN, "reindex %s: %s", seg->path, strerror(errno));
+                    break;
+                }
+            }
             seg->next = bases[i + 1];
             if (seg->n_tidx > 0) {
                 seg->max_ts = seg->tidx[seg->n_tidx - 1].ts;
@@ -189,6 +231,7 @@ sl_err_t sl_plog_open(const char *dir, const sl_plog_conf_t *conf, int64_t now_m
     }
     plog->start = plog->segs[0]->base;
     plog->durable = active(plog)->next;
+    read_clean_checkpoint(plog);
     if (active(plog)->created_ms == 0) {
         active(plog)->created_ms = now_ms;
     }
@@ -218,6 +261,10 @@ void sl_plog_close(sl_plog_t *plog) {
         return;
     }
     bool ok = !plog->failed;
+    if (plog->clean_job) {
+        sl_clean_job_cancel(plog->clean_job);
+        plog->clean_job->plog = NULL; /* freed when it comes back */
+    }
     /* A log never written has no files to vouch for (and a clean start needs no marker). */
     bool unwritten = plog->n_segs == 1 && plog->segs[0]->unborn;
     for (size_t i = 0; i < plog->n_segs; i++) {
@@ -498,7 +545,7 @@ int sl_plog_tick(sl_plog_t *plog, int64_t now_ms) {
     /* Retention: whole segments, oldest first, never the active one. */
     int deleted = 0;
     int64_t total = sl_plog_size_bytes(plog);
-    while (plog->n_segs > 1) {
+    while (plog->conf.cleanup_delete && plog->n_segs > 1) {
         sl_segment_t *old = plog->segs[0];
         bool by_time = plog->conf.retention_ms >= 0 && old->max_ts >= 0 &&
                        now_ms - old->max_ts > plog->conf.retention_ms;
@@ -787,4 +834,239 @@ void sl_plog_set_open_segments_max(size_t n) {
 
 size_t sl_plog_open_segments(void) {
     return sl_segment_open_count();
+}
+
+/* ---- compaction ---- */
+
+static void read_clean_checkpoint(sl_plog_t *plog) {
+    char p[4200];
+    snprintf(p, sizeof p, "%s/" CLEAN_CHECKPOINT, plog->dir);
+    FILE *f = fopen(p, "re");
+    if (!f) {
+        return;
+    }
+    long long base, ms, tombs;
+    while (fscanf(f, "%lld %lld %lld", &base, &ms, &tombs) == 3) {
+        size_t i = find_seg(plog, base);
+        /* Never the last segment: a clean never takes the one a start treats as active. */
+        if (i + 1 < plog->n_segs && plog->segs[i]->base == base && ms >= 0 && tombs >= 0) {
+            plog->segs[i]->cleaned_ms = ms;
+            plog->segs[i]->tombstones = tombs;
+        }
+    }
+    fclose(f);
+}
+
+static void write_clean_checkpoint(sl_plog_t *plog) {
+    sl_buf_t b = {0};
+    for (size_t i = 0; i < plog->n_segs; i++) {
+        const sl_segment_t *seg = plog->segs[i];
+        if (seg->cleaned_ms >= 0) {
+            char line[96];
+            int n = snprintf(line, sizeof line, "%" PRId64 " %" PRId64 " %" PRId64 "\n", seg->base,
+                             seg->cleaned_ms, seg->tombstones);
+            sl_buf_append(&b, line, (size_t)n);
+        }
+    }
+    char p[4200], tmp[4300];
+    snprintf(p, sizeof p, "%s/" CLEAN_CHECKPOINT, plog->dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", p);
+    int fd = sl_os.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || sl_os_pwrite_all(fd, b.data, b.len, 0) < 0 || sl_os.rename(tmp, p) < 0) {
+        sl_log(SL_LOG_WARN, "storage", "file=%s op=write err=\"%s\"", p, strerror(errno));
+    }
+    if (fd >= 0) {
+        sl_os.close(fd);
+    }
+    sl_buf_fini(&b);
+}
+
+sl_clean_job_t *sl_plog_clean_prepare(sl_plog_t *plog, int64_t now_ms) {
+    if (!plog->conf.cleanup_compact || plog->failed || plog->offline || plog->clean_job) {
+        return NULL;
+    }
+    size_t end = plog->n_segs - 1; /* never the active segment */
+    if (active(plog)->unborn && end > 0) {
+        end--; /* with no active file, a restart takes this one for the active segment */
+    }
+    int64_t total = 0, dirty = 0;
+    bool due = false;
+    for (size_t i = 0; i < end; i++) {
+        sl_segment_t *seg = plog->segs[i];
+        if (plog->conf.min_compaction_lag_ms > 0 &&
+            seg->max_ts > now_ms - plog->conf.min_compaction_lag_ms) {
+            end = i; /* holds records younger than min.compaction.lag.ms */
+            break;
+        }
+        total += seg->size;
+        if (seg->cleaned_ms < 0) {
+            dirty += seg->size;
+            int64_t first_ts = seg->n_tidx > 0 ? seg->tidx[0].ts : seg->max_ts;
+            if (plog->conf.max_compaction_lag_ms < INT64_MAX && first_ts >= 0 &&
+                now_ms - first_ts >= plog->conf.max_compaction_lag_ms) {
+                due = true;
+            }
+        } else if (seg->tombstones > 0 &&
+                   now_ms - seg->cleaned_ms >= plog->conf.delete_retention_ms) {
+            due = true;
+        }
+    }
+    if (end == 0) {
+        return NULL;
+    }
+    if (dirty > 0 && (double)dirty >= plog->conf.min_cleanable_dirty_ratio * (double)total) {
+        due = true;
+    }
+    if (!due) {
+        return NULL;
+    }
+    sl_clean_job_t *job = sl_xcalloc(1, sizeof *job);
+    job->segs = sl_xcalloc(end, sizeof *job->segs);
+    job->n_segs = end;
+    for (size_t i = 0; i < end; i++) {
+        sl_segment_t *seg = plog->segs[i];
+        sl_clean_seg_t *cs = &job->segs[i];
+        cs->seg = seg;
+        cs->base = seg->base;
+        cs->next = seg->next;
+        cs->path = sl_xstrdup(seg->path);
+        cs->cleaned_ms = seg->cleaned_ms;
+    }
+    job->now_ms = now_ms;
+    job->delete_retention_ms = plog->conf.delete_retention_ms;
+    job->index_interval_bytes = plog->conf.index_interval_bytes;
+    job->rc = SL_ERR_INVAL; /* until it has run */
+    job->plog = plog;
+    plog->clean_job = job;
+    return job;
+}
+
+/* The index in plog->segs of the segment starting at `base`, or -1. */
+static ssize_t seg_index(const sl_plog_t *plog, int64_t base) {
+    size_t i = find_seg(plog, base);
+    return i < plog->n_segs && plog->segs[i]->base == base ? (ssize_t)i : -1;
+}
+
+/* The names of segment `seg`'s index files (`idx`, `tidx`) and of its copy's three files. */
+typedef struct swap_names {
+    char idx[4200], tidx[4200], cidx[4200], ctidx[4200], clog[4200];
+} swap_names_t;
+
+static void swap_names(const sl_segment_t *seg, swap_names_t *n) {
+    size_t stem = strlen(seg->path) - 4;
+    snprintf(n->idx, sizeof n->idx, "%.*s.index", (int)stem, seg->path);
+    snprintf(n->tidx, sizeof n->tidx, "%.*s.timeindex", (int)stem, seg->path);
+    sl_clean_copy_path(seg->path, ".index", n->cidx, sizeof n->cidx);
+    sl_clean_copy_path(seg->path, ".timeindex", n->ctidx, sizeof n->ctidx);
+    sl_clean_copy_path(seg->path, ".log", n->clog, sizeof n->clog);
+}
+
+/* Steps 2-3 of the swap (plog.h; step 1 was the cleaner's) for the segments at `at[0..n)`: the
+ * renames for all of them, then the reopens. No directory sync here: the event loop does not
+ * wait for one. */
+static sl_err_t swap_in(sl_plog_t *plog, const size_t *at, size_t n) {
+    swap_names_t nm;
+    for (size_t k = 0; k < n; k++) {
+        sl_segment_t *old = plog->segs[at[k]];
+        swap_names(old, &nm);
+        if (sl_os.rename(nm.ctidx, nm.tidx) < 0 || sl_os.rename(nm.clog, old->path) < 0 ||
+            sl_os.rename(nm.cidx, nm.idx) < 0) {
+            return fail(plog, "clean-rename");
+        }
+    }
+    for (size_t k = 0; k < n; k++) {
+        sl_segment_t *old = plog->segs[at[k]];
+        sl_segment_t *seg = sl_segment_open(plog->dir, old->base, false);
+        if (!seg) {
+            return fail(plog, "clean-open");
+        }
+        if (sl_segment_load_indexes(seg) != SL_OK) {
+            sl_segment_close(seg);
+            return fail(plog, "clean-load-index");
+        }
+        seg->next = old->next;
+        seg->max_ts = old->max_ts;
+        seg->max_ts_offset = old->max_ts_offset;
+        seg->created_ms = old->created_ms;
+        seg->cleaned_ms = old->cleaned_ms;
+        plog->segs[at[k]] = seg;
+        sl_segment_retire(old);
+    }
+    return SL_OK;
+}
+
+void sl_plog_clean_finish(sl_plog_t *plog, sl_clean_job_t *job) {
+    uint64_t t0 = sl_mono_ns();
+    plog->clean_job = NULL;
+    if (job->rc != SL_OK) {
+        if (job->rc != SL_ERR_INVAL) {
+            sl_log(SL_LOG_ERROR, "storage", "dir=%s op=clean err=\"%s\" msg=\"not compacted\"",
+                   plog->dir, sl_err_str(job->rc));
+        }
+        for (size_t k = 0; k < job->n_segs; k++) {
+            sl_clean_remove_copies(&job->segs[k]);
+        }
+        sl_clean_job_free(job);
+        return;
+    }
+    int64_t before = 0, after = 0;
+    size_t *at = sl_xmalloc((job->n_segs + 1) * sizeof *at), n_at = 0;
+    for (size_t k = 0; k < job->n_segs; k++) {
+        sl_clean_seg_t *cs = &job->segs[k];
+        ssize_t i = seg_index(plog, cs->base);
+        if (i < 0 || !cs->done) {
+            sl_clean_remove_copies(cs); /* deleted meanwhile, or not reached */
+            cs->done = false;
+            continue;
+        }
+        if (cs->rewritten) {
+            at[n_at++] = (size_t)i;
+        }
+    }
+    if (plog->failed || swap_in(plog, at, n_at) != SL_OK) {
+        for (size_t k = 0; k < job->n_segs; k++) {
+            sl_clean_remove_copies(&job->segs[k]);
+        }
+        free(at);
+        sl_clean_job_free(job);
+        return;
+    }
+    free(at);
+    for (size_t k = 0; k < job->n_segs; k++) {
+        sl_clean_seg_t *cs = &job->segs[k];
+        ssize_t i = cs->done ? seg_index(plog, cs->base) : -1;
+        if (i < 0) {
+            continue;
+        }
+        sl_segment_t *seg = plog->segs[i];
+        if (seg->cleaned_ms < 0) {
+            seg->cleaned_ms = job->now_ms;
+        }
+        seg->tombstones = cs->tombstones;
+        before += cs->old_size;
+        after += cs->new_size;
+    }
+    int emptied = 0;
+    /* Empty segments go, but the first (it holds the log start offset) and the active one, and
+     * the one a restart would take for the active one. */
+    for (size_t i = 1; i + 1 < plog->n_segs && !plog->failed;) {
+        sl_segment_t *seg = plog->segs[i];
+        bool last_on_disk = active(plog)->unborn && i + 2 == plog->n_segs;
+        if (seg->size > 0 || seg->cleaned_ms < 0 || last_on_disk) {
+            i++;
+            continue;
+        }
+        plog->segs[i - 1]->next = seg->next;
+        memmove(plog->segs + i, plog->segs + i + 1, (plog->n_segs - i - 1) * sizeof *plog->segs);
+        plog->n_segs--;
+        sl_segment_delete(seg);
+        emptied++;
+    }
+    write_clean_checkpoint(plog);
+    sl_log(SL_LOG_INFO, "storage",
+           "dir=%s op=clean segments=%zu emptied=%d bytes_before=%" PRId64 " bytes_after=%" PRId64
+           " duration_ms=%" PRIu64 " swap_ms=%.1f",
+           plog->dir, job->n_segs, emptied, before, after, job->duration_us / 1000,
+           (double)(sl_mono_ns() - t0) / 1e6);
+    sl_clean_job_free(job);
 }

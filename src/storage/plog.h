@@ -34,6 +34,14 @@ typedef struct sl_plog_conf {
     int64_t flush_messages;       /* flush.messages: sync after this many unsynced records */
     int64_t flush_ms;             /* flush.ms: sync when the oldest unsynced append is this old */
     bool log_append_time;         /* message.timestamp.type=LogAppendTime */
+    /* cleanup.policy: delete (retention applies), compact (the cleaner keeps the latest record
+     * per key: storage/cleaner.h), or both. */
+    bool cleanup_delete;
+    bool cleanup_compact;
+    double min_cleanable_dirty_ratio; /* min.cleanable.dirty.ratio */
+    int64_t delete_retention_ms;      /* delete.retention.ms: how long tombstones stay */
+    int64_t min_compaction_lag_ms;    /* min.compaction.lag.ms */
+    int64_t max_compaction_lag_ms;    /* max.compaction.lag.ms */
 } sl_plog_conf_t;
 
 /* Fills `conf` with Kafka's defaults (1 GiB segments, 7-day roll and retention, ...). */
@@ -146,6 +154,33 @@ SL_MUST_USE sl_err_t sl_plog_walk_tail(sl_plog_t *plog, int n_segments, sl_plog_
  * (replaying producer state from its snapshot's offset). */
 SL_MUST_USE sl_err_t sl_plog_walk_from(sl_plog_t *plog, int64_t offset, sl_plog_visit_fn *fn,
                                        void *opaque);
+
+/* ---- compaction (cleanup.policy=compact; the clean itself is storage/cleaner.c) ---- */
+struct sl_clean_job;
+/* A clean of this log if one is due and none is running: the closed segments from the oldest
+ * up to the first one younger than min.compaction.lag.ms (never the active segment, nor, while
+ * the active segment has no file yet, the one before it, which a restart would take for the
+ * active one), when the bytes not cleaned yet are at least min.cleanable.dirty.ratio of them, or
+ * the oldest of those waited max.compaction.lag.ms, or a cleaned segment holds tombstones older
+ * than delete.retention.ms. NULL otherwise. The job belongs to the log until
+ * sl_plog_clean_finish; closing the log hands it to whoever runs it (it is discarded there). */
+struct sl_clean_job *sl_plog_clean_prepare(sl_plog_t *plog, int64_t now_ms);
+/* Takes a job back after sl_clean_run and frees it: every copy made of a segment still in the
+ * log is swapped in, in this order, so a crash at any point leaves a valid segment:
+ *   1. (sl_clean_run, on the cleaner thread, once every copy is synced) the old segments' index
+ *      files are unlinked and the directory synced: a crash from here on leaves the old log,
+ *      whose indexes the next open rebuilds from it, until
+ *   2. <base>.timeindex.cleaned, then <base>.log.cleaned are renamed over the segment's names,
+ *      then <base>.index.cleaned: each rename is atomic and the rename of the log is the commit
+ *      (the new log with a missing index gets it rebuilt; a new time index beside the old log
+ *      only names offsets the old log also has). The directory is not synced on the event loop:
+ *      a crash before the file system commits the renames leaves the old segment, which is
+ *      only a clean lost. The open removes every leftover *.cleaned file;
+ *   3. the segment is reopened from the new files; readers holding the old file keep it.
+ * A segment that came out empty is then deleted, unless it is the first (the log start offset
+ * stays). Segments deleted meanwhile (retention) lose their copies. A failed rename makes the
+ * log FAILED (a reopen re-scans). */
+void sl_plog_clean_finish(sl_plog_t *plog, struct sl_clean_job *job);
 
 /* Segment descriptors are pooled across all logs (segment.h): at most `n` segments (3 files
  * each) are open at once, the least recently used closed first; `n` is at least 2. Set it once,

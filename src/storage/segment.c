@@ -202,6 +202,7 @@ sl_segment_t *sl_segment_open(const char *dir, int64_t base, bool create) {
     seg->base = seg->next = base;
     seg->max_ts = -1;
     seg->max_ts_offset = -1;
+    seg->cleaned_ms = -1;
     seg->fd = seg->ifd = seg->tfd = -1;
     char path[4096];
     snprintf(path, sizeof path, "%s/%020" PRId64 ".log", dir, base);
@@ -241,6 +242,10 @@ void sl_segment_delete(sl_segment_t *seg) {
     sl_os.unlink(p);
     sibling(seg, ".timeindex", p, sizeof p);
     sl_os.unlink(p);
+    sl_segment_retire(seg);
+}
+
+void sl_segment_retire(sl_segment_t *seg) {
     /* The files are gone from the directory; their last close frees the page cache, which waits
      * for pages under writeback: not on the caller's (the event loop's) time. */
     if (is_open(seg)) {
@@ -426,8 +431,9 @@ sl_err_t sl_segment_recover(sl_segment_t *seg, bool full, int32_t interval, int6
         }
         sl_batch_info_t info;
         sl_err_t prc = sl_batch_parse(chunk + off, have - off, full, &info);
+        /* A compacted segment has gaps between batches (cleaner.h): offsets only increase. */
         if (prc != SL_OK || info.base_offset < seg->base ||
-            (!first && info.base_offset != seg->next) ||
+            (!first && info.base_offset < seg->next) ||
             info.base_offset + info.last_offset_delta - seg->base > INT32_MAX) {
             if (!full) {
                 /* A clean log must parse; if it does not, fall back to the full check. */

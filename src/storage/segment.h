@@ -44,6 +44,8 @@ typedef struct sl_segment {
     bool dirty;         /* appends not yet covered by a sync (set and cleared by the owner) */
     bool unborn;        /* new and empty: its files are created at its first acquire */
     int sync_errno;     /* errno of a failed fdatasync at eviction; 0 if none */
+    int64_t cleaned_ms; /* wall clock of its first compaction since open; -1: dirty */
+    int64_t tombstones; /* tombstones its last compaction kept */
     struct sl_segment *lru_prev, *lru_next; /* in the pool while its files are open */
 } sl_segment_t;
 
@@ -65,6 +67,10 @@ size_t sl_segment_open_count(void);
  * failure. */
 bool sl_errno_transient(int e);
 void sl_segment_close(sl_segment_t *seg);
+/* Closes the segment without touching its files' names (a compacted copy took them over): the
+ * descriptors are closed off the caller's thread, as for a deleted segment, and readers holding
+ * dups keep the old file. */
+void sl_segment_retire(sl_segment_t *seg);
 /* Closes and unlinks the three files. */
 void sl_segment_delete(sl_segment_t *seg);
 /* Loads the index files into memory, dropping entries that point past the log. */

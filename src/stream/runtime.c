@@ -186,9 +186,9 @@ static sl_err_t create_topics(sl_stream_t *s, rd_kafka_t *rk, char *errstr, size
             return SL_ERR_INVAL;
         }
         if (nd->kind == SL_NODE_AGG) {
-            /* The changelog is the durable copy of the state: keep it (compaction comes with the
-             * broker's cleaner; until then nothing is deleted by time). */
-            (void)rd_kafka_NewTopic_set_config(nt[k], "retention.ms", "-1");
+            /* The changelog is the durable copy of the state: compacted (the latest value per
+             * key stays), never deleted by time. */
+            (void)rd_kafka_NewTopic_set_config(nt[k], "cleanup.policy", "compact");
         }
         k++;
     }

@@ -91,6 +91,50 @@ TEST(topic_conf_overrides_and_validation) {
     CHECK(sl_topic_conf_build(&c, unknown, 1, &tc, err) != SL_OK);
 }
 
+TEST(topic_conf_compaction_keys) {
+    sl_broker_conf_t c = defaults();
+    sl_topic_conf_t tc;
+    sl_plog_conf_t pc;
+    char err[SL_ERRLEN];
+    /* Defaults: delete only, Kafka's cleaner defaults. */
+    CHECK_EQ_INT(sl_topic_conf_build(&c, NULL, 0, &tc, err), SL_OK);
+    sl_topic_conf_to_plog(&tc, &pc);
+    CHECK(pc.cleanup_delete && !pc.cleanup_compact);
+    CHECK(pc.min_cleanable_dirty_ratio == 0.5);
+    CHECK_EQ_INT(pc.delete_retention_ms, 86400000);
+    CHECK_EQ_INT(pc.min_compaction_lag_ms, 0);
+    CHECK_EQ_INT(pc.max_compaction_lag_ms, INT64_MAX);
+    sl_kv_t compact[] = {{"cleanup.policy", "compact"},
+                         {"min.cleanable.dirty.ratio", "0.01"},
+                         {"delete.retention.ms", "5000"},
+                         {"min.compaction.lag.ms", "100"},
+                         {"max.compaction.lag.ms", "60000"}};
+    CHECK_EQ_INT(sl_topic_conf_build(&c, compact, 5, &tc, err), SL_OK);
+    sl_topic_conf_to_plog(&tc, &pc);
+    CHECK(!pc.cleanup_delete && pc.cleanup_compact);
+    CHECK(pc.min_cleanable_dirty_ratio == 0.01);
+    CHECK_EQ_INT(pc.delete_retention_ms, 5000);
+    CHECK_EQ_INT(pc.min_compaction_lag_ms, 100);
+    CHECK_EQ_INT(pc.max_compaction_lag_ms, 60000);
+    const char *both[] = {"compact,delete", "delete,compact", "compact, delete"};
+    for (size_t i = 0; i < 3; i++) {
+        sl_kv_t kv[] = {{"cleanup.policy", (char *)both[i]}};
+        CHECK_EQ_INT(sl_topic_conf_build(&c, kv, 1, &tc, err), SL_OK);
+        sl_topic_conf_to_plog(&tc, &pc);
+        CHECK(pc.cleanup_delete && pc.cleanup_compact);
+    }
+    const char *bad_policy[] = {"", "compacted", "compact,", "delete;compact", "Compact"};
+    for (size_t i = 0; i < 5; i++) {
+        sl_kv_t kv[] = {{"cleanup.policy", (char *)bad_policy[i]}};
+        CHECK(sl_topic_conf_build(&c, kv, 1, &tc, err) != SL_OK);
+    }
+    const char *bad_ratio[] = {"1.5", "-0.1", "half", "", "0.5x", "nan"};
+    for (size_t i = 0; i < 6; i++) {
+        sl_kv_t kv[] = {{"min.cleanable.dirty.ratio", (char *)bad_ratio[i]}};
+        CHECK(sl_topic_conf_build(&c, kv, 1, &tc, err) != SL_OK);
+    }
+}
+
 typedef struct seen {
     int n;
     char names[8][32];
