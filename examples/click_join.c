@@ -25,8 +25,8 @@ static sl_err_t event_time(const sl_stream_rec_t *rec, void *user, int64_t *ts) 
 }
 
 /* Writes ,"name":"<id>" or ,"name":null for one side; ids are plain ([A-Za-z0-9._-]). */
-static sl_err_t side(sl_stream_ctx_t *ctx, const sl_stream_rec_t *rec, const char *name,
-                     char *out, size_t cap, size_t *n) {
+static sl_err_t side(sl_stream_ctx_t *ctx, const sl_stream_rec_t *rec, const char *name, char *out,
+                     size_t cap, size_t *n) {
     sl_bytes_t id = {NULL, 0};
     if (rec) {
         sl_err_t err = sl_stream_json_get(ctx, rec->value, "id", &id);

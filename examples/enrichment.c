@@ -94,7 +94,6 @@ sl_err_t sl_stream_job(sl_stream_builder_t *b, int argc, char **argv) {
         by = sl_stream_rekey(by, "by-user", by_user, NULL);
     }
     sl_stream_node_t *users = sl_stream_table(b, profiles, NULL);
-    sl_stream_to(sl_stream_join_table(by, users, "enrich", enrich, NULL, SL_STREAM_JOIN_LEFT),
-                 out);
+    sl_stream_to(sl_stream_join_table(by, users, "enrich", enrich, NULL, SL_STREAM_JOIN_LEFT), out);
     return SL_OK;
 }
