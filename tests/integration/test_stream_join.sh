@@ -4,7 +4,7 @@
 # before them: every event enriched exactly once with the profile the offline reference gives
 # (null for users without one); and with events keyed by user already in their topic before the
 # profiles arrive, the task still applies the (older) profiles first, by time. (2) examples/click_join.so: a windowed outer join of disordered
-# impressions and clicks, exactly once through two kill -9 of the processor and a kill -9 and
+# impressions and clicks, exactly once through three kill -9 of the processor and a kill -9 and
 # restart of the broker: under read_committed every pair within the window, and every record
 # that matched nothing, appears exactly once, as computed offline from the same input. (3) A join
 # over topics with different partition counts is refused at start with a clear error.
@@ -80,7 +80,11 @@ wait_outputs 1500
 kill -9 "$p"; wait "$p" 2>/dev/null || true
 echo "processor killed -9 (2)"
 run
-wait_outputs 3000
+wait_outputs 2500
+kill -9 "$p"; wait "$p" 2>/dev/null || true
+echo "processor killed -9 (3)"
+run
+wait_outputs 4000
 broker_kill
 echo "broker killed -9; restarting on port $port"
 sleep 0.3
