@@ -18,10 +18,13 @@
 
 sl_err_t sl_stream_job(sl_stream_builder_t *b, int argc, char **argv);
 
-/* The JSON object in a record: from its first '{' (past any binary header). */
+/* The JSON object in a record: past sluice bench's 24-byte binary header ("SLB1" ...), whose
+ * bytes may hold anything, '{' included; otherwise the record as it is. */
 static sl_bytes_t json_of(sl_bytes_t v) {
-    const uint8_t *p = v.p ? memchr(v.p, '{', v.len) : NULL;
-    return p ? (sl_bytes_t){p, v.len - (size_t)(p - v.p)} : v;
+    if (v.p && v.len >= 24 && !memcmp(v.p, "SLB1", 4)) {
+        return (sl_bytes_t){v.p + 24, v.len - 24};
+    }
+    return v;
 }
 
 static sl_err_t event_time(const sl_stream_rec_t *rec, void *user, int64_t *ts) {

@@ -11,6 +11,14 @@
 source "$(dirname "$0")/lib/broker.sh"
 broker_start --set group.initial.rebalance.delay.ms=0
 port=${BROKER##*:}
+e= p= producer=
+stop_all() { # the processors and producer this test started, then the broker's cleanup
+  local rc=$?
+  for pid in $e $p $producer; do kill -9 "$pid" 2>/dev/null || true; done
+  (exit $rc)
+  cleanup
+}
+trap stop_all EXIT
 HERE=$(dirname "$0")
 EX=$PWD/$SLUICE_BUILD/examples
 for t in demo:3 user-profiles:2 demo-enriched:1 impressions:3 clicks:3 ad-clicks:1 \
