@@ -525,3 +525,23 @@ TEST(join_builder_checks) {
     CHECK_EQ_INT(sl_graph_roots(b, 1, roots, 4), 2);
     sl_stream_builder_free(b);
 }
+
+/* A table input holds no time back: the task's watermark follows its streams alone, so a
+ * windowed node after a stream-table join fires although the table is quiet. */
+TEST(task_table_input_does_not_hold_the_watermark) {
+    sl_stream_builder_t *b = sl_stream_builder_new();
+    sl_stream_node_t *tab = sl_stream_table(b, "users", NULL);
+    sl_stream_node_t *ev = sl_stream_source(b, "events", NULL);
+    sl_stream_to(sl_stream_join_table(ev, tab, "enrich", joiner, NULL, SL_STREAM_JOIN_LEFT), "o");
+    CHECK(sl_stream_graph_check(b) == NULL);
+    sl_stream_task_t *t = task_of(b);
+    N_OUT = 0;
+    sl_stream_rec_t r = R("u1", "e1", 100);
+    CHECK(sl_stream_task_process(t, 1, &r, 1) == SL_OK); /* input 1: the stream (declared 2nd) */
+    CHECK(sl_stream_task_tick(t, 2) == SL_OK);
+    CHECK_EQ_INT(sl_stream_task_watermark(t), 99);
+    CHECK_EQ_INT(N_OUT, 1);
+    CHECK(!strcmp(OUT[0].value, "e1+-"));
+    sl_stream_task_free(t);
+    sl_stream_builder_free(b);
+}
