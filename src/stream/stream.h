@@ -16,8 +16,10 @@
  * source topic, partition and offset (on.error=dead-letter), skips it (skip), or stops the task
  * (fail). Emits already made stand.
  *
- * Threads: a task runs on one lane, in offset order; tasks run in parallel, so `user` pointers
- * must be read-only once the pipeline runs, and mutable data belongs in state. */
+ * Threads: a task runs on one lane, each input in offset order (a task with several inputs, a
+ * join's, takes the record with the smallest event time among those it has fetched); tasks run
+ * in parallel, so `user` pointers must be read-only once the pipeline runs, and mutable data
+ * belongs in state. */
 #ifndef SL_STREAM_H
 #define SL_STREAM_H
 
