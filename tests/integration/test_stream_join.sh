@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Joins end to end. (1) examples/enrichment.so: the demo-style events (binary header + JSON),
-# re-keyed by user, left-joined with a user-profile table that was updated and partly deleted
-# before them: every event enriched exactly once with the profile the offline reference gives
-# (null for users without one); and with events keyed by user already in their topic before the
-# profiles arrive, the task still applies the (older) profiles first, by time. (2) examples/click_join.so: a windowed outer join of disordered
-# impressions and clicks, exactly once through three kill -9 of the processor and a kill -9 and
-# restart of the broker: under read_committed every pair within the window, and every record
-# that matched nothing, appears exactly once, as computed offline from the same input. (3) A join
-# over topics with different partition counts is refused at start with a clear error.
+# Joins end to end.
+# (1) examples/enrichment.so: demo-style events (binary header + JSON), re-keyed by user,
+#     left-joined with a user-profile table that was updated and partly deleted before them:
+#     every event enriched exactly once with the profile the offline reference gives (null for
+#     users without one). With events keyed by user already in their topic before the (older)
+#     profiles arrive, the task still applies every profile first: it runs its inputs by time.
+# (2) examples/click_join.so: a windowed outer join of disordered impressions and clicks,
+#     exactly once through three kill -9 of the processor, a kill -9 and restart of the broker,
+#     then a scale-out to two instances: under read_committed every pair within the window, and
+#     every record that matched nothing, appears exactly once, as computed offline.
+# (3) A join over topics with different partition counts is refused at start, with the reason.
 source "$(dirname "$0")/lib/broker.sh"
 broker_start --set group.initial.rebalance.delay.ms=0
 port=${BROKER##*:}
@@ -59,8 +61,8 @@ fi
 grep -q "not co-partitioned" "$T/bad.log" || { cat "$T/bad.log"; fail "no co-partitioning error"; }
 
 # ---- (2) windowed join through crashes ----
-run() {
-  "$SLUICE" run "$EX/click_join.so" --app-id cj -b "$BROKER" --set commit.interval.ms=200 \
+run() { # [--instance-id N]
+  "$SLUICE" run "$EX/click_join.so" --app-id cj "$@" -b "$BROKER" --set commit.interval.ms=200 \
     -X session.timeout.ms=6000 -X heartbeat.interval.ms=500 \
     -- impressions clicks ad-clicks 200 500 500 >>"$T/cj.log" 2>&1 &
   p=$!
@@ -97,11 +99,17 @@ broker_kill
 echo "broker killed -9; restarting on port $port"
 sleep 0.3
 broker_start --set group.initial.rebalance.delay.ms=0 --listen "127.0.0.1:$port"
+first=$p
+run --instance-id 1 # scale out: the group moves tasks (and their buffers) to a second instance
+second=$p
+p="$first $second"
 wait "$producer" || { cat "$T/prod.log"; fail "producer failed"; }
 $PY "$HERE/stream_join.py" click-verify "$BROKER" ad-clicks ad-clicks-late $((180 * mult)) ||
   { tail -n 30 "$T/cj.log"; fail "join results differ from the offline reference"; }
-kill -TERM "$p"
-wait "$p" || { tail -n 20 "$T/cj.log"; fail "the processor did not stop cleanly"; }
-grep "sluice run:" "$T/cj.log" | tail -n 1
+kill -TERM $first $second
+for pid in $first $second; do
+  wait "$pid" || { tail -n 20 "$T/cj.log"; fail "a processor did not stop cleanly"; }
+done
+grep "sluice run:" "$T/cj.log" | tail -n 2
 broker_stop
 echo ok
