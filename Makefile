@@ -40,7 +40,7 @@ EXAMPLE_SO  := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%.so)
 
 .SECONDARY:
 .PHONY: all deps run test unit integration check-asan bench bench-groups bench-txn bench-compare bench-conn bench-compact \
-        bench-interference bench-roll bench-batch-check bench-faults bench-abuse format \
+        bench-interference bench-roll bench-batch-check bench-faults bench-abuse bench-join format \
         format-check clean fuzz fuzz-ci
 all: $(BUILD)/sluice $(UNIT_BIN) $(ITEST_BIN) $(BENCH_BIN) $(EXAMPLE_SO) \
      $(BUILD)/tests/libpowerloss.so
@@ -157,6 +157,9 @@ bench-faults: deps all
 
 bench-abuse: deps all
 	bench/run-abuse $(BUILD)
+
+bench-join: deps all
+	bench/run-join-bench $(BUILD)
 
 # ---- fuzzing (fuzz/README.md): libsluice again with clang, sanitizers and coverage, then one
 # libFuzzer binary per target. The recursive make keeps these objects apart from build/.

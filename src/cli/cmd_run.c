@@ -28,7 +28,7 @@ static void usage(FILE *f) {
            "  --state-dir DIR    state.dir: RocksDB stores (default /tmp/sluice-streams)\n"
            "  --set key=value    processing.guarantee=exactly_once_v2|at_least_once,\n"
            "                     commit.interval.ms=100, on.error=dead-letter|skip|fail,\n"
-           "                     dead.letter.topic=<app>-dlq,\n"
+           "                     dead.letter.topic=<app>-dlq, max.task.idle.ms=0,\n"
            "                     default.dsl.store=in_memory|rocksDB (stores that do not choose),\n"
            "                     statestore.cache.max.bytes=10485760 (per RocksDB store)\n"
            "options: -b HOST:PORT (default 127.0.0.1:9092), -X librdkafka.key=value\n");
@@ -74,6 +74,12 @@ static int apply_set(sl_stream_run_conf_t *rc, const char *kv) {
             rc->on_error = SL_STREAM_ON_ERROR_FAIL;
         } else {
             sl_cli_error("on.error", "dead-letter, skip or fail");
+            return -1;
+        }
+    } else if (kl == 16 && !strncmp(kv, "max.task.idle.ms", kl)) {
+        rc->max_task_idle_ms = atoi(v);
+        if (rc->max_task_idle_ms < 0) {
+            sl_cli_error("max.task.idle.ms", "must be 0 or a positive number of milliseconds");
             return -1;
         }
     } else if (kl == 17 && !strncmp(kv, "dead.letter.topic", kl)) {

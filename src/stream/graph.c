@@ -88,6 +88,7 @@ static sl_stream_node_t *node_new(sl_stream_builder_t *b, sl_node_kind_t kind,
         }
     }
     if (kind != SL_NODE_SINK && kind != SL_NODE_SOURCE && !good_name(name)) {
+        /* a table's name is its topic: its store and changelog are named after it */
         fail(b, "node name '%s' must be 1-200 characters of [a-zA-Z0-9._-] (it names topics)",
              name ? name : "(null)");
     }
@@ -188,6 +189,114 @@ sl_stream_node_t *sl_stream_aggregate(sl_stream_node_t *in, const char *name,
     return n;
 }
 
+sl_stream_node_t *sl_stream_table(sl_stream_builder_t *b, const char *topic,
+                                  const sl_stream_source_opts_t *opts) {
+    sl_stream_node_t *n = node_new(b, SL_NODE_TABLE, NULL, topic);
+    n->topic = sl_xstrdup(topic ? topic : "");
+    n->keyed = true;
+    n->subtopology = b->n_subtopologies++;
+    if (opts) {
+        n->src = *opts;
+    }
+    return n;
+}
+
+/* Sub-topology `drop` becomes part of `keep`; the numbers above `drop` close the gap. */
+static void merge_subtopologies(sl_stream_builder_t *b, int keep, int drop) {
+    if (keep == drop) {
+        return;
+    }
+    for (size_t i = 0; i < b->n_nodes; i++) {
+        sl_stream_node_t *n = b->nodes[i];
+        if (n->subtopology == drop) {
+            n->subtopology = keep;
+        }
+        if (n->subtopology > drop) {
+            n->subtopology--;
+        }
+    }
+    b->n_subtopologies--;
+}
+
+/* A join node under both its inputs (so each input's records reach it, and the graph check sees
+ * the inputs used), in the merged sub-topology of the two. */
+static sl_stream_node_t *join_new(sl_stream_node_t *left, sl_stream_node_t *right,
+                                  sl_node_kind_t kind, const char *name, sl_stream_join_fn *fn,
+                                  void *user, sl_stream_join_kind_t jk) {
+    sl_stream_builder_t *b = left->b;
+    sl_stream_node_t *n = node_new(b, kind, left, name);
+    n->other = right;
+    n->join_fn = fn;
+    n->user = user;
+    n->join_kind = jk;
+    n->keyed = true;
+    if (right->b != b) {
+        fail(b, "join '%s': its inputs belong to different builders", n->name);
+        return n;
+    }
+    if (right == left) {
+        fail(b, "join '%s': both inputs are the same node", n->name);
+    }
+    if (!fn) {
+        fail(b, "join '%s' needs a joiner function", n->name);
+    }
+    if (!left->keyed || !right->keyed) {
+        fail(b,
+             "join '%s' follows a node that may change keys ('%s'): add sl_stream_rekey before "
+             "it so each key's records meet in one task",
+             n->name, !left->keyed ? left->name : right->name);
+    }
+    if (right->kind == SL_NODE_SINK) {
+        fail(b, "node '%s' follows a sink ('%s'): sinks end a branch", n->name,
+             right->topic ? right->topic : "");
+    }
+    right->children =
+        sl_xrealloc(right->children, (right->n_children + 1) * sizeof *right->children);
+    right->children[right->n_children++] = n;
+    merge_subtopologies(b, left->subtopology, right->subtopology);
+    n->subtopology = left->subtopology;
+    return n;
+}
+
+sl_stream_node_t *sl_stream_join_table(sl_stream_node_t *stream, sl_stream_node_t *table,
+                                       const char *name, sl_stream_join_fn *joiner, void *user,
+                                       sl_stream_join_kind_t kind) {
+    sl_stream_node_t *n = join_new(stream, table, SL_NODE_JOIN_TABLE, name, joiner, user, kind);
+    if (table->kind != SL_NODE_TABLE) {
+        fail(stream->b, "join '%s': its second input must be a table (sl_stream_table)", n->name);
+    }
+    if (stream->kind == SL_NODE_TABLE) {
+        fail(stream->b, "join '%s': its first input must be a stream, not a table", n->name);
+    }
+    if (kind != SL_STREAM_JOIN_INNER && kind != SL_STREAM_JOIN_LEFT) {
+        fail(stream->b, "join '%s': a stream-table join is inner or left", n->name);
+    }
+    return n;
+}
+
+sl_stream_node_t *sl_stream_join_window(sl_stream_node_t *left, sl_stream_node_t *right,
+                                        const char *name, int64_t within_ms, int64_t grace_ms,
+                                        sl_stream_join_fn *joiner, void *user,
+                                        sl_stream_join_kind_t kind) {
+    sl_stream_node_t *n = join_new(left, right, SL_NODE_JOIN_WINDOW, name, joiner, user, kind);
+    n->within_ms = within_ms;
+    n->grace_ms = grace_ms;
+    if (left->kind == SL_NODE_TABLE || right->kind == SL_NODE_TABLE) {
+        fail(left->b,
+             "join '%s': a windowed join is between two streams (tables: "
+             "sl_stream_join_table)",
+             n->name);
+    }
+    if (within_ms < 0 || grace_ms < 0) {
+        fail(left->b, "join '%s': the window and grace cannot be negative", n->name);
+    }
+    if (kind != SL_STREAM_JOIN_INNER && kind != SL_STREAM_JOIN_LEFT &&
+        kind != SL_STREAM_JOIN_OUTER) {
+        fail(left->b, "join '%s': a windowed join is inner, left or outer", n->name);
+    }
+    return n;
+}
+
 void sl_stream_to(sl_stream_node_t *in, const char *topic) {
     sl_stream_node_t *n = node_new(in->b, SL_NODE_SINK, in, topic);
     n->topic = sl_xstrdup(topic ? topic : "");
@@ -197,8 +306,9 @@ void sl_stream_to(sl_stream_node_t *in, const char *topic) {
 }
 
 void sl_stream_late_topic(sl_stream_node_t *aggregate, const char *topic) {
-    if (aggregate->kind != SL_NODE_AGG || !aggregate->windowed) {
-        fail(aggregate->b, "a late topic belongs to a windowed aggregate ('%s' is not one)",
+    if ((aggregate->kind != SL_NODE_AGG || !aggregate->windowed) &&
+        aggregate->kind != SL_NODE_JOIN_WINDOW) {
+        fail(aggregate->b, "a late topic belongs to a windowed aggregate or join ('%s' is neither)",
              aggregate->name);
         return;
     }
@@ -207,7 +317,8 @@ void sl_stream_late_topic(sl_stream_node_t *aggregate, const char *topic) {
 }
 
 void sl_stream_state_backend(sl_stream_node_t *stateful, sl_stream_backend_t backend) {
-    if (stateful->kind != SL_NODE_AGG) {
+    if (stateful->kind != SL_NODE_AGG && stateful->kind != SL_NODE_TABLE &&
+        stateful->kind != SL_NODE_JOIN_WINDOW) {
         fail(stateful->b, "a state backend belongs to a stateful node ('%s' is not one)",
              stateful->name);
     } else if (backend != SL_STREAM_BACKEND_DEFAULT && backend != SL_STREAM_MEMORY &&
@@ -229,8 +340,10 @@ const char *sl_stream_graph_check(sl_stream_builder_t *b) {
         const sl_stream_node_t *n = b->nodes[i];
         if (n->kind != SL_NODE_SINK && n->n_children == 0) {
             /* A dangling node computes what nobody reads: almost always a missing sl_stream_to. */
-            fail(b, "node '%s' has no downstream node or sink",
-                 n->kind == SL_NODE_SOURCE ? n->topic : n->name);
+            fail(b,
+                 n->kind == SL_NODE_TABLE ? "table '%s' is not joined to anything"
+                                          : "node '%s' has no downstream node or sink",
+                 n->kind == SL_NODE_SOURCE || n->kind == SL_NODE_TABLE ? n->topic : n->name);
             return b->err;
         }
     }
@@ -241,7 +354,9 @@ size_t sl_graph_roots(const sl_stream_builder_t *b, int st, sl_stream_node_t **o
     size_t k = 0;
     for (size_t i = 0; i < b->n_nodes; i++) {
         sl_stream_node_t *n = b->nodes[i];
-        if ((n->kind == SL_NODE_SOURCE || n->kind == SL_NODE_REKEY) && n->subtopology == st) {
+        bool root =
+            n->kind == SL_NODE_SOURCE || n->kind == SL_NODE_TABLE || n->kind == SL_NODE_REKEY;
+        if (root && n->subtopology == st) {
             if (k < cap) {
                 out[k] = n;
             }

@@ -2,8 +2,10 @@
  *
  * Nodes form a forest rooted at sources. A rekey node ends a sub-topology: its records go to a
  * repartition topic, and the nodes after it form another sub-topology that reads that topic, so
- * every record of a key reaches the one task that owns the key's state. Sub-topologies are
- * numbered in the order their roots were declared; a task is (sub-topology, partition). */
+ * every record of a key reaches the one task that owns the key's state. A join merges the
+ * sub-topologies of its two inputs into one with several roots (sources, tables, rekeys), read
+ * by one task per partition number. Join nodes are children of both their inputs. Sub-topologies
+ * are numbered from 0 without gaps; a task is (sub-topology, partition). */
 #ifndef SL_STREAM_GRAPH_H
 #define SL_STREAM_GRAPH_H
 
@@ -17,6 +19,9 @@ typedef enum sl_node_kind {
     SL_NODE_REKEY,  /* ends its sub-topology; root of the next one */
     SL_NODE_AGG,
     SL_NODE_SINK,
+    SL_NODE_TABLE,       /* a root: updates its store, passes nothing on */
+    SL_NODE_JOIN_TABLE,  /* parent: the stream; other: the table */
+    SL_NODE_JOIN_WINDOW, /* parent: the left side; other: the right side */
 } sl_node_kind_t;
 
 struct sl_stream_node {
@@ -40,6 +45,10 @@ struct sl_stream_node {
     sl_stream_window_t win;
     char *late_topic;
     sl_stream_backend_t backend; /* stateful nodes */
+    sl_stream_node_t *other;     /* joins: the table or the right side */
+    sl_stream_join_fn *join_fn;
+    sl_stream_join_kind_t join_kind;
+    int64_t within_ms, grace_ms;
 };
 
 struct sl_stream_builder {
@@ -54,8 +63,8 @@ struct sl_stream_builder {
     char err[SL_ERRLEN];
 };
 
-/* The nodes that start sub-topology `st` (sources and rekeys), in declaration order. Writes at
- * most cap of them; returns how many there are. */
+/* The nodes that start sub-topology `st` (sources, tables and rekeys), in declaration order. Writes
+ * at most cap of them; returns how many there are. */
 size_t sl_graph_roots(const sl_stream_builder_t *b, int st, sl_stream_node_t **out, size_t cap);
 /* Keeps the first building mistake for sl_stream_graph_check. */
 void sl_graph_fail(sl_stream_builder_t *b, const char *fmt, ...) SL_PRINTF(2, 3);

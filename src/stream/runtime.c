@@ -9,7 +9,10 @@
  *      state back, rewind the inputs to the committed offsets, begin again; fatal (fenced): stop.
  * Rebalance callbacks run on the lane thread (inside poll): revoke = checkpoint then drop the
  * tasks, lost = abort then drop, assign = create the tasks, restore their state from the
- * changelogs (read_committed, to the end of each partition), then start fetching. */
+ * changelogs (read_committed, to the end of each partition), then start fetching.
+ * A task with several inputs (a join) queues their records and runs them oldest first, holding
+ * back while an input that is not caught up is empty (up to max.task.idle.ms); its checkpoint
+ * commits each input's position before its first queued record. */
 #include "runtime.h"
 
 #include <librdkafka/rdkafka.h>
@@ -32,15 +35,27 @@
 
 typedef struct root {
     char topic[256];
+    const sl_stream_node_t *node;
     int st;
     size_t input; /* index among the sub-topology's roots */
     int32_t partitions;
 } root_t;
 
+/* One input's records waiting for their turn (tasks with several inputs). */
+typedef struct inq {
+    rd_kafka_message_t **m;
+    int64_t *ts;     /* the record's event time, for the order */
+    uint64_t *since; /* when it was queued (monotonic ms) */
+    size_t head, n, cap;
+    bool eof; /* caught up: the end of the partition came after the last record */
+} inq_t;
+
 typedef struct slot {
     int st;
     int32_t partition;
     sl_stream_task_t *task;
+    size_t n_in; /* inputs; more than one: queued in q[] */
+    inq_t *q;
 } slot_t;
 
 /* The next offset of a changelog partition this lane wrote in the current checkpoint, from the
@@ -76,6 +91,7 @@ struct sl_stream {
     root_t roots[MAX_ROOTS_ALL];
     size_t n_roots;
     int32_t *st_partitions; /* per sub-topology */
+    bool multi_input;       /* a sub-topology reads several topics: range assignment */
     lane_t *lanes;
     int n_lanes;
     atomic_int stop;
@@ -121,7 +137,7 @@ static bool set(rd_kafka_conf_t *c, const char *k, const char *v, char *errstr, 
 /* ---- topics ---- */
 
 static void topic_of_root(const sl_stream_t *s, const sl_stream_node_t *n, char *out, size_t cap) {
-    if (n->kind == SL_NODE_SOURCE) {
+    if (n->kind == SL_NODE_SOURCE || n->kind == SL_NODE_TABLE) {
         snprintf(out, cap, "%s", n->topic);
     } else {
         snprintf(out, cap, "%s-%s-repartition", s->app_id, n->name);
@@ -142,19 +158,35 @@ static sl_err_t plan_partitions(sl_stream_t *s, rd_kafka_t *rk, char *errstr, si
     sl_err_t rc = SL_OK;
     for (size_t i = 0; i < b->n_nodes && rc == SL_OK; i++) {
         sl_stream_node_t *nd = b->nodes[i];
-        if (nd->kind == SL_NODE_SOURCE) {
-            int32_t parts = 0;
+        if (nd->kind == SL_NODE_SOURCE || nd->kind == SL_NODE_TABLE) {
+            int32_t parts = 0, *stp = &s->st_partitions[nd->subtopology];
             for (int t = 0; t < md->topic_cnt; t++) {
                 if (!strcmp(md->topics[t].topic, nd->topic) && !md->topics[t].err) {
                     parts = md->topics[t].partition_cnt;
                 }
             }
             if (parts <= 0) {
-                snprintf(errstr, n, "source topic '%s' does not exist", nd->topic);
+                snprintf(errstr, n, "%s topic '%s' does not exist",
+                         nd->kind == SL_NODE_TABLE ? "table" : "source", nd->topic);
                 rc = SL_ERR_NOTFOUND;
+            } else if (*stp && *stp != parts) {
+                /* A join looks a key up in the task of its partition number: both inputs must
+                 * spread their keys over the same number of partitions. */
+                snprintf(errstr, n,
+                         "the inputs of a join are not co-partitioned: topic '%s' has %d "
+                         "partitions, the other inputs of its sub-topology %d (give them the "
+                         "same partition count, or rekey one side)",
+                         nd->topic, (int)parts, (int)*stp);
+                rc = SL_ERR_INVAL;
             }
-            s->st_partitions[nd->subtopology] = SL_MAX(s->st_partitions[nd->subtopology], parts);
-        } else if (nd->kind == SL_NODE_REKEY) {
+            *stp = parts;
+        }
+    }
+    /* A repartition topic takes its sub-topology's count when a source or table fixes it (so it
+     * is co-partitioned with them), else its upstream's. Declaration order: upstream first. */
+    for (size_t i = 0; i < b->n_nodes && rc == SL_OK; i++) {
+        sl_stream_node_t *nd = b->nodes[i];
+        if (nd->kind == SL_NODE_REKEY && s->st_partitions[nd->subtopology] == 0) {
             s->st_partitions[nd->subtopology] = s->st_partitions[nd->parent->subtopology];
         }
     }
@@ -172,7 +204,8 @@ static sl_err_t create_topics(sl_stream_t *s, rd_kafka_t *rk, char *errstr, size
         char name[512];
         if (nd->kind == SL_NODE_REKEY) {
             snprintf(name, sizeof name, "%s-%s-repartition", s->app_id, nd->name);
-        } else if (nd->kind == SL_NODE_AGG) {
+        } else if (nd->kind == SL_NODE_AGG || nd->kind == SL_NODE_TABLE ||
+                   nd->kind == SL_NODE_JOIN_WINDOW) {
             snprintf(name, sizeof name, "%s-%s-changelog", s->app_id, nd->name);
         } else {
             continue;
@@ -185,7 +218,7 @@ static sl_err_t create_topics(sl_stream_t *s, rd_kafka_t *rk, char *errstr, size
             }
             return SL_ERR_INVAL;
         }
-        if (nd->kind == SL_NODE_AGG) {
+        if (nd->kind != SL_NODE_REKEY) {
             /* The changelog is the durable copy of the state: compacted (the latest value per
              * key stays), never deleted by time. */
             (void)rd_kafka_NewTopic_set_config(nt[k], "cleanup.policy", "compact");
@@ -493,9 +526,28 @@ static void add_stats(sl_stream_task_stats_t *into, const sl_stream_task_stats_t
     into->skipped += s->skipped;
 }
 
+/* Drops the queued records of a task (they are fetched again from the committed offsets). */
+static void clear_queues(slot_t *sl) {
+    for (size_t i = 0; i < sl->n_in && sl->q; i++) {
+        inq_t *q = &sl->q[i];
+        for (size_t k = q->head; k < q->n; k++) {
+            rd_kafka_message_destroy(q->m[k]);
+        }
+        q->head = q->n = 0;
+        q->eof = false;
+    }
+}
+
 static void drop_task(lane_t *l, size_t i) {
     add_stats(&l->gone, sl_stream_task_stats(l->slots[i].task));
     sl_stream_task_free(l->slots[i].task);
+    clear_queues(&l->slots[i]);
+    for (size_t k = 0; k < l->slots[i].n_in && l->slots[i].q; k++) {
+        free(l->slots[i].q[k].m);
+        free(l->slots[i].q[k].ts);
+        free(l->slots[i].q[k].since);
+    }
+    free(l->slots[i].q);
     l->slots[i] = l->slots[--l->n_slots];
 }
 
@@ -587,6 +639,26 @@ static void abort_all(lane_t *l) {
     }
     for (size_t i = 0; i < l->n_slots; i++) {
         sl_stream_task_abort(l->slots[i].task);
+        clear_queues(&l->slots[i]);
+    }
+}
+
+/* A queued record is not processed yet: its input's committed position is the first queued. */
+static void queued_positions(lane_t *l, rd_kafka_topic_partition_list_t *pos) {
+    for (size_t i = 0; i < l->n_slots; i++) {
+        slot_t *sl = &l->slots[i];
+        for (size_t k = 0; k < sl->n_in && sl->q; k++) {
+            inq_t *q = &sl->q[k];
+            if (q->head == q->n) {
+                continue;
+            }
+            rd_kafka_message_t *m = q->m[q->head];
+            rd_kafka_topic_partition_t *tp =
+                rd_kafka_topic_partition_list_find(pos, rd_kafka_topic_name(m->rkt), m->partition);
+            if (tp) {
+                tp->offset = m->offset;
+            }
+        }
     }
     l->n_marks = 0;
 }
@@ -609,6 +681,7 @@ static sl_err_t checkpoint(lane_t *l) {
         return SL_OK;
     }
     (void)rd_kafka_position(l->c, pos);
+    queued_positions(l, pos);
     rd_kafka_error_t *e = NULL;
     if (l->s->conf.at_least_once) {
         rd_kafka_flush(l->p, -1);
@@ -687,6 +760,9 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             sl->st = r->st;
             sl->partition = parts->elems[i].partition;
             sl->task = sl_stream_task_new(s->b, r->st, sl->partition, &tc, (uint64_t)sl_wall_ms());
+            sl_stream_node_t *roots[16];
+            sl->n_in = sl_graph_roots(s->b, r->st, roots, 16);
+            sl->q = sl->n_in > 1 ? sl_xcalloc(sl->n_in, sizeof *sl->q) : NULL;
             if (sl_stream_task_error(sl->task)) {
                 set_error(s, "lane %d: task %d_%d: %s", l->idx, sl->st, (int)sl->partition,
                           sl_stream_task_error(sl->task));
@@ -694,6 +770,13 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         }
         if (restore(l, from) != SL_OK) {
             set_error(s, "lane %d: %s", l->idx, l->err);
+        }
+        if (s->multi_input) {
+            rd_kafka_resp_err_t ae = rd_kafka_assign(rk, parts);
+            if (ae) {
+                set_error(s, "lane %d: assign: %s", l->idx, rd_kafka_err2str(ae));
+            }
+            return;
         }
         rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
         if (e) {
@@ -717,9 +800,13 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             }
         }
     }
-    rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
-    if (e) {
-        rd_kafka_error_destroy(e);
+    if (s->multi_input) {
+        (void)rd_kafka_assign(rk, NULL); /* eager: the whole assignment goes */
+    } else {
+        rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
+        if (e) {
+            rd_kafka_error_destroy(e);
+        }
     }
     if (!atomic_load(&s->stop) && begin(l) != SL_OK) {
         set_error(s, "lane %d: %s", l->idx, l->err);
@@ -728,17 +815,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* ---- the lane ---- */
 
-static void process(lane_t *l, rd_kafka_message_t *m) {
-    const char *topic = rd_kafka_topic_name(m->rkt);
-    const root_t *r = root_of(l->s, topic);
-    slot_t *sl = r ? slot_of(l, r->st, m->partition) : NULL;
-    if (!sl) {
-        return;
-    }
-    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        sl_stream_task_caught_up(sl->task, r->input);
-        return;
-    }
+static void run_message(lane_t *l, slot_t *sl, const root_t *r, rd_kafka_message_t *m) {
+    const char *topic = r->topic;
     if (m->err) {
         sl_log(SL_LOG_WARN, "stream", "lane=%d msg=\"consume: %s\"", l->idx,
                rd_kafka_message_errstr(m));
@@ -768,6 +846,100 @@ static void process(lane_t *l, rd_kafka_message_t *m) {
     }
 }
 
+/* The event time a queued record is ordered by: the source's time rule when it is a field
+ * (unreadable: the record's timestamp, and the task dead-letters it in its turn). */
+static int64_t order_ts(const root_t *r, const rd_kafka_message_t *m) {
+    rd_kafka_timestamp_type_t tt;
+    int64_t ts = rd_kafka_message_timestamp(m, &tt);
+    const sl_stream_node_t *n = r->node;
+    if ((n->kind == SL_NODE_SOURCE || n->kind == SL_NODE_TABLE) && n->src.ts_fn) {
+        sl_stream_rec_t rec = {
+            {m->key, m->key_len}, {m->payload, m->len}, ts, r->topic, m->partition, m->offset};
+        int64_t v;
+        if (n->src.ts_fn(&rec, n->src.ts_user, &v) == SL_OK) {
+            ts = v;
+        }
+    }
+    return ts;
+}
+
+static void enqueue(inq_t *q, rd_kafka_message_t *m, int64_t ts) {
+    if (q->head == q->n) {
+        q->head = q->n = 0;
+    }
+    if (q->n == q->cap) {
+        q->cap = q->cap ? q->cap * 2 : 64;
+        q->m = sl_xrealloc(q->m, q->cap * sizeof *q->m);
+        q->ts = sl_xrealloc(q->ts, q->cap * sizeof *q->ts);
+        q->since = sl_xrealloc(q->since, q->cap * sizeof *q->since);
+    }
+    q->m[q->n] = m;
+    q->ts[q->n] = ts;
+    q->since[q->n++] = sl_mono_ms();
+    q->eof = false;
+}
+
+/* Runs a multi-input task's queued records, the oldest event time first, while no input that is
+ * empty could still bring an older one (it is caught up), or the oldest has waited
+ * max.task.idle.ms, or `force`. */
+static void drain(lane_t *l, slot_t *sl, bool force) {
+    const sl_stream_t *s = l->s;
+    while (!atomic_load(&s->stop)) {
+        size_t best = SIZE_MAX;
+        bool waiting = false;
+        for (size_t i = 0; i < sl->n_in; i++) {
+            inq_t *q = &sl->q[i];
+            if (q->head == q->n) {
+                waiting |= !q->eof;
+            } else if (best == SIZE_MAX || q->ts[q->head] < sl->q[best].ts[sl->q[best].head]) {
+                best = i;
+            }
+        }
+        if (best == SIZE_MAX) {
+            return;
+        }
+        inq_t *q = &sl->q[best];
+        if (waiting && !force &&
+            sl_mono_ms() - q->since[q->head] < (uint64_t)s->conf.max_task_idle_ms) {
+            return;
+        }
+        rd_kafka_message_t *m = q->m[q->head++];
+        const root_t *r = root_of(s, rd_kafka_topic_name(m->rkt));
+        run_message(l, sl, r, m);
+        rd_kafka_message_destroy(m);
+        if (q->head == q->n && q->eof) {
+            sl_stream_task_caught_up(sl->task, r->input);
+        }
+    }
+}
+
+/* Takes one consumed message: runs it, or queues it (true: the queue owns it now). */
+static bool process(lane_t *l, rd_kafka_message_t *m) {
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    const root_t *r = root_of(l->s, topic);
+    slot_t *sl = r ? slot_of(l, r->st, m->partition) : NULL;
+    if (!sl) {
+        return false;
+    }
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        if (sl->q && sl->q[r->input].head < sl->q[r->input].n) {
+            sl->q[r->input].eof = true; /* caught up once its queue is run */
+            return false;
+        }
+        if (sl->q) {
+            sl->q[r->input].eof = true;
+        }
+        sl_stream_task_caught_up(sl->task, r->input);
+        return false;
+    }
+    if (sl->q && !m->err && r->input < sl->n_in) {
+        enqueue(&sl->q[r->input], m, order_ts(r, m));
+        return true;
+    }
+    run_message(l, sl, r, m);
+    return false;
+}
+
 static void *lane_main(void *arg) {
     lane_t *l = arg;
     sl_stream_t *s = l->s;
@@ -780,8 +952,14 @@ static void *lane_main(void *arg) {
             if (!m) {
                 break;
             }
-            process(l, m);
-            rd_kafka_message_destroy(m);
+            if (!process(l, m)) {
+                rd_kafka_message_destroy(m);
+            }
+        }
+        for (size_t i = 0; i < l->n_slots; i++) {
+            if (l->slots[i].q) {
+                drain(l, &l->slots[i], false);
+            }
         }
         rd_kafka_poll(l->p, 0);
         uint64_t now = sl_mono_ms();
@@ -821,7 +999,8 @@ static sl_err_t lane_open(sl_stream_t *s, lane_t *l, char *errstr, size_t n) {
               set(cc, "isolation.level", "read_committed", errstr, n) &&
               set(cc, "auto.offset.reset", "earliest", errstr, n) &&
               set(cc, "enable.partition.eof", "true", errstr, n) &&
-              set(cc, "partition.assignment.strategy", "cooperative-sticky", errstr, n) &&
+              set(cc, "partition.assignment.strategy",
+                  s->multi_input ? "range" : "cooperative-sticky", errstr, n) &&
               set(cc, "queued.max.messages.kbytes", "4096", errstr, n);
     if (!ok || !(l->c = rd_kafka_new(RD_KAFKA_CONSUMER, cc, errstr, n))) {
         if (!ok) {
@@ -936,26 +1115,28 @@ sl_stream_t *sl_stream_new(sl_stream_builder_t *b, const sl_stream_run_conf_t *c
     for (int st = 0; st < b->n_subtopologies; st++) {
         sl_stream_node_t *roots[16];
         size_t n = sl_graph_roots(b, st, roots, 16);
-        if (n != 1) {
-            snprintf(errstr, errstr_size,
-                     "sub-topology %d reads %zu inputs: one input per sub-topology is supported",
-                     st, n);
+        if (n == 0 || n > 16) {
+            snprintf(errstr, errstr_size, "sub-topology %d reads %zu inputs (1 to 16)", st, n);
             sl_stream_free(s);
             return NULL;
         }
-        if (s->n_roots == MAX_ROOTS_ALL) {
-            snprintf(errstr, errstr_size, "more than %d inputs", MAX_ROOTS_ALL);
-            sl_stream_free(s);
-            return NULL;
-        }
-        root_t *r = &s->roots[s->n_roots++];
-        topic_of_root(s, roots[0], r->topic, sizeof r->topic);
-        r->st = st;
-        r->input = 0;
-        if (root_of(s, r->topic) != r) {
-            snprintf(errstr, errstr_size, "topic '%s' is read twice", r->topic);
-            sl_stream_free(s);
-            return NULL;
+        s->multi_input |= n > 1;
+        for (size_t i = 0; i < n; i++) {
+            if (s->n_roots == MAX_ROOTS_ALL) {
+                snprintf(errstr, errstr_size, "more than %d inputs", MAX_ROOTS_ALL);
+                sl_stream_free(s);
+                return NULL;
+            }
+            root_t *r = &s->roots[s->n_roots++];
+            topic_of_root(s, roots[i], r->topic, sizeof r->topic);
+            r->node = roots[i];
+            r->st = st;
+            r->input = i;
+            if (root_of(s, r->topic) != r) {
+                snprintf(errstr, errstr_size, "topic '%s' is read twice", r->topic);
+                sl_stream_free(s);
+                return NULL;
+            }
         }
     }
     return s;

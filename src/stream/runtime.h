@@ -11,7 +11,10 @@
  * exactly once and recovery is replay. Scale-out = more instances with the same application id.
  *
  * Topics it creates when missing: <app>-<node>-repartition for each rekey and
- * <app>-<node>-changelog for each aggregate (partitions as the sub-topology's input). */
+ * <app>-<node>-changelog for each aggregate, table and windowed join (partitions as the
+ * sub-topology's input). A sub-topology with several inputs (joins) needs them co-partitioned:
+ * sl_stream_run refuses to start otherwise, and the job then uses the eager `range` assignor,
+ * which gives the same partition number of every input to one consumer. */
 #ifndef SL_STREAM_RUNTIME_H
 #define SL_STREAM_RUNTIME_H
 
@@ -36,6 +39,9 @@ typedef struct sl_stream_run_conf {
     const char *state_dir;
     size_t cache_bytes; /* statestore.cache.max.bytes per RocksDB store; 0: the default */
     sl_stream_backend_t default_backend; /* default.dsl.store; 0: memory */
+    /* max.task.idle.ms: how long a task with several inputs (a join) holds records back while
+     * one of its inputs is empty and not caught up, so that it can process them in time order. */
+    int max_task_idle_ms;
 } sl_stream_run_conf_t;
 
 #define SL_STREAM_STATE_DIR     "/tmp/sluice-streams"

@@ -16,8 +16,10 @@
  * source topic, partition and offset (on.error=dead-letter), skips it (skip), or stops the task
  * (fail). Emits already made stand.
  *
- * Threads: a task runs on one lane, in offset order; tasks run in parallel, so `user` pointers
- * must be read-only once the pipeline runs, and mutable data belongs in state. */
+ * Threads: a task runs on one lane, each input in offset order (a task with several inputs, a
+ * join's, takes the record with the smallest event time among those it has fetched); tasks run
+ * in parallel, so `user` pointers must be read-only once the pipeline runs, and mutable data
+ * belongs in state. */
 #ifndef SL_STREAM_H
 #define SL_STREAM_H
 
@@ -63,6 +65,20 @@ typedef enum sl_stream_win_kind {
     SL_STREAM_HOPPING,
     SL_STREAM_SESSION
 } sl_stream_win_kind_t;
+
+/* A join's callback: `left` is the stream record (stream-table joins) or the left side's record
+ * (windowed joins), `right` the table's current value for the key (its ts: the record that set
+ * it) or the right side's record; NULL for the side that did not match (left and outer joins).
+ * It emits 0..n records with sl_stream_emit; sl_stream_ctx_key gives the join key. The output
+ * time is the later of the two records' times. */
+typedef sl_err_t sl_stream_join_fn(sl_stream_ctx_t *ctx, const sl_stream_rec_t *left,
+                                   const sl_stream_rec_t *right, void *user);
+
+typedef enum sl_stream_join_kind {
+    SL_STREAM_JOIN_INNER = 1, /* matches only */
+    SL_STREAM_JOIN_LEFT,      /* every left record: matched, or alone (right NULL) */
+    SL_STREAM_JOIN_OUTER      /* windowed joins: unmatched records of either side, alone */
+} sl_stream_join_kind_t;
 
 typedef struct sl_stream_window {
     sl_stream_win_kind_t kind;
@@ -139,6 +155,30 @@ sl_stream_node_t *sl_stream_reduce(sl_stream_node_t *in, const char *name,
                                    const sl_stream_window_t *w, sl_stream_reduce_fn *fn, void *user,
                                    size_t max_bytes);
 
+/* A table over `topic` (usually compacted): the latest value per key, a null value deletes the
+ * key, a null key is ignored. Its store is restored from `<application.id>-<topic>-changelog`
+ * (one record per key changed in a checkpoint). A table only feeds joins: records do not flow
+ * from it. opts as for sl_stream_source (the time only decides the processing order). */
+sl_stream_node_t *sl_stream_table(sl_stream_builder_t *b, const char *topic,
+                                  const sl_stream_source_opts_t *opts);
+/* For each record of `stream`, looks its key up in `table` and calls `joiner` (right = the table
+ * value, or NULL in a left join when the key is absent; inner joins skip such records). Table
+ * updates do not emit. The stream and the table must be co-partitioned (same partition count,
+ * same key partitioning; checked when the job starts), and `stream` must carry its key (after a
+ * source or a rekey). Kind: SL_STREAM_JOIN_INNER or SL_STREAM_JOIN_LEFT. */
+sl_stream_node_t *sl_stream_join_table(sl_stream_node_t *stream, sl_stream_node_t *table,
+                                       const char *name, sl_stream_join_fn *joiner, void *user,
+                                       sl_stream_join_kind_t kind);
+/* Joins the records of `left` and `right` with the same key and |ts_left - ts_right| <=
+ * within_ms, each pair once. Both sides are buffered in the node's store until the watermark
+ * passes ts + within_ms + grace_ms; then left (left/outer) or right (outer) records that never
+ * matched are emitted alone. A record with ts <= watermark - grace_ms is late: it goes to the
+ * late topic (`<application.id>-<name>-late`, or sl_stream_late_topic) and joins nothing. Both
+ * sides must carry their key and be co-partitioned; records with a null key are errors. */
+sl_stream_node_t *sl_stream_join_window(sl_stream_node_t *left, sl_stream_node_t *right,
+                                        const char *name, int64_t within_ms, int64_t grace_ms,
+                                        sl_stream_join_fn *joiner, void *user,
+                                        sl_stream_join_kind_t kind);
 /* Writes the node's records to `topic`. */
 void sl_stream_to(sl_stream_node_t *in, const char *topic);
 /* Where a stateful node keeps its state. Memory (the default, unless the run sets
@@ -153,7 +193,8 @@ typedef enum sl_stream_backend {
 } sl_stream_backend_t;
 void sl_stream_state_backend(sl_stream_node_t *stateful, sl_stream_backend_t backend);
 /* Records later than their windows allow go to `topic` (headers: sluice.late.reason,
- * sluice.watermark, sluice.window.end) instead of being counted and dropped. */
+ * sluice.watermark, sluice.window.end) instead of being counted and dropped. For a windowed
+ * aggregate or a windowed join. */
 void sl_stream_late_topic(sl_stream_node_t *aggregate, const char *topic);
 
 /* The first building error, or NULL when the graph is well formed. */

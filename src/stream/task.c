@@ -1,6 +1,7 @@
 /* task.c -- runs records through one sub-topology (task.h). Each node's records reach its
  * children by plain function calls (the nodes of a sub-topology are fused); an aggregate keeps
- * its accumulators in its own sl_kv_t and, when windowed, in an sl_winagg_t over it. */
+ * its accumulators in its own sl_kv_t and, when windowed, in an sl_winagg_t over it; a table
+ * keeps its rows in its own sl_kv_t, and a windowed join its buffers in an sl_wjoin_t over one. */
 #include "task.h"
 
 #include <inttypes.h>
@@ -11,6 +12,7 @@
 #include "common/arena.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "stream/join.h"
 #include "stream/watermark.h"
 #include "stream/winagg.h"
 
@@ -26,12 +28,13 @@ struct sl_stream_ctx {
     int64_t win_start, win_end;
 };
 
-/* One aggregate node's state in this task. */
+/* One stateful node's state in this task: an aggregate, a table or a windowed join. */
 struct agg_state {
     sl_stream_task_t *t;
     const sl_stream_node_t *node;
     sl_kv_t *kv;
     sl_winagg_t *win;           /* NULL: a running aggregate */
+    sl_wjoin_t *wjoin;          /* windowed joins */
     const sl_stream_rec_t *cur; /* the record being aggregated */
     char late_topic[256];
 };
@@ -44,6 +47,7 @@ struct sl_stream_task {
     char dead_letter[256];
     sl_stream_node_t *roots[MAX_ROOTS];
     size_t n_roots;
+    int wm_in[MAX_ROOTS]; /* each root's input in wm; -1 for tables (they hold no time back) */
     sl_wm_t wm;
     bool markers_in; /* the watermark comes from upstream tasks' markers */
     const sl_stream_node_t *rekeys[MAX_ROOTS]; /* repartition topics this task writes */
@@ -59,17 +63,22 @@ struct sl_stream_task {
     const sl_stream_node_t *fail_node; /* the node whose callback failed on this record */
     bool write_failed;                 /* an output could not be written: the task stops */
     sl_stream_task_stats_t stats;
-    char err[SL_ERRLEN]; /* a store failed: the task cannot run */
+    char err[SL_ERRLEN];            /* a store failed: the task cannot run */
+    const sl_stream_node_t **joins; /* join nodes already collected */
+    size_t n_joins;
 };
 
-static sl_err_t run_node(sl_stream_task_t *t, const sl_stream_node_t *n, const sl_stream_rec_t *r);
+static sl_err_t run_node(sl_stream_task_t *t, const sl_stream_node_t *n,
+                         const sl_stream_node_t *from, const sl_stream_rec_t *r);
+
+static agg_state_t *agg_of(sl_stream_task_t *t, const sl_stream_node_t *n);
 
 /* ---- callbacks' side of the API ---- */
 
 static sl_err_t to_children(sl_stream_task_t *t, const sl_stream_node_t *n,
                             const sl_stream_rec_t *r) {
     for (size_t i = 0; i < n->n_children; i++) {
-        sl_err_t err = run_node(t, n->children[i], r);
+        sl_err_t err = run_node(t, n->children[i], n, r);
         if (err != SL_OK) {
             return err;
         }
@@ -159,21 +168,77 @@ static void repartition_topic(const sl_stream_task_t *t, const sl_stream_node_t 
     snprintf(out, cap, "%s-%s-repartition", t->conf.app_id, rekey->name);
 }
 
-static sl_err_t win_late(sl_bytes_t key, sl_bytes_t value, int64_t ts, int64_t wm,
-                         int64_t window_end, void *user) {
-    agg_state_t *a = user;
+static sl_err_t late_out(agg_state_t *a, const char *reason, sl_bytes_t key, sl_bytes_t value,
+                         int64_t ts, int64_t wm, int64_t window_end) {
     char wbuf[24], ebuf[24];
     int wl = snprintf(wbuf, sizeof wbuf, "%" PRId64, wm);
     int el = snprintf(ebuf, sizeof ebuf, "%" PRId64, window_end);
-    static const char reason[] = "past window end + grace + allowed lateness";
     sl_stream_hdr_t h[] = {
-        {"sluice.late.reason", {(const uint8_t *)reason, sizeof reason - 1}},
+        {"sluice.late.reason", {(const uint8_t *)reason, strlen(reason)}},
         {"sluice.watermark", {(const uint8_t *)wbuf, (size_t)wl}},
         {"sluice.window.end", {(const uint8_t *)ebuf, (size_t)el}},
         {"sluice.node", {(const uint8_t *)a->node->name, strlen(a->node->name)}},
     };
     a->t->stats.late++;
     return write_out(a->t, a->late_topic, key, value, ts, h, SL_ARRAY_LEN(h));
+}
+
+static sl_err_t win_late(sl_bytes_t key, sl_bytes_t value, int64_t ts, int64_t wm,
+                         int64_t window_end, void *user) {
+    return late_out(user, "past window end + grace + allowed lateness", key, value, ts, wm,
+                    window_end);
+}
+
+/* ---- joins ---- */
+
+static sl_err_t wjoin_late(int side, sl_bytes_t key, sl_bytes_t value, int64_t ts, int64_t wm,
+                           void *user) {
+    agg_state_t *a = user;
+    (void)side;
+    return late_out(a, "past record time + join grace", key, value, ts, wm,
+                    ts + a->node->within_ms + 1);
+}
+
+static sl_err_t wjoin_emit(sl_bytes_t key, const sl_bytes_t *left, int64_t left_ts,
+                           const sl_bytes_t *right, int64_t right_ts, void *user) {
+    agg_state_t *a = user;
+    const sl_stream_node_t *n = a->node;
+    sl_stream_rec_t l = {key, left ? *left : (sl_bytes_t){NULL, 0}, left_ts, NULL, -1, -1};
+    sl_stream_rec_t r = {key, right ? *right : (sl_bytes_t){NULL, 0}, right_ts, NULL, -1, -1};
+    int64_t ts = !left ? right_ts : !right ? left_ts : SL_MAX(left_ts, right_ts);
+    sl_stream_ctx_t ctx = {a->t, n, ts, key, 0, 0};
+    sl_err_t err = n->join_fn(&ctx, left ? &l : NULL, right ? &r : NULL, n->user);
+    return err == SL_OK ? SL_OK : failed(a->t, n, err);
+}
+
+/* A stream record meets the table: the joiner sees the table's current value for its key. */
+static sl_err_t run_join_table(sl_stream_task_t *t, const sl_stream_node_t *n,
+                               const sl_stream_rec_t *r) {
+    agg_state_t *tab = agg_of(t, n->other);
+    SL_ASSERT(tab != NULL);
+    sl_bytes_t v = {NULL, 0};
+    int64_t vts = 0;
+    bool found = sl_table_get(tab->kv, r->key, &v, &vts);
+    if (!found && n->join_kind == SL_STREAM_JOIN_INNER) {
+        return SL_OK;
+    }
+    sl_stream_rec_t row = {r->key, v, vts, n->other->topic, -1, -1};
+    sl_stream_ctx_t ctx = {t, n, r->ts_ms, r->key, 0, 0};
+    sl_err_t err = n->join_fn(&ctx, r, found ? &row : NULL, n->user);
+    return err == SL_OK ? SL_OK : failed(t, n, err);
+}
+
+static sl_err_t run_join_window(sl_stream_task_t *t, const sl_stream_node_t *n,
+                                const sl_stream_node_t *from, const sl_stream_rec_t *r) {
+    agg_state_t *a = agg_of(t, n);
+    SL_ASSERT(a != NULL);
+    if (!r->key.p) {
+        snprintf(t->fail_msg, sizeof t->fail_msg, "a windowed join needs a key (it was null)");
+        t->fail_node = n;
+        return SL_ERR_INVAL;
+    }
+    int side = from == n->parent ? 0 : 1;
+    return sl_wjoin_add(a->wjoin, side, r->key, r->value, r->ts_ms, t->wm.current);
 }
 
 static sl_err_t run_agg(sl_stream_task_t *t, agg_state_t *a, const sl_stream_rec_t *r) {
@@ -231,7 +296,8 @@ static sl_err_t write_sink(sl_stream_task_t *t, const sl_stream_node_t *n,
     return write_out(t, n->topic, r->key, r->value, r->ts_ms, h, t->cur_recv_ms ? 3 : 1);
 }
 
-static sl_err_t run_node(sl_stream_task_t *t, const sl_stream_node_t *n, const sl_stream_rec_t *r) {
+static sl_err_t run_node(sl_stream_task_t *t, const sl_stream_node_t *n,
+                         const sl_stream_node_t *from, const sl_stream_rec_t *r) {
     sl_err_t err = SL_OK;
     sl_stream_ctx_t ctx = {t, n, r->ts_ms, r->key, 0, 0};
     switch (n->kind) {
@@ -243,7 +309,7 @@ static sl_err_t run_node(sl_stream_task_t *t, const sl_stream_node_t *n, const s
         return err == SL_OK ? SL_OK : failed(t, n, err);
     case SL_NODE_BRANCH: {
         int i = n->route(r, n->user);
-        return i >= 0 && (size_t)i < n->n_children ? run_node(t, n->children[i], r) : SL_OK;
+        return i >= 0 && (size_t)i < n->n_children ? run_node(t, n->children[i], n, r) : SL_OK;
     }
     case SL_NODE_REKEY: {
         if (n->subtopology == t->st) {
@@ -267,6 +333,16 @@ static sl_err_t run_node(sl_stream_task_t *t, const sl_stream_node_t *n, const s
     case SL_NODE_SINK:
         t->stats.out++;
         return write_sink(t, n, r);
+    case SL_NODE_TABLE: {
+        agg_state_t *a = agg_of(t, n);
+        SL_ASSERT(a != NULL);
+        sl_table_apply(a->kv, r->key, r->value, r->ts_ms); /* table updates do not emit */
+        return SL_OK;
+    }
+    case SL_NODE_JOIN_TABLE:
+        return from == n->other ? SL_OK : run_join_table(t, n, r);
+    case SL_NODE_JOIN_WINDOW:
+        return run_join_window(t, n, from, r);
     }
     return SL_ERR_INVAL;
 }
@@ -308,19 +384,20 @@ sl_err_t sl_stream_task_process(sl_stream_task_t *t, size_t input, const sl_stre
     t->fail_msg[0] = 0;
     t->write_failed = false;
     sl_err_t err = SL_OK;
-    if (root->kind == SL_NODE_SOURCE && root->src.ts_fn) {
+    bool src = root->kind == SL_NODE_SOURCE || root->kind == SL_NODE_TABLE;
+    if (src && root->src.ts_fn) {
         err = root->src.ts_fn(in, root->src.ts_user, &r.ts_ms);
         if (err != SL_OK) {
             (void)failed(t, root, err);
         }
-    } else if (root->kind == SL_NODE_SOURCE && root->src.time == SL_STREAM_TIME_PROCESSING) {
+    } else if (src && root->src.time == SL_STREAM_TIME_PROCESSING) {
         r.ts_ms = (int64_t)now_ms;
     }
     if (err == SL_OK) {
-        if (!t->markers_in) {
-            sl_wm_record(&t->wm, input, r.ts_ms, now_ms);
+        if (!t->markers_in && t->wm_in[input] >= 0) {
+            sl_wm_record(&t->wm, (size_t)t->wm_in[input], r.ts_ms, now_ms);
         }
-        err = run_node(t, root, &r);
+        err = run_node(t, root, NULL, &r);
     }
     if (err != SL_OK && t->fail_node && !t->write_failed) {
         err = on_error(t, in, err); /* a callback failed: the record's fate is the policy's */
@@ -332,8 +409,8 @@ sl_err_t sl_stream_task_process(sl_stream_task_t *t, size_t input, const sl_stre
 
 void sl_stream_task_caught_up(sl_stream_task_t *t, size_t input) {
     SL_ASSERT(input < t->n_roots);
-    if (!t->markers_in) { /* with markers, idleness is the upstream tasks' to tell */
-        sl_wm_caught_up(&t->wm, input);
+    if (!t->markers_in && t->wm_in[input] >= 0) { /* markers: idleness is upstream's to tell */
+        sl_wm_caught_up(&t->wm, (size_t)t->wm_in[input]);
     }
 }
 
@@ -387,12 +464,15 @@ sl_err_t sl_stream_task_tick(sl_stream_task_t *t, uint64_t now_ms) {
         return merr;
     }
     for (size_t i = 0; i < t->n_aggs; i++) {
+        sl_err_t err = SL_OK;
         if (t->aggs[i].win) {
-            sl_err_t err = sl_winagg_advance(t->aggs[i].win, wm);
-            sl_arena_reset(&t->scratch);
-            if (err != SL_OK) {
-                return err;
-            }
+            err = sl_winagg_advance(t->aggs[i].win, wm);
+        } else if (t->aggs[i].wjoin) {
+            err = sl_wjoin_advance(t->aggs[i].wjoin, wm);
+        }
+        sl_arena_reset(&t->scratch);
+        if (err != SL_OK) {
+            return err;
         }
     }
     return SL_OK;
@@ -434,9 +514,21 @@ static sl_kv_t *open_store(sl_stream_task_t *t, const sl_stream_node_t *n) {
     return kv;
 }
 
-/* Aggregates of sub-topology st: nodes reached from its roots without crossing a rekey. */
+/* Stateful nodes of sub-topology st: nodes reached from its roots without crossing a rekey. A
+ * join is reached from both its inputs: it and what follows it are collected once. */
 static void collect_aggs(sl_stream_task_t *t, const sl_stream_node_t *n) {
-    if (n->kind == SL_NODE_AGG) {
+    bool stateful =
+        n->kind == SL_NODE_AGG || n->kind == SL_NODE_TABLE || n->kind == SL_NODE_JOIN_WINDOW;
+    if (n->kind == SL_NODE_JOIN_TABLE || n->kind == SL_NODE_JOIN_WINDOW) {
+        for (size_t i = 0; i < t->n_joins; i++) {
+            if (t->joins[i] == n) {
+                return;
+            }
+        }
+        t->joins = sl_xrealloc(t->joins, (t->n_joins + 1) * sizeof *t->joins);
+        t->joins[t->n_joins++] = n;
+    }
+    if (stateful) {
         t->aggs = sl_xrealloc(t->aggs, (t->n_aggs + 1) * sizeof *t->aggs);
         agg_state_t *a = &t->aggs[t->n_aggs++];
         memset(a, 0, sizeof *a);
@@ -464,7 +556,15 @@ static void make_winaggs(sl_stream_task_t *t) {
     for (size_t i = 0; i < t->n_aggs; i++) {
         agg_state_t *a = &t->aggs[i];
         const sl_stream_node_t *n = a->node;
-        if (!n->windowed) {
+        if (n->kind == SL_NODE_JOIN_WINDOW) {
+            sl_wjoin_ops_t ops = {wjoin_emit, wjoin_late, a};
+            const char *why;
+            a->wjoin = sl_wjoin_new((sl_wjoin_kind_t)n->join_kind, n->within_ms, n->grace_ms, &ops,
+                                    a->kv, &why);
+            SL_ASSERT(a->wjoin != NULL); /* the builder checked the join */
+            continue;
+        }
+        if (n->kind != SL_NODE_AGG || !n->windowed) {
             continue;
         }
         sl_winagg_conf_t c = {
@@ -496,9 +596,11 @@ sl_stream_task_t *sl_stream_task_new(sl_stream_builder_t *b, int st, int32_t par
     SL_ASSERT(t->n_roots >= 1 && t->n_roots <= MAX_ROOTS);
     /* Disorder and idleness are per source; a task over several takes the widest bound. */
     int64_t delay = 0, idle = 0;
+    size_t n_wm = 0;
     for (size_t i = 0; i < t->n_roots; i++) {
         delay = SL_MAX(delay, t->roots[i]->src.watermark_delay_ms);
         idle = SL_MAX(idle, t->roots[i]->src.idle_ms);
+        t->wm_in[i] = t->roots[i]->kind == SL_NODE_TABLE ? -1 : (int)n_wm++;
     }
     /* A sub-topology that reads a repartition topic takes its watermark from the upstream
      * tasks' markers: one input per upstream task, their disorder already accounted for. */
@@ -507,7 +609,7 @@ sl_stream_task_t *sl_stream_task_new(sl_stream_builder_t *b, int st, int32_t par
     if (t->markers_in) {
         sl_wm_init(&t->wm, (size_t)conf->st_partitions[r0->parent->subtopology], 0, 0, now_ms);
     } else {
-        sl_wm_init(&t->wm, t->n_roots, delay, idle, now_ms);
+        sl_wm_init(&t->wm, n_wm, delay, idle, now_ms);
     }
     for (size_t i = 0; i < t->n_roots; i++) {
         collect_aggs(t, t->roots[i]);
@@ -522,9 +624,11 @@ void sl_stream_task_free(sl_stream_task_t *t) {
     }
     for (size_t i = 0; i < t->n_aggs; i++) {
         sl_winagg_free(t->aggs[i].win);
+        sl_wjoin_free(t->aggs[i].wjoin);
         sl_kv_free(t->aggs[i].kv);
     }
     free(t->aggs);
+    free(t->joins);
     sl_wm_free(&t->wm);
     sl_arena_fini(&t->scratch);
     free(t);
@@ -585,6 +689,9 @@ void sl_stream_task_abort(sl_stream_task_t *t) {
         sl_kv_abort(t->aggs[i].kv);
         if (t->aggs[i].win) {
             sl_winagg_rebuild(t->aggs[i].win);
+        }
+        if (t->aggs[i].wjoin) {
+            sl_wjoin_rebuild(t->aggs[i].wjoin);
         }
     }
 }
@@ -663,6 +770,9 @@ sl_err_t sl_stream_task_restored(sl_stream_task_t *t) {
     for (size_t i = 0; i < t->n_aggs; i++) {
         if (t->aggs[i].win) {
             sl_winagg_rebuild(t->aggs[i].win);
+        }
+        if (t->aggs[i].wjoin) {
+            sl_wjoin_rebuild(t->aggs[i].wjoin);
         }
     }
     return SL_OK;
