@@ -16,6 +16,7 @@ static const cmd_t cmds[] = {
     {"produce", sl_cmd_produce, "produce lines from stdin to a topic"},
     {"consume", sl_cmd_consume, "print records of a topic to stdout"},
     {"group", sl_cmd_group, "list | describe | lag | reset-offsets consumer groups"},
+    {"quota", sl_cmd_quota, "set | describe client quotas (byte rates, request %, connections)"},
     {"bench", sl_cmd_bench, "benchmark a broker (kafka, redis) or the batch baseline"},
     {"run", sl_cmd_run, "run a stream pipeline (a shared library; see examples/)"},
 };
