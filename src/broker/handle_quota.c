@@ -203,7 +203,10 @@ SL_HANDLER(AlterClientQuotas) {
         read_entity(rd, flex, a);
         int32_t n_ops = sl_rd_count(rd, flex, 10);
         for (int32_t j = 0; j < n_ops && !rd->err; j++) {
-            op_t o = {sl_rd_str(rd, flex), rd_f64(rd), sl_rd_bool(rd)};
+            op_t o; /* one field at a time: initializers are not sequenced */
+            o.key = sl_rd_str(rd, flex);
+            o.value = rd_f64(rd);
+            o.remove = sl_rd_bool(rd);
             sl_rd_tags(rd, flex);
             if (a->n_ops < MAX_OPS) {
                 a->ops[a->n_ops++] = o;
