@@ -275,10 +275,12 @@ sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err) {
                              "EndTxn(commit) to markers durable in every partition");
     b->m_throttled = sl_metrics_counter("sluice_throttled_produce_requests_total", "",
                                         "Produce requests answered with throttle_time_ms > 0");
-    b->m_quota_throttled = sl_metrics_counter("sluice_quota_throttled_total", "api=\"Produce\"",
-                                              "Responses throttled by a client quota");
-    b->m_quota_throttled_fetch = sl_metrics_counter("sluice_quota_throttled_total", "api=\"Fetch\"",
-                                                    "Responses throttled by a client quota");
+    b->m_quota_throttled =
+        sl_metrics_counter("sluice_quota_throttled_total", "quota=\"producer_byte_rate\"",
+                           "Responses throttled by a client quota");
+    b->m_quota_throttled_fetch =
+        sl_metrics_counter("sluice_quota_throttled_total", "quota=\"consumer_byte_rate\"",
+                           "Responses throttled by a client quota");
     b->m_quota_throttled_request =
         sl_metrics_counter("sluice_quota_throttled_total", "quota=\"request_percentage\"",
                            "Responses throttled by a client quota");

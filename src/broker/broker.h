@@ -97,10 +97,10 @@ struct sl_broker {
     sl_histo_t *m_fsync;
     sl_counter_t *m_bytes_out;
     sl_counter_t *m_throttled;
-    struct sl_quotas *quotas;        /* client quotas (quota.c) */
-    sl_counter_t *m_quota_throttled; /* responses throttled by a quota, by API below */
-    sl_counter_t *m_quota_throttled_fetch;
-    sl_counter_t *m_quota_throttled_request;
+    struct sl_quotas *quotas;                /* client quotas (quota.c) */
+    sl_counter_t *m_quota_throttled;         /* requests throttled by producer_byte_rate, */
+    sl_counter_t *m_quota_throttled_fetch;   /* consumer_byte_rate, */
+    sl_counter_t *m_quota_throttled_request; /* request_percentage */
     sl_counter_t *m_duplicates;
     sl_counter_t *m_txn_commits;
     sl_counter_t *m_txn_aborts;

@@ -26,7 +26,8 @@ grep -q "error 40" "$T/err" || fail "negative quota: expected INVALID_CONFIG, go
 $PY "$QP" "$BROKER" throttle q $QUOTA 6 || fail "producer_byte_rate"
 $PY "$QP" "$BROKER" fetch q || fail "consumer_byte_rate"
 curl -fsS "http://$ADMIN/metrics" >"$T/m"
-grep -q '^sluice_quota_throttled_total{api="Produce"} [1-9]' "$T/m" || fail "no Produce quota metric"
+grep -q '^sluice_quota_throttled_total{quota="producer_byte_rate"} [1-9]' "$T/m" ||
+  fail "no producer_byte_rate throttle counted"
 
 # Persisted in the metadata log.
 broker_stop
