@@ -17,6 +17,7 @@
 
 #include "admin/admin.h"
 #include "broker/broker.h"
+#include "broker/quota.h"
 #include "broker/wait.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -30,8 +31,9 @@
 #include "txn/pstate.h"
 #include "txn/txn_coord.h"
 
-#define TICK_MS    1000
-#define FD_RESERVE 256 /* descriptors kept free of connections by the default max.connections */
+#define TICK_MS              1000
+#define QUOTA_SENSOR_IDLE_MS 3600000 /* a client's quota rate is dropped after an idle hour */
+#define FD_RESERVE           256 /* descriptors kept free of connections by the default max.connections */
 
 static sl_loop_t *signal_loop;
 
@@ -137,6 +139,7 @@ static void on_tick(sl_loop_t *loop, uint64_t id, void *data) {
     }
     if (b->ticks % 60 == 0) {
         (void)sl_coord_expire_offsets(b->coord, now);
+        sl_quotas_expire(b->quotas, sl_mono_ns(), QUOTA_SENSOR_IDLE_MS);
     }
     sl_coord_maybe_compact(b->coord);
     b->tick_timer = sl_loop_timer(loop, TICK_MS, on_tick, b);
@@ -220,6 +223,12 @@ static void collect(sl_metrics_out_t *out, void *opaque) {
     sl_topics_each(b, collect_partitions_each, out);
 }
 
+/* The listener's admit hook: connection_creation_rate per address. */
+static bool admit_conn(const char *ip, void *opaque) {
+    sl_broker_t *b = opaque;
+    return sl_quota_conn_admit(b->quotas, ip, sl_mono_ns());
+}
+
 static void write_port_file(const char *path, int kafka_port, int admin_port, char *err) {
     char text[128];
     int n = snprintf(text, sizeof text, "kafka=%d\nadmin=%d\n", kafka_port, admin_port);
@@ -279,6 +288,19 @@ sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err) {
                              "EndTxn(commit) to markers durable in every partition");
     b->m_throttled = sl_metrics_counter("sluice_throttled_produce_requests_total", "",
                                         "Produce requests answered with throttle_time_ms > 0");
+    b->m_quota_throttled =
+        sl_metrics_counter("sluice_quota_throttled_total", "quota=\"producer_byte_rate\"",
+                           "Responses throttled by a client quota");
+    b->m_quota_throttled_fetch =
+        sl_metrics_counter("sluice_quota_throttled_total", "quota=\"consumer_byte_rate\"",
+                           "Responses throttled by a client quota");
+    b->m_quota_throttled_request =
+        sl_metrics_counter("sluice_quota_throttled_total", "quota=\"request_percentage\"",
+                           "Responses throttled by a client quota");
+    b->quotas = sl_quotas_new(
+        (int)conf->quota_window_num, (uint64_t)conf->quota_window_size_s * 1000,
+        conf->quota_producer_default == INT64_MAX ? 0 : (double)conf->quota_producer_default,
+        conf->quota_consumer_default == INT64_MAX ? 0 : (double)conf->quota_consumer_default);
     if (conf->queued_max_request_bytes >= 0) {
         sl_conn_set_memory_budget((size_t)conf->queued_max_request_bytes);
     }
@@ -352,6 +374,7 @@ sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err) {
                                   conf->max_connections_per_ip_overrides, err) != SL_OK) {
         goto fail;
     }
+    sl_listener_set_admit(b->listener, admit_conn, b);
     sl_conn_set_timeouts((uint64_t)conf->connections_max_idle_ms,
                          (uint64_t)conf->connections_max_partial_request_ms);
     sl_log(SL_LOG_INFO, "broker", "nofile=%ld hard=%ld max_connections=%ld", nofile, nofile_hard,
@@ -448,6 +471,7 @@ void sl_broker_free(sl_broker_t *b) {
     sl_topics_close(b);
     sl_loop_free(b->loop);
     sl_decomp_fini(&b->decomp);
+    sl_quotas_free(b->quotas);
     free(b);
 }
 

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "broker/config.h"
+#include "broker/quota.h"
 #include "common/arena.h"
 #include "common/codec.h"
 #include "common/metrics.h"
@@ -98,11 +99,23 @@ struct sl_broker {
     sl_histo_t *m_fsync;
     sl_counter_t *m_bytes_out;
     sl_counter_t *m_throttled;
+    struct sl_quotas *quotas;                /* client quotas (quota.c) */
+    sl_counter_t *m_quota_throttled;         /* requests throttled by producer_byte_rate, */
+    sl_counter_t *m_quota_throttled_fetch;   /* consumer_byte_rate, */
+    sl_counter_t *m_quota_throttled_request; /* request_percentage */
     sl_counter_t *m_duplicates;
     sl_counter_t *m_txn_commits;
     sl_counter_t *m_txn_aborts;
     sl_histo_t *m_txn_commit_latency;
 };
+
+/* The user a request's quotas are looked up by: the connection's principal. Every connection is
+ * ANONYMOUS until SASL lands; then the authenticated principal is kept on the connection and
+ * returned here. */
+static inline const char *sl_req_principal(const sl_req_t *req) {
+    (void)req;
+    return "ANONYMOUS";
+}
 
 /* ---- topics (topics.c) ---- */
 sl_topic_t *sl_topic_find(sl_broker_t *b, sl_str_t name);
@@ -189,6 +202,12 @@ SL_HANDLER(TxnOffsetCommit);
 SL_HANDLER(DescribeProducers);
 SL_HANDLER(DescribeTransactions);
 SL_HANDLER(ListTransactions);
+SL_HANDLER(DescribeClientQuotas);
+SL_HANDLER(AlterClientQuotas);
+
+/* ---- client quotas (handle_quota.c) ---- */
+/* Replays one SL_META_QUOTA record's configs (entity and values) into b->quotas. */
+void sl_quota_apply_meta(sl_broker_t *b, const sl_kv_t *kv, size_t n);
 
 /* ---- producers and transactions (handle_txn.c) ---- */
 /* A new producer id from the durably reserved block: 0 or a Kafka error. */

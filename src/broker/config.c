@@ -129,6 +129,17 @@ const sl_conf_def_t sl_broker_conf_defs[] = {
     {"transaction.abort.timed.out.transaction.cleanup.interval.ms", SL_CONF_INT, "10000", 1,
      INT32_MAX, B(transaction_abort_interval_ms), 0,
      "How often transactions past their timeout are looked for and aborted (rounded up to 1 s)"},
+    {"quota.producer.default", SL_CONF_INT, "9223372036854775807", 1, LMAX,
+     B(quota_producer_default), 0,
+     "Produce bytes/s allowed per client-id with no quota of its own (deprecated in Kafka, kept "
+     "for simplicity; AlterClientQuotas entities take precedence)"},
+    {"quota.consumer.default", SL_CONF_INT, "9223372036854775807", 1, LMAX,
+     B(quota_consumer_default), 0,
+     "Fetch bytes/s allowed per client-id with no quota of its own (as quota.producer.default)"},
+    {"quota.window.num", SL_CONF_INT, "11", 2, 64, B(quota_window_num), 0,
+     "Samples a client's quota rate is measured over"},
+    {"quota.window.size.seconds", SL_CONF_INT, "1", 1, 3600, B(quota_window_size_s), 0,
+     "Length of one quota sample"},
 };
 const size_t sl_broker_conf_n_defs = sizeof sl_broker_conf_defs / sizeof sl_broker_conf_defs[0];
 

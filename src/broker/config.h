@@ -56,6 +56,10 @@ typedef struct sl_broker_conf {
     int64_t transaction_max_timeout_ms;
     int64_t transactional_id_expiration_ms;
     int64_t transaction_abort_interval_ms;
+    int64_t quota_producer_default; /* bytes/s per client-id, INT64_MAX: none */
+    int64_t quota_consumer_default;
+    int64_t quota_window_num;
+    int64_t quota_window_size_s;
 } sl_broker_conf_t;
 
 extern const sl_conf_def_t sl_broker_conf_defs[];

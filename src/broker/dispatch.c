@@ -122,7 +122,18 @@ sl_err_t sl_broker_on_frame(sl_conn_t *conn, const uint8_t *frame, size_t len, v
     if (req->api_key != SL_API_ApiVersions) {
         sl_wr_tags(&req->wr, req->flex);
     }
+    sl_str_t client_id = req->client_id; /* in the frame; req may be gone after SL_AGAIN */
+    const char *user = sl_req_principal(req);
+    uint64_t t0 = sl_mono_ns();
     sl_err_t rc = e->handle(req);
+    /* request_percentage: the loop time this client's requests take. The response is already
+     * written, so an over-quota client is muted without being told in throttle_time_ms. */
+    uint32_t req_ms = sl_quota_record(b->quotas, user, client_id, SL_QK_REQUEST_PERCENTAGE,
+                                      (double)(sl_mono_ns() - t0), sl_mono_ns());
+    if (req_ms) {
+        sl_conn_throttle(conn, req_ms);
+        sl_counter_add(b->m_quota_throttled_request, 1);
+    }
     if (rc == SL_AGAIN) {
         return SL_OK; /* the handler keeps the request and answers later */
     }

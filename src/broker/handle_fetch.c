@@ -20,6 +20,7 @@
 
 #include "broker/broker.h"
 #include "broker/wait.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "proto/kerr.h"
 #include "txn/pstate.h"
@@ -188,8 +189,16 @@ bool sl_fetch_run(sl_req_t *req, bool final) {
         return false;
     }
 
+    /* Over its consumer_byte_rate quota: the data still goes out, and the connection is muted
+     * for the time that brings the client back under its quota (told in throttle_time_ms). */
+    uint32_t throttle_ms = sl_quota_record(b->quotas, sl_req_principal(req), req->client_id,
+                                           SL_QK_CONSUMER_BYTE_RATE, (double)total, sl_mono_ns());
+    if (throttle_ms && req->conn) {
+        sl_conn_throttle(req->conn, throttle_ms);
+        sl_counter_add(b->m_quota_throttled_fetch, 1);
+    }
     sl_writer_t *wr = &req->wr;
-    sl_wr_i32(wr, 0); /* throttle_time_ms */
+    sl_wr_i32(wr, (int32_t)throttle_ms);
     if (v >= 7) {
         sl_wr_i16(wr, KERR_NONE);
         sl_wr_i32(wr, 0); /* session_id: no session */

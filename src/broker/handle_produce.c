@@ -219,15 +219,24 @@ SL_HANDLER(Produce) {
         sl_durable_wait_cancel(pw);
         return rd->err;
     }
-    /* Over the broker's memory budget: mute this producer for a while and tell it so (KIP-219);
-     * the sockets that push the most are the ones that hit this path most often. */
-    int32_t throttle_ms = 0;
-    if (sl_conn_memory_pressure()) {
+    /* Over its producer_byte_rate quota (the whole request counts, as in Kafka), or over the
+     * broker's memory budget: mute this producer for a while and tell it so (KIP-219); the
+     * sockets that push the most are the ones that hit the budget most often. The request itself
+     * has been handled. */
+    uint32_t throttle_ms =
+        sl_quota_record(b->quotas, sl_req_principal(req), req->client_id, SL_QK_PRODUCER_BYTE_RATE,
+                        (double)(req->rd.end - req->rd.start), sl_mono_ns());
+    if (throttle_ms) {
+        sl_counter_add(b->m_quota_throttled, 1);
+    }
+    if (sl_conn_memory_pressure() && throttle_ms < SL_PRODUCE_THROTTLE_MS) {
         throttle_ms = SL_PRODUCE_THROTTLE_MS;
-        sl_conn_throttle(req->conn, (uint32_t)throttle_ms);
+    }
+    if (throttle_ms) {
+        sl_conn_throttle(req->conn, throttle_ms);
         sl_counter_add(b->m_throttled, 1);
     }
-    sl_wr_i32(wr, throttle_ms);
+    sl_wr_i32(wr, (int32_t)throttle_ms);
     sl_wr_tags(wr, flex);
     if (acks == 0) {
         sl_durable_wait_cancel(pw);

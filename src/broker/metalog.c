@@ -7,7 +7,9 @@
  *        8     1  type     sl_meta_type_t
  *        9     …  payload  name (string), id (16 bytes), partitions (int32),
  *                          config count (int32), then key, value (nullable strings); a
- *                          producer-id block record (type 5) ends with its limit (int64)
+ *                          producer-id block record (type 5) ends with its limit (int64); a
+ *                          client-quota record (type 6) keeps its entity and values in the
+ *                          configs (handle_quota.c)
  * Replay stops at the first record whose length or CRC does not check out (a crash mid-append),
  * and the file is truncated there; every record before it was synced when it was written. */
 #include "metalog.h"

@@ -15,6 +15,7 @@ typedef enum sl_meta_type {
     SL_META_PARTITIONS = 3,   /* name, partitions */
     SL_META_CONFIGS = 4,      /* name, configs (replaces all overrides) */
     SL_META_PID_BLOCK = 5,    /* value: producer ids below it have been handed out */
+    SL_META_QUOTA = 6,        /* configs: a client-quota entity and its values (handle_quota.c) */
 } sl_meta_type_t;
 
 typedef struct sl_meta_rec {

@@ -504,6 +504,9 @@ static void apply_rec(const sl_meta_rec_t *rec, void *opaque) {
             t->n_partitions = rec->partitions;
         }
         return;
+    case SL_META_QUOTA:
+        sl_quota_apply_meta(b, rec->configs, rec->n_configs);
+        return;
     case SL_META_PID_BLOCK:
         b->pid_block_end = SL_MAX(b->pid_block_end, rec->value);
         return;

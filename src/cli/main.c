@@ -20,6 +20,7 @@ static const cmd_t cmds[] = {
      "list | describe | lag | seek | reset-offsets | delete consumer groups"},
     {"txn", sl_cmd_txn, "list | describe transactions"},
     {"cluster", sl_cmd_cluster, "info | health | config of the cluster"},
+    {"quota", sl_cmd_quota, "set | describe client quotas (byte rates, request %, connections)"},
     {"bench", sl_cmd_bench, "benchmark a broker (kafka, redis) or the batch baseline"},
     {"run", sl_cmd_run, "run a stream pipeline (a shared library; see examples/)"},
 };

@@ -50,6 +50,10 @@ struct sl_listener {
     size_t n_overrides;
     uint64_t per_ip_warn_ms;
     sl_counter_t *m_per_ip;
+    sl_admit_fn *admit; /* connection_creation_rate (broker/quota.c), or NULL */
+    void *admit_opaque;
+    uint64_t admit_warn_ms;
+    sl_counter_t *m_rate;
 };
 
 sl_err_t sl_parse_hostport(const char *s, char *host, size_t host_len, int *port) {
@@ -132,6 +136,33 @@ static bool per_ip_allowed(sl_listener_t *lst, const char *ip) {
     return false;
 }
 
+void sl_listener_set_admit(sl_listener_t *lst, sl_admit_fn *fn, void *opaque) {
+    lst->admit = fn;
+    lst->admit_opaque = opaque;
+}
+
+/* Whether the admit hook lets `ip` connect now; logs a refusal at most every WARN_EVERY_MS. */
+static bool rate_allowed(sl_listener_t *lst, const char *ip) {
+    if (!lst->admit || lst->admit(ip, lst->admit_opaque)) {
+        return true;
+    }
+    if (!lst->m_rate) {
+        lst->m_rate = sl_metrics_counter("sluice_connections_rate_rejected_total", "",
+                                         "Connections closed at accept: the address was over "
+                                         "its connection_creation_rate quota");
+    }
+    sl_counter_add(lst->m_rate, 1);
+    uint64_t now = sl_loop_now_ms(lst->loop);
+    if (!lst->admit_warn_ms || now - lst->admit_warn_ms >= WARN_EVERY_MS) {
+        lst->admit_warn_ms = now;
+        sl_log(SL_LOG_WARN, "net",
+               "op=accept peer=%s msg=\"connection_creation_rate quota exceeded, closing new "
+               "connections from this address\"",
+               ip);
+    }
+    return false;
+}
+
 static void on_accept(sl_loop_t *loop, int fd, void *data, unsigned events) {
     (void)events;
     sl_listener_t *lst = data;
@@ -168,7 +199,7 @@ static void on_accept(sl_loop_t *loop, int fd, void *data, unsigned events) {
                         NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
             snprintf(peer, sizeof peer, "%s:%s", hbuf, sbuf);
         }
-        if (!per_ip_allowed(lst, hbuf)) {
+        if (!per_ip_allowed(lst, hbuf) || !rate_allowed(lst, hbuf)) {
             close(cfd);
             continue;
         }

@@ -2,6 +2,8 @@
 #ifndef SL_LISTENER_H
 #define SL_LISTENER_H
 
+#include <stdbool.h>
+
 #include "common/err.h"
 #include "net/conn.h"
 #include "net/loop.h"
@@ -24,6 +26,10 @@ void sl_listener_set_max_conns(sl_listener_t *lst, size_t max);
  * overrides string, with the reason in `err`. */
 SL_MUST_USE sl_err_t sl_listener_set_ip_limits(sl_listener_t *lst, size_t max_per_ip,
                                                const char *overrides, char *err);
+/* Asked at every accept, after the per-address count: false closes the new connection at once
+ * (the broker's connection_creation_rate quota). `ip` is the numeric peer address. */
+typedef bool sl_admit_fn(const char *ip, void *opaque);
+void sl_listener_set_admit(sl_listener_t *lst, sl_admit_fn *fn, void *opaque);
 /* The port actually bound (getsockname), for advertising and the port file. */
 int sl_listener_port(const sl_listener_t *lst);
 /* Stops accepting (closes the socket) and frees. NULL is a no-op. */
