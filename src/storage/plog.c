@@ -58,6 +58,8 @@ void sl_plog_conf_default(sl_plog_conf_t *conf) {
     conf->log_append_time = false;
 }
 
+static size_t find_seg(const sl_plog_t *plog, int64_t offset);
+
 static sl_segment_t *active(const sl_plog_t *plog) {
     return plog->segs[plog->n_segs - 1];
 }
@@ -674,40 +676,68 @@ sl_err_t sl_plog_read(sl_plog_t *plog, int64_t offset, int64_t limit_offset, siz
     return SL_OK;
 }
 
+/* The time search in one segment: batches are walked from the time index's hint; the first one
+ * that can hold a match (a record at or after `min_offset`, maxTimestamp >= ts) is read whole and
+ * its records decoded. A batch whose only matches lie below `min_offset` is passed over. */
 typedef struct time_ctx {
-    int64_t ts;
+    sl_plog_t *plog;
+    sl_segment_t *seg;
+    sl_decomp_t *d;
+    size_t max_decompressed;
+    int64_t ts, min_offset;
     int64_t offset, found_ts;
+    sl_err_t rc;
 } time_ctx_t;
 
 static bool visit_time(const sl_batch_info_t *info, int64_t pos, void *opaque) {
-    (void)pos;
     time_ctx_t *c = opaque;
-    if (info->max_timestamp >= c->ts) {
-        c->offset = info->base_offset;
-        c->found_ts = info->max_timestamp;
-        return false;
+    if (info->max_timestamp < c->ts ||
+        info->base_offset + info->last_offset_delta < c->min_offset) {
+        return true;
     }
-    return true;
+    uint8_t *buf = sl_xmalloc(info->total_bytes);
+    sl_batch_info_t full;
+    if (sl_os_pread_all(c->seg->fd, buf, info->total_bytes, pos) != (ssize_t)info->total_bytes ||
+        sl_batch_parse(buf, info->total_bytes, false, &full) != SL_OK ||
+        sl_batch_find_record_time(buf, &full, c->d, c->max_decompressed, c->min_offset, c->ts,
+                                  &c->offset, &c->found_ts) != SL_OK) {
+        sl_log(SL_LOG_ERROR, "storage",
+               "file=%s op=time-search pos=%" PRId64 " msg=\"batch unreadable\"", c->seg->path,
+               pos);
+        c->rc = SL_ERR_IO;
+    }
+    free(buf);
+    return c->rc == SL_OK && c->offset < 0;
 }
 
-sl_err_t sl_plog_offset_for_time(sl_plog_t *plog, int64_t ts, int64_t *offset_out,
+static sl_err_t time_search(sl_plog_t *plog, sl_segment_t *seg, time_ctx_t *c) {
+    c->plog = plog;
+    c->seg = seg;
+    c->offset = c->found_ts = -1;
+    c->rc = SL_OK;
+    sl_err_t rc = walk(plog, seg, sl_segment_lookup_time(seg, c->ts), visit_time, c);
+    return rc != SL_OK ? SL_ERR_IO : c->rc;
+}
+
+sl_err_t sl_plog_offset_for_time(sl_plog_t *plog, int64_t ts, sl_decomp_t *d,
+                                 size_t max_decompressed, int64_t *offset_out,
                                  int64_t *timestamp_out) {
     *offset_out = *timestamp_out = -1;
     if (plog->offline) {
         return SL_ERR_IO;
     }
-    for (size_t i = 0; i < plog->n_segs; i++) {
+    for (size_t i = find_seg(plog, plog->start); i < plog->n_segs; i++) {
         sl_segment_t *seg = plog->segs[i];
         if (seg->max_ts < ts) {
             continue;
         }
-        time_ctx_t c = {ts, -1, -1};
-        sl_err_t rc = walk(plog, seg, sl_segment_lookup_time(seg, ts), visit_time, &c);
-        if (rc != SL_OK) {
+        time_ctx_t c = {
+            .d = d, .max_decompressed = max_decompressed, .ts = ts, .min_offset = plog->start};
+        if (time_search(plog, seg, &c) != SL_OK) {
             return SL_ERR_IO;
         }
         if (c.offset >= 0) {
-            *offset_out = SL_MAX(c.offset, plog->start);
+            *offset_out = c.offset;
             *timestamp_out = c.found_ts;
             return SL_OK;
         }
@@ -715,14 +745,42 @@ sl_err_t sl_plog_offset_for_time(sl_plog_t *plog, int64_t ts, int64_t *offset_ou
     return SL_OK;
 }
 
-void sl_plog_max_timestamp(const sl_plog_t *plog, int64_t *ts_out, int64_t *offset_out) {
+sl_err_t sl_plog_max_timestamp(sl_plog_t *plog, sl_decomp_t *d, size_t max_decompressed,
+                               int64_t *ts_out, int64_t *offset_out) {
     *ts_out = *offset_out = -1;
-    for (size_t i = 0; i < plog->n_segs; i++) {
-        if (plog->segs[i]->max_ts > *ts_out) {
-            *ts_out = plog->segs[i]->max_ts;
-            *offset_out = plog->segs[i]->max_ts_offset;
-        }
+    if (plog->offline) {
+        return SL_ERR_IO;
     }
+    /* The earliest segment with the largest maxTimestamp, then its first record carrying it.
+     * Only the segment holding the log start offset can have records below it (DeleteRecords);
+     * if its maximum lies only there, it is left out and the search runs once more. */
+    sl_segment_t *skip = NULL;
+    for (int round = 0; round < 2; round++) {
+        sl_segment_t *best = NULL;
+        for (size_t i = find_seg(plog, plog->start); i < plog->n_segs; i++) {
+            sl_segment_t *seg = plog->segs[i];
+            if (seg != skip && seg->max_ts >= 0 && (!best || seg->max_ts > best->max_ts)) {
+                best = seg;
+            }
+        }
+        if (!best) {
+            return SL_OK;
+        }
+        time_ctx_t c = {.d = d,
+                        .max_decompressed = max_decompressed,
+                        .ts = best->max_ts,
+                        .min_offset = plog->start};
+        if (time_search(plog, best, &c) != SL_OK) {
+            return SL_ERR_IO;
+        }
+        if (c.offset >= 0) {
+            *ts_out = c.found_ts;
+            *offset_out = c.offset;
+            return SL_OK;
+        }
+        skip = best;
+    }
+    return SL_OK;
 }
 
 /* Walks for sl_plog_walk_tail / sl_plog_walk_from: batches whose last offset is below `from`

@@ -126,13 +126,20 @@ typedef struct sl_plog_slice {
 SL_MUST_USE sl_err_t sl_plog_read(sl_plog_t *plog, int64_t offset, int64_t limit_offset,
                                   size_t max_bytes, sl_plog_slice_t *slice);
 
-/* First offset whose batch maxTimestamp >= ts (ListOffsets by time): writes the offset and the
- * batch's timestamp, or -1 for both when no such record exists. */
-SL_MUST_USE sl_err_t sl_plog_offset_for_time(sl_plog_t *plog, int64_t ts, int64_t *offset_out,
+/* ListOffsets by time: the first record at or after the log start offset whose timestamp is at
+ * least `ts`: writes its offset and timestamp, or -1 for both when no such record exists. The
+ * batch holding it is read and its records decoded (a compressed one through `d`, at most
+ * `max_decompressed` bytes). Returns SL_OK or SL_ERR_IO. Thread: the owner of `d`. */
+struct sl_decomp;
+SL_MUST_USE sl_err_t sl_plog_offset_for_time(sl_plog_t *plog, int64_t ts, struct sl_decomp *d,
+                                             size_t max_decompressed, int64_t *offset_out,
                                              int64_t *timestamp_out);
-/* Largest timestamp in the log and the offset of its batch's last record (ListOffsets -3,
- * "max timestamp"); -1/-1 for an empty log. */
-void sl_plog_max_timestamp(const sl_plog_t *plog, int64_t *ts_out, int64_t *offset_out);
+/* ListOffsets -3 (max timestamp, KIP-734): the largest timestamp in the log and the offset of the
+ * first record carrying it (the earliest one among equals); -1/-1 for an empty log. Decodes the
+ * batch as sl_plog_offset_for_time does. Returns SL_OK or SL_ERR_IO. */
+SL_MUST_USE sl_err_t sl_plog_max_timestamp(sl_plog_t *plog, struct sl_decomp *d,
+                                           size_t max_decompressed, int64_t *ts_out,
+                                           int64_t *offset_out);
 
 /* Calls `fn` for the header of every batch in the last `n_segments` segments, oldest first
  * (rebuilding producer state at start-up). `control` is the marker type of a control batch
