@@ -376,7 +376,10 @@ static void write_fetched(sl_req_t *req, sl_group_t *g, sl_str_t topic, int32_t 
     if (req->api_version >= 5) {
         sl_wr_i32(&req->wr, e ? e->c.leader_epoch : -1);
     }
-    sl_wr_strz(&req->wr, flex, e ? (e->c.metadata ? e->c.metadata : "") : "");
+    /* Metadata is opaque bytes to Kafka: written with its length, NULs and all. */
+    sl_wr_str(&req->wr, flex,
+              e && e->c.metadata ? (sl_str_t){e->c.metadata, e->c.metadata_len}
+                                 : (sl_str_t){"", 0});
     sl_wr_i16(&req->wr, err);
     sl_wr_tags(&req->wr, flex);
 }

@@ -118,13 +118,19 @@ def check_commit_metadata():
                                                       "meta": meta}]}]}
     r = conn.call(8, 7, False, req, OC_REQ, OC_RESP)
     assert r["topics"][0]["parts"][0]["error"] == 0, r
+    check_fetch_metadata()
+
+
+def check_fetch_metadata():
+    """The metadata committed by check_commit_metadata, also after a restart."""
     req = {"group": "parity-meta", "topics": [{"name": "parity-lo", "parts": [0]}],
            "stable": False}
     p = conn.call(9, 7, True, req, OF_REQ, OF_RESP)["topics"][0]["parts"][0]
-    assert (p["error"], p["offset"], p["meta"]) == (0, 2, meta), p
+    assert (p["error"], p["offset"], p["meta"]) == (0, 2, "Hello\x00world!"), p
     print("commit metadata: ok")
 
 
 CHECKS = {"list_offsets": check_list_offsets, "commit_metadata": check_commit_metadata}
+AFTER_RESTART = {"fetch_metadata": check_fetch_metadata}
 for name in sys.argv[2:] or CHECKS:
-    CHECKS[name]()
+    (CHECKS.get(name) or AFTER_RESTART[name])()

@@ -5,4 +5,7 @@ source "$(dirname "$0")/lib/broker.sh"
 broker_start
 $PY "$(dirname "$0")/parity.py" "$BROKER" ${PARITY_CHECKS:-} || fail "parity"
 broker_stop
+broker_start  # same data directory: what was made durable comes back
+$PY "$(dirname "$0")/parity.py" "$BROKER" ${PARITY_AFTER_RESTART:-fetch_metadata} || fail "parity after restart"
+broker_stop
 echo ok
