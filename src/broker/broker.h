@@ -187,6 +187,8 @@ SL_HANDLER(TxnOffsetCommit);
 SL_HANDLER(DescribeProducers);
 SL_HANDLER(DescribeTransactions);
 SL_HANDLER(ListTransactions);
+SL_HANDLER(DeleteRecords);
+SL_HANDLER(DescribeLogDirs);
 
 /* ---- producers and transactions (handle_txn.c) ---- */
 /* A new producer id from the durably reserved block: 0 or a Kafka error. */

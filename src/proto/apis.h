@@ -37,7 +37,9 @@
     X(TxnOffsetCommit, 28, 0, 3, 3)                                                                \
     X(DescribeProducers, 61, 0, 0, 0)                                                              \
     X(DescribeTransactions, 65, 0, 0, 0)                                                           \
-    X(ListTransactions, 66, 0, 1, 0)
+    X(ListTransactions, 66, 0, 1, 0)                                                               \
+    X(DeleteRecords, 21, 0, 2, 2)                                                                  \
+    X(DescribeLogDirs, 35, 0, 4, 2)
 
 enum {
 #define SL_API_ENUM(name, key, min, max, flex) SL_API_##name = key,

@@ -25,6 +25,7 @@
 #include "storage/segment.h"
 
 #define CLEAN_MARKER "clean-shutdown"
+#define START_FILE   "log-start-offset"
 #define SCAN_CHUNK   65536
 
 struct sl_plog {
@@ -93,6 +94,22 @@ static sl_err_t fail(sl_plog_t *plog, const char *op) {
     sl_log(SL_LOG_ERROR, "storage", "dir=%s op=%s err=\"%s\" msg=\"partition is now FAILED\"",
            plog->dir, op, strerror(e));
     return plog->fail_err;
+}
+
+/* The log start offset kept by sl_plog_delete_records, or -1 when there is none (or it does not
+ * parse: then the first segment's base is the start, as before any DeleteRecords). */
+static int64_t read_start_file(const char *dir) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/" START_FILE, dir);
+    FILE *f = fopen(path, "r");
+    long long v = -1;
+    if (f) {
+        if (fscanf(f, "%lld", &v) != 1 || v < 0) {
+            v = -1;
+        }
+        fclose(f);
+    }
+    return v;
 }
 
 sl_err_t sl_plog_open(const char *dir, const sl_plog_conf_t *conf, int64_t now_ms, sl_plog_t **out,
@@ -189,7 +206,7 @@ sl_err_t sl_plog_open(const char *dir, const sl_plog_conf_t *conf, int64_t now_m
         sl_plog_close(plog);
         return rc;
     }
-    plog->start = plog->segs[0]->base;
+    plog->start = SL_MIN(SL_MAX(plog->segs[0]->base, read_start_file(dir)), active(plog)->next);
     plog->durable = active(plog)->next;
     if (active(plog)->created_ms == 0) {
         active(plog)->created_ms = now_ms;
@@ -512,7 +529,7 @@ int sl_plog_tick(sl_plog_t *plog, int64_t now_ms) {
         total -= old->size;
         memmove(plog->segs, plog->segs + 1, (plog->n_segs - 1) * sizeof *plog->segs);
         plog->n_segs--;
-        plog->start = plog->segs[0]->base;
+        plog->start = SL_MAX(plog->start, plog->segs[0]->base);
         sl_log(SL_LOG_INFO, "storage", "file=%s op=delete reason=%s", old->path,
                by_time ? "retention.ms" : "retention.bytes");
         sl_segment_delete(old);
@@ -523,6 +540,35 @@ int sl_plog_tick(sl_plog_t *plog, int64_t now_ms) {
 
 int64_t sl_plog_start_offset(const sl_plog_t *plog) {
     return plog->start;
+}
+
+sl_err_t sl_plog_delete_records(sl_plog_t *plog, int64_t offset) {
+    if (plog->offline) {
+        return SL_ERR_IO;
+    }
+    if (offset > sl_plog_end_offset(plog)) {
+        return SL_ERR_LIMIT;
+    }
+    if (offset <= plog->start) {
+        return SL_OK;
+    }
+    char path[4200], text[32];
+    snprintf(path, sizeof path, "%s/" START_FILE, plog->dir);
+    int n = snprintf(text, sizeof text, "%" PRId64 "\n", offset);
+    if (sl_os_write_file_atomic(path, text, (size_t)n) < 0) {
+        sl_log(SL_LOG_ERROR, "storage", "file=%s op=write err=\"%s\"", path, strerror(errno));
+        return SL_ERR_IO;
+    }
+    plog->start = offset;
+    /* Segments wholly below the new start go; the active one always stays. */
+    while (plog->n_segs > 1 && plog->segs[1]->base <= offset) {
+        sl_segment_t *old = plog->segs[0];
+        memmove(plog->segs, plog->segs + 1, (plog->n_segs - 1) * sizeof *plog->segs);
+        plog->n_segs--;
+        sl_log(SL_LOG_INFO, "storage", "file=%s op=delete reason=delete-records", old->path);
+        sl_segment_delete(old);
+    }
+    return SL_OK;
 }
 
 int64_t sl_plog_end_offset(const sl_plog_t *plog) {

@@ -5,6 +5,8 @@
  *   <base_offset:020>.index      sparse offset index: (int32 relative offset, int32 position) BE
  *   <base_offset:020>.timeindex  time index: (int64 timestamp, int32 relative offset) BE
  *   clean-shutdown               present only while the log is closed cleanly
+ *   log-start-offset             the log start offset DeleteRecords moved (decimal text), when
+ *                                it lies above the first segment's base
  *
  * Invariants: offsets are dense and increasing; every byte below `durable` position of the active
  * segment has been fdatasync'ed; segments other than the active one were synced when rolled, so
@@ -102,7 +104,13 @@ int sl_plog_tick(sl_plog_t *plog, int64_t now_ms);
 /* FAILED by ENOSPC or EDQUOT (and so re-checked by sl_plog_tick). */
 bool sl_plog_failed_by_full_disk(const sl_plog_t *plog);
 
-int64_t sl_plog_start_offset(const sl_plog_t *plog);   /* log start offset */
+int64_t sl_plog_start_offset(const sl_plog_t *plog); /* log start offset */
+/* DeleteRecords: moves the log start offset up to `offset` (at most the end offset; an offset at
+ * or below the current start changes nothing). The new start is written durably to the
+ * log-start-offset file before anything else changes, then segments wholly below it are
+ * deleted. Reads below it get SL_ERR_LIMIT, time lookups ignore the records below it, and a
+ * reopen keeps it. Returns SL_OK, SL_ERR_LIMIT (offset past the end) or SL_ERR_IO. */
+SL_MUST_USE sl_err_t sl_plog_delete_records(sl_plog_t *plog, int64_t offset);
 int64_t sl_plog_end_offset(const sl_plog_t *plog);     /* next offset to assign (LEO) */
 int64_t sl_plog_durable_offset(const sl_plog_t *plog); /* every offset below this is on disk */
 bool sl_plog_failed(const sl_plog_t *plog);

@@ -296,3 +296,45 @@ TEST(writeback_is_due_after_enough_unsynced_bytes) {
     sl_os_rmtree(dir);
     free(dir);
 }
+
+/* DeleteRecords: the log start offset moves up (never down), reads below it are out of range,
+ * segments wholly below it are deleted, time lookups skip the records below it, and a reopen
+ * keeps it. */
+TEST(delete_records_moves_the_log_start_offset_durably) {
+    char *dir = tmpdir();
+    sl_plog_conf_t conf = small_conf();
+    sl_plog_t *plog;
+    char err[SL_ERRLEN];
+    CHECK_EQ_INT(sl_plog_open(dir, &conf, 1, &plog, err), SL_OK);
+    CHECK_EQ_INT(append_batches(plog, 100, 10, 5000, 1, NULL), SL_OK); /* ts 5000..5999 */
+    int segs = sl_plog_segment_count(plog);
+    CHECK(segs > 3);
+    CHECK_EQ_INT(sl_plog_delete_records(plog, 1001), SL_ERR_LIMIT);
+    CHECK_EQ_INT(sl_plog_delete_records(plog, 555), SL_OK);
+    CHECK_EQ_INT(sl_plog_start_offset(plog), 555);
+    CHECK(sl_plog_segment_count(plog) < segs);
+    CHECK_EQ_INT(sl_plog_delete_records(plog, 100), SL_OK); /* below: no change */
+    CHECK_EQ_INT(sl_plog_start_offset(plog), 555);
+    sl_plog_slice_t s;
+    CHECK_EQ_INT(sl_plog_read(plog, 554, 1000, 4096, &s), SL_ERR_LIMIT);
+    CHECK_EQ_INT(sl_plog_read(plog, 555, 1000, 4096, &s), SL_OK);
+    CHECK(s.len > 0);
+    close(s.fd);
+    sl_decomp_t d;
+    sl_decomp_init(&d);
+    int64_t off, ts;
+    CHECK_EQ_INT(sl_plog_offset_for_time(plog, 0, &d, 1 << 20, &off, &ts), SL_OK);
+    CHECK_EQ_INT(off, 555);
+    CHECK_EQ_INT(ts, 5555);
+    sl_plog_close(plog);
+    CHECK_EQ_INT(sl_plog_open(dir, &conf, 1, &plog, err), SL_OK);
+    CHECK_EQ_INT(sl_plog_start_offset(plog), 555);
+    CHECK_EQ_INT(sl_plog_end_offset(plog), 1000);
+    CHECK_EQ_INT(sl_plog_delete_records(plog, 1000), SL_OK); /* everything */
+    CHECK_EQ_INT(sl_plog_max_timestamp(plog, &d, 1 << 20, &ts, &off), SL_OK);
+    CHECK_EQ_INT(off, -1);
+    sl_decomp_fini(&d);
+    sl_plog_close(plog);
+    sl_os_rmtree(dir);
+    free(dir);
+}
