@@ -76,6 +76,30 @@ static int8_t config_type(const sl_conf_def_t *d) {
                                      : TYPE_STRING;
 }
 
+/* Manual replica assignments. One broker holds every partition, so an assignment is valid when
+ * each partition's replica list is exactly [this broker's id]; the entry says why not in `msg`.
+ * `index` is the partition the entry names (CreateTopics) or -1 (CreatePartitions, by position).
+ * Reads one entry's broker list; returns false (and fills msg once) for an invalid one. */
+static bool read_replicas(sl_reader_t *rd, bool flex, int32_t node, bool ok, char *msg) {
+    int32_t nb = sl_rd_array_len(rd, flex, 4);
+    if (ok && nb != 1) {
+        snprintf(msg, SL_ERRLEN,
+                 nb < 1 ? "Replica list must not be empty."
+                        : "Replication factor: %d larger than available brokers: 1.",
+                 nb);
+        ok = false;
+    }
+    for (int32_t k = 0; k < nb && !rd->err; k++) {
+        int32_t id = sl_rd_i32(rd);
+        if (ok && id != node) {
+            snprintf(msg, SL_ERRLEN, "Unknown broker %d in the replica assignment.", id);
+            ok = false;
+        }
+    }
+    sl_rd_tags(rd, flex);
+    return ok;
+}
+
 SL_HANDLER(CreateTopics) {
     sl_broker_t *b = req->broker;
     sl_reader_t *rd = &req->rd;
@@ -90,7 +114,9 @@ SL_HANDLER(CreateTopics) {
         sl_str_t name;
         int32_t partitions;
         int16_t rf;
-        bool has_assign;
+        int32_t n_assign; /* manual assignment entries, 0 if none */
+        bool assign_ok;
+        char assign_msg[SL_ERRLEN];
         sl_kv_t *configs;
         size_t n_configs;
     } ct_t;
@@ -100,15 +126,24 @@ SL_HANDLER(CreateTopics) {
         topics[i].partitions = sl_rd_i32(rd);
         topics[i].rf = sl_rd_i16(rd);
         int32_t na = sl_rd_array_len(rd, flex, 4);
-        topics[i].has_assign = na > 0;
+        topics[i].n_assign = na > 0 ? na : 0;
+        topics[i].assign_ok = true;
+        /* Partition indexes must be 0..na-1, each once: a bitmap of those seen. */
+        uint8_t *seen = na > 0 ? sl_xcalloc((size_t)na / 8 + 1, 1) : NULL;
         for (int32_t j = 0; j < na && !rd->err; j++) {
-            (void)sl_rd_i32(rd);
-            int32_t nb = sl_rd_array_len(rd, flex, 4);
-            for (int32_t k = 0; k < nb && !rd->err; k++) {
-                (void)sl_rd_i32(rd);
+            int32_t index = sl_rd_i32(rd);
+            if (topics[i].assign_ok &&
+                (index < 0 || index >= na || seen[index / 8] & (1 << index % 8))) {
+                snprintf(topics[i].assign_msg, SL_ERRLEN,
+                         "Partitions must be numbered 0 to %d, each once.", na - 1);
+                topics[i].assign_ok = false;
+            } else if (topics[i].assign_ok) {
+                seen[index / 8] |= (uint8_t)(1 << index % 8);
             }
-            sl_rd_tags(rd, flex);
+            topics[i].assign_ok = read_replicas(rd, flex, (int32_t)b->conf.node_id,
+                                                topics[i].assign_ok, topics[i].assign_msg);
         }
+        free(seen);
         topics[i].configs = read_configs(rd, flex, &arena, &topics[i].n_configs);
         sl_rd_tags(rd, flex);
     }
@@ -128,9 +163,17 @@ SL_HANDLER(CreateTopics) {
         ct_t *c = &topics[i];
         char msg[SL_ERRLEN] = "";
         int err;
-        if (c->has_assign) {
+        if (c->n_assign > 0 && (c->partitions != -1 || c->rf != -1)) {
+            err = KERR_INVALID_REQUEST;
+            snprintf(msg, sizeof msg,
+                     "Both numPartitions or replicationFactor and replicasAssignments were set. "
+                     "Both cannot be used at the same time.");
+        } else if (c->n_assign > 0 && !c->assign_ok) {
             err = KERR_INVALID_REPLICA_ASSIGNMENT;
-            snprintf(msg, sizeof msg, "Manual replica assignment is not supported");
+            snprintf(msg, sizeof msg, "%s", c->assign_msg);
+        } else if (c->n_assign > 0) {
+            err = sl_topic_create(b, c->name, c->n_assign, c->configs, c->n_configs, validate_only,
+                                  msg);
         } else if (c->rf != -1 && c->rf != 1) {
             err = KERR_INVALID_REPLICATION_FACTOR;
             snprintf(msg, sizeof msg, "Replication factor: %d larger than available brokers: 1.",
@@ -252,20 +295,20 @@ SL_HANDLER(CreatePartitions) {
     typedef struct cp {
         sl_str_t name;
         int32_t count;
-        bool has_assign;
+        int32_t n_assign; /* replica lists for the new partitions, -1 if none were sent */
+        bool assign_ok;
+        char assign_msg[SL_ERRLEN];
     } cp_t;
     cp_t *items = sl_xcalloc((size_t)n + 1, sizeof *items);
     for (int32_t i = 0; i < n && !rd->err; i++) {
         items[i].name = sl_rd_str(rd, flex);
         items[i].count = sl_rd_i32(rd);
         int32_t na = sl_rd_array_len(rd, flex, 4);
-        items[i].has_assign = na > 0;
+        items[i].n_assign = na;
+        items[i].assign_ok = true;
         for (int32_t j = 0; j < na && !rd->err; j++) {
-            int32_t nb = sl_rd_array_len(rd, flex, 4);
-            for (int32_t k = 0; k < nb && !rd->err; k++) {
-                (void)sl_rd_i32(rd);
-            }
-            sl_rd_tags(rd, flex);
+            items[i].assign_ok = read_replicas(rd, flex, (int32_t)b->conf.node_id,
+                                               items[i].assign_ok, items[i].assign_msg);
         }
         sl_rd_tags(rd, flex);
     }
@@ -286,9 +329,15 @@ SL_HANDLER(CreatePartitions) {
         if (!t) {
             err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             snprintf(msg, sizeof msg, "The topic does not exist.");
-        } else if (items[i].has_assign) {
+        } else if (items[i].n_assign >= 0 && !items[i].assign_ok) {
             err = KERR_INVALID_REPLICA_ASSIGNMENT;
-            snprintf(msg, sizeof msg, "Manual replica assignment is not supported");
+            snprintf(msg, sizeof msg, "%s", items[i].assign_msg);
+        } else if (items[i].n_assign >= 0 &&
+                   items[i].n_assign != items[i].count - t->n_partitions) {
+            err = KERR_INVALID_REPLICA_ASSIGNMENT;
+            snprintf(msg, sizeof msg,
+                     "Increasing the number of partitions by %d but %d assignments provided.",
+                     items[i].count - t->n_partitions, items[i].n_assign);
         } else {
             err = sl_topic_add_partitions(b, t, items[i].count, validate_only, msg);
         }

@@ -32,8 +32,11 @@ CT_REQ = [("topics", [("name", "str", 0, INF), ("n", "i32", 0, INF), ("rf", "i16
                       ("configs", [("k", "str", 0, INF), ("v", "nstr", 0, INF)], 0, INF)], 0, INF),
           ("timeout", "i32", 0, INF), ("validate", "bool", 1, INF)]
 CT_RESP = [("throttle", "i32", 2, INF),
-           ("topics", [("name", "str", 0, INF), ("error", "i16", 0, INF), ("msg", "nstr", 1, INF)],
-            0, INF)]
+           ("topics", [("name", "str", 0, INF), ("id", "uuid", 7, INF), ("error", "i16", 0, INF),
+                       ("msg", "nstr", 1, INF), ("nparts", "i32", 5, INF), ("rf", "i16", 5, INF),
+                       ("configs", [("k", "str", 5, INF), ("v", "nstr", 5, INF),
+                                    ("ro", "bool", 5, INF), ("src", "i8", 5, INF),
+                                    ("sens", "bool", 5, INF)], 5, INF)], 0, INF)]
 PRODUCE_REQ = [("txn", "nstr", 3, INF), ("acks", "i16", 0, INF), ("timeout", "i32", 0, INF),
                ("topics", [("name", "str", 0, INF),
                            ("parts", [("index", "i32", 0, INF), ("records", "bytes", 0, INF)],
@@ -143,14 +146,21 @@ def check_list_offsets():
     print("list offsets: ok")
 
 
-def check_commit_metadata():
-    """librdkafka 0099: metadata is a string that may hold NUL bytes."""
+def commit_meta():
+    """Commits offset 2 of parity-lo (created if needed) for group parity-meta, with metadata
+    holding a NUL byte."""
+    create("parity-lo")
     meta = "Hello\x00world!"
     req = {"group": "parity-meta", "gen": -1, "member": "", "instance": None,
            "topics": [{"name": "parity-lo", "parts": [{"index": 0, "offset": 2, "epoch": -1,
                                                       "meta": meta}]}]}
     r = conn.call(8, 7, False, req, OC_REQ, OC_RESP)
     assert r["topics"][0]["parts"][0]["error"] == 0, r
+
+
+def check_commit_metadata():
+    """librdkafka 0099: metadata is a string that may hold NUL bytes."""
+    commit_meta()
     check_fetch_metadata()
 
 
@@ -226,8 +236,110 @@ def check_log_start_kept():
     print("delete records: ok")
 
 
+CP_REQ = [("topics", [("name", "str", 0, INF), ("count", "i32", 0, INF),
+                      ("assign", [("b", "i32list", 0, INF)], 0, INF)], 0, INF),
+          ("timeout", "i32", 0, INF), ("validate", "bool", 0, INF)]
+CP_RESP = [("throttle", "i32", 0, INF),
+           ("results", [("name", "str", 0, INF), ("error", "i16", 0, INF), ("msg", "nstr", 0, INF)],
+            0, INF)]
+META_REQ = [("topics", [("topic_id", "uuid", 10, INF), ("name", "nstr", 0, INF)], 0, INF),
+            ("allow_auto", "bool", 4, INF), ("cluster_ops", "bool", 8, 10),
+            ("topic_ops", "bool", 8, INF)]
+META_RESP = [("throttle", "i32", 3, INF),
+             ("brokers", [("node", "i32", 0, INF), ("host", "str", 0, INF), ("port", "i32", 0, INF),
+                          ("rack", "nstr", 1, INF)], 0, INF),
+             ("cluster_id", "nstr", 2, INF), ("controller", "i32", 1, INF),
+             ("topics", [("error", "i16", 0, INF), ("name", "nstr", 0, INF),
+                         ("topic_id", "uuid", 10, INF), ("internal", "bool", 1, INF),
+                         ("partitions", [("error", "i16", 0, INF), ("index", "i32", 0, INF),
+                                         ("leader", "i32", 0, INF), ("epoch", "i32", 7, INF),
+                                         ("replicas", "i32list", 0, INF), ("isr", "i32list", 0, INF),
+                                         ("offline", "i32list", 5, INF)], 0, INF),
+                         ("topic_ops", "i32", 8, INF)], 0, INF),
+             ("cluster_ops", "i32", 8, 10)]
+DG_REQ = [("groups", "strlist", 0, INF), ("ops", "bool", 3, INF)]
+DG_RESP = [("throttle", "i32", 1, INF),
+           ("groups", [("error", "i16", 0, INF), ("id", "str", 0, INF), ("state", "str", 0, INF),
+                       ("ptype", "str", 0, INF), ("pdata", "str", 0, INF),
+                       ("members", [("id", "str", 0, INF), ("instance", "nstr", 4, INF),
+                                    ("client", "str", 0, INF), ("host", "str", 0, INF),
+                                    ("meta", "bytes", 0, INF), ("assign", "bytes", 0, INF)], 0, INF),
+                       ("ops", "i32", 3, INF)], 0, INF)]
+LS_REQ = [("states", "strlist", 4, INF), ("types", "strlist", 5, INF)]
+LS_RESP = [("throttle", "i32", 1, INF), ("error", "i16", 0, INF),
+           ("groups", [("id", "str", 0, INF), ("ptype", "str", 0, INF), ("state", "str", 4, INF),
+                       ("type", "str", 5, INF)], 0, INF)]
+
+
+def check_replica_assignment():
+    """librdkafka 0081 CreateTopics/CreatePartitions: an explicit assignment naming the one
+    broker is valid; other brokers, two replicas, gaps, or counts mixed with it are not."""
+    node = conn.call(3, 1, False, {"topics": []}, META_REQ, META_RESP)["brokers"][0]["node"]
+    one = [{"i": i, "b": [node]} for i in range(3)]
+    for ver in (4, 5):
+        t = create("parity-ra-%d" % ver, assign=one, ver=ver)
+        assert t["error"] == 0, t
+    md = conn.call(3, 1, False, {"topics": [{"name": "parity-ra-4"}]}, META_REQ, META_RESP)
+    assert len(md["topics"][0]["partitions"]) == 3, md
+    for bad, code in (([{"i": 0, "b": [node + 1]}], 39), ([{"i": 0, "b": [node, node]}], 39),
+                      ([{"i": 1, "b": [node]}], 39), ([{"i": 0, "b": []}], 39)):
+        t = create("parity-ra-bad", assign=bad)
+        assert t["error"] == code, (bad, t)  # INVALID_REPLICA_ASSIGNMENT
+    req = {"topics": [{"name": "parity-ra-mix", "n": 2, "rf": 1, "assign": one, "configs": []}],
+           "timeout": 5000, "validate": False}
+    assert conn.call(19, 4, False, req, CT_REQ, CT_RESP)["topics"][0]["error"] == 42
+    req = {"topics": [{"name": "parity-ra-4", "count": 5, "assign": [{"b": [node]}, {"b": [node]}]}],
+           "timeout": 5000, "validate": False}
+    r = conn.call(37, 1, False, req, CP_REQ, CP_RESP)["results"][0]
+    assert r["error"] == 0, r
+    req["topics"][0].update(count=7, assign=[{"b": [node + 1]}, {"b": [node]}])
+    assert conn.call(37, 1, False, req, CP_REQ, CP_RESP)["results"][0]["error"] == 39
+    req["topics"][0].update(count=7, assign=[{"b": [node]}])  # one list for two new partitions
+    assert conn.call(37, 1, False, req, CP_REQ, CP_RESP)["results"][0]["error"] == 39
+    md = conn.call(3, 1, False, {"topics": [{"name": "parity-ra-4"}]}, META_REQ, META_RESP)
+    assert len(md["topics"][0]["partitions"]) == 5, md
+    print("replica assignment: ok")
+
+
+def check_authorized_operations():
+    """librdkafka 0081 DescribeTopics/DescribeCluster with authorized operations: without an
+    authorizer every operation is allowed (8 for a topic, 7 for the cluster, 3 for a group)."""
+    commit_meta()
+    for ver in (8, 9, 10, 11, 12):
+        req = {"topics": [{"name": "parity-lo"}], "allow_auto": False, "cluster_ops": True,
+               "topic_ops": True}
+        r = conn.call(3, ver, ver >= 9, req, META_REQ, META_RESP)
+        assert bin(r["topics"][0]["topic_ops"]).count("1") == 8, (ver, r["topics"][0])
+        assert ver > 10 or bin(r["cluster_ops"]).count("1") == 7, (ver, r["cluster_ops"])
+        req.update(cluster_ops=False, topic_ops=False)
+        r = conn.call(3, ver, ver >= 9, req, META_REQ, META_RESP)
+        assert r["topics"][0]["topic_ops"] == -2 ** 31, (ver, r["topics"][0])
+    for ver in (3, 4):
+        r = conn.call(15, ver, False, {"groups": ["parity-meta"], "ops": True}, DG_REQ, DG_RESP)
+        assert bin(r["groups"][0]["ops"]).count("1") == 3, r
+    print("authorized operations: ok")
+
+
+def check_list_groups():
+    """librdkafka 0081 ListConsumerGroups: a group with committed offsets and no members is
+    listed as Empty (ListGroups v4+), and filters by state and type work."""
+    commit_meta()
+    for ver in range(6):
+        r = conn.call(16, ver, ver >= 3, {"states": [], "types": []}, LS_REQ, LS_RESP)
+        g = [g for g in r["groups"] if g["id"] == "parity-meta"]
+        assert len(g) == 1 and g[0].get("state", "Empty") == "Empty", (ver, r)
+    r = conn.call(16, 4, True, {"states": ["EMPTY"]}, LS_REQ, LS_RESP)
+    assert "parity-meta" in [g["id"] for g in r["groups"]], r
+    r = conn.call(16, 4, True, {"states": ["Stable", "Dead"]}, LS_REQ, LS_RESP)
+    assert "parity-meta" not in [g["id"] for g in r["groups"]], r
+    r = conn.call(16, 5, True, {"states": [], "types": ["Classic"]}, LS_REQ, LS_RESP)
+    assert [g["type"] for g in r["groups"] if g["id"] == "parity-meta"] == ["classic"], r
+    print("list groups: ok")
+
+
 CHECKS = {"list_offsets": check_list_offsets, "commit_metadata": check_commit_metadata,
-          "delete_records": check_delete_records}
+          "delete_records": check_delete_records, "replica_assignment": check_replica_assignment,
+          "authorized_operations": check_authorized_operations, "list_groups": check_list_groups}
 AFTER_RESTART = {"fetch_metadata": check_fetch_metadata, "log_start_kept": check_log_start_kept}
 for name in sys.argv[2:] or CHECKS:
     (CHECKS.get(name) or AFTER_RESTART[name])()

@@ -167,8 +167,10 @@ OF_RESP = [("throttle", "i32", 3, INF),
                                   ("epoch", "i32", 5, INF), ("meta", "nstr", 0, INF),
                                   ("error", "i16", 0, INF)], 0, INF)], 0, INF),
            ("error", "i16", 2, INF)]
+LS_REQ = [("states", "strlist", 4, INF), ("types", "strlist", 5, INF)]
 LS_RESP = [("throttle", "i32", 1, INF), ("error", "i16", 0, INF),
-           ("groups", [("id", "str", 0, INF), ("ptype", "str", 0, INF)], 0, INF)]
+           ("groups", [("id", "str", 0, INF), ("ptype", "str", 0, INF), ("state", "str", 4, INF),
+                       ("type", "str", 5, INF)], 0, INF)]
 DG_REQ = [("groups", "strlist", 0, INF), ("ops", "bool", 3, INF)]
 DG_RESP = [("throttle", "i32", 1, INF),
            ("groups", [("error", "i16", 0, INF), ("id", "str", 0, INF), ("state", "str", 0, INF),
@@ -384,8 +386,18 @@ for v, flex in versions(9):
     tested += 1
 
 for v, flex in versions(16):
-    r = call(16, v, flex, b"", LS_RESP)
-    assert any(g["id"] == group for g in r["groups"]), (v, r)
+    r = call(16, v, flex, enc(LS_REQ, {"states": [], "types": []}, v, flex), LS_RESP)
+    mine = [g for g in r["groups"] if g["id"] == group]
+    assert len(mine) == 1 and mine[0].get("state", "Stable") == "Stable", (v, r)
+    assert mine[0].get("type", "classic") == "classic", (v, r)
+    if v >= 4:  # KIP-518 state filter, case-insensitive
+        r = call(16, v, flex, enc(LS_REQ, {"states": ["stable"], "types": []}, v, flex), LS_RESP)
+        assert group in [g["id"] for g in r["groups"]], (v, r)
+        r = call(16, v, flex, enc(LS_REQ, {"states": ["Empty"], "types": []}, v, flex), LS_RESP)
+        assert group not in [g["id"] for g in r["groups"]], (v, r)
+    if v >= 5:  # KIP-848 type filter: every group here is classic
+        r = call(16, v, flex, enc(LS_REQ, {"states": [], "types": ["consumer"]}, v, flex), LS_RESP)
+        assert r["groups"] == [], (v, r)
     tested += 1
 
 for v, flex in versions(15):
