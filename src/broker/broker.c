@@ -17,6 +17,7 @@
 
 #include "admin/admin.h"
 #include "broker/broker.h"
+#include "broker/dynconf.h"
 #include "broker/wait.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -428,6 +429,7 @@ void sl_broker_free(sl_broker_t *b) {
     sl_txn_coord_free(b->txn);
     sl_coord_free(b->coord);
     sl_topics_close(b);
+    sl_dynconf_free(b);
     sl_loop_free(b->loop);
     sl_decomp_fini(&b->decomp);
     free(b);

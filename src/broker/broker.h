@@ -100,6 +100,7 @@ struct sl_broker {
     sl_counter_t *m_txn_commits;
     sl_counter_t *m_txn_aborts;
     sl_histo_t *m_txn_commit_latency;
+    struct sl_dynconf *dynconf; /* dynamic broker configs, NULL until one is set (dynconf.h) */
 };
 
 /* ---- topics (topics.c) ---- */
@@ -189,6 +190,7 @@ SL_HANDLER(DescribeTransactions);
 SL_HANDLER(ListTransactions);
 SL_HANDLER(DeleteRecords);
 SL_HANDLER(DescribeLogDirs);
+SL_HANDLER(IncrementalAlterConfigs);
 
 /* ---- producers and transactions (handle_txn.c) ---- */
 /* A new producer id from the durably reserved block: 0 or a Kafka error. */

@@ -18,21 +18,31 @@
  *   config_type (v3+), documentation (v3+)}}
  * AlterConfigs (v0..v2; flexible v2): resources {resource_type, resource_name, configs {name,
  *   value}}, validate_only. Response: throttle_time_ms, responses {error_code, error_message,
- *   resource_type, resource_name}. Replaces all of a topic's overrides (Kafka's semantics). */
+ *   resource_type, resource_name}. Replaces all of a topic's overrides (Kafka's semantics), or
+ *   of a BROKER resource's dynamic configs (name "" for the cluster default, or this broker's id).
+ * IncrementalAlterConfigs (v0..v1; flexible v1): resources {resource_type, resource_name,
+ *   configs {name, config_operation (0 SET, 1 DELETE, 2 APPEND, 3 SUBTRACT), value}},
+ *   validate_only. Response: throttle_time_ms, responses {error_code, error_message,
+ *   resource_type, resource_name}. Changes only the keys named; APPEND and SUBTRACT work on
+ *   list-valued keys (comma-separated), starting from the current value.
+ * Dynamic broker configs are in dynconf.h. */
 #include <stdio.h>
 #include <string.h>
 
 #include "broker/broker.h"
+#include "broker/dynconf.h"
 #include "proto/kerr.h"
 
-#define RESOURCE_TOPIC       2
-#define RESOURCE_BROKER      4
-#define SOURCE_DYNAMIC_TOPIC 1
-#define SOURCE_STATIC_BROKER 4
-#define SOURCE_DEFAULT       5
-#define TYPE_BOOLEAN         1
-#define TYPE_STRING          2
-#define TYPE_LONG            5
+#define RESOURCE_TOPIC                2
+#define RESOURCE_BROKER               4
+#define SOURCE_DYNAMIC_TOPIC          1
+#define SOURCE_DYNAMIC_BROKER         2
+#define SOURCE_DYNAMIC_DEFAULT_BROKER 3
+#define SOURCE_STATIC_BROKER          4
+#define SOURCE_DEFAULT                5
+#define TYPE_BOOLEAN                  1
+#define TYPE_STRING                   2
+#define TYPE_LONG                     5
 
 static const uint8_t zero_uuid[16];
 
@@ -68,6 +78,16 @@ static bool is_override(const sl_topic_t *t, const char *key) {
         }
     }
     return false;
+}
+
+/* A topic's override of `key`, or NULL. */
+static const char *override_of(const sl_topic_t *t, const char *key) {
+    for (size_t i = 0; i < t->n_configs; i++) {
+        if (!strcmp(t->configs[i].key, key)) {
+            return t->configs[i].value;
+        }
+    }
+    return NULL;
 }
 
 static int8_t config_type(const sl_conf_def_t *d) {
@@ -200,6 +220,9 @@ SL_HANDLER(CreateTopics) {
                     const sl_conf_def_t *d = &sl_topic_conf_defs[k];
                     char val[SL_CONF_STR_MAX];
                     sl_conf_format(d, &t->conf, val);
+                    if (d->type == SL_CONF_IGNORED && override_of(t, d->name)) {
+                        snprintf(val, sizeof val, "%s", override_of(t, d->name));
+                    }
                     sl_wr_strz(wr, flex, d->name);
                     sl_wr_strz(wr, flex, val);
                     sl_wr_bool(wr, false);
@@ -364,10 +387,11 @@ static bool wanted(sl_str_t *keys, int32_t n_keys, const char *name) {
 }
 
 static void write_config_entry(sl_writer_t *wr, int16_t v, bool flex, const sl_conf_def_t *d,
-                               const char *value, int8_t source, bool synonyms, bool doc) {
+                               const char *value, int8_t source, bool read_only, bool synonyms,
+                               bool doc) {
     sl_wr_strz(wr, flex, d->name);
     sl_wr_strz(wr, flex, value);
-    sl_wr_bool(wr, source == SOURCE_STATIC_BROKER); /* read_only: broker keys need a restart */
+    sl_wr_bool(wr, read_only); /* static broker keys need a restart */
     if (v == 0) {
         sl_wr_bool(wr, source == SOURCE_DEFAULT);
     } else {
@@ -456,24 +480,85 @@ SL_HANDLER(DescribeConfigs) {
         const sl_conf_def_t *defs = t ? sl_topic_conf_defs : sl_broker_conf_defs;
         size_t n_defs = t ? sl_topic_conf_n_defs : sl_broker_conf_n_defs;
         const void *target = t ? (const void *)&t->conf : (const void *)&b->conf;
+        /* Topic keys sluice accepts without acting on them (SL_CONF_IGNORED) are reported too,
+         * with their override or Kafka's default; broker ones only when set dynamically. */
+        const sl_kv_t *inert[2] = {NULL, NULL};
+        size_t n_inert[2] = {0, 0};
+        if (!t && b->dynconf) {
+            for (int s = 0; s < 2; s++) {
+                inert[s] = b->dynconf->kv[s];
+                n_inert[s] = b->dynconf->n[s];
+            }
+        }
         int32_t count = 0;
         for (size_t k = 0; k < n_defs; k++) {
-            if (defs[k].def && defs[k].type != SL_CONF_IGNORED &&
+            if (defs[k].def && (t || defs[k].type != SL_CONF_IGNORED) &&
                 wanted(r->keys, r->n_keys, defs[k].name)) {
                 count++;
+            }
+        }
+        for (int s = 0; s < 2; s++) {
+            for (size_t k = 0; k < n_inert[s]; k++) {
+                bool applied;
+                bool shadowed = s == SL_DYN_DEFAULT &&
+                                sl_dynconf_get(b, SL_DYN_BROKER, inert[s][k].key) != NULL;
+                if (sl_dynconf_key_ok(inert[s][k].key, &applied) && !applied && !shadowed &&
+                    wanted(r->keys, r->n_keys, inert[s][k].key)) {
+                    count++;
+                }
             }
         }
         sl_wr_array_len(wr, flex, count);
         for (size_t k = 0; k < n_defs; k++) {
             const sl_conf_def_t *d = &defs[k];
-            if (!d->def || d->type == SL_CONF_IGNORED || !wanted(r->keys, r->n_keys, d->name)) {
+            if (!d->def || (!t && d->type == SL_CONF_IGNORED) ||
+                !wanted(r->keys, r->n_keys, d->name)) {
                 continue;
             }
             char val[SL_CONF_STR_MAX];
             sl_conf_format(d, target, val);
-            int8_t source = t ? (is_override(t, d->name) ? SOURCE_DYNAMIC_TOPIC : SOURCE_DEFAULT)
-                              : SOURCE_STATIC_BROKER;
-            write_config_entry(wr, v, flex, d, val, source, synonyms, doc);
+            int8_t source;
+            bool read_only = false;
+            if (t) {
+                source = is_override(t, d->name) ? SOURCE_DYNAMIC_TOPIC : SOURCE_DEFAULT;
+                if (d->type == SL_CONF_IGNORED) {
+                    const char *o = override_of(t, d->name);
+                    snprintf(val, sizeof val, "%s", o ? o : d->def);
+                }
+            } else {
+                bool applied = false;
+                (void)sl_dynconf_key_ok(d->name, &applied);
+                source = sl_dynconf_get(b, SL_DYN_BROKER, d->name) ? SOURCE_DYNAMIC_BROKER
+                         : sl_dynconf_get(b, SL_DYN_DEFAULT, d->name)
+                             ? SOURCE_DYNAMIC_DEFAULT_BROKER
+                             : SOURCE_STATIC_BROKER;
+                read_only = !applied;
+            }
+            write_config_entry(wr, v, flex, d, val, source, read_only, synonyms, doc);
+        }
+        for (int s = 0; s < 2; s++) {
+            for (size_t k = 0; k < n_inert[s]; k++) {
+                bool applied;
+                bool shadowed = s == SL_DYN_DEFAULT &&
+                                sl_dynconf_get(b, SL_DYN_BROKER, inert[s][k].key) != NULL;
+                if (!sl_dynconf_key_ok(inert[s][k].key, &applied) || applied || shadowed ||
+                    !wanted(r->keys, r->n_keys, inert[s][k].key)) {
+                    continue;
+                }
+                sl_conf_def_t d = {inert[s][k].key,
+                                   SL_CONF_STR,
+                                   "",
+                                   0,
+                                   0,
+                                   0,
+                                   0,
+                                   "Kafka dynamic broker config: kept and reported; no effect "
+                                   "on sluice"};
+                write_config_entry(wr, v, flex, &d, inert[s][k].value,
+                                   s == SL_DYN_BROKER ? SOURCE_DYNAMIC_BROKER
+                                                      : SOURCE_DYNAMIC_DEFAULT_BROKER,
+                                   false, synonyms, doc);
+            }
         }
         sl_wr_tags(wr, flex);
     }
@@ -517,9 +602,18 @@ SL_HANDLER(AlterConfigs) {
         char msg[SL_ERRLEN] = "";
         int err;
         sl_topic_t *t = res[i].type == RESOURCE_TOPIC ? sl_topic_find(b, res[i].name) : NULL;
-        if (res[i].type != RESOURCE_TOPIC) {
+        int scope = res[i].type == RESOURCE_BROKER
+                        ? sl_dynconf_scope(b, res[i].name.p, res[i].name.len)
+                        : -1;
+        if (res[i].type == RESOURCE_BROKER && scope >= 0) {
+            err = sl_dynconf_set(b, scope, res[i].kv, res[i].n_kv, validate_only, msg);
+        } else if (res[i].type == RESOURCE_BROKER) {
             err = KERR_INVALID_REQUEST;
-            snprintf(msg, sizeof msg, "Broker configs are static; set them in the properties file");
+            snprintf(msg, sizeof msg, "Unexpected broker id: this is broker %lld",
+                     (long long)b->conf.node_id);
+        } else if (res[i].type != RESOURCE_TOPIC) {
+            err = KERR_INVALID_REQUEST;
+            snprintf(msg, sizeof msg, "Unsupported resource type");
         } else if (!t) {
             err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             snprintf(msg, sizeof msg, "The topic does not exist.");
@@ -530,6 +624,289 @@ SL_HANDLER(AlterConfigs) {
         sl_wr_strz(wr, flex, err ? msg : NULL);
         sl_wr_i8(wr, res[i].type);
         sl_wr_str(wr, flex, res[i].name);
+        sl_wr_tags(wr, flex);
+    }
+    sl_wr_tags(wr, flex);
+    sl_arena_fini(&arena);
+    return SL_OK;
+}
+
+/* ---- IncrementalAlterConfigs ---- */
+
+#define OP_SET      0
+#define OP_DELETE   1
+#define OP_APPEND   2
+#define OP_SUBTRACT 3
+
+/* Keys whose value is a comma-separated list (Kafka's LIST type), the only ones APPEND and
+ * SUBTRACT apply to. */
+static bool list_key(const char *key) {
+    static const char *const keys[] = {"cleanup.policy",
+                                       "leader.replication.throttled.replicas",
+                                       "follower.replication.throttled.replicas",
+                                       "sasl.enabled.mechanisms",
+                                       "ssl.cipher.suites",
+                                       "ssl.enabled.protocols",
+                                       "metric.reporters",
+                                       NULL};
+    for (const char *const *k = keys; *k; k++) {
+        if (!strcmp(*k, key)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Whether the comma-separated `list` holds `item` (whole items, spaces around commas ignored). */
+static bool list_has(const char *list, const char *item, size_t item_len) {
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ') {
+            p++;
+        }
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        size_t trimmed = len;
+        while (trimmed > 0 && p[trimmed - 1] == ' ') {
+            trimmed--;
+        }
+        if (trimmed == item_len && !memcmp(p, item, item_len)) {
+            return true;
+        }
+        p += len + (end ? 1 : 0);
+    }
+    return false;
+}
+
+/* `cur` with the items of `arg` added (APPEND, those not already there) or removed (SUBTRACT),
+ * into `out` (SL_CONF_STR_MAX bytes). False when the result does not fit. */
+static bool list_edit(const char *cur, const char *arg, bool append, char *out) {
+    size_t n = 0;
+    out[0] = 0;
+    const char *src[2] = {cur, append ? arg : ""};
+    for (int s = 0; s < 2; s++) {
+        const char *p = src[s];
+        while (*p) {
+            while (*p == ' ') {
+                p++;
+            }
+            const char *end = strchr(p, ',');
+            size_t len = end ? (size_t)(end - p) : strlen(p);
+            size_t item = len;
+            while (item > 0 && p[item - 1] == ' ') {
+                item--;
+            }
+            bool drop = item == 0 || (!append && list_has(arg, p, item)) ||
+                        (s == 1 && list_has(cur, p, item));
+            if (!drop) {
+                if (n + item + 2 > SL_CONF_STR_MAX) {
+                    return false;
+                }
+                if (n) {
+                    out[n++] = ',';
+                }
+                memcpy(out + n, p, item);
+                n += item;
+                out[n] = 0;
+            }
+            p += len + (end ? 1 : 0);
+        }
+    }
+    return true;
+}
+
+/* The overrides of a resource as a growable list with arena-owned strings. */
+typedef struct kvlist {
+    sl_kv_t *kv;
+    size_t n, cap;
+} kvlist_t;
+
+static char *arena_strz(sl_arena_t *arena, const char *s, size_t len) {
+    char *out = sl_arena_alloc(arena, len + 1);
+    memcpy(out, s, len);
+    out[len] = 0;
+    return out;
+}
+
+static sl_kv_t *kvlist_find(kvlist_t *l, const char *key) {
+    for (size_t i = 0; i < l->n; i++) {
+        if (!strcmp(l->kv[i].key, key)) {
+            return &l->kv[i];
+        }
+    }
+    return NULL;
+}
+
+static void kvlist_set(kvlist_t *l, sl_arena_t *arena, const char *key, const char *value) {
+    sl_kv_t *e = kvlist_find(l, key);
+    if (!e) {
+        if (l->n == l->cap) {
+            size_t cap = l->cap ? l->cap * 2 : 8;
+            sl_kv_t *kv = sl_arena_alloc(arena, cap * sizeof *kv);
+            if (l->n) {
+                memcpy(kv, l->kv, l->n * sizeof *kv);
+            }
+            l->kv = kv;
+            l->cap = cap;
+        }
+        e = &l->kv[l->n++];
+        e->key = arena_strz(arena, key, strlen(key));
+    }
+    e->value = arena_strz(arena, value, strlen(value));
+}
+
+static void kvlist_del(kvlist_t *l, const char *key) {
+    sl_kv_t *e = kvlist_find(l, key);
+    if (e) {
+        *e = l->kv[--l->n];
+    }
+}
+
+/* The value APPEND/SUBTRACT start from when `key` has no override: the effective one. */
+static void current_value(sl_broker_t *b, const sl_topic_t *t, const char *key, char *out) {
+    out[0] = 0;
+    const sl_conf_def_t *d = t ? sl_conf_find(sl_topic_conf_defs, sl_topic_conf_n_defs, key)
+                               : sl_conf_find(sl_broker_conf_defs, sl_broker_conf_n_defs, key);
+    if (d) {
+        sl_conf_format(d, t ? (const void *)&t->conf : (const void *)&b->conf, out);
+    }
+}
+
+typedef struct iac_op {
+    char *key;
+    int8_t op;
+    char *value; /* NULL for a null value */
+} iac_op_t;
+
+/* Applies `ops` (n of them) to `l`; on an error fills msg and returns the Kafka code. */
+static int apply_ops(sl_broker_t *b, const sl_topic_t *t, kvlist_t *l, sl_arena_t *arena,
+                     const iac_op_t *ops, int32_t n, char *msg) {
+    for (int32_t i = 0; i < n; i++) {
+        for (int32_t j = 0; j < i; j++) {
+            if (!strcmp(ops[i].key, ops[j].key)) {
+                snprintf(msg, SL_ERRLEN, "Error due to duplicate config keys: %s", ops[i].key);
+                return KERR_INVALID_REQUEST;
+            }
+        }
+    }
+    for (int32_t i = 0; i < n; i++) {
+        const iac_op_t *o = &ops[i];
+        switch (o->op) {
+        case OP_SET:
+            if (!o->value) {
+                snprintf(msg, SL_ERRLEN, "%s: SET needs a value", o->key);
+                return KERR_INVALID_CONFIG;
+            }
+            kvlist_set(l, arena, o->key, o->value);
+            break;
+        case OP_DELETE:
+            kvlist_del(l, o->key);
+            break;
+        case OP_APPEND:
+        case OP_SUBTRACT: {
+            if (!list_key(o->key)) {
+                snprintf(msg, SL_ERRLEN, "Config value %s is not allowed for config key: %s",
+                         o->op == OP_APPEND ? "append" : "subtract", o->key);
+                return KERR_INVALID_CONFIG;
+            }
+            char cur[SL_CONF_STR_MAX], next[SL_CONF_STR_MAX];
+            const sl_kv_t *e = kvlist_find(l, o->key);
+            if (e) {
+                snprintf(cur, sizeof cur, "%s", e->value);
+            } else {
+                current_value(b, t, o->key, cur);
+            }
+            if (!list_edit(cur, o->value ? o->value : "", o->op == OP_APPEND, next)) {
+                snprintf(msg, SL_ERRLEN, "%s: value too long", o->key);
+                return KERR_INVALID_CONFIG;
+            }
+            kvlist_set(l, arena, o->key, next);
+            break;
+        }
+        default:
+            snprintf(msg, SL_ERRLEN, "Unknown config operation %d", o->op);
+            return KERR_INVALID_REQUEST;
+        }
+    }
+    return KERR_NONE;
+}
+
+SL_HANDLER(IncrementalAlterConfigs) {
+    sl_broker_t *b = req->broker;
+    sl_reader_t *rd = &req->rd;
+    bool flex = req->flex;
+    sl_arena_t arena = {0};
+    int32_t n = sl_rd_count(rd, flex, 4);
+    if (rd->err) {
+        return rd->err;
+    }
+    typedef struct iac {
+        int8_t type;
+        sl_str_t name;
+        iac_op_t *ops;
+        int32_t n_ops;
+    } iac_t;
+    iac_t *res = sl_arena_alloc(&arena, (size_t)n * sizeof *res + 1);
+    for (int32_t i = 0; i < n && !rd->err; i++) {
+        res[i].type = sl_rd_i8(rd);
+        res[i].name = sl_rd_str(rd, flex);
+        int32_t no = sl_rd_count(rd, flex, 3);
+        res[i].n_ops = rd->err ? 0 : no;
+        res[i].ops = sl_arena_alloc(&arena, (size_t)res[i].n_ops * sizeof(iac_op_t) + 1);
+        for (int32_t j = 0; j < res[i].n_ops && !rd->err; j++) {
+            sl_str_t k = sl_rd_str(rd, flex);
+            res[i].ops[j].key = arena_strz(&arena, k.p ? k.p : "", k.len);
+            res[i].ops[j].op = sl_rd_i8(rd);
+            sl_str_t val = sl_rd_str(rd, flex);
+            res[i].ops[j].value = val.p ? arena_strz(&arena, val.p, val.len) : NULL;
+            sl_rd_tags(rd, flex);
+        }
+        sl_rd_tags(rd, flex);
+    }
+    bool validate_only = sl_rd_bool(rd);
+    sl_rd_tags(rd, flex);
+    if (rd->err) {
+        sl_arena_fini(&arena);
+        return rd->err;
+    }
+    sl_writer_t *wr = &req->wr;
+    sl_wr_i32(wr, 0);
+    sl_wr_array_len(wr, flex, n);
+    for (int32_t i = 0; i < n; i++) {
+        char msg[SL_ERRLEN] = "";
+        int err;
+        iac_t *r = &res[i];
+        sl_topic_t *t = r->type == RESOURCE_TOPIC ? sl_topic_find(b, r->name) : NULL;
+        int scope = r->type == RESOURCE_BROKER ? sl_dynconf_scope(b, r->name.p, r->name.len) : -1;
+        kvlist_t l = {0};
+        if (r->type == RESOURCE_TOPIC && !t) {
+            err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            snprintf(msg, sizeof msg, "The topic does not exist.");
+        } else if (r->type == RESOURCE_BROKER && scope < 0) {
+            err = KERR_INVALID_REQUEST;
+            snprintf(msg, sizeof msg, "Unexpected broker id: this is broker %lld",
+                     (long long)b->conf.node_id);
+        } else if (r->type != RESOURCE_TOPIC && r->type != RESOURCE_BROKER) {
+            err = KERR_INVALID_REQUEST;
+            snprintf(msg, sizeof msg, "Unsupported resource type");
+        } else {
+            /* Start from the current overrides, edit, then replace them as AlterConfigs does. */
+            const sl_kv_t *cur = t ? t->configs : b->dynconf ? b->dynconf->kv[scope] : NULL;
+            size_t n_cur = t ? t->n_configs : b->dynconf ? b->dynconf->n[scope] : 0;
+            for (size_t k = 0; k < n_cur; k++) {
+                kvlist_set(&l, &arena, cur[k].key, cur[k].value ? cur[k].value : "");
+            }
+            err = apply_ops(b, t, &l, &arena, r->ops, r->n_ops, msg);
+            if (err == KERR_NONE && t) {
+                err = sl_topic_set_configs(b, t, l.kv, l.n, validate_only, msg);
+            } else if (err == KERR_NONE) {
+                err = sl_dynconf_set(b, scope, l.kv, l.n, validate_only, msg);
+            }
+        }
+        sl_wr_i16(wr, (int16_t)err);
+        sl_wr_strz(wr, flex, err ? msg : NULL);
+        sl_wr_i8(wr, r->type);
+        sl_wr_str(wr, flex, r->name);
         sl_wr_tags(wr, flex);
     }
     sl_wr_tags(wr, flex);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "broker/dynconf.h"
 #include "broker/metalog.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -503,6 +504,9 @@ static void apply_rec(const sl_meta_rec_t *rec, void *opaque) {
         if (t && rec->partitions > t->n_partitions) {
             t->n_partitions = rec->partitions;
         }
+        return;
+    case SL_META_BROKER_CONFIGS:
+        sl_dynconf_replay(b, rec);
         return;
     case SL_META_PID_BLOCK:
         b->pid_block_end = SL_MAX(b->pid_block_end, rec->value);

@@ -39,7 +39,8 @@
     X(DescribeTransactions, 65, 0, 0, 0)                                                           \
     X(ListTransactions, 66, 0, 1, 0)                                                               \
     X(DeleteRecords, 21, 0, 2, 2)                                                                  \
-    X(DescribeLogDirs, 35, 0, 4, 2)
+    X(DescribeLogDirs, 35, 0, 4, 2)                                                                \
+    X(IncrementalAlterConfigs, 44, 0, 1, 1)
 
 enum {
 #define SL_API_ENUM(name, key, min, max, flex) SL_API_##name = key,

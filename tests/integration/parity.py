@@ -337,9 +337,130 @@ def check_list_groups():
     print("list groups: ok")
 
 
+DC_REQ = [("resources", [("type", "i8", 0, INF), ("name", "str", 0, INF),
+                         ("keys", "strlist", 0, INF)], 0, INF),
+          ("synonyms", "bool", 1, INF), ("doc", "bool", 3, INF)]
+DC_RESP = [("throttle", "i32", 0, INF),
+           ("results", [("error", "i16", 0, INF), ("msg", "nstr", 0, INF), ("type", "i8", 0, INF),
+                        ("name", "str", 0, INF),
+                        ("configs", [("k", "str", 0, INF), ("v", "nstr", 0, INF),
+                                     ("ro", "bool", 0, INF), ("default", "bool", 0, 0),
+                                     ("src", "i8", 1, INF), ("sens", "bool", 0, INF),
+                                     ("syn", [("k", "str", 1, INF), ("v", "nstr", 1, INF),
+                                              ("src", "i8", 1, INF)], 1, INF),
+                                     ("ctype", "i8", 3, INF), ("doc", "nstr", 3, INF)], 0, INF)],
+            0, INF)]
+AC_REQ = [("resources", [("type", "i8", 0, INF), ("name", "str", 0, INF),
+                         ("configs", [("k", "str", 0, INF), ("v", "nstr", 0, INF)], 0, INF)], 0, INF),
+          ("validate", "bool", 0, INF)]
+AC_RESP = [("throttle", "i32", 0, INF),
+           ("responses", [("error", "i16", 0, INF), ("msg", "nstr", 0, INF), ("type", "i8", 0, INF),
+                          ("name", "str", 0, INF)], 0, INF)]
+IAC_REQ = [("resources", [("type", "i8", 0, INF), ("name", "str", 0, INF),
+                          ("configs", [("k", "str", 0, INF), ("op", "i8", 0, INF),
+                                       ("v", "nstr", 0, INF)], 0, INF)], 0, INF),
+           ("validate", "bool", 0, INF)]
+TOPIC, BROKER = 2, 4
+SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
+
+
+def describe(rtype, name, ver=4):
+    req = {"resources": [{"type": rtype, "name": name, "keys": None}], "synonyms": False,
+           "doc": True}
+    r = conn.call(32, ver, ver >= 4, req, DC_REQ, DC_RESP)["results"][0]
+    assert r["error"] == 0, r
+    return {c["k"]: (c["v"], c["src"]) for c in r["configs"]}
+
+
+def incremental(rtype, name, ops, validate=False, ver=1):
+    req = {"resources": [{"type": rtype, "name": name,
+                          "configs": [{"k": k, "op": op, "v": v} for k, op, v in ops]}],
+           "validate": validate}
+    r = conn.call(44, ver, ver >= 1, req, IAC_REQ, AC_RESP)["responses"][0]
+    return r["error"], r["msg"]
+
+
+def alter(rtype, name, configs, validate=False, ver=1):
+    req = {"resources": [{"type": rtype, "name": name,
+                          "configs": [{"k": k, "v": v} for k, v in configs.items()]}],
+           "validate": validate}
+    r = conn.call(33, ver, ver >= 2, req, AC_REQ, AC_RESP)["responses"][0]
+    return r["error"], r["msg"]
+
+
+def check_incremental_alter_configs():
+    """IncrementalAlterConfigs (API 44) on a topic: SET, DELETE, APPEND/SUBTRACT on list keys
+    only, validate_only, duplicate keys; Kafka topic configs sluice does not act on are accepted
+    and reported (librdkafka 0081 CreateTopics, 0011)."""
+    t = create("parity-iac", configs={"segment.index.bytes": "4096", "preallocate": "true"})
+    assert t["error"] == 0, t
+    cfg = describe(TOPIC, "parity-iac")
+    assert cfg["segment.index.bytes"] == ("4096", 1) and cfg["preallocate"] == ("true", 1), cfg
+    assert cfg["unclean.leader.election.enable"] == ("false", 5), cfg
+    for ver in (0, 1):
+        assert incremental(TOPIC, "parity-iac", [("retention.ms", SET, "%d" % (60000 + ver))],
+                           ver=ver) == (0, None)
+        assert describe(TOPIC, "parity-iac")["retention.ms"] == ("%d" % (60000 + ver), 1)
+    assert incremental(TOPIC, "parity-iac", [("retention.ms", SET, "1")], validate=True)[0] == 0
+    cfg = describe(TOPIC, "parity-iac")
+    assert cfg["retention.ms"][0] == "60001", cfg  # validate_only changes nothing
+    assert cfg["preallocate"] == ("true", 1), cfg  # the other overrides stay
+    assert incremental(TOPIC, "parity-iac", [("retention.ms", DELETE, None)]) == (0, None)
+    assert describe(TOPIC, "parity-iac")["retention.ms"][1] == 5
+    assert incremental(TOPIC, "parity-iac", [("cleanup.policy", APPEND, "delete")])[0] == 0
+    assert describe(TOPIC, "parity-iac")["cleanup.policy"] == ("delete", 1)
+    assert incremental(TOPIC, "parity-iac", [("retention.ms", APPEND, "5")])[0] == 40
+    assert incremental(TOPIC, "parity-iac", [("retention.ms", SUBTRACT, "5")])[0] == 40
+    assert incremental(TOPIC, "parity-iac", [("no.such.key", SET, "5")])[0] == 40
+    assert incremental(TOPIC, "parity-iac", [("retention.ms", SET, "5"),
+                                             ("retention.ms", DELETE, None)])[0] == 42
+    assert incremental(TOPIC, "parity-nope", [("retention.ms", SET, "5")])[0] == 3
+    print("incremental alter configs: ok")
+
+
+def check_dynamic_broker_configs():
+    """Dynamic broker configs (librdkafka 0081 AlterConfigs on a BROKER resource) through
+    AlterConfigs and IncrementalAlterConfigs: applied ones change what topics inherit, Kafka keys
+    without an effect here are kept and reported, static ones are refused."""
+    node = str(conn.call(3, 1, False, {"topics": []}, META_REQ, META_RESP)["brokers"][0]["node"])
+    assert alter(BROKER, node, {"sasl.kerberos.min.time.before.relogin": "58000"}) == (0, None)
+    cfg = describe(BROKER, node)
+    assert cfg["sasl.kerberos.min.time.before.relogin"] == ("58000", 2), cfg
+    create("parity-dyn", configs={"retention.bytes": "1000000"})
+    assert incremental(BROKER, "", [("log.retention.ms", SET, "123456")]) == (0, None)
+    assert describe(BROKER, node)["log.retention.ms"] == ("123456", 3)
+    cfg = describe(TOPIC, "parity-dyn")
+    assert cfg["retention.ms"] == ("123456", 5) and cfg["retention.bytes"][0] == "1000000", cfg
+    assert incremental(BROKER, node, [("log.retention.ms", SET, "654321")]) == (0, None)
+    assert describe(TOPIC, "parity-dyn")["retention.ms"][0] == "654321"  # this broker's wins
+    assert incremental(BROKER, node, [("log.retention.ms", DELETE, None)]) == (0, None)
+    assert describe(TOPIC, "parity-dyn")["retention.ms"][0] == "123456"
+    assert incremental(BROKER, "", [("log.retention.ms", SET, "7")], validate=True)[0] == 0
+    assert describe(TOPIC, "parity-dyn")["retention.ms"][0] == "123456"
+    for bad in ("listeners", "no.such.key"):
+        assert incremental(BROKER, "", [(bad, SET, "1")])[0] == 40, bad
+    assert incremental(BROKER, "", [("log.retention.ms", SET, "soon")])[0] == 40
+    assert incremental(BROKER, "", [("log.message.timestamp.type", SET, "Bogus")])[0] == 40
+    assert incremental(BROKER, "99", [("log.retention.ms", SET, "1")])[0] == 42
+    check_dynamic_kept()
+
+
+def check_dynamic_kept():
+    """The dynamic configs set by check_dynamic_broker_configs, also after a restart."""
+    node = str(conn.call(3, 1, False, {"topics": []}, META_REQ, META_RESP)["brokers"][0]["node"])
+    cfg = describe(BROKER, node)
+    assert cfg["sasl.kerberos.min.time.before.relogin"] == ("58000", 2), cfg
+    assert cfg["log.retention.ms"] == ("123456", 3), cfg
+    assert describe(TOPIC, "parity-dyn")["retention.ms"] == ("123456", 5)
+    print("dynamic broker configs: ok")
+
+
 CHECKS = {"list_offsets": check_list_offsets, "commit_metadata": check_commit_metadata,
           "delete_records": check_delete_records, "replica_assignment": check_replica_assignment,
-          "authorized_operations": check_authorized_operations, "list_groups": check_list_groups}
-AFTER_RESTART = {"fetch_metadata": check_fetch_metadata, "log_start_kept": check_log_start_kept}
+          "authorized_operations": check_authorized_operations, "list_groups": check_list_groups,
+          "incremental_alter_configs": check_incremental_alter_configs,
+          "dynamic_broker_configs": check_dynamic_broker_configs}
+AFTER_RESTART = {"fetch_metadata": check_fetch_metadata, "log_start_kept": check_log_start_kept,
+                 "dynamic_kept": check_dynamic_kept}
 for name in sys.argv[2:] or CHECKS:
     (CHECKS.get(name) or AFTER_RESTART[name])()

@@ -6,6 +6,6 @@ broker_start
 $PY "$(dirname "$0")/parity.py" "$BROKER" ${PARITY_CHECKS:-} || fail "parity"
 broker_stop
 broker_start  # same data directory: what was made durable comes back
-$PY "$(dirname "$0")/parity.py" "$BROKER" ${PARITY_AFTER_RESTART:-fetch_metadata log_start_kept} || fail "parity after restart"
+$PY "$(dirname "$0")/parity.py" "$BROKER" ${PARITY_AFTER_RESTART:-fetch_metadata log_start_kept dynamic_kept} || fail "parity after restart"
 broker_stop
 echo ok
