@@ -741,6 +741,13 @@ static bool visit_time(const sl_batch_info_t *info, int64_t pos, void *opaque) {
         info->base_offset + info->last_offset_delta < c->min_offset) {
         return true;
     }
+    if ((int64_t)info->total_bytes > c->seg->size - pos) {
+        sl_log(SL_LOG_ERROR, "storage",
+               "file=%s op=time-search pos=%" PRId64 " msg=\"batch runs past the segment\"",
+               c->seg->path, pos);
+        c->rc = SL_ERR_IO;
+        return false;
+    }
     uint8_t *buf = sl_xmalloc(info->total_bytes);
     sl_batch_info_t full;
     if (sl_os_pread_all(c->seg->fd, buf, info->total_bytes, pos) != (ssize_t)info->total_bytes ||
