@@ -27,6 +27,7 @@ static const char *const applied_keys[] = {
     "message.max.bytes",
     "log.message.timestamp.type",
     "compression.type",
+    "log.cleanup.policy",
     NULL,
 };
 

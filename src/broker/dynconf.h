@@ -4,7 +4,8 @@
  *
  * Two scopes, as Kafka has: the cluster-wide default (resource name "") and this broker (its
  * node id); this broker's value wins. A dynamic key is either one sluice applies (the log.*
- * defaults of topics, message.max.bytes, compression.type, log.message.timestamp.type: every
+ * defaults of topics, message.max.bytes, compression.type, log.message.timestamp.type,
+ * log.cleanup.policy: every
  * topic without its own override follows at once) or a Kafka dynamic broker key sluice has no
  * use for (SASL, SSL, thread counts, replication throttles, ...): accepted, kept, reported, with
  * no effect. Any other key is refused. Thread: the broker's. */

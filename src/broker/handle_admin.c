@@ -642,6 +642,7 @@ SL_HANDLER(AlterConfigs) {
  * SUBTRACT apply to. */
 static bool list_key(const char *key) {
     static const char *const keys[] = {"cleanup.policy",
+                                       "log.cleanup.policy",
                                        "leader.replication.throttled.replicas",
                                        "follower.replication.throttled.replicas",
                                        "sasl.enabled.mechanisms",

@@ -442,6 +442,15 @@ def check_dynamic_broker_configs():
     assert incremental(BROKER, "", [("log.retention.ms", SET, "soon")])[0] == 40
     assert incremental(BROKER, "", [("log.message.timestamp.type", SET, "Bogus")])[0] == 40
     assert incremental(BROKER, "99", [("log.retention.ms", SET, "1")])[0] == 42
+    # librdkafka's IncrementalAlterConfigs helper on a BROKER resource (its APPEND of compact
+    # waits for compaction; SUBTRACT of an absent item and DELETE work now).
+    ops = [("background.threads", SET, "9"), ("log.cleanup.policy", SUBTRACT, "compact")]
+    assert incremental(BROKER, node, ops) == (0, None)
+    cfg = describe(BROKER, node)
+    assert cfg["background.threads"] == ("9", 2) and cfg["log.cleanup.policy"] == ("delete", 2), cfg
+    ops = [("background.threads", DELETE, ""), ("log.cleanup.policy", DELETE, None)]
+    assert incremental(BROKER, node, ops) == (0, None)
+    assert "background.threads" not in describe(BROKER, node)
     check_dynamic_kept()
 
 
