@@ -260,6 +260,19 @@ void sl_plog_close(sl_plog_t *plog) {
     free(plog);
 }
 
+void sl_plog_discard(sl_plog_t *plog) {
+    if (!plog) {
+        return;
+    }
+    for (size_t i = 0; i < plog->n_segs; i++) {
+        sl_segment_close(plog->segs[i]);
+    }
+    free(plog->segs);
+    free(plog->scan);
+    free(plog->dir);
+    free(plog);
+}
+
 void sl_plog_set_conf(sl_plog_t *plog, const sl_plog_conf_t *conf) {
     plog->conf = *conf;
 }

@@ -57,6 +57,9 @@ sl_plog_t *sl_plog_open_offline(const char *dir, const sl_plog_conf_t *conf);
 bool sl_plog_offline(const sl_plog_t *plog);
 /* Syncs, writes the clean-shutdown marker (unless FAILED), closes files, frees. NULL is a no-op. */
 void sl_plog_close(sl_plog_t *plog);
+/* Closes files and frees without syncing or writing the clean-shutdown marker: for a log whose
+ * directory is removed next (topic deletion). NULL is a no-op. */
+void sl_plog_discard(sl_plog_t *plog);
 /* Replaces the configuration (topic config change); takes effect at the next append/tick. */
 void sl_plog_set_conf(sl_plog_t *plog, const sl_plog_conf_t *conf);
 
