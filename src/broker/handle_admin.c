@@ -97,27 +97,64 @@ static int8_t config_type(const sl_conf_def_t *d) {
 }
 
 /* Manual replica assignments. One broker holds every partition, so an assignment is valid when
- * each partition's replica list is exactly [this broker's id]; the entry says why not in `msg`.
- * `index` is the partition the entry names (CreateTopics) or -1 (CreatePartitions, by position).
- * Reads one entry's broker list; returns false (and fills msg once) for an invalid one. */
-static bool read_replicas(sl_reader_t *rd, bool flex, int32_t node, bool ok, char *msg) {
+ * each partition's replica list is exactly [this broker's id]. What is wrong with one is kept as
+ * a small fault (the first one found) and put into words only in the response, so a request of
+ * many topics costs no message buffer per topic. */
+typedef enum assign_why {
+    ASSIGN_OK = 0,
+    ASSIGN_EMPTY,     /* an empty replica list */
+    ASSIGN_RF,        /* arg replicas, more than the one broker */
+    ASSIGN_BROKER,    /* arg: a broker id that is not this one */
+    ASSIGN_NUMBERING, /* arg: the entry count; partitions must be numbered 0..arg-1 */
+} assign_why_t;
+
+typedef struct assign_fault {
+    int8_t why; /* assign_why_t */
+    int32_t arg;
+} assign_fault_t;
+
+static void assign_fail(assign_fault_t *f, assign_why_t why, int32_t arg) {
+    if (f->why == ASSIGN_OK) {
+        f->why = (int8_t)why;
+        f->arg = arg;
+    }
+}
+
+static void assign_message(const assign_fault_t *f, char *msg) {
+    switch (f->why) {
+    case ASSIGN_EMPTY:
+        snprintf(msg, SL_ERRLEN, "Replica list must not be empty.");
+        break;
+    case ASSIGN_RF:
+        snprintf(msg, SL_ERRLEN, "Replication factor: %d larger than available brokers: 1.",
+                 f->arg);
+        break;
+    case ASSIGN_BROKER:
+        snprintf(msg, SL_ERRLEN, "Unknown broker %d in the replica assignment.", f->arg);
+        break;
+    case ASSIGN_NUMBERING:
+        snprintf(msg, SL_ERRLEN, "Partitions must be numbered 0 to %d, each once.", f->arg - 1);
+        break;
+    default:
+        msg[0] = 0;
+    }
+}
+
+/* Reads one entry's broker list and notes the first fault in `f`. */
+static void read_replicas(sl_reader_t *rd, bool flex, int32_t node, assign_fault_t *f) {
     int32_t nb = sl_rd_array_len(rd, flex, 4);
-    if (ok && nb != 1) {
-        snprintf(msg, SL_ERRLEN,
-                 nb < 1 ? "Replica list must not be empty."
-                        : "Replication factor: %d larger than available brokers: 1.",
-                 nb);
-        ok = false;
+    if (nb < 1) {
+        assign_fail(f, ASSIGN_EMPTY, 0);
+    } else if (nb > 1) {
+        assign_fail(f, ASSIGN_RF, nb);
     }
     for (int32_t k = 0; k < nb && !rd->err; k++) {
         int32_t id = sl_rd_i32(rd);
-        if (ok && id != node) {
-            snprintf(msg, SL_ERRLEN, "Unknown broker %d in the replica assignment.", id);
-            ok = false;
+        if (id != node) {
+            assign_fail(f, ASSIGN_BROKER, id);
         }
     }
     sl_rd_tags(rd, flex);
-    return ok;
 }
 
 SL_HANDLER(CreateTopics) {
@@ -135,8 +172,7 @@ SL_HANDLER(CreateTopics) {
         int32_t partitions;
         int16_t rf;
         int32_t n_assign; /* manual assignment entries, 0 if none */
-        bool assign_ok;
-        char assign_msg[SL_ERRLEN];
+        assign_fault_t fault;
         sl_kv_t *configs;
         size_t n_configs;
     } ct_t;
@@ -147,21 +183,17 @@ SL_HANDLER(CreateTopics) {
         topics[i].rf = sl_rd_i16(rd);
         int32_t na = sl_rd_array_len(rd, flex, 4);
         topics[i].n_assign = na > 0 ? na : 0;
-        topics[i].assign_ok = true;
+        topics[i].fault = (assign_fault_t){ASSIGN_OK, 0};
         /* Partition indexes must be 0..na-1, each once: a bitmap of those seen. */
         uint8_t *seen = na > 0 ? sl_xcalloc((size_t)na / 8 + 1, 1) : NULL;
         for (int32_t j = 0; j < na && !rd->err; j++) {
             int32_t index = sl_rd_i32(rd);
-            if (topics[i].assign_ok &&
-                (index < 0 || index >= na || seen[index / 8] & (1 << index % 8))) {
-                snprintf(topics[i].assign_msg, SL_ERRLEN,
-                         "Partitions must be numbered 0 to %d, each once.", na - 1);
-                topics[i].assign_ok = false;
-            } else if (topics[i].assign_ok) {
+            if (index < 0 || index >= na || seen[index / 8] & (1 << index % 8)) {
+                assign_fail(&topics[i].fault, ASSIGN_NUMBERING, na);
+            } else {
                 seen[index / 8] |= (uint8_t)(1 << index % 8);
             }
-            topics[i].assign_ok = read_replicas(rd, flex, (int32_t)b->conf.node_id,
-                                                topics[i].assign_ok, topics[i].assign_msg);
+            read_replicas(rd, flex, (int32_t)b->conf.node_id, &topics[i].fault);
         }
         free(seen);
         topics[i].configs = read_configs(rd, flex, &arena, &topics[i].n_configs);
@@ -188,9 +220,9 @@ SL_HANDLER(CreateTopics) {
             snprintf(msg, sizeof msg,
                      "Both numPartitions or replicationFactor and replicasAssignments were set. "
                      "Both cannot be used at the same time.");
-        } else if (c->n_assign > 0 && !c->assign_ok) {
+        } else if (c->n_assign > 0 && c->fault.why != ASSIGN_OK) {
             err = KERR_INVALID_REPLICA_ASSIGNMENT;
-            snprintf(msg, sizeof msg, "%s", c->assign_msg);
+            assign_message(&c->fault, msg);
         } else if (c->n_assign > 0) {
             err = sl_topic_create(b, c->name, c->n_assign, c->configs, c->n_configs, validate_only,
                                   msg);
@@ -319,8 +351,7 @@ SL_HANDLER(CreatePartitions) {
         sl_str_t name;
         int32_t count;
         int32_t n_assign; /* replica lists for the new partitions, -1 if none were sent */
-        bool assign_ok;
-        char assign_msg[SL_ERRLEN];
+        assign_fault_t fault;
     } cp_t;
     cp_t *items = sl_xcalloc((size_t)n + 1, sizeof *items);
     for (int32_t i = 0; i < n && !rd->err; i++) {
@@ -328,10 +359,8 @@ SL_HANDLER(CreatePartitions) {
         items[i].count = sl_rd_i32(rd);
         int32_t na = sl_rd_array_len(rd, flex, 4);
         items[i].n_assign = na;
-        items[i].assign_ok = true;
         for (int32_t j = 0; j < na && !rd->err; j++) {
-            items[i].assign_ok = read_replicas(rd, flex, (int32_t)b->conf.node_id,
-                                               items[i].assign_ok, items[i].assign_msg);
+            read_replicas(rd, flex, (int32_t)b->conf.node_id, &items[i].fault);
         }
         sl_rd_tags(rd, flex);
     }
@@ -352,9 +381,9 @@ SL_HANDLER(CreatePartitions) {
         if (!t) {
             err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             snprintf(msg, sizeof msg, "The topic does not exist.");
-        } else if (items[i].n_assign >= 0 && !items[i].assign_ok) {
+        } else if (items[i].n_assign >= 0 && items[i].fault.why != ASSIGN_OK) {
             err = KERR_INVALID_REPLICA_ASSIGNMENT;
-            snprintf(msg, sizeof msg, "%s", items[i].assign_msg);
+            assign_message(&items[i].fault, msg);
         } else if (items[i].n_assign >= 0 &&
                    items[i].n_assign != items[i].count - t->n_partitions) {
             err = KERR_INVALID_REPLICA_ASSIGNMENT;

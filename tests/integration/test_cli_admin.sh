@@ -21,11 +21,15 @@ out=$($S consume cli-t -b "$BROKER" -p 1 -o beginning -e -K =)
 $S consume no-such-topic -b "$BROKER" -e 2>/dev/null && fail "consume of unknown topic succeeded"
 rc=0; $S produce 2>/dev/null || rc=$?; [[ $rc -eq 2 ]] || fail "usage error must exit 2, got $rc"
 
-curl -fsS "http://$ADMIN/metrics" | grep -q 'sluice_partition_records_in_total{topic="cli-t",partition="1"} 3' ||
+# /metrics is read whole before grep: grep -q stops at its match, and curl's write into a closed
+# pipe would fail the pipeline (pipefail) once the page outgrows the pipe buffer.
+m=$(curl -fsS "http://$ADMIN/metrics")
+grep -q 'sluice_partition_records_in_total{topic="cli-t",partition="1"} 3' <<<"$m" ||
   fail "per-partition series of a live topic"
 $S topic delete cli-t -b "$BROKER" | grep -q "deleted cli-t" || fail "delete"
 $S topic list -b "$BROKER" | grep -q "^cli-t" && fail "still listed"
-curl -fsS "http://$ADMIN/metrics" | grep -q 'topic="cli-t"' && fail "a deleted topic's series are still in /metrics"
+m=$(curl -fsS "http://$ADMIN/metrics")
+grep -q 'topic="cli-t"' <<<"$m" && fail "a deleted topic's series are still in /metrics"
 
 curl -fsS "http://$ADMIN/health" | grep -q ok || fail "/health"
 curl -fsS "http://$ADMIN/ready" | grep -q ready || fail "/ready"
