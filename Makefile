@@ -40,7 +40,7 @@ EXAMPLE_SO  := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%.so)
 
 .SECONDARY:
 .PHONY: all deps run test unit integration check-asan bench bench-groups bench-txn bench-compare bench-conn bench-compact \
-        bench-interference bench-roll bench-batch-check bench-faults bench-abuse bench-join format \
+        bench-interference bench-admin bench-roll bench-batch-check bench-faults bench-abuse bench-join format \
         format-check clean fuzz fuzz-ci
 all: $(BUILD)/sluice $(UNIT_BIN) $(ITEST_BIN) $(BENCH_BIN) $(EXAMPLE_SO) \
      $(BUILD)/tests/libpowerloss.so
@@ -140,6 +140,9 @@ bench-conn: deps all
 # What the record-batch checks cost per codec; OTHER=path/to/sluice compares another build.
 bench-batch-check: deps all
 	bench/run-batch-check-bench $(BUILD) $(OTHER)
+
+bench-admin: deps all
+	bench/run-admin-stall $(BUILD) 5000
 
 bench-roll: deps all
 	bench/run-roll-bench $(BUILD)

@@ -187,6 +187,63 @@ static int32_t be32(const uint8_t *p) {
     return (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
 }
 
+/* An unsigned varint at *pos (at most 5 bytes); false past `len`. */
+static bool read_uvarint(const uint8_t *p, size_t len, size_t *pos, uint32_t *out) {
+    uint32_t v = 0;
+    for (int i = 0; i < 5 && *pos < len; i++) {
+        uint8_t b = p[(*pos)++];
+        v |= (uint32_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            *out = v;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The acks of a Produce request frame, or INT32_MIN when the frame is too mangled to say (the
+ * broker then refuses it or answers; either way silence is allowed). Knowing acks tells an
+ * unanswered acks=0 produce from one whose answer must come, which matters when a fuzzed stream
+ * repeats a correlation id. */
+static int32_t produce_acks(const uint8_t *frame, size_t len) {
+    int16_t version = be16(frame + 2);
+    bool flex = version >= 9;
+    size_t pos = 8;
+    if (pos + 2 > len) {
+        return INT32_MIN;
+    }
+    int16_t cid = be16(frame + pos);
+    pos += 2 + (size_t)(cid > 0 ? cid : 0);
+    uint32_t n, v;
+    if (flex) { /* request header v2: tagged fields */
+        if (!read_uvarint(frame, len, &pos, &n)) {
+            return INT32_MIN;
+        }
+        for (uint32_t i = 0; i < n; i++) {
+            if (!read_uvarint(frame, len, &pos, &v) || !read_uvarint(frame, len, &pos, &v) ||
+                v > len - pos) {
+                return INT32_MIN;
+            }
+            pos += v;
+        }
+    }
+    if (version >= 3) { /* transactional_id */
+        if (flex) {
+            if (!read_uvarint(frame, len, &pos, &v)) {
+                return INT32_MIN;
+            }
+            pos += v > 0 ? v - 1 : 0;
+        } else {
+            if (pos + 2 > len) {
+                return INT32_MIN;
+            }
+            int16_t tl = be16(frame + pos);
+            pos += 2 + (size_t)(tl > 0 ? tl : 0);
+        }
+    }
+    return pos + 2 <= len ? be16(frame + pos) : INT32_MIN;
+}
+
 bool fz_client_send(fz_client_t *c, sl_broker_t *b, const uint8_t *frame, size_t len, int tag) {
     fz_client_drain(c); /* the broker may have closed it (idle, partial request, eviction) */
     if (!c->conn) {
@@ -203,9 +260,15 @@ bool fz_client_send(fz_client_t *c, sl_broker_t *b, const uint8_t *frame, size_t
     p->api_version = be16(frame + 2);
     p->corr = be32(frame + 4);
     p->tag = tag;
-    /* Only a produce with acks=0 legitimately goes unanswered; where acks sits depends on the
-     * version, so the non-strict (raw frame) harness accepts silence for any produce. */
-    p->answered_maybe = !c->strict && p->api_key == 0;
+    /* Only a produce with acks=0 legitimately goes unanswered; one whose acks cannot be read
+     * (a mangled frame) may go either way in the non-strict (raw frame) harness. */
+    if (!c->strict && p->api_key == 0) {
+        int32_t acks = produce_acks(frame, len);
+        p->answered_maybe = acks == 0 || acks == INT32_MIN;
+        p->never_answered = acks == 0;
+    } else {
+        p->answered_maybe = p->never_answered = false;
+    }
     sl_err_t rc = sl_broker_on_frame(c->conn, frame, len, b);
     if (rc != SL_OK) {
         c->n_pending--; /* refused: no response, the connection goes */
@@ -233,7 +296,8 @@ static void on_response(fz_client_t *c, const uint8_t *frame, size_t len) {
                  c->pending[0].corr, c->pending[0].api_key);
     } else {
         /* Skip requests that may go unanswered; the first one that must be answered is this. */
-        while (i < c->n_pending && c->pending[i].corr != corr && c->pending[i].answered_maybe) {
+        while (i < c->n_pending && (c->pending[i].never_answered ||
+                                    (c->pending[i].corr != corr && c->pending[i].answered_maybe))) {
             i++;
         }
         FZ_CHECK(i < c->n_pending && c->pending[i].corr == corr,

@@ -56,6 +56,8 @@ typedef struct fz_pending {
     int16_t api_key, api_version;
     int tag;
     bool answered_maybe; /* no response expected for sure (acks=0 produce, unparsable frames) */
+    bool never_answered; /* a produce whose acks reads 0: its answer never comes, so a later
+                            request with the same correlation id owns a response carrying it */
 } fz_pending_t;
 
 typedef struct fz_client {

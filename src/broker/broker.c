@@ -17,6 +17,7 @@
 
 #include "admin/admin.h"
 #include "broker/broker.h"
+#include "broker/dynconf.h"
 #include "broker/quota.h"
 #include "broker/wait.h"
 #include "common/clock.h"
@@ -469,6 +470,7 @@ void sl_broker_free(sl_broker_t *b) {
     sl_coord_free(b->coord);
     sl_cleaner_free(b->cleaner); /* a clean running now is waited for and swapped in */
     sl_topics_close(b);
+    sl_dynconf_free(b);
     sl_loop_free(b->loop);
     sl_decomp_fini(&b->decomp);
     sl_quotas_free(b->quotas);

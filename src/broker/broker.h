@@ -107,6 +107,8 @@ struct sl_broker {
     sl_counter_t *m_txn_commits;
     sl_counter_t *m_txn_aborts;
     sl_histo_t *m_txn_commit_latency;
+    struct sl_dynconf *dynconf; /* dynamic broker configs, NULL until one is set (dynconf.h) */
+    uint64_t trash_seq;         /* names in <data-dir>/.deleted (trash.c) */
 };
 
 /* The user a request's quotas are looked up by: the connection's principal. Every connection is
@@ -146,6 +148,15 @@ int64_t sl_partition_lso(const sl_partition_t *p);
  * the marker's offset in *offset_out. SL_OK or the log's error. */
 SL_MUST_USE sl_err_t sl_partition_write_marker(sl_broker_t *b, sl_partition_t *p, int64_t pid,
                                                int16_t epoch, int type, int64_t *offset_out);
+
+/* ---- deleted partitions, removed off the loop (trash.c) ---- */
+/* Removes trash left by an earlier run (.deleted, .deleted.<n>) on background threads. */
+void sl_trash_start(sl_broker_t *b);
+/* Renames the partition directory `dir` into <data-dir>/.deleted; true when it is out of the way
+ * (moved, or never created), false when it could not be moved (remove it inline then). */
+bool sl_trash_move(sl_broker_t *b, const char *dir);
+/* Hands what sl_trash_move collected to a thread that removes it. */
+void sl_trash_empty(sl_broker_t *b);
 
 /* ---- durability and waiting (wait.c) ---- */
 /* Marks a partition as needing the group-commit sync in this iteration's before-sleep phase. */
@@ -202,6 +213,9 @@ SL_HANDLER(TxnOffsetCommit);
 SL_HANDLER(DescribeProducers);
 SL_HANDLER(DescribeTransactions);
 SL_HANDLER(ListTransactions);
+SL_HANDLER(DeleteRecords);
+SL_HANDLER(DescribeLogDirs);
+SL_HANDLER(IncrementalAlterConfigs);
 SL_HANDLER(DescribeClientQuotas);
 SL_HANDLER(AlterClientQuotas);
 

@@ -18,21 +18,31 @@
  *   config_type (v3+), documentation (v3+)}}
  * AlterConfigs (v0..v2; flexible v2): resources {resource_type, resource_name, configs {name,
  *   value}}, validate_only. Response: throttle_time_ms, responses {error_code, error_message,
- *   resource_type, resource_name}. Replaces all of a topic's overrides (Kafka's semantics). */
+ *   resource_type, resource_name}. Replaces all of a topic's overrides (Kafka's semantics), or
+ *   of a BROKER resource's dynamic configs (name "" for the cluster default, or this broker's id).
+ * IncrementalAlterConfigs (v0..v1; flexible v1): resources {resource_type, resource_name,
+ *   configs {name, config_operation (0 SET, 1 DELETE, 2 APPEND, 3 SUBTRACT), value}},
+ *   validate_only. Response: throttle_time_ms, responses {error_code, error_message,
+ *   resource_type, resource_name}. Changes only the keys named; APPEND and SUBTRACT work on
+ *   list-valued keys (comma-separated), starting from the current value.
+ * Dynamic broker configs are in dynconf.h. */
 #include <stdio.h>
 #include <string.h>
 
 #include "broker/broker.h"
+#include "broker/dynconf.h"
 #include "proto/kerr.h"
 
-#define RESOURCE_TOPIC       2
-#define RESOURCE_BROKER      4
-#define SOURCE_DYNAMIC_TOPIC 1
-#define SOURCE_STATIC_BROKER 4
-#define SOURCE_DEFAULT       5
-#define TYPE_BOOLEAN         1
-#define TYPE_STRING          2
-#define TYPE_LONG            5
+#define RESOURCE_TOPIC                2
+#define RESOURCE_BROKER               4
+#define SOURCE_DYNAMIC_TOPIC          1
+#define SOURCE_DYNAMIC_BROKER         2
+#define SOURCE_DYNAMIC_DEFAULT_BROKER 3
+#define SOURCE_STATIC_BROKER          4
+#define SOURCE_DEFAULT                5
+#define TYPE_BOOLEAN                  1
+#define TYPE_STRING                   2
+#define TYPE_LONG                     5
 
 static const uint8_t zero_uuid[16];
 
@@ -70,10 +80,81 @@ static bool is_override(const sl_topic_t *t, const char *key) {
     return false;
 }
 
+/* A topic's override of `key`, or NULL. */
+static const char *override_of(const sl_topic_t *t, const char *key) {
+    for (size_t i = 0; i < t->n_configs; i++) {
+        if (!strcmp(t->configs[i].key, key)) {
+            return t->configs[i].value;
+        }
+    }
+    return NULL;
+}
+
 static int8_t config_type(const sl_conf_def_t *d) {
     return d->type == SL_CONF_INT    ? TYPE_LONG
            : d->type == SL_CONF_BOOL ? TYPE_BOOLEAN
                                      : TYPE_STRING;
+}
+
+/* Manual replica assignments. One broker holds every partition, so an assignment is valid when
+ * each partition's replica list is exactly [this broker's id]. What is wrong with one is kept as
+ * a small fault (the first one found) and put into words only in the response, so a request of
+ * many topics costs no message buffer per topic. */
+typedef enum assign_why {
+    ASSIGN_OK = 0,
+    ASSIGN_EMPTY,     /* an empty replica list */
+    ASSIGN_RF,        /* arg replicas, more than the one broker */
+    ASSIGN_BROKER,    /* arg: a broker id that is not this one */
+    ASSIGN_NUMBERING, /* arg: the entry count; partitions must be numbered 0..arg-1 */
+} assign_why_t;
+
+typedef struct assign_fault {
+    int8_t why; /* assign_why_t */
+    int32_t arg;
+} assign_fault_t;
+
+static void assign_fail(assign_fault_t *f, assign_why_t why, int32_t arg) {
+    if (f->why == ASSIGN_OK) {
+        f->why = (int8_t)why;
+        f->arg = arg;
+    }
+}
+
+static void assign_message(const assign_fault_t *f, char *msg) {
+    switch (f->why) {
+    case ASSIGN_EMPTY:
+        snprintf(msg, SL_ERRLEN, "Replica list must not be empty.");
+        break;
+    case ASSIGN_RF:
+        snprintf(msg, SL_ERRLEN, "Replication factor: %d larger than available brokers: 1.",
+                 f->arg);
+        break;
+    case ASSIGN_BROKER:
+        snprintf(msg, SL_ERRLEN, "Unknown broker %d in the replica assignment.", f->arg);
+        break;
+    case ASSIGN_NUMBERING:
+        snprintf(msg, SL_ERRLEN, "Partitions must be numbered 0 to %d, each once.", f->arg - 1);
+        break;
+    default:
+        msg[0] = 0;
+    }
+}
+
+/* Reads one entry's broker list and notes the first fault in `f`. */
+static void read_replicas(sl_reader_t *rd, bool flex, int32_t node, assign_fault_t *f) {
+    int32_t nb = sl_rd_array_len(rd, flex, 4);
+    if (nb < 1) {
+        assign_fail(f, ASSIGN_EMPTY, 0);
+    } else if (nb > 1) {
+        assign_fail(f, ASSIGN_RF, nb);
+    }
+    for (int32_t k = 0; k < nb && !rd->err; k++) {
+        int32_t id = sl_rd_i32(rd);
+        if (id != node) {
+            assign_fail(f, ASSIGN_BROKER, id);
+        }
+    }
+    sl_rd_tags(rd, flex);
 }
 
 SL_HANDLER(CreateTopics) {
@@ -90,7 +171,8 @@ SL_HANDLER(CreateTopics) {
         sl_str_t name;
         int32_t partitions;
         int16_t rf;
-        bool has_assign;
+        int32_t n_assign; /* manual assignment entries, 0 if none */
+        assign_fault_t fault;
         sl_kv_t *configs;
         size_t n_configs;
     } ct_t;
@@ -100,15 +182,20 @@ SL_HANDLER(CreateTopics) {
         topics[i].partitions = sl_rd_i32(rd);
         topics[i].rf = sl_rd_i16(rd);
         int32_t na = sl_rd_array_len(rd, flex, 4);
-        topics[i].has_assign = na > 0;
+        topics[i].n_assign = na > 0 ? na : 0;
+        topics[i].fault = (assign_fault_t){ASSIGN_OK, 0};
+        /* Partition indexes must be 0..na-1, each once: a bitmap of those seen. */
+        uint8_t *seen = na > 0 ? sl_xcalloc((size_t)na / 8 + 1, 1) : NULL;
         for (int32_t j = 0; j < na && !rd->err; j++) {
-            (void)sl_rd_i32(rd);
-            int32_t nb = sl_rd_array_len(rd, flex, 4);
-            for (int32_t k = 0; k < nb && !rd->err; k++) {
-                (void)sl_rd_i32(rd);
+            int32_t index = sl_rd_i32(rd);
+            if (index < 0 || index >= na || seen[index / 8] & (1 << index % 8)) {
+                assign_fail(&topics[i].fault, ASSIGN_NUMBERING, na);
+            } else {
+                seen[index / 8] |= (uint8_t)(1 << index % 8);
             }
-            sl_rd_tags(rd, flex);
+            read_replicas(rd, flex, (int32_t)b->conf.node_id, &topics[i].fault);
         }
+        free(seen);
         topics[i].configs = read_configs(rd, flex, &arena, &topics[i].n_configs);
         sl_rd_tags(rd, flex);
     }
@@ -128,9 +215,17 @@ SL_HANDLER(CreateTopics) {
         ct_t *c = &topics[i];
         char msg[SL_ERRLEN] = "";
         int err;
-        if (c->has_assign) {
+        if (c->n_assign > 0 && (c->partitions != -1 || c->rf != -1)) {
+            err = KERR_INVALID_REQUEST;
+            snprintf(msg, sizeof msg,
+                     "Both numPartitions or replicationFactor and replicasAssignments were set. "
+                     "Both cannot be used at the same time.");
+        } else if (c->n_assign > 0 && c->fault.why != ASSIGN_OK) {
             err = KERR_INVALID_REPLICA_ASSIGNMENT;
-            snprintf(msg, sizeof msg, "Manual replica assignment is not supported");
+            assign_message(&c->fault, msg);
+        } else if (c->n_assign > 0) {
+            err = sl_topic_create(b, c->name, c->n_assign, c->configs, c->n_configs, validate_only,
+                                  msg);
         } else if (c->rf != -1 && c->rf != 1) {
             err = KERR_INVALID_REPLICATION_FACTOR;
             snprintf(msg, sizeof msg, "Replication factor: %d larger than available brokers: 1.",
@@ -157,6 +252,9 @@ SL_HANDLER(CreateTopics) {
                     const sl_conf_def_t *d = &sl_topic_conf_defs[k];
                     char val[SL_CONF_STR_MAX];
                     sl_conf_format(d, &t->conf, val);
+                    if (d->type == SL_CONF_IGNORED && override_of(t, d->name)) {
+                        snprintf(val, sizeof val, "%s", override_of(t, d->name));
+                    }
                     sl_wr_strz(wr, flex, d->name);
                     sl_wr_strz(wr, flex, val);
                     sl_wr_bool(wr, false);
@@ -252,20 +350,17 @@ SL_HANDLER(CreatePartitions) {
     typedef struct cp {
         sl_str_t name;
         int32_t count;
-        bool has_assign;
+        int32_t n_assign; /* replica lists for the new partitions, -1 if none were sent */
+        assign_fault_t fault;
     } cp_t;
     cp_t *items = sl_xcalloc((size_t)n + 1, sizeof *items);
     for (int32_t i = 0; i < n && !rd->err; i++) {
         items[i].name = sl_rd_str(rd, flex);
         items[i].count = sl_rd_i32(rd);
         int32_t na = sl_rd_array_len(rd, flex, 4);
-        items[i].has_assign = na > 0;
+        items[i].n_assign = na;
         for (int32_t j = 0; j < na && !rd->err; j++) {
-            int32_t nb = sl_rd_array_len(rd, flex, 4);
-            for (int32_t k = 0; k < nb && !rd->err; k++) {
-                (void)sl_rd_i32(rd);
-            }
-            sl_rd_tags(rd, flex);
+            read_replicas(rd, flex, (int32_t)b->conf.node_id, &items[i].fault);
         }
         sl_rd_tags(rd, flex);
     }
@@ -286,9 +381,15 @@ SL_HANDLER(CreatePartitions) {
         if (!t) {
             err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             snprintf(msg, sizeof msg, "The topic does not exist.");
-        } else if (items[i].has_assign) {
+        } else if (items[i].n_assign >= 0 && items[i].fault.why != ASSIGN_OK) {
             err = KERR_INVALID_REPLICA_ASSIGNMENT;
-            snprintf(msg, sizeof msg, "Manual replica assignment is not supported");
+            assign_message(&items[i].fault, msg);
+        } else if (items[i].n_assign >= 0 &&
+                   items[i].n_assign != items[i].count - t->n_partitions) {
+            err = KERR_INVALID_REPLICA_ASSIGNMENT;
+            snprintf(msg, sizeof msg,
+                     "Increasing the number of partitions by %d but %d assignments provided.",
+                     items[i].count - t->n_partitions, items[i].n_assign);
         } else {
             err = sl_topic_add_partitions(b, t, items[i].count, validate_only, msg);
         }
@@ -315,10 +416,11 @@ static bool wanted(sl_str_t *keys, int32_t n_keys, const char *name) {
 }
 
 static void write_config_entry(sl_writer_t *wr, int16_t v, bool flex, const sl_conf_def_t *d,
-                               const char *value, int8_t source, bool synonyms, bool doc) {
+                               const char *value, int8_t source, bool read_only, bool synonyms,
+                               bool doc) {
     sl_wr_strz(wr, flex, d->name);
     sl_wr_strz(wr, flex, value);
-    sl_wr_bool(wr, source == SOURCE_STATIC_BROKER); /* read_only: broker keys need a restart */
+    sl_wr_bool(wr, read_only); /* static broker keys need a restart */
     if (v == 0) {
         sl_wr_bool(wr, source == SOURCE_DEFAULT);
     } else {
@@ -407,24 +509,85 @@ SL_HANDLER(DescribeConfigs) {
         const sl_conf_def_t *defs = t ? sl_topic_conf_defs : sl_broker_conf_defs;
         size_t n_defs = t ? sl_topic_conf_n_defs : sl_broker_conf_n_defs;
         const void *target = t ? (const void *)&t->conf : (const void *)&b->conf;
+        /* Topic keys sluice accepts without acting on them (SL_CONF_IGNORED) are reported too,
+         * with their override or Kafka's default; broker ones only when set dynamically. */
+        const sl_kv_t *inert[2] = {NULL, NULL};
+        size_t n_inert[2] = {0, 0};
+        if (!t && b->dynconf) {
+            for (int s = 0; s < 2; s++) {
+                inert[s] = b->dynconf->kv[s];
+                n_inert[s] = b->dynconf->n[s];
+            }
+        }
         int32_t count = 0;
         for (size_t k = 0; k < n_defs; k++) {
-            if (defs[k].def && defs[k].type != SL_CONF_IGNORED &&
+            if (defs[k].def && (t || defs[k].type != SL_CONF_IGNORED) &&
                 wanted(r->keys, r->n_keys, defs[k].name)) {
                 count++;
+            }
+        }
+        for (int s = 0; s < 2; s++) {
+            for (size_t k = 0; k < n_inert[s]; k++) {
+                bool applied;
+                bool shadowed = s == SL_DYN_DEFAULT &&
+                                sl_dynconf_get(b, SL_DYN_BROKER, inert[s][k].key) != NULL;
+                if (sl_dynconf_key_ok(inert[s][k].key, &applied) && !applied && !shadowed &&
+                    wanted(r->keys, r->n_keys, inert[s][k].key)) {
+                    count++;
+                }
             }
         }
         sl_wr_array_len(wr, flex, count);
         for (size_t k = 0; k < n_defs; k++) {
             const sl_conf_def_t *d = &defs[k];
-            if (!d->def || d->type == SL_CONF_IGNORED || !wanted(r->keys, r->n_keys, d->name)) {
+            if (!d->def || (!t && d->type == SL_CONF_IGNORED) ||
+                !wanted(r->keys, r->n_keys, d->name)) {
                 continue;
             }
             char val[SL_CONF_STR_MAX];
             sl_conf_format(d, target, val);
-            int8_t source = t ? (is_override(t, d->name) ? SOURCE_DYNAMIC_TOPIC : SOURCE_DEFAULT)
-                              : SOURCE_STATIC_BROKER;
-            write_config_entry(wr, v, flex, d, val, source, synonyms, doc);
+            int8_t source;
+            bool read_only = false;
+            if (t) {
+                source = is_override(t, d->name) ? SOURCE_DYNAMIC_TOPIC : SOURCE_DEFAULT;
+                if (d->type == SL_CONF_IGNORED) {
+                    const char *o = override_of(t, d->name);
+                    snprintf(val, sizeof val, "%s", o ? o : d->def);
+                }
+            } else {
+                bool applied = false;
+                (void)sl_dynconf_key_ok(d->name, &applied);
+                source = sl_dynconf_get(b, SL_DYN_BROKER, d->name) ? SOURCE_DYNAMIC_BROKER
+                         : sl_dynconf_get(b, SL_DYN_DEFAULT, d->name)
+                             ? SOURCE_DYNAMIC_DEFAULT_BROKER
+                             : SOURCE_STATIC_BROKER;
+                read_only = !applied;
+            }
+            write_config_entry(wr, v, flex, d, val, source, read_only, synonyms, doc);
+        }
+        for (int s = 0; s < 2; s++) {
+            for (size_t k = 0; k < n_inert[s]; k++) {
+                bool applied;
+                bool shadowed = s == SL_DYN_DEFAULT &&
+                                sl_dynconf_get(b, SL_DYN_BROKER, inert[s][k].key) != NULL;
+                if (!sl_dynconf_key_ok(inert[s][k].key, &applied) || applied || shadowed ||
+                    !wanted(r->keys, r->n_keys, inert[s][k].key)) {
+                    continue;
+                }
+                sl_conf_def_t d = {inert[s][k].key,
+                                   SL_CONF_STR,
+                                   "",
+                                   0,
+                                   0,
+                                   0,
+                                   0,
+                                   "Kafka dynamic broker config: kept and reported; no effect "
+                                   "on sluice"};
+                write_config_entry(wr, v, flex, &d, inert[s][k].value,
+                                   s == SL_DYN_BROKER ? SOURCE_DYNAMIC_BROKER
+                                                      : SOURCE_DYNAMIC_DEFAULT_BROKER,
+                                   false, synonyms, doc);
+            }
         }
         sl_wr_tags(wr, flex);
     }
@@ -468,9 +631,18 @@ SL_HANDLER(AlterConfigs) {
         char msg[SL_ERRLEN] = "";
         int err;
         sl_topic_t *t = res[i].type == RESOURCE_TOPIC ? sl_topic_find(b, res[i].name) : NULL;
-        if (res[i].type != RESOURCE_TOPIC) {
+        int scope = res[i].type == RESOURCE_BROKER
+                        ? sl_dynconf_scope(b, res[i].name.p, res[i].name.len)
+                        : -1;
+        if (res[i].type == RESOURCE_BROKER && scope >= 0) {
+            err = sl_dynconf_set(b, scope, res[i].kv, res[i].n_kv, validate_only, msg);
+        } else if (res[i].type == RESOURCE_BROKER) {
             err = KERR_INVALID_REQUEST;
-            snprintf(msg, sizeof msg, "Broker configs are static; set them in the properties file");
+            snprintf(msg, sizeof msg, "Unexpected broker id: this is broker %lld",
+                     (long long)b->conf.node_id);
+        } else if (res[i].type != RESOURCE_TOPIC) {
+            err = KERR_INVALID_REQUEST;
+            snprintf(msg, sizeof msg, "Unsupported resource type");
         } else if (!t) {
             err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             snprintf(msg, sizeof msg, "The topic does not exist.");
@@ -481,6 +653,290 @@ SL_HANDLER(AlterConfigs) {
         sl_wr_strz(wr, flex, err ? msg : NULL);
         sl_wr_i8(wr, res[i].type);
         sl_wr_str(wr, flex, res[i].name);
+        sl_wr_tags(wr, flex);
+    }
+    sl_wr_tags(wr, flex);
+    sl_arena_fini(&arena);
+    return SL_OK;
+}
+
+/* ---- IncrementalAlterConfigs ---- */
+
+#define OP_SET      0
+#define OP_DELETE   1
+#define OP_APPEND   2
+#define OP_SUBTRACT 3
+
+/* Keys whose value is a comma-separated list (Kafka's LIST type), the only ones APPEND and
+ * SUBTRACT apply to. */
+static bool list_key(const char *key) {
+    static const char *const keys[] = {"cleanup.policy",
+                                       "log.cleanup.policy",
+                                       "leader.replication.throttled.replicas",
+                                       "follower.replication.throttled.replicas",
+                                       "sasl.enabled.mechanisms",
+                                       "ssl.cipher.suites",
+                                       "ssl.enabled.protocols",
+                                       "metric.reporters",
+                                       NULL};
+    for (const char *const *k = keys; *k; k++) {
+        if (!strcmp(*k, key)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Whether the comma-separated `list` holds `item` (whole items, spaces around commas ignored). */
+static bool list_has(const char *list, const char *item, size_t item_len) {
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ') {
+            p++;
+        }
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        size_t trimmed = len;
+        while (trimmed > 0 && p[trimmed - 1] == ' ') {
+            trimmed--;
+        }
+        if (trimmed == item_len && !memcmp(p, item, item_len)) {
+            return true;
+        }
+        p += len + (end ? 1 : 0);
+    }
+    return false;
+}
+
+/* `cur` with the items of `arg` added (APPEND, those not already there) or removed (SUBTRACT),
+ * into `out` (SL_CONF_STR_MAX bytes). False when the result does not fit. */
+static bool list_edit(const char *cur, const char *arg, bool append, char *out) {
+    size_t n = 0;
+    out[0] = 0;
+    const char *src[2] = {cur, append ? arg : ""};
+    for (int s = 0; s < 2; s++) {
+        const char *p = src[s];
+        while (*p) {
+            while (*p == ' ') {
+                p++;
+            }
+            const char *end = strchr(p, ',');
+            size_t len = end ? (size_t)(end - p) : strlen(p);
+            size_t item = len;
+            while (item > 0 && p[item - 1] == ' ') {
+                item--;
+            }
+            bool drop = item == 0 || (!append && list_has(arg, p, item)) ||
+                        (s == 1 && list_has(cur, p, item));
+            if (!drop) {
+                if (n + item + 2 > SL_CONF_STR_MAX) {
+                    return false;
+                }
+                if (n) {
+                    out[n++] = ',';
+                }
+                memcpy(out + n, p, item);
+                n += item;
+                out[n] = 0;
+            }
+            p += len + (end ? 1 : 0);
+        }
+    }
+    return true;
+}
+
+/* The overrides of a resource as a growable list with arena-owned strings. */
+typedef struct kvlist {
+    sl_kv_t *kv;
+    size_t n, cap;
+} kvlist_t;
+
+static char *arena_strz(sl_arena_t *arena, const char *s, size_t len) {
+    char *out = sl_arena_alloc(arena, len + 1);
+    memcpy(out, s, len);
+    out[len] = 0;
+    return out;
+}
+
+static sl_kv_t *kvlist_find(kvlist_t *l, const char *key) {
+    for (size_t i = 0; i < l->n; i++) {
+        if (!strcmp(l->kv[i].key, key)) {
+            return &l->kv[i];
+        }
+    }
+    return NULL;
+}
+
+static void kvlist_set(kvlist_t *l, sl_arena_t *arena, const char *key, const char *value) {
+    sl_kv_t *e = kvlist_find(l, key);
+    if (!e) {
+        if (l->n == l->cap) {
+            size_t cap = l->cap ? l->cap * 2 : 8;
+            sl_kv_t *kv = sl_arena_alloc(arena, cap * sizeof *kv);
+            if (l->n) {
+                memcpy(kv, l->kv, l->n * sizeof *kv);
+            }
+            l->kv = kv;
+            l->cap = cap;
+        }
+        e = &l->kv[l->n++];
+        e->key = arena_strz(arena, key, strlen(key));
+    }
+    e->value = arena_strz(arena, value, strlen(value));
+}
+
+static void kvlist_del(kvlist_t *l, const char *key) {
+    sl_kv_t *e = kvlist_find(l, key);
+    if (e) {
+        *e = l->kv[--l->n];
+    }
+}
+
+/* The value APPEND/SUBTRACT start from when `key` has no override: the effective one. */
+static void current_value(sl_broker_t *b, const sl_topic_t *t, const char *key, char *out) {
+    out[0] = 0;
+    const sl_conf_def_t *d = t ? sl_conf_find(sl_topic_conf_defs, sl_topic_conf_n_defs, key)
+                               : sl_conf_find(sl_broker_conf_defs, sl_broker_conf_n_defs, key);
+    if (d) {
+        sl_conf_format(d, t ? (const void *)&t->conf : (const void *)&b->conf, out);
+    }
+}
+
+typedef struct iac_op {
+    char *key;
+    int8_t op;
+    char *value; /* NULL for a null value */
+} iac_op_t;
+
+/* Applies `ops` (n of them) to `l`; on an error fills msg and returns the Kafka code. */
+static int apply_ops(sl_broker_t *b, const sl_topic_t *t, kvlist_t *l, sl_arena_t *arena,
+                     const iac_op_t *ops, int32_t n, char *msg) {
+    for (int32_t i = 0; i < n; i++) {
+        for (int32_t j = 0; j < i; j++) {
+            if (!strcmp(ops[i].key, ops[j].key)) {
+                snprintf(msg, SL_ERRLEN, "Error due to duplicate config keys: %s", ops[i].key);
+                return KERR_INVALID_REQUEST;
+            }
+        }
+    }
+    for (int32_t i = 0; i < n; i++) {
+        const iac_op_t *o = &ops[i];
+        switch (o->op) {
+        case OP_SET:
+            if (!o->value) {
+                snprintf(msg, SL_ERRLEN, "%s: SET needs a value", o->key);
+                return KERR_INVALID_CONFIG;
+            }
+            kvlist_set(l, arena, o->key, o->value);
+            break;
+        case OP_DELETE:
+            kvlist_del(l, o->key);
+            break;
+        case OP_APPEND:
+        case OP_SUBTRACT: {
+            if (!list_key(o->key)) {
+                snprintf(msg, SL_ERRLEN, "Config value %s is not allowed for config key: %s",
+                         o->op == OP_APPEND ? "append" : "subtract", o->key);
+                return KERR_INVALID_CONFIG;
+            }
+            char cur[SL_CONF_STR_MAX], next[SL_CONF_STR_MAX];
+            const sl_kv_t *e = kvlist_find(l, o->key);
+            if (e) {
+                snprintf(cur, sizeof cur, "%s", e->value);
+            } else {
+                current_value(b, t, o->key, cur);
+            }
+            if (!list_edit(cur, o->value ? o->value : "", o->op == OP_APPEND, next)) {
+                snprintf(msg, SL_ERRLEN, "%s: value too long", o->key);
+                return KERR_INVALID_CONFIG;
+            }
+            kvlist_set(l, arena, o->key, next);
+            break;
+        }
+        default:
+            snprintf(msg, SL_ERRLEN, "Unknown config operation %d", o->op);
+            return KERR_INVALID_REQUEST;
+        }
+    }
+    return KERR_NONE;
+}
+
+SL_HANDLER(IncrementalAlterConfigs) {
+    sl_broker_t *b = req->broker;
+    sl_reader_t *rd = &req->rd;
+    bool flex = req->flex;
+    sl_arena_t arena = {0};
+    int32_t n = sl_rd_count(rd, flex, 4);
+    if (rd->err) {
+        return rd->err;
+    }
+    typedef struct iac {
+        int8_t type;
+        sl_str_t name;
+        iac_op_t *ops;
+        int32_t n_ops;
+    } iac_t;
+    iac_t *res = sl_arena_alloc(&arena, (size_t)n * sizeof *res + 1);
+    for (int32_t i = 0; i < n && !rd->err; i++) {
+        res[i].type = sl_rd_i8(rd);
+        res[i].name = sl_rd_str(rd, flex);
+        int32_t no = sl_rd_count(rd, flex, 3);
+        res[i].n_ops = rd->err ? 0 : no;
+        res[i].ops = sl_arena_alloc(&arena, (size_t)res[i].n_ops * sizeof(iac_op_t) + 1);
+        for (int32_t j = 0; j < res[i].n_ops && !rd->err; j++) {
+            sl_str_t k = sl_rd_str(rd, flex);
+            res[i].ops[j].key = arena_strz(&arena, k.p ? k.p : "", k.len);
+            res[i].ops[j].op = sl_rd_i8(rd);
+            sl_str_t val = sl_rd_str(rd, flex);
+            res[i].ops[j].value = val.p ? arena_strz(&arena, val.p, val.len) : NULL;
+            sl_rd_tags(rd, flex);
+        }
+        sl_rd_tags(rd, flex);
+    }
+    bool validate_only = sl_rd_bool(rd);
+    sl_rd_tags(rd, flex);
+    if (rd->err) {
+        sl_arena_fini(&arena);
+        return rd->err;
+    }
+    sl_writer_t *wr = &req->wr;
+    sl_wr_i32(wr, 0);
+    sl_wr_array_len(wr, flex, n);
+    for (int32_t i = 0; i < n; i++) {
+        char msg[SL_ERRLEN] = "";
+        int err;
+        iac_t *r = &res[i];
+        sl_topic_t *t = r->type == RESOURCE_TOPIC ? sl_topic_find(b, r->name) : NULL;
+        int scope = r->type == RESOURCE_BROKER ? sl_dynconf_scope(b, r->name.p, r->name.len) : -1;
+        kvlist_t l = {0};
+        if (r->type == RESOURCE_TOPIC && !t) {
+            err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            snprintf(msg, sizeof msg, "The topic does not exist.");
+        } else if (r->type == RESOURCE_BROKER && scope < 0) {
+            err = KERR_INVALID_REQUEST;
+            snprintf(msg, sizeof msg, "Unexpected broker id: this is broker %lld",
+                     (long long)b->conf.node_id);
+        } else if (r->type != RESOURCE_TOPIC && r->type != RESOURCE_BROKER) {
+            err = KERR_INVALID_REQUEST;
+            snprintf(msg, sizeof msg, "Unsupported resource type");
+        } else {
+            /* Start from the current overrides, edit, then replace them as AlterConfigs does. */
+            const sl_kv_t *cur = t ? t->configs : b->dynconf ? b->dynconf->kv[scope] : NULL;
+            size_t n_cur = t ? t->n_configs : b->dynconf ? b->dynconf->n[scope] : 0;
+            for (size_t k = 0; k < n_cur; k++) {
+                kvlist_set(&l, &arena, cur[k].key, cur[k].value ? cur[k].value : "");
+            }
+            err = apply_ops(b, t, &l, &arena, r->ops, r->n_ops, msg);
+            if (err == KERR_NONE && t) {
+                err = sl_topic_set_configs(b, t, l.kv, l.n, validate_only, msg);
+            } else if (err == KERR_NONE) {
+                err = sl_dynconf_set(b, scope, l.kv, l.n, validate_only, msg);
+            }
+        }
+        sl_wr_i16(wr, (int16_t)err);
+        sl_wr_strz(wr, flex, err ? msg : NULL);
+        sl_wr_i8(wr, r->type);
+        sl_wr_str(wr, flex, r->name);
         sl_wr_tags(wr, flex);
     }
     sl_wr_tags(wr, flex);

@@ -269,7 +269,8 @@ SL_HANDLER(Fetch) {
  * Response: throttle_time_ms (v2+), topics {name, partitions {partition_index, error_code,
  * old_style_offsets (v0), timestamp (v1+), offset (v1+), leader_epoch (v4+)}}.
  * Timestamps: -1 latest (the last stable offset for read_committed), -2 earliest, -3 max timestamp
- * (v7+), otherwise the first offset whose timestamp is at or after it. */
+ * (v7+: the first record carrying the largest timestamp), otherwise the first record whose
+ * timestamp is at or after it (records inside a batch are decoded, as Kafka does). */
 SL_HANDLER(ListOffsets) {
     sl_broker_t *b = req->broker;
     sl_reader_t *rd = &req->rd;
@@ -278,6 +279,7 @@ SL_HANDLER(ListOffsets) {
     sl_writer_t *wr = &req->wr;
     (void)sl_rd_i32(rd); /* replica_id */
     bool committed = v >= 2 && sl_rd_i8(rd) == READ_COMMITTED;
+    size_t dcap = (size_t)b->conf.message_max_decompressed_bytes;
     int32_t n_topics = sl_rd_array_len(rd, flex, 4);
     if (rd->err) {
         return rd->err;
@@ -320,10 +322,13 @@ SL_HANDLER(ListOffsets) {
             } else if (ts == -2) {
                 off = sl_plog_start_offset(p->plog);
             } else if (ts == -3 && v >= 7) {
-                sl_plog_max_timestamp(p->plog, &out_ts, &off);
+                if (sl_plog_max_timestamp(p->plog, &b->decomp, dcap, &out_ts, &off) != SL_OK) {
+                    err = KERR_KAFKA_STORAGE_ERROR;
+                }
             } else if (ts < 0) {
                 err = KERR_INVALID_REQUEST;
-            } else if (sl_plog_offset_for_time(p->plog, ts, &off, &out_ts) != SL_OK) {
+            } else if (sl_plog_offset_for_time(p->plog, ts, &b->decomp, dcap, &off, &out_ts) !=
+                       SL_OK) {
                 err = KERR_KAFKA_STORAGE_ERROR;
             }
             sl_wr_i32(wr, index);

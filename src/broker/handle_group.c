@@ -23,11 +23,13 @@
  * throttle, topics {name, partitions {index, error}} A commit is acknowledged only after the
  * offsets log has been fdatasync'ed. */
 #include <string.h>
+#include <strings.h>
 
 #include "broker/broker.h"
 #include "broker/wait.h"
 #include "common/clock.h"
 #include "group/coordinator.h"
+#include "proto/aclops.h"
 #include "proto/kerr.h"
 #include "txn/txn_coord.h"
 
@@ -376,7 +378,10 @@ static void write_fetched(sl_req_t *req, sl_group_t *g, sl_str_t topic, int32_t 
     if (req->api_version >= 5) {
         sl_wr_i32(&req->wr, e ? e->c.leader_epoch : -1);
     }
-    sl_wr_strz(&req->wr, flex, e ? (e->c.metadata ? e->c.metadata : "") : "");
+    /* Metadata is opaque bytes to Kafka: written with its length, NULs and all. */
+    sl_wr_str(&req->wr, flex,
+              e && e->c.metadata ? (sl_str_t){e->c.metadata, e->c.metadata_len}
+                                 : (sl_str_t){"", 0});
     sl_wr_i16(&req->wr, err);
     sl_wr_tags(&req->wr, flex);
 }
@@ -469,29 +474,86 @@ SL_HANDLER(OffsetFetch) {
 
 /* ---- listing and administration ---- */
 
+/* ListGroups v4+ filters by state (KIP-518) and v5+ by type (KIP-848): a group is listed when
+ * each non-empty filter names its state / type, compared without regard to case as Kafka does.
+ * Every group here is a "classic" one. */
 typedef struct list_ctx {
     sl_writer_t *wr;
+    bool flex, write;
+    int16_t v;
+    sl_str_t *states, *types;
+    int32_t n_states, n_types;
     int32_t n;
 } list_ctx_t;
 
+static bool filter_has(const sl_str_t *f, int32_t n, const char *name) {
+    for (int32_t i = 0; i < n; i++) {
+        if (f[i].p && f[i].len == strlen(name) && !strncasecmp(f[i].p, name, f[i].len)) {
+            return true;
+        }
+    }
+    return n == 0;
+}
+
 static void list_one(sl_group_t *g, void *opaque) {
     list_ctx_t *c = opaque;
-    sl_wr_strz(c->wr, false, g->id);
-    sl_wr_strz(c->wr, false, g->protocol_type ? g->protocol_type : "");
+    const char *state = sl_group_state_name(g->state);
+    if (!filter_has(c->states, c->n_states, state) ||
+        !filter_has(c->types, c->n_types, "classic")) {
+        return;
+    }
     c->n++;
+    if (!c->write) {
+        return;
+    }
+    sl_wr_strz(c->wr, c->flex, g->id);
+    sl_wr_strz(c->wr, c->flex, g->protocol_type ? g->protocol_type : "");
+    if (c->v >= 4) {
+        sl_wr_strz(c->wr, c->flex, state);
+    }
+    if (c->v >= 5) {
+        sl_wr_strz(c->wr, c->flex, "classic");
+    }
+    sl_wr_tags(c->wr, c->flex);
+}
+
+/* A filter: an array of strings (views into the request). */
+static sl_str_t *read_filter(sl_reader_t *rd, bool flex, int32_t *n_out) {
+    int32_t n = sl_rd_count(rd, flex, 1);
+    sl_str_t *f = sl_xcalloc((size_t)n + 1, sizeof *f);
+    for (int32_t i = 0; i < n && !rd->err; i++) {
+        f[i] = sl_rd_str(rd, flex);
+    }
+    *n_out = rd->err ? 0 : n;
+    return f;
 }
 
 SL_HANDLER(ListGroups) {
+    sl_reader_t *rd = &req->rd;
     sl_writer_t *wr = &req->wr;
-    if (req->api_version >= 1) {
-        sl_wr_i32(wr, 0);
+    int16_t v = req->api_version;
+    list_ctx_t c = {wr, req->flex, false, v, NULL, NULL, 0, 0, 0};
+    if (v >= 4) {
+        c.states = read_filter(rd, c.flex, &c.n_states);
     }
-    sl_wr_i16(wr, KERR_NONE);
-    size_t at = sl_wr_i32(wr, 0);
-    list_ctx_t c = {wr, 0};
-    sl_coord_each(coord(req), list_one, &c);
-    sl_wr_patch_i32(wr, at, c.n);
-    return SL_OK;
+    if (v >= 5) {
+        c.types = read_filter(rd, c.flex, &c.n_types);
+    }
+    sl_rd_tags(rd, c.flex);
+    if (!rd->err) {
+        if (v >= 1) {
+            sl_wr_i32(wr, 0);
+        }
+        sl_wr_i16(wr, KERR_NONE);
+        sl_coord_each(coord(req), list_one, &c); /* count, then write */
+        sl_wr_array_len(wr, c.flex, c.n);
+        c.write = true;
+        sl_coord_each(coord(req), list_one, &c);
+        sl_wr_tags(wr, c.flex);
+    }
+    free(c.states);
+    free(c.types);
+    return rd->err;
 }
 
 SL_HANDLER(DescribeGroups) {
@@ -506,9 +568,7 @@ SL_HANDLER(DescribeGroups) {
     for (int32_t i = 0; i < n; i++) {
         ids[i] = sl_rd_str(rd, false);
     }
-    if (v >= 3) {
-        (void)sl_rd_bool(rd);
-    }
+    bool include_ops = v >= 3 && sl_rd_bool(rd);
     if (rd->err) {
         free(ids);
         return rd->err;
@@ -541,7 +601,7 @@ SL_HANDLER(DescribeGroups) {
             sl_wr_bytes(wr, false, as);
         }
         if (v >= 3) {
-            sl_wr_i32(wr, INT32_MIN);
+            sl_wr_i32(wr, include_ops ? SL_GROUP_OPS_ALL : INT32_MIN);
         }
     }
     free(ids);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "broker/broker.h"
+#include "proto/aclops.h"
 #include "proto/kerr.h"
 
 void sl_write_api_versions(sl_writer_t *wr, bool flex);
@@ -38,7 +39,7 @@ SL_HANDLER(ApiVersions) {
 
 static const uint8_t zero_uuid[16];
 
-static void write_topic(sl_req_t *req, sl_topic_t *t, int16_t err, sl_str_t name) {
+static void write_topic(sl_req_t *req, sl_topic_t *t, int16_t err, sl_str_t name, bool ops) {
     sl_writer_t *wr = &req->wr;
     int16_t v = req->api_version;
     bool flex = req->flex;
@@ -71,19 +72,21 @@ static void write_topic(sl_req_t *req, sl_topic_t *t, int16_t err, sl_str_t name
         sl_wr_tags(wr, flex);
     }
     if (v >= 8) {
-        sl_wr_i32(wr, INT32_MIN); /* topic_authorized_operations: not requested / unknown */
+        /* No authorizer: everything allowed, as Kafka reports without one. */
+        sl_wr_i32(wr, ops && t ? SL_TOPIC_OPS_ALL : INT32_MIN);
     }
     sl_wr_tags(wr, flex);
 }
 
 typedef struct all_ctx {
     sl_req_t *req;
+    bool ops;
 } all_ctx_t;
 
 static void write_each(sl_topic_t *t, void *opaque) {
     all_ctx_t *ctx = opaque;
     sl_str_t name = {t->name, strlen(t->name)};
-    write_topic(ctx->req, t, KERR_NONE, name);
+    write_topic(ctx->req, t, KERR_NONE, name, ctx->ops);
 }
 
 SL_HANDLER(Metadata) {
@@ -114,12 +117,8 @@ SL_HANDLER(Metadata) {
     if (v >= 4) {
         allow_auto = sl_rd_bool(rd);
     }
-    if (v >= 8 && v <= 10) {
-        (void)sl_rd_bool(rd);
-    }
-    if (v >= 8) {
-        (void)sl_rd_bool(rd);
-    }
+    bool cluster_ops = v >= 8 && v <= 10 && sl_rd_bool(rd);
+    bool topic_ops = v >= 8 && sl_rd_bool(rd);
     sl_rd_tags(rd, flex);
     if (rd->err) {
         free(names);
@@ -169,7 +168,7 @@ SL_HANDLER(Metadata) {
     }
     if (all) {
         sl_wr_array_len(wr, flex, (int32_t)b->n_topics);
-        all_ctx_t ctx = {req};
+        all_ctx_t ctx = {req, topic_ops};
         sl_topics_each(b, write_each, &ctx);
     } else {
         sl_wr_array_len(wr, flex, n < 0 ? 0 : n);
@@ -177,11 +176,11 @@ SL_HANDLER(Metadata) {
             sl_topic_t *t = errs[i] ? NULL : sl_topic_find(b, names[i]);
             write_topic(req, t,
                         t ? KERR_NONE : (errs[i] ? errs[i] : KERR_UNKNOWN_TOPIC_OR_PARTITION),
-                        names[i]);
+                        names[i], topic_ops);
         }
     }
     if (v >= 8 && v <= 10) {
-        sl_wr_i32(wr, INT32_MIN); /* cluster_authorized_operations */
+        sl_wr_i32(wr, cluster_ops ? SL_CLUSTER_OPS_ALL : INT32_MIN);
     }
     sl_wr_tags(wr, flex);
     free(names);

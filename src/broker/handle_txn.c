@@ -62,7 +62,7 @@ static int hook_commit_offsets(void *opaque, const sl_txn_t *t, uint64_t *pos_ou
     for (size_t i = 0; i < t->n_offsets; i++) {
         const sl_txn_offset_t *o = &t->offsets[i];
         sl_str_t g = {o->group, strlen(o->group)}, topic = {o->topic, strlen(o->topic)};
-        sl_str_t md = {o->metadata, o->metadata ? strlen(o->metadata) : 0};
+        sl_str_t md = {o->metadata, o->metadata_len};
         if (sl_coord_commit(b->coord, g, topic, o->partition, o->offset, o->leader_epoch, md,
                             now) != SL_OK) {
             return KERR_KAFKA_STORAGE_ERROR;

@@ -10,12 +10,14 @@
 #include "common/err.h"
 
 typedef enum sl_meta_type {
-    SL_META_TOPIC_CREATE = 1, /* name, id, partitions, configs */
-    SL_META_TOPIC_DELETE = 2, /* name */
-    SL_META_PARTITIONS = 3,   /* name, partitions */
-    SL_META_CONFIGS = 4,      /* name, configs (replaces all overrides) */
-    SL_META_PID_BLOCK = 5,    /* value: producer ids below it have been handed out */
-    SL_META_QUOTA = 6,        /* configs: a client-quota entity and its values (handle_quota.c) */
+    SL_META_TOPIC_CREATE = 1,   /* name, id, partitions, configs */
+    SL_META_TOPIC_DELETE = 2,   /* name */
+    SL_META_PARTITIONS = 3,     /* name, partitions */
+    SL_META_CONFIGS = 4,        /* name, configs (replaces all overrides) */
+    SL_META_PID_BLOCK = 5,      /* value: producer ids below it have been handed out */
+    SL_META_QUOTA = 6,          /* configs: a client-quota entity and its values (handle_quota.c) */
+    SL_META_BROKER_CONFIGS = 7, /* name ("" cluster default, or a node id), configs (replaces
+                                   that scope's dynamic broker configs: dynconf.h) */
 } sl_meta_type_t;
 
 typedef struct sl_meta_rec {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "broker/dynconf.h"
 #include "broker/metalog.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -273,7 +274,11 @@ static void close_parts_from(sl_broker_t *b, sl_topic_t *t, int32_t from, bool k
             sl_metrics_counter_remove(p->m_bytes_in);
             sl_metrics_counter_remove(p->m_records_in);
         }
-        sl_plog_close(p->plog);
+        if (keep) {
+            sl_plog_close(p->plog);
+        } else {
+            sl_plog_discard(p->plog); /* its files go next: no sync, no clean marker */
+        }
         sl_pstate_free(p->pstate);
         free(p);
     }
@@ -399,14 +404,16 @@ int sl_topic_delete(sl_broker_t *b, sl_topic_t *t) {
     int32_t n = t->n_partitions;
     tab_remove(b, t);
     close_parts(b, t, false);
+    /* The directories move into the trash (one rename each); a thread removes the files. */
     for (int32_t i = 0; i < n; i++) {
         char dir[4096];
         part_dir(b, t->name, i, dir, sizeof dir);
-        if (sl_plog_remove_dir(dir) != SL_OK) {
+        if (!sl_trash_move(b, dir) && sl_plog_remove_dir(dir) != SL_OK) {
             sl_log(SL_LOG_WARN, "storage", "dir=%s msg=\"could not remove deleted partition\"",
                    dir);
         }
     }
+    sl_trash_empty(b);
     sl_log(SL_LOG_INFO, "broker", "topic=%s msg=\"deleted\"", t->name);
     topic_free(t);
     return KERR_NONE;
@@ -507,6 +514,9 @@ static void apply_rec(const sl_meta_rec_t *rec, void *opaque) {
     case SL_META_QUOTA:
         sl_quota_apply_meta(b, rec->configs, rec->n_configs);
         return;
+    case SL_META_BROKER_CONFIGS:
+        sl_dynconf_replay(b, rec);
+        return;
     case SL_META_PID_BLOCK:
         b->pid_block_end = SL_MAX(b->pid_block_end, rec->value);
         return;
@@ -524,6 +534,7 @@ static void apply_rec(const sl_meta_rec_t *rec, void *opaque) {
 }
 
 sl_err_t sl_topics_load(sl_broker_t *b, char *err) {
+    sl_trash_start(b);
     b->metalog = sl_metalog_open(b->conf.data_dir, apply_rec, b, err);
     if (!b->metalog) {
         return SL_ERR_IO;

@@ -769,7 +769,8 @@ sl_err_t sl_coord_commit(sl_coord_t *co, sl_str_t group_id, sl_str_t topic, int3
         g = group_create(co, id);
         free(id);
     }
-    sl_committed_t c = {offset, leader_epoch, metadata.p ? sl_str_dupz(metadata) : NULL, now_ms};
+    sl_committed_t c = {offset, leader_epoch, metadata.p ? sl_str_dupz(metadata) : NULL,
+                        metadata.len, now_ms};
     char *t = sl_str_dupz(topic);
     sl_err_t rc = sl_offset_store_put(co->store, g->id, t, partition, &c);
     if (rc == SL_OK) {
@@ -949,7 +950,7 @@ static void replay_offset(void *opaque, const char *group, const char *topic, in
     sl_offset_entry_t *e = offset_slot(g, topic, strlen(topic), partition, true);
     free(e->c.metadata);
     e->c = *c;
-    e->c.metadata = c->metadata ? sl_xstrdup(c->metadata) : NULL;
+    e->c.metadata = c->metadata ? sl_str_dupz((sl_str_t){c->metadata, c->metadata_len}) : NULL;
 }
 
 static void replay_offset_delete(void *opaque, const char *group, const char *topic,

@@ -42,7 +42,7 @@ sl_err_t sl_offset_store_put(sl_offset_store_t *os, const char *group, const cha
     sl_wr_i32(&wr, partition);
     sl_wr_i64(&wr, c->offset);
     sl_wr_i32(&wr, c->leader_epoch);
-    sl_wr_strz(&wr, false, c->metadata);
+    sl_wr_str(&wr, false, (sl_str_t){c->metadata, c->metadata_len});
     sl_wr_i64(&wr, c->commit_ms);
     return append(os, &buf);
 }
@@ -96,7 +96,7 @@ static sl_err_t replay_one(void *opaque, const uint8_t *p, size_t n) {
     if (type == REC_OFFSET || type == REC_OFFSET_DEL) {
         sl_str_t t = sl_rd_str(&rd, false);
         int32_t part = sl_rd_i32(&rd);
-        sl_committed_t c = {-1, -1, NULL, 0};
+        sl_committed_t c = {-1, -1, NULL, 0, 0};
         sl_str_t md = {NULL, 0};
         if (type == REC_OFFSET) {
             c.offset = sl_rd_i64(&rd);
@@ -109,6 +109,7 @@ static sl_err_t replay_one(void *opaque, const uint8_t *p, size_t n) {
         } else {
             char *topic = sl_str_dupz(t);
             c.metadata = md.p ? sl_str_dupz(md) : NULL;
+            c.metadata_len = md.len;
             if (type == REC_OFFSET) {
                 r->offset(r->opaque, group, topic, part, &c);
             } else {

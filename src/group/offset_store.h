@@ -21,7 +21,8 @@ typedef struct sl_offset_store sl_offset_store_t;
 typedef struct sl_committed {
     int64_t offset;
     int32_t leader_epoch;
-    char *metadata; /* owned; may be NULL */
+    char *metadata; /* owned; may be NULL; bytes (NULs included), NUL-terminated for logs */
+    size_t metadata_len;
     int64_t commit_ms;
 } sl_committed_t;
 

@@ -26,7 +26,7 @@
     X(LeaveGroup, 13, 0, 3, 4)                                                                     \
     X(OffsetCommit, 8, 0, 7, 8)                                                                    \
     X(OffsetFetch, 9, 0, 7, 6)                                                                     \
-    X(ListGroups, 16, 0, 2, 3)                                                                     \
+    X(ListGroups, 16, 0, 5, 3)                                                                     \
     X(DescribeGroups, 15, 0, 4, 5)                                                                 \
     X(DeleteGroups, 42, 0, 1, 2)                                                                   \
     X(OffsetDelete, 47, 0, 0, 99)                                                                  \
@@ -38,6 +38,9 @@
     X(DescribeProducers, 61, 0, 0, 0)                                                              \
     X(DescribeTransactions, 65, 0, 0, 0)                                                           \
     X(ListTransactions, 66, 0, 1, 0)                                                               \
+    X(DeleteRecords, 21, 0, 2, 2)                                                                  \
+    X(DescribeLogDirs, 35, 0, 4, 2)                                                                \
+    X(IncrementalAlterConfigs, 44, 0, 1, 1)                                                        \
     X(DescribeClientQuotas, 48, 0, 1, 1)                                                           \
     X(AlterClientQuotas, 49, 0, 1, 1)
 

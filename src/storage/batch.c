@@ -184,6 +184,53 @@ bool sl_batch_records_keyed(const uint8_t *recs, size_t len, int32_t count) {
     return true;
 }
 
+sl_err_t sl_batch_find_record_time(const uint8_t *p, const sl_batch_info_t *info, sl_decomp_t *d,
+                                   size_t max_decompressed, int64_t min_offset, int64_t ts,
+                                   int64_t *offset_out, int64_t *timestamp_out) {
+    *offset_out = *timestamp_out = -1;
+    int codec = info->attributes & SL_BATCH_ATTR_CODEC_MASK;
+    if (info->attributes & SL_BATCH_ATTR_LOG_APPEND_TIME) {
+        /* Every record's timestamp is the batch's: the first record at min_offset or later. */
+        int64_t first = SL_MAX(info->base_offset, min_offset);
+        if (info->max_timestamp >= ts && info->record_count > 0 &&
+            first <= info->base_offset + info->last_offset_delta) {
+            *offset_out = first;
+            *timestamp_out = info->max_timestamp;
+        }
+        return SL_OK;
+    }
+    const uint8_t *rec = p + SL_BATCH_HEADER_BYTES;
+    size_t len = info->total_bytes - SL_BATCH_HEADER_BYTES;
+    if (codec != SL_CODEC_NONE) {
+        if (sl_decomp_run(d, codec, rec, len, max_decompressed) != SL_OK) {
+            return SL_ERR_CORRUPT;
+        }
+        rec = d->out.data;
+        len = d->out.len;
+    }
+    walk_t w = {rec, rec + len, false};
+    for (int32_t i = 0; i < info->record_count; i++) {
+        int64_t body = walk_var(&w, 5);
+        if (w.bad || body < RECORD_MIN_BYTES - 1 || body > w.end - w.p) {
+            return SL_ERR_CORRUPT;
+        }
+        walk_t r = {w.p, w.p + body, false};
+        w.p += body;
+        r.p++; /* attributes */
+        int64_t rec_ts = (int64_t)((uint64_t)info->base_timestamp + (uint64_t)walk_var(&r, 10));
+        int64_t rec_off = info->base_offset + walk_var(&r, 5);
+        if (r.bad) {
+            return SL_ERR_CORRUPT;
+        }
+        if (rec_off >= min_offset && rec_ts >= ts) {
+            *offset_out = rec_off;
+            *timestamp_out = rec_ts;
+            return SL_OK;
+        }
+    }
+    return SL_OK;
+}
+
 void sl_batch_set_base_offset(uint8_t *p, int64_t base_offset) {
     sl_store_be64(p, (uint64_t)base_offset);
 }

@@ -73,6 +73,17 @@ int sl_batch_check_records(const uint8_t *p, const sl_batch_info_t *info, sl_dec
  * by sl_batch_check_records) has a key: topics with cleanup.policy=compact refuse the others, as
  * Kafka does. Thread: any. */
 bool sl_batch_records_keyed(const uint8_t *recs, size_t len, int32_t count);
+/* The first record of a batch that sl_batch_parse accepted (`p`, `info`, the whole batch in
+ * memory) whose offset is at least `min_offset` and whose timestamp is at least `ts`: writes its
+ * offset and timestamp, or -1 for both when the batch has none. Records of a LogAppendTime batch
+ * all carry the batch's maxTimestamp, as Kafka reads them. A compressed payload is decompressed
+ * into `d` (at most `max_decompressed` bytes). Returns SL_OK, or SL_ERR_CORRUPT for a payload or
+ * record framing that does not decode (the log holds only checked batches, so that is damage).
+ * Thread: the owner of `d`. */
+SL_MUST_USE sl_err_t sl_batch_find_record_time(const uint8_t *p, const sl_batch_info_t *info,
+                                               sl_decomp_t *d, size_t max_decompressed,
+                                               int64_t min_offset, int64_t ts, int64_t *offset_out,
+                                               int64_t *timestamp_out);
 
 /* Writes baseOffset into a batch's header in place. */
 void sl_batch_set_base_offset(uint8_t *p, int64_t base_offset);

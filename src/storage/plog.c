@@ -32,6 +32,7 @@
  * clean; a missing or unreadable one only makes the next clean treat segments as dirty (and keep
  * their tombstones for a fresh delete.retention.ms). */
 #define CLEAN_CHECKPOINT "cleaner-checkpoint"
+#define START_FILE       "log-start-offset"
 #define SCAN_CHUNK       65536
 
 struct sl_plog {
@@ -72,6 +73,8 @@ void sl_plog_conf_default(sl_plog_conf_t *conf) {
     conf->max_compaction_lag_ms = INT64_MAX;
 }
 
+static size_t find_seg(const sl_plog_t *plog, int64_t offset);
+
 static sl_segment_t *active(const sl_plog_t *plog) {
     return plog->segs[plog->n_segs - 1];
 }
@@ -108,6 +111,21 @@ static sl_err_t fail(sl_plog_t *plog, const char *op) {
 }
 
 static void read_clean_checkpoint(sl_plog_t *plog);
+/* The log start offset kept by sl_plog_delete_records, or -1 when there is none (or it does not
+ * parse: then the first segment's base is the start, as before any DeleteRecords). */
+static int64_t read_start_file(const char *dir) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/" START_FILE, dir);
+    FILE *f = fopen(path, "r");
+    long long v = -1;
+    if (f) {
+        if (fscanf(f, "%lld", &v) != 1 || v < 0) {
+            v = -1;
+        }
+        fclose(f);
+    }
+    return v;
+}
 
 sl_err_t sl_plog_open(const char *dir, const sl_plog_conf_t *conf, int64_t now_ms, sl_plog_t **out,
                       char *err) {
@@ -229,7 +247,7 @@ sl_err_t sl_plog_open(const char *dir, const sl_plog_conf_t *conf, int64_t now_m
         sl_plog_close(plog);
         return rc;
     }
-    plog->start = plog->segs[0]->base;
+    plog->start = SL_MIN(SL_MAX(plog->segs[0]->base, read_start_file(dir)), active(plog)->next);
     plog->durable = active(plog)->next;
     read_clean_checkpoint(plog);
     if (active(plog)->created_ms == 0) {
@@ -281,6 +299,19 @@ void sl_plog_close(sl_plog_t *plog) {
             sl_os.close(fd);
             (void)sl_os_fsync_dir(plog->dir);
         }
+    }
+    free(plog->segs);
+    free(plog->scan);
+    free(plog->dir);
+    free(plog);
+}
+
+void sl_plog_discard(sl_plog_t *plog) {
+    if (!plog) {
+        return;
+    }
+    for (size_t i = 0; i < plog->n_segs; i++) {
+        sl_segment_close(plog->segs[i]);
     }
     free(plog->segs);
     free(plog->scan);
@@ -557,7 +588,7 @@ int sl_plog_tick(sl_plog_t *plog, int64_t now_ms) {
         total -= old->size;
         memmove(plog->segs, plog->segs + 1, (plog->n_segs - 1) * sizeof *plog->segs);
         plog->n_segs--;
-        plog->start = plog->segs[0]->base;
+        plog->start = SL_MAX(plog->start, plog->segs[0]->base);
         sl_log(SL_LOG_INFO, "storage", "file=%s op=delete reason=%s", old->path,
                by_time ? "retention.ms" : "retention.bytes");
         sl_segment_delete(old);
@@ -568,6 +599,35 @@ int sl_plog_tick(sl_plog_t *plog, int64_t now_ms) {
 
 int64_t sl_plog_start_offset(const sl_plog_t *plog) {
     return plog->start;
+}
+
+sl_err_t sl_plog_delete_records(sl_plog_t *plog, int64_t offset) {
+    if (plog->offline) {
+        return SL_ERR_IO;
+    }
+    if (offset > sl_plog_end_offset(plog)) {
+        return SL_ERR_LIMIT;
+    }
+    if (offset <= plog->start) {
+        return SL_OK;
+    }
+    char path[4200], text[32];
+    snprintf(path, sizeof path, "%s/" START_FILE, plog->dir);
+    int n = snprintf(text, sizeof text, "%" PRId64 "\n", offset);
+    if (sl_os_write_file_atomic(path, text, (size_t)n) < 0) {
+        sl_log(SL_LOG_ERROR, "storage", "file=%s op=write err=\"%s\"", path, strerror(errno));
+        return SL_ERR_IO;
+    }
+    plog->start = offset;
+    /* Segments wholly below the new start go; the active one always stays. */
+    while (plog->n_segs > 1 && plog->segs[1]->base <= offset) {
+        sl_segment_t *old = plog->segs[0];
+        memmove(plog->segs, plog->segs + 1, (plog->n_segs - 1) * sizeof *plog->segs);
+        plog->n_segs--;
+        sl_log(SL_LOG_INFO, "storage", "file=%s op=delete reason=delete-records", old->path);
+        sl_segment_delete(old);
+    }
+    return SL_OK;
 }
 
 int64_t sl_plog_end_offset(const sl_plog_t *plog) {
@@ -721,40 +781,75 @@ sl_err_t sl_plog_read(sl_plog_t *plog, int64_t offset, int64_t limit_offset, siz
     return SL_OK;
 }
 
+/* The time search in one segment: batches are walked from the time index's hint; the first one
+ * that can hold a match (a record at or after `min_offset`, maxTimestamp >= ts) is read whole and
+ * its records decoded. A batch whose only matches lie below `min_offset` is passed over. */
 typedef struct time_ctx {
-    int64_t ts;
+    sl_plog_t *plog;
+    sl_segment_t *seg;
+    sl_decomp_t *d;
+    size_t max_decompressed;
+    int64_t ts, min_offset;
     int64_t offset, found_ts;
+    sl_err_t rc;
 } time_ctx_t;
 
 static bool visit_time(const sl_batch_info_t *info, int64_t pos, void *opaque) {
-    (void)pos;
     time_ctx_t *c = opaque;
-    if (info->max_timestamp >= c->ts) {
-        c->offset = info->base_offset;
-        c->found_ts = info->max_timestamp;
+    if (info->max_timestamp < c->ts ||
+        info->base_offset + info->last_offset_delta < c->min_offset) {
+        return true;
+    }
+    if ((int64_t)info->total_bytes > c->seg->size - pos) {
+        sl_log(SL_LOG_ERROR, "storage",
+               "file=%s op=time-search pos=%" PRId64 " msg=\"batch runs past the segment\"",
+               c->seg->path, pos);
+        c->rc = SL_ERR_IO;
         return false;
     }
-    return true;
+    uint8_t *buf = sl_xmalloc(info->total_bytes);
+    sl_batch_info_t full;
+    if (sl_os_pread_all(c->seg->fd, buf, info->total_bytes, pos) != (ssize_t)info->total_bytes ||
+        sl_batch_parse(buf, info->total_bytes, false, &full) != SL_OK ||
+        sl_batch_find_record_time(buf, &full, c->d, c->max_decompressed, c->min_offset, c->ts,
+                                  &c->offset, &c->found_ts) != SL_OK) {
+        sl_log(SL_LOG_ERROR, "storage",
+               "file=%s op=time-search pos=%" PRId64 " msg=\"batch unreadable\"", c->seg->path,
+               pos);
+        c->rc = SL_ERR_IO;
+    }
+    free(buf);
+    return c->rc == SL_OK && c->offset < 0;
 }
 
-sl_err_t sl_plog_offset_for_time(sl_plog_t *plog, int64_t ts, int64_t *offset_out,
+static sl_err_t time_search(sl_plog_t *plog, sl_segment_t *seg, time_ctx_t *c) {
+    c->plog = plog;
+    c->seg = seg;
+    c->offset = c->found_ts = -1;
+    c->rc = SL_OK;
+    sl_err_t rc = walk(plog, seg, sl_segment_lookup_time(seg, c->ts), visit_time, c);
+    return rc != SL_OK ? SL_ERR_IO : c->rc;
+}
+
+sl_err_t sl_plog_offset_for_time(sl_plog_t *plog, int64_t ts, sl_decomp_t *d,
+                                 size_t max_decompressed, int64_t *offset_out,
                                  int64_t *timestamp_out) {
     *offset_out = *timestamp_out = -1;
     if (plog->offline) {
         return SL_ERR_IO;
     }
-    for (size_t i = 0; i < plog->n_segs; i++) {
+    for (size_t i = find_seg(plog, plog->start); i < plog->n_segs; i++) {
         sl_segment_t *seg = plog->segs[i];
         if (seg->max_ts < ts) {
             continue;
         }
-        time_ctx_t c = {ts, -1, -1};
-        sl_err_t rc = walk(plog, seg, sl_segment_lookup_time(seg, ts), visit_time, &c);
-        if (rc != SL_OK) {
+        time_ctx_t c = {
+            .d = d, .max_decompressed = max_decompressed, .ts = ts, .min_offset = plog->start};
+        if (time_search(plog, seg, &c) != SL_OK) {
             return SL_ERR_IO;
         }
         if (c.offset >= 0) {
-            *offset_out = SL_MAX(c.offset, plog->start);
+            *offset_out = c.offset;
             *timestamp_out = c.found_ts;
             return SL_OK;
         }
@@ -762,14 +857,42 @@ sl_err_t sl_plog_offset_for_time(sl_plog_t *plog, int64_t ts, int64_t *offset_ou
     return SL_OK;
 }
 
-void sl_plog_max_timestamp(const sl_plog_t *plog, int64_t *ts_out, int64_t *offset_out) {
+sl_err_t sl_plog_max_timestamp(sl_plog_t *plog, sl_decomp_t *d, size_t max_decompressed,
+                               int64_t *ts_out, int64_t *offset_out) {
     *ts_out = *offset_out = -1;
-    for (size_t i = 0; i < plog->n_segs; i++) {
-        if (plog->segs[i]->max_ts > *ts_out) {
-            *ts_out = plog->segs[i]->max_ts;
-            *offset_out = plog->segs[i]->max_ts_offset;
-        }
+    if (plog->offline) {
+        return SL_ERR_IO;
     }
+    /* The earliest segment with the largest maxTimestamp, then its first record carrying it.
+     * Only the segment holding the log start offset can have records below it (DeleteRecords);
+     * if its maximum lies only there, it is left out and the search runs once more. */
+    sl_segment_t *skip = NULL;
+    for (int round = 0; round < 2; round++) {
+        sl_segment_t *best = NULL;
+        for (size_t i = find_seg(plog, plog->start); i < plog->n_segs; i++) {
+            sl_segment_t *seg = plog->segs[i];
+            if (seg != skip && seg->max_ts >= 0 && (!best || seg->max_ts > best->max_ts)) {
+                best = seg;
+            }
+        }
+        if (!best) {
+            return SL_OK;
+        }
+        time_ctx_t c = {.d = d,
+                        .max_decompressed = max_decompressed,
+                        .ts = best->max_ts,
+                        .min_offset = plog->start};
+        if (time_search(plog, best, &c) != SL_OK) {
+            return SL_ERR_IO;
+        }
+        if (c.offset >= 0) {
+            *ts_out = c.found_ts;
+            *offset_out = c.offset;
+            return SL_OK;
+        }
+        skip = best;
+    }
+    return SL_OK;
 }
 
 /* Walks for sl_plog_walk_tail / sl_plog_walk_from: batches whose last offset is below `from`

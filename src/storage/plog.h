@@ -5,6 +5,8 @@
  *   <base_offset:020>.index      sparse offset index: (int32 relative offset, int32 position) BE
  *   <base_offset:020>.timeindex  time index: (int64 timestamp, int32 relative offset) BE
  *   clean-shutdown               present only while the log is closed cleanly
+ *   log-start-offset             the log start offset DeleteRecords moved (decimal text), when
+ *                                it lies above the first segment's base
  *
  * Invariants: offsets are dense and increasing; every byte below `durable` position of the active
  * segment has been fdatasync'ed; segments other than the active one were synced when rolled, so
@@ -63,6 +65,9 @@ sl_plog_t *sl_plog_open_offline(const char *dir, const sl_plog_conf_t *conf);
 bool sl_plog_offline(const sl_plog_t *plog);
 /* Syncs, writes the clean-shutdown marker (unless FAILED), closes files, frees. NULL is a no-op. */
 void sl_plog_close(sl_plog_t *plog);
+/* Closes files and frees without syncing or writing the clean-shutdown marker: for a log whose
+ * directory is removed next (topic deletion). NULL is a no-op. */
+void sl_plog_discard(sl_plog_t *plog);
 /* Replaces the configuration (topic config change); takes effect at the next append/tick. */
 void sl_plog_set_conf(sl_plog_t *plog, const sl_plog_conf_t *conf);
 
@@ -110,7 +115,13 @@ int sl_plog_tick(sl_plog_t *plog, int64_t now_ms);
 /* FAILED by ENOSPC or EDQUOT (and so re-checked by sl_plog_tick). */
 bool sl_plog_failed_by_full_disk(const sl_plog_t *plog);
 
-int64_t sl_plog_start_offset(const sl_plog_t *plog);   /* log start offset */
+int64_t sl_plog_start_offset(const sl_plog_t *plog); /* log start offset */
+/* DeleteRecords: moves the log start offset up to `offset` (at most the end offset; an offset at
+ * or below the current start changes nothing). The new start is written durably to the
+ * log-start-offset file before anything else changes, then segments wholly below it are
+ * deleted. Reads below it get SL_ERR_LIMIT, time lookups ignore the records below it, and a
+ * reopen keeps it. Returns SL_OK, SL_ERR_LIMIT (offset past the end) or SL_ERR_IO. */
+SL_MUST_USE sl_err_t sl_plog_delete_records(sl_plog_t *plog, int64_t offset);
 int64_t sl_plog_end_offset(const sl_plog_t *plog);     /* next offset to assign (LEO) */
 int64_t sl_plog_durable_offset(const sl_plog_t *plog); /* every offset below this is on disk */
 bool sl_plog_failed(const sl_plog_t *plog);
@@ -134,13 +145,20 @@ typedef struct sl_plog_slice {
 SL_MUST_USE sl_err_t sl_plog_read(sl_plog_t *plog, int64_t offset, int64_t limit_offset,
                                   size_t max_bytes, sl_plog_slice_t *slice);
 
-/* First offset whose batch maxTimestamp >= ts (ListOffsets by time): writes the offset and the
- * batch's timestamp, or -1 for both when no such record exists. */
-SL_MUST_USE sl_err_t sl_plog_offset_for_time(sl_plog_t *plog, int64_t ts, int64_t *offset_out,
+/* ListOffsets by time: the first record at or after the log start offset whose timestamp is at
+ * least `ts`: writes its offset and timestamp, or -1 for both when no such record exists. The
+ * batch holding it is read and its records decoded (a compressed one through `d`, at most
+ * `max_decompressed` bytes). Returns SL_OK or SL_ERR_IO. Thread: the owner of `d`. */
+struct sl_decomp;
+SL_MUST_USE sl_err_t sl_plog_offset_for_time(sl_plog_t *plog, int64_t ts, struct sl_decomp *d,
+                                             size_t max_decompressed, int64_t *offset_out,
                                              int64_t *timestamp_out);
-/* Largest timestamp in the log and the offset of its batch's last record (ListOffsets -3,
- * "max timestamp"); -1/-1 for an empty log. */
-void sl_plog_max_timestamp(const sl_plog_t *plog, int64_t *ts_out, int64_t *offset_out);
+/* ListOffsets -3 (max timestamp, KIP-734): the largest timestamp in the log and the offset of the
+ * first record carrying it (the earliest one among equals); -1/-1 for an empty log. Decodes the
+ * batch as sl_plog_offset_for_time does. Returns SL_OK or SL_ERR_IO. */
+SL_MUST_USE sl_err_t sl_plog_max_timestamp(sl_plog_t *plog, struct sl_decomp *d,
+                                           size_t max_decompressed, int64_t *ts_out,
+                                           int64_t *offset_out);
 
 /* Calls `fn` for the header of every batch in the last `n_segments` segments, oldest first
  * (rebuilding producer state at start-up). `control` is the marker type of a control batch

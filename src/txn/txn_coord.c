@@ -153,6 +153,7 @@ void sl_txn_add_offset(sl_txn_t *t, sl_str_t group, sl_str_t topic, int32_t part
     o->offset = offset;
     o->leader_epoch = leader_epoch;
     o->metadata = metadata.p ? sl_str_dupz(metadata) : NULL;
+    o->metadata_len = metadata.len;
 }
 
 /* ---- the log ---- */
@@ -186,7 +187,7 @@ static void encode(const sl_txn_t *t, sl_writer_t *wr) {
         sl_wr_i32(wr, o->partition);
         sl_wr_i64(wr, o->offset);
         sl_wr_i32(wr, o->leader_epoch);
-        sl_wr_strz(wr, false, o->metadata);
+        sl_wr_str(wr, false, (sl_str_t){o->metadata, o->metadata_len});
     }
 }
 

@@ -55,7 +55,8 @@ typedef struct sl_txn_offset {
     int32_t partition;
     int64_t offset;
     int32_t leader_epoch;
-    char *metadata; /* may be NULL */
+    char *metadata; /* may be NULL; bytes, NUL-terminated */
+    size_t metadata_len;
 } sl_txn_offset_t;
 
 typedef struct sl_txn {

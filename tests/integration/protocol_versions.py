@@ -12,132 +12,7 @@ import sys
 INF = 99
 
 
-def uvarint(n):
-    out = b""
-    while n >= 0x80:
-        out += bytes([(n & 0x7F) | 0x80])
-        n >>= 7
-    return out + bytes([n])
-
-
-class Reader:
-    def __init__(self, b):
-        self.b, self.p = b, 0
-
-    def take(self, n):
-        if self.p + n > len(self.b):
-            raise ValueError("truncated at %d (+%d of %d)" % (self.p, n, len(self.b)))
-        v = self.b[self.p:self.p + n]
-        self.p += n
-        return v
-
-    def uvarint(self):
-        shift = v = 0
-        while True:
-            c = self.take(1)[0]
-            v |= (c & 0x7F) << shift
-            if not c & 0x80:
-                return v
-            shift += 7
-
-
-def enc(schema, vals, ver, flex):
-    out = b""
-    for name, typ, lo, hi in schema:
-        if not lo <= ver <= hi:
-            continue
-        v = vals.get(name)
-        if isinstance(typ, list):
-            if v is None:
-                out += uvarint(0) if flex else struct.pack(">i", -1)
-                continue
-            out += uvarint(len(v) + 1) if flex else struct.pack(">i", len(v))
-            for item in v:
-                out += enc(typ, item, ver, flex)
-        elif typ in ("str", "nstr"):
-            if v is None:
-                out += uvarint(0) if flex else struct.pack(">h", -1)
-            else:
-                s = v.encode()
-                out += (uvarint(len(s) + 1) if flex else struct.pack(">h", len(s))) + s
-        elif typ == "bytes":
-            if v is None:
-                out += uvarint(0) if flex else struct.pack(">i", -1)
-            else:
-                out += (uvarint(len(v) + 1) if flex else struct.pack(">i", len(v))) + v
-        elif typ == "i32list":
-            v = v or []
-            out += uvarint(len(v) + 1) if flex else struct.pack(">i", len(v))
-            out += b"".join(struct.pack(">i", x) for x in v)
-        elif typ == "i64list":
-            v = v or []
-            out += uvarint(len(v) + 1) if flex else struct.pack(">i", len(v))
-            out += b"".join(struct.pack(">q", x) for x in v)
-        elif typ == "strlist":
-            if v is None:
-                out += uvarint(0) if flex else struct.pack(">i", -1)
-                continue
-            out += uvarint(len(v) + 1) if flex else struct.pack(">i", len(v))
-            for s in v:
-                s = s.encode()
-                out += (uvarint(len(s) + 1) if flex else struct.pack(">h", len(s))) + s
-        elif typ == "uuid":
-            out += v or bytes(16)
-        else:
-            out += struct.pack({"i8": ">b", "bool": ">?", "i16": ">h", "i32": ">i",
-                                "i64": ">q"}[typ], v if v is not None else 0)
-    if flex:
-        out += uvarint(0)
-    return out
-
-
-def dec(schema, r, ver, flex):
-    obj = {}
-    for name, typ, lo, hi in schema:
-        if not lo <= ver <= hi:
-            continue
-        if isinstance(typ, list) or typ in ("i32list", "strlist", "i64list"):
-            n = r.uvarint() - 1 if flex else struct.unpack(">i", r.take(4))[0]
-            if n < 0:
-                obj[name] = None
-                continue
-            items = []
-            for _ in range(n):
-                if typ == "i32list":
-                    items.append(struct.unpack(">i", r.take(4))[0])
-                elif typ == "i64list":
-                    items.append(struct.unpack(">q", r.take(8))[0])
-                elif typ == "strlist":  # bare strings: no tagged fields after each
-                    m = r.uvarint() - 1 if flex else struct.unpack(">h", r.take(2))[0]
-                    items.append(None if m < 0 else r.take(m).decode())
-                else:
-                    items.append(dec(typ, r, ver, flex))
-            obj[name] = items
-        elif typ in ("str", "nstr"):
-            n = r.uvarint() - 1 if flex else struct.unpack(">h", r.take(2))[0]
-            obj[name] = None if n < 0 else r.take(n).decode()
-        elif typ == "bytes":
-            n = r.uvarint() - 1 if flex else struct.unpack(">i", r.take(4))[0]
-            obj[name] = None if n < 0 else r.take(n)
-        elif typ == "uuid":
-            obj[name] = r.take(16)
-        else:
-            fmt = {"i8": ">b", "bool": ">?", "i16": ">h", "i32": ">i", "i64": ">q"}[typ]
-            obj[name] = struct.unpack(fmt, r.take(struct.calcsize(fmt)))[0]
-    if flex:
-        for _ in range(r.uvarint()):
-            r.uvarint()
-            r.take(r.uvarint())
-    return obj
-
-
-def crc32c(data):
-    crc = 0xFFFFFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
-    return crc ^ 0xFFFFFFFF
+from kschema import Reader, crc32c, dec, enc
 
 
 def record_batch(value, pid=-1, epoch=-1, seq=-1, attrs=0):
@@ -292,8 +167,10 @@ OF_RESP = [("throttle", "i32", 3, INF),
                                   ("epoch", "i32", 5, INF), ("meta", "nstr", 0, INF),
                                   ("error", "i16", 0, INF)], 0, INF)], 0, INF),
            ("error", "i16", 2, INF)]
+LS_REQ = [("states", "strlist", 4, INF), ("types", "strlist", 5, INF)]
 LS_RESP = [("throttle", "i32", 1, INF), ("error", "i16", 0, INF),
-           ("groups", [("id", "str", 0, INF), ("ptype", "str", 0, INF)], 0, INF)]
+           ("groups", [("id", "str", 0, INF), ("ptype", "str", 0, INF), ("state", "str", 4, INF),
+                       ("type", "str", 5, INF)], 0, INF)]
 DG_REQ = [("groups", "strlist", 0, INF), ("ops", "bool", 3, INF)]
 DG_RESP = [("throttle", "i32", 1, INF),
            ("groups", [("error", "i16", 0, INF), ("id", "str", 0, INF), ("state", "str", 0, INF),
@@ -509,8 +386,18 @@ for v, flex in versions(9):
     tested += 1
 
 for v, flex in versions(16):
-    r = call(16, v, flex, b"", LS_RESP)
-    assert any(g["id"] == group for g in r["groups"]), (v, r)
+    r = call(16, v, flex, enc(LS_REQ, {"states": [], "types": []}, v, flex), LS_RESP)
+    mine = [g for g in r["groups"] if g["id"] == group]
+    assert len(mine) == 1 and mine[0].get("state", "Stable") == "Stable", (v, r)
+    assert mine[0].get("type", "classic") == "classic", (v, r)
+    if v >= 4:  # KIP-518 state filter, case-insensitive
+        r = call(16, v, flex, enc(LS_REQ, {"states": ["stable"], "types": []}, v, flex), LS_RESP)
+        assert group in [g["id"] for g in r["groups"]], (v, r)
+        r = call(16, v, flex, enc(LS_REQ, {"states": ["Empty"], "types": []}, v, flex), LS_RESP)
+        assert group not in [g["id"] for g in r["groups"]], (v, r)
+    if v >= 5:  # KIP-848 type filter: every group here is classic
+        r = call(16, v, flex, enc(LS_REQ, {"states": [], "types": ["consumer"]}, v, flex), LS_RESP)
+        assert r["groups"] == [], (v, r)
     tested += 1
 
 for v, flex in versions(15):

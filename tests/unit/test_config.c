@@ -22,6 +22,7 @@ TEST(broker_defaults_are_kafkas) {
     CHECK(c.auto_create_topics);
     CHECK_EQ_INT(c.message_max_bytes, 1048588);
     CHECK_EQ_INT(c.flush_messages, INT64_MAX);
+    CHECK_EQ_INT(c.group_initial_rebalance_delay_ms, 3000); /* librdkafka 0102/0113 rely on it */
 }
 
 TEST(set_checks_names_types_and_ranges) {

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "storage/compress.h"
 #include "storage_util.h"
 
 TEST(append_assigns_dense_offsets_and_rolls_segments) {
@@ -68,16 +69,19 @@ TEST(offset_for_time_and_max_timestamp) {
     CHECK_EQ_INT(sl_plog_open(dir, &conf, 1, &plog, err), SL_OK);
     CHECK_EQ_INT(append_batches(plog, 50, 10, 10000, 1, NULL), SL_OK); /* ts 10000..10499 */
     int64_t off, ts;
-    CHECK_EQ_INT(sl_plog_offset_for_time(plog, 0, &off, &ts), SL_OK);
+    sl_decomp_t d;
+    sl_decomp_init(&d);
+    CHECK_EQ_INT(sl_plog_offset_for_time(plog, 0, &d, 1 << 20, &off, &ts), SL_OK);
     CHECK_EQ_INT(off, 0);
-    CHECK_EQ_INT(sl_plog_offset_for_time(plog, 10255, &off, &ts), SL_OK);
-    CHECK_EQ_INT(off, 250); /* batch granularity: the batch holding ts 10250..10259 */
-    CHECK_EQ_INT(ts, 10259);
-    CHECK_EQ_INT(sl_plog_offset_for_time(plog, 99999, &off, &ts), SL_OK);
+    CHECK_EQ_INT(sl_plog_offset_for_time(plog, 10255, &d, 1 << 20, &off, &ts), SL_OK);
+    CHECK_EQ_INT(off, 255); /* the record, inside the batch holding ts 10250..10259 */
+    CHECK_EQ_INT(ts, 10255);
+    CHECK_EQ_INT(sl_plog_offset_for_time(plog, 99999, &d, 1 << 20, &off, &ts), SL_OK);
     CHECK_EQ_INT(off, -1);
-    sl_plog_max_timestamp(plog, &ts, &off);
+    CHECK_EQ_INT(sl_plog_max_timestamp(plog, &d, 1 << 20, &ts, &off), SL_OK);
     CHECK_EQ_INT(ts, 10499);
     CHECK_EQ_INT(off, 499);
+    sl_decomp_fini(&d);
     sl_plog_close(plog);
     sl_os_rmtree(dir);
     free(dir);
@@ -149,6 +153,48 @@ TEST(reopen_clean_and_unclean_give_the_same_log) {
     free(dir);
 }
 
+/* librdkafka's 0081 fixture: three records in one batch with timestamps +100, +400, +250. By time
+ * each target is answered by the first record that reaches it; the max-timestamp lookup (KIP-734)
+ * answers the record holding +400, not the batch's last offset. */
+TEST(time_lookups_resolve_records_inside_a_batch) {
+    char *dir = tmpdir();
+    sl_plog_conf_t conf = small_conf();
+    conf.segment_bytes = 1 << 20;
+    sl_plog_t *plog;
+    char err[SL_ERRLEN];
+    CHECK_EQ_INT(sl_plog_open(dir, &conf, 1, &plog, err), SL_OK);
+    const int64_t base = 1700000000000;
+    const int64_t delta[3] = {100, 400, 250};
+    sl_buf_t b = {0};
+    batchgen_times(&b, 3, base, delta);
+    int64_t first;
+    CHECK_EQ_INT(sl_plog_append(plog, b.data, b.len, 1, &first), SL_OK);
+    sl_buf_fini(&b);
+    sl_decomp_t d;
+    sl_decomp_init(&d);
+    const int64_t target[5] = {50, 150, 300, 400, 401};
+    const int64_t want[5] = {0, 1, 1, 1, -1};
+    for (int i = 0; i < 5; i++) {
+        int64_t off, ts;
+        CHECK_EQ_INT(sl_plog_offset_for_time(plog, base + target[i], &d, 1 << 20, &off, &ts),
+                     SL_OK);
+        CHECK_EQ_INT(off, want[i]);
+    }
+    int64_t off, ts;
+    CHECK_EQ_INT(sl_plog_max_timestamp(plog, &d, 1 << 20, &ts, &off), SL_OK);
+    CHECK_EQ_INT(ts, base + 400);
+    CHECK_EQ_INT(off, 1);
+    /* The same after a reopen, when the segment's maximum comes from the indexes. */
+    sl_plog_close(plog);
+    CHECK_EQ_INT(sl_plog_open(dir, &conf, 1, &plog, err), SL_OK);
+    CHECK_EQ_INT(sl_plog_max_timestamp(plog, &d, 1 << 20, &ts, &off), SL_OK);
+    CHECK_EQ_INT(off, 1);
+    sl_decomp_fini(&d);
+    sl_plog_close(plog);
+    sl_os_rmtree(dir);
+    free(dir);
+}
+
 TEST(log_append_time_topics_stamp_batches) {
     char *dir = tmpdir();
     sl_plog_conf_t conf = small_conf();
@@ -158,8 +204,12 @@ TEST(log_append_time_topics_stamp_batches) {
     CHECK_EQ_INT(sl_plog_open(dir, &conf, 1, &plog, err), SL_OK);
     CHECK_EQ_INT(append_batches(plog, 1, 3, 5, 777777, NULL), SL_OK);
     int64_t ts, off;
-    sl_plog_max_timestamp(plog, &ts, &off);
+    sl_decomp_t d;
+    sl_decomp_init(&d);
+    CHECK_EQ_INT(sl_plog_max_timestamp(plog, &d, 1 << 20, &ts, &off), SL_OK);
+    sl_decomp_fini(&d);
     CHECK_EQ_INT(ts, 777777);
+    CHECK_EQ_INT(off, 0); /* LogAppendTime: every record carries it; the first one answers */
     sl_plog_slice_t s;
     CHECK_EQ_INT(sl_plog_read(plog, 0, 3, 4096, &s), SL_OK);
     uint8_t *buf = sl_xmalloc(s.len);
@@ -242,6 +292,48 @@ TEST(writeback_is_due_after_enough_unsynced_bytes) {
     CHECK_EQ_INT(sl_plog_sync_end(plog, target, SL_OK), SL_OK);
     CHECK(!sl_plog_writeback_due(plog));
     sl_buf_fini(&b);
+    sl_plog_close(plog);
+    sl_os_rmtree(dir);
+    free(dir);
+}
+
+/* DeleteRecords: the log start offset moves up (never down), reads below it are out of range,
+ * segments wholly below it are deleted, time lookups skip the records below it, and a reopen
+ * keeps it. */
+TEST(delete_records_moves_the_log_start_offset_durably) {
+    char *dir = tmpdir();
+    sl_plog_conf_t conf = small_conf();
+    sl_plog_t *plog;
+    char err[SL_ERRLEN];
+    CHECK_EQ_INT(sl_plog_open(dir, &conf, 1, &plog, err), SL_OK);
+    CHECK_EQ_INT(append_batches(plog, 100, 10, 5000, 1, NULL), SL_OK); /* ts 5000..5999 */
+    int segs = sl_plog_segment_count(plog);
+    CHECK(segs > 3);
+    CHECK_EQ_INT(sl_plog_delete_records(plog, 1001), SL_ERR_LIMIT);
+    CHECK_EQ_INT(sl_plog_delete_records(plog, 555), SL_OK);
+    CHECK_EQ_INT(sl_plog_start_offset(plog), 555);
+    CHECK(sl_plog_segment_count(plog) < segs);
+    CHECK_EQ_INT(sl_plog_delete_records(plog, 100), SL_OK); /* below: no change */
+    CHECK_EQ_INT(sl_plog_start_offset(plog), 555);
+    sl_plog_slice_t s;
+    CHECK_EQ_INT(sl_plog_read(plog, 554, 1000, 4096, &s), SL_ERR_LIMIT);
+    CHECK_EQ_INT(sl_plog_read(plog, 555, 1000, 4096, &s), SL_OK);
+    CHECK(s.len > 0);
+    close(s.fd);
+    sl_decomp_t d;
+    sl_decomp_init(&d);
+    int64_t off, ts;
+    CHECK_EQ_INT(sl_plog_offset_for_time(plog, 0, &d, 1 << 20, &off, &ts), SL_OK);
+    CHECK_EQ_INT(off, 555);
+    CHECK_EQ_INT(ts, 5555);
+    sl_plog_close(plog);
+    CHECK_EQ_INT(sl_plog_open(dir, &conf, 1, &plog, err), SL_OK);
+    CHECK_EQ_INT(sl_plog_start_offset(plog), 555);
+    CHECK_EQ_INT(sl_plog_end_offset(plog), 1000);
+    CHECK_EQ_INT(sl_plog_delete_records(plog, 1000), SL_OK); /* everything */
+    CHECK_EQ_INT(sl_plog_max_timestamp(plog, &d, 1 << 20, &ts, &off), SL_OK);
+    CHECK_EQ_INT(off, -1);
+    sl_decomp_fini(&d);
     sl_plog_close(plog);
     sl_os_rmtree(dir);
     free(dir);

@@ -1,6 +1,10 @@
 # broker.sh -- start and stop a real sluice broker on free loopback ports for one test.
 #   source tests/integration/lib/broker.sh
 #   broker_start [--set k=v ...]   sets BROKER (host:port), ADMIN (host:port), BROKER_PID, T (tmp)
+#                                  New groups rebalance at once (group.initial.rebalance.delay.ms=0,
+#                                  Kafka's default is 3000): tests with several members do not wait
+#                                  3 s per group; pass --set group.initial.rebalance.delay.ms=N to
+#                                  test the delay.
 #   broker_stop                    SIGTERM, wait, fail on non-zero exit or bad log lines
 #   broker_kill                    kill -9 (crash tests); broker_start again reuses $T/data
 # SL_TEST_BROKER=host:port skips starting and uses a running broker (debugging).
@@ -17,7 +21,7 @@ broker_start() {
   if [[ -n "${SL_TEST_BROKER:-}" ]]; then BROKER=$SL_TEST_BROKER; return; fi
   rm -f "$T/ports"
   "$SLUICE" broker --data-dir "$T/data" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
-      --port-file "$T/ports" "$@" >>"$T/broker.log" 2>&1 &
+      --port-file "$T/ports" --set group.initial.rebalance.delay.ms=0 "$@" >>"$T/broker.log" 2>&1 &
   BROKER_PID=$!
   for _ in $(seq 1 $((600 * mult))); do  # up to 30 s: a loaded machine, a large data dir
     [[ -s "$T/ports" ]] && break
