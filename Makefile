@@ -10,7 +10,7 @@
 
 BUILD   ?= build
 CC      ?= cc
-PKGS    := rdkafka libmicrohttpd hiredis libnats zlib libzstd liblz4 snappy jansson rocksdb
+PKGS    := rdkafka libmicrohttpd hiredis libnats zlib libzstd liblz4 snappy jansson rocksdb libedit
 CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wcast-align -Wformat=2 -Wvla -Wundef -Wno-missing-field-initializers \
@@ -27,7 +27,7 @@ Q := @
 endif
 
 LIB_SRC   := $(filter-out src/cli/main.c,$(wildcard src/*/*.c))
-LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/sql/grammar.o
 MAIN_OBJ  := $(BUILD)/src/cli/main.o
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -52,6 +52,21 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC    $<")
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+# The SQL grammar: Debian's lemon generates the parser into $(BUILD)/gen (never committed). The
+# generated code is lemon's, so it gets the warnings it was written for, not ours.
+LEMPAR  ?= /usr/share/lemon/lempar.c
+$(BUILD)/gen/sql/grammar.c: src/sql/grammar.y $(LEMPAR)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LEMON $<")
+	$(Q)lemon -q -T$(LEMPAR) -d$(dir $@) $<
+$(BUILD)/gen/sql/grammar.h: $(BUILD)/gen/sql/grammar.c
+$(BUILD)/gen/sql/grammar.o: $(BUILD)/gen/sql/grammar.c
+	@$(if $(Q),echo "  CC    $<")
+	$(Q)$(CC) $(filter-out -Wmissing-prototypes -Wextra,$(CFLAGS)) -Wno-unused-variable \
+	    -Wno-unused-parameter -c $< -o $@
+$(BUILD)/src/sql/%.o: CFLAGS += -I$(BUILD)/gen
+$(BUILD)/src/sql/%.o: | $(BUILD)/gen/sql/grammar.h
 
 $(BUILD)/libsluice.a: $(LIB_OBJ)
 	@$(if $(Q),echo "  AR    $@")

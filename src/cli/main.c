@@ -17,7 +17,8 @@ static const cmd_t cmds[] = {
     {"consume", sl_cmd_consume, "print records of a topic to stdout"},
     {"group", sl_cmd_group, "list | describe | lag | reset-offsets consumer groups"},
     {"bench", sl_cmd_bench, "benchmark a broker (kafka, redis) or the batch baseline"},
-    {"run", sl_cmd_run, "run a stream pipeline (a shared library; see examples/)"},
+    {"run", sl_cmd_run, "run a stream pipeline (a shared library; see examples/) or a .sql file"},
+    {"sql", sl_cmd_sql, "the streaming SQL shell (docs/sql.md)"},
 };
 
 static void usage(FILE *f) {
