@@ -39,7 +39,7 @@ EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_SO  := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%.so)
 
 .SECONDARY:
-.PHONY: all deps run test unit integration check-asan bench bench-groups bench-txn bench-compare bench-conn \
+.PHONY: all deps run test unit integration check-asan bench bench-sql bench-groups bench-txn bench-compare bench-conn \
         bench-interference bench-roll bench-batch-check bench-faults bench-abuse format \
         format-check clean fuzz fuzz-ci
 all: $(BUILD)/sluice $(UNIT_BIN) $(ITEST_BIN) $(BENCH_BIN) $(EXAMPLE_SO) \
@@ -139,6 +139,10 @@ check-asan: deps
 bench: deps all
 	bench/run-bench $(BUILD)
 	bench/run-group-bench $(BUILD)
+
+# What one record costs a SQL query (JSON parse, slot decode, WHERE, projection): one core.
+bench-sql: deps all
+	$(BUILD)/bench/sql_eval 2000000
 
 bench-groups: deps all
 	bench/run-group-bench $(BUILD)
