@@ -277,13 +277,16 @@ static bool acc_add(sl_sql_eval_t *ev, const sl_sql_agg_t *ag, acc_t *a, const s
 static sl_err_t step_fn(sl_stream_ctx_t *ctx, void *state, const sl_stream_rec_t *rec, void *user) {
     const sl_sql_query_t *q = user;
     const uint8_t *p = rec->value.p, *end = p + rec->value.len;
+    /* Updates a copy: a record that fails (an overflow, a full distinct set) changes nothing. */
+    uint8_t *work = sl_stream_scratch(ctx, q->state_bytes ? q->state_bytes : 8);
+    memcpy(work, state, q->state_bytes);
     for (size_t i = 0; i < q->n_aggs; i++) {
         const sl_sql_agg_t *ag = &q->aggs[i];
         sl_sql_val_t v;
         if (!sl_sql_dec_val(&p, end, ag->arg ? ag->arg->type : (sl_sql_type_t){0}, &v)) {
             return sl_stream_fail(ctx, "sql: malformed repartition record");
         }
-        uint8_t *st = (uint8_t *)state + ag->off;
+        uint8_t *st = work + ag->off;
         acc_t a;
         memcpy(&a, st, sizeof a);
         if (ag->kind == SQ_AGG_COUNT_STAR) {
@@ -310,6 +313,7 @@ static sl_err_t step_fn(sl_stream_ctx_t *ctx, void *state, const sl_stream_rec_t
         }
         memcpy(st, &a, sizeof a);
     }
+    memcpy(state, work, q->state_bytes);
     return SL_OK;
 }
 

@@ -300,3 +300,240 @@ TEST(sql_compiled_graphs) {
         g, sizeof g);
     CHECK(strstr(g, "(session gap 30000 ms, emit final"));
 }
+
+/* ---- compiled queries run through stream tasks (no broker) ---- */
+#include "stream/task.h"
+
+typedef struct rec_out {
+    char topic[64];
+    uint8_t key[64], value[256];
+    size_t klen, vlen;
+    bool null_value;
+    int64_t ts;
+    char error[160]; /* the sluice.error header of a dead-lettered record */
+} rec_out_t;
+
+static rec_out_t ROUT[1024];
+static int N_ROUT;
+
+static sl_err_t collect(void *opaque, const char *topic, int32_t partition, sl_bytes_t key,
+                        sl_bytes_t value, int64_t ts, const sl_stream_hdr_t *h, size_t nh) {
+    (void)opaque, (void)partition;
+    if (N_ROUT == (int)SL_ARRAY_LEN(ROUT)) {
+        return SL_ERR_IO;
+    }
+    rec_out_t *o = &ROUT[N_ROUT++];
+    memset(o, 0, sizeof *o);
+    snprintf(o->topic, sizeof o->topic, "%s", topic);
+    o->klen = key.len < sizeof o->key ? key.len : sizeof o->key;
+    if (key.p) {
+        memcpy(o->key, key.p, o->klen);
+    }
+    o->vlen = value.len < sizeof o->value - 1 ? value.len : sizeof o->value - 1;
+    if (value.p) {
+        memcpy(o->value, value.p, o->vlen);
+    }
+    o->null_value = !value.p;
+    o->ts = ts;
+    for (size_t i = 0; i < nh; i++) {
+        if (!strcmp(h[i].name, "sluice.error")) {
+            snprintf(o->error, sizeof o->error, "%.*s", (int)h[i].value.len,
+                     (const char *)h[i].value.p);
+        }
+    }
+    return SL_OK;
+}
+
+static sl_stream_task_conf_t TCONF = {"app", NULL, SL_STREAM_ON_ERROR_DEAD_LETTER, collect, NULL};
+
+/* Compiles `sql` (after the ddl) into a new builder; the statements in *list. */
+static sl_stream_builder_t *compiled(sl_sql_catalog_t *c, const char *sql, sl_sql_stmt_t **list) {
+    char err[SL_ERRLEN];
+    *list = sl_sql_parse(c, sql, err, sizeof err);
+    if (!*list) {
+        fprintf(stderr, "  %s\n", err);
+        return NULL;
+    }
+    sl_stream_builder_t *b = sl_stream_builder_new();
+    sl_sql_stmt_t *s = *list;
+    while (s->next) {
+        s = s->next;
+    }
+    if (sl_sql_compile(s, b, NULL, NULL, "tmp-out", err, sizeof err) != SL_OK) {
+        fprintf(stderr, "  %s\n", err);
+        sl_stream_builder_free(b);
+        return NULL;
+    }
+    return b;
+}
+
+static sl_stream_rec_t jrec(const char *json, int64_t off) {
+    return (sl_stream_rec_t){{NULL, 0}, {(const uint8_t *)json, strlen(json)}, 0, "events", 0, off};
+}
+
+static int count_topic(const char *topic) {
+    int n = 0;
+    for (int i = 0; i < N_ROUT; i++) {
+        n += !strcmp(ROUT[i].topic, topic);
+    }
+    return n;
+}
+
+static const rec_out_t *find_value(const char *topic, const char *value) {
+    for (int i = 0; i < N_ROUT; i++) {
+        if (!strcmp(ROUT[i].topic, topic) && !strcmp((const char *)ROUT[i].value, value)) {
+            return &ROUT[i];
+        }
+    }
+    return NULL;
+}
+
+TEST(sql_select_runs_where_and_projection_in_a_task) {
+    N_ROUT = 0;
+    sl_sql_catalog_t *c = catalog();
+    sl_sql_stmt_t *list;
+    sl_stream_builder_t *b =
+        compiled(c,
+                 "CREATE STREAM out1 WITH (topic='o1') AS SELECT upper(user) AS u, qty * 2 AS q2, "
+                 "geo.city AS city FROM ev WHERE qty > 1 AND ok",
+                 &list);
+    CHECK(b != NULL);
+    sl_stream_task_t *t = sl_stream_task_new(b, 0, 0, &TCONF, 0);
+    const char *in[] = {
+        "{\"user\":\"ann\",\"qty\":3,\"ok\":true,\"ts\":10,\"geo\":{\"city\":\"Oslo\"}}",
+        "{\"user\":\"bob\",\"qty\":1,\"ok\":true,\"ts\":11}",
+        "{\"user\":\"cy\",\"qty\":5,\"ok\":null,\"ts\":12}",
+        "{\"user\":\"di\",\"qty\":\"x\",\"ok\":true,\"ts\":13}",
+        "{\"user\":\"ed\",\"qty\":2147483647,\"ok\":true,\"ts\":14}",
+        "not json",
+    };
+    for (int i = 0; i < 6; i++) {
+        sl_stream_rec_t r = jrec(in[i], i);
+        CHECK(sl_stream_task_process(t, 0, &r, 0) == SL_OK);
+    }
+    CHECK_EQ_INT(count_topic("o1"), 1);
+    const rec_out_t *o = find_value("o1", "{\"u\":\"ANN\",\"q2\":6,\"city\":\"Oslo\"}");
+    CHECK(o != NULL);
+    CHECK_EQ_INT(o->ts, 10);                 /* event time from the timestamp column */
+    CHECK_EQ_INT(count_topic("app-dlq"), 3); /* mistyped qty, INT overflow, not JSON */
+    bool overflow = false;
+    for (int i = 0; i < N_ROUT; i++) {
+        overflow = overflow || strstr(ROUT[i].error, "sql: line 1, column 66: INT overflow");
+    }
+    CHECK(overflow);
+    sl_stream_task_free(t);
+    sl_stream_builder_free(b);
+    sl_sql_stmts_free(list);
+    sl_sql_catalog_free(c);
+}
+
+/* Feeds what task t0 wrote to `topic` (from index `from`) to task t1. */
+static void feed(sl_stream_task_t *t1, const char *topic, int from, int *failed) {
+    int end = N_ROUT;
+    for (int i = from; i < end; i++) {
+        if (!strcmp(ROUT[i].topic, topic) && !ROUT[i].null_value) {
+            sl_stream_rec_t r = {{ROUT[i].key, ROUT[i].klen},
+                                 {ROUT[i].value, ROUT[i].vlen},
+                                 ROUT[i].ts,
+                                 topic,
+                                 0,
+                                 i};
+            if (sl_stream_task_process(t1, 0, &r, 0) != SL_OK ||
+                sl_stream_task_tick(t1, 0) != SL_OK) {
+                *failed = 1;
+            }
+        }
+    }
+}
+
+TEST(sql_windowed_group_by_runs_in_tasks) {
+    N_ROUT = 0;
+    sl_sql_catalog_t *c = catalog();
+    sl_sql_stmt_t *list;
+    sl_stream_builder_t *b = compiled(
+        c,
+        "CREATE STREAM agg WITH (topic='agg-out') AS SELECT user, window_start, window_end, "
+        "COUNT(*) AS n, SUM(qty) AS q, COUNT(DISTINCT kind) AS kinds, AVG(amount) AS a, "
+        "MAX(price) AS p FROM ev GROUP BY user, TUMBLE(ts, INTERVAL '10' SECOND) "
+        "HAVING COUNT(*) > 1",
+        &list);
+    CHECK(b != NULL);
+    sl_stream_task_t *t0 = sl_stream_task_new(b, 0, 0, &TCONF, 0);
+    sl_stream_task_t *t1 = sl_stream_task_new(b, 1, 0, &TCONF, 0);
+    const char *in[] = {
+        "{\"user\":\"ann\",\"qty\":3,\"kind\":\"a\",\"amount\":1.5,\"price\":\"2.50\",\"ts\":1000}",
+        "{\"user\":\"ann\",\"qty\":4,\"kind\":\"b\",\"amount\":2.5,\"price\":9.1,\"ts\":2000}",
+        "{\"user\":\"ann\",\"kind\":\"a\",\"ts\":3000}",
+        "{\"user\":\"bob\",\"qty\":1,\"kind\":\"a\",\"ts\":4000}",
+        "{\"user\":\"ann\",\"qty\":9,\"kind\":\"c\",\"ts\":15000}",
+        "{\"user\":\"zed\",\"qty\":1,\"ts\":40000}", /* moves the watermark past both windows */
+    };
+    for (int i = 0; i < 6; i++) {
+        sl_stream_rec_t r = jrec(in[i], i);
+        CHECK(sl_stream_task_process(t0, 0, &r, 0) == SL_OK);
+    }
+    int failed = 0;
+    feed(t1, "app-agg-group-by-repartition", 0, &failed);
+    CHECK(!failed);
+    /* [0,10s) of ann: 3 rows (one without qty: SUM skips it, COUNT(*) does not); bob's single
+     * row and ann's [10s,20s) single row fail HAVING. */
+    CHECK_EQ_INT(count_topic("agg-out"), 1);
+    const rec_out_t *o = find_value("agg-out", "{\"user\":\"ann\",\"window_start\":0,"
+                                               "\"window_end\":10000,\"n\":3,\"q\":7,\"kinds\":2,"
+                                               "\"a\":2,\"p\":9.10}");
+    if (!o) {
+        for (int i = 0; i < N_ROUT; i++) {
+            if (!strcmp(ROUT[i].topic, "agg-out")) {
+                fprintf(stderr, "  got %s\n", ROUT[i].value);
+            }
+        }
+    }
+    CHECK(o != NULL);
+    CHECK(o->klen == 3 && !memcmp(o->key, "ann", 3)); /* keyed by the GROUP BY value */
+    sl_stream_task_free(t0);
+    sl_stream_task_free(t1);
+    sl_stream_builder_free(b);
+    sl_sql_stmts_free(list);
+    sl_sql_catalog_free(c);
+}
+
+TEST(sql_count_distinct_is_bounded_and_a_failing_record_changes_nothing) {
+    N_ROUT = 0;
+    sl_sql_catalog_t *c = catalog();
+    sl_sql_stmt_t *list;
+    sl_stream_builder_t *b =
+        compiled(c,
+                 "CREATE STREAM d WITH (topic='d-out') AS SELECT user, COUNT(*) AS n, "
+                 "COUNT(DISTINCT qty) AS dq FROM ev GROUP BY user, TUMBLE(ts, INTERVAL '1' HOUR)",
+                 &list);
+    CHECK(b != NULL);
+    sl_stream_task_t *t0 = sl_stream_task_new(b, 0, 0, &TCONF, 0);
+    sl_stream_task_t *t1 = sl_stream_task_new(b, 1, 0, &TCONF, 0);
+    static char docs[SL_SQL_DISTINCT_MAX + 3][96];
+    for (int i = 0; i < SL_SQL_DISTINCT_MAX + 3; i++) {
+        /* 257 distinct values, then one seen before, then one that moves the watermark */
+        int qty = i < SL_SQL_DISTINCT_MAX + 1 ? i : 5;
+        long long ts = i < SL_SQL_DISTINCT_MAX + 2 ? 1000 + i : 10000000;
+        snprintf(docs[i], sizeof docs[i], "{\"user\":\"%s\",\"qty\":%d,\"ts\":%lld}",
+                 i < SL_SQL_DISTINCT_MAX + 2 ? "ann" : "zed", qty, ts);
+        sl_stream_rec_t r = jrec(docs[i], i);
+        CHECK(sl_stream_task_process(t0, 0, &r, 0) == SL_OK);
+    }
+    int failed = 0;
+    feed(t1, "app-d-group-by-repartition", 0, &failed);
+    CHECK(!failed);
+    CHECK(find_value("d-out", "{\"user\":\"ann\",\"n\":257,\"dq\":256}") != NULL);
+    int dlq = 0;
+    for (int i = 0; i < N_ROUT; i++) {
+        if (!strcmp(ROUT[i].topic, "app-dlq")) {
+            dlq++;
+            CHECK(strstr(ROUT[i].error, "COUNT(DISTINCT) keeps at most 256 values") != NULL);
+        }
+    }
+    CHECK_EQ_INT(dlq, 1);
+    sl_stream_task_free(t0);
+    sl_stream_task_free(t1);
+    sl_stream_builder_free(b);
+    sl_sql_stmts_free(list);
+    sl_sql_catalog_free(c);
+}
