@@ -66,7 +66,7 @@ $(BUILD)/gen/sql/grammar.o: $(BUILD)/gen/sql/grammar.c
 	$(Q)$(CC) $(filter-out -Wmissing-prototypes -Wextra,$(CFLAGS)) -Wno-unused-variable \
 	    -Wno-unused-parameter -c $< -o $@
 $(BUILD)/src/sql/%.o: CFLAGS += -I$(BUILD)/gen
-$(BUILD)/src/sql/%.o: | $(BUILD)/gen/sql/grammar.h
+$(filter $(BUILD)/src/sql/%,$(LIB_OBJ)): | $(BUILD)/gen/sql/grammar.h
 
 $(BUILD)/libsluice.a: $(LIB_OBJ)
 	@$(if $(Q),echo "  AR    $@")

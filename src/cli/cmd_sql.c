@@ -239,6 +239,11 @@ static int repl(shell_t *sh) {
     for (;;) {
         interrupted = 0;
         char *line = readline(len ? "     -> " : "sluice> ");
+        if (!line && interrupted) { /* Ctrl-C at the prompt: drop the statement typed so far */
+            len = 0;
+            printf("\n");
+            continue;
+        }
         if (!line) { /* Ctrl-D */
             printf("\n");
             break;

@@ -1,7 +1,8 @@
 """Drives `sluice sql` through a pseudo-terminal, for test_sql_shell.sh:
   sql_shell.py SLUICE BROKER CATALOG TIMEOUT
 Types a CREATE STREAM, SHOW STREAMS, a SELECT ... EMIT CHANGES whose rows must appear as a
-table, Ctrl-C (the query stops, the prompt returns), a second query, then quit."""
+table, Ctrl-C (the query stops, the prompt returns), Ctrl-C at the prompt (the line is dropped,
+the shell stays), a query with an unknown column (a positioned error), then quit."""
 import os
 import pty
 import re
@@ -57,6 +58,9 @@ expect(rb"\| BOB\s+\| /cart\s+\|", "the second row")
 send("\x03")  # Ctrl-C
 expect(rb"query stopped: 2 rows", "the query to stop")
 expect(rb"sluice> ", "the prompt after Ctrl-C")
+send("SELECT half a stat")
+send("\x03")  # Ctrl-C at the prompt drops the line; the shell stays
+expect(rb"sluice> ", "the prompt after Ctrl-C at the prompt")
 send("SELECT nope FROM clicks;\n")
 expect(rb"line 1, column 8: unknown column 'nope'", "the checker's error")
 send("quit\n")
