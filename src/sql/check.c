@@ -16,6 +16,7 @@ typedef struct chk {
     size_t errlen;
     bool failed;
     bool post;                   /* resolving over the aggregate's output (keys, aggs, window) */
+    int depth;                   /* of check_expr: bounds every later recursion over the tree */
     sl_sql_expr_t **raw_keys;    /* GROUP BY keys as written, to match SELECT expressions */
     sl_sql_expr_t *raw_aggs[64]; /* aggregate calls as written: the same call shares a state */
 } chk_t;
@@ -362,7 +363,21 @@ static bool cast_ok(sl_sql_base_t from, sl_sql_base_t to) {
 /* Aggregates, keys and window bounds in grouped queries: the expression becomes a post slot. */
 static bool post_leaf(chk_t *c, sl_sql_expr_t *e, bool *done);
 
+#define SL_SQL_MAX_DEPTH 200
+
+static bool check_expr_at(chk_t *c, sl_sql_expr_t *e);
 static bool check_expr(chk_t *c, sl_sql_expr_t *e) {
+    if (++c->depth > SL_SQL_MAX_DEPTH) {
+        c->depth--;
+        return fail(c, e->line, e->col, "expression nested too deeply (more than %d levels)",
+                    SL_SQL_MAX_DEPTH);
+    }
+    bool ok = check_expr_at(c, e);
+    c->depth--;
+    return ok;
+}
+
+static bool check_expr_at(chk_t *c, sl_sql_expr_t *e) {
     if (c->post) {
         bool done = false;
         if (!post_leaf(c, e, &done) || done) {

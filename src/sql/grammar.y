@@ -62,7 +62,7 @@ static void sl_sql_expected(struct yyParser *p, char *buf, size_t len) {
     }
 }
 %parse_failure { ps->failed = true; }
-%stack_overflow { sl_sql_errorf(ps, 0, 0, "statement nested too deeply"); }
+%stack_overflow { sl_sql_errorf(ps, ps->tok_line, ps->tok_col, "statement nested too deeply"); }
 %stack_size 200
 
 %left OR.

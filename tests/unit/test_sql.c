@@ -78,6 +78,32 @@ static const struct {
     {"SELECT qty FROM ev; SELECT nope FROM ev", "line 1, column 28: unknown column 'nope'"},
 };
 
+TEST(sql_deep_expressions_are_refused_not_recursed) {
+    static char sql[100000];
+    size_t at = (size_t)snprintf(sql, sizeof sql, "SELECT qty");
+    for (int i = 0; i < 20000; i++) {
+        at += (size_t)snprintf(sql + at, sizeof sql - at, " + 1");
+    }
+    snprintf(sql + at, sizeof sql - at, " AS v FROM ev");
+    sl_sql_catalog_t *c = catalog();
+    char err[SL_ERRLEN];
+    sl_sql_stmt_t *s = sl_sql_parse(c, sql, err, sizeof err);
+    sl_sql_stmts_free(s);
+    sl_sql_catalog_free(c);
+    CHECK(!s);
+    CHECK(strstr(err, "line 1, column 8: expression nested too deeply") != NULL);
+    c = catalog();
+    s = sl_sql_parse(c,
+                     "SELECT ((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((("
+                     "((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((("
+                     "(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((1",
+                     err, sizeof err);
+    sl_sql_stmts_free(s);
+    sl_sql_catalog_free(c);
+    CHECK(!s);
+    CHECK(strstr(err, "statement nested too deeply") != NULL);
+}
+
 TEST(sql_bad_statements_name_line_column_and_reason) {
     for (size_t i = 0; i < SL_ARRAY_LEN(bad); i++) {
         sl_sql_catalog_t *c = catalog();
