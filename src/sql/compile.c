@@ -342,8 +342,8 @@ static void merge_fn(void *into, const void *from, void *user) {
             case SQ_AGG_SUM:
                 if (dbl) {
                     a.v.d += b.v.d;
-                } else {
-                    a.v.i += b.v.i;
+                } else { /* a merge cannot fail: wraps where a step would have failed */
+                    a.v.i = (int64_t)((uint64_t)a.v.i + (uint64_t)b.v.i);
                 }
                 break;
             case SQ_AGG_AVG:
