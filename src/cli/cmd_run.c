@@ -1,5 +1,6 @@
 /* cmd_run.c -- `sluice run PIPELINE.so`: loads a pipeline (a shared library defining
- * sl_stream_job), builds it and runs it against any Kafka cluster until SIGINT/SIGTERM. */
+ * sl_stream_job), builds it and runs it against any Kafka cluster until SIGINT/SIGTERM.
+ * `sluice run QUERY.sql` compiles the file's persistent SQL queries (src/sql) instead. */
 #include <dlfcn.h>
 #include <getopt.h>
 #include <signal.h>
@@ -10,16 +11,31 @@
 
 #include "cli/cli.h"
 #include "common/log.h"
+#include "sql/sql.h"
 #include "stream/runtime.h"
 
 /* What a pipeline library defines: declares its graph on b; argv holds the arguments after
  * `--` on the command line (argv[0] is the library path). */
 typedef sl_err_t sl_stream_job_fn(sl_stream_builder_t *b, int argc, char **argv);
 
+/* A .sql file's job: its statements, compiled into b, live until the builder is freed. */
+static sl_sql_stmt_t *sql_stmts;
+static sl_err_t sql_job(sl_stream_builder_t *b, int argc, char **argv) {
+    (void)argc;
+    char err[SL_ERRLEN];
+    sl_err_t rc =
+        sl_sql_build_file(b, argv[0], getenv("SLUICE_SQL_CATALOG"), &sql_stmts, err, sizeof err);
+    if (rc != SL_OK) {
+        fprintf(stderr, "sluice: %s\n", err);
+    }
+    return rc;
+}
+
 static void usage(FILE *f) {
     fprintf(
-        f, "usage: sluice run PIPELINE.so --app-id ID [options] [-- pipeline args]\n"
-           "Runs a stream pipeline (a shared library defining sl_stream_job; see examples/)\n"
+        f, "usage: sluice run PIPELINE.so|QUERY.sql --app-id ID [options] [-- pipeline args]\n"
+           "Runs a stream pipeline (a shared library defining sl_stream_job; see examples/, or\n"
+           "a SQL file of persistent queries, docs/sql.md; catalog: $SLUICE_SQL_CATALOG)\n"
            "against any Kafka cluster, exactly once by default. Scale out by starting more\n"
            "instances with the same --app-id (and distinct --instance-id).\n"
            "  --app-id ID        application.id: consumer group and internal topic prefix\n"
@@ -166,12 +182,15 @@ int sl_cmd_run(int argc, char **argv) {
         }
     }
     const char *path = argv[optind];
-    void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
+    size_t plen = strlen(path);
+    bool sql = plen > 4 && !strcmp(path + plen - 4, ".sql");
+    void *lib = sql ? NULL : dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!sql && !lib) {
         sl_cli_error(path, dlerror());
         return 1;
     }
-    sl_stream_job_fn *job = (sl_stream_job_fn *)(uintptr_t)dlsym(lib, "sl_stream_job");
+    sl_stream_job_fn *job =
+        sql ? sql_job : (sl_stream_job_fn *)(uintptr_t)dlsym(lib, "sl_stream_job");
     if (!job) {
         sl_cli_error(path, "no sl_stream_job function");
         dlclose(lib);
@@ -179,7 +198,9 @@ int sl_cmd_run(int argc, char **argv) {
     }
     rd_kafka_conf_t *client = sl_client_conf(&co); /* -b and -X, as the other commands */
     if (!client) {
-        dlclose(lib);
+        if (lib) {
+            dlclose(lib);
+        }
         return 2;
     }
     rc.client = client;
@@ -218,7 +239,11 @@ int sl_cmd_run(int argc, char **argv) {
         sl_stream_free(s);
     }
     sl_stream_builder_free(b);
+    sl_sql_stmts_free(sql_stmts);
+    sql_stmts = NULL;
     rd_kafka_conf_destroy(client);
-    dlclose(lib);
+    if (lib) {
+        dlclose(lib);
+    }
     return rcode;
 }

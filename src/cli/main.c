@@ -22,7 +22,8 @@ static const cmd_t cmds[] = {
     {"cluster", sl_cmd_cluster, "info | health | config of the cluster"},
     {"quota", sl_cmd_quota, "set | describe client quotas (byte rates, request %, connections)"},
     {"bench", sl_cmd_bench, "benchmark a broker (kafka, redis) or the batch baseline"},
-    {"run", sl_cmd_run, "run a stream pipeline (a shared library; see examples/)"},
+    {"run", sl_cmd_run, "run a stream pipeline (a shared library; see examples/) or a .sql file"},
+    {"sql", sl_cmd_sql, "the streaming SQL shell (docs/sql.md)"},
 };
 
 static void usage(FILE *f) {

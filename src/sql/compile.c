@@ -1,0 +1,697 @@
+/* compile.c -- a checked query to stream-engine nodes, and the catalog file.
+ *
+ * Plain query:   source(topic, event time from the timestamp column) -> map(WHERE, SELECT) -> sink
+ * Grouped query: source -> map(WHERE; key = GROUP BY values, value = aggregate arguments, both in
+ *                a compact binary form) -> rekey (repartition by that key) -> aggregate(window,
+ *                one fixed-size state per group) -> result(HAVING, SELECT) -> sink
+ * The JSON document is decoded once per record, in the source's event-time callback, into only the
+ * slots the query uses; the map reuses that row (a per-thread cache checked against the record). */
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "sql/sql_int.h"
+
+typedef struct tls {
+    const sl_sql_plan_t *plan; /* the cached row's source and record */
+    const uint8_t *vp;
+    size_t vlen;
+    int64_t offset;
+    int32_t partition;
+    bool ok;           /* the row decoded */
+    const char *why;   /* why not */
+    json_t *root;      /* the row's strings view it */
+    sl_sql_val_t *row; /* input slots, then post slots */
+    size_t cap;
+    sl_sql_scratch_t mem;
+    sl_sql_out_t out, key;
+} tls_t;
+
+static pthread_key_t tls_key;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+
+static void tls_free(void *p) {
+    tls_t *t = p;
+    json_decref(t->root);
+    free(t->row);
+    sl_sql_scratch_fini(&t->mem);
+    sl_sql_out_free(&t->out);
+    sl_sql_out_free(&t->key);
+    free(t);
+}
+static void tls_init(void) {
+    (void)pthread_key_create(&tls_key, tls_free);
+}
+static tls_t *tls_get(size_t slots) {
+    (void)pthread_once(&tls_once, tls_init);
+    tls_t *t = pthread_getspecific(tls_key);
+    if (!t) {
+        t = sl_xcalloc(1, sizeof *t);
+        (void)pthread_setspecific(tls_key, t);
+    }
+    if (slots > t->cap) {
+        t->cap = slots * 2;
+        t->row = sl_xrealloc(t->row, t->cap * sizeof *t->row);
+    }
+    return t;
+}
+
+/* The decoded row of rec: decodes unless this thread just did it for the same record (the
+ * source's event-time callback decodes, every query's map then reuses the row). */
+static tls_t *row_of(const sl_sql_plan_t *plan, const sl_stream_rec_t *rec) {
+    tls_t *t = tls_get(plan->n_paths + 1);
+    if (t->plan == plan && t->vp == rec->value.p && t->vlen == rec->value.len &&
+        t->offset == rec->offset && t->partition == rec->partition) {
+        return t;
+    }
+    json_decref(t->root);
+    t->root = NULL;
+    sl_sql_scratch_reset(&t->mem);
+    t->plan = plan;
+    t->vp = rec->value.p;
+    t->vlen = rec->value.len;
+    t->offset = rec->offset;
+    t->partition = rec->partition;
+    t->ok = sl_sql_decode(plan->paths, plan->n_paths, (const char *)rec->value.p, rec->value.len,
+                          &t->root, t->row, &t->why);
+    return t;
+}
+
+static sl_err_t ts_fn(const sl_stream_rec_t *rec, void *user, int64_t *ts) {
+    const sl_sql_plan_t *plan = user;
+    tls_t *t = row_of(plan, rec);
+    if (!t->ok || t->row[plan->ts_slot].null) {
+        return SL_ERR_INVAL; /* dead-lettered: no JSON object or no event time */
+    }
+    *ts = t->row[plan->ts_slot].i;
+    return SL_OK;
+}
+
+static sl_err_t eval_fail(sl_stream_ctx_t *ctx, const sl_sql_eval_t *ev) {
+    return sl_stream_fail(ctx, "sql: line %d, column %d: %s", ev->err_line, ev->err_col, ev->err);
+}
+
+/* WHERE over the decoded row: 1 keep, 0 drop, -1 error (returned in *err). */
+static int where(sl_stream_ctx_t *ctx, const sl_sql_query_t *q, tls_t *t, sl_err_t *err) {
+    if (!t->ok) {
+        *err = sl_stream_fail(ctx, "sql: %s", t->why);
+        return -1;
+    }
+    if (!q->where) {
+        return 1;
+    }
+    sl_sql_eval_t ev = {.row = t->row, .mem = &t->mem};
+    sl_sql_val_t v;
+    if (!sl_sql_eval(&ev, q->where, &v)) {
+        *err = eval_fail(ctx, &ev);
+        return -1;
+    }
+    return !v.null && v.i;
+}
+
+/* The output row as a JSON object into t->out; false on an evaluation error. */
+static bool project(sl_stream_ctx_t *ctx, const sl_sql_query_t *q, tls_t *t, sl_err_t *err) {
+    sl_sql_eval_t ev = {.row = t->row, .mem = &t->mem}; /* input slots, or post slots */
+    t->out.len = 0;
+    sl_sql_out_raw(&t->out, "{", 1);
+    for (size_t i = 0; i < q->n_out; i++) {
+        sl_sql_val_t v;
+        if (!sl_sql_eval(&ev, q->out[i], &v)) {
+            *err = eval_fail(ctx, &ev);
+            return false;
+        }
+        sl_sql_val_t name = {.s = q->out_names[i], .n = strlen(q->out_names[i])};
+        if (i) {
+            sl_sql_out_raw(&t->out, ",", 1);
+        }
+        sl_sql_out_json(&t->out, (sl_sql_type_t){.base = SQ_VARCHAR}, &name);
+        sl_sql_out_raw(&t->out, ":", 1);
+        sl_sql_out_json(&t->out, q->out[i]->type, &v);
+    }
+    sl_sql_out_raw(&t->out, "}", 1);
+    return true;
+}
+
+static sl_err_t select_fn(sl_stream_ctx_t *ctx, const sl_stream_rec_t *rec, void *user) {
+    const sl_sql_query_t *q = user;
+    tls_t *t = row_of(q->plan, rec);
+    sl_err_t err = SL_OK;
+    int keep = where(ctx, q, t, &err);
+    if (keep <= 0) {
+        return keep < 0 ? err : SL_OK;
+    }
+    if (!project(ctx, q, t, &err)) {
+        return err;
+    }
+    return sl_stream_emit(ctx, rec->key, (sl_bytes_t){(const uint8_t *)t->out.p, t->out.len});
+}
+
+static sl_err_t prepare_fn(sl_stream_ctx_t *ctx, const sl_stream_rec_t *rec, void *user) {
+    const sl_sql_query_t *q = user;
+    tls_t *t = row_of(q->plan, rec);
+    sl_err_t err = SL_OK;
+    int keep = where(ctx, q, t, &err);
+    if (keep <= 0) {
+        return keep < 0 ? err : SL_OK;
+    }
+    sl_sql_eval_t ev = {.row = t->row, .mem = &t->mem};
+    t->key.len = 0;
+    t->out.len = 0;
+    sl_sql_out_raw(&t->key, "k", 1); /* never empty: an empty key is still a key */
+    for (size_t i = 0; i < q->n_keys; i++) {
+        sl_sql_val_t v;
+        if (!sl_sql_eval(&ev, q->keys[i], &v)) {
+            return eval_fail(ctx, &ev);
+        }
+        sl_sql_enc_val(&t->key, q->key_types[i], &v);
+    }
+    for (size_t i = 0; i < q->n_aggs; i++) {
+        sl_sql_val_t v = {0};
+        if (q->aggs[i].arg && !sl_sql_eval(&ev, q->aggs[i].arg, &v)) {
+            return eval_fail(ctx, &ev);
+        }
+        sl_sql_enc_val(&t->out, q->aggs[i].arg ? q->aggs[i].arg->type : (sl_sql_type_t){0}, &v);
+    }
+    return sl_stream_emit(ctx, (sl_bytes_t){(const uint8_t *)t->key.p, t->key.len},
+                          (sl_bytes_t){(const uint8_t *)t->out.p, t->out.len});
+}
+
+static sl_err_t same_key(sl_stream_ctx_t *ctx, const sl_stream_rec_t *rec, void *user,
+                         sl_bytes_t *key) {
+    (void)ctx, (void)user;
+    *key = rec->key;
+    return SL_OK;
+}
+
+/* ---- aggregate state: per aggregate {int64 n; int64 or double acc} or a distinct set ---- */
+typedef struct acc {
+    int64_t n;
+    union {
+        int64_t i;
+        double d;
+    } v;
+} acc_t;
+
+static void hash128(sl_sql_type_t t, const sl_sql_val_t *v, uint64_t h[2]) {
+    if (t.base != SQ_VARCHAR) { /* numbers are kept exactly */
+        uint64_t x;
+        if (t.base == SQ_DOUBLE) {
+            memcpy(&x, &v->d, 8);
+        } else {
+            x = (uint64_t)v->i;
+        }
+        h[0] = x;
+        h[1] = 0x5a5a5a5a5a5a5a5aull;
+        return;
+    }
+    uint64_t a = 0xcbf29ce484222325ull, b = 0x84222325cbf29ce4ull;
+    for (size_t i = 0; i < v->n; i++) { /* two independent FNV-1a style mixes */
+        a = (a ^ (uint8_t)v->s[i]) * 0x100000001b3ull;
+        b = (b ^ (uint8_t)v->s[i]) * 0x9e3779b97f4a7c15ull;
+        b ^= b >> 29;
+    }
+    h[0] = a ^ (uint64_t)v->n;
+    h[1] = b;
+}
+
+static bool distinct_add(uint8_t *st, const uint64_t h[2]) {
+    int64_t n;
+    memcpy(&n, st, 8);
+    uint64_t *set = (uint64_t *)(void *)(st + 8);
+    for (int64_t i = 0; i < n; i++) {
+        if (set[2 * i] == h[0] && set[2 * i + 1] == h[1]) {
+            return true;
+        }
+    }
+    if (n == SL_SQL_DISTINCT_MAX) {
+        return false;
+    }
+    set[2 * n] = h[0];
+    set[2 * n + 1] = h[1];
+    n++;
+    memcpy(st, &n, 8);
+    return true;
+}
+
+static bool acc_add(sl_sql_eval_t *ev, const sl_sql_agg_t *ag, acc_t *a, const sl_sql_val_t *v) {
+    sl_sql_type_t t = ag->arg->type;
+    bool dbl = t.base == SQ_DOUBLE;
+    switch (ag->kind) {
+    case SQ_AGG_SUM:
+        if (dbl) {
+            a->v.d += v->d;
+        } else if (__builtin_add_overflow(a->v.i, v->i, &a->v.i)) {
+            ev->err = "SUM overflow";
+            return false;
+        }
+        break;
+    case SQ_AGG_AVG:
+        a->v.d += dbl                    ? v->d
+                  : t.base == SQ_DECIMAL ? (double)v->i / pow(10, t.scale)
+                                         : (double)v->i;
+        break;
+    case SQ_AGG_MIN:
+    case SQ_AGG_MAX: {
+        bool less = dbl ? v->d < a->v.d : v->i < a->v.i;
+        bool more = dbl ? v->d > a->v.d : v->i > a->v.i;
+        if (!a->n || (ag->kind == SQ_AGG_MIN ? less : more)) {
+            if (dbl) {
+                a->v.d = v->d;
+            } else {
+                a->v.i = v->i;
+            }
+        }
+        break;
+    }
+    default:
+        break;
+    }
+    a->n++;
+    return true;
+}
+
+static sl_err_t step_fn(sl_stream_ctx_t *ctx, void *state, const sl_stream_rec_t *rec, void *user) {
+    const sl_sql_query_t *q = user;
+    const uint8_t *p = rec->value.p, *end = p + rec->value.len;
+    /* Updates a copy: a record that fails (an overflow, a full distinct set) changes nothing. */
+    uint8_t *work = sl_stream_scratch(ctx, q->state_bytes ? q->state_bytes : 8);
+    memcpy(work, state, q->state_bytes);
+    for (size_t i = 0; i < q->n_aggs; i++) {
+        const sl_sql_agg_t *ag = &q->aggs[i];
+        sl_sql_val_t v;
+        if (!sl_sql_dec_val(&p, end, ag->arg ? ag->arg->type : (sl_sql_type_t){0}, &v)) {
+            return sl_stream_fail(ctx, "sql: malformed repartition record");
+        }
+        uint8_t *st = work + ag->off;
+        acc_t a;
+        memcpy(&a, st, sizeof a);
+        if (ag->kind == SQ_AGG_COUNT_STAR) {
+            a.n++;
+        } else if (v.null) {
+            continue; /* aggregates skip NULLs */
+        } else if (ag->kind == SQ_AGG_COUNT) {
+            a.n++;
+        } else if (ag->kind == SQ_AGG_COUNT_DISTINCT) {
+            uint64_t h[2];
+            hash128(ag->arg->type, &v, h);
+            if (!distinct_add(st, h)) {
+                return sl_stream_fail(ctx,
+                                      "sql: COUNT(DISTINCT) keeps at most %d values per "
+                                      "group and window",
+                                      SL_SQL_DISTINCT_MAX);
+            }
+            continue;
+        } else {
+            sl_sql_eval_t ev = {0};
+            if (!acc_add(&ev, ag, &a, &v)) {
+                return sl_stream_fail(ctx, "sql: %s", ev.err);
+            }
+        }
+        memcpy(st, &a, sizeof a);
+    }
+    memcpy(state, work, q->state_bytes);
+    return SL_OK;
+}
+
+static void merge_fn(void *into, const void *from, void *user) {
+    const sl_sql_query_t *q = user;
+    for (size_t i = 0; i < q->n_aggs; i++) {
+        const sl_sql_agg_t *ag = &q->aggs[i];
+        uint8_t *a8 = (uint8_t *)into + ag->off;
+        const uint8_t *b8 = (const uint8_t *)from + ag->off;
+        if (ag->kind == SQ_AGG_COUNT_DISTINCT) {
+            int64_t n;
+            memcpy(&n, b8, 8);
+            for (int64_t k = 0; k < n; k++) {
+                uint64_t h[2];
+                memcpy(h, b8 + 8 + 16 * k, 16);
+                (void)distinct_add(a8, h); /* past the bound the union keeps the first values */
+            }
+            continue;
+        }
+        acc_t a, b;
+        memcpy(&a, a8, sizeof a);
+        memcpy(&b, b8, sizeof b);
+        bool dbl = ag->arg && ag->arg->type.base == SQ_DOUBLE;
+        if (b.n) {
+            switch (ag->kind) {
+            case SQ_AGG_SUM:
+                if (dbl) {
+                    a.v.d += b.v.d;
+                } else { /* a merge cannot fail: wraps where a step would have failed */
+                    a.v.i = (int64_t)((uint64_t)a.v.i + (uint64_t)b.v.i);
+                }
+                break;
+            case SQ_AGG_AVG:
+                a.v.d += b.v.d;
+                break;
+            case SQ_AGG_MIN:
+            case SQ_AGG_MAX: {
+                bool take =
+                    !a.n || (ag->kind == SQ_AGG_MIN ? (dbl ? b.v.d < a.v.d : b.v.i < a.v.i)
+                                                    : (dbl ? b.v.d > a.v.d : b.v.i > a.v.i));
+                if (take) {
+                    a.v = b.v;
+                }
+                break;
+            }
+            default:
+                break;
+            }
+            a.n += b.n;
+        }
+        memcpy(a8, &a, sizeof a);
+    }
+}
+
+static sl_err_t result_fn(sl_stream_ctx_t *ctx, const void *state, void *user) {
+    const sl_sql_query_t *q = user;
+    tls_t *t = tls_get(q->n_post + 1);
+    t->plan = NULL; /* the row is overwritten: not a cached input row any more */
+    sl_sql_scratch_reset(&t->mem);
+    sl_sql_val_t *post = t->row;
+    sl_bytes_t k = sl_stream_ctx_key(ctx);
+    const uint8_t *p = k.p + (k.len ? 1 : 0), *end = k.p + k.len;
+    for (size_t i = 0; i < q->n_keys; i++) {
+        if (!k.p || !sl_sql_dec_val(&p, end, q->key_types[i], &post[i])) {
+            return sl_stream_fail(ctx, "sql: malformed group key");
+        }
+    }
+    for (size_t i = 0; i < q->n_aggs; i++) {
+        const sl_sql_agg_t *ag = &q->aggs[i];
+        const uint8_t *st = (const uint8_t *)state + ag->off;
+        acc_t a;
+        memcpy(&a, st, sizeof a);
+        sl_sql_val_t *v = &post[q->n_keys + i];
+        *v = (sl_sql_val_t){0};
+        switch (ag->kind) {
+        case SQ_AGG_COUNT_STAR:
+        case SQ_AGG_COUNT:
+        case SQ_AGG_COUNT_DISTINCT:
+            v->i = a.n;
+            break;
+        case SQ_AGG_AVG:
+            v->null = !a.n;
+            v->d = a.n ? a.v.d / (double)a.n : 0;
+            break;
+        default:
+            v->null = !a.n;
+            v->i = a.v.i;
+            v->d = a.v.d;
+        }
+    }
+    int64_t ws, we;
+    sl_stream_window_bounds(ctx, &ws, &we);
+    post[q->ws_slot] = (sl_sql_val_t){.i = ws};
+    post[q->we_slot] = (sl_sql_val_t){.i = we};
+    if (q->having) {
+        sl_sql_eval_t ev = {.row = post, .mem = &t->mem};
+        sl_sql_val_t v;
+        if (!sl_sql_eval(&ev, q->having, &v)) {
+            return eval_fail(ctx, &ev);
+        }
+        if (v.null || !v.i) {
+            return SL_OK;
+        }
+    }
+    sl_err_t err = SL_OK;
+    if (!project(ctx, q, t, &err)) {
+        return err;
+    }
+    /* The output key: the GROUP BY value as text, several as a JSON array. */
+    t->key.len = 0;
+    if (q->n_keys == 1) {
+        sl_sql_out_text(&t->key, q->key_types[0], &post[0]);
+    } else if (q->n_keys > 1) {
+        sl_sql_out_raw(&t->key, "[", 1);
+        for (size_t i = 0; i < q->n_keys; i++) {
+            if (i) {
+                sl_sql_out_raw(&t->key, ",", 1);
+            }
+            sl_sql_out_json(&t->key, q->key_types[i], &post[i]);
+        }
+        sl_sql_out_raw(&t->key, "]", 1);
+    }
+    return sl_stream_emit(ctx,
+                          (sl_bytes_t){(const uint8_t *)(t->key.p ? t->key.p : ""), t->key.len},
+                          (sl_bytes_t){(const uint8_t *)t->out.p, t->out.len});
+}
+
+/* ---- sources shared by the queries of one builder ---- */
+static sl_sql_plan_t *plans; /* building is single-threaded */
+
+static void plan_free(void *p) {
+    sl_sql_plan_t *pl = p;
+    for (sl_sql_plan_t **q = &plans; *q; q = &(*q)->next) {
+        if (*q == pl) {
+            *q = pl->next;
+            break;
+        }
+    }
+    free(pl->paths);
+    free(pl);
+}
+
+static int plan_slot(sl_sql_plan_t *pl, const sl_sql_path_t *p) {
+    for (size_t i = 0; i < pl->n_paths; i++) {
+        const sl_sql_path_t *o = &pl->paths[i];
+        bool same = o->n == p->n && o->cardinality == p->cardinality &&
+                    o->type.base == p->type.base && o->type.scale == p->type.scale;
+        for (int k = 0; same && k < p->n; k++) {
+            same = (o->steps[k] && p->steps[k])
+                       ? !strcmp(o->steps[k], p->steps[k])
+                       : (!o->steps[k] && !p->steps[k] && o->idx[k] == p->idx[k]);
+        }
+        if (same) {
+            return (int)i;
+        }
+    }
+    if (pl->n_paths == pl->cap) {
+        pl->cap = pl->cap ? pl->cap * 2 : 8;
+        pl->paths = sl_xrealloc(pl->paths, pl->cap * sizeof *pl->paths);
+    }
+    pl->paths[pl->n_paths] = *p;
+    return (int)pl->n_paths++;
+}
+
+static void remap(sl_sql_expr_t *e, const int *map) {
+    if (!e) {
+        return;
+    }
+    if (e->kind == SQ_E_SLOT) {
+        e->slot = map[e->slot];
+        return;
+    }
+    for (size_t i = 0; i < e->n_args; i++) {
+        remap(e->args[i], map);
+    }
+    remap(e->a, map);
+    remap(e->b, map);
+}
+
+/* The source of q's stream in b (made on first use) with q's input slots renumbered into it. */
+static sl_stream_node_t *source_of(sl_stream_builder_t *b, sl_sql_query_t *q) {
+    const sl_sql_stream_t *src = q->src;
+    sl_sql_plan_t *pl = plans;
+    while (pl && (pl->b != b || strcmp(pl->topic, src->topic))) {
+        pl = pl->next;
+    }
+    if (!pl) {
+        pl = sl_stream_own(b, sl_xcalloc(1, sizeof *pl), plan_free);
+        pl->b = b;
+        pl->topic = src->topic;
+        pl->ts_slot = -1;
+        pl->next = plans;
+        plans = pl;
+        sl_stream_source_opts_t so = {.watermark_delay_ms = src->watermark_delay_ms,
+                                      .idle_ms = src->idle_ms};
+        if (q->ts_slot >= 0) { /* decodes the row once; event time from the timestamp column */
+            pl->ts_slot = plan_slot(pl, &q->paths[q->ts_slot]);
+            so.ts_fn = ts_fn;
+            so.ts_user = pl;
+        }
+        pl->node = sl_stream_source(b, src->topic, &so);
+    }
+    if (q->plan != pl) {
+        int *map = sl_xcalloc(q->n_paths + 1, sizeof *map);
+        for (size_t i = 0; i < q->n_paths; i++) {
+            map[i] = plan_slot(pl, &q->paths[i]);
+        }
+        remap(q->where, map);
+        for (size_t i = 0; i < q->n_keys; i++) {
+            remap(q->keys[i], map);
+        }
+        for (size_t i = 0; i < q->n_aggs; i++) {
+            remap(q->aggs[i].arg, map);
+        }
+        for (size_t i = 0; !q->grouped && i < q->n_out; i++) {
+            remap(q->out[i], map);
+        }
+        free(map);
+        q->plan = pl;
+    }
+    return pl->node;
+}
+
+typedef struct row_sink {
+    sl_sql_row_fn *fn;
+    void *user;
+} row_sink_t;
+
+static sl_err_t row_sink_fn(sl_stream_ctx_t *ctx, const sl_stream_rec_t *rec, void *user) {
+    const row_sink_t *s = user;
+    if (rec->value.p) {
+        s->fn((const char *)rec->value.p, rec->value.len, s->user);
+    }
+    return sl_stream_emit(ctx, rec->key, rec->value);
+}
+
+static void free_p(void *p) {
+    free(p);
+}
+
+static const char *node_name(sl_stream_builder_t *b, const char *name, const char *what) {
+    size_t n = strlen(name) + strlen(what) + 8;
+    char *s = sl_stream_own(b, sl_xmalloc(n), free_p);
+    snprintf(s, n, "%s-%s", name, what);
+    return s;
+}
+
+sl_err_t sl_sql_compile(sl_sql_stmt_t *s, sl_stream_builder_t *b, sl_sql_row_fn *row_fn,
+                        void *row_user, const char *out_topic, char *err, size_t errlen) {
+    sl_sql_query_t *q = s->q;
+    if (!q) {
+        snprintf(err, errlen, "not a query");
+        return SL_ERR_INVAL;
+    }
+    const sl_sql_stream_t *src = q->src;
+    if (q->plan && q->plan->b != b) {
+        snprintf(err, errlen, "a statement compiles into one pipeline only");
+        return SL_ERR_INVAL;
+    }
+    /* Node names (and so internal topics) come from the target stream, or "select". */
+    const char *base = s->name ? s->name : "select";
+    sl_stream_node_t *n = source_of(b, q);
+    if (!q->grouped) {
+        n = sl_stream_map(n, node_name(b, base, "select"), select_fn, q);
+    } else {
+        n = sl_stream_map(n, node_name(b, base, "prepare"), prepare_fn, q);
+        n = sl_stream_rekey(n, node_name(b, base, "group-by"), same_key, q);
+        sl_stream_window_t w = {.emit_changes = q->emit == SQ_EMIT_CHANGES};
+        sl_stream_agg_t agg = {.state_bytes = q->state_bytes ? q->state_bytes : 8,
+                               .step = step_fn,
+                               .merge = merge_fn,
+                               .result = result_fn,
+                               .user = q};
+        switch (q->wkind) {
+        case SQ_W_TUMBLE:
+            w.kind = SL_STREAM_TUMBLING;
+            w.size_ms = w.advance_ms = q->size_ms;
+            break;
+        case SQ_W_HOP:
+            w.kind = SL_STREAM_HOPPING;
+            w.size_ms = q->size_ms;
+            w.advance_ms = q->slide_ms;
+            break;
+        case SQ_W_SESSION:
+            w.kind = SL_STREAM_SESSION;
+            w.gap_ms = q->gap_ms;
+            break;
+        case SQ_W_NONE:
+            break;
+        }
+        n = sl_stream_aggregate(n, node_name(b, base, "aggregate"),
+                                q->wkind == SQ_W_NONE ? NULL : &w, &agg);
+        if (src->late_topic && q->wkind != SQ_W_NONE) {
+            sl_stream_late_topic(n, src->late_topic);
+        }
+    }
+    if (q->sink_topic) {
+        sl_stream_to(n, q->sink_topic);
+    } else {
+        if (row_fn) {
+            row_sink_t *rs = sl_stream_own(b, sl_xcalloc(1, sizeof *rs), free_p);
+            rs->fn = row_fn;
+            rs->user = row_user;
+            n = sl_stream_map(n, node_name(b, base, "print"), row_sink_fn, rs);
+        }
+        if (!out_topic) {
+            snprintf(err, errlen, "a SELECT needs an output topic");
+            return SL_ERR_INVAL;
+        }
+        sl_stream_to(n, out_topic);
+    }
+    const char *e = sl_stream_graph_check(b);
+    if (e) {
+        snprintf(err, errlen, "%s", e);
+        return SL_ERR_INVAL;
+    }
+    return SL_OK;
+}
+
+void sl_sql_explain(const sl_sql_stmt_t *s, FILE *f) {
+    const sl_sql_query_t *q = s->q;
+    if (!q) {
+        return;
+    }
+    const char *base = s->name ? s->name : "select";
+    fprintf(f, "source  %s (topic '%s', json; %zu slot%s decoded: ", q->src->name, q->src->topic,
+            q->n_paths, q->n_paths == 1 ? "" : "s");
+    for (size_t i = 0; i < q->n_paths; i++) {
+        const sl_sql_path_t *p = &q->paths[i];
+        fprintf(f, "%s%s", i ? ", " : "", p->cardinality ? "cardinality(" : "");
+        for (int k = 0; k < p->n; k++) {
+            if (p->steps[k]) {
+                fprintf(f, "%s%s", k ? "." : "", p->steps[k]);
+            } else {
+                fprintf(f, "[%lld]", (long long)p->idx[k] + 1);
+            }
+        }
+        fprintf(f, "%s", p->cardinality ? ")" : "");
+    }
+    fprintf(f, "; event time %s%s%s, watermark delay %lld ms)\n",
+            q->src->timestamp ? "column '" : "record time",
+            q->src->timestamp ? q->src->timestamp : "", q->src->timestamp ? "'" : "",
+            (long long)q->src->watermark_delay_ms);
+    if (!q->grouped) {
+        fprintf(f, "  map   %s-select (%s%zu output columns)\n", base, q->where ? "WHERE, " : "",
+                q->n_out);
+    } else {
+        static const char *wk[] = {"running (no window)", "tumbling", "hopping", "session"};
+        fprintf(f, "  map   %s-prepare (%s%zu key%s, %zu aggregate argument%s)\n", base,
+                q->where ? "WHERE, " : "", q->n_keys, q->n_keys == 1 ? "" : "s", q->n_aggs,
+                q->n_aggs == 1 ? "" : "s");
+        fprintf(f, "  rekey %s-group-by (repartition topic)\n", base);
+        fprintf(f, "  aggregate %s-aggregate (%s", base, wk[q->wkind]);
+        if (q->wkind == SQ_W_TUMBLE || q->wkind == SQ_W_HOP) {
+            fprintf(f, " size %lld ms", (long long)q->size_ms);
+        }
+        if (q->wkind == SQ_W_HOP) {
+            fprintf(f, " slide %lld ms", (long long)q->slide_ms);
+        }
+        if (q->wkind == SQ_W_SESSION) {
+            fprintf(f, " gap %lld ms", (long long)q->gap_ms);
+        }
+        fprintf(f, ", emit %s, %zu aggregate%s, %zu state bytes per group%s)\n",
+                q->emit == SQ_EMIT_CHANGES || q->wkind == SQ_W_NONE ? "changes" : "final",
+                q->n_aggs, q->n_aggs == 1 ? "" : "s", q->state_bytes, q->having ? ", HAVING" : "");
+    }
+    if (q->sink_topic) {
+        fprintf(f, "  sink  topic '%s'\n", q->sink_topic);
+    } else {
+        fprintf(f, "  map   select-print (rows to the shell)\n  sink  a temporary topic\n");
+    }
+}
+
+size_t sl_sql_columns(const sl_sql_stmt_t *s, const char *const **names) {
+    if (!s->q) {
+        *names = NULL;
+        return 0;
+    }
+    *names = s->q->out_names;
+    return s->q->n_out;
+}

@@ -1,0 +1,347 @@
+/* sql_int.h -- the SQL front end's internals: tokens, AST, types, values and compiled queries.
+ *
+ * Flow: lex.c turns text into tokens; grammar.y (lemon) builds the AST (sl_sql_expr_t,
+ * sl_sql_query_t) through the constructors in ast.c; check.c resolves names against the catalog,
+ * types every expression and turns column references into slots; eval.c evaluates a checked
+ * expression over a row of slots (no name lookups at run time); compile.c builds the engine
+ * graph. Everything a statement allocates lives in its pool and goes with it. */
+#ifndef SL_SQL_INT_H
+#define SL_SQL_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sql/sql.h"
+
+/* ---- memory: a pool of blocks freed together ---- */
+typedef struct sl_sql_pool {
+    void *head; /* chain of allocations */
+} sl_sql_pool_t;
+void *sl_sql_alloc(sl_sql_pool_t *p, size_t n); /* zeroed; aborts on OOM */
+char *sl_sql_strndup(sl_sql_pool_t *p, const char *s, size_t n);
+void sl_sql_pool_free(sl_sql_pool_t *p);
+
+/* ---- types ---- */
+typedef enum sl_sql_base {
+    SQ_NULLT = 0, /* the type of a bare NULL literal: fits any type */
+    SQ_BOOL,
+    SQ_INT,
+    SQ_BIGINT,
+    SQ_DOUBLE,
+    SQ_DECIMAL,
+    SQ_VARCHAR,
+    SQ_TIMESTAMP,
+    SQ_INTERVAL, /* literals only: milliseconds */
+    SQ_ROW,
+    SQ_ARRAY
+} sl_sql_base_t;
+
+typedef struct sl_sql_col sl_sql_col_t;
+typedef struct sl_sql_type {
+    sl_sql_base_t base;
+    uint8_t prec, scale;            /* DECIMAL(p,s): values are int64 scaled by 10^s, p <= 18 */
+    const sl_sql_col_t *field;      /* ROW: its fields (a list) */
+    const struct sl_sql_type *elem; /* ARRAY: element type (a scalar) */
+} sl_sql_type_t;
+
+struct sl_sql_col { /* a column of a stream, or a field of a ROW */
+    const char *name;
+    sl_sql_type_t type;
+    sl_sql_col_t *next;
+};
+
+/* ---- values: the type is known statically, so a value carries no tag ---- */
+typedef struct sl_sql_val {
+    bool null;
+    int64_t i;     /* BOOL, INT, BIGINT, DECIMAL (scaled), TIMESTAMP (epoch ms), INTERVAL (ms) */
+    double d;      /* DOUBLE */
+    const char *s; /* VARCHAR: bytes, not NUL-terminated */
+    size_t n;
+} sl_sql_val_t;
+
+/* Per-record memory for strings made while evaluating; reset once per record. */
+typedef struct sl_sql_scratch {
+    char *buf;
+    size_t len, cap;
+    struct sl_sql_scratch_old *old; /* blocks outgrown during this record */
+} sl_sql_scratch_t;
+char *sl_sql_scratch_get(sl_sql_scratch_t *s, size_t n);
+void sl_sql_scratch_reset(sl_sql_scratch_t *s);
+void sl_sql_scratch_fini(sl_sql_scratch_t *s);
+
+/* ---- AST ---- */
+typedef enum sl_sql_ek {
+    SQ_E_COL = 1, /* name */
+    SQ_E_FIELD,   /* a.name (a['name']) */
+    SQ_E_INDEX,   /* a[b] */
+    SQ_E_LIT,     /* literal: type + val */
+    SQ_E_BIN,     /* a op b */
+    SQ_E_UN,      /* op a: NOT, unary minus, IS NULL, IS NOT NULL */
+    SQ_E_CASE,    /* CASE [a] WHEN args[2k] THEN args[2k+1] ... ELSE b END */
+    SQ_E_CAST,    /* CAST(a AS cast) */
+    SQ_E_CALL,    /* name(args) (star: f(*); distinct: f(DISTINCT x)) */
+    SQ_E_SLOT,    /* after checking: a value of the row (slot) */
+} sl_sql_ek_t;
+
+/* Operators: token codes are not used, so the grammar and eval share these. */
+enum {
+    SQ_OP_ADD = 1,
+    SQ_OP_SUB,
+    SQ_OP_MUL,
+    SQ_OP_DIV,
+    SQ_OP_MOD,
+    SQ_OP_CONCAT,
+    SQ_OP_EQ,
+    SQ_OP_NE,
+    SQ_OP_LT,
+    SQ_OP_LE,
+    SQ_OP_GT,
+    SQ_OP_GE,
+    SQ_OP_AND,
+    SQ_OP_OR,
+    SQ_OP_NOT,
+    SQ_OP_NEG,
+    SQ_OP_ISNULL,
+    SQ_OP_NOTNULL,
+};
+
+typedef struct sl_sql_expr sl_sql_expr_t;
+struct sl_sql_expr {
+    sl_sql_ek_t kind;
+    int op;             /* SQ_OP_* for BIN/UN; function id for CALL after checking */
+    int line, col;      /* where it starts, for errors */
+    const char *name;   /* COL / FIELD / CALL */
+    sl_sql_type_t type; /* LIT and CAST target before checking; every node's type after */
+    sl_sql_val_t val;   /* LIT */
+    sl_sql_expr_t *a, *b;
+    sl_sql_expr_t **args;
+    size_t n_args;
+    bool star, distinct;
+    int slot; /* SLOT */
+    int agg;  /* an aggregate call after checking: its index in the query's aggregates */
+};
+
+typedef struct sl_sql_item { /* SELECT list entry */
+    sl_sql_expr_t *e;        /* NULL: `*` */
+    const char *alias;
+    int line, col;
+    struct sl_sql_item *next;
+} sl_sql_item_t;
+
+typedef struct sl_sql_opt { /* WITH (k = 'v') */
+    const char *key, *val;
+    int line, col;
+    struct sl_sql_opt *next;
+} sl_sql_opt_t;
+
+typedef struct sl_sql_elist {
+    sl_sql_expr_t *e;
+    struct sl_sql_elist *next;
+} sl_sql_elist_t;
+
+typedef enum sl_sql_emit { SQ_EMIT_DEFAULT = 0, SQ_EMIT_CHANGES, SQ_EMIT_FINAL } sl_sql_emit_t;
+
+typedef struct sl_sql_query sl_sql_query_t;
+
+/* ---- statements ---- */
+typedef struct sl_sql_stream { /* a catalog entry */
+    const char *name;
+    sl_sql_col_t *cols;
+    const char *topic, *format, *key, *timestamp, *late_topic;
+    int64_t watermark_delay_ms, idle_ms;
+    char *text; /* the CREATE STREAM statement (the catalog file keeps it) */
+    struct sl_sql_stream *next;
+} sl_sql_stream_t;
+
+struct sl_sql_catalog {
+    sl_sql_pool_t pool;
+    sl_sql_stream_t *streams;
+};
+
+struct sl_sql_stmt {
+    sl_sql_stmt_kind_t kind;
+    int line, col;
+    const char *name;   /* CREATE / INSERT target, DESCRIBE / DROP */
+    sl_sql_col_t *cols; /* CREATE STREAM */
+    sl_sql_opt_t *opts; /* WITH */
+    sl_sql_query_t *q;  /* SELECT part */
+    const char *text;   /* source text of the statement */
+    sl_sql_pool_t pool;
+    sl_sql_catalog_t *catalog; /* owned by the first statement of a sl_sql_build_file list */
+    struct sl_sql_stmt *next;
+};
+
+/* The parser's state (lemon %extra_argument). */
+typedef struct sl_sql_parse {
+    sl_sql_pool_t *pool; /* the current statement's pool */
+    sl_sql_stmt_t *stmts, **tail;
+    sl_sql_stmt_t *cur; /* the statement being built */
+    const char *text;
+    char *err;
+    size_t errlen;
+    bool failed;
+    int tok_line, tok_col; /* the current token, for errors */
+    size_t stmt_start;     /* byte offset where the current statement starts */
+} sl_sql_parse_t;
+
+typedef struct sl_sql_token {
+    const char *p;
+    size_t n;
+    int line, col;
+} sl_sql_token_t;
+
+/* lex.c: the next token at *pos: its code (a grammar.h TK_ value), 0 at the end, -1 on an error
+ * (message in ps). */
+int sl_sql_lex(sl_sql_parse_t *ps, size_t *pos, sl_sql_token_t *tok);
+void sl_sql_errorf(sl_sql_parse_t *ps, int line, int col, const char *fmt, ...) SL_PRINTF(4, 5);
+
+/* ast.c: constructors the grammar calls. */
+sl_sql_expr_t *sl_sql_expr_new(sl_sql_parse_t *ps, sl_sql_ek_t k, sl_sql_token_t at);
+sl_sql_expr_t *sl_sql_bin(sl_sql_parse_t *ps, int op, sl_sql_expr_t *a, sl_sql_expr_t *b);
+sl_sql_expr_t *sl_sql_un(sl_sql_parse_t *ps, int op, sl_sql_expr_t *a, sl_sql_token_t at);
+sl_sql_expr_t *sl_sql_lit_num(sl_sql_parse_t *ps, sl_sql_token_t t);
+sl_sql_expr_t *sl_sql_lit_str(sl_sql_parse_t *ps, sl_sql_token_t t);
+sl_sql_expr_t *sl_sql_lit_interval(sl_sql_parse_t *ps, sl_sql_token_t at, sl_sql_token_t v,
+                                   sl_sql_token_t unit);
+sl_sql_expr_t *sl_sql_lit_timestamp(sl_sql_parse_t *ps, sl_sql_token_t at, sl_sql_token_t v);
+sl_sql_expr_t *sl_sql_call(sl_sql_parse_t *ps, sl_sql_token_t name, sl_sql_elist_t *args);
+sl_sql_elist_t *sl_sql_elist(sl_sql_parse_t *ps, sl_sql_elist_t *list, sl_sql_expr_t *e);
+const char *sl_sql_ident(sl_sql_parse_t *ps, sl_sql_token_t t); /* unquoted, lower-cased */
+char *sl_sql_string(sl_sql_parse_t *ps, sl_sql_token_t t);      /* a '...' literal's text */
+sl_sql_type_t sl_sql_type_named(sl_sql_parse_t *ps, sl_sql_token_t t, int a1, int a2);
+int sl_sql_int_tok(sl_sql_parse_t *ps, sl_sql_token_t t);
+sl_sql_stmt_t *sl_sql_stmt_begin(sl_sql_parse_t *ps, sl_sql_stmt_kind_t k, sl_sql_token_t at);
+sl_sql_query_t *sl_sql_query_new(sl_sql_parse_t *ps, sl_sql_item_t *items, sl_sql_token_t from,
+                                 sl_sql_expr_t *where, sl_sql_elist_t *group, sl_sql_expr_t *having,
+                                 sl_sql_emit_t emit);
+
+/* check.c: resolves and types a statement's query against the catalog (filling its compiled
+ * form); SL_ERR_INVAL with "line L, column C: ..." in err. */
+SL_MUST_USE sl_err_t sl_sql_check_stmt(sl_sql_catalog_t *c, sl_sql_stmt_t *s, char *err,
+                                       size_t errlen);
+const sl_sql_stream_t *sl_sql_find_stream(const sl_sql_catalog_t *c, const char *name);
+const char *sl_sql_type_str(sl_sql_type_t t, char *buf, size_t len);
+/* Parses a duration option ('5s', '250ms', '2m', '1h', or bare milliseconds); -1 if invalid. */
+int64_t sl_sql_duration_ms(const char *s);
+
+/* ---- the compiled query ---- */
+typedef struct sl_sql_path { /* where a slot's value comes from in the JSON document */
+    const char *steps[8];    /* field names; NULL entries are array indexes (idx) */
+    int64_t idx[8];
+    int n;
+    bool cardinality; /* the length of the array at the path instead */
+    sl_sql_type_t type;
+} sl_sql_path_t;
+
+typedef enum sl_sql_agg_kind {
+    SQ_AGG_COUNT_STAR = 1,
+    SQ_AGG_COUNT,
+    SQ_AGG_SUM,
+    SQ_AGG_MIN,
+    SQ_AGG_MAX,
+    SQ_AGG_AVG,
+    SQ_AGG_COUNT_DISTINCT
+} sl_sql_agg_kind_t;
+
+#define SL_SQL_DISTINCT_MAX 256 /* values one COUNT(DISTINCT) keeps per group and window */
+
+typedef struct sl_sql_agg {
+    sl_sql_agg_kind_t kind;
+    sl_sql_expr_t *arg; /* over the input slots; NULL for COUNT(*) */
+    sl_sql_type_t type; /* the result's type */
+    size_t off;         /* offset of its state in the group's state */
+} sl_sql_agg_t;
+
+typedef enum sl_sql_wkind { SQ_W_NONE = 0, SQ_W_TUMBLE, SQ_W_HOP, SQ_W_SESSION } sl_sql_wkind_t;
+
+/* One source per topic in a builder: the queries reading it share its node and decode, once per
+ * record, the union of the slots they use. */
+typedef struct sl_sql_plan {
+    sl_stream_builder_t *b;
+    const char *topic;
+    sl_stream_node_t *node;
+    sl_sql_path_t *paths;
+    size_t n_paths, cap;
+    int ts_slot;
+    struct sl_sql_plan *next;
+} sl_sql_plan_t;
+
+struct sl_sql_query {
+    sl_sql_item_t *items;
+    const char *from;
+    int from_line, from_col;
+    sl_sql_expr_t *where, *having;
+    sl_sql_elist_t *group;
+    sl_sql_emit_t emit;
+    /* filled by check.c */
+    const sl_sql_stream_t *src;
+    sl_sql_path_t *paths; /* input slots, decoded from each record */
+    size_t n_paths;
+    sl_sql_expr_t **out; /* output expressions (over input slots, or post slots when grouped) */
+    const char **out_names;
+    size_t n_out;
+    bool grouped;
+    sl_sql_expr_t **keys; /* GROUP BY key expressions over input slots (window call excluded) */
+    sl_sql_type_t *key_types;
+    size_t n_keys;
+    sl_sql_agg_t *aggs;
+    size_t n_aggs;
+    size_t state_bytes;
+    sl_sql_wkind_t wkind;
+    int64_t size_ms, slide_ms, gap_ms;
+    int ws_slot, we_slot; /* post slots of window_start / window_end */
+    size_t n_post;        /* post slots: keys, then aggregates, then window bounds */
+    int ts_slot;          /* the input slot of the stream's timestamp column, or -1 */
+    const char *sink_topic;
+    sl_sql_plan_t *plan; /* set when compiled: input slots index plan->paths */
+};
+
+/* eval.c */
+typedef struct sl_sql_eval {
+    const sl_sql_val_t *row; /* the slots */
+    sl_sql_scratch_t *mem;
+    const char *err; /* set when evaluation fails (overflow, division by zero, bad cast) */
+    int err_line, err_col;
+} sl_sql_eval_t;
+/* Evaluates e; false with ev->err set on a run-time error. */
+bool sl_sql_eval(sl_sql_eval_t *ev, const sl_sql_expr_t *e, sl_sql_val_t *out);
+/* Decodes the query's input slots from one JSON document into row (n_paths values); strings
+ * view *root's memory, which the caller json_decref's after use. false: not a JSON object, or a
+ * value of the wrong type (message in *why). */
+struct json_t;
+bool sl_sql_decode(const sl_sql_path_t *paths, size_t n_paths, const char *doc, size_t len,
+                   struct json_t **root, sl_sql_val_t *row, const char **why);
+/* Appends v (of type t) as JSON text to mem's buffer via the append callback. */
+typedef struct sl_sql_out {
+    char *p;
+    size_t len, cap;
+} sl_sql_out_t;
+void sl_sql_out_json(sl_sql_out_t *o, sl_sql_type_t t, const sl_sql_val_t *v);
+void sl_sql_out_text(sl_sql_out_t *o, sl_sql_type_t t, const sl_sql_val_t *v); /* unquoted */
+void sl_sql_out_raw(sl_sql_out_t *o, const char *s, size_t n);
+void sl_sql_out_free(sl_sql_out_t *o);
+/* Compact binary encoding of typed values (repartition keys and values). */
+void sl_sql_enc_val(sl_sql_out_t *o, sl_sql_type_t t, const sl_sql_val_t *v);
+bool sl_sql_dec_val(const uint8_t **p, const uint8_t *end, sl_sql_type_t t, sl_sql_val_t *v);
+/* Timestamps: parse 'YYYY-MM-DD[ T]HH:MM:SS[.fff][Z]' as UTC, and format. */
+bool sl_sql_parse_ts(const char *s, size_t n, int64_t *ms);
+size_t sl_sql_format_ts(int64_t ms, char *buf, size_t len);
+
+/* Function ids for checked CALL nodes. */
+enum {
+    SQ_F_UPPER = 1,
+    SQ_F_LOWER,
+    SQ_F_SUBSTRING,
+    SQ_F_CONCAT,
+    SQ_F_LENGTH,
+    SQ_F_TRIM,
+    SQ_F_COALESCE,
+    SQ_F_ABS,
+    SQ_F_TO_TIMESTAMP_LTZ,
+    SQ_F_UNIX_TIMESTAMP,
+    SQ_F_FROM_UNIXTIME,
+    SQ_F_CARDINALITY,
+};
+
+#endif

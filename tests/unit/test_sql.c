@@ -1,0 +1,565 @@
+/* test_sql.c -- the SQL front end: parser and checker errors (message and position), expression
+ * evaluation against a table of cases (NULL semantics, CASE, CAST, string and time functions,
+ * overflow and division by zero), JSON decoding of nested fields and arrays, and the graphs
+ * queries compile to. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "sql/sql_int.h"
+
+static const char *ddl =
+    "CREATE STREAM ev (user VARCHAR, kind VARCHAR, amount DOUBLE, qty INT, big BIGINT,\n"
+    "  price DECIMAL(10,2), ok BOOLEAN, ts TIMESTAMP, geo ROW(city VARCHAR, zip INT),\n"
+    "  tags ARRAY<VARCHAR>)\n"
+    "  WITH (topic='events', timestamp='ts', watermark_delay='2s', late_topic='ev_late')";
+
+static sl_sql_catalog_t *catalog(void) {
+    sl_sql_catalog_t *c = sl_sql_catalog_new();
+    char err[SL_ERRLEN];
+    sl_sql_stmt_t *s = sl_sql_parse(c, ddl, err, sizeof err);
+    if (!s) {
+        fprintf(stderr, "ddl: %s\n", err);
+        abort();
+    }
+    sl_sql_stmts_free(s);
+    return c;
+}
+
+/* Each bad statement and the start of its error: line, column and message. */
+static const struct {
+    const char *sql, *err;
+} bad[] = {
+    {"SELEC user FROM ev", "line 1, column 1: syntax error at 'SELEC'"},
+    {"SELECT user FROM", "line 1, column 17: syntax error at end of input, expected a name"},
+    {"SELECT user,, kind FROM ev", "line 1, column 13: syntax error at ','"},
+    {"SELECT nope FROM ev", "line 1, column 8: unknown column 'nope' in stream 'ev'"},
+    {"SELECT user FROM nowhere", "line 1, column 18: unknown stream 'nowhere'"},
+    {"SELECT user\nFROM ev WHERE qty + 'x' > 1",
+     "line 2, column 15: + expects numbers, got INT and VARCHAR"},
+    {"SELECT user FROM ev WHERE qty", "line 1, column 27: WHERE expects BOOLEAN, got INT"},
+    {"SELECT upper(qty) FROM ev", "line 1, column 14: upper expects VARCHAR, got INT"},
+    {"SELECT frob(qty) FROM ev", "line 1, column 8: unknown function 'frob'"},
+    {"SELECT user, count(*) FROM ev GROUP BY kind", "line 1, column 8: 'user' must be in GROUP BY"},
+    {"SELECT kind FROM ev WHERE count(*) > 1",
+     "line 1, column 27: aggregates are not allowed in WHERE"},
+    {"SELECT kind, count(*) FROM ev GROUP BY kind, TUMBLE(amount, INTERVAL '10' SECOND)",
+     "line 1, column 53: the window's time column must be the stream's timestamp column 'ts'"},
+    {"SELECT kind, count(*) FROM ev GROUP BY kind, TUMBLE(ts, 10)",
+     "line 1, column 57: tumble expects a positive INTERVAL literal"},
+    {"SELECT kind, count(*) FROM ev GROUP BY kind EMIT FINAL", "EMIT FINAL needs a window"},
+    {"SELECT geo.town FROM ev", "line 1, column 8: ROW has no field 'town'"},
+    {"SELECT tags[0] FROM ev",
+     "line 1, column 13: an array index must be an integer literal from 1"},
+    {"SELECT geo FROM ev", "line 1, column 8: a ROW value cannot be used here"},
+    {"SELECT CAST(ok AS TIMESTAMP) FROM ev", "line 1, column 8: cannot CAST BOOLEAN to TIMESTAMP"},
+    {"SELECT qty AS a, kind AS a FROM ev", "line 1, column 18: duplicate output column 'a'"},
+    {"SELECT 'abc FROM ev", "line 1, column 8: unterminated string"},
+    {"SELECT qty FROM ev WHERE ts > INTERVAL '5' FORTNIGHT",
+     "line 1, column 44: unknown INTERVAL unit"},
+    {"SELECT x FROM ev WHERE ts > TIMESTAMP '2024-13-01 00:00:00'",
+     "line 1, column 39: malformed TIMESTAMP literal"},
+    {"CREATE STREAM s2 (a INT) WITH (topic='t', colour='red')",
+     "line 1, column 43: unknown option 'colour'"},
+    {"CREATE STREAM s2 (a FLOAT8) WITH (topic='t')", "line 1, column 21: unknown type 'FLOAT8'"},
+    {"CREATE STREAM s2 (a INT) WITH (timestamp='a')",
+     "line 1, column 32: timestamp column 'a' must be TIMESTAMP or BIGINT"},
+    {"CREATE STREAM ev (a INT)", "line 1, column 1: stream 'ev' already exists"},
+    {"INSERT INTO nowhere SELECT qty FROM ev", "line 1, column 1: unknown stream 'nowhere'"},
+    {"SELECT CASE WHEN qty THEN 1 END FROM ev", "line 1, column 18: WHEN expects BOOLEAN, got INT"},
+    {"SELECT CASE WHEN ok THEN 1 ELSE 'x' END FROM ev",
+     "line 1, column 33: CASE results must have one type"},
+    {"SELECT kind, sum(kind) FROM ev GROUP BY kind",
+     "line 1, column 14: SUM expects a number, got VARCHAR"},
+    {"SELECT kind, count(DISTINCT kind), min(count(*)) FROM ev GROUP BY kind",
+     "line 1, column 40: aggregate count(...) is not allowed inside another aggregate"},
+    {"SELECT * , count(*) FROM ev", "line 1, column 8: SELECT * is not allowed with GROUP BY"},
+    {"SELECT qty FROM ev; SELECT nope FROM ev", "line 1, column 28: unknown column 'nope'"},
+};
+
+TEST(sql_deep_expressions_are_refused_not_recursed) {
+    static char sql[100000];
+    size_t at = (size_t)snprintf(sql, sizeof sql, "SELECT qty");
+    for (int i = 0; i < 20000; i++) {
+        at += (size_t)snprintf(sql + at, sizeof sql - at, " + 1");
+    }
+    snprintf(sql + at, sizeof sql - at, " AS v FROM ev");
+    sl_sql_catalog_t *c = catalog();
+    char err[SL_ERRLEN];
+    sl_sql_stmt_t *s = sl_sql_parse(c, sql, err, sizeof err);
+    sl_sql_stmts_free(s);
+    sl_sql_catalog_free(c);
+    CHECK(!s);
+    CHECK(strstr(err, "line 1, column 8: expression nested too deeply") != NULL);
+    c = catalog();
+    s = sl_sql_parse(c,
+                     "SELECT ((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((("
+                     "((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((("
+                     "(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((1",
+                     err, sizeof err);
+    sl_sql_stmts_free(s);
+    sl_sql_catalog_free(c);
+    CHECK(!s);
+    CHECK(strstr(err, "statement nested too deeply") != NULL);
+}
+
+TEST(sql_bad_statements_name_line_column_and_reason) {
+    for (size_t i = 0; i < SL_ARRAY_LEN(bad); i++) {
+        sl_sql_catalog_t *c = catalog();
+        char err[SL_ERRLEN];
+        sl_sql_stmt_t *s = sl_sql_parse(c, bad[i].sql, err, sizeof err);
+        if (s || !strstr(err, bad[i].err)) {
+            fprintf(stderr, "  %s\n    got:  %s\n    want: %s\n", bad[i].sql,
+                    s ? "(accepted)" : err, bad[i].err);
+        }
+        sl_sql_stmts_free(s);
+        sl_sql_catalog_free(c);
+        CHECK(!s);
+        CHECK(strstr(err, bad[i].err) != NULL);
+    }
+}
+
+static const char *doc =
+    "{\"user\":\"Ann\",\"kind\":\"  buy \",\"amount\":12.5,\"qty\":3,\"big\":9223372036854775807,"
+    "\"price\":\"19.99\",\"ok\":true,\"ts\":1700000000123,\"geo\":{\"city\":\"Oslo\",\"zip\":150},"
+    "\"tags\":[\"a\",\"bb\"],\"nul\":null}";
+
+/* Evaluates `expr` over doc; the JSON text of the result, or "error: <message>". */
+static void eval1(const char *expr, char *out, size_t len) {
+    sl_sql_catalog_t *c = catalog();
+    char sql[512], err[SL_ERRLEN];
+    snprintf(sql, sizeof sql, "SELECT %s AS v FROM ev", expr);
+    sl_sql_stmt_t *s = sl_sql_parse(c, sql, err, sizeof err);
+    if (!s) {
+        snprintf(out, len, "check: %s", err);
+        sl_sql_catalog_free(c);
+        return;
+    }
+    sl_sql_val_t row[32];
+    sl_sql_scratch_t mem = {0};
+    json_t *root = NULL;
+    const char *why = NULL;
+    if (!sl_sql_decode(s->q->paths, s->q->n_paths, doc, strlen(doc), &root, row, &why)) {
+        snprintf(out, len, "decode: %s", why);
+    } else {
+        sl_sql_eval_t ev = {.row = row, .mem = &mem};
+        sl_sql_val_t v;
+        if (!sl_sql_eval(&ev, s->q->out[0], &v)) {
+            snprintf(out, len, "error: %s", ev.err);
+        } else {
+            sl_sql_out_t o = {0};
+            sl_sql_out_json(&o, s->q->out[0]->type, &v);
+            snprintf(out, len, "%s", o.p);
+            sl_sql_out_free(&o);
+        }
+    }
+    json_decref(root);
+    sl_sql_scratch_fini(&mem);
+    sl_sql_stmts_free(s);
+    sl_sql_catalog_free(c);
+}
+
+static const struct {
+    const char *expr, *want;
+} cases[] = {
+    /* arithmetic and types */
+    {"qty + 1", "4"},
+    {"qty * amount", "37.5"},
+    {"qty / 2", "1"},
+    {"qty % 2", "1"},
+    {"amount / 4", "3.125"},
+    {"price + 1", "20.99"},
+    {"price * 2", "39.98"},
+    {"price * price", "399.6001"},
+    {"-qty", "-3"},
+    {"big + 1", "error: BIGINT overflow"},
+    {"qty * 1000000000", "error: INT overflow"},
+    {"qty / 0", "error: division by zero"},
+    {"amount / 0", "error: division by zero"},
+    {"2147483647 + 1", "error: INT overflow"},
+    /* NULL semantics */
+    {"qty + NULL", "null"},
+    {"NULL = NULL", "null"},
+    {"NULL AND FALSE", "false"},
+    {"NULL AND TRUE", "null"},
+    {"NULL OR TRUE", "true"},
+    {"NOT (qty > NULL)", "null"},
+    {"geo.city IS NULL", "false"},
+    {"NULL IS NULL", "true"},
+    {"COALESCE(NULL, qty, 7)", "3"},
+    {"COALESCE(NULL, amount, qty)", "12.5"},
+    {"COALESCE(NULL, qty, amount)", "3"},
+    {"upper(NULL)", "null"},
+    /* comparisons */
+    {"qty = 3.0", "true"},
+    {"price > 19.98", "true"},
+    {"user < 'Bob'", "true"},
+    {"ts > TIMESTAMP '2023-11-14 22:13:20'", "true"},
+    {"ok AND qty >= 3", "true"},
+    /* CASE */
+    {"CASE WHEN qty > 2 THEN 'many' ELSE 'few' END", "\"many\""},
+    {"CASE qty WHEN 1 THEN 'one' WHEN 3 THEN 'three' END", "\"three\""},
+    {"CASE WHEN qty > 5 THEN 'x' END", "null"},
+    {"CASE WHEN ok THEN qty ELSE amount END", "3"},
+    {"CASE WHEN ok THEN 1 ELSE 2.5 END", "1"},
+    /* CAST */
+    {"CAST(qty AS VARCHAR)", "\"3\""},
+    {"CAST('42' AS INT) + 1", "43"},
+    {"CAST('4x' AS INT)", "error: CAST failed: not a number of that type"},
+    {"CAST(amount AS INT)", "12"},
+    {"CAST(amount AS DECIMAL(8,1))", "12.5"},
+    {"CAST(price AS DOUBLE)", "19.99"},
+    {"CAST('true' AS BOOLEAN)", "true"},
+    {"CAST(ts AS BIGINT)", "1700000000123"},
+    {"CAST(ts AS VARCHAR)", "\"2023-11-14 22:13:20.123\""},
+    {"CAST('2024-02-29 12:00:00' AS TIMESTAMP)", "1709208000000"},
+    /* strings */
+    {"upper(user) || '!'", "\"ANN!\""},
+    {"lower(user)", "\"ann\""},
+    {"trim(kind)", "\"buy\""},
+    {"length(user)", "3"},
+    {"substring(user, 2)", "\"nn\""},
+    {"substring(user, 1, 2)", "\"An\""},
+    {"substring(user, 9)", "\"\""},
+    {"concat(user, '-', geo.city)", "\"Ann-Oslo\""},
+    {"user || NULL", "null"},
+    /* time */
+    {"UNIX_TIMESTAMP(ts)", "1700000000"},
+    {"TO_TIMESTAMP_LTZ(1700000000, 0)", "1700000000000"},
+    {"TO_TIMESTAMP_LTZ(big - big + 5, 3)", "5"},
+    {"FROM_UNIXTIME(86400)", "\"1970-01-02 00:00:00\""},
+    {"ts + INTERVAL '1' MINUTE", "1700000060123"},
+    {"ts - INTERVAL '2' SECOND", "1700000000123" /* replaced below */},
+    /* nested JSON and arrays */
+    {"geo.zip + 1", "151"},
+    {"geo['city']", "\"Oslo\""},
+    {"ev.geo.city", "\"Oslo\""},
+    {"tags[2]", "\"bb\""},
+    {"tags[3]", "null"},
+    {"CARDINALITY(tags)", "2"},
+};
+
+TEST(sql_expression_cases) {
+    for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
+        char got[256];
+        eval1(cases[i].expr, got, sizeof got);
+        const char *want = cases[i].want;
+        if (!strcmp(cases[i].expr, "ts - INTERVAL '2' SECOND")) {
+            want = "1699999998123";
+        }
+        if (strcmp(got, want)) {
+            fprintf(stderr, "  %s\n    got:  %s\n    want: %s\n", cases[i].expr, got, want);
+        }
+        CHECK(!strcmp(got, want));
+    }
+}
+
+TEST(sql_decode_refuses_mistyped_fields) {
+    sl_sql_catalog_t *c = catalog();
+    char err[SL_ERRLEN];
+    sl_sql_stmt_t *s = sl_sql_parse(c, "SELECT qty FROM ev", err, sizeof err);
+    CHECK(s != NULL);
+    sl_sql_val_t row[8];
+    json_t *root = NULL;
+    const char *why = NULL;
+    const char *d1 = "{\"qty\":\"three\",\"ts\":1}", *d2 = "[1,2]", *d3 = "{\"ts\":5}";
+    bool ok1 = sl_sql_decode(s->q->paths, s->q->n_paths, d1, strlen(d1), &root, row, &why);
+    json_decref(root);
+    bool ok2 = sl_sql_decode(s->q->paths, s->q->n_paths, d2, strlen(d2), &root, row, &why);
+    json_decref(root);
+    bool ok3 = sl_sql_decode(s->q->paths, s->q->n_paths, d3, strlen(d3), &root, row, &why);
+    json_decref(root);
+    CHECK(s->q->n_paths == 2); /* qty and the timestamp: nothing else is decoded */
+    sl_sql_stmts_free(s);
+    sl_sql_catalog_free(c);
+    CHECK(!ok1 && !ok2);
+    CHECK(ok3 && row[1].null && row[0].i == 5); /* a missing field is NULL */
+}
+
+static void explain(const char *sql, char *out, size_t len) {
+    sl_sql_catalog_t *c = catalog();
+    char err[SL_ERRLEN];
+    sl_sql_stmt_t *s = sl_sql_parse(c, sql, err, sizeof err);
+    out[0] = 0;
+    if (!s) {
+        snprintf(out, len, "error: %s", err);
+    } else {
+        FILE *f = fmemopen(out, len, "w");
+        sl_sql_explain(s, f);
+        fclose(f);
+        sl_stream_builder_t *b = sl_stream_builder_new();
+        char e2[SL_ERRLEN];
+        if (sl_sql_compile(s, b, NULL, NULL, "tmp-out", e2, sizeof e2) != SL_OK) {
+            snprintf(out, len, "compile: %s", e2);
+        }
+        sl_stream_builder_free(b);
+    }
+    sl_sql_stmts_free(s);
+    sl_sql_catalog_free(c);
+}
+
+TEST(sql_compiled_graphs) {
+    char g[1024];
+    explain("CREATE STREAM big_buys WITH (topic='bb') AS SELECT user, amount * 2 AS a FROM ev "
+            "WHERE amount > 10",
+            g, sizeof g);
+    CHECK(strstr(g, "source  ev (topic 'events', json; 3 slots decoded: ts, amount, user;"));
+    CHECK(strstr(g, "map   big_buys-select (WHERE, 2 output columns)"));
+    CHECK(strstr(g, "sink  topic 'bb'"));
+    CHECK(!strstr(g, "rekey"));
+    explain("CREATE STREAM per_kind WITH (topic='pk') AS SELECT kind, window_start, count(*) AS n, "
+            "sum(price) AS total, count(DISTINCT user) AS users FROM ev GROUP BY kind, "
+            "TUMBLE(ts, INTERVAL '10' SECOND) HAVING count(*) > 1",
+            g, sizeof g);
+    CHECK(strstr(g, "map   per_kind-prepare (1 key, 3 aggregate arguments)"));
+    CHECK(strstr(g, "rekey per_kind-group-by"));
+    CHECK(strstr(g, "aggregate per_kind-aggregate (tumbling size 10000 ms, emit final, 3 "
+                    "aggregates, 4136 state bytes per group, HAVING)"));
+    explain("CREATE STREAM s3 WITH (topic='s3') AS SELECT user, count(*) AS n FROM ev GROUP BY "
+            "user, HOP(ts, INTERVAL '5' SECOND, INTERVAL '20' SECOND) EMIT CHANGES",
+            g, sizeof g);
+    CHECK(strstr(g, "(hopping size 20000 ms slide 5000 ms, emit changes"));
+    explain(
+        "CREATE STREAM s4 WITH (topic='s4') AS SELECT user, window_end, max(amount) AS m FROM ev "
+        "GROUP BY user, SESSION(ts, INTERVAL '30' SECOND)",
+        g, sizeof g);
+    CHECK(strstr(g, "(session gap 30000 ms, emit final"));
+}
+
+/* ---- compiled queries run through stream tasks (no broker) ---- */
+#include "stream/task.h"
+
+typedef struct rec_out {
+    char topic[64];
+    uint8_t key[64], value[256];
+    size_t klen, vlen;
+    bool null_value;
+    int64_t ts;
+    char error[160]; /* the sluice.error header of a dead-lettered record */
+} rec_out_t;
+
+static rec_out_t ROUT[1024];
+static int N_ROUT;
+
+static sl_err_t collect(void *opaque, const char *topic, int32_t partition, sl_bytes_t key,
+                        sl_bytes_t value, int64_t ts, const sl_stream_hdr_t *h, size_t nh) {
+    (void)opaque, (void)partition;
+    if (N_ROUT == (int)SL_ARRAY_LEN(ROUT)) {
+        return SL_ERR_IO;
+    }
+    rec_out_t *o = &ROUT[N_ROUT++];
+    memset(o, 0, sizeof *o);
+    snprintf(o->topic, sizeof o->topic, "%s", topic);
+    o->klen = key.len < sizeof o->key ? key.len : sizeof o->key;
+    if (key.p) {
+        memcpy(o->key, key.p, o->klen);
+    }
+    o->vlen = value.len < sizeof o->value - 1 ? value.len : sizeof o->value - 1;
+    if (value.p) {
+        memcpy(o->value, value.p, o->vlen);
+    }
+    o->null_value = !value.p;
+    o->ts = ts;
+    for (size_t i = 0; i < nh; i++) {
+        if (!strcmp(h[i].name, "sluice.error")) {
+            snprintf(o->error, sizeof o->error, "%.*s", (int)h[i].value.len,
+                     (const char *)h[i].value.p);
+        }
+    }
+    return SL_OK;
+}
+
+static sl_stream_task_conf_t TCONF = {"app", NULL, SL_STREAM_ON_ERROR_DEAD_LETTER, collect, NULL};
+
+/* Compiles `sql` (after the ddl) into a new builder; the statements in *list. */
+static sl_stream_builder_t *compiled(sl_sql_catalog_t *c, const char *sql, sl_sql_stmt_t **list) {
+    char err[SL_ERRLEN];
+    *list = sl_sql_parse(c, sql, err, sizeof err);
+    if (!*list) {
+        fprintf(stderr, "  %s\n", err);
+        return NULL;
+    }
+    sl_stream_builder_t *b = sl_stream_builder_new();
+    sl_sql_stmt_t *s = *list;
+    while (s->next) {
+        s = s->next;
+    }
+    if (sl_sql_compile(s, b, NULL, NULL, "tmp-out", err, sizeof err) != SL_OK) {
+        fprintf(stderr, "  %s\n", err);
+        sl_stream_builder_free(b);
+        return NULL;
+    }
+    return b;
+}
+
+static sl_stream_rec_t jrec(const char *json, int64_t off) {
+    return (sl_stream_rec_t){{NULL, 0}, {(const uint8_t *)json, strlen(json)}, 0, "events", 0, off};
+}
+
+static int count_topic(const char *topic) {
+    int n = 0;
+    for (int i = 0; i < N_ROUT; i++) {
+        n += !strcmp(ROUT[i].topic, topic);
+    }
+    return n;
+}
+
+static const rec_out_t *find_value(const char *topic, const char *value) {
+    for (int i = 0; i < N_ROUT; i++) {
+        if (!strcmp(ROUT[i].topic, topic) && !strcmp((const char *)ROUT[i].value, value)) {
+            return &ROUT[i];
+        }
+    }
+    return NULL;
+}
+
+TEST(sql_select_runs_where_and_projection_in_a_task) {
+    N_ROUT = 0;
+    sl_sql_catalog_t *c = catalog();
+    sl_sql_stmt_t *list;
+    sl_stream_builder_t *b =
+        compiled(c,
+                 "CREATE STREAM out1 WITH (topic='o1') AS SELECT upper(user) AS u, qty * 2 AS q2, "
+                 "geo.city AS city FROM ev WHERE qty > 1 AND ok",
+                 &list);
+    CHECK(b != NULL);
+    sl_stream_task_t *t = sl_stream_task_new(b, 0, 0, &TCONF, 0);
+    const char *in[] = {
+        "{\"user\":\"ann\",\"qty\":3,\"ok\":true,\"ts\":10,\"geo\":{\"city\":\"Oslo\"}}",
+        "{\"user\":\"bob\",\"qty\":1,\"ok\":true,\"ts\":11}",
+        "{\"user\":\"cy\",\"qty\":5,\"ok\":null,\"ts\":12}",
+        "{\"user\":\"di\",\"qty\":\"x\",\"ok\":true,\"ts\":13}",
+        "{\"user\":\"ed\",\"qty\":2147483647,\"ok\":true,\"ts\":14}",
+        "not json",
+    };
+    for (int i = 0; i < 6; i++) {
+        sl_stream_rec_t r = jrec(in[i], i);
+        CHECK(sl_stream_task_process(t, 0, &r, 0) == SL_OK);
+    }
+    CHECK_EQ_INT(count_topic("o1"), 1);
+    const rec_out_t *o = find_value("o1", "{\"u\":\"ANN\",\"q2\":6,\"city\":\"Oslo\"}");
+    CHECK(o != NULL);
+    CHECK_EQ_INT(o->ts, 10);                 /* event time from the timestamp column */
+    CHECK_EQ_INT(count_topic("app-dlq"), 3); /* mistyped qty, INT overflow, not JSON */
+    bool overflow = false;
+    for (int i = 0; i < N_ROUT; i++) {
+        overflow = overflow || strstr(ROUT[i].error, "sql: line 1, column 66: INT overflow");
+    }
+    CHECK(overflow);
+    sl_stream_task_free(t);
+    sl_stream_builder_free(b);
+    sl_sql_stmts_free(list);
+    sl_sql_catalog_free(c);
+}
+
+/* Feeds what task t0 wrote to `topic` (from index `from`) to task t1. */
+static void feed(sl_stream_task_t *t1, const char *topic, int from, int *failed) {
+    int end = N_ROUT;
+    for (int i = from; i < end; i++) {
+        if (!strcmp(ROUT[i].topic, topic) && !ROUT[i].null_value) {
+            sl_stream_rec_t r = {{ROUT[i].key, ROUT[i].klen},
+                                 {ROUT[i].value, ROUT[i].vlen},
+                                 ROUT[i].ts,
+                                 topic,
+                                 0,
+                                 i};
+            if (sl_stream_task_process(t1, 0, &r, 0) != SL_OK ||
+                sl_stream_task_tick(t1, 0) != SL_OK) {
+                *failed = 1;
+            }
+        }
+    }
+}
+
+TEST(sql_windowed_group_by_runs_in_tasks) {
+    N_ROUT = 0;
+    sl_sql_catalog_t *c = catalog();
+    sl_sql_stmt_t *list;
+    sl_stream_builder_t *b = compiled(
+        c,
+        "CREATE STREAM agg WITH (topic='agg-out') AS SELECT user, window_start, window_end, "
+        "COUNT(*) AS n, SUM(qty) AS q, COUNT(DISTINCT kind) AS kinds, AVG(amount) AS a, "
+        "MAX(price) AS p FROM ev GROUP BY user, TUMBLE(ts, INTERVAL '10' SECOND) "
+        "HAVING COUNT(*) > 1",
+        &list);
+    CHECK(b != NULL);
+    sl_stream_task_t *t0 = sl_stream_task_new(b, 0, 0, &TCONF, 0);
+    sl_stream_task_t *t1 = sl_stream_task_new(b, 1, 0, &TCONF, 0);
+    const char *in[] = {
+        "{\"user\":\"ann\",\"qty\":3,\"kind\":\"a\",\"amount\":1.5,\"price\":\"2.50\",\"ts\":1000}",
+        "{\"user\":\"ann\",\"qty\":4,\"kind\":\"b\",\"amount\":2.5,\"price\":9.1,\"ts\":2000}",
+        "{\"user\":\"ann\",\"kind\":\"a\",\"ts\":3000}",
+        "{\"user\":\"bob\",\"qty\":1,\"kind\":\"a\",\"ts\":4000}",
+        "{\"user\":\"ann\",\"qty\":9,\"kind\":\"c\",\"ts\":15000}",
+        "{\"user\":\"zed\",\"qty\":1,\"ts\":40000}", /* moves the watermark past both windows */
+    };
+    for (int i = 0; i < 6; i++) {
+        sl_stream_rec_t r = jrec(in[i], i);
+        CHECK(sl_stream_task_process(t0, 0, &r, 0) == SL_OK);
+    }
+    int failed = 0;
+    feed(t1, "app-agg-group-by-repartition", 0, &failed);
+    CHECK(!failed);
+    /* [0,10s) of ann: 3 rows (one without qty: SUM skips it, COUNT(*) does not); bob's single
+     * row and ann's [10s,20s) single row fail HAVING. */
+    CHECK_EQ_INT(count_topic("agg-out"), 1);
+    const rec_out_t *o = find_value("agg-out", "{\"user\":\"ann\",\"window_start\":0,"
+                                               "\"window_end\":10000,\"n\":3,\"q\":7,\"kinds\":2,"
+                                               "\"a\":2,\"p\":9.10}");
+    if (!o) {
+        for (int i = 0; i < N_ROUT; i++) {
+            if (!strcmp(ROUT[i].topic, "agg-out")) {
+                fprintf(stderr, "  got %s\n", ROUT[i].value);
+            }
+        }
+    }
+    CHECK(o != NULL);
+    CHECK(o->klen == 3 && !memcmp(o->key, "ann", 3)); /* keyed by the GROUP BY value */
+    sl_stream_task_free(t0);
+    sl_stream_task_free(t1);
+    sl_stream_builder_free(b);
+    sl_sql_stmts_free(list);
+    sl_sql_catalog_free(c);
+}
+
+TEST(sql_count_distinct_is_bounded_and_a_failing_record_changes_nothing) {
+    N_ROUT = 0;
+    sl_sql_catalog_t *c = catalog();
+    sl_sql_stmt_t *list;
+    sl_stream_builder_t *b =
+        compiled(c,
+                 "CREATE STREAM d WITH (topic='d-out') AS SELECT user, COUNT(*) AS n, "
+                 "COUNT(DISTINCT qty) AS dq FROM ev GROUP BY user, TUMBLE(ts, INTERVAL '1' HOUR)",
+                 &list);
+    CHECK(b != NULL);
+    sl_stream_task_t *t0 = sl_stream_task_new(b, 0, 0, &TCONF, 0);
+    sl_stream_task_t *t1 = sl_stream_task_new(b, 1, 0, &TCONF, 0);
+    static char docs[SL_SQL_DISTINCT_MAX + 3][96];
+    for (int i = 0; i < SL_SQL_DISTINCT_MAX + 3; i++) {
+        /* 257 distinct values, then one seen before, then one that moves the watermark */
+        int qty = i < SL_SQL_DISTINCT_MAX + 1 ? i : 5;
+        long long ts = i < SL_SQL_DISTINCT_MAX + 2 ? 1000 + i : 10000000;
+        snprintf(docs[i], sizeof docs[i], "{\"user\":\"%s\",\"qty\":%d,\"ts\":%lld}",
+                 i < SL_SQL_DISTINCT_MAX + 2 ? "ann" : "zed", qty, ts);
+        sl_stream_rec_t r = jrec(docs[i], i);
+        CHECK(sl_stream_task_process(t0, 0, &r, 0) == SL_OK);
+    }
+    int failed = 0;
+    feed(t1, "app-d-group-by-repartition", 0, &failed);
+    CHECK(!failed);
+    CHECK(find_value("d-out", "{\"user\":\"ann\",\"n\":257,\"dq\":256}") != NULL);
+    int dlq = 0;
+    for (int i = 0; i < N_ROUT; i++) {
+        if (!strcmp(ROUT[i].topic, "app-dlq")) {
+            dlq++;
+            CHECK(strstr(ROUT[i].error, "COUNT(DISTINCT) keeps at most 256 values") != NULL);
+        }
+    }
+    CHECK_EQ_INT(dlq, 1);
+    sl_stream_task_free(t0);
+    sl_stream_task_free(t1);
+    sl_stream_builder_free(b);
+    sl_sql_stmts_free(list);
+    sl_sql_catalog_free(c);
+}
