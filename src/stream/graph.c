@@ -133,6 +133,11 @@ sl_stream_node_t *sl_stream_map(sl_stream_node_t *in, const char *name, sl_strea
     return n;
 }
 
+void sl_stream_foreach(sl_stream_node_t *in, const char *name, sl_stream_fn *fn, void *user) {
+    sl_stream_node_t *n = sl_stream_map(in, name, fn, user);
+    n->terminal = true;
+}
+
 void sl_stream_branch(sl_stream_node_t *in, const char *name, sl_stream_route_fn *fn, void *user,
                       size_t n, sl_stream_node_t **outs) {
     sl_stream_node_t *br = node_new(in->b, SL_NODE_BRANCH, in, name);
@@ -338,7 +343,7 @@ const char *sl_stream_graph_check(sl_stream_builder_t *b) {
     }
     for (size_t i = 0; i < b->n_nodes; i++) {
         const sl_stream_node_t *n = b->nodes[i];
-        if (n->kind != SL_NODE_SINK && n->n_children == 0) {
+        if (n->kind != SL_NODE_SINK && !n->terminal && n->n_children == 0) {
             /* A dangling node computes what nobody reads: almost always a missing sl_stream_to. */
             fail(b,
                  n->kind == SL_NODE_TABLE ? "table '%s' is not joined to anything"

@@ -45,6 +45,7 @@ struct sl_stream_node {
     sl_stream_window_t win;
     char *late_topic;
     sl_stream_backend_t backend; /* stateful nodes */
+    bool terminal;               /* a foreach: needs no downstream node */
     sl_stream_node_t *other;     /* joins: the table or the right side */
     sl_stream_join_fn *join_fn;
     sl_stream_join_kind_t join_kind;

@@ -114,6 +114,10 @@ sl_stream_node_t *sl_stream_source(sl_stream_builder_t *b, const char *topic,
                                    const sl_stream_source_opts_t *opts);
 sl_stream_node_t *sl_stream_map(sl_stream_node_t *in, const char *name, sl_stream_fn *fn,
                                 void *user);
+/* A terminal node: fn sees every record and emits nothing (e.g. a shell printing rows, a metric).
+ * Its side effects are outside the checkpoint's transaction: after a crash, records since the last
+ * checkpoint are seen again (at least once). */
+void sl_stream_foreach(sl_stream_node_t *in, const char *name, sl_stream_fn *fn, void *user);
 /* Routes each record to one of n new nodes written to outs[0..n). */
 void sl_stream_branch(sl_stream_node_t *in, const char *name, sl_stream_route_fn *fn, void *user,
                       size_t n, sl_stream_node_t **outs);

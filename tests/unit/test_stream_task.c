@@ -339,6 +339,29 @@ TEST(builder_checks) {
     sl_stream_builder_free(b);
 }
 
+static int SEEN;
+static sl_err_t seen(sl_stream_ctx_t *ctx, const sl_stream_rec_t *rec, void *user) {
+    (void)ctx, (void)user;
+    SEEN += rec->value.len == 2 && !memcmp(rec->value.p, "ok", 2);
+    return SL_OK;
+}
+
+/* A foreach is a terminal node: the graph needs no sink after it, and it sees every record. */
+TEST(foreach_is_terminal) {
+    N_OUT = SEEN = 0;
+    sl_stream_builder_t *b = sl_stream_builder_new();
+    sl_stream_foreach(sl_stream_source(b, "in", NULL), "print", seen, NULL);
+    CHECK(sl_stream_graph_check(b) == NULL);
+    sl_stream_task_t *t = sl_stream_task_new(b, 0, 0, &CONF, 0);
+    sl_stream_rec_t r = {B("k"), B("ok"), 1, "in", 0, 0};
+    CHECK(sl_stream_task_process(t, 0, &r, 0) == SL_OK);
+    CHECK(sl_stream_task_process(t, 0, &r, 0) == SL_OK);
+    CHECK_EQ_INT(SEEN, 2);
+    CHECK_EQ_INT(N_OUT, 0);
+    sl_stream_task_free(t);
+    sl_stream_builder_free(b);
+}
+
 /* The watermark is part of the checkpoint: a task restored from the changelog starts where the
  * old one was, so a replayed record for a window that already fired is late, not a second firing.
  */
