@@ -95,13 +95,14 @@ static long long price(rng_t *r) {
 
 /* Closes the object with "extra" padded so the record is about `target` bytes. */
 static size_t finish(rng_t *r, char *buf, size_t len, size_t target, size_t cap) {
-    static const char tail[] = ",\"extra\":\"\"}";
-    size_t pad = len + sizeof tail - 1 < target ? target - len - (sizeof tail - 1) : 0;
-    if (len + sizeof tail + pad > cap) {
+    static const char open[] = ",\"extra\":\"";
+    size_t fixed = sizeof open - 1 + 2; /* the field's opening, then '"}' */
+    size_t pad = len + fixed < target ? target - len - fixed : 0;
+    if (len + fixed + pad + 1 > cap) {
         pad = 0;
     }
-    memcpy(buf + len, tail, 10);
-    len += 10;
+    memcpy(buf + len, open, sizeof open - 1);
+    len += sizeof open - 1;
     for (size_t i = 0; i < pad; i++) {
         buf[len++] = (char)('a' + below(r, 26));
     }
@@ -127,13 +128,15 @@ void sl_nexmark_event(const sl_nexmark_gen_t *g, uint64_t n, char *buf, size_t c
         for (int i = 0; i < 4; i++) {
             cc[i] = (unsigned)below(&r, 10000);
         }
+        /* Draws in a fixed order (argument evaluation order is unspecified). */
+        const char *first = PICK(&r, first_names), *last = PICK(&r, last_names);
+        const char *city = PICK(&r, cities), *state = PICK(&r, states);
         len = snprintf(buf, cap,
                        "{\"event_type\":0,\"id\":%llu,\"name\":\"%s %s\",\"emailAddress\":"
                        "\"%.*s@%.*s.com\",\"creditCard\":\"%04u %04u %04u %04u\",\"city\":\"%s\","
                        "\"state\":\"%s\",\"dateTime\":%lld",
-                       (unsigned long long)id, PICK(&r, first_names), PICK(&r, last_names), (int)a,
-                       w1, (int)b, w2, cc[0], cc[1], cc[2], cc[3], PICK(&r, cities),
-                       PICK(&r, states), (long long)t);
+                       (unsigned long long)id, first, last, (int)a, w1, (int)b, w2, cc[0], cc[1],
+                       cc[2], cc[3], city, state, (long long)t);
         ev->type = SL_NEXMARK_PERSON;
         ev->key = (int64_t)id;
         ev->len = finish(&r, buf, (size_t)len, 200, cap);
@@ -145,12 +148,14 @@ void sl_nexmark_event(const sl_nexmark_gen_t *g, uint64_t n, char *buf, size_t c
         double mean_ms = 100.0 * SL_NEXMARK_EPOCH / 3.0 * 1000.0 / (double)g->event_rate;
         long long expires = (long long)t + 1 + (long long)(unit(&r) * 2.0 * mean_ms);
         size_t a = word(&r, w1, 5, 12), b = word(&r, w2, 5, 20);
+        long long reserve = initial + price(&r);
+        int category = 10 + (int)below(&r, 5);
         len = snprintf(buf, cap,
                        "{\"event_type\":1,\"id\":%llu,\"itemName\":\"%.*s\",\"description\":"
                        "\"%.*s\",\"initialBid\":%lld,\"reserve\":%lld,\"dateTime\":%lld,"
                        "\"expires\":%lld,\"seller\":%llu,\"category\":%d",
-                       (unsigned long long)id, (int)a, w1, (int)b, w2, initial, initial + price(&r),
-                       (long long)t, expires, (unsigned long long)seller, 10 + (int)below(&r, 5));
+                       (unsigned long long)id, (int)a, w1, (int)b, w2, initial, reserve,
+                       (long long)t, expires, (unsigned long long)seller, category);
         ev->type = SL_NEXMARK_AUCTION;
         ev->key = (int64_t)id;
         ev->len = finish(&r, buf, (size_t)len, 500, cap);
@@ -158,12 +163,14 @@ void sl_nexmark_event(const sl_nexmark_gen_t *g, uint64_t n, char *buf, size_t c
         uint64_t auction = some_auction(&r, auctions_by(n)) + SL_NEXMARK_FIRST_ID;
         uint64_t bidder = some_person(&r, people_by(n), HOT_BIDDER_RATIO) + SL_NEXMARK_FIRST_ID;
         size_t a = word(&r, w1, 4, 8);
+        long long amount = price(&r);
+        const char *channel = PICK(&r, channels);
         len = snprintf(buf, cap,
                        "{\"event_type\":2,\"auction\":%llu,\"bidder\":%llu,\"price\":%lld,"
                        "\"channel\":\"%s\",\"url\":\"https://www.nexmark.com/%.*s/item.htm\","
                        "\"dateTime\":%lld",
-                       (unsigned long long)auction, (unsigned long long)bidder, price(&r),
-                       PICK(&r, channels), (int)a, w1, (long long)t);
+                       (unsigned long long)auction, (unsigned long long)bidder, amount, channel,
+                       (int)a, w1, (long long)t);
         ev->type = SL_NEXMARK_BID;
         ev->key = (int64_t)auction;
         ev->len = finish(&r, buf, (size_t)len, 100, cap);

@@ -35,9 +35,9 @@ static void usage(FILE *f) {
             "--nexmark produces Nexmark's person/auction/bid events as flat JSON objects with\n"
             "Nexmark's field names and an event_type (0 person, 1 auction, 2 bid) into one topic\n"
             "(default nexmark), 1:3:46, keyed by person id (people) or auction id (auctions,\n"
-            "bids), the record timestamp being the event's dateTime; --rate 0 sends as fast as\n"
-            "possible with event time advancing at nexmark.event.rate, ending now;\n"
-            "payload.seed makes the events repeatable.\n"
+            "bids), the record timestamp being the event's dateTime; --rate paces it (event time\n"
+            "follows the clock), --rate 0 sends as fast as possible with event time advancing at\n"
+            "nexmark.event.rate (with --count: ending now); payload.seed repeats the events.\n"
             "--help-config lists every setting.\n");
 }
 
