@@ -5,6 +5,9 @@
 # once through a kill -9 of the processor (running averages restored from the changelog).
 source "$(dirname "$0")/lib/broker.sh"
 broker_start --set group.initial.rebalance.delay.ms=0
+p= producer=
+# A failing check exits at once: take the processor and the producer down with the broker.
+trap 'rc=$?; set +e; kill -9 ${p:-} ${producer:-} 2>/dev/null; (exit $rc); cleanup' EXIT
 HERE=$(dirname "$0")
 SO=$PWD/$SLUICE_BUILD/examples/fraud.so
 for t in payments:3 fraud-alerts:1; do
@@ -25,10 +28,12 @@ done
 kill -9 "$p"; wait "$p" 2>/dev/null || true
 run; p=$!
 wait "$producer" || fail "producer failed"
+producer=
 $PY "$HERE/stream_examples.py" verify "$BROKER" fraud-alerts fraud $((120 * mult)) ||
   { tail -n 20 "$T/run.log"; fail "fraud differ from the offline reference"; }
 kill -TERM "$p"
 wait "$p" || fail "the processor did not stop cleanly"
+p=
 grep "sluice run:" "$T/run.log" | tail -n 1
 broker_stop
 echo ok

@@ -14,6 +14,8 @@ grep -q "60000 events (1200 persons, 3600 auctions, 55200 bids)" "$T/gen.log" ||
   { cat "$T/gen.log"; fail "the generator's mix is not 1:3:46"; }
 $PY "$HERE/nexmark_check.py" flush "$BROKER" nexmark
 pids=()
+# A failing check exits at once: take the processors down with the broker.
+trap 'rc=$?; set +e; kill -9 "${pids[@]}" 2>/dev/null; (exit $rc); cleanup' EXIT
 for q in q0 q1 q2 q5 q7; do
   "$SLUICE" topic create "nexmark-$q" -p 1 -b "$BROKER" >/dev/null
   "$SLUICE" run "$NX" --app-id "nx-$q" -b "$BROKER" --set commit.interval.ms=200 \
@@ -27,6 +29,7 @@ for q in q0 q1 q2 q5 q7; do
 done
 for p in "${pids[@]}"; do kill -TERM "$p"; done
 for p in "${pids[@]}"; do wait "$p" || fail "a processor did not stop cleanly"; done
+pids=()
 [[ $rc == 0 ]] || fail "a query's output differs from the offline reference"
 grep -h "sluice run:" "$T"/q*.log
 broker_stop
