@@ -40,7 +40,7 @@ EXAMPLE_SO  := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%.so)
 
 .SECONDARY:
 .PHONY: all deps run test unit integration check-asan bench bench-sql bench-groups bench-txn bench-compare bench-conn bench-compact \
-        bench-interference bench-admin bench-roll bench-batch-check bench-faults bench-abuse bench-join format \
+        bench-interference bench-admin bench-roll bench-batch-check bench-faults bench-abuse bench-join bench-stream format \
         format-check clean fuzz fuzz-ci
 all: $(BUILD)/sluice $(UNIT_BIN) $(ITEST_BIN) $(BENCH_BIN) $(EXAMPLE_SO) \
      $(BUILD)/tests/libpowerloss.so
@@ -182,6 +182,10 @@ bench-abuse: deps all
 
 bench-join: deps all
 	bench/run-join-bench $(BUILD)
+
+# Nexmark on the stream engine (throughput per core, latency) and the processor-crash scenario.
+bench-stream: deps all
+	bench/run-stream-bench $(BUILD)
 
 # ---- fuzzing (fuzz/README.md): libsluice again with clang, sanitizers and coverage, then one
 # libFuzzer binary per target. The recursive make keeps these objects apart from build/.

@@ -41,6 +41,11 @@ typedef struct sl_bench_conf {
     char disorder_fraction[SL_CONF_STR_MAX]; /* share of records given an earlier event time */
     int64_t disorder_ms;                     /* their event time moves back by 1..disorder_ms */
     int64_t payload_seed;
+
+    /* Nexmark (nexmark.h). */
+    bool nexmark;               /* generate Nexmark events instead of the harness's records */
+    int64_t count;              /* events to send (0: duration_s decides) */
+    int64_t nexmark_event_rate; /* event time's pace when rate is 0 (events/s) */
 } sl_bench_conf_t;
 
 extern const sl_conf_def_t sl_bench_conf_defs[];

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bench/bench.h"
+#include "bench/nexmark.h"
 #include "cli/cli.h"
 
 static void usage(FILE *f) {
@@ -17,6 +18,8 @@ static void usage(FILE *f) {
             "                    [--payload fixed|chat|transaction|iot|mix] [--sizes SIZE:W,...]\n"
             "                    [--disorder MS]\n"
             "                    [--connections N]\n"
+            "       sluice bench --nexmark [-b BROKERS] [--topic NAME] [--partitions N]\n"
+            "                    [--rate EVENTS_PER_S] [--count N | --duration S] [--set k=v ...]\n"
             "Open-loop producers send at the given rate; latency is measured from each record's\n"
             "intended send time to its receipt; lost and duplicated records are counted from\n"
             "per-producer sequence numbers. --payload renders each record as the design's data\n"
@@ -29,6 +32,12 @@ static void usage(FILE *f) {
             "process; against a loopback broker, from source addresses 127.0.0.2, .3, ..., each\n"
             "taking 40%% of the ephemeral port range, at most 20,000); the summary and the JSON\n"
             "add connect time, connections up and records failed.\n"
+            "--nexmark produces Nexmark's person/auction/bid events as flat JSON objects with\n"
+            "Nexmark's field names and an event_type (0 person, 1 auction, 2 bid) into one topic\n"
+            "(default nexmark), 1:3:46, keyed by person id (people) or auction id (auctions,\n"
+            "bids), the record timestamp being the event's dateTime; --rate paces it (event time\n"
+            "follows the clock), --rate 0 sends as fast as possible with event time advancing at\n"
+            "nexmark.event.rate (with --count: ending now); payload.seed repeats the events.\n"
             "--help-config lists every setting.\n");
 }
 
@@ -53,6 +62,8 @@ int sl_cmd_bench(int argc, char **argv) {
         {"sizes", required_argument, 0, 'z'},
         {"disorder", required_argument, 0, 'o'},
         {"connections", required_argument, 0, 'n'},
+        {"nexmark", no_argument, 0, 'N'},
+        {"count", required_argument, 0, 'c'},
         {"set", required_argument, 0, 'S'},
         {"help", no_argument, 0, 'h'},
         {"help-config", no_argument, 0, 'H'},
@@ -63,10 +74,11 @@ int sl_cmd_bench(int argc, char **argv) {
         ['D'] = "duration",    ['W'] = "warmup",      ['t'] = "topic",   ['p'] = "partitions",
         ['P'] = "producers",   ['C'] = "consumers",   ['k'] = "keys",    ['B'] = "burst",
         ['a'] = "acks",        ['j'] = "json",        ['y'] = "payload", ['z'] = "sizes",
-        ['o'] = "disorder.ms", ['n'] = "connections",
+        ['o'] = "disorder.ms", ['n'] = "connections", ['c'] = "count",
     };
     sl_bench_conf_t c;
     sl_conf_defaults(sl_bench_conf_defs, sl_bench_conf_n_defs, &c);
+    bool nexmark_topic = false; /* --nexmark's topic defaults to "nexmark" */
     char err[SL_ERRLEN];
     int o;
     optind = 1;
@@ -97,7 +109,11 @@ int sl_cmd_bench(int argc, char **argv) {
         sl_err_t rc = SL_OK;
         if (o == 'S') {
             rc = sl_conf_set_kv(sl_bench_conf_defs, sl_bench_conf_n_defs, &c, optarg, err);
+            nexmark_topic |= strncmp(optarg, "topic=", 6) == 0;
+        } else if (o == 'N') {
+            rc = sl_conf_set(sl_bench_conf_defs, sl_bench_conf_n_defs, &c, "nexmark", "true", err);
         } else if (o >= 0 && o <= 'z' && keys[o]) {
+            nexmark_topic |= o == 't';
             rc = sl_conf_set(sl_bench_conf_defs, sl_bench_conf_n_defs, &c, keys[o], optarg, err);
         }
         if (rc != SL_OK) {
@@ -108,6 +124,12 @@ int sl_cmd_bench(int argc, char **argv) {
     if (optind < argc) {
         usage(stderr);
         return 2;
+    }
+    if (c.nexmark) {
+        if (!nexmark_topic) {
+            snprintf(c.topic, sizeof c.topic, "nexmark");
+        }
+        return sl_nexmark_run(&c);
     }
     return sl_bench_run(&c);
 }

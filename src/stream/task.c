@@ -457,12 +457,10 @@ static sl_err_t send_markers(sl_stream_task_t *t, uint64_t now_ms) {
     return SL_OK;
 }
 
+/* The windows the new watermark closes fire first, then the markers go out: a downstream task
+ * (re-keying these results) must see them before the watermark that makes them due. */
 sl_err_t sl_stream_task_tick(sl_stream_task_t *t, uint64_t now_ms) {
     int64_t wm = sl_wm_advance(&t->wm, now_ms);
-    sl_err_t merr = send_markers(t, now_ms);
-    if (merr != SL_OK) {
-        return merr;
-    }
     for (size_t i = 0; i < t->n_aggs; i++) {
         sl_err_t err = SL_OK;
         if (t->aggs[i].win) {
@@ -475,7 +473,7 @@ sl_err_t sl_stream_task_tick(sl_stream_task_t *t, uint64_t now_ms) {
             return err;
         }
     }
-    return SL_OK;
+    return send_markers(t, now_ms);
 }
 
 int64_t sl_stream_task_watermark(const sl_stream_task_t *t) {

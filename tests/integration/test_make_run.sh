@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # `make run`'s script (scripts/run-dev) on free ports: the broker comes up, the demo workload
-# flows through topic `demo` (records appended and consumed back), and SIGTERM stops the demo and
-# the broker cleanly, leaving no process behind.
+# flows through topic `demo` (records appended and consumed back), the windowed pipeline writes
+# per-kind window counts to `demo-kinds` (read_committed), the demo topics are capped by size, and
+# SIGTERM stops the demo, the pipeline and the broker cleanly, leaving no process behind.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${SLUICE_BUILD:-build}
 T=$(mktemp -d /tmp/sluice-run.XXXXXX)
-fail() { echo "FAIL: $*" >&2; tail -n 20 "$T/out" "$T/data/demo.log" 2>/dev/null >&2; exit 1; }
+fail() {
+  echo "FAIL: $*" >&2
+  tail -n 20 "$T/out" "$T/data/demo.log" "$T/data/pipeline.log" 2>/dev/null >&2
+  exit 1
+}
 cleanup() {
   kill -9 -- -"$pid" 2>/dev/null || true # the whole session setsid made
   rm -rf "$T"
@@ -27,6 +32,15 @@ for _ in $(seq 300); do [[ $(demo_in) -ge 2000 ]] && break; sleep 0.1; done
 [[ $(demo_in) -ge 2000 ]] || fail "demo records appended: $(demo_in), want >= 2000"
 grep -Eq 'received [1-9][0-9]{3,}' <(tr '\r' '\n' <"$T/data/demo.log") ||
   fail "the demo consumer received nothing"
+kinds() {
+  timeout 10 "$root/$BUILD/sluice" consume demo-kinds -b "127.0.0.1:$port" -o beginning -e \
+    -X isolation.level=read_committed 2>/dev/null | grep -c '"kind":"' || true
+}
+# The first 10 s window closes about 13 s after the first event (2 s disorder, 1 s grace).
+for _ in $(seq 120); do [[ $(kinds) -ge 1 ]] && break; sleep 0.5; done
+[[ $(kinds) -ge 1 ]] || fail "the pipeline wrote no window to demo-kinds"
+"$root/$BUILD/sluice" topic describe demo -b "127.0.0.1:$port" | grep -q 'retention.bytes=134217728' ||
+  fail "the demo topic is not capped by retention.bytes"
 # SIGTERM: a script started with & from a non-interactive shell ignores SIGINT (Ctrl-C in a
 # terminal reaches it, and the broker and the demo directly, as a process group).
 kill -TERM "$pid"
@@ -34,6 +48,7 @@ for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$pid" 2>/dev/null && fail "run-dev still running 30 s after SIGTERM"
 wait "$pid" || fail "run-dev exited with $?"
 grep -q 'stopped cleanly' "$T/out" || fail "the broker did not stop cleanly"
+grep -q '^sluice run: in=' "$T/data/pipeline.log" || fail "the pipeline did not stop cleanly"
 left=$(pgrep -af -- "$T/data|-b 127.0.0.1:$port " || true)
 [[ -z $left ]] || fail "processes left behind: $left"
 echo ok

@@ -448,6 +448,46 @@ TEST(watermark_markers_cross_the_repartition_topic) {
     sl_stream_builder_free(b);
 }
 
+/* Windows fired by a new watermark reach a repartition topic before the marker carrying that
+ * watermark: the downstream task would otherwise close the window first and find them late (a
+ * two-step aggregate such as Nexmark q5/q7). */
+TEST(fired_windows_precede_the_marker) {
+    N_OUT = 0;
+    sl_stream_builder_t *b = sl_stream_builder_new();
+    sl_stream_source_opts_t so = {.watermark_delay_ms = 10};
+    sl_stream_window_t w = {.kind = SL_STREAM_TUMBLING, .size_ms = 100};
+    sl_stream_node_t *local = sl_stream_aggregate(sl_stream_source(b, "in", &so), "l", &w, &COUNT);
+    sl_stream_node_t *rk = sl_stream_rekey(local, "rk", NULL, NULL);
+    sl_stream_to(sl_stream_aggregate(rk, "g", &w, &COUNT), "out");
+    CHECK(sl_stream_graph_check(b) == NULL);
+    int32_t parts[2] = {1, 1};
+    sl_stream_task_conf_t c = CONF;
+    c.st_partitions = parts;
+    sl_stream_task_t *up = sl_stream_task_new(b, 0, 0, &c, 0);
+    sl_stream_rec_t r = {B("k"), B("v"), 50, "in", 0, 0};
+    CHECK(sl_stream_task_process(up, 0, &r, 0) == SL_OK);
+    CHECK(sl_stream_task_tick(up, 0) == SL_OK);
+    int first = N_OUT;
+    r.ts_ms = 500, r.offset = 1;
+    CHECK(sl_stream_task_process(up, 0, &r, 0) == SL_OK);
+    CHECK(sl_stream_task_tick(up, 0) == SL_OK); /* watermark 489: [0, 100) fires */
+    int result = -1, marker = -1;
+    for (int i = first; i < N_OUT; i++) {
+        if (strcmp(OUT[i].topic, "app-rk-repartition") != 0) {
+            continue;
+        }
+        if (hdr(&OUT[i], SL_STREAM_HDR_WM) && !strcmp(hdr(&OUT[i], SL_STREAM_HDR_WM), "489")) {
+            marker = marker < 0 ? i : marker;
+        } else if (!strcmp(OUT[i].value, "1@0")) {
+            result = i;
+        }
+    }
+    CHECK(result >= 0 && marker >= 0);
+    CHECK(result < marker);
+    sl_stream_task_free(up);
+    sl_stream_builder_free(b);
+}
+
 static sl_err_t upper(sl_stream_ctx_t *ctx, const sl_stream_rec_t *rec, void *user) {
     (void)user;
     return sl_stream_emit(ctx, rec->key, rec->value);
