@@ -1,4 +1,4 @@
-/* nexmark.c -- Nexmark queries q0, q1, q2, q5 and q7 on the C API, over the events of
+/* nexmark.c -- Nexmark queries q0, q1, q2, q3, q5 and q7 on the C API, over the events of
  * `sluice bench --nexmark` (one topic, flat JSON with an event_type; bids keyed by auction id,
  * record timestamp = dateTime).
  *
@@ -14,7 +14,11 @@
  *       holding the maximum, at most HOT_MAX of them).
  *   q7  highest bid: per 10 s tumbling window, the bid(s) with the highest price:
  *       {"start","end","auction","bidder","price","dateTime"} (at most HOT_MAX ties).
- * q3 (the person-auction join) waits for the engine's stream-table join.
+ *   q3  local item suggestion: {"name","city","state","id"} for every auction of category 10
+ *       whose seller lives in OR, ID or CA (Nexmark's person-auction join). A regular (unbounded)
+ *       join over a finite run is an interval join wider than the run: people and auctions are
+ *       re-keyed by person id and joined within Q3_WITHIN_MS (a day), so each pair is found
+ *       once whichever side arrives first, at the cost of buffering both sides for that long.
  *
  * Event time is the record timestamp, with Flink's Nexmark setting of 4 s bounded disorder. q5
  * and q7 aggregate in two steps: per auction (the input's key, so straight off the source; the
@@ -100,6 +104,66 @@ static sl_err_t q2(sl_stream_ctx_t *ctx, const sl_stream_rec_t *rec, void *user)
     int n = snprintf(out, 80, "{\"auction\":%lld,\"price\":%.*s}", (long long)auction,
                      (int)SL_MIN(f[F_PRICE].val.len, 24), (const char *)f[F_PRICE].val.p);
     return sl_stream_emit(ctx, rec->key, (sl_bytes_t){(const uint8_t *)out, (size_t)n});
+}
+
+/* ---- q3: local item suggestion (people x auctions) ---- */
+
+#define Q3_WITHIN_MS (24LL * 3600 * 1000)
+
+/* People of OR, ID and CA: key = person id, value = {"name","city","state"}. */
+static sl_err_t q3_people(sl_stream_ctx_t *ctx, const sl_stream_rec_t *rec, void *user) {
+    (void)user;
+    static const char pre[] = "{\"event_type\":0";
+    if (!rec->value.p || rec->value.len < sizeof pre - 1 || memcmp(rec->value.p, pre, sizeof pre - 1)) {
+        return SL_OK;
+    }
+    js_field_t f[4] = {{"id"}, {"name"}, {"city"}, {"state"}};
+    if (js_fields(rec->value, f, 4) != 4) {
+        return sl_stream_fail(ctx, "a person without id, name, city or state");
+    }
+    sl_bytes_t st = f[3].val;
+    if (st.len != 2 || !(memcmp(st.p, "OR", 2) == 0 || memcmp(st.p, "ID", 2) == 0 ||
+                         memcmp(st.p, "CA", 2) == 0)) {
+        return SL_OK;
+    }
+    size_t cap = 64 + f[1].val.len + f[2].val.len;
+    char *out = sl_stream_scratch(ctx, cap);
+    int n = snprintf(out, cap, "{\"name\":\"%.*s\",\"city\":\"%.*s\",\"state\":\"%.*s\"}",
+                     (int)f[1].val.len, (const char *)f[1].val.p, (int)f[2].val.len,
+                     (const char *)f[2].val.p, 2, (const char *)st.p);
+    return sl_stream_emit(ctx, f[0].val, (sl_bytes_t){(const uint8_t *)out, (size_t)n});
+}
+
+/* Auctions of category 10: key = seller, value = the auction id. */
+static sl_err_t q3_auctions(sl_stream_ctx_t *ctx, const sl_stream_rec_t *rec, void *user) {
+    (void)user;
+    static const char pre[] = "{\"event_type\":1";
+    if (!rec->value.p || rec->value.len < sizeof pre - 1 || memcmp(rec->value.p, pre, sizeof pre - 1)) {
+        return SL_OK;
+    }
+    js_field_t f[3] = {{"id"}, {"seller"}, {"category"}};
+    if (js_fields(rec->value, f, 3) != 3) {
+        return sl_stream_fail(ctx, "an auction without id, seller or category");
+    }
+    if (f[2].val.len != 2 || memcmp(f[2].val.p, "10", 2) != 0) {
+        return SL_OK;
+    }
+    return sl_stream_emit(ctx, f[1].val, f[0].val);
+}
+
+static sl_err_t q3_join(sl_stream_ctx_t *ctx, const sl_stream_rec_t *person,
+                        const sl_stream_rec_t *auction, void *user) {
+    (void)user;
+    if (!person || !auction || !person->value.p || person->value.len < 2) {
+        return SL_OK; /* an inner join: both sides are always there */
+    }
+    size_t cap = person->value.len + auction->value.len + 16;
+    char *out = sl_stream_scratch(ctx, cap);
+    /* {"name":..,"city":..,"state":..} + ,"id":A} */
+    int n = snprintf(out, cap, "%.*s,\"id\":%.*s}", (int)person->value.len - 1,
+                     (const char *)person->value.p, (int)auction->value.len,
+                     (const char *)auction->value.p);
+    return sl_stream_emit(ctx, auction->key, (sl_bytes_t){(const uint8_t *)out, (size_t)n});
 }
 
 /* ---- q5: hot items ---- */
@@ -271,6 +335,14 @@ sl_err_t sl_stream_job(sl_stream_builder_t *b, int argc, char **argv) {
     if (strcmp(q, "q0") == 0 || strcmp(q, "q1") == 0 || strcmp(q, "q2") == 0) {
         sl_stream_fn *fn = q[1] == '0' ? q0 : q[1] == '1' ? q1 : q2;
         sl_stream_to(sl_stream_map(bids, q, fn, NULL), out);
+    } else if (strcmp(q, "q3") == 0) {
+        sl_stream_node_t *people = sl_stream_rekey(sl_stream_map(bids, "q3-people", q3_people, NULL),
+                                                   "q3-by-person", NULL, NULL);
+        sl_stream_node_t *auctions = sl_stream_rekey(
+            sl_stream_map(bids, "q3-auctions", q3_auctions, NULL), "q3-by-seller", NULL, NULL);
+        sl_stream_to(sl_stream_join_window(people, auctions, "q3-join", Q3_WITHIN_MS, Q3_WITHIN_MS,
+                                           q3_join, NULL, SL_STREAM_JOIN_INNER),
+                     out);
     } else if (strcmp(q, "q5") == 0) {
         static const sl_stream_agg_t count = {sizeof(count_t), q5_count, NULL, q5_count_out, NULL};
         static const sl_stream_agg_t max = {sizeof(hot_t), q5_max, NULL, q5_out, NULL};
@@ -291,7 +363,7 @@ sl_err_t sl_stream_job(sl_stream_builder_t *b, int argc, char **argv) {
         sl_stream_node_t *per_window = sl_stream_rekey(tops, "q7-by-window", NULL, NULL);
         sl_stream_to(sl_stream_aggregate(per_window, "q7-max", &w, &global), out);
     } else {
-        fprintf(stderr, "nexmark.so: QUERY must be q0, q1, q2, q5 or q7 (got \"%s\")\n", q);
+        fprintf(stderr, "nexmark.so: QUERY must be q0, q1, q2, q3, q5 or q7 (got \"%s\")\n", q);
         return SL_ERR_INVAL;
     }
     return SL_OK;

@@ -52,6 +52,13 @@ def expected(events, query):
         return collections.Counter(json.dumps({"auction": b["auction"], "price": b["price"]},
                                               sort_keys=True)
                                    for b in bids if b["auction"] % 123 == 0)
+    if query == "q3":
+        people = {p["id"]: p for p in events
+                  if p["event_type"] == 0 and p["state"] in ("OR", "ID", "CA")}
+        return collections.Counter(json.dumps(
+            {"name": people[a["seller"]]["name"], "city": people[a["seller"]]["city"],
+             "state": people[a["seller"]]["state"], "id": a["id"]}, sort_keys=True)
+            for a in events if a["event_type"] == 1 and a["category"] == 10 and a["seller"] in people)
     if query == "q5":
         counts = collections.Counter()
         for b in bids:
@@ -112,7 +119,7 @@ def main():
     topic, query, out, timeout = sys.argv[3], sys.argv[4], sys.argv[5], float(sys.argv[6])
     events = [json.loads(m.value()) for m in read_all(broker, topic, False)[0]]
     want = expected(events, query)
-    n_want = sum(want.values()) if query in ("q0", "q1", "q2") else \
+    n_want = sum(want.values()) if query in ("q0", "q1", "q2", "q3") else \
         sum(min(len(ids), HOT_MAX) for _, ids in want.values())
     deadline = time.time() + timeout
     got = []
@@ -123,7 +130,7 @@ def main():
         time.sleep(1)
     time.sleep(1)  # anything past the expected total is a duplicate: read it too
     got = [json.loads(m.value()) for m in read_all(broker, out, True)[0]]
-    if query in ("q0", "q1", "q2"):
+    if query in ("q0", "q1", "q2", "q3"):
         g = collections.Counter(json.dumps(v, sort_keys=True) for v in got)
         missing, extra = want - g, g - want
         print("%s: %d records expected, %d got, %d missing, %d unexpected or duplicated" %
