@@ -8,10 +8,10 @@
  *   stage_latency_seconds{stage=produce_broker|process|commit_wait}, commit_latency_seconds
  *                                                                                histograms
  *   checkpoints_total, checkpoint_aborts_total, commit_interval_seconds, paused_partitions,
- *   pauses_total, inflight_records, inflight_bytes, restoring, restore_records_total,
- *   restore_records_to_restore_total                                              per lane
- * A task's counters start at zero when the task is created on this lane (after a rebalance
- * moved it), as Prometheus counters may; rate() and increase() handle that. */
+ *   pauses_total, inflight_records, inflight_bytes, producer_queue_records, restoring,
+ * restore_records_total, restore_records_to_restore_total per lane A task's counters start at zero
+ * when the task is created on this lane (after a rebalance moved it), as Prometheus counters may;
+ * rate() and increase() handle that. */
 #include "stream/metrics.h"
 
 #include <inttypes.h>
@@ -182,6 +182,9 @@ void sl_stream_metrics_collect(sl_metrics_out_t *out, const char *app_id,
          (double)atomic_load(&m->inflight_records)},
         {P "inflight_bytes", "gauge", "Bytes of those input records.",
          (double)atomic_load(&m->inflight_bytes)},
+        {P "producer_queue_records", "gauge",
+         "Records and events waiting in the lane's producer (librdkafka's outq_len).",
+         (double)atomic_load(&m->producer_queue)},
         {P "restoring", "gauge", "1 while the lane restores state from changelogs.",
          atomic_load(&m->restoring) ? 1.0 : 0.0},
         {P "restore_records_total", "counter", "Changelog records restored.",

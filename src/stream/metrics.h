@@ -57,6 +57,7 @@ typedef struct sl_stream_lane_metrics {
     atomic_int paused_partitions;
     atomic_uint_least64_t pauses; /* times the lane paused its inputs */
     atomic_uint_least64_t inflight_records, inflight_bytes;
+    atomic_int producer_queue; /* rd_kafka_outq_len of the lane's producer, at the last check */
 
     pthread_mutex_t mu; /* the rest */
     sl_hist_t *stage[SL_N_STAGES];

@@ -623,27 +623,33 @@ static void pause_inputs(lane_t *l, bool pause) {
  * records (and their bytes) processed since the last checkpoint, whose outputs are not committed
  * yet; the producer's queue holds outputs not yet acknowledged. When either passes its high mark
  * (inflight.max.records / inflight.max.bytes, or as many records queued in the producer) the lane
- * pauses its inputs; since only a checkpoint settles in-flight records, it checkpoints at once
- * rather than wait for the interval. It resumes once everything is below half the marks. */
+ * pauses its inputs. Paused, it waits for the producer's queue to fall below half the mark (the
+ * loop keeps serving delivery reports); then, since only a checkpoint settles in-flight records,
+ * it checkpoints at once if they are above half their marks, rather than wait for the interval,
+ * and resumes. */
 static sl_err_t backpressure(lane_t *l) {
     const sl_stream_run_conf_t *c = &l->s->conf;
     uint64_t recs = atomic_load(&l->m.inflight_records);
     uint64_t bytes = atomic_load(&l->m.inflight_bytes);
     uint64_t queued = (uint64_t)SL_MAX(rd_kafka_outq_len(l->p), 0);
     uint64_t max_r = (uint64_t)c->inflight_max_records, max_b = (uint64_t)c->inflight_max_bytes;
+    atomic_store(&l->m.producer_queue, (int)queued);
     if (!l->paused && (recs >= max_r || bytes >= max_b || queued >= max_r)) {
         l->paused = true;
         atomic_fetch_add(&l->m.pauses, 1);
         pause_inputs(l, true);
-        if (recs >= max_r || bytes >= max_b) {
-            return checkpoint(l);
-        }
+    }
+    if (!l->paused || queued >= max_r / 2) {
         return SL_OK;
     }
-    if (l->paused && recs < max_r / 2 && bytes < max_b / 2 && queued < max_r / 2) {
-        l->paused = false;
-        pause_inputs(l, false);
+    if (recs >= max_r / 2 || bytes >= max_b / 2) {
+        sl_err_t rc = checkpoint(l);
+        if (rc != SL_OK) {
+            return rc;
+        }
     }
+    l->paused = false;
+    pause_inputs(l, false);
     return SL_OK;
 }
 

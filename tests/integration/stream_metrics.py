@@ -1,11 +1,12 @@
 """Scrapes and checks `sluice run --admin` for test_stream_metrics.sh and test_stream_backpressure.sh.
   stream_metrics.py wait-status URL STATUS TIMEOUT     until GET URL answers STATUS
   stream_metrics.py wait ADMIN TIMEOUT EXPR            until EXPR (Python, over the scrape) holds
-  stream_metrics.py sample ADMIN SECONDS OUT.json      scrapes every 0.2 s, keeps each series' max
+  stream_metrics.py sample ADMIN SECONDS OUT.json      scrapes every 0.2 s, keeps each name's max
   stream_metrics.py get ADMIN EXPR                     prints EXPR over one scrape
 EXPR sees m(name, **labels) -> the sum of matching samples (label values may end in '*' for a
 prefix), series(name) -> [(labels, value)], and mx(name) -> the sampled maximum (sample files)."""
 import json
+import os
 import re
 import sys
 import time
@@ -88,8 +89,10 @@ def main():
                 break  # the run ended
             for n, l, v in samples:
                 maxes[n] = max(maxes.get(n, v), v)
+            with open(sys.argv[4] + ".tmp", "w") as f:  # kept current: the sampler may be killed
+                json.dump(maxes, f)
+            os.replace(sys.argv[4] + ".tmp", sys.argv[4])
             time.sleep(0.2)
-        json.dump(maxes, open(sys.argv[4], "w"))
         return 0
     if cmd == "get":
         print(eval("(" + sys.argv[3] + ")", env(scrape(admin))))
