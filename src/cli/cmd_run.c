@@ -14,6 +14,7 @@
 #include "common/metrics.h"
 #include "net/listener.h"
 #include "net/loop.h"
+#include "stream/metrics.h"
 #include "stream/runtime.h"
 
 /* What a pipeline library defines: declares its graph on b; argv holds the arguments after
@@ -321,6 +322,15 @@ int sl_cmd_run(int argc, char **argv) {
                 (unsigned long long)st.in, (unsigned long long)st.out, (unsigned long long)st.late,
                 (unsigned long long)st.dead_lettered, (unsigned long long)st.skipped,
                 (unsigned long long)commits);
+        /* Latency p50/p99 per stage (ms): what /metrics has, for runs without --admin. */
+        fprintf(stderr, "sluice run: latency ms p50/p99");
+        static const char *const stage[] = {"produce_broker", "process", "commit_wait", "commit"};
+        for (int i = 0; i <= SL_N_STAGES; i++) {
+            fprintf(stderr, " %s=%.1f/%.1f", stage[i],
+                    (double)sl_stream_stage_quantile_us(running, i, 0.5) / 1000.0,
+                    (double)sl_stream_stage_quantile_us(running, i, 0.99) / 1000.0);
+        }
+        fprintf(stderr, "\n");
         if (err != SL_OK) {
             sl_cli_error("run", sl_stream_errmsg(running));
         } else {

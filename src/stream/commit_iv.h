@@ -4,8 +4,8 @@
  * transaction took; the rule (commit_iv.c) answers the next interval, within [min_ms, max_ms]:
  *   heavy  txn_ms * 4 >= interval (the commit is a quarter of the cycle or more): double it, so
  *          fixed per-transaction costs are shared by more records;
- *   light  records < light_records and txn_ms * 8 < interval / 2 (few records: latency matters,
- *          and committing twice as often stays cheap): halve it;
+ *   light  records < light_records and txn_ms * 4 < interval / 2 (few records: latency matters,
+ *          and at half the interval the commit stays below the heavy mark): halve it;
  *   else   keep it.
  * Heavy wins over light: a slow commit is never made more frequent. A fixed interval (the user
  * set commit.interval.ms) has min_ms == max_ms, so it never moves. Pure arithmetic: no clock. */

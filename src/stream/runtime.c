@@ -604,6 +604,15 @@ static sl_err_t checkpoint(lane_t *l) {
     return rc;
 }
 
+/* How long the lane's first poll of a batch may wait for input: until the next tick or the next
+ * checkpoint, whichever comes first, so a short (adaptive) interval is kept when input is light
+ * rather than stretched to the tick. */
+static int poll_wait_ms(const lane_t *l) {
+    uint64_t now = sl_mono_ms(), due = l->last_commit + (uint64_t)l->commit_iv_ms;
+    uint64_t left = due > now ? due - now : 0;
+    return (int)SL_MIN(left, (uint64_t)TICK_MS);
+}
+
 /* Pauses (pause = true) or resumes every partition assigned to the lane's consumer. Paused
  * partitions stop fetching and their prefetched records are dropped (librdkafka refetches from
  * the position on resume), so nothing more enters the lane until it resumes. */
@@ -812,8 +821,9 @@ static void *lane_main(void *arg) {
     }
     atomic_store(&l->m.running, true);
     while (!atomic_load(&s->stop)) {
+        int wait_ms = poll_wait_ms(l);
         for (int i = 0; i < POLL_BATCH && !atomic_load(&s->stop); i++) {
-            rd_kafka_message_t *m = rd_kafka_consumer_poll(l->c, i == 0 ? TICK_MS : 0);
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(l->c, i == 0 ? wait_ms : 0);
             if (!m) {
                 break;
             }
@@ -1087,6 +1097,19 @@ void sl_stream_totals(const sl_stream_t *s, sl_stream_task_stats_t *out, uint64_
         add_stats(out, &s->lanes[i].gone);
         *commits += s->lanes[i].commits;
     }
+}
+
+uint64_t sl_stream_stage_quantile_us(sl_stream_t *s, int stage, double q) {
+    sl_hist_t *h = sl_hist_new();
+    for (int i = 0; i < s->n_lanes; i++) {
+        sl_stream_lane_metrics_t *m = &s->lanes[i].m;
+        pthread_mutex_lock(&m->mu);
+        sl_hist_merge(h, stage < SL_N_STAGES ? m->stage[stage] : m->commit);
+        pthread_mutex_unlock(&m->mu);
+    }
+    uint64_t v = sl_hist_quantile(h, q);
+    sl_hist_free(h);
+    return v;
 }
 
 bool sl_stream_healthy(sl_stream_t *s) {

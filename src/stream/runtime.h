@@ -61,6 +61,9 @@ void sl_stream_totals(const sl_stream_t *s, sl_stream_task_stats_t *out, uint64_
  * assignment with its tasks restored (false while restoring after a rebalance). Any thread. */
 bool sl_stream_healthy(sl_stream_t *s);
 bool sl_stream_ready(sl_stream_t *s);
+/* The q-quantile in microseconds over every lane of a latency stage (stream/metrics.h:
+ * SL_STAGE_*; SL_N_STAGES: the checkpoint latency); 0 before any value. Any thread. */
+uint64_t sl_stream_stage_quantile_us(sl_stream_t *s, int stage, double q);
 /* A common/metrics.h collector (opaque: the sl_stream_t) for the job's sluice_stream_* series
  * (stream/metrics.c). Any thread; the job must outlive its registration. */
 void sl_stream_collect(sl_metrics_out_t *out, void *opaque);

@@ -35,8 +35,8 @@ TEST(steady_in_between) {
     CHECK_EQ_INT(sl_commit_iv_next(&adaptive, 100, 5000, 10), 100);
     CHECK_EQ_INT(sl_commit_iv_next(&adaptive, 100, 5000, 24), 100);
     /* Few records, but halving would make the commit a large share of the cycle: keep. */
-    CHECK_EQ_INT(sl_commit_iv_next(&adaptive, 100, 3, 7), 100);
-    CHECK_EQ_INT(sl_commit_iv_next(&adaptive, 100, 3, 6), 50);
+    CHECK_EQ_INT(sl_commit_iv_next(&adaptive, 100, 3, 13), 100);
+    CHECK_EQ_INT(sl_commit_iv_next(&adaptive, 100, 3, 12), 50);
 }
 
 TEST(heavy_wins_over_light) {
