@@ -3,7 +3,8 @@
 # /ready answer 200 once the lane runs with its tasks restored; /metrics counts exactly the
 # records fed (lines in, word-count updates out), the three stage-latency histograms count every
 # output, the input lag falls to 0, and the adaptive commit interval goes below its start when
-# the input is idle and above its minimum under a burst, staying within its bounds.
+# the input is idle and above its minimum under a burst, staying within its bounds. A restart
+# shows its restore progress, and is ready only after it.
 source "$(dirname "$0")/lib/broker.sh"
 broker_start --set group.initial.rebalance.delay.ms=0
 trap 'rc=$?; kill -9 "${run:-none}" 2>/dev/null || true; (exit $rc); cleanup' EXIT
@@ -67,6 +68,23 @@ iv = mx.get("sluice_stream_commit_interval_seconds", 0)
 print("max commit interval under the burst: %.3f s" % iv)
 sys.exit(0 if 0.02 < iv <= 2.0 else 1)
 PY
+kill -TERM $run
+wait $run || { tail -n 20 "$T/run.log"; fail "sluice run did not stop cleanly"; }
+grep -q "sluice run: latency ms p50/p99 produce_broker=" "$T/run.log" || fail "no latency exit line"
+# A restart restores the counts from the changelog: the progress shows on /metrics, and /ready
+# turns 200 only after it.
+: >"$T/run.log"
+"$SLUICE" run "$WC" --app-id wm -b "$BROKER" --admin 127.0.0.1:0 >>"$T/run.log" 2>&1 &
+run=$!
+for _ in $(seq $((200 * mult))); do
+  grep -q "admin listening on" "$T/run.log" && break
+  sleep 0.05
+done
+A=127.0.0.1:$(sed -n 's/.*admin listening on [0-9.]*:\([0-9]*\)$/\1/p' "$T/run.log")
+$SM wait-status "http://$A/ready" 200 $((60 * mult)) || fail "/ready never answered 200 after a restart"
+$SM wait "$A" 5 "m('sluice_stream_restoring') == 0 and
+0 < m('sluice_stream_restore_records_total') <= m('sluice_stream_restore_records_to_restore_total')" ||
+  fail "no restore progress on /metrics"
 kill -TERM $run
 wait $run || { tail -n 20 "$T/run.log"; fail "sluice run did not stop cleanly"; }
 broker_stop
