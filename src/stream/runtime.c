@@ -63,6 +63,7 @@ typedef struct lane {
     int commit_iv_ms;              /* the interval until the next checkpoint */
     uint64_t ckpt_records;         /* input records since the last checkpoint */
     bool paused;                   /* backpressure paused the lane's inputs */
+    bool dirty;                    /* consumed or produced since the last checkpoint */
     sl_stream_task_row_t *rows;    /* scratch for publishing */
     sl_stream_lag_row_t *lag_rows; /* scratch for publishing */
     size_t cap_rows, cap_lag;
@@ -261,6 +262,7 @@ static sl_err_t task_write(void *opaque, const char *topic, int32_t partition, s
     lane_t *l = opaque;
     sl_err_t rc =
         produce(l, topic, partition < 0 ? RD_KAFKA_PARTITION_UA : partition, key, value, ts, h, nh);
+    l->dirty = true;
     if (rc == SL_OK && nh) {
         sl_stream_metrics_output(&l->m, h, nh);
     }
@@ -599,9 +601,26 @@ static sl_err_t checkpoint(lane_t *l) {
     l->commit_iv_ms = sl_commit_iv_next(&rule, l->commit_iv_ms, l->ckpt_records, txn_us / 1000);
     atomic_store(&l->m.commit_interval_ms, l->commit_iv_ms);
     l->ckpt_records = 0;
+    l->dirty = false;
     atomic_store(&l->m.inflight_records, 0);
     atomic_store(&l->m.inflight_bytes, 0);
     return rc;
+}
+
+/* The interval's checkpoint. An idle lane (nothing consumed or produced since the last one) has
+ * nothing to commit and skips the transaction, which counts as a light checkpoint for the
+ * adaptive rule; checkpoints on revocation and at stop are never skipped. */
+static sl_err_t checkpoint_due(lane_t *l) {
+    if (l->dirty) {
+        return checkpoint(l);
+    }
+    const sl_stream_run_conf_t *c = &l->s->conf;
+    sl_commit_iv_t rule = {c->commit_interval_min_ms, c->commit_interval_max_ms,
+                           (uint64_t)c->commit_interval_light_records};
+    l->commit_iv_ms = sl_commit_iv_next(&rule, l->commit_iv_ms, 0, 0);
+    atomic_store(&l->m.commit_interval_ms, l->commit_iv_ms);
+    l->last_commit = sl_mono_ms();
+    return SL_OK;
 }
 
 /* How long the lane's first poll of a batch may wait for input: until the next tick or the next
@@ -771,6 +790,9 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 /* ---- the lane ---- */
 
 static void process(lane_t *l, rd_kafka_message_t *m) {
+    if (!m->err) {
+        l->dirty = true; /* a position moved: a checkpoint has offsets to commit */
+    }
     const char *topic = rd_kafka_topic_name(m->rkt);
     const root_t *r = root_of(l->s, topic);
     slot_t *sl = r ? slot_of(l, r->st, m->partition) : NULL;
@@ -842,7 +864,7 @@ static void *lane_main(void *arg) {
             publish_metrics(l);
         }
         if (now - l->last_commit >= (uint64_t)l->commit_iv_ms && !atomic_load(&s->failed) &&
-            checkpoint(l) != SL_OK) {
+            checkpoint_due(l) != SL_OK) {
             set_error(s, "lane %d: %s", l->idx, l->err);
         }
         if (!atomic_load(&s->failed) && backpressure(l) != SL_OK) {
