@@ -502,6 +502,7 @@ static void abort_all(lane_t *l) {
     for (size_t i = 0; i < l->n_slots; i++) {
         sl_stream_task_abort(l->slots[i].task);
     }
+    sl_stream_metrics_aborted(&l->m); /* its outputs will never be seen */
 }
 
 /* One checkpoint. SL_OK when committed or when an abortable failure was rolled back (the inputs
@@ -573,7 +574,6 @@ static sl_err_t checkpoint_run(lane_t *l) {
                rd_kafka_error_string(e));
         rd_kafka_error_destroy(e);
         abort_all(l);
-        sl_stream_metrics_aborted(&l->m);
         rewind_inputs(l);
         return begin(l);
     }
