@@ -7,7 +7,7 @@
 # bounded, the input lag that built up falls to 0, and every word's counts are exactly once.
 source "$(dirname "$0")/lib/broker.sh"
 broker_start --set group.initial.rebalance.delay.ms=0
-trap 'rc=$?; kill -9 "${run:-none}" "${sampler:-none}" 2>/dev/null || true; (exit $rc); cleanup' EXIT
+trap 'rc=$?; kill -9 "${run:-none}" "${sampler:-none}" 2>/dev/null || true; set +e; (exit $rc); cleanup' EXIT
 HERE=$(dirname "$0")
 WC=$PWD/$SLUICE_BUILD/examples/wordcount.so
 SM="$PY $HERE/stream_metrics.py"
