@@ -130,7 +130,11 @@ static void handle(const sl_http_request_t *req, sl_http_response_t *resp, void 
     }
     switch (route) {
     case HEALTH:
-        reply(resp, 200, "ok\n");
+        if (admin->hooks.healthy && !admin->hooks.healthy(admin->hooks.opaque)) {
+            reply(resp, 503, "unhealthy\n");
+        } else {
+            reply(resp, 200, "ok\n");
+        }
         break;
     case READY:
         if (admin->hooks.ready && !admin->hooks.ready(admin->hooks.opaque)) {

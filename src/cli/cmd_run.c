@@ -3,15 +3,21 @@
  * `sluice run QUERY.sql` compiles the file's persistent SQL queries (src/sql) instead. */
 #include <dlfcn.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "admin/admin.h"
 #include "cli/cli.h"
 #include "common/log.h"
+#include "common/metrics.h"
+#include "net/listener.h"
+#include "net/loop.h"
 #include "sql/sql.h"
+#include "stream/metrics.h"
 #include "stream/runtime.h"
 
 /* What a pipeline library defines: declares its graph on b; argv holds the arguments after
@@ -32,22 +38,27 @@ static sl_err_t sql_job(sl_stream_builder_t *b, int argc, char **argv) {
 }
 
 static void usage(FILE *f) {
-    fprintf(
-        f, "usage: sluice run PIPELINE.so|QUERY.sql --app-id ID [options] [-- pipeline args]\n"
-           "Runs a stream pipeline (a shared library defining sl_stream_job; see examples/, or\n"
-           "a SQL file of persistent queries, docs/sql.md; catalog: $SLUICE_SQL_CATALOG)\n"
-           "against any Kafka cluster, exactly once by default. Scale out by starting more\n"
-           "instances with the same --app-id (and distinct --instance-id).\n"
-           "  --app-id ID        application.id: consumer group and internal topic prefix\n"
-           "  --instance-id ID   stable id of this instance (transactional ids; default 0)\n"
-           "  --threads N        lanes (threads), each a consumer + transactional producer\n"
-           "  --state-dir DIR    state.dir: RocksDB stores (default /tmp/sluice-streams)\n"
-           "  --set key=value    processing.guarantee=exactly_once_v2|at_least_once,\n"
-           "                     commit.interval.ms=100, on.error=dead-letter|skip|fail,\n"
-           "                     dead.letter.topic=<app>-dlq, max.task.idle.ms=0,\n"
-           "                     default.dsl.store=in_memory|rocksDB (stores that do not choose),\n"
-           "                     statestore.cache.max.bytes=10485760 (per RocksDB store)\n"
-           "options: -b HOST:PORT (default 127.0.0.1:9092), -X librdkafka.key=value\n");
+    fprintf(f,
+            "usage: sluice run PIPELINE.so|QUERY.sql --app-id ID [options] [-- pipeline args]\n"
+            "Runs a stream pipeline (a shared library defining sl_stream_job; see examples/, or\n"
+            "a SQL file of persistent queries, docs/sql.md; catalog: $SLUICE_SQL_CATALOG)\n"
+            "against any Kafka cluster, exactly once by default. Scale out by starting more\n"
+            "instances with the same --app-id (and distinct --instance-id).\n"
+            "  --app-id ID        application.id: consumer group and internal topic prefix\n"
+            "  --instance-id ID   stable id of this instance (transactional ids; default 0)\n"
+            "  --threads N        lanes (threads), each a consumer + transactional producer\n"
+            "  --state-dir DIR    state.dir: RocksDB stores (default /tmp/sluice-streams)\n"
+            "  --admin HOST:PORT  serve /metrics, /health, /ready (admin.listen; port 0: any)\n"
+            "  --set key=value    processing.guarantee=exactly_once_v2|at_least_once,\n"
+            "                     commit.interval.ms=N (fixed), or commit.interval.mode=\n"
+            "                     adaptive (the default) within commit.interval.min.ms=20\n"
+            "                     and commit.interval.max.ms=1000, inflight.max.records=\n"
+            "                     100000, inflight.max.bytes=67108864, admin.listen=H:P,\n"
+            "                     on.error=dead-letter|skip|fail, dead.letter.topic=<app>-dlq,\n"
+            "                     max.task.idle.ms=0, default.dsl.store=in_memory|rocksDB\n"
+            "                     (stores that do not choose), statestore.cache.max.bytes=\n"
+            "                     10485760 (per RocksDB store)\n"
+            "options: -b HOST:PORT (default 127.0.0.1:9092), -X librdkafka.key=value\n");
 }
 
 static sl_stream_t *running;
@@ -58,7 +69,25 @@ static void on_sig(int sig) {
     }
 }
 
-static int apply_set(sl_stream_run_conf_t *rc, const char *kv) {
+/* A positive integer setting; -1 with a message otherwise. */
+static int positive(const char *key, const char *v, long long *out) {
+    char *end;
+    long long x = strtoll(v, &end, 10);
+    if (end == v || *end || x <= 0 || x > (1ll << 40)) {
+        sl_cli_error(key, "must be a positive integer");
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+/* What --set decided about the interval, resolved after every setting is read. */
+typedef struct run_opts {
+    bool interval_set, mode_set;
+    const char *admin;
+} run_opts_t;
+
+static int apply_set(sl_stream_run_conf_t *rc, run_opts_t *ro, const char *kv) {
     const char *eq = strchr(kv, '=');
     if (!eq) {
         sl_cli_error("--set", "expected key=value");
@@ -76,11 +105,32 @@ static int apply_set(sl_stream_run_conf_t *rc, const char *kv) {
             return -1;
         }
     } else if (kl == 18 && !strncmp(kv, "commit.interval.ms", kl)) {
-        rc->commit_interval_ms = atoi(v);
-        if (rc->commit_interval_ms <= 0) {
-            sl_cli_error("commit.interval.ms", "must be a positive number of milliseconds");
+        long long x;
+        if (positive("commit.interval.ms", v, &x) != 0 || x > INT32_MAX) {
             return -1;
         }
+        rc->commit_interval_ms = (int)x;
+        ro->interval_set = true;
+    } else if (kl == 20 && !strncmp(kv, "commit.interval.mode", kl)) {
+        if (strcmp(v, "adaptive") != 0 && strcmp(v, "fixed") != 0) {
+            sl_cli_error("commit.interval.mode", "adaptive or fixed");
+            return -1;
+        }
+        rc->commit_interval_adaptive = !strcmp(v, "adaptive");
+        ro->mode_set = true;
+    } else if ((kl == 22 && !strncmp(kv, "commit.interval.min.ms", kl)) ||
+               (kl == 22 && !strncmp(kv, "commit.interval.max.ms", kl))) {
+        long long x;
+        if (positive("commit.interval.min.ms/max.ms", v, &x) != 0 || x > INT32_MAX) {
+            return -1;
+        }
+        *(kv[20] == 'i' ? &rc->commit_interval_min_ms : &rc->commit_interval_max_ms) = (int)x;
+    } else if (kl == 20 && !strncmp(kv, "inflight.max.records", kl)) {
+        return positive("inflight.max.records", v, &rc->inflight_max_records);
+    } else if (kl == 18 && !strncmp(kv, "inflight.max.bytes", kl)) {
+        return positive("inflight.max.bytes", v, &rc->inflight_max_bytes);
+    } else if (kl == 12 && !strncmp(kv, "admin.listen", kl)) {
+        ro->admin = v;
     } else if (kl == 8 && !strncmp(kv, "on.error", kl)) {
         if (!strcmp(v, "dead-letter")) {
             rc->on_error = SL_STREAM_ON_ERROR_DEAD_LETTER;
@@ -124,6 +174,78 @@ static int apply_set(sl_stream_run_conf_t *rc, const char *kv) {
     return 0;
 }
 
+/* The admin HTTP endpoints of a job: their own event loop on a thread of their own, so a scrape
+ * never waits for a lane (the lanes publish what /metrics reads, stream/metrics.h). */
+typedef struct admin {
+    sl_loop_t *loop;
+    sl_admin_t *admin;
+    pthread_t th;
+    bool started;
+} admin_t;
+
+static void *admin_main(void *arg) {
+    admin_t *a = arg;
+    if (sl_loop_run(a->loop) != SL_OK) {
+        sl_log(SL_LOG_WARN, "run", "msg=\"admin loop stopped on an error\"");
+    }
+    return NULL;
+}
+
+static bool job_ready(void *opaque) {
+    return sl_stream_ready(opaque);
+}
+
+static bool job_healthy(void *opaque) {
+    return sl_stream_healthy(opaque);
+}
+
+/* Starts serving on `where` (HOST:PORT); 0, or -1 with a message. The loop and the registry are
+ * set up here, before the loop's thread starts, and owned by that thread from then on. */
+static int admin_start(admin_t *a, const char *where, sl_stream_t *s) {
+    char host[256], err[SL_ERRLEN];
+    int port;
+    if (sl_parse_hostport(where, host, sizeof host, &port) != SL_OK) {
+        sl_cli_error("--admin", "expected HOST:PORT");
+        return -1;
+    }
+    if (!(a->loop = sl_loop_new())) {
+        sl_cli_error("--admin", "cannot create the event loop");
+        return -1;
+    }
+    sl_admin_hooks_t hooks = {job_ready, s, job_healthy};
+    if (!(a->admin = sl_admin_start(a->loop, host, port, &hooks, err))) {
+        sl_cli_error("--admin", err);
+        sl_loop_free(a->loop);
+        a->loop = NULL;
+        return -1;
+    }
+    sl_metrics_add_collector(sl_stream_collect, s);
+    /* Tests and scripts read the bound port from here (port 0 picks a free one). */
+    fprintf(stderr, "sluice run: admin listening on %s:%d\n", host, sl_admin_port(a->admin));
+    if (pthread_create(&a->th, NULL, admin_main, a) != 0) {
+        sl_cli_error("--admin", "cannot start the admin thread");
+        sl_metrics_remove_collector(sl_stream_collect, s);
+        sl_admin_stop(a->admin);
+        sl_loop_free(a->loop);
+        a->loop = NULL;
+        return -1;
+    }
+    a->started = true;
+    return 0;
+}
+
+static void admin_stop(admin_t *a) {
+    if (!a->started) {
+        return;
+    }
+    sl_loop_stop_from_signal(a->loop);
+    pthread_join(a->th, NULL);
+    sl_admin_stop(a->admin);
+    sl_metrics_reset();
+    sl_loop_free(a->loop);
+    a->started = false;
+}
+
 int sl_cmd_run(int argc, char **argv) {
     static const struct option opts[] = {
         {"brokers", required_argument, 0, 'b'},
@@ -132,15 +254,17 @@ int sl_cmd_run(int argc, char **argv) {
         {"threads", required_argument, 0, 't'},
         {"state-dir", required_argument, 0, 'd'},
         {"set", required_argument, 0, 's'},
+        {"admin", required_argument, 0, 'A'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     sl_client_opts_t co = {0};
     sl_stream_run_conf_t rc = {0};
+    run_opts_t ro = {0};
     const char *sets[32];
     int n_sets = 0, c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "b:X:a:i:t:s:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "b:X:a:i:t:s:A:h", opts, NULL)) != -1) {
         if (sl_client_opt(&co, c, optarg)) {
             continue;
         }
@@ -156,6 +280,9 @@ int sl_cmd_run(int argc, char **argv) {
             break;
         case 'd':
             rc.state_dir = optarg;
+            break;
+        case 'A':
+            ro.admin = optarg;
             break;
         case 's':
             if (n_sets == (int)SL_ARRAY_LEN(sets)) {
@@ -177,9 +304,19 @@ int sl_cmd_run(int argc, char **argv) {
         return 2;
     }
     for (int i = 0; i < n_sets; i++) {
-        if (apply_set(&rc, sets[i]) != 0) {
+        if (apply_set(&rc, &ro, sets[i]) != 0) {
             return 2;
         }
+    }
+    /* An explicit commit.interval.ms is kept fixed unless the mode says adaptive (then it is the
+     * starting value); without it the interval adapts. */
+    if (!ro.mode_set) {
+        rc.commit_interval_adaptive = !ro.interval_set;
+    }
+    if (rc.commit_interval_min_ms && rc.commit_interval_max_ms &&
+        rc.commit_interval_min_ms > rc.commit_interval_max_ms) {
+        sl_cli_error("commit.interval.min.ms", "must not exceed commit.interval.max.ms");
+        return 2;
     }
     const char *path = argv[optind];
     size_t plen = strlen(path);
@@ -219,7 +356,17 @@ int sl_cmd_run(int argc, char **argv) {
         sa.sa_handler = on_sig;
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
+        admin_t adm = {0};
+        if (ro.admin && admin_start(&adm, ro.admin, running) != 0) {
+            sl_stream_free(running);
+            running = NULL;
+            sl_stream_builder_free(b);
+            rd_kafka_conf_destroy(client);
+            dlclose(lib);
+            return 1;
+        }
         sl_err_t err = sl_stream_run(running);
+        admin_stop(&adm);
         sl_stream_task_stats_t st;
         uint64_t commits;
         sl_stream_totals(running, &st, &commits);
@@ -229,6 +376,15 @@ int sl_cmd_run(int argc, char **argv) {
                 (unsigned long long)st.in, (unsigned long long)st.out, (unsigned long long)st.late,
                 (unsigned long long)st.dead_lettered, (unsigned long long)st.skipped,
                 (unsigned long long)commits);
+        /* Latency p50/p99 per stage (ms): what /metrics has, for runs without --admin. */
+        fprintf(stderr, "sluice run: latency ms p50/p99");
+        static const char *const stage[] = {"produce_broker", "process", "commit_wait", "commit"};
+        for (int i = 0; i <= SL_N_STAGES; i++) {
+            fprintf(stderr, " %s=%.1f/%.1f", stage[i],
+                    (double)sl_stream_stage_quantile_us(running, i, 0.5) / 1000.0,
+                    (double)sl_stream_stage_quantile_us(running, i, 0.99) / 1000.0);
+        }
+        fprintf(stderr, "\n");
         if (err != SL_OK) {
             sl_cli_error("run", sl_stream_errmsg(running));
         } else {

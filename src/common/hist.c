@@ -64,6 +64,17 @@ void sl_hist_record(sl_hist_t *h, uint64_t v) {
     }
 }
 
+void sl_hist_record_n(sl_hist_t *h, uint64_t v, uint64_t n) {
+    if (!n) {
+        return;
+    }
+    h->buckets[bucket_of(v)] += n;
+    h->count += n;
+    h->sum += (double)v * (double)n;
+    h->min = SL_MIN(h->min, v);
+    h->max = SL_MAX(h->max, v);
+}
+
 void sl_hist_merge(sl_hist_t *dst, const sl_hist_t *src) {
     for (size_t i = 0; i < N_BUCKETS; i++) {
         dst->buckets[i] += src->buckets[i];

@@ -41,6 +41,8 @@ void sl_hist_reset(sl_hist_t *h);
 /* Records one value (any unit; callers say which in the metric name). Values past the range are
  * clamped into the top bucket. */
 void sl_hist_record(sl_hist_t *h, uint64_t v);
+/* Records `n` values equal to v at once (n == 0: nothing). */
+void sl_hist_record_n(sl_hist_t *h, uint64_t v, uint64_t n);
 /* Adds every count of `src` into `dst`. */
 void sl_hist_merge(sl_hist_t *dst, const sl_hist_t *src);
 uint64_t sl_hist_count(const sl_hist_t *h);

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hist.h"
 #include "util.h"
 
 static const uint64_t bound_us[] = {100,     250,     500,     1000,    2500,   5000,
@@ -257,7 +258,8 @@ typedef struct sample {
     char *name, *help, *labels;
     bool counter;
     double value;
-    size_t seq;  /* emission order */
+    sl_histo_t *histo; /* a histogram sample (sl_metrics_emit_hist): its counts; else NULL */
+    size_t seq;        /* emission order */
     size_t rank; /* family index for registered names, n_families + first seq of the name else */
 } sample_t;
 
@@ -278,8 +280,27 @@ void sl_metrics_emit(sl_metrics_out_t *out, const char *name, const char *type, 
     s->labels = sl_xstrdup(labels ? labels : "");
     s->counter = type && !strcmp(type, "counter");
     s->value = value;
+    s->histo = NULL;
     s->seq = out->n++;
     s->rank = 0;
+}
+
+/* The counts at the fixed bounds are read off the log-linear histogram with sl_hist_count_le:
+ * every bound is below 2^21 us, where a bucket is at most 1/1024 of its value wide, so a count
+ * may include values above the bound by less than 0.1% of it. */
+void sl_metrics_emit_hist(sl_metrics_out_t *out, const char *name, const char *help,
+                          const char *labels, const sl_hist_t *h_us) {
+    sl_metrics_emit(out, name, "histogram", help, labels, 0);
+    sl_histo_t *x = sl_xcalloc(1, sizeof *x);
+    uint64_t below = 0;
+    for (size_t i = 0; i < N_BOUNDS; i++) {
+        uint64_t le = sl_hist_count_le(h_us, bound_us[i]);
+        x->buckets[i] = le - below; /* per bucket, as sl_histo_observe_us keeps them */
+        below = le;
+    }
+    x->count = sl_hist_count(h_us);
+    x->sum_us = (uint64_t)(sl_hist_mean(h_us) * (double)x->count + 0.5);
+    out->items[out->n - 1].histo = x;
 }
 
 static int cmp_name_seq(const void *a, const void *b) {
@@ -397,8 +418,8 @@ static void append_us_as_s(sl_buf_t *out, uint64_t us) {
     appendf(out, "%" PRIu64 ".%0*" PRIu64, us / 1000000, digits, frac);
 }
 
-static void render_histo(sl_buf_t *out, const char *name, const sl_histo_t *h) {
-    const char *labels = h->s.labels;
+static void render_histo_as(sl_buf_t *out, const char *name, const char *labels,
+                            const sl_histo_t *h) {
     uint64_t cum = 0;
     char le[32];
     for (size_t i = 0; i < N_BOUNDS; i++) {
@@ -415,6 +436,10 @@ static void render_histo(sl_buf_t *out, const char *name, const sl_histo_t *h) {
     sl_buf_append(out, "\n", 1);
     sample_name(out, name, "_count", labels, "");
     appendf(out, " %" PRIu64 "\n", h->count);
+}
+
+static void render_histo(sl_buf_t *out, const char *name, const sl_histo_t *h) {
+    render_histo_as(out, name, h->s.labels, h);
 }
 
 static void render_sample(sl_buf_t *out, const sample_t *s) {
@@ -452,21 +477,36 @@ void sl_metrics_render(sl_buf_t *out) {
             }
         }
         for (; next < dyn.n && dyn.items[next].rank == f->index; next++) {
-            /* A plain sample inside a histogram family would be malformed: dropped. */
-            if (f->kind != K_HISTO) {
-                render_sample(out, &dyn.items[next]);
+            /* A plain sample inside a histogram family would be malformed, and a histogram in
+             * another family too: both are dropped. */
+            const sample_t *d = &dyn.items[next];
+            if (f->kind == K_HISTO && d->histo) {
+                render_histo_as(out, f->name, d->labels, d->histo);
+            } else if (f->kind != K_HISTO && !d->histo) {
+                render_sample(out, d);
             }
         }
     }
+    bool family_histo = false; /* the type of the family being rendered: its first sample's */
     for (size_t i = next; i < dyn.n; i++) {
         const sample_t *s = &dyn.items[i];
         if (i == next || s->rank != dyn.items[i - 1].rank) {
-            header(out, s->name, s->counter ? "counter" : "gauge", s->help);
+            family_histo = s->histo != NULL;
+            header(out, s->name,
+                   s->histo     ? "histogram"
+                   : s->counter ? "counter"
+                                : "gauge",
+                   s->help);
         }
-        render_sample(out, s);
+        if (s->histo && family_histo) {
+            render_histo_as(out, s->name, s->labels, s->histo);
+        } else if (!s->histo && !family_histo) {
+            render_sample(out, s); /* samples of the other kind are dropped */
+        }
     }
 
     for (size_t i = 0; i < dyn.n; i++) {
+        free(dyn.items[i].histo);
         free(dyn.items[i].name);
         free(dyn.items[i].help);
         free(dyn.items[i].labels);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "hist.h"
 
 typedef struct sl_counter sl_counter_t;
 typedef struct sl_gauge sl_gauge_t;
@@ -40,6 +41,11 @@ void sl_metrics_remove_collector(sl_metrics_collect_fn *fn, void *opaque);
 /* type is "gauge" or "counter". */
 void sl_metrics_emit(sl_metrics_out_t *out, const char *name, const char *type, const char *help,
                      const char *labels, double value);
+
+/* A histogram series at scrape time, from an sl_hist_t of microseconds (another thread's copy,
+ * say), rendered with the same second bounds as sl_metrics_histogram. */
+void sl_metrics_emit_hist(sl_metrics_out_t *out, const char *name, const char *help,
+                          const char *labels, const sl_hist_t *h_us);
 
 /* Appends the whole exposition to `out`. */
 void sl_metrics_render(sl_buf_t *out);

@@ -26,7 +26,9 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "stream/commit_iv.h"
 #include "stream/graph.h"
+#include "stream/metrics.h"
 
 #define MAX_STORES    16
 #define POLL_BATCH    500
@@ -81,6 +83,15 @@ typedef struct lane {
     cl_mark_t *marks;
     size_t n_marks;
     char err[SL_ERRLEN];
+    /* Operations (metrics, adaptive interval, backpressure): see the sections below. */
+    sl_stream_lane_metrics_t m;
+    int commit_iv_ms;              /* the interval until the next checkpoint */
+    uint64_t ckpt_records;         /* input records since the last checkpoint */
+    bool paused;                   /* backpressure paused the lane's inputs */
+    bool dirty;                    /* consumed or produced since the last checkpoint */
+    sl_stream_task_row_t *rows;    /* scratch for publishing */
+    sl_stream_lag_row_t *lag_rows; /* scratch for publishing */
+    size_t cap_rows, cap_lag;
 } lane_t;
 
 struct sl_stream {
@@ -296,8 +307,14 @@ static sl_err_t produce(lane_t *l, const char *topic, int32_t partition, sl_byte
 
 static sl_err_t task_write(void *opaque, const char *topic, int32_t partition, sl_bytes_t key,
                            sl_bytes_t value, int64_t ts, const sl_stream_hdr_t *h, size_t nh) {
-    return produce(opaque, topic, partition < 0 ? RD_KAFKA_PARTITION_UA : partition, key, value, ts,
-                   h, nh, NULL);
+    lane_t *l = opaque;
+    sl_err_t rc = produce(l, topic, partition < 0 ? RD_KAFKA_PARTITION_UA : partition, key, value,
+                          ts, h, nh, NULL);
+    l->dirty = true;
+    if (rc == SL_OK && nh) {
+        sl_stream_metrics_output(&l->m, h, nh);
+    }
+    return rc;
 }
 
 /* A watermark marker (task.h) instead of a record: SL_OK and its fields, else SL_ERR_NOTFOUND. */
@@ -388,6 +405,20 @@ typedef struct restore_target {
     const char *store;
 } restore_target_t;
 
+/* Adds the records of the changelog partitions about to be restored to the lane's
+ * restore_records_to_restore (high - low watermark per partition: an upper bound, as compacted
+ * or aborted records are not delivered). One round trip per partition, at assignment only. */
+static void restore_size(lane_t *l, const rd_kafka_topic_partition_list_t *parts) {
+    for (int i = 0; i < parts->cnt; i++) {
+        int64_t lo = 0, hi = 0;
+        if (!rd_kafka_query_watermark_offsets(l->restorer, parts->elems[i].topic,
+                                              parts->elems[i].partition, &lo, &hi, 5000) &&
+            hi > lo) {
+            atomic_fetch_add(&l->m.to_restore, (uint64_t)(hi - lo));
+        }
+    }
+}
+
 /* Where a store's restore starts: the beginning of its changelog partition, or where its disk
  * image stops covering it. An image that claims more than the changelog holds, or that the
  * changelog's start has passed, belongs to another incarnation of the topic: it is wiped.
@@ -453,6 +484,7 @@ static sl_err_t restore(lane_t *l, size_t from) {
             }
         }
     }
+    restore_size(l, parts);
     rd_kafka_resp_err_t err = parts->cnt ? rd_kafka_assign(l->restorer, parts) : 0;
     int at_end = 0;
     bool failed = false;
@@ -486,6 +518,7 @@ static sl_err_t restore(lane_t *l, size_t from) {
                 failed = true;
             }
             records++;
+            atomic_fetch_add(&l->m.restored, 1);
         }
         rd_kafka_message_destroy(m);
     }
@@ -641,6 +674,7 @@ static void abort_all(lane_t *l) {
         sl_stream_task_abort(l->slots[i].task);
         clear_queues(&l->slots[i]);
     }
+    sl_stream_metrics_aborted(&l->m); /* its outputs will never be seen */
 }
 
 /* A queued record is not processed yet: its input's committed position is the first queued. */
@@ -665,7 +699,7 @@ static void queued_positions(lane_t *l, rd_kafka_topic_partition_list_t *pos) {
 
 /* One checkpoint. SL_OK when committed or when an abortable failure was rolled back (the inputs
  * replay); an error only when the lane must stop. */
-static sl_err_t checkpoint(lane_t *l) {
+static sl_err_t checkpoint_run(lane_t *l) {
     l->last_commit = sl_mono_ms();
     sl_err_t rc = SL_OK;
     for (size_t i = 0; i < l->n_slots && rc == SL_OK; i++) {
@@ -733,6 +767,150 @@ static sl_err_t checkpoint(lane_t *l) {
     return SL_ERR_IO;
 }
 
+/* ---- operations: checkpoint accounting, the adaptive interval, backpressure, metrics ---- */
+
+/* A checkpoint with its accounting: the commit latency and the outputs' commit wait, the next
+ * interval (commit_iv.h: from the records it covered and how long it took), and the in-flight
+ * counts, which fall to zero whether it committed or aborted (an abort rewinds the inputs, so
+ * those records come again and are counted again). */
+static sl_err_t checkpoint(lane_t *l) {
+    uint64_t t0 = sl_mono_ns(), before = l->commits;
+    sl_err_t rc = checkpoint_run(l);
+    uint64_t txn_us = (sl_mono_ns() - t0) / 1000;
+    if (l->commits != before) {
+        sl_stream_metrics_committed(&l->m, sl_wall_ms(), txn_us);
+    }
+    const sl_stream_run_conf_t *c = &l->s->conf;
+    sl_commit_iv_t rule = {c->commit_interval_min_ms, c->commit_interval_max_ms,
+                           (uint64_t)c->commit_interval_light_records};
+    l->commit_iv_ms = sl_commit_iv_next(&rule, l->commit_iv_ms, l->ckpt_records, txn_us / 1000);
+    atomic_store(&l->m.commit_interval_ms, l->commit_iv_ms);
+    l->ckpt_records = 0;
+    l->dirty = false;
+    atomic_store(&l->m.inflight_records, 0);
+    atomic_store(&l->m.inflight_bytes, 0);
+    return rc;
+}
+
+/* The interval's checkpoint. An idle lane (nothing consumed or produced since the last one) has
+ * nothing to commit and skips the transaction, which counts as a light checkpoint for the
+ * adaptive rule; checkpoints on revocation and at stop are never skipped. */
+static sl_err_t checkpoint_due(lane_t *l) {
+    if (l->dirty) {
+        return checkpoint(l);
+    }
+    const sl_stream_run_conf_t *c = &l->s->conf;
+    sl_commit_iv_t rule = {c->commit_interval_min_ms, c->commit_interval_max_ms,
+                           (uint64_t)c->commit_interval_light_records};
+    l->commit_iv_ms = sl_commit_iv_next(&rule, l->commit_iv_ms, 0, 0);
+    atomic_store(&l->m.commit_interval_ms, l->commit_iv_ms);
+    l->last_commit = sl_mono_ms();
+    return SL_OK;
+}
+
+/* How long the lane's first poll of a batch may wait for input: until the next tick or the next
+ * checkpoint, whichever comes first, so a short (adaptive) interval is kept when input is light
+ * rather than stretched to the tick. */
+static int poll_wait_ms(const lane_t *l) {
+    uint64_t now = sl_mono_ms(), due = l->last_commit + (uint64_t)l->commit_iv_ms;
+    uint64_t left = due > now ? due - now : 0;
+    return (int)SL_MIN(left, (uint64_t)TICK_MS);
+}
+
+/* Pauses (pause = true) or resumes every partition assigned to the lane's consumer. Paused
+ * partitions stop fetching and their prefetched records are dropped (librdkafka refetches from
+ * the position on resume), so nothing more enters the lane until it resumes. */
+static void pause_inputs(lane_t *l, bool pause) {
+    rd_kafka_topic_partition_list_t *a = NULL;
+    if (rd_kafka_assignment(l->c, &a) || !a) {
+        return;
+    }
+    if (a->cnt) {
+        (void)(pause ? rd_kafka_pause_partitions(l->c, a) : rd_kafka_resume_partitions(l->c, a));
+    }
+    atomic_store(&l->m.paused_partitions, pause ? a->cnt : 0);
+    rd_kafka_topic_partition_list_destroy(a);
+}
+
+/* Backpressure, after each poll batch (never inside a librdkafka callback). In flight = input
+ * records (and their bytes) processed since the last checkpoint, whose outputs are not committed
+ * yet; the producer's queue holds outputs not yet acknowledged. When either passes its high mark
+ * (inflight.max.records / inflight.max.bytes, or as many records queued in the producer) the lane
+ * pauses its inputs. Paused, it waits for the producer's queue to fall below half the mark (the
+ * loop keeps serving delivery reports); then, since only a checkpoint settles in-flight records,
+ * it checkpoints at once if they are above half their marks, rather than wait for the interval,
+ * and resumes. */
+static sl_err_t backpressure(lane_t *l) {
+    const sl_stream_run_conf_t *c = &l->s->conf;
+    uint64_t recs = atomic_load(&l->m.inflight_records);
+    uint64_t bytes = atomic_load(&l->m.inflight_bytes);
+    uint64_t queued = (uint64_t)SL_MAX(rd_kafka_outq_len(l->p), 0);
+    uint64_t max_r = (uint64_t)c->inflight_max_records, max_b = (uint64_t)c->inflight_max_bytes;
+    atomic_store(&l->m.producer_queue, (int)queued);
+    if (!l->paused && (recs >= max_r || bytes >= max_b || queued >= max_r)) {
+        l->paused = true;
+        atomic_fetch_add(&l->m.pauses, 1);
+        pause_inputs(l, true);
+    }
+    if (!l->paused || queued >= max_r / 2) {
+        return SL_OK;
+    }
+    if (recs >= max_r / 2 || bytes >= max_b / 2) {
+        sl_err_t rc = checkpoint(l);
+        if (rc != SL_OK) {
+            return rc;
+        }
+    }
+    l->paused = false;
+    pause_inputs(l, false);
+    return SL_OK;
+}
+
+/* Publishes the lane's tasks (counters, watermark, state size) and the lag of its assigned
+ * input partitions for /metrics: the high watermark librdkafka last saw in a fetch response minus
+ * the position (no request is sent). Partitions without a position yet are left out. */
+static void publish_metrics(lane_t *l) {
+    if (l->n_slots > l->cap_rows) {
+        l->cap_rows = l->n_slots;
+        l->rows = sl_xrealloc(l->rows, l->cap_rows * sizeof *l->rows);
+    }
+    for (size_t i = 0; i < l->n_slots; i++) {
+        sl_stream_task_row_t *r = &l->rows[i];
+        r->st = l->slots[i].st;
+        r->partition = l->slots[i].partition;
+        r->stats = *sl_stream_task_stats(l->slots[i].task);
+        r->watermark = sl_stream_task_watermark(l->slots[i].task);
+        size_t entries = 0, bytes = 0;
+        sl_stream_task_state_size(l->slots[i].task, &entries, &bytes);
+        r->state_entries = entries;
+        r->state_bytes = bytes;
+    }
+    size_t n_lag = 0;
+    rd_kafka_topic_partition_list_t *a = NULL;
+    if (!rd_kafka_assignment(l->c, &a) && a) {
+        (void)rd_kafka_position(l->c, a);
+        if ((size_t)a->cnt > l->cap_lag) {
+            l->cap_lag = (size_t)a->cnt;
+            l->lag_rows = sl_xrealloc(l->lag_rows, l->cap_lag * sizeof *l->lag_rows);
+        }
+        for (int i = 0; i < a->cnt; i++) {
+            int64_t lo = -1, hi = -1;
+            if (a->elems[i].offset < 0 ||
+                rd_kafka_get_watermark_offsets(l->c, a->elems[i].topic, a->elems[i].partition, &lo,
+                                               &hi) ||
+                hi < 0) {
+                continue;
+            }
+            sl_stream_lag_row_t *r = &l->lag_rows[n_lag++];
+            snprintf(r->topic, sizeof r->topic, "%s", a->elems[i].topic);
+            r->partition = a->elems[i].partition;
+            r->lag = SL_MAX(hi - a->elems[i].offset, (int64_t)0);
+        }
+        rd_kafka_topic_partition_list_destroy(a);
+    }
+    sl_stream_metrics_publish(&l->m, l->rows, l->n_slots, l->lag_rows, n_lag);
+}
+
 /* ---- rebalances ---- */
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -768,9 +946,11 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                           sl_stream_task_error(sl->task));
             }
         }
+        atomic_store(&l->m.restoring, true);
         if (restore(l, from) != SL_OK) {
             set_error(s, "lane %d: %s", l->idx, l->err);
         }
+        atomic_store(&l->m.restoring, false);
         if (s->multi_input) {
             rd_kafka_resp_err_t ae = rd_kafka_assign(rk, parts);
             if (ae) {
@@ -782,7 +962,11 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         if (e) {
             set_error(s, "lane %d: assign: %s", l->idx, rd_kafka_error_string(e));
             rd_kafka_error_destroy(e);
+        } else if (l->paused && parts->cnt) {
+            (void)rd_kafka_pause_partitions(rk, parts); /* backpressure holds new ones too */
+            atomic_fetch_add(&l->m.paused_partitions, parts->cnt);
         }
+        atomic_store(&l->m.joined, true);
         return;
     }
     /* Revoked: keep what was done (commit) unless the partitions were lost to another owner. */
@@ -829,6 +1013,9 @@ static void run_message(lane_t *l, slot_t *sl, const root_t *r, rd_kafka_message
         sl_stream_task_marker(sl->task, r->input, up, wm, idle, (uint64_t)sl_wall_ms());
         return;
     }
+    l->ckpt_records++;
+    atomic_fetch_add(&l->m.inflight_records, 1);
+    atomic_fetch_add(&l->m.inflight_bytes, m->len + m->key_len);
     rd_kafka_timestamp_type_t tt;
     int64_t ts = rd_kafka_message_timestamp(m, &tt);
     sl_stream_rec_t rec = {
@@ -915,6 +1102,9 @@ static void drain(lane_t *l, slot_t *sl, bool force) {
 
 /* Takes one consumed message: runs it, or queues it (true: the queue owns it now). */
 static bool process(lane_t *l, rd_kafka_message_t *m) {
+    if (!m->err) {
+        l->dirty = true; /* a position moved: a checkpoint has offsets to commit */
+    }
     const char *topic = rd_kafka_topic_name(m->rkt);
     const root_t *r = root_of(l->s, topic);
     slot_t *sl = r ? slot_of(l, r->st, m->partition) : NULL;
@@ -946,9 +1136,11 @@ static void *lane_main(void *arg) {
     if (begin(l) != SL_OK) {
         set_error(s, "lane %d: %s", l->idx, l->err);
     }
+    atomic_store(&l->m.running, true);
     while (!atomic_load(&s->stop)) {
+        int wait_ms = poll_wait_ms(l);
         for (int i = 0; i < POLL_BATCH && !atomic_load(&s->stop); i++) {
-            rd_kafka_message_t *m = rd_kafka_consumer_poll(l->c, i == 0 ? TICK_MS : 0);
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(l->c, i == 0 ? wait_ms : 0);
             if (!m) {
                 break;
             }
@@ -970,12 +1162,17 @@ static void *lane_main(void *arg) {
                     set_error(s, "lane %d: %s", l->idx, l->err);
                 }
             }
+            publish_metrics(l);
         }
-        if (now - l->last_commit >= (uint64_t)s->conf.commit_interval_ms &&
-            !atomic_load(&s->failed) && checkpoint(l) != SL_OK) {
+        if (now - l->last_commit >= (uint64_t)l->commit_iv_ms && !atomic_load(&s->failed) &&
+            checkpoint_due(l) != SL_OK) {
+            set_error(s, "lane %d: %s", l->idx, l->err);
+        }
+        if (!atomic_load(&s->failed) && backpressure(l) != SL_OK) {
             set_error(s, "lane %d: %s", l->idx, l->err);
         }
     }
+    atomic_store(&l->m.running, false);
     if (!atomic_load(&s->failed) && checkpoint(l) != SL_OK) {
         set_error(s, "lane %d: %s", l->idx, l->err);
     }
@@ -1066,6 +1263,11 @@ static sl_err_t lane_open(sl_stream_t *s, lane_t *l, char *errstr, size_t n) {
     return SL_OK;
 }
 
+/* A closed lane has no tasks and no partitions left to report. */
+static void publish_metrics_none(lane_t *l) {
+    sl_stream_metrics_publish(&l->m, NULL, 0, NULL, 0);
+}
+
 static void lane_close(lane_t *l) {
     while (l->n_slots) {
         drop_task(l, l->n_slots - 1);
@@ -1083,9 +1285,30 @@ static void lane_close(lane_t *l) {
         rd_kafka_flush(l->p, 5000);
         rd_kafka_destroy(l->p);
     }
+    l->slots = NULL;
+    l->restorer = l->c = l->p = NULL;
+    publish_metrics_none(l);
 }
 
 /* ---- the job ---- */
+
+/* Fills the zeros of a run configuration with the defaults (runtime.h). */
+static void conf_defaults(sl_stream_run_conf_t *c) {
+    c->lanes = c->lanes > 0 ? c->lanes : 1;
+    c->commit_interval_ms = c->commit_interval_ms > 0 ? c->commit_interval_ms : 100;
+    if (!c->commit_interval_adaptive) {
+        c->commit_interval_min_ms = c->commit_interval_max_ms = c->commit_interval_ms;
+    } else {
+        c->commit_interval_min_ms = c->commit_interval_min_ms > 0 ? c->commit_interval_min_ms : 20;
+        c->commit_interval_max_ms =
+            SL_MAX(c->commit_interval_max_ms > 0 ? c->commit_interval_max_ms : 1000,
+                   c->commit_interval_min_ms);
+    }
+    c->commit_interval_light_records =
+        c->commit_interval_light_records > 0 ? c->commit_interval_light_records : 1000;
+    c->inflight_max_records = c->inflight_max_records > 0 ? c->inflight_max_records : 100000;
+    c->inflight_max_bytes = c->inflight_max_bytes > 0 ? c->inflight_max_bytes : 64ll << 20;
+}
 
 sl_stream_t *sl_stream_new(sl_stream_builder_t *b, const sl_stream_run_conf_t *conf, char *errstr,
                            size_t errstr_size) {
@@ -1102,7 +1325,7 @@ sl_stream_t *sl_stream_new(sl_stream_builder_t *b, const sl_stream_run_conf_t *c
     s->b = b;
     s->conf = *conf;
     s->conf.lanes = conf->lanes > 0 ? conf->lanes : 1;
-    s->conf.commit_interval_ms = conf->commit_interval_ms > 0 ? conf->commit_interval_ms : 100;
+    conf_defaults(&s->conf);
     snprintf(s->app_id, sizeof s->app_id, "%s", conf->app_id);
     snprintf(s->instance_id, sizeof s->instance_id, "%s",
              conf->instance_id && *conf->instance_id ? conf->instance_id : "0");
@@ -1112,6 +1335,17 @@ sl_stream_t *sl_stream_new(sl_stream_builder_t *b, const sl_stream_run_conf_t *c
     s->state_dir = sl_xmalloc(sdn);
     snprintf(s->state_dir, sdn, "%s/%s/%s", sd, s->app_id, s->instance_id);
     pthread_mutex_init(&s->mu, NULL);
+    /* Lanes exist from here on (idle until sl_stream_run), so /metrics and /ready can read them
+     * from another thread at any time. */
+    s->n_lanes = s->conf.lanes;
+    s->lanes = sl_xcalloc((size_t)s->n_lanes, sizeof *s->lanes);
+    for (int i = 0; i < s->n_lanes; i++) {
+        s->lanes[i].s = s;
+        s->lanes[i].idx = i;
+        s->lanes[i].commit_iv_ms = s->conf.commit_interval_ms;
+        sl_stream_lane_metrics_init(&s->lanes[i].m, i);
+        atomic_store(&s->lanes[i].m.commit_interval_ms, s->conf.commit_interval_ms);
+    }
     for (int st = 0; st < b->n_subtopologies; st++) {
         sl_stream_node_t *roots[16];
         size_t n = sl_graph_roots(b, st, roots, 16);
@@ -1159,13 +1393,9 @@ sl_err_t sl_stream_run(sl_stream_t *s) {
         set_error(s, "%s", errstr);
         return rc;
     }
-    s->n_lanes = s->conf.lanes;
-    s->lanes = sl_xcalloc((size_t)s->n_lanes, sizeof *s->lanes);
     int started = 0;
     for (int i = 0; i < s->n_lanes && rc == SL_OK; i++) {
         lane_t *l = &s->lanes[i];
-        l->s = s;
-        l->idx = i;
         if (lane_open(s, l, errstr, sizeof errstr) != SL_OK) {
             set_error(s, "lane %d: %s", i, errstr);
             rc = SL_ERR_IO;
@@ -1202,9 +1432,64 @@ void sl_stream_totals(const sl_stream_t *s, sl_stream_task_stats_t *out, uint64_
     }
 }
 
+uint64_t sl_stream_stage_quantile_us(sl_stream_t *s, int stage, double q) {
+    sl_hist_t *h = sl_hist_new();
+    for (int i = 0; i < s->n_lanes; i++) {
+        sl_stream_lane_metrics_t *m = &s->lanes[i].m;
+        pthread_mutex_lock(&m->mu);
+        sl_hist_merge(h, stage < SL_N_STAGES ? m->stage[stage] : m->commit);
+        pthread_mutex_unlock(&m->mu);
+    }
+    uint64_t v = sl_hist_quantile(h, q);
+    sl_hist_free(h);
+    return v;
+}
+
+bool sl_stream_healthy(sl_stream_t *s) {
+    if (atomic_load(&s->failed)) {
+        return false;
+    }
+    for (int i = 0; i < s->n_lanes; i++) {
+        if (!atomic_load(&s->lanes[i].m.running)) {
+            return false;
+        }
+    }
+    return s->n_lanes > 0;
+}
+
+bool sl_stream_ready(sl_stream_t *s) {
+    if (!sl_stream_healthy(s)) {
+        return false;
+    }
+    for (int i = 0; i < s->n_lanes; i++) {
+        if (!atomic_load(&s->lanes[i].m.joined) || atomic_load(&s->lanes[i].m.restoring)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void sl_stream_collect(sl_metrics_out_t *out, void *opaque) {
+    sl_stream_t *s = opaque;
+    int64_t now = sl_wall_ms();
+    for (int i = 0; i < s->n_lanes; i++) {
+        sl_stream_metrics_collect(out, s->app_id, &s->lanes[i].m, now);
+    }
+    char lb[256];
+    snprintf(lb, sizeof lb, "app_id=\"%s\"", s->app_id);
+    sl_metrics_emit(out, "sluice_stream_ready", "gauge",
+                    "1 when every lane runs and has restored its tasks (as /ready).", lb,
+                    sl_stream_ready(s) ? 1 : 0);
+}
+
 void sl_stream_free(sl_stream_t *s) {
     if (!s) {
         return;
+    }
+    for (int i = 0; i < s->n_lanes; i++) {
+        sl_stream_lane_metrics_free(&s->lanes[i].m);
+        free(s->lanes[i].rows);
+        free(s->lanes[i].lag_rows);
     }
     free(s->lanes);
     free(s->st_partitions);

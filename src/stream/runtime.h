@@ -20,6 +20,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "common/metrics.h"
 #include "stream/stream.h"
 #include "stream/task.h"
 
@@ -31,7 +32,16 @@ typedef struct sl_stream_run_conf {
     const char *instance_id; /* stable per instance (transactional ids); NULL: "0" */
     int lanes;               /* threads; 0: 1 */
     bool at_least_once;      /* processing.guarantee=at_least_once (default exactly_once_v2) */
-    int commit_interval_ms;  /* commit.interval.ms; 0: 100 */
+    int commit_interval_ms;  /* commit.interval.ms; 0: 100 (the starting value when adaptive) */
+    /* commit.interval.mode=adaptive: the interval moves within [min, max] (stream/commit_iv.h);
+     * otherwise it stays commit_interval_ms. 0s: 20, 1000 and 1000 records. */
+    bool commit_interval_adaptive;
+    int commit_interval_min_ms, commit_interval_max_ms;
+    long long commit_interval_light_records; /* fewer per checkpoint is light load */
+    /* Backpressure (runtime.c): a lane pauses its inputs when this many input records, or bytes,
+     * are in flight (processed, outputs not committed) or that many records wait in its producer;
+     * 0s: 100000 records, 64 MiB. */
+    long long inflight_max_records, inflight_max_bytes;
     sl_stream_on_error_t on_error;
     const char *dead_letter; /* NULL: <app>-dlq */
     /* state.dir: RocksDB stores live in <state_dir>/<app>/<instance>/<task>/<store>; NULL:
@@ -61,6 +71,16 @@ void sl_stream_stop(sl_stream_t *s);
 const char *sl_stream_errmsg(const sl_stream_t *s);
 /* Totals over every lane and task since the start. */
 void sl_stream_totals(const sl_stream_t *s, sl_stream_task_stats_t *out, uint64_t *commits);
+/* /health: no lane has failed and every lane runs. /ready: healthy, and every lane has its
+ * assignment with its tasks restored (false while restoring after a rebalance). Any thread. */
+bool sl_stream_healthy(sl_stream_t *s);
+bool sl_stream_ready(sl_stream_t *s);
+/* The q-quantile in microseconds over every lane of a latency stage (stream/metrics.h:
+ * SL_STAGE_*; SL_N_STAGES: the checkpoint latency); 0 before any value. Any thread. */
+uint64_t sl_stream_stage_quantile_us(sl_stream_t *s, int stage, double q);
+/* A common/metrics.h collector (opaque: the sl_stream_t) for the job's sluice_stream_* series
+ * (stream/metrics.c). Any thread; the job must outlive its registration. */
+void sl_stream_collect(sl_metrics_out_t *out, void *opaque);
 void sl_stream_free(sl_stream_t *s);
 
 #endif

@@ -779,3 +779,11 @@ sl_err_t sl_stream_task_restored(sl_stream_task_t *t) {
 const sl_stream_task_stats_t *sl_stream_task_stats(const sl_stream_task_t *t) {
     return &t->stats;
 }
+
+void sl_stream_task_state_size(const sl_stream_task_t *t, size_t *entries, size_t *bytes) {
+    *entries = *bytes = 0;
+    for (size_t i = 0; i < t->n_aggs; i++) {
+        *entries += sl_kv_count(t->aggs[i].kv);
+        *bytes += sl_kv_bytes(t->aggs[i].kv);
+    }
+}

@@ -123,5 +123,7 @@ SL_MUST_USE sl_err_t sl_stream_task_restore(sl_stream_task_t *t, const char *sto
 SL_MUST_USE sl_err_t sl_stream_task_restored(sl_stream_task_t *t);
 
 const sl_stream_task_stats_t *sl_stream_task_stats(const sl_stream_task_t *t);
+/* Entries and bytes held by the task's state stores (sl_kv_count, sl_kv_bytes summed). */
+void sl_stream_task_state_size(const sl_stream_task_t *t, size_t *entries, size_t *bytes);
 
 #endif

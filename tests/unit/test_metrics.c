@@ -224,3 +224,36 @@ TEST(counter_remove) {
     free(text);
     sl_metrics_reset();
 }
+
+/* A collector's histogram (from an sl_hist_t of microseconds): cumulative buckets at the fixed
+ * second bounds, sum and count, one header for its family; a gauge under the same name is
+ * dropped rather than rendered into a histogram family. */
+static void collect_hist(sl_metrics_out_t *out, void *opaque) {
+    sl_metrics_emit_hist(out, "sl_lat_seconds", "Latency.", "lane=\"0\"", opaque);
+    sl_metrics_emit(out, "sl_lat_seconds", "gauge", "Latency.", "lane=\"9\"", 1);
+    sl_metrics_emit_hist(out, "sl_lat_seconds", "Latency.", "lane=\"1\"", opaque);
+}
+
+TEST(collector_histogram) {
+    sl_hist_t *h = sl_hist_new();
+    sl_hist_record(h, 100);       /* exactly on the first bound */
+    sl_hist_record_n(h, 3000, 2); /* in (2.5 ms, 5 ms] */
+    sl_hist_record(h, 20000000);  /* past the last bound: +Inf only */
+    sl_metrics_add_collector(collect_hist, h);
+    char *text = render();
+    CHECK(strstr(text, "# HELP sl_lat_seconds Latency.\n# TYPE sl_lat_seconds histogram\n"
+                       "sl_lat_seconds_bucket{lane=\"0\",le=\"0.0001\"} 1\n") == text);
+    CHECK(strstr(text, "sl_lat_seconds_bucket{lane=\"0\",le=\"0.0025\"} 1\n") != NULL);
+    CHECK(strstr(text, "sl_lat_seconds_bucket{lane=\"0\",le=\"0.005\"} 3\n") != NULL);
+    CHECK(strstr(text, "sl_lat_seconds_bucket{lane=\"0\",le=\"10\"} 3\n") != NULL);
+    CHECK(strstr(text, "sl_lat_seconds_bucket{lane=\"0\",le=\"+Inf\"} 4\n") != NULL);
+    CHECK(strstr(text, "sl_lat_seconds_sum{lane=\"0\"} 20.0061\n"
+                       "sl_lat_seconds_count{lane=\"0\"} 4\n") != NULL);
+    CHECK(strstr(text, "sl_lat_seconds_count{lane=\"1\"} 4\n") != NULL);
+    CHECK(strstr(text, "lane=\"9\"") == NULL);
+    const char *type = strstr(text, "# TYPE");
+    CHECK(type && !strstr(type + 1, "# TYPE")); /* one family header */
+    free(text);
+    sl_metrics_reset();
+    sl_hist_free(h);
+}
