@@ -31,9 +31,6 @@
 #include "proto/kerr.h"
 #include "txn/txn_coord.h"
 
-#define KERR_GROUP_SUBSCRIBED_TO_TOPIC 86
-#define KERR_GROUP_ID_NOT_FOUND_       69
-
 static sl_coord_t *coord(sl_req_t *req) {
     return req->broker->coord;
 }
@@ -577,7 +574,7 @@ SL_HANDLER(OffsetDelete) {
         return rd->err;
     }
     sl_group_t *g = sl_coord_find(coord(req), id);
-    sl_wr_i16(wr, g ? KERR_NONE : KERR_GROUP_ID_NOT_FOUND_);
+    sl_wr_i16(wr, g ? KERR_NONE : KERR_GROUP_ID_NOT_FOUND);
     sl_wr_i32(wr, 0);
     sl_wr_i32(wr, g ? n_topics : 0);
     for (int32_t t = 0; t < n_topics && !rd->err; t++) {

@@ -26,17 +26,7 @@
 #include "common/log.h"
 #include "proto/kerr.h"
 
-#define KERR_ILLEGAL_GENERATION          22
-#define KERR_INCONSISTENT_GROUP_PROTOCOL 23
-#define KERR_INVALID_GROUP_ID            24
-#define KERR_UNKNOWN_MEMBER_ID           25
-#define KERR_INVALID_SESSION_TIMEOUT     26
-#define KERR_REBALANCE_IN_PROGRESS       27
-#define KERR_NON_EMPTY_GROUP             68
-#define KERR_GROUP_ID_NOT_FOUND          69
-#define KERR_MEMBER_ID_REQUIRED          79
-#define KERR_FENCED_INSTANCE_ID          82
-#define COMPACT_MIN_BYTES                (16 << 20)
+#define COMPACT_MIN_BYTES (16 << 20)
 
 struct sl_coord {
     sl_loop_t *loop;
