@@ -21,6 +21,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/os.h"
+#include "group/cgroup.h"
 #include "group/coordinator.h"
 #include "net/conn.h"
 #include "net/fdlimit.h"
@@ -135,6 +136,7 @@ static void on_tick(sl_loop_t *loop, uint64_t id, void *data) {
     if (b->ticks % (every ? every : 1) == 0) {
         (void)sl_txn_coord_tick(b->txn, now, b->conf.transactional_id_expiration_ms);
     }
+    (void)sl_cg_tick(b->cgroups, (int64_t)sl_mono_ms());
     if (b->ticks % 60 == 0) {
         (void)sl_coord_expire_offsets(b->coord, now);
     }
@@ -315,7 +317,8 @@ sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err) {
                           conf->group_initial_rebalance_delay_ms, conf->offsets_retention_ms};
     extern const sl_coord_hooks_t sl_group_hooks;
     b->coord = sl_coord_new(b->loop, conf->data_dir, &cc, &sl_group_hooks, err);
-    if (!b->coord || sl_broker_txn_start(b, err) != SL_OK) {
+    if (!b->coord || sl_broker_txn_start(b, err) != SL_OK ||
+        sl_broker_cgroups_start(b, err) != SL_OK) {
         goto fail;
     }
     sl_log(SL_LOG_INFO, "broker", "data_dir=%s topics=%zu load_ms=%.1f", conf->data_dir,
@@ -443,6 +446,7 @@ void sl_broker_free(sl_broker_t *b) {
         sl_fsyncq_free(b->logsyncq);
     }
     sl_txn_coord_free(b->txn);
+    sl_cgroups_free(b->cgroups);
     sl_coord_free(b->coord);
     sl_cleaner_free(b->cleaner); /* a clean running now is waited for and swapped in */
     sl_topics_close(b);

@@ -27,6 +27,7 @@
 #include "broker/broker.h"
 #include "broker/wait.h"
 #include "common/clock.h"
+#include "group/cgroup.h"
 #include "group/coordinator.h"
 #include "proto/kerr.h"
 #include "txn/txn_coord.h"
@@ -158,6 +159,19 @@ SL_HANDLER(JoinGroup) {
         free(a.proto_names);
         free(a.proto_metadata);
         return rd->err;
+    }
+    /* A consumer-protocol group with members keeps its id; an empty one turns classic. */
+    sl_cgroup_t *cg = sl_cg_find(req->broker->cgroups, a.group_id);
+    if (cg && cg->n_members > 0) {
+        free(a.proto_names);
+        free(a.proto_metadata);
+        char *mid = sl_str_dupz(a.member_id);
+        write_join(req, NULL, NULL, KERR_INCONSISTENT_GROUP_PROTOCOL, mid);
+        free(mid);
+        return SL_OK;
+    }
+    if (cg) {
+        sl_cg_delete(req->broker->cgroups, cg);
     }
     a.client_id = req->client_id;
     const char *peer = sl_conn_peer(req->conn);
@@ -306,7 +320,10 @@ SL_HANDLER(OffsetCommit) {
     if (rd->err) {
         return rd->err;
     }
-    int gerr = sl_coord_check_commit(coord(req), group, gen, member, instance);
+    /* Consumer-protocol groups: the generation is the member epoch. */
+    sl_cgroup_t *cg = sl_cg_find(b->cgroups, group);
+    int gerr = cg ? sl_cg_check_commit(b->cgroups, cg, member, gen)
+                  : sl_coord_check_commit(coord(req), group, gen, member, instance);
     if (v >= 3) {
         sl_wr_i32(wr, 0);
     }
@@ -467,28 +484,158 @@ SL_HANDLER(OffsetFetch) {
 /* ---- listing and administration ---- */
 
 typedef struct list_ctx {
-    sl_writer_t *wr;
+    sl_req_t *req;
+    sl_cgroups_t *cgroups;
     int32_t n;
+    int n_states, n_types;
+    sl_str_t *states, *types; /* filters (v4+, v5+); empty = all */
 } list_ctx_t;
 
-static void list_one(sl_group_t *g, void *opaque) {
-    list_ctx_t *c = opaque;
-    sl_wr_strz(c->wr, false, g->id);
-    sl_wr_strz(c->wr, false, g->protocol_type ? g->protocol_type : "");
+static bool in_filter(const sl_str_t *f, int n, const char *value) {
+    for (int i = 0; i < n; i++) {
+        if (f[i].len == strlen(value) && !strncasecmp(f[i].p, value, f[i].len)) {
+            return true;
+        }
+    }
+    return n == 0;
+}
+
+static void list_entry(list_ctx_t *c, const char *id, const char *protocol_type, const char *state,
+                       const char *type) {
+    if (!in_filter(c->states, c->n_states, state) || !in_filter(c->types, c->n_types, type)) {
+        return;
+    }
+    sl_writer_t *wr = &c->req->wr;
+    bool flex = c->req->flex;
+    sl_wr_strz(wr, flex, id);
+    sl_wr_strz(wr, flex, protocol_type);
+    if (c->req->api_version >= 4) {
+        sl_wr_strz(wr, flex, state);
+    }
+    if (c->req->api_version >= 5) {
+        sl_wr_strz(wr, flex, type);
+    }
+    sl_wr_tags(wr, flex);
     c->n++;
 }
 
+static void list_one(sl_group_t *g, void *opaque) {
+    list_ctx_t *c = opaque;
+    if (sl_cg_find(c->cgroups, (sl_str_t){g->id, strlen(g->id)})) {
+        return; /* only holds the offsets of the consumer group of that id */
+    }
+    list_entry(c, g->id, g->protocol_type ? g->protocol_type : "", sl_group_state_name(g->state),
+               "Classic");
+}
+
+static void list_cg(sl_cgroup_t *g, void *opaque) {
+    list_entry(opaque, g->id, "consumer", sl_cg_state_name(g), "Consumer");
+}
+
+static sl_str_t *read_filter(sl_reader_t *rd, int *n_out) {
+    int32_t n = sl_rd_count(rd, true, 1);
+    sl_str_t *f = sl_xcalloc((size_t)n + 1, sizeof *f);
+    for (int32_t i = 0; i < n && !rd->err; i++) {
+        f[i] = sl_rd_str(rd, true);
+    }
+    *n_out = rd->err ? 0 : n;
+    return f;
+}
+
+/* ListGroups v0-5: v4 adds states_filter, v5 types_filter and each group's type ("Classic" or
+ * "Consumer"); consumer-protocol groups have protocol_type "consumer". */
 SL_HANDLER(ListGroups) {
+    sl_reader_t *rd = &req->rd;
+    int16_t v = req->api_version;
+    list_ctx_t c = {req, req->broker->cgroups, 0, 0, 0, NULL, NULL};
+    if (v >= 4) {
+        c.states = read_filter(rd, &c.n_states);
+    }
+    if (v >= 5) {
+        c.types = read_filter(rd, &c.n_types);
+    }
+    sl_rd_tags(rd, req->flex);
+    if (rd->err) {
+        free(c.states);
+        free(c.types);
+        return rd->err;
+    }
     sl_writer_t *wr = &req->wr;
-    if (req->api_version >= 1) {
+    if (v >= 1) {
         sl_wr_i32(wr, 0);
     }
     sl_wr_i16(wr, KERR_NONE);
-    size_t at = sl_wr_i32(wr, 0);
-    list_ctx_t c = {wr, 0};
+    /* The count comes first; flexible versions write it as a varint, so the entries are written
+     * after a dry run that only counts them. */
+    size_t at = sl_wr_pos(wr);
     sl_coord_each(coord(req), list_one, &c);
-    sl_wr_patch_i32(wr, at, c.n);
+    sl_cg_each(c.cgroups, list_cg, &c);
+    int32_t total = c.n;
+    wr->buf->len = at; /* drop the dry run */
+    sl_wr_array_len(wr, req->flex, total);
+    c.n = 0;
+    sl_coord_each(coord(req), list_one, &c);
+    sl_cg_each(c.cgroups, list_cg, &c);
+    sl_wr_tags(wr, req->flex);
+    free(c.states);
+    free(c.types);
     return SL_OK;
+}
+
+/* A consumer-protocol member's assignment in the classic ConsumerProtocolAssignment v0 form
+ * (version, [topic, [partition]], user_data null), as Kafka describes these groups. */
+static void classic_assignment(sl_broker_t *b, const sl_tpset_t *s, sl_buf_t *out) {
+    sl_writer_t w = {out};
+    sl_wr_i16(&w, 0);
+    size_t at = sl_wr_i32(&w, 0);
+    int32_t n = 0;
+    for (int i = 0; i < s->n;) {
+        int k = i;
+        while (k < s->n && !memcmp(s->v[k].topic, s->v[i].topic, 16)) {
+            k++;
+        }
+        sl_topic_t *t = sl_topic_find_id(b, s->v[i].topic);
+        if (t) {
+            sl_wr_strz(&w, false, t->name);
+            sl_wr_i32(&w, k - i);
+            for (int j = i; j < k; j++) {
+                sl_wr_i32(&w, s->v[j].partition);
+            }
+            n++;
+        }
+        i = k;
+    }
+    sl_wr_patch_i32(&w, at, n);
+    sl_wr_i32(&w, -1);
+}
+
+static void describe_cg(sl_req_t *req, sl_cgroup_t *g) {
+    sl_writer_t *wr = &req->wr;
+    int16_t v = req->api_version;
+    sl_wr_i16(wr, KERR_NONE);
+    sl_wr_strz(wr, false, g->id);
+    sl_wr_strz(wr, false, sl_cg_state_name(g));
+    sl_wr_strz(wr, false, "consumer");
+    sl_wr_strz(wr, false, g->assignor ? g->assignor : "");
+    sl_wr_i32(wr, g->n_members);
+    sl_buf_t as = {0};
+    for (int k = 0; k < g->n_members; k++) {
+        const sl_cg_member_t *m = g->members[k];
+        sl_wr_strz(wr, false, m->id);
+        if (v >= 4) {
+            sl_wr_strz(wr, false, m->instance_id);
+        }
+        sl_wr_strz(wr, false, m->client_id ? m->client_id : "");
+        sl_wr_strz(wr, false, m->client_host ? m->client_host : "");
+        sl_wr_bytes(wr, false, (sl_bytes_t){(const uint8_t *)"", 0});
+        as.len = 0;
+        classic_assignment(req->broker, &m->assigned, &as);
+        sl_wr_bytes(wr, false, (sl_bytes_t){as.data, as.len});
+    }
+    sl_buf_fini(&as);
+    if (v >= 3) {
+        sl_wr_i32(wr, INT32_MIN);
+    }
 }
 
 SL_HANDLER(DescribeGroups) {
@@ -515,6 +662,11 @@ SL_HANDLER(DescribeGroups) {
     }
     sl_wr_i32(wr, n);
     for (int32_t i = 0; i < n; i++) {
+        sl_cgroup_t *cg = sl_cg_find(req->broker->cgroups, ids[i]);
+        if (cg) {
+            describe_cg(req, cg);
+            continue;
+        }
         sl_group_t *g = sl_coord_find(coord(req), ids[i]);
         sl_wr_i16(wr, KERR_NONE); /* unknown groups are described as Dead, as Kafka does */
         sl_wr_str(wr, false, ids[i]);
@@ -560,7 +712,17 @@ SL_HANDLER(DeleteGroups) {
             break;
         }
         sl_wr_str(wr, false, id);
-        sl_wr_i16(wr, (int16_t)sl_coord_delete_group(coord(req), id));
+        sl_cgroup_t *cg = sl_cg_find(req->broker->cgroups, id);
+        if (cg && cg->n_members > 0) {
+            sl_wr_i16(wr, KERR_NON_EMPTY_GROUP);
+            continue;
+        }
+        int rc = sl_coord_delete_group(coord(req), id);
+        if (cg) { /* its offsets (if any) went with the coordinator's entry */
+            sl_cg_delete(req->broker->cgroups, cg);
+            rc = rc == KERR_GROUP_ID_NOT_FOUND ? KERR_NONE : rc;
+        }
+        sl_wr_i16(wr, (int16_t)rc);
     }
     return rd->err;
 }
@@ -585,6 +747,12 @@ SL_HANDLER(OffsetDelete) {
             sl_wr_i32(wr, np);
         }
         bool subscribed = g && g->n_members > 0 && sl_group_subscribes(g, topic);
+        sl_cgroup_t *cg = g ? sl_cg_find(req->broker->cgroups, id) : NULL;
+        for (int k = 0; cg && k < cg->n_members && !subscribed; k++) {
+            char *name = sl_str_dupz(topic);
+            subscribed = sl_cg_member_subscribes(cg->members[k], name);
+            free(name);
+        }
         for (int32_t i = 0; i < np && !rd->err; i++) {
             int32_t index = sl_rd_i32(rd);
             if (!g) {

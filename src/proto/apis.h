@@ -26,7 +26,7 @@
     X(LeaveGroup, 13, 0, 3, 4)                                                                     \
     X(OffsetCommit, 8, 0, 7, 8)                                                                    \
     X(OffsetFetch, 9, 0, 7, 6)                                                                     \
-    X(ListGroups, 16, 0, 2, 3)                                                                     \
+    X(ListGroups, 16, 0, 5, 3)                                                                     \
     X(DescribeGroups, 15, 0, 4, 5)                                                                 \
     X(DeleteGroups, 42, 0, 1, 2)                                                                   \
     X(OffsetDelete, 47, 0, 0, 99)                                                                  \
@@ -37,7 +37,9 @@
     X(TxnOffsetCommit, 28, 0, 3, 3)                                                                \
     X(DescribeProducers, 61, 0, 0, 0)                                                              \
     X(DescribeTransactions, 65, 0, 0, 0)                                                           \
-    X(ListTransactions, 66, 0, 1, 0)
+    X(ListTransactions, 66, 0, 1, 0)                                                               \
+    X(ConsumerGroupHeartbeat, 68, 0, 1, 0)                                                         \
+    X(ConsumerGroupDescribe, 69, 0, 0, 0)
 
 enum {
 #define SL_API_ENUM(name, key, min, max, flex) SL_API_##name = key,
