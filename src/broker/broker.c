@@ -190,6 +190,17 @@ static void collect_group(sl_group_t *g, void *opaque) {
                             labels, (double)(lag < 0 ? 0 : lag));
         }
     }
+    if (sl_cg_find(c->b->cgroups, (sl_str_t){g->id, strlen(g->id)})) {
+        return; /* a consumer-protocol group's members are counted by collect_cgroup */
+    }
+    char labels[300];
+    snprintf(labels, sizeof labels, "group=\"%s\"", g->id);
+    sl_metrics_emit(c->out, "sluice_consumer_group_members", "gauge", "Members, per group", labels,
+                    (double)g->n_members);
+}
+
+static void collect_cgroup(sl_cgroup_t *g, void *opaque) {
+    lag_ctx_t *c = opaque;
     char labels[300];
     snprintf(labels, sizeof labels, "group=\"%s\"", g->id);
     sl_metrics_emit(c->out, "sluice_consumer_group_members", "gauge", "Members, per group", labels,
@@ -200,6 +211,7 @@ static void collect(sl_metrics_out_t *out, void *opaque) {
     sl_broker_t *b = opaque;
     lag_ctx_t lc = {b, out};
     sl_coord_each(b->coord, collect_group, &lc);
+    sl_cg_each(b->cgroups, collect_cgroup, &lc);
     sl_metrics_emit(out, "sluice_transactions_open", "gauge",
                     "Transactions begun and not yet complete", "",
                     (double)sl_txn_open_count(b->txn));

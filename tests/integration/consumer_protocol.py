@@ -4,13 +4,14 @@ given. After every heartbeat no partition may be owned by two members. Covers jo
 server-made member id, v1 with the client's), balancing 2 and 3 members, revocation before
 reassignment, leaving, fencing, a session timeout, new partitions, a regex subscription, offsets
 committed with the member epoch, the describe output, and classic/consumer ids never mixed.
-Usage: consumer_protocol.py HOST:PORT SLUICE_BINARY (topics t6 with 6 and t2 with 2 partitions
+Usage: consumer_protocol.py HOST:PORT SLUICE_BINARY ADMIN_HOST:PORT (topics t6 with 6 and t2 with 2 partitions
 exist; the broker runs with group.consumer.session.timeout.ms=3000)."""
 import socket
 import struct
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 
 host, port = sys.argv[1].rsplit(":", 1)
@@ -404,6 +405,12 @@ def main():
         fail("commit without member into a live consumer group: want UNKNOWN_MEMBER_ID")
     if offset_fetch(admin, topic, part) != 42:
         fail("offset fetch after commit")
+    # One members gauge for the group, though its offsets now sit with the coordinator too.
+    with urllib.request.urlopen(f"http://{sys.argv[3]}/metrics", timeout=30) as resp:
+        lines = [x for x in resp.read().decode().splitlines()
+                 if x.startswith(f'sluice_consumer_group_members{{group="{GROUP}"}}')]
+    if len(lines) != 1 or float(lines[0].split()[-1]) != 3:
+        fail(f"/metrics members of the group: {lines}")
 
     # Classic and consumer ids never mix.
     err, _ = join_classic(admin, GROUP, "x")
