@@ -25,15 +25,6 @@
 
 /* ---- the topic table, as cgroup.c sees it ---- */
 
-static bool topic_by_name(void *opaque, sl_str_t name, sl_cg_topic_t *out) {
-    sl_topic_t *t = sl_topic_find(opaque, name);
-    if (!t) {
-        return false;
-    }
-    *out = (sl_cg_topic_t){t->name, t->id, t->n_partitions};
-    return true;
-}
-
 typedef struct id_ctx {
     const uint8_t *id;
     sl_topic_t *found;
@@ -54,15 +45,6 @@ static sl_topic_t *find_by_id(sl_broker_t *b, const uint8_t id[16]) {
 
 sl_topic_t *sl_topic_find_id(sl_broker_t *b, const uint8_t id[16]) {
     return find_by_id(b, id);
-}
-
-static bool topic_by_id(void *opaque, const uint8_t id[16], sl_cg_topic_t *out) {
-    sl_topic_t *t = find_by_id(opaque, id);
-    if (!t) {
-        return false;
-    }
-    *out = (sl_cg_topic_t){t->name, t->id, t->n_partitions};
-    return true;
 }
 
 typedef struct each_ctx {
@@ -90,7 +72,7 @@ sl_err_t sl_broker_cgroups_start(sl_broker_t *b, char *err) {
     sl_cg_conf_t conf = {b->conf.group_consumer_session_timeout_ms,
                          b->conf.group_consumer_heartbeat_interval_ms,
                          b->conf.group_consumer_max_size, b->conf.group_consumer_assignors};
-    sl_cg_topics_t ti = {topic_by_name, topic_by_id, topic_each, b};
+    sl_cg_topics_t ti = {topic_each, b};
     b->cgroups = sl_cgroups_new(&conf, &ti, err);
     if (!b->cgroups) {
         return SL_ERR_INVAL;
@@ -145,6 +127,9 @@ SL_HANDLER(ConsumerGroupHeartbeat) {
     sl_str_t *names = sl_xcalloc((size_t)(hb.n_topics > 0 ? hb.n_topics : 0) + 1, sizeof *names);
     for (int32_t i = 0; i < hb.n_topics && !rd->err; i++) {
         names[i] = sl_rd_str(rd, true);
+        if (!names[i].p) {
+            names[i] = (sl_str_t){"", 0}; /* a null name subscribes to nothing */
+        }
     }
     hb.topics = names;
     if (req->api_version >= 1) {

@@ -197,6 +197,7 @@ static void remove_member(sl_cgroup_t *g, int i, const char *why) {
 typedef struct collect_ctx {
     sl_cgroup_t *g;
     sl_asg_topic_t *topics;
+    const char **names; /* topics[i]'s name, valid while the topic table is unchanged */
     int n, cap;
     uint64_t hash;
 } collect_ctx_t;
@@ -219,7 +220,9 @@ static void collect_one(const sl_cg_topic_t *t, void *arg) {
         if (c->n == c->cap) {
             c->cap = c->cap ? c->cap * 2 : 8;
             c->topics = sl_xrealloc(c->topics, (size_t)c->cap * sizeof *c->topics);
+            c->names = sl_xrealloc(c->names, (size_t)c->cap * sizeof *c->names);
         }
+        c->names[c->n] = t->name;
         memcpy(c->topics[c->n].id, t->id, 16);
         c->topics[c->n].n_partitions = t->n_partitions;
     }
@@ -231,10 +234,6 @@ static void collect_one(const sl_cg_topic_t *t, void *arg) {
     }
     h = (h ^ (uint64_t)(uint32_t)t->n_partitions) * 1099511628211ULL;
     c->hash += h;
-}
-
-static int by_topic_id(const void *a, const void *b) {
-    return memcmp(((const sl_asg_topic_t *)a)->id, ((const sl_asg_topic_t *)b)->id, 16);
 }
 
 /* The assignor of the target: the one most members ask for, else the configured default. */
@@ -254,20 +253,18 @@ static const char *pick_assignor(sl_cgroups_t *cgs, const sl_cgroup_t *g) {
 }
 
 static void compute_target(sl_cgroups_t *cgs, sl_cgroup_t *g) {
-    collect_ctx_t c = {g, NULL, 0, 0, 0};
+    collect_ctx_t c = {g, NULL, NULL, 0, 0, 0};
     c.topics = sl_xcalloc(1, sizeof *c.topics);
+    c.names = sl_xcalloc(1, sizeof *c.names);
     c.cap = 1;
     cgs->topics.each(cgs->topics.opaque, collect_one, &c);
-    qsort(c.topics, (size_t)c.n, sizeof *c.topics, by_topic_id);
     int nm = g->n_members;
     sl_asg_member_t *am = sl_xcalloc((size_t)nm + 1, sizeof *am);
     bool *subs = sl_xcalloc((size_t)nm * (size_t)c.n + 1, sizeof *subs);
     for (int i = 0; i < nm; i++) {
         sl_cg_member_t *m = g->members[i];
         for (int t = 0; t < c.n; t++) {
-            sl_cg_topic_t info;
-            subs[i * c.n + t] = cgs->topics.by_id(cgs->topics.opaque, c.topics[t].id, &info) &&
-                                sl_cg_member_subscribes(m, info.name);
+            subs[i * c.n + t] = sl_cg_member_subscribes(m, c.names[t]);
         }
         am[i].id = m->id;
         am[i].subscribed = &subs[i * c.n];
@@ -287,12 +284,13 @@ static void compute_target(sl_cgroups_t *cgs, sl_cgroup_t *g) {
            g->id, g->epoch, nm, c.n, g->assignor);
     free(subs);
     free(am);
+    free(c.names);
     free(c.topics);
 }
 
 /* Bumps the group epoch when a subscribed topic appeared, vanished or changed its partitions. */
 static void check_metadata(sl_cgroups_t *cgs, sl_cgroup_t *g) {
-    collect_ctx_t c = {g, NULL, 0, 0, 0};
+    collect_ctx_t c = {g, NULL, NULL, 0, 0, 0};
     cgs->topics.each(cgs->topics.opaque, collect_one, &c);
     if (c.hash != g->meta_hash && g->epoch == g->assignment_epoch) {
         bump(g);

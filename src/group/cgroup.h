@@ -32,8 +32,6 @@ typedef struct sl_cg_topic {
 } sl_cg_topic_t;
 
 typedef struct sl_cg_topics {
-    bool (*by_name)(void *opaque, sl_str_t name, sl_cg_topic_t *out);
-    bool (*by_id)(void *opaque, const uint8_t id[16], sl_cg_topic_t *out);
     /* Calls fn for every topic. */
     void (*each)(void *opaque, void (*fn)(const sl_cg_topic_t *t, void *arg), void *arg);
     void *opaque;

@@ -390,6 +390,8 @@ def main():
     r = heartbeat(a.c, a.id, a.epoch + 5, owned=a.owned)
     if r["err"] != 110:
         fail(f"future epoch: error {r['err']}, want FENCED_MEMBER_EPOCH")
+    if heartbeat(a.c, a.id, 1, owned=a.owned)["err"] != 110:  # A is at 3, its previous was 2
+        fail("stale epoch: want FENCED_MEMBER_EPOCH")
     if heartbeat(a.c, "not-a-member", 3)["err"] != 25:
         fail("unknown member: want UNKNOWN_MEMBER_ID")
 

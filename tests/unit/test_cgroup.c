@@ -144,28 +144,6 @@ typedef struct fake_topic {
 static fake_topic_t topics[4];
 static int n_topics;
 
-static bool fake_by_name(void *o, sl_str_t name, sl_cg_topic_t *out) {
-    (void)o;
-    for (int i = 0; i < n_topics; i++) {
-        if (sl_str_eqz(name, topics[i].name)) {
-            *out = (sl_cg_topic_t){topics[i].name, topics[i].id, topics[i].n};
-            return true;
-        }
-    }
-    return false;
-}
-
-static bool fake_by_id(void *o, const uint8_t id[16], sl_cg_topic_t *out) {
-    (void)o;
-    for (int i = 0; i < n_topics; i++) {
-        if (!memcmp(id, topics[i].id, 16)) {
-            *out = (sl_cg_topic_t){topics[i].name, topics[i].id, topics[i].n};
-            return true;
-        }
-    }
-    return false;
-}
-
 static void fake_each(void *o, void (*fn)(const sl_cg_topic_t *t, void *arg), void *arg) {
     (void)o;
     for (int i = 0; i < n_topics; i++) {
@@ -181,7 +159,7 @@ static sl_cgroups_t *setup(const char *assignors) {
     topics[1] = (fake_topic_t){"audit", {0}, 2};
     topic_id(topics[1].id, 2);
     sl_cg_conf_t conf = {10000, 1000, 100, assignors};
-    sl_cg_topics_t ti = {fake_by_name, fake_by_id, fake_each, NULL};
+    sl_cg_topics_t ti = {fake_each, NULL};
     char err[SL_ERRLEN];
     return sl_cgroups_new(&conf, &ti, err);
 }
