@@ -47,8 +47,7 @@ sl_cgroups_t *sl_cgroups_new(const sl_cg_conf_t *conf, const sl_cg_topics_t *top
          tok = strtok_r(NULL, ", ", &save)) {
         if (!sl_assignor_find(tok) || cgs->n_assignors == MAX_ASSIGNORS) {
             snprintf(err, SL_ERRLEN,
-                     "group.consumer.assignors: unknown assignor '%s' (known: "
-                     "uniform, range)",
+                     "group.consumer.assignors: unknown assignor '%s' (known: uniform, range)",
                      tok);
             sl_cgroups_free(cgs);
             return NULL;
@@ -279,8 +278,8 @@ static void compute_target(sl_cgroups_t *cgs, sl_cgroup_t *g) {
     g->assignment_epoch = g->epoch;
     g->meta_hash = c.hash;
     sl_log(SL_LOG_INFO, "group",
-           "group=%s epoch=%d members=%d topics=%d assignor=%s "
-           "msg=\"consumer group target assignment computed\"",
+           "group=%s epoch=%d members=%d topics=%d assignor=%s msg=\"consumer group target "
+           "assignment computed\"",
            g->id, g->epoch, nm, c.n, g->assignor);
     free(subs);
     free(am);
@@ -470,19 +469,27 @@ void sl_cg_heartbeat(sl_cgroups_t *cgs, const sl_cg_hb_t *hb, int64_t now, sl_cg
     }
     if (ep == 0 && hb->rebalance_timeout_ms < 0) {
         return fail(out, KERR_INVALID_REQUEST,
-                    "RebalanceTimeoutMs must be provided in first "
-                    "request.");
+                    "RebalanceTimeoutMs must be provided in first request.");
     }
     if (ep == 0 && hb->n_topics < 0 && !hb->regex.p) {
         return fail(out, KERR_INVALID_REQUEST,
-                    "SubscribedTopicNames or SubscribedTopicRegex must "
-                    "be set in first request.");
+                    "SubscribedTopicNames or SubscribedTopicRegex must be set in first request.");
     }
     if (ep > 0 && !hb->member_id.len) {
         return fail(out, KERR_UNKNOWN_MEMBER_ID, "MemberId can't be empty.");
     }
     if (hb->server_assignor.p && !assignor_known(cgs, hb->server_assignor)) {
         return fail(out, KERR_UNSUPPORTED_ASSIGNOR, "ServerAssignor is not supported.");
+    }
+    if (hb->regex.len) { /* checked before anything changes */
+        regex_t re;
+        char *z = sl_str_dupz(hb->regex);
+        int bad = regcomp(&re, z, REG_EXTENDED | REG_NOSUB);
+        free(z);
+        if (bad) {
+            return fail(out, KERR_INVALID_REGULAR_EXPRESSION, "Invalid regular expression.");
+        }
+        regfree(&re);
     }
     sl_cgroup_t *g = sl_cg_find(cgs, hb->group_id);
     sl_cg_member_t *m = g ? sl_cg_member(g, hb->member_id) : NULL;
@@ -524,22 +531,21 @@ void sl_cg_heartbeat(sl_cgroups_t *cgs, const sl_cg_hb_t *hb, int64_t now, sl_cg
         }
         if (ep > m->epoch || ep != m->prev_epoch || !owned_ok) {
             return fail(out, KERR_FENCED_MEMBER_EPOCH,
-                        "The consumer group member has a stale "
-                        "member epoch.");
+                        "The consumer group member has a stale member epoch.");
         }
     }
     if (ep == 0) {
         if (!g) {
             g = sl_xcalloc(1, sizeof *g);
             g->id = sl_str_dupz(hb->group_id);
-            cgs->groups = sl_xrealloc(cgs->groups, (size_t)(cgs->n_groups + 1) * sizeof *g);
+            cgs->groups =
+                sl_xrealloc(cgs->groups, (size_t)(cgs->n_groups + 1) * sizeof *cgs->groups);
             cgs->groups[cgs->n_groups++] = g;
         }
         sl_cg_member_t *prior = find_instance(g, hb->instance_id);
         if (prior && prior != m && !prior->left_static) {
             return fail(out, KERR_UNRELEASED_INSTANCE_ID,
-                        "Static member with this instance id "
-                        "is still active.");
+                        "Static member with this instance id is still active.");
         }
         if (prior && prior != m) {
             /* The static member returns under a new member id: same epoch and partitions. */
@@ -558,25 +564,12 @@ void sl_cg_heartbeat(sl_cgroups_t *cgs, const sl_cg_hb_t *hb, int64_t now, sl_cg
         } else {
             if (g->n_members >= cgs->conf.max_size) {
                 return fail(out, KERR_GROUP_MAX_SIZE_REACHED,
-                            "The consumer group has reached "
-                            "its maximum capacity.");
-            }
-            if (hb->regex.len) { /* compile before the member exists */
-                regex_t re;
-                char *z = sl_str_dupz(hb->regex);
-                int bad = regcomp(&re, z, REG_EXTENDED | REG_NOSUB);
-                free(z);
-                if (bad) {
-                    return fail(out, KERR_INVALID_REGULAR_EXPRESSION,
-                                "Invalid regular "
-                                "expression.");
-                }
-                regfree(&re);
+                            "The consumer group has reached its maximum capacity.");
             }
             m = sl_xcalloc(1, sizeof *m);
             m->id = hb->member_id.len ? sl_str_dupz(hb->member_id) : new_member_id();
             m->instance_id = hb->instance_id.len ? sl_str_dupz(hb->instance_id) : NULL;
-            g->members = sl_xrealloc(g->members, (size_t)(g->n_members + 1) * sizeof *m);
+            g->members = sl_xrealloc(g->members, (size_t)(g->n_members + 1) * sizeof *g->members);
             g->members[g->n_members++] = m;
             sl_log(SL_LOG_INFO, "group", "group=%s member=%s msg=\"consumer member joined\"", g->id,
                    m->id);

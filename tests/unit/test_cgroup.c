@@ -294,6 +294,10 @@ TEST(stale_and_unknown_members_are_fenced) {
     h.regex = S("(");
     sl_cg_heartbeat(cgs, &h, 9, &r);
     CHECK_EQ_INT(r.err, KERR_INVALID_REGULAR_EXPRESSION);
+    h.group_id = S("fresh"); /* a refused join leaves no group behind */
+    sl_cg_heartbeat(cgs, &h, 9, &r);
+    CHECK_EQ_INT(r.err, KERR_INVALID_REGULAR_EXPRESSION);
+    CHECK(sl_cg_find(cgs, S("fresh")) == NULL);
     sl_cgroups_free(cgs);
 }
 
