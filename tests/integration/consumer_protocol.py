@@ -2,7 +2,8 @@
 69), with honest simulated consumers: each reports as owned exactly the assignment it was last
 given. After every heartbeat no partition may be owned by two members. Covers joining (v0 with a
 server-made member id, v1 with the client's), balancing 2 and 3 members, revocation before
-reassignment, leaving, fencing, a session timeout, new partitions, a regex subscription, offsets
+reassignment, leaving, fencing, a session timeout, new partitions, a regex subscription, static
+membership (epoch -2), offsets
 committed with the member epoch, the describe output, and classic/consumer ids never mixed.
 Usage: consumer_protocol.py HOST:PORT SLUICE_BINARY ADMIN_HOST:PORT (topics t6 with 6 and t2 with 2 partitions
 exist; the broker runs with group.consumer.session.timeout.ms=3000)."""
@@ -466,6 +467,23 @@ def main():
     converge([a, rx], [8, 2], "regex member")
     if heartbeat(admin, str(uuid.uuid4()), 0, regex="(", ver=1, rebalance_ms=1000)["err"] != 130:
         fail("bad regex: want INVALID_REGULAR_EXPRESSION")
+
+    # Static membership: a member leaving with -2 keeps its partitions for its instance id.
+    globals()["GROUP"] = "cg-848-static"
+    s1 = Conn()
+    r1 = heartbeat(s1, "", 0, topics=["t2"], instance="inst-1", rebalance_ms=30000)
+    if r1["err"] or len(r1["assignment"]) != 2:
+        fail(f"static join: {r1}")
+    r = heartbeat(s1, r1["member_id"], -2, instance="inst-1")
+    if r["err"] or r["epoch"] != -2:
+        fail(f"static leave: {r}")
+    s2 = Conn()
+    r2 = heartbeat(s2, "", 0, topics=["t2"], instance="inst-1", rebalance_ms=30000)
+    if r2["err"] or r2["epoch"] != r1["epoch"] or r2["assignment"] != r1["assignment"]:
+        fail(f"static rejoin: {r2}, before {r1}")
+    r3 = heartbeat(Conn(), "", 0, topics=["t2"], instance="inst-1", rebalance_ms=30000)
+    if r3["err"] != 111:
+        fail(f"second process with an active instance id: {r3['err']}, want UNRELEASED_INSTANCE_ID")
     print("ok: consumer protocol")
 
 
