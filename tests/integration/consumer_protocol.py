@@ -3,10 +3,10 @@
 given. After every heartbeat no partition may be owned by two members. Covers joining (v0 with a
 server-made member id, v1 with the client's), balancing 2 and 3 members, revocation before
 reassignment, leaving, fencing, a session timeout, new partitions, a regex subscription, static
-membership (epoch -2), offsets
-committed with the member epoch, the describe output, and classic/consumer ids never mixed.
-Usage: consumer_protocol.py HOST:PORT SLUICE_BINARY ADMIN_HOST:PORT (topics t6 with 6 and t2 with 2 partitions
-exist; the broker runs with group.consumer.session.timeout.ms=3000)."""
+membership (epoch -2), offsets committed with the member epoch, the describe output, /metrics,
+and classic/consumer ids never mixed.
+Usage: consumer_protocol.py HOST:PORT SLUICE_BINARY ADMIN_HOST:PORT (topics t6 with 6 and t2 with
+2 partitions exist; the broker runs with group.consumer.session.timeout.ms=3000)."""
 import socket
 import struct
 import subprocess
