@@ -14,8 +14,9 @@
  * offset, leader_epoch (v6+), commit_timestamp (v1), metadata}} -> throttle (v3+), topics {name,
  * partitions {index, error}} OffsetFetch v0-7 (flexible v6+): group_id, topics {name,
  * partition_indexes} (null = all, v2+), require_stable (v7+) -> throttle (v3+), topics {name,
- * partitions {index, offset, leader_epoch (v5+), metadata, error}}, error (v2+) ListGroups v0-2 ->
- * throttle (v1+), error, groups {group_id, protocol_type} DescribeGroups v0-4: groups,
+ * partitions {index, offset, leader_epoch (v5+), metadata, error}}, error (v2+) ListGroups v0-5
+ * (flexible v3+): states_filter (v4+), types_filter (v5+) -> throttle (v1+), error, groups
+ * {group_id, protocol_type, group_state (v4+), group_type (v5+)} DescribeGroups v0-4: groups,
  * include_authorized_operations (v3+) -> throttle (v1+), groups {error, group_id, state,
  * protocol_type, protocol, members {member_id, group_instance_id (v4+), client_id, client_host,
  * metadata, assignment}, authorized_operations (v3+)} DeleteGroups v0-1: groups -> throttle,
