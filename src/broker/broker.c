@@ -23,6 +23,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/os.h"
+#include "group/cgroup.h"
 #include "group/coordinator.h"
 #include "net/conn.h"
 #include "net/fdlimit.h"
@@ -138,6 +139,7 @@ static void on_tick(sl_loop_t *loop, uint64_t id, void *data) {
     if (b->ticks % (every ? every : 1) == 0) {
         (void)sl_txn_coord_tick(b->txn, now, b->conf.transactional_id_expiration_ms);
     }
+    (void)sl_cg_tick(b->cgroups, (int64_t)sl_mono_ms());
     if (b->ticks % 60 == 0) {
         (void)sl_coord_expire_offsets(b->coord, now);
         sl_quotas_expire(b->quotas, sl_mono_ns(), QUOTA_SENSOR_IDLE_MS);
@@ -192,6 +194,17 @@ static void collect_group(sl_group_t *g, void *opaque) {
                             labels, (double)(lag < 0 ? 0 : lag));
         }
     }
+    if (sl_cg_find(c->b->cgroups, (sl_str_t){g->id, strlen(g->id)})) {
+        return; /* a consumer-protocol group's members are counted by collect_cgroup */
+    }
+    char labels[300];
+    snprintf(labels, sizeof labels, "group=\"%s\"", g->id);
+    sl_metrics_emit(c->out, "sluice_consumer_group_members", "gauge", "Members, per group", labels,
+                    (double)g->n_members);
+}
+
+static void collect_cgroup(sl_cgroup_t *g, void *opaque) {
+    lag_ctx_t *c = opaque;
     char labels[300];
     snprintf(labels, sizeof labels, "group=\"%s\"", g->id);
     sl_metrics_emit(c->out, "sluice_consumer_group_members", "gauge", "Members, per group", labels,
@@ -202,6 +215,7 @@ static void collect(sl_metrics_out_t *out, void *opaque) {
     sl_broker_t *b = opaque;
     lag_ctx_t lc = {b, out};
     sl_coord_each(b->coord, collect_group, &lc);
+    sl_cg_each(b->cgroups, collect_cgroup, &lc);
     sl_metrics_emit(out, "sluice_transactions_open", "gauge",
                     "Transactions begun and not yet complete", "",
                     (double)sl_txn_open_count(b->txn));
@@ -338,7 +352,8 @@ sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err) {
                           conf->group_initial_rebalance_delay_ms, conf->offsets_retention_ms};
     extern const sl_coord_hooks_t sl_group_hooks;
     b->coord = sl_coord_new(b->loop, conf->data_dir, &cc, &sl_group_hooks, err);
-    if (!b->coord || sl_broker_txn_start(b, err) != SL_OK) {
+    if (!b->coord || sl_broker_txn_start(b, err) != SL_OK ||
+        sl_broker_cgroups_start(b, err) != SL_OK) {
         goto fail;
     }
     sl_log(SL_LOG_INFO, "broker", "data_dir=%s topics=%zu load_ms=%.1f", conf->data_dir,
@@ -467,6 +482,7 @@ void sl_broker_free(sl_broker_t *b) {
         sl_fsyncq_free(b->logsyncq);
     }
     sl_txn_coord_free(b->txn);
+    sl_cgroups_free(b->cgroups);
     sl_coord_free(b->coord);
     sl_cleaner_free(b->cleaner); /* a clean running now is waited for and swapped in */
     sl_topics_close(b);

@@ -86,6 +86,7 @@ struct sl_broker {
     int64_t next_clean_check_ms;      /* wall clock of the next look for partitions to compact */
     struct sl_coord *coord;           /* the group coordinator (group/coordinator.c) */
     struct sl_txn_coord *txn;         /* the transaction coordinator (txn/txn_coord.c) */
+    struct sl_cgroups *cgroups;       /* KIP-848 consumer groups (group/cgroup.c) */
     sl_partition_t *dirty;            /* partitions needing a group-commit sync */
     sl_durable_wait_t *durable_waits; /* requests answered once their writes are durable */
     sl_fetch_wait_t *fetch_waits;     /* parked long-poll fetches */
@@ -222,6 +223,12 @@ SL_HANDLER(AlterClientQuotas);
 /* ---- client quotas (handle_quota.c) ---- */
 /* Replays one SL_META_QUOTA record's configs (entity and values) into b->quotas. */
 void sl_quota_apply_meta(sl_broker_t *b, const sl_kv_t *kv, size_t n);
+SL_HANDLER(ConsumerGroupHeartbeat);
+SL_HANDLER(ConsumerGroupDescribe);
+/* The topic with this id, or NULL (a linear scan; handle_cgroup.c). */
+sl_topic_t *sl_topic_find_id(sl_broker_t *b, const uint8_t id[16]);
+/* Starts the consumer-protocol groups (handle_cgroup.c). */
+SL_MUST_USE sl_err_t sl_broker_cgroups_start(sl_broker_t *b, char *err);
 
 /* ---- producers and transactions (handle_txn.c) ---- */
 /* A new producer id from the durably reserved block: 0 or a Kafka error. */

@@ -120,6 +120,17 @@ const sl_conf_def_t sl_broker_conf_defs[] = {
      B(group_initial_rebalance_delay_ms), 0,
      "How long a new group waits for more members before its first rebalance (Kafka's 3000; "
      "`make run` and the tests use 0)"},
+    {"group.consumer.session.timeout.ms", SL_CONF_INT, "45000", 1, INT32_MAX,
+     B(group_consumer_session_timeout_ms), 0,
+     "Consumer-protocol (KIP-848) members are removed after this long without a heartbeat"},
+    {"group.consumer.heartbeat.interval.ms", SL_CONF_INT, "5000", 1, INT32_MAX,
+     B(group_consumer_heartbeat_interval_ms), 0,
+     "Heartbeat interval handed to consumer-protocol (KIP-848) members"},
+    {"group.consumer.max.size", SL_CONF_INT, "2147483647", 1, INT32_MAX, B(group_consumer_max_size),
+     0, "Most members of one consumer-protocol group"},
+    {"group.consumer.assignors", SL_CONF_STR, "uniform,range", 0, 0, B(group_consumer_assignors), 0,
+     "Server-side assignors of consumer-protocol groups (uniform, range); the first is the "
+     "default"},
     {"offsets.retention.minutes", SL_CONF_INT, "10080", 1, INT32_MAX, B(offsets_retention_ms),
      60000, "Offsets of groups without members expire this long after their last commit"},
     {"transaction.max.timeout.ms", SL_CONF_INT, "900000", 1, INT32_MAX,

@@ -52,6 +52,10 @@ typedef struct sl_broker_conf {
     int64_t group_min_session_timeout_ms;
     int64_t group_max_session_timeout_ms;
     int64_t group_initial_rebalance_delay_ms;
+    int64_t group_consumer_session_timeout_ms; /* KIP-848 consumer groups */
+    int64_t group_consumer_heartbeat_interval_ms;
+    int64_t group_consumer_max_size;
+    char group_consumer_assignors[SL_CONF_STR_MAX];
     int64_t offsets_retention_ms;
     int64_t transaction_max_timeout_ms;
     int64_t transactional_id_expiration_ms;

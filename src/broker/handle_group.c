@@ -14,8 +14,9 @@
  * offset, leader_epoch (v6+), commit_timestamp (v1), metadata}} -> throttle (v3+), topics {name,
  * partitions {index, error}} OffsetFetch v0-7 (flexible v6+): group_id, topics {name,
  * partition_indexes} (null = all, v2+), require_stable (v7+) -> throttle (v3+), topics {name,
- * partitions {index, offset, leader_epoch (v5+), metadata, error}}, error (v2+) ListGroups v0-2 ->
- * throttle (v1+), error, groups {group_id, protocol_type} DescribeGroups v0-4: groups,
+ * partitions {index, offset, leader_epoch (v5+), metadata, error}}, error (v2+) ListGroups v0-5
+ * (flexible v3+): states_filter (v4+), types_filter (v5+) -> throttle (v1+), error, groups
+ * {group_id, protocol_type, group_state (v4+), group_type (v5+)} DescribeGroups v0-4: groups,
  * include_authorized_operations (v3+) -> throttle (v1+), groups {error, group_id, state,
  * protocol_type, protocol, members {member_id, group_instance_id (v4+), client_id, client_host,
  * metadata, assignment}, authorized_operations (v3+)} DeleteGroups v0-1: groups -> throttle,
@@ -28,13 +29,11 @@
 #include "broker/broker.h"
 #include "broker/wait.h"
 #include "common/clock.h"
+#include "group/cgroup.h"
 #include "group/coordinator.h"
 #include "proto/aclops.h"
 #include "proto/kerr.h"
 #include "txn/txn_coord.h"
-
-#define KERR_GROUP_SUBSCRIBED_TO_TOPIC 86
-#define KERR_GROUP_ID_NOT_FOUND_       69
 
 static sl_coord_t *coord(sl_req_t *req) {
     return req->broker->coord;
@@ -163,6 +162,19 @@ SL_HANDLER(JoinGroup) {
         free(a.proto_names);
         free(a.proto_metadata);
         return rd->err;
+    }
+    /* A consumer-protocol group with members keeps its id; an empty one turns classic. */
+    sl_cgroup_t *cg = sl_cg_find(req->broker->cgroups, a.group_id);
+    if (cg && cg->n_members > 0) {
+        free(a.proto_names);
+        free(a.proto_metadata);
+        char *mid = sl_str_dupz(a.member_id);
+        write_join(req, NULL, NULL, KERR_INCONSISTENT_GROUP_PROTOCOL, mid);
+        free(mid);
+        return SL_OK;
+    }
+    if (cg) {
+        sl_cg_delete(req->broker->cgroups, cg);
     }
     a.client_id = req->client_id;
     const char *peer = sl_conn_peer(req->conn);
@@ -311,7 +323,10 @@ SL_HANDLER(OffsetCommit) {
     if (rd->err) {
         return rd->err;
     }
-    int gerr = sl_coord_check_commit(coord(req), group, gen, member, instance);
+    /* Consumer-protocol groups: the generation is the member epoch. */
+    sl_cgroup_t *cg = sl_cg_find(b->cgroups, group);
+    int gerr = cg ? sl_cg_check_commit(b->cgroups, cg, member, gen)
+                  : sl_coord_check_commit(coord(req), group, gen, member, instance);
     if (v >= 3) {
         sl_wr_i32(wr, 0);
     }
@@ -476,84 +491,161 @@ SL_HANDLER(OffsetFetch) {
 
 /* ListGroups v4+ filters by state (KIP-518) and v5+ by type (KIP-848): a group is listed when
  * each non-empty filter names its state / type, compared without regard to case as Kafka does.
- * Every group here is a "classic" one. */
+ * Classic groups are listed with type "classic", consumer-protocol groups "consumer" (the wire form
+ * of Kafka's group types; clients match them without regard to case). */
 typedef struct list_ctx {
-    sl_writer_t *wr;
-    bool flex, write;
-    int16_t v;
-    sl_str_t *states, *types;
-    int32_t n_states, n_types;
+    sl_req_t *req;
+    sl_cgroups_t *cgroups;
     int32_t n;
+    int n_states, n_types;
+    sl_str_t *states, *types; /* filters (v4+, v5+); empty = all */
 } list_ctx_t;
 
-static bool filter_has(const sl_str_t *f, int32_t n, const char *name) {
-    for (int32_t i = 0; i < n; i++) {
-        if (f[i].p && f[i].len == strlen(name) && !strncasecmp(f[i].p, name, f[i].len)) {
+static bool in_filter(const sl_str_t *f, int n, const char *value) {
+    for (int i = 0; i < n; i++) {
+        if (f[i].len == strlen(value) && !strncasecmp(f[i].p, value, f[i].len)) {
             return true;
         }
     }
     return n == 0;
 }
 
-static void list_one(sl_group_t *g, void *opaque) {
-    list_ctx_t *c = opaque;
-    const char *state = sl_group_state_name(g->state);
-    if (!filter_has(c->states, c->n_states, state) ||
-        !filter_has(c->types, c->n_types, "classic")) {
+static void list_entry(list_ctx_t *c, const char *id, const char *protocol_type, const char *state,
+                       const char *type) {
+    if (!in_filter(c->states, c->n_states, state) || !in_filter(c->types, c->n_types, type)) {
         return;
     }
+    sl_writer_t *wr = &c->req->wr;
+    bool flex = c->req->flex;
+    sl_wr_strz(wr, flex, id);
+    sl_wr_strz(wr, flex, protocol_type);
+    if (c->req->api_version >= 4) {
+        sl_wr_strz(wr, flex, state);
+    }
+    if (c->req->api_version >= 5) {
+        sl_wr_strz(wr, flex, type);
+    }
+    sl_wr_tags(wr, flex);
     c->n++;
-    if (!c->write) {
-        return;
-    }
-    sl_wr_strz(c->wr, c->flex, g->id);
-    sl_wr_strz(c->wr, c->flex, g->protocol_type ? g->protocol_type : "");
-    if (c->v >= 4) {
-        sl_wr_strz(c->wr, c->flex, state);
-    }
-    if (c->v >= 5) {
-        sl_wr_strz(c->wr, c->flex, "classic");
-    }
-    sl_wr_tags(c->wr, c->flex);
 }
 
-/* A filter: an array of strings (views into the request). */
-static sl_str_t *read_filter(sl_reader_t *rd, bool flex, int32_t *n_out) {
-    int32_t n = sl_rd_count(rd, flex, 1);
+static void list_one(sl_group_t *g, void *opaque) {
+    list_ctx_t *c = opaque;
+    if (sl_cg_find(c->cgroups, (sl_str_t){g->id, strlen(g->id)})) {
+        return; /* only holds the offsets of the consumer group of that id */
+    }
+    list_entry(c, g->id, g->protocol_type ? g->protocol_type : "", sl_group_state_name(g->state),
+               "classic");
+}
+
+static void list_cg(sl_cgroup_t *g, void *opaque) {
+    list_entry(opaque, g->id, "consumer", sl_cg_state_name(g), "consumer");
+}
+
+static sl_str_t *read_filter(sl_reader_t *rd, int *n_out) {
+    int32_t n = sl_rd_count(rd, true, 1);
     sl_str_t *f = sl_xcalloc((size_t)n + 1, sizeof *f);
     for (int32_t i = 0; i < n && !rd->err; i++) {
-        f[i] = sl_rd_str(rd, flex);
+        f[i] = sl_rd_str(rd, true);
     }
     *n_out = rd->err ? 0 : n;
     return f;
 }
 
+/* ListGroups v0-5: v4 adds states_filter, v5 types_filter and each group's type ("classic" or
+ * "consumer"); consumer-protocol groups have protocol_type "consumer". */
 SL_HANDLER(ListGroups) {
     sl_reader_t *rd = &req->rd;
-    sl_writer_t *wr = &req->wr;
     int16_t v = req->api_version;
-    list_ctx_t c = {wr, req->flex, false, v, NULL, NULL, 0, 0, 0};
+    list_ctx_t c = {req, req->broker->cgroups, 0, 0, 0, NULL, NULL};
     if (v >= 4) {
-        c.states = read_filter(rd, c.flex, &c.n_states);
+        c.states = read_filter(rd, &c.n_states);
     }
     if (v >= 5) {
-        c.types = read_filter(rd, c.flex, &c.n_types);
+        c.types = read_filter(rd, &c.n_types);
     }
-    sl_rd_tags(rd, c.flex);
-    if (!rd->err) {
-        if (v >= 1) {
-            sl_wr_i32(wr, 0);
-        }
-        sl_wr_i16(wr, KERR_NONE);
-        sl_coord_each(coord(req), list_one, &c); /* count, then write */
-        sl_wr_array_len(wr, c.flex, c.n);
-        c.write = true;
-        sl_coord_each(coord(req), list_one, &c);
-        sl_wr_tags(wr, c.flex);
+    sl_rd_tags(rd, req->flex);
+    if (rd->err) {
+        free(c.states);
+        free(c.types);
+        return rd->err;
     }
+    sl_writer_t *wr = &req->wr;
+    if (v >= 1) {
+        sl_wr_i32(wr, 0);
+    }
+    sl_wr_i16(wr, KERR_NONE);
+    /* The count comes first; flexible versions write it as a varint, so the entries are written
+     * after a dry run that only counts them. */
+    size_t at = sl_wr_pos(wr);
+    sl_coord_each(coord(req), list_one, &c);
+    sl_cg_each(c.cgroups, list_cg, &c);
+    int32_t total = c.n;
+    wr->buf->len = at; /* drop the dry run */
+    sl_wr_array_len(wr, req->flex, total);
+    c.n = 0;
+    sl_coord_each(coord(req), list_one, &c);
+    sl_cg_each(c.cgroups, list_cg, &c);
+    sl_wr_tags(wr, req->flex);
     free(c.states);
     free(c.types);
-    return rd->err;
+    return SL_OK;
+}
+
+/* A consumer-protocol member's assignment in the classic ConsumerProtocolAssignment v0 form
+ * (version, [topic, [partition]], user_data null), as Kafka describes these groups. */
+static void classic_assignment(sl_broker_t *b, const sl_tpset_t *s, sl_buf_t *out) {
+    sl_writer_t w = {out};
+    sl_wr_i16(&w, 0);
+    size_t at = sl_wr_i32(&w, 0);
+    int32_t n = 0;
+    for (int i = 0; i < s->n;) {
+        int k = i;
+        while (k < s->n && !memcmp(s->v[k].topic, s->v[i].topic, 16)) {
+            k++;
+        }
+        sl_topic_t *t = sl_topic_find_id(b, s->v[i].topic);
+        if (t) {
+            sl_wr_strz(&w, false, t->name);
+            sl_wr_i32(&w, k - i);
+            for (int j = i; j < k; j++) {
+                sl_wr_i32(&w, s->v[j].partition);
+            }
+            n++;
+        }
+        i = k;
+    }
+    sl_wr_patch_i32(&w, at, n);
+    sl_wr_i32(&w, -1);
+}
+
+static void describe_cg(sl_req_t *req, sl_cgroup_t *g) {
+    sl_writer_t *wr = &req->wr;
+    int16_t v = req->api_version;
+    sl_wr_i16(wr, KERR_NONE);
+    sl_wr_strz(wr, false, g->id);
+    sl_wr_strz(wr, false, sl_cg_state_name(g));
+    sl_wr_strz(wr, false, "consumer");
+    sl_wr_strz(wr, false, g->assignor ? g->assignor : "");
+    sl_wr_i32(wr, g->n_members);
+    sl_buf_t as = {0};
+    for (int k = 0; k < g->n_members; k++) {
+        const sl_cg_member_t *m = g->members[k];
+        sl_wr_strz(wr, false, m->id);
+        if (v >= 4) {
+            sl_wr_strz(wr, false, m->instance_id);
+        }
+        sl_wr_strz(wr, false, m->client_id ? m->client_id : "");
+        sl_wr_strz(wr, false, m->client_host ? m->client_host : "");
+        sl_wr_bytes(wr, false, (sl_bytes_t){(const uint8_t *)"", 0});
+        as.len = 0;
+        classic_assignment(req->broker, &m->assigned, &as);
+        sl_wr_bytes(wr, false, (sl_bytes_t){as.data, as.len});
+    }
+    sl_buf_fini(&as);
+    if (v >= 3) {
+        sl_wr_i32(wr, INT32_MIN);
+    }
 }
 
 SL_HANDLER(DescribeGroups) {
@@ -578,6 +670,11 @@ SL_HANDLER(DescribeGroups) {
     }
     sl_wr_i32(wr, n);
     for (int32_t i = 0; i < n; i++) {
+        sl_cgroup_t *cg = sl_cg_find(req->broker->cgroups, ids[i]);
+        if (cg) {
+            describe_cg(req, cg);
+            continue;
+        }
         sl_group_t *g = sl_coord_find(coord(req), ids[i]);
         sl_wr_i16(wr, KERR_NONE); /* unknown groups are described as Dead, as Kafka does */
         sl_wr_str(wr, false, ids[i]);
@@ -623,7 +720,17 @@ SL_HANDLER(DeleteGroups) {
             break;
         }
         sl_wr_str(wr, false, id);
-        sl_wr_i16(wr, (int16_t)sl_coord_delete_group(coord(req), id));
+        sl_cgroup_t *cg = sl_cg_find(req->broker->cgroups, id);
+        if (cg && cg->n_members > 0) {
+            sl_wr_i16(wr, KERR_NON_EMPTY_GROUP);
+            continue;
+        }
+        int rc = sl_coord_delete_group(coord(req), id);
+        if (cg) { /* its offsets (if any) went with the coordinator's entry */
+            sl_cg_delete(req->broker->cgroups, cg);
+            rc = rc == KERR_GROUP_ID_NOT_FOUND ? KERR_NONE : rc;
+        }
+        sl_wr_i16(wr, (int16_t)rc);
     }
     return rd->err;
 }
@@ -637,7 +744,7 @@ SL_HANDLER(OffsetDelete) {
         return rd->err;
     }
     sl_group_t *g = sl_coord_find(coord(req), id);
-    sl_wr_i16(wr, g ? KERR_NONE : KERR_GROUP_ID_NOT_FOUND_);
+    sl_wr_i16(wr, g ? KERR_NONE : KERR_GROUP_ID_NOT_FOUND);
     sl_wr_i32(wr, 0);
     sl_wr_i32(wr, g ? n_topics : 0);
     for (int32_t t = 0; t < n_topics && !rd->err; t++) {
@@ -648,6 +755,12 @@ SL_HANDLER(OffsetDelete) {
             sl_wr_i32(wr, np);
         }
         bool subscribed = g && g->n_members > 0 && sl_group_subscribes(g, topic);
+        sl_cgroup_t *cg = g ? sl_cg_find(req->broker->cgroups, id) : NULL;
+        for (int k = 0; cg && k < cg->n_members && !subscribed; k++) {
+            char *name = sl_str_dupz(topic);
+            subscribed = sl_cg_member_subscribes(cg->members[k], name);
+            free(name);
+        }
         for (int32_t i = 0; i < np && !rd->err; i++) {
             int32_t index = sl_rd_i32(rd);
             if (!g) {

@@ -26,17 +26,7 @@
 #include "common/log.h"
 #include "proto/kerr.h"
 
-#define KERR_ILLEGAL_GENERATION          22
-#define KERR_INCONSISTENT_GROUP_PROTOCOL 23
-#define KERR_INVALID_GROUP_ID            24
-#define KERR_UNKNOWN_MEMBER_ID           25
-#define KERR_INVALID_SESSION_TIMEOUT     26
-#define KERR_REBALANCE_IN_PROGRESS       27
-#define KERR_NON_EMPTY_GROUP             68
-#define KERR_GROUP_ID_NOT_FOUND          69
-#define KERR_MEMBER_ID_REQUIRED          79
-#define KERR_FENCED_INSTANCE_ID          82
-#define COMPACT_MIN_BYTES                (16 << 20)
+#define COMPACT_MIN_BYTES (16 << 20)
 
 struct sl_coord {
     sl_loop_t *loop;
@@ -46,7 +36,15 @@ struct sl_coord {
     size_t n_groups, cap_groups;
     sl_offset_store_t *store;
     int64_t compact_at; /* compact when the store grows past this */
+    bool (*active)(void *opaque, const char *group);
+    void *active_opaque;
 };
+
+void sl_coord_set_active_fn(sl_coord_t *co, bool (*active)(void *opaque, const char *group),
+                            void *opaque) {
+    co->active = active;
+    co->active_opaque = opaque;
+}
 
 static void prepare_rebalance(sl_coord_t *co, sl_group_t *g, const char *why);
 static void maybe_complete_join(sl_coord_t *co, sl_group_t *g);
@@ -842,7 +840,8 @@ size_t sl_coord_expire_offsets(sl_coord_t *co, int64_t now_ms) {
     size_t dropped = 0;
     for (size_t i = 0; i < co->n_groups;) {
         sl_group_t *g = co->groups[i];
-        if (g->n_members > 0 || g->state != SL_GROUP_EMPTY) {
+        if (g->n_members > 0 || g->state != SL_GROUP_EMPTY ||
+            (co->active && co->active(co->active_opaque, g->id))) {
             i++;
             continue;
         }

@@ -156,6 +156,10 @@ int sl_coord_delete_offset(sl_coord_t *co, sl_group_t *g, sl_str_t topic, int32_
  * had no members for the retention period since their last commit, and the groups themselves
  * once nothing is left. Returns the number of offsets dropped. `now_ms` is the wall clock. */
 size_t sl_coord_expire_offsets(sl_coord_t *co, int64_t now_ms);
+/* Groups for which `active(opaque, id)` is true keep their offsets past the retention period
+ * (the consumer-protocol groups of cgroup.c, which have members the coordinator does not see). */
+void sl_coord_set_active_fn(sl_coord_t *co, bool (*active)(void *opaque, const char *group),
+                            void *opaque);
 /* Whether any member of `g` subscribes to `topic` (consumer protocol metadata). */
 bool sl_group_subscribes(const sl_group_t *g, sl_str_t topic);
 

