@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# serial: measures rates, memory, descriptors or timing; runs alone
 # A broker with a tiny memory budget throttles producers (throttle_time_ms > 0, connection muted)
 # instead of buffering without bound, and still takes every record.
 source "$(dirname "$0")/lib/broker.sh"

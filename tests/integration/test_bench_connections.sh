@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# serial: measures rates, memory, descriptors or timing; runs alone
 # `sluice bench --connections 2000`: 2,000 raw producer connections (driver_kraw.c) against a real
 # broker for 3 s: every connection up, every record acknowledged and received once, the broker's
 # input memory stays flat while they sit mostly idle, and afterwards the broker still serves an

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# serial: measures rates, memory, descriptors or timing; runs alone
 # `sluice bench`: a 3-second run of each driver against a real local server (kafka -> sluice,
 # redis -> redis-server with appendfsync always, nats -> nats-server with JetStream, batch
 # in-process): every record sent is

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# serial: measures rates, memory, descriptors or timing; runs alone
 # A broker at its connection capacity, started with a hard RLIMIT_NOFILE of 128 and offered 300
 # connections:
 #   1. by default it stops at max.connections = 16 (the limit minus 256, floored at 16), keeping

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# serial: measures rates, memory, descriptors or timing; runs alone
 # `make run`'s script (scripts/run-dev) on free ports: the broker comes up, the demo workload
 # flows through topic `demo` (records appended and consumed back), the windowed pipeline writes
 # per-kind window counts to `demo-kinds` (read_committed), the demo topics are capped by size, and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# serial: measures rates, memory, descriptors or timing; runs alone
 # Issue 2: many partitions under a small open-file limit (hard RLIMIT_NOFILE 1024).
 #   1. max.partitions defaults to the open-file limit (1024 here) and segment descriptors are
 #      pooled, so a 900-partition topic is created (3 files per partition would need 2,700

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# serial: measures rates, memory, descriptors or timing; runs alone
 # Emulated power loss (tests/shim/powerloss.c, see there and powerloss_lib.sh): three crash
 # points while an acks=all producer and a transactional producer run: kill -9 after 1.5 s, the
 # shim's SIGKILL at the start of a chosen sync, and kill -9 again. After each one the data dir is

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# serial: measures rates, memory, descriptors or timing; runs alone
 # Client quotas (Kafka's model): a producer over its producer_byte_rate is told throttle_time_ms > 0
 # and slowed to about its quota while another client is untouched; a consumer over its
 # consumer_byte_rate is throttled; AlterClientQuotas/DescribeClientQuotas validate and filter as

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# serial: measures rates, memory, descriptors or timing; runs alone
 # Issue 3: slow fetchers must not grow memory without bound. 20 connections pipeline Fetch
 # requests (unknown topic: small in-memory error answers) and never read. With a 16 MiB broker
 # budget the heap stays bounded (before: ~90 MB/s of growth, 1.9 GB with 50 connections), and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# serial: measures rates, memory, descriptors or timing; runs alone
 # Issue 4: slowloris connections up to max.connections locked every client out. With a cap of 40,
 # 120 connections from 127.0.0.2 that send half a request header and stall: a new client is
 # still served (the oldest half-frame connections are evicted to admit it), and every attacking

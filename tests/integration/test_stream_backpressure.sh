@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# serial: measures rates, memory, descriptors or timing; runs alone
 # Backpressure in the stream engine: a backlog of 20,000 lines (input far faster than the
 # transactional output) through examples/wordcount.so with a 10 s checkpoint interval and
 # inflight.max.records=3000. Without backpressure a lane would take in the whole backlog before

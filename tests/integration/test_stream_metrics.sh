@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# serial: measures rates, memory, descriptors or timing; runs alone
 # The stream engine's admin port: examples/wordcount.so under `sluice run --admin`. /health and
 # /ready answer 200 once the lane runs with its tasks restored; /metrics counts exactly the
 # records fed (lines in, word-count updates out), the three stage-latency histograms count every
