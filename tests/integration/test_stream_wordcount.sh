@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The stream engine end to end: examples/wordcount.so under `sluice run`, exactly once through
 # kill -9 of the processor twice (state restored from the changelog, open transactions fenced and
-# aborted) and a second instance joining and leaving: every word's count updates are exactly
-# 1, 2, ..., total under read_committed.
+# aborted) and a scale-out from one instance to three and back to two while input flows: every
+# word's count updates are exactly 1, 2, ..., total under read_committed.
 source "$(dirname "$0")/lib/broker.sh"
 source "$(dirname "$0")/lib/stream.sh"
 broker_start --set group.initial.rebalance.delay.ms=0
@@ -27,14 +27,18 @@ run a; a=$!
 progress 1000
 kill -9 "$a"; wait "$a" 2>/dev/null || true
 run a; a=$!
-run b; b=$!      # scale out to two instances while records flow
-progress 8000
+run b; b=$!      # scale out to three instances while records flow
+run c; c=$!
+progress 6000
+kill -TERM "$c"  # and back to two: c checkpoints and leaves, its tasks move
+wait "$c" || fail "instance c did not stop cleanly"
+progress 9000
 kill -9 "$a"; wait "$a" 2>/dev/null || true
 run a; a=$!
 wait "$producer" || fail "producer failed"
 $PY "$HERE/stream_wordcount.py" expect 1 2 3 4 5 6 $LINES >"$T/totals.json"
 $PY "$HERE/stream_wordcount.py" verify "$BROKER" word-counts "$T/totals.json" $((120 * mult)) ||
-  { tail -n 20 "$T"/a.log "$T"/b.log; fail "word counts not exactly once"; }
+  { tail -n 20 "$T"/a.log "$T"/b.log "$T"/c.log; fail "word counts not exactly once"; }
 grep -q "restored [1-9][0-9]* changelog records" "$T/a.log" || fail "no state was restored"
 kill -TERM "$a" "$b"
 wait "$a" || fail "instance a did not stop cleanly"
