@@ -782,8 +782,7 @@ static void explain_source(const sl_sql_query_t *q, const sl_sql_stream_t *r, in
     for (size_t i = 0; i < q->n_paths; i++) {
         n += q->paths[i].side == side;
     }
-    fprintf(f,
-            "source  %s %s (topic '%s', json; %zu slot%s decoded: ", r->table ? "table" : "stream",
+    fprintf(f, "%s %s (topic '%s', json; %zu slot%s decoded: ", r->table ? "table  " : "source ",
             r->name, r->topic, n, n == 1 ? "" : "s");
     for (size_t i = 0, k = 0; i < q->n_paths; i++) {
         const sl_sql_path_t *p = &q->paths[i];
