@@ -4,6 +4,9 @@
  * Grouped query: source -> map(WHERE; key = GROUP BY values, value = aggregate arguments, both in
  *                a compact binary form) -> rekey (repartition by that key) -> aggregate(window,
  *                one fixed-size state per group) -> result(HAVING, SELECT) -> sink
+ * Join:          source -> [rekey by the ON column] -> join <- [rekey] <- source or table; the
+ *                joiner decodes both records into one row of the query's slots and runs WHERE and
+ *                SELECT (or the grouped query's prepare step, then rekey -> aggregate as above)
  * The JSON document is decoded once per record, in the source's event-time callback, into only the
  * slots the query uses; the map reuses that row (a per-thread cache checked against the record). */
 #include <jansson.h>

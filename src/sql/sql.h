@@ -1,7 +1,7 @@
 /* sql.h -- sluice's streaming SQL: statements over JSON topics compiled to the stream engine.
  *
- * A script is parsed (lemon grammar, hand-written lexer), checked against a catalog of streams
- * (column types, every column and function resolved, errors with line and column), and each
+ * A script is parsed (lemon grammar, hand-written lexer), checked against a catalog of streams and
+ * tables (column types, every column and function resolved, errors with line and column), and each
  * persistent query (INSERT INTO ... SELECT, CREATE STREAM ... AS SELECT) compiles to nodes of an
  * sl_stream_builder_t: the same engine, runtime options and exactly-once as C pipelines.
  * docs/sql.md describes the language. Thread: building is single-threaded; the compiled nodes'
