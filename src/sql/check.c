@@ -874,6 +874,12 @@ static bool check_join(chk_t *c) {
                         "a stream-table JOIN is INNER or LEFT (a table update emits nothing)");
         }
     } else {
+        if (!strcmp(q->src->topic, q->rsrc->topic)) {
+            return fail(c, rr->line, rr->col,
+                        "a stream joined with itself (topic '%s' on both sides) is not supported "
+                        "yet",
+                        q->rsrc->topic);
+        }
         if (!j->within) {
             return fail(c, j->line, j->col,
                         "a stream-stream JOIN needs WITHIN INTERVAL '...' <unit> before ON");
