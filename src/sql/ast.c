@@ -302,6 +302,9 @@ const char *sl_sql_stmt_name(const sl_sql_stmt_t *s) {
 const char *sl_sql_stmt_text(const sl_sql_stmt_t *s) {
     return s->text;
 }
+bool sl_sql_stmt_is_table(const sl_sql_stmt_t *s) {
+    return s->table;
+}
 
 /* Starts a new statement (its own pool) at the current token. */
 static void new_stmt(sl_sql_parse_t *ps, const sl_sql_token_t *t) {
