@@ -1,8 +1,8 @@
 /* cmd_sql.c -- `sluice sql`: an interactive SQL shell (libedit: line editing, history in
- * ~/.sluice_sql_history). Statements end with ';'. CREATE STREAM / DROP STREAM change the catalog
- * file shared with `sluice run FILE.sql`; SHOW STREAMS, DESCRIBE s and EXPLAIN SELECT print;
- * a SELECT runs as a transient query (a throwaway application id, at-least-once, reading its input
- * from the beginning) and prints its rows live as a table until Ctrl-C, which stops it and
+ * ~/.sluice_sql_history). Statements end with ';'. CREATE STREAM / TABLE and DROP change the
+ * catalog file shared with `sluice run FILE.sql`; SHOW STREAMS, DESCRIBE s and EXPLAIN SELECT
+ * print; a SELECT runs as a transient query (a throwaway application id, at-least-once, reading its
+ * input from the beginning) and prints its rows live as a table until Ctrl-C, which stops it and
  * returns to the prompt. quit, exit or Ctrl-D leave. */
 #include <editline/readline.h>
 #include <getopt.h>
@@ -27,7 +27,8 @@ static void usage(FILE *f) {
                "                   (default $SLUICE_SQL_CATALOG, else ./sluice-catalog.sql)\n"
                "  -e STATEMENTS    run these statements instead of reading the terminal\n"
                "  SHOW STREAMS; DESCRIBE s; EXPLAIN SELECT ...; SELECT ... EMIT CHANGES;\n"
-               "  CREATE STREAM ...; DROP STREAM s; quit (or Ctrl-D). Ctrl-C stops a query.\n");
+               "  CREATE STREAM ...; CREATE TABLE ...; DROP STREAM s; DROP TABLE t;\n"
+               "  quit (or Ctrl-D). Ctrl-C stops a query.\n");
 }
 
 typedef struct shell {
@@ -173,7 +174,8 @@ static bool execute(shell_t *sh, const char *text) {
                 ok = false;
                 reload = true;
             } else {
-                printf("stream %s created\n", sl_sql_stmt_name(s));
+                printf("%s %s created\n", sl_sql_stmt_is_table(s) ? "table" : "stream",
+                       sl_sql_stmt_name(s));
             }
             break;
         case SL_SQL_DROP_STREAM:

@@ -260,14 +260,17 @@ sl_sql_stmt_t *sl_sql_stmt_begin(sl_sql_parse_t *ps, sl_sql_stmt_kind_t k, sl_sq
     return s;
 }
 
-sl_sql_query_t *sl_sql_query_new(sl_sql_parse_t *ps, sl_sql_item_t *items, sl_sql_token_t from,
+sl_sql_query_t *sl_sql_query_new(sl_sql_parse_t *ps, sl_sql_item_t *items, sl_sql_from_t *from,
                                  sl_sql_expr_t *where, sl_sql_elist_t *group, sl_sql_expr_t *having,
                                  sl_sql_emit_t emit) {
     sl_sql_query_t *q = sl_sql_alloc(ps->pool, sizeof *q);
     q->items = items;
-    q->from = sl_sql_ident(ps, from);
-    q->from_line = from.line;
-    q->from_col = from.col;
+    q->from = from->rel[0].name;
+    q->from_line = from->rel[0].line;
+    q->from_col = from->rel[0].col;
+    q->join = from->n == 2 ? from : NULL;
+    q->alias[0] = from->rel[0].alias ? from->rel[0].alias : from->rel[0].name;
+    q->within_ms = -1;
     q->where = where;
     q->group = group;
     q->having = having;
@@ -298,6 +301,9 @@ const char *sl_sql_stmt_name(const sl_sql_stmt_t *s) {
 }
 const char *sl_sql_stmt_text(const sl_sql_stmt_t *s) {
     return s->text;
+}
+bool sl_sql_stmt_is_table(const sl_sql_stmt_t *s) {
+    return s->table;
 }
 
 /* Starts a new statement (its own pool) at the current token. */

@@ -97,9 +97,10 @@ sl_err_t sl_sql_catalog_save(const sl_sql_catalog_t *c, const char *path, char *
 }
 
 void sl_sql_show_streams(const sl_sql_catalog_t *c, FILE *f) {
-    fprintf(f, "%-24s %-24s %s\n", "stream", "topic", "timestamp");
+    fprintf(f, "%-24s %-24s %-12s %s\n", "name", "topic", "timestamp", "kind");
     for (const sl_sql_stream_t *s = c->streams; s; s = s->next) {
-        fprintf(f, "%-24s %-24s %s\n", s->name, s->topic, s->timestamp ? s->timestamp : "-");
+        fprintf(f, "%-24s %-24s %-12s %s\n", s->name, s->topic, s->timestamp ? s->timestamp : "-",
+                s->table ? "table" : "stream");
     }
 }
 
@@ -108,9 +109,9 @@ sl_err_t sl_sql_describe(const sl_sql_catalog_t *c, const char *name, FILE *f) {
     if (!s) {
         return SL_ERR_NOTFOUND;
     }
-    fprintf(f, "stream %s: topic '%s', format json", s->name, s->topic);
+    fprintf(f, "%s %s: topic '%s', format json", s->table ? "table" : "stream", s->name, s->topic);
     if (s->key) {
-        fprintf(f, ", key %s", s->key);
+        fprintf(f, ", %s %s", s->table ? "primary key" : "key", s->key);
     }
     if (s->timestamp) {
         fprintf(f, ", timestamp %s, watermark_delay %lld ms", s->timestamp,

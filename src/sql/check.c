@@ -112,7 +112,7 @@ static int path_slot(chk_t *c, const sl_sql_path_t *p) {
     sl_sql_query_t *q = c->q;
     for (size_t i = 0; i < q->n_paths; i++) {
         const sl_sql_path_t *o = &q->paths[i];
-        bool same = o->n == p->n && o->cardinality == p->cardinality;
+        bool same = o->n == p->n && o->cardinality == p->cardinality && o->side == p->side;
         for (int k = 0; same && k < p->n; k++) {
             same = (o->steps[k] && p->steps[k])
                        ? !strcmp(o->steps[k], p->steps[k])
@@ -131,23 +131,57 @@ static int path_slot(chk_t *c, const sl_sql_path_t *p) {
     return (int)q->n_paths++;
 }
 
-/* Resolves a column/field/index chain into a path; false (error set) if it is not one. */
-static bool as_path(chk_t *c, sl_sql_expr_t *e, sl_sql_path_t *p) {
-    if (e->kind == SQ_E_COL) {
-        for (const sl_sql_col_t *col = c->q->src->cols; col; col = col->next) {
-            if (!strcmp(col->name, e->name)) {
-                *p = (sl_sql_path_t){.n = 1, .type = col->type};
-                p->steps[0] = col->name;
-                return true;
-            }
+static const sl_sql_col_t *find_col(const sl_sql_col_t *cols, const char *name);
+
+/* The relation (0 left, 1 right) that `name` (an alias or a relation's name) denotes, or -1. */
+static int relation_named(const sl_sql_query_t *q, const char *name) {
+    for (int k = 0; k < (q->join ? 2 : 1); k++) {
+        const sl_sql_stream_t *r = k ? q->rsrc : q->src;
+        if (!strcmp(name, q->alias[k]) || (!strcmp(name, r->name) && !q->join)) {
+            return k;
         }
-        return fail(c, e->line, e->col, "unknown column '%s' in stream '%s'", e->name,
-                    c->q->src->name);
     }
-    if (e->kind == SQ_E_FIELD && e->a->kind == SQ_E_COL && !strcmp(e->a->name, c->q->src->name)) {
-        sl_sql_expr_t col = *e; /* stream.column */
+    return -1;
+}
+
+/* A path of column `col` of relation `side`. */
+static bool col_path(chk_t *c, const sl_sql_expr_t *e, int side, sl_sql_path_t *p) {
+    const sl_sql_stream_t *r = side ? c->q->rsrc : c->q->src;
+    const sl_sql_col_t *col = find_col(r->cols, e->name);
+    if (!col) {
+        return fail(c, e->line, e->col, "unknown column '%s' in %s '%s'", e->name,
+                    r->table ? "table" : "stream", r->name);
+    }
+    *p = (sl_sql_path_t){.n = 1, .type = col->type, .side = side};
+    p->steps[0] = col->name;
+    return true;
+}
+
+/* Resolves a column/field/index chain into a path; false (error set) if it is not one. In a
+ * join, a bare column must belong to one side only; `alias.column` names the side. */
+static bool as_path(chk_t *c, sl_sql_expr_t *e, sl_sql_path_t *p) {
+    sl_sql_query_t *q = c->q;
+    if (e->kind == SQ_E_COL) {
+        if (!q->join) {
+            return col_path(c, e, 0, p);
+        }
+        bool l = find_col(q->src->cols, e->name) != NULL;
+        bool r = find_col(q->rsrc->cols, e->name) != NULL;
+        if (l && r) {
+            return fail(c, e->line, e->col,
+                        "column '%s' is ambiguous: both '%s' and '%s' have it (write %s.%s)",
+                        e->name, q->alias[0], q->alias[1], q->alias[0], e->name);
+        }
+        if (!l && !r) {
+            return fail(c, e->line, e->col, "unknown column '%s' in '%s' or '%s'", e->name,
+                        q->alias[0], q->alias[1]);
+        }
+        return col_path(c, e, r ? 1 : 0, p);
+    }
+    if (e->kind == SQ_E_FIELD && e->a->kind == SQ_E_COL && relation_named(q, e->a->name) >= 0) {
+        sl_sql_expr_t col = *e; /* relation.column */
         col.kind = SQ_E_COL;
-        return as_path(c, &col, p);
+        return col_path(c, &col, relation_named(q, e->a->name), p);
     }
     if (e->kind != SQ_E_FIELD && e->kind != SQ_E_INDEX) {
         return fail(c, e->line, e->col, "expected a column");
@@ -752,6 +786,10 @@ static bool check_window(chk_t *c, sl_sql_expr_t *w) {
         return fail(c, w->line, w->col, "%s expects %zu arguments: the time column and %s", w->name,
                     want, want == 3 ? "slide, size" : "an INTERVAL");
     }
+    if (q->join) {
+        return fail(c, w->line, w->col,
+                    "a window over a JOIN's output is not supported yet (a running GROUP BY is)");
+    }
     sl_sql_expr_t *t = w->args[0];
     if (t->kind != SQ_E_COL || !q->src->timestamp || strcmp(t->name, q->src->timestamp)) {
         return fail(c, t->line, t->col,
@@ -785,13 +823,132 @@ static const char *out_name(chk_t *c, const sl_sql_expr_t *e, size_t i) {
     return sl_sql_strndup(&c->st->pool, buf, strlen(buf));
 }
 
+/* Whether join keys of types a and b meet: the key is the value's text (sl_sql_out_text), so
+ * equal values must print the same: integers with integers, otherwise the same type (DOUBLE is
+ * refused: 1.0 and 1 are equal but print differently). */
+static bool key_types_meet(sl_sql_type_t a, sl_sql_type_t b) {
+    if (a.base == SQ_DOUBLE || b.base == SQ_DOUBLE) {
+        return false;
+    }
+    if (is_int(a.base) && is_int(b.base)) {
+        return true;
+    }
+    return a.base == b.base && is_scalar(a.base) && (a.base != SQ_DECIMAL || a.scale == b.scale);
+}
+
+/* A non-negative INTERVAL literal (WITHIN, GRACE); -1 with the error set otherwise. */
+static int64_t join_interval(chk_t *c, const sl_sql_expr_t *e, const char *what) {
+    if (e->kind != SQ_E_LIT || e->type.base != SQ_INTERVAL || e->val.i < 0) {
+        fail(c, e->line, e->col, "%s expects an INTERVAL literal, as INTERVAL '5' SECOND", what);
+        return -1;
+    }
+    return e->val.i;
+}
+
+/* The right relation, the join form and the ON condition: `a.k = b.k`, one column of each side;
+ * a table only by its PRIMARY KEY; key types that print alike. */
+static bool check_join(chk_t *c) {
+    sl_sql_query_t *q = c->q;
+    sl_sql_from_t *j = q->join;
+    const sl_sql_rel_t *rr = &j->rel[1];
+    q->rsrc = sl_sql_find_stream(c->cat, rr->name);
+    if (!q->rsrc) {
+        return fail(c, rr->line, rr->col, "unknown stream or table '%s'", rr->name);
+    }
+    q->alias[1] = rr->alias ? rr->alias : rr->name;
+    if (!strcmp(q->alias[0], q->alias[1])) {
+        return fail(c, rr->line, rr->col,
+                    "both sides of the JOIN are named '%s': give one an alias", q->alias[0]);
+    }
+    if (q->src->table) {
+        return fail(c, q->from_line, q->from_col,
+                    "the left side of a JOIN must be a stream ('%s' is a table)", q->src->name);
+    }
+    if (q->rsrc->table) {
+        if (j->within) {
+            return fail(c, j->w_line, j->w_col,
+                        "WITHIN is for stream-stream joins ('%s' is a table)", q->rsrc->name);
+        }
+        if (j->kind == SL_STREAM_JOIN_OUTER) {
+            return fail(c, j->line, j->col,
+                        "a stream-table JOIN is INNER or LEFT (a table update emits nothing)");
+        }
+    } else {
+        if (!strcmp(q->src->topic, q->rsrc->topic)) {
+            return fail(c, rr->line, rr->col,
+                        "a stream joined with itself (topic '%s' on both sides) is not supported "
+                        "yet",
+                        q->rsrc->topic);
+        }
+        if (!j->within) {
+            return fail(c, j->line, j->col,
+                        "a stream-stream JOIN needs WITHIN INTERVAL '...' <unit> before ON");
+        }
+        if ((q->within_ms = join_interval(c, j->within, "WITHIN")) < 0 ||
+            (j->grace && (q->grace_ms = join_interval(c, j->grace, "GRACE")) < 0)) {
+            return false;
+        }
+    }
+    sl_sql_expr_t *on = j->on;
+    if (on->kind != SQ_E_BIN || on->op != SQ_OP_EQ) {
+        return fail(c, on->line, on->col,
+                    "ON must be one equality of a column of each side, as a.k = b.k");
+    }
+    sl_sql_expr_t *ops[2] = {on->a, on->b};
+    int side[2];
+    for (int i = 0; i < 2; i++) {
+        if (!check_expr(c, ops[i])) {
+            return false;
+        }
+        if (ops[i]->kind != SQ_E_SLOT || q->paths[ops[i]->slot].cardinality) {
+            return fail(c, ops[i]->line, ops[i]->col,
+                        "ON compares columns: a column of each side, as a.k = b.k");
+        }
+        side[i] = q->paths[ops[i]->slot].side;
+    }
+    if (side[0] == side[1]) {
+        return fail(c, on->line, on->col, "ON must compare a column of '%s' with one of '%s'",
+                    q->alias[0], q->alias[1]);
+    }
+    for (int i = 0; i < 2; i++) {
+        q->key_slot[side[i]] = ops[i]->slot;
+    }
+    if (!key_types_meet(ops[0]->type, ops[1]->type)) {
+        return fail(c, on->line, on->col,
+                    "join keys of different types: %s and %s (integers, or the same type, not "
+                    "DOUBLE)",
+                    tstr(ops[0]->type), tstr(ops[1]->type));
+    }
+    for (int k = 0; k < 2; k++) {
+        const sl_sql_stream_t *r = k ? q->rsrc : q->src;
+        const sl_sql_path_t *kp = &q->paths[q->key_slot[k]];
+        bool is_key = r->key && kp->n == 1 && !strcmp(kp->steps[0], r->key);
+        if (r->table && !is_key) {
+            const sl_sql_expr_t *op = ops[side[0] == k ? 0 : 1];
+            return fail(c, op->line, op->col,
+                        "table '%s' joins on its PRIMARY KEY '%s' only, not on '%s'", r->name,
+                        r->key, kp->steps[kp->n - 1] ? kp->steps[kp->n - 1] : "an element");
+        }
+        q->rekey[k] = !is_key;
+    }
+    return true;
+}
+
 static bool check_query(chk_t *c) {
     sl_sql_query_t *q = c->q;
     q->src = sl_sql_find_stream(c->cat, q->from);
     if (!q->src) {
         return fail(c, q->from_line, q->from_col, "unknown stream '%s'", q->from);
     }
-    if (q->src->timestamp) {
+    if (!q->join && q->src->table) {
+        return fail(c, q->from_line, q->from_col,
+                    "'%s' is a table: it can only be joined (FROM stream JOIN %s ON ...)",
+                    q->src->name, q->src->name);
+    }
+    if (q->join && !check_join(c)) {
+        return false;
+    }
+    if (q->src->timestamp && !q->join) {
         sl_sql_path_t p = {.n = 1};
         p.steps[0] = q->src->timestamp;
         for (const sl_sql_col_t *col = q->src->cols; col; col = col->next) {
@@ -867,6 +1024,9 @@ static bool check_query(chk_t *c) {
             for (const sl_sql_col_t *col = q->src->cols; col; col = col->next) {
                 n++;
             }
+            for (const sl_sql_col_t *col = q->join ? q->rsrc->cols : NULL; col; col = col->next) {
+                n++;
+            }
         } else {
             n++;
         }
@@ -874,22 +1034,40 @@ static bool check_query(chk_t *c) {
     q->out = sl_sql_alloc(&c->st->pool, (n + 1) * sizeof *q->out);
     q->out_names = sl_sql_alloc(&c->st->pool, (n + 1) * sizeof *q->out_names);
     for (sl_sql_item_t *it = q->items; it; it = it->next) {
-        if (!it->e) {
-            for (const sl_sql_col_t *col = q->src->cols; col; col = col->next) {
-                if (!is_scalar(col->type.base)) {
-                    continue; /* ROW and ARRAY columns are selected by their fields */
+        if (!it->e) { /* each side's scalar columns; a join's as alias.column */
+            for (int k = 0; k < (q->join ? 2 : 1); k++) {
+                const sl_sql_stream_t *r = k ? q->rsrc : q->src;
+                for (const sl_sql_col_t *col = r->cols; col; col = col->next) {
+                    if (!is_scalar(col->type.base)) {
+                        continue; /* ROW and ARRAY columns are selected by their fields */
+                    }
+                    sl_sql_expr_t *e = sl_sql_alloc(&c->st->pool, sizeof *e);
+                    e->kind = SQ_E_COL;
+                    e->name = col->name;
+                    e->line = it->line;
+                    e->col = it->col;
+                    e->agg = -1;
+                    if (q->join) {
+                        sl_sql_expr_t *rel = sl_sql_alloc(&c->st->pool, sizeof *rel);
+                        *rel = *e;
+                        rel->name = q->alias[k];
+                        e->kind = SQ_E_FIELD;
+                        e->a = rel;
+                    }
+                    for (size_t o = 0; o < q->n_out; o++) {
+                        if (!strcmp(q->out_names[o], col->name)) {
+                            return fail(c, it->line, it->col,
+                                        "SELECT * gives two columns named '%s': list the "
+                                        "columns, with AS",
+                                        col->name);
+                        }
+                    }
+                    if (!check_expr(c, e)) {
+                        return false;
+                    }
+                    q->out_names[q->n_out] = col->name;
+                    q->out[q->n_out++] = e;
                 }
-                sl_sql_expr_t *e = sl_sql_alloc(&c->st->pool, sizeof *e);
-                e->kind = SQ_E_COL;
-                e->name = col->name;
-                e->line = it->line;
-                e->col = it->col;
-                e->agg = -1;
-                if (!check_expr(c, e)) {
-                    return false;
-                }
-                q->out_names[q->n_out] = col->name;
-                q->out[q->n_out++] = e;
             }
             continue;
         }
@@ -1030,6 +1208,28 @@ static bool define_stream(chk_t *c, sl_sql_stmt_t *s, const sl_sql_col_t *cols) 
     if (!st.topic[0]) {
         return fail(c, s->line, s->col, "empty topic name");
     }
+    if (s->table) { /* the record key is the PRIMARY KEY column's text */
+        const sl_sql_col_t *pk = find_col(cols, s->pk);
+        if (!pk) {
+            return fail(c, s->pk_line, s->pk_col, "PRIMARY KEY: unknown column '%s'", s->pk);
+        }
+        if (!is_scalar(pk->type.base) || pk->type.base == SQ_DOUBLE) {
+            return fail(c, s->pk_line, s->pk_col,
+                        "PRIMARY KEY '%s' is %s: a key is a string, integer, DECIMAL, BOOLEAN or "
+                        "TIMESTAMP column",
+                        s->pk, tstr(pk->type));
+        }
+        if (st.key && strcmp(st.key, pk->name)) {
+            return fail(c, s->pk_line, s->pk_col,
+                        "the key option ('%s') and the PRIMARY KEY ('%s') differ", st.key,
+                        pk->name);
+        }
+        if (st.late_topic) {
+            return fail(c, s->line, s->col, "a table has no late_topic (it has no windows)");
+        }
+        st.key = pk->name;
+        st.table = true;
+    }
     sl_sql_pool_t *p = &cat->pool;
     sl_sql_stream_t *n = sl_sql_alloc(p, sizeof *n);
     *n = st;
@@ -1064,6 +1264,12 @@ sl_err_t sl_sql_check_stmt(sl_sql_catalog_t *cat, sl_sql_stmt_t *s, char *err, s
         const sl_sql_stream_t *t = sl_sql_find_stream(cat, s->name);
         if (!t) {
             ok = fail(&c, s->line, s->col, "unknown stream '%s'", s->name);
+            break;
+        }
+        if (t->table) {
+            ok = fail(&c, s->line, s->col,
+                      "'%s' is a table: INSERT INTO writes streams (produce to its topic instead)",
+                      s->name);
             break;
         }
         if (!(ok = check_query(&c))) {

@@ -4,6 +4,9 @@
  * Grouped query: source -> map(WHERE; key = GROUP BY values, value = aggregate arguments, both in
  *                a compact binary form) -> rekey (repartition by that key) -> aggregate(window,
  *                one fixed-size state per group) -> result(HAVING, SELECT) -> sink
+ * Join:          source -> [rekey by the ON column] -> join <- [rekey] <- source or table; the
+ *                joiner decodes both records into one row of the query's slots and runs WHERE and
+ *                SELECT (or the grouped query's prepare step, then rekey -> aggregate as above)
  * The JSON document is decoded once per record, in the source's event-time callback, into only the
  * slots the query uses; the map reuses that row (a per-thread cache checked against the record). */
 #include <jansson.h>
@@ -136,9 +139,9 @@ static bool project(sl_stream_ctx_t *ctx, const sl_sql_query_t *q, tls_t *t, sl_
     return true;
 }
 
-static sl_err_t select_fn(sl_stream_ctx_t *ctx, const sl_stream_rec_t *rec, void *user) {
-    const sl_sql_query_t *q = user;
-    tls_t *t = row_of(q->plan, rec);
+/* WHERE and SELECT over t's row: the output record under `key`. */
+static sl_err_t select_row(sl_stream_ctx_t *ctx, const sl_sql_query_t *q, tls_t *t,
+                           sl_bytes_t key) {
     sl_err_t err = SL_OK;
     int keep = where(ctx, q, t, &err);
     if (keep <= 0) {
@@ -147,12 +150,16 @@ static sl_err_t select_fn(sl_stream_ctx_t *ctx, const sl_stream_rec_t *rec, void
     if (!project(ctx, q, t, &err)) {
         return err;
     }
-    return sl_stream_emit(ctx, rec->key, (sl_bytes_t){(const uint8_t *)t->out.p, t->out.len});
+    return sl_stream_emit(ctx, key, (sl_bytes_t){(const uint8_t *)t->out.p, t->out.len});
 }
 
-static sl_err_t prepare_fn(sl_stream_ctx_t *ctx, const sl_stream_rec_t *rec, void *user) {
+static sl_err_t select_fn(sl_stream_ctx_t *ctx, const sl_stream_rec_t *rec, void *user) {
     const sl_sql_query_t *q = user;
-    tls_t *t = row_of(q->plan, rec);
+    return select_row(ctx, q, row_of(q->plan, rec), rec->key);
+}
+
+/* WHERE over t's row, then the group key and aggregate arguments in binary form. */
+static sl_err_t prepare_row(sl_stream_ctx_t *ctx, const sl_sql_query_t *q, tls_t *t) {
     sl_err_t err = SL_OK;
     int keep = where(ctx, q, t, &err);
     if (keep <= 0) {
@@ -178,6 +185,87 @@ static sl_err_t prepare_fn(sl_stream_ctx_t *ctx, const sl_stream_rec_t *rec, voi
     }
     return sl_stream_emit(ctx, (sl_bytes_t){(const uint8_t *)t->key.p, t->key.len},
                           (sl_bytes_t){(const uint8_t *)t->out.p, t->out.len});
+}
+
+static sl_err_t prepare_fn(sl_stream_ctx_t *ctx, const sl_stream_rec_t *rec, void *user) {
+    const sl_sql_query_t *q = user;
+    return prepare_row(ctx, q, row_of(q->plan, rec));
+}
+
+/* ---- joins: each side keyed by its ON column's text, then the joiner builds one row ---- */
+typedef struct side {
+    const sl_sql_query_t *q;
+    int k; /* 0 left, 1 right */
+} side_t;
+
+/* A join side's new key: the text of its ON column (sl_sql_out_text; a NULL value is a null key,
+ * which matches nothing). */
+static sl_err_t side_key_fn(sl_stream_ctx_t *ctx, const sl_stream_rec_t *rec, void *user,
+                            sl_bytes_t *key) {
+    const side_t *sd = user;
+    const sl_sql_query_t *q = sd->q;
+    tls_t *t = row_of(q->side_plan[sd->k], rec);
+    if (!t->ok) {
+        return sl_stream_fail(ctx, "sql: %s", t->why);
+    }
+    int slot = q->key_slot[sd->k];
+    const sl_sql_val_t *v = &t->row[q->side_map[slot]];
+    if (v->null) {
+        *key = (sl_bytes_t){NULL, 0};
+        return SL_OK;
+    }
+    t->key.len = 0;
+    sl_sql_out_text(&t->key, q->paths[slot].type, v);
+    *key = (sl_bytes_t){(const uint8_t *)(t->key.p ? t->key.p : ""), t->key.len};
+    return SL_OK;
+}
+
+/* Both records decoded into one row of the query's slots (a missing side's slots are NULL), then
+ * WHERE and SELECT, or the grouped query's prepare step. Each side is decoded afresh: a windowed
+ * join's buffered records are not the record the thread last decoded. */
+static sl_err_t join_fn(sl_stream_ctx_t *ctx, const sl_stream_rec_t *left,
+                        const sl_stream_rec_t *right, void *user) {
+    const sl_sql_query_t *q = user;
+    size_t n = q->n_paths;
+    sl_sql_val_t *row = sl_stream_scratch(ctx, (n + 1) * sizeof *row);
+    const sl_stream_rec_t *recs[2] = {left, right};
+    json_t *roots[2] = {NULL, NULL};
+    sl_err_t err = SL_OK;
+    for (int k = 0; k < 2 && err == SL_OK; k++) {
+        if (!recs[k] || !recs[k]->value.p) {
+            for (size_t i = 0; i < n; i++) {
+                if (q->paths[i].side == k) {
+                    row[i] = (sl_sql_val_t){.null = true};
+                }
+            }
+            continue;
+        }
+        tls_get(0)->plan = NULL; /* no cached row */
+        tls_t *t = row_of(q->side_plan[k], recs[k]);
+        if (!t->ok) {
+            err = sl_stream_fail(ctx, "sql: %s", t->why);
+        }
+        for (size_t i = 0; err == SL_OK && i < n; i++) {
+            if (q->paths[i].side == k) {
+                row[i] = t->row[q->side_map[i]];
+            }
+        }
+        roots[k] = t->root; /* the row's strings view it: kept until the row is done */
+        t->root = NULL;
+        t->plan = NULL;
+    }
+    if (err == SL_OK) {
+        tls_t *t = tls_get(n + 1);
+        t->plan = NULL;
+        if (n) {
+            memcpy(t->row, row, n * sizeof *row);
+        }
+        t->ok = true;
+        err = q->grouped ? prepare_row(ctx, q, t) : select_row(ctx, q, t, sl_stream_ctx_key(ctx));
+    }
+    json_decref(roots[0]);
+    json_decref(roots[1]);
+    return err;
 }
 
 static sl_err_t same_key(sl_stream_ctx_t *ctx, const sl_stream_rec_t *rec, void *user,
@@ -493,29 +581,45 @@ static void remap(sl_sql_expr_t *e, const int *map) {
     remap(e->b, map);
 }
 
-/* The source of q's stream in b (made on first use) with q's input slots renumbered into it. */
-static sl_stream_node_t *source_of(sl_stream_builder_t *b, sl_sql_query_t *q) {
-    const sl_sql_stream_t *src = q->src;
+/* The source (or table) node of stream src in b, made on first use: one per topic, decoding the
+ * union of the slots of the queries that read it; event time from its timestamp column. */
+static sl_sql_plan_t *plan_of(sl_stream_builder_t *b, const sl_sql_stream_t *src) {
     sl_sql_plan_t *pl = plans;
-    while (pl && (pl->b != b || strcmp(pl->topic, src->topic))) {
+    while (pl && (pl->b != b || strcmp(pl->topic, src->topic) || pl->table != src->table)) {
         pl = pl->next;
     }
-    if (!pl) {
-        pl = sl_stream_own(b, sl_xcalloc(1, sizeof *pl), plan_free);
-        pl->b = b;
-        pl->topic = src->topic;
-        pl->ts_slot = -1;
-        pl->next = plans;
-        plans = pl;
-        sl_stream_source_opts_t so = {.watermark_delay_ms = src->watermark_delay_ms,
-                                      .idle_ms = src->idle_ms};
-        if (q->ts_slot >= 0) { /* decodes the row once; event time from the timestamp column */
-            pl->ts_slot = plan_slot(pl, &q->paths[q->ts_slot]);
-            so.ts_fn = ts_fn;
-            so.ts_user = pl;
-        }
-        pl->node = sl_stream_source(b, src->topic, &so);
+    if (pl) {
+        return pl;
     }
+    pl = sl_stream_own(b, sl_xcalloc(1, sizeof *pl), plan_free);
+    pl->b = b;
+    pl->topic = src->topic;
+    pl->table = src->table;
+    pl->ts_slot = -1;
+    pl->next = plans;
+    plans = pl;
+    sl_stream_source_opts_t so = {.watermark_delay_ms = src->watermark_delay_ms,
+                                  .idle_ms = src->idle_ms};
+    if (src->timestamp) { /* decodes the row once; event time from the timestamp column */
+        sl_sql_path_t p = {.n = 1};
+        p.steps[0] = src->timestamp;
+        for (const sl_sql_col_t *col = src->cols; col; col = col->next) {
+            if (!strcmp(col->name, src->timestamp)) {
+                p.type = col->type;
+            }
+        }
+        pl->ts_slot = plan_slot(pl, &p);
+        so.ts_fn = ts_fn;
+        so.ts_user = pl;
+    }
+    pl->node =
+        src->table ? sl_stream_table(b, src->topic, &so) : sl_stream_source(b, src->topic, &so);
+    return pl;
+}
+
+/* The source of q's stream in b with q's input slots renumbered into it. */
+static sl_stream_node_t *source_of(sl_stream_builder_t *b, sl_sql_query_t *q) {
+    sl_sql_plan_t *pl = plan_of(b, q->src);
     if (q->plan != pl) {
         int *map = sl_xcalloc(q->n_paths + 1, sizeof *map);
         for (size_t i = 0; i < q->n_paths; i++) {
@@ -535,6 +639,44 @@ static sl_stream_node_t *source_of(sl_stream_builder_t *b, sl_sql_query_t *q) {
         q->plan = pl;
     }
     return pl->node;
+}
+
+static void free_p(void *p);
+static const char *node_name(sl_stream_builder_t *b, const char *name, const char *what);
+
+/* A join: each side's source (re-keyed by its ON column unless that is its record key) into the
+ * join node, whose callback runs WHERE and SELECT (or a grouped query's prepare step). The
+ * query's slots stay its own; side_map says where each one is in its side's decoded row. */
+static sl_stream_node_t *join_of(sl_stream_builder_t *b, sl_sql_query_t *q, const char *base) {
+    sl_stream_node_t *in[2];
+    for (int k = 0; k < 2; k++) {
+        const sl_sql_stream_t *r = k ? q->rsrc : q->src;
+        q->side_plan[k] = plan_of(b, r);
+        in[k] = q->side_plan[k]->node;
+        if (q->rekey[k]) {
+            side_t *sd = sl_stream_own(b, sl_xcalloc(1, sizeof *sd), free_p);
+            sd->q = q;
+            sd->k = k;
+            in[k] = sl_stream_rekey(in[k], node_name(b, base, k ? "join-right-key" : "join-key"),
+                                    side_key_fn, sd);
+        }
+    }
+    q->side_map = sl_stream_own(b, sl_xcalloc(q->n_paths + 1, sizeof *q->side_map), free_p);
+    for (size_t i = 0; i < q->n_paths; i++) {
+        q->side_map[i] = plan_slot(q->side_plan[q->paths[i].side], &q->paths[i]);
+    }
+    q->plan = q->side_plan[0];
+    const char *name = node_name(b, base, "join");
+    if (q->rsrc->table) {
+        return sl_stream_join_table(in[0], in[1], name, join_fn, q,
+                                    (sl_stream_join_kind_t)q->join->kind);
+    }
+    sl_stream_node_t *n = sl_stream_join_window(in[0], in[1], name, q->within_ms, q->grace_ms,
+                                                join_fn, q, (sl_stream_join_kind_t)q->join->kind);
+    if (q->src->late_topic) {
+        sl_stream_late_topic(n, q->src->late_topic);
+    }
+    return n;
 }
 
 typedef struct row_sink {
@@ -575,11 +717,15 @@ sl_err_t sl_sql_compile(sl_sql_stmt_t *s, sl_stream_builder_t *b, sl_sql_row_fn 
     }
     /* Node names (and so internal topics) come from the target stream, or "select". */
     const char *base = s->name ? s->name : "select";
-    sl_stream_node_t *n = source_of(b, q);
-    if (!q->grouped) {
-        n = sl_stream_map(n, node_name(b, base, "select"), select_fn, q);
+    sl_stream_node_t *n;
+    if (q->join) {
+        n = join_of(b, q, base);
+    } else if (!q->grouped) {
+        n = sl_stream_map(source_of(b, q), node_name(b, base, "select"), select_fn, q);
     } else {
-        n = sl_stream_map(n, node_name(b, base, "prepare"), prepare_fn, q);
+        n = sl_stream_map(source_of(b, q), node_name(b, base, "prepare"), prepare_fn, q);
+    }
+    if (q->grouped) {
         n = sl_stream_rekey(n, node_name(b, base, "group-by"), same_key, q);
         sl_stream_window_t w = {.emit_changes = q->emit == SQ_EMIT_CHANGES};
         sl_stream_agg_t agg = {.state_bytes = q->state_bytes ? q->state_bytes : 8,
@@ -633,38 +779,76 @@ sl_err_t sl_sql_compile(sl_sql_stmt_t *s, sl_stream_builder_t *b, sl_sql_row_fn 
     return SL_OK;
 }
 
+/* One relation's source line of EXPLAIN: the slots of side `side` it decodes. */
+static void explain_source(const sl_sql_query_t *q, const sl_sql_stream_t *r, int side, FILE *f) {
+    size_t n = 0;
+    for (size_t i = 0; i < q->n_paths; i++) {
+        n += q->paths[i].side == side;
+    }
+    fprintf(f, "%s %s (topic '%s', json; %zu slot%s decoded: ", r->table ? "table  " : "source ",
+            r->name, r->topic, n, n == 1 ? "" : "s");
+    for (size_t i = 0, k = 0; i < q->n_paths; i++) {
+        const sl_sql_path_t *p = &q->paths[i];
+        if (p->side != side) {
+            continue;
+        }
+        fprintf(f, "%s%s", k++ ? ", " : "", p->cardinality ? "cardinality(" : "");
+        for (int j = 0; j < p->n; j++) {
+            if (p->steps[j]) {
+                fprintf(f, "%s%s", j ? "." : "", p->steps[j]);
+            } else {
+                fprintf(f, "[%lld]", (long long)p->idx[j] + 1);
+            }
+        }
+        fprintf(f, "%s", p->cardinality ? ")" : "");
+    }
+    fprintf(f, "; event time %s%s%s, watermark delay %lld ms)\n",
+            r->timestamp ? "column '" : "record time", r->timestamp ? r->timestamp : "",
+            r->timestamp ? "'" : "", (long long)r->watermark_delay_ms);
+}
+
+static void explain_join(const sl_sql_query_t *q, const char *base, FILE *f) {
+    static const char *kinds[] = {"", "inner", "left", "full outer"};
+    for (int k = 0; k < 2; k++) {
+        const sl_sql_stream_t *r = k ? q->rsrc : q->src;
+        const sl_sql_path_t *kp = &q->paths[q->key_slot[k]];
+        explain_source(q, r, k, f);
+        if (q->rekey[k]) {
+            fprintf(f, "  rekey %s-%s (repartition topic; key = %s.%s)\n", base,
+                    k ? "join-right-key" : "join-key", q->alias[k], kp->steps[0]);
+        } else {
+            fprintf(f, "  (keyed by %s.%s already)\n", q->alias[k], kp->steps[0]);
+        }
+    }
+    if (q->rsrc->table) {
+        fprintf(f, "  join  %s-join (stream-table, %s)\n", base, kinds[q->join->kind]);
+    } else {
+        fprintf(f, "  join  %s-join (windowed, %s, within %lld ms, grace %lld ms)\n", base,
+                kinds[q->join->kind], (long long)q->within_ms, (long long)q->grace_ms);
+    }
+}
+
 void sl_sql_explain(const sl_sql_stmt_t *s, FILE *f) {
     const sl_sql_query_t *q = s->q;
     if (!q) {
         return;
     }
     const char *base = s->name ? s->name : "select";
-    fprintf(f, "source  %s (topic '%s', json; %zu slot%s decoded: ", q->src->name, q->src->topic,
-            q->n_paths, q->n_paths == 1 ? "" : "s");
-    for (size_t i = 0; i < q->n_paths; i++) {
-        const sl_sql_path_t *p = &q->paths[i];
-        fprintf(f, "%s%s", i ? ", " : "", p->cardinality ? "cardinality(" : "");
-        for (int k = 0; k < p->n; k++) {
-            if (p->steps[k]) {
-                fprintf(f, "%s%s", k ? "." : "", p->steps[k]);
-            } else {
-                fprintf(f, "[%lld]", (long long)p->idx[k] + 1);
-            }
-        }
-        fprintf(f, "%s", p->cardinality ? ")" : "");
+    if (q->join) {
+        explain_join(q, base, f);
+    } else {
+        explain_source(q, q->src, 0, f);
     }
-    fprintf(f, "; event time %s%s%s, watermark delay %lld ms)\n",
-            q->src->timestamp ? "column '" : "record time",
-            q->src->timestamp ? q->src->timestamp : "", q->src->timestamp ? "'" : "",
-            (long long)q->src->watermark_delay_ms);
-    if (!q->grouped) {
+    if (q->join && !q->grouped) {
+        fprintf(f, "  (join) %s%zu output columns\n", q->where ? "WHERE, " : "", q->n_out);
+    } else if (!q->grouped) {
         fprintf(f, "  map   %s-select (%s%zu output columns)\n", base, q->where ? "WHERE, " : "",
                 q->n_out);
     } else {
         static const char *wk[] = {"running (no window)", "tumbling", "hopping", "session"};
-        fprintf(f, "  map   %s-prepare (%s%zu key%s, %zu aggregate argument%s)\n", base,
-                q->where ? "WHERE, " : "", q->n_keys, q->n_keys == 1 ? "" : "s", q->n_aggs,
-                q->n_aggs == 1 ? "" : "s");
+        fprintf(f, "  %s %s-prepare (%s%zu key%s, %zu aggregate argument%s)\n",
+                q->join ? "(join)" : "map  ", base, q->where ? "WHERE, " : "", q->n_keys,
+                q->n_keys == 1 ? "" : "s", q->n_aggs, q->n_aggs == 1 ? "" : "s");
         fprintf(f, "  rekey %s-group-by (repartition topic)\n", base);
         fprintf(f, "  aggregate %s-aggregate (%s", base, wk[q->wkind]);
         if (q->wkind == SQ_W_TUMBLE || q->wkind == SQ_W_HOP) {

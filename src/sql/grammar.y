@@ -65,6 +65,10 @@ static void sl_sql_expected(struct yyParser *p, char *buf, size_t len) {
 %stack_overflow { sl_sql_errorf(ps, ps->tok_line, ps->tok_col, "statement nested too deeply"); }
 %stack_size 200
 
+/* Words of the join syntax are keywords only where the grammar expects them: elsewhere (a column
+ * named key or left, WITH (key = 'k')) they are names. */
+%fallback ID KEY PRIMARY TABLE LEFT FULL INNER OUTER WITHIN GRACE.
+
 %left OR.
 %left AND.
 %right NOT.
@@ -95,6 +99,10 @@ static void sl_sql_expected(struct yyParser *p, char *buf, size_t len) {
 %type opt {sl_sql_opt_t *}
 %type with_opt {sl_sql_opt_t *}
 %type name {sl_sql_token_t}
+%type from {sl_sql_from_t *}
+%type rel {sl_sql_rel_t}
+%type jkind {int}
+%type within_opt {sl_sql_from_t *}
 
 script ::= stmts.
 stmts ::= stmt.
@@ -108,6 +116,11 @@ stmt ::= CREATE(A) STREAM name(N) LP cols(C) RP with_opt(W). {
 stmt ::= CREATE(A) STREAM name(N) with_opt(W) AS select(Q). {
     sl_sql_stmt_t *s = sl_sql_stmt_begin(ps, SL_SQL_CREATE_AS, A);
     s->name = sl_sql_ident(ps, N); s->opts = W; s->q = Q;
+}
+stmt ::= CREATE(A) TABLE name(N) LP cols(C) COMMA PRIMARY KEY LP name(K) RP RP with_opt(W). {
+    sl_sql_stmt_t *s = sl_sql_stmt_begin(ps, SL_SQL_CREATE_STREAM, A);
+    s->name = sl_sql_ident(ps, N); s->cols = C; s->opts = W;
+    s->table = true; s->pk = sl_sql_ident(ps, K); s->pk_line = K.line; s->pk_col = K.col;
 }
 stmt ::= INSERT(A) INTO name(N) select(Q). {
     sl_sql_stmt_t *s = sl_sql_stmt_begin(ps, SL_SQL_INSERT, A);
@@ -124,6 +137,9 @@ stmt ::= DESCRIBE(A) name(N). {
     sl_sql_stmt_t *s = sl_sql_stmt_begin(ps, SL_SQL_DESCRIBE, A); s->name = sl_sql_ident(ps, N);
 }
 stmt ::= DROP(A) STREAM name(N). {
+    sl_sql_stmt_t *s = sl_sql_stmt_begin(ps, SL_SQL_DROP_STREAM, A); s->name = sl_sql_ident(ps, N);
+}
+stmt ::= DROP(A) TABLE name(N). {
     sl_sql_stmt_t *s = sl_sql_stmt_begin(ps, SL_SQL_DROP_STREAM, A); s->name = sl_sql_ident(ps, N);
 }
 
@@ -164,8 +180,29 @@ opt(A) ::= TIMESTAMP(K) EQ STRING(V). {
     A->line = K.line; A->col = K.col;
 }
 
-select(A) ::= SELECT items(I) FROM name(F) where_opt(W) group_opt(G) having_opt(H) emit_opt(E). {
+select(A) ::= SELECT items(I) FROM from(F) where_opt(W) group_opt(G) having_opt(H) emit_opt(E). {
     A = sl_sql_query_new(ps, I, F, W, G, H, (sl_sql_emit_t)E);
+}
+from(A) ::= rel(R). { A = sl_sql_alloc(ps->pool, sizeof *A); A->rel[0] = R; A->n = 1; }
+from(A) ::= rel(L) jkind(K) JOIN(J) rel(R) within_opt(W) ON expr(E). {
+    A = W ? W : sl_sql_alloc(ps->pool, sizeof *A);
+    A->rel[0] = L; A->rel[1] = R; A->n = 2; A->kind = K; A->on = E; A->line = J.line; A->col = J.col;
+}
+rel(A) ::= name(N). { A = (sl_sql_rel_t){sl_sql_ident(ps, N), NULL, N.line, N.col}; }
+rel(A) ::= name(N) ID(X). { A = (sl_sql_rel_t){sl_sql_ident(ps, N), sl_sql_ident(ps, X), N.line, N.col}; }
+rel(A) ::= name(N) AS ID(X). { A = (sl_sql_rel_t){sl_sql_ident(ps, N), sl_sql_ident(ps, X), N.line, N.col}; }
+jkind(A) ::= . { A = SL_STREAM_JOIN_INNER; }
+jkind(A) ::= INNER. { A = SL_STREAM_JOIN_INNER; }
+jkind(A) ::= LEFT. { A = SL_STREAM_JOIN_LEFT; }
+jkind(A) ::= LEFT OUTER. { A = SL_STREAM_JOIN_LEFT; }
+jkind(A) ::= FULL. { A = SL_STREAM_JOIN_OUTER; }
+jkind(A) ::= FULL OUTER. { A = SL_STREAM_JOIN_OUTER; }
+within_opt(A) ::= . { A = NULL; }
+within_opt(A) ::= WITHIN(T) expr(E). {
+    A = sl_sql_alloc(ps->pool, sizeof *A); A->within = E; A->w_line = T.line; A->w_col = T.col;
+}
+within_opt(A) ::= WITHIN(T) expr(E) GRACE expr(G). {
+    A = sl_sql_alloc(ps->pool, sizeof *A); A->within = E; A->grace = G; A->w_line = T.line; A->w_col = T.col;
 }
 items(A) ::= item(B). { A = B; }
 items(A) ::= items(B) COMMA item(C). { sl_sql_item_t **t = &B; while (*t) t = &(*t)->next; *t = C; A = B; }

@@ -1,7 +1,7 @@
 /* sql.h -- sluice's streaming SQL: statements over JSON topics compiled to the stream engine.
  *
- * A script is parsed (lemon grammar, hand-written lexer), checked against a catalog of streams
- * (column types, every column and function resolved, errors with line and column), and each
+ * A script is parsed (lemon grammar, hand-written lexer), checked against a catalog of streams and
+ * tables (column types, every column and function resolved, errors with line and column), and each
  * persistent query (INSERT INTO ... SELECT, CREATE STREAM ... AS SELECT) compiles to nodes of an
  * sl_stream_builder_t: the same engine, runtime options and exactly-once as C pipelines.
  * docs/sql.md describes the language. Thread: building is single-threaded; the compiled nodes'
@@ -56,6 +56,7 @@ sl_sql_stmt_t *sl_sql_stmt_next(const sl_sql_stmt_t *s);
 sl_sql_stmt_kind_t sl_sql_stmt_kind(const sl_sql_stmt_t *s);
 const char *sl_sql_stmt_name(const sl_sql_stmt_t *s); /* the stream a statement names, or NULL */
 const char *sl_sql_stmt_text(const sl_sql_stmt_t *s); /* the statement's source text */
+bool sl_sql_stmt_is_table(const sl_sql_stmt_t *s);    /* a CREATE TABLE (kind CREATE_STREAM) */
 
 /* Adds the nodes of a query statement (SELECT, INSERT, CREATE AS) to b. The output goes to the
  * target stream's topic; a plain SELECT's goes through a map node calling row_fn (if not NULL)

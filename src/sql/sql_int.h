@@ -144,11 +144,27 @@ typedef enum sl_sql_emit { SQ_EMIT_DEFAULT = 0, SQ_EMIT_CHANGES, SQ_EMIT_FINAL }
 
 typedef struct sl_sql_query sl_sql_query_t;
 
+/* FROM: one stream, or two relations joined (parsed form). */
+typedef struct sl_sql_rel {
+    const char *name, *alias;
+    int line, col;
+} sl_sql_rel_t;
+typedef struct sl_sql_from {
+    sl_sql_rel_t rel[2];
+    int n;                        /* 1, or 2 for a join */
+    int kind;                     /* sl_stream_join_kind_t */
+    sl_sql_expr_t *on;            /* ON a.k = b.k */
+    sl_sql_expr_t *within;        /* WITHIN INTERVAL ...: a windowed stream-stream join */
+    sl_sql_expr_t *grace;         /* GRACE INTERVAL ... */
+    int line, col, w_line, w_col; /* JOIN, WITHIN */
+} sl_sql_from_t;
+
 /* ---- statements ---- */
 typedef struct sl_sql_stream { /* a catalog entry */
     const char *name;
     sl_sql_col_t *cols;
     const char *topic, *format, *key, *timestamp, *late_topic;
+    bool table; /* CREATE TABLE: the latest value per key; `key` is the PRIMARY KEY column */
     int64_t watermark_delay_ms, idle_ms;
     char *text; /* the CREATE STREAM statement (the catalog file keeps it) */
     struct sl_sql_stream *next;
@@ -166,7 +182,10 @@ struct sl_sql_stmt {
     sl_sql_col_t *cols; /* CREATE STREAM */
     sl_sql_opt_t *opts; /* WITH */
     sl_sql_query_t *q;  /* SELECT part */
-    const char *text;   /* source text of the statement */
+    bool table;         /* CREATE TABLE (kind SL_SQL_CREATE_STREAM) */
+    const char *pk;     /* its PRIMARY KEY column */
+    int pk_line, pk_col;
+    const char *text; /* source text of the statement */
     sl_sql_pool_t pool;
     sl_sql_catalog_t *catalog; /* owned by the first statement of a sl_sql_build_file list */
     struct sl_sql_stmt *next;
@@ -212,7 +231,7 @@ char *sl_sql_string(sl_sql_parse_t *ps, sl_sql_token_t t);      /* a '...' liter
 sl_sql_type_t sl_sql_type_named(sl_sql_parse_t *ps, sl_sql_token_t t, int a1, int a2);
 int sl_sql_int_tok(sl_sql_parse_t *ps, sl_sql_token_t t);
 sl_sql_stmt_t *sl_sql_stmt_begin(sl_sql_parse_t *ps, sl_sql_stmt_kind_t k, sl_sql_token_t at);
-sl_sql_query_t *sl_sql_query_new(sl_sql_parse_t *ps, sl_sql_item_t *items, sl_sql_token_t from,
+sl_sql_query_t *sl_sql_query_new(sl_sql_parse_t *ps, sl_sql_item_t *items, sl_sql_from_t *from,
                                  sl_sql_expr_t *where, sl_sql_elist_t *group, sl_sql_expr_t *having,
                                  sl_sql_emit_t emit);
 
@@ -231,6 +250,7 @@ typedef struct sl_sql_path { /* where a slot's value comes from in the JSON docu
     int64_t idx[8];
     int n;
     bool cardinality; /* the length of the array at the path instead */
+    int side;         /* a join's side: 0 the left relation, 1 the right one */
     sl_sql_type_t type;
 } sl_sql_path_t;
 
@@ -264,6 +284,7 @@ typedef struct sl_sql_plan {
     sl_sql_path_t *paths;
     size_t n_paths, cap;
     int ts_slot;
+    bool table; /* the node is an sl_stream_table */
     struct sl_sql_plan *next;
 } sl_sql_plan_t;
 
@@ -274,9 +295,15 @@ struct sl_sql_query {
     sl_sql_expr_t *where, *having;
     sl_sql_elist_t *group;
     sl_sql_emit_t emit;
+    sl_sql_from_t *join; /* a join (from->n == 2), else NULL */
     /* filled by check.c */
     const sl_sql_stream_t *src;
-    sl_sql_path_t *paths; /* input slots, decoded from each record */
+    const sl_sql_stream_t *rsrc; /* a join's right relation (src is the left one) */
+    const char *alias[2];        /* the names the relations go by (alias, else the name) */
+    int key_slot[2];             /* a join: the slots of the ON columns of each side */
+    int64_t within_ms, grace_ms; /* a windowed join (within_ms >= 0), else within_ms = -1 */
+    bool rekey[2];               /* a join side re-keyed by its ON column (not its record key) */
+    sl_sql_path_t *paths;        /* input slots, decoded from each record */
     size_t n_paths;
     sl_sql_expr_t **out; /* output expressions (over input slots, or post slots when grouped) */
     const char **out_names;
@@ -294,7 +321,9 @@ struct sl_sql_query {
     size_t n_post;        /* post slots: keys, then aggregates, then window bounds */
     int ts_slot;          /* the input slot of the stream's timestamp column, or -1 */
     const char *sink_topic;
-    sl_sql_plan_t *plan; /* set when compiled: input slots index plan->paths */
+    sl_sql_plan_t *plan;         /* set when compiled: input slots index plan->paths */
+    sl_sql_plan_t *side_plan[2]; /* a join: each side's source (or table) */
+    int *side_map;               /* a join: input slot -> its side plan's slot */
 };
 
 /* eval.c */
