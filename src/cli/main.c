@@ -22,6 +22,7 @@ static const cmd_t cmds[] = {
     {"cluster", sl_cmd_cluster, "info | health | config of the cluster"},
     {"bench", sl_cmd_bench, "benchmark a broker (kafka, redis) or the batch baseline"},
     {"run", sl_cmd_run, "run a stream pipeline (a shared library; see examples/)"},
+    {"gateway", sl_cmd_gateway, "HTTP front door: REST produce/consume, keys, limits, breaker"},
 };
 
 static void usage(FILE *f) {
