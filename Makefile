@@ -39,7 +39,7 @@ EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_SO  := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%.so)
 
 .SECONDARY:
-.PHONY: all deps run test unit integration check-asan bench bench-groups bench-txn bench-compare bench-conn \
+.PHONY: all deps run test unit integration check-asan bench bench-groups bench-txn bench-compare bench-conn bench-gateway \
         bench-interference bench-roll bench-batch-check bench-faults bench-abuse format \
         format-check clean fuzz fuzz-ci
 all: $(BUILD)/sluice $(UNIT_BIN) $(ITEST_BIN) $(BENCH_BIN) $(EXAMPLE_SO) \
@@ -136,6 +136,10 @@ bench-compare: deps all
 
 bench-conn: deps all
 	bench/run-conn-bench $(BUILD)
+
+# Gateway produce through HTTP (wrk) beside librdkafka direct, and the HTTP layer's ceiling.
+bench-gateway: deps all
+	bench/run-gateway-bench $(BUILD)
 
 # What the record-batch checks cost per codec; OTHER=path/to/sluice compares another build.
 bench-batch-check: deps all
