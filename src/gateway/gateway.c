@@ -262,6 +262,9 @@ static void metrics(sl_gw_t *gw, sl_gw_resp_t *r) {
     pthread_mutex_unlock(&p->mu);
     policy_put(gw, p);
     sl_gw_consumers_metrics(gw, b);
+    pthread_mutex_lock(&gw->stop_mu);
+    OUT("# TYPE sluice_gateway_ws_streams gauge\nsluice_gateway_ws_streams %d\n", gw->n_ws);
+    pthread_mutex_unlock(&gw->stop_mu);
 #undef OUT
     r->status = 200;
     r->content_type = "text/plain; version=0.0.4";
@@ -285,6 +288,8 @@ static void handle(sl_gw_req_t *q, sl_gw_resp_t *r, int *mrow) {
     bool produce = q->nseg == 6 && !strcmp(q->segs[0], "v3") && !strcmp(q->segs[1], "clusters") &&
                    !strcmp(q->segs[3], "topics") && !strcmp(q->segs[5], "records");
     bool consumer = q->nseg >= 2 && !strcmp(q->segs[0], "consumers");
+    bool ws = q->nseg == 3 && !strcmp(q->segs[0], "ws") && !strcmp(q->segs[1], "topics");
+    consumer |= ws;
     if (!produce && !consumer) {
         sl_gw_error(r, 404, 404, "no such route");
         return;
@@ -313,6 +318,8 @@ static void handle(sl_gw_req_t *q, sl_gw_resp_t *r, int *mrow) {
     }
     if (produce) {
         sl_gw_produce(q, r, q->segs[4]);
+    } else if (ws) {
+        sl_gw_ws(q, r, q->segs[2]);
     } else {
         sl_gw_consumers(q, r);
     }
@@ -320,6 +327,12 @@ static void handle(sl_gw_req_t *q, sl_gw_resp_t *r, int *mrow) {
 
 static enum MHD_Result queue(struct MHD_Connection *c, sl_gw_resp_t *r) {
     struct MHD_Response *mr;
+    if (r->upgrade) {
+        sl_buf_fini(&r->body);
+        enum MHD_Result rc = MHD_queue_response(c, MHD_HTTP_SWITCHING_PROTOCOLS, r->upgrade);
+        MHD_destroy_response(r->upgrade);
+        return rc;
+    }
     if (r->body.len) {
         mr = MHD_create_response_from_buffer(r->body.len, r->body.data, MHD_RESPMEM_MUST_FREE);
         if (mr) {
@@ -545,7 +558,7 @@ sl_gw_t *sl_gw_start(const sl_gw_opts_t *o, char *err) {
         return NULL;
     }
     gw->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                                   MHD_USE_POLL,
+                                   MHD_USE_POLL | MHD_ALLOW_UPGRADE,
                                (uint16_t)o->port, NULL, NULL, on_request, gw, MHD_OPTION_SOCK_ADDR,
                                (struct sockaddr *)&sin, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
                                gw, MHD_OPTION_CONNECTION_LIMIT, MAX_CONNS,
@@ -572,6 +585,23 @@ void sl_gw_stop(sl_gw_t *gw) {
     if (!gw) {
         return;
     }
+    /* Upgraded sockets must be closed before the daemon stops. A stream ends within one poll
+     * (100 ms) or one send slice (200 ms); the bound covers an upgrade the client abandoned
+     * before its handler ran (never counted down). */
+    pthread_mutex_lock(&gw->stop_mu);
+    gw->ws_stop = true;
+    uint64_t give_up = sl_mono_ms() + 5000;
+    while (gw->n_ws > 0 && sl_mono_ms() < give_up) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&gw->stop_cv, &gw->stop_mu, &ts);
+    }
+    pthread_mutex_unlock(&gw->stop_mu);
     if (gw->mhd) {
         MHD_stop_daemon(gw->mhd);
     }

@@ -38,7 +38,9 @@ struct sl_gw {
     pthread_t reaper; /* deletes idle consumer instances */
     pthread_mutex_t stop_mu;
     pthread_cond_t stop_cv;
-    bool stopping;
+    bool stopping; /* the poller and reaper end */
+    bool ws_stop;  /* WebSocket streams end (they close first, before the daemon) */
+    int n_ws;      /* WebSocket streams alive, under stop_mu */
     sl_gw_breaker_t breaker;
     pthread_mutex_t pol_mu; /* the current policy pointer and every policy's refs */
     sl_gw_policy_t *policy;
@@ -71,7 +73,8 @@ typedef struct sl_gw_resp {
     int status;
     sl_buf_t body;
     const char *content_type;
-    uint64_t retry_after_s; /* > 0: a Retry-After header */
+    uint64_t retry_after_s;       /* > 0: a Retry-After header */
+    struct MHD_Response *upgrade; /* a WebSocket upgrade (status 101) queued instead of body */
 } sl_gw_resp_t;
 
 /* A JSON error body {"error_code": code, "message": ...} with HTTP `status`. */
@@ -94,6 +97,7 @@ int sl_gw_partitions(sl_gw_t *gw, const char *topic, char *why);
 /* Route handlers (produce.c, consume.c). */
 void sl_gw_produce(sl_gw_req_t *q, sl_gw_resp_t *r, const char *topic);
 void sl_gw_consumers(sl_gw_req_t *q, sl_gw_resp_t *r);
+void sl_gw_ws(sl_gw_req_t *q, sl_gw_resp_t *r, const char *topic);
 void sl_gw_consumers_reap(sl_gw_t *gw, bool all);
 void sl_gw_consumers_metrics(sl_gw_t *gw, sl_buf_t *out);
 /* A librdkafka conf with bootstrap.servers and the -X overrides; NULL (why) on a bad property. */
