@@ -84,7 +84,6 @@ def main():
         assert pong == 1, "no pong"
         send(s, 8, struct.pack(">H", 1000))
     elif mode == "stall":
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         time.sleep(float(sys.argv[4]))
         s.settimeout(2)
         total = len(rest)
