@@ -103,7 +103,8 @@ int main(int argc, char **argv) {
             seconds = atof(optarg);
             break;
         default:
-            fprintf(stderr, "usage: gateway_direct -b HOST:PORT -t TOPIC -s SIZE -c THREADS -d S\n");
+            fprintf(stderr,
+                    "usage: gateway_direct -b HOST:PORT -t TOPIC -s SIZE -c THREADS -d S\n");
             return 2;
         }
     }
