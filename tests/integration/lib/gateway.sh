@@ -1,6 +1,18 @@
 # gateway.sh -- start and stop `sluice gateway` in front of the test's broker (source broker.sh
 # first). gateway_start [--config FILE] [...] sets GW (host:port) and GW_PID; gateway_stop sends
-# SIGTERM and fails on a non-zero exit or errors in $T/gateway.log.
+# SIGTERM and fails on a non-zero exit or errors in $T/gateway.log. A test that fails (or exits)
+# with the gateway still running gets it killed by the EXIT trap, before broker.sh's cleanup.
+gateway_cleanup() {
+  local rc=$?
+  if [[ -n "${GW_PID:-}" ]] && kill -0 "$GW_PID" 2>/dev/null; then
+    kill -9 "$GW_PID" 2>/dev/null || true
+    [[ -s "$T/gateway.log" ]] && { echo "--- gateway log ($T/gateway.log) ---" >&2; tail -n 20 "$T/gateway.log" >&2; }
+  fi
+  # broker.sh's cleanup reads the test's status from $? (and set -e is on here)
+  if [[ $rc -eq 0 ]]; then cleanup; else (exit "$rc") || cleanup; fi
+}
+trap gateway_cleanup EXIT
+
 gateway_start() {
   rm -f "$T/gw.ports"
   "$SLUICE" gateway -b "$BROKER" --listen 127.0.0.1:0 --port-file "$T/gw.ports" "$@" \
