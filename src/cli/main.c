@@ -24,6 +24,7 @@ static const cmd_t cmds[] = {
     {"bench", sl_cmd_bench, "benchmark a broker (kafka, redis) or the batch baseline"},
     {"run", sl_cmd_run, "run a stream pipeline (a shared library; see examples/) or a .sql file"},
     {"sql", sl_cmd_sql, "the streaming SQL shell (docs/sql.md)"},
+    {"gateway", sl_cmd_gateway, "HTTP front door: REST produce/consume, keys, limits, breaker"},
 };
 
 static void usage(FILE *f) {

@@ -1,0 +1,106 @@
+/* gw_int.h -- what the gateway's files share: the server state, one request and its answer. */
+#ifndef SL_GW_INT_H
+#define SL_GW_INT_H
+
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/hist.h"
+#include "gateway/breaker.h"
+#include "gateway/gateway.h"
+#include "gateway/policy.h"
+
+#define SL_GW_MAX_SEGS      8
+#define SL_GW_MAX_RECORDS   10000 /* records in one produce request */
+#define SL_GW_METADATA_TTL  5000  /* ms a metadata snapshot answers "does topic t exist" */
+#define SL_GW_MAX_CONSUMERS 256   /* consumer instances alive at once */
+
+typedef struct sl_gw_consumer sl_gw_consumer_t;
+
+/* Metric rows: the routes that count requests. */
+enum { SL_GW_M_PRODUCE, SL_GW_M_CONSUMER, SL_GW_M_OTHER, SL_GW_M_N };
+
+struct sl_gw {
+    struct MHD_Daemon *mhd;
+    int port;
+    char *brokers;
+    char *config_path;
+    const char **props;
+    int n_props;
+    sl_gw_settings_t start; /* settings read at start-up (policy.h marks them) */
+    rd_kafka_t *producer;
+    pthread_t poller; /* serves delivery reports and errors */
+    pthread_t reaper; /* deletes idle consumer instances */
+    pthread_mutex_t stop_mu;
+    pthread_cond_t stop_cv;
+    bool stopping; /* the poller and reaper end */
+    bool ws_stop;  /* WebSocket streams end (they close first, before the daemon) */
+    int n_ws;      /* WebSocket streams alive, under stop_mu */
+    sl_gw_breaker_t breaker;
+    pthread_mutex_t pol_mu; /* the current policy pointer and every policy's refs */
+    sl_gw_policy_t *policy;
+    pthread_mutex_t md_mu; /* metadata snapshot */
+    const struct rd_kafka_metadata *md;
+    uint64_t md_at;
+    pthread_mutex_t cons_mu; /* the consumer instance list */
+    sl_gw_consumer_t *consumers;
+    int n_consumers;
+    uint64_t next_instance;
+    pthread_mutex_t m_mu;            /* metrics */
+    uint64_t requests[SL_GW_M_N][6]; /* by status class: [1] 1xx .. [5] 5xx */
+    sl_hist_t *latency[SL_GW_M_N];   /* microseconds */
+    uint64_t reloads, reload_errors;
+};
+
+typedef struct sl_gw_req {
+    sl_gw_t *gw;
+    struct MHD_Connection *conn;
+    const char *method;
+    char *segs[SL_GW_MAX_SEGS]; /* path split on '/' */
+    int nseg;
+    const char *body; /* NULL when empty; not NUL-terminated */
+    size_t body_len;
+    sl_gw_policy_t *policy; /* held for the request */
+    sl_gw_principal_t *principal;
+} sl_gw_req_t;
+
+typedef struct sl_gw_resp {
+    int status;
+    sl_buf_t body;
+    const char *content_type;
+    uint64_t retry_after_s;       /* > 0: a Retry-After header */
+    struct MHD_Response *upgrade; /* a WebSocket upgrade (status 101) queued instead of body */
+} sl_gw_resp_t;
+
+/* A JSON error body {"error_code": code, "message": ...} with HTTP `status`. */
+void sl_gw_error(sl_gw_resp_t *r, int status, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Sets the body to `j` serialized (j is consumed). */
+void sl_gw_json(sl_gw_resp_t *r, int status, json_t *j);
+/* Header value of the request, or NULL. */
+const char *sl_gw_header(const sl_gw_req_t *q, const char *name);
+/* Query argument of the request, or NULL. */
+const char *sl_gw_arg(const sl_gw_req_t *q, const char *name);
+/* Content-Type is JSON (application/json, or a vnd.kafka...+json type when `kafka_types`). */
+bool sl_gw_is_json(const sl_gw_req_t *q, bool kafka_types);
+
+/* Partition count of `topic` from a snapshot at most SL_GW_METADATA_TTL old (refreshed once
+ * when the topic is missing). Returns the count, 0 when the topic does not exist, -1 when the
+ * brokers did not answer (why says so). */
+int sl_gw_partitions(sl_gw_t *gw, const char *topic, char *why);
+
+/* Route handlers (produce.c, consume.c). */
+void sl_gw_produce(sl_gw_req_t *q, sl_gw_resp_t *r, const char *topic);
+void sl_gw_consumers(sl_gw_req_t *q, sl_gw_resp_t *r);
+void sl_gw_ws(sl_gw_req_t *q, sl_gw_resp_t *r, const char *topic);
+void sl_gw_consumers_reap(sl_gw_t *gw, bool all);
+void sl_gw_consumers_metrics(sl_gw_t *gw, sl_buf_t *out);
+/* A librdkafka conf with bootstrap.servers and the -X overrides; NULL (why) on a bad property. */
+rd_kafka_conf_t *sl_gw_kconf(sl_gw_t *gw, char *why);
+
+#endif
