@@ -40,7 +40,7 @@ EXAMPLE_SO  := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%.so)
 
 .SECONDARY:
 .PHONY: all deps run test unit integration check-asan bench bench-sql bench-groups bench-txn bench-compare bench-conn bench-compact \
-        bench-interference bench-admin bench-roll bench-batch-check bench-faults bench-abuse bench-join format \
+        bench-interference bench-admin bench-roll bench-batch-check bench-faults bench-abuse bench-cluster bench-join format \
         format-check clean fuzz fuzz-ci
 all: $(BUILD)/sluice $(UNIT_BIN) $(ITEST_BIN) $(BENCH_BIN) $(EXAMPLE_SO) \
      $(BUILD)/tests/libpowerloss.so
@@ -179,6 +179,9 @@ bench-faults: deps all
 
 bench-abuse: deps all
 	bench/run-abuse $(BUILD)
+
+bench-cluster: deps all
+	bench/run-cluster-failover $(BUILD) 7
 
 bench-join: deps all
 	bench/run-join-bench $(BUILD)
