@@ -9,6 +9,9 @@
 #   cluster_status I                `sluice cluster status --json` asked of node I
 #   wait_leader I [EXCEPT]          waits (up to 30 s) until node I knows a quorum leader other
 #                                   than EXCEPT; prints its id
+#   wait_registered I               waits (up to 30 s) until every running node has node I
+#                                   registered, alive, at its current Kafka port (a restarted
+#                                   node gets a new port: clients told the old one would stall)
 #   cluster_stop                    stops every running node
 set -euo pipefail
 SLUICE_BUILD=${SLUICE_BUILD:-build}
@@ -86,6 +89,25 @@ wait_leader() {
     sleep 0.05
   done
   fail "node $i saw no quorum leader (other than $except) within 30 s"
+}
+
+wait_registered() {
+  local i=$1 j ok
+  for _ in $(seq 1 $((300 * mult))); do
+    ok=1
+    for j in $(seq 1 "$N_NODES"); do
+      [[ -n "${NODE_PID[$j]:-}" ]] || continue
+      cluster_status "$j" | $PY -c "
+import json, sys
+try: bs = json.load(sys.stdin)['brokers']
+except Exception: sys.exit(1)
+sys.exit(0 if any(b['id'] == $i and b['alive'] and b['port'] == ${NODE_PORT[$i]} for b in bs) else 1)
+" || { ok=0; break; }
+    done
+    [[ $ok == 1 ]] && return 0
+    sleep 0.1
+  done
+  fail "node $i not registered at port ${NODE_PORT[$i]} everywhere within 30 s"
 }
 
 cluster_stop() {
