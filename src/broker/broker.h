@@ -228,6 +228,7 @@ SL_HANDLER(DescribeLogDirs);
 SL_HANDLER(IncrementalAlterConfigs);
 SL_HANDLER(DescribeClientQuotas);
 SL_HANDLER(AlterClientQuotas);
+SL_HANDLER(DescribeCluster);
 
 /* ---- client quotas (handle_quota.c) ---- */
 /* Replays one SL_META_QUOTA record's configs (entity and values) into b->quotas. */

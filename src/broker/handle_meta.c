@@ -236,3 +236,38 @@ SL_HANDLER(Metadata) {
     free(errs);
     return SL_OK;
 }
+
+/* DescribeCluster v0 (flexible; KIP-700):
+ *   request:  include_cluster_authorized_operations (bool)
+ *   response: throttle_time_ms, error_code, error_message, cluster_id, controller_id,
+ *             brokers {broker_id, host, port, rack}, cluster_authorized_operations
+ * The same brokers and controller as Metadata: the live registered brokers and the quorum
+ * leader in a cluster, this broker alone otherwise. */
+SL_HANDLER(DescribeCluster) {
+    sl_broker_t *b = req->broker;
+    sl_reader_t *rd = &req->rd;
+    bool ops = sl_rd_bool(rd);
+    sl_rd_tags(rd, true);
+    if (rd->err) {
+        return rd->err;
+    }
+    sl_writer_t *wr = &req->wr;
+    sl_wr_i32(wr, 0);           /* throttle_time_ms */
+    sl_wr_i16(wr, KERR_NONE);   /* error_code */
+    sl_wr_strz(wr, true, NULL); /* error_message */
+    sl_wr_strz(wr, true, b->cluster_id);
+    sl_wr_i32(wr, b->cluster ? sl_cluster_controller(b) : (int32_t)b->conf.node_id);
+    if (b->cluster) {
+        sl_cluster_write_brokers(b, wr, true, 1);
+    } else {
+        sl_wr_array_len(wr, true, 1);
+        sl_wr_i32(wr, (int32_t)b->conf.node_id);
+        sl_wr_strz(wr, true, b->adv_host);
+        sl_wr_i32(wr, b->adv_port);
+        sl_wr_strz(wr, true, NULL); /* rack */
+        sl_wr_tags(wr, true);
+    }
+    sl_wr_i32(wr, ops ? SL_CLUSTER_OPS_ALL : INT32_MIN);
+    sl_wr_tags(wr, true);
+    return SL_OK;
+}

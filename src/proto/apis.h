@@ -42,7 +42,8 @@
     X(DescribeLogDirs, 35, 0, 4, 2)                                                                \
     X(IncrementalAlterConfigs, 44, 0, 1, 1)                                                        \
     X(DescribeClientQuotas, 48, 0, 1, 1)                                                           \
-    X(AlterClientQuotas, 49, 0, 1, 1)
+    X(AlterClientQuotas, 49, 0, 1, 1)                                                              \
+    X(DescribeCluster, 60, 0, 0, 0)
 
 enum {
 #define SL_API_ENUM(name, key, min, max, flex) SL_API_##name = key,

@@ -35,6 +35,10 @@ create() { "$SLUICE" topic create -b "127.0.0.1:${NODE_PORT[$1]}" "${@:2}"; }
 leader=$(wait_leader 1)
 echo "quorum leader: $leader"
 for i in 1 2 3; do wait_registered $i; done
+# DescribeCluster (60) names the same brokers, at their addresses, and the quorum leader.
+dc=$($PY "$(dirname "$0")/describe_cluster.py" "127.0.0.1:${NODE_PORT[2]}") || fail "DescribeCluster"
+[[ $dc == "controller=$leader brokers=1@127.0.0.1:${NODE_PORT[1]},2@127.0.0.1:${NODE_PORT[2]},3@127.0.0.1:${NODE_PORT[3]}" ]] ||
+  fail "DescribeCluster: $dc"
 
 # A topic created on a follower is everywhere, its 3 partitions led by 3 different brokers.
 follower=$(( leader % 3 + 1 ))
