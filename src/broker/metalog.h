@@ -5,8 +5,10 @@
 #ifndef SL_METALOG_H
 #define SL_METALOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "broker/config.h"
 #include "common/buf.h"
@@ -65,6 +67,13 @@ void sl_metalog_close(sl_metalog_t *ml);
  * which it does once the record is committed by the quorum. */
 typedef sl_err_t sl_meta_propose_fn(const uint8_t *rec, size_t len, void *opaque);
 sl_metalog_t *sl_metalog_new_proposer(sl_meta_propose_fn *propose, void *opaque);
+
+/* Whether a topic record applies to the topic with this id: its id matches, or it has none
+ * (records written before deletions carried the id). */
+static inline bool sl_meta_names_topic(const sl_meta_rec_t *rec, const uint8_t id[16]) {
+    static const uint8_t zero[16];
+    return !memcmp(rec->id, zero, 16) || !memcmp(rec->id, id, 16);
+}
 
 /* Appends one framed record (length, CRC, body: the file format above) to `out`. */
 void sl_meta_encode(const sl_meta_rec_t *rec, sl_buf_t *out);

@@ -152,7 +152,7 @@ static void apply_rec(const sl_meta_rec_t *rec, void *opaque) {
         return;
     case SL_META_TOPIC_DELETE:
         for (mtopic_t **pp = &ms->topics; *pp; pp = &(*pp)->next) {
-            if (*pp == t) {
+            if (*pp == t && sl_meta_names_topic(rec, t->id)) {
                 *pp = t->next;
                 topic_free(t);
                 break;

@@ -397,6 +397,7 @@ static void drop_topic(sl_broker_t *b, sl_topic_t *t);
 
 int sl_topic_delete(sl_broker_t *b, sl_topic_t *t) {
     sl_meta_rec_t rec = {SL_META_TOPIC_DELETE, t->name, {0}, 0, NULL, 0};
+    memcpy(rec.id, t->id, 16); /* which incarnation of the name (cluster.c applies it late) */
     if (sl_metalog_append(b->metalog, &rec) != SL_OK) {
         return KERR_KAFKA_STORAGE_ERROR;
     }
@@ -609,7 +610,9 @@ void sl_topics_apply_live(sl_broker_t *b, const sl_meta_rec_t *rec) {
         }
         return;
     case SL_META_TOPIC_DELETE:
-        if (t) {
+        /* Only the incarnation it names: this broker may have deleted the topic and created it
+         * again before its own deletion came back through the log. */
+        if (t && sl_meta_names_topic(rec, t->id)) {
             drop_topic(b, t);
         }
         return;

@@ -148,6 +148,30 @@ TEST(mstate_topics_placement_and_snapshot_roundtrip) {
     sl_mstate_free(c);
 }
 
+TEST(mstate_delete_names_one_incarnation) {
+    sl_mstate_t *ms = sl_mstate_new();
+    sl_buf_t cmd = {0};
+    add(&cmd, (sl_meta_rec_t){SL_META_TOPIC_CREATE, "t", {1}, 1, NULL, 0});
+    sl_meta_assign_t a = {.leader = 1, .n_replicas = 1, .replicas = {1}};
+    add(&cmd, (sl_meta_rec_t){.type = SL_META_PLACEMENT, .name = "t", .assign = &a, .n_assign = 1});
+    /* a deletion of an older incarnation (id 9) leaves this one (id 1) alone */
+    add(&cmd, (sl_meta_rec_t){SL_META_TOPIC_DELETE, "t", {9}, 0, NULL, 0});
+    CHECK(apply(ms, &cmd) == SL_OK);
+    sl_meta_assign_t got;
+    CHECK(sl_mstate_assign(ms, "t", 0, &got));
+    add(&cmd, (sl_meta_rec_t){SL_META_TOPIC_DELETE, "t", {1}, 0, NULL, 0});
+    CHECK(apply(ms, &cmd) == SL_OK);
+    CHECK(!sl_mstate_assign(ms, "t", 0, &got));
+    /* an id-less deletion (older logs) removes whatever has the name */
+    add(&cmd, (sl_meta_rec_t){SL_META_TOPIC_CREATE, "t", {2}, 1, NULL, 0});
+    add(&cmd, (sl_meta_rec_t){.type = SL_META_PLACEMENT, .name = "t", .assign = &a, .n_assign = 1});
+    add(&cmd, (sl_meta_rec_t){SL_META_TOPIC_DELETE, "t", {0}, 0, NULL, 0});
+    CHECK(apply(ms, &cmd) == SL_OK);
+    CHECK(!sl_mstate_assign(ms, "t", 0, &got));
+    sl_buf_fini(&cmd);
+    sl_mstate_free(ms);
+}
+
 typedef struct seen {
     int n;
     sl_meta_type_t last;
