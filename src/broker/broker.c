@@ -17,6 +17,7 @@
 
 #include "admin/admin.h"
 #include "broker/broker.h"
+#include "broker/cluster.h"
 #include "broker/dynconf.h"
 #include "broker/quota.h"
 #include "broker/wait.h"
@@ -344,7 +345,9 @@ sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err) {
     b->partition_limit =
         conf->max_partitions ? conf->max_partitions : SL_MAX(1000, SL_MIN(nofile, 100000));
     uint64_t t0 = sl_mono_ns();
-    if (sl_topics_load(b, err) != SL_OK) {
+    /* A cluster member's topics come from the quorum's log once it starts (cluster.c). */
+    if ((conf->controller_quorum_voters[0] ? sl_cluster_init(b, err) : sl_topics_load(b, err)) !=
+        SL_OK) {
         goto fail;
     }
     b->next_pid = b->pid_block_end; /* ids of an unfinished block are never reused */
@@ -413,6 +416,9 @@ sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err) {
                  !*host || !strcmp(host, "0.0.0.0") || !strcmp(host, "::") ? "127.0.0.1" : host);
         b->adv_port = sl_listener_port(b->listener);
     }
+    if (b->cluster && sl_cluster_start(b, err) != SL_OK) {
+        goto fail;
+    }
     if (conf->admin_listen[0] && strcmp(conf->admin_listen, "none") != 0) {
         char ahost[256];
         int aport;
@@ -470,6 +476,7 @@ void sl_broker_free(sl_broker_t *b) {
     }
     sl_listener_free(b->listener);
     sl_conn_close_all();
+    sl_cluster_stop(b);
     if (b->fsyncq && b->logsyncq) {
         sl_broker_flush(b);
     }

@@ -110,6 +110,8 @@ struct sl_broker {
     sl_histo_t *m_txn_commit_latency;
     struct sl_dynconf *dynconf; /* dynamic broker configs, NULL until one is set (dynconf.h) */
     uint64_t trash_seq;         /* names in <data-dir>/.deleted (trash.c) */
+    struct sl_cluster *cluster; /* the controller quorum, NULL for a single broker (cluster.c) */
+    int32_t create_rf;          /* replication factor of the topic being created (cluster) */
 };
 
 /* The user a request's quotas are looked up by: the connection's principal. Every connection is
@@ -137,6 +139,14 @@ int sl_topic_set_configs(sl_broker_t *b, sl_topic_t *t, const sl_kv_t *configs, 
                          bool validate_only, char *err);
 /* Replays the metadata log and opens every partition. */
 SL_MUST_USE sl_err_t sl_topics_load(sl_broker_t *b, char *err);
+/* Cluster mode: the table starts empty and fills from the quorum's committed records; appends go
+ * to `metalog` (a proposer, metalog.h). */
+SL_MUST_USE sl_err_t sl_topics_load_cluster(sl_broker_t *b, void *metalog);
+struct sl_meta_rec;
+/* Cluster mode: applies one committed record to the live table (idempotent; cluster.c). */
+void sl_topics_apply_live(sl_broker_t *b, const struct sl_meta_rec *rec);
+/* Cluster mode: removes a topic a restored snapshot no longer has. */
+void sl_topic_drop(sl_broker_t *b, sl_topic_t *t);
 void sl_topics_close(sl_broker_t *b);
 /* Calls fn for every topic in unspecified order. */
 void sl_topics_each(sl_broker_t *b, void (*fn)(sl_topic_t *t, void *opaque), void *opaque);
@@ -219,6 +229,7 @@ SL_HANDLER(DescribeLogDirs);
 SL_HANDLER(IncrementalAlterConfigs);
 SL_HANDLER(DescribeClientQuotas);
 SL_HANDLER(AlterClientQuotas);
+SL_HANDLER(DescribeCluster);
 
 /* ---- client quotas (handle_quota.c) ---- */
 /* Replays one SL_META_QUOTA record's configs (entity and values) into b->quotas. */

@@ -152,6 +152,20 @@ const sl_conf_def_t sl_broker_conf_defs[] = {
      "Samples a client's quota rate is measured over"},
     {"quota.window.size.seconds", SL_CONF_INT, "1", 1, 3600, B(quota_window_size_s), 0,
      "Length of one quota sample"},
+    {"controller.quorum.voters", SL_CONF_STR, "", 0, 0, B(controller_quorum_voters), 0,
+     "Cluster mode: the Raft metadata quorum, ID@HOST:PORT,... (every listed node is a voter; "
+     "node.id must be one of them). Empty: a single broker"},
+    {"controller.quorum.election.timeout.ms", SL_CONF_INT, "1000", 50, 60000,
+     B(controller_election_timeout_ms), 0,
+     "Cluster mode: a follower that hears no leader for this long (randomised up to twice it) "
+     "starts an election"},
+    {"broker.heartbeat.interval.ms", SL_CONF_INT, "500", 10, 60000, B(broker_heartbeat_interval_ms),
+     0, "Cluster mode: how often a broker renews its lease with the controller"},
+    {"broker.session.timeout.ms", SL_CONF_INT, "3000", 100, 600000, B(broker_session_timeout_ms), 0,
+     "Cluster mode: a broker not heard from for this long is fenced (offline in metadata)"},
+    {"metadata.snapshot.entries", SL_CONF_INT, "1024", 4, 10000000, B(metadata_snapshot_entries), 0,
+     "Cluster mode: the quorum snapshots its metadata and compacts its log every this many "
+     "entries (sluice; Kafka counts bytes)"},
 };
 const size_t sl_broker_conf_n_defs = sizeof sl_broker_conf_defs / sizeof sl_broker_conf_defs[0];
 

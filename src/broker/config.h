@@ -64,6 +64,11 @@ typedef struct sl_broker_conf {
     int64_t quota_consumer_default;
     int64_t quota_window_num;
     int64_t quota_window_size_s;
+    char controller_quorum_voters[SL_CONF_STR_MAX]; /* "": single node (cluster.c) */
+    int64_t controller_election_timeout_ms;
+    int64_t broker_heartbeat_interval_ms;
+    int64_t broker_session_timeout_ms;
+    int64_t metadata_snapshot_entries;
 } sl_broker_conf_t;
 
 extern const sl_conf_def_t sl_broker_conf_defs[];

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "broker/broker.h"
+#include "broker/cluster.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "proto/apis.h"
@@ -90,6 +91,22 @@ sl_err_t sl_broker_on_frame(sl_conn_t *conn, const uint8_t *frame, size_t len, v
     req->api_version = sl_rd_i16(&req->rd);
     req->correlation_id = sl_rd_i32(&req->rd);
     req->client_id = sl_rd_str(&req->rd, false);
+    if (!req->rd.err && req->api_key == SL_CLUSTER_API_KEY && b->cluster) {
+        /* Between brokers of a cluster (cluster.h): header v1, response header v0. */
+        req->resp = sl_conn_resp_new(conn);
+        req->wr.buf = sl_resp_buf(req->resp);
+        sl_wr_i32(&req->wr, req->correlation_id);
+        sl_err_t rc = sl_cluster_handle(req);
+        if (rc != SL_OK) {
+            log_bad(conn, req, "malformed cluster request");
+            sl_resp_discard(req->resp);
+            free(req);
+            return SL_ERR_INVAL;
+        }
+        sl_resp_finish(req->resp);
+        free(req);
+        return SL_OK;
+    }
     api_entry_t *e = (req->api_key >= 0 && req->api_key < 128) ? by_key[req->api_key] : NULL;
     if (req->rd.err || !e) {
         log_bad(conn, req, req->rd.err ? "bad request header" : "unknown api key");

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "broker/broker.h"
+#include "broker/cluster.h"
 #include "broker/dynconf.h"
 #include "proto/kerr.h"
 
@@ -226,13 +227,17 @@ SL_HANDLER(CreateTopics) {
         } else if (c->n_assign > 0) {
             err = sl_topic_create(b, c->name, c->n_assign, c->configs, c->n_configs, validate_only,
                                   msg);
-        } else if (c->rf != -1 && c->rf != 1) {
+        } else if (b->cluster &&
+                   (err = sl_cluster_check_rf(b, c->rf, msg)) != KERR_NONE) { /* cluster.c */
+        } else if (!b->cluster && c->rf != -1 && c->rf != 1) {
             err = KERR_INVALID_REPLICATION_FACTOR;
             snprintf(msg, sizeof msg, "Replication factor: %d larger than available brokers: 1.",
                      c->rf);
         } else {
+            b->create_rf = c->rf; /* the placement of a cluster's new topic (cluster.c) */
             err = sl_topic_create(b, c->name, c->partitions, c->configs, c->n_configs,
                                   validate_only, msg);
+            b->create_rf = 0;
         }
         sl_topic_t *t = err == KERR_NONE ? sl_topic_find(b, c->name) : NULL;
         sl_wr_str(wr, flex, c->name);
@@ -245,7 +250,7 @@ SL_HANDLER(CreateTopics) {
         }
         if (v >= 5) {
             sl_wr_i32(wr, t ? t->n_partitions : (err ? -1 : c->partitions));
-            sl_wr_i16(wr, err ? -1 : 1);
+            sl_wr_i16(wr, err ? -1 : (int16_t)(c->rf > 0 ? c->rf : 1));
             if (t) {
                 sl_wr_array_len(wr, flex, (int32_t)sl_topic_conf_n_defs);
                 for (size_t k = 0; k < sl_topic_conf_n_defs; k++) {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "broker/broker.h"
+#include "broker/cluster.h"
 #include "proto/aclops.h"
 #include "proto/kerr.h"
 
@@ -39,6 +40,46 @@ SL_HANDLER(ApiVersions) {
 
 static const uint8_t zero_uuid[16];
 
+/* Cluster mode: the partition as the quorum placed it. Only the leader holds data until
+ * replication lands, so the ISR is the leader alone; a leader whose lease expired makes the
+ * partition LEADER_NOT_AVAILABLE with leader -1 (no other replica has its data to take over). */
+static void write_cluster_partition(sl_req_t *req, sl_topic_t *t, int32_t i) {
+    sl_writer_t *wr = &req->wr;
+    int16_t v = req->api_version;
+    bool flex = req->flex;
+    sl_meta_assign_t a;
+    bool live;
+    int32_t offline[SL_META_MAX_REPLICAS], n_off;
+    if (!sl_cluster_partition(req->broker, t->name, i, &a, &live, offline, &n_off)) {
+        a = (sl_meta_assign_t){.leader = -1};
+        live = false;
+    }
+    int16_t err = !live                                ? KERR_LEADER_NOT_AVAILABLE
+                  : sl_plog_offline(t->parts[i]->plog) ? KERR_KAFKA_STORAGE_ERROR
+                                                       : KERR_NONE;
+    sl_wr_i16(wr, err);
+    sl_wr_i32(wr, i);
+    sl_wr_i32(wr, live ? a.leader : -1);
+    if (v >= 7) {
+        sl_wr_i32(wr, a.epoch);
+    }
+    sl_wr_array_len(wr, flex, a.n_replicas);
+    for (int32_t r = 0; r < a.n_replicas; r++) {
+        sl_wr_i32(wr, a.replicas[r]);
+    }
+    sl_wr_array_len(wr, flex, live ? 1 : 0);
+    if (live) {
+        sl_wr_i32(wr, a.leader); /* isr */
+    }
+    if (v >= 5) {
+        sl_wr_array_len(wr, flex, n_off);
+        for (int32_t r = 0; r < n_off; r++) {
+            sl_wr_i32(wr, offline[r]);
+        }
+    }
+    sl_wr_tags(wr, flex);
+}
+
 static void write_topic(sl_req_t *req, sl_topic_t *t, int16_t err, sl_str_t name, bool ops) {
     sl_writer_t *wr = &req->wr;
     int16_t v = req->api_version;
@@ -54,7 +95,10 @@ static void write_topic(sl_req_t *req, sl_topic_t *t, int16_t err, sl_str_t name
     int32_t np = t ? t->n_partitions : 0;
     sl_wr_array_len(wr, flex, np);
     int32_t node = (int32_t)req->broker->conf.node_id;
-    for (int32_t i = 0; i < np; i++) {
+    for (int32_t i = 0; i < np && req->broker->cluster; i++) {
+        write_cluster_partition(req, t, i);
+    }
+    for (int32_t i = 0; i < np && !req->broker->cluster; i++) {
         /* A partition whose log could not be opened at start-up is offline. */
         sl_wr_i16(wr, sl_plog_offline(t->parts[i]->plog) ? KERR_KAFKA_STORAGE_ERROR : KERR_NONE);
         sl_wr_i32(wr, i);
@@ -152,19 +196,24 @@ SL_HANDLER(Metadata) {
     if (v >= 3) {
         sl_wr_i32(wr, 0); /* throttle_time_ms */
     }
-    sl_wr_array_len(wr, flex, 1);
-    sl_wr_i32(wr, (int32_t)b->conf.node_id);
-    sl_wr_strz(wr, flex, b->adv_host);
-    sl_wr_i32(wr, b->adv_port);
-    if (v >= 1) {
-        sl_wr_strz(wr, flex, NULL); /* rack */
+    if (b->cluster) {
+        sl_cluster_write_brokers(b, wr, flex, v);
+    } else {
+        sl_wr_array_len(wr, flex, 1);
+        sl_wr_i32(wr, (int32_t)b->conf.node_id);
+        sl_wr_strz(wr, flex, b->adv_host);
+        sl_wr_i32(wr, b->adv_port);
+        if (v >= 1) {
+            sl_wr_strz(wr, flex, NULL); /* rack */
+        }
+        sl_wr_tags(wr, flex);
     }
-    sl_wr_tags(wr, flex);
     if (v >= 2) {
         sl_wr_strz(wr, flex, b->cluster_id);
     }
     if (v >= 1) {
-        sl_wr_i32(wr, (int32_t)b->conf.node_id); /* controller */
+        /* controller: the quorum leader in a cluster */
+        sl_wr_i32(wr, b->cluster ? sl_cluster_controller(b) : (int32_t)b->conf.node_id);
     }
     if (all) {
         sl_wr_array_len(wr, flex, (int32_t)b->n_topics);
@@ -185,5 +234,40 @@ SL_HANDLER(Metadata) {
     sl_wr_tags(wr, flex);
     free(names);
     free(errs);
+    return SL_OK;
+}
+
+/* DescribeCluster v0 (flexible; KIP-700):
+ *   request:  include_cluster_authorized_operations (bool)
+ *   response: throttle_time_ms, error_code, error_message, cluster_id, controller_id,
+ *             brokers {broker_id, host, port, rack}, cluster_authorized_operations
+ * The same brokers and controller as Metadata: the live registered brokers and the quorum
+ * leader in a cluster, this broker alone otherwise. */
+SL_HANDLER(DescribeCluster) {
+    sl_broker_t *b = req->broker;
+    sl_reader_t *rd = &req->rd;
+    bool ops = sl_rd_bool(rd);
+    sl_rd_tags(rd, true);
+    if (rd->err) {
+        return rd->err;
+    }
+    sl_writer_t *wr = &req->wr;
+    sl_wr_i32(wr, 0);           /* throttle_time_ms */
+    sl_wr_i16(wr, KERR_NONE);   /* error_code */
+    sl_wr_strz(wr, true, NULL); /* error_message */
+    sl_wr_strz(wr, true, b->cluster_id);
+    sl_wr_i32(wr, b->cluster ? sl_cluster_controller(b) : (int32_t)b->conf.node_id);
+    if (b->cluster) {
+        sl_cluster_write_brokers(b, wr, true, 1);
+    } else {
+        sl_wr_array_len(wr, true, 1);
+        sl_wr_i32(wr, (int32_t)b->conf.node_id);
+        sl_wr_strz(wr, true, b->adv_host);
+        sl_wr_i32(wr, b->adv_port);
+        sl_wr_strz(wr, true, NULL); /* rack */
+        sl_wr_tags(wr, true);
+    }
+    sl_wr_i32(wr, ops ? SL_CLUSTER_OPS_ALL : INT32_MIN);
+    sl_wr_tags(wr, true);
     return SL_OK;
 }

@@ -393,11 +393,20 @@ int sl_topic_create(sl_broker_t *b, sl_str_t name, int32_t n_partitions, const s
     return KERR_NONE;
 }
 
+static void drop_topic(sl_broker_t *b, sl_topic_t *t);
+
 int sl_topic_delete(sl_broker_t *b, sl_topic_t *t) {
     sl_meta_rec_t rec = {SL_META_TOPIC_DELETE, t->name, {0}, 0, NULL, 0};
+    memcpy(rec.id, t->id, 16); /* which incarnation of the name (cluster.c applies it late) */
     if (sl_metalog_append(b->metalog, &rec) != SL_OK) {
         return KERR_KAFKA_STORAGE_ERROR;
     }
+    drop_topic(b, t);
+    return KERR_NONE;
+}
+
+/* Removes a topic whose deletion is recorded: its partitions close and their directories go. */
+static void drop_topic(sl_broker_t *b, sl_topic_t *t) {
     /* Finish running syncs and pending acks=all produces: they hold pointers to these
      * partitions. */
     sl_broker_flush(b);
@@ -416,7 +425,6 @@ int sl_topic_delete(sl_broker_t *b, sl_topic_t *t) {
     sl_trash_empty(b);
     sl_log(SL_LOG_INFO, "broker", "topic=%s msg=\"deleted\"", t->name);
     topic_free(t);
-    return KERR_NONE;
 }
 
 int sl_topic_add_partitions(sl_broker_t *b, sl_topic_t *t, int32_t new_total, bool validate_only,
@@ -450,6 +458,8 @@ int sl_topic_add_partitions(sl_broker_t *b, sl_topic_t *t, int32_t new_total, bo
     return KERR_NONE;
 }
 
+static void set_configs(sl_topic_t *t, const sl_kv_t *configs, size_t n, const sl_topic_conf_t *tc);
+
 int sl_topic_set_configs(sl_broker_t *b, sl_topic_t *t, const sl_kv_t *configs, size_t n,
                          bool validate_only, char *err) {
     sl_topic_conf_t tc;
@@ -464,16 +474,22 @@ int sl_topic_set_configs(sl_broker_t *b, sl_topic_t *t, const sl_kv_t *configs, 
         snprintf(err, SL_ERRLEN, "metadata log write failed");
         return KERR_KAFKA_STORAGE_ERROR;
     }
+    set_configs(t, configs, n, &tc);
+    return KERR_NONE;
+}
+
+/* Installs recorded config overrides and their effective values, down to every partition. */
+static void set_configs(sl_topic_t *t, const sl_kv_t *configs, size_t n,
+                        const sl_topic_conf_t *tc) {
     free_kv(t->configs, t->n_configs);
     t->configs = dup_kv(configs, n);
     t->n_configs = n;
-    t->conf = tc;
+    t->conf = *tc;
     sl_plog_conf_t pc;
-    sl_topic_conf_to_plog(&tc, &pc);
+    sl_topic_conf_to_plog(tc, &pc);
     for (int32_t i = 0; i < t->n_partitions; i++) {
         sl_plog_set_conf(t->parts[i]->plog, &pc);
     }
-    return KERR_NONE;
 }
 
 /* Replay: build the table in memory; partitions are opened afterwards. */
@@ -530,6 +546,10 @@ static void apply_rec(const sl_meta_rec_t *rec, void *opaque) {
             }
         }
         return;
+    case SL_META_BROKER_REG:
+    case SL_META_BROKER_FENCE:
+    case SL_META_PLACEMENT:
+        return; /* cluster records: the quorum's image holds them (mstate.c) */
     }
 }
 
@@ -567,4 +587,69 @@ void sl_topics_close(sl_broker_t *b) {
     b->topic_tab_size = b->n_topics = 0;
     sl_metalog_close(b->metalog);
     b->metalog = NULL;
+}
+
+/* Cluster mode. A committed record this broker did not make itself (or made and has applied
+ * already: every case is idempotent) takes effect on the live table: partitions open or close
+ * as on the broker that proposed it. */
+void sl_topics_apply_live(sl_broker_t *b, const sl_meta_rec_t *rec) {
+    sl_topic_t *t = rec->name ? sl_topic_find(b, zstr(rec->name)) : NULL;
+    char err[SL_ERRLEN];
+    switch (rec->type) {
+    case SL_META_TOPIC_CREATE:
+        if (!t) {
+            apply_rec(rec, b);
+            t = sl_topic_find(b, zstr(rec->name));
+            int32_t n = t->n_partitions;
+            t->n_partitions = 0;
+            if (open_parts_ex(b, t, 0, n, true, err) != SL_OK) {
+                sl_log(SL_LOG_ERROR, "cluster", "topic=%s msg=\"%s\"", t->name, err);
+            }
+            sl_log(SL_LOG_INFO, "cluster", "topic=%s partitions=%d msg=\"created by the quorum\"",
+                   t->name, n);
+        }
+        return;
+    case SL_META_TOPIC_DELETE:
+        /* Only the incarnation it names: this broker may have deleted the topic and created it
+         * again before its own deletion came back through the log. */
+        if (t && sl_meta_names_topic(rec, t->id)) {
+            drop_topic(b, t);
+        }
+        return;
+    case SL_META_PARTITIONS:
+        if (t && rec->partitions > t->n_partitions && rec->partitions <= MAX_PARTITIONS &&
+            open_new_parts(b, t, rec->partitions, err) != SL_OK) {
+            sl_log(SL_LOG_ERROR, "cluster", "topic=%s msg=\"%s\"", t->name, err);
+        }
+        return;
+    case SL_META_CONFIGS:
+        if (t) {
+            sl_topic_conf_t tc;
+            if (sl_topic_conf_build(&b->conf, rec->configs, rec->n_configs, &tc, err) != SL_OK) {
+                SL_ASSERT(sl_topic_conf_build(&b->conf, NULL, 0, &tc, err) == SL_OK);
+            }
+            set_configs(t, rec->configs, rec->n_configs, &tc);
+        }
+        return;
+    case SL_META_PID_BLOCK:
+        /* A block another broker reserved: this broker's next block starts after it. */
+        if (rec->value > b->pid_block_end) {
+            b->pid_block_end = rec->value;
+            b->next_pid = SL_MAX(b->next_pid, rec->value);
+        }
+        return;
+    default:
+        apply_rec(rec, b);
+        return;
+    }
+}
+
+void sl_topic_drop(sl_broker_t *b, sl_topic_t *t) {
+    drop_topic(b, t);
+}
+
+sl_err_t sl_topics_load_cluster(sl_broker_t *b, void *metalog) {
+    sl_trash_start(b);
+    b->metalog = metalog;
+    return SL_OK;
 }

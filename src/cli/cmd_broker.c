@@ -10,18 +10,21 @@
 void sl_broker_write_port_file(sl_broker_t *b, const char *path, char *err);
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: sluice broker [options]\n"
-            "  --data-dir DIR          data directory (default ./data)\n"
-            "  --listen HOST:PORT      Kafka protocol listener (default 127.0.0.1:9092; port 0 =\n"
-            "                          any free port)\n"
-            "  --admin-listen HOST:PORT  admin HTTP: /health /ready /metrics (default\n"
-            "                          127.0.0.1:9644; 'none' disables)\n"
-            "  --advertise HOST:PORT   address given to clients (default: the bound listener)\n"
-            "  --config FILE           Kafka-style properties file\n"
-            "  --set KEY=VALUE         set one property (repeatable; overrides --config)\n"
-            "  --port-file FILE        write the bound ports (kafka=N, admin=N) atomically\n"
-            "  --help-config           list every property with its default\n");
+    fprintf(
+        f, "usage: sluice broker [options]\n"
+           "  --data-dir DIR          data directory (default ./data)\n"
+           "  --listen HOST:PORT      Kafka protocol listener (default 127.0.0.1:9092; port 0 =\n"
+           "                          any free port)\n"
+           "  --admin-listen HOST:PORT  admin HTTP: /health /ready /metrics (default\n"
+           "                          127.0.0.1:9644; 'none' disables)\n"
+           "  --advertise HOST:PORT   address given to clients (default: the bound listener)\n"
+           "  --config FILE           Kafka-style properties file\n"
+           "  --set KEY=VALUE         set one property (repeatable; overrides --config)\n"
+           "  --port-file FILE        write the bound ports (kafka=N, admin=N) atomically\n"
+           "  --node-id N             this broker's id (node.id)\n"
+           "  --controller-quorum ID@HOST:PORT,...  join a cluster whose Raft metadata quorum\n"
+           "                          is these voters (controller.quorum.voters; docs/cluster.md)\n"
+           "  --help-config           list every property with its default\n");
 }
 
 static void help_config(void) {
@@ -33,11 +36,18 @@ static void help_config(void) {
 
 int sl_cmd_broker(int argc, char **argv) {
     static const struct option opts[] = {
-        {"data-dir", required_argument, 0, 'd'},     {"listen", required_argument, 0, 'l'},
-        {"admin-listen", required_argument, 0, 'a'}, {"advertise", required_argument, 0, 'A'},
-        {"config", required_argument, 0, 'c'},       {"set", required_argument, 0, 's'},
-        {"port-file", required_argument, 0, 'p'},    {"help", no_argument, 0, 'h'},
-        {"help-config", no_argument, 0, 'H'},        {0, 0, 0, 0},
+        {"data-dir", required_argument, 0, 'd'},
+        {"listen", required_argument, 0, 'l'},
+        {"admin-listen", required_argument, 0, 'a'},
+        {"advertise", required_argument, 0, 'A'},
+        {"config", required_argument, 0, 'c'},
+        {"set", required_argument, 0, 's'},
+        {"port-file", required_argument, 0, 'p'},
+        {"help", no_argument, 0, 'h'},
+        {"help-config", no_argument, 0, 'H'},
+        {"node-id", required_argument, 0, 'n'},
+        {"controller-quorum", required_argument, 0, 'q'},
+        {0, 0, 0, 0},
     };
     sl_broker_conf_t conf;
     sl_conf_defaults(sl_broker_conf_defs, sl_broker_conf_n_defs, &conf);
@@ -80,6 +90,12 @@ int sl_cmd_broker(int argc, char **argv) {
             break;
         case 'A':
             key = "advertised.listeners";
+            break;
+        case 'n':
+            key = "node.id";
+            break;
+        case 'q':
+            key = "controller.quorum.voters";
             break;
         case 'p':
             port_file = optarg;

@@ -1,19 +1,26 @@
-/* cmd_cluster.c -- `sluice cluster info|health|config`: what the cluster's metadata and the
- * broker's DescribeConfigs say. health exits 1 when the cluster is not healthy (a partition
- * without a leader or with an error), so scripts can wait on it. */
+/* cmd_cluster.c -- `sluice cluster info|health|config|status`: what the cluster's metadata and
+ * the broker's DescribeConfigs say. health exits 1 when the cluster is not healthy (a partition
+ * without a leader or with an error), so scripts can wait on it. status asks a sluice broker for
+ * its view of the controller quorum (brokers, Raft leader and log, offline partitions) over the
+ * brokers' private request (broker/cluster.h); it exits 1 when the quorum has no leader. */
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/cluster.h"
 #include "cli/cli.h"
+#include "common/codec.h"
+#include "net/listener.h"
 
 static void usage(FILE *f) {
     fprintf(f, "usage: sluice cluster info [--json]      brokers, controller, cluster id, topics\n"
                "       sluice cluster health [--json]    exit 0 only if every partition has a "
                "leader\n"
                "       sluice cluster config [--json]    the broker's configuration\n"
+               "       sluice cluster status [--json]    a sluice cluster's brokers, quorum and "
+               "offline partitions\n"
                "options: -b HOST:PORT (default $SLUICE_BROKERS, else 127.0.0.1:9092), "
                "-X librdkafka.key=value\n");
 }
@@ -127,6 +134,77 @@ static int cluster_config(rd_kafka_t *rk, bool json) {
     return rc;
 }
 
+/* Asks the first bootstrap broker for its cluster status (a JSON document). */
+static int cluster_status(const sl_client_opts_t *co, bool as_json) {
+    char first[256], host[256], err[SL_ERRLEN];
+    snprintf(first, sizeof first, "%s", sl_client_brokers(co));
+    first[strcspn(first, ",")] = 0;
+    int port;
+    if (sl_parse_hostport(first, host, sizeof host, &port) != SL_OK) {
+        fprintf(stderr, "sluice: cluster status: expected HOST:PORT, got '%s'\n", first);
+        return 2;
+    }
+    uint8_t body[5];
+    sl_buf_t req = {0}, resp = {0};
+    sl_writer_t wr = {&req};
+    sl_wr_i8(&wr, SL_CLUSTER_OP_STATUS);
+    sl_wr_i32(&wr, -1);
+    memcpy(body, req.data, sizeof body);
+    sl_buf_fini(&req);
+    if (sl_cluster_call(host, port, body, sizeof body, &resp, SL_CLI_TIMEOUT_MS, err) != SL_OK) {
+        fprintf(stderr, "sluice: cluster status: %s\n", err);
+        sl_buf_fini(&resp);
+        return 1;
+    }
+    sl_reader_t rd = sl_reader_init(resp.data, resp.len);
+    int16_t code = sl_rd_i16(&rd);
+    sl_bytes_t doc = sl_rd_bytes(&rd, false);
+    json_t *j =
+        !rd.err && code == 0 && doc.p ? json_loadb((const char *)doc.p, doc.len, 0, NULL) : NULL;
+    sl_buf_fini(&resp);
+    if (!j) {
+        fprintf(stderr, "sluice: cluster status: %s\n",
+                code ? "the broker is not in a cluster (no controller.quorum.voters)"
+                     : "malformed answer");
+        return 1;
+    }
+    json_t *q = json_object_get(j, "quorum");
+    int leader = (int)json_integer_value(json_object_get(q, "leader"));
+    if (as_json) {
+        sl_cli_print_json(json_incref(j));
+    } else {
+        printf("quorum: leader %d (asked node %d, %s), last index %lld, applied %lld\n", leader,
+               (int)json_integer_value(json_object_get(j, "node")),
+               json_string_value(json_object_get(q, "role")),
+               (long long)json_integer_value(json_object_get(q, "last_index")),
+               (long long)json_integer_value(json_object_get(q, "applied_index")));
+        size_t i;
+        json_t *v;
+        printf("voters:\n");
+        json_array_foreach(json_object_get(q, "voters"), i, v) {
+            int id = (int)json_integer_value(json_object_get(v, "id"));
+            printf("  %d %s%s\n", id, json_string_value(json_object_get(v, "address")),
+                   id == leader ? "  (leader)" : "");
+        }
+        printf("brokers:\n");
+        json_array_foreach(json_object_get(j, "brokers"), i, v) {
+            printf("  %d %s:%d %s\n", (int)json_integer_value(json_object_get(v, "id")),
+                   json_string_value(json_object_get(v, "host")),
+                   (int)json_integer_value(json_object_get(v, "port")),
+                   json_is_true(json_object_get(v, "alive")) ? "alive" : "OFFLINE (fenced)");
+        }
+        json_t *off = json_object_get(j, "offline_partitions");
+        printf("partitions with an offline leader: %zu\n", json_array_size(off));
+        json_array_foreach(off, i, v) {
+            printf("  %s-%d (leader %d)\n", json_string_value(json_object_get(v, "topic")),
+                   (int)json_integer_value(json_object_get(v, "partition")),
+                   (int)json_integer_value(json_object_get(v, "leader")));
+        }
+    }
+    json_decref(j);
+    return leader > 0 ? 0 : 1;
+}
+
 int sl_cmd_cluster(int argc, char **argv) {
     static const struct option opts[] = {
         {"brokers", required_argument, 0, 'b'},
@@ -157,6 +235,9 @@ int sl_cmd_cluster(int argc, char **argv) {
         return 2;
     }
     const char *verb = argv[optind];
+    if (!strcmp(verb, "status")) {
+        return cluster_status(&co, json);
+    }
     if (strcmp(verb, "info") && strcmp(verb, "health") && strcmp(verb, "config")) {
         fprintf(stderr, "sluice: cluster: unknown subcommand '%s'\n", verb);
         usage(stderr);

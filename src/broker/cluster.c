@@ -1,0 +1,831 @@
+/* cluster.c -- the broker's side of the controller quorum (see cluster.h).
+ *
+ * Threads and what they own:
+ *   loop thread   the topic table; proposes changes (blocking, bounded by PROPOSE_TIMEOUT_MS:
+ *                 metadata changes are rare) and applies committed commands from `pending`.
+ *   Raft thread   libraft (quorum.c); applies commands to the image and queues them for the
+ *                 loop, waking it through an eventfd.
+ *   heartbeat     registers this broker, renews its lease, and on the quorum leader fences
+ *                 brokers whose lease ran out.
+ * `mu` guards pending, seen and stopping; the image has its own lock.
+ *
+ * A proposal made on this node is applied by the proposing code itself (topics.c) before the
+ * committed copy reaches the loop; every live apply is idempotent, so that copy changes nothing.
+ * Known gaps of this slice: two brokers creating the same topic at once can both succeed (the
+ * second record is ignored everywhere but on its proposer), and producer-id blocks reserved by
+ * two brokers at once can overlap; both need the controller to decide, which the next slice
+ * does with leader-side validation. */
+#include "cluster.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker/mstate.h"
+#include "cluster/quorum.h"
+#include "common/clock.h"
+#include "common/codec.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "net/listener.h"
+#include "proto/kerr.h"
+
+#define PROPOSE_TIMEOUT_MS 5000
+#define RETRY_MS           50
+#define MAX_RESP_BYTES     (16u << 20)
+
+typedef struct item {
+    struct item *next;
+    bool snapshot; /* a restored snapshot: the whole image, not one command */
+    size_t len;
+    uint8_t data[];
+} item_t;
+
+typedef struct seen {
+    int32_t id;
+    uint64_t ms; /* monotonic time it was last heard from */
+} seen_t;
+
+struct sl_cluster {
+    sl_broker_t *b;
+    sl_quorum_t *q;
+    sl_mstate_t *ms;
+    sl_quorum_voter_t voters[SL_QUORUM_MAX_VOTERS];
+    size_t n_voters;
+    int32_t node;
+    char adv[300]; /* this broker's advertised HOST:PORT */
+    int efd;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    item_t *head, *tail;
+    seen_t seen[SL_MSTATE_MAX_BROKERS];
+    size_t n_seen;
+    bool stopping;
+    pthread_t hb;
+    bool hb_started;
+};
+
+/* ---- Raft thread: the state machine ---- */
+
+static void enqueue(sl_cluster_t *c, const uint8_t *p, size_t len, bool snapshot) {
+    item_t *it = sl_xmalloc(sizeof *it + len + 1);
+    it->next = NULL;
+    it->snapshot = snapshot;
+    it->len = len;
+    memcpy(it->data, p, len);
+    pthread_mutex_lock(&c->mu);
+    if (c->tail) {
+        c->tail->next = it;
+    } else {
+        c->head = it;
+    }
+    c->tail = it;
+    pthread_mutex_unlock(&c->mu);
+    uint64_t one = 1;
+    if (write(c->efd, &one, sizeof one) < 0 && errno != EAGAIN) {
+        sl_log(SL_LOG_ERROR, "cluster", "msg=\"eventfd write: %s\"", strerror(errno));
+    }
+}
+
+static void fsm_apply(void *opaque, const uint8_t *cmd, size_t len) {
+    sl_cluster_t *c = opaque;
+    if (sl_mstate_apply(c->ms, cmd, len) != SL_OK) {
+        /* Every node skips the same undecodable tail: the images stay equal. */
+        sl_log(SL_LOG_ERROR, "cluster", "msg=\"committed command does not decode\" bytes=%zu", len);
+    }
+    enqueue(c, cmd, len, false);
+}
+
+static void fsm_snapshot(void *opaque, sl_buf_t *out) {
+    sl_cluster_t *c = opaque;
+    sl_mstate_snapshot(c->ms, out);
+}
+
+static sl_err_t fsm_restore(void *opaque, const uint8_t *p, size_t len) {
+    sl_cluster_t *c = opaque;
+    sl_err_t rc = sl_mstate_restore(c->ms, p, len);
+    if (rc == SL_OK) {
+        enqueue(c, p, len, true);
+    }
+    return rc;
+}
+
+/* ---- loop thread: the topic table follows the log ---- */
+
+static void live_apply(const sl_meta_rec_t *rec, void *opaque) {
+    sl_topics_apply_live(opaque, rec);
+}
+
+typedef struct names {
+    char **v;
+    size_t n;
+} names_t;
+
+static void collect_name(const sl_meta_rec_t *rec, void *opaque) {
+    names_t *nm = opaque;
+    if (rec->type == SL_META_TOPIC_CREATE) {
+        nm->v = sl_xrealloc(nm->v, (nm->n + 1) * sizeof *nm->v);
+        nm->v[nm->n++] = sl_xstrdup(rec->name);
+    }
+}
+
+typedef struct sweep {
+    names_t *keep;
+    sl_topic_t **drop;
+    size_t n_drop;
+} sweep_t;
+
+static void find_stale(sl_topic_t *t, void *opaque) {
+    sweep_t *sw = opaque;
+    for (size_t i = 0; i < sw->keep->n; i++) {
+        if (!strcmp(sw->keep->v[i], t->name)) {
+            return;
+        }
+    }
+    sw->drop = sl_xrealloc(sw->drop, (sw->n_drop + 1) * sizeof *sw->drop);
+    sw->drop[sw->n_drop++] = t;
+}
+
+/* A snapshot replaces the state: topics it lacks were deleted while this node was away. */
+static void apply_snapshot(sl_broker_t *b, const uint8_t *p, size_t len) {
+    names_t keep = {0};
+    if (sl_meta_each(p, len, collect_name, &keep) != SL_OK ||
+        sl_meta_each(p, len, live_apply, b) != SL_OK) {
+        sl_log(SL_LOG_ERROR, "cluster", "msg=\"snapshot does not decode\"");
+    }
+    sweep_t sw = {&keep, NULL, 0};
+    sl_topics_each(b, find_stale, &sw);
+    for (size_t i = 0; i < sw.n_drop; i++) {
+        sl_log(SL_LOG_INFO, "cluster", "topic=%s msg=\"not in the snapshot: deleting\"",
+               sw.drop[i]->name);
+        sl_topic_drop(b, sw.drop[i]);
+    }
+    free(sw.drop);
+    for (size_t i = 0; i < keep.n; i++) {
+        free(keep.v[i]);
+    }
+    free(keep.v);
+}
+
+static void on_committed(sl_loop_t *loop, int fd, void *data, unsigned events) {
+    (void)loop;
+    (void)events;
+    sl_broker_t *b = data;
+    sl_cluster_t *c = b->cluster;
+    uint64_t n;
+    if (read(fd, &n, sizeof n) < 0 && errno != EAGAIN) {
+        sl_log(SL_LOG_ERROR, "cluster", "msg=\"eventfd read: %s\"", strerror(errno));
+    }
+    pthread_mutex_lock(&c->mu);
+    item_t *list = c->head;
+    c->head = c->tail = NULL;
+    pthread_mutex_unlock(&c->mu);
+    while (list) {
+        item_t *it = list;
+        list = it->next;
+        if (it->snapshot) {
+            apply_snapshot(b, it->data, it->len);
+        } else if (sl_meta_each(it->data, it->len, live_apply, b) != SL_OK) {
+            sl_log(SL_LOG_ERROR, "cluster", "msg=\"committed command does not decode\"");
+        }
+        free(it);
+    }
+}
+
+/* ---- talking to the quorum leader ---- */
+
+static bool write_all(int fd, const uint8_t *p, size_t n) {
+    while (n > 0) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR) {
+            continue;
+        }
+        if (k <= 0) {
+            return false;
+        }
+        p += k;
+        n -= (size_t)k;
+    }
+    return true;
+}
+
+sl_err_t sl_cluster_call(const char *host, int port, const uint8_t *body, size_t len,
+                         sl_buf_t *resp, int timeout_ms, char *err) {
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+    if (getaddrinfo(host, portstr, &hints, &ai) != 0 || !ai) {
+        snprintf(err, SL_ERRLEN, "cannot resolve %s", host);
+        return SL_ERR_IO;
+    }
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    sl_err_t rc = SL_ERR_IO;
+    if (fd < 0) {
+        snprintf(err, SL_ERRLEN, "socket: %s", strerror(errno));
+        freeaddrinfo(ai);
+        return SL_ERR_IO;
+    }
+    int r = connect(fd, ai->ai_addr, ai->ai_addrlen);
+    freeaddrinfo(ai);
+    struct pollfd pfd = {fd, POLLOUT, 0};
+    int soerr = 0;
+    socklen_t sl = sizeof soerr;
+    if ((r < 0 && errno != EINPROGRESS) ||
+        (r < 0 && (poll(&pfd, 1, timeout_ms) != 1 ||
+                   getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr))) {
+        snprintf(err, SL_ERRLEN, "connect %s:%d: %s", host, port,
+                 strerror(soerr   ? soerr
+                          : errno ? errno
+                                  : ETIMEDOUT));
+        close(fd);
+        return SL_ERR_IO;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0) {
+        snprintf(err, SL_ERRLEN, "socket options: %s", strerror(errno));
+        close(fd);
+        return SL_ERR_IO;
+    }
+    sl_buf_t out = {0};
+    sl_writer_t wr = {&out};
+    size_t at = sl_wr_i32(&wr, 0);
+    sl_wr_i16(&wr, SL_CLUSTER_API_KEY);
+    sl_wr_i16(&wr, 0);
+    sl_wr_i32(&wr, 1); /* correlation id */
+    sl_wr_strz(&wr, false, "sluice-cluster");
+    sl_wr_raw(&wr, body, len);
+    sl_wr_patch_i32(&wr, at, (int32_t)(out.len - 4));
+    uint8_t hdr[8];
+    size_t got = 0;
+    uint32_t n = 0;
+    if (!write_all(fd, out.data, out.len)) {
+        snprintf(err, SL_ERRLEN, "send to %s:%d: %s", host, port, strerror(errno));
+        goto done;
+    }
+    while (got < sizeof hdr) {
+        ssize_t k = read(fd, hdr + got, sizeof hdr - got);
+        if (k <= 0) {
+            snprintf(err, SL_ERRLEN, "no answer from %s:%d", host, port);
+            goto done;
+        }
+        got += (size_t)k;
+    }
+    n = sl_load_be32(hdr);
+    if (n < 4 || n > MAX_RESP_BYTES || sl_load_be32(hdr + 4) != 1) {
+        snprintf(err, SL_ERRLEN, "bad answer from %s:%d", host, port);
+        goto done;
+    }
+    resp->len = 0;
+    sl_buf_reserve(resp, n - 4);
+    got = 0;
+    while (got < n - 4) {
+        ssize_t k = read(fd, resp->data + got, n - 4 - got);
+        if (k <= 0) {
+            snprintf(err, SL_ERRLEN, "short answer from %s:%d", host, port);
+            goto done;
+        }
+        got += (size_t)k;
+    }
+    resp->len = n - 4;
+    rc = SL_OK;
+done:
+    sl_buf_fini(&out);
+    close(fd);
+    return rc;
+}
+
+static void sleep_ms(unsigned ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Sends one request to the quorum leader (known from libraft, reached at the Kafka address it
+ * registered). KERR_* from the leader, or -1 when it could not be reached. */
+static int call_leader(sl_cluster_t *c, uint64_t leader, const sl_buf_t *body, int timeout_ms) {
+    sl_mbroker_t lb;
+    if (!sl_mstate_broker(c->ms, (int32_t)leader, &lb) || !lb.port) {
+        return -1; /* the leader has not registered yet: try again shortly */
+    }
+    sl_buf_t resp = {0};
+    char err[SL_ERRLEN];
+    int code = -1;
+    if (sl_cluster_call(lb.host, lb.port, body->data, body->len, &resp, timeout_ms, err) == SL_OK) {
+        sl_reader_t rd = sl_reader_init(resp.data, resp.len);
+        int16_t e = sl_rd_i16(&rd);
+        code = rd.err ? -1 : e;
+    } else {
+        sl_log(SL_LOG_DEBUG, "cluster", "leader=%llu msg=\"%s\"", (unsigned long long)leader, err);
+    }
+    sl_buf_fini(&resp);
+    return code;
+}
+
+/* Commits a command through whichever node leads, retrying across elections for up to
+ * timeout_ms. SL_OK once committed; SL_AGAIN when no leader took it in time; SL_ERR_IO when
+ * the leader refused it. */
+static sl_err_t submit(sl_cluster_t *c, const uint8_t *cmd, size_t len, uint64_t timeout_ms) {
+    uint64_t deadline = sl_mono_ms() + timeout_ms;
+    sl_buf_t body = {0};
+    sl_writer_t wr = {&body};
+    sl_wr_i8(&wr, SL_CLUSTER_OP_PROPOSE);
+    sl_wr_i32(&wr, c->node);
+    sl_wr_i32(&wr, (int32_t)len);
+    sl_wr_raw(&wr, cmd, len);
+    sl_err_t rc = SL_AGAIN;
+    for (;;) {
+        uint64_t now = sl_mono_ms();
+        if (now >= deadline) {
+            break;
+        }
+        sl_quorum_status_t st;
+        sl_quorum_status(c->q, &st);
+        if (st.role == 3 /* RAFT_LEADER */) {
+            rc = sl_quorum_propose(c->q, cmd, len, deadline - now);
+            if (rc != SL_ERR_NOTFOUND) {
+                break; /* committed, timed out, or refused */
+            }
+            rc = SL_AGAIN;
+        } else if (st.leader_id) {
+            int code = call_leader(c, st.leader_id, &body, (int)(deadline - now));
+            if (code == KERR_NONE) {
+                rc = SL_OK;
+                break;
+            }
+            if (code > 0 && code != KERR_NOT_CONTROLLER && code != KERR_REQUEST_TIMED_OUT) {
+                rc = SL_ERR_IO;
+                break;
+            }
+        }
+        pthread_mutex_lock(&c->mu);
+        bool stopping = c->stopping;
+        pthread_mutex_unlock(&c->mu);
+        if (stopping) {
+            break;
+        }
+        sleep_ms(RETRY_MS);
+    }
+    sl_buf_fini(&body);
+    return rc;
+}
+
+/* ---- proposals from the broker (loop thread) ---- */
+
+typedef struct peek {
+    sl_meta_type_t type;
+    char name[256];
+    int32_t partitions;
+} peek_t;
+
+static void peek_rec(const sl_meta_rec_t *rec, void *opaque) {
+    peek_t *pk = opaque;
+    pk->type = rec->type;
+    snprintf(pk->name, sizeof pk->name, "%s", rec->name ? rec->name : "");
+    pk->partitions = rec->partitions;
+}
+
+/* The metadata log's append in cluster mode: a new topic or new partitions carry their
+ * placement in the same command, so no node ever sees one without the other. */
+static sl_err_t propose_rec(const uint8_t *rec, size_t len, void *opaque) {
+    sl_cluster_t *c = opaque;
+    sl_broker_t *b = c->b;
+    sl_buf_t cmd = {0};
+    sl_buf_append(&cmd, rec, len);
+    peek_t pk = {0};
+    if (sl_meta_each(rec, len, peek_rec, &pk) != SL_OK) {
+        sl_buf_fini(&cmd);
+        return SL_ERR_INVAL;
+    }
+    if (pk.type == SL_META_TOPIC_CREATE || pk.type == SL_META_PARTITIONS) {
+        int32_t first = 0;
+        int32_t rf = b->create_rf > 0 ? b->create_rf : 1;
+        if (pk.type == SL_META_PARTITIONS) {
+            sl_topic_t *t = sl_topic_find(b, (sl_str_t){pk.name, strlen(pk.name)});
+            sl_meta_assign_t a0;
+            first = t ? t->n_partitions : 0;
+            if (sl_mstate_assign(c->ms, pk.name, 0, &a0) && a0.n_replicas > 0) {
+                rf = a0.n_replicas;
+            }
+        }
+        int32_t count = pk.partitions - first, live = 0;
+        if (count < 0) {
+            count = 0;
+        }
+        sl_meta_assign_t *as = sl_xcalloc((size_t)count + 1, sizeof *as);
+        if (sl_mstate_place(c->ms, first, count, rf, as, &live) != SL_OK) {
+            /* fewer live brokers than replicas (raced with a fence): take what is live */
+            rf = SL_MAX(1, live);
+            if (live == 0 || sl_mstate_place(c->ms, first, count, rf, as, &live) != SL_OK) {
+                for (int32_t i = 0; i < count; i++) {
+                    as[i] = (sl_meta_assign_t){.leader = c->node, .n_replicas = 1};
+                    as[i].replicas[0] = c->node;
+                }
+            }
+        }
+        sl_meta_rec_t pl = {.type = SL_META_PLACEMENT,
+                            .name = pk.name,
+                            .partitions = first,
+                            .assign = as,
+                            .n_assign = (size_t)count};
+        sl_meta_encode(&pl, &cmd);
+        free(as);
+    }
+    sl_err_t rc = submit(c, cmd.data, cmd.len, PROPOSE_TIMEOUT_MS);
+    if (rc != SL_OK) {
+        sl_log(SL_LOG_WARN, "cluster", "type=%d msg=\"metadata change not committed: %s\"",
+               (int)pk.type, rc == SL_AGAIN ? "no quorum leader in time" : "refused");
+    }
+    sl_buf_fini(&cmd);
+    return rc;
+}
+
+/* ---- leases (heartbeat thread; `seen` is read and written under mu) ---- */
+
+static void mark_seen_locked(sl_cluster_t *c, int32_t id, uint64_t now) {
+    for (size_t i = 0; i < c->n_seen; i++) {
+        if (c->seen[i].id == id) {
+            c->seen[i].ms = now;
+            return;
+        }
+    }
+    if (c->n_seen < SL_MSTATE_MAX_BROKERS) {
+        c->seen[c->n_seen++] = (seen_t){id, now};
+    }
+}
+
+static void mark_seen(sl_cluster_t *c, int32_t id) {
+    pthread_mutex_lock(&c->mu);
+    mark_seen_locked(c, id, sl_mono_ms());
+    pthread_mutex_unlock(&c->mu);
+}
+
+static uint64_t last_seen(sl_cluster_t *c, int32_t id, uint64_t now) {
+    pthread_mutex_lock(&c->mu);
+    uint64_t t = 0;
+    bool found = false;
+    for (size_t i = 0; i < c->n_seen; i++) {
+        if (c->seen[i].id == id) {
+            t = c->seen[i].ms;
+            found = true;
+        }
+    }
+    if (!found) {
+        mark_seen_locked(c, id, now); /* first look: the lease starts now */
+        t = now;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return t;
+}
+
+static sl_err_t submit_rec(sl_cluster_t *c, const sl_meta_rec_t *rec, uint64_t timeout_ms) {
+    sl_buf_t buf = {0};
+    sl_meta_encode(rec, &buf);
+    sl_err_t rc = submit(c, buf.data, buf.len, timeout_ms);
+    sl_buf_fini(&buf);
+    return rc;
+}
+
+static void *heartbeat_main(void *arg) {
+    sl_cluster_t *c = arg;
+    const sl_broker_conf_t *conf = &c->b->conf;
+    uint64_t interval = (uint64_t)conf->broker_heartbeat_interval_ms;
+    uint64_t session = (uint64_t)conf->broker_session_timeout_ms;
+    bool was_leader = false;
+    for (;;) {
+        pthread_mutex_lock(&c->mu);
+        bool stopping = c->stopping;
+        pthread_mutex_unlock(&c->mu);
+        if (stopping) {
+            break;
+        }
+        sl_quorum_status_t st;
+        sl_quorum_status(c->q, &st);
+        bool leader = st.role == 3;
+        sl_mbroker_t me;
+        char addr[300] = "";
+        if (sl_mstate_broker(c->ms, c->node, &me)) {
+            snprintf(addr, sizeof addr, "%s:%d", me.host, (int)me.port);
+        }
+        if (st.leader_id && (!addr[0] || me.fenced || strcmp(addr, c->adv) != 0)) {
+            sl_meta_rec_t rec = {.type = SL_META_BROKER_REG, .name = c->adv, .value = c->node};
+            if (submit_rec(c, &rec, session) == SL_OK) {
+                sl_log(SL_LOG_INFO, "cluster", "node=%d address=%s msg=\"registered\"",
+                       (int)c->node, c->adv);
+            }
+        } else if (!leader && st.leader_id) {
+            sl_buf_t body = {0};
+            sl_writer_t wr = {&body};
+            sl_wr_i8(&wr, SL_CLUSTER_OP_HEARTBEAT);
+            sl_wr_i32(&wr, c->node);
+            (void)call_leader(c, st.leader_id, &body, (int)SL_MAX(interval * 2, 200));
+            sl_buf_fini(&body);
+        }
+        if (leader) {
+            uint64_t now = sl_mono_ms();
+            if (!was_leader) {
+                /* A new leader has heard from nobody yet: every lease restarts now. */
+                pthread_mutex_lock(&c->mu);
+                c->n_seen = 0;
+                pthread_mutex_unlock(&c->mu);
+            }
+            mark_seen(c, c->node);
+            sl_mbroker_t bs[SL_MSTATE_MAX_BROKERS];
+            size_t n = SL_MIN(sl_mstate_brokers(c->ms, bs, SL_MSTATE_MAX_BROKERS),
+                              (size_t)SL_MSTATE_MAX_BROKERS);
+            for (size_t i = 0; i < n; i++) {
+                if (bs[i].fenced || bs[i].id == c->node) {
+                    continue;
+                }
+                uint64_t t = last_seen(c, bs[i].id, now);
+                if (now - t > session) {
+                    sl_meta_rec_t rec = {
+                        .type = SL_META_BROKER_FENCE, .name = "", .value = bs[i].id};
+                    if (submit_rec(c, &rec, session) == SL_OK) {
+                        sl_log(SL_LOG_WARN, "cluster",
+                               "node=%d silent_ms=%llu msg=\"lease expired: fenced\"",
+                               (int)bs[i].id, (unsigned long long)(now - t));
+                    }
+                }
+            }
+        }
+        was_leader = leader;
+        struct timespec dl;
+        clock_gettime(CLOCK_MONOTONIC, &dl);
+        dl.tv_sec += (time_t)(interval / 1000);
+        dl.tv_nsec += (long)(interval % 1000) * 1000000L;
+        if (dl.tv_nsec >= 1000000000L) {
+            dl.tv_sec++;
+            dl.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&c->mu);
+        if (!c->stopping) {
+            pthread_cond_timedwait(&c->cv, &c->mu, &dl);
+        }
+        pthread_mutex_unlock(&c->mu);
+    }
+    return NULL;
+}
+
+/* ---- start and stop ---- */
+
+sl_err_t sl_cluster_init(sl_broker_t *b, char *err) {
+    if (b->conf.node_id < 1) {
+        snprintf(err, SL_ERRLEN, "controller.quorum.voters needs node.id >= 1");
+        return SL_ERR_INVAL;
+    }
+    sl_cluster_t *c = sl_xcalloc(1, sizeof *c);
+    c->b = b;
+    c->node = (int32_t)b->conf.node_id;
+    c->efd = -1;
+    if (sl_quorum_parse_voters(b->conf.controller_quorum_voters, c->voters, SL_QUORUM_MAX_VOTERS,
+                               &c->n_voters, err) != SL_OK) {
+        free(c);
+        return SL_ERR_INVAL;
+    }
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    c->ms = sl_mstate_new();
+    b->cluster = c;
+    return sl_topics_load_cluster(b, sl_metalog_new_proposer(propose_rec, c));
+}
+
+sl_err_t sl_cluster_start(sl_broker_t *b, char *err) {
+    sl_cluster_t *c = b->cluster;
+    snprintf(c->adv, sizeof c->adv, "%s:%d", b->adv_host, b->adv_port);
+    c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (c->efd < 0 || sl_loop_watch(b->loop, c->efd, SL_EV_READ, on_committed, b) != SL_OK) {
+        snprintf(err, SL_ERRLEN, "cluster: cannot watch an eventfd");
+        return SL_ERR_IO;
+    }
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/__raft", b->conf.data_dir);
+    sl_quorum_opts_t opts = {(unsigned)b->conf.controller_election_timeout_ms,
+                             (unsigned)b->conf.metadata_snapshot_entries};
+    sl_quorum_hooks_t hooks = {fsm_apply, fsm_snapshot, fsm_restore, c};
+    c->q = sl_quorum_start((uint64_t)c->node, c->voters, c->n_voters, dir, &opts, &hooks, err);
+    if (!c->q) {
+        return SL_ERR_IO;
+    }
+    if (pthread_create(&c->hb, NULL, heartbeat_main, c) != 0) {
+        snprintf(err, SL_ERRLEN, "cluster: cannot start the heartbeat thread");
+        return SL_ERR_IO;
+    }
+    c->hb_started = true;
+    return SL_OK;
+}
+
+void sl_cluster_stop(sl_broker_t *b) {
+    sl_cluster_t *c = b->cluster;
+    if (!c) {
+        return;
+    }
+    pthread_mutex_lock(&c->mu);
+    c->stopping = true;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    if (c->hb_started) {
+        pthread_join(c->hb, NULL);
+    }
+    sl_quorum_stop(c->q);
+    if (c->efd >= 0) {
+        sl_loop_unwatch(b->loop, c->efd);
+        close(c->efd);
+    }
+    while (c->head) {
+        item_t *it = c->head;
+        c->head = it->next;
+        free(it);
+    }
+    sl_mstate_free(c->ms);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    free(c);
+    b->cluster = NULL;
+}
+
+/* ---- the private API (loop thread) ---- */
+
+typedef struct offl {
+    json_t *arr;
+} offl_t;
+
+static void add_offline(const char *topic, int32_t partition, const sl_meta_assign_t *a,
+                        void *opaque) {
+    offl_t *o = opaque;
+    json_array_append_new(o->arr, json_pack("{s:s, s:i, s:i}", "topic", topic, "partition",
+                                            (int)partition, "leader", (int)a->leader));
+}
+
+static json_t *status_json(sl_cluster_t *c) {
+    sl_quorum_status_t st;
+    sl_quorum_status(c->q, &st);
+    static const char *roles[] = {"unavailable", "follower", "candidate", "leader"};
+    json_t *voters = json_array();
+    for (size_t i = 0; i < st.n_voters; i++) {
+        json_array_append_new(voters, json_pack("{s:i, s:s}", "id", (int)st.voters[i].id, "address",
+                                                st.voters[i].address));
+    }
+    json_t *brokers = json_array();
+    sl_mbroker_t bs[SL_MSTATE_MAX_BROKERS];
+    size_t n =
+        SL_MIN(sl_mstate_brokers(c->ms, bs, SL_MSTATE_MAX_BROKERS), (size_t)SL_MSTATE_MAX_BROKERS);
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(brokers, json_pack("{s:i, s:s, s:i, s:b}", "id", (int)bs[i].id,
+                                                 "host", bs[i].host, "port", (int)bs[i].port,
+                                                 "alive", !bs[i].fenced));
+    }
+    offl_t o = {json_array()};
+    sl_mstate_each_offline(c->ms, add_offline, &o);
+    return json_pack("{s:i, s:{s:i, s:s, s:I, s:I, s:o}, s:o, s:o}", "node", (int)c->node, "quorum",
+                     "leader", (int)st.leader_id, "role",
+                     st.role >= 0 && st.role < 4 ? roles[st.role] : "?", "last_index",
+                     (json_int_t)st.last_index, "applied_index", (json_int_t)st.applied_index,
+                     "voters", voters, "brokers", brokers, "offline_partitions", o.arr);
+}
+
+sl_err_t sl_cluster_handle(sl_req_t *req) {
+    sl_cluster_t *c = req->broker->cluster;
+    sl_reader_t *rd = &req->rd;
+    sl_writer_t *wr = &req->wr;
+    int8_t op = sl_rd_i8(rd);
+    int32_t from = sl_rd_i32(rd);
+    if (rd->err) {
+        return rd->err;
+    }
+    if (!c) {
+        sl_wr_i16(wr, KERR_NOT_CONTROLLER);
+        return SL_OK;
+    }
+    sl_quorum_status_t st;
+    sl_quorum_status(c->q, &st);
+    bool leader = st.role == 3;
+    if (leader && from > 0) {
+        mark_seen(c, from);
+    }
+    switch (op) {
+    case SL_CLUSTER_OP_PROPOSE: {
+        sl_bytes_t cmd = sl_rd_bytes(rd, false);
+        if (rd->err || !cmd.p) {
+            return SL_ERR_INVAL;
+        }
+        if (!leader) {
+            sl_wr_i16(wr, KERR_NOT_CONTROLLER);
+            return SL_OK;
+        }
+        sl_err_t rc = sl_quorum_propose(c->q, cmd.p, cmd.len, PROPOSE_TIMEOUT_MS);
+        sl_wr_i16(wr, rc == SL_OK             ? KERR_NONE
+                      : rc == SL_ERR_NOTFOUND ? KERR_NOT_CONTROLLER
+                      : rc == SL_AGAIN        ? KERR_REQUEST_TIMED_OUT
+                                              : KERR_UNKNOWN_SERVER_ERROR);
+        return SL_OK;
+    }
+    case SL_CLUSTER_OP_HEARTBEAT:
+        sl_wr_i16(wr, leader ? KERR_NONE : KERR_NOT_CONTROLLER);
+        return SL_OK;
+    case SL_CLUSTER_OP_STATUS: {
+        json_t *j = status_json(c);
+        char *s = json_dumps(j, JSON_COMPACT);
+        json_decref(j);
+        sl_wr_i16(wr, KERR_NONE);
+        sl_wr_i32(wr, (int32_t)strlen(s));
+        sl_wr_raw(wr, s, strlen(s));
+        free(s);
+        return SL_OK;
+    }
+    default:
+        return SL_ERR_INVAL;
+    }
+}
+
+/* ---- what Metadata and CreateTopics ask ---- */
+
+int sl_cluster_check_rf(sl_broker_t *b, int32_t rf, char *msg) {
+    int32_t live = sl_mstate_live(b->cluster->ms);
+    if (rf == -1) {
+        rf = 1;
+    }
+    if (rf < 1 || rf > live || rf > SL_META_MAX_REPLICAS) {
+        snprintf(msg, SL_ERRLEN, "Replication factor: %d larger than available brokers: %d.",
+                 (int)rf, (int)live);
+        return KERR_INVALID_REPLICATION_FACTOR;
+    }
+    return KERR_NONE;
+}
+
+int32_t sl_cluster_controller(sl_broker_t *b) {
+    sl_quorum_status_t st;
+    sl_quorum_status(b->cluster->q, &st);
+    return st.leader_id ? (int32_t)st.leader_id : -1;
+}
+
+void sl_cluster_write_brokers(sl_broker_t *b, sl_writer_t *wr, bool flex, int16_t v) {
+    sl_mbroker_t bs[SL_MSTATE_MAX_BROKERS];
+    size_t n = SL_MIN(sl_mstate_brokers(b->cluster->ms, bs, SL_MSTATE_MAX_BROKERS),
+                      (size_t)SL_MSTATE_MAX_BROKERS);
+    int32_t live = 0;
+    for (size_t i = 0; i < n; i++) {
+        live += !bs[i].fenced;
+    }
+    if (live == 0) {
+        /* Nobody registered yet (no quorum leader so far): this broker alone. */
+        sl_wr_array_len(wr, flex, 1);
+        sl_wr_i32(wr, (int32_t)b->conf.node_id);
+        sl_wr_strz(wr, flex, b->adv_host);
+        sl_wr_i32(wr, b->adv_port);
+        if (v >= 1) {
+            sl_wr_strz(wr, flex, NULL);
+        }
+        sl_wr_tags(wr, flex);
+        return;
+    }
+    sl_wr_array_len(wr, flex, live);
+    for (size_t i = 0; i < n; i++) {
+        if (bs[i].fenced) {
+            continue;
+        }
+        sl_wr_i32(wr, bs[i].id);
+        sl_wr_strz(wr, flex, bs[i].host);
+        sl_wr_i32(wr, bs[i].port);
+        if (v >= 1) {
+            sl_wr_strz(wr, flex, NULL); /* rack */
+        }
+        sl_wr_tags(wr, flex);
+    }
+}
+
+bool sl_cluster_partition(sl_broker_t *b, const char *topic, int32_t partition, sl_meta_assign_t *a,
+                          bool *leader_live, int32_t *offline, int32_t *n_offline) {
+    sl_cluster_t *c = b->cluster;
+    *leader_live = false;
+    *n_offline = 0;
+    if (!sl_mstate_assign(c->ms, topic, partition, a)) {
+        return false;
+    }
+    for (int32_t r = 0; r < a->n_replicas; r++) {
+        sl_mbroker_t rb;
+        bool up = sl_mstate_broker(c->ms, a->replicas[r], &rb) && !rb.fenced;
+        if (!up) {
+            offline[(*n_offline)++] = a->replicas[r];
+        } else if (a->replicas[r] == a->leader) {
+            *leader_live = true;
+        }
+    }
+    return true;
+}

@@ -1,0 +1,61 @@
+/* cluster.h -- a broker in a cluster: the controller quorum's hooks into the broker.
+ *
+ * With controller.quorum.voters set, the broker's metadata log is the Raft log (quorum.c): a
+ * change is proposed to the quorum leader (forwarded over the leader's Kafka listener when this
+ * node is not it) and applied by every node in log order, to the image (mstate.c) on the Raft
+ * thread and to the broker's topic table on the loop thread. A heartbeat thread keeps this
+ * broker registered and its lease renewed; the quorum leader fences brokers it stops hearing
+ * from. Without quorum flags none of this exists and the broker works as a single node. */
+#ifndef SL_CLUSTER_H
+#define SL_CLUSTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "broker/broker.h"
+#include "broker/metalog.h"
+#include "common/buf.h"
+#include "common/err.h"
+
+/* Requests between sluice brokers (and from `sluice cluster status`) on the Kafka listener. The
+ * key is far outside Kafka's range and never advertised in ApiVersions.
+ *   request body:  op (int8), node_id (int32; -1 from tools), then for PROPOSE the command
+ *                  (int32 length + bytes)
+ *   response body: error_code (int16), then for STATUS a JSON document (int32 length + bytes) */
+#define SL_CLUSTER_API_KEY 9000
+
+typedef struct sl_cluster sl_cluster_t;
+enum { SL_CLUSTER_OP_PROPOSE = 1, SL_CLUSTER_OP_HEARTBEAT = 2, SL_CLUSTER_OP_STATUS = 3 };
+
+/* Cluster mode is on when controller.quorum.voters is set. Sets up the proposing metadata log
+ * and the empty image (call instead of sl_topics_load). */
+SL_MUST_USE sl_err_t sl_cluster_init(sl_broker_t *b, char *err);
+/* Starts the quorum and the heartbeat thread (after the listener: registrations carry the
+ * advertised address). */
+SL_MUST_USE sl_err_t sl_cluster_start(sl_broker_t *b, char *err);
+/* Stops the heartbeat thread and the quorum. NULL cluster is ignored. */
+void sl_cluster_stop(sl_broker_t *b);
+
+/* The private API (dispatch.c): writes the response body after the header. */
+SL_MUST_USE sl_err_t sl_cluster_handle(sl_req_t *req);
+
+/* CreateTopics: KERR_NONE if `rf` replicas can be placed now, else INVALID_REPLICATION_FACTOR
+ * with a message. -1 means 1. */
+int sl_cluster_check_rf(sl_broker_t *b, int32_t rf, char *msg);
+/* Metadata: the current quorum leader, or -1. */
+int32_t sl_cluster_controller(sl_broker_t *b);
+/* Metadata: writes the brokers array (live registered brokers; this one alone until any has
+ * registered). */
+void sl_cluster_write_brokers(sl_broker_t *b, sl_writer_t *wr, bool flex, int16_t v);
+/* Metadata: the placement of a partition and whether its leader holds a live lease. */
+bool sl_cluster_partition(sl_broker_t *b, const char *topic, int32_t partition, sl_meta_assign_t *a,
+                          bool *leader_live, int32_t *offline, int32_t *n_offline);
+
+/* One blocking request to a broker's Kafka listener: `body` after a request header for
+ * SL_CLUSTER_API_KEY; the response body (after the correlation id) goes into `resp`. SL_OK, or
+ * SL_ERR_IO (connect, timeout, short read) with the reason in err. For brokers and the CLI. */
+SL_MUST_USE sl_err_t sl_cluster_call(const char *host, int port, const uint8_t *body, size_t len,
+                                     sl_buf_t *resp, int timeout_ms, char *err);
+
+#endif

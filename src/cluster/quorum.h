@@ -1,0 +1,77 @@
+/* quorum.h -- the controller quorum: a Raft-replicated log of opaque commands on libraft 0.15.
+ *
+ * libraft runs with its own libuv I/O (raft_uv_init: segment files under <dir>) and its libuv TCP
+ * transport (raft_uv_tcp_init) on a thread of its own, so the broker's epoll loop never waits on
+ * Raft I/O. Proposals cross to that thread through a queue and a uv_async handle; committed
+ * commands come back through the `apply` hook, which runs on the Raft thread in log order (the
+ * caller queues them for its own loop). Consensus itself is libraft's; this file only carries
+ * bytes between it and the broker.
+ *
+ * Thread: sl_quorum_propose and sl_quorum_status may be called from any thread; the hooks run on
+ * the Raft thread. */
+#ifndef SL_QUORUM_H
+#define SL_QUORUM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+
+#define SL_QUORUM_MAX_VOTERS 9
+
+typedef struct sl_quorum sl_quorum_t;
+
+typedef struct sl_quorum_voter {
+    uint64_t id;
+    char address[128]; /* HOST:PORT of its Raft transport */
+} sl_quorum_voter_t;
+
+typedef struct sl_quorum_hooks {
+    /* A committed command, in log order, once on every node. */
+    void (*apply)(void *opaque, const uint8_t *cmd, size_t len);
+    /* Appends the whole state machine to `out` (a snapshot). */
+    void (*snapshot)(void *opaque, sl_buf_t *out);
+    /* Replaces the whole state machine with a snapshot; SL_OK or SL_ERR_CORRUPT. */
+    sl_err_t (*restore)(void *opaque, const uint8_t *p, size_t len);
+    void *opaque;
+} sl_quorum_hooks_t;
+
+typedef struct sl_quorum_opts {
+    unsigned election_timeout_ms; /* libraft randomises within [t, 2t] */
+    unsigned snapshot_entries;    /* take a snapshot after this many entries (keep half) */
+} sl_quorum_opts_t;
+
+typedef struct sl_quorum_status {
+    int role;           /* 0 unavailable, 1 follower, 2 candidate, 3 leader (libraft's codes) */
+    uint64_t leader_id; /* 0 when no leader is known */
+    uint64_t last_index;
+    uint64_t applied_index;
+    size_t n_voters;
+    sl_quorum_voter_t voters[SL_QUORUM_MAX_VOTERS];
+} sl_quorum_status_t;
+
+/* Parses Kafka's controller.quorum.voters: "ID@HOST:PORT,ID@HOST:PORT,...". SL_OK, or
+ * SL_ERR_INVAL with the reason in err. */
+SL_MUST_USE sl_err_t sl_quorum_parse_voters(const char *spec, sl_quorum_voter_t *out, size_t max,
+                                            size_t *n, char *err);
+
+/* Starts node `id` (one of `voters`) with its Raft files under `dir` (created if missing); a new
+ * node bootstraps the voter set, a known one loads its snapshot and log. NULL with err set on
+ * failure. */
+sl_quorum_t *sl_quorum_start(uint64_t id, const sl_quorum_voter_t *voters, size_t n_voters,
+                             const char *dir, const sl_quorum_opts_t *opts,
+                             const sl_quorum_hooks_t *hooks, char *err);
+
+/* Proposes one command and waits up to timeout_ms for it to commit (and be applied on this
+ * node). SL_OK once committed; SL_ERR_NOTFOUND when this node is not the leader; SL_AGAIN on
+ * timeout (the command may still commit later); SL_ERR_IO if libraft refused it. */
+SL_MUST_USE sl_err_t sl_quorum_propose(sl_quorum_t *q, const uint8_t *cmd, size_t len,
+                                       uint64_t timeout_ms);
+
+void sl_quorum_status(sl_quorum_t *q, sl_quorum_status_t *st);
+
+/* Stops the Raft thread (closing libraft cleanly) and frees everything. NULL is ignored. */
+void sl_quorum_stop(sl_quorum_t *q);
+
+#endif
