@@ -98,8 +98,7 @@ struct sl_stream {
     sl_stream_builder_t *b;
     sl_stream_run_conf_t conf;
     char app_id[200], instance_id[100];
-    char *state_dir;    /* <state.dir>/<app>/<instance>: this instance's disk stores */
-    bool static_member; /* an instance id was given: group.instance.id per lane */
+    char *state_dir; /* <state.dir>/<app>/<instance>: this instance's disk stores */
     root_t roots[MAX_ROOTS_ALL];
     size_t n_roots;
     int32_t *st_partitions; /* per sub-topology */
@@ -1200,12 +1199,6 @@ static sl_err_t lane_open(sl_stream_t *s, lane_t *l, char *errstr, size_t n) {
               set(cc, "partition.assignment.strategy",
                   s->multi_input ? "range" : "cooperative-sticky", errstr, n) &&
               set(cc, "queued.max.messages.kbytes", "4096", errstr, n);
-    if (ok && s->static_member) {
-        /* Static membership (KIP-345): a restarted instance takes its lanes' places in the group
-         * at once, with the same partitions, instead of waiting out the dead member's session. */
-        snprintf(v, sizeof v, "%s-%s-%d", s->app_id, s->instance_id, l->idx);
-        ok = set(cc, "group.instance.id", v, errstr, n);
-    }
     if (!ok || !(l->c = rd_kafka_new(RD_KAFKA_CONSUMER, cc, errstr, n))) {
         if (!ok) {
             rd_kafka_conf_destroy(cc);
@@ -1336,7 +1329,6 @@ sl_stream_t *sl_stream_new(sl_stream_builder_t *b, const sl_stream_run_conf_t *c
     snprintf(s->app_id, sizeof s->app_id, "%s", conf->app_id);
     snprintf(s->instance_id, sizeof s->instance_id, "%s",
              conf->instance_id && *conf->instance_id ? conf->instance_id : "0");
-    s->static_member = conf->instance_id && *conf->instance_id;
     s->conf.cache_bytes = conf->cache_bytes ? conf->cache_bytes : SL_STREAM_CACHE_DEFAULT;
     const char *sd = conf->state_dir && *conf->state_dir ? conf->state_dir : SL_STREAM_STATE_DIR;
     size_t sdn = strlen(sd) + strlen(s->app_id) + strlen(s->instance_id) + 3;
