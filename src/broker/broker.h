@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "broker/config.h"
+#include "broker/listeners.h"
 #include "broker/quota.h"
 #include "common/arena.h"
 #include "common/codec.h"
@@ -69,10 +70,9 @@ typedef struct sl_req {
 struct sl_broker {
     sl_broker_conf_t conf;
     sl_loop_t *loop;
-    sl_listener_t *listener;
+    sl_blistener_t listeners[SL_MAX_LISTENERS]; /* `listeners`, in the order given */
+    size_t n_listeners;
     void *admin; /* sl_admin_t */
-    char adv_host[SL_CONF_STR_MAX];
-    int adv_port;
     int admin_port;
     char cluster_id[32];
     sl_topic_t **topic_tab; /* hash table of topics by name */
@@ -117,6 +117,13 @@ struct sl_broker {
 static inline const char *sl_req_principal(const sl_req_t *req) {
     (void)req;
     return "ANONYMOUS";
+}
+
+/* The listener the request's connection came in on: Metadata and FindCoordinator give its
+ * advertised address, so a client stays on the protocol it chose. */
+static inline const sl_blistener_t *sl_req_listener(const sl_req_t *req) {
+    const sl_blistener_t *l = req->conn ? sl_conn_listener(req->conn) : NULL;
+    return l ? l : &req->broker->listeners[0];
 }
 
 /* ---- topics (topics.c) ---- */

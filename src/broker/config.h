@@ -60,6 +60,13 @@ typedef struct sl_broker_conf {
     int64_t quota_consumer_default;
     int64_t quota_window_num;
     int64_t quota_window_size_s;
+    char ssl_key_location[SL_CONF_STR_MAX];         /* PEM private key of SSL listeners */
+    char ssl_key_password[SL_CONF_STR_MAX];         /* its passphrase, if encrypted */
+    char ssl_certificate_location[SL_CONF_STR_MAX]; /* PEM certificate chain */
+    char ssl_ca_location[SL_CONF_STR_MAX];          /* CAs that sign client certificates */
+    char ssl_client_auth[SL_CONF_STR_MAX];          /* none, requested, required */
+    char sasl_enabled_mechanisms[SL_CONF_STR_MAX];  /* PLAIN,SCRAM-SHA-256,SCRAM-SHA-512 */
+    int64_t auth_failed_delay_ms;                   /* connection.failed.authentication.delay.ms */
 } sl_broker_conf_t;
 
 extern const sl_conf_def_t sl_broker_conf_defs[];

@@ -154,8 +154,8 @@ SL_HANDLER(Metadata) {
     }
     sl_wr_array_len(wr, flex, 1);
     sl_wr_i32(wr, (int32_t)b->conf.node_id);
-    sl_wr_strz(wr, flex, b->adv_host);
-    sl_wr_i32(wr, b->adv_port);
+    sl_wr_strz(wr, flex, sl_req_listener(req)->adv_host);
+    sl_wr_i32(wr, sl_req_listener(req)->adv_port);
     if (v >= 1) {
         sl_wr_strz(wr, flex, NULL); /* rack */
     }
