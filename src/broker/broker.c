@@ -406,6 +406,9 @@ sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err) {
             l->adv_port = l->port;
         }
     }
+    if (sl_broker_sasl_start(b, err) != SL_OK) {
+        goto fail;
+    }
     sl_conn_set_timeouts((uint64_t)conf->connections_max_idle_ms,
                          (uint64_t)conf->connections_max_partial_request_ms);
     sl_log(SL_LOG_INFO, "broker", "nofile=%ld hard=%ld max_connections=%ld", nofile, nofile_hard,
@@ -477,6 +480,7 @@ void sl_broker_free(sl_broker_t *b) {
         sl_tls_ctx_free(b->listeners[i].tls);
         b->listeners[i].tls = NULL;
     }
+    sl_broker_sasl_stop(b);
     if (b->fsyncq && b->logsyncq) {
         sl_broker_flush(b);
     }

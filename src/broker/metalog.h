@@ -18,6 +18,9 @@ typedef enum sl_meta_type {
     SL_META_QUOTA = 6,          /* configs: a client-quota entity and its values (handle_quota.c) */
     SL_META_BROKER_CONFIGS = 7, /* name ("" cluster default, or a node id), configs (replaces
                                    that scope's dynamic broker configs: dynconf.h) */
+    SL_META_SCRAM = 8,          /* name: a user; configs: mechanism and its salted credential
+                                   (salt, iterations, stored_key, server_key in base64), or
+                                   mechanism and deleted=true (handle_sasl.c) */
 } sl_meta_type_t;
 
 typedef struct sl_meta_rec {

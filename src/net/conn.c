@@ -139,11 +139,12 @@ struct sl_conn {
     bool want_write;
     bool throttled; /* muted until throttle_timer fires (KIP-219) */
     uint64_t throttle_timer;
-    SSL *ssl;       /* NULL on a plaintext listener */
-    bool tls_ready; /* handshake done */
-    char *subject;  /* verified client certificate subject, or NULL */
-    void *session;  /* the owner's (sl_conn_set_session) */
-    bool lingering; /* sl_conn_close_after_flush: no more reading, close once sent */
+    SSL *ssl;        /* NULL on a plaintext listener */
+    bool tls_ready;  /* handshake done */
+    char *subject;   /* verified client certificate subject, or NULL */
+    void *session;   /* the owner's (sl_conn_set_session) */
+    bool lingering;  /* sl_conn_close_after_flush: no more reading, close once sent */
+    bool raw_frames; /* frames need not hold a request header (sl_conn_set_raw_frames) */
     char linger_why[128];
 };
 
@@ -167,6 +168,7 @@ static size_t memory_budget = SIZE_MAX;
 static uint64_t next_id = 1;
 
 static void on_io(sl_loop_t *loop, int fd, void *data, unsigned events);
+static void linger_check(sl_conn_t *conn);
 
 static link_t *lnk(const clist_t *l, sl_conn_t *c) {
     return (link_t *)(void *)((char *)c + l->off);
@@ -618,9 +620,11 @@ void sl_conn_close_after_flush(sl_conn_t *conn, const char *why) {
     cl_remove(&pending_work, conn);
     cl_remove(&partials, conn);
     update_watch(conn);
-    if (!conn->head) {
-        sl_conn_close(conn, why);
-    }
+    linger_check(conn);
+}
+
+void sl_conn_set_raw_frames(sl_conn_t *conn, bool raw) {
+    conn->raw_frames = raw;
 }
 
 const void *sl_conn_listener(const sl_conn_t *conn) {
@@ -761,7 +765,6 @@ sl_conn_t *sl_resp_conn(const sl_resp_t *resp) {
 }
 
 static void flush_out(sl_conn_t *conn);
-static void linger_check(sl_conn_t *conn);
 
 static size_t alloc_cost(void *p) {
     return p ? malloc_usable_size(p) + ALLOC_HEADER : 0;
@@ -895,9 +898,9 @@ static ssize_t tls_sendfile(sl_conn_t *conn, int fd, off_t *off, size_t len) {
     return w;
 }
 
-/* Closes a lingering connection once nothing ready is left to send. */
+/* Closes a lingering connection once every response slot has been sent. */
 static void linger_check(sl_conn_t *conn) {
-    if (conn->lingering && conn->state != CONN_CLOSED && (!conn->head || !conn->head->ready)) {
+    if (conn->lingering && conn->state != CONN_CLOSED && !conn->head) {
         sl_conn_close(conn, conn->linger_why[0] ? conn->linger_why : NULL);
     }
 }
@@ -1085,9 +1088,10 @@ static void process_frames(sl_conn_t *conn) {
     bool deferred = false;
     while (conn->state == CONN_READING && !conn->lingering && conn->in.len - pos >= 4) {
         int32_t size = (int32_t)sl_load_be32(conn->in.data + pos);
-        if (size < MIN_REQUEST_BYTES || (size_t)size > conn->hooks.max_frame_bytes) {
+        int min_frame = conn->raw_frames ? 0 : MIN_REQUEST_BYTES;
+        if (size < min_frame || (size_t)size > conn->hooks.max_frame_bytes) {
             char why[96];
-            snprintf(why, sizeof why, "frame size %d outside [%d, %zu]", size, MIN_REQUEST_BYTES,
+            snprintf(why, sizeof why, "frame size %d outside [%d, %zu]", size, min_frame,
                      conn->hooks.max_frame_bytes);
             sl_conn_close(conn, why);
             return;

@@ -60,11 +60,14 @@ void sl_conn_reap(void);
 /* Closes and frees every open connection (shutdown). */
 void sl_conn_close_all(void);
 
-/* Stops reading, sends the responses already finished, then closes (a failed authentication:
- * the client reads its error before the connection goes). Slots still unfinished are dropped at
- * close. `why` is logged at INFO when it closes. */
+/* Stops reading, sends every response slot (those still unfinished once finished), then closes
+ * (a failed authentication: the client reads its error before the connection goes). `why` is
+ * logged at INFO when it closes. */
 void sl_conn_close_after_flush(sl_conn_t *conn, const char *why);
 
+/* While `raw`, frames of any size from 0 up are delivered (not only those that can hold a
+ * request header): the raw SASL tokens that follow a SaslHandshake v0. */
+void sl_conn_set_raw_frames(sl_conn_t *conn, bool raw);
 /* The hooks' `listener` of the listener that accepted the connection. */
 const void *sl_conn_listener(const sl_conn_t *conn);
 /* The owner's per-connection state (the broker's SASL session), NULL until set. The owner frees

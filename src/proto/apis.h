@@ -42,7 +42,11 @@
     X(DescribeLogDirs, 35, 0, 4, 2)                                                                \
     X(IncrementalAlterConfigs, 44, 0, 1, 1)                                                        \
     X(DescribeClientQuotas, 48, 0, 1, 1)                                                           \
-    X(AlterClientQuotas, 49, 0, 1, 1)
+    X(AlterClientQuotas, 49, 0, 1, 1)                                                              \
+    X(SaslHandshake, 17, 0, 1, 99)                                                                 \
+    X(SaslAuthenticate, 36, 0, 2, 2)                                                               \
+    X(DescribeUserScramCredentials, 50, 0, 0, 0)                                                   \
+    X(AlterUserScramCredentials, 51, 0, 0, 0)
 
 enum {
 #define SL_API_ENUM(name, key, min, max, flex) SL_API_##name = key,
