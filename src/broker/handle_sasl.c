@@ -329,10 +329,6 @@ static bool authenticated(sl_req_t *req, sl_session_t *s, const char *user) {
     }
     snprintf(s->principal, sizeof s->principal, "%s", user);
     s->state = SL_SESS_AUTHENTICATED;
-    if (s->raw) {
-        s->raw = false;
-        sl_conn_set_raw_frames(req->conn, false);
-    }
     sl_log(SL_LOG_INFO, "auth", "conn=%llu peer=%s mechanism=%s principal=\"User:%s\"%s",
            (unsigned long long)sl_conn_id(req->conn), sl_conn_peer(req->conn), mech_names[s->mech],
            user, s->reauth ? " reauthenticated" : "");
@@ -474,6 +470,10 @@ sl_err_t sl_broker_sasl_raw(sl_broker_t *b, sl_conn_t *conn, const uint8_t *fram
     }
     if (rc == SL_AGAIN) {
         return SL_OK;
+    }
+    if (s->state == SL_SESS_AUTHENTICATED) {
+        s->raw = false; /* Kafka requests from here on */
+        sl_conn_set_raw_frames(conn, false);
     }
     sl_req_finish(req);
     free(req);
