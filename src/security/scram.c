@@ -247,6 +247,10 @@ static sl_scram_rc_t client_first(sl_scram_server_t *s, const char *msg, size_t 
         const char *e = p;
         const char *comma = memchr(p, ',', (size_t)(end - p));
         p = comma ? comma + 1 : end;
+        const char *eq = memchr(e, '=', (size_t)((comma ? comma : end) - e));
+        if (!eq || eq == e) {
+            return bad(why, why_cap, "client-first: malformed extension");
+        }
         if ((size_t)(end - e) >= 10 && !memcmp(e, "tokenauth=", 10)) {
             snprintf(why, why_cap, "delegation tokens are not supported");
             return SL_SCRAM_FAIL;
@@ -258,10 +262,13 @@ static sl_scram_rc_t client_first(sl_scram_server_t *s, const char *msg, size_t 
     }
     uint8_t rnd[24];
     char snonce[40];
-    if (RAND_bytes(rnd, sizeof rnd) != 1) {
+    if (s->fixed_nonce) {
+        snprintf(snonce, sizeof snonce, "%s", s->fixed_nonce);
+    } else if (RAND_bytes(rnd, sizeof rnd) == 1) {
+        sl_b64_encode(rnd, sizeof rnd, snonce, sizeof snonce);
+    } else {
         return bad(why, why_cap, "no random bytes");
     }
-    sl_b64_encode(rnd, sizeof rnd, snonce, sizeof snonce);
     snprintf(s->nonce, sizeof s->nonce, "%.*s%s", (int)cnn, cn, snonce);
     char salt[SL_SCRAM_MAX_SALT * 2];
     sl_b64_encode(s->cred.salt, s->cred.salt_len, salt, sizeof salt);

@@ -71,6 +71,7 @@ typedef struct sl_scram_server {
     char gs2[SL_SCRAM_MAX_USER + 8];
     char *auth_msg; /* client-first-bare "," server-first (heap) */
     sl_scram_cred_t cred;
+    const char *fixed_nonce; /* NULL: a random server nonce; set by tests to replay RFC vectors */
 } sl_scram_server_t;
 
 typedef enum sl_scram_rc {
