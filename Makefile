@@ -39,7 +39,7 @@ EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_SO  := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%.so)
 
 .SECONDARY:
-.PHONY: all deps run test unit integration check-asan bench bench-sql bench-groups bench-txn bench-compare bench-conn bench-compact \
+.PHONY: all deps run test unit integration check-asan bench bench-sql bench-groups bench-txn bench-compare bench-conn bench-tls bench-compact \
         bench-interference bench-admin bench-roll bench-batch-check bench-faults bench-abuse bench-join format \
         format-check clean fuzz fuzz-ci
 all: $(BUILD)/sluice $(UNIT_BIN) $(ITEST_BIN) $(BENCH_BIN) $(EXAMPLE_SO) \
@@ -155,6 +155,10 @@ bench-compare: deps all
 
 bench-conn: deps all
 	bench/run-conn-bench $(BUILD)
+
+# Produce and fetch throughput over TLS versus plaintext (docs/benchmarks.md, "TLS").
+bench-tls: deps all
+	bench/run-tls-bench $(BUILD)
 
 # What the record-batch checks cost per codec; OTHER=path/to/sluice compares another build.
 bench-batch-check: deps all

@@ -38,8 +38,9 @@
  * socket. The handshake runs from readiness events (a WANT_WRITE watches for writability) and
  * counts as a frame in progress, so a silent or trickling handshake is closed by
  * connections.max.idle.ms or connections.max.partial.request.ms like a slowloris frame; garbage or
- * a plaintext client fails the handshake and closes at once. Reads take one record per SSL_read
- * into a 64 KiB buffer, so OpenSSL never holds decrypted bytes behind a quiet socket. Output is
+ * a plaintext client fails the handshake and closes at once. OpenSSL reads ahead (one read(2)
+ * for many records); whatever it still holds when reading stops is drained into the input buffer
+ * (tls_drain), so no request waits behind a socket epoll sees as empty. Output is
  * copied into records of at most 16 KiB: memory chunks are gathered, file ranges are pread (no
  * sendfile: without kernel TLS the kernel cannot encrypt, so a fetch over TLS costs one copy and
  * the cipher). A write that OpenSSL asked to retry is retried with the same leading bytes, as it
@@ -1130,6 +1131,34 @@ static void process_frames(sl_conn_t *conn) {
     track_partial(conn, pos > 0);
 }
 
+/* With read-ahead OpenSSL may hold bytes the socket no longer shows to epoll: when reading
+ * stops (budget, pause) they move into the input buffer, at most one read-ahead buffer's worth,
+ * so nothing waits for a readiness event that will not come. */
+static void tls_drain(sl_conn_t *conn) {
+    bool got = false;
+    while (conn->state != CONN_CLOSED && SSL_has_pending(conn->ssl)) {
+        in_reserve(conn, TLS_RECORD_BYTES + 256);
+        size_t room = conn->in.cap - conn->in.len;
+        ERR_clear_error();
+        int r = SSL_read(conn->ssl, conn->in.data + conn->in.len, (int)room);
+        if (r <= 0) {
+            int e = SSL_get_error(conn->ssl, r);
+            if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+                (void)tls_result(conn, r, "read");
+                sl_conn_close(conn, NULL);
+                return;
+            }
+            ERR_clear_error();
+            break;
+        }
+        conn->in.len += (size_t)r;
+        got = true;
+    }
+    if (got && conn->state == CONN_READING) {
+        process_frames(conn);
+    }
+}
+
 static void do_read(sl_conn_t *conn) {
     /* Requests buffered earlier (over a past share, or from before a pause) come first. */
     if (conn->in.len >= 4) {
@@ -1168,6 +1197,9 @@ static void do_read(sl_conn_t *conn) {
         if ((size_t)r < room && !conn->ssl) {
             break; /* over TLS a read returns one record: read on until WANT_READ */
         }
+    }
+    if (conn->ssl && conn->state != CONN_CLOSED) {
+        tls_drain(conn);
     }
     if (conn->state != CONN_CLOSED) {
         in_settle(conn); /* nothing read (a wake-up without data) leaves the buffer too */

@@ -58,7 +58,10 @@ struct ssl_ctx_st *sl_tls_server_ctx(const sl_tls_conf_t *tc, char *err) {
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-    SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /* Read-ahead: one read(2) takes as many records as have arrived, instead of two per record
+     * (header, then body); conn.c drains what it leaves buffered. */
+    SSL_CTX_set_read_ahead(ctx, 1);
     if (tc->key_password && *tc->key_password) {
         SSL_CTX_set_default_passwd_cb(ctx, key_password_cb);
         SSL_CTX_set_default_passwd_cb_userdata(ctx, (void *)tc->key_password);
