@@ -65,6 +65,21 @@ def closed_by_broker(sock, timeout):
 
 
 good_roundtrip("tls-a", 200)
+
+# Thousands of one-record Produce requests pipelined on one TLS connection: more than a loop
+# iteration's share, so reading stops with records still inside OpenSSL's read-ahead; none may
+# be left waiting for a readiness event that never comes.
+p = Producer(dict(conf("client"), **{"linger.ms": 0, "batch.num.messages": 1}))
+for i in range(20000):
+    while True:
+        try:
+            p.produce("tls-pipelined", value=b"%d" % i)
+            break
+        except BufferError:
+            p.poll(0.01)
+left = p.flush(60)
+assert left == 0, f"{left} pipelined records not acknowledged over TLS"
+
 refused(None, "no client certificate")
 refused("rogue", "certificate from another CA")
 refused("expired", "expired certificate")
