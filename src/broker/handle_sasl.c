@@ -310,7 +310,8 @@ static void write_auth_resp(sl_req_t *req, int16_t err, const char *msg, const v
     }
     sl_wr_i16(&req->wr, err);
     sl_wr_strz(&req->wr, req->flex, msg);
-    sl_wr_bytes(&req->wr, req->flex, (sl_bytes_t){bytes, len});
+    /* auth_bytes is not nullable: an empty token is zero bytes, never null. */
+    sl_wr_bytes(&req->wr, req->flex, (sl_bytes_t){bytes ? bytes : (const void *)"", len});
     if (req->api_version >= 1) {
         sl_wr_i64(&req->wr, 0); /* session_lifetime_ms: no connections.max.reauth.ms */
     }

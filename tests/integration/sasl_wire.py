@@ -16,6 +16,25 @@ delay_ms = int(sys.argv[2])
 ERR_UNSUPPORTED_SASL_MECHANISM, ERR_ILLEGAL_SASL_STATE, ERR_SASL_AUTH_FAILED = 33, 34, 58
 
 
+def uvarint(n):
+    out = b""
+    while n >= 0x80:
+        out += bytes([(n & 0x7F) | 0x80])
+        n >>= 7
+    return out + bytes([n])
+
+
+def read_uvarint(b, pos):
+    n = shift = 0
+    while True:
+        c = b[pos]
+        pos += 1
+        n |= (c & 0x7F) << shift
+        shift += 7
+        if not c & 0x80:
+            return n, pos
+
+
 class Conn:
     def __init__(self):
         self.s = socket.create_connection((host, int(port)), timeout=15)
@@ -82,6 +101,28 @@ class Conn:
         bl = struct.unpack(">i", r[pos:pos + 4])[0]
         return err, msg, r[pos + 4:pos + 4 + bl]
 
+    def authenticate_v(self, token, ver):
+        """SaslAuthenticate v0 (no session lifetime) or v2 (flexible): (error, bytes, lifetime)."""
+        if ver == 2:
+            body = uvarint(len(token) + 1) + token + b"\x00"
+            r = self.request(36, 2, body, flex=True)
+            err = struct.unpack(">h", r[:2])[0]
+            ml, pos = read_uvarint(r, 2)
+            pos += max(ml - 1, 0)
+            bl, pos = read_uvarint(r, pos)
+            data = r[pos:pos + bl - 1]
+            pos += bl - 1
+            life = struct.unpack(">q", r[pos:pos + 8])[0]
+            assert r[pos + 8:] == b"\x00", "v2 response must end with its empty tag section"
+            return err, data, life
+        r = self.request(36, 0, struct.pack(">i", len(token)) + token)
+        err = struct.unpack(">h", r[:2])[0]
+        ml = struct.unpack(">h", r[2:4])[0]
+        pos = 4 + max(ml, 0)
+        bl = struct.unpack(">i", r[pos:pos + 4])[0]
+        assert len(r) == pos + 4 + bl, "v0 response has no session lifetime"
+        return err, r[pos + 4:], None
+
     def metadata_ok(self):
         r = self.request(3, 1, struct.pack(">i", -1))
         return r is not None and len(r) > 8
@@ -139,6 +180,14 @@ c = Conn()
 assert c.handshake("PLAIN")[0] == 0
 assert c.authenticate(b"\x00alice\x00s3cret")[0] == 0
 assert c.metadata_ok()
+# SaslAuthenticate v0 and v2 (flexible) decode to their last byte.
+for ver in (0, 2):
+    c = Conn()
+    assert c.handshake("PLAIN")[0] == 0
+    err, data, life = c.authenticate_v(b"\x00alice\x00s3cret", ver)
+    assert err == 0 and data == b"" and life in (None, 0), (ver, err, data, life)
+    assert c.metadata_ok()
+print("ok: SaslAuthenticate v0 and v2")
 # SaslHandshake v0: bare tokens, a bare (empty) answer, then Kafka requests.
 c = Conn()
 assert c.handshake("PLAIN", ver=0)[0] == 0
