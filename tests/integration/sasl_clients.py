@@ -55,4 +55,31 @@ refused(ss, "PLAIN", "alice", "wrong", "wrong password (PLAIN over TLS)")
 refused(sp, "SCRAM-SHA-512", "mallory", "s3cret", "unknown user")
 refused(sp, "SCRAM-SHA-256", "bob", "pw2", "mechanism without a credential")
 roundtrip(sp, "SCRAM-SHA-512", "bob", "pw2", n=5)
+
+# The authenticated principal feeds client quotas: with a producer_byte_rate quota on user alice
+# (set by the shell script), bob's 300 KB go unthrottled and alice's are throttled.
+import urllib.request
+
+
+def throttled():
+    text = urllib.request.urlopen(f"http://{sys.argv[4]}/metrics", timeout=10).read().decode()
+    for line in text.splitlines():
+        if line.startswith('sluice_quota_throttled_total{quota="producer_byte_rate"}'):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def burst(user, pw, mech):
+    p = Producer(dict(conf(sp, mech, user, pw), **{"linger.ms": 0, "batch.num.messages": 10}))
+    for i in range(300):
+        p.produce("sasl-quota", value=b"x" * 1000)
+    p.flush(4)
+
+
+before = throttled()
+burst("bob", "pw2", "SCRAM-SHA-512")
+assert throttled() == before, "bob (no quota) was throttled"
+burst("alice", "s3cret", "PLAIN")
+assert throttled() > before, "alice's quota did not apply to her SASL connection"
+print("ok: user quotas follow the SASL principal")
 print("ok")

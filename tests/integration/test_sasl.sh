@@ -47,7 +47,8 @@ if kcat -b "$SP" -X security.protocol=sasl_plaintext -X sasl.mechanisms=SCRAM-SH
 if kcat -b "$SP" -L -m 3 >/dev/null 2>&1; then fail "plaintext client served on a SASL listener"; fi
 
 $PY "$(dirname "$0")/sasl_wire.py" "$SP" $DELAY || fail "SASL wire checks"
-$PY "$(dirname "$0")/sasl_clients.py" "$SP" "$SS" "$P/ca.pem" || fail "confluent-kafka SASL checks"
+"$SLUICE" quota set --user alice --producer-byte-rate 20000 -b "$BROKER" >/dev/null || fail "quota set"
+$PY "$(dirname "$0")/sasl_clients.py" "$SP" "$SS" "$P/ca.pem" "$ADMIN" || fail "confluent-kafka SASL checks"
 grep -q 'err=SASL_AUTHENTICATION_FAILED reason="wrong password"' "$T/broker.log" || fail "failure not logged"
 grep -q 'principal="User:mallory" err=SASL_AUTHENTICATION_FAILED reason="unknown user"' "$T/broker.log" \
   || fail "unknown user not logged"

@@ -31,6 +31,15 @@ $PY "$(dirname "$0")/tls_clients.py" "$SSL" "$P" || fail "TLS client checks"
 grep -q "certificate verify failed" "$T/broker.log" || fail "refused certificates not logged"
 grep -q "wrong version number" "$T/broker.log" || fail "plaintext on the TLS port not logged"
 grep -q "peer did not return a certificate" "$T/broker.log" || fail "missing certificate not logged"
+# The certificate's subject is the principal: a quota on user "CN=client,O=sluice" throttles
+# this client over TLS (and nothing was throttled before it was set).
+throttled() { curl -s "http://$ADMIN/metrics" | sed -n 's/^sluice_quota_throttled_total{quota="producer_byte_rate"} //p'; }
+[[ $(throttled) == 0 ]] || fail "throttled before any quota: $(throttled)"
+"$SLUICE" quota set --user 'CN=client,O=sluice' --producer-byte-rate 20000 -b "$BROKER" >/dev/null \
+  || fail "quota set"
+head -c 400000 /dev/zero | tr '\0' x | fold -w 1000 | timeout 5 kcat -b "$SSL" "${K[@]}" -P -t tls-quota \
+  -X linger.ms=0 >/dev/null 2>&1 || true
+[[ $(throttled) != 0 ]] || fail "the certificate subject's quota did not apply"
 kill -0 "$BROKER_PID" || fail "broker died"
 broker_stop
 echo ok
