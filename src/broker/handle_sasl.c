@@ -84,11 +84,6 @@ sl_err_t sl_broker_sasl_start(sl_broker_t *b, char *err) {
     return SL_OK;
 }
 
-void sl_broker_sasl_stop(sl_broker_t *b) {
-    sl_credstore_free(b->creds);
-    b->creds = NULL;
-}
-
 static void session_free(sl_session_t *s) {
     if (s && s->scram) {
         sl_scram_server_fini(s->scram);
@@ -195,15 +190,31 @@ static uint64_t failure_delay(sl_broker_t *b, const char *peer) {
 }
 
 typedef struct fail_ctx {
+    struct fail_ctx *prev, *next; /* on fail_waits until its timer fires */
+    uint64_t timer;
     sl_req_t *req;
     bool raw; /* a bare-token exchange: the failure is the closed connection, no answer */
     char why[160];
 } fail_ctx_t;
 
+static fail_ctx_t *fail_waits; /* failures waiting for their delay (freed at shutdown) */
+
+static void fail_unlink(fail_ctx_t *f) {
+    if (f->prev) {
+        f->prev->next = f->next;
+    } else {
+        fail_waits = f->next;
+    }
+    if (f->next) {
+        f->next->prev = f->prev;
+    }
+}
+
 static void on_fail_due(sl_loop_t *loop, uint64_t id, void *data) {
     (void)loop;
     (void)id;
     fail_ctx_t *f = data;
+    fail_unlink(f);
     sl_conn_t *conn = sl_resp_conn(f->req->resp);
     if (f->raw) {
         sl_resp_discard(f->req->resp);
@@ -237,7 +248,12 @@ static sl_err_t fail_later(sl_req_t *req, sl_session_t *s, const char *err_name,
     if (delay) {
         sl_conn_throttle(req->conn, (uint32_t)delay + 1000);
     }
-    sl_loop_timer(b->loop, delay, on_fail_due, f);
+    f->next = fail_waits;
+    if (fail_waits) {
+        fail_waits->prev = f;
+    }
+    fail_waits = f;
+    f->timer = sl_loop_timer(b->loop, delay, on_fail_due, f);
     return SL_AGAIN;
 }
 
@@ -479,4 +495,18 @@ sl_err_t sl_broker_sasl_raw(sl_broker_t *b, sl_conn_t *conn, const uint8_t *fram
     sl_req_finish(req);
     free(req);
     return rc;
+}
+
+void sl_broker_sasl_stop(sl_broker_t *b) {
+    /* Failures still waiting out their delay at shutdown: their connections are gone. */
+    while (fail_waits) {
+        fail_ctx_t *f = fail_waits;
+        fail_unlink(f);
+        sl_loop_cancel(b->loop, f->timer);
+        sl_resp_discard(f->req->resp);
+        free(f->req);
+        free(f);
+    }
+    sl_credstore_free(b->creds);
+    b->creds = NULL;
 }

@@ -13,7 +13,7 @@ DELAY=20
 start() {
   broker_start --set listeners=PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0,SASL_SSL://127.0.0.1:0 \
     --set ssl.key.location="$P/broker.key" --set ssl.certificate.location="$P/broker.pem" \
-    --set connection.failed.authentication.delay.ms=$DELAY
+    --set connection.failed.authentication.delay.ms=${1:-$DELAY}
   SP=127.0.0.1:$(sed -n 's/^kafka.SASL_PLAINTEXT=//p' "$T/ports")
   SS=127.0.0.1:$(sed -n 's/^kafka.SASL_SSL=//p' "$T/ports")
 }
@@ -57,10 +57,27 @@ grep -q 'err=ILLEGAL_SASL_STATE msg="request before SASL authentication' "$T/bro
 kill -0 "$BROKER_PID" || fail "broker died"
 broker_stop
 
-# Credentials are durable: after a restart alice still authenticates, carol does not.
-start
+# Credentials are durable: after a restart alice still authenticates, carol does not. This time
+# failures wait 5 s, and the broker is stopped while one waits: it must exit cleanly (no leak
+# under check-asan).
+start 5000
 echo after-restart | kcat -b "$SP" "${KS[@]}" -X sasl.mechanisms=SCRAM-SHA-256 -P -t sasl-kcat \
   || fail "alice after restart"
 [[ $("$SLUICE" user list -b "$BROKER") != *carol* ]] || fail "carol came back after restart"
+$PY - "$SP" <<'PY' || fail "cannot start a failing authentication"
+import socket, struct, sys, time
+h, p = sys.argv[1].rsplit(":", 1)
+s = socket.create_connection((h, int(p)))
+def req(api, ver, body):
+    m = struct.pack(">hhih", api, ver, 1, 1) + b"t" + body
+    s.sendall(struct.pack(">i", len(m)) + m)
+req(17, 1, struct.pack(">h", 5) + b"PLAIN")
+n = struct.unpack(">i", s.recv(4))[0]
+s.recv(n)
+tok = b"\x00alice\x00wrong"
+req(36, 1, struct.pack(">i", len(tok)) + tok)
+time.sleep(0.3)
+PY
+grep -q 'reason="wrong password" delay_ms=5000' "$T/broker.log" || fail "no pending failure to stop on"
 broker_stop
 echo ok
