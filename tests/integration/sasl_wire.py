@@ -252,6 +252,20 @@ c = Conn()
 c.handshake("SCRAM-SHA-256")
 c.s.sendall(struct.pack(">i", 100) + b"\x00\x24\x00\x01")
 c.s.close()
+# A hundred connections at once with random and truncated SASL tokens, left hanging.
+hostile = []
+for i in range(100):
+    c = Conn()
+    c.handshake("SCRAM-SHA-256" if i % 2 else "PLAIN")
+    tok = os.urandom(i * 13 % 500)
+    if i % 3 == 0:
+        c.s.sendall(struct.pack(">i", 400) + struct.pack(">hhih", 36, 1, 99, 0) + tok[:20])
+    else:
+        c.s.sendall(struct.pack(">i", 10 + 4 + len(tok)) + struct.pack(">hhih", 36, 1, 99, 0)
+                    + struct.pack(">i", len(tok)) + tok)
+    hostile.append(c)
+for c in hostile:
+    c.s.close()
 # The broker still authenticates others.
 c = Conn()
 c.handshake("SCRAM-SHA-256")

@@ -112,5 +112,21 @@ t0 = time.time()
 assert closed_by_broker(s, 20), "stalled handshake not closed"
 print(f"stalled handshake closed after {time.time() - t0:.1f} s")
 s.close()
+# Many hostile handshakes at once (random bytes, a truncated ClientHello record, a hang-up
+# mid-handshake), then normal clients are still served.
+socks = []
+for i in range(150):
+    t = socket.create_connection((host, int(port)))
+    kind = i % 3
+    if kind == 0:
+        t.sendall(os.urandom(1 + i * 7 % 900))
+    elif kind == 1:
+        t.sendall(b"\x16\x03\x01\x40\x00" + os.urandom(100))  # claims 16 KiB, sends 100
+    socks.append(t)
+for t in socks[::2]:
+    t.close()
+time.sleep(0.5)
+for t in socks[1::2]:
+    t.close()
 good_roundtrip("tls-b", 50)
 print("ok")
