@@ -137,6 +137,7 @@ typedef struct sl_session {
     sl_sasl_mech_t mech;
     bool reauth;                   /* the exchange re-authenticates an authenticated session */
     bool raw;                      /* after SaslHandshake v0: tokens come as bare frames */
+    uint64_t expires_ms;           /* monotonic ms the SASL session ends, 0: never */
     struct sl_scram_server *scram; /* during a SCRAM exchange */
     char principal[264];           /* user name (without "User:"), "" until authenticated */
 } sl_session_t;

@@ -38,6 +38,9 @@ const sl_conf_def_t sl_broker_conf_defs[] = {
     {"sasl.enabled.mechanisms", SL_CONF_STR, "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512", 0, 0,
      B(sasl_enabled_mechanisms), 0,
      "SASL mechanisms offered on SASL listeners (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)"},
+    {"connections.max.reauth.ms", SL_CONF_INT, "0", 0, INT32_MAX, B(reauth_ms), 0,
+     "SASL sessions expire after this (KIP-368): the client must re-authenticate, else its next "
+     "request closes the connection; 0 = never"},
     {"connection.failed.authentication.delay.ms", SL_CONF_INT, "100", 0, 60000,
      B(auth_failed_delay_ms), 0,
      "Delay before a failed authentication is answered and its connection closed"},

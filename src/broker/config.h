@@ -66,7 +66,8 @@ typedef struct sl_broker_conf {
     char ssl_ca_location[SL_CONF_STR_MAX];          /* CAs that sign client certificates */
     char ssl_client_auth[SL_CONF_STR_MAX];          /* none, requested, required */
     char sasl_enabled_mechanisms[SL_CONF_STR_MAX];  /* PLAIN,SCRAM-SHA-256,SCRAM-SHA-512 */
-    int64_t auth_failed_delay_ms;                   /* connection.failed.authentication.delay.ms */
+    int64_t reauth_ms;            /* connections.max.reauth.ms, 0: sessions never expire */
+    int64_t auth_failed_delay_ms; /* connection.failed.authentication.delay.ms */
 } sl_broker_conf_t;
 
 extern const sl_conf_def_t sl_broker_conf_defs[];

@@ -132,8 +132,20 @@ bool sl_broker_sasl_gate(sl_req_t *req) {
         }
         sl_conn_set_session(conn, s);
     }
-    if (s->state == SL_SESS_AUTHENTICATED || req->api_key == SL_API_ApiVersions ||
-        req->api_key == SL_API_SaslHandshake || req->api_key == SL_API_SaslAuthenticate) {
+    bool sasl_api = req->api_key == SL_API_ApiVersions || req->api_key == SL_API_SaslHandshake ||
+                    req->api_key == SL_API_SaslAuthenticate;
+    if (sasl_api) {
+        return true;
+    }
+    if (s->state == SL_SESS_AUTHENTICATED && s->expires_ms && sl_mono_ms() >= s->expires_ms) {
+        sl_log(SL_LOG_INFO, "auth",
+               "conn=%llu peer=%s principal=\"User:%s\" api=%d msg=\"session expired "
+               "(connections.max.reauth.ms) without re-authentication, closing\"",
+               (unsigned long long)sl_conn_id(conn), sl_conn_peer(conn), s->principal,
+               req->api_key);
+        return false;
+    }
+    if (s->state == SL_SESS_AUTHENTICATED) {
         return true;
     }
     sl_log(SL_LOG_WARN, "auth",
@@ -329,7 +341,8 @@ static void write_auth_resp(sl_req_t *req, int16_t err, const char *msg, const v
     /* auth_bytes is not nullable: an empty token is zero bytes, never null. */
     sl_wr_bytes(&req->wr, req->flex, (sl_bytes_t){bytes ? bytes : (const void *)"", len});
     if (req->api_version >= 1) {
-        sl_wr_i64(&req->wr, 0); /* session_lifetime_ms: no connections.max.reauth.ms */
+        /* session_lifetime_ms: KIP-368 clients re-authenticate before it runs out. */
+        sl_wr_i64(&req->wr, err ? 0 : req->broker->conf.reauth_ms);
     }
     sl_wr_tags(&req->wr, req->flex);
 }
@@ -346,6 +359,8 @@ static bool authenticated(sl_req_t *req, sl_session_t *s, const char *user) {
     }
     snprintf(s->principal, sizeof s->principal, "%s", user);
     s->state = SL_SESS_AUTHENTICATED;
+    int64_t reauth = req->broker->conf.reauth_ms;
+    s->expires_ms = reauth > 0 ? sl_mono_ms() + (uint64_t)reauth : 0;
     sl_log(SL_LOG_INFO, "auth", "conn=%llu peer=%s mechanism=%s principal=\"User:%s\"%s",
            (unsigned long long)sl_conn_id(req->conn), sl_conn_peer(req->conn), mech_names[s->mech],
            user, s->reauth ? " reauthenticated" : "");

@@ -14,13 +14,17 @@ static void usage(FILE *f) {
             "usage: sluice broker [options]\n"
             "  --data-dir DIR          data directory (default ./data)\n"
             "  --listen HOST:PORT      Kafka protocol listener (default 127.0.0.1:9092; port 0 =\n"
-            "                          any free port)\n"
+            "                          any free port); several, with TLS or SASL: --set\n"
+            "                          listeners=PLAINTEXT://H:P,SSL://H:P,SASL_SSL://H:P\n"
+            "                          (docs/security.md)\n"
             "  --admin-listen HOST:PORT  admin HTTP: /health /ready /metrics (default\n"
             "                          127.0.0.1:9644; 'none' disables)\n"
-            "  --advertise HOST:PORT   address given to clients (default: the bound listener)\n"
+            "  --advertise HOST:PORT   address given to clients (default: the bound listener;\n"
+            "                          per listener: advertised.listeners=SSL://H:P,...)\n"
             "  --config FILE           Kafka-style properties file\n"
             "  --set KEY=VALUE         set one property (repeatable; overrides --config)\n"
-            "  --port-file FILE        write the bound ports (kafka=N, admin=N) atomically\n"
+            "  --port-file FILE        write the bound ports (kafka=N, kafka.PROTOCOL=N per\n"
+            "                          listener, admin=N) atomically\n"
             "  --help-config           list every property with its default\n");
 }
 

@@ -13,7 +13,7 @@ DELAY=20
 start() {
   broker_start --set listeners=PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0,SASL_SSL://127.0.0.1:0 \
     --set ssl.key.location="$P/broker.key" --set ssl.certificate.location="$P/broker.pem" \
-    --set connection.failed.authentication.delay.ms=${1:-$DELAY}
+    --set connection.failed.authentication.delay.ms=${1:-$DELAY} "${@:2}"
   SP=127.0.0.1:$(sed -n 's/^kafka.SASL_PLAINTEXT=//p' "$T/ports")
   SS=127.0.0.1:$(sed -n 's/^kafka.SASL_SSL=//p' "$T/ports")
 }
@@ -59,11 +59,51 @@ broker_stop
 
 # Credentials are durable: after a restart alice still authenticates, carol does not. This time
 # failures wait 5 s, and the broker is stopped while one waits: it must exit cleanly (no leak
-# under check-asan).
-start 5000
+# under check-asan). Sessions also expire after 1.5 s (connections.max.reauth.ms, KIP-368).
+start 5000 --set connections.max.reauth.ms=1500
 echo after-restart | kcat -b "$SP" "${KS[@]}" -X sasl.mechanisms=SCRAM-SHA-256 -P -t sasl-kcat \
   || fail "alice after restart"
 [[ $("$SLUICE" user list -b "$BROKER") != *carol* ]] || fail "carol came back after restart"
+$PY - "$SP" <<'PY' || fail "connections.max.reauth.ms"
+import socket, struct, sys, time
+h, p = sys.argv[1].rsplit(":", 1)
+def conn():
+    s = socket.create_connection((h, int(p)), timeout=10)
+    return s
+def req(s, api, ver, body):
+    m = struct.pack(">hhih", api, ver, 7, 1) + b"t" + body
+    s.sendall(struct.pack(">i", len(m)) + m)
+    hdr = s.recv(4)
+    if len(hdr) < 4:
+        return None
+    n = struct.unpack(">i", hdr)[0]
+    d = b""
+    while len(d) < n:
+        c = s.recv(n - len(d))
+        if not c:
+            return None
+        d += c
+    return d[4:]
+def login(s):
+    assert struct.unpack(">h", req(s, 17, 1, struct.pack(">h", 5) + b"PLAIN")[:2])[0] == 0
+    tok = b"\x00alice\x00s3cret"
+    r = req(s, 36, 1, struct.pack(">i", len(tok)) + tok)
+    assert struct.unpack(">h", r[:2])[0] == 0, r
+    return struct.unpack(">q", r[-8:])[0]
+meta = struct.pack(">i", -1)
+a = conn()
+assert login(a) == 1500, "session_lifetime_ms"
+assert req(a, 3, 1, meta), "metadata within the session"
+b = conn()
+login(b)
+time.sleep(1.0)
+assert login(b) == 1500  # re-authenticated in time
+time.sleep(0.8)
+assert req(a, 3, 1, meta) is None, "expired session still served"
+assert req(b, 3, 1, meta), "re-authenticated session closed"
+print("ok: connections.max.reauth.ms")
+PY
+grep -q 'msg="session expired' "$T/broker.log" || fail "expired session not logged"
 $PY - "$SP" <<'PY' || fail "cannot start a failing authentication"
 import socket, struct, sys, time
 h, p = sys.argv[1].rsplit(":", 1)
