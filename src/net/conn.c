@@ -1018,7 +1018,9 @@ static void flush_out(sl_conn_t *conn) {
             }
             break;
         }
-        if (n_iov > 0 && (size_t)w < gathered) {
+        /* A short writev means the socket is full; over TLS a write takes one record by design,
+         * so only EAGAIN (above) means that. */
+        if (n_iov > 0 && (size_t)w < gathered && !conn->ssl) {
             if (!conn->want_write) {
                 conn->want_write = true;
                 update_watch(conn);
