@@ -10,7 +10,7 @@
 
 BUILD   ?= build
 CC      ?= cc
-PKGS    := rdkafka libmicrohttpd hiredis libnats zlib libzstd liblz4 snappy jansson rocksdb libedit libjwt libcrypto raft libuv
+PKGS    := rdkafka libssl libcrypto libmicrohttpd hiredis libnats zlib libzstd liblz4 snappy jansson rocksdb libedit libjwt raft libuv
 CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wcast-align -Wformat=2 -Wvla -Wundef -Wno-missing-field-initializers \
@@ -40,8 +40,8 @@ EXAMPLE_SO  := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%.so)
 
 .SECONDARY:
 .PHONY: all deps run test unit integration check-asan bench bench-sql bench-groups bench-txn bench-compare bench-conn bench-compact \
-        bench-gateway bench-interference bench-admin bench-roll bench-batch-check bench-faults bench-abuse bench-cluster \
-        bench-join bench-stream format \
+        bench-gateway bench-tls bench-interference bench-admin bench-roll bench-batch-check bench-faults bench-abuse \
+        bench-cluster bench-join bench-stream format \
         format-check clean fuzz fuzz-ci
 all: $(BUILD)/sluice $(UNIT_BIN) $(ITEST_BIN) $(BENCH_BIN) $(EXAMPLE_SO) \
      $(BUILD)/tests/libpowerloss.so
@@ -160,6 +160,10 @@ bench-conn: deps all
 # Gateway produce through HTTP (wrk) beside librdkafka direct, and the HTTP layer's ceiling.
 bench-gateway: deps all
 	bench/run-gateway-bench $(BUILD)
+
+# Produce and fetch throughput over TLS versus plaintext (docs/benchmarks.md, "TLS").
+bench-tls: deps all
+	bench/run-tls-bench $(BUILD)
 
 # What the record-batch checks cost per codec; OTHER=path/to/sluice compares another build.
 bench-batch-check: deps all

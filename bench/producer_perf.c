@@ -1,7 +1,9 @@
 /* producer_perf.c -- producer throughput: COUNT records of SIZE bytes, as fast as possible,
  * until every delivery report is in.
  *   producer_perf -b HOST:PORT -t TOPIC -s SIZE -a 0|1|all -n COUNT [-p PARTITIONS] [-z CODEC]
- * Prints one line: msg/s and MB/s (payload bytes). */
+ *                 [-X librdkafka.property=value]...
+ * Prints one line: msg/s and MB/s (payload bytes). -X sets any client property (e.g.
+ * security.protocol=ssl and ssl.ca.location=..., for bench/run-tls-bench). */
 #include <getopt.h>
 #include <string.h>
 
@@ -23,7 +25,9 @@ int main(int argc, char **argv) {
     const char *brokers = "127.0.0.1:9092", *topic = "perf", *acks = "1", *codec = "none";
     long count = 1000000;
     int size = 100, parts = 4, c;
-    while ((c = getopt(argc, argv, "b:t:s:a:n:p:z:")) != -1) {
+    const char *extra[16];
+    int n_extra = 0;
+    while ((c = getopt(argc, argv, "b:t:s:a:n:p:z:X:")) != -1) {
         switch (c) {
         case 'b':
             brokers = optarg;
@@ -46,6 +50,13 @@ int main(int argc, char **argv) {
         case 'z':
             codec = optarg;
             break;
+        case 'X':
+            if (n_extra == 16 || !strchr(optarg, '=')) {
+                fprintf(stderr, "-X key=value (at most 16)\n");
+                return 2;
+            }
+            extra[n_extra++] = optarg;
+            break;
         default:
             return 2;
         }
@@ -58,6 +69,13 @@ int main(int argc, char **argv) {
     conf_set(conf, "batch.size", "1000000");
     conf_set(conf, "queue.buffering.max.messages", "2000000");
     conf_set(conf, "queue.buffering.max.kbytes", "2000000");
+    for (int i = 0; i < n_extra; i++) {
+        char kv[512];
+        snprintf(kv, sizeof kv, "%s", extra[i]);
+        char *eq = strchr(kv, '=');
+        *eq = '\0';
+        conf_set(conf, kv, eq + 1);
+    }
     rd_kafka_conf_set_dr_msg_cb(conf, on_dr);
     char err[256];
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);

@@ -28,6 +28,7 @@
 #include "group/coordinator.h"
 #include "net/conn.h"
 #include "net/fdlimit.h"
+#include "security/tls.h"
 #include "storage/cleaner.h"
 #include "storage/fsyncq.h"
 #include "storage/plog.h"
@@ -245,9 +246,22 @@ static bool admit_conn(const char *ip, void *opaque) {
     return sl_quota_conn_admit(b->quotas, ip, sl_mono_ns());
 }
 
-static void write_port_file(const char *path, int kafka_port, int admin_port, char *err) {
-    char text[128];
-    int n = snprintf(text, sizeof text, "kafka=%d\nadmin=%d\n", kafka_port, admin_port);
+static void close_listeners(sl_broker_t *b) {
+    for (size_t i = 0; i < b->n_listeners; i++) {
+        sl_listener_free(b->listeners[i].lst);
+        b->listeners[i].lst = NULL;
+    }
+}
+
+/* kafka= the first listener's port, then kafka.PROTOCOL= each listener's, then admin=. */
+static void write_port_file(sl_broker_t *b, const char *path, char *err) {
+    char text[512];
+    int n = snprintf(text, sizeof text, "kafka=%d\n", b->listeners[0].port);
+    for (size_t i = 0; i < b->n_listeners; i++) {
+        n += snprintf(text + n, sizeof text - (size_t)n, "kafka.%s=%d\n",
+                      sl_secproto_name(b->listeners[i].proto), b->listeners[i].port);
+    }
+    n += snprintf(text + n, sizeof text - (size_t)n, "admin=%d\n", b->admin_port);
     if (sl_os_write_file_atomic(path, text, (size_t)n) < 0) {
         snprintf(err, SL_ERRLEN, "write %s: %s", path, strerror(errno));
     }
@@ -362,38 +376,57 @@ sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err) {
     sl_log(SL_LOG_INFO, "broker", "data_dir=%s topics=%zu load_ms=%.1f", conf->data_dir,
            b->n_topics, (double)(sl_mono_ns() - t0) / 1e6);
 
-    char host[256];
-    int port;
-    const char *listen = conf->listen;
-    if (!strncmp(listen, "PLAINTEXT://", 12)) {
-        listen += 12;
-    }
-    if (sl_parse_hostport(listen, host, sizeof host, &port) != SL_OK) {
-        snprintf(err, SL_ERRLEN, "listeners: expected HOST:PORT, got '%s'", conf->listen);
-        goto fail;
-    }
-    sl_conn_hooks_t hooks = {
-        .on_frame = sl_broker_on_frame,
-        .on_close = sl_broker_on_close,
-        .opaque = b,
-        .max_frame_bytes = (size_t)conf->socket_request_max_bytes,
-        .out_high_bytes = (size_t)conf->connection_out_high_bytes,
-        .max_inflight = (size_t)conf->max_inflight_requests,
-    };
-    b->listener = sl_listener_new(b->loop, host, port, &hooks, err);
-    if (!b->listener) {
+    if (sl_listeners_parse(conf->listen, conf->advertised_listeners, b->listeners, &b->n_listeners,
+                           err) != SL_OK) {
         goto fail;
     }
     /* Stop accepting FD_RESERVE short of the limit, so that segment rolls, new topics and the
      * admin endpoint can still open files with every connection taken. */
     long max_conns = conf->max_connections ? (long)conf->max_connections
                                            : SL_MAX(nofile - FD_RESERVE - 3 * open_segs, 16);
-    sl_listener_set_max_conns(b->listener, (size_t)max_conns);
-    if (sl_listener_set_ip_limits(b->listener, (size_t)conf->max_connections_per_ip,
-                                  conf->max_connections_per_ip_overrides, err) != SL_OK) {
+    for (size_t i = 0; i < b->n_listeners; i++) {
+        sl_blistener_t *l = &b->listeners[i];
+        if (sl_secproto_tls(l->proto)) {
+            sl_tls_conf_t tlsc = {conf->ssl_certificate_location, conf->ssl_key_location,
+                                  conf->ssl_key_password, conf->ssl_ca_location,
+                                  conf->ssl_client_auth};
+            if (!(l->tls = sl_tls_server_ctx(&tlsc, err))) {
+                goto fail;
+            }
+        }
+        sl_conn_hooks_t hooks = {
+            .on_frame = sl_broker_on_frame,
+            .on_close = sl_broker_on_close,
+            .opaque = b,
+            .max_frame_bytes = (size_t)conf->socket_request_max_bytes,
+            .out_high_bytes = (size_t)conf->connection_out_high_bytes,
+            .max_inflight = (size_t)conf->max_inflight_requests,
+            .tls = l->tls,
+            .listener = l,
+        };
+        l->lst = sl_listener_new(b->loop, l->host, l->port, &hooks, err);
+        if (!l->lst) {
+            goto fail;
+        }
+        sl_listener_set_max_conns(l->lst, (size_t)max_conns);
+        if (sl_listener_set_ip_limits(l->lst, (size_t)conf->max_connections_per_ip,
+                                      conf->max_connections_per_ip_overrides, err) != SL_OK) {
+            goto fail;
+        }
+        sl_listener_set_admit(l->lst, admit_conn, b);
+        /* Advertise what clients can reach: the configured address, else the bound one. */
+        l->port = sl_listener_port(l->lst);
+        if (!l->adv_given) {
+            snprintf(l->adv_host, sizeof l->adv_host, "%s",
+                     !*l->host || !strcmp(l->host, "0.0.0.0") || !strcmp(l->host, "::")
+                         ? "127.0.0.1"
+                         : l->host);
+            l->adv_port = l->port;
+        }
+    }
+    if (sl_broker_sasl_start(b, err) != SL_OK) {
         goto fail;
     }
-    sl_listener_set_admit(b->listener, admit_conn, b);
     sl_conn_set_timeouts((uint64_t)conf->connections_max_idle_ms,
                          (uint64_t)conf->connections_max_partial_request_ms);
     sl_log(SL_LOG_INFO, "broker", "nofile=%ld hard=%ld max_connections=%ld", nofile, nofile_hard,
@@ -401,21 +434,6 @@ sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err) {
     sl_log(SL_LOG_INFO, "broker",
            "open_segments_max=%ld max_partitions=%" PRId64 " partitions=%" PRId64, open_segs,
            b->partition_limit, b->n_partitions_total);
-    /* Advertise what clients can reach: the configured address, else the bound one. */
-    const char *adv = conf->advertised_listeners;
-    if (!strncmp(adv, "PLAINTEXT://", 12)) {
-        adv += 12;
-    }
-    if (*adv) {
-        if (sl_parse_hostport(adv, b->adv_host, sizeof b->adv_host, &b->adv_port) != SL_OK) {
-            snprintf(err, SL_ERRLEN, "advertised.listeners: expected HOST:PORT, got '%s'", adv);
-            goto fail;
-        }
-    } else {
-        snprintf(b->adv_host, sizeof b->adv_host, "%s",
-                 !*host || !strcmp(host, "0.0.0.0") || !strcmp(host, "::") ? "127.0.0.1" : host);
-        b->adv_port = sl_listener_port(b->listener);
-    }
     if (b->cluster && sl_cluster_start(b, err) != SL_OK) {
         goto fail;
     }
@@ -451,14 +469,17 @@ sl_err_t sl_broker_run(sl_broker_t *b) {
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     b->ready = true;
-    sl_log(SL_LOG_INFO, "broker",
-           "listening kafka=%s port=%d advertised=%s:%d admin_port=%d cluster=%s", b->conf.listen,
-           sl_listener_port(b->listener), b->adv_host, b->adv_port, b->admin_port, b->cluster_id);
+    for (size_t i = 0; i < b->n_listeners; i++) {
+        const sl_blistener_t *l = &b->listeners[i];
+        sl_log(SL_LOG_INFO, "broker",
+               "listening kafka=%s://%s:%d advertised=%s:%d admin_port=%d cluster=%s",
+               sl_secproto_name(l->proto), l->host, l->port, l->adv_host, l->adv_port,
+               b->admin_port, b->cluster_id);
+    }
     sl_err_t rc = sl_loop_run(b->loop);
     sl_log(SL_LOG_INFO, "broker", "msg=\"shutting down\"");
     /* Stop accepting, answer what waits (acks=all syncs, parked fetches), flush, close. */
-    sl_listener_free(b->listener);
-    b->listener = NULL;
+    close_listeners(b);
     sl_broker_flush(b);
     sl_fetch_recheck(b, true);
     sl_conn_close_all();
@@ -474,9 +495,14 @@ void sl_broker_free(sl_broker_t *b) {
     if (b->admin) {
         sl_admin_stop(b->admin);
     }
-    sl_listener_free(b->listener);
+    close_listeners(b);
     sl_conn_close_all();
     sl_cluster_stop(b);
+    for (size_t i = 0; i < b->n_listeners; i++) {
+        sl_tls_ctx_free(b->listeners[i].tls);
+        b->listeners[i].tls = NULL;
+    }
+    sl_broker_sasl_stop(b);
     if (b->fsyncq && b->logsyncq) {
         sl_broker_flush(b);
     }
@@ -503,5 +529,5 @@ void sl_broker_free(sl_broker_t *b) {
 /* Exposed for the CLI: writes the port file after start-up. */
 void sl_broker_write_port_file(sl_broker_t *b, const char *path, char *err);
 void sl_broker_write_port_file(sl_broker_t *b, const char *path, char *err) {
-    write_port_file(path, sl_listener_port(b->listener), b->admin_port, err);
+    write_port_file(b, path, err);
 }

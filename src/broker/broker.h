@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "broker/config.h"
+#include "broker/listeners.h"
 #include "broker/quota.h"
 #include "common/arena.h"
 #include "common/codec.h"
@@ -69,10 +70,9 @@ typedef struct sl_req {
 struct sl_broker {
     sl_broker_conf_t conf;
     sl_loop_t *loop;
-    sl_listener_t *listener;
+    sl_blistener_t listeners[SL_MAX_LISTENERS]; /* `listeners`, in the order given */
+    size_t n_listeners;
     void *admin; /* sl_admin_t */
-    char adv_host[SL_CONF_STR_MAX];
-    int adv_port;
     int admin_port;
     char cluster_id[32];
     sl_topic_t **topic_tab; /* hash table of topics by name */
@@ -112,14 +112,52 @@ struct sl_broker {
     uint64_t trash_seq;         /* names in <data-dir>/.deleted (trash.c) */
     struct sl_cluster *cluster; /* the controller quorum, NULL for a single broker (cluster.c) */
     int32_t create_rf;          /* replication factor of the topic being created (cluster) */
+    struct sl_credstore *creds; /* SCRAM credentials from the metadata log (handle_sasl.c) */
+    unsigned sasl_mechs;        /* sasl.enabled.mechanisms, bits of sl_sasl_mech_t */
 };
 
-/* The user a request's quotas are looked up by: the connection's principal. Every connection is
- * ANONYMOUS until SASL lands; then the authenticated principal is kept on the connection and
- * returned here. */
+/* SASL mechanisms (bit positions in sasl_mechs). */
+typedef enum sl_sasl_mech {
+    SL_SASL_PLAIN,
+    SL_SASL_SCRAM_SHA256,
+    SL_SASL_SCRAM_SHA512,
+    SL_SASL_N
+} sl_sasl_mech_t;
+
+typedef enum sl_sess_state {
+    SL_SESS_START,         /* SASL listener: only ApiVersions and SaslHandshake allowed */
+    SL_SESS_HANDSHAKEN,    /* mechanism chosen: SaslAuthenticate expected */
+    SL_SESS_EXCHANGE,      /* a SCRAM exchange under way */
+    SL_SESS_AUTHENTICATED, /* every API allowed; a SaslHandshake starts re-authentication */
+    SL_SESS_FAILED,        /* answered with a failure, closing */
+} sl_sess_state_t;
+
+/* What the broker keeps per connection on a SASL listener, or on an SSL listener whose client
+ * presented a verified certificate: the authentication state and the principal. Hung on the
+ * connection (sl_conn_session), freed at close. */
+typedef struct sl_session {
+    sl_sess_state_t state;
+    sl_sasl_mech_t mech;
+    bool reauth;                   /* the exchange re-authenticates an authenticated session */
+    bool raw;                      /* after SaslHandshake v0: tokens come as bare frames */
+    uint64_t expires_ms;           /* monotonic ms the SASL session ends, 0: never */
+    struct sl_scram_server *scram; /* during a SCRAM exchange */
+    char principal[264];           /* user name (without "User:"), "" until authenticated */
+} sl_session_t;
+
+/* The user a request's quotas (and later ACLs) are looked up by: the connection's principal
+ * name without Kafka's "User:" type, i.e. the SASL user, the client certificate's subject on an
+ * SSL listener ("CN=client,O=org"), else ANONYMOUS. */
 static inline const char *sl_req_principal(const sl_req_t *req) {
-    (void)req;
-    return "ANONYMOUS";
+    const sl_session_t *s = req->conn ? (const sl_session_t *)sl_conn_session(req->conn) : NULL;
+    return s && s->principal[0] ? s->principal : "ANONYMOUS";
+}
+
+/* The listener the request's connection came in on: Metadata and FindCoordinator give its
+ * advertised address, so a client stays on the protocol it chose. */
+static inline const sl_blistener_t *sl_req_listener(const sl_req_t *req) {
+    const sl_blistener_t *l = req->conn ? sl_conn_listener(req->conn) : NULL;
+    return l ? l : &req->broker->listeners[0];
 }
 
 /* ---- topics (topics.c) ---- */
@@ -230,6 +268,26 @@ SL_HANDLER(IncrementalAlterConfigs);
 SL_HANDLER(DescribeClientQuotas);
 SL_HANDLER(AlterClientQuotas);
 SL_HANDLER(DescribeCluster);
+
+/* ---- SASL and SCRAM credentials (handle_sasl.c) ---- */
+/* Checks sasl.enabled.mechanisms. SL_ERR_INVAL with the reason in `err`. */
+SL_MUST_USE sl_err_t sl_broker_sasl_start(sl_broker_t *b, char *err);
+void sl_broker_sasl_stop(sl_broker_t *b);
+/* Runs before every request's handler: sets up the connection's session, and on a SASL listener
+ * lets only ApiVersions, SaslHandshake and SaslAuthenticate through before authentication. False:
+ * the request must not be handled and the connection closes (logged here). */
+bool sl_broker_sasl_gate(sl_req_t *req);
+/* A bare SASL token frame after SaslHandshake v0 (session->raw), answered with a bare token.
+ * Returns what on_frame returns. */
+sl_err_t sl_broker_sasl_raw(sl_broker_t *b, sl_conn_t *conn, const uint8_t *frame, size_t len);
+/* Frees the connection's session (on close). */
+void sl_broker_sasl_drop(sl_conn_t *conn);
+/* Replays one SL_META_SCRAM record into b->creds. */
+void sl_sasl_apply_meta(sl_broker_t *b, const char *user, const sl_kv_t *kv, size_t n);
+SL_HANDLER(SaslHandshake);
+SL_HANDLER(SaslAuthenticate);
+SL_HANDLER(DescribeUserScramCredentials);
+SL_HANDLER(AlterUserScramCredentials);
 
 /* ---- client quotas (handle_quota.c) ---- */
 /* Replays one SL_META_QUOTA record's configs (entity and values) into b->quotas. */

@@ -608,7 +608,7 @@ sl_err_t sl_cluster_init(sl_broker_t *b, char *err) {
 
 sl_err_t sl_cluster_start(sl_broker_t *b, char *err) {
     sl_cluster_t *c = b->cluster;
-    snprintf(c->adv, sizeof c->adv, "%s:%d", b->adv_host, b->adv_port);
+    snprintf(c->adv, sizeof c->adv, "%s:%d", b->listeners[0].adv_host, b->listeners[0].adv_port);
     c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (c->efd < 0 || sl_loop_watch(b->loop, c->efd, SL_EV_READ, on_committed, b) != SL_OK) {
         snprintf(err, SL_ERRLEN, "cluster: cannot watch an eventfd");
@@ -787,8 +787,8 @@ void sl_cluster_write_brokers(sl_broker_t *b, sl_writer_t *wr, bool flex, int16_
         /* Nobody registered yet (no quorum leader so far): this broker alone. */
         sl_wr_array_len(wr, flex, 1);
         sl_wr_i32(wr, (int32_t)b->conf.node_id);
-        sl_wr_strz(wr, flex, b->adv_host);
-        sl_wr_i32(wr, b->adv_port);
+        sl_wr_strz(wr, flex, b->listeners[0].adv_host);
+        sl_wr_i32(wr, b->listeners[0].adv_port);
         if (v >= 1) {
             sl_wr_strz(wr, flex, NULL);
         }

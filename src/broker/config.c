@@ -16,11 +16,34 @@
 const sl_conf_def_t sl_broker_conf_defs[] = {
     {"data.dir", SL_CONF_STR, "./data", 0, 0, B(data_dir), 0, "Directory holding all logs"},
     {"listeners", SL_CONF_STR, "127.0.0.1:9092", 0, 0, B(listen), 0,
-     "Kafka protocol listener HOST:PORT (PLAINTEXT:// prefix allowed)"},
+     "Kafka protocol listeners, comma-separated PROTOCOL://HOST:PORT with PROTOCOL one of "
+     "PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL (a bare HOST:PORT is PLAINTEXT); at most one of "
+     "each"},
     {"admin.listen", SL_CONF_STR, "127.0.0.1:9644", 0, 0, B(admin_listen), 0,
      "Admin HTTP listener HOST:PORT (health, readiness, metrics)"},
     {"advertised.listeners", SL_CONF_STR, "", 0, 0, B(advertised_listeners), 0,
-     "HOST:PORT clients are told to use (default: the bound listener)"},
+     "PROTOCOL://HOST:PORT,... clients are told to use, per listener (default: the bound "
+     "address of each)"},
+    {"ssl.key.location", SL_CONF_STR, "", 0, 0, B(ssl_key_location), 0,
+     "PEM private key of the SSL and SASL_SSL listeners"},
+    {"ssl.key.password", SL_CONF_STR, "", 0, 0, B(ssl_key_password), 0,
+     "Passphrase of ssl.key.location, if it is encrypted"},
+    {"ssl.certificate.location", SL_CONF_STR, "", 0, 0, B(ssl_certificate_location), 0,
+     "PEM certificate (chain) of the SSL and SASL_SSL listeners"},
+    {"ssl.ca.location", SL_CONF_STR, "", 0, 0, B(ssl_ca_location), 0,
+     "PEM file of the CAs that sign client certificates"},
+    {"ssl.client.auth", SL_CONF_STR, "none", 0, 0, B(ssl_client_auth), 0,
+     "Client certificates: none, requested (verified if sent) or required; a verified "
+     "certificate's subject is the principal on an SSL listener (User:CN=...)"},
+    {"sasl.enabled.mechanisms", SL_CONF_STR, "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512", 0, 0,
+     B(sasl_enabled_mechanisms), 0,
+     "SASL mechanisms offered on SASL listeners (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)"},
+    {"connections.max.reauth.ms", SL_CONF_INT, "0", 0, INT32_MAX, B(reauth_ms), 0,
+     "SASL sessions expire after this (KIP-368): the client must re-authenticate, else its next "
+     "request closes the connection; 0 = never"},
+    {"connection.failed.authentication.delay.ms", SL_CONF_INT, "100", 0, 60000,
+     B(auth_failed_delay_ms), 0,
+     "Delay before a failed authentication is answered and its connection closed"},
     {"log.level", SL_CONF_STR, "info", 0, 0, B(log_level), 0, "error, warn, info or debug"},
     {"node.id", SL_CONF_INT, "0", 0, INT32_MAX, B(node_id), 0, "This broker's id"},
     {"broker.id", SL_CONF_INT, NULL, 0, INT32_MAX, B(node_id), 0, "Alias of node.id"},

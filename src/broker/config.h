@@ -69,6 +69,14 @@ typedef struct sl_broker_conf {
     int64_t broker_heartbeat_interval_ms;
     int64_t broker_session_timeout_ms;
     int64_t metadata_snapshot_entries;
+    char ssl_key_location[SL_CONF_STR_MAX];         /* PEM private key of SSL listeners */
+    char ssl_key_password[SL_CONF_STR_MAX];         /* its passphrase, if encrypted */
+    char ssl_certificate_location[SL_CONF_STR_MAX]; /* PEM certificate chain */
+    char ssl_ca_location[SL_CONF_STR_MAX];          /* CAs that sign client certificates */
+    char ssl_client_auth[SL_CONF_STR_MAX];          /* none, requested, required */
+    char sasl_enabled_mechanisms[SL_CONF_STR_MAX];  /* PLAIN,SCRAM-SHA-256,SCRAM-SHA-512 */
+    int64_t reauth_ms;            /* connections.max.reauth.ms, 0: sessions never expire */
+    int64_t auth_failed_delay_ms; /* connection.failed.authentication.delay.ms */
 } sl_broker_conf_t;
 
 extern const sl_conf_def_t sl_broker_conf_defs[];

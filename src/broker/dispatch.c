@@ -82,6 +82,10 @@ static void log_bad(sl_conn_t *conn, sl_req_t *req, const char *what) {
 sl_err_t sl_broker_on_frame(sl_conn_t *conn, const uint8_t *frame, size_t len, void *opaque) {
     init_table();
     sl_broker_t *b = opaque;
+    const sl_session_t *sess = sl_conn_session(conn);
+    if (sess && sess->raw) {
+        return sl_broker_sasl_raw(b, conn, frame, len);
+    }
     sl_req_t *req = sl_xcalloc(1, sizeof *req);
     req->broker = b;
     req->conn = conn;
@@ -139,6 +143,11 @@ sl_err_t sl_broker_on_frame(sl_conn_t *conn, const uint8_t *frame, size_t len, v
     if (req->api_key != SL_API_ApiVersions) {
         sl_wr_tags(&req->wr, req->flex);
     }
+    if (!sl_broker_sasl_gate(req)) {
+        sl_resp_discard(req->resp);
+        free(req);
+        return SL_ERR_INVAL;
+    }
     sl_str_t client_id = req->client_id; /* in the frame; req may be gone after SL_AGAIN */
     const char *user = sl_req_principal(req);
     uint64_t t0 = sl_mono_ns();
@@ -172,4 +181,5 @@ sl_err_t sl_broker_on_frame(sl_conn_t *conn, const uint8_t *frame, size_t len, v
 
 void sl_broker_on_close(sl_conn_t *conn, void *opaque) {
     sl_fetch_waits_drop_conn(opaque, conn);
+    sl_broker_sasl_drop(conn);
 }

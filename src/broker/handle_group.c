@@ -58,8 +58,8 @@ SL_HANDLER(FindCoordinator) {
         sl_wr_strz(&req->wr, false, err ? "Unknown coordinator key type" : NULL);
     }
     sl_wr_i32(&req->wr, err ? -1 : (int32_t)b->conf.node_id);
-    sl_wr_strz(&req->wr, false, err ? "" : b->adv_host);
-    sl_wr_i32(&req->wr, err ? -1 : b->adv_port);
+    sl_wr_strz(&req->wr, false, err ? "" : sl_req_listener(req)->adv_host);
+    sl_wr_i32(&req->wr, err ? -1 : sl_req_listener(req)->adv_port);
     return SL_OK;
 }
 

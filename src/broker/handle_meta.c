@@ -201,8 +201,8 @@ SL_HANDLER(Metadata) {
     } else {
         sl_wr_array_len(wr, flex, 1);
         sl_wr_i32(wr, (int32_t)b->conf.node_id);
-        sl_wr_strz(wr, flex, b->adv_host);
-        sl_wr_i32(wr, b->adv_port);
+        sl_wr_strz(wr, flex, sl_req_listener(req)->adv_host);
+        sl_wr_i32(wr, sl_req_listener(req)->adv_port);
         if (v >= 1) {
             sl_wr_strz(wr, flex, NULL); /* rack */
         }
@@ -262,8 +262,8 @@ SL_HANDLER(DescribeCluster) {
     } else {
         sl_wr_array_len(wr, true, 1);
         sl_wr_i32(wr, (int32_t)b->conf.node_id);
-        sl_wr_strz(wr, true, b->adv_host);
-        sl_wr_i32(wr, b->adv_port);
+        sl_wr_strz(wr, true, sl_req_listener(req)->adv_host);
+        sl_wr_i32(wr, sl_req_listener(req)->adv_port);
         sl_wr_strz(wr, true, NULL); /* rack */
         sl_wr_tags(wr, true);
     }

@@ -27,6 +27,9 @@ typedef enum sl_meta_type {
     SL_META_BROKER_FENCE = 9,   /* value: node id whose lease expired (cluster) */
     SL_META_PLACEMENT = 10,     /* name, partitions: first partition, assign[]: leader, epoch and
                                    replicas of partitions first.. (cluster) */
+    SL_META_SCRAM = 11,         /* name: a user; configs: mechanism and its salted credential
+                                   (salt, iterations, stored_key, server_key in base64), or
+                                   mechanism and deleted=true (handle_sasl.c) */
 } sl_meta_type_t;
 
 #define SL_META_MAX_REPLICAS 16

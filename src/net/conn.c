@@ -33,11 +33,25 @@
  * Input memory: a connection holds an input buffer only while it has unprocessed bytes. A drained
  * read buffer goes back to one spare that the next read on any connection borrows (Redis's
  * reusable query buffer), so idle connections hold none: tens of thousands of mostly idle
- * producers cost no more input memory than one busy one. */
+ * producers cost no more input memory than one busy one.
+ * TLS (a listener with hooks.tls): the same machine over an OpenSSL session on the non-blocking
+ * socket. The handshake runs from readiness events (a WANT_WRITE watches for writability) and
+ * counts as a frame in progress, so a silent or trickling handshake is closed by
+ * connections.max.idle.ms or connections.max.partial.request.ms like a slowloris frame; garbage or
+ * a plaintext client fails the handshake and closes at once. OpenSSL reads ahead (one read(2)
+ * for many records); whatever it still holds when reading stops is drained into the input buffer
+ * (tls_drain), so no request waits behind a socket epoll sees as empty. Output is
+ * copied into records of at most 16 KiB: memory chunks are gathered, file ranges are pread (no
+ * sendfile: without kernel TLS the kernel cannot encrypt, so a fetch over TLS costs one copy and
+ * the cipher). A write that OpenSSL asked to retry is retried with the same leading bytes, as it
+ * requires (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER lets the staging buffer be refilled). */
 #include "conn.h"
 
 #include <errno.h>
 #include <malloc.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/sendfile.h>
@@ -63,8 +77,9 @@
 #define TRIM_MAX_BYTES                                                                             \
     (32u << 20) /* trim the heap once this much output left (or a quarter                          \
                    of the broker budget, if smaller) */
-#define TRIM_EVERY_MS 1000
-#define ALLOC_HEADER  sizeof(size_t) /* glibc's chunk header, beyond the usable size */
+#define TRIM_EVERY_MS    1000
+#define ALLOC_HEADER     sizeof(size_t) /* glibc's chunk header, beyond the usable size */
+#define TLS_RECORD_BYTES 16384          /* plaintext bytes per TLS record (per SSL_write) */
 
 typedef struct chunk {
     sl_buf_t mem; /* used when fd < 0 */
@@ -125,6 +140,13 @@ struct sl_conn {
     bool want_write;
     bool throttled; /* muted until throttle_timer fires (KIP-219) */
     uint64_t throttle_timer;
+    SSL *ssl;        /* NULL on a plaintext listener */
+    bool tls_ready;  /* handshake done */
+    char *subject;   /* verified client certificate subject, or NULL */
+    void *session;   /* the owner's (sl_conn_set_session) */
+    bool lingering;  /* sl_conn_close_after_flush: no more reading, close once sent */
+    bool raw_frames; /* frames need not hold a request header (sl_conn_set_raw_frames) */
+    char linger_why[128];
 };
 
 static clist_t lru = {NULL, NULL, offsetof(sl_conn_t, lru_link), 0};
@@ -147,6 +169,7 @@ static size_t memory_budget = SIZE_MAX;
 static uint64_t next_id = 1;
 
 static void on_io(sl_loop_t *loop, int fd, void *data, unsigned events);
+static void linger_check(sl_conn_t *conn);
 
 static link_t *lnk(const clist_t *l, sl_conn_t *c) {
     return (link_t *)(void *)((char *)c + l->off);
@@ -272,8 +295,12 @@ static void touch(sl_conn_t *conn) {
     arm_sweep(conn->loop);
 }
 
-/* Whether the first buffered frame is incomplete (its size was checked by process_frames). */
+/* Whether the first buffered frame is incomplete (its size was checked by process_frames). A TLS
+ * handshake still running counts as one. */
 static bool frame_partial(const sl_conn_t *conn) {
+    if (conn->ssl && !conn->tls_ready) {
+        return true;
+    }
     if (conn->in.len == 0) {
         return false;
     }
@@ -358,8 +385,8 @@ static void update_watch(sl_conn_t *conn) {
     if (conn->state == CONN_CLOSED) {
         return;
     }
-    unsigned ev =
-        (conn->state == CONN_READING ? SL_EV_READ : 0) | (conn->want_write ? SL_EV_WRITE : 0);
+    unsigned ev = (conn->state == CONN_READING && !conn->lingering ? SL_EV_READ : 0) |
+                  (conn->want_write ? SL_EV_WRITE : 0);
     if (sl_loop_modify(conn->loop, conn->fd, ev) != SL_OK) {
         sl_conn_close(conn, "epoll_ctl failed");
     }
@@ -401,7 +428,19 @@ sl_conn_t *sl_conn_new(sl_loop_t *loop, int fd, const sl_conn_hooks_t *hooks, co
     conn->id = next_id++;
     conn->hooks = *hooks;
     snprintf(conn->peer, sizeof conn->peer, "%s", peer ? peer : "?");
+    if (hooks->tls) {
+        conn->ssl = SSL_new(hooks->tls);
+        if (!conn->ssl || SSL_set_fd(conn->ssl, fd) != 1) {
+            sl_log(SL_LOG_WARN, "net", "peer=%s msg=\"cannot start a TLS session\"", conn->peer);
+            SSL_free(conn->ssl);
+            close(fd);
+            free(conn);
+            return NULL;
+        }
+        SSL_set_accept_state(conn->ssl);
+    }
     if (sl_loop_watch(loop, fd, SL_EV_READ, on_io, conn) != SL_OK) {
+        SSL_free(conn->ssl);
         close(fd);
         free(conn);
         return NULL;
@@ -409,6 +448,7 @@ sl_conn_t *sl_conn_new(sl_loop_t *loop, int fd, const sl_conn_hooks_t *hooks, co
     conn->last_active_ms = sl_loop_now_ms(loop);
     cl_push(&lru, conn);
     arm_sweep(loop);
+    track_partial(conn, false); /* a TLS handshake has its partial-request deadline */
     return conn;
 }
 
@@ -525,6 +565,8 @@ void sl_conn_reap(void) {
     while (closed_conns) {
         sl_conn_t *conn = closed_conns;
         closed_conns = conn->next_closed;
+        SSL_free(conn->ssl);
+        free(conn->subject);
         close(conn->fd);
         sl_buf_fini(&conn->in); /* already subtracted from in_bytes at close */
         free(conn);
@@ -567,6 +609,43 @@ bool sl_conn_evict_one(uint64_t min_age_ms) {
         return true;
     }
     return false;
+}
+
+void sl_conn_close_after_flush(sl_conn_t *conn, const char *why) {
+    if (conn->state == CONN_CLOSED || conn->lingering) {
+        return;
+    }
+    conn->lingering = true;
+    snprintf(conn->linger_why, sizeof conn->linger_why, "%s", why ? why : "");
+    cl_remove(&pending, conn);
+    cl_remove(&pending_work, conn);
+    cl_remove(&partials, conn);
+    update_watch(conn);
+    linger_check(conn);
+}
+
+void sl_conn_set_raw_frames(sl_conn_t *conn, bool raw) {
+    conn->raw_frames = raw;
+}
+
+const void *sl_conn_listener(const sl_conn_t *conn) {
+    return conn->hooks.listener;
+}
+
+void *sl_conn_session(const sl_conn_t *conn) {
+    return conn->session;
+}
+
+void sl_conn_set_session(sl_conn_t *conn, void *session) {
+    conn->session = session;
+}
+
+bool sl_conn_tls(const sl_conn_t *conn) {
+    return conn->ssl != NULL;
+}
+
+const char *sl_conn_tls_subject(const sl_conn_t *conn) {
+    return conn->subject ? conn->subject : "";
 }
 
 uint64_t sl_conn_id(const sl_conn_t *conn) {
@@ -755,11 +834,84 @@ void sl_resp_discard(sl_resp_t *resp) {
         flush_out(conn);
     }
     check_pressure(conn);
+    linger_check(conn);
+}
+
+/* Maps an OpenSSL result to the read/write convention: bytes, 0 at a clean end, or -1 with errno
+ * (EAGAIN when OpenSSL waits for the socket either way, EPROTO for a TLS failure, logged). */
+static ssize_t tls_result(sl_conn_t *conn, int r, const char *op) {
+    if (r > 0) {
+        return r;
+    }
+    int e = SSL_get_error(conn->ssl, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (e == SSL_ERROR_ZERO_RETURN) {
+        return 0;
+    }
+    if (e == SSL_ERROR_SYSCALL && errno != 0) {
+        ERR_clear_error();
+        return -1;
+    }
+    unsigned long code = ERR_get_error();
+    char text[160];
+    ERR_error_string_n(code, text, sizeof text);
+    ERR_clear_error();
+    sl_log(SL_LOG_INFO, "net", "conn=%llu peer=%s op=%s tls_err=\"%s\"",
+           (unsigned long long)conn->id, conn->peer, op, code ? text : "unexpected EOF");
+    errno = EPROTO;
+    return -1;
+}
+
+/* The staging buffer of TLS output (the loop's thread only). */
+static uint8_t tls_stage[TLS_RECORD_BYTES];
+
+/* writev over TLS: the vectors' leading bytes (up to one record) copied and written as one
+ * record. Returns the bytes taken, or -1 with errno. */
+static ssize_t tls_writev(sl_conn_t *conn, const struct iovec *iov, int n_iov) {
+    size_t n = 0;
+    for (int i = 0; i < n_iov && n < sizeof tls_stage; i++) {
+        size_t take = SL_MIN(iov[i].iov_len, sizeof tls_stage - n);
+        memcpy(tls_stage + n, iov[i].iov_base, take);
+        n += take;
+    }
+    ERR_clear_error();
+    return tls_result(conn, SSL_write(conn->ssl, tls_stage, (int)n), "write");
+}
+
+/* sendfile over TLS: pread into the staging buffer and write one record; advances *off by what
+ * was taken, as sendfile does. */
+static ssize_t tls_sendfile(sl_conn_t *conn, int fd, off_t *off, size_t len) {
+    ssize_t r;
+    do {
+        r = pread(fd, tls_stage, SL_MIN(len, sizeof tls_stage), *off);
+    } while (r < 0 && errno == EINTR);
+    if (r <= 0) {
+        return r;
+    }
+    ERR_clear_error();
+    ssize_t w = tls_result(conn, SSL_write(conn->ssl, tls_stage, (int)r), "write");
+    if (w > 0) {
+        *off += w;
+    }
+    return w;
+}
+
+/* Closes a lingering connection once every response slot has been sent. */
+static void linger_check(sl_conn_t *conn) {
+    if (conn->lingering && conn->state != CONN_CLOSED && !conn->head) {
+        sl_conn_close(conn, conn->linger_why[0] ? conn->linger_why : NULL);
+    }
 }
 
 /* Writes as much of the ready prefix as the socket takes. Memory chunks of consecutive slots are
  * gathered into one writev; file chunks go out with sendfile. */
 static void flush_out(sl_conn_t *conn) {
+    if (conn->ssl && !conn->tls_ready) {
+        return; /* output waits for the handshake */
+    }
     while (conn->state != CONN_CLOSED && conn->head && conn->head->ready) {
         struct iovec iov[64];
         int n_iov = 0;
@@ -787,7 +939,7 @@ static void flush_out(sl_conn_t *conn) {
         }
         ssize_t w;
         if (n_iov > 0) {
-            w = writev(conn->fd, iov, n_iov);
+            w = conn->ssl ? tls_writev(conn, iov, n_iov) : writev(conn->fd, iov, n_iov);
         } else {
             chunk_t *ch = &conn->head->chunks[conn->head->cur];
             if (ch->fd < 0 || ch->len == 0) {
@@ -799,7 +951,8 @@ static void flush_out(sl_conn_t *conn) {
                 }
                 w = 0;
             } else {
-                w = sendfile(conn->fd, ch->fd, &ch->off, ch->len);
+                w = conn->ssl ? tls_sendfile(conn, ch->fd, &ch->off, ch->len)
+                              : sendfile(conn->fd, ch->fd, &ch->off, ch->len);
                 if (w == 0) {
                     /* The file shrank under us (truncation); nothing valid can follow. */
                     sl_conn_close(conn, "segment shrank during sendfile");
@@ -818,7 +971,9 @@ static void flush_out(sl_conn_t *conn) {
                 }
                 return;
             }
-            sl_conn_close(conn, errno == EPIPE || errno == ECONNRESET ? NULL : strerror(errno));
+            sl_conn_close(conn, errno == EPIPE || errno == ECONNRESET || errno == EPROTO
+                                    ? NULL
+                                    : strerror(errno));
             return;
         }
         /* Account the bytes written against the chunks, freeing completed slots. */
@@ -863,7 +1018,9 @@ static void flush_out(sl_conn_t *conn) {
             }
             break;
         }
-        if (n_iov > 0 && (size_t)w < gathered) {
+        /* A short writev means the socket is full; over TLS a write takes one record by design,
+         * so only EAGAIN (above) means that. */
+        if (n_iov > 0 && (size_t)w < gathered && !conn->ssl) {
             if (!conn->want_write) {
                 conn->want_write = true;
                 update_watch(conn);
@@ -875,6 +1032,7 @@ static void flush_out(sl_conn_t *conn) {
         conn->want_write = false;
         update_watch(conn);
     }
+    linger_check(conn);
 }
 
 /* ---- input ---- */
@@ -931,11 +1089,12 @@ static void in_settle(sl_conn_t *conn) {
 static void process_frames(sl_conn_t *conn) {
     size_t pos = 0;
     bool deferred = false;
-    while (conn->state == CONN_READING && conn->in.len - pos >= 4) {
+    while (conn->state == CONN_READING && !conn->lingering && conn->in.len - pos >= 4) {
         int32_t size = (int32_t)sl_load_be32(conn->in.data + pos);
-        if (size < MIN_REQUEST_BYTES || (size_t)size > conn->hooks.max_frame_bytes) {
+        int min_frame = conn->raw_frames ? 0 : MIN_REQUEST_BYTES;
+        if (size < min_frame || (size_t)size > conn->hooks.max_frame_bytes) {
             char why[96];
-            snprintf(why, sizeof why, "frame size %d outside [%d, %zu]", size, MIN_REQUEST_BYTES,
+            snprintf(why, sizeof why, "frame size %d outside [%d, %zu]", size, min_frame,
                      conn->hooks.max_frame_bytes);
             sl_conn_close(conn, why);
             return;
@@ -974,6 +1133,34 @@ static void process_frames(sl_conn_t *conn) {
     track_partial(conn, pos > 0);
 }
 
+/* With read-ahead OpenSSL may hold bytes the socket no longer shows to epoll: when reading
+ * stops (budget, pause) they move into the input buffer, at most one read-ahead buffer's worth,
+ * so nothing waits for a readiness event that will not come. */
+static void tls_drain(sl_conn_t *conn) {
+    bool got = false;
+    while (conn->state != CONN_CLOSED && SSL_has_pending(conn->ssl)) {
+        in_reserve(conn, TLS_RECORD_BYTES + 256);
+        size_t room = conn->in.cap - conn->in.len;
+        ERR_clear_error();
+        int r = SSL_read(conn->ssl, conn->in.data + conn->in.len, (int)room);
+        if (r <= 0) {
+            int e = SSL_get_error(conn->ssl, r);
+            if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+                (void)tls_result(conn, r, "read");
+                sl_conn_close(conn, NULL);
+                return;
+            }
+            ERR_clear_error();
+            break;
+        }
+        conn->in.len += (size_t)r;
+        got = true;
+    }
+    if (got && conn->state == CONN_READING) {
+        process_frames(conn);
+    }
+}
+
 static void do_read(sl_conn_t *conn) {
     /* Requests buffered earlier (over a past share, or from before a pause) come first. */
     if (conn->in.len >= 4) {
@@ -983,7 +1170,14 @@ static void do_read(sl_conn_t *conn) {
     while (conn->state == CONN_READING && budget > 0 && !budget_spent(conn)) {
         in_reserve(conn, READ_CHUNK_BYTES);
         size_t room = conn->in.cap - conn->in.len;
-        ssize_t r = read(conn->fd, conn->in.data + conn->in.len, room);
+        ssize_t r;
+        if (conn->ssl) {
+            ERR_clear_error();
+            r = tls_result(conn, SSL_read(conn->ssl, conn->in.data + conn->in.len, (int)room),
+                           "read");
+        } else {
+            r = read(conn->fd, conn->in.data + conn->in.len, room);
+        }
         if (r < 0) {
             if (errno == EINTR) {
                 continue;
@@ -991,7 +1185,7 @@ static void do_read(sl_conn_t *conn) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 break;
             }
-            sl_conn_close(conn, errno == ECONNRESET ? NULL : strerror(errno));
+            sl_conn_close(conn, errno == ECONNRESET || errno == EPROTO ? NULL : strerror(errno));
             return;
         }
         if (r == 0) {
@@ -1002,24 +1196,92 @@ static void do_read(sl_conn_t *conn) {
         budget -= SL_MIN(budget, (size_t)r);
         touch(conn);
         process_frames(conn);
-        if ((size_t)r < room) {
-            break;
+        if ((size_t)r < room && !conn->ssl) {
+            break; /* over TLS a read returns one record: read on until WANT_READ */
         }
+    }
+    if (conn->ssl && conn->state != CONN_CLOSED) {
+        tls_drain(conn);
     }
     if (conn->state != CONN_CLOSED) {
         in_settle(conn); /* nothing read (a wake-up without data) leaves the buffer too */
     }
 }
 
+/* Records the verified client certificate's subject (RFC 2253). */
+static void tls_take_subject(sl_conn_t *conn) {
+    X509 *cert = SSL_get1_peer_certificate(conn->ssl);
+    if (!cert || SSL_get_verify_result(conn->ssl) != X509_V_OK) {
+        X509_free(cert);
+        return;
+    }
+    BIO *bio = BIO_new(BIO_s_mem());
+    if (bio && X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0) {
+        char *text = NULL;
+        long n = BIO_get_mem_data(bio, &text);
+        if (n > 0 && n < 1024) {
+            conn->subject = sl_xcalloc(1, (size_t)n + 1);
+            memcpy(conn->subject, text, (size_t)n);
+        }
+    }
+    BIO_free(bio);
+    X509_free(cert);
+}
+
+/* Advances the TLS handshake; true once it is done (frames may flow). A failure closes. */
+static bool tls_handshake(sl_conn_t *conn) {
+    ERR_clear_error();
+    int r = SSL_do_handshake(conn->ssl);
+    if (r == 1) {
+        conn->tls_ready = true;
+        tls_take_subject(conn);
+        touch(conn);
+        track_partial(conn, true);
+        if (conn->want_write) {
+            conn->want_write = false;
+            update_watch(conn);
+        }
+        return true;
+    }
+    int e = SSL_get_error(conn->ssl, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        bool ww = e == SSL_ERROR_WANT_WRITE;
+        touch(conn);
+        if (ww != conn->want_write) {
+            conn->want_write = ww;
+            update_watch(conn);
+        }
+        return false;
+    }
+    unsigned long code = ERR_get_error();
+    char text[200];
+    if (code) {
+        ERR_error_string_n(code, text, sizeof text);
+    } else {
+        snprintf(text, sizeof text, "%s", e == SSL_ERROR_SYSCALL ? "peer closed" : "failed");
+    }
+    ERR_clear_error();
+    char why[240];
+    snprintf(why, sizeof why, "TLS handshake failed: %s", text);
+    sl_conn_close(conn, why);
+    return false;
+}
+
 static void on_io(sl_loop_t *loop, int fd, void *data, unsigned events) {
     (void)loop;
     (void)fd;
     sl_conn_t *conn = data;
+    if (conn->ssl && !conn->tls_ready) {
+        if (!tls_handshake(conn)) {
+            return;
+        }
+        events |= SL_EV_READ; /* application data may have come with the last flight */
+    }
     if (events & SL_EV_WRITE) {
         flush_out(conn);
         check_pressure(conn);
     }
-    if ((events & (SL_EV_READ | SL_EV_ERROR)) && conn->state == CONN_READING) {
+    if ((events & (SL_EV_READ | SL_EV_ERROR)) && conn->state == CONN_READING && !conn->lingering) {
         do_read(conn);
     } else if ((events & SL_EV_ERROR) && conn->state != CONN_CLOSED) {
         sl_conn_close(conn, NULL);

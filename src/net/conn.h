@@ -32,6 +32,7 @@
 
 typedef struct sl_conn sl_conn_t;
 typedef struct sl_resp sl_resp_t;
+struct ssl_ctx_st; /* OpenSSL's SSL_CTX */
 
 typedef struct sl_conn_hooks {
     /* One complete frame (the bytes after the 4-byte size), valid only during the call. Return
@@ -43,6 +44,8 @@ typedef struct sl_conn_hooks {
     size_t max_frame_bytes; /* socket.request.max.bytes */
     size_t out_high_bytes;  /* stop reading above this much queued output */
     size_t max_inflight;    /* stop reading with this many unanswered requests */
+    struct ssl_ctx_st *tls; /* TLS server context for this listener's connections, or NULL */
+    const void *listener;   /* the owner's description of the listener (sl_conn_listener) */
 } sl_conn_hooks_t;
 
 /* Takes ownership of the connected, non-blocking socket `fd` and starts reading. NULL on failure
@@ -56,6 +59,26 @@ void sl_conn_close(sl_conn_t *conn, const char *why);
 void sl_conn_reap(void);
 /* Closes and frees every open connection (shutdown). */
 void sl_conn_close_all(void);
+
+/* Stops reading, sends every response slot (those still unfinished once finished), then closes
+ * (a failed authentication: the client reads its error before the connection goes). `why` is
+ * logged at INFO when it closes. */
+void sl_conn_close_after_flush(sl_conn_t *conn, const char *why);
+
+/* While `raw`, frames of any size from 0 up are delivered (not only those that can hold a
+ * request header): the raw SASL tokens that follow a SaslHandshake v0. */
+void sl_conn_set_raw_frames(sl_conn_t *conn, bool raw);
+/* The hooks' `listener` of the listener that accepted the connection. */
+const void *sl_conn_listener(const sl_conn_t *conn);
+/* The owner's per-connection state (the broker's SASL session), NULL until set. The owner frees
+ * it in on_close. */
+void *sl_conn_session(const sl_conn_t *conn);
+void sl_conn_set_session(sl_conn_t *conn, void *session);
+/* Whether the connection runs over TLS. Frames are delivered only after its handshake is done. */
+bool sl_conn_tls(const sl_conn_t *conn);
+/* The subject of the client certificate verified in the TLS handshake (RFC 2253, as Kafka's
+ * X500Principal prints it: "CN=client,O=org"), or "" when there was none. */
+const char *sl_conn_tls_subject(const sl_conn_t *conn);
 
 uint64_t sl_conn_id(const sl_conn_t *conn);
 const char *sl_conn_peer(const sl_conn_t *conn);

@@ -44,8 +44,12 @@
     X(DescribeClientQuotas, 48, 0, 1, 1)                                                           \
     X(AlterClientQuotas, 49, 0, 1, 1)                                                              \
     X(ConsumerGroupHeartbeat, 68, 0, 1, 0)                                                         \
-    X(ConsumerGroupDescribe, 69, 0, 0, 0) \
-    X(DescribeCluster, 60, 0, 0, 0)
+    X(ConsumerGroupDescribe, 69, 0, 0, 0)                                                          \
+    X(DescribeCluster, 60, 0, 0, 0)                                                                \
+    X(SaslHandshake, 17, 0, 1, 99)                                                                 \
+    X(SaslAuthenticate, 36, 0, 2, 2)                                                               \
+    X(DescribeUserScramCredentials, 50, 0, 0, 0)                                                   \
+    X(AlterUserScramCredentials, 51, 0, 0, 0)
 
 enum {
 #define SL_API_ENUM(name, key, min, max, flex) SL_API_##name = key,
