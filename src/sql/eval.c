@@ -865,8 +865,15 @@ static bool from_json(json_t *j, sl_sql_type_t t, sl_sql_val_t *v) {
     }
 }
 
+/* `sluice bench` records (the `make run` demo's topic) carry a 24-byte binary header starting
+ * "SLB1" before their JSON (src/bench/payload.h; sql/ does not include bench/ headers). */
+#define BENCH_HDR_LEN 24
+
 bool sl_sql_decode(const sl_sql_path_t *paths, size_t n_paths, const char *doc, size_t len,
                    json_t **root, sl_sql_val_t *row, const char **why) {
+    if (doc && len > BENCH_HDR_LEN && memcmp(doc, "SLB1", 4) == 0) {
+        doc += BENCH_HDR_LEN, len -= BENCH_HDR_LEN;
+    }
     *root = doc ? json_loadb(doc, len, 0, NULL) : NULL;
     if (!*root || !json_is_object(*root)) {
         *why = "the value is not a JSON object";

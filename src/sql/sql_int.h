@@ -336,8 +336,9 @@ typedef struct sl_sql_eval {
 /* Evaluates e; false with ev->err set on a run-time error. */
 bool sl_sql_eval(sl_sql_eval_t *ev, const sl_sql_expr_t *e, sl_sql_val_t *out);
 /* Decodes the query's input slots from one JSON document into row (n_paths values); strings
- * view *root's memory, which the caller json_decref's after use. false: not a JSON object, or a
- * value of the wrong type (message in *why). */
+ * view *root's memory, which the caller json_decref's after use. A document that starts with
+ * the 24-byte `sluice bench` header ("SLB1") is read from byte 24. false: not a JSON object, or
+ * a value of the wrong type (message in *why). */
 struct json_t;
 bool sl_sql_decode(const sl_sql_path_t *paths, size_t n_paths, const char *doc, size_t len,
                    struct json_t **root, sl_sql_val_t *row, const char **why);
