@@ -10,7 +10,8 @@
 
 BUILD   ?= build
 CC      ?= cc
-PKGS    := rdkafka libmicrohttpd hiredis libnats zlib libzstd liblz4 snappy jansson rocksdb libedit
+PKGS    := rdkafka libmicrohttpd hiredis libnats zlib libzstd liblz4 snappy jansson rocksdb libedit \
+           libpq libcurl
 CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wcast-align -Wformat=2 -Wvla -Wundef -Wno-missing-field-initializers \

@@ -31,6 +31,7 @@ int sl_cmd_quota(int argc, char **argv);
 int sl_cmd_bench(int argc, char **argv);
 int sl_cmd_run(int argc, char **argv);
 int sl_cmd_sql(int argc, char **argv);
+int sl_cmd_sink(int argc, char **argv);
 
 /* librdkafka configuration shared by the commands: bootstrap servers plus -X overrides. */
 typedef struct sl_client_opts {

@@ -24,6 +24,7 @@ static const cmd_t cmds[] = {
     {"bench", sl_cmd_bench, "benchmark a broker (kafka, redis) or the batch baseline"},
     {"run", sl_cmd_run, "run a stream pipeline (a shared library; see examples/) or a .sql file"},
     {"sql", sl_cmd_sql, "the streaming SQL shell (docs/sql.md)"},
+    {"sink", sl_cmd_sink, "deliver a topic to PostgreSQL or a webhook (docs/sinks.md)"},
 };
 
 static void usage(FILE *f) {
