@@ -41,7 +41,7 @@ EXAMPLE_SO  := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%.so)
 
 .SECONDARY:
 .PHONY: all deps run test unit integration check-asan bench bench-sql bench-groups bench-txn bench-compare bench-conn bench-compact \
-        bench-interference bench-admin bench-roll bench-batch-check bench-faults bench-abuse bench-join bench-stream format \
+        bench-interference bench-admin bench-roll bench-batch-check bench-faults bench-abuse bench-join bench-stream bench-sink format \
         format-check clean fuzz fuzz-ci
 all: $(BUILD)/sluice $(UNIT_BIN) $(ITEST_BIN) $(BENCH_BIN) $(EXAMPLE_SO) \
      $(BUILD)/tests/libpowerloss.so
@@ -183,6 +183,10 @@ bench-abuse: deps all
 
 bench-join: deps all
 	bench/run-join-bench $(BUILD)
+
+# `sluice sink postgres` rows/s against COPY of the same rows (docs/benchmarks.md).
+bench-sink: deps all
+	bench/run-sink-bench $(BUILD)
 
 # Nexmark on the stream engine (throughput per core, latency) and the processor-crash scenario.
 bench-stream: deps all

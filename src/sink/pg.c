@@ -214,6 +214,40 @@ static bool row_error(PGresult *r) {
 }
 
 enum { TX_OK, TX_RETRY, TX_ROWS, TX_FATAL };
+/* Inserts sent in pipeline mode before their results are read (bounds what the socket buffers
+ * must hold, so neither side blocks on a full buffer). */
+#define SL_PG_PIPELINE 256
+
+/* Sends a sync and reads the results of the `k` pipelined inserts before it. TX_OK, TX_ROWS (a
+ * row was rejected: the transaction is aborted) or TX_RETRY (connection trouble). */
+static int drain(sl_pg_sink_t *p, int k, long long *applied) {
+    if (!PQpipelineSync(p->conn)) {
+        return TX_RETRY;
+    }
+    int rc = TX_OK;
+    for (int q = 0; q < k; q++) {
+        PGresult *r;
+        while ((r = PQgetResult(p->conn)) != NULL) { /* one query's results, then NULL */
+            ExecStatusType st = PQresultStatus(r);
+            if (st == PGRES_COMMAND_OK) {
+                (*applied)++;
+            } else if (st != PGRES_PIPELINE_ABORTED && rc == TX_OK) {
+                rc = row_error(r) ? TX_ROWS : TX_RETRY;
+                fprintf(stderr, "sluice sink postgres: insert: %s", PQresultErrorMessage(r));
+            }
+            PQclear(r);
+        }
+        if (PQstatus(p->conn) != CONNECTION_OK) {
+            return TX_RETRY;
+        }
+    }
+    PGresult *r = PQgetResult(p->conn);
+    if (!r || PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
+        rc = TX_RETRY;
+    }
+    PQclear(r);
+    return rc;
+}
 /* Partitions one batch may span. */
 #define SL_PG_MAX_PARTS 1024
 
@@ -277,11 +311,15 @@ static int attempt(sl_pg_sink_t *p, sl_sink_t *s, rd_kafka_message_t **recs, int
             return TX_RETRY;
         }
     }
-    dead_t *dead = calloc((size_t)n, sizeof *dead);
+    dead_t *dead = calloc(n > 0 ? (size_t)n : 1, sizeof *dead);
     int nd = 0;
     char *vals[64] = {0};
-    int rc = TX_OK;
+    int rc = TX_OK, inflight = 0;
     *applied = *skipped = 0;
+    if (!savepoints && !PQenterPipelineMode(p->conn)) {
+        free(dead);
+        return TX_RETRY;
+    }
     for (int i = 0; i < n && rc == TX_OK; i++) {
         int j = 0;
         while (parts[j] != recs[i]->partition) {
@@ -296,7 +334,20 @@ static int attempt(sl_pg_sink_t *p, sl_sink_t *s, rd_kafka_message_t **recs, int
             free_vals(vals, p->map.n);
             continue;
         }
-        if (savepoints && !run(p, "SAVEPOINT sl_row")) {
+        if (!savepoints) {
+            /* Pipelined: no round trip per row; results are read every SL_PG_PIPELINE rows. */
+            int sent = PQsendQueryPrepared(p->conn, "sl_ins", p->map.n, (const char *const *)vals,
+                                           NULL, NULL, 0);
+            free_vals(vals, p->map.n);
+            if (!sent) {
+                rc = TX_RETRY;
+            } else if (++inflight == SL_PG_PIPELINE) {
+                rc = drain(p, inflight, applied);
+                inflight = 0;
+            }
+            continue;
+        }
+        if (!run(p, "SAVEPOINT sl_row")) {
             rc = TX_RETRY;
             break;
         }
@@ -305,10 +356,10 @@ static int attempt(sl_pg_sink_t *p, sl_sink_t *s, rd_kafka_message_t **recs, int
         free_vals(vals, p->map.n);
         if (PQresultStatus(r) == PGRES_COMMAND_OK) {
             (*applied)++;
-            if (savepoints && !run(p, "RELEASE SAVEPOINT sl_row")) {
+            if (!run(p, "RELEASE SAVEPOINT sl_row")) {
                 rc = TX_RETRY;
             }
-        } else if (row_error(r) && savepoints) {
+        } else if (row_error(r)) {
             dead[nd].idx = i;
             snprintf(dead[nd].reason, sizeof dead[nd].reason, "rejected");
             snprintf(dead[nd].detail, sizeof dead[nd].detail, "%s",
@@ -318,10 +369,20 @@ static int attempt(sl_pg_sink_t *p, sl_sink_t *s, rd_kafka_message_t **recs, int
                 rc = TX_RETRY;
             }
         } else {
-            rc = row_error(r) ? TX_ROWS : TX_RETRY;
+            rc = TX_RETRY;
             fprintf(stderr, "sluice sink postgres: insert: %s", PQerrorMessage(p->conn));
         }
         PQclear(r);
+    }
+    if (!savepoints) {
+        if (inflight > 0 && rc == TX_OK) {
+            rc = drain(p, inflight, applied);
+        }
+        if (!PQexitPipelineMode(p->conn)) {
+            pg_close(p); /* results left unread: start again on a fresh connection */
+            free(dead);
+            return TX_RETRY;
+        }
     }
     for (int j = 0; j < np && rc == TX_OK; j++) {
         if (next[j] <= stored[j]) {
