@@ -120,5 +120,24 @@ grep -q '"i":9002.*dlq.reason=http_4xx' "$T/dlq" || fail "dead letter 9002"
 kill -TERM $SINK
 wait $SINK || fail "sink exit status"
 grep -q "delivered=" "$T/sink.log" || fail "no stats line"
+
+# 4. A record that keeps failing is dead-lettered after --max-retries, and the sink moves on.
+$S topic create wh2 >/dev/null
+mode 500
+echo '{"i":7001}' | $S produce wh2 >/dev/null
+$S sink webhook --topic wh2 --group gwh2 --url "$URL/in" --dlq-topic wh.dlq --max-retries 2 \
+  --backoff-ms 10 --backoff-max-ms 20 --breaker-failures 100 --log-every-ms 0 \
+  -X session.timeout.ms=6000 >>"$T/sink2.log" 2>&1 &
+SINK=$!
+PIDS+=($SINK)
+for _ in $(seq 1 $((300 * mult))); do
+  $S consume wh.dlq -o beginning -e -f '%s %h\n' 2>/dev/null | grep -q '"i":7001.*retries_exhausted' && break
+  sleep 0.1
+done
+$S consume wh.dlq -o beginning -e -f '%s %h\n' 2>/dev/null | grep -q '"i":7001.*dlq.reason=retries_exhausted' ||
+  fail "no retries_exhausted dead letter"
+[[ $(grep -c '"i": 7001\|\\"i\\":7001\|7001' "$T/recv.log") == 3 ]] || fail "7001 was not tried 1 + 2 times"
+kill -TERM $SINK
+wait $SINK || fail "second sink exit status"
 broker_stop
 echo "PASS: sink webhook"
