@@ -385,9 +385,11 @@ int sl_sink_run(const sl_sink_config_t *cfg, rd_kafka_conf_t *conf, const sl_sin
         /* Fill the batch: held records first, then the consumer, until full or lingered. */
         s->batch_epoch = s->epoch;
         int take = s->n_held < cfg->batch_max ? s->n_held : cfg->batch_max;
-        memcpy(s->batch, s->held, sizeof *s->batch * (size_t)take);
-        memmove(s->held, s->held + take, sizeof *s->held * (size_t)(s->n_held - take));
-        s->n_held -= take;
+        if (take > 0) {
+            memcpy(s->batch, s->held, sizeof *s->batch * (size_t)take);
+            memmove(s->held, s->held + take, sizeof *s->held * (size_t)(s->n_held - take));
+            s->n_held -= take;
+        }
         s->n_batch = take;
         set_paused(s, false);
         int64_t deadline = -1;

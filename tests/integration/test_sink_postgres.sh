@@ -38,6 +38,7 @@ count() { psqlc "SELECT count(*) FROM ev"; }
 wait_count() { # N SECONDS
   for _ in $(seq 1 $((${2} * 10 * mult))); do
     [[ $(count) -ge $1 ]] && return 0
+    kill -0 "$SINK" 2>/dev/null || { tail -n 20 "$T"/sink*.log >&2; fail "the sink exited"; }
     sleep 0.1
   done
   fail "only $(count) of $1 rows after ${2}s"

@@ -42,6 +42,7 @@ for l in open(sys.argv[1]):
 wait_delivered() { # N SECONDS
   for _ in $(seq 1 $((${2} * 10 * mult))); do
     [[ $(delivered) -ge $1 ]] && return 0
+    kill -0 "$SINK" 2>/dev/null || { tail -n 20 "$T/sink.log" >&2; fail "the sink exited"; }
     sleep 0.1
   done
   fail "only $(delivered) of $1 records delivered after ${2}s"
