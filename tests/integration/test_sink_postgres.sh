@@ -70,6 +70,9 @@ wait_count 3000 60
 kill -9 "$SINK"; wait "$SINK" 2>/dev/null || true
 at_kill=$(count)
 echo "killed the sink at $at_kill of 12000 rows"
+# Two instances in the group from here on: they share the partitions (and rebalance).
+start_sink sink4.log --batch-size 300
+SINK4=$SINK
 start_sink sink3.log --batch-size 500
 wait_count 12000 120
 sleep 0.5
@@ -85,8 +88,11 @@ pg_start
 wait_count 20000 120
 sleep 0.5
 check_exact 20000
-kill -TERM "$SINK"; wait "$SINK" || fail "sink exit status after the database restart"
-grep -q "connect" "$T/sink3.log" || fail "the sink never saw the database go away"
+kill -TERM "$SINK" "$SINK4"
+wait "$SINK" || fail "sink exit status after the database restart"
+wait "$SINK4" || fail "second sink exit status after the database restart"
+grep -q "connect" "$T/sink3.log" "$T/sink4.log" || fail "no sink saw the database go away"
+grep -q "assigned [12] partition" "$T/sink4.log" || fail "the second instance got no partitions"
 
 # 4. Upsert keeps the last value per key; bad records go to the dead-letter topic.
 $S topic create kv -p 1 >/dev/null
