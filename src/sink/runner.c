@@ -287,6 +287,15 @@ static struct MHD_Daemon *admin_start(sl_sink_t *s, const char *hostport) {
     return d;
 }
 
+/* librdkafka's own lines: warnings and worse, except CONFWARN (-X is given to the consumer and
+ * the producer alike, so each warns about the other's keys); everything with SLUICE_DEBUG=1. */
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
+    (void)rk;
+    if (getenv("SLUICE_DEBUG") || (level <= 4 && strcmp(fac, "CONFWARN"))) {
+        fprintf(stderr, "librdkafka %d %s: %s\n", level, fac, buf);
+    }
+}
+
 static bool conf_set(rd_kafka_conf_t *c, const char *k, const char *v) {
     char errstr[256];
     if (rd_kafka_conf_set(c, k, v, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
@@ -330,6 +339,7 @@ int sl_sink_run(const sl_sink_config_t *cfg, rd_kafka_conf_t *conf, const sl_sin
     struct MHD_Daemon *admin = NULL;
     char errstr[512];
 
+    rd_kafka_conf_set_log_cb(conf, on_log);
     rd_kafka_conf_t *pconf = rd_kafka_conf_dup(conf);
     rd_kafka_conf_set_opaque(pconf, s);
     rd_kafka_conf_set_dr_msg_cb(pconf, on_dlq_delivery);
