@@ -131,12 +131,12 @@ static bool pg_open(sl_pg_sink_t *p) {
     if (ok) {
         PGresult *r = PQprepare(p->conn, "sl_ins", sql, p->map.n, NULL);
         ok = exec_ok(p, r, "prepare insert");
-        if (!ok && PQresultStatus(r) == PGRES_FATAL_ERROR && PQstatus(p->conn) == CONNECTION_OK) {
-            p->fatal = true; /* e.g. no unique index for --upsert-key: retrying cannot help */
-        }
         PQclear(r);
     }
     PQfreemem(qt);
+    if (!ok && PQstatus(p->conn) == CONNECTION_OK) {
+        p->fatal = true; /* the database answered, and said no: no table, no unique index... */
+    }
     if (!ok) {
         pg_close(p);
     }

@@ -137,6 +137,12 @@ PY
 kill -TERM "$SINK"; wait "$SINK" || fail "kv sink exit status"
 [[ $(psqlc "SELECT next_offset FROM sluice_sink_offsets WHERE \"group\"='gkv' AND topic='kv'") == 305 ]] ||
   fail "stored offset of kv"
+# 5. A table that does not exist is not retried forever: exit 1 with the reason.
+rc=0
+timeout $((60 * mult)) $S sink postgres --topic kv --group gnone --dsn "$PG_DSN" --table nosuch \
+  --map 'k=k' --log-every-ms 0 >"$T/none.log" 2>&1 || rc=$?
+[[ $rc -eq 1 ]] || { cat "$T/none.log" >&2; fail "missing table: exit $rc, want 1"; }
+grep -q 'nosuch' "$T/none.log" || fail "the error does not name the table"
 pg_stop fast
 broker_stop
 echo "PASS: sink postgres"
