@@ -10,7 +10,8 @@
 
 BUILD   ?= build
 CC      ?= cc
-PKGS    := rdkafka libssl libcrypto libmicrohttpd hiredis libnats zlib libzstd liblz4 snappy jansson rocksdb libedit libjwt raft libuv
+PKGS    := rdkafka libssl libcrypto libmicrohttpd hiredis libnats zlib libzstd liblz4 snappy jansson rocksdb libedit \
+           libjwt raft libuv libpq libcurl
 CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wcast-align -Wformat=2 -Wvla -Wundef -Wno-missing-field-initializers \
@@ -41,7 +42,7 @@ EXAMPLE_SO  := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%.so)
 .SECONDARY:
 .PHONY: all deps run test unit integration check-asan bench bench-sql bench-groups bench-txn bench-compare bench-conn bench-compact \
         bench-gateway bench-tls bench-interference bench-admin bench-roll bench-batch-check bench-faults bench-abuse \
-        bench-cluster bench-join bench-stream format \
+        bench-cluster bench-join bench-stream bench-sink format \
         format-check clean fuzz fuzz-ci
 all: $(BUILD)/sluice $(UNIT_BIN) $(ITEST_BIN) $(BENCH_BIN) $(EXAMPLE_SO) \
      $(BUILD)/tests/libpowerloss.so
@@ -194,6 +195,10 @@ bench-cluster: deps all
 
 bench-join: deps all
 	bench/run-join-bench $(BUILD)
+
+# `sluice sink postgres` rows/s against COPY of the same rows (docs/benchmarks.md).
+bench-sink: deps all
+	bench/run-sink-bench $(BUILD)
 
 # Nexmark on the stream engine (throughput per core, latency) and the processor-crash scenario.
 bench-stream: deps all

@@ -33,6 +33,7 @@ int sl_cmd_bench(int argc, char **argv);
 int sl_cmd_run(int argc, char **argv);
 int sl_cmd_sql(int argc, char **argv);
 int sl_cmd_gateway(int argc, char **argv);
+int sl_cmd_sink(int argc, char **argv);
 
 /* librdkafka configuration shared by the commands: bootstrap servers plus -X overrides. */
 typedef struct sl_client_opts {

@@ -26,6 +26,7 @@ static const cmd_t cmds[] = {
     {"run", sl_cmd_run, "run a stream pipeline (a shared library; see examples/) or a .sql file"},
     {"sql", sl_cmd_sql, "the streaming SQL shell (docs/sql.md)"},
     {"gateway", sl_cmd_gateway, "HTTP front door: REST produce/consume, keys, limits, breaker"},
+    {"sink", sl_cmd_sink, "deliver a topic to PostgreSQL or a webhook (docs/sinks.md)"},
 };
 
 static void usage(FILE *f) {
