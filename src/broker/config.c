@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
+
 #define B(f) offsetof(sl_broker_conf_t, f)
 #define T(f) offsetof(sl_topic_conf_t, f)
 #define LMAX INT64_MAX
@@ -386,4 +388,21 @@ void sl_topic_conf_to_plog(const sl_topic_conf_t *tc, sl_plog_conf_t *pc) {
     pc->delete_retention_ms = tc->delete_retention_ms;
     pc->min_compaction_lag_ms = tc->min_compaction_lag_ms;
     pc->max_compaction_lag_ms = tc->max_compaction_lag_ms;
+}
+
+sl_kv_t *sl_kv_list_dup(const sl_kv_t *kv, size_t n) {
+    sl_kv_t *out = sl_xcalloc(n + 1, sizeof *out);
+    for (size_t i = 0; i < n; i++) {
+        out[i].key = sl_xstrdup(kv[i].key);
+        out[i].value = kv[i].value ? sl_xstrdup(kv[i].value) : NULL;
+    }
+    return out;
+}
+
+void sl_kv_list_free(sl_kv_t *kv, size_t n) {
+    for (size_t i = 0; kv && i < n; i++) {
+        free(kv[i].key);
+        free(kv[i].value);
+    }
+    free(kv);
 }

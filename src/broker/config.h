@@ -111,6 +111,10 @@ typedef struct sl_kv {
     char *value;
 } sl_kv_t;
 
+/* A deep copy of n overrides (n + 1 entries, the last zeroed); sl_kv_list_free frees one. */
+sl_kv_t *sl_kv_list_dup(const sl_kv_t *kv, size_t n);
+void sl_kv_list_free(sl_kv_t *kv, size_t n);
+
 /* Fills `tc` from the broker defaults, then applies `n` overrides. Returns SL_OK, or SL_ERR_INVAL /
  * SL_ERR_NOTFOUND for a bad override, described in `err`. */
 SL_MUST_USE sl_err_t sl_topic_conf_build(const sl_broker_conf_t *bc, const sl_kv_t *kv, size_t n,

@@ -169,29 +169,12 @@ static void rebuild_topic(sl_topic_t *t, void *opaque) {
     }
 }
 
-static sl_kv_t *dup_kv(const sl_kv_t *kv, size_t n) {
-    sl_kv_t *out = sl_xcalloc(n + 1, sizeof *out);
-    for (size_t i = 0; i < n; i++) {
-        out[i].key = sl_xstrdup(kv[i].key);
-        out[i].value = sl_xstrdup(kv[i].value ? kv[i].value : "");
-    }
-    return out;
-}
-
-static void free_kv(sl_kv_t *kv, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        free(kv[i].key);
-        free(kv[i].value);
-    }
-    free(kv);
-}
-
 /* Installs `kv` as the overrides of `scope` and the derived configuration as b->conf. */
 static void install(sl_broker_t *b, int scope, const sl_kv_t *kv, size_t n,
                     const sl_broker_conf_t *conf) {
     sl_dynconf_t *d = state(b);
-    free_kv(d->kv[scope], d->n[scope]);
-    d->kv[scope] = dup_kv(kv, n);
+    sl_kv_list_free(d->kv[scope], d->n[scope]);
+    d->kv[scope] = sl_kv_list_dup(kv, n);
     d->n[scope] = n;
     b->conf = *conf;
     sl_topics_each(b, rebuild_topic, b);
@@ -246,8 +229,8 @@ void sl_dynconf_replay(sl_broker_t *b, const sl_meta_rec_t *rec) {
 
 void sl_dynconf_free(sl_broker_t *b) {
     if (b->dynconf) {
-        free_kv(b->dynconf->kv[0], b->dynconf->n[0]);
-        free_kv(b->dynconf->kv[1], b->dynconf->n[1]);
+        sl_kv_list_free(b->dynconf->kv[0], b->dynconf->n[0]);
+        sl_kv_list_free(b->dynconf->kv[1], b->dynconf->n[1]);
         free(b->dynconf);
         b->dynconf = NULL;
     }

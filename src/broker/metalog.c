@@ -129,14 +129,6 @@ static sl_err_t decode(const uint8_t *p, size_t n, sl_meta_rec_t *rec, sl_kv_t *
     return rd.err ? SL_ERR_CORRUPT : SL_OK;
 }
 
-static void free_kv(sl_kv_t *kv, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        free(kv[i].key);
-        free(kv[i].value);
-    }
-    free(kv);
-}
-
 /* Decodes one record body and applies it; SL_ERR_CORRUPT if it does not decode. */
 static sl_err_t decode_apply(const uint8_t *p, size_t n, sl_meta_apply_fn *apply, void *opaque) {
     sl_meta_rec_t rec = {0};
@@ -147,7 +139,7 @@ static sl_err_t decode_apply(const uint8_t *p, size_t n, sl_meta_apply_fn *apply
     if (rc == SL_OK) {
         apply(&rec, opaque);
     }
-    free_kv(kv, rec.n_configs);
+    sl_kv_list_free(kv, rec.n_configs);
     free(name);
     free(as);
     return rc;

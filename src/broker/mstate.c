@@ -41,26 +41,9 @@ struct sl_mstate {
     int64_t placed; /* partitions placed so far: where round-robin starts next */
 };
 
-static sl_kv_t *dup_kv(const sl_kv_t *kv, size_t n) {
-    sl_kv_t *out = sl_xcalloc(n + 1, sizeof *out);
-    for (size_t i = 0; i < n; i++) {
-        out[i].key = sl_xstrdup(kv[i].key);
-        out[i].value = kv[i].value ? sl_xstrdup(kv[i].value) : NULL;
-    }
-    return out;
-}
-
-static void free_kv(sl_kv_t *kv, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        free(kv[i].key);
-        free(kv[i].value);
-    }
-    free(kv);
-}
-
 static void topic_free(mtopic_t *t) {
     free(t->name);
-    free_kv(t->configs, t->n_configs);
+    sl_kv_list_free(t->configs, t->n_configs);
     free(t->assign);
     free(t);
 }
@@ -144,7 +127,7 @@ static void apply_rec(const sl_meta_rec_t *rec, void *opaque) {
             t->name = sl_xstrdup(rec->name);
             memcpy(t->id, rec->id, 16);
             t->n_partitions = rec->partitions;
-            t->configs = dup_kv(rec->configs, rec->n_configs);
+            t->configs = sl_kv_list_dup(rec->configs, rec->n_configs);
             t->n_configs = rec->n_configs;
             t->next = ms->topics;
             ms->topics = t;
@@ -166,8 +149,8 @@ static void apply_rec(const sl_meta_rec_t *rec, void *opaque) {
         return;
     case SL_META_CONFIGS:
         if (t) {
-            free_kv(t->configs, t->n_configs);
-            t->configs = dup_kv(rec->configs, rec->n_configs);
+            sl_kv_list_free(t->configs, t->n_configs);
+            t->configs = sl_kv_list_dup(rec->configs, rec->n_configs);
             t->n_configs = rec->n_configs;
         }
         return;

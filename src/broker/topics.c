@@ -123,23 +123,6 @@ static void part_dir(sl_broker_t *b, const char *topic, int32_t index, char *out
     snprintf(out, n, "%s/%s-%d", b->conf.data_dir, topic, index);
 }
 
-static sl_kv_t *dup_kv(const sl_kv_t *kv, size_t n) {
-    sl_kv_t *d = sl_xcalloc(n + 1, sizeof *d);
-    for (size_t i = 0; i < n; i++) {
-        d[i].key = sl_xstrdup(kv[i].key);
-        d[i].value = kv[i].value ? sl_xstrdup(kv[i].value) : NULL;
-    }
-    return d;
-}
-
-static void free_kv(sl_kv_t *kv, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        free(kv[i].key);
-        free(kv[i].value);
-    }
-    free(kv);
-}
-
 static bool replay_pstate(const sl_batch_info_t *info, int control, void *opaque) {
     sl_pstate_replay(opaque, info, control);
     return true;
@@ -335,7 +318,7 @@ static int check_partition_limit(sl_broker_t *b, int64_t more, char *err) {
 }
 
 static void topic_free(sl_topic_t *t) {
-    free_kv(t->configs, t->n_configs);
+    sl_kv_list_free(t->configs, t->n_configs);
     free(t->name);
     free(t);
 }
@@ -372,7 +355,7 @@ int sl_topic_create(sl_broker_t *b, sl_str_t name, int32_t n_partitions, const s
             t->id[i] = (uint8_t)(hash_name(name) >> (i % 8 * 8)) ^ (uint8_t)i;
         }
     }
-    t->configs = dup_kv(configs, n_configs);
+    t->configs = sl_kv_list_dup(configs, n_configs);
     t->n_configs = n_configs;
     t->conf = tc;
     if (open_new_parts(b, t, n_partitions, err) != SL_OK) {
@@ -481,8 +464,8 @@ int sl_topic_set_configs(sl_broker_t *b, sl_topic_t *t, const sl_kv_t *configs, 
 /* Installs recorded config overrides and their effective values, down to every partition. */
 static void set_configs(sl_topic_t *t, const sl_kv_t *configs, size_t n,
                         const sl_topic_conf_t *tc) {
-    free_kv(t->configs, t->n_configs);
-    t->configs = dup_kv(configs, n);
+    sl_kv_list_free(t->configs, t->n_configs);
+    t->configs = sl_kv_list_dup(configs, n);
     t->n_configs = n;
     t->conf = *tc;
     sl_plog_conf_t pc;
@@ -506,7 +489,7 @@ static void apply_rec(const sl_meta_rec_t *rec, void *opaque) {
         t = sl_xcalloc(1, sizeof *t);
         t->name = sl_xstrdup(rec->name);
         memcpy(t->id, rec->id, 16);
-        t->configs = dup_kv(rec->configs, rec->n_configs);
+        t->configs = sl_kv_list_dup(rec->configs, rec->n_configs);
         t->n_configs = rec->n_configs;
         t->n_partitions = rec->partitions;
         if (sl_topic_conf_build(&b->conf, t->configs, t->n_configs, &t->conf, err) != SL_OK) {
@@ -541,8 +524,8 @@ static void apply_rec(const sl_meta_rec_t *rec, void *opaque) {
         return;
     case SL_META_CONFIGS:
         if (t) {
-            free_kv(t->configs, t->n_configs);
-            t->configs = dup_kv(rec->configs, rec->n_configs);
+            sl_kv_list_free(t->configs, t->n_configs);
+            t->configs = sl_kv_list_dup(rec->configs, rec->n_configs);
             t->n_configs = rec->n_configs;
             if (sl_topic_conf_build(&b->conf, t->configs, t->n_configs, &t->conf, err) != SL_OK) {
                 SL_ASSERT(sl_topic_conf_build(&b->conf, NULL, 0, &t->conf, err) == SL_OK);

@@ -11,6 +11,8 @@
 
 #include <string.h>
 
+#include "stream/dueq.h"
+
 #define ENT_HDR 13 /* ts, matched, len */
 
 static int64_t sat_add(int64_t a, int64_t b) {
@@ -80,19 +82,12 @@ bool sl_table_get(sl_kv_t *kv, sl_bytes_t key, sl_bytes_t *value, int64_t *ts) {
 
 /* ---- windowed joins ---- */
 
-typedef struct due {
-    int64_t at;
-    uint8_t *k;
-    size_t klen;
-} due_t;
-
 struct sl_wjoin {
     sl_wjoin_kind_t kind;
     int64_t within, grace;
     sl_wjoin_ops_t ops;
     sl_kv_t *kv;
-    due_t *heap;
-    size_t n_heap, cap_heap;
+    sl_dueq_t due; /* when each key is due */
     size_t buffered;
 };
 
@@ -120,54 +115,6 @@ static bool ent_next(const uint8_t *buf, size_t len, size_t *off, ent_t *e) {
     e->at = *off;
     *off += ENT_HDR + n;
     return true;
-}
-
-static void heap_push(sl_wjoin_t *j, int64_t at, sl_bytes_t k) {
-    if (j->n_heap == j->cap_heap) {
-        j->cap_heap = j->cap_heap ? j->cap_heap * 2 : 64;
-        j->heap = sl_xrealloc(j->heap, j->cap_heap * sizeof *j->heap);
-    }
-    due_t d = {at, sl_xmalloc(k.len ? k.len : 1), k.len};
-    memcpy(d.k, k.p, k.len);
-    size_t i = j->n_heap++;
-    while (i > 0 && j->heap[(i - 1) / 2].at > d.at) {
-        j->heap[i] = j->heap[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    j->heap[i] = d;
-}
-
-static due_t heap_pop(sl_wjoin_t *j) {
-    due_t top = j->heap[0];
-    due_t last = j->heap[--j->n_heap];
-    size_t i = 0;
-    for (;;) {
-        size_t l = 2 * i + 1, m = i;
-        int64_t best = last.at;
-        if (l < j->n_heap && j->heap[l].at < best) {
-            m = l;
-            best = j->heap[l].at;
-        }
-        if (l + 1 < j->n_heap && j->heap[l + 1].at < best) {
-            m = l + 1;
-        }
-        if (m == i) {
-            break;
-        }
-        j->heap[i] = j->heap[m];
-        i = m;
-    }
-    if (j->n_heap) {
-        j->heap[i] = last;
-    }
-    return top;
-}
-
-static void heap_clear(sl_wjoin_t *j) {
-    for (size_t i = 0; i < j->n_heap; i++) {
-        free(j->heap[i].k);
-    }
-    j->n_heap = 0;
 }
 
 sl_wjoin_t *sl_wjoin_new(sl_wjoin_kind_t kind, int64_t within_ms, int64_t grace_ms,
@@ -198,8 +145,7 @@ void sl_wjoin_free(sl_wjoin_t *j) {
     if (!j) {
         return;
     }
-    heap_clear(j);
-    free(j->heap);
+    sl_dueq_free(&j->due);
     free(j);
 }
 
@@ -236,13 +182,13 @@ static void rebuild_one(sl_bytes_t key, const sl_bytes_t *val, void *arg) {
     size_t n;
     int64_t due = buffer_due(j, *val, &n);
     if (n) {
-        heap_push(j, due, key);
+        sl_dueq_push(&j->due, due, key);
         j->buffered += n;
     }
 }
 
 void sl_wjoin_rebuild(sl_wjoin_t *j) {
-    heap_clear(j);
+    sl_dueq_clear(&j->due);
     j->buffered = 0;
     rebuild_t r = {j};
     sl_kv_each(j->kv, rebuild_one, &r);
@@ -327,7 +273,7 @@ sl_err_t sl_wjoin_add(sl_wjoin_t *j, int side, sl_bytes_t key, sl_bytes_t value,
     j->buffered++;
     int64_t due = expiry(j, ts);
     if (n_before == 0 || due < due_before) {
-        heap_push(j, due, mine_k);
+        sl_dueq_push(&j->due, due, mine_k);
     }
     free(mk);
     free(ok);
@@ -369,7 +315,7 @@ static sl_err_t expire(sl_wjoin_t *j, sl_bytes_t k, int64_t wm) {
     }
     if (n_kept) {
         sl_kv_put(j->kv, k, (sl_bytes_t){keep, kept});
-        heap_push(j, next, k);
+        sl_dueq_push(&j->due, next, k);
     } else if (v.len) {
         (void)sl_kv_del(j->kv, k);
     }
@@ -380,8 +326,8 @@ static sl_err_t expire(sl_wjoin_t *j, sl_bytes_t k, int64_t wm) {
 
 sl_err_t sl_wjoin_advance(sl_wjoin_t *j, int64_t wm) {
     sl_err_t err = SL_OK;
-    while (j->n_heap && j->heap[0].at <= wm) {
-        due_t d = heap_pop(j);
+    while (sl_dueq_due(&j->due, wm)) {
+        sl_due_t d = sl_dueq_pop(&j->due);
         sl_bytes_t k = {d.k, d.klen}, v;
         size_t n = 0;
         bool current = sl_kv_get(j->kv, k, &v) && buffer_due(j, v, &n) == d.at && n > 0;

@@ -14,20 +14,15 @@
 
 #include <string.h>
 
-#define HDR 17 /* start, end, fired */
+#include "stream/dueq.h"
 
-typedef struct due {
-    int64_t at;
-    uint8_t *k; /* a copy of the window's store key */
-    size_t klen;
-} due_t;
+#define HDR 17 /* start, end, fired */
 
 struct sl_winagg {
     sl_winagg_conf_t c;
     sl_winagg_ops_t ops;
     sl_kv_t *kv;
-    due_t *heap;
-    size_t n_heap, cap_heap;
+    sl_dueq_t due; /* when each key is due */
     size_t n_windows;
     uint8_t *scratch; /* one store key or value being built */
     size_t cap_scratch;
@@ -53,54 +48,6 @@ static uint8_t *scratch(sl_winagg_t *a, size_t n) {
         a->scratch = sl_xmalloc(a->cap_scratch);
     }
     return a->scratch;
-}
-
-/* ---- the firing queue (binary min-heap on `at`) ---- */
-
-static void heap_push(sl_winagg_t *a, int64_t at, sl_bytes_t k) {
-    if (a->n_heap == a->cap_heap) {
-        a->cap_heap = a->cap_heap ? a->cap_heap * 2 : 64;
-        a->heap = sl_xrealloc(a->heap, a->cap_heap * sizeof *a->heap);
-    }
-    due_t d = {at, sl_xmalloc(k.len ? k.len : 1), k.len};
-    memcpy(d.k, k.p, k.len);
-    size_t i = a->n_heap++;
-    while (i > 0 && a->heap[(i - 1) / 2].at > d.at) {
-        a->heap[i] = a->heap[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    a->heap[i] = d;
-}
-
-static due_t heap_pop(sl_winagg_t *a) {
-    due_t top = a->heap[0];
-    due_t last = a->heap[--a->n_heap];
-    size_t i = 0;
-    for (;;) {
-        size_t l = 2 * i + 1, m = i;
-        if (l < a->n_heap && a->heap[l].at < last.at) {
-            m = l;
-        }
-        if (l + 1 < a->n_heap && a->heap[l + 1].at < (m == i ? last.at : a->heap[l].at)) {
-            m = l + 1;
-        }
-        if (m == i) {
-            break;
-        }
-        a->heap[i] = a->heap[m];
-        i = m;
-    }
-    if (a->n_heap) {
-        a->heap[i] = last;
-    }
-    return top;
-}
-
-static void heap_clear(sl_winagg_t *a) {
-    for (size_t i = 0; i < a->n_heap; i++) {
-        free(a->heap[i].k);
-    }
-    a->n_heap = 0;
 }
 
 /* ---- window entries ---- */
@@ -210,8 +157,7 @@ void sl_winagg_free(sl_winagg_t *a) {
     if (!a) {
         return;
     }
-    heap_clear(a);
-    free(a->heap);
+    sl_dueq_free(&a->due);
     free(a->scratch);
     free(a->state);
     free(a->put);
@@ -232,12 +178,12 @@ static void rebuild_one(sl_bytes_t key, const sl_bytes_t *val, void *arg) {
         return;
     }
     int64_t end = (int64_t)sl_load_be64(val->p + 8);
-    heap_push(a, due_of(a, end, val->p[16] != 0), key);
+    sl_dueq_push(&a->due, due_of(a, end, val->p[16] != 0), key);
     a->n_windows++;
 }
 
 void sl_winagg_rebuild(sl_winagg_t *a) {
-    heap_clear(a);
+    sl_dueq_clear(&a->due);
     a->n_windows = 0;
     rebuild_t r = {a};
     sl_kv_each(a->kv, rebuild_one, &r);
@@ -313,7 +259,7 @@ static sl_err_t add_time(sl_winagg_t *a, sl_bytes_t key, sl_bytes_t value, int64
         if (!win_get(a, wk, &w)) {
             w = (win_t){starts[i], end, false, state};
             memset(state, 0, a->ops.state_bytes);
-            heap_push(a, due_of(a, end, false), wk);
+            sl_dueq_push(&a->due, due_of(a, end, false), wk);
             a->n_windows++;
         }
         sl_err_t err = a->ops.step(state, key, value, ts, a->ops.user);
@@ -359,7 +305,7 @@ static sl_err_t add_session(sl_winagg_t *a, sl_bytes_t key, sl_bytes_t value, in
     if (m.created) {
         w = (win_t){s.start, s.end, false, state};
         memset(state, 0, a->ops.state_bytes);
-        heap_push(a, due_of(a, s.end, false), win_key(a, key, s.slot));
+        sl_dueq_push(&a->due, due_of(a, s.end, false), win_key(a, key, s.slot));
         a->n_windows++;
     } else {
         bool found = win_get(a, win_key(a, key, s.slot), &w);
@@ -426,8 +372,8 @@ static void session_forget(sl_winagg_t *a, sl_bytes_t key, uint64_t slot) {
 sl_err_t sl_winagg_advance(sl_winagg_t *a, int64_t wm) {
     uint8_t *state = a->state;
     sl_err_t err = SL_OK;
-    while (err == SL_OK && a->n_heap && a->heap[0].at <= wm) {
-        due_t d = heap_pop(a);
+    while (err == SL_OK && sl_dueq_due(&a->due, wm)) {
+        sl_due_t d = sl_dueq_pop(&a->due);
         sl_bytes_t wk = {d.k, d.klen};
         win_t w = {.state = state};
         if (!win_get(a, wk, &w)) {
@@ -436,7 +382,8 @@ sl_err_t sl_winagg_advance(sl_winagg_t *a, int64_t wm) {
         }
         int64_t at = due_of(a, w.end, w.fired);
         if (at > d.at) {
-            heap_push(a, at, wk); /* the window grew since: wait for its current due time */
+            sl_dueq_push(&a->due, at,
+                         wk); /* the window grew since: wait for its current due time */
             free(d.k);
             continue;
         }
@@ -448,7 +395,7 @@ sl_err_t sl_winagg_advance(sl_winagg_t *a, int64_t wm) {
         if (fire && a->c.lateness_ms > 0) {
             w.fired = true;
             win_put(a, wk, &w);
-            heap_push(a, due_of(a, w.end, true), wk);
+            sl_dueq_push(&a->due, due_of(a, w.end, true), wk);
         } else {
             (void)sl_kv_del(a->kv, wk);
             a->n_windows--;

@@ -59,6 +59,7 @@ send("\x03")  # Ctrl-C
 expect(rb"query stopped: 2 rows", "the query to stop")
 expect(rb"sluice> ", "the prompt after Ctrl-C")
 send("SELECT half a stat")
+expect(rb"half a stat", "the line editor to echo the typed text")  # it is reading the line now
 send("\x03")  # Ctrl-C at the prompt drops the line; the shell stays
 expect(rb"sluice> ", "the prompt after Ctrl-C at the prompt")
 send("SELECT nope FROM clicks;\n")

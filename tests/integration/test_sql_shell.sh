@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# serial: a live query in a pseudo-terminal; its rows are timed against a deadline
 # The `sluice sql` shell through a pseudo-terminal: CREATE STREAM persists in the catalog file,
 # a SELECT ... EMIT CHANGES prints its rows live as a table, Ctrl-C stops it and returns to the
 # prompt, a bad column is refused with its position, quit exits 0; `sluice run` then uses the
