@@ -5,6 +5,8 @@
 # reference computed from the same events, exactly once through a kill -9 of the processor.
 source "$(dirname "$0")/lib/broker.sh"
 broker_start --set group.initial.rebalance.delay.ms=0
+# A failing check exits at once: stop the processes this test started, then the broker.
+trap 'rc=$?; set +e; for q in ${p:-} ${producer:-}; do kill -9 "$q" 2>/dev/null; done; (exit $rc); cleanup' EXIT
 HERE=$(cd "$(dirname "$0")" && pwd)
 for t in events:3 events-late:1 sql-tumble:1 sql-hop:1 sql-session:1 sql-big:1; do
   "$SLUICE" topic create "${t%:*}" -p "${t#*:}" -b "$BROKER" >/dev/null

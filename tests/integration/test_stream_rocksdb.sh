@@ -8,6 +8,8 @@ source "$(dirname "$0")/lib/broker.sh"
 source "$(dirname "$0")/lib/stream.sh"
 broker_start --set group.initial.rebalance.delay.ms=0
 HERE=$(dirname "$0")
+# A failing check exits at once: stop the processes this test started, then the broker.
+trap 'rc=$?; set +e; for q in ${a:-}; do kill -9 "$q" 2>/dev/null; done; (exit $rc); cleanup' EXIT
 WC=$PWD/$SLUICE_BUILD/examples/wordcount.so
 export SL_WC_VOCAB=20000
 "$SLUICE" topic create text -p 2 -b "$BROKER" >/dev/null

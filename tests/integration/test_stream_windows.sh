@@ -10,6 +10,8 @@ source "$(dirname "$0")/lib/stream.sh"
 broker_start --set group.initial.rebalance.delay.ms=0
 port=${BROKER##*:}
 HERE=$(dirname "$0")
+# A failing check exits at once: stop the processes this test started, then the broker.
+trap 'rc=$?; set +e; for q in ${p:-} ${producer:-}; do kill -9 "$q" 2>/dev/null; done; (exit $rc); cleanup' EXIT
 UW=$PWD/$SLUICE_BUILD/examples/user_windows.so
 for t in events:3 user-counts:1 user-counts-late:1; do
   "$SLUICE" topic create "${t%:*}" -p "${t#*:}" -b "$BROKER" >/dev/null

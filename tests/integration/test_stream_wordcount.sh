@@ -7,6 +7,8 @@ source "$(dirname "$0")/lib/broker.sh"
 source "$(dirname "$0")/lib/stream.sh"
 broker_start --set group.initial.rebalance.delay.ms=0
 HERE=$(dirname "$0")
+# A failing check exits at once: stop the processes this test started, then the broker.
+trap 'rc=$?; set +e; for q in ${a:-} ${b:-} ${c:-} ${producer:-}; do kill -9 "$q" 2>/dev/null; done; (exit $rc); cleanup' EXIT
 WC=$PWD/$SLUICE_BUILD/examples/wordcount.so
 "$SLUICE" topic create text -p 3 -b "$BROKER" >/dev/null
 # A 1 s checkpoint interval: a kill then always finds processed but uncommitted work (outputs
