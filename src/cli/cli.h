@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
@@ -45,6 +46,11 @@ typedef struct sl_client_opts {
 /* Handles the options common to every client command: -b/--brokers HOST:PORT and -X key=value.
  * Returns 1 if `opt` (a getopt result) was consumed. */
 int sl_client_opt(sl_client_opts_t *o, int opt, const char *arg);
+/* The options of a listing command: -b, -X, --json and --help. Returns -1 to go on with optind
+ * at the first operand, else the exit code (0 after --help, 2 after a bad option, both with
+ * usage printed). */
+int sl_cli_listing_opts(int argc, char **argv, sl_client_opts_t *co, bool *json,
+                        void (*usage)(FILE *f));
 /* The broker address: -b if given, else $SLUICE_BROKERS if set and non-empty, else the default. */
 const char *sl_client_brokers(const sl_client_opts_t *o);
 /* Builds an rd_kafka_conf_t from the options. NULL (error printed) on a bad -X property. */

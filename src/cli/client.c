@@ -1,6 +1,7 @@
 /* client.c -- options, configuration, connection check and helpers shared by the
  * librdkafka-based commands. */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,4 +224,31 @@ void sl_cli_print_json(json_t *j) {
         free(s);
     }
     json_decref(j);
+}
+
+int sl_cli_listing_opts(int argc, char **argv, sl_client_opts_t *co, bool *json,
+                        void (*usage)(FILE *f)) {
+    static const struct option opts[] = {
+        {"brokers", required_argument, 0, 'b'},
+        {"json", no_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "b:X:h", opts, NULL)) != -1) {
+        if (sl_client_opt(co, c, optarg)) {
+            continue;
+        }
+        if (c == 'j') {
+            *json = true;
+        } else if (c == 'h') {
+            usage(stdout);
+            return 0;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    return -1;
 }

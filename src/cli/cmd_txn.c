@@ -252,29 +252,11 @@ static int txn_describe(const sl_client_opts_t *co, const char *id, bool json) {
 }
 
 int sl_cmd_txn(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"brokers", required_argument, 0, 'b'},
-        {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
-    };
     sl_client_opts_t co = {0};
     bool json = false;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "b:X:h", opts, NULL)) != -1) {
-        if (sl_client_opt(&co, c, optarg)) {
-            continue;
-        }
-        if (c == 'j') {
-            json = true;
-        } else if (c == 'h') {
-            usage(stdout);
-            return 0;
-        } else {
-            usage(stderr);
-            return 2;
-        }
+    int early = sl_cli_listing_opts(argc, argv, &co, &json, usage);
+    if (early >= 0) {
+        return early;
     }
     const char *verb = optind < argc ? argv[optind] : "";
     bool list = !strcmp(verb, "list"), desc = !strcmp(verb, "describe");
