@@ -114,6 +114,7 @@ struct sl_broker {
     int32_t create_rf;          /* replication factor of the topic being created (cluster) */
     struct sl_credstore *creds; /* SCRAM credentials from the metadata log (handle_sasl.c) */
     unsigned sasl_mechs;        /* sasl.enabled.mechanisms, bits of sl_sasl_mech_t */
+    struct sl_oauth *oauth;     /* OAUTHBEARER token validator, NULL unless enabled */
 };
 
 /* SASL mechanisms (bit positions in sasl_mechs). */
@@ -121,6 +122,7 @@ typedef enum sl_sasl_mech {
     SL_SASL_PLAIN,
     SL_SASL_SCRAM_SHA256,
     SL_SASL_SCRAM_SHA512,
+    SL_SASL_OAUTHBEARER,
     SL_SASL_N
 } sl_sasl_mech_t;
 
@@ -141,6 +143,7 @@ typedef struct sl_session {
     bool reauth;                   /* the exchange re-authenticates an authenticated session */
     bool raw;                      /* after SaslHandshake v0: tokens come as bare frames */
     uint64_t expires_ms;           /* monotonic ms the SASL session ends, 0: never */
+    int64_t lifetime_ms;           /* session_lifetime_ms told to the client, 0: unbounded */
     struct sl_scram_server *scram; /* during a SCRAM exchange */
     char principal[264];           /* user name (without "User:"), "" until authenticated */
 } sl_session_t;

@@ -39,7 +39,22 @@ const sl_conf_def_t sl_broker_conf_defs[] = {
      "certificate's subject is the principal on an SSL listener (User:CN=...)"},
     {"sasl.enabled.mechanisms", SL_CONF_STR, "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512", 0, 0,
      B(sasl_enabled_mechanisms), 0,
-     "SASL mechanisms offered on SASL listeners (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)"},
+     "SASL mechanisms offered on SASL listeners (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, "
+     "OAUTHBEARER)"},
+    {"sasl.oauthbearer.public.key.location", SL_CONF_STR, "", 0, 0, B(oauth_public_key), 0,
+     "OAUTHBEARER: PEM public key (RSA or EC) that signs the JWTs (RS256/384/512, ES256/384/512); "
+     "a file standing in for Kafka's sasl.oauthbearer.jwks.endpoint.url"},
+    {"sasl.oauthbearer.secret", SL_CONF_STR, "", 0, 0, B(oauth_secret), 0,
+     "OAUTHBEARER: shared secret of HS256-signed JWTs (sluice; Kafka has no such key)"},
+    {"sasl.oauthbearer.clock.skew.seconds", SL_CONF_INT, "30", 0, 3600, B(oauth_clock_skew_s), 0,
+     "OAUTHBEARER: clock difference tolerated when checking exp, nbf and iat"},
+    {"sasl.oauthbearer.expected.audience", SL_CONF_STR, "", 0, 0, B(oauth_audience), 0,
+     "OAUTHBEARER: comma-separated audiences, one of which the token's aud must name (empty: "
+     "not checked)"},
+    {"sasl.oauthbearer.expected.issuer", SL_CONF_STR, "", 0, 0, B(oauth_issuer), 0,
+     "OAUTHBEARER: the token's iss must equal this (empty: not checked)"},
+    {"sasl.oauthbearer.sub.claim.name", SL_CONF_STR, "sub", 0, 0, B(oauth_sub_claim), 0,
+     "OAUTHBEARER: the claim that names the principal"},
     {"connections.max.reauth.ms", SL_CONF_INT, "0", 0, INT32_MAX, B(reauth_ms), 0,
      "SASL sessions expire after this (KIP-368): the client must re-authenticate, else its next "
      "request closes the connection; 0 = never"},

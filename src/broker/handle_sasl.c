@@ -1,19 +1,22 @@
 /* handle_sasl.c -- SASL on the Kafka listeners: SaslHandshake (17) v1, SaslAuthenticate (36)
- * v0-2 with PLAIN and SCRAM-SHA-256/512, and the SCRAM credential APIs
+ * v0-2 with PLAIN, SCRAM-SHA-256/512 and OAUTHBEARER, and the SCRAM credential APIs
  * DescribeUserScramCredentials (50) and AlterUserScramCredentials (51).
  *
  * A connection on a SASL listener moves START -(SaslHandshake)-> HANDSHAKEN -(SaslAuthenticate,
- * one round for PLAIN, two for SCRAM)-> AUTHENTICATED. Before that, any other request than
- * ApiVersions, SaslHandshake and SaslAuthenticate closes the connection unanswered, as Kafka does
- * (sl_broker_sasl_gate): no request reaches a handler unauthenticated. A SaslHandshake out of
- * turn or SaslAuthenticate before a handshake answers ILLEGAL_SASL_STATE, an unknown or disabled
- * mechanism UNSUPPORTED_SASL_MECHANISM (with the enabled list), and a wrong password, unknown
- * user or malformed SASL message SASL_AUTHENTICATION_FAILED; each then closes the connection once
- * the answer is sent. A failed authentication is answered only after
+ * one round for PLAIN and OAUTHBEARER, two for SCRAM)-> AUTHENTICATED. Before that, any other
+ * request than ApiVersions, SaslHandshake and SaslAuthenticate closes the connection unanswered, as
+ * Kafka does (sl_broker_sasl_gate): no request reaches a handler unauthenticated. A SaslHandshake
+ * out of turn or SaslAuthenticate before a handshake answers ILLEGAL_SASL_STATE, an unknown or
+ * disabled mechanism UNSUPPORTED_SASL_MECHANISM (with the enabled list), and a wrong password,
+ * unknown user or malformed SASL message SASL_AUTHENTICATION_FAILED; each then closes the
+ * connection once the answer is sent. A failed authentication is answered only after
  * connection.failed.authentication.delay.ms, doubled for each further failure from the same
  * address within a minute (at most 32 times), and the connection reads nothing meanwhile, so a
  * password guesser gets one try per delay and address. Re-authentication (KIP-368): an
  * authenticated client may run the exchange again; it must name the same principal.
+ * OAUTHBEARER (RFC 7628, KIP-255): the first message carries a JWT checked by security/oauth.c;
+ * the session ends when the token expires (or connections.max.reauth.ms, if sooner), and a
+ * refused token is answered with RFC 7628's error JSON as the server message.
  *
  * Credentials: SCRAM credentials only (salt, iterations, StoredKey, ServerKey), durable in the
  * metadata log as SL_META_SCRAM records and replayed into b->creds at start-up; PLAIN passwords
@@ -29,6 +32,7 @@
 #include "proto/apis.h"
 #include "proto/kerr.h"
 #include "security/credstore.h"
+#include "security/oauth.h"
 #include "security/scram.h"
 
 #define MAX_SASL_BYTES  4096 /* a SASL message larger than this is malformed */
@@ -36,7 +40,8 @@
 #define FAIL_MAX_SHIFT  5
 #define FAIL_TABLE_SIZE 256
 
-static const char *const mech_names[SL_SASL_N] = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"};
+static const char *const mech_names[SL_SASL_N] = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512",
+                                                  "OAUTHBEARER"};
 
 static int mech_find(const char *name, size_t len) {
     for (int m = 0; m < SL_SASL_N; m++) {
@@ -65,7 +70,7 @@ sl_err_t sl_broker_sasl_start(sl_broker_t *b, char *err) {
         if (m < 0) {
             snprintf(err, SL_ERRLEN,
                      "sasl.enabled.mechanisms: unknown mechanism '%.*s' (PLAIN, SCRAM-SHA-256, "
-                     "SCRAM-SHA-512)",
+                     "SCRAM-SHA-512, OAUTHBEARER)",
                      (int)len, s);
             return SL_ERR_INVAL;
         }
@@ -80,6 +85,15 @@ sl_err_t sl_broker_sasl_start(sl_broker_t *b, char *err) {
     if (sasl_listener && !b->sasl_mechs) {
         snprintf(err, SL_ERRLEN, "a SASL listener needs sasl.enabled.mechanisms");
         return SL_ERR_INVAL;
+    }
+    if (b->sasl_mechs & (1u << SL_SASL_OAUTHBEARER)) {
+        const sl_broker_conf_t *c = &b->conf;
+        sl_oauth_conf_t oc = {c->oauth_public_key, c->oauth_secret, c->oauth_clock_skew_s,
+                              c->oauth_audience,   c->oauth_issuer, c->oauth_sub_claim};
+        sl_oauth_free(b->oauth);
+        if (!(b->oauth = sl_oauth_new(&oc, err))) {
+            return SL_ERR_INVAL;
+        }
     }
     return SL_OK;
 }
@@ -140,7 +154,8 @@ bool sl_broker_sasl_gate(sl_req_t *req) {
     if (s->state == SL_SESS_AUTHENTICATED && s->expires_ms && sl_mono_ms() >= s->expires_ms) {
         sl_log(SL_LOG_INFO, "auth",
                "conn=%llu peer=%s principal=\"User:%s\" api=%d msg=\"session expired "
-               "(connections.max.reauth.ms) without re-authentication, closing\"",
+               "(connections.max.reauth.ms or the token's exp) without re-authentication, "
+               "closing\"",
                (unsigned long long)sl_conn_id(conn), sl_conn_peer(conn), s->principal,
                req->api_key);
         return false;
@@ -342,7 +357,7 @@ static void write_auth_resp(sl_req_t *req, int16_t err, const char *msg, const v
     sl_wr_bytes(&req->wr, req->flex, (sl_bytes_t){bytes ? bytes : (const void *)"", len});
     if (req->api_version >= 1) {
         /* session_lifetime_ms: KIP-368 clients re-authenticate before it runs out. */
-        sl_wr_i64(&req->wr, err ? 0 : req->broker->conf.reauth_ms);
+        sl_wr_i64(&req->wr, err || !s ? 0 : s->lifetime_ms);
     }
     sl_wr_tags(&req->wr, req->flex);
 }
@@ -352,15 +367,21 @@ static bool lookup(void *opaque, const char *user, sl_scram_mech_t m, sl_scram_c
     return sl_credstore_get(b->creds, user, m, out);
 }
 
-/* Authenticated as `user`: the principal is set (re-authentication must keep it). */
-static bool authenticated(sl_req_t *req, sl_session_t *s, const char *user) {
+/* Authenticated as `user`: the principal is set (re-authentication must keep it). The session
+ * lasts connections.max.reauth.ms, or less when `limit_ms` (> 0: a token's remaining life) is
+ * shorter. */
+static bool authenticated(sl_req_t *req, sl_session_t *s, const char *user, int64_t limit_ms) {
     if (s->reauth && strcmp(s->principal, user) != 0) {
         return false;
     }
     snprintf(s->principal, sizeof s->principal, "%s", user);
     s->state = SL_SESS_AUTHENTICATED;
-    int64_t reauth = req->broker->conf.reauth_ms;
-    s->expires_ms = reauth > 0 ? sl_mono_ms() + (uint64_t)reauth : 0;
+    int64_t life = req->broker->conf.reauth_ms;
+    if (limit_ms > 0 && (life <= 0 || limit_ms < life)) {
+        life = limit_ms;
+    }
+    s->lifetime_ms = life > 0 ? life : 0;
+    s->expires_ms = life > 0 ? sl_mono_ms() + (uint64_t)life : 0;
     sl_log(SL_LOG_INFO, "auth", "conn=%llu peer=%s mechanism=%s principal=\"User:%s\"%s",
            (unsigned long long)sl_conn_id(req->conn), sl_conn_peer(req->conn), mech_names[s->mech],
            user, s->reauth ? " reauthenticated" : "");
@@ -401,7 +422,7 @@ static sl_err_t auth_plain(sl_req_t *req, sl_session_t *s, sl_bytes_t tok) {
             ok = sl_scram_check_password((sl_scram_mech_t)m, &cred, pw, pw_len);
         }
     }
-    if (!ok || !authenticated(req, s, user)) {
+    if (!ok || !authenticated(req, s, user, 0)) {
         write_auth_resp(req, KERR_SASL_AUTHENTICATION_FAILED, failed_msg, NULL, 0);
         return fail_later(req, s, "SASL_AUTHENTICATION_FAILED", shown,
                           !known ? "unknown user"
@@ -423,7 +444,7 @@ static sl_err_t auth_scram(sl_req_t *req, sl_session_t *s, sl_bytes_t tok) {
                                             sizeof out, &out_len, why, sizeof why);
     char shown[80];
     log_safe(shown, sizeof shown, s->scram->user, strlen(s->scram->user));
-    if (rc == SL_SCRAM_DONE && !authenticated(req, s, s->scram->user)) {
+    if (rc == SL_SCRAM_DONE && !authenticated(req, s, s->scram->user, 0)) {
         rc = SL_SCRAM_FAIL;
         snprintf(why, sizeof why, "re-authenticated as another principal");
     }
@@ -447,6 +468,40 @@ static sl_err_t auth_scram(sl_req_t *req, sl_session_t *s, sl_bytes_t tok) {
     } else {
         s->state = SL_SESS_EXCHANGE;
     }
+    return SL_OK;
+}
+
+/* RFC 7628 section 3.2.2: a refused token gets {"status":"invalid_token"} as the server's message
+ * (plus the scope the client should ask for, when one is configured; none is here). */
+static const char oauth_error_json[] = "{\"status\":\"invalid_token\"}";
+
+static sl_err_t auth_oauth(sl_req_t *req, sl_session_t *s, sl_bytes_t tok) {
+    const char *jwt;
+    size_t jwt_len;
+    char user[sizeof s->principal] = "", why[160] = "";
+    int64_t exp_s = 0, now_ms = sl_wall_ms();
+    bool ok = false;
+    if (sl_oauth_parse_client_msg(tok.p, tok.len, &jwt, &jwt_len) != SL_OK) {
+        snprintf(why, sizeof why, "malformed OAUTHBEARER message");
+    } else if (sl_oauth_verify(req->broker->oauth, jwt, jwt_len, now_ms / 1000, user, sizeof user,
+                               &exp_s, why, sizeof why) == SL_OK) {
+        /* The session ends with the token (its exp is in the future, within the skew). */
+        int64_t left = exp_s * 1000 - now_ms;
+        ok = authenticated(req, s, user, left > 0 ? left : 1);
+        if (!ok) {
+            snprintf(why, sizeof why, "re-authenticated as another principal");
+        }
+    }
+    char shown[80];
+    log_safe(shown, sizeof shown, user, strlen(user));
+    if (!ok) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "Authentication failed: %s", why);
+        write_auth_resp(req, KERR_SASL_AUTHENTICATION_FAILED, msg, oauth_error_json,
+                        sizeof oauth_error_json - 1);
+        return fail_later(req, s, "SASL_AUTHENTICATION_FAILED", shown, why);
+    }
+    write_auth_resp(req, KERR_NONE, NULL, NULL, 0);
     return SL_OK;
 }
 
@@ -479,6 +534,9 @@ SL_HANDLER(SaslAuthenticate) {
     if (s->mech == SL_SASL_PLAIN) {
         return auth_plain(req, s, tok);
     }
+    if (s->mech == SL_SASL_OAUTHBEARER) {
+        return auth_oauth(req, s, tok);
+    }
     return auth_scram(req, s, tok);
 }
 
@@ -497,6 +555,8 @@ sl_err_t sl_broker_sasl_raw(sl_broker_t *b, sl_conn_t *conn, const uint8_t *fram
         rc = fail_later(req, s, "SASL_AUTHENTICATION_FAILED", "", "malformed SASL message");
     } else if (s->mech == SL_SASL_PLAIN) {
         rc = auth_plain(req, s, tok);
+    } else if (s->mech == SL_SASL_OAUTHBEARER) {
+        rc = auth_oauth(req, s, tok);
     } else {
         rc = auth_scram(req, s, tok);
     }
@@ -524,4 +584,6 @@ void sl_broker_sasl_stop(sl_broker_t *b) {
     }
     sl_credstore_free(b->creds);
     b->creds = NULL;
+    sl_oauth_free(b->oauth);
+    b->oauth = NULL;
 }
