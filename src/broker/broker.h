@@ -65,6 +65,8 @@ typedef struct sl_req {
     sl_resp_t *resp;
     sl_writer_t wr; /* into the response slot, after the response header */
     uint64_t start_ns;
+    size_t body_at;       /* offset of the response body in wr's buffer */
+    uint32_t throttle_ms; /* request_percentage throttle, reported in throttle_time_ms */
 } sl_req_t;
 
 struct sl_broker {

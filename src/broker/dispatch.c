@@ -63,7 +63,34 @@ void sl_write_api_versions(sl_writer_t *wr, bool flex) {
     }
 }
 
+/* request_percentage: a throttled client is told so in throttle_time_ms (Kafka reports the
+ * larger of the request and the bandwidth throttles), whichever API it called. */
+static void report_throttle(sl_req_t *req) {
+    sl_buf_t *buf = req->wr.buf;
+    int at = sl_throttle_field_at(req->api_key, req->api_version);
+    if (!req->throttle_ms || at == -1 || !buf || !req->body_at) {
+        return;
+    }
+    size_t pos = req->body_at + (size_t)at;
+    if (at == SL_THROTTLE_LAST) {
+        size_t tail = 4 + (req->flex ? 1 : 0); /* flexible: an empty tagged-field section */
+        if (buf->len < req->body_at + tail || (req->flex && buf->data[buf->len - 1] != 0)) {
+            return;
+        }
+        pos = buf->len - tail;
+    }
+    if (pos + 4 > buf->len) {
+        return;
+    }
+    const uint8_t *p = buf->data + pos;
+    uint32_t cur = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+    if (cur < req->throttle_ms) {
+        sl_wr_patch_i32(&req->wr, pos, (int32_t)req->throttle_ms);
+    }
+}
+
 void sl_req_finish(sl_req_t *req) {
+    report_throttle(req);
     api_entry_t *e = by_key[req->api_key];
     if (e) {
         sl_histo_observe_us(e->m_latency, (sl_mono_ns() - req->start_ns) / 1000);
@@ -151,14 +178,20 @@ sl_err_t sl_broker_on_frame(sl_conn_t *conn, const uint8_t *frame, size_t len, v
     sl_str_t client_id = req->client_id; /* in the frame; req may be gone after SL_AGAIN */
     const char *user = sl_req_principal(req);
     uint64_t t0 = sl_mono_ns();
+    /* request_percentage: the loop time this client's requests take. A response answered later
+     * (SL_AGAIN) reports the throttle its client owed when the request came in; one answered
+     * now, the throttle after counting this request too (sl_req_finish writes it). */
+    req->body_at = sl_wr_pos(&req->wr);
+    req->throttle_ms = sl_quota_record(b->quotas, user, client_id, SL_QK_REQUEST_PERCENTAGE, 0, t0);
     sl_err_t rc = e->handle(req);
-    /* request_percentage: the loop time this client's requests take. The response is already
-     * written, so an over-quota client is muted without being told in throttle_time_ms. */
     uint32_t req_ms = sl_quota_record(b->quotas, user, client_id, SL_QK_REQUEST_PERCENTAGE,
                                       (double)(sl_mono_ns() - t0), sl_mono_ns());
     if (req_ms) {
         sl_conn_throttle(conn, req_ms);
         sl_counter_add(b->m_quota_throttled_request, 1);
+    }
+    if (rc != SL_AGAIN && req_ms > req->throttle_ms) {
+        req->throttle_ms = req_ms;
     }
     if (rc == SL_AGAIN) {
         return SL_OK; /* the handler keeps the request and answers later */

@@ -492,3 +492,59 @@ void sl_quotas_expire(sl_quotas_t *q, uint64_t now_ns, uint64_t idle_ms) {
 size_t sl_quotas_n_sensors(const sl_quotas_t *q) {
     return q->n_sensors;
 }
+
+/* {api key, first version with throttle_time_ms, its offset in the body}. */
+static const struct {
+    int16_t key, since, at;
+} throttle_fields[] = {
+    {0, 1, SL_THROTTLE_LAST}, /* Produce: after the responses */
+    {1, 1, 0},                /* Fetch */
+    {2, 2, 0},                /* ListOffsets */
+    {3, 3, 0},                /* Metadata */
+    {8, 3, 0},                /* OffsetCommit */
+    {9, 3, 0},                /* OffsetFetch */
+    {10, 1, 0},               /* FindCoordinator */
+    {11, 2, 0},               /* JoinGroup */
+    {12, 1, 0},               /* Heartbeat */
+    {13, 1, 0},               /* LeaveGroup */
+    {14, 1, 0},               /* SyncGroup */
+    {15, 1, 0},               /* DescribeGroups */
+    {16, 1, 0},               /* ListGroups */
+    {19, 2, 0},               /* CreateTopics */
+    {20, 1, 0},               /* DeleteTopics */
+    {21, 0, 0},               /* DeleteRecords */
+    {22, 0, 0},               /* InitProducerId */
+    {24, 0, 0},               /* AddPartitionsToTxn */
+    {25, 0, 0},               /* AddOffsetsToTxn */
+    {26, 0, 0},               /* EndTxn */
+    {28, 0, 0},               /* TxnOffsetCommit */
+    {29, 0, 0},               /* DescribeAcls */
+    {30, 0, 0},               /* CreateAcls */
+    {31, 0, 0},               /* DeleteAcls */
+    {32, 0, 0},               /* DescribeConfigs */
+    {33, 0, 0},               /* AlterConfigs */
+    {35, 0, 0},               /* DescribeLogDirs */
+    {37, 0, 0},               /* CreatePartitions */
+    {42, 0, 0},               /* DeleteGroups */
+    {44, 0, 0},               /* IncrementalAlterConfigs */
+    {47, 0, 2},               /* OffsetDelete: after error_code */
+    {48, 0, 0},               /* DescribeClientQuotas */
+    {49, 0, 0},               /* AlterClientQuotas */
+    {50, 0, 0},               /* DescribeUserScramCredentials */
+    {51, 0, 0},               /* AlterUserScramCredentials */
+    {60, 0, 0},               /* DescribeCluster */
+    {61, 0, 0},               /* DescribeProducers */
+    {65, 0, 0},               /* DescribeTransactions */
+    {66, 0, 0},               /* ListTransactions */
+    {68, 0, 0},               /* ConsumerGroupHeartbeat */
+    {69, 0, 0},               /* ConsumerGroupDescribe */
+};
+
+int sl_throttle_field_at(int16_t api_key, int16_t version) {
+    for (size_t i = 0; i < sizeof throttle_fields / sizeof throttle_fields[0]; i++) {
+        if (throttle_fields[i].key == api_key) {
+            return version >= throttle_fields[i].since ? throttle_fields[i].at : -1;
+        }
+    }
+    return -1;
+}

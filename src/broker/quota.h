@@ -98,6 +98,12 @@ void sl_quotas_each(const sl_quotas_t *q,
  * has earned (0: within its quota, or no quota applies). */
 uint32_t sl_quota_record(sl_quotas_t *q, const char *user, sl_str_t client_id, sl_quota_key_t key,
                          double amount, uint64_t now_ns);
+/* Where a response of API `api_key` at `version` carries throttle_time_ms: its offset from the
+ * start of the body, SL_THROTTLE_LAST when it is the body's last field (Produce, before the
+ * tagged fields of flexible versions), or -1 when the version has none (or ApiVersions, whose
+ * throttle follows a variable-length array). From Kafka's message schemas. */
+#define SL_THROTTLE_LAST (-2)
+int sl_throttle_field_at(int16_t api_key, int16_t version);
 /* Counts one new connection from `ip` and says whether it stays under the address's
  * connection_creation_rate (false: close it). Always true when no ip quota applies. */
 bool sl_quota_conn_admit(sl_quotas_t *q, const char *ip, uint64_t now_ns);
