@@ -253,13 +253,14 @@ static void close_listeners(sl_broker_t *b) {
     }
 }
 
-/* kafka= the first listener's port, then kafka.PROTOCOL= each listener's, then admin=. */
+/* kafka= the first listener's port, then kafka.NAME= each listener's (NAME is its protocol
+ * unless listener.security.protocol.map names it), then admin=. */
 static void write_port_file(sl_broker_t *b, const char *path, char *err) {
-    char text[512];
+    char text[1024];
     int n = snprintf(text, sizeof text, "kafka=%d\n", b->listeners[0].port);
     for (size_t i = 0; i < b->n_listeners; i++) {
-        n += snprintf(text + n, sizeof text - (size_t)n, "kafka.%s=%d\n",
-                      sl_secproto_name(b->listeners[i].proto), b->listeners[i].port);
+        n += snprintf(text + n, sizeof text - (size_t)n, "kafka.%s=%d\n", b->listeners[i].name,
+                      b->listeners[i].port);
     }
     n += snprintf(text + n, sizeof text - (size_t)n, "admin=%d\n", b->admin_port);
     if (sl_os_write_file_atomic(path, text, (size_t)n) < 0) {
@@ -376,8 +377,11 @@ sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err) {
     sl_log(SL_LOG_INFO, "broker", "data_dir=%s topics=%zu load_ms=%.1f", conf->data_dir,
            b->n_topics, (double)(sl_mono_ns() - t0) / 1e6);
 
-    if (sl_listeners_parse(conf->listen, conf->advertised_listeners, b->listeners, &b->n_listeners,
-                           err) != SL_OK) {
+    if (sl_listeners_parse_map(conf->listen, conf->advertised_listeners,
+                               conf->listener_protocol_map, b->listeners, &b->n_listeners,
+                               err) != SL_OK ||
+        sl_listeners_check_props(conf->listener_props, b->listeners, b->n_listeners, err) !=
+            SL_OK) {
         goto fail;
     }
     /* Stop accepting FD_RESERVE short of the limit, so that segment rolls, new topics and the
@@ -387,10 +391,20 @@ sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err) {
     for (size_t i = 0; i < b->n_listeners; i++) {
         sl_blistener_t *l = &b->listeners[i];
         if (sl_secproto_tls(l->proto)) {
-            sl_tls_conf_t tlsc = {conf->ssl_certificate_location, conf->ssl_key_location,
-                                  conf->ssl_key_password, conf->ssl_ca_location,
-                                  conf->ssl_client_auth};
-            if (!(l->tls = sl_tls_server_ctx(&tlsc, err))) {
+            /* Each key from listener.name.<name>.<key> if set there, else the global one. */
+            const char *props = conf->listener_props;
+            char v[5][SL_CONF_STR_MAX];
+            sl_tls_conf_t tlsc = {
+                sl_listener_conf(props, l, "ssl.certificate.location",
+                                 conf->ssl_certificate_location, v[0]),
+                sl_listener_conf(props, l, "ssl.key.location", conf->ssl_key_location, v[1]),
+                sl_listener_conf(props, l, "ssl.key.password", conf->ssl_key_password, v[2]),
+                sl_listener_conf(props, l, "ssl.ca.location", conf->ssl_ca_location, v[3]),
+                sl_listener_conf(props, l, "ssl.client.auth", conf->ssl_client_auth, v[4]),
+            };
+            char sub[SL_ERRLEN];
+            if (!(l->tls = sl_tls_server_ctx(&tlsc, sub))) {
+                snprintf(err, SL_ERRLEN, "listener %s: %s", l->name, sub);
                 goto fail;
             }
         }
@@ -472,9 +486,10 @@ sl_err_t sl_broker_run(sl_broker_t *b) {
     for (size_t i = 0; i < b->n_listeners; i++) {
         const sl_blistener_t *l = &b->listeners[i];
         sl_log(SL_LOG_INFO, "broker",
-               "listening kafka=%s://%s:%d advertised=%s:%d admin_port=%d cluster=%s",
-               sl_secproto_name(l->proto), l->host, l->port, l->adv_host, l->adv_port,
-               b->admin_port, b->cluster_id);
+               "listening kafka=%s://%s:%d advertised=%s:%d admin_port=%d cluster=%s%s%s", l->name,
+               l->host, l->port, l->adv_host, l->adv_port, b->admin_port, b->cluster_id,
+               strcmp(l->name, sl_secproto_name(l->proto)) ? " protocol=" : "",
+               strcmp(l->name, sl_secproto_name(l->proto)) ? sl_secproto_name(l->proto) : "");
     }
     sl_err_t rc = sl_loop_run(b->loop);
     sl_log(SL_LOG_INFO, "broker", "msg=\"shutting down\"");

@@ -18,13 +18,19 @@
 const sl_conf_def_t sl_broker_conf_defs[] = {
     {"data.dir", SL_CONF_STR, "./data", 0, 0, B(data_dir), 0, "Directory holding all logs"},
     {"listeners", SL_CONF_STR, "127.0.0.1:9092", 0, 0, B(listen), 0,
-     "Kafka protocol listeners, comma-separated PROTOCOL://HOST:PORT with PROTOCOL one of "
-     "PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL (a bare HOST:PORT is PLAINTEXT); at most one of "
-     "each"},
+     "Kafka protocol listeners, comma-separated NAME://HOST:PORT with NAME a protocol "
+     "(PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL) or a name listener.security.protocol.map maps to "
+     "one (a bare HOST:PORT is PLAINTEXT); each name once"},
+    {"listener.security.protocol.map", SL_CONF_STR, "", 0, 0, B(listener_protocol_map), 0,
+     "NAME:PROTOCOL,... for listeners with names of their own (listeners=INTERNAL://...); a "
+     "listener named after a protocol needs no entry"},
+    {"listener.name.", SL_CONF_PREFIX, NULL, 0, 0, B(listener_props), 0,
+     "listener.name.<name>.ssl.* and .sasl.enabled.mechanisms: per-listener values of those "
+     "keys, overriding the global ones for that listener"},
     {"admin.listen", SL_CONF_STR, "127.0.0.1:9644", 0, 0, B(admin_listen), 0,
      "Admin HTTP listener HOST:PORT (health, readiness, metrics)"},
     {"advertised.listeners", SL_CONF_STR, "", 0, 0, B(advertised_listeners), 0,
-     "PROTOCOL://HOST:PORT,... clients are told to use, per listener (default: the bound "
+     "NAME://HOST:PORT,... clients are told to use, per listener (default: the bound "
      "address of each)"},
     {"ssl.key.location", SL_CONF_STR, "", 0, 0, B(ssl_key_location), 0,
      "PEM private key of the SSL and SASL_SSL listeners"},

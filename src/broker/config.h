@@ -69,6 +69,8 @@ typedef struct sl_broker_conf {
     int64_t broker_heartbeat_interval_ms;
     int64_t broker_session_timeout_ms;
     int64_t metadata_snapshot_entries;
+    char listener_protocol_map[SL_CONF_STR_MAX];    /* listener.security.protocol.map */
+    char listener_props[SL_CONF_MAP_MAX];           /* listener.name.<name>.<key>=value lines */
     char ssl_key_location[SL_CONF_STR_MAX];         /* PEM private key of SSL listeners */
     char ssl_key_password[SL_CONF_STR_MAX];         /* its passphrase, if encrypted */
     char ssl_certificate_location[SL_CONF_STR_MAX]; /* PEM certificate chain */

@@ -423,6 +423,11 @@ static bool wanted(sl_str_t *keys, int32_t n_keys, const char *name) {
 static void write_config_entry(sl_writer_t *wr, int16_t v, bool flex, const sl_conf_def_t *d,
                                const char *value, int8_t source, bool read_only, bool synonyms,
                                bool doc) {
+    /* Passwords and secrets are sensitive, as Kafka's PASSWORD keys: a null value. */
+    bool sensitive = strstr(d->name, "password") || strstr(d->name, "secret");
+    if (sensitive) {
+        value = NULL;
+    }
     sl_wr_strz(wr, flex, d->name);
     sl_wr_strz(wr, flex, value);
     sl_wr_bool(wr, read_only); /* static broker keys need a restart */
@@ -431,7 +436,7 @@ static void write_config_entry(sl_writer_t *wr, int16_t v, bool flex, const sl_c
     } else {
         sl_wr_i8(wr, source);
     }
-    sl_wr_bool(wr, false); /* is_sensitive */
+    sl_wr_bool(wr, sensitive);
     if (v >= 1) {
         if (synonyms) {
             sl_wr_array_len(wr, flex, 1);

@@ -56,12 +56,10 @@ static sl_scram_mech_t scram_of(sl_sasl_mech_t m) {
     return m == SL_SASL_SCRAM_SHA512 ? SL_SCRAM_SHA512 : SL_SCRAM_SHA256;
 }
 
-sl_err_t sl_broker_sasl_start(sl_broker_t *b, char *err) {
-    if (!b->creds) {
-        b->creds = sl_credstore_new();
-    }
-    b->sasl_mechs = 0;
-    for (const char *s = b->conf.sasl_enabled_mechanisms; *s;) {
+/* The mechanisms in a sasl.enabled.mechanisms value, as bits; SL_ERR_INVAL names a bad one. */
+static sl_err_t parse_mechs(const char *list, const char *key, unsigned *out, char *err) {
+    *out = 0;
+    for (const char *s = list; *s;) {
         size_t len = strcspn(s, ",");
         while (len && s[0] == ' ') {
             s++, len--;
@@ -69,24 +67,47 @@ sl_err_t sl_broker_sasl_start(sl_broker_t *b, char *err) {
         int m = mech_find(s, len);
         if (m < 0) {
             snprintf(err, SL_ERRLEN,
-                     "sasl.enabled.mechanisms: unknown mechanism '%.*s' (PLAIN, SCRAM-SHA-256, "
-                     "SCRAM-SHA-512, OAUTHBEARER)",
-                     (int)len, s);
+                     "%s: unknown mechanism '%.*s' (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, "
+                     "OAUTHBEARER)",
+                     key, (int)len, s);
             return SL_ERR_INVAL;
         }
-        b->sasl_mechs |= 1u << m;
+        *out |= 1u << m;
         s += len;
         s += *s == ',';
     }
-    bool sasl_listener = false;
-    for (size_t i = 0; i < b->n_listeners; i++) {
-        sasl_listener = sasl_listener || sl_secproto_sasl(b->listeners[i].proto);
+    return SL_OK;
+}
+
+sl_err_t sl_broker_sasl_start(sl_broker_t *b, char *err) {
+    if (!b->creds) {
+        b->creds = sl_credstore_new();
     }
-    if (sasl_listener && !b->sasl_mechs) {
-        snprintf(err, SL_ERRLEN, "a SASL listener needs sasl.enabled.mechanisms");
+    if (parse_mechs(b->conf.sasl_enabled_mechanisms, "sasl.enabled.mechanisms", &b->sasl_mechs,
+                    err) != SL_OK) {
         return SL_ERR_INVAL;
     }
-    if (b->sasl_mechs & (1u << SL_SASL_OAUTHBEARER)) {
+    /* Per listener: listener.name.<name>.sasl.enabled.mechanisms, else the global list. */
+    unsigned any = 0;
+    for (size_t i = 0; i < b->n_listeners; i++) {
+        sl_blistener_t *l = &b->listeners[i];
+        char buf[SL_CONF_STR_MAX], key[SL_LISTENER_NAME_MAX + 64];
+        const char *v = sl_listener_conf(b->conf.listener_props, l, "sasl.enabled.mechanisms",
+                                         b->conf.sasl_enabled_mechanisms, buf);
+        snprintf(key, sizeof key, "listener.name.%s.sasl.enabled.mechanisms", l->name);
+        if (parse_mechs(v, v == buf ? key : "sasl.enabled.mechanisms", &l->sasl_mechs, err) !=
+            SL_OK) {
+            return SL_ERR_INVAL;
+        }
+        if (sl_secproto_sasl(l->proto)) {
+            if (!l->sasl_mechs) {
+                snprintf(err, SL_ERRLEN, "SASL listener %s needs sasl.enabled.mechanisms", l->name);
+                return SL_ERR_INVAL;
+            }
+            any |= l->sasl_mechs;
+        }
+    }
+    if ((any | b->sasl_mechs) & (1u << SL_SASL_OAUTHBEARER)) {
         const sl_broker_conf_t *c = &b->conf;
         sl_oauth_conf_t oc = {c->oauth_public_key, c->oauth_secret, c->oauth_clock_skew_s,
                               c->oauth_audience,   c->oauth_issuer, c->oauth_sub_claim};
@@ -293,6 +314,8 @@ SL_HANDLER(SaslHandshake) {
         return SL_ERR_INVAL;
     }
     sl_session_t *s = sl_conn_session(req->conn);
+    const sl_blistener_t *l = sl_conn_listener(req->conn);
+    unsigned mechs = l ? l->sasl_mechs : b->sasl_mechs;
     int m = mech_find(mech.p, mech.len);
     int16_t err = KERR_NONE;
     char name[80];
@@ -300,17 +323,17 @@ SL_HANDLER(SaslHandshake) {
     if (!is_sasl_listener(req->conn) || !s ||
         (s->state != SL_SESS_START && s->state != SL_SESS_AUTHENTICATED)) {
         err = KERR_ILLEGAL_SASL_STATE;
-    } else if (m < 0 || !(b->sasl_mechs & (1u << m))) {
+    } else if (m < 0 || !(mechs & (1u << m))) {
         err = KERR_UNSUPPORTED_SASL_MECHANISM;
     }
     sl_wr_i16(&req->wr, err);
     int32_t n = 0;
     for (int k = 0; k < SL_SASL_N; k++) {
-        n += (b->sasl_mechs >> k) & 1;
+        n += (mechs >> k) & 1;
     }
     sl_wr_array_len(&req->wr, false, n);
     for (int k = 0; k < SL_SASL_N; k++) {
-        if (b->sasl_mechs & (1u << k)) {
+        if (mechs & (1u << k)) {
             sl_wr_strz(&req->wr, false, mech_names[k]);
         }
     }

@@ -23,7 +23,7 @@ static void usage(FILE *f) {
            "                          per listener: advertised.listeners=SSL://H:P,...)\n"
            "  --config FILE           Kafka-style properties file\n"
            "  --set KEY=VALUE         set one property (repeatable; overrides --config)\n"
-           "  --port-file FILE        write the bound ports (kafka=N, kafka.PROTOCOL=N per\n"
+           "  --port-file FILE        write the bound ports (kafka=N, kafka.NAME=N per\n"
            "                          listener, admin=N) atomically\n"
            "  --node-id N             this broker's id (node.id)\n"
            "  --controller-quorum ID@HOST:PORT,...  join a cluster whose Raft metadata quorum\n"
@@ -34,7 +34,8 @@ static void usage(FILE *f) {
 static void help_config(void) {
     for (size_t i = 0; i < sl_broker_conf_n_defs; i++) {
         const sl_conf_def_t *d = &sl_broker_conf_defs[i];
-        printf("%-42s %-22s %s\n", d->name, d->def ? d->def : "(alias)", d->help);
+        const char *def = d->def ? d->def : d->type == SL_CONF_PREFIX ? "(prefix)" : "(alias)";
+        printf("%-42s %-22s %s\n", d->name, def, d->help);
     }
 }
 

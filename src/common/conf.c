@@ -18,10 +18,47 @@ const sl_conf_def_t *sl_conf_find(const sl_conf_def_t *defs, size_t n, const cha
             return &defs[i];
         }
     }
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(defs[i].name);
+        if (defs[i].type == SL_CONF_PREFIX && strlen(key) > len &&
+            !strncmp(defs[i].name, key, len)) {
+            return &defs[i];
+        }
+    }
     return NULL;
 }
 
-static sl_err_t apply(const sl_conf_def_t *d, void *target, const char *value, char *err) {
+/* Whether map key `a` (len bytes) names `b`: case-insensitive up to the first '.', then exact. */
+static bool map_key_eq(const char *a, size_t len, const char *b) {
+    if (strlen(b) != len) {
+        return false;
+    }
+    const char *dot = memchr(a, '.', len);
+    size_t head = dot ? (size_t)(dot - a) : len;
+    return !strncasecmp(a, b, head) && !memcmp(a + head, b + head, len - head);
+}
+
+const char *sl_conf_map_get(const char *field, const char *rest, char *out, size_t cap) {
+    const char *found = NULL;
+    size_t found_len = 0;
+    for (const char *line = field; *line;) {
+        const char *nl = strchr(line, '\n');
+        const char *eq = memchr(line, '=', (size_t)(nl - line));
+        if (eq && map_key_eq(line, (size_t)(eq - line), rest)) {
+            found = eq + 1;
+            found_len = (size_t)(nl - eq - 1);
+        }
+        line = nl + 1;
+    }
+    if (!found) {
+        return NULL;
+    }
+    snprintf(out, cap, "%.*s", (int)found_len, found);
+    return out;
+}
+
+static sl_err_t apply(const sl_conf_def_t *d, const char *key, void *target, const char *value,
+                      char *err) {
     char *field = (char *)target + d->offset;
     switch (d->type) {
     case SL_CONF_INT: {
@@ -68,6 +105,20 @@ static sl_err_t apply(const sl_conf_def_t *d, void *target, const char *value, c
     case SL_CONF_IGNORED:
         sl_log(SL_LOG_WARN, "conf", "key=%s msg=\"accepted for compatibility, ignored\"", d->name);
         return SL_OK;
+    case SL_CONF_PREFIX: {
+        size_t used = strlen(field), need = strlen(key) - strlen(d->name) + strlen(value) + 2;
+        if (strlen(key) <= strlen(d->name)) {
+            snprintf(err, SL_ERRLEN, "%s: a key goes after the prefix (%s<...>)", key, d->name);
+            return SL_ERR_INVAL;
+        }
+        if (strlen(value) >= SL_CONF_STR_MAX || strchr(value, '\n') || strchr(key, '=') ||
+            used + need >= SL_CONF_MAP_MAX) {
+            snprintf(err, SL_ERRLEN, "%s: value too long, or too many %s* keys", key, d->name);
+            return SL_ERR_INVAL;
+        }
+        snprintf(field + used, SL_CONF_MAP_MAX - used, "%s=%s\n", key + strlen(d->name), value);
+        return SL_OK;
+    }
     }
     return SL_ERR_INVAL;
 }
@@ -75,8 +126,10 @@ static sl_err_t apply(const sl_conf_def_t *d, void *target, const char *value, c
 void sl_conf_defaults(const sl_conf_def_t *defs, size_t n, void *target) {
     char err[SL_ERRLEN];
     for (size_t i = 0; i < n; i++) {
-        if (defs[i].def && defs[i].type != SL_CONF_IGNORED) {
-            sl_err_t rc = apply(&defs[i], target, defs[i].def, err);
+        if (defs[i].type == SL_CONF_PREFIX) {
+            *((char *)target + defs[i].offset) = '\0';
+        } else if (defs[i].def && defs[i].type != SL_CONF_IGNORED) {
+            sl_err_t rc = apply(&defs[i], defs[i].name, target, defs[i].def, err);
             SL_ASSERT(rc == SL_OK);
         }
     }
@@ -89,7 +142,7 @@ sl_err_t sl_conf_set(const sl_conf_def_t *defs, size_t n, void *target, const ch
         snprintf(err, SL_ERRLEN, "unknown configuration key '%s'", key);
         return SL_ERR_NOTFOUND;
     }
-    return apply(d, target, value, err);
+    return apply(d, key, target, value, err);
 }
 
 static char *trim(char *s) {
@@ -164,6 +217,12 @@ void sl_conf_format(const sl_conf_def_t *d, const void *target, char *out) {
         return;
     case SL_CONF_IGNORED:
         snprintf(out, SL_CONF_STR_MAX, "%s", d->def ? d->def : "");
+        return;
+    case SL_CONF_PREFIX: /* "k=v,k=v" (truncated to what fits) */
+        snprintf(out, SL_CONF_STR_MAX, "%s", field);
+        for (char *c = out; *c; c++) {
+            *c = *c == '\n' && c[1] ? ',' : *c == '\n' ? '\0' : *c;
+        }
         return;
     }
 }

@@ -4,7 +4,8 @@
 # issuer; confluent-kafka (oauth_cb) produces and consumes with a valid token, and an expired
 # token, a token signed by another key, for another audience or from another issuer are refused
 # (oauth_clients.py, which also checks the wire: error 58, RFC 7628 JSON, closed connection,
-# session lifetime = the token's). An HS256 token is refused when no secret is configured.
+# session lifetime = the token's). An HS256 token is refused when no secret is configured, and
+# DescribeConfigs never shows sasl.oauthbearer.secret or ssl.key.password.
 source "$(dirname "$0")/lib/broker.sh"
 K=$T/keys
 mkdir -p "$K"
@@ -20,7 +21,7 @@ start() {
   broker_start --set listeners=PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0 \
     --set sasl.enabled.mechanisms=PLAIN,OAUTHBEARER --set sasl.oauthbearer.public.key.location="$1" \
     --set sasl.oauthbearer.expected.audience=other,kafka --set sasl.oauthbearer.expected.issuer=test-idp \
-    --set connection.failed.authentication.delay.ms=10
+    --set connection.failed.authentication.delay.ms=10 "${@:2}"
   SP=127.0.0.1:$(sed -n 's/^kafka.SASL_PLAINTEXT=//p' "$T/ports")
 }
 
@@ -58,7 +59,20 @@ grep -q 'reason="token algorithm HS256 is not accepted"' "$T/broker.log" || fail
 kill -0 "$BROKER_PID" || fail "broker died"
 broker_stop
 
-start "$K/ec.pub"
+start "$K/ec.pub" --set sasl.oauthbearer.secret=hs-secret-not-shown --set ssl.key.password=pw-not-shown
 $PY "$(dirname "$0")/oauth_clients.py" "$SP" ES256 "$K/ec.key" "$K/ec-other.key" || fail "ES256 checks"
+# Secrets are sensitive in DescribeConfigs: no value, is_sensitive set (as Kafka's PASSWORD keys).
+$PY - "$BROKER" <<'PY' || fail "DescribeConfigs shows secrets"
+import sys
+from confluent_kafka.admin import AdminClient, ConfigResource
+a = AdminClient({"bootstrap.servers": sys.argv[1]})
+res = ConfigResource(ConfigResource.Type.BROKER, "0")
+cfg = a.describe_configs([res])[res].result(30)
+for k in ("sasl.oauthbearer.secret", "ssl.key.password"):
+    e = cfg[k]
+    assert e.value is None and e.is_sensitive, f"{k}: value={e.value!r} sensitive={e.is_sensitive}"
+assert cfg["sasl.oauthbearer.sub.claim.name"].value == "sub"
+print("ok: secrets hidden in DescribeConfigs")
+PY
 broker_stop
 echo "PASS"

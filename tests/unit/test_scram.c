@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/config.h"
 #include "broker/listeners.h"
 #include "harness.h"
 #include "security/credstore.h"
@@ -226,4 +227,45 @@ TEST(listeners_syntax) {
     /* A bare advertised address names the first listener (the old single-listener form). */
     CHECK(sl_listeners_parse("SSL://a:1", "x:5", l, &n, err) == SL_OK);
     CHECK(l[0].adv_given && l[0].adv_port == 5);
+}
+
+TEST(listeners_named_and_per_listener_keys) {
+    sl_blistener_t l[SL_MAX_LISTENERS];
+    size_t n;
+    char err[SL_ERRLEN];
+    CHECK(sl_listeners_parse_map("internal://a:1,EXTERNAL://b:2,SASL_SSL://c:3", "external://x:9",
+                                 "INTERNAL:SSL,External:SASL_PLAINTEXT", l, &n, err) == SL_OK);
+    CHECK(n == 3 && !strcmp(l[0].name, "INTERNAL") && l[0].proto == SL_SEC_SSL);
+    CHECK(!strcmp(l[1].name, "EXTERNAL") && l[1].proto == SL_SEC_SASL_PLAINTEXT);
+    CHECK(l[1].adv_given && l[1].adv_port == 9 && !l[0].adv_given);
+    CHECK(l[2].proto == SL_SEC_SASL_SSL && !strcmp(l[2].name, "SASL_SSL"));
+    /* Two listeners of one protocol under different names; a name twice is refused. */
+    CHECK(sl_listeners_parse_map("A://a:1,B://b:2", "", "A:SSL,B:SSL", l, &n, err) == SL_OK);
+    CHECK(sl_listeners_parse_map("A://a:1,a://b:2", "", "A:SSL", l, &n, err) != SL_OK);
+    CHECK(sl_listeners_parse_map("C://a:1", "", "A:SSL", l, &n, err) != SL_OK);
+    CHECK(strstr(err, "C is neither a protocol"));
+    CHECK(sl_listeners_parse_map("A://a:1", "", "A:TLS", l, &n, err) != SL_OK);
+    CHECK(sl_listeners_parse_map("A B://a:1", "", "", l, &n, err) != SL_OK);
+
+    /* listener.name.<name>.<key>: the listener name in any case, the last value wins. */
+    sl_broker_conf_t c;
+    sl_conf_defaults(sl_broker_conf_defs, sl_broker_conf_n_defs, &c);
+    CHECK(c.listener_props[0] == '\0');
+    CHECK(sl_conf_set_kv(sl_broker_conf_defs, sl_broker_conf_n_defs, &c,
+                         "listener.name.b.ssl.client.auth=required", err) == SL_OK);
+    CHECK(sl_conf_set_kv(sl_broker_conf_defs, sl_broker_conf_n_defs, &c,
+                         "listener.name.B.ssl.client.auth=requested", err) == SL_OK);
+    char buf[SL_CONF_STR_MAX];
+    CHECK(sl_listeners_parse_map("A://a:1,B://b:2", "", "A:SSL,B:SSL", l, &n, err) == SL_OK);
+    CHECK(!strcmp(sl_listener_conf(c.listener_props, &l[1], "ssl.client.auth", "none", buf),
+                  "requested"));
+    CHECK(
+        !strcmp(sl_listener_conf(c.listener_props, &l[0], "ssl.client.auth", "none", buf), "none"));
+    CHECK(sl_listeners_check_props(c.listener_props, l, n, err) == SL_OK);
+    CHECK(sl_conf_set_kv(sl_broker_conf_defs, sl_broker_conf_n_defs, &c,
+                         "listener.name.b.ssl.Client.auth=x", err) == SL_OK);
+    CHECK(sl_listeners_check_props(c.listener_props, l, n, err) != SL_OK);
+    CHECK(strstr(err, "not a per-listener key"));
+    CHECK(sl_conf_set_kv(sl_broker_conf_defs, sl_broker_conf_n_defs, &c, "listener.name.=x", err) !=
+          SL_OK);
 }
