@@ -30,6 +30,7 @@ int sl_cmd_cluster(int argc, char **argv);
 int sl_cmd_txn(int argc, char **argv);
 int sl_cmd_quota(int argc, char **argv);
 int sl_cmd_user(int argc, char **argv);
+int sl_cmd_cert(int argc, char **argv);
 int sl_cmd_bench(int argc, char **argv);
 int sl_cmd_run(int argc, char **argv);
 int sl_cmd_sql(int argc, char **argv);

@@ -22,6 +22,7 @@ static const cmd_t cmds[] = {
     {"cluster", sl_cmd_cluster, "info | health | config of the cluster"},
     {"quota", sl_cmd_quota, "set | describe client quotas (byte rates, request %, connections)"},
     {"user", sl_cmd_user, "add | list | delete SCRAM users (SASL/SCRAM and SASL/PLAIN)"},
+    {"cert", sl_cmd_cert, "init | ca | broker | client: test CA and TLS certificates (PEM)"},
     {"bench", sl_cmd_bench, "benchmark a broker (kafka, redis) or the batch baseline"},
     {"run", sl_cmd_run, "run a stream pipeline (a shared library; see examples/) or a .sql file"},
     {"sql", sl_cmd_sql, "the streaming SQL shell (docs/sql.md)"},
