@@ -4,7 +4,7 @@
 # issuer; confluent-kafka (oauth_cb) produces and consumes with a valid token, and an expired
 # token, a token signed by another key, for another audience or from another issuer are refused
 # (oauth_clients.py, which also checks the wire: error 58, RFC 7628 JSON, closed connection,
-# session lifetime = the token's). An HS256 token is refused when no secret is configured, and
+# session lifetime = the token's); kafkajs with a good and a wrong-key token. An HS256 token is refused when no secret is configured, and
 # DescribeConfigs never shows sasl.oauthbearer.secret or ssl.key.password.
 source "$(dirname "$0")/lib/broker.sh"
 K=$T/keys
@@ -56,6 +56,16 @@ for label, tok in (("HS256", jwt.encode(claims, "s" * 32, algorithm="HS256")),
     print(f"ok: {label} token refused by an RSA key")
 PY
 grep -q 'reason="token algorithm HS256 is not accepted"' "$T/broker.log" || fail "HS256 refusal not logged"
+# kafkajs (sasl mechanism oauthbearer): a good token produces, one from another key is refused.
+dir=$(cd "$(dirname "$0")" && pwd)
+if [[ ! -d "$dir/node_modules/kafkajs" ]]; then
+  (cd "$dir" && npm install --no-audit --no-fund --silent kafkajs@2.2.4 >/dev/null) || fail "npm install kafkajs"
+fi
+tok() { $PY -c 'import sys, time, jwt
+print(jwt.encode({"sub": "carol", "aud": "kafka", "iss": "test-idp", "exp": int(time.time()) + 300},
+                 open(sys.argv[1]).read(), algorithm="RS256"))' "$1"; }
+node "$dir/oauth_kafkajs.js" "$SP" "$(tok "$K/rsa.key")" "$(tok "$K/rsa-other.key")" || fail "kafkajs OAUTHBEARER"
+grep -q 'mechanism=OAUTHBEARER principal="User:carol"$' "$T/broker.log" || fail "kafkajs principal not logged"
 kill -0 "$BROKER_PID" || fail "broker died"
 broker_stop
 
