@@ -35,7 +35,8 @@
 #include "security/oauth.h"
 #include "security/scram.h"
 
-#define MAX_SASL_BYTES  4096 /* a SASL message larger than this is malformed */
+#define MAX_SASL_BYTES  4096  /* a SASL message larger than this is malformed, */
+#define MAX_OAUTH_BYTES 16384 /* except an OAUTHBEARER one (identity providers' JWTs run long) */
 #define FAIL_WINDOW_MS  60000
 #define FAIL_MAX_SHIFT  5
 #define FAIL_TABLE_SIZE 256
@@ -528,6 +529,10 @@ static sl_err_t auth_oauth(sl_req_t *req, sl_session_t *s, sl_bytes_t tok) {
     return SL_OK;
 }
 
+static size_t max_message(const sl_session_t *s) {
+    return s->mech == SL_SASL_OAUTHBEARER ? MAX_OAUTH_BYTES : MAX_SASL_BYTES;
+}
+
 SL_HANDLER(SaslAuthenticate) {
     sl_bytes_t tok = sl_rd_bytes(&req->rd, req->flex);
     sl_rd_tags(&req->rd, req->flex);
@@ -549,7 +554,7 @@ SL_HANDLER(SaslAuthenticate) {
         sl_conn_close_after_flush(conn, "SaslAuthenticate out of turn");
         return SL_OK;
     }
-    if (!tok.p || tok.len > MAX_SASL_BYTES) {
+    if (!tok.p || tok.len > max_message(s)) {
         write_auth_resp(req, KERR_SASL_AUTHENTICATION_FAILED,
                         "Authentication failed: malformed SASL message", NULL, 0);
         return fail_later(req, s, "SASL_AUTHENTICATION_FAILED", "", "malformed SASL message");
@@ -574,7 +579,7 @@ sl_err_t sl_broker_sasl_raw(sl_broker_t *b, sl_conn_t *conn, const uint8_t *fram
     req->wr.buf = sl_resp_buf(req->resp);
     sl_bytes_t tok = {frame, len};
     sl_err_t rc;
-    if (len > MAX_SASL_BYTES) {
+    if (len > max_message(s)) {
         rc = fail_later(req, s, "SASL_AUTHENTICATION_FAILED", "", "malformed SASL message");
     } else if (s->mech == SL_SASL_PLAIN) {
         rc = auth_plain(req, s, tok);

@@ -20,9 +20,10 @@ host, port = hostport.rsplit(":", 1)
 key, other = open(key_file).read(), open(other_file).read()
 
 
-def make_token(sub="alice", life=600, aud="kafka", signer=None, iss="test-idp"):
+def make_token(sub="alice", life=600, aud="kafka", signer=None, iss="test-idp", extra=None):
     now = int(time.time())
     claims = {"sub": sub, "iss": iss, "aud": aud, "iat": now, "exp": now + life}
+    claims.update(extra or {})
     return jwt.encode(claims, signer or key, algorithm=alg), now + life
 
 
@@ -145,6 +146,14 @@ s, err, text, auth, _ = authenticate("garbage")
 assert err == 58 and closed(s), f"garbage token: {err}"
 s.close()
 print("ok: refused tokens get SASL_AUTHENTICATION_FAILED, RFC 7628 JSON, a closed connection")
+
+# Identity providers' tokens run long (group lists): 8 KB of claims are accepted.
+big = make_token(extra={"groups": ["group-%04d" % i for i in range(600)]})[0]
+assert len(big) > 8000, len(big)
+s, err, text, auth, _ = authenticate(big)
+assert err == 0, f"{len(big)}-byte token refused: {text}"
+s.close()
+print(f"ok: a {len(big)}-byte token is accepted")
 
 # The session lasts as long as the token: 3 s here.
 s, err, text, auth, life = authenticate(make_token(life=3)[0])
