@@ -77,6 +77,9 @@ typedef struct sl_broker_conf {
     char sasl_enabled_mechanisms[SL_CONF_STR_MAX];  /* PLAIN,SCRAM-SHA-256,SCRAM-SHA-512 */
     int64_t reauth_ms;            /* connections.max.reauth.ms, 0: sessions never expire */
     int64_t auth_failed_delay_ms; /* connection.failed.authentication.delay.ms */
+    char authorizer_class_name[SL_CONF_STR_MAX]; /* non-empty: ACLs are enforced (acl.h) */
+    char super_users[SL_CONF_STR_MAX];           /* User:a;User:b */
+    bool allow_everyone_if_no_acl;               /* allow.everyone.if.no.acl.found */
 } sl_broker_conf_t;
 
 extern const sl_conf_def_t sl_broker_conf_defs[];

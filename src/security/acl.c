@@ -347,6 +347,44 @@ bool sl_acls_authorize(const sl_acls_t *a, const char *principal, const char *ho
     return v.allow || (!v.any && a->allow_everyone);
 }
 
+static bool counts_for(const sl_acl_binding_t *b, const char *principal, const char *host) {
+    return (str_same(b->principal, "User:*") || str_same(b->principal, principal)) &&
+           (str_same(b->host, "*") || str_same(b->host, host));
+}
+
+bool sl_acls_authorize_any(const sl_acls_t *a, const char *principal, const char *host,
+                           int8_t res_type, int8_t op) {
+    for (size_t i = 0; i < a->n_super; i++) {
+        if (str_same(a->super[i], principal)) {
+            return true;
+        }
+    }
+    bool any = false;
+    for (size_t i = 0; i < a->n; i++) {
+        const sl_acl_binding_t *b = &a->v[i].b;
+        if (b->res_type != res_type) {
+            continue;
+        }
+        any = true;
+        if (b->perm != SL_PERM_ALLOW || !implies(b->op, op) || !counts_for(b, principal, host)) {
+            continue;
+        }
+        bool covered = false;
+        for (size_t j = 0; j < a->n && !covered; j++) {
+            const sl_acl_binding_t *d = &a->v[j].b;
+            covered = d->res_type == res_type && d->perm == SL_PERM_DENY &&
+                      (d->op == op || d->op == SL_ACL_ALL) && counts_for(d, principal, host) &&
+                      (b->pattern == SL_PAT_LITERAL || d->pattern == SL_PAT_PREFIXED ||
+                       str_same(d->res_name, "*")) &&
+                      applies(d, res_type, b->res_name, strlen(b->res_name));
+        }
+        if (!covered) {
+            return true;
+        }
+    }
+    return !any && a->allow_everyone;
+}
+
 /* ---- names ---- */
 
 static const char *const res_names[] = {

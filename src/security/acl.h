@@ -93,6 +93,14 @@ const sl_acl_binding_t *sl_acls_get(const sl_acls_t *a, size_t i);
 bool sl_acls_authorize(const sl_acls_t *a, const char *principal, const char *host, int8_t res_type,
                        const char *name, size_t len, int8_t op);
 
+/* Whether `principal` may do `op` on some resource of `res_type` (Kafka's
+ * authorizeByResourceType, used by InitProducerId: WRITE on any topic): a super user; or an
+ * ALLOW binding of that type granting `op` to it whose resource no DENY of `op` (or ALL) for it
+ * covers (a DENY on literal "*" covers every resource); or, with allow.everyone.if.no.acl.found,
+ * no binding of that type at all. */
+bool sl_acls_authorize_any(const sl_acls_t *a, const char *principal, const char *host,
+                           int8_t res_type, int8_t op);
+
 /* Kafka's names for the codes ("TOPIC", "PREFIXED", "READ", "ALLOW"), and back: -1 if unknown
  * (case-insensitive). */
 const char *sl_acl_res_name(int8_t t);
