@@ -178,3 +178,28 @@ TEST(acl_filters) {
     CHECK_EQ_INT(sl_acl_res_parse("TRANSACTIONAL_ID"), SL_RES_TRANSACTIONAL_ID);
     CHECK(!strcmp(sl_acl_op_name(SL_ACL_DESCRIBE_CONFIGS), "DESCRIBE_CONFIGS"));
 }
+
+/* InitProducerId without a transactional id: WRITE on some topic suffices (Kafka 3), unless a
+ * DENY covers the resource the ALLOW names. */
+TEST(acl_authorize_any_resource_of_a_type) {
+    sl_acls_t *a = sl_acls_new();
+    CHECK(!sl_acls_authorize_any(a, "User:u", "h", SL_RES_TOPIC, SL_ACL_WRITE));
+    sl_acl_binding_t w =
+        bind(SL_RES_TOPIC, "logs.", SL_PAT_PREFIXED, "User:u", "*", SL_ACL_WRITE, SL_PERM_ALLOW);
+    CHECK(sl_acls_add(a, &w));
+    CHECK(sl_acls_authorize_any(a, "User:u", "h", SL_RES_TOPIC, SL_ACL_WRITE));
+    CHECK(!sl_acls_authorize_any(a, "User:v", "h", SL_RES_TOPIC, SL_ACL_WRITE));
+    CHECK(!sl_acls_authorize_any(a, "User:u", "h", SL_RES_GROUP, SL_ACL_WRITE));
+    /* a literal deny inside the prefix does not cover it; a shorter prefixed deny does */
+    sl_acl_binding_t d1 =
+        bind(SL_RES_TOPIC, "logs.x", SL_PAT_LITERAL, "User:u", "*", SL_ACL_WRITE, SL_PERM_DENY);
+    CHECK(sl_acls_add(a, &d1));
+    CHECK(sl_acls_authorize_any(a, "User:u", "h", SL_RES_TOPIC, SL_ACL_WRITE));
+    sl_acl_binding_t d2 =
+        bind(SL_RES_TOPIC, "log", SL_PAT_PREFIXED, "User:*", "*", SL_ACL_ALL, SL_PERM_DENY);
+    CHECK(sl_acls_add(a, &d2));
+    CHECK(!sl_acls_authorize_any(a, "User:u", "h", SL_RES_TOPIC, SL_ACL_WRITE));
+    sl_acls_set_super_users(a, "User:root");
+    CHECK(sl_acls_authorize_any(a, "User:root", "h", SL_RES_TOPIC, SL_ACL_WRITE));
+    sl_acls_free(a);
+}
