@@ -17,16 +17,23 @@ typedef struct owned {
     sl_acl_binding_t b; /* strings below are heap copies */
 } owned_t;
 
+/* An index entry: the binding and its name's length, so lookups never call strlen. */
+typedef struct ent {
+    const sl_acl_binding_t *b;
+    size_t len;
+} ent_t;
+
 struct sl_acls {
     owned_t *v;
     size_t n, cap;
-    const sl_acl_binding_t **lit; /* literal bindings sorted by (type, name) */
+    ent_t *lit; /* literal bindings sorted by (type, name) */
     size_t n_lit;
-    const sl_acl_binding_t **pre; /* prefixed bindings sorted by type */
+    ent_t *pre; /* prefixed bindings sorted by (type, name) */
     size_t n_pre;
     char *super[MAX_SUPER];
     size_t n_super;
     bool allow_everyone;
+    bool stale; /* bindings changed since the index was built */
 };
 
 sl_acls_t *sl_acls_new(void) {
@@ -45,6 +52,7 @@ void sl_acls_clear(sl_acls_t *a) {
     }
     a->n = 0;
     a->n_lit = a->n_pre = 0;
+    a->stale = false;
 }
 
 void sl_acls_free(sl_acls_t *a) {
@@ -148,44 +156,41 @@ static bool same(const sl_acl_binding_t *a, const sl_acl_binding_t *b) {
            str_same(a->principal, b->principal) && str_same(a->host, b->host);
 }
 
-static int cmp_type_name(const sl_acl_binding_t *a, int8_t type, const char *name, size_t len) {
-    if (a->res_type != type) {
-        return a->res_type < type ? -1 : 1;
+static int cmp_type_name(const ent_t *e, int8_t type, const char *name, size_t len) {
+    if (e->b->res_type != type) {
+        return e->b->res_type < type ? -1 : 1;
     }
-    size_t al = strlen(a->res_name);
-    int c = memcmp(a->res_name, name, SL_MIN(al, len));
+    int c = memcmp(e->b->res_name, name, SL_MIN(e->len, len));
     if (c) {
         return c;
     }
-    return al < len ? -1 : al > len ? 1 : 0;
+    return e->len < len ? -1 : e->len > len ? 1 : 0;
 }
 
-static int cmp_lit(const void *x, const void *y) {
-    const sl_acl_binding_t *a = *(const sl_acl_binding_t *const *)x;
-    const sl_acl_binding_t *b = *(const sl_acl_binding_t *const *)y;
-    return cmp_type_name(a, b->res_type, b->res_name, strlen(b->res_name));
-}
-
-static int cmp_type(const void *x, const void *y) {
-    const sl_acl_binding_t *a = *(const sl_acl_binding_t *const *)x;
-    const sl_acl_binding_t *b = *(const sl_acl_binding_t *const *)y;
-    return (a->res_type > b->res_type) - (a->res_type < b->res_type);
+static int cmp_ent(const void *x, const void *y) {
+    const ent_t *a = x, *b = y;
+    return cmp_type_name(a, b->b->res_type, b->b->res_name, b->len);
 }
 
 static void reindex(sl_acls_t *a) {
+    if (!a->stale) {
+        return;
+    }
+    a->stale = false;
     a->lit = sl_xrealloc(a->lit, (a->n + 1) * sizeof *a->lit);
     a->pre = sl_xrealloc(a->pre, (a->n + 1) * sizeof *a->pre);
     a->n_lit = a->n_pre = 0;
     for (size_t i = 0; i < a->n; i++) {
         const sl_acl_binding_t *b = &a->v[i].b;
+        ent_t e = {b, strlen(b->res_name)};
         if (b->pattern == SL_PAT_LITERAL) {
-            a->lit[a->n_lit++] = b;
+            a->lit[a->n_lit++] = e;
         } else {
-            a->pre[a->n_pre++] = b;
+            a->pre[a->n_pre++] = e;
         }
     }
-    qsort(a->lit, a->n_lit, sizeof *a->lit, cmp_lit);
-    qsort(a->pre, a->n_pre, sizeof *a->pre, cmp_type);
+    qsort(a->lit, a->n_lit, sizeof *a->lit, cmp_ent);
+    qsort(a->pre, a->n_pre, sizeof *a->pre, cmp_ent);
 }
 
 bool sl_acls_add(sl_acls_t *a, const sl_acl_binding_t *b) {
@@ -203,7 +208,7 @@ bool sl_acls_add(sl_acls_t *a, const sl_acl_binding_t *b) {
     o->b.res_name = sl_xstrdup(b->res_name);
     o->b.principal = sl_xstrdup(b->principal);
     o->b.host = sl_xstrdup(b->host);
-    reindex(a);
+    a->stale = true;
     return true;
 }
 
@@ -213,7 +218,7 @@ bool sl_acls_remove(sl_acls_t *a, const sl_acl_binding_t *b) {
             owned_free(&a->v[i]);
             memmove(&a->v[i], &a->v[i + 1], (a->n - i - 1) * sizeof *a->v);
             a->n--;
-            reindex(a);
+            a->stale = true;
             return true;
         }
     }
@@ -302,12 +307,12 @@ static void weigh(const sl_acl_binding_t *b, const char *principal, const char *
     }
 }
 
-/* Index of the first literal binding not before (type, name). */
-static size_t lower_bound(const sl_acls_t *a, int8_t type, const char *name, size_t len) {
-    size_t lo = 0, hi = a->n_lit;
+/* Index of the first entry of v[0..n) not before (type, name). */
+static size_t lower_bound(const ent_t *v, size_t n, int8_t type, const char *name, size_t len) {
+    size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (cmp_type_name(a->lit[mid], type, name, len) < 0) {
+        if (cmp_type_name(&v[mid], type, name, len) < 0) {
             lo = mid + 1;
         } else {
             hi = mid;
@@ -318,14 +323,15 @@ static size_t lower_bound(const sl_acls_t *a, int8_t type, const char *name, siz
 
 static void weigh_literal(const sl_acls_t *a, const char *principal, const char *host, int8_t type,
                           const char *name, size_t len, int8_t op, verdict_t *v) {
-    for (size_t i = lower_bound(a, type, name, len);
-         i < a->n_lit && !cmp_type_name(a->lit[i], type, name, len); i++) {
-        weigh(a->lit[i], principal, host, op, v);
+    for (size_t i = lower_bound(a->lit, a->n_lit, type, name, len);
+         i < a->n_lit && !cmp_type_name(&a->lit[i], type, name, len); i++) {
+        weigh(a->lit[i].b, principal, host, op, v);
     }
 }
 
-bool sl_acls_authorize(const sl_acls_t *a, const char *principal, const char *host, int8_t res_type,
+bool sl_acls_authorize(sl_acls_t *a, const char *principal, const char *host, int8_t res_type,
                        const char *name, size_t len, int8_t op) {
+    reindex(a);
     for (size_t i = 0; i < a->n_super; i++) {
         if (str_same(a->super[i], principal)) {
             return true;
@@ -336,9 +342,17 @@ bool sl_acls_authorize(const sl_acls_t *a, const char *principal, const char *ho
     if (!(len == 1 && name[0] == '*')) {
         weigh_literal(a, principal, host, res_type, "*", 1, op, &v);
     }
-    for (size_t i = 0; i < a->n_pre; i++) {
-        if (applies(a->pre[i], res_type, name, len)) {
-            weigh(a->pre[i], principal, host, op, &v);
+    /* The prefixed ones of this type sort together, and a prefix of `name` sorts no later than
+     * it: scan from the type's first entry up to `name`. */
+    size_t end = lower_bound(a->pre, a->n_pre, res_type, name, len);
+    for (size_t i = lower_bound(a->pre, a->n_pre, res_type, "", 0); i < a->n_pre; i++) {
+        const ent_t *e = &a->pre[i];
+        if (i >= end && cmp_type_name(e, res_type, name, len) > 0) {
+            break;
+        }
+        if (e->len <= len && e->b->res_name[0] == name[0] &&
+            !memcmp(e->b->res_name, name, e->len)) {
+            weigh(e->b, principal, host, op, &v);
         }
     }
     if (v.deny) {
@@ -352,8 +366,8 @@ static bool counts_for(const sl_acl_binding_t *b, const char *principal, const c
            (str_same(b->host, "*") || str_same(b->host, host));
 }
 
-bool sl_acls_authorize_any(const sl_acls_t *a, const char *principal, const char *host,
-                           int8_t res_type, int8_t op) {
+bool sl_acls_authorize_any(sl_acls_t *a, const char *principal, const char *host, int8_t res_type,
+                           int8_t op) {
     for (size_t i = 0; i < a->n_super; i++) {
         if (str_same(a->super[i], principal)) {
             return true;

@@ -15,7 +15,8 @@
  *   6. a resource no binding applies to at all (whatever its principal) is allowed when
  *      allow.everyone.if.no.acl.found is set, denied otherwise.
  * Lookups are a binary search over the literal bindings sorted by (type, name) plus a scan of
- * the prefixed ones of that type; the index is rebuilt on every change (changes are rare).
+ * the prefixed ones of that type sorting before the name; the index is rebuilt at the first
+ * decision after a change (changes are rare, and a replay of many adds sorts once).
  *
  * Thread: the loop thread owns the store (as it owns the topic table). */
 #ifndef SL_ACL_H
@@ -90,7 +91,7 @@ const sl_acl_binding_t *sl_acls_get(const sl_acls_t *a, size_t i);
 
 /* The decision above for `principal` ("User:name") connecting from `host` (an address) doing
  * `op` on the resource (`name` of `len` bytes; SL_ACL_CLUSTER_NAME for the cluster). */
-bool sl_acls_authorize(const sl_acls_t *a, const char *principal, const char *host, int8_t res_type,
+bool sl_acls_authorize(sl_acls_t *a, const char *principal, const char *host, int8_t res_type,
                        const char *name, size_t len, int8_t op);
 
 /* Whether `principal` may do `op` on some resource of `res_type` (Kafka's
@@ -98,8 +99,8 @@ bool sl_acls_authorize(const sl_acls_t *a, const char *principal, const char *ho
  * ALLOW binding of that type granting `op` to it whose resource no DENY of `op` (or ALL) for it
  * covers (a DENY on literal "*" covers every resource); or, with allow.everyone.if.no.acl.found,
  * no binding of that type at all. */
-bool sl_acls_authorize_any(const sl_acls_t *a, const char *principal, const char *host,
-                           int8_t res_type, int8_t op);
+bool sl_acls_authorize_any(sl_acls_t *a, const char *principal, const char *host, int8_t res_type,
+                           int8_t op);
 
 /* Kafka's names for the codes ("TOPIC", "PREFIXED", "READ", "ALLOW"), and back: -1 if unknown
  * (case-insensitive). */
