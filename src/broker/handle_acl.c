@@ -229,8 +229,7 @@ SL_HANDLER(DescribeAcls) {
     sl_broker_t *b = req->broker;
     sl_acl_filter_t f;
     char *own[3];
-    read_binding(req, &f, own);
-    sl_rd_tags(&req->rd, req->flex);
+    read_binding(req, &f, own); /* the request is one struct: its tags end the binding */
     if (req->rd.err) {
         free(own[0]), free(own[1]), free(own[2]);
         return SL_ERR_INVAL;
