@@ -66,4 +66,8 @@ start "${AUTHZ[@]}"
 $PY "$(dirname "$0")/acl_clients.py" "$SP" after-restart || fail "ACL checks after a restart"
 [[ $(kcat -b "$SP" "${KE[@]}" -L) == *'topic "logs.app"'* ]] || fail "eve's ACL lost at restart"
 broker_stop
+# Every version of the three ACL APIs, on the wire, with the anonymous principal a super user.
+start "${AUTHZ[@]}" --set "super.users=User:admin;User:ANONYMOUS"
+$PY "$(dirname "$0")/acl_wire.py" "$BROKER" || fail "ACL APIs at every version"
+broker_stop
 echo "PASS test_acl"
