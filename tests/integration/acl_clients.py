@@ -12,11 +12,13 @@ The checks, with confluent-kafka-python (librdkafka):
          orders and logs.app but not secret.
   bob    ALL on PREFIXED ord, DENY READ on orders (deny wins): writes orders, cannot read it.
   eve    no ACL: sees no topic, cannot produce.
+  alice  (kafka-python) CreateTopics and DeleteTopics refused: TOPIC_AUTHORIZATION_FAILED.
 """
 import sys
 import time
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
+from kafka.errors import TopicAuthorizationFailedError
 from kafka.admin import (ACL, ACLFilter, ACLOperation, ACLPermissionType, ACLResourcePatternType,
                          KafkaAdminClient, NewTopic, ResourcePattern, ResourcePatternFilter,
                          ResourceType)
@@ -169,6 +171,18 @@ def checks():
         code = e.args[0].code()
         assert code == KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, f"tx-bad: {e}"
     print("ok: transactional producer, denied txn id TRANSACTIONAL_ID_AUTHORIZATION_FAILED")
+    # admin operations on topics: alice has no CREATE, DELETE or ALTER_CONFIGS
+    ka = kadmin("alice")
+    for what, call in (("create_topics", lambda: ka.create_topics([NewTopic("alice-new", 1, 1)])),
+                       ("delete_topics", lambda: ka.delete_topics(["secret"]))):
+        try:
+            call()
+            raise AssertionError(what + " succeeded")
+        except TopicAuthorizationFailedError:
+            pass
+    assert "secret" in topics_seen("admin") and "alice-new" not in topics_seen("admin")
+    ka.close()
+    print("ok: CreateTopics and DeleteTopics need CREATE and DELETE")
 
 
 if phase == "setup":
