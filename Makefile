@@ -42,7 +42,7 @@ EXAMPLE_SO  := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%.so)
 .SECONDARY:
 .PHONY: all deps run test unit integration check-asan bench bench-sql bench-groups bench-txn bench-compare bench-conn bench-compact \
         bench-gateway bench-tls bench-interference bench-admin bench-roll bench-batch-check bench-faults bench-abuse \
-        bench-cluster bench-join bench-stream bench-sink format \
+        bench-cluster bench-join bench-stream bench-sink bench-acl format \
         format-check clean fuzz fuzz-ci
 all: $(BUILD)/sluice $(UNIT_BIN) $(ITEST_BIN) $(BENCH_BIN) $(EXAMPLE_SO) \
      $(BUILD)/tests/libpowerloss.so
@@ -165,6 +165,10 @@ bench-gateway: deps all
 # Produce and fetch throughput over TLS versus plaintext (docs/benchmarks.md, "TLS").
 bench-tls: deps all
 	bench/run-tls-bench $(BUILD)
+
+# What ACLs cost: ns per decision, and produce throughput with authorization on vs off.
+bench-acl: deps all
+	bench/run-acl-bench $(BUILD)
 
 # What the record-batch checks cost per codec; OTHER=path/to/sluice compares another build.
 bench-batch-check: deps all

@@ -360,6 +360,7 @@ sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err) {
     b->partition_limit =
         conf->max_partitions ? conf->max_partitions : SL_MAX(1000, SL_MIN(nofile, 100000));
     uint64_t t0 = sl_mono_ns();
+    sl_broker_acl_start(b);
     /* A cluster member's topics come from the quorum's log once it starts (cluster.c). */
     if ((conf->controller_quorum_voters[0] ? sl_cluster_init(b, err) : sl_topics_load(b, err)) !=
         SL_OK) {
@@ -538,6 +539,7 @@ void sl_broker_free(sl_broker_t *b) {
     sl_loop_free(b->loop);
     sl_decomp_fini(&b->decomp);
     sl_quotas_free(b->quotas);
+    sl_broker_acl_stop(b);
     free(b);
 }
 

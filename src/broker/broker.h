@@ -17,6 +17,7 @@
 #include "net/conn.h"
 #include "net/listener.h"
 #include "net/loop.h"
+#include "security/acl.h"
 #include "storage/compress.h"
 #include "storage/plog.h"
 
@@ -117,6 +118,8 @@ struct sl_broker {
     struct sl_credstore *creds; /* SCRAM credentials from the metadata log (handle_sasl.c) */
     unsigned sasl_mechs;        /* sasl.enabled.mechanisms, bits of sl_sasl_mech_t */
     struct sl_oauth *oauth;     /* OAUTHBEARER token validator, NULL unless enabled */
+    struct sl_acls *acls;       /* ACL bindings from the metadata log (handle_acl.c) */
+    bool authz;                 /* authorizer.class.name set: requests are checked against acls */
 };
 
 /* SASL mechanisms (bit positions in sasl_mechs). */
@@ -293,6 +296,27 @@ SL_HANDLER(SaslHandshake);
 SL_HANDLER(SaslAuthenticate);
 SL_HANDLER(DescribeUserScramCredentials);
 SL_HANDLER(AlterUserScramCredentials);
+
+/* ---- ACLs (handle_acl.c) ---- */
+/* Replays one SL_META_ACL record into b->acls (created on first use). */
+void sl_acl_apply_meta(sl_broker_t *b, const char *res_name, const sl_kv_t *kv, size_t n);
+/* Sets up b->acls and b->authz from the config (before the metadata log is replayed). */
+void sl_broker_acl_start(sl_broker_t *b);
+void sl_broker_acl_stop(sl_broker_t *b);
+/* Whether the request's principal, from its client's address, may do `op` (SL_ACL_*) on the
+ * resource `res_type` (SL_RES_*) named `name`: always true with authorization off; a denial is
+ * logged at DEBUG (facility acl). */
+bool sl_req_allowed(const sl_req_t *req, int8_t res_type, sl_str_t name, int8_t op);
+/* The same for the cluster resource. */
+bool sl_req_allowed_cluster(const sl_req_t *req, int8_t op);
+/* Whether the principal may do `op` on some resource of the type (sl_acls_authorize_any). */
+bool sl_req_allowed_any(const sl_req_t *req, int8_t res_type, int8_t op);
+/* The operations of `all` (a bit set of aclops.h) the request's principal may do on the
+ * resource, for the *_authorized_operations fields: all of them with authorization off. */
+int32_t sl_req_allowed_ops(const sl_req_t *req, int8_t res_type, sl_str_t name, int32_t all);
+SL_HANDLER(CreateAcls);
+SL_HANDLER(DescribeAcls);
+SL_HANDLER(DeleteAcls);
 
 /* ---- client quotas (handle_quota.c) ---- */
 /* Replays one SL_META_QUOTA record's configs (entity and values) into b->quotas. */

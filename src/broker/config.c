@@ -67,6 +67,13 @@ const sl_conf_def_t sl_broker_conf_defs[] = {
     {"connection.failed.authentication.delay.ms", SL_CONF_INT, "100", 0, 60000,
      B(auth_failed_delay_ms), 0,
      "Delay before a failed authentication is answered and its connection closed"},
+    {"authorizer.class.name", SL_CONF_STR, "", 0, 0, B(authorizer_class_name), 0,
+     "Any non-empty value (e.g. org.apache.kafka.metadata.authorizer.StandardAuthorizer) turns "
+     "ACL authorization on; empty: every request is allowed"},
+    {"super.users", SL_CONF_STR, "", 0, 0, B(super_users), 0,
+     "Principals allowed everything whatever the ACLs say, e.g. User:admin;User:ops"},
+    {"allow.everyone.if.no.acl.found", SL_CONF_BOOL, "false", 0, 0, B(allow_everyone_if_no_acl), 0,
+     "With authorization on, allow a request on a resource that no ACL names"},
     {"log.level", SL_CONF_STR, "info", 0, 0, B(log_level), 0, "error, warn, info or debug"},
     {"node.id", SL_CONF_INT, "0", 0, INT32_MAX, B(node_id), 0, "This broker's id"},
     {"broker.id", SL_CONF_INT, NULL, 0, INT32_MAX, B(node_id), 0, "Alias of node.id"},

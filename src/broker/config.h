@@ -85,6 +85,9 @@ typedef struct sl_broker_conf {
     char oauth_audience[SL_CONF_STR_MAX];   /* sasl.oauthbearer.expected.audience */
     char oauth_issuer[SL_CONF_STR_MAX];     /* sasl.oauthbearer.expected.issuer */
     char oauth_sub_claim[SL_CONF_STR_MAX];  /* sasl.oauthbearer.sub.claim.name */
+    char authorizer_class_name[SL_CONF_STR_MAX]; /* non-empty: ACLs are enforced (acl.h) */
+    char super_users[SL_CONF_STR_MAX];           /* User:a;User:b */
+    bool allow_everyone_if_no_acl;               /* allow.everyone.if.no.acl.found */
 } sl_broker_conf_t;
 
 extern const sl_conf_def_t sl_broker_conf_defs[];

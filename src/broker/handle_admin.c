@@ -158,6 +158,19 @@ static void read_replicas(sl_reader_t *rd, bool flex, int32_t node, assign_fault
     sl_rd_tags(rd, flex);
 }
 
+/* Kafka's rule for a config resource: `op` on the topic, or on the cluster for a broker. 0 or
+ * the authorization error. */
+static int16_t config_denied(sl_req_t *req, int8_t type, sl_str_t name, int8_t op) {
+    if (type == RESOURCE_TOPIC) {
+        return sl_req_allowed(req, SL_RES_TOPIC, name, op) ? KERR_NONE
+                                                           : KERR_TOPIC_AUTHORIZATION_FAILED;
+    }
+    if (type == RESOURCE_BROKER) {
+        return sl_req_allowed_cluster(req, op) ? KERR_NONE : KERR_CLUSTER_AUTHORIZATION_FAILED;
+    }
+    return KERR_NONE;
+}
+
 SL_HANDLER(CreateTopics) {
     sl_broker_t *b = req->broker;
     sl_reader_t *rd = &req->rd;
@@ -216,7 +229,12 @@ SL_HANDLER(CreateTopics) {
         ct_t *c = &topics[i];
         char msg[SL_ERRLEN] = "";
         int err;
-        if (c->n_assign > 0 && (c->partitions != -1 || c->rf != -1)) {
+        /* Kafka's rule: CREATE on the cluster or on the topic. */
+        if (!sl_req_allowed_cluster(req, SL_ACL_CREATE) &&
+            !sl_req_allowed(req, SL_RES_TOPIC, c->name, SL_ACL_CREATE)) {
+            err = KERR_TOPIC_AUTHORIZATION_FAILED;
+            snprintf(msg, sizeof msg, "Authorization failed.");
+        } else if (c->n_assign > 0 && (c->partitions != -1 || c->rf != -1)) {
             err = KERR_INVALID_REQUEST;
             snprintf(msg, sizeof msg,
                      "Both numPartitions or replicationFactor and replicasAssignments were set. "
@@ -325,9 +343,15 @@ SL_HANDLER(DeleteTopics) {
         memcpy(id, t ? t->id : zero_uuid, 16);
         /* Copy the name: deletion frees the topic the view may point into. */
         char *name = names[i].p ? sl_str_dupz(names[i]) : NULL;
+        /* Kafka's rule: DELETE on the topic (a topic given by id is checked by its name). */
+        sl_str_t tname = names[i].p ? names[i]
+                         : t        ? (sl_str_t){t->name, strlen(t->name)}
+                                    : names[i];
+        bool denied = tname.p && !sl_req_allowed(req, SL_RES_TOPIC, tname, SL_ACL_DELETE);
         int err =
-            t ? sl_topic_delete(b, t)
-              : (v >= 6 && !names[i].p ? KERR_UNKNOWN_TOPIC_ID : KERR_UNKNOWN_TOPIC_OR_PARTITION);
+            denied ? KERR_TOPIC_AUTHORIZATION_FAILED
+            : t    ? sl_topic_delete(b, t)
+                : (v >= 6 && !names[i].p ? KERR_UNKNOWN_TOPIC_ID : KERR_UNKNOWN_TOPIC_OR_PARTITION);
         sl_wr_strz(wr, flex, name);
         if (v >= 6) {
             sl_wr_uuid(wr, id);
@@ -383,7 +407,10 @@ SL_HANDLER(CreatePartitions) {
         char msg[SL_ERRLEN] = "";
         sl_topic_t *t = sl_topic_find(b, items[i].name);
         int err;
-        if (!t) {
+        if (!sl_req_allowed(req, SL_RES_TOPIC, items[i].name, SL_ACL_ALTER)) {
+            err = KERR_TOPIC_AUTHORIZATION_FAILED;
+            snprintf(msg, sizeof msg, "Authorization failed.");
+        } else if (!t) {
             err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             snprintf(msg, sizeof msg, "The topic does not exist.");
         } else if (items[i].n_assign >= 0 && items[i].fault.why != ASSIGN_OK) {
@@ -498,9 +525,11 @@ SL_HANDLER(DescribeConfigs) {
         dc_t *r = &res[i];
         sl_topic_t *t = r->type == RESOURCE_TOPIC ? sl_topic_find(b, r->name) : NULL;
         bool broker_ok = r->type == RESOURCE_BROKER;
-        int16_t err = KERR_NONE;
-        const char *msg = NULL;
-        if (r->type == RESOURCE_TOPIC && !t) {
+        int16_t err = config_denied(req, r->type, r->name, SL_ACL_DESCRIBE_CONFIGS);
+        const char *msg = err ? "Authorization failed." : NULL;
+        if (err) {
+            t = NULL;
+        } else if (r->type == RESOURCE_TOPIC && !t) {
             err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             msg = "The topic does not exist.";
         } else if (r->type != RESOURCE_TOPIC && !broker_ok) {
@@ -644,7 +673,11 @@ SL_HANDLER(AlterConfigs) {
         int scope = res[i].type == RESOURCE_BROKER
                         ? sl_dynconf_scope(b, res[i].name.p, res[i].name.len)
                         : -1;
-        if (res[i].type == RESOURCE_BROKER && scope >= 0) {
+        int16_t denied = config_denied(req, res[i].type, res[i].name, SL_ACL_ALTER_CONFIGS);
+        if (denied) {
+            err = denied;
+            snprintf(msg, sizeof msg, "Authorization failed.");
+        } else if (res[i].type == RESOURCE_BROKER && scope >= 0) {
             err = sl_dynconf_set(b, scope, res[i].kv, res[i].n_kv, validate_only, msg);
         } else if (res[i].type == RESOURCE_BROKER) {
             err = KERR_INVALID_REQUEST;
@@ -919,7 +952,11 @@ SL_HANDLER(IncrementalAlterConfigs) {
         sl_topic_t *t = r->type == RESOURCE_TOPIC ? sl_topic_find(b, r->name) : NULL;
         int scope = r->type == RESOURCE_BROKER ? sl_dynconf_scope(b, r->name.p, r->name.len) : -1;
         kvlist_t l = {0};
-        if (r->type == RESOURCE_TOPIC && !t) {
+        int16_t denied = config_denied(req, r->type, r->name, SL_ACL_ALTER_CONFIGS);
+        if (denied) {
+            err = denied;
+            snprintf(msg, sizeof msg, "Authorization failed.");
+        } else if (r->type == RESOURCE_TOPIC && !t) {
             err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             snprintf(msg, sizeof msg, "The topic does not exist.");
         } else if (r->type == RESOURCE_BROKER && scope < 0) {

@@ -161,7 +161,10 @@ SL_HANDLER(ConsumerGroupHeartbeat) {
 
     sl_cg_hb_result_t r = {0};
     sl_group_t *classic = sl_coord_find(b->coord, hb.group_id);
-    if (classic && classic->n_members > 0) {
+    if (!sl_req_allowed(req, SL_RES_GROUP, hb.group_id, SL_ACL_READ)) { /* Kafka's rule */
+        r.err = KERR_GROUP_AUTHORIZATION_FAILED;
+        r.message = "Not authorized to read the group";
+    } else if (classic && classic->n_members > 0) {
         r.err = KERR_GROUP_ID_NOT_FOUND;
         r.message = "The group is a classic group, not a consumer group.";
     } else {
@@ -236,13 +239,17 @@ SL_HANDLER(ConsumerGroupDescribe) {
     sl_wr_i32(wr, 0);
     sl_wr_array_len(wr, true, n);
     for (int32_t i = 0; i < n; i++) {
-        sl_cgroup_t *g = ids[i].p ? sl_cg_find(b->cgroups, ids[i]) : NULL;
+        bool denied = ids[i].p && !sl_req_allowed(req, SL_RES_GROUP, ids[i], SL_ACL_DESCRIBE);
+        sl_cgroup_t *g = ids[i].p && !denied ? sl_cg_find(b->cgroups, ids[i]) : NULL;
         if (!g) {
-            bool classic = ids[i].p && sl_coord_find(b->coord, ids[i]);
-            sl_wr_i16(wr, ids[i].len ? KERR_GROUP_ID_NOT_FOUND : KERR_INVALID_GROUP_ID);
+            bool classic = ids[i].p && !denied && sl_coord_find(b->coord, ids[i]);
+            sl_wr_i16(wr, denied       ? KERR_GROUP_AUTHORIZATION_FAILED
+                          : ids[i].len ? KERR_GROUP_ID_NOT_FOUND
+                                       : KERR_INVALID_GROUP_ID);
             sl_wr_strz(wr, true,
-                       classic ? "The group is a classic group, not a consumer group."
-                               : "The group does not exist.");
+                       denied    ? "Not authorized to describe the group"
+                       : classic ? "The group is a classic group, not a consumer group."
+                                 : "The group does not exist.");
             sl_wr_str(wr, true, ids[i].p ? ids[i] : (sl_str_t){"", 0});
             sl_wr_strz(wr, true, "Dead");
             sl_wr_i32(wr, -1);

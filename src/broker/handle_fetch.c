@@ -85,7 +85,7 @@ bool sl_fetch_run(sl_req_t *req, bool final) {
     bool flex = req->flex;
     sl_arena_t arena = {0};
 
-    (void)sl_rd_i32(rd); /* replica_id */
+    int32_t replica_id = sl_rd_i32(rd);
     int32_t max_wait_ms = sl_rd_i32(rd);
     int32_t min_bytes = sl_rd_i32(rd);
     int32_t max_bytes = sl_rd_i32(rd);
@@ -106,6 +106,9 @@ bool sl_fetch_run(sl_req_t *req, bool final) {
     size_t total = 0;
     size_t budget = max_bytes > 0 ? (size_t)max_bytes : 0;
     bool any_error = false;
+    /* Kafka's rules: a follower (replica_id >= 0) needs CLUSTER_ACTION, a consumer READ on each
+     * topic. */
+    bool follower_denied = replica_id >= 0 && !sl_req_allowed_cluster(req, SL_ACL_CLUSTER_ACTION);
     for (int32_t ti = 0; ti < n_topics && !rd->err; ti++) {
         ftopic_t *ft = &topics[ti];
         ft->name = sl_rd_str(rd, flex);
@@ -116,6 +119,11 @@ bool sl_fetch_run(sl_req_t *req, bool final) {
         ft->n = np < 0 ? 0 : np;
         ft->parts = sl_arena_alloc(&arena, (size_t)ft->n * sizeof *ft->parts);
         sl_topic_t *t = sl_topic_find(b, ft->name);
+        int16_t denied =
+            follower_denied ? KERR_CLUSTER_AUTHORIZATION_FAILED
+            : replica_id < 0 && !sl_req_allowed(req, SL_RES_TOPIC, ft->name, SL_ACL_READ)
+                ? KERR_TOPIC_AUTHORIZATION_FAILED
+                : KERR_NONE;
         for (int32_t pi = 0; pi < ft->n && !rd->err; pi++) {
             fpart_t *fp = &ft->parts[pi];
             fp->index = sl_rd_i32(rd);
@@ -136,6 +144,12 @@ bool sl_fetch_run(sl_req_t *req, bool final) {
                 break;
             }
             fp->p = t && fp->index >= 0 && fp->index < t->n_partitions ? t->parts[fp->index] : NULL;
+            if (denied) {
+                fp->p = NULL;
+                fp->err = denied;
+                any_error = true;
+                continue;
+            }
             if (!fp->p) {
                 fp->err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
                 any_error = true;
@@ -295,6 +309,7 @@ SL_HANDLER(ListOffsets) {
             break;
         }
         sl_topic_t *t = sl_topic_find(b, name);
+        bool denied = !sl_req_allowed(req, SL_RES_TOPIC, name, SL_ACL_DESCRIBE);
         sl_wr_str(wr, flex, name);
         sl_wr_array_len(wr, flex, np < 0 ? 0 : np);
         for (int32_t pi = 0; pi < np && !rd->err; pi++) {
@@ -313,7 +328,9 @@ SL_HANDLER(ListOffsets) {
             sl_partition_t *p = t && index >= 0 && index < t->n_partitions ? t->parts[index] : NULL;
             int16_t err = KERR_NONE;
             int64_t off = -1, out_ts = -1;
-            if (!p) {
+            if (denied) {
+                err = KERR_TOPIC_AUTHORIZATION_FAILED;
+            } else if (!p) {
                 err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             } else if (sl_plog_offline(p->plog)) {
                 err = KERR_KAFKA_STORAGE_ERROR; /* could not be opened at start-up */

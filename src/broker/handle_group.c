@@ -42,20 +42,30 @@ static sl_coord_t *coord(sl_req_t *req) {
 SL_HANDLER(FindCoordinator) {
     sl_reader_t *rd = &req->rd;
     int16_t v = req->api_version;
-    (void)sl_rd_str(rd, false);
+    sl_str_t key = sl_rd_str(rd, false);
     int8_t key_type = v >= 1 ? sl_rd_i8(rd) : 0;
     if (rd->err) {
         return rd->err;
     }
     sl_broker_t *b = req->broker;
-    /* Groups (0) and transactions (1): this node coordinates both. */
+    /* Groups (0) and transactions (1): this node coordinates both. Kafka's rule: DESCRIBE on
+     * the group or the transactional id. */
     int16_t err = key_type == 0 || key_type == 1 ? KERR_NONE : KERR_INVALID_REQUEST;
+    if (!err && key_type == 0 && !sl_req_allowed(req, SL_RES_GROUP, key, SL_ACL_DESCRIBE)) {
+        err = KERR_GROUP_AUTHORIZATION_FAILED;
+    } else if (!err && key_type == 1 &&
+               !sl_req_allowed(req, SL_RES_TRANSACTIONAL_ID, key, SL_ACL_DESCRIBE)) {
+        err = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    }
     if (v >= 1) {
         sl_wr_i32(&req->wr, 0);
     }
     sl_wr_i16(&req->wr, err);
     if (v >= 1) {
-        sl_wr_strz(&req->wr, false, err ? "Unknown coordinator key type" : NULL);
+        sl_wr_strz(&req->wr, false,
+                   err == KERR_INVALID_REQUEST ? "Unknown coordinator key type"
+                   : err                       ? "Not authorized for this key"
+                                               : NULL);
     }
     sl_wr_i32(&req->wr, err ? -1 : (int32_t)b->conf.node_id);
     sl_wr_strz(&req->wr, false, err ? "" : sl_req_listener(req)->adv_host);
@@ -163,6 +173,14 @@ SL_HANDLER(JoinGroup) {
         free(a.proto_metadata);
         return rd->err;
     }
+    if (!sl_req_allowed(req, SL_RES_GROUP, a.group_id, SL_ACL_READ)) {
+        free(a.proto_names);
+        free(a.proto_metadata);
+        char *mid = sl_str_dupz(a.member_id);
+        write_join(req, NULL, NULL, KERR_GROUP_AUTHORIZATION_FAILED, mid);
+        free(mid);
+        return SL_OK;
+    }
     /* A consumer-protocol group with members keeps its id; an empty one turns classic. */
     sl_cgroup_t *cg = sl_cg_find(req->broker->cgroups, a.group_id);
     if (cg && cg->n_members > 0) {
@@ -226,6 +244,12 @@ SL_HANDLER(SyncGroup) {
         free(a.assign_data);
         return rd->err;
     }
+    if (!sl_req_allowed(req, SL_RES_GROUP, a.group_id, SL_ACL_READ)) {
+        free(a.assign_members);
+        free(a.assign_data);
+        write_sync(req, NULL, KERR_GROUP_AUTHORIZATION_FAILED);
+        return SL_OK;
+    }
     sl_member_t *m = NULL;
     int rc = sl_coord_sync(coord(req), &a, req, &m);
     free(a.assign_members);
@@ -246,7 +270,9 @@ SL_HANDLER(Heartbeat) {
     if (rd->err) {
         return rd->err;
     }
-    int rc = sl_coord_heartbeat(coord(req), group, gen, member, instance);
+    int rc = sl_req_allowed(req, SL_RES_GROUP, group, SL_ACL_READ)
+                 ? sl_coord_heartbeat(coord(req), group, gen, member, instance)
+                 : KERR_GROUP_AUTHORIZATION_FAILED;
     if (req->api_version >= 1) {
         sl_wr_i32(&req->wr, 0);
     }
@@ -264,7 +290,9 @@ SL_HANDLER(LeaveGroup) {
         if (rd->err) {
             return rd->err;
         }
-        int rc = sl_coord_leave(coord(req), group, member, (sl_str_t){NULL, 0});
+        int rc = sl_req_allowed(req, SL_RES_GROUP, group, SL_ACL_READ)
+                     ? sl_coord_leave(coord(req), group, member, (sl_str_t){NULL, 0})
+                     : KERR_GROUP_AUTHORIZATION_FAILED;
         if (v >= 1) {
             sl_wr_i32(wr, 0);
         }
@@ -287,6 +315,13 @@ SL_HANDLER(LeaveGroup) {
         return rd->err;
     }
     sl_wr_i32(wr, 0);
+    if (!sl_req_allowed(req, SL_RES_GROUP, group, SL_ACL_READ)) {
+        sl_wr_i16(wr, KERR_GROUP_AUTHORIZATION_FAILED);
+        sl_wr_i32(wr, 0);
+        free(mids);
+        free(iids);
+        return SL_OK;
+    }
     size_t top_err_at = sl_wr_i16(wr, KERR_NONE);
     sl_wr_i32(wr, n);
     int16_t top = KERR_NONE;
@@ -325,8 +360,11 @@ SL_HANDLER(OffsetCommit) {
     }
     /* Consumer-protocol groups: the generation is the member epoch. */
     sl_cgroup_t *cg = sl_cg_find(b->cgroups, group);
-    int gerr = cg ? sl_cg_check_commit(b->cgroups, cg, member, gen)
-                  : sl_coord_check_commit(coord(req), group, gen, member, instance);
+    /* Kafka's rules: READ on the group, then READ on each topic. */
+    int gerr = !sl_req_allowed(req, SL_RES_GROUP, group, SL_ACL_READ)
+                   ? KERR_GROUP_AUTHORIZATION_FAILED
+               : cg ? sl_cg_check_commit(b->cgroups, cg, member, gen)
+                    : sl_coord_check_commit(coord(req), group, gen, member, instance);
     if (v >= 3) {
         sl_wr_i32(wr, 0);
     }
@@ -342,6 +380,7 @@ SL_HANDLER(OffsetCommit) {
             break;
         }
         sl_topic_t *tp = sl_topic_find(b, topic);
+        bool topic_denied = !gerr && !sl_req_allowed(req, SL_RES_TOPIC, topic, SL_ACL_READ);
         sl_wr_str(wr, false, topic);
         sl_wr_i32(wr, np);
         for (int32_t i = 0; i < np && !rd->err; i++) {
@@ -355,7 +394,7 @@ SL_HANDLER(OffsetCommit) {
             if (rd->err) {
                 break;
             }
-            int err = gerr;
+            int err = topic_denied ? KERR_TOPIC_AUTHORIZATION_FAILED : gerr;
             if (!err && (!tp || index < 0 || index >= tp->n_partitions)) {
                 err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             }
@@ -380,11 +419,12 @@ SL_HANDLER(OffsetCommit) {
 /* One partition of an OffsetFetch answer. With require_stable (v7), an offset a transaction has
  * pending is answered UNSTABLE_OFFSET_COMMIT, and the client asks again. */
 static void write_fetched(sl_req_t *req, sl_group_t *g, sl_str_t topic, int32_t index,
-                          const sl_str_t *stable_group) {
+                          const sl_str_t *stable_group, int16_t denied) {
     bool flex = req->flex;
-    const sl_offset_entry_t *e = sl_coord_committed(coord(req), g, topic, index);
-    int16_t err = KERR_NONE;
-    if (stable_group && sl_txn_offset_pending(req->broker->txn, *stable_group, topic, index)) {
+    const sl_offset_entry_t *e = denied ? NULL : sl_coord_committed(coord(req), g, topic, index);
+    int16_t err = denied;
+    if (!denied && stable_group &&
+        sl_txn_offset_pending(req->broker->txn, *stable_group, topic, index)) {
         err = KERR_UNSTABLE_OFFSET_COMMIT;
         e = NULL;
     }
@@ -426,7 +466,11 @@ SL_HANDLER(OffsetFetch) {
     if (rd->err) {
         return rd->err;
     }
-    sl_group_t *g = sl_coord_find(coord(req), group);
+    /* Kafka's rules: DESCRIBE on the group; only topics the principal may DESCRIBE. */
+    int16_t gerr = sl_req_allowed(req, SL_RES_GROUP, group, SL_ACL_DESCRIBE)
+                       ? KERR_NONE
+                       : KERR_GROUP_AUTHORIZATION_FAILED;
+    sl_group_t *g = gerr ? NULL : sl_coord_find(coord(req), group);
     const sl_str_t *stable = require_stable ? &group : NULL;
     if (v >= 3) {
         sl_wr_i32(wr, 0);
@@ -438,7 +482,14 @@ SL_HANDLER(OffsetFetch) {
         size_t n = g ? g->n_offsets : 0;
         bool *done = sl_xcalloc(n + 1, sizeof *done);
         int32_t topics = 0;
+        for (size_t i = 0; i < n && req->broker->authz; i++) {
+            sl_str_t name = {g->offsets[i].topic, strlen(g->offsets[i].topic)};
+            done[i] = !sl_req_allowed(req, SL_RES_TOPIC, name, SL_ACL_DESCRIBE);
+        }
         for (size_t i = 0; i < n; i++) {
+            if (done[i]) {
+                continue;
+            }
             bool seen = false;
             for (size_t k = 0; k < i && !seen; k++) {
                 seen = !strcmp(g->offsets[k].topic, g->offsets[i].topic);
@@ -453,14 +504,14 @@ SL_HANDLER(OffsetFetch) {
             sl_str_t name = {g->offsets[i].topic, strlen(g->offsets[i].topic)};
             int32_t np = 0;
             for (size_t k = i; k < n; k++) {
-                np += !strcmp(g->offsets[k].topic, g->offsets[i].topic);
+                np += !done[k] && !strcmp(g->offsets[k].topic, g->offsets[i].topic);
             }
             sl_wr_str(wr, flex, name);
             sl_wr_array_len(wr, flex, np);
             for (size_t k = i; k < n; k++) {
                 if (!done[k] && !strcmp(g->offsets[k].topic, g->offsets[i].topic)) {
                     done[k] = true;
-                    write_fetched(req, g, name, g->offsets[k].partition, stable);
+                    write_fetched(req, g, name, g->offsets[k].partition, stable, KERR_NONE);
                 }
             }
             sl_wr_tags(wr, flex);
@@ -471,17 +522,21 @@ SL_HANDLER(OffsetFetch) {
         for (int32_t t = 0; t < n_topics && !topics_rd.err; t++) {
             sl_str_t topic = sl_rd_str(&topics_rd, flex);
             int32_t np = sl_rd_count(&topics_rd, flex, 4);
+            int16_t denied = gerr ? gerr
+                             : sl_req_allowed(req, SL_RES_TOPIC, topic, SL_ACL_DESCRIBE)
+                                 ? KERR_NONE
+                                 : KERR_TOPIC_AUTHORIZATION_FAILED;
             sl_wr_str(wr, flex, topic);
             sl_wr_array_len(wr, flex, np);
             for (int32_t i = 0; i < np && !topics_rd.err; i++) {
-                write_fetched(req, g, topic, sl_rd_i32(&topics_rd), stable);
+                write_fetched(req, g, topic, sl_rd_i32(&topics_rd), stable, denied);
             }
             sl_rd_tags(&topics_rd, flex);
             sl_wr_tags(wr, flex);
         }
     }
     if (v >= 2) {
-        sl_wr_i16(wr, KERR_NONE);
+        sl_wr_i16(wr, gerr);
     }
     sl_wr_tags(wr, flex);
     return SL_OK;
@@ -499,6 +554,7 @@ typedef struct list_ctx {
     int32_t n;
     int n_states, n_types;
     sl_str_t *states, *types; /* filters (v4+, v5+); empty = all */
+    bool all_groups;          /* DESCRIBE on the cluster: no per-group check */
 } list_ctx_t;
 
 static bool in_filter(const sl_str_t *f, int n, const char *value) {
@@ -513,6 +569,11 @@ static bool in_filter(const sl_str_t *f, int n, const char *value) {
 static void list_entry(list_ctx_t *c, const char *id, const char *protocol_type, const char *state,
                        const char *type) {
     if (!in_filter(c->states, c->n_states, state) || !in_filter(c->types, c->n_types, type)) {
+        return;
+    }
+    /* Kafka's rule: every group with DESCRIBE on the cluster, else those with DESCRIBE. */
+    if (!c->all_groups &&
+        !sl_req_allowed(c->req, SL_RES_GROUP, (sl_str_t){id, strlen(id)}, SL_ACL_DESCRIBE)) {
         return;
     }
     sl_writer_t *wr = &c->req->wr;
@@ -557,7 +618,8 @@ static sl_str_t *read_filter(sl_reader_t *rd, int *n_out) {
 SL_HANDLER(ListGroups) {
     sl_reader_t *rd = &req->rd;
     int16_t v = req->api_version;
-    list_ctx_t c = {req, req->broker->cgroups, 0, 0, 0, NULL, NULL};
+    list_ctx_t c = {req, req->broker->cgroups, 0, 0, 0, NULL, NULL, false};
+    c.all_groups = sl_req_allowed_cluster(req, SL_ACL_DESCRIBE);
     if (v >= 4) {
         c.states = read_filter(rd, &c.n_states);
     }
@@ -670,6 +732,18 @@ SL_HANDLER(DescribeGroups) {
     }
     sl_wr_i32(wr, n);
     for (int32_t i = 0; i < n; i++) {
+        if (!sl_req_allowed(req, SL_RES_GROUP, ids[i], SL_ACL_DESCRIBE)) {
+            sl_wr_i16(wr, KERR_GROUP_AUTHORIZATION_FAILED);
+            sl_wr_str(wr, false, ids[i]);
+            sl_wr_strz(wr, false, "");
+            sl_wr_strz(wr, false, "");
+            sl_wr_strz(wr, false, "");
+            sl_wr_i32(wr, 0);
+            if (v >= 3) {
+                sl_wr_i32(wr, INT32_MIN);
+            }
+            continue;
+        }
         sl_cgroup_t *cg = sl_cg_find(req->broker->cgroups, ids[i]);
         if (cg) {
             describe_cg(req, cg);
@@ -698,7 +772,9 @@ SL_HANDLER(DescribeGroups) {
             sl_wr_bytes(wr, false, as);
         }
         if (v >= 3) {
-            sl_wr_i32(wr, include_ops ? SL_GROUP_OPS_ALL : INT32_MIN);
+            sl_wr_i32(wr, include_ops
+                              ? sl_req_allowed_ops(req, SL_RES_GROUP, ids[i], SL_GROUP_OPS_ALL)
+                              : INT32_MIN);
         }
     }
     free(ids);
@@ -720,6 +796,10 @@ SL_HANDLER(DeleteGroups) {
             break;
         }
         sl_wr_str(wr, false, id);
+        if (!sl_req_allowed(req, SL_RES_GROUP, id, SL_ACL_DELETE)) {
+            sl_wr_i16(wr, KERR_GROUP_AUTHORIZATION_FAILED);
+            continue;
+        }
         sl_cgroup_t *cg = sl_cg_find(req->broker->cgroups, id);
         if (cg && cg->n_members > 0) {
             sl_wr_i16(wr, KERR_NON_EMPTY_GROUP);
@@ -743,8 +823,11 @@ SL_HANDLER(OffsetDelete) {
     if (rd->err) {
         return rd->err;
     }
-    sl_group_t *g = sl_coord_find(coord(req), id);
-    sl_wr_i16(wr, g ? KERR_NONE : KERR_GROUP_ID_NOT_FOUND);
+    bool denied = !sl_req_allowed(req, SL_RES_GROUP, id, SL_ACL_DELETE);
+    sl_group_t *g = denied ? NULL : sl_coord_find(coord(req), id);
+    sl_wr_i16(wr, denied ? KERR_GROUP_AUTHORIZATION_FAILED
+                  : g    ? KERR_NONE
+                         : KERR_GROUP_ID_NOT_FOUND);
     sl_wr_i32(wr, 0);
     sl_wr_i32(wr, g ? n_topics : 0);
     for (int32_t t = 0; t < n_topics && !rd->err; t++) {

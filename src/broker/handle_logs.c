@@ -74,8 +74,11 @@ SL_HANDLER(DeleteRecords) {
                 break;
             }
             sl_partition_t *p = t && index >= 0 && index < t->n_partitions ? t->parts[index] : NULL;
-            int64_t low;
-            int16_t err = delete_records(p, offset, &low);
+            int64_t low = -1;
+            /* Kafka's rule: DELETE on the topic. */
+            int16_t err = !sl_req_allowed(req, SL_RES_TOPIC, name, SL_ACL_DELETE)
+                              ? KERR_TOPIC_AUTHORIZATION_FAILED
+                              : delete_records(p, offset, &low);
             if (!err) {
                 sl_log(SL_LOG_INFO, "broker",
                        "topic=%s partition=%d log_start_offset=%" PRId64 " msg=\"records deleted\"",
@@ -153,7 +156,16 @@ SL_HANDLER(DescribeLogDirs) {
         }
     }
     sl_rd_tags(rd, flex);
-    if (!rd->err) {
+    /* Kafka's rule: DESCRIBE on the cluster; without it, an error (v3+) and no directories. */
+    if (!rd->err && !sl_req_allowed_cluster(req, SL_ACL_DESCRIBE)) {
+        sl_writer_t *wr = &req->wr;
+        sl_wr_i32(wr, 0);
+        if (v >= 3) {
+            sl_wr_i16(wr, KERR_CLUSTER_AUTHORIZATION_FAILED);
+        }
+        sl_wr_array_len(wr, flex, 0);
+        sl_wr_tags(wr, flex);
+    } else if (!rd->err) {
         sl_writer_t *wr = &req->wr;
         sl_wr_i32(wr, 0);
         if (v >= 3) {

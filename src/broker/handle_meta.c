@@ -80,6 +80,19 @@ static void write_cluster_partition(sl_req_t *req, sl_topic_t *t, int32_t i) {
     sl_wr_tags(wr, flex);
 }
 
+int32_t sl_req_allowed_ops(const sl_req_t *req, int8_t res_type, sl_str_t name, int32_t all) {
+    if (!req->broker->authz) {
+        return all;
+    }
+    int32_t ops = 0;
+    for (int8_t op = SL_ACL_READ; op <= SL_ACL_IDEMPOTENT_WRITE; op++) {
+        if ((all & (1 << op)) && sl_req_allowed(req, res_type, name, op)) {
+            ops |= 1 << op;
+        }
+    }
+    return ops;
+}
+
 static void write_topic(sl_req_t *req, sl_topic_t *t, int16_t err, sl_str_t name, bool ops) {
     sl_writer_t *wr = &req->wr;
     int16_t v = req->api_version;
@@ -116,8 +129,8 @@ static void write_topic(sl_req_t *req, sl_topic_t *t, int16_t err, sl_str_t name
         sl_wr_tags(wr, flex);
     }
     if (v >= 8) {
-        /* No authorizer: everything allowed, as Kafka reports without one. */
-        sl_wr_i32(wr, ops && t ? SL_TOPIC_OPS_ALL : INT32_MIN);
+        sl_wr_i32(wr, ops && t ? sl_req_allowed_ops(req, SL_RES_TOPIC, name, SL_TOPIC_OPS_ALL)
+                               : INT32_MIN);
     }
     sl_wr_tags(wr, flex);
 }
@@ -125,12 +138,21 @@ static void write_topic(sl_req_t *req, sl_topic_t *t, int16_t err, sl_str_t name
 typedef struct all_ctx {
     sl_req_t *req;
     bool ops;
+    bool count_only;
+    int32_t n; /* topics the principal may describe */
 } all_ctx_t;
 
+/* All topics: only those the principal may DESCRIBE are listed (Kafka's rule). */
 static void write_each(sl_topic_t *t, void *opaque) {
     all_ctx_t *ctx = opaque;
     sl_str_t name = {t->name, strlen(t->name)};
-    write_topic(ctx->req, t, KERR_NONE, name, ctx->ops);
+    if (!sl_req_allowed(ctx->req, SL_RES_TOPIC, name, SL_ACL_DESCRIBE)) {
+        return;
+    }
+    ctx->n++;
+    if (!ctx->count_only) {
+        write_topic(ctx->req, t, KERR_NONE, name, ctx->ops);
+    }
 }
 
 SL_HANDLER(Metadata) {
@@ -176,12 +198,23 @@ SL_HANDLER(Metadata) {
             errs[i] = KERR_INVALID_REQUEST; /* lookup by topic id is not offered */
             continue;
         }
+        /* Kafka's rules: a topic the principal may not DESCRIBE is TOPIC_AUTHORIZATION_FAILED
+         * whether it exists or not; auto-creation needs CREATE on the cluster or the topic. */
+        if (!sl_req_allowed(req, SL_RES_TOPIC, names[i], SL_ACL_DESCRIBE)) {
+            errs[i] = KERR_TOPIC_AUTHORIZATION_FAILED;
+            continue;
+        }
         if (sl_topic_find(b, names[i])) {
             continue;
         }
+        bool may_create = allow_auto && b->conf.auto_create_topics &&
+                          (sl_req_allowed_cluster(req, SL_ACL_CREATE) ||
+                           sl_req_allowed(req, SL_RES_TOPIC, names[i], SL_ACL_CREATE));
         if (!sl_topic_name_valid(names[i])) {
             errs[i] = KERR_INVALID_TOPIC_EXCEPTION;
-        } else if (allow_auto && b->conf.auto_create_topics) {
+        } else if (allow_auto && b->conf.auto_create_topics && !may_create) {
+            errs[i] = KERR_TOPIC_AUTHORIZATION_FAILED;
+        } else if (may_create) {
             char err[SL_ERRLEN];
             int rc = sl_topic_create(b, names[i], -1, NULL, 0, false, err);
             errs[i] = (int16_t)(rc == KERR_TOPIC_ALREADY_EXISTS ? KERR_NONE
@@ -216,8 +249,14 @@ SL_HANDLER(Metadata) {
         sl_wr_i32(wr, b->cluster ? sl_cluster_controller(b) : (int32_t)b->conf.node_id);
     }
     if (all) {
-        sl_wr_array_len(wr, flex, (int32_t)b->n_topics);
-        all_ctx_t ctx = {req, topic_ops};
+        all_ctx_t ctx = {req, topic_ops, true, 0};
+        if (b->authz) {
+            sl_topics_each(b, write_each, &ctx);
+        } else {
+            ctx.n = (int32_t)b->n_topics;
+        }
+        sl_wr_array_len(wr, flex, ctx.n);
+        ctx.count_only = false;
         sl_topics_each(b, write_each, &ctx);
     } else {
         sl_wr_array_len(wr, flex, n < 0 ? 0 : n);
@@ -229,7 +268,9 @@ SL_HANDLER(Metadata) {
         }
     }
     if (v >= 8 && v <= 10) {
-        sl_wr_i32(wr, cluster_ops ? SL_CLUSTER_OPS_ALL : INT32_MIN);
+        sl_str_t cn = {SL_ACL_CLUSTER_NAME, sizeof SL_ACL_CLUSTER_NAME - 1};
+        sl_wr_i32(wr, cluster_ops ? sl_req_allowed_ops(req, SL_RES_CLUSTER, cn, SL_CLUSTER_OPS_ALL)
+                                  : INT32_MIN);
     }
     sl_wr_tags(wr, flex);
     free(names);
@@ -267,7 +308,9 @@ SL_HANDLER(DescribeCluster) {
         sl_wr_strz(wr, true, NULL); /* rack */
         sl_wr_tags(wr, true);
     }
-    sl_wr_i32(wr, ops ? SL_CLUSTER_OPS_ALL : INT32_MIN);
+    sl_str_t cn = {SL_ACL_CLUSTER_NAME, sizeof SL_ACL_CLUSTER_NAME - 1};
+    sl_wr_i32(wr,
+              ops ? sl_req_allowed_ops(req, SL_RES_CLUSTER, cn, SL_CLUSTER_OPS_ALL) : INT32_MIN);
     sl_wr_tags(wr, true);
     return SL_OK;
 }

@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "proto/kerr.h"
+#include "security/acl.h"
 #include "storage/batch.h"
 #include "txn/pstate.h"
 #include "txn/txn_coord.h"
@@ -89,7 +90,7 @@ SL_HANDLER(Produce) {
     sl_reader_t *rd = &req->rd;
     bool flex = req->flex;
     int16_t v = req->api_version;
-    (void)sl_rd_str(rd, flex); /* transactional_id */
+    sl_str_t txn_id = sl_rd_str(rd, flex);
     int16_t acks = sl_rd_i16(rd);
     (void)sl_rd_i32(rd); /* timeout_ms */
     int32_t n_topics = sl_rd_array_len(rd, flex, 4);
@@ -97,6 +98,9 @@ SL_HANDLER(Produce) {
         return rd->err;
     }
     bool bad_acks = acks != 0 && acks != 1 && acks != -1;
+    /* Kafka's rules: WRITE on the transactional id, if any, then WRITE on each topic. */
+    bool txn_denied =
+        txn_id.p && !sl_req_allowed(req, SL_RES_TRANSACTIONAL_ID, txn_id, SL_ACL_WRITE);
     sl_writer_t *wr = &req->wr;
     sl_durable_wait_t *pw = acks == -1 ? sl_durable_wait_new(req) : NULL;
     int64_t now = sl_wall_ms();
@@ -108,6 +112,7 @@ SL_HANDLER(Produce) {
             break;
         }
         sl_topic_t *t = sl_topic_find(b, name);
+        bool topic_denied = !txn_denied && !sl_req_allowed(req, SL_RES_TOPIC, name, SL_ACL_WRITE);
         sl_wr_str(wr, flex, name);
         sl_wr_array_len(wr, flex, n_parts < 0 ? 0 : n_parts);
         for (int32_t pi = 0; pi < n_parts; pi++) {
@@ -126,6 +131,10 @@ SL_HANDLER(Produce) {
             sl_partition_t *p = t && index >= 0 && index < t->n_partitions ? t->parts[index] : NULL;
             if (bad_acks) {
                 err = KERR_INVALID_REQUIRED_ACKS;
+            } else if (txn_denied) {
+                err = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+            } else if (topic_denied) {
+                err = KERR_TOPIC_AUTHORIZATION_FAILED;
             } else if (!p) {
                 err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             } else {

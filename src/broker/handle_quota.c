@@ -224,9 +224,16 @@ SL_HANDLER(AlterClientQuotas) {
         sl_writer_t *wr = &req->wr;
         sl_wr_i32(wr, 0); /* throttle_time_ms */
         sl_wr_array_len(wr, flex, n);
+        bool may = sl_req_allowed_cluster(req, SL_ACL_ALTER_CONFIGS); /* Kafka's rule */
         for (int32_t i = 0; i < n; i++) {
             alter_entry_t *a = &entries[i];
-            alter_one(req->broker, a, validate_only);
+            if (!may) {
+                a->error = KERR_CLUSTER_AUTHORIZATION_FAILED;
+                snprintf(a->msg, sizeof a->msg,
+                         "AlterClientQuotas needs ALTER_CONFIGS on the cluster");
+            } else {
+                alter_one(req->broker, a, validate_only);
+            }
             sl_wr_i16(wr, (int16_t)a->error);
             sl_wr_strz(wr, flex, a->error ? a->msg : NULL);
             wr_entity(wr, flex, &a->e);
@@ -353,6 +360,10 @@ SL_HANDLER(DescribeClientQuotas) {
     for (int i = 0; i < c.n; i++) {
         ip |= c.comps[i].type == SL_QE_IP;
         other |= c.comps[i].type != SL_QE_IP;
+    }
+    if (!error && !sl_req_allowed_cluster(req, SL_ACL_DESCRIBE_CONFIGS)) { /* Kafka's rule */
+        error = KERR_CLUSTER_AUTHORIZATION_FAILED;
+        snprintf(msg, sizeof msg, "DescribeClientQuotas needs DESCRIBE_CONFIGS on the cluster");
     }
     if (!error && ip && other) {
         error = KERR_INVALID_REQUEST;

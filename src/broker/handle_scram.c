@@ -182,9 +182,16 @@ SL_HANDLER(AlterUserScramCredentials) {
     }
     result_t *res = sl_xcalloc(n_ops + 1, sizeof *res);
     size_t n_res = 0;
-    /* A user named twice: DUPLICATE_RESOURCE for the user, none of its operations applied. */
+    /* Kafka's rule: ALTER on the cluster. A user named twice: DUPLICATE_RESOURCE for the user,
+     * none of its operations applied. */
+    bool may = sl_req_allowed_cluster(req, SL_ACL_ALTER);
     for (size_t i = 0; i < n_ops; i++) {
         result_t *r = result_for(res, &n_res, ops[i].user);
+        if (!may) {
+            r->err = KERR_CLUSTER_AUTHORIZATION_FAILED;
+            r->msg = "AlterUserScramCredentials needs ALTER on the cluster";
+            continue;
+        }
         for (size_t j = 0; j < i; j++) {
             if (sl_str_eq(ops[j].user, ops[i].user) && ops[j].mech == ops[i].mech) {
                 r->err = KERR_DUPLICATE_RESOURCE;
@@ -288,6 +295,14 @@ SL_HANDLER(DescribeUserScramCredentials) {
         return SL_ERR_INVAL;
     }
     sl_wr_i32(&req->wr, 0);
+    if (!sl_req_allowed_cluster(req, SL_ACL_DESCRIBE)) { /* Kafka's rule */
+        sl_wr_i16(&req->wr, KERR_CLUSTER_AUTHORIZATION_FAILED);
+        sl_wr_strz(&req->wr, true, "DescribeUserScramCredentials needs DESCRIBE on the cluster");
+        sl_wr_array_len(&req->wr, true, 0);
+        sl_wr_tags(&req->wr, true);
+        free(names);
+        return SL_OK;
+    }
     sl_wr_i16(&req->wr, KERR_NONE);
     sl_wr_strz(&req->wr, true, NULL);
     const sl_credstore_t *st = b->creds;

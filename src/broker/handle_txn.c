@@ -189,7 +189,14 @@ SL_HANDLER(InitProducerId) {
     int64_t pid = -1;
     int16_t epoch = -1;
     uint64_t durable_pos = 0;
-    if (txn_id.p) {
+    /* Kafka's rules: WRITE on the transactional id; an idempotent producer needs
+     * IDEMPOTENT_WRITE on the cluster or WRITE on some topic (Kafka 3). */
+    if (txn_id.p && !sl_req_allowed(req, SL_RES_TRANSACTIONAL_ID, txn_id, SL_ACL_WRITE)) {
+        err = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    } else if (!txn_id.p && !sl_req_allowed_cluster(req, SL_ACL_IDEMPOTENT_WRITE) &&
+               !sl_req_allowed_any(req, SL_RES_TOPIC, SL_ACL_WRITE)) {
+        err = KERR_CLUSTER_AUTHORIZATION_FAILED;
+    } else if (txn_id.p) {
         err = sl_txn_init_pid(b->txn, txn_id, timeout_ms, req_pid, req_epoch, sl_wall_ms(), &pid,
                               &epoch, &durable_pos);
     } else {
@@ -245,17 +252,25 @@ SL_HANDLER(AddPartitionsToTxn) {
      * topic is unknown, that one with UNKNOWN_TOPIC_OR_PARTITION and the rest with
      * OPERATION_NOT_ATTEMPTED (Kafka's rule: all or nothing). */
     int terr = KERR_NONE;
-    sl_txn_t *t = sl_txn_find_to_add(b->txn, id, pid, epoch, &terr);
-    terr = fenced_code(terr, req->api_version >= 2);
+    sl_txn_t *t = NULL;
+    /* Kafka's rules: WRITE on the transactional id, then WRITE on each topic (a topic denied
+     * is TOPIC_AUTHORIZATION_FAILED, the others OPERATION_NOT_ATTEMPTED). */
+    if (!sl_req_allowed(req, SL_RES_TRANSACTIONAL_ID, id, SL_ACL_WRITE)) {
+        terr = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    } else {
+        t = sl_txn_find_to_add(b->txn, id, pid, epoch, &terr);
+        terr = fenced_code(terr, req->api_version >= 2);
+    }
     sl_reader_t again = *rd;
     bool unknown = false;
     for (int32_t i = 0; i < n_topics && !rd->err; i++) {
         sl_str_t name = sl_rd_str(rd, flex);
         int32_t n = sl_rd_array_len(rd, flex, 4);
         sl_topic_t *tp = sl_topic_find(b, name);
+        bool denied = !terr && !sl_req_allowed(req, SL_RES_TOPIC, name, SL_ACL_WRITE);
         for (int32_t k = 0; k < n && !rd->err; k++) {
             int32_t index = sl_rd_i32(rd);
-            unknown |= !tp || index < 0 || index >= tp->n_partitions;
+            unknown |= denied || !tp || index < 0 || index >= tp->n_partitions;
         }
         sl_rd_tags(rd, flex);
     }
@@ -279,13 +294,15 @@ SL_HANDLER(AddPartitionsToTxn) {
         sl_str_t name = sl_rd_str(&again, flex);
         int32_t n = sl_rd_array_len(&again, flex, 4);
         sl_topic_t *tp = sl_topic_find(b, name);
+        bool denied = !terr && !sl_req_allowed(req, SL_RES_TOPIC, name, SL_ACL_WRITE);
         sl_wr_str(wr, flex, name);
         sl_wr_array_len(wr, flex, n);
         for (int32_t k = 0; k < n; k++) {
             int32_t index = sl_rd_i32(&again);
             int16_t err = (int16_t)terr;
             if (!err && unknown) {
-                err = !tp || index < 0 || index >= tp->n_partitions
+                err = denied ? KERR_TOPIC_AUTHORIZATION_FAILED
+                      : !tp || index < 0 || index >= tp->n_partitions
                           ? KERR_UNKNOWN_TOPIC_OR_PARTITION
                           : KERR_OPERATION_NOT_ATTEMPTED;
             } else if (!err) {
@@ -328,7 +345,15 @@ SL_HANDLER(AddOffsetsToTxn) {
         return rd->err;
     }
     int err = KERR_NONE;
-    sl_txn_t *t = sl_txn_find_to_add(b->txn, id, pid, epoch, &err);
+    sl_txn_t *t = NULL;
+    /* Kafka's rules: WRITE on the transactional id, READ on the group. */
+    if (!sl_req_allowed(req, SL_RES_TRANSACTIONAL_ID, id, SL_ACL_WRITE)) {
+        err = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    } else if (group.p && !sl_req_allowed(req, SL_RES_GROUP, group, SL_ACL_READ)) {
+        err = KERR_GROUP_AUTHORIZATION_FAILED;
+    } else {
+        t = sl_txn_find_to_add(b->txn, id, pid, epoch, &err);
+    }
     if (!err && !group.p) {
         err = KERR_INVALID_REQUEST;
     }
@@ -358,7 +383,12 @@ SL_HANDLER(EndTxn) {
         return rd->err;
     }
     int err = KERR_NONE;
-    sl_txn_t *t = sl_txn_find(b->txn, id, pid, epoch, &err);
+    sl_txn_t *t = NULL;
+    if (!sl_req_allowed(req, SL_RES_TRANSACTIONAL_ID, id, SL_ACL_WRITE)) {
+        err = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    } else {
+        t = sl_txn_find(b->txn, id, pid, epoch, &err);
+    }
     if (t) {
         err = sl_txn_end(b->txn, t, commit, sl_wall_ms());
     }
@@ -393,7 +423,15 @@ SL_HANDLER(TxnOffsetCommit) {
         return rd->err;
     }
     int err = KERR_NONE;
-    sl_txn_t *t = sl_txn_find(b->txn, id, pid, epoch, &err);
+    sl_txn_t *t = NULL;
+    /* Kafka's rules: WRITE on the transactional id, READ on the group and on each topic. */
+    if (!sl_req_allowed(req, SL_RES_TRANSACTIONAL_ID, id, SL_ACL_WRITE)) {
+        err = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    } else if (group.p && !sl_req_allowed(req, SL_RES_GROUP, group, SL_ACL_READ)) {
+        err = KERR_GROUP_AUTHORIZATION_FAILED;
+    } else {
+        t = sl_txn_find(b->txn, id, pid, epoch, &err);
+    }
     if (t && t->state != SL_TXN_ONGOING) {
         err = KERR_INVALID_TXN_STATE; /* AddOffsetsToTxn first, and before EndTxn */
     }
@@ -425,6 +463,9 @@ SL_HANDLER(TxnOffsetCommit) {
             sl_str_t md = sl_rd_str(rd, flex);
             sl_rd_tags(rd, flex);
             int16_t perr = (int16_t)err;
+            if (!perr && !sl_req_allowed(req, SL_RES_TOPIC, name, SL_ACL_READ)) {
+                perr = KERR_TOPIC_AUTHORIZATION_FAILED;
+            }
             if (!perr && (!tp || index < 0 || index >= tp->n_partitions)) {
                 perr = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             }

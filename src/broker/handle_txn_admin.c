@@ -106,21 +106,28 @@ SL_HANDLER(ListTransactions) {
             sl_wr_str(wr, true, name);
         }
     }
+    /* Kafka's rule: only the transactional ids the principal may DESCRIBE. */
     size_t n = sl_txn_count(b->txn);
+    bool *show = sl_xcalloc(n + 1, sizeof *show);
     int32_t n_listed = 0;
     for (size_t i = 0; i < n; i++) {
-        n_listed += listed(&f, sl_txn_at(b->txn, i));
+        const sl_txn_t *t = sl_txn_at(b->txn, i);
+        show[i] =
+            listed(&f, t) && sl_req_allowed(req, SL_RES_TRANSACTIONAL_ID,
+                                            (sl_str_t){t->id, strlen(t->id)}, SL_ACL_DESCRIBE);
+        n_listed += show[i];
     }
     sl_wr_array_len(wr, true, n_listed);
     for (size_t i = 0; i < n; i++) {
         const sl_txn_t *t = sl_txn_at(b->txn, i);
-        if (listed(&f, t)) {
+        if (show[i]) {
             sl_wr_strz(wr, true, t->id);
             sl_wr_i64(wr, t->pid);
             sl_wr_strz(wr, true, sl_txn_state_name(t->state));
             sl_wr_tags(wr, true);
         }
     }
+    free(show);
     sl_wr_tags(wr, true);
     return SL_OK;
 }
@@ -184,8 +191,11 @@ SL_HANDLER(DescribeTransactions) {
     sl_wr_array_len(wr, true, n);
     for (int32_t i = 0; i < n; i++) {
         sl_str_t id = sl_rd_str(&ids, true);
-        const sl_txn_t *t = id.p ? sl_txn_get(b->txn, id) : NULL;
-        sl_wr_i16(wr, t ? KERR_NONE : KERR_TRANSACTIONAL_ID_NOT_FOUND);
+        bool denied = !sl_req_allowed(req, SL_RES_TRANSACTIONAL_ID, id, SL_ACL_DESCRIBE);
+        const sl_txn_t *t = id.p && !denied ? sl_txn_get(b->txn, id) : NULL;
+        sl_wr_i16(wr, denied ? KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+                      : t    ? KERR_NONE
+                             : KERR_TRANSACTIONAL_ID_NOT_FOUND);
         sl_wr_str(wr, true, id.p ? id : (sl_str_t){"", 0});
         sl_wr_strz(wr, true, t ? sl_txn_state_name(t->state) : "");
         sl_wr_i32(wr, t ? t->timeout_ms : 0);
@@ -253,9 +263,12 @@ SL_HANDLER(DescribeProducers) {
         sl_wr_array_len(wr, true, n);
         for (int32_t k = 0; k < n; k++) {
             int32_t index = sl_rd_i32(&again);
-            sl_partition_t *p = name.p ? sl_partition_get(b, name, index) : NULL;
+            bool denied = !sl_req_allowed(req, SL_RES_TOPIC, name, SL_ACL_READ);
+            sl_partition_t *p = name.p && !denied ? sl_partition_get(b, name, index) : NULL;
             sl_wr_i32(wr, index);
-            sl_wr_i16(wr, p ? KERR_NONE : KERR_UNKNOWN_TOPIC_OR_PARTITION);
+            sl_wr_i16(wr, denied ? KERR_TOPIC_AUTHORIZATION_FAILED
+                          : p    ? KERR_NONE
+                                 : KERR_UNKNOWN_TOPIC_OR_PARTITION);
             sl_wr_strz(wr, true, NULL); /* error_message */
             int32_t n_prod = 0;
             if (p) {

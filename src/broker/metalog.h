@@ -30,6 +30,10 @@ typedef enum sl_meta_type {
     SL_META_SCRAM = 11,         /* name: a user; configs: mechanism and its salted credential
                                    (salt, iterations, stored_key, server_key in base64), or
                                    mechanism and deleted=true (handle_sasl.c) */
+    SL_META_ACL = 12,           /* name: the resource; configs: one ACL binding (resource_type,
+                                   pattern_type, principal, host, operation, permission_type as
+                                   Kafka's names), plus deleted=true for a removal
+                                   (handle_acl.c) */
 } sl_meta_type_t;
 
 #define SL_META_MAX_REPLICAS 16

@@ -158,6 +158,7 @@ static void apply_rec(const sl_meta_rec_t *rec, void *opaque) {
         ms->pid_block = SL_MAX(ms->pid_block, rec->value);
         return;
     case SL_META_QUOTA:
+    case SL_META_ACL:
     case SL_META_SCRAM: /* kept whole, in order, as quotas are: a later record overrides */
         sl_meta_encode(rec, &ms->quotas);
         return;

@@ -519,6 +519,9 @@ static void apply_rec(const sl_meta_rec_t *rec, void *opaque) {
     case SL_META_SCRAM:
         sl_sasl_apply_meta(b, rec->name, rec->configs, rec->n_configs);
         return;
+    case SL_META_ACL:
+        sl_acl_apply_meta(b, rec->name, rec->configs, rec->n_configs);
+        return;
     case SL_META_PID_BLOCK:
         b->pid_block_end = SL_MAX(b->pid_block_end, rec->value);
         return;

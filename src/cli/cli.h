@@ -28,6 +28,7 @@ int sl_cmd_broker(int argc, char **argv);
 int sl_cmd_group(int argc, char **argv);
 int sl_cmd_cluster(int argc, char **argv);
 int sl_cmd_txn(int argc, char **argv);
+int sl_cmd_acl(int argc, char **argv);
 int sl_cmd_quota(int argc, char **argv);
 int sl_cmd_user(int argc, char **argv);
 int sl_cmd_cert(int argc, char **argv);

@@ -7,6 +7,8 @@
 #define SL_ACLOPS_H
 
 enum {
+    SL_ACL_ANY = 1, /* in filters only */
+    SL_ACL_ALL = 2, /* in a binding: every operation */
     SL_ACL_READ = 3,
     SL_ACL_WRITE = 4,
     SL_ACL_CREATE = 5,

@@ -49,7 +49,10 @@
     X(SaslHandshake, 17, 0, 1, 99)                                                                 \
     X(SaslAuthenticate, 36, 0, 2, 2)                                                               \
     X(DescribeUserScramCredentials, 50, 0, 0, 0)                                                   \
-    X(AlterUserScramCredentials, 51, 0, 0, 0)
+    X(AlterUserScramCredentials, 51, 0, 0, 0)                                                      \
+    X(DescribeAcls, 29, 0, 3, 2)                                                                   \
+    X(CreateAcls, 30, 0, 3, 2)                                                                     \
+    X(DeleteAcls, 31, 0, 3, 2)
 
 enum {
 #define SL_API_ENUM(name, key, min, max, flex) SL_API_##name = key,

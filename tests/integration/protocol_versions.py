@@ -241,7 +241,7 @@ av = call(18, 0, False, b"", AV_RESP)
 ranges = {a["key"]: (a["min"], a["max"]) for a in av["apis"]}
 FLEX = {0: 9, 1: 12, 2: 6, 3: 9, 18: 3, 19: 5, 20: 4, 32: 4, 33: 2, 37: 2, 10: 3, 11: 6, 12: 4,
         13: 4, 14: 4, 8: 8, 9: 6, 15: 5, 16: 3, 42: 2, 47: 99, 22: 2, 24: 3, 25: 3, 26: 3, 28: 3,
-        61: 0, 65: 0, 66: 0, 68: 0, 69: 0}
+        61: 0, 65: 0, 66: 0, 68: 0, 69: 0, 29: 2, 30: 2, 31: 2}
 tested = 0
 
 
@@ -718,5 +718,39 @@ assert producers_of(1)[ip["pid"]]["txn_start"] == -1  # closed by its marker
 assert list_txns(0, ["Ongoing"])["txns"] == []
 r = call(65, 0, True, enc(DT_REQ, {"ids": ["pv-txl"]}, 0, True), DT_RESP)["txns"][0]
 assert r["state"] == "CompleteAbort" and r["topics"] == [], r
+
+# ACL APIs (29, 30, 31): this broker runs without an authorizer, so each answers
+# SECURITY_DISABLED (54) in a response that must decode exactly (test_acl.sh covers them on).
+ACL_FIELDS = [("rtype", "i8", 0, INF), ("name", "nstr", 0, INF), ("pattern", "i8", 1, INF),
+              ("principal", "nstr", 0, INF), ("host", "nstr", 0, INF), ("op", "i8", 0, INF),
+              ("perm", "i8", 0, INF)]
+ACL_ONE = {"rtype": 2, "name": "pv", "pattern": 3, "principal": "User:pv", "host": "*", "op": 3,
+           "perm": 3}
+DA_RESP = [("throttle", "i32", 0, INF), ("error", "i16", 0, INF), ("msg", "nstr", 0, INF),
+           ("resources", [("rtype", "i8", 0, INF), ("name", "str", 0, INF),
+                          ("pattern", "i8", 1, INF),
+                          ("acls", [("principal", "str", 0, INF), ("host", "str", 0, INF),
+                                    ("op", "i8", 0, INF), ("perm", "i8", 0, INF)], 0, INF)],
+            0, INF)]
+CA_RESP = [("throttle", "i32", 0, INF),
+           ("results", [("error", "i16", 0, INF), ("msg", "nstr", 0, INF)], 0, INF)]
+DL_RESP = [("throttle", "i32", 0, INF),
+           ("results", [("error", "i16", 0, INF), ("msg", "nstr", 0, INF),
+                        ("matching", [("error", "i16", 0, INF), ("msg", "nstr", 0, INF)] +
+                         [(n, "str" if t == "nstr" else t, a, b) for n, t, a, b in ACL_FIELDS],
+                         0, INF)], 0, INF)]
+for v, flex in versions(29):
+    r = call(29, v, flex, enc(ACL_FIELDS, ACL_ONE, v, flex), DA_RESP)
+    assert r["error"] == 54 and r["resources"] == [], (v, r)
+    tested += 1
+for v, flex in versions(30):
+    r = call(30, v, flex, enc([("c", ACL_FIELDS, 0, INF)], {"c": [ACL_ONE, ACL_ONE]}, v, flex),
+             CA_RESP)
+    assert [x["error"] for x in r["results"]] == [54, 54], (v, r)
+    tested += 1
+for v, flex in versions(31):
+    r = call(31, v, flex, enc([("f", ACL_FIELDS, 0, INF)], {"f": [ACL_ONE]}, v, flex), DL_RESP)
+    assert [(x["error"], x["matching"]) for x in r["results"]] == [(54, [])], (v, r)
+    tested += 1
 
 print("all %d advertised API versions answered and decoded exactly" % tested)
