@@ -625,6 +625,7 @@ static sl_sql_plan_t *plan_of(sl_stream_builder_t *b, const sl_sql_stream_t *src
     pl->b = b;
     pl->topic = src->topic;
     pl->table = src->table;
+    pl->def = src;
     pl->ts_slot = -1;
     pl->next = plans;
     plans = pl;
@@ -645,6 +646,39 @@ static sl_sql_plan_t *plan_of(sl_stream_builder_t *b, const sl_sql_stream_t *src
     pl->node =
         src->table ? sl_stream_table(b, src->topic, &so) : sl_stream_source(b, src->topic, &so);
     return pl;
+}
+
+/* Whether streams a and b may share one source node: the same event-time rules. */
+static bool same_time_rules(const sl_sql_stream_t *a, const sl_sql_stream_t *b) {
+    return a->watermark_delay_ms == b->watermark_delay_ms && a->idle_ms == b->idle_ms &&
+           (a->timestamp && b->timestamp ? !strcmp(a->timestamp, b->timestamp)
+                                         : a->timestamp == b->timestamp);
+}
+
+/* Refuses a relation of q whose topic already has a source node in b (another query's, or the
+ * other side of q's join) made with other event-time rules: one node reads a topic once. */
+static bool time_rules_ok(sl_stream_builder_t *b, const sl_sql_query_t *q, char *err,
+                          size_t errlen) {
+    for (int k = 0; k < (q->join ? 2 : 1); k++) {
+        const sl_sql_stream_t *r = k ? q->rsrc : q->src;
+        const sl_sql_stream_t *other = NULL;
+        for (const sl_sql_plan_t *pl = plans; pl && !other; pl = pl->next) {
+            if (pl->b == b && !strcmp(pl->topic, r->topic) && pl->table == r->table) {
+                other = pl->def;
+            }
+        }
+        if (k == 1 && !other && !strcmp(q->src->topic, r->topic) && q->src->table == r->table) {
+            other = q->src;
+        }
+        if (other && !same_time_rules(other, r)) {
+            snprintf(err, errlen,
+                     "'%s' and '%s' read topic '%s' with different timestamp, watermark_delay "
+                     "or idle_timeout options; one source reads a topic once, so they must agree",
+                     other->name, r->name, r->topic);
+            return false;
+        }
+    }
+    return true;
 }
 
 /* The source of q's stream in b with q's input slots renumbered into it. */
@@ -759,6 +793,9 @@ sl_err_t sl_sql_compile(sl_sql_stmt_t *s, sl_stream_builder_t *b, sl_sql_row_fn 
     }
     /* Node names (and so internal topics) come from the target stream, or "select". */
     const char *base = s->name ? s->name : "select";
+    if (!time_rules_ok(b, q, err, errlen)) {
+        return SL_ERR_INVAL;
+    }
     sl_stream_node_t *n;
     if (q->join) {
         n = join_of(b, q, base);

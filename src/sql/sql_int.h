@@ -284,7 +284,8 @@ typedef struct sl_sql_plan {
     sl_sql_path_t *paths;
     size_t n_paths, cap;
     int ts_slot;
-    bool table; /* the node is an sl_stream_table */
+    bool table;                 /* the node is an sl_stream_table */
+    const sl_sql_stream_t *def; /* the stream whose time rules the node took */
     struct sl_sql_plan *next;
 } sl_sql_plan_t;
 

@@ -972,3 +972,52 @@ TEST(sql_window_over_a_windowed_join_runs_in_tasks) {
     sl_sql_stmts_free(list);
     sl_sql_catalog_free(c);
 }
+
+TEST(sql_streams_over_one_topic_share_its_time_rules) {
+    /* One source node reads a topic: two streams over it must agree on event time, in one query
+     * (a join of both) or across the queries of a pipeline. */
+    const char *srcs[] = {
+        "CREATE STREAM b2 (user VARCHAR, ad BIGINT, at BIGINT) WITH (topic='clicks', "
+        "timestamp='at');\n"
+        "SELECT c.ad FROM clicks c JOIN b2 v WITHIN INTERVAL '1' SECOND ON c.user = v.user",
+        "CREATE STREAM b2 (user VARCHAR, ad BIGINT, ts BIGINT) WITH (topic='clicks', "
+        "timestamp='ts', watermark_delay='1s');\n"
+        "SELECT c.ad FROM b2 c JOIN clicks v WITHIN INTERVAL '1' SECOND ON c.user = v.user",
+    };
+    const char *want[] = {"'clicks' and 'b2' read topic 'clicks' with different timestamp",
+                          "'b2' and 'clicks' read topic 'clicks' with different timestamp"};
+    for (size_t i = 0; i < SL_ARRAY_LEN(srcs); i++) {
+        sl_sql_catalog_t *c = catalog();
+        char err[SL_ERRLEN] = "";
+        sl_sql_stmt_t *list = sl_sql_parse(c, srcs[i], err, sizeof err);
+        CHECK(list != NULL);
+        sl_stream_builder_t *b = sl_stream_builder_new();
+        CHECK(list && sl_sql_compile(sl_sql_stmt_next(list), b, NULL, NULL, "o", err, sizeof err) ==
+                          SL_ERR_INVAL);
+        if (!strstr(err, want[i])) {
+            fprintf(stderr, "  got: %s\n", err);
+        }
+        CHECK(strstr(err, want[i]) != NULL);
+        sl_stream_builder_free(b);
+        sl_sql_stmts_free(list);
+        sl_sql_catalog_free(c);
+    }
+    /* Across queries: the second query's stream disagrees with the source the first one made. */
+    sl_sql_catalog_t *c = catalog();
+    char err[SL_ERRLEN] = "";
+    sl_sql_stmt_t *list =
+        sl_sql_parse(c,
+                     "CREATE STREAM b2 (user VARCHAR, ad BIGINT) WITH (topic='clicks');\n"
+                     "SELECT ad FROM clicks; SELECT ad FROM b2",
+                     err, sizeof err);
+    CHECK(list != NULL);
+    sl_stream_builder_t *b = sl_stream_builder_new();
+    const sl_sql_stmt_t *q1 = list ? sl_sql_stmt_next(list) : NULL;
+    CHECK(q1 && sl_sql_compile((sl_sql_stmt_t *)q1, b, NULL, NULL, "o1", err, sizeof err) == SL_OK);
+    CHECK(q1 && sl_sql_compile(sl_sql_stmt_next(q1), b, NULL, NULL, "o2", err, sizeof err) ==
+                    SL_ERR_INVAL);
+    CHECK(strstr(err, "'clicks' and 'b2' read topic 'clicks'") != NULL);
+    sl_stream_builder_free(b);
+    sl_sql_stmts_free(list);
+    sl_sql_catalog_free(c);
+}
