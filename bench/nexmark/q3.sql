@@ -1,8 +1,9 @@
 -- Nexmark q3, local item suggestion: the auctions of category 10 whose seller lives in Oregon,
 -- Idaho or California, with the seller's name, city and state (Flink's q3).
 -- Flink's q3 is a regular join, which keeps both sides forever. This is a windowed join wide
--- enough to hold every pair the generator makes (a seller is one of the last 1,000 people, a few
--- hours at most at any rate it runs): a day, the same bound as the C version (examples/nexmark.c),
+-- enough to hold every pair the generator makes (a seller is one of the last 1,000 people, made
+-- within the last 50,000 events: 5 s at the generator's default rate, under a day down to 0.6
+-- events/s): a day, the same bound as the C version (examples/nexmark.c),
 -- so it finds each pair once whichever side comes first, as a batch join of the same events does.
 -- A stream-table join over the people would miss the auctions that arrive before their seller
 -- (the generator makes a few) and depend on which topic is read first. GRACE: how far one input
