@@ -676,6 +676,25 @@ TEST(sql_join_graphs) {
     CHECK(strstr(g, "rekey pairs-join-key (repartition topic; key = e.user)"));
     CHECK(strstr(g, "rekey pairs-join-right-key (repartition topic; key = c.user)"));
     CHECK(strstr(g, "join  pairs-join (windowed, full outer, within 2000 ms, grace 500 ms)"));
+    /* Only conditions on a side whose rows are never NULL-extended run before the join. */
+    explain("CREATE STREAM lj WITH (topic='lj') AS SELECT e.qty FROM ev e LEFT JOIN clicks c "
+            "WITHIN INTERVAL '2' SECOND ON e.user = c.user WHERE c.ad > 1 AND e.qty > 0",
+            g, sizeof g);
+    CHECK(strstr(g, "map   lj-join-where (WHERE on e's columns, before the join)"));
+    CHECK(!strstr(g, "lj-join-right-where"));
+    CHECK(strstr(g, "(join) WHERE, 1 output columns"));
+    explain("CREATE STREAM fj WITH (topic='fj') AS SELECT e.qty FROM ev e FULL JOIN clicks c "
+            "WITHIN INTERVAL '2' SECOND ON e.user = c.user WHERE c.ad > 1 AND e.qty > 0",
+            g, sizeof g);
+    CHECK(!strstr(g, "join-where") && !strstr(g, "join-right-where"));
+    CHECK(strstr(g, "(join) WHERE, 1 output columns"));
+    explain("CREATE STREAM ij WITH (topic='ij') AS SELECT e.qty FROM ev e JOIN clicks c "
+            "WITHIN INTERVAL '2' SECOND ON e.user = c.user WHERE c.ad > 1 AND e.qty > 0 "
+            "AND (e.qty > c.ad OR c.ad IS NULL)",
+            g, sizeof g);
+    CHECK(strstr(g, "map   ij-join-where (WHERE on e's columns, before the join)"));
+    CHECK(strstr(g, "map   ij-join-right-where (WHERE on c's columns, before the join)"));
+    CHECK(strstr(g, "(join) WHERE, 1 output columns")); /* the condition on both sides stays */
     explain("CREATE STREAM per_tier WITH (topic='pt') AS SELECT u.tier, count(*) AS n, "
             "sum(e.qty) AS q FROM ev e JOIN users u ON e.user = u.uid GROUP BY u.tier",
             g, sizeof g);
