@@ -276,6 +276,7 @@ sl_sql_query_t *sl_sql_query_new(sl_sql_parse_t *ps, sl_sql_item_t *items, sl_sq
     q->having = having;
     q->emit = emit;
     q->ts_slot = -1;
+    q->wtime_slot = -1;
     q->ws_slot = q->we_slot = -1;
     return q;
 }

@@ -786,12 +786,30 @@ static bool check_window(chk_t *c, sl_sql_expr_t *w) {
         return fail(c, w->line, w->col, "%s expects %zu arguments: the time column and %s", w->name,
                     want, want == 3 ? "slide, size" : "an INTERVAL");
     }
-    if (q->join) {
-        return fail(c, w->line, w->col,
-                    "a window over a JOIN's output is not supported yet (a running GROUP BY is)");
-    }
     sl_sql_expr_t *t = w->args[0];
-    if (t->kind != SQ_E_COL || !q->src->timestamp || strcmp(t->name, q->src->timestamp)) {
+    if (q->join) { /* any time column of either side: the joined row's event time becomes it */
+        if (!strcmp(w->name, "session")) {
+            return fail(c, w->line, w->col,
+                        "a window over a JOIN's output is TUMBLE or HOP (SESSION is not "
+                        "supported there)");
+        }
+        if (t->kind != SQ_E_COL && t->kind != SQ_E_FIELD) {
+            return fail(c, t->line, t->col,
+                        "the window's time column must be a column of one side of the JOIN");
+        }
+        if (!check_expr(c, t)) {
+            return false;
+        }
+        sl_sql_base_t tb = t->type.base;
+        if (t->kind != SQ_E_SLOT || q->paths[t->slot].cardinality ||
+            (tb != SQ_TIMESTAMP && tb != SQ_BIGINT && tb != SQ_INT)) {
+            return fail(c, t->line, t->col,
+                        "the window's time column must be a TIMESTAMP or BIGINT (epoch ms) "
+                        "column, got %s",
+                        tstr(t->type));
+        }
+        q->wtime_slot = t->slot;
+    } else if (t->kind != SQ_E_COL || !q->src->timestamp || strcmp(t->name, q->src->timestamp)) {
         return fail(c, t->line, t->col,
                     "the window's time column must be the stream's timestamp column%s%s%s",
                     q->src->timestamp ? " '"
@@ -874,12 +892,6 @@ static bool check_join(chk_t *c) {
                         "a stream-table JOIN is INNER or LEFT (a table update emits nothing)");
         }
     } else {
-        if (!strcmp(q->src->topic, q->rsrc->topic)) {
-            return fail(c, rr->line, rr->col,
-                        "a stream joined with itself (topic '%s' on both sides) is not supported "
-                        "yet",
-                        q->rsrc->topic);
-        }
         if (!j->within) {
             return fail(c, j->line, j->col,
                         "a stream-stream JOIN needs WITHIN INTERVAL '...' <unit> before ON");
@@ -931,7 +943,69 @@ static bool check_join(chk_t *c) {
         }
         q->rekey[k] = !is_key;
     }
+    if (!q->rsrc->table && !q->rekey[0] && !q->rekey[1] && !strcmp(q->src->topic, q->rsrc->topic)) {
+        return fail(c, on->line, on->col,
+                    "both sides read topic '%s' and are keyed by their record key: a record "
+                    "would join itself; join on a column that is not the record key",
+                    q->src->topic);
+    }
     return true;
+}
+
+/* The relations (bit 0 left, bit 1 right) whose columns e uses. */
+static unsigned sides_of(const sl_sql_query_t *q, const sl_sql_expr_t *e) {
+    if (!e) {
+        return 0;
+    }
+    if (e->kind == SQ_E_SLOT) {
+        return 1u << q->paths[e->slot].side;
+    }
+    unsigned m = sides_of(q, e->a) | sides_of(q, e->b);
+    for (size_t i = 0; i < e->n_args; i++) {
+        m |= sides_of(q, e->args[i]);
+    }
+    return m;
+}
+
+static sl_sql_expr_t *and_of(chk_t *c, sl_sql_expr_t *a, sl_sql_expr_t *b) {
+    if (!a || !b) {
+        return a ? a : b;
+    }
+    sl_sql_expr_t *e = sl_sql_alloc(&c->st->pool, sizeof *e);
+    e->kind = SQ_E_BIN;
+    e->op = SQ_OP_AND;
+    e->line = a->line;
+    e->col = a->col;
+    e->type = (sl_sql_type_t){.base = SQ_BOOL};
+    e->agg = -1;
+    e->a = a;
+    e->b = b;
+    return e;
+}
+
+/* Splits a checked WHERE of a join at its top-level ANDs: a conjunct over the columns of one
+ * side only moves to q->side_where[side] (run on that side before the join, so records that
+ * cannot pass never cross a repartition topic or wait in the join), the rest stays in q->where.
+ * Only for a re-keyed stream side whose rows are never NULL-extended: both sides of an INNER join,
+ * the left side of a LEFT join; a FULL OUTER join keeps its WHERE whole. The result is the same
+ * rows: such a conjunct is FALSE or NULL for every joined row made from a record failing it. */
+static void push_down(chk_t *c, sl_sql_expr_t *e, sl_sql_expr_t **keep) {
+    sl_sql_query_t *q = c->q;
+    if (e->kind == SQ_E_BIN && e->op == SQ_OP_AND) {
+        push_down(c, e->a, keep);
+        push_down(c, e->b, keep);
+        return;
+    }
+    unsigned m = sides_of(q, e);
+    int k = m == 1 ? 0 : m == 2 ? 1 : -1;
+    bool ok =
+        k >= 0 && q->rekey[k] && !(k ? q->rsrc : q->src)->table &&
+        (q->join->kind == SL_STREAM_JOIN_INNER || (q->join->kind == SL_STREAM_JOIN_LEFT && !k));
+    if (ok) {
+        q->side_where[k] = and_of(c, q->side_where[k], e);
+    } else {
+        *keep = and_of(c, *keep, e);
+    }
 }
 
 static bool check_query(chk_t *c) {
@@ -969,6 +1043,11 @@ static bool check_query(chk_t *c) {
         if (q->where->type.base != SQ_BOOL && q->where->type.base != SQ_NULLT) {
             return fail(c, q->where->line, q->where->col, "WHERE expects BOOLEAN, got %s",
                         tstr(q->where->type));
+        }
+        if (q->join) {
+            sl_sql_expr_t *keep = NULL;
+            push_down(c, q->where, &keep);
+            q->where = keep;
         }
     }
     bool any_agg = has_agg(q->having);

@@ -183,8 +183,16 @@ static sl_err_t prepare_row(sl_stream_ctx_t *ctx, const sl_sql_query_t *q, tls_t
         }
         sl_sql_enc_val(&t->out, q->aggs[i].arg ? q->aggs[i].arg->type : (sl_sql_type_t){0}, &v);
     }
-    return sl_stream_emit(ctx, (sl_bytes_t){(const uint8_t *)t->key.p, t->key.len},
-                          (sl_bytes_t){(const uint8_t *)t->out.p, t->out.len});
+    sl_bytes_t key = {(const uint8_t *)t->key.p, t->key.len};
+    sl_bytes_t val = {(const uint8_t *)t->out.p, t->out.len};
+    if (q->wtime_slot >= 0) { /* a window over a join: the row's time is its time column's */
+        const sl_sql_val_t *w = &t->row[q->wtime_slot];
+        if (w->null) {
+            return sl_stream_fail(ctx, "sql: the window's time column is NULL");
+        }
+        return sl_stream_emit_at(ctx, w->i, key, val);
+    }
+    return sl_stream_emit(ctx, key, val);
 }
 
 static sl_err_t prepare_fn(sl_stream_ctx_t *ctx, const sl_stream_rec_t *rec, void *user) {
@@ -266,6 +274,28 @@ static sl_err_t join_fn(sl_stream_ctx_t *ctx, const sl_stream_rec_t *left,
     json_decref(roots[0]);
     json_decref(roots[1]);
     return err;
+}
+
+/* A join side's WHERE conjuncts (slots of the side's plan): the records that pass, under their
+ * new key (side_key_fn's), for the rekey that follows; the others stop here. */
+static sl_err_t side_where_fn(sl_stream_ctx_t *ctx, const sl_stream_rec_t *rec, void *user) {
+    const side_t *sd = user;
+    const sl_sql_query_t *q = sd->q;
+    tls_t *t = row_of(q->side_plan[sd->k], rec);
+    if (!t->ok) {
+        return sl_stream_fail(ctx, "sql: %s", t->why);
+    }
+    sl_sql_eval_t ev = {.row = t->row, .mem = &t->mem};
+    sl_sql_val_t v;
+    if (!sl_sql_eval(&ev, q->side_where[sd->k], &v)) {
+        return eval_fail(ctx, &ev);
+    }
+    if (v.null || !v.i) {
+        return SL_OK;
+    }
+    sl_bytes_t key;
+    sl_err_t err = side_key_fn(ctx, rec, user, &key);
+    return err != SL_OK ? err : sl_stream_emit(ctx, key, rec->value);
 }
 
 static sl_err_t same_key(sl_stream_ctx_t *ctx, const sl_stream_rec_t *rec, void *user,
@@ -595,6 +625,7 @@ static sl_sql_plan_t *plan_of(sl_stream_builder_t *b, const sl_sql_stream_t *src
     pl->b = b;
     pl->topic = src->topic;
     pl->table = src->table;
+    pl->def = src;
     pl->ts_slot = -1;
     pl->next = plans;
     plans = pl;
@@ -615,6 +646,39 @@ static sl_sql_plan_t *plan_of(sl_stream_builder_t *b, const sl_sql_stream_t *src
     pl->node =
         src->table ? sl_stream_table(b, src->topic, &so) : sl_stream_source(b, src->topic, &so);
     return pl;
+}
+
+/* Whether streams a and b may share one source node: the same event-time rules. */
+static bool same_time_rules(const sl_sql_stream_t *a, const sl_sql_stream_t *b) {
+    return a->watermark_delay_ms == b->watermark_delay_ms && a->idle_ms == b->idle_ms &&
+           (a->timestamp && b->timestamp ? !strcmp(a->timestamp, b->timestamp)
+                                         : a->timestamp == b->timestamp);
+}
+
+/* Refuses a relation of q whose topic already has a source node in b (another query's, or the
+ * other side of q's join) made with other event-time rules: one node reads a topic once. */
+static bool time_rules_ok(sl_stream_builder_t *b, const sl_sql_query_t *q, char *err,
+                          size_t errlen) {
+    for (int k = 0; k < (q->join ? 2 : 1); k++) {
+        const sl_sql_stream_t *r = k ? q->rsrc : q->src;
+        const sl_sql_stream_t *other = NULL;
+        for (const sl_sql_plan_t *pl = plans; pl && !other; pl = pl->next) {
+            if (pl->b == b && !strcmp(pl->topic, r->topic) && pl->table == r->table) {
+                other = pl->def;
+            }
+        }
+        if (k == 1 && !other && !strcmp(q->src->topic, r->topic) && q->src->table == r->table) {
+            other = q->src;
+        }
+        if (other && !same_time_rules(other, r)) {
+            snprintf(err, errlen,
+                     "'%s' and '%s' read topic '%s' with different timestamp, watermark_delay "
+                     "or idle_timeout options; one source reads a topic once, so they must agree",
+                     other->name, r->name, r->topic);
+            return false;
+        }
+    }
+    return true;
 }
 
 /* The source of q's stream in b with q's input slots renumbered into it. */
@@ -643,6 +707,8 @@ static sl_stream_node_t *source_of(sl_stream_builder_t *b, sl_sql_query_t *q) {
 
 static void free_p(void *p);
 static const char *node_name(sl_stream_builder_t *b, const char *name, const char *what);
+static sl_err_t same_key(sl_stream_ctx_t *ctx, const sl_stream_rec_t *rec, void *user,
+                         sl_bytes_t *key);
 
 /* A join: each side's source (re-keyed by its ON column unless that is its record key) into the
  * join node, whose callback runs WHERE and SELECT (or a grouped query's prepare step). The
@@ -652,18 +718,28 @@ static sl_stream_node_t *join_of(sl_stream_builder_t *b, sl_sql_query_t *q, cons
     for (int k = 0; k < 2; k++) {
         const sl_sql_stream_t *r = k ? q->rsrc : q->src;
         q->side_plan[k] = plan_of(b, r);
-        in[k] = q->side_plan[k]->node;
-        if (q->rekey[k]) {
-            side_t *sd = sl_stream_own(b, sl_xcalloc(1, sizeof *sd), free_p);
-            sd->q = q;
-            sd->k = k;
-            in[k] = sl_stream_rekey(in[k], node_name(b, base, k ? "join-right-key" : "join-key"),
-                                    side_key_fn, sd);
-        }
     }
     q->side_map = sl_stream_own(b, sl_xcalloc(q->n_paths + 1, sizeof *q->side_map), free_p);
     for (size_t i = 0; i < q->n_paths; i++) {
         q->side_map[i] = plan_slot(q->side_plan[q->paths[i].side], &q->paths[i]);
+    }
+    for (int k = 0; k < 2; k++) {
+        in[k] = q->side_plan[k]->node;
+        if (!q->rekey[k]) {
+            continue;
+        }
+        side_t *sd = sl_stream_own(b, sl_xcalloc(1, sizeof *sd), free_p);
+        sd->q = q;
+        sd->k = k;
+        sl_stream_key_fn *key_fn = side_key_fn;
+        if (q->side_where[k]) { /* filter and key in one map; the rekey keeps that key */
+            remap(q->side_where[k], q->side_map);
+            in[k] = sl_stream_map(in[k], node_name(b, base, k ? "join-right-where" : "join-where"),
+                                  side_where_fn, sd);
+            key_fn = same_key;
+        }
+        in[k] = sl_stream_rekey(in[k], node_name(b, base, k ? "join-right-key" : "join-key"),
+                                key_fn, sd);
     }
     q->plan = q->side_plan[0];
     const char *name = node_name(b, base, "join");
@@ -717,6 +793,9 @@ sl_err_t sl_sql_compile(sl_sql_stmt_t *s, sl_stream_builder_t *b, sl_sql_row_fn 
     }
     /* Node names (and so internal topics) come from the target stream, or "select". */
     const char *base = s->name ? s->name : "select";
+    if (!time_rules_ok(b, q, err, errlen)) {
+        return SL_ERR_INVAL;
+    }
     sl_stream_node_t *n;
     if (q->join) {
         n = join_of(b, q, base);
@@ -727,7 +806,10 @@ sl_err_t sl_sql_compile(sl_sql_stmt_t *s, sl_stream_builder_t *b, sl_sql_row_fn 
     }
     if (q->grouped) {
         n = sl_stream_rekey(n, node_name(b, base, "group-by"), same_key, q);
-        sl_stream_window_t w = {.emit_changes = q->emit == SQ_EMIT_CHANGES};
+        /* Over a join, the windows wait for the join's GRACE too: a joined row may come that
+         * much behind the join's watermark. */
+        sl_stream_window_t w = {.emit_changes = q->emit == SQ_EMIT_CHANGES,
+                                .grace_ms = q->join && !q->rsrc->table ? q->grace_ms : 0};
         sl_stream_agg_t agg = {.state_bytes = q->state_bytes ? q->state_bytes : 8,
                                .step = step_fn,
                                .merge = merge_fn,
@@ -813,6 +895,10 @@ static void explain_join(const sl_sql_query_t *q, const char *base, FILE *f) {
         const sl_sql_stream_t *r = k ? q->rsrc : q->src;
         const sl_sql_path_t *kp = &q->paths[q->key_slot[k]];
         explain_source(q, r, k, f);
+        if (q->side_where[k]) {
+            fprintf(f, "  map   %s-%s (WHERE on %s's columns, before the join)\n", base,
+                    k ? "join-right-where" : "join-where", q->alias[k]);
+        }
         if (q->rekey[k]) {
             fprintf(f, "  rekey %s-%s (repartition topic; key = %s.%s)\n", base,
                     k ? "join-right-key" : "join-key", q->alias[k], kp->steps[0]);
@@ -859,6 +945,11 @@ void sl_sql_explain(const sl_sql_stmt_t *s, FILE *f) {
         }
         if (q->wkind == SQ_W_SESSION) {
             fprintf(f, " gap %lld ms", (long long)q->gap_ms);
+        }
+        if (q->wtime_slot >= 0) {
+            const sl_sql_path_t *tp = &q->paths[q->wtime_slot];
+            fprintf(f, " on %s.%s, grace %lld ms", q->alias[tp->side], tp->steps[0],
+                    (long long)(q->rsrc->table ? 0 : q->grace_ms));
         }
         fprintf(f, ", emit %s, %zu aggregate%s, %zu state bytes per group%s)\n",
                 q->emit == SQ_EMIT_CHANGES || q->wkind == SQ_W_NONE ? "changes" : "final",

@@ -284,7 +284,8 @@ typedef struct sl_sql_plan {
     sl_sql_path_t *paths;
     size_t n_paths, cap;
     int ts_slot;
-    bool table; /* the node is an sl_stream_table */
+    bool table;                 /* the node is an sl_stream_table */
+    const sl_sql_stream_t *def; /* the stream whose time rules the node took */
     struct sl_sql_plan *next;
 } sl_sql_plan_t;
 
@@ -298,12 +299,15 @@ struct sl_sql_query {
     sl_sql_from_t *join; /* a join (from->n == 2), else NULL */
     /* filled by check.c */
     const sl_sql_stream_t *src;
-    const sl_sql_stream_t *rsrc; /* a join's right relation (src is the left one) */
-    const char *alias[2];        /* the names the relations go by (alias, else the name) */
-    int key_slot[2];             /* a join: the slots of the ON columns of each side */
-    int64_t within_ms, grace_ms; /* a windowed join (within_ms >= 0), else within_ms = -1 */
-    bool rekey[2];               /* a join side re-keyed by its ON column (not its record key) */
-    sl_sql_path_t *paths;        /* input slots, decoded from each record */
+    const sl_sql_stream_t *rsrc;  /* a join's right relation (src is the left one) */
+    const char *alias[2];         /* the names the relations go by (alias, else the name) */
+    int key_slot[2];              /* a join: the slots of the ON columns of each side */
+    int64_t within_ms, grace_ms;  /* a windowed join (within_ms >= 0), else within_ms = -1 */
+    bool rekey[2];                /* a join side re-keyed by its ON column (not its record key) */
+    sl_sql_expr_t *side_where[2]; /* a join: WHERE conjuncts over one re-keyed side only, run
+                                   * on that side before the join (NULL: none) */
+    int wtime_slot;               /* a window over a join: the input slot of its time column */
+    sl_sql_path_t *paths;         /* input slots, decoded from each record */
     size_t n_paths;
     sl_sql_expr_t **out; /* output expressions (over input slots, or post slots when grouped) */
     const char **out_names;

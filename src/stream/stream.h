@@ -208,6 +208,11 @@ const char *sl_stream_graph_check(sl_stream_builder_t *b);
 
 /* Passes a record (the current timestamp, the given key and value) to every downstream node. */
 SL_MUST_USE sl_err_t sl_stream_emit(sl_stream_ctx_t *ctx, sl_bytes_t key, sl_bytes_t value);
+/* sl_stream_emit with event time ts_ms instead of the current record's (a windowed aggregate
+ * downstream assigns the record to windows by it). A time behind the watermark of the task that
+ * receives it makes the record late there. */
+SL_MUST_USE sl_err_t sl_stream_emit_at(sl_stream_ctx_t *ctx, int64_t ts_ms, sl_bytes_t key,
+                                       sl_bytes_t value);
 /* n zeroed bytes that live until the input record is done. */
 void *sl_stream_scratch(sl_stream_ctx_t *ctx, size_t n);
 /* Records a message for the dead-letter headers; returns SL_ERR_INVAL for the callback to return.

@@ -91,6 +91,11 @@ sl_err_t sl_stream_emit(sl_stream_ctx_t *ctx, sl_bytes_t key, sl_bytes_t value) 
     return to_children(ctx->t, ctx->node, &r);
 }
 
+sl_err_t sl_stream_emit_at(sl_stream_ctx_t *ctx, int64_t ts_ms, sl_bytes_t key, sl_bytes_t value) {
+    sl_stream_rec_t r = {key, value, ts_ms, NULL, -1, -1};
+    return to_children(ctx->t, ctx->node, &r);
+}
+
 void *sl_stream_scratch(sl_stream_ctx_t *ctx, size_t n) {
     return sl_arena_alloc(&ctx->t->scratch, n ? n : 1);
 }

@@ -7,9 +7,16 @@
       loads INPUT (what `sluice bench --nexmark` wrote, plus the flush bids) into an in-memory
       SQLite database, runs QUERY's batch equivalent there (a window is a GROUP BY on its
       computed start) and compares it with OUTPUT read under read_committed, row for row: every
-      reference row exactly once, nothing else. QUERY is q0, q1, q2, q5-counts, q5 or q7.
-The reference is independent of the stream engine: SQLite does the arithmetic, the grouping and
-the window assignment; only the window rule (epoch-aligned starts) is shared."""
+      reference row exactly once, nothing else. QUERY is q0, q1, q2, q5-counts, q5, q7, q3, q8,
+      q4-closed, q4, q6-closed or q6.
+      q4 and q6 are running averages (one row per closed auction, in the order the closed auctions
+      reach the aggregate, which the engine does not fix): per group the rows must carry the counts
+      1..n exactly once each, and the row of count n the reference's average.
+The flush also writes people and auctions (negative ids, sellers no one is) past the last event,
+one set per partition, so the joins' watermarks move on and their windows close; they match
+nothing. The reference is independent of the stream engine: SQLite does the arithmetic, the
+joins, the grouping and the window assignment; only the window rule (epoch-aligned starts) is
+shared."""
 import collections
 import json
 import sqlite3
@@ -37,6 +44,36 @@ REFERENCE = {
              counts AS (SELECT auction, (dateTime / 2000 - k) * 2000 AS wstart, COUNT(*) AS num
                         FROM bid, hop GROUP BY auction, wstart)
         SELECT wstart, MAX(num) AS maxn, COUNT(*) AS auctions FROM counts GROUP BY wstart""",
+    "q3": """
+        SELECT p.name, p.city, p.state, a.id FROM auction a JOIN person p ON a.seller = p.id
+        WHERE a.category = 10 AND p.state IN ('OR', 'ID', 'CA')""",
+    # A person and an auction of theirs in the same 10 s window; one row per person and window.
+    "q8": """
+        SELECT DISTINCT p.id, p.name, p.dateTime / 10000 * 10000 AS starttime
+        FROM person p JOIN auction a ON p.id = a.seller
+        WHERE p.dateTime / 10000 = a.dateTime / 10000""",
+    "q4-closed": """
+        SELECT a.id AS auction, a.category, MAX(b.price) AS price FROM auction a
+        JOIN bid b ON a.id = b.auction
+        WHERE b.dateTime >= a.dateTime AND b.dateTime <= a.expires GROUP BY a.id""",
+    "q4": """
+        WITH closed AS (SELECT a.id, a.category, MAX(b.price) AS price FROM auction a
+                        JOIN bid b ON a.id = b.auction
+                        WHERE b.dateTime >= a.dateTime AND b.dateTime <= a.expires
+                        GROUP BY a.id)
+        SELECT category, AVG(price) AS avg_price, COUNT(*) AS auctions FROM closed
+        GROUP BY category""",
+    "q6-closed": """
+        SELECT a.id AS auction, a.seller, MAX(b.price) AS price FROM auction a
+        JOIN bid b ON a.id = b.auction
+        WHERE b.dateTime >= a.dateTime AND b.dateTime <= a.expires GROUP BY a.id""",
+    "q6": """
+        WITH closed AS (SELECT a.id, a.seller, MAX(b.price) AS price FROM auction a
+                        JOIN bid b ON a.id = b.auction
+                        WHERE b.dateTime >= a.dateTime AND b.dateTime <= a.expires
+                        GROUP BY a.id)
+        SELECT seller, AVG(price) AS avg_price, COUNT(*) AS auctions FROM closed
+        GROUP BY seller""",
     "q7": """
         SELECT dateTime / 10000 * 10000 AS window_start,
                dateTime / 10000 * 10000 + 10000 AS window_end, MAX(price) AS price,
@@ -46,6 +83,9 @@ REFERENCE = {
 # Windowed queries: the column holding the window start (rows of windows past the last real
 # event hold flush bids only and are not compared).
 WINDOW_COL = {"q5": "wstart", "q7": "window_start"}
+# Running aggregates: the group column (their rows are checked by count, see the module comment).
+RUNNING = {"q4": "category", "q6": "seller"}
+FLUSH_JOIN = 40  # flush people and auctions per flush, spread over the partitions
 
 
 def read_all(broker, topic, committed):
@@ -74,12 +114,43 @@ def reference(events, query):
                "channel TEXT, url TEXT, dateTime INTEGER, extra TEXT)")
     db.executemany("INSERT INTO bid VALUES (?, ?, ?, ?, ?, ?, ?)",
                    [[e[c] for c in COLS] for e in events if e["event_type"] == 2])
+    db.execute("CREATE TABLE person (id INTEGER, name TEXT, city TEXT, state TEXT, "
+               "dateTime INTEGER)")
+    db.executemany("INSERT INTO person VALUES (?, ?, ?, ?, ?)",
+                   [[e[c] for c in ("id", "name", "city", "state", "dateTime")]
+                    for e in events if e["event_type"] == 0])
+    db.execute("CREATE TABLE auction (id INTEGER, seller INTEGER, category INTEGER, "
+               "dateTime INTEGER, expires INTEGER)")
+    db.executemany("INSERT INTO auction VALUES (?, ?, ?, ?, ?)",
+                   [[e[c] for c in ("id", "seller", "category", "dateTime", "expires")]
+                    for e in events if e["event_type"] == 1])
     cur = db.execute(REFERENCE[query])
     names = [d[0] for d in cur.description]
     rows = [dict(zip(names, r)) for r in cur.fetchall()]
-    last = max(e["dateTime"] for e in events if e["event_type"] != 2 or
-               e["auction"] != FLUSH_AUCTION)
+    last = max(e["dateTime"] for e in events if not is_flush(e))
     return rows, last
+
+
+def is_flush(e):
+    return e["auction"] == FLUSH_AUCTION if e["event_type"] == 2 else e["id"] < 0
+
+
+def running(rows, group):
+    """A running aggregate's rows as checked: every row by (group, count), the last one whole."""
+    last = {}
+    for r in rows:
+        if r["auctions"] >= last.get(r[group], {"auctions": 0})["auctions"]:
+            last[r[group]] = r
+    return [r if last[r[group]] is r else {group: r[group], "auctions": r["auctions"]}
+            for r in rows]
+
+
+def running_ref(rows, group):
+    """The rows a running aggregate emits, from the final rows of the reference."""
+    out = []
+    for r in rows:
+        out += [{group: r[group], "auctions": k} for k in range(1, r["auctions"])] + [r]
+    return out
 
 
 def canon(rows):
@@ -103,6 +174,15 @@ def main():
                  "channel": "flush", "url": "", "dateTime": t, "extra": ""}
             p.produce(topic, json.dumps(v, separators=(",", ":")).encode(), key=b"0",
                       partition=part, timestamp=t)
+        for i in range(1, FLUSH_JOIN + 1):  # ids the real events never use; sellers no one is
+            t = last + ahead
+            pv = {"event_type": 0, "id": -i, "name": "flush", "city": "flush", "state": "OR",
+                  "dateTime": t, "extra": ""}
+            av = {"event_type": 1, "id": -i, "seller": -1000 - i, "category": 10,
+                  "dateTime": t, "expires": t + 1, "extra": ""}
+            for v in (pv, av):
+                p.produce(topic, json.dumps(v, separators=(",", ":")).encode(),
+                          key=str(-i).encode(), partition=i % nparts, timestamp=t)
         assert p.flush(30) == 0
         return
     topic, query, out, timeout = sys.argv[3], sys.argv[4], sys.argv[5], float(sys.argv[6])
@@ -111,7 +191,9 @@ def main():
     keep = (lambda r: r[WINDOW_COL[query]] <= last) if query in WINDOW_COL else \
         (lambda r: r.get("auction") != FLUSH_AUCTION) if query == "q5-counts" else \
         (lambda r: True)
-    want = canon(r for r in rows if keep(r))
+    shape = (lambda rs: running(list(rs), RUNNING[query])) if query in RUNNING else list
+    want = [r for r in rows if keep(r)]
+    want = canon(running_ref(want, RUNNING[query]) if query in RUNNING else want)
     deadline = time.time() + timeout
     while True:
         got = [json.loads(m.value()) for m in read_all(broker, out, True)[0]]
@@ -120,8 +202,8 @@ def main():
             break
         time.sleep(1)
     time.sleep(1)  # anything past the expected total is a duplicate: read it too
-    got = canon(g for g in (json.loads(m.value()) for m in read_all(broker, out, True)[0])
-                if keep(g))
+    got = canon(shape(g for g in (json.loads(m.value()) for m in read_all(broker, out, True)[0])
+                      if keep(g)))
     missing, extra = want - got, got - want
     print("%s: %d rows expected, %d got, %d missing, %d unexpected or duplicated" %
           (query, sum(want.values()), sum(got.values()), sum(missing.values()),

@@ -122,12 +122,23 @@ static const struct {
     {"SELECT e.qty FROM ev e JOIN users u ON upper(e.user) = u.uid",
      "line 1, column 40: ON compares columns"},
     {"SELECT count(*) FROM ev e JOIN users u ON e.user = u.uid "
-     "GROUP BY TUMBLE(e.ts, INTERVAL '1' SECOND)",
-     "line 1, column 67: a window over a JOIN's output is not supported yet"},
+     "GROUP BY SESSION(e.ts, INTERVAL '1' SECOND)",
+     "line 1, column 67: a window over a JOIN's output is TUMBLE or HOP"},
+    {"SELECT count(*) FROM ev e JOIN users u ON e.user = u.uid "
+     "GROUP BY TUMBLE(e.user, INTERVAL '1' SECOND)",
+     "line 1, column 74: the window's time column must be a TIMESTAMP or BIGINT (epoch ms) "
+     "column, got VARCHAR"},
+    {"SELECT count(*) FROM ev e JOIN users u ON e.user = u.uid "
+     "GROUP BY TUMBLE(e.ts + INTERVAL '1' SECOND, INTERVAL '1' SECOND)",
+     "line 1, column 74: the window's time column must be a column of one side of the JOIN"},
+    {"SELECT count(*) FROM ev e JOIN users u ON e.user = u.uid "
+     "GROUP BY TUMBLE(u.nope, INTERVAL '1' SECOND)",
+     "line 1, column 74: unknown column 'nope' in table 'users'"},
     {"SELECT * FROM ev e JOIN clicks c WITHIN INTERVAL '1' SECOND ON e.user = c.user",
      "line 1, column 8: SELECT * gives two columns named 'user'"},
-    {"SELECT a.qty FROM ev a JOIN ev b WITHIN INTERVAL '1' SECOND ON a.user = b.user",
-     "line 1, column 29: a stream joined with itself (topic 'events' on both sides)"},
+    {"CREATE STREAM kd (a INT, b INT) WITH (topic='kd', key='a');\n"
+     "SELECT x.b FROM kd x JOIN kd y WITHIN INTERVAL '1' SECOND ON x.a = y.a",
+     "line 2, column 62: both sides read topic 'kd' and are keyed by their record key"},
     {"SELECT e.qty FROM ev e LEFT JOIN users u e.user = u.uid",
      "line 1, column 42: syntax error at 'e'"},
 };
@@ -653,7 +664,9 @@ TEST(sql_join_graphs) {
     CHECK(strstr(g, "table   users (topic 'users', json; 3 slots decoded: uid, name, tier;"));
     CHECK(strstr(g, "(keyed by u.uid already)"));
     CHECK(strstr(g, "join  enriched-join (stream-table, left)"));
-    CHECK(strstr(g, "(join) WHERE, 4 output columns"));
+    /* WHERE over the preserved side of a LEFT join runs before the join */
+    CHECK(strstr(g, "map   enriched-join-where (WHERE on e's columns, before the join)"));
+    CHECK(strstr(g, "(join) 4 output columns"));
     CHECK(strstr(g, "sink  topic 'en'"));
     explain(
         "CREATE STREAM pairs WITH (topic='pr') AS SELECT e.user, c.ad FROM ev e FULL OUTER JOIN "
@@ -663,6 +676,25 @@ TEST(sql_join_graphs) {
     CHECK(strstr(g, "rekey pairs-join-key (repartition topic; key = e.user)"));
     CHECK(strstr(g, "rekey pairs-join-right-key (repartition topic; key = c.user)"));
     CHECK(strstr(g, "join  pairs-join (windowed, full outer, within 2000 ms, grace 500 ms)"));
+    /* Only conditions on a side whose rows are never NULL-extended run before the join. */
+    explain("CREATE STREAM lj WITH (topic='lj') AS SELECT e.qty FROM ev e LEFT JOIN clicks c "
+            "WITHIN INTERVAL '2' SECOND ON e.user = c.user WHERE c.ad > 1 AND e.qty > 0",
+            g, sizeof g);
+    CHECK(strstr(g, "map   lj-join-where (WHERE on e's columns, before the join)"));
+    CHECK(!strstr(g, "lj-join-right-where"));
+    CHECK(strstr(g, "(join) WHERE, 1 output columns"));
+    explain("CREATE STREAM fj WITH (topic='fj') AS SELECT e.qty FROM ev e FULL JOIN clicks c "
+            "WITHIN INTERVAL '2' SECOND ON e.user = c.user WHERE c.ad > 1 AND e.qty > 0",
+            g, sizeof g);
+    CHECK(!strstr(g, "join-where") && !strstr(g, "join-right-where"));
+    CHECK(strstr(g, "(join) WHERE, 1 output columns"));
+    explain("CREATE STREAM ij WITH (topic='ij') AS SELECT e.qty FROM ev e JOIN clicks c "
+            "WITHIN INTERVAL '2' SECOND ON e.user = c.user WHERE c.ad > 1 AND e.qty > 0 "
+            "AND (e.qty > c.ad OR c.ad IS NULL)",
+            g, sizeof g);
+    CHECK(strstr(g, "map   ij-join-where (WHERE on e's columns, before the join)"));
+    CHECK(strstr(g, "map   ij-join-right-where (WHERE on c's columns, before the join)"));
+    CHECK(strstr(g, "(join) WHERE, 1 output columns")); /* the condition on both sides stays */
     explain("CREATE STREAM per_tier WITH (topic='pt') AS SELECT u.tier, count(*) AS n, "
             "sum(e.qty) AS q FROM ev e JOIN users u ON e.user = u.uid GROUP BY u.tier",
             g, sizeof g);
@@ -736,13 +768,14 @@ TEST(sql_stream_table_left_join_runs_in_tasks) {
     CHECK(sl_stream_task_process(t1, (size_t)tab, &u, 0) == SL_OK);
     const char *in[] = {
         "{\"user\":\"ann\",\"qty\":3,\"ts\":10}", "{\"user\":\"bob\",\"qty\":1,\"ts\":11}",
-        "{\"user\":\"ann\",\"qty\":0,\"ts\":12}", /* WHERE drops it after the join */
+        "{\"user\":\"ann\",\"qty\":0,\"ts\":12}", /* WHERE drops it before the join */
         "{\"qty\":4,\"ts\":13}",                  /* a NULL key matches nothing */
     };
     for (int i = 0; i < 4; i++) {
         sl_stream_rec_t r = jrec(in[i], i);
         CHECK(sl_stream_task_process(t0, 0, &r, 0) == SL_OK);
     }
+    CHECK_EQ_INT(count_topic("app-en-join-key-repartition"), 3);
     int failed = 0;
     feed_in(t1, (size_t)rk, "app-en-join-key-repartition", 0, N_ROUT, &failed);
     CHECK(!failed);
@@ -875,6 +908,134 @@ TEST(sql_group_by_over_a_join_runs_in_tasks) {
     sl_stream_task_free(t0);
     sl_stream_task_free(t1);
     sl_stream_task_free(t2);
+    sl_stream_builder_free(b);
+    sl_sql_stmts_free(list);
+    sl_sql_catalog_free(c);
+}
+
+TEST(sql_window_over_a_windowed_join_runs_in_tasks) {
+    /* A self-join of one topic (two streams over it), WHERE split between the sides, and a
+     * tumbling window over the joined rows on the right side's time column. */
+    N_ROUT = 0;
+    sl_sql_catalog_t *c = catalog();
+    sl_sql_stmt_t *list;
+    sl_stream_builder_t *b = compiled(
+        c,
+        "CREATE STREAM buys (user VARCHAR, ad BIGINT, ts BIGINT, cost DOUBLE)\n"
+        "  WITH (topic='clicks', timestamp='ts');\n"
+        "CREATE STREAM wj WITH (topic='wj') AS SELECT c.user, window_start AS ws, COUNT(*) AS n, "
+        "MAX(v.cost) AS top FROM clicks c JOIN buys v WITHIN INTERVAL '1' SECOND "
+        "GRACE INTERVAL '2' SECOND ON c.user = v.user WHERE c.ad = 1 AND v.ad = 2 AND "
+        "c.ts <= v.ts GROUP BY c.user, TUMBLE(v.ts, INTERVAL '10' SECOND)",
+        &list);
+    CHECK(b != NULL);
+    if (!b) {
+        sl_sql_catalog_free(c);
+        return;
+    }
+    CHECK_EQ_INT(b->n_subtopologies, 3); /* clicks; the join; the aggregate */
+    char g[2048];
+    FILE *f = fmemopen(g, sizeof g, "w");
+    sl_sql_explain(sl_sql_stmt_next(list), f);
+    fclose(f);
+    CHECK(strstr(g, "map   wj-join-where (WHERE on c's columns, before the join)"));
+    CHECK(strstr(g, "map   wj-join-right-where (WHERE on v's columns, before the join)"));
+    CHECK(strstr(g, "(join) wj-prepare (WHERE, 1 key, 2 aggregate arguments)"));
+    CHECK(strstr(g, "tumbling size 10000 ms on v.ts, grace 2000 ms"));
+    int st_src = -1, st_j = -1;
+    for (int st = 0; st < b->n_subtopologies; st++) {
+        sl_stream_node_t *r[4];
+        if (root_of(b, st, SL_NODE_SOURCE, "clicks") >= 0) {
+            st_src = st;
+        } else if (sl_graph_roots(b, st, r, 4) == 2) {
+            st_j = st; /* the join reads two repartition topics, the aggregate one */
+        }
+    }
+    CHECK(st_src >= 0 && st_j >= 0);
+    sl_stream_task_t *ts = sl_stream_task_new(b, st_src, 0, &TCONF, 0);
+    sl_stream_task_t *tj = sl_stream_task_new(b, st_j, 0, &TCONF, 0);
+    const char *in[] = {
+        "{\"user\":\"ann\",\"ad\":1,\"ts\":1000}",              /* a click (left) */
+        "{\"user\":\"ann\",\"ad\":2,\"ts\":1500,\"cost\":2.5}", /* a buy (right): pair */
+        "{\"user\":\"ann\",\"ad\":2,\"ts\":12500,\"cost\":9}",  /* too far from the click */
+        "{\"user\":\"bob\",\"ad\":3,\"ts\":1600}",              /* neither side */
+        "{\"user\":\"bob\",\"ad\":1,\"ts\":2000}",              /* a click, no buy */
+    };
+    for (int i = 0; i < 5; i++) {
+        sl_stream_rec_t r = jrec(in[i], i);
+        r.topic = "clicks";
+        CHECK(sl_stream_task_process(ts, 0, &r, 0) == SL_OK);
+    }
+    /* Each record goes to the side(s) whose WHERE it passes, keyed by user, only there. */
+    CHECK_EQ_INT(count_topic("app-wj-join-key-repartition"), 2);
+    CHECK_EQ_INT(count_topic("app-wj-join-right-key-repartition"), 2);
+    int failed = 0, end = N_ROUT;
+    int lin = root_of(b, st_j, SL_NODE_REKEY, NULL);
+    sl_stream_node_t *roots[4];
+    sl_graph_roots(b, st_j, roots, 4);
+    size_t left = strstr(roots[lin]->name, "right") ? 1 - (size_t)lin : (size_t)lin;
+    feed_in(tj, left, "app-wj-join-key-repartition", 0, end, &failed);
+    feed_in(tj, 1 - left, "app-wj-join-right-key-repartition", 0, end, &failed);
+    CHECK(!failed);
+    /* One joined row, ann's click and buy, to the aggregate at the buy's time (the window's
+     * time column), not the join's. */
+    CHECK_EQ_INT(count_topic("app-wj-group-by-repartition"), 1);
+    for (int i = end; i < N_ROUT; i++) {
+        if (!strcmp(ROUT[i].topic, "app-wj-group-by-repartition")) {
+            CHECK_EQ_INT(ROUT[i].ts, 1500);
+        }
+    }
+    sl_stream_task_free(ts);
+    sl_stream_task_free(tj);
+    sl_stream_builder_free(b);
+    sl_sql_stmts_free(list);
+    sl_sql_catalog_free(c);
+}
+
+TEST(sql_streams_over_one_topic_share_its_time_rules) {
+    /* One source node reads a topic: two streams over it must agree on event time, in one query
+     * (a join of both) or across the queries of a pipeline. */
+    const char *srcs[] = {
+        "CREATE STREAM b2 (user VARCHAR, ad BIGINT, at BIGINT) WITH (topic='clicks', "
+        "timestamp='at');\n"
+        "SELECT c.ad FROM clicks c JOIN b2 v WITHIN INTERVAL '1' SECOND ON c.user = v.user",
+        "CREATE STREAM b2 (user VARCHAR, ad BIGINT, ts BIGINT) WITH (topic='clicks', "
+        "timestamp='ts', watermark_delay='1s');\n"
+        "SELECT c.ad FROM b2 c JOIN clicks v WITHIN INTERVAL '1' SECOND ON c.user = v.user",
+    };
+    const char *want[] = {"'clicks' and 'b2' read topic 'clicks' with different timestamp",
+                          "'b2' and 'clicks' read topic 'clicks' with different timestamp"};
+    for (size_t i = 0; i < SL_ARRAY_LEN(srcs); i++) {
+        sl_sql_catalog_t *c = catalog();
+        char err[SL_ERRLEN] = "";
+        sl_sql_stmt_t *list = sl_sql_parse(c, srcs[i], err, sizeof err);
+        CHECK(list != NULL);
+        sl_stream_builder_t *b = sl_stream_builder_new();
+        CHECK(list && sl_sql_compile(sl_sql_stmt_next(list), b, NULL, NULL, "o", err, sizeof err) ==
+                          SL_ERR_INVAL);
+        if (!strstr(err, want[i])) {
+            fprintf(stderr, "  got: %s\n", err);
+        }
+        CHECK(strstr(err, want[i]) != NULL);
+        sl_stream_builder_free(b);
+        sl_sql_stmts_free(list);
+        sl_sql_catalog_free(c);
+    }
+    /* Across queries: the second query's stream disagrees with the source the first one made. */
+    sl_sql_catalog_t *c = catalog();
+    char err[SL_ERRLEN] = "";
+    sl_sql_stmt_t *list =
+        sl_sql_parse(c,
+                     "CREATE STREAM b2 (user VARCHAR, ad BIGINT) WITH (topic='clicks');\n"
+                     "SELECT ad FROM clicks; SELECT ad FROM b2",
+                     err, sizeof err);
+    CHECK(list != NULL);
+    sl_stream_builder_t *b = sl_stream_builder_new();
+    const sl_sql_stmt_t *q1 = list ? sl_sql_stmt_next(list) : NULL;
+    CHECK(q1 && sl_sql_compile((sl_sql_stmt_t *)q1, b, NULL, NULL, "o1", err, sizeof err) == SL_OK);
+    CHECK(q1 && sl_sql_compile(sl_sql_stmt_next(q1), b, NULL, NULL, "o2", err, sizeof err) ==
+                    SL_ERR_INVAL);
+    CHECK(strstr(err, "'clicks' and 'b2' read topic 'clicks'") != NULL);
     sl_stream_builder_free(b);
     sl_sql_stmts_free(list);
     sl_sql_catalog_free(c);
