@@ -193,16 +193,17 @@ static void set_isr(mtopic_t *t, int32_t p, int64_t epoch, const sl_meta_assign_
     if (in->leader >= 0 && !has_id(a->replicas, a->n_replicas, in->leader)) {
         return;
     }
-    int32_t n = 0;
+    int32_t isr[SL_META_MAX_REPLICAS], n = 0;
     for (int32_t i = 0; i < in->n_replicas; i++) {
         if (has_id(a->replicas, a->n_replicas, in->replicas[i]) &&
-            !has_id(a->isr, n, in->replicas[i])) {
-            a->isr[n++] = in->replicas[i];
+            !has_id(isr, n, in->replicas[i])) {
+            isr[n++] = in->replicas[i];
         }
     }
-    if (in->leader >= 0 && !has_id(a->isr, n, in->leader)) {
+    if (in->leader >= 0 && !has_id(isr, n, in->leader)) {
         return;
     }
+    memcpy(a->isr, isr, (size_t)n * sizeof *isr);
     a->n_isr = n;
     a->leader = in->leader;
     a->epoch = in->epoch;
