@@ -74,6 +74,10 @@ typedef struct sl_replicator {
     bool stopping;
     fetcher_t *fetchers;
     uint64_t next_shrink_ms;
+    /* Loop only. Fetchers are looked at (which walks the partitions) only after something that
+     * can make one ready: roles refreshed, a response, a follower's sync, a retry timer. */
+    bool kick;
+    bool roles_changed; /* a fetcher may be needed for a new leader */
 } sl_replicator_t;
 
 /* ---- pure helpers ---- */
@@ -284,9 +288,19 @@ static void refresh_topic(sl_topic_t *t, void *opaque) {
     }
 }
 
+static sl_replicator_t *replicator(sl_broker_t *b);
+
 void sl_replica_refresh(sl_broker_t *b) {
     refresh_ctx_t c = {b, sl_cluster_registered(b), sl_mono_ms()};
     sl_topics_each(b, refresh_topic, &c);
+    sl_replicator_t *rp = replicator(b);
+    rp->kick = rp->roles_changed = true;
+}
+
+void sl_replica_synced(sl_broker_t *b, sl_partition_t *p) {
+    if (p->repl && p->repl->following && b->replicator) {
+        b->replicator->kick = true;
+    }
 }
 
 /* ---- the leader's side ---- */
@@ -592,7 +606,8 @@ static void *fetcher_main(void *arg) {
 static void on_efd(sl_loop_t *loop, int fd, void *data, unsigned events) {
     (void)loop;
     (void)events;
-    (void)data;
+    sl_replicator_t *rp = data;
+    rp->kick = true;
     uint64_t n;
     if (read(fd, &n, sizeof n) < 0 && errno != EAGAIN) {
         sl_log(SL_LOG_ERROR, "replica", "msg=\"eventfd read: %s\"", strerror(errno));
@@ -603,7 +618,10 @@ static void on_efd(sl_loop_t *loop, int fd, void *data, unsigned events) {
 static void on_retry(sl_loop_t *loop, uint64_t id, void *data) {
     (void)loop;
     (void)id;
-    (void)data; /* only wakes the loop: before-sleep polls */
+    sl_broker_t *b = data;
+    if (b->replicator) {
+        b->replicator->kick = true; /* before-sleep polls */
+    }
 }
 
 static sl_replicator_t *replicator(sl_broker_t *b) {
@@ -891,10 +909,19 @@ void sl_replica_poll(sl_broker_t *b) {
     }
     sl_replicator_t *rp = replicator(b);
     uint64_t now = sl_mono_ms();
+    if (now >= rp->next_shrink_ms) {
+        rp->next_shrink_ms = now + SHRINK_CHECK_MS;
+        shrink_ctx_t sc = {b, now};
+        sl_topics_each(b, shrink_topic, &sc);
+    }
+    if (!rp->kick) {
+        return;
+    }
+    rp->kick = false;
     /* Leaders this broker follows anything on get a fetcher. */
     sl_mbroker_t bs[SL_MSTATE_MAX_BROKERS];
     size_t nb = sl_cluster_brokers(b, bs, SL_MSTATE_MAX_BROKERS);
-    for (size_t i = 0; i < nb; i++) {
+    for (size_t i = 0; i < nb && rp->roles_changed; i++) {
         if (bs[i].id == self_id(b)) {
             continue;
         }
@@ -923,13 +950,14 @@ void sl_replica_poll(sl_broker_t *b) {
                 f->ok && (f->kind == K_FETCH ? handle_fetch_resp(b, f) : handle_epoch_resp(b, f));
             if (!ok) {
                 f->retry_at_ms = now + RETRY_MS;
-                (void)sl_loop_timer(b->loop, RETRY_MS, on_retry, NULL);
+                (void)sl_loop_timer(b->loop, RETRY_MS, on_retry, b);
             }
             pthread_mutex_lock(&rp->mu);
             f->state = F_IDLE;
             pthread_mutex_unlock(&rp->mu);
         }
         if (now < f->retry_at_ms) {
+            (void)sl_loop_timer(b->loop, f->retry_at_ms - now, on_retry, b); /* kicks again */
             continue;
         }
         sl_mbroker_t lb;
@@ -952,11 +980,7 @@ void sl_replica_poll(sl_broker_t *b) {
         }
         pthread_mutex_unlock(&rp->mu);
     }
-    if (now >= rp->next_shrink_ms) {
-        rp->next_shrink_ms = now + SHRINK_CHECK_MS;
-        shrink_ctx_t sc = {b, now};
-        sl_topics_each(b, shrink_topic, &sc);
-    }
+    rp->roles_changed = false;
 }
 
 void sl_replica_stop(sl_broker_t *b) {

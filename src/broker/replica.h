@@ -64,6 +64,8 @@ void sl_replica_refresh(sl_broker_t *b);
 /* Loop work: handles fetch responses, sends next fetches once appends are durable, shrinks the
  * ISR of lagging followers. Called from before-sleep. */
 void sl_replica_poll(sl_broker_t *b);
+/* A group-commit sync of `p` completed (wait.c): its fetcher may be ready to fetch again. */
+void sl_replica_synced(sl_broker_t *b, sl_partition_t *p);
 /* Stops the fetcher threads (broker shutdown). */
 void sl_replica_stop(sl_broker_t *b);
 /* Frees a partition's replica state (partition close). */

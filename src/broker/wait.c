@@ -237,6 +237,7 @@ void sl_broker_sync_done(void *token, int rc, uint64_t duration_us, void *opaque
     sl_partition_t *p = token;
     sl_histo_observe_us(b->m_fsync, duration_us);
     p->sync_inflight = false;
+    sl_replica_synced(b, p); /* a follower's next fetch may go */
     if (sl_plog_sync_end(p->plog, p->sync_target, rc) != SL_OK) {
         sl_log(SL_LOG_ERROR, "storage", "topic=%s partition=%d op=sync err=\"%s\"", p->topic->name,
                p->index, sl_err_str(rc));
