@@ -4,7 +4,8 @@
 # acks=all (idempotent) are on every broker's disk, byte for byte; kill -9 of the partition
 # leader under load elects a new leader from the ISR, which serves within seconds; the killed
 # broker comes back, truncates what diverged, catches up and rejoins the ISR; a checker then
-# reads everything back: no acknowledged record lost or moved, none twice, no gaps.
+# reads everything back: no acknowledged record lost or moved, none twice, no gaps; with
+# min.insync.replicas above the live ISR, acks=all is refused (NOT_ENOUGH_REPLICAS).
 source "$(dirname "$0")/lib/cluster.sh"
 C="$(dirname "$0")/repl_client.py"
 cluster_init 3 --set broker.session.timeout.ms=1500 --set broker.heartbeat.interval.ms=200 \
@@ -89,6 +90,26 @@ wait_same_logs repl
 cat "$T/acked1" "$T/acked2" >"$T/acked"
 out=$($PY "$C" check "$(boot)" repl "$T/acked") || fail "checker: $out"
 echo "$out"
+
+# 5. min.insync.replicas: with 3 required and one replica fenced, acks=all is refused with
+# NOT_ENOUGH_REPLICAS (nothing appended) while acks=1 still works.
+"$SLUICE" topic create -b "127.0.0.1:${NODE_PORT[1]}" strict -p 1 -c min.insync.replicas=3 \
+  >/dev/null || fail "create strict"
+for i in 1 2 3; do wait_pstate $i strict "^[123] 1 2 3$"; done
+echo s0 | kcat -P -b "127.0.0.1:${NODE_PORT[1]}" -t strict -p 0 -X acks=all ||
+  fail "acks=all with a full ISR"
+lead=$(pstate 1 strict | cut -d' ' -f1)
+victim=$(( lead % 3 + 1 ))
+node_kill $victim
+alive=$(( victim % 3 + 1 ))
+wait_pstate $lead strict "^$lead [123] [123]$"
+out=$(echo s1 | kcat -P -b "127.0.0.1:${NODE_PORT[$alive]}" -t strict -p 0 -X acks=all \
+  -X retries=0 -X message.timeout.ms=10000 2>&1) && fail "acks=all accepted with 2 of 3 in sync: $out"
+grep -qi "not enough in-sync replicas" <<<"$out" || fail "acks=all: unexpected answer: $out"
+echo s2 | kcat -P -b "127.0.0.1:${NODE_PORT[$alive]}" -t strict -p 0 -X acks=1 ||
+  fail "acks=1 refused"
+[[ $(kcat -C -b "127.0.0.1:${NODE_PORT[$alive]}" -t strict -p 0 -e -q | tr '\n' ' ') == "s0 s2 " ]] ||
+  fail "strict-0 should hold s0 s2"
 
 cluster_stop
 for i in 1 2 3; do
