@@ -268,7 +268,8 @@ static void refresh_topic(sl_topic_t *t, void *opaque) {
             r->n_fol = 0;
             for (int32_t k = 0; k < a.n_replicas; k++) {
                 if (a.replicas[k] != me) {
-                    r->fol[r->n_fol++] = (sl_repl_follower_t){a.replicas[k], -1, c->now};
+                    r->fol[r->n_fol++] =
+                        (sl_repl_follower_t){a.replicas[k], -1, (int64_t)c->now, 0, 0};
                 }
             }
             r->need_epoch_check = follow;
@@ -396,10 +397,17 @@ int16_t sl_replica_fetch_check(sl_broker_t *b, sl_partition_t *p, int32_t replic
     if (fetch_offset < 0 || fetch_offset > leo) {
         return KERR_OFFSET_OUT_OF_RANGE; /* it must truncate first */
     }
-    f->leo = fetch_offset;
+    /* Caught up: at our end now, or at the end we had when we answered its previous fetch
+     * (under steady load a follower is never exactly at the end: Kafka's rule). */
+    uint64_t now = sl_mono_ms();
     if (fetch_offset >= leo) {
-        f->caught_up_ms = sl_mono_ms();
+        f->caught_up_ms = (int64_t)now;
+    } else if (f->leo >= 0 && fetch_offset >= f->prev_leo && f->prev_ms > f->caught_up_ms) {
+        f->caught_up_ms = f->prev_ms;
     }
+    f->leo = fetch_offset;
+    f->prev_leo = leo;
+    f->prev_ms = (int64_t)now;
     update_hw(b, p);
     if (!has_id(r->a.isr, r->a.n_isr, replica_id) && fetch_offset >= r->hw &&
         fetch_offset >= epoch_start(p) && r->a.n_isr < SL_META_MAX_REPLICAS) {
@@ -441,7 +449,8 @@ static void shrink_topic(sl_topic_t *t, void *opaque) {
             int32_t id = r->a.isr[k];
             bool late = false;
             for (int32_t j = 0; j < r->n_fol && id != me; j++) {
-                late |= r->fol[j].id == id && c->now - r->fol[j].caught_up_ms > lag;
+                late |=
+                    r->fol[j].id == id && (int64_t)c->now - r->fol[j].caught_up_ms > (int64_t)lag;
             }
             if (!late) {
                 keep[n++] = id;

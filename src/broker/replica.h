@@ -36,7 +36,9 @@
 typedef struct sl_repl_follower {
     int32_t id;
     int64_t leo;          /* last fetch_offset seen from it, -1 until it fetched this epoch */
-    int64_t caught_up_ms; /* monotonic ms it last fetched at (or past) the leader's LEO */
+    int64_t caught_up_ms; /* monotonic ms it was last caught up (Kafka's lastCaughtUpTime) */
+    int64_t prev_leo;     /* the leader's LEO when it answered this follower's previous fetch */
+    int64_t prev_ms;      /* and when */
 } sl_repl_follower_t;
 
 typedef struct sl_repl_epoch {
