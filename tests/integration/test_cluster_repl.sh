@@ -74,7 +74,7 @@ for _ in $(seq 1 $((300 * mult))); do
   sleep 0.1
 done
 gap_ms=$($PY "$C" gap "$T/acked2" "$kill_ms") || fail "no ack within 30 s of kill -9 of leader $old"
-echo "leader $old killed: new leader $new, first ack after ${gap_ms} ms"
+echo "leader $old killed: new leader $new, acks paused for ${gap_ms} ms"
 n_before=$(lines "$T/acked2")
 for _ in $(seq 1 $((300 * mult))); do (( $(lines "$T/acked2") >= n_before + 1000 )) && break; sleep 0.1; done
 
