@@ -39,6 +39,7 @@ typedef struct sl_partition {
     struct sl_pstate *pstate; /* producers' last batches and open transactions (txn/pstate.c) */
     int64_t snapshot_offset;  /* offset of the last producer-state snapshot, or -1 */
     int snapshot_segs;        /* segment count when it was taken (a roll triggers the next) */
+    struct sl_replica *repl;  /* cluster: leader, epoch, ISR, HW (replica.h); NULL otherwise */
 } sl_partition_t;
 
 struct sl_topic {
@@ -115,11 +116,12 @@ struct sl_broker {
     uint64_t trash_seq;         /* names in <data-dir>/.deleted (trash.c) */
     struct sl_cluster *cluster; /* the controller quorum, NULL for a single broker (cluster.c) */
     int32_t create_rf;          /* replication factor of the topic being created (cluster) */
-    struct sl_credstore *creds; /* SCRAM credentials from the metadata log (handle_sasl.c) */
-    unsigned sasl_mechs;        /* sasl.enabled.mechanisms, bits of sl_sasl_mech_t */
-    struct sl_oauth *oauth;     /* OAUTHBEARER token validator, NULL unless enabled */
-    struct sl_acls *acls;       /* ACL bindings from the metadata log (handle_acl.c) */
-    bool authz;                 /* authorizer.class.name set: requests are checked against acls */
+    struct sl_replicator *replicator; /* cluster: the replica fetchers (replica.c) */
+    struct sl_credstore *creds;       /* SCRAM credentials from the metadata log (handle_sasl.c) */
+    unsigned sasl_mechs;              /* sasl.enabled.mechanisms, bits of sl_sasl_mech_t */
+    struct sl_oauth *oauth;           /* OAUTHBEARER token validator, NULL unless enabled */
+    struct sl_acls *acls;             /* ACL bindings from the metadata log (handle_acl.c) */
+    bool authz;                       /* authorizer.class.name set: requests are checked against acls */
 };
 
 /* SASL mechanisms (bit positions in sasl_mechs). */

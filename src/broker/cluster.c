@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "broker/mstate.h"
+#include "broker/replica.h"
 #include "cluster/quorum.h"
 #include "common/clock.h"
 #include "common/codec.h"
@@ -71,6 +72,8 @@ struct sl_cluster {
     item_t *head, *tail;
     seen_t seen[SL_MSTATE_MAX_BROKERS];
     size_t n_seen;
+    item_t *out_head, *out_tail; /* commands queued by sl_cluster_propose_async */
+    bool registered;             /* this incarnation's registration committed */
     bool stopping;
     pthread_t hb;
     bool hb_started;
@@ -201,6 +204,7 @@ static void on_committed(sl_loop_t *loop, int fd, void *data, unsigned events) {
         }
         free(it);
     }
+    sl_replica_refresh(b); /* leaders, epochs and ISRs may have changed */
 }
 
 /* ---- talking to the quorum leader ---- */
@@ -384,6 +388,11 @@ static sl_err_t submit(sl_cluster_t *c, const uint8_t *cmd, size_t len, uint64_t
 
 /* ---- proposals from the broker (loop thread) ---- */
 
+/* default.replication.factor, whose -1 means 3 in a cluster. */
+static int32_t default_rf(const sl_broker_t *b) {
+    return b->conf.default_replication_factor > 0 ? (int32_t)b->conf.default_replication_factor : 3;
+}
+
 typedef struct peek {
     sl_meta_type_t type;
     char name[256];
@@ -411,7 +420,7 @@ static sl_err_t propose_rec(const uint8_t *rec, size_t len, void *opaque) {
     }
     if (pk.type == SL_META_TOPIC_CREATE || pk.type == SL_META_PARTITIONS) {
         int32_t first = 0;
-        int32_t rf = b->create_rf > 0 ? b->create_rf : 1;
+        int32_t rf = b->create_rf > 0 ? b->create_rf : default_rf(b);
         if (pk.type == SL_META_PARTITIONS) {
             sl_topic_t *t = sl_topic_find(b, (sl_str_t){pk.name, strlen(pk.name)});
             sl_meta_assign_t a0;
@@ -519,11 +528,23 @@ static void *heartbeat_main(void *arg) {
         if (sl_mstate_broker(c->ms, c->node, &me)) {
             snprintf(addr, sizeof addr, "%s:%d", me.host, (int)me.port);
         }
-        if (st.leader_id && (!addr[0] || me.fenced || strcmp(addr, c->adv) != 0)) {
+        pthread_mutex_lock(&c->mu);
+        bool registered = c->registered;
+        pthread_mutex_unlock(&c->mu);
+        if (st.leader_id && (!registered || !addr[0] || me.fenced || strcmp(addr, c->adv) != 0)) {
+            /* Every incarnation registers once: what it led moves to an in-sync replica (its
+             * unsynced tail may be gone), and it follows until it leads again (mstate.c). */
             sl_meta_rec_t rec = {.type = SL_META_BROKER_REG, .name = c->adv, .value = c->node};
             if (submit_rec(c, &rec, session) == SL_OK) {
                 sl_log(SL_LOG_INFO, "cluster", "node=%d address=%s msg=\"registered\"",
                        (int)c->node, c->adv);
+                pthread_mutex_lock(&c->mu);
+                c->registered = true;
+                pthread_mutex_unlock(&c->mu);
+                uint64_t one = 1; /* the loop refreshes roles once the record is applied */
+                if (write(c->efd, &one, sizeof one) < 0 && errno != EAGAIN) {
+                    sl_log(SL_LOG_ERROR, "cluster", "msg=\"eventfd write: %s\"", strerror(errno));
+                }
             }
         } else if (!leader && st.leader_id) {
             sl_buf_t body = {0};
@@ -562,6 +583,24 @@ static void *heartbeat_main(void *arg) {
             }
         }
         was_leader = leader;
+        for (;;) {
+            pthread_mutex_lock(&c->mu);
+            item_t *it = c->out_head;
+            if (it) {
+                c->out_head = it->next;
+                if (!c->out_head) {
+                    c->out_tail = NULL;
+                }
+            }
+            pthread_mutex_unlock(&c->mu);
+            if (!it) {
+                break;
+            }
+            if (submit(c, it->data, it->len, interval * 2) != SL_OK) {
+                sl_log(SL_LOG_WARN, "cluster", "msg=\"queued metadata change not committed\"");
+            }
+            free(it);
+        }
         struct timespec dl;
         clock_gettime(CLOCK_MONOTONIC, &dl);
         dl.tv_sec += (time_t)(interval / 1000);
@@ -571,7 +610,7 @@ static void *heartbeat_main(void *arg) {
             dl.tv_nsec -= 1000000000L;
         }
         pthread_mutex_lock(&c->mu);
-        if (!c->stopping) {
+        if (!c->stopping && !c->out_head) {
             pthread_cond_timedwait(&c->cv, &c->mu, &dl);
         }
         pthread_mutex_unlock(&c->mu);
@@ -636,6 +675,7 @@ void sl_cluster_stop(sl_broker_t *b) {
     if (!c) {
         return;
     }
+    sl_replica_stop(b);
     pthread_mutex_lock(&c->mu);
     c->stopping = true;
     pthread_cond_broadcast(&c->cv);
@@ -651,6 +691,11 @@ void sl_cluster_stop(sl_broker_t *b) {
     while (c->head) {
         item_t *it = c->head;
         c->head = it->next;
+        free(it);
+    }
+    while (c->out_head) {
+        item_t *it = c->out_head;
+        c->out_head = it->next;
         free(it);
     }
     sl_mstate_free(c->ms);
@@ -736,6 +781,33 @@ sl_err_t sl_cluster_handle(sl_req_t *req) {
                                               : KERR_UNKNOWN_SERVER_ERROR);
         return SL_OK;
     }
+    case SL_CLUSTER_OP_EPOCH_END: {
+        int32_t n = sl_rd_array_len(rd, false, 10);
+        if (rd->err) {
+            return rd->err;
+        }
+        sl_wr_i16(wr, KERR_NONE);
+        sl_wr_i32(wr, n);
+        for (int32_t i = 0; i < n; i++) {
+            sl_str_t topic = sl_rd_str(rd, false);
+            int32_t index = sl_rd_i32(rd);
+            int32_t epoch = sl_rd_i32(rd);
+            if (rd->err) {
+                return rd->err;
+            }
+            sl_partition_t *p = sl_partition_get(req->broker, topic, index);
+            int32_t e_out = -1;
+            int64_t end = -1;
+            int16_t err =
+                p ? sl_replica_epoch_end(p, epoch, &e_out, &end) : KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            sl_wr_str(wr, false, topic);
+            sl_wr_i32(wr, index);
+            sl_wr_i16(wr, err);
+            sl_wr_i32(wr, e_out);
+            sl_wr_i64(wr, end);
+        }
+        return SL_OK;
+    }
     case SL_CLUSTER_OP_HEARTBEAT:
         sl_wr_i16(wr, leader ? KERR_NONE : KERR_NOT_CONTROLLER);
         return SL_OK;
@@ -759,7 +831,7 @@ sl_err_t sl_cluster_handle(sl_req_t *req) {
 int sl_cluster_check_rf(sl_broker_t *b, int32_t rf, char *msg) {
     int32_t live = sl_mstate_live(b->cluster->ms);
     if (rf == -1) {
-        rf = 1;
+        rf = default_rf(b);
     }
     if (rf < 1 || rf > live || rf > SL_META_MAX_REPLICAS) {
         snprintf(msg, SL_ERRLEN, "Replication factor: %d larger than available brokers: %d.",
@@ -828,4 +900,36 @@ bool sl_cluster_partition(sl_broker_t *b, const char *topic, int32_t partition, 
         }
     }
     return true;
+}
+
+/* ---- what the replicas ask (replica.c) ---- */
+
+bool sl_cluster_registered(sl_broker_t *b) {
+    sl_cluster_t *c = b->cluster;
+    pthread_mutex_lock(&c->mu);
+    bool r = c->registered;
+    pthread_mutex_unlock(&c->mu);
+    return r;
+}
+
+size_t sl_cluster_brokers(sl_broker_t *b, sl_mbroker_t *out, size_t max) {
+    return SL_MIN(sl_mstate_brokers(b->cluster->ms, out, max), max);
+}
+
+void sl_cluster_propose_async(sl_broker_t *b, const uint8_t *cmd, size_t len) {
+    sl_cluster_t *c = b->cluster;
+    item_t *it = sl_xmalloc(sizeof *it + len + 1);
+    it->next = NULL;
+    it->snapshot = false;
+    it->len = len;
+    memcpy(it->data, cmd, len);
+    pthread_mutex_lock(&c->mu);
+    if (c->out_tail) {
+        c->out_tail->next = it;
+    } else {
+        c->out_head = it;
+    }
+    c->out_tail = it;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
 }

@@ -26,7 +26,15 @@
 #define SL_CLUSTER_API_KEY 9000
 
 typedef struct sl_cluster sl_cluster_t;
-enum { SL_CLUSTER_OP_PROPOSE = 1, SL_CLUSTER_OP_HEARTBEAT = 2, SL_CLUSTER_OP_STATUS = 3 };
+/* EPOCH_END (replica.h): after op and node_id, count (int32) then per partition topic (string),
+ * partition (int32), leader epoch (int32); the response after error_code: count (int32) then
+ * per partition topic, partition, error_code (int16), epoch (int32), end offset (int64). */
+enum {
+    SL_CLUSTER_OP_PROPOSE = 1,
+    SL_CLUSTER_OP_HEARTBEAT = 2,
+    SL_CLUSTER_OP_STATUS = 3,
+    SL_CLUSTER_OP_EPOCH_END = 4
+};
 
 /* Cluster mode is on when controller.quorum.voters is set. Sets up the proposing metadata log
  * and the empty image (call instead of sl_topics_load). */
@@ -51,6 +59,17 @@ void sl_cluster_write_brokers(sl_broker_t *b, sl_writer_t *wr, bool flex, int16_
 /* Metadata: the placement of a partition and whether its leader holds a live lease. */
 bool sl_cluster_partition(sl_broker_t *b, const char *topic, int32_t partition, sl_meta_assign_t *a,
                           bool *leader_live, int32_t *offline, int32_t *n_offline);
+
+/* Whether this broker's registration of this incarnation has committed: until then it neither
+ * leads nor follows anything (a restarted broker must not serve with its old epochs). */
+bool sl_cluster_registered(sl_broker_t *b);
+/* Copies up to `max` registered brokers; returns how many there are. */
+struct sl_mbroker;
+size_t sl_cluster_brokers(sl_broker_t *b, struct sl_mbroker *out, size_t max);
+/* Queues a command (framed metadata records) for the heartbeat thread to commit through the
+ * quorum leader, without blocking the loop; it is dropped if it does not commit in time (the
+ * caller proposes again when it still wants it). */
+void sl_cluster_propose_async(sl_broker_t *b, const uint8_t *cmd, size_t len);
 
 /* One blocking request to a broker's Kafka listener: `body` after a request header for
  * SL_CLUSTER_API_KEY; the response body (after the correlation id) goes into `resp`. SL_OK, or

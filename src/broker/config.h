@@ -18,6 +18,7 @@ typedef struct sl_broker_conf {
     int64_t num_partitions;
     bool auto_create_topics;
     int64_t default_replication_factor;
+    int64_t replica_lag_time_max_ms;
     int64_t segment_bytes;
     int64_t roll_ms;
     int64_t retention_ms;

@@ -268,7 +268,10 @@ SL_HANDLER(CreateTopics) {
         }
         if (v >= 5) {
             sl_wr_i32(wr, t ? t->n_partitions : (err ? -1 : c->partitions));
-            sl_wr_i16(wr, err ? -1 : (int16_t)(c->rf > 0 ? c->rf : 1));
+            int64_t dflt = b->cluster && b->conf.default_replication_factor < 1
+                               ? 3 /* default.replication.factor -1 in a cluster */
+                               : SL_MAX(b->conf.default_replication_factor, 1);
+            sl_wr_i16(wr, err ? -1 : (int16_t)(c->rf > 0 ? c->rf : b->cluster ? dflt : 1));
             if (t) {
                 sl_wr_array_len(wr, flex, (int32_t)sl_topic_conf_n_defs);
                 for (size_t k = 0; k < sl_topic_conf_n_defs; k++) {

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "broker/replica.h"
 #include "broker/wait.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -85,7 +86,7 @@ bool sl_fetch_run(sl_req_t *req, bool final) {
     bool flex = req->flex;
     sl_arena_t arena = {0};
 
-    int32_t replica_id = sl_rd_i32(rd);
+    int32_t replica_id = sl_rd_i32(rd); /* a follower's node id in a cluster, else -1 */
     int32_t max_wait_ms = sl_rd_i32(rd);
     int32_t min_bytes = sl_rd_i32(rd);
     int32_t max_bytes = sl_rd_i32(rd);
@@ -155,10 +156,19 @@ bool sl_fetch_run(sl_req_t *req, bool final) {
                 any_error = true;
                 continue;
             }
+            /* Cluster: only the leader serves; a follower's fetch reports its log end. */
+            fp->err = sl_replica_fetch_check(b, fp->p, replica_id, offset);
+            if (fp->err != KERR_NONE) {
+                any_error = true;
+                continue;
+            }
             size_t room = total < budget ? budget - total : 0;
             size_t want = SL_MIN(room, part_max > 0 ? (size_t)part_max : 0);
             sl_plog_t *plog = fp->p->plog;
-            int64_t limit = committed ? sl_partition_lso(fp->p) : sl_plog_end_offset(plog);
+            /* Consumers read below the high watermark, followers up to the log end. */
+            int64_t hw =
+                b->cluster && replica_id >= 0 ? sl_plog_end_offset(plog) : sl_replica_hw(fp->p);
+            int64_t limit = committed ? SL_MIN(sl_partition_lso(fp->p), hw) : hw;
             sl_err_t rc = sl_plog_read(plog, offset, limit, want, &fp->slice);
             if (rc == SL_ERR_LIMIT) {
                 fp->err = KERR_OFFSET_OUT_OF_RANGE;
@@ -224,12 +234,12 @@ bool sl_fetch_run(sl_req_t *req, bool final) {
         sl_wr_array_len(wr, flex, ft->n);
         for (int32_t pi = 0; pi < ft->n; pi++) {
             fpart_t *fp = &ft->parts[pi];
-            int64_t hw = fp->p ? sl_plog_end_offset(fp->p->plog) : -1;
+            int64_t hw = fp->p ? sl_replica_hw(fp->p) : -1;
             int64_t start = fp->p ? sl_plog_start_offset(fp->p->plog) : -1;
             sl_wr_i32(wr, fp->index);
             sl_wr_i16(wr, fp->err);
             sl_wr_i64(wr, hw);
-            int64_t lso = fp->p ? sl_partition_lso(fp->p) : -1;
+            int64_t lso = fp->p ? SL_MIN(sl_partition_lso(fp->p), hw) : -1;
             sl_wr_i64(wr, lso);
             if (v >= 5) {
                 sl_wr_i64(wr, start);
@@ -334,8 +344,11 @@ SL_HANDLER(ListOffsets) {
                 err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             } else if (sl_plog_offline(p->plog)) {
                 err = KERR_KAFKA_STORAGE_ERROR; /* could not be opened at start-up */
+            } else if ((err = sl_replica_fetch_check(b, p, -1, -1)) != KERR_NONE) {
+                /* cluster: only the leader answers */
             } else if (ts == -1) {
-                off = committed ? sl_partition_lso(p) : sl_plog_end_offset(p->plog);
+                off = committed ? SL_MIN(sl_partition_lso(p), sl_replica_hw(p))
+                                : sl_replica_hw(p); /* the high watermark */
             } else if (ts == -2) {
                 off = sl_plog_start_offset(p->plog);
             } else if (ts == -3 && v >= 7) {
@@ -359,7 +372,7 @@ SL_HANDLER(ListOffsets) {
                 sl_wr_i64(wr, out_ts);
                 sl_wr_i64(wr, off);
                 if (v >= 4) {
-                    sl_wr_i32(wr, 0); /* leader_epoch */
+                    sl_wr_i32(wr, p && p->repl ? p->repl->a.epoch : 0); /* leader_epoch */
                 }
             }
             sl_wr_tags(wr, flex);

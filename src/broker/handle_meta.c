@@ -40,9 +40,9 @@ SL_HANDLER(ApiVersions) {
 
 static const uint8_t zero_uuid[16];
 
-/* Cluster mode: the partition as the quorum placed it. Only the leader holds data until
- * replication lands, so the ISR is the leader alone; a leader whose lease expired makes the
- * partition LEADER_NOT_AVAILABLE with leader -1 (no other replica has its data to take over). */
+/* Cluster mode: the partition as the quorum placed it, with its leader, leader epoch and
+ * in-sync replicas; a partition with no live leader (none in sync is live: its leader is
+ * elected only from the ISR) is LEADER_NOT_AVAILABLE with leader -1. */
 static void write_cluster_partition(sl_req_t *req, sl_topic_t *t, int32_t i) {
     sl_writer_t *wr = &req->wr;
     int16_t v = req->api_version;
@@ -67,9 +67,9 @@ static void write_cluster_partition(sl_req_t *req, sl_topic_t *t, int32_t i) {
     for (int32_t r = 0; r < a.n_replicas; r++) {
         sl_wr_i32(wr, a.replicas[r]);
     }
-    sl_wr_array_len(wr, flex, live ? 1 : 0);
-    if (live) {
-        sl_wr_i32(wr, a.leader); /* isr */
+    sl_wr_array_len(wr, flex, a.n_isr);
+    for (int32_t r = 0; r < a.n_isr; r++) {
+        sl_wr_i32(wr, a.isr[r]);
     }
     if (v >= 5) {
         sl_wr_array_len(wr, flex, n_off);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "broker/broker.h"
+#include "broker/replica.h"
 #include "broker/wait.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -137,7 +138,7 @@ SL_HANDLER(Produce) {
                 err = KERR_TOPIC_AUTHORIZATION_FAILED;
             } else if (!p) {
                 err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
-            } else {
+            } else if ((err = sl_replica_produce_check(b, t, p, acks)) == KERR_NONE) {
                 err = validate_records(b, v, records, &t->conf, &n_records, &info, &why);
             }
             bool transactional = err == KERR_NONE &&
@@ -179,6 +180,7 @@ SL_HANDLER(Produce) {
                 }
             } else if (err == KERR_NONE) {
                 /* The request buffer is ours to patch; see the file comment. */
+                sl_replica_stamp(p, (uint8_t *)(uintptr_t)records.p, records.len);
                 sl_err_t rc = sl_plog_append(p->plog, (uint8_t *)(uintptr_t)records.p, records.len,
                                              now, &base);
                 if (rc != SL_OK) {
@@ -193,6 +195,7 @@ SL_HANDLER(Produce) {
                     if (transactional) {
                         sl_pstate_txn_begin(p->pstate, info.producer_id, info.producer_epoch, base);
                     }
+                    sl_replica_appended(b, p, base);
                     sl_counter_add(p->m_bytes_in, records.len);
                     sl_counter_add(p->m_records_in, (uint64_t)n_records);
                     b->data_arrived = true;

@@ -30,20 +30,27 @@ typedef enum sl_meta_type {
     SL_META_SCRAM = 11,         /* name: a user; configs: mechanism and its salted credential
                                    (salt, iterations, stored_key, server_key in base64), or
                                    mechanism and deleted=true (handle_sasl.c) */
-    SL_META_ACL = 12,           /* name: the resource; configs: one ACL binding (resource_type,
-                                   pattern_type, principal, host, operation, permission_type as
-                                   Kafka's names), plus deleted=true for a removal
-                                   (handle_acl.c) */
+    SL_META_ACL = 12, /* name: the resource; configs: one ACL binding (resource_type,
+                         pattern_type, principal, host, operation, permission_type as
+                         Kafka's names), plus deleted=true for a removal
+                         (handle_acl.c) */
+    SL_META_ISR = 13, /* name, partitions: the partition index, value: the leader epoch it was
+                         decided under, assign[0]: leader, new epoch and the in-sync replicas
+                         (in `replicas`); applied only while the partition is still at that
+                         epoch (cluster: mstate.c) */
 } sl_meta_type_t;
 
 #define SL_META_MAX_REPLICAS 16
 
-/* Where one partition lives: its leader (-1: none), the leader's epoch, and its replicas. */
+/* Where one partition lives: its leader (-1: none), the leader's epoch, its replicas and,
+ * in the image (not in PLACEMENT records), its in-sync replicas. */
 typedef struct sl_meta_assign {
     int32_t leader;
     int32_t epoch;
     int32_t n_replicas;
     int32_t replicas[SL_META_MAX_REPLICAS];
+    int32_t n_isr;
+    int32_t isr[SL_META_MAX_REPLICAS];
 } sl_meta_assign_t;
 
 typedef struct sl_meta_rec {
@@ -53,8 +60,9 @@ typedef struct sl_meta_rec {
     int32_t partitions;
     const sl_kv_t *configs;
     size_t n_configs;
-    int64_t value; /* SL_META_PID_BLOCK, SL_META_BROKER_REG, SL_META_BROKER_FENCE */
-    const sl_meta_assign_t *assign; /* SL_META_PLACEMENT: n_assign partitions from `partitions` */
+    int64_t value; /* SL_META_PID_BLOCK, SL_META_BROKER_REG, SL_META_BROKER_FENCE, SL_META_ISR */
+    const sl_meta_assign_t *assign; /* SL_META_PLACEMENT: n_assign partitions from `partitions`;
+                                       SL_META_ISR: one */
     size_t n_assign;
 } sl_meta_rec_t;
 

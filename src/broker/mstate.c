@@ -101,6 +101,68 @@ static sl_mbroker_t *find_broker(sl_mstate_t *ms, int64_t id) {
     return NULL;
 }
 
+static bool has_id(const int32_t *ids, int32_t n, int32_t id) {
+    for (int32_t i = 0; i < n; i++) {
+        if (ids[i] == id) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool live(sl_mstate_t *ms, int32_t id) {
+    sl_mbroker_t *b = find_broker(ms, id);
+    return b && !b->fenced;
+}
+
+/* Broker `gone` lost its lease (or restarted: its unsynced tail may be gone). It leaves every
+ * ISR it is in unless it is the last member (Kafka keeps the last one, so that it, and only
+ * it, can lead again); each partition it led gets a new leader from the rest of the ISR that
+ * is live, in replica order, with the epoch bumped, or none (leader -1, epoch bumped) when no
+ * one else is in sync: an out-of-sync replica never leads (unclean.leader.election.enable is
+ * false). Deterministic: every node applies it to the same image. */
+static void elect_without(sl_mstate_t *ms, int32_t gone) {
+    for (mtopic_t *t = ms->topics; t; t = t->next) {
+        for (int32_t p = 0; p < t->n_assign; p++) {
+            sl_meta_assign_t *a = &t->assign[p];
+            if (has_id(a->isr, a->n_isr, gone) && a->n_isr > 1) {
+                int32_t n = 0;
+                for (int32_t i = 0; i < a->n_isr; i++) {
+                    if (a->isr[i] != gone) {
+                        a->isr[n++] = a->isr[i];
+                    }
+                }
+                a->n_isr = n;
+            }
+            if (a->leader != gone) {
+                continue;
+            }
+            a->leader = -1;
+            a->epoch++;
+            for (int32_t r = 0; r < a->n_replicas; r++) {
+                int32_t id = a->replicas[r];
+                if (id != gone && has_id(a->isr, a->n_isr, id) && live(ms, id)) {
+                    a->leader = id;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/* Broker `back` registered: partitions with no leader whose ISR names it get it as leader. */
+static void elect_returning(sl_mstate_t *ms, int32_t back) {
+    for (mtopic_t *t = ms->topics; t; t = t->next) {
+        for (int32_t p = 0; p < t->n_assign; p++) {
+            sl_meta_assign_t *a = &t->assign[p];
+            if (a->leader < 0 && has_id(a->isr, a->n_isr, back)) {
+                a->leader = back;
+                a->epoch++;
+            }
+        }
+    }
+}
+
 static void set_assign(mtopic_t *t, int32_t first, const sl_meta_assign_t *a, size_t n) {
     if (first < 0 || n > INT32_MAX || (int64_t)first + (int64_t)n > INT32_MAX) {
         return;
@@ -114,6 +176,37 @@ static void set_assign(mtopic_t *t, int32_t first, const sl_meta_assign_t *a, si
         t->n_assign = end;
     }
     memcpy(t->assign + first, a, n * sizeof *a);
+    for (size_t i = 0; i < n; i++) {
+        sl_meta_assign_t *x = &t->assign[first + (int32_t)i];
+        x->n_isr = x->n_replicas; /* a new placement starts with every replica in sync */
+        memcpy(x->isr, x->replicas, sizeof x->isr);
+    }
+}
+
+/* An ISR change (or a leader change decided elsewhere) made under `epoch`: stale ones are
+ * ignored. The ISR keeps only replicas of the partition and never drops the leader. */
+static void set_isr(mtopic_t *t, int32_t p, int64_t epoch, const sl_meta_assign_t *in) {
+    if (!t || p < 0 || p >= t->n_assign || t->assign[p].epoch != epoch || in->n_replicas < 1) {
+        return;
+    }
+    sl_meta_assign_t *a = &t->assign[p];
+    if (in->leader >= 0 && !has_id(a->replicas, a->n_replicas, in->leader)) {
+        return;
+    }
+    int32_t isr[SL_META_MAX_REPLICAS], n = 0;
+    for (int32_t i = 0; i < in->n_replicas; i++) {
+        if (has_id(a->replicas, a->n_replicas, in->replicas[i]) &&
+            !has_id(isr, n, in->replicas[i])) {
+            isr[n++] = in->replicas[i];
+        }
+    }
+    if (in->leader >= 0 && !has_id(isr, n, in->leader)) {
+        return;
+    }
+    memcpy(a->isr, isr, (size_t)n * sizeof *isr);
+    a->n_isr = n;
+    a->leader = in->leader;
+    a->epoch = in->epoch;
 }
 
 /* One record. Malformed values (ids out of range) are ignored, the same way on every node. */
@@ -204,16 +297,27 @@ static void apply_rec(const sl_meta_rec_t *rec, void *opaque) {
             snprintf(b->host, sizeof b->host, "%s", host);
             b->port = port;
         }
+        /* A registration is a new incarnation: what it led moves on as if it had been fenced
+         * (its unsynced tail may be gone), then it is live again and leads what only it can. */
+        b->fenced = true;
+        elect_without(ms, b->id);
         b->fenced = false;
+        elect_returning(ms, b->id);
         return;
     }
     case SL_META_BROKER_FENCE: {
         sl_mbroker_t *b = find_broker(ms, rec->value);
         if (b) {
             b->fenced = true;
+            elect_without(ms, b->id);
         }
         return;
     }
+    case SL_META_ISR:
+        if (rec->n_assign == 1) {
+            set_isr(t, rec->partitions, rec->value, rec->assign);
+        }
+        return;
     case SL_META_PLACEMENT:
         if (t) {
             set_assign(t, rec->partitions, rec->assign, rec->n_assign);
@@ -266,6 +370,18 @@ void sl_mstate_snapshot(sl_mstate_t *ms, sl_buf_t *out) {
                                 .assign = t->assign,
                                 .n_assign = (size_t)t->n_assign};
             sl_meta_encode(&pl, out);
+            for (int32_t p = 0; p < t->n_assign; p++) {
+                sl_meta_assign_t a = t->assign[p];
+                a.n_replicas = a.n_isr;
+                memcpy(a.replicas, a.isr, sizeof a.replicas);
+                sl_meta_rec_t isr = {.type = SL_META_ISR,
+                                     .name = t->name,
+                                     .partitions = p,
+                                     .value = a.epoch,
+                                     .assign = &a,
+                                     .n_assign = 1};
+                sl_meta_encode(&isr, out);
+            }
         }
     }
     free(order);

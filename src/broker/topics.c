@@ -18,6 +18,7 @@
 #include "broker/broker.h"
 #include "broker/dynconf.h"
 #include "broker/metalog.h"
+#include "broker/replica.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/os.h"
@@ -160,11 +161,13 @@ sl_err_t sl_partition_write_marker(sl_broker_t *b, sl_partition_t *p, int64_t pi
     int64_t now = sl_wall_ms();
     sl_batch_build_control(&buf, pid, epoch, (int16_t)type, 0, now);
     int64_t base = -1;
+    sl_replica_stamp(p, buf.data, buf.len);
     sl_err_t rc = sl_plog_append(p->plog, buf.data, buf.len, now, &base);
     sl_buf_fini(&buf);
     if (rc != SL_OK) {
         return rc;
     }
+    sl_replica_appended(b, p, base);
     sl_pstate_txn_end(p->pstate, pid, epoch, type, base);
     sl_broker_mark_dirty(b, p);
     b->data_arrived = true; /* read_committed fetches parked behind the LSO may go on */
@@ -263,6 +266,7 @@ static void close_parts_from(sl_broker_t *b, sl_topic_t *t, int32_t from, bool k
             sl_plog_discard(p->plog); /* its files go next: no sync, no clean marker */
         }
         sl_pstate_free(p->pstate);
+        sl_replica_part_free(p);
         free(p);
     }
     b->n_partitions_total -= t->n_partitions - from;
@@ -538,6 +542,7 @@ static void apply_rec(const sl_meta_rec_t *rec, void *opaque) {
     case SL_META_BROKER_REG:
     case SL_META_BROKER_FENCE:
     case SL_META_PLACEMENT:
+    case SL_META_ISR:
         return; /* cluster records: the quorum's image holds them (mstate.c) */
     }
 }

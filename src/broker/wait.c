@@ -20,6 +20,7 @@
 
 #include <string.h>
 
+#include "broker/replica.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "group/coordinator.h"
@@ -159,7 +160,8 @@ static bool cond_ready(sl_broker_t *b, const wait_cond_t *c, int *err) {
     switch (c->kind) {
     case W_PART:
         if (sl_plog_durable_offset(c->p->plog) >= c->end) {
-            return true;
+            /* On disk here; in a cluster also on every in-sync replica's (replica.h). */
+            return sl_replica_acked(b, c->p, c->end, err);
         }
         *err = KERR_KAFKA_STORAGE_ERROR;
         return sl_plog_failed(c->p->plog);
@@ -235,6 +237,7 @@ void sl_broker_sync_done(void *token, int rc, uint64_t duration_us, void *opaque
     sl_partition_t *p = token;
     sl_histo_observe_us(b->m_fsync, duration_us);
     p->sync_inflight = false;
+    sl_replica_synced(b, p); /* a follower's next fetch may go */
     if (sl_plog_sync_end(p->plog, p->sync_target, rc) != SL_OK) {
         sl_log(SL_LOG_ERROR, "storage", "topic=%s partition=%d op=sync err=\"%s\"", p->topic->name,
                p->index, sl_err_str(rc));
@@ -368,6 +371,7 @@ void sl_broker_before_sleep(sl_loop_t *loop, void *data) {
     (void)loop;
     sl_broker_t *b = data;
     submit_syncs(b);
+    sl_replica_poll(b); /* cluster: fetch responses appended here are synced next time */
     if (b->durable_waits) {
         answer_waits(b); /* those made durable by flush.messages or a roll */
     }

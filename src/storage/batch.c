@@ -30,6 +30,7 @@ sl_err_t sl_batch_parse(const uint8_t *p, size_t len, bool check_crc, sl_batch_i
     }
     info->base_offset = (int64_t)sl_load_be64(p);
     info->batch_length = batch_length;
+    info->leader_epoch = (int32_t)sl_load_be32(p + 12);
     info->total_bytes = total;
     info->attributes = (int16_t)sl_load_be16(p + 21);
     info->last_offset_delta = (int32_t)sl_load_be32(p + 23);

@@ -33,6 +33,7 @@
 typedef struct sl_batch_info {
     int64_t base_offset;
     int32_t batch_length; /* bytes after the batchLength field */
+    int32_t leader_epoch; /* partitionLeaderEpoch: the leader's epoch when it appended */
     size_t total_bytes;   /* batch_length + 12 */
     int16_t attributes;
     int32_t last_offset_delta;

@@ -341,8 +341,35 @@ static sl_err_t roll(sl_plog_t *plog, int64_t now_ms) {
     return SL_OK;
 }
 
+static sl_err_t append(sl_plog_t *plog, uint8_t *batches, size_t len, int64_t now_ms,
+                       int64_t *base_offset_out, bool verbatim);
+
 sl_err_t sl_plog_append(sl_plog_t *plog, uint8_t *batches, size_t len, int64_t now_ms,
                         int64_t *base_offset_out) {
+    return append(plog, batches, len, now_ms, base_offset_out, false);
+}
+
+sl_err_t sl_plog_append_replica(sl_plog_t *plog, uint8_t *batches, size_t len, int64_t now_ms) {
+    if (plog->failed) {
+        return SL_ERR_INVAL;
+    }
+    int64_t next = active(plog)->next;
+    size_t pos = 0;
+    while (pos < len) {
+        sl_batch_info_t info;
+        if (sl_batch_parse(batches + pos, len - pos, true, &info) != SL_OK ||
+            info.base_offset != next) {
+            return SL_ERR_CORRUPT;
+        }
+        next += (int64_t)info.last_offset_delta + 1;
+        pos += info.total_bytes;
+    }
+    int64_t base;
+    return len ? append(plog, batches, len, now_ms, &base, true) : SL_OK;
+}
+
+static sl_err_t append(sl_plog_t *plog, uint8_t *batches, size_t len, int64_t now_ms,
+                       int64_t *base_offset_out, bool verbatim) {
     if (plog->failed) {
         return SL_ERR_INVAL;
     }
@@ -374,7 +401,7 @@ sl_err_t sl_plog_append(sl_plog_t *plog, uint8_t *batches, size_t len, int64_t n
         size_t total = (size_t)sl_load_be32(p + 8) + SL_BATCH_LOG_OVERHEAD;
         SL_ASSERT(total <= len - pos);
         sl_batch_set_base_offset(p, next);
-        if (plog->conf.log_append_time) {
+        if (plog->conf.log_append_time && !verbatim) {
             sl_batch_set_log_append_time(p, total, now_ms);
         }
         next += (int64_t)sl_load_be32(p + 23) + 1;
@@ -945,6 +972,78 @@ sl_err_t sl_plog_walk_tail(sl_plog_t *plog, int n_segments, sl_plog_visit_fn *fn
 sl_err_t sl_plog_walk_from(sl_plog_t *plog, int64_t offset, sl_plog_visit_fn *fn, void *opaque) {
     pub_ctx_t c = {NULL, offset, fn, opaque, false};
     return walk_segs(plog, find_seg(plog, offset), &c);
+}
+
+typedef struct cut_ctx {
+    int64_t offset;
+    int64_t pos; /* byte position of the batch starting at `offset`, or -1 */
+} cut_ctx_t;
+
+static bool visit_cut(const sl_batch_info_t *info, int64_t pos, void *opaque) {
+    cut_ctx_t *c = opaque;
+    if (info->base_offset >= c->offset) {
+        c->pos = info->base_offset == c->offset ? pos : -1;
+        return false;
+    }
+    return true;
+}
+
+sl_err_t sl_plog_truncate(sl_plog_t *plog, int64_t offset) {
+    if (plog->offline || plog->failed) {
+        return SL_ERR_IO;
+    }
+    if (offset >= active(plog)->next) {
+        return SL_OK;
+    }
+    if (offset < plog->start) {
+        return SL_ERR_LIMIT;
+    }
+    size_t at = find_seg(plog, offset);
+    sl_segment_t *seg = plog->segs[at];
+    cut_ctx_t c = {offset, -1};
+    if (offset == seg->base) {
+        c.pos = 0;
+    } else {
+        sl_err_t rc = walk(plog, seg, sl_segment_lookup(seg, offset), visit_cut, &c);
+        if (rc != SL_OK) {
+            return rc;
+        }
+    }
+    if (c.pos < 0) {
+        return SL_ERR_INVAL; /* not a batch boundary */
+    }
+    /* Whole segments past it go, newest first, and the one starting at it unless it is the
+     * first (which stays, emptied). */
+    size_t keep = c.pos == 0 && at > 0 ? at : at + 1;
+    while (plog->n_segs > keep) {
+        sl_segment_t *old = active(plog);
+        plog->n_segs--;
+        sl_log(SL_LOG_INFO, "storage", "file=%s op=delete reason=truncate offset=%" PRId64,
+               old->path, offset);
+        sl_segment_delete(old);
+    }
+    seg = active(plog);
+    if (seg->next <= offset) {
+        c.pos = seg->size; /* the previous segment ends exactly there */
+    }
+    if (c.pos < seg->size) {
+        int64_t cut = 0;
+        if (sl_segment_acquire(seg) != SL_OK || sl_os.ftruncate(seg->fd, (off_t)c.pos) < 0) {
+            return fail(plog, "truncate");
+        }
+        seg->size = c.pos;
+        if (sl_segment_recover(seg, true, plog->conf.index_interval_bytes, &cut) != SL_OK ||
+            sl_segment_sync(seg) < 0) {
+            return fail(plog, "truncate");
+        }
+        seg->dirty = false;
+    }
+    seg->next = offset;
+    plog->durable = offset; /* the cut segment was synced above, the ones before it at roll */
+    plog->synced_bytes = plog->appended_bytes;
+    plog->unsynced_records = 0;
+    plog->first_unsynced_ms = -1;
+    return SL_OK;
 }
 
 sl_err_t sl_plog_remove_dir(const char *dir) {

@@ -80,6 +80,19 @@ void sl_plog_set_conf(sl_plog_t *plog, const sl_plog_conf_t *conf);
 SL_MUST_USE sl_err_t sl_plog_append(sl_plog_t *plog, uint8_t *batches, size_t len, int64_t now_ms,
                                     int64_t *base_offset_out);
 
+/* A follower's append: batches fetched from the partition's leader, kept exactly as the leader
+ * wrote them (offsets, leader epochs, LogAppendTime timestamps). Every batch is checked
+ * (sl_batch_parse with its CRC) and the first must start at the end offset, each next one where
+ * the previous ended; SL_ERR_CORRUPT (nothing written) otherwise. Then as sl_plog_append. */
+SL_MUST_USE sl_err_t sl_plog_append_replica(sl_plog_t *plog, uint8_t *batches, size_t len,
+                                            int64_t now_ms);
+/* Cuts the log back so that `offset` is its end (a follower whose tail diverged from its
+ * leader's, KIP-101): segments starting at or past it are deleted, the one holding it is cut at
+ * the batch starting there, its indexes rebuilt and everything synced before this returns.
+ * `offset` at or past the end changes nothing. SL_OK; SL_ERR_LIMIT below the log start;
+ * SL_ERR_INVAL if no batch starts at `offset`; SL_ERR_IO (the log is then FAILED). */
+SL_MUST_USE sl_err_t sl_plog_truncate(sl_plog_t *plog, int64_t offset);
+
 /* Unsynced bytes past which a partition gets a background sync even when nobody waits for one
  * (acks=0/1 and no flush.* settings): it bounds what the fdatasync at a segment roll, which runs
  * on the appending thread, has to write back. */

@@ -6,8 +6,10 @@
 # commits, and the killed broker is fenced; a single surviving node cannot commit.
 source "$(dirname "$0")/lib/cluster.sh"
 # Tiny snapshot interval so the restart below goes through a snapshot, not just the log.
+# Replication factor 1 by default: this test is about metadata, and creates topics while a
+# broker is down (RF 3, the cluster default, would be refused then, as Kafka refuses it).
 cluster_init 3 --set metadata.snapshot.entries=4 --set broker.session.timeout.ms=1500 \
-    --set broker.heartbeat.interval.ms=200
+    --set broker.heartbeat.interval.ms=200 --set default.replication.factor=1
 for i in 1 2 3; do node_start $i; done
 
 # Metadata of node $1 as "brokers: ids" and "topic NAME: leader,leader..." lines.
