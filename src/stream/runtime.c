@@ -969,6 +969,7 @@ static void publish_metrics(lane_t *l) {
         sl_stream_task_row_t *r = &l->rows[i];
         r->st = l->slots[i].st;
         r->partition = l->slots[i].partition;
+        snprintf(r->topic, sizeof r->topic, "%s", l->slots[i].topic);
         r->stats = *sl_stream_task_stats(l->slots[i].task);
         r->watermark = sl_stream_task_watermark(l->slots[i].task);
         size_t entries = 0, bytes = 0;

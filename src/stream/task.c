@@ -466,9 +466,13 @@ void sl_stream_task_marker(sl_stream_task_t *t, size_t input, const char *upstre
  * that changed. The markers go out in the lane's transaction, like the records they follow. */
 static sl_err_t send_markers(sl_stream_task_t *t, uint64_t now_ms) {
     bool idle = sl_wm_all_idle(&t->wm);
+    /* A named task (of a source over several topics, which may be a topic created since the
+     * downstream tasks started) says it exists before it has a watermark, so that from then on
+     * they wait for it; a numbered one is counted by them from the start. */
+    bool hello = t->id[0] && strchr(t->id, '/') && !t->marker_sent;
     if (!t->conf.st_partitions || t->n_rekeys == 0 ||
         (t->marker_sent && t->marker_wm == t->wm.current && t->marker_idle == idle) ||
-        (t->wm.current == SL_WM_NONE && !idle)) {
+        (t->wm.current == SL_WM_NONE && !idle && !hello)) {
         return SL_OK;
     }
     char wmb[24];

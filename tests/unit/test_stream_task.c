@@ -3,6 +3,7 @@
  * dead-lettering with its headers (and skip / fail), abort rolling state back, state restored from
  * the changelog records, and the builder's checks. */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "harness.h"
 #include "stream/task.h"
@@ -606,8 +607,22 @@ TEST(sources_over_topic_lists_and_patterns) {
     sl_stream_task_marker(down, 0, "junk", 1, false, 0); /* not a task id: ignored */
     CHECK(sl_stream_task_tick(down, 0) == SL_OK);
     CHECK_EQ_INT(sl_stream_task_watermark(down), 200);
+    /* A topic created since: its task says it exists before it has a watermark, and holds the
+     * minimum back from then on. */
+    c.topic = "c";
+    sl_stream_task_t *fresh = sl_stream_task_new(b, 0, 0, &c, 0);
+    int before = N_OUT;
+    CHECK(sl_stream_task_tick(fresh, 0) == SL_OK);
+    CHECK_EQ_INT(N_OUT, before + 2);
+    CHECK(!strcmp(hdr(&OUT[before], SL_STREAM_HDR_WM_TASK), "c/0"));
     sl_stream_task_marker(down, 0, "b/0", 900, false, 0);
-    sl_stream_task_marker(down, 0, "c/0", 250, false, 0); /* a topic created since */
+    sl_stream_task_marker(down, 0, "c/0", atoll(hdr(&OUT[before], SL_STREAM_HDR_WM)), false, 0);
+    CHECK(sl_stream_task_tick(down, 0) == SL_OK);
+    CHECK_EQ_INT(sl_stream_task_watermark(down), 200);
+    CHECK(sl_stream_task_tick(fresh, 0) == SL_OK);
+    CHECK_EQ_INT(N_OUT, before + 2); /* said once */
+    sl_stream_task_free(fresh);
+    sl_stream_task_marker(down, 0, "c/0", 250, false, 0);
     CHECK(sl_stream_task_tick(down, 0) == SL_OK);
     CHECK_EQ_INT(sl_stream_task_watermark(down), 250);
     sl_stream_task_marker(down, 0, "c/0", 100, false, 0); /* never back */
