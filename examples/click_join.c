@@ -1,7 +1,7 @@
 /* click_join.c -- ad impressions joined with their clicks (a windowed stream-stream outer join).
  *
  *   sluice run build/examples/click_join.so --app-id cj
- *       [-- IMPRESSIONS CLICKS OUTPUT WITHIN_MS GRACE_MS DELAY_MS]
+ *       [-- IMPRESSIONS CLICKS OUTPUT WITHIN_MS GRACE_MS DELAY_MS [rekey]]
  *
  * IMPRESSIONS (default "impressions") and CLICKS (default "clicks") hold JSON objects
  * {"id":"...","ts":<epoch ms>,...} keyed by ad id, with the same partition count. An impression
@@ -10,7 +10,9 @@
  * and an impression or click that matched nothing gives its record alone ("click":null or
  * "impression":null) once the watermark passes its time + WITHIN_MS + GRACE_MS (default 1000).
  * Event time is "ts", with DELAY_MS (default 2000) of bounded disorder; records later than the
- * grace go to OUTPUT-late. */
+ * grace go to OUTPUT-late. With "rekey", the records are keyed by anything and carry the ad id in
+ * an "ad" field: both sides are re-keyed by it through repartition topics into the joining task,
+ * and their topics need not be co-partitioned. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +75,12 @@ static void free_str(void *p) {
     free(p);
 }
 
+static sl_err_t by_ad(sl_stream_ctx_t *ctx, const sl_stream_rec_t *rec, void *user,
+                      sl_bytes_t *key) {
+    (void)user;
+    return sl_stream_json_get(ctx, rec->value, "ad", key);
+}
+
 sl_err_t sl_stream_job(sl_stream_builder_t *b, int argc, char **argv) {
     const char *imps = argc > 1 ? argv[1] : "impressions";
     const char *clicks = argc > 2 ? argv[2] : "clicks";
@@ -84,9 +92,13 @@ sl_err_t sl_stream_job(sl_stream_builder_t *b, int argc, char **argv) {
     size_t n = strlen(out) + 6;
     char *late = sl_stream_own(b, malloc(n), free_str);
     snprintf(late, n, "%s-late", out);
+    sl_stream_node_t *l = sl_stream_source(b, imps, &src), *r = sl_stream_source(b, clicks, &src);
+    if (argc > 7 && !strcmp(argv[7], "rekey")) {
+        l = sl_stream_rekey(l, "imp-by-ad", by_ad, NULL);
+        r = sl_stream_rekey(r, "click-by-ad", by_ad, NULL);
+    }
     sl_stream_node_t *j =
-        sl_stream_join_window(sl_stream_source(b, imps, &src), sl_stream_source(b, clicks, &src),
-                              "imp-click", within, grace, pair, NULL, SL_STREAM_JOIN_OUTER);
+        sl_stream_join_window(l, r, "imp-click", within, grace, pair, NULL, SL_STREAM_JOIN_OUTER);
     sl_stream_late_topic(j, late);
     sl_stream_to(j, out);
     return SL_OK;

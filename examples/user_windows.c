@@ -2,7 +2,9 @@
  *
  *   sluice run build/examples/user_windows.so --app-id uw [-- INPUT OUTPUT SIZE_MS GRACE_MS DELAY_MS]
  *
- * INPUT (default "events") holds JSON objects {"user": "...", "ts": <epoch ms>, ...}. Event time
+ * INPUT (default "events") is a topic, a comma-separated list of topics, or a pattern ("^" then a
+ * regular expression the whole topic name matches, as librdkafka's subscriptions: "^events-.*"
+ * also reads the matching topics created while the job runs). It holds JSON objects {"user": "...", "ts": <epoch ms>, ...}. Event time
  * is the "ts" field, with DELAY_MS (default 2000) of bounded disorder; windows are SIZE_MS wide
  * (default 10000) and fire once, GRACE_MS (default 1000) after they end. Each result is
  * {"user":"...","start":...,"end":...,"count":...} keyed by user in OUTPUT (default
@@ -50,8 +52,32 @@ static sl_err_t result(sl_stream_ctx_t *ctx, const void *state, void *user) {
     return sl_stream_emit(ctx, k, (sl_bytes_t){(const uint8_t *)out, (size_t)n});
 }
 
+
 static void free_str(void *p) {
     free(p);
+}
+
+/* The source over INPUT: one topic, a list "a,b,c" or a pattern "^regex". */
+static sl_stream_node_t *input(sl_stream_builder_t *b, const char *in,
+                               const sl_stream_source_opts_t *src) {
+    if (in[0] == '^') {
+        return sl_stream_source_pattern(b, in + 1, src);
+    }
+    size_t n = 1;
+    for (const char *p = in; *p; p++) {
+        n += *p == ',';
+    }
+    char *copy = sl_stream_own(b, strdup(in), free_str);
+    const char **topics = sl_stream_own(b, calloc(n, sizeof *topics), free_str);
+    if (!copy || !topics) {
+        return sl_stream_source(b, in, src); /* out of memory: as one topic */
+    }
+    char *save = NULL;
+    n = 0;
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        topics[n++] = t;
+    }
+    return sl_stream_source_topics(b, topics, n, src);
 }
 
 sl_err_t sl_stream_job(sl_stream_builder_t *b, int argc, char **argv) {
@@ -67,8 +93,7 @@ sl_err_t sl_stream_job(sl_stream_builder_t *b, int argc, char **argv) {
     size_t n = strlen(out) + 6;
     char *late = sl_stream_own(b, malloc(n), free_str);
     snprintf(late, n, "%s-late", out);
-    sl_stream_node_t *users = sl_stream_rekey(sl_stream_source(b, in, &src), "by-user", by_user,
-                                              NULL);
+    sl_stream_node_t *users = sl_stream_rekey(input(b, in, &src), "by-user", by_user, NULL);
     sl_stream_node_t *counts = sl_stream_aggregate(users, "per-user", &w, &count);
     sl_stream_late_topic(counts, late);
     sl_stream_to(counts, out);

@@ -482,7 +482,7 @@ int sl_coord_join(sl_coord_t *co, const sl_join_args_t *a, void *req, sl_member_
         g->protocol_type = sl_str_dupz(a->protocol_type);
     }
     sl_member_t *m = NULL;
-    bool known = false;
+    bool known = false, replaced = false;
     bool is_static = a->instance_id.p && a->instance_id.len;
     if (!a->member_id.p || a->member_id.len == 0) {
         sl_member_t *old = find_instance(g, a->instance_id);
@@ -507,8 +507,12 @@ int sl_coord_join(sl_coord_t *co, const sl_join_args_t *a, void *req, sl_member_
                 co->hooks.join_done(req, g, m, KERR_NONE);
                 return -1;
             }
+            /* Otherwise a rebalance: its metadata changed (a cooperative-sticky member owns
+             * nothing after a restart), or the group is completing a rebalance whose leader
+             * assigns to the id just replaced (Kafka rebalances then too), or one runs. */
             set_protocols(m, a);
             known = true;
+            replaced = true;
         } else if (a->version >= 4 && !is_static) {
             char *nid = new_member_id(a->client_id, a->instance_id);
             g->pending_ids =
@@ -571,7 +575,7 @@ int sl_coord_join(sl_coord_t *co, const sl_join_args_t *a, void *req, sl_member_
             return KERR_INCONSISTENT_GROUP_PROTOCOL;
         }
     }
-    bool unchanged = known && same_protocols(m, a);
+    bool unchanged = known && !replaced && same_protocols(m, a);
     m->session_timeout_ms = a->session_timeout_ms;
     m->rebalance_timeout_ms = a->rebalance_timeout_ms;
     m->join_version = a->version;

@@ -33,6 +33,14 @@ void sl_stream_builder_free(sl_stream_builder_t *b) {
         free(n->topic);
         free(n->late_topic);
         free(n->children);
+        for (size_t k = 0; k < n->n_topics; k++) {
+            free(n->topics[k]);
+        }
+        free(n->topics);
+        if (n->re) {
+            regfree(n->re);
+            free(n->re);
+        }
         free(n);
     }
     for (size_t i = 0; i < b->n_owned; i++) {
@@ -121,6 +129,104 @@ sl_stream_node_t *sl_stream_source(sl_stream_builder_t *b, const char *topic,
     return n;
 }
 
+/* A source over several topics: its records carry keys partitioned by topic, so state after it
+ * needs a rekey (its tasks are (topic, partition) pairs, not partitions of one key space). */
+static sl_stream_node_t *multi_source(sl_stream_builder_t *b, const char *what,
+                                      const sl_stream_source_opts_t *opts) {
+    sl_stream_node_t *n = sl_stream_source(b, what, opts);
+    n->keyed = false;
+    return n;
+}
+
+sl_stream_node_t *sl_stream_source_topics(sl_stream_builder_t *b, const char *const *topics,
+                                          size_t n_topics, const sl_stream_source_opts_t *opts) {
+    if (n_topics == 1 && topics && topics[0]) {
+        return sl_stream_source(b, topics[0], opts);
+    }
+    char list[1024] = "";
+    size_t len = 0;
+    for (size_t i = 0; topics && i < n_topics && len < sizeof list; i++) {
+        len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? "," : "",
+                                topics[i] ? topics[i] : "(null)");
+    }
+    sl_stream_node_t *n = multi_source(b, n_topics ? list : "(no topics)", opts);
+    if (!topics || n_topics == 0) {
+        fail(b, "a source over a topic list needs at least one topic");
+        return n;
+    }
+    n->topics = sl_xcalloc(n_topics, sizeof *n->topics);
+    for (size_t i = 0; i < n_topics; i++) {
+        n->topics[n->n_topics++] = sl_xstrdup(topics[i] ? topics[i] : "");
+        if (!topics[i] || !*topics[i]) {
+            fail(b, "source over [%s]: topic %zu is empty", list, i);
+        }
+        for (size_t k = 0; k < i; k++) {
+            if (topics[i] && topics[k] && !strcmp(topics[i], topics[k])) {
+                fail(b, "source over [%s]: topic '%s' is listed twice", list, topics[i]);
+            }
+        }
+    }
+    return n;
+}
+
+sl_stream_node_t *sl_stream_source_pattern(sl_stream_builder_t *b, const char *pattern,
+                                           const sl_stream_source_opts_t *opts) {
+    sl_stream_node_t *n = multi_source(b, pattern && *pattern ? pattern : "(no pattern)", opts);
+    if (!pattern || !*pattern) {
+        fail(b, "a source over a pattern needs a pattern");
+        return n;
+    }
+    /* Anchored at both ends, as Java's Pattern.matches: "orders-.*" does not read
+     * "old-orders-1". The same text goes to librdkafka's subscription (runtime.c). */
+    size_t cap = strlen(pattern) + 5;
+    char *whole = sl_xmalloc(cap);
+    snprintf(whole, cap, "^(%s)$", pattern);
+    n->re = sl_xmalloc(sizeof *n->re);
+    int rc = regcomp(n->re, whole, REG_EXTENDED | REG_NOSUB);
+    free(whole);
+    if (rc != 0) {
+        char why[128];
+        regerror(rc, n->re, why, sizeof why);
+        free(n->re);
+        n->re = NULL;
+        fail(b, "source pattern '%s': %s", pattern, why);
+    }
+    return n;
+}
+
+bool sl_graph_multi_topic(const sl_stream_node_t *n) {
+    return n->kind == SL_NODE_SOURCE && (n->re || n->n_topics > 1);
+}
+
+bool sl_graph_source_reads(const sl_stream_node_t *n, const char *topic) {
+    if (n->re) {
+        return regexec(n->re, topic, 0, NULL, 0) == 0;
+    }
+    for (size_t i = 0; i < n->n_topics; i++) {
+        if (!strcmp(n->topics[i], topic)) {
+            return true;
+        }
+    }
+    return n->n_topics == 0 && n->topic && !strcmp(n->topic, topic);
+}
+
+/* The mistake of a stateful node after one whose records are not grouped by key. */
+static void unkeyed(sl_stream_builder_t *b, const char *what, const sl_stream_node_t *n,
+                    const sl_stream_node_t *in) {
+    if (sl_graph_multi_topic(in)) {
+        fail(b,
+             "%s '%s' follows a source over several topics ('%s'), whose tasks are (topic, "
+             "partition) pairs: add sl_stream_rekey before it so each key's records meet in one "
+             "task",
+             what, n->name, in->topic);
+    } else {
+        fail(b,
+             "%s '%s' follows a node that may change keys ('%s'): add sl_stream_rekey before it "
+             "so each key's records meet in one task",
+             what, n->name, in->name);
+    }
+}
+
 sl_stream_node_t *sl_stream_map(sl_stream_node_t *in, const char *name, sl_stream_fn *fn,
                                 void *user) {
     sl_stream_node_t *n = node_new(in->b, SL_NODE_MAP, in, name);
@@ -167,10 +273,7 @@ sl_stream_node_t *sl_stream_aggregate(sl_stream_node_t *in, const char *name,
                                       const sl_stream_window_t *w, const sl_stream_agg_t *agg) {
     sl_stream_node_t *n = node_new(in->b, SL_NODE_AGG, in, name);
     if (!in->keyed) {
-        fail(in->b,
-             "aggregate '%s' follows a node that may change keys ('%s'): add sl_stream_rekey "
-             "before it so each key's records meet in one task",
-             n->name, in->name);
+        unkeyed(in->b, "aggregate", n, in);
     }
     if (!agg || !agg->step || !agg->result) {
         fail(in->b, "aggregate '%s' needs step and result functions", n->name);
@@ -246,10 +349,7 @@ static sl_stream_node_t *join_new(sl_stream_node_t *left, sl_stream_node_t *righ
         fail(b, "join '%s' needs a joiner function", n->name);
     }
     if (!left->keyed || !right->keyed) {
-        fail(b,
-             "join '%s' follows a node that may change keys ('%s'): add sl_stream_rekey before "
-             "it so each key's records meet in one task",
-             n->name, !left->keyed ? left->name : right->name);
+        unkeyed(b, "join", n, !left->keyed ? left : right);
     }
     if (right->kind == SL_NODE_SINK) {
         fail(b, "node '%s' follows a sink ('%s'): sinks end a branch", n->name,

@@ -9,6 +9,8 @@
 #ifndef SL_STREAM_GRAPH_H
 #define SL_STREAM_GRAPH_H
 
+#include <regex.h>
+
 #include "stream/stream.h"
 
 typedef enum sl_node_kind {
@@ -31,8 +33,11 @@ struct sl_stream_node {
     int id;          /* declaration order */
     int subtopology; /* where the node runs; for a rekey, the one it starts */
     char *name;      /* stable: names changelog and repartition topics */
-    char *topic;     /* source, sink */
-    bool keyed;      /* records here carry the grouping key */
+    char *topic; /* source, sink; a source over several topics: its list or pattern, for messages */
+    char **topics; /* a source over a list of topics (n_topics > 1) */
+    size_t n_topics;
+    regex_t *re; /* a source over a pattern: the whole topic name must match */
+    bool keyed;  /* records here carry the grouping key */
     sl_stream_node_t **children;
     size_t n_children;
     sl_stream_source_opts_t src; /* the source's time options, inherited downstream */
@@ -67,6 +72,11 @@ struct sl_stream_builder {
 /* The nodes that start sub-topology `st` (sources, tables and rekeys), in declaration order. Writes
  * at most cap of them; returns how many there are. */
 size_t sl_graph_roots(const sl_stream_builder_t *b, int st, sl_stream_node_t **out, size_t cap);
+/* Whether source `n` reads several topics (a list or a pattern): each (topic, partition) is then a
+ * task of its own. */
+bool sl_graph_multi_topic(const sl_stream_node_t *n);
+/* Whether source `n` reads `topic` (for a pattern: whether the whole name matches). */
+bool sl_graph_source_reads(const sl_stream_node_t *n, const char *topic);
 /* Keeps the first building mistake for sl_stream_graph_check. */
 void sl_graph_fail(sl_stream_builder_t *b, const char *fmt, ...) SL_PRINTF(2, 3);
 

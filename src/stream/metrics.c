@@ -213,7 +213,10 @@ void sl_stream_metrics_collect(sl_metrics_out_t *out, const char *app_id,
                          m->commit);
     for (size_t i = 0; i < m->n_tasks; i++) {
         const sl_stream_task_row_t *t = &m->tasks[i];
-        snprintf(l2, sizeof l2, "%s,task=\"%d_%d\"", lb, t->st, (int)t->partition);
+        /* A task of a source over several topics: the same task id for each topic, told apart
+         * by a topic label. */
+        snprintf(l2, sizeof l2, "%s,task=\"%d_%d\"%s%s%s", lb, t->st, (int)t->partition,
+                 t->topic[0] ? ",topic=\"" : "", t->topic, t->topic[0] ? "\"" : "");
         const struct {
             const char *name, *type, *help;
             double v;

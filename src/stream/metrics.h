@@ -29,6 +29,7 @@ enum { SL_STAGE_PRODUCE_BROKER, SL_STAGE_PROCESS, SL_STAGE_COMMIT_WAIT, SL_N_STA
 typedef struct sl_stream_task_row {
     int st;
     int32_t partition;
+    char topic[256]; /* a task of a source over several topics: its topic; else empty */
     sl_stream_task_stats_t stats;
     int64_t watermark; /* event time, ms; SL_WM_NONE before the first */
     uint64_t state_entries, state_bytes;

@@ -36,7 +36,8 @@
 #define MAX_ROOTS_ALL 64
 
 typedef struct root {
-    char topic[256];
+    char topic[256]; /* empty for a source over several topics (multi) */
+    bool multi;
     const sl_stream_node_t *node;
     int st;
     size_t input; /* index among the sub-topology's roots */
@@ -54,6 +55,7 @@ typedef struct inq {
 
 typedef struct slot {
     int st;
+    char topic[256]; /* a task of a source over several topics: its topic; else empty */
     int32_t partition;
     sl_stream_task_t *task;
     size_t n_in; /* inputs; more than one: queued in q[] */
@@ -102,7 +104,9 @@ struct sl_stream {
     root_t roots[MAX_ROOTS_ALL];
     size_t n_roots;
     int32_t *st_partitions; /* per sub-topology */
-    bool multi_input;       /* a sub-topology reads several topics: range assignment */
+    int32_t
+        *st_tasks; /* per sub-topology: tasks (a multi-topic source: one per topic's partition) */
+    bool multi_input; /* a sub-topology reads several topics: range assignment */
     lane_t *lanes;
     int n_lanes;
     atomic_int stop;
@@ -155,6 +159,72 @@ static void topic_of_root(const sl_stream_t *s, const sl_stream_node_t *n, char 
     }
 }
 
+/* Topics a source over a pattern never reads: "__" topics, this job's internal topics (its
+ * repartition and changelog topics) and every topic it writes. */
+static bool excluded(const sl_stream_t *s, const char *topic) {
+    size_t an = strlen(s->app_id), tn = strlen(topic);
+    if (!strncmp(topic, "__", 2)) {
+        return true;
+    }
+    if (tn > an && !strncmp(topic, s->app_id, an) && topic[an] == '-') {
+        static const char *const internal[] = {"-repartition", "-changelog", "-late", "-dlq"};
+        for (size_t i = 0; i < SL_ARRAY_LEN(internal); i++) {
+            size_t k = strlen(internal[i]);
+            if (tn > k && !strcmp(topic + tn - k, internal[i])) {
+                return true;
+            }
+        }
+    }
+    if (s->conf.dead_letter && !strcmp(topic, s->conf.dead_letter)) {
+        return true;
+    }
+    for (size_t i = 0; i < s->b->n_nodes; i++) {
+        const sl_stream_node_t *n = s->b->nodes[i];
+        if ((n->kind == SL_NODE_SINK && !strcmp(n->topic, topic)) ||
+            (n->late_topic && !strcmp(n->late_topic, topic))) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A source over several topics: its tasks are the partitions of every topic it reads now, and its
+ * sub-topology's partition count (what a repartition topic after it gets) the largest. Every
+ * listed topic must exist; a pattern must match one at least. */
+static sl_err_t plan_multi(sl_stream_t *s, const sl_stream_node_t *nd,
+                           const rd_kafka_metadata_t *md, char *errstr, size_t n) {
+    int32_t most = 0, tasks = 0;
+    for (int t = 0; t < md->topic_cnt; t++) {
+        const rd_kafka_metadata_topic_t *mt = &md->topics[t];
+        if (!mt->err && mt->partition_cnt > 0 && sl_graph_source_reads(nd, mt->topic) &&
+            (!nd->re || !excluded(s, mt->topic))) {
+            most = SL_MAX(most, mt->partition_cnt);
+            tasks += mt->partition_cnt;
+        }
+    }
+    for (size_t i = 0; i < nd->n_topics; i++) {
+        bool found = false;
+        for (int t = 0; t < md->topic_cnt && !found; t++) {
+            found = !md->topics[t].err && md->topics[t].partition_cnt > 0 &&
+                    !strcmp(md->topics[t].topic, nd->topics[i]);
+        }
+        if (!found) {
+            snprintf(errstr, n, "source topic '%s' does not exist", nd->topics[i]);
+            return SL_ERR_NOTFOUND;
+        }
+    }
+    if (most == 0) {
+        snprintf(errstr, n,
+                 "no topic matches the source pattern '%s' yet (one at least must exist when the "
+                 "job starts: it sizes the repartition topics)",
+                 nd->topic);
+        return SL_ERR_NOTFOUND;
+    }
+    s->st_partitions[nd->subtopology] = most;
+    s->st_tasks[nd->subtopology] = tasks;
+    return SL_OK;
+}
+
 /* Partition counts: a source's own; a rekey's sub-topology, its upstream one's. Nodes are walked
  * in declaration order, so the upstream one is always known by then. */
 static sl_err_t plan_partitions(sl_stream_t *s, rd_kafka_t *rk, char *errstr, size_t n) {
@@ -166,10 +236,13 @@ static sl_err_t plan_partitions(sl_stream_t *s, rd_kafka_t *rk, char *errstr, si
     }
     sl_stream_builder_t *b = s->b;
     s->st_partitions = sl_xcalloc((size_t)b->n_subtopologies, sizeof *s->st_partitions);
+    s->st_tasks = sl_xcalloc((size_t)b->n_subtopologies, sizeof *s->st_tasks);
     sl_err_t rc = SL_OK;
     for (size_t i = 0; i < b->n_nodes && rc == SL_OK; i++) {
         sl_stream_node_t *nd = b->nodes[i];
-        if (nd->kind == SL_NODE_SOURCE || nd->kind == SL_NODE_TABLE) {
+        if (sl_graph_multi_topic(nd)) {
+            rc = plan_multi(s, nd, md, errstr, n);
+        } else if (nd->kind == SL_NODE_SOURCE || nd->kind == SL_NODE_TABLE) {
             int32_t parts = 0, *stp = &s->st_partitions[nd->subtopology];
             for (int t = 0; t < md->topic_cnt; t++) {
                 if (!strcmp(md->topics[t].topic, nd->topic) && !md->topics[t].err) {
@@ -199,6 +272,11 @@ static sl_err_t plan_partitions(sl_stream_t *s, rd_kafka_t *rk, char *errstr, si
         sl_stream_node_t *nd = b->nodes[i];
         if (nd->kind == SL_NODE_REKEY && s->st_partitions[nd->subtopology] == 0) {
             s->st_partitions[nd->subtopology] = s->st_partitions[nd->parent->subtopology];
+        }
+    }
+    for (int st = 0; st < b->n_subtopologies; st++) {
+        if (s->st_tasks[st] == 0) {
+            s->st_tasks[st] = s->st_partitions[st];
         }
     }
     rd_kafka_metadata_destroy(md);
@@ -317,8 +395,10 @@ static sl_err_t task_write(void *opaque, const char *topic, int32_t partition, s
     return rc;
 }
 
-/* A watermark marker (task.h) instead of a record: SL_OK and its fields, else SL_ERR_NOTFOUND. */
-static sl_err_t marker_of(const rd_kafka_message_t *m, int32_t *task, int64_t *wm, bool *idle) {
+/* A watermark marker (task.h) instead of a record: SL_OK and its fields (the upstream task's id
+ * into task[0..cap)), else SL_ERR_NOTFOUND. */
+static sl_err_t marker_of(const rd_kafka_message_t *m, char *task, size_t cap, int64_t *wm,
+                          bool *idle) {
     rd_kafka_headers_t *h = NULL;
     if (m->key || m->payload || rd_kafka_message_headers(m, &h) || !h) {
         return SL_ERR_NOTFOUND;
@@ -327,14 +407,14 @@ static sl_err_t marker_of(const rd_kafka_message_t *m, int32_t *task, int64_t *w
     size_t n[3];
     const char *names[3] = {SL_STREAM_HDR_WM_TASK, SL_STREAM_HDR_WM, SL_STREAM_HDR_WM_IDLE};
     for (int i = 0; i < 3; i++) {
-        if (rd_kafka_header_get_last(h, names[i], &v[i], &n[i]) || n[i] == 0 || n[i] > 23) {
+        size_t max = i == 0 ? cap - 1 : 23;
+        if (rd_kafka_header_get_last(h, names[i], &v[i], &n[i]) || n[i] == 0 || n[i] > max) {
             return SL_ERR_NOTFOUND;
         }
     }
     char buf[24];
-    memcpy(buf, v[0], n[0]);
-    buf[n[0]] = 0;
-    *task = (int32_t)strtol(buf, NULL, 10);
+    memcpy(task, v[0], n[0]);
+    task[n[0]] = 0;
     memcpy(buf, v[1], n[1]);
     buf[n[1]] = 0;
     *wm = strtoll(buf, NULL, 10);
@@ -376,19 +456,30 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 
 /* ---- tasks ---- */
 
+/* The input `topic` belongs to: a root named after it, else a source over several topics that
+ * reads it; NULL when the job does not read it. */
 static const root_t *root_of(const sl_stream_t *s, const char *topic) {
     for (size_t i = 0; i < s->n_roots; i++) {
-        if (!strcmp(s->roots[i].topic, topic)) {
+        if (!s->roots[i].multi && !strcmp(s->roots[i].topic, topic)) {
+            return &s->roots[i];
+        }
+    }
+    for (size_t i = 0; i < s->n_roots; i++) {
+        if (s->roots[i].multi && sl_graph_source_reads(s->roots[i].node, topic) &&
+            (!s->roots[i].node->re || !excluded(s, topic))) {
             return &s->roots[i];
         }
     }
     return NULL;
 }
 
-static slot_t *slot_of(lane_t *l, int st, int32_t partition) {
+/* The task of (r's sub-topology, partition), and of `topic` when r reads several topics. */
+static slot_t *slot_of(lane_t *l, const root_t *r, const char *topic, int32_t partition) {
     for (size_t i = 0; i < l->n_slots; i++) {
-        if (l->slots[i].st == st && l->slots[i].partition == partition) {
-            return &l->slots[i];
+        slot_t *sl = &l->slots[i];
+        if (sl->st == r->st && sl->partition == partition &&
+            (!r->multi || !strcmp(sl->topic, topic))) {
+            return sl;
         }
     }
     return NULL;
@@ -878,6 +969,7 @@ static void publish_metrics(lane_t *l) {
         sl_stream_task_row_t *r = &l->rows[i];
         r->st = l->slots[i].st;
         r->partition = l->slots[i].partition;
+        snprintf(r->topic, sizeof r->topic, "%s", l->slots[i].topic);
         r->stats = *sl_stream_task_stats(l->slots[i].task);
         r->watermark = sl_stream_task_watermark(l->slots[i].task);
         size_t entries = 0, bytes = 0;
@@ -913,15 +1005,31 @@ static void publish_metrics(lane_t *l) {
 
 /* ---- rebalances ---- */
 
+/* The partitions of `parts` the job reads (a pattern subscription also brings, say, the job's
+ * own topics when they match; they are never assigned). */
+static rd_kafka_topic_partition_list_t *ours(const sl_stream_t *s,
+                                             const rd_kafka_topic_partition_list_t *parts) {
+    rd_kafka_topic_partition_list_t *mine = rd_kafka_topic_partition_list_new(parts->cnt);
+    for (int i = 0; i < parts->cnt; i++) {
+        if (root_of(s, parts->elems[i].topic)) {
+            rd_kafka_topic_partition_list_add(mine, parts->elems[i].topic,
+                                              parts->elems[i].partition);
+        }
+    }
+    return mine;
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
+                         rd_kafka_topic_partition_list_t *all, void *opaque) {
     lane_t *l = opaque;
     sl_stream_t *s = l->s;
+    rd_kafka_topic_partition_list_t *parts = ours(s, all);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         size_t from = l->n_slots;
         for (int i = 0; i < parts->cnt; i++) {
-            const root_t *r = root_of(s, parts->elems[i].topic);
-            if (!r || slot_of(l, r->st, parts->elems[i].partition)) {
+            const char *topic = parts->elems[i].topic;
+            const root_t *r = root_of(s, topic);
+            if (!r || slot_of(l, r, topic, parts->elems[i].partition)) {
                 continue;
             }
             sl_stream_task_conf_t tc = {s->app_id,
@@ -932,10 +1040,13 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                         s->st_partitions,
                                         s->state_dir,
                                         s->conf.cache_bytes,
-                                        s->conf.default_backend};
+                                        s->conf.default_backend,
+                                        s->st_tasks,
+                                        r->multi ? topic : NULL};
             l->slots = sl_xrealloc(l->slots, (l->n_slots + 1) * sizeof *l->slots);
             slot_t *sl = &l->slots[l->n_slots++];
             sl->st = r->st;
+            snprintf(sl->topic, sizeof sl->topic, "%s", r->multi ? topic : "");
             sl->partition = parts->elems[i].partition;
             sl->task = sl_stream_task_new(s->b, r->st, sl->partition, &tc, (uint64_t)sl_wall_ms());
             sl_stream_node_t *roots[16];
@@ -956,6 +1067,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             if (ae) {
                 set_error(s, "lane %d: assign: %s", l->idx, rd_kafka_err2str(ae));
             }
+            rd_kafka_topic_partition_list_destroy(parts);
             return;
         }
         rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
@@ -967,6 +1079,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             atomic_fetch_add(&l->m.paused_partitions, parts->cnt);
         }
         atomic_store(&l->m.joined, true);
+        rd_kafka_topic_partition_list_destroy(parts);
         return;
     }
     /* Revoked: keep what was done (commit) unless the partitions were lost to another owner. */
@@ -976,12 +1089,11 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         set_error(s, "lane %d: %s", l->idx, l->err);
     }
     for (int i = 0; i < parts->cnt; i++) {
-        const root_t *r = root_of(s, parts->elems[i].topic);
-        for (size_t k = 0; r && k < l->n_slots; k++) {
-            if (l->slots[k].st == r->st && l->slots[k].partition == parts->elems[i].partition) {
-                drop_task(l, k);
-                break;
-            }
+        const char *topic = parts->elems[i].topic;
+        const root_t *r = root_of(s, topic);
+        slot_t *sl = r ? slot_of(l, r, topic, parts->elems[i].partition) : NULL;
+        if (sl) {
+            drop_task(l, (size_t)(sl - l->slots));
         }
     }
     if (s->multi_input) {
@@ -995,21 +1107,22 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (!atomic_load(&s->stop) && begin(l) != SL_OK) {
         set_error(s, "lane %d: %s", l->idx, l->err);
     }
+    rd_kafka_topic_partition_list_destroy(parts);
 }
 
 /* ---- the lane ---- */
 
 static void run_message(lane_t *l, slot_t *sl, const root_t *r, rd_kafka_message_t *m) {
-    const char *topic = r->topic;
+    const char *topic = rd_kafka_topic_name(m->rkt);
     if (m->err) {
         sl_log(SL_LOG_WARN, "stream", "lane=%d msg=\"consume: %s\"", l->idx,
                rd_kafka_message_errstr(m));
         return;
     }
-    int32_t up;
+    char up[320];
     int64_t wm;
     bool idle;
-    if (marker_of(m, &up, &wm, &idle) == SL_OK) {
+    if (marker_of(m, up, sizeof up, &wm, &idle) == SL_OK) {
         sl_stream_task_marker(sl->task, r->input, up, wm, idle, (uint64_t)sl_wall_ms());
         return;
     }
@@ -1107,7 +1220,7 @@ static bool process(lane_t *l, rd_kafka_message_t *m) {
     }
     const char *topic = rd_kafka_topic_name(m->rkt);
     const root_t *r = root_of(l->s, topic);
-    slot_t *sl = r ? slot_of(l, r->st, m->partition) : NULL;
+    slot_t *sl = r ? slot_of(l, r, topic, m->partition) : NULL;
     if (!sl) {
         return false;
     }
@@ -1252,7 +1365,20 @@ static sl_err_t lane_open(sl_stream_t *s, lane_t *l, char *errstr, size_t n) {
     rd_kafka_poll_set_consumer(l->restorer);
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new((int)s->n_roots);
     for (size_t i = 0; i < s->n_roots; i++) {
-        rd_kafka_topic_partition_list_add(topics, s->roots[i].topic, RD_KAFKA_PARTITION_UA);
+        const sl_stream_node_t *nd = s->roots[i].node;
+        if (!s->roots[i].multi) {
+            rd_kafka_topic_partition_list_add(topics, s->roots[i].topic, RD_KAFKA_PARTITION_UA);
+        } else if (nd->re) {
+            /* librdkafka's regex subscription ("^..."), anchored as graph.c compiled it */
+            size_t cap = strlen(nd->topic) + 5;
+            char *re = sl_xmalloc(cap);
+            snprintf(re, cap, "^(%s)$", nd->topic);
+            rd_kafka_topic_partition_list_add(topics, re, RD_KAFKA_PARTITION_UA);
+            free(re);
+        }
+        for (size_t k = 0; k < nd->n_topics; k++) {
+            rd_kafka_topic_partition_list_add(topics, nd->topics[k], RD_KAFKA_PARTITION_UA);
+        }
     }
     rd_kafka_resp_err_t err = rd_kafka_subscribe(l->c, topics);
     rd_kafka_topic_partition_list_destroy(topics);
@@ -1310,6 +1436,29 @@ static void conf_defaults(sl_stream_run_conf_t *c) {
     c->inflight_max_bytes = c->inflight_max_bytes > 0 ? c->inflight_max_bytes : 64ll << 20;
 }
 
+/* Whether the topic (or a listed topic) of the root just added is read by an earlier root. A
+ * pattern overlapping another input is left to the user: a named topic wins over a pattern. */
+static bool read_twice(const sl_stream_t *s, const root_t *r) {
+    for (size_t i = 0; i + 1 < s->n_roots; i++) {
+        const root_t *o = &s->roots[i];
+        if (!r->multi && !o->multi && !strcmp(r->topic, o->topic)) {
+            return true;
+        }
+        for (size_t k = 0; r->multi && k < r->node->n_topics; k++) {
+            if (o->multi ? sl_graph_source_reads(o->node, r->node->topics[k]) && !o->node->re
+                         : !strcmp(o->topic, r->node->topics[k])) {
+                return true;
+            }
+        }
+        for (size_t k = 0; !r->multi && o->multi && !o->node->re && k < o->node->n_topics; k++) {
+            if (!strcmp(o->node->topics[k], r->topic)) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 sl_stream_t *sl_stream_new(sl_stream_builder_t *b, const sl_stream_run_conf_t *conf, char *errstr,
                            size_t errstr_size) {
     const char *gerr = sl_stream_graph_check(b);
@@ -1362,11 +1511,14 @@ sl_stream_t *sl_stream_new(sl_stream_builder_t *b, const sl_stream_run_conf_t *c
                 return NULL;
             }
             root_t *r = &s->roots[s->n_roots++];
-            topic_of_root(s, roots[i], r->topic, sizeof r->topic);
+            r->multi = sl_graph_multi_topic(roots[i]);
+            if (!r->multi) {
+                topic_of_root(s, roots[i], r->topic, sizeof r->topic);
+            }
             r->node = roots[i];
             r->st = st;
             r->input = i;
-            if (root_of(s, r->topic) != r) {
+            if (read_twice(s, r)) {
                 snprintf(errstr, errstr_size, "topic '%s' is read twice", r->topic);
                 sl_stream_free(s);
                 return NULL;
@@ -1493,6 +1645,7 @@ void sl_stream_free(sl_stream_t *s) {
     }
     free(s->lanes);
     free(s->st_partitions);
+    free(s->st_tasks);
     free(s->state_dir);
     pthread_mutex_destroy(&s->mu);
     free(s);

@@ -112,6 +112,21 @@ void *sl_stream_own(sl_stream_builder_t *b, void *p, void (*free_fn)(void *p));
 /* Records of `topic`; opts may be NULL (record time, no disorder, never idle). */
 sl_stream_node_t *sl_stream_source(sl_stream_builder_t *b, const char *topic,
                                    const sl_stream_source_opts_t *opts);
+/* Records of every topic in topics[0..n) (Kafka Streams' stream(Collection<String>)), or of
+ * every topic whose whole name matches the POSIX extended regular expression `pattern` (its
+ * stream(Pattern)), topics created while the job runs included: librdkafka finds them when it
+ * refreshes its metadata (topic.metadata.refresh.interval.ms, -X) and the group rebalances.
+ * The job's own internal, sink, late and dead-letter topics and "__" topics never match. Each
+ * (topic, partition) is a task with its own watermark, and a repartition topic after it carries
+ * every one's markers, so a windowed operator behind a rekey waits for the slowest partition of
+ * every topic. The topics' keys need not share partitioning, so stateful nodes need a
+ * sl_stream_rekey after such a source. A pattern needs at least one matching topic when the job
+ * starts (it sizes the repartition topics: the largest partition count). opts as for
+ * sl_stream_source; a list of one topic is sl_stream_source. */
+sl_stream_node_t *sl_stream_source_topics(sl_stream_builder_t *b, const char *const *topics,
+                                          size_t n, const sl_stream_source_opts_t *opts);
+sl_stream_node_t *sl_stream_source_pattern(sl_stream_builder_t *b, const char *pattern,
+                                           const sl_stream_source_opts_t *opts);
 sl_stream_node_t *sl_stream_map(sl_stream_node_t *in, const char *name, sl_stream_fn *fn,
                                 void *user);
 /* A terminal node: fn sees every record and emits nothing (e.g. a shell printing rows, a metric).

@@ -47,9 +47,20 @@ struct sl_stream_task {
     char dead_letter[256];
     sl_stream_node_t *roots[MAX_ROOTS];
     size_t n_roots;
-    int wm_in[MAX_ROOTS]; /* each root's input in wm; -1 for tables (they hold no time back) */
+    /* Each root's input in wm when its records drive it; -1 for tables (they hold no time back)
+     * and for repartition topics whose watermark comes from upstream tasks' markers. */
+    int wm_in[MAX_ROOTS];
     sl_wm_t wm;
-    bool markers_in; /* the watermark comes from upstream tasks' markers */
+    bool marker_root[MAX_ROOTS]; /* the root's watermark comes from upstream tasks' markers */
+    size_t up_base[MAX_ROOTS];   /* its upstream tasks' first input in wm */
+    size_t up_tasks[MAX_ROOTS];  /* and how many there were when the task started */
+    size_t up_named[MAX_ROOTS];  /* of those, how many named upstream tasks have taken */
+    struct up_bind {             /* a named upstream task ("<topic>/<partition>") and its input */
+        size_t root, in;
+        char *id;
+    } * binds;
+    size_t n_binds;
+    char id[320]; /* this task's id in its markers: the partition, or "<topic>/<partition>" */
     const sl_stream_node_t *rekeys[MAX_ROOTS]; /* repartition topics this task writes */
     size_t n_rekeys;
     int64_t marker_wm; /* what the last markers said */
@@ -399,7 +410,7 @@ sl_err_t sl_stream_task_process(sl_stream_task_t *t, size_t input, const sl_stre
         r.ts_ms = (int64_t)now_ms;
     }
     if (err == SL_OK) {
-        if (!t->markers_in && t->wm_in[input] >= 0) {
+        if (t->wm_in[input] >= 0) {
             sl_wm_record(&t->wm, (size_t)t->wm_in[input], r.ts_ms, now_ms);
         }
         err = run_node(t, root, NULL, &r);
@@ -414,16 +425,45 @@ sl_err_t sl_stream_task_process(sl_stream_task_t *t, size_t input, const sl_stre
 
 void sl_stream_task_caught_up(sl_stream_task_t *t, size_t input) {
     SL_ASSERT(input < t->n_roots);
-    if (!t->markers_in && t->wm_in[input] >= 0) { /* markers: idleness is upstream's to tell */
+    if (t->wm_in[input] >= 0) { /* markers: idleness is upstream's to tell */
         sl_wm_caught_up(&t->wm, (size_t)t->wm_in[input]);
     }
 }
 
-void sl_stream_task_marker(sl_stream_task_t *t, size_t input, int32_t upstream, int64_t wm,
+/* The input in t->wm of upstream task `id` of root `input`, or SIZE_MAX to ignore the marker. A
+ * partition number indexes the upstream's tasks; a named task ("<topic>/<partition>", of a source
+ * over several topics) takes the next input no named task has taken, in the order they are heard
+ * of, and beyond those a new input (a topic created since this task started). */
+static size_t upstream_input(sl_stream_task_t *t, size_t input, const char *id, uint64_t now_ms) {
+    char *end;
+    long p = strtol(id, &end, 10);
+    if (end != id && !*end) {
+        return p >= 0 && (size_t)p < t->up_tasks[input] ? t->up_base[input] + (size_t)p : SIZE_MAX;
+    }
+    if (!strchr(id, '/')) {
+        return SIZE_MAX;
+    }
+    for (size_t i = 0; i < t->n_binds; i++) {
+        if (t->binds[i].root == input && !strcmp(t->binds[i].id, id)) {
+            return t->binds[i].in;
+        }
+    }
+    size_t in = t->up_named[input] < t->up_tasks[input] ? t->up_base[input] + t->up_named[input]++
+                                                        : sl_wm_add(&t->wm, now_ms);
+    t->binds = sl_xrealloc(t->binds, (t->n_binds + 1) * sizeof *t->binds);
+    t->binds[t->n_binds++] = (struct up_bind){input, in, sl_xstrdup(id)};
+    return in;
+}
+
+void sl_stream_task_marker(sl_stream_task_t *t, size_t input, const char *upstream, int64_t wm,
                            bool idle, uint64_t now_ms) {
     SL_ASSERT(input < t->n_roots);
-    if (t->markers_in && upstream >= 0 && (size_t)upstream < t->wm.n) {
-        sl_wm_marker(&t->wm, (size_t)upstream, wm, idle, now_ms);
+    if (!t->marker_root[input] || !upstream) {
+        return;
+    }
+    size_t in = upstream_input(t, input, upstream, now_ms);
+    if (in != SIZE_MAX) {
+        sl_wm_marker(&t->wm, in, wm, idle, now_ms);
     }
 }
 
@@ -431,16 +471,19 @@ void sl_stream_task_marker(sl_stream_task_t *t, size_t input, int32_t upstream, 
  * that changed. The markers go out in the lane's transaction, like the records they follow. */
 static sl_err_t send_markers(sl_stream_task_t *t, uint64_t now_ms) {
     bool idle = sl_wm_all_idle(&t->wm);
+    /* A named task (of a source over several topics, which may be a topic created since the
+     * downstream tasks started) says it exists before it has a watermark, so that from then on
+     * they wait for it; a numbered one is counted by them from the start. */
+    bool hello = t->id[0] && strchr(t->id, '/') && !t->marker_sent;
     if (!t->conf.st_partitions || t->n_rekeys == 0 ||
         (t->marker_sent && t->marker_wm == t->wm.current && t->marker_idle == idle) ||
-        (t->wm.current == SL_WM_NONE && !idle)) {
+        (t->wm.current == SL_WM_NONE && !idle && !hello)) {
         return SL_OK;
     }
-    char task[16], wmb[24];
-    int tl = snprintf(task, sizeof task, "%" PRId32, t->partition);
+    char wmb[24];
     int wl = snprintf(wmb, sizeof wmb, "%" PRId64, t->wm.current);
     sl_stream_hdr_t h[] = {
-        {SL_STREAM_HDR_WM_TASK, {(const uint8_t *)task, (size_t)tl}},
+        {SL_STREAM_HDR_WM_TASK, {(const uint8_t *)t->id, strlen(t->id)}},
         {SL_STREAM_HDR_WM, {(const uint8_t *)wmb, (size_t)wl}},
         {SL_STREAM_HDR_WM_IDLE, {(const uint8_t *)(idle ? "1" : "0"), 1}},
     };
@@ -590,6 +633,12 @@ sl_stream_task_t *sl_stream_task_new(sl_stream_builder_t *b, int st, int32_t par
     t->st = st;
     t->partition = partition;
     t->conf = *conf;
+    if (conf->topic) {
+        snprintf(t->id, sizeof t->id, "%s/%" PRId32, conf->topic, partition);
+    } else {
+        snprintf(t->id, sizeof t->id, "%" PRId32, partition);
+    }
+    t->conf.topic = NULL; /* the caller's string need not outlive the call */
     if (conf->dead_letter) {
         snprintf(t->dead_letter, sizeof t->dead_letter, "%s", conf->dead_letter);
     } else {
@@ -598,22 +647,30 @@ sl_stream_task_t *sl_stream_task_new(sl_stream_builder_t *b, int st, int32_t par
     t->n_roots = sl_graph_roots(b, st, t->roots, MAX_ROOTS);
     SL_ASSERT(t->n_roots >= 1 && t->n_roots <= MAX_ROOTS);
     /* Disorder and idleness are per source; a task over several takes the widest bound. */
+    /* A repartition topic's watermark comes from the upstream tasks' markers: one input per
+     * upstream task (their disorder already accounted for), after the inputs whose records drive
+     * theirs. Without markers (no partition counts), records drive every input. */
     int64_t delay = 0, idle = 0;
-    size_t n_wm = 0;
+    size_t n_wm = 0, n_up = 0;
+    const int32_t *tasks = conf->st_tasks ? conf->st_tasks : conf->st_partitions;
     for (size_t i = 0; i < t->n_roots; i++) {
-        delay = SL_MAX(delay, t->roots[i]->src.watermark_delay_ms);
-        idle = SL_MAX(idle, t->roots[i]->src.idle_ms);
-        t->wm_in[i] = t->roots[i]->kind == SL_NODE_TABLE ? -1 : (int)n_wm++;
+        const sl_stream_node_t *r = t->roots[i];
+        t->marker_root[i] = tasks && r->kind == SL_NODE_REKEY;
+        if (t->marker_root[i]) {
+            t->up_tasks[i] = (size_t)SL_MAX(tasks[r->parent->subtopology], 0);
+            n_up += t->up_tasks[i];
+            t->wm_in[i] = -1;
+            continue;
+        }
+        delay = SL_MAX(delay, r->src.watermark_delay_ms);
+        idle = SL_MAX(idle, r->src.idle_ms);
+        t->wm_in[i] = r->kind == SL_NODE_TABLE ? -1 : (int)n_wm++;
     }
-    /* A sub-topology that reads a repartition topic takes its watermark from the upstream
-     * tasks' markers: one input per upstream task, their disorder already accounted for. */
-    const sl_stream_node_t *r0 = t->roots[0];
-    t->markers_in = conf->st_partitions && t->n_roots == 1 && r0->kind == SL_NODE_REKEY;
-    if (t->markers_in) {
-        sl_wm_init(&t->wm, (size_t)conf->st_partitions[r0->parent->subtopology], 0, 0, now_ms);
-    } else {
-        sl_wm_init(&t->wm, n_wm, delay, idle, now_ms);
+    for (size_t i = 0, base = n_wm; i < t->n_roots; i++) {
+        t->up_base[i] = base;
+        base += t->marker_root[i] ? t->up_tasks[i] : 0;
     }
+    sl_wm_init(&t->wm, n_wm + n_up, delay, idle, now_ms);
     for (size_t i = 0; i < t->n_roots; i++) {
         collect_aggs(t, t->roots[i]);
     }
@@ -632,6 +689,10 @@ void sl_stream_task_free(sl_stream_task_t *t) {
     }
     free(t->aggs);
     free(t->joins);
+    for (size_t i = 0; i < t->n_binds; i++) {
+        free(t->binds[i].id);
+    }
+    free(t->binds);
     sl_wm_free(&t->wm);
     sl_arena_fini(&t->scratch);
     free(t);
@@ -759,13 +820,34 @@ sl_err_t sl_stream_task_restore(sl_stream_task_t *t, const char *store, sl_bytes
     return SL_OK;
 }
 
+/* Whether a repartition topic this task reads is fed by a source over several topics (its
+ * upstream tasks are named, not numbered). */
+static bool any_named(const sl_stream_task_t *t) {
+    for (size_t i = 0; i < t->n_roots; i++) {
+        sl_stream_node_t *up[MAX_ROOTS];
+        size_t n = t->marker_root[i]
+                       ? sl_graph_roots(t->b, t->roots[i]->parent->subtopology, up, MAX_ROOTS)
+                       : 0;
+        for (size_t k = 0; k < n && k < MAX_ROOTS; k++) {
+            if (sl_graph_multi_topic(up[k])) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 sl_err_t sl_stream_task_restored(sl_stream_task_t *t) {
     if (sl_stream_task_commit(t) != SL_OK) {
         return SL_ERR_IO;
     }
     for (size_t i = 0; i < t->n_aggs; i++) {
         sl_bytes_t v;
-        if (sl_kv_get(t->aggs[i].kv, WM_KEY, &v) && sl_wm_restore(&t->wm, v.p, v.len) != SL_OK) {
+        /* Named upstream tasks take inputs in the order they are heard of, which a restart
+         * does not repeat: their inputs start afresh (the task's watermark never goes back). */
+        if (sl_kv_get(t->aggs[i].kv, WM_KEY, &v) &&
+            (t->n_binds || any_named(t) ? sl_wm_restore_current(&t->wm, v.p, v.len)
+                                        : sl_wm_restore(&t->wm, v.p, v.len)) != SL_OK) {
             sl_log(SL_LOG_WARN, "stream", "store=%s msg=\"unreadable watermark record ignored\"",
                    t->aggs[i].node->name);
         }

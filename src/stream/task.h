@@ -32,10 +32,12 @@ typedef sl_err_t sl_stream_write_fn(void *opaque, const char *topic, int32_t par
                                     const sl_stream_hdr_t *hdrs, size_t n_hdrs);
 
 /* Watermark markers: a task that writes a repartition topic sends its watermark to every
- * partition of it as a record with no key and no value and these headers (the upstream task's
- * partition, its watermark, "1" when all its inputs are idle); the tasks reading that topic keep
- * one watermark per upstream task and take the minimum, so the fastest upstream task cannot make
- * a slower one's records late. */
+ * partition of it as a record with no key and no value and these headers (the upstream task's id:
+ * its partition, or "<topic>/<partition>" for a task of a source over several topics; its
+ * watermark; "1" when all its inputs are idle); the tasks reading that topic keep one watermark
+ * per upstream task and take the minimum, so the fastest upstream task cannot make a slower one's
+ * records late. A task reading several repartition topics (a join of two re-keyed streams) takes
+ * the minimum over the upstream tasks of all of them. */
 #define SL_STREAM_HDR_WM_TASK "sluice.wm.task"
 #define SL_STREAM_HDR_WM      "sluice.wm"
 #define SL_STREAM_HDR_WM_IDLE "sluice.wm.idle"
@@ -63,6 +65,13 @@ typedef struct sl_stream_task_conf {
     const char *state_dir;
     size_t cache_bytes;
     sl_stream_backend_t default_backend;
+    /* Tasks of each sub-topology (indexed like st_partitions): how many upstream tasks a
+     * repartition topic's readers wait for before their watermark moves. A source over several
+     * topics has a task per (topic, partition). NULL: st_partitions. */
+    const int32_t *st_tasks;
+    /* The input topic of a task of a source over several topics (names the task in its markers);
+     * NULL for tasks numbered by partition alone. */
+    const char *topic;
 } sl_stream_task_conf_t;
 
 typedef struct sl_stream_task_stats {
@@ -84,9 +93,11 @@ void sl_stream_task_free(sl_stream_task_t *t);
  * the record was dead-lettered or skipped; an error only when the task must stop. */
 SL_MUST_USE sl_err_t sl_stream_task_process(sl_stream_task_t *t, size_t input,
                                             const sl_stream_rec_t *rec, uint64_t now_ms);
-/* A watermark marker from upstream task `upstream` arrived on input `input` (a repartition topic).
- */
-void sl_stream_task_marker(sl_stream_task_t *t, size_t input, int32_t upstream, int64_t wm,
+/* A watermark marker from upstream task `upstream` (its id as the marker's header gives it)
+ * arrived on input `input` (a repartition topic). A partition number beyond the upstream's task
+ * count is ignored; a "<topic>/<partition>" id not heard of before takes the next upstream task
+ * not heard of yet, or joins the minimum as a new one (a topic created since the start). */
+void sl_stream_task_marker(sl_stream_task_t *t, size_t input, const char *upstream, int64_t wm,
                            bool idle, uint64_t now_ms);
 /* Input `input` reached the end of its partition (for idleness). */
 void sl_stream_task_caught_up(sl_stream_task_t *t, size_t input);

@@ -26,6 +26,16 @@ void sl_wm_free(sl_wm_t *t) {
     memset(t, 0, sizeof *t);
 }
 
+size_t sl_wm_add(sl_wm_t *t, uint64_t now_ms) {
+    t->in = sl_xrealloc(t->in, (t->n + 1) * sizeof *t->in);
+    sl_wm_input_t *in = &t->in[t->n];
+    memset(in, 0, sizeof *in);
+    in->max_ts = SL_WM_NONE;
+    in->wm = SL_WM_NONE;
+    in->last_ms = now_ms;
+    return t->n++;
+}
+
 /* max_ts - delay - 1 without overflow at the edges of int64. */
 static int64_t wm_of(int64_t max_ts, int64_t delay) {
     if (max_ts == SL_WM_NONE || max_ts < INT64_MIN + delay + 1) {
@@ -114,7 +124,8 @@ size_t sl_wm_encode(const sl_wm_t *t, uint8_t *out, size_t cap) {
     return need;
 }
 
-sl_err_t sl_wm_restore(sl_wm_t *t, const uint8_t *p, size_t len) {
+/* Checks an encoding and restores the task's watermark from it; *n_out: its input count. */
+static sl_err_t restore_current(sl_wm_t *t, const uint8_t *p, size_t len, uint32_t *n_out) {
     if (len < 13 || p[0] != WM_VERSION) {
         return SL_ERR_CORRUPT;
     }
@@ -124,6 +135,20 @@ sl_err_t sl_wm_restore(sl_wm_t *t, const uint8_t *p, size_t len) {
     }
     int64_t current = (int64_t)sl_load_be64(p + 5);
     t->current = SL_MAX(t->current, current);
+    *n_out = n;
+    return SL_OK;
+}
+
+sl_err_t sl_wm_restore_current(sl_wm_t *t, const uint8_t *p, size_t len) {
+    uint32_t n;
+    return restore_current(t, p, len, &n);
+}
+
+sl_err_t sl_wm_restore(sl_wm_t *t, const uint8_t *p, size_t len) {
+    uint32_t n;
+    if (restore_current(t, p, len, &n) != SL_OK) {
+        return SL_ERR_CORRUPT;
+    }
     if (n != t->n) {
         return SL_OK;
     }

@@ -46,6 +46,9 @@ typedef struct sl_wm {
 void sl_wm_init(sl_wm_t *t, size_t n, int64_t delay_ms, int64_t idle_ms, uint64_t now_ms);
 void sl_wm_free(sl_wm_t *t);
 
+/* Adds an input without a watermark (an upstream task heard of for the first time), its idle
+ * clock started at `now_ms`; returns its index. */
+size_t sl_wm_add(sl_wm_t *t, uint64_t now_ms);
 /* Input `i` delivered a record with event time `ts` at `now_ms`. */
 void sl_wm_record(sl_wm_t *t, size_t i, int64_t ts, uint64_t now_ms);
 /* Input `i` (a repartition topic's upstream task) sent a watermark marker: its watermark is `wm`
@@ -71,5 +74,8 @@ size_t sl_wm_encode(const sl_wm_t *t, uint8_t *out, size_t cap);
  * are ignored. An encoding for a different number of inputs restores the task's watermark only
  * (inputs changed: each starts afresh, the task never goes back). SL_ERR_CORRUPT if malformed. */
 SL_MUST_USE sl_err_t sl_wm_restore(sl_wm_t *t, const uint8_t *p, size_t len);
+/* As sl_wm_restore, the task's watermark only: for trackers whose inputs are numbered in the
+ * order they were first heard of, which a restart does not repeat. */
+SL_MUST_USE sl_err_t sl_wm_restore_current(sl_wm_t *t, const uint8_t *p, size_t len);
 
 #endif

@@ -5,7 +5,10 @@
   stream_join.py enrich-verify BROKER OUT TIMEOUT       every event enriched once, as offline
   stream_join.py click-produce BROKER RATE              disordered impressions and clicks
   stream_join.py click-verify BROKER OUT LATE TIMEOUT   every pair and every unmatched record
-      exactly once under read_committed, as the offline reference; nothing late, nothing else."""
+      exactly once under read_committed, as the offline reference; nothing late, nothing else.
+  stream_join.py rekey-produce BROKER IMPS CLICKS PHASE  the same records keyed by their id, the ad
+      in a field, in 4 partitions: phase 1 partitions 0 and 1 (their whole time span), phase 2
+      partitions 2 and 3, then far-ahead records in every partition"""
 import collections
 import json
 import random
@@ -164,6 +167,24 @@ def main():
             for part in range(3):
                 p.produce(topic, json.dumps({"id": "flush", "ts": far}).encode(), key=b"flush",
                           partition=part)
+        assert p.flush(60) == 0
+        return
+    if cmd == "rekey-produce":
+        from confluent_kafka import Producer
+        broker, topics, phase = sys.argv[2], sys.argv[3:5], int(sys.argv[5])
+        p = Producer({"bootstrap.servers": broker, "acks": "all", "linger.ms": 5})
+        names = {"impressions": topics[0], "clicks": topics[1]}
+        for i, (topic, ad, rid, ts) in enumerate(click_records()):
+            if (i % 4 < 2) == (phase == 1):
+                p.produce(names[topic], json.dumps({"id": rid, "ts": ts, "ad": ad}).encode(),
+                          key=rid.encode(), partition=i % 4)
+                p.poll(0)
+        if phase == 2:
+            far = BASE + N_CLICK * STEP + 100000
+            for t in topics:
+                for part in range(4):
+                    p.produce(t, json.dumps({"id": "flush", "ts": far, "ad": "flush"}).encode(),
+                              partition=part)
         assert p.flush(60) == 0
         return
     if cmd == "click-verify":

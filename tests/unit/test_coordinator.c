@@ -422,3 +422,53 @@ TEST(rebalance_timeout_with_no_rejoin_empties_group) {
     sl_loop_free(loop);
     sl_os_rmtree(dir);
 }
+
+/* A static member restarted while the group completes a rebalance: the leader's assignment names
+ * the member id it replaces, which no longer exists, so the group must rebalance (as Kafka does)
+ * rather than hand the restarted member the current generation, whose assignment then gives it
+ * nothing and leaves its partitions with no owner. A restart with changed metadata (a
+ * cooperative-sticky member owns nothing after a restart) rebalances too. */
+TEST(static_member_restart_during_completing_rebalance) {
+    memset(&D, 0, sizeof D);
+    char dir[] = "/tmp/sluice-coord-XXXXXX";
+    CHECK(mkdtemp(dir));
+    sl_loop_t *loop = sl_loop_new();
+    sl_coord_t *co = open_coord(loop, dir);
+    int tag;
+    sl_str_t nb[1], na[1];
+    sl_bytes_t mb[1], ma[1];
+    sl_join_args_t b = args("cg", "", "ib", nb, mb);
+    sl_join_args_t a = args("cg", "", "ia", na, ma);
+    sl_member_t *m;
+    sl_group_t *g;
+    CHECK_EQ_INT(sl_coord_join(co, &b, &tag, &m, &g), -1); /* generation 1, b leads */
+    char *bid = sl_xstrdup(m->member_id);
+    CHECK_EQ_INT(sl_coord_join(co, &a, &tag, &m, &g), -1);
+    char *aid = sl_xstrdup(m->member_id);
+    b.member_id = S(bid);
+    CHECK_EQ_INT(sl_coord_join(co, &b, &tag, &m, &g), -1); /* b rejoins: generation 2 */
+    CHECK_EQ_INT(g->generation, 2);
+    CHECK_EQ_INT(g->state, SL_GROUP_COMPLETING_REBALANCE);
+    /* a restarts before the leader's SyncGroup. */
+    CHECK_EQ_INT(sl_coord_join(co, &a, &tag, &m, &g), -1);
+    CHECK(strcmp(m->member_id, aid) != 0);
+    CHECK_EQ_INT(g->state, SL_GROUP_PREPARING_REBALANCE);
+    free(aid);
+    /* Stable again, then a restart with other metadata: a rebalance, not the old assignment. */
+    char *a2 = sl_xstrdup(m->member_id);
+    CHECK_EQ_INT(sl_coord_join(co, &b, &tag, &m, &g), -1);
+    CHECK_EQ_INT(g->state, SL_GROUP_COMPLETING_REBALANCE);
+    sl_str_t who[2] = {S(bid), S(a2)};
+    sl_bytes_t what[2] = {{(const uint8_t *)"B", 1}, {(const uint8_t *)"A", 1}};
+    sl_sync_args_t s = {S("cg"), S(bid), S("ib"), g->generation, 2, who, what};
+    CHECK_EQ_INT(sl_coord_sync(co, &s, &tag, &m), -1);
+    CHECK_EQ_INT(g->state, SL_GROUP_STABLE);
+    ma[0] = (sl_bytes_t){(const uint8_t *)"other", 5};
+    CHECK_EQ_INT(sl_coord_join(co, &a, &tag, &m, &g), -1);
+    CHECK_EQ_INT(g->state, SL_GROUP_PREPARING_REBALANCE);
+    free(a2);
+    free(bid);
+    sl_coord_free(co);
+    sl_loop_free(loop);
+    sl_os_rmtree(dir);
+}

@@ -3,12 +3,15 @@
  * dead-lettering with its headers (and skip / fail), abort rolling state back, state restored from
  * the changelog records, and the builder's checks. */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "harness.h"
 #include "stream/task.h"
 #include "stream/watermark.h"
 
 #define MAXOUT 512
+/* An upstream task id as sl_stream_task_marker takes it. */
+#define UP(id) (id)
 typedef struct out {
     char topic[64], key[32], value[64];
     bool null_value;
@@ -431,16 +434,16 @@ TEST(watermark_markers_cross_the_repartition_topic) {
     CHECK(sl_stream_task_process(down, 0, &d, 0) == SL_OK);
     CHECK(sl_stream_task_tick(down, 0) == SL_OK);
     CHECK_EQ_INT(sl_stream_task_watermark(down), SL_WM_NONE); /* records do not move it */
-    sl_stream_task_marker(down, 0, 1, 489, false, 0);
+    sl_stream_task_marker(down, 0, "1", 489, false, 0);
     CHECK(sl_stream_task_tick(down, 0) == SL_OK);
     CHECK_EQ_INT(sl_stream_task_watermark(down), SL_WM_NONE); /* upstream task 0 not heard yet */
-    sl_stream_task_marker(down, 0, 0, 150, false, 0);
+    sl_stream_task_marker(down, 0, "0", 150, false, 0);
     CHECK(sl_stream_task_tick(down, 0) == SL_OK);
     CHECK_EQ_INT(sl_stream_task_watermark(down), 150);
-    sl_stream_task_marker(down, 0, 0, 0, true, 0); /* upstream 0 idle: only upstream 1 counts */
+    sl_stream_task_marker(down, 0, "0", 0, true, 0); /* upstream 0 idle: only upstream 1 counts */
     CHECK(sl_stream_task_tick(down, 0) == SL_OK);
     CHECK_EQ_INT(sl_stream_task_watermark(down), 489);
-    sl_stream_task_marker(down, 0, 7, 9999, false, 0); /* no such upstream task: ignored */
+    sl_stream_task_marker(down, 0, "7", 9999, false, 0); /* no such upstream task: ignored */
     CHECK(sl_stream_task_tick(down, 0) == SL_OK);
     CHECK_EQ_INT(sl_stream_task_watermark(down), 489);
     sl_stream_task_free(down);
@@ -507,5 +510,146 @@ TEST(stage_time_headers) {
     CHECK(!strcmp(hdr(&OUT[0], SL_STREAM_HDR_TS_RECV), "777"));
     CHECK(atoll(hdr(&OUT[0], SL_STREAM_HDR_TS_EMIT)) > 1700000000000LL); /* the wall clock */
     sl_stream_task_free(t);
+    sl_stream_builder_free(b);
+}
+
+static sl_err_t pair(sl_stream_ctx_t *ctx, const sl_stream_rec_t *l, const sl_stream_rec_t *r,
+                     void *user) {
+    (void)user;
+    char *out = sl_stream_scratch(ctx, 64);
+    int n = snprintf(out, 64, "%lld+%lld", (long long)(l ? l->ts_ms : -1),
+                     (long long)(r ? r->ts_ms : -1));
+    return sl_stream_emit(ctx, sl_stream_ctx_key(ctx),
+                          (sl_bytes_t){(const uint8_t *)out, (size_t)n});
+}
+
+/* A windowed join fed by two re-keys (4-partition sources on both sides): the joining task's
+ * watermark is the minimum over every upstream task's marker on both repartition topics, not the
+ * records' times, so the records of a slow upstream task still join after a fast one's. */
+TEST(join_over_two_repartitions_takes_upstream_markers) {
+    N_OUT = 0;
+    sl_stream_builder_t *b = sl_stream_builder_new();
+    sl_stream_node_t *l = sl_stream_rekey(sl_stream_source(b, "left", NULL), "lk", NULL, NULL);
+    sl_stream_node_t *r = sl_stream_rekey(sl_stream_source(b, "right", NULL), "rk", NULL, NULL);
+    sl_stream_to(sl_stream_join_window(l, r, "j", 100, 0, pair, NULL, SL_STREAM_JOIN_INNER), "out");
+    CHECK(sl_stream_graph_check(b) == NULL);
+    int32_t parts[3] = {4, 4, 4}; /* left, the join, right */
+    sl_stream_task_conf_t c = CONF;
+    c.st_partitions = parts;
+    sl_stream_task_t *j = sl_stream_task_new(b, 1, 0, &c, 0);
+    /* Upstream task 0 of each side is fast: a pair at 10000, then its markers. */
+    sl_stream_rec_t rec = {B("a"), B("x"), 10000, "app-lk-repartition", 0, 0};
+    CHECK(sl_stream_task_process(j, 0, &rec, 0) == SL_OK);
+    rec.topic = "app-rk-repartition";
+    CHECK(sl_stream_task_process(j, 1, &rec, 0) == SL_OK);
+    for (size_t in = 0; in < 2; in++) {
+        sl_stream_task_marker(j, in, UP("0"), 9999, false, 0);
+        for (int u = 1; u < 4; u++) {
+            sl_stream_task_marker(j, in, UP(u == 1 ? "1" : u == 2 ? "2" : "3"), 500, false, 0);
+        }
+    }
+    CHECK(sl_stream_task_tick(j, 0) == SL_OK);
+    CHECK_EQ_INT(sl_stream_task_watermark(j), 500);
+    /* Upstream task 1 of each side is slow: its pair at 1000 is on time. */
+    rec = (sl_stream_rec_t){B("b"), B("y"), 1000, "app-lk-repartition", 0, 1};
+    CHECK(sl_stream_task_process(j, 0, &rec, 0) == SL_OK);
+    rec.topic = "app-rk-repartition";
+    CHECK(sl_stream_task_process(j, 1, &rec, 0) == SL_OK);
+    CHECK(sl_stream_task_tick(j, 0) == SL_OK);
+    int pairs = 0, late = 0;
+    for (int i = 0; i < N_OUT; i++) {
+        pairs += !strcmp(OUT[i].topic, "out");
+        late += !strcmp(OUT[i].topic, "app-j-late");
+    }
+    CHECK_EQ_INT(late, 0);
+    CHECK_EQ_INT(pairs, 2);
+    /* A marker lower than before does not move the watermark back. */
+    sl_stream_task_marker(j, 0, UP("1"), 100, false, 0);
+    CHECK(sl_stream_task_tick(j, 0) == SL_OK);
+    CHECK_EQ_INT(sl_stream_task_watermark(j), 500);
+    sl_stream_task_free(j);
+    sl_stream_builder_free(b);
+}
+
+/* A source over several topics: each (topic, partition) is a task that names itself in its
+ * markers; the task behind the rekey waits for every one it knows of (the topics' partitions at
+ * the start), then takes a topic created later into its minimum from its first marker. */
+TEST(sources_over_topic_lists_and_patterns) {
+    N_OUT = 0;
+    sl_stream_builder_t *b = sl_stream_builder_new();
+    const char *topics[] = {"a", "b"};
+    sl_stream_source_opts_t so = {.watermark_delay_ms = 10};
+    sl_stream_window_t w = {.kind = SL_STREAM_TUMBLING, .size_ms = 100};
+    sl_stream_node_t *src = sl_stream_source_topics(b, topics, 2, &so);
+    CHECK(sl_graph_multi_topic(src));
+    CHECK(sl_graph_source_reads(src, "b") && !sl_graph_source_reads(src, "c"));
+    sl_stream_node_t *rk = sl_stream_rekey(src, "rk", NULL, NULL);
+    sl_stream_to(sl_stream_aggregate(rk, "win", &w, &COUNT), "out");
+    CHECK(sl_stream_graph_check(b) == NULL);
+    int32_t parts[2] = {2, 2}, tasks[2] = {3, 2}; /* "a" has 1 partition, "b" 2 */
+    sl_stream_task_conf_t c = CONF;
+    c.st_partitions = parts;
+    c.st_tasks = tasks;
+    c.topic = "b";
+    sl_stream_task_t *up = sl_stream_task_new(b, 0, 1, &c, 0);
+    sl_stream_rec_t r = {B("k"), B("v"), 500, "b", 1, 0};
+    CHECK(sl_stream_task_process(up, 0, &r, 0) == SL_OK);
+    CHECK(sl_stream_task_tick(up, 0) == SL_OK);
+    CHECK_EQ_INT(N_OUT, 3); /* the record and a marker to each repartition partition */
+    CHECK(!strcmp(hdr(&OUT[1], SL_STREAM_HDR_WM_TASK), "b/1"));
+    c.topic = NULL;
+    sl_stream_task_t *down = sl_stream_task_new(b, 1, 0, &c, 0);
+    sl_stream_task_marker(down, 0, "b/1", 489, false, 0);
+    sl_stream_task_marker(down, 0, "a/0", 300, false, 0);
+    CHECK(sl_stream_task_tick(down, 0) == SL_OK);
+    CHECK_EQ_INT(sl_stream_task_watermark(down), SL_WM_NONE); /* "b/0" not heard yet */
+    sl_stream_task_marker(down, 0, "b/0", 200, false, 0);
+    sl_stream_task_marker(down, 0, "junk", 1, false, 0); /* not a task id: ignored */
+    CHECK(sl_stream_task_tick(down, 0) == SL_OK);
+    CHECK_EQ_INT(sl_stream_task_watermark(down), 200);
+    /* A topic created since: its task says it exists before it has a watermark, and holds the
+     * minimum back from then on. */
+    c.topic = "c";
+    sl_stream_task_t *fresh = sl_stream_task_new(b, 0, 0, &c, 0);
+    int before = N_OUT;
+    CHECK(sl_stream_task_tick(fresh, 0) == SL_OK);
+    CHECK_EQ_INT(N_OUT, before + 2);
+    CHECK(!strcmp(hdr(&OUT[before], SL_STREAM_HDR_WM_TASK), "c/0"));
+    sl_stream_task_marker(down, 0, "b/0", 900, false, 0);
+    sl_stream_task_marker(down, 0, "c/0", atoll(hdr(&OUT[before], SL_STREAM_HDR_WM)), false, 0);
+    CHECK(sl_stream_task_tick(down, 0) == SL_OK);
+    CHECK_EQ_INT(sl_stream_task_watermark(down), 200);
+    CHECK(sl_stream_task_tick(fresh, 0) == SL_OK);
+    CHECK_EQ_INT(N_OUT, before + 2); /* said once */
+    sl_stream_task_free(fresh);
+    sl_stream_task_marker(down, 0, "c/0", 250, false, 0);
+    CHECK(sl_stream_task_tick(down, 0) == SL_OK);
+    CHECK_EQ_INT(sl_stream_task_watermark(down), 250);
+    sl_stream_task_marker(down, 0, "c/0", 100, false, 0); /* never back */
+    CHECK(sl_stream_task_tick(down, 0) == SL_OK);
+    CHECK_EQ_INT(sl_stream_task_watermark(down), 250);
+    sl_stream_task_free(down);
+    sl_stream_task_free(up);
+    sl_stream_builder_free(b);
+
+    /* State right after such a source needs a rekey; patterns must compile. */
+    b = sl_stream_builder_new();
+    sl_stream_to(sl_stream_aggregate(sl_stream_source_pattern(b, "t-.*", NULL), "s", &w, &COUNT),
+                 "o");
+    CHECK(sl_stream_graph_check(b) && strstr(sl_stream_graph_check(b), "several topics"));
+    sl_stream_builder_free(b);
+    b = sl_stream_builder_new();
+    sl_stream_node_t *pat = sl_stream_source_pattern(b, "t-[0-9]+", NULL);
+    sl_stream_to(pat, "o");
+    CHECK(sl_stream_graph_check(b) == NULL);
+    CHECK(sl_graph_source_reads(pat, "t-12") && !sl_graph_source_reads(pat, "t-1x") &&
+          !sl_graph_source_reads(pat, "at-1"));
+    sl_stream_source_pattern(b, "t-(", NULL);
+    CHECK(sl_stream_graph_check(b) && strstr(sl_stream_graph_check(b), "pattern"));
+    sl_stream_builder_free(b);
+    b = sl_stream_builder_new();
+    const char *dup[] = {"x", "x"};
+    sl_stream_source_topics(b, dup, 2, NULL);
+    CHECK(sl_stream_graph_check(b) && strstr(sl_stream_graph_check(b), "twice"));
     sl_stream_builder_free(b);
 }
