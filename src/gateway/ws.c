@@ -321,6 +321,10 @@ void sl_gw_ws(sl_gw_req_t *q, sl_gw_resp_t *r, const char *topic) {
         sl_gw_error(r, 405, 405, "only GET is allowed here");
         return;
     }
+    if (!q->conn) {
+        sl_gw_error(r, 400, 40007, "WebSocket streams need HTTP/1.1 (no WebSocket over HTTP/2)");
+        return;
+    }
     const char *key = sl_gw_header(q, "Sec-WebSocket-Key");
     const char *ver = sl_gw_header(q, "Sec-WebSocket-Version");
     if (!header_has(q, "Upgrade", "websocket") || !header_has(q, "Connection", "upgrade") || !key ||
