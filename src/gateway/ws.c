@@ -31,7 +31,7 @@
 #define SL_GW_WS_STALL_MS  30000  /* a reader taking no bytes this long is dropped */
 #define SL_GW_WS_MAX_FRAME 65536  /* larger client frames close the stream (1009) */
 #define SL_GW_WS_PREFETCH  "1024" /* KB librdkafka may prefetch per stream */
-#define WS_GUID            "258EAFA5-E914-47DA-95CA-C5AB0DC11B85"
+#define WS_GUID            "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 typedef struct ws {
     sl_gw_t *gw;
