@@ -165,6 +165,14 @@ int sl_gw_partitions(sl_gw_t *gw, const char *topic, char *why) {
     return 0;
 }
 
+static void policy_put(sl_gw_t *gw, sl_gw_policy_t *p);
+
+void sl_gw_policy_hold(sl_gw_t *gw, sl_gw_policy_t *p) {
+    pthread_mutex_lock(&gw->pol_mu);
+    p->refs++;
+    pthread_mutex_unlock(&gw->pol_mu);
+}
+
 /* Takes a reference on the current policy. */
 static sl_gw_policy_t *policy_get(sl_gw_t *gw) {
     pthread_mutex_lock(&gw->pol_mu);
@@ -172,6 +180,10 @@ static sl_gw_policy_t *policy_get(sl_gw_t *gw) {
     p->refs++;
     pthread_mutex_unlock(&gw->pol_mu);
     return p;
+}
+
+void sl_gw_policy_release(sl_gw_t *gw, sl_gw_policy_t *p) {
+    policy_put(gw, p);
 }
 
 static void policy_put(sl_gw_t *gw, sl_gw_policy_t *p) {

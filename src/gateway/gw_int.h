@@ -105,6 +105,10 @@ bool sl_gw_is_json(const sl_gw_req_t *q, bool kafka_types);
  * brokers did not answer (why says so). */
 int sl_gw_partitions(sl_gw_t *gw, const char *topic, char *why);
 
+/* Another reference on policy p (held by a request), and its release (the last one frees it). */
+void sl_gw_policy_hold(sl_gw_t *gw, sl_gw_policy_t *p);
+void sl_gw_policy_release(sl_gw_t *gw, sl_gw_policy_t *p);
+
 /* Routes, authenticates, rate-limits and answers one complete request (both protocols): `path`
  * is the request path without its query; q has gw, method, body and conn or hdr/arg set. */
 void sl_gw_serve(sl_gw_req_t *q, const char *path, sl_gw_resp_t *r);
@@ -135,6 +139,14 @@ bool sl_gw_running(sl_gw_t *gw);
 void sl_gw_produce(sl_gw_req_t *q, sl_gw_resp_t *r, const char *topic);
 void sl_gw_consumers(sl_gw_req_t *q, sl_gw_resp_t *r);
 void sl_gw_ws(sl_gw_req_t *q, sl_gw_resp_t *r, const char *topic);
+/* A WebSocket produce frame on `topic` (produce.c): `text` is one JSON record
+ * {"key","value","headers","partition","id"} or an array of them, keys, values and header values
+ * in the stream's format ('b' base64, 's' string, 'j' any JSON value). Checks every record, then
+ * produces as the REST route does (breaker, acknowledgement) and returns the answer frame's text
+ * (malloc'd): {"type":"ack","topic","partition","offset","timestamp"} (an array gets
+ * {"type":"ack","results":[...]}) or {"type":"error","error_code","message"}; "id" is echoed. The
+ * caller checks the permission and rate limit. */
+char *sl_gw_ws_produce(sl_gw_t *gw, const char *topic, char format, const char *text, size_t n);
 void sl_gw_consumers_reap(sl_gw_t *gw, bool all);
 void sl_gw_consumers_metrics(sl_gw_t *gw, sl_buf_t *out);
 /* A librdkafka conf with bootstrap.servers and the -X overrides; NULL (why) on a bad property. */
