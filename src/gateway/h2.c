@@ -2,11 +2,13 @@
  * libnghttp2 doing the framing, HPACK and flow control on front.c's socket.
  *
  * One thread owns the connection and its nghttp2 session. A stream whose request is complete
- * (END_STREAM) is served by a worker thread of its own through sl_gw_serve, the same routing,
- * authentication, rate limits, breaker and handlers as HTTP/1.1; a produce blocks only its
- * worker, so other streams of the connection go on. A finished worker queues its stream and
- * wakes the connection thread (a pipe), which submits the answer. A stream the client resets
- * while its worker runs is freed when the worker ends. At most MAX_STREAMS run at once
+ * (END_STREAM) is served by a worker of the connection's pool (threads kept WORKER_IDLE_MS
+ * after their last stream, one more started when none is idle) through sl_gw_serve, the same
+ * routing, authentication, rate limits, breaker and handlers as HTTP/1.1; a produce blocks only its
+ * worker, so other streams of the connection go on. A finished worker submits and sends its
+ * answer itself under the session lock (smu), without a hand-off to the connection thread, and
+ * wakes that thread (a pipe) only when the socket would not take it all. A stream the client
+ * resets while its worker runs is freed when the worker ends. At most MAX_STREAMS run at once
  * (SETTINGS_MAX_CONCURRENT_STREAMS); request bodies over max.request.bytes are answered 413.
  * WebSocket streams need HTTP/1.1 (no RFC 8441 here). */
 #include <errno.h>
@@ -17,16 +19,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/clock.h"
 #include "common/util.h"
 #include "gateway/gw_int.h"
 
-#define MAX_STREAMS 100
-#define MAX_HEADERS 64
-#define IDLE_MS     60000 /* a connection with no stream and no frame for this long is closed */
-#define POLL_MS     200
+#define MAX_STREAMS    100
+#define MAX_HEADERS    64
+#define IDLE_MS        60000 /* a connection with no stream and no frame for this long is closed */
+#define POLL_MS        200
+#define WORKER_IDLE_MS 2000 /* a pool worker with nothing to do this long ends */
 
 typedef struct h2_conn h2_conn_t;
 
@@ -38,11 +42,11 @@ typedef struct h2_stream {
     int nhdr;
     sl_buf_t body;
     bool too_large, bad;
-    bool running, queued, closed; /* worker out / answer waiting / nghttp2 closed the stream */
+    bool running, closed; /* a worker serves it / nghttp2 closed it (or the connection ends) */
     sl_gw_resp_t resp;
     size_t sent;
-    struct h2_stream *next;      /* all streams of the connection */
-    struct h2_stream *next_done; /* the done queue */
+    struct h2_stream *next;   /* all streams of the connection nghttp2 has not closed */
+    struct h2_stream *next_q; /* the pool's queue */
 } h2_stream_t;
 
 struct h2_conn {
@@ -51,13 +55,17 @@ struct h2_conn {
     SSL *ssl;
     const char *peer_cn;
     nghttp2_session *s;
-    short send_want; /* poll event the last blocked write waits for, or 0 */
-    size_t limit;    /* max.request.bytes at the connection's start */
-    int wake[2];     /* workers write a byte when they queue a stream */
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int workers;
-    h2_stream_t *all, *done;
+    short send_want;        /* poll event the last blocked write waits for, or 0 */
+    size_t limit;           /* max.request.bytes at the connection's start */
+    int wake[2];            /* a worker writes a byte when the socket would not take its answer */
+    pthread_mutex_t smu;    /* the nghttp2 session, `all` and send_want: one thread at a time */
+    pthread_mutex_t mu;     /* running, closed, the pool */
+    pthread_cond_t cv;      /* a worker ended */
+    pthread_cond_t work_cv; /* a stream was queued, or the connection ends */
+    int workers, idle, nqueued;
+    bool ending;
+    h2_stream_t *queue, *qtail;
+    h2_stream_t *all;
 };
 
 static void stream_free(h2_stream_t *st) {
@@ -108,8 +116,53 @@ static void url_decode(char *s) {
     *w = '\0';
 }
 
-static void *worker_main(void *arg) {
-    h2_stream_t *st = arg;
+static ssize_t read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
+                         nghttp2_data_source *src, void *user) {
+    (void)s;
+    (void)id;
+    (void)user;
+    h2_stream_t *st = src->ptr;
+    size_t n = SL_MIN(len, st->resp.body.len - st->sent);
+    memcpy(buf, st->resp.body.data + st->sent, n);
+    st->sent += n;
+    if (st->sent == st->resp.body.len) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+    }
+    return (ssize_t)n;
+}
+
+static nghttp2_nv nv(const char *name, const char *value) {
+    return (nghttp2_nv){(uint8_t *)name, (uint8_t *)value, strlen(name), strlen(value),
+                        NGHTTP2_NV_FLAG_NONE};
+}
+
+/* Submits the stream's answer (headers copied by nghttp2; the body read from st->resp). Under
+ * the session lock. */
+static void submit_answer(h2_conn_t *c, h2_stream_t *st) {
+    sl_gw_resp_t *r = &st->resp;
+    if (r->upgrade) { /* cannot happen: sl_gw_ws refuses requests without a connection */
+        MHD_destroy_response(r->upgrade);
+        r->upgrade = NULL;
+        sl_gw_error(r, 500, 50001, "no upgrade over HTTP/2");
+    }
+    char status[8], clen[24], ra[24];
+    snprintf(status, sizeof status, "%d", r->status);
+    snprintf(clen, sizeof clen, "%zu", r->body.len);
+    nghttp2_nv h[4] = {nv(":status", status), nv("content-length", clen)};
+    size_t nh = 2;
+    if (r->content_type) {
+        h[nh++] = nv("content-type", r->content_type);
+    }
+    if (r->retry_after_s) {
+        snprintf(ra, sizeof ra, "%llu", (unsigned long long)r->retry_after_s);
+        h[nh++] = nv("retry-after", ra);
+    }
+    nghttp2_data_provider dp = {.source.ptr = st, .read_callback = read_body};
+    nghttp2_submit_response(c->s, st->id, h, nh, r->body.len ? &dp : NULL);
+}
+
+/* Serves one stream whose request is complete and sends its answer. */
+static void serve_stream(h2_stream_t *st) {
     h2_conn_t *c = st->c;
     sl_gw_resp_t *r = &st->resp;
     r->status = 200;
@@ -145,41 +198,100 @@ static void *worker_main(void *arg) {
         sl_gw_serve(&q, st->path, r);
         free(qcopy);
     }
+    /* Answer from this thread (no hand-off to the connection thread): under the session lock,
+     * submit and send what the socket takes now; the connection thread is woken only when the
+     * socket would block. The stream may be freed by on_close inside the send. */
+    pthread_mutex_lock(&c->smu);
     pthread_mutex_lock(&c->mu);
     st->running = false;
-    c->workers--;
-    if (st->closed) {
+    bool closed = st->closed;
+    pthread_mutex_unlock(&c->mu);
+    if (closed) {
         stream_free(st); /* the client reset it: nobody wants the answer */
     } else {
-        st->queued = true;
-        st->next_done = c->done;
-        c->done = st;
-        ssize_t w = write(c->wake[1], "x", 1);
-        (void)w;
+        submit_answer(c, st);
+        c->send_want = 0;
+        if (nghttp2_session_send(c->s) || c->send_want) {
+            ssize_t w = write(c->wake[1], "x", 1);
+            (void)w;
+        }
     }
+    pthread_mutex_unlock(&c->smu);
+}
+
+/* A worker of the connection's pool: serves queued streams, and ends after WORKER_IDLE_MS
+ * without one or when the connection ends (queued streams are then dropped unserved). */
+static void *worker_main(void *arg) {
+    h2_conn_t *c = arg;
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        if (c->ending) {
+            while (c->queue) {
+                h2_stream_t *st = c->queue;
+                c->queue = st->next_q;
+                stream_free(st); /* marked closed and unlinked by the teardown */
+            }
+            c->nqueued = 0;
+            break;
+        }
+        if (!c->queue) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += WORKER_IDLE_MS / 1000;
+            c->idle++;
+            int rc = pthread_cond_timedwait(&c->work_cv, &c->mu, &ts);
+            c->idle--;
+            if (rc == ETIMEDOUT && !c->queue && !c->ending) {
+                break;
+            }
+            continue;
+        }
+        h2_stream_t *st = c->queue;
+        c->queue = st->next_q;
+        if (!c->queue) {
+            c->qtail = NULL;
+        }
+        c->nqueued--;
+        pthread_mutex_unlock(&c->mu);
+        serve_stream(st);
+        pthread_mutex_lock(&c->mu);
+    }
+    c->workers--;
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
     return NULL;
 }
 
+/* Queues a complete request for the pool, starting a worker when none is idle for it. */
 static void start_worker(h2_conn_t *c, h2_stream_t *st) {
-    if (st->running || st->queued) {
+    if (st->running) {
         return;
     }
     st->running = true;
     pthread_mutex_lock(&c->mu);
-    c->workers++;
+    st->next_q = NULL;
+    if (c->qtail) {
+        c->qtail->next_q = st;
+    } else {
+        c->queue = st;
+    }
+    c->qtail = st;
+    c->nqueued++;
+    bool spawn = c->idle < c->nqueued && c->workers < MAX_STREAMS;
+    c->workers += spawn;
+    pthread_cond_signal(&c->work_cv);
     pthread_mutex_unlock(&c->mu);
+    if (!spawn) {
+        return;
+    }
     pthread_t t;
     pthread_attr_t at;
     pthread_attr_init(&at);
     pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&t, &at, worker_main, st)) {
-        st->running = false;
+    if (pthread_create(&t, &at, worker_main, c)) {
         pthread_mutex_lock(&c->mu);
-        c->workers--;
+        c->workers--; /* a running worker will take the stream; with none, it waits for one */
         pthread_mutex_unlock(&c->mu);
-        nghttp2_submit_rst_stream(c->s, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_REFUSED_STREAM);
     }
     pthread_attr_destroy(&at);
 }
@@ -280,7 +392,7 @@ static int on_close(nghttp2_session *s, int32_t id, uint32_t code, void *user) {
     nghttp2_session_set_stream_user_data(s, id, NULL);
     stream_unlink(c, st);
     pthread_mutex_lock(&c->mu);
-    bool busy = st->running || st->queued;
+    bool busy = st->running;
     st->closed = true;
     pthread_mutex_unlock(&c->mu);
     if (!busy) {
@@ -289,77 +401,17 @@ static int on_close(nghttp2_session *s, int32_t id, uint32_t code, void *user) {
     return 0;
 }
 
-static ssize_t read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
-                         nghttp2_data_source *src, void *user) {
-    (void)s;
-    (void)id;
-    (void)user;
-    h2_stream_t *st = src->ptr;
-    size_t n = SL_MIN(len, st->resp.body.len - st->sent);
-    memcpy(buf, st->resp.body.data + st->sent, n);
-    st->sent += n;
-    if (st->sent == st->resp.body.len) {
-        *flags |= NGHTTP2_DATA_FLAG_EOF;
-    }
-    return (ssize_t)n;
-}
-
-static nghttp2_nv nv(const char *name, const char *value) {
-    return (nghttp2_nv){(uint8_t *)name, (uint8_t *)value, strlen(name), strlen(value),
-                        NGHTTP2_NV_FLAG_NONE};
-}
-
-/* Submits the answers of the streams whose workers finished. */
-static void answer_done(h2_conn_t *c) {
-    char drain[64];
-    while (read(c->wake[0], drain, sizeof drain) > 0) {
-    }
-    pthread_mutex_lock(&c->mu);
-    h2_stream_t *list = c->done;
-    c->done = NULL;
-    for (h2_stream_t *st = list; st; st = st->next_done) {
-        st->queued = false;
-    }
-    pthread_mutex_unlock(&c->mu);
-    for (h2_stream_t *st = list, *next; st; st = next) {
-        next = st->next_done;
-        if (st->closed) {
-            stream_free(st);
-            continue;
-        }
-        sl_gw_resp_t *r = &st->resp;
-        if (r->upgrade) { /* cannot happen: sl_gw_ws refuses requests without a connection */
-            MHD_destroy_response(r->upgrade);
-            r->upgrade = NULL;
-            sl_gw_error(r, 500, 50001, "no upgrade over HTTP/2");
-        }
-        char status[8], clen[24], ra[24];
-        snprintf(status, sizeof status, "%d", r->status);
-        snprintf(clen, sizeof clen, "%zu", r->body.len);
-        nghttp2_nv h[4] = {nv(":status", status), nv("content-length", clen)};
-        size_t nh = 2;
-        if (r->content_type) {
-            h[nh++] = nv("content-type", r->content_type);
-        }
-        if (r->retry_after_s) {
-            snprintf(ra, sizeof ra, "%llu", (unsigned long long)r->retry_after_s);
-            h[nh++] = nv("retry-after", ra);
-        }
-        nghttp2_data_provider dp = {.source.ptr = st, .read_callback = read_body};
-        nghttp2_submit_response(c->s, st->id, h, nh, r->body.len ? &dp : NULL);
-    }
-}
-
 void sl_gw_h2_serve(sl_gw_t *gw, int fd, SSL *ssl, const char *peer_cn) {
     h2_conn_t c = {.gw = gw, .fd = fd, .ssl = ssl, .peer_cn = peer_cn};
     if (pipe2(c.wake, O_NONBLOCK | O_CLOEXEC)) {
         return;
     }
     pthread_mutex_init(&c.mu, NULL);
+    pthread_mutex_init(&c.smu, NULL);
     pthread_cond_init(&c.cv, NULL);
-    sl_gw_policy_t *p = gw->policy; /* the limit at the start; reloads apply to new connections */
-    pthread_mutex_lock(&gw->pol_mu);
-    c.limit = (size_t)p->s.max_request_bytes;
+    pthread_cond_init(&c.work_cv, NULL);
+    pthread_mutex_lock(&gw->pol_mu); /* the limit at the start; reloads apply to new connections */
+    c.limit = (size_t)gw->policy->s.max_request_bytes;
     pthread_mutex_unlock(&gw->pol_mu);
 
     nghttp2_session_callbacks *cb;
@@ -379,55 +431,51 @@ void sl_gw_h2_serve(sl_gw_t *gw, int fd, SSL *ssl, const char *peer_cn) {
     nghttp2_submit_settings(c.s, NGHTTP2_FLAG_NONE, set, 1);
     uint64_t last = sl_mono_ms();
     uint8_t buf[16384];
-    while (sl_gw_running(gw)) {
-        answer_done(&c);
-        c.send_want = 0;
-        if (nghttp2_session_send(c.s)) {
-            break;
+    bool done = false;
+    while (!done && sl_gw_running(gw)) {
+        char drain[64];
+        while (read(c.wake[0], drain, sizeof drain) > 0) {
         }
         short rwant = POLLIN;
-        bool eof = false;
+        pthread_mutex_lock(&c.smu);
         for (;;) {
             ssize_t n = sl_gw_io_read(fd, ssl, buf, sizeof buf, &rwant);
-            if (n < 0) {
-                eof = true;
-                break;
-            }
             if (n == 0) {
                 break;
             }
-            last = sl_mono_ms();
-            if (nghttp2_session_mem_recv(c.s, buf, (size_t)n) < 0) {
-                eof = true;
+            if (n < 0 || nghttp2_session_mem_recv(c.s, buf, (size_t)n) < 0) {
+                done = true;
                 break;
             }
+            last = sl_mono_ms();
         }
-        if (eof) {
-            break;
-        }
-        answer_done(&c);
-        if (nghttp2_session_send(c.s)) {
-            break;
-        }
+        c.send_want = 0;
+        done = done || nghttp2_session_send(c.s) != 0;
+        short swant = c.send_want;
         pthread_mutex_lock(&c.mu);
         int busy = c.workers;
         pthread_mutex_unlock(&c.mu);
         if (!nghttp2_session_want_read(c.s) && !nghttp2_session_want_write(c.s) && !busy) {
-            break;
+            done = true;
         }
-        if (!busy && !c.all && sl_mono_ms() - last > IDLE_MS) {
+        if (!done && !busy && !c.all && sl_mono_ms() - last > IDLE_MS) {
             nghttp2_session_terminate_session(c.s, NGHTTP2_NO_ERROR);
             (void)nghttp2_session_send(c.s);
+            done = true;
+        }
+        pthread_mutex_unlock(&c.smu);
+        if (done) {
             break;
         }
-        struct pollfd pf[2] = {{.fd = fd, .events = (short)(rwant | c.send_want)},
+        struct pollfd pf[2] = {{.fd = fd, .events = (short)(rwant | swant)},
                                {.fd = c.wake[0], .events = POLLIN}};
         if (poll(pf, 2, POLL_MS) < 0 && errno != EINTR) {
             break;
         }
     }
 out:
-    /* Workers still out finish (each is bounded); a running stream is left to its worker. */
+    /* Workers still out finish (each is bounded) and free their own streams. */
+    pthread_mutex_lock(&c.smu);
     pthread_mutex_lock(&c.mu);
     for (h2_stream_t **pp = &c.all; *pp;) {
         h2_stream_t *st = *pp;
@@ -438,25 +486,22 @@ out:
             pp = &st->next;
         }
     }
+    pthread_mutex_unlock(&c.smu);
+    c.ending = true;
+    pthread_cond_broadcast(&c.work_cv);
     while (c.workers > 0) {
         pthread_cond_wait(&c.cv, &c.mu);
     }
-    h2_stream_t *done = c.done;
-    c.done = NULL;
     pthread_mutex_unlock(&c.mu);
     nghttp2_session_del(c.s);
     for (h2_stream_t *st = c.all, *next; st; st = next) {
         next = st->next;
-        if (!st->queued) {
-            stream_free(st);
-        }
-    }
-    for (h2_stream_t *st = done, *next; st; st = next) {
-        next = st->next_done;
         stream_free(st);
     }
     close(c.wake[0]);
     close(c.wake[1]);
     pthread_cond_destroy(&c.cv);
+    pthread_cond_destroy(&c.work_cv);
     pthread_mutex_destroy(&c.mu);
+    pthread_mutex_destroy(&c.smu);
 }
