@@ -16,7 +16,8 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: sluice gateway [options]\n"
             "  -b, --brokers HOST:PORT  bootstrap servers (else $SLUICE_BROKERS, else %s)\n"
-            "  --listen HOST:PORT       HTTP listener (default 0.0.0.0:8080; port 0 = any)\n"
+            "  --listen HOST:PORT       listener: HTTP/1.1 and h2c, or with ssl.* keys TLS with h2\n"
+            "                           by ALPN (default 0.0.0.0:8080; port 0 = any)\n"
             "  --config FILE            keys, permissions, limits and settings (below);\n"
             "                           SIGHUP re-reads it without a restart\n"
             "  --port-file FILE         write the bound port (http=N) once listening\n"
