@@ -173,6 +173,43 @@ void sl_gw_policy_hold(sl_gw_t *gw, sl_gw_policy_t *p) {
     pthread_mutex_unlock(&gw->pol_mu);
 }
 
+bool sl_gw_cluster_id(sl_gw_t *gw, char *id, size_t cap, char *why) {
+    pthread_mutex_lock(&gw->md_mu);
+    if (!gw->cluster_id) {
+        char *c = rd_kafka_clusterid(gw->producer, (int)gw->start.produce_timeout_ms);
+        if (c) {
+            gw->cluster_id = sl_xstrdup(c);
+            rd_kafka_mem_free(gw->producer, c);
+        }
+    }
+    bool ok = gw->cluster_id != NULL;
+    if (ok) {
+        snprintf(id, cap, "%s", gw->cluster_id);
+    } else {
+        snprintf(why, SL_ERRLEN, "the brokers did not tell their cluster id");
+    }
+    pthread_mutex_unlock(&gw->md_mu);
+    return ok;
+}
+
+/* GET /v3/clusters and /v3/clusters/{id}: the one cluster the gateway fronts (REST Proxy v3). */
+static void clusters(sl_gw_t *gw, sl_gw_req_t *q, sl_gw_resp_t *r) {
+    char id[256], why[SL_ERRLEN];
+    if (!sl_gw_cluster_id(gw, id, sizeof id, why)) {
+        sl_gw_error(r, 503, 50302, "%s", why);
+        return;
+    }
+    json_t *c = json_pack("{s:s, s:s}", "kind", "KafkaCluster", "cluster_id", id);
+    if (q->nseg == 2) {
+        sl_gw_json(r, 200, json_pack("{s:s, s:[o]}", "kind", "KafkaClusterList", "data", c));
+    } else if (!strcmp(q->segs[2], id)) {
+        sl_gw_json(r, 200, c);
+    } else {
+        json_decref(c);
+        sl_gw_error(r, 404, 40404, "cluster %s not found (this gateway fronts %s)", q->segs[2], id);
+    }
+}
+
 /* Takes a reference on the current policy. */
 static sl_gw_policy_t *policy_get(sl_gw_t *gw) {
     pthread_mutex_lock(&gw->pol_mu);
@@ -318,6 +355,11 @@ static void handle(sl_gw_req_t *q, sl_gw_resp_t *r, int *mrow) {
         sl_gw_json(r, 200,
                    json_pack("{s:s, s:s}", "status", "ok", "breaker",
                              sl_gw_breaker_state_name(sl_gw_breaker_state(&gw->breaker))));
+        return;
+    }
+    if ((q->nseg == 2 || q->nseg == 3) && !strcmp(q->segs[0], "v3") &&
+        !strcmp(q->segs[1], "clusters") && get) {
+        clusters(gw, q, r);
         return;
     }
     bool produce = q->nseg == 6 && !strcmp(q->segs[0], "v3") && !strcmp(q->segs[1], "clusters") &&
@@ -544,6 +586,13 @@ static void *reap_main(void *arg) {
         pthread_cond_timedwait(&gw->stop_cv, &gw->stop_mu, &ts);
         pthread_mutex_unlock(&gw->stop_mu);
         sl_gw_consumers_reap(gw, false);
+        pthread_mutex_lock(&gw->md_mu);
+        bool known = gw->cluster_id != NULL;
+        pthread_mutex_unlock(&gw->md_mu);
+        if (!known) { /* learn it early, so that produce need not wait for it */
+            char id[256], why[SL_ERRLEN];
+            (void)sl_gw_cluster_id(gw, id, sizeof id, why);
+        }
         pthread_mutex_lock(&gw->stop_mu);
     }
     pthread_mutex_unlock(&gw->stop_mu);
@@ -682,5 +731,6 @@ void sl_gw_stop(sl_gw_t *gw) {
     sl_gw_policy_free(gw->policy);
     free(gw->brokers);
     free(gw->config_path);
+    free(gw->cluster_id);
     free(gw);
 }

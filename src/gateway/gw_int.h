@@ -55,6 +55,7 @@ struct sl_gw {
     pthread_mutex_t md_mu; /* metadata snapshot */
     const struct rd_kafka_metadata *md;
     uint64_t md_at;
+    char *cluster_id;        /* the brokers' cluster id once known (under md_mu) */
     pthread_mutex_t cons_mu; /* the consumer instance list */
     sl_gw_consumer_t *consumers;
     int n_consumers;
@@ -134,6 +135,10 @@ ssize_t sl_gw_io_read(int fd, struct ssl_st *ssl, void *buf, size_t cap, short *
 ssize_t sl_gw_io_write(int fd, struct ssl_st *ssl, const void *buf, size_t len, short *want);
 /* True while the gateway serves (front threads end when it turns false). */
 bool sl_gw_running(sl_gw_t *gw);
+
+/* The brokers' cluster id (cached after the first answer) into id (cap bytes): true, or false
+ * with the reason in why when the brokers did not tell it. */
+bool sl_gw_cluster_id(sl_gw_t *gw, char *id, size_t cap, char *why);
 
 /* Route handlers (produce.c, consume.c). */
 void sl_gw_produce(sl_gw_req_t *q, sl_gw_resp_t *r, const char *topic);

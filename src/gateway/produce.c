@@ -301,6 +301,16 @@ void sl_gw_produce(sl_gw_req_t *q, sl_gw_resp_t *r, const char *topic) {
         sl_gw_error(r, 403, 40301, "%s may not produce to %s", q->principal->name, topic);
         return;
     }
+    char cid[256], why0[SL_ERRLEN];
+    if (!sl_gw_cluster_id(gw, cid, sizeof cid, why0)) {
+        sl_gw_error(r, 503, 50302, "%s", why0);
+        return;
+    }
+    if (strcmp(q->segs[2], cid)) {
+        sl_gw_error(r, 404, 40404, "cluster %s not found (this gateway fronts %s)", q->segs[2],
+                    cid);
+        return;
+    }
     if (!sl_gw_is_json(q, false)) {
         sl_gw_error(r, 415, 41501, "Content-Type must be application/json");
         return;

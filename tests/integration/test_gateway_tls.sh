@@ -12,7 +12,6 @@ broker_start
 make_certs "$T/pki"
 K=$T/pki
 J='Content-Type: application/json'
-P=/v3/clusters/c1/topics/tt/records
 REC='{"partition_id":0,"value":{"type":"STRING","data":"v"}}'
 tls_conf() { # tls_conf CLIENT_AUTH: a config with TLS on, two principals and a limited one
   cat >"$T/gw.conf" <<CONF
@@ -52,6 +51,8 @@ tls_conf requested
 gateway_start --config "$T/gw.conf"
 U=https://localhost:${GW##*:}
 CA=(--cacert "$K/ca.pem")
+CL=$(gw_cluster "$U" "${CA[@]}")
+P=/v3/clusters/$CL/topics/tt/records
 o=$(want "1.1 200" "$(c $U$P "${CA[@]}" --http1.1 -H "$J" -H 'X-API-Key: k-alice' -d "$REC")")
 [[ $(offset <<<"$o") == 0 ]] || fail "https/1.1 produce: $o"
 o=$(want "2 200" "$(c $U$P "${CA[@]}" --http2 -H "$J" -H 'X-API-Key: k-alice' -d "$REC")")
