@@ -26,11 +26,12 @@
 #include "common/util.h"
 #include "gateway/gw_int.h"
 
-#define MAX_STREAMS    100
-#define MAX_HEADERS    64
-#define IDLE_MS        60000 /* a connection with no stream and no frame for this long is closed */
-#define POLL_MS        200
-#define WORKER_IDLE_MS 2000 /* a pool worker with nothing to do this long ends */
+#define MAX_STREAMS      100
+#define MAX_HEADERS      64
+#define MAX_HEADER_BYTES 65536 /* names and values of one request; more is answered 400 */
+#define IDLE_MS          60000 /* a connection with no stream and no frame for this long is closed */
+#define POLL_MS          200
+#define WORKER_IDLE_MS   2000 /* a pool worker with nothing to do this long ends */
 
 typedef struct h2_conn h2_conn_t;
 
@@ -40,6 +41,7 @@ typedef struct h2_stream {
     char *method, *path;
     sl_gw_kv_t hdr[MAX_HEADERS];
     int nhdr;
+    size_t hdr_bytes;
     sl_buf_t body;
     bool too_large, bad;
     bool running, closed; /* a worker serves it / nghttp2 closed it (or the connection ends) */
@@ -332,7 +334,12 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *fr, const uint8_t 
     (void)flags;
     (void)user;
     h2_stream_t *st = nghttp2_session_get_stream_user_data(s, fr->hd.stream_id);
-    if (!st || fr->hd.type != NGHTTP2_HEADERS) {
+    if (!st || fr->hd.type != NGHTTP2_HEADERS || st->bad) {
+        return 0;
+    }
+    st->hdr_bytes += namelen + valuelen;
+    if (st->hdr_bytes > MAX_HEADER_BYTES) {
+        st->bad = true; /* answered 400 once the request ends; nothing more is kept */
         return 0;
     }
     if (namelen == 7 && !memcmp(name, ":method", 7)) {
