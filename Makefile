@@ -11,7 +11,7 @@
 BUILD   ?= build
 CC      ?= cc
 PKGS    := rdkafka libssl libcrypto libmicrohttpd hiredis libnats zlib libzstd liblz4 snappy jansson rocksdb libedit \
-           libjwt raft libuv libpq libcurl
+           libjwt raft libuv libpq libcurl libnghttp2
 CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wcast-align -Wformat=2 -Wvla -Wundef -Wno-missing-field-initializers \

@@ -13,16 +13,18 @@
 #include "gateway/policy.h"
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: sluice gateway [options]\n"
-            "  -b, --brokers HOST:PORT  bootstrap servers (else $SLUICE_BROKERS, else %s)\n"
-            "  --listen HOST:PORT       HTTP listener (default 0.0.0.0:8080; port 0 = any)\n"
-            "  --config FILE            keys, permissions, limits and settings (below);\n"
-            "                           SIGHUP re-reads it without a restart\n"
-            "  --port-file FILE         write the bound port (http=N) once listening\n"
-            "  -X key=value             librdkafka property for every client\n"
-            "  -h, --help\n\nConfiguration keys (docs/gateway.md has the rest):\n",
-            SL_CLI_DEFAULT_BROKERS);
+    fprintf(
+        f,
+        "usage: sluice gateway [options]\n"
+        "  -b, --brokers HOST:PORT  bootstrap servers (else $SLUICE_BROKERS, else %s)\n"
+        "  --listen HOST:PORT       listener: HTTP/1.1 and h2c, or with ssl.* keys TLS with h2\n"
+        "                           by ALPN (default 0.0.0.0:8080; port 0 = any)\n"
+        "  --config FILE            keys, permissions, limits and settings (below);\n"
+        "                           SIGHUP re-reads it without a restart\n"
+        "  --port-file FILE         write the bound port (http=N) once listening\n"
+        "  -X key=value             librdkafka property for every client\n"
+        "  -h, --help\n\nConfiguration keys (docs/gateway.md has the rest):\n",
+        SL_CLI_DEFAULT_BROKERS);
     for (size_t i = 0; i < sl_gw_conf_ndefs; i++) {
         fprintf(f, "  %-30s %s (default %s)\n", sl_gw_conf_defs[i].name, sl_gw_conf_defs[i].help,
                 sl_gw_conf_defs[i].def[0] ? sl_gw_conf_defs[i].def : "empty");

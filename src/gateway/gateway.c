@@ -25,7 +25,7 @@
 #include "common/util.h"
 #include "gateway/gw_int.h"
 
-#define MAX_CONNS 512u /* concurrent connections (threads); more are refused at accept */
+#define MAX_CONNS 512u /* concurrent HTTP/1.1 connections (threads) in MHD */
 #define IDLE_S    60u  /* an idle keep-alive connection is closed after this */
 
 typedef struct req_state {
@@ -58,11 +58,34 @@ void sl_gw_json(sl_gw_resp_t *r, int status, json_t *j) {
 }
 
 const char *sl_gw_header(const sl_gw_req_t *q, const char *name) {
-    return MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, name);
+    if (q->conn) {
+        return MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, name);
+    }
+    for (int i = 0; i < q->nhdr; i++) {
+        if (!strcasecmp(q->hdr[i].name, name)) {
+            return q->hdr[i].value;
+        }
+    }
+    return NULL;
 }
 
 const char *sl_gw_arg(const sl_gw_req_t *q, const char *name) {
-    return MHD_lookup_connection_value(q->conn, MHD_GET_ARGUMENT_KIND, name);
+    if (q->conn) {
+        return MHD_lookup_connection_value(q->conn, MHD_GET_ARGUMENT_KIND, name);
+    }
+    for (int i = 0; i < q->narg; i++) {
+        if (!strcmp(q->arg[i].name, name)) {
+            return q->arg[i].value;
+        }
+    }
+    return NULL;
+}
+
+bool sl_gw_running(sl_gw_t *gw) {
+    pthread_mutex_lock(&gw->stop_mu);
+    bool run = !gw->ws_stop;
+    pthread_mutex_unlock(&gw->stop_mu);
+    return run;
 }
 
 bool sl_gw_is_json(const sl_gw_req_t *q, bool kafka_types) {
@@ -142,6 +165,51 @@ int sl_gw_partitions(sl_gw_t *gw, const char *topic, char *why) {
     return 0;
 }
 
+static void policy_put(sl_gw_t *gw, sl_gw_policy_t *p);
+
+void sl_gw_policy_hold(sl_gw_t *gw, sl_gw_policy_t *p) {
+    pthread_mutex_lock(&gw->pol_mu);
+    p->refs++;
+    pthread_mutex_unlock(&gw->pol_mu);
+}
+
+bool sl_gw_cluster_id(sl_gw_t *gw, char *id, size_t cap, char *why) {
+    pthread_mutex_lock(&gw->md_mu);
+    if (!gw->cluster_id) {
+        char *c = rd_kafka_clusterid(gw->producer, (int)gw->start.produce_timeout_ms);
+        if (c) {
+            gw->cluster_id = sl_xstrdup(c);
+            rd_kafka_mem_free(gw->producer, c);
+        }
+    }
+    bool ok = gw->cluster_id != NULL;
+    if (ok) {
+        snprintf(id, cap, "%s", gw->cluster_id);
+    } else {
+        snprintf(why, SL_ERRLEN, "the brokers did not tell their cluster id");
+    }
+    pthread_mutex_unlock(&gw->md_mu);
+    return ok;
+}
+
+/* GET /v3/clusters and /v3/clusters/{id}: the one cluster the gateway fronts (REST Proxy v3). */
+static void clusters(sl_gw_t *gw, sl_gw_req_t *q, sl_gw_resp_t *r) {
+    char id[256], why[SL_ERRLEN];
+    if (!sl_gw_cluster_id(gw, id, sizeof id, why)) {
+        sl_gw_error(r, 503, 50302, "%s", why);
+        return;
+    }
+    json_t *c = json_pack("{s:s, s:s}", "kind", "KafkaCluster", "cluster_id", id);
+    if (q->nseg == 2) {
+        sl_gw_json(r, 200, json_pack("{s:s, s:[o]}", "kind", "KafkaClusterList", "data", c));
+    } else if (!strcmp(q->segs[2], id)) {
+        sl_gw_json(r, 200, c);
+    } else {
+        json_decref(c);
+        sl_gw_error(r, 404, 40404, "cluster %s not found (this gateway fronts %s)", q->segs[2], id);
+    }
+}
+
 /* Takes a reference on the current policy. */
 static sl_gw_policy_t *policy_get(sl_gw_t *gw) {
     pthread_mutex_lock(&gw->pol_mu);
@@ -149,6 +217,10 @@ static sl_gw_policy_t *policy_get(sl_gw_t *gw) {
     p->refs++;
     pthread_mutex_unlock(&gw->pol_mu);
     return p;
+}
+
+void sl_gw_policy_release(sl_gw_t *gw, sl_gw_policy_t *p) {
+    policy_put(gw, p);
 }
 
 static void policy_put(sl_gw_t *gw, sl_gw_policy_t *p) {
@@ -285,6 +357,11 @@ static void handle(sl_gw_req_t *q, sl_gw_resp_t *r, int *mrow) {
                              sl_gw_breaker_state_name(sl_gw_breaker_state(&gw->breaker))));
         return;
     }
+    if ((q->nseg == 2 || q->nseg == 3) && !strcmp(q->segs[0], "v3") &&
+        !strcmp(q->segs[1], "clusters") && get) {
+        clusters(gw, q, r);
+        return;
+    }
     bool produce = q->nseg == 6 && !strcmp(q->segs[0], "v3") && !strcmp(q->segs[1], "clusters") &&
                    !strcmp(q->segs[3], "topics") && !strcmp(q->segs[5], "records");
     bool consumer = q->nseg >= 2 && !strcmp(q->segs[0], "consumers");
@@ -301,9 +378,22 @@ static void handle(sl_gw_req_t *q, sl_gw_resp_t *r, int *mrow) {
     }
     int status = 0;
     char why[SL_ERRLEN];
-    q->principal = sl_gw_authenticate(q->policy, sl_gw_header(q, "X-API-Key"),
-                                      sl_gw_header(q, MHD_HTTP_HEADER_AUTHORIZATION),
-                                      sl_wall_ms() / 1000, &status, why);
+    const char *key = sl_gw_header(q, "X-API-Key");
+    const char *authz = sl_gw_header(q, MHD_HTTP_HEADER_AUTHORIZATION);
+    char cn[256];
+    const char *peer = q->peer_cn;
+    if (q->conn && !peer && gw->front) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(q->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (ci && sl_gw_front_peer_cn(gw->front, ci->connect_fd, cn, sizeof cn)) {
+            peer = cn;
+        }
+    }
+    if (!key && !authz && peer) {
+        q->principal = sl_gw_authenticate_cert(q->policy, peer, &status, why);
+    } else {
+        q->principal = sl_gw_authenticate(q->policy, key, authz, sl_wall_ms() / 1000, &status, why);
+    }
     if (!q->principal) {
         sl_gw_error(r, status, status * 100 + 1, "%s", why);
         return;
@@ -323,6 +413,36 @@ static void handle(sl_gw_req_t *q, sl_gw_resp_t *r, int *mrow) {
     } else {
         sl_gw_consumers(q, r);
     }
+}
+
+static void count(sl_gw_t *gw, int row, int status, uint64_t t0_ns) {
+    pthread_mutex_lock(&gw->m_mu);
+    int cls = status / 100;
+    gw->requests[row][cls >= 1 && cls <= 5 ? cls : 5]++;
+    sl_hist_record(gw->latency[row], (sl_mono_ns() - t0_ns) / 1000);
+    pthread_mutex_unlock(&gw->m_mu);
+}
+
+void sl_gw_serve(sl_gw_req_t *q, const char *url, sl_gw_resp_t *r) {
+    sl_gw_t *gw = q->gw;
+    uint64_t t0 = sl_mono_ns();
+    char path[1024];
+    snprintf(path, sizeof path, "%s", url);
+    path[strcspn(path, "?")] = '\0';
+    q->nseg = 0;
+    for (char *save = NULL, *s = strtok_r(path, "/", &save); s; s = strtok_r(NULL, "/", &save)) {
+        if (q->nseg == SL_GW_MAX_SEGS) {
+            q->nseg = 0; /* too deep for any route */
+            break;
+        }
+        q->segs[q->nseg++] = s;
+    }
+    q->policy = policy_get(gw);
+    int row;
+    handle(q, r, &row);
+    policy_put(gw, q->policy);
+    q->policy = NULL;
+    count(gw, row, r->status, t0);
 }
 
 static enum MHD_Result queue(struct MHD_Connection *c, sl_gw_resp_t *r) {
@@ -356,14 +476,6 @@ static enum MHD_Result queue(struct MHD_Connection *c, sl_gw_resp_t *r) {
     enum MHD_Result rc = MHD_queue_response(c, (unsigned)r->status, mr);
     MHD_destroy_response(mr);
     return rc;
-}
-
-static void count(sl_gw_t *gw, int row, int status, uint64_t t0_ns) {
-    pthread_mutex_lock(&gw->m_mu);
-    int cls = status / 100;
-    gw->requests[row][cls >= 1 && cls <= 5 ? cls : 5]++;
-    sl_hist_record(gw->latency[row], (sl_mono_ns() - t0_ns) / 1000);
-    pthread_mutex_unlock(&gw->m_mu);
 }
 
 static enum MHD_Result too_large(sl_gw_t *gw, struct MHD_Connection *c, req_state_t *rq) {
@@ -413,25 +525,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return too_large(gw, c, rq);
     }
     rq->answered = true;
-    uint64_t t0 = sl_mono_ns();
     sl_gw_req_t q = {.gw = gw, .conn = c, .method = method};
-    char path[1024];
-    snprintf(path, sizeof path, "%s", url);
-    for (char *save = NULL, *s = strtok_r(path, "/", &save); s; s = strtok_r(NULL, "/", &save)) {
-        if (q.nseg == SL_GW_MAX_SEGS) {
-            q.nseg = 0; /* too deep for any route */
-            break;
-        }
-        q.segs[q.nseg++] = s;
-    }
     q.body = rq->body.len ? (const char *)rq->body.data : NULL;
     q.body_len = rq->body.len;
-    q.policy = policy_get(gw);
     sl_gw_resp_t r = {.status = 200};
-    int row;
-    handle(&q, &r, &row);
-    policy_put(gw, q.policy);
-    count(gw, row, r.status, t0);
+    sl_gw_serve(&q, url, &r);
     return queue(c, &r);
 }
 
@@ -488,6 +586,13 @@ static void *reap_main(void *arg) {
         pthread_cond_timedwait(&gw->stop_cv, &gw->stop_mu, &ts);
         pthread_mutex_unlock(&gw->stop_mu);
         sl_gw_consumers_reap(gw, false);
+        pthread_mutex_lock(&gw->md_mu);
+        bool known = gw->cluster_id != NULL;
+        pthread_mutex_unlock(&gw->md_mu);
+        if (!known) { /* learn it early, so that produce need not wait for it */
+            char id[256], why[SL_ERRLEN];
+            (void)sl_gw_cluster_id(gw, id, sizeof id, why);
+        }
         pthread_mutex_lock(&gw->stop_mu);
     }
     pthread_mutex_unlock(&gw->stop_mu);
@@ -547,29 +652,24 @@ sl_gw_t *sl_gw_start(const sl_gw_opts_t *o, char *err) {
     pthread_create(&gw->poller, NULL, poll_main, gw);
     pthread_create(&gw->reaper, NULL, reap_main, gw);
 
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o->port)};
-    if (!o->host || !*o->host || !strcmp(o->host, "0.0.0.0")) {
-        sin.sin_addr.s_addr = htonl(INADDR_ANY);
-    } else if (!strcmp(o->host, "localhost")) {
-        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    } else if (inet_pton(AF_INET, o->host, &sin.sin_addr) != 1) {
-        snprintf(err, SL_ERRLEN, "listen address %s: not an IPv4 address or localhost", o->host);
-        sl_gw_stop(gw);
-        return NULL;
-    }
+    /* MHD has no listening socket: front.c accepts, and hands it HTTP/1.1 connections. */
     gw->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                                   MHD_USE_POLL | MHD_ALLOW_UPGRADE,
-                               (uint16_t)o->port, NULL, NULL, on_request, gw, MHD_OPTION_SOCK_ADDR,
-                               (struct sockaddr *)&sin, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-                               gw, MHD_OPTION_CONNECTION_LIMIT, MAX_CONNS,
+                                   MHD_USE_POLL | MHD_ALLOW_UPGRADE | MHD_USE_NO_LISTEN_SOCKET |
+                                   MHD_USE_ITC,
+                               0, NULL, NULL, on_request, gw, MHD_OPTION_NOTIFY_COMPLETED,
+                               on_completed, gw, MHD_OPTION_CONNECTION_LIMIT, MAX_CONNS,
                                MHD_OPTION_CONNECTION_TIMEOUT, IDLE_S, MHD_OPTION_END);
     if (!gw->mhd) {
-        snprintf(err, SL_ERRLEN, "cannot listen on %s:%d", o->host ? o->host : "0.0.0.0", o->port);
+        snprintf(err, SL_ERRLEN, "cannot start the HTTP/1.1 server");
         sl_gw_stop(gw);
         return NULL;
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(gw->mhd, MHD_DAEMON_INFO_BIND_PORT);
-    gw->port = di ? di->port : o->port;
+    gw->front = sl_gw_front_start(gw, o->host, o->port, err);
+    if (!gw->front) {
+        sl_gw_stop(gw);
+        return NULL;
+    }
+    gw->port = sl_gw_front_port(gw->front);
     return gw;
 
 fail:
@@ -602,9 +702,14 @@ void sl_gw_stop(sl_gw_t *gw) {
         pthread_cond_timedwait(&gw->stop_cv, &gw->stop_mu, &ts);
     }
     pthread_mutex_unlock(&gw->stop_mu);
+    if (gw->front) {
+        sl_gw_front_stop(gw->front); /* TLS pumps and HTTP/2 connections end */
+    }
     if (gw->mhd) {
         MHD_stop_daemon(gw->mhd);
     }
+    sl_gw_front_free(gw->front);
+    gw->front = NULL;
     pthread_mutex_lock(&gw->stop_mu);
     gw->stopping = true;
     pthread_cond_broadcast(&gw->stop_cv);
@@ -626,5 +731,6 @@ void sl_gw_stop(sl_gw_t *gw) {
     sl_gw_policy_free(gw->policy);
     free(gw->brokers);
     free(gw->config_path);
+    free(gw->cluster_id);
     free(gw);
 }

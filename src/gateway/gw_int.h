@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "common/buf.h"
 #include "common/hist.h"
@@ -21,12 +22,19 @@
 #define SL_GW_MAX_CONSUMERS 256   /* consumer instances alive at once */
 
 typedef struct sl_gw_consumer sl_gw_consumer_t;
+typedef struct sl_gw_front sl_gw_front_t;
+
+/* A name and value (HTTP/2 request headers and query arguments). */
+typedef struct sl_gw_kv {
+    const char *name, *value;
+} sl_gw_kv_t;
 
 /* Metric rows: the routes that count requests. */
 enum { SL_GW_M_PRODUCE, SL_GW_M_CONSUMER, SL_GW_M_OTHER, SL_GW_M_N };
 
 struct sl_gw {
-    struct MHD_Daemon *mhd;
+    struct MHD_Daemon *mhd; /* HTTP/1.1: connections handed over by front.c */
+    sl_gw_front_t *front;   /* the listener: TLS, ALPN, HTTP/2 (front.c, h2.c) */
     int port;
     char *brokers;
     char *config_path;
@@ -47,6 +55,7 @@ struct sl_gw {
     pthread_mutex_t md_mu; /* metadata snapshot */
     const struct rd_kafka_metadata *md;
     uint64_t md_at;
+    char *cluster_id;        /* the brokers' cluster id once known (under md_mu) */
     pthread_mutex_t cons_mu; /* the consumer instance list */
     sl_gw_consumer_t *consumers;
     int n_consumers;
@@ -59,7 +68,10 @@ struct sl_gw {
 
 typedef struct sl_gw_req {
     sl_gw_t *gw;
-    struct MHD_Connection *conn;
+    struct MHD_Connection *conn; /* HTTP/1.1; NULL for HTTP/2, which fills hdr and arg */
+    const sl_gw_kv_t *hdr, *arg;
+    int nhdr, narg;
+    const char *peer_cn; /* HTTP/2 over TLS: the verified client certificate's CN, or NULL */
     const char *method;
     char *segs[SL_GW_MAX_SEGS]; /* path split on '/' */
     int nseg;
@@ -94,10 +106,52 @@ bool sl_gw_is_json(const sl_gw_req_t *q, bool kafka_types);
  * brokers did not answer (why says so). */
 int sl_gw_partitions(sl_gw_t *gw, const char *topic, char *why);
 
+/* Another reference on policy p (held by a request), and its release (the last one frees it). */
+void sl_gw_policy_hold(sl_gw_t *gw, sl_gw_policy_t *p);
+void sl_gw_policy_release(sl_gw_t *gw, sl_gw_policy_t *p);
+
+/* Routes, authenticates, rate-limits and answers one complete request (both protocols): `path`
+ * is the request path without its query; q has gw, method, body and conn or hdr/arg set. */
+void sl_gw_serve(sl_gw_req_t *q, const char *path, sl_gw_resp_t *r);
+
+/* front.c: owns the listening socket. Plain connections are sniffed (the HTTP/2 preface goes
+ * to h2.c, anything else is handed to MHD as is); TLS connections are terminated here and
+ * ALPN picks h2 or HTTP/1.1 (bytes pumped to MHD over a socket pair). */
+sl_gw_front_t *sl_gw_front_start(sl_gw_t *gw, const char *host, int port, char *err);
+int sl_gw_front_port(const sl_gw_front_t *f);
+/* Stops accepting and ends every connection thread (bounded wait). */
+void sl_gw_front_stop(sl_gw_front_t *f);
+void sl_gw_front_free(sl_gw_front_t *f);
+/* The verified client certificate CN of the TLS connection whose MHD side is `fd`; false when
+ * none. */
+bool sl_gw_front_peer_cn(sl_gw_front_t *f, int fd, char *cn, size_t cap);
+/* h2.c: serves one HTTP/2 connection until it ends (ssl may be NULL: h2c prior knowledge). */
+struct ssl_st;
+void sl_gw_h2_serve(sl_gw_t *gw, int fd, struct ssl_st *ssl, const char *peer_cn);
+/* front.c's transport, shared with h2.c: nonblocking reads and writes on a socket or over TLS.
+ * Returns the bytes moved (> 0); 0 when it would block, with *want the poll event (POLLIN or
+ * POLLOUT) to wait for; -1 when the connection is closed or failed. */
+ssize_t sl_gw_io_read(int fd, struct ssl_st *ssl, void *buf, size_t cap, short *want);
+ssize_t sl_gw_io_write(int fd, struct ssl_st *ssl, const void *buf, size_t len, short *want);
+/* True while the gateway serves (front threads end when it turns false). */
+bool sl_gw_running(sl_gw_t *gw);
+
+/* The brokers' cluster id (cached after the first answer) into id (cap bytes): true, or false
+ * with the reason in why when the brokers did not tell it. */
+bool sl_gw_cluster_id(sl_gw_t *gw, char *id, size_t cap, char *why);
+
 /* Route handlers (produce.c, consume.c). */
 void sl_gw_produce(sl_gw_req_t *q, sl_gw_resp_t *r, const char *topic);
 void sl_gw_consumers(sl_gw_req_t *q, sl_gw_resp_t *r);
 void sl_gw_ws(sl_gw_req_t *q, sl_gw_resp_t *r, const char *topic);
+/* A WebSocket produce frame on `topic` (produce.c): `text` is one JSON record
+ * {"key","value","headers","partition","id"} or an array of them, keys, values and header values
+ * in the stream's format ('b' base64, 's' string, 'j' any JSON value). Checks every record, then
+ * produces as the REST route does (breaker, acknowledgement) and returns the answer frame's text
+ * (malloc'd): {"type":"ack","topic","partition","offset","timestamp"} (an array gets
+ * {"type":"ack","results":[...]}) or {"type":"error","error_code","message"}; "id" is echoed. The
+ * caller checks the permission and rate limit. */
+char *sl_gw_ws_produce(sl_gw_t *gw, const char *topic, char format, const char *text, size_t n);
 void sl_gw_consumers_reap(sl_gw_t *gw, bool all);
 void sl_gw_consumers_metrics(sl_gw_t *gw, sl_buf_t *out);
 /* A librdkafka conf with bootstrap.servers and the -X overrides; NULL (why) on a bad property. */

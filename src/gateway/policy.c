@@ -55,6 +55,17 @@ const sl_conf_def_t sl_gw_conf_defs[] = {
      "audience a token's aud claim must contain (empty: not checked)"},
     {"jwt.principal.claim", SL_CONF_STR, "sub", 0, 0, S(jwt_claim), 0,
      "claim whose value names the token's principal"},
+    {"ssl.certificate.location", SL_CONF_STR, "", 0, 0, S(ssl_cert), 0,
+     "(start) PEM certificate chain of the listener; set = TLS (HTTP/1.1 and h2 by ALPN)"},
+    {"ssl.key.location", SL_CONF_STR, "", 0, 0, S(ssl_key), 0,
+     "(start) PEM private key of ssl.certificate.location"},
+    {"ssl.key.password", SL_CONF_STR, "", 0, 0, S(ssl_key_password), 0,
+     "(start) passphrase of ssl.key.location, if it is encrypted"},
+    {"ssl.ca.location", SL_CONF_STR, "", 0, 0, S(ssl_ca), 0,
+     "(start) PEM CAs that sign client certificates (mutual TLS)"},
+    {"ssl.client.auth", SL_CONF_STR, "none", 0, 0, S(ssl_client_auth), 0,
+     "(start) none, requested or required: client certificates; a verified one's CN is the "
+     "principal of a request without a key or token"},
 };
 #undef S
 const size_t sl_gw_conf_ndefs = sizeof sl_gw_conf_defs / sizeof sl_gw_conf_defs[0];
@@ -432,6 +443,19 @@ sl_gw_principal_t *sl_gw_authenticate(sl_gw_policy_t *p, const char *api_key, co
     }
     snprintf(why, SL_ERRLEN, "unknown API key");
     return NULL;
+}
+
+sl_gw_principal_t *sl_gw_authenticate_cert(sl_gw_policy_t *p, const char *cn, int *status,
+                                           char *why) {
+    if (!p->auth_required) {
+        return &p->anonymous;
+    }
+    sl_gw_principal_t *pr = by_name(p, cn);
+    if (!pr) {
+        *status = 403;
+        snprintf(why, SL_ERRLEN, "client certificate CN=%.100s names no principal here", cn);
+    }
+    return pr;
 }
 
 static bool topic_matches(const char *pat, const char *topic) {

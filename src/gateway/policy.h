@@ -42,6 +42,11 @@ typedef struct sl_gw_settings {
     char jwt_key_file[SL_CONF_STR_MAX];  /* RS256 public key (PEM); empty = RS256 refused */
     char jwt_audience[SL_CONF_STR_MAX];  /* required "aud"; empty = not checked */
     char jwt_claim[SL_CONF_STR_MAX];     /* claim naming the principal, "sub" by default */
+    char ssl_cert[SL_CONF_STR_MAX];      /* (start) listener certificate; empty = no TLS */
+    char ssl_key[SL_CONF_STR_MAX];       /* (start) its private key */
+    char ssl_key_password[SL_CONF_STR_MAX]; /* (start) */
+    char ssl_ca[SL_CONF_STR_MAX];           /* (start) CAs for client certificates */
+    char ssl_client_auth[SL_CONF_STR_MAX];  /* (start) none, requested, required */
 } sl_gw_settings_t;
 
 typedef struct sl_gw_principal {
@@ -90,6 +95,11 @@ void sl_gw_policy_free(sl_gw_policy_t *p);
 sl_gw_principal_t *sl_gw_authenticate(sl_gw_policy_t *p, const char *api_key, const char *authz,
                                       int64_t now_s, int *status, char *why);
 /* May `pr` do `op` on `topic`? */
+/* The principal of a verified client certificate whose subject CN is `cn` (mutual TLS, used when
+ * the request carries no API key or token): the principal of that name, or NULL with 403 when
+ * the policy has none. With no credentials configured at all, anonymous. */
+sl_gw_principal_t *sl_gw_authenticate_cert(sl_gw_policy_t *p, const char *cn, int *status,
+                                           char *why);
 bool sl_gw_authorize(const sl_gw_principal_t *pr, unsigned op, const char *topic);
 /* Takes a token from the principal's bucket and the route's. 0 when admitted, else the ms to
  * wait before retrying (for Retry-After). */

@@ -215,10 +215,100 @@ static json_t *size_of(const char *type, size_t n) {
     return json_pack("{s:s, s:I}", "type", type, "size", (json_int_t)n);
 }
 
+/* Asks the breaker, checks the topic and partitions, produces recs[0..n) and waits for every
+ * acknowledgement (bounded by produce.timeout.ms), filling slots[i] (err, partition, offset).
+ * False when nothing was produced, with the HTTP status, error code and reason of the whole
+ * request. */
+static bool produce_all(sl_gw_t *gw, const char *topic, rec_t *recs, int n, slot_t *slots,
+                        int *status, int *code, char *why) {
+#define FAIL(st, cd, ...)                                                                          \
+    do {                                                                                           \
+        *status = st;                                                                              \
+        *code = cd;                                                                                \
+        snprintf(why, SL_ERRLEN, __VA_ARGS__);                                                     \
+        return false;                                                                              \
+    } while (0)
+    bool probe;
+    uint64_t t0 = sl_mono_ms();
+    if (!sl_gw_breaker_admit(&gw->breaker, t0, &probe)) {
+        FAIL(503, 50301, "circuit breaker open: the brokers are failing; retry later");
+    }
+    char reason[SL_ERRLEN];
+    int parts = sl_gw_partitions(gw, topic, reason);
+    if (parts < 0) {
+        sl_gw_breaker_done(&gw->breaker, sl_mono_ms(), probe, false, sl_mono_ms() - t0);
+        FAIL(503, 50302, "%s", reason);
+    }
+    if (parts == 0) {
+        sl_gw_breaker_release(&gw->breaker, probe);
+        FAIL(404, 40401, "topic %s does not exist", topic);
+    }
+    for (int i = 0; i < n; i++) {
+        if (recs[i].partition != RD_KAFKA_PARTITION_UA && recs[i].partition >= parts) {
+            sl_gw_breaker_release(&gw->breaker, probe);
+            FAIL(404, 40402, "record %d: topic %s has no partition %d (it has %d)", i, topic,
+                 (int)recs[i].partition, parts);
+        }
+    }
+
+    waiter_t w = {.remaining = n};
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    for (int i = 0; i < n; i++) {
+        slots[i].w = &w;
+        rec_t *rc = &recs[i];
+        rd_kafka_headers_t *hdrs = rc->headers;
+        rc->headers = NULL; /* librdkafka owns them once producev succeeds */
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+            gw->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(rc->partition),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(rc->has_key ? rc->key.data : NULL, rc->key.len),
+            RD_KAFKA_V_VALUE(rc->has_value ? rc->value.data : NULL, rc->value.len),
+            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(&slots[i]), RD_KAFKA_V_END);
+        if (err) {
+            if (hdrs) {
+                rd_kafka_headers_destroy(hdrs);
+            }
+            slots[i].err = err;
+            pthread_mutex_lock(&w.mu);
+            w.remaining--;
+            pthread_mutex_unlock(&w.mu);
+        }
+    }
+    pthread_mutex_lock(&w.mu);
+    while (w.remaining > 0) {
+        pthread_cond_wait(&w.cv, &w.mu);
+    }
+    pthread_mutex_unlock(&w.mu);
+    pthread_mutex_destroy(&w.mu);
+    pthread_cond_destroy(&w.cv);
+
+    bool broker_ok = true;
+    for (int i = 0; i < n; i++) {
+        if (broker_failure(slots[i].err)) {
+            broker_ok = false;
+        }
+    }
+    uint64_t t1 = sl_mono_ms();
+    sl_gw_breaker_done(&gw->breaker, t1, probe, broker_ok, t1 - t0);
+    return true;
+#undef FAIL
+}
+
 void sl_gw_produce(sl_gw_req_t *q, sl_gw_resp_t *r, const char *topic) {
     sl_gw_t *gw = q->gw;
     if (!sl_gw_authorize(q->principal, SL_GW_OP_PRODUCE, topic)) {
         sl_gw_error(r, 403, 40301, "%s may not produce to %s", q->principal->name, topic);
+        return;
+    }
+    char cid[256], why0[SL_ERRLEN];
+    if (!sl_gw_cluster_id(gw, cid, sizeof cid, why0)) {
+        sl_gw_error(r, 503, 50302, "%s", why0);
+        return;
+    }
+    if (strcmp(q->segs[2], cid)) {
+        sl_gw_error(r, 404, 40404, "cluster %s not found (this gateway fronts %s)", q->segs[2],
+                    cid);
         return;
     }
     if (!sl_gw_is_json(q, false)) {
@@ -263,75 +353,16 @@ void sl_gw_produce(sl_gw_req_t *q, sl_gw_resp_t *r, const char *topic) {
         goto done;
     }
 
-    bool probe;
-    uint64_t t0 = sl_mono_ms();
-    if (!sl_gw_breaker_admit(&gw->breaker, t0, &probe)) {
-        sl_gw_error(r, 503, 50301, "circuit breaker open: the brokers are failing; retry later");
-        r->retry_after_s = ((uint64_t)gw->start.breaker_open_ms + 999) / 1000;
-        goto done;
-    }
-    int parts = sl_gw_partitions(gw, topic, why);
-    if (parts < 0) {
-        sl_gw_breaker_done(&gw->breaker, sl_mono_ms(), probe, false, sl_mono_ms() - t0);
-        sl_gw_error(r, 503, 50302, "%s", why);
-        goto done;
-    }
-    if (parts == 0) {
-        sl_gw_breaker_release(&gw->breaker, probe);
-        sl_gw_error(r, 404, 40401, "topic %s does not exist", topic);
-        goto done;
-    }
-    for (int i = 0; i < n; i++) {
-        if (recs[i].partition != RD_KAFKA_PARTITION_UA && recs[i].partition >= parts) {
-            sl_gw_breaker_release(&gw->breaker, probe);
-            sl_gw_error(r, 404, 40402, "record %d: topic %s has no partition %d (it has %d)", i,
-                        topic, (int)recs[i].partition, parts);
-            goto done;
-        }
-    }
-
-    waiter_t w = {.remaining = n};
-    pthread_mutex_init(&w.mu, NULL);
-    pthread_cond_init(&w.cv, NULL);
     slot_t *slots = sl_xcalloc((size_t)n, sizeof *slots);
-    for (int i = 0; i < n; i++) {
-        slots[i].w = &w;
-        rec_t *rc = &recs[i];
-        rd_kafka_headers_t *hdrs = rc->headers;
-        rc->headers = NULL; /* librdkafka owns them once producev succeeds */
-        rd_kafka_resp_err_t err = rd_kafka_producev(
-            gw->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(rc->partition),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_KEY(rc->has_key ? rc->key.data : NULL, rc->key.len),
-            RD_KAFKA_V_VALUE(rc->has_value ? rc->value.data : NULL, rc->value.len),
-            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(&slots[i]), RD_KAFKA_V_END);
-        if (err) {
-            if (hdrs) {
-                rd_kafka_headers_destroy(hdrs);
-            }
-            slots[i].err = err;
-            pthread_mutex_lock(&w.mu);
-            w.remaining--;
-            pthread_mutex_unlock(&w.mu);
+    int fst, code;
+    if (!produce_all(gw, topic, recs, n, slots, &fst, &code, why)) {
+        sl_gw_error(r, fst, code, "%s", why);
+        if (code == 50301) {
+            r->retry_after_s = ((uint64_t)gw->start.breaker_open_ms + 999) / 1000;
         }
+        free(slots);
+        goto done;
     }
-    pthread_mutex_lock(&w.mu);
-    while (w.remaining > 0) {
-        pthread_cond_wait(&w.cv, &w.mu);
-    }
-    pthread_mutex_unlock(&w.mu);
-    pthread_mutex_destroy(&w.mu);
-    pthread_cond_destroy(&w.cv);
-
-    bool broker_ok = true;
-    for (int i = 0; i < n; i++) {
-        if (broker_failure(slots[i].err)) {
-            broker_ok = false;
-        }
-    }
-    uint64_t t1 = sl_mono_ms();
-    sl_gw_breaker_done(&gw->breaker, t1, probe, broker_ok, t1 - t0);
-
     const char *cluster = q->segs[2];
     for (int i = 0; i < n; i++) {
         json_t *o;
@@ -366,4 +397,179 @@ done:
         rec_fini(&recs[i]);
     }
     free(recs);
+}
+
+/* A key, value or header value of a WebSocket produce frame, in the stream's format: base64
+ * ('b'), a string ('s') or any JSON value produced as its compact text ('j'). */
+static const char *ws_data(json_t *v, char format, sl_buf_t *out) {
+    if (format == 'j') {
+        char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!s) {
+            return "cannot be serialized";
+        }
+        sl_buf_append(out, s, strlen(s));
+        free(s);
+        return NULL;
+    }
+    if (!json_is_string(v)) {
+        return format == 'b' ? "must be a base64 string" : "must be a string";
+    }
+    if (format == 's') {
+        sl_buf_append(out, json_string_value(v), json_string_length(v));
+        return NULL;
+    }
+    return sl_gw_b64_decode(out, json_string_value(v), json_string_length(v))
+               ? NULL
+               : "is not valid base64";
+}
+
+static bool ws_header(rec_t *r, const char *name, json_t *v, char format, char *why) {
+    sl_buf_t val = {0};
+    const char *e = NULL;
+    if (v && !json_is_null(v)) {
+        e = json_is_string(v) ? ws_data(v, format == 'j' ? 's' : format, &val) : "must be a string";
+    }
+    if (!e) {
+        rd_kafka_header_add(r->headers, name, -1, v && !json_is_null(v) ? val.data : NULL,
+                            (ssize_t)val.len);
+    } else {
+        snprintf(why, SL_ERRLEN, "header %.100s %s", name, e);
+    }
+    sl_buf_fini(&val);
+    return !e;
+}
+
+/* One record of a WebSocket produce frame: {"key","value","headers","partition"}. */
+static bool ws_record(json_t *j, char format, rec_t *r, char *why) {
+    r->partition = RD_KAFKA_PARTITION_UA;
+    r->key_type = r->value_type = format == 'b' ? "BINARY" : format == 's' ? "STRING" : "JSON";
+    if (!json_is_object(j)) {
+        snprintf(why, SL_ERRLEN, "a record must be a JSON object");
+        return false;
+    }
+    json_t *p = json_object_get(j, "partition");
+    if (p && !json_is_null(p)) {
+        if (!json_is_integer(p) || json_integer_value(p) < 0 || json_integer_value(p) > INT32_MAX) {
+            snprintf(why, SL_ERRLEN, "partition must be a non-negative integer");
+            return false;
+        }
+        r->partition = (int32_t)json_integer_value(p);
+    }
+    const char *e;
+    json_t *k = json_object_get(j, "key"), *v = json_object_get(j, "value");
+    if (k && !json_is_null(k) && (r->has_key = true) && (e = ws_data(k, format, &r->key))) {
+        snprintf(why, SL_ERRLEN, "key %s", e);
+        return false;
+    }
+    if (v && !json_is_null(v) && (r->has_value = true) && (e = ws_data(v, format, &r->value))) {
+        snprintf(why, SL_ERRLEN, "value %s", e);
+        return false;
+    }
+    json_t *hs = json_object_get(j, "headers");
+    if (!hs || json_is_null(hs)) {
+        return true;
+    }
+    r->headers = rd_kafka_headers_new(8);
+    const char *name;
+    json_t *h;
+    size_t i;
+    if (json_is_object(hs)) { /* {"name": "value", ...} */
+        json_object_foreach(hs, name, h) {
+            if (!ws_header(r, name, h, format, why)) {
+                return false;
+            }
+        }
+        return true;
+    }
+    if (!json_is_array(hs)) {
+        snprintf(why, SL_ERRLEN, "headers must be an object or an array of {name, value}");
+        return false;
+    }
+    json_array_foreach(hs, i, h) { /* [{"name": .., "value": ..}, ...] */
+        name = json_string_value(json_object_get(h, "name"));
+        if (!name) {
+            snprintf(why, SL_ERRLEN, "header %zu has no name", i);
+            return false;
+        }
+        if (!ws_header(r, name, json_object_get(h, "value"), format, why)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static char *ws_answer(json_t *o, json_t *id) {
+    if (id) {
+        json_object_set(o, "id", id);
+    }
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+static json_t *ws_error(int code, const char *msg) {
+    return json_pack("{s:s, s:i, s:s}", "type", "error", "error_code", code, "message", msg);
+}
+
+char *sl_gw_ws_produce(sl_gw_t *gw, const char *topic, char format, const char *text, size_t n) {
+    json_error_t je;
+    json_t *j = json_loadb(text, n, 0, &je);
+    char why[SL_ERRLEN];
+    if (!j) {
+        snprintf(why, sizeof why, "malformed JSON at byte %d: %s", je.position, je.text);
+        return ws_answer(ws_error(40001, why), NULL);
+    }
+    bool many = json_is_array(j);
+    json_t *id = json_is_object(j) ? json_object_get(j, "id") : NULL;
+    int nrec = many ? (int)SL_MIN(json_array_size(j), (size_t)SL_GW_MAX_RECORDS + 1) : 1;
+    rec_t *recs = sl_xcalloc((size_t)(nrec ? nrec : 1), sizeof *recs);
+    slot_t *slots = sl_xcalloc((size_t)(nrec ? nrec : 1), sizeof *slots);
+    json_t *ans = NULL;
+    if (nrec == 0 || nrec > SL_GW_MAX_RECORDS) {
+        ans = ws_error(nrec ? 40002 : 40004,
+                       nrec ? "too many records in one frame" : "the frame holds no record");
+        goto done;
+    }
+    for (int i = 0; i < nrec; i++) {
+        if (!ws_record(many ? json_array_get(j, (size_t)i) : j, format, &recs[i], why)) {
+            char msg[SL_ERRLEN + 32];
+            snprintf(msg, sizeof msg, "record %d: %s", i, why);
+            ans = ws_error(40003, msg);
+            goto done;
+        }
+    }
+    int status, code;
+    if (!produce_all(gw, topic, recs, nrec, slots, &status, &code, why)) {
+        ans = ws_error(code, why);
+        goto done;
+    }
+    json_t *results = json_array();
+    for (int i = 0; i < nrec; i++) {
+        if (slots[i].err) {
+            json_array_append_new(results, json_pack("{s:i, s:s}", "error_code",
+                                                     status_of(slots[i].err) * 100 + 2, "message",
+                                                     rd_kafka_err2str(slots[i].err)));
+        } else {
+            json_array_append_new(results, json_pack("{s:s, s:i, s:I, s:I}", "topic", topic,
+                                                     "partition", (int)slots[i].partition, "offset",
+                                                     (json_int_t)slots[i].offset, "timestamp",
+                                                     (json_int_t)slots[i].timestamp));
+        }
+    }
+    if (many) {
+        ans = json_pack("{s:s, s:o}", "type", "ack", "results", results);
+    } else {
+        ans = json_incref(json_array_get(results, 0));
+        json_decref(results);
+        json_object_set_new(ans, "type", json_string(slots[0].err ? "error" : "ack"));
+    }
+done:
+    for (int i = 0; i < nrec; i++) {
+        rec_fini(&recs[i]);
+    }
+    free(recs);
+    free(slots);
+    char *s = ws_answer(ans, id);
+    json_decref(j);
+    return s;
 }

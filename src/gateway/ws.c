@@ -10,8 +10,9 @@
  * time and polls the next record only when the socket took the previous one, and librdkafka's
  * prefetch is capped (queued.max.messages.kbytes), so memory per stream stays bounded; a reader
  * that takes nothing for SL_GW_WS_STALL_MS is disconnected. Client frames: ping gets a pong,
- * close ends the stream, data frames are answered with an error frame (produce frames are not
- * supported yet). */
+ * close ends the stream, a text (or binary) frame is a produce frame: JSON records produced to the
+ * topic (produce.c's sl_gw_ws_produce), answered with an ack or error frame once the brokers
+ * answered. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -31,7 +32,7 @@
 #define SL_GW_WS_STALL_MS  30000  /* a reader taking no bytes this long is dropped */
 #define SL_GW_WS_MAX_FRAME 65536  /* larger client frames close the stream (1009) */
 #define SL_GW_WS_PREFETCH  "1024" /* KB librdkafka may prefetch per stream */
-#define WS_GUID            "258EAFA5-E914-47DA-95CA-C5AB0DC11B85"
+#define WS_GUID            "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 typedef struct ws {
     sl_gw_t *gw;
@@ -40,6 +41,9 @@ typedef struct ws {
     int fd;
     struct MHD_UpgradeResponseHandle *urh;
     sl_buf_t in; /* client bytes not yet parsed */
+    char *topic;
+    sl_gw_policy_t *policy; /* the handshake's policy, held for the stream's life */
+    sl_gw_principal_t *principal;
 } ws_t;
 
 static bool stopping(sl_gw_t *gw) {
@@ -105,6 +109,34 @@ static void send_close(ws_t *w, uint16_t code) {
     send_frame(w, 8, b, 2);
 }
 
+/* A produce frame: the principal needs produce on the topic and a token from its bucket and the
+ * produce route's (as a REST produce); then the records go to the brokers and the ack or error
+ * frame comes back once they answered (the stream waits meanwhile, bounded by
+ * produce.timeout.ms). False when the socket failed. */
+static bool produce_frame(ws_t *w, const char *text, size_t n) {
+    char *ans = NULL;
+    if (!sl_gw_authorize(w->principal, SL_GW_OP_PRODUCE, w->topic)) {
+        json_t *o = json_pack("{s:s, s:i, s:s+}", "type", "error", "error_code", 40301, "message",
+                              w->principal->name, " may not produce to this topic");
+        ans = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+    } else {
+        uint64_t wait = sl_gw_rate_take(w->policy, w->principal, SL_GW_ROUTE_PRODUCE, sl_mono_ms());
+        if (wait) {
+            json_t *o =
+                json_pack("{s:s, s:i, s:s, s:I}", "type", "error", "error_code", 42901, "message",
+                          "rate limit exceeded", "retry_after_ms", (json_int_t)wait);
+            ans = json_dumps(o, JSON_COMPACT);
+            json_decref(o);
+        } else {
+            ans = sl_gw_ws_produce(w->gw, w->topic, w->format, text, n);
+        }
+    }
+    bool ok = ans && send_frame(w, 1, ans, strlen(ans));
+    free(ans);
+    return ok;
+}
+
 /* Reads what the client sent and acts on complete frames. False when the stream must end. */
 static bool read_client(ws_t *w) {
     uint8_t tmp[4096];
@@ -155,27 +187,32 @@ static bool read_client(ws_t *w) {
         if (have < off + 4 + len) {
             return true;
         }
-        uint8_t mask[4], payload[125];
+        bool fin = b[0] & 0x80;
+        uint8_t mask[4];
         memcpy(mask, b + off, 4);
         off += 4;
-        size_t keep = len < sizeof payload ? (size_t)len : sizeof payload;
-        for (size_t i = 0; i < keep; i++) {
-            payload[i] = b[off + i] ^ mask[i % 4];
+        sl_buf_t payload = {0};
+        sl_buf_append(&payload, b + off, (size_t)len);
+        for (size_t i = 0; i < (size_t)len; i++) {
+            payload.data[i] ^= mask[i % 4];
         }
         sl_buf_consume(&w->in, off + (size_t)len);
+        bool ok = true;
         if (opcode == 8) {
             send_close(w, 1000);
-            return false;
+            ok = false;
+        } else if (opcode == 9) {
+            ok = send_frame(w, 10, payload.data, SL_MIN(payload.len, (size_t)125));
+        } else if (opcode == 0 || ((opcode == 1 || opcode == 2) && !fin)) {
+            static const char msg[] = "{\"type\":\"error\",\"error_code\":40006,\"message\":"
+                                      "\"fragmented frames are not supported\"}";
+            ok = send_frame(w, 1, msg, sizeof msg - 1);
+        } else if (opcode == 1 || opcode == 2) {
+            ok = produce_frame(w, (const char *)payload.data, payload.len);
         }
-        if (opcode == 9 && !send_frame(w, 10, payload, keep)) {
+        sl_buf_fini(&payload);
+        if (!ok) {
             return false;
-        }
-        if (opcode == 1 || opcode == 2) {
-            static const char msg[] =
-                "{\"error_code\":40006,\"message\":\"produce frames are not supported yet\"}";
-            if (!send_frame(w, 1, msg, sizeof msg - 1)) {
-                return false;
-            }
         }
     }
 }
@@ -235,6 +272,8 @@ static void *stream_main(void *arg) {
     sl_buf_fini(&w->in);
     MHD_upgrade_action(w->urh, MHD_UPGRADE_ACTION_CLOSE);
     sl_gw_t *gw = w->gw;
+    sl_gw_policy_release(gw, w->policy);
+    free(w->topic);
     free(w);
     pthread_mutex_lock(&gw->stop_mu);
     gw->n_ws--;
@@ -263,6 +302,8 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
         sl_buf_fini(&w->in);
         MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
         sl_gw_t *gw = w->gw;
+        sl_gw_policy_release(gw, w->policy);
+        free(w->topic);
         free(w);
         pthread_mutex_lock(&gw->stop_mu);
         gw->n_ws--;
@@ -319,6 +360,10 @@ void sl_gw_ws(sl_gw_req_t *q, sl_gw_resp_t *r, const char *topic) {
     sl_gw_t *gw = q->gw;
     if (strcmp(q->method, "GET")) {
         sl_gw_error(r, 405, 405, "only GET is allowed here");
+        return;
+    }
+    if (!q->conn) {
+        sl_gw_error(r, 400, 40007, "WebSocket streams need HTTP/1.1 (no WebSocket over HTTP/2)");
         return;
     }
     const char *key = sl_gw_header(q, "Sec-WebSocket-Key");
@@ -421,9 +466,15 @@ void sl_gw_ws(sl_gw_req_t *q, sl_gw_resp_t *r, const char *topic) {
     w->rk = rk;
     w->format = format;
     w->fd = -1;
+    w->topic = sl_xstrdup(topic);
+    w->policy = q->policy;
+    w->principal = q->principal;
+    sl_gw_policy_hold(gw, w->policy);
     r->upgrade = MHD_create_response_for_upgrade(on_upgrade, w);
     if (!r->upgrade) {
         rd_kafka_destroy(rk);
+        sl_gw_policy_release(gw, w->policy);
+        free(w->topic);
         free(w);
         sl_buf_fini(&accept);
         sl_gw_error(r, 500, 50001, "cannot upgrade the connection");

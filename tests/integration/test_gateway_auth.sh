@@ -36,8 +36,9 @@ J='Content-Type: application/json'
 REC='{"value":{"type":"STRING","data":"v"}}'
 status() { curl -sS --max-time $((30 * mult)) -o /dev/null -w '%{http_code}' "$@"; }
 want() { [[ "$1" == "$2" ]] || fail "$3: expected HTTP $2, got $1"; }
-PO="http://$GW/v3/clusters/c/topics/orders/records"
-PS="http://$GW/v3/clusters/c/topics/secret/records"
+CL=$(gw_cluster)
+PO="http://$GW/v3/clusters/$CL/topics/orders/records"
+PS="http://$GW/v3/clusters/$CL/topics/secret/records"
 
 want "$(status -X POST "$PO" -H "$J" -d "$REC")" 401 "no credentials"
 want "$(status -X POST "$PO" -H "$J" -H 'X-API-Key: nope' -d "$REC")" 401 "unknown key"

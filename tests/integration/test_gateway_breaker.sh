@@ -14,7 +14,7 @@ breaker.window.ms=30000
 breaker.open.ms=4000
 CONF
 gateway_start --config "$T/gw.conf"
-P="http://$GW/v3/clusters/c/topics/bt/records"
+P="http://$GW/v3/clusters/$(gw_cluster)/topics/bt/records"
 produce() { # prints "STATUS SECONDS BODY"
   curl -sS --max-time $((20 * mult)) -o "$T/body" -w '%{http_code} %{time_total}' -X POST "$P" \
       -H 'Content-Type: application/json' -d '{"value":{"type":"STRING","data":"x"}}' || echo "000 99"

@@ -14,7 +14,8 @@ gateway_start --config "$T/gw.conf"
 
 J='Content-Type: application/json'
 V2='Content-Type: application/vnd.kafka.v2+json'
-P=/v3/clusters/c1/topics/rt/records
+CL=$(gw_cluster)
+P=/v3/clusters/$CL/topics/rt/records
 # expect STATUS OUTPUT: the last line of OUTPUT (gw_curl) is the status; prints the body.
 expect() {
   local want=$1 out=$2
@@ -94,7 +95,14 @@ err 400 40003 POST $P -H "$J" -d '{"value":{"type":"STRING","data":5}}'
 err 400 40003 POST $P -H "$J" -d '{"partition_id":-1,"value":{"data":1}}'
 err 400 40003 POST $P -H "$J" -d '{"value":{"data":1},"headers":[{"value":"YQ=="}]}'
 err 413 41301 POST $P -H "$J" --data-binary "{\"value\":{\"type\":\"STRING\",\"data\":\"$(head -c 5000 /dev/zero | tr '\0' a)\"}}"
-err 404 40401 POST /v3/clusters/c1/topics/nope/records -H "$J" -d '{"value":{"data":1}}'
+# {cluster} is the brokers' cluster id (GET /v3/clusters tells it); another id is 404 40404
+want_cl=$(sed -n 's/.* cluster=\([^ ]*\).*/\1/p' "$T/broker.log" | head -1)
+[[ -n "$want_cl" && "$CL" == "$want_cl" ]] || fail "GET /v3/clusters gave $CL, the broker says $want_cl"
+out=$(expect 200 "$(gw_curl GET /v3/clusters/$CL)")
+[[ $(field "['cluster_id']" 0 <<<"$out") == "$CL" ]] || fail "GET /v3/clusters/$CL: $out"
+err 404 40404 GET /v3/clusters/not-$CL
+err 404 40404 POST /v3/clusters/not-$CL/topics/rt/records -H "$J" -d '{"value":{"data":1}}'
+err 404 40401 POST /v3/clusters/$CL/topics/nope/records -H "$J" -d '{"value":{"data":1}}'
 err 404 40402 POST $P -H "$J" -d '{"partition_id":7,"value":{"data":1}}'
 err 405 405 GET $P
 err 404 404 GET /v3/nothing

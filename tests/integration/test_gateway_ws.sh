@@ -9,10 +9,11 @@ broker_start
 "$SLUICE" topic create -b "$BROKER" wt --partitions 2 >/dev/null
 "$SLUICE" topic create -b "$BROKER" big --partitions 1 >/dev/null
 gateway_start
+CL=$(gw_cluster)
 WS="$PY $(dirname "$0")/ws_client.py"
 J='Content-Type: application/json'
 produce() {
-  curl -sS --max-time $((30 * mult)) -X POST "http://$GW/v3/clusters/c/topics/wt/records" -H "$J" \
+  curl -sS --max-time $((30 * mult)) -X POST "http://$GW/v3/clusters/$CL/topics/wt/records" -H "$J" \
     -d "{\"partition_id\":0,\"value\":{\"type\":\"STRING\",\"data\":\"$1\"}}"
 }
 ts_b=""

@@ -7,6 +7,11 @@
 """
 import base64, hashlib, os, socket, struct, sys, time
 
+# RFC 6455 section 1.3: the GUID, checked against the RFC's own example (key -> accept)
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+assert base64.b64encode(hashlib.sha1(("dGhlIHNhbXBsZSBub25jZQ==" + WS_GUID).encode()).digest()) \
+    == b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
 def connect(hostport, path, key=None):
     host, port = hostport.rsplit(":", 1)
     s = socket.create_connection((host, int(port)), timeout=60)
@@ -25,7 +30,7 @@ def connect(hostport, path, key=None):
     head, _, rest = buf.partition(b"\r\n\r\n")
     status = int(head.split(b" ")[1])
     if status == 101:
-        want = base64.b64encode(hashlib.sha1((nonce + "258EAFA5-E914-47DA-95CA-C5AB0DC11B85").encode()).digest())
+        want = base64.b64encode(hashlib.sha1((nonce + WS_GUID).encode()).digest())
         assert want in head, head
     return s, status, rest
 

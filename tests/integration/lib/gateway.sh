@@ -39,6 +39,13 @@ gateway_stop() {
   fi
 }
 
+# The cluster id the gateway fronts (GET /v3/clusters): gw_cluster [BASE_URL [curl args...]]
+gw_cluster() {
+  local base=${1:-http://$GW}; shift || true
+  curl -sS --max-time $((30 * mult)) "$@" "$base/v3/clusters" |
+    $PY -c 'import json,sys; print(json.load(sys.stdin)["data"][0]["cluster_id"])'
+}
+
 # curl with the status on the last line: gw_curl METHOD PATH [curl args...]
 gw_curl() {
   local method=$1 path=$2; shift 2
