@@ -758,6 +758,18 @@ sl_err_t sl_cluster_handle(sl_req_t *req) {
         sl_wr_i16(wr, KERR_NOT_CONTROLLER);
         return SL_OK;
     }
+    /* With an authorizer, brokers' own requests need CLUSTER_ACTION on the cluster (as Kafka's
+     * inter-broker APIs do) and a status query DESCRIBE. */
+    int8_t need = op == SL_CLUSTER_OP_STATUS ? SL_ACL_DESCRIBE : SL_ACL_CLUSTER_ACTION;
+    if (!sl_req_allowed_cluster(req, need)) {
+        sl_log(SL_LOG_WARN, "auth",
+               "conn=%llu peer=%s principal=\"User:%s\" op=%d err=CLUSTER_AUTHORIZATION_FAILED "
+               "msg=\"cluster request refused\"",
+               (unsigned long long)sl_conn_id(req->conn), sl_conn_peer(req->conn),
+               sl_req_principal(req), op);
+        sl_wr_i16(wr, KERR_CLUSTER_AUTHORIZATION_FAILED);
+        return SL_OK;
+    }
     sl_quorum_status_t st;
     sl_quorum_status(c->q, &st);
     bool leader = st.role == 3;

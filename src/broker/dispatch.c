@@ -123,7 +123,13 @@ sl_err_t sl_broker_on_frame(sl_conn_t *conn, const uint8_t *frame, size_t len, v
     req->correlation_id = sl_rd_i32(&req->rd);
     req->client_id = sl_rd_str(&req->rd, false);
     if (!req->rd.err && req->api_key == SL_CLUSTER_API_KEY && b->cluster) {
-        /* Between brokers of a cluster (cluster.h): header v1, response header v0. */
+        /* Between brokers of a cluster (cluster.h): header v1, response header v0. On a SASL
+         * listener it needs an authenticated connection like any other request (the cluster
+         * handler checks the principal's ACLs). */
+        if (!sl_broker_sasl_gate(req)) {
+            free(req);
+            return SL_ERR_INVAL;
+        }
         req->resp = sl_conn_resp_new(conn);
         req->wr.buf = sl_resp_buf(req->resp);
         sl_wr_i32(&req->wr, req->correlation_id);
