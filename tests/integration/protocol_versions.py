@@ -291,6 +291,16 @@ for v, flex in versions(3):
     errs = [t["error"] for t in r["topics"]]
     assert errs == [0, 3] or (v < 4 and errs[0] == 0), (v, errs)  # v<4 always auto-creates
     assert len(r["topics"][0]["partitions"]) == 2 and r["brokers"][0]["port"] == int(port)
+    if v >= 10:
+        # By topic id with a null name (KIP-516), as librdkafka asks for the topics of a KIP-848
+        # assignment: the name comes back; an unknown id is UNKNOWN_TOPIC_ID with the id echoed.
+        tid, nobody = r["topics"][0]["topic_id"], bytes(range(1, 17))
+        req = {"topics": [{"topic_id": tid, "name": None}, {"topic_id": nobody, "name": None}],
+               "allow_auto": False}
+        r = call(3, v, flex, enc(META_REQ, req, v, flex), META_RESP)
+        got = [(t["error"], t["name"], t["topic_id"]) for t in r["topics"]]
+        assert got[0] == (0, "pv-ct-0", tid) and len(r["topics"][0]["partitions"]) == 2, (v, got)
+        assert got[1] == (100, None, nobody), (v, got)
     tested += 1
 
 for v, flex in versions(0):
