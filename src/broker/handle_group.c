@@ -342,19 +342,23 @@ SL_HANDLER(LeaveGroup) {
 
 /* ---- offsets ---- */
 
+/* OffsetCommit v0-v9 (flexible from v8). v9 is the KIP-848 version: for a consumer-protocol group
+ * the generation field carries the member epoch, and a stale one is STALE_MEMBER_EPOCH (before
+ * v9: ILLEGAL_GENERATION, as Kafka answers older clients). */
 SL_HANDLER(OffsetCommit) {
     sl_broker_t *b = req->broker;
     sl_reader_t *rd = &req->rd;
     int16_t v = req->api_version;
+    bool flex = req->flex;
     sl_writer_t *wr = &req->wr;
-    sl_str_t group = sl_rd_str(rd, false);
+    sl_str_t group = sl_rd_str(rd, flex);
     int32_t gen = v >= 1 ? sl_rd_i32(rd) : -1;
-    sl_str_t member = v >= 1 ? sl_rd_str(rd, false) : (sl_str_t){NULL, 0};
-    sl_str_t instance = v >= 7 ? sl_rd_str(rd, false) : (sl_str_t){NULL, 0};
+    sl_str_t member = v >= 1 ? sl_rd_str(rd, flex) : (sl_str_t){NULL, 0};
+    sl_str_t instance = v >= 7 ? sl_rd_str(rd, flex) : (sl_str_t){NULL, 0};
     if (v >= 2 && v <= 4) {
         (void)sl_rd_i64(rd); /* retention_time_ms */
     }
-    int32_t n_topics = sl_rd_count(rd, false, 6);
+    int32_t n_topics = sl_rd_count(rd, flex, 6);
     if (rd->err) {
         return rd->err;
     }
@@ -365,24 +369,27 @@ SL_HANDLER(OffsetCommit) {
                    ? KERR_GROUP_AUTHORIZATION_FAILED
                : cg ? sl_cg_check_commit(b->cgroups, cg, member, gen)
                     : sl_coord_check_commit(coord(req), group, gen, member, instance);
+    if (cg && v >= 9 && gerr == KERR_ILLEGAL_GENERATION) {
+        gerr = KERR_STALE_MEMBER_EPOCH;
+    }
     if (v >= 3) {
         sl_wr_i32(wr, 0);
     }
-    sl_wr_i32(wr, n_topics);
+    sl_wr_array_len(wr, flex, n_topics);
     int64_t now = sl_wall_ms();
     /* The partitions stored are answered once the offsets file is durable (its sync worker). */
     sl_reclog_t *log = sl_coord_log(coord(req));
     sl_durable_wait_t *w = NULL;
     for (int32_t t = 0; t < n_topics && !rd->err; t++) {
-        sl_str_t topic = sl_rd_str(rd, false);
-        int32_t np = sl_rd_count(rd, false, 14);
+        sl_str_t topic = sl_rd_str(rd, flex);
+        int32_t np = sl_rd_count(rd, flex, 14);
         if (rd->err) {
             break;
         }
         sl_topic_t *tp = sl_topic_find(b, topic);
         bool topic_denied = !gerr && !sl_req_allowed(req, SL_RES_TOPIC, topic, SL_ACL_READ);
-        sl_wr_str(wr, false, topic);
-        sl_wr_i32(wr, np);
+        sl_wr_str(wr, flex, topic);
+        sl_wr_array_len(wr, flex, np);
         for (int32_t i = 0; i < np && !rd->err; i++) {
             int32_t index = sl_rd_i32(rd);
             int64_t off = sl_rd_i64(rd);
@@ -390,7 +397,8 @@ SL_HANDLER(OffsetCommit) {
             if (v == 1) {
                 (void)sl_rd_i64(rd); /* commit_timestamp */
             }
-            sl_str_t md = sl_rd_str(rd, false);
+            sl_str_t md = sl_rd_str(rd, flex);
+            sl_rd_tags(rd, flex);
             if (rd->err) {
                 break;
             }
@@ -403,12 +411,17 @@ SL_HANDLER(OffsetCommit) {
             }
             sl_wr_i32(wr, index);
             size_t at = sl_wr_i16(wr, (int16_t)err);
+            sl_wr_tags(wr, flex);
             if (!err) {
                 w = w ? w : sl_durable_wait_new(req);
                 sl_durable_wait_add_log(w, log, sl_reclog_want_sync(log), at);
             }
         }
+        sl_rd_tags(rd, flex);
+        sl_wr_tags(wr, flex);
     }
+    sl_rd_tags(rd, flex);
+    sl_wr_tags(wr, flex);
     if (rd->err || !w) {
         sl_durable_wait_cancel(w);
         return rd->err;
@@ -441,40 +454,14 @@ static void write_fetched(sl_req_t *req, sl_group_t *g, sl_str_t topic, int32_t 
     sl_wr_tags(&req->wr, flex);
 }
 
-SL_HANDLER(OffsetFetch) {
-    sl_reader_t *rd = &req->rd;
+/* Answers one group's topics of an OffsetFetch: those `topics_rd` lists (`n_topics` of them, read
+ * from it), or every partition the group has committed when the list is null (or empty, v2+). */
+static void fetch_group(sl_req_t *req, sl_str_t group, sl_reader_t *topics_rd, int32_t n_topics,
+                        const sl_str_t *stable) {
     int16_t v = req->api_version;
     bool flex = req->flex;
     sl_writer_t *wr = &req->wr;
-    sl_str_t group = sl_rd_str(rd, flex);
-    int32_t n_topics = sl_rd_array_len(rd, flex, 6);
-    if (rd->err) {
-        return rd->err;
-    }
-    /* The topic list is read twice: once to reach require_stable (v7), which follows it. */
-    sl_reader_t topics_rd = *rd;
-    for (int32_t t = 0; t < n_topics && !rd->err; t++) {
-        (void)sl_rd_str(rd, flex);
-        int32_t np = sl_rd_count(rd, flex, 4);
-        for (int32_t i = 0; i < np && !rd->err; i++) {
-            (void)sl_rd_i32(rd);
-        }
-        sl_rd_tags(rd, flex);
-    }
-    bool require_stable = v >= 7 && sl_rd_bool(rd);
-    sl_rd_tags(rd, flex);
-    if (rd->err) {
-        return rd->err;
-    }
-    /* Kafka's rules: DESCRIBE on the group; only topics the principal may DESCRIBE. */
-    int16_t gerr = sl_req_allowed(req, SL_RES_GROUP, group, SL_ACL_DESCRIBE)
-                       ? KERR_NONE
-                       : KERR_GROUP_AUTHORIZATION_FAILED;
-    sl_group_t *g = gerr ? NULL : sl_coord_find(coord(req), group);
-    const sl_str_t *stable = require_stable ? &group : NULL;
-    if (v >= 3) {
-        sl_wr_i32(wr, 0);
-    }
+    sl_group_t *g = sl_coord_find(coord(req), group);
     /* Null means every committed offset of the group (v2+). librdkafka 2.0.2's
      * ListConsumerGroupOffsets without partitions sends an empty array for the same question, and
      * no client asks for nothing on purpose, so empty is answered like null. */
@@ -519,24 +506,109 @@ SL_HANDLER(OffsetFetch) {
         free(done);
     } else {
         sl_wr_array_len(wr, flex, n_topics);
-        for (int32_t t = 0; t < n_topics && !topics_rd.err; t++) {
-            sl_str_t topic = sl_rd_str(&topics_rd, flex);
-            int32_t np = sl_rd_count(&topics_rd, flex, 4);
-            int16_t denied = gerr ? gerr
-                             : sl_req_allowed(req, SL_RES_TOPIC, topic, SL_ACL_DESCRIBE)
+        for (int32_t t = 0; t < n_topics && !topics_rd->err; t++) {
+            sl_str_t topic = sl_rd_str(topics_rd, flex);
+            int32_t np = sl_rd_count(topics_rd, flex, 4);
+            /* Kafka's rules: only topics the principal may DESCRIBE. */
+            int16_t denied = sl_req_allowed(req, SL_RES_TOPIC, topic, SL_ACL_DESCRIBE)
                                  ? KERR_NONE
                                  : KERR_TOPIC_AUTHORIZATION_FAILED;
             sl_wr_str(wr, flex, topic);
             sl_wr_array_len(wr, flex, np);
-            for (int32_t i = 0; i < np && !topics_rd.err; i++) {
-                write_fetched(req, g, topic, sl_rd_i32(&topics_rd), stable, denied);
+            for (int32_t i = 0; i < np && !topics_rd->err; i++) {
+                write_fetched(req, g, topic, sl_rd_i32(topics_rd), stable, denied);
             }
-            sl_rd_tags(&topics_rd, flex);
+            sl_rd_tags(topics_rd, flex);
             sl_wr_tags(wr, flex);
         }
     }
-    if (v >= 2) {
-        sl_wr_i16(wr, gerr);
+}
+
+/* Skips one group's topic list in an OffsetFetch request: {name, partition_indexes}. */
+static void skip_topics(sl_reader_t *rd, bool flex, int32_t n_topics) {
+    for (int32_t t = 0; t < n_topics && !rd->err; t++) {
+        (void)sl_rd_str(rd, flex);
+        int32_t np = sl_rd_count(rd, flex, 4);
+        for (int32_t i = 0; i < np && !rd->err; i++) {
+            (void)sl_rd_i32(rd);
+        }
+        sl_rd_tags(rd, flex);
+    }
+}
+
+/* OffsetFetch v0-v9. v8+ asks for several groups at once (KIP-709): groups {group_id, member_id
+ * and member_epoch (v9), topics}, each answered with its own error code. v9's member fields
+ * (KIP-848) are checked for a consumer-protocol group when a member id is given: an unknown member
+ * is UNKNOWN_MEMBER_ID, another epoch STALE_MEMBER_EPOCH; without one (admin tools) the offsets
+ * are answered as before. The lists are read twice: require_stable (v7) follows them. */
+SL_HANDLER(OffsetFetch) {
+    sl_reader_t *rd = &req->rd;
+    int16_t v = req->api_version;
+    bool flex = req->flex;
+    sl_writer_t *wr = &req->wr;
+    int32_t n_groups = v >= 8 ? sl_rd_count(rd, flex, 3) : 1;
+    sl_reader_t groups_rd = *rd;
+    for (int32_t gi = 0; gi < n_groups && !rd->err; gi++) {
+        (void)sl_rd_str(rd, flex);
+        if (v >= 9) {
+            (void)sl_rd_str(rd, flex); /* member_id */
+            (void)sl_rd_i32(rd);       /* member_epoch */
+        }
+        skip_topics(rd, flex, sl_rd_array_len(rd, flex, 6));
+        if (v >= 8) {
+            sl_rd_tags(rd, flex);
+        }
+    }
+    bool require_stable = v >= 7 && sl_rd_bool(rd);
+    sl_rd_tags(rd, flex);
+    if (rd->err) {
+        return rd->err;
+    }
+    if (v >= 3) {
+        sl_wr_i32(wr, 0);
+    }
+    if (v >= 8) {
+        sl_wr_array_len(wr, flex, n_groups);
+    }
+    for (int32_t gi = 0; gi < n_groups && !groups_rd.err; gi++) {
+        sl_str_t group = sl_rd_str(&groups_rd, flex);
+        sl_str_t member = {NULL, 0};
+        int32_t epoch = -1;
+        if (v >= 9) {
+            member = sl_rd_str(&groups_rd, flex);
+            epoch = sl_rd_i32(&groups_rd);
+        }
+        int32_t n_topics = sl_rd_array_len(&groups_rd, flex, 6);
+        if (groups_rd.err) {
+            break;
+        }
+        /* Kafka's rules: DESCRIBE on the group (topics: fetch_group). */
+        int16_t gerr = sl_req_allowed(req, SL_RES_GROUP, group, SL_ACL_DESCRIBE)
+                           ? KERR_NONE
+                           : KERR_GROUP_AUTHORIZATION_FAILED;
+        sl_cgroup_t *cg = member.p && !gerr ? sl_cg_find(req->broker->cgroups, group) : NULL;
+        if (cg) {
+            sl_cg_member_t *m = sl_cg_member(cg, member);
+            gerr = !m || m->left_static ? KERR_UNKNOWN_MEMBER_ID
+                   : m->epoch != epoch  ? KERR_STALE_MEMBER_EPOCH
+                                        : KERR_NONE;
+        }
+        if (v >= 8) {
+            sl_wr_str(wr, flex, group);
+        }
+        if (gerr) {
+            skip_topics(&groups_rd, flex, n_topics);
+            sl_wr_array_len(wr, flex, 0);
+        } else {
+            fetch_group(req, group, &groups_rd, n_topics, require_stable ? &group : NULL);
+        }
+        if (v >= 8) {
+            sl_rd_tags(&groups_rd, flex);
+            sl_wr_i16(wr, gerr);
+            sl_wr_tags(wr, flex);
+        } else if (v >= 2) {
+            sl_wr_i16(wr, gerr);
+        }
     }
     sl_wr_tags(wr, flex);
     return SL_OK;

@@ -1,7 +1,8 @@
 /* handle_meta.c -- ApiVersions and Metadata.
  *
  * Metadata field versions (MetadataRequest.json / MetadataResponse.json; flexible from v9):
- *   request : topics (v0: array, empty = all; v1+: nullable, null = all), topic_id (v10+),
+ *   request : topics (v0: array, empty = all; v1+: nullable, null = all), topic_id (v10+: with a
+ *             null name, the topic is looked up by id; UNKNOWN_TOPIC_ID when none has it),
  *             allow_auto_topic_creation (v4+), include_cluster_authorized_operations (v8-10),
  *             include_topic_authorized_operations (v8+)
  *   response: throttle_time_ms (v3+), brokers {node_id, host, port, rack (v1+)},
@@ -93,14 +94,17 @@ int32_t sl_req_allowed_ops(const sl_req_t *req, int8_t res_type, sl_str_t name, 
     return ops;
 }
 
-static void write_topic(sl_req_t *req, sl_topic_t *t, int16_t err, sl_str_t name, bool ops) {
+/* One topic of the answer; `asked_id` is the id it was asked by (v10+, NULL: by name or all),
+ * echoed when no topic has it. */
+static void write_topic(sl_req_t *req, sl_topic_t *t, int16_t err, sl_str_t name,
+                        const uint8_t *asked_id, bool ops) {
     sl_writer_t *wr = &req->wr;
     int16_t v = req->api_version;
     bool flex = req->flex;
     sl_wr_i16(wr, (int16_t)err);
     sl_wr_str(wr, flex, name);
     if (v >= 10) {
-        sl_wr_uuid(wr, t ? t->id : zero_uuid);
+        sl_wr_uuid(wr, t ? t->id : asked_id ? asked_id : zero_uuid);
     }
     if (v >= 1) {
         sl_wr_bool(wr, false); /* is_internal */
@@ -151,7 +155,7 @@ static void write_each(sl_topic_t *t, void *opaque) {
     }
     ctx->n++;
     if (!ctx->count_only) {
-        write_topic(ctx->req, t, KERR_NONE, name, ctx->ops);
+        write_topic(ctx->req, t, KERR_NONE, name, NULL, ctx->ops);
     }
 }
 
@@ -168,12 +172,13 @@ SL_HANDLER(Metadata) {
     }
     bool all = (v == 0 && n == 0) || n < 0;
     sl_str_t *names = NULL;
+    uint8_t(*ids)[16] = NULL; /* v10+: a topic asked by id has a null name (KIP-516) */
     if (n > 0) {
         names = sl_xcalloc((size_t)n, sizeof *names);
+        ids = sl_xcalloc((size_t)n, sizeof *ids);
         for (int32_t i = 0; i < n; i++) {
             if (v >= 10) {
-                uint8_t id[16];
-                sl_rd_uuid(rd, id);
+                sl_rd_uuid(rd, ids[i]);
             }
             names[i] = sl_rd_str(rd, flex);
             sl_rd_tags(rd, flex);
@@ -188,6 +193,7 @@ SL_HANDLER(Metadata) {
     sl_rd_tags(rd, flex);
     if (rd->err) {
         free(names);
+        free(ids);
         return rd->err;
     }
 
@@ -195,7 +201,16 @@ SL_HANDLER(Metadata) {
     int16_t *errs = n > 0 ? sl_xcalloc((size_t)n, sizeof *errs) : NULL;
     for (int32_t i = 0; i < n; i++) {
         if (!names[i].p) {
-            errs[i] = KERR_INVALID_REQUEST; /* lookup by topic id is not offered */
+            /* By topic id, as librdkafka asks for the topics of a KIP-848 assignment. */
+            bool has_id = memcmp(ids[i], zero_uuid, 16) != 0;
+            sl_topic_t *t = has_id ? sl_topic_find_id(b, ids[i]) : NULL;
+            /* A topic the principal may not DESCRIBE is not named by its id either. */
+            errs[i] = !has_id ? KERR_INVALID_REQUEST
+                      : !t    ? KERR_UNKNOWN_TOPIC_ID
+                      : !sl_req_allowed(req, SL_RES_TOPIC, (sl_str_t){t->name, strlen(t->name)},
+                                        SL_ACL_DESCRIBE)
+                          ? KERR_TOPIC_AUTHORIZATION_FAILED
+                          : KERR_NONE;
             continue;
         }
         /* Kafka's rules: a topic the principal may not DESCRIBE is TOPIC_AUTHORIZATION_FAILED
@@ -261,10 +276,14 @@ SL_HANDLER(Metadata) {
     } else {
         sl_wr_array_len(wr, flex, n < 0 ? 0 : n);
         for (int32_t i = 0; i < n; i++) {
-            sl_topic_t *t = errs[i] ? NULL : sl_topic_find(b, names[i]);
+            bool by_id = !names[i].p;
+            sl_topic_t *t = errs[i] ? NULL
+                            : by_id ? sl_topic_find_id(b, ids[i])
+                                    : sl_topic_find(b, names[i]);
+            sl_str_t name = by_id && t ? (sl_str_t){t->name, strlen(t->name)} : names[i];
             write_topic(req, t,
-                        t ? KERR_NONE : (errs[i] ? errs[i] : KERR_UNKNOWN_TOPIC_OR_PARTITION),
-                        names[i], topic_ops);
+                        t ? KERR_NONE : (errs[i] ? errs[i] : KERR_UNKNOWN_TOPIC_OR_PARTITION), name,
+                        by_id ? ids[i] : NULL, topic_ops);
         }
     }
     if (v >= 8 && v <= 10) {
@@ -274,6 +293,7 @@ SL_HANDLER(Metadata) {
     }
     sl_wr_tags(wr, flex);
     free(names);
+    free(ids);
     free(errs);
     return SL_OK;
 }

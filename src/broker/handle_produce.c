@@ -10,6 +10,7 @@
  * Batches are appended from the request buffer itself: the connection owns that memory and does
  * not look at it again, so the broker patches base offsets in place and writes it with one pwrite
  * per partition, with no copy. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "broker/broker.h"
@@ -17,6 +18,7 @@
 #include "broker/wait.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "proto/kerr.h"
 #include "security/acl.h"
 #include "storage/batch.h"
@@ -33,10 +35,14 @@
  * (sl_batch_check_records): in place for uncompressed batches, after a bounded decompression into
  * the broker's scratch buffer otherwise. On a topic with cleanup.policy=compact every record
  * needs a key: one without gets INVALID_RECORD (CORRUPT_MESSAGE before Produce v8, as Kafka maps
- * it) and NO_KEY_MSG in `*why`. Returns a Kafka error code. */
+ * it) and NO_KEY_MSG in `*why`, and `*keyless` (allocated here, the caller frees it) gets the
+ * index of each keyless record of the first batch that has one, counted from the record set's
+ * first record, `*n_keyless` their number: the response's record_errors (KIP-467).
+ * Returns a Kafka error code. */
 static int16_t validate_records(sl_broker_t *b, int16_t version, sl_bytes_t rec,
                                 const sl_topic_conf_t *tc, int64_t *n_records,
-                                sl_batch_info_t *first, const char **why) {
+                                sl_batch_info_t *first, const char **why, int32_t **keyless,
+                                int32_t *n_keyless) {
     bool compact = strstr(tc->cleanup_policy, "compact") != NULL;
     if (!rec.p || rec.len == 0) {
         return KERR_CORRUPT_MESSAGE;
@@ -70,9 +76,21 @@ static int16_t validate_records(sl_broker_t *b, int16_t version, sl_bytes_t rec,
             bool plain = (info.attributes & SL_BATCH_ATTR_CODEC_MASK) == SL_CODEC_NONE;
             const uint8_t *recs = plain ? rec.p + pos + SL_BATCH_HEADER_BYTES : b->decomp.out.data;
             size_t len = plain ? info.total_bytes - SL_BATCH_HEADER_BYTES : b->decomp.out.len;
-            if (!sl_batch_records_keyed(recs, len, info.record_count)) {
+            int32_t n = sl_batch_keyless_records(recs, len, info.record_count, NULL, 0);
+            if (n < 0) {
+                return KERR_INVALID_RECORD;
+            }
+            if (n > 0) {
                 *why = NO_KEY_MSG;
-                return version >= 8 ? KERR_INVALID_RECORD : KERR_CORRUPT_MESSAGE;
+                if (version < 8) {
+                    return KERR_CORRUPT_MESSAGE;
+                }
+                *keyless = sl_xmalloc(sizeof(int32_t) * (size_t)n);
+                *n_keyless = sl_batch_keyless_records(recs, len, info.record_count, *keyless, n);
+                for (int32_t i = 0; i < *n_keyless; i++) {
+                    (*keyless)[i] += (int32_t)*n_records; /* the set's earlier batches */
+                }
+                return KERR_INVALID_RECORD;
             }
         }
         if (pos == 0) {
@@ -129,6 +147,7 @@ SL_HANDLER(Produce) {
             sl_batch_info_t info = {0};
             info.producer_id = -1;
             int32_t last_seq = -1;
+            int32_t *keyless = NULL, n_keyless = 0; /* record_errors (KIP-467) */
             sl_partition_t *p = t && index >= 0 && index < t->n_partitions ? t->parts[index] : NULL;
             if (bad_acks) {
                 err = KERR_INVALID_REQUIRED_ACKS;
@@ -139,7 +158,8 @@ SL_HANDLER(Produce) {
             } else if (!p) {
                 err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             } else if ((err = sl_replica_produce_check(b, t, p, acks)) == KERR_NONE) {
-                err = validate_records(b, v, records, &t->conf, &n_records, &info, &why);
+                err = validate_records(b, v, records, &t->conf, &n_records, &info, &why, &keyless,
+                                       &n_keyless);
             }
             bool transactional = err == KERR_NONE &&
                                  (info.attributes & SL_BATCH_ATTR_TRANSACTIONAL) &&
@@ -214,10 +234,16 @@ SL_HANDLER(Produce) {
                 sl_wr_i64(wr, p ? sl_plog_start_offset(p->plog) : -1);
             }
             if (v >= 8) {
-                sl_wr_array_len(wr, flex, 0); /* record_errors */
-                sl_wr_strz(wr, flex, why);    /* error_message */
+                sl_wr_array_len(wr, flex, n_keyless); /* record_errors */
+                for (int32_t i = 0; i < n_keyless; i++) {
+                    sl_wr_i32(wr, keyless[i]); /* batch_index */
+                    sl_wr_strz(wr, flex, NO_KEY_MSG);
+                    sl_wr_tags(wr, flex);
+                }
+                sl_wr_strz(wr, flex, why); /* error_message */
             }
             sl_wr_tags(wr, flex);
+            free(keyless);
             if (pw && err == KERR_NONE) {
                 int64_t end = dup_last >= 0 ? dup_last + 1 : sl_plog_end_offset(p->plog);
                 sl_durable_wait_add_part(pw, p, end, err_at, base_at);

@@ -393,10 +393,14 @@ static bool same_topics(const sl_cg_member_t *m, const sl_cg_hb_t *hb) {
 }
 
 /* Applies the subscription fields a heartbeat carries; true when the assignment inputs changed.
+ * An empty regex means none (librdkafka sends "" in every full heartbeat of a member that
+ * subscribes by name): it changes nothing for a member without one.
  * Returns -1 (and changes nothing) for a regex that does not compile. */
 static int update_subscription(sl_cg_member_t *m, const sl_cg_hb_t *hb) {
     bool changed = false;
-    if (hb->regex.p && !(m->regex && sl_str_eqz(hb->regex, m->regex))) {
+    bool same_regex =
+        m->regex ? hb->regex.len > 0 && sl_str_eqz(hb->regex, m->regex) : hb->regex.len == 0;
+    if (hb->regex.p && !same_regex) {
         regex_t re;
         char *z = sl_str_dupz(hb->regex);
         if (hb->regex.len > 0 && regcomp(&re, z, REG_EXTENDED | REG_NOSUB) != 0) {

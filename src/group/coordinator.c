@@ -709,8 +709,10 @@ int sl_coord_check_commit(sl_coord_t *co, sl_str_t group_id, int32_t generation,
     sl_group_t *g = sl_coord_find(co, group_id);
     bool simple = generation < 0 && (!member_id.p || member_id.len == 0);
     if (!g || g->n_members == 0) {
-        return simple ? KERR_NONE
-                      : (g && generation == g->generation ? KERR_NONE : KERR_ILLEGAL_GENERATION);
+        /* Generation -1 into an empty group: a consumer without group management (or an admin
+         * tool), whatever member id it sends, as Kafka allows. */
+        return generation < 0 || (g && generation == g->generation) ? KERR_NONE
+                                                                    : KERR_ILLEGAL_GENERATION;
     }
     if (simple) {
         return KERR_UNKNOWN_MEMBER_ID; /* a live group's offsets belong to its members */

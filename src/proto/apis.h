@@ -24,8 +24,8 @@
     X(SyncGroup, 14, 0, 3, 4)                                                                      \
     X(Heartbeat, 12, 0, 3, 4)                                                                      \
     X(LeaveGroup, 13, 0, 3, 4)                                                                     \
-    X(OffsetCommit, 8, 0, 7, 8)                                                                    \
-    X(OffsetFetch, 9, 0, 7, 6)                                                                     \
+    X(OffsetCommit, 8, 0, 9, 8)                                                                    \
+    X(OffsetFetch, 9, 0, 9, 6)                                                                     \
     X(ListGroups, 16, 0, 5, 3)                                                                     \
     X(DescribeGroups, 15, 0, 4, 5)                                                                 \
     X(DeleteGroups, 42, 0, 1, 2)                                                                   \

@@ -167,22 +167,31 @@ int sl_batch_check_records(const uint8_t *p, const sl_batch_info_t *info, sl_dec
     return check_record_set(rec, len, info->record_count) ? KERR_NONE : KERR_INVALID_RECORD;
 }
 
-bool sl_batch_records_keyed(const uint8_t *recs, size_t len, int32_t count) {
+int32_t sl_batch_keyless_records(const uint8_t *recs, size_t len, int32_t count, int32_t *idx,
+                                 int32_t cap) {
     walk_t w = {recs, recs + len, false};
+    int32_t n = 0;
     for (int32_t i = 0; i < count; i++) {
         int64_t body = walk_var(&w, 5);
         if (w.bad || body < RECORD_MIN_BYTES - 1 || body > w.end - w.p) {
-            return false;
+            return -1;
         }
         walk_t r = {w.p + 1, w.p + body, false}; /* past the attributes */
         w.p += body;
         (void)walk_var(&r, 10); /* timestamp delta */
         (void)walk_var(&r, 5);  /* offset delta */
-        if (walk_var(&r, 5) < 0 || r.bad) {
-            return false; /* a null key */
+        int64_t key_len = walk_var(&r, 5);
+        if (r.bad) {
+            return -1;
+        }
+        if (key_len < 0) { /* a null key */
+            if (n < cap) {
+                idx[n] = i;
+            }
+            n++;
         }
     }
-    return true;
+    return n;
 }
 
 sl_err_t sl_batch_find_record_time(const uint8_t *p, const sl_batch_info_t *info, sl_decomp_t *d,

@@ -70,10 +70,13 @@ SL_MUST_USE sl_err_t sl_batch_parse(const uint8_t *p, size_t len, bool check_crc
 int sl_batch_check_records(const uint8_t *p, const sl_batch_info_t *info, sl_decomp_t *d,
                            size_t max_decompressed);
 
-/* Whether every one of the `count` records in `recs` (`len` bytes, decompressed, already checked
- * by sl_batch_check_records) has a key: topics with cleanup.policy=compact refuse the others, as
- * Kafka does. Thread: any. */
-bool sl_batch_records_keyed(const uint8_t *recs, size_t len, int32_t count);
+/* The records among the `count` in `recs` (`len` bytes, decompressed, already checked by
+ * sl_batch_check_records) that have no key: topics with cleanup.policy=compact refuse them, as
+ * Kafka does, naming each one in the Produce response (KIP-467). Writes the indexes (0 = the
+ * batch's first record) of the first `cap` of them to `idx` (which may be NULL when `cap` is 0)
+ * and returns how many there are in all, or -1 when the records do not decode. Thread: any. */
+int32_t sl_batch_keyless_records(const uint8_t *recs, size_t len, int32_t count, int32_t *idx,
+                                 int32_t cap);
 /* The first record of a batch that sl_batch_parse accepted (`p`, `info`, the whole batch in
  * memory) whose offset is at least `min_offset` and whose timestamp is at least `ts`: writes its
  * offset and timestamp, or -1 for both when the batch has none. Records of a LogAppendTime batch

@@ -313,6 +313,42 @@ def offset_fetch(c, topic, part):
     return off
 
 
+def offset_commit_v9(c, member, epoch, topic, part, offset):
+    """OffsetCommit v9 (flexible, KIP-848): the member epoch in the generation field."""
+    body = cstr(GROUP) + struct.pack(">i", epoch) + cstr(member) + cstr(None)
+    body += uvarint(2) + cstr(topic) + uvarint(2)
+    body += struct.pack(">iqi", part, offset, -1) + cstr("") + TAGS + TAGS + TAGS
+    r = c.call(8, 9, body, True)
+    r.i32()
+    t = r.carr(lambda r: (r.cstr(), r.carr(lambda r: (r.i32(), r.i16(), r.tags())[:2]), r.tags()))
+    r.tags()
+    return t[0][1][0][1]
+
+
+def offset_fetch_multi(c, ver, groups):
+    """OffsetFetch v8/v9 (KIP-709): groups is [(group, member, epoch, topic, part)]; answers
+    [(group, error, offset)] in order (offset None when an error leaves the topics out)."""
+    body = uvarint(len(groups) + 1)
+    for g, member, epoch, topic, part in groups:
+        body += cstr(g)
+        if ver >= 9:
+            body += cstr(member) + struct.pack(">i", epoch)
+        body += uvarint(2) + cstr(topic) + uvarint(2) + struct.pack(">i", part) + TAGS + TAGS
+    body += b"\x00" + TAGS  # require_stable
+    r = c.call(9, ver, body, True)
+    r.i32()
+    out = []
+    for _ in range(r.uv() - 1):
+        g = r.cstr()
+        offs = [p[1] for t in r.carr(lambda r: (r.cstr(), r.carr(
+            lambda r: (r.i32(), r.i64(), r.i32(), r.cstr(), r.i16(), r.tags())), r.tags())[1])
+            for p in t]
+        out.append((g, r.i16(), offs[0] if offs else None))
+        r.tags()
+    r.tags()
+    return out
+
+
 def join_classic(c, group, member=""):
     body = s16(group) + struct.pack(">ii", 10000, 10000) + s16(member) + s16(None)
     body += s16("consumer") + struct.pack(">i", 1) + s16("range")
@@ -408,6 +444,22 @@ def main():
         fail("commit without member into a live consumer group: want UNKNOWN_MEMBER_ID")
     if offset_fetch(admin, topic, part) != 42:
         fail("offset fetch after commit")
+    # v9 (the version KIP-848 clients use): a stale epoch is STALE_MEMBER_EPOCH; OffsetFetch v9
+    # checks the member the same way, and v8 answers several groups in one request (KIP-709).
+    if offset_commit_v9(admin, a.id, a.epoch - 1, topic, part, 45) != 113:
+        fail("v9 commit with a stale epoch: want STALE_MEMBER_EPOCH")
+    if offset_commit_v9(admin, a.id, a.epoch, topic, part, 46) != 0:
+        fail("v9 commit with the member epoch")
+    got = offset_fetch_multi(admin, 9, [(GROUP, a.id, a.epoch, topic, part),
+                                        (GROUP, a.id, a.epoch - 1, topic, part),
+                                        (GROUP, "not-a-member", 1, topic, part),
+                                        ("no-such-group", None, -1, topic, part)])
+    if got != [(GROUP, 0, 46), (GROUP, 113, None), (GROUP, 25, None), ("no-such-group", 0, -1)]:
+        fail("OffsetFetch v9: %r" % (got,))
+    got = offset_fetch_multi(admin, 8, [(GROUP, None, -1, topic, part),
+                                        ("no-such-group", None, -1, topic, part)])
+    if got != [(GROUP, 0, 46), ("no-such-group", 0, -1)]:
+        fail("OffsetFetch v8: %r" % (got,))
     # One members gauge for the group, though its offsets now sit with the coordinator too.
     with urllib.request.urlopen(f"http://{sys.argv[3]}/metrics", timeout=30) as resp:
         lines = [x for x in resp.read().decode().splitlines()

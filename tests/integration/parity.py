@@ -1,5 +1,6 @@
 """Kafka parity on the broker, over a raw socket (the installed clients predate these APIs):
-ListOffsets by time and max timestamp inside a batch, committed-offset metadata as bytes.
+ListOffsets by time and max timestamp inside a batch, committed-offset metadata as bytes,
+per-record errors in Produce (KIP-467), and the others in CHECKS.
 Usage: parity.py HOST:PORT"""
 import struct
 import sys
@@ -27,6 +28,19 @@ def batch(deltas, base_ts):
     return struct.pack(">qi", 0, len(body)) + body
 
 
+def keyed_batch(keys):
+    """One uncompressed batch whose record i has key keys[i] (None: no key)."""
+    recs = b""
+    for i, k in enumerate(keys):
+        key = zz(-1) if k is None else zz(len(k)) + k
+        body = b"\x00" + zz(0) + zz(i) + key + zz(2) + b"v%d" % (i % 10) + zz(0)
+        recs += zz(len(body)) + body
+    now = int(time.time() * 1000)
+    after = struct.pack(">hiqqqhii", 0, len(keys) - 1, now, now, -1, -1, -1, len(keys)) + recs
+    body = struct.pack(">ibI", -1, 2, crc32c(after)) + after
+    return struct.pack(">qi", 0, len(body)) + body
+
+
 CT_REQ = [("topics", [("name", "str", 0, INF), ("n", "i32", 0, INF), ("rf", "i16", 0, INF),
                       ("assign", [("i", "i32", 0, INF), ("b", "i32list", 0, INF)], 0, INF),
                       ("configs", [("k", "str", 0, INF), ("v", "nstr", 0, INF)], 0, INF)], 0, INF),
@@ -44,7 +58,10 @@ PRODUCE_REQ = [("txn", "nstr", 3, INF), ("acks", "i16", 0, INF), ("timeout", "i3
 PRODUCE_RESP = [("responses", [("name", "str", 0, INF),
                                ("parts", [("index", "i32", 0, INF), ("error", "i16", 0, INF),
                                           ("base", "i64", 0, INF), ("append_time", "i64", 2, INF),
-                                          ("start", "i64", 5, INF)], 0, INF)], 0, INF),
+                                          ("start", "i64", 5, INF),
+                                          ("record_errors", [("index", "i32", 8, INF),
+                                                             ("msg", "nstr", 8, INF)], 8, INF),
+                                          ("msg", "nstr", 8, INF)], 0, INF)], 0, INF),
                 ("throttle", "i32", 1, INF)]
 LO_REQ = [("replica", "i32", 0, INF), ("iso", "i8", 2, INF),
           ("topics", [("name", "str", 0, INF),
@@ -464,7 +481,32 @@ def check_dynamic_kept():
     print("dynamic broker configs: ok")
 
 
-CHECKS = {"list_offsets": check_list_offsets, "commit_metadata": check_commit_metadata,
+def check_record_errors():
+    """KIP-467: the keyless records of a batch for a compacted topic are each named in the
+    Produce response's record_errors (batch_index), so a client fails those with INVALID_RECORD
+    and the batch's others with a retriable-looking "different record" error; nothing is
+    written. Before Produce v8 the whole batch gets CORRUPT_MESSAGE, as Kafka answers."""
+    assert create("parity-compact", configs={"cleanup.policy": "compact"})["error"] == 0
+    keys = [None if i % 4 == 1 else b"k%d" % i for i in range(10)]
+    req = {"acks": -1, "timeout": 5000,
+           "topics": [{"name": "parity-compact",
+                       "parts": [{"index": 0, "records": keyed_batch(keys)}]}]}
+    for ver in (8, 9):
+        p = conn.call(0, ver, ver >= 9, req, PRODUCE_REQ, PRODUCE_RESP)["responses"][0]["parts"][0]
+        assert p["error"] == 87 and p["base"] == -1, p  # INVALID_RECORD
+        assert [e["index"] for e in p["record_errors"]] == [1, 5, 9], p
+        assert all("without key" in e["msg"] for e in p["record_errors"]), p
+        assert "without key" in (p["msg"] or ""), p
+    p = conn.call(0, 7, False, req, PRODUCE_REQ, PRODUCE_RESP)["responses"][0]["parts"][0]
+    assert p["error"] == 2, p  # CORRUPT_MESSAGE
+    assert list_offset("parity-compact", 0, -1)[1] == 0  # none of it was written
+    req["topics"][0]["parts"][0]["records"] = keyed_batch([b"a", b"b"])
+    p = conn.call(0, 9, True, req, PRODUCE_REQ, PRODUCE_RESP)["responses"][0]["parts"][0]
+    assert p["error"] == 0 and p["base"] == 0 and p["record_errors"] == [], p
+    print("record errors: ok")
+
+
+CHECKS = {"record_errors": check_record_errors, "list_offsets": check_list_offsets, "commit_metadata": check_commit_metadata,
           "delete_records": check_delete_records, "replica_assignment": check_replica_assignment,
           "authorized_operations": check_authorized_operations, "list_groups": check_list_groups,
           "incremental_alter_configs": check_incremental_alter_configs,

@@ -158,15 +158,33 @@ OC_RESP = [("throttle", "i32", 3, INF),
            ("topics", [("name", "str", 0, INF),
                        ("parts", [("index", "i32", 0, INF), ("error", "i16", 0, INF)], 0, INF)],
             0, INF)]
-OF_REQ = [("group", "str", 0, INF),
-          ("topics", [("name", "str", 0, INF), ("parts", "i32list", 0, INF)], 0, INF),
+OF_TOPICS_REQ = [("name", "str", 0, INF), ("parts", "i32list", 0, INF)]
+OF_REQ = [("group", "str", 0, 7), ("topics", OF_TOPICS_REQ, 0, 7),
+          ("groups", [("group", "str", 8, INF), ("member", "nstr", 9, INF),
+                      ("epoch", "i32", 9, INF), ("topics", OF_TOPICS_REQ, 8, INF)], 8, INF),
           ("stable", "bool", 7, INF)]
-OF_RESP = [("throttle", "i32", 3, INF),
-           ("topics", [("name", "str", 0, INF),
-                       ("parts", [("index", "i32", 0, INF), ("offset", "i64", 0, INF),
-                                  ("epoch", "i32", 5, INF), ("meta", "nstr", 0, INF),
-                                  ("error", "i16", 0, INF)], 0, INF)], 0, INF),
-           ("error", "i16", 2, INF)]
+OF_TOPICS_RESP = [("name", "str", 0, INF),
+                  ("parts", [("index", "i32", 0, INF), ("offset", "i64", 0, INF),
+                             ("epoch", "i32", 5, INF), ("meta", "nstr", 0, INF),
+                             ("error", "i16", 0, INF)], 0, INF)]
+OF_RESP = [("throttle", "i32", 3, INF), ("topics", OF_TOPICS_RESP, 0, 7), ("error", "i16", 2, 7),
+           ("groups", [("group", "str", 8, INF), ("topics", OF_TOPICS_RESP, 8, INF),
+                       ("error", "i16", 8, INF)], 8, INF)]
+
+
+def offset_fetch_req(group, topics, v):
+    """OffsetFetch's request for one group: v8+ puts it in the groups array (KIP-709)."""
+    if v < 8:
+        return {"group": group, "topics": topics}
+    return {"groups": [{"group": group, "member": None, "epoch": -1, "topics": topics}]}
+
+
+def offset_fetch_topics(r, v):
+    """The one group's topics of an OffsetFetch answer."""
+    if v < 8:
+        return r["topics"]
+    assert len(r["groups"]) == 1 and r["groups"][0]["error"] == 0, (v, r)
+    return r["groups"][0]["topics"]
 LS_REQ = [("states", "strlist", 4, INF), ("types", "strlist", 5, INF)]
 LS_RESP = [("throttle", "i32", 1, INF), ("error", "i16", 0, INF),
            ("groups", [("id", "str", 0, INF), ("ptype", "str", 0, INF), ("state", "str", 4, INF),
@@ -273,6 +291,16 @@ for v, flex in versions(3):
     errs = [t["error"] for t in r["topics"]]
     assert errs == [0, 3] or (v < 4 and errs[0] == 0), (v, errs)  # v<4 always auto-creates
     assert len(r["topics"][0]["partitions"]) == 2 and r["brokers"][0]["port"] == int(port)
+    if v >= 10:
+        # By topic id with a null name (KIP-516), as librdkafka asks for the topics of a KIP-848
+        # assignment: the name comes back; an unknown id is UNKNOWN_TOPIC_ID with the id echoed.
+        tid, nobody = r["topics"][0]["topic_id"], bytes(range(1, 17))
+        req = {"topics": [{"topic_id": tid, "name": None}, {"topic_id": nobody, "name": None}],
+               "allow_auto": False}
+        r = call(3, v, flex, enc(META_REQ, req, v, flex), META_RESP)
+        got = [(t["error"], t["name"], t["topic_id"]) for t in r["topics"]]
+        assert got[0] == (0, "pv-ct-0", tid) and len(r["topics"][0]["partitions"]) == 2, (v, got)
+        assert got[1] == (100, None, nobody), (v, got)
     tested += 1
 
 for v, flex in versions(0):
@@ -390,14 +418,15 @@ for v, flex in versions(8):
     tested += 1
 
 for v, flex in versions(9):
-    req = {"group": group, "topics": [{"name": "pv-ct-7", "parts": [0, 1]}]}
+    req = offset_fetch_req(group, [{"name": "pv-ct-7", "parts": [0, 1]}], v)
     r = call(9, v, flex, enc(OF_REQ, req, v, flex), OF_RESP)
-    parts = r["topics"][0]["parts"]
+    parts = offset_fetch_topics(r, v)[0]["parts"]
     assert parts[0]["offset"] == 10 + ranges[8][1] and parts[0]["meta"] == "m%d" % ranges[8][1], (v, r)
     assert parts[1]["offset"] == -1, (v, r)
     if v >= 2:
-        r = call(9, v, flex, enc(OF_REQ, {"group": group, "topics": None}, v, flex), OF_RESP)
-        assert r["topics"] and r["topics"][0]["name"] == "pv-ct-7", (v, r)
+        r = call(9, v, flex, enc(OF_REQ, offset_fetch_req(group, None, v), v, flex), OF_RESP)
+        topics = offset_fetch_topics(r, v)
+        assert topics and topics[0]["name"] == "pv-ct-7", (v, r)
     tested += 1
 
 for v, flex in versions(16):
@@ -545,9 +574,10 @@ def fetch(part, iso, v=12):
 
 
 def offset_fetch(v, stable):
-    req = {"group": "pv-txg", "topics": [{"name": "pv-tx", "parts": [0]}], "stable": stable}
+    req = offset_fetch_req("pv-txg", [{"name": "pv-tx", "parts": [0]}], v)
+    req["stable"] = stable
     r = call(9, v, v >= FLEX[9], enc(OF_REQ, req, v, v >= FLEX[9]), OF_RESP)
-    return r["topics"][0]["parts"][0]
+    return offset_fetch_topics(r, v)[0]["parts"][0]
 
 
 aborted_pids = []

@@ -401,6 +401,46 @@ TEST(new_partitions_and_regex_give_a_new_target) {
     sl_cgroups_free(cgs);
 }
 
+/* librdkafka 2.15 repeats its whole subscription in every full heartbeat, with an empty regex
+ * ("" for "none") and the same topic names: nothing changed, so the epoch stays and the member
+ * keeps its partitions (the epoch used to grow at every heartbeat, and the consumer never
+ * settled). A real regex change still bumps it, and "" then clears the regex. */
+TEST(repeated_full_heartbeat_keeps_the_epoch) {
+    sl_cgroups_t *cgs = setup("uniform");
+    sl_cg_hb_t h = {0};
+    h.group_id = S("g");
+    h.member_id = S("A");
+    h.rebalance_timeout_ms = 5000;
+    h.n_topics = 1;
+    h.topics = orders;
+    h.regex = S("");
+    h.server_assignor = S("uniform");
+    sl_cg_hb_result_t r;
+    sl_cg_heartbeat(cgs, &h, 0, &r);
+    CHECK_EQ_INT(r.err, 0);
+    CHECK_EQ_INT(r.epoch, 1);
+    sl_tpset_t owned = {0};
+    sl_tpset_copy(&owned, r.assignment);
+    for (int i = 1; i <= 3; i++) {
+        h.member_epoch = 1;
+        h.owned = &owned;
+        sl_cg_heartbeat(cgs, &h, i * 1000, &r);
+        CHECK_EQ_INT(r.err, 0);
+        CHECK_EQ_INT(r.epoch, 1);
+        CHECK_EQ_INT(sl_cg_find(cgs, S("g"))->epoch, 1);
+    }
+    h.regex = S("^orders$");
+    sl_cg_heartbeat(cgs, &h, 5000, &r);
+    CHECK_EQ_INT(sl_cg_find(cgs, S("g"))->epoch, 2);
+    h.member_epoch = r.epoch;
+    h.regex = S("");
+    sl_cg_heartbeat(cgs, &h, 6000, &r);
+    CHECK_EQ_INT(sl_cg_find(cgs, S("g"))->epoch, 3);
+    CHECK(sl_cg_find(cgs, S("g"))->members[0]->regex == NULL);
+    sl_tpset_free(&owned);
+    sl_cgroups_free(cgs);
+}
+
 TEST(offset_commits_need_the_current_member_epoch) {
     sl_cgroups_t *cgs = setup("uniform");
     sl_cg_hb_result_t a = hb(cgs, "A", 0, NULL, 0);

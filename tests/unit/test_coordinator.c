@@ -164,6 +164,12 @@ TEST(two_members_join_sync_heartbeat_leave) {
     CHECK_EQ_INT(sl_coord_leave(co, S("g"), S(a), S(NULL)), 0);
     CHECK_EQ_INT(g->state, SL_GROUP_EMPTY);
     CHECK_EQ_INT(sl_coord_leave(co, S("g"), S(a), S(NULL)), 25);
+    /* Generation -1 into an empty (or unknown) group is a commit without group management, as
+     * Kafka takes it whatever the member id: librdkafka 2.15 with group.protocol=consumer and
+     * assign() sends its own member id with epoch -1. */
+    CHECK_EQ_INT(sl_coord_check_commit(co, S("g"), -1, S("client-made-id"), S(NULL)), 0);
+    CHECK_EQ_INT(sl_coord_check_commit(co, S("nosuch"), -1, S("client-made-id"), S(NULL)), 0);
+    CHECK_EQ_INT(sl_coord_check_commit(co, S("nosuch"), 3, S("client-made-id"), S(NULL)), 22);
     CHECK_EQ_INT(sl_coord_delete_group(co, S("g")), 0);
     CHECK_EQ_INT(sl_coord_delete_group(co, S("g")), 69); /* GROUP_ID_NOT_FOUND */
     free(a);
