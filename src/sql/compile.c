@@ -8,8 +8,8 @@
  *                joiner decodes both records into one row of the query's slots and runs WHERE and
  *                SELECT (or the grouped query's prepare step, then rekey -> aggregate as above)
  * The JSON document is decoded once per record, in the source's event-time callback, into only the
- * slots the query uses; the map reuses that row (a per-thread cache checked against the record). */
-#include <jansson.h>
+ * slots the query uses (jscan.c: one validating pass, no tree); the map reuses that row (a
+ * per-thread cache checked against the record). */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -25,10 +25,10 @@ typedef struct tls {
     size_t vlen;
     int64_t offset;
     int32_t partition;
-    bool ok;           /* the row decoded */
-    const char *why;   /* why not */
-    json_t *root;      /* the row's strings view it */
-    sl_sql_val_t *row; /* input slots, then post slots */
+    bool ok;               /* the row decoded */
+    const char *why;       /* why not */
+    sl_sql_scratch_t dmem; /* the row's unescaped strings (the others view the record) */
+    sl_sql_val_t *row;     /* input slots, then post slots */
     size_t cap;
     sl_sql_scratch_t mem;
     sl_sql_out_t out, key;
@@ -39,7 +39,7 @@ static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
 
 static void tls_free(void *p) {
     tls_t *t = p;
-    json_decref(t->root);
+    sl_sql_scratch_fini(&t->dmem);
     free(t->row);
     sl_sql_scratch_fini(&t->mem);
     sl_sql_out_free(&t->out);
@@ -71,16 +71,15 @@ static tls_t *row_of(const sl_sql_plan_t *plan, const sl_stream_rec_t *rec) {
         t->offset == rec->offset && t->partition == rec->partition) {
         return t;
     }
-    json_decref(t->root);
-    t->root = NULL;
+    sl_sql_scratch_reset(&t->dmem);
     sl_sql_scratch_reset(&t->mem);
     t->plan = plan;
     t->vp = rec->value.p;
     t->vlen = rec->value.len;
     t->offset = rec->offset;
     t->partition = rec->partition;
-    t->ok = sl_sql_decode(plan->paths, plan->n_paths, (const char *)rec->value.p, rec->value.len,
-                          &t->root, t->row, &t->why);
+    t->ok = sl_sql_decode_with(plan->dec, (const char *)rec->value.p, rec->value.len, &t->dmem,
+                               t->row, &t->why);
     return t;
 }
 
@@ -229,7 +228,7 @@ static sl_err_t join_fn(sl_stream_ctx_t *ctx, const sl_stream_rec_t *left,
     size_t n = q->n_paths;
     sl_sql_val_t *row = sl_stream_scratch(ctx, (n + 1) * sizeof *row);
     const sl_stream_rec_t *recs[2] = {left, right};
-    json_t *roots[2] = {NULL, NULL};
+    sl_sql_scratch_t dmem[2] = {{0}, {0}}; /* each side's unescaped strings */
     sl_err_t err = SL_OK;
     for (int k = 0; k < 2 && err == SL_OK; k++) {
         if (!recs[k] || !recs[k]->value.p) {
@@ -250,8 +249,8 @@ static sl_err_t join_fn(sl_stream_ctx_t *ctx, const sl_stream_rec_t *left,
                 row[i] = t->row[q->side_map[i]];
             }
         }
-        roots[k] = t->root; /* the row's strings view it: kept until the row is done */
-        t->root = NULL;
+        dmem[k] = t->dmem; /* the row's strings may be there: kept until the row is done */
+        t->dmem = (sl_sql_scratch_t){0};
         t->plan = NULL;
     }
     if (err == SL_OK) {
@@ -263,8 +262,8 @@ static sl_err_t join_fn(sl_stream_ctx_t *ctx, const sl_stream_rec_t *left,
         t->ok = true;
         err = q->grouped ? prepare_row(ctx, q, t) : select_row(ctx, q, t, sl_stream_ctx_key(ctx));
     }
-    json_decref(roots[0]);
-    json_decref(roots[1]);
+    sl_sql_scratch_fini(&dmem[0]);
+    sl_sql_scratch_fini(&dmem[1]);
     return err;
 }
 
@@ -540,6 +539,10 @@ static void plan_free(void *p) {
             break;
         }
     }
+    if (pl->dec) {
+        sl_sql_decoder_fini(pl->dec);
+        free(pl->dec);
+    }
     free(pl->paths);
     free(pl);
 }
@@ -679,6 +682,22 @@ static sl_stream_node_t *join_of(sl_stream_builder_t *b, sl_sql_query_t *q, cons
     return n;
 }
 
+/* (Re)makes the decoders of b's sources: a query compiled into b may have added slots (and
+ * moved their paths). */
+static void plans_ready(sl_stream_builder_t *b) {
+    for (sl_sql_plan_t *pl = plans; pl; pl = pl->next) {
+        if (pl->b != b) {
+            continue;
+        }
+        if (!pl->dec) {
+            pl->dec = sl_xcalloc(1, sizeof *pl->dec);
+        } else {
+            sl_sql_decoder_fini(pl->dec);
+        }
+        sl_sql_decoder_init(pl->dec, pl->paths, pl->n_paths);
+    }
+}
+
 typedef struct row_sink {
     sl_sql_row_fn *fn;
     void *user;
@@ -771,6 +790,7 @@ sl_err_t sl_sql_compile(sl_sql_stmt_t *s, sl_stream_builder_t *b, sl_sql_row_fn 
         }
         sl_stream_to(n, out_topic);
     }
+    plans_ready(b);
     const char *e = sl_stream_graph_check(b);
     if (e) {
         snprintf(err, errlen, "%s", e);

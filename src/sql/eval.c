@@ -6,7 +6,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -818,83 +817,183 @@ bool sl_sql_dec_val(const uint8_t **p, const uint8_t *end, sl_sql_type_t t, sl_s
     return true;
 }
 
-/* ---- JSON input ---- */
-static bool from_json(json_t *j, sl_sql_type_t t, sl_sql_val_t *v) {
+/* ---- JSON input (jscan.c finds the values; here they become typed slots) ---- */
+
+/* A number token's kind: 1 an integer (no fraction or exponent), 2 a real, 0 not a number. */
+static int num_kind(sl_sql_jval_t j) {
+    char c = j.p[0];
+    if (c != '-' && (c < '0' || c > '9')) {
+        return 0;
+    }
+    for (size_t i = 1; i < j.n; i++) {
+        if (j.p[i] == '.' || j.p[i] == 'e' || j.p[i] == 'E') {
+            return 2;
+        }
+    }
+    return 1;
+}
+
+/* An integer token the scan checked (within int64). */
+static int64_t int_of(sl_sql_jval_t j) {
+    bool neg = j.p[0] == '-';
+    uint64_t u = 0;
+    for (size_t i = neg; i < j.n; i++) {
+        u = u * 10 + (uint64_t)(j.p[i] - '0');
+    }
+    return neg ? (int64_t)(0 - u) : (int64_t)u;
+}
+
+static double real_of(sl_sql_jval_t j) {
+    char b[64];
+    if (j.n < sizeof b) {
+        memcpy(b, j.p, j.n);
+        b[j.n] = 0;
+        return strtod(b, NULL);
+    }
+    char *h = sl_xmalloc(j.n + 1);
+    memcpy(h, j.p, j.n);
+    h[j.n] = 0;
+    double d = strtod(h, NULL);
+    free(h);
+    return d;
+}
+
+/* The value j (absent: p NULL) as type t; false when its JSON type does not fit t. */
+static bool from_json(sl_sql_jval_t j, sl_sql_type_t t, sl_sql_scratch_t *mem, sl_sql_val_t *v) {
     *v = (sl_sql_val_t){0};
-    if (!j || json_is_null(j)) {
+    if (!j.p || (j.p[0] == 'n')) { /* absent, or null */
         v->null = true;
         return true;
     }
+    char c = j.p[0];
+    int num = num_kind(j);
     switch (t.base) {
     case SQ_BOOL:
-        v->i = json_is_true(j);
-        return json_is_boolean(j);
+        v->i = c == 't';
+        return c == 't' || c == 'f';
     case SQ_INT:
     case SQ_BIGINT:
-        v->i = (int64_t)json_integer_value(j);
-        return json_is_integer(j) && int_fits(t, v->i);
+        if (num != 1) {
+            return false;
+        }
+        v->i = int_of(j);
+        return int_fits(t, v->i);
     case SQ_DOUBLE:
-        v->d = json_number_value(j);
-        return json_is_number(j);
+        v->d = num == 1 ? (double)int_of(j) : num == 2 ? real_of(j) : 0;
+        return num != 0;
     case SQ_DECIMAL:
-        if (json_is_integer(j)) {
-            return !__builtin_mul_overflow((int64_t)json_integer_value(j), p10[t.scale], &v->i);
+        if (num == 1) {
+            return !__builtin_mul_overflow(int_of(j), p10[t.scale], &v->i);
         }
-        if (json_is_string(j)) {
-            return parse_num(json_string_value(j), json_string_length(j), t, v);
+        if (c == '"') {
+            size_t n;
+            const char *s = sl_sql_json_string(j, mem, &n);
+            return parse_num(s, n, t, v);
         }
-        return json_is_real(j) &&
-               to_scaled((sl_sql_type_t){.base = SQ_DOUBLE},
-                         &(sl_sql_val_t){.d = json_real_value(j)}, t.scale, &v->i);
+        return num == 2 && to_scaled((sl_sql_type_t){.base = SQ_DOUBLE},
+                                     &(sl_sql_val_t){.d = real_of(j)}, t.scale, &v->i);
     case SQ_VARCHAR:
-        if (json_is_string(j)) {
-            v->s = json_string_value(j);
-            v->n = json_string_length(j);
+        if (c != '"') {
+            return false;
+        }
+        v->s = sl_sql_json_string(j, mem, &v->n);
+        return true;
+    case SQ_TIMESTAMP: /* epoch milliseconds, or 'YYYY-MM-DD HH:MM:SS[.fff]' */
+        if (num == 1) {
+            v->i = int_of(j);
             return true;
+        }
+        if (c == '"') {
+            size_t n;
+            const char *s = sl_sql_json_string(j, mem, &n);
+            return sl_sql_parse_ts(s, n, &v->i);
         }
         return false;
-    case SQ_TIMESTAMP: /* epoch milliseconds, or 'YYYY-MM-DD HH:MM:SS[.fff]' */
-        if (json_is_integer(j)) {
-            v->i = (int64_t)json_integer_value(j);
-            return true;
-        }
-        return json_is_string(j) &&
-               sl_sql_parse_ts(json_string_value(j), json_string_length(j), &v->i);
     default:
         return false;
     }
+}
+
+void sl_sql_decoder_init(sl_sql_decoder_t *d, const sl_sql_path_t *paths, size_t n_paths) {
+    *d = (sl_sql_decoder_t){.paths = paths, .n_paths = n_paths};
+    d->keys = sl_xcalloc(n_paths + 1, sizeof *d->keys);
+    d->key_lens = sl_xcalloc(n_paths + 1, sizeof *d->key_lens);
+    d->key_of = sl_xcalloc(n_paths + 1, sizeof *d->key_of);
+    for (size_t i = 0; i < n_paths; i++) {
+        const char *k = paths[i].n > 0 ? paths[i].steps[0] : NULL;
+        d->key_of[i] = -1;
+        if (!k) {
+            continue; /* a path starts with a field name; anything else decodes as absent */
+        }
+        size_t j = 0;
+        while (j < d->n_keys && strcmp(d->keys[j], k)) {
+            j++;
+        }
+        if (j == d->n_keys) {
+            d->keys[j] = k;
+            d->key_lens[j] = strlen(k);
+            d->n_keys++;
+        }
+        d->key_of[i] = (int)j;
+    }
+}
+
+void sl_sql_decoder_fini(sl_sql_decoder_t *d) {
+    free(d->keys);
+    free(d->key_lens);
+    free(d->key_of);
+    *d = (sl_sql_decoder_t){0};
 }
 
 /* `sluice bench` records (the `make run` demo's topic) carry a 24-byte binary header starting
  * "SLB1" before their JSON (src/bench/payload.h; sql/ does not include bench/ headers). */
 #define BENCH_HDR_LEN 24
 
-bool sl_sql_decode(const sl_sql_path_t *paths, size_t n_paths, const char *doc, size_t len,
-                   json_t **root, sl_sql_val_t *row, const char **why) {
+bool sl_sql_decode_with(const sl_sql_decoder_t *d, const char *doc, size_t len,
+                        sl_sql_scratch_t *mem, sl_sql_val_t *row, const char **why) {
+    sl_sql_jval_t small[16], *top = small;
+    if (d->n_keys > 16) {
+        top = sl_xcalloc(d->n_keys, sizeof *top);
+    }
     if (doc && len > BENCH_HDR_LEN && memcmp(doc, "SLB1", 4) == 0) {
         doc += BENCH_HDR_LEN, len -= BENCH_HDR_LEN;
     }
-    *root = doc ? json_loadb(doc, len, 0, NULL) : NULL;
-    if (!*root || !json_is_object(*root)) {
+    bool ok = sl_sql_json_scan(doc, len, d->keys, d->key_lens, d->n_keys, top);
+    if (!ok) {
         *why = "the value is not a JSON object";
-        return false;
     }
-    for (size_t i = 0; i < n_paths; i++) {
-        const sl_sql_path_t *p = &paths[i];
-        json_t *j = *root;
-        for (int k = 0; j && k < p->n; k++) {
-            j = p->steps[k] ? json_object_get(j, p->steps[k])
-                            : json_array_get(j, (size_t)p->idx[k]);
+    for (size_t i = 0; ok && i < d->n_paths; i++) {
+        const sl_sql_path_t *p = &d->paths[i];
+        sl_sql_jval_t j = d->key_of[i] >= 0 ? top[d->key_of[i]] : (sl_sql_jval_t){NULL, 0};
+        for (int k = 1; j.p && k < p->n; k++) {
+            sl_sql_jval_t next = {NULL, 0};
+            if (p->steps[k] ? !sl_sql_json_member(j, p->steps[k], strlen(p->steps[k]), &next)
+                            : !sl_sql_json_element(j, p->idx[k], &next)) {
+                next = (sl_sql_jval_t){NULL, 0};
+            }
+            j = next;
         }
         if (p->cardinality) {
-            row[i] = (sl_sql_val_t){.null = !j || !json_is_array(j),
-                                    .i = j ? (int64_t)json_array_size(j) : 0};
+            int64_t n = j.p ? sl_sql_json_count(j) : -1;
+            row[i] = (sl_sql_val_t){.null = n < 0, .i = n < 0 ? 0 : n};
             continue;
         }
-        if (!from_json(j, p->type, &row[i])) {
+        if (!from_json(j, p->type, mem, &row[i])) {
             *why = "a field's JSON type does not match its declared column type";
-            return false;
+            ok = false;
         }
     }
-    return true;
+    if (top != small) {
+        free(top);
+    }
+    return ok;
+}
+
+bool sl_sql_decode(const sl_sql_path_t *paths, size_t n_paths, const char *doc, size_t len,
+                   sl_sql_scratch_t *mem, sl_sql_val_t *row, const char **why) {
+    sl_sql_decoder_t d;
+    sl_sql_decoder_init(&d, paths, n_paths);
+    bool ok = sl_sql_decode_with(&d, doc, len, mem, row, why);
+    sl_sql_decoder_fini(&d);
+    return ok;
 }
