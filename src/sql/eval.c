@@ -667,7 +667,9 @@ static void reserve(sl_sql_out_t *o, size_t n) {
 
 void sl_sql_out_raw(sl_sql_out_t *o, const char *s, size_t n) {
     reserve(o, n);
-    memcpy(o->p + o->len, s, n);
+    if (n) {
+        memcpy(o->p + o->len, s, n);
+    }
     o->len += n;
     o->p[o->len] = 0;
 }
@@ -677,14 +679,25 @@ void sl_sql_out_free(sl_sql_out_t *o) {
     *o = (sl_sql_out_t){0};
 }
 
+/* x / 10^scale in decimal, `scale` digits after the point (none for 0): the text printf's
+ * "%lld" gives for scale 0, without printf. */
 static void out_decimal(sl_sql_out_t *o, int scale, int64_t x) {
-    char b[48];
+    char b[48], *p = b + sizeof b;
     uint64_t u = x < 0 ? (uint64_t)0 - (uint64_t)x : (uint64_t)x;
-    uint64_t whole = u / (uint64_t)p10[scale], frac = u % (uint64_t)p10[scale];
-    int n = scale ? snprintf(b, sizeof b, "%s%" PRIu64 ".%0*" PRIu64, x < 0 ? "-" : "", whole,
-                             scale, frac)
-                  : snprintf(b, sizeof b, "%s%" PRIu64, x < 0 ? "-" : "", whole);
-    sl_sql_out_raw(o, b, (size_t)n);
+    for (int i = 0; i < scale; i++, u /= 10) {
+        *--p = (char)('0' + u % 10);
+    }
+    if (scale) {
+        *--p = '.';
+    }
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (x < 0) {
+        *--p = '-';
+    }
+    sl_sql_out_raw(o, p, (size_t)(b + sizeof b - p));
 }
 
 void sl_sql_out_text(sl_sql_out_t *o, sl_sql_type_t t, const sl_sql_val_t *v) {
@@ -714,7 +727,8 @@ void sl_sql_out_text(sl_sql_out_t *o, sl_sql_type_t t, const sl_sql_val_t *v) {
         n = (int)sl_sql_format_ts(v->i, b, sizeof b);
         break;
     default:
-        n = snprintf(b, sizeof b, "%" PRId64, v->i);
+        out_decimal(o, 0, v->i);
+        return;
     }
     sl_sql_out_raw(o, b, (size_t)n);
 }
@@ -724,24 +738,29 @@ void sl_sql_out_json(sl_sql_out_t *o, sl_sql_type_t t, const sl_sql_val_t *v) {
     if (v->null) {
         sl_sql_out_raw(o, "null", 4);
     } else if (t.base == SQ_VARCHAR) {
-        sl_sql_out_raw(o, "\"", 1);
+        reserve(o, v->n + 2);
+        o->p[o->len++] = '"';
+        size_t run = 0; /* characters that need no escape, copied together */
         for (size_t i = 0; i < v->n; i++) {
             unsigned char c = (unsigned char)v->s[i];
+            if (c != '"' && c != '\\' && c >= 0x20) {
+                continue;
+            }
+            sl_sql_out_raw(o, v->s + run, i - run);
+            run = i + 1;
             if (c == '"' || c == '\\') {
                 b[0] = '\\';
                 b[1] = (char)c;
                 sl_sql_out_raw(o, b, 2);
-            } else if (c < 0x20) {
+            } else {
                 int n = snprintf(b, sizeof b, "\\u%04x", c);
                 sl_sql_out_raw(o, b, (size_t)n);
-            } else {
-                sl_sql_out_raw(o, (const char *)&c, 1);
             }
         }
+        sl_sql_out_raw(o, v->s + run, v->n - run);
         sl_sql_out_raw(o, "\"", 1);
     } else if (t.base == SQ_TIMESTAMP) { /* epoch milliseconds */
-        int n = snprintf(b, sizeof b, "%" PRId64, v->i);
-        sl_sql_out_raw(o, b, (size_t)n);
+        out_decimal(o, 0, v->i);
     } else {
         sl_sql_out_text(o, t, v);
     }
