@@ -13,6 +13,9 @@
  * one wins, as in Jansson. */
 #include <errno.h>
 #include <stddef.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,8 +26,8 @@
 
 typedef const unsigned char *cur_t;
 
-static cur_t skip_ws(cur_t p, cur_t e) {
-    while (p < e && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) {
+static inline cur_t skip_ws(cur_t p, cur_t e) {
+    while (p < e && *p <= ' ' && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) {
         p++;
     }
     return p;
@@ -116,22 +119,40 @@ static size_t escape_len(cur_t p, cur_t e) {
     return w >= 0xDC00 && w <= 0xDFFF ? 11 : 0;
 }
 
+/* How many bytes at p (at least 16 available) are plain: not a quote, a backslash, a control
+ * character or a non-ASCII byte. */
+static size_t plain16(cur_t p) {
+#ifdef __SSE2__
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i special = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+        _mm_cmplt_epi8(x, _mm_set1_epi8(0x20))); /* signed: bytes >= 0x80 are below 0x20 too */
+    unsigned m = (unsigned)_mm_movemask_epi8(special);
+    return m ? (size_t)__builtin_ctz(m) : 16;
+#else
+    for (size_t i = 0; i < 16; i++) {
+        if (p[i] == '"' || p[i] == '\\' || p[i] < 0x20 || p[i] >= 0x80) {
+            return i;
+        }
+    }
+    return 16;
+#endif
+}
+
 /* A string starting after its opening quote: the position just after the closing quote, or NULL
- * when invalid. *esc says whether it has escapes. Plain ASCII goes 8 bytes at a time. */
+ * when invalid. *esc says whether it has escapes. Plain ASCII goes 16 bytes at a time. */
 static cur_t scan_string(cur_t p, cur_t e, bool *esc) {
     *esc = false;
     for (;;) {
-        while (e - p >= 8) { /* no quote, backslash, control character or non-ASCII byte? */
-            uint64_t w;
-            memcpy(&w, p, 8);
-            uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-            uint64_t quote = w ^ (ones * '"'), bslash = w ^ (ones * '\\');
-            uint64_t special =
-                ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) | (w - ones * 0x20) | w;
-            if (special & highs) {
+        while (e - p >= 16) {
+            size_t n = plain16(p);
+            p += n;
+            if (n < 16) {
                 break;
             }
-            p += 8;
+        }
+        while (p < e && *p != '"' && *p != '\\' && *p >= 0x20 && *p < 0x80) {
+            p++;
         }
         if (p >= e) {
             return NULL;
@@ -331,6 +352,10 @@ bool sl_sql_json_scan(const char *doc, size_t len, const char *const *keys, cons
     if (p >= e || *p != '{') {
         return false; /* valid JSON or not, it is not an object */
     }
+    uint64_t lens = 0; /* bit n: some key has n bytes (63: one of 63 or more) */
+    for (size_t i = 0; i < n_keys; i++) {
+        lens |= 1ull << (key_lens[i] < 63 ? key_lens[i] : 63);
+    }
     int depth = 0;       /* open containers */
     int want = -1;       /* the key (index) of the top-level member being read, or -1 */
     cur_t mstart = NULL; /* where that member's value starts */
@@ -417,11 +442,12 @@ bool sl_sql_json_scan(const char *doc, size_t len, const char *const *keys, cons
         if (!p) {
             return false;
         }
-        if (depth == 1) {
-            size_t kn = (size_t)(p - 1 - ks);
+        size_t kn = (size_t)(p - 1 - ks);
+        if (depth == 1 && (kesc || (lens >> (kn < 63 ? kn : 63) & 1))) {
             for (size_t i = 0; i < n_keys; i++) {
                 if (kesc ? key_eq_escaped(ks, kn, keys[i], key_lens[i])
-                         : (kn == key_lens[i] && !memcmp(ks, keys[i], kn))) {
+                         : (kn == key_lens[i] && (!kn || ks[0] == (unsigned char)keys[i][0]) &&
+                            !memcmp(ks, keys[i], kn))) {
                     want = (int)i;
                     break;
                 }
