@@ -700,6 +700,29 @@ static void out_decimal(sl_sql_out_t *o, int scale, int64_t x) {
     sl_sql_out_raw(o, p, (size_t)(b + sizeof b - p));
 }
 
+/* d as printf's "%.15g" prints it, when that is the fixed-point form of a decimal with at most
+ * 15 significant digits that reads back as d (most doubles that come from decimal data): the
+ * fewest decimals k for which round(d * 10^k) / 10^k == d. Such a decimal is d rounded to 15
+ * significant digits (a double is closer to it than half that grid's spacing), so the text is
+ * printf's. false (nothing written) otherwise: printf decides. */
+static bool out_short_double(sl_sql_out_t *o, double d) {
+    double a = fabs(d);
+    if (!(a >= 1e-4 && a < 1e15)) {
+        return false; /* printf's exponent form, zero, inf, nan */
+    }
+    for (int k = 0; k <= 18; k++) {
+        double scale = (double)p10[k], m = nearbyint(a * scale);
+        if (m >= 1e15) {
+            return false;
+        }
+        if (m / scale == a) {
+            out_decimal(o, k, d < 0 ? -(int64_t)m : (int64_t)m);
+            return true;
+        }
+    }
+    return false;
+}
+
 void sl_sql_out_text(sl_sql_out_t *o, sl_sql_type_t t, const sl_sql_val_t *v) {
     char b[48];
     int n = 0;
@@ -715,6 +738,9 @@ void sl_sql_out_text(sl_sql_out_t *o, sl_sql_type_t t, const sl_sql_val_t *v) {
         n = snprintf(b, sizeof b, "%s", v->i ? "true" : "false");
         break;
     case SQ_DOUBLE: /* the shortest form that reads back as the same double */
+        if (out_short_double(o, v->d)) {
+            return;
+        }
         n = snprintf(b, sizeof b, "%.15g", v->d);
         if (strtod(b, NULL) != v->d) {
             n = snprintf(b, sizeof b, "%.17g", v->d);

@@ -3,6 +3,7 @@
  * nesting, huge numbers; also thousands of random mutations of a record), the same values come
  * out (escapes, duplicate keys: the last wins), and the decoder turns them into the same slots. */
 #include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -311,4 +312,51 @@ TEST(sql_decode_values_as_before) {
         }
         CHECK(!strcmp(got, dec[i].want));
     }
+}
+
+/* DOUBLE output: what printf gives ("%.15g" when it reads back as the same double, else
+ * "%.17g"), also where the output skips printf (decimal-looking values). */
+static void printf_double(double d, char *b, size_t n) {
+    snprintf(b, n, "%.15g", d);
+    if (strtod(b, NULL) != d) {
+        snprintf(b, n, "%.17g", d);
+    }
+}
+
+TEST(sql_double_output_is_printfs) {
+    double fixed[] = {0.0,   -0.0,     1.0,
+                      -1.0,  0.1,      0.908 * 2573,
+                      1e15,  1e15 - 1, 999999999999999.9,
+                      1e-4,  9.99e-5,  123456.789,
+                      1e300, 5e-324,   0.3,
+                      2.5,   -2.5,     1e14 + 0.5,
+                      4.35,  100.0,    1234567890123.45};
+    sl_sql_out_t o = {0};
+    char want[64];
+    for (int i = 0; i < 200000; i++) {
+        double d;
+        if (i < (int)SL_ARRAY_LEN(fixed)) {
+            d = fixed[i];
+        } else if (i % 3 == 0) { /* a decimal with a few digits */
+            int64_t m = (int64_t)(sl_test_rand() % 100000000000ull) - 50000000000ll;
+            d = (double)m / (double)(1ull << (sl_test_rand() % 4)) /
+                (double)(uint64_t[]){1, 10, 100, 1000, 10000, 1000000}[sl_test_rand() % 6];
+        } else if (i % 3 == 1) { /* a price x 0.908 */
+            d = 0.908 * (double)(sl_test_rand() % 10000000);
+        } else { /* any finite double */
+            uint64_t bits = sl_test_rand();
+            memcpy(&d, &bits, 8);
+            if (!isfinite(d)) {
+                continue;
+            }
+        }
+        printf_double(d, want, sizeof want);
+        o.len = 0;
+        sl_sql_out_text(&o, (sl_sql_type_t){.base = SQ_DOUBLE}, &(sl_sql_val_t){.d = d});
+        if (strcmp(o.p, want)) {
+            fprintf(stderr, "  %.17g: got %s, printf %s\n", d, o.p, want);
+        }
+        CHECK(!strcmp(o.p, want));
+    }
+    sl_sql_out_free(&o);
 }
