@@ -704,23 +704,24 @@ static void out_decimal(sl_sql_out_t *o, int scale, int64_t x) {
  * 15 significant digits that reads back as d (most doubles that come from decimal data): the
  * fewest decimals k for which round(d * 10^k) / 10^k == d. Such a decimal is d rounded to 15
  * significant digits (a double is closer to it than half that grid's spacing), so the text is
- * printf's. false (nothing written) otherwise: printf decides. */
-static bool out_short_double(sl_sql_out_t *o, double d) {
+ * printf's. 1: written; 0: there is no such decimal, so "%.15g" would not read back either;
+ * -1: outside that range (printf's exponent form, zero, inf, nan). */
+static int out_short_double(sl_sql_out_t *o, double d) {
     double a = fabs(d);
     if (!(a >= 1e-4 && a < 1e15)) {
-        return false; /* printf's exponent form, zero, inf, nan */
+        return -1;
     }
     for (int k = 0; k <= 18; k++) {
         double scale = (double)p10[k], m = nearbyint(a * scale);
         if (m >= 1e15) {
-            return false;
+            return 0;
         }
         if (m / scale == a) {
             out_decimal(o, k, d < 0 ? -(int64_t)m : (int64_t)m);
-            return true;
+            return 1;
         }
     }
-    return false;
+    return 0; /* 18 decimals hold every 15-digit decimal from 1e-4 up */
 }
 
 void sl_sql_out_text(sl_sql_out_t *o, sl_sql_type_t t, const sl_sql_val_t *v) {
@@ -738,12 +739,17 @@ void sl_sql_out_text(sl_sql_out_t *o, sl_sql_type_t t, const sl_sql_val_t *v) {
         n = snprintf(b, sizeof b, "%s", v->i ? "true" : "false");
         break;
     case SQ_DOUBLE: /* the shortest form that reads back as the same double */
-        if (out_short_double(o, v->d)) {
+        switch (out_short_double(o, v->d)) {
+        case 1:
             return;
-        }
-        n = snprintf(b, sizeof b, "%.15g", v->d);
-        if (strtod(b, NULL) != v->d) {
+        case 0:
             n = snprintf(b, sizeof b, "%.17g", v->d);
+            break;
+        default:
+            n = snprintf(b, sizeof b, "%.15g", v->d);
+            if (strtod(b, NULL) != v->d) {
+                n = snprintf(b, sizeof b, "%.17g", v->d);
+            }
         }
         break;
     case SQ_DECIMAL:
