@@ -131,12 +131,8 @@ static bool project(sl_stream_ctx_t *ctx, const sl_sql_query_t *q, tls_t *t, sl_
             *err = eval_fail(ctx, &ev);
             return false;
         }
-        sl_sql_val_t name = {.s = q->out_names[i], .n = strlen(q->out_names[i])};
-        if (i) {
-            sl_sql_out_raw(&t->out, ",", 1);
-        }
-        sl_sql_out_json(&t->out, (sl_sql_type_t){.base = SQ_VARCHAR}, &name);
-        sl_sql_out_raw(&t->out, ":", 1);
+        const sl_sql_out_t *k = &q->out_keys[i];
+        sl_sql_out_raw(&t->out, k->p + (i == 0), k->len - (i == 0)); /* no comma before the first */
         sl_sql_out_json(&t->out, q->out[i]->type, &v);
     }
     sl_sql_out_raw(&t->out, "}", 1);
@@ -1011,6 +1007,19 @@ sl_err_t sl_sql_compile(sl_sql_stmt_t *s, sl_stream_builder_t *b, sl_sql_row_fn 
     if (q->plan && q->plan->b != b) {
         snprintf(err, errlen, "a statement compiles into one pipeline only");
         return SL_ERR_INVAL;
+    }
+    if (!q->out_keys) { /* the output's JSON keys, escaped once */
+        q->out_keys = sl_sql_alloc(&s->pool, (q->n_out + 1) * sizeof *q->out_keys);
+        for (size_t i = 0; i < q->n_out; i++) {
+            sl_sql_out_t o = {0};
+            sl_sql_val_t name = {.s = q->out_names[i], .n = strlen(q->out_names[i])};
+            sl_sql_out_raw(&o, ",", 1);
+            sl_sql_out_json(&o, (sl_sql_type_t){.base = SQ_VARCHAR}, &name);
+            sl_sql_out_raw(&o, ":", 1);
+            q->out_keys[i].p = sl_sql_strndup(&s->pool, o.p, o.len);
+            q->out_keys[i].len = o.len;
+            sl_sql_out_free(&o);
+        }
     }
     /* Node names (and so internal topics) come from the target stream, or "select". */
     const char *base = s->name ? s->name : "select";

@@ -14,6 +14,8 @@
 
 #include "sql/sql.h"
 
+typedef struct sl_sql_out sl_sql_out_t; /* an output buffer (eval.c) */
+
 /* ---- memory: a pool of blocks freed together ---- */
 typedef struct sl_sql_pool {
     void *head; /* chain of allocations */
@@ -308,6 +310,7 @@ struct sl_sql_query {
     size_t n_paths;
     sl_sql_expr_t **out; /* output expressions (over input slots, or post slots when grouped) */
     const char **out_names;
+    sl_sql_out_t *out_keys; /* set when compiled: each output's JSON key text `,"name":` */
     size_t n_out;
     bool grouped;
     sl_sql_expr_t **keys; /* GROUP BY key expressions over input slots (window call excluded) */
@@ -378,10 +381,10 @@ bool sl_sql_decode_with(const sl_sql_decoder_t *d, const char *doc, size_t len,
 bool sl_sql_decode(const sl_sql_path_t *paths, size_t n_paths, const char *doc, size_t len,
                    sl_sql_scratch_t *mem, sl_sql_val_t *row, const char **why);
 /* Appends v (of type t) as JSON text to mem's buffer via the append callback. */
-typedef struct sl_sql_out {
+struct sl_sql_out {
     char *p;
     size_t len, cap;
-} sl_sql_out_t;
+};
 void sl_sql_out_json(sl_sql_out_t *o, sl_sql_type_t t, const sl_sql_val_t *v);
 void sl_sql_out_text(sl_sql_out_t *o, sl_sql_type_t t, const sl_sql_val_t *v); /* unquoted */
 void sl_sql_out_raw(sl_sql_out_t *o, const char *s, size_t n);
