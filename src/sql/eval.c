@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "common/util.h"
 #include "sql/sql_int.h"
@@ -765,6 +768,32 @@ void sl_sql_out_text(sl_sql_out_t *o, sl_sql_type_t t, const sl_sql_val_t *v) {
     sl_sql_out_raw(o, b, (size_t)n);
 }
 
+/* How many bytes at s (n of them) a JSON string holds as they are: up to the first quote,
+ * backslash or control character. 16 at a time where SSE2 is. */
+static size_t json_plain(const char *s, size_t n) {
+    size_t i = 0;
+#ifdef __SSE2__
+    for (; n - i >= 16; i += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        __m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(x, _mm_set1_epi8(0x1F)), _mm_set1_epi8(0x1F));
+        __m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                                                _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+                                   ctl);
+        unsigned m = (unsigned)_mm_movemask_epi8(bad);
+        if (m) {
+            return i + (size_t)__builtin_ctz(m);
+        }
+    }
+#endif
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\' || c < 0x20) {
+            break;
+        }
+    }
+    return i;
+}
+
 void sl_sql_out_json(sl_sql_out_t *o, sl_sql_type_t t, const sl_sql_val_t *v) {
     char b[48];
     if (v->null) {
@@ -773,11 +802,8 @@ void sl_sql_out_json(sl_sql_out_t *o, sl_sql_type_t t, const sl_sql_val_t *v) {
         reserve(o, v->n + 2);
         o->p[o->len++] = '"';
         size_t run = 0; /* characters that need no escape, copied together */
-        for (size_t i = 0; i < v->n; i++) {
+        for (size_t i = 0; (i += json_plain(v->s + i, v->n - i)) < v->n; i++) {
             unsigned char c = (unsigned char)v->s[i];
-            if (c != '"' && c != '\\' && c >= 0x20) {
-                continue;
-            }
             sl_sql_out_raw(o, v->s + run, i - run);
             run = i + 1;
             if (c == '"' || c == '\\') {

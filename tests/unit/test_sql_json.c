@@ -267,6 +267,10 @@ static const struct {
     {"\"user\"", "{\"user\":\"a\\\"b\\\\c\\/d\\n\"}", "\"a\\\"b\\\\c/d\\u000a\""},
     {"\"user\"", "{\"user\":\"caf\\u00e9 \\uD83D\\uDE00\"}", "\"caf\xc3\xa9 \xf0\x9f\x98\x80\""},
     {"length(\"user\")", "{\"user\":\"\\u20ac\\u20ac\"}", "2"},
+    {"\"user\"", /* escapes past the first 16 bytes */
+     "{\"user\":"
+     "\"0123456789abcdefghij\\\"klmnopqrstuvwxyz\\u0001ABCDEFGHIJKLMNOPQRSTUVW\xc3\xa9\"}",
+     "\"0123456789abcdefghij\\\"klmnopqrstuvwxyz\\u0001ABCDEFGHIJKLMNOPQRSTUVW\xc3\xa9\""},
     {"\"user\"", "{\"us\\u0065r\":\"escaped key\"}", "\"escaped key\""},
     {"qty", "{\"qty\":1,\"qty\":2}", "2"}, /* the last one wins */
     {"geo.city", "{\"geo\":{\"city\":\"A\",\"city\":\"B\"}}", "\"B\""},
