@@ -902,6 +902,9 @@ static int num_kind(sl_sql_jval_t j) {
     if (c != '-' && (c < '0' || c > '9')) {
         return 0;
     }
+    if (j.flags & SL_SQL_JV_KNOWN) {
+        return j.flags & SL_SQL_JV_REAL ? 2 : 1;
+    }
     for (size_t i = 1; i < j.n; i++) {
         if (j.p[i] == '.' || j.p[i] == 'e' || j.p[i] == 'E') {
             return 2;
@@ -1041,12 +1044,12 @@ bool sl_sql_decode_with(const sl_sql_decoder_t *d, const char *doc, size_t len,
     }
     for (size_t i = 0; ok && i < d->n_paths; i++) {
         const sl_sql_path_t *p = &d->paths[i];
-        sl_sql_jval_t j = d->key_of[i] >= 0 ? top[d->key_of[i]] : (sl_sql_jval_t){NULL, 0};
+        sl_sql_jval_t j = d->key_of[i] >= 0 ? top[d->key_of[i]] : (sl_sql_jval_t){NULL, 0, 0};
         for (int k = 1; j.p && k < p->n; k++) {
             sl_sql_jval_t next = {NULL, 0};
             if (p->steps[k] ? !sl_sql_json_member(j, p->steps[k], strlen(p->steps[k]), &next)
                             : !sl_sql_json_element(j, p->idx[k], &next)) {
-                next = (sl_sql_jval_t){NULL, 0};
+                next = (sl_sql_jval_t){NULL, 0, 0};
             }
             j = next;
         }

@@ -343,7 +343,7 @@ bool sl_sql_json_scan(const char *doc, size_t len, const char *const *keys, cons
                       size_t n_keys, sl_sql_jval_t *vals) {
     uint8_t in_obj[JS_MAX_DEPTH / 8]; /* per open container: object (1) or array (0) */
     for (size_t i = 0; i < n_keys; i++) {
-        vals[i] = (sl_sql_jval_t){NULL, 0};
+        vals[i] = (sl_sql_jval_t){NULL, 0, 0};
     }
     if (!doc) {
         return false;
@@ -369,6 +369,7 @@ bool sl_sql_json_scan(const char *doc, size_t len, const char *const *keys, cons
             mstart = p;
         }
         bool esc, real, obj = false;
+        uint8_t vflags = SL_SQL_JV_KNOWN; /* of the value just read (a container: none) */
         switch (*p) {
         case '{':
         case '[':
@@ -391,6 +392,7 @@ bool sl_sql_json_scan(const char *doc, size_t len, const char *const *keys, cons
             continue; /* its first element */
         case '"':
             p = scan_string(p + 1, e, &esc);
+            vflags |= esc ? SL_SQL_JV_ESC : 0;
             break;
         case 't':
         case 'f':
@@ -399,6 +401,7 @@ bool sl_sql_json_scan(const char *doc, size_t len, const char *const *keys, cons
             break;
         default:
             p = scan_number(p, e, &real);
+            vflags |= real ? SL_SQL_JV_REAL : 0;
         }
         if (!p) {
             return false;
@@ -406,7 +409,7 @@ bool sl_sql_json_scan(const char *doc, size_t len, const char *const *keys, cons
         /* after a value: ',' and the next one, or the end of its container (itself a value) */
         for (;;) {
             if (depth == 1 && want >= 0) {
-                vals[want] = (sl_sql_jval_t){(const char *)mstart, (size_t)(p - mstart)};
+                vals[want] = (sl_sql_jval_t){(const char *)mstart, (size_t)(p - mstart), vflags};
                 want = -1;
             }
             if (depth == 0) {
@@ -426,6 +429,7 @@ bool sl_sql_json_scan(const char *doc, size_t len, const char *const *keys, cons
             }
             p++;
             depth--;
+            vflags = SL_SQL_JV_KNOWN;
         }
         if (!obj) {
             continue; /* the next element */
@@ -523,7 +527,7 @@ bool sl_sql_json_member(sl_sql_jval_t v, const char *key, size_t kn, sl_sql_jval
         cur_t vs = p;
         p = skip_value(p, e);
         if (hit) { /* the last one wins */
-            *out = (sl_sql_jval_t){(const char *)vs, (size_t)(p - vs)};
+            *out = (sl_sql_jval_t){(const char *)vs, (size_t)(p - vs), 0};
             found = true;
         }
         p = skip_ws(p, e);
@@ -545,7 +549,7 @@ static int64_t elements(sl_sql_jval_t v, int64_t idx, sl_sql_jval_t *out) {
         cur_t vs = p;
         p = skip_value(p, e);
         if (n == idx) {
-            *out = (sl_sql_jval_t){(const char *)vs, (size_t)(p - vs)};
+            *out = (sl_sql_jval_t){(const char *)vs, (size_t)(p - vs), 0};
             return n + 1;
         }
         n++;
@@ -566,7 +570,8 @@ int64_t sl_sql_json_count(sl_sql_jval_t v) {
 
 const char *sl_sql_json_string(sl_sql_jval_t v, sl_sql_scratch_t *mem, size_t *n) {
     cur_t s = (cur_t)v.p + 1, e = (cur_t)v.p + v.n - 1; /* between the quotes */
-    if (!memchr(s, '\\', (size_t)(e - s))) {
+    if ((v.flags & SL_SQL_JV_KNOWN) ? !(v.flags & SL_SQL_JV_ESC)
+                                    : !memchr(s, '\\', (size_t)(e - s))) {
         *n = (size_t)(e - s);
         return (const char *)s;
     }

@@ -334,7 +334,11 @@ struct sl_sql_query {
 typedef struct sl_sql_jval {
     const char *p;
     size_t n;
+    uint8_t flags; /* SL_SQL_JV_*: what the scan learnt of a top-level member's value */
 } sl_sql_jval_t;
+#define SL_SQL_JV_KNOWN 1 /* the flags below are known: ESC for a string, REAL for a number */
+#define SL_SQL_JV_ESC   2 /* a string with escapes */
+#define SL_SQL_JV_REAL  4 /* a number with a fraction or an exponent */
 /* Checks that doc is one valid JSON object (as strictly as Jansson's json_loadb) and sets
  * vals[i] to the value of its top-level member keys[i] (key_lens[i] bytes; the last one when a
  * key repeats; p NULL when absent). false when doc is not a valid JSON object. */
