@@ -897,16 +897,16 @@ bool sl_sql_dec_val(const uint8_t **p, const uint8_t *end, sl_sql_type_t t, sl_s
 /* ---- JSON input (jscan.c finds the values; here they become typed slots) ---- */
 
 /* A number token's kind: 1 an integer (no fraction or exponent), 2 a real, 0 not a number. */
-static int num_kind(sl_sql_jval_t j) {
-    char c = j.p[0];
+static int num_kind(const sl_sql_jval_t *j) {
+    char c = j->p[0];
     if (c != '-' && (c < '0' || c > '9')) {
         return 0;
     }
-    if (j.flags & SL_SQL_JV_KNOWN) {
-        return j.flags & SL_SQL_JV_REAL ? 2 : 1;
+    if (j->flags & SL_SQL_JV_KNOWN) {
+        return j->flags & SL_SQL_JV_REAL ? 2 : 1;
     }
-    for (size_t i = 1; i < j.n; i++) {
-        if (j.p[i] == '.' || j.p[i] == 'e' || j.p[i] == 'E') {
+    for (size_t i = 1; i < j->n; i++) {
+        if (j->p[i] == '.' || j->p[i] == 'e' || j->p[i] == 'E') {
             return 2;
         }
     }
@@ -914,38 +914,39 @@ static int num_kind(sl_sql_jval_t j) {
 }
 
 /* An integer token the scan checked (within int64). */
-static int64_t int_of(sl_sql_jval_t j) {
-    bool neg = j.p[0] == '-';
+static int64_t int_of(const sl_sql_jval_t *j) {
+    bool neg = j->p[0] == '-';
     uint64_t u = 0;
-    for (size_t i = neg; i < j.n; i++) {
-        u = u * 10 + (uint64_t)(j.p[i] - '0');
+    for (size_t i = neg; i < j->n; i++) {
+        u = u * 10 + (uint64_t)(j->p[i] - '0');
     }
     return neg ? (int64_t)(0 - u) : (int64_t)u;
 }
 
-static double real_of(sl_sql_jval_t j) {
+static double real_of(const sl_sql_jval_t *j) {
     char b[64];
-    if (j.n < sizeof b) {
-        memcpy(b, j.p, j.n);
-        b[j.n] = 0;
+    if (j->n < sizeof b) {
+        memcpy(b, j->p, j->n);
+        b[j->n] = 0;
         return strtod(b, NULL);
     }
-    char *h = sl_xmalloc(j.n + 1);
-    memcpy(h, j.p, j.n);
-    h[j.n] = 0;
+    char *h = sl_xmalloc(j->n + 1);
+    memcpy(h, j->p, j->n);
+    h[j->n] = 0;
     double d = strtod(h, NULL);
     free(h);
     return d;
 }
 
 /* The value j (absent: p NULL) as type t; false when its JSON type does not fit t. */
-static bool from_json(sl_sql_jval_t j, sl_sql_type_t t, sl_sql_scratch_t *mem, sl_sql_val_t *v) {
+static bool from_json(const sl_sql_jval_t *j, sl_sql_type_t t, sl_sql_scratch_t *mem,
+                      sl_sql_val_t *v) {
     *v = (sl_sql_val_t){0};
-    if (!j.p || (j.p[0] == 'n')) { /* absent, or null */
+    if (!j->p || (j->p[0] == 'n')) { /* absent, or null */
         v->null = true;
         return true;
     }
-    char c = j.p[0];
+    char c = j->p[0];
     int num = num_kind(j);
     switch (t.base) {
     case SQ_BOOL:
@@ -967,7 +968,7 @@ static bool from_json(sl_sql_jval_t j, sl_sql_type_t t, sl_sql_scratch_t *mem, s
         }
         if (c == '"') {
             size_t n;
-            const char *s = sl_sql_json_string(j, mem, &n);
+            const char *s = sl_sql_json_string(*j, mem, &n);
             return parse_num(s, n, t, v);
         }
         return num == 2 && to_scaled((sl_sql_type_t){.base = SQ_DOUBLE},
@@ -976,7 +977,7 @@ static bool from_json(sl_sql_jval_t j, sl_sql_type_t t, sl_sql_scratch_t *mem, s
         if (c != '"') {
             return false;
         }
-        v->s = sl_sql_json_string(j, mem, &v->n);
+        v->s = sl_sql_json_string(*j, mem, &v->n);
         return true;
     case SQ_TIMESTAMP: /* epoch milliseconds, or 'YYYY-MM-DD HH:MM:SS[.fff]' */
         if (num == 1) {
@@ -985,7 +986,7 @@ static bool from_json(sl_sql_jval_t j, sl_sql_type_t t, sl_sql_scratch_t *mem, s
         }
         if (c == '"') {
             size_t n;
-            const char *s = sl_sql_json_string(j, mem, &n);
+            const char *s = sl_sql_json_string(*j, mem, &n);
             return sl_sql_parse_ts(s, n, &v->i);
         }
         return false;
@@ -1044,17 +1045,20 @@ bool sl_sql_decode_with(const sl_sql_decoder_t *d, const char *doc, size_t len,
     }
     for (size_t i = 0; ok && i < d->n_paths; i++) {
         const sl_sql_path_t *p = &d->paths[i];
-        sl_sql_jval_t j = d->key_of[i] >= 0 ? top[d->key_of[i]] : (sl_sql_jval_t){NULL, 0, 0};
-        for (int k = 1; j.p && k < p->n; k++) {
-            sl_sql_jval_t next = {NULL, 0};
-            if (p->steps[k] ? !sl_sql_json_member(j, p->steps[k], strlen(p->steps[k]), &next)
-                            : !sl_sql_json_element(j, p->idx[k], &next)) {
-                next = (sl_sql_jval_t){NULL, 0, 0};
+        static const sl_sql_jval_t absent = {NULL, 0, 0};
+        const sl_sql_jval_t *j = d->key_of[i] >= 0 ? &top[d->key_of[i]] : &absent;
+        sl_sql_jval_t inner; /* a nested path's value */
+        for (int k = 1; j->p && k < p->n; k++) {
+            sl_sql_jval_t next = absent;
+            if (p->steps[k] ? !sl_sql_json_member(*j, p->steps[k], strlen(p->steps[k]), &next)
+                            : !sl_sql_json_element(*j, p->idx[k], &next)) {
+                next = absent;
             }
-            j = next;
+            inner = next;
+            j = &inner;
         }
         if (p->cardinality) {
-            int64_t n = j.p ? sl_sql_json_count(j) : -1;
+            int64_t n = j->p ? sl_sql_json_count(*j) : -1;
             row[i] = (sl_sql_val_t){.null = n < 0, .i = n < 0 ? 0 : n};
             continue;
         }
