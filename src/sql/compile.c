@@ -1052,6 +1052,7 @@ sl_err_t sl_sql_compile(sl_sql_stmt_t *s, sl_stream_builder_t *b, sl_sql_row_fn 
             sl_stream_late_topic(n, src->late_topic);
         }
     }
+    plans_ready(b); /* before any error return: no decoder may be left over stale paths */
     if (q->sink_topic) {
         sl_stream_to(n, q->sink_topic);
     } else {
@@ -1067,7 +1068,6 @@ sl_err_t sl_sql_compile(sl_sql_stmt_t *s, sl_stream_builder_t *b, sl_sql_row_fn 
         }
         sl_stream_to(n, out_topic);
     }
-    plans_ready(b);
     const char *e = sl_stream_graph_check(b);
     if (e) {
         snprintf(err, errlen, "%s", e);
