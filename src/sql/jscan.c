@@ -10,7 +10,9 @@
  * \u escape is not U+0000 and surrogates come in high-low pairs; numbers as RFC 8259 spells them,
  * an integer (no fraction, no exponent) within int64 and a real that does not overflow a double;
  * at most 2048 nested values (a scalar inside counts as one). Duplicate keys are allowed: the last
- * one wins, as in Jansson. */
+ * one wins, as in Jansson. One quirk is kept too: Jansson loses a NUL byte that directly follows
+ * a number or a literal (it reads one byte past those, and putting a NUL back empties its
+ * buffer), so `{"a":1\0}` is valid to it, and to this scanner (found by fuzz/fuzz_sqljson.c). */
 #include <errno.h>
 #include <stddef.h>
 #ifdef __SSE2__
@@ -368,7 +370,7 @@ bool sl_sql_json_scan(const char *doc, size_t len, const char *const *keys, cons
         if (depth == 1) {
             mstart = p;
         }
-        bool esc, real, obj = false;
+        bool esc, real, obj = false, word = false;
         uint8_t vflags = SL_SQL_JV_KNOWN; /* of the value just read (a container: none) */
         switch (*p) {
         case '{':
@@ -398,8 +400,10 @@ bool sl_sql_json_scan(const char *doc, size_t len, const char *const *keys, cons
         case 'f':
         case 'n':
             p = scan_literal(p, e);
+            word = true;
             break;
         default:
+            word = true;
             p = scan_number(p, e, &real);
             vflags |= real ? SL_SQL_JV_REAL : 0;
         }
@@ -412,6 +416,10 @@ bool sl_sql_json_scan(const char *doc, size_t len, const char *const *keys, cons
                 vals[want] = (sl_sql_jval_t){(const char *)mstart, (size_t)(p - mstart), vflags};
                 want = -1;
             }
+            if (word && p < e && *p == 0) {
+                p++; /* Jansson's quirk: the NUL byte it reads past a number or literal is lost */
+            }
+            word = false;
             if (depth == 0) {
                 return skip_ws(p, e) == e;
             }
@@ -489,7 +497,7 @@ static cur_t skip_value(cur_t p, cur_t e) {
     }
     if (*p != '{' && *p != '[') {
         while (p < e && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n' &&
-               *p != '\r' && *p != '\t') {
+               *p != '\r' && *p != '\t' && *p != 0) {
             p++;
         }
         return p;
@@ -526,8 +534,10 @@ bool sl_sql_json_member(sl_sql_jval_t v, const char *key, size_t kn, sl_sql_jval
         p = skip_ws(skip_ws(p + 1, e) + 1, e); /* past '"', ':' */
         cur_t vs = p;
         p = skip_value(p, e);
-        if (hit) { /* the last one wins */
-            *out = (sl_sql_jval_t){(const char *)vs, (size_t)(p - vs), 0};
+        cur_t ve = p;
+        p += p < e && *p == 0; /* the NUL Jansson skips after a scalar (see sl_sql_json_scan) */
+        if (hit) {             /* the last one wins */
+            *out = (sl_sql_jval_t){(const char *)vs, (size_t)(ve - vs), 0};
             found = true;
         }
         p = skip_ws(p, e);
@@ -552,6 +562,7 @@ static int64_t elements(sl_sql_jval_t v, int64_t idx, sl_sql_jval_t *out) {
             *out = (sl_sql_jval_t){(const char *)vs, (size_t)(p - vs), 0};
             return n + 1;
         }
+        p += p < e && *p == 0; /* the NUL Jansson skips after a scalar */
         n++;
         p = skip_ws(p, e);
         p = p < e && *p == ',' ? skip_ws(p + 1, e) : e;

@@ -111,6 +111,26 @@ TEST(sql_json_scan_accepts_what_jansson_accepts) {
     /* a NUL byte inside the buffer, and a document cut anywhere */
     CHECK(!scan_ok("{\"a\":1}\0", 8) && !jansson_ok("{\"a\":1}\0", 8));
     CHECK(!scan_ok("{\"a\":\"\0\"}", 8) && !jansson_ok("{\"a\":\"\0\"}", 8));
+    /* Jansson loses one NUL right after a number or literal (fuzz_sqljson found it): so do we */
+    static const struct {
+        const char *d;
+        size_t n;
+    } nul[] = {
+        {"{\"a\":[1,2\0]}", 13},  {"{\"a\":true\0,\"b\":1}", 19}, {"{\"a\":1\0\0}", 9},
+        {"{\"a\":1 \0}", 9},      {"{\"a\":[1]\0}", 10},          {"{\"a\":\"x\"\0}", 10},
+        {"{\"a\":-1.5e3\0}", 13}, {"{\"a\":{\"b\":null\0}}", 16},
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(nul); i++) {
+        bool want = jansson_ok(nul[i].d, nul[i].n), got = scan_ok(nul[i].d, nul[i].n);
+        if (want != got) {
+            fprintf(stderr, "  NUL case %zu: jansson %d, scan %d\n", i, want, got);
+        }
+        CHECK(want == got);
+    }
+    const char *keys[] = {"a"};
+    size_t kl[] = {1};
+    sl_sql_jval_t v[1];
+    CHECK(sl_sql_json_scan("{\"a\":12\0}", 9, keys, kl, 1, v) && v[0].n == 2); /* not the NUL */
     const char *full = "{\"a\":[1,{\"b\":\"c\\u00e9\"}],\"d\":-1.5e3,\"e\":true}";
     for (size_t n = 0; n < strlen(full); n++) {
         CHECK(!scan_ok(full, n) && !jansson_ok(full, n));
