@@ -8,8 +8,8 @@
  *                joiner decodes both records into one row of the query's slots and runs WHERE and
  *                SELECT (or the grouped query's prepare step, then rekey -> aggregate as above)
  * The JSON document is decoded once per record, in the source's event-time callback, into only the
- * slots the query uses; the map reuses that row (a per-thread cache checked against the record). */
-#include <jansson.h>
+ * slots the query uses (jscan.c: one validating pass, no tree); the map reuses that row (a
+ * per-thread cache checked against the record). */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -25,13 +25,16 @@ typedef struct tls {
     size_t vlen;
     int64_t offset;
     int32_t partition;
-    bool ok;           /* the row decoded */
-    const char *why;   /* why not */
-    json_t *root;      /* the row's strings view it */
-    sl_sql_val_t *row; /* input slots, then post slots */
+    bool ok;               /* the row decoded */
+    const char *why;       /* why not */
+    sl_sql_scratch_t dmem; /* the row's unescaped strings (the others view the record) */
+    sl_sql_val_t *row;     /* input slots, then post slots */
     size_t cap;
     sl_sql_scratch_t mem;
     sl_sql_out_t out, key;
+    const sl_sql_query_t *prep_q; /* the query whose prep/prep_keep hold this row's step input */
+    bool prep_keep;               /* the row passed its WHERE */
+    sl_sql_out_t prep;            /* its aggregate arguments (binary form) */
 } tls_t;
 
 static pthread_key_t tls_key;
@@ -39,11 +42,12 @@ static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
 
 static void tls_free(void *p) {
     tls_t *t = p;
-    json_decref(t->root);
+    sl_sql_scratch_fini(&t->dmem);
     free(t->row);
     sl_sql_scratch_fini(&t->mem);
     sl_sql_out_free(&t->out);
     sl_sql_out_free(&t->key);
+    sl_sql_out_free(&t->prep);
     free(t);
 }
 static void tls_init(void) {
@@ -71,16 +75,16 @@ static tls_t *row_of(const sl_sql_plan_t *plan, const sl_stream_rec_t *rec) {
         t->offset == rec->offset && t->partition == rec->partition) {
         return t;
     }
-    json_decref(t->root);
-    t->root = NULL;
+    sl_sql_scratch_reset(&t->dmem);
     sl_sql_scratch_reset(&t->mem);
+    t->prep_q = NULL;
     t->plan = plan;
     t->vp = rec->value.p;
     t->vlen = rec->value.len;
     t->offset = rec->offset;
     t->partition = rec->partition;
-    t->ok = sl_sql_decode(plan->paths, plan->n_paths, (const char *)rec->value.p, rec->value.len,
-                          &t->root, t->row, &t->why);
+    t->ok = sl_sql_decode_with(plan->dec, (const char *)rec->value.p, rec->value.len, &t->dmem,
+                               t->row, &t->why);
     return t;
 }
 
@@ -127,12 +131,8 @@ static bool project(sl_stream_ctx_t *ctx, const sl_sql_query_t *q, tls_t *t, sl_
             *err = eval_fail(ctx, &ev);
             return false;
         }
-        sl_sql_val_t name = {.s = q->out_names[i], .n = strlen(q->out_names[i])};
-        if (i) {
-            sl_sql_out_raw(&t->out, ",", 1);
-        }
-        sl_sql_out_json(&t->out, (sl_sql_type_t){.base = SQ_VARCHAR}, &name);
-        sl_sql_out_raw(&t->out, ":", 1);
+        const sl_sql_out_t *k = &q->out_keys[i];
+        sl_sql_out_raw(&t->out, k->p + (i == 0), k->len - (i == 0)); /* no comma before the first */
         sl_sql_out_json(&t->out, q->out[i]->type, &v);
     }
     sl_sql_out_raw(&t->out, "}", 1);
@@ -237,7 +237,7 @@ static sl_err_t join_fn(sl_stream_ctx_t *ctx, const sl_stream_rec_t *left,
     size_t n = q->n_paths;
     sl_sql_val_t *row = sl_stream_scratch(ctx, (n + 1) * sizeof *row);
     const sl_stream_rec_t *recs[2] = {left, right};
-    json_t *roots[2] = {NULL, NULL};
+    sl_sql_scratch_t dmem[2] = {{0}, {0}}; /* each side's unescaped strings */
     sl_err_t err = SL_OK;
     for (int k = 0; k < 2 && err == SL_OK; k++) {
         if (!recs[k] || !recs[k]->value.p) {
@@ -258,8 +258,8 @@ static sl_err_t join_fn(sl_stream_ctx_t *ctx, const sl_stream_rec_t *left,
                 row[i] = t->row[q->side_map[i]];
             }
         }
-        roots[k] = t->root; /* the row's strings view it: kept until the row is done */
-        t->root = NULL;
+        dmem[k] = t->dmem; /* the row's strings may be there: kept until the row is done */
+        t->dmem = (sl_sql_scratch_t){0};
         t->plan = NULL;
     }
     if (err == SL_OK) {
@@ -271,8 +271,8 @@ static sl_err_t join_fn(sl_stream_ctx_t *ctx, const sl_stream_rec_t *left,
         t->ok = true;
         err = q->grouped ? prepare_row(ctx, q, t) : select_row(ctx, q, t, sl_stream_ctx_key(ctx));
     }
-    json_decref(roots[0]);
-    json_decref(roots[1]);
+    sl_sql_scratch_fini(&dmem[0]);
+    sl_sql_scratch_fini(&dmem[1]);
     return err;
 }
 
@@ -392,9 +392,9 @@ static bool acc_add(sl_sql_eval_t *ev, const sl_sql_agg_t *ag, acc_t *a, const s
     return true;
 }
 
-static sl_err_t step_fn(sl_stream_ctx_t *ctx, void *state, const sl_stream_rec_t *rec, void *user) {
-    const sl_sql_query_t *q = user;
-    const uint8_t *p = rec->value.p, *end = p + rec->value.len;
+/* Adds one row's aggregate arguments (binary form, [p, end)) to the aggregates' state. */
+static sl_err_t accumulate(sl_stream_ctx_t *ctx, const sl_sql_query_t *q, uint8_t *state,
+                           const uint8_t *p, const uint8_t *end) {
     /* Updates a copy: a record that fails (an overflow, a full distinct set) changes nothing. */
     uint8_t *work = sl_stream_scratch(ctx, q->state_bytes ? q->state_bytes : 8);
     memcpy(work, state, q->state_bytes);
@@ -435,8 +435,15 @@ static sl_err_t step_fn(sl_stream_ctx_t *ctx, void *state, const sl_stream_rec_t
     return SL_OK;
 }
 
-static void merge_fn(void *into, const void *from, void *user) {
+static sl_err_t step_fn(sl_stream_ctx_t *ctx, void *state, const sl_stream_rec_t *rec, void *user) {
     const sl_sql_query_t *q = user;
+    return accumulate(ctx, q, state, rec->value.p, rec->value.p + rec->value.len);
+}
+
+/* Merges the aggregates' state `from` into `into`; false when an integer SUM overflowed (it
+ * wraps). */
+static bool merge_aggs(const sl_sql_query_t *q, uint8_t *into, const uint8_t *from) {
+    bool ok = true;
     for (size_t i = 0; i < q->n_aggs; i++) {
         const sl_sql_agg_t *ag = &q->aggs[i];
         uint8_t *a8 = (uint8_t *)into + ag->off;
@@ -460,8 +467,8 @@ static void merge_fn(void *into, const void *from, void *user) {
             case SQ_AGG_SUM:
                 if (dbl) {
                     a.v.d += b.v.d;
-                } else { /* a merge cannot fail: wraps where a step would have failed */
-                    a.v.i = (int64_t)((uint64_t)a.v.i + (uint64_t)b.v.i);
+                } else if (__builtin_add_overflow(a.v.i, b.v.i, &a.v.i)) {
+                    ok = false;
                 }
                 break;
             case SQ_AGG_AVG:
@@ -484,10 +491,37 @@ static void merge_fn(void *into, const void *from, void *user) {
         }
         memcpy(a8, &a, sizeof a);
     }
+    return ok;
 }
 
-static sl_err_t result_fn(sl_stream_ctx_t *ctx, const void *state, void *user) {
-    const sl_sql_query_t *q = user;
+static void merge_fn(void *into, const void *from, void *user) {
+    (void)merge_aggs(user, into, from); /* a session merge cannot fail: an overflowed SUM wraps */
+}
+
+/* The group key as the record key's text (a query grouped by its stream's key column). */
+static bool key_of_text(sl_bytes_t k, sl_sql_type_t t, sl_sql_val_t *v) {
+    *v = (sl_sql_val_t){0};
+    if (t.base == SQ_VARCHAR) {
+        v->s = k.p ? (const char *)k.p : "";
+        v->n = k.len;
+        return true;
+    }
+    char b[32];
+    if (!k.p || k.len == 0 || k.len >= sizeof b) {
+        return false;
+    }
+    memcpy(b, k.p, k.len);
+    b[k.len] = 0;
+    char *e;
+    v->i = strtoll(b, &e, 10);
+    return !*e;
+}
+
+/* HAVING and SELECT over a group's aggregates (`state`, at the checker's offsets) in window
+ * [ws, we); the group key from the context's key: binary (after the GROUP BY re-key), or the
+ * record key's text (text_key: grouped straight off the source). */
+static sl_err_t result_row(sl_stream_ctx_t *ctx, const sl_sql_query_t *q, const uint8_t *state,
+                           int64_t ws, int64_t we, bool text_key) {
     tls_t *t = tls_get(q->n_post + 1);
     t->plan = NULL; /* the row is overwritten: not a cached input row any more */
     sl_sql_scratch_reset(&t->mem);
@@ -495,13 +529,14 @@ static sl_err_t result_fn(sl_stream_ctx_t *ctx, const void *state, void *user) {
     sl_bytes_t k = sl_stream_ctx_key(ctx);
     const uint8_t *p = k.p + (k.len ? 1 : 0), *end = k.p + k.len;
     for (size_t i = 0; i < q->n_keys; i++) {
-        if (!k.p || !sl_sql_dec_val(&p, end, q->key_types[i], &post[i])) {
+        if (text_key ? !key_of_text(k, q->key_types[i], &post[i])
+                     : (!k.p || !sl_sql_dec_val(&p, end, q->key_types[i], &post[i]))) {
             return sl_stream_fail(ctx, "sql: malformed group key");
         }
     }
     for (size_t i = 0; i < q->n_aggs; i++) {
         const sl_sql_agg_t *ag = &q->aggs[i];
-        const uint8_t *st = (const uint8_t *)state + ag->off;
+        const uint8_t *st = state + ag->off;
         acc_t a;
         memcpy(&a, st, sizeof a);
         sl_sql_val_t *v = &post[q->n_keys + i];
@@ -522,8 +557,6 @@ static sl_err_t result_fn(sl_stream_ctx_t *ctx, const void *state, void *user) {
             v->d = a.v.d;
         }
     }
-    int64_t ws, we;
-    sl_stream_window_bounds(ctx, &ws, &we);
     post[q->ws_slot] = (sl_sql_val_t){.i = ws};
     post[q->we_slot] = (sl_sql_val_t){.i = we};
     if (q->having) {
@@ -559,6 +592,190 @@ static sl_err_t result_fn(sl_stream_ctx_t *ctx, const void *state, void *user) {
                           (sl_bytes_t){(const uint8_t *)t->out.p, t->out.len});
 }
 
+static sl_err_t result_fn(sl_stream_ctx_t *ctx, const void *state, void *user) {
+    int64_t ws, we;
+    sl_stream_window_bounds(ctx, &ws, &we);
+    return result_row(ctx, user, state, ws, we, false);
+}
+
+/* ---- grouping without re-partitioning every row ----
+ * GROUP_BY_SOURCE_KEY: the query groups by its stream's `key` column alone, so the rows of a
+ *   group are in one input partition already: the aggregate reads the source (grouped by the
+ *   record key, which each row's key column must equal: a row whose does not is an error).
+ * GROUP_PARTIAL: no GROUP BY key, only a window, and aggregates that merge (COUNT, SUM, MIN, MAX,
+ *   AVG): each task aggregates per record key and window first, then only those partial results
+ *   cross the repartition topic, to one task that merges them (as examples/nexmark.c's q7).
+ *   Planned when the stream declares its key (records per key and window are then likely many);
+ *   an integer SUM that overflows only in the merge fails the partial result there.
+ * Both need a time window (tumbling or hopping) that emits once, at its end: the aggregate also
+ * sees the rows its WHERE drops (it reads the source), and a window where none passed emits
+ * nothing, which an EMIT CHANGES result per record cannot honour. State: a header (rows passed;
+ * the window of a partial result), then the aggregates' state. */
+enum { GROUP_REKEY = 0, GROUP_BY_SOURCE_KEY, GROUP_PARTIAL };
+#define HDR 24 /* int64 rows, window start, window end */
+
+static int group_mode(const sl_sql_query_t *q) {
+    const sl_sql_stream_t *src = q->src;
+    if (!q->grouped || q->join || src->table || !src->key || q->emit == SQ_EMIT_CHANGES ||
+        (q->wkind != SQ_W_TUMBLE && q->wkind != SQ_W_HOP)) {
+        return GROUP_REKEY;
+    }
+    if (q->n_keys == 1 && q->keys[0]->kind == SQ_E_SLOT) {
+        const sl_sql_path_t *p = &(q->plan ? q->plan->paths : q->paths)[q->keys[0]->slot];
+        sl_sql_base_t t = p->type.base;
+        if (p->n == 1 && !p->cardinality && p->steps[0] && !strcmp(p->steps[0], src->key) &&
+            (t == SQ_INT || t == SQ_BIGINT || t == SQ_VARCHAR)) {
+            return GROUP_BY_SOURCE_KEY;
+        }
+    }
+    if (q->n_keys) {
+        return GROUP_REKEY;
+    }
+    for (size_t i = 0; i < q->n_aggs; i++) {
+        if (q->aggs[i].kind == SQ_AGG_COUNT_DISTINCT) {
+            return GROUP_REKEY;
+        }
+    }
+    return GROUP_PARTIAL;
+}
+
+/* A source row's step input, computed once per record (a hopping window steps it once per
+ * window): its WHERE, and when kept, the aggregate arguments into t->prep; for a query grouped
+ * by the record key, the key column's text must be the record key. */
+static sl_err_t prep_row(sl_stream_ctx_t *ctx, const sl_sql_query_t *q, tls_t *t,
+                         const sl_stream_rec_t *rec) {
+    sl_err_t err = SL_OK;
+    int keep = where(ctx, q, t, &err);
+    if (keep < 0) {
+        return err;
+    }
+    sl_sql_eval_t ev = {.row = t->row, .mem = &t->mem};
+    t->prep.len = 0;
+    for (size_t i = 0; keep && i < q->n_keys; i++) { /* GROUP_BY_SOURCE_KEY: one key column */
+        sl_sql_val_t v;
+        if (!sl_sql_eval(&ev, q->keys[i], &v)) {
+            return eval_fail(ctx, &ev);
+        }
+        t->key.len = 0;
+        if (!v.null) {
+            sl_sql_out_text(&t->key, q->key_types[i], &v);
+        }
+        sl_bytes_t k = rec->key;
+        if (v.null || k.len != t->key.len || (k.len && memcmp(k.p, t->key.p, k.len))) {
+            return sl_stream_fail(ctx,
+                                  "sql: the record key is not the text of the stream's key "
+                                  "column '%s' (the query groups by it without a repartition)",
+                                  q->src->key);
+        }
+    }
+    for (size_t i = 0; keep && i < q->n_aggs; i++) {
+        sl_sql_val_t v = {0};
+        if (q->aggs[i].arg && !sl_sql_eval(&ev, q->aggs[i].arg, &v)) {
+            return eval_fail(ctx, &ev);
+        }
+        sl_sql_enc_val(&t->prep, q->aggs[i].arg ? q->aggs[i].arg->type : (sl_sql_type_t){0}, &v);
+    }
+    t->prep_q = q;
+    t->prep_keep = keep;
+    return SL_OK;
+}
+
+/* The step of an aggregate that reads the source: the row (decoded by the source's event-time
+ * callback) through WHERE into the group's aggregates. */
+static sl_err_t source_step(sl_stream_ctx_t *ctx, void *state, const sl_stream_rec_t *rec,
+                            void *user) {
+    const sl_sql_query_t *q = user;
+    tls_t *t = row_of(q->plan, rec);
+    if (t->prep_q != q) {
+        sl_err_t err = prep_row(ctx, q, t, rec);
+        if (err != SL_OK) {
+            return err;
+        }
+    }
+    if (!t->prep_keep) {
+        return SL_OK;
+    }
+    const uint8_t *p = (const uint8_t *)t->prep.p;
+    sl_err_t err = accumulate(ctx, q, (uint8_t *)state + HDR, p, p + t->prep.len);
+    if (err == SL_OK) {
+        int64_t rows;
+        memcpy(&rows, state, 8);
+        rows++;
+        memcpy(state, &rows, 8);
+    }
+    return err;
+}
+
+static void hdr_merge(void *into, const void *from, void *user) {
+    int64_t a, b;
+    memcpy(&a, into, 8);
+    memcpy(&b, from, 8);
+    a += b;
+    memcpy(into, &a, 8);
+    merge_fn((uint8_t *)into + HDR, (const uint8_t *)from + HDR, user);
+}
+
+static sl_err_t source_result(sl_stream_ctx_t *ctx, const void *state, void *user) {
+    const sl_sql_query_t *q = user;
+    int64_t rows, ws, we;
+    memcpy(&rows, state, 8);
+    if (!rows) {
+        return SL_OK; /* no row of this key and window passed WHERE */
+    }
+    sl_stream_window_bounds(ctx, &ws, &we);
+    return result_row(ctx, q, (const uint8_t *)state + HDR, ws, we, true);
+}
+
+/* A partial result: [rows, window start, window end] then the aggregates' state, keyed "k" (no
+ * GROUP BY key: every partial result of a window meets in one task). */
+static sl_err_t partial_result(sl_stream_ctx_t *ctx, const void *state, void *user) {
+    const sl_sql_query_t *q = user;
+    int64_t h[3];
+    memcpy(&h[0], state, 8);
+    if (!h[0]) {
+        return SL_OK;
+    }
+    sl_stream_window_bounds(ctx, &h[1], &h[2]);
+    size_t n = HDR + q->state_bytes;
+    uint8_t *v = sl_stream_scratch(ctx, n);
+    memcpy(v, h, HDR);
+    memcpy(v + HDR, (const uint8_t *)state + HDR, q->state_bytes);
+    return sl_stream_emit(ctx, (sl_bytes_t){(const uint8_t *)"k", 1}, (sl_bytes_t){v, n});
+}
+
+/* The merging step: one partial result into the window's total. */
+static sl_err_t final_step(sl_stream_ctx_t *ctx, void *state, const sl_stream_rec_t *rec,
+                           void *user) {
+    const sl_sql_query_t *q = user;
+    size_t n = HDR + q->state_bytes;
+    if (rec->value.len != n) {
+        return sl_stream_fail(ctx, "sql: malformed partial aggregate");
+    }
+    uint8_t *work = sl_stream_scratch(ctx, n);
+    memcpy(work, state, n);
+    int64_t a[3], b[3];
+    memcpy(a, work, HDR);
+    memcpy(b, rec->value.p, HDR);
+    a[0] += b[0];
+    a[1] = b[1];
+    a[2] = b[2];
+    memcpy(work, a, HDR);
+    if (!merge_aggs(q, work + HDR, rec->value.p + HDR)) {
+        return sl_stream_fail(ctx, "sql: SUM overflow");
+    }
+    memcpy(state, work, n);
+    return SL_OK;
+}
+
+static sl_err_t final_result(sl_stream_ctx_t *ctx, const void *state, void *user) {
+    int64_t h[3];
+    memcpy(h, state, HDR);
+    if (!h[0]) {
+        return SL_OK;
+    }
+    return result_row(ctx, user, (const uint8_t *)state + HDR, h[1], h[2], false);
+}
+
 /* ---- sources shared by the queries of one builder ---- */
 static sl_sql_plan_t *plans; /* building is single-threaded */
 
@@ -569,6 +786,10 @@ static void plan_free(void *p) {
             *q = pl->next;
             break;
         }
+    }
+    if (pl->dec) {
+        sl_sql_decoder_fini(pl->dec);
+        free(pl->dec);
     }
     free(pl->paths);
     free(pl);
@@ -755,6 +976,78 @@ static sl_stream_node_t *join_of(sl_stream_builder_t *b, sl_sql_query_t *q, cons
     return n;
 }
 
+/* (Re)makes the decoders of b's sources: a query compiled into b may have added slots (and
+ * moved their paths). */
+static void plans_ready(sl_stream_builder_t *b) {
+    for (sl_sql_plan_t *pl = plans; pl; pl = pl->next) {
+        if (pl->b != b) {
+            continue;
+        }
+        if (!pl->dec) {
+            pl->dec = sl_xcalloc(1, sizeof *pl->dec);
+        } else {
+            sl_sql_decoder_fini(pl->dec);
+        }
+        sl_sql_decoder_init(pl->dec, pl->paths, pl->n_paths);
+    }
+}
+
+/* The window of a grouped query (tumbling or hopping when grouped off the source). */
+static sl_stream_window_t window_of(const sl_sql_query_t *q) {
+    sl_stream_window_t w = {.emit_changes = q->emit == SQ_EMIT_CHANGES};
+    switch (q->wkind) {
+    case SQ_W_TUMBLE:
+        w.kind = SL_STREAM_TUMBLING;
+        w.size_ms = w.advance_ms = q->size_ms;
+        break;
+    case SQ_W_HOP:
+        w.kind = SL_STREAM_HOPPING;
+        w.size_ms = q->size_ms;
+        w.advance_ms = q->slide_ms;
+        break;
+    case SQ_W_SESSION:
+        w.kind = SL_STREAM_SESSION;
+        w.gap_ms = q->gap_ms;
+        break;
+    case SQ_W_NONE:
+        break;
+    }
+    return w;
+}
+
+/* A grouped query aggregating straight off its source (group_mode): one aggregate keyed by the
+ * record key, then for GROUP_PARTIAL the partial results re-keyed to one task and merged there,
+ * in a tumbling window that holds exactly one of the query's windows (a partial result carries
+ * end - 1 and its own bounds; hopping windows end one slide apart). */
+static sl_stream_node_t *grouped_off_source(sl_stream_builder_t *b, sl_sql_query_t *q,
+                                            const char *base, int mode) {
+    sl_stream_window_t w = window_of(q);
+    sl_stream_agg_t agg = {.state_bytes = HDR + q->state_bytes,
+                           .step = source_step,
+                           .merge = hdr_merge,
+                           .result = mode == GROUP_PARTIAL ? partial_result : source_result,
+                           .user = q};
+    sl_stream_node_t *n = sl_stream_aggregate(
+        source_of(b, q), node_name(b, base, mode == GROUP_PARTIAL ? "partial" : "aggregate"), &w,
+        &agg);
+    if (q->src->late_topic) {
+        sl_stream_late_topic(n, q->src->late_topic);
+    }
+    if (mode == GROUP_PARTIAL) {
+        n = sl_stream_rekey(n, node_name(b, base, "group-by"), same_key, q);
+        sl_stream_window_t fw = {.kind = SL_STREAM_TUMBLING,
+                                 .size_ms = q->wkind == SQ_W_HOP ? q->slide_ms : q->size_ms};
+        fw.advance_ms = fw.size_ms;
+        sl_stream_agg_t fin = {.state_bytes = HDR + q->state_bytes,
+                               .step = final_step,
+                               .merge = NULL,
+                               .result = final_result,
+                               .user = q};
+        n = sl_stream_aggregate(n, node_name(b, base, "aggregate"), &fw, &fin);
+    }
+    return n;
+}
+
 typedef struct row_sink {
     sl_sql_row_fn *fn;
     void *user;
@@ -791,53 +1084,57 @@ sl_err_t sl_sql_compile(sl_sql_stmt_t *s, sl_stream_builder_t *b, sl_sql_row_fn 
         snprintf(err, errlen, "a statement compiles into one pipeline only");
         return SL_ERR_INVAL;
     }
+    if (!q->out_keys) { /* the output's JSON keys, escaped once */
+        q->out_keys = sl_sql_alloc(&s->pool, (q->n_out + 1) * sizeof *q->out_keys);
+        for (size_t i = 0; i < q->n_out; i++) {
+            sl_sql_out_t o = {0};
+            sl_sql_val_t name = {.s = q->out_names[i], .n = strlen(q->out_names[i])};
+            sl_sql_out_raw(&o, ",", 1);
+            sl_sql_out_json(&o, (sl_sql_type_t){.base = SQ_VARCHAR}, &name);
+            sl_sql_out_raw(&o, ":", 1);
+            q->out_keys[i].p = sl_sql_strndup(&s->pool, o.p, o.len);
+            q->out_keys[i].len = o.len;
+            sl_sql_out_free(&o);
+        }
+    }
     /* Node names (and so internal topics) come from the target stream, or "select". */
     const char *base = s->name ? s->name : "select";
     if (!time_rules_ok(b, q, err, errlen)) {
         return SL_ERR_INVAL;
     }
     sl_stream_node_t *n;
-    if (q->join) {
+    int mode = GROUP_REKEY;
+    if (q->grouped && !q->join) {
+        (void)source_of(b, q); /* the slots are the source's from here on */
+        mode = group_mode(q);
+    }
+    if (mode != GROUP_REKEY) {
+        n = grouped_off_source(b, q, base, mode);
+    } else if (q->join) {
         n = join_of(b, q, base);
     } else if (!q->grouped) {
         n = sl_stream_map(source_of(b, q), node_name(b, base, "select"), select_fn, q);
     } else {
         n = sl_stream_map(source_of(b, q), node_name(b, base, "prepare"), prepare_fn, q);
     }
-    if (q->grouped) {
+    if (q->grouped && mode == GROUP_REKEY) {
         n = sl_stream_rekey(n, node_name(b, base, "group-by"), same_key, q);
         /* Over a join, the windows wait for the join's GRACE too: a joined row may come that
          * much behind the join's watermark. */
-        sl_stream_window_t w = {.emit_changes = q->emit == SQ_EMIT_CHANGES,
-                                .grace_ms = q->join && !q->rsrc->table ? q->grace_ms : 0};
+        sl_stream_window_t w = window_of(q);
+        w.grace_ms = q->join && !q->rsrc->table ? q->grace_ms : 0;
         sl_stream_agg_t agg = {.state_bytes = q->state_bytes ? q->state_bytes : 8,
                                .step = step_fn,
                                .merge = merge_fn,
                                .result = result_fn,
                                .user = q};
-        switch (q->wkind) {
-        case SQ_W_TUMBLE:
-            w.kind = SL_STREAM_TUMBLING;
-            w.size_ms = w.advance_ms = q->size_ms;
-            break;
-        case SQ_W_HOP:
-            w.kind = SL_STREAM_HOPPING;
-            w.size_ms = q->size_ms;
-            w.advance_ms = q->slide_ms;
-            break;
-        case SQ_W_SESSION:
-            w.kind = SL_STREAM_SESSION;
-            w.gap_ms = q->gap_ms;
-            break;
-        case SQ_W_NONE:
-            break;
-        }
         n = sl_stream_aggregate(n, node_name(b, base, "aggregate"),
                                 q->wkind == SQ_W_NONE ? NULL : &w, &agg);
         if (src->late_topic && q->wkind != SQ_W_NONE) {
             sl_stream_late_topic(n, src->late_topic);
         }
     }
+    plans_ready(b); /* before any error return: no decoder may be left over stale paths */
     if (q->sink_topic) {
         sl_stream_to(n, q->sink_topic);
     } else {
@@ -932,11 +1229,24 @@ void sl_sql_explain(const sl_sql_stmt_t *s, FILE *f) {
                 q->n_out);
     } else {
         static const char *wk[] = {"running (no window)", "tumbling", "hopping", "session"};
-        fprintf(f, "  %s %s-prepare (%s%zu key%s, %zu aggregate argument%s)\n",
-                q->join ? "(join)" : "map  ", base, q->where ? "WHERE, " : "", q->n_keys,
-                q->n_keys == 1 ? "" : "s", q->n_aggs, q->n_aggs == 1 ? "" : "s");
-        fprintf(f, "  rekey %s-group-by (repartition topic)\n", base);
-        fprintf(f, "  aggregate %s-aggregate (%s", base, wk[q->wkind]);
+        int mode = group_mode(q);
+        if (mode == GROUP_REKEY) {
+            fprintf(f, "  %s %s-prepare (%s%zu key%s, %zu aggregate argument%s)\n",
+                    q->join ? "(join)" : "map  ", base, q->where ? "WHERE, " : "", q->n_keys,
+                    q->n_keys == 1 ? "" : "s", q->n_aggs, q->n_aggs == 1 ? "" : "s");
+            fprintf(f, "  rekey %s-group-by (repartition topic)\n", base);
+        } else if (mode == GROUP_BY_SOURCE_KEY) {
+            fprintf(f, "  (keyed by %s already: no repartition; WHERE in the aggregate's step)\n",
+                    q->src->key);
+        } else {
+            fprintf(f,
+                    "  aggregate %s-partial (pre-aggregation per record key and window: %s%zu "
+                    "aggregate argument%s)\n",
+                    base, q->where ? "WHERE, " : "", q->n_aggs, q->n_aggs == 1 ? "" : "s");
+            fprintf(f, "  rekey %s-group-by (repartition topic: partial results only)\n", base);
+        }
+        fprintf(f, "  aggregate %s-aggregate (%s%s", base, mode == GROUP_PARTIAL ? "merging, " : "",
+                wk[q->wkind]);
         if (q->wkind == SQ_W_TUMBLE || q->wkind == SQ_W_HOP) {
             fprintf(f, " size %lld ms", (long long)q->size_ms);
         }

@@ -6,11 +6,13 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "common/util.h"
 #include "sql/sql_int.h"
@@ -668,7 +670,9 @@ static void reserve(sl_sql_out_t *o, size_t n) {
 
 void sl_sql_out_raw(sl_sql_out_t *o, const char *s, size_t n) {
     reserve(o, n);
-    memcpy(o->p + o->len, s, n);
+    if (n) {
+        memcpy(o->p + o->len, s, n);
+    }
     o->len += n;
     o->p[o->len] = 0;
 }
@@ -678,14 +682,49 @@ void sl_sql_out_free(sl_sql_out_t *o) {
     *o = (sl_sql_out_t){0};
 }
 
+/* x / 10^scale in decimal, `scale` digits after the point (none for 0): the text printf's
+ * "%lld" gives for scale 0, without printf. */
 static void out_decimal(sl_sql_out_t *o, int scale, int64_t x) {
-    char b[48];
+    char b[48], *p = b + sizeof b;
     uint64_t u = x < 0 ? (uint64_t)0 - (uint64_t)x : (uint64_t)x;
-    uint64_t whole = u / (uint64_t)p10[scale], frac = u % (uint64_t)p10[scale];
-    int n = scale ? snprintf(b, sizeof b, "%s%" PRIu64 ".%0*" PRIu64, x < 0 ? "-" : "", whole,
-                             scale, frac)
-                  : snprintf(b, sizeof b, "%s%" PRIu64, x < 0 ? "-" : "", whole);
-    sl_sql_out_raw(o, b, (size_t)n);
+    for (int i = 0; i < scale; i++, u /= 10) {
+        *--p = (char)('0' + u % 10);
+    }
+    if (scale) {
+        *--p = '.';
+    }
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (x < 0) {
+        *--p = '-';
+    }
+    sl_sql_out_raw(o, p, (size_t)(b + sizeof b - p));
+}
+
+/* d as printf's "%.15g" prints it, when that is the fixed-point form of a decimal with at most
+ * 15 significant digits that reads back as d (most doubles that come from decimal data): the
+ * fewest decimals k for which round(d * 10^k) / 10^k == d. Such a decimal is d rounded to 15
+ * significant digits (a double is closer to it than half that grid's spacing), so the text is
+ * printf's. 1: written; 0: there is no such decimal, so "%.15g" would not read back either;
+ * -1: outside that range (printf's exponent form, zero, inf, nan). */
+static int out_short_double(sl_sql_out_t *o, double d) {
+    double a = fabs(d);
+    if (!(a >= 1e-4 && a < 1e15)) {
+        return -1;
+    }
+    for (int k = 0; k <= 18; k++) {
+        double scale = (double)p10[k], m = nearbyint(a * scale);
+        if (m >= 1e15) {
+            return 0;
+        }
+        if (m / scale == a) {
+            out_decimal(o, k, d < 0 ? -(int64_t)m : (int64_t)m);
+            return 1;
+        }
+    }
+    return 0; /* 18 decimals hold every 15-digit decimal from 1e-4 up */
 }
 
 void sl_sql_out_text(sl_sql_out_t *o, sl_sql_type_t t, const sl_sql_val_t *v) {
@@ -703,9 +742,17 @@ void sl_sql_out_text(sl_sql_out_t *o, sl_sql_type_t t, const sl_sql_val_t *v) {
         n = snprintf(b, sizeof b, "%s", v->i ? "true" : "false");
         break;
     case SQ_DOUBLE: /* the shortest form that reads back as the same double */
-        n = snprintf(b, sizeof b, "%.15g", v->d);
-        if (strtod(b, NULL) != v->d) {
+        switch (out_short_double(o, v->d)) {
+        case 1:
+            return;
+        case 0:
             n = snprintf(b, sizeof b, "%.17g", v->d);
+            break;
+        default:
+            n = snprintf(b, sizeof b, "%.15g", v->d);
+            if (strtod(b, NULL) != v->d) {
+                n = snprintf(b, sizeof b, "%.17g", v->d);
+            }
         }
         break;
     case SQ_DECIMAL:
@@ -715,9 +762,36 @@ void sl_sql_out_text(sl_sql_out_t *o, sl_sql_type_t t, const sl_sql_val_t *v) {
         n = (int)sl_sql_format_ts(v->i, b, sizeof b);
         break;
     default:
-        n = snprintf(b, sizeof b, "%" PRId64, v->i);
+        out_decimal(o, 0, v->i);
+        return;
     }
     sl_sql_out_raw(o, b, (size_t)n);
+}
+
+/* How many bytes at s (n of them) a JSON string holds as they are: up to the first quote,
+ * backslash or control character. 16 at a time where SSE2 is. */
+static size_t json_plain(const char *s, size_t n) {
+    size_t i = 0;
+#ifdef __SSE2__
+    for (; n - i >= 16; i += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        __m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(x, _mm_set1_epi8(0x1F)), _mm_set1_epi8(0x1F));
+        __m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                                                _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+                                   ctl);
+        unsigned m = (unsigned)_mm_movemask_epi8(bad);
+        if (m) {
+            return i + (size_t)__builtin_ctz(m);
+        }
+    }
+#endif
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\' || c < 0x20) {
+            break;
+        }
+    }
+    return i;
 }
 
 void sl_sql_out_json(sl_sql_out_t *o, sl_sql_type_t t, const sl_sql_val_t *v) {
@@ -725,24 +799,26 @@ void sl_sql_out_json(sl_sql_out_t *o, sl_sql_type_t t, const sl_sql_val_t *v) {
     if (v->null) {
         sl_sql_out_raw(o, "null", 4);
     } else if (t.base == SQ_VARCHAR) {
-        sl_sql_out_raw(o, "\"", 1);
-        for (size_t i = 0; i < v->n; i++) {
+        reserve(o, v->n + 2);
+        o->p[o->len++] = '"';
+        size_t run = 0; /* characters that need no escape, copied together */
+        for (size_t i = 0; (i += json_plain(v->s + i, v->n - i)) < v->n; i++) {
             unsigned char c = (unsigned char)v->s[i];
+            sl_sql_out_raw(o, v->s + run, i - run);
+            run = i + 1;
             if (c == '"' || c == '\\') {
                 b[0] = '\\';
                 b[1] = (char)c;
                 sl_sql_out_raw(o, b, 2);
-            } else if (c < 0x20) {
+            } else {
                 int n = snprintf(b, sizeof b, "\\u%04x", c);
                 sl_sql_out_raw(o, b, (size_t)n);
-            } else {
-                sl_sql_out_raw(o, (const char *)&c, 1);
             }
         }
+        sl_sql_out_raw(o, v->s + run, v->n - run);
         sl_sql_out_raw(o, "\"", 1);
     } else if (t.base == SQ_TIMESTAMP) { /* epoch milliseconds */
-        int n = snprintf(b, sizeof b, "%" PRId64, v->i);
-        sl_sql_out_raw(o, b, (size_t)n);
+        out_decimal(o, 0, v->i);
     } else {
         sl_sql_out_text(o, t, v);
     }
@@ -818,83 +894,190 @@ bool sl_sql_dec_val(const uint8_t **p, const uint8_t *end, sl_sql_type_t t, sl_s
     return true;
 }
 
-/* ---- JSON input ---- */
-static bool from_json(json_t *j, sl_sql_type_t t, sl_sql_val_t *v) {
+/* ---- JSON input (jscan.c finds the values; here they become typed slots) ---- */
+
+/* A number token's kind: 1 an integer (no fraction or exponent), 2 a real, 0 not a number. */
+static int num_kind(const sl_sql_jval_t *j) {
+    char c = j->p[0];
+    if (c != '-' && (c < '0' || c > '9')) {
+        return 0;
+    }
+    if (j->flags & SL_SQL_JV_KNOWN) {
+        return j->flags & SL_SQL_JV_REAL ? 2 : 1;
+    }
+    for (size_t i = 1; i < j->n; i++) {
+        if (j->p[i] == '.' || j->p[i] == 'e' || j->p[i] == 'E') {
+            return 2;
+        }
+    }
+    return 1;
+}
+
+/* An integer token the scan checked (within int64). */
+static int64_t int_of(const sl_sql_jval_t *j) {
+    bool neg = j->p[0] == '-';
+    uint64_t u = 0;
+    for (size_t i = neg; i < j->n; i++) {
+        u = u * 10 + (uint64_t)(j->p[i] - '0');
+    }
+    return neg ? (int64_t)(0 - u) : (int64_t)u;
+}
+
+static double real_of(const sl_sql_jval_t *j) {
+    char b[64];
+    if (j->n < sizeof b) {
+        memcpy(b, j->p, j->n);
+        b[j->n] = 0;
+        return strtod(b, NULL);
+    }
+    char *h = sl_xmalloc(j->n + 1);
+    memcpy(h, j->p, j->n);
+    h[j->n] = 0;
+    double d = strtod(h, NULL);
+    free(h);
+    return d;
+}
+
+/* The value j (absent: p NULL) as type t; false when its JSON type does not fit t. */
+static bool from_json(const sl_sql_jval_t *j, sl_sql_type_t t, sl_sql_scratch_t *mem,
+                      sl_sql_val_t *v) {
     *v = (sl_sql_val_t){0};
-    if (!j || json_is_null(j)) {
+    if (!j->p || (j->p[0] == 'n')) { /* absent, or null */
         v->null = true;
         return true;
     }
+    char c = j->p[0];
+    int num = num_kind(j);
     switch (t.base) {
     case SQ_BOOL:
-        v->i = json_is_true(j);
-        return json_is_boolean(j);
+        v->i = c == 't';
+        return c == 't' || c == 'f';
     case SQ_INT:
     case SQ_BIGINT:
-        v->i = (int64_t)json_integer_value(j);
-        return json_is_integer(j) && int_fits(t, v->i);
+        if (num != 1) {
+            return false;
+        }
+        v->i = int_of(j);
+        return int_fits(t, v->i);
     case SQ_DOUBLE:
-        v->d = json_number_value(j);
-        return json_is_number(j);
+        v->d = num == 1 ? (double)int_of(j) : num == 2 ? real_of(j) : 0;
+        return num != 0;
     case SQ_DECIMAL:
-        if (json_is_integer(j)) {
-            return !__builtin_mul_overflow((int64_t)json_integer_value(j), p10[t.scale], &v->i);
+        if (num == 1) {
+            return !__builtin_mul_overflow(int_of(j), p10[t.scale], &v->i);
         }
-        if (json_is_string(j)) {
-            return parse_num(json_string_value(j), json_string_length(j), t, v);
+        if (c == '"') {
+            size_t n;
+            const char *s = sl_sql_json_string(*j, mem, &n);
+            return parse_num(s, n, t, v);
         }
-        return json_is_real(j) &&
-               to_scaled((sl_sql_type_t){.base = SQ_DOUBLE},
-                         &(sl_sql_val_t){.d = json_real_value(j)}, t.scale, &v->i);
+        return num == 2 && to_scaled((sl_sql_type_t){.base = SQ_DOUBLE},
+                                     &(sl_sql_val_t){.d = real_of(j)}, t.scale, &v->i);
     case SQ_VARCHAR:
-        if (json_is_string(j)) {
-            v->s = json_string_value(j);
-            v->n = json_string_length(j);
+        if (c != '"') {
+            return false;
+        }
+        v->s = sl_sql_json_string(*j, mem, &v->n);
+        return true;
+    case SQ_TIMESTAMP: /* epoch milliseconds, or 'YYYY-MM-DD HH:MM:SS[.fff]' */
+        if (num == 1) {
+            v->i = int_of(j);
             return true;
+        }
+        if (c == '"') {
+            size_t n;
+            const char *s = sl_sql_json_string(*j, mem, &n);
+            return sl_sql_parse_ts(s, n, &v->i);
         }
         return false;
-    case SQ_TIMESTAMP: /* epoch milliseconds, or 'YYYY-MM-DD HH:MM:SS[.fff]' */
-        if (json_is_integer(j)) {
-            v->i = (int64_t)json_integer_value(j);
-            return true;
-        }
-        return json_is_string(j) &&
-               sl_sql_parse_ts(json_string_value(j), json_string_length(j), &v->i);
     default:
         return false;
     }
+}
+
+void sl_sql_decoder_init(sl_sql_decoder_t *d, const sl_sql_path_t *paths, size_t n_paths) {
+    *d = (sl_sql_decoder_t){.paths = paths, .n_paths = n_paths};
+    d->keys = sl_xcalloc(n_paths + 1, sizeof *d->keys);
+    d->key_lens = sl_xcalloc(n_paths + 1, sizeof *d->key_lens);
+    d->key_of = sl_xcalloc(n_paths + 1, sizeof *d->key_of);
+    for (size_t i = 0; i < n_paths; i++) {
+        const char *k = paths[i].n > 0 ? paths[i].steps[0] : NULL;
+        d->key_of[i] = -1;
+        if (!k) {
+            continue; /* a path starts with a field name; anything else decodes as absent */
+        }
+        size_t j = 0;
+        while (j < d->n_keys && strcmp(d->keys[j], k)) {
+            j++;
+        }
+        if (j == d->n_keys) {
+            d->keys[j] = k;
+            d->key_lens[j] = strlen(k);
+            d->n_keys++;
+        }
+        d->key_of[i] = (int)j;
+    }
+}
+
+void sl_sql_decoder_fini(sl_sql_decoder_t *d) {
+    free(d->keys);
+    free(d->key_lens);
+    free(d->key_of);
+    *d = (sl_sql_decoder_t){0};
 }
 
 /* `sluice bench` records (the `make run` demo's topic) carry a 24-byte binary header starting
  * "SLB1" before their JSON (src/bench/payload.h; sql/ does not include bench/ headers). */
 #define BENCH_HDR_LEN 24
 
-bool sl_sql_decode(const sl_sql_path_t *paths, size_t n_paths, const char *doc, size_t len,
-                   json_t **root, sl_sql_val_t *row, const char **why) {
+bool sl_sql_decode_with(const sl_sql_decoder_t *d, const char *doc, size_t len,
+                        sl_sql_scratch_t *mem, sl_sql_val_t *row, const char **why) {
+    sl_sql_jval_t small[16], *top = small;
+    if (d->n_keys > 16) {
+        top = sl_xcalloc(d->n_keys, sizeof *top);
+    }
     if (doc && len > BENCH_HDR_LEN && memcmp(doc, "SLB1", 4) == 0) {
         doc += BENCH_HDR_LEN, len -= BENCH_HDR_LEN;
     }
-    *root = doc ? json_loadb(doc, len, 0, NULL) : NULL;
-    if (!*root || !json_is_object(*root)) {
+    bool ok = sl_sql_json_scan(doc, len, d->keys, d->key_lens, d->n_keys, top);
+    if (!ok) {
         *why = "the value is not a JSON object";
-        return false;
     }
-    for (size_t i = 0; i < n_paths; i++) {
-        const sl_sql_path_t *p = &paths[i];
-        json_t *j = *root;
-        for (int k = 0; j && k < p->n; k++) {
-            j = p->steps[k] ? json_object_get(j, p->steps[k])
-                            : json_array_get(j, (size_t)p->idx[k]);
+    for (size_t i = 0; ok && i < d->n_paths; i++) {
+        const sl_sql_path_t *p = &d->paths[i];
+        static const sl_sql_jval_t absent = {NULL, 0, 0};
+        const sl_sql_jval_t *j = d->key_of[i] >= 0 ? &top[d->key_of[i]] : &absent;
+        sl_sql_jval_t inner; /* a nested path's value */
+        for (int k = 1; j->p && k < p->n; k++) {
+            sl_sql_jval_t next = absent;
+            if (p->steps[k] ? !sl_sql_json_member(*j, p->steps[k], strlen(p->steps[k]), &next)
+                            : !sl_sql_json_element(*j, p->idx[k], &next)) {
+                next = absent;
+            }
+            inner = next;
+            j = &inner;
         }
         if (p->cardinality) {
-            row[i] = (sl_sql_val_t){.null = !j || !json_is_array(j),
-                                    .i = j ? (int64_t)json_array_size(j) : 0};
+            int64_t n = j->p ? sl_sql_json_count(*j) : -1;
+            row[i] = (sl_sql_val_t){.null = n < 0, .i = n < 0 ? 0 : n};
             continue;
         }
-        if (!from_json(j, p->type, &row[i])) {
+        if (!from_json(j, p->type, mem, &row[i])) {
             *why = "a field's JSON type does not match its declared column type";
-            return false;
+            ok = false;
         }
     }
-    return true;
+    if (top != small) {
+        free(top);
+    }
+    return ok;
+}
+
+bool sl_sql_decode(const sl_sql_path_t *paths, size_t n_paths, const char *doc, size_t len,
+                   sl_sql_scratch_t *mem, sl_sql_val_t *row, const char **why) {
+    sl_sql_decoder_t d;
+    sl_sql_decoder_init(&d, paths, n_paths);
+    bool ok = sl_sql_decode_with(&d, doc, len, mem, row, why);
+    sl_sql_decoder_fini(&d);
+    return ok;
 }

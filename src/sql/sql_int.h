@@ -14,6 +14,8 @@
 
 #include "sql/sql.h"
 
+typedef struct sl_sql_out sl_sql_out_t; /* an output buffer (eval.c) */
+
 /* ---- memory: a pool of blocks freed together ---- */
 typedef struct sl_sql_pool {
     void *head; /* chain of allocations */
@@ -286,6 +288,7 @@ typedef struct sl_sql_plan {
     int ts_slot;
     bool table;                 /* the node is an sl_stream_table */
     const sl_sql_stream_t *def; /* the stream whose time rules the node took */
+    struct sl_sql_decoder *dec; /* over paths, made again whenever a query adds slots */
     struct sl_sql_plan *next;
 } sl_sql_plan_t;
 
@@ -311,6 +314,7 @@ struct sl_sql_query {
     size_t n_paths;
     sl_sql_expr_t **out; /* output expressions (over input slots, or post slots when grouped) */
     const char **out_names;
+    sl_sql_out_t *out_keys; /* set when compiled: each output's JSON key text `,"name":` */
     size_t n_out;
     bool grouped;
     sl_sql_expr_t **keys; /* GROUP BY key expressions over input slots (window call excluded) */
@@ -330,6 +334,30 @@ struct sl_sql_query {
     int *side_map;               /* a join: input slot -> its side plan's slot */
 };
 
+/* jscan.c: JSON without a tree. A value is its text in the document (p NULL: absent). */
+typedef struct sl_sql_jval {
+    const char *p;
+    size_t n;
+    uint8_t flags; /* SL_SQL_JV_*: what the scan learnt of a top-level member's value */
+} sl_sql_jval_t;
+#define SL_SQL_JV_KNOWN 1 /* the flags below are known: ESC for a string, REAL for a number */
+#define SL_SQL_JV_ESC   2 /* a string with escapes */
+#define SL_SQL_JV_REAL  4 /* a number with a fraction or an exponent */
+/* Checks that doc is one valid JSON object (as strictly as Jansson's json_loadb) and sets
+ * vals[i] to the value of its top-level member keys[i] (key_lens[i] bytes; the last one when a
+ * key repeats; p NULL when absent). false when doc is not a valid JSON object. */
+bool sl_sql_json_scan(const char *doc, size_t len, const char *const *keys, const size_t *key_lens,
+                      size_t n_keys, sl_sql_jval_t *vals);
+/* Inside a value the scan checked: member `key` of an object (false: not an object, or no such
+ * member), element idx of an array (false: not an array, or too short), the length of an array
+ * (-1: not an array), a string token's characters (unescaped into mem when it has escapes, else
+ * a view of the document). */
+bool sl_sql_json_member(sl_sql_jval_t v, const char *key, size_t kn, sl_sql_jval_t *out);
+bool sl_sql_json_element(sl_sql_jval_t v, int64_t idx, sl_sql_jval_t *out);
+int64_t sl_sql_json_count(sl_sql_jval_t v);
+const char *sl_sql_json_string(sl_sql_jval_t v, sl_sql_scratch_t *mem, size_t *n);
+size_t sl_sql_utf8_put(uint32_t cp, char *out); /* cp as UTF-8 into out (4 bytes); its length */
+
 /* eval.c */
 typedef struct sl_sql_eval {
     const sl_sql_val_t *row; /* the slots */
@@ -339,18 +367,32 @@ typedef struct sl_sql_eval {
 } sl_sql_eval_t;
 /* Evaluates e; false with ev->err set on a run-time error. */
 bool sl_sql_eval(sl_sql_eval_t *ev, const sl_sql_expr_t *e, sl_sql_val_t *out);
-/* Decodes the query's input slots from one JSON document into row (n_paths values); strings
- * view *root's memory, which the caller json_decref's after use. A document that starts with
- * the 24-byte `sluice bench` header ("SLB1") is read from byte 24. false: not a JSON object, or
- * a value of the wrong type (message in *why). */
-struct json_t;
+/* How to decode a list of slots: their distinct top-level keys, found in one scan. Built once
+ * per list of paths (sl_sql_decoder_init; the paths must outlive it). */
+typedef struct sl_sql_decoder {
+    const sl_sql_path_t *paths;
+    size_t n_paths;
+    const char **keys; /* distinct first steps */
+    size_t *key_lens;
+    size_t n_keys;
+    int *key_of; /* path -> its key (-1: a path with no steps) */
+} sl_sql_decoder_t;
+void sl_sql_decoder_init(sl_sql_decoder_t *d, const sl_sql_path_t *paths, size_t n_paths);
+void sl_sql_decoder_fini(sl_sql_decoder_t *d);
+/* Decodes the input slots from one JSON document into row (n_paths values); strings view the
+ * document, or mem when they had escapes. A document that starts with the 24-byte `sluice
+ * bench` header ("SLB1") is read from byte 24. false: not a valid JSON object, or a value of the
+ * wrong type (message in *why). */
+bool sl_sql_decode_with(const sl_sql_decoder_t *d, const char *doc, size_t len,
+                        sl_sql_scratch_t *mem, sl_sql_val_t *row, const char **why);
+/* The same with a decoder made for the call (tests, tools). */
 bool sl_sql_decode(const sl_sql_path_t *paths, size_t n_paths, const char *doc, size_t len,
-                   struct json_t **root, sl_sql_val_t *row, const char **why);
+                   sl_sql_scratch_t *mem, sl_sql_val_t *row, const char **why);
 /* Appends v (of type t) as JSON text to mem's buffer via the append callback. */
-typedef struct sl_sql_out {
+struct sl_sql_out {
     char *p;
     size_t len, cap;
-} sl_sql_out_t;
+};
 void sl_sql_out_json(sl_sql_out_t *o, sl_sql_type_t t, const sl_sql_val_t *v);
 void sl_sql_out_text(sl_sql_out_t *o, sl_sql_type_t t, const sl_sql_val_t *v); /* unquoted */
 void sl_sql_out_raw(sl_sql_out_t *o, const char *s, size_t n);

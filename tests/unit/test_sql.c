@@ -203,9 +203,8 @@ static void eval1(const char *expr, char *out, size_t len) {
     }
     sl_sql_val_t row[32];
     sl_sql_scratch_t mem = {0};
-    json_t *root = NULL;
     const char *why = NULL;
-    if (!sl_sql_decode(s->q->paths, s->q->n_paths, doc, strlen(doc), &root, row, &why)) {
+    if (!sl_sql_decode(s->q->paths, s->q->n_paths, doc, strlen(doc), &mem, row, &why)) {
         snprintf(out, len, "decode: %s", why);
     } else {
         sl_sql_eval_t ev = {.row = row, .mem = &mem};
@@ -219,7 +218,6 @@ static void eval1(const char *expr, char *out, size_t len) {
             sl_sql_out_free(&o);
         }
     }
-    json_decref(root);
     sl_sql_scratch_fini(&mem);
     sl_sql_stmts_free(s);
     sl_sql_catalog_free(c);
@@ -326,15 +324,12 @@ TEST(sql_decode_refuses_mistyped_fields) {
     sl_sql_stmt_t *s = sl_sql_parse(c, "SELECT qty FROM ev", err, sizeof err);
     CHECK(s != NULL);
     sl_sql_val_t row[8];
-    json_t *root = NULL;
+    sl_sql_scratch_t mem = {0};
     const char *why = NULL;
     const char *d1 = "{\"qty\":\"three\",\"ts\":1}", *d2 = "[1,2]", *d3 = "{\"ts\":5}";
-    bool ok1 = sl_sql_decode(s->q->paths, s->q->n_paths, d1, strlen(d1), &root, row, &why);
-    json_decref(root);
-    bool ok2 = sl_sql_decode(s->q->paths, s->q->n_paths, d2, strlen(d2), &root, row, &why);
-    json_decref(root);
-    bool ok3 = sl_sql_decode(s->q->paths, s->q->n_paths, d3, strlen(d3), &root, row, &why);
-    json_decref(root);
+    bool ok1 = sl_sql_decode(s->q->paths, s->q->n_paths, d1, strlen(d1), &mem, row, &why);
+    bool ok2 = sl_sql_decode(s->q->paths, s->q->n_paths, d2, strlen(d2), &mem, row, &why);
+    bool ok3 = sl_sql_decode(s->q->paths, s->q->n_paths, d3, strlen(d3), &mem, row, &why);
     CHECK(s->q->n_paths == 2); /* qty and the timestamp: nothing else is decoded */
     sl_sql_stmts_free(s);
     sl_sql_catalog_free(c);
@@ -353,12 +348,10 @@ TEST(sql_decode_skips_the_bench_header) {
     sl_sql_stmt_t *s = sl_sql_parse(c, "SELECT qty FROM ev", err, sizeof err);
     CHECK(s != NULL);
     sl_sql_val_t row[8];
-    json_t *root = NULL;
+    sl_sql_scratch_t mem = {0};
     const char *why = NULL;
-    bool ok = sl_sql_decode(s->q->paths, s->q->n_paths, rec, n, &root, row, &why);
-    json_decref(root);
-    bool shifted = sl_sql_decode(s->q->paths, s->q->n_paths, rec + 1, n - 1, &root, row, &why);
-    json_decref(root);
+    bool ok = sl_sql_decode(s->q->paths, s->q->n_paths, rec, n, &mem, row, &why);
+    bool shifted = sl_sql_decode(s->q->paths, s->q->n_paths, rec + 1, n - 1, &mem, row, &why);
     sl_sql_stmts_free(s);
     sl_sql_catalog_free(c);
     CHECK(ok && !row[1].null && row[1].i == 7 && row[0].i == 9); /* slot 0 is ts */
