@@ -69,5 +69,7 @@ broker_stop
 # Every version of the three ACL APIs, on the wire, with the anonymous principal a super user.
 start "${AUTHZ[@]}" --set "super.users=User:admin;User:ANONYMOUS"
 $PY "$(dirname "$0")/acl_wire.py" "$BROKER" || fail "ACL APIs at every version"
+# Metadata by topic id (v10+) names only topics the principal may DESCRIBE.
+$PY "$(dirname "$0")/metadata_id_acl.py" "$BROKER" "$SP" || fail "Metadata by id under ACLs"
 broker_stop
 echo "PASS test_acl"
