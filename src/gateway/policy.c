@@ -374,6 +374,18 @@ static bool has_audience(jwt_t *jwt, const char *want) {
     return found;
 }
 
+/* A name a token or certificate may give a principal made on first use: 1-255 printable ASCII
+ * characters without '"' or '\\' (it ends up in /metrics labels and log lines). */
+static bool dyn_name_ok(const char *name) {
+    size_t n = strlen(name);
+    for (size_t i = 0; i < n; i++) {
+        if (name[i] < 0x20 || name[i] > 0x7e || name[i] == '"' || name[i] == '\\') {
+            return false;
+        }
+    }
+    return n > 0 && n < 256;
+}
+
 /* The principal called `name`: one of the file's; with authorization=acl, else one made on
  * first use (the brokers' ACLs decide what it may do; it gets the default rate limit). NULL when
  * there is none. */
@@ -383,7 +395,7 @@ static sl_gw_principal_t *by_name(sl_gw_policy_t *p, const char *name) {
             return &p->principals[i];
         }
     }
-    if (!p->acl) {
+    if (!p->acl || !dyn_name_ok(name)) {
         return NULL;
     }
     pthread_mutex_lock(&p->mu);
@@ -453,7 +465,10 @@ static sl_gw_principal_t *from_jwt(sl_gw_policy_t *p, const char *tok, int64_t n
         snprintf(why, SL_ERRLEN, "token has no %s claim", p->s.jwt_claim);
     } else if (!(pr = by_name(p, who))) {
         *status = 403;
-        snprintf(why, SL_ERRLEN, "principal %.100s has no permissions here", who);
+        snprintf(why, SL_ERRLEN,
+                 p->acl ? "principal %.100s: not a usable name, or too many principals"
+                        : "principal %.100s has no permissions here",
+                 who);
     }
     jwt_free(jwt);
     return pr;
@@ -502,7 +517,10 @@ sl_gw_principal_t *sl_gw_authenticate_cert(sl_gw_policy_t *p, const char *cn, in
     sl_gw_principal_t *pr = by_name(p, cn);
     if (!pr) {
         *status = 403;
-        snprintf(why, SL_ERRLEN, "client certificate CN=%.100s names no principal here", cn);
+        snprintf(why, SL_ERRLEN,
+                 p->acl ? "client certificate CN=%.100s: not a usable name, or too many principals"
+                        : "client certificate CN=%.100s names no principal here",
+                 cn);
     }
     return pr;
 }

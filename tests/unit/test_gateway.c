@@ -344,6 +344,10 @@ TEST(policy_acl_mode) {
     CHECK(sl_gw_authenticate_cert(p, "dave", &status, why) != NULL);
     CHECK_EQ_INT(p->n_dyn, 2);
     CHECK_EQ_INT(auth_status(p, token(SECRET, "mallory", 999, "sluice"), &name), 401);
+    /* A name that would break /metrics labels is refused, not made. */
+    CHECK_EQ_INT(auth_status(p, token(SECRET, "a\"b", 2000, "sluice"), &name), 403);
+    CHECK(!sl_gw_authenticate_cert(p, "x\ny", &status, why));
+    CHECK_EQ_INT(p->n_dyn, 2);
     sl_gw_policy_free(p);
     /* The file's own permissions are refused with the ACLs; an unknown mode is refused. */
     CHECK(!sl_gw_policy_load(write_conf("authorization=acl\nprincipal.x.topics=t\n"), err));
