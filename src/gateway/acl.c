@@ -9,6 +9,7 @@
 
 #include "common/clock.h"
 #include "common/err.h"
+#include "common/log.h"
 #include "common/util.h"
 
 void sl_gw_acls_init(sl_gw_acls_t *a) {
@@ -106,11 +107,7 @@ static bool fetch(sl_gw_acls_t *a, rd_kafka_t *rk, int64_t timeout_ms, char *why
     if (!ev) {
         snprintf(why, SL_ERRLEN, "the brokers did not answer DescribeAcls");
     } else if (rd_kafka_event_error(ev)) {
-        rd_kafka_resp_err_t err = rd_kafka_event_error(ev);
-        snprintf(why, SL_ERRLEN, "DescribeAcls: %s%s", rd_kafka_event_error_string(ev),
-                 err == RD_KAFKA_RESP_ERR_SECURITY_DISABLED
-                     ? " (the brokers have no authorizer: use authorization=policy)"
-                     : "");
+        snprintf(why, SL_ERRLEN, "DescribeAcls: %s", rd_kafka_event_error_string(ev));
     } else if (!res) {
         snprintf(why, SL_ERRLEN, "DescribeAcls: unexpected answer");
     } else {
@@ -140,6 +137,15 @@ static bool fetch(sl_gw_acls_t *a, rd_kafka_t *rk, int64_t timeout_ms, char *why
                 .host = sl_xstrdup(ho ? ho : "*"),
             };
             n++;
+        }
+        /* librdkafka (2.0 to 2.15 at least) drops DescribeAcls' error code: SECURITY_DISABLED
+         * (no authorizer) and CLUSTER_AUTHORIZATION_FAILED (the gateway may not describe ACLs)
+         * come back as an empty answer, which refuses everything. Say so once per change. */
+        if (n == 0 && (!a->have || a->n > 0)) {
+            sl_log(SL_LOG_WARN, "gateway",
+                   "msg=\"the brokers returned no topic or group ACLs: every request is refused; "
+                   "if that is not expected, check that the brokers have an authorizer and that "
+                   "the gateway's principal may DESCRIBE the cluster\"");
         }
         entries_free(a->e, a->n);
         a->e = e;

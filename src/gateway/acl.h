@@ -12,6 +12,9 @@
  * whatever its host (the safe side) and an ALLOW only with host "*".
  * Not seen through the Kafka protocol, so not followed: the brokers' super.users and
  * allow.everyone.if.no.acl.found (a principal needs ACLs of its own).
+ * librdkafka drops DescribeAcls' top-level error code, so brokers without an authorizer, or that
+ * refuse the gateway's DESCRIBE on the cluster, look like brokers without ACLs: everything is
+ * refused (the safe side) and a warning is logged.
  * Thread: any; the cache is under its own mutex (one refresh at a time, others wait for it). */
 #ifndef SL_GW_ACL_H
 #define SL_GW_ACL_H

@@ -5,7 +5,9 @@
 # JSON error; she consumes (WebSocket stream, consumer instance in a group) only once READ ACLs on
 # the topic and group exist, and ACLs added at run time take effect within acl.cache.ms; a DENY
 # wins over a wildcard ALLOW; a JWT principal the file does not list is decided by its ACLs; the
-# file's per-principal topics/operations are refused under authorization=acl.
+# file's per-principal topics/operations are refused under authorization=acl; answers are cached
+# (not one DescribeAcls per request); brokers without an authorizer (an empty answer) refuse
+# everything with a warning, dead brokers give 503.
 source "$(dirname "$0")/lib/broker.sh"
 source "$(dirname "$0")/lib/gateway.sh"
 L=PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0
@@ -97,8 +99,12 @@ until [[ $(code "$(post orders 'X-API-Key: k-alice')") == 403 ]]; do
   (( ($(date +%s%N) - t0) / 1000000 < 3000 * mult )) || fail "the removed ACL still in force after 3 s"
   sleep 0.1
 done
-curl -sS "http://$GW/metrics" | grep -q 'sluice_gateway_acl_fetches_total{result="ok"} [1-9]' \
-  || fail "no ACL fetches counted"
+# The answer is cached: 20 requests in well under acl.cache.ms ask the brokers at most twice.
+fetches() { curl -sS "http://$GW/metrics" | sed -n 's/^sluice_gateway_acl_fetches_total{result="ok"} //p'; }
+f0=$(fetches)
+for _ in $(seq 20); do post orders 'X-API-Key: k-alice' >/dev/null; done
+f1=$(fetches)
+(( f0 > 0 && f1 - f0 <= 2 )) || fail "ACL cache not used: $f0 then $f1 DescribeAcls for 20 requests"
 gateway_stop
 
 # The file's own permissions make no sense with the brokers' ACLs: refused, with the reason.
@@ -107,4 +113,23 @@ if "$SLUICE" gateway -b "$SP" --listen 127.0.0.1:0 --config "$T/bad.conf" >"$T/b
   fail "gateway started with principal topics under authorization=acl"; fi
 grep -q "authorization=acl" "$T/bad.log" || fail "no reason given: $(cat "$T/bad.log")"
 broker_stop
+
+# Brokers without an authorizer answer DescribeAcls with SECURITY_DISABLED, which librdkafka
+# hands over as an empty list: everything refused (never allowed on a guess), and a warning.
+broker_start # the same data: orders exists
+gateway_start --config "$T/gw.conf"
+CL=$(gw_cluster)
+out=$(post orders 'X-API-Key: k-alice'); want "$out" 403 "no authorizer on the brokers"
+grep -q "returned no topic or group ACLs" "$T/gateway.log" || fail "no warning about the empty answer"
+gateway_stop
+broker_stop
+
+# Brokers that do not answer: 503 50303 with the reason, never a decision on nothing.
+{ cat "$T/gw.conf"; echo produce.timeout.ms=1000; } >"$T/gw-dead.conf"
+gateway_start --config "$T/gw-dead.conf"
+out=$(post orders 'X-API-Key: k-alice')
+[[ $(code "$out") == 503 ]] || fail "dead brokers: expected 503, got: $out"
+head -n 1 <<<"$out" | $PY -c 'import json,sys; d=json.load(sys.stdin); assert d["error_code"] == 50303, d' \
+  || fail "503 body: $out"
+gateway_stop
 echo "ok: gateway permissions from the broker's ACLs"
