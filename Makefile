@@ -158,9 +158,11 @@ bench-compare: deps all
 bench-conn: deps all
 	bench/run-conn-bench $(BUILD)
 
-# Gateway produce through HTTP (wrk) beside librdkafka direct, and the HTTP layer's ceiling.
+# Gateway produce through HTTP (wrk) beside librdkafka direct, and the HTTP layer's ceiling;
+# then WebSocket fan-out (N streams of one topic).
 bench-gateway: deps all
 	bench/run-gateway-bench $(BUILD)
+	bench/run-ws-fanout $(BUILD)
 
 # Produce and fetch throughput over TLS versus plaintext (docs/benchmarks.md, "TLS").
 bench-tls: deps all

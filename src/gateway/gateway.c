@@ -210,6 +210,36 @@ static void clusters(sl_gw_t *gw, sl_gw_req_t *q, sl_gw_resp_t *r) {
     }
 }
 
+int sl_gw_may(sl_gw_t *gw, sl_gw_policy_t *p, const sl_gw_principal_t *pr, unsigned op,
+              const char *topic, const char *group, char *why) {
+    if (!p->acl) {
+        return topic ? sl_gw_authorize(pr, op, topic) : (pr->ops & op) != 0;
+    }
+    rd_kafka_AclOperation_t aop =
+        op == SL_GW_OP_PRODUCE ? RD_KAFKA_ACL_OPERATION_WRITE : RD_KAFKA_ACL_OPERATION_READ;
+    return sl_gw_acl_check(&gw->acls, gw->producer, p->s.acl_cache_ms, gw->start.produce_timeout_ms,
+                           pr->name, topic ? RD_KAFKA_RESOURCE_TOPIC : RD_KAFKA_RESOURCE_GROUP,
+                           topic ? topic : group, aop, why);
+}
+
+bool sl_gw_check(sl_gw_req_t *q, sl_gw_resp_t *r, unsigned op, const char *topic,
+                 const char *group) {
+    char why[SL_ERRLEN];
+    int rc = sl_gw_may(q->gw, q->policy, q->principal, op, topic, group, why);
+    if (rc < 0) {
+        sl_gw_error(r, 503, 50303, "permissions unknown: %s", why);
+    } else if (!rc) {
+        const char *verb = op == SL_GW_OP_PRODUCE ? "produce to" : "consume";
+        if (topic) {
+            sl_gw_error(r, 403, 40301, "%s may not %s %s", q->principal->name, verb, topic);
+        } else {
+            sl_gw_error(r, 403, 40301, "%s may not %s as group %s", q->principal->name, verb,
+                        group);
+        }
+    }
+    return rc > 0;
+}
+
 /* Takes a reference on the current policy. */
 static sl_gw_policy_t *policy_get(sl_gw_t *gw) {
     pthread_mutex_lock(&gw->pol_mu);
@@ -331,8 +361,22 @@ static void metrics(sl_gw_t *gw, sl_gw_resp_t *r) {
             "%" PRIu64 "\n",
             pr->name, pr->limited);
     }
+    for (sl_gw_principal_t *pr = p->dyn; pr; pr = pr->next) {
+        OUT("sluice_gateway_key_requests_total{principal=\"%.100s\",result=\"admitted\"} "
+            "%" PRIu64 "\n",
+            pr->name, pr->admitted);
+        OUT("sluice_gateway_key_requests_total{principal=\"%.100s\",result=\"limited\"} "
+            "%" PRIu64 "\n",
+            pr->name, pr->limited);
+    }
     pthread_mutex_unlock(&p->mu);
     policy_put(gw, p);
+    pthread_mutex_lock(&gw->acls.mu);
+    OUT("# TYPE sluice_gateway_acl_fetches_total counter\n");
+    OUT("sluice_gateway_acl_fetches_total{result=\"ok\"} %" PRIu64 "\n",
+        gw->acls.fetches - gw->acls.fetch_errors);
+    OUT("sluice_gateway_acl_fetches_total{result=\"error\"} %" PRIu64 "\n", gw->acls.fetch_errors);
+    pthread_mutex_unlock(&gw->acls.mu);
     sl_gw_consumers_metrics(gw, b);
     pthread_mutex_lock(&gw->stop_mu);
     OUT("# TYPE sluice_gateway_ws_streams gauge\nsluice_gateway_ws_streams %d\n", gw->n_ws);
@@ -618,6 +662,7 @@ sl_gw_t *sl_gw_start(const sl_gw_opts_t *o, char *err) {
     pthread_mutex_init(&gw->md_mu, NULL);
     pthread_mutex_init(&gw->cons_mu, NULL);
     pthread_mutex_init(&gw->m_mu, NULL);
+    sl_gw_acls_init(&gw->acls);
     for (int i = 0; i < SL_GW_M_N; i++) {
         gw->latency[i] = sl_hist_new();
     }
@@ -725,6 +770,7 @@ void sl_gw_stop(sl_gw_t *gw) {
         rd_kafka_destroy(gw->producer);
     }
     sl_gw_breaker_fini(&gw->breaker);
+    sl_gw_acls_fini(&gw->acls);
     for (int i = 0; i < SL_GW_M_N; i++) {
         sl_hist_free(gw->latency[i]);
     }

@@ -12,6 +12,7 @@
 
 #include "common/buf.h"
 #include "common/hist.h"
+#include "gateway/acl.h"
 #include "gateway/breaker.h"
 #include "gateway/gateway.h"
 #include "gateway/policy.h"
@@ -50,6 +51,7 @@ struct sl_gw {
     bool ws_stop;  /* WebSocket streams end (they close first, before the daemon) */
     int n_ws;      /* WebSocket streams alive, under stop_mu */
     sl_gw_breaker_t breaker;
+    sl_gw_acls_t acls;      /* authorization=acl: the brokers' ACLs, cached */
     pthread_mutex_t pol_mu; /* the current policy pointer and every policy's refs */
     sl_gw_policy_t *policy;
     pthread_mutex_t md_mu; /* metadata snapshot */
@@ -105,6 +107,17 @@ bool sl_gw_is_json(const sl_gw_req_t *q, bool kafka_types);
  * when the topic is missing). Returns the count, 0 when the topic does not exist, -1 when the
  * brokers did not answer (why says so). */
 int sl_gw_partitions(sl_gw_t *gw, const char *topic, char *why);
+
+/* May principal `pr` of policy `p` consume or produce (`op`) on `topic`, or (topic NULL) use
+ * the consumer routes of `group`? With authorization=policy the file decides (for a group: the
+ * consume operation); with authorization=acl the brokers' ACLs for User:<name> do: WRITE on the
+ * topic to produce, READ on the topic to consume, READ on the group for the consumer routes.
+ * 1 allowed, 0 refused, -1 the brokers did not answer DescribeAcls (why says so). */
+int sl_gw_may(sl_gw_t *gw, sl_gw_policy_t *p, const sl_gw_principal_t *pr, unsigned op,
+              const char *topic, const char *group, char *why);
+/* sl_gw_may for request q; false with r answered (403 40301 or 503 50303) when not allowed. */
+bool sl_gw_check(sl_gw_req_t *q, sl_gw_resp_t *r, unsigned op, const char *topic,
+                 const char *group);
 
 /* Another reference on policy p (held by a request), and its release (the last one frees it). */
 void sl_gw_policy_hold(sl_gw_t *gw, sl_gw_policy_t *p);

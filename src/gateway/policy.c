@@ -66,6 +66,11 @@ const sl_conf_def_t sl_gw_conf_defs[] = {
     {"ssl.client.auth", SL_CONF_STR, "none", 0, 0, S(ssl_client_auth), 0,
      "(start) none, requested or required: client certificates; a verified one's CN is the "
      "principal of a request without a key or token"},
+    {"authorization", SL_CONF_STR, "policy", 0, 0, S(authorization), 0,
+     "policy: permissions from principal.<name>.topics/operations; acl: from the brokers' ACLs "
+     "for User:<principal> (DescribeAcls, cached acl.cache.ms)"},
+    {"acl.cache.ms", SL_CONF_INT, "5000", 0, 3600000, S(acl_cache_ms), 0,
+     "authorization=acl: how long the brokers' ACLs are used before they are asked again"},
 };
 #undef S
 const size_t sl_gw_conf_ndefs = sizeof sl_gw_conf_defs / sizeof sl_gw_conf_defs[0];
@@ -238,12 +243,29 @@ sl_gw_policy_t *sl_gw_policy_load(const char *path, char *err) {
         }
         fclose(f);
     }
+    if (!strcmp(p->s.authorization, "acl")) {
+        p->acl = true;
+    } else if (strcmp(p->s.authorization, "policy")) {
+        snprintf(err, SL_ERRLEN, "%s: authorization must be policy or acl, not '%.100s'",
+                 path ? path : "settings", p->s.authorization);
+        goto fail;
+    }
+    for (int i = 0; p->acl && i < p->n_principals; i++) {
+        if (p->principals[i].n_topics || p->principals[i].ops) {
+            snprintf(err, SL_ERRLEN,
+                     "%s: principal.%.100s.topics/operations have no effect with "
+                     "authorization=acl (the brokers' ACLs decide)",
+                     path ? path : "settings", p->principals[i].name);
+            goto fail;
+        }
+    }
     if (p->s.jwt_key_file[0] && !(p->rsa_pem = read_file(p->s.jwt_key_file, err))) {
         goto fail;
     }
     p->auth_required = p->n_keys || p->s.jwt_secret[0] || p->rsa_pem;
     uint64_t now = sl_mono_ms();
-    p->anonymous.name = sl_xstrdup("anonymous");
+    /* With ACLs, Kafka's name for a client without credentials. */
+    p->anonymous.name = sl_xstrdup(p->acl ? "ANONYMOUS" : "anonymous");
     p->anonymous.ops = SL_GW_OP_PRODUCE | SL_GW_OP_CONSUME;
     p->anonymous.rate = p->anonymous.burst = -1;
     p->anonymous.topics = sl_xcalloc(1, sizeof(char *));
@@ -285,6 +307,12 @@ void sl_gw_policy_free(sl_gw_policy_t *p) {
     free(p->keys);
     free(p->rsa_pem);
     principal_fini(&p->anonymous);
+    while (p->dyn) {
+        sl_gw_principal_t *next = p->dyn->next;
+        principal_fini(p->dyn);
+        free(p->dyn);
+        p->dyn = next;
+    }
     pthread_mutex_destroy(&p->mu);
     free(p);
 }
@@ -346,13 +374,46 @@ static bool has_audience(jwt_t *jwt, const char *want) {
     return found;
 }
 
+/* A name a token or certificate may give a principal made on first use: 1-255 printable ASCII
+ * characters without '"' or '\\' (it ends up in /metrics labels and log lines). */
+static bool dyn_name_ok(const char *name) {
+    size_t n = strlen(name);
+    for (size_t i = 0; i < n; i++) {
+        if (name[i] < 0x20 || name[i] > 0x7e || name[i] == '"' || name[i] == '\\') {
+            return false;
+        }
+    }
+    return n > 0 && n < 256;
+}
+
+/* The principal called `name`: one of the file's; with authorization=acl, else one made on
+ * first use (the brokers' ACLs decide what it may do; it gets the default rate limit). NULL when
+ * there is none. */
 static sl_gw_principal_t *by_name(sl_gw_policy_t *p, const char *name) {
     for (int i = 0; i < p->n_principals; i++) {
         if (!strcmp(p->principals[i].name, name)) {
             return &p->principals[i];
         }
     }
-    return NULL;
+    if (!p->acl || !dyn_name_ok(name)) {
+        return NULL;
+    }
+    pthread_mutex_lock(&p->mu);
+    sl_gw_principal_t *pr = p->dyn;
+    while (pr && strcmp(pr->name, name)) {
+        pr = pr->next;
+    }
+    if (!pr && p->n_dyn < SL_GW_MAX_DYN_PRINCIPALS) {
+        pr = sl_xcalloc(1, sizeof *pr);
+        pr->name = sl_xstrdup(name);
+        pr->rate = pr->burst = -1;
+        bucket_for(p, pr, sl_mono_ms());
+        pr->next = p->dyn;
+        p->dyn = pr;
+        p->n_dyn++;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return pr;
 }
 
 static sl_gw_principal_t *from_jwt(sl_gw_policy_t *p, const char *tok, int64_t now_s, int *status,
@@ -404,7 +465,10 @@ static sl_gw_principal_t *from_jwt(sl_gw_policy_t *p, const char *tok, int64_t n
         snprintf(why, SL_ERRLEN, "token has no %s claim", p->s.jwt_claim);
     } else if (!(pr = by_name(p, who))) {
         *status = 403;
-        snprintf(why, SL_ERRLEN, "principal %.100s has no permissions here", who);
+        snprintf(why, SL_ERRLEN,
+                 p->acl ? "principal %.100s: not a usable name, or too many principals"
+                        : "principal %.100s has no permissions here",
+                 who);
     }
     jwt_free(jwt);
     return pr;
@@ -453,7 +517,10 @@ sl_gw_principal_t *sl_gw_authenticate_cert(sl_gw_policy_t *p, const char *cn, in
     sl_gw_principal_t *pr = by_name(p, cn);
     if (!pr) {
         *status = 403;
-        snprintf(why, SL_ERRLEN, "client certificate CN=%.100s names no principal here", cn);
+        snprintf(why, SL_ERRLEN,
+                 p->acl ? "client certificate CN=%.100s: not a usable name, or too many principals"
+                        : "client certificate CN=%.100s names no principal here",
+                 cn);
     }
     return pr;
 }

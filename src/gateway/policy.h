@@ -47,6 +47,8 @@ typedef struct sl_gw_settings {
     char ssl_key_password[SL_CONF_STR_MAX]; /* (start) */
     char ssl_ca[SL_CONF_STR_MAX];           /* (start) CAs for client certificates */
     char ssl_client_auth[SL_CONF_STR_MAX];  /* (start) none, requested, required */
+    char authorization[SL_CONF_STR_MAX];    /* "policy" (this file) or "acl" (the brokers' ACLs) */
+    int64_t acl_cache_ms;                   /* how long DescribeAcls answers are used */
 } sl_gw_settings_t;
 
 typedef struct sl_gw_principal {
@@ -56,7 +58,8 @@ typedef struct sl_gw_principal {
     unsigned ops;        /* SL_GW_OP_* */
     int64_t rate, burst; /* -1 = the defaults */
     sl_gw_bucket_t bucket;
-    uint64_t admitted, limited; /* metrics, under the policy's mu */
+    uint64_t admitted, limited;   /* metrics, under the policy's mu */
+    struct sl_gw_principal *next; /* authorization=acl: principals named only by a token or CN */
 } sl_gw_principal_t;
 
 typedef struct sl_gw_key {
@@ -70,8 +73,11 @@ typedef struct sl_gw_policy {
     int n_principals;
     sl_gw_key_t *keys;
     int n_keys;
-    char *rsa_pem;               /* contents of jwt_key_file */
-    bool auth_required;          /* any key or JWT setting present */
+    char *rsa_pem;          /* contents of jwt_key_file */
+    bool auth_required;     /* any key or JWT setting present */
+    bool acl;               /* authorization=acl: permissions from the brokers' ACLs */
+    sl_gw_principal_t *dyn; /* authorization=acl: principals made on first use, under mu */
+    int n_dyn;
     sl_gw_principal_t anonymous; /* used when !auth_required: every topic and operation */
     sl_gw_bucket_t route_bucket[SL_GW_N_ROUTES];
     pthread_mutex_t mu; /* buckets and the counters */
@@ -89,17 +95,22 @@ extern const size_t sl_gw_conf_ndefs;
 sl_gw_policy_t *sl_gw_policy_load(const char *path, char *err);
 void sl_gw_policy_free(sl_gw_policy_t *p);
 
+/* At most this many principals are made on first use (authorization=acl: a valid token or
+ * client certificate names a principal the file does not list); past it such requests get 403. */
+#define SL_GW_MAX_DYN_PRINCIPALS 10000
+
 /* Who is asking. `api_key` is the X-API-Key header, `authz` the Authorization header (either may
  * be NULL). Returns the principal, or NULL with an HTTP status (401 for no or bad credentials,
- * 403 for a valid identity the policy does not know) and a reason in `why` (SL_ERRLEN bytes). */
+ * 403 for a valid identity the policy does not know; with authorization=acl every valid identity
+ * is a principal, whose ACLs decide) and a reason in `why` (SL_ERRLEN bytes). */
 sl_gw_principal_t *sl_gw_authenticate(sl_gw_policy_t *p, const char *api_key, const char *authz,
                                       int64_t now_s, int *status, char *why);
-/* May `pr` do `op` on `topic`? */
 /* The principal of a verified client certificate whose subject CN is `cn` (mutual TLS, used when
  * the request carries no API key or token): the principal of that name, or NULL with 403 when
  * the policy has none. With no credentials configured at all, anonymous. */
 sl_gw_principal_t *sl_gw_authenticate_cert(sl_gw_policy_t *p, const char *cn, int *status,
                                            char *why);
+/* authorization=policy: may `pr` do `op` on `topic`? (gateway.c's sl_gw_may covers both modes.) */
 bool sl_gw_authorize(const sl_gw_principal_t *pr, unsigned op, const char *topic);
 /* Takes a token from the principal's bucket and the route's. 0 when admitted, else the ms to
  * wait before retrying (for Retry-After). */

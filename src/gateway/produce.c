@@ -297,8 +297,7 @@ static bool produce_all(sl_gw_t *gw, const char *topic, rec_t *recs, int n, slot
 
 void sl_gw_produce(sl_gw_req_t *q, sl_gw_resp_t *r, const char *topic) {
     sl_gw_t *gw = q->gw;
-    if (!sl_gw_authorize(q->principal, SL_GW_OP_PRODUCE, topic)) {
-        sl_gw_error(r, 403, 40301, "%s may not produce to %s", q->principal->name, topic);
+    if (!sl_gw_check(q, r, SL_GW_OP_PRODUCE, topic, NULL)) {
         return;
     }
     char cid[256], why0[SL_ERRLEN];

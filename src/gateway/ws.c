@@ -114,10 +114,14 @@ static void send_close(ws_t *w, uint16_t code) {
  * frame comes back once they answered (the stream waits meanwhile, bounded by
  * produce.timeout.ms). False when the socket failed. */
 static bool produce_frame(ws_t *w, const char *text, size_t n) {
-    char *ans = NULL;
-    if (!sl_gw_authorize(w->principal, SL_GW_OP_PRODUCE, w->topic)) {
-        json_t *o = json_pack("{s:s, s:i, s:s+}", "type", "error", "error_code", 40301, "message",
-                              w->principal->name, " may not produce to this topic");
+    char *ans = NULL, why[SL_ERRLEN];
+    int may = sl_gw_may(w->gw, w->policy, w->principal, SL_GW_OP_PRODUCE, w->topic, NULL, why);
+    if (may <= 0) {
+        json_t *o =
+            may < 0 ? json_pack("{s:s, s:i, s:s+}", "type", "error", "error_code", 50303, "message",
+                                "permissions unknown: ", why)
+                    : json_pack("{s:s, s:i, s:s+}", "type", "error", "error_code", 40301, "message",
+                                w->principal->name, " may not produce to this topic");
         ans = json_dumps(o, JSON_COMPACT);
         json_decref(o);
     } else {
@@ -373,8 +377,7 @@ void sl_gw_ws(sl_gw_req_t *q, sl_gw_resp_t *r, const char *topic) {
         sl_gw_error(r, 400, 40007, "not a WebSocket handshake (RFC 6455, version 13)");
         return;
     }
-    if (!sl_gw_authorize(q->principal, SL_GW_OP_CONSUME, topic)) {
-        sl_gw_error(r, 403, 40301, "%s may not consume %s", q->principal->name, topic);
+    if (!sl_gw_check(q, r, SL_GW_OP_CONSUME, topic, NULL)) {
         return;
     }
     const char *fmt = sl_gw_arg(q, "format");

@@ -1,5 +1,6 @@
 /* test_gateway.c -- the gateway's pure parts: base64, token buckets, the circuit breaker's
- * transitions, and the policy file with API keys, permissions and JWT checks (HS256 tokens made
+ * transitions, Kafka's ACL decision (authorization=acl), and the policy file with API keys,
+ * permissions and JWT checks (HS256 tokens made
  * here with libjwt; RS256 is covered by tests/integration/test_gateway_auth.sh). */
 #include <jwt.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gateway/acl.h"
 #include "gateway/b64.h"
 #include "gateway/breaker.h"
 #include "gateway/policy.h"
@@ -267,6 +269,96 @@ TEST(policy_jwt_hs256) {
     dot[2] = dot[2] == 'A' ? 'B' : 'A';
     CHECK_EQ_INT(auth_status(p, t, &name), 401);
     CHECK_EQ_INT(auth_status(p, strdup("Bearer a.b.c"), &name), 401);
+    sl_gw_policy_free(p);
+    unlink(write_conf(""));
+}
+
+#define T     RD_KAFKA_RESOURCE_TOPIC
+#define G     RD_KAFKA_RESOURCE_GROUP
+#define OP(x) RD_KAFKA_ACL_OPERATION_##x
+/* An ACL binding: ALLOW unless deny; PREFIXED when prefixed. */
+static sl_gw_acl_entry_t ace(rd_kafka_ResourceType_t rt, const char *name, bool prefixed,
+                             const char *who, const char *host, rd_kafka_AclOperation_t op,
+                             bool deny) {
+    return (sl_gw_acl_entry_t){rt, prefixed, deny, op, (char *)name, (char *)who, (char *)host};
+}
+
+TEST(acl_decide_follows_kafka_rules) {
+    sl_gw_acl_entry_t e[] = {
+        ace(T, "orders", false, "User:alice", "*", OP(WRITE), false),
+        ace(T, "logs.", true, "User:alice", "*", OP(READ), false),
+        ace(G, "ga", false, "User:alice", "*", OP(READ), false),
+        ace(T, "*", false, "User:carol", "*", OP(ALL), false),
+        ace(T, "payroll", false, "User:carol", "*", OP(WRITE), true),
+        ace(T, "pub", false, "User:*", "*", OP(READ), false),
+        ace(T, "pub", false, "User:eve", "10.0.0.9", OP(READ), true),     /* deny: any host */
+        ace(T, "lan", false, "User:alice", "10.0.0.9", OP(WRITE), false), /* allow: "*" only */
+        ace(T, "orders", false, "alice", "*", OP(READ), false), /* no "User:": never matches */
+    };
+    int n = (int)(sizeof e / sizeof e[0]);
+    CHECK(sl_gw_acl_decide(e, n, "alice", T, "orders", OP(WRITE)));
+    CHECK(!sl_gw_acl_decide(e, n, "alice", T, "orders", OP(READ)));
+    CHECK(sl_gw_acl_decide(e, n, "alice", T, "orders", OP(DESCRIBE))); /* WRITE implies it */
+    CHECK(!sl_gw_acl_decide(e, n, "alice", T, "orders2", OP(WRITE)));
+    CHECK(!sl_gw_acl_decide(e, n, "alice", T, "payroll", OP(WRITE)));
+    CHECK(sl_gw_acl_decide(e, n, "alice", T, "logs.app", OP(READ)));
+    CHECK(!sl_gw_acl_decide(e, n, "alice", T, "logs", OP(READ)));
+    CHECK(sl_gw_acl_decide(e, n, "alice", G, "ga", OP(READ)));
+    CHECK(!sl_gw_acl_decide(e, n, "alice", T, "ga", OP(READ))); /* a group is not a topic */
+    CHECK(!sl_gw_acl_decide(e, n, "bob", T, "orders", OP(WRITE)));
+    CHECK(sl_gw_acl_decide(e, n, "carol", T, "anything", OP(WRITE)));
+    CHECK(sl_gw_acl_decide(e, n, "carol", T, "payroll", OP(READ)));
+    CHECK(!sl_gw_acl_decide(e, n, "carol", T, "payroll", OP(WRITE))); /* deny wins */
+    CHECK(sl_gw_acl_decide(e, n, "bob", T, "pub", OP(READ)));         /* User:* */
+    CHECK(!sl_gw_acl_decide(e, n, "eve", T, "pub", OP(READ)));
+    CHECK(!sl_gw_acl_decide(e, n, "alice", T, "lan", OP(WRITE)));
+    CHECK(!sl_gw_acl_decide(e, 0, "alice", T, "orders", OP(WRITE)));
+    /* Principal names are compared whole. */
+    CHECK(!sl_gw_acl_decide(e, n, "alic", T, "orders", OP(WRITE)));
+    CHECK(!sl_gw_acl_decide(e, n, "alicex", T, "orders", OP(WRITE)));
+}
+#undef T
+#undef G
+#undef OP
+
+TEST(policy_acl_mode) {
+    char err[SL_ERRLEN];
+    sl_gw_policy_t *p = sl_gw_policy_load(
+        write_conf("authorization=acl\nacl.cache.ms=250\nkey.k-alice=alice\n"
+                   "jwt.hs256.secret=" SECRET "\njwt.audience=sluice\nprincipal.alice.rate=5\n"),
+        err);
+    CHECK(p);
+    CHECK(p->acl);
+    CHECK_EQ_INT(p->s.acl_cache_ms, 250);
+    int status = 0;
+    char why[SL_ERRLEN];
+    sl_gw_principal_t *a = sl_gw_authenticate(p, "k-alice", NULL, 0, &status, why);
+    CHECK(a && !strcmp(a->name, "alice") && a->rate == 5);
+    /* A valid token naming a principal the file does not list: its ACLs decide, so it is one. */
+    const char *name;
+    CHECK_EQ_INT(auth_status(p, token(SECRET, "mallory", 2000, "sluice"), &name), 200);
+    CHECK(!strcmp(name, "mallory"));
+    sl_gw_principal_t *m1 = p->dyn;
+    CHECK_EQ_INT(auth_status(p, token(SECRET, "mallory", 2000, "sluice"), &name), 200);
+    CHECK(p->dyn == m1 && p->n_dyn == 1); /* made once */
+    CHECK(sl_gw_authenticate_cert(p, "dave", &status, why) != NULL);
+    CHECK_EQ_INT(p->n_dyn, 2);
+    CHECK_EQ_INT(auth_status(p, token(SECRET, "mallory", 999, "sluice"), &name), 401);
+    /* A name that would break /metrics labels is refused, not made. */
+    CHECK_EQ_INT(auth_status(p, token(SECRET, "a\"b", 2000, "sluice"), &name), 403);
+    CHECK(!sl_gw_authenticate_cert(p, "x\ny", &status, why));
+    CHECK_EQ_INT(p->n_dyn, 2);
+    sl_gw_policy_free(p);
+    /* The file's own permissions are refused with the ACLs; an unknown mode is refused. */
+    CHECK(!sl_gw_policy_load(write_conf("authorization=acl\nprincipal.x.topics=t\n"), err));
+    CHECK(strstr(err, "authorization=acl"));
+    CHECK(
+        !sl_gw_policy_load(write_conf("authorization=acl\nprincipal.x.operations=produce\n"), err));
+    CHECK(!sl_gw_policy_load(write_conf("authorization=acls\n"), err));
+    /* Without credentials, Kafka's anonymous principal. */
+    p = sl_gw_policy_load(write_conf("authorization=acl\n"), err);
+    CHECK(p && !p->auth_required);
+    CHECK(!strcmp(sl_gw_authenticate(p, NULL, NULL, 0, &status, why)->name, "ANONYMOUS"));
     sl_gw_policy_free(p);
     unlink(write_conf(""));
 }
