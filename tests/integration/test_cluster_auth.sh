@@ -10,6 +10,7 @@ cluster_init 1 --set listeners=PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.
 # Users first, before the authorizer is on.
 node_start 1
 wait_leader 1 >/dev/null
+wait_registered 1
 for u in admin:adm1n eve:3ve; do
   "$SLUICE" user add "${u%%:*}" --password "${u#*:}" -b "127.0.0.1:${NODE_PORT[1]}" >/dev/null ||
     fail "user add $u"
@@ -19,6 +20,7 @@ NODE_FLAGS+=(--set authorizer.class.name=org.apache.kafka.metadata.authorizer.St
              --set "super.users=User:admin;User:ANONYMOUS")
 node_start 1
 wait_leader 1 >/dev/null
+wait_registered 1
 SP=127.0.0.1:$(sed -n 's/^kafka.SASL_PLAINTEXT=//p' "$T/n1.ports")
 $PY "$(dirname "$0")/cluster_auth.py" "$SP" || fail "cluster API gates"
 grep -q 'err=CLUSTER_AUTHORIZATION_FAILED msg="cluster request refused"' "$T/n1.log" ||
