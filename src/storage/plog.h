@@ -105,10 +105,13 @@ SL_MUST_USE sl_err_t sl_plog_sync(sl_plog_t *plog);
 
 /* Starts an asynchronous sync (group commit off the loop): `*fd_out` gets a dup of the active
  * segment's fd to fdatasync elsewhere, `*target_out` the end offset that sync will make durable.
- * `*fd_out` is -1 when everything is already durable. Returns SL_OK, SL_AGAIN when no
- * descriptor could be had (EMFILE/ENFILE/ENOMEM: call again later; the log stays OPEN), or the
- * sticky error of a FAILED log. */
-SL_MUST_USE sl_err_t sl_plog_sync_begin(sl_plog_t *plog, int *fd_out, int64_t *target_out);
+ * `*fd_out` is -1 when everything is already durable. When the segment's files are new (their
+ * directory entries never synced), dir_fds_out gets its directory and that directory's parent,
+ * to fsync after the fdatasync (else -1, -1); all of them are the caller's to close. Returns SL_OK,
+ * SL_AGAIN when no descriptor could be had (EMFILE/ENFILE/ENOMEM: call again later; the log stays
+ * OPEN), or the sticky error of a FAILED log. */
+SL_MUST_USE sl_err_t sl_plog_sync_begin(sl_plog_t *plog, int *fd_out, int dir_fds_out[2],
+                                        int64_t *target_out);
 /* Completes a sync started with sl_plog_sync_begin: on rc == SL_OK every offset below `target`
  * is durable; otherwise the log becomes FAILED. Returns the log's state as an sl_err_t. */
 sl_err_t sl_plog_sync_end(sl_plog_t *plog, int64_t target, int rc);
