@@ -462,6 +462,16 @@ sl_err_t sl_plog_sync(sl_plog_t *plog) {
     return SL_OK;
 }
 
+const char *sl_plog_unborn_path(const sl_plog_t *plog) {
+    const sl_segment_t *seg = active(plog);
+    return !plog->failed && seg->unborn ? seg->path : NULL;
+}
+
+bool sl_plog_files_made(sl_plog_t *plog, const char *log_path) {
+    sl_segment_t *seg = active(plog);
+    return !strcmp(seg->path, log_path) && sl_segment_files_made(seg);
+}
+
 bool sl_plog_writeback_due(const sl_plog_t *plog) {
     return !plog->failed && plog->appended_bytes - plog->synced_bytes >= SL_PLOG_WRITEBACK_BYTES;
 }

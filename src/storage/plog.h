@@ -93,6 +93,14 @@ SL_MUST_USE sl_err_t sl_plog_append_replica(sl_plog_t *plog, uint8_t *batches, s
  * SL_ERR_INVAL if no batch starts at `offset`; SL_ERR_IO (the log is then FAILED). */
 SL_MUST_USE sl_err_t sl_plog_truncate(sl_plog_t *plog, int64_t offset);
 
+/* The .log path of the active segment when its files do not exist yet (a fresh partition, or
+ * a roll not yet written to) and the log is not FAILED; else NULL. The next append would create
+ * them on the caller's thread: the broker has them made elsewhere first (mkfiles.h). */
+const char *sl_plog_unborn_path(const sl_plog_t *plog);
+/* Tells the log that the files of `log_path` were made elsewhere: when that is still its active,
+ * unborn segment, the next append opens them instead of creating them. True if it was. */
+bool sl_plog_files_made(sl_plog_t *plog, const char *log_path);
+
 /* Unsynced bytes past which a partition gets a background sync even when nobody waits for one
  * (acks=0/1 and no flush.* settings): it bounds what the fdatasync at a segment roll, which runs
  * on the appending thread, has to write back. */

@@ -115,10 +115,10 @@ size_t sl_segment_open_count(void) {
     return pool.n;
 }
 
-/* The directory of a segment (its partition's) and that directory's parent, into `d` and `parent`
- * (either "." when the path has no slash there). */
-static void seg_dirs(const sl_segment_t *seg, char *d, char *parent, size_t n) {
-    snprintf(d, n, "%s", seg->path);
+/* The directory of the segment whose .log is `path` (its partition's) and that directory's
+ * parent, into `d` and `parent` (either "." when the path has no slash there). */
+static void path_dirs(const char *path, char *d, char *parent, size_t n) {
+    snprintf(d, n, "%s", path);
     char *slash = strrchr(d, '/');
     if (!slash) {
         snprintf(d, n, ".");
@@ -134,16 +134,55 @@ static void seg_dirs(const sl_segment_t *seg, char *d, char *parent, size_t n) {
     }
 }
 
-/* Makes the directory of a segment about to be created (a partition's first segment may come
+static void seg_dirs(const sl_segment_t *seg, char *d, char *parent, size_t n) {
+    path_dirs(seg->path, d, parent, n);
+}
+
+/* Makes the directory of the segment whose .log is `path` (a partition's first segment may come
  * before its directory). Only one mkdir when the parent exists, and no fsync: the entries are
  * synced with the segment's first sync (dir_unsynced). -1 with errno. */
-static int seg_mkdir(const sl_segment_t *seg) {
+static int path_mkdir(const char *path) {
     char d[4096], parent[4096];
-    seg_dirs(seg, d, parent, sizeof d);
+    path_dirs(path, d, parent, sizeof d);
     if (mkdir(d, 0755) == 0 || errno == EEXIST) {
         return 0;
     }
     return errno == ENOENT ? sl_os_mkdirs(d) : -1;
+}
+
+static int seg_mkdir(const sl_segment_t *seg) {
+    return path_mkdir(seg->path);
+}
+
+int sl_segment_make_files(const char *log_path) {
+    if (path_mkdir(log_path) < 0) {
+        return -1;
+    }
+    size_t len = strlen(log_path);
+    if (len < 4 || strcmp(log_path + len - 4, ".log") != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    static const char *const exts[] = {".log", ".index", ".timeindex"};
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
+        char p[4096];
+        snprintf(p, sizeof p, "%.*s%s", (int)(len - 4), log_path, exts[i]);
+        int fd = sl_os.open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            return -1;
+        }
+        sl_os.close(fd);
+    }
+    return 0;
+}
+
+bool sl_segment_files_made(sl_segment_t *seg) {
+    if (!seg->unborn || access(seg->path, F_OK) != 0) {
+        return false;
+    }
+    seg->unborn = false;
+    seg->dir_unsynced = true;
+    return true;
 }
 
 /* fsyncs the segment's directory and its parent, so the files created in it (and the directory

@@ -58,6 +58,14 @@ typedef struct sl_segment {
  * Otherwise it opens the existing files, truncating nothing; they stay open, in the pool, until
  * evicted. Returns NULL with errno set on failure. */
 sl_segment_t *sl_segment_open(const char *dir, int64_t base, bool create);
+/* Creates the directory and the three files of the segment whose .log is `log_path`, keeping
+ * any that exist; syncs nothing. Touches no segment or pool: safe on any thread (mkfiles.h).
+ * 0, or -1 with errno. */
+int sl_segment_make_files(const char *log_path);
+/* After sl_segment_make_files succeeded for an unborn segment, on the owner's thread: it is no
+ * longer unborn (its files are opened, not created, at its first acquire) and dir_unsynced.
+ * False, changing nothing, when it was not unborn or its .log is not there. */
+bool sl_segment_files_made(sl_segment_t *seg);
 /* Makes sure the segment's three files are open and marks it most recently used; may close the
  * least recently used segments' files to stay within the pool size. Returns SL_OK, or SL_ERR_IO
  * with errno set (EMFILE/ENFILE/ENOMEM are transient: nothing is marked failed). */
