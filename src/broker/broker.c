@@ -348,6 +348,10 @@ sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err) {
         snprintf(err, SL_ERRLEN, "cannot start the fsync workers");
         goto fail;
     }
+    if (sl_defer_start(b) != SL_OK) {
+        snprintf(err, SL_ERRLEN, "cannot start the file-creation worker");
+        goto fail;
+    }
     if (conf->cleaner_enable && !(b->cleaner = sl_cleaner_new((int)conf->cleaner_threads))) {
         snprintf(err, SL_ERRLEN, "cannot start the log cleaner threads");
         goto fail;
@@ -522,6 +526,7 @@ void sl_broker_free(sl_broker_t *b) {
     if (b->fsyncq && b->logsyncq) {
         sl_broker_flush(b);
     }
+    sl_defer_stop(b);
     if (b->fsyncq) {
         sl_loop_unwatch(b->loop, sl_fsyncq_fd(b->fsyncq));
         sl_fsyncq_free(b->fsyncq);

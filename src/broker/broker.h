@@ -34,6 +34,8 @@ typedef struct sl_partition {
     bool dirty;                      /* appended since the last group commit was submitted */
     bool sync_inflight;              /* a sync is running on the fsync worker */
     int64_t sync_target;             /* offset that running sync makes durable */
+    bool files_pending;              /* its fresh files are being made off the loop (defer.c) */
+    bool files_failed;               /* that failed: its next append creates them inline */
     sl_counter_t *m_bytes_in;
     sl_counter_t *m_records_in;
     struct sl_pstate *pstate; /* producers' last batches and open transactions (txn/pstate.c) */
@@ -81,11 +83,14 @@ struct sl_broker {
     char cluster_id[32];
     sl_topic_t **topic_tab; /* hash table of topics by name */
     size_t topic_tab_size, n_topics;
-    int64_t n_partitions_total;       /* partitions open, all topics */
-    int64_t partition_limit;          /* max.partitions, or derived from the open-file limit */
-    void *metalog;                    /* sl_metalog_t */
-    void *fsyncq;                     /* sl_fsyncq_t: the group-commit worker */
-    void *logsyncq;                   /* sl_fsyncq_t: syncs of the coordinators' files */
+    int64_t n_partitions_total; /* partitions open, all topics */
+    int64_t partition_limit;    /* max.partitions, or derived from the open-file limit */
+    void *metalog;              /* sl_metalog_t */
+    void *fsyncq;               /* sl_fsyncq_t: the group-commit worker */
+    void *logsyncq;             /* sl_fsyncq_t: syncs of the coordinators' files */
+    void *mkfiles;              /* sl_mkfiles_t: fresh partitions' files (defer.c) */
+    struct sl_deferred *deferred, *deferred_tail; /* Produce requests waiting for them */
+    size_t deferred_bytes;
     void *cleaner;                    /* sl_cleaner_t: log compaction threads, or NULL */
     int64_t next_clean_check_ms;      /* wall clock of the next look for partitions to compact */
     struct sl_coord *coord;           /* the group coordinator (group/coordinator.c) */
@@ -235,6 +240,22 @@ void sl_broker_sync_done(void *token, int rc, uint64_t duration_us, void *opaque
 
 /* ---- request dispatch (dispatch.c) ---- */
 sl_err_t sl_broker_on_frame(sl_conn_t *conn, const uint8_t *frame, size_t len, void *opaque);
+/* Handles one request frame of `conn` now (on_frame, once no earlier request of the connection
+ * waits). A Produce request writing to a partition whose files do not exist yet has them made
+ * off the loop (defer.c) and waits: with `retrying` it is left as it is and SL_AGAIN returned
+ * (its caller keeps the frame); otherwise it is queued. SL_ERR_INVAL: close the connection. */
+sl_err_t sl_broker_handle_frame(sl_broker_t *b, sl_conn_t *conn, const uint8_t *frame, size_t len,
+                                bool retrying);
+/* defer.c: Produce requests waiting for fresh partitions' files. */
+sl_err_t sl_defer_start(sl_broker_t *b);
+void sl_defer_stop(sl_broker_t *b);
+bool sl_defer_blocked(const sl_broker_t *b, const sl_conn_t *conn);
+/* Queues a copy of the frame; false (nothing queued) past the per-connection limit. */
+bool sl_defer_push(sl_broker_t *b, sl_conn_t *conn, const uint8_t *frame, size_t len);
+/* Has the files made of every partition the Produce request `req` writes that has none yet
+ * (unless too much already waits); true if there was one. */
+bool sl_defer_produce_needs_files(sl_broker_t *b, const sl_req_t *req);
+void sl_defer_drop_conn(sl_broker_t *b, const sl_conn_t *conn);
 void sl_broker_on_close(sl_conn_t *conn, void *opaque);
 /* Finishes a response: records latency metrics and queues the slot. */
 void sl_req_finish(sl_req_t *req);

@@ -107,8 +107,17 @@ static void log_bad(sl_conn_t *conn, sl_req_t *req, const char *what) {
 }
 
 sl_err_t sl_broker_on_frame(sl_conn_t *conn, const uint8_t *frame, size_t len, void *opaque) {
-    init_table();
     sl_broker_t *b = opaque;
+    if (sl_defer_blocked(b, conn)) {
+        /* An earlier request of this connection waits (defer.c): this one waits behind it. */
+        return sl_defer_push(b, conn, frame, len) ? SL_OK : SL_ERR_INVAL;
+    }
+    return sl_broker_handle_frame(b, conn, frame, len, false);
+}
+
+sl_err_t sl_broker_handle_frame(sl_broker_t *b, sl_conn_t *conn, const uint8_t *frame, size_t len,
+                                bool retrying) {
+    init_table();
     const sl_session_t *sess = sl_conn_session(conn);
     if (sess && sess->raw) {
         return sl_broker_sasl_raw(b, conn, frame, len);
@@ -181,6 +190,15 @@ sl_err_t sl_broker_on_frame(sl_conn_t *conn, const uint8_t *frame, size_t len, v
         free(req);
         return SL_ERR_INVAL;
     }
+    if (req->api_key == SL_API_Produce && sl_defer_produce_needs_files(b, req)) {
+        /* Fresh partitions: their files are being made off the loop (defer.c). */
+        sl_resp_discard(req->resp);
+        free(req);
+        if (retrying) {
+            return SL_AGAIN;
+        }
+        return sl_defer_push(b, conn, frame, len) ? SL_OK : SL_ERR_INVAL;
+    }
     sl_str_t client_id = req->client_id; /* in the frame; req may be gone after SL_AGAIN */
     const char *user = sl_req_principal(req);
     uint64_t t0 = sl_mono_ns();
@@ -219,6 +237,7 @@ sl_err_t sl_broker_on_frame(sl_conn_t *conn, const uint8_t *frame, size_t len, v
 }
 
 void sl_broker_on_close(sl_conn_t *conn, void *opaque) {
+    sl_defer_drop_conn(opaque, conn);
     sl_fetch_waits_drop_conn(opaque, conn);
     sl_broker_sasl_drop(conn);
 }

@@ -128,9 +128,9 @@ static void submit_syncs(sl_broker_t *b) {
             pp = &p->next_dirty; /* stays dirty: resubmitted when the running sync completes */
             continue;
         }
-        int fd;
+        int fd, dir_fds[2];
         int64_t target;
-        sl_err_t rc = sl_plog_sync_begin(p->plog, &fd, &target);
+        sl_err_t rc = sl_plog_sync_begin(p->plog, &fd, dir_fds, &target);
         if (rc == SL_AGAIN) {
             pp = &p->next_dirty; /* out of descriptors: stays dirty, retried next iteration */
             continue;
@@ -141,7 +141,7 @@ static void submit_syncs(sl_broker_t *b) {
         if (rc == SL_OK && fd >= 0) {
             p->sync_inflight = true;
             p->sync_target = target;
-            sl_fsyncq_submit(b->fsyncq, fd, p);
+            sl_fsyncq_submit_dirs(b->fsyncq, fd, dir_fds, p);
         }
     }
     sl_reclog_t *logs[] = {b->coord ? sl_coord_log(b->coord) : NULL,

@@ -175,7 +175,7 @@ bool sl_cg_member_subscribes(const sl_cg_member_t *m, const char *name) {
             return true;
         }
     }
-    return m->regex && regexec(&m->re, name, 0, NULL, 0) == 0;
+    return m->regex && m->regex_resolved && regexec(&m->re, name, 0, NULL, 0) == 0;
 }
 
 static void bump(sl_cgroup_t *g) {
@@ -396,7 +396,18 @@ static bool same_topics(const sl_cg_member_t *m, const sl_cg_hb_t *hb) {
  * An empty regex means none (librdkafka sends "" in every full heartbeat of a member that
  * subscribes by name): it changes nothing for a member without one.
  * Returns -1 (and changes nothing) for a regex that does not compile. */
-static int update_subscription(sl_cg_member_t *m, const sl_cg_hb_t *hb) {
+/* Whether another member of the group has `regex` resolved already. */
+static bool regex_known(const sl_cgroup_t *g, const sl_cg_member_t *self, const char *regex) {
+    for (int i = 0; i < g->n_members; i++) {
+        const sl_cg_member_t *o = g->members[i];
+        if (o != self && o->regex && o->regex_resolved && !strcmp(o->regex, regex)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int update_subscription(const sl_cgroup_t *g, sl_cg_member_t *m, const sl_cg_hb_t *hb) {
     bool changed = false;
     bool same_regex =
         m->regex ? hb->regex.len > 0 && sl_str_eqz(hb->regex, m->regex) : hb->regex.len == 0;
@@ -415,6 +426,7 @@ static int update_subscription(sl_cg_member_t *m, const sl_cg_hb_t *hb) {
         if (hb->regex.len > 0) {
             m->regex = z;
             m->re = re;
+            m->regex_resolved = regex_known(g, m, z); /* else at the next tick */
         } else {
             free(z);
         }
@@ -580,7 +592,7 @@ void sl_cg_heartbeat(sl_cgroups_t *cgs, const sl_cg_hb_t *hb, int64_t now, sl_cg
             changed = true;
         }
     }
-    int sub = update_subscription(m, hb);
+    int sub = update_subscription(g, m, hb);
     if (sub < 0) {
         return fail(out, KERR_INVALID_REGULAR_EXPRESSION, "Invalid regular expression.");
     }
@@ -608,6 +620,21 @@ int sl_cg_tick(sl_cgroups_t *cgs, int64_t now) {
     int removed = 0;
     for (int k = 0; k < cgs->n_groups; k++) {
         sl_cgroup_t *g = cgs->groups[k];
+        bool resolved = false;
+        for (int i = 0; i < g->n_members; i++) {
+            sl_cg_member_t *m = g->members[i];
+            if (m->regex && !m->regex_resolved) {
+                m->regex_resolved = true;
+                resolved = true;
+                sl_log(SL_LOG_INFO, "group",
+                       "group=%s member=%s regex=\"%s\" msg=\"consumer subscription regex "
+                       "resolved\"",
+                       g->id, m->id, m->regex);
+            }
+        }
+        if (resolved) {
+            bump(g); /* the next heartbeat computes a target with the regexes' topics */
+        }
         for (int i = 0; i < g->n_members;) {
             sl_cg_member_t *m = g->members[i];
             if (now >= m->session_deadline_ms) {

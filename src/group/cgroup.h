@@ -51,6 +51,11 @@ typedef struct sl_cg_member {
     int n_topics;
     char *regex; /* subscribed regex (POSIX extended), or NULL */
     regex_t re;
+    /* Whether `regex` counts yet. As in Kafka, a regex new to the group is resolved
+     * asynchronously: the heartbeat that brings it assigns the member's literal topics only, and
+     * the next sl_cg_tick resolves it (a new group epoch: its topics come with the member's next
+     * heartbeat). A regex some member of the group already had resolved counts at once. */
+    bool regex_resolved;
     char *assignor; /* server assignor the member asked for, or NULL */
     int32_t epoch, prev_epoch;
     int32_t rebalance_timeout_ms;
@@ -120,8 +125,9 @@ typedef struct sl_cg_hb_result {
 void sl_cg_heartbeat(sl_cgroups_t *cgs, const sl_cg_hb_t *hb, int64_t now_ms,
                      sl_cg_hb_result_t *out);
 
-/* Removes members whose session expired, and members that did not revoke within their rebalance
- * timeout. Returns how many were removed. */
+/* Resolves the subscription regexes that came since the last tick (a new group epoch where
+ * any did); removes members whose session expired, and members that did not revoke within their
+ * rebalance timeout. Returns how many were removed. */
 int sl_cg_tick(sl_cgroups_t *cgs, int64_t now_ms);
 
 /* Whether an OffsetCommit from (member_id, epoch) is allowed: 0, UNKNOWN_MEMBER_ID or
@@ -129,7 +135,7 @@ int sl_cg_tick(sl_cgroups_t *cgs, int64_t now_ms);
  * without member (epoch -1, empty id) is allowed only while the group has no members. */
 int sl_cg_check_commit(sl_cgroups_t *cgs, sl_cgroup_t *g, sl_str_t member_id, int32_t epoch);
 
-/* Whether a member subscribes to topic `name` (by name or regex). */
+/* Whether a member subscribes to topic `name` (by name, or by its regex once resolved). */
 bool sl_cg_member_subscribes(const sl_cg_member_t *m, const char *name);
 int64_t sl_cg_heartbeat_interval_ms(const sl_cgroups_t *cgs);
 

@@ -22,6 +22,7 @@
 typedef struct job {
     struct job *next;
     int fd;
+    int dir_fds[2]; /* fsync'ed after fd when not -1 */
     void *token;
     int rc;
     uint64_t us;
@@ -61,13 +62,24 @@ static void *worker(void *arg) {
         pthread_mutex_unlock(&q->mu);
         uint64_t t0 = sl_mono_ns();
         int r = sl_os.fdatasync(j->fd);
+        const char *op = "fdatasync";
+        for (int k = 0; k < 2 && r == 0; k++) {
+            if (j->dir_fds[k] >= 0) {
+                r = sl_os.fsync(j->dir_fds[k]);
+                op = "fsync-dir";
+            }
+        }
         j->rc = r == 0 ? SL_OK : errno == ENOSPC ? SL_ERR_NOSPACE : SL_ERR_IO;
         if (r != 0) {
-            sl_log(SL_LOG_ERROR, "storage", "op=fdatasync fd=%d err=\"%s\"", j->fd,
-                   strerror(errno));
+            sl_log(SL_LOG_ERROR, "storage", "op=%s fd=%d err=\"%s\"", op, j->fd, strerror(errno));
         }
         j->us = (sl_mono_ns() - t0) / 1000;
         sl_os.close(j->fd);
+        for (int k = 0; k < 2; k++) {
+            if (j->dir_fds[k] >= 0) {
+                sl_os.close(j->dir_fds[k]);
+            }
+        }
         pthread_mutex_lock(&q->mu);
         if (q->done_tail) {
             q->done_tail->next = j;
@@ -117,8 +129,14 @@ int sl_fsyncq_fd(const sl_fsyncq_t *q) {
 }
 
 void sl_fsyncq_submit(sl_fsyncq_t *q, int fd_owned, void *token) {
+    sl_fsyncq_submit_dirs(q, fd_owned, (const int[2]){-1, -1}, token);
+}
+
+void sl_fsyncq_submit_dirs(sl_fsyncq_t *q, int fd_owned, const int dir_fds_owned[2], void *token) {
     job_t *j = sl_xcalloc(1, sizeof *j);
     j->fd = fd_owned;
+    j->dir_fds[0] = dir_fds_owned[0];
+    j->dir_fds[1] = dir_fds_owned[1];
     j->token = token;
     pthread_mutex_lock(&q->mu);
     if (q->queued_tail) {

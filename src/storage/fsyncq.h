@@ -25,6 +25,9 @@ sl_fsyncq_t *sl_fsyncq_new(sl_fsync_done_fn *done, void *opaque, int workers);
 int sl_fsyncq_fd(const sl_fsyncq_t *q);
 /* Queues an fdatasync of `fd_owned` (taken) reporting `token` when done. */
 void sl_fsyncq_submit(sl_fsyncq_t *q, int fd_owned, void *token);
+/* The same, and after the fdatasync an fsync of each of `dir_fds_owned` that is not -1 (taken:
+ * directories whose new entries the sync must make durable); rc reports the first failure. */
+void sl_fsyncq_submit_dirs(sl_fsyncq_t *q, int fd_owned, const int dir_fds_owned[2], void *token);
 /* Runs the done callback for every finished sync. */
 void sl_fsyncq_poll(sl_fsyncq_t *q);
 /* Blocks until every submitted sync has finished and been reported. */

@@ -46,6 +46,7 @@ struct sl_plog {
     /* Bytes ever appended, and how many of them a sync covered: the difference is what a roll
      * (or a crash of the machine) would have to write back. */
     int64_t appended_bytes, synced_bytes, sync_bytes_target;
+    int64_t sync_dirs_base; /* base of the segment whose directories a running sync covers, or -1 */
     int64_t first_unsynced_ms; /* wall clock of the oldest unsynced append, or -1 */
     bool failed;
     int fail_err;
@@ -177,6 +178,7 @@ sl_err_t sl_plog_open(const char *dir, const sl_plog_conf_t *conf, int64_t now_m
     }
 
     sl_plog_t *plog = sl_xcalloc(1, sizeof *plog);
+    plog->sync_dirs_base = -1;
     plog->dir = sl_xstrdup(dir);
     plog->conf = *conf;
     plog->first_unsynced_ms = -1;
@@ -259,6 +261,7 @@ sl_err_t sl_plog_open(const char *dir, const sl_plog_conf_t *conf, int64_t now_m
 
 sl_plog_t *sl_plog_open_offline(const char *dir, const sl_plog_conf_t *conf) {
     sl_plog_t *plog = sl_xcalloc(1, sizeof *plog);
+    plog->sync_dirs_base = -1;
     plog->dir = sl_xstrdup(dir);
     plog->conf = *conf;
     plog->first_unsynced_ms = -1;
@@ -459,12 +462,23 @@ sl_err_t sl_plog_sync(sl_plog_t *plog) {
     return SL_OK;
 }
 
+const char *sl_plog_unborn_path(const sl_plog_t *plog) {
+    const sl_segment_t *seg = active(plog);
+    return !plog->failed && seg->unborn ? seg->path : NULL;
+}
+
+bool sl_plog_files_made(sl_plog_t *plog, const char *log_path) {
+    sl_segment_t *seg = active(plog);
+    return !strcmp(seg->path, log_path) && sl_segment_files_made(seg);
+}
+
 bool sl_plog_writeback_due(const sl_plog_t *plog) {
     return !plog->failed && plog->appended_bytes - plog->synced_bytes >= SL_PLOG_WRITEBACK_BYTES;
 }
 
-sl_err_t sl_plog_sync_begin(sl_plog_t *plog, int *fd_out, int64_t *target_out) {
+sl_err_t sl_plog_sync_begin(sl_plog_t *plog, int *fd_out, int dir_fds_out[2], int64_t *target_out) {
     *fd_out = -1;
+    dir_fds_out[0] = dir_fds_out[1] = -1;
     *target_out = plog->durable;
     if (plog->failed) {
         return plog->fail_err;
@@ -478,12 +492,19 @@ sl_err_t sl_plog_sync_begin(sl_plog_t *plog, int *fd_out, int64_t *target_out) {
         return fail(plog, "fdatasync");
     }
     int fd = sl_segment_acquire(seg) == SL_OK ? sl_os.dup(seg->fd) : -1;
+    if (fd >= 0 && sl_segment_dir_fds(seg, dir_fds_out) < 0) {
+        int saved = errno;
+        sl_os.close(fd);
+        fd = -1;
+        errno = saved;
+    }
     if (fd < 0) {
         /* Out of descriptors: not a disk failure; the caller retries later. */
         sl_err_t rc = fail(plog, "dup");
         return plog->failed ? rc : SL_AGAIN;
     }
     *fd_out = fd;
+    plog->sync_dirs_base = dir_fds_out[0] >= 0 ? seg->base : -1;
     *target_out = seg->next;
     plog->sync_bytes_target = plog->appended_bytes;
     return SL_OK;
@@ -500,6 +521,10 @@ sl_err_t sl_plog_sync_end(sl_plog_t *plog, int64_t target, int rc) {
     if (target > plog->durable) {
         plog->durable = target;
     }
+    if (plog->sync_dirs_base >= 0 && active(plog)->base == plog->sync_dirs_base) {
+        active(plog)->dir_unsynced = false; /* (a rolled one was synced whole at the roll) */
+    }
+    plog->sync_dirs_base = -1;
     if (plog->sync_bytes_target > plog->synced_bytes) {
         plog->synced_bytes = plog->sync_bytes_target;
     }

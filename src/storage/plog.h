@@ -93,6 +93,14 @@ SL_MUST_USE sl_err_t sl_plog_append_replica(sl_plog_t *plog, uint8_t *batches, s
  * SL_ERR_INVAL if no batch starts at `offset`; SL_ERR_IO (the log is then FAILED). */
 SL_MUST_USE sl_err_t sl_plog_truncate(sl_plog_t *plog, int64_t offset);
 
+/* The .log path of the active segment when its files do not exist yet (a fresh partition, or
+ * a roll not yet written to) and the log is not FAILED; else NULL. The next append would create
+ * them on the caller's thread: the broker has them made elsewhere first (mkfiles.h). */
+const char *sl_plog_unborn_path(const sl_plog_t *plog);
+/* Tells the log that the files of `log_path` were made elsewhere: when that is still its active,
+ * unborn segment, the next append opens them instead of creating them. True if it was. */
+bool sl_plog_files_made(sl_plog_t *plog, const char *log_path);
+
 /* Unsynced bytes past which a partition gets a background sync even when nobody waits for one
  * (acks=0/1 and no flush.* settings): it bounds what the fdatasync at a segment roll, which runs
  * on the appending thread, has to write back. */
@@ -105,10 +113,13 @@ SL_MUST_USE sl_err_t sl_plog_sync(sl_plog_t *plog);
 
 /* Starts an asynchronous sync (group commit off the loop): `*fd_out` gets a dup of the active
  * segment's fd to fdatasync elsewhere, `*target_out` the end offset that sync will make durable.
- * `*fd_out` is -1 when everything is already durable. Returns SL_OK, SL_AGAIN when no
- * descriptor could be had (EMFILE/ENFILE/ENOMEM: call again later; the log stays OPEN), or the
- * sticky error of a FAILED log. */
-SL_MUST_USE sl_err_t sl_plog_sync_begin(sl_plog_t *plog, int *fd_out, int64_t *target_out);
+ * `*fd_out` is -1 when everything is already durable. When the segment's files are new (their
+ * directory entries never synced), dir_fds_out gets its directory and that directory's parent,
+ * to fsync after the fdatasync (else -1, -1); all of them are the caller's to close. Returns SL_OK,
+ * SL_AGAIN when no descriptor could be had (EMFILE/ENFILE/ENOMEM: call again later; the log stays
+ * OPEN), or the sticky error of a FAILED log. */
+SL_MUST_USE sl_err_t sl_plog_sync_begin(sl_plog_t *plog, int *fd_out, int dir_fds_out[2],
+                                        int64_t *target_out);
 /* Completes a sync started with sl_plog_sync_begin: on rc == SL_OK every offset below `target`
  * is durable; otherwise the log becomes FAILED. Returns the log's state as an sl_err_t. */
 sl_err_t sl_plog_sync_end(sl_plog_t *plog, int64_t target, int rc);

@@ -115,34 +115,116 @@ size_t sl_segment_open_count(void) {
     return pool.n;
 }
 
-/* Makes the directory of a segment about to be created (a partition's first segment may come
- * before its directory), or syncs it and its parent once the files are there. -1 with errno. */
-static int seg_dir(const sl_segment_t *seg, bool sync) {
-    char d[4096];
-    snprintf(d, sizeof d, "%s", seg->path);
+/* The directory of the segment whose .log is `path` (its partition's) and that directory's
+ * parent, into `d` and `parent` (either "." when the path has no slash there). */
+static void path_dirs(const char *path, char *d, char *parent, size_t n) {
+    snprintf(d, n, "%s", path);
     char *slash = strrchr(d, '/');
     if (!slash) {
-        return sync ? sl_os_fsync_dir(".") : 0;
-    }
-    *slash = '\0';
-    if (!sync) {
-        return sl_os_mkdirs(d);
-    }
-    if (sl_os_fsync_dir(d) < 0) {
-        return -1;
-    }
-    slash = strrchr(d, '/');
-    if (slash) {
+        snprintf(d, n, ".");
+    } else {
         *slash = '\0';
     }
-    return sl_os_fsync_dir(slash ? d : "."); /* the partition directory's own entry */
+    snprintf(parent, n, "%s", d);
+    slash = strrchr(parent, '/');
+    if (!slash || !strcmp(d, ".")) {
+        snprintf(parent, n, ".");
+    } else {
+        *slash = '\0';
+    }
 }
 
-/* Opens the three files; with `create` the .log is created (directory first), and then the
- * directory and its parent are synced so the new files survive a crash. -1 with errno. */
+static void seg_dirs(const sl_segment_t *seg, char *d, char *parent, size_t n) {
+    path_dirs(seg->path, d, parent, n);
+}
+
+/* Makes the directory of the segment whose .log is `path` (a partition's first segment may come
+ * before its directory). Only one mkdir when the parent exists, and no fsync: the entries are
+ * synced with the segment's first sync (dir_unsynced). -1 with errno. */
+static int path_mkdir(const char *path) {
+    char d[4096], parent[4096];
+    path_dirs(path, d, parent, sizeof d);
+    if (mkdir(d, 0755) == 0 || errno == EEXIST) {
+        return 0;
+    }
+    return errno == ENOENT ? sl_os_mkdirs(d) : -1;
+}
+
+static int seg_mkdir(const sl_segment_t *seg) {
+    return path_mkdir(seg->path);
+}
+
+int sl_segment_make_files(const char *log_path) {
+    if (path_mkdir(log_path) < 0) {
+        return -1;
+    }
+    size_t len = strlen(log_path);
+    if (len < 4 || strcmp(log_path + len - 4, ".log") != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    static const char *const exts[] = {".log", ".index", ".timeindex"};
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
+        char p[4096];
+        snprintf(p, sizeof p, "%.*s%s", (int)(len - 4), log_path, exts[i]);
+        int fd = sl_os.open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            return -1;
+        }
+        sl_os.close(fd);
+    }
+    return 0;
+}
+
+bool sl_segment_files_made(sl_segment_t *seg) {
+    if (!seg->unborn || access(seg->path, F_OK) != 0) {
+        return false;
+    }
+    seg->unborn = false;
+    seg->dir_unsynced = true;
+    return true;
+}
+
+/* fsyncs the segment's directory and its parent, so the files created in it (and the directory
+ * itself) survive a crash. -1 with errno. */
+static int seg_sync_dirs(sl_segment_t *seg) {
+    char d[4096], parent[4096];
+    seg_dirs(seg, d, parent, sizeof d);
+    if (sl_os_fsync_dir(d) < 0 || sl_os_fsync_dir(parent) < 0) {
+        sl_log(SL_LOG_ERROR, "storage", "file=%s op=fsync-dir err=\"%s\"", seg->path,
+               strerror(errno));
+        return -1;
+    }
+    seg->dir_unsynced = false;
+    return 0;
+}
+
+int sl_segment_dir_fds(const sl_segment_t *seg, int out[2]) {
+    out[0] = out[1] = -1;
+    if (!seg->dir_unsynced) {
+        return 0;
+    }
+    char d[4096], parent[4096];
+    seg_dirs(seg, d, parent, sizeof d);
+    out[0] = sl_os.open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    out[1] = out[0] >= 0 ? sl_os.open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0) : -1;
+    if (out[1] < 0) {
+        int saved = errno;
+        if (out[0] >= 0) {
+            sl_os.close(out[0]);
+        }
+        out[0] = -1;
+        errno = saved;
+        return -1;
+    }
+    return 0;
+}
+
+/* Opens the three files; with `create` the .log is created (directory first) and the segment
+ * marked dir_unsynced. -1 with errno. */
 static int open_fds(sl_segment_t *seg, bool create) {
     char p[4096];
-    if (create && seg_dir(seg, false) < 0) {
+    if (create && seg_mkdir(seg) < 0) {
         sl_log(SL_LOG_ERROR, "storage", "file=%s op=mkdir err=\"%s\"", seg->path, strerror(errno));
         return -1;
     }
@@ -171,13 +253,8 @@ static int open_fds(sl_segment_t *seg, bool create) {
         errno = saved;
         return -1;
     }
-    if (create && seg_dir(seg, true) < 0) {
-        int saved = errno;
-        sl_log(SL_LOG_ERROR, "storage", "file=%s op=fsync-dir err=\"%s\"", seg->path,
-               strerror(errno));
-        close_fds(seg);
-        errno = saved;
-        return -1;
+    if (create) {
+        seg->dir_unsynced = true;
     }
     return 0;
 }
@@ -533,12 +610,13 @@ int sl_segment_sync(sl_segment_t *seg) {
         return -1;
     }
     if (!is_open(seg) && !seg->dirty) {
-        return 0; /* closed clean: synced when it was evicted */
+        /* closed clean: synced when it was evicted (its directory entries perhaps not) */
+        return seg->dir_unsynced ? seg_sync_dirs(seg) : 0;
     }
     if (sl_segment_acquire(seg) != SL_OK || sl_os.fdatasync(seg->fd) < 0) {
         return -1;
     }
     (void)sl_os.fdatasync(seg->ifd);
     (void)sl_os.fdatasync(seg->tfd);
-    return 0;
+    return seg->dir_unsynced ? seg_sync_dirs(seg) : 0;
 }

@@ -43,6 +43,7 @@ typedef struct sl_segment {
     char *path;         /* .log path; index paths derive from it */
     bool dirty;         /* appends not yet covered by a sync (set and cleared by the owner) */
     bool unborn;        /* new and empty: its files are created at its first acquire */
+    bool dir_unsynced;  /* created, and the directory entries naming it not yet synced */
     int sync_errno;     /* errno of a failed fdatasync at eviction; 0 if none */
     int64_t cleaned_ms; /* wall clock of its first compaction since open; -1: dirty */
     int64_t tombstones; /* tombstones its last compaction kept */
@@ -50,10 +51,21 @@ typedef struct sl_segment {
 } sl_segment_t;
 
 /* The segment starting at `base` in `dir`. With `create` it is new and empty, and its three files
- * are created (and the directory synced) only when it is first acquired, so a partition that is
- * never written costs no files. Otherwise it opens the existing files, truncating nothing; they
- * stay open, in the pool, until evicted. Returns NULL with errno set on failure. */
+ * are created only when it is first acquired, so a partition that is never written costs no
+ * files; the directory entries of those files (and of a partition directory made for them) are
+ * synced later, with the segment's data (sl_segment_sync, or sl_segment_dir_fds for a sync off
+ * the loop), never at the create: three directory fsyncs per fresh partition stalled the loop.
+ * Otherwise it opens the existing files, truncating nothing; they stay open, in the pool, until
+ * evicted. Returns NULL with errno set on failure. */
 sl_segment_t *sl_segment_open(const char *dir, int64_t base, bool create);
+/* Creates the directory and the three files of the segment whose .log is `log_path`, keeping
+ * any that exist; syncs nothing. Touches no segment or pool: safe on any thread (mkfiles.h).
+ * 0, or -1 with errno. */
+int sl_segment_make_files(const char *log_path);
+/* After sl_segment_make_files succeeded for an unborn segment, on the owner's thread: it is no
+ * longer unborn (its files are opened, not created, at its first acquire) and dir_unsynced.
+ * False, changing nothing, when it was not unborn or its .log is not there. */
+bool sl_segment_files_made(sl_segment_t *seg);
 /* Makes sure the segment's three files are open and marks it most recently used; may close the
  * least recently used segments' files to stay within the pool size. Returns SL_OK, or SL_ERR_IO
  * with errno set (EMFILE/ENFILE/ENOMEM are transient: nothing is marked failed). */
@@ -93,7 +105,13 @@ int64_t sl_segment_lookup(const sl_segment_t *seg, int64_t offset);
 /* Position of the batch to start a timestamp search at: the last time-index entry whose
  * timestamp is below `ts` (0 if none). */
 int64_t sl_segment_lookup_time(const sl_segment_t *seg, int64_t ts);
-/* fdatasyncs the .log and the indexes. */
+/* fdatasyncs the .log and the indexes, and then, for a segment created since the last sync
+ * (dir_unsynced), its directory and the directory's parent. 0, or -1 with errno. */
 SL_MUST_USE int sl_segment_sync(sl_segment_t *seg);
+/* For a sync run elsewhere: with dir_unsynced, opens the segment's directory and its parent
+ * (read-only descriptors for the caller to fsync and close) into out[0] and out[1]; otherwise
+ * both are -1. 0, or -1 with errno (nothing left open). dir_unsynced stays set: the caller clears
+ * it once those fsyncs succeeded. */
+SL_MUST_USE int sl_segment_dir_fds(const sl_segment_t *seg, int out[2]);
 
 #endif

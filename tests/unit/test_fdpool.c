@@ -51,6 +51,16 @@ static void release_fds(int *fds, int n) {
     }
 }
 
+/* Closes what sl_plog_sync_begin handed out for directories (fsync'ed first, as a worker would). */
+static void close_dirs(int dirs[2]) {
+    for (int k = 0; k < 2; k++) {
+        if (dirs[k] >= 0) {
+            (void)fsync(dirs[k]);
+            close(dirs[k]);
+        }
+    }
+}
+
 TEST(many_partitions_fit_a_small_nofile) {
     limit_nofile(NOFILE_LIMIT);
     sl_segment_set_open_max(8);
@@ -131,7 +141,8 @@ TEST(emfile_on_dup_is_not_a_failed_sync) {
     int n = exhaust_fds(fds, NOFILE_LIMIT);
     int fd = -1;
     int64_t target = -1;
-    sl_err_t rc = sl_plog_sync_begin(plog, &fd, &target);
+    int dirs[2];
+    sl_err_t rc = sl_plog_sync_begin(plog, &fd, dirs, &target);
     bool failed_while_out = sl_plog_failed(plog);
     release_fds(fds, n);
     restore_nofile();
@@ -140,11 +151,12 @@ TEST(emfile_on_dup_is_not_a_failed_sync) {
     CHECK(!failed_while_out);
     CHECK_EQ_INT(fd, -1);
     /* Descriptors are back: the retry syncs, and the appends are durable. */
-    CHECK_EQ_INT(sl_plog_sync_begin(plog, &fd, &target), SL_OK);
+    CHECK_EQ_INT(sl_plog_sync_begin(plog, &fd, dirs, &target), SL_OK);
     CHECK(fd >= 0);
     CHECK_EQ_INT(target, 20);
     CHECK_EQ_INT(fdatasync(fd), 0);
     close(fd);
+    close_dirs(dirs);
     CHECK_EQ_INT(sl_plog_sync_end(plog, target, SL_OK), SL_OK);
     CHECK_EQ_INT(sl_plog_durable_offset(plog), 20);
     CHECK_EQ_INT(append_batches(plog, 1, 5, 1, 1, NULL), SL_OK);

@@ -5,6 +5,16 @@
 #include "storage/compress.h"
 #include "storage_util.h"
 
+/* Closes what sl_plog_sync_begin handed out for directories (fsync'ed first, as a worker would). */
+static void close_dirs(int dirs[2]) {
+    for (int k = 0; k < 2; k++) {
+        if (dirs[k] >= 0) {
+            (void)fsync(dirs[k]);
+            close(dirs[k]);
+        }
+    }
+}
+
 TEST(append_assigns_dense_offsets_and_rolls_segments) {
     char *dir = tmpdir();
     sl_plog_conf_t conf = small_conf();
@@ -246,14 +256,16 @@ TEST(flush_messages_and_flush_ms_sync_by_themselves) {
     CHECK_EQ_INT(append_batches(plog, 1, 4, 1, 1800, NULL), SL_OK);
     int fd;
     int64_t target;
-    CHECK_EQ_INT(sl_plog_sync_begin(plog, &fd, &target), SL_OK);
+    int dirs[2];
+    CHECK_EQ_INT(sl_plog_sync_begin(plog, &fd, dirs, &target), SL_OK);
     CHECK(fd >= 0);
     CHECK_EQ_INT(target, 20);
     CHECK_EQ_INT(fdatasync(fd), 0);
     close(fd);
+    close_dirs(dirs);
     CHECK_EQ_INT(sl_plog_sync_end(plog, target, SL_OK), SL_OK);
     CHECK_EQ_INT(sl_plog_durable_offset(plog), 20);
-    CHECK_EQ_INT(sl_plog_sync_begin(plog, &fd, &target), SL_OK);
+    CHECK_EQ_INT(sl_plog_sync_begin(plog, &fd, dirs, &target), SL_OK);
     CHECK_EQ_INT(fd, -1); /* nothing left to sync */
     CHECK(sl_plog_sync_end(plog, 24, SL_ERR_IO) != SL_OK);
     CHECK(sl_plog_failed(plog));
@@ -284,10 +296,12 @@ TEST(writeback_is_due_after_enough_unsynced_bytes) {
     CHECK_EQ_INT((int64_t)appends, (SL_PLOG_WRITEBACK_BYTES + (int64_t)b.len - 1) / (int64_t)b.len);
     int fd;
     int64_t target;
-    CHECK_EQ_INT(sl_plog_sync_begin(plog, &fd, &target), SL_OK);
+    int dirs[2];
+    CHECK_EQ_INT(sl_plog_sync_begin(plog, &fd, dirs, &target), SL_OK);
     CHECK(fd >= 0);
     CHECK_EQ_INT(fdatasync(fd), 0);
     close(fd);
+    close_dirs(dirs);
     CHECK(sl_plog_writeback_due(plog)); /* the sync has not reported yet */
     CHECK_EQ_INT(sl_plog_sync_end(plog, target, SL_OK), SL_OK);
     CHECK(!sl_plog_writeback_due(plog));
@@ -337,4 +351,65 @@ TEST(delete_records_moves_the_log_start_offset_durably) {
     sl_plog_close(plog);
     sl_os_rmtree(dir);
     free(dir);
+}
+
+/* The first append to a fresh partition (issue 14) creates its directory and files but syncs no
+ * directory: three directory fsyncs per partition stalled the event loop for seconds when a
+ * producer first wrote to thousands of fresh partitions. The entries become durable with the
+ * partition's first sync instead: inline (sl_plog_sync), or handed out with the asynchronous one.
+ */
+static int fsyncs;
+static int (*real_fsync)(int);
+static int counting_fsync(int fd) {
+    fsyncs++;
+    return real_fsync(fd);
+}
+
+TEST(first_append_syncs_no_directory_the_first_sync_does) {
+    char *root = tmpdir();
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/t-0", root);
+    sl_plog_conf_t conf = small_conf();
+    conf.segment_bytes = 1 << 20;
+    sl_plog_t *plog;
+    char err[SL_ERRLEN];
+    CHECK_EQ_INT(sl_plog_open(dir, &conf, 1000, &plog, err), SL_OK);
+    real_fsync = sl_os.fsync;
+    sl_os.fsync = counting_fsync;
+    fsyncs = 0;
+    CHECK_EQ_INT(append_batches(plog, 1, 4, 1, 1000, NULL), SL_OK);
+    CHECK_EQ_INT(fsyncs, 0);
+    CHECK(access(dir, F_OK) == 0);
+    /* The asynchronous sync hands out the directory and its parent, once. */
+    int fd, dirs[2];
+    int64_t target;
+    CHECK_EQ_INT(sl_plog_sync_begin(plog, &fd, dirs, &target), SL_OK);
+    CHECK(fd >= 0 && dirs[0] >= 0 && dirs[1] >= 0);
+    CHECK_EQ_INT(fdatasync(fd), 0);
+    close(fd);
+    close_dirs(dirs);
+    CHECK_EQ_INT(sl_plog_sync_end(plog, target, SL_OK), SL_OK);
+    CHECK_EQ_INT(append_batches(plog, 1, 4, 1, 1001, NULL), SL_OK);
+    CHECK_EQ_INT(sl_plog_sync_begin(plog, &fd, dirs, &target), SL_OK);
+    CHECK(fd >= 0);
+    CHECK_EQ_INT(dirs[0], -1);
+    CHECK_EQ_INT(dirs[1], -1);
+    close(fd);
+    CHECK_EQ_INT(sl_plog_sync_end(plog, target, SL_OK), SL_OK);
+    sl_plog_close(plog);
+    /* The inline sync of a fresh log syncs both directories itself. */
+    snprintf(dir, sizeof dir, "%s/t-1", root);
+    CHECK_EQ_INT(sl_plog_open(dir, &conf, 1000, &plog, err), SL_OK);
+    CHECK_EQ_INT(append_batches(plog, 1, 4, 1, 1000, NULL), SL_OK);
+    fsyncs = 0;
+    CHECK_EQ_INT(sl_plog_sync(plog), SL_OK);
+    CHECK_EQ_INT(fsyncs, 2);
+    fsyncs = 0;
+    CHECK_EQ_INT(append_batches(plog, 1, 4, 1, 1001, NULL), SL_OK);
+    CHECK_EQ_INT(sl_plog_sync(plog), SL_OK);
+    CHECK_EQ_INT(fsyncs, 0);
+    sl_os.fsync = real_fsync;
+    sl_plog_close(plog);
+    sl_os_rmtree(root);
+    free(root);
 }

@@ -74,6 +74,16 @@ static void run_case(int *sl_failed_, bool in_sync, int err_no) {
     free(dir);
 }
 
+/* Closes what sl_plog_sync_begin handed out for directories (fsync'ed first, as a worker would). */
+static void close_dirs(int dirs[2]) {
+    for (int k = 0; k < 2; k++) {
+        if (dirs[k] >= 0) {
+            (void)fsync(dirs[k]);
+            close(dirs[k]);
+        }
+    }
+}
+
 TEST(eio_on_write) {
     run_case(sl_failed_, false, EIO);
 }
@@ -124,8 +134,10 @@ static void full_disk_then_room(int *sl_failed_, bool in_sync) {
     if (in_sync) {
         int fd;
         int64_t target;
-        CHECK_EQ_INT(sl_plog_sync_begin(plog, &fd, &target), SL_OK);
+        int dirs[2];
+        CHECK_EQ_INT(sl_plog_sync_begin(plog, &fd, dirs, &target), SL_OK);
         close(fd);
+        close_dirs(dirs);
         CHECK_EQ_INT(sl_plog_sync_end(plog, target, SL_ERR_NOSPACE), SL_ERR_NOSPACE);
     } else {
         sl_os.pwrite = faulty_pwrite;
