@@ -38,6 +38,7 @@
 #include "common/clock.h"
 #include "common/codec.h"
 #include "common/log.h"
+#include "common/os.h"
 #include "common/util.h"
 #include "net/listener.h"
 #include "proto/kerr.h"
@@ -620,6 +621,32 @@ static void *heartbeat_main(void *arg) {
 
 /* ---- start and stop ---- */
 
+/* Every member reports the quorum's cluster id (derived from the voters, sl_quorum_cluster_id),
+ * not the random one a single node makes: clients such as librdkafka warn when brokers of one
+ * cluster name different ids. It replaces whatever meta.properties held (a data directory that
+ * served as a single node, or under another voter set) and is persisted there. */
+static sl_err_t adopt_cluster_id(sl_broker_t *b, sl_cluster_t *c, char *err) {
+    char id[SL_QUORUM_CLUSTER_ID_LEN + 1];
+    sl_quorum_cluster_id(c->voters, c->n_voters, id);
+    if (!strcmp(id, b->cluster_id)) {
+        return SL_OK;
+    }
+    if (b->cluster_id[0]) {
+        sl_log(SL_LOG_INFO, "cluster", "old=%s new=%s msg=\"cluster id taken from the quorum\"",
+               b->cluster_id, id);
+    }
+    snprintf(b->cluster_id, sizeof b->cluster_id, "%s", id);
+    char path[4096], text[128];
+    snprintf(path, sizeof path, "%s/meta.properties", b->conf.data_dir);
+    int n = snprintf(text, sizeof text, "version=1\ncluster.id=%s\nnode.id=%lld\n", id,
+                     (long long)b->conf.node_id);
+    if (sl_os_write_file_atomic(path, text, (size_t)n) < 0) {
+        snprintf(err, SL_ERRLEN, "write %s: %s", path, strerror(errno));
+        return SL_ERR_IO;
+    }
+    return SL_OK;
+}
+
 sl_err_t sl_cluster_init(sl_broker_t *b, char *err) {
     if (b->conf.node_id < 1) {
         snprintf(err, SL_ERRLEN, "controller.quorum.voters needs node.id >= 1");
@@ -642,6 +669,9 @@ sl_err_t sl_cluster_init(sl_broker_t *b, char *err) {
     pthread_condattr_destroy(&ca);
     c->ms = sl_mstate_new();
     b->cluster = c;
+    if (adopt_cluster_id(b, c, err) != SL_OK) {
+        return SL_ERR_IO;
+    }
     return sl_topics_load_cluster(b, sl_metalog_new_proposer(propose_rec, c));
 }
 

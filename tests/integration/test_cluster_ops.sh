@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Cluster operations a client sees (docs/cluster.md): every broker reports the same ClusterId;
+# an acks=all produce whose followers cannot answer is REQUEST_TIMED_OUT after its timeout_ms;
+# Fetch, ListOffsets and OffsetForLeaderEpoch check the client's current_leader_epoch
+# (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH) and Metadata reports the leader epoch; SIGTERM of
+# a leader under an idempotent acks=all producer moves leadership first (controlled shutdown):
+# no failed delivery, nothing lost, a new leader within a second.
+source "$(dirname "$0")/lib/cluster.sh"
+W="$(dirname "$0")/cluster_wire.py"
+cluster_init 3 --set broker.session.timeout.ms=1500 --set broker.heartbeat.interval.ms=200
+for i in 1 2 3; do node_start $i; done
+wait_leader 1 >/dev/null
+for i in 1 2 3; do wait_registered $i; done
+hp() { echo "127.0.0.1:${NODE_PORT[$1]}"; }
+boot() { echo "$(hp 1),$(hp 2),$(hp 3)"; }
+
+# "LEADER EPOCH ISR..." of topic $2 partition 0 as node $1's Metadata has it.
+pstate() {
+  kcat -L -J -m 10 -t "$2" -b "$(hp "$1")" 2>/dev/null | $PY -c "
+import json, sys
+m = json.load(sys.stdin)
+for t in m['topics']:
+    for p in t.get('partitions', []):
+        if p['partition'] == 0:
+            print(p['leader'], ' '.join(str(i['id']) for i in sorted(p.get('isrs', []), key=lambda r: r['id'])))
+" || true
+}
+wait_pstate() { # node topic regex
+  for _ in $(seq 1 $((300 * mult))); do
+    pstate "$1" "$2" | grep -qE "$3" && return 0
+    sleep 0.1
+  done
+  fail "node $1: $2-0 never matched '$3' (now: $(pstate "$1" "$2"))"
+}
+
+# 1. One cluster id, the same in Metadata and DescribeCluster of every broker.
+out=$($PY "$W" ids "$(hp 1)" "$(hp 2)" "$(hp 3)") || fail "ids: $out"
+echo "$out"
+n=$(sed 's/^[^ ]* //; s/metadata=//; s/describe=//' <<<"$out" | tr ' ' '\n' | sort -u | wc -l)
+[[ $n == 1 ]] || fail "brokers report different cluster ids: $out"
+
+# 2. Produce timeout_ms: ISR full at the append, then the followers paused so the HW cannot
+# move: REQUEST_TIMED_OUT (7) after about timeout_ms, not a hang until the client gives up.
+"$SLUICE" topic create -b "$(hp 1)" slow -p 1 >/dev/null || fail "create slow"
+for i in 1 2 3; do wait_pstate $i slow "^[123] 1 2 3$"; done
+lead=$(pstate 1 slow | cut -d' ' -f1)
+f1=$(( lead % 3 + 1 )); f2=$(( f1 % 3 + 1 ))
+out=$($PY "$W" produce "$(hp "$lead")" slow 0 5000) || fail "produce: $out"
+[[ $out == "error=0 "* ]] || fail "acks=all with every replica up: $out"
+kill -STOP "${NODE_PID[$f1]}" "${NODE_PID[$f2]}"
+out=$($PY "$W" produce "$(hp "$lead")" slow 0 2000) || { kill -CONT "${NODE_PID[$f1]}" "${NODE_PID[$f2]}"; fail "produce: $out"; }
+kill -CONT "${NODE_PID[$f1]}" "${NODE_PID[$f2]}"
+echo "paused followers, timeout_ms=2000: $out"
+ms=${out#*ms=}
+[[ $out == "error=7 "* ]] || fail "expected REQUEST_TIMED_OUT: $out"
+(( ms >= 1900 && ms <= 2000 + 3000 * mult )) || fail "answered after $ms ms for timeout_ms=2000"
+for i in 1 2 3; do wait_pstate $i slow "^[123] 1 2 3$"; done
