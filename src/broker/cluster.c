@@ -75,6 +75,7 @@ struct sl_cluster {
     size_t n_seen;
     item_t *out_head, *out_tail; /* commands queued by sl_cluster_propose_async */
     bool registered;             /* this incarnation's registration committed */
+    bool leaving;                /* controlled shutdown: fenced on purpose, do not register */
     bool stopping;
     pthread_t hb;
     bool hb_started;
@@ -530,9 +531,12 @@ static void *heartbeat_main(void *arg) {
             snprintf(addr, sizeof addr, "%s:%d", me.host, (int)me.port);
         }
         pthread_mutex_lock(&c->mu);
-        bool registered = c->registered;
+        bool registered = c->registered, leaving = c->leaving;
         pthread_mutex_unlock(&c->mu);
-        if (st.leader_id && (!registered || !addr[0] || me.fenced || strcmp(addr, c->adv) != 0)) {
+        if (leaving) {
+            /* Controlled shutdown fenced this broker: it neither registers nor heartbeats. */
+        } else if (st.leader_id &&
+                   (!registered || !addr[0] || me.fenced || strcmp(addr, c->adv) != 0)) {
             /* Every incarnation registers once: what it led moves to an in-sync replica (its
              * unsynced tail may be gone), and it follows until it leads again (mstate.c). */
             sl_meta_rec_t rec = {.type = SL_META_BROKER_REG, .name = c->adv, .value = c->node};
@@ -698,6 +702,40 @@ sl_err_t sl_cluster_start(sl_broker_t *b, char *err) {
     }
     c->hb_started = true;
     return SL_OK;
+}
+
+void sl_cluster_leave(sl_broker_t *b) {
+    sl_cluster_t *c = b->cluster;
+    if (!c || !b->conf.controlled_shutdown_enable || b->conf.controlled_shutdown_timeout_ms <= 0 ||
+        !sl_cluster_registered(b)) {
+        return;
+    }
+    uint64_t t0 = sl_mono_ms();
+    uint64_t deadline = t0 + (uint64_t)b->conf.controlled_shutdown_timeout_ms;
+    pthread_mutex_lock(&c->mu);
+    c->leaving = true;
+    pthread_mutex_unlock(&c->mu);
+    /* The record a lease expiry commits: every partition this broker leads gets the first live
+     * in-sync replica as leader (epoch + 1), and this broker leaves every ISR it is not the
+     * last member of (mstate.c). Acknowledged acks=all records are on every ISR member's
+     * disk, so the new leader has them all. */
+    sl_meta_rec_t rec = {.type = SL_META_BROKER_FENCE, .name = "", .value = c->node};
+    sl_err_t rc = submit_rec(c, &rec, (uint64_t)b->conf.controlled_shutdown_timeout_ms);
+    sl_mbroker_t me = {0};
+    while (rc == SL_OK && sl_mono_ms() < deadline &&
+           !(sl_mstate_broker(c->ms, c->node, &me) && me.fenced)) {
+        sleep_ms(5); /* committed on the leader: applied here shortly after */
+    }
+    bool moved = rc == SL_OK && me.fenced;
+    if (moved) {
+        /* The loop is stopped: apply the queued commands (roles refresh: this broker leads
+         * nothing now, and requests parked on it answer NOT_LEADER_OR_FOLLOWER). */
+        on_committed(b->loop, c->efd, b, 0);
+    }
+    sl_log(moved ? SL_LOG_INFO : SL_LOG_WARN, "cluster", "node=%d ms=%llu msg=\"%s\"", (int)c->node,
+           (unsigned long long)(sl_mono_ms() - t0),
+           moved ? "controlled shutdown: leadership moved"
+                 : "controlled shutdown: the quorum did not commit the move in time");
 }
 
 void sl_cluster_stop(sl_broker_t *b) {

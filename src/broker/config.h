@@ -70,6 +70,8 @@ typedef struct sl_broker_conf {
     int64_t broker_heartbeat_interval_ms;
     int64_t broker_session_timeout_ms;
     int64_t metadata_snapshot_entries;
+    bool controlled_shutdown_enable;                /* SIGTERM moves leadership first (cluster.c) */
+    int64_t controlled_shutdown_timeout_ms;         /* bound on that move */
     char listener_protocol_map[SL_CONF_STR_MAX];    /* listener.security.protocol.map */
     char listener_props[SL_CONF_MAP_MAX];           /* listener.name.<name>.<key>=value lines */
     char ssl_key_location[SL_CONF_STR_MAX];         /* PEM private key of SSL listeners */
@@ -80,12 +82,12 @@ typedef struct sl_broker_conf {
     char sasl_enabled_mechanisms[SL_CONF_STR_MAX];  /* PLAIN,SCRAM-SHA-256,SCRAM-SHA-512 */
     int64_t reauth_ms;            /* connections.max.reauth.ms, 0: sessions never expire */
     int64_t auth_failed_delay_ms; /* connection.failed.authentication.delay.ms */
-    char oauth_public_key[SL_CONF_STR_MAX]; /* sasl.oauthbearer.public.key.location (PEM) */
-    char oauth_secret[SL_CONF_STR_MAX];     /* sasl.oauthbearer.secret (HS256) */
-    int64_t oauth_clock_skew_s;             /* sasl.oauthbearer.clock.skew.seconds */
-    char oauth_audience[SL_CONF_STR_MAX];   /* sasl.oauthbearer.expected.audience */
-    char oauth_issuer[SL_CONF_STR_MAX];     /* sasl.oauthbearer.expected.issuer */
-    char oauth_sub_claim[SL_CONF_STR_MAX];  /* sasl.oauthbearer.sub.claim.name */
+    char oauth_public_key[SL_CONF_STR_MAX];      /* sasl.oauthbearer.public.key.location (PEM) */
+    char oauth_secret[SL_CONF_STR_MAX];          /* sasl.oauthbearer.secret (HS256) */
+    int64_t oauth_clock_skew_s;                  /* sasl.oauthbearer.clock.skew.seconds */
+    char oauth_audience[SL_CONF_STR_MAX];        /* sasl.oauthbearer.expected.audience */
+    char oauth_issuer[SL_CONF_STR_MAX];          /* sasl.oauthbearer.expected.issuer */
+    char oauth_sub_claim[SL_CONF_STR_MAX];       /* sasl.oauthbearer.sub.claim.name */
     char authorizer_class_name[SL_CONF_STR_MAX]; /* non-empty: ACLs are enforced (acl.h) */
     char super_users[SL_CONF_STR_MAX];           /* User:a;User:b */
     bool allow_everyone_if_no_acl;               /* allow.everyone.if.no.acl.found */
