@@ -121,7 +121,7 @@ struct sl_broker {
     unsigned sasl_mechs;              /* sasl.enabled.mechanisms, bits of sl_sasl_mech_t */
     struct sl_oauth *oauth;           /* OAUTHBEARER token validator, NULL unless enabled */
     struct sl_acls *acls;             /* ACL bindings from the metadata log (handle_acl.c) */
-    bool authz;                       /* authorizer.class.name set: requests are checked against acls */
+    bool authz; /* authorizer.class.name set: requests are checked against acls */
 };
 
 /* SASL mechanisms (bit positions in sasl_mechs). */
@@ -246,6 +246,7 @@ void sl_req_finish(sl_req_t *req);
 SL_HANDLER(Produce);
 SL_HANDLER(Fetch);
 SL_HANDLER(ListOffsets);
+SL_HANDLER(OffsetForLeaderEpoch);
 SL_HANDLER(Metadata);
 SL_HANDLER(ApiVersions);
 SL_HANDLER(CreateTopics);

@@ -727,6 +727,14 @@ void sl_cluster_leave(sl_broker_t *b) {
         sleep_ms(5); /* committed on the leader: applied here shortly after */
     }
     bool moved = rc == SL_OK && me.fenced;
+    sl_quorum_status_t st;
+    sl_quorum_status(c->q, &st);
+    if (moved && st.role == 3 /* RAFT_LEADER */) {
+        /* The record is committed on a majority, but a voter outside it learns that from this
+         * node's next heartbeats (a tenth of the election timeout apart): leave time for two,
+         * or its brokers' Metadata would name this broker until the next quorum leader. */
+        sleep_ms((unsigned)SL_MIN(b->conf.controller_election_timeout_ms / 5, 1000));
+    }
     if (moved) {
         /* The loop is stopped: apply the queued commands (roles refresh: this broker leads
          * nothing now, and requests parked on it answer NOT_LEADER_OR_FOLLOWER). */

@@ -10,7 +10,13 @@
       Against the partition's leader: Metadata's leader_epoch E, then Fetch v11, ListOffsets v5
       and OffsetForLeaderEpoch v4 with current_leader_epoch E-1 / E / E+1 (and -1, unchecked);
       prints one "api epoch=... error=..." line each, and OffsetForLeaderEpoch's answers.
+  cluster_wire.py consume BOOTSTRAP TOPIC
+      A librdkafka consumer of partition 0 from its start with auto.offset.reset=error, until
+      the file STOP appears next to it (in the working directory) and nothing came for 2 s;
+      prints "read=N resets=R backwards=B gaps=G" (R: offset resets, which a consumer at a valid
+      offset must never see across a leader change).
 """
+import os
 import struct
 import sys
 import time
@@ -183,6 +189,37 @@ def epochs(hp, topic, part):
     return 0
 
 
+def consume(bootstrap, topic):
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "ops-consumer",
+                  "enable.auto.commit": False, "auto.offset.reset": "error",
+                  "topic.metadata.refresh.interval.ms": 500, "fetch.wait.max.ms": 100,
+                  "enable.partition.eof": False})
+    c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+    read = resets = backwards = gaps = 0
+    want = None
+    last_msg = time.time()
+    while not (os.path.exists("STOP") and time.time() - last_msg > 2):
+        m = c.poll(0.2)
+        if m is None:
+            continue
+        if m.error():
+            if m.error().code() == KafkaError._AUTO_OFFSET_RESET:
+                resets += 1
+            print("consumer: %s" % m.error(), file=sys.stderr)
+            continue
+        last_msg = time.time()
+        if want is not None and m.offset() < want:
+            backwards += 1
+        elif want is not None and m.offset() > want:
+            gaps += 1
+        want = m.offset() + 1
+        read += 1
+    c.close()
+    print("read=%d resets=%d backwards=%d gaps=%d" % (read, resets, backwards, gaps))
+    return 1 if resets or backwards or gaps else 0
+
+
 def rel(cur, e):
     return "none" if cur == -1 else ("E%+d" % (cur - e) if cur != e else "E")
 
@@ -195,6 +232,8 @@ def main():
         return produce(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
     if cmd == "epochs":
         return epochs(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    if cmd == "consume":
+        return consume(sys.argv[2], sys.argv[3])
     print(__doc__, file=sys.stderr)
     return 2
 

@@ -72,6 +72,9 @@ for i in 1 2 3; do wait_leader $i >/dev/null; wait_registered $i; done
 create moving
 $PY "$C" produce "$(boot)" moving "$T/acked" 1000000 1000 2>"$T/producer.err" &
 prod=$!
+W_ABS=$(cd "$(dirname "$W")" && pwd)/$(basename "$W")
+(cd "$T" && exec $PY "$W_ABS" consume "$(boot)" moving >"$T/consumer.out" 2>"$T/consumer.err") &
+cons=$!
 for _ in $(seq 1 $((300 * mult))); do (( $(lines "$T/acked") >= 1000 )) && break; sleep 0.1; done
 (( $(lines "$T/acked") >= 1000 )) || fail "no acks under load"
 old=$(pstate 1 moving | cut -d' ' -f1)
@@ -107,6 +110,32 @@ wait $prod || { cat "$T/producer.err" >&2; fail "producer had failed deliveries"
 for i in 1 2 3; do wait_pstate $i moving "^[123] 1 2 3$"; done
 out=$($PY "$C" check "$(boot)" moving "$T/acked") || fail "checker: $out"
 echo "$out"
+wait $cons || { cat "$T/consumer.err" >&2; fail "consumer across the move: $(cat "$T/consumer.out")"; }
+echo "consumer across the move: $(cat "$T/consumer.out")"
+(( $(sed 's/read=\([0-9]*\).*/\1/' "$T/consumer.out") >= $(lines "$T/acked") )) ||
+  fail "consumer read less than was acknowledged: $(cat "$T/consumer.out")"
+
+# 4. Client-facing leader epochs on "moving" (its leader changed above, so its epoch is >= 1):
+# Metadata's leader_epoch; Fetch, ListOffsets and OffsetForLeaderEpoch refuse an older
+# current_leader_epoch (FENCED_LEADER_EPOCH 74) and a newer one (UNKNOWN_LEADER_EPOCH 75);
+# OffsetForLeaderEpoch tells where each epoch ends, the last at the log end; a follower refuses.
+out=$($PY "$W" epochs "$(hp 1)" moving 0) || fail "epochs: $out"
+echo "$out"
+e=$(sed -n 's/^metadata leader=[0-9]* epoch=\([0-9]*\)$/\1/p' <<<"$out")
+[[ -n $e ]] && (( e >= 1 )) || fail "Metadata leader_epoch after a leader change: '$e'"
+for api in fetch listoffsets offsetforleaderepoch; do
+  grep -qE "^$api cur=E-1 error=74( |$)" <<<"$out" || fail "$api with an older epoch: not FENCED_LEADER_EPOCH"
+  grep -qE "^$api cur=E\+1 error=75( |$)" <<<"$out" || fail "$api with a newer epoch: not UNKNOWN_LEADER_EPOCH"
+  grep -qE "^$api cur=E error=0( |$)" <<<"$out" || fail "$api with the current epoch refused"
+  grep -qE "^$api cur=none error=0( |$)" <<<"$out" || fail "$api without an epoch refused"
+done
+grep -qE "^listoffsets cur=E error=0 epoch=$e$" <<<"$out" || fail "ListOffsets leader_epoch"
+latest=$(sed -n 's/^latest offset=//p' <<<"$out")
+grep -qE "^epoch_end asked=$e error=0 epoch=$e end=$latest$" <<<"$out" ||
+  fail "the current epoch should end at the log end ($latest)"
+grep -qE "^epoch_end asked=0 error=0 epoch=0 end=[0-9]+$" <<<"$out" || fail "where epoch 0 ends"
+grep -qE "^follower [0-9]+ offsetforleaderepoch error=6$" <<<"$out" ||
+  fail "a follower answered OffsetForLeaderEpoch"
 
 cluster_stop
 for i in 1 2 3; do
