@@ -412,7 +412,7 @@ SL_HANDLER(OffsetForLeaderEpoch) {
     sl_wr_array_len(wr, flex, n_topics < 0 ? 0 : n_topics);
     for (int32_t ti = 0; ti < n_topics && !rd->err; ti++) {
         sl_str_t name = sl_rd_str(rd, flex);
-        int32_t np = sl_rd_array_len(rd, flex, 12);
+        int32_t np = sl_rd_array_len(rd, flex, 8);
         if (rd->err) {
             break;
         }
