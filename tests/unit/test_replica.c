@@ -10,6 +10,7 @@
 #include "broker/replica.h"
 #include "cluster/quorum.h"
 #include "harness.h"
+#include "proto/kerr.h"
 
 /* Set-up steps outside a TEST: a failure there is a broken test, not a finding. */
 static void must(bool ok) {
@@ -218,4 +219,20 @@ TEST(cluster_id_is_one_per_voter_set) {
     CHECK_EQ_INT((int)strlen(ia), SL_QUORUM_CLUSTER_ID_LEN);
     CHECK(strspn(ia, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
           strlen(ia));
+}
+
+/* A client's current_leader_epoch: older is fenced, newer unknown, -1 unchecked; a single node
+ * (no replica state) checks nothing. */
+TEST(current_leader_epoch_is_checked_against_the_partition) {
+    sl_replica_t r = {0};
+    sl_partition_t p = {0};
+    r.a.epoch = 3;
+    p.repl = &r;
+    CHECK_EQ_INT(sl_replica_epoch_check(&p, 3), KERR_NONE);
+    CHECK_EQ_INT(sl_replica_epoch_check(&p, -1), KERR_NONE);
+    CHECK_EQ_INT(sl_replica_epoch_check(&p, 2), KERR_FENCED_LEADER_EPOCH);
+    CHECK_EQ_INT(sl_replica_epoch_check(&p, 0), KERR_FENCED_LEADER_EPOCH);
+    CHECK_EQ_INT(sl_replica_epoch_check(&p, 4), KERR_UNKNOWN_LEADER_EPOCH);
+    p.repl = NULL;
+    CHECK_EQ_INT(sl_replica_epoch_check(&p, 7), KERR_NONE);
 }
