@@ -7,7 +7,9 @@
  * sync completes, the partition's durable offset advances and every parked request whose
  * writes are all durable is answered. A failed sync makes the partition FAILED: the requests
  * waiting on it get KAFKA_STORAGE_ERROR. So a reply never leaves before its data is on disk, and
- * one fdatasync serves every producer that appended before it started.
+ * one fdatasync serves every producer that appended before it started. In a cluster a produce
+ * also waits for its followers and is bounded by its timeout_ms: what is not acknowledged by
+ * then is answered REQUEST_TIMED_OUT (Kafka's behaviour; the data may still be replicated).
  *
  * The record files of the coordinators (committed offsets, transaction state) are synced the
  * same way by a second worker, so neither an OffsetCommit nor a transaction's decision ever
