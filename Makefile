@@ -42,7 +42,7 @@ EXAMPLE_SO  := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%.so)
 .SECONDARY:
 .PHONY: all deps run test unit integration check-asan bench bench-sql bench-groups bench-txn bench-compare bench-conn bench-compact \
         bench-gateway bench-tls bench-interference bench-admin bench-roll bench-batch-check bench-faults bench-abuse \
-        bench-cluster bench-repl bench-join bench-stream bench-sink bench-acl format \
+        bench-cluster bench-repl bench-shutdown bench-join bench-stream bench-sink bench-acl format \
         format-check clean fuzz fuzz-ci
 all: $(BUILD)/sluice $(UNIT_BIN) $(ITEST_BIN) $(BENCH_BIN) $(EXAMPLE_SO) \
      $(BUILD)/tests/libpowerloss.so
@@ -201,6 +201,9 @@ bench-cluster: deps all
 
 bench-repl: deps all
 	bench/run-repl-bench $(BUILD) 5
+
+bench-shutdown: deps all
+	bench/run-shutdown-bench $(BUILD) 5
 
 bench-join: deps all
 	bench/run-join-bench $(BUILD)

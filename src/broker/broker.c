@@ -498,6 +498,7 @@ sl_err_t sl_broker_run(sl_broker_t *b) {
     }
     sl_err_t rc = sl_loop_run(b->loop);
     sl_log(SL_LOG_INFO, "broker", "msg=\"shutting down\"");
+    sl_cluster_leave(b); /* a cluster member hands its leaderships over first */
     /* Stop accepting, answer what waits (acks=all syncs, parked fetches), flush, close. */
     close_listeners(b);
     sl_broker_flush(b);

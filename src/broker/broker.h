@@ -267,6 +267,7 @@ void sl_req_finish(sl_req_t *req);
 SL_HANDLER(Produce);
 SL_HANDLER(Fetch);
 SL_HANDLER(ListOffsets);
+SL_HANDLER(OffsetForLeaderEpoch);
 SL_HANDLER(Metadata);
 SL_HANDLER(ApiVersions);
 SL_HANDLER(CreateTopics);

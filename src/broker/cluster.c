@@ -38,6 +38,7 @@
 #include "common/clock.h"
 #include "common/codec.h"
 #include "common/log.h"
+#include "common/os.h"
 #include "common/util.h"
 #include "net/listener.h"
 #include "proto/kerr.h"
@@ -74,6 +75,7 @@ struct sl_cluster {
     size_t n_seen;
     item_t *out_head, *out_tail; /* commands queued by sl_cluster_propose_async */
     bool registered;             /* this incarnation's registration committed */
+    bool leaving;                /* controlled shutdown: fenced on purpose, do not register */
     bool stopping;
     pthread_t hb;
     bool hb_started;
@@ -529,9 +531,12 @@ static void *heartbeat_main(void *arg) {
             snprintf(addr, sizeof addr, "%s:%d", me.host, (int)me.port);
         }
         pthread_mutex_lock(&c->mu);
-        bool registered = c->registered;
+        bool registered = c->registered, leaving = c->leaving;
         pthread_mutex_unlock(&c->mu);
-        if (st.leader_id && (!registered || !addr[0] || me.fenced || strcmp(addr, c->adv) != 0)) {
+        if (leaving) {
+            /* Controlled shutdown fenced this broker: it neither registers nor heartbeats. */
+        } else if (st.leader_id &&
+                   (!registered || !addr[0] || me.fenced || strcmp(addr, c->adv) != 0)) {
             /* Every incarnation registers once: what it led moves to an in-sync replica (its
              * unsynced tail may be gone), and it follows until it leads again (mstate.c). */
             sl_meta_rec_t rec = {.type = SL_META_BROKER_REG, .name = c->adv, .value = c->node};
@@ -620,6 +625,32 @@ static void *heartbeat_main(void *arg) {
 
 /* ---- start and stop ---- */
 
+/* Every member reports the quorum's cluster id (derived from the voters, sl_quorum_cluster_id),
+ * not the random one a single node makes: clients such as librdkafka warn when brokers of one
+ * cluster name different ids. It replaces whatever meta.properties held (a data directory that
+ * served as a single node, or under another voter set) and is persisted there. */
+static sl_err_t adopt_cluster_id(sl_broker_t *b, sl_cluster_t *c, char *err) {
+    char id[SL_QUORUM_CLUSTER_ID_LEN + 1];
+    sl_quorum_cluster_id(c->voters, c->n_voters, id);
+    if (!strcmp(id, b->cluster_id)) {
+        return SL_OK;
+    }
+    if (b->cluster_id[0]) {
+        sl_log(SL_LOG_INFO, "cluster", "old=%s new=%s msg=\"cluster id taken from the quorum\"",
+               b->cluster_id, id);
+    }
+    snprintf(b->cluster_id, sizeof b->cluster_id, "%s", id);
+    char path[4096], text[128];
+    snprintf(path, sizeof path, "%s/meta.properties", b->conf.data_dir);
+    int n = snprintf(text, sizeof text, "version=1\ncluster.id=%s\nnode.id=%lld\n", id,
+                     (long long)b->conf.node_id);
+    if (sl_os_write_file_atomic(path, text, (size_t)n) < 0) {
+        snprintf(err, SL_ERRLEN, "write %s: %s", path, strerror(errno));
+        return SL_ERR_IO;
+    }
+    return SL_OK;
+}
+
 sl_err_t sl_cluster_init(sl_broker_t *b, char *err) {
     if (b->conf.node_id < 1) {
         snprintf(err, SL_ERRLEN, "controller.quorum.voters needs node.id >= 1");
@@ -642,6 +673,9 @@ sl_err_t sl_cluster_init(sl_broker_t *b, char *err) {
     pthread_condattr_destroy(&ca);
     c->ms = sl_mstate_new();
     b->cluster = c;
+    if (adopt_cluster_id(b, c, err) != SL_OK) {
+        return SL_ERR_IO;
+    }
     return sl_topics_load_cluster(b, sl_metalog_new_proposer(propose_rec, c));
 }
 
@@ -668,6 +702,48 @@ sl_err_t sl_cluster_start(sl_broker_t *b, char *err) {
     }
     c->hb_started = true;
     return SL_OK;
+}
+
+void sl_cluster_leave(sl_broker_t *b) {
+    sl_cluster_t *c = b->cluster;
+    if (!c || !b->conf.controlled_shutdown_enable || b->conf.controlled_shutdown_timeout_ms <= 0 ||
+        !sl_cluster_registered(b)) {
+        return;
+    }
+    uint64_t t0 = sl_mono_ms();
+    uint64_t deadline = t0 + (uint64_t)b->conf.controlled_shutdown_timeout_ms;
+    pthread_mutex_lock(&c->mu);
+    c->leaving = true;
+    pthread_mutex_unlock(&c->mu);
+    /* The record a lease expiry commits: every partition this broker leads gets the first live
+     * in-sync replica as leader (epoch + 1), and this broker leaves every ISR it is not the
+     * last member of (mstate.c). Acknowledged acks=all records are on every ISR member's
+     * disk, so the new leader has them all. */
+    sl_meta_rec_t rec = {.type = SL_META_BROKER_FENCE, .name = "", .value = c->node};
+    sl_err_t rc = submit_rec(c, &rec, (uint64_t)b->conf.controlled_shutdown_timeout_ms);
+    sl_mbroker_t me = {0};
+    while (rc == SL_OK && sl_mono_ms() < deadline &&
+           !(sl_mstate_broker(c->ms, c->node, &me) && me.fenced)) {
+        sleep_ms(5); /* committed on the leader: applied here shortly after */
+    }
+    bool moved = rc == SL_OK && me.fenced;
+    sl_quorum_status_t st;
+    sl_quorum_status(c->q, &st);
+    if (moved && st.role == 3 /* RAFT_LEADER */) {
+        /* The record is committed on a majority, but a voter outside it learns that from this
+         * node's next heartbeats (a tenth of the election timeout apart): leave time for two,
+         * or its brokers' Metadata would name this broker until the next quorum leader. */
+        sleep_ms((unsigned)SL_MIN(b->conf.controller_election_timeout_ms / 5, 1000));
+    }
+    if (moved) {
+        /* The loop is stopped: apply the queued commands (roles refresh: this broker leads
+         * nothing now, and requests parked on it answer NOT_LEADER_OR_FOLLOWER). */
+        on_committed(b->loop, c->efd, b, 0);
+    }
+    sl_log(moved ? SL_LOG_INFO : SL_LOG_WARN, "cluster", "node=%d ms=%llu msg=\"%s\"", (int)c->node,
+           (unsigned long long)(sl_mono_ms() - t0),
+           moved ? "controlled shutdown: leadership moved"
+                 : "controlled shutdown: the quorum did not commit the move in time");
 }
 
 void sl_cluster_stop(sl_broker_t *b) {

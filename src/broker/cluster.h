@@ -42,6 +42,12 @@ SL_MUST_USE sl_err_t sl_cluster_init(sl_broker_t *b, char *err);
 /* Starts the quorum and the heartbeat thread (after the listener: registrations carry the
  * advertised address). */
 SL_MUST_USE sl_err_t sl_cluster_start(sl_broker_t *b, char *err);
+/* Controlled shutdown (the loop has stopped, SIGTERM): asks the quorum to move leadership of
+ * every partition this broker leads to another in-sync replica and waits, at most
+ * controlled.shutdown.timeout.ms, until the move is committed and applied here; the broker no
+ * longer registers or heartbeats. Nothing happens without a cluster, with
+ * controlled.shutdown.enable=false, or before this broker registered. */
+void sl_cluster_leave(sl_broker_t *b);
 /* Stops the heartbeat thread and the quorum. NULL cluster is ignored. */
 void sl_cluster_stop(sl_broker_t *b);
 

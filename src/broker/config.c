@@ -219,6 +219,13 @@ const sl_conf_def_t sl_broker_conf_defs[] = {
      0, "Cluster mode: how often a broker renews its lease with the controller"},
     {"broker.session.timeout.ms", SL_CONF_INT, "3000", 100, 600000, B(broker_session_timeout_ms), 0,
      "Cluster mode: a broker not heard from for this long is fenced (offline in metadata)"},
+    {"controlled.shutdown.enable", SL_CONF_BOOL, "true", 0, 0, B(controlled_shutdown_enable), 0,
+     "Cluster mode: on SIGTERM, move leadership of this broker's partitions to other in-sync "
+     "replicas through the quorum before exiting"},
+    {"controlled.shutdown.timeout.ms", SL_CONF_INT, "5000", 0, 600000,
+     B(controlled_shutdown_timeout_ms), 0,
+     "Cluster mode: how long a controlled shutdown waits for the quorum to commit the move "
+     "(sluice; Kafka counts retries)"},
     {"metadata.snapshot.entries", SL_CONF_INT, "1024", 4, 10000000, B(metadata_snapshot_entries), 0,
      "Cluster mode: the quorum snapshots its metadata and compacts its log every this many "
      "entries (sluice; Kafka counts bytes)"},

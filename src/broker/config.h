@@ -70,6 +70,8 @@ typedef struct sl_broker_conf {
     int64_t broker_heartbeat_interval_ms;
     int64_t broker_session_timeout_ms;
     int64_t metadata_snapshot_entries;
+    bool controlled_shutdown_enable;                /* SIGTERM moves leadership first (cluster.c) */
+    int64_t controlled_shutdown_timeout_ms;         /* bound on that move */
     char listener_protocol_map[SL_CONF_STR_MAX];    /* listener.security.protocol.map */
     char listener_props[SL_CONF_MAP_MAX];           /* listener.name.<name>.<key>=value lines */
     char ssl_key_location[SL_CONF_STR_MAX];         /* PEM private key of SSL listeners */

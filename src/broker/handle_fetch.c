@@ -1,4 +1,5 @@
-/* handle_fetch.c -- Fetch with long polling and zero-copy record bytes, and ListOffsets.
+/* handle_fetch.c -- Fetch with long polling and zero-copy record bytes, ListOffsets and
+ * OffsetForLeaderEpoch.
  *
  * FetchRequest (v4..v12; flexible from v12): replica_id, max_wait_ms, min_bytes, max_bytes,
  *   isolation_level, session_id (v7+), session_epoch (v7+), topics {topic, partitions
@@ -128,9 +129,7 @@ bool sl_fetch_run(sl_req_t *req, bool final) {
         for (int32_t pi = 0; pi < ft->n && !rd->err; pi++) {
             fpart_t *fp = &ft->parts[pi];
             fp->index = sl_rd_i32(rd);
-            if (v >= 9) {
-                (void)sl_rd_i32(rd); /* current_leader_epoch */
-            }
+            int32_t cur_epoch = v >= 9 ? sl_rd_i32(rd) : -1; /* current_leader_epoch */
             int64_t offset = sl_rd_i64(rd);
             fp->offset = offset;
             if (v >= 12) {
@@ -156,8 +155,12 @@ bool sl_fetch_run(sl_req_t *req, bool final) {
                 any_error = true;
                 continue;
             }
-            /* Cluster: only the leader serves; a follower's fetch reports its log end. */
-            fp->err = sl_replica_fetch_check(b, fp->p, replica_id, offset);
+            /* Cluster: the client's epoch must be ours; only the leader serves; a follower's
+             * fetch reports its log end. */
+            fp->err = sl_replica_epoch_check(fp->p, cur_epoch);
+            if (fp->err == KERR_NONE) {
+                fp->err = sl_replica_fetch_check(b, fp->p, replica_id, offset);
+            }
             if (fp->err != KERR_NONE) {
                 any_error = true;
                 continue;
@@ -324,9 +327,7 @@ SL_HANDLER(ListOffsets) {
         sl_wr_array_len(wr, flex, np < 0 ? 0 : np);
         for (int32_t pi = 0; pi < np && !rd->err; pi++) {
             int32_t index = sl_rd_i32(rd);
-            if (v >= 4) {
-                (void)sl_rd_i32(rd);
-            }
+            int32_t cur_epoch = v >= 4 ? sl_rd_i32(rd) : -1; /* current_leader_epoch */
             int64_t ts = sl_rd_i64(rd);
             if (v == 0) {
                 (void)sl_rd_i32(rd); /* max_num_offsets */
@@ -344,8 +345,9 @@ SL_HANDLER(ListOffsets) {
                 err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             } else if (sl_plog_offline(p->plog)) {
                 err = KERR_KAFKA_STORAGE_ERROR; /* could not be opened at start-up */
-            } else if ((err = sl_replica_fetch_check(b, p, -1, -1)) != KERR_NONE) {
-                /* cluster: only the leader answers */
+            } else if ((err = sl_replica_epoch_check(p, cur_epoch)) != KERR_NONE ||
+                       (err = sl_replica_fetch_check(b, p, -1, -1)) != KERR_NONE) {
+                /* cluster: the client's epoch must be ours, and only the leader answers */
             } else if (ts == -1) {
                 off = committed ? SL_MIN(sl_partition_lso(p), sl_replica_hw(p))
                                 : sl_replica_hw(p); /* the high watermark */
@@ -375,6 +377,83 @@ SL_HANDLER(ListOffsets) {
                     sl_wr_i32(wr, p && p->repl ? p->repl->a.epoch : 0); /* leader_epoch */
                 }
             }
+            sl_wr_tags(wr, flex);
+        }
+        sl_rd_tags(rd, flex);
+        sl_wr_tags(wr, flex);
+    }
+    sl_rd_tags(rd, flex);
+    sl_wr_tags(wr, flex);
+    return rd->err;
+}
+
+/* OffsetForLeaderEpoch (v0..v4; flexible from v4; KIP-101/279/320): replica_id (v3+), topics
+ * {topic, partitions {partition, current_leader_epoch (v2+), leader_epoch}} -> throttle_time_ms
+ * (v2+), topics {topic, partitions {error_code, partition, leader_epoch (v1+), end_offset}}.
+ * A client asks it after a leader change to learn where its last fetched epoch ends on the new
+ * leader and detect truncation; brokers use their own EPOCH_END op between them (cluster.c).
+ * Only the leader answers (NOT_LEADER_OR_FOLLOWER elsewhere); current_leader_epoch is checked
+ * as Fetch checks it. */
+SL_HANDLER(OffsetForLeaderEpoch) {
+    sl_broker_t *b = req->broker;
+    sl_reader_t *rd = &req->rd;
+    int16_t v = req->api_version;
+    bool flex = req->flex;
+    sl_writer_t *wr = &req->wr;
+    int32_t replica_id = v >= 3 ? sl_rd_i32(rd) : -1;
+    int32_t n_topics = sl_rd_array_len(rd, flex, 4);
+    if (rd->err) {
+        return rd->err;
+    }
+    bool follower_denied = replica_id >= 0 && !sl_req_allowed_cluster(req, SL_ACL_CLUSTER_ACTION);
+    if (v >= 2) {
+        sl_wr_i32(wr, 0); /* throttle_time_ms */
+    }
+    sl_wr_array_len(wr, flex, n_topics < 0 ? 0 : n_topics);
+    for (int32_t ti = 0; ti < n_topics && !rd->err; ti++) {
+        sl_str_t name = sl_rd_str(rd, flex);
+        int32_t np = sl_rd_array_len(rd, flex, 8);
+        if (rd->err) {
+            break;
+        }
+        sl_topic_t *t = sl_topic_find(b, name);
+        int16_t denied = follower_denied ? KERR_CLUSTER_AUTHORIZATION_FAILED
+                         : !sl_req_allowed(req, SL_RES_TOPIC, name, SL_ACL_DESCRIBE)
+                             ? KERR_TOPIC_AUTHORIZATION_FAILED
+                             : KERR_NONE;
+        sl_wr_str(wr, flex, name);
+        sl_wr_array_len(wr, flex, np < 0 ? 0 : np);
+        for (int32_t pi = 0; pi < np && !rd->err; pi++) {
+            int32_t index = sl_rd_i32(rd);
+            int32_t cur_epoch = v >= 2 ? sl_rd_i32(rd) : -1;
+            int32_t epoch = sl_rd_i32(rd);
+            sl_rd_tags(rd, flex);
+            if (rd->err) {
+                break;
+            }
+            sl_partition_t *p = t && index >= 0 && index < t->n_partitions ? t->parts[index] : NULL;
+            int16_t err = denied;
+            int32_t e_out = -1;
+            int64_t end = -1;
+            if (err != KERR_NONE) {
+                /* answered as denied */
+            } else if (!p) {
+                err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            } else if (sl_plog_offline(p->plog)) {
+                err = KERR_KAFKA_STORAGE_ERROR;
+            } else if ((err = sl_replica_epoch_check(p, cur_epoch)) == KERR_NONE) {
+                err = sl_replica_client_epoch_end(b, p, epoch, &e_out, &end);
+            }
+            if (err != KERR_NONE) {
+                e_out = -1;
+                end = -1;
+            }
+            sl_wr_i16(wr, err);
+            sl_wr_i32(wr, index);
+            if (v >= 1) {
+                sl_wr_i32(wr, e_out);
+            }
+            sl_wr_i64(wr, end);
             sl_wr_tags(wr, flex);
         }
         sl_rd_tags(rd, flex);

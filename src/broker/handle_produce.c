@@ -111,7 +111,7 @@ SL_HANDLER(Produce) {
     int16_t v = req->api_version;
     sl_str_t txn_id = sl_rd_str(rd, flex);
     int16_t acks = sl_rd_i16(rd);
-    (void)sl_rd_i32(rd); /* timeout_ms */
+    int32_t timeout_ms = sl_rd_i32(rd);
     int32_t n_topics = sl_rd_array_len(rd, flex, 4);
     if (rd->err) {
         return rd->err;
@@ -283,6 +283,9 @@ SL_HANDLER(Produce) {
         return SL_OK;
     }
     if (pw) {
+        if (b->cluster) {
+            sl_durable_wait_set_timeout(pw, timeout_ms); /* waiting on followers: Kafka's limit */
+        }
         return sl_durable_wait_park(b, pw);
     }
     return SL_OK;

@@ -429,6 +429,35 @@ int16_t sl_replica_epoch_end(sl_partition_t *p, int32_t epoch, int32_t *epoch_ou
     return KERR_NONE;
 }
 
+int16_t sl_replica_epoch_check(const sl_partition_t *p, int32_t current_leader_epoch) {
+    const sl_replica_t *r = p->repl;
+    if (!r || current_leader_epoch < 0 || current_leader_epoch == r->a.epoch) {
+        return KERR_NONE;
+    }
+    return current_leader_epoch < r->a.epoch ? KERR_FENCED_LEADER_EPOCH : KERR_UNKNOWN_LEADER_EPOCH;
+}
+
+int16_t sl_replica_client_epoch_end(sl_broker_t *b, sl_partition_t *p, int32_t epoch,
+                                    int32_t *epoch_out, int64_t *end_out) {
+    *epoch_out = -1;
+    *end_out = -1;
+    if (b->cluster && (!p->repl || !p->repl->leading)) {
+        return KERR_NOT_LEADER_OR_FOLLOWER;
+    }
+    if (epoch < 0) {
+        return KERR_NONE;
+    }
+    if (!p->repl) {
+        /* A single node reports leader epoch 0 (Metadata): its whole log is that epoch. */
+        if (epoch == 0) {
+            *epoch_out = 0;
+            *end_out = sl_plog_end_offset(p->plog);
+        }
+        return KERR_NONE;
+    }
+    return sl_replica_epoch_end(p, epoch, epoch_out, end_out);
+}
+
 typedef struct shrink_ctx {
     sl_broker_t *b;
     uint64_t now;

@@ -92,6 +92,16 @@ int64_t sl_replica_hw(const sl_partition_t *p);
  * ISR) and returns NOT_LEADER_OR_FOLLOWER unless this broker leads p and it is a replica. */
 int16_t sl_replica_fetch_check(sl_broker_t *b, sl_partition_t *p, int32_t replica_id,
                                int64_t fetch_offset);
+/* A client's current_leader_epoch (Fetch v9+, ListOffsets v4+, OffsetForLeaderEpoch v2+)
+ * against this broker's view of the partition: KERR_NONE when it is -1 (not given), equal, or
+ * on a single node; FENCED_LEADER_EPOCH when older (the client must refresh its metadata);
+ * UNKNOWN_LEADER_EPOCH when newer (this broker has not learnt the new epoch yet). */
+int16_t sl_replica_epoch_check(const sl_partition_t *p, int32_t current_leader_epoch);
+/* OffsetForLeaderEpoch for a client (API 23): where `epoch` ends on this leader, with Kafka's
+ * answers: (-1, -1) for epoch -1; on a single node the log is one epoch, 0. KERR_NONE or
+ * NOT_LEADER_OR_FOLLOWER. */
+int16_t sl_replica_client_epoch_end(sl_broker_t *b, sl_partition_t *p, int32_t epoch,
+                                    int32_t *epoch_out, int64_t *end_out);
 /* The leader's answer to "where does epoch `epoch` end" (KIP-101/279): the largest epoch it has
  * at or below `epoch` in *epoch_out and the first offset after it in *end_out (its LEO for its
  * latest epoch). KERR_NONE, or NOT_LEADER_OR_FOLLOWER. */

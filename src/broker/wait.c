@@ -7,7 +7,9 @@
  * sync completes, the partition's durable offset advances and every parked request whose
  * writes are all durable is answered. A failed sync makes the partition FAILED: the requests
  * waiting on it get KAFKA_STORAGE_ERROR. So a reply never leaves before its data is on disk, and
- * one fdatasync serves every producer that appended before it started.
+ * one fdatasync serves every producer that appended before it started. In a cluster a produce
+ * also waits for its followers and is bounded by its timeout_ms: what is not acknowledged by
+ * then is answered REQUEST_TIMED_OUT (Kafka's behaviour; the data may still be replicated).
  *
  * The record files of the coordinators (committed offsets, transaction state) are synced the
  * same way by a second worker, so neither an OffsetCommit nor a transaction's decision ever
@@ -46,6 +48,9 @@ struct sl_durable_wait {
     sl_req_t *req;
     wait_cond_t *conds;
     size_t n, cap;
+    int32_t timeout_ms; /* -1: none */
+    uint64_t deadline;  /* monotonic ms, 0: none */
+    uint64_t timer;     /* its loop timer, cancelled once answered */
 };
 
 struct sl_fetch_wait {
@@ -60,7 +65,12 @@ struct sl_fetch_wait {
 sl_durable_wait_t *sl_durable_wait_new(sl_req_t *req) {
     sl_durable_wait_t *pw = sl_xcalloc(1, sizeof *pw);
     pw->req = req;
+    pw->timeout_ms = -1;
     return pw;
+}
+
+void sl_durable_wait_set_timeout(sl_durable_wait_t *pw, int32_t timeout_ms) {
+    pw->timeout_ms = timeout_ms;
 }
 
 static wait_cond_t *add_cond(sl_durable_wait_t *pw, wait_kind_t kind, size_t err_at) {
@@ -104,7 +114,27 @@ void sl_durable_wait_cancel(sl_durable_wait_t *pw) {
     free(pw);
 }
 
+static void answer_waits(sl_broker_t *b);
+
+static void on_wait_deadline(sl_loop_t *loop, uint64_t id, void *data) {
+    (void)loop;
+    sl_broker_t *b = data;
+    /* The timer's clock can run a little ahead of the deadline read at park time: its own wait
+     * is due now, whatever the clock says. */
+    for (sl_durable_wait_t *pw = b->durable_waits; pw; pw = pw->next) {
+        if (pw->timer == id) {
+            pw->deadline = 1;
+            pw->timer = 0;
+        }
+    }
+    answer_waits(b);
+}
+
 sl_err_t sl_durable_wait_park(sl_broker_t *b, sl_durable_wait_t *pw) {
+    if (pw->timeout_ms >= 0) {
+        pw->deadline = sl_mono_ms() + (uint64_t)pw->timeout_ms;
+        pw->timer = sl_loop_timer(b->loop, (uint64_t)pw->timeout_ms, on_wait_deadline, b);
+    }
     pw->next = b->durable_waits;
     b->durable_waits = pw;
     return SL_AGAIN;
@@ -199,9 +229,11 @@ static bool cond_ready(sl_broker_t *b, const wait_cond_t *c, int *err) {
     }
 }
 
-/* Answers every parked request whose conditions all hold (or have failed). */
+/* Answers every parked request whose conditions all hold (or have failed), and those past
+ * their deadline: what is not acknowledged by then is REQUEST_TIMED_OUT. */
 static void answer_waits(sl_broker_t *b) {
     sl_durable_wait_t **pp = &b->durable_waits;
+    uint64_t now = sl_mono_ms();
     while (*pp) {
         sl_durable_wait_t *pw = *pp;
         bool ready = true;
@@ -209,16 +241,22 @@ static void answer_waits(sl_broker_t *b) {
         for (size_t i = 0; i < pw->n && ready; i++) {
             ready = cond_ready(b, &pw->conds[i], &err);
         }
-        if (!ready) {
+        bool expired = pw->deadline && now >= pw->deadline;
+        if (!ready && !expired) {
             pp = &pw->next;
             continue;
         }
         *pp = pw->next;
+        if (pw->timer) {
+            sl_loop_cancel(b->loop, pw->timer);
+        }
         sl_req_t *req = pw->req;
         sl_buf_t *buf = req->wr.buf;
         for (size_t i = 0; i < pw->n; i++) {
             const wait_cond_t *c = &pw->conds[i];
-            (void)cond_ready(b, c, &err);
+            if (!cond_ready(b, c, &err)) {
+                err = KERR_REQUEST_TIMED_OUT;
+            }
             if (err) {
                 sl_store_be16(buf->data + c->err_at, (uint16_t)err);
                 if (c->base_at != SIZE_MAX) {

@@ -25,6 +25,10 @@ void sl_durable_wait_add_log(sl_durable_wait_t *pw, sl_reclog_t *log, uint64_t p
  * first, goes to err_at. */
 void sl_durable_wait_add_txn(sl_durable_wait_t *pw, const sl_txn_t *t, size_t err_at);
 /* Frees a wait that was never parked (the request stays with the caller). NULL is a no-op. */
+/* Bounds the wait (Produce's timeout_ms, cluster mode): a partition not acknowledged
+ * timeout_ms after parking is answered with REQUEST_TIMED_OUT (its data may still be replicated
+ * and kept: it is not acknowledged, as in Kafka). Negative means no bound. */
+void sl_durable_wait_set_timeout(sl_durable_wait_t *pw, int32_t timeout_ms);
 void sl_durable_wait_cancel(sl_durable_wait_t *pw);
 /* Hands the request to the wait list; it is answered once everything it waits for holds
  * (usually one fdatasync later). Returns SL_AGAIN (the dispatcher no longer owns the request). */

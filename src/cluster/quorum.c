@@ -56,6 +56,64 @@ struct sl_quorum {
     sl_quorum_status_t st;
 };
 
+/* FNV-1a 64 over `p`, continuing from `h`. */
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+void sl_quorum_cluster_id(const sl_quorum_voter_t *voters, size_t n, char *out) {
+    /* Two FNV-1a lanes with different seeds over "id@address;" in id order: 128 bits. An
+     * identifier, not a secret: it only has to be equal on every member and differ between
+     * quorums. */
+    uint64_t h[2] = {0xcbf29ce484222325ULL, 0x84222325cbf29ce4ULL};
+    uint64_t last = 0;
+    for (size_t k = 0; k < n; k++) {
+        const sl_quorum_voter_t *next = NULL;
+        for (size_t i = 0; i < n; i++) {
+            if (voters[i].id > last && (!next || voters[i].id < next->id)) {
+                next = &voters[i];
+            }
+        }
+        if (!next) {
+            break;
+        }
+        char item[160];
+        int len =
+            snprintf(item, sizeof item, "%llu@%s;", (unsigned long long)next->id, next->address);
+        for (int lane = 0; lane < 2; lane++) {
+            h[lane] = fnv1a(h[lane], item, (size_t)len);
+        }
+        last = next->id;
+    }
+    uint8_t raw[16];
+    for (int i = 0; i < 8; i++) {
+        raw[i] = (uint8_t)(h[0] >> (56 - 8 * i));
+        raw[8 + i] = (uint8_t)(h[1] >> (56 - 8 * i));
+    }
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t o = 0;
+    for (size_t i = 0; i < sizeof raw; i += 3) {
+        uint32_t v = (uint32_t)raw[i] << 16;
+        size_t left = sizeof raw - i;
+        v |= left > 1 ? (uint32_t)raw[i + 1] << 8 : 0;
+        v |= left > 2 ? raw[i + 2] : 0;
+        out[o++] = b64[(v >> 18) & 63];
+        out[o++] = b64[(v >> 12) & 63];
+        if (left > 1) {
+            out[o++] = b64[(v >> 6) & 63];
+        }
+        if (left > 2) {
+            out[o++] = b64[v & 63];
+        }
+    }
+    out[o] = '\0';
+}
+
 sl_err_t sl_quorum_parse_voters(const char *spec, sl_quorum_voter_t *out, size_t max, size_t *n,
                                 char *err) {
     *n = 0;

@@ -56,6 +56,14 @@ typedef struct sl_quorum_status {
 SL_MUST_USE sl_err_t sl_quorum_parse_voters(const char *spec, sl_quorum_voter_t *out, size_t max,
                                             size_t *n, char *err);
 
+/* The cluster id every member reports (Metadata, DescribeCluster): a deterministic function
+ * of the voter set (ids and addresses, in any order), so every broker of one quorum computes
+ * the same value before any commit, as KRaft's brokers share the id in their meta.properties.
+ * Written as Kafka writes a cluster id: 16 bytes in unpadded base64url, 22 characters plus the
+ * NUL, into `out` (at least SL_QUORUM_CLUSTER_ID_LEN + 1 bytes). */
+#define SL_QUORUM_CLUSTER_ID_LEN 22
+void sl_quorum_cluster_id(const sl_quorum_voter_t *voters, size_t n, char *out);
+
 /* Starts node `id` (one of `voters`) with its Raft files under `dir` (created if missing); a new
  * node bootstraps the voter set, a known one loads its snapshot and log. NULL with err set on
  * failure. */

@@ -13,6 +13,7 @@
     X(Fetch, 1, 4, 12, 12)                                                                         \
     X(ListOffsets, 2, 0, 7, 6)                                                                     \
     X(Metadata, 3, 0, 12, 9)                                                                       \
+    X(OffsetForLeaderEpoch, 23, 0, 4, 4)                                                           \
     X(ApiVersions, 18, 0, 3, 3)                                                                    \
     X(CreateTopics, 19, 0, 7, 5)                                                                   \
     X(DeleteTopics, 20, 0, 6, 4)                                                                   \

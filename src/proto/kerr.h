@@ -35,6 +35,8 @@ enum {
     KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT = 43,
     KERR_POLICY_VIOLATION = 44,
     KERR_UNSUPPORTED_COMPRESSION_TYPE = 76,
+    KERR_FENCED_LEADER_EPOCH = 74,  /* the client's current_leader_epoch is older */
+    KERR_UNKNOWN_LEADER_EPOCH = 75, /* the client's current_leader_epoch is newer */
     /* idempotence and transactions */
     KERR_OUT_OF_ORDER_SEQUENCE_NUMBER = 45,
     KERR_INVALID_PRODUCER_EPOCH = 47,

@@ -259,7 +259,7 @@ av = call(18, 0, False, b"", AV_RESP)
 ranges = {a["key"]: (a["min"], a["max"]) for a in av["apis"]}
 FLEX = {0: 9, 1: 12, 2: 6, 3: 9, 18: 3, 19: 5, 20: 4, 32: 4, 33: 2, 37: 2, 10: 3, 11: 6, 12: 4,
         13: 4, 14: 4, 8: 8, 9: 6, 15: 5, 16: 3, 42: 2, 47: 99, 22: 2, 24: 3, 25: 3, 26: 3, 28: 3,
-        61: 0, 65: 0, 66: 0, 68: 0, 69: 0, 29: 2, 30: 2, 31: 2}
+        61: 0, 65: 0, 66: 0, 68: 0, 69: 0, 29: 2, 30: 2, 31: 2, 23: 4}
 tested = 0
 
 
@@ -781,6 +781,34 @@ for v, flex in versions(30):
 for v, flex in versions(31):
     r = call(31, v, flex, enc([("f", ACL_FIELDS, 0, INF)], {"f": [ACL_ONE]}, v, flex), DL_RESP)
     assert [(x["error"], x["matching"]) for x in r["results"]] == [(54, [])], (v, r)
+    tested += 1
+
+# OffsetForLeaderEpoch on a single node: its log is one epoch, 0 (as Metadata reports), which
+# ends at the log end; an epoch it never had has no end (-1).
+OFLE_REQ = [("replica", "i32", 3, INF),
+            ("topics", [("name", "str", 0, INF),
+                        ("parts", [("index", "i32", 0, INF), ("cur", "i32", 2, INF),
+                                   ("epoch", "i32", 0, INF)], 0, INF)], 0, INF)]
+OFLE_RESP = [("throttle", "i32", 2, INF),
+             ("topics", [("name", "str", 0, INF),
+                         ("parts", [("error", "i16", 0, INF), ("index", "i32", 0, INF),
+                                    ("epoch", "i32", 1, INF), ("end", "i64", 0, INF)], 0, INF)],
+              0, INF)]
+r = call(19, 0, False, enc(CT_REQ, {"topics": [{"name": "pv-ofle", "n": 2, "rf": 1, "assign": [],
+                                               "configs": []}], "timeout": 1000}, 0, False),
+         CT_RESP)
+assert r["topics"][0]["error"] == 0, r
+r = call(0, 3, False, enc(PRODUCE_REQ, {"acks": -1, "timeout": 1000, "topics": [
+    {"name": "pv-ofle", "parts": [{"index": 0, "records": record_batch(b"e0")}]}]}, 3, False),
+    PRODUCE_RESP)
+assert r["responses"][0]["parts"][0]["error"] == 0, r
+for v, flex in versions(23):
+    req = {"replica": -1, "topics": [{"name": "pv-ofle", "parts": [
+        {"index": 0, "cur": 0, "epoch": 0}, {"index": 1, "cur": -1, "epoch": 3}]}]}
+    r = call(23, v, flex, enc(OFLE_REQ, req, v, flex), OFLE_RESP)
+    p0, p1 = r["topics"][0]["parts"]
+    assert p0["error"] == 0 and p0["end"] == 1 and p0.get("epoch", 0) == 0, (v, p0)
+    assert p1["error"] == 0 and p1["end"] == -1 and p1.get("epoch", -1) == -1, (v, p1)
     tested += 1
 
 print("all %d advertised API versions answered and decoded exactly" % tested)

@@ -8,7 +8,9 @@
 #include "broker/metalog.h"
 #include "broker/mstate.h"
 #include "broker/replica.h"
+#include "cluster/quorum.h"
 #include "harness.h"
+#include "proto/kerr.h"
 
 /* Set-up steps outside a TEST: a failure there is a broken test, not a finding. */
 static void must(bool ok) {
@@ -194,4 +196,43 @@ TEST(truncation_by_epoch_not_by_high_watermark) {
     CHECK_EQ_INT(e, -1);
     CHECK_EQ_INT(end, 20);
     CHECK_EQ_INT(sl_repl_truncate_point(fol, 1, 60, e, end), 0);
+}
+
+/* Every member of one quorum reports the same cluster id, whatever the order the voters were
+ * listed in; another voter set gets another id; the id has Kafka's shape (22 base64url). */
+TEST(cluster_id_is_one_per_voter_set) {
+    sl_quorum_voter_t a[3], b[3], c[3];
+    size_t na, nb, nc;
+    char err[SL_ERRLEN];
+    must(sl_quorum_parse_voters("1@127.0.0.1:9093,2@127.0.0.1:9094,3@127.0.0.1:9095", a, 3, &na,
+                                err) == SL_OK);
+    must(sl_quorum_parse_voters("3@127.0.0.1:9095,1@127.0.0.1:9093,2@127.0.0.1:9094", b, 3, &nb,
+                                err) == SL_OK);
+    must(sl_quorum_parse_voters("1@127.0.0.1:9093,2@127.0.0.1:9094,3@127.0.0.1:9096", c, 3, &nc,
+                                err) == SL_OK);
+    char ia[SL_QUORUM_CLUSTER_ID_LEN + 1], ib[sizeof ia], ic[sizeof ia];
+    sl_quorum_cluster_id(a, na, ia);
+    sl_quorum_cluster_id(b, nb, ib);
+    sl_quorum_cluster_id(c, nc, ic);
+    CHECK(strcmp(ia, ib) == 0);
+    CHECK(strcmp(ia, ic) != 0);
+    CHECK_EQ_INT((int)strlen(ia), SL_QUORUM_CLUSTER_ID_LEN);
+    CHECK(strspn(ia, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+          strlen(ia));
+}
+
+/* A client's current_leader_epoch: older is fenced, newer unknown, -1 unchecked; a single node
+ * (no replica state) checks nothing. */
+TEST(current_leader_epoch_is_checked_against_the_partition) {
+    sl_replica_t r = {0};
+    sl_partition_t p = {0};
+    r.a.epoch = 3;
+    p.repl = &r;
+    CHECK_EQ_INT(sl_replica_epoch_check(&p, 3), KERR_NONE);
+    CHECK_EQ_INT(sl_replica_epoch_check(&p, -1), KERR_NONE);
+    CHECK_EQ_INT(sl_replica_epoch_check(&p, 2), KERR_FENCED_LEADER_EPOCH);
+    CHECK_EQ_INT(sl_replica_epoch_check(&p, 0), KERR_FENCED_LEADER_EPOCH);
+    CHECK_EQ_INT(sl_replica_epoch_check(&p, 4), KERR_UNKNOWN_LEADER_EPOCH);
+    p.repl = NULL;
+    CHECK_EQ_INT(sl_replica_epoch_check(&p, 7), KERR_NONE);
 }
