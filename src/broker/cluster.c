@@ -579,7 +579,7 @@ static void *heartbeat_main(void *arg) {
                     continue;
                 }
                 uint64_t t = last_seen(c, bs[i].id, now);
-                if (now - t > session) {
+                if (t < now && now - t > session) { /* t may be newer than now */
                     sl_meta_rec_t rec = {
                         .type = SL_META_BROKER_FENCE, .name = "", .value = bs[i].id};
                     if (submit_rec(c, &rec, session) == SL_OK) {

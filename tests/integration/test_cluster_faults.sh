@@ -35,6 +35,16 @@ wait_pstate() { # node regex
   done
   fail "node $1: $TOPIC-0 never matched '$2' (now: $(pstate "$1"))"
 }
+# The leader of $TOPIC-0 as node $1 sees it, waiting out a slow or leaderless answer.
+leader_now() {
+  local l
+  for _ in $(seq 1 $((300 * mult))); do
+    l=$(pstate "$1" | cut -d' ' -f1)
+    [[ $l =~ ^[123]$ ]] && { echo "$l"; return 0; }
+    sleep 0.1
+  done
+  fail "node $1 knows no leader of $TOPIC-0"
+}
 wait_acks() { # count beyond the current
   local want=$(( $(lines "$T/acked") + $1 ))
   for _ in $(seq 1 $((600 * mult))); do (( $(lines "$T/acked") >= want )) && return 0; sleep 0.1; done
@@ -49,9 +59,9 @@ for k in 1 2 3; do
   TOPIC=faults-$k
   "$SLUICE" topic create -b "127.0.0.1:${NODE_PORT[1]}" "$TOPIC" -p 1 >/dev/null || fail "create"
   for i in 1 2 3; do wait_pstate $i "^[123] 1 2 3$"; done
-  [[ $(pstate 1 | cut -d' ' -f1) == "$ql" ]] && break
+  [[ $(leader_now 1) == "$ql" ]] && break
 done
-echo "quorum leader $ql, topic $TOPIC led by $(pstate 1 | cut -d' ' -f1)"
+echo "quorum leader $ql, topic $TOPIC led by $(leader_now 1)"
 $PY "$C" produce "$(boot)" "$TOPIC" "$T/acked" 400 2>"$T/producer.err" &
 prod=$!
 $PY "$C" consume "$(boot)" "$TOPIC" "$T/seen" 2>"$T/consumer.err" &
@@ -59,12 +69,12 @@ cons=$!
 wait_acks 300
 
 # (a) pause the leader; the others elect a new one; resume it.
-old=$(pstate 1 | cut -d' ' -f1)
+old=$(leader_now 1)
 other=$(( old % 3 + 1 ))
 for i in 1 2 3; do mark[$i]=$(wc -l <"$T/n$i.log"); done
 kill -STOP "${NODE_PID[$old]}"
 wait_pstate $other "^[^$old] "
-new=$(pstate $other | cut -d' ' -f1)
+new=$(leader_now $other)
 echo "(a) leader $old paused: new leader $new"
 wait_acks 300
 kill -CONT "${NODE_PID[$old]}"
@@ -79,7 +89,7 @@ fi
 echo "(a) leader $old resumed and back in the ISR"
 
 # (b) cut the leader off from the other brokers; a client at its own port must get no ack.
-lead=$(pstate 1 | cut -d' ' -f1)
+lead=$(leader_now 1)
 other=$(( lead % 3 + 1 ))
 isolate "$lead"
 out=$($PY "$C" rawproduce "127.0.0.1:${KPORT[$lead]}" "$TOPIC" "$T/minority" 3) ||
