@@ -76,6 +76,8 @@ isolate() {
 fault_cleanup() {
   local rc=$?
   if [[ -n "${PROXY_PID:-}" ]]; then kill "$PROXY_PID" 2>/dev/null || true; fi
+  local p # the producer and consumer a failed run leaves behind
+  for p in $(jobs -p); do [[ $p == "${PROXY_PID:-}" ]] || kill -9 "$p" 2>/dev/null || true; done
   (exit $rc)
   cluster_cleanup
 }
