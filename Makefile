@@ -192,6 +192,7 @@ bench-interference: deps all $(BUILD)/bench/libslowsync.so
 
 bench-faults: deps all
 	bench/run-faults $(BUILD)
+	bench/run-cluster-faults $(BUILD)
 
 bench-abuse: deps all
 	bench/run-abuse $(BUILD)

@@ -515,6 +515,7 @@ static void *heartbeat_main(void *arg) {
     uint64_t interval = (uint64_t)conf->broker_heartbeat_interval_ms;
     uint64_t session = (uint64_t)conf->broker_session_timeout_ms;
     bool was_leader = false;
+    uint64_t last_tick = 0;
     for (;;) {
         pthread_mutex_lock(&c->mu);
         bool stopping = c->stopping;
@@ -522,6 +523,11 @@ static void *heartbeat_main(void *arg) {
         if (stopping) {
             break;
         }
+        /* A thread that did not run for a whole session (SIGSTOP, a stalled machine) has not
+         * heard the heartbeats sent meanwhile: its silences say nothing about the others. */
+        uint64_t tick = sl_mono_ms();
+        bool stalled = last_tick && tick - last_tick > session;
+        last_tick = tick;
         sl_quorum_status_t st;
         sl_quorum_status(c->q, &st);
         bool leader = st.role == 3;
@@ -561,8 +567,10 @@ static void *heartbeat_main(void *arg) {
         }
         if (leader) {
             uint64_t now = sl_mono_ms();
-            if (!was_leader) {
-                /* A new leader has heard from nobody yet: every lease restarts now. */
+            if (!was_leader || stalled || now - tick > session) {
+                /* A new leader has heard from nobody yet, nor has a leader that was stalled
+                 * (a resumed one would fence live brokers through its successor): every lease
+                 * restarts now. */
                 pthread_mutex_lock(&c->mu);
                 c->n_seen = 0;
                 pthread_mutex_unlock(&c->mu);
@@ -576,7 +584,7 @@ static void *heartbeat_main(void *arg) {
                     continue;
                 }
                 uint64_t t = last_seen(c, bs[i].id, now);
-                if (now - t > session) {
+                if (t < now && now - t > session) { /* t may be newer than now */
                     sl_meta_rec_t rec = {
                         .type = SL_META_BROKER_FENCE, .name = "", .value = bs[i].id};
                     if (submit_rec(c, &rec, session) == SL_OK) {
