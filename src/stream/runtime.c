@@ -16,6 +16,7 @@
 #include "runtime.h"
 
 #include <librdkafka/rdkafka.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1576,6 +1577,15 @@ sl_stream_t *sl_stream_new(sl_stream_builder_t *b, const sl_stream_run_conf_t *c
 
 sl_err_t sl_stream_run(sl_stream_t *s) {
     char errstr[512];
+    /* Every output costs librdkafka a few small allocations, freed on another thread than the
+     * one that made them; glibc's fast bins then make malloc consolidate them again and again
+     * (about 5% of q0's samples in malloc_consolidate alone). Without fast bins the per-thread
+     * caches still serve small chunks: q0 used 12-27% less CPU per event in a side-by-side run
+     * (docs/benchmarks.md). Process-wide, and left alone when the user tuned it. */
+    const char *tun = getenv("GLIBC_TUNABLES");
+    if (!tun || !strstr(tun, "mxfast")) {
+        (void)mallopt(M_MXFAST, 0);
+    }
     rd_kafka_conf_t *ac = base_conf(s, errstr, sizeof errstr);
     rd_kafka_t *admin = ac ? rd_kafka_new(RD_KAFKA_PRODUCER, ac, errstr, sizeof errstr) : NULL;
     if (!admin) {
