@@ -83,12 +83,11 @@ void sl_stream_metrics_output(sl_stream_lane_metrics_t *m, const sl_stream_hdr_t
         return; /* not a sink record */
     }
     if (has_recv) {
-        pthread_mutex_lock(&m->mu);
-        if (has_in) {
-            sl_hist_record(m->stage[SL_STAGE_PRODUCE_BROKER], ms_to_us(recv - in));
+        if (m->n_pending == SL_STAGE_PENDING) {
+            sl_stream_metrics_flush(m);
         }
-        sl_hist_record(m->stage[SL_STAGE_PROCESS], ms_to_us(emit - recv));
-        pthread_mutex_unlock(&m->mu);
+        m->pending[m->n_pending++] =
+            (sl_stage_sample_t){has_in ? ms_to_us(recv - in) : 0, ms_to_us(emit - recv), has_in};
     }
     if (m->n_runs && m->runs[m->n_runs - 1].emit_ms == emit) {
         m->runs[m->n_runs - 1].n++;
@@ -101,8 +100,29 @@ void sl_stream_metrics_output(sl_stream_lane_metrics_t *m, const sl_stream_hdr_t
     m->runs[m->n_runs++] = (sl_emit_run_t){emit, 1};
 }
 
+/* Adds the pending samples to the histograms; the caller holds m->mu. */
+static void flush_locked(sl_stream_lane_metrics_t *m) {
+    for (size_t i = 0; i < m->n_pending; i++) {
+        const sl_stage_sample_t *p = &m->pending[i];
+        if (p->has_in) {
+            sl_hist_record(m->stage[SL_STAGE_PRODUCE_BROKER], p->produce_broker_us);
+        }
+        sl_hist_record(m->stage[SL_STAGE_PROCESS], p->process_us);
+    }
+    m->n_pending = 0;
+}
+
+void sl_stream_metrics_flush(sl_stream_lane_metrics_t *m) {
+    if (m->n_pending) {
+        pthread_mutex_lock(&m->mu);
+        flush_locked(m);
+        pthread_mutex_unlock(&m->mu);
+    }
+}
+
 void sl_stream_metrics_committed(sl_stream_lane_metrics_t *m, int64_t done_ms, uint64_t txn_us) {
     pthread_mutex_lock(&m->mu);
+    flush_locked(m);
     for (size_t i = 0; i < m->n_runs; i++) {
         sl_hist_record_n(m->stage[SL_STAGE_COMMIT_WAIT], ms_to_us(done_ms - m->runs[i].emit_ms),
                          m->runs[i].n);
@@ -121,6 +141,7 @@ void sl_stream_metrics_aborted(sl_stream_lane_metrics_t *m) {
 void sl_stream_metrics_publish(sl_stream_lane_metrics_t *m, const sl_stream_task_row_t *tasks,
                                size_t n_tasks, const sl_stream_lag_row_t *lag, size_t n_lag) {
     pthread_mutex_lock(&m->mu);
+    flush_locked(m);
     if (n_tasks > m->cap_tasks) {
         m->cap_tasks = n_tasks;
         m->tasks = sl_xrealloc(m->tasks, n_tasks * sizeof *m->tasks);

@@ -10,8 +10,10 @@
  *   process         emit - recv    (the engine, input to output)
  *   commit_wait     commit - emit  (an output waits for its checkpoint before read_committed
  *                                   consumers can see it)
- * The first two are recorded when the output is handed to the producer, the third when the
- * checkpoint that carries it commits (outputs of an aborted checkpoint are not counted). */
+ * The first two are taken when the output is handed to the producer (kept by the lane and added
+ * to the histograms SL_STAGE_PENDING at a time, at the latest by the next publish or checkpoint,
+ * so the lock is not taken per record), the third when the checkpoint that carries it commits
+ * (outputs of an aborted checkpoint are not counted). */
 #ifndef SL_STREAM_METRICS_H
 #define SL_STREAM_METRICS_H
 
@@ -40,6 +42,14 @@ typedef struct sl_stream_lag_row {
     int32_t partition;
     int64_t lag; /* high watermark - position, records */
 } sl_stream_lag_row_t;
+
+#define SL_STAGE_PENDING 256
+
+/* One output's first two stage latencies, not yet in the histograms. */
+typedef struct sl_stage_sample {
+    uint64_t produce_broker_us, process_us;
+    bool has_in;
+} sl_stage_sample_t;
 
 typedef struct sl_emit_run {
     int64_t emit_ms;
@@ -71,6 +81,9 @@ typedef struct sl_stream_lane_metrics {
     /* The lane's own: outputs since the last checkpoint, by emit time (run-length). */
     sl_emit_run_t *runs;
     size_t n_runs, cap_runs;
+    /* The lane's own: stage samples not yet in `stage` (sl_stream_metrics_flush). */
+    sl_stage_sample_t pending[SL_STAGE_PENDING];
+    size_t n_pending;
 } sl_stream_lane_metrics_t;
 
 void sl_stream_lane_metrics_init(sl_stream_lane_metrics_t *m, int lane);
@@ -79,6 +92,9 @@ void sl_stream_lane_metrics_free(sl_stream_lane_metrics_t *m);
 /* An output record was handed to the producer with these headers (a sink record has the stage
  * times; others are ignored). Thread: the lane's. */
 void sl_stream_metrics_output(sl_stream_lane_metrics_t *m, const sl_stream_hdr_t *h, size_t nh);
+/* Adds the pending stage samples to the histograms (publish and committed do it too). Thread:
+ * the lane's. */
+void sl_stream_metrics_flush(sl_stream_lane_metrics_t *m);
 /* The checkpoint holding every output since the previous one committed at `done_ms` (wall
  * clock) after `txn_us` microseconds. Thread: the lane's. */
 void sl_stream_metrics_committed(sl_stream_lane_metrics_t *m, int64_t done_ms, uint64_t txn_us);

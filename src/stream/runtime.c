@@ -16,6 +16,7 @@
 #include "runtime.h"
 
 #include <librdkafka/rdkafka.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -33,6 +34,7 @@
 #define MAX_STORES    16
 #define POLL_BATCH    500
 #define TICK_MS       100
+#define CLOCK_EVERY   64 /* records per clock read: about 0.1-0.2 ms of work at full speed */
 #define MAX_ROOTS_ALL 64
 
 typedef struct root {
@@ -94,6 +96,10 @@ typedef struct lane {
     sl_stream_task_row_t *rows;    /* scratch for publishing */
     sl_stream_lag_row_t *lag_rows; /* scratch for publishing */
     size_t cap_rows, cap_lag;
+    /* The lane's wall clock (epoch ms), read once per CLOCK_EVERY records (clock.h): the receive
+     * and emit times of records, and what tasks read for emit times (task.h: wall_ms). */
+    int64_t wall_ms;
+    unsigned clock_left; /* records until the next read */
 } lane_t;
 
 struct sl_stream {
@@ -1042,7 +1048,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                         s->conf.cache_bytes,
                                         s->conf.default_backend,
                                         s->st_tasks,
-                                        r->multi ? topic : NULL};
+                                        r->multi ? topic : NULL,
+                                        &l->wall_ms};
             l->slots = sl_xrealloc(l->slots, (l->n_slots + 1) * sizeof *l->slots);
             slot_t *sl = &l->slots[l->n_slots++];
             sl->st = r->st;
@@ -1112,6 +1119,16 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* ---- the lane ---- */
 
+/* Reads the wall clock into l->wall_ms now (`force`) or when CLOCK_EVERY records have passed
+ * since the last read. Stage times are then at most that stale, and a record costs no read. */
+static void lane_clock(lane_t *l, bool force) {
+    if (force || l->clock_left == 0) {
+        l->wall_ms = sl_wall_ms();
+        l->clock_left = CLOCK_EVERY;
+    }
+    l->clock_left--;
+}
+
 static void run_message(lane_t *l, slot_t *sl, const root_t *r, rd_kafka_message_t *m) {
     const char *topic = rd_kafka_topic_name(m->rkt);
     if (m->err) {
@@ -1123,7 +1140,7 @@ static void run_message(lane_t *l, slot_t *sl, const root_t *r, rd_kafka_message
     int64_t wm;
     bool idle;
     if (marker_of(m, up, sizeof up, &wm, &idle) == SL_OK) {
-        sl_stream_task_marker(sl->task, r->input, up, wm, idle, (uint64_t)sl_wall_ms());
+        sl_stream_task_marker(sl->task, r->input, up, wm, idle, (uint64_t)l->wall_ms);
         return;
     }
     l->ckpt_records++;
@@ -1139,7 +1156,7 @@ static void run_message(lane_t *l, slot_t *sl, const root_t *r, rd_kafka_message
     if (!m->payload) {
         rec.value = (sl_bytes_t){NULL, 0};
     }
-    if (sl_stream_task_process(sl->task, r->input, &rec, (uint64_t)sl_wall_ms()) != SL_OK) {
+    if (sl_stream_task_process(sl->task, r->input, &rec, (uint64_t)l->wall_ms) != SL_OK) {
         set_error(l->s, "lane %d: task %d_%d stopped at %s/%d@%lld%s%s", l->idx, sl->st,
                   sl->partition, topic, (int)m->partition, (long long)m->offset,
                   l->err[0] ? ": " : "", l->err);
@@ -1205,6 +1222,7 @@ static void drain(lane_t *l, slot_t *sl, bool force) {
         }
         rd_kafka_message_t *m = q->m[q->head++];
         const root_t *r = root_of(s, rd_kafka_topic_name(m->rkt));
+        lane_clock(l, false);
         run_message(l, sl, r, m);
         rd_kafka_message_destroy(m);
         if (q->head == q->n && q->eof) {
@@ -1252,11 +1270,13 @@ static void *lane_main(void *arg) {
     atomic_store(&l->m.running, true);
     while (!atomic_load(&s->stop)) {
         int wait_ms = poll_wait_ms(l);
+        lane_clock(l, true); /* for what a rebalance inside the poll emits */
         for (int i = 0; i < POLL_BATCH && !atomic_load(&s->stop); i++) {
             rd_kafka_message_t *m = rd_kafka_consumer_poll(l->c, i == 0 ? wait_ms : 0);
             if (!m) {
                 break;
             }
+            lane_clock(l, i == 0); /* after a wait the cached time is stale */
             if (!process(l, m)) {
                 rd_kafka_message_destroy(m);
             }
@@ -1270,8 +1290,9 @@ static void *lane_main(void *arg) {
         uint64_t now = sl_mono_ms();
         if (now - l->last_tick >= TICK_MS) {
             l->last_tick = now;
+            lane_clock(l, true);
             for (size_t i = 0; i < l->n_slots; i++) {
-                if (sl_stream_task_tick(l->slots[i].task, (uint64_t)sl_wall_ms()) != SL_OK) {
+                if (sl_stream_task_tick(l->slots[i].task, (uint64_t)l->wall_ms) != SL_OK) {
                     set_error(s, "lane %d: %s", l->idx, l->err);
                 }
             }
@@ -1294,6 +1315,25 @@ static void *lane_main(void *arg) {
     }
     (void)rd_kafka_consumer_close(l->c);
     return NULL;
+}
+
+/* True when no node of the job keeps state: it writes no changelog, so its producer needs
+ * delivery reports only for failures (on_delivery reads successes only for changelog marks). */
+static bool stateless(const sl_stream_t *s) {
+    for (size_t i = 0; i < s->b->n_nodes; i++) {
+        switch (s->b->nodes[i]->kind) {
+        case SL_NODE_SOURCE:
+        case SL_NODE_MAP:
+        case SL_NODE_BRANCH:
+        case SL_NODE_PASS:
+        case SL_NODE_REKEY:
+        case SL_NODE_SINK:
+            break;
+        default:
+            return false;
+        }
+    }
+    return true;
 }
 
 static sl_err_t lane_open(sl_stream_t *s, lane_t *l, char *errstr, size_t n) {
@@ -1326,8 +1366,15 @@ static sl_err_t lane_open(sl_stream_t *s, lane_t *l, char *errstr, size_t n) {
     rd_kafka_conf_set_opaque(pc, l);
     rd_kafka_conf_set_dr_msg_cb(pc, on_delivery);
     snprintf(v, sizeof v, "%s-%s-%d", s->app_id, s->instance_id, l->idx);
-    ok = set(pc, "linger.ms", "5", errstr, n) &&
+    /* Successful deliveries of a stateless job's outputs are not reported: librdkafka then frees
+     * them on its broker thread instead of queueing every one to this lane. Exactly once, outputs
+     * are visible only when their checkpoint commits, and commit_transaction flushes, which
+     * overrides linger.ms (librdkafka >= 1.8): lingering longer costs no latency there and fills
+     * batches (q0: 10-20% less CPU per event at 50 ms than at 5, docs/benchmarks.md). At least
+     * once, outputs are visible as soon as written: 5 ms. */
+    ok = set(pc, "linger.ms", s->conf.at_least_once ? "5" : "50", errstr, n) &&
          set(pc, "partitioner", "murmur2_random", errstr, n) &&
+         set(pc, "delivery.report.only.error", stateless(s) ? "true" : "false", errstr, n) &&
          (s->conf.at_least_once ? set(pc, "enable.idempotence", "true", errstr, n)
                                 : set(pc, "transactional.id", v, errstr, n) &&
                                       set(pc, "transaction.timeout.ms", "30000", errstr, n));
@@ -1530,6 +1577,15 @@ sl_stream_t *sl_stream_new(sl_stream_builder_t *b, const sl_stream_run_conf_t *c
 
 sl_err_t sl_stream_run(sl_stream_t *s) {
     char errstr[512];
+    /* Every output costs librdkafka a few small allocations, freed on another thread than the
+     * one that made them; glibc's fast bins then make malloc consolidate them again and again
+     * (about 5% of q0's samples in malloc_consolidate alone). Without fast bins the per-thread
+     * caches still serve small chunks: q0 used 12-27% less CPU per event in a side-by-side run
+     * (docs/benchmarks.md). Process-wide, and left alone when the user tuned it. */
+    const char *tun = getenv("GLIBC_TUNABLES");
+    if (!tun || !strstr(tun, "mxfast")) {
+        (void)mallopt(M_MXFAST, 0);
+    }
     rd_kafka_conf_t *ac = base_conf(s, errstr, sizeof errstr);
     rd_kafka_t *admin = ac ? rd_kafka_new(RD_KAFKA_PRODUCER, ac, errstr, sizeof errstr) : NULL;
     if (!admin) {

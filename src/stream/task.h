@@ -72,6 +72,10 @@ typedef struct sl_stream_task_conf {
     /* The input topic of a task of a source over several topics (names the task in its markers);
      * NULL for tasks numbered by partition alone. */
     const char *topic;
+    /* The caller's cached wall clock (epoch ms), read for the emit time of sink records instead
+     * of the clock itself: the lane refreshes it every few records, so a record costs no clock
+     * read. NULL: the clock is read for every sink record. */
+    const int64_t *wall_ms;
 } sl_stream_task_conf_t;
 
 typedef struct sl_stream_task_stats {

@@ -513,6 +513,36 @@ TEST(stage_time_headers) {
     sl_stream_builder_free(b);
 }
 
+/* With the caller's cached clock (conf.wall_ms) the emit time is that clock, never before the
+ * receive time; times of any sign and width are written in plain decimal. */
+TEST(stage_time_headers_from_the_cached_clock) {
+    N_OUT = 0;
+    sl_stream_builder_t *b = sl_stream_builder_new();
+    sl_stream_to(sl_stream_map(sl_stream_source(b, "in", NULL), "up", upper, NULL), "out");
+    CHECK(sl_stream_graph_check(b) == NULL);
+    int64_t clock = 1800000000123LL;
+    sl_stream_task_conf_t conf = CONF;
+    conf.wall_ms = &clock;
+    sl_stream_task_t *t = sl_stream_task_new(b, 0, 0, &conf, 0);
+    sl_stream_rec_t r = {B("k"), B("v"), -1, "in", 0, 0};
+    CHECK(sl_stream_task_process(t, 0, &r, 1800000000100ULL) == SL_OK);
+    r.ts_ms = 9223372036854775807LL;
+    CHECK(sl_stream_task_process(t, 0, &r, 1800000000200ULL) == SL_OK); /* clock behind recv */
+    r.ts_ms = 0;
+    clock = 1800000000300LL;
+    CHECK(sl_stream_task_process(t, 0, &r, 1800000000300ULL) == SL_OK);
+    CHECK_EQ_INT(N_OUT, 3);
+    CHECK(!strcmp(hdr(&OUT[0], SL_STREAM_HDR_TS_IN), "-1"));
+    CHECK(!strcmp(hdr(&OUT[0], SL_STREAM_HDR_TS_RECV), "1800000000100"));
+    CHECK(!strcmp(hdr(&OUT[0], SL_STREAM_HDR_TS_EMIT), "1800000000123"));
+    CHECK(!strcmp(hdr(&OUT[1], SL_STREAM_HDR_TS_IN), "9223372036854775807"));
+    CHECK(!strcmp(hdr(&OUT[1], SL_STREAM_HDR_TS_EMIT), "1800000000200"));
+    CHECK(!strcmp(hdr(&OUT[2], SL_STREAM_HDR_TS_IN), "0"));
+    CHECK(!strcmp(hdr(&OUT[2], SL_STREAM_HDR_TS_EMIT), "1800000000300"));
+    sl_stream_task_free(t);
+    sl_stream_builder_free(b);
+}
+
 static sl_err_t pair(sl_stream_ctx_t *ctx, const sl_stream_rec_t *l, const sl_stream_rec_t *r,
                      void *user) {
     (void)user;
