@@ -264,7 +264,7 @@ static const struct {
 
 static bool is_agg_name(const char *n) {
     return !strcmp(n, "count") || !strcmp(n, "sum") || !strcmp(n, "min") || !strcmp(n, "max") ||
-           !strcmp(n, "avg");
+           !strcmp(n, "avg") || !strcmp(n, "approx_percentile");
 }
 static bool is_window_name(const char *n) {
     return !strcmp(n, "tumble") || !strcmp(n, "hop") || !strcmp(n, "session");
@@ -610,6 +610,18 @@ static sl_sql_expr_t *clone_expr(sl_sql_pool_t *p, const sl_sql_expr_t *e) {
     return n;
 }
 
+/* APPROX_PERCENTILE's second argument: a number literal in [0, 1]. */
+static bool pct_literal(chk_t *c, const sl_sql_expr_t *a, double *p) {
+    bool lit = a->kind == SQ_E_LIT && !a->val.null &&
+               (a->type.base == SQ_INT || a->type.base == SQ_BIGINT || a->type.base == SQ_DOUBLE);
+    *p = !lit ? -1 : a->type.base == SQ_DOUBLE ? a->val.d : (double)a->val.i;
+    if (!lit || !(*p >= 0 && *p <= 1)) {
+        return fail(c, a->line, a->col,
+                    "APPROX_PERCENTILE's percentile must be a number literal from 0 to 1");
+    }
+    return true;
+}
+
 static bool post_leaf(chk_t *c, sl_sql_expr_t *e, bool *done) {
     sl_sql_query_t *q = c->q;
     for (size_t k = 0; k < q->n_keys; k++) {
@@ -659,8 +671,16 @@ static bool post_leaf(chk_t *c, sl_sql_expr_t *e, bool *done) {
         }
         ag.kind = SQ_AGG_COUNT_STAR;
     } else {
-        if (e->n_args != 1) {
+        bool pct = !strcmp(n, "approx_percentile");
+        if (pct && e->n_args != 2) {
+            return fail(c, e->line, e->col,
+                        "APPROX_PERCENTILE takes two arguments: a number and a percentile");
+        }
+        if (!pct && e->n_args != 1) {
             return fail(c, e->line, e->col, "%s takes one argument", n);
+        }
+        if (pct && !pct_literal(c, e->args[1], &ag.pct)) {
+            return false;
         }
         c->post = false; /* the argument is over the input columns */
         bool ok = check_expr(c, e->args[0]);
@@ -675,6 +695,12 @@ static bool post_leaf(chk_t *c, sl_sql_expr_t *e, bool *done) {
                 return fail(c, e->line, e->col, "DISTINCT is supported in COUNT only");
             }
             ag.kind = SQ_AGG_COUNT_DISTINCT;
+        } else if (pct) {
+            ag.kind = SQ_AGG_PERCENTILE;
+            if (!is_num(t.base)) {
+                return fail(c, ag.arg->line, ag.arg->col,
+                            "APPROX_PERCENTILE expects a number, got %s", tstr(t));
+            }
         } else if (!strcmp(n, "count")) {
             ag.kind = SQ_AGG_COUNT;
         } else if (!strcmp(n, "avg")) {
@@ -714,10 +740,13 @@ static bool post_leaf(chk_t *c, sl_sql_expr_t *e, bool *done) {
         break;
     case SQ_AGG_MIN:
     case SQ_AGG_MAX:
+    case SQ_AGG_PERCENTILE: /* the estimate rounded into the argument's type */
         ag.type = ag.arg->type;
         break;
     }
-    size_t bytes = ag.kind == SQ_AGG_COUNT_DISTINCT ? 8 + SL_SQL_DISTINCT_MAX * 16 : 16;
+    size_t bytes = ag.kind == SQ_AGG_COUNT_DISTINCT ? 8 + SL_SQL_DISTINCT_MAX * 16
+                   : ag.kind == SQ_AGG_PERCENTILE   ? SL_SQL_PCT_BYTES
+                                                    : 16;
     ag.off = q->state_bytes;
     q->state_bytes += bytes;
     sl_sql_agg_t *na = sl_sql_alloc(&c->st->pool, (q->n_aggs + 1) * sizeof *na);

@@ -423,6 +423,17 @@ static sl_err_t accumulate(sl_stream_ctx_t *ctx, const sl_sql_query_t *q, uint8_
                                       SL_SQL_DISTINCT_MAX);
             }
             continue;
+        } else if (ag->kind == SQ_AGG_PERCENTILE) {
+            sl_sql_type_t t = ag->arg->type;
+            double x = t.base == SQ_DOUBLE    ? v.d
+                       : t.base == SQ_DECIMAL ? (double)v.i / pow(10, t.scale)
+                                              : (double)v.i;
+            if (!sl_sql_pct_add(st, x)) {
+                return sl_stream_fail(ctx, "sql: APPROX_PERCENTILE of %s",
+                                      isfinite(x) ? "more than 2^32-1 values in one bucket"
+                                                  : "a non-finite number");
+            }
+            continue;
         } else {
             sl_sql_eval_t ev = {0};
             if (!acc_add(&ev, ag, &a, &v)) {
@@ -456,6 +467,10 @@ static bool merge_aggs(const sl_sql_query_t *q, uint8_t *into, const uint8_t *fr
                 memcpy(h, b8 + 8 + 16 * k, 16);
                 (void)distinct_add(a8, h); /* past the bound the union keeps the first values */
             }
+            continue;
+        }
+        if (ag->kind == SQ_AGG_PERCENTILE) {
+            sl_sql_pct_merge(a8, b8);
             continue;
         }
         acc_t a, b;
@@ -517,6 +532,21 @@ static bool key_of_text(sl_bytes_t k, sl_sql_type_t t, sl_sql_val_t *v) {
     return !*e;
 }
 
+/* APPROX_PERCENTILE's estimate x in its result type (the argument's): integers and DECIMALs
+ * rounded, and kept within the type (an estimate may pass its largest value by 1%). */
+static void pct_value(const sl_sql_agg_t *ag, double x, sl_sql_val_t *v) {
+    sl_sql_type_t t = ag->type;
+    if (t.base == SQ_DOUBLE) {
+        v->d = x;
+        return;
+    }
+    double max = t.base == SQ_INT      ? (double)INT32_MAX
+                 : t.base == SQ_BIGINT ? 9.2e18
+                                       : pow(10, t.prec) - 1;
+    double r = round(t.base == SQ_DECIMAL ? x * pow(10, t.scale) : x);
+    v->i = (int64_t)(r > max ? max : r < -max ? -max : r);
+}
+
 /* HAVING and SELECT over a group's aggregates (`state`, at the checker's offsets) in window
  * [ws, we); the group key from the context's key: binary (after the GROUP BY re-key), or the
  * record key's text (text_key: grouped straight off the source). */
@@ -550,6 +580,12 @@ static sl_err_t result_row(sl_stream_ctx_t *ctx, const sl_sql_query_t *q, const 
         case SQ_AGG_AVG:
             v->null = !a.n;
             v->d = a.n ? a.v.d / (double)a.n : 0;
+            break;
+        case SQ_AGG_PERCENTILE:
+            v->null = !a.n;
+            if (a.n) {
+                pct_value(ag, sl_sql_pct_value(st, ag->pct), v);
+            }
             break;
         default:
             v->null = !a.n;

@@ -263,13 +263,26 @@ typedef enum sl_sql_agg_kind {
     SQ_AGG_MIN,
     SQ_AGG_MAX,
     SQ_AGG_AVG,
-    SQ_AGG_COUNT_DISTINCT
+    SQ_AGG_COUNT_DISTINCT,
+    SQ_AGG_PERCENTILE /* APPROX_PERCENTILE(x, p): pct.c's sketch */
 } sl_sql_agg_kind_t;
 
 #define SL_SQL_DISTINCT_MAX 256 /* values one COUNT(DISTINCT) keeps per group and window */
 
+/* pct.c: APPROX_PERCENTILE's sketch (a fixed-size, mergeable log histogram; 1% relative error,
+ * see there). SL_SQL_PCT_BYTES of zeroes are an empty sketch. */
+#define SL_SQL_PCT_BUCKETS 1024
+#define SL_SQL_PCT_BYTES   (48 + 2 * SL_SQL_PCT_BUCKETS * 4)
+/* Adds v; false (nothing changed) when v is not finite or its bucket's count is full (2^32-1). */
+bool sl_sql_pct_add(uint8_t *st, double v);
+/* Adds every count of `from` into `into` (a full bucket stays full). */
+void sl_sql_pct_merge(uint8_t *into, const uint8_t *from);
+/* The estimate of the value of rank floor(p (n - 1)) (0-based) of the n values added; n > 0. */
+double sl_sql_pct_value(const uint8_t *st, double p);
+
 typedef struct sl_sql_agg {
     sl_sql_agg_kind_t kind;
+    double pct;         /* APPROX_PERCENTILE's p, in [0, 1] */
     sl_sql_expr_t *arg; /* over the input slots; NULL for COUNT(*) */
     sl_sql_type_t type; /* the result's type */
     size_t off;         /* offset of its state in the group's state */
