@@ -805,6 +805,18 @@ static bool interval_arg(chk_t *c, const sl_sql_expr_t *call, size_t i, int64_t 
     return true;
 }
 
+/* The name of the subquery's output column that is its window_start (end: window_end), or NULL
+ * when it outputs none. */
+static const char *sub_bound(const sl_sql_query_t *in, bool end) {
+    for (size_t i = 0; i < in->n_out; i++) {
+        const sl_sql_expr_t *e = in->out[i];
+        if (e->kind == SQ_E_SLOT && e->slot == (end ? in->we_slot : in->ws_slot)) {
+            return in->out_names[i];
+        }
+    }
+    return NULL;
+}
+
 static bool check_window(chk_t *c, sl_sql_expr_t *w) {
     sl_sql_query_t *q = c->q;
     if (q->wkind != SQ_W_NONE) {
@@ -838,6 +850,28 @@ static bool check_window(chk_t *c, sl_sql_expr_t *w) {
                         tstr(t->type));
         }
         q->wtime_slot = t->slot;
+    } else if (q->sub) { /* the subquery's window_start or window_end column */
+        if (!strcmp(w->name, "session")) {
+            return fail(c, w->line, w->col,
+                        "a window over a subquery is TUMBLE or HOP (SESSION is not supported "
+                        "there)");
+        }
+        const char *ws = sub_bound(q->sub, false), *we = sub_bound(q->sub, true);
+        bool col = t->kind == SQ_E_COL || t->kind == SQ_E_FIELD;
+        if (col && !check_expr(c, t)) {
+            return false;
+        }
+        if (!col || t->kind != SQ_E_SLOT || q->paths[t->slot].n != 1 ||
+            ((!ws || strcmp(q->paths[t->slot].steps[0], ws)) &&
+             (!we || strcmp(q->paths[t->slot].steps[0], we)))) {
+            return fail(c, t->line, t->col,
+                        "the window's time column must be the subquery's window_start or "
+                        "window_end column (select it in the subquery)");
+        }
+        /* A subquery row comes out when its window ends: on its window_start it counts as on
+         * time until the watermark passes start + size. */
+        q->wtime_slot = t->slot;
+        q->grace_ms = ws && !strcmp(q->paths[t->slot].steps[0], ws) ? q->sub->size_ms : 0;
     } else if (t->kind != SQ_E_COL || !q->src->timestamp || strcmp(t->name, q->src->timestamp)) {
         return fail(c, t->line, t->col,
                     "the window's time column must be the stream's timestamp column%s%s%s",
@@ -1037,9 +1071,59 @@ static void push_down(chk_t *c, sl_sql_expr_t *e, sl_sql_expr_t **keep) {
     }
 }
 
+static bool check_query(chk_t *c);
+
+/* FROM (SELECT ...) AS alias: checks the subquery, which must be a GROUP BY with a TUMBLE or HOP
+ * window emitting once per window, and makes q's relation a stream of its output columns. */
+static bool check_sub(chk_t *c) {
+    sl_sql_query_t *q = c->q, *in = q->sub;
+    chk_t ic = {.cat = c->cat, .st = c->st, .q = in, .err = c->err, .errlen = c->errlen};
+    ic.depth = c->depth;
+    if (!check_query(&ic)) {
+        c->failed = true;
+        return false;
+    }
+    if (!in->grouped || (in->wkind != SQ_W_TUMBLE && in->wkind != SQ_W_HOP) ||
+        in->emit == SQ_EMIT_CHANGES) {
+        return fail(c, q->from_line, q->from_col,
+                    "a subquery in FROM must be a GROUP BY with a TUMBLE or HOP window that emits "
+                    "once per window (not EMIT CHANGES)");
+    }
+    if (in->sub) {
+        return fail(c, in->from_line, in->from_col, "subqueries in FROM do not nest (yet)");
+    }
+    sl_sql_stream_t *v = sl_sql_alloc(&c->st->pool, sizeof *v);
+    v->name = q->alias[0];
+    v->format = "json";
+    sl_sql_col_t **tail = &v->cols;
+    for (size_t i = 0; i < in->n_out; i++) {
+        if (in->out[i]->type.base == SQ_NULLT) {
+            return fail(c, in->out[i]->line, in->out[i]->col,
+                        "a subquery's column needs a type: CAST(NULL AS type)");
+        }
+        sl_sql_col_t *col = sl_sql_alloc(&c->st->pool, sizeof *col);
+        col->name = in->out_names[i];
+        col->type = in->out[i]->type;
+        *tail = col;
+        tail = &col->next;
+    }
+    q->src = v;
+    return true;
+}
+
 static bool check_query(chk_t *c) {
     sl_sql_query_t *q = c->q;
-    q->src = sl_sql_find_stream(c->cat, q->from);
+    if (q->join && (q->join->rel[0].sub || q->join->rel[1].sub)) {
+        const sl_sql_rel_t *r = &q->join->rel[q->join->rel[0].sub ? 0 : 1];
+        return fail(c, r->line, r->col, "a subquery in FROM cannot be joined (yet)");
+    }
+    if (q->sub) {
+        if (!check_sub(c)) {
+            return false;
+        }
+    } else {
+        q->src = sl_sql_find_stream(c->cat, q->from);
+    }
     if (!q->src) {
         return fail(c, q->from_line, q->from_col, "unknown stream '%s'", q->from);
     }

@@ -148,8 +148,9 @@ typedef struct sl_sql_query sl_sql_query_t;
 
 /* FROM: one stream, or two relations joined (parsed form). */
 typedef struct sl_sql_rel {
-    const char *name, *alias;
+    const char *name, *alias; /* a subquery: both its alias */
     int line, col;
+    sl_sql_query_t *sub; /* FROM (SELECT ...) AS alias */
 } sl_sql_rel_t;
 typedef struct sl_sql_from {
     sl_sql_rel_t rel[2];
@@ -300,6 +301,7 @@ typedef struct sl_sql_plan {
     size_t n_paths, cap;
     int ts_slot;
     bool table;                 /* the node is an sl_stream_table */
+    bool sub;                   /* the node is a subquery's result: JSON rows made in-process */
     const sl_sql_stream_t *def; /* the stream whose time rules the node took */
     struct sl_sql_decoder *dec; /* over paths, made again whenever a query adds slots */
     struct sl_sql_plan *next;
@@ -313,6 +315,9 @@ struct sl_sql_query {
     sl_sql_elist_t *group;
     sl_sql_emit_t emit;
     sl_sql_from_t *join; /* a join (from->n == 2), else NULL */
+    sl_sql_query_t *sub; /* FROM (SELECT ...) AS alias: the subquery (a windowed GROUP BY) whose
+                          * output rows this query reads; src is then a stream made of its
+                          * output columns, named after the alias, with no topic */
     /* filled by check.c */
     const sl_sql_stream_t *src;
     const sl_sql_stream_t *rsrc;  /* a join's right relation (src is the left one) */
