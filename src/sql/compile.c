@@ -83,11 +83,18 @@ static tls_t *row_of(const sl_sql_plan_t *plan, const sl_stream_rec_t *rec) {
         t->plan = NULL;
         t->subdoc.len = 0;
         sl_sql_out_raw(&t->subdoc, (const char *)rec->value.p, rec->value.len);
-        t->ok = rec->value.p && sl_sql_decode_with(plan->dec, t->subdoc.p, t->subdoc.len, &t->dmem,
-                                                   t->row, &t->why);
-        if (!rec->value.p) {
-            t->why = "a null row";
+        const sl_sql_query_t *in = plan->sub_q;
+        t = tls_get(plan->n_paths + in->n_out + 1);
+        sl_sql_val_t *vals = t->row + plan->n_paths; /* the row's columns, then the slots */
+        const uint8_t *p = (const uint8_t *)t->subdoc.p, *end = p + t->subdoc.len;
+        t->ok = rec->value.p != NULL;
+        for (size_t i = 0; t->ok && i < in->n_out; i++) {
+            t->ok = sl_sql_dec_val(&p, end, in->out[i]->type, &vals[i]);
         }
+        for (size_t i = 0; t->ok && i < plan->n_paths; i++) {
+            t->row[i] = vals[plan->sub_col[i]];
+        }
+        t->why = "malformed subquery row";
         return t;
     }
     if (t->plan == plan && t->vp == rec->value.p && t->vlen == rec->value.len &&
@@ -625,7 +632,17 @@ static sl_err_t result_row(sl_stream_ctx_t *ctx, const sl_sql_query_t *q, const 
         }
     }
     sl_err_t err = SL_OK;
-    if (!project(ctx, q, t, &err)) {
+    if (q->sub_out) { /* for the outer query, in this pipeline: values, not JSON */
+        sl_sql_eval_t ev = {.row = post, .mem = &t->mem};
+        t->out.len = 0;
+        for (size_t i = 0; i < q->n_out; i++) {
+            sl_sql_val_t v;
+            if (!sl_sql_eval(&ev, q->out[i], &v)) {
+                return eval_fail(ctx, &ev);
+            }
+            sl_sql_enc_val(&t->out, q->out[i]->type, &v);
+        }
+    } else if (!project(ctx, q, t, &err)) {
         return err;
     }
     /* The output key: the GROUP BY value as text, several as a JSON array. */
@@ -847,6 +864,7 @@ static void plan_free(void *p) {
         free(pl->dec);
     }
     free(pl->paths);
+    free(pl->sub_col);
     free(pl);
 }
 
@@ -1062,6 +1080,17 @@ static void plans_ready(sl_stream_builder_t *b) {
         if (pl->b != b) {
             continue;
         }
+        if (pl->sub) { /* each slot: the subquery's output column of its name */
+            pl->sub_col = sl_xrealloc(pl->sub_col, (pl->n_paths + 1) * sizeof *pl->sub_col);
+            for (size_t i = 0; i < pl->n_paths; i++) {
+                pl->sub_col[i] = 0;
+                for (size_t k = 0; k < pl->sub_q->n_out; k++) {
+                    if (!strcmp(pl->sub_q->out_names[k], pl->paths[i].steps[0])) {
+                        pl->sub_col[i] = (int)k;
+                    }
+                }
+            }
+        }
         if (!pl->dec) {
             pl->dec = sl_xcalloc(1, sizeof *pl->dec);
         } else {
@@ -1184,7 +1213,9 @@ static sl_stream_node_t *query_node(sl_sql_stmt_t *s, sl_sql_query_t *q, sl_stre
         if (!in) {
             return NULL;
         }
-        (void)sub_plan_of(b, q->src, in);
+        sl_sql_plan_t *pl = sub_plan_of(b, q->src, in);
+        pl->sub_q = q->sub;
+        q->sub->sub_out = true;
     }
     sl_stream_node_t *n;
     int mode = GROUP_REKEY;

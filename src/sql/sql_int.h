@@ -300,10 +300,13 @@ typedef struct sl_sql_plan {
     sl_sql_path_t *paths;
     size_t n_paths, cap;
     int ts_slot;
-    bool table;                 /* the node is an sl_stream_table */
-    bool sub;                   /* the node is a subquery's result: JSON rows made in-process */
-    const sl_sql_stream_t *def; /* the stream whose time rules the node took */
-    struct sl_sql_decoder *dec; /* over paths, made again whenever a query adds slots */
+    bool table;                       /* the node is an sl_stream_table */
+    bool sub;                         /* the node is a subquery's result: rows made in-process, each
+                                       * output column in binary form (sl_sql_enc_val), not JSON */
+    const struct sl_sql_query *sub_q; /* that subquery */
+    int *sub_col;                     /* path -> the subquery's output column it reads */
+    const sl_sql_stream_t *def;       /* the stream whose time rules the node took */
+    struct sl_sql_decoder *dec;       /* over paths, made again whenever a query adds slots */
     struct sl_sql_plan *next;
 } sl_sql_plan_t;
 
@@ -335,6 +338,7 @@ struct sl_sql_query {
     sl_sql_out_t *out_keys; /* set when compiled: each output's JSON key text `,"name":` */
     size_t n_out;
     bool grouped;
+    bool sub_out;         /* a subquery's: result rows are its output values in binary form */
     sl_sql_expr_t **keys; /* GROUP BY key expressions over input slots (window call excluded) */
     sl_sql_type_t *key_types;
     size_t n_keys;
