@@ -1,7 +1,8 @@
 -- The SQL query `make run` starts (scripts/run-dev): per-kind counts, largest and p99 amounts
 -- and battery levels of the demo workload (`sluice bench --payload mix` into topic demo: chat,
 -- transaction and iot events) in 10 s tumbling event-time windows, one row per kind and window
--- when the window closes, into topic demo-stats. Watch it: sluice consume demo-stats -X isolation.level=read_committed
+-- when the window closes, into topic demo-stats. Watch it:
+--   sluice consume demo-stats -X isolation.level=read_committed
 --   events       events of the kind in the window
 --   max_amount   the largest transaction amount (DECIMAL, exact); NULL for chat and iot
 --   p99_amount   the 99th percentile of the transaction amounts (APPROX_PERCENTILE: within 1%
