@@ -269,6 +269,7 @@ sl_sql_query_t *sl_sql_query_new(sl_sql_parse_t *ps, sl_sql_item_t *items, sl_sq
     q->from_line = from->rel[0].line;
     q->from_col = from->rel[0].col;
     q->join = from->n == 2 ? from : NULL;
+    q->sub = from->rel[0].sub;
     q->alias[0] = from->rel[0].alias ? from->rel[0].alias : from->rel[0].name;
     q->within_ms = -1;
     q->where = where;

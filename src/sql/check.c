@@ -264,7 +264,7 @@ static const struct {
 
 static bool is_agg_name(const char *n) {
     return !strcmp(n, "count") || !strcmp(n, "sum") || !strcmp(n, "min") || !strcmp(n, "max") ||
-           !strcmp(n, "avg");
+           !strcmp(n, "avg") || !strcmp(n, "approx_percentile");
 }
 static bool is_window_name(const char *n) {
     return !strcmp(n, "tumble") || !strcmp(n, "hop") || !strcmp(n, "session");
@@ -610,6 +610,18 @@ static sl_sql_expr_t *clone_expr(sl_sql_pool_t *p, const sl_sql_expr_t *e) {
     return n;
 }
 
+/* APPROX_PERCENTILE's second argument: a number literal in [0, 1]. */
+static bool pct_literal(chk_t *c, const sl_sql_expr_t *a, double *p) {
+    bool lit = a->kind == SQ_E_LIT && !a->val.null &&
+               (a->type.base == SQ_INT || a->type.base == SQ_BIGINT || a->type.base == SQ_DOUBLE);
+    *p = !lit ? -1 : a->type.base == SQ_DOUBLE ? a->val.d : (double)a->val.i;
+    if (!lit || !(*p >= 0 && *p <= 1)) {
+        return fail(c, a->line, a->col,
+                    "APPROX_PERCENTILE's percentile must be a number literal from 0 to 1");
+    }
+    return true;
+}
+
 static bool post_leaf(chk_t *c, sl_sql_expr_t *e, bool *done) {
     sl_sql_query_t *q = c->q;
     for (size_t k = 0; k < q->n_keys; k++) {
@@ -659,8 +671,16 @@ static bool post_leaf(chk_t *c, sl_sql_expr_t *e, bool *done) {
         }
         ag.kind = SQ_AGG_COUNT_STAR;
     } else {
-        if (e->n_args != 1) {
+        bool pct = !strcmp(n, "approx_percentile");
+        if (pct && e->n_args != 2) {
+            return fail(c, e->line, e->col,
+                        "APPROX_PERCENTILE takes two arguments: a number and a percentile");
+        }
+        if (!pct && e->n_args != 1) {
             return fail(c, e->line, e->col, "%s takes one argument", n);
+        }
+        if (pct && !pct_literal(c, e->args[1], &ag.pct)) {
+            return false;
         }
         c->post = false; /* the argument is over the input columns */
         bool ok = check_expr(c, e->args[0]);
@@ -675,6 +695,12 @@ static bool post_leaf(chk_t *c, sl_sql_expr_t *e, bool *done) {
                 return fail(c, e->line, e->col, "DISTINCT is supported in COUNT only");
             }
             ag.kind = SQ_AGG_COUNT_DISTINCT;
+        } else if (pct) {
+            ag.kind = SQ_AGG_PERCENTILE;
+            if (!is_num(t.base)) {
+                return fail(c, ag.arg->line, ag.arg->col,
+                            "APPROX_PERCENTILE expects a number, got %s", tstr(t));
+            }
         } else if (!strcmp(n, "count")) {
             ag.kind = SQ_AGG_COUNT;
         } else if (!strcmp(n, "avg")) {
@@ -714,10 +740,13 @@ static bool post_leaf(chk_t *c, sl_sql_expr_t *e, bool *done) {
         break;
     case SQ_AGG_MIN:
     case SQ_AGG_MAX:
+    case SQ_AGG_PERCENTILE: /* the estimate rounded into the argument's type */
         ag.type = ag.arg->type;
         break;
     }
-    size_t bytes = ag.kind == SQ_AGG_COUNT_DISTINCT ? 8 + SL_SQL_DISTINCT_MAX * 16 : 16;
+    size_t bytes = ag.kind == SQ_AGG_COUNT_DISTINCT ? 8 + SL_SQL_DISTINCT_MAX * 16
+                   : ag.kind == SQ_AGG_PERCENTILE   ? SL_SQL_PCT_BYTES
+                                                    : 16;
     ag.off = q->state_bytes;
     q->state_bytes += bytes;
     sl_sql_agg_t *na = sl_sql_alloc(&c->st->pool, (q->n_aggs + 1) * sizeof *na);
@@ -776,6 +805,18 @@ static bool interval_arg(chk_t *c, const sl_sql_expr_t *call, size_t i, int64_t 
     return true;
 }
 
+/* The name of the subquery's output column that is its window_start (end: window_end), or NULL
+ * when it outputs none. */
+static const char *sub_bound(const sl_sql_query_t *in, bool end) {
+    for (size_t i = 0; i < in->n_out; i++) {
+        const sl_sql_expr_t *e = in->out[i];
+        if (e->kind == SQ_E_SLOT && e->slot == (end ? in->we_slot : in->ws_slot)) {
+            return in->out_names[i];
+        }
+    }
+    return NULL;
+}
+
 static bool check_window(chk_t *c, sl_sql_expr_t *w) {
     sl_sql_query_t *q = c->q;
     if (q->wkind != SQ_W_NONE) {
@@ -809,6 +850,28 @@ static bool check_window(chk_t *c, sl_sql_expr_t *w) {
                         tstr(t->type));
         }
         q->wtime_slot = t->slot;
+    } else if (q->sub) { /* the subquery's window_start or window_end column */
+        if (!strcmp(w->name, "session")) {
+            return fail(c, w->line, w->col,
+                        "a window over a subquery is TUMBLE or HOP (SESSION is not supported "
+                        "there)");
+        }
+        const char *ws = sub_bound(q->sub, false), *we = sub_bound(q->sub, true);
+        bool col = t->kind == SQ_E_COL || t->kind == SQ_E_FIELD;
+        if (col && !check_expr(c, t)) {
+            return false;
+        }
+        if (!col || t->kind != SQ_E_SLOT || q->paths[t->slot].n != 1 ||
+            ((!ws || strcmp(q->paths[t->slot].steps[0], ws)) &&
+             (!we || strcmp(q->paths[t->slot].steps[0], we)))) {
+            return fail(c, t->line, t->col,
+                        "the window's time column must be the subquery's window_start or "
+                        "window_end column (select it in the subquery)");
+        }
+        /* A subquery row comes out when its window ends: on its window_start it counts as on
+         * time until the watermark passes start + size. */
+        q->wtime_slot = t->slot;
+        q->grace_ms = ws && !strcmp(q->paths[t->slot].steps[0], ws) ? q->sub->size_ms : 0;
     } else if (t->kind != SQ_E_COL || !q->src->timestamp || strcmp(t->name, q->src->timestamp)) {
         return fail(c, t->line, t->col,
                     "the window's time column must be the stream's timestamp column%s%s%s",
@@ -1008,9 +1071,59 @@ static void push_down(chk_t *c, sl_sql_expr_t *e, sl_sql_expr_t **keep) {
     }
 }
 
+static bool check_query(chk_t *c);
+
+/* FROM (SELECT ...) AS alias: checks the subquery, which must be a GROUP BY with a TUMBLE or HOP
+ * window emitting once per window, and makes q's relation a stream of its output columns. */
+static bool check_sub(chk_t *c) {
+    sl_sql_query_t *q = c->q, *in = q->sub;
+    chk_t ic = {.cat = c->cat, .st = c->st, .q = in, .err = c->err, .errlen = c->errlen};
+    ic.depth = c->depth;
+    if (!check_query(&ic)) {
+        c->failed = true;
+        return false;
+    }
+    if (!in->grouped || (in->wkind != SQ_W_TUMBLE && in->wkind != SQ_W_HOP) ||
+        in->emit == SQ_EMIT_CHANGES) {
+        return fail(c, q->from_line, q->from_col,
+                    "a subquery in FROM must be a GROUP BY with a TUMBLE or HOP window that emits "
+                    "once per window (not EMIT CHANGES)");
+    }
+    if (in->sub) {
+        return fail(c, in->from_line, in->from_col, "subqueries in FROM do not nest (yet)");
+    }
+    sl_sql_stream_t *v = sl_sql_alloc(&c->st->pool, sizeof *v);
+    v->name = q->alias[0];
+    v->format = "json";
+    sl_sql_col_t **tail = &v->cols;
+    for (size_t i = 0; i < in->n_out; i++) {
+        if (in->out[i]->type.base == SQ_NULLT) {
+            return fail(c, in->out[i]->line, in->out[i]->col,
+                        "a subquery's column needs a type: CAST(NULL AS type)");
+        }
+        sl_sql_col_t *col = sl_sql_alloc(&c->st->pool, sizeof *col);
+        col->name = in->out_names[i];
+        col->type = in->out[i]->type;
+        *tail = col;
+        tail = &col->next;
+    }
+    q->src = v;
+    return true;
+}
+
 static bool check_query(chk_t *c) {
     sl_sql_query_t *q = c->q;
-    q->src = sl_sql_find_stream(c->cat, q->from);
+    if (q->join && (q->join->rel[0].sub || q->join->rel[1].sub)) {
+        const sl_sql_rel_t *r = &q->join->rel[q->join->rel[0].sub ? 0 : 1];
+        return fail(c, r->line, r->col, "a subquery in FROM cannot be joined (yet)");
+    }
+    if (q->sub) {
+        if (!check_sub(c)) {
+            return false;
+        }
+    } else {
+        q->src = sl_sql_find_stream(c->cat, q->from);
+    }
     if (!q->src) {
         return fail(c, q->from_line, q->from_col, "unknown stream '%s'", q->from);
     }

@@ -35,6 +35,7 @@ typedef struct tls {
     const sl_sql_query_t *prep_q; /* the query whose prep/prep_keep hold this row's step input */
     bool prep_keep;               /* the row passed its WHERE */
     sl_sql_out_t prep;            /* its aggregate arguments (binary form) */
+    sl_sql_out_t subdoc;          /* a subquery's row being read (a copy: see row_of) */
 } tls_t;
 
 static pthread_key_t tls_key;
@@ -48,6 +49,7 @@ static void tls_free(void *p) {
     sl_sql_out_free(&t->out);
     sl_sql_out_free(&t->key);
     sl_sql_out_free(&t->prep);
+    sl_sql_out_free(&t->subdoc);
     free(t);
 }
 static void tls_init(void) {
@@ -71,6 +73,30 @@ static tls_t *tls_get(size_t slots) {
  * source's event-time callback decodes, every query's map then reuses the row). */
 static tls_t *row_of(const sl_sql_plan_t *plan, const sl_stream_rec_t *rec) {
     tls_t *t = tls_get(plan->n_paths + 1);
+    if (plan->sub) {
+        /* A subquery's row is its result step's t->out, which this thread's next steps write
+         * over (and which the next row reuses at the same address): decoded from a copy, never
+         * from the cache. */
+        sl_sql_scratch_reset(&t->dmem);
+        sl_sql_scratch_reset(&t->mem);
+        t->prep_q = NULL;
+        t->plan = NULL;
+        t->subdoc.len = 0;
+        sl_sql_out_raw(&t->subdoc, (const char *)rec->value.p, rec->value.len);
+        const sl_sql_query_t *in = plan->sub_q;
+        t = tls_get(plan->n_paths + in->n_out + 1);
+        sl_sql_val_t *vals = t->row + plan->n_paths; /* the row's columns, then the slots */
+        const uint8_t *p = (const uint8_t *)t->subdoc.p, *end = p + t->subdoc.len;
+        t->ok = rec->value.p != NULL;
+        for (size_t i = 0; t->ok && i < in->n_out; i++) {
+            t->ok = sl_sql_dec_val(&p, end, in->out[i]->type, &vals[i]);
+        }
+        for (size_t i = 0; t->ok && i < plan->n_paths; i++) {
+            t->row[i] = vals[plan->sub_col[i]];
+        }
+        t->why = "malformed subquery row";
+        return t;
+    }
     if (t->plan == plan && t->vp == rec->value.p && t->vlen == rec->value.len &&
         t->offset == rec->offset && t->partition == rec->partition) {
         return t;
@@ -423,6 +449,17 @@ static sl_err_t accumulate(sl_stream_ctx_t *ctx, const sl_sql_query_t *q, uint8_
                                       SL_SQL_DISTINCT_MAX);
             }
             continue;
+        } else if (ag->kind == SQ_AGG_PERCENTILE) {
+            sl_sql_type_t t = ag->arg->type;
+            double x = t.base == SQ_DOUBLE    ? v.d
+                       : t.base == SQ_DECIMAL ? (double)v.i / pow(10, t.scale)
+                                              : (double)v.i;
+            if (!sl_sql_pct_add(st, x)) {
+                return sl_stream_fail(ctx, "sql: APPROX_PERCENTILE of %s",
+                                      isfinite(x) ? "more than 2^32-1 values in one bucket"
+                                                  : "a non-finite number");
+            }
+            continue;
         } else {
             sl_sql_eval_t ev = {0};
             if (!acc_add(&ev, ag, &a, &v)) {
@@ -456,6 +493,10 @@ static bool merge_aggs(const sl_sql_query_t *q, uint8_t *into, const uint8_t *fr
                 memcpy(h, b8 + 8 + 16 * k, 16);
                 (void)distinct_add(a8, h); /* past the bound the union keeps the first values */
             }
+            continue;
+        }
+        if (ag->kind == SQ_AGG_PERCENTILE) {
+            sl_sql_pct_merge(a8, b8);
             continue;
         }
         acc_t a, b;
@@ -517,6 +558,21 @@ static bool key_of_text(sl_bytes_t k, sl_sql_type_t t, sl_sql_val_t *v) {
     return !*e;
 }
 
+/* APPROX_PERCENTILE's estimate x in its result type (the argument's): integers and DECIMALs
+ * rounded, and kept within the type (an estimate may pass its largest value by 1%). */
+static void pct_value(const sl_sql_agg_t *ag, double x, sl_sql_val_t *v) {
+    sl_sql_type_t t = ag->type;
+    if (t.base == SQ_DOUBLE) {
+        v->d = x;
+        return;
+    }
+    double max = t.base == SQ_INT      ? (double)INT32_MAX
+                 : t.base == SQ_BIGINT ? 9.2e18
+                                       : pow(10, t.prec) - 1;
+    double r = round(t.base == SQ_DECIMAL ? x * pow(10, t.scale) : x);
+    v->i = (int64_t)(r > max ? max : r < -max ? -max : r);
+}
+
 /* HAVING and SELECT over a group's aggregates (`state`, at the checker's offsets) in window
  * [ws, we); the group key from the context's key: binary (after the GROUP BY re-key), or the
  * record key's text (text_key: grouped straight off the source). */
@@ -551,6 +607,12 @@ static sl_err_t result_row(sl_stream_ctx_t *ctx, const sl_sql_query_t *q, const 
             v->null = !a.n;
             v->d = a.n ? a.v.d / (double)a.n : 0;
             break;
+        case SQ_AGG_PERCENTILE:
+            v->null = !a.n;
+            if (a.n) {
+                pct_value(ag, sl_sql_pct_value(st, ag->pct), v);
+            }
+            break;
         default:
             v->null = !a.n;
             v->i = a.v.i;
@@ -570,7 +632,17 @@ static sl_err_t result_row(sl_stream_ctx_t *ctx, const sl_sql_query_t *q, const 
         }
     }
     sl_err_t err = SL_OK;
-    if (!project(ctx, q, t, &err)) {
+    if (q->sub_out) { /* for the outer query, in this pipeline: values, not JSON */
+        sl_sql_eval_t ev = {.row = post, .mem = &t->mem};
+        t->out.len = 0;
+        for (size_t i = 0; i < q->n_out; i++) {
+            sl_sql_val_t v;
+            if (!sl_sql_eval(&ev, q->out[i], &v)) {
+                return eval_fail(ctx, &ev);
+            }
+            sl_sql_enc_val(&t->out, q->out[i]->type, &v);
+        }
+    } else if (!project(ctx, q, t, &err)) {
         return err;
     }
     /* The output key: the GROUP BY value as text, several as a JSON array. */
@@ -792,6 +864,7 @@ static void plan_free(void *p) {
         free(pl->dec);
     }
     free(pl->paths);
+    free(pl->sub_col);
     free(pl);
 }
 
@@ -869,6 +942,27 @@ static sl_sql_plan_t *plan_of(sl_stream_builder_t *b, const sl_sql_stream_t *src
     return pl;
 }
 
+/* The plan of a subquery's rows (stream `v`, made by the checker) in b: its node is the
+ * subquery's result node `in`, given when it is made (NULL afterwards: found). */
+static sl_sql_plan_t *sub_plan_of(sl_stream_builder_t *b, const sl_sql_stream_t *v,
+                                  sl_stream_node_t *in) {
+    for (sl_sql_plan_t *pl = plans; pl; pl = pl->next) {
+        if (pl->b == b && pl->sub && pl->def == v) {
+            return pl;
+        }
+    }
+    sl_sql_plan_t *pl = sl_stream_own(b, sl_xcalloc(1, sizeof *pl), plan_free);
+    pl->b = b;
+    pl->topic = ""; /* no topic: never shared with a source */
+    pl->sub = true;
+    pl->def = v;
+    pl->ts_slot = -1;
+    pl->node = in;
+    pl->next = plans;
+    plans = pl;
+    return pl;
+}
+
 /* Whether streams a and b may share one source node: the same event-time rules. */
 static bool same_time_rules(const sl_sql_stream_t *a, const sl_sql_stream_t *b) {
     return a->watermark_delay_ms == b->watermark_delay_ms && a->idle_ms == b->idle_ms &&
@@ -880,6 +974,9 @@ static bool same_time_rules(const sl_sql_stream_t *a, const sl_sql_stream_t *b) 
  * other side of q's join) made with other event-time rules: one node reads a topic once. */
 static bool time_rules_ok(sl_stream_builder_t *b, const sl_sql_query_t *q, char *err,
                           size_t errlen) {
+    if (q->sub) {
+        return true; /* reads no topic (its subquery was checked when compiled) */
+    }
     for (int k = 0; k < (q->join ? 2 : 1); k++) {
         const sl_sql_stream_t *r = k ? q->rsrc : q->src;
         const sl_sql_stream_t *other = NULL;
@@ -904,7 +1001,7 @@ static bool time_rules_ok(sl_stream_builder_t *b, const sl_sql_query_t *q, char 
 
 /* The source of q's stream in b with q's input slots renumbered into it. */
 static sl_stream_node_t *source_of(sl_stream_builder_t *b, sl_sql_query_t *q) {
-    sl_sql_plan_t *pl = plan_of(b, q->src);
+    sl_sql_plan_t *pl = q->sub ? sub_plan_of(b, q->src, NULL) : plan_of(b, q->src);
     if (q->plan != pl) {
         int *map = sl_xcalloc(q->n_paths + 1, sizeof *map);
         for (size_t i = 0; i < q->n_paths; i++) {
@@ -982,6 +1079,17 @@ static void plans_ready(sl_stream_builder_t *b) {
     for (sl_sql_plan_t *pl = plans; pl; pl = pl->next) {
         if (pl->b != b) {
             continue;
+        }
+        if (pl->sub) { /* each slot: the subquery's output column of its name */
+            pl->sub_col = sl_xrealloc(pl->sub_col, (pl->n_paths + 1) * sizeof *pl->sub_col);
+            for (size_t i = 0; i < pl->n_paths; i++) {
+                pl->sub_col[i] = 0;
+                for (size_t k = 0; k < pl->sub_q->n_out; k++) {
+                    if (!strcmp(pl->sub_q->out_names[k], pl->paths[i].steps[0])) {
+                        pl->sub_col[i] = (int)k;
+                    }
+                }
+            }
         }
         if (!pl->dec) {
             pl->dec = sl_xcalloc(1, sizeof *pl->dec);
@@ -1072,35 +1180,42 @@ static const char *node_name(sl_stream_builder_t *b, const char *name, const cha
     return s;
 }
 
-sl_err_t sl_sql_compile(sl_sql_stmt_t *s, sl_stream_builder_t *b, sl_sql_row_fn *row_fn,
-                        void *row_user, const char *out_topic, char *err, size_t errlen) {
-    sl_sql_query_t *q = s->q;
-    if (!q) {
-        snprintf(err, errlen, "not a query");
-        return SL_ERR_INVAL;
+/* The output's JSON keys of q, escaped once. */
+static void out_keys_init(sl_sql_stmt_t *s, sl_sql_query_t *q) {
+    if (q->out_keys) {
+        return;
     }
+    q->out_keys = sl_sql_alloc(&s->pool, (q->n_out + 1) * sizeof *q->out_keys);
+    for (size_t i = 0; i < q->n_out; i++) {
+        sl_sql_out_t o = {0};
+        sl_sql_val_t name = {.s = q->out_names[i], .n = strlen(q->out_names[i])};
+        sl_sql_out_raw(&o, ",", 1);
+        sl_sql_out_json(&o, (sl_sql_type_t){.base = SQ_VARCHAR}, &name);
+        sl_sql_out_raw(&o, ":", 1);
+        q->out_keys[i].p = sl_sql_strndup(&s->pool, o.p, o.len);
+        q->out_keys[i].len = o.len;
+        sl_sql_out_free(&o);
+    }
+}
+
+/* q's nodes in b, up to the one whose records are its output rows (NULL with err set). A query
+ * over a subquery first builds the subquery's (nodes named `<base>-sub-...`), whose result rows
+ * (JSON) become its input, in the same pipeline. */
+static sl_stream_node_t *query_node(sl_sql_stmt_t *s, sl_sql_query_t *q, sl_stream_builder_t *b,
+                                    const char *base, char *err, size_t errlen) {
     const sl_sql_stream_t *src = q->src;
-    if (q->plan && q->plan->b != b) {
-        snprintf(err, errlen, "a statement compiles into one pipeline only");
-        return SL_ERR_INVAL;
-    }
-    if (!q->out_keys) { /* the output's JSON keys, escaped once */
-        q->out_keys = sl_sql_alloc(&s->pool, (q->n_out + 1) * sizeof *q->out_keys);
-        for (size_t i = 0; i < q->n_out; i++) {
-            sl_sql_out_t o = {0};
-            sl_sql_val_t name = {.s = q->out_names[i], .n = strlen(q->out_names[i])};
-            sl_sql_out_raw(&o, ",", 1);
-            sl_sql_out_json(&o, (sl_sql_type_t){.base = SQ_VARCHAR}, &name);
-            sl_sql_out_raw(&o, ":", 1);
-            q->out_keys[i].p = sl_sql_strndup(&s->pool, o.p, o.len);
-            q->out_keys[i].len = o.len;
-            sl_sql_out_free(&o);
-        }
-    }
-    /* Node names (and so internal topics) come from the target stream, or "select". */
-    const char *base = s->name ? s->name : "select";
+    out_keys_init(s, q);
     if (!time_rules_ok(b, q, err, errlen)) {
-        return SL_ERR_INVAL;
+        return NULL;
+    }
+    if (q->sub) {
+        sl_stream_node_t *in = query_node(s, q->sub, b, node_name(b, base, "sub"), err, errlen);
+        if (!in) {
+            return NULL;
+        }
+        sl_sql_plan_t *pl = sub_plan_of(b, q->src, in);
+        pl->sub_q = q->sub;
+        q->sub->sub_out = true;
     }
     sl_stream_node_t *n;
     int mode = GROUP_REKEY;
@@ -1120,9 +1235,9 @@ sl_err_t sl_sql_compile(sl_sql_stmt_t *s, sl_stream_builder_t *b, sl_sql_row_fn 
     if (q->grouped && mode == GROUP_REKEY) {
         n = sl_stream_rekey(n, node_name(b, base, "group-by"), same_key, q);
         /* Over a join, the windows wait for the join's GRACE too: a joined row may come that
-         * much behind the join's watermark. */
+         * much behind the join's watermark; over a subquery, for its window (grace_ms). */
         sl_stream_window_t w = window_of(q);
-        w.grace_ms = q->join && !q->rsrc->table ? q->grace_ms : 0;
+        w.grace_ms = q->sub || (q->join && !q->rsrc->table) ? q->grace_ms : 0;
         sl_stream_agg_t agg = {.state_bytes = q->state_bytes ? q->state_bytes : 8,
                                .step = step_fn,
                                .merge = merge_fn,
@@ -1133,6 +1248,27 @@ sl_err_t sl_sql_compile(sl_sql_stmt_t *s, sl_stream_builder_t *b, sl_sql_row_fn 
         if (src->late_topic && q->wkind != SQ_W_NONE) {
             sl_stream_late_topic(n, src->late_topic);
         }
+    }
+    return n;
+}
+
+sl_err_t sl_sql_compile(sl_sql_stmt_t *s, sl_stream_builder_t *b, sl_sql_row_fn *row_fn,
+                        void *row_user, const char *out_topic, char *err, size_t errlen) {
+    sl_sql_query_t *q = s->q;
+    if (!q) {
+        snprintf(err, errlen, "not a query");
+        return SL_ERR_INVAL;
+    }
+    if (q->plan && q->plan->b != b) {
+        snprintf(err, errlen, "a statement compiles into one pipeline only");
+        return SL_ERR_INVAL;
+    }
+    /* Node names (and so internal topics) come from the target stream, or "select". */
+    const char *base = s->name ? s->name : "select";
+    sl_stream_node_t *n = query_node(s, q, b, base, err, errlen);
+    if (!n) {
+        plans_ready(b);
+        return SL_ERR_INVAL;
     }
     plans_ready(b); /* before any error return: no decoder may be left over stale paths */
     if (q->sink_topic) {
@@ -1211,13 +1347,17 @@ static void explain_join(const sl_sql_query_t *q, const char *base, FILE *f) {
     }
 }
 
-void sl_sql_explain(const sl_sql_stmt_t *s, FILE *f) {
-    const sl_sql_query_t *q = s->q;
-    if (!q) {
-        return;
-    }
-    const char *base = s->name ? s->name : "select";
-    if (q->join) {
+/* q's nodes, as query_node makes them (without the sink). */
+static void explain_query(const sl_sql_query_t *q, const char *base, FILE *f) {
+    if (q->sub) {
+        char sb[256];
+        snprintf(sb, sizeof sb, "%s-sub", base);
+        explain_query(q->sub, sb, f);
+        fprintf(f,
+                "  (subquery %s: its result rows are the input of the query below, in this "
+                "pipeline; %zu column%s decoded)\n",
+                q->src->name, q->n_paths, q->n_paths == 1 ? "" : "s");
+    } else if (q->join) {
         explain_join(q, base, f);
     } else {
         explain_source(q, q->src, 0, f);
@@ -1259,12 +1399,20 @@ void sl_sql_explain(const sl_sql_stmt_t *s, FILE *f) {
         if (q->wtime_slot >= 0) {
             const sl_sql_path_t *tp = &q->paths[q->wtime_slot];
             fprintf(f, " on %s.%s, grace %lld ms", q->alias[tp->side], tp->steps[0],
-                    (long long)(q->rsrc->table ? 0 : q->grace_ms));
+                    (long long)(q->rsrc && q->rsrc->table ? 0 : q->grace_ms));
         }
         fprintf(f, ", emit %s, %zu aggregate%s, %zu state bytes per group%s)\n",
                 q->emit == SQ_EMIT_CHANGES || q->wkind == SQ_W_NONE ? "changes" : "final",
                 q->n_aggs, q->n_aggs == 1 ? "" : "s", q->state_bytes, q->having ? ", HAVING" : "");
     }
+}
+
+void sl_sql_explain(const sl_sql_stmt_t *s, FILE *f) {
+    const sl_sql_query_t *q = s->q;
+    if (!q) {
+        return;
+    }
+    explain_query(q, s->name ? s->name : "select", f);
     if (q->sink_topic) {
         fprintf(f, "  sink  topic '%s'\n", q->sink_topic);
     } else {

@@ -191,6 +191,12 @@ from(A) ::= rel(L) jkind(K) JOIN(J) rel(R) within_opt(W) ON expr(E). {
 rel(A) ::= name(N). { A = (sl_sql_rel_t){sl_sql_ident(ps, N), NULL, N.line, N.col}; }
 rel(A) ::= name(N) ID(X). { A = (sl_sql_rel_t){sl_sql_ident(ps, N), sl_sql_ident(ps, X), N.line, N.col}; }
 rel(A) ::= name(N) AS ID(X). { A = (sl_sql_rel_t){sl_sql_ident(ps, N), sl_sql_ident(ps, X), N.line, N.col}; }
+rel(A) ::= LP(P) select(Q) RP ID(X). {
+    A = (sl_sql_rel_t){sl_sql_ident(ps, X), sl_sql_ident(ps, X), P.line, P.col}; A.sub = Q;
+}
+rel(A) ::= LP(P) select(Q) RP AS ID(X). {
+    A = (sl_sql_rel_t){sl_sql_ident(ps, X), sl_sql_ident(ps, X), P.line, P.col}; A.sub = Q;
+}
 jkind(A) ::= . { A = SL_STREAM_JOIN_INNER; }
 jkind(A) ::= INNER. { A = SL_STREAM_JOIN_INNER; }
 jkind(A) ::= LEFT. { A = SL_STREAM_JOIN_LEFT; }

@@ -148,8 +148,9 @@ typedef struct sl_sql_query sl_sql_query_t;
 
 /* FROM: one stream, or two relations joined (parsed form). */
 typedef struct sl_sql_rel {
-    const char *name, *alias;
+    const char *name, *alias; /* a subquery: both its alias */
     int line, col;
+    sl_sql_query_t *sub; /* FROM (SELECT ...) AS alias */
 } sl_sql_rel_t;
 typedef struct sl_sql_from {
     sl_sql_rel_t rel[2];
@@ -263,13 +264,26 @@ typedef enum sl_sql_agg_kind {
     SQ_AGG_MIN,
     SQ_AGG_MAX,
     SQ_AGG_AVG,
-    SQ_AGG_COUNT_DISTINCT
+    SQ_AGG_COUNT_DISTINCT,
+    SQ_AGG_PERCENTILE /* APPROX_PERCENTILE(x, p): pct.c's sketch */
 } sl_sql_agg_kind_t;
 
 #define SL_SQL_DISTINCT_MAX 256 /* values one COUNT(DISTINCT) keeps per group and window */
 
+/* pct.c: APPROX_PERCENTILE's sketch (a fixed-size, mergeable log histogram; 1% relative error,
+ * see there). SL_SQL_PCT_BYTES of zeroes are an empty sketch. */
+#define SL_SQL_PCT_BUCKETS 1024
+#define SL_SQL_PCT_BYTES   (48 + 2 * SL_SQL_PCT_BUCKETS * 4)
+/* Adds v; false (nothing changed) when v is not finite or its bucket's count is full (2^32-1). */
+bool sl_sql_pct_add(uint8_t *st, double v);
+/* Adds every count of `from` into `into` (a full bucket stays full). */
+void sl_sql_pct_merge(uint8_t *into, const uint8_t *from);
+/* The estimate of the value of rank floor(p (n - 1)) (0-based) of the n values added; n > 0. */
+double sl_sql_pct_value(const uint8_t *st, double p);
+
 typedef struct sl_sql_agg {
     sl_sql_agg_kind_t kind;
+    double pct;         /* APPROX_PERCENTILE's p, in [0, 1] */
     sl_sql_expr_t *arg; /* over the input slots; NULL for COUNT(*) */
     sl_sql_type_t type; /* the result's type */
     size_t off;         /* offset of its state in the group's state */
@@ -286,9 +300,13 @@ typedef struct sl_sql_plan {
     sl_sql_path_t *paths;
     size_t n_paths, cap;
     int ts_slot;
-    bool table;                 /* the node is an sl_stream_table */
-    const sl_sql_stream_t *def; /* the stream whose time rules the node took */
-    struct sl_sql_decoder *dec; /* over paths, made again whenever a query adds slots */
+    bool table;                       /* the node is an sl_stream_table */
+    bool sub;                         /* the node is a subquery's result: rows made in-process, each
+                                       * output column in binary form (sl_sql_enc_val), not JSON */
+    const struct sl_sql_query *sub_q; /* that subquery */
+    int *sub_col;                     /* path -> the subquery's output column it reads */
+    const sl_sql_stream_t *def;       /* the stream whose time rules the node took */
+    struct sl_sql_decoder *dec;       /* over paths, made again whenever a query adds slots */
     struct sl_sql_plan *next;
 } sl_sql_plan_t;
 
@@ -300,6 +318,9 @@ struct sl_sql_query {
     sl_sql_elist_t *group;
     sl_sql_emit_t emit;
     sl_sql_from_t *join; /* a join (from->n == 2), else NULL */
+    sl_sql_query_t *sub; /* FROM (SELECT ...) AS alias: the subquery (a windowed GROUP BY) whose
+                          * output rows this query reads; src is then a stream made of its
+                          * output columns, named after the alias, with no topic */
     /* filled by check.c */
     const sl_sql_stream_t *src;
     const sl_sql_stream_t *rsrc;  /* a join's right relation (src is the left one) */
@@ -317,6 +338,7 @@ struct sl_sql_query {
     sl_sql_out_t *out_keys; /* set when compiled: each output's JSON key text `,"name":` */
     size_t n_out;
     bool grouped;
+    bool sub_out;         /* a subquery's: result rows are its output values in binary form */
     sl_sql_expr_t **keys; /* GROUP BY key expressions over input slots (window call excluded) */
     sl_sql_type_t *key_types;
     size_t n_keys;

@@ -3,7 +3,7 @@
 # `make run`'s script (scripts/run-dev) on free ports: the broker comes up, the demo workload
 # flows through topic `demo` (records appended and consumed back), the windowed pipeline writes
 # per-kind window counts to `demo-kinds` (read_committed), the SQL query (examples/demo_stats.sql)
-# writes per-kind window rows to `demo-stats` (read_committed; transactions carry a max_amount,
+# writes per-kind window rows to `demo-stats` (read_committed; transactions carry a max_amount and a p99_amount,
 # iot events battery levels), the demo topics are capped by size, and SIGTERM stops the demo, the
 # pipelines and the broker cleanly, leaving no process behind.
 set -euo pipefail
@@ -44,7 +44,7 @@ for _ in $(seq 120); do [[ $(kinds) -ge 1 ]] && break; sleep 0.5; done
 [[ $(kinds) -ge 1 ]] || fail "the pipeline wrote no window to demo-kinds"
 # The SQL query's rows: one per kind and window, each kind with its own numbers; stats prints
 # 1 once there are a transaction row with a max_amount and an iot row with an avg_battery.
-txn_row='"kind":"transaction".*"events":[1-9][0-9]*,"max_amount":[0-9]'
+txn_row='"kind":"transaction".*"events":[1-9][0-9]*,"max_amount":[0-9][0-9.]*,"p99_amount":[0-9]'
 iot_row='"kind":"iot".*"events":[1-9][0-9]*,.*"avg_battery":[0-9]'
 stats() {
   timeout 10 "$root/$BUILD/sluice" consume demo-stats -b "127.0.0.1:$port" -o beginning -e \

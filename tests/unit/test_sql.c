@@ -79,6 +79,50 @@ static const struct {
     {"SELECT kind, count(DISTINCT kind), min(count(*)) FROM ev GROUP BY kind",
      "line 1, column 40: aggregate count(...) is not allowed inside another aggregate"},
     {"SELECT * , count(*) FROM ev", "line 1, column 8: SELECT * is not allowed with GROUP BY"},
+    /* subqueries in FROM */
+    {"SELECT n FROM (SELECT kind, COUNT(*) AS n FROM ev GROUP BY kind) AS c",
+     "line 1, column 15: a subquery in FROM must be a GROUP BY with a TUMBLE or HOP window"},
+    {"SELECT n FROM (SELECT kind, COUNT(*) AS n FROM ev GROUP BY kind, "
+     "TUMBLE(ts, INTERVAL '10' SECOND) EMIT CHANGES) AS c",
+     "line 1, column 15: a subquery in FROM must be a GROUP BY with a TUMBLE or HOP window"},
+    {"SELECT COUNT(*) FROM (SELECT kind, window_start AS ws, COUNT(*) AS n FROM ev "
+     "GROUP BY kind, TUMBLE(ts, INTERVAL '10' SECOND)) AS c GROUP BY TUMBLE(n, INTERVAL '1' "
+     "MINUTE)",
+     "line 1, column 148: the window's time column must be the subquery's window_start or "
+     "window_end column"},
+    {"SELECT COUNT(*) FROM (SELECT kind, COUNT(*) AS n FROM ev "
+     "GROUP BY kind, TUMBLE(ts, INTERVAL '10' SECOND)) c GROUP BY TUMBLE(ts, INTERVAL '1' MINUTE)",
+     "line 1, column 125: unknown column 'ts' in stream 'c'"},
+    {"SELECT c.nope FROM (SELECT kind, COUNT(*) AS n FROM ev "
+     "GROUP BY kind, TUMBLE(ts, INTERVAL '10' SECOND)) c",
+     "line 1, column 8: unknown column 'nope' in stream 'c'"},
+    {"SELECT n FROM (SELECT kind,\n SUM(nope) AS s, COUNT(*) AS n FROM ev "
+     "GROUP BY kind, TUMBLE(ts, INTERVAL '10' SECOND)) c",
+     "line 2, column 6: unknown column 'nope' in stream 'ev'"},
+    {"SELECT n FROM (SELECT kind, COUNT(*) AS n FROM ev "
+     "GROUP BY kind, TUMBLE(ts, INTERVAL '10' SECOND))",
+     "syntax error at end of input, expected"},
+    {"SELECT e.qty FROM ev e JOIN (SELECT user, COUNT(*) AS n FROM ev "
+     "GROUP BY user, TUMBLE(ts, INTERVAL '10' SECOND)) c WITHIN INTERVAL '1' SECOND "
+     "ON e.user = c.user",
+     "line 1, column 29: a subquery in FROM cannot be joined (yet)"},
+    {"SELECT COUNT(*) FROM (SELECT kind, window_start AS ws, COUNT(*) AS n FROM ev "
+     "GROUP BY kind, TUMBLE(ts, INTERVAL '10' SECOND)) AS c GROUP BY SESSION(ws, INTERVAL '1' "
+     "MINUTE)",
+     "line 1, column 141: a window over a subquery is TUMBLE or HOP"},
+    /* APPROX_PERCENTILE */
+    {"SELECT kind, approx_percentile(kind, 0.5) FROM ev GROUP BY kind",
+     "line 1, column 32: APPROX_PERCENTILE expects a number, got VARCHAR"},
+    {"SELECT kind, approx_percentile(qty) FROM ev GROUP BY kind",
+     "line 1, column 14: APPROX_PERCENTILE takes two arguments: a number and a percentile"},
+    {"SELECT kind,\n approx_percentile(qty, 1.5) FROM ev GROUP BY kind",
+     "line 2, column 25: APPROX_PERCENTILE's percentile must be a number literal from 0 to 1"},
+    {"SELECT kind, approx_percentile(qty, big) FROM ev GROUP BY kind",
+     "line 1, column 37: APPROX_PERCENTILE's percentile must be a number literal from 0 to 1"},
+    {"SELECT approx_percentile(qty, 0.5) FROM ev WHERE approx_percentile(qty, 0.5) > 1",
+     "line 1, column 50: aggregates are not allowed in WHERE"},
+    {"SELECT kind, approx_percentile(max(qty), 0.5) FROM ev GROUP BY kind",
+     "line 1, column 32: aggregate max(...) is not allowed inside another aggregate"},
     {"SELECT qty FROM ev; SELECT nope FROM ev", "line 1, column 28: unknown column 'nope'"},
     /* tables and joins */
     {"CREATE TABLE t2 (a INT, b INT, PRIMARY KEY (c))",

@@ -17,6 +17,7 @@ static const char *ddl = "CREATE STREAM kv (\"user\" VARCHAR, qty INT, kind INT,
 
 typedef struct out {
     char topic[64], key[64], value[256], error[200];
+    size_t klen, vlen;
     int64_t ts;
     bool null_value;
 } out_t;
@@ -33,10 +34,13 @@ static sl_err_t collect(void *opaque, const char *topic, int32_t partition, sl_b
     memset(o, 0, sizeof *o);
     snprintf(o->topic, sizeof o->topic, "%s", topic);
     snprintf(o->key, sizeof o->key, "%.*s", (int)key.len, key.p ? (const char *)key.p : "");
+    o->klen = key.len < sizeof o->key - 1 ? key.len : sizeof o->key - 1;
+    memcpy(o->key, key.p ? key.p : (const uint8_t *)"", o->klen); /* binary keys too */
     /* values may be binary (partial results): keep the bytes, printable or not */
     memcpy(o->value, value.p ? value.p : (const uint8_t *)"",
            value.len < sizeof o->value - 1 ? value.len : sizeof o->value - 1);
     o->null_value = !value.p;
+    o->vlen = value.len < sizeof o->value - 1 ? value.len : sizeof o->value - 1;
     o->ts = ts;
     for (size_t i = 0; i < nh; i++) {
         if (!strcmp(h[i].name, "sluice.error")) {
@@ -235,6 +239,80 @@ TEST(sql_window_aggregate_pre_aggregates_before_the_rekey) {
               "\"hi\":1,\"a\":1}"));
     sl_stream_task_free(t0);
     sl_stream_task_free(t1);
+    sl_stream_task_free(fin);
+    unbuild(&q);
+}
+
+/* A grouped query over a windowed subquery: the subquery counts per user (straight off the
+ * source) in 10 s windows, the outer query takes per initial the largest count and the number of
+ * users in 20 s windows of the subquery's window_end; two aggregates in one pipeline. */
+TEST(sql_subquery_in_from_chains_two_aggregates) {
+    N_OUT = 0;
+    q_t q;
+    CHECK(build(&q, "CREATE STREAM o WITH (topic='o') AS SELECT SUBSTRING(\"user\", 1, 1) AS "
+                    "initial, window_start, window_end, MAX(n) AS maxn, COUNT(*) AS users "
+                    "FROM (SELECT \"user\", window_end AS wend, COUNT(*) AS n FROM kv "
+                    "WHERE kind = 2 GROUP BY \"user\", TUMBLE(ts, INTERVAL '10' SECOND)) AS c "
+                    "GROUP BY SUBSTRING(\"user\", 1, 1), TUMBLE(wend, INTERVAL '20' SECOND)"));
+    CHECK(strstr(q.plan, "aggregate o-sub-aggregate (tumbling size 10000 ms"));
+    CHECK(strstr(q.plan, "(subquery c: its result rows are the input of the query below"));
+    CHECK(strstr(q.plan, "aggregate o-aggregate (tumbling size 20000 ms on c.wend, grace 0 ms"));
+    static const char *const in[][2] = {
+        {"ann", "{\"user\":\"ann\",\"qty\":1,\"kind\":2,\"ts\":1000}"},
+        {"ann", "{\"user\":\"ann\",\"qty\":1,\"kind\":2,\"ts\":2000}"},
+        {"amy", "{\"user\":\"amy\",\"qty\":1,\"kind\":2,\"ts\":3000}"},
+        {"bob", "{\"user\":\"bob\",\"qty\":1,\"kind\":2,\"ts\":4000}"},
+        {"bob", "{\"user\":\"bob\",\"qty\":1,\"kind\":1,\"ts\":5000}"}, /* dropped by WHERE */
+        {"ann", "{\"user\":\"ann\",\"qty\":1,\"kind\":2,\"ts\":12000}"},
+        {"zed", "{\"user\":\"zed\",\"qty\":1,\"kind\":1,\"ts\":100000}"}, /* the watermark */
+    };
+    sl_stream_task_t *t0 = sl_stream_task_new(q.b, 0, 0, &TCONF, 0);
+    sl_stream_task_t *fin = sl_stream_task_new(q.b, 1, 0, &TCONF, 0);
+    CHECK(t0 && fin);
+    for (size_t i = 0; i < SL_ARRAY_LEN(in); i++) {
+        CHECK(put(t0, "kv", in[i][0], in[i][1], (int64_t)i) == SL_OK);
+    }
+    CHECK(sl_stream_task_tick(t0, 0) == SL_OK);
+    /* the subquery's four rows, re-keyed by initial, each at its window's end */
+    const char *rp = "app-o-group-by-repartition";
+    CHECK_EQ_INT(count(rp), 4);
+    int n = N_OUT, last = -1;
+    for (int i = 0; i < n; i++) {
+        if (!strcmp(OUT[i].topic, rp)) {
+            CHECK(OUT[i].ts == 10000 || OUT[i].ts == 20000);
+            out_t o = OUT[i];
+            sl_stream_rec_t r = {{(const uint8_t *)o.key, o.klen},
+                                 {(const uint8_t *)o.value, o.vlen},
+                                 o.ts,
+                                 rp,
+                                 0,
+                                 i};
+            CHECK(sl_stream_task_process(fin, 0, &r, 0) == SL_OK);
+            last = i;
+        }
+    }
+    CHECK(last >= 0);
+    CHECK(count("app-dlq") == 0);
+    /* one more row far later moves the merging task's watermark past both windows */
+    sl_stream_rec_t r = {{(const uint8_t *)OUT[last].key, OUT[last].klen},
+                         {(const uint8_t *)OUT[last].value, OUT[last].vlen},
+                         99999,
+                         rp,
+                         0,
+                         99};
+    CHECK(sl_stream_task_process(fin, 0, &r, 0) == SL_OK);
+    CHECK(sl_stream_task_tick(fin, 0) == SL_OK);
+    CHECK_EQ_INT(count("o"), 3);
+    CHECK(
+        has("o", "a",
+            "{\"initial\":\"a\",\"window_start\":0,\"window_end\":20000,\"maxn\":2,\"users\":2}"));
+    CHECK(
+        has("o", "b",
+            "{\"initial\":\"b\",\"window_start\":0,\"window_end\":20000,\"maxn\":1,\"users\":1}"));
+    CHECK(has("o", "a",
+              "{\"initial\":\"a\",\"window_start\":20000,\"window_end\":40000,\"maxn\":1,"
+              "\"users\":1}"));
+    sl_stream_task_free(t0);
     sl_stream_task_free(fin);
     unbuild(&q);
 }
