@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -75,6 +76,8 @@ struct sl_cluster {
     size_t n_seen;
     item_t *out_head, *out_tail; /* commands queued by sl_cluster_propose_async */
     bool registered;             /* this incarnation's registration committed */
+    uint8_t incarnation[16];     /* random per start; carried in its registration record */
+    bool caught_up;              /* loop thread: that record applied here (so is all before it) */
     bool leaving;                /* controlled shutdown: fenced on purpose, do not register */
     bool stopping;
     pthread_t hb;
@@ -129,7 +132,17 @@ static sl_err_t fsm_restore(void *opaque, const uint8_t *p, size_t len) {
 /* ---- loop thread: the topic table follows the log ---- */
 
 static void live_apply(const sl_meta_rec_t *rec, void *opaque) {
-    sl_topics_apply_live(opaque, rec);
+    sl_broker_t *b = opaque;
+    sl_cluster_t *c = b->cluster;
+    sl_topics_apply_live(b, rec);
+    if (!c->caught_up && rec->type == SL_META_BROKER_REG && rec->value == c->node &&
+        !memcmp(rec->id, c->incarnation, sizeof c->incarnation)) {
+        /* This start's own registration: every record committed before it (the topics this
+         * broker had before a restart included) is now applied here. */
+        c->caught_up = true;
+        sl_log(SL_LOG_INFO, "cluster", "node=%d msg=\"metadata caught up with the quorum\"",
+               (int)c->node);
+    }
 }
 
 typedef struct names {
@@ -169,6 +182,13 @@ static void apply_snapshot(sl_broker_t *b, const uint8_t *p, size_t len) {
         sl_meta_each(p, len, live_apply, b) != SL_OK) {
         sl_log(SL_LOG_ERROR, "cluster", "msg=\"snapshot does not decode\"");
     }
+    /* A snapshot taken after this start's registration committed holds it without its
+     * incarnation: being at the snapshot's index is being caught up. */
+    pthread_mutex_lock(&b->cluster->mu);
+    if (b->cluster->registered) {
+        b->cluster->caught_up = true;
+    }
+    pthread_mutex_unlock(&b->cluster->mu);
     sweep_t sw = {&keep, NULL, 0};
     sl_topics_each(b, find_stale, &sw);
     for (size_t i = 0; i < sw.n_drop; i++) {
@@ -546,6 +566,7 @@ static void *heartbeat_main(void *arg) {
             /* Every incarnation registers once: what it led moves to an in-sync replica (its
              * unsynced tail may be gone), and it follows until it leads again (mstate.c). */
             sl_meta_rec_t rec = {.type = SL_META_BROKER_REG, .name = c->adv, .value = c->node};
+            memcpy(rec.id, c->incarnation, sizeof rec.id);
             if (submit_rec(c, &rec, session) == SL_OK) {
                 sl_log(SL_LOG_INFO, "cluster", "node=%d address=%s msg=\"registered\"",
                        (int)c->node, c->adv);
@@ -668,6 +689,11 @@ sl_err_t sl_cluster_init(sl_broker_t *b, char *err) {
     c->b = b;
     c->node = (int32_t)b->conf.node_id;
     c->efd = -1;
+    if (getrandom(c->incarnation, sizeof c->incarnation, 0) != (ssize_t)sizeof c->incarnation) {
+        uint64_t t = sl_mono_ns() ^ ((uint64_t)getpid() << 32); /* never all zero */
+        memcpy(c->incarnation, &t, sizeof t);
+        c->incarnation[15] = 1;
+    }
     if (sl_quorum_parse_voters(b->conf.controller_quorum_voters, c->voters, SL_QUORUM_MAX_VOTERS,
                                &c->n_voters, err) != SL_OK) {
         free(c);
@@ -999,6 +1025,10 @@ bool sl_cluster_partition(sl_broker_t *b, const char *topic, int32_t partition, 
 }
 
 /* ---- what the replicas ask (replica.c) ---- */
+
+bool sl_cluster_caught_up(sl_broker_t *b) {
+    return b->cluster->caught_up;
+}
 
 bool sl_cluster_registered(sl_broker_t *b) {
     sl_cluster_t *c = b->cluster;

@@ -51,6 +51,12 @@ void sl_cluster_leave(sl_broker_t *b);
 /* Stops the heartbeat thread and the quorum. NULL cluster is ignored. */
 void sl_cluster_stop(sl_broker_t *b);
 
+/* Loop thread: whether this broker has applied every metadata record committed before it
+ * started (its own registration of this start came back through the log). Until then its topic
+ * table may lack topics the cluster has, and topics are not created here (a topic made now
+ * would replace one not yet replayed, files included). */
+bool sl_cluster_caught_up(sl_broker_t *b);
+
 /* The private API (dispatch.c): writes the response body after the header. */
 SL_MUST_USE sl_err_t sl_cluster_handle(sl_req_t *req);
 

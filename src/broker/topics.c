@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "broker/cluster.h"
 #include "broker/dynconf.h"
 #include "broker/metalog.h"
 #include "broker/replica.h"
@@ -336,6 +337,11 @@ int sl_topic_create(sl_broker_t *b, sl_str_t name, int32_t n_partitions, const s
     if (sl_topic_find(b, name)) {
         snprintf(err, SL_ERRLEN, "Topic '%.*s' already exists.", (int)name.len, name.p);
         return KERR_TOPIC_ALREADY_EXISTS;
+    }
+    if (b->cluster && !sl_cluster_caught_up(b)) {
+        snprintf(err, SL_ERRLEN,
+                 "This broker is still replaying the cluster's metadata; try again shortly");
+        return KERR_NOT_CONTROLLER;
     }
     if (n_partitions == -1) {
         n_partitions = (int32_t)b->conf.num_partitions;
