@@ -9,7 +9,9 @@
  *      state back, rewind the inputs to the committed offsets, begin again; fatal (fenced): stop.
  * Rebalance callbacks run on the lane thread (inside poll): revoke = checkpoint then drop the
  * tasks, lost = abort then drop, assign = create the tasks, restore their state from the
- * changelogs (read_committed, to the end of each partition), then start fetching.
+ * changelogs (read_committed, to the end of each partition), then start fetching. After an
+ * incremental assign or revoke, the kept tasks seek back to their own next offsets (resync_kept:
+ * librdkafka 2.0.2 drops their fetched but undelivered records); checkpoints commit those offsets.
  * A task with several inputs (a join) queues their records and runs them oldest first, holding
  * back while an input that is not caught up is empty (up to max.task.idle.ms); its checkpoint
  * commits each input's position before its first queued record. */
@@ -60,6 +62,9 @@ typedef struct slot {
     sl_stream_task_t *task;
     size_t n_in; /* inputs; more than one: queued in q[] */
     inq_t *q;
+    char in[256]; /* one input: its topic */
+    int64_t next; /* one input: the offset after the last record taken from it, where the task
+                   * resumes and what a checkpoint commits; -1: none taken since assigned */
 } slot_t;
 
 /* The next offset of a changelog partition this lane wrote in the current checkpoint, from the
@@ -485,6 +490,12 @@ static slot_t *slot_of(lane_t *l, const root_t *r, const char *topic, int32_t pa
     return NULL;
 }
 
+/* The task reading (topic, partition), or NULL. */
+static slot_t *slot_by_tp(lane_t *l, const char *topic, int32_t partition) {
+    const root_t *r = root_of(l->s, topic);
+    return r ? slot_of(l, r, topic, partition) : NULL;
+}
+
 /* The changelog partition of one store of one task. */
 static void changelog_name(const lane_t *l, const char *store, char *out, size_t cap) {
     snprintf(out, cap, "%s-%s-changelog", l->s->app_id, store);
@@ -733,6 +744,12 @@ static void rewind_inputs(lane_t *l) {
         if (e) {
             rd_kafka_error_destroy(e);
         }
+        for (int i = 0; i < a->cnt; i++) {
+            slot_t *sl = slot_by_tp(l, a->elems[i].topic, a->elems[i].partition);
+            if (sl) {
+                sl->next = a->elems[i].offset >= 0 ? a->elems[i].offset : -1;
+            }
+        }
     }
     rd_kafka_topic_partition_list_destroy(a);
 }
@@ -768,10 +785,19 @@ static void abort_all(lane_t *l) {
     sl_stream_metrics_aborted(&l->m); /* its outputs will never be seen */
 }
 
-/* A queued record is not processed yet: its input's committed position is the first queued. */
+/* A queued record is not processed yet: its input's committed position is the first queued.
+ * A task with one input: its own next offset (the consumer's position may have moved past records
+ * librdkafka dropped, see resync_kept). */
 static void queued_positions(lane_t *l, rd_kafka_topic_partition_list_t *pos) {
     for (size_t i = 0; i < l->n_slots; i++) {
         slot_t *sl = &l->slots[i];
+        if (sl->n_in == 1 && sl->next >= 0) {
+            rd_kafka_topic_partition_t *tp =
+                rd_kafka_topic_partition_list_find(pos, sl->in, sl->partition);
+            if (tp) {
+                tp->offset = sl->next;
+            }
+        }
         for (size_t k = 0; k < sl->n_in && sl->q; k++) {
             inq_t *q = &sl->q[k];
             if (q->head == q->n) {
@@ -1019,6 +1045,48 @@ static rd_kafka_topic_partition_list_t *ours(const sl_stream_t *s,
     return mine;
 }
 
+/* librdkafka 2.0.2 drops the records it had fetched but not yet delivered for a partition the
+ * member keeps through an incremental rebalance and fetches on from its own fetch position, past
+ * them. So after each incremental assign or unassign, the first `n` tasks (those kept) seek their
+ * input back to their next offset; a task that took nothing since it was assigned seeks to the
+ * committed offset, where librdkafka started it (not while that offset is unsettled: an open
+ * transaction of a former owner; librdkafka has fetched nothing then). */
+static void resync_kept(lane_t *l, size_t n) {
+    rd_kafka_topic_partition_list_t *to = rd_kafka_topic_partition_list_new((int)n + 1);
+    rd_kafka_topic_partition_list_t *unknown = rd_kafka_topic_partition_list_new((int)n + 1);
+    for (size_t i = 0; i < n; i++) {
+        const slot_t *sl = &l->slots[i];
+        if (sl->n_in == 1) {
+            rd_kafka_topic_partition_list_add(sl->next >= 0 ? to : unknown, sl->in, sl->partition)
+                ->offset = sl->next;
+        }
+    }
+    if (unknown->cnt > 0 && !rd_kafka_committed(l->c, unknown, 10000)) {
+        for (int i = 0; i < unknown->cnt; i++) {
+            const rd_kafka_topic_partition_t *u = &unknown->elems[i];
+            if (!u->err) {
+                rd_kafka_topic_partition_list_add(to, u->topic, u->partition)->offset =
+                    u->offset >= 0 ? u->offset : RD_KAFKA_OFFSET_BEGINNING;
+            }
+        }
+    }
+    rd_kafka_error_t *e = to->cnt > 0 ? rd_kafka_seek_partitions(l->c, to, 10000) : NULL;
+    if (e) {
+        sl_log(SL_LOG_WARN, "stream", "lane=%d msg=\"seek after rebalance: %s\"", l->idx,
+               rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+    for (int i = 0; i < to->cnt; i++) {
+        if (to->elems[i].err) {
+            sl_log(SL_LOG_WARN, "stream", "lane=%d msg=\"seek %s/%d after rebalance: %s\"", l->idx,
+                   to->elems[i].topic, (int)to->elems[i].partition,
+                   rd_kafka_err2str(to->elems[i].err));
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(unknown);
+    rd_kafka_topic_partition_list_destroy(to);
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *all, void *opaque) {
     lane_t *l = opaque;
@@ -1052,6 +1120,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             sl_stream_node_t *roots[16];
             sl->n_in = sl_graph_roots(s->b, r->st, roots, 16);
             sl->q = sl->n_in > 1 ? sl_xcalloc(sl->n_in, sizeof *sl->q) : NULL;
+            snprintf(sl->in, sizeof sl->in, "%s", topic);
+            sl->next = -1;
             if (sl_stream_task_error(sl->task)) {
                 set_error(s, "lane %d: task %d_%d: %s", l->idx, sl->st, (int)sl->partition,
                           sl_stream_task_error(sl->task));
@@ -1078,6 +1148,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             (void)rd_kafka_pause_partitions(rk, parts); /* backpressure holds new ones too */
             atomic_fetch_add(&l->m.paused_partitions, parts->cnt);
         }
+        resync_kept(l, from);
         atomic_store(&l->m.joined, true);
         rd_kafka_topic_partition_list_destroy(parts);
         return;
@@ -1103,6 +1174,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         if (e) {
             rd_kafka_error_destroy(e);
         }
+        resync_kept(l, l->n_slots);
     }
     if (!atomic_load(&s->stop) && begin(l) != SL_OK) {
         set_error(s, "lane %d: %s", l->idx, l->err);
@@ -1223,6 +1295,9 @@ static bool process(lane_t *l, rd_kafka_message_t *m) {
     slot_t *sl = r ? slot_of(l, r, topic, m->partition) : NULL;
     if (!sl) {
         return false;
+    }
+    if (!m->err) {
+        sl->next = m->offset + 1;
     }
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         if (sl->q && sl->q[r->input].head < sl->q[r->input].n) {
