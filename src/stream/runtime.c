@@ -9,9 +9,11 @@
  *      state back, rewind the inputs to the committed offsets, begin again; fatal (fenced): stop.
  * Rebalance callbacks run on the lane thread (inside poll): revoke = checkpoint then drop the
  * tasks, lost = abort then drop, assign = create the tasks, restore their state from the
- * changelogs (read_committed, to the end of each partition), then start fetching. After an
- * incremental assign or revoke, the kept tasks seek back to their own next offsets (resync_kept:
- * librdkafka 2.0.2 drops their fetched but undelivered records); checkpoints commit those offsets.
+ * changelogs (read_committed, to the end of each partition), then start fetching. Rebalances are
+ * eager ("range"): every rebalance revokes the whole assignment (a checkpoint) and fetching starts
+ * again from the committed offsets. Not cooperative-sticky: librdkafka 2.0.2 drops the fetched
+ * but undelivered records of a partition kept through an incremental rebalance and fetches on
+ * past them (docs/stream.md, "Rebalances"). Checkpoints commit each task's own next offset.
  * A task with several inputs (a join) queues their records and runs them oldest first, holding
  * back while an input that is not caught up is empty (up to max.task.idle.ms); its checkpoint
  * commits each input's position before its first queued record. */
@@ -111,7 +113,6 @@ struct sl_stream {
     int32_t *st_partitions; /* per sub-topology */
     int32_t
         *st_tasks; /* per sub-topology: tasks (a multi-topic source: one per topic's partition) */
-    bool multi_input; /* a sub-topology reads several topics: range assignment */
     lane_t *lanes;
     int n_lanes;
     atomic_int stop;
@@ -786,8 +787,7 @@ static void abort_all(lane_t *l) {
 }
 
 /* A queued record is not processed yet: its input's committed position is the first queued.
- * A task with one input: its own next offset (the consumer's position may have moved past records
- * librdkafka dropped, see resync_kept). */
+ * A task with one input: its own next offset (the offset after the last record it took). */
 static void queued_positions(lane_t *l, rd_kafka_topic_partition_list_t *pos) {
     for (size_t i = 0; i < l->n_slots; i++) {
         slot_t *sl = &l->slots[i];
@@ -1045,48 +1045,6 @@ static rd_kafka_topic_partition_list_t *ours(const sl_stream_t *s,
     return mine;
 }
 
-/* librdkafka 2.0.2 drops the records it had fetched but not yet delivered for a partition the
- * member keeps through an incremental rebalance and fetches on from its own fetch position, past
- * them. So after each incremental assign or unassign, the first `n` tasks (those kept) seek their
- * input back to their next offset; a task that took nothing since it was assigned seeks to the
- * committed offset, where librdkafka started it (not while that offset is unsettled: an open
- * transaction of a former owner; librdkafka has fetched nothing then). */
-static void resync_kept(lane_t *l, size_t n) {
-    rd_kafka_topic_partition_list_t *to = rd_kafka_topic_partition_list_new((int)n + 1);
-    rd_kafka_topic_partition_list_t *unknown = rd_kafka_topic_partition_list_new((int)n + 1);
-    for (size_t i = 0; i < n; i++) {
-        const slot_t *sl = &l->slots[i];
-        if (sl->n_in == 1) {
-            rd_kafka_topic_partition_list_add(sl->next >= 0 ? to : unknown, sl->in, sl->partition)
-                ->offset = sl->next;
-        }
-    }
-    if (unknown->cnt > 0 && !rd_kafka_committed(l->c, unknown, 10000)) {
-        for (int i = 0; i < unknown->cnt; i++) {
-            const rd_kafka_topic_partition_t *u = &unknown->elems[i];
-            if (!u->err) {
-                rd_kafka_topic_partition_list_add(to, u->topic, u->partition)->offset =
-                    u->offset >= 0 ? u->offset : RD_KAFKA_OFFSET_BEGINNING;
-            }
-        }
-    }
-    rd_kafka_error_t *e = to->cnt > 0 ? rd_kafka_seek_partitions(l->c, to, 10000) : NULL;
-    if (e) {
-        sl_log(SL_LOG_WARN, "stream", "lane=%d msg=\"seek after rebalance: %s\"", l->idx,
-               rd_kafka_error_string(e));
-        rd_kafka_error_destroy(e);
-    }
-    for (int i = 0; i < to->cnt; i++) {
-        if (to->elems[i].err) {
-            sl_log(SL_LOG_WARN, "stream", "lane=%d msg=\"seek %s/%d after rebalance: %s\"", l->idx,
-                   to->elems[i].topic, (int)to->elems[i].partition,
-                   rd_kafka_err2str(to->elems[i].err));
-        }
-    }
-    rd_kafka_topic_partition_list_destroy(unknown);
-    rd_kafka_topic_partition_list_destroy(to);
-}
-
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *all, void *opaque) {
     lane_t *l = opaque;
@@ -1132,23 +1090,13 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             set_error(s, "lane %d: %s", l->idx, l->err);
         }
         atomic_store(&l->m.restoring, false);
-        if (s->multi_input) {
-            rd_kafka_resp_err_t ae = rd_kafka_assign(rk, parts);
-            if (ae) {
-                set_error(s, "lane %d: assign: %s", l->idx, rd_kafka_err2str(ae));
-            }
-            rd_kafka_topic_partition_list_destroy(parts);
-            return;
-        }
-        rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
-        if (e) {
-            set_error(s, "lane %d: assign: %s", l->idx, rd_kafka_error_string(e));
-            rd_kafka_error_destroy(e);
+        rd_kafka_resp_err_t ae = rd_kafka_assign(rk, parts); /* eager: the whole assignment */
+        if (ae) {
+            set_error(s, "lane %d: assign: %s", l->idx, rd_kafka_err2str(ae));
         } else if (l->paused && parts->cnt) {
             (void)rd_kafka_pause_partitions(rk, parts); /* backpressure holds new ones too */
             atomic_fetch_add(&l->m.paused_partitions, parts->cnt);
         }
-        resync_kept(l, from);
         atomic_store(&l->m.joined, true);
         rd_kafka_topic_partition_list_destroy(parts);
         return;
@@ -1167,15 +1115,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             drop_task(l, (size_t)(sl - l->slots));
         }
     }
-    if (s->multi_input) {
-        (void)rd_kafka_assign(rk, NULL); /* eager: the whole assignment goes */
-    } else {
-        rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
-        if (e) {
-            rd_kafka_error_destroy(e);
-        }
-        resync_kept(l, l->n_slots);
-    }
+    (void)rd_kafka_assign(rk, NULL); /* eager: the whole assignment goes */
     if (!atomic_load(&s->stop) && begin(l) != SL_OK) {
         set_error(s, "lane %d: %s", l->idx, l->err);
     }
@@ -1384,8 +1324,7 @@ static sl_err_t lane_open(sl_stream_t *s, lane_t *l, char *errstr, size_t n) {
               set(cc, "isolation.level", "read_committed", errstr, n) &&
               set(cc, "auto.offset.reset", "earliest", errstr, n) &&
               set(cc, "enable.partition.eof", "true", errstr, n) &&
-              set(cc, "partition.assignment.strategy",
-                  s->multi_input ? "range" : "cooperative-sticky", errstr, n) &&
+              set(cc, "partition.assignment.strategy", "range", errstr, n) &&
               set(cc, "queued.max.messages.kbytes", "4096", errstr, n);
     if (!ok || !(l->c = rd_kafka_new(RD_KAFKA_CONSUMER, cc, errstr, n))) {
         if (!ok) {
@@ -1578,7 +1517,6 @@ sl_stream_t *sl_stream_new(sl_stream_builder_t *b, const sl_stream_run_conf_t *c
             sl_stream_free(s);
             return NULL;
         }
-        s->multi_input |= n > 1;
         for (size_t i = 0; i < n; i++) {
             if (s->n_roots == MAX_ROOTS_ALL) {
                 snprintf(errstr, errstr_size, "more than %d inputs", MAX_ROOTS_ALL);

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Exactly once through many incremental (cooperative-sticky) rebalances: examples/wordcount.so
-# under two to three `sluice run` instances that join, leave (SIGTERM) and die (kill -9) every
-# second or two while input flows fast into 6 partitions, so the surviving lanes keep partitions
-# through each rebalance with fetched but not yet processed records. librdkafka 2.0.2 drops those
-# records and fetches on past them; a lane that then committed its position would skip them
-# (docs/stream.md, "Rebalances"). Every word's updates must be exactly 1, 2, ..., total.
+# Exactly once through many rebalances: examples/wordcount.so under two to three `sluice run`
+# instances that join, leave (SIGTERM) and die (kill -9) every second or two while input flows
+# fast into 6 partitions, so each rebalance finds fetched but not yet processed records. With
+# cooperative-sticky lanes, librdkafka 2.0.2 dropped those of the partitions a member kept and
+# fetched on past them, and the lane committed past records it never processed (docs/stream.md,
+# "Rebalances"; 3 of 3 runs failed then). Every word's updates must be exactly 1, 2, ..., total.
 source "$(dirname "$0")/lib/broker.sh"
 source "$(dirname "$0")/lib/stream.sh"
 broker_start --set group.initial.rebalance.delay.ms=0
@@ -24,7 +24,7 @@ producer=$!
 run a; a=$!
 run b; b=$!
 wait_committed word-counts 500
-# Joins and clean leaves: each one an incremental rebalance in which a and b keep partitions.
+# Joins and clean leaves: each one a rebalance while a and b hold partitions with fetched records.
 for _ in 1 2 3; do
   run c; c=$!
   sleep 1.5
