@@ -9,7 +9,11 @@
  *      state back, rewind the inputs to the committed offsets, begin again; fatal (fenced): stop.
  * Rebalance callbacks run on the lane thread (inside poll): revoke = checkpoint then drop the
  * tasks, lost = abort then drop, assign = create the tasks, restore their state from the
- * changelogs (read_committed, to the end of each partition), then start fetching.
+ * changelogs (read_committed, to the end of each partition), then start fetching. Rebalances are
+ * eager ("range"): every rebalance revokes the whole assignment (a checkpoint) and fetching starts
+ * again from the committed offsets. Not cooperative-sticky: librdkafka 2.0.2 drops the fetched
+ * but undelivered records of a partition kept through an incremental rebalance and fetches on
+ * past them (docs/stream.md, "Rebalances"). Checkpoints commit each task's own next offset.
  * A task with several inputs (a join) queues their records and runs them oldest first, holding
  * back while an input that is not caught up is empty (up to max.task.idle.ms); its checkpoint
  * commits each input's position before its first queued record. */
@@ -62,6 +66,9 @@ typedef struct slot {
     sl_stream_task_t *task;
     size_t n_in; /* inputs; more than one: queued in q[] */
     inq_t *q;
+    char in[256]; /* one input: its topic */
+    int64_t next; /* one input: the offset after the last record taken from it, where the task
+                   * resumes and what a checkpoint commits; -1: none taken since assigned */
 } slot_t;
 
 /* The next offset of a changelog partition this lane wrote in the current checkpoint, from the
@@ -112,7 +119,6 @@ struct sl_stream {
     int32_t *st_partitions; /* per sub-topology */
     int32_t
         *st_tasks; /* per sub-topology: tasks (a multi-topic source: one per topic's partition) */
-    bool multi_input; /* a sub-topology reads several topics: range assignment */
     lane_t *lanes;
     int n_lanes;
     atomic_int stop;
@@ -491,6 +497,12 @@ static slot_t *slot_of(lane_t *l, const root_t *r, const char *topic, int32_t pa
     return NULL;
 }
 
+/* The task reading (topic, partition), or NULL. */
+static slot_t *slot_by_tp(lane_t *l, const char *topic, int32_t partition) {
+    const root_t *r = root_of(l->s, topic);
+    return r ? slot_of(l, r, topic, partition) : NULL;
+}
+
 /* The changelog partition of one store of one task. */
 static void changelog_name(const lane_t *l, const char *store, char *out, size_t cap) {
     snprintf(out, cap, "%s-%s-changelog", l->s->app_id, store);
@@ -739,6 +751,12 @@ static void rewind_inputs(lane_t *l) {
         if (e) {
             rd_kafka_error_destroy(e);
         }
+        for (int i = 0; i < a->cnt; i++) {
+            slot_t *sl = slot_by_tp(l, a->elems[i].topic, a->elems[i].partition);
+            if (sl) {
+                sl->next = a->elems[i].offset >= 0 ? a->elems[i].offset : -1;
+            }
+        }
     }
     rd_kafka_topic_partition_list_destroy(a);
 }
@@ -774,10 +792,18 @@ static void abort_all(lane_t *l) {
     sl_stream_metrics_aborted(&l->m); /* its outputs will never be seen */
 }
 
-/* A queued record is not processed yet: its input's committed position is the first queued. */
+/* A queued record is not processed yet: its input's committed position is the first queued.
+ * A task with one input: its own next offset (the offset after the last record it took). */
 static void queued_positions(lane_t *l, rd_kafka_topic_partition_list_t *pos) {
     for (size_t i = 0; i < l->n_slots; i++) {
         slot_t *sl = &l->slots[i];
+        if (sl->n_in == 1 && sl->next >= 0) {
+            rd_kafka_topic_partition_t *tp =
+                rd_kafka_topic_partition_list_find(pos, sl->in, sl->partition);
+            if (tp) {
+                tp->offset = sl->next;
+            }
+        }
         for (size_t k = 0; k < sl->n_in && sl->q; k++) {
             inq_t *q = &sl->q[k];
             if (q->head == q->n) {
@@ -1059,6 +1085,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             sl_stream_node_t *roots[16];
             sl->n_in = sl_graph_roots(s->b, r->st, roots, 16);
             sl->q = sl->n_in > 1 ? sl_xcalloc(sl->n_in, sizeof *sl->q) : NULL;
+            snprintf(sl->in, sizeof sl->in, "%s", topic);
+            sl->next = -1;
             if (sl_stream_task_error(sl->task)) {
                 set_error(s, "lane %d: task %d_%d: %s", l->idx, sl->st, (int)sl->partition,
                           sl_stream_task_error(sl->task));
@@ -1069,18 +1097,9 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             set_error(s, "lane %d: %s", l->idx, l->err);
         }
         atomic_store(&l->m.restoring, false);
-        if (s->multi_input) {
-            rd_kafka_resp_err_t ae = rd_kafka_assign(rk, parts);
-            if (ae) {
-                set_error(s, "lane %d: assign: %s", l->idx, rd_kafka_err2str(ae));
-            }
-            rd_kafka_topic_partition_list_destroy(parts);
-            return;
-        }
-        rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
-        if (e) {
-            set_error(s, "lane %d: assign: %s", l->idx, rd_kafka_error_string(e));
-            rd_kafka_error_destroy(e);
+        rd_kafka_resp_err_t ae = rd_kafka_assign(rk, parts); /* eager: the whole assignment */
+        if (ae) {
+            set_error(s, "lane %d: assign: %s", l->idx, rd_kafka_err2str(ae));
         } else if (l->paused && parts->cnt) {
             (void)rd_kafka_pause_partitions(rk, parts); /* backpressure holds new ones too */
             atomic_fetch_add(&l->m.paused_partitions, parts->cnt);
@@ -1103,14 +1122,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             drop_task(l, (size_t)(sl - l->slots));
         }
     }
-    if (s->multi_input) {
-        (void)rd_kafka_assign(rk, NULL); /* eager: the whole assignment goes */
-    } else {
-        rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
-        if (e) {
-            rd_kafka_error_destroy(e);
-        }
-    }
+    (void)rd_kafka_assign(rk, NULL); /* eager: the whole assignment goes */
     if (!atomic_load(&s->stop) && begin(l) != SL_OK) {
         set_error(s, "lane %d: %s", l->idx, l->err);
     }
@@ -1242,6 +1254,9 @@ static bool process(lane_t *l, rd_kafka_message_t *m) {
     if (!sl) {
         return false;
     }
+    if (!m->err) {
+        sl->next = m->offset + 1;
+    }
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         if (sl->q && sl->q[r->input].head < sl->q[r->input].n) {
             sl->q[r->input].eof = true; /* caught up once its queue is run */
@@ -1349,8 +1364,7 @@ static sl_err_t lane_open(sl_stream_t *s, lane_t *l, char *errstr, size_t n) {
               set(cc, "isolation.level", "read_committed", errstr, n) &&
               set(cc, "auto.offset.reset", "earliest", errstr, n) &&
               set(cc, "enable.partition.eof", "true", errstr, n) &&
-              set(cc, "partition.assignment.strategy",
-                  s->multi_input ? "range" : "cooperative-sticky", errstr, n) &&
+              set(cc, "partition.assignment.strategy", "range", errstr, n) &&
               set(cc, "queued.max.messages.kbytes", "4096", errstr, n);
     if (!ok || !(l->c = rd_kafka_new(RD_KAFKA_CONSUMER, cc, errstr, n))) {
         if (!ok) {
@@ -1550,7 +1564,6 @@ sl_stream_t *sl_stream_new(sl_stream_builder_t *b, const sl_stream_run_conf_t *c
             sl_stream_free(s);
             return NULL;
         }
-        s->multi_input |= n > 1;
         for (size_t i = 0; i < n; i++) {
             if (s->n_roots == MAX_ROOTS_ALL) {
                 snprintf(errstr, errstr_size, "more than %d inputs", MAX_ROOTS_ALL);

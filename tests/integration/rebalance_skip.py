@@ -6,7 +6,7 @@ live processes at once and that every record was delivered to some member. DEBUG
 librdkafka's debug log in OUTDIR/<instance>.err.
   rebalance_skip.py BROKER TOPIC GROUP OUTDIR       (TOPIC must exist, 6 partitions)
 
-Finding (docs/stream.md, "Static membership"): with librdkafka 2.0.2 a member that keeps
+Finding (docs/stream.md, "Rebalances"): with librdkafka 2.0.2 a member that keeps
 partitions through an incremental rebalance loses the records it had fetched but not yet
 polled (runs of 50-150 per rebalance, with or without static ids): librdkafka pauses the kept
 partitions' fetchers for the rebalance and resumes them from the fetch position, not the
