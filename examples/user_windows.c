@@ -1,12 +1,14 @@
 /* user_windows.c -- per-user event counts in tumbling event-time windows, final results only.
  *
- *   sluice run build/examples/user_windows.so --app-id uw [-- INPUT OUTPUT SIZE_MS GRACE_MS DELAY_MS]
+ *   sluice run build/examples/user_windows.so --app-id uw
+ *       [-- INPUT OUTPUT SIZE_MS GRACE_MS DELAY_MS IDLE_MS]
  *
  * INPUT (default "events") is a topic, a comma-separated list of topics, or a pattern ("^" then a
  * regular expression the whole topic name matches, as librdkafka's subscriptions: "^events-.*"
  * also reads the matching topics created while the job runs). It holds JSON objects {"user": "...", "ts": <epoch ms>, ...}. Event time
  * is the "ts" field, with DELAY_MS (default 2000) of bounded disorder; windows are SIZE_MS wide
- * (default 10000) and fire once, GRACE_MS (default 1000) after they end. Each result is
+ * (default 10000) and fire once, GRACE_MS (default 1000) after they end; an input partition
+ * quiet for IDLE_MS (default 5000) once caught up stops holding the windows back. Each result is
  * {"user":"...","start":...,"end":...,"count":...} keyed by user in OUTPUT (default
  * "user-counts"); records later than that go to OUTPUT-late with the reason in their headers, and
  * records without a user or ts go to the dead-letter topic <app>-dlq. */
@@ -89,7 +91,7 @@ sl_err_t sl_stream_job(sl_stream_builder_t *b, int argc, char **argv) {
                             .grace_ms = argc > 4 ? atoll(argv[4]) : 1000};
     sl_stream_source_opts_t src = {.ts_fn = event_time,
                                    .watermark_delay_ms = argc > 5 ? atoll(argv[5]) : 2000,
-                                   .idle_ms = 5000};
+                                   .idle_ms = argc > 6 ? atoll(argv[6]) : 5000};
     size_t n = strlen(out) + 6;
     char *late = sl_stream_own(b, malloc(n), free_str);
     snprintf(late, n, "%s-late", out);

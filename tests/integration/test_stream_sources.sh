@@ -15,9 +15,12 @@ UW=$PWD/$SLUICE_BUILD/examples/user_windows.so
 for t in ev-a:2 ev-b:3 out-list:1 out-list-late:1 out-pat:1 out-pat-late:1; do
   "$SLUICE" topic create "${t%:*}" -p "${t#*:}" -b "$BROKER" >/dev/null
 done
+# Idle after 120 s, not 5: on a loaded machine ev-b's partitions wait longer than 5 s for their
+# events (behind ev-a's, and between the two phases while the pattern's job rebalances for
+# ev-c), and an idle partition lets the others' watermark close the windows its events fall in.
 run() { # APP INPUT OUTPUT
   "$SLUICE" run "$UW" --app-id "$1" -b "$BROKER" --set commit.interval.ms=200 \
-    -X topic.metadata.refresh.interval.ms=500 -- "$2" "$3" 10000 1000 2000 >>"$T/$1.log" 2>&1 &
+    -X topic.metadata.refresh.interval.ms=500 -- "$2" "$3" 10000 1000 2000 120000 >>"$T/$1.log" 2>&1 &
 }
 run srcl ev-a,ev-b out-list; pl=$!
 run srcp '^ev-.*' out-pat; pp=$!
