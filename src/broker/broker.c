@@ -19,6 +19,7 @@
 #include "broker/broker.h"
 #include "broker/cluster.h"
 #include "broker/dynconf.h"
+#include "broker/offsets_topic.h"
 #include "broker/quota.h"
 #include "broker/wait.h"
 #include "common/clock.h"
@@ -371,6 +372,9 @@ sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err) {
                           conf->group_initial_rebalance_delay_ms, conf->offsets_retention_ms};
     extern const sl_coord_hooks_t sl_group_hooks;
     b->coord = sl_coord_new(b->loop, conf->data_dir, &cc, &sl_group_hooks, err);
+    if (b->coord && b->cluster) {
+        sl_coord_set_external(b->coord, true); /* offsets go to __consumer_offsets */
+    }
     if (!b->coord || sl_broker_txn_start(b, err) != SL_OK ||
         sl_broker_cgroups_start(b, err) != SL_OK) {
         goto fail;
@@ -533,6 +537,7 @@ void sl_broker_free(sl_broker_t *b) {
     sl_txn_coord_free(b->txn);
     sl_cgroups_free(b->cgroups);
     sl_coord_free(b->coord);
+    sl_otopic_free(b);
     sl_cleaner_free(b->cleaner); /* a clean running now is waited for and swapped in */
     sl_topics_close(b);
     sl_dynconf_free(b);

@@ -38,7 +38,12 @@ struct sl_coord {
     int64_t compact_at; /* compact when the store grows past this */
     bool (*active)(void *opaque, const char *group);
     void *active_opaque;
+    bool external; /* commits are stored by the caller (a cluster's offsets partitions) */
 };
+
+void sl_coord_set_external(sl_coord_t *co, bool external) {
+    co->external = external;
+}
 
 void sl_coord_set_active_fn(sl_coord_t *co, bool (*active)(void *opaque, const char *group),
                             void *opaque) {
@@ -776,7 +781,7 @@ sl_err_t sl_coord_commit(sl_coord_t *co, sl_str_t group_id, sl_str_t topic, int3
     sl_committed_t c = {offset, leader_epoch, metadata.p ? sl_str_dupz(metadata) : NULL,
                         metadata.len, now_ms};
     char *t = sl_str_dupz(topic);
-    sl_err_t rc = sl_offset_store_put(co->store, g->id, t, partition, &c);
+    sl_err_t rc = co->external ? SL_OK : sl_offset_store_put(co->store, g->id, t, partition, &c);
     if (rc == SL_OK) {
         sl_offset_entry_t *e = offset_slot(g, topic.p, topic.len, partition, true);
         free(e->c.metadata);
@@ -1055,6 +1060,21 @@ static sl_err_t snapshot(sl_offset_store_t *fresh, void *opaque) {
         }
     }
     return SL_OK;
+}
+
+void sl_coord_replay_fns(sl_coord_t *co, sl_offset_replay_t *out) {
+    *out = (sl_offset_replay_t){replay_offset, replay_offset_delete, replay_group,
+                                replay_group_delete, co};
+}
+
+void sl_coord_forget_offsets(sl_coord_t *co, bool (*match)(const char *group, void *opaque),
+                             void *opaque) {
+    for (size_t i = 0; i < co->n_groups; i++) {
+        sl_group_t *g = co->groups[i];
+        if (match(g->id, opaque)) {
+            offsets_free(g);
+        }
+    }
 }
 
 sl_coord_t *sl_coord_new(sl_loop_t *loop, const char *data_dir, const sl_coord_conf_t *conf,
