@@ -4,7 +4,8 @@
       acks=all: COUNT records with values "0".."COUNT-1", spread over the partitions.
   cluster_groups.py coordinator BOOTSTRAP GROUP
       Prints the node id that leads the group's __consumer_offsets partition (Kafka's rule:
-      abs(Java hashCode of the id) % partitions), or exits 1 when it has none yet.
+      abs(Java hashCode of the id) % partitions) and the topic's partition count, or exits 1
+      when it has no leader yet.
   cluster_groups.py consume BOOTSTRAP TOPIC GROUP COUNT EVENTS
       One group member (manual commits, synchronous, every 25 records) that reads until it has
       seen every value below COUNT, throttled so that a test can kill the coordinator meanwhile.
@@ -52,7 +53,7 @@ def coordinator(bootstrap, group):
     p = t.partitions[(java_hash(group) & 0x7FFFFFFF) % len(t.partitions)]
     if p.leader < 0:
         sys.exit(1)
-    print(p.leader)
+    print(p.leader, len(t.partitions))
 
 
 def consume(bootstrap, topic, group, count, path):

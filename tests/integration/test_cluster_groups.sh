@@ -13,19 +13,22 @@ for i in 1 2 3; do node_start $i; done
 wait_leader 1 >/dev/null
 for i in 1 2 3; do wait_registered $i; done
 boot() { echo "127.0.0.1:${NODE_PORT[1]},127.0.0.1:${NODE_PORT[2]},127.0.0.1:${NODE_PORT[3]}"; }
-N=4000
+N=3000
 G=failover-group
 
 "$SLUICE" topic create -b "127.0.0.1:${NODE_PORT[1]}" events -p 4 >/dev/null || fail "create"
 $PY "$C" produce "$(boot)" events $N || fail "produce"
 
-# The quorum leader creates __consumer_offsets once three brokers are live.
+# The quorum leader creates __consumer_offsets (8 partitions) once three brokers are live;
+# a client's Metadata for it never auto-creates it.
 coord=""
 for _ in $(seq 1 $((300 * mult))); do
   coord=$($PY "$C" coordinator "$(boot)" $G 2>/dev/null) && break
   sleep 0.1
 done
 [[ -n $coord ]] || fail "__consumer_offsets has no leader for $G"
+[[ ${coord#* } == 8 ]] || fail "__consumer_offsets has ${coord#* } partitions, not 8"
+coord=${coord% *}
 
 # Group requests on a broker that is not the coordinator: NOT_COORDINATOR.
 other=$(( coord % 3 + 1 ))
@@ -60,6 +63,7 @@ node_kill "$coord"
 wait $cons || { cat "$T/consumer.err" >&2; tail -n 20 "$T/events" >&2; fail "consumer failed"; }
 new=$($PY "$C" coordinator "$(boot | sed "s/127.0.0.1:${NODE_PORT[$coord]},\?//")" $G) ||
   fail "no coordinator after the kill"
+new=${new% *}
 [[ $new != "$coord" ]] || fail "the coordinator did not move"
 out=$($PY "$C" check "$T/events" $N) || fail "checker: $out"
 echo "new coordinator: node $new; $out"
