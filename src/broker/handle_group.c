@@ -400,10 +400,25 @@ static void add_commit(sl_otopic_batch_t *bt, size_t **stored_at, size_t at, sl_
     free(g);
 }
 
-/* Cluster: appends the batch and returns the wait for its replication (the acks=all path), or
- * NULL with the error written at every position in `stored_at`. */
+/* Cluster: adds the deletion of one committed offset to the batch (OffsetDelete,
+ * DeleteGroups), so that the next coordinator of the group does not load it back. */
+static void add_delete(sl_otopic_batch_t *bt, size_t **stored_at, size_t at, const char *group,
+                       const char *topic, int32_t index) {
+    sl_buf_t key = {0}, value = {0};
+    sl_offset_rec_key(&key, group, topic, index);
+    sl_offset_rec_del(&value, group, topic, index);
+    sl_otopic_batch_add(bt, &key, &value);
+    *stored_at = sl_xrealloc(*stored_at, (size_t)bt->n * sizeof **stored_at);
+    (*stored_at)[bt->n - 1] = at;
+    sl_buf_fini(&key);
+    sl_buf_fini(&value);
+}
+
+/* Cluster: appends the batch and adds its replication (the acks=all path) to `w` (created when
+ * NULL), which it returns; on failure the error goes at every position in `stored_at` and `w`
+ * is returned unchanged. */
 static sl_durable_wait_t *store_commits(sl_req_t *req, sl_str_t group, sl_otopic_batch_t *bt,
-                                        const size_t *stored_at) {
+                                        const size_t *stored_at, sl_durable_wait_t *w) {
     sl_partition_t *p = NULL;
     int64_t end = -1;
     int16_t err = sl_otopic_append(req->broker, group, bt, &p, &end);
@@ -411,9 +426,9 @@ static sl_durable_wait_t *store_commits(sl_req_t *req, sl_str_t group, sl_otopic
         for (int32_t i = 0; i < bt->n; i++) {
             sl_store_be16(req->wr.buf->data + stored_at[i], (uint16_t)err);
         }
-        return NULL;
+        return w;
     }
-    sl_durable_wait_t *w = sl_durable_wait_new(req);
+    w = w ? w : sl_durable_wait_new(req);
     for (int32_t i = 0; i < bt->n; i++) {
         sl_durable_wait_add_part(w, p, end, stored_at[i], SIZE_MAX);
     }
@@ -508,7 +523,7 @@ SL_HANDLER(OffsetCommit) {
     sl_rd_tags(rd, flex);
     sl_wr_tags(wr, flex);
     if (!rd->err && bt.n > 0) {
-        w = store_commits(req, group, &bt, stored_at);
+        w = store_commits(req, group, &bt, stored_at, NULL);
     }
     sl_otopic_batch_fini(&bt);
     free(stored_at);
@@ -958,6 +973,7 @@ SL_HANDLER(DeleteGroups) {
     }
     sl_wr_i32(wr, 0);
     sl_wr_i32(wr, n);
+    sl_durable_wait_t *w = NULL;
     for (int32_t i = 0; i < n && !rd->err; i++) {
         sl_str_t id = sl_rd_str(rd, false);
         if (rd->err) {
@@ -968,10 +984,23 @@ SL_HANDLER(DeleteGroups) {
             sl_wr_i16(wr, KERR_GROUP_AUTHORIZATION_FAILED);
             continue;
         }
+        int16_t route = sl_otopic_check(req->broker, id);
+        if (route) {
+            sl_wr_i16(wr, route);
+            continue;
+        }
+        /* Cluster: the deletions of its offsets are replicated before the answer. */
+        sl_otopic_batch_t bt = {.now_ms = sl_wall_ms()};
+        size_t *stored_at = NULL;
+        sl_group_t *g = req->broker->cluster ? sl_coord_find(coord(req), id) : NULL;
+        size_t at = wr->buf->len;
         sl_cgroup_t *cg = sl_cg_find(req->broker->cgroups, id);
         if (cg && cg->n_members > 0) {
             sl_wr_i16(wr, KERR_NON_EMPTY_GROUP);
             continue;
+        }
+        for (size_t k = 0; g && g->n_members == 0 && k < g->n_offsets; k++) {
+            add_delete(&bt, &stored_at, at, g->id, g->offsets[k].topic, g->offsets[k].partition);
         }
         int rc = sl_coord_delete_group(coord(req), id);
         if (cg) { /* its offsets (if any) went with the coordinator's entry */
@@ -979,8 +1008,17 @@ SL_HANDLER(DeleteGroups) {
             rc = rc == KERR_GROUP_ID_NOT_FOUND ? KERR_NONE : rc;
         }
         sl_wr_i16(wr, (int16_t)rc);
+        if (rc == KERR_NONE && bt.n > 0) {
+            w = store_commits(req, id, &bt, stored_at, w);
+        }
+        sl_otopic_batch_fini(&bt);
+        free(stored_at);
     }
-    return rd->err;
+    if (rd->err || !w) {
+        sl_durable_wait_cancel(w);
+        return rd->err;
+    }
+    return sl_durable_wait_park(req->broker, w);
 }
 
 SL_HANDLER(OffsetDelete) {
@@ -991,11 +1029,14 @@ SL_HANDLER(OffsetDelete) {
     if (rd->err) {
         return rd->err;
     }
-    bool denied = !sl_req_allowed(req, SL_RES_GROUP, id, SL_ACL_DELETE);
+    int16_t denied = !sl_req_allowed(req, SL_RES_GROUP, id, SL_ACL_DELETE)
+                         ? KERR_GROUP_AUTHORIZATION_FAILED
+                         : sl_otopic_check(req->broker, id);
     sl_group_t *g = denied ? NULL : sl_coord_find(coord(req), id);
-    sl_wr_i16(wr, denied ? KERR_GROUP_AUTHORIZATION_FAILED
-                  : g    ? KERR_NONE
-                         : KERR_GROUP_ID_NOT_FOUND);
+    sl_wr_i16(wr, denied ? denied : g ? KERR_NONE : KERR_GROUP_ID_NOT_FOUND);
+    /* Cluster: the deletions are replicated before the answer. */
+    sl_otopic_batch_t bt = {.now_ms = sl_wall_ms()};
+    size_t *stored_at = NULL;
     sl_wr_i32(wr, 0);
     sl_wr_i32(wr, g ? n_topics : 0);
     for (int32_t t = 0; t < n_topics && !rd->err; t++) {
@@ -1018,10 +1059,23 @@ SL_HANDLER(OffsetDelete) {
                 continue;
             }
             sl_wr_i32(wr, index);
-            sl_wr_i16(wr, subscribed
-                              ? KERR_GROUP_SUBSCRIBED_TO_TOPIC
-                              : (int16_t)sl_coord_delete_offset(coord(req), g, topic, index));
+            int16_t rc = subscribed ? KERR_GROUP_SUBSCRIBED_TO_TOPIC
+                                    : (int16_t)sl_coord_delete_offset(coord(req), g, topic, index);
+            size_t at = sl_wr_i16(wr, rc);
+            if (rc == KERR_NONE && req->broker->cluster) {
+                char *name = sl_str_dupz(topic);
+                add_delete(&bt, &stored_at, at, g->id, name, index);
+                free(name);
+            }
         }
     }
-    return rd->err;
+    sl_durable_wait_t *w =
+        !rd->err && bt.n > 0 ? store_commits(req, id, &bt, stored_at, NULL) : NULL;
+    sl_otopic_batch_fini(&bt);
+    free(stored_at);
+    if (rd->err || !w) {
+        sl_durable_wait_cancel(w);
+        return rd->err;
+    }
+    return sl_durable_wait_park(req->broker, w);
 }

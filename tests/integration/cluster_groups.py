@@ -11,6 +11,9 @@
       seen every value below COUNT, throttled so that a test can kill the coordinator meanwhile.
       Writes EVENTS line by line: "A p,p,..." on each assignment, "M p offset value" for each
       record, "C p offset" for each acknowledged commit, "E error" for a failed commit.
+  cluster_groups.py committed BOOTSTRAP TOPIC GROUP PARTITIONS
+      Prints the group's committed offsets of partitions 0..PARTITIONS-1 (-1 for none), asked
+      of its coordinator as a client finds it.
   cluster_groups.py check EVENTS COUNT
       After each assignment but the first, the first record read from each partition must be at
       or after the last commit of that partition acknowledged before the assignment (nothing
@@ -104,11 +107,18 @@ def consume(bootstrap, topic, group, count, path):
         if since_commit >= 25:
             since_commit = 0
             commit()
-        time.sleep(0.003)
+        time.sleep(0.002)
     commit()
     c.close()
     if len(seen) < count:
         sys.exit("consumer saw %d of %d values" % (len(seen), count))
+
+
+def committed(bootstrap, topic, group, n):
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "socket.timeout.ms": 3000})
+    got = c.committed([TopicPartition(topic, p) for p in range(n)], timeout=30)
+    c.close()
+    print(" ".join(str(max(tp.offset, -1)) for tp in got))
 
 
 def check(path, count):
@@ -168,6 +178,8 @@ if __name__ == "__main__":
         coordinator(sys.argv[2], sys.argv[3])
     elif cmd == "consume":
         consume(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6])
+    elif cmd == "committed":
+        committed(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
     elif cmd == "check":
         check(sys.argv[2], int(sys.argv[3]))
     else:

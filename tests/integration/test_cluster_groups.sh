@@ -5,7 +5,8 @@
 # NOT_COORDINATOR. A confluent-kafka member commits as it reads a topic of RF 3; kill -9 of the
 # coordinator's broker moves the group to the partition's new leader, which loads the offsets;
 # the member re-finds it, rejoins and resumes from its acknowledged commits: nothing re-read
-# below the last commit, nothing skipped, every record read.
+# below the last commit, nothing skipped, every record read. A deleted group's offsets stay
+# deleted across the next failover.
 source "$(dirname "$0")/lib/cluster.sh"
 C="$(dirname "$0")/cluster_groups.py"
 cluster_init 3 --set broker.session.timeout.ms=1500 --set broker.heartbeat.interval.ms=200
@@ -67,6 +68,16 @@ new=${new% *}
 [[ $new != "$coord" ]] || fail "the coordinator did not move"
 out=$($PY "$C" check "$T/events" $N) || fail "checker: $out"
 echo "new coordinator: node $new; $out"
+
+# DeleteGroups on the coordinator is replicated: once the old coordinator is back and the
+# current one is killed too, the next coordinator loads no offsets for the group.
+node_start "$coord"
+wait_registered "$coord"
+"$SLUICE" group delete $G -b "127.0.0.1:${NODE_PORT[$new]}" >/dev/null || fail "group delete"
+node_kill "$new"
+out=$($PY "$C" committed "$(boot | sed "s/127.0.0.1:${NODE_PORT[$new]},\?//")" events $G 4) ||
+  fail "committed after the second failover"
+[[ $out == "-1 -1 -1 -1" ]] || fail "deleted offsets came back after a failover: $out"
 
 cluster_stop
 for i in 1 2 3; do
