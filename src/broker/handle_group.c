@@ -461,7 +461,8 @@ SL_HANDLER(OffsetCommit) {
     int route = KERR_NONE;
     int gerr = !sl_req_allowed(req, SL_RES_GROUP, group, SL_ACL_READ)
                    ? KERR_GROUP_AUTHORIZATION_FAILED
-               : (route = sl_otopic_check(b, group)) != KERR_NONE ? route
+               : (route = sl_otopic_check(b, group)) != KERR_NONE    ? route
+               : (route = sl_otopic_writable(b, group)) != KERR_NONE ? route
                : cg ? sl_cg_check_commit(b->cgroups, cg, member, gen)
                     : sl_coord_check_commit(coord(req), group, gen, member, instance);
     if (cg && v >= 9 && gerr == KERR_ILLEGAL_GENERATION) {

@@ -28,12 +28,14 @@
 
 #define LOAD_CHUNK_BYTES (1 << 20)
 #define CREATE_RETRY_MS  1000
+#define LOAD_RETRY_MS    1000
 #define BATCH_CRC_START  21
 
 typedef struct opart {
     int32_t loaded_epoch;  /* leader epoch the coordinator's state was loaded under; -1 none */
     int32_t loading_epoch; /* epoch of the load under way; -1 none */
     int64_t next, end;     /* the load's next offset and its target */
+    uint64_t retry_ms;     /* after a failed read: not before this (monotonic) */
 } opart_t;
 
 typedef struct sl_otopic {
@@ -67,7 +69,7 @@ static opart_t *opart(sl_broker_t *b, const sl_topic_t *t, int32_t index) {
     if (ot->n_parts < t->n_partitions) {
         ot->parts = sl_xrealloc(ot->parts, (size_t)t->n_partitions * sizeof *ot->parts);
         for (int32_t i = ot->n_parts; i < t->n_partitions; i++) {
-            ot->parts[i] = (opart_t){-1, -1, 0, 0};
+            ot->parts[i] = (opart_t){-1, -1, 0, 0, 0};
         }
         ot->n_parts = t->n_partitions;
     }
@@ -174,6 +176,19 @@ static void build_batch(const sl_otopic_batch_t *bt, sl_buf_t *out) {
                     (int32_t)sl_crc32c(0, out->data + BATCH_CRC_START, out->len - BATCH_CRC_START));
 }
 
+int16_t sl_otopic_writable(sl_broker_t *b, sl_str_t group) {
+    if (!b->cluster) {
+        return KERR_NONE;
+    }
+    sl_topic_t *t;
+    sl_partition_t *p = group_part(b, group, &t);
+    if (!p) {
+        return KERR_NOT_COORDINATOR;
+    }
+    int16_t err = sl_replica_produce_check(b, t, p, -1);
+    return err == KERR_NOT_LEADER_OR_FOLLOWER ? KERR_NOT_COORDINATOR : err;
+}
+
 int16_t sl_otopic_append(sl_broker_t *b, sl_str_t group, sl_otopic_batch_t *bt,
                          sl_partition_t **p_out, int64_t *end_out) {
     sl_topic_t *t;
@@ -254,8 +269,9 @@ static void apply_batch(sl_broker_t *b, const uint8_t *p, const sl_batch_info_t 
     }
 }
 
-/* Reads one chunk of a partition being loaded; true once the load is complete. */
-static bool load_chunk(sl_broker_t *b, sl_partition_t *p, opart_t *o) {
+/* Reads one chunk of a partition being loaded: 1 once the load is complete, 0 while there is
+ * more, -1 when a read failed. */
+static int load_chunk(sl_broker_t *b, sl_partition_t *p, opart_t *o) {
     size_t budget = LOAD_CHUNK_BYTES;
     while (o->next < o->end && budget > 0) {
         sl_plog_slice_t s;
@@ -267,7 +283,7 @@ static bool load_chunk(sl_broker_t *b, sl_partition_t *p, opart_t *o) {
         if (rc != SL_OK) {
             sl_log(SL_LOG_ERROR, "group", "partition=%d err=\"%s\" msg=\"offsets not loaded\"",
                    p->index, sl_err_str(rc));
-            return false; /* tried again next turn; the groups stay loading */
+            return -1; /* tried again later; the groups stay loading */
         }
         if (s.len == 0) {
             close(s.fd);
@@ -282,7 +298,7 @@ static bool load_chunk(sl_broker_t *b, sl_partition_t *p, opart_t *o) {
             sl_log(SL_LOG_ERROR, "group", "partition=%d err=\"%s\" msg=\"offsets not loaded\"",
                    p->index, got < 0 ? strerror(saved) : "short read");
             free(buf);
-            return false;
+            return -1;
         }
         size_t pos = 0;
         int64_t next = o->next;
@@ -302,12 +318,12 @@ static bool load_chunk(sl_broker_t *b, sl_partition_t *p, opart_t *o) {
         if (next <= o->next) {
             sl_log(SL_LOG_ERROR, "group", "partition=%d offset=%lld msg=\"offsets load stuck\"",
                    p->index, (long long)o->next);
-            return false;
+            return -1;
         }
         o->next = next;
         budget = budget > s.len ? budget - s.len : 0;
     }
-    return o->next >= o->end;
+    return o->next >= o->end ? 1 : 0;
 }
 
 static void load_partitions(sl_broker_t *b, sl_topic_t *t) {
@@ -332,11 +348,18 @@ static void load_partitions(sl_broker_t *b, sl_topic_t *t) {
             sl_log(SL_LOG_INFO, "group", "partition=%d epoch=%d end=%lld msg=\"loading offsets\"",
                    i, (int)epoch, (long long)o->end);
         }
-        if (load_chunk(b, p, o)) {
+        uint64_t now = sl_mono_ms();
+        if (now < o->retry_ms) {
+            continue;
+        }
+        int rc = load_chunk(b, p, o);
+        if (rc > 0) {
             o->loaded_epoch = epoch;
             o->loading_epoch = -1;
             sl_log(SL_LOG_INFO, "group", "partition=%d epoch=%d msg=\"offsets loaded\"", i,
                    (int)epoch);
+        } else if (rc < 0) {
+            o->retry_ms = now + LOAD_RETRY_MS; /* a read failed: not again at once */
         }
     }
 }

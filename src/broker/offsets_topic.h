@@ -44,6 +44,9 @@ typedef struct sl_otopic_batch {
 } sl_otopic_batch_t;
 void sl_otopic_batch_add(sl_otopic_batch_t *bt, const sl_buf_t *key, const sl_buf_t *value);
 void sl_otopic_batch_fini(sl_otopic_batch_t *bt);
+/* Whether a commit for `group` could be appended now: KERR_NONE, NOT_COORDINATOR or
+ * NOT_ENOUGH_REPLICAS (asked before the coordinator's memory changes). */
+int16_t sl_otopic_writable(sl_broker_t *b, sl_str_t group);
 /* Appends the batch to the group's partition (which this broker must lead: check first):
  * KERR_NONE with the partition and the end offset to wait for (sl_durable_wait_add_part),
  * NOT_COORDINATOR, NOT_ENOUGH_REPLICAS (fewer in-sync replicas than min.insync.replicas:
