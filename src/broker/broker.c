@@ -372,9 +372,6 @@ sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err) {
                           conf->group_initial_rebalance_delay_ms, conf->offsets_retention_ms};
     extern const sl_coord_hooks_t sl_group_hooks;
     b->coord = sl_coord_new(b->loop, conf->data_dir, &cc, &sl_group_hooks, err);
-    if (b->coord && b->cluster) {
-        sl_coord_set_external(b->coord, true); /* offsets go to __consumer_offsets */
-    }
     if (!b->coord || sl_broker_txn_start(b, err) != SL_OK ||
         sl_broker_cgroups_start(b, err) != SL_OK) {
         goto fail;

@@ -505,7 +505,10 @@ SL_HANDLER(OffsetCommit) {
             if (!err && (!tp || index < 0 || index >= tp->n_partitions)) {
                 err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             }
-            if (!err && sl_coord_commit(coord(req), group, topic, index, off, epoch, md, now)) {
+            if (!err && b->cluster) { /* stored in __consumer_offsets below */
+                sl_coord_commit_mem(coord(req), group, topic, index, off, epoch, md, now);
+            } else if (!err &&
+                       sl_coord_commit(coord(req), group, topic, index, off, epoch, md, now)) {
                 err = KERR_KAFKA_STORAGE_ERROR;
             }
             sl_wr_i32(wr, index);

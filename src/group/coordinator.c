@@ -38,12 +38,7 @@ struct sl_coord {
     int64_t compact_at; /* compact when the store grows past this */
     bool (*active)(void *opaque, const char *group);
     void *active_opaque;
-    bool external; /* commits are stored by the caller (a cluster's offsets partitions) */
 };
-
-void sl_coord_set_external(sl_coord_t *co, bool external) {
-    co->external = external;
-}
 
 void sl_coord_set_active_fn(sl_coord_t *co, bool (*active)(void *opaque, const char *group),
                             void *opaque) {
@@ -770,8 +765,9 @@ const sl_offset_entry_t *sl_coord_committed(sl_coord_t *co, sl_group_t *g, sl_st
 
 static sl_err_t snapshot(sl_offset_store_t *fresh, void *opaque);
 
-sl_err_t sl_coord_commit(sl_coord_t *co, sl_str_t group_id, sl_str_t topic, int32_t partition,
-                         int64_t offset, int32_t leader_epoch, sl_str_t metadata, int64_t now_ms) {
+static sl_err_t commit(sl_coord_t *co, bool to_file, sl_str_t group_id, sl_str_t topic,
+                       int32_t partition, int64_t offset, int32_t leader_epoch, sl_str_t metadata,
+                       int64_t now_ms) {
     sl_group_t *g = sl_coord_find(co, group_id);
     if (!g) {
         char *id = sl_str_dupz(group_id);
@@ -781,7 +777,7 @@ sl_err_t sl_coord_commit(sl_coord_t *co, sl_str_t group_id, sl_str_t topic, int3
     sl_committed_t c = {offset, leader_epoch, metadata.p ? sl_str_dupz(metadata) : NULL,
                         metadata.len, now_ms};
     char *t = sl_str_dupz(topic);
-    sl_err_t rc = co->external ? SL_OK : sl_offset_store_put(co->store, g->id, t, partition, &c);
+    sl_err_t rc = to_file ? sl_offset_store_put(co->store, g->id, t, partition, &c) : SL_OK;
     if (rc == SL_OK) {
         sl_offset_entry_t *e = offset_slot(g, topic.p, topic.len, partition, true);
         free(e->c.metadata);
@@ -791,6 +787,16 @@ sl_err_t sl_coord_commit(sl_coord_t *co, sl_str_t group_id, sl_str_t topic, int3
     }
     free(t);
     return rc;
+}
+
+sl_err_t sl_coord_commit(sl_coord_t *co, sl_str_t group_id, sl_str_t topic, int32_t partition,
+                         int64_t offset, int32_t leader_epoch, sl_str_t metadata, int64_t now_ms) {
+    return commit(co, true, group_id, topic, partition, offset, leader_epoch, metadata, now_ms);
+}
+
+void sl_coord_commit_mem(sl_coord_t *co, sl_str_t group_id, sl_str_t topic, int32_t partition,
+                         int64_t offset, int32_t leader_epoch, sl_str_t metadata, int64_t now_ms) {
+    (void)commit(co, false, group_id, topic, partition, offset, leader_epoch, metadata, now_ms);
 }
 
 sl_err_t sl_coord_sync_store(sl_coord_t *co) {

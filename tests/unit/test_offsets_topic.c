@@ -2,7 +2,7 @@
  * partition is Kafka's (abs(Java hashCode) % n), a commit in its replicated form goes through
  * sl_offset_rec_apply into another coordinator unchanged (what a new leader's load does), a
  * deletion removes it, and loading first forgets only the offsets of that partition's groups.
- * An external coordinator (cluster mode) writes no commit to its local file. */
+ * A cluster-mode commit (sl_coord_commit_mem) writes nothing to the local file. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,8 +52,8 @@ TEST(replicated_records_load_into_another_coordinator) {
     sl_loop_t *loop = sl_loop_new();
     sl_coord_t *leader = open_coord(loop, d1), *next = open_coord(loop, d2);
     CHECK(leader && next);
-    sl_coord_set_external(leader, true);
-    CHECK(sl_coord_commit(leader, S("a"), S("t"), 3, 42, 7, S("md\0x"), 1000) == SL_OK);
+    sl_coord_commit_mem(leader, S("a"), S("t"), 3, 42, 7, (sl_str_t){"md\0x", 4}, 1000);
+    CHECK(sl_coord_committed(leader, sl_coord_find(leader, S("a")), S("t"), 3));
     CHECK_EQ_INT(sl_reclog_size(sl_coord_log(leader)), 0); /* nothing in the local file */
 
     /* The record the leader appends, applied by the next leader's load. */
