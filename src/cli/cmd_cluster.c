@@ -1,13 +1,15 @@
-/* cmd_cluster.c -- `sluice cluster info|health|config|status`: what the cluster's metadata and
- * the broker's DescribeConfigs say. health exits 1 when the cluster is not healthy (a partition
- * without a leader or with an error), so scripts can wait on it. status asks a sluice broker for
- * its view of the controller quorum (brokers, Raft leader and log, offline partitions) over the
- * brokers' private request (broker/cluster.h); it exits 1 when the quorum has no leader. */
+/* cmd_cluster.c -- `sluice cluster info|health|config|logdirs|status`: what the cluster's
+ * metadata, the broker's DescribeConfigs and each broker's DescribeLogDirs say. health exits 1 when
+ * the cluster is not healthy (a partition without a leader or with an error), so scripts can wait
+ * on it. status asks a sluice broker for its view of the controller quorum (brokers, Raft leader
+ * and log, offline partitions) over the brokers' private request (broker/cluster.h); it exits 1
+ * when the quorum has no leader. */
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "broker/cluster.h"
 #include "cli/cli.h"
@@ -19,6 +21,8 @@ static void usage(FILE *f) {
                "       sluice cluster health [--json]    exit 0 only if every partition has a "
                "leader\n"
                "       sluice cluster config [--json]    the broker's configuration\n"
+               "       sluice cluster logdirs [--json]   each broker's log directory: disk "
+               "use per topic\n"
                "       sluice cluster status [--json]    a sluice cluster's brokers, quorum and "
                "offline partitions\n"
                "options: -b HOST:PORT (default $SLUICE_BROKERS, else 127.0.0.1:9092), "
@@ -134,6 +138,124 @@ static int cluster_config(rd_kafka_t *rk, bool json) {
     return rc;
 }
 
+/* One broker's DescribeLogDirs (v4: every topic, the directory's total and usable bytes), added
+ * to `out` as {broker, dir, total_bytes, usable_bytes, topics: [{topic, partitions, bytes,
+ * sizes: [...]}]}. Returns 0, or 1 after printing why. */
+static int logdirs_of(const struct rd_kafka_metadata_broker *mb, json_t *out) {
+    int fd = sl_cli_dial(mb->host, mb->port);
+    if (fd < 0) {
+        return 1;
+    }
+    sl_buf_t req = {0}, resp = {0};
+    sl_writer_t w = {&req};
+    sl_cli_req_begin(&w, 35, 4, true);
+    sl_wr_array_len(&w, true, -1); /* topics: null = all */
+    sl_wr_tags(&w, true);
+    sl_reader_t rd;
+    int rc = 0;
+    if (!sl_cli_roundtrip(fd, &req, true, &resp, &rd)) {
+        rc = 1;
+        goto done;
+    }
+    sl_rd_i32(&rd); /* throttle */
+    int16_t ec = sl_rd_i16(&rd);
+    int32_t ndirs = sl_rd_count(&rd, true, 8);
+    for (int32_t d = 0; d < ndirs && !rd.err; d++) {
+        int16_t dec = sl_rd_i16(&rd);
+        sl_str_t dir = sl_rd_str(&rd, true);
+        json_t *topics = json_array();
+        int32_t nt = sl_rd_count(&rd, true, 2);
+        for (int32_t t = 0; t < nt && !rd.err; t++) {
+            sl_str_t name = sl_rd_str(&rd, true);
+            json_t *sizes = json_array();
+            json_int_t sum = 0;
+            int32_t np = sl_rd_count(&rd, true, 22);
+            for (int32_t p = 0; p < np && !rd.err; p++) {
+                int32_t index = sl_rd_i32(&rd);
+                int64_t size = sl_rd_i64(&rd);
+                sl_rd_i64(&rd); /* offset_lag */
+                sl_rd_i8(&rd);  /* is_future_key */
+                sl_rd_tags(&rd, true);
+                sum += size;
+                json_array_append_new(
+                    sizes, json_pack("{s:i, s:I}", "partition", index, "bytes", (json_int_t)size));
+            }
+            sl_rd_tags(&rd, true);
+            json_array_append_new(topics, json_pack("{s:s%, s:I, s:I, s:o}", "topic",
+                                                    name.p ? name.p : "", name.len, "partitions",
+                                                    (json_int_t)np, "bytes", sum, "sizes", sizes));
+        }
+        int64_t total = sl_rd_i64(&rd), usable = sl_rd_i64(&rd);
+        sl_rd_tags(&rd, true);
+        json_array_append_new(out,
+                              json_pack("{s:i, s:s%, s:s?, s:I, s:I, s:o}", "broker", mb->id, "dir",
+                                        dir.p ? dir.p : "", dir.len, "error",
+                                        dec ? rd_kafka_err2str((rd_kafka_resp_err_t)dec) : NULL,
+                                        "total_bytes", (json_int_t)total, "usable_bytes",
+                                        (json_int_t)usable, "topics", topics));
+    }
+    sl_rd_tags(&rd, true);
+    if (rd.err || sl_rd_left(&rd)) {
+        sl_cli_error("DescribeLogDirs", "malformed response");
+        rc = 1;
+    } else if (ec) {
+        fprintf(stderr, "sluice: cluster logdirs: broker %d: %s\n", mb->id,
+                rd_kafka_err2str((rd_kafka_resp_err_t)ec));
+        rc = 1;
+    }
+done:
+    close(fd);
+    sl_buf_fini(&req);
+    sl_buf_fini(&resp);
+    return rc;
+}
+
+static int cluster_logdirs(rd_kafka_t *rk, bool json) {
+    const struct rd_kafka_metadata *md = sl_cli_metadata(rk);
+    if (!md) {
+        return 1;
+    }
+    json_t *all = json_array();
+    int rc = 0;
+    for (int b = 0; b < md->broker_cnt && !rc; b++) {
+        rc = logdirs_of(&md->brokers[b], all);
+    }
+    rd_kafka_metadata_destroy(md);
+    if (rc) {
+        json_decref(all);
+        return rc;
+    }
+    if (json) {
+        sl_cli_print_json(all);
+        return 0;
+    }
+    size_t i, j;
+    json_t *d, *t;
+    json_array_foreach(all, i, d) {
+        json_t *topics = json_object_get(d, "topics");
+        json_int_t used = 0;
+        json_array_foreach(topics, j, t) {
+            used += json_integer_value(json_object_get(t, "bytes"));
+        }
+        const char *err = json_string_value(json_object_get(d, "error"));
+        printf("broker %d %s: %lld bytes in %zu topics; disk %lld bytes, %lld usable%s%s\n",
+               (int)json_integer_value(json_object_get(d, "broker")),
+               json_string_value(json_object_get(d, "dir")), (long long)used,
+               json_array_size(topics),
+               (long long)json_integer_value(json_object_get(d, "total_bytes")),
+               (long long)json_integer_value(json_object_get(d, "usable_bytes")),
+               err ? "; error: " : "", err ? err : "");
+        json_array_foreach(topics, j, t) {
+            printf("  %-40s %6lld partitions %14lld bytes\n",
+                   json_string_value(json_object_get(t, "topic")),
+                   (long long)json_integer_value(json_object_get(t, "partitions")),
+                   (long long)json_integer_value(json_object_get(t, "bytes")));
+        }
+    }
+    json_decref(all);
+    return 0;
+}
+
 /* Asks the first bootstrap broker for its cluster status (a JSON document). */
 static int cluster_status(const sl_client_opts_t *co, bool as_json) {
     char first[256], host[256], err[SL_ERRLEN];
@@ -220,7 +342,8 @@ int sl_cmd_cluster(int argc, char **argv) {
     if (!strcmp(verb, "status")) {
         return cluster_status(&co, json);
     }
-    if (strcmp(verb, "info") && strcmp(verb, "health") && strcmp(verb, "config")) {
+    if (strcmp(verb, "info") && strcmp(verb, "health") && strcmp(verb, "config") &&
+        strcmp(verb, "logdirs")) {
         fprintf(stderr, "sluice: cluster: unknown subcommand '%s'\n", verb);
         usage(stderr);
         return 2;
@@ -235,7 +358,8 @@ int sl_cmd_cluster(int argc, char **argv) {
     }
     int rc = !strcmp(verb, "info")     ? cluster_info(rk, json)
              : !strcmp(verb, "health") ? cluster_health(rk, json)
-                                       : cluster_config(rk, json);
+             : !strcmp(verb, "config") ? cluster_config(rk, json)
+                                       : cluster_logdirs(rk, json);
     rd_kafka_destroy(rk);
     return rc;
 }

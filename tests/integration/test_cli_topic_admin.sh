@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # sluice topic alter-config | add-partitions | trim-prefix (with --dry-run), describe/list --json,
-# and sluice cluster info | health | config. trim-prefix needs the broker's DeleteRecords (API 21):
+# and sluice cluster info | health | config | logdirs. trim-prefix needs the broker's DeleteRecords (API 21):
 # its end-to-end part runs only when ApiVersions lists it, and says so when skipped.
 source "$(dirname "$0")/lib/broker.sh"
 broker_start
@@ -105,5 +105,12 @@ $S cluster health --json | json_get 'd["healthy"]' | grep -qx True || fail "clus
 $S cluster config | grep -q "^  num.partitions=" || fail "cluster config"
 $S cluster config --json | json_get '"auto.create.topics.enable" in d' | grep -qx True ||
   fail "cluster config --json"
+# logdirs: DescribeLogDirs per broker; ta's bytes are the sum of its partitions' sizes
+$S cluster logdirs > "$T/ld" || fail "cluster logdirs"
+grep -Eq "^broker 0 .*: [1-9][0-9]* bytes in [0-9]+ topics; disk [1-9][0-9]* bytes" "$T/ld" ||
+  fail "cluster logdirs: $(cat "$T/ld")"
+grep -Eq "^  ta +4 partitions +[1-9][0-9]* bytes" "$T/ld" || fail "cluster logdirs ta: $(cat "$T/ld")"
+$S cluster logdirs --json | json_get '[(t["partitions"], t["bytes"] == sum(x["bytes"] for x in t["sizes"]) > 0) for t in d[0]["topics"] if t["topic"] == "ta"][0]' |
+  grep -qx "(4, True)" || fail "cluster logdirs --json"
 broker_stop
 echo ok
