@@ -105,6 +105,22 @@ $S cluster health --json | json_get 'd["healthy"]' | grep -qx True || fail "clus
 $S cluster config | grep -q "^  num.partitions=" || fail "cluster config"
 $S cluster config --json | json_get '"auto.create.topics.enable" in d' | grep -qx True ||
   fail "cluster config --json"
+# config changes: IncrementalAlterConfigs of the cluster-wide default, then of broker 0
+cfg() { $S cluster config --json | json_get "d['$1']"; }
+expect_rc 0 "config --dry-run" $S cluster config --set log.retention.ms=12345 --dry-run
+grep -q "dry run: valid" "$T/out" || fail "dry run: $(cat "$T/out")"
+[[ "$(cfg log.retention.ms)" == 604800000 ]] || fail "dry run changed log.retention.ms"
+expect_rc 0 "config --set" $S cluster config --set log.retention.ms=12345 --set log.roll.ms=99999
+[[ "$(cfg log.retention.ms) $(cfg log.roll.ms)" == "12345 99999" ]] || fail "config --set"
+expect_rc 0 "config --delete" $S cluster config --delete log.roll.ms
+[[ "$(cfg log.roll.ms) $(cfg log.retention.ms)" == "604800000 12345" ]] || fail "config --delete: $(cfg log.roll.ms)"
+expect_rc 0 "config --broker 0" $S cluster config --broker 0 --set log.roll.ms=777
+[[ "$(cfg log.roll.ms)" == 777 ]] || fail "config --broker"
+expect_rc 1 "config unknown key" $S cluster config --set bogus.key=1
+grep -q "bogus.key: not a dynamic broker config" "$T/err" || fail "unknown key: $(cat "$T/err")"
+expect_rc 1 "config bad value" $S cluster config --set log.retention.ms=abc
+expect_rc 1 "config unknown broker" $S cluster config --broker 7 --set log.roll.ms=1
+expect_rc 2 "--set without config" $S cluster info --set a=b
 # logdirs: DescribeLogDirs per broker; ta's bytes are the sum of its partitions' sizes
 $S cluster logdirs > "$T/ld" || fail "cluster logdirs"
 grep -Eq "^broker 0 .*: [1-9][0-9]* bytes in [0-9]+ topics; disk [1-9][0-9]* bytes" "$T/ld" ||
