@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Consumer groups with real clients: a librdkafka group of 3 on 6 partitions with
-# cooperative-sticky, one member killed, the others take over and nothing is missed; commit,
+# Consumer groups with real clients: a librdkafka group of 3 on 6 partitions (eager roundrobin),
+# one member killed, the others take over and nothing is missed; commit,
 # close, restart and resume with nothing skipped; static membership; kafka-python and kafkajs
 # groups; committed offsets survive a broker kill -9.
 source "$(dirname "$0")/lib/broker.sh"
@@ -17,15 +17,16 @@ seq 1 6000 | keyed | $S produce grp -b "$BROKER" -K : || fail "produce"
 # 1. Three members; one is killed mid-way; the other two finish the topic. The survivors wait
 #    up to 20 s without records: the dead member's partitions come back only after its 6 s
 #    session times out and the group rebalances, which takes longer on a loaded machine.
+#    Eager (roundrobin), not cooperative-sticky: librdkafka 2.0.2 drops the records it had
+#    queued for a partition a member keeps through an incremental rebalance and commits past
+#    them (8514 of 9000 seen once under load; docs/stream.md, "Why not cooperative-sticky"), a
+#    client defect this test would report as the broker's.
 for i in 1 2 3; do
-  $PY "$dir/group_member.py" "$BROKER" g3 grp "$T/m$i" 20 &
+  $PY "$dir/group_member.py" "$BROKER" g3 grp "$T/m$i" 20 - roundrobin &
   eval "pid$i=$!"
 done
-# Kill m3 once the group is Stable with all three members holding partitions: cooperative-sticky
-# hands partitions over in two rebalances, and a member killed between them (right after it
-# joined) makes the survivors' next rebalance wait for its session to expire in the middle of
-# the hand-over, after which librdkafka 2.0.2 sometimes never fetched one partition again (seen
-# in about a third of runs). The failure under test is a member dying while it owns partitions.
+# Kill m3 once the group is Stable with all three members holding partitions: the failure under
+# test is a member dying while it owns partitions, not while it is still joining.
 settled() {
   local d
   d=$($S group describe g3 -b "$BROKER" 2>/dev/null) || return 1
@@ -44,7 +45,7 @@ grep -q "removed: session timeout" "$T/broker.log" || fail "dead member was not 
 
 # 2. Everything is committed: a fresh member of the same group gets nothing old, then new ones.
 seq 9001 9100 | $S produce grp -b "$BROKER"
-rm -f "$T/m4"; $PY "$dir/group_member.py" "$BROKER" g3 grp "$T/m4" 4 || fail "resume member"
+rm -f "$T/m4"; $PY "$dir/group_member.py" "$BROKER" g3 grp "$T/m4" 4 - roundrobin || fail "resume member"
 [[ $(awk '{print $3}' "$T/m4" | sort -un | head -1) == 9001 && $(wc -l < "$T/m4") -eq 100 ]] \
   || fail "resume after commit: $(wc -l < "$T/m4") records, first $(head -1 "$T/m4")"
 
