@@ -48,6 +48,10 @@
  * bound: librdkafka's own default is 65536. */
 #define PREFETCH_KB "16384"
 
+/* Topic handles a lane keeps (its sinks, repartition, changelog, late and dead-letter topics);
+ * a record to a topic beyond these takes a handle of its own, as producing by name does. */
+#define MAX_LANE_TOPICS 32
+
 typedef struct root {
     char topic[256]; /* empty for a source over several topics (multi) */
     bool multi;
@@ -114,6 +118,13 @@ typedef struct lane {
      * and emit times of records, and what tasks read for emit times (task.h: wall_ms). */
     int64_t wall_ms;
     unsigned clock_left; /* records until the next read */
+    /* Producer topic handles of the topics this lane wrote, by name: producev by name looks the
+     * topic up under librdkafka's lock and takes and drops a reference on every record. */
+    struct lane_topic {
+        char *name;
+        rd_kafka_topic_t *rkt;
+    } topics[MAX_LANE_TOPICS];
+    size_t n_topics;
 } lane_t;
 
 struct sl_stream {
@@ -372,6 +383,25 @@ static sl_err_t create_topics(sl_stream_t *s, rd_kafka_t *rk, char *errstr, size
 /* Delivery reports of changelog records carry this opaque (cl_mark_t). */
 static char changelog_tag;
 
+/* The lane producer's handle of `topic`, made on first use; NULL when the lane keeps
+ * MAX_LANE_TOPICS already (the caller then takes a handle for this record only, as producing by
+ * name does) or librdkafka refuses the name. */
+static rd_kafka_topic_t *topic_handle(lane_t *l, const char *topic) {
+    for (size_t i = 0; i < l->n_topics; i++) {
+        if (!strcmp(l->topics[i].name, topic)) {
+            return l->topics[i].rkt;
+        }
+    }
+    if (l->n_topics == MAX_LANE_TOPICS) {
+        return NULL;
+    }
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(l->p, topic, NULL);
+    if (rkt) {
+        l->topics[l->n_topics++] = (struct lane_topic){sl_xstrdup(topic), rkt};
+    }
+    return rkt;
+}
+
 static sl_err_t produce(lane_t *l, const char *topic, int32_t partition, sl_bytes_t key,
                         sl_bytes_t value, int64_t ts, const sl_stream_hdr_t *h, size_t nh,
                         void *msg_opaque) {
@@ -379,9 +409,18 @@ static sl_err_t produce(lane_t *l, const char *topic, int32_t partition, sl_byte
     for (size_t i = 0; i < nh; i++) {
         (void)rd_kafka_header_add(hdrs, h[i].name, -1, h[i].value.p, (ssize_t)h[i].value.len);
     }
+    rd_kafka_topic_t *own = NULL, *rkt = topic_handle(l, topic);
+    if (!rkt && !(rkt = own = rd_kafka_topic_new(l->p, topic, NULL))) {
+        if (hdrs) {
+            rd_kafka_headers_destroy(hdrs);
+        }
+        snprintf(l->err, sizeof l->err, "produce to %s: %s", topic,
+                 rd_kafka_err2str(rd_kafka_last_error()));
+        return SL_ERR_IO;
+    }
     rd_kafka_resp_err_t err;
     for (;;) {
-        err = rd_kafka_producev(l->p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+        err = rd_kafka_producev(l->p, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition),
                                 RD_KAFKA_V_KEY((void *)key.p, key.p ? key.len : 0),
                                 RD_KAFKA_V_VALUE((void *)value.p, value.p ? value.len : 0),
                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -391,6 +430,9 @@ static sl_err_t produce(lane_t *l, const char *topic, int32_t partition, sl_byte
             break;
         }
         rd_kafka_poll(l->p, 10); /* the producer queue is the backpressure: wait for room */
+    }
+    if (own) {
+        rd_kafka_topic_destroy(own);
     }
     if (err) {
         if (hdrs) {
@@ -1477,6 +1519,11 @@ static void lane_close(lane_t *l) {
     }
     if (l->p) {
         rd_kafka_flush(l->p, 5000);
+        for (size_t i = 0; i < l->n_topics; i++) {
+            rd_kafka_topic_destroy(l->topics[i].rkt);
+            free(l->topics[i].name);
+        }
+        l->n_topics = 0;
         rd_kafka_destroy(l->p);
     }
     l->slots = NULL;
