@@ -27,6 +27,7 @@ typedef struct js_field {
 } js_field_t;
 
 #define JS_MAX_DEPTH 32
+#define JS_LEN_CACHE 16 /* js_fields measures this many wanted names once per call */
 
 /* The JSON part of a record value: past the bench harness's header when there is one. */
 static inline sl_bytes_t js_doc(sl_bytes_t v) {
@@ -43,14 +44,25 @@ static inline size_t js_ws(const uint8_t *p, size_t i, size_t n) {
     return i;
 }
 
-/* Index just past the string whose opening quote is at p[i], or 0 when it is unterminated. */
+/* Index just past the string whose opening quote is at p[i], or 0 when it is unterminated. A
+ * quote closes the string unless an odd run of backslashes stands before it (each pair is one
+ * escaped backslash); memchr finds the quotes, which is several times faster than a byte loop
+ * over long strings such as Nexmark's padding. */
 static inline size_t js_str_end(const uint8_t *p, size_t i, size_t n) {
-    for (i++; i < n; i++) {
-        if (p[i] == '\\') {
-            i++;
-        } else if (p[i] == '"') {
-            return i + 1;
+    size_t start = i + 1;
+    for (i = start; i < n;) {
+        const uint8_t *q = memchr(p + i, '"', n - i);
+        if (!q) {
+            return 0;
         }
+        size_t at = (size_t)(q - p), bs = 0;
+        while (at - bs > start && p[at - bs - 1] == '\\') {
+            bs++;
+        }
+        if (bs % 2 == 0) {
+            return at + 1;
+        }
+        i = at + 1;
     }
     return 0;
 }
@@ -99,9 +111,13 @@ static inline size_t js_value_end(const uint8_t *p, size_t i, size_t n) {
 static inline int js_fields(sl_bytes_t doc, js_field_t *f, size_t nf) {
     const uint8_t *p = doc.p;
     size_t n = doc.len, i, found = 0;
+    size_t lens[JS_LEN_CACHE]; /* strlen of the first wanted names, once per document */
     for (size_t k = 0; k < nf; k++) {
         f[k].val = (sl_bytes_t){NULL, 0};
         f[k].str = false;
+        if (k < JS_LEN_CACHE) {
+            lens[k] = strlen(f[k].name);
+        }
     }
     if (!p) {
         return -1;
@@ -134,7 +150,7 @@ static inline int js_fields(sl_bytes_t doc, js_field_t *f, size_t nf) {
             return -1;
         }
         for (size_t k = 0; k < nf; k++) {
-            if (!f[k].val.p && strlen(f[k].name) == name_len &&
+            if (!f[k].val.p && (k < JS_LEN_CACHE ? lens[k] : strlen(f[k].name)) == name_len &&
                 memcmp(f[k].name, name, name_len) == 0) {
                 f[k].str = p[i] == '"';
                 f[k].val =

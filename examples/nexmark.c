@@ -90,7 +90,7 @@ static sl_err_t q1(sl_stream_ctx_t *ctx, const sl_stream_rec_t *rec, void *user)
     (void)user;
     js_field_t f[F_N];
     int64_t price;
-    if (!bid_fields(rec, f)) {
+    if (!is_bid(rec) || !bid_fields(rec, f)) {
         return SL_OK;
     }
     if (!js_i64(f[F_PRICE].val, &price)) {

@@ -40,6 +40,17 @@
 #define TICK_MS       100
 #define CLOCK_EVERY   64 /* records per clock read: about 0.1-0.2 ms of work at full speed */
 #define MAX_ROOTS_ALL 64
+/* The consumer's prefetch (queued.max.messages.kbytes). librdkafka 2.0.2 stops fetching a
+ * partition while its queue holds this much and looks again only when its broker thread next
+ * wakes (up to about a second later), so a small prefetch leaves the lane idle between refills:
+ * at 4096 the lane read Nexmark at about 40 k events/s wall, at 16384 at 2.5 times that (the
+ * lane is then busy, and the fixed cost per checkpoint is shared by more records). Still a
+ * bound: librdkafka's own default is 65536. */
+#define PREFETCH_KB "16384"
+
+/* Topic handles a lane keeps (its sinks, repartition, changelog, late and dead-letter topics);
+ * a record to a topic beyond these takes a handle of its own, as producing by name does. */
+#define MAX_LANE_TOPICS 32
 
 typedef struct root {
     char topic[256]; /* empty for a source over several topics (multi) */
@@ -107,6 +118,13 @@ typedef struct lane {
      * and emit times of records, and what tasks read for emit times (task.h: wall_ms). */
     int64_t wall_ms;
     unsigned clock_left; /* records until the next read */
+    /* Producer topic handles of the topics this lane wrote, by name: producev by name looks the
+     * topic up under librdkafka's lock and takes and drops a reference on every record. */
+    struct lane_topic {
+        char *name;
+        rd_kafka_topic_t *rkt;
+    } topics[MAX_LANE_TOPICS];
+    size_t n_topics;
 } lane_t;
 
 struct sl_stream {
@@ -365,6 +383,25 @@ static sl_err_t create_topics(sl_stream_t *s, rd_kafka_t *rk, char *errstr, size
 /* Delivery reports of changelog records carry this opaque (cl_mark_t). */
 static char changelog_tag;
 
+/* The lane producer's handle of `topic`, made on first use; NULL when the lane keeps
+ * MAX_LANE_TOPICS already (the caller then takes a handle for this record only, as producing by
+ * name does) or librdkafka refuses the name. */
+static rd_kafka_topic_t *topic_handle(lane_t *l, const char *topic) {
+    for (size_t i = 0; i < l->n_topics; i++) {
+        if (!strcmp(l->topics[i].name, topic)) {
+            return l->topics[i].rkt;
+        }
+    }
+    if (l->n_topics == MAX_LANE_TOPICS) {
+        return NULL;
+    }
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(l->p, topic, NULL);
+    if (rkt) {
+        l->topics[l->n_topics++] = (struct lane_topic){sl_xstrdup(topic), rkt};
+    }
+    return rkt;
+}
+
 static sl_err_t produce(lane_t *l, const char *topic, int32_t partition, sl_bytes_t key,
                         sl_bytes_t value, int64_t ts, const sl_stream_hdr_t *h, size_t nh,
                         void *msg_opaque) {
@@ -372,9 +409,18 @@ static sl_err_t produce(lane_t *l, const char *topic, int32_t partition, sl_byte
     for (size_t i = 0; i < nh; i++) {
         (void)rd_kafka_header_add(hdrs, h[i].name, -1, h[i].value.p, (ssize_t)h[i].value.len);
     }
+    rd_kafka_topic_t *own = NULL, *rkt = topic_handle(l, topic);
+    if (!rkt && !(rkt = own = rd_kafka_topic_new(l->p, topic, NULL))) {
+        if (hdrs) {
+            rd_kafka_headers_destroy(hdrs);
+        }
+        snprintf(l->err, sizeof l->err, "produce to %s: %s", topic,
+                 rd_kafka_err2str(rd_kafka_last_error()));
+        return SL_ERR_IO;
+    }
     rd_kafka_resp_err_t err;
     for (;;) {
-        err = rd_kafka_producev(l->p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+        err = rd_kafka_producev(l->p, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition),
                                 RD_KAFKA_V_KEY((void *)key.p, key.p ? key.len : 0),
                                 RD_KAFKA_V_VALUE((void *)value.p, value.p ? value.len : 0),
                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -384,6 +430,9 @@ static sl_err_t produce(lane_t *l, const char *topic, int32_t partition, sl_byte
             break;
         }
         rd_kafka_poll(l->p, 10); /* the producer queue is the backpressure: wait for room */
+    }
+    if (own) {
+        rd_kafka_topic_destroy(own);
     }
     if (err) {
         if (hdrs) {
@@ -1365,7 +1414,7 @@ static sl_err_t lane_open(sl_stream_t *s, lane_t *l, char *errstr, size_t n) {
               set(cc, "auto.offset.reset", "earliest", errstr, n) &&
               set(cc, "enable.partition.eof", "true", errstr, n) &&
               set(cc, "partition.assignment.strategy", "range", errstr, n) &&
-              set(cc, "queued.max.messages.kbytes", "4096", errstr, n);
+              set(cc, "queued.max.messages.kbytes", PREFETCH_KB, errstr, n);
     if (!ok || !(l->c = rd_kafka_new(RD_KAFKA_CONSUMER, cc, errstr, n))) {
         if (!ok) {
             rd_kafka_conf_destroy(cc);
@@ -1470,6 +1519,11 @@ static void lane_close(lane_t *l) {
     }
     if (l->p) {
         rd_kafka_flush(l->p, 5000);
+        for (size_t i = 0; i < l->n_topics; i++) {
+            rd_kafka_topic_destroy(l->topics[i].rkt);
+            free(l->topics[i].name);
+        }
+        l->n_topics = 0;
         rd_kafka_destroy(l->p);
     }
     l->slots = NULL;

@@ -39,6 +39,14 @@ struct agg_state {
     char late_topic[256];
 };
 
+/* A time in decimal, kept while it does not change: the receive and emit times come from the
+ * lane's cached clock, so runs of records share them. len 0: nothing kept yet. */
+typedef struct dec_cache {
+    int64_t v;
+    size_t len;
+    char s[24];
+} dec_cache_t;
+
 struct sl_stream_task {
     sl_stream_builder_t *b;
     int st;
@@ -70,6 +78,7 @@ struct sl_stream_task {
     sl_arena_t scratch;   /* reset after every input record */
     int64_t cur_in_ts;    /* the input record being processed: its timestamp */
     uint64_t cur_recv_ms; /* and when it reached the engine (0 outside a record: window firings) */
+    dec_cache_t recv_dec, emit_dec; /* the last receive and emit times written, in decimal */
     char fail_msg[SL_ERRLEN];
     const sl_stream_node_t *fail_node; /* the node whose callback failed on this record */
     bool write_failed;                 /* an output could not be written: the task stops */
@@ -315,24 +324,31 @@ static size_t dec_i64(char *buf, int64_t v) {
     return len;
 }
 
+/* v in decimal from the cache c, written there first when it holds another value. */
+static sl_bytes_t dec_cached(dec_cache_t *c, int64_t v) {
+    if (!c->len || c->v != v) {
+        c->v = v;
+        c->len = dec_i64(c->s, v);
+    }
+    return (sl_bytes_t){(const uint8_t *)c->s, c->len};
+}
+
 /* A sink record carries the stage times of the input it came from (task.h: SL_STREAM_HDR_TS_*),
  * so a consumer can split its end-to-end latency into produce + broker, process and consume. A
  * window fired by the watermark has no input record: only its emit time. The emit time is the
  * caller's cached clock when it keeps one (conf.wall_ms), never earlier than the receive time. */
 static sl_err_t write_sink(sl_stream_task_t *t, const sl_stream_node_t *n,
                            const sl_stream_rec_t *r) {
-    char in[24], recv[24], emit[24];
+    char in[24];
     int64_t now = t->conf.wall_ms ? *t->conf.wall_ms : sl_wall_ms();
     if (t->cur_recv_ms && now < (int64_t)t->cur_recv_ms) {
         now = (int64_t)t->cur_recv_ms;
     }
     size_t il = dec_i64(in, t->cur_in_ts);
-    size_t rl = dec_i64(recv, (int64_t)t->cur_recv_ms);
-    size_t el = dec_i64(emit, now);
     sl_stream_hdr_t h[] = {
-        {SL_STREAM_HDR_TS_EMIT, {(const uint8_t *)emit, el}},
+        {SL_STREAM_HDR_TS_EMIT, dec_cached(&t->emit_dec, now)},
         {SL_STREAM_HDR_TS_IN, {(const uint8_t *)in, il}},
-        {SL_STREAM_HDR_TS_RECV, {(const uint8_t *)recv, rl}},
+        {SL_STREAM_HDR_TS_RECV, dec_cached(&t->recv_dec, (int64_t)t->cur_recv_ms)},
     };
     return write_out(t, n->topic, r->key, r->value, r->ts_ms, h, t->cur_recv_ms ? 3 : 1);
 }

@@ -531,7 +531,9 @@ TEST(stage_time_headers_from_the_cached_clock) {
     r.ts_ms = 0;
     clock = 1800000000300LL;
     CHECK(sl_stream_task_process(t, 0, &r, 1800000000300ULL) == SL_OK);
-    CHECK_EQ_INT(N_OUT, 3);
+    CHECK(sl_stream_task_process(t, 0, &r, 1800000000300ULL) == SL_OK); /* times kept */
+    CHECK(sl_stream_task_process(t, 0, &r, 5ULL) == SL_OK);             /* a shorter one */
+    CHECK_EQ_INT(N_OUT, 5);
     CHECK(!strcmp(hdr(&OUT[0], SL_STREAM_HDR_TS_IN), "-1"));
     CHECK(!strcmp(hdr(&OUT[0], SL_STREAM_HDR_TS_RECV), "1800000000100"));
     CHECK(!strcmp(hdr(&OUT[0], SL_STREAM_HDR_TS_EMIT), "1800000000123"));
@@ -539,6 +541,10 @@ TEST(stage_time_headers_from_the_cached_clock) {
     CHECK(!strcmp(hdr(&OUT[1], SL_STREAM_HDR_TS_EMIT), "1800000000200"));
     CHECK(!strcmp(hdr(&OUT[2], SL_STREAM_HDR_TS_IN), "0"));
     CHECK(!strcmp(hdr(&OUT[2], SL_STREAM_HDR_TS_EMIT), "1800000000300"));
+    CHECK(!strcmp(hdr(&OUT[3], SL_STREAM_HDR_TS_RECV), "1800000000300"));
+    CHECK(!strcmp(hdr(&OUT[3], SL_STREAM_HDR_TS_EMIT), "1800000000300"));
+    CHECK(!strcmp(hdr(&OUT[4], SL_STREAM_HDR_TS_RECV), "5"));
+    CHECK(!strcmp(hdr(&OUT[4], SL_STREAM_HDR_TS_EMIT), "1800000000300"));
     sl_stream_task_free(t);
     sl_stream_builder_free(b);
 }
