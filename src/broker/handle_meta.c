@@ -237,9 +237,12 @@ SL_HANDLER(Metadata) {
         } else if (may_create) {
             char err[SL_ERRLEN];
             int rc = sl_topic_create(b, names[i], -1, NULL, 0, false, err);
-            errs[i] = (int16_t)(rc == KERR_TOPIC_ALREADY_EXISTS ? KERR_NONE
-                                : rc                            ? KERR_LEADER_NOT_AVAILABLE
-                                                                : KERR_NONE);
+            /* Cluster: ALREADY_EXISTS without the topic here is another broker's create, not
+             * applied here yet: LEADER_NOT_AVAILABLE, as while any topic is being created. */
+            errs[i] =
+                (int16_t)(rc == KERR_TOPIC_ALREADY_EXISTS && sl_topic_find(b, names[i]) ? KERR_NONE
+                          : rc ? KERR_LEADER_NOT_AVAILABLE
+                               : KERR_NONE);
         } else {
             errs[i] = KERR_UNKNOWN_TOPIC_OR_PARTITION;
         }
