@@ -919,8 +919,13 @@ SL_HANDLER(DescribeGroups) {
     }
     sl_wr_i32(wr, n);
     for (int32_t i = 0; i < n; i++) {
-        if (!sl_req_allowed(req, SL_RES_GROUP, ids[i], SL_ACL_DESCRIBE)) {
-            sl_wr_i16(wr, KERR_GROUP_AUTHORIZATION_FAILED);
+        /* Kafka's rules: DESCRIBE on the group; in a cluster only its coordinator describes it
+         * (another broker, or one still loading its offsets, would call it Dead). */
+        int16_t gerr = !sl_req_allowed(req, SL_RES_GROUP, ids[i], SL_ACL_DESCRIBE)
+                           ? KERR_GROUP_AUTHORIZATION_FAILED
+                           : sl_otopic_check(req->broker, ids[i]);
+        if (gerr) {
+            sl_wr_i16(wr, gerr);
             sl_wr_str(wr, false, ids[i]);
             sl_wr_strz(wr, false, "");
             sl_wr_strz(wr, false, "");

@@ -14,6 +14,9 @@
   cluster_groups.py committed BOOTSTRAP TOPIC GROUP PARTITIONS
       Prints the group's committed offsets of partitions 0..PARTITIONS-1 (-1 for none), asked
       of its coordinator as a client finds it.
+  cluster_groups.py errors HOST:PORT GROUP
+      Asks one broker about the group with raw requests and prints the error codes it answers:
+      "offsetfetch=E describegroups=E" (OffsetFetch v1 of events [0], DescribeGroups v0).
   cluster_groups.py check EVENTS COUNT
       After each assignment but the first, the first record read from each partition must be at
       or after the last commit of that partition acknowledged before the assignment (nothing
@@ -22,6 +25,8 @@
       assignment offsets go up by one; every value below COUNT was read. Needs at least two
       assignments (the group moved). Prints counts; exit 1 on any anomaly.
 """
+import socket
+import struct
 import sys
 import time
 
@@ -121,6 +126,34 @@ def committed(bootstrap, topic, group, n):
     print(" ".join(str(max(tp.offset, -1)) for tp in got))
 
 
+def call(sock, key, ver, body):
+    hdr = struct.pack(">hhih", key, ver, 7, 1) + b"t"
+    sock.sendall(struct.pack(">i", len(hdr) + len(body)) + hdr + body)
+    n = struct.unpack(">i", sock.recv(4, socket.MSG_WAITALL))[0]
+    r = sock.recv(n, socket.MSG_WAITALL)
+    if len(r) != n:
+        sys.exit("short response to api %d" % key)
+    return r
+
+
+def errors(host_port, group):
+    host, port = host_port.rsplit(":", 1)
+    g = group.encode()
+    s = socket.create_connection((host, int(port)), timeout=10)
+    # OffsetFetch v1: group, topics [events [0]]; the error is on the partition
+    r = call(s, 9, 1, struct.pack(">h", len(g)) + g + struct.pack(">ih", 1, 6) + b"events"
+             + struct.pack(">ii", 1, 0))
+    pos = 4 + 4 + 2 + 6 + 4 + 4 + 8  # corr, topics, name, partitions, index, offset
+    mlen = struct.unpack(">h", r[pos:pos + 2])[0]
+    pos += 2 + max(mlen, 0)
+    fetch = struct.unpack(">h", r[pos:pos + 2])[0]
+    # DescribeGroups v0: groups [group]; corr, groups count, then the first group's error
+    r = call(s, 15, 0, struct.pack(">ih", 1, len(g)) + g)
+    describe = struct.unpack(">h", r[8:10])[0]
+    s.close()
+    print("offsetfetch=%d describegroups=%d" % (fetch, describe))
+
+
 def check(path, count):
     committed = {}   # partition -> last acknowledged commit
     at_assign = {}   # the same when the last assignment came
@@ -180,6 +213,8 @@ if __name__ == "__main__":
         consume(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6])
     elif cmd == "committed":
         committed(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
+    elif cmd == "errors":
+        errors(sys.argv[2], sys.argv[3])
     elif cmd == "check":
         check(sys.argv[2], int(sys.argv[3]))
     else:

@@ -16,53 +16,53 @@ for i in 1 2 3; do wait_registered $i; done
 boot() { echo "127.0.0.1:${NODE_PORT[1]},127.0.0.1:${NODE_PORT[2]},127.0.0.1:${NODE_PORT[3]}"; }
 N=3000
 G=failover-group
+# Every client step is bounded (a hung client fails the test with its name, well inside the
+# runner's 600 s): within SECONDS COMMAND...
+within() { local s=$1; shift; timeout -k 5 $((s * mult)) "$@"; }
 
-"$SLUICE" topic create -b "127.0.0.1:${NODE_PORT[1]}" events -p 4 >/dev/null || fail "create"
-$PY "$C" produce "$(boot)" events $N || fail "produce"
+within 60 "$SLUICE" topic create -b "127.0.0.1:${NODE_PORT[1]}" events -p 4 >/dev/null || fail "create"
+within 120 $PY "$C" produce "$(boot)" events $N || fail "produce"
 
 # The quorum leader creates __consumer_offsets (8 partitions) once three brokers are live;
 # a client's Metadata for it never auto-creates it.
 coord=""
-for _ in $(seq 1 $((300 * mult))); do
-  coord=$($PY "$C" coordinator "$(boot)" $G 2>/dev/null) && break
+end=$((SECONDS + 60 * mult))
+while (( SECONDS < end )); do
+  coord=$(within 20 $PY "$C" coordinator "$(boot)" $G 2>/dev/null) && break
   sleep 0.1
 done
 [[ -n $coord ]] || fail "__consumer_offsets has no leader for $G"
 [[ ${coord#* } == 8 ]] || fail "__consumer_offsets has ${coord#* } partitions, not 8"
 coord=${coord% *}
 
-# Group requests on a broker that is not the coordinator: NOT_COORDINATOR.
+# Group requests on a broker that is not the coordinator: NOT_COORDINATOR. That broker may not
+# have applied the topic's creation yet: it answers COORDINATOR_NOT_AVAILABLE (15, retriable)
+# meanwhile.
 other=$(( coord % 3 + 1 ))
-out=$($PY - "127.0.0.1:${NODE_PORT[$other]}" $G <<'EOF'
-import socket, struct, sys
-host, port = sys.argv[1].split(":")
-g = sys.argv[2].encode()
-# OffsetFetch v1: group, topics [events [0]]
-body = struct.pack(">h", len(g)) + g + struct.pack(">i", 1) + struct.pack(">h", 6) + b"events" \
-    + struct.pack(">ii", 1, 0)
-hdr = struct.pack(">hhih", 9, 1, 7, 1) + b"t"
-s = socket.create_connection((host, int(port)), timeout=5)
-s.sendall(struct.pack(">i", len(hdr) + len(body)) + hdr + body)
-n = struct.unpack(">i", s.recv(4, socket.MSG_WAITALL))[0]
-r = s.recv(n, socket.MSG_WAITALL)
-# corr, topics(1), name, partitions(1), index, offset, metadata, error
-pos = 4 + 4 + 2 + 6 + 4 + 4 + 8
-mlen = struct.unpack(">h", r[pos:pos + 2])[0]
-pos += 2 + max(mlen, 0)
-print(struct.unpack(">h", r[pos:pos + 2])[0])
-EOF
-) || fail "OffsetFetch on node $other"
-[[ $out == 16 ]] || fail "OffsetFetch on non-coordinator node $other answered $out, not NOT_COORDINATOR (16)"
+end=$((SECONDS + 30 * mult))
+while (( SECONDS < end )); do
+  out=$(within 20 $PY "$C" errors "127.0.0.1:${NODE_PORT[$other]}" $G) ||
+    fail "OffsetFetch/DescribeGroups on node $other"
+  [[ $out == *=15* ]] || break
+  sleep 0.2
+done
+[[ $out == "offsetfetch=16 describegroups=16" ]] ||
+  fail "non-coordinator node $other answered $out, not NOT_COORDINATOR (16) to both"
 
-$PY "$C" consume "$(boot)" events $G $N "$T/events" 2>"$T/consumer.err" &
+within 240 $PY "$C" consume "$(boot)" events $G $N "$T/events" 2>"$T/consumer.err" &
 cons=$!
 commits() { local n; n=$(grep -c "^C " "$T/events" 2>/dev/null); echo "${n:-0}"; }
 for _ in $(seq 1 $((300 * mult))); do (( $(commits) >= 30 )) && break; sleep 0.1; done
 (( $(commits) >= 30 )) || { cat "$T/consumer.err" >&2; fail "no commits acknowledged"; }
 echo "coordinator of $G: node $coord; killing it after $(commits) commits"
 node_kill "$coord"
-wait $cons || { cat "$T/consumer.err" >&2; tail -n 20 "$T/events" >&2; fail "consumer failed"; }
-new=$($PY "$C" coordinator "$(boot | sed "s/127.0.0.1:${NODE_PORT[$coord]},\?//")" $G) ||
+rc=0; wait $cons || rc=$?
+if (( rc != 0 )); then
+  tail -n 30 "$T/consumer.err" >&2; tail -n 20 "$T/events" >&2
+  (( rc == 124 || rc == 137 )) && fail "consumer still running after $((240 * mult)) s (hung)"
+  fail "consumer failed"
+fi
+new=$(within 30 $PY "$C" coordinator "$(boot | sed "s/127.0.0.1:${NODE_PORT[$coord]},\?//")" $G) ||
   fail "no coordinator after the kill"
 new=${new% *}
 [[ $new != "$coord" ]] || fail "the coordinator did not move"
@@ -73,9 +73,9 @@ echo "new coordinator: node $new; $out"
 # current one is killed too, the next coordinator loads no offsets for the group.
 node_start "$coord"
 wait_registered "$coord"
-"$SLUICE" group delete $G -b "127.0.0.1:${NODE_PORT[$new]}" >/dev/null || fail "group delete"
+within 60 "$SLUICE" group delete $G -b "127.0.0.1:${NODE_PORT[$new]}" >/dev/null || fail "group delete"
 node_kill "$new"
-out=$($PY "$C" committed "$(boot | sed "s/127.0.0.1:${NODE_PORT[$new]},\?//")" events $G 4) ||
+out=$(within 90 $PY "$C" committed "$(boot | sed "s/127.0.0.1:${NODE_PORT[$new]},\?//")" events $G 4) ||
   fail "committed after the second failover"
 [[ $out == "-1 -1 -1 -1" ]] || fail "deleted offsets came back after a failover: $out"
 
