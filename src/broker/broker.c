@@ -19,6 +19,7 @@
 #include "broker/broker.h"
 #include "broker/cluster.h"
 #include "broker/dynconf.h"
+#include "broker/offsets_topic.h"
 #include "broker/quota.h"
 #include "broker/wait.h"
 #include "common/clock.h"
@@ -539,6 +540,7 @@ void sl_broker_free(sl_broker_t *b) {
     sl_txn_coord_free(b->txn);
     sl_cgroups_free(b->cgroups);
     sl_coord_free(b->coord);
+    sl_otopic_free(b);
     sl_cleaner_free(b->cleaner); /* a clean running now is waited for and swapped in */
     sl_topics_close(b);
     sl_dynconf_free(b);

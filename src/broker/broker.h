@@ -94,6 +94,7 @@ struct sl_broker {
     void *cleaner;                    /* sl_cleaner_t: log compaction threads, or NULL */
     int64_t next_clean_check_ms;      /* wall clock of the next look for partitions to compact */
     struct sl_coord *coord;           /* the group coordinator (group/coordinator.c) */
+    struct sl_otopic *otopic;         /* cluster: offsets partitions (offsets_topic.c) */
     struct sl_txn_coord *txn;         /* the transaction coordinator (txn/txn_coord.c) */
     struct sl_cgroups *cgroups;       /* KIP-848 consumer groups (group/cgroup.c) */
     sl_partition_t *dirty;            /* partitions needing a group-commit sync */

@@ -11,10 +11,11 @@
  *
  * A proposal made on this node is applied by the proposing code itself (topics.c) before the
  * committed copy reaches the loop; every live apply is idempotent, so that copy changes nothing.
- * Known gaps of this slice: two brokers creating the same topic at once can both succeed (the
- * second record is ignored everywhere but on its proposer), and producer-id blocks reserved by
- * two brokers at once can overlap; both need the controller to decide, which the next slice
- * does with leader-side validation. */
+ * Two brokers creating the same topic at once both commit: the first create in the log wins
+ * everywhere (mstate.c), and the other proposer reads that from the image before it adds the
+ * topic to its table (create_outcome), so it never keeps a copy the cluster does not have.
+ * Known gap of this slice: producer-id blocks reserved by two brokers at once can overlap; that
+ * needs the controller to decide, which the next slice does with leader-side validation. */
 #include "cluster.h"
 
 #include <arpa/inet.h>
@@ -419,6 +420,7 @@ typedef struct peek {
     sl_meta_type_t type;
     char name[256];
     int32_t partitions;
+    uint8_t id[16];
 } peek_t;
 
 static void peek_rec(const sl_meta_rec_t *rec, void *opaque) {
@@ -426,6 +428,23 @@ static void peek_rec(const sl_meta_rec_t *rec, void *opaque) {
     pk->type = rec->type;
     snprintf(pk->name, sizeof pk->name, "%s", rec->name ? rec->name : "");
     pk->partitions = rec->partitions;
+    memcpy(pk->id, rec->id, sizeof pk->id);
+}
+
+/* After this node's create of a topic committed: SL_OK if the name is this create's, or
+ * SL_ERR_EXISTS if another broker's create of it came first in the log (this one is ignored
+ * everywhere, mstate.c), read from the image once this node's Raft thread has applied the name
+ * (shortly after the commit); SL_AGAIN if it has not within PROPOSE_TIMEOUT_MS. */
+static sl_err_t create_outcome(sl_cluster_t *c, const peek_t *pk) {
+    uint64_t deadline = sl_mono_ms() + PROPOSE_TIMEOUT_MS;
+    uint8_t id[16];
+    while (!sl_mstate_topic_id(c->ms, pk->name, id)) {
+        if (sl_mono_ms() >= deadline) {
+            return SL_AGAIN;
+        }
+        sleep_ms(2);
+    }
+    return memcmp(id, pk->id, sizeof id) ? SL_ERR_EXISTS : SL_OK;
 }
 
 /* The metadata log's append in cluster mode: a new topic or new partitions carry their
@@ -478,6 +497,11 @@ static sl_err_t propose_rec(const uint8_t *rec, size_t len, void *opaque) {
     if (rc != SL_OK) {
         sl_log(SL_LOG_WARN, "cluster", "type=%d msg=\"metadata change not committed: %s\"",
                (int)pk.type, rc == SL_AGAIN ? "no quorum leader in time" : "refused");
+    } else if (pk.type == SL_META_TOPIC_CREATE && (rc = create_outcome(c, &pk)) != SL_OK) {
+        /* Not this node's topic (yet): it comes from the log like any other (live_apply). */
+        sl_log(SL_LOG_INFO, "cluster", "topic=%s msg=\"%s\"", pk.name,
+               rc == SL_ERR_EXISTS ? "created first by another broker"
+                                   : "create committed but not applied here in time");
     }
     sl_buf_fini(&cmd);
     return rc;

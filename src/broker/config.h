@@ -58,6 +58,8 @@ typedef struct sl_broker_conf {
     int64_t group_consumer_max_size;
     char group_consumer_assignors[SL_CONF_STR_MAX];
     int64_t offsets_retention_ms;
+    int64_t offsets_topic_replication_factor; /* cluster: RF of __consumer_offsets */
+    int64_t offsets_topic_num_partitions;     /* cluster: its partitions */
     int64_t transaction_max_timeout_ms;
     int64_t transactional_id_expiration_ms;
     int64_t transaction_abort_interval_ms;

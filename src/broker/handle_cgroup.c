@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "broker/broker.h"
+#include "broker/offsets_topic.h"
 #include "common/clock.h"
 #include "group/cgroup.h"
 #include "group/coordinator.h"
@@ -164,6 +165,8 @@ SL_HANDLER(ConsumerGroupHeartbeat) {
     if (!sl_req_allowed(req, SL_RES_GROUP, hb.group_id, SL_ACL_READ)) { /* Kafka's rule */
         r.err = KERR_GROUP_AUTHORIZATION_FAILED;
         r.message = "Not authorized to read the group";
+    } else if ((r.err = sl_otopic_check(b, hb.group_id)) != KERR_NONE) {
+        r.message = "This broker is not the group's coordinator"; /* cluster: re-find it */
     } else if (classic && classic->n_members > 0) {
         r.err = KERR_GROUP_ID_NOT_FOUND;
         r.message = "The group is a classic group, not a consumer group.";

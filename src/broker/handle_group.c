@@ -23,10 +23,12 @@
  * results {group_id, error} OffsetDelete v0: group_id, topics {name, partitions {index}} -> error,
  * throttle, topics {name, partitions {index, error}} A commit is acknowledged only after the
  * offsets log has been fdatasync'ed. */
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "broker/broker.h"
+#include "broker/offsets_topic.h"
 #include "broker/wait.h"
 #include "common/clock.h"
 #include "group/cgroup.h"
@@ -57,19 +59,29 @@ SL_HANDLER(FindCoordinator) {
                !sl_req_allowed(req, SL_RES_TRANSACTIONAL_ID, key, SL_ACL_DESCRIBE)) {
         err = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
     }
+    /* In a cluster a group's coordinator is the leader of its __consumer_offsets partition
+     * (offsets_topic.h); transactions stay with the broker asked. */
+    int32_t node = (int32_t)b->conf.node_id;
+    char host[256];
+    snprintf(host, sizeof host, "%s", sl_req_listener(req)->adv_host);
+    int32_t port = sl_req_listener(req)->adv_port;
+    if (!err && key_type == 0 && b->cluster) {
+        err = sl_otopic_coordinator(b, key, &node, host, sizeof host, &port);
+    }
     if (v >= 1) {
         sl_wr_i32(&req->wr, 0);
     }
     sl_wr_i16(&req->wr, err);
     if (v >= 1) {
         sl_wr_strz(&req->wr, false,
-                   err == KERR_INVALID_REQUEST ? "Unknown coordinator key type"
-                   : err                       ? "Not authorized for this key"
-                                               : NULL);
+                   err == KERR_INVALID_REQUEST             ? "Unknown coordinator key type"
+                   : err == KERR_COORDINATOR_NOT_AVAILABLE ? "The coordinator is not available"
+                   : err                                   ? "Not authorized for this key"
+                                                           : NULL);
     }
-    sl_wr_i32(&req->wr, err ? -1 : (int32_t)b->conf.node_id);
-    sl_wr_strz(&req->wr, false, err ? "" : sl_req_listener(req)->adv_host);
-    sl_wr_i32(&req->wr, err ? -1 : sl_req_listener(req)->adv_port);
+    sl_wr_i32(&req->wr, err ? -1 : node);
+    sl_wr_strz(&req->wr, false, err ? "" : host);
+    sl_wr_i32(&req->wr, err ? -1 : port);
     return SL_OK;
 }
 
@@ -181,6 +193,15 @@ SL_HANDLER(JoinGroup) {
         free(mid);
         return SL_OK;
     }
+    int16_t route = sl_otopic_check(req->broker, a.group_id); /* cluster: is this the one? */
+    if (route) {
+        free(a.proto_names);
+        free(a.proto_metadata);
+        char *mid = sl_str_dupz(a.member_id);
+        write_join(req, NULL, NULL, route, mid);
+        free(mid);
+        return SL_OK;
+    }
     /* A consumer-protocol group with members keeps its id; an empty one turns classic. */
     sl_cgroup_t *cg = sl_cg_find(req->broker->cgroups, a.group_id);
     if (cg && cg->n_members > 0) {
@@ -250,6 +271,13 @@ SL_HANDLER(SyncGroup) {
         write_sync(req, NULL, KERR_GROUP_AUTHORIZATION_FAILED);
         return SL_OK;
     }
+    int16_t route = sl_otopic_check(req->broker, a.group_id);
+    if (route) {
+        free(a.assign_members);
+        free(a.assign_data);
+        write_sync(req, NULL, route);
+        return SL_OK;
+    }
     sl_member_t *m = NULL;
     int rc = sl_coord_sync(coord(req), &a, req, &m);
     free(a.assign_members);
@@ -270,9 +298,12 @@ SL_HANDLER(Heartbeat) {
     if (rd->err) {
         return rd->err;
     }
-    int rc = sl_req_allowed(req, SL_RES_GROUP, group, SL_ACL_READ)
-                 ? sl_coord_heartbeat(coord(req), group, gen, member, instance)
-                 : KERR_GROUP_AUTHORIZATION_FAILED;
+    int rc = !sl_req_allowed(req, SL_RES_GROUP, group, SL_ACL_READ)
+                 ? KERR_GROUP_AUTHORIZATION_FAILED
+                 : sl_otopic_check(req->broker, group);
+    if (!rc) {
+        rc = sl_coord_heartbeat(coord(req), group, gen, member, instance);
+    }
     if (req->api_version >= 1) {
         sl_wr_i32(&req->wr, 0);
     }
@@ -290,9 +321,12 @@ SL_HANDLER(LeaveGroup) {
         if (rd->err) {
             return rd->err;
         }
-        int rc = sl_req_allowed(req, SL_RES_GROUP, group, SL_ACL_READ)
-                     ? sl_coord_leave(coord(req), group, member, (sl_str_t){NULL, 0})
-                     : KERR_GROUP_AUTHORIZATION_FAILED;
+        int rc = !sl_req_allowed(req, SL_RES_GROUP, group, SL_ACL_READ)
+                     ? KERR_GROUP_AUTHORIZATION_FAILED
+                     : sl_otopic_check(req->broker, group);
+        if (!rc) {
+            rc = sl_coord_leave(coord(req), group, member, (sl_str_t){NULL, 0});
+        }
         if (v >= 1) {
             sl_wr_i32(wr, 0);
         }
@@ -315,8 +349,11 @@ SL_HANDLER(LeaveGroup) {
         return rd->err;
     }
     sl_wr_i32(wr, 0);
-    if (!sl_req_allowed(req, SL_RES_GROUP, group, SL_ACL_READ)) {
-        sl_wr_i16(wr, KERR_GROUP_AUTHORIZATION_FAILED);
+    int16_t denied = !sl_req_allowed(req, SL_RES_GROUP, group, SL_ACL_READ)
+                         ? KERR_GROUP_AUTHORIZATION_FAILED
+                         : sl_otopic_check(req->broker, group);
+    if (denied) {
+        sl_wr_i16(wr, denied);
         sl_wr_i32(wr, 0);
         free(mids);
         free(iids);
@@ -342,6 +379,62 @@ SL_HANDLER(LeaveGroup) {
 
 /* ---- offsets ---- */
 
+/* Cluster: adds one commit to the request's batch for the group's offsets partition, noting
+ * where its error code is in the response. */
+static void add_commit(sl_otopic_batch_t *bt, size_t **stored_at, size_t at, sl_str_t group,
+                       sl_str_t topic, int32_t index, int64_t off, int32_t epoch, sl_str_t md,
+                       int64_t now) {
+    char *g = sl_str_dupz(group);
+    char *t = sl_str_dupz(topic);
+    sl_committed_t c = {off, epoch, md.p ? sl_str_dupz(md) : NULL, md.len, now};
+    sl_buf_t key = {0}, value = {0};
+    sl_offset_rec_key(&key, g, t, index);
+    sl_offset_rec_put(&value, g, t, index, &c);
+    sl_otopic_batch_add(bt, &key, &value);
+    *stored_at = sl_xrealloc(*stored_at, (size_t)bt->n * sizeof **stored_at);
+    (*stored_at)[bt->n - 1] = at;
+    sl_buf_fini(&key);
+    sl_buf_fini(&value);
+    free(c.metadata);
+    free(t);
+    free(g);
+}
+
+/* Cluster: adds the deletion of one committed offset to the batch (OffsetDelete,
+ * DeleteGroups), so that the next coordinator of the group does not load it back. */
+static void add_delete(sl_otopic_batch_t *bt, size_t **stored_at, size_t at, const char *group,
+                       const char *topic, int32_t index) {
+    sl_buf_t key = {0}, value = {0};
+    sl_offset_rec_key(&key, group, topic, index);
+    sl_offset_rec_del(&value, group, topic, index);
+    sl_otopic_batch_add(bt, &key, &value);
+    *stored_at = sl_xrealloc(*stored_at, (size_t)bt->n * sizeof **stored_at);
+    (*stored_at)[bt->n - 1] = at;
+    sl_buf_fini(&key);
+    sl_buf_fini(&value);
+}
+
+/* Cluster: appends the batch and adds its replication (the acks=all path) to `w` (created when
+ * NULL), which it returns; on failure the error goes at every position in `stored_at` and `w`
+ * is returned unchanged. */
+static sl_durable_wait_t *store_commits(sl_req_t *req, sl_str_t group, sl_otopic_batch_t *bt,
+                                        const size_t *stored_at, sl_durable_wait_t *w) {
+    sl_partition_t *p = NULL;
+    int64_t end = -1;
+    int16_t err = sl_otopic_append(req->broker, group, bt, &p, &end);
+    if (err != KERR_NONE) {
+        for (int32_t i = 0; i < bt->n; i++) {
+            sl_store_be16(req->wr.buf->data + stored_at[i], (uint16_t)err);
+        }
+        return w;
+    }
+    w = w ? w : sl_durable_wait_new(req);
+    for (int32_t i = 0; i < bt->n; i++) {
+        sl_durable_wait_add_part(w, p, end, stored_at[i], SIZE_MAX);
+    }
+    return w;
+}
+
 /* OffsetCommit v0-v9 (flexible from v8). v9 is the KIP-848 version: for a consumer-protocol group
  * the generation field carries the member epoch, and a stale one is STALE_MEMBER_EPOCH (before
  * v9: ILLEGAL_GENERATION, as Kafka answers older clients). */
@@ -365,8 +458,11 @@ SL_HANDLER(OffsetCommit) {
     /* Consumer-protocol groups: the generation is the member epoch. */
     sl_cgroup_t *cg = sl_cg_find(b->cgroups, group);
     /* Kafka's rules: READ on the group, then READ on each topic. */
+    int route = KERR_NONE;
     int gerr = !sl_req_allowed(req, SL_RES_GROUP, group, SL_ACL_READ)
                    ? KERR_GROUP_AUTHORIZATION_FAILED
+               : (route = sl_otopic_check(b, group)) != KERR_NONE    ? route
+               : (route = sl_otopic_writable(b, group)) != KERR_NONE ? route
                : cg ? sl_cg_check_commit(b->cgroups, cg, member, gen)
                     : sl_coord_check_commit(coord(req), group, gen, member, instance);
     if (cg && v >= 9 && gerr == KERR_ILLEGAL_GENERATION) {
@@ -377,9 +473,12 @@ SL_HANDLER(OffsetCommit) {
     }
     sl_wr_array_len(wr, flex, n_topics);
     int64_t now = sl_wall_ms();
-    /* The partitions stored are answered once the offsets file is durable (its sync worker). */
+    /* The partitions stored are answered once the offsets file is durable (its sync worker);
+     * in a cluster, once their record in the group's offsets partition is replicated. */
     sl_reclog_t *log = sl_coord_log(coord(req));
     sl_durable_wait_t *w = NULL;
+    sl_otopic_batch_t bt = {.now_ms = now};
+    size_t *stored_at = NULL; /* cluster: response offsets of the partitions in `bt` */
     for (int32_t t = 0; t < n_topics && !rd->err; t++) {
         sl_str_t topic = sl_rd_str(rd, flex);
         int32_t np = sl_rd_count(rd, flex, 14);
@@ -406,13 +505,18 @@ SL_HANDLER(OffsetCommit) {
             if (!err && (!tp || index < 0 || index >= tp->n_partitions)) {
                 err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             }
-            if (!err && sl_coord_commit(coord(req), group, topic, index, off, epoch, md, now)) {
+            if (!err && b->cluster) { /* stored in __consumer_offsets below */
+                sl_coord_commit_mem(coord(req), group, topic, index, off, epoch, md, now);
+            } else if (!err &&
+                       sl_coord_commit(coord(req), group, topic, index, off, epoch, md, now)) {
                 err = KERR_KAFKA_STORAGE_ERROR;
             }
             sl_wr_i32(wr, index);
             size_t at = sl_wr_i16(wr, (int16_t)err);
             sl_wr_tags(wr, flex);
-            if (!err) {
+            if (!err && b->cluster) {
+                add_commit(&bt, &stored_at, at, group, topic, index, off, epoch, md, now);
+            } else if (!err) {
                 w = w ? w : sl_durable_wait_new(req);
                 sl_durable_wait_add_log(w, log, sl_reclog_want_sync(log), at);
             }
@@ -422,6 +526,11 @@ SL_HANDLER(OffsetCommit) {
     }
     sl_rd_tags(rd, flex);
     sl_wr_tags(wr, flex);
+    if (!rd->err && bt.n > 0) {
+        w = store_commits(req, group, &bt, stored_at, NULL);
+    }
+    sl_otopic_batch_fini(&bt);
+    free(stored_at);
     if (rd->err || !w) {
         sl_durable_wait_cancel(w);
         return rd->err;
@@ -457,7 +566,7 @@ static void write_fetched(sl_req_t *req, sl_group_t *g, sl_str_t topic, int32_t 
 /* Answers one group's topics of an OffsetFetch: those `topics_rd` lists (`n_topics` of them, read
  * from it), or every partition the group has committed when the list is null (or empty, v2+). */
 static void fetch_group(sl_req_t *req, sl_str_t group, sl_reader_t *topics_rd, int32_t n_topics,
-                        const sl_str_t *stable) {
+                        const sl_str_t *stable, int16_t gerr) {
     int16_t v = req->api_version;
     bool flex = req->flex;
     sl_writer_t *wr = &req->wr;
@@ -510,7 +619,8 @@ static void fetch_group(sl_req_t *req, sl_str_t group, sl_reader_t *topics_rd, i
             sl_str_t topic = sl_rd_str(topics_rd, flex);
             int32_t np = sl_rd_count(topics_rd, flex, 4);
             /* Kafka's rules: only topics the principal may DESCRIBE. */
-            int16_t denied = sl_req_allowed(req, SL_RES_TOPIC, topic, SL_ACL_DESCRIBE)
+            int16_t denied = gerr ? gerr
+                             : sl_req_allowed(req, SL_RES_TOPIC, topic, SL_ACL_DESCRIBE)
                                  ? KERR_NONE
                                  : KERR_TOPIC_AUTHORIZATION_FAILED;
             sl_wr_str(wr, flex, topic);
@@ -584,7 +694,7 @@ SL_HANDLER(OffsetFetch) {
         }
         /* Kafka's rules: DESCRIBE on the group (topics: fetch_group). */
         int16_t gerr = sl_req_allowed(req, SL_RES_GROUP, group, SL_ACL_DESCRIBE)
-                           ? KERR_NONE
+                           ? sl_otopic_check(req->broker, group)
                            : KERR_GROUP_AUTHORIZATION_FAILED;
         sl_cgroup_t *cg = member.p && !gerr ? sl_cg_find(req->broker->cgroups, group) : NULL;
         if (cg) {
@@ -596,11 +706,16 @@ SL_HANDLER(OffsetFetch) {
         if (v >= 8) {
             sl_wr_str(wr, flex, group);
         }
-        if (gerr) {
+        if (gerr && v < 2 && gerr != KERR_GROUP_AUTHORIZATION_FAILED && n_topics >= 0) {
+            /* No group-level error before v2: a cluster's NOT_COORDINATOR (or loading) goes on
+             * every partition, as Kafka answers, so the client looks for the coordinator. */
+            fetch_group(req, group, &groups_rd, n_topics, NULL, gerr);
+        } else if (gerr) {
             skip_topics(&groups_rd, flex, n_topics);
             sl_wr_array_len(wr, flex, 0);
         } else {
-            fetch_group(req, group, &groups_rd, n_topics, require_stable ? &group : NULL);
+            fetch_group(req, group, &groups_rd, n_topics, require_stable ? &group : NULL,
+                        KERR_NONE);
         }
         if (v >= 8) {
             sl_rd_tags(&groups_rd, flex);
@@ -804,8 +919,13 @@ SL_HANDLER(DescribeGroups) {
     }
     sl_wr_i32(wr, n);
     for (int32_t i = 0; i < n; i++) {
-        if (!sl_req_allowed(req, SL_RES_GROUP, ids[i], SL_ACL_DESCRIBE)) {
-            sl_wr_i16(wr, KERR_GROUP_AUTHORIZATION_FAILED);
+        /* Kafka's rules: DESCRIBE on the group; in a cluster only its coordinator describes it
+         * (another broker, or one still loading its offsets, would call it Dead). */
+        int16_t gerr = !sl_req_allowed(req, SL_RES_GROUP, ids[i], SL_ACL_DESCRIBE)
+                           ? KERR_GROUP_AUTHORIZATION_FAILED
+                           : sl_otopic_check(req->broker, ids[i]);
+        if (gerr) {
+            sl_wr_i16(wr, gerr);
             sl_wr_str(wr, false, ids[i]);
             sl_wr_strz(wr, false, "");
             sl_wr_strz(wr, false, "");
@@ -862,6 +982,7 @@ SL_HANDLER(DeleteGroups) {
     }
     sl_wr_i32(wr, 0);
     sl_wr_i32(wr, n);
+    sl_durable_wait_t *w = NULL;
     for (int32_t i = 0; i < n && !rd->err; i++) {
         sl_str_t id = sl_rd_str(rd, false);
         if (rd->err) {
@@ -872,10 +993,23 @@ SL_HANDLER(DeleteGroups) {
             sl_wr_i16(wr, KERR_GROUP_AUTHORIZATION_FAILED);
             continue;
         }
+        int16_t route = sl_otopic_check(req->broker, id);
+        if (route) {
+            sl_wr_i16(wr, route);
+            continue;
+        }
+        /* Cluster: the deletions of its offsets are replicated before the answer. */
+        sl_otopic_batch_t bt = {.now_ms = sl_wall_ms()};
+        size_t *stored_at = NULL;
+        sl_group_t *g = req->broker->cluster ? sl_coord_find(coord(req), id) : NULL;
+        size_t at = wr->buf->len;
         sl_cgroup_t *cg = sl_cg_find(req->broker->cgroups, id);
         if (cg && cg->n_members > 0) {
             sl_wr_i16(wr, KERR_NON_EMPTY_GROUP);
             continue;
+        }
+        for (size_t k = 0; g && g->n_members == 0 && k < g->n_offsets; k++) {
+            add_delete(&bt, &stored_at, at, g->id, g->offsets[k].topic, g->offsets[k].partition);
         }
         int rc = sl_coord_delete_group(coord(req), id);
         if (cg) { /* its offsets (if any) went with the coordinator's entry */
@@ -883,8 +1017,17 @@ SL_HANDLER(DeleteGroups) {
             rc = rc == KERR_GROUP_ID_NOT_FOUND ? KERR_NONE : rc;
         }
         sl_wr_i16(wr, (int16_t)rc);
+        if (rc == KERR_NONE && bt.n > 0) {
+            w = store_commits(req, id, &bt, stored_at, w);
+        }
+        sl_otopic_batch_fini(&bt);
+        free(stored_at);
     }
-    return rd->err;
+    if (rd->err || !w) {
+        sl_durable_wait_cancel(w);
+        return rd->err;
+    }
+    return sl_durable_wait_park(req->broker, w);
 }
 
 SL_HANDLER(OffsetDelete) {
@@ -895,11 +1038,14 @@ SL_HANDLER(OffsetDelete) {
     if (rd->err) {
         return rd->err;
     }
-    bool denied = !sl_req_allowed(req, SL_RES_GROUP, id, SL_ACL_DELETE);
+    int16_t denied = !sl_req_allowed(req, SL_RES_GROUP, id, SL_ACL_DELETE)
+                         ? KERR_GROUP_AUTHORIZATION_FAILED
+                         : sl_otopic_check(req->broker, id);
     sl_group_t *g = denied ? NULL : sl_coord_find(coord(req), id);
-    sl_wr_i16(wr, denied ? KERR_GROUP_AUTHORIZATION_FAILED
-                  : g    ? KERR_NONE
-                         : KERR_GROUP_ID_NOT_FOUND);
+    sl_wr_i16(wr, denied ? denied : g ? KERR_NONE : KERR_GROUP_ID_NOT_FOUND);
+    /* Cluster: the deletions are replicated before the answer. */
+    sl_otopic_batch_t bt = {.now_ms = sl_wall_ms()};
+    size_t *stored_at = NULL;
     sl_wr_i32(wr, 0);
     sl_wr_i32(wr, g ? n_topics : 0);
     for (int32_t t = 0; t < n_topics && !rd->err; t++) {
@@ -922,10 +1068,23 @@ SL_HANDLER(OffsetDelete) {
                 continue;
             }
             sl_wr_i32(wr, index);
-            sl_wr_i16(wr, subscribed
-                              ? KERR_GROUP_SUBSCRIBED_TO_TOPIC
-                              : (int16_t)sl_coord_delete_offset(coord(req), g, topic, index));
+            int16_t rc = subscribed ? KERR_GROUP_SUBSCRIBED_TO_TOPIC
+                                    : (int16_t)sl_coord_delete_offset(coord(req), g, topic, index);
+            size_t at = sl_wr_i16(wr, rc);
+            if (rc == KERR_NONE && req->broker->cluster) {
+                char *name = sl_str_dupz(topic);
+                add_delete(&bt, &stored_at, at, g->id, name, index);
+                free(name);
+            }
         }
     }
-    return rd->err;
+    sl_durable_wait_t *w =
+        !rd->err && bt.n > 0 ? store_commits(req, id, &bt, stored_at, NULL) : NULL;
+    sl_otopic_batch_fini(&bt);
+    free(stored_at);
+    if (rd->err || !w) {
+        sl_durable_wait_cancel(w);
+        return rd->err;
+    }
+    return sl_durable_wait_park(req->broker, w);
 }

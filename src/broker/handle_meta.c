@@ -14,6 +14,7 @@
 
 #include "broker/broker.h"
 #include "broker/cluster.h"
+#include "broker/offsets_topic.h"
 #include "proto/aclops.h"
 #include "proto/kerr.h"
 
@@ -222,19 +223,26 @@ SL_HANDLER(Metadata) {
         if (sl_topic_find(b, names[i])) {
             continue;
         }
-        bool may_create = allow_auto && b->conf.auto_create_topics &&
+        /* A cluster's __consumer_offsets is created by the quorum leader (offsets_topic.c),
+         * with its own partition count and replication factor, never by a client's Metadata. */
+        bool internal = b->cluster && names[i].len == strlen(SL_OFFSETS_TOPIC) &&
+                        !memcmp(names[i].p, SL_OFFSETS_TOPIC, names[i].len);
+        bool may_create = allow_auto && b->conf.auto_create_topics && !internal &&
                           (sl_req_allowed_cluster(req, SL_ACL_CREATE) ||
                            sl_req_allowed(req, SL_RES_TOPIC, names[i], SL_ACL_CREATE));
         if (!sl_topic_name_valid(names[i])) {
             errs[i] = KERR_INVALID_TOPIC_EXCEPTION;
-        } else if (allow_auto && b->conf.auto_create_topics && !may_create) {
+        } else if (allow_auto && b->conf.auto_create_topics && !may_create && !internal) {
             errs[i] = KERR_TOPIC_AUTHORIZATION_FAILED;
         } else if (may_create) {
             char err[SL_ERRLEN];
             int rc = sl_topic_create(b, names[i], -1, NULL, 0, false, err);
-            errs[i] = (int16_t)(rc == KERR_TOPIC_ALREADY_EXISTS ? KERR_NONE
-                                : rc                            ? KERR_LEADER_NOT_AVAILABLE
-                                                                : KERR_NONE);
+            /* Cluster: ALREADY_EXISTS without the topic here is another broker's create, not
+             * applied here yet: LEADER_NOT_AVAILABLE, as while any topic is being created. */
+            errs[i] =
+                (int16_t)(rc == KERR_TOPIC_ALREADY_EXISTS && sl_topic_find(b, names[i]) ? KERR_NONE
+                          : rc ? KERR_LEADER_NOT_AVAILABLE
+                               : KERR_NONE);
         } else {
             errs[i] = KERR_UNKNOWN_TOPIC_OR_PARTITION;
         }

@@ -79,7 +79,8 @@ void sl_metalog_close(sl_metalog_t *ml);
 
 /* Cluster mode: a metadata log whose appends are handed to `propose` (one framed record, as
  * sl_meta_encode writes it) instead of a file; the append succeeds when propose returns SL_OK,
- * which it does once the record is committed by the quorum. */
+ * which it does once the record is committed by the quorum. A topic's create also fails with
+ * SL_ERR_EXISTS when another broker's create of the same name committed first. */
 typedef sl_err_t sl_meta_propose_fn(const uint8_t *rec, size_t len, void *opaque);
 sl_metalog_t *sl_metalog_new_proposer(sl_meta_propose_fn *propose, void *opaque);
 

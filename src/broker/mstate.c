@@ -2,7 +2,12 @@
  *
  * Topics are a plain list: metadata is small (thousands of topics at most on this slice) and
  * changes rarely. Client-quota records are kept in order as they came, because their meaning
- * (set or remove keys of one entity) is the quota module's; they are few and operator-made. */
+ * (set or remove keys of one entity) is the quota module's; they are few and operator-made.
+ *
+ * Two brokers may create the same name at once (each proposes before it has applied the other's
+ * create): the first create in the log wins, and a later one, with the placement its command
+ * carries, is ignored on every node alike. Its proposer learns that it lost from the image
+ * (sl_mstate_topic_id) and gives up its own copy (cluster.c). */
 #include "mstate.h"
 
 #include <pthread.h>
@@ -38,7 +43,9 @@ struct sl_mstate {
     scoped_t *broker_configs;
     sl_buf_t quotas; /* framed quota records, in order */
     int64_t pid_block;
-    int64_t placed; /* partitions placed so far: where round-robin starts next */
+    int64_t placed;  /* partitions placed so far: where round-robin starts next */
+    bool dup_create; /* the record before was a create of a name the image has: its placement
+                      * (the next record of the same command) is ignored too */
 };
 
 static void topic_free(mtopic_t *t) {
@@ -213,8 +220,12 @@ static void set_isr(mtopic_t *t, int32_t p, int64_t epoch, const sl_meta_assign_
 static void apply_rec(const sl_meta_rec_t *rec, void *opaque) {
     sl_mstate_t *ms = opaque;
     mtopic_t *t = rec->name ? find(ms, rec->name) : NULL;
+    bool dup_before = ms->dup_create;
+    ms->dup_create = false;
     switch (rec->type) {
     case SL_META_TOPIC_CREATE:
+        ms->dup_create = t != NULL; /* a second create of the name: ignored, and so is its
+                                     * placement, which would move the first one's partitions */
         if (!t && rec->name && *rec->name) {
             t = sl_xcalloc(1, sizeof *t);
             t->name = sl_xstrdup(rec->name);
@@ -319,7 +330,7 @@ static void apply_rec(const sl_meta_rec_t *rec, void *opaque) {
         }
         return;
     case SL_META_PLACEMENT:
-        if (t) {
+        if (t && !dup_before) {
             set_assign(t, rec->partitions, rec->assign, rec->n_assign);
             ms->placed += (int64_t)rec->n_assign;
         }
@@ -329,6 +340,7 @@ static void apply_rec(const sl_meta_rec_t *rec, void *opaque) {
 
 sl_err_t sl_mstate_apply(sl_mstate_t *ms, const uint8_t *cmd, size_t len) {
     pthread_mutex_lock(&ms->mu);
+    ms->dup_create = false;
     sl_err_t rc = sl_meta_each(cmd, len, apply_rec, ms);
     pthread_mutex_unlock(&ms->mu);
     return rc;
@@ -401,6 +413,7 @@ void sl_mstate_snapshot(sl_mstate_t *ms, sl_buf_t *out) {
 sl_err_t sl_mstate_restore(sl_mstate_t *ms, const uint8_t *p, size_t len) {
     pthread_mutex_lock(&ms->mu);
     clear(ms);
+    ms->dup_create = false;
     sl_err_t rc = sl_meta_each(p, len, apply_rec, ms);
     if (rc != SL_OK) {
         clear(ms);
@@ -437,6 +450,16 @@ bool sl_mstate_assign(sl_mstate_t *ms, const char *topic, int32_t partition,
     }
     pthread_mutex_unlock(&ms->mu);
     return ok;
+}
+
+bool sl_mstate_topic_id(sl_mstate_t *ms, const char *topic, uint8_t id[16]) {
+    pthread_mutex_lock(&ms->mu);
+    mtopic_t *t = find(ms, topic);
+    if (t) {
+        memcpy(id, t->id, 16);
+    }
+    pthread_mutex_unlock(&ms->mu);
+    return t != NULL;
 }
 
 static int32_t live_ids(sl_mstate_t *ms, int32_t *ids) {

@@ -49,6 +49,9 @@ size_t sl_mstate_brokers(sl_mstate_t *ms, sl_mbroker_t *out, size_t max);
 bool sl_mstate_broker(sl_mstate_t *ms, int32_t id, sl_mbroker_t *out);
 /* Fills *out with the placement of topic/partition; false if it has none. */
 bool sl_mstate_assign(sl_mstate_t *ms, const char *topic, int32_t partition, sl_meta_assign_t *out);
+/* Copies the id of the incarnation of `topic` the image holds into id; false if it has none.
+ * Of two creates of one name the first in the log holds it (mstate.c). */
+bool sl_mstate_topic_id(sl_mstate_t *ms, const char *topic, uint8_t id[16]);
 /* Places partitions [first, first+count) of `topic` round-robin across the live brokers (rf
  * replicas each, the first one the leader, epoch 0), starting after the partitions already
  * placed so leaders spread. SL_OK, or SL_ERR_LIMIT when fewer than rf brokers are live (*live

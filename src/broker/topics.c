@@ -374,12 +374,20 @@ int sl_topic_create(sl_broker_t *b, sl_str_t name, int32_t n_partitions, const s
     }
     sl_meta_rec_t rec = {SL_META_TOPIC_CREATE, t->name, {0}, n_partitions, t->configs, n_configs};
     memcpy(rec.id, t->id, 16);
-    if (sl_metalog_append(b->metalog, &rec) != SL_OK) {
-        snprintf(err, SL_ERRLEN, "metadata log write failed");
+    sl_err_t mrc = sl_metalog_append(b->metalog, &rec);
+    if (mrc != SL_OK) {
+        /* Cluster: SL_ERR_EXISTS when another broker's create of the name committed first; its
+         * topic reaches this table from the log, so this copy goes. */
+        int code = mrc == SL_ERR_EXISTS ? KERR_TOPIC_ALREADY_EXISTS : KERR_KAFKA_STORAGE_ERROR;
+        if (mrc == SL_ERR_EXISTS) {
+            snprintf(err, SL_ERRLEN, "Topic '%s' already exists.", t->name);
+        } else {
+            snprintf(err, SL_ERRLEN, "metadata log write failed");
+        }
         close_parts(b, t, false);
         remove_part_dirs(b, t->name, 0, n_partitions);
         topic_free(t);
-        return KERR_KAFKA_STORAGE_ERROR;
+        return code;
     }
     tab_insert(b, t);
     sl_log(SL_LOG_INFO, "broker", "topic=%s partitions=%d msg=\"created\"", t->name, n_partitions);

@@ -22,6 +22,7 @@
 
 #include <string.h>
 
+#include "broker/offsets_topic.h"
 #include "broker/replica.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -410,6 +411,7 @@ void sl_broker_before_sleep(sl_loop_t *loop, void *data) {
     sl_broker_t *b = data;
     submit_syncs(b);
     sl_replica_poll(b); /* cluster: fetch responses appended here are synced next time */
+    sl_otopic_poll(b);  /* cluster: creates and loads the offsets partitions */
     if (b->durable_waits) {
         answer_waits(b); /* those made durable by flush.messages or a roll */
     }

@@ -765,8 +765,9 @@ const sl_offset_entry_t *sl_coord_committed(sl_coord_t *co, sl_group_t *g, sl_st
 
 static sl_err_t snapshot(sl_offset_store_t *fresh, void *opaque);
 
-sl_err_t sl_coord_commit(sl_coord_t *co, sl_str_t group_id, sl_str_t topic, int32_t partition,
-                         int64_t offset, int32_t leader_epoch, sl_str_t metadata, int64_t now_ms) {
+static sl_err_t commit(sl_coord_t *co, bool to_file, sl_str_t group_id, sl_str_t topic,
+                       int32_t partition, int64_t offset, int32_t leader_epoch, sl_str_t metadata,
+                       int64_t now_ms) {
     sl_group_t *g = sl_coord_find(co, group_id);
     if (!g) {
         char *id = sl_str_dupz(group_id);
@@ -776,7 +777,7 @@ sl_err_t sl_coord_commit(sl_coord_t *co, sl_str_t group_id, sl_str_t topic, int3
     sl_committed_t c = {offset, leader_epoch, metadata.p ? sl_str_dupz(metadata) : NULL,
                         metadata.len, now_ms};
     char *t = sl_str_dupz(topic);
-    sl_err_t rc = sl_offset_store_put(co->store, g->id, t, partition, &c);
+    sl_err_t rc = to_file ? sl_offset_store_put(co->store, g->id, t, partition, &c) : SL_OK;
     if (rc == SL_OK) {
         sl_offset_entry_t *e = offset_slot(g, topic.p, topic.len, partition, true);
         free(e->c.metadata);
@@ -786,6 +787,16 @@ sl_err_t sl_coord_commit(sl_coord_t *co, sl_str_t group_id, sl_str_t topic, int3
     }
     free(t);
     return rc;
+}
+
+sl_err_t sl_coord_commit(sl_coord_t *co, sl_str_t group_id, sl_str_t topic, int32_t partition,
+                         int64_t offset, int32_t leader_epoch, sl_str_t metadata, int64_t now_ms) {
+    return commit(co, true, group_id, topic, partition, offset, leader_epoch, metadata, now_ms);
+}
+
+void sl_coord_commit_mem(sl_coord_t *co, sl_str_t group_id, sl_str_t topic, int32_t partition,
+                         int64_t offset, int32_t leader_epoch, sl_str_t metadata, int64_t now_ms) {
+    (void)commit(co, false, group_id, topic, partition, offset, leader_epoch, metadata, now_ms);
 }
 
 sl_err_t sl_coord_sync_store(sl_coord_t *co) {
@@ -1055,6 +1066,21 @@ static sl_err_t snapshot(sl_offset_store_t *fresh, void *opaque) {
         }
     }
     return SL_OK;
+}
+
+void sl_coord_replay_fns(sl_coord_t *co, sl_offset_replay_t *out) {
+    *out = (sl_offset_replay_t){replay_offset, replay_offset_delete, replay_group,
+                                replay_group_delete, co};
+}
+
+void sl_coord_forget_offsets(sl_coord_t *co, bool (*match)(const char *group, void *opaque),
+                             void *opaque) {
+    for (size_t i = 0; i < co->n_groups; i++) {
+        sl_group_t *g = co->groups[i];
+        if (match(g->id, opaque)) {
+            offsets_free(g);
+        }
+    }
 }
 
 sl_coord_t *sl_coord_new(sl_loop_t *loop, const char *data_dir, const sl_coord_conf_t *conf,

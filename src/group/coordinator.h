@@ -163,4 +163,16 @@ void sl_coord_set_active_fn(sl_coord_t *co, bool (*active)(void *opaque, const c
 /* Whether any member of `g` subscribes to `topic` (consumer protocol metadata). */
 bool sl_group_subscribes(const sl_group_t *g, sl_str_t topic);
 
+/* Cluster mode (broker/offsets_topic.c): updates the in-memory offset only; the caller stores
+ * the commit in the group's replicated offsets partition and answers once it is replicated. */
+void sl_coord_commit_mem(sl_coord_t *co, sl_str_t group_id, sl_str_t topic, int32_t partition,
+                         int64_t offset, int32_t leader_epoch, sl_str_t metadata, int64_t now_ms);
+/* The callbacks that apply decoded offset records to this coordinator's state (loading a
+ * replicated offsets partition, sl_offset_rec_apply). */
+void sl_coord_replay_fns(sl_coord_t *co, sl_offset_replay_t *out);
+/* Drops every committed offset of the groups `match` selects (before such a load, so that
+ * offsets that were never replicated, or were deleted meanwhile, do not survive it). */
+void sl_coord_forget_offsets(sl_coord_t *co, bool (*match)(const char *group, void *opaque),
+                             void *opaque);
+
 #endif

@@ -34,17 +34,46 @@ static sl_writer_t begin(sl_buf_t *buf, int type, const char *group) {
     return wr;
 }
 
+/* The fields of a type-1 record after the group. */
+static void wr_offset(sl_writer_t *wr, const char *topic, int32_t partition,
+                      const sl_committed_t *c) {
+    sl_wr_strz(wr, false, topic);
+    sl_wr_i32(wr, partition);
+    sl_wr_i64(wr, c->offset);
+    sl_wr_i32(wr, c->leader_epoch);
+    sl_wr_str(wr, false, (sl_str_t){c->metadata, c->metadata_len});
+    sl_wr_i64(wr, c->commit_ms);
+}
+
 sl_err_t sl_offset_store_put(sl_offset_store_t *os, const char *group, const char *topic,
                              int32_t partition, const sl_committed_t *c) {
     sl_buf_t buf = {0};
     sl_writer_t wr = begin(&buf, REC_OFFSET, group);
+    wr_offset(&wr, topic, partition, c);
+    return append(os, &buf);
+}
+
+void sl_offset_rec_key(sl_buf_t *out, const char *group, const char *topic, int32_t partition) {
+    sl_writer_t wr = {out};
+    sl_wr_strz(&wr, false, group);
     sl_wr_strz(&wr, false, topic);
     sl_wr_i32(&wr, partition);
-    sl_wr_i64(&wr, c->offset);
-    sl_wr_i32(&wr, c->leader_epoch);
-    sl_wr_str(&wr, false, (sl_str_t){c->metadata, c->metadata_len});
-    sl_wr_i64(&wr, c->commit_ms);
-    return append(os, &buf);
+}
+
+void sl_offset_rec_put(sl_buf_t *out, const char *group, const char *topic, int32_t partition,
+                       const sl_committed_t *c) {
+    sl_writer_t wr = {out};
+    sl_wr_i8(&wr, REC_OFFSET);
+    sl_wr_strz(&wr, false, group);
+    wr_offset(&wr, topic, partition, c);
+}
+
+void sl_offset_rec_del(sl_buf_t *out, const char *group, const char *topic, int32_t partition) {
+    sl_writer_t wr = {out};
+    sl_wr_i8(&wr, REC_OFFSET_DEL);
+    sl_wr_strz(&wr, false, group);
+    sl_wr_strz(&wr, false, topic);
+    sl_wr_i32(&wr, partition);
 }
 
 sl_err_t sl_offset_store_del(sl_offset_store_t *os, const char *group, const char *topic,
@@ -132,6 +161,10 @@ static sl_err_t replay_one(void *opaque, const uint8_t *p, size_t n) {
     }
     free(group);
     return rc;
+}
+
+sl_err_t sl_offset_rec_apply(const sl_offset_replay_t *replay, const uint8_t *p, size_t n) {
+    return replay_one((void *)replay, p, n);
 }
 
 sl_offset_store_t *sl_offset_store_open(const char *dir, const sl_offset_replay_t *replay,

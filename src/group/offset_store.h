@@ -62,4 +62,17 @@ typedef sl_err_t sl_offset_snapshot_fn(sl_offset_store_t *fresh, void *opaque);
 SL_MUST_USE sl_err_t sl_offset_store_compact(sl_offset_store_t *os, sl_offset_snapshot_fn *emit,
                                              void *opaque);
 
+/* The replicated form (a cluster's __consumer_offsets partitions, broker/offsets_topic.c): one
+ * Kafka record per change, its value the payload of a record above (type, group, fields; no
+ * length or CRC: the record batch has its own) and its key group, topic and partition, so that
+ * compaction keeps the last change of each committed offset. Appended to `out`. */
+void sl_offset_rec_key(sl_buf_t *out, const char *group, const char *topic, int32_t partition);
+void sl_offset_rec_put(sl_buf_t *out, const char *group, const char *topic, int32_t partition,
+                       const sl_committed_t *c);
+void sl_offset_rec_del(sl_buf_t *out, const char *group, const char *topic, int32_t partition);
+/* Decodes one such value and calls the matching `replay` callback: SL_OK, or SL_ERR_CORRUPT for
+ * a value that does not decode (nothing is called). */
+SL_MUST_USE sl_err_t sl_offset_rec_apply(const sl_offset_replay_t *replay, const uint8_t *p,
+                                         size_t n);
+
 #endif

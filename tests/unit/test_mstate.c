@@ -281,3 +281,46 @@ TEST(mstate_snapshot_keeps_acl_bindings) {
     sl_buf_fini(&snap);
     sl_mstate_free(ms);
 }
+
+/* Two brokers created one name at once: the first create in the log keeps it, and the second,
+ * with the placement its command carries, changes nothing (it would have moved the first one's
+ * partition 0 to its proposer's choice). Its proposer reads the winner's id back. */
+TEST(mstate_second_create_of_a_name_is_ignored_with_its_placement) {
+    sl_mstate_t *ms = sl_mstate_new();
+    sl_buf_t cmd = {0};
+    reg(&cmd, 1, "h:1");
+    reg(&cmd, 2, "h:2");
+    CHECK(apply(ms, &cmd) == SL_OK);
+    sl_meta_assign_t four[4];
+    for (int i = 0; i < 4; i++) {
+        four[i] = (sl_meta_assign_t){.leader = 1 + i % 2, .n_replicas = 2, .replicas = {1, 2}};
+        four[i].replicas[0] = four[i].leader;
+        four[i].replicas[1] = 3 - four[i].leader;
+    }
+    add(&cmd, (sl_meta_rec_t){SL_META_TOPIC_CREATE, "t", {1}, 4, NULL, 0});
+    add(&cmd,
+        (sl_meta_rec_t){.type = SL_META_PLACEMENT, .name = "t", .assign = four, .n_assign = 4});
+    CHECK(apply(ms, &cmd) == SL_OK);
+    sl_meta_assign_t one = {.leader = 2, .epoch = 0, .n_replicas = 1, .replicas = {2}};
+    add(&cmd, (sl_meta_rec_t){SL_META_TOPIC_CREATE, "t", {2}, 1, NULL, 0});
+    add(&cmd,
+        (sl_meta_rec_t){.type = SL_META_PLACEMENT, .name = "t", .assign = &one, .n_assign = 1});
+    CHECK(apply(ms, &cmd) == SL_OK);
+    uint8_t id[16];
+    CHECK(sl_mstate_topic_id(ms, "t", id));
+    CHECK_EQ_INT(id[0], 1);
+    CHECK(!sl_mstate_topic_id(ms, "other", id));
+    sl_meta_assign_t got;
+    CHECK(sl_mstate_assign(ms, "t", 0, &got));
+    CHECK_EQ_INT(got.leader, 1);
+    CHECK_EQ_INT(got.n_replicas, 2);
+    CHECK(sl_mstate_assign(ms, "t", 3, &got));
+    /* a placement in a command of its own (a reassignment) still applies */
+    add(&cmd,
+        (sl_meta_rec_t){.type = SL_META_PLACEMENT, .name = "t", .assign = &one, .n_assign = 1});
+    CHECK(apply(ms, &cmd) == SL_OK);
+    CHECK(sl_mstate_assign(ms, "t", 0, &got));
+    CHECK_EQ_INT(got.leader, 2);
+    sl_buf_fini(&cmd);
+    sl_mstate_free(ms);
+}

@@ -1,0 +1,63 @@
+/* offsets_topic.h -- a cluster's committed offsets in the replicated internal topic
+ * __consumer_offsets (Kafka's design; single-node brokers keep group/offset_store.c's file).
+ *
+ * The topic has offsets.topic.num.partitions partitions and replication factor
+ * min(offsets.topic.replication.factor, voters); the quorum leader creates it once that many
+ * brokers are live. A group belongs to partition hash(group) % n (Kafka's: the Java hash of the
+ * id, sign bit cleared) and its coordinator is that partition's leader. A commit is a record
+ * there (group/offset_store.h's replicated form), answered once the high watermark passes it
+ * (the acks=all path). A broker that becomes a partition's leader first drops what it holds for
+ * that partition's groups and reads the partition back into the group coordinator; until then
+ * the groups get COORDINATOR_LOAD_IN_PROGRESS. Group membership is not replicated: members
+ * rejoin the new coordinator, as in Kafka after a failover.
+ * Thread: the broker's loop thread. */
+#ifndef SL_OFFSETS_TOPIC_H
+#define SL_OFFSETS_TOPIC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "broker/broker.h"
+#include "common/buf.h"
+
+#define SL_OFFSETS_TOPIC "__consumer_offsets"
+
+/* The partition of `group` among `n` (n >= 1): Kafka's abs(groupId.hashCode()) % n, the same for
+ * ASCII ids (sluice hashes bytes, Java UTF-16 units). */
+int32_t sl_otopic_partition_for(sl_str_t group, int32_t n);
+
+/* Whether this broker may serve `group` now: KERR_NONE (always on a single node),
+ * COORDINATOR_NOT_AVAILABLE (the topic does not exist yet), NOT_COORDINATOR (another broker
+ * leads the group's partition, or none does) or COORDINATOR_LOAD_IN_PROGRESS. */
+int16_t sl_otopic_check(sl_broker_t *b, sl_str_t group);
+
+/* FindCoordinator: the leader of the group's partition. KERR_NONE with its id and address, or
+ * COORDINATOR_NOT_AVAILABLE (no topic yet, no live leader). */
+int16_t sl_otopic_coordinator(sl_broker_t *b, sl_str_t group, int32_t *node, char *host,
+                              size_t host_len, int32_t *port);
+
+/* Records of one commit request, then appended as one batch. */
+typedef struct sl_otopic_batch {
+    sl_buf_t recs; /* the records (Kafka's record encoding) */
+    int32_t n;
+    int64_t now_ms;
+} sl_otopic_batch_t;
+void sl_otopic_batch_add(sl_otopic_batch_t *bt, const sl_buf_t *key, const sl_buf_t *value);
+void sl_otopic_batch_fini(sl_otopic_batch_t *bt);
+/* Whether a commit for `group` could be appended now: KERR_NONE, NOT_COORDINATOR or
+ * NOT_ENOUGH_REPLICAS (asked before the coordinator's memory changes). */
+int16_t sl_otopic_writable(sl_broker_t *b, sl_str_t group);
+/* Appends the batch to the group's partition (which this broker must lead: check first):
+ * KERR_NONE with the partition and the end offset to wait for (sl_durable_wait_add_part),
+ * NOT_COORDINATOR, NOT_ENOUGH_REPLICAS (fewer in-sync replicas than min.insync.replicas:
+ * nothing appended) or KAFKA_STORAGE_ERROR. */
+int16_t sl_otopic_append(sl_broker_t *b, sl_str_t group, sl_otopic_batch_t *bt,
+                         sl_partition_t **p_out, int64_t *end_out);
+
+/* Loop work (before-sleep): creates the topic when this broker is the quorum leader and enough
+ * brokers are live, and loads the partitions this broker has just come to lead. */
+void sl_otopic_poll(sl_broker_t *b);
+/* Frees the state (broker shutdown). */
+void sl_otopic_free(sl_broker_t *b);
+
+#endif

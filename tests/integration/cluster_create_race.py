@@ -1,0 +1,107 @@
+"""Several brokers of a cluster create one topic at once (test_cluster_create_race.sh).
+
+  cluster_create_race.py HOST:PORT HOST:PORT HOST:PORT COUNT
+      For each of COUNT new topic names, at the same moment: CreateTopics (4 partitions) on the
+      first broker and a Metadata that auto-creates the name (num.partitions, 1) on the other
+      two, so that a broker creates a name whose create by another broker has committed but is
+      not applied on it yet. Then, within 60 s, every broker must describe every name with the
+      same topic id and partition count (Metadata v10): one create won everywhere. Prints
+      "topics=N partitions: 4=A 1=B" (how many of each the races gave); exit 1 with the
+      differing answers if the brokers never agree.
+"""
+import sys
+import threading
+import time
+
+from kschema import INF, Conn
+
+META_REQ = [("topics", [("id", "uuid", 10, INF), ("name", "nstr", 0, INF)], 0, INF),
+            ("allow_auto", "bool", 4, INF), ("cluster_ops", "bool", 8, 10),
+            ("topic_ops", "bool", 8, INF)]
+META_RESP = [("throttle", "i32", 3, INF),
+             ("brokers", [("node_id", "i32", 0, INF), ("host", "str", 0, INF),
+                          ("port", "i32", 0, INF), ("rack", "nstr", 1, INF)], 0, INF),
+             ("cluster_id", "nstr", 2, INF), ("controller", "i32", 1, INF),
+             ("topics", [("error", "i16", 0, INF), ("name", "str", 0, INF),
+                         ("id", "uuid", 10, INF), ("internal", "bool", 1, INF),
+                         ("parts", [("error", "i16", 0, INF), ("index", "i32", 0, INF),
+                                    ("leader", "i32", 0, INF), ("epoch", "i32", 7, INF),
+                                    ("replicas", "i32list", 0, INF), ("isr", "i32list", 0, INF),
+                                    ("offline", "i32list", 5, INF)], 0, INF),
+                         ("topic_ops", "i32", 8, INF)], 0, INF),
+             ("cluster_ops", "i32", 8, 10)]
+CREATE_REQ = [("topics", [("name", "str", 0, INF), ("partitions", "i32", 0, INF),
+                          ("rf", "i16", 0, INF),
+                          ("assign", [("index", "i32", 0, INF),
+                                      ("brokers", "i32list", 0, INF)], 0, INF),
+                          ("configs", [("name", "str", 0, INF),
+                                       ("value", "nstr", 0, INF)], 0, INF)], 0, INF),
+              ("timeout", "i32", 0, INF), ("validate_only", "bool", 1, INF)]
+CREATE_RESP = [("throttle", "i32", 2, INF),
+               ("topics", [("name", "str", 0, INF), ("error", "i16", 0, INF),
+                           ("message", "nstr", 1, INF)], 0, INF)]
+
+
+def race(conns, name, barrier, errors):
+    def create():
+        barrier.wait()
+        req = {"topics": [{"name": name, "partitions": 4, "rf": -1, "assign": [],
+                           "configs": []}], "timeout": 30000, "validate_only": False}
+        r = conns[0].call(19, 4, False, req, CREATE_REQ, CREATE_RESP)
+        err = r["topics"][0]["error"]
+        if err not in (0, 36):  # created, or TOPIC_ALREADY_EXISTS (another broker won)
+            errors.append("CreateTopics %s: error %d" % (name, err))
+
+    def auto(conn):
+        barrier.wait()
+        conn.call(3, 9, True, {"topics": [{"name": name}], "allow_auto": True}, META_REQ,
+                  META_RESP)
+
+    ts = [threading.Thread(target=create)] + \
+        [threading.Thread(target=auto, args=(c,)) for c in conns[1:]]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+
+
+def views(hps, names):
+    """{name: [(id, partitions) as each broker describes it]}"""
+    out = {n: [] for n in names}
+    for hp in hps:
+        r = Conn(hp).call(3, 10, True, {"topics": [{"name": n} for n in names],
+                                        "allow_auto": False}, META_REQ, META_RESP)
+        got = {t["name"]: t for t in r["topics"]}
+        for n in names:
+            t = got.get(n)
+            out[n].append((t["id"].hex(), len(t["parts"])) if t and t["error"] == 0
+                          else ("error %d" % (t["error"] if t else -1), 0))
+    return out
+
+
+def main():
+    hps, count = sys.argv[1:4], int(sys.argv[4])
+    conns = [Conn(hp) for hp in hps]
+    names = ["race-%d" % k for k in range(count)]
+    errors = []
+    for n in names:
+        race(conns, n, threading.Barrier(len(conns)), errors)
+    deadline = time.time() + 60
+    while True:
+        v = views(hps, names)
+        split = {n: a for n, a in v.items() if len(set(a)) != 1 or a[0][1] == 0}
+        if not split or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    for n, a in sorted(split.items()):
+        errors.append("%s: brokers disagree: %s" % (n, " | ".join("%s/%d" % x for x in a)))
+    fours = sum(1 for a in v.values() if a[0][1] == 4)
+    ones = sum(1 for a in v.values() if a[0][1] == 1)
+    print("topics=%d partitions: 4=%d 1=%d" % (len(names), fours, ones))
+    for e in errors[:10]:
+        print("  " + e)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
