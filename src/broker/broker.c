@@ -21,6 +21,8 @@
 #include "broker/dynconf.h"
 #include "broker/offsets_topic.h"
 #include "broker/quota.h"
+#include "broker/txn_markers.h"
+#include "broker/txn_topic.h"
 #include "broker/wait.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -537,10 +539,12 @@ void sl_broker_free(sl_broker_t *b) {
         sl_loop_unwatch(b->loop, sl_fsyncq_fd(b->logsyncq));
         sl_fsyncq_free(b->logsyncq);
     }
+    sl_markers_stop(b); /* before the coordinator: no job outlives it */
     sl_txn_coord_free(b->txn);
     sl_cgroups_free(b->cgroups);
     sl_coord_free(b->coord);
     sl_otopic_free(b);
+    sl_ttopic_free(b);
     sl_cleaner_free(b->cleaner); /* a clean running now is waited for and swapped in */
     sl_topics_close(b);
     sl_dynconf_free(b);

@@ -214,6 +214,7 @@ static sl_err_t replicate_rec(sl_txn_coord_t *tc, sl_txn_t *t) {
     int rc = tc->hooks.replicate(tc->hooks.opaque, t->id, buf.data, buf.len, &end);
     sl_buf_fini(&buf);
     if (rc) {
+        t->repl_end = INT64_MAX; /* never counts as replicated: a decision waits for a reload */
         return SL_ERR_IO;
     }
     t->repl_end = end;
