@@ -96,6 +96,9 @@ static bool hook_offsets_durable(void *opaque, uint64_t pos) {
 
 static int alloc_pid_cluster(sl_broker_t *b, int64_t *pid_out) {
     if (b->next_pid >= b->pid_mine_end) {
+        if (!sl_cluster_caught_up(b)) {
+            return KERR_COORDINATOR_NOT_AVAILABLE; /* its own earlier blocks are not known yet */
+        }
         int64_t k = SL_MAX(b->pid_block_end, b->pid_mine_end) / PID_BLOCK;
         int64_t want = b->conf.node_id % PID_STRIDE;
         k += ((want - k % PID_STRIDE) + PID_STRIDE) % PID_STRIDE;
