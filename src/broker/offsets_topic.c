@@ -259,6 +259,14 @@ bool sl_otopic_pending(sl_broker_t *b, sl_str_t group, sl_str_t topic, int32_t p
     return found;
 }
 
+bool sl_otopic_loaded(sl_broker_t *b, sl_partition_t *p) {
+    if (!b->cluster || strcmp(p->topic->name, SL_OFFSETS_TOPIC)) {
+        return true;
+    }
+    return p->repl && p->repl->leading &&
+           opart(b, p->topic, p->index)->loaded_epoch == p->repl->a.epoch;
+}
+
 void sl_otopic_marker(sl_broker_t *b, sl_partition_t *p, int64_t pid, int type) {
     if (b->cluster && !strcmp(p->topic->name, SL_OFFSETS_TOPIC)) {
         pending_end(b, p->index, pid, type == SL_CONTROL_COMMIT);

@@ -66,6 +66,9 @@ int16_t sl_otopic_append_txn(sl_broker_t *b, sl_str_t group, sl_otopic_batch_t *
 /* A marker was written to partition p (sl_partition_write_marker): for an offsets partition,
  * the held changes of pid are applied (SL_CONTROL_COMMIT) or dropped. */
 void sl_otopic_marker(sl_broker_t *b, sl_partition_t *p, int64_t pid, int type);
+/* Whether p may take a marker now: false for an offsets partition this broker has not finished
+ * loading (the held offsets a marker resolves are not all known yet). */
+bool sl_otopic_loaded(sl_broker_t *b, sl_partition_t *p);
 /* Whether a transaction holds an uncommitted offset for this group partition (OffsetFetch's
  * require_stable). */
 bool sl_otopic_pending(sl_broker_t *b, sl_str_t group, sl_str_t topic, int32_t partition);

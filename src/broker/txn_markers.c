@@ -18,6 +18,7 @@
 
 #include "broker/cluster.h"
 #include "broker/mstate.h"
+#include "broker/offsets_topic.h"
 #include "broker/replica.h"
 #include "common/clock.h"
 #include "common/codec.h"
@@ -285,6 +286,8 @@ sl_err_t sl_markers_handle(sl_req_t *req) {
         err = KERR_NOT_LEADER_OR_FOLLOWER;
     } else if (sl_plog_failed(p->plog)) {
         err = KERR_KAFKA_STORAGE_ERROR;
+    } else if (!sl_otopic_loaded(b, p)) {
+        err = KERR_COORDINATOR_LOAD_IN_PROGRESS; /* asked again */
     } else if (sl_pstate_txn_first(p->pstate, pid) >= 0) {
         int64_t off = -1;
         if (sl_partition_write_marker(b, p, pid, epoch, type, &off) != SL_OK) {
