@@ -521,6 +521,7 @@ void sl_broker_free(sl_broker_t *b) {
     }
     close_listeners(b);
     sl_conn_close_all();
+    sl_markers_stop(b); /* its worker reads the cluster's image */
     sl_cluster_stop(b);
     for (size_t i = 0; i < b->n_listeners; i++) {
         sl_tls_ctx_free(b->listeners[i].tls);
@@ -539,7 +540,6 @@ void sl_broker_free(sl_broker_t *b) {
         sl_loop_unwatch(b->loop, sl_fsyncq_fd(b->logsyncq));
         sl_fsyncq_free(b->logsyncq);
     }
-    sl_markers_stop(b); /* before the coordinator: no job outlives it */
     sl_txn_coord_free(b->txn);
     sl_cgroups_free(b->cgroups);
     sl_coord_free(b->coord);

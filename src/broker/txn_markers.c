@@ -224,6 +224,9 @@ void sl_markers_stop(sl_broker_t *b) {
 int64_t sl_markers_add(sl_broker_t *b, const char *topic, int32_t partition, int64_t pid,
                        int16_t epoch, int type) {
     struct sl_txn_markers *m = b->markers;
+    if (!m) {
+        return SL_MARKER_TOKEN_BASE; /* stopped (shutdown): never done, a new leader redoes it */
+    }
     job_t *j = sl_xcalloc(1, sizeof *j);
     j->topic = sl_str_dupz((sl_str_t){topic, strlen(topic)});
     j->partition = partition;
@@ -242,7 +245,10 @@ int64_t sl_markers_add(sl_broker_t *b, const char *topic, int32_t partition, int
 
 bool sl_markers_done(sl_broker_t *b, int64_t token) {
     struct sl_txn_markers *m = b->markers;
-    if (!m || token < SL_MARKER_TOKEN_BASE) {
+    if (!m) {
+        return false; /* stopped: nothing completes now; the next coordinator finishes it */
+    }
+    if (token < SL_MARKER_TOKEN_BASE) {
         return true;
     }
     uint64_t id = (uint64_t)(token - SL_MARKER_TOKEN_BASE);

@@ -24,10 +24,12 @@
 SL_MUST_USE sl_err_t sl_markers_start(sl_broker_t *b, char *err);
 void sl_markers_stop(sl_broker_t *b);
 /* Queues the marker of pid/epoch (`type` SL_CONTROL_COMMIT/ABORT) for topic/partition and
- * returns its token. */
+ * returns its token. After sl_markers_stop a token that is never done (shutdown: the
+ * transaction stays prepared, and the partition's next leader writes its markers). */
 int64_t sl_markers_add(sl_broker_t *b, const char *topic, int32_t partition, int64_t pid,
                        int16_t epoch, int type);
-/* Whether the job of `token` is done (an unknown token is: done jobs are dropped when seen). */
+/* Whether the job of `token` is done (an unknown token is: done jobs are dropped when seen;
+ * nothing is after sl_markers_stop). */
 bool sl_markers_done(sl_broker_t *b, int64_t token);
 
 /* The leader's side of TXN_MARKER (cluster.c, after op and node_id): topic (string), partition
