@@ -223,11 +223,19 @@ sl_err_t sl_broker_txn_start(sl_broker_t *b, char *err) {
 
 /* ---- handlers ---- */
 
+/* Cluster: a coordinator's partition with too few in-sync replicas is, to clients,
+ * COORDINATOR_NOT_AVAILABLE (retriable), as Kafka's coordinators answer. */
+static int coord_code(int err) {
+    return err == KERR_NOT_ENOUGH_REPLICAS || err == KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND
+               ? KERR_COORDINATOR_NOT_AVAILABLE
+               : err;
+}
+
 /* Cluster: whether this broker coordinates `id` now and could record a change for it
  * (txn_topic.h); KERR_NONE on a single node. */
 static int coordinating(sl_broker_t *b, sl_str_t id) {
     int16_t err = sl_ttopic_check(b, id);
-    return err != KERR_NONE ? err : sl_ttopic_writable(b, id);
+    return err != KERR_NONE ? err : coord_code(sl_ttopic_writable(b, id));
 }
 
 /* Cluster: the answer at err_at also waits until the id's last record is on every in-sync
@@ -512,7 +520,7 @@ static sl_err_t txn_offsets_cluster(sl_req_t *req, sl_str_t group, int64_t pid, 
         err = sl_otopic_check(b, group);
     }
     if (!err) {
-        err = sl_otopic_writable(b, group);
+        err = coord_code(sl_otopic_writable(b, group));
     }
     sl_otopic_batch_t bt = {.now_ms = now};
     size_t *err_ats = NULL;
@@ -574,7 +582,7 @@ static sl_err_t txn_offsets_cluster(sl_req_t *req, sl_str_t group, int64_t pid, 
     int64_t end = -1;
     int16_t aerr = sl_otopic_append_txn(b, group, &bt, pid, epoch, &p, &end);
     if (aerr != KERR_NONE) {
-        aerr = fenced_code(aerr, false);
+        aerr = (int16_t)coord_code(fenced_code(aerr, false));
         for (int32_t i = 0; i < bt.n; i++) {
             sl_store_be16(wr->buf->data + err_ats[i], (uint16_t)aerr);
         }

@@ -198,6 +198,9 @@ static bool cond_ready(sl_broker_t *b, const wait_cond_t *c, int *err) {
                 (!strcmp(c->p->topic->name, SL_OFFSETS_TOPIC) ||
                  !strcmp(c->p->topic->name, SL_TXN_TOPIC))) {
                 *err = KERR_NOT_COORDINATOR; /* a coordinator's record: the clients' code */
+            } else if (*err == KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND &&
+                       !strcmp(c->p->topic->name, SL_TXN_TOPIC)) {
+                *err = KERR_COORDINATOR_NOT_AVAILABLE; /* as Kafka's coordinator: retriable */
             }
             return ready;
         }

@@ -40,7 +40,7 @@ out=$($PY "$C" init-pid "127.0.0.1:${NODE_PORT[$other]}" $ID) || fail "InitProdu
 [[ $out == 16 ]] || fail "InitProducerId on non-coordinator node $other answered $out, not 16"
 
 loop_log="$T/ctp.log"
-"$PY" "$dir/txn_ctp_loop.py" "$(boot)" ctp-in ctp-out --rate 500 --batch 100 >"$loop_log" 2>&1 &
+"$PY" "$dir/txn_ctp_loop.py" "$(boot)" ctp-in ctp-out --rate 1000 --batch 100 >"$loop_log" 2>&1 &
 loop=$!
 commits() { local n; n=$(grep -c '^committed' "$loop_log" 2>/dev/null); echo "${n:-0}"; }
 for _ in $(seq 1 $((300 * mult))); do
