@@ -17,7 +17,7 @@ wait_leader 1 >/dev/null
 for i in 1 2 3; do wait_registered $i; done
 boot() { echo "127.0.0.1:${NODE_PORT[1]},127.0.0.1:${NODE_PORT[2]},127.0.0.1:${NODE_PORT[3]}"; }
 ID=ctp-loop # txn_ctp_loop.py's transactional.id
-N=6000
+N=4000
 
 "$SLUICE" topic create -b "127.0.0.1:${NODE_PORT[1]}" ctp-in -p 3 >/dev/null || fail "create in"
 "$SLUICE" topic create -b "127.0.0.1:${NODE_PORT[1]}" ctp-out -p 3 >/dev/null || fail "create out"
