@@ -21,6 +21,8 @@
 #include "broker/dynconf.h"
 #include "broker/offsets_topic.h"
 #include "broker/quota.h"
+#include "broker/txn_markers.h"
+#include "broker/txn_topic.h"
 #include "broker/wait.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -519,6 +521,7 @@ void sl_broker_free(sl_broker_t *b) {
     }
     close_listeners(b);
     sl_conn_close_all();
+    sl_markers_stop(b); /* its worker reads the cluster's image */
     sl_cluster_stop(b);
     for (size_t i = 0; i < b->n_listeners; i++) {
         sl_tls_ctx_free(b->listeners[i].tls);
@@ -541,6 +544,7 @@ void sl_broker_free(sl_broker_t *b) {
     sl_cgroups_free(b->cgroups);
     sl_coord_free(b->coord);
     sl_otopic_free(b);
+    sl_ttopic_free(b);
     sl_cleaner_free(b->cleaner); /* a clean running now is waited for and swapped in */
     sl_topics_close(b);
     sl_dynconf_free(b);

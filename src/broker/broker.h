@@ -95,6 +95,8 @@ struct sl_broker {
     int64_t next_clean_check_ms;      /* wall clock of the next look for partitions to compact */
     struct sl_coord *coord;           /* the group coordinator (group/coordinator.c) */
     struct sl_otopic *otopic;         /* cluster: offsets partitions (offsets_topic.c) */
+    struct sl_ttopic *ttopic;         /* cluster: transaction-state partitions (txn_topic.c) */
+    struct sl_txn_markers *markers;   /* cluster: markers for other brokers (txn_markers.c) */
     struct sl_txn_coord *txn;         /* the transaction coordinator (txn/txn_coord.c) */
     struct sl_cgroups *cgroups;       /* KIP-848 consumer groups (group/cgroup.c) */
     sl_partition_t *dirty;            /* partitions needing a group-commit sync */
@@ -105,6 +107,7 @@ struct sl_broker {
     uint64_t ticks;        /* seconds since start, for work done every minute */
     int64_t next_pid;      /* next producer id to hand out */
     int64_t pid_block_end; /* ids below this are reserved in the metadata log */
+    int64_t pid_mine_end;  /* cluster: end of the block this broker hands ids out of */
     bool ready;
     sl_decomp_t decomp; /* Produce's decompression scratch (storage/compress.h) */
     sl_histo_t *m_fsync;

@@ -36,6 +36,7 @@
 
 #include "broker/mstate.h"
 #include "broker/replica.h"
+#include "broker/txn_markers.h"
 #include "cluster/quorum.h"
 #include "common/clock.h"
 #include "common/codec.h"
@@ -954,6 +955,8 @@ sl_err_t sl_cluster_handle(sl_req_t *req) {
         }
         return SL_OK;
     }
+    case SL_CLUSTER_OP_TXN_MARKER:
+        return sl_markers_handle(req);
     case SL_CLUSTER_OP_HEARTBEAT:
         sl_wr_i16(wr, leader ? KERR_NONE : KERR_NOT_CONTROLLER);
         return SL_OK;

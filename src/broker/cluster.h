@@ -33,7 +33,8 @@ enum {
     SL_CLUSTER_OP_PROPOSE = 1,
     SL_CLUSTER_OP_HEARTBEAT = 2,
     SL_CLUSTER_OP_STATUS = 3,
-    SL_CLUSTER_OP_EPOCH_END = 4
+    SL_CLUSTER_OP_EPOCH_END = 4,
+    SL_CLUSTER_OP_TXN_MARKER = 5 /* txn_markers.h */
 };
 
 /* Cluster mode is on when controller.quorum.voters is set. Sets up the proposing metadata log

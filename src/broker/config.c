@@ -172,7 +172,12 @@ const sl_conf_def_t sl_broker_conf_defs[] = {
      "once that many brokers are live"},
     {"offsets.topic.num.partitions", SL_CONF_INT, "8", 1, 1000, B(offsets_topic_num_partitions), 0,
      "Cluster: partitions of __consumer_offsets (Kafka's 50; sluice's default is smaller)"},
-    {"transaction.state.log.replication.factor", SL_CONF_IGNORED, "", 0, 0, 0, 0, "Ignored"},
+    {"transaction.state.log.replication.factor", SL_CONF_INT, "3", 1, 16,
+     B(txn_topic_replication_factor), 0,
+     "Cluster: replicas of __transaction_state, capped at the number of voters; it is created "
+     "once that many brokers are live"},
+    {"transaction.state.log.num.partitions", SL_CONF_INT, "8", 1, 1000, B(txn_topic_num_partitions),
+     0, "Cluster: partitions of __transaction_state (Kafka's 50; sluice's default is smaller)"},
     {"group.min.session.timeout.ms", SL_CONF_INT, "6000", 1, INT32_MAX,
      B(group_min_session_timeout_ms), 0, "Smallest session.timeout.ms a consumer may ask for"},
     {"group.max.session.timeout.ms", SL_CONF_INT, "1800000", 1, INT32_MAX,

@@ -60,6 +60,8 @@ typedef struct sl_broker_conf {
     int64_t offsets_retention_ms;
     int64_t offsets_topic_replication_factor; /* cluster: RF of __consumer_offsets */
     int64_t offsets_topic_num_partitions;     /* cluster: its partitions */
+    int64_t txn_topic_replication_factor;     /* cluster: RF of __transaction_state */
+    int64_t txn_topic_num_partitions;         /* cluster: its partitions */
     int64_t transaction_max_timeout_ms;
     int64_t transactional_id_expiration_ms;
     int64_t transaction_abort_interval_ms;

@@ -29,6 +29,7 @@
 
 #include "broker/broker.h"
 #include "broker/offsets_topic.h"
+#include "broker/txn_topic.h"
 #include "broker/wait.h"
 #include "common/clock.h"
 #include "group/cgroup.h"
@@ -60,13 +61,16 @@ SL_HANDLER(FindCoordinator) {
         err = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
     }
     /* In a cluster a group's coordinator is the leader of its __consumer_offsets partition
-     * (offsets_topic.h); transactions stay with the broker asked. */
+     * (offsets_topic.h), a transactional id's the leader of its __transaction_state
+     * partition (txn_topic.h). */
     int32_t node = (int32_t)b->conf.node_id;
     char host[256];
     snprintf(host, sizeof host, "%s", sl_req_listener(req)->adv_host);
     int32_t port = sl_req_listener(req)->adv_port;
     if (!err && key_type == 0 && b->cluster) {
         err = sl_otopic_coordinator(b, key, &node, host, sizeof host, &port);
+    } else if (!err && key_type == 1 && b->cluster) {
+        err = sl_ttopic_coordinator(b, key, &node, host, sizeof host, &port);
     }
     if (v >= 1) {
         sl_wr_i32(&req->wr, 0);
@@ -546,7 +550,8 @@ static void write_fetched(sl_req_t *req, sl_group_t *g, sl_str_t topic, int32_t 
     const sl_offset_entry_t *e = denied ? NULL : sl_coord_committed(coord(req), g, topic, index);
     int16_t err = denied;
     if (!denied && stable_group &&
-        sl_txn_offset_pending(req->broker->txn, *stable_group, topic, index)) {
+        (sl_txn_offset_pending(req->broker->txn, *stable_group, topic, index) ||
+         (req->broker->cluster && sl_otopic_pending(req->broker, *stable_group, topic, index)))) {
         err = KERR_UNSTABLE_OFFSET_COMMIT;
         e = NULL;
     }

@@ -176,7 +176,7 @@ SL_HANDLER(Produce) {
                 sl_seq_verdict_t vd =
                     sl_pstate_check(p->pstate, info.producer_id, info.producer_epoch,
                                     info.base_sequence, last_seq, &base, &dup_last);
-                if (transactional && vd != SL_SEQ_DUPLICATE) {
+                if (transactional && vd != SL_SEQ_DUPLICATE && !b->cluster) {
                     /* Only into a partition its transaction has added (no hanging
                      * transactions), and only with the coordinator's current epoch. */
                     err = (int16_t)sl_txn_check_produce(b->txn, info.producer_id,

@@ -19,11 +19,16 @@
 #include <string.h>
 
 #include "broker/broker.h"
+#include "broker/cluster.h"
 #include "broker/metalog.h"
+#include "broker/offsets_topic.h"
+#include "broker/txn_markers.h"
+#include "broker/txn_topic.h"
 #include "broker/wait.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "group/coordinator.h"
+#include "group/offset_store.h"
 #include "proto/kerr.h"
 #include "storage/batch.h"
 #include "txn/pstate.h"
@@ -41,6 +46,11 @@ static sl_partition_t *part_of(sl_broker_t *b, const char *topic, int32_t partit
 static int hook_write_marker(void *opaque, const char *topic, int32_t partition, int64_t pid,
                              int16_t epoch, int type, int64_t *offset_out) {
     sl_broker_t *b = opaque;
+    if (b->cluster) {
+        /* The partition's leader writes it, wherever it is: a job until it has (txn_markers.h). */
+        *offset_out = sl_markers_add(b, topic, partition, pid, epoch, type);
+        return KERR_NONE;
+    }
     sl_partition_t *p = part_of(b, topic, partition);
     *offset_out = -1;
     if (!p || sl_pstate_txn_first(p->pstate, pid) < 0) {
@@ -52,6 +62,9 @@ static int hook_write_marker(void *opaque, const char *topic, int32_t partition,
 }
 
 static bool hook_durable(void *opaque, const char *topic, int32_t partition, int64_t offset) {
+    if (((sl_broker_t *)opaque)->cluster) {
+        return sl_markers_done(opaque, offset);
+    }
     sl_partition_t *p = part_of(opaque, topic, partition);
     return !p || sl_plog_durable_offset(p->plog) > offset;
 }
@@ -76,7 +89,36 @@ static bool hook_offsets_durable(void *opaque, uint64_t pos) {
     return sl_reclog_durable(sl_coord_log(((sl_broker_t *)opaque)->coord), pos);
 }
 
+/* Cluster: blocks are striped by node id (block k belongs to node k % PID_STRIDE), and a new
+ * one starts above every block committed so far, so two brokers reserving at the same moment
+ * never get the same ids, and no id is handed out twice across restarts. */
+#define PID_STRIDE 1024
+
+static int alloc_pid_cluster(sl_broker_t *b, int64_t *pid_out) {
+    if (b->next_pid >= b->pid_mine_end) {
+        if (!sl_cluster_caught_up(b)) {
+            return KERR_COORDINATOR_NOT_AVAILABLE; /* its own earlier blocks are not known yet */
+        }
+        int64_t k = SL_MAX(b->pid_block_end, b->pid_mine_end) / PID_BLOCK;
+        int64_t want = b->conf.node_id % PID_STRIDE;
+        k += ((want - k % PID_STRIDE) + PID_STRIDE) % PID_STRIDE;
+        int64_t start = k * PID_BLOCK;
+        sl_meta_rec_t rec = {SL_META_PID_BLOCK, "", {0}, 0, NULL, 0, start + PID_BLOCK};
+        if (sl_metalog_append(b->metalog, &rec) != SL_OK) {
+            return KERR_COORDINATOR_NOT_AVAILABLE;
+        }
+        b->next_pid = start;
+        b->pid_mine_end = start + PID_BLOCK;
+        b->pid_block_end = SL_MAX(b->pid_block_end, b->pid_mine_end);
+    }
+    *pid_out = b->next_pid++;
+    return KERR_NONE;
+}
+
 int sl_broker_alloc_pid(sl_broker_t *b, int64_t *pid_out) {
+    if (b->cluster) {
+        return alloc_pid_cluster(b, pid_out);
+    }
     if (b->next_pid >= b->pid_block_end) {
         sl_meta_rec_t rec = {SL_META_PID_BLOCK, "", {0}, 0, NULL, 0, b->pid_block_end + PID_BLOCK};
         if (sl_metalog_append(b->metalog, &rec) != SL_OK) {
@@ -148,6 +190,12 @@ static void sweep_topic(sl_topic_t *t, void *opaque) {
     }
 }
 
+static bool match_any(const char *id, void *opaque) {
+    (void)id;
+    (void)opaque;
+    return true;
+}
+
 sl_err_t sl_broker_txn_start(sl_broker_t *b, char *err) {
     sl_txn_hooks_t hooks = {hook_write_marker,
                             hook_durable,
@@ -155,10 +203,18 @@ sl_err_t sl_broker_txn_start(sl_broker_t *b, char *err) {
                             hook_offsets_durable,
                             hook_alloc_pid,
                             hook_completed,
-                            b};
+                            b,
+                            b->cluster ? sl_ttopic_replicate : NULL,
+                            b->cluster ? sl_ttopic_replicated : NULL};
     b->txn = sl_txn_coord_new(b->conf.data_dir, b->conf.transaction_max_timeout_ms, &hooks, err);
     if (!b->txn) {
         return SL_ERR_IO;
+    }
+    if (b->cluster) {
+        /* A cluster member acts only on what it loads from the partitions it leads
+         * (txn_topic.h), never on its own file, which may be stale. */
+        sl_txn_coord_forget(b->txn, match_any, NULL);
+        return sl_markers_start(b, err);
     }
     sl_txn_coord_recover(b->txn, sl_wall_ms());
     sl_topics_each(b, sweep_topic, b);
@@ -166,6 +222,31 @@ sl_err_t sl_broker_txn_start(sl_broker_t *b, char *err) {
 }
 
 /* ---- handlers ---- */
+
+/* Cluster: a coordinator's partition with too few in-sync replicas is, to clients,
+ * COORDINATOR_NOT_AVAILABLE (retriable), as Kafka's coordinators answer. */
+static int coord_code(int err) {
+    return err == KERR_NOT_ENOUGH_REPLICAS || err == KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND
+               ? KERR_COORDINATOR_NOT_AVAILABLE
+               : err;
+}
+
+/* Cluster: whether this broker coordinates `id` now and could record a change for it
+ * (txn_topic.h); KERR_NONE on a single node. */
+static int coordinating(sl_broker_t *b, sl_str_t id) {
+    int16_t err = sl_ttopic_check(b, id);
+    return err != KERR_NONE ? err : coord_code(sl_ttopic_writable(b, id));
+}
+
+/* Cluster: the answer at err_at also waits until the id's last record is on every in-sync
+ * replica of its partition. */
+static void add_replicated(sl_broker_t *b, sl_durable_wait_t *w, sl_str_t id, size_t err_at) {
+    const sl_txn_t *t = b->cluster ? sl_txn_get(b->txn, id) : NULL;
+    sl_partition_t *p = t ? sl_ttopic_part(b, id) : NULL;
+    if (p && t->repl_end > 0) {
+        sl_durable_wait_add_part(w, p, t->repl_end, err_at, SIZE_MAX);
+    }
+}
 
 static int16_t fenced_code(int err, bool knows_fenced) {
     return (int16_t)(err == KERR_PRODUCER_FENCED && !knows_fenced ? KERR_INVALID_PRODUCER_EPOCH
@@ -196,6 +277,8 @@ SL_HANDLER(InitProducerId) {
     } else if (!txn_id.p && !sl_req_allowed_cluster(req, SL_ACL_IDEMPOTENT_WRITE) &&
                !sl_req_allowed_any(req, SL_RES_TOPIC, SL_ACL_WRITE)) {
         err = KERR_CLUSTER_AUTHORIZATION_FAILED;
+    } else if (txn_id.p && (err = coordinating(b, txn_id)) != KERR_NONE) {
+        /* cluster: another broker coordinates this id, or it is loading */
     } else if (txn_id.p) {
         err = sl_txn_init_pid(b->txn, txn_id, timeout_ms, req_pid, req_epoch, sl_wall_ms(), &pid,
                               &epoch, &durable_pos);
@@ -216,9 +299,11 @@ SL_HANDLER(InitProducerId) {
     if (err || !durable_pos) {
         return SL_OK;
     }
-    /* The new epoch is answered once it is durable (the log's next sync). */
+    /* The new epoch is answered once it is durable (the log's next sync; in a cluster also on
+     * every in-sync replica of the id's partition). */
     sl_durable_wait_t *w = sl_durable_wait_new(req);
     sl_durable_wait_add_log(w, sl_txn_coord_log(b->txn), durable_pos, err_at);
+    add_replicated(b, w, txn_id, err_at);
     return sl_durable_wait_park(b, w);
 }
 
@@ -226,12 +311,13 @@ SL_HANDLER(InitProducerId) {
  * error code at err_ats becomes KAFKA_STORAGE_ERROR if the log fails first. What a transaction
  * was told it holds (partitions, a group, offsets) then survives a power cut, so a transaction
  * kept open across a restart commits exactly what its producer added. */
-static sl_err_t answer_when_durable(sl_broker_t *b, sl_req_t *req, const size_t *err_ats,
-                                    size_t n) {
+static sl_err_t answer_when_durable(sl_broker_t *b, sl_req_t *req, sl_str_t id,
+                                    const size_t *err_ats, size_t n) {
     uint64_t pos = sl_reclog_want_sync(sl_txn_coord_log(b->txn));
     sl_durable_wait_t *w = sl_durable_wait_new(req);
     for (size_t i = 0; i < n; i++) {
         sl_durable_wait_add_log(w, sl_txn_coord_log(b->txn), pos, err_ats[i]);
+        add_replicated(b, w, id, err_ats[i]);
     }
     return sl_durable_wait_park(b, w);
 }
@@ -257,7 +343,7 @@ SL_HANDLER(AddPartitionsToTxn) {
      * is TOPIC_AUTHORIZATION_FAILED, the others OPERATION_NOT_ATTEMPTED). */
     if (!sl_req_allowed(req, SL_RES_TRANSACTIONAL_ID, id, SL_ACL_WRITE)) {
         terr = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
-    } else {
+    } else if ((terr = coordinating(b, id)) == KERR_NONE) {
         t = sl_txn_find_to_add(b->txn, id, pid, epoch, &terr);
         terr = fenced_code(terr, req->api_version >= 2);
     }
@@ -327,7 +413,7 @@ SL_HANDLER(AddPartitionsToTxn) {
         free(err_ats);
         return SL_ERR_IO; /* the log is failing: close rather than answer success */
     }
-    sl_err_t rc = answer_when_durable(b, req, err_ats, n_err_ats);
+    sl_err_t rc = answer_when_durable(b, req, id, err_ats, n_err_ats);
     free(err_ats);
     return rc;
 }
@@ -351,15 +437,27 @@ SL_HANDLER(AddOffsetsToTxn) {
         err = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
     } else if (group.p && !sl_req_allowed(req, SL_RES_GROUP, group, SL_ACL_READ)) {
         err = KERR_GROUP_AUTHORIZATION_FAILED;
-    } else {
+    } else if ((err = coordinating(b, id)) == KERR_NONE) {
         t = sl_txn_find_to_add(b->txn, id, pid, epoch, &err);
     }
     if (!err && !group.p) {
         err = KERR_INVALID_REQUEST;
     }
+    sl_topic_t *ot = b->cluster
+                         ? sl_topic_find(b, (sl_str_t){SL_OFFSETS_TOPIC, strlen(SL_OFFSETS_TOPIC)})
+                         : NULL;
+    if (!err && b->cluster && (!ot || ot->n_partitions < 1)) {
+        err = KERR_COORDINATOR_NOT_AVAILABLE; /* no __consumer_offsets yet */
+    }
     if (!err) {
         sl_txn_begin(t, sl_wall_ms());
         sl_txn_add_group(t, group);
+        if (ot) {
+            /* Cluster: the group coordinator holds the offsets as transactional records in
+             * the group's partition; its marker commits or drops them (Kafka's design). */
+            sl_txn_add_part(t, (sl_str_t){SL_OFFSETS_TOPIC, strlen(SL_OFFSETS_TOPIC)},
+                            sl_otopic_partition_for(group, ot->n_partitions));
+        }
         if (sl_txn_persist(b->txn, t) != SL_OK) {
             err = KERR_KAFKA_STORAGE_ERROR;
         }
@@ -367,7 +465,7 @@ SL_HANDLER(AddOffsetsToTxn) {
     sl_wr_i32(&req->wr, 0);
     size_t err_at = sl_wr_i16(&req->wr, fenced_code(err, req->api_version >= 2));
     sl_wr_tags(&req->wr, flex);
-    return err ? SL_OK : answer_when_durable(b, req, &err_at, 1);
+    return err ? SL_OK : answer_when_durable(b, req, id, &err_at, 1);
 }
 
 SL_HANDLER(EndTxn) {
@@ -386,7 +484,7 @@ SL_HANDLER(EndTxn) {
     sl_txn_t *t = NULL;
     if (!sl_req_allowed(req, SL_RES_TRANSACTIONAL_ID, id, SL_ACL_WRITE)) {
         err = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
-    } else {
+    } else if ((err = coordinating(b, id)) == KERR_NONE) {
         t = sl_txn_find(b->txn, id, pid, epoch, &err);
     }
     if (t) {
@@ -402,6 +500,102 @@ SL_HANDLER(EndTxn) {
      * commit, its offsets). */
     sl_durable_wait_t *w = sl_durable_wait_new(req);
     sl_durable_wait_add_txn(w, t, err_at);
+    return sl_durable_wait_park(b, w);
+}
+
+/* Cluster: TxnOffsetCommit is answered by the group's coordinator (clients send it there), which
+ * appends the offsets as one transactional batch of the producer to the group's
+ * __consumer_offsets partition and answers once it is replicated; the transaction's marker in
+ * that partition (AddOffsetsToTxn added it) commits or drops them (offsets_topic.h). `err` is
+ * the request-wide error found so far. */
+static sl_err_t txn_offsets_cluster(sl_req_t *req, sl_str_t group, int64_t pid, int16_t epoch,
+                                    int32_t n_topics, int err) {
+    sl_broker_t *b = req->broker;
+    sl_reader_t *rd = &req->rd;
+    sl_writer_t *wr = &req->wr;
+    bool flex = req->flex;
+    int16_t v = req->api_version;
+    int64_t now = sl_wall_ms();
+    if (!err) {
+        err = sl_otopic_check(b, group);
+    }
+    if (!err) {
+        err = coord_code(sl_otopic_writable(b, group));
+    }
+    sl_otopic_batch_t bt = {.now_ms = now};
+    size_t *err_ats = NULL;
+    sl_wr_i32(wr, 0);
+    sl_wr_array_len(wr, flex, n_topics);
+    for (int32_t i = 0; i < n_topics && !rd->err; i++) {
+        sl_str_t name = sl_rd_str(rd, flex);
+        int32_t n = sl_rd_array_len(rd, flex, 12);
+        if (rd->err) {
+            break;
+        }
+        sl_topic_t *tp = sl_topic_find(b, name);
+        sl_wr_str(wr, flex, name);
+        sl_wr_array_len(wr, flex, n);
+        for (int32_t k = 0; k < n && !rd->err; k++) {
+            int32_t index = sl_rd_i32(rd);
+            int64_t offset = sl_rd_i64(rd);
+            int32_t leader_epoch = v >= 2 ? sl_rd_i32(rd) : -1;
+            sl_str_t md = sl_rd_str(rd, flex);
+            sl_rd_tags(rd, flex);
+            int16_t perr = (int16_t)err;
+            if (!perr && !sl_req_allowed(req, SL_RES_TOPIC, name, SL_ACL_READ)) {
+                perr = KERR_TOPIC_AUTHORIZATION_FAILED;
+            }
+            if (!perr && (!tp || index < 0 || index >= tp->n_partitions)) {
+                perr = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            }
+            sl_wr_i32(wr, index);
+            size_t at = sl_wr_i16(wr, perr);
+            if (!perr && !rd->err) {
+                char *g = sl_str_dupz(group), *t = sl_str_dupz(name);
+                sl_committed_t c = {offset, leader_epoch, md.p ? sl_str_dupz(md) : NULL, md.len,
+                                    now};
+                sl_buf_t key = {0}, value = {0};
+                sl_offset_rec_key(&key, g, t, index);
+                sl_offset_rec_put(&value, g, t, index, &c);
+                sl_otopic_batch_add(&bt, &key, &value);
+                err_ats = sl_xrealloc(err_ats, (size_t)bt.n * sizeof *err_ats);
+                err_ats[bt.n - 1] = at;
+                sl_buf_fini(&key);
+                sl_buf_fini(&value);
+                free(c.metadata);
+                free(t);
+                free(g);
+            }
+            sl_wr_tags(wr, flex);
+        }
+        sl_rd_tags(rd, flex);
+        sl_wr_tags(wr, flex);
+    }
+    sl_rd_tags(rd, flex);
+    sl_wr_tags(wr, flex);
+    if (rd->err || bt.n == 0) {
+        free(err_ats);
+        sl_otopic_batch_fini(&bt);
+        return rd->err;
+    }
+    sl_partition_t *p = NULL;
+    int64_t end = -1;
+    int16_t aerr = sl_otopic_append_txn(b, group, &bt, pid, epoch, &p, &end);
+    if (aerr != KERR_NONE) {
+        aerr = (int16_t)coord_code(fenced_code(aerr, false));
+        for (int32_t i = 0; i < bt.n; i++) {
+            sl_store_be16(wr->buf->data + err_ats[i], (uint16_t)aerr);
+        }
+        free(err_ats);
+        sl_otopic_batch_fini(&bt);
+        return SL_OK;
+    }
+    sl_durable_wait_t *w = sl_durable_wait_new(req);
+    for (int32_t i = 0; i < bt.n; i++) {
+        sl_durable_wait_add_part(w, p, end, err_ats[i], SIZE_MAX);
+    }
+    free(err_ats);
+    sl_otopic_batch_fini(&bt);
     return sl_durable_wait_park(b, w);
 }
 
@@ -429,6 +623,15 @@ SL_HANDLER(TxnOffsetCommit) {
         err = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
     } else if (group.p && !sl_req_allowed(req, SL_RES_GROUP, group, SL_ACL_READ)) {
         err = KERR_GROUP_AUTHORIZATION_FAILED;
+    } else if (!group.p) {
+        err = KERR_INVALID_REQUEST;
+    } else if (b->cluster) {
+        /* the group's coordinator answers: the transaction's may be another broker */
+        if (v >= 3 && (generation >= 0 || member.len) &&
+            (err = sl_otopic_check(b, group)) == KERR_NONE) {
+            err = sl_coord_check_commit(b->coord, group, generation, member, instance);
+        }
+        return txn_offsets_cluster(req, group, pid, epoch, n_topics, err);
     } else {
         t = sl_txn_find(b->txn, id, pid, epoch, &err);
     }
@@ -495,7 +698,7 @@ SL_HANDLER(TxnOffsetCommit) {
         free(err_ats);
         return SL_ERR_IO;
     }
-    sl_err_t rc = answer_when_durable(b, req, err_ats, n_err_ats);
+    sl_err_t rc = answer_when_durable(b, req, id, err_ats, n_err_ats);
     free(err_ats);
     return rc;
 }

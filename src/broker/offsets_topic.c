@@ -25,6 +25,7 @@
 #include "group/offset_store.h"
 #include "proto/kerr.h"
 #include "storage/batch.h"
+#include "txn/pstate.h"
 
 #define LOAD_CHUNK_BYTES (1 << 20)
 #define CREATE_RETRY_MS  1000
@@ -38,10 +39,19 @@ typedef struct opart {
     uint64_t retry_ms;     /* after a failed read: not before this (monotonic) */
 } opart_t;
 
+/* A transactional offset change not yet committed or aborted by its marker. */
+typedef struct pending {
+    int32_t index; /* offsets partition */
+    int64_t pid;
+    sl_buf_t value; /* the record's value (group/offset_store.h's replicated form) */
+} pending_t;
+
 typedef struct sl_otopic {
     opart_t *parts;
     int32_t n_parts;
     uint64_t next_create_ms;
+    pending_t *pending;
+    size_t n_pending, cap_pending;
 } sl_otopic_t;
 
 int32_t sl_otopic_partition_for(sl_str_t group, int32_t n) {
@@ -155,20 +165,22 @@ void sl_otopic_batch_fini(sl_otopic_batch_t *bt) {
 }
 
 /* The batch around bt's records, base offset 0 (the append assigns it). */
-static void build_batch(const sl_otopic_batch_t *bt, sl_buf_t *out) {
+void sl_otopic_build_batch(const sl_otopic_batch_t *bt, int64_t pid, int16_t epoch,
+                           bool transactional, sl_buf_t *out) {
     sl_writer_t wr = {out};
     sl_wr_i64(&wr, 0);
     size_t len_at = sl_wr_i32(&wr, 0);
     sl_wr_i32(&wr, -1); /* partitionLeaderEpoch: stamped at the append */
     sl_wr_i8(&wr, 2);
     size_t crc_at = sl_wr_i32(&wr, 0);
-    sl_wr_i16(&wr, 0); /* attributes: uncompressed, CreateTime */
+    /* attributes: uncompressed, CreateTime */
+    sl_wr_i16(&wr, transactional ? SL_BATCH_ATTR_TRANSACTIONAL : 0);
     sl_wr_i32(&wr, bt->n - 1);
     sl_wr_i64(&wr, bt->now_ms);
     sl_wr_i64(&wr, bt->now_ms);
-    sl_wr_i64(&wr, -1); /* producerId */
-    sl_wr_i16(&wr, -1);
-    sl_wr_i32(&wr, -1);
+    sl_wr_i64(&wr, pid); /* producerId */
+    sl_wr_i16(&wr, epoch);
+    sl_wr_i32(&wr, -1); /* baseSequence: none, as Kafka's coordinators write */
     sl_wr_i32(&wr, bt->n);
     sl_buf_append(out, bt->recs.data, bt->recs.len);
     sl_wr_patch_i32(&wr, len_at, (int32_t)(out->len - SL_BATCH_LOG_OVERHEAD));
@@ -189,6 +201,136 @@ int16_t sl_otopic_writable(sl_broker_t *b, sl_str_t group) {
     return err == KERR_NOT_LEADER_OR_FOLLOWER ? KERR_NOT_COORDINATOR : err;
 }
 
+static void pending_add(sl_broker_t *b, int32_t index, int64_t pid, const uint8_t *v, size_t len) {
+    sl_otopic_t *ot = state(b);
+    if (ot->n_pending == ot->cap_pending) {
+        ot->cap_pending = ot->cap_pending ? ot->cap_pending * 2 : 16;
+        ot->pending = sl_xrealloc(ot->pending, ot->cap_pending * sizeof *ot->pending);
+    }
+    pending_t *e = &ot->pending[ot->n_pending++];
+    e->index = index;
+    e->pid = pid;
+    e->value = (sl_buf_t){0};
+    sl_buf_append(&e->value, v, len);
+}
+
+/* Applies (commit) or drops the pending changes of pid in partition `index`, in their order;
+ * pid -1 drops every change of the partition. */
+static void pending_end(sl_broker_t *b, int32_t index, int64_t pid, bool commit) {
+    sl_otopic_t *ot = state(b);
+    sl_offset_replay_t rp;
+    sl_coord_replay_fns(b->coord, &rp);
+    size_t keep = 0;
+    for (size_t i = 0; i < ot->n_pending; i++) {
+        pending_t *e = &ot->pending[i];
+        if (e->index != index || (pid >= 0 && e->pid != pid)) {
+            ot->pending[keep++] = *e;
+            continue;
+        }
+        if (commit && sl_offset_rec_apply(&rp, e->value.data, e->value.len) != SL_OK) {
+            sl_log(SL_LOG_WARN, "group", "partition=%d msg=\"transactional offset skipped\"",
+                   index);
+        }
+        sl_buf_fini(&e->value);
+    }
+    ot->n_pending = keep;
+}
+
+bool sl_otopic_pending(sl_broker_t *b, sl_str_t group, sl_str_t topic, int32_t partition) {
+    sl_otopic_t *ot = b->otopic;
+    sl_topic_t *t = offsets_topic(b);
+    if (!ot || !t || t->n_partitions < 1) {
+        return false;
+    }
+    int32_t index = sl_otopic_partition_for(group, t->n_partitions);
+    sl_buf_t key = {0};
+    char *g = sl_str_dupz(group), *tn = sl_str_dupz(topic);
+    sl_offset_rec_key(&key, g, tn, partition);
+    bool found = false;
+    for (size_t i = 0; i < ot->n_pending && !found; i++) {
+        /* After its type byte, the value starts with the key's fields. */
+        const pending_t *e = &ot->pending[i];
+        found = e->index == index && e->value.len >= key.len + 1 &&
+                !memcmp(e->value.data + 1, key.data, key.len);
+    }
+    sl_buf_fini(&key);
+    free(g);
+    free(tn);
+    return found;
+}
+
+bool sl_otopic_loaded(sl_broker_t *b, sl_partition_t *p) {
+    if (!b->cluster || strcmp(p->topic->name, SL_OFFSETS_TOPIC)) {
+        return true;
+    }
+    return p->repl && p->repl->leading &&
+           opart(b, p->topic, p->index)->loaded_epoch == p->repl->a.epoch;
+}
+
+void sl_otopic_marker(sl_broker_t *b, sl_partition_t *p, int64_t pid, int type) {
+    if (b->cluster && !strcmp(p->topic->name, SL_OFFSETS_TOPIC)) {
+        pending_end(b, p->index, pid, type == SL_CONTROL_COMMIT);
+    }
+}
+
+int16_t sl_otopic_append_txn(sl_broker_t *b, sl_str_t group, sl_otopic_batch_t *bt, int64_t pid,
+                             int16_t epoch, sl_partition_t **p_out, int64_t *end_out) {
+    sl_topic_t *t;
+    sl_partition_t *p = group_part(b, group, &t);
+    if (!p) {
+        return KERR_NOT_COORDINATOR;
+    }
+    int16_t err = sl_replica_produce_check(b, t, p, -1);
+    if (err != KERR_NONE) {
+        return err == KERR_NOT_LEADER_OR_FOLLOWER ? KERR_NOT_COORDINATOR : err;
+    }
+    if (sl_pstate_epoch(p->pstate, pid) > epoch) {
+        return KERR_PRODUCER_FENCED;
+    }
+    sl_buf_t batch = {0};
+    sl_otopic_build_batch(bt, pid, epoch, true, &batch);
+    sl_replica_stamp(p, batch.data, batch.len);
+    int64_t base = -1;
+    sl_err_t rc = sl_plog_append(p->plog, batch.data, batch.len, bt->now_ms, &base);
+    sl_buf_fini(&batch);
+    if (rc != SL_OK) {
+        sl_log(SL_LOG_ERROR, "group", "partition=%d err=\"%s\" msg=\"offsets not appended\"",
+               p->index, sl_err_str(rc));
+        return KERR_KAFKA_STORAGE_ERROR;
+    }
+    sl_replica_appended(b, p, base);
+    if (sl_pstate_txn_first(p->pstate, pid) < 0) {
+        sl_pstate_txn_begin(p->pstate, pid, epoch, base); /* the marker finds it open */
+    }
+    /* Held until the transaction's marker in this partition commits or drops them. */
+    sl_reader_t rd = sl_reader_init(bt->recs.data, bt->recs.len);
+    for (int32_t i = 0; i < bt->n && !rd.err; i++) {
+        int32_t len = sl_rd_varint(&rd);
+        if (rd.err || len < 0 || (size_t)len > (size_t)(rd.end - rd.p)) {
+            break;
+        }
+        sl_reader_t r = sl_reader_init(rd.p, (size_t)len);
+        rd.p += len;
+        (void)sl_rd_i8(&r);
+        (void)sl_rd_varlong(&r);
+        (void)sl_rd_varint(&r);
+        int32_t klen = sl_rd_varint(&r);
+        if (klen > 0) {
+            (void)sl_rd_raw(&r, (size_t)klen);
+        }
+        int32_t vlen = sl_rd_varint(&r);
+        sl_bytes_t v = vlen >= 0 ? sl_rd_raw(&r, (size_t)vlen) : (sl_bytes_t){NULL, 0};
+        if (!r.err && v.p) {
+            pending_add(b, p->index, pid, v.p, v.len);
+        }
+    }
+    sl_broker_mark_dirty(b, p);
+    b->data_arrived = true;
+    *p_out = p;
+    *end_out = sl_plog_end_offset(p->plog);
+    return KERR_NONE;
+}
+
 int16_t sl_otopic_append(sl_broker_t *b, sl_str_t group, sl_otopic_batch_t *bt,
                          sl_partition_t **p_out, int64_t *end_out) {
     sl_topic_t *t;
@@ -204,7 +346,7 @@ int16_t sl_otopic_append(sl_broker_t *b, sl_str_t group, sl_otopic_batch_t *bt,
         return KERR_NONE;
     }
     sl_buf_t batch = {0};
-    build_batch(bt, &batch);
+    sl_otopic_build_batch(bt, -1, -1, false, &batch);
     sl_replica_stamp(p, batch.data, batch.len);
     int64_t base = -1;
     sl_err_t rc = sl_plog_append(p->plog, batch.data, batch.len, bt->now_ms, &base);
@@ -233,9 +375,11 @@ static bool in_partition(const char *group, void *opaque) {
     return sl_otopic_partition_for((sl_str_t){group, strlen(group)}, m->n) == m->index;
 }
 
-/* Applies the records of one uncompressed batch at or after `from`. */
+/* Applies the records of one uncompressed batch at or after `from` (a transactional batch's
+ * are held until its marker). */
 static void apply_batch(sl_broker_t *b, const uint8_t *p, const sl_batch_info_t *info, int64_t from,
                         int32_t index) {
+    bool txn = (info->attributes & SL_BATCH_ATTR_TRANSACTIONAL) && info->producer_id >= 0;
     sl_offset_replay_t rp;
     sl_coord_replay_fns(b->coord, &rp);
     sl_reader_t rd =
@@ -262,7 +406,9 @@ static void apply_batch(sl_broker_t *b, const uint8_t *p, const sl_batch_info_t 
         if (r.err || info->base_offset + delta < from) {
             continue;
         }
-        if (sl_offset_rec_apply(&rp, v.p, v.len) != SL_OK) {
+        if (txn) {
+            pending_add(b, index, info->producer_id, v.p, v.len);
+        } else if (sl_offset_rec_apply(&rp, v.p, v.len) != SL_OK) {
             sl_log(SL_LOG_WARN, "group", "partition=%d offset=%lld msg=\"offsets record skipped\"",
                    index, (long long)(info->base_offset + delta));
         }
@@ -310,6 +456,12 @@ static int load_chunk(sl_broker_t *b, sl_partition_t *p, opart_t *o) {
             if ((info.attributes & SL_BATCH_ATTR_CONTROL) == 0 &&
                 (info.attributes & SL_BATCH_ATTR_CODEC_MASK) == 0) {
                 apply_batch(b, buf + pos, &info, o->next, p->index);
+            } else if ((info.attributes & SL_BATCH_ATTR_CONTROL) && info.producer_id >= 0 &&
+                       info.base_offset >= o->next) {
+                int type = sl_batch_control_type(buf + pos, s.len - pos);
+                if (type >= 0) {
+                    pending_end(b, p->index, info.producer_id, type == SL_CONTROL_COMMIT);
+                }
             }
             next = info.base_offset + info.last_offset_delta + 1;
             pos += info.total_bytes;
@@ -342,6 +494,7 @@ static void load_partitions(sl_broker_t *b, sl_topic_t *t) {
             /* What this broker held for these groups may be stale or never replicated. */
             match_ctx_t m = {i, t->n_partitions};
             sl_coord_forget_offsets(b->coord, in_partition, &m);
+            pending_end(b, i, -1, false);
             o->loading_epoch = epoch;
             o->next = sl_plog_start_offset(p->plog);
             o->end = sl_plog_end_offset(p->plog);
@@ -418,6 +571,10 @@ void sl_otopic_poll(sl_broker_t *b) {
 
 void sl_otopic_free(sl_broker_t *b) {
     if (b->otopic) {
+        for (size_t i = 0; i < b->otopic->n_pending; i++) {
+            sl_buf_fini(&b->otopic->pending[i].value);
+        }
+        free(b->otopic->pending);
         free(b->otopic->parts);
         free(b->otopic);
         b->otopic = NULL;

@@ -44,6 +44,10 @@ typedef struct sl_otopic_batch {
 } sl_otopic_batch_t;
 void sl_otopic_batch_add(sl_otopic_batch_t *bt, const sl_buf_t *key, const sl_buf_t *value);
 void sl_otopic_batch_fini(sl_otopic_batch_t *bt);
+/* The record batch around bt's records (base offset 0: the append assigns it), uncompressed,
+ * without sequence numbers; `pid` -1 for none, `transactional` sets the attribute bit. */
+void sl_otopic_build_batch(const sl_otopic_batch_t *bt, int64_t pid, int16_t epoch,
+                           bool transactional, sl_buf_t *out);
 /* Whether a commit for `group` could be appended now: KERR_NONE, NOT_COORDINATOR or
  * NOT_ENOUGH_REPLICAS (asked before the coordinator's memory changes). */
 int16_t sl_otopic_writable(sl_broker_t *b, sl_str_t group);
@@ -53,6 +57,21 @@ int16_t sl_otopic_writable(sl_broker_t *b, sl_str_t group);
  * nothing appended) or KAFKA_STORAGE_ERROR. */
 int16_t sl_otopic_append(sl_broker_t *b, sl_str_t group, sl_otopic_batch_t *bt,
                          sl_partition_t **p_out, int64_t *end_out);
+
+/* Cluster, TxnOffsetCommit: appends the batch as a transactional batch of pid/epoch to the
+ * group's partition (errors as sl_otopic_append, and PRODUCER_FENCED for an epoch older than
+ * the partition's) and holds its changes until that transaction's marker in the partition. */
+int16_t sl_otopic_append_txn(sl_broker_t *b, sl_str_t group, sl_otopic_batch_t *bt, int64_t pid,
+                             int16_t epoch, sl_partition_t **p_out, int64_t *end_out);
+/* A marker was written to partition p (sl_partition_write_marker): for an offsets partition,
+ * the held changes of pid are applied (SL_CONTROL_COMMIT) or dropped. */
+void sl_otopic_marker(sl_broker_t *b, sl_partition_t *p, int64_t pid, int type);
+/* Whether p may take a marker now: false for an offsets partition this broker has not finished
+ * loading (the held offsets a marker resolves are not all known yet). */
+bool sl_otopic_loaded(sl_broker_t *b, sl_partition_t *p);
+/* Whether a transaction holds an uncommitted offset for this group partition (OffsetFetch's
+ * require_stable). */
+bool sl_otopic_pending(sl_broker_t *b, sl_str_t group, sl_str_t topic, int32_t partition);
 
 /* Loop work (before-sleep): creates the topic when this broker is the quorum leader and enough
  * brokers are live, and loads the partitions this broker has just come to lead. */

@@ -830,15 +830,14 @@ static bool take_records(sl_broker_t *b, sl_partition_t *p, uint8_t *rec, size_t
             sl_batch_info_t info;
             SL_ASSERT(sl_batch_parse(rec + pos, whole - pos, false, &info) == SL_OK);
             (void)visit_new(&info, r);
-            if (info.producer_id >= 0 && !(info.attributes & SL_BATCH_ATTR_TRANSACTIONAL)) {
+            if (info.producer_id >= 0) {
                 /* Producer state follows the leader's, so that as leader this replica
-                 * answers an idempotent producer's retry as a duplicate. */
-                int32_t last_seq =
-                    (int32_t)(((int64_t)info.base_sequence + info.last_offset_delta) %
-                              ((int64_t)INT32_MAX + 1));
-                sl_pstate_update(p->pstate, info.producer_id, info.producer_epoch,
-                                 info.base_sequence, last_seq, info.base_offset,
-                                 info.base_offset + info.last_offset_delta);
+                 * answers an idempotent producer's retry as a duplicate, knows the
+                 * transactions open here (their markers, the LSO) and the aborted ones. */
+                int control = (info.attributes & SL_BATCH_ATTR_CONTROL)
+                                  ? sl_batch_control_type(rec + pos, whole - pos)
+                                  : -1;
+                sl_pstate_replay(p->pstate, &info, control);
             }
             pos += info.total_bytes;
         }

@@ -19,6 +19,7 @@
 #include "broker/cluster.h"
 #include "broker/dynconf.h"
 #include "broker/metalog.h"
+#include "broker/offsets_topic.h"
 #include "broker/replica.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -170,6 +171,7 @@ sl_err_t sl_partition_write_marker(sl_broker_t *b, sl_partition_t *p, int64_t pi
     }
     sl_replica_appended(b, p, base);
     sl_pstate_txn_end(p->pstate, pid, epoch, type, base);
+    sl_otopic_marker(b, p, pid, type); /* cluster: transactional offsets held for it */
     sl_broker_mark_dirty(b, p);
     b->data_arrived = true; /* read_committed fetches parked behind the LSO may go on */
     *offset_out = base;

@@ -24,6 +24,7 @@
 
 #include "broker/offsets_topic.h"
 #include "broker/replica.h"
+#include "broker/txn_topic.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "group/coordinator.h"
@@ -192,7 +193,16 @@ static bool cond_ready(sl_broker_t *b, const wait_cond_t *c, int *err) {
     case W_PART:
         if (sl_plog_durable_offset(c->p->plog) >= c->end) {
             /* On disk here; in a cluster also on every in-sync replica's (replica.h). */
-            return sl_replica_acked(b, c->p, c->end, err);
+            bool ready = sl_replica_acked(b, c->p, c->end, err);
+            if (*err == KERR_NOT_LEADER_OR_FOLLOWER &&
+                (!strcmp(c->p->topic->name, SL_OFFSETS_TOPIC) ||
+                 !strcmp(c->p->topic->name, SL_TXN_TOPIC))) {
+                *err = KERR_NOT_COORDINATOR; /* a coordinator's record: the clients' code */
+            } else if (*err == KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND &&
+                       !strcmp(c->p->topic->name, SL_TXN_TOPIC)) {
+                *err = KERR_COORDINATOR_NOT_AVAILABLE; /* as Kafka's coordinator: retriable */
+            }
+            return ready;
         }
         *err = KERR_KAFKA_STORAGE_ERROR;
         return sl_plog_failed(c->p->plog);
@@ -206,6 +216,12 @@ static bool cond_ready(sl_broker_t *b, const wait_cond_t *c, int *err) {
     default: {
         sl_str_t id = {c->txn_id, strlen(c->txn_id)};
         const sl_txn_t *t = sl_txn_get(b->txn, id);
+        if (!t && b->cluster) {
+            /* Its partition moved to another coordinator, which completes the transaction: the
+             * producer asks that one again. */
+            *err = KERR_NOT_COORDINATOR;
+            return true;
+        }
         if (!t || t->pid != c->pid || !sl_txn_prepared(t)) {
             *err = t && t->pid == c->pid ? t->apply_err : KERR_NONE;
             return true;
@@ -412,6 +428,10 @@ void sl_broker_before_sleep(sl_loop_t *loop, void *data) {
     submit_syncs(b);
     sl_replica_poll(b); /* cluster: fetch responses appended here are synced next time */
     sl_otopic_poll(b);  /* cluster: creates and loads the offsets partitions */
+    if (b->cluster && b->txn) {
+        sl_ttopic_poll(b); /* creates, loads and unloads the transaction-state partitions */
+        sl_txn_coord_poll(b->txn, sl_wall_ms()); /* decisions replicated, markers landed */
+    }
     if (b->durable_waits) {
         answer_waits(b); /* those made durable by flush.messages or a roll */
     }

@@ -198,9 +198,35 @@ static sl_err_t write_rec(sl_reclog_t *log, const sl_txn_t *t) {
     return sl_reclog_append(log, &buf);
 }
 
+void sl_txn_encode(const sl_txn_t *t, sl_buf_t *out) {
+    sl_writer_t wr = {out};
+    encode(t, &wr);
+}
+
+/* Cluster mode: the same record into the id's replicated partition. */
+static sl_err_t replicate_rec(sl_txn_coord_t *tc, sl_txn_t *t) {
+    if (!tc->hooks.replicate) {
+        return SL_OK;
+    }
+    sl_buf_t buf = {0};
+    sl_txn_encode(t, &buf);
+    int64_t end = 0;
+    int rc = tc->hooks.replicate(tc->hooks.opaque, t->id, buf.data, buf.len, &end);
+    sl_buf_fini(&buf);
+    if (rc) {
+        t->repl_end = INT64_MAX; /* never counts as replicated: a decision waits for a reload */
+        return SL_ERR_IO;
+    }
+    t->repl_end = end;
+    return SL_OK;
+}
+
 sl_err_t sl_txn_persist(sl_txn_coord_t *tc, sl_txn_t *t) {
     tc->appended++;
     sl_err_t rc = write_rec(tc->log, t);
+    if (rc == SL_OK) {
+        rc = replicate_rec(tc, t);
+    }
     if (rc != SL_OK) {
         return rc;
     }
@@ -543,7 +569,8 @@ static int apply(sl_txn_coord_t *tc, sl_txn_t *t) {
 /* A prepared transaction whose decision has become durable gets its markers; one whose markers
  * have become durable completes. */
 static void advance(sl_txn_coord_t *tc, sl_txn_t *t, int64_t now_ms) {
-    if (is_prepared(t) && !t->applied && sl_reclog_durable(tc->log, t->decision_pos)) {
+    if (is_prepared(t) && !t->applied && sl_reclog_durable(tc->log, t->decision_pos) &&
+        (!tc->hooks.replicated || tc->hooks.replicated(tc->hooks.opaque, t->id, t->decision_end))) {
         t->apply_err = apply(tc, t);
         t->applied = true;
     }
@@ -564,6 +591,7 @@ static int decide(sl_txn_coord_t *tc, sl_txn_t *t, bool commit, int64_t now_ms) 
         return KERR_KAFKA_STORAGE_ERROR;
     }
     t->decision_pos = sl_reclog_want_sync(tc->log);
+    t->decision_end = t->repl_end;
     advance(tc, t, now_ms);
     return KERR_NONE;
 }
@@ -601,11 +629,19 @@ static int abort_open(sl_txn_coord_t *tc, sl_txn_t *t, int64_t now_ms, const cha
 }
 
 void sl_txn_coord_recover(sl_txn_coord_t *tc, int64_t now_ms) {
+    sl_txn_coord_recover_some(tc, now_ms, NULL, NULL);
+}
+
+void sl_txn_coord_recover_some(sl_txn_coord_t *tc, int64_t now_ms,
+                               bool (*match)(const char *id, void *opaque), void *opaque) {
     /* What is acted on must be durable: a decision read back after kill -9 may be in the page
      * cache only. */
     bool synced = sl_reclog_sync(tc->log) == SL_OK;
     for (size_t i = 0; i < tc->n; i++) {
         sl_txn_t *t = tc->txns[i];
+        if (match && !match(t->id, opaque)) {
+            continue;
+        }
         if (t->state == SL_TXN_ONGOING) {
             /* Kept, as Kafka keeps it across a coordinator failover: everything its producer
              * was told it added is durable, so the producer carries on and ends it, or the
@@ -618,7 +654,24 @@ void sl_txn_coord_recover(sl_txn_coord_t *tc, int64_t now_ms) {
             sl_log(SL_LOG_INFO, "txn", "id=%s state=%s msg=\"completing at start-up\"", t->id,
                    sl_txn_state_name(t->state));
             t->decision_pos = 0;
+            t->decision_end = 0; /* read back from a log: nothing more to wait for */
             advance(tc, t, now_ms);
+        }
+    }
+}
+
+sl_err_t sl_txn_coord_replay(sl_txn_coord_t *tc, const uint8_t *rec, size_t len) {
+    return replay(tc, rec, len);
+}
+
+void sl_txn_coord_forget(sl_txn_coord_t *tc, bool (*match)(const char *id, void *opaque),
+                         void *opaque) {
+    for (size_t i = 0; i < tc->n;) {
+        sl_txn_t *t = tc->txns[i];
+        if (match(t->id, opaque)) {
+            remove_txn(tc, t); /* the last one moves into slot i */
+        } else {
+            i++;
         }
     }
 }
@@ -669,6 +722,16 @@ int sl_txn_coord_tick(sl_txn_coord_t *tc, int64_t now_ms, int64_t id_expiration_
             sl_wr_strz(&wr, false, t->id);
             if (sl_reclog_append(tc->log, &buf) == SL_OK) {
                 tc->appended++;
+                if (tc->hooks.replicate) {
+                    /* Also in the replicated partition, or a new leader would load it back. */
+                    sl_buf_t del = {0};
+                    sl_writer_t dw = {&del};
+                    sl_wr_i8(&dw, REC_TXN_DEL);
+                    sl_wr_strz(&dw, false, t->id);
+                    int64_t end;
+                    (void)tc->hooks.replicate(tc->hooks.opaque, t->id, del.data, del.len, &end);
+                    sl_buf_fini(&del);
+                }
                 remove_txn(tc, t);
                 i--;
             }

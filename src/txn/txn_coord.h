@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/buf.h"
 #include "common/err.h"
 #include "common/util.h"
 #include "storage/reclog.h"
@@ -71,6 +72,8 @@ typedef struct sl_txn {
     int64_t update_ms;     /* wall clock: last change */
     uint64_t end_ns;       /* monotonic: when EndTxn arrived (commit latency) */
     uint64_t decision_pos; /* Prepare*: the log position that makes the decision durable */
+    int64_t repl_end;      /* cluster: replicated-partition offset of the last record, or 0 */
+    int64_t decision_end;  /* cluster: Prepare*: repl_end of the decision's record */
     uint64_t offsets_pos;  /* PrepareCommit: the offsets store's position of its offsets */
     bool applied;          /* Prepare*: markers written (and offsets committed) */
     int apply_err;         /* Kafka error of writing them, or 0 */
@@ -100,6 +103,13 @@ typedef struct sl_txn_hooks {
     /* A transaction reached CompleteCommit/CompleteAbort `latency_us` after its EndTxn. */
     void (*completed)(void *opaque, const sl_txn_t *t, bool commit, uint64_t latency_us);
     void *opaque;
+    /* Cluster mode (both NULL on a single node): every record the coordinator writes for id
+     * (`rec`, the log record above) is also appended to the id's replicated partition; returns 0
+     * with *end_out the offset that must be replicated for it to count, or a Kafka error. A
+     * decision's markers wait until `replicated` says that offset is on every in-sync replica. */
+    int (*replicate)(void *opaque, const char *id, const uint8_t *rec, size_t len,
+                     int64_t *end_out);
+    bool (*replicated)(void *opaque, const char *id, int64_t end);
 } sl_txn_hooks_t;
 
 typedef struct sl_txn_coord sl_txn_coord_t;
@@ -119,6 +129,19 @@ int sl_txn_coord_tick(sl_txn_coord_t *tc, int64_t now_ms, int64_t id_expiration_
 /* Moves prepared transactions on (after each sync): writes the markers of decisions that have
  * become durable, completes those whose markers and offsets have. */
 void sl_txn_coord_poll(sl_txn_coord_t *tc, int64_t now_ms);
+/* Cluster mode: a record read back from a replicated partition (a new leader loading it), with
+ * the same effect as at start-up replay. SL_ERR_CORRUPT for a record that does not decode. */
+SL_MUST_USE sl_err_t sl_txn_coord_replay(sl_txn_coord_t *tc, const uint8_t *rec, size_t len);
+/* Drops, without writing anything, every transactional id `match` selects (its partition moved
+ * to another coordinator, or is about to be loaded again). */
+void sl_txn_coord_forget(sl_txn_coord_t *tc, bool (*match)(const char *id, void *opaque),
+                         void *opaque);
+/* sl_txn_coord_recover restricted to the ids `match` selects (NULL: all): after a load. */
+void sl_txn_coord_recover_some(sl_txn_coord_t *tc, int64_t now_ms,
+                               bool (*match)(const char *id, void *opaque), void *opaque);
+/* Encodes a transaction's record (the form sl_txn_coord_replay reads), for tests. */
+void sl_txn_encode(const sl_txn_t *t, sl_buf_t *out);
+
 /* Syncs the log, blocking, and polls (start-up, shutdown, tests). */
 SL_MUST_USE sl_err_t sl_txn_coord_flush(sl_txn_coord_t *tc, int64_t now_ms);
 /* The transaction log (see storage/reclog.h), for the broker's sync worker. */

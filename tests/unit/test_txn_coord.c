@@ -464,3 +464,100 @@ TEST(many_ids_are_found_by_id_and_by_producer_id) {
     }
     teardown(tc, dir);
 }
+
+/* Cluster mode: a fake replicated partition holding the coordinator's records. */
+typedef struct frepl {
+    fake_t f;
+    sl_buf_t recs[64]; /* record i at offset i */
+    int64_t n;
+    int64_t replicated_below; /* the fake high watermark */
+} frepl_t;
+
+static int f_replicate(void *opaque, const char *id, const uint8_t *rec, size_t len,
+                       int64_t *end_out) {
+    frepl_t *r = opaque;
+    (void)id;
+    if (r->n >= 64) {
+        return KERR_NOT_ENOUGH_REPLICAS;
+    }
+    r->recs[r->n] = (sl_buf_t){0};
+    sl_buf_append(&r->recs[r->n], rec, len);
+    *end_out = ++r->n;
+    return KERR_NONE;
+}
+
+static bool f_replicated(void *opaque, const char *id, int64_t end) {
+    (void)id;
+    return end <= ((frepl_t *)opaque)->replicated_below;
+}
+
+static sl_txn_coord_t *open_repl_coord(const char *dir, frepl_t *r) {
+    sl_txn_hooks_t h = {f_write_marker, f_durable, f_commit_offsets, f_offsets_durable, f_alloc_pid,
+                        f_completed,    r,         f_replicate,      f_replicated};
+    char err[SL_ERRLEN];
+    return sl_txn_coord_new(dir, 60000, &h, err);
+}
+
+static bool match_all(const char *id, void *opaque) {
+    (void)id;
+    (void)opaque;
+    return true;
+}
+
+TEST(cluster_decisions_wait_for_replication_and_a_new_leader_completes_them) {
+    frepl_t r = {0};
+    fake_init(&r.f);
+    char *dir = tmpdir(), *dir2 = tmpdir();
+    sl_txn_coord_t *tc = open_repl_coord(dir, &r);
+    CHECK(tc != NULL);
+    if (!tc) {
+        return;
+    }
+    int64_t pid;
+    int16_t epoch;
+    CHECK_EQ_INT(init_pid(tc, ID, 5000, -1, -1, &pid, &epoch), KERR_NONE);
+    CHECK_EQ_INT(r.n, 1); /* InitProducerId's record went to the partition too */
+    sl_txn_t *t = open_txn(tc, &r.f, pid, epoch);
+    CHECK(t != NULL);
+    if (!t) {
+        teardown(tc, dir);
+        return;
+    }
+    CHECK_EQ_INT(t->repl_end, 2);
+    CHECK_EQ_INT(sl_txn_end(tc, t, true, 2000), KERR_NONE);
+    CHECK_EQ_INT(sl_txn_coord_flush(tc, 2000), SL_OK);
+    /* Durable on this broker's disk, but not yet on every in-sync replica: no marker. */
+    r.replicated_below = 2;
+    sl_txn_coord_poll(tc, 2000);
+    CHECK_EQ_INT(r.f.markers[0][SL_CONTROL_COMMIT] + r.f.markers[1][SL_CONTROL_COMMIT], 0);
+    /* This coordinator dies here; another broker loads the partition and finishes the job. */
+    sl_txn_coord_t *tc2 = open_repl_coord(dir2, &r);
+    CHECK(tc2 != NULL);
+    if (tc2) {
+        for (int64_t i = 0; i < r.n; i++) {
+            CHECK_EQ_INT(sl_txn_coord_replay(tc2, r.recs[i].data, r.recs[i].len), SL_OK);
+        }
+        const sl_txn_t *t2 = sl_txn_get(tc2, ID);
+        CHECK(t2 && t2->state == SL_TXN_PREPARE_COMMIT && t2->pid == pid && t2->n_parts == 2);
+        sl_txn_coord_recover_some(tc2, 2100, match_all, NULL);
+        CHECK_EQ_INT(r.f.markers[0][SL_CONTROL_COMMIT], 1);
+        CHECK_EQ_INT(r.f.markers[1][SL_CONTROL_COMMIT], 1);
+        r.f.durable_below = 100;
+        r.replicated_below = 100;
+        sl_txn_coord_poll(tc2, 2200);
+        t2 = sl_txn_get(tc2, ID);
+        CHECK(t2 && t2->state == SL_TXN_COMPLETE_COMMIT);
+        /* Its partition moves away: the id is forgotten, nothing written. */
+        int64_t before = r.n;
+        sl_txn_coord_forget(tc2, match_all, NULL);
+        CHECK(sl_txn_get(tc2, ID) == NULL);
+        CHECK_EQ_INT(r.n, before);
+        sl_txn_coord_free(tc2);
+    }
+    for (int64_t i = 0; i < r.n; i++) {
+        sl_buf_fini(&r.recs[i]);
+    }
+    sl_os_rmtree(dir2);
+    free(dir2);
+    teardown(tc, dir);
+}
