@@ -238,6 +238,15 @@ static void pool_evict(const sl_segment_t *keep) {
     }
 }
 
+int sl_segment_settle(sl_segment_t *seg) {
+    if (seg->evicting && evict_settle(seg)) {
+        pool.n++; /* its descriptors are back: open again, most recently used */
+        pool_push_head(seg);
+        pool_evict(seg);
+    }
+    return seg->sync_errno;
+}
+
 size_t sl_segment_evictions_pending(void) {
     return pool.n_evictions;
 }
@@ -402,11 +411,9 @@ static int open_fds(sl_segment_t *seg, bool create) {
 
 sl_err_t sl_segment_acquire(sl_segment_t *seg) {
     if (seg->evicting) {
-        if (evict_settle(seg)) {
-            pool.n++; /* its descriptors are back: open again, most recently used */
-            pool_push_head(seg);
-            pool_evict(seg);
-            return SL_OK;
+        (void)sl_segment_settle(seg);
+        if (is_open(seg)) {
+            return SL_OK; /* its descriptors came back, most recently used */
         }
         if (seg->sync_errno) {
             /* Its eviction's sync failed, learnt just now: the owner checked sync_errno before

@@ -75,6 +75,12 @@ bool sl_segment_files_made(sl_segment_t *seg);
  * least recently used segments' files to stay within the pool size. Returns SL_OK, or SL_ERR_IO
  * with errno set (EMFILE/ENFILE/ENOMEM are transient: nothing is marked failed). */
 SL_MUST_USE sl_err_t sl_segment_acquire(sl_segment_t *seg);
+/* Settles a pending eviction of `seg` (takes its descriptors back if no worker started on them,
+ * else waits for its sync) and returns sync_errno: 0, or the errno of a failed sync at eviction.
+ * For a sync done elsewhere on a dup of the descriptor: a dup shares the open file, so the
+ * eviction's fdatasync may have been the one told of a write-back error, and the other sync then
+ * reports 0 (fsyncgate); its success counts only if this returns 0. */
+int sl_segment_settle(sl_segment_t *seg);
 /* Sets how many segments may have their files open at once (at least 2; default 1024). Segments
  * over the new size are closed at their next eviction pass. */
 void sl_segment_set_open_max(size_t n);

@@ -419,6 +419,40 @@ TEST(reacquire_waits_for_a_running_eviction_sync_and_keeps_its_error) {
     close_logs(root, logs, 3);
 }
 
+/* An acks=all sync runs on a dup of the segment's descriptor, which shares the open file with
+ * the eviction's: if the eviction's fdatasync took the write-back error, the other reports 0.
+ * Its completion must wait for the eviction's result and fail with it, not make offsets durable. */
+TEST(sync_end_waits_for_a_failing_eviction_of_the_same_file) {
+    char *root = tmpdir();
+    sl_plog_t *logs[3];
+    open_logs(root, logs, 3, 2);
+    CHECK(logs[2] != NULL);
+    CHECK_EQ_INT(append_batches(logs[0], 2, 5, 1, 1, NULL), SL_OK);
+    int fd = -1, dirs[2];
+    int64_t target = -1;
+    CHECK_EQ_INT(sl_plog_sync_begin(logs[0], &fd, dirs, &target), SL_OK);
+    CHECK(fd >= 0);
+    CHECK_EQ_INT(append_batches(logs[1], 2, 5, 1, 1, NULL), SL_OK);
+    gate_reset(true, true);
+    CHECK_EQ_INT(append_batches(logs[2], 2, 5, 1, 1, NULL), SL_OK); /* evicts logs[0]'s */
+    CHECK_EQ_INT(sl_segment_evictions_pending(), 1);
+    gate_wait_blocked(1);
+    /* The "fsync worker"'s sync of the dup: 0, the error having gone to the eviction's. */
+    CHECK_EQ_INT(fdatasync(fd), 0);
+    close(fd);
+    close_dirs(dirs);
+    pthread_t opener;
+    CHECK(pthread_create(&opener, NULL, open_gate_later, NULL) == 0);
+    sl_err_t rc = sl_plog_sync_end(logs[0], target, SL_OK);
+    bool waited = gate_released();
+    pthread_join(opener, NULL);
+    CHECK(waited);
+    CHECK_EQ_INT(rc, SL_ERR_IO);
+    CHECK(sl_plog_failed(logs[0]));
+    CHECK_EQ_INT(sl_plog_durable_offset(logs[0]), 0);
+    close_logs(root, logs, 3);
+}
+
 TEST(reacquire_before_the_worker_starts_takes_the_descriptors_back) {
     char *root = tmpdir();
     sl_plog_t *logs[6];
