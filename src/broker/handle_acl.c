@@ -157,17 +157,12 @@ static void free_owned(char **own, size_t n) {
     free(own);
 }
 
-static void write_binding_tail(sl_req_t *req, const sl_acl_binding_t *a) {
-    sl_wr_strz(&req->wr, req->flex, a->principal);
-    sl_wr_strz(&req->wr, req->flex, a->host);
-    sl_wr_i8(&req->wr, a->op);
-    sl_wr_i8(&req->wr, a->perm);
-}
-
-/* ---- CreateAcls ---- */
-
-SL_HANDLER(CreateAcls) {
-    sl_broker_t *b = req->broker;
+/* Reads the array of bindings (CreateAcls) or filters (DeleteAcls) that is the whole request,
+ * its closing tags included: *v_out (n entries) and the strings they point at, *own_out, are the
+ * caller's to free (free, free_owned). SL_ERR_INVAL, with nothing left allocated, on a truncated
+ * request or more than MAX_ITEMS entries. */
+static sl_err_t read_bindings(sl_req_t *req, sl_acl_binding_t **v_out, char ***own_out,
+                              int32_t *n_out) {
     int32_t n = sl_rd_count(&req->rd, req->flex, 8);
     if (req->rd.err || n > MAX_ITEMS) {
         return SL_ERR_INVAL;
@@ -181,6 +176,36 @@ SL_HANDLER(CreateAcls) {
     if (req->rd.err) {
         free(v);
         free_owned(own, (size_t)n);
+        return SL_ERR_INVAL;
+    }
+    *v_out = v, *own_out = own, *n_out = n;
+    return SL_OK;
+}
+
+/* One INFO line per binding created or deleted (`what`), naming who did it. */
+static void log_change(const sl_req_t *req, const sl_acl_binding_t *a, const char *what) {
+    sl_log(SL_LOG_INFO, "acl",
+           "principal=\"User:%s\" msg=\"ACL %s\" resource=%s:%s:%s acl=\"%s %s %s from %s\"",
+           sl_req_principal(req), what, sl_acl_res_name(a->res_type),
+           sl_acl_pattern_name(a->pattern), a->res_name, a->principal, sl_acl_perm_name(a->perm),
+           sl_acl_op_name(a->op), a->host);
+}
+
+static void write_binding_tail(sl_req_t *req, const sl_acl_binding_t *a) {
+    sl_wr_strz(&req->wr, req->flex, a->principal);
+    sl_wr_strz(&req->wr, req->flex, a->host);
+    sl_wr_i8(&req->wr, a->op);
+    sl_wr_i8(&req->wr, a->perm);
+}
+
+/* ---- CreateAcls ---- */
+
+SL_HANDLER(CreateAcls) {
+    sl_broker_t *b = req->broker;
+    sl_acl_binding_t *v;
+    char **own;
+    int32_t n;
+    if (read_bindings(req, &v, &own, &n) != SL_OK) {
         return SL_ERR_INVAL;
     }
     bool disabled = !b->authz, may = disabled || sl_req_allowed_cluster(req, SL_ACL_ALTER);
@@ -200,12 +225,7 @@ SL_HANDLER(CreateAcls) {
                 (void)sl_acls_remove(b->acls, &v[i]);
                 msg = "metadata log write failed";
             } else {
-                sl_log(SL_LOG_INFO, "acl",
-                       "principal=\"User:%s\" msg=\"ACL created\" resource=%s:%s:%s acl=\"%s %s "
-                       "%s from %s\"",
-                       sl_req_principal(req), sl_acl_res_name(v[i].res_type),
-                       sl_acl_pattern_name(v[i].pattern), v[i].res_name, v[i].principal,
-                       sl_acl_perm_name(v[i].perm), sl_acl_op_name(v[i].op), v[i].host);
+                log_change(req, &v[i], "created");
             }
         }
         sl_wr_i16(&req->wr, err);
@@ -223,6 +243,20 @@ SL_HANDLER(CreateAcls) {
 static bool same_resource(const sl_acl_binding_t *a, const sl_acl_binding_t *c) {
     return a->res_type == c->res_type && a->pattern == c->pattern &&
            !strcmp(a->res_name, c->res_name);
+}
+
+/* Whether binding i is a match (`hit`) and the first match of its resource pattern. */
+static bool first_of_resource(const sl_acls_t *acls, const bool *hit, size_t i) {
+    if (!hit[i]) {
+        return false;
+    }
+    const sl_acl_binding_t *a = sl_acls_get(acls, i);
+    for (size_t j = 0; j < i; j++) {
+        if (hit[j] && same_resource(sl_acls_get(acls, j), a)) {
+            return false;
+        }
+    }
+    return true;
 }
 
 SL_HANDLER(DescribeAcls) {
@@ -250,24 +284,15 @@ SL_HANDLER(DescribeAcls) {
     bool *hit = sl_xcalloc(total + 1, sizeof *hit);
     int32_t n_res = 0;
     for (size_t i = 0; i < total; i++) {
-        const sl_acl_binding_t *a = sl_acls_get(b->acls, i);
-        hit[i] = sl_acl_filter_matches(&f, a);
-        bool first = hit[i];
-        for (size_t j = 0; j < i && first; j++) {
-            first = !(hit[j] && same_resource(sl_acls_get(b->acls, j), a));
-        }
-        n_res += first;
+        hit[i] = sl_acl_filter_matches(&f, sl_acls_get(b->acls, i));
+        n_res += first_of_resource(b->acls, hit, i);
     }
     sl_wr_array_len(&req->wr, req->flex, n_res);
     for (size_t i = 0; i < total; i++) {
-        const sl_acl_binding_t *a = sl_acls_get(b->acls, i);
-        bool first = hit[i];
-        for (size_t j = 0; j < i && first; j++) {
-            first = !(hit[j] && same_resource(sl_acls_get(b->acls, j), a));
-        }
-        if (!first) {
+        if (!first_of_resource(b->acls, hit, i)) {
             continue;
         }
+        const sl_acl_binding_t *a = sl_acls_get(b->acls, i);
         sl_wr_i8(&req->wr, a->res_type);
         sl_wr_strz(&req->wr, req->flex, a->res_name);
         if (req->api_version >= 1) {
@@ -319,12 +344,7 @@ static void delete_matching(sl_req_t *req, const sl_acl_filter_t *f, int16_t err
         merr[i] = (int16_t)persist(b, &m[i], true);
         if (!merr[i]) {
             (void)sl_acls_remove(b->acls, &m[i]);
-            sl_log(SL_LOG_INFO, "acl",
-                   "principal=\"User:%s\" msg=\"ACL deleted\" resource=%s:%s:%s acl=\"%s %s %s "
-                   "from %s\"",
-                   sl_req_principal(req), sl_acl_res_name(m[i].res_type),
-                   sl_acl_pattern_name(m[i].pattern), m[i].res_name, m[i].principal,
-                   sl_acl_perm_name(m[i].perm), sl_acl_op_name(m[i].op), m[i].host);
+            log_change(req, &m[i], "deleted");
         }
     }
     sl_wr_i16(&req->wr, err);
@@ -349,19 +369,10 @@ static void delete_matching(sl_req_t *req, const sl_acl_filter_t *f, int16_t err
 
 SL_HANDLER(DeleteAcls) {
     sl_broker_t *b = req->broker;
-    int32_t n = sl_rd_count(&req->rd, req->flex, 8);
-    if (req->rd.err || n > MAX_ITEMS) {
-        return SL_ERR_INVAL;
-    }
-    sl_acl_filter_t *v = sl_xcalloc((size_t)n + 1, sizeof *v);
-    char **own = sl_xcalloc((size_t)n * 3 + 1, sizeof *own);
-    for (int32_t i = 0; i < n && !req->rd.err; i++) {
-        read_binding(req, &v[i], &own[i * 3]);
-    }
-    sl_rd_tags(&req->rd, req->flex);
-    if (req->rd.err) {
-        free(v);
-        free_owned(own, (size_t)n);
+    sl_acl_filter_t *v;
+    char **own;
+    int32_t n;
+    if (read_bindings(req, &v, &own, &n) != SL_OK) {
         return SL_ERR_INVAL;
     }
     int16_t err = KERR_NONE;

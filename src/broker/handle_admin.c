@@ -158,6 +158,29 @@ static void read_replicas(sl_reader_t *rd, bool flex, int32_t node, assign_fault
     sl_rd_tags(rd, flex);
 }
 
+/* Reads a manual assignment array, noting its first fault in `f`: CreateTopics' entries
+ * {partition_index, broker_ids} (`indexed`: the indexes must number 0..n-1, each once) or
+ * CreatePartitions' {broker_ids} of the new partitions. The entry count, -1 for a null array. */
+static int32_t read_assignments(sl_reader_t *rd, bool flex, int32_t node, bool indexed,
+                                assign_fault_t *f) {
+    int32_t na = sl_rd_array_len(rd, flex, 4);
+    /* A bitmap of the partition indexes seen. */
+    uint8_t *seen = indexed && na > 0 ? sl_xcalloc((size_t)na / 8 + 1, 1) : NULL;
+    for (int32_t j = 0; j < na && !rd->err; j++) {
+        if (indexed) {
+            int32_t index = sl_rd_i32(rd);
+            if (index < 0 || index >= na || seen[index / 8] & (1 << index % 8)) {
+                assign_fail(f, ASSIGN_NUMBERING, na);
+            } else {
+                seen[index / 8] |= (uint8_t)(1 << index % 8);
+            }
+        }
+        read_replicas(rd, flex, node, f);
+    }
+    free(seen);
+    return na;
+}
+
 /* Kafka's rule for a config resource: `op` on the topic, or on the cluster for a broker. 0 or
  * the authorization error. */
 static int16_t config_denied(sl_req_t *req, int8_t type, sl_str_t name, int8_t op) {
@@ -167,6 +190,37 @@ static int16_t config_denied(sl_req_t *req, int8_t type, sl_str_t name, int8_t o
     }
     if (type == RESOURCE_BROKER) {
         return sl_req_allowed_cluster(req, op) ? KERR_NONE : KERR_CLUSTER_AUTHORIZATION_FAILED;
+    }
+    return KERR_NONE;
+}
+
+/* The checks AlterConfigs and IncrementalAlterConfigs make of one resource: ALTER_CONFIGS on
+ * it, a BROKER resource naming this broker (or "" for the cluster default), a TOPIC that exists,
+ * no other type. KERR_NONE when it may be altered, with the topic in *t_out (NULL for a broker)
+ * and the dynamic-config scope in *scope_out (-1 for a topic); otherwise the error, with its
+ * message in `msg`. */
+static int alter_target(sl_req_t *req, int8_t type, sl_str_t name, sl_topic_t **t_out,
+                        int *scope_out, char msg[SL_ERRLEN]) {
+    sl_broker_t *b = req->broker;
+    *t_out = type == RESOURCE_TOPIC ? sl_topic_find(b, name) : NULL;
+    *scope_out = type == RESOURCE_BROKER ? sl_dynconf_scope(b, name.p, name.len) : -1;
+    int16_t denied = config_denied(req, type, name, SL_ACL_ALTER_CONFIGS);
+    if (denied) {
+        snprintf(msg, SL_ERRLEN, "Authorization failed.");
+        return denied;
+    }
+    if (type == RESOURCE_BROKER && *scope_out < 0) {
+        snprintf(msg, SL_ERRLEN, "Unexpected broker id: this is broker %lld",
+                 (long long)b->conf.node_id);
+        return KERR_INVALID_REQUEST;
+    }
+    if (type != RESOURCE_TOPIC && type != RESOURCE_BROKER) {
+        snprintf(msg, SL_ERRLEN, "Unsupported resource type");
+        return KERR_INVALID_REQUEST;
+    }
+    if (type == RESOURCE_TOPIC && !*t_out) {
+        snprintf(msg, SL_ERRLEN, "The topic does not exist.");
+        return KERR_UNKNOWN_TOPIC_OR_PARTITION;
     }
     return KERR_NONE;
 }
@@ -195,21 +249,9 @@ SL_HANDLER(CreateTopics) {
         topics[i].name = sl_rd_str(rd, flex);
         topics[i].partitions = sl_rd_i32(rd);
         topics[i].rf = sl_rd_i16(rd);
-        int32_t na = sl_rd_array_len(rd, flex, 4);
-        topics[i].n_assign = na > 0 ? na : 0;
         topics[i].fault = (assign_fault_t){ASSIGN_OK, 0};
-        /* Partition indexes must be 0..na-1, each once: a bitmap of those seen. */
-        uint8_t *seen = na > 0 ? sl_xcalloc((size_t)na / 8 + 1, 1) : NULL;
-        for (int32_t j = 0; j < na && !rd->err; j++) {
-            int32_t index = sl_rd_i32(rd);
-            if (index < 0 || index >= na || seen[index / 8] & (1 << index % 8)) {
-                assign_fail(&topics[i].fault, ASSIGN_NUMBERING, na);
-            } else {
-                seen[index / 8] |= (uint8_t)(1 << index % 8);
-            }
-            read_replicas(rd, flex, (int32_t)b->conf.node_id, &topics[i].fault);
-        }
-        free(seen);
+        int32_t na = read_assignments(rd, flex, (int32_t)b->conf.node_id, true, &topics[i].fault);
+        topics[i].n_assign = na > 0 ? na : 0;
         topics[i].configs = read_configs(rd, flex, &arena, &topics[i].n_configs);
         sl_rd_tags(rd, flex);
     }
@@ -389,11 +431,8 @@ SL_HANDLER(CreatePartitions) {
     for (int32_t i = 0; i < n && !rd->err; i++) {
         items[i].name = sl_rd_str(rd, flex);
         items[i].count = sl_rd_i32(rd);
-        int32_t na = sl_rd_array_len(rd, flex, 4);
-        items[i].n_assign = na;
-        for (int32_t j = 0; j < na && !rd->err; j++) {
-            read_replicas(rd, flex, (int32_t)b->conf.node_id, &items[i].fault);
-        }
+        items[i].n_assign =
+            read_assignments(rd, flex, (int32_t)b->conf.node_id, false, &items[i].fault);
         sl_rd_tags(rd, flex);
     }
     (void)sl_rd_i32(rd);
@@ -671,29 +710,13 @@ SL_HANDLER(AlterConfigs) {
     sl_wr_array_len(wr, flex, n);
     for (int32_t i = 0; i < n; i++) {
         char msg[SL_ERRLEN] = "";
-        int err;
-        sl_topic_t *t = res[i].type == RESOURCE_TOPIC ? sl_topic_find(b, res[i].name) : NULL;
-        int scope = res[i].type == RESOURCE_BROKER
-                        ? sl_dynconf_scope(b, res[i].name.p, res[i].name.len)
-                        : -1;
-        int16_t denied = config_denied(req, res[i].type, res[i].name, SL_ACL_ALTER_CONFIGS);
-        if (denied) {
-            err = denied;
-            snprintf(msg, sizeof msg, "Authorization failed.");
-        } else if (res[i].type == RESOURCE_BROKER && scope >= 0) {
-            err = sl_dynconf_set(b, scope, res[i].kv, res[i].n_kv, validate_only, msg);
-        } else if (res[i].type == RESOURCE_BROKER) {
-            err = KERR_INVALID_REQUEST;
-            snprintf(msg, sizeof msg, "Unexpected broker id: this is broker %lld",
-                     (long long)b->conf.node_id);
-        } else if (res[i].type != RESOURCE_TOPIC) {
-            err = KERR_INVALID_REQUEST;
-            snprintf(msg, sizeof msg, "Unsupported resource type");
-        } else if (!t) {
-            err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
-            snprintf(msg, sizeof msg, "The topic does not exist.");
-        } else {
+        sl_topic_t *t;
+        int scope;
+        int err = alter_target(req, res[i].type, res[i].name, &t, &scope, msg);
+        if (err == KERR_NONE && t) {
             err = sl_topic_set_configs(b, t, res[i].kv, res[i].n_kv, validate_only, msg);
+        } else if (err == KERR_NONE) {
+            err = sl_dynconf_set(b, scope, res[i].kv, res[i].n_kv, validate_only, msg);
         }
         sl_wr_i16(wr, (int16_t)err);
         sl_wr_strz(wr, flex, err ? msg : NULL);
@@ -950,26 +973,12 @@ SL_HANDLER(IncrementalAlterConfigs) {
     sl_wr_array_len(wr, flex, n);
     for (int32_t i = 0; i < n; i++) {
         char msg[SL_ERRLEN] = "";
-        int err;
         iac_t *r = &res[i];
-        sl_topic_t *t = r->type == RESOURCE_TOPIC ? sl_topic_find(b, r->name) : NULL;
-        int scope = r->type == RESOURCE_BROKER ? sl_dynconf_scope(b, r->name.p, r->name.len) : -1;
+        sl_topic_t *t;
+        int scope;
         kvlist_t l = {0};
-        int16_t denied = config_denied(req, r->type, r->name, SL_ACL_ALTER_CONFIGS);
-        if (denied) {
-            err = denied;
-            snprintf(msg, sizeof msg, "Authorization failed.");
-        } else if (r->type == RESOURCE_TOPIC && !t) {
-            err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
-            snprintf(msg, sizeof msg, "The topic does not exist.");
-        } else if (r->type == RESOURCE_BROKER && scope < 0) {
-            err = KERR_INVALID_REQUEST;
-            snprintf(msg, sizeof msg, "Unexpected broker id: this is broker %lld",
-                     (long long)b->conf.node_id);
-        } else if (r->type != RESOURCE_TOPIC && r->type != RESOURCE_BROKER) {
-            err = KERR_INVALID_REQUEST;
-            snprintf(msg, sizeof msg, "Unsupported resource type");
-        } else {
+        int err = alter_target(req, r->type, r->name, &t, &scope, msg);
+        if (err == KERR_NONE) {
             /* Start from the current overrides, edit, then replace them as AlterConfigs does. */
             const sl_kv_t *cur = t ? t->configs : b->dynconf ? b->dynconf->kv[scope] : NULL;
             size_t n_cur = t ? t->n_configs : b->dynconf ? b->dynconf->n[scope] : 0;

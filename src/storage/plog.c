@@ -518,6 +518,13 @@ sl_err_t sl_plog_sync_end(sl_plog_t *plog, int64_t target, int rc) {
         }
         return plog->fail_err;
     }
+    int evict_errno = sl_segment_settle(active(plog));
+    if (evict_errno && !plog->failed) {
+        /* An eviction's fdatasync on the same open file may have taken the write-back error
+         * this sync then did not see (segment.h, sl_segment_settle). */
+        errno = evict_errno;
+        return fail(plog, "fdatasync");
+    }
     if (target > plog->durable) {
         plog->durable = target;
     }

@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "common/os.h"
 #include "common/util.h"
+#include "common/workpool.h"
 #include "storage/batch.h"
 
 #define CHUNK_BYTES (4u << 20)
@@ -30,11 +31,29 @@ static void sibling(const sl_segment_t *seg, const char *ext, char *out, size_t 
     snprintf(out, n, "%.*s%s", (int)len, seg->path, ext);
 }
 
-/* The descriptor pool: open segments, most recently used at the head. */
+/* An eviction's sync and close, run by a worker: the descriptors are the segment's no longer
+ * (it counts as closed in the pool) but come back to it if it is acquired before the worker
+ * started (evict_settle). */
+typedef struct sl_evict {
+    sl_work_t work;               /* first: the pool's handle */
+    int fd, ifd, tfd;             /* taken from the segment */
+    int err;                      /* errno of a failed fdatasync; 0 (the worker's) */
+    sl_segment_t *seg;            /* NULL once the segment was retired (the loop's) */
+    struct sl_evict *prev, *next; /* in `pool.evictions`, oldest first (the loop's) */
+} evict_t;
+
+#define EVICT_THREADS 2
+
+/* The descriptor pool: open segments, most recently used at the head, and the evictions whose
+ * sync and close are pending (at most `max` of them: each still holds three descriptors). */
 static struct {
     sl_segment_t *head, *tail;
     size_t n, max;
-} pool = {NULL, NULL, 0, 1024};
+    sl_workpool_t *workers; /* started at the first dirty eviction; NULL: sync inline */
+    bool no_workers;        /* they could not be started: sync inline from then on */
+    evict_t *evictions, *evictions_tail;
+    size_t n_evictions;
+} pool = {NULL, NULL, 0, 1024, NULL, false, NULL, NULL, 0};
 
 bool sl_errno_transient(int e) {
     return e == EMFILE || e == ENFILE || e == ENOMEM;
@@ -86,15 +105,127 @@ static void close_fds(sl_segment_t *seg) {
     seg->fd = seg->ifd = seg->tfd = -1;
 }
 
+/* On a worker: fdatasync the .log (the indexes are derivable), then close all three. */
+static void evict_run(sl_work_t *w) {
+    evict_t *e = (evict_t *)w;
+    if (sl_os.fdatasync(e->fd) < 0) {
+        e->err = errno;
+        sl_log(SL_LOG_ERROR, "storage", "fd=%d op=fdatasync err=\"%s\" msg=\"at eviction\"", e->fd,
+               strerror(errno));
+    }
+    sl_os.close(e->fd);
+    sl_os.close(e->ifd);
+    sl_os.close(e->tfd);
+}
+
+static void evict_unlist(evict_t *e) {
+    if (e->prev) {
+        e->prev->next = e->next;
+    } else {
+        pool.evictions = e->next;
+    }
+    if (e->next) {
+        e->next->prev = e->prev;
+    } else {
+        pool.evictions_tail = e->prev;
+    }
+    pool.n_evictions--;
+}
+
+/* On the loop (from sl_workpool_poll): the sync's result goes to its segment. Every eviction
+ * runs: the workers are never freed. */
+static void evict_done(sl_work_t *w, bool ran) {
+    evict_t *e = (evict_t *)w;
+    (void)ran;
+    if (e->seg) {
+        if (e->err && !e->seg->sync_errno) {
+            e->seg->sync_errno = e->err;
+        }
+        e->seg->evicting = NULL;
+    }
+    evict_unlist(e);
+    free(e);
+}
+
+/* Reports the evictions that finished, without waiting. */
+static void evict_poll(void) {
+    if (pool.workers && pool.n_evictions > 0) {
+        sl_workpool_poll(pool.workers);
+    }
+}
+
+/* Hands a dirty, open segment's descriptors to a worker to sync and close; the segment leaves the
+ * pool now. False (nothing changed) when there are no workers. */
+static bool evict_async(sl_segment_t *seg) {
+    if (!pool.workers && !pool.no_workers) {
+        pool.workers = sl_workpool_new("evict", EVICT_THREADS);
+        pool.no_workers = !pool.workers;
+    }
+    if (!pool.workers) {
+        return false;
+    }
+    while (pool.n_evictions >= pool.max) {
+        /* The disk is behind: wait for the oldest, so pending descriptors stay bounded. */
+        sl_workpool_wait(pool.workers, &pool.evictions->work);
+        sl_workpool_poll(pool.workers);
+    }
+    evict_t *e = sl_xcalloc(1, sizeof *e);
+    e->work.run = evict_run;
+    e->work.done = evict_done;
+    e->fd = seg->fd;
+    e->ifd = seg->ifd;
+    e->tfd = seg->tfd;
+    e->seg = seg;
+    e->prev = pool.evictions_tail;
+    if (pool.evictions_tail) {
+        pool.evictions_tail->next = e;
+    } else {
+        pool.evictions = e;
+    }
+    pool.evictions_tail = e;
+    pool.n_evictions++;
+    pool_unlink(seg);
+    pool.n--;
+    seg->fd = seg->ifd = seg->tfd = -1;
+    seg->evicting = e;
+    sl_workpool_submit(pool.workers, &e->work);
+    return true;
+}
+
+/* Settles a pending eviction of `seg` before its files are used or closed again. If no worker
+ * has started on it, its descriptors come back (still open, nothing synced: the segment stays
+ * dirty) and true is returned; the caller puts the segment back in the pool. Otherwise waits for
+ * the sync (its error, if any, lands in sync_errno) and returns false: the files are closed. */
+static bool evict_settle(sl_segment_t *seg) {
+    evict_t *e = seg->evicting;
+    if (sl_workpool_cancel(pool.workers, &e->work)) {
+        seg->fd = e->fd;
+        seg->ifd = e->ifd;
+        seg->tfd = e->tfd;
+        seg->evicting = NULL;
+        evict_unlist(e);
+        free(e);
+        return true;
+    }
+    sl_workpool_wait(pool.workers, &e->work);
+    sl_workpool_poll(pool.workers);
+    SL_ASSERT(!seg->evicting);
+    return false;
+}
+
 /* Closes least recently used segments, never `keep`, until the pool fits. A dirty one is synced
- * first, so no write-back error is lost with its descriptor (fsyncgate); if that sync fails it
- * stays open with the error noted for its owner. */
+ * first, so no write-back error is lost with its descriptor (fsyncgate): by a worker, or inline
+ * when there is none; if an inline sync fails it stays open with the error noted for its owner
+ * (a worker's failure is noted when it is reported). */
 static void pool_evict(const sl_segment_t *keep) {
+    evict_poll();
     sl_segment_t *v = pool.tail;
     while (pool.n > pool.max && v) {
         sl_segment_t *prev = v->lru_prev;
         if (v != keep && !v->sync_errno) {
-            if (v->dirty && sl_os.fdatasync(v->fd) < 0) {
+            if (v->dirty && evict_async(v)) {
+                /* its descriptors are the worker's now */
+            } else if (v->dirty && sl_os.fdatasync(v->fd) < 0) {
                 v->sync_errno = errno;
                 sl_log(SL_LOG_ERROR, "storage",
                        "file=%s op=fdatasync err=\"%s\" msg=\"at eviction\"", v->path,
@@ -104,6 +235,25 @@ static void pool_evict(const sl_segment_t *keep) {
             }
         }
         v = prev;
+    }
+}
+
+int sl_segment_settle(sl_segment_t *seg) {
+    if (seg->evicting && evict_settle(seg)) {
+        pool.n++; /* its descriptors are back: open again, most recently used */
+        pool_push_head(seg);
+        pool_evict(seg);
+    }
+    return seg->sync_errno;
+}
+
+size_t sl_segment_evictions_pending(void) {
+    return pool.n_evictions;
+}
+
+void sl_segment_evictions_drain(void) {
+    if (pool.workers) {
+        sl_workpool_drain(pool.workers);
     }
 }
 
@@ -260,6 +410,19 @@ static int open_fds(sl_segment_t *seg, bool create) {
 }
 
 sl_err_t sl_segment_acquire(sl_segment_t *seg) {
+    if (seg->evicting) {
+        (void)sl_segment_settle(seg);
+        if (is_open(seg)) {
+            return SL_OK; /* its descriptors came back, most recently used */
+        }
+        if (seg->sync_errno) {
+            /* Its eviction's sync failed, learnt just now: the owner checked sync_errno before
+             * this call, and a sync on a fresh descriptor would succeed over the lost
+             * write-back. Fails this once; the owner sees sync_errno from then on. */
+            errno = seg->sync_errno;
+            return SL_ERR_IO;
+        }
+    }
     if (is_open(seg)) {
         if (pool.head != seg) {
             pool_unlink(seg);
@@ -305,6 +468,10 @@ void sl_segment_close(sl_segment_t *seg) {
     if (!seg) {
         return;
     }
+    if (seg->evicting && evict_settle(seg)) {
+        pool.n++; /* back in the pool, to be closed like any open segment */
+        pool_push_head(seg);
+    }
     close_fds(seg);
     free(seg->idx);
     free(seg->tidx);
@@ -325,6 +492,12 @@ void sl_segment_delete(sl_segment_t *seg) {
 void sl_segment_retire(sl_segment_t *seg) {
     /* The files are gone from the directory; their last close frees the page cache, which waits
      * for pages under writeback: not on the caller's (the event loop's) time. */
+    if (seg->evicting) {
+        /* The files are gone too: the worker's sync is wasted but harmless; its result has no
+         * segment to go to. */
+        seg->evicting->seg = NULL;
+        seg->evicting = NULL;
+    }
     if (is_open(seg)) {
         sl_os_close_later(seg->fd);
         sl_os_close_later(seg->ifd);

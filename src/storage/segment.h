@@ -4,8 +4,12 @@
  * Descriptors are pooled: a segment's three files are open only while it is among the most
  * recently used (sl_segment_set_open_max of them), so tens of thousands of mostly cold partitions
  * fit a modest RLIMIT_NOFILE. Every use of fd/ifd/tfd comes after sl_segment_acquire. A segment
- * holding unsynced appends (`dirty`) is fdatasync'ed before its descriptors are closed; a failure
- * of that sync is kept in `sync_errno` for the owner to turn into FAILED.
+ * holding unsynced appends (`dirty`) is fdatasync'ed before its descriptors are closed, by a
+ * worker thread (issue 14: 2-5 s of evictions' syncs held the loop when thousands of fresh
+ * partitions overflowed the pool); a failure of that sync is kept in `sync_errno` for the owner
+ * to turn into FAILED. Until that sync is known the segment is `evicting`: acquiring it again
+ * takes its descriptors back when the worker has not started on them, or waits for the sync's
+ * result first, so a write-back error is never lost and never overtaken by a reopen.
  * Private to src/storage. Thread: the pool belongs to the shard thread (one today). */
 #ifndef SL_SEGMENT_H
 #define SL_SEGMENT_H
@@ -48,6 +52,7 @@ typedef struct sl_segment {
     int64_t cleaned_ms; /* wall clock of its first compaction since open; -1: dirty */
     int64_t tombstones; /* tombstones its last compaction kept */
     struct sl_segment *lru_prev, *lru_next; /* in the pool while its files are open */
+    struct sl_evict *evicting; /* its eviction's sync+close still pending on a worker; or NULL */
 } sl_segment_t;
 
 /* The segment starting at `base` in `dir`. With `create` it is new and empty, and its three files
@@ -70,14 +75,27 @@ bool sl_segment_files_made(sl_segment_t *seg);
  * least recently used segments' files to stay within the pool size. Returns SL_OK, or SL_ERR_IO
  * with errno set (EMFILE/ENFILE/ENOMEM are transient: nothing is marked failed). */
 SL_MUST_USE sl_err_t sl_segment_acquire(sl_segment_t *seg);
+/* Settles a pending eviction of `seg` (takes its descriptors back if no worker started on them,
+ * else waits for its sync) and returns sync_errno: 0, or the errno of a failed sync at eviction.
+ * For a sync done elsewhere on a dup of the descriptor: a dup shares the open file, so the
+ * eviction's fdatasync may have been the one told of a write-back error, and the other sync then
+ * reports 0 (fsyncgate); its success counts only if this returns 0. */
+int sl_segment_settle(sl_segment_t *seg);
 /* Sets how many segments may have their files open at once (at least 2; default 1024). Segments
  * over the new size are closed at their next eviction pass. */
 void sl_segment_set_open_max(size_t n);
-/* Segments with their files open now. */
+/* Segments with their files open now (not counting those being closed by an eviction). */
 size_t sl_segment_open_count(void);
+/* Evictions whose sync and close are still pending (or not yet reported). */
+size_t sl_segment_evictions_pending(void);
+/* Waits for every pending eviction's sync and close, and notes their results in their segments
+ * (for a clean shutdown, and for tests). */
+void sl_segment_evictions_drain(void);
 /* Whether `e` (an errno) means "out of descriptors or memory, try again later", not a disk
  * failure. */
 bool sl_errno_transient(int e);
+/* Closes the segment's descriptors (syncing nothing) and frees it; waits for its pending
+ * eviction first, if any. NULL is a no-op. */
 void sl_segment_close(sl_segment_t *seg);
 /* Closes the segment without touching its files' names (a compacted copy took them over): the
  * descriptors are closed off the caller's thread, as for a deleted segment, and readers holding

@@ -3,10 +3,13 @@
  * out of descriptors for a sync (EMFILE on dup) is "try again", never a FAILED log. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "common/os.h"
 #include "harness.h"
 #include "storage/reclog.h"
 #include "storage/segment.h"
@@ -231,6 +234,7 @@ TEST(eviction_syncs_dirty_segments_and_keeps_their_errors) {
     CHECK_EQ_INT(append_batches(logs[1], 2, 5, 1, 1, NULL), SL_OK);
     int before = fdatasync_calls;
     CHECK_EQ_INT(append_batches(logs[2], 2, 5, 1, 1, NULL), SL_OK); /* evicts logs[0]'s */
+    sl_segment_evictions_drain();
     CHECK_EQ_INT(fdatasync_calls, before + 1);
     CHECK(sl_segment_open_count() <= 2);
     /* logs[0] reads back through a reopened descriptor; that evicts logs[1]'s, whose sync fails. */
@@ -239,6 +243,7 @@ TEST(eviction_syncs_dirty_segments_and_keeps_their_errors) {
     CHECK_EQ_INT(sl_plog_read(logs[0], 5, 10, 1, &s), SL_OK);
     CHECK_EQ_INT(slice_first_base(&s), 5);
     close(s.fd);
+    sl_segment_evictions_drain();
     fdatasync_fail_at = -1;
     sl_os_reset();
     CHECK(!sl_plog_failed(logs[1]));
@@ -253,6 +258,234 @@ TEST(eviction_syncs_dirty_segments_and_keeps_their_errors) {
     sl_segment_set_open_max(1024);
     sl_os_rmtree(root);
     free(root);
+}
+
+/* Eviction syncs run on a worker (issue 14): the evicting thread (the event loop) neither syncs
+ * nor waits, a reacquire waits for a sync that is running and sees its error, and a reacquire
+ * before the worker started takes the descriptors back unsynced. */
+static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
+static pthread_t evicting_thread;
+static int syncs_on_evicting, syncs_elsewhere, syncs_blocked;
+static bool gate_closed, released, fail_gated;
+
+/* Counts where it runs; off the evicting thread, holds at the gate while it is closed (and then
+ * fails with EIO when fail_gated). */
+static int gated_fdatasync(int fd) {
+    pthread_mutex_lock(&gate_mu);
+    if (pthread_equal(pthread_self(), evicting_thread)) {
+        syncs_on_evicting++;
+        pthread_mutex_unlock(&gate_mu);
+        return fdatasync(fd);
+    }
+    syncs_elsewhere++;
+    syncs_blocked++;
+    pthread_cond_broadcast(&gate_cv);
+    while (gate_closed) {
+        pthread_cond_wait(&gate_cv, &gate_mu);
+    }
+    syncs_blocked--;
+    bool fail = fail_gated;
+    pthread_mutex_unlock(&gate_mu);
+    if (fail) {
+        errno = EIO;
+        return -1;
+    }
+    return fdatasync(fd);
+}
+
+static void gate_reset(bool closed, bool fail) {
+    pthread_mutex_lock(&gate_mu);
+    syncs_on_evicting = syncs_elsewhere = syncs_blocked = 0;
+    gate_closed = closed;
+    released = false;
+    fail_gated = fail;
+    pthread_mutex_unlock(&gate_mu);
+    evicting_thread = pthread_self();
+    sl_os.fdatasync = gated_fdatasync;
+}
+
+static void gate_wait_blocked(int n) {
+    pthread_mutex_lock(&gate_mu);
+    while (syncs_blocked < n) {
+        pthread_cond_wait(&gate_cv, &gate_mu);
+    }
+    pthread_mutex_unlock(&gate_mu);
+}
+
+static void gate_open(void) {
+    pthread_mutex_lock(&gate_mu);
+    gate_closed = false;
+    released = true;
+    pthread_cond_broadcast(&gate_cv);
+    pthread_mutex_unlock(&gate_mu);
+}
+
+/* Opens the gate after a moment, from another thread (the evicting one is blocked by then). */
+static void *open_gate_later(void *arg) {
+    (void)arg;
+    usleep(50000);
+    gate_open();
+    return NULL;
+}
+
+static bool gate_released(void) {
+    pthread_mutex_lock(&gate_mu);
+    bool r = released;
+    pthread_mutex_unlock(&gate_mu);
+    return r;
+}
+
+/* `n` logs of one segment each, in `root`, with a pool of `max` segments (and so at most `max`
+ * evictions pending). */
+static void open_logs(const char *root, sl_plog_t **logs, int n, size_t max) {
+    sl_plog_conf_t conf = small_conf();
+    conf.segment_bytes = 1 << 20;
+    char err[SL_ERRLEN], dir[512];
+    sl_segment_set_open_max(max);
+    for (int i = 0; i < n; i++) {
+        snprintf(dir, sizeof dir, "%s/p-%d", root, i);
+        logs[i] = NULL;
+        if (sl_plog_open(dir, &conf, 1, &logs[i], err) != SL_OK) {
+            fprintf(stderr, "  open %s: %s\n", dir, err);
+        }
+    }
+}
+
+static void close_logs(char *root, sl_plog_t **logs, int n) {
+    gate_open();
+    sl_segment_evictions_drain();
+    sl_os_reset();
+    for (int i = 0; i < n; i++) {
+        sl_plog_close(logs[i]);
+    }
+    sl_segment_set_open_max(1024);
+    sl_os_rmtree(root);
+    free(root);
+}
+
+TEST(eviction_sync_runs_off_the_evicting_thread) {
+    char *root = tmpdir();
+    sl_plog_t *logs[3];
+    open_logs(root, logs, 3, 2);
+    CHECK(logs[2] != NULL);
+    CHECK_EQ_INT(append_batches(logs[0], 2, 5, 1, 1, NULL), SL_OK);
+    CHECK_EQ_INT(append_batches(logs[1], 2, 5, 1, 1, NULL), SL_OK);
+    gate_reset(true, false);
+    /* Evicts logs[0]'s dirty segment; returns while its sync is held at the gate. */
+    CHECK_EQ_INT(append_batches(logs[2], 2, 5, 1, 1, NULL), SL_OK);
+    CHECK_EQ_INT(syncs_on_evicting, 0);
+    CHECK_EQ_INT(sl_segment_evictions_pending(), 1);
+    CHECK(sl_segment_open_count() <= 2);
+    gate_wait_blocked(1);
+    gate_open();
+    sl_segment_evictions_drain();
+    CHECK_EQ_INT(sl_segment_evictions_pending(), 0);
+    CHECK_EQ_INT(syncs_elsewhere, 1);
+    CHECK_EQ_INT(syncs_on_evicting, 0);
+    /* Its records read back through a reopened descriptor and sync as usual. */
+    sl_plog_slice_t s;
+    CHECK_EQ_INT(sl_plog_read(logs[0], 5, 10, 1, &s), SL_OK);
+    CHECK_EQ_INT(slice_first_base(&s), 5);
+    close(s.fd);
+    CHECK_EQ_INT(sl_plog_sync(logs[0]), SL_OK);
+    CHECK_EQ_INT(sl_plog_durable_offset(logs[0]), 10);
+    close_logs(root, logs, 3);
+}
+
+TEST(reacquire_waits_for_a_running_eviction_sync_and_keeps_its_error) {
+    char *root = tmpdir();
+    sl_plog_t *logs[3];
+    open_logs(root, logs, 3, 2);
+    CHECK(logs[2] != NULL);
+    CHECK_EQ_INT(append_batches(logs[0], 2, 5, 1, 1, NULL), SL_OK);
+    CHECK_EQ_INT(append_batches(logs[1], 2, 5, 1, 1, NULL), SL_OK);
+    gate_reset(true, true);
+    CHECK_EQ_INT(append_batches(logs[2], 2, 5, 1, 1, NULL), SL_OK); /* evicts logs[0]'s */
+    CHECK_EQ_INT(sl_segment_evictions_pending(), 1);
+    gate_wait_blocked(1); /* a worker is inside that sync */
+    pthread_t opener;
+    CHECK(pthread_create(&opener, NULL, open_gate_later, NULL) == 0);
+    /* The sync of logs[0] must wait for the running one and fail with it: a fresh descriptor's
+     * fdatasync would report 0 over the lost write-back and make offsets 0-9 "durable". */
+    sl_err_t rc = sl_plog_sync(logs[0]);
+    bool waited = gate_released();
+    pthread_join(opener, NULL);
+    CHECK(waited);
+    CHECK_EQ_INT(rc, SL_ERR_IO);
+    CHECK(sl_plog_failed(logs[0]));
+    CHECK_EQ_INT(sl_plog_durable_offset(logs[0]), 0);
+    CHECK_EQ_INT(syncs_on_evicting, 0);
+    close_logs(root, logs, 3);
+}
+
+/* An acks=all sync runs on a dup of the segment's descriptor, which shares the open file with
+ * the eviction's: if the eviction's fdatasync took the write-back error, the other reports 0.
+ * Its completion must wait for the eviction's result and fail with it, not make offsets durable. */
+TEST(sync_end_waits_for_a_failing_eviction_of_the_same_file) {
+    char *root = tmpdir();
+    sl_plog_t *logs[3];
+    open_logs(root, logs, 3, 2);
+    CHECK(logs[2] != NULL);
+    CHECK_EQ_INT(append_batches(logs[0], 2, 5, 1, 1, NULL), SL_OK);
+    int fd = -1, dirs[2];
+    int64_t target = -1;
+    CHECK_EQ_INT(sl_plog_sync_begin(logs[0], &fd, dirs, &target), SL_OK);
+    CHECK(fd >= 0);
+    CHECK_EQ_INT(append_batches(logs[1], 2, 5, 1, 1, NULL), SL_OK);
+    gate_reset(true, true);
+    CHECK_EQ_INT(append_batches(logs[2], 2, 5, 1, 1, NULL), SL_OK); /* evicts logs[0]'s */
+    CHECK_EQ_INT(sl_segment_evictions_pending(), 1);
+    gate_wait_blocked(1);
+    /* The "fsync worker"'s sync of the dup: 0, the error having gone to the eviction's. */
+    CHECK_EQ_INT(fdatasync(fd), 0);
+    close(fd);
+    close_dirs(dirs);
+    pthread_t opener;
+    CHECK(pthread_create(&opener, NULL, open_gate_later, NULL) == 0);
+    sl_err_t rc = sl_plog_sync_end(logs[0], target, SL_OK);
+    bool waited = gate_released();
+    pthread_join(opener, NULL);
+    CHECK(waited);
+    CHECK_EQ_INT(rc, SL_ERR_IO);
+    CHECK(sl_plog_failed(logs[0]));
+    CHECK_EQ_INT(sl_plog_durable_offset(logs[0]), 0);
+    close_logs(root, logs, 3);
+}
+
+TEST(reacquire_before_the_worker_starts_takes_the_descriptors_back) {
+    char *root = tmpdir();
+    sl_plog_t *logs[6];
+    open_logs(root, logs, 6, 3);
+    CHECK(logs[5] != NULL);
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ_INT(append_batches(logs[i], 2, 5, 1, 1, NULL), SL_OK);
+    }
+    gate_reset(true, false);
+    /* Both workers held at the gate, by the evictions of logs[0]'s and logs[1]'s segments. */
+    CHECK_EQ_INT(append_batches(logs[3], 2, 5, 1, 1, NULL), SL_OK);
+    CHECK_EQ_INT(append_batches(logs[4], 2, 5, 1, 1, NULL), SL_OK);
+    CHECK_EQ_INT(sl_segment_evictions_pending(), 2);
+    gate_wait_blocked(2);
+    /* Evicts logs[2]'s, whose sync waits in the queue. */
+    CHECK_EQ_INT(append_batches(logs[5], 2, 5, 1, 1, NULL), SL_OK);
+    CHECK_EQ_INT(sl_segment_evictions_pending(), 3);
+    /* logs[2] again before a worker took it: its own descriptors back, no sync, no wait (its
+     * return evicts logs[3]'s, queued too). */
+    CHECK_EQ_INT(append_batches(logs[2], 1, 5, 1, 1, NULL), SL_OK);
+    CHECK(!gate_released());
+    CHECK_EQ_INT(sl_segment_evictions_pending(), 3);
+    gate_open();
+    sl_segment_evictions_drain();
+    CHECK_EQ_INT(syncs_on_evicting, 0);
+    CHECK_EQ_INT(syncs_elsewhere, 3); /* logs[0], [1] and [3]: not logs[2]'s */
+    CHECK_EQ_INT(sl_plog_sync(logs[2]), SL_OK);
+    CHECK_EQ_INT(sl_plog_durable_offset(logs[2]), 15);
+    sl_plog_slice_t s;
+    CHECK_EQ_INT(sl_plog_read(logs[2], 10, 15, 1, &s), SL_OK);
+    CHECK_EQ_INT(slice_first_base(&s), 10);
+    close(s.fd);
+    close_logs(root, logs, 6);
 }
 
 /* The last close of a deleted segment frees its page cache and can wait for the disk; it runs on

@@ -7,6 +7,7 @@
 
 #include "harness.h"
 #include "sql/sql_int.h"
+#include "sql_task.h"
 #include "stream/graph.h"
 #include "stream/task.h"
 
@@ -75,40 +76,9 @@ static bool has(const char *topic, const char *key, const char *value) {
     return false;
 }
 
-typedef struct q {
-    sl_sql_catalog_t *c;
-    sl_sql_stmt_t *list, *s;
-    sl_stream_builder_t *b;
-    char plan[1024];
-} q_t;
-
-/* Parses the ddl and `sql`, explains and compiles the last statement. */
+/* Parses the ddl and `sql`, explains and compiles the last statement (sql_task.h). */
 static bool build(q_t *q, const char *sql) {
-    char err[SL_ERRLEN], text[2048];
-    *q = (q_t){.c = sl_sql_catalog_new()};
-    snprintf(text, sizeof text, "%s%s", ddl, sql);
-    q->list = sl_sql_parse(q->c, text, err, sizeof err);
-    if (!q->list) {
-        fprintf(stderr, "  %s\n", err);
-        return false;
-    }
-    for (q->s = q->list; q->s->next; q->s = q->s->next) {
-    }
-    FILE *f = fmemopen(q->plan, sizeof q->plan, "w");
-    sl_sql_explain(q->s, f);
-    fclose(f);
-    q->b = sl_stream_builder_new();
-    if (sl_sql_compile(q->s, q->b, NULL, NULL, "tmp-out", err, sizeof err) != SL_OK) {
-        fprintf(stderr, "  %s\n", err);
-        return false;
-    }
-    return true;
-}
-
-static void unbuild(q_t *q) {
-    sl_stream_builder_free(q->b);
-    sl_sql_stmts_free(q->list);
-    sl_sql_catalog_free(q->c);
+    return build_sql(q, ddl, sql);
 }
 
 static sl_err_t put(sl_stream_task_t *t, const char *topic, const char *key, const char *json,
