@@ -20,7 +20,7 @@ static const cmd_t cmds[] = {
      "list | describe | lag | seek | reset-offsets | delete consumer groups"},
     {"txn", sl_cmd_txn, "list | describe transactions"},
     {"acl", sl_cmd_acl, "add | list | remove ACLs (authorization)"},
-    {"cluster", sl_cmd_cluster, "info | health | config of the cluster"},
+    {"cluster", sl_cmd_cluster, "info | health | config | status | reassign | elect-leaders"},
     {"quota", sl_cmd_quota, "set | describe client quotas (byte rates, request %, connections)"},
     {"user", sl_cmd_user, "add | list | delete SCRAM users (SASL/SCRAM and SASL/PLAIN)"},
     {"cert", sl_cmd_cert, "init | ca | broker | client: test CA and TLS certificates (PEM)"},
