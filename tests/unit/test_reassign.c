@@ -54,7 +54,9 @@ static void isr(sl_mstate_t *ms, const int32_t *ids, int32_t n) {
 
 static void reassign(sl_mstate_t *ms, const int32_t *ids, int32_t n) {
     sl_meta_assign_t a = {.n_replicas = n};
-    memcpy(a.replicas, ids, (size_t)n * sizeof *ids);
+    if (n > 0) {
+        memcpy(a.replicas, ids, (size_t)n * sizeof *ids);
+    }
     apply_rec(ms,
               (sl_meta_rec_t){.type = SL_META_REASSIGN, .name = "t", .assign = &a, .n_assign = 1});
 }
