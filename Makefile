@@ -41,7 +41,7 @@ EXAMPLE_SO  := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%.so)
 
 .SECONDARY:
 .PHONY: all deps run test unit integration check-asan bench bench-sql bench-groups bench-txn bench-compare bench-conn bench-compact \
-        bench-gateway bench-tls bench-interference bench-admin bench-roll bench-batch-check bench-faults bench-abuse \
+        bench-gateway bench-tls bench-interference bench-admin bench-roll bench-batch-check bench-faults bench-scale bench-abuse \
         bench-cluster bench-repl bench-shutdown bench-join bench-stream bench-sink bench-acl format \
         format-check clean fuzz fuzz-ci
 all: $(BUILD)/sluice $(UNIT_BIN) $(ITEST_BIN) $(BENCH_BIN) $(EXAMPLE_SO) \
@@ -202,6 +202,9 @@ bench-cluster: deps all
 
 bench-repl: deps all
 	bench/run-repl-bench $(BUILD) 5
+
+bench-scale: deps all
+	bench/run-scale-bench $(BUILD)
 
 bench-shutdown: deps all
 	bench/run-shutdown-bench $(BUILD) 5

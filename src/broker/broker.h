@@ -304,6 +304,11 @@ SL_HANDLER(IncrementalAlterConfigs);
 SL_HANDLER(DescribeClientQuotas);
 SL_HANDLER(AlterClientQuotas);
 SL_HANDLER(DescribeCluster);
+/* operator APIs of a cluster (handle_ops.c) */
+SL_HANDLER(ElectLeaders);
+SL_HANDLER(AlterPartitionReassignments);
+SL_HANDLER(ListPartitionReassignments);
+SL_HANDLER(DescribeQuorum);
 
 /* ---- SASL and SCRAM credentials (handle_sasl.c) ---- */
 /* Checks sasl.enabled.mechanisms. SL_ERR_INVAL with the reason in `err`. */

@@ -853,14 +853,29 @@ static void add_offline(const char *topic, int32_t partition, const sl_meta_assi
                                             (int)partition, "leader", (int)a->leader));
 }
 
+/* The quorum leader's view of voter `id` (log end, last contact, caught up), when this node
+ * leads: a follower does not know it (DescribeQuorum asks the leader). */
+static void add_progress(json_t *v, const sl_quorum_status_t *st, uint64_t id) {
+    for (size_t i = 0; i < st->n_progress; i++) {
+        const sl_quorum_progress_t *pr = &st->progress[i];
+        if (pr->id == id) {
+            json_object_set_new(v, "log_end", json_integer((json_int_t)pr->match_index));
+            json_object_set_new(v, "last_contact_ms", json_integer(pr->last_contact_ms));
+            json_object_set_new(v, "caught_up_ms", json_integer(pr->caught_up_ms));
+        }
+    }
+}
+
 static json_t *status_json(sl_cluster_t *c) {
     sl_quorum_status_t st;
     sl_quorum_status(c->q, &st);
     static const char *roles[] = {"unavailable", "follower", "candidate", "leader"};
     json_t *voters = json_array();
     for (size_t i = 0; i < st.n_voters; i++) {
-        json_array_append_new(voters, json_pack("{s:i, s:s}", "id", (int)st.voters[i].id, "address",
-                                                st.voters[i].address));
+        json_t *v =
+            json_pack("{s:i, s:s}", "id", (int)st.voters[i].id, "address", st.voters[i].address);
+        add_progress(v, &st, st.voters[i].id);
+        json_array_append_new(voters, v);
     }
     json_t *brokers = json_array();
     sl_mbroker_t bs[SL_MSTATE_MAX_BROKERS];
@@ -873,11 +888,41 @@ static json_t *status_json(sl_cluster_t *c) {
     }
     offl_t o = {json_array()};
     sl_mstate_each_offline(c->ms, add_offline, &o);
-    return json_pack("{s:i, s:{s:i, s:s, s:I, s:I, s:o}, s:o, s:o}", "node", (int)c->node, "quorum",
-                     "leader", (int)st.leader_id, "role",
-                     st.role >= 0 && st.role < 4 ? roles[st.role] : "?", "last_index",
-                     (json_int_t)st.last_index, "applied_index", (json_int_t)st.applied_index,
-                     "voters", voters, "brokers", brokers, "offline_partitions", o.arr);
+    json_t *j = json_pack("{s:i, s:{s:i, s:s, s:I, s:I, s:o}, s:o, s:o}", "node", (int)c->node,
+                          "quorum", "leader", (int)st.leader_id, "role",
+                          st.role >= 0 && st.role < 4 ? roles[st.role] : "?", "last_index",
+                          (json_int_t)st.last_index, "applied_index", (json_int_t)st.applied_index,
+                          "voters", voters, "brokers", brokers, "offline_partitions", o.arr);
+    json_t *q = json_object_get(j, "quorum");
+    json_object_set_new(q, "term", json_integer((json_int_t)st.term));
+    json_object_set_new(q, "commit_index", json_integer((json_int_t)st.commit_index));
+    if (st.n_progress > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        json_object_set_new(q, "now_ms",
+                            json_integer((json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
+    }
+    return j;
+}
+
+/* OP_QUORUM's answer: error_code, then leader, term, commit index, count and per voter id,
+ * match index, last contact and caught-up times (wall-clock ms). Only the leader knows them. */
+static void write_quorum(sl_writer_t *wr, bool leader, const sl_quorum_status_t *st) {
+    if (!leader || st->n_progress == 0) {
+        sl_wr_i16(wr, KERR_NOT_CONTROLLER);
+        return;
+    }
+    sl_wr_i16(wr, KERR_NONE);
+    sl_wr_i32(wr, (int32_t)st->leader_id);
+    sl_wr_i64(wr, (int64_t)st->term);
+    sl_wr_i64(wr, (int64_t)st->commit_index);
+    sl_wr_i32(wr, (int32_t)st->n_progress);
+    for (size_t i = 0; i < st->n_progress; i++) {
+        sl_wr_i32(wr, (int32_t)st->progress[i].id);
+        sl_wr_i64(wr, (int64_t)st->progress[i].match_index);
+        sl_wr_i64(wr, st->progress[i].last_contact_ms);
+        sl_wr_i64(wr, st->progress[i].caught_up_ms);
+    }
 }
 
 sl_err_t sl_cluster_handle(sl_req_t *req) {
@@ -959,6 +1004,9 @@ sl_err_t sl_cluster_handle(sl_req_t *req) {
         return sl_markers_handle(req);
     case SL_CLUSTER_OP_HEARTBEAT:
         sl_wr_i16(wr, leader ? KERR_NONE : KERR_NOT_CONTROLLER);
+        return SL_OK;
+    case SL_CLUSTER_OP_QUORUM:
+        write_quorum(wr, leader, &st);
         return SL_OK;
     case SL_CLUSTER_OP_STATUS: {
         json_t *j = status_json(c);
@@ -1085,4 +1133,64 @@ void sl_cluster_propose_async(sl_broker_t *b, const uint8_t *cmd, size_t len) {
     c->out_tail = it;
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
+}
+
+/* ---- operator APIs (handle_ops.c) ---- */
+
+sl_mstate_t *sl_cluster_image(sl_broker_t *b) {
+    return b->cluster->ms;
+}
+
+sl_err_t sl_cluster_propose(sl_broker_t *b, const uint8_t *cmd, size_t len) {
+    return submit(b->cluster, cmd, len, PROPOSE_TIMEOUT_MS);
+}
+
+int16_t sl_cluster_quorum(sl_broker_t *b, sl_quorum_status_t *st) {
+    sl_cluster_t *c = b->cluster;
+    sl_quorum_status(c->q, st);
+    if (st->role == 3 /* RAFT_LEADER */ && st->n_progress > 0) {
+        return KERR_NONE;
+    }
+    sl_mbroker_t lb;
+    if (!st->leader_id || !sl_mstate_broker(c->ms, (int32_t)st->leader_id, &lb) || !lb.port) {
+        return KERR_NOT_LEADER_OR_FOLLOWER;
+    }
+    uint8_t body[5];
+    sl_buf_t req = {0}, resp = {0};
+    sl_writer_t wr = {&req};
+    sl_wr_i8(&wr, SL_CLUSTER_OP_QUORUM);
+    sl_wr_i32(&wr, c->node);
+    memcpy(body, req.data, sizeof body);
+    sl_buf_fini(&req);
+    char err[SL_ERRLEN];
+    int16_t code = KERR_NOT_LEADER_OR_FOLLOWER;
+    if (sl_cluster_call(lb.host, lb.port, body, sizeof body, &resp, 2000, err) == SL_OK) {
+        sl_reader_t rd = sl_reader_init(resp.data, resp.len);
+        int16_t e = sl_rd_i16(&rd);
+        int32_t leader = sl_rd_i32(&rd);
+        int64_t term = sl_rd_i64(&rd), commit = sl_rd_i64(&rd);
+        int32_t n = sl_rd_array_len(&rd, false, 28);
+        if (!rd.err && e == KERR_NONE && n >= 0 && n <= SL_QUORUM_MAX_VOTERS) {
+            st->n_progress = 0;
+            for (int32_t i = 0; i < n && !rd.err; i++) {
+                sl_quorum_progress_t *pr = &st->progress[st->n_progress++];
+                pr->id = (uint64_t)sl_rd_i32(&rd);
+                pr->match_index = (uint64_t)sl_rd_i64(&rd);
+                pr->last_contact_ms = sl_rd_i64(&rd);
+                pr->caught_up_ms = sl_rd_i64(&rd);
+            }
+            if (!rd.err) {
+                st->leader_id = (uint64_t)leader;
+                st->term = (uint64_t)term;
+                st->commit_index = (uint64_t)commit;
+                code = KERR_NONE;
+            } else {
+                st->n_progress = 0;
+            }
+        }
+    } else {
+        sl_log(SL_LOG_DEBUG, "cluster", "msg=\"quorum status from the leader: %s\"", err);
+    }
+    sl_buf_fini(&resp);
+    return code;
 }

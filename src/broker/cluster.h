@@ -34,7 +34,8 @@ enum {
     SL_CLUSTER_OP_HEARTBEAT = 2,
     SL_CLUSTER_OP_STATUS = 3,
     SL_CLUSTER_OP_EPOCH_END = 4,
-    SL_CLUSTER_OP_TXN_MARKER = 5 /* txn_markers.h */
+    SL_CLUSTER_OP_TXN_MARKER = 5, /* txn_markers.h */
+    SL_CLUSTER_OP_QUORUM = 6      /* the quorum leader's progress (sl_cluster_quorum) */
 };
 
 /* Cluster mode is on when controller.quorum.voters is set. Sets up the proposing metadata log
@@ -83,6 +84,17 @@ size_t sl_cluster_brokers(sl_broker_t *b, struct sl_mbroker *out, size_t max);
  * quorum leader, without blocking the loop; it is dropped if it does not commit in time (the
  * caller proposes again when it still wants it). */
 void sl_cluster_propose_async(sl_broker_t *b, const uint8_t *cmd, size_t len);
+
+/* Operator APIs (handle_ops.c): the metadata image, and one command (framed metadata records)
+ * committed through the quorum leader, blocking the loop for at most PROPOSE_TIMEOUT_MS (5 s).
+ * SL_OK once committed; SL_AGAIN when no leader took it in time; SL_ERR_IO when refused. */
+struct sl_mstate *sl_cluster_image(sl_broker_t *b);
+SL_MUST_USE sl_err_t sl_cluster_propose(sl_broker_t *b, const uint8_t *cmd, size_t len);
+/* DescribeQuorum: the quorum as its leader sees it (leader, term, commit index, each voter's
+ * progress), asked of the leader over the private API (op QUORUM, at most 2 s on the loop) when
+ * this node does not lead. KERR_NONE, or NOT_LEADER_OR_FOLLOWER when no leader answered. */
+struct sl_quorum_status;
+int16_t sl_cluster_quorum(sl_broker_t *b, struct sl_quorum_status *st);
 
 /* One blocking request to a broker's Kafka listener: `body` after a request header for
  * SL_CLUSTER_API_KEY; the response body (after the correlation id) goes into `resp`. SL_OK, or

@@ -314,7 +314,8 @@ const sl_conf_def_t sl_topic_conf_defs[] = {
     {"segment.jitter.ms", SL_CONF_IGNORED, "0", 0, 0, 0, 0,
      "no effect: segments roll exactly at segment.ms"},
     {"unclean.leader.election.enable", SL_CONF_IGNORED, "false", 0, 0, 0, 0,
-     "no effect: one replica per partition"},
+     "read by ElectLeaders UNCLEAN only (it may then elect an out-of-sync replica); automatic "
+     "failover never elects one"},
 };
 const size_t sl_topic_conf_n_defs = sizeof sl_topic_conf_defs / sizeof sl_topic_conf_defs[0];
 

@@ -41,7 +41,11 @@ struct sl_metalog {
 
 static bool has_value(sl_meta_type_t t) {
     return t == SL_META_PID_BLOCK || t == SL_META_BROKER_REG || t == SL_META_BROKER_FENCE ||
-           t == SL_META_ISR;
+           t == SL_META_ISR || t == SL_META_ELECT;
+}
+
+static bool has_assign(sl_meta_type_t t) {
+    return t == SL_META_PLACEMENT || t == SL_META_ISR || t == SL_META_REASSIGN;
 }
 
 void sl_meta_encode(const sl_meta_rec_t *rec, sl_buf_t *out) {
@@ -60,7 +64,7 @@ void sl_meta_encode(const sl_meta_rec_t *rec, sl_buf_t *out) {
     if (has_value(rec->type)) {
         sl_wr_i64(&wr, rec->value);
     }
-    if (rec->type == SL_META_PLACEMENT || rec->type == SL_META_ISR) {
+    if (has_assign(rec->type)) {
         sl_wr_i32(&wr, (int32_t)rec->n_assign);
         for (size_t i = 0; i < rec->n_assign; i++) {
             const sl_meta_assign_t *a = &rec->assign[i];
@@ -99,7 +103,7 @@ static sl_err_t decode(const uint8_t *p, size_t n, sl_meta_rec_t *rec, sl_kv_t *
     if (has_value(rec->type)) {
         rec->value = sl_rd_i64(&rd);
     }
-    if (rec->type == SL_META_PLACEMENT || rec->type == SL_META_ISR) {
+    if (has_assign(rec->type)) {
         int32_t na = sl_rd_array_len(&rd, false, 12);
         if (!rd.err && na >= 0) {
             sl_meta_assign_t *as = sl_xcalloc((size_t)na + 1, sizeof *as);

@@ -34,10 +34,16 @@ typedef enum sl_meta_type {
                                    pattern_type, principal, host, operation, permission_type as
                                    Kafka's names), plus deleted=true for a removal
                                    (handle_acl.c) */
-    SL_META_ISR = 13, /* name, partitions: the partition index, value: the leader epoch it was
-                         decided under, assign[0]: leader, new epoch and the in-sync replicas
-                         (in `replicas`); applied only while the partition is still at that
-                         epoch (cluster: mstate.c) */
+    SL_META_ISR = 13,      /* name, partitions: the partition index, value: the leader epoch it was
+                              decided under, assign[0]: leader, new epoch and the in-sync replicas
+                              (in `replicas`); applied only while the partition is still at that
+                              epoch (cluster: mstate.c) */
+    SL_META_REASSIGN = 14, /* name, partitions: the partition index; assign[0].replicas: the
+                              target replicas of an AlterPartitionReassignments (none: cancel);
+                              in snapshots a second entry, assign[1].replicas, holds the origin
+                              replicas and the pair is restored as it is (cluster: mstate.c) */
+    SL_META_ELECT = 15,    /* name, partitions: the partition index, value: 0 preferred, 1
+                              unclean (ElectLeaders; cluster: mstate.c) */
 } sl_meta_type_t;
 
 #define SL_META_MAX_REPLICAS 16
@@ -60,9 +66,10 @@ typedef struct sl_meta_rec {
     int32_t partitions;
     const sl_kv_t *configs;
     size_t n_configs;
-    int64_t value; /* SL_META_PID_BLOCK, SL_META_BROKER_REG, SL_META_BROKER_FENCE, SL_META_ISR */
+    int64_t value; /* SL_META_PID_BLOCK, SL_META_BROKER_REG, SL_META_BROKER_FENCE, SL_META_ISR,
+                      SL_META_ELECT */
     const sl_meta_assign_t *assign; /* SL_META_PLACEMENT: n_assign partitions from `partitions`;
-                                       SL_META_ISR: one */
+                                       SL_META_ISR: one; SL_META_REASSIGN: one or two */
     size_t n_assign;
 } sl_meta_rec_t;
 

@@ -14,9 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/util.h"
 #include "net/listener.h"
+#include "proto/kerr.h"
 
 typedef struct mtopic {
     struct mtopic *next;
@@ -27,6 +29,7 @@ typedef struct mtopic {
     size_t n_configs;
     sl_meta_assign_t *assign; /* n_assign entries, partition i at i */
     int32_t n_assign;
+    sl_mreassign_t *ra; /* NULL, or n_assign entries: reassignments in progress */
 } mtopic_t;
 
 typedef struct scoped {
@@ -52,6 +55,7 @@ static void topic_free(mtopic_t *t) {
     free(t->name);
     sl_kv_list_free(t->configs, t->n_configs);
     free(t->assign);
+    free(t->ra);
     free(t);
 }
 
@@ -177,6 +181,10 @@ static void set_assign(mtopic_t *t, int32_t first, const sl_meta_assign_t *a, si
     int32_t end = first + (int32_t)n;
     if (end > t->n_assign) {
         t->assign = sl_xrealloc(t->assign, (size_t)end * sizeof *t->assign);
+        if (t->ra) {
+            t->ra = sl_xrealloc(t->ra, (size_t)end * sizeof *t->ra);
+            memset(t->ra + t->n_assign, 0, (size_t)(end - t->n_assign) * sizeof *t->ra);
+        }
         for (int32_t i = t->n_assign; i < end; i++) {
             t->assign[i] = (sl_meta_assign_t){.leader = -1};
         }
@@ -214,6 +222,279 @@ static void set_isr(mtopic_t *t, int32_t p, int64_t epoch, const sl_meta_assign_
     a->n_isr = n;
     a->leader = in->leader;
     a->epoch = in->epoch;
+}
+
+/* ---- reassignments and elections (AlterPartitionReassignments, ElectLeaders) ----
+ *
+ * A reassignment keeps Kafka's three sets: the origin replicas, the target replicas and, while
+ * it runs, the partition's replicas = target followed by the origin replicas not in it (the
+ * adding ones fetch and catch up like any follower). Once every target replica is in the ISR
+ * the partition switches to the target set; every change of the replica set bumps the leader
+ * epoch, so every broker rebuilds its followers and fetchers from the image. */
+
+static sl_mreassign_t *ra_of(mtopic_t *t, int32_t p) {
+    if (!t->ra) {
+        t->ra = sl_xcalloc((size_t)t->n_assign + 1, sizeof *t->ra);
+    }
+    return &t->ra[p];
+}
+
+static bool ra_active(const mtopic_t *t, int32_t p) {
+    return t->ra && t->ra[p].n_target > 0;
+}
+
+/* Keeps in `ids` only those in `keep`; returns the new count. */
+static int32_t keep_only(int32_t *ids, int32_t n, const int32_t *keep, int32_t n_keep) {
+    int32_t k = 0;
+    for (int32_t i = 0; i < n; i++) {
+        if (has_id(keep, n_keep, ids[i])) {
+            ids[k++] = ids[i];
+        }
+    }
+    return k;
+}
+
+/* Sets the replica set (and shrinks the ISR to it); the leader stays if it is in `pref` order's
+ * set and live, else the first of `pref` that is live and in sync, else the first live ISR
+ * member in replica order, else none. The epoch is bumped. */
+static void set_replicas(sl_mstate_t *ms, sl_meta_assign_t *a, const int32_t *ids, int32_t n,
+                         const int32_t *pref, int32_t n_pref) {
+    int32_t isr[SL_META_MAX_REPLICAS];
+    memcpy(isr, a->isr, sizeof isr);
+    int32_t n_isr = keep_only(isr, a->n_isr, ids, n);
+    if (n_isr == 0) {
+        return; /* nothing in sync would be left: keep the partition as it is */
+    }
+    memcpy(a->replicas, ids, (size_t)n * sizeof *ids);
+    a->n_replicas = n;
+    memcpy(a->isr, isr, sizeof isr);
+    a->n_isr = n_isr;
+    a->epoch++;
+    if (a->leader >= 0 && has_id(ids, n, a->leader) && live(ms, a->leader) &&
+        has_id(isr, n_isr, a->leader)) {
+        return;
+    }
+    a->leader = -1;
+    for (int32_t i = 0; i < n_pref && a->leader < 0; i++) {
+        if (has_id(isr, n_isr, pref[i]) && live(ms, pref[i])) {
+            a->leader = pref[i];
+        }
+    }
+    for (int32_t i = 0; i < n && a->leader < 0; i++) {
+        if (has_id(isr, n_isr, ids[i]) && live(ms, ids[i])) {
+            a->leader = ids[i];
+        }
+    }
+}
+
+/* Completes partition p's reassignment once every target replica is in sync. */
+static void reassign_step(sl_mstate_t *ms, mtopic_t *t, int32_t p) {
+    if (!ra_active(t, p)) {
+        return;
+    }
+    sl_mreassign_t *r = &t->ra[p];
+    sl_meta_assign_t *a = &t->assign[p];
+    for (int32_t i = 0; i < r->n_target; i++) {
+        if (!has_id(a->isr, a->n_isr, r->target[i])) {
+            return;
+        }
+    }
+    set_replicas(ms, a, r->target, r->n_target, r->target, r->n_target);
+    memset(r, 0, sizeof *r);
+}
+
+static void reassign_progress(sl_mstate_t *ms, mtopic_t *t) {
+    for (int32_t p = 0; t && t->ra && p < t->n_assign; p++) {
+        reassign_step(ms, t, p);
+    }
+}
+
+static void reassign_progress_all(sl_mstate_t *ms) {
+    for (mtopic_t *t = ms->topics; t; t = t->next) {
+        reassign_progress(ms, t);
+    }
+}
+
+/* Whether `ids` can be a replica list: 1..SL_META_MAX_REPLICAS distinct live brokers. */
+static bool valid_target(sl_mstate_t *ms, const int32_t *ids, int32_t n) {
+    if (n < 1 || n > SL_META_MAX_REPLICAS) {
+        return false;
+    }
+    for (int32_t i = 0; i < n; i++) {
+        if (!live(ms, ids[i]) || has_id(ids, i, ids[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void apply_reassign(sl_mstate_t *ms, mtopic_t *t, const sl_meta_rec_t *rec) {
+    int32_t p = rec->partitions;
+    if (!t || p < 0 || p >= t->n_assign || rec->n_assign < 1) {
+        return;
+    }
+    const sl_meta_assign_t *in = &rec->assign[0];
+    sl_meta_assign_t *a = &t->assign[p];
+    if (rec->n_assign == 2) { /* a snapshot's state, restored as it was */
+        sl_mreassign_t *r = ra_of(t, p);
+        r->n_target = in->n_replicas;
+        memcpy(r->target, in->replicas, sizeof r->target);
+        r->n_origin = rec->assign[1].n_replicas;
+        memcpy(r->origin, rec->assign[1].replicas, sizeof r->origin);
+        return;
+    }
+    if (in->n_replicas == 0) { /* cancel: back to the origin replicas */
+        if (ra_active(t, p)) {
+            sl_mreassign_t *r = &t->ra[p];
+            set_replicas(ms, a, r->origin, r->n_origin, r->origin, r->n_origin);
+            memset(r, 0, sizeof *r);
+        }
+        return;
+    }
+    if (!valid_target(ms, in->replicas, in->n_replicas)) {
+        return;
+    }
+    int32_t origin[SL_META_MAX_REPLICAS], n_origin;
+    if (ra_active(t, p)) {
+        n_origin = t->ra[p].n_origin;
+        memcpy(origin, t->ra[p].origin, sizeof origin);
+    } else {
+        n_origin = a->n_replicas;
+        memcpy(origin, a->replicas, sizeof origin);
+    }
+    bool same = n_origin == in->n_replicas &&
+                !memcmp(origin, in->replicas, (size_t)n_origin * sizeof *origin);
+    if (same) { /* the target is where it started: a move in progress is cancelled */
+        if (ra_active(t, p)) {
+            set_replicas(ms, a, origin, n_origin, origin, n_origin);
+            memset(&t->ra[p], 0, sizeof t->ra[p]);
+        }
+        return;
+    }
+    int32_t full[2 * SL_META_MAX_REPLICAS], n_full = 0;
+    for (int32_t i = 0; i < in->n_replicas; i++) {
+        full[n_full++] = in->replicas[i];
+    }
+    for (int32_t i = 0; i < n_origin; i++) {
+        if (!has_id(full, n_full, origin[i])) {
+            full[n_full++] = origin[i];
+        }
+    }
+    if (n_full > SL_META_MAX_REPLICAS) {
+        return; /* refused before it was proposed (sl_mstate_check_reassign) */
+    }
+    sl_meta_assign_t before = *a;
+    set_replicas(ms, a, full, n_full, origin, n_origin);
+    if (a->epoch == before.epoch) {
+        return; /* nothing in sync would have been left */
+    }
+    sl_mreassign_t *r = ra_of(t, p);
+    r->n_target = in->n_replicas;
+    memset(r->target, 0, sizeof r->target);
+    memcpy(r->target, in->replicas, (size_t)in->n_replicas * sizeof *r->target);
+    r->n_origin = n_origin;
+    memset(r->origin, 0, sizeof r->origin);
+    memcpy(r->origin, origin, (size_t)n_origin * sizeof *origin);
+    reassign_step(ms, t, p); /* a target already in sync completes at once */
+}
+
+static bool topic_allows_unclean(const mtopic_t *t) {
+    for (size_t i = 0; i < t->n_configs; i++) {
+        if (!strcmp(t->configs[i].key, "unclean.leader.election.enable")) {
+            return t->configs[i].value && !strcasecmp(t->configs[i].value, "true");
+        }
+    }
+    return false;
+}
+
+/* ElectLeaders' decision for one partition (the same check before proposing and when
+ * applying): KERR_NONE with the new leader in *leader, or the error Kafka answers. */
+static int16_t elect_decide(sl_mstate_t *ms, const mtopic_t *t, int32_t p, int64_t type,
+                            int32_t *leader, char *msg) {
+    *leader = -1;
+    if (!t || p < 0 || p >= t->n_assign) {
+        snprintf(msg, SL_ERRLEN, "The partition does not exist.");
+        return KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    }
+    const sl_meta_assign_t *a = &t->assign[p];
+    if (type == SL_ELECT_PREFERRED) {
+        int32_t pref = a->n_replicas > 0 ? a->replicas[0] : -1;
+        if (pref >= 0 && a->leader == pref) {
+            snprintf(msg, SL_ERRLEN, "Leader election not needed for topic partition.");
+            return KERR_ELECTION_NOT_NEEDED;
+        }
+        if (pref < 0 || !live(ms, pref) || !has_id(a->isr, a->n_isr, pref)) {
+            snprintf(msg, SL_ERRLEN,
+                     "Failed to elect leader for partition %s-%d under strategy "
+                     "PreferredReplicaPartitionLeaderElectionStrategy",
+                     t->name, (int)p);
+            return KERR_PREFERRED_LEADER_NOT_AVAILABLE;
+        }
+        *leader = pref;
+        return KERR_NONE;
+    }
+    if (type != SL_ELECT_UNCLEAN) {
+        snprintf(msg, SL_ERRLEN, "Unknown election type %lld.", (long long)type);
+        return KERR_INVALID_REQUEST;
+    }
+    if (a->leader >= 0 && live(ms, a->leader)) {
+        snprintf(msg, SL_ERRLEN, "Leader election not needed for topic partition.");
+        return KERR_ELECTION_NOT_NEEDED;
+    }
+    for (int32_t i = 0; i < a->n_replicas; i++) {
+        if (has_id(a->isr, a->n_isr, a->replicas[i]) && live(ms, a->replicas[i])) {
+            *leader = a->replicas[i]; /* an in-sync replica first: a clean election */
+            return KERR_NONE;
+        }
+    }
+    if (!topic_allows_unclean(t)) {
+        snprintf(msg, SL_ERRLEN,
+                 "No in-sync replica of %s-%d is live and the topic does not allow unclean "
+                 "leader election (unclean.leader.election.enable=false).",
+                 t->name, (int)p);
+        return KERR_ELIGIBLE_LEADERS_NOT_AVAILABLE;
+    }
+    for (int32_t i = 0; i < a->n_replicas; i++) {
+        if (live(ms, a->replicas[i])) {
+            *leader = a->replicas[i];
+            return KERR_NONE;
+        }
+    }
+    snprintf(msg, SL_ERRLEN, "No replica of %s-%d is live.", t->name, (int)p);
+    return KERR_ELIGIBLE_LEADERS_NOT_AVAILABLE;
+}
+
+static void apply_elect(sl_mstate_t *ms, mtopic_t *t, int32_t p, int64_t type) {
+    char msg[SL_ERRLEN];
+    int32_t leader;
+    if (elect_decide(ms, t, p, type, &leader, msg) != KERR_NONE) {
+        return;
+    }
+    sl_meta_assign_t *a = &t->assign[p];
+    if (!has_id(a->isr, a->n_isr, leader)) { /* unclean: it alone is in sync now */
+        a->isr[0] = leader;
+        a->n_isr = 1;
+    }
+    a->leader = leader;
+    a->epoch++;
+}
+
+static void snapshot_reassign(const mtopic_t *t, sl_buf_t *out) {
+    for (int32_t p = 0; p < t->n_assign; p++) {
+        if (!ra_active(t, p)) {
+            continue;
+        }
+        sl_meta_assign_t two[2] = {{.n_replicas = t->ra[p].n_target},
+                                   {.n_replicas = t->ra[p].n_origin}};
+        memcpy(two[0].replicas, t->ra[p].target, sizeof two[0].replicas);
+        memcpy(two[1].replicas, t->ra[p].origin, sizeof two[1].replicas);
+        sl_meta_rec_t rec = {.type = SL_META_REASSIGN,
+                             .name = t->name,
+                             .partitions = p,
+                             .assign = two,
+                             .n_assign = 2};
+        sl_meta_encode(&rec, out);
+    }
 }
 
 /* One record. Malformed values (ids out of range) are ignored, the same way on every node. */
@@ -314,6 +595,7 @@ static void apply_rec(const sl_meta_rec_t *rec, void *opaque) {
         elect_without(ms, b->id);
         b->fenced = false;
         elect_returning(ms, b->id);
+        reassign_progress_all(ms);
         return;
     }
     case SL_META_BROKER_FENCE: {
@@ -321,13 +603,21 @@ static void apply_rec(const sl_meta_rec_t *rec, void *opaque) {
         if (b) {
             b->fenced = true;
             elect_without(ms, b->id);
+            reassign_progress_all(ms);
         }
         return;
     }
     case SL_META_ISR:
         if (rec->n_assign == 1) {
             set_isr(t, rec->partitions, rec->value, rec->assign);
+            reassign_progress(ms, t);
         }
+        return;
+    case SL_META_REASSIGN:
+        apply_reassign(ms, t, rec);
+        return;
+    case SL_META_ELECT:
+        apply_elect(ms, t, rec->partitions, rec->value);
         return;
     case SL_META_PLACEMENT:
         if (t && !dup_before) {
@@ -394,6 +684,7 @@ void sl_mstate_snapshot(sl_mstate_t *ms, sl_buf_t *out) {
                                      .n_assign = 1};
                 sl_meta_encode(&isr, out);
             }
+            snapshot_reassign(t, out);
         }
     }
     free(order);
@@ -519,4 +810,91 @@ void sl_mstate_each_offline(sl_mstate_t *ms, sl_mstate_part_fn *fn, void *opaque
         }
     }
     pthread_mutex_unlock(&ms->mu);
+}
+
+void sl_mstate_each_partition(sl_mstate_t *ms, sl_mstate_part_fn *fn, void *opaque) {
+    pthread_mutex_lock(&ms->mu);
+    for (mtopic_t *t = ms->topics; t; t = t->next) {
+        for (int32_t p = 0; p < t->n_assign; p++) {
+            fn(t->name, p, &t->assign[p], opaque);
+        }
+    }
+    pthread_mutex_unlock(&ms->mu);
+}
+
+int16_t sl_mstate_check_reassign(sl_mstate_t *ms, const char *topic, int32_t partition,
+                                 const int32_t *target, int32_t n, bool cancel, char *msg) {
+    pthread_mutex_lock(&ms->mu);
+    mtopic_t *t = find(ms, topic);
+    int16_t err = KERR_NONE;
+    msg[0] = '\0';
+    if (!t || partition < 0 || partition >= t->n_assign) {
+        snprintf(msg, SL_ERRLEN, "The partition does not exist.");
+        err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    } else if (cancel) {
+        if (!ra_active(t, partition)) {
+            snprintf(msg, SL_ERRLEN, "No reassignment is in progress for %s-%d.", topic,
+                     (int)partition);
+            err = KERR_NO_REASSIGNMENT_IN_PROGRESS;
+        }
+    } else if (n < 1) {
+        snprintf(msg, SL_ERRLEN, "The replica list is empty.");
+        err = KERR_INVALID_REPLICA_ASSIGNMENT;
+    } else if (!valid_target(ms, target, n)) {
+        snprintf(msg, SL_ERRLEN,
+                 "The replica list must name distinct live brokers (at most %d): a broker is "
+                 "duplicated, unknown or fenced.",
+                 SL_META_MAX_REPLICAS);
+        err = KERR_INVALID_REPLICA_ASSIGNMENT;
+    } else {
+        const sl_mreassign_t *r = ra_active(t, partition) ? &t->ra[partition] : NULL;
+        const int32_t *origin = r ? r->origin : t->assign[partition].replicas;
+        int32_t n_origin = r ? r->n_origin : t->assign[partition].n_replicas, n_full = n;
+        for (int32_t i = 0; i < n_origin; i++) {
+            n_full += !has_id(target, n, origin[i]);
+        }
+        if (n_full > SL_META_MAX_REPLICAS) {
+            snprintf(msg, SL_ERRLEN,
+                     "The target and the current replicas together exceed %d brokers.",
+                     SL_META_MAX_REPLICAS);
+            err = KERR_INVALID_REPLICA_ASSIGNMENT;
+        }
+    }
+    pthread_mutex_unlock(&ms->mu);
+    return err;
+}
+
+bool sl_mstate_reassignment(sl_mstate_t *ms, const char *topic, int32_t partition,
+                            sl_meta_assign_t *a, sl_mreassign_t *r) {
+    pthread_mutex_lock(&ms->mu);
+    mtopic_t *t = find(ms, topic);
+    bool ok = t && partition >= 0 && partition < t->n_assign && ra_active(t, partition);
+    if (ok) {
+        *a = t->assign[partition];
+        *r = t->ra[partition];
+    }
+    pthread_mutex_unlock(&ms->mu);
+    return ok;
+}
+
+void sl_mstate_each_reassign(sl_mstate_t *ms, sl_mstate_ra_fn *fn, void *opaque) {
+    pthread_mutex_lock(&ms->mu);
+    for (mtopic_t *t = ms->topics; t; t = t->next) {
+        for (int32_t p = 0; p < t->n_assign; p++) {
+            if (ra_active(t, p)) {
+                fn(t->name, p, &t->assign[p], &t->ra[p], opaque);
+            }
+        }
+    }
+    pthread_mutex_unlock(&ms->mu);
+}
+
+int16_t sl_mstate_check_elect(sl_mstate_t *ms, const char *topic, int32_t partition, int64_t type,
+                              char *msg) {
+    pthread_mutex_lock(&ms->mu);
+    int32_t leader;
+    msg[0] = '\0';
+    int16_t err = elect_decide(ms, find(ms, topic), partition, type, &leader, msg);
+    pthread_mutex_unlock(&ms->mu);
+    return err;
 }

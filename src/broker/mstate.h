@@ -32,6 +32,19 @@ typedef struct sl_mbroker {
     bool fenced; /* lease expired: offline until it registers again */
 } sl_mbroker_t;
 
+/* A partition reassignment in progress (AlterPartitionReassignments): where it goes and where it
+ * came from. While it runs the partition's replicas are the target followed by the origin
+ * replicas not in it; adding = target - origin, removing = origin - target. */
+typedef struct sl_mreassign {
+    int32_t n_target; /* 0: none in progress */
+    int32_t target[SL_META_MAX_REPLICAS];
+    int32_t n_origin;
+    int32_t origin[SL_META_MAX_REPLICAS];
+} sl_mreassign_t;
+
+/* ElectLeaders' election types, as Kafka numbers them (SL_META_ELECT's value). */
+enum { SL_ELECT_PREFERRED = 0, SL_ELECT_UNCLEAN = 1 };
+
 sl_mstate_t *sl_mstate_new(void);
 void sl_mstate_free(sl_mstate_t *ms);
 
@@ -65,5 +78,28 @@ int32_t sl_mstate_live(sl_mstate_t *ms);
 typedef void sl_mstate_part_fn(const char *topic, int32_t partition, const sl_meta_assign_t *a,
                                void *opaque);
 void sl_mstate_each_offline(sl_mstate_t *ms, sl_mstate_part_fn *fn, void *opaque);
+/* Calls fn for every placed partition (under the image's lock, as above). */
+void sl_mstate_each_partition(sl_mstate_t *ms, sl_mstate_part_fn *fn, void *opaque);
+
+/* AlterPartitionReassignments, before proposing SL_META_REASSIGN: KERR_NONE, or Kafka's error
+ * with a message: UNKNOWN_TOPIC_OR_PARTITION, NO_REASSIGNMENT_IN_PROGRESS (cancel with none),
+ * INVALID_REPLICA_ASSIGNMENT (empty, duplicate or not live brokers, too many replicas). The
+ * apply checks the same again, so a stale check changes nothing. */
+int16_t sl_mstate_check_reassign(sl_mstate_t *ms, const char *topic, int32_t partition,
+                                 const int32_t *target, int32_t n, bool cancel, char *msg);
+/* The reassignment of a partition: true with *a (its placement) and *r when one is in
+ * progress. */
+bool sl_mstate_reassignment(sl_mstate_t *ms, const char *topic, int32_t partition,
+                            sl_meta_assign_t *a, sl_mreassign_t *r);
+/* Calls fn for every reassignment in progress (under the image's lock). */
+typedef void sl_mstate_ra_fn(const char *topic, int32_t partition, const sl_meta_assign_t *a,
+                             const sl_mreassign_t *r, void *opaque);
+void sl_mstate_each_reassign(sl_mstate_t *ms, sl_mstate_ra_fn *fn, void *opaque);
+/* ElectLeaders, before proposing SL_META_ELECT: KERR_NONE when `type` (SL_ELECT_*) would elect
+ * a leader now, else ELECTION_NOT_NEEDED, PREFERRED_LEADER_NOT_AVAILABLE,
+ * ELIGIBLE_LEADERS_NOT_AVAILABLE (unclean needs the topic's unclean.leader.election.enable),
+ * UNKNOWN_TOPIC_OR_PARTITION or INVALID_REQUEST, with a message. */
+int16_t sl_mstate_check_elect(sl_mstate_t *ms, const char *topic, int32_t partition, int64_t type,
+                              char *msg);
 
 #endif

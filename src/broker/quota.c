@@ -526,7 +526,10 @@ static const struct {
     {35, 0, 0},               /* DescribeLogDirs */
     {37, 0, 0},               /* CreatePartitions */
     {42, 0, 0},               /* DeleteGroups */
+    {43, 0, 0},               /* ElectLeaders */
     {44, 0, 0},               /* IncrementalAlterConfigs */
+    {45, 0, 0},               /* AlterPartitionReassignments */
+    {46, 0, 0},               /* ListPartitionReassignments */
     {47, 0, 2},               /* OffsetDelete: after error_code */
     {48, 0, 0},               /* DescribeClientQuotas */
     {49, 0, 0},               /* AlterClientQuotas */

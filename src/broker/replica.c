@@ -236,6 +236,28 @@ typedef struct refresh_ctx {
     uint64_t now;
 } refresh_ctx_t;
 
+/* A partition placed on other brokers only (a reassignment moved it away, or this broker was
+ * away while it did) keeps no copy here: its log is cut back to its start, as Kafka's
+ * StopReplica deletes it. Only once this broker has replayed the committed metadata, so a
+ * stale image never removes a copy it still needs. */
+static void drop_removed_copy(sl_broker_t *b, sl_partition_t *p, const sl_meta_assign_t *a) {
+    int64_t start = sl_plog_start_offset(p->plog), end = sl_plog_end_offset(p->plog);
+    if (a->n_replicas < 1 || has_id(a->replicas, a->n_replicas, self_id(b)) || end <= start ||
+        sl_plog_offline(p->plog) || !sl_cluster_caught_up(b)) {
+        return;
+    }
+    if (sl_plog_truncate(p->plog, start) != SL_OK) {
+        sl_log(SL_LOG_ERROR, "replica", "topic=%s partition=%d msg=\"removed copy not deleted\"",
+               p->topic->name, p->index);
+        return;
+    }
+    p->repl->n_ep = 0;
+    p->repl->hw = start;
+    sl_log(SL_LOG_INFO, "replica",
+           "topic=%s partition=%d records=%lld msg=\"not a replica any more: copy deleted\"",
+           p->topic->name, p->index, (long long)(end - start));
+}
+
 static void refresh_topic(sl_topic_t *t, void *opaque) {
     refresh_ctx_t *c = opaque;
     sl_broker_t *b = c->b;
@@ -286,6 +308,9 @@ static void refresh_topic(sl_topic_t *t, void *opaque) {
         r->leading = lead;
         r->following = follow;
         update_hw(b, p);
+        if (c->ready) {
+            drop_removed_copy(b, p, &a);
+        }
     }
 }
 

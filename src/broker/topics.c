@@ -559,6 +559,8 @@ static void apply_rec(const sl_meta_rec_t *rec, void *opaque) {
     case SL_META_BROKER_FENCE:
     case SL_META_PLACEMENT:
     case SL_META_ISR:
+    case SL_META_REASSIGN:
+    case SL_META_ELECT:
         return; /* cluster records: the quorum's image holds them (mstate.c) */
     }
 }

@@ -426,11 +426,17 @@ void sl_broker_before_sleep(sl_loop_t *loop, void *data) {
     (void)loop;
     sl_broker_t *b = data;
     submit_syncs(b);
-    sl_replica_poll(b); /* cluster: fetch responses appended here are synced next time */
+    sl_replica_poll(b); /* cluster: may append fetched data */
     sl_otopic_poll(b);  /* cluster: creates and loads the offsets partitions */
     if (b->cluster && b->txn) {
         sl_ttopic_poll(b); /* creates, loads and unloads the transaction-state partitions */
         sl_txn_coord_poll(b->txn, sl_wall_ms()); /* decisions replicated, markers landed */
+    }
+    if (b->dirty) {
+        /* Synced now, not at the next wake-up: a follower's next fetch waits for this sync, and
+         * on a broker that nothing else wakes (it serves no clients) the loop would sleep until
+         * its next timer, up to a minute, with the fetcher stopped. */
+        submit_syncs(b);
     }
     if (b->durable_waits) {
         answer_waits(b); /* those made durable by flush.messages or a roll */

@@ -37,6 +37,9 @@ int sl_cmd_run(int argc, char **argv);
 int sl_cmd_sql(int argc, char **argv);
 int sl_cmd_gateway(int argc, char **argv);
 int sl_cmd_sink(int argc, char **argv);
+/* `sluice cluster reassign|elect-leaders` (cmd_cluster_ops.c): argv[0] is the verb; `brokers`
+ * the default -b. */
+int sl_cmd_cluster_ops(const char *brokers, int argc, char **argv);
 
 /* librdkafka configuration shared by the commands: bootstrap servers plus -X overrides. */
 typedef struct sl_client_opts {

@@ -1,9 +1,9 @@
 /* cmd_cluster.c -- `sluice cluster info|health|config|logdirs|status`: what the cluster's
- * metadata, the broker's DescribeConfigs and each broker's DescribeLogDirs say. health exits 1 when
- * the cluster is not healthy (a partition without a leader or with an error), so scripts can wait
- * on it. status asks a sluice broker for its view of the controller quorum (brokers, Raft leader
- * and log, offline partitions) over the brokers' private request (broker/cluster.h); it exits 1
- * when the quorum has no leader. */
+ * metadata, the broker's DescribeConfigs and each broker's DescribeLogDirs say (reassign and
+ * elect-leaders: cmd_cluster_ops.c). health exits 1 when the cluster is not healthy (a partition
+ * without a leader or with an error), so scripts can wait on it. status asks a sluice broker for
+ * its view of the controller quorum (brokers, Raft leader and log, offline partitions) over the
+ * brokers' private request (broker/cluster.h); it exits 1 when the quorum has no leader. */
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -30,6 +30,13 @@ static void usage(FILE *f) {
                "use per topic\n"
                "       sluice cluster status [--json]    a sluice cluster's brokers, quorum and "
                "offline partitions\n"
+               "       sluice cluster reassign TOPIC:PARTITION --replicas ID,... [--wait] | "
+               "--cancel\n"
+               "       sluice cluster reassign --list [TOPIC:PARTITION]\n"
+               "       sluice cluster elect-leaders [--election-type preferred|unclean] "
+               "(--topic T --partition P | --all-topic-partitions)\n"
+               "                                         (sluice cluster reassign --help for "
+               "more)\n"
                "options: -b HOST:PORT (default $SLUICE_BROKERS, else 127.0.0.1:9092), "
                "-X librdkafka.key=value\n");
 }
@@ -403,11 +410,32 @@ static int cluster_status(const sl_client_opts_t *co, bool as_json) {
                (long long)json_integer_value(json_object_get(q, "applied_index")));
         size_t i;
         json_t *v;
+        if (json_object_get(q, "term")) {
+            printf("term (leader epoch) %lld, commit index (high watermark) %lld\n",
+                   (long long)json_integer_value(json_object_get(q, "term")),
+                   (long long)json_integer_value(json_object_get(q, "commit_index")));
+        }
         printf("voters:\n");
         json_array_foreach(json_object_get(q, "voters"), i, v) {
             int id = (int)json_integer_value(json_object_get(v, "id"));
-            printf("  %d %s%s\n", id, json_string_value(json_object_get(v, "address")),
+            printf("  %d %s%s", id, json_string_value(json_object_get(v, "address")),
                    id == leader ? "  (leader)" : "");
+            if (json_object_get(v, "log_end")) {
+                long long now = (long long)json_integer_value(json_object_get(q, "now_ms"));
+                long long seen =
+                    (long long)json_integer_value(json_object_get(v, "last_contact_ms"));
+                long long caught =
+                    (long long)json_integer_value(json_object_get(v, "caught_up_ms"));
+                printf("  log end %lld",
+                       (long long)json_integer_value(json_object_get(v, "log_end")));
+                if (seen > 0) {
+                    printf(", heard %lld ms ago", now - seen);
+                }
+                if (caught > 0) {
+                    printf(", caught up %lld ms ago", now - caught);
+                }
+            }
+            printf("\n");
         }
         printf("brokers:\n");
         json_array_foreach(json_object_get(j, "brokers"), i, v) {
@@ -436,6 +464,9 @@ int sl_cmd_cluster(int argc, char **argv) {
         {"dry-run", no_argument, 0, 'n'},       {0, 0, 0, 0},
     };
     sl_client_opts_t co = {0};
+    if (argc >= 2 && (!strcmp(argv[1], "reassign") || !strcmp(argv[1], "elect-leaders"))) {
+        return sl_cmd_cluster_ops(sl_client_brokers(&co), argc - 1, argv + 1);
+    }
     bool json = false;
     alter_t a = {.broker = -1};
     int c;

@@ -271,6 +271,50 @@ static void on_applied(struct raft_apply *req, int status, void *result) {
                                                                          : SL_ERR_IO);
 }
 
+static int64_t wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Under mu, on the Raft thread: the leader's view of every voter (libraft's progress array runs
+ * parallel to its configuration); times carry over between refreshes while this node leads. */
+static void refresh_progress(sl_quorum_t *q, int role) {
+    if (role != RAFT_LEADER || !q->raft.leader_state.progress) {
+        q->st.n_progress = 0;
+        return;
+    }
+    int64_t now = wall_ms();
+    raft_index last = raft_last_index(&q->raft);
+    const struct raft_configuration *conf = &q->raft.configuration;
+    sl_quorum_progress_t old[SL_QUORUM_MAX_VOTERS];
+    size_t n_old = q->st.n_progress;
+    memcpy(old, q->st.progress, n_old * sizeof *old);
+    size_t n = 0;
+    for (unsigned i = 0; i < conf->n && n < SL_QUORUM_MAX_VOTERS; i++) {
+        const struct raft_progress *pr = &q->raft.leader_state.progress[i];
+        sl_quorum_progress_t *out = &q->st.progress[n++];
+        *out = (sl_quorum_progress_t){conf->servers[i].id, pr->match_index, -1, -1};
+        for (size_t k = 0; k < n_old; k++) {
+            if (old[k].id == out->id) {
+                out->last_contact_ms = old[k].last_contact_ms;
+                out->caught_up_ms = old[k].caught_up_ms;
+            }
+        }
+        bool self = conf->servers[i].id == q->id;
+        if (self) {
+            out->match_index = last;
+        }
+        if (self || pr->recent_recv) {
+            out->last_contact_ms = now;
+        }
+        if (out->match_index >= last) {
+            out->caught_up_ms = now;
+        }
+    }
+    q->st.n_progress = n;
+}
+
 static void refresh_status(sl_quorum_t *q) {
     raft_id leader = 0;
     const char *addr = NULL;
@@ -281,6 +325,9 @@ static void refresh_status(sl_quorum_t *q) {
     q->st.leader_id = leader;
     q->st.last_index = raft_last_index(&q->raft);
     q->st.applied_index = raft_last_applied(&q->raft);
+    q->st.term = q->raft.current_term;
+    q->st.commit_index = q->raft.commit_index;
+    refresh_progress(q, role);
     pthread_mutex_unlock(&q->mu);
     if (role != q->last_role) {
         static const char *names[] = {"unavailable", "follower", "candidate", "leader"};

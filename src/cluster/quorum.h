@@ -42,13 +42,27 @@ typedef struct sl_quorum_opts {
     unsigned snapshot_entries;    /* take a snapshot after this many entries (keep half) */
 } sl_quorum_opts_t;
 
+/* What the Raft leader knows of one voter (DescribeQuorum). libraft 0.15 keeps, per voter, the
+ * highest index it acknowledged and whether it answered within the last election timeout; the
+ * times here are when this node last saw those hold (wall-clock ms, -1 never). */
+typedef struct sl_quorum_progress {
+    uint64_t id;
+    uint64_t match_index;    /* its log end as the leader knows it */
+    int64_t last_contact_ms; /* last seen answering (within an election timeout) */
+    int64_t caught_up_ms;    /* last seen at the leader's last index */
+} sl_quorum_progress_t;
+
 typedef struct sl_quorum_status {
     int role;           /* 0 unavailable, 1 follower, 2 candidate, 3 leader (libraft's codes) */
     uint64_t leader_id; /* 0 when no leader is known */
     uint64_t last_index;
     uint64_t applied_index;
+    uint64_t term;         /* the current term: the quorum's leader epoch */
+    uint64_t commit_index; /* the quorum's high watermark */
     size_t n_voters;
     sl_quorum_voter_t voters[SL_QUORUM_MAX_VOTERS];
+    size_t n_progress; /* on the leader only: one per voter */
+    sl_quorum_progress_t progress[SL_QUORUM_MAX_VOTERS];
 } sl_quorum_status_t;
 
 /* Parses Kafka's controller.quorum.voters: "ID@HOST:PORT,ID@HOST:PORT,...". SL_OK, or

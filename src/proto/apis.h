@@ -47,6 +47,10 @@
     X(ConsumerGroupHeartbeat, 68, 0, 1, 0)                                                         \
     X(ConsumerGroupDescribe, 69, 0, 0, 0)                                                          \
     X(DescribeCluster, 60, 0, 0, 0)                                                                \
+    X(ElectLeaders, 43, 0, 2, 2)                                                                   \
+    X(AlterPartitionReassignments, 45, 0, 0, 0)                                                    \
+    X(ListPartitionReassignments, 46, 0, 0, 0)                                                     \
+    X(DescribeQuorum, 55, 0, 1, 0)                                                                 \
     X(SaslHandshake, 17, 0, 1, 99)                                                                 \
     X(SaslAuthenticate, 36, 0, 2, 2)                                                               \
     X(DescribeUserScramCredentials, 50, 0, 0, 0)                                                   \

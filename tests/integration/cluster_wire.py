@@ -12,7 +12,8 @@
       prints one "api epoch=... error=..." line each, and OffsetForLeaderEpoch's answers.
   cluster_wire.py consume BOOTSTRAP TOPIC
       A librdkafka consumer of partition 0 from its start with auto.offset.reset=error, until
-      the file STOP appears next to it (in the working directory) and nothing came for 2 s;
+      the file STOP appears next to it (in the working directory) and nothing came for 2 s
+      (when STOP holds a number N: and it read at least N records, or 60 s passed);
       prints "read=N resets=R backwards=B gaps=G" (R: offset resets, which a consumer at a valid
       offset must never see across a leader change).
 """
@@ -199,7 +200,15 @@ def consume(bootstrap, topic):
     read = resets = backwards = gaps = 0
     want = None
     last_msg = time.time()
-    while not (os.path.exists("STOP") and time.time() - last_msg > 2):
+    stop_at = None  # when STOP appeared; STOP may hold a count to read before stopping
+    while True:
+        if stop_at is None and os.path.exists("STOP"):
+            stop_at = time.time()
+        if stop_at is not None:
+            text = open("STOP").read().strip()
+            need = int(text) if text.isdigit() else 0
+            if (read >= need and time.time() - last_msg > 2) or time.time() - stop_at > 60:
+                break
         m = c.poll(0.2)
         if m is None:
             continue

@@ -61,7 +61,9 @@ def enc(schema, vals, ver, flex):
                 out += uvarint(0) if flex else struct.pack(">i", -1)
             else:
                 out += (uvarint(len(v) + 1) if flex else struct.pack(">i", len(v))) + v
-        elif typ == "i32list":
+        elif typ == "ni32list" and v is None:  # a nullable int32 array, null
+            out += uvarint(0) if flex else struct.pack(">i", -1)
+        elif typ in ("i32list", "ni32list"):
             v = v or []
             out += uvarint(len(v) + 1) if flex else struct.pack(">i", len(v))
             out += b"".join(struct.pack(">i", x) for x in v)
@@ -92,14 +94,14 @@ def dec(schema, r, ver, flex):
     for name, typ, lo, hi in schema:
         if not lo <= ver <= hi:
             continue
-        if isinstance(typ, list) or typ in ("i32list", "strlist", "i64list"):
+        if isinstance(typ, list) or typ in ("i32list", "ni32list", "strlist", "i64list"):
             n = r.uvarint() - 1 if flex else struct.unpack(">i", r.take(4))[0]
             if n < 0:
                 obj[name] = None
                 continue
             items = []
             for _ in range(n):
-                if typ == "i32list":
+                if typ in ("i32list", "ni32list"):
                     items.append(struct.unpack(">i", r.take(4))[0])
                 elif typ == "i64list":
                     items.append(struct.unpack(">q", r.take(8))[0])

@@ -259,7 +259,8 @@ av = call(18, 0, False, b"", AV_RESP)
 ranges = {a["key"]: (a["min"], a["max"]) for a in av["apis"]}
 FLEX = {0: 9, 1: 12, 2: 6, 3: 9, 18: 3, 19: 5, 20: 4, 32: 4, 33: 2, 37: 2, 10: 3, 11: 6, 12: 4,
         13: 4, 14: 4, 8: 8, 9: 6, 15: 5, 16: 3, 42: 2, 47: 99, 22: 2, 24: 3, 25: 3, 26: 3, 28: 3,
-        61: 0, 65: 0, 66: 0, 68: 0, 69: 0, 29: 2, 30: 2, 31: 2, 23: 4}
+        61: 0, 65: 0, 66: 0, 68: 0, 69: 0, 29: 2, 30: 2, 31: 2, 23: 4, 43: 2, 45: 0, 46: 0,
+        55: 0}
 tested = 0
 
 
@@ -809,6 +810,65 @@ for v, flex in versions(23):
     p0, p1 = r["topics"][0]["parts"]
     assert p0["error"] == 0 and p0["end"] == 1 and p0.get("epoch", 0) == 0, (v, p0)
     assert p1["error"] == 0 and p1["end"] == -1 and p1.get("epoch", -1) == -1, (v, p1)
+    tested += 1
+
+# The cluster operator APIs on a single node (docs/cluster.md): nothing can move, the node's
+# own id is the only valid replica list, no election is needed and there is no quorum.
+RA_REQ = [("timeout", "i32", 0, INF),
+          ("topics", [("name", "str", 0, INF),
+                      ("parts", [("index", "i32", 0, INF), ("replicas", "ni32list", 0, INF)],
+                       0, INF)], 0, INF)]
+RA_RESP = [("throttle", "i32", 0, INF), ("error", "i16", 0, INF), ("message", "nstr", 0, INF),
+           ("topics", [("name", "str", 0, INF),
+                       ("parts", [("index", "i32", 0, INF), ("error", "i16", 0, INF),
+                                  ("message", "nstr", 0, INF)], 0, INF)], 0, INF)]
+LR_REQ = [("timeout", "i32", 0, INF),
+          ("topics", [("name", "str", 0, INF), ("parts", "i32list", 0, INF)], 0, INF)]
+LR_RESP = [("throttle", "i32", 0, INF), ("error", "i16", 0, INF), ("message", "nstr", 0, INF),
+           ("topics", [("name", "str", 0, INF),
+                       ("parts", [("index", "i32", 0, INF), ("replicas", "i32list", 0, INF),
+                                  ("adding", "i32list", 0, INF),
+                                  ("removing", "i32list", 0, INF)], 0, INF)], 0, INF)]
+EL_REQ = [("type", "i8", 1, INF),
+          ("topics", [("topic", "str", 0, INF), ("parts", "i32list", 0, INF)], 0, INF),
+          ("timeout", "i32", 0, INF)]
+EL_RESP = [("throttle", "i32", 0, INF), ("error", "i16", 1, INF),
+           ("results", [("topic", "str", 0, INF),
+                        ("parts", [("index", "i32", 0, INF), ("error", "i16", 0, INF),
+                                   ("message", "nstr", 0, INF)], 0, INF)], 0, INF)]
+DQ_VOTER = [("id", "i32", 0, INF), ("leo", "i64", 0, INF), ("fetch", "i64", 1, INF),
+            ("caught", "i64", 1, INF)]
+DQ_REQ = [("topics", [("name", "str", 0, INF), ("parts", [("index", "i32", 0, INF)], 0, INF)],
+           0, INF)]
+DQ_RESP = [("error", "i16", 0, INF),
+           ("topics", [("name", "str", 0, INF),
+                       ("parts", [("index", "i32", 0, INF), ("error", "i16", 0, INF),
+                                  ("leader", "i32", 0, INF), ("epoch", "i32", 0, INF),
+                                  ("hw", "i64", 0, INF), ("voters", DQ_VOTER, 0, INF),
+                                  ("observers", DQ_VOTER, 0, INF)], 0, INF)], 0, INF)]
+md = call(3, 1, False, enc(META_REQ, {"topics": [{"name": "pv-ofle"}]}, 1, False), META_RESP)
+me = md["brokers"][0]["node"]
+for v, flex in versions(45):
+    parts = [{"index": 0, "replicas": [me]}, {"index": 1, "replicas": [me + 7]},
+             {"index": 0, "replicas": None}, {"index": 9, "replicas": [me]}]
+    r = call(45, v, flex, enc(RA_REQ, {"timeout": 1000, "topics": [
+        {"name": "pv-ofle", "parts": parts}]}, v, flex), RA_RESP)
+    assert r["error"] == 0, (v, r)
+    assert [x["error"] for x in r["topics"][0]["parts"]] == [0, 39, 85, 3], (v, r)
+    tested += 1
+for v, flex in versions(46):
+    r = call(46, v, flex, enc(LR_REQ, {"timeout": 1000, "topics": None}, v, flex), LR_RESP)
+    assert r["error"] == 0 and r["topics"] == [], (v, r)
+    tested += 1
+for v, flex in versions(43):
+    req = {"type": 0, "topics": [{"topic": "pv-ofle", "parts": [0, 5]}], "timeout": 1000}
+    r = call(43, v, flex, enc(EL_REQ, req, v, flex), EL_RESP)
+    assert [x["error"] for x in r["results"][0]["parts"]] == [84, 3], (v, r)
+    tested += 1
+for v, flex in versions(55):
+    req = {"topics": [{"name": "__cluster_metadata", "parts": [{"index": 0}]}]}
+    r = call(55, v, flex, enc(DQ_REQ, req, v, flex), DQ_RESP)
+    assert r["error"] == 3 and r["topics"] == [], (v, r)
     tested += 1
 
 print("all %d advertised API versions answered and decoded exactly" % tested)
