@@ -418,12 +418,19 @@ static bool acc_add(sl_sql_eval_t *ev, const sl_sql_agg_t *ag, acc_t *a, const s
     return true;
 }
 
-/* Adds one row's aggregate arguments (binary form, [p, end)) to the aggregates' state. */
+/* Adds one row's aggregate arguments (binary form, [p, end)) to the aggregates' state. `own`:
+ * the arguments were encoded in this process for this step (prep_row), so they cannot be
+ * malformed; a record from a repartition topic can. */
 static sl_err_t accumulate(sl_stream_ctx_t *ctx, const sl_sql_query_t *q, uint8_t *state,
-                           const uint8_t *p, const uint8_t *end) {
-    /* Updates a copy: a record that fails (an overflow, a full distinct set) changes nothing. */
-    uint8_t *work = sl_stream_scratch(ctx, q->state_bytes ? q->state_bytes : 8);
-    memcpy(work, state, q->state_bytes);
+                           const uint8_t *p, const uint8_t *end, bool own) {
+    /* Updates a copy: a record that fails (an overflow, a full distinct set, a malformed
+     * argument) changes nothing. Arguments of our own to aggregates that cannot fail update the
+     * state itself: nothing can stop them halfway. */
+    uint8_t *work = state;
+    if (!own || !q->acc_in_place) {
+        work = sl_stream_scratch(ctx, q->state_bytes ? q->state_bytes : 8);
+        memcpy(work, state, q->state_bytes);
+    }
     for (size_t i = 0; i < q->n_aggs; i++) {
         const sl_sql_agg_t *ag = &q->aggs[i];
         sl_sql_val_t v;
@@ -468,13 +475,15 @@ static sl_err_t accumulate(sl_stream_ctx_t *ctx, const sl_sql_query_t *q, uint8_
         }
         memcpy(st, &a, sizeof a);
     }
-    memcpy(state, work, q->state_bytes);
+    if (work != state) {
+        memcpy(state, work, q->state_bytes);
+    }
     return SL_OK;
 }
 
 static sl_err_t step_fn(sl_stream_ctx_t *ctx, void *state, const sl_stream_rec_t *rec, void *user) {
     const sl_sql_query_t *q = user;
-    return accumulate(ctx, q, state, rec->value.p, rec->value.p + rec->value.len);
+    return accumulate(ctx, q, state, rec->value.p, rec->value.p + rec->value.len, false);
 }
 
 /* Merges the aggregates' state `from` into `into`; false when an integer SUM overflowed (it
@@ -767,8 +776,19 @@ static sl_err_t source_step(sl_stream_ctx_t *ctx, void *state, const sl_stream_r
     if (!t->prep_keep) {
         return SL_OK;
     }
-    const uint8_t *p = (const uint8_t *)t->prep.p;
-    sl_err_t err = accumulate(ctx, q, (uint8_t *)state + HDR, p, p + t->prep.len);
+    sl_err_t err = SL_OK;
+    if (q->count_only) { /* COUNT(*) alone (q5's count per auction): increments */
+        for (size_t i = 0; i < q->n_aggs; i++) {
+            uint8_t *st = (uint8_t *)state + HDR + q->aggs[i].off;
+            int64_t n;
+            memcpy(&n, st, 8);
+            n++;
+            memcpy(st, &n, 8);
+        }
+    } else {
+        const uint8_t *p = (const uint8_t *)t->prep.p;
+        err = accumulate(ctx, q, (uint8_t *)state + HDR, p, p + t->prep.len, true);
+    }
     if (err == SL_OK) {
         int64_t rows;
         memcpy(&rows, state, 8);
@@ -1198,6 +1218,19 @@ static void out_keys_init(sl_sql_stmt_t *s, sl_sql_query_t *q) {
     }
 }
 
+/* The aggregates' step shortcuts (accumulate, source_step). */
+static void agg_flags(sl_sql_query_t *q) {
+    q->count_only = q->n_aggs > 0;
+    q->acc_in_place = true;
+    for (size_t i = 0; i < q->n_aggs; i++) {
+        const sl_sql_agg_t *ag = &q->aggs[i];
+        q->count_only &= ag->kind == SQ_AGG_COUNT_STAR;
+        bool can_fail = ag->kind == SQ_AGG_COUNT_DISTINCT || ag->kind == SQ_AGG_PERCENTILE ||
+                        (ag->kind == SQ_AGG_SUM && ag->arg->type.base != SQ_DOUBLE);
+        q->acc_in_place &= !can_fail;
+    }
+}
+
 /* q's nodes in b, up to the one whose records are its output rows (NULL with err set). A query
  * over a subquery first builds the subquery's (nodes named `<base>-sub-...`), whose result rows
  * (JSON) become its input, in the same pipeline. */
@@ -1205,6 +1238,7 @@ static sl_stream_node_t *query_node(sl_sql_stmt_t *s, sl_sql_query_t *q, sl_stre
                                     const char *base, char *err, size_t errlen) {
     const sl_sql_stream_t *src = q->src;
     out_keys_init(s, q);
+    agg_flags(q);
     if (!time_rules_ok(b, q, err, errlen)) {
         return NULL;
     }

@@ -345,6 +345,8 @@ struct sl_sql_query {
     sl_sql_agg_t *aggs;
     size_t n_aggs;
     size_t state_bytes;
+    bool count_only;   /* set when compiled: every aggregate is COUNT(*) (a step is increments) */
+    bool acc_in_place; /* set when compiled: no aggregate's step can fail (no copy to undo) */
     sl_sql_wkind_t wkind;
     int64_t size_ms, slide_ms, gap_ms;
     int ws_slot, we_slot; /* post slots of window_start / window_end */
