@@ -456,6 +456,23 @@ static sl_err_t accumulate(sl_stream_ctx_t *ctx, const sl_sql_query_t *q, uint8_
                                       SL_SQL_DISTINCT_MAX);
             }
             continue;
+        } else if (ag->kind == SQ_AGG_PERCENTILE_CONT) {
+            sl_sql_type_t t = ag->arg->type;
+            double x = t.base == SQ_DOUBLE    ? v.d
+                       : t.base == SQ_DECIMAL ? (double)v.i / pow(10, t.scale)
+                                              : (double)v.i;
+            if (!isfinite(x) || a.n < 0 || a.n >= SL_SQL_PCTC_MAX) {
+                return isfinite(x)
+                           ? sl_stream_fail(ctx,
+                                            "sql: PERCENTILE_CONT keeps at most %d values "
+                                            "per group and window",
+                                            SL_SQL_PCTC_MAX)
+                           : sl_stream_fail(ctx, "sql: PERCENTILE_CONT of a non-finite number");
+            }
+            memcpy(st + 8 + 8 * a.n, &x, 8);
+            a.n++;
+            memcpy(st, &a.n, 8);
+            continue;
         } else if (ag->kind == SQ_AGG_PERCENTILE) {
             sl_sql_type_t t = ag->arg->type;
             double x = t.base == SQ_DOUBLE    ? v.d
@@ -506,6 +523,20 @@ static bool merge_aggs(const sl_sql_query_t *q, uint8_t *into, const uint8_t *fr
         }
         if (ag->kind == SQ_AGG_PERCENTILE) {
             sl_sql_pct_merge(a8, b8);
+            continue;
+        }
+        if (ag->kind == SQ_AGG_PERCENTILE_CONT) { /* the values of both; -1: too many */
+            int64_t na, nb;
+            memcpy(&na, a8, 8);
+            memcpy(&nb, b8, 8);
+            if (na < 0 || nb < 0 || na + nb > SL_SQL_PCTC_MAX) {
+                na = -1;
+                ok = false;
+            } else {
+                memcpy(a8 + 8 + 8 * na, b8 + 8, (size_t)nb * 8);
+                na += nb;
+            }
+            memcpy(a8, &na, 8);
             continue;
         }
         acc_t a, b;
@@ -567,6 +598,22 @@ static bool key_of_text(sl_bytes_t k, sl_sql_type_t t, sl_sql_val_t *v) {
     return !*e;
 }
 
+static int cmp_dbl(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* PERCENTILE_CONT: the value at rank p (n - 1) among the n values at st + 8 (0-based), between
+ * the two nearest ranks by linear interpolation (as PostgreSQL's and Flink's); sorts a copy. */
+static double pct_cont(sl_stream_ctx_t *ctx, const uint8_t *st, int64_t n, double p) {
+    double *x = sl_stream_scratch(ctx, (size_t)n * sizeof *x);
+    memcpy(x, st + 8, (size_t)n * sizeof *x);
+    qsort(x, (size_t)n, sizeof *x, cmp_dbl);
+    double r = p * (double)(n - 1), lo = floor(r);
+    size_t i = (size_t)lo, j = i + 1 < (size_t)n ? i + 1 : i;
+    return r == lo ? x[i] : x[i] + (r - lo) * (x[j] - x[i]);
+}
+
 /* APPROX_PERCENTILE's estimate x in its result type (the argument's): integers and DECIMALs
  * rounded, and kept within the type (an estimate may pass its largest value by 1%). */
 static void pct_value(const sl_sql_agg_t *ag, double x, sl_sql_val_t *v) {
@@ -615,6 +662,16 @@ static sl_err_t result_row(sl_stream_ctx_t *ctx, const sl_sql_query_t *q, const 
         case SQ_AGG_AVG:
             v->null = !a.n;
             v->d = a.n ? a.v.d / (double)a.n : 0;
+            break;
+        case SQ_AGG_PERCENTILE_CONT:
+            if (a.n < 0) {
+                return sl_stream_fail(ctx,
+                                      "sql: PERCENTILE_CONT keeps at most %d values per group "
+                                      "and window",
+                                      SL_SQL_PCTC_MAX);
+            }
+            v->null = !a.n;
+            v->d = a.n ? pct_cont(ctx, st, a.n, ag->pct) : 0;
             break;
         case SQ_AGG_PERCENTILE:
             v->null = !a.n;
@@ -713,7 +770,8 @@ static int group_mode(const sl_sql_query_t *q) {
         return GROUP_REKEY;
     }
     for (size_t i = 0; i < q->n_aggs; i++) {
-        if (q->aggs[i].kind == SQ_AGG_COUNT_DISTINCT) {
+        if (q->aggs[i].kind == SQ_AGG_COUNT_DISTINCT ||
+            q->aggs[i].kind == SQ_AGG_PERCENTILE_CONT) { /* bounded sets: no partials */
             return GROUP_REKEY;
         }
     }
@@ -1226,6 +1284,7 @@ static void agg_flags(sl_sql_query_t *q) {
         const sl_sql_agg_t *ag = &q->aggs[i];
         q->count_only &= ag->kind == SQ_AGG_COUNT_STAR;
         bool can_fail = ag->kind == SQ_AGG_COUNT_DISTINCT || ag->kind == SQ_AGG_PERCENTILE ||
+                        ag->kind == SQ_AGG_PERCENTILE_CONT ||
                         (ag->kind == SQ_AGG_SUM && ag->arg->type.base != SQ_DOUBLE);
         q->acc_in_place &= !can_fail;
     }
