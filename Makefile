@@ -145,6 +145,7 @@ bench: deps all
 # What one record costs a SQL query (JSON parse, slot decode, WHERE, projection): one core.
 bench-sql: deps all
 	$(BUILD)/bench/sql_eval 2000000
+	$(BUILD)/bench/sql_hop 300000
 
 bench-groups: deps all
 	bench/run-group-bench $(BUILD)

@@ -264,7 +264,7 @@ static const struct {
 
 static bool is_agg_name(const char *n) {
     return !strcmp(n, "count") || !strcmp(n, "sum") || !strcmp(n, "min") || !strcmp(n, "max") ||
-           !strcmp(n, "avg") || !strcmp(n, "approx_percentile");
+           !strcmp(n, "avg") || !strcmp(n, "approx_percentile") || !strcmp(n, "percentile_cont");
 }
 static bool is_window_name(const char *n) {
     return !strcmp(n, "tumble") || !strcmp(n, "hop") || !strcmp(n, "session");
@@ -611,13 +611,12 @@ static sl_sql_expr_t *clone_expr(sl_sql_pool_t *p, const sl_sql_expr_t *e) {
 }
 
 /* APPROX_PERCENTILE's second argument: a number literal in [0, 1]. */
-static bool pct_literal(chk_t *c, const sl_sql_expr_t *a, double *p) {
+static bool pct_literal(chk_t *c, const sl_sql_expr_t *a, const char *fn, double *p) {
     bool lit = a->kind == SQ_E_LIT && !a->val.null &&
                (a->type.base == SQ_INT || a->type.base == SQ_BIGINT || a->type.base == SQ_DOUBLE);
     *p = !lit ? -1 : a->type.base == SQ_DOUBLE ? a->val.d : (double)a->val.i;
     if (!lit || !(*p >= 0 && *p <= 1)) {
-        return fail(c, a->line, a->col,
-                    "APPROX_PERCENTILE's percentile must be a number literal from 0 to 1");
+        return fail(c, a->line, a->col, "%s's percentile must be a number literal from 0 to 1", fn);
     }
     return true;
 }
@@ -671,7 +670,12 @@ static bool post_leaf(chk_t *c, sl_sql_expr_t *e, bool *done) {
         }
         ag.kind = SQ_AGG_COUNT_STAR;
     } else {
-        bool pct = !strcmp(n, "approx_percentile");
+        bool cont = !strcmp(n, "percentile_cont");
+        if (cont && !e->ordered) {
+            return fail(c, e->line, e->col,
+                        "PERCENTILE_CONT takes the percentile, then WITHIN GROUP (ORDER BY value)");
+        }
+        bool pct = !strcmp(n, "approx_percentile") || cont;
         if (pct && e->n_args != 2) {
             return fail(c, e->line, e->col,
                         "APPROX_PERCENTILE takes two arguments: a number and a percentile");
@@ -679,7 +683,8 @@ static bool post_leaf(chk_t *c, sl_sql_expr_t *e, bool *done) {
         if (!pct && e->n_args != 1) {
             return fail(c, e->line, e->col, "%s takes one argument", n);
         }
-        if (pct && !pct_literal(c, e->args[1], &ag.pct)) {
+        if (pct &&
+            !pct_literal(c, e->args[1], cont ? "PERCENTILE_CONT" : "APPROX_PERCENTILE", &ag.pct)) {
             return false;
         }
         c->post = false; /* the argument is over the input columns */
@@ -696,10 +701,10 @@ static bool post_leaf(chk_t *c, sl_sql_expr_t *e, bool *done) {
             }
             ag.kind = SQ_AGG_COUNT_DISTINCT;
         } else if (pct) {
-            ag.kind = SQ_AGG_PERCENTILE;
+            ag.kind = cont ? SQ_AGG_PERCENTILE_CONT : SQ_AGG_PERCENTILE;
             if (!is_num(t.base)) {
-                return fail(c, ag.arg->line, ag.arg->col,
-                            "APPROX_PERCENTILE expects a number, got %s", tstr(t));
+                return fail(c, ag.arg->line, ag.arg->col, "%s expects a number, got %s",
+                            cont ? "PERCENTILE_CONT" : "APPROX_PERCENTILE", tstr(t));
             }
         } else if (!strcmp(n, "count")) {
             ag.kind = SQ_AGG_COUNT;
@@ -728,6 +733,7 @@ static bool post_leaf(chk_t *c, sl_sql_expr_t *e, bool *done) {
         ag.type.base = SQ_BIGINT;
         break;
     case SQ_AGG_AVG:
+    case SQ_AGG_PERCENTILE_CONT: /* interpolated: a DOUBLE, as in PostgreSQL and Flink */
         ag.type.base = SQ_DOUBLE;
         break;
     case SQ_AGG_SUM:
@@ -744,9 +750,10 @@ static bool post_leaf(chk_t *c, sl_sql_expr_t *e, bool *done) {
         ag.type = ag.arg->type;
         break;
     }
-    size_t bytes = ag.kind == SQ_AGG_COUNT_DISTINCT ? 8 + SL_SQL_DISTINCT_MAX * 16
-                   : ag.kind == SQ_AGG_PERCENTILE   ? SL_SQL_PCT_BYTES
-                                                    : 16;
+    size_t bytes = ag.kind == SQ_AGG_COUNT_DISTINCT    ? 8 + SL_SQL_DISTINCT_MAX * 16
+                   : ag.kind == SQ_AGG_PERCENTILE      ? SL_SQL_PCT_BYTES
+                   : ag.kind == SQ_AGG_PERCENTILE_CONT ? 8 + SL_SQL_PCTC_MAX * 8
+                                                       : 16;
     ag.off = q->state_bytes;
     q->state_bytes += bytes;
     sl_sql_agg_t *na = sl_sql_alloc(&c->st->pool, (q->n_aggs + 1) * sizeof *na);

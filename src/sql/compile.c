@@ -418,12 +418,19 @@ static bool acc_add(sl_sql_eval_t *ev, const sl_sql_agg_t *ag, acc_t *a, const s
     return true;
 }
 
-/* Adds one row's aggregate arguments (binary form, [p, end)) to the aggregates' state. */
+/* Adds one row's aggregate arguments (binary form, [p, end)) to the aggregates' state. `own`:
+ * the arguments were encoded in this process for this step (prep_row), so they cannot be
+ * malformed; a record from a repartition topic can. */
 static sl_err_t accumulate(sl_stream_ctx_t *ctx, const sl_sql_query_t *q, uint8_t *state,
-                           const uint8_t *p, const uint8_t *end) {
-    /* Updates a copy: a record that fails (an overflow, a full distinct set) changes nothing. */
-    uint8_t *work = sl_stream_scratch(ctx, q->state_bytes ? q->state_bytes : 8);
-    memcpy(work, state, q->state_bytes);
+                           const uint8_t *p, const uint8_t *end, bool own) {
+    /* Updates a copy: a record that fails (an overflow, a full distinct set, a malformed
+     * argument) changes nothing. Arguments of our own to aggregates that cannot fail update the
+     * state itself: nothing can stop them halfway. */
+    uint8_t *work = state;
+    if (!own || !q->acc_in_place) {
+        work = sl_stream_scratch(ctx, q->state_bytes ? q->state_bytes : 8);
+        memcpy(work, state, q->state_bytes);
+    }
     for (size_t i = 0; i < q->n_aggs; i++) {
         const sl_sql_agg_t *ag = &q->aggs[i];
         sl_sql_val_t v;
@@ -449,6 +456,23 @@ static sl_err_t accumulate(sl_stream_ctx_t *ctx, const sl_sql_query_t *q, uint8_
                                       SL_SQL_DISTINCT_MAX);
             }
             continue;
+        } else if (ag->kind == SQ_AGG_PERCENTILE_CONT) {
+            sl_sql_type_t t = ag->arg->type;
+            double x = t.base == SQ_DOUBLE    ? v.d
+                       : t.base == SQ_DECIMAL ? (double)v.i / pow(10, t.scale)
+                                              : (double)v.i;
+            if (!isfinite(x) || a.n < 0 || a.n >= SL_SQL_PCTC_MAX) {
+                return isfinite(x)
+                           ? sl_stream_fail(ctx,
+                                            "sql: PERCENTILE_CONT keeps at most %d values "
+                                            "per group and window",
+                                            SL_SQL_PCTC_MAX)
+                           : sl_stream_fail(ctx, "sql: PERCENTILE_CONT of a non-finite number");
+            }
+            memcpy(st + 8 + 8 * a.n, &x, 8);
+            a.n++;
+            memcpy(st, &a.n, 8);
+            continue;
         } else if (ag->kind == SQ_AGG_PERCENTILE) {
             sl_sql_type_t t = ag->arg->type;
             double x = t.base == SQ_DOUBLE    ? v.d
@@ -468,13 +492,15 @@ static sl_err_t accumulate(sl_stream_ctx_t *ctx, const sl_sql_query_t *q, uint8_
         }
         memcpy(st, &a, sizeof a);
     }
-    memcpy(state, work, q->state_bytes);
+    if (work != state) {
+        memcpy(state, work, q->state_bytes);
+    }
     return SL_OK;
 }
 
 static sl_err_t step_fn(sl_stream_ctx_t *ctx, void *state, const sl_stream_rec_t *rec, void *user) {
     const sl_sql_query_t *q = user;
-    return accumulate(ctx, q, state, rec->value.p, rec->value.p + rec->value.len);
+    return accumulate(ctx, q, state, rec->value.p, rec->value.p + rec->value.len, false);
 }
 
 /* Merges the aggregates' state `from` into `into`; false when an integer SUM overflowed (it
@@ -497,6 +523,20 @@ static bool merge_aggs(const sl_sql_query_t *q, uint8_t *into, const uint8_t *fr
         }
         if (ag->kind == SQ_AGG_PERCENTILE) {
             sl_sql_pct_merge(a8, b8);
+            continue;
+        }
+        if (ag->kind == SQ_AGG_PERCENTILE_CONT) { /* the values of both; -1: too many */
+            int64_t na, nb;
+            memcpy(&na, a8, 8);
+            memcpy(&nb, b8, 8);
+            if (na < 0 || nb < 0 || na + nb > SL_SQL_PCTC_MAX) {
+                na = -1;
+                ok = false;
+            } else {
+                memcpy(a8 + 8 + 8 * na, b8 + 8, (size_t)nb * 8);
+                na += nb;
+            }
+            memcpy(a8, &na, 8);
             continue;
         }
         acc_t a, b;
@@ -558,6 +598,22 @@ static bool key_of_text(sl_bytes_t k, sl_sql_type_t t, sl_sql_val_t *v) {
     return !*e;
 }
 
+static int cmp_dbl(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* PERCENTILE_CONT: the value at rank p (n - 1) among the n values at st + 8 (0-based), between
+ * the two nearest ranks by linear interpolation (as PostgreSQL's and Flink's); sorts a copy. */
+static double pct_cont(sl_stream_ctx_t *ctx, const uint8_t *st, int64_t n, double p) {
+    double *x = sl_stream_scratch(ctx, (size_t)n * sizeof *x);
+    memcpy(x, st + 8, (size_t)n * sizeof *x);
+    qsort(x, (size_t)n, sizeof *x, cmp_dbl);
+    double r = p * (double)(n - 1), lo = floor(r);
+    size_t i = (size_t)lo, j = i + 1 < (size_t)n ? i + 1 : i;
+    return r == lo ? x[i] : x[i] + (r - lo) * (x[j] - x[i]);
+}
+
 /* APPROX_PERCENTILE's estimate x in its result type (the argument's): integers and DECIMALs
  * rounded, and kept within the type (an estimate may pass its largest value by 1%). */
 static void pct_value(const sl_sql_agg_t *ag, double x, sl_sql_val_t *v) {
@@ -606,6 +662,16 @@ static sl_err_t result_row(sl_stream_ctx_t *ctx, const sl_sql_query_t *q, const 
         case SQ_AGG_AVG:
             v->null = !a.n;
             v->d = a.n ? a.v.d / (double)a.n : 0;
+            break;
+        case SQ_AGG_PERCENTILE_CONT:
+            if (a.n < 0) {
+                return sl_stream_fail(ctx,
+                                      "sql: PERCENTILE_CONT keeps at most %d values per group "
+                                      "and window",
+                                      SL_SQL_PCTC_MAX);
+            }
+            v->null = !a.n;
+            v->d = a.n ? pct_cont(ctx, st, a.n, ag->pct) : 0;
             break;
         case SQ_AGG_PERCENTILE:
             v->null = !a.n;
@@ -704,7 +770,8 @@ static int group_mode(const sl_sql_query_t *q) {
         return GROUP_REKEY;
     }
     for (size_t i = 0; i < q->n_aggs; i++) {
-        if (q->aggs[i].kind == SQ_AGG_COUNT_DISTINCT) {
+        if (q->aggs[i].kind == SQ_AGG_COUNT_DISTINCT ||
+            q->aggs[i].kind == SQ_AGG_PERCENTILE_CONT) { /* bounded sets: no partials */
             return GROUP_REKEY;
         }
     }
@@ -767,8 +834,19 @@ static sl_err_t source_step(sl_stream_ctx_t *ctx, void *state, const sl_stream_r
     if (!t->prep_keep) {
         return SL_OK;
     }
-    const uint8_t *p = (const uint8_t *)t->prep.p;
-    sl_err_t err = accumulate(ctx, q, (uint8_t *)state + HDR, p, p + t->prep.len);
+    sl_err_t err = SL_OK;
+    if (q->count_only) { /* COUNT(*) alone (q5's count per auction): increments */
+        for (size_t i = 0; i < q->n_aggs; i++) {
+            uint8_t *st = (uint8_t *)state + HDR + q->aggs[i].off;
+            int64_t n;
+            memcpy(&n, st, 8);
+            n++;
+            memcpy(st, &n, 8);
+        }
+    } else {
+        const uint8_t *p = (const uint8_t *)t->prep.p;
+        err = accumulate(ctx, q, (uint8_t *)state + HDR, p, p + t->prep.len, true);
+    }
     if (err == SL_OK) {
         int64_t rows;
         memcpy(&rows, state, 8);
@@ -1198,6 +1276,20 @@ static void out_keys_init(sl_sql_stmt_t *s, sl_sql_query_t *q) {
     }
 }
 
+/* The aggregates' step shortcuts (accumulate, source_step). */
+static void agg_flags(sl_sql_query_t *q) {
+    q->count_only = q->n_aggs > 0;
+    q->acc_in_place = true;
+    for (size_t i = 0; i < q->n_aggs; i++) {
+        const sl_sql_agg_t *ag = &q->aggs[i];
+        q->count_only &= ag->kind == SQ_AGG_COUNT_STAR;
+        bool can_fail = ag->kind == SQ_AGG_COUNT_DISTINCT || ag->kind == SQ_AGG_PERCENTILE ||
+                        ag->kind == SQ_AGG_PERCENTILE_CONT ||
+                        (ag->kind == SQ_AGG_SUM && ag->arg->type.base != SQ_DOUBLE);
+        q->acc_in_place &= !can_fail;
+    }
+}
+
 /* q's nodes in b, up to the one whose records are its output rows (NULL with err set). A query
  * over a subquery first builds the subquery's (nodes named `<base>-sub-...`), whose result rows
  * (JSON) become its input, in the same pipeline. */
@@ -1205,6 +1297,7 @@ static sl_stream_node_t *query_node(sl_sql_stmt_t *s, sl_sql_query_t *q, sl_stre
                                     const char *base, char *err, size_t errlen) {
     const sl_sql_stream_t *src = q->src;
     out_keys_init(s, q);
+    agg_flags(q);
     if (!time_rules_ok(b, q, err, errlen)) {
         return NULL;
     }

@@ -67,7 +67,7 @@ static void sl_sql_expected(struct yyParser *p, char *buf, size_t len) {
 
 /* Words of the join syntax are keywords only where the grammar expects them: elsewhere (a column
  * named key or left, WITH (key = 'k')) they are names. */
-%fallback ID KEY PRIMARY TABLE LEFT FULL INNER OUTER WITHIN GRACE.
+%fallback ID KEY PRIMARY TABLE LEFT FULL INNER OUTER WITHIN GRACE ORDER.
 
 %left OR.
 %left AND.
@@ -253,6 +253,16 @@ expr(A) ::= ID(N) LP RP. { A = sl_sql_call(ps, N, NULL); }
 expr(A) ::= ID(N) LP args(L) RP. { A = sl_sql_call(ps, N, L); }
 expr(A) ::= ID(N) LP STAR RP. { A = sl_sql_call(ps, N, NULL); A->star = true; }
 expr(A) ::= ID(N) LP DISTINCT expr(E) RP. { A = sl_sql_call(ps, N, sl_sql_elist(ps, NULL, E)); A->distinct = true; }
+/* PERCENTILE_CONT(p) WITHIN GROUP (ORDER BY x): the call of args [x, p] (APPROX_PERCENTILE's). */
+expr(A) ::= ID(N) LP args(L) RP WITHIN_GROUP(W) LP ORDER BY expr(X) RP. {
+    A = sl_sql_call(ps, N, sl_sql_elist(ps, sl_sql_elist(ps, NULL, X), L->e));
+    A->ordered = true;
+    if (strcmp(A->name, "percentile_cont")) {
+        sl_sql_errorf(ps, W.line, W.col, "WITHIN GROUP is supported for PERCENTILE_CONT only");
+    } else if (L->next) {
+        sl_sql_errorf(ps, N.line, N.col, "PERCENTILE_CONT takes one argument: the percentile");
+    }
+}
 args(A) ::= expr(E). { A = sl_sql_elist(ps, NULL, E); }
 args(A) ::= args(L) COMMA expr(E). { A = sl_sql_elist(ps, L, E); }
 expr(A) ::= CAST(T) LP expr(E) AS type(Y) RP. { A = sl_sql_expr_new(ps, SQ_E_CAST, T); A->a = E; A->type = Y; }

@@ -47,6 +47,7 @@ static const struct {
     {"null", TK_NULL},
     {"on", TK_ON},
     {"or", TK_OR},
+    {"order", TK_ORDER},
     {"outer", TK_OUTER},
     {"primary", TK_PRIMARY},
     {"select", TK_SELECT},
@@ -133,6 +134,17 @@ int sl_sql_lex(sl_sql_parse_t *ps, size_t *pos, sl_sql_token_t *tok) {
             if (strlen(keywords[i].word) == n && !strncasecmp(keywords[i].word, t + s, n)) {
                 code = keywords[i].tok;
                 break;
+            }
+        }
+        if (code == TK_WITHIN) { /* WITHIN GROUP: one token (a join's WITHIN takes an interval) */
+            size_t g = n;
+            while (isspace((unsigned char)t[s + g])) {
+                g++;
+            }
+            if (!strncasecmp(t + s + g, "group", 5) && !isalnum((unsigned char)t[s + g + 5]) &&
+                t[s + g + 5] != '_') {
+                code = TK_WITHIN_GROUP;
+                n = g + 5;
             }
         }
     } else if (isdigit((unsigned char)c) || (c == '.' && isdigit((unsigned char)t[s + 1]))) {

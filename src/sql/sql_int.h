@@ -120,8 +120,9 @@ struct sl_sql_expr {
     sl_sql_expr_t **args;
     size_t n_args;
     bool star, distinct;
-    int slot; /* SLOT */
-    int agg;  /* an aggregate call after checking: its index in the query's aggregates */
+    bool ordered; /* f(p) WITHIN GROUP (ORDER BY x): args are [x, p] */
+    int slot;     /* SLOT */
+    int agg;      /* an aggregate call after checking: its index in the query's aggregates */
 };
 
 typedef struct sl_sql_item { /* SELECT list entry */
@@ -265,10 +266,12 @@ typedef enum sl_sql_agg_kind {
     SQ_AGG_MAX,
     SQ_AGG_AVG,
     SQ_AGG_COUNT_DISTINCT,
-    SQ_AGG_PERCENTILE /* APPROX_PERCENTILE(x, p): pct.c's sketch */
+    SQ_AGG_PERCENTILE,     /* APPROX_PERCENTILE(x, p): pct.c's sketch */
+    SQ_AGG_PERCENTILE_CONT /* PERCENTILE_CONT(p) WITHIN GROUP (ORDER BY x): exact, the values */
 } sl_sql_agg_kind_t;
 
 #define SL_SQL_DISTINCT_MAX 256 /* values one COUNT(DISTINCT) keeps per group and window */
+#define SL_SQL_PCTC_MAX     512 /* values one PERCENTILE_CONT keeps per group and window */
 
 /* pct.c: APPROX_PERCENTILE's sketch (a fixed-size, mergeable log histogram; 1% relative error,
  * see there). SL_SQL_PCT_BYTES of zeroes are an empty sketch. */
@@ -345,6 +348,8 @@ struct sl_sql_query {
     sl_sql_agg_t *aggs;
     size_t n_aggs;
     size_t state_bytes;
+    bool count_only;   /* set when compiled: every aggregate is COUNT(*) (a step is increments) */
+    bool acc_in_place; /* set when compiled: no aggregate's step can fail (no copy to undo) */
     sl_sql_wkind_t wkind;
     int64_t size_ms, slide_ms, gap_ms;
     int ws_slot, we_slot; /* post slots of window_start / window_end */

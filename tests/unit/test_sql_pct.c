@@ -1,7 +1,8 @@
 /* test_sql_pct.c -- APPROX_PERCENTILE: the sketch's error bound (1% relative) against exact
  * percentiles, merging partial sketches, values over a range wider than the sketch keeps, and the
  * aggregate end to end in stream tasks (grouped straight off the source, and pre-aggregated per
- * record key before the merge). */
+ * record key before the merge); PERCENTILE_CONT (exact, interpolated) against a reference
+ * computed here, its bound, and its parser errors. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,7 +113,7 @@ TEST(sql_pct_sketches_merge) {
 typedef struct out {
     char topic[64], key[64];
     char value[SL_SQL_PCT_BYTES * 2 + 256];
-    size_t vlen;
+    size_t vlen, klen;
     int64_t ts;
 } out_t;
 static out_t OUT[64];
@@ -127,6 +128,9 @@ static sl_err_t collect(void *opaque, const char *topic, int32_t partition, sl_b
     out_t *o = &OUT[N_OUT++];
     snprintf(o->topic, sizeof o->topic, "%s", topic);
     snprintf(o->key, sizeof o->key, "%.*s", (int)key.len, key.p ? (const char *)key.p : "");
+    o->klen = key.len < sizeof o->key ? key.len : 0;
+    memcpy(o->key, key.p ? key.p : (const uint8_t *)"", o->klen); /* binary keys whole */
+    o->key[o->klen] = 0;
     memcpy(o->value, value.p ? value.p : (const uint8_t *)"", value.len);
     o->value[value.len] = 0;
     o->vlen = value.len;
@@ -270,5 +274,173 @@ TEST(sql_approx_percentile_pre_aggregates_and_merges) {
     sl_stream_task_free(t0);
     sl_stream_task_free(t1);
     sl_stream_task_free(fin);
+    unbuild(&q);
+}
+
+/* ---- PERCENTILE_CONT: exact, interpolated between the two nearest ranks ---- */
+
+/* The reference: PostgreSQL's definition, over a sorted copy of v. */
+static double cont_ref(const double *v, size_t n, double p) {
+    double *s = malloc(n * sizeof *s);
+    memcpy(s, v, n * sizeof *s);
+    qsort(s, n, sizeof *s, cmp_dbl);
+    double r = p * (double)(n - 1);
+    size_t lo = (size_t)floor(r), hi = (size_t)ceil(r);
+    double x = s[lo] + (r - (double)lo) * (s[hi] - s[lo]);
+    free(s);
+    return x;
+}
+
+TEST(sql_percentile_cont_interpolates_per_group_and_window) {
+    N_OUT = 0;
+    q_t q;
+    CHECK(build(&q, "CREATE STREAM o WITH (topic='o') AS SELECT \"user\", window_start, "
+                    "COUNT(*) AS n, PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY qty) AS p50, "
+                    "percentile_cont(0.9) within  group (order by qty) AS p90, "
+                    "PERCENTILE_CONT(0.33) WITHIN GROUP (ORDER BY price) AS pp33, "
+                    "PERCENTILE_CONT(1) WITHIN GROUP (ORDER BY qty * 2) AS top "
+                    "FROM kv GROUP BY \"user\", TUMBLE(ts, INTERVAL '10' SECOND) "
+                    "HAVING PERCENTILE_CONT(0) WITHIN GROUP (ORDER BY qty) < 1000"));
+    sl_stream_task_t *t = sl_stream_task_new(q.b, 0, 0, &TCONF, 0);
+    CHECK(t != NULL);
+    double qty[300], price[300];
+    int64_t off = 0;
+    size_t n = 0;
+    for (int i = 0; i < 300; i++) { /* ann: a shuffle of 300 values with repeats, in [0, 10s) */
+        int v = 1 + (i * 37) % 150 + (i % 7 == 0 ? 500 : 0);
+        qty[n] = v;
+        price[n++] = v + 0.25; /* put's price: qty.25 */
+        CHECK(put(t, "ann", v, i * 10, off++) == SL_OK);
+    }
+    CHECK(put(t, "cy", 42, 500, off++) == SL_OK);    /* one value: every percentile is it */
+    CHECK(put(t, "bob", 2000, 600, off++) == SL_OK); /* HAVING drops it */
+    CHECK(put(t, "zed", 1, 30000, off++) == SL_OK);  /* the watermark past [0,10s) */
+    CHECK(sl_stream_task_tick(t, 0) == SL_OK);
+    const char *ann = find("o", "ann", "\"n\":300");
+    const char *cy = find("o", "cy", "\"n\":1");
+    CHECK(ann && cy);
+    CHECK(!find_q("o", "bob", "\"n\"", true));
+    double dq[300];
+    for (size_t i = 0; i < n; i++) {
+        dq[i] = 2 * qty[i];
+    }
+    CHECK(fabs(field(ann, "p50") - cont_ref(qty, n, 0.5)) < 1e-9);
+    CHECK(fabs(field(ann, "p90") - cont_ref(qty, n, 0.9)) < 1e-9);
+    CHECK(fabs(field(ann, "pp33") - cont_ref(price, n, 0.33)) < 1e-9);
+    CHECK(fabs(field(ann, "top") - cont_ref(dq, n, 1)) < 1e-9);
+    CHECK(field(ann, "p90") != round(field(ann, "p90"))); /* rank 269.1: between two values */
+    CHECK(field(cy, "p50") == 42 && field(cy, "p90") == 42 && field(cy, "pp33") == 42.25);
+    /* PostgreSQL's percentile_cont(0.25) of 1, 2, 3, 4 is 1.75 */
+    double four[] = {4, 2, 1, 3};
+    CHECK(cont_ref(four, 4, 0.25) == 1.75);
+    sl_stream_task_free(t);
+    unbuild(&q);
+}
+
+/* A group keeps at most SL_SQL_PCTC_MAX values: the record past it fails, with the reason. */
+TEST(sql_percentile_cont_state_is_bounded) {
+    N_OUT = 0;
+    q_t q;
+    CHECK(build(&q, "CREATE STREAM o WITH (topic='o') AS SELECT \"user\", "
+                    "PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY qty) AS p50 "
+                    "FROM kv GROUP BY \"user\", TUMBLE(ts, INTERVAL '10' SECOND)"));
+    CHECK(q.s->q->state_bytes >= 8 + SL_SQL_PCTC_MAX * 8);
+    sl_stream_task_t *t = sl_stream_task_new(q.b, 0, 0, &TCONF, 0);
+    CHECK(t != NULL);
+    for (int i = 0; i < SL_SQL_PCTC_MAX; i++) {
+        CHECK(put(t, "ann", i, i, i) == SL_OK);
+    }
+    int before = N_OUT;
+    sl_err_t err = put(t, "ann", 7, 5000, SL_SQL_PCTC_MAX);
+    /* dead-lettered (this task's policy) or failed: either way not added */
+    bool dead = false;
+    for (int i = before; i < N_OUT; i++) {
+        dead |= strstr(OUT[i].topic, "dead") || strstr(OUT[i].topic, "dlq");
+    }
+    CHECK(err != SL_OK || dead);
+    CHECK(put(t, "zed", 1, 30000, SL_SQL_PCTC_MAX + 1) == SL_OK);
+    CHECK(sl_stream_task_tick(t, 0) == SL_OK);
+    const char *ann = find("o", "ann", "\"p50\":");
+    CHECK(ann && field(ann, "p50") == (SL_SQL_PCTC_MAX - 1) / 2.0);
+    sl_stream_task_free(t);
+    unbuild(&q);
+}
+
+static bool refused(const char *sql, const char *what) {
+    char err[SL_ERRLEN], text[2048];
+    sl_sql_catalog_t *c = sl_sql_catalog_new();
+    snprintf(text, sizeof text, "%s%s", ddl, sql);
+    sl_sql_stmt_t *s = sl_sql_parse(c, text, err, sizeof err);
+    bool ok = !s && strstr(err, what) && strstr(err, "line 2, column ");
+    if (!ok) {
+        fprintf(stderr, "  %s: %s\n", sql, s ? "accepted" : err);
+    }
+    sl_sql_stmts_free(s);
+    sl_sql_catalog_free(c);
+    return ok;
+}
+
+TEST(sql_percentile_cont_errors) {
+    const char *g = " FROM kv GROUP BY \"user\", TUMBLE(ts, INTERVAL '1' SECOND)";
+    char sql[512];
+    snprintf(sql, sizeof sql, "SELECT PERCENTILE_CONT(0.5) AS p%s", g);
+    CHECK(refused(sql, "PERCENTILE_CONT takes the percentile, then WITHIN GROUP (ORDER BY"));
+    snprintf(sql, sizeof sql, "SELECT MAX(qty) WITHIN GROUP (ORDER BY qty) AS p%s", g);
+    CHECK(refused(sql, "WITHIN GROUP is supported for PERCENTILE_CONT only"));
+    snprintf(sql, sizeof sql, "SELECT PERCENTILE_CONT(0.5, 0.1) WITHIN GROUP (ORDER BY qty) AS p%s",
+             g);
+    CHECK(refused(sql, "PERCENTILE_CONT takes one argument: the percentile"));
+    snprintf(sql, sizeof sql, "SELECT PERCENTILE_CONT(1.5) WITHIN GROUP (ORDER BY qty) AS p%s", g);
+    CHECK(refused(sql, "PERCENTILE_CONT's percentile must be a number literal from 0 to 1"));
+    snprintf(sql, sizeof sql, "SELECT PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY \"user\") AS p%s",
+             g);
+    CHECK(refused(sql, "PERCENTILE_CONT expects a number, got VARCHAR"));
+    snprintf(sql, sizeof sql, "SELECT PERCENTILE_CONT(0.5) WITHIN GROUP (qty) AS p%s", g);
+    CHECK(refused(sql, "expected"));
+    /* ORDER stays a name elsewhere */
+    char err[SL_ERRLEN];
+    sl_sql_catalog_t *c = sl_sql_catalog_new();
+    sl_sql_stmt_t *s = sl_sql_parse(
+        c, "CREATE STREAM x (\"order\" INT, within INT) WITH (topic='x');", err, sizeof err);
+    CHECK(s != NULL);
+    sl_sql_stmts_free(s);
+    sl_sql_catalog_free(c);
+}
+
+/* Session windows merge their values: two sessions bridged by a third record become one, whose
+ * percentile is over all three (through the GROUP BY repartition: the merge path). */
+TEST(sql_percentile_cont_merges_sessions) {
+    N_OUT = 0;
+    q_t q;
+    CHECK(build(&q, "CREATE STREAM o WITH (topic='o') AS SELECT \"user\", COUNT(*) AS n, "
+                    "PERCENTILE_CONT(0.25) WITHIN GROUP (ORDER BY qty) AS p25 "
+                    "FROM kv GROUP BY \"user\", SESSION(ts, INTERVAL '1' SECOND)"));
+    sl_stream_task_t *t0 = sl_stream_task_new(q.b, 0, 0, &TCONF, 0);
+    sl_stream_task_t *agg = sl_stream_task_new(q.b, 1, 0, &TCONF, 0);
+    CHECK(t0 && agg);
+    CHECK(put(t0, "ann", 30, 0, 0) == SL_OK);
+    CHECK(put(t0, "ann", 10, 1600, 1) == SL_OK); /* two sessions: [0] and [1600] */
+    CHECK(put(t0, "ann", 20, 800, 2) == SL_OK);  /* bridges them */
+    CHECK(put(t0, "zed", 1, 60000, 3) == SL_OK); /* the watermark past them */
+    const char *rp = "app-o-group-by-repartition";
+    int n = N_OUT, fed = 0;
+    for (int i = 0; i < n; i++) {
+        if (!strcmp(OUT[i].topic, rp)) {
+            sl_stream_rec_t r = {{(const uint8_t *)OUT[i].key, OUT[i].klen},
+                                 {(const uint8_t *)OUT[i].value, OUT[i].vlen},
+                                 OUT[i].ts,
+                                 rp,
+                                 0,
+                                 fed++};
+            CHECK(sl_stream_task_process(agg, 0, &r, 0) == SL_OK);
+        }
+    }
+    CHECK_EQ_INT(fed, 4);
+    CHECK(sl_stream_task_tick(agg, 0) == SL_OK);
+    const char *ann = find("o", "ann", "\"n\":3");
+    double three[] = {30, 10, 20};
+    CHECK(ann && field(ann, "p25") == cont_ref(three, 3, 0.25) && field(ann, "p25") == 15);
+    sl_stream_task_free(t0);
+    sl_stream_task_free(agg);
     unbuild(&q);
 }
