@@ -306,6 +306,14 @@ void sl_replica_synced(sl_broker_t *b, sl_partition_t *p) {
 
 /* ---- the leader's side ---- */
 
+/* Whether this broker may answer a client's read as the partition's leader: it leads it in
+ * the image it has applied, and its lease has not lapsed (a resumed or cut-off leader's image
+ * may be stale, and its log behind the new leader's). Writes need no lease: a leader cut off
+ * from its followers cannot acknowledge acks=all, and acks=1 may be lost on failover anyway. */
+static bool serving(sl_broker_t *b, const sl_replica_t *r) {
+    return r && r->leading && sl_cluster_lease_ok(b);
+}
+
 int16_t sl_replica_produce_check(sl_broker_t *b, sl_topic_t *t, sl_partition_t *p, int16_t acks) {
     if (!b->cluster) {
         return KERR_NONE;
@@ -382,7 +390,7 @@ int16_t sl_replica_fetch_check(sl_broker_t *b, sl_partition_t *p, int32_t replic
         return KERR_NOT_LEADER_OR_FOLLOWER;
     }
     if (replica_id < 0) {
-        return KERR_NONE;
+        return serving(b, r) ? KERR_NONE : KERR_NOT_LEADER_OR_FOLLOWER;
     }
     sl_repl_follower_t *f = NULL;
     for (int32_t i = 0; i < r->n_fol; i++) {
@@ -441,7 +449,7 @@ int16_t sl_replica_client_epoch_end(sl_broker_t *b, sl_partition_t *p, int32_t e
                                     int32_t *epoch_out, int64_t *end_out) {
     *epoch_out = -1;
     *end_out = -1;
-    if (b->cluster && (!p->repl || !p->repl->leading)) {
+    if (b->cluster && !serving(b, p->repl)) {
         return KERR_NOT_LEADER_OR_FOLLOWER;
     }
     if (epoch < 0) {

@@ -87,7 +87,8 @@ void sl_replica_appended(sl_broker_t *b, sl_partition_t *p, int64_t base);
 bool sl_replica_acked(sl_broker_t *b, sl_partition_t *p, int64_t end, int *err);
 /* Fetch and ListOffsets: the high watermark (the LEO on a single node). */
 int64_t sl_replica_hw(const sl_partition_t *p);
-/* Fetch: for a consumer (replica_id < 0), NOT_LEADER_OR_FOLLOWER unless this broker leads p;
+/* Fetch: for a consumer (replica_id < 0), NOT_LEADER_OR_FOLLOWER unless this broker leads p
+ * and holds its lease (sl_cluster_lease_ok: a resumed or cut-off leader may be stale);
  * for follower `replica_id`, records its LEO (moving the HW, maybe proposing it back into the
  * ISR) and returns NOT_LEADER_OR_FOLLOWER unless this broker leads p and it is a replica. */
 int16_t sl_replica_fetch_check(sl_broker_t *b, sl_partition_t *p, int32_t replica_id,
@@ -99,7 +100,7 @@ int16_t sl_replica_fetch_check(sl_broker_t *b, sl_partition_t *p, int32_t replic
 int16_t sl_replica_epoch_check(const sl_partition_t *p, int32_t current_leader_epoch);
 /* OffsetForLeaderEpoch for a client (API 23): where `epoch` ends on this leader, with Kafka's
  * answers: (-1, -1) for epoch -1; on a single node the log is one epoch, 0. KERR_NONE or
- * NOT_LEADER_OR_FOLLOWER. */
+ * NOT_LEADER_OR_FOLLOWER (also while this leader's lease has lapsed). */
 int16_t sl_replica_client_epoch_end(sl_broker_t *b, sl_partition_t *p, int32_t epoch,
                                     int32_t *epoch_out, int64_t *end_out);
 /* The leader's answer to "where does epoch `epoch` end" (KIP-101/279): the largest epoch it has
