@@ -191,13 +191,24 @@ int32_t sl_replica_min_isr(const sl_topic_t *t, const sl_replica_t *r) {
     return SL_MIN(2, r ? r->a.n_replicas : 1);
 }
 
+void sl_repl_maximal_isr(const sl_replica_t *r, sl_meta_assign_t *out) {
+    *out = r->a;
+    for (int32_t i = 0; i < r->n_pend_isr; i++) {
+        if (!has_id(out->isr, out->n_isr, r->pend_isr[i]) && out->n_isr < SL_META_MAX_REPLICAS) {
+            out->isr[out->n_isr++] = r->pend_isr[i];
+        }
+    }
+}
+
 static void update_hw(sl_broker_t *b, sl_partition_t *p) {
     sl_replica_t *r = p->repl;
     if (!r || !r->leading) {
         return;
     }
+    sl_meta_assign_t isr;
+    sl_repl_maximal_isr(r, &isr);
     int64_t hw =
-        sl_repl_compute_hw(sl_plog_end_offset(p->plog), r->hw, &r->a, self_id(b), r->fol, r->n_fol);
+        sl_repl_compute_hw(sl_plog_end_offset(p->plog), r->hw, &isr, self_id(b), r->fol, r->n_fol);
     if (hw != r->hw) {
         r->hw = hw;
         b->data_arrived = true; /* parked consumer fetches may have something now */
@@ -213,6 +224,8 @@ static void propose_isr(sl_broker_t *b, sl_partition_t *p, const int32_t *isr, i
         return;
     }
     r->isr_sent_ms = now;
+    memcpy(r->pend_isr, isr, (size_t)n * sizeof *isr);
+    r->n_pend_isr = n;
     sl_meta_assign_t a = {.leader = self_id(b), .epoch = r->a.epoch, .n_replicas = n};
     memcpy(a.replicas, isr, (size_t)n * sizeof *isr);
     sl_meta_rec_t rec = {.type = SL_META_ISR,
@@ -281,6 +294,10 @@ static void refresh_topic(sl_topic_t *t, void *opaque) {
         }
         if (a.n_isr != r->a.n_isr || memcmp(a.isr, r->a.isr, sizeof a.isr)) {
             r->isr_sent_ms = 0; /* the change we proposed (or another) is in */
+            r->n_pend_isr = 0;
+        }
+        if (changed) {
+            r->n_pend_isr = 0; /* proposed under another epoch: the quorum ignores it */
         }
         r->a = a;
         r->leading = lead;
