@@ -25,6 +25,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,7 @@ struct sl_cluster {
     bool caught_up;              /* loop thread: that record applied here (so is all before it) */
     bool leaving;                /* controlled shutdown: fenced on purpose, do not register */
     bool stopping;
+    _Atomic uint64_t lease_from; /* monotonic ms: start of the last proof of standing (0: none) */
     pthread_t hb;
     bool hb_started;
 };
@@ -110,6 +112,9 @@ static void enqueue(sl_cluster_t *c, const uint8_t *p, size_t len, bool snapshot
 
 static void fsm_apply(void *opaque, const uint8_t *cmd, size_t len) {
     sl_cluster_t *c = opaque;
+    if (len == 0) {
+        return; /* the quorum leader's lease probe (renew_own_lease): no records */
+    }
     if (sl_mstate_apply(c->ms, cmd, len) != SL_OK) {
         /* Every node skips the same undecodable tail: the images stay equal. */
         sl_log(SL_LOG_ERROR, "cluster", "msg=\"committed command does not decode\" bytes=%zu", len);
@@ -554,12 +559,58 @@ static sl_err_t submit_rec(sl_cluster_t *c, const sl_meta_rec_t *rec, uint64_t t
     return rc;
 }
 
+/* ---- this broker's own lease (heartbeat thread writes, loop thread reads) ----
+ *
+ * A leader must stop serving once the quorum may have fenced it and elected another: a paused
+ * or cut-off leader that resumes would otherwise answer reads from its stale log until it
+ * applies the records that moved its partitions (consumers past its log end were told
+ * OFFSET_OUT_OF_RANGE and reset). The quorum fences a broker no earlier than a session after
+ * it last heard from it, and a new quorum leader only a session after it was elected. So a
+ * request that started at T and was answered by the quorum leader proves the broker is not
+ * fenced before T + session: for a heartbeat, the leader marked it seen after T; for the quorum
+ * leader itself, an entry proposed after T committed, so no other leader was elected before a
+ * majority acknowledged it. The lease runs from the latest such T for LEASE_SHARE of the
+ * session, the rest covering the 20 ms staleness of the Raft status and scheduling delays. */
+#define LEASE_SHARE(session) ((session) - (session) / 5)
+
+static void lease_renewed(sl_cluster_t *c, uint64_t from) {
+    uint64_t cur = atomic_load(&c->lease_from);
+    while (from > cur && !atomic_compare_exchange_weak(&c->lease_from, &cur, from)) {
+    }
+}
+
+bool sl_cluster_lease_ok(sl_broker_t *b) {
+    sl_cluster_t *c = b->cluster;
+    if (!c) {
+        return true;
+    }
+    uint64_t from = atomic_load(&c->lease_from);
+    uint64_t session = (uint64_t)b->conf.broker_session_timeout_ms;
+    return from != 0 && sl_mono_ms() - from < LEASE_SHARE(session);
+}
+
+/* The quorum leader renews its own lease by committing an empty entry (applied as nothing),
+ * once a third of the lease has run: every entry is synced on a majority of the voters. */
+static void renew_own_lease(sl_cluster_t *c, uint64_t timeout_ms) {
+    uint64_t t = sl_mono_ms();
+    uint64_t from = atomic_load(&c->lease_from);
+    uint64_t session = (uint64_t)c->b->conf.broker_session_timeout_ms;
+    if (from && t - from < LEASE_SHARE(session) / 3) {
+        return;
+    }
+    if (sl_quorum_propose(c->q, (const uint8_t *)"", 0, timeout_ms) == SL_OK) {
+        lease_renewed(c, t);
+    }
+}
+
 static void *heartbeat_main(void *arg) {
     sl_cluster_t *c = arg;
     const sl_broker_conf_t *conf = &c->b->conf;
     uint64_t interval = (uint64_t)conf->broker_heartbeat_interval_ms;
     uint64_t session = (uint64_t)conf->broker_session_timeout_ms;
-    bool was_leader = false;
+    uint64_t lease = LEASE_SHARE(session);
+    bool was_leader = false, had_lease = false;
+    int hb_code = 0; /* the last heartbeat's answer (-1: no answer) */
     uint64_t last_tick = 0;
     for (;;) {
         pthread_mutex_lock(&c->mu);
@@ -592,7 +643,9 @@ static void *heartbeat_main(void *arg) {
              * unsynced tail may be gone), and it follows until it leads again (mstate.c). */
             sl_meta_rec_t rec = {.type = SL_META_BROKER_REG, .name = c->adv, .value = c->node};
             memcpy(rec.id, c->incarnation, sizeof rec.id);
+            uint64_t t = sl_mono_ms();
             if (submit_rec(c, &rec, session) == SL_OK) {
+                lease_renewed(c, t); /* committed by the quorum leader after t */
                 sl_log(SL_LOG_INFO, "cluster", "node=%d address=%s msg=\"registered\"",
                        (int)c->node, c->adv);
                 pthread_mutex_lock(&c->mu);
@@ -608,7 +661,12 @@ static void *heartbeat_main(void *arg) {
             sl_writer_t wr = {&body};
             sl_wr_i8(&wr, SL_CLUSTER_OP_HEARTBEAT);
             sl_wr_i32(&wr, c->node);
-            (void)call_leader(c, st.leader_id, &body, (int)SL_MAX(interval * 2, 200));
+            /* A slow answer still renews the lease from tick: wait up to half of it (a quorum
+             * leader whose loop is busy answers late, not never). */
+            hb_code = call_leader(c, st.leader_id, &body, (int)SL_MAX(interval * 2, lease / 2));
+            if (hb_code == KERR_NONE) {
+                lease_renewed(c, tick); /* the leader heard from us after tick */
+            }
             sl_buf_fini(&body);
         }
         if (leader) {
@@ -622,6 +680,9 @@ static void *heartbeat_main(void *arg) {
                 pthread_mutex_unlock(&c->mu);
             }
             mark_seen(c, c->node);
+            if (!stalled) {
+                renew_own_lease(c, SL_MAX(interval * 2, lease / 2));
+            }
             sl_mbroker_t bs[SL_MSTATE_MAX_BROKERS];
             size_t n = SL_MIN(sl_mstate_brokers(c->ms, bs, SL_MSTATE_MAX_BROKERS),
                               (size_t)SL_MSTATE_MAX_BROKERS);
@@ -642,6 +703,17 @@ static void *heartbeat_main(void *arg) {
             }
         }
         was_leader = leader;
+        bool lease_ok = sl_cluster_lease_ok(c->b);
+        if (lease_ok != had_lease) {
+            uint64_t from = atomic_load(&c->lease_from);
+            sl_log(lease_ok ? SL_LOG_INFO : SL_LOG_WARN, "cluster",
+                   "node=%d quorum_leader=%llu last_heartbeat=%d age_ms=%llu msg=\"%s\"",
+                   (int)c->node, (unsigned long long)st.leader_id, hb_code,
+                   (unsigned long long)(from ? sl_mono_ms() - from : 0),
+                   lease_ok ? "lease held: serving as leader"
+                            : "lease lapsed: not serving as leader until it is renewed");
+            had_lease = lease_ok;
+        }
         for (;;) {
             pthread_mutex_lock(&c->mu);
             item_t *it = c->out_head;
@@ -708,6 +780,16 @@ static sl_err_t adopt_cluster_id(sl_broker_t *b, sl_cluster_t *c, char *err) {
 sl_err_t sl_cluster_init(sl_broker_t *b, char *err) {
     if (b->conf.node_id < 1) {
         snprintf(err, SL_ERRLEN, "controller.quorum.voters needs node.id >= 1");
+        return SL_ERR_INVAL;
+    }
+    if (b->conf.broker_heartbeat_interval_ms * 2 >
+        (int64_t)LEASE_SHARE((uint64_t)b->conf.broker_session_timeout_ms)) {
+        /* Two heartbeats must fit in a lease, or a healthy leader would stop serving. */
+        snprintf(err, SL_ERRLEN,
+                 "broker.heartbeat.interval.ms (%lld) must be at most 2/5 of "
+                 "broker.session.timeout.ms (%lld)",
+                 (long long)b->conf.broker_heartbeat_interval_ms,
+                 (long long)b->conf.broker_session_timeout_ms);
         return SL_ERR_INVAL;
     }
     sl_cluster_t *c = sl_xcalloc(1, sizeof *c);
@@ -1002,9 +1084,13 @@ sl_err_t sl_cluster_handle(sl_req_t *req) {
     }
     case SL_CLUSTER_OP_TXN_MARKER:
         return sl_markers_handle(req);
-    case SL_CLUSTER_OP_HEARTBEAT:
-        sl_wr_i16(wr, leader ? KERR_NONE : KERR_NOT_CONTROLLER);
+    case SL_CLUSTER_OP_HEARTBEAT: {
+        /* A fenced broker must register again before its heartbeats renew its lease. */
+        sl_mbroker_t from_b;
+        bool fenced = from > 0 && sl_mstate_broker(c->ms, from, &from_b) && from_b.fenced;
+        sl_wr_i16(wr, !leader ? KERR_NOT_CONTROLLER : fenced ? KERR_STALE_BROKER_EPOCH : KERR_NONE);
         return SL_OK;
+    }
     case SL_CLUSTER_OP_QUORUM:
         write_quorum(wr, leader, &st);
         return SL_OK;

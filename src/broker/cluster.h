@@ -74,6 +74,12 @@ void sl_cluster_write_brokers(sl_broker_t *b, sl_writer_t *wr, bool flex, int16_
 bool sl_cluster_partition(sl_broker_t *b, const char *topic, int32_t partition, sl_meta_assign_t *a,
                           bool *leader_live, int32_t *offline, int32_t *n_offline);
 
+/* Any thread: whether this broker can be sure the quorum has not fenced it (always true on a
+ * single node). A leader whose lease may have lapsed (paused, cut off from the quorum leader)
+ * answers clients' reads with NOT_LEADER_OR_FOLLOWER instead of serving them from a log another
+ * leader may have moved past; see "this broker's own lease" in cluster.c. */
+bool sl_cluster_lease_ok(sl_broker_t *b);
+
 /* Whether this broker's registration of this incarnation has committed: until then it neither
  * leads nor follows anything (a restarted broker must not serve with its old epochs). */
 bool sl_cluster_registered(sl_broker_t *b);

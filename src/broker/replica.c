@@ -191,13 +191,24 @@ int32_t sl_replica_min_isr(const sl_topic_t *t, const sl_replica_t *r) {
     return SL_MIN(2, r ? r->a.n_replicas : 1);
 }
 
+void sl_repl_maximal_isr(const sl_replica_t *r, sl_meta_assign_t *out) {
+    *out = r->a;
+    for (int32_t i = 0; i < r->n_pend_isr; i++) {
+        if (!has_id(out->isr, out->n_isr, r->pend_isr[i]) && out->n_isr < SL_META_MAX_REPLICAS) {
+            out->isr[out->n_isr++] = r->pend_isr[i];
+        }
+    }
+}
+
 static void update_hw(sl_broker_t *b, sl_partition_t *p) {
     sl_replica_t *r = p->repl;
     if (!r || !r->leading) {
         return;
     }
+    sl_meta_assign_t isr;
+    sl_repl_maximal_isr(r, &isr);
     int64_t hw =
-        sl_repl_compute_hw(sl_plog_end_offset(p->plog), r->hw, &r->a, self_id(b), r->fol, r->n_fol);
+        sl_repl_compute_hw(sl_plog_end_offset(p->plog), r->hw, &isr, self_id(b), r->fol, r->n_fol);
     if (hw != r->hw) {
         r->hw = hw;
         b->data_arrived = true; /* parked consumer fetches may have something now */
@@ -213,6 +224,8 @@ static void propose_isr(sl_broker_t *b, sl_partition_t *p, const int32_t *isr, i
         return;
     }
     r->isr_sent_ms = now;
+    memcpy(r->pend_isr, isr, (size_t)n * sizeof *isr);
+    r->n_pend_isr = n;
     sl_meta_assign_t a = {.leader = self_id(b), .epoch = r->a.epoch, .n_replicas = n};
     memcpy(a.replicas, isr, (size_t)n * sizeof *isr);
     sl_meta_rec_t rec = {.type = SL_META_ISR,
@@ -303,6 +316,10 @@ static void refresh_topic(sl_topic_t *t, void *opaque) {
         }
         if (a.n_isr != r->a.n_isr || memcmp(a.isr, r->a.isr, sizeof a.isr)) {
             r->isr_sent_ms = 0; /* the change we proposed (or another) is in */
+            r->n_pend_isr = 0;
+        }
+        if (changed) {
+            r->n_pend_isr = 0; /* proposed under another epoch: the quorum ignores it */
         }
         r->a = a;
         r->leading = lead;
@@ -330,6 +347,14 @@ void sl_replica_synced(sl_broker_t *b, sl_partition_t *p) {
 }
 
 /* ---- the leader's side ---- */
+
+/* Whether this broker may answer a client's read as the partition's leader: it leads it in
+ * the image it has applied, and its lease has not lapsed (a resumed or cut-off leader's image
+ * may be stale, and its log behind the new leader's). Writes need no lease: a leader cut off
+ * from its followers cannot acknowledge acks=all, and acks=1 may be lost on failover anyway. */
+static bool serving(sl_broker_t *b, const sl_replica_t *r) {
+    return r && r->leading && sl_cluster_lease_ok(b);
+}
 
 int16_t sl_replica_produce_check(sl_broker_t *b, sl_topic_t *t, sl_partition_t *p, int16_t acks) {
     if (!b->cluster) {
@@ -407,7 +432,7 @@ int16_t sl_replica_fetch_check(sl_broker_t *b, sl_partition_t *p, int32_t replic
         return KERR_NOT_LEADER_OR_FOLLOWER;
     }
     if (replica_id < 0) {
-        return KERR_NONE;
+        return serving(b, r) ? KERR_NONE : KERR_NOT_LEADER_OR_FOLLOWER;
     }
     sl_repl_follower_t *f = NULL;
     for (int32_t i = 0; i < r->n_fol; i++) {
@@ -466,7 +491,7 @@ int16_t sl_replica_client_epoch_end(sl_broker_t *b, sl_partition_t *p, int32_t e
                                     int32_t *epoch_out, int64_t *end_out) {
     *epoch_out = -1;
     *end_out = -1;
-    if (b->cluster && (!p->repl || !p->repl->leading)) {
+    if (b->cluster && !serving(b, p->repl)) {
         return KERR_NOT_LEADER_OR_FOLLOWER;
     }
     if (epoch < 0) {

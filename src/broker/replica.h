@@ -54,7 +54,9 @@ typedef struct sl_replica {
     int64_t hw;
     sl_repl_follower_t fol[SL_META_MAX_REPLICAS];
     int32_t n_fol;
-    int64_t isr_sent_ms;   /* monotonic ms an ISR change was last proposed (pending) */
+    int64_t isr_sent_ms; /* monotonic ms an ISR change was last proposed (pending) */
+    int32_t pend_isr[SL_META_MAX_REPLICAS]; /* that proposal's ISR, until the image's changes */
+    int32_t n_pend_isr;                     /* 0: none pending */
     bool need_epoch_check; /* follower: ask the leader where our last epoch ends first */
     sl_repl_epoch_t *ep;   /* leader epochs in the log, oldest first */
     size_t n_ep, cap_ep;
@@ -87,7 +89,8 @@ void sl_replica_appended(sl_broker_t *b, sl_partition_t *p, int64_t base);
 bool sl_replica_acked(sl_broker_t *b, sl_partition_t *p, int64_t end, int *err);
 /* Fetch and ListOffsets: the high watermark (the LEO on a single node). */
 int64_t sl_replica_hw(const sl_partition_t *p);
-/* Fetch: for a consumer (replica_id < 0), NOT_LEADER_OR_FOLLOWER unless this broker leads p;
+/* Fetch: for a consumer (replica_id < 0), NOT_LEADER_OR_FOLLOWER unless this broker leads p
+ * and holds its lease (sl_cluster_lease_ok: a resumed or cut-off leader may be stale);
  * for follower `replica_id`, records its LEO (moving the HW, maybe proposing it back into the
  * ISR) and returns NOT_LEADER_OR_FOLLOWER unless this broker leads p and it is a replica. */
 int16_t sl_replica_fetch_check(sl_broker_t *b, sl_partition_t *p, int32_t replica_id,
@@ -99,7 +102,7 @@ int16_t sl_replica_fetch_check(sl_broker_t *b, sl_partition_t *p, int32_t replic
 int16_t sl_replica_epoch_check(const sl_partition_t *p, int32_t current_leader_epoch);
 /* OffsetForLeaderEpoch for a client (API 23): where `epoch` ends on this leader, with Kafka's
  * answers: (-1, -1) for epoch -1; on a single node the log is one epoch, 0. KERR_NONE or
- * NOT_LEADER_OR_FOLLOWER. */
+ * NOT_LEADER_OR_FOLLOWER (also while this leader's lease has lapsed). */
 int16_t sl_replica_client_epoch_end(sl_broker_t *b, sl_partition_t *p, int32_t epoch,
                                     int32_t *epoch_out, int64_t *end_out);
 /* The leader's answer to "where does epoch `epoch` end" (KIP-101/279): the largest epoch it has
@@ -114,6 +117,11 @@ int32_t sl_replica_min_isr(const sl_topic_t *t, const sl_replica_t *r);
  * below `old_hw`; a follower not heard from this epoch holds the HW where it is. */
 int64_t sl_repl_compute_hw(int64_t leader_leo, int64_t old_hw, const sl_meta_assign_t *a,
                            int32_t self, const sl_repl_follower_t *fol, int32_t n_fol);
+/* The ISR the leader's HW must cover: the image's, plus every member of an ISR change it has
+ * proposed that the image does not show yet (Kafka's "maximal ISR", KIP-497): the quorum may
+ * have committed an added member already, and a failover may elect it, so records past its
+ * log end must not be acknowledged. */
+void sl_repl_maximal_isr(const sl_replica_t *r, sl_meta_assign_t *out);
 /* Where a follower must cut its log: from its epoch list, its LEO and the leader's answer
  * (epoch, end) to its last epoch. */
 int64_t sl_repl_truncate_point(const sl_repl_epoch_t *ep, size_t n_ep, int64_t leo,

@@ -42,6 +42,7 @@ enum {
     KERR_UNSUPPORTED_COMPRESSION_TYPE = 76,
     KERR_FENCED_LEADER_EPOCH = 74,  /* the client's current_leader_epoch is older */
     KERR_UNKNOWN_LEADER_EPOCH = 75, /* the client's current_leader_epoch is newer */
+    KERR_STALE_BROKER_EPOCH = 77,   /* a heartbeat from a broker the quorum has fenced */
     /* idempotence and transactions */
     KERR_OUT_OF_ORDER_SEQUENCE_NUMBER = 45,
     KERR_INVALID_PRODUCER_EPOCH = 47,

@@ -12,7 +12,13 @@
   repl_client.py gap ACKED_FILE KILL_WALL_MS
       Failover time as the client saw it: the longest pause between two consecutive acks that
       ends after KILL_WALL_MS (exit 1 while no ack came after it).
+  repl_client.py phases KILL_WALL_MS OLD TOPIC LOG...
+      Where a failover's time went, from the surviving brokers' logs (ms after the kill of
+      broker OLD): "elect=" a new quorum leader (- when OLD was not the quorum leader),
+      "fence=" OLD's lease expired and it was fenced, "lead=" a survivor took the leadership
+      of TOPIC-0.
 """
+import calendar
 import os
 import sys
 import time
@@ -111,6 +117,27 @@ def gap(path, kill_ms):
     return 0
 
 
+def phases(kill_ms, old, topic, logs):
+    first = {}
+    marks = (("elect", lambda l: " role=leader leader=" in l),
+             ("fence", lambda l: "node=%d " % old in l and "lease expired" in l),
+             ("lead", lambda l: "topic=%s partition=0 " % topic in l and "role=leader" in l))
+    for path in logs:
+        for line in open(path, errors="replace"):
+            try:  # 2026-11-27T21:38:26.566Z
+                ms = calendar.timegm(time.strptime(line[:19], "%Y-%m-%dT%H:%M:%S")) * 1000
+                ms += int(line[20:23])
+            except ValueError:
+                continue
+            if ms < kill_ms:
+                continue
+            for name, match in marks:
+                if match(line) and (name not in first or ms < first[name]):
+                    first[name] = ms
+    print(" ".join("%s=%s" % (n, first[n] - kill_ms if n in first else "-") for n, _ in marks))
+    return 0
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == "produce":
@@ -120,6 +147,8 @@ def main():
         return check(sys.argv[2], sys.argv[3], sys.argv[4])
     if cmd == "gap":
         return gap(sys.argv[2], int(sys.argv[3]))
+    if cmd == "phases":
+        return phases(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5:])
     raise SystemExit("usage: see the file comment")
 
 

@@ -169,6 +169,32 @@ TEST(high_watermark_is_the_min_over_the_isr_and_never_goes_back) {
     CHECK_EQ_INT(sl_repl_compute_hw(100, 40, &a, 1, fol, 2), 100);
 }
 
+/* bench-faults (150 cycles) lost 20 acknowledged records: the leader proposed adding a
+ * follower back into the ISR and kept computing its HW over the old ISR until the change came
+ * back to it; the quorum had committed it meanwhile, the leader died, and the added follower,
+ * elected as the first live ISR member, lacked the records acknowledged in that window. */
+TEST(high_watermark_covers_a_follower_whose_isr_addition_is_pending) {
+    sl_replica_t r = {0};
+    r.a = (sl_meta_assign_t){
+        .leader = 1, .n_replicas = 3, .replicas = {1, 2, 3}, .n_isr = 2, .isr = {1, 2}};
+    sl_repl_follower_t fol[2] = {{2, 100, 0}, {3, 60, 0}};
+    sl_meta_assign_t isr;
+    sl_repl_maximal_isr(&r, &isr);
+    CHECK_EQ_INT(sl_repl_compute_hw(100, 50, &isr, 1, fol, 2), 100); /* 3 is out: not counted */
+    /* the leader proposes {1, 2, 3}: until its image shows the change, 3 counts already */
+    r.n_pend_isr = 3;
+    memcpy(r.pend_isr, (int32_t[]){1, 2, 3}, 3 * sizeof(int32_t));
+    sl_repl_maximal_isr(&r, &isr);
+    CHECK_EQ_INT(isr.n_isr, 3);
+    CHECK_EQ_INT(sl_repl_compute_hw(100, 50, &isr, 1, fol, 2), 60);
+    /* a pending shrink to {1, 3} still counts 2 (the image's ISR) until it is applied */
+    r.n_pend_isr = 2;
+    memcpy(r.pend_isr, (int32_t[]){1, 3}, 2 * sizeof(int32_t));
+    fol[0].leo = 55;
+    sl_repl_maximal_isr(&r, &isr);
+    CHECK_EQ_INT(sl_repl_compute_hw(100, 50, &isr, 1, fol, 2), 55);
+}
+
 TEST(truncation_by_epoch_not_by_high_watermark) {
     /* KIP-101's case: the follower's HW lags, but everything it has matches the leader. */
     sl_repl_epoch_t leader[] = {{0, 0}, {1, 50}};
