@@ -565,8 +565,11 @@ static int64_t restore_from(lane_t *l, const restore_target_t *rt) {
 /* Restores the tasks in slots[from..l->n_slots) together: every changelog partition of their
  * stores is read to its end (committed records only) from where its disk image stops, in one
  * assignment, so a rebalance that brings several tasks waits for the slowest partition once,
- * not for each in turn. */
-static sl_err_t restore(lane_t *l, size_t from) {
+ * not for each in turn. SL_OK with *complete false when the job was asked to stop before every
+ * partition reached its end: the tasks then hold part of their state and must not run (nor
+ * checkpoint: their changelog would get values counted from a partial image). */
+static sl_err_t restore(lane_t *l, size_t from, bool *complete) {
+    *complete = false;
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(4);
     /* Each changelog partition's element points at the (task, store) its records go to. */
     restore_target_t *targets = sl_xcalloc((l->n_slots - from) * MAX_STORES + 1, sizeof *targets);
@@ -594,6 +597,10 @@ static sl_err_t restore(lane_t *l, size_t from) {
         }
     }
     restore_size(l, parts);
+    if (parts->cnt) {
+        sl_log(SL_LOG_INFO, "stream", "lane=%d tasks=%zu partitions=%d msg=\"restoring\"", l->idx,
+               l->n_slots - from, parts->cnt);
+    }
     rd_kafka_resp_err_t err = parts->cnt ? rd_kafka_assign(l->restorer, parts) : 0;
     int at_end = 0;
     bool failed = false;
@@ -644,6 +651,10 @@ static sl_err_t restore(lane_t *l, size_t from) {
     if (failed) {
         return SL_ERR_IO;
     }
+    if (at_end < n_parts) {
+        return SL_OK; /* stopped: incomplete */
+    }
+    *complete = true;
     for (size_t k = from; k < l->n_slots; k++) {
         if (sl_stream_task_restored(l->slots[k].task) != SL_OK) {
             snprintf(l->err, sizeof l->err, "restore: %s", sl_stream_task_error(l->slots[k].task));
@@ -1093,10 +1104,28 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             }
         }
         atomic_store(&l->m.restoring, true);
-        if (restore(l, from) != SL_OK) {
+        bool complete = false;
+        if (restore(l, from, &complete) != SL_OK) {
             set_error(s, "lane %d: %s", l->idx, l->err);
         }
         atomic_store(&l->m.restoring, false);
+        if (!complete && !atomic_load(&s->failed)) {
+            /* Stopped mid-restore: the new tasks' state is partial. Running them, even for the
+             * records this poll still returns, and checkpointing at the stop would write values
+             * counted from that partial image to their changelogs, which the next owner restores
+             * (counts went back and records were lost). They go unassigned: their offsets and
+             * state stay as last committed. */
+            size_t dropped = l->n_slots - from;
+            while (l->n_slots > from) {
+                drop_task(l, l->n_slots - 1);
+            }
+            sl_log(SL_LOG_INFO, "stream",
+                   "lane=%d tasks=%zu msg=\"stopped while restoring: tasks dropped unassigned\"",
+                   l->idx, dropped);
+            atomic_store(&l->m.joined, true);
+            rd_kafka_topic_partition_list_destroy(parts);
+            return;
+        }
         rd_kafka_resp_err_t ae = rd_kafka_assign(rk, parts); /* eager: the whole assignment */
         if (ae) {
             set_error(s, "lane %d: assign: %s", l->idx, rd_kafka_err2str(ae));
@@ -1366,6 +1395,11 @@ static sl_err_t lane_open(sl_stream_t *s, lane_t *l, char *errstr, size_t n) {
               set(cc, "enable.partition.eof", "true", errstr, n) &&
               set(cc, "partition.assignment.strategy", "range", errstr, n) &&
               set(cc, "queued.max.messages.kbytes", "4096", errstr, n);
+    if (ok && s->conf.group_instance_id && *s->conf.group_instance_id) {
+        /* Static membership (KIP-345), one member per lane as Kafka Streams names its threads'. */
+        snprintf(v, sizeof v, "%s-%d", s->conf.group_instance_id, l->idx);
+        ok = set(cc, "group.instance.id", v, errstr, n);
+    }
     if (!ok || !(l->c = rd_kafka_new(RD_KAFKA_CONSUMER, cc, errstr, n))) {
         if (!ok) {
             rd_kafka_conf_destroy(cc);
