@@ -57,7 +57,9 @@ static void usage(FILE *f) {
             "                     on.error=dead-letter|skip|fail, dead.letter.topic=<app>-dlq,\n"
             "                     max.task.idle.ms=0, default.dsl.store=in_memory|rocksDB\n"
             "                     (stores that do not choose), statestore.cache.max.bytes=\n"
-            "                     10485760 (per RocksDB store)\n"
+            "                     10485760 (per RocksDB store), group.instance.id=ID (static\n"
+            "                     membership: lanes join as ID-<lane>), num.standby.replicas=\n"
+            "                     0|1 (warm copies of the tasks other instances run)\n"
             "options: -b HOST:PORT (default 127.0.0.1:9092), -X librdkafka.key=value\n");
 }
 
@@ -148,6 +150,19 @@ static int apply_set(sl_stream_run_conf_t *rc, run_opts_t *ro, const char *kv) {
             sl_cli_error("max.task.idle.ms", "must be 0 or a positive number of milliseconds");
             return -1;
         }
+    } else if (kl == 17 && !strncmp(kv, "group.instance.id", kl)) {
+        if (!*v || strlen(v) > 200) {
+            sl_cli_error("group.instance.id", "1 to 200 characters");
+            return -1;
+        }
+        rc->group_instance_id = v;
+    } else if (kl == 20 && !strncmp(kv, "num.standby.replicas", kl)) {
+        if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0) {
+            sl_cli_error("num.standby.replicas", "0 or 1 (every lane keeps a copy of every task "
+                                                 "it does not own)");
+            return -1;
+        }
+        rc->standby_replicas = atoi(v);
     } else if (kl == 17 && !strncmp(kv, "dead.letter.topic", kl)) {
         rc->dead_letter = v;
     } else if (kl == 17 && !strncmp(kv, "default.dsl.store", kl)) {

@@ -16,7 +16,9 @@
  * past them (docs/stream.md, "Rebalances"). Checkpoints commit each task's own next offset.
  * A task with several inputs (a join) queues their records and runs them oldest first, holding
  * back while an input that is not caught up is empty (up to max.task.idle.ms); its checkpoint
- * commits each input's position before its first queued record. */
+ * commits each input's position before its first queued record. With num.standby.replicas, a
+ * lane keeps copies of the in-memory tasks it does not run, fed from their changelogs between
+ * poll batches; an assigned task takes its copy over and restores only the changelog's tail. */
 #include "runtime.h"
 
 #include <librdkafka/rdkafka.h>
@@ -80,7 +82,22 @@ typedef struct slot {
     char in[256]; /* one input: its topic */
     int64_t next; /* one input: the offset after the last record taken from it, where the task
                    * resumes and what a checkpoint commits; -1: none taken since assigned */
+    /* A task taken over from a standby: per store (sl_stream_task_stores order), the changelog
+     * offset its copy covers, where its restore starts; -1 there: from the beginning. */
+    bool warm;
+    int64_t warm_next[MAX_STORES];
 } slot_t;
+
+/* A standby (num.standby.replicas): a copy of a task this lane does not own, kept warm by
+ * reading its changelogs (read_committed) with the lane's restorer between restores. */
+typedef struct standby {
+    int st;
+    int32_t partition;
+    sl_stream_task_t *task;
+    const char *stores[MAX_STORES];
+    size_t n_stores;
+    int64_t next[MAX_STORES]; /* per store: the changelog offset after the last record applied */
+} standby_t;
 
 /* The next offset of a changelog partition this lane wrote in the current checkpoint, from the
  * delivery reports: what the stores' disk images cover once the checkpoint commits. */
@@ -104,6 +121,9 @@ typedef struct lane {
     uint64_t commits;
     cl_mark_t *marks;
     size_t n_marks;
+    standby_t *sb; /* standbys (num.standby.replicas) */
+    size_t n_sb;
+    bool sb_pending; /* standby records may have been applied since the last commit of them */
     char err[SL_ERRLEN];
     /* Operations (metrics, adaptive interval, backpressure): see the sections below. */
     sl_stream_lane_metrics_t m;
@@ -614,13 +634,17 @@ static int64_t restore_from(lane_t *l, const restore_target_t *rt) {
 /* Restores the tasks in slots[from..l->n_slots) together: every changelog partition of their
  * stores is read to its end (committed records only) from where its disk image stops, in one
  * assignment, so a rebalance that brings several tasks waits for the slowest partition once,
- * not for each in turn. */
-static sl_err_t restore(lane_t *l, size_t from) {
+ * not for each in turn. SL_OK with *complete false when the job was asked to stop before every
+ * partition reached its end: the tasks then hold part of their state and must not run (nor
+ * checkpoint: their changelog would get values counted from a partial image). */
+static sl_err_t restore(lane_t *l, size_t from, bool *complete) {
+    *complete = false;
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(4);
     /* Each changelog partition's element points at the (task, store) its records go to. */
     restore_target_t *targets = sl_xcalloc((l->n_slots - from) * MAX_STORES + 1, sizeof *targets);
     size_t n_targets = 0;
     int local = 0; /* partitions resumed from a local disk image */
+    int warm = 0;  /* partitions resumed from a standby's copy */
     for (size_t k = from; k < l->n_slots; k++) {
         const char *stores[MAX_STORES];
         size_t n = sl_stream_task_stores(l->slots[k].task, stores, MAX_STORES);
@@ -632,9 +656,12 @@ static sl_err_t restore(lane_t *l, size_t from) {
             rt->store = stores[i];
             rd_kafka_topic_partition_t *tp =
                 rd_kafka_topic_partition_list_add(parts, t, l->slots[k].partition);
-            tp->offset = restore_from(l, rt);
+            const slot_t *sk = &l->slots[k];
+            bool from_sb = sk->warm && sk->warm_next[i] >= 0;
+            tp->offset = from_sb ? sk->warm_next[i] : restore_from(l, rt);
             tp->opaque = rt;
-            local += tp->offset >= 0;
+            local += tp->offset >= 0 && !from_sb;
+            warm += from_sb;
             if (tp->offset == RD_KAFKA_OFFSET_INVALID) {
                 rd_kafka_topic_partition_list_destroy(parts);
                 free(targets);
@@ -643,6 +670,10 @@ static sl_err_t restore(lane_t *l, size_t from) {
         }
     }
     restore_size(l, parts);
+    if (parts->cnt) {
+        sl_log(SL_LOG_INFO, "stream", "lane=%d tasks=%zu partitions=%d msg=\"restoring\"", l->idx,
+               l->n_slots - from, parts->cnt);
+    }
     rd_kafka_resp_err_t err = parts->cnt ? rd_kafka_assign(l->restorer, parts) : 0;
     int at_end = 0;
     bool failed = false;
@@ -693,6 +724,10 @@ static sl_err_t restore(lane_t *l, size_t from) {
     if (failed) {
         return SL_ERR_IO;
     }
+    if (at_end < n_parts) {
+        return SL_OK; /* stopped: incomplete */
+    }
+    *complete = true;
     for (size_t k = from; k < l->n_slots; k++) {
         if (sl_stream_task_restored(l->slots[k].task) != SL_OK) {
             snprintf(l->err, sizeof l->err, "restore: %s", sl_stream_task_error(l->slots[k].task));
@@ -702,8 +737,8 @@ static sl_err_t restore(lane_t *l, size_t from) {
     if (n_parts) {
         sl_log(SL_LOG_INFO, "stream",
                "lane=%d tasks=%zu msg=\"restored %llu changelog records from %d partitions "
-               "(%d resumed from local state) in %llu ms\"",
-               l->idx, l->n_slots - from, (unsigned long long)records, n_parts, local,
+               "(%d resumed from local state, %d from a standby) in %llu ms\"",
+               l->idx, l->n_slots - from, (unsigned long long)records, n_parts, local, warm,
                (unsigned long long)(sl_mono_ms() - t0));
     }
     return SL_OK;
@@ -1084,6 +1119,196 @@ static void publish_metrics(lane_t *l) {
     sl_stream_metrics_publish(&l->m, l->rows, l->n_slots, l->lag_rows, n_lag);
 }
 
+/* ---- standbys (num.standby.replicas) ---- */
+
+/* Whether sub-topology st's tasks can have standbys: it keeps state, all of it in memory (a disk
+ * store has its own local image, and two copies of one would share a directory) and none of it
+ * windowed, and its tasks are numbered by partition (not a source over several topics). */
+static bool standby_able(const sl_stream_t *s, int st) {
+    bool stateful = false;
+    for (size_t i = 0; i < s->b->n_nodes; i++) {
+        const sl_stream_node_t *n = s->b->nodes[i];
+        if (n->subtopology != st) {
+            continue;
+        }
+        if ((n->kind == SL_NODE_SOURCE || n->kind == SL_NODE_TABLE) && sl_graph_multi_topic(n)) {
+            return false;
+        }
+        if (n->kind == SL_NODE_JOIN_WINDOW || (n->kind == SL_NODE_AGG && n->windowed)) {
+            /* Not yet: a copy taken over keeps its watermark tracking across the move, which
+             * the windows' tests do not cover. Plain aggregates and tables only. */
+            return false;
+        }
+        if (n->kind == SL_NODE_AGG || n->kind == SL_NODE_TABLE) {
+            sl_stream_backend_t be = n->backend ? n->backend : s->conf.default_backend;
+            if (be == SL_STREAM_ROCKSDB) {
+                return false;
+            }
+            stateful = true;
+        }
+    }
+    return stateful;
+}
+
+static standby_t *standby_of(lane_t *l, int st, int32_t partition) {
+    for (size_t i = 0; i < l->n_sb; i++) {
+        if (l->sb[i].st == st && l->sb[i].partition == partition) {
+            return &l->sb[i];
+        }
+    }
+    return NULL;
+}
+
+static void standby_drop(lane_t *l, size_t i) {
+    add_stats(&l->gone, sl_stream_task_stats(l->sb[i].task)); /* what it ran while active */
+    sl_stream_task_free(l->sb[i].task);
+    l->sb[i] = l->sb[--l->n_sb];
+}
+
+/* Takes the standby of (st, partition), if any, into slot sl: its task becomes the slot's, and
+ * the slot's restore starts where the copy stops. */
+static bool standby_take(lane_t *l, slot_t *sl) {
+    standby_t *b = standby_of(l, sl->st, sl->partition);
+    if (!b) {
+        return false;
+    }
+    sl->task = b->task;
+    sl->warm = true;
+    for (size_t i = 0; i < MAX_STORES; i++) {
+        sl->warm_next[i] = i < b->n_stores ? b->next[i] : -1;
+    }
+    b->task = NULL;
+    l->sb[b - l->sb] = l->sb[--l->n_sb];
+    return true;
+}
+
+/* A revoked task whose checkpoint just committed stays as a standby: its state is the committed
+ * image, and its changelog partitions end with that checkpoint (this lane was their only writer),
+ * so the copy starts at their ends. False (the caller drops the task) when it cannot. */
+static bool slot_to_standby(lane_t *l, size_t i) {
+    slot_t *sl = &l->slots[i];
+    if (sl->n_in != 1 || !standby_able(l->s, sl->st)) {
+        return false;
+    }
+    standby_t b = {sl->st, sl->partition, sl->task, {0}, 0, {0}};
+    b.n_stores = SL_MIN(sl_stream_task_stores(sl->task, b.stores, MAX_STORES), MAX_STORES);
+    for (size_t k = 0; k < b.n_stores; k++) {
+        char t[512];
+        int64_t lo = -1, hi = -1;
+        changelog_name(l, b.stores[k], t, sizeof t);
+        if (rd_kafka_query_watermark_offsets(l->restorer, t, sl->partition, &lo, &hi, 5000) ||
+            hi < 0) {
+            return false;
+        }
+        b.next[k] = hi;
+    }
+    l->sb = sl_xrealloc(l->sb, (l->n_sb + 1) * sizeof *l->sb);
+    l->sb[l->n_sb++] = b;
+    clear_queues(sl);
+    free(sl->q);
+    l->slots[i] = l->slots[--l->n_slots];
+    return true;
+}
+
+/* After an assignment: a standby for every standby-able task the lane does not own (Kafka
+ * Streams places num.standby.replicas copies on other clients; here every lane copies every task
+ * it does not run, which suits jobs of a few instances), and the restorer reads their changelogs
+ * from where each copy stops. */
+static void standby_sync(lane_t *l, const sl_stream_task_conf_t *tc_base) {
+    sl_stream_t *s = l->s;
+    for (int st = 0; st < s->b->n_subtopologies; st++) {
+        if (!standby_able(s, st)) {
+            continue;
+        }
+        for (int32_t p = 0; p < s->st_partitions[st]; p++) {
+            bool owned = false;
+            for (size_t k = 0; k < l->n_slots && !owned; k++) {
+                owned = l->slots[k].st == st && l->slots[k].partition == p;
+            }
+            if (owned || standby_of(l, st, p)) {
+                continue;
+            }
+            sl_stream_task_t *t = sl_stream_task_new(s->b, st, p, tc_base, (uint64_t)sl_wall_ms());
+            if (sl_stream_task_error(t)) {
+                sl_stream_task_free(t);
+                continue;
+            }
+            l->sb = sl_xrealloc(l->sb, (l->n_sb + 1) * sizeof *l->sb);
+            standby_t *b = &l->sb[l->n_sb++];
+            memset(b, 0, sizeof *b);
+            b->st = st;
+            b->partition = p;
+            b->task = t;
+            b->n_stores = SL_MIN(sl_stream_task_stores(t, b->stores, MAX_STORES), MAX_STORES);
+            for (size_t i = 0; i < MAX_STORES; i++) {
+                b->next[i] = -1;
+            }
+        }
+    }
+    if (l->n_sb == 0) {
+        return;
+    }
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new((int)l->n_sb);
+    for (size_t k = 0; k < l->n_sb; k++) {
+        for (size_t i = 0; i < l->sb[k].n_stores; i++) {
+            char t[512];
+            changelog_name(l, l->sb[k].stores[i], t, sizeof t);
+            rd_kafka_topic_partition_list_add(parts, t, l->sb[k].partition)->offset =
+                l->sb[k].next[i] >= 0 ? l->sb[k].next[i] : RD_KAFKA_OFFSET_BEGINNING;
+        }
+    }
+    if (rd_kafka_assign(l->restorer, parts)) {
+        sl_log(SL_LOG_WARN, "stream", "lane=%d msg=\"standbys: assign failed\"", l->idx);
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+/* Applies what the restorer has of the standbys' changelogs (no wait), at most one poll batch,
+ * and makes it the copies' committed image every few batches. */
+static void standby_poll(lane_t *l) {
+    for (int n = 0; n < POLL_BATCH; n++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(l->restorer, 0);
+        if (!m) {
+            break;
+        }
+        const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "";
+        standby_t *b = NULL;
+        size_t si = 0;
+        for (size_t k = 0; k < l->n_sb && !b; k++) {
+            for (size_t i = 0; i < l->sb[k].n_stores && !b; i++) {
+                char t[512];
+                changelog_name(l, l->sb[k].stores[i], t, sizeof t);
+                if (l->sb[k].partition == m->partition && !strcmp(t, topic)) {
+                    b = &l->sb[k];
+                    si = i;
+                }
+            }
+        }
+        if (b && !m->err) {
+            sl_bytes_t v = {m->payload, m->len};
+            if (sl_stream_task_restore(b->task, b->stores[si], (sl_bytes_t){m->key, m->key_len},
+                                       m->payload ? &v : NULL, m->offset) == SL_OK) {
+                b->next[si] = m->offset + 1;
+                l->sb_pending = true;
+            } else {
+                /* A copy that cannot take a record is dropped (a later sync starts it again). */
+                standby_drop(l, (size_t)(b - l->sb));
+            }
+        } else if (b && m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF && m->offset > b->next[si]) {
+            b->next[si] = m->offset; /* past control records: the tail starts here */
+        }
+        rd_kafka_message_destroy(m);
+    }
+    if (l->sb_pending) {
+        for (size_t k = l->n_sb; k-- > 0;) {
+            if (sl_stream_task_commit(l->sb[k].task) != SL_OK) {
+                standby_drop(l, k);
+            }
+        }
+        l->sb_pending = false;
+    }
+}
+
 /* ---- rebalances ---- */
 
 /* The partitions of `parts` the job reads (a pattern subscription also brings, say, the job's
@@ -1130,7 +1355,11 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             sl->st = r->st;
             snprintf(sl->topic, sizeof sl->topic, "%s", r->multi ? topic : "");
             sl->partition = parts->elems[i].partition;
-            sl->task = sl_stream_task_new(s->b, r->st, sl->partition, &tc, (uint64_t)sl_wall_ms());
+            sl->warm = false;
+            if (!standby_take(l, sl)) {
+                sl->task =
+                    sl_stream_task_new(s->b, r->st, sl->partition, &tc, (uint64_t)sl_wall_ms());
+            }
             sl_stream_node_t *roots[16];
             sl->n_in = sl_graph_roots(s->b, r->st, roots, 16);
             sl->q = sl->n_in > 1 ? sl_xcalloc(sl->n_in, sizeof *sl->q) : NULL;
@@ -1142,11 +1371,44 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             }
         }
         atomic_store(&l->m.restoring, true);
-        if (restore(l, from) != SL_OK) {
+        bool complete = false;
+        if (restore(l, from, &complete) != SL_OK) {
             set_error(s, "lane %d: %s", l->idx, l->err);
         }
         atomic_store(&l->m.restoring, false);
+        if (!complete && !atomic_load(&s->failed)) {
+            /* Stopped mid-restore: the new tasks' state is partial. Running them, even for the
+             * records this poll still returns, and checkpointing at the stop would write values
+             * counted from that partial image to their changelogs, which the next owner restores
+             * (counts went back and records were lost). They go unassigned: their offsets and
+             * state stay as last committed. */
+            size_t dropped = l->n_slots - from;
+            while (l->n_slots > from) {
+                drop_task(l, l->n_slots - 1);
+            }
+            sl_log(SL_LOG_INFO, "stream",
+                   "lane=%d tasks=%zu msg=\"stopped while restoring: tasks dropped unassigned\"",
+                   l->idx, dropped);
+            atomic_store(&l->m.joined, true);
+            rd_kafka_topic_partition_list_destroy(parts);
+            return;
+        }
         rd_kafka_resp_err_t ae = rd_kafka_assign(rk, parts); /* eager: the whole assignment */
+        if (s->conf.standby_replicas > 0) {
+            sl_stream_task_conf_t tc = {s->app_id,
+                                        s->conf.dead_letter,
+                                        s->conf.on_error,
+                                        task_write,
+                                        l,
+                                        s->st_partitions,
+                                        s->state_dir,
+                                        s->conf.cache_bytes,
+                                        s->conf.default_backend,
+                                        s->st_tasks,
+                                        NULL,
+                                        &l->wall_ms};
+            standby_sync(l, &tc);
+        }
         if (ae) {
             set_error(s, "lane %d: assign: %s", l->idx, rd_kafka_err2str(ae));
         } else if (l->paused && parts->cnt) {
@@ -1158,17 +1420,22 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         return;
     }
     /* Revoked: keep what was done (commit) unless the partitions were lost to another owner. */
+    bool kept = false; /* committed: the tasks' state is their changelogs' image */
     if (rd_kafka_assignment_lost(rk)) {
         abort_all(l);
     } else if (checkpoint(l) != SL_OK) {
         set_error(s, "lane %d: %s", l->idx, l->err);
+    } else {
+        kept = l->in_txn || s->conf.at_least_once; /* committed and began the next one */
     }
     for (int i = 0; i < parts->cnt; i++) {
         const char *topic = parts->elems[i].topic;
         const root_t *r = root_of(s, topic);
         slot_t *sl = r ? slot_of(l, r, topic, parts->elems[i].partition) : NULL;
-        if (sl) {
-            drop_task(l, (size_t)(sl - l->slots));
+        size_t at = sl ? (size_t)(sl - l->slots) : 0;
+        if (sl && !(kept && s->conf.standby_replicas > 0 && !atomic_load(&s->stop) &&
+                    slot_to_standby(l, at))) {
+            drop_task(l, at);
         }
     }
     (void)rd_kafka_assign(rk, NULL); /* eager: the whole assignment goes */
@@ -1351,6 +1618,9 @@ static void *lane_main(void *arg) {
             }
         }
         rd_kafka_poll(l->p, 0);
+        if (l->n_sb) {
+            standby_poll(l);
+        }
         uint64_t now = sl_mono_ms();
         if (now - l->last_tick >= TICK_MS) {
             l->last_tick = now;
@@ -1415,6 +1685,11 @@ static sl_err_t lane_open(sl_stream_t *s, lane_t *l, char *errstr, size_t n) {
               set(cc, "enable.partition.eof", "true", errstr, n) &&
               set(cc, "partition.assignment.strategy", "range", errstr, n) &&
               set(cc, "queued.max.messages.kbytes", PREFETCH_KB, errstr, n);
+    if (ok && s->conf.group_instance_id && *s->conf.group_instance_id) {
+        /* Static membership (KIP-345), one member per lane as Kafka Streams names its threads'. */
+        snprintf(v, sizeof v, "%s-%d", s->conf.group_instance_id, l->idx);
+        ok = set(cc, "group.instance.id", v, errstr, n);
+    }
     if (!ok || !(l->c = rd_kafka_new(RD_KAFKA_CONSUMER, cc, errstr, n))) {
         if (!ok) {
             rd_kafka_conf_destroy(cc);
@@ -1508,6 +1783,10 @@ static void lane_close(lane_t *l) {
     while (l->n_slots) {
         drop_task(l, l->n_slots - 1);
     }
+    while (l->n_sb) {
+        standby_drop(l, l->n_sb - 1);
+    }
+    free(l->sb);
     free(l->slots);
     free(l->marks);
     if (l->restorer) {

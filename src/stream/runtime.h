@@ -52,6 +52,14 @@ typedef struct sl_stream_run_conf {
     /* max.task.idle.ms: how long a task with several inputs (a join) holds records back while
      * one of its inputs is empty and not caught up, so that it can process them in time order. */
     int max_task_idle_ms;
+    /* group.instance.id: static membership (KIP-345). Each lane joins as <id>-<lane>, so a
+     * restarted instance takes its lanes' places back without waiting out their sessions. NULL or
+     * empty: dynamic members. */
+    const char *group_instance_id;
+    /* num.standby.replicas: 0, none; 1, each lane keeps a warm copy of every in-memory stateful
+     * task of the job that it does not own, fed from the changelogs (runtime.c, "standbys"), and
+     * a task that moves to it restores only the changelog's tail. */
+    int standby_replicas;
 } sl_stream_run_conf_t;
 
 #define SL_STREAM_STATE_DIR     "/tmp/sluice-streams"
