@@ -1574,6 +1574,15 @@ static bool process(lane_t *l, rd_kafka_message_t *m) {
         sl->next = m->offset + 1;
     }
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        if (sl->n_in == 1 && m->offset > sl->next) {
+            /* Every record below the end was delivered in order before this event, so what lies
+             * between the last one taken and the end is control records (a transactional input's
+             * markers) or aborted ones: the task's position moves past them, or its group would
+             * show a lag of one per partition for good (Kafka's consumers commit their position).
+             */
+            sl->next = m->offset;
+            l->dirty = true;
+        }
         if (sl->q && sl->q[r->input].head < sl->q[r->input].n) {
             sl->q[r->input].eof = true; /* caught up once its queue is run */
             return false;

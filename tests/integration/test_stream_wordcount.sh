@@ -42,6 +42,13 @@ $PY "$HERE/stream_wordcount.py" expect 1 2 3 4 5 6 $LINES >"$T/totals.json"
 $PY "$HERE/stream_wordcount.py" verify "$BROKER" word-counts "$T/totals.json" $((120 * mult)) ||
   { tail -n 20 "$T"/a.log "$T"/b.log "$T"/c.log; fail "word counts not exactly once"; }
 grep -q "restored [1-9][0-9]* changelog records" "$T/a.log" || fail "no state was restored"
+# Caught up, the app's group has no lag: its positions on the transactional repartition topic
+# move past the commit markers (they stayed one short of each partition's end before).
+for _ in $(seq $((60 * mult))); do
+  "$SLUICE" group lag wc -b "$BROKER" >"$T/lag" 2>&1 && grep -qx "total lag 0" "$T/lag" && break
+  sleep 1
+done
+grep -qx "total lag 0" "$T/lag" || { cat "$T/lag"; fail "the caught-up app still shows lag"; }
 kill -TERM "$a" "$b"
 wait "$a" || fail "instance a did not stop cleanly"
 wait "$b" || fail "instance b did not stop cleanly"
