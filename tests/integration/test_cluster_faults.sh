@@ -50,6 +50,8 @@ leader_now() {
 wait_acks() { # count beyond the current
   local want=$(( $(lines "$T/acked") + $1 ))
   for _ in $(seq 1 $((600 * mult))); do (( $(lines "$T/acked") >= want )) && return 0; sleep 0.1; done
+  tail -n 20 "$T/producer.err" >&2
+  for i in 1 2 3; do echo "node $i: $(pstate "$i")" >&2; grep -E "WARN|ERROR" "$T/n$i.log" | tail -n 8 >&2; done
   fail "fewer than $1 new acks within 60 s ($(lines "$T/acked") in all)"
 }
 
