@@ -207,7 +207,18 @@ def read_all(bootstrap, topic):
                   "enable.auto.commit": False, "enable.partition.eof": True,
                   "socket.timeout.ms": 3000})
     tp = TopicPartition(topic, 0)
-    lo, hi = c.get_watermark_offsets(tp, timeout=30)
+    # A leader whose lease is lapsing (an election on a loaded machine) answers NOT_LEADER; a
+    # client refreshes its metadata and asks again, as librdkafka's fetcher does.
+    for attempt in range(60):
+        try:
+            lo, hi = c.get_watermark_offsets(tp, timeout=30)
+            break
+        except KafkaException as e:
+            if attempt == 59 or e.args[0].code() not in (
+                    KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+                    KafkaError._TIMED_OUT):
+                raise
+            time.sleep(0.5)
     c.assign([TopicPartition(topic, 0, lo)])
     log = {}
     deadline = time.time() + 120 + (hi - lo) / 2000  # a long bench run has many records
