@@ -256,6 +256,8 @@ void sl_topicwork_drop(sl_broker_t *b, sl_topic_t *t);
 bool sl_topicwork_creating(const sl_broker_t *b, sl_str_t name);
 /* Finishes, inline, the deletion of an earlier topic named `name` if one is under way. */
 void sl_topicwork_settle(sl_broker_t *b, sl_str_t name);
+/* Whether creations or deletions are under way. */
+bool sl_topicwork_pending(const sl_broker_t *b);
 /* Once per loop iteration: one slice of the oldest work. */
 void sl_topicwork_run(sl_loop_t *loop, void *data);
 /* Shutdown: deletions finish inline, creations are abandoned (reported as failed). */

@@ -124,6 +124,10 @@ static bool create_slice(sl_broker_t *b, tw_job_t *j, int32_t max) {
     return true;
 }
 
+bool sl_topicwork_pending(const sl_broker_t *b) {
+    return b->topicwork && b->topicwork->head;
+}
+
 void sl_topicwork_run(sl_loop_t *loop, void *data) {
     sl_broker_t *b = data;
     tw_job_t *j = b->topicwork ? b->topicwork->head : NULL;
