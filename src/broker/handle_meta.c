@@ -15,6 +15,7 @@
 #include "broker/broker.h"
 #include "broker/cluster.h"
 #include "broker/offsets_topic.h"
+#include "broker/txn_topic.h"
 #include "proto/aclops.h"
 #include "proto/kerr.h"
 
@@ -223,10 +224,13 @@ SL_HANDLER(Metadata) {
         if (sl_topic_find(b, names[i])) {
             continue;
         }
-        /* A cluster's __consumer_offsets is created by the quorum leader (offsets_topic.c),
-         * with its own partition count and replication factor, never by a client's Metadata. */
-        bool internal = b->cluster && names[i].len == strlen(SL_OFFSETS_TOPIC) &&
-                        !memcmp(names[i].p, SL_OFFSETS_TOPIC, names[i].len);
+        /* A cluster's __consumer_offsets and __transaction_state are created by the quorum
+         * leader (offsets_topic.c, txn_topic.c) with their own partition count and replication
+         * factor, never by a client's Metadata. */
+        bool internal = b->cluster && ((names[i].len == strlen(SL_OFFSETS_TOPIC) &&
+                                        !memcmp(names[i].p, SL_OFFSETS_TOPIC, names[i].len)) ||
+                                       (names[i].len == strlen(SL_TXN_TOPIC) &&
+                                        !memcmp(names[i].p, SL_TXN_TOPIC, names[i].len)));
         bool may_create = allow_auto && b->conf.auto_create_topics && !internal &&
                           (sl_req_allowed_cluster(req, SL_ACL_CREATE) ||
                            sl_req_allowed(req, SL_RES_TOPIC, names[i], SL_ACL_CREATE));
