@@ -48,6 +48,8 @@ if ! place 1 mv | grep -qE "replicas=(1,2|2,1) "; then
   for i in 1 2 3; do wait_place $i mv "replicas=1,2 isr=(1,2|2,1)$"; done
 fi
 
+for i in 1 2 3; do wait_place $i mv "replicas=(1,2|2,1) isr=(1,2|2,1)$"; done # every node knows it
+
 # 1. Errors as Kafka answers them.
 expect() { # description, expected prefix, command...
   local what=$1 want=$2 out; shift 2
