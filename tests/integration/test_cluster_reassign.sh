@@ -72,8 +72,8 @@ CW=$(cd "$(dirname "$0")" && pwd)/cluster_wire.py
 mkdir -p "$T/c" # the consumer's STOP file (holding how many records to read first) is its own
 (cd "$T/c" && exec $PY "$CW" consume "$(boot)" mv >"$T/consumer.out" 2>"$T/consumer.err") &
 cons=$!
-for _ in $(seq 1 $((300 * mult))); do (( $(lines "$T/acked") >= 2000 )) && break; sleep 0.1; done
-(( $(lines "$T/acked") >= 2000 )) || fail "no acks under load"
+for _ in $(seq 1 $((900 * mult))); do (( $(lines "$T/acked") >= 2000 )) && break; sleep 0.1; done
+(( $(lines "$T/acked") >= 2000 )) || { tail -n 5 "$T/producer.err" >&2; fail "fewer than 2000 acks under load within 90 s"; }
 expect "move to {2,3}" "error=0 " $PY "$W" alter "$(hp 3)" mv 0 2,3
 for i in 1 2 3; do wait_place $i mv "^leader=[23] replicas=2,3 isr=(2,3|3,2)$"; done
 wait_list 1 ""
