@@ -505,6 +505,7 @@ sl_err_t sl_broker_run(sl_broker_t *b) {
     /* Stop accepting, answer what waits (acks=all syncs, parked fetches), flush, close. */
     close_listeners(b);
     sl_broker_flush(b);
+    sl_durable_waits_expire_all(b); /* a cluster's, waiting on replicas */
     sl_fetch_recheck(b, true);
     sl_conn_close_all();
     signal_loop = NULL;

@@ -371,6 +371,9 @@ SL_MUST_USE sl_err_t sl_broker_txn_start(sl_broker_t *b, char *err);
 /* Fetch waits are freed when their connection closes. */
 void sl_fetch_waits_drop_conn(sl_broker_t *b, sl_conn_t *conn);
 void sl_fetch_recheck(sl_broker_t *b, bool expire_all);
+/* At shutdown: answers every acks=all wait still parked (REQUEST_TIMED_OUT for what is not
+ * durable: in a cluster, replication stops with the broker), so none is left unanswered. */
+void sl_durable_waits_expire_all(sl_broker_t *b);
 
 /* Lifecycle (broker.c). */
 sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err);

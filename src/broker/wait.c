@@ -132,6 +132,13 @@ static void on_wait_deadline(sl_loop_t *loop, uint64_t id, void *data) {
     answer_waits(b);
 }
 
+void sl_durable_waits_expire_all(sl_broker_t *b) {
+    for (sl_durable_wait_t *pw = b->durable_waits; pw; pw = pw->next) {
+        pw->deadline = 1;
+    }
+    answer_waits(b);
+}
+
 sl_err_t sl_durable_wait_park(sl_broker_t *b, sl_durable_wait_t *pw) {
     if (pw->timeout_ms >= 0) {
         pw->deadline = sl_mono_ms() + (uint64_t)pw->timeout_ms;
