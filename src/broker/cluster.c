@@ -426,6 +426,7 @@ typedef struct peek {
     sl_meta_type_t type;
     char name[256];
     int32_t partitions;
+    int64_t value;
     uint8_t id[16];
 } peek_t;
 
@@ -434,6 +435,7 @@ static void peek_rec(const sl_meta_rec_t *rec, void *opaque) {
     pk->type = rec->type;
     snprintf(pk->name, sizeof pk->name, "%s", rec->name ? rec->name : "");
     pk->partitions = rec->partitions;
+    pk->value = rec->value;
     memcpy(pk->id, rec->id, sizeof pk->id);
 }
 
@@ -451,6 +453,23 @@ static sl_err_t create_outcome(sl_cluster_t *c, const peek_t *pk) {
         sleep_ms(2);
     }
     return memcmp(id, pk->id, sizeof id) ? SL_ERR_EXISTS : SL_OK;
+}
+
+/* After this node's new partitions committed: SL_OK if the image took them, SL_ERR_EXISTS if
+ * the count had changed from their base first (they were ignored everywhere, mstate.c), read
+ * once this node's image has left the base; SL_AGAIN if it has not within PROPOSE_TIMEOUT_MS.
+ * (A further change committed before this node applied the first can make a success look
+ * lost: the client's retry then finds the count it asked for.) */
+static sl_err_t partitions_outcome(sl_cluster_t *c, const peek_t *pk) {
+    uint64_t deadline = sl_mono_ms() + PROPOSE_TIMEOUT_MS;
+    int32_t n;
+    while ((n = sl_mstate_partitions(c->ms, pk->name)) == pk->value) {
+        if (sl_mono_ms() >= deadline) {
+            return SL_AGAIN;
+        }
+        sleep_ms(2);
+    }
+    return n == pk->partitions ? SL_OK : SL_ERR_EXISTS;
 }
 
 /* The metadata log's append in cluster mode: a new topic or new partitions carry their
@@ -471,7 +490,7 @@ static sl_err_t propose_rec(const uint8_t *rec, size_t len, void *opaque) {
         if (pk.type == SL_META_PARTITIONS) {
             sl_topic_t *t = sl_topic_find(b, (sl_str_t){pk.name, strlen(pk.name)});
             sl_meta_assign_t a0;
-            first = t ? t->n_partitions : 0;
+            first = pk.value > 0 ? (int32_t)pk.value : t ? t->n_partitions : 0; /* the base */
             if (sl_mstate_assign(c->ms, pk.name, 0, &a0) && a0.n_replicas > 0) {
                 rf = a0.n_replicas;
             }
@@ -508,6 +527,12 @@ static sl_err_t propose_rec(const uint8_t *rec, size_t len, void *opaque) {
         sl_log(SL_LOG_INFO, "cluster", "topic=%s msg=\"%s\"", pk.name,
                rc == SL_ERR_EXISTS ? "created first by another broker"
                                    : "create committed but not applied here in time");
+    } else if (pk.type == SL_META_PARTITIONS && pk.value > 0 &&
+               (rc = partitions_outcome(c, &pk)) != SL_OK) {
+        sl_log(SL_LOG_INFO, "cluster", "topic=%s partitions=%d msg=\"%s\"", pk.name,
+               (int)pk.partitions,
+               rc == SL_ERR_EXISTS ? "partition count changed first by another broker"
+                                   : "partitions committed but not applied here in time");
     }
     sl_buf_fini(&cmd);
     return rc;

@@ -243,14 +243,19 @@ SL_HANDLER(ConsumerGroupDescribe) {
     sl_wr_array_len(wr, true, n);
     for (int32_t i = 0; i < n; i++) {
         bool denied = ids[i].p && !sl_req_allowed(req, SL_RES_GROUP, ids[i], SL_ACL_DESCRIBE);
-        sl_cgroup_t *g = ids[i].p && !denied ? sl_cg_find(b->cgroups, ids[i]) : NULL;
+        /* In a cluster only the group's coordinator describes it: another broker, or one still
+         * loading its offsets, answers as DescribeGroups does, so the client re-finds it. */
+        int16_t route = ids[i].len && !denied ? sl_otopic_check(b, ids[i]) : KERR_NONE;
+        sl_cgroup_t *g = ids[i].p && !denied && !route ? sl_cg_find(b->cgroups, ids[i]) : NULL;
         if (!g) {
-            bool classic = ids[i].p && !denied && sl_coord_find(b->coord, ids[i]);
+            bool classic = ids[i].p && !denied && !route && sl_coord_find(b->coord, ids[i]);
             sl_wr_i16(wr, denied       ? KERR_GROUP_AUTHORIZATION_FAILED
+                          : route      ? route
                           : ids[i].len ? KERR_GROUP_ID_NOT_FOUND
                                        : KERR_INVALID_GROUP_ID);
             sl_wr_strz(wr, true,
                        denied    ? "Not authorized to describe the group"
+                       : route   ? "This broker is not the group's coordinator, or is loading it."
                        : classic ? "The group is a classic group, not a consumer group."
                                  : "The group does not exist.");
             sl_wr_str(wr, true, ids[i].p ? ids[i] : (sl_str_t){"", 0});

@@ -947,6 +947,9 @@ SL_HANDLER(DescribeGroups) {
             continue;
         }
         sl_group_t *g = sl_coord_find(coord(req), ids[i]);
+        if (g) { /* members whose session ended are gone, whether or not their timer ran */
+            (void)sl_coord_expire_due(coord(req), g, sl_mono_ms());
+        }
         sl_wr_i16(wr, KERR_NONE); /* unknown groups are described as Dead, as Kafka does */
         sl_wr_str(wr, false, ids[i]);
         sl_wr_strz(wr, false, g ? sl_group_state_name(g->state) : "Dead");
@@ -1003,10 +1006,16 @@ SL_HANDLER(DeleteGroups) {
             sl_wr_i16(wr, route);
             continue;
         }
+        /* A member whose session ended is gone even before its timer ran (librdkafka's 0081
+         * deletes the group right after its last static member's session timeout). */
+        sl_group_t *g = sl_coord_find(coord(req), id);
+        if (g) {
+            (void)sl_coord_expire_due(coord(req), g, sl_mono_ms());
+        }
         /* Cluster: the deletions of its offsets are replicated before the answer. */
         sl_otopic_batch_t bt = {.now_ms = sl_wall_ms()};
         size_t *stored_at = NULL;
-        sl_group_t *g = req->broker->cluster ? sl_coord_find(coord(req), id) : NULL;
+        g = req->broker->cluster ? g : NULL;
         size_t at = wr->buf->len;
         sl_cgroup_t *cg = sl_cg_find(req->broker->cgroups, id);
         if (cg && cg->n_members > 0) {

@@ -61,7 +61,7 @@ void sl_meta_encode(const sl_meta_rec_t *rec, sl_buf_t *out) {
         sl_wr_strz(&wr, false, rec->configs[i].key);
         sl_wr_strz(&wr, false, rec->configs[i].value);
     }
-    if (has_value(rec->type)) {
+    if (has_value(rec->type) || rec->type == SL_META_PARTITIONS) {
         sl_wr_i64(&wr, rec->value);
     }
     if (has_assign(rec->type)) {
@@ -102,6 +102,8 @@ static sl_err_t decode(const uint8_t *p, size_t n, sl_meta_rec_t *rec, sl_kv_t *
     }
     if (has_value(rec->type)) {
         rec->value = sl_rd_i64(&rd);
+    } else if (rec->type == SL_META_PARTITIONS && !rd.err && rd.p < rd.end) {
+        rec->value = sl_rd_i64(&rd); /* the base count; records before it came have none (0) */
     }
     if (has_assign(rec->type)) {
         int32_t na = sl_rd_array_len(&rd, false, 12);

@@ -17,7 +17,10 @@
 typedef enum sl_meta_type {
     SL_META_TOPIC_CREATE = 1,   /* name, id, partitions, configs */
     SL_META_TOPIC_DELETE = 2,   /* name */
-    SL_META_PARTITIONS = 3,     /* name, partitions */
+    SL_META_PARTITIONS = 3,     /* name, partitions: the new count; value: the count it was
+                                   checked against (0 in records from before it was written):
+                                   the cluster's image ignores it, and the placement in its
+                                   command, when the count has changed meanwhile (mstate.c) */
     SL_META_CONFIGS = 4,        /* name, configs (replaces all overrides) */
     SL_META_PID_BLOCK = 5,      /* value: producer ids below it have been handed out */
     SL_META_QUOTA = 6,          /* configs: a client-quota entity and its values (handle_quota.c) */
@@ -67,7 +70,7 @@ typedef struct sl_meta_rec {
     const sl_kv_t *configs;
     size_t n_configs;
     int64_t value; /* SL_META_PID_BLOCK, SL_META_BROKER_REG, SL_META_BROKER_FENCE, SL_META_ISR,
-                      SL_META_ELECT */
+                      SL_META_ELECT, SL_META_PARTITIONS */
     const sl_meta_assign_t *assign; /* SL_META_PLACEMENT: n_assign partitions from `partitions`;
                                        SL_META_ISR: one; SL_META_REASSIGN: one or two */
     size_t n_assign;

@@ -7,7 +7,9 @@
  * Two brokers may create the same name at once (each proposes before it has applied the other's
  * create): the first create in the log wins, and a later one, with the placement its command
  * carries, is ignored on every node alike. Its proposer learns that it lost from the image
- * (sl_mstate_topic_id) and gives up its own copy (cluster.c). */
+ * (sl_mstate_topic_id) and gives up its own copy (cluster.c). New partitions follow the same
+ * rule: a PARTITIONS record names the count it was checked against, and one whose count is no
+ * longer the image's is ignored with its placement (sl_mstate_partitions tells its proposer). */
 #include "mstate.h"
 
 #include <pthread.h>
@@ -47,8 +49,9 @@ struct sl_mstate {
     sl_buf_t quotas; /* framed quota records, in order */
     int64_t pid_block;
     int64_t placed;  /* partitions placed so far: where round-robin starts next */
-    bool dup_create; /* the record before was a create of a name the image has: its placement
-                      * (the next record of the same command) is ignored too */
+    bool dup_create; /* the record before was a create of a name the image has, or new
+                      * partitions counted from a stale base: its placement (the next record of
+                      * the same command) is ignored too */
 };
 
 static void topic_free(mtopic_t *t) {
@@ -528,7 +531,11 @@ static void apply_rec(const sl_meta_rec_t *rec, void *opaque) {
         }
         return;
     case SL_META_PARTITIONS:
-        if (t && rec->partitions > t->n_partitions) {
+        /* Counted from another count than the image's (a concurrent CreatePartitions came
+         * first): ignored with its placement, which would move the other one's partitions. */
+        if (t && rec->value > 0 && rec->value != t->n_partitions) {
+            ms->dup_create = true;
+        } else if (t && rec->partitions > t->n_partitions) {
             t->n_partitions = rec->partitions;
         }
         return;
@@ -767,6 +774,14 @@ int32_t sl_mstate_live(sl_mstate_t *ms) {
     int32_t ids[SL_MSTATE_MAX_BROKERS];
     pthread_mutex_lock(&ms->mu);
     int32_t n = live_ids(ms, ids);
+    pthread_mutex_unlock(&ms->mu);
+    return n;
+}
+
+int32_t sl_mstate_partitions(sl_mstate_t *ms, const char *topic) {
+    pthread_mutex_lock(&ms->mu);
+    mtopic_t *t = find(ms, topic);
+    int32_t n = t ? t->n_partitions : -1;
     pthread_mutex_unlock(&ms->mu);
     return n;
 }

@@ -65,6 +65,8 @@ bool sl_mstate_assign(sl_mstate_t *ms, const char *topic, int32_t partition, sl_
 /* Copies the id of the incarnation of `topic` the image holds into id; false if it has none.
  * Of two creates of one name the first in the log holds it (mstate.c). */
 bool sl_mstate_topic_id(sl_mstate_t *ms, const char *topic, uint8_t id[16]);
+/* The partition count of `topic` in the image, or -1 if it has none. */
+int32_t sl_mstate_partitions(sl_mstate_t *ms, const char *topic);
 /* Places partitions [first, first+count) of `topic` round-robin across the live brokers (rf
  * replicas each, the first one the leader, epoch 0), starting after the partitions already
  * placed so leaders spread. SL_OK, or SL_ERR_LIMIT when fewer than rf brokers are live (*live

@@ -452,11 +452,22 @@ int sl_topic_add_partitions(sl_broker_t *b, sl_topic_t *t, int32_t new_total, bo
         return KERR_KAFKA_STORAGE_ERROR;
     }
     sl_meta_rec_t rec = {SL_META_PARTITIONS, t->name, {0}, new_total, NULL, 0};
-    if (sl_metalog_append(b->metalog, &rec) != SL_OK) {
-        snprintf(err, SL_ERRLEN, "metadata log write failed");
+    rec.value = old_total; /* cluster: ignored if the count changed meanwhile (mstate.c) */
+    sl_err_t mrc = sl_metalog_append(b->metalog, &rec);
+    if (mrc != SL_OK) {
+        /* Cluster: SL_ERR_EXISTS when another broker's CreatePartitions of the topic committed
+         * first; its partitions reach this table from the log once these are closed. */
+        if (mrc == SL_ERR_EXISTS) {
+            snprintf(err, SL_ERRLEN,
+                     "The topic's partition count changed from %d while this request ran (a "
+                     "concurrent CreatePartitions); retry against the new count.",
+                     old_total);
+        } else {
+            snprintf(err, SL_ERRLEN, "metadata log write failed");
+        }
         close_parts_from(b, t, old_total, false);
         remove_part_dirs(b, t->name, old_total, new_total);
-        return KERR_KAFKA_STORAGE_ERROR;
+        return mrc == SL_ERR_EXISTS ? KERR_INVALID_PARTITIONS : KERR_KAFKA_STORAGE_ERROR;
     }
     return KERR_NONE;
 }
@@ -629,7 +640,10 @@ void sl_topics_apply_live(sl_broker_t *b, const sl_meta_rec_t *rec) {
         }
         return;
     case SL_META_PARTITIONS:
+        /* One counted from a base that is no longer the count lost to a concurrent change and
+         * is ignored (mstate.c); this broker's own, already opened, is not larger. */
         if (t && rec->partitions > t->n_partitions && rec->partitions <= MAX_PARTITIONS &&
+            (rec->value <= 0 || rec->value == t->n_partitions) &&
             open_new_parts(b, t, rec->partitions, err) != SL_OK) {
             sl_log(SL_LOG_ERROR, "cluster", "topic=%s msg=\"%s\"", t->name, err);
         }

@@ -701,6 +701,23 @@ int sl_coord_leave(sl_coord_t *co, sl_str_t group_id, sl_str_t member_id, sl_str
     return KERR_NONE;
 }
 
+int sl_coord_expire_due(sl_coord_t *co, sl_group_t *g, uint64_t now_ms) {
+    int removed = 0;
+    /* One at a time, scanning afresh: a removal can complete a join, which drops the members
+     * that did not rejoin, so the member array changes under each call. */
+    for (;;) {
+        sl_member_t *due = NULL;
+        for (int i = 0; i < g->n_members && !due; i++) {
+            due = now_ms >= g->members[i]->deadline_ms ? g->members[i] : NULL;
+        }
+        if (!due) {
+            return removed;
+        }
+        remove_member(co, g, due, "session timeout");
+        removed++;
+    }
+}
+
 int sl_coord_check_commit(sl_coord_t *co, sl_str_t group_id, int32_t generation, sl_str_t member_id,
                           sl_str_t instance_id) {
     if (!group_id.p || !group_id.len) {

@@ -130,6 +130,12 @@ int sl_coord_heartbeat(sl_coord_t *co, sl_str_t group_id, int32_t generation, sl
 /* Removes one member (by member id, or by instance id when member_id is empty). */
 int sl_coord_leave(sl_coord_t *co, sl_str_t group_id, sl_str_t member_id, sl_str_t instance_id);
 
+/* Removes the members of `g` whose session has ended by `now_ms` (monotonic), as their session
+ * timers will once they run: requests that judge membership (DeleteGroups, DescribeGroups) call
+ * this first, so a member whose deadline has passed is gone for them even while its timer waits
+ * behind other work in the loop (librdkafka's 0081 deletes a group right after its last static
+ * member's session ended). The usual transition follows each removal. Returns how many went. */
+int sl_coord_expire_due(sl_coord_t *co, sl_group_t *g, uint64_t now_ms);
 /* Checks whether a commit from (generation, member) is allowed: 0 or a Kafka error. Simple
  * commits (generation -1, empty member id) are allowed for groups with no members. */
 int sl_coord_check_commit(sl_coord_t *co, sl_str_t group_id, int32_t generation, sl_str_t member_id,

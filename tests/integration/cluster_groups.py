@@ -16,7 +16,8 @@
       of its coordinator as a client finds it.
   cluster_groups.py errors HOST:PORT GROUP
       Asks one broker about the group with raw requests and prints the error codes it answers:
-      "offsetfetch=E describegroups=E" (OffsetFetch v1 of events [0], DescribeGroups v0).
+      "offsetfetch=E describegroups=E cgdescribe=E" (OffsetFetch v1 of events [0],
+      DescribeGroups v0, ConsumerGroupDescribe v0).
   cluster_groups.py check EVENTS COUNT
       After each assignment but the first, the first record read from each partition must be at
       or after the last commit of that partition acknowledged before the assignment (nothing
@@ -150,8 +151,19 @@ def errors(host_port, group):
     # DescribeGroups v0: groups [group]; corr, groups count, then the first group's error
     r = call(s, 15, 0, struct.pack(">ih", 1, len(g)) + g)
     describe = struct.unpack(">h", r[8:10])[0]
+    # ConsumerGroupDescribe v0 (flexible; request header v2 adds empty tags after the client id):
+    # group_ids [group], include_authorized_operations false, no tags. The answer: corr, header
+    # tags, throttle, groups count, then the first group's error.
+    hdr = struct.pack(">hhih", 69, 0, 8, 1) + b"t" + b"\0"
+    body = bytes([2, len(g) + 1]) + g + b"\0\0"
+    s.sendall(struct.pack(">i", len(hdr) + len(body)) + hdr + body)
+    n = struct.unpack(">i", s.recv(4, socket.MSG_WAITALL))[0]
+    r = s.recv(n, socket.MSG_WAITALL)
+    if len(r) != n or r[5:9] != b"\0\0\0\0" or r[9] != 2:
+        sys.exit("bad response to ConsumerGroupDescribe")
+    cgdescribe = struct.unpack(">h", r[10:12])[0]
     s.close()
-    print("offsetfetch=%d describegroups=%d" % (fetch, describe))
+    print("offsetfetch=%d describegroups=%d cgdescribe=%d" % (fetch, describe, cgdescribe))
 
 
 def check(path, count):

@@ -35,7 +35,8 @@ done
 [[ ${coord#* } == 8 ]] || fail "__consumer_offsets has ${coord#* } partitions, not 8"
 coord=${coord% *}
 
-# Group requests on a broker that is not the coordinator: NOT_COORDINATOR. That broker may not
+# Group requests on a broker that is not the coordinator (OffsetFetch, DescribeGroups and
+# KIP-848's ConsumerGroupDescribe): NOT_COORDINATOR. That broker may not
 # have applied the topic's creation yet: it answers COORDINATOR_NOT_AVAILABLE (15, retriable)
 # meanwhile.
 other=$(( coord % 3 + 1 ))
@@ -46,8 +47,8 @@ while (( SECONDS < end )); do
   [[ $out == *=15* ]] || break
   sleep 0.2
 done
-[[ $out == "offsetfetch=16 describegroups=16" ]] ||
-  fail "non-coordinator node $other answered $out, not NOT_COORDINATOR (16) to both"
+[[ $out == "offsetfetch=16 describegroups=16 cgdescribe=16" ]] ||
+  fail "non-coordinator node $other answered $out, not NOT_COORDINATOR (16) to all three"
 
 within 240 $PY "$C" consume "$(boot)" events $G $N "$T/events" 2>"$T/consumer.err" &
 cons=$!

@@ -478,3 +478,81 @@ TEST(static_member_restart_during_completing_rebalance) {
     sl_loop_free(loop);
     sl_os_rmtree(dir);
 }
+
+/* Issue 14 (librdkafka's 0081): DeleteGroups right after the last static member's session ended
+ * found the group non-empty, because the member's session timer had not run yet. With the
+ * clock passed in: one millisecond before the deadline the member stays and the group cannot be
+ * deleted; at the deadline it is expired on demand (its timer never ran: the loop is not run
+ * here), the group is Empty, and the deletion succeeds. */
+TEST(expired_static_member_does_not_block_delete) {
+    memset(&D, 0, sizeof D);
+    char dir[] = "/tmp/sluice-coord-XXXXXX";
+    CHECK(mkdtemp(dir));
+    sl_loop_t *loop = sl_loop_new();
+    sl_coord_t *co = open_coord(loop, dir);
+    int tag;
+    sl_str_t n[1];
+    sl_bytes_t md[1];
+    sl_join_args_t a = args("eg", "", "inst-1", n, md);
+    a.session_timeout_ms = 1000;
+    sl_member_t *m;
+    sl_group_t *g;
+    CHECK_EQ_INT(sl_coord_join(co, &a, &tag, &m, &g), -1);
+    char *id = sl_xstrdup(m->member_id);
+    sl_str_t who[1] = {S(id)};
+    sl_bytes_t what[1] = {{(const uint8_t *)"X", 1}};
+    sl_sync_args_t s = {S("eg"), S(id), S("inst-1"), 1, 1, who, what};
+    CHECK_EQ_INT(sl_coord_sync(co, &s, &tag, &m), -1);
+    CHECK_EQ_INT(g->state, SL_GROUP_STABLE);
+    uint64_t deadline = g->members[0]->deadline_ms;
+    CHECK_EQ_INT(sl_coord_expire_due(co, g, deadline - 1), 0);
+    CHECK_EQ_INT(g->n_members, 1);
+    CHECK_EQ_INT(sl_coord_delete_group(co, S("eg")), 68); /* NON_EMPTY_GROUP */
+    CHECK_EQ_INT(sl_coord_expire_due(co, g, deadline), 1);
+    CHECK_EQ_INT(g->n_members, 0);
+    CHECK_EQ_INT(g->state, SL_GROUP_EMPTY);
+    CHECK_EQ_INT(sl_coord_heartbeat(co, S("eg"), 1, S(id), S("inst-1")), 25); /* UNKNOWN_MEMBER */
+    CHECK_EQ_INT(sl_coord_delete_group(co, S("eg")), 0);
+    CHECK(sl_coord_find(co, S("eg")) == NULL);
+    CHECK_EQ_INT(D.null_reqs, 0);
+    free(id);
+    sl_coord_free(co);
+    sl_loop_free(loop);
+    sl_os_rmtree(dir);
+}
+
+/* A member removed on demand can complete a rebalance that waited for it: the other member's
+ * parked JoinGroup is answered once, and only the due member goes. */
+TEST(expire_due_completes_a_waiting_rebalance) {
+    memset(&D, 0, sizeof D);
+    char dir[] = "/tmp/sluice-coord-XXXXXX";
+    CHECK(mkdtemp(dir));
+    sl_loop_t *loop = sl_loop_new();
+    sl_coord_t *co = open_coord(loop, dir);
+    int t1 = 0, t2 = 0;
+    char *a = join_new(co, "wg", &t1);
+    CHECK(a != NULL);
+    sl_group_t *g = sl_coord_find(co, S("wg"));
+    CHECK_EQ_INT(g->state, SL_GROUP_COMPLETING_REBALANCE);
+    /* A second member joins: a rebalance that waits for the first one to rejoin. */
+    char *b = join_new(co, "wg", &t2);
+    CHECK(b != NULL);
+    CHECK_EQ_INT(g->state, SL_GROUP_PREPARING_REBALANCE);
+    int joins = D.joins;
+    sl_member_t *ma = !strcmp(g->members[0]->member_id, a) ? g->members[0] : g->members[1];
+    sl_member_t *mb = ma == g->members[0] ? g->members[1] : g->members[0];
+    ma->deadline_ms = mb->deadline_ms - 5000; /* a stopped heartbeating 5 s before b */
+    uint64_t now = ma->deadline_ms;
+    CHECK_EQ_INT(sl_coord_expire_due(co, g, now), 1);
+    CHECK_EQ_INT(g->n_members, 1);
+    CHECK(!strcmp(g->members[0]->member_id, b));
+    CHECK_EQ_INT(g->state, SL_GROUP_COMPLETING_REBALANCE); /* b's join completed */
+    CHECK_EQ_INT(D.joins, joins + 1);
+    CHECK_EQ_INT(t2, 1); /* b's parked join, answered exactly once */
+    CHECK_EQ_INT(D.null_reqs, 0);
+    free(a);
+    free(b);
+    sl_coord_free(co);
+    sl_loop_free(loop);
+    sl_os_rmtree(dir);
+}

@@ -324,3 +324,78 @@ TEST(mstate_second_create_of_a_name_is_ignored_with_its_placement) {
     sl_buf_fini(&cmd);
     sl_mstate_free(ms);
 }
+
+/* Issue 14: two CreatePartitions of one topic on two brokers, both checked against its 2
+ * partitions (2 -> 4 and 2 -> 6), each proposing its placement of partitions from 2. The first
+ * in the log wins; the second is counted from a base that is no longer the image's and is
+ * ignored with its placement, which would have moved partitions 2 and 3 (their leaders and
+ * replicas) under the first one's feet. A record without a base (written before it had one)
+ * applies as before. */
+TEST(mstate_partitions_from_a_stale_base_are_ignored_with_their_placement) {
+    sl_mstate_t *ms = sl_mstate_new();
+    sl_buf_t cmd = {0};
+    reg(&cmd, 1, "h:1");
+    reg(&cmd, 2, "h:2");
+    CHECK(apply(ms, &cmd) == SL_OK);
+    sl_meta_assign_t two[2] = {{.leader = 1, .n_replicas = 1, .replicas = {1}},
+                               {.leader = 2, .n_replicas = 1, .replicas = {2}}};
+    add(&cmd, (sl_meta_rec_t){SL_META_TOPIC_CREATE, "t", {1}, 2, NULL, 0});
+    add(&cmd,
+        (sl_meta_rec_t){.type = SL_META_PLACEMENT, .name = "t", .assign = two, .n_assign = 2});
+    CHECK(apply(ms, &cmd) == SL_OK);
+    /* first: 2 -> 4, partitions 2 and 3 led by node 1 */
+    sl_meta_assign_t by1[4], by2[4];
+    for (int i = 0; i < 4; i++) {
+        by1[i] = (sl_meta_assign_t){.leader = 1, .n_replicas = 1, .replicas = {1}};
+        by2[i] = (sl_meta_assign_t){.leader = 2, .n_replicas = 1, .replicas = {2}};
+    }
+    add(&cmd,
+        (sl_meta_rec_t){.type = SL_META_PARTITIONS, .name = "t", .partitions = 4, .value = 2});
+    add(&cmd,
+        (sl_meta_rec_t){
+            .type = SL_META_PLACEMENT, .name = "t", .partitions = 2, .assign = by1, .n_assign = 2});
+    CHECK(apply(ms, &cmd) == SL_OK);
+    /* second, also counted from 2: 2 -> 6, partitions 2..5 led by node 2 */
+    add(&cmd,
+        (sl_meta_rec_t){.type = SL_META_PARTITIONS, .name = "t", .partitions = 6, .value = 2});
+    add(&cmd,
+        (sl_meta_rec_t){
+            .type = SL_META_PLACEMENT, .name = "t", .partitions = 2, .assign = by2, .n_assign = 4});
+    CHECK(apply(ms, &cmd) == SL_OK);
+    sl_meta_assign_t got;
+    for (int p = 2; p < 4; p++) {
+        CHECK(sl_mstate_assign(ms, "t", p, &got));
+        CHECK_EQ_INT(got.leader, 1);
+        CHECK_EQ_INT(got.replicas[0], 1);
+    }
+    CHECK(!sl_mstate_assign(ms, "t", 4, &got));
+    CHECK(!sl_mstate_assign(ms, "t", 5, &got));
+    /* a later change counted from 4 applies */
+    add(&cmd,
+        (sl_meta_rec_t){.type = SL_META_PARTITIONS, .name = "t", .partitions = 5, .value = 4});
+    add(&cmd,
+        (sl_meta_rec_t){
+            .type = SL_META_PLACEMENT, .name = "t", .partitions = 4, .assign = by2, .n_assign = 1});
+    CHECK(apply(ms, &cmd) == SL_OK);
+    CHECK(sl_mstate_assign(ms, "t", 4, &got));
+    CHECK_EQ_INT(got.leader, 2);
+    /* a record without a base: applied as before */
+    add(&cmd, (sl_meta_rec_t){.type = SL_META_PARTITIONS, .name = "t", .partitions = 6});
+    add(&cmd,
+        (sl_meta_rec_t){
+            .type = SL_META_PLACEMENT, .name = "t", .partitions = 5, .assign = by1, .n_assign = 1});
+    CHECK(apply(ms, &cmd) == SL_OK);
+    CHECK(sl_mstate_assign(ms, "t", 5, &got));
+    CHECK_EQ_INT(got.leader, 1);
+    /* the image's count moved only with the applied changes */
+    sl_buf_t snap = {0};
+    snapshot_of(ms, &snap);
+    sl_mstate_t *back = sl_mstate_new();
+    CHECK(sl_mstate_restore(back, snap.data, snap.len) == SL_OK);
+    CHECK(sl_mstate_assign(back, "t", 3, &got));
+    CHECK_EQ_INT(got.leader, 1);
+    sl_mstate_free(back);
+    sl_buf_fini(&snap);
+    sl_buf_fini(&cmd);
+    sl_mstate_free(ms);
+}
