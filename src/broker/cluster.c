@@ -576,6 +576,32 @@ static uint64_t last_seen(sl_cluster_t *c, int32_t id, uint64_t now) {
     return t;
 }
 
+/* The predecessor's lease. A node newly elected quorum leader has heard from no broker yet
+ * and starts every lease afresh, except its predecessor's (the last leader it followed), whose
+ * session it starts from the last AppendEntries it took from it (or a later heartbeat):
+ * prev_contact. That predecessor renewed its own lease only by commits (renew_own_lease), each
+ * from the start T of a proposal that then committed; a committed entry is in this node's log,
+ * and while this node still followed the predecessor it took that entry from it, so T comes
+ * before prev_contact. Fencing a session after prev_contact is therefore no earlier than a
+ * session after T, as for any broker: its lease (LEASE_SHARE of the session from T) has lapsed,
+ * and the fifth of the session kept back covers clocks and the loop's cached time. Without
+ * this, killing the quorum leader cost the election plus a whole session from it; with it, the
+ * session runs from the kill, mostly during the election. */
+static void seed_predecessor(sl_cluster_t *c, uint64_t prev_id, uint64_t prev_contact,
+                             uint64_t now) {
+    if (prev_id == 0 || prev_id == (uint64_t)c->node || prev_id > INT32_MAX || prev_contact == 0) {
+        return;
+    }
+    int32_t id = (int32_t)prev_id;
+    uint64_t t = SL_MIN(prev_contact, now);
+    pthread_mutex_lock(&c->mu);
+    mark_seen_locked(c, id, t);
+    pthread_mutex_unlock(&c->mu);
+    sl_log(SL_LOG_INFO, "cluster",
+           "node=%d silent_ms=%llu msg=\"predecessor's session counted from its last contact\"",
+           (int)id, (unsigned long long)(now - t));
+}
+
 static sl_err_t submit_rec(sl_cluster_t *c, const sl_meta_rec_t *rec, uint64_t timeout_ms) {
     sl_buf_t buf = {0};
     sl_meta_encode(rec, &buf);
@@ -699,10 +725,21 @@ static void *heartbeat_main(void *arg) {
             if (!was_leader || stalled || now - tick > session) {
                 /* A new leader has heard from nobody yet, nor has a leader that was stalled
                  * (a resumed one would fence live brokers through its successor): every lease
-                 * restarts now. */
+                 * restarts now, but for the predecessor's (seed_predecessor). */
+                uint64_t prev_seen = 0;
                 pthread_mutex_lock(&c->mu);
+                for (size_t i = 0; i < c->n_seen; i++) {
+                    if ((uint64_t)c->seen[i].id == st.prev_leader_id) {
+                        prev_seen = c->seen[i].ms;
+                    }
+                }
                 c->n_seen = 0;
                 pthread_mutex_unlock(&c->mu);
+                if (!was_leader && !stalled) {
+                    /* a heartbeat it answered here before (later is safer) */
+                    seed_predecessor(c, st.prev_leader_id,
+                                     SL_MAX(st.prev_leader_contact_ms, prev_seen), now);
+                }
             }
             mark_seen(c, c->node);
             if (!stalled) {

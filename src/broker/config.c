@@ -221,13 +221,13 @@ const sl_conf_def_t sl_broker_conf_defs[] = {
     {"controller.quorum.voters", SL_CONF_STR, "", 0, 0, B(controller_quorum_voters), 0,
      "Cluster mode: the Raft metadata quorum, ID@HOST:PORT,... (every listed node is a voter; "
      "node.id must be one of them). Empty: a single broker"},
-    {"controller.quorum.election.timeout.ms", SL_CONF_INT, "1000", 50, 60000,
+    {"controller.quorum.election.timeout.ms", SL_CONF_INT, "500", 50, 60000,
      B(controller_election_timeout_ms), 0,
      "Cluster mode: a follower that hears no leader for this long (randomised up to twice it) "
      "starts an election"},
-    {"broker.heartbeat.interval.ms", SL_CONF_INT, "500", 10, 60000, B(broker_heartbeat_interval_ms),
+    {"broker.heartbeat.interval.ms", SL_CONF_INT, "200", 10, 60000, B(broker_heartbeat_interval_ms),
      0, "Cluster mode: how often a broker renews its lease with the controller"},
-    {"broker.session.timeout.ms", SL_CONF_INT, "3000", 100, 600000, B(broker_session_timeout_ms), 0,
+    {"broker.session.timeout.ms", SL_CONF_INT, "1500", 100, 600000, B(broker_session_timeout_ms), 0,
      "Cluster mode: a broker not heard from for this long is fenced (offline in metadata)"},
     {"controlled.shutdown.enable", SL_CONF_BOOL, "true", 0, 0, B(controlled_shutdown_enable), 0,
      "Cluster mode: on SIGTERM, move leadership of this broker's partitions to other in-sync "

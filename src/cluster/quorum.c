@@ -21,6 +21,7 @@
 #include <time.h>
 #include <uv.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -327,6 +328,18 @@ static void refresh_status(sl_quorum_t *q) {
     q->st.applied_index = raft_last_applied(&q->raft);
     q->st.term = q->raft.current_term;
     q->st.commit_index = q->raft.commit_index;
+    if (role == RAFT_FOLLOWER && leader != 0) {
+        /* libraft restarts a follower's election timer (its own io clock) on every
+         * AppendEntries from its leader (and on nothing later from anyone else while it follows
+         * that leader). Measured as an age and taken from the monotonic clock read now, after
+         * the loop's cached time, the contact can only come out late: safe for a fence. */
+        raft_time io_now = q->raft.io->time(q->raft.io);
+        raft_time start = q->raft.election_timer_start;
+        uint64_t age = io_now > start ? (uint64_t)(io_now - start) : 0;
+        uint64_t mono = sl_mono_ms();
+        q->st.prev_leader_id = leader;
+        q->st.prev_leader_contact_ms = mono > age ? mono - age : 0;
+    }
     refresh_progress(q, role);
     pthread_mutex_unlock(&q->mu);
     if (role != q->last_role) {

@@ -63,6 +63,15 @@ typedef struct sl_quorum_status {
     sl_quorum_voter_t voters[SL_QUORUM_MAX_VOTERS];
     size_t n_progress; /* on the leader only: one per voter */
     sl_quorum_progress_t progress[SL_QUORUM_MAX_VOTERS];
+    /* The last leader this node followed and when (sl_mono_ms) it last heard from it: the
+     * last AppendEntries libraft took from it, as libuv's cached loop time (at worst one loop
+     * iteration early, within the lease's margin; cluster.c). Kept after this node
+     * stops following it (0 and 0: it never followed one). Every entry that leader committed
+     * is in the log of any node elected after it (Raft's leader completeness), so a node that
+     * followed it last received each of those entries no later than this time (see
+     * cluster.c, "the predecessor's lease"). */
+    uint64_t prev_leader_id;
+    uint64_t prev_leader_contact_ms;
 } sl_quorum_status_t;
 
 /* Parses Kafka's controller.quorum.voters: "ID@HOST:PORT,ID@HOST:PORT,...". SL_OK, or
