@@ -144,6 +144,9 @@ void fz_settle(sl_broker_t *b, bool expire_fetches) {
     sl_broker_flush(b);
     sl_fetch_recheck(b, expire_fetches);
     sl_broker_before_sleep(b->loop, b);
+    while (sl_topicwork_pending(b)) { /* topics created or deleted in slices (topicwork.c) */
+        sl_topicwork_run(b->loop, b);
+    }
 }
 
 /* ---- clients ---- */

@@ -476,6 +476,7 @@ sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err) {
     }
     sl_metrics_add_collector(collect, b);
     sl_loop_before_sleep(b->loop, sl_broker_before_sleep, b);
+    sl_loop_before_sleep(b->loop, sl_topicwork_run, b);
     b->tick_timer = sl_loop_timer(b->loop, TICK_MS, on_tick, b);
     return b;
 fail:

@@ -52,7 +52,8 @@ struct sl_topic {
     sl_partition_t **parts;
     sl_kv_t *configs; /* overrides, owned */
     size_t n_configs;
-    sl_topic_conf_t conf; /* effective */
+    sl_topic_conf_t conf;  /* effective */
+    int32_t create_target; /* partitions it is created with (while being created) */
 };
 
 /* A request being handled: the decoded header, the body reader and the response slot. */
@@ -83,12 +84,15 @@ struct sl_broker {
     char cluster_id[32];
     sl_topic_t **topic_tab; /* hash table of topics by name */
     size_t topic_tab_size, n_topics;
-    int64_t n_partitions_total; /* partitions open, all topics */
-    int64_t partition_limit;    /* max.partitions, or derived from the open-file limit */
-    void *metalog;              /* sl_metalog_t */
-    void *fsyncq;               /* sl_fsyncq_t: the group-commit worker */
-    void *logsyncq;             /* sl_fsyncq_t: syncs of the coordinators' files */
-    void *mkfiles;              /* sl_mkfiles_t: fresh partitions' files (defer.c) */
+    int64_t n_partitions_total;     /* partitions open, all topics */
+    int64_t partition_limit;        /* max.partitions, or derived from the open-file limit */
+    int64_t n_partitions_pending;   /* of creations still opening them (topicwork.c) */
+    struct sl_topicwork *topicwork; /* creations and deletions in slices (topicwork.c) */
+    struct sl_ct_wait *ct_waits;    /* CreateTopics requests waiting for them */
+    void *metalog;                  /* sl_metalog_t */
+    void *fsyncq;                   /* sl_fsyncq_t: the group-commit worker */
+    void *logsyncq;                 /* sl_fsyncq_t: syncs of the coordinators' files */
+    void *mkfiles;                  /* sl_mkfiles_t: fresh partitions' files (defer.c) */
     struct sl_deferred *deferred, *deferred_tail; /* Produce requests waiting for them */
     size_t deferred_bytes;
     void *cleaner;                    /* sl_cleaner_t: log compaction threads, or NULL */
@@ -188,7 +192,25 @@ bool sl_topic_name_valid(sl_str_t name);
  * INVALID_CONFIG, POLICY_VIOLATION over max.partitions, ...), with a message in `err`. */
 int sl_topic_create(sl_broker_t *b, sl_str_t name, int32_t n_partitions, const sl_kv_t *configs,
                     size_t n_configs, bool validate_only, char *err);
+/* sl_topic_create in parts, for creation a slice at a time (topicwork.c). _begin validates as
+ * sl_topic_create does and returns KERR_NONE with *out, a topic in no table whose
+ * create_target partitions are to be opened (*out NULL for validate_only); _step opens its
+ * partitions up to `upto` (on failure the topic is freed and KAFKA_STORAGE_ERROR returned);
+ * _finish records it once all are open and puts it in the table (on failure it is freed);
+ * _abort frees it unrecorded. */
+int sl_topic_create_begin(sl_broker_t *b, sl_str_t name, int32_t n_partitions,
+                          const sl_kv_t *configs, size_t n_configs, bool validate_only,
+                          sl_topic_t **out, char *err);
+int sl_topic_create_step(sl_broker_t *b, sl_topic_t *t, int32_t upto, char *err);
+int sl_topic_create_finish(sl_broker_t *b, sl_topic_t *t, char *err);
+void sl_topic_create_abort(sl_broker_t *b, sl_topic_t *t);
+/* Records a topic's deletion and takes it out of the table; a single broker closes its
+ * partitions and moves their directories to the trash a slice per loop iteration afterwards
+ * (topicwork.c), a cluster member at once. KERR_NONE or KAFKA_STORAGE_ERROR. */
 int sl_topic_delete(sl_broker_t *b, sl_topic_t *t);
+/* Closes the last `max` partitions of a deleted topic (in no table) and moves their directories
+ * to the trash; returns how many are left, and frees the topic when none is. */
+int32_t sl_topic_drop_slice(sl_broker_t *b, sl_topic_t *t, int32_t max);
 int sl_topic_add_partitions(sl_broker_t *b, sl_topic_t *t, int32_t new_total, bool validate_only,
                             char *err);
 /* Replaces a topic's config overrides. */
@@ -216,6 +238,32 @@ int64_t sl_partition_lso(const sl_partition_t *p);
  * the marker's offset in *offset_out. SL_OK or the log's error. */
 SL_MUST_USE sl_err_t sl_partition_write_marker(sl_broker_t *b, sl_partition_t *p, int64_t pid,
                                                int16_t epoch, int type, int64_t *offset_out);
+
+/* ---- topic creation and deletion a slice per loop iteration (topicwork.c) ---- */
+/* Partitions opened, or closed and moved to the trash, per loop iteration. */
+#define SL_TOPICWORK_SLICE 100
+/* CreateTopics creates a topic of at least this many partitions in slices (single node). */
+#define SL_TOPICWORK_MIN 500
+/* Called with the outcome of a creation handed to sl_topicwork_create (KERR_NONE: in the table;
+ * `msg` the error's message otherwise). */
+typedef void sl_topicwork_done_fn(sl_broker_t *b, void *opaque, int err, const char *msg);
+/* Opens the partitions of `t` (from sl_topic_create_begin) a slice per iteration, then records
+ * it; the name counts as taken meanwhile. */
+void sl_topicwork_create(sl_broker_t *b, sl_topic_t *t, sl_topicwork_done_fn *done, void *opaque);
+/* Drops a deleted topic (out of the table) a slice per iteration. */
+void sl_topicwork_drop(sl_broker_t *b, sl_topic_t *t);
+/* Whether a creation of `name` is under way. */
+bool sl_topicwork_creating(const sl_broker_t *b, sl_str_t name);
+/* Finishes, inline, the deletion of an earlier topic named `name` if one is under way. */
+void sl_topicwork_settle(sl_broker_t *b, sl_str_t name);
+/* Whether creations or deletions are under way. */
+bool sl_topicwork_pending(const sl_broker_t *b);
+/* Once per loop iteration: one slice of the oldest work. */
+void sl_topicwork_run(sl_loop_t *loop, void *data);
+/* Shutdown: deletions finish inline, creations are abandoned (reported as failed). */
+void sl_topicwork_stop(sl_broker_t *b);
+/* A connection closed: its waiting CreateTopics requests are dropped (handle_admin.c). */
+void sl_admin_drop_conn(sl_broker_t *b, const sl_conn_t *conn);
 
 /* ---- deleted partitions, removed off the loop (trash.c) ---- */
 /* Removes trash left by an earlier run (.deleted, .deleted.<n>) on background threads. */

@@ -238,6 +238,7 @@ sl_err_t sl_broker_handle_frame(sl_broker_t *b, sl_conn_t *conn, const uint8_t *
 
 void sl_broker_on_close(sl_conn_t *conn, void *opaque) {
     sl_defer_drop_conn(opaque, conn);
+    sl_admin_drop_conn(opaque, conn);
     sl_fetch_waits_drop_conn(opaque, conn);
     sl_broker_sasl_drop(conn);
 }

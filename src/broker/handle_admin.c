@@ -225,6 +225,145 @@ static int alter_target(sl_req_t *req, int8_t type, sl_str_t name, sl_topic_t **
     return KERR_NONE;
 }
 
+typedef struct sl_ct_wait sl_ct_wait_t;
+
+/* One topic's outcome in a CreateTopics answer. */
+typedef struct ct_res {
+    struct sl_ct_wait *wait; /* the request it belongs to */
+    char *name;
+    int32_t partitions;
+    int16_t rf;
+    int err;
+    char msg[SL_ERRLEN];
+} ct_res_t;
+
+/* A CreateTopics request answered once its topics created in slices (topicwork.c) are. */
+struct sl_ct_wait {
+    struct sl_ct_wait *next;
+    sl_req_t *req; /* NULL once its connection closed */
+    bool validate_only;
+    int32_t n, n_pending;
+    ct_res_t *res;
+};
+
+/* Writes one topic's entry of a CreateTopics answer. */
+static void write_created(sl_req_t *req, const ct_res_t *r) {
+    sl_broker_t *b = req->broker;
+    sl_writer_t *wr = &req->wr;
+    int16_t v = req->api_version;
+    bool flex = req->flex;
+    sl_str_t name = {r->name, strlen(r->name)};
+    int err = r->err;
+    sl_topic_t *t = err == KERR_NONE ? sl_topic_find(b, name) : NULL;
+    sl_wr_str(wr, flex, name);
+    if (v >= 7) {
+        sl_wr_uuid(wr, t ? t->id : zero_uuid);
+    }
+    sl_wr_i16(wr, (int16_t)err);
+    if (v >= 1) {
+        sl_wr_strz(wr, flex, err ? r->msg : NULL);
+    }
+    if (v >= 5) {
+        sl_wr_i32(wr, t ? t->n_partitions : (err ? -1 : r->partitions));
+        int64_t dflt = b->cluster && b->conf.default_replication_factor < 1
+                           ? 3 /* default.replication.factor -1 in a cluster */
+                           : SL_MAX(b->conf.default_replication_factor, 1);
+        sl_wr_i16(wr, err ? -1 : (int16_t)(r->rf > 0 ? r->rf : b->cluster ? dflt : 1));
+        if (t) {
+            sl_wr_array_len(wr, flex, (int32_t)sl_topic_conf_n_defs);
+            for (size_t k = 0; k < sl_topic_conf_n_defs; k++) {
+                const sl_conf_def_t *d = &sl_topic_conf_defs[k];
+                char val[SL_CONF_STR_MAX];
+                sl_conf_format(d, &t->conf, val);
+                if (d->type == SL_CONF_IGNORED && override_of(t, d->name)) {
+                    snprintf(val, sizeof val, "%s", override_of(t, d->name));
+                }
+                sl_wr_strz(wr, flex, d->name);
+                sl_wr_strz(wr, flex, val);
+                sl_wr_bool(wr, false);
+                sl_wr_i8(wr, is_override(t, d->name) ? SOURCE_DYNAMIC_TOPIC : SOURCE_DEFAULT);
+                sl_wr_bool(wr, false);
+                sl_wr_tags(wr, flex);
+            }
+        } else {
+            sl_wr_array_len(wr, flex, -1);
+        }
+    }
+    sl_wr_tags(wr, flex);
+}
+
+static void write_ct_answer(sl_req_t *req, const ct_res_t *res, int32_t n) {
+    sl_writer_t *wr = &req->wr;
+    if (req->api_version >= 2) {
+        sl_wr_i32(wr, 0);
+    }
+    sl_wr_array_len(wr, req->flex, n);
+    for (int32_t i = 0; i < n; i++) {
+        write_created(req, &res[i]);
+    }
+    sl_wr_tags(wr, req->flex);
+}
+
+static void ct_wait_free(sl_ct_wait_t *w) {
+    for (int32_t i = 0; i < w->n; i++) {
+        free(w->res[i].name);
+    }
+    free(w->res);
+    free(w);
+}
+
+/* A topic created in slices is in (or failed): the request is answered once all of its are. */
+static void ct_done(sl_broker_t *b, void *opaque, int err, const char *msg) {
+    ct_res_t *r = opaque;
+    sl_ct_wait_t *w = r->wait;
+    r->err = err;
+    snprintf(r->msg, sizeof r->msg, "%s", msg);
+    if (--w->n_pending > 0) {
+        return;
+    }
+    sl_ct_wait_t **pp = &b->ct_waits;
+    while (*pp != w) {
+        pp = &(*pp)->next;
+    }
+    *pp = w->next;
+    if (w->req) {
+        write_ct_answer(w->req, w->res, w->n);
+        sl_req_finish(w->req);
+        free(w->req);
+    }
+    ct_wait_free(w);
+}
+
+void sl_admin_drop_conn(sl_broker_t *b, const sl_conn_t *conn) {
+    for (sl_ct_wait_t *w = b->ct_waits; w; w = w->next) {
+        if (w->req && w->req->conn == conn) {
+            /* Its topics are still created (as Kafka's would be); nobody hears of it. */
+            sl_resp_discard(w->req->resp);
+            free(w->req);
+            w->req = NULL;
+        }
+    }
+}
+
+/* Creates one topic of a CreateTopics request into `r`: a single broker creates a topic of
+ * SL_TOPICWORK_MIN partitions or more in slices (r->err then set by ct_done, later). */
+static void create_one(sl_req_t *req, sl_ct_wait_t *w, ct_res_t *r, int32_t partitions,
+                       const sl_kv_t *configs, size_t n_configs) {
+    sl_broker_t *b = req->broker;
+    sl_str_t name = {r->name, strlen(r->name)};
+    int32_t n = partitions == -1 ? (int32_t)b->conf.num_partitions : partitions;
+    if (b->cluster || w->validate_only || n < SL_TOPICWORK_MIN) {
+        r->err = sl_topic_create(b, name, partitions, configs, n_configs, w->validate_only, r->msg);
+        return;
+    }
+    sl_topic_t *t;
+    r->err = sl_topic_create_begin(b, name, partitions, configs, n_configs, false, &t, r->msg);
+    if (r->err == KERR_NONE && t) {
+        w->n_pending++;
+        sl_topicwork_create(b, t, ct_done, r);
+    }
+}
+
 SL_HANDLER(CreateTopics) {
     sl_broker_t *b = req->broker;
     sl_reader_t *rd = &req->rd;
@@ -255,89 +394,65 @@ SL_HANDLER(CreateTopics) {
         topics[i].configs = read_configs(rd, flex, &arena, &topics[i].n_configs);
         sl_rd_tags(rd, flex);
     }
-    (void)sl_rd_i32(rd); /* timeout_ms: creation is synchronous */
+    (void)sl_rd_i32(rd); /* timeout_ms: answered when the topics exist */
     bool validate_only = v >= 1 ? sl_rd_bool(rd) : false;
     sl_rd_tags(rd, flex);
     if (rd->err) {
         sl_arena_fini(&arena);
         return rd->err;
     }
-    sl_writer_t *wr = &req->wr;
-    if (v >= 2) {
-        sl_wr_i32(wr, 0);
-    }
-    sl_wr_array_len(wr, flex, n);
+    sl_ct_wait_t *w = sl_xcalloc(1, sizeof *w);
+    w->validate_only = validate_only;
+    w->n = n;
+    w->res = sl_xcalloc((size_t)n + 1, sizeof *w->res);
     for (int32_t i = 0; i < n; i++) {
         ct_t *c = &topics[i];
-        char msg[SL_ERRLEN] = "";
+        ct_res_t *r = &w->res[i];
+        r->wait = w;
+        r->name = sl_str_dupz(c->name);
+        r->partitions = c->partitions;
+        r->rf = c->rf;
+        char *msg = r->msg;
         int err;
         /* Kafka's rule: CREATE on the cluster or on the topic. */
         if (!sl_req_allowed_cluster(req, SL_ACL_CREATE) &&
             !sl_req_allowed(req, SL_RES_TOPIC, c->name, SL_ACL_CREATE)) {
             err = KERR_TOPIC_AUTHORIZATION_FAILED;
-            snprintf(msg, sizeof msg, "Authorization failed.");
+            snprintf(msg, SL_ERRLEN, "Authorization failed.");
         } else if (c->n_assign > 0 && (c->partitions != -1 || c->rf != -1)) {
             err = KERR_INVALID_REQUEST;
-            snprintf(msg, sizeof msg,
+            snprintf(msg, SL_ERRLEN,
                      "Both numPartitions or replicationFactor and replicasAssignments were set. "
                      "Both cannot be used at the same time.");
         } else if (c->n_assign > 0 && c->fault.why != ASSIGN_OK) {
             err = KERR_INVALID_REPLICA_ASSIGNMENT;
             assign_message(&c->fault, msg);
         } else if (c->n_assign > 0) {
-            err = sl_topic_create(b, c->name, c->n_assign, c->configs, c->n_configs, validate_only,
-                                  msg);
+            create_one(req, w, r, c->n_assign, c->configs, c->n_configs);
+            err = r->err;
         } else if (b->cluster &&
                    (err = sl_cluster_check_rf(b, c->rf, msg)) != KERR_NONE) { /* cluster.c */
         } else if (!b->cluster && c->rf != -1 && c->rf != 1) {
             err = KERR_INVALID_REPLICATION_FACTOR;
-            snprintf(msg, sizeof msg, "Replication factor: %d larger than available brokers: 1.",
+            snprintf(msg, SL_ERRLEN, "Replication factor: %d larger than available brokers: 1.",
                      c->rf);
         } else {
             b->create_rf = c->rf; /* the placement of a cluster's new topic (cluster.c) */
-            err = sl_topic_create(b, c->name, c->partitions, c->configs, c->n_configs,
-                                  validate_only, msg);
+            create_one(req, w, r, c->partitions, c->configs, c->n_configs);
+            err = r->err;
             b->create_rf = 0;
         }
-        sl_topic_t *t = err == KERR_NONE ? sl_topic_find(b, c->name) : NULL;
-        sl_wr_str(wr, flex, c->name);
-        if (v >= 7) {
-            sl_wr_uuid(wr, t ? t->id : zero_uuid);
-        }
-        sl_wr_i16(wr, (int16_t)err);
-        if (v >= 1) {
-            sl_wr_strz(wr, flex, err ? msg : NULL);
-        }
-        if (v >= 5) {
-            sl_wr_i32(wr, t ? t->n_partitions : (err ? -1 : c->partitions));
-            int64_t dflt = b->cluster && b->conf.default_replication_factor < 1
-                               ? 3 /* default.replication.factor -1 in a cluster */
-                               : SL_MAX(b->conf.default_replication_factor, 1);
-            sl_wr_i16(wr, err ? -1 : (int16_t)(c->rf > 0 ? c->rf : b->cluster ? dflt : 1));
-            if (t) {
-                sl_wr_array_len(wr, flex, (int32_t)sl_topic_conf_n_defs);
-                for (size_t k = 0; k < sl_topic_conf_n_defs; k++) {
-                    const sl_conf_def_t *d = &sl_topic_conf_defs[k];
-                    char val[SL_CONF_STR_MAX];
-                    sl_conf_format(d, &t->conf, val);
-                    if (d->type == SL_CONF_IGNORED && override_of(t, d->name)) {
-                        snprintf(val, sizeof val, "%s", override_of(t, d->name));
-                    }
-                    sl_wr_strz(wr, flex, d->name);
-                    sl_wr_strz(wr, flex, val);
-                    sl_wr_bool(wr, false);
-                    sl_wr_i8(wr, is_override(t, d->name) ? SOURCE_DYNAMIC_TOPIC : SOURCE_DEFAULT);
-                    sl_wr_bool(wr, false);
-                    sl_wr_tags(wr, flex);
-                }
-            } else {
-                sl_wr_array_len(wr, flex, -1);
-            }
-        }
-        sl_wr_tags(wr, flex);
+        r->err = err;
     }
-    sl_wr_tags(wr, flex);
     sl_arena_fini(&arena);
+    if (w->n_pending > 0) {
+        w->req = req; /* answered by ct_done */
+        w->next = b->ct_waits;
+        b->ct_waits = w;
+        return SL_AGAIN;
+    }
+    write_ct_answer(req, w->res, n);
+    ct_wait_free(w);
     return SL_OK;
 }
 

@@ -314,13 +314,14 @@ static sl_err_t open_new_parts(sl_broker_t *b, sl_topic_t *t, int32_t to, char *
 /* POLICY_VIOLATION with a message when `more` partitions would take the broker over its
  * max.partitions limit; KERR_NONE otherwise. */
 static int check_partition_limit(sl_broker_t *b, int64_t more, char *err) {
-    if (b->n_partitions_total + more <= b->partition_limit) {
+    /* Partitions of creations still opening count as held already (topicwork.c). */
+    if (b->n_partitions_total + b->n_partitions_pending + more <= b->partition_limit) {
         return KERR_NONE;
     }
     snprintf(err, SL_ERRLEN,
              "The broker holds %" PRId64 " partitions; %" PRId64 " more would exceed its limit of "
              "%" PRId64 " (max.partitions)",
-             b->n_partitions_total, more, b->partition_limit);
+             b->n_partitions_total + b->n_partitions_pending, more, b->partition_limit);
     return KERR_POLICY_VIOLATION;
 }
 
@@ -330,13 +331,15 @@ static void topic_free(sl_topic_t *t) {
     free(t);
 }
 
-int sl_topic_create(sl_broker_t *b, sl_str_t name, int32_t n_partitions, const sl_kv_t *configs,
-                    size_t n_configs, bool validate_only, char *err) {
+int sl_topic_create_begin(sl_broker_t *b, sl_str_t name, int32_t n_partitions,
+                          const sl_kv_t *configs, size_t n_configs, bool validate_only,
+                          sl_topic_t **out, char *err) {
+    *out = NULL;
     if (!sl_topic_name_valid(name)) {
         snprintf(err, SL_ERRLEN, "Topic name is illegal");
         return KERR_INVALID_TOPIC_EXCEPTION;
     }
-    if (sl_topic_find(b, name)) {
+    if (sl_topic_find(b, name) || sl_topicwork_creating(b, name)) {
         snprintf(err, SL_ERRLEN, "Topic '%.*s' already exists.", (int)name.len, name.p);
         return KERR_TOPIC_ALREADY_EXISTS;
     }
@@ -360,6 +363,8 @@ int sl_topic_create(sl_broker_t *b, sl_str_t name, int32_t n_partitions, const s
     if (limit != KERR_NONE || validate_only) {
         return limit;
     }
+    /* An earlier topic of this name still being deleted: its directories go first (inline). */
+    sl_topicwork_settle(b, name);
     sl_topic_t *t = sl_xcalloc(1, sizeof *t);
     t->name = sl_str_dupz(name);
     if (getrandom(t->id, sizeof t->id, 0) != (ssize_t)sizeof t->id) {
@@ -370,11 +375,29 @@ int sl_topic_create(sl_broker_t *b, sl_str_t name, int32_t n_partitions, const s
     t->configs = sl_kv_list_dup(configs, n_configs);
     t->n_configs = n_configs;
     t->conf = tc;
-    if (open_new_parts(b, t, n_partitions, err) != SL_OK) {
-        topic_free(t);
+    t->create_target = n_partitions;
+    *out = t;
+    return KERR_NONE;
+}
+
+int sl_topic_create_step(sl_broker_t *b, sl_topic_t *t, int32_t upto, char *err) {
+    if (open_new_parts(b, t, upto, err) != SL_OK) {
+        sl_topic_create_abort(b, t);
         return KERR_KAFKA_STORAGE_ERROR;
     }
-    sl_meta_rec_t rec = {SL_META_TOPIC_CREATE, t->name, {0}, n_partitions, t->configs, n_configs};
+    return KERR_NONE;
+}
+
+void sl_topic_create_abort(sl_broker_t *b, sl_topic_t *t) {
+    /* Its partitions were never written (the topic was in no table): nothing on disk. */
+    close_parts(b, t, false);
+    topic_free(t);
+}
+
+int sl_topic_create_finish(sl_broker_t *b, sl_topic_t *t, char *err) {
+    int32_t n_partitions = t->n_partitions;
+    sl_meta_rec_t rec = {SL_META_TOPIC_CREATE, t->name,    {0},
+                         n_partitions,         t->configs, t->n_configs};
     memcpy(rec.id, t->id, 16);
     sl_err_t mrc = sl_metalog_append(b->metalog, &rec);
     if (mrc != SL_OK) {
@@ -396,6 +419,18 @@ int sl_topic_create(sl_broker_t *b, sl_str_t name, int32_t n_partitions, const s
     return KERR_NONE;
 }
 
+int sl_topic_create(sl_broker_t *b, sl_str_t name, int32_t n_partitions, const sl_kv_t *configs,
+                    size_t n_configs, bool validate_only, char *err) {
+    sl_topic_t *t;
+    int rc =
+        sl_topic_create_begin(b, name, n_partitions, configs, n_configs, validate_only, &t, err);
+    if (rc != KERR_NONE || !t) {
+        return rc;
+    }
+    rc = sl_topic_create_step(b, t, t->create_target, err);
+    return rc != KERR_NONE ? rc : sl_topic_create_finish(b, t, err);
+}
+
 static void drop_topic(sl_broker_t *b, sl_topic_t *t);
 
 int sl_topic_delete(sl_broker_t *b, sl_topic_t *t) {
@@ -404,20 +439,26 @@ int sl_topic_delete(sl_broker_t *b, sl_topic_t *t) {
     if (sl_metalog_append(b->metalog, &rec) != SL_OK) {
         return KERR_KAFKA_STORAGE_ERROR;
     }
-    drop_topic(b, t);
+    if (b->cluster) {
+        drop_topic(b, t);
+        return KERR_NONE;
+    }
+    /* Single node: the name leaves the table now; its partitions close and their directories
+     * move to the trash a slice per loop iteration (topicwork.c). */
+    sl_broker_flush(b);
+    tab_remove(b, t);
+    sl_log(SL_LOG_INFO, "broker", "topic=%s partitions=%d msg=\"deleted\"", t->name,
+           t->n_partitions);
+    sl_topicwork_drop(b, t);
     return KERR_NONE;
 }
 
-/* Removes a topic whose deletion is recorded: its partitions close and their directories go. */
-static void drop_topic(sl_broker_t *b, sl_topic_t *t) {
-    /* Finish running syncs and pending acks=all produces: they hold pointers to these
-     * partitions. */
-    sl_broker_flush(b);
+int32_t sl_topic_drop_slice(sl_broker_t *b, sl_topic_t *t, int32_t max) {
     int32_t n = t->n_partitions;
-    tab_remove(b, t);
-    close_parts(b, t, false);
+    int32_t from = n > max ? n - max : 0;
+    close_parts_from(b, t, from, false);
     /* The directories move into the trash (one rename each); a thread removes the files. */
-    for (int32_t i = 0; i < n; i++) {
+    for (int32_t i = from; i < n; i++) {
         char dir[4096];
         part_dir(b, t->name, i, dir, sizeof dir);
         if (!sl_trash_move(b, dir) && sl_plog_remove_dir(dir) != SL_OK) {
@@ -425,9 +466,22 @@ static void drop_topic(sl_broker_t *b, sl_topic_t *t) {
                    dir);
         }
     }
+    if (from > 0) {
+        return from;
+    }
     sl_trash_empty(b);
-    sl_log(SL_LOG_INFO, "broker", "topic=%s msg=\"deleted\"", t->name);
     topic_free(t);
+    return 0;
+}
+
+/* Removes a topic whose deletion is recorded: its partitions close and their directories go. */
+static void drop_topic(sl_broker_t *b, sl_topic_t *t) {
+    /* Finish running syncs and pending acks=all produces: they hold pointers to these
+     * partitions. */
+    sl_broker_flush(b);
+    tab_remove(b, t);
+    sl_log(SL_LOG_INFO, "broker", "topic=%s msg=\"deleted\"", t->name);
+    (void)sl_topic_drop_slice(b, t, INT32_MAX);
 }
 
 int sl_topic_add_partitions(sl_broker_t *b, sl_topic_t *t, int32_t new_total, bool validate_only,
@@ -596,6 +650,7 @@ sl_err_t sl_topics_load(sl_broker_t *b, char *err) {
 }
 
 void sl_topics_close(sl_broker_t *b) {
+    sl_topicwork_stop(b); /* before the table goes: deletions finish, creations are abandoned */
     for (size_t i = 0; i < b->topic_tab_size; i++) {
         sl_topic_t *t = b->topic_tab[i];
         while (t) {
