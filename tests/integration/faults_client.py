@@ -379,10 +379,12 @@ def segcheck(topic, acked_path, seen_path, data_dirs):
               % (d, info["batches"], info["bad"], info["skipped"], info["dup_offset"], line))
         rc |= 1 if bad or info["bad"] or info["dup_offset"] else 0
         logs.append(log)
-    if logs and any(lg != logs[0] for lg in logs[1:]):
-        common = min(max(lg) + 1 if lg else 0 for lg in logs)
+    if len(logs) > 1:
+        ends = [max(lg) + 1 if lg else 0 for lg in logs]
+        common = min(ends)
         differ = sum(1 for o in range(common) if len({lg.get(o) for lg in logs}) > 1)
-        print("replicas differ: %d offsets below %d hold different records" % (differ, common))
+        print("replicas: ends=%s differ=%d (offsets below %d holding different records)"
+              % (",".join(map(str, ends)), differ, common))
         rc |= 1 if differ else 0
     return rc
 
