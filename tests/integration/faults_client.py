@@ -37,6 +37,20 @@ import time
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 
+def watermarks(c, tp, tries=60):
+    """The partition's low and high watermarks, retried while leadership settles: a leader whose
+    lease lapsed (a loaded machine) or a moved partition answers NOT_LEADER_OR_FOLLOWER for a while."""
+    for i in range(tries):
+        try:
+            return c.get_watermark_offsets(tp, timeout=10)
+        except KafkaException as e:
+            if i == tries - 1 or not e.args[0].retriable() and e.args[0].code() not in (
+                    KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+                    KafkaError._TIMED_OUT):
+                raise
+            time.sleep(0.5)
+
+
 def stop_file(path):
     return os.path.join(os.path.dirname(os.path.abspath(path)), "STOP")
 
@@ -218,7 +232,7 @@ def read_all(bootstrap, topic):
                   "max.partition.fetch.bytes": 16 << 20, "receive.message.max.bytes": 80 << 20,
                   "queued.max.messages.kbytes": 256 << 10, "fetch.wait.max.ms": 100})
     tp = TopicPartition(topic, 0)
-    lo, hi = c.get_watermark_offsets(tp, timeout=30)
+    lo, hi = watermarks(c, tp)
     c.assign([TopicPartition(topic, 0, lo)])
     log = {}
     deadline = time.time() + 120 + (hi - lo) / 2000  # a long bench run has many records
