@@ -43,6 +43,7 @@
 #include "common/codec.h"
 #include "common/log.h"
 #include "common/os.h"
+#include "common/sock.h"
 #include "common/util.h"
 #include "net/listener.h"
 #include "proto/kerr.h"
@@ -238,61 +239,13 @@ static void on_committed(sl_loop_t *loop, int fd, void *data, unsigned events) {
 
 /* ---- talking to the quorum leader ---- */
 
-static bool write_all(int fd, const uint8_t *p, size_t n) {
-    while (n > 0) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR) {
-            continue;
-        }
-        if (k <= 0) {
-            return false;
-        }
-        p += k;
-        n -= (size_t)k;
-    }
-    return true;
-}
-
 sl_err_t sl_cluster_call(const char *host, int port, const uint8_t *body, size_t len,
                          sl_buf_t *resp, int timeout_ms, char *err) {
-    char portstr[16];
-    snprintf(portstr, sizeof portstr, "%d", port);
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
-    if (getaddrinfo(host, portstr, &hints, &ai) != 0 || !ai) {
-        snprintf(err, SL_ERRLEN, "cannot resolve %s", host);
-        return SL_ERR_IO;
-    }
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    sl_err_t rc = SL_ERR_IO;
+    int fd = sl_sock_dial(host, port, timeout_ms, timeout_ms, err, SL_ERRLEN);
     if (fd < 0) {
-        snprintf(err, SL_ERRLEN, "socket: %s", strerror(errno));
-        freeaddrinfo(ai);
         return SL_ERR_IO;
     }
-    int r = connect(fd, ai->ai_addr, ai->ai_addrlen);
-    freeaddrinfo(ai);
-    struct pollfd pfd = {fd, POLLOUT, 0};
-    int soerr = 0;
-    socklen_t sl = sizeof soerr;
-    if ((r < 0 && errno != EINPROGRESS) ||
-        (r < 0 && (poll(&pfd, 1, timeout_ms) != 1 ||
-                   getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr))) {
-        snprintf(err, SL_ERRLEN, "connect %s:%d: %s", host, port,
-                 strerror(soerr   ? soerr
-                          : errno ? errno
-                                  : ETIMEDOUT));
-        close(fd);
-        return SL_ERR_IO;
-    }
-    int fl = fcntl(fd, F_GETFL);
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0) {
-        snprintf(err, SL_ERRLEN, "socket options: %s", strerror(errno));
-        close(fd);
-        return SL_ERR_IO;
-    }
+    sl_err_t rc = SL_ERR_IO;
     sl_buf_t out = {0};
     sl_writer_t wr = {&out};
     size_t at = sl_wr_i32(&wr, 0);
@@ -303,19 +256,14 @@ sl_err_t sl_cluster_call(const char *host, int port, const uint8_t *body, size_t
     sl_wr_raw(&wr, body, len);
     sl_wr_patch_i32(&wr, at, (int32_t)(out.len - 4));
     uint8_t hdr[8];
-    size_t got = 0;
     uint32_t n = 0;
-    if (!write_all(fd, out.data, out.len)) {
+    if (!sl_sock_write_all(fd, out.data, out.len)) {
         snprintf(err, SL_ERRLEN, "send to %s:%d: %s", host, port, strerror(errno));
         goto done;
     }
-    while (got < sizeof hdr) {
-        ssize_t k = read(fd, hdr + got, sizeof hdr - got);
-        if (k <= 0) {
-            snprintf(err, SL_ERRLEN, "no answer from %s:%d", host, port);
-            goto done;
-        }
-        got += (size_t)k;
+    if (!sl_sock_read_all(fd, hdr, sizeof hdr)) {
+        snprintf(err, SL_ERRLEN, "no answer from %s:%d", host, port);
+        goto done;
     }
     n = sl_load_be32(hdr);
     if (n < 4 || n > MAX_RESP_BYTES || sl_load_be32(hdr + 4) != 1) {
@@ -324,14 +272,9 @@ sl_err_t sl_cluster_call(const char *host, int port, const uint8_t *body, size_t
     }
     resp->len = 0;
     sl_buf_reserve(resp, n - 4);
-    got = 0;
-    while (got < n - 4) {
-        ssize_t k = read(fd, resp->data + got, n - 4 - got);
-        if (k <= 0) {
-            snprintf(err, SL_ERRLEN, "short answer from %s:%d", host, port);
-            goto done;
-        }
-        got += (size_t)k;
+    if (!sl_sock_read_all(fd, resp->data, n - 4)) {
+        snprintf(err, SL_ERRLEN, "short answer from %s:%d", host, port);
+        goto done;
     }
     resp->len = n - 4;
     rc = SL_OK;

@@ -11,9 +11,6 @@
 #include "broker/replica.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,21 +24,23 @@
 #include "common/clock.h"
 #include "common/codec.h"
 #include "common/log.h"
+#include "common/sock.h"
 #include "common/util.h"
 #include "proto/apis.h"
 #include "proto/kerr.h"
 #include "storage/batch.h"
 #include "txn/pstate.h"
 
-#define FETCH_MAX_WAIT_MS 500
-#define FETCH_MAX_BYTES   (8 << 20)
-#define FETCH_PART_BYTES  (1 << 20)
-#define RETRY_MS          100
-#define ISR_RETRY_MS      2000
-#define SHRINK_CHECK_MS   250
-#define IO_TIMEOUT_MS     5000
-#define MAX_RESP_BYTES    (64u << 20)
-#define FETCH_VERSION     4
+#define FETCH_MAX_WAIT_MS  500
+#define FETCH_MAX_BYTES    (8 << 20)
+#define FETCH_PART_BYTES   (1 << 20)
+#define RETRY_MS           100
+#define ISR_RETRY_MS       2000
+#define SHRINK_CHECK_MS    250
+#define CONNECT_TIMEOUT_MS 2000
+#define IO_TIMEOUT_MS      5000
+#define MAX_RESP_BYTES     (64u << 20)
+#define FETCH_VERSION      4
 
 enum { F_IDLE, F_SENT, F_DONE };
 enum { K_FETCH, K_EPOCH };
@@ -543,70 +542,6 @@ static void shrink_topic(sl_topic_t *t, void *opaque) {
 
 /* ---- fetcher threads ---- */
 
-static bool write_all(int fd, const uint8_t *p, size_t n) {
-    while (n > 0) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR) {
-            continue;
-        }
-        if (k <= 0) {
-            return false;
-        }
-        p += k;
-        n -= (size_t)k;
-    }
-    return true;
-}
-
-static bool read_all(int fd, uint8_t *p, size_t n) {
-    while (n > 0) {
-        ssize_t k = read(fd, p, n);
-        if (k < 0 && errno == EINTR) {
-            continue;
-        }
-        if (k <= 0) {
-            return false;
-        }
-        p += k;
-        n -= (size_t)k;
-    }
-    return true;
-}
-
-static int dial(const char *host, int port) {
-    char portstr[16];
-    snprintf(portstr, sizeof portstr, "%d", port);
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
-    if (getaddrinfo(host, portstr, &hints, &ai) != 0 || !ai) {
-        return -1;
-    }
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) {
-        freeaddrinfo(ai);
-        return -1;
-    }
-    int r = connect(fd, ai->ai_addr, ai->ai_addrlen);
-    freeaddrinfo(ai);
-    struct pollfd pfd = {fd, POLLOUT, 0};
-    int soerr = 0;
-    socklen_t sl = sizeof soerr;
-    if ((r < 0 && errno != EINPROGRESS) ||
-        (r < 0 && (poll(&pfd, 1, 2000) != 1 ||
-                   getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr))) {
-        close(fd);
-        return -1;
-    }
-    int fl = fcntl(fd, F_GETFL);
-    struct timeval tv = {IO_TIMEOUT_MS / 1000, (IO_TIMEOUT_MS % 1000) * 1000};
-    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 /* One request on the fetcher's connection (opened or re-opened as needed). */
 static bool exchange(fetcher_t *f, int16_t key, int16_t version, const char *host, int port,
                      const sl_buf_t *body, sl_buf_t *resp) {
@@ -615,7 +550,7 @@ static bool exchange(fetcher_t *f, int16_t key, int16_t version, const char *hos
         f->fd = -1;
     }
     if (f->fd < 0) {
-        f->fd = dial(host, port);
+        f->fd = sl_sock_dial(host, port, CONNECT_TIMEOUT_MS, IO_TIMEOUT_MS, NULL, 0);
         if (f->fd < 0) {
             return false;
         }
@@ -632,14 +567,15 @@ static bool exchange(fetcher_t *f, int16_t key, int16_t version, const char *hos
     sl_wr_raw(&wr, body->data, body->len);
     sl_wr_patch_i32(&wr, at, (int32_t)(out.len - 4));
     uint8_t hdr[8];
-    bool ok = write_all(f->fd, out.data, out.len) && read_all(f->fd, hdr, sizeof hdr);
+    bool ok =
+        sl_sock_write_all(f->fd, out.data, out.len) && sl_sock_read_all(f->fd, hdr, sizeof hdr);
     sl_buf_fini(&out);
     uint32_t n = ok ? sl_load_be32(hdr) : 0;
     ok = ok && n >= 4 && n <= MAX_RESP_BYTES && sl_load_be32(hdr + 4) == 7;
     if (ok) {
         resp->len = 0;
         sl_buf_reserve(resp, n - 4);
-        ok = read_all(f->fd, resp->data, n - 4);
+        ok = sl_sock_read_all(f->fd, resp->data, n - 4);
         resp->len = ok ? n - 4 : 0;
     }
     if (!ok) {

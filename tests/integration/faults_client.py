@@ -22,6 +22,11 @@ bench/run-cluster-faults). Files hold one "partition offset value" line per reco
       out of order (a producer's values not in sequence order), gone after seen (a consumer
       saw a value at an offset that now holds another or nothing), consumer went backwards.
       Prints the counts on one line; exit 1 unless all are zero.
+  faults_client.py segcheck TOPIC ACKED_FILE SEEN_FILE DATA_DIR...
+      The same counts from each stopped broker's segment files of partition 0 (found under
+      DATA_DIR), read without a broker, every batch's CRC-32C checked: a second, independent
+      count. One line per replica; exit 1 unless all are zero, no batch is bad and the replicas
+      hold the same records (SEEN_FILE may be "").
 """
 import os
 import socket
@@ -217,45 +222,115 @@ def rawread(hostport, topic, ready):
 
 
 def read_all(bootstrap, topic):
+    """Partition 0 as {offset: value} up to its high watermark, through the brokers. Fetches are
+    large (64 MiB per request, 16 MiB per partition) and messages are taken 10,000 at a time:
+    one poll() per record and the default fetch sizes read a few hundred records a second on a
+    loaded machine, too slow for a long bench run."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "faults-check",
                   "enable.auto.commit": False, "enable.partition.eof": True,
-                  "socket.timeout.ms": 3000})
+                  "socket.timeout.ms": 3000, "fetch.max.bytes": 64 << 20,
+                  "max.partition.fetch.bytes": 16 << 20, "receive.message.max.bytes": 80 << 20,
+                  "queued.max.messages.kbytes": 256 << 10, "fetch.wait.max.ms": 100})
     tp = TopicPartition(topic, 0)
     lo, hi = watermarks(c, tp)
     c.assign([TopicPartition(topic, 0, lo)])
     log = {}
     deadline = time.time() + 120 + (hi - lo) / 2000  # a long bench run has many records
-    while (not log or max(log) + 1 < hi) and time.time() < deadline and hi > lo:
-        m = c.poll(0.5)
-        if m is None:
-            continue
-        if m.error():
-            if m.error().code() == KafkaError._PARTITION_EOF and m.offset() >= hi:
-                break
-            continue
-        log[m.offset()] = m.value().decode()
+    done = hi <= lo
+    while not done and time.time() < deadline:
+        for m in c.consume(10000, 0.5):
+            if m.error():
+                if m.error().code() == KafkaError._PARTITION_EOF and m.offset() >= hi:
+                    done = True
+                continue
+            log[m.offset()] = m.value().decode()
+            done = done or m.offset() + 1 >= hi
     c.close()
-    if hi > lo and len(log) < hi - lo:
+    if hi > lo and len([o for o in log if o < hi]) < hi - lo:
         # a short read is not a loss: say so rather than count every unread record as lost
         raise SystemExit("read only %d of the %d records in [%d, %d) before the deadline"
                          % (len(log), hi - lo, lo, hi))
     return log, hi
 
 
-def seqno(value):
-    tag, _, n = value.rpartition("-")
-    return tag, int(n) if n.isdigit() else -1
+CRC_TABLE = []
+for _b in range(256):
+    _c = _b
+    for _ in range(8):
+        _c = (_c >> 1) ^ (0x82F63B78 & -(_c & 1))
+    CRC_TABLE.append(_c)
 
 
-def check(bootstrap, topic, acked_path, seen_path):
-    log, hi = read_all(bootstrap, topic)
+def crc32c_fast(data):
+    crc, t = 0xFFFFFFFF, CRC_TABLE
+    for x in data:
+        crc = t[(crc ^ x) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+def get_varint(b, p):
+    shift = u = 0
+    while True:
+        if p >= len(b) or shift > 63:
+            raise ValueError("varint past the end")
+        x = b[p]
+        p += 1
+        u |= (x & 0x7F) << shift
+        shift += 7
+        if x < 0x80:
+            return (u >> 1) ^ -(u & 1), p
+
+
+def read_segments(pdir):
+    """One replica's partition directory read straight from its segment files, without a
+    broker: {offset: value} and what was found on the way (batches, torn or bad-CRC tails,
+    control and compressed batches). Every batch's CRC-32C is checked; a segment is read up to
+    its first bad batch (a torn tail), which is counted, never trusted."""
+    log, info = {}, {"batches": 0, "bad": 0, "skipped": 0, "dup_offset": 0}
+    for name in sorted(f for f in os.listdir(pdir) if f.endswith(".log")):
+        b = open(os.path.join(pdir, name), "rb").read()
+        p = 0
+        while p + 12 <= len(b):
+            base, blen = struct.unpack_from(">qi", b, p)
+            end = p + 12 + blen
+            if blen < 49 or end > len(b) or b[p + 16] != 2 or \
+                    struct.unpack_from(">I", b, p + 17)[0] != crc32c_fast(b[p + 21:end]):
+                info["bad"] += 1
+                break
+            attrs, = struct.unpack_from(">h", b, p + 21)
+            count, = struct.unpack_from(">i", b, p + 57)
+            info["batches"] += 1
+            if attrs & 0x27:  # compressed (the producer here never compresses) or control
+                info["skipped"] += 1
+                p = end
+                continue
+            q = p + 61
+            for _ in range(count):
+                rlen, q = get_varint(b, q)
+                rend = q
+                q += 1  # record attributes
+                _, q = get_varint(b, q)  # timestamp delta
+                delta, q = get_varint(b, q)
+                klen, q = get_varint(b, q)
+                q += max(klen, 0)
+                vlen, q = get_varint(b, q)
+                value = b[q:q + vlen].decode() if vlen >= 0 else ""
+                if base + delta in log:
+                    info["dup_offset"] += 1
+                log[base + delta] = value
+                q = rend + rlen
+            p = end
+    return log, info
+
+
+def counts(log, hi, acked, seen_path):
+    """The checker's counts over one copy of the partition ({offset: value}, read to hi)."""
     where = {}
     dup = 0
     for off in sorted(log):
         if log[off] in where:
             dup += 1
         where.setdefault(log[off], off)
-    acked = [line.split() for line in open(acked_path)]
     lost = moved = 0
     for _, off, val in acked:
         if val not in where:
@@ -279,10 +354,53 @@ def check(bootstrap, topic, acked_path, seen_path):
             seen += 1
             if log.get(int(w[1])) != w[2]:
                 gone += 1
-    print("acked=%d log=%d hw=%d seen=%d lost=%d duplicated=%d moved=%d out_of_order=%d "
-          "gone_after_seen=%d backwards=%d" % (len(acked), len(log), hi, seen, lost, dup, moved,
-                                               order, gone, back))
-    return 1 if lost or dup or moved or order or gone or back else 0
+    holes = (max(log) + 1 - min(log) - len(log)) if log else 0
+    return ("acked=%d log=%d hw=%d holes=%d seen=%d lost=%d duplicated=%d moved=%d "
+            "out_of_order=%d gone_after_seen=%d backwards=%d"
+            % (len(acked), len(log), hi, holes, seen, lost, dup, moved, order, gone, back),
+            lost or dup or moved or order or gone or back)
+
+
+def seqno(value):
+    tag, _, n = value.rpartition("-")
+    return tag, int(n) if n.isdigit() else -1
+
+
+def check(bootstrap, topic, acked_path, seen_path):
+    log, hi = read_all(bootstrap, topic)
+    acked = [line.split() for line in open(acked_path)]
+    line, bad = counts(log, hi, acked, seen_path)
+    print(line)
+    return 1 if bad else 0
+
+
+def segcheck(topic, acked_path, seen_path, data_dirs):
+    """The same counts from each replica's segment files (the brokers stopped), and whether the
+    replicas hold the same records. Prints one line per replica; exit 1 unless every count is
+    zero, no batch is bad, and the replicas agree."""
+    acked = [line.split() for line in open(acked_path)]
+    rc, logs = 0, []
+    for d in data_dirs:
+        pdirs = [r for r, _, fs in os.walk(d) if os.path.basename(r) == "%s-0" % topic
+                 and any(f.endswith(".log") for f in fs)]
+        if len(pdirs) != 1:
+            print("%s: %d directories of %s-0" % (d, len(pdirs), topic))
+            rc = 1
+            continue
+        log, info = read_segments(pdirs[0])
+        line, bad = counts(log, max(log) + 1 if log else 0, acked, seen_path)
+        print("%s: batches=%d bad_batches=%d skipped=%d offset_twice=%d %s"
+              % (d, info["batches"], info["bad"], info["skipped"], info["dup_offset"], line))
+        rc |= 1 if bad or info["bad"] or info["dup_offset"] else 0
+        logs.append(log)
+    if len(logs) > 1:
+        ends = [max(lg) + 1 if lg else 0 for lg in logs]
+        common = min(ends)
+        differ = sum(1 for o in range(common) if len({lg.get(o) for lg in logs}) > 1)
+        print("replicas: ends=%s differ=%d (offsets below %d holding different records)"
+              % (",".join(map(str, ends)), differ, common))
+        rc |= 1 if differ else 0
+    return rc
 
 
 def main():
@@ -297,6 +415,8 @@ def main():
         return rawread(a[1], a[2], a[3])
     if a[0] == "check":
         return check(a[1], a[2], a[3], a[4] if len(a) > 4 else None)
+    if a[0] == "segcheck":
+        return segcheck(a[1], a[2], a[3] or None, a[4:])
     print(__doc__, file=sys.stderr)
     return 2
 
