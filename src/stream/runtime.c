@@ -3,8 +3,8 @@
  * Lane loop: poll a bounded batch, run each record through its task, tick watermarks every
  * 100 ms, and every commit.interval.ms run the checkpoint:
  *   1. the changelog records of every task's changed state (partition = the task's partition);
- *   2. exactly-once: the consumer's positions join the transaction with the group metadata
- *      (KIP-447 fencing), then commit; at-least-once: flush, then commit the positions;
+ *   2. exactly-once: the tasks' own positions (commit_pos.h) join the transaction with the
+ *      group metadata (KIP-447 fencing), then commit; at-least-once: flush, then commit them;
  *   3. success: the tasks' state becomes committed; an abortable error: abort, roll the tasks'
  *      state back, rewind the inputs to the committed offsets, begin again; fatal (fenced): stop.
  * Rebalance callbacks run on the lane thread (inside poll): revoke = checkpoint then drop the
@@ -34,6 +34,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "stream/commit_iv.h"
+#include "stream/commit_pos.h"
 #include "stream/graph.h"
 #include "stream/metrics.h"
 
@@ -876,29 +877,28 @@ static void abort_all(lane_t *l) {
     sl_stream_metrics_aborted(&l->m); /* its outputs will never be seen */
 }
 
-/* A queued record is not processed yet: its input's committed position is the first queued.
- * A task with one input: its own next offset (the offset after the last record it took). */
-static void queued_positions(lane_t *l, rd_kafka_topic_partition_list_t *pos) {
-    for (size_t i = 0; i < l->n_slots; i++) {
-        slot_t *sl = &l->slots[i];
-        if (sl->n_in == 1 && sl->next >= 0) {
-            rd_kafka_topic_partition_t *tp =
-                rd_kafka_topic_partition_list_find(pos, sl->in, sl->partition);
-            if (tp) {
-                tp->offset = sl->next;
+/* The offsets a checkpoint commits (commit_pos.h): a task with one input, its own next offset,
+ * and nothing for a partition it took no record from since the assignment, whatever the
+ * consumer's position says; a queued record is not processed yet, so its input's offset is the
+ * first queued; a task with several inputs, the consumer's position otherwise. Entries left
+ * without an offset are removed: their committed offsets stay. */
+static void commit_positions(lane_t *l, rd_kafka_topic_partition_list_t *pos) {
+    for (int i = pos->cnt - 1; i >= 0; i--) {
+        rd_kafka_topic_partition_t *tp = &pos->elems[i];
+        slot_t *sl = slot_by_tp(l, tp->topic, tp->partition);
+        int64_t queued = -1;
+        for (size_t k = 0; sl && k < sl->n_in && sl->q; k++) {
+            inq_t *q = &sl->q[k];
+            if (q->head < q->n && q->m[q->head]->partition == tp->partition &&
+                !strcmp(rd_kafka_topic_name(q->m[q->head]->rkt), tp->topic)) {
+                queued = q->m[q->head]->offset;
             }
         }
-        for (size_t k = 0; k < sl->n_in && sl->q; k++) {
-            inq_t *q = &sl->q[k];
-            if (q->head == q->n) {
-                continue;
-            }
-            rd_kafka_message_t *m = q->m[q->head];
-            rd_kafka_topic_partition_t *tp =
-                rd_kafka_topic_partition_list_find(pos, rd_kafka_topic_name(m->rkt), m->partition);
-            if (tp) {
-                tp->offset = m->offset;
-            }
+        int64_t off = sl ? sl_commit_pos(sl->n_in == 1, sl->next, queued, tp->offset) : -1;
+        if (off >= 0) {
+            tp->offset = off;
+        } else {
+            rd_kafka_topic_partition_list_del_by_idx(pos, i);
         }
     }
     l->n_marks = 0;
@@ -922,7 +922,7 @@ static sl_err_t checkpoint_run(lane_t *l) {
         return SL_OK;
     }
     (void)rd_kafka_position(l->c, pos);
-    queued_positions(l, pos);
+    commit_positions(l, pos);
     rd_kafka_error_t *e = NULL;
     if (l->s->conf.at_least_once) {
         rd_kafka_flush(l->p, -1);
@@ -943,9 +943,11 @@ static sl_err_t checkpoint_run(lane_t *l) {
         rd_kafka_topic_partition_list_destroy(pos);
         return begin(l);
     }
-    rd_kafka_consumer_group_metadata_t *md = rd_kafka_consumer_group_metadata(l->c);
-    e = rd_kafka_send_offsets_to_transaction(l->p, pos, md, -1);
-    rd_kafka_consumer_group_metadata_destroy(md);
+    if (pos->cnt > 0) { /* none: no task took a record since the assignment */
+        rd_kafka_consumer_group_metadata_t *md = rd_kafka_consumer_group_metadata(l->c);
+        e = rd_kafka_send_offsets_to_transaction(l->p, pos, md, -1);
+        rd_kafka_consumer_group_metadata_destroy(md);
+    }
     rd_kafka_topic_partition_list_destroy(pos);
     for (int tries = 0; !e || rd_kafka_error_is_retriable(e); tries++) {
         if (e) {
