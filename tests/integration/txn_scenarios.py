@@ -103,7 +103,10 @@ def fence():
                                                                          errs + p1.errors])
     except KafkaException as e:
         errs.append(err_of(e))
-    p1.p.poll(0)
+    try:  # the fatal error's callback may raise here too, when it comes after the commit's
+        p1.p.poll(0)
+    except KafkaException as e:
+        errs.append(err_of(e))
     e = errs[-1]
     log("P1 commit: %s" % describe(e))
     if not e.fatal():
