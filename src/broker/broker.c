@@ -368,6 +368,7 @@ sl_broker_t *sl_broker_new(const sl_broker_conf_t *conf, char *err) {
         conf->max_partitions ? conf->max_partitions : SL_MAX(1000, SL_MIN(nofile, 100000));
     uint64_t t0 = sl_mono_ns();
     sl_broker_acl_start(b);
+    sl_pidblocks_init(&b->pids, conf->node_id);
     /* A cluster member's topics come from the quorum's log once it starts (cluster.c). */
     if ((conf->controller_quorum_voters[0] ? sl_cluster_init(b, err) : sl_topics_load(b, err)) !=
         SL_OK) {

@@ -10,6 +10,7 @@
 
 #include "broker/config.h"
 #include "broker/listeners.h"
+#include "broker/pidblocks.h"
 #include "broker/quota.h"
 #include "common/arena.h"
 #include "common/codec.h"
@@ -111,7 +112,7 @@ struct sl_broker {
     uint64_t ticks;        /* seconds since start, for work done every minute */
     int64_t next_pid;      /* next producer id to hand out */
     int64_t pid_block_end; /* ids below this are reserved in the metadata log */
-    int64_t pid_mine_end;  /* cluster: end of the block this broker hands ids out of */
+    sl_pidblocks_t pids;   /* cluster: this broker's producer-id blocks (pidblocks.h) */
     bool ready;
     sl_decomp_t decomp; /* Produce's decompression scratch (storage/compress.h) */
     sl_histo_t *m_fsync;
@@ -412,6 +413,10 @@ SL_MUST_USE sl_err_t sl_broker_cgroups_start(sl_broker_t *b, char *err);
 /* ---- producers and transactions (handle_txn.c) ---- */
 /* A new producer id from the durably reserved block: 0 or a Kafka error. */
 int sl_broker_alloc_pid(sl_broker_t *b, int64_t *pid_out);
+
+/* Cluster: proposes this broker's next producer-id block when one is due (pidblocks.h); called
+ * before every sleep of the loop, and cheap when nothing is due. No-op on a single node. */
+void sl_broker_pid_prefetch(sl_broker_t *b);
 /* Opens the transaction coordinator and recovers: transactions left prepared are completed,
  * open ones aborted, and partitions' open transactions unknown to it aborted. */
 SL_MUST_USE sl_err_t sl_broker_txn_start(sl_broker_t *b, char *err);

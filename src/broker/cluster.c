@@ -14,8 +14,7 @@
  * Two brokers creating the same topic at once both commit: the first create in the log wins
  * everywhere (mstate.c), and the other proposer reads that from the image before it adds the
  * topic to its table (create_outcome), so it never keeps a copy the cluster does not have.
- * Known gap of this slice: producer-id blocks reserved by two brokers at once can overlap; that
- * needs the controller to decide, which the next slice does with leader-side validation. */
+ * Producer ids come from striped blocks handed out only once committed (pidblocks.h). */
 #include "cluster.h"
 
 #include <arpa/inet.h>

@@ -89,30 +89,26 @@ static bool hook_offsets_durable(void *opaque, uint64_t pos) {
     return sl_reclog_durable(sl_coord_log(((sl_broker_t *)opaque)->coord), pos);
 }
 
-/* Cluster: blocks are striped by node id (block k belongs to node k % PID_STRIDE), and a new
- * one starts above every block committed so far, so two brokers reserving at the same moment
- * never get the same ids, and no id is handed out twice across restarts. */
-#define PID_STRIDE 1024
-
-static int alloc_pid_cluster(sl_broker_t *b, int64_t *pid_out) {
-    if (b->next_pid >= b->pid_mine_end) {
-        if (!sl_cluster_caught_up(b)) {
-            return KERR_COORDINATOR_NOT_AVAILABLE; /* its own earlier blocks are not known yet */
-        }
-        int64_t k = SL_MAX(b->pid_block_end, b->pid_mine_end) / PID_BLOCK;
-        int64_t want = b->conf.node_id % PID_STRIDE;
-        k += ((want - k % PID_STRIDE) + PID_STRIDE) % PID_STRIDE;
-        int64_t start = k * PID_BLOCK;
-        sl_meta_rec_t rec = {SL_META_PID_BLOCK, "", {0}, 0, NULL, 0, start + PID_BLOCK};
-        if (sl_metalog_append(b->metalog, &rec) != SL_OK) {
-            return KERR_COORDINATOR_NOT_AVAILABLE;
-        }
-        b->next_pid = start;
-        b->pid_mine_end = start + PID_BLOCK;
-        b->pid_block_end = SL_MAX(b->pid_block_end, b->pid_mine_end);
+void sl_broker_pid_prefetch(sl_broker_t *b) {
+    if (!b->cluster || !sl_cluster_caught_up(b)) {
+        return; /* its own earlier blocks are not known yet */
     }
-    *pid_out = b->next_pid++;
-    return KERR_NONE;
+    uint64_t now = sl_mono_ms();
+    int64_t end = sl_pidblocks_want(&b->pids, now);
+    if (end) {
+        sl_meta_rec_t rec = {SL_META_PID_BLOCK, "", {0}, 0, NULL, 0, end};
+        if (sl_metalog_append(b->metalog, &rec) == SL_OK) {
+            sl_pidblocks_proposed(&b->pids, end, now);
+        }
+    }
+}
+
+/* Cluster: ids come only from a block whose record the quorum committed (pidblocks.h); until
+ * one is, the client is told to retry. */
+static int alloc_pid_cluster(sl_broker_t *b, int64_t *pid_out) {
+    bool ok = sl_pidblocks_take(&b->pids, pid_out);
+    sl_broker_pid_prefetch(b);
+    return ok ? KERR_NONE : KERR_COORDINATOR_LOAD_IN_PROGRESS;
 }
 
 int sl_broker_alloc_pid(sl_broker_t *b, int64_t *pid_out) {

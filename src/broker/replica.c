@@ -263,6 +263,7 @@ static void drop_removed_copy(sl_broker_t *b, sl_partition_t *p, const sl_meta_a
                p->topic->name, p->index);
         return;
     }
+    sl_pstate_truncate(p->pstate, start);
     p->repl->n_ep = 0;
     p->repl->hw = start;
     sl_log(SL_LOG_INFO, "replica",
@@ -918,6 +919,7 @@ static bool handle_epoch_resp(sl_broker_t *b, fetcher_t *f) {
                 clean = false;
                 continue;
             }
+            sl_pstate_truncate(p->pstate, cut);
             ep_cut(r, cut);
         }
         r->hw = SL_MIN(r->hw, sl_plog_end_offset(p->plog));

@@ -713,11 +713,9 @@ void sl_topics_apply_live(sl_broker_t *b, const sl_meta_rec_t *rec) {
         }
         return;
     case SL_META_PID_BLOCK:
-        /* A block another broker reserved: this broker's next block starts after it. */
-        if (rec->value > b->pid_block_end) {
-            b->pid_block_end = rec->value;
-            b->next_pid = SL_MAX(b->next_pid, rec->value);
-        }
+        /* A block reserved (this broker's or another's): pidblocks.h. */
+        b->pid_block_end = SL_MAX(b->pid_block_end, rec->value);
+        sl_pidblocks_committed(&b->pids, rec->value);
         return;
     default:
         apply_rec(rec, b);

@@ -433,8 +433,9 @@ void sl_broker_before_sleep(sl_loop_t *loop, void *data) {
     (void)loop;
     sl_broker_t *b = data;
     submit_syncs(b);
-    sl_replica_poll(b); /* cluster: may append fetched data */
-    sl_otopic_poll(b);  /* cluster: creates and loads the offsets partitions */
+    sl_replica_poll(b);        /* cluster: may append fetched data */
+    sl_otopic_poll(b);         /* cluster: creates and loads the offsets partitions */
+    sl_broker_pid_prefetch(b); /* cluster: the next producer-id block, ahead of need */
     if (b->cluster && b->txn) {
         sl_ttopic_poll(b); /* creates, loads and unloads the transaction-state partitions */
         sl_txn_coord_poll(b->txn, sl_wall_ms()); /* decisions replicated, markers landed */

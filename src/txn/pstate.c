@@ -42,6 +42,9 @@ typedef struct pentry {
     int n;             /* batches in the ring */
     int head;          /* index of the newest */
     int64_t txn_first; /* first offset of the open transaction, or -1 */
+    /* The last transaction ended here: its first offset and its marker's (-1: none known; not
+     * in snapshots), so that a truncation that removes the marker opens it again. */
+    int64_t ended_first, ended_at;
     pbatch_t ring[SL_PSTATE_WINDOW];
 } pentry_t;
 
@@ -119,6 +122,7 @@ static pentry_t *insert(sl_pstate_t *ps, int64_t pid) {
     memset(&ps->slots[k], 0, sizeof ps->slots[k]);
     ps->slots[k].pid = pid;
     ps->slots[k].txn_first = -1;
+    ps->slots[k].ended_first = ps->slots[k].ended_at = -1;
     ps->count++;
     return &ps->slots[k];
 }
@@ -200,6 +204,21 @@ int64_t sl_pstate_txn_first(const sl_pstate_t *ps, int64_t pid) {
     return e ? e->txn_first : -1;
 }
 
+/* n_open and first_unstable from the entries. */
+static void recount_open(sl_pstate_t *ps) {
+    ps->n_open = 0;
+    ps->first_unstable = -1;
+    for (size_t i = 0; i < ps->cap; i++) {
+        int64_t f = ps->slots[i].pid >= 0 ? ps->slots[i].txn_first : -1;
+        if (f >= 0) {
+            ps->n_open++;
+            if (ps->first_unstable < 0 || f < ps->first_unstable) {
+                ps->first_unstable = f;
+            }
+        }
+    }
+}
+
 void sl_pstate_txn_end(sl_pstate_t *ps, int64_t pid, int16_t epoch, int type, int64_t offset) {
     pentry_t *e = find(ps, pid);
     if (!e) {
@@ -222,15 +241,11 @@ void sl_pstate_txn_end(sl_pstate_t *ps, int64_t pid, int16_t epoch, int type, in
     }
     int64_t first = e->txn_first;
     e->txn_first = -1;
+    e->ended_first = first;
+    e->ended_at = offset;
     ps->n_open--;
     if (first == ps->first_unstable) {
-        ps->first_unstable = -1;
-        for (size_t i = 0; i < ps->cap && ps->n_open; i++) {
-            int64_t f = ps->slots[i].pid >= 0 ? ps->slots[i].txn_first : -1;
-            if (f >= 0 && (ps->first_unstable < 0 || f < ps->first_unstable)) {
-                ps->first_unstable = f;
-            }
-        }
+        recount_open(ps);
     }
 }
 
@@ -290,6 +305,35 @@ void sl_pstate_trim(sl_pstate_t *ps, int64_t log_start) {
         memmove(ps->aborted, ps->aborted + k, (ps->n_aborted - k) * sizeof *ps->aborted);
         ps->n_aborted -= k;
     }
+}
+
+void sl_pstate_truncate(sl_pstate_t *ps, int64_t cut) {
+    for (size_t i = 0; i < ps->cap; i++) {
+        pentry_t *e = &ps->slots[i];
+        if (e->pid < 0) {
+            continue;
+        }
+        /* The newest batches are at the head: drop those at or past the cut. */
+        while (e->n > 0 && e->ring[e->head].base >= cut) {
+            e->head = (e->head + SL_PSTATE_WINDOW - 1) % SL_PSTATE_WINDOW;
+            e->n--;
+        }
+        if (e->txn_first >= cut) {
+            e->txn_first = -1; /* begun in the removed tail */
+        }
+        if (e->txn_first < 0 && e->ended_at >= cut && e->ended_first >= 0 && e->ended_first < cut) {
+            e->txn_first = e->ended_first; /* its marker was removed: open again */
+        }
+        if (e->ended_at >= cut) {
+            e->ended_first = e->ended_at = -1;
+        }
+    }
+    size_t n = ps->n_aborted;
+    while (n > 0 && ps->aborted[n - 1].last >= cut) {
+        n--; /* markers removed (by marker offset, so the newest are last) */
+    }
+    ps->n_aborted = n;
+    recount_open(ps);
 }
 
 void sl_pstate_replay(sl_pstate_t *ps, const sl_batch_info_t *info, int control) {

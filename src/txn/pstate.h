@@ -79,6 +79,12 @@ size_t sl_pstate_aborted_count(const sl_pstate_t *ps);
 /* Forgets aborted transactions whose markers are below `log_start` (retention). */
 void sl_pstate_trim(sl_pstate_t *ps, int64_t log_start);
 
+/* The log was truncated at `cut` (a replica's diverged tail): forgets the batches, transaction
+ * starts and aborted transactions at or past it, and opens again a producer's last
+ * transaction whose marker was removed, so that a retry of a removed batch is written again
+ * instead of answered as a duplicate at an offset that now holds another record. */
+void sl_pstate_truncate(sl_pstate_t *ps, int64_t cut);
+
 /* Applies one stored batch header (start-up replay); `control` as sl_plog_visit_fn's. */
 struct sl_batch_info;
 void sl_pstate_replay(sl_pstate_t *ps, const struct sl_batch_info *info, int control);

@@ -156,3 +156,43 @@ TEST(snapshots_round_trip_and_corruption_is_refused) {
     sl_os_rmtree(dir);
     free(dir);
 }
+
+/* A replica's diverged tail was cut: a retry of a removed batch is new again (written, not
+ * answered as a duplicate at an offset that now holds another record). */
+TEST(truncation_forgets_the_removed_batches) {
+    sl_pstate_t *ps = sl_pstate_new();
+    int64_t base = -1, last = -1;
+    sl_pstate_update(ps, 7, 0, 0, 9, 100, 109);
+    sl_pstate_update(ps, 7, 0, 10, 19, 110, 119);
+    sl_pstate_update(ps, 7, 0, 20, 29, 120, 129);
+    sl_pstate_truncate(ps, 110);
+    CHECK_EQ_INT(sl_pstate_check(ps, 7, 0, 10, 19, &base, &last), SL_SEQ_OK);
+    CHECK_EQ_INT(sl_pstate_check(ps, 7, 0, 20, 29, &base, &last), SL_SEQ_OUT_OF_ORDER);
+    CHECK_EQ_INT(sl_pstate_check(ps, 7, 0, 0, 9, &base, &last), SL_SEQ_DUPLICATE);
+    CHECK_EQ_INT(base, 100);
+    sl_pstate_truncate(ps, 50); /* everything: the producer is unknown again */
+    CHECK_EQ_INT(sl_pstate_check(ps, 7, 0, 0, 9, &base, &last), SL_SEQ_OK);
+    sl_pstate_free(ps);
+}
+
+TEST(truncation_reopens_a_transaction_whose_marker_was_cut) {
+    sl_pstate_t *ps = sl_pstate_new();
+    sl_pstate_txn_begin(ps, 5, 0, 200);
+    sl_pstate_txn_begin(ps, 6, 0, 210);
+    CHECK_EQ_INT(sl_pstate_first_unstable(ps), 200);
+    sl_pstate_txn_end(ps, 5, 0, SL_CONTROL_ABORT, 220);
+    sl_pstate_txn_end(ps, 6, 0, SL_CONTROL_COMMIT, 221);
+    CHECK_EQ_INT(sl_pstate_first_unstable(ps), -1);
+    CHECK_EQ_INT((int64_t)sl_pstate_aborted_count(ps), 1);
+    sl_pstate_truncate(ps, 221); /* the commit marker is gone, the abort marker stays */
+    CHECK_EQ_INT(sl_pstate_first_unstable(ps), 210);
+    CHECK_EQ_INT((int64_t)sl_pstate_aborted_count(ps), 1);
+    sl_pstate_truncate(ps, 215); /* and now the abort marker too */
+    CHECK_EQ_INT(sl_pstate_first_unstable(ps), 200);
+    CHECK_EQ_INT((int64_t)sl_pstate_aborted_count(ps), 0);
+    sl_pstate_truncate(ps, 205); /* producer 6's transaction began in the cut tail */
+    CHECK_EQ_INT(sl_pstate_first_unstable(ps), 200);
+    sl_pstate_txn_end(ps, 5, 0, SL_CONTROL_COMMIT, 206);
+    CHECK_EQ_INT(sl_pstate_first_unstable(ps), -1);
+    sl_pstate_free(ps);
+}
