@@ -119,6 +119,8 @@ cluster_stop() {
 
 cluster_cleanup() {
   local rc=$? i
+  # Clients the test left running in the background (a producer of a failed test) go first.
+  local j; for j in $(jobs -p); do kill "$j" 2>/dev/null || true; done
   for i in $(seq 1 "${N_NODES:-0}"); do
     if [[ -n "${NODE_PID[$i]:-}" ]] && kill -0 "${NODE_PID[$i]}" 2>/dev/null; then
       kill -9 "${NODE_PID[$i]}"
