@@ -26,18 +26,17 @@ typedef enum sl_meta_type {
     SL_META_QUOTA = 6,          /* configs: a client-quota entity and its values (handle_quota.c) */
     SL_META_BROKER_CONFIGS = 7, /* name ("" cluster default, or a node id), configs (replaces
                                    that scope's dynamic broker configs: dynconf.h) */
-    SL_META_BROKER_REG =
-        8, /* value: node id, name: HOST:PORT[,IBHOST:IBPORT] (mstate.h; unfences) */
-    SL_META_BROKER_FENCE = 9, /* value: node id whose lease expired (cluster) */
-    SL_META_PLACEMENT = 10,   /* name, partitions: first partition, assign[]: leader, epoch and
-                                 replicas of partitions first.. (cluster) */
-    SL_META_SCRAM = 11,       /* name: a user; configs: mechanism and its salted credential
-                                 (salt, iterations, stored_key, server_key in base64), or
-                                 mechanism and deleted=true (handle_sasl.c) */
-    SL_META_ACL = 12,         /* name: the resource; configs: one ACL binding (resource_type,
-                                 pattern_type, principal, host, operation, permission_type as
-                                 Kafka's names), plus deleted=true for a removal
-                                 (handle_acl.c) */
+    SL_META_BROKER_REG = 8,     /* value: node id, name: HOST:PORT[,IB HOST:PORT] (mstate.h) */
+    SL_META_BROKER_FENCE = 9,   /* value: node id whose lease expired (cluster) */
+    SL_META_PLACEMENT = 10,     /* name, partitions: first partition, assign[]: leader, epoch and
+                                   replicas of partitions first.. (cluster) */
+    SL_META_SCRAM = 11,         /* name: a user; configs: mechanism and its salted credential
+                                   (salt, iterations, stored_key, server_key in base64), or
+                                   mechanism and deleted=true (handle_sasl.c) */
+    SL_META_ACL = 12,           /* name: the resource; configs: one ACL binding (resource_type,
+                                   pattern_type, principal, host, operation, permission_type as
+                                   Kafka's names), plus deleted=true for a removal
+                                   (handle_acl.c) */
     SL_META_ISR = 13,      /* name, partitions: the partition index, value: the leader epoch it was
                               decided under, assign[0]: leader, new epoch and the in-sync replicas
                               (in `replicas`); applied only while the partition is still at that
