@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "broker/interbroker.h"
 #include "broker/mstate.h"
 #include "broker/replica.h"
 #include "broker/txn_markers.h"
@@ -46,8 +47,10 @@
 #include "common/util.h"
 #include "net/listener.h"
 #include "proto/kerr.h"
+#include "security/peer.h"
 
 #define PROPOSE_TIMEOUT_MS 5000
+#define SEC_WARN_MS        10000 /* a refused inter-broker connection is logged this often */
 #define RETRY_MS           50
 #define MAX_RESP_BYTES     (16u << 20)
 
@@ -57,6 +60,15 @@ typedef struct item {
     size_t len;
     uint8_t data[];
 } item_t;
+
+/* A connection kept open by the one thread that uses it (the heartbeat thread's, to the quorum
+ * leader): a heartbeat every broker.heartbeat.interval.ms would otherwise pay a TLS handshake
+ * and a SASL exchange each time. Closed after any failure; the caller's retry dials again. */
+typedef struct conn {
+    sl_peer_t p;
+    char host[256];
+    int port;
+} conn_t;
 
 typedef struct seen {
     int32_t id;
@@ -70,7 +82,11 @@ struct sl_cluster {
     sl_quorum_voter_t voters[SL_QUORUM_MAX_VOTERS];
     size_t n_voters;
     int32_t node;
-    char adv[300]; /* this broker's advertised HOST:PORT */
+    char adv[600];      /* this broker's registration address (sl_mbroker_addr's form) */
+    sl_peer_sec_t *sec; /* how to reach other brokers' inter-broker listener (read-only) */
+    uint64_t warned_ms; /* under mu: when a refused call to the quorum leader was last logged */
+    conn_t hb_conn;     /* heartbeat thread only; used when keep_conn */
+    bool keep_conn;     /* the inter-broker listener has TLS or SASL: connections are dear */
     int efd;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -238,49 +254,49 @@ static void on_committed(sl_loop_t *loop, int fd, void *data, unsigned events) {
 
 /* ---- talking to the quorum leader ---- */
 
-sl_err_t sl_cluster_call(const char *host, int port, const uint8_t *body, size_t len,
-                         sl_buf_t *resp, int timeout_ms, char *err) {
-    int fd = sl_sock_dial(host, port, timeout_ms, timeout_ms, err, SL_ERRLEN);
-    if (fd < 0) {
-        return SL_ERR_IO;
+/* One request on `k`, dialled (again) when it is closed or connected elsewhere; every read
+ * and write of this call bounded by timeout_ms. */
+static sl_err_t call_on(conn_t *k, const sl_peer_sec_t *sec, const char *host, int port,
+                        const uint8_t *body, size_t len, sl_buf_t *resp, int timeout_ms,
+                        char *err) {
+    if (k->p.fd >= 0 && (strcmp(k->host, host) != 0 || k->port != port)) {
+        sl_peer_close(&k->p);
     }
-    sl_err_t rc = SL_ERR_IO;
-    sl_buf_t out = {0};
-    sl_writer_t wr = {&out};
-    size_t at = sl_wr_i32(&wr, 0);
-    sl_wr_i16(&wr, SL_CLUSTER_API_KEY);
-    sl_wr_i16(&wr, 0);
-    sl_wr_i32(&wr, 1); /* correlation id */
-    sl_wr_strz(&wr, false, "sluice-cluster");
-    sl_wr_raw(&wr, body, len);
-    sl_wr_patch_i32(&wr, at, (int32_t)(out.len - 4));
-    uint8_t hdr[8];
-    uint32_t n = 0;
-    if (!sl_sock_write_all(fd, out.data, out.len)) {
-        snprintf(err, SL_ERRLEN, "send to %s:%d: %s", host, port, strerror(errno));
-        goto done;
+    sl_err_t rc = SL_OK;
+    if (k->p.fd < 0) {
+        rc = sl_peer_dial(&k->p, sec, host, port, timeout_ms, timeout_ms, err);
+        if (rc != SL_OK) {
+            return rc;
+        }
+        snprintf(k->host, sizeof k->host, "%s", host);
+        k->port = port;
+    } else if (!sl_peer_set_timeout(&k->p, timeout_ms)) {
+        rc = SL_ERR_IO;
+        snprintf(err, SL_ERRLEN, "%s:%d: socket options: %s", host, port, strerror(errno));
     }
-    if (!sl_sock_read_all(fd, hdr, sizeof hdr)) {
-        snprintf(err, SL_ERRLEN, "no answer from %s:%d", host, port);
-        goto done;
+    char why[SL_ERRLEN];
+    if (rc == SL_OK) {
+        rc = sl_peer_call(&k->p, SL_CLUSTER_API_KEY, 0, body, len, resp, MAX_RESP_BYTES, why);
+        if (rc != SL_OK) {
+            snprintf(err, SL_ERRLEN, "%s:%d: %.200s", host, port, why);
+        }
     }
-    n = sl_load_be32(hdr);
-    if (n < 4 || n > MAX_RESP_BYTES || sl_load_be32(hdr + 4) != 1) {
-        snprintf(err, SL_ERRLEN, "bad answer from %s:%d", host, port);
-        goto done;
+    if (rc != SL_OK) {
+        sl_peer_close(&k->p);
     }
-    resp->len = 0;
-    sl_buf_reserve(resp, n - 4);
-    if (!sl_sock_read_all(fd, resp->data, n - 4)) {
-        snprintf(err, SL_ERRLEN, "short answer from %s:%d", host, port);
-        goto done;
-    }
-    resp->len = n - 4;
-    rc = SL_OK;
-done:
-    sl_buf_fini(&out);
-    close(fd);
     return rc;
+}
+
+sl_err_t sl_cluster_call(const sl_peer_sec_t *sec, const char *host, int port, const uint8_t *body,
+                         size_t len, sl_buf_t *resp, int timeout_ms, char *err) {
+    conn_t k = {.p = sl_peer_init("sluice-cluster")};
+    sl_err_t rc = call_on(&k, sec, host, port, body, len, resp, timeout_ms, err);
+    sl_peer_close(&k.p);
+    return rc;
+}
+
+const sl_peer_sec_t *sl_cluster_sec(sl_broker_t *b) {
+    return b->cluster ? b->cluster->sec : NULL;
 }
 
 static void sleep_ms(unsigned ms) {
@@ -288,20 +304,41 @@ static void sleep_ms(unsigned ms) {
     nanosleep(&ts, NULL);
 }
 
-/* Sends one request to the quorum leader (known from libraft, reached at the Kafka address it
- * registered). KERR_* from the leader, or -1 when it could not be reached. */
-static int call_leader(sl_cluster_t *c, uint64_t leader, const sl_buf_t *body, int timeout_ms) {
+/* Sends one request to the quorum leader (known from libraft, reached at the inter-broker
+ * address it registered), on `k` if given (kept open), else on a connection of its own.
+ * KERR_* from the leader, or -1 when it could not be reached. */
+static int call_leader(sl_cluster_t *c, uint64_t leader, const sl_buf_t *body, int timeout_ms,
+                       conn_t *k) {
     sl_mbroker_t lb;
-    if (!sl_mstate_broker(c->ms, (int32_t)leader, &lb) || !lb.port) {
+    if (!sl_mstate_broker(c->ms, (int32_t)leader, &lb) || !lb.ib_port) {
         return -1; /* the leader has not registered yet: try again shortly */
     }
     sl_buf_t resp = {0};
     char err[SL_ERRLEN];
     int code = -1;
-    if (sl_cluster_call(lb.host, lb.port, body->data, body->len, &resp, timeout_ms, err) == SL_OK) {
+    /* A plaintext cluster dials for every call, as it always has. */
+    sl_err_t rc = k && c->keep_conn ? call_on(k, c->sec, lb.ib_host, lb.ib_port, body->data,
+                                              body->len, &resp, timeout_ms, err)
+                                    : sl_cluster_call(c->sec, lb.ib_host, lb.ib_port, body->data,
+                                                      body->len, &resp, timeout_ms, err);
+    if (rc == SL_OK) {
         sl_reader_t rd = sl_reader_init(resp.data, resp.len);
         int16_t e = sl_rd_i16(&rd);
         code = rd.err ? -1 : e;
+    } else if (rc == SL_ERR_INVAL) {
+        /* TLS or SASL refused: no retry helps until the configuration is fixed, so say it where
+         * an operator looks (at most every SEC_WARN_MS). */
+        uint64_t now = sl_mono_ms();
+        pthread_mutex_lock(&c->mu);
+        bool say = !c->warned_ms || now - c->warned_ms >= SEC_WARN_MS;
+        c->warned_ms = say ? now : c->warned_ms;
+        pthread_mutex_unlock(&c->mu);
+        if (say) {
+            sl_log(SL_LOG_WARN, "cluster",
+                   "leader=%llu security=\"%s\" err=\"%s\" msg=\"inter-broker connection to the "
+                   "quorum leader refused: cannot register or propose\"",
+                   (unsigned long long)leader, sl_peer_sec_describe(c->sec), err);
+        }
     } else {
         sl_log(SL_LOG_DEBUG, "cluster", "leader=%llu msg=\"%s\"", (unsigned long long)leader, err);
     }
@@ -312,7 +349,8 @@ static int call_leader(sl_cluster_t *c, uint64_t leader, const sl_buf_t *body, i
 /* Commits a command through whichever node leads, retrying across elections for up to
  * timeout_ms. SL_OK once committed; SL_AGAIN when no leader took it in time; SL_ERR_IO when
  * the leader refused it. */
-static sl_err_t submit(sl_cluster_t *c, const uint8_t *cmd, size_t len, uint64_t timeout_ms) {
+static sl_err_t submit(sl_cluster_t *c, const uint8_t *cmd, size_t len, uint64_t timeout_ms,
+                       conn_t *k) {
     uint64_t deadline = sl_mono_ms() + timeout_ms;
     sl_buf_t body = {0};
     sl_writer_t wr = {&body};
@@ -335,7 +373,7 @@ static sl_err_t submit(sl_cluster_t *c, const uint8_t *cmd, size_t len, uint64_t
             }
             rc = SL_AGAIN;
         } else if (st.leader_id) {
-            int code = call_leader(c, st.leader_id, &body, (int)(deadline - now));
+            int code = call_leader(c, st.leader_id, &body, (int)(deadline - now), k);
             if (code == KERR_NONE) {
                 rc = SL_OK;
                 break;
@@ -460,7 +498,7 @@ static sl_err_t propose_rec(const uint8_t *rec, size_t len, void *opaque) {
         sl_meta_encode(&pl, &cmd);
         free(as);
     }
-    sl_err_t rc = submit(c, cmd.data, cmd.len, PROPOSE_TIMEOUT_MS);
+    sl_err_t rc = submit(c, cmd.data, cmd.len, PROPOSE_TIMEOUT_MS, NULL);
     if (rc != SL_OK) {
         sl_log(SL_LOG_WARN, "cluster", "type=%d msg=\"metadata change not committed: %s\"",
                (int)pk.type, rc == SL_AGAIN ? "no quorum leader in time" : "refused");
@@ -544,10 +582,11 @@ static void seed_predecessor(sl_cluster_t *c, uint64_t prev_id, uint64_t prev_co
            (int)id, (unsigned long long)(now - t));
 }
 
-static sl_err_t submit_rec(sl_cluster_t *c, const sl_meta_rec_t *rec, uint64_t timeout_ms) {
+static sl_err_t submit_rec(sl_cluster_t *c, const sl_meta_rec_t *rec, uint64_t timeout_ms,
+                           conn_t *k) {
     sl_buf_t buf = {0};
     sl_meta_encode(rec, &buf);
-    sl_err_t rc = submit(c, buf.data, buf.len, timeout_ms);
+    sl_err_t rc = submit(c, buf.data, buf.len, timeout_ms, k);
     sl_buf_fini(&buf);
     return rc;
 }
@@ -621,9 +660,9 @@ static void *heartbeat_main(void *arg) {
         sl_quorum_status(c->q, &st);
         bool leader = st.role == 3;
         sl_mbroker_t me;
-        char addr[300] = "";
+        char addr[600] = "";
         if (sl_mstate_broker(c->ms, c->node, &me)) {
-            snprintf(addr, sizeof addr, "%s:%d", me.host, (int)me.port);
+            sl_mbroker_addr(&me, addr, sizeof addr);
         }
         pthread_mutex_lock(&c->mu);
         bool registered = c->registered, leaving = c->leaving;
@@ -637,7 +676,7 @@ static void *heartbeat_main(void *arg) {
             sl_meta_rec_t rec = {.type = SL_META_BROKER_REG, .name = c->adv, .value = c->node};
             memcpy(rec.id, c->incarnation, sizeof rec.id);
             uint64_t t = sl_mono_ms();
-            if (submit_rec(c, &rec, session) == SL_OK) {
+            if (submit_rec(c, &rec, session, &c->hb_conn) == SL_OK) {
                 lease_renewed(c, t); /* committed by the quorum leader after t */
                 sl_log(SL_LOG_INFO, "cluster", "node=%d address=%s msg=\"registered\"",
                        (int)c->node, c->adv);
@@ -656,7 +695,8 @@ static void *heartbeat_main(void *arg) {
             sl_wr_i32(&wr, c->node);
             /* A slow answer still renews the lease from tick: wait up to half of it (a quorum
              * leader whose loop is busy answers late, not never). */
-            hb_code = call_leader(c, st.leader_id, &body, (int)SL_MAX(interval * 2, lease / 2));
+            hb_code = call_leader(c, st.leader_id, &body, (int)SL_MAX(interval * 2, lease / 2),
+                                  &c->hb_conn);
             if (hb_code == KERR_NONE) {
                 lease_renewed(c, tick); /* the leader heard from us after tick */
             }
@@ -698,7 +738,7 @@ static void *heartbeat_main(void *arg) {
                 if (t < now && now - t > session) { /* t may be newer than now */
                     sl_meta_rec_t rec = {
                         .type = SL_META_BROKER_FENCE, .name = "", .value = bs[i].id};
-                    if (submit_rec(c, &rec, session) == SL_OK) {
+                    if (submit_rec(c, &rec, session, &c->hb_conn) == SL_OK) {
                         sl_log(SL_LOG_WARN, "cluster",
                                "node=%d silent_ms=%llu msg=\"lease expired: fenced\"",
                                (int)bs[i].id, (unsigned long long)(now - t));
@@ -731,7 +771,7 @@ static void *heartbeat_main(void *arg) {
             if (!it) {
                 break;
             }
-            if (submit(c, it->data, it->len, interval * 2) != SL_OK) {
+            if (submit(c, it->data, it->len, interval * 2, &c->hb_conn) != SL_OK) {
                 sl_log(SL_LOG_WARN, "cluster", "msg=\"queued metadata change not committed\"");
             }
             free(it);
@@ -750,6 +790,7 @@ static void *heartbeat_main(void *arg) {
         }
         pthread_mutex_unlock(&c->mu);
     }
+    sl_peer_close(&c->hb_conn.p);
     return NULL;
 }
 
@@ -797,6 +838,7 @@ sl_err_t sl_cluster_init(sl_broker_t *b, char *err) {
         return SL_ERR_INVAL;
     }
     sl_cluster_t *c = sl_xcalloc(1, sizeof *c);
+    c->hb_conn.p = sl_peer_init("sluice-cluster");
     c->b = b;
     c->node = (int32_t)b->conf.node_id;
     c->efd = -1;
@@ -826,12 +868,34 @@ sl_err_t sl_cluster_init(sl_broker_t *b, char *err) {
 
 sl_err_t sl_cluster_start(sl_broker_t *b, char *err) {
     sl_cluster_t *c = b->cluster;
-    snprintf(c->adv, sizeof c->adv, "%s:%d", b->listeners[0].adv_host, b->listeners[0].adv_port);
     c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (c->efd < 0 || sl_loop_watch(b->loop, c->efd, SL_EV_READ, on_committed, b) != SL_OK) {
         snprintf(err, SL_ERRLEN, "cluster: cannot watch an eventfd");
         return SL_ERR_IO;
     }
+    /* The inter-broker listener (interbroker.h): registered after the clients' address when
+     * it is another listener, and how this broker speaks to the others' (TLS, SASL). */
+    sl_ib_conf_t *ic = sl_xmalloc(sizeof *ic);
+    char why[SL_ERRLEN];
+    if (sl_ib_conf_build(&b->conf, b->listeners, b->n_listeners, ic, why) != SL_OK ||
+        !(c->sec = sl_peer_sec_new(&ic->sec, why))) {
+        snprintf(err, SL_ERRLEN, "%s", why);
+        explicit_bzero(ic, sizeof *ic);
+        free(ic);
+        return SL_ERR_INVAL;
+    }
+    const sl_blistener_t *ib = &b->listeners[ic->listener];
+    c->keep_conn = ic->sec.tls || ic->sec.sasl;
+    explicit_bzero(ic, sizeof *ic); /* it held the password */
+    free(ic);
+    sl_mbroker_t self = {0};
+    snprintf(self.host, sizeof self.host, "%s", b->listeners[0].adv_host);
+    self.port = b->listeners[0].adv_port;
+    snprintf(self.ib_host, sizeof self.ib_host, "%s", ib->adv_host);
+    self.ib_port = ib->adv_port;
+    sl_mbroker_addr(&self, c->adv, sizeof c->adv);
+    sl_log(SL_LOG_INFO, "cluster", "listener=%s security=\"%s\" msg=\"inter-broker listener\"",
+           ib->name, sl_peer_sec_describe(c->sec));
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/__raft", b->conf.data_dir);
     sl_quorum_opts_t opts = {(unsigned)b->conf.controller_election_timeout_ms,
@@ -865,7 +929,7 @@ void sl_cluster_leave(sl_broker_t *b) {
      * last member of (mstate.c). Acknowledged acks=all records are on every ISR member's
      * disk, so the new leader has them all. */
     sl_meta_rec_t rec = {.type = SL_META_BROKER_FENCE, .name = "", .value = c->node};
-    sl_err_t rc = submit_rec(c, &rec, (uint64_t)b->conf.controlled_shutdown_timeout_ms);
+    sl_err_t rc = submit_rec(c, &rec, (uint64_t)b->conf.controlled_shutdown_timeout_ms, NULL);
     sl_mbroker_t me = {0};
     while (rc == SL_OK && sl_mono_ms() < deadline &&
            !(sl_mstate_broker(c->ms, c->node, &me) && me.fenced)) {
@@ -920,6 +984,7 @@ void sl_cluster_stop(sl_broker_t *b) {
         free(it);
     }
     sl_mstate_free(c->ms);
+    sl_peer_sec_free(c->sec);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
     free(c);
@@ -1232,7 +1297,7 @@ sl_mstate_t *sl_cluster_image(sl_broker_t *b) {
 }
 
 sl_err_t sl_cluster_propose(sl_broker_t *b, const uint8_t *cmd, size_t len) {
-    return submit(b->cluster, cmd, len, PROPOSE_TIMEOUT_MS);
+    return submit(b->cluster, cmd, len, PROPOSE_TIMEOUT_MS, NULL);
 }
 
 int16_t sl_cluster_quorum(sl_broker_t *b, sl_quorum_status_t *st) {
@@ -1242,7 +1307,7 @@ int16_t sl_cluster_quorum(sl_broker_t *b, sl_quorum_status_t *st) {
         return KERR_NONE;
     }
     sl_mbroker_t lb;
-    if (!st->leader_id || !sl_mstate_broker(c->ms, (int32_t)st->leader_id, &lb) || !lb.port) {
+    if (!st->leader_id || !sl_mstate_broker(c->ms, (int32_t)st->leader_id, &lb) || !lb.ib_port) {
         return KERR_NOT_LEADER_OR_FOLLOWER;
     }
     uint8_t body[5];
@@ -1254,7 +1319,8 @@ int16_t sl_cluster_quorum(sl_broker_t *b, sl_quorum_status_t *st) {
     sl_buf_fini(&req);
     char err[SL_ERRLEN];
     int16_t code = KERR_NOT_LEADER_OR_FOLLOWER;
-    if (sl_cluster_call(lb.host, lb.port, body, sizeof body, &resp, 2000, err) == SL_OK) {
+    if (sl_cluster_call(c->sec, lb.ib_host, lb.ib_port, body, sizeof body, &resp, 2000, err) ==
+        SL_OK) {
         sl_reader_t rd = sl_reader_init(resp.data, resp.len);
         int16_t e = sl_rd_i16(&rd);
         int32_t leader = sl_rd_i32(&rd);

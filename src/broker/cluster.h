@@ -102,10 +102,18 @@ SL_MUST_USE sl_err_t sl_cluster_propose(sl_broker_t *b, const uint8_t *cmd, size
 struct sl_quorum_status;
 int16_t sl_cluster_quorum(sl_broker_t *b, struct sl_quorum_status *st);
 
-/* One blocking request to a broker's Kafka listener: `body` after a request header for
- * SL_CLUSTER_API_KEY; the response body (after the correlation id) goes into `resp`. SL_OK, or
- * SL_ERR_IO (connect, timeout, short read) with the reason in err. For brokers and the CLI. */
-SL_MUST_USE sl_err_t sl_cluster_call(const char *host, int port, const uint8_t *body, size_t len,
-                                     sl_buf_t *resp, int timeout_ms, char *err);
+/* One blocking request to a broker's Kafka listener, secured as `sec` says (NULL: plain TCP;
+ * brokers pass sl_cluster_sec): `body` after a request header for SL_CLUSTER_API_KEY; the
+ * response body (after the correlation id) goes into `resp`. SL_OK; SL_ERR_IO (connect,
+ * timeout, short read) or SL_ERR_INVAL (TLS or SASL refused) with the reason in err. For
+ * brokers and the CLI. */
+struct sl_peer_sec;
+SL_MUST_USE sl_err_t sl_cluster_call(const struct sl_peer_sec *sec, const char *host, int port,
+                                     const uint8_t *body, size_t len, sl_buf_t *resp,
+                                     int timeout_ms, char *err);
+/* How this broker reaches the other brokers' inter-broker listener (TLS, SASL; interbroker.h),
+ * set by sl_cluster_start and read-only until sl_cluster_stop; NULL without a cluster. Any
+ * thread. */
+const struct sl_peer_sec *sl_cluster_sec(sl_broker_t *b);
 
 #endif

@@ -26,7 +26,8 @@ const sl_conf_def_t sl_broker_conf_defs[] = {
      "listener named after a protocol needs no entry"},
     {"listener.name.", SL_CONF_PREFIX, NULL, 0, 0, B(listener_props), 0,
      "listener.name.<name>.ssl.* and .sasl.enabled.mechanisms: per-listener values of those "
-     "keys, overriding the global ones for that listener"},
+     "keys, overriding the global ones for that listener; .<mechanism>.sasl.jaas.config: the "
+     "broker's own credentials on the inter-broker listener"},
     {"admin.listen", SL_CONF_STR, "127.0.0.1:9644", 0, 0, B(admin_listen), 0,
      "Admin HTTP listener HOST:PORT (health, readiness, metrics)"},
     {"advertised.listeners", SL_CONF_STR, "", 0, 0, B(advertised_listeners), 0,
@@ -72,6 +73,18 @@ const sl_conf_def_t sl_broker_conf_defs[] = {
      "ACL authorization on; empty: every request is allowed"},
     {"super.users", SL_CONF_STR, "", 0, 0, B(super_users), 0,
      "Principals allowed everything whatever the ACLs say, e.g. User:admin;User:ops"},
+    {"inter.broker.listener.name", SL_CONF_STR, "", 0, 0, B(inter_broker_listener_name), 0,
+     "Cluster: the listener brokers register for each other and use for replica fetches and "
+     "calls to the quorum leader, with its TLS and SASL (empty: the first listener)"},
+    {"sasl.mechanism.inter.broker.protocol", SL_CONF_STR, "PLAIN", 0, 0,
+     B(sasl_mechanism_inter_broker_protocol), 0,
+     "Cluster: the SASL mechanism a broker authenticates with on a SASL inter-broker listener "
+     "(PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), with the credentials of "
+     "listener.name.<name>.<mechanism>.sasl.jaas.config"},
+    {"ssl.endpoint.identification.algorithm", SL_CONF_STR, "https", 0, 0,
+     B(ssl_endpoint_identification_algorithm), 0,
+     "Cluster, TLS inter-broker listener: https checks that a peer broker's certificate names the "
+     "host or address it is dialled at; empty: the CA check only"},
     {"allow.everyone.if.no.acl.found", SL_CONF_BOOL, "false", 0, 0, B(allow_everyone_if_no_acl), 0,
      "With authorization on, allow a request on a resource that no ACL names"},
     {"log.level", SL_CONF_STR, "info", 0, 0, B(log_level), 0, "error, warn, info or debug"},

@@ -94,7 +94,10 @@ typedef struct sl_broker_conf {
     char oauth_sub_claim[SL_CONF_STR_MAX];       /* sasl.oauthbearer.sub.claim.name */
     char authorizer_class_name[SL_CONF_STR_MAX]; /* non-empty: ACLs are enforced (acl.h) */
     char super_users[SL_CONF_STR_MAX];           /* User:a;User:b */
-    bool allow_everyone_if_no_acl;               /* allow.everyone.if.no.acl.found */
+    char inter_broker_listener_name[SL_CONF_STR_MAX];            /* "": the first listener */
+    char sasl_mechanism_inter_broker_protocol[SL_CONF_STR_MAX];  /* PLAIN, SCRAM-SHA-256/512 */
+    char ssl_endpoint_identification_algorithm[SL_CONF_STR_MAX]; /* "https" or "" */
+    bool allow_everyone_if_no_acl; /* allow.everyone.if.no.acl.found */
 } sl_broker_conf_t;
 
 extern const sl_conf_def_t sl_broker_conf_defs[];

@@ -27,8 +27,16 @@ bool sl_secproto_sasl(sl_secproto_t p) {
 
 /* Keys that may be set per listener (listener.name.<name>.<key>). */
 static const char *const per_listener_keys[] = {
-    "ssl.certificate.location", "ssl.key.location", "ssl.key.password",
-    "ssl.ca.location",          "ssl.client.auth",  "sasl.enabled.mechanisms",
+    "ssl.certificate.location",
+    "ssl.key.location",
+    "ssl.key.password",
+    "ssl.ca.location",
+    "ssl.client.auth",
+    "sasl.enabled.mechanisms",
+    "ssl.endpoint.identification.algorithm",
+    "plain.sasl.jaas.config", /* the broker's own credentials (interbroker.h) */
+    "scram-sha-256.sasl.jaas.config",
+    "scram-sha-512.sasl.jaas.config",
 };
 
 static int proto_find(const char *s, size_t len) {
@@ -214,9 +222,10 @@ sl_err_t sl_listeners_check_props(const char *props, const sl_blistener_t *l, si
             int klen = (int)((eq ? eq : nl) - line);
             snprintf(err, SL_ERRLEN,
                      !listener ? "listener.name.%.*s: no such listener in listeners"
-                               : "listener.name.%.*s: not a per-listener key (ssl.certificate."
-                                 "location, ssl.key.location, ssl.key.password, ssl.ca.location, "
-                                 "ssl.client.auth, sasl.enabled.mechanisms)",
+                               : "listener.name.%.*s: not a per-listener key "
+                                 "(ssl.{certificate,key,ca}.location, ssl.key.password, "
+                                 "ssl.client.auth, ssl.endpoint.identification.algorithm, "
+                                 "sasl.enabled.mechanisms, <mechanism>.sasl.jaas.config)",
                      klen, line);
             return SL_ERR_INVAL;
         }

@@ -26,7 +26,7 @@ typedef enum sl_meta_type {
     SL_META_QUOTA = 6,          /* configs: a client-quota entity and its values (handle_quota.c) */
     SL_META_BROKER_CONFIGS = 7, /* name ("" cluster default, or a node id), configs (replaces
                                    that scope's dynamic broker configs: dynconf.h) */
-    SL_META_BROKER_REG = 8,     /* value: node id, name: advertised HOST:PORT (cluster; unfences) */
+    SL_META_BROKER_REG = 8,     /* value: node id, name: HOST:PORT[,IB HOST:PORT] (mstate.h) */
     SL_META_BROKER_FENCE = 9,   /* value: node id whose lease expired (cluster) */
     SL_META_PLACEMENT = 10,     /* name, partitions: first partition, assign[]: leader, epoch and
                                    replicas of partitions first.. (cluster) */

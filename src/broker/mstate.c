@@ -590,12 +590,7 @@ static void apply_rec(const sl_meta_rec_t *rec, void *opaque) {
             memset(b, 0, sizeof *b);
             b->id = (int32_t)rec->value;
         }
-        char host[256];
-        int port = 0;
-        if (sl_parse_hostport(rec->name, host, sizeof host, &port) == SL_OK) {
-            snprintf(b->host, sizeof b->host, "%s", host);
-            b->port = port;
-        }
+        (void)sl_mbroker_parse_addr(b, rec->name);
         /* A registration is a new incarnation: what it led moves on as if it had been fenced
          * (its unsynced tail may be gone), then it is live again and leads what only it can. */
         b->fenced = true;
@@ -635,6 +630,41 @@ static void apply_rec(const sl_meta_rec_t *rec, void *opaque) {
     }
 }
 
+void sl_mbroker_addr(const sl_mbroker_t *b, char *out, size_t cap) {
+    if (strcmp(b->host, b->ib_host) != 0 || b->port != b->ib_port) {
+        snprintf(out, cap, "%s:%d,%s:%d", b->host, (int)b->port, b->ib_host, (int)b->ib_port);
+    } else {
+        snprintf(out, cap, "%s:%d", b->host, (int)b->port);
+    }
+}
+
+bool sl_mbroker_parse_addr(sl_mbroker_t *b, const char *addr) {
+    char first[300], host[256], ib_host[256];
+    int port = 0, ib_port = 0;
+    size_t n = strcspn(addr, ",");
+    if (n >= sizeof first) {
+        return false;
+    }
+    memcpy(first, addr, n);
+    first[n] = '\0';
+    if (sl_parse_hostport(first, host, sizeof host, &port) != SL_OK) {
+        return false;
+    }
+    if (addr[n] == ',') {
+        if (sl_parse_hostport(addr + n + 1, ib_host, sizeof ib_host, &ib_port) != SL_OK) {
+            return false;
+        }
+    } else {
+        snprintf(ib_host, sizeof ib_host, "%s", host);
+        ib_port = port;
+    }
+    snprintf(b->host, sizeof b->host, "%s", host);
+    b->port = port;
+    snprintf(b->ib_host, sizeof b->ib_host, "%s", ib_host);
+    b->ib_port = ib_port;
+    return true;
+}
+
 sl_err_t sl_mstate_apply(sl_mstate_t *ms, const uint8_t *cmd, size_t len) {
     pthread_mutex_lock(&ms->mu);
     ms->dup_create = false;
@@ -647,8 +677,8 @@ void sl_mstate_snapshot(sl_mstate_t *ms, sl_buf_t *out) {
     pthread_mutex_lock(&ms->mu);
     for (size_t i = 0; i < ms->n_brokers; i++) {
         const sl_mbroker_t *b = &ms->brokers[i];
-        char addr[300];
-        snprintf(addr, sizeof addr, "%s:%d", b->host, (int)b->port);
+        char addr[600];
+        sl_mbroker_addr(b, addr, sizeof addr);
         sl_meta_rec_t rec = {.type = SL_META_BROKER_REG, .name = addr, .value = b->id};
         sl_meta_encode(&rec, out);
         if (b->fenced) {

@@ -25,12 +25,23 @@
 
 typedef struct sl_mstate sl_mstate_t;
 
+/* A registered broker. Its registration record's address is "HOST:PORT" (the first listener's
+ * advertised address: what Metadata and FindCoordinator give clients, and what other brokers
+ * dial), or "HOST:PORT,IBHOST:IBPORT" when inter.broker.listener.name is another listener: other
+ * brokers then dial the second. */
 typedef struct sl_mbroker {
     int32_t id;
-    char host[256];
+    char host[256]; /* for clients */
     int32_t port;
+    char ib_host[256]; /* for other brokers (interbroker.h): host:port unless registered apart */
+    int32_t ib_port;
     bool fenced; /* lease expired: offline until it registers again */
 } sl_mbroker_t;
+
+/* The registration address of `b` (the form above) into out (cap bytes). */
+void sl_mbroker_addr(const sl_mbroker_t *b, char *out, size_t cap);
+/* Sets b's addresses from a registration address; false (b unchanged) if it does not parse. */
+bool sl_mbroker_parse_addr(sl_mbroker_t *b, const char *addr);
 
 /* A partition reassignment in progress (AlterPartitionReassignments): where it goes and where it
  * came from. While it runs the partition's replicas are the target followed by the origin

@@ -1,7 +1,8 @@
 /* replica.c -- replicated partitions: leader bookkeeping and the replica fetchers (replica.h).
  *
  * Fetchers. One per leader broker this broker follows anything on, each with a thread that
- * owns one connection to that leader's Kafka listener and does nothing but send the request the
+ * owns one connection to that leader's inter-broker listener (with its TLS and SASL, as
+ * sl_cluster_sec says) and does nothing but send the request the
  * loop prepared and hand the response back (through `efd`). Everything else happens on the
  * loop: building the next request, appending what came back, truncating, and deciding when the
  * next fetch may go, which is only once every partition of that fetcher is durable up to its
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "broker/cluster.h"
@@ -28,6 +30,7 @@
 #include "common/util.h"
 #include "proto/apis.h"
 #include "proto/kerr.h"
+#include "security/peer.h"
 #include "storage/batch.h"
 #include "txn/pstate.h"
 
@@ -41,6 +44,8 @@
 #define IO_TIMEOUT_MS      5000
 #define MAX_RESP_BYTES     (64u << 20)
 #define FETCH_VERSION      4
+#define SEC_WARN_MS        10000 /* a refused connection to a leader is logged this often */
+#define REFUSED_BACKOFF_MS 1000  /* and tried again after this (whole seconds) */
 
 enum { F_IDLE, F_SENT, F_DONE };
 enum { K_FETCH, K_EPOCH };
@@ -58,9 +63,10 @@ typedef struct fetcher {
     sl_buf_t req, resp; /* body to send; body received (after the correlation id) */
     bool ok;
     /* thread only */
-    int fd;
+    sl_peer_t peer;
     char conn_host[256];
     int conn_port;
+    uint64_t warned_ms; /* when a refused connection (TLS, SASL) was last logged */
     /* loop only */
     uint64_t retry_at_ms;
 } fetcher_t;
@@ -543,47 +549,49 @@ static void shrink_topic(sl_topic_t *t, void *opaque) {
 
 /* ---- fetcher threads ---- */
 
-/* One request on the fetcher's connection (opened or re-opened as needed). */
+/* One request on the fetcher's connection (opened or re-opened as needed, with the
+ * inter-broker listener's TLS and SASL). A connection the leader refuses (certificate, SASL
+ * credentials) is logged at WARN, at most every SEC_WARN_MS: until the configuration is fixed
+ * this replica cannot fetch, and the leader drops it from the ISR after replica.lag.time.max.ms. */
 static bool exchange(fetcher_t *f, int16_t key, int16_t version, const char *host, int port,
                      const sl_buf_t *body, sl_buf_t *resp) {
-    if (f->fd >= 0 && (strcmp(host, f->conn_host) != 0 || port != f->conn_port)) {
-        close(f->fd);
-        f->fd = -1;
+    if (f->peer.fd >= 0 && (strcmp(host, f->conn_host) != 0 || port != f->conn_port)) {
+        sl_peer_close(&f->peer);
     }
-    if (f->fd < 0) {
-        f->fd = sl_sock_dial(host, port, CONNECT_TIMEOUT_MS, IO_TIMEOUT_MS, NULL, 0);
-        if (f->fd < 0) {
+    if (f->peer.fd < 0) {
+        const sl_peer_sec_t *sec = sl_cluster_sec(f->rp->b);
+        char err[SL_ERRLEN];
+        sl_err_t rc =
+            sl_peer_dial(&f->peer, sec, host, port, CONNECT_TIMEOUT_MS, IO_TIMEOUT_MS, err);
+        if (rc != SL_OK) {
+            uint64_t now = sl_mono_ms();
+            if (rc == SL_ERR_INVAL && (!f->warned_ms || now - f->warned_ms >= SEC_WARN_MS)) {
+                f->warned_ms = now;
+                sl_log(SL_LOG_WARN, "replica",
+                       "leader=%d security=\"%s\" err=\"%s\" msg=\"inter-broker connection "
+                       "refused: cannot replicate from this leader\"",
+                       (int)f->leader, sl_peer_sec_describe(sec), err);
+            } else if (rc != SL_ERR_INVAL) {
+                sl_log(SL_LOG_DEBUG, "replica", "leader=%d err=\"%s\"", (int)f->leader, err);
+            }
+            if (rc == SL_ERR_INVAL) {
+                /* Back off (Kafka's reconnect.backoff): each refused attempt costs both brokers a
+                 * handshake and the leader its failed-authentication delay. */
+                struct timespec ts = {REFUSED_BACKOFF_MS / 1000, 0};
+                nanosleep(&ts, NULL);
+            }
             return false;
         }
         snprintf(f->conn_host, sizeof f->conn_host, "%s", host);
         f->conn_port = port;
     }
-    sl_buf_t out = {0};
-    sl_writer_t wr = {&out};
-    size_t at = sl_wr_i32(&wr, 0);
-    sl_wr_i16(&wr, key);
-    sl_wr_i16(&wr, version);
-    sl_wr_i32(&wr, 7); /* correlation id */
-    sl_wr_strz(&wr, false, "sluice-replica-fetcher");
-    sl_wr_raw(&wr, body->data, body->len);
-    sl_wr_patch_i32(&wr, at, (int32_t)(out.len - 4));
-    uint8_t hdr[8];
-    bool ok =
-        sl_sock_write_all(f->fd, out.data, out.len) && sl_sock_read_all(f->fd, hdr, sizeof hdr);
-    sl_buf_fini(&out);
-    uint32_t n = ok ? sl_load_be32(hdr) : 0;
-    ok = ok && n >= 4 && n <= MAX_RESP_BYTES && sl_load_be32(hdr + 4) == 7;
-    if (ok) {
+    if (sl_peer_call(&f->peer, key, version, body->data, body->len, resp, MAX_RESP_BYTES, NULL) !=
+        SL_OK) {
         resp->len = 0;
-        sl_buf_reserve(resp, n - 4);
-        ok = sl_sock_read_all(f->fd, resp->data, n - 4);
-        resp->len = ok ? n - 4 : 0;
+        sl_peer_close(&f->peer);
+        return false;
     }
-    if (!ok) {
-        close(f->fd);
-        f->fd = -1;
-    }
-    return ok;
+    return true;
 }
 
 static void *fetcher_main(void *arg) {
@@ -620,9 +628,7 @@ static void *fetcher_main(void *arg) {
             sl_log(SL_LOG_ERROR, "replica", "msg=\"eventfd write: %s\"", strerror(errno));
         }
     }
-    if (f->fd >= 0) {
-        close(f->fd);
-    }
+    sl_peer_close(&f->peer);
     sl_buf_fini(&body);
     sl_buf_fini(&resp);
     return NULL;
@@ -674,7 +680,7 @@ static fetcher_t *fetcher_for(sl_replicator_t *rp, int32_t leader) {
     fetcher_t *f = sl_xcalloc(1, sizeof *f);
     f->rp = rp;
     f->leader = leader;
-    f->fd = -1;
+    f->peer = sl_peer_init("sluice-replica-fetcher");
     if (pthread_create(&f->th, NULL, fetcher_main, f) != 0) {
         sl_log(SL_LOG_ERROR, "replica", "leader=%d msg=\"cannot start a fetcher thread\"",
                (int)leader);
@@ -998,8 +1004,8 @@ void sl_replica_poll(sl_broker_t *b) {
         }
         pthread_mutex_lock(&rp->mu);
         if (build_next(b, f)) {
-            snprintf(f->host, sizeof f->host, "%s", lb.host);
-            f->port = lb.port;
+            snprintf(f->host, sizeof f->host, "%s", lb.ib_host);
+            f->port = lb.ib_port;
             f->state = F_SENT;
             pthread_cond_broadcast(&rp->cv);
         }

@@ -91,8 +91,8 @@ static int call_leader(struct sl_txn_markers *m, job_t *j) {
     sl_wr_i64(&wr, j->wait_end);
     char err[SL_ERRLEN] = "";
     int result = -1;
-    if (sl_cluster_call(to->host, to->port, body.data, body.len, &resp, CALL_TIMEOUT_MS, err) ==
-        SL_OK) {
+    if (sl_cluster_call(sl_cluster_sec(b), to->ib_host, to->ib_port, body.data, body.len, &resp,
+                        CALL_TIMEOUT_MS, err) == SL_OK) {
         sl_reader_t rd = sl_reader_init(resp.data, resp.len);
         int16_t code = sl_rd_i16(&rd);
         int64_t wait_end = code == KERR_NONE ? sl_rd_i64(&rd) : -1;

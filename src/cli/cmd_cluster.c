@@ -9,12 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "broker/cluster.h"
 #include "cli/cli.h"
 #include "common/codec.h"
 #include "net/listener.h"
+#include "security/peer.h"
 
 static void usage(FILE *f) {
     fprintf(f, "usage: sluice cluster info [--json]      brokers, controller, cluster id, topics\n"
@@ -364,6 +366,55 @@ static int cluster_config_alter(rd_kafka_t *rk, const alter_t *a) {
     return rc;
 }
 
+/* The -X value of `key` (librdkafka's name), or `dflt`. */
+static const char *prop(const sl_client_opts_t *co, const char *key, const char *dflt) {
+    size_t n = strlen(key);
+    const char *v = dflt;
+    for (int i = 0; i < co->n_props; i++) {
+        if (!strncmp(co->props[i], key, n) && co->props[i][n] == '=') {
+            v = co->props[i] + n + 1;
+        }
+    }
+    return v;
+}
+
+/* The status call speaks the broker's private API itself, so it takes the client security
+ * settings librdkafka would (-X security.protocol, sasl.*, ssl.*) and secures its connection
+ * the way a broker does (security/peer.h). NULL with *bad set after printing why. */
+static sl_peer_sec_t *status_security(const sl_client_opts_t *co, bool *bad) {
+    const char *proto = prop(co, "security.protocol", "plaintext");
+    bool tls = !strcasecmp(proto, "ssl") || !strcasecmp(proto, "sasl_ssl");
+    bool sasl = !strcasecmp(proto, "sasl_plaintext") || !strcasecmp(proto, "sasl_ssl");
+    *bad = false;
+    if (!tls && !sasl) {
+        if (strcasecmp(proto, "plaintext") != 0) {
+            fprintf(stderr, "sluice: cluster status: unknown security.protocol '%s'\n", proto);
+            *bad = true;
+        }
+        return NULL;
+    }
+    const char *alg = prop(co, "ssl.endpoint.identification.algorithm", "https");
+    sl_peer_sec_conf_t c = {
+        .tls = tls,
+        .ca_file = prop(co, "ssl.ca.location", ""),
+        .cert_file = prop(co, "ssl.certificate.location", ""),
+        .key_file = prop(co, "ssl.key.location", ""),
+        .key_password = prop(co, "ssl.key.password", ""),
+        .verify_host = !strcasecmp(alg, "https"),
+        .sasl = sasl,
+        .mechanism = prop(co, "sasl.mechanism", prop(co, "sasl.mechanisms", "PLAIN")),
+        .username = prop(co, "sasl.username", ""),
+        .password = prop(co, "sasl.password", ""),
+    };
+    char err[SL_ERRLEN];
+    sl_peer_sec_t *sec = sl_peer_sec_new(&c, err);
+    if (!sec) {
+        fprintf(stderr, "sluice: cluster status: %s\n", err);
+        *bad = true;
+    }
+    return sec;
+}
+
 /* Asks the first bootstrap broker for its cluster status (a JSON document). */
 static int cluster_status(const sl_client_opts_t *co, bool as_json) {
     char first[256], host[256], err[SL_ERRLEN];
@@ -381,7 +432,15 @@ static int cluster_status(const sl_client_opts_t *co, bool as_json) {
     sl_wr_i32(&wr, -1);
     memcpy(body, req.data, sizeof body);
     sl_buf_fini(&req);
-    if (sl_cluster_call(host, port, body, sizeof body, &resp, SL_CLI_TIMEOUT_MS, err) != SL_OK) {
+    bool bad;
+    sl_peer_sec_t *sec = status_security(co, &bad);
+    if (bad) {
+        return 2;
+    }
+    sl_err_t rc =
+        sl_cluster_call(sec, host, port, body, sizeof body, &resp, SL_CLI_TIMEOUT_MS, err);
+    sl_peer_sec_free(sec);
+    if (rc != SL_OK) {
         fprintf(stderr, "sluice: cluster status: %s\n", err);
         sl_buf_fini(&resp);
         return 1;

@@ -17,6 +17,9 @@
       broker OLD): "elect=" a new quorum leader (- when OLD was not the quorum leader),
       "fence=" OLD's lease expired and it was fenced, "lead=" a survivor took the leadership
       of TOPIC-0.
+
+$SL_CLIENT_CONF ("key=value;key=value", librdkafka's names) is added to every client's settings,
+e.g. security.protocol=sasl_ssl and its sasl.* and ssl.* keys (test_cluster_ibsec.sh).
 """
 import calendar
 import os
@@ -24,6 +27,12 @@ import sys
 import time
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+
+
+def extra():
+    """Client settings from $SL_CLIENT_CONF."""
+    conf = os.environ.get("SL_CLIENT_CONF", "")
+    return dict(kv.split("=", 1) for kv in conf.split(";") if kv)
 
 
 def watermarks(c, tp, tries=60):
@@ -47,7 +56,7 @@ def produce(bootstrap, topic, path, count, rate):
     p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
                   "linger.ms": 1, "message.timeout.ms": 60000,
                   "topic.metadata.refresh.interval.ms": 500,
-                  "retry.backoff.ms": 50, "socket.timeout.ms": 3000})
+                  "retry.backoff.ms": 50, "socket.timeout.ms": 3000, **extra()})
     failed = []
 
     def on_delivery(err, msg):
@@ -86,7 +95,7 @@ def check(bootstrap, topic, path):
         acked[val] = (int(part), int(off))
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "repl-check",
                   "enable.auto.commit": False, "auto.offset.reset": "earliest",
-                  "enable.partition.eof": True})
+                  "enable.partition.eof": True, **extra()})
     md = c.list_topics(topic, timeout=10)
     parts = sorted(md.topics[topic].partitions)
     seen = {}

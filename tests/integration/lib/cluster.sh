@@ -6,7 +6,8 @@
 #   node_start I                    starts node I (data in $T/nI); sets NODE_PORT[I], NODE_PID[I]
 #   node_kill I                     kill -9
 #   node_stop I                     SIGTERM, wait, fail on a non-zero exit
-#   cluster_status I                `sluice cluster status --json` asked of node I
+#   cluster_status I                `sluice cluster status --json` asked of node I (with the
+#                                   -X client settings in CLUSTER_CLI, for secured listeners)
 #   wait_leader I [EXCEPT]          waits (up to 30 s) until node I knows a quorum leader other
 #                                   than EXCEPT; prints its id
 #   wait_registered I               waits (up to 30 s) until every running node has node I
@@ -21,6 +22,7 @@ PY=/usr/bin/python3
 mult=${SL_TEST_TIMEOUT_MULT:-1}
 declare -a NODE_PID NODE_PORT
 NODE_FLAGS=()
+CLUSTER_CLI=()
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
@@ -70,7 +72,8 @@ node_stop() {
 }
 
 cluster_status() {
-  "$SLUICE" cluster status --json -b "127.0.0.1:${NODE_PORT[$1]}" 2>/dev/null || true
+  "$SLUICE" cluster status --json -b "127.0.0.1:${NODE_PORT[$1]}" "${CLUSTER_CLI[@]}" 2>/dev/null ||
+    true
 }
 
 # Prints the leader id node $1 knows, or 0.
