@@ -456,7 +456,7 @@ SL_HANDLER(AddOffsetsToTxn) {
             /* Cluster: the group coordinator holds the offsets as transactional records in
              * the group's partition; its marker commits or drops them (Kafka's design). */
             sl_txn_add_part(t, (sl_str_t){SL_OFFSETS_TOPIC, strlen(SL_OFFSETS_TOPIC)},
-                            sl_otopic_partition_for(group, ot->n_partitions));
+                            sl_itopic_partition_for(group, ot->n_partitions));
         }
         if (sl_txn_persist(b->txn, t) != SL_OK) {
             err = KERR_KAFKA_STORAGE_ERROR;
@@ -522,7 +522,7 @@ static sl_err_t txn_offsets_cluster(sl_req_t *req, sl_str_t group, int64_t pid, 
     if (!err) {
         err = coord_code(sl_otopic_writable(b, group));
     }
-    sl_otopic_batch_t bt = {.now_ms = now};
+    sl_itopic_batch_t bt = {.now_ms = now};
     size_t *err_ats = NULL;
     sl_wr_i32(wr, 0);
     sl_wr_array_len(wr, flex, n_topics);
@@ -557,7 +557,7 @@ static sl_err_t txn_offsets_cluster(sl_req_t *req, sl_str_t group, int64_t pid, 
                 sl_buf_t key = {0}, value = {0};
                 sl_offset_rec_key(&key, g, t, index);
                 sl_offset_rec_put(&value, g, t, index, &c);
-                sl_otopic_batch_add(&bt, &key, &value);
+                sl_itopic_batch_add(&bt, &key, &value);
                 err_ats = sl_xrealloc(err_ats, (size_t)bt.n * sizeof *err_ats);
                 err_ats[bt.n - 1] = at;
                 sl_buf_fini(&key);
@@ -575,7 +575,7 @@ static sl_err_t txn_offsets_cluster(sl_req_t *req, sl_str_t group, int64_t pid, 
     sl_wr_tags(wr, flex);
     if (rd->err || bt.n == 0) {
         free(err_ats);
-        sl_otopic_batch_fini(&bt);
+        sl_itopic_batch_fini(&bt);
         return rd->err;
     }
     sl_partition_t *p = NULL;
@@ -587,7 +587,7 @@ static sl_err_t txn_offsets_cluster(sl_req_t *req, sl_str_t group, int64_t pid, 
             sl_store_be16(wr->buf->data + err_ats[i], (uint16_t)aerr);
         }
         free(err_ats);
-        sl_otopic_batch_fini(&bt);
+        sl_itopic_batch_fini(&bt);
         return SL_OK;
     }
     sl_durable_wait_t *w = sl_durable_wait_new(req);
@@ -595,7 +595,7 @@ static sl_err_t txn_offsets_cluster(sl_req_t *req, sl_str_t group, int64_t pid, 
         sl_durable_wait_add_part(w, p, end, err_ats[i], SIZE_MAX);
     }
     free(err_ats);
-    sl_otopic_batch_fini(&bt);
+    sl_itopic_batch_fini(&bt);
     return sl_durable_wait_park(b, w);
 }
 
