@@ -385,7 +385,7 @@ SL_HANDLER(LeaveGroup) {
 
 /* Cluster: adds one commit to the request's batch for the group's offsets partition, noting
  * where its error code is in the response. */
-static void add_commit(sl_otopic_batch_t *bt, size_t **stored_at, size_t at, sl_str_t group,
+static void add_commit(sl_itopic_batch_t *bt, size_t **stored_at, size_t at, sl_str_t group,
                        sl_str_t topic, int32_t index, int64_t off, int32_t epoch, sl_str_t md,
                        int64_t now) {
     char *g = sl_str_dupz(group);
@@ -394,7 +394,7 @@ static void add_commit(sl_otopic_batch_t *bt, size_t **stored_at, size_t at, sl_
     sl_buf_t key = {0}, value = {0};
     sl_offset_rec_key(&key, g, t, index);
     sl_offset_rec_put(&value, g, t, index, &c);
-    sl_otopic_batch_add(bt, &key, &value);
+    sl_itopic_batch_add(bt, &key, &value);
     *stored_at = sl_xrealloc(*stored_at, (size_t)bt->n * sizeof **stored_at);
     (*stored_at)[bt->n - 1] = at;
     sl_buf_fini(&key);
@@ -406,12 +406,12 @@ static void add_commit(sl_otopic_batch_t *bt, size_t **stored_at, size_t at, sl_
 
 /* Cluster: adds the deletion of one committed offset to the batch (OffsetDelete,
  * DeleteGroups), so that the next coordinator of the group does not load it back. */
-static void add_delete(sl_otopic_batch_t *bt, size_t **stored_at, size_t at, const char *group,
+static void add_delete(sl_itopic_batch_t *bt, size_t **stored_at, size_t at, const char *group,
                        const char *topic, int32_t index) {
     sl_buf_t key = {0}, value = {0};
     sl_offset_rec_key(&key, group, topic, index);
     sl_offset_rec_del(&value, group, topic, index);
-    sl_otopic_batch_add(bt, &key, &value);
+    sl_itopic_batch_add(bt, &key, &value);
     *stored_at = sl_xrealloc(*stored_at, (size_t)bt->n * sizeof **stored_at);
     (*stored_at)[bt->n - 1] = at;
     sl_buf_fini(&key);
@@ -421,7 +421,7 @@ static void add_delete(sl_otopic_batch_t *bt, size_t **stored_at, size_t at, con
 /* Cluster: appends the batch and adds its replication (the acks=all path) to `w` (created when
  * NULL), which it returns; on failure the error goes at every position in `stored_at` and `w`
  * is returned unchanged. */
-static sl_durable_wait_t *store_commits(sl_req_t *req, sl_str_t group, sl_otopic_batch_t *bt,
+static sl_durable_wait_t *store_commits(sl_req_t *req, sl_str_t group, sl_itopic_batch_t *bt,
                                         const size_t *stored_at, sl_durable_wait_t *w) {
     sl_partition_t *p = NULL;
     int64_t end = -1;
@@ -481,7 +481,7 @@ SL_HANDLER(OffsetCommit) {
      * in a cluster, once their record in the group's offsets partition is replicated. */
     sl_reclog_t *log = sl_coord_log(coord(req));
     sl_durable_wait_t *w = NULL;
-    sl_otopic_batch_t bt = {.now_ms = now};
+    sl_itopic_batch_t bt = {.now_ms = now};
     size_t *stored_at = NULL; /* cluster: response offsets of the partitions in `bt` */
     for (int32_t t = 0; t < n_topics && !rd->err; t++) {
         sl_str_t topic = sl_rd_str(rd, flex);
@@ -533,7 +533,7 @@ SL_HANDLER(OffsetCommit) {
     if (!rd->err && bt.n > 0) {
         w = store_commits(req, group, &bt, stored_at, NULL);
     }
-    sl_otopic_batch_fini(&bt);
+    sl_itopic_batch_fini(&bt);
     free(stored_at);
     if (rd->err || !w) {
         sl_durable_wait_cancel(w);
@@ -1013,7 +1013,7 @@ SL_HANDLER(DeleteGroups) {
             (void)sl_coord_expire_due(coord(req), g, sl_mono_ms());
         }
         /* Cluster: the deletions of its offsets are replicated before the answer. */
-        sl_otopic_batch_t bt = {.now_ms = sl_wall_ms()};
+        sl_itopic_batch_t bt = {.now_ms = sl_wall_ms()};
         size_t *stored_at = NULL;
         g = req->broker->cluster ? g : NULL;
         size_t at = wr->buf->len;
@@ -1034,7 +1034,7 @@ SL_HANDLER(DeleteGroups) {
         if (rc == KERR_NONE && bt.n > 0) {
             w = store_commits(req, id, &bt, stored_at, w);
         }
-        sl_otopic_batch_fini(&bt);
+        sl_itopic_batch_fini(&bt);
         free(stored_at);
     }
     if (rd->err || !w) {
@@ -1058,7 +1058,7 @@ SL_HANDLER(OffsetDelete) {
     sl_group_t *g = denied ? NULL : sl_coord_find(coord(req), id);
     sl_wr_i16(wr, denied ? denied : g ? KERR_NONE : KERR_GROUP_ID_NOT_FOUND);
     /* Cluster: the deletions are replicated before the answer. */
-    sl_otopic_batch_t bt = {.now_ms = sl_wall_ms()};
+    sl_itopic_batch_t bt = {.now_ms = sl_wall_ms()};
     size_t *stored_at = NULL;
     sl_wr_i32(wr, 0);
     sl_wr_i32(wr, g ? n_topics : 0);
@@ -1094,7 +1094,7 @@ SL_HANDLER(OffsetDelete) {
     }
     sl_durable_wait_t *w =
         !rd->err && bt.n > 0 ? store_commits(req, id, &bt, stored_at, NULL) : NULL;
-    sl_otopic_batch_fini(&bt);
+    sl_itopic_batch_fini(&bt);
     free(stored_at);
     if (rd->err || !w) {
         sl_durable_wait_cancel(w);

@@ -452,7 +452,7 @@ SL_HANDLER(AddOffsetsToTxn) {
             /* Cluster: the group coordinator holds the offsets as transactional records in
              * the group's partition; its marker commits or drops them (Kafka's design). */
             sl_txn_add_part(t, (sl_str_t){SL_OFFSETS_TOPIC, strlen(SL_OFFSETS_TOPIC)},
-                            sl_otopic_partition_for(group, ot->n_partitions));
+                            sl_itopic_partition_for(group, ot->n_partitions));
         }
         if (sl_txn_persist(b->txn, t) != SL_OK) {
             err = KERR_KAFKA_STORAGE_ERROR;
@@ -499,27 +499,27 @@ SL_HANDLER(EndTxn) {
     return sl_durable_wait_park(b, w);
 }
 
-/* Cluster: TxnOffsetCommit is answered by the group's coordinator (clients send it there), which
- * appends the offsets as one transactional batch of the producer to the group's
- * __consumer_offsets partition and answers once it is replicated; the transaction's marker in
- * that partition (AddOffsetsToTxn added it) commits or drops them (offsets_topic.h). `err` is
- * the request-wide error found so far. */
-static sl_err_t txn_offsets_cluster(sl_req_t *req, sl_str_t group, int64_t pid, int16_t epoch,
-                                    int32_t n_topics, int err) {
-    sl_broker_t *b = req->broker;
+/* One partition's offset in TxnOffsetCommit (views into the request). */
+typedef struct txn_offset {
+    sl_str_t topic, metadata;
+    int32_t index, leader_epoch;
+    int64_t offset;
+} txn_offset_t;
+
+/* Reads TxnOffsetCommit's topics (`n_topics` of them, what follows the count in the request) and
+ * writes the response from its throttle time on. Each partition gets `err`, else
+ * TOPIC_AUTHORIZATION_FAILED or UNKNOWN_TOPIC_OR_PARTITION, else it is accepted: passed to `take`,
+ * in request order, with the position of its error code kept in the array returned (*n_out
+ * entries, the caller frees it) for the answer to overwrite or to wait on. rd->err is set when the
+ * request is malformed. */
+static size_t *read_offsets(sl_req_t *req, int32_t n_topics, int16_t err,
+                            void (*take)(void *ctx, const txn_offset_t *o), void *ctx,
+                            size_t *n_out) {
     sl_reader_t *rd = &req->rd;
     sl_writer_t *wr = &req->wr;
     bool flex = req->flex;
     int16_t v = req->api_version;
-    int64_t now = sl_wall_ms();
-    if (!err) {
-        err = sl_otopic_check(b, group);
-    }
-    if (!err) {
-        err = coord_code(sl_otopic_writable(b, group));
-    }
-    sl_otopic_batch_t bt = {.now_ms = now};
-    size_t *err_ats = NULL;
+    size_t *err_ats = NULL, n_err_ats = 0;
     sl_wr_i32(wr, 0);
     sl_wr_array_len(wr, flex, n_topics);
     for (int32_t i = 0; i < n_topics && !rd->err; i++) {
@@ -528,39 +528,29 @@ static sl_err_t txn_offsets_cluster(sl_req_t *req, sl_str_t group, int64_t pid, 
         if (rd->err) {
             break;
         }
-        sl_topic_t *tp = sl_topic_find(b, name);
+        sl_topic_t *tp = sl_topic_find(req->broker, name);
         sl_wr_str(wr, flex, name);
         sl_wr_array_len(wr, flex, n);
         for (int32_t k = 0; k < n && !rd->err; k++) {
-            int32_t index = sl_rd_i32(rd);
-            int64_t offset = sl_rd_i64(rd);
-            int32_t leader_epoch = v >= 2 ? sl_rd_i32(rd) : -1;
-            sl_str_t md = sl_rd_str(rd, flex);
+            txn_offset_t o = {.topic = name};
+            o.index = sl_rd_i32(rd);
+            o.offset = sl_rd_i64(rd);
+            o.leader_epoch = v >= 2 ? sl_rd_i32(rd) : -1;
+            o.metadata = sl_rd_str(rd, flex);
             sl_rd_tags(rd, flex);
-            int16_t perr = (int16_t)err;
+            int16_t perr = err;
             if (!perr && !sl_req_allowed(req, SL_RES_TOPIC, name, SL_ACL_READ)) {
                 perr = KERR_TOPIC_AUTHORIZATION_FAILED;
             }
-            if (!perr && (!tp || index < 0 || index >= tp->n_partitions)) {
+            if (!perr && (!tp || o.index < 0 || o.index >= tp->n_partitions)) {
                 perr = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             }
-            sl_wr_i32(wr, index);
+            sl_wr_i32(wr, o.index);
             size_t at = sl_wr_i16(wr, perr);
             if (!perr && !rd->err) {
-                char *g = sl_str_dupz(group), *t = sl_str_dupz(name);
-                sl_committed_t c = {offset, leader_epoch, md.p ? sl_str_dupz(md) : NULL, md.len,
-                                    now};
-                sl_buf_t key = {0}, value = {0};
-                sl_offset_rec_key(&key, g, t, index);
-                sl_offset_rec_put(&value, g, t, index, &c);
-                sl_otopic_batch_add(&bt, &key, &value);
-                err_ats = sl_xrealloc(err_ats, (size_t)bt.n * sizeof *err_ats);
-                err_ats[bt.n - 1] = at;
-                sl_buf_fini(&key);
-                sl_buf_fini(&value);
-                free(c.metadata);
-                free(t);
-                free(g);
+                take(ctx, &o);
+                err_ats = sl_xrealloc(err_ats, (n_err_ats + 1) * sizeof *err_ats);
+                err_ats[n_err_ats++] = at;
             }
             sl_wr_tags(wr, flex);
         }
@@ -569,36 +559,92 @@ static sl_err_t txn_offsets_cluster(sl_req_t *req, sl_str_t group, int64_t pid, 
     }
     sl_rd_tags(rd, flex);
     sl_wr_tags(wr, flex);
-    if (rd->err || bt.n == 0) {
+    *n_out = n_err_ats;
+    return err_ats;
+}
+
+typedef struct batch_ctx {
+    sl_itopic_batch_t *bt;
+    sl_str_t group;
+} batch_ctx_t;
+
+/* read_offsets' take in a cluster: the offset as a record of the group's batch. */
+static void offset_to_batch(void *opaque, const txn_offset_t *o) {
+    batch_ctx_t *bc = opaque;
+    char *g = sl_str_dupz(bc->group), *t = sl_str_dupz(o->topic);
+    sl_committed_t c = {o->offset, o->leader_epoch, o->metadata.p ? sl_str_dupz(o->metadata) : NULL,
+                        o->metadata.len, bc->bt->now_ms};
+    sl_buf_t key = {0}, value = {0};
+    sl_offset_rec_key(&key, g, t, o->index);
+    sl_offset_rec_put(&value, g, t, o->index, &c);
+    sl_itopic_batch_add(bc->bt, &key, &value);
+    sl_buf_fini(&key);
+    sl_buf_fini(&value);
+    free(c.metadata);
+    free(t);
+    free(g);
+}
+
+/* Cluster: TxnOffsetCommit is answered by the group's coordinator (clients send it there), which
+ * appends the offsets as one transactional batch of the producer to the group's
+ * __consumer_offsets partition and answers once it is replicated; the transaction's marker in
+ * that partition (AddOffsetsToTxn added it) commits or drops them (offsets_topic.h). `err` is
+ * the request-wide error found so far. */
+static sl_err_t txn_offsets_cluster(sl_req_t *req, sl_str_t group, int64_t pid, int16_t epoch,
+                                    int32_t n_topics, int err) {
+    sl_broker_t *b = req->broker;
+    if (!err) {
+        err = sl_otopic_check(b, group);
+    }
+    if (!err) {
+        err = coord_code(sl_otopic_writable(b, group));
+    }
+    sl_itopic_batch_t bt = {.now_ms = sl_wall_ms()};
+    batch_ctx_t bc = {&bt, group};
+    size_t n_at;
+    size_t *err_ats = read_offsets(req, n_topics, (int16_t)err, offset_to_batch, &bc, &n_at);
+    if (req->rd.err || bt.n == 0) {
         free(err_ats);
-        sl_otopic_batch_fini(&bt);
-        return rd->err;
+        sl_itopic_batch_fini(&bt);
+        return req->rd.err;
     }
     sl_partition_t *p = NULL;
     int64_t end = -1;
     int16_t aerr = sl_otopic_append_txn(b, group, &bt, pid, epoch, &p, &end);
     if (aerr != KERR_NONE) {
         aerr = (int16_t)coord_code(fenced_code(aerr, false));
-        for (int32_t i = 0; i < bt.n; i++) {
-            sl_store_be16(wr->buf->data + err_ats[i], (uint16_t)aerr);
+        for (size_t i = 0; i < n_at; i++) {
+            sl_store_be16(req->wr.buf->data + err_ats[i], (uint16_t)aerr);
         }
         free(err_ats);
-        sl_otopic_batch_fini(&bt);
+        sl_itopic_batch_fini(&bt);
         return SL_OK;
     }
     sl_durable_wait_t *w = sl_durable_wait_new(req);
-    for (int32_t i = 0; i < bt.n; i++) {
+    for (size_t i = 0; i < n_at; i++) {
         sl_durable_wait_add_part(w, p, end, err_ats[i], SIZE_MAX);
     }
     free(err_ats);
-    sl_otopic_batch_fini(&bt);
+    sl_itopic_batch_fini(&bt);
     return sl_durable_wait_park(b, w);
+}
+
+typedef struct txn_ctx {
+    sl_txn_t *t;
+    sl_str_t group;
+} txn_ctx_t;
+
+/* read_offsets' take on a single node: the offset joins the transaction's. */
+static void offset_to_txn(void *opaque, const txn_offset_t *o) {
+    txn_ctx_t *tc = opaque;
+    sl_txn_add_group(tc->t, tc->group);
+    sl_txn_add_offset(tc->t, tc->group, o->topic, o->index, o->offset, o->leader_epoch,
+                      o->metadata);
 }
 
 SL_HANDLER(TxnOffsetCommit) {
     sl_broker_t *b = req->broker;
     sl_reader_t *rd = &req->rd;
-    sl_writer_t *wr = &req->wr;
     bool flex = req->flex;
     int16_t v = req->api_version;
     sl_str_t id = sl_rd_str(rd, flex);
@@ -642,51 +688,10 @@ SL_HANDLER(TxnOffsetCommit) {
         err = sl_coord_check_commit(b->coord, group, generation, member, instance);
     }
     err = fenced_code(err, false);
-    sl_wr_i32(wr, 0);
-    sl_wr_array_len(wr, flex, n_topics);
-    bool any = false;
-    size_t *err_ats = NULL, n_err_ats = 0;
-    for (int32_t i = 0; i < n_topics && !rd->err; i++) {
-        sl_str_t name = sl_rd_str(rd, flex);
-        int32_t n = sl_rd_array_len(rd, flex, 12);
-        if (rd->err) {
-            break;
-        }
-        sl_topic_t *tp = sl_topic_find(b, name);
-        sl_wr_str(wr, flex, name);
-        sl_wr_array_len(wr, flex, n);
-        for (int32_t k = 0; k < n && !rd->err; k++) {
-            int32_t index = sl_rd_i32(rd);
-            int64_t offset = sl_rd_i64(rd);
-            int32_t leader_epoch = v >= 2 ? sl_rd_i32(rd) : -1;
-            sl_str_t md = sl_rd_str(rd, flex);
-            sl_rd_tags(rd, flex);
-            int16_t perr = (int16_t)err;
-            if (!perr && !sl_req_allowed(req, SL_RES_TOPIC, name, SL_ACL_READ)) {
-                perr = KERR_TOPIC_AUTHORIZATION_FAILED;
-            }
-            if (!perr && (!tp || index < 0 || index >= tp->n_partitions)) {
-                perr = KERR_UNKNOWN_TOPIC_OR_PARTITION;
-            }
-            if (!perr && !rd->err) {
-                sl_txn_add_group(t, group);
-                sl_txn_add_offset(t, group, name, index, offset, leader_epoch, md);
-                any = true;
-            }
-            sl_wr_i32(wr, index);
-            size_t at = sl_wr_i16(wr, perr);
-            if (!perr) {
-                err_ats = sl_xrealloc(err_ats, (n_err_ats + 1) * sizeof *err_ats);
-                err_ats[n_err_ats++] = at;
-            }
-            sl_wr_tags(wr, flex);
-        }
-        sl_rd_tags(rd, flex);
-        sl_wr_tags(wr, flex);
-    }
-    sl_rd_tags(rd, flex);
-    sl_wr_tags(wr, flex);
-    if (rd->err || !any) {
+    txn_ctx_t tc = {t, group};
+    size_t n_err_ats;
+    size_t *err_ats = read_offsets(req, n_topics, (int16_t)err, offset_to_txn, &tc, &n_err_ats);
+    if (rd->err || n_err_ats == 0) {
         free(err_ats);
         return rd->err;
     }

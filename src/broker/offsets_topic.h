@@ -4,12 +4,14 @@
  * The topic has offsets.topic.num.partitions partitions and replication factor
  * min(offsets.topic.replication.factor, voters); the quorum leader creates it once that many
  * brokers are live. A group belongs to partition hash(group) % n (Kafka's: the Java hash of the
- * id, sign bit cleared) and its coordinator is that partition's leader. A commit is a record
- * there (group/offset_store.h's replicated form), answered once the high watermark passes it
- * (the acks=all path). A broker that becomes a partition's leader first drops what it holds for
- * that partition's groups and reads the partition back into the group coordinator; until then
- * the groups get COORDINATOR_LOAD_IN_PROGRESS. Group membership is not replicated: members
- * rejoin the new coordinator, as in Kafka after a failover.
+ * id, sign bit cleared; sl_itopic_partition_for) and its coordinator is that partition's leader.
+ * A commit is a record there (group/offset_store.h's replicated form; a commit request's records
+ * are one sl_itopic_batch_t), answered once the high watermark passes it (the acks=all path).
+ * A broker that becomes a partition's leader first drops what it holds for that partition's groups
+ * and reads the partition back into the group coordinator; until then the groups get
+ * COORDINATOR_LOAD_IN_PROGRESS. Group membership is not replicated: members rejoin the new
+ * coordinator, as in Kafka after a failover. The partitions, their loading and the append are
+ * itopic.h's, shared with __transaction_state.
  * Thread: the broker's loop thread. */
 #ifndef SL_OFFSETS_TOPIC_H
 #define SL_OFFSETS_TOPIC_H
@@ -18,13 +20,10 @@
 #include <stdint.h>
 
 #include "broker/broker.h"
+#include "broker/itopic.h"
 #include "common/buf.h"
 
 #define SL_OFFSETS_TOPIC "__consumer_offsets"
-
-/* The partition of `group` among `n` (n >= 1): Kafka's abs(groupId.hashCode()) % n, the same for
- * ASCII ids (sluice hashes bytes, Java UTF-16 units). */
-int32_t sl_otopic_partition_for(sl_str_t group, int32_t n);
 
 /* Whether this broker may serve `group` now: KERR_NONE (always on a single node),
  * COORDINATOR_NOT_AVAILABLE (the topic does not exist yet), NOT_COORDINATOR (another broker
@@ -36,18 +35,6 @@ int16_t sl_otopic_check(sl_broker_t *b, sl_str_t group);
 int16_t sl_otopic_coordinator(sl_broker_t *b, sl_str_t group, int32_t *node, char *host,
                               size_t host_len, int32_t *port);
 
-/* Records of one commit request, then appended as one batch. */
-typedef struct sl_otopic_batch {
-    sl_buf_t recs; /* the records (Kafka's record encoding) */
-    int32_t n;
-    int64_t now_ms;
-} sl_otopic_batch_t;
-void sl_otopic_batch_add(sl_otopic_batch_t *bt, const sl_buf_t *key, const sl_buf_t *value);
-void sl_otopic_batch_fini(sl_otopic_batch_t *bt);
-/* The record batch around bt's records (base offset 0: the append assigns it), uncompressed,
- * without sequence numbers; `pid` -1 for none, `transactional` sets the attribute bit. */
-void sl_otopic_build_batch(const sl_otopic_batch_t *bt, int64_t pid, int16_t epoch,
-                           bool transactional, sl_buf_t *out);
 /* Whether a commit for `group` could be appended now: KERR_NONE, NOT_COORDINATOR or
  * NOT_ENOUGH_REPLICAS (asked before the coordinator's memory changes). */
 int16_t sl_otopic_writable(sl_broker_t *b, sl_str_t group);
@@ -55,13 +42,13 @@ int16_t sl_otopic_writable(sl_broker_t *b, sl_str_t group);
  * KERR_NONE with the partition and the end offset to wait for (sl_durable_wait_add_part),
  * NOT_COORDINATOR, NOT_ENOUGH_REPLICAS (fewer in-sync replicas than min.insync.replicas:
  * nothing appended) or KAFKA_STORAGE_ERROR. */
-int16_t sl_otopic_append(sl_broker_t *b, sl_str_t group, sl_otopic_batch_t *bt,
+int16_t sl_otopic_append(sl_broker_t *b, sl_str_t group, sl_itopic_batch_t *bt,
                          sl_partition_t **p_out, int64_t *end_out);
 
 /* Cluster, TxnOffsetCommit: appends the batch as a transactional batch of pid/epoch to the
  * group's partition (errors as sl_otopic_append, and PRODUCER_FENCED for an epoch older than
  * the partition's) and holds its changes until that transaction's marker in the partition. */
-int16_t sl_otopic_append_txn(sl_broker_t *b, sl_str_t group, sl_otopic_batch_t *bt, int64_t pid,
+int16_t sl_otopic_append_txn(sl_broker_t *b, sl_str_t group, sl_itopic_batch_t *bt, int64_t pid,
                              int16_t epoch, sl_partition_t **p_out, int64_t *end_out);
 /* A marker was written to partition p (sl_partition_write_marker): for an offsets partition,
  * the held changes of pid are applied (SL_CONTROL_COMMIT) or dropped. */

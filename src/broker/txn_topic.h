@@ -10,7 +10,8 @@
  * that becomes a partition's leader drops what it held for the partition's ids, reads the
  * partition back into its coordinator (COORDINATOR_LOAD_IN_PROGRESS meanwhile), then completes
  * the transactions it finds prepared; open ones are kept until their producer ends them or
- * their timeout aborts them. A broker that stops leading a partition forgets its ids.
+ * their timeout aborts them. A broker that stops leading a partition forgets its ids. The
+ * partitions, their loading and the append are itopic.h's, shared with __consumer_offsets.
  * Thread: the broker's loop thread. */
 #ifndef SL_TXN_TOPIC_H
 #define SL_TXN_TOPIC_H

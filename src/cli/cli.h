@@ -99,6 +99,8 @@ void sl_cli_print_json(json_t *j);
 /* Connects to host:port (receive and send time out after SL_CLI_TIMEOUT_MS); -1 (error
  * printed) on failure. */
 int sl_cli_dial(const char *host, int port);
+/* sl_cli_dial to the first HOST:PORT of a -b list; -1 (error printed, as `cmd`'s) on failure. */
+int sl_cli_dial_first(const char *brokers, const char *cmd);
 /* Starts a request in `w` (empty buffer): size placeholder, header v1, or v2 when `flex`;
  * correlation id 1, client id "sluice-cli". */
 void sl_cli_req_begin(sl_writer_t *w, int16_t api, int16_t version, bool flex);

@@ -47,19 +47,6 @@ static const char *ename(int16_t code) {
     return rd_kafka_err2name((rd_kafka_resp_err_t)code);
 }
 
-static int dial(const char *brokers) {
-    char hp[256];
-    snprintf(hp, sizeof hp, "%s", brokers);
-    hp[strcspn(hp, ",")] = '\0';
-    char *colon = strrchr(hp, ':');
-    if (!colon) {
-        sl_cli_error("cluster", "expected -b HOST:PORT");
-        return -1;
-    }
-    *colon = '\0';
-    return sl_cli_dial(hp, atoi(colon + 1));
-}
-
 /* "TOPIC:PARTITION" into topic (at most TOPIC_MAXC characters) and *part. */
 static bool parse_tp(const char *s, char *topic, int32_t *part) {
     const char *colon = strrchr(s, ':');
@@ -101,6 +88,41 @@ static void print_ids(const char *label, sl_reader_t *rd) {
     }
 }
 
+/* The topics array of a request for one partition, up to its index (the caller writes the
+ * partition's other fields and the tagged fields that close it and its topic). */
+static void write_one_part(sl_writer_t *w, const char *topic, int32_t part) {
+    sl_wr_array_len(w, true, 1);
+    sl_wr_strz(w, true, topic);
+    sl_wr_array_len(w, true, 1);
+    sl_wr_i32(w, part);
+}
+
+/* Sends the request in `req` (freed) and reads the answer: false (error printed, `resp` freed)
+ * on failure, else `rd` is left after the response header. */
+static bool exchange(int fd, sl_buf_t *req, sl_buf_t *resp, sl_reader_t *rd) {
+    bool ok = sl_cli_roundtrip(fd, req, true, resp, rd);
+    sl_buf_fini(req);
+    if (!ok) {
+        sl_buf_fini(resp);
+    }
+    return ok;
+}
+
+/* The top of a reassignment response (both APIs'): throttle time (skipped), the error code
+ * (returned) and its message. */
+static int16_t read_top(sl_reader_t *rd, sl_str_t *msg) {
+    (void)sl_rd_i32(rd);
+    int16_t err = sl_rd_i16(rd);
+    *msg = sl_rd_str(rd, true);
+    return err;
+}
+
+/* "sluice: WHAT: ERROR_NAME[: message]" on stderr. */
+static void print_error(const char *what, int16_t err, sl_str_t msg) {
+    fprintf(stderr, "sluice: %s: %s%s%.*s\n", what, ename(err), msg.p ? ": " : "",
+            msg.p ? (int)msg.len : 0, msg.p ? msg.p : "");
+}
+
 /* ListPartitionReassignments; prints them (all, or topic/part when topic is set). Sets *found
  * when that partition is listed. 0, or 1 (error printed). */
 static int list(int fd, const char *topic, int32_t part, bool print, bool *found) {
@@ -109,10 +131,7 @@ static int list(int fd, const char *topic, int32_t part, bool print, bool *found
     sl_cli_req_begin(&w, API_LIST, 0, true);
     sl_wr_i32(&w, SL_CLI_TIMEOUT_MS);
     if (topic) {
-        sl_wr_array_len(&w, true, 1);
-        sl_wr_strz(&w, true, topic);
-        sl_wr_array_len(&w, true, 1);
-        sl_wr_i32(&w, part);
+        write_one_part(&w, topic, part);
         sl_wr_tags(&w, true);
     } else {
         sl_wr_array_len(&w, true, -1);
@@ -120,20 +139,15 @@ static int list(int fd, const char *topic, int32_t part, bool print, bool *found
     sl_wr_tags(&w, true);
     sl_reader_t rd;
     *found = false;
-    if (!sl_cli_roundtrip(fd, &req, true, &resp, &rd)) {
-        sl_buf_fini(&req);
-        sl_buf_fini(&resp);
+    if (!exchange(fd, &req, &resp, &rd)) {
         return 1;
     }
-    sl_buf_fini(&req);
-    (void)sl_rd_i32(&rd);
-    int16_t err = sl_rd_i16(&rd);
-    sl_str_t msg = sl_rd_str(&rd, true);
+    sl_str_t msg;
+    int16_t err = read_top(&rd, &msg);
     int32_t nt = sl_rd_count(&rd, true, 3);
     int rc = 0, shown = 0;
     if (err) {
-        fprintf(stderr, "sluice: cluster reassign --list: %s%s%.*s\n", ename(err),
-                msg.p ? ": " : "", msg.p ? (int)msg.len : 0, msg.p ? msg.p : "");
+        print_error("cluster reassign --list", err, msg);
         rc = 1;
     }
     for (int32_t i = 0; i < nt && !rd.err; i++) {
@@ -177,10 +191,7 @@ static int alter(int fd, const char *topic, int32_t part, const int32_t *ids, in
     sl_writer_t w = {&req};
     sl_cli_req_begin(&w, API_ALTER, 0, true);
     sl_wr_i32(&w, SL_CLI_TIMEOUT_MS);
-    sl_wr_array_len(&w, true, 1);
-    sl_wr_strz(&w, true, topic);
-    sl_wr_array_len(&w, true, 1);
-    sl_wr_i32(&w, part);
+    write_one_part(&w, topic, part);
     sl_wr_array_len(&w, true, n);
     for (int32_t i = 0; i < n; i++) {
         sl_wr_i32(&w, ids[i]);
@@ -189,15 +200,11 @@ static int alter(int fd, const char *topic, int32_t part, const int32_t *ids, in
     sl_wr_tags(&w, true);
     sl_wr_tags(&w, true);
     sl_reader_t rd;
-    if (!sl_cli_roundtrip(fd, &req, true, &resp, &rd)) {
-        sl_buf_fini(&req);
-        sl_buf_fini(&resp);
+    if (!exchange(fd, &req, &resp, &rd)) {
         return 1;
     }
-    sl_buf_fini(&req);
-    (void)sl_rd_i32(&rd);
-    int16_t err = sl_rd_i16(&rd);
-    sl_str_t msg = sl_rd_str(&rd, true);
+    sl_str_t msg;
+    int16_t err = read_top(&rd, &msg);
     if (!err && sl_rd_count(&rd, true, 3) == 1) {
         (void)sl_rd_str(&rd, true);
         if (sl_rd_count(&rd, true, 4) == 1) {
@@ -211,8 +218,9 @@ static int alter(int fd, const char *topic, int32_t part, const int32_t *ids, in
         sl_cli_error("cluster reassign", "malformed response");
         rc = 1;
     } else if (err) {
-        fprintf(stderr, "sluice: cluster reassign %s:%d: %s%s%.*s\n", topic, (int)part, ename(err),
-                msg.p ? ": " : "", msg.p ? (int)msg.len : 0, msg.p ? msg.p : "");
+        char what[TOPIC_MAXC + 40];
+        snprintf(what, sizeof what, "cluster reassign %s:%d", topic, (int)part);
+        print_error(what, err, msg);
         rc = 1;
     } else {
         printf("%s:%d: %s\n", topic, (int)part,
@@ -271,7 +279,7 @@ static int reassign(const char *brokers, int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    int fd = dial(brokers);
+    int fd = sl_cli_dial_first(brokers, "cluster");
     if (fd < 0) {
         return 1;
     }
@@ -351,7 +359,7 @@ static int elect(const char *brokers, int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    int fd = dial(brokers);
+    int fd = sl_cli_dial_first(brokers, "cluster");
     if (fd < 0) {
         return 1;
     }
@@ -362,19 +370,16 @@ static int elect(const char *brokers, int argc, char **argv) {
     if (all) {
         sl_wr_array_len(&w, true, -1);
     } else {
-        sl_wr_array_len(&w, true, 1);
-        sl_wr_strz(&w, true, topic);
-        sl_wr_array_len(&w, true, 1);
-        sl_wr_i32(&w, (int32_t)part);
+        write_one_part(&w, topic, (int32_t)part);
         sl_wr_tags(&w, true);
     }
     sl_wr_i32(&w, SL_CLI_TIMEOUT_MS);
     sl_wr_tags(&w, true);
     sl_reader_t rd;
     int rc = 0;
-    if (!sl_cli_roundtrip(fd, &req, true, &resp, &rd)) {
-        rc = 1;
-        goto done;
+    if (!exchange(fd, &req, &resp, &rd)) {
+        close(fd);
+        return 1;
     }
     (void)sl_rd_i32(&rd);
     int16_t top = sl_rd_i16(&rd);
@@ -411,8 +416,6 @@ static int elect(const char *brokers, int argc, char **argv) {
     } else if (shown == 0 && !top) {
         printf("no partition needed an election\n");
     }
-done:
-    sl_buf_fini(&req);
     sl_buf_fini(&resp);
     close(fd);
     return rc;

@@ -37,19 +37,6 @@ static void usage(FILE *f) {
                "options: -b HOST:PORT of a PLAINTEXT listener (default 127.0.0.1:9092)\n");
 }
 
-static int dial(const char *brokers) {
-    char hp[256];
-    snprintf(hp, sizeof hp, "%s", brokers);
-    hp[strcspn(hp, ",")] = '\0';
-    char *colon = strrchr(hp, ':');
-    if (!colon) {
-        sl_cli_error("user", "expected -b HOST:PORT");
-        return -1;
-    }
-    *colon = '\0';
-    return sl_cli_dial(hp, atoi(colon + 1));
-}
-
 /* Describes every user: prints them when `print`, else finds `name`'s mechanisms into has[]. */
 static int describe(int fd, bool print, const char *name, bool *has) {
     sl_buf_t req = {0}, resp = {0};
@@ -232,7 +219,7 @@ int sl_cmd_user(int argc, char **argv) {
         sl_cli_error("user", "add needs --password or $SLUICE_PASSWORD");
         return 2;
     }
-    int fd = dial(brokers);
+    int fd = sl_cli_dial_first(brokers, "user");
     if (fd < 0) {
         return 1;
     }

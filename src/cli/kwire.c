@@ -3,6 +3,7 @@
  * Requests use header v1 (v0 APIs) or v2 (flexible APIs). */
 #include <netdb.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -41,6 +42,19 @@ int sl_cli_dial(const char *host, int port) {
     freeaddrinfo(ai);
     set_timeouts(fd, SL_CLI_TIMEOUT_MS);
     return fd;
+}
+
+int sl_cli_dial_first(const char *brokers, const char *cmd) {
+    char hp[256];
+    snprintf(hp, sizeof hp, "%s", brokers);
+    hp[strcspn(hp, ",")] = '\0';
+    char *colon = strrchr(hp, ':');
+    if (!colon) {
+        sl_cli_error(cmd, "expected -b HOST:PORT");
+        return -1;
+    }
+    *colon = '\0';
+    return sl_cli_dial(hp, atoi(colon + 1));
 }
 
 static bool io_all(int fd, void *p, size_t n, bool wr) {

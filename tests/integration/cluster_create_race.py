@@ -20,23 +20,8 @@ import sys
 import threading
 import time
 
-from kschema import INF, Conn
+from kschema import INF, METADATA_REQ, METADATA_RESP, Conn
 
-META_REQ = [("topics", [("id", "uuid", 10, INF), ("name", "nstr", 0, INF)], 0, INF),
-            ("allow_auto", "bool", 4, INF), ("cluster_ops", "bool", 8, 10),
-            ("topic_ops", "bool", 8, INF)]
-META_RESP = [("throttle", "i32", 3, INF),
-             ("brokers", [("node_id", "i32", 0, INF), ("host", "str", 0, INF),
-                          ("port", "i32", 0, INF), ("rack", "nstr", 1, INF)], 0, INF),
-             ("cluster_id", "nstr", 2, INF), ("controller", "i32", 1, INF),
-             ("topics", [("error", "i16", 0, INF), ("name", "str", 0, INF),
-                         ("id", "uuid", 10, INF), ("internal", "bool", 1, INF),
-                         ("parts", [("error", "i16", 0, INF), ("index", "i32", 0, INF),
-                                    ("leader", "i32", 0, INF), ("epoch", "i32", 7, INF),
-                                    ("replicas", "i32list", 0, INF), ("isr", "i32list", 0, INF),
-                                    ("offline", "i32list", 5, INF)], 0, INF),
-                         ("topic_ops", "i32", 8, INF)], 0, INF),
-             ("cluster_ops", "i32", 8, 10)]
 CREATE_REQ = [("topics", [("name", "str", 0, INF), ("partitions", "i32", 0, INF),
                           ("rf", "i16", 0, INF),
                           ("assign", [("index", "i32", 0, INF),
@@ -62,7 +47,7 @@ def placement(hps, name):
     out = []
     for hp in hps:
         r = Conn(hp).call(3, 10, True, {"topics": [{"name": name}], "allow_auto": False},
-                          META_REQ, META_RESP)
+                          METADATA_REQ, METADATA_RESP)
         t = r["topics"][0]
         parts = tuple(sorted((p["index"], p["leader"], tuple(p["replicas"]))
                              for p in t["parts"])) if t["error"] == 0 else ()
@@ -132,8 +117,8 @@ def race(conns, name, barrier, errors):
 
     def auto(conn):
         barrier.wait()
-        conn.call(3, 9, True, {"topics": [{"name": name}], "allow_auto": True}, META_REQ,
-                  META_RESP)
+        conn.call(3, 9, True, {"topics": [{"name": name}], "allow_auto": True}, METADATA_REQ,
+                  METADATA_RESP)
 
     ts = [threading.Thread(target=create)] + \
         [threading.Thread(target=auto, args=(c,)) for c in conns[1:]]
@@ -148,7 +133,7 @@ def views(hps, names):
     out = {n: [] for n in names}
     for hp in hps:
         r = Conn(hp).call(3, 10, True, {"topics": [{"name": n} for n in names],
-                                        "allow_auto": False}, META_REQ, META_RESP)
+                                        "allow_auto": False}, METADATA_REQ, METADATA_RESP)
         got = {t["name"]: t for t in r["topics"]}
         for n in names:
             t = got.get(n)

@@ -22,23 +22,8 @@ import struct
 import sys
 import time
 
-from kschema import INF, Conn, crc32c
+from kschema import INF, METADATA_REQ, METADATA_RESP, Conn, crc32c
 
-META_REQ = [("topics", [("name", "str", 0, INF)], 0, INF),
-            ("allow_auto", "bool", 4, INF), ("cluster_ops", "bool", 8, 10),
-            ("topic_ops", "bool", 8, INF)]
-META_RESP = [("throttle", "i32", 3, INF),
-             ("brokers", [("node_id", "i32", 0, INF), ("host", "str", 0, INF),
-                          ("port", "i32", 0, INF), ("rack", "nstr", 1, INF)], 0, INF),
-             ("cluster_id", "nstr", 2, INF), ("controller", "i32", 1, INF),
-             ("topics", [("error", "i16", 0, INF), ("name", "str", 0, INF),
-                         ("internal", "bool", 1, INF),
-                         ("parts", [("error", "i16", 0, INF), ("index", "i32", 0, INF),
-                                    ("leader", "i32", 0, INF), ("epoch", "i32", 7, INF),
-                                    ("replicas", "i32list", 0, INF), ("isr", "i32list", 0, INF),
-                                    ("offline", "i32list", 5, INF)], 0, INF),
-                         ("topic_ops", "i32", 8, INF)], 0, INF),
-             ("cluster_ops", "i32", 8, 10)]
 DESCRIBE_REQ = [("ops", "bool", 0, INF)]
 DESCRIBE_RESP = [("throttle", "i32", 0, INF), ("error", "i16", 0, INF),
                  ("message", "nstr", 0, INF), ("cluster_id", "str", 0, INF),
@@ -114,7 +99,7 @@ def one_record_batch(value):
 
 def metadata(hp, topics=None):
     req = {"topics": [{"name": t} for t in topics] if topics is not None else None}
-    return Conn(hp).call(3, 9, True, req, META_REQ, META_RESP)
+    return Conn(hp).call(3, 9, True, req, METADATA_REQ, METADATA_RESP)
 
 
 def ids(hps):

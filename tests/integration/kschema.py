@@ -129,6 +129,26 @@ def dec(schema, r, ver, flex):
     return obj
 
 
+# Metadata (API 3) v0-v12, as the cluster tests read it (cluster_wire.py, ops_wire.py,
+# cluster_create_race.py): topic ids from v10.
+METADATA_REQ = [("topics", [("id", "uuid", 10, INF), ("name", "nstr", 0, INF)], 0, INF),
+                ("allow_auto", "bool", 4, INF), ("cluster_ops", "bool", 8, 10),
+                ("topic_ops", "bool", 8, INF)]
+METADATA_RESP = [("throttle", "i32", 3, INF),
+                 ("brokers", [("node_id", "i32", 0, INF), ("host", "str", 0, INF),
+                              ("port", "i32", 0, INF), ("rack", "nstr", 1, INF)], 0, INF),
+                 ("cluster_id", "nstr", 2, INF), ("controller", "i32", 1, INF),
+                 ("topics", [("error", "i16", 0, INF), ("name", "str", 0, INF),
+                             ("id", "uuid", 10, INF), ("internal", "bool", 1, INF),
+                             ("parts", [("error", "i16", 0, INF), ("index", "i32", 0, INF),
+                                        ("leader", "i32", 0, INF), ("epoch", "i32", 7, INF),
+                                        ("replicas", "i32list", 0, INF),
+                                        ("isr", "i32list", 0, INF),
+                                        ("offline", "i32list", 5, INF)], 0, INF),
+                             ("topic_ops", "i32", 8, INF)], 0, INF),
+                 ("cluster_ops", "i32", 8, 10)]
+
+
 def crc32c(data):
     crc = 0xFFFFFFFF
     for b in data:

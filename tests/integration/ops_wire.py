@@ -20,7 +20,7 @@ and DescribeQuorum (55 v0-v1), plus Metadata for the placement.
 """
 import sys
 
-from kschema import INF, Conn
+from kschema import INF, METADATA_REQ, METADATA_RESP, Conn
 
 ALTER_REQ = [("timeout", "i32", 0, INF),
              ("topics", [("name", "str", 0, INF),
@@ -54,21 +54,6 @@ QUORUM_RESP = [("error", "i16", 0, INF),
                                       ("leader", "i32", 0, INF), ("epoch", "i32", 0, INF),
                                       ("hw", "i64", 0, INF), ("voters", VOTER, 0, INF),
                                       ("observers", VOTER, 0, INF)], 0, INF)], 0, INF)]
-META_REQ = [("topics", [("name", "str", 0, INF)], 0, INF), ("allow_auto", "bool", 4, INF),
-            ("cluster_ops", "bool", 8, 10), ("topic_ops", "bool", 8, INF)]
-META_RESP = [("throttle", "i32", 3, INF),
-             ("brokers", [("node_id", "i32", 0, INF), ("host", "str", 0, INF),
-                          ("port", "i32", 0, INF), ("rack", "nstr", 1, INF)], 0, INF),
-             ("cluster_id", "nstr", 2, INF), ("controller", "i32", 1, INF),
-             ("topics", [("error", "i16", 0, INF), ("name", "str", 0, INF),
-                         ("internal", "bool", 1, INF),
-                         ("parts", [("error", "i16", 0, INF), ("index", "i32", 0, INF),
-                                    ("leader", "i32", 0, INF), ("epoch", "i32", 7, INF),
-                                    ("replicas", "i32list", 0, INF), ("isr", "i32list", 0, INF),
-                                    ("offline", "i32list", 5, INF)], 0, INF),
-                         ("topic_ops", "i32", 8, INF)], 0, INF),
-             ("cluster_ops", "i32", 8, 10)]
-
 
 def ids(lst):
     return ",".join(str(i) for i in lst)
@@ -130,7 +115,7 @@ def quorum(hp, ver):
 
 
 def placement(hp, topic, part):
-    r = Conn(hp).call(3, 9, True, {"topics": [{"name": topic}]}, META_REQ, META_RESP)
+    r = Conn(hp).call(3, 9, True, {"topics": [{"name": topic}]}, METADATA_REQ, METADATA_RESP)
     for t in r["topics"]:
         for p in t["parts"]:
             if p["index"] == part:

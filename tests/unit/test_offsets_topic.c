@@ -29,14 +29,14 @@ static sl_coord_t *open_coord(sl_loop_t *loop, const char *dir) {
 
 TEST(group_partition_is_kafkas) {
     /* Java: Math.abs("my-group".hashCode()) % 50 == 36; "failover-group" % 8 == 4. */
-    CHECK_EQ_INT(sl_otopic_partition_for(S("my-group"), 50), 36);
-    CHECK_EQ_INT(sl_otopic_partition_for(S("failover-group"), 8), 4);
-    CHECK_EQ_INT(sl_otopic_partition_for(S("a"), 50), 47);
-    CHECK_EQ_INT(sl_otopic_partition_for(S(""), 8), 0);
+    CHECK_EQ_INT(sl_itopic_partition_for(S("my-group"), 50), 36);
+    CHECK_EQ_INT(sl_itopic_partition_for(S("failover-group"), 8), 4);
+    CHECK_EQ_INT(sl_itopic_partition_for(S("a"), 50), 47);
+    CHECK_EQ_INT(sl_itopic_partition_for(S(""), 8), 0);
     for (int i = 0; i < 1000; i++) {
         char g[32];
         snprintf(g, sizeof g, "g%d-%llu", i, (unsigned long long)sl_test_rand());
-        int32_t p = sl_otopic_partition_for(S(g), 7);
+        int32_t p = sl_itopic_partition_for(S(g), 7);
         CHECK(p >= 0 && p < 7);
     }
 }

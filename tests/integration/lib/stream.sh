@@ -13,3 +13,55 @@ wait_committed() {
   done
   fail "no progress: $1 has fewer than $2 committed records"
 }
+
+# Word count (examples/wordcount.so) under `sluice run` instances, for the tests that move its
+# tasks between instances (test_stream_wordcount.sh, _rebalance.sh, _restore_stop.sh):
+#   wc_start APP_ID PARTITIONS COMMIT_MS  creates the input topic `text`; the instances' app id
+#                                         and checkpoint interval; kills what is left at exit
+#   wc_run INSTANCE                       starts an instance in the background ($! is its pid,
+#                                         its log $T/INSTANCE.log)
+#   wc_produce LINES RATE SEED...         feeds `text` in the background ($producer): LINES lines
+#                                         per seed at RATE lines/s
+#   wc_verify SECONDS LOG...              every word's count updates are exactly 1, 2, ..., total
+#                                         under read_committed (else fails with the logs' tails)
+#   wc_stop VAR...                        SIGTERM to the instances whose pids are in $VAR; each
+#                                         must exit cleanly
+WC_LIB=$(dirname "${BASH_SOURCE[0]}")/..
+wc_start() {
+  WC_APP=$1 WC_COMMIT_MS=$3
+  # A failing check exits at once: stop the processes the test started, then the broker.
+  trap 'rc=$?; set +e; for q in ${a:-} ${b:-} ${c:-} ${producer:-}; do kill -9 "$q" 2>/dev/null; done; (exit $rc); cleanup' EXIT
+  "$SLUICE" topic create text -p "$2" -b "$BROKER" >/dev/null
+}
+
+wc_run() {
+  "$SLUICE" run "$PWD/$SLUICE_BUILD/examples/wordcount.so" --app-id "$WC_APP" \
+    --instance-id "$1" -b "$BROKER" --set commit.interval.ms="$WC_COMMIT_MS" \
+    -X session.timeout.ms=6000 -X heartbeat.interval.ms=500 >>"$T/$1.log" 2>&1 &
+}
+
+wc_produce() {
+  WC_LINES=$1
+  local rate=$2
+  shift 2
+  WC_SEEDS="$*"
+  ( for seed in $WC_SEEDS; do
+      $PY "$WC_LIB/stream_wordcount.py" produce "$BROKER" text "$seed" "$WC_LINES" "$rate" || exit 1
+    done ) &
+  producer=$!
+}
+
+wc_verify() {
+  local secs=$1
+  shift
+  # shellcheck disable=SC2086 # the seeds are words
+  $PY "$WC_LIB/stream_wordcount.py" expect $WC_SEEDS "$WC_LINES" >"$T/totals.json"
+  $PY "$WC_LIB/stream_wordcount.py" verify "$BROKER" word-counts "$T/totals.json" "$secs" ||
+    { tail -n 20 "$@"; fail "word counts not exactly once"; }
+}
+
+wc_stop() {
+  local v
+  for v; do kill -TERM "${!v}"; done
+  for v; do wait "${!v}" || fail "instance $v did not stop cleanly"; done
+}
