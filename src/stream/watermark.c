@@ -90,6 +90,14 @@ int64_t sl_wm_advance(sl_wm_t *t, uint64_t now_ms) {
     return t->current;
 }
 
+void sl_wm_resume(sl_wm_t *t, uint64_t now_ms) {
+    for (size_t i = 0; i < t->n; i++) {
+        t->in[i].last_ms = now_ms;
+        t->in[i].caught_up = false;
+        t->in[i].idle = false;
+    }
+}
+
 bool sl_wm_all_idle(const sl_wm_t *t) {
     for (size_t i = 0; i < t->n; i++) {
         if (!t->in[i].idle) {

@@ -60,6 +60,11 @@ void sl_wm_caught_up(sl_wm_t *t, size_t i);
 /* Recomputes idleness at `now_ms` and the task's watermark; returns it. */
 int64_t sl_wm_advance(sl_wm_t *t, uint64_t now_ms);
 
+/* Starts every input's idle clock afresh at `now_ms`, as if the tracker were new: not idle, not
+ * caught up. For a task that sat unrun (a standby copy) and starts running: the time it sat is no
+ * input's silence, and its inputs have to catch up again before any of them is idle. */
+void sl_wm_resume(sl_wm_t *t, uint64_t now_ms);
+
 /* Whether every input is idle (what a downstream marker reports as `idle`). */
 bool sl_wm_all_idle(const sl_wm_t *t);
 

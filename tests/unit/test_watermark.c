@@ -97,3 +97,28 @@ TEST(restore_never_regresses) {
     sl_wm_free(&b);
     sl_wm_free(&a);
 }
+
+/* A copy that sat unrun (a standby) and is taken over: its inputs' idle clocks start at the
+ * takeover, not when the copy was made, so an input that has delivered nothing since is not idle
+ * at once (the other input's records would move the watermark past its records, turning them
+ * late); it goes idle after idle_ms of its own silence, as in a new task. */
+TEST(resume_starts_idle_clocks_afresh) {
+    sl_wm_t a, b;
+    sl_wm_init(&a, 2, 0, 1000, 0);
+    sl_wm_record(&a, 0, 2000, 0);
+    sl_wm_record(&a, 1, 3000, 0);
+    CHECK_EQ_INT(sl_wm_advance(&a, 0), 1999);
+    uint8_t buf[64];
+    size_t n = sl_wm_encode(&a, buf, sizeof buf);
+    sl_wm_init(&b, 2, 0, 1000, 0); /* the copy, made at 0 */
+    CHECK(sl_wm_restore(&b, buf, n) == SL_OK);
+    sl_wm_resume(&b, 60000); /* taken over a minute later */
+    sl_wm_record(&b, 0, 5000, 60000);
+    sl_wm_caught_up(&b, 1);
+    CHECK_EQ_INT(sl_wm_advance(&b, 60500), 2999); /* input 1 (wm 2999) still holds it */
+    CHECK(!b.in[1].idle);
+    CHECK_EQ_INT(sl_wm_advance(&b, 61000), 4999); /* quiet for 1000 ms since the takeover */
+    CHECK(b.in[1].idle);
+    sl_wm_free(&b);
+    sl_wm_free(&a);
+}
