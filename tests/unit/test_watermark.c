@@ -122,3 +122,20 @@ TEST(resume_starts_idle_clocks_afresh) {
     sl_wm_free(&b);
     sl_wm_free(&a);
 }
+
+/* Markers read as a backlog (a task taken over replays its repartition partition) bring each
+ * upstream task's last watermark and then its idle marker with no tick between: the watermarks
+ * they carried still count, or the task would stay behind for good, every input idle. */
+TEST(idle_marker_keeps_the_watermark_it_carries) {
+    sl_wm_t t;
+    sl_wm_init(&t, 2, 0, 0, 0);
+    sl_wm_marker(&t, 0, 100, false, 1);
+    sl_wm_marker(&t, 1, 50, false, 1);
+    CHECK_EQ_INT(sl_wm_advance(&t, 1), 50);
+    sl_wm_marker(&t, 1, 200, false, 2);
+    sl_wm_marker(&t, 0, 300, true, 2); /* no tick since the marker above */
+    sl_wm_marker(&t, 1, 200, true, 2);
+    CHECK(sl_wm_all_idle(&t));
+    CHECK_EQ_INT(sl_wm_advance(&t, 3), 200);
+    sl_wm_free(&t);
+}
