@@ -5,6 +5,7 @@
  *   skipped_records_total, watermark_seconds, watermark_delay_seconds (now - watermark),
  *   state_entries, state_bytes                                       per task (label task)
  *   consumer_lag_records                                      per input topic and partition
+ *   standby_lag_records                                  per standby copy of a task (task)
  *   stage_latency_seconds{stage=produce_broker|process|commit_wait}, commit_latency_seconds
  *                                                                                histograms
  *   checkpoints_total, checkpoint_aborts_total, commit_interval_seconds, paused_partitions,
@@ -41,6 +42,7 @@ void sl_stream_lane_metrics_free(sl_stream_lane_metrics_t *m) {
     sl_hist_free(m->commit);
     free(m->tasks);
     free(m->lag);
+    free(m->standbys);
     free(m->runs);
     pthread_mutex_destroy(&m->mu);
 }
@@ -161,6 +163,20 @@ void sl_stream_metrics_publish(sl_stream_lane_metrics_t *m, const sl_stream_task
     pthread_mutex_unlock(&m->mu);
 }
 
+void sl_stream_metrics_publish_standbys(sl_stream_lane_metrics_t *m,
+                                        const sl_stream_standby_row_t *rows, size_t n) {
+    pthread_mutex_lock(&m->mu);
+    if (n > m->cap_standbys) {
+        m->cap_standbys = n;
+        m->standbys = sl_xrealloc(m->standbys, n * sizeof *m->standbys);
+    }
+    if (n) {
+        memcpy(m->standbys, rows, n * sizeof *rows);
+    }
+    m->n_standbys = n;
+    pthread_mutex_unlock(&m->mu);
+}
+
 /* A Prometheus label value: backslash, double quote and newline escaped. */
 static void label_value(char *out, size_t cap, const char *v) {
     size_t o = 0;
@@ -276,6 +292,14 @@ void sl_stream_metrics_collect(sl_metrics_out_t *out, const char *app_id,
         sl_metrics_emit(out, P "consumer_lag_records", "gauge",
                         "Input partition's high watermark minus the lane's position.", l2,
                         (double)m->lag[i].lag);
+    }
+    for (size_t i = 0; i < m->n_standbys; i++) {
+        snprintf(l2, sizeof l2, "%s,task=\"%d_%d\"", lb, m->standbys[i].st,
+                 (int)m->standbys[i].partition);
+        sl_metrics_emit(out, P "standby_lag_records", "gauge",
+                        "Changelog records a standby copy of the task has not applied yet "
+                        "(its changelog partitions' high watermarks minus its positions).",
+                        l2, (double)m->standbys[i].lag);
     }
     pthread_mutex_unlock(&m->mu);
 }

@@ -43,6 +43,13 @@ typedef struct sl_stream_lag_row {
     int64_t lag; /* high watermark - position, records */
 } sl_stream_lag_row_t;
 
+/* A standby copy of a task (num.standby.replicas) and how far behind its changelogs it is. */
+typedef struct sl_stream_standby_row {
+    int st;
+    int32_t partition;
+    int64_t lag; /* records between the copy's applied positions and its changelogs' ends */
+} sl_stream_standby_row_t;
+
 #define SL_STAGE_PENDING 256
 
 /* One output's first two stage latencies, not yet in the histograms. */
@@ -77,6 +84,8 @@ typedef struct sl_stream_lane_metrics {
     size_t n_tasks, cap_tasks;
     sl_stream_lag_row_t *lag;
     size_t n_lag, cap_lag;
+    sl_stream_standby_row_t *standbys;
+    size_t n_standbys, cap_standbys;
 
     /* The lane's own: outputs since the last checkpoint, by emit time (run-length). */
     sl_emit_run_t *runs;
@@ -103,6 +112,10 @@ void sl_stream_metrics_aborted(sl_stream_lane_metrics_t *m);
 /* Replaces the published rows (copied). Thread: the lane's. */
 void sl_stream_metrics_publish(sl_stream_lane_metrics_t *m, const sl_stream_task_row_t *tasks,
                                size_t n_tasks, const sl_stream_lag_row_t *lag, size_t n_lag);
+
+/* Replaces the published standby rows (copied). Thread: the lane's. */
+void sl_stream_metrics_publish_standbys(sl_stream_lane_metrics_t *m,
+                                        const sl_stream_standby_row_t *rows, size_t n);
 
 /* Emits every series of one lane, labelled app_id, lane and task ("<sub-topology>_<partition>",
  * as Kafka Streams names tasks) or topic and partition. Thread: the scraper's. */

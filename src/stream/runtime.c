@@ -17,10 +17,13 @@
  * A task with several inputs (a join) queues their records and runs them oldest first, holding
  * back while an input that is not caught up is empty (up to max.task.idle.ms); its checkpoint
  * commits each input's position before its first queued record. With num.standby.replicas, a
- * lane keeps copies of the in-memory tasks it does not run, fed from their changelogs between
- * poll batches; an assigned task takes its copy over and restores only the changelog's tail. */
+ * lane keeps copies of the stateful tasks it does not run (RocksDB stores in a directory of the
+ * lane's own), fed from their changelogs between poll batches; an assigned task takes its copy
+ * over and restores only the changelog's tail. */
 #include "runtime.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <librdkafka/rdkafka.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -30,9 +33,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/os.h"
 #include "stream/commit_iv.h"
 #include "stream/commit_pos.h"
 #include "stream/graph.h"
@@ -98,6 +103,7 @@ typedef struct standby {
     const char *stores[MAX_STORES];
     size_t n_stores;
     int64_t next[MAX_STORES]; /* per store: the changelog offset after the last record applied */
+    bool applied;             /* records applied since the copy's last commit */
 } standby_t;
 
 /* The next offset of a changelog partition this lane wrote in the current checkpoint, from the
@@ -124,6 +130,9 @@ typedef struct lane {
     size_t n_marks;
     standby_t *sb; /* standbys (num.standby.replicas) */
     size_t n_sb;
+    char *sb_root;                    /* <state dir>/standby-<lane>: the standbys' disk stores */
+    sl_stream_standby_row_t *sb_rows; /* scratch for publishing */
+    size_t cap_sb_rows;
     bool sb_pending; /* standby records may have been applied since the last commit of them */
     char err[SL_ERRLEN];
     /* Operations (metrics, adaptive interval, backpressure): see the sections below. */
@@ -765,9 +774,8 @@ static void clear_queues(slot_t *sl) {
     }
 }
 
-static void drop_task(lane_t *l, size_t i) {
-    add_stats(&l->gone, sl_stream_task_stats(l->slots[i].task));
-    sl_stream_task_free(l->slots[i].task);
+/* Removes slot i, whose task is gone already (freed, or kept as a standby). */
+static void slot_remove(lane_t *l, size_t i) {
     clear_queues(&l->slots[i]);
     for (size_t k = 0; k < l->slots[i].n_in && l->slots[i].q; k++) {
         free(l->slots[i].q[k].m);
@@ -776,6 +784,12 @@ static void drop_task(lane_t *l, size_t i) {
     }
     free(l->slots[i].q);
     l->slots[i] = l->slots[--l->n_slots];
+}
+
+static void drop_task(lane_t *l, size_t i) {
+    add_stats(&l->gone, sl_stream_task_stats(l->slots[i].task));
+    sl_stream_task_free(l->slots[i].task);
+    slot_remove(l, i);
 }
 
 /* ---- checkpoints ---- */
@@ -1123,9 +1137,29 @@ static void publish_metrics(lane_t *l) {
 
 /* ---- standbys (num.standby.replicas) ---- */
 
-/* Whether sub-topology st's tasks can have standbys: it keeps state, all of it in memory (a disk
- * store has its own local image, and two copies of one would share a directory) and none of it
- * windowed, and its tasks are numbered by partition (not a source over several topics). */
+/* The configuration of the lane's tasks: `topic` names a task of a source over several topics
+ * (NULL: numbered by partition), `state_dir` is the root of its RocksDB stores (task.h). */
+static sl_stream_task_conf_t task_conf(lane_t *l, const char *topic, const char *state_dir) {
+    const sl_stream_t *s = l->s;
+    return (sl_stream_task_conf_t){s->app_id,
+                                   s->conf.dead_letter,
+                                   s->conf.on_error,
+                                   task_write,
+                                   l,
+                                   s->st_partitions,
+                                   state_dir,
+                                   s->conf.cache_bytes,
+                                   s->conf.default_backend,
+                                   s->st_tasks,
+                                   topic,
+                                   &l->wall_ms};
+}
+
+/* Whether sub-topology st's tasks can have standbys: it keeps state (aggregates, windowed or
+ * not, tables, windowed joins; in memory or in RocksDB), and its tasks are numbered by partition
+ * (not a source over several topics). A windowed task's copy holds its windows and watermark
+ * (the changelog carries both, task.c); a takeover rebuilds the firing queues from them, as a
+ * restore does. */
 static bool standby_able(const sl_stream_t *s, int st) {
     bool stateful = false;
     for (size_t i = 0; i < s->b->n_nodes; i++) {
@@ -1136,20 +1170,39 @@ static bool standby_able(const sl_stream_t *s, int st) {
         if ((n->kind == SL_NODE_SOURCE || n->kind == SL_NODE_TABLE) && sl_graph_multi_topic(n)) {
             return false;
         }
-        if (n->kind == SL_NODE_JOIN_WINDOW || (n->kind == SL_NODE_AGG && n->windowed)) {
-            /* Not yet: a copy taken over keeps its watermark tracking across the move, which
-             * the windows' tests do not cover. Plain aggregates and tables only. */
-            return false;
-        }
-        if (n->kind == SL_NODE_AGG || n->kind == SL_NODE_TABLE) {
-            sl_stream_backend_t be = n->backend ? n->backend : s->conf.default_backend;
-            if (be == SL_STREAM_ROCKSDB) {
-                return false;
-            }
-            stateful = true;
-        }
+        stateful |=
+            n->kind == SL_NODE_AGG || n->kind == SL_NODE_TABLE || n->kind == SL_NODE_JOIN_WINDOW;
     }
     return stateful;
+}
+
+/* Moves task (st, partition)'s RocksDB directory (<root>/<st>_<partition>, task.h) from under
+ * root `from` to under root `to`, replacing what was there: one rename inside the state
+ * directory. The stores must be closed. False (logged) when it could not be moved, or there was
+ * none: the caller then cannot tell what `to` holds. */
+static bool task_dir_move(int st, int32_t partition, const char *from, const char *to) {
+    char src[1024], dst[1024];
+    if ((size_t)snprintf(src, sizeof src, "%s/%d_%d", from, st, (int)partition) >= sizeof src ||
+        (size_t)snprintf(dst, sizeof dst, "%s/%d_%d", to, st, (int)partition) >= sizeof dst) {
+        return false;
+    }
+    struct stat sb;
+    if (stat(src, &sb) != 0 || sl_os_mkdirs(to) != 0 || sl_os_rmtree(dst) != 0 ||
+        rename(src, dst) != 0) {
+        sl_log(SL_LOG_WARN, "stream", "msg=\"state: moving %s to %s: %s\"", src, dst,
+               strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+/* Removes the lane's standby directory of task (st, partition). */
+static void standby_wipe_dir(const lane_t *l, int st, int32_t partition) {
+    char d[1024];
+    if ((size_t)snprintf(d, sizeof d, "%s/%d_%d", l->sb_root, st, (int)partition) < sizeof d &&
+        sl_os_rmtree(d) != 0) {
+        sl_log(SL_LOG_WARN, "stream", "lane=%d msg=\"standbys: removing %s failed\"", l->idx, d);
+    }
 }
 
 static standby_t *standby_of(lane_t *l, int st, int32_t partition) {
@@ -1161,38 +1214,65 @@ static standby_t *standby_of(lane_t *l, int st, int32_t partition) {
     return NULL;
 }
 
-static void standby_drop(lane_t *l, size_t i) {
-    add_stats(&l->gone, sl_stream_task_stats(l->sb[i].task)); /* what it ran while active */
-    sl_stream_task_free(l->sb[i].task);
+/* Drops standby i. `wipe`: its RocksDB directory too (a copy that failed); at a stop it stays,
+ * and the next start resumes the copy from the offsets its image covers. */
+static void standby_drop(lane_t *l, size_t i, bool wipe) {
+    standby_t *b = &l->sb[i];
+    bool disk = sl_stream_task_on_disk(b->task);
+    add_stats(&l->gone, sl_stream_task_stats(b->task)); /* what it ran while active */
+    sl_stream_task_free(b->task);
+    if (wipe && disk) {
+        standby_wipe_dir(l, b->st, b->partition);
+    }
     l->sb[i] = l->sb[--l->n_sb];
 }
 
 /* Takes the standby of (st, partition), if any, into slot sl: its task becomes the slot's, and
- * the slot's restore starts where the copy stops. */
-static bool standby_take(lane_t *l, slot_t *sl) {
+ * the slot's restore starts where the copy stops. A copy in memory is the task itself, its idle
+ * clocks started afresh (task.h: sl_stream_task_resume); a copy in RocksDB is closed, its
+ * directory moved under the active tasks' root, and opened there by a new task made with `tc`
+ * (the restore then rebuilds its windows and watermark from the image). False when there is no
+ * copy or its directory could not be moved (the caller makes a task that restores cold). */
+static bool standby_take(lane_t *l, slot_t *sl, const sl_stream_task_conf_t *tc) {
     standby_t *b = standby_of(l, sl->st, sl->partition);
     if (!b) {
         return false;
     }
-    sl->task = b->task;
+    standby_t copy = *b;
+    l->sb[b - l->sb] = l->sb[--l->n_sb];
+    if (sl_stream_task_on_disk(copy.task)) {
+        add_stats(&l->gone, sl_stream_task_stats(copy.task));
+        sl_stream_task_free(copy.task);
+        if (!task_dir_move(copy.st, copy.partition, l->sb_root, l->s->state_dir)) {
+            standby_wipe_dir(l, copy.st, copy.partition);
+            return false;
+        }
+        copy.task =
+            sl_stream_task_new(l->s->b, copy.st, copy.partition, tc, (uint64_t)sl_wall_ms());
+    } else {
+        sl_stream_task_resume(copy.task, (uint64_t)sl_wall_ms());
+    }
+    sl->task = copy.task;
     sl->warm = true;
     for (size_t i = 0; i < MAX_STORES; i++) {
-        sl->warm_next[i] = i < b->n_stores ? b->next[i] : -1;
+        sl->warm_next[i] = i < copy.n_stores ? copy.next[i] : -1;
     }
-    b->task = NULL;
-    l->sb[b - l->sb] = l->sb[--l->n_sb];
     return true;
 }
 
 /* A revoked task whose checkpoint just committed stays as a standby: its state is the committed
  * image, and its changelog partitions end with that checkpoint (this lane was their only writer),
- * so the copy starts at their ends. False (the caller drops the task) when it cannot. */
+ * so the copy starts at their ends. A task with RocksDB stores is closed and its directory moved
+ * under the lane's standby root, where a copy opens it again (another lane of this instance may
+ * be assigned the task next, and opens the active tasks' directory). True when the slot is gone:
+ * kept as a standby, or closed when its copy could not be opened; false (the caller drops the
+ * task) when it cannot be kept. */
 static bool slot_to_standby(lane_t *l, size_t i) {
     slot_t *sl = &l->slots[i];
     if (sl->n_in != 1 || !standby_able(l->s, sl->st)) {
         return false;
     }
-    standby_t b = {sl->st, sl->partition, sl->task, {0}, 0, {0}};
+    standby_t b = {sl->st, sl->partition, sl->task, {0}, 0, {0}, false};
     b.n_stores = SL_MIN(sl_stream_task_stores(sl->task, b.stores, MAX_STORES), MAX_STORES);
     for (size_t k = 0; k < b.n_stores; k++) {
         char t[512];
@@ -1204,20 +1284,40 @@ static bool slot_to_standby(lane_t *l, size_t i) {
         }
         b.next[k] = hi;
     }
+    if (sl_stream_task_on_disk(sl->task)) {
+        add_stats(&l->gone, sl_stream_task_stats(sl->task));
+        sl_stream_task_free(sl->task);
+        b.task = NULL;
+        if (task_dir_move(sl->st, sl->partition, l->s->state_dir, l->sb_root)) {
+            sl_stream_task_conf_t tc = task_conf(l, NULL, l->sb_root);
+            b.task =
+                sl_stream_task_new(l->s->b, sl->st, sl->partition, &tc, (uint64_t)sl_wall_ms());
+            if (sl_stream_task_error(b.task)) {
+                sl_stream_task_free(b.task);
+                b.task = NULL;
+                standby_wipe_dir(l, sl->st, sl->partition);
+            }
+        }
+        if (!b.task) {
+            slot_remove(l, i);
+            return true;
+        }
+    }
     l->sb = sl_xrealloc(l->sb, (l->n_sb + 1) * sizeof *l->sb);
     l->sb[l->n_sb++] = b;
-    clear_queues(sl);
-    free(sl->q);
-    l->slots[i] = l->slots[--l->n_slots];
+    slot_remove(l, i);
     return true;
 }
 
 /* After an assignment: a standby for every standby-able task the lane does not own (Kafka
  * Streams places num.standby.replicas copies on other clients; here every lane copies every task
  * it does not run, which suits jobs of a few instances), and the restorer reads their changelogs
- * from where each copy stops. */
-static void standby_sync(lane_t *l, const sl_stream_task_conf_t *tc_base) {
+ * from where each copy stops: a new copy in memory from the beginning, one in RocksDB from where
+ * the image left in the lane's standby directory (by an earlier run) covers, when the changelog
+ * still holds that offset (restore_from). */
+static void standby_sync(lane_t *l) {
     sl_stream_t *s = l->s;
+    sl_stream_task_conf_t tc = task_conf(l, NULL, l->sb_root);
     for (int st = 0; st < s->b->n_subtopologies; st++) {
         if (!standby_able(s, st)) {
             continue;
@@ -1230,21 +1330,26 @@ static void standby_sync(lane_t *l, const sl_stream_task_conf_t *tc_base) {
             if (owned || standby_of(l, st, p)) {
                 continue;
             }
-            sl_stream_task_t *t = sl_stream_task_new(s->b, st, p, tc_base, (uint64_t)sl_wall_ms());
-            if (sl_stream_task_error(t)) {
+            sl_stream_task_t *t = sl_stream_task_new(s->b, st, p, &tc, (uint64_t)sl_wall_ms());
+            standby_t b = {st, p, t, {0}, 0, {0}, false};
+            b.n_stores = SL_MIN(sl_stream_task_stores(t, b.stores, MAX_STORES), MAX_STORES);
+            bool ok = !sl_stream_task_error(t);
+            for (size_t i = 0; i < b.n_stores && ok; i++) {
+                restore_target_t rt = {t, b.stores[i]};
+                int64_t from = restore_from(l, &rt);
+                ok = from != RD_KAFKA_OFFSET_INVALID;
+                b.next[i] = from >= 0 ? from : -1;
+            }
+            if (!ok) {
+                bool disk = sl_stream_task_on_disk(t);
                 sl_stream_task_free(t);
+                if (disk) {
+                    standby_wipe_dir(l, st, p);
+                }
                 continue;
             }
             l->sb = sl_xrealloc(l->sb, (l->n_sb + 1) * sizeof *l->sb);
-            standby_t *b = &l->sb[l->n_sb++];
-            memset(b, 0, sizeof *b);
-            b->st = st;
-            b->partition = p;
-            b->task = t;
-            b->n_stores = SL_MIN(sl_stream_task_stores(t, b->stores, MAX_STORES), MAX_STORES);
-            for (size_t i = 0; i < MAX_STORES; i++) {
-                b->next[i] = -1;
-            }
+            l->sb[l->n_sb++] = b;
         }
     }
     if (l->n_sb == 0) {
@@ -1266,7 +1371,8 @@ static void standby_sync(lane_t *l, const sl_stream_task_conf_t *tc_base) {
 }
 
 /* Applies what the restorer has of the standbys' changelogs (no wait), at most one poll batch,
- * and makes it the copies' committed image every few batches. */
+ * and makes it the copies' committed image (a RocksDB copy writes it, with the offset it
+ * covers). */
 static void standby_poll(lane_t *l) {
     for (int n = 0; n < POLL_BATCH; n++) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(l->restorer, 0);
@@ -1291,10 +1397,11 @@ static void standby_poll(lane_t *l) {
             if (sl_stream_task_restore(b->task, b->stores[si], (sl_bytes_t){m->key, m->key_len},
                                        m->payload ? &v : NULL, m->offset) == SL_OK) {
                 b->next[si] = m->offset + 1;
+                b->applied = true;
                 l->sb_pending = true;
             } else {
                 /* A copy that cannot take a record is dropped (a later sync starts it again). */
-                standby_drop(l, (size_t)(b - l->sb));
+                standby_drop(l, (size_t)(b - l->sb), true);
             }
         } else if (b && m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF && m->offset > b->next[si]) {
             b->next[si] = m->offset; /* past control records: the tail starts here */
@@ -1303,12 +1410,69 @@ static void standby_poll(lane_t *l) {
     }
     if (l->sb_pending) {
         for (size_t k = l->n_sb; k-- > 0;) {
+            if (!l->sb[k].applied) {
+                continue;
+            }
+            l->sb[k].applied = false;
             if (sl_stream_task_commit(l->sb[k].task) != SL_OK) {
-                standby_drop(l, k);
+                standby_drop(l, k, true);
             }
         }
         l->sb_pending = false;
     }
+}
+
+/* Publishes each standby's lag for /metrics: per changelog partition of its stores, the high
+ * watermark the restorer last saw in a fetch (no request is sent) minus the copy's position
+ * (the low watermark while it has none), summed over its stores. A copy with a partition whose
+ * high watermark is not known yet is left out. */
+static void publish_standbys(lane_t *l) {
+    if (l->n_sb > l->cap_sb_rows) {
+        l->cap_sb_rows = l->n_sb;
+        l->sb_rows = sl_xrealloc(l->sb_rows, l->cap_sb_rows * sizeof *l->sb_rows);
+    }
+    size_t n = 0;
+    for (size_t k = 0; k < l->n_sb; k++) {
+        const standby_t *b = &l->sb[k];
+        int64_t lag = 0;
+        bool known = true;
+        for (size_t i = 0; i < b->n_stores && known; i++) {
+            char t[512];
+            int64_t lo = -1, hi = -1;
+            changelog_name(l, b->stores[i], t, sizeof t);
+            known =
+                !rd_kafka_get_watermark_offsets(l->restorer, t, b->partition, &lo, &hi) && hi >= 0;
+            int64_t at = b->next[i] >= 0 ? b->next[i] : SL_MAX(lo, (int64_t)0);
+            lag += SL_MAX(hi - at, (int64_t)0);
+        }
+        if (known) {
+            l->sb_rows[n++] = (sl_stream_standby_row_t){b->st, b->partition, lag};
+        }
+    }
+    sl_stream_metrics_publish_standbys(&l->m, l->sb_rows, n);
+}
+
+/* Standby directories of lanes this run does not have (fewer lanes than before), or all of them
+ * without standbys: nothing would resume from them, so they are removed at the start. */
+static void standby_dirs_prune(const sl_stream_t *s) {
+    DIR *d = opendir(s->state_dir);
+    if (!d) {
+        return;
+    }
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        int k = -1, used = 0;
+        if (sscanf(de->d_name, "standby-%d%n", &k, &used) != 1 || de->d_name[used] ||
+            (s->conf.standby_replicas > 0 && k >= 0 && k < s->n_lanes)) {
+            continue;
+        }
+        char p[1024];
+        if ((size_t)snprintf(p, sizeof p, "%s/%s", s->state_dir, de->d_name) < sizeof p &&
+            sl_os_rmtree(p) != 0) {
+            sl_log(SL_LOG_WARN, "stream", "msg=\"standbys: removing %s failed\"", p);
+        }
+    }
+    closedir(d);
 }
 
 /* ---- rebalances ---- */
@@ -1340,25 +1504,14 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             if (!r || slot_of(l, r, topic, parts->elems[i].partition)) {
                 continue;
             }
-            sl_stream_task_conf_t tc = {s->app_id,
-                                        s->conf.dead_letter,
-                                        s->conf.on_error,
-                                        task_write,
-                                        l,
-                                        s->st_partitions,
-                                        s->state_dir,
-                                        s->conf.cache_bytes,
-                                        s->conf.default_backend,
-                                        s->st_tasks,
-                                        r->multi ? topic : NULL,
-                                        &l->wall_ms};
+            sl_stream_task_conf_t tc = task_conf(l, r->multi ? topic : NULL, s->state_dir);
             l->slots = sl_xrealloc(l->slots, (l->n_slots + 1) * sizeof *l->slots);
             slot_t *sl = &l->slots[l->n_slots++];
             sl->st = r->st;
             snprintf(sl->topic, sizeof sl->topic, "%s", r->multi ? topic : "");
             sl->partition = parts->elems[i].partition;
             sl->warm = false;
-            if (!standby_take(l, sl)) {
+            if (!standby_take(l, sl, &tc)) {
                 sl->task =
                     sl_stream_task_new(s->b, r->st, sl->partition, &tc, (uint64_t)sl_wall_ms());
             }
@@ -1397,19 +1550,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         }
         rd_kafka_resp_err_t ae = rd_kafka_assign(rk, parts); /* eager: the whole assignment */
         if (s->conf.standby_replicas > 0) {
-            sl_stream_task_conf_t tc = {s->app_id,
-                                        s->conf.dead_letter,
-                                        s->conf.on_error,
-                                        task_write,
-                                        l,
-                                        s->st_partitions,
-                                        s->state_dir,
-                                        s->conf.cache_bytes,
-                                        s->conf.default_backend,
-                                        s->st_tasks,
-                                        NULL,
-                                        &l->wall_ms};
-            standby_sync(l, &tc);
+            standby_sync(l);
         }
         if (ae) {
             set_error(s, "lane %d: assign: %s", l->idx, rd_kafka_err2str(ae));
@@ -1642,6 +1783,7 @@ static void *lane_main(void *arg) {
                 }
             }
             publish_metrics(l);
+            publish_standbys(l);
         }
         if (now - l->last_commit >= (uint64_t)l->commit_iv_ms && !atomic_load(&s->failed) &&
             checkpoint_due(l) != SL_OK) {
@@ -1788,6 +1930,7 @@ static sl_err_t lane_open(sl_stream_t *s, lane_t *l, char *errstr, size_t n) {
 /* A closed lane has no tasks and no partitions left to report. */
 static void publish_metrics_none(lane_t *l) {
     sl_stream_metrics_publish(&l->m, NULL, 0, NULL, 0);
+    sl_stream_metrics_publish_standbys(&l->m, NULL, 0);
 }
 
 static void lane_close(lane_t *l) {
@@ -1795,7 +1938,7 @@ static void lane_close(lane_t *l) {
         drop_task(l, l->n_slots - 1);
     }
     while (l->n_sb) {
-        standby_drop(l, l->n_sb - 1);
+        standby_drop(l, l->n_sb - 1, false); /* their disk stores stay: the next start resumes */
     }
     free(l->sb);
     free(l->slots);
@@ -1897,6 +2040,9 @@ sl_stream_t *sl_stream_new(sl_stream_builder_t *b, const sl_stream_run_conf_t *c
         s->lanes[i].s = s;
         s->lanes[i].idx = i;
         s->lanes[i].commit_iv_ms = s->conf.commit_interval_ms;
+        size_t rn = strlen(s->state_dir) + 32;
+        s->lanes[i].sb_root = sl_xmalloc(rn);
+        snprintf(s->lanes[i].sb_root, rn, "%s/standby-%d", s->state_dir, i);
         sl_stream_lane_metrics_init(&s->lanes[i].m, i);
         atomic_store(&s->lanes[i].m.commit_interval_ms, s->conf.commit_interval_ms);
     }
@@ -1958,6 +2104,7 @@ sl_err_t sl_stream_run(sl_stream_t *s) {
         set_error(s, "%s", errstr);
         return rc;
     }
+    standby_dirs_prune(s);
     int started = 0;
     for (int i = 0; i < s->n_lanes && rc == SL_OK; i++) {
         lane_t *l = &s->lanes[i];
@@ -2055,6 +2202,8 @@ void sl_stream_free(sl_stream_t *s) {
         sl_stream_lane_metrics_free(&s->lanes[i].m);
         free(s->lanes[i].rows);
         free(s->lanes[i].lag_rows);
+        free(s->lanes[i].sb_rows);
+        free(s->lanes[i].sb_root);
     }
     free(s->lanes);
     free(s->st_partitions);

@@ -56,9 +56,10 @@ typedef struct sl_stream_run_conf {
      * restarted instance takes its lanes' places back without waiting out their sessions. NULL or
      * empty: dynamic members. */
     const char *group_instance_id;
-    /* num.standby.replicas: 0, none; 1, each lane keeps a warm copy of every in-memory stateful
-     * task of the job that it does not own, fed from the changelogs (runtime.c, "standbys"), and
-     * a task that moves to it restores only the changelog's tail. */
+    /* num.standby.replicas: 0, none; 1, each lane keeps a warm copy of every stateful task of
+     * the job that it does not own (windowed or not; RocksDB stores under
+     * <state_dir>/<app>/<instance>/standby-<lane>), fed from the changelogs (runtime.c,
+     * "standbys"), and a task that moves to it restores only the changelog's tail. */
     int standby_replicas;
 } sl_stream_run_conf_t;
 

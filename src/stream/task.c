@@ -904,6 +904,20 @@ sl_err_t sl_stream_task_restored(sl_stream_task_t *t) {
     return SL_OK;
 }
 
+void sl_stream_task_resume(sl_stream_task_t *t, uint64_t now_ms) {
+    sl_wm_resume(&t->wm, now_ms);
+    t->marker_sent = false;
+}
+
+bool sl_stream_task_on_disk(const sl_stream_task_t *t) {
+    for (size_t i = 0; i < t->n_aggs; i++) {
+        if (sl_kv_on_disk(t->aggs[i].kv)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 const sl_stream_task_stats_t *sl_stream_task_stats(const sl_stream_task_t *t) {
     return &t->stats;
 }

@@ -136,6 +136,12 @@ SL_MUST_USE sl_err_t sl_stream_task_restore(sl_stream_task_t *t, const char *sto
                                             const sl_bytes_t *val, int64_t offset);
 /* Call once restore is over: commits it and rebuilds the firing queues from the stores. */
 SL_MUST_USE sl_err_t sl_stream_task_restored(sl_stream_task_t *t);
+/* A task that sat unrun (a standby copy fed by sl_stream_task_restore) starts running at
+ * `now_ms`: its inputs' idle clocks start there (watermark.h: sl_wm_resume) and its next tick
+ * tells downstream tasks its watermark again, as a new task's would. */
+void sl_stream_task_resume(sl_stream_task_t *t, uint64_t now_ms);
+/* Whether any of the task's stores keeps its image on disk (RocksDB, under its state_dir). */
+bool sl_stream_task_on_disk(const sl_stream_task_t *t);
 
 const sl_stream_task_stats_t *sl_stream_task_stats(const sl_stream_task_t *t);
 /* Entries and bytes held by the task's state stores (sl_kv_count, sl_kv_bytes summed). */

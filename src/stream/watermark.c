@@ -56,10 +56,33 @@ void sl_wm_record(sl_wm_t *t, size_t i, int64_t ts, uint64_t now_ms) {
     }
 }
 
+/* The task's watermark rises to the minimum over the inputs that are not idle, if any. */
+static void fold(sl_wm_t *t) {
+    int64_t low = INT64_MAX;
+    bool any = false;
+    for (size_t i = 0; i < t->n; i++) {
+        if (!t->in[i].idle) {
+            any = true;
+            low = SL_MIN(low, t->in[i].wm);
+        }
+    }
+    if (any && low > t->current) {
+        t->current = low;
+    }
+}
+
 void sl_wm_marker(sl_wm_t *t, size_t i, int64_t wm, bool idle, uint64_t now_ms) {
     SL_ASSERT(i < t->n);
     sl_wm_input_t *in = &t->in[i];
     in->wm = SL_MAX(in->wm, wm);
+    if (idle && !in->idle) {
+        /* Going idle with the watermark the marker carries: that watermark still counts, as it
+         * would have had the task ticked before the marker. Markers read as a backlog (a
+         * takeover replaying a repartition topic) bring the last watermark of every upstream
+         * task and then its idle marker in one batch; without this the task would find them
+         * all idle and keep its old watermark for good. */
+        fold(t);
+    }
     in->idle = idle;
     in->caught_up = idle;
     in->last_ms = now_ms;
@@ -71,23 +94,22 @@ void sl_wm_caught_up(sl_wm_t *t, size_t i) {
 }
 
 int64_t sl_wm_advance(sl_wm_t *t, uint64_t now_ms) {
-    int64_t low = INT64_MAX;
-    bool any = false;
     for (size_t i = 0; i < t->n; i++) {
         sl_wm_input_t *in = &t->in[i];
         if (t->idle_ms > 0 && in->caught_up && now_ms >= in->last_ms + (uint64_t)t->idle_ms) {
             in->idle = true;
         }
-        if (in->idle) {
-            continue;
-        }
-        any = true;
-        low = SL_MIN(low, in->wm);
     }
-    if (any && low > t->current) {
-        t->current = low;
-    }
+    fold(t);
     return t->current;
+}
+
+void sl_wm_resume(sl_wm_t *t, uint64_t now_ms) {
+    for (size_t i = 0; i < t->n; i++) {
+        t->in[i].last_ms = now_ms;
+        t->in[i].caught_up = false;
+        t->in[i].idle = false;
+    }
 }
 
 bool sl_wm_all_idle(const sl_wm_t *t) {

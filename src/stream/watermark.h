@@ -52,13 +52,19 @@ size_t sl_wm_add(sl_wm_t *t, uint64_t now_ms);
 /* Input `i` delivered a record with event time `ts` at `now_ms`. */
 void sl_wm_record(sl_wm_t *t, size_t i, int64_t ts, uint64_t now_ms);
 /* Input `i` (a repartition topic's upstream task) sent a watermark marker: its watermark is `wm`
- * (kept if lower than what it had) and it is idle or not as the marker says. */
+ * (kept if lower than what it had) and it is idle or not as the marker says. An input going idle
+ * counts its watermark once more first (the task's watermark takes it as a tick would). */
 void sl_wm_marker(sl_wm_t *t, size_t i, int64_t wm, bool idle, uint64_t now_ms);
 /* The consumer reached the end of input `i` (librdkafka's partition EOF). */
 void sl_wm_caught_up(sl_wm_t *t, size_t i);
 
 /* Recomputes idleness at `now_ms` and the task's watermark; returns it. */
 int64_t sl_wm_advance(sl_wm_t *t, uint64_t now_ms);
+
+/* Starts every input's idle clock afresh at `now_ms`, as if the tracker were new: not idle, not
+ * caught up. For a task that sat unrun (a standby copy) and starts running: the time it sat is no
+ * input's silence, and its inputs have to catch up again before any of them is idle. */
+void sl_wm_resume(sl_wm_t *t, uint64_t now_ms);
 
 /* Whether every input is idle (what a downstream marker reports as `idle`). */
 bool sl_wm_all_idle(const sl_wm_t *t);

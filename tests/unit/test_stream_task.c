@@ -399,6 +399,68 @@ TEST(watermark_travels_in_the_changelog) {
     sl_stream_builder_free(b);
 }
 
+/* One checkpoint of `t` as the lane runs it, its changelog also applied to a standby copy
+ * (c->into), which the lane commits after each batch it applies. */
+static bool checkpoint_to_copy(sl_stream_task_t *t, cl_t *c) {
+    sl_stream_task_prepare_checkpoint(t);
+    sl_stream_task_each_changed(t, replay, c);
+    return sl_stream_task_commit(t) == SL_OK && sl_stream_task_commit(c->into) == SL_OK &&
+           !c->failed;
+}
+
+/* A standby copy of a windowed task, fed checkpoint by checkpoint from the active task's
+ * changelog, takes over: it fires the window the active task left open with the committed
+ * records and its own, never fires a window again, and a replayed record of a fired window is
+ * late (the watermark came with the state). */
+TEST(standby_copy_of_a_windowed_task_takes_over) {
+    N_OUT = 0;
+    sl_stream_builder_t *b = sl_stream_builder_new();
+    sl_stream_source_opts_t so = {.watermark_delay_ms = 0, .idle_ms = 1000};
+    sl_stream_window_t w = {.kind = SL_STREAM_TUMBLING, .size_ms = 10};
+    sl_stream_to(sl_stream_aggregate(sl_stream_source(b, "in", &so), "win", &w, &COUNT), "out");
+    CHECK(sl_stream_graph_check(b) == NULL);
+    sl_stream_task_t *t = sl_stream_task_new(b, 0, 0, &CONF, 0);
+    sl_stream_task_t *copy = sl_stream_task_new(b, 0, 0, &CONF, 0);
+    cl_t c = {copy, 0, false};
+    int64_t first[] = {5, 25}, second[] = {27, 31};
+    for (int i = 0; i < 2; i++) {
+        sl_stream_rec_t r = {B("k"), B("v"), first[i], "in", 0, i};
+        CHECK(sl_stream_task_process(t, 0, &r, 0) == SL_OK);
+    }
+    CHECK(sl_stream_task_tick(t, 0) == SL_OK); /* watermark 24: [0,10) fires */
+    CHECK(checkpoint_to_copy(t, &c));
+    for (int i = 0; i < 2; i++) {
+        sl_stream_rec_t r = {B("k"), B("v"), second[i], "in", 0, 2 + i};
+        CHECK(sl_stream_task_process(t, 0, &r, 0) == SL_OK);
+    }
+    CHECK(sl_stream_task_tick(t, 0) == SL_OK); /* watermark 30: [20,30) fires */
+    CHECK(checkpoint_to_copy(t, &c));
+    CHECK(!c.failed);
+    CHECK_EQ_INT(N_OUT, 2);
+    CHECK(!strcmp(OUT[0].value, "1@0") && !strcmp(OUT[1].value, "2@20"));
+    sl_stream_rec_t lost = {B("k"), B("v"), 38, "in", 0, 4}; /* never committed: the active dies */
+    CHECK(sl_stream_task_process(t, 0, &lost, 0) == SL_OK);
+    /* The takeover, a minute after the copy was made. */
+    CHECK(sl_stream_task_restored(copy) == SL_OK);
+    sl_stream_task_resume(copy, 60000);
+    CHECK_EQ_INT(sl_stream_task_watermark(copy), 30);
+    int64_t after[] = {33, 21, 45};
+    for (int i = 0; i < 3; i++) {
+        sl_stream_rec_t r = {B("k"), B("v"), after[i], "in", 0, 4 + i};
+        CHECK(sl_stream_task_process(copy, 0, &r, 60000) == SL_OK);
+        CHECK(sl_stream_task_tick(copy, 60000) == SL_OK);
+    }
+    /* 21 is late for [20,30), fired before the takeover; 45 moves the watermark to 44 and
+     * [30,40) fires with 31 (committed by the active task) and 33, not the lost 38. */
+    CHECK_EQ_INT(N_OUT, 4);
+    CHECK(!strcmp(OUT[2].topic, "app-win-late"));
+    CHECK(!strcmp(OUT[3].topic, "out") && !strcmp(OUT[3].value, "2@30"));
+    CHECK_EQ_INT(sl_stream_task_stats(copy)->late, 1);
+    sl_stream_task_free(copy);
+    sl_stream_task_free(t);
+    sl_stream_builder_free(b);
+}
+
 /* Across a repartition topic the watermark comes from markers: the upstream task sends its
  * watermark to every partition; downstream takes the minimum over upstream tasks, and records'
  * own timestamps (the fastest upstream's) do not move it. */

@@ -97,3 +97,45 @@ TEST(restore_never_regresses) {
     sl_wm_free(&b);
     sl_wm_free(&a);
 }
+
+/* A copy that sat unrun (a standby) and is taken over: its inputs' idle clocks start at the
+ * takeover, not when the copy was made, so an input that has delivered nothing since is not idle
+ * at once (the other input's records would move the watermark past its records, turning them
+ * late); it goes idle after idle_ms of its own silence, as in a new task. */
+TEST(resume_starts_idle_clocks_afresh) {
+    sl_wm_t a, b;
+    sl_wm_init(&a, 2, 0, 1000, 0);
+    sl_wm_record(&a, 0, 2000, 0);
+    sl_wm_record(&a, 1, 3000, 0);
+    CHECK_EQ_INT(sl_wm_advance(&a, 0), 1999);
+    uint8_t buf[64];
+    size_t n = sl_wm_encode(&a, buf, sizeof buf);
+    sl_wm_init(&b, 2, 0, 1000, 0); /* the copy, made at 0 */
+    CHECK(sl_wm_restore(&b, buf, n) == SL_OK);
+    sl_wm_resume(&b, 60000); /* taken over a minute later */
+    sl_wm_record(&b, 0, 5000, 60000);
+    sl_wm_caught_up(&b, 1);
+    CHECK_EQ_INT(sl_wm_advance(&b, 60500), 2999); /* input 1 (wm 2999) still holds it */
+    CHECK(!b.in[1].idle);
+    CHECK_EQ_INT(sl_wm_advance(&b, 61000), 4999); /* quiet for 1000 ms since the takeover */
+    CHECK(b.in[1].idle);
+    sl_wm_free(&b);
+    sl_wm_free(&a);
+}
+
+/* Markers read as a backlog (a task taken over replays its repartition partition) bring each
+ * upstream task's last watermark and then its idle marker with no tick between: the watermarks
+ * they carried still count, or the task would stay behind for good, every input idle. */
+TEST(idle_marker_keeps_the_watermark_it_carries) {
+    sl_wm_t t;
+    sl_wm_init(&t, 2, 0, 0, 0);
+    sl_wm_marker(&t, 0, 100, false, 1);
+    sl_wm_marker(&t, 1, 50, false, 1);
+    CHECK_EQ_INT(sl_wm_advance(&t, 1), 50);
+    sl_wm_marker(&t, 1, 200, false, 2);
+    sl_wm_marker(&t, 0, 300, true, 2); /* no tick since the marker above */
+    sl_wm_marker(&t, 1, 200, true, 2);
+    CHECK(sl_wm_all_idle(&t));
+    CHECK_EQ_INT(sl_wm_advance(&t, 3), 200);
+    sl_wm_free(&t);
+}
