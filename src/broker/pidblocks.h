@@ -17,10 +17,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define SL_PID_BLOCK      1000
-#define SL_PID_STRIDE     1024
-#define SL_PID_PENDING_MS 5000 /* a proposal not seen committed by then is given up (ids skipped)  \
-                                */
+#define SL_PID_BLOCK  1000
+#define SL_PID_STRIDE 1024
+#define SL_PID_PENDING_MS                                                                          \
+    5000 /* a proposal not seen committed by then is given up (ids skipped)                        \
+          */
 
 typedef struct sl_pidblocks {
     int32_t node;          /* this broker's stripe: node % SL_PID_STRIDE */
