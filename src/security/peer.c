@@ -24,6 +24,7 @@
 #include "common/util.h"
 #include "proto/kerr.h"
 #include "security/scram_client.h"
+#include "security/tls.h"
 
 #define API_SASL_HANDSHAKE    17
 #define API_SASL_AUTHENTICATE 36
@@ -41,28 +42,6 @@ struct sl_peer_sec {
     char pass[256];
     char what[96]; /* sl_peer_sec_describe */
 };
-
-static int key_password_cb(char *buf, int size, int rwflag, void *userdata) {
-    (void)rwflag;
-    const char *pw = userdata;
-    size_t n = strlen(pw);
-    if (n >= (size_t)size) {
-        return 0;
-    }
-    memcpy(buf, pw, n);
-    return (int)n;
-}
-
-/* Writes `what` and OpenSSL's first queued error into err, and clears the queue. */
-static void ssl_reason(char *err, const char *what, const char *file) {
-    unsigned long code = ERR_get_error();
-    char text[160] = "unknown error";
-    if (code) {
-        ERR_error_string_n(code, text, sizeof text);
-    }
-    ERR_clear_error();
-    snprintf(err, SL_ERRLEN, "%s %s: %s", what, file ? file : "", text);
-}
 
 sl_peer_sec_t *sl_peer_sec_new(const sl_peer_sec_conf_t *c, char *err) {
     sl_peer_sec_t *s = sl_xcalloc(1, sizeof *s);
@@ -95,7 +74,7 @@ sl_peer_sec_t *sl_peer_sec_new(const sl_peer_sec_conf_t *c, char *err) {
     if (c->tls) {
         s->tls = SSL_CTX_new(TLS_client_method());
         if (!s->tls) {
-            ssl_reason(err, "SSL_CTX_new", NULL);
+            sl_tls_err(err, "SSL_CTX_new", NULL);
             goto fail;
         }
         SSL_CTX_set_min_proto_version(s->tls, TLS1_2_VERSION);
@@ -105,21 +84,21 @@ sl_peer_sec_t *sl_peer_sec_new(const sl_peer_sec_conf_t *c, char *err) {
         const char *ca = c->ca_file ? c->ca_file : "";
         if (*ca ? SSL_CTX_load_verify_locations(s->tls, ca, NULL) != 1
                 : SSL_CTX_set_default_verify_paths(s->tls) != 1) {
-            ssl_reason(err, "ssl.ca.location", ca);
+            sl_tls_err(err, "ssl.ca.location", ca);
             goto fail;
         }
         if (c->cert_file && *c->cert_file && c->key_file && *c->key_file) {
             if (c->key_password && *c->key_password) {
-                SSL_CTX_set_default_passwd_cb(s->tls, key_password_cb);
+                SSL_CTX_set_default_passwd_cb(s->tls, sl_tls_key_password_cb);
                 SSL_CTX_set_default_passwd_cb_userdata(s->tls, (void *)c->key_password);
             }
             if (SSL_CTX_use_certificate_chain_file(s->tls, c->cert_file) != 1) {
-                ssl_reason(err, "ssl.certificate.location", c->cert_file);
+                sl_tls_err(err, "ssl.certificate.location", c->cert_file);
                 goto fail;
             }
             if (SSL_CTX_use_PrivateKey_file(s->tls, c->key_file, SSL_FILETYPE_PEM) != 1 ||
                 SSL_CTX_check_private_key(s->tls) != 1) {
-                ssl_reason(err, "ssl.key.location", c->key_file);
+                sl_tls_err(err, "ssl.key.location", c->key_file);
                 goto fail;
             }
             /* The passphrase was needed only to load the key. */
@@ -252,7 +231,7 @@ static sl_err_t tls_connect(sl_peer_t *p, const sl_peer_sec_t *s, const char *ho
                             char *err) {
     p->ssl = SSL_new(s->tls);
     if (!p->ssl || SSL_set_fd(p->ssl, p->fd) != 1) {
-        ssl_reason(err, "SSL_new", NULL);
+        sl_tls_err(err, "SSL_new", NULL);
         return SL_ERR_IO;
     }
     unsigned char addr[16];
@@ -262,7 +241,7 @@ static sl_err_t tls_connect(sl_peer_t *p, const sl_peer_sec_t *s, const char *ho
     }
     if (s->verify_host && (ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(p->ssl), host) != 1
                               : SSL_set1_host(p->ssl, host) != 1)) {
-        ssl_reason(err, "host name check for", host);
+        sl_tls_err(err, "host name check for", host);
         return SL_ERR_IO;
     }
     int r = SSL_connect(p->ssl);
@@ -276,7 +255,7 @@ static sl_err_t tls_connect(sl_peer_t *p, const sl_peer_sec_t *s, const char *ho
         } else {
             char what[300];
             snprintf(what, sizeof what, "TLS handshake with %s:%d", host, port);
-            ssl_reason(err, what, NULL);
+            sl_tls_err(err, what, NULL);
         }
         /* A protocol failure (certificate, alert) is refused; a reset or timeout is I/O. */
         return refused ? SL_ERR_INVAL : SL_ERR_IO;

@@ -7,8 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Appends OpenSSL's first queued error to `what` in err, and clears the queue. */
-static void ssl_err(char *err, const char *what, const char *file) {
+void sl_tls_err(char *err, const char *what, const char *file) {
     unsigned long code = ERR_get_error();
     char text[160] = "unknown error";
     if (code) {
@@ -18,7 +17,7 @@ static void ssl_err(char *err, const char *what, const char *file) {
     snprintf(err, SL_ERRLEN, "%s %s: %s", what, file ? file : "", text);
 }
 
-static int key_password_cb(char *buf, int size, int rwflag, void *userdata) {
+int sl_tls_key_password_cb(char *buf, int size, int rwflag, void *userdata) {
     (void)rwflag;
     const char *pw = userdata;
     size_t n = strlen(pw);
@@ -53,7 +52,7 @@ struct ssl_ctx_st *sl_tls_server_ctx(const sl_tls_conf_t *tc, char *err) {
     }
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (!ctx) {
-        ssl_err(err, "SSL_CTX_new", NULL);
+        sl_tls_err(err, "SSL_CTX_new", NULL);
         return NULL;
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
@@ -63,24 +62,24 @@ struct ssl_ctx_st *sl_tls_server_ctx(const sl_tls_conf_t *tc, char *err) {
      * (header, then body); conn.c drains what it leaves buffered. */
     SSL_CTX_set_read_ahead(ctx, 1);
     if (tc->key_password && *tc->key_password) {
-        SSL_CTX_set_default_passwd_cb(ctx, key_password_cb);
+        SSL_CTX_set_default_passwd_cb(ctx, sl_tls_key_password_cb);
         SSL_CTX_set_default_passwd_cb_userdata(ctx, (void *)tc->key_password);
     }
     if (SSL_CTX_use_certificate_chain_file(ctx, tc->cert_file) != 1) {
-        ssl_err(err, "ssl.certificate.location", tc->cert_file);
+        sl_tls_err(err, "ssl.certificate.location", tc->cert_file);
         goto fail;
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, tc->key_file, SSL_FILETYPE_PEM) != 1) {
-        ssl_err(err, "ssl.key.location", tc->key_file);
+        sl_tls_err(err, "ssl.key.location", tc->key_file);
         goto fail;
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
-        ssl_err(err, "ssl.key.location does not match the certificate", tc->key_file);
+        sl_tls_err(err, "ssl.key.location does not match the certificate", tc->key_file);
         goto fail;
     }
     if (*tc->ca_file) {
         if (SSL_CTX_load_verify_locations(ctx, tc->ca_file, NULL) != 1) {
-            ssl_err(err, "ssl.ca.location", tc->ca_file);
+            sl_tls_err(err, "ssl.ca.location", tc->ca_file);
             goto fail;
         }
         STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(tc->ca_file);

@@ -19,6 +19,13 @@ typedef struct sl_tls_conf {
  * "requested" verifies one if presented; either way a certificate that fails verification (another
  * CA, expired) fails the handshake. NULL with the reason in `err` (SL_ERRLEN bytes). */
 struct ssl_ctx_st *sl_tls_server_ctx(const sl_tls_conf_t *tc, char *err);
+
+/* Writes `what`, `file` and OpenSSL's first queued error into err (SL_ERRLEN), and clears the
+ * queue. */
+void sl_tls_err(char *err, const char *what, const char *file);
+
+/* OpenSSL's pem_password_cb for an encrypted key: userdata is the NUL-terminated password. */
+int sl_tls_key_password_cb(char *buf, int size, int rwflag, void *userdata);
 void sl_tls_ctx_free(struct ssl_ctx_st *ctx);
 
 #endif
