@@ -20,28 +20,11 @@ wait_leader 1 >/dev/null
 for i in 1 2 3; do wait_registered $i; done
 boot() { echo "127.0.0.1:${NODE_PORT[1]},127.0.0.1:${NODE_PORT[2]},127.0.0.1:${NODE_PORT[3]}"; }
 lines() { if [[ -f $1 ]]; then wc -l <"$1"; else echo 0; fi; }
-# "LEADER ISR..." of faults-0 as node $1's Metadata has it.
-pstate() {
-  kcat -L -J -m 5 -t "$TOPIC" -b "127.0.0.1:${NODE_PORT[$1]}" 2>/dev/null | $PY -c "
-import json, sys
-for t in json.load(sys.stdin)['topics']:
-    for p in t.get('partitions', []):
-        if p['partition'] == 0:
-            print(p['leader'], ' '.join(str(i['id']) for i in sorted(p.get('isrs', []), key=lambda r: r['id'])))
-" || true
-}
-wait_pstate() { # node regex
-  for _ in $(seq 1 $((400 * mult))); do
-    pstate "$1" | grep -qE "$2" && return 0
-    sleep 0.1
-  done
-  fail "node $1: $TOPIC-0 never matched '$2' (now: $(pstate "$1"))"
-}
 # The leader of $TOPIC-0 as node $1 sees it, waiting out a slow or leaderless answer.
 leader_now() {
   local l
   for _ in $(seq 1 $((300 * mult))); do
-    l=$(pstate "$1" | cut -d' ' -f1)
+    l=$(pstate "$1" "$TOPIC" | cut -d' ' -f1)
     [[ $l =~ ^[123]$ ]] && { echo "$l"; return 0; }
     sleep 0.1
   done
@@ -51,7 +34,7 @@ wait_acks() { # count beyond the current
   local want=$(( $(lines "$T/acked") + $1 ))
   for _ in $(seq 1 $((600 * mult))); do (( $(lines "$T/acked") >= want )) && return 0; sleep 0.1; done
   tail -n 20 "$T/producer.err" >&2
-  for i in 1 2 3; do echo "node $i: $(pstate "$i")" >&2; grep -E "WARN|ERROR" "$T/n$i.log" | tail -n 8 >&2; done
+  for i in 1 2 3; do echo "node $i: $(pstate "$i" "$TOPIC")" >&2; grep -E "WARN|ERROR" "$T/n$i.log" | tail -n 8 >&2; done
   fail "fewer than $1 new acks within 60 s ($(lines "$T/acked") in all)"
 }
 
@@ -62,7 +45,7 @@ TOPIC=""
 for k in 1 2 3; do
   TOPIC=faults-$k
   "$SLUICE" topic create -b "127.0.0.1:${NODE_PORT[1]}" "$TOPIC" -p 1 >/dev/null || fail "create"
-  for i in 1 2 3; do wait_pstate $i "^[123] 1 2 3$"; done
+  for i in 1 2 3; do wait_pstate $i "$TOPIC" "^[123] 1 2 3$"; done
   [[ $(leader_now 1) == "$ql" ]] && break
 done
 echo "quorum leader $ql, topic $TOPIC led by $(leader_now 1)"
@@ -77,7 +60,7 @@ old=$(leader_now 1)
 other=$(( old % 3 + 1 ))
 for i in 1 2 3; do mark[$i]=$(wc -l <"$T/n$i.log"); done
 kill -STOP "${NODE_PID[$old]}"
-wait_pstate $other "^[^$old] "
+wait_pstate $other "$TOPIC" "^[^$old] "
 new=$(leader_now $other)
 echo "(a) leader $old paused: new leader $new"
 wait_acks 300
@@ -93,7 +76,7 @@ wait $rawread || fail "rawread: $(cat "$T/rawread.out")"
 sed 's/^/(a) resumed old leader: /' "$T/rawread.out"
 grep -q "^listoffsets error=6 " "$T/rawread.out" && grep -q "^fetch error=6 " "$T/rawread.out" ||
   fail "the resumed old leader $old served a read from its stale log (6 is NOT_LEADER_OR_FOLLOWER)"
-wait_pstate $other "^$new 1 2 3$"
+wait_pstate $other "$TOPIC" "^$new 1 2 3$"
 wait_acks 300
 # Nothing but the paused broker may have been fenced: a resumed quorum leader once fenced both
 # live brokers from its stale leases (through its successor), leaving the partition offline.
@@ -110,14 +93,14 @@ isolate "$lead"
 out=$($PY "$C" rawproduce "127.0.0.1:${KPORT[$lead]}" "$TOPIC" "$T/minority" 3) ||
   fail "raw producer: $out"
 echo "$out" | sed 's/^/(b) /'
-wait_pstate $other "^[^$lead] "
+wait_pstate $other "$TOPIC" "^[^$lead] "
 out=$($PY "$C" rawproduce "127.0.0.1:${KPORT[$lead]}" "$TOPIC" "$T/minority" 1) ||
   fail "raw producer: $out"
 echo "$out" | sed 's/^/(b) after the election: /'
 [[ $(lines "$T/minority") == 0 ]] || fail "the isolated leader $lead acknowledged: $(cat "$T/minority")"
 wait_acks 300
 heal_all
-wait_pstate $other "^[123] 1 2 3$"
+wait_pstate $other "$TOPIC" "^[123] 1 2 3$"
 wait_acks 300
 echo "(b) leader $lead isolated: no ack; healed and back in the ISR"
 

@@ -14,17 +14,6 @@ for i in 1 2 3; do wait_registered $i; done
 hp() { echo "127.0.0.1:${NODE_PORT[$1]}"; }
 boot() { echo "$(hp 1),$(hp 2),$(hp 3)"; }
 
-# "LEADER EPOCH ISR..." of topic $2 partition 0 as node $1's Metadata has it.
-pstate() {
-  kcat -L -J -m 10 -t "$2" -b "$(hp "$1")" 2>/dev/null | $PY -c "
-import json, sys
-m = json.load(sys.stdin)
-for t in m['topics']:
-    for p in t.get('partitions', []):
-        if p['partition'] == 0:
-            print(p['leader'], ' '.join(str(i['id']) for i in sorted(p.get('isrs', []), key=lambda r: r['id'])))
-" || true
-}
 # Creates topic $1 (RF 3, 1 partition), retrying while the quorum elects a leader.
 create() {
   for _ in 1 2 3 4 5; do
@@ -32,13 +21,6 @@ create() {
     sleep 1
   done
   for i in 1 2 3; do wait_pstate $i "$1" "^[123] 1 2 3$"; done
-}
-wait_pstate() { # node topic regex
-  for _ in $(seq 1 $((300 * mult))); do
-    pstate "$1" "$2" | grep -qE "$3" && return 0
-    sleep 0.1
-  done
-  fail "node $1: $2-0 never matched '$3' (now: $(pstate "$1" "$2"))"
 }
 
 # 1. One cluster id, the same in Metadata and DescribeCluster of every broker.
@@ -50,6 +32,9 @@ n=$(sed 's/^[^ ]* //; s/metadata=//; s/describe=//' <<<"$out" | tr ' ' '\n' | so
 # 2. Produce timeout_ms: ISR full at the append, then the followers paused so the HW cannot
 # move: REQUEST_TIMED_OUT (7) after about timeout_ms, not a hang until the client gives up.
 create slow
+# The quorum leader creates the internal topics in the background: once they exist, so that
+# its creation (a proposal the loop waits for, up to 5 s) cannot fall into the pause below.
+for tp in __consumer_offsets __transaction_state; do wait_pstate 1 $tp "^[123] "; done
 lead=$(pstate 1 slow | cut -d' ' -f1)
 f1=$(( lead % 3 + 1 )); f2=$(( f1 % 3 + 1 ))
 out=$($PY "$W" produce "$(hp "$lead")" slow 0 5000) || fail "produce: $out"

@@ -15,24 +15,6 @@ wait_leader 1 >/dev/null
 for i in 1 2 3; do wait_registered $i; done
 boot() { echo "127.0.0.1:${NODE_PORT[1]},127.0.0.1:${NODE_PORT[2]},127.0.0.1:${NODE_PORT[3]}"; }
 
-# "LEADER ISR..." of topic $2 partition 0 as node $1's Metadata has it.
-pstate() {
-  kcat -L -J -m 10 -t "$2" -b "127.0.0.1:${NODE_PORT[$1]}" 2>/dev/null | $PY -c "
-import json, sys
-m = json.load(sys.stdin)
-for t in m['topics']:
-    for p in t.get('partitions', []):
-        if p['partition'] == 0:
-            print(p['leader'], ' '.join(str(i['id']) for i in sorted(p.get('isrs', []), key=lambda r: r['id'])))
-" || true
-}
-wait_pstate() { # node topic regex
-  for _ in $(seq 1 $((300 * mult))); do
-    pstate "$1" "$2" | grep -qE "$3" && return 0
-    sleep 0.1
-  done
-  fail "node $1: $2-0 never matched '$3' (now: $(pstate "$1" "$2"))"
-}
 # Waits until the three replicas' logs of $1-0 are byte-identical and non-empty.
 wait_same_logs() {
   local s1 s2 s3

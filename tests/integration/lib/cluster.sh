@@ -113,6 +113,26 @@ sys.exit(0 if any(b['id'] == $i and b['alive'] and b['port'] == ${NODE_PORT[$i]}
   fail "node $i not registered at port ${NODE_PORT[$i]} everywhere within 30 s"
 }
 
+# "LEADER ISR..." of topic $2 partition 0 as node $1's Metadata has it (ISR ids sorted; empty
+# when the broker does not answer). kcat gets the CLUSTER_CLI settings (secured listeners).
+pstate() {
+  kcat -L -J -m 10 -t "$2" -b "127.0.0.1:${NODE_PORT[$1]}" "${CLUSTER_CLI[@]}" 2>/dev/null | $PY -c "
+import json, sys
+for t in json.load(sys.stdin)['topics']:
+    for p in t.get('partitions', []):
+        if p['partition'] == 0:
+            print(p['leader'], ' '.join(str(i['id']) for i in sorted(p.get('isrs', []), key=lambda r: r['id'])))
+" || true
+}
+
+wait_pstate() { # node topic regex: until node's view of topic-0 matches (40 s, scaled)
+  for _ in $(seq 1 $((400 * mult))); do
+    pstate "$1" "$2" | grep -qE "$3" && return 0
+    sleep 0.1
+  done
+  fail "node $1: $2-0 never matched '$3' (now: $(pstate "$1" "$2"))"
+}
+
 cluster_stop() {
   local i
   for i in $(seq 1 "${N_NODES:-0}"); do
