@@ -96,15 +96,10 @@ void sl_broker_pid_prefetch(sl_broker_t *b) {
     uint64_t now = sl_mono_ms();
     int64_t end = sl_pidblocks_want(&b->pids, now);
     if (end) {
-        /* Pending before it is sent (its commit may be applied before a blocking propose
-         * returns), and sent without waiting: the loop never stalls on a quorum that cannot
-         * commit; a proposal lost is given up after SL_PID_PENDING_MS and another made. */
-        sl_pidblocks_proposed(&b->pids, end, now);
         sl_meta_rec_t rec = {SL_META_PID_BLOCK, "", {0}, 0, NULL, 0, end};
-        sl_buf_t cmd = {0};
-        sl_meta_encode(&rec, &cmd);
-        sl_cluster_propose_async(b, cmd.data, cmd.len);
-        sl_buf_fini(&cmd);
+        if (sl_metalog_append(b->metalog, &rec) == SL_OK) {
+            sl_pidblocks_proposed(&b->pids, end, now);
+        }
     }
 }
 
