@@ -102,6 +102,8 @@ struct sl_cluster {
     _Atomic uint64_t lease_from; /* monotonic ms: start of the last proof of standing (0: none) */
     pthread_t hb;
     bool hb_started;
+    char propose_id[32]; /* the id a quorum leader proposes when none is committed */
+    bool id_committed;   /* b->cluster_id is the committed one (loop thread) */
 };
 
 /* ---- Raft thread: the state machine ---- */
@@ -154,10 +156,15 @@ static sl_err_t fsm_restore(void *opaque, const uint8_t *p, size_t len) {
 
 /* ---- loop thread: the topic table follows the log ---- */
 
+static void adopt_committed_id(sl_broker_t *b);
+
 static void live_apply(const sl_meta_rec_t *rec, void *opaque) {
     sl_broker_t *b = opaque;
     sl_cluster_t *c = b->cluster;
     sl_topics_apply_live(b, rec);
+    if (rec->type == SL_META_CLUSTER_ID) {
+        adopt_committed_id(b);
+    }
     if (!c->caught_up && rec->type == SL_META_BROKER_REG && rec->value == c->node &&
         !memcmp(rec->id, c->incarnation, sizeof c->incarnation)) {
         /* This start's own registration: every record committed before it (the topics this
@@ -724,6 +731,14 @@ static void *heartbeat_main(void *arg) {
                 }
             }
             mark_seen(c, c->node);
+            char committed_id[sizeof c->propose_id];
+            if (!sl_mstate_cluster_id(c->ms, committed_id, sizeof committed_id)) {
+                sl_meta_rec_t rec = {.type = SL_META_CLUSTER_ID, .name = c->propose_id};
+                if (submit_rec(c, &rec, session, &c->hb_conn) == SL_OK) {
+                    sl_log(SL_LOG_INFO, "cluster", "cluster_id=%s msg=\"cluster id proposed\"",
+                           c->propose_id);
+                }
+            }
             if (!stalled) {
                 renew_own_lease(c, SL_MAX(interval * 2, lease / 2));
             }
@@ -796,30 +811,68 @@ static void *heartbeat_main(void *arg) {
 
 /* ---- start and stop ---- */
 
-/* Every member reports the quorum's cluster id (derived from the voters, sl_quorum_cluster_id),
- * not the random one a single node makes: clients such as librdkafka warn when brokers of one
- * cluster name different ids. It replaces whatever meta.properties held (a data directory that
- * served as a single node, or under another voter set) and is persisted there. */
-static sl_err_t adopt_cluster_id(sl_broker_t *b, sl_cluster_t *c, char *err) {
-    char id[SL_QUORUM_CLUSTER_ID_LEN + 1];
-    sl_quorum_cluster_id(c->voters, c->n_voters, id);
-    if (!strcmp(id, b->cluster_id)) {
-        return SL_OK;
-    }
-    if (b->cluster_id[0]) {
-        sl_log(SL_LOG_INFO, "cluster", "old=%s new=%s msg=\"cluster id taken from the quorum\"",
-               b->cluster_id, id);
+/* The cluster id every member reports (clients such as librdkafka warn when brokers of one
+ * cluster name different ids) is a metadata record, SL_META_CLUSTER_ID: the first quorum leader
+ * proposes the id it started with, derived from the voters (sl_quorum_cluster_id), and every
+ * member adopts what committed and keeps it in meta.properties, marked as committed. Until then
+ * a member reports the derived id, which is the same on members given the same voter list. */
+#define COMMITTED_MARK "cluster.id.committed=true"
+
+static sl_err_t write_cluster_id(sl_broker_t *b, const char *id, bool committed, char *err) {
+    if (strcmp(id, b->cluster_id) != 0 && b->cluster_id[0]) {
+        sl_log(SL_LOG_INFO, "cluster", "old=%s new=%s msg=\"cluster id taken from the %s\"",
+               b->cluster_id, id, committed ? "metadata log" : "voters");
     }
     snprintf(b->cluster_id, sizeof b->cluster_id, "%s", id);
-    char path[4096], text[128];
+    char path[4096], text[160];
     snprintf(path, sizeof path, "%s/meta.properties", b->conf.data_dir);
-    int n = snprintf(text, sizeof text, "version=1\ncluster.id=%s\nnode.id=%lld\n", id,
-                     (long long)b->conf.node_id);
+    int n = snprintf(text, sizeof text, "version=1\ncluster.id=%s\nnode.id=%lld\n%s", id,
+                     (long long)b->conf.node_id, committed ? COMMITTED_MARK "\n" : "");
     if (sl_os_write_file_atomic(path, text, (size_t)n) < 0) {
         snprintf(err, SL_ERRLEN, "write %s: %s", path, strerror(errno));
         return SL_ERR_IO;
     }
     return SL_OK;
+}
+
+/* At start: the committed id meta.properties holds, else the one derived from the voters (it
+ * replaces the random id of a data directory that served as a single node). */
+static sl_err_t init_cluster_id(sl_broker_t *b, sl_cluster_t *c, char *err) {
+    char path[4096], line[256];
+    snprintf(path, sizeof path, "%s/meta.properties", b->conf.data_dir);
+    FILE *f = fopen(path, "r");
+    bool committed = false;
+    while (f && fgets(line, sizeof line, f)) {
+        committed |= !strncmp(line, COMMITTED_MARK, strlen(COMMITTED_MARK));
+    }
+    if (f) {
+        fclose(f);
+    }
+    if (committed && b->cluster_id[0]) {
+        c->id_committed = true;
+    } else {
+        char id[SL_QUORUM_CLUSTER_ID_LEN + 1];
+        sl_quorum_cluster_id(c->voters, c->n_voters, id);
+        if (strcmp(id, b->cluster_id) != 0 && write_cluster_id(b, id, false, err) != SL_OK) {
+            return SL_ERR_IO;
+        }
+    }
+    snprintf(c->propose_id, sizeof c->propose_id, "%s", b->cluster_id);
+    return SL_OK;
+}
+
+/* Loop thread, after a CLUSTER_ID record or a snapshot: adopt the committed id. */
+static void adopt_committed_id(sl_broker_t *b) {
+    sl_cluster_t *c = b->cluster;
+    char id[sizeof c->propose_id], err[SL_ERRLEN];
+    if (!sl_mstate_cluster_id(c->ms, id, sizeof id) ||
+        (c->id_committed && !strcmp(id, b->cluster_id))) {
+        return;
+    }
+    if (write_cluster_id(b, id, true, err) != SL_OK) {
+        sl_log(SL_LOG_ERROR, "cluster", "msg=\"%s\"", err); /* kept in memory; next start retries */
+    }
+    c->id_committed = true;
 }
 
 sl_err_t sl_cluster_init(sl_broker_t *b, char *err) {
@@ -860,7 +913,7 @@ sl_err_t sl_cluster_init(sl_broker_t *b, char *err) {
     pthread_condattr_destroy(&ca);
     c->ms = sl_mstate_new();
     b->cluster = c;
-    if (adopt_cluster_id(b, c, err) != SL_OK) {
+    if (init_cluster_id(b, c, err) != SL_OK) {
         return SL_ERR_IO;
     }
     return sl_topics_load_cluster(b, sl_metalog_new_proposer(propose_rec, c));

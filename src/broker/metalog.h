@@ -47,6 +47,9 @@ typedef enum sl_meta_type {
                               replicas and the pair is restored as it is (cluster: mstate.c) */
     SL_META_ELECT = 15,    /* name, partitions: the partition index, value: 0 preferred, 1
                               unclean (ElectLeaders; cluster: mstate.c) */
+    SL_META_CLUSTER_ID = 16, /* name: the cluster id every member reports; proposed by a quorum
+                                leader whose image has none, the first one committed holds
+                                (cluster: mstate.c) */
 } sl_meta_type_t;
 
 #define SL_META_MAX_REPLICAS 16

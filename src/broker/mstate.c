@@ -48,10 +48,11 @@ struct sl_mstate {
     scoped_t *broker_configs;
     sl_buf_t quotas; /* framed quota records, in order */
     int64_t pid_block;
-    int64_t placed;  /* partitions placed so far: where round-robin starts next */
-    bool dup_create; /* the record before was a create of a name the image has, or new
-                      * partitions counted from a stale base: its placement (the next record of
-                      * the same command) is ignored too */
+    char cluster_id[32]; /* SL_META_CLUSTER_ID: the first one committed ("" none yet) */
+    int64_t placed;      /* partitions placed so far: where round-robin starts next */
+    bool dup_create;     /* the record before was a create of a name the image has, or new
+                          * partitions counted from a stale base: its placement (the next record of
+                          * the same command) is ignored too */
 };
 
 static void topic_free(mtopic_t *t) {
@@ -79,6 +80,7 @@ static void clear(sl_mstate_t *ms) {
     ms->quotas = (sl_buf_t){0};
     ms->n_brokers = 0;
     ms->pid_block = 0;
+    ms->cluster_id[0] = '\0';
     ms->placed = 0;
 }
 
@@ -627,6 +629,13 @@ static void apply_rec(const sl_meta_rec_t *rec, void *opaque) {
             ms->placed += (int64_t)rec->n_assign;
         }
         return;
+    case SL_META_CLUSTER_ID:
+        /* Leaders that proposed one each before seeing the other's: the first one holds. */
+        if (!ms->cluster_id[0] && rec->name && *rec->name &&
+            strlen(rec->name) < sizeof ms->cluster_id) {
+            snprintf(ms->cluster_id, sizeof ms->cluster_id, "%s", rec->name);
+        }
+        return;
     }
 }
 
@@ -675,6 +684,10 @@ sl_err_t sl_mstate_apply(sl_mstate_t *ms, const uint8_t *cmd, size_t len) {
 
 void sl_mstate_snapshot(sl_mstate_t *ms, sl_buf_t *out) {
     pthread_mutex_lock(&ms->mu);
+    if (ms->cluster_id[0]) {
+        sl_meta_rec_t rec = {.type = SL_META_CLUSTER_ID, .name = ms->cluster_id};
+        sl_meta_encode(&rec, out);
+    }
     for (size_t i = 0; i < ms->n_brokers; i++) {
         const sl_mbroker_t *b = &ms->brokers[i];
         char addr[600];
@@ -748,6 +761,14 @@ sl_err_t sl_mstate_restore(sl_mstate_t *ms, const uint8_t *p, size_t len) {
     }
     pthread_mutex_unlock(&ms->mu);
     return rc;
+}
+
+bool sl_mstate_cluster_id(sl_mstate_t *ms, char *out, size_t cap) {
+    pthread_mutex_lock(&ms->mu);
+    bool known = ms->cluster_id[0] != '\0';
+    snprintf(out, cap, "%s", ms->cluster_id);
+    pthread_mutex_unlock(&ms->mu);
+    return known;
 }
 
 size_t sl_mstate_brokers(sl_mstate_t *ms, sl_mbroker_t *out, size_t max) {

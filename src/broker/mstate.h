@@ -69,6 +69,8 @@ SL_MUST_USE sl_err_t sl_mstate_restore(sl_mstate_t *ms, const uint8_t *p, size_t
 
 /* Copies up to `max` registered brokers (by id order) into out; returns how many there are. */
 size_t sl_mstate_brokers(sl_mstate_t *ms, sl_mbroker_t *out, size_t max);
+/* The committed cluster id (SL_META_CLUSTER_ID) into out; false (and "") while there is none. */
+bool sl_mstate_cluster_id(sl_mstate_t *ms, char *out, size_t cap);
 /* Fills *out with broker `id`; false if it never registered. */
 bool sl_mstate_broker(sl_mstate_t *ms, int32_t id, sl_mbroker_t *out);
 /* Fills *out with the placement of topic/partition; false if it has none. */

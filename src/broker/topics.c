@@ -626,6 +626,7 @@ static void apply_rec(const sl_meta_rec_t *rec, void *opaque) {
     case SL_META_ISR:
     case SL_META_REASSIGN:
     case SL_META_ELECT:
+    case SL_META_CLUSTER_ID:
         return; /* cluster records: the quorum's image holds them (mstate.c) */
     }
 }

@@ -61,6 +61,8 @@ def produce(bootstrap, topic, path, rate):
     conf = {"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
             "linger.ms": 2, "message.timeout.ms": 120000, "retry.backoff.ms": 50,
             "topic.metadata.refresh.interval.ms": 500, "socket.timeout.ms": 3000}
+    if os.environ.get("FAULTS_DEBUG"):  # librdkafka debug contexts, e.g. eos,topic,metadata
+        conf["debug"] = os.environ["FAULTS_DEBUG"]
     failed = [0]
 
     def on_delivery(err, msg):

@@ -18,6 +18,14 @@ fault_init 3 --set broker.session.timeout.ms=3000 --set broker.heartbeat.interva
 for i in 1 2 3; do node_start $i; done
 wait_leader 1 >/dev/null
 for i in 1 2 3; do wait_registered $i; done
+# One ClusterId, though each broker names the others by their proxy fronts and itself directly:
+# the id is a committed metadata record, not a hash of each broker's voter list.
+ids() {
+  $PY "$(dirname "$0")/cluster_wire.py" ids "127.0.0.1:${KPORT[1]}" "127.0.0.1:${KPORT[2]}" \
+    "127.0.0.1:${KPORT[3]}" 2>&1 | sed 's/^[^ ]* //; s/metadata=//; s/describe=//' | tr ' ' '\n' | sort -u
+}
+for _ in $(seq 1 $((100 * mult))); do [[ $(ids | wc -l) == 1 ]] && break; sleep 0.1; done
+[[ $(ids | wc -l) == 1 ]] || fail "brokers report different cluster ids: $(ids | tr '\n' ' ')"
 boot() { echo "127.0.0.1:${NODE_PORT[1]},127.0.0.1:${NODE_PORT[2]},127.0.0.1:${NODE_PORT[3]}"; }
 lines() { if [[ -f $1 ]]; then wc -l <"$1"; else echo 0; fi; }
 # The leader of $TOPIC-0 as node $1 sees it, waiting out a slow or leaderless answer.

@@ -399,3 +399,27 @@ TEST(mstate_partitions_from_a_stale_base_are_ignored_with_their_placement) {
     sl_buf_fini(&cmd);
     sl_mstate_free(ms);
 }
+
+/* The cluster id (record type 16): leaders that proposed one each before seeing the other's
+ * record leave the first one committed; a snapshot carries it and a restore keeps it. */
+TEST(mstate_first_committed_cluster_id_holds) {
+    sl_mstate_t *ms = sl_mstate_new(), *copy = sl_mstate_new();
+    sl_buf_t cmd = {0}, snap = {0};
+    char id[32];
+    CHECK(!sl_mstate_cluster_id(ms, id, sizeof id) && id[0] == '\0');
+    add(&cmd, (sl_meta_rec_t){.type = SL_META_CLUSTER_ID, .name = ""}); /* malformed: ignored */
+    add(&cmd, (sl_meta_rec_t){.type = SL_META_CLUSTER_ID, .name = "first-id-aaaaaaaaaaaaa"});
+    add(&cmd, (sl_meta_rec_t){.type = SL_META_CLUSTER_ID, .name = "second-id-bbbbbbbbbbbb"});
+    CHECK(apply(ms, &cmd) == SL_OK);
+    CHECK(sl_mstate_cluster_id(ms, id, sizeof id) && !strcmp(id, "first-id-aaaaaaaaaaaaa"));
+    snapshot_of(ms, &snap);
+    CHECK(sl_mstate_restore(copy, snap.data, snap.len) == SL_OK);
+    CHECK(sl_mstate_cluster_id(copy, id, sizeof id) && !strcmp(id, "first-id-aaaaaaaaaaaaa"));
+    /* a restore replaces the image: one without an id leaves none */
+    CHECK(sl_mstate_restore(copy, NULL, 0) == SL_OK);
+    CHECK(!sl_mstate_cluster_id(copy, id, sizeof id));
+    sl_buf_fini(&cmd);
+    sl_buf_fini(&snap);
+    sl_mstate_free(ms);
+    sl_mstate_free(copy);
+}
