@@ -268,6 +268,23 @@ void sl_kv_put(sl_kv_t *kv, sl_bytes_t key, sl_bytes_t val) {
     replace(kv, load(kv, h, key), n);
 }
 
+uint8_t *sl_kv_modify(sl_kv_t *kv, sl_bytes_t key, size_t vlen) {
+    uint64_t h = hash_bytes(key);
+    size_t i = load(kv, h, key);
+    entry_t *e = kv->slots[i];
+    if (!e || e->deleted || e->vlen != vlen) {
+        return NULL;
+    }
+    if (e->change < 0) {
+        /* The committed version: it stays as the abort's copy, the caller writes a new one. */
+        sl_bytes_t v = {e->data + e->klen, e->vlen};
+        entry_t *n = entry_new(kv, h, (sl_bytes_t){e->data, e->klen}, &v);
+        replace(kv, i, n);
+        e = n;
+    }
+    return e->data + e->klen; /* an uncommitted version, already listed as changed */
+}
+
 bool sl_kv_del(sl_kv_t *kv, sl_bytes_t key) {
     uint64_t h = hash_bytes(key);
     size_t i = load(kv, h, key);

@@ -40,6 +40,13 @@ bool sl_kv_get(sl_kv_t *kv, sl_bytes_t key, sl_bytes_t *val);
 /* Sets key to a copy of val (key and val may point into the store's own value: they are copied
  * before anything is freed). */
 void sl_kv_put(sl_kv_t *kv, sl_bytes_t key, sl_bytes_t val);
+/* A writable view of key's value, for changing it in place: the key must exist and its value
+ * be exactly vlen bytes long, else NULL (the caller puts instead). The key counts as changed
+ * (listed by sl_kv_each_changed, undone by sl_kv_abort) as after a put; the first change since
+ * a commit copies the entry, later ones write the same copy, so a key updated many times per
+ * checkpoint costs one lookup each and no allocation. The view is unaligned and valid until the
+ * next change to the store. */
+uint8_t *sl_kv_modify(sl_kv_t *kv, sl_bytes_t key, size_t vlen);
 /* Removes key; false if it was not there. */
 bool sl_kv_del(sl_kv_t *kv, sl_bytes_t key);
 

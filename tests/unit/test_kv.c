@@ -1,6 +1,7 @@
-/* test_kv.c -- the keyed state store against a reference model over random puts, deletes,
- * commits and aborts: lookups, counts, the changed-key list a checkpoint writes to the changelog,
- * and abort restoring the committed image exactly; memory accounting back to its floor. */
+/* test_kv.c -- the keyed state store against a reference model over random puts, in-place
+ * changes, deletes, commits and aborts: lookups, counts, the changed-key list a checkpoint writes
+ * to the changelog, and abort restoring the committed image exactly; memory accounting back to its
+ * floor. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,8 +65,9 @@ static void on_changed(sl_bytes_t key, const sl_bytes_t *val, void *arg) {
     }
 }
 
-/* Up to `most` random puts (3 in 4) and deletes on kv and the model; touched (may be NULL) marks
- * the keys changed. false when a delete's answer disagrees with the model. */
+/* Up to `most` random puts (3 in 8), in-place changes (3 in 8) and deletes on kv and the model;
+ * touched (may be NULL) marks the keys changed. false when a delete's or a change's answer
+ * disagrees with the model. */
 static bool random_ops(sl_kv_t *kv, model_t *cur, int most, bool *touched) {
     int ops = (int)(sl_test_rand() % (uint64_t)most);
     for (int i = 0; i < ops; i++) {
@@ -79,6 +81,24 @@ static bool random_ops(sl_kv_t *kv, model_t *cur, int most, bool *touched) {
                 touched[k] = true;
             }
             cur->has[k] = false;
+        } else if (sl_test_rand() % 2 == 0) {
+            /* In place: only a live key of the same length gives a view, and only then does the
+             * key count as changed. */
+            int v = (int)sl_test_rand();
+            if (sl_kv_modify(kv, key_of(k, b), sizeof v + 1) != NULL) {
+                return false;
+            }
+            uint8_t *p = sl_kv_modify(kv, key_of(k, b), sizeof v);
+            if ((p != NULL) != cur->has[k]) {
+                return false;
+            }
+            if (p) {
+                memcpy(p, &v, sizeof v);
+                cur->val[k] = v;
+                if (touched) {
+                    touched[k] = true;
+                }
+            }
         } else {
             int v = (int)sl_test_rand();
             sl_kv_put(kv, key_of(k, b), (sl_bytes_t){(const uint8_t *)&v, sizeof v});
