@@ -91,11 +91,11 @@ echo "acks paused for ${gap_ms} ms"
 node_start "$old"
 wait_registered "$old"
 touch "$T/STOP"
-wait $prod || { cat "$T/producer.err" >&2; fail "producer had failed deliveries"; }
+wait_for $prod 150 "the producer" "$T/producer.err" || { cat "$T/producer.err" >&2; fail "producer had failed deliveries"; }
 for i in 1 2 3; do wait_pstate $i moving "^[123] 1 2 3$"; done
 out=$($PY "$C" check "$(boot)" moving "$T/acked") || fail "checker: $out"
 echo "$out"
-wait $cons || { cat "$T/consumer.err" >&2; fail "consumer across the move: $(cat "$T/consumer.out")"; }
+wait_for $cons 120 "the consumer" "$T/consumer.err" || { cat "$T/consumer.err" >&2; fail "consumer across the move: $(cat "$T/consumer.out")"; }
 echo "consumer across the move: $(cat "$T/consumer.out")"
 (( $(sed 's/read=\([0-9]*\).*/\1/' "$T/consumer.out") >= $(lines "$T/acked") )) ||
   fail "consumer read less than was acknowledged: $(cat "$T/consumer.out")"

@@ -153,11 +153,11 @@ grep -qE "^  [123] .*log end [0-9]+" "$T/cli.out" || fail "status shows no voter
 
 # 7. Everything acknowledged is there, at the offset its ack named; the consumer read it all.
 touch "$T/STOP"
-wait $prod || { cat "$T/producer.err" >&2; fail "producer had failed deliveries"; }
+wait_for $prod 150 "the producer" "$T/producer.err" || { cat "$T/producer.err" >&2; fail "producer had failed deliveries"; }
 out=$($PY "$C" check "$(boot)" mv "$T/acked") || fail "checker: $out"
 echo "$out"
 lines "$T/acked" >"$T/c/STOP"
-wait $cons || { cat "$T/consumer.err" >&2; fail "consumer across the moves: $(cat "$T/consumer.out")"; }
+wait_for $cons 120 "the consumer" "$T/consumer.err" || { cat "$T/consumer.err" >&2; fail "consumer across the moves: $(cat "$T/consumer.out")"; }
 echo "consumer across the moves: $(cat "$T/consumer.out")"
 (( $(sed 's/read=\([0-9]*\).*/\1/' "$T/consumer.out") >= $(lines "$T/acked") )) ||
   fail "consumer read less than was acknowledged: $(cat "$T/consumer.out")"

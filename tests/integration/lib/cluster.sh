@@ -125,6 +125,20 @@ for t in json.load(sys.stdin)['topics']:
 " || true
 }
 
+# wait_for PID SECONDS WHAT [LOG]: `wait PID` (its status), but a client still running after
+# SECONDS (scaled) is killed and the test fails naming it, after LOG's tail: one stuck inside
+# librdkafka would otherwise hold the test until the runner's limit with nothing said.
+wait_for() {
+  local pid=$1 s=$2 what=$3 log=${4:-}
+  for _ in $(seq 1 $((s * 10 * mult))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -9 "$pid" 2>/dev/null || true
+    if [[ -n $log ]]; then tail -n 30 "$log" >&2; fi
+    fail "$what still running after ${s} s"
+  fi
+  wait "$pid"
+}
+
 wait_pstate() { # node topic regex: until node's view of topic-0 matches (40 s, scaled)
   for _ in $(seq 1 $((400 * mult))); do
     pstate "$1" "$2" | grep -qE "$3" && return 0
