@@ -11,8 +11,11 @@ cat >"$T/gw.conf" <<CONF
 produce.timeout.ms=2000
 breaker.failure.threshold=2
 breaker.window.ms=30000
-breaker.open.ms=4000
+breaker.open.ms=10000
 CONF
+# open.ms must outlast the open-phase checks below (five requests, each with its own Python
+# time check: several seconds on a loaded machine), or the breaker half-opens mid-way and its
+# probe answers 504 where an open breaker's 503 is expected.
 gateway_start --config "$T/gw.conf"
 P="http://$GW/v3/clusters/$(gw_cluster)/topics/bt/records"
 produce() { # prints "STATUS SECONDS BODY"
