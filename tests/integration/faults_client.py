@@ -39,14 +39,15 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 
 def watermarks(c, tp, tries=60):
     """The partition's low and high watermarks, retried while leadership settles: a leader whose
-    lease lapsed (a loaded machine) or a moved partition answers NOT_LEADER_OR_FOLLOWER for a while."""
+    lease lapsed (a loaded machine) or a moved partition answers NOT_LEADER_OR_FOLLOWER for a
+    while, and a broker whose own lease lapsed names no leader (librdkafka: _UNKNOWN_PARTITION)."""
     for i in range(tries):
         try:
             return c.get_watermark_offsets(tp, timeout=10)
         except KafkaException as e:
             if i == tries - 1 or not e.args[0].retriable() and e.args[0].code() not in (
                     KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
-                    KafkaError._TIMED_OUT):
+                    KafkaError._TIMED_OUT, KafkaError._UNKNOWN_PARTITION):
                 raise
             time.sleep(0.5)
 
@@ -64,9 +65,15 @@ def produce(bootstrap, topic, path, rate):
     if os.environ.get("FAULTS_DEBUG"):  # librdkafka debug contexts, e.g. eos,topic,metadata
         conf["debug"] = os.environ["FAULTS_DEBUG"]
     failed = [0]
+    last_ack = [time.time()]
+    # FAULTS_STALL_S=N (the long fault runs): a producer instance with records outstanding and no
+    # ack for N s is replaced, and counted as a stall. librdkafka 2.0.2 can leave a partition on
+    # a broker that no longer leads it (docs/cluster.md); tests leave this off, so a stall fails.
+    stall_s = float(os.environ.get("FAULTS_STALL_S", "0"))
 
     def on_delivery(err, msg):
         if err is None:
+            last_ack[0] = time.time()
             # librdkafka can report an idempotent batch delivered without its offset (after a
             # retry it resolved as persisted): -1, counted by the checker as no_offset
             off = msg.offset()
@@ -79,9 +86,16 @@ def produce(bootstrap, topic, path, rate):
 
     # A fatal idempotence error ends a producer instance (its unacknowledged records are not
     # acknowledged: they may or may not be in the log); a new instance carries on.
-    p, fatal = Producer(conf), 0
+    p, fatal, stalls = Producer(conf), 0, 0
     start, i = time.time(), 0
     while not os.path.exists(stop_file(path)):
+        if stall_s and len(p) and time.time() - last_ack[0] > stall_s:
+            stalls += 1
+            print("%.3f producer stalled: no ack for %.0f s with %d outstanding (new producer)" %
+                  (time.time(), stall_s, len(p)), file=sys.stderr)
+            p.purge()
+            p.poll(0)
+            p, last_ack[0] = Producer(conf), time.time()
         try:
             if rate and time.time() < start + i / rate:
                 p.poll(0.005)
@@ -101,7 +115,7 @@ def produce(bootstrap, topic, path, rate):
     except KafkaException as e:
         fatal += 1
         print("fatal producer error at flush: %s" % e, file=sys.stderr)
-    print("sent=%d failed=%d fatal=%d" % (i, failed[0], fatal), file=sys.stderr)
+    print("sent=%d failed=%d fatal=%d stalls=%d" % (i, failed[0], fatal, stalls), file=sys.stderr)
     return 0
 
 

@@ -26,27 +26,15 @@ import os
 import sys
 import time
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+
+from faults_client import watermarks  # the same directory
 
 
 def extra():
     """Client settings from $SL_CLIENT_CONF."""
     conf = os.environ.get("SL_CLIENT_CONF", "")
     return dict(kv.split("=", 1) for kv in conf.split(";") if kv)
-
-
-def watermarks(c, tp, tries=60):
-    """The partition's low and high watermarks, retried while leadership settles: a leader whose
-    lease lapsed (a loaded machine) or a moved partition answers NOT_LEADER_OR_FOLLOWER for a while."""
-    for i in range(tries):
-        try:
-            return c.get_watermark_offsets(tp, timeout=10)
-        except KafkaException as e:
-            if i == tries - 1 or not e.args[0].retriable() and e.args[0].code() not in (
-                    KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
-                    KafkaError._TIMED_OUT):
-                raise
-            time.sleep(0.5)
 
 
 def produce(bootstrap, topic, path, count, rate):
