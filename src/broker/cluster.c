@@ -1252,13 +1252,7 @@ int32_t sl_cluster_controller(sl_broker_t *b) {
     return st.leader_id ? (int32_t)st.leader_id : -1;
 }
 
-void sl_cluster_write_brokers(sl_broker_t *b, sl_writer_t *wr, bool flex, int16_t v,
-                              sl_cluster_listed_t *listed) {
-    sl_cluster_listed_t scratch;
-    if (!listed) {
-        listed = &scratch;
-    }
-    listed->n = 0;
+void sl_cluster_write_brokers(sl_broker_t *b, sl_writer_t *wr, bool flex, int16_t v) {
     sl_mbroker_t bs[SL_MSTATE_MAX_BROKERS];
     size_t n = SL_MIN(sl_mstate_brokers(b->cluster->ms, bs, SL_MSTATE_MAX_BROKERS),
                       (size_t)SL_MSTATE_MAX_BROKERS);
@@ -1270,7 +1264,6 @@ void sl_cluster_write_brokers(sl_broker_t *b, sl_writer_t *wr, bool flex, int16_
         /* Nobody registered yet (no quorum leader so far): this broker alone. */
         sl_wr_array_len(wr, flex, 1);
         sl_wr_i32(wr, (int32_t)b->conf.node_id);
-        listed->ids[listed->n++] = (int32_t)b->conf.node_id;
         sl_wr_strz(wr, flex, b->listeners[0].adv_host);
         sl_wr_i32(wr, b->listeners[0].adv_port);
         if (v >= 1) {
@@ -1285,7 +1278,6 @@ void sl_cluster_write_brokers(sl_broker_t *b, sl_writer_t *wr, bool flex, int16_
             continue;
         }
         sl_wr_i32(wr, bs[i].id);
-        listed->ids[listed->n++] = bs[i].id;
         sl_wr_strz(wr, flex, bs[i].host);
         sl_wr_i32(wr, bs[i].port);
         if (v >= 1) {
@@ -1293,15 +1285,6 @@ void sl_cluster_write_brokers(sl_broker_t *b, sl_writer_t *wr, bool flex, int16_
         }
         sl_wr_tags(wr, flex);
     }
-}
-
-bool sl_cluster_is_listed(const sl_cluster_listed_t *listed, int32_t id) {
-    for (size_t i = 0; i < listed->n; i++) {
-        if (listed->ids[i] == id) {
-            return true;
-        }
-    }
-    return false;
 }
 
 bool sl_cluster_partition(sl_broker_t *b, const char *topic, int32_t partition, sl_meta_assign_t *a,

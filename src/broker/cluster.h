@@ -15,7 +15,6 @@
 
 #include "broker/broker.h"
 #include "broker/metalog.h"
-#include "broker/mstate.h"
 #include "common/buf.h"
 #include "common/err.h"
 
@@ -68,18 +67,9 @@ SL_MUST_USE sl_err_t sl_cluster_handle(sl_req_t *req);
 int sl_cluster_check_rf(sl_broker_t *b, int32_t rf, char *msg);
 /* Metadata: the current quorum leader, or -1. */
 int32_t sl_cluster_controller(sl_broker_t *b);
-/* The broker ids one response listed (sl_cluster_write_brokers). */
-typedef struct sl_cluster_listed {
-    int32_t ids[SL_MSTATE_MAX_BROKERS];
-    size_t n;
-} sl_cluster_listed_t;
-
 /* Metadata: writes the brokers array (live registered brokers; this one alone until any has
- * registered) and, if `listed` is not NULL, which ids it wrote. */
-void sl_cluster_write_brokers(sl_broker_t *b, sl_writer_t *wr, bool flex, int16_t v,
-                              sl_cluster_listed_t *listed);
-/* Whether `id` is among the listed. */
-bool sl_cluster_is_listed(const sl_cluster_listed_t *listed, int32_t id);
+ * registered). */
+void sl_cluster_write_brokers(sl_broker_t *b, sl_writer_t *wr, bool flex, int16_t v);
 /* Metadata: the placement of a partition and whether its leader holds a live lease. */
 bool sl_cluster_partition(sl_broker_t *b, const char *topic, int32_t partition, sl_meta_assign_t *a,
                           bool *leader_live, int32_t *offline, int32_t *n_offline);

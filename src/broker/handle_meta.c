@@ -45,15 +45,8 @@ static const uint8_t zero_uuid[16];
 
 /* Cluster mode: the partition as the quorum placed it, with its leader, leader epoch and
  * in-sync replicas; a partition with no live leader (none in sync is live: its leader is
- * elected only from the ISR) is LEADER_NOT_AVAILABLE with leader -1, and so is one whose
- * leader this response's brokers array does not list (the image can change between the two).
- * A broker whose lease has lapsed (cut off from the quorum) still answers from its image, as
- * Kafka's brokers do: answering -1 instead was tried, and librdkafka 2.0.2 then kept asking that
- * broker, which kept saying -1, and its producer stalled for as long as the cut lasted (4 of 6
- * runs of test_cluster_faults). Its stale answers have a rare cost with the same client, which
- * has no leader epochs (docs/cluster.md). */
-static void write_cluster_partition(sl_req_t *req, sl_topic_t *t, int32_t i,
-                                    const sl_cluster_listed_t *listed) {
+ * elected only from the ISR) is LEADER_NOT_AVAILABLE with leader -1. */
+static void write_cluster_partition(sl_req_t *req, sl_topic_t *t, int32_t i) {
     sl_writer_t *wr = &req->wr;
     int16_t v = req->api_version;
     bool flex = req->flex;
@@ -64,7 +57,6 @@ static void write_cluster_partition(sl_req_t *req, sl_topic_t *t, int32_t i,
         a = (sl_meta_assign_t){.leader = -1};
         live = false;
     }
-    live = live && sl_cluster_is_listed(listed, a.leader);
     int16_t err = !live                                ? KERR_LEADER_NOT_AVAILABLE
                   : sl_plog_offline(t->parts[i]->plog) ? KERR_KAFKA_STORAGE_ERROR
                                                        : KERR_NONE;
@@ -107,7 +99,7 @@ int32_t sl_req_allowed_ops(const sl_req_t *req, int8_t res_type, sl_str_t name, 
 /* One topic of the answer; `asked_id` is the id it was asked by (v10+, NULL: by name or all),
  * echoed when no topic has it. */
 static void write_topic(sl_req_t *req, sl_topic_t *t, int16_t err, sl_str_t name,
-                        const uint8_t *asked_id, bool ops, const sl_cluster_listed_t *listed) {
+                        const uint8_t *asked_id, bool ops) {
     sl_writer_t *wr = &req->wr;
     int16_t v = req->api_version;
     bool flex = req->flex;
@@ -123,7 +115,7 @@ static void write_topic(sl_req_t *req, sl_topic_t *t, int16_t err, sl_str_t name
     sl_wr_array_len(wr, flex, np);
     int32_t node = (int32_t)req->broker->conf.node_id;
     for (int32_t i = 0; i < np && req->broker->cluster; i++) {
-        write_cluster_partition(req, t, i, listed);
+        write_cluster_partition(req, t, i);
     }
     for (int32_t i = 0; i < np && !req->broker->cluster; i++) {
         /* A partition whose log could not be opened at start-up is offline. */
@@ -154,7 +146,6 @@ typedef struct all_ctx {
     bool ops;
     bool count_only;
     int32_t n; /* topics the principal may describe */
-    const sl_cluster_listed_t *listed;
 } all_ctx_t;
 
 /* All topics: only those the principal may DESCRIBE are listed (Kafka's rule). */
@@ -166,7 +157,7 @@ static void write_each(sl_topic_t *t, void *opaque) {
     }
     ctx->n++;
     if (!ctx->count_only) {
-        write_topic(ctx->req, t, KERR_NONE, name, NULL, ctx->ops, ctx->listed);
+        write_topic(ctx->req, t, KERR_NONE, name, NULL, ctx->ops);
     }
 }
 
@@ -265,9 +256,8 @@ SL_HANDLER(Metadata) {
     if (v >= 3) {
         sl_wr_i32(wr, 0); /* throttle_time_ms */
     }
-    sl_cluster_listed_t listed = {.n = 0};
     if (b->cluster) {
-        sl_cluster_write_brokers(b, wr, flex, v, &listed);
+        sl_cluster_write_brokers(b, wr, flex, v);
     } else {
         sl_wr_array_len(wr, flex, 1);
         sl_wr_i32(wr, (int32_t)b->conf.node_id);
@@ -286,7 +276,7 @@ SL_HANDLER(Metadata) {
         sl_wr_i32(wr, b->cluster ? sl_cluster_controller(b) : (int32_t)b->conf.node_id);
     }
     if (all) {
-        all_ctx_t ctx = {req, topic_ops, true, 0, &listed};
+        all_ctx_t ctx = {req, topic_ops, true, 0};
         if (b->authz) {
             sl_topics_each(b, write_each, &ctx);
         } else {
@@ -305,7 +295,7 @@ SL_HANDLER(Metadata) {
             sl_str_t name = by_id && t ? (sl_str_t){t->name, strlen(t->name)} : names[i];
             write_topic(req, t,
                         t ? KERR_NONE : (errs[i] ? errs[i] : KERR_UNKNOWN_TOPIC_OR_PARTITION), name,
-                        by_id ? ids[i] : NULL, topic_ops, &listed);
+                        by_id ? ids[i] : NULL, topic_ops);
         }
     }
     if (v >= 8 && v <= 10) {
@@ -341,7 +331,7 @@ SL_HANDLER(DescribeCluster) {
     sl_wr_strz(wr, true, b->cluster_id);
     sl_wr_i32(wr, b->cluster ? sl_cluster_controller(b) : (int32_t)b->conf.node_id);
     if (b->cluster) {
-        sl_cluster_write_brokers(b, wr, true, 1, NULL);
+        sl_cluster_write_brokers(b, wr, true, 1);
     } else {
         sl_wr_array_len(wr, true, 1);
         sl_wr_i32(wr, (int32_t)b->conf.node_id);

@@ -16,11 +16,6 @@
       (when STOP holds a number N: and it read at least N records, or 60 s passed);
       prints "read=N resets=R backwards=B gaps=G" (R: offset resets, which a consumer at a valid
       offset must never see across a leader change).
-  cluster_wire.py leaders DIR HOST:PORT...
-      Metadata (all topics) to each broker in turn, again and again until DIR/STOP appears;
-      prints "responses=N unlisted_leaders=M" (M: partitions answered with a leader that the
-      same response's brokers array does not list, which librdkafka 2.0.2 cannot recover from)
-      and the first such partitions.
 """
 import os
 import struct
@@ -219,33 +214,6 @@ def consume(bootstrap, topic):
     return 1 if resets or backwards or gaps else 0
 
 
-def leaders(d, hps):
-    n, bad, shown, conns = 0, 0, 0, {}
-    while not os.path.exists(os.path.join(d, "STOP")):
-        for hp in hps:
-            try:
-                if hp not in conns:
-                    conns[hp] = Conn(hp)
-                    conns[hp].sock.settimeout(2)
-                m = conns[hp].call(3, 9, True, {"topics": None}, METADATA_REQ, METADATA_RESP)
-            except (OSError, ValueError, struct.error):
-                conns.pop(hp, None)  # a broker down or paused: try it again next round
-                time.sleep(0.05)
-                continue
-            n += 1
-            listed = {b["node_id"] for b in m["brokers"]}
-            for t in m["topics"]:
-                for p in t["parts"]:
-                    if p["leader"] >= 0 and p["leader"] not in listed:
-                        bad += 1
-                        if shown < 5:
-                            shown += 1
-                            print("%s: %s-%d leader %d not among brokers %s" %
-                                  (hp, t["name"], p["index"], p["leader"], sorted(listed)))
-    print("responses=%d unlisted_leaders=%d" % (n, bad))
-    return 0
-
-
 def rel(cur, e):
     return "none" if cur == -1 else ("E%+d" % (cur - e) if cur != e else "E")
 
@@ -260,8 +228,6 @@ def main():
         return epochs(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     if cmd == "consume":
         return consume(sys.argv[2], sys.argv[3])
-    if cmd == "leaders":
-        return leaders(sys.argv[2], sys.argv[3:])
     print(__doc__, file=sys.stderr)
     return 2
 
