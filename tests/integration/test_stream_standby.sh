@@ -32,13 +32,7 @@ done
 wait_committed word-counts 20000
 kill -9 "$a"; wait "$a" 2>/dev/null || true
 # After a's session expires, b takes every task: the line of that restore names its standbys.
-line=
-for _ in $(seq $((600 * mult))); do
-  line=$(grep -E "tasks=8 msg=\"restored [0-9]+ changelog records from [0-9]+ partitions \([0-9]+ resumed from local state, [1-9][0-9]* from a standby\)" "$T/b.log" | tail -n 1 || true)
-  [[ -n $line ]] && break
-  sleep 0.1
-done
-[[ -n $line ]] || { cat "$T/b.log"; fail "b did not take a's tasks over from its standbys"; }
+line=$(wait_log "$T/b.log" "tasks=8 msg=\"restored [0-9]+ changelog records from [0-9]+ partitions \([0-9]+ resumed from local state, [1-9][0-9]* from a standby\)" "b did not take a's tasks over from its standbys") || exit 1
 echo "takeover: $line"
 wait "$producer" || fail "producer failed"
 $PY "$HERE/stream_wordcount.py" expect 1 2 3 4 5 $LINES >"$T/totals.json"

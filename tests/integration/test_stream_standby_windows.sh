@@ -57,13 +57,7 @@ wait_committed user-counts 120
 kill -9 "$a"; wait "$a" 2>/dev/null || true
 # After a's session expires, b takes all 8 tasks (4 windowed): the line of that restore says every
 # window store partition came from a copy.
-line=
-for _ in $(seq $((600 * mult))); do
-  line=$(grep -E "tasks=8 msg=\"restored [0-9]+ changelog records from 4 partitions \([0-9]+ resumed from local state, 4 from a standby\)" "$T/b.log" | tail -n 1 || true)
-  [[ -n $line ]] && break
-  sleep 0.1
-done
-[[ -n $line ]] || { cat "$T/b.log"; fail "b did not take a's windowed tasks over from its standbys"; }
+line=$(wait_log "$T/b.log" "tasks=8 msg=\"restored [0-9]+ changelog records from 4 partitions \([0-9]+ resumed from local state, 4 from a standby\)" "b did not take a's windowed tasks over from its standbys") || exit 1
 echo "takeover: $line"
 wait "$producer" || fail "producer failed"
 $PY "$HERE/stream_windows.py" verify "$BROKER" user-counts user-counts-late $((120 * mult)) ||

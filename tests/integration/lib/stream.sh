@@ -1,6 +1,9 @@
 # stream.sh -- helpers for the stream engine's tests; source it after broker.sh.
 #   committed_lines TOPIC     records of TOPIC visible under read_committed
 #   wait_committed TOPIC N    until TOPIC holds at least N of them (fails after 60 s x mult)
+#   wait_log LOG REGEX WHAT   the last line of LOG matching REGEX (grep -E), waited for up to
+#                             60 s x mult; else fails with "WHAT" after the log (in $(...):
+#                             follow it with `|| exit 1`)
 committed_lines() {
   timeout 20 "$SLUICE" consume "$1" -b "$BROKER" -o beginning -e \
     -X isolation.level=read_committed 2>/dev/null | wc -l
@@ -12,6 +15,17 @@ wait_committed() {
     sleep 0.2
   done
   fail "no progress: $1 has fewer than $2 committed records"
+}
+
+wait_log() {
+  local line=
+  for _ in $(seq $((600 * mult))); do
+    line=$(grep -E "$2" "$1" | tail -n 1 || true)
+    [[ -n $line ]] && { echo "$line"; return 0; }
+    sleep 0.1
+  done
+  cat "$1" >&2
+  fail "$3"
 }
 
 # Word count (examples/wordcount.so) under `sluice run` instances, for the tests that move its
