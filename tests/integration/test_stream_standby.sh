@@ -25,10 +25,7 @@ run a; a=$!
 wait_committed word-counts 200
 run b; b=$!
 # b holds tasks of its own and copies of a's once the two-member assignment is in place.
-for _ in $(seq $((600 * mult))); do
-  grep -q "restored .* changelog records" "$T/b.log" && break
-  sleep 0.1
-done
+wait_log "$T/b.log" "restored .* changelog records" "b never restored" >/dev/null
 wait_committed word-counts 20000
 kill -9 "$a"; wait "$a" 2>/dev/null || true
 # After a's session expires, b takes every task: the line of that restore names its standbys.

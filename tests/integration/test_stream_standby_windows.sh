@@ -31,11 +31,7 @@ run a; a=$!
 wait_committed user-counts 30
 run b; b=$!
 # b holds tasks of its own and copies of a's once the two-member assignment is in place.
-for _ in $(seq $((600 * mult))); do
-  grep -q "restored .* changelog records" "$T/b.log" && break
-  sleep 0.1
-done
-grep -q "restored .* changelog records" "$T/b.log" || { cat "$T/b.log"; fail "b never restored"; }
+wait_log "$T/b.log" "restored .* changelog records" "b never restored" >/dev/null
 # b's copies of a's windowed tasks show their lag on /metrics.
 A=127.0.0.1:$(sed -n 's/.*admin listening on [0-9.]*:\([0-9]*\)$/\1/p' "$T/b.log" | head -n 1)
 [[ $A != 127.0.0.1: ]] || fail "no admin port in b's log"
