@@ -60,7 +60,9 @@ def produce(bootstrap, topic, path, count, rate):
         if rate:
             due = start + i / rate
             if time.time() < due:
-                p.poll(min(0.01, due - time.time()))
+                # Never negative: confluent-kafka turns -0.002 < t < 0 into -1 ms, an
+                # unbounded poll that, once every ack is in, never returns.
+                p.poll(max(0.0, min(0.01, due - time.time())))
                 continue
         try:
             p.produce(topic, value="%s-%d" % (tag, i), key=str(i), on_delivery=on_delivery)
