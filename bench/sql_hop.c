@@ -20,8 +20,10 @@
 static long n_written;
 
 static sl_err_t count_out(void *opaque, const char *topic, int32_t partition, sl_bytes_t key,
-                          sl_bytes_t value, int64_t ts, const sl_stream_hdr_t *h, size_t nh) {
+                          sl_bytes_t value, int64_t ts, const sl_stream_hdr_t *h, size_t nh,
+                          const sl_stream_stage_t *stage) {
     (void)opaque, (void)topic, (void)partition, (void)key, (void)value, (void)ts, (void)h, (void)nh;
+    (void)stage;
     n_written++;
     return SL_OK;
 }

@@ -47,49 +47,21 @@ void sl_stream_lane_metrics_free(sl_stream_lane_metrics_t *m) {
     pthread_mutex_destroy(&m->mu);
 }
 
-/* A header value in decimal epoch ms; false when it is not one. */
-static bool header_ms(sl_bytes_t v, int64_t *out) {
-    if (v.len == 0 || v.len > 19) {
-        return false;
-    }
-    int64_t x = 0;
-    for (size_t i = 0; i < v.len; i++) {
-        if (v.p[i] < '0' || v.p[i] > '9') {
-            return false;
-        }
-        x = x * 10 + (v.p[i] - '0');
-    }
-    *out = x;
-    return true;
-}
-
 /* A negative difference (clocks of different hosts, a producer's timestamp in the future) is
  * recorded as 0 rather than dropped, so the counts stay equal to the outputs. */
 static uint64_t ms_to_us(int64_t d) {
     return d > 0 ? (uint64_t)d * 1000 : 0;
 }
 
-void sl_stream_metrics_output(sl_stream_lane_metrics_t *m, const sl_stream_hdr_t *h, size_t nh) {
-    int64_t in = 0, recv = 0, emit = 0;
-    bool has_in = false, has_recv = false, has_emit = false;
-    for (size_t i = 0; i < nh; i++) {
-        if (!strcmp(h[i].name, SL_STREAM_HDR_TS_EMIT)) {
-            has_emit = header_ms(h[i].value, &emit);
-        } else if (!strcmp(h[i].name, SL_STREAM_HDR_TS_RECV)) {
-            has_recv = header_ms(h[i].value, &recv);
-        } else if (!strcmp(h[i].name, SL_STREAM_HDR_TS_IN)) {
-            has_in = header_ms(h[i].value, &in);
-        }
-    }
-    if (!has_emit) {
-        return; /* not a sink record */
-    }
-    if (has_recv) {
+void sl_stream_metrics_output(sl_stream_lane_metrics_t *m, const sl_stream_stage_t *st) {
+    int64_t emit = st->emit_ms;
+    if (st->recv_ms > 0) {
         if (m->n_pending == SL_STAGE_PENDING) {
             sl_stream_metrics_flush(m);
         }
-        m->pending[m->n_pending++] =
-            (sl_stage_sample_t){has_in ? ms_to_us(recv - in) : 0, ms_to_us(emit - recv), has_in};
+        bool has_in = st->in_ms >= 0;
+        m->pending[m->n_pending++] = (sl_stage_sample_t){
+            has_in ? ms_to_us(st->recv_ms - st->in_ms) : 0, ms_to_us(emit - st->recv_ms), has_in};
     }
     if (m->n_runs && m->runs[m->n_runs - 1].emit_ms == emit) {
         m->runs[m->n_runs - 1].n++;

@@ -98,9 +98,8 @@ typedef struct sl_stream_lane_metrics {
 void sl_stream_lane_metrics_init(sl_stream_lane_metrics_t *m, int lane);
 void sl_stream_lane_metrics_free(sl_stream_lane_metrics_t *m);
 
-/* An output record was handed to the producer with these headers (a sink record has the stage
- * times; others are ignored). Thread: the lane's. */
-void sl_stream_metrics_output(sl_stream_lane_metrics_t *m, const sl_stream_hdr_t *h, size_t nh);
+/* A sink record with these stage times was handed to the producer. Thread: the lane's. */
+void sl_stream_metrics_output(sl_stream_lane_metrics_t *m, const sl_stream_stage_t *st);
 /* Adds the pending stage samples to the histograms (publish and committed do it too). Thread:
  * the lane's. */
 void sl_stream_metrics_flush(sl_stream_lane_metrics_t *m);

@@ -475,13 +475,14 @@ static sl_err_t produce(lane_t *l, const char *topic, int32_t partition, sl_byte
 }
 
 static sl_err_t task_write(void *opaque, const char *topic, int32_t partition, sl_bytes_t key,
-                           sl_bytes_t value, int64_t ts, const sl_stream_hdr_t *h, size_t nh) {
+                           sl_bytes_t value, int64_t ts, const sl_stream_hdr_t *h, size_t nh,
+                           const sl_stream_stage_t *stage) {
     lane_t *l = opaque;
     sl_err_t rc = produce(l, topic, partition < 0 ? RD_KAFKA_PARTITION_UA : partition, key, value,
                           ts, h, nh, NULL);
     l->dirty = true;
-    if (rc == SL_OK && nh) {
-        sl_stream_metrics_output(&l->m, h, nh);
+    if (rc == SL_OK && stage) {
+        sl_stream_metrics_output(&l->m, stage);
     }
     return rc;
 }

@@ -175,8 +175,9 @@ static sl_err_t win_emit(sl_result_kind_t kind, sl_bytes_t key, int64_t start, i
 
 /* Every output goes through here; a failed write stops the task (it is not the record's fault). */
 static sl_err_t write_to(sl_stream_task_t *t, const char *topic, int32_t partition, sl_bytes_t key,
-                         sl_bytes_t value, int64_t ts, const sl_stream_hdr_t *h, size_t nh) {
-    sl_err_t err = t->conf.write(t->conf.opaque, topic, partition, key, value, ts, h, nh);
+                         sl_bytes_t value, int64_t ts, const sl_stream_hdr_t *h, size_t nh,
+                         const sl_stream_stage_t *stage) {
+    sl_err_t err = t->conf.write(t->conf.opaque, topic, partition, key, value, ts, h, nh, stage);
     if (err != SL_OK) {
         t->write_failed = true;
     }
@@ -185,7 +186,7 @@ static sl_err_t write_to(sl_stream_task_t *t, const char *topic, int32_t partiti
 
 static sl_err_t write_out(sl_stream_task_t *t, const char *topic, sl_bytes_t key, sl_bytes_t value,
                           int64_t ts, const sl_stream_hdr_t *h, size_t nh) {
-    return write_to(t, topic, -1, key, value, ts, h, nh);
+    return write_to(t, topic, -1, key, value, ts, h, nh, NULL);
 }
 
 static void repartition_topic(const sl_stream_task_t *t, const sl_stream_node_t *rekey, char *out,
@@ -350,7 +351,8 @@ static sl_err_t write_sink(sl_stream_task_t *t, const sl_stream_node_t *n,
         {SL_STREAM_HDR_TS_IN, {(const uint8_t *)in, il}},
         {SL_STREAM_HDR_TS_RECV, dec_cached(&t->recv_dec, (int64_t)t->cur_recv_ms)},
     };
-    return write_out(t, n->topic, r->key, r->value, r->ts_ms, h, t->cur_recv_ms ? 3 : 1);
+    sl_stream_stage_t stage = {t->cur_in_ts, (int64_t)t->cur_recv_ms, now};
+    return write_to(t, n->topic, -1, r->key, r->value, r->ts_ms, h, t->cur_recv_ms ? 3 : 1, &stage);
 }
 
 static sl_err_t run_node(sl_stream_task_t *t, const sl_stream_node_t *n,
@@ -534,7 +536,7 @@ static sl_err_t send_markers(sl_stream_task_t *t, uint64_t now_ms) {
         int32_t parts = t->conf.st_partitions[t->rekeys[i]->subtopology];
         for (int32_t p = 0; p < parts; p++) {
             sl_err_t err = write_to(t, topic, p, (sl_bytes_t){NULL, 0}, (sl_bytes_t){NULL, 0},
-                                    (int64_t)now_ms, h, SL_ARRAY_LEN(h));
+                                    (int64_t)now_ms, h, SL_ARRAY_LEN(h), NULL);
             if (err != SL_OK) {
                 return err;
             }

@@ -24,12 +24,21 @@ typedef struct sl_stream_hdr {
     sl_bytes_t value;
 } sl_stream_hdr_t;
 
+/* The stage times a sink record's headers carry (SL_STREAM_HDR_TS_*), as numbers, so the
+ * writer's metrics need not parse them back. recv_ms 0: a result fired by the watermark, which
+ * has no input record (emit_ms only); in_ms < 0: the input's timestamp is unknown. */
+typedef struct sl_stream_stage {
+    int64_t in_ms, recv_ms, emit_ms;
+} sl_stream_stage_t;
+
 /* An output record to `partition` of `topic` (-1: the producer's partitioner, by key).
- * `key`/`value` p == NULL: null. Returns SL_OK or an error that stops the task (e.g. the producer
- * failed). */
+ * `key`/`value` p == NULL: null. `stage`: a sink record's stage times, NULL for any other record
+ * (repartition, watermark marker, late, dead-letter). Returns SL_OK or an error that
+ * stops the task (e.g. the producer failed). */
 typedef sl_err_t sl_stream_write_fn(void *opaque, const char *topic, int32_t partition,
                                     sl_bytes_t key, sl_bytes_t value, int64_t ts_ms,
-                                    const sl_stream_hdr_t *hdrs, size_t n_hdrs);
+                                    const sl_stream_hdr_t *hdrs, size_t n_hdrs,
+                                    const sl_stream_stage_t *stage);
 
 /* Watermark markers: a task that writes a repartition topic sends its watermark to every
  * partition of it as a record with no key and no value and these headers (the upstream task's id:

@@ -469,8 +469,9 @@ static rec_out_t ROUT[1024];
 static int N_ROUT;
 
 static sl_err_t collect(void *opaque, const char *topic, int32_t partition, sl_bytes_t key,
-                        sl_bytes_t value, int64_t ts, const sl_stream_hdr_t *h, size_t nh) {
-    (void)opaque, (void)partition;
+                        sl_bytes_t value, int64_t ts, const sl_stream_hdr_t *h, size_t nh,
+                        const sl_stream_stage_t *stage) {
+    (void)opaque, (void)partition, (void)stage;
     if (N_ROUT == (int)SL_ARRAY_LEN(ROUT)) {
         return SL_ERR_IO;
     }

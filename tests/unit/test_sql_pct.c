@@ -120,8 +120,9 @@ static out_t OUT[64];
 static int N_OUT;
 
 static sl_err_t collect(void *opaque, const char *topic, int32_t partition, sl_bytes_t key,
-                        sl_bytes_t value, int64_t ts, const sl_stream_hdr_t *h, size_t nh) {
-    (void)opaque, (void)partition, (void)h, (void)nh;
+                        sl_bytes_t value, int64_t ts, const sl_stream_hdr_t *h, size_t nh,
+                        const sl_stream_stage_t *stage) {
+    (void)opaque, (void)partition, (void)h, (void)nh, (void)stage;
     if (N_OUT == (int)SL_ARRAY_LEN(OUT) || value.len >= sizeof OUT[0].value) {
         return SL_ERR_IO;
     }

@@ -14,8 +14,9 @@ static char OUT_TOPIC[MAXOUT][64], OUT_VAL[MAXOUT][64];
 static int N_OUT;
 
 static sl_err_t collect(void *opaque, const char *topic, int32_t partition, sl_bytes_t key,
-                        sl_bytes_t value, int64_t ts, const sl_stream_hdr_t *h, size_t nh) {
-    (void)opaque, (void)partition, (void)key, (void)ts, (void)h, (void)nh;
+                        sl_bytes_t value, int64_t ts, const sl_stream_hdr_t *h, size_t nh,
+                        const sl_stream_stage_t *stage) {
+    (void)opaque, (void)partition, (void)key, (void)ts, (void)h, (void)nh, (void)stage;
     int i = N_OUT < MAXOUT ? N_OUT++ : MAXOUT - 1; /* the last slot keeps the latest */
     snprintf(OUT_TOPIC[i], 64, "%s", topic);
     snprintf(OUT_VAL[i], 64, "%.*s", (int)value.len, value.p ? (const char *)value.p : "");

@@ -18,6 +18,8 @@ typedef struct out {
     int64_t ts;
     char hdr[5][2][64];
     size_t n_hdrs;
+    bool has_stage;
+    sl_stream_stage_t stage;
 } out_t;
 
 static out_t OUT[MAXOUT];
@@ -29,7 +31,8 @@ static void copy(char *dst, size_t cap, sl_bytes_t b) {
 }
 
 static sl_err_t collect(void *opaque, const char *topic, int32_t partition, sl_bytes_t key,
-                        sl_bytes_t value, int64_t ts, const sl_stream_hdr_t *h, size_t nh) {
+                        sl_bytes_t value, int64_t ts, const sl_stream_hdr_t *h, size_t nh,
+                        const sl_stream_stage_t *stage) {
     (void)opaque, (void)partition;
     if (FAIL_WRITES || N_OUT == MAXOUT) {
         return SL_ERR_IO;
@@ -46,6 +49,9 @@ static sl_err_t collect(void *opaque, const char *topic, int32_t partition, sl_b
         copy(o->hdr[i][1], 64, h[i].value);
     }
     o->n_hdrs = nh;
+    if ((o->has_stage = stage != NULL)) {
+        o->stage = *stage;
+    }
     return SL_OK;
 }
 
@@ -60,6 +66,19 @@ static const char *hdr(const out_t *o, const char *name) {
         }
     }
     return NULL;
+}
+
+/* A sink record's stage times (the writer's metrics take them) say what its headers say. */
+static bool stage_matches_headers(const out_t *o) {
+    const char *emit = hdr(o, SL_STREAM_HDR_TS_EMIT), *recv = hdr(o, SL_STREAM_HDR_TS_RECV),
+               *in = hdr(o, SL_STREAM_HDR_TS_IN);
+    if (!o->has_stage || !emit || atoll(emit) != o->stage.emit_ms) {
+        return false;
+    }
+    if (!recv) {
+        return o->stage.recv_ms == 0 && !in;
+    }
+    return atoll(recv) == o->stage.recv_ms && in && atoll(in) == o->stage.in_ms;
 }
 
 /* ---- word count ---- */
@@ -258,11 +277,14 @@ TEST(tumbling_counts_and_late_topic) {
     for (int i = 0; i < N_OUT; i++) {
         if (!strcmp(OUT[i].topic, "per-user-10ms")) {
             fired++;
+            CHECK(stage_matches_headers(&OUT[i])); /* fired by the watermark: emit time only */
+            CHECK_EQ_INT(OUT[i].stage.recv_ms, 0);
             if (!strcmp(OUT[i].key, "a") && OUT[i].value[2] == '0') {
                 CHECK(!strcmp(OUT[i].value, "2@0"));
             }
         } else if (!strcmp(OUT[i].topic, "clicks-late")) {
             late++;
+            CHECK(!OUT[i].has_stage); /* not a sink record */
             CHECK(!strcmp(OUT[i].value, "a"));
             CHECK_EQ_INT(OUT[i].ts, 6);
             CHECK(!strcmp(hdr(&OUT[i], "sluice.watermark"), "19"));
@@ -571,6 +593,7 @@ TEST(stage_time_headers) {
     CHECK(!strcmp(hdr(&OUT[0], SL_STREAM_HDR_TS_IN), "100"));
     CHECK(!strcmp(hdr(&OUT[0], SL_STREAM_HDR_TS_RECV), "777"));
     CHECK(atoll(hdr(&OUT[0], SL_STREAM_HDR_TS_EMIT)) > 1700000000000LL); /* the wall clock */
+    CHECK(stage_matches_headers(&OUT[0]));
     sl_stream_task_free(t);
     sl_stream_builder_free(b);
 }
@@ -607,6 +630,9 @@ TEST(stage_time_headers_from_the_cached_clock) {
     CHECK(!strcmp(hdr(&OUT[3], SL_STREAM_HDR_TS_EMIT), "1800000000300"));
     CHECK(!strcmp(hdr(&OUT[4], SL_STREAM_HDR_TS_RECV), "5"));
     CHECK(!strcmp(hdr(&OUT[4], SL_STREAM_HDR_TS_EMIT), "1800000000300"));
+    for (int i = 0; i < N_OUT; i++) {
+        CHECK(stage_matches_headers(&OUT[i]));
+    }
     sl_stream_task_free(t);
     sl_stream_builder_free(b);
 }
