@@ -1323,15 +1323,28 @@ static bool slot_to_standby(lane_t *l, size_t i) {
     return true;
 }
 
-/* After an assignment: a standby for every standby-able task the lane does not own (Kafka
- * Streams places num.standby.replicas copies on other clients; here every lane copies every task
- * it does not run, which suits jobs of a few instances), and the restorer reads their changelogs
- * from where each copy stops: a new copy in memory from the beginning, one in RocksDB from where
- * the image left in the lane's standby directory (by an earlier run) covers, when the changelog
- * still holds that offset (restore_from). */
+/* The lane of this instance that keeps the copy of task (st, partition): one per instance, so
+ * an instance's standby memory is one copy of the tasks it does not run, whatever its lanes. */
+static int standby_keeper(const sl_stream_t *s, int st, int32_t partition) {
+    return (int)(((uint32_t)st * 7u + (uint32_t)partition) % (uint32_t)s->n_lanes);
+}
+
+/* After an assignment: a standby for every standby-able task the lane keeps (standby_keeper) and
+ * does not own (Kafka Streams places num.standby.replicas copies on other clients; the group
+ * protocol here carries no placement, so every other instance keeps one copy, which suits jobs
+ * of a few instances), and the restorer reads their changelogs from where each copy stops: a new
+ * copy in memory from the beginning, one in RocksDB from where the image left in the lane's
+ * standby directory (by an earlier run) covers, when the changelog still holds that offset
+ * (restore_from). Copies this lane kept of tasks it revoked and does not keep are dropped: the
+ * assignment they could have served is taken. */
 static void standby_sync(lane_t *l) {
     sl_stream_t *s = l->s;
     sl_stream_task_conf_t tc = task_conf(l, NULL, l->sb_root);
+    for (size_t i = l->n_sb; i-- > 0;) {
+        if (standby_keeper(s, l->sb[i].st, l->sb[i].partition) != l->idx) {
+            standby_drop(l, i, true);
+        }
+    }
     for (int st = 0; st < s->b->n_subtopologies; st++) {
         if (!standby_able(s, st)) {
             continue;
@@ -1341,7 +1354,7 @@ static void standby_sync(lane_t *l) {
             for (size_t k = 0; k < l->n_slots && !owned; k++) {
                 owned = l->slots[k].st == st && l->slots[k].partition == p;
             }
-            if (owned || standby_of(l, st, p)) {
+            if (owned || standby_keeper(s, st, p) != l->idx || standby_of(l, st, p)) {
                 continue;
             }
             sl_stream_task_t *t = sl_stream_task_new(s->b, st, p, &tc, (uint64_t)sl_wall_ms());
