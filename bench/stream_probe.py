@@ -5,7 +5,7 @@
       being paced). Per output record: receive time minus the timestamp of the input record
       that triggered it, for the records whose trigger came WARMUP_S or more after IN's first
       record. The trigger, with WAIT_MS "-": the input whose processing emitted the record, its
-      timestamp from the sluice.ts.in header (stateless queries and joins). With WAIT_MS a
+      timestamp from the sluice.ts header's `in` (stateless queries and joins). With WAIT_MS a
       number: the record is a window result (timestamp window end - 1) that fired when the
       watermark (max input timestamp - watermark_delay - 1, the minimum over input partitions)
       passed its end plus grace, so its trigger is the first input record, in each partition's
@@ -15,13 +15,13 @@
       end_p50_ms=... end_p99_ms=... early=... untriggered=...": end_* are receive time minus the
       window end (or minus ts.in for WAIT_MS "-"): the latency a user sees from the event time
       the result is about, the watermark's wait included; early counts records whose
-      sluice.ts.emit is over 10 ms before their trigger (a check: a WAIT_MS larger than the
+      `emit` (sluice.ts) is over 10 ms before their trigger (a check: a WAIT_MS larger than the
       plan's wait makes every window result early; 10 ms covers the engine's cached clock),
       untriggered those with no input at end + WAIT_MS (never expected).
   stream_probe.py crash BROKER IN OUT STOPFILE KILLFILE
       the same reading; KILLFILE holds the epoch ms of the kill -9. Then compares OUT with IN's
       bids (q0 passes each bid unchanged): lost and duplicated records, and how long after the
-      kill the first record processed by the restarted instance (sluice.ts.recv later than the
+      kill the first record processed by the restarted instance (its sluice.ts `recv` after the
       kill) became visible. Prints "n=... lost=... duplicated=... resume_ms=...". """
 import bisect
 import collections
@@ -32,10 +32,16 @@ import time
 from confluent_kafka import Consumer, TopicPartition
 
 
-def hdr(m, name):
+STAGES = {"in": 0, "recv": 1, "emit": 2}
+
+
+def stage(m, name):
+    """A stage time of an output record (epoch ms) from its "sluice.ts" header, "in,recv,emit"
+    (",,emit" for a window fired by the watermark); None when absent."""
     for k, v in m.headers() or []:
-        if k == name:
-            return int(v)
+        if k == "sluice.ts":
+            f = v.split(b",")[STAGES[name]]
+            return int(f) if f else None
     return None
 
 
@@ -112,7 +118,7 @@ def latency(broker, inp, out, stop, warmup, wait):
     lat, end_lat, early, untriggered = [], [], 0, 0
     for now, m in recs:
         if wait is None:
-            trig = hdr(m, "sluice.ts.in")
+            trig = stage(m, "in")
             end = trig
         else:
             end = m.timestamp()[1] + 1
@@ -122,7 +128,7 @@ def latency(broker, inp, out, stop, warmup, wait):
             continue
         if trig < first + warmup * 1000:
             continue
-        emit = hdr(m, "sluice.ts.emit")
+        emit = stage(m, "emit")
         if emit is not None and emit < trig - 10:  # the engine's clock is read every 64 records
             early += 1
         lat.append(now - trig)
@@ -146,7 +152,7 @@ def main():
     inp, out, stop, killfile = sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
     recs = follow(broker, out, stop)
     kill_ms = int(open(killfile).read().split()[0])
-    after = [t for t, m in recs if (hdr(m, "sluice.ts.recv") or 0) > kill_ms]
+    after = [t for t, m in recs if (stage(m, "recv") or 0) > kill_ms]
     resume = min(after) - kill_ms if after else float("nan")
     want = collections.Counter(v for v in read_all(broker, inp) if v.startswith(b'{"event_type":2'))
     got = collections.Counter(m.value() for _, m in recs)

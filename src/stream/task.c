@@ -334,25 +334,37 @@ static sl_bytes_t dec_cached(dec_cache_t *c, int64_t v) {
     return (sl_bytes_t){(const uint8_t *)c->s, c->len};
 }
 
-/* A sink record carries the stage times of the input it came from (task.h: SL_STREAM_HDR_TS_*),
- * so a consumer can split its end-to-end latency into produce + broker, process and consume. A
- * window fired by the watermark has no input record: only its emit time. The emit time is the
+/* Appends v in decimal from the cache c at buf[*len]. */
+static void put_cached(char *buf, size_t *len, dec_cache_t *c, int64_t v) {
+    sl_bytes_t d = dec_cached(c, v);
+    memcpy(buf + *len, d.p, d.len);
+    *len += d.len;
+}
+
+/* A sink record carries the stage times of the input it came from in one header (task.h:
+ * SL_STREAM_HDR_TS, "in,recv,emit"), so a consumer can split its end-to-end latency into
+ * produce + broker, process and consume. A window fired by the watermark has no input record:
+ * only its emit time (",,emit"). One header rather than three: librdkafka allocates and frees
+ * each header of each record (two fewer made q1 8% cheaper per event). The emit time is the
  * caller's cached clock when it keeps one (conf.wall_ms), never earlier than the receive time. */
 static sl_err_t write_sink(sl_stream_task_t *t, const sl_stream_node_t *n,
                            const sl_stream_rec_t *r) {
-    char in[24];
+    char v[3 * 24];
+    size_t len = 0;
     int64_t now = t->conf.wall_ms ? *t->conf.wall_ms : sl_wall_ms();
-    if (t->cur_recv_ms && now < (int64_t)t->cur_recv_ms) {
-        now = (int64_t)t->cur_recv_ms;
+    if (t->cur_recv_ms) {
+        now = SL_MAX(now, (int64_t)t->cur_recv_ms);
+        len = dec_i64(v, t->cur_in_ts);
+        v[len++] = ',';
+        put_cached(v, &len, &t->recv_dec, (int64_t)t->cur_recv_ms);
+    } else {
+        v[len++] = ',';
     }
-    size_t il = dec_i64(in, t->cur_in_ts);
-    sl_stream_hdr_t h[] = {
-        {SL_STREAM_HDR_TS_EMIT, dec_cached(&t->emit_dec, now)},
-        {SL_STREAM_HDR_TS_IN, {(const uint8_t *)in, il}},
-        {SL_STREAM_HDR_TS_RECV, dec_cached(&t->recv_dec, (int64_t)t->cur_recv_ms)},
-    };
+    v[len++] = ',';
+    put_cached(v, &len, &t->emit_dec, now);
+    sl_stream_hdr_t h = {SL_STREAM_HDR_TS, {(const uint8_t *)v, len}};
     sl_stream_stage_t stage = {t->cur_in_ts, (int64_t)t->cur_recv_ms, now};
-    return write_to(t, n->topic, -1, r->key, r->value, r->ts_ms, h, t->cur_recv_ms ? 3 : 1, &stage);
+    return write_to(t, n->topic, -1, r->key, r->value, r->ts_ms, &h, 1, &stage);
 }
 
 static sl_err_t run_node(sl_stream_task_t *t, const sl_stream_node_t *n,

@@ -24,7 +24,7 @@ typedef struct sl_stream_hdr {
     sl_bytes_t value;
 } sl_stream_hdr_t;
 
-/* The stage times a sink record's headers carry (SL_STREAM_HDR_TS_*), as numbers, so the
+/* The stage times a sink record's header carries (SL_STREAM_HDR_TS), as numbers, so the
  * writer's metrics need not parse them back. recv_ms 0: a result fired by the watermark, which
  * has no input record (emit_ms only); in_ms < 0: the input's timestamp is unknown. */
 typedef struct sl_stream_stage {
@@ -51,13 +51,12 @@ typedef sl_err_t sl_stream_write_fn(void *opaque, const char *topic, int32_t par
 #define SL_STREAM_HDR_WM      "sluice.wm"
 #define SL_STREAM_HDR_WM_IDLE "sluice.wm.idle"
 
-/* Stage times on every sink record (epoch ms, decimal): the input record's timestamp, when the
- * engine received it, when it emitted the output. in -> recv is produce + broker + fetch,
- * recv -> emit is processing, emit -> a consumer's receipt is the output's broker + consume
- * (the transaction commit included). Results fired by the watermark carry emit only. */
-#define SL_STREAM_HDR_TS_IN   "sluice.ts.in"
-#define SL_STREAM_HDR_TS_RECV "sluice.ts.recv"
-#define SL_STREAM_HDR_TS_EMIT "sluice.ts.emit"
+/* Stage times on every sink record, one header "in,recv,emit" (epoch ms, decimal): the input
+ * record's timestamp, when the engine received it, when it emitted the output. in -> recv is
+ * produce + broker + fetch, recv -> emit is processing, emit -> a consumer's receipt is the
+ * output's broker + consume (the transaction commit included). Results fired by the watermark
+ * have no input: ",,emit". */
+#define SL_STREAM_HDR_TS "sluice.ts"
 
 typedef struct sl_stream_task_conf {
     const char *app_id;      /* names repartition, late and dead-letter topics */
