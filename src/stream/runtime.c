@@ -16,10 +16,10 @@
  * past them (docs/stream.md, "Rebalances"). Checkpoints commit each task's own next offset.
  * A task with several inputs (a join) queues their records and runs them oldest first, holding
  * back while an input that is not caught up is empty (up to max.task.idle.ms); its checkpoint
- * commits each input's position before its first queued record. With num.standby.replicas, a
- * lane keeps copies of the stateful tasks it does not run (RocksDB stores in a directory of the
- * lane's own), fed from their changelogs between poll batches; an assigned task takes its copy
- * over and restores only the changelog's tail. */
+ * commits each input's position before its first queued record. With num.standby.replicas, an
+ * instance keeps a copy of each stateful task it does not run, on the task's keeper lane
+ * (RocksDB stores in a directory of the lane's own), fed from their changelogs between poll
+ * batches; an assigned task takes its copy over and restores only the changelog's tail. */
 #include "runtime.h"
 
 #include <dirent.h>
@@ -1278,12 +1278,14 @@ static bool standby_take(lane_t *l, slot_t *sl, const sl_stream_task_conf_t *tc)
  * image, and its changelog partitions end with that checkpoint (this lane was their only writer),
  * so the copy starts at their ends. A task with RocksDB stores is closed and its directory moved
  * under the lane's standby root, where a copy opens it again (another lane of this instance may
- * be assigned the task next, and opens the active tasks' directory). True when the slot is gone:
+ * be assigned the task next, and opens the active tasks' directory). A task with several inputs
+ * (a join) is kept the same way: its queued records were not run, and the checkpoint committed
+ * each input's position before them, so they are fetched again. True when the slot is gone:
  * kept as a standby, or closed when its copy could not be opened; false (the caller drops the
  * task) when it cannot be kept. */
 static bool slot_to_standby(lane_t *l, size_t i) {
     slot_t *sl = &l->slots[i];
-    if (sl->n_in != 1 || !standby_able(l->s, sl->st)) {
+    if (!standby_able(l->s, sl->st)) {
         return false;
     }
     standby_t b = {sl->st, sl->partition, sl->task, {0}, 0, {0}, false};
