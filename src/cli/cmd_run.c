@@ -3,7 +3,6 @@
  * `sluice run QUERY.sql` compiles the file's persistent SQL queries (src/sql) instead. */
 #include <dlfcn.h>
 #include <getopt.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -262,20 +261,6 @@ static void admin_stop(admin_t *a) {
     a->started = false;
 }
 
-/* librdkafka's consumer takes a fresh buffer of up to megabytes for every fetch response and its
- * producer frees each output message on its own thread. With glibc's adaptive defaults these come
- * from mmap or from a heap trimmed soon after each free, so the kernel faults in and zeroes fresh
- * pages again and again (about 5% of a q1 run's CPU, docs/benchmarks.md). Fixed thresholds keep
- * freed heap for reuse instead: an arena holds at most what it already peaked at. Set before any
- * thread exists; GLIBC_TUNABLES, when the user sets it, wins. */
-static void keep_heap_warm(void) {
-    if (getenv("GLIBC_TUNABLES")) {
-        return;
-    }
-    (void)mallopt(M_MMAP_THRESHOLD, 32 << 20);
-    (void)mallopt(M_TRIM_THRESHOLD, 64 << 20);
-}
-
 int sl_cmd_run(int argc, char **argv) {
     static const struct option opts[] = {
         {"brokers", required_argument, 0, 'b'},
@@ -293,7 +278,6 @@ int sl_cmd_run(int argc, char **argv) {
     run_opts_t ro = {0};
     const char *sets[32];
     int n_sets = 0, c;
-    keep_heap_warm();
     optind = 1;
     while ((c = getopt_long(argc, argv, "b:X:a:i:t:s:A:h", opts, NULL)) != -1) {
         if (sl_client_opt(&co, c, optarg)) {

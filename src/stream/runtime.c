@@ -2113,10 +2113,18 @@ sl_err_t sl_stream_run(sl_stream_t *s) {
      * one that made them; glibc's fast bins then make malloc consolidate them again and again
      * (about 5% of q0's samples in malloc_consolidate alone). Without fast bins the per-thread
      * caches still serve small chunks: q0 used 12-27% less CPU per event in a side-by-side run
-     * (docs/benchmarks.md). Process-wide, and left alone when the user tuned it. */
+     * (docs/benchmarks.md). And the consumer takes a fresh buffer of up to megabytes for every
+     * fetch response: with glibc's adaptive thresholds these came from mmap or from a heap
+     * trimmed soon after each free, so the kernel faulted in and zeroed fresh pages again and
+     * again (about 4% of q1's CPU); fixed thresholds keep freed heap for reuse (an arena holds at
+     * most what it already peaked at). Process-wide, and left alone when the user tuned it. */
     const char *tun = getenv("GLIBC_TUNABLES");
     if (!tun || !strstr(tun, "mxfast")) {
         (void)mallopt(M_MXFAST, 0);
+    }
+    if (!tun || !strstr(tun, "threshold")) {
+        (void)mallopt(M_MMAP_THRESHOLD, 32 << 20);
+        (void)mallopt(M_TRIM_THRESHOLD, 64 << 20);
     }
     rd_kafka_conf_t *ac = base_conf(s, errstr, sizeof errstr);
     rd_kafka_t *admin = ac ? rd_kafka_new(RD_KAFKA_PRODUCER, ac, errstr, sizeof errstr) : NULL;

@@ -30,17 +30,9 @@ wait_committed ad-clicks 100
 run b; b=$!
 # b holds tasks of its own and copies of a's once the two-member assignment is in place.
 wait_log "$T/b.log" "restored .* changelog records" "b never restored" >/dev/null
-A=$(wait_log "$T/b.log" "admin listening on " "no admin port in b's log") || exit 1
-A=127.0.0.1:${A##*:}
-lagged=
-for _ in $(seq $((300 * mult))); do
-  lagged=$($PY -c 'import sys, urllib.request
-print(urllib.request.urlopen("http://" + sys.argv[1] + "/metrics", timeout=5).read().decode())' "$A" |
-    grep -E '^sluice_stream_standby_lag_records\{app_id="cjsb",lane="0",task="0_[0-2]"\} [0-9]+$' || true)
-  [[ -n $lagged ]] && break
-  sleep 0.1
-done
-[[ -n $lagged ]] || fail "no standby lag on b's /metrics"
+A=$(admin_addr "$T/b.log" "no admin port in b's log") || exit 1
+lagged=$(wait_metric "$A" '^sluice_stream_standby_lag_records\{app_id="cjsb",lane="0",task="0_[0-2]"\} [0-9]+$' \
+  "no standby lag on b's /metrics") || exit 1
 echo "b's standbys: $(tr '\n' ' ' <<<"$lagged")"
 kill -0 "$producer" 2>/dev/null || echo "note: the input ended before the kill"
 kill -9 "$a"; wait "$a" 2>/dev/null || true

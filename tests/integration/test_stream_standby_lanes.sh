@@ -15,12 +15,9 @@ wc_start wsl 6 500
   -X session.timeout.ms=6000 -X heartbeat.interval.ms=500 >>"$T/a.log" 2>&1 &
 a=$!
 wc_produce 600 1000 1 2
-A=$(wait_log "$T/a.log" "admin listening on " "no admin port in the log") || exit 1
-A=127.0.0.1:${A##*:}
+A=$(admin_addr "$T/a.log" "no admin port in the log") || exit 1
 copies() { # the task labels of the instance's standby series, one per line (duplicates kept)
-  $PY -c 'import sys, urllib.request
-print(urllib.request.urlopen("http://" + sys.argv[1] + "/metrics", timeout=5).read().decode())' "$A" |
-    sed -nE 's/^sluice_stream_standby_lag_records\{app_id="wsl",lane="[0-9]+",task="(1_[0-9]+)"\} [0-9]+$/\1/p'
+  metrics "$A" | sed -nE 's/^sluice_stream_standby_lag_records\{app_id="wsl",lane="[0-9]+",task="(1_[0-9]+)"\} [0-9]+$/\1/p'
 }
 settled() { # at least 3 copies, no task copied twice
   local c

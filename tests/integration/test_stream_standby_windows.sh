@@ -33,17 +33,9 @@ run b; b=$!
 # b holds tasks of its own and copies of a's once the two-member assignment is in place.
 wait_log "$T/b.log" "restored .* changelog records" "b never restored" >/dev/null
 # b's copies of a's windowed tasks show their lag on /metrics.
-A=127.0.0.1:$(sed -n 's/.*admin listening on [0-9.]*:\([0-9]*\)$/\1/p' "$T/b.log" | head -n 1)
-[[ $A != 127.0.0.1: ]] || fail "no admin port in b's log"
-lagged=
-for _ in $(seq $((300 * mult))); do
-  lagged=$($PY -c 'import sys, urllib.request
-print(urllib.request.urlopen("http://" + sys.argv[1] + "/metrics", timeout=5).read().decode())' "$A" |
-    grep -E '^sluice_stream_standby_lag_records\{app_id="uwsb",lane="0",task="1_[0-3]"\} [0-9]+$' || true)
-  [[ -n $lagged ]] && break
-  sleep 0.1
-done
-[[ -n $lagged ]] || fail "no standby lag on b's /metrics"
+A=$(admin_addr "$T/b.log" "no admin port in b's log") || exit 1
+lagged=$(wait_metric "$A" '^sluice_stream_standby_lag_records\{app_id="uwsb",lane="0",task="1_[0-3]"\} [0-9]+$' \
+  "no standby lag on b's /metrics") || exit 1
 echo "b's standbys: $(tr '\n' ' ' <<<"$lagged")"
 if [[ $STORE == rocksDB ]]; then
   ls "$T"/state/uwsb/b/standby-0/1_*/per-user/CURRENT >/dev/null ||

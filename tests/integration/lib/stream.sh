@@ -4,6 +4,11 @@
 #   wait_log LOG REGEX WHAT   the last line of LOG matching REGEX (grep -E), waited for up to
 #                             60 s x mult; else fails with "WHAT" after the log (in $(...):
 #                             follow it with `|| exit 1`)
+#   admin_addr LOG WHAT       127.0.0.1:PORT of the admin listener `sluice run` logs in LOG,
+#                             waited for as wait_log does
+#   metrics ADDR              the text of ADDR's /metrics
+#   wait_metric ADDR REGEX WHAT  the lines of ADDR's /metrics matching REGEX (grep -E), waited for
+#                             up to 30 s x mult; else fails with "WHAT" (in $(...): `|| exit 1`)
 committed_lines() {
   timeout 20 "$SLUICE" consume "$1" -b "$BROKER" -o beginning -e \
     -X isolation.level=read_committed 2>/dev/null | wc -l
@@ -25,6 +30,27 @@ wait_log() {
     sleep 0.1
   done
   cat "$1" >&2
+  fail "$3"
+}
+
+admin_addr() {
+  local line
+  line=$(wait_log "$1" "admin listening on [0-9.]+:[0-9]+$" "$2") || exit 1
+  echo "127.0.0.1:${line##*:}"
+}
+
+metrics() {
+  $PY -c 'import sys, urllib.request
+print(urllib.request.urlopen("http://" + sys.argv[1] + "/metrics", timeout=5).read().decode())' "$1"
+}
+
+wait_metric() {
+  local got=
+  for _ in $(seq $((300 * mult))); do
+    got=$(metrics "$1" | grep -E "$2" || true)
+    [[ -n $got ]] && { echo "$got"; return 0; }
+    sleep 0.1
+  done
   fail "$3"
 }
 
