@@ -159,7 +159,7 @@ static int apply_set(sl_stream_run_conf_t *rc, run_opts_t *ro, const char *kv) {
     } else if (kl == 20 && !strncmp(kv, "num.standby.replicas", kl)) {
         if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0) {
             sl_cli_error("num.standby.replicas", "0 or 1 (each instance keeps one copy of every "
-                                                 "task it does not run on that copy's lane)");
+                                                 "stateful task it does not run)");
             return -1;
         }
         rc->standby_replicas = atoi(v);

@@ -40,7 +40,8 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 def watermarks(c, tp, tries=60):
     """The partition's low and high watermarks, retried while leadership settles: a leader whose
     lease lapsed (a loaded machine) or a moved partition answers NOT_LEADER_OR_FOLLOWER for a
-    while, and a broker whose own lease lapsed names no leader (librdkafka: _UNKNOWN_PARTITION)."""
+    while, and a partition with no live leader is answered with leader -1 (librdkafka:
+    _UNKNOWN_PARTITION until a Metadata refresh names one)."""
     for i in range(tries):
         try:
             return c.get_watermark_offsets(tp, timeout=10)

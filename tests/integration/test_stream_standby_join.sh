@@ -29,11 +29,8 @@ run a; a=$!
 wait_committed ad-clicks 100
 run b; b=$!
 # b holds tasks of its own and copies of a's once the two-member assignment is in place.
-wait_log "$T/b.log" "restored .* changelog records" "b never restored" >/dev/null
-A=$(admin_addr "$T/b.log" "no admin port in b's log") || exit 1
-lagged=$(wait_metric "$A" '^sluice_stream_standby_lag_records\{app_id="cjsb",lane="0",task="0_[0-2]"\} [0-9]+$' \
-  "no standby lag on b's /metrics") || exit 1
-echo "b's standbys: $(tr '\n' ' ' <<<"$lagged")"
+lagged=$(wait_standbys "$T/b.log" cjsb "0_[0-2]") || exit 1
+echo "b's standbys: $lagged"
 kill -0 "$producer" 2>/dev/null || echo "note: the input ended before the kill"
 kill -9 "$a"; wait "$a" 2>/dev/null || true
 # After a's session expires, b takes all 3 tasks, every changelog partition from a copy.

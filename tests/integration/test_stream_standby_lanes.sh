@@ -19,8 +19,14 @@ A=$(admin_addr "$T/a.log" "no admin port in the log") || exit 1
 copies() { # the task labels of the instance's standby series, one per line (duplicates kept)
   metrics "$A" | sed -nE 's/^sluice_stream_standby_lag_records\{app_id="wsl",lane="[0-9]+",task="(1_[0-9]+)"\} [0-9]+$/\1/p'
 }
-settled() { # at least 3 copies, no task copied twice
+lanes_running() { # how many lanes run counting tasks (before all three do, copies cannot clash)
+  metrics "$A" |
+    sed -nE 's/^sluice_stream_records_in_total\{app_id="wsl",lane="([0-9]+)",task="1_[0-9]+"\} .*/\1/p' |
+    sort -u | wc -l
+}
+settled() { # all three lanes run tasks, at least 3 copies, no task copied twice
   local c
+  (( $(lanes_running) == 3 )) || return 1
   c=$(copies) || return 1
   (( $(wc -l <<<"$c") >= 3 )) && [[ -z $(sort <<<"$c" | uniq -d) ]]
 }

@@ -9,6 +9,9 @@
 #   metrics ADDR              the text of ADDR's /metrics
 #   wait_metric ADDR REGEX WHAT  the lines of ADDR's /metrics matching REGEX (grep -E), waited for
 #                             up to 30 s x mult; else fails with "WHAT" (in $(...): `|| exit 1`)
+#   wait_standbys LOG APP TASKS  once the instance logging to LOG has restored its first tasks,
+#                             its lane 0's standby lag series for app APP and tasks matching
+#                             TASKS (e.g. 1_[0-3]), waited for; prints them on one line
 committed_lines() {
   timeout 20 "$SLUICE" consume "$1" -b "$BROKER" -o beginning -e \
     -X isolation.level=read_committed 2>/dev/null | wc -l
@@ -52,6 +55,15 @@ wait_metric() {
     sleep 0.1
   done
   fail "$3"
+}
+
+wait_standbys() {
+  local addr lagged
+  wait_log "$1" "restored .* changelog records" "the instance never restored" >/dev/null || exit 1
+  addr=$(admin_addr "$1" "no admin port in $1") || exit 1
+  lagged=$(wait_metric "$addr" "^sluice_stream_standby_lag_records\\{app_id=\"$2\",lane=\"0\",task=\"$3\"\\} [0-9]+\$" \
+    "no standby lag on the /metrics of the instance logging to $1") || exit 1
+  tr '\n' ' ' <<<"$lagged"
 }
 
 # Word count (examples/wordcount.so) under `sluice run` instances, for the tests that move its
