@@ -35,8 +35,15 @@ done
 coord=${coord% *}
 
 # A transactional request on a broker that does not coordinate the id: NOT_COORDINATOR (16).
+# That broker may not have applied __transaction_state's creation yet: it answers
+# COORDINATOR_NOT_AVAILABLE (15, retriable) meanwhile.
 other=$(( coord % 3 + 1 ))
-out=$($PY "$C" init-pid "127.0.0.1:${NODE_PORT[$other]}" $ID) || fail "InitProducerId on node $other"
+end=$((SECONDS + 30 * mult))
+while (( SECONDS < end )); do
+  out=$($PY "$C" init-pid "127.0.0.1:${NODE_PORT[$other]}" $ID) || fail "InitProducerId on node $other"
+  [[ $out == 15 ]] || break
+  sleep 0.2
+done
 [[ $out == 16 ]] || fail "InitProducerId on non-coordinator node $other answered $out, not 16"
 
 loop_log="$T/ctp.log"
