@@ -143,7 +143,7 @@ static size_t plain16(cur_t p) {
 
 /* A string starting after its opening quote: the position just after the closing quote, or NULL
  * when invalid. *esc says whether it has escapes. Plain ASCII goes 16 bytes at a time. */
-static cur_t scan_string(cur_t p, cur_t e, bool *esc) {
+static inline cur_t scan_string(cur_t p, cur_t e, bool *esc) {
     *esc = false;
     for (;;) {
         while (e - p >= 16) {
@@ -219,6 +219,16 @@ static bool int_in_range(cur_t s, cur_t e) {
 static cur_t scan_number(cur_t p, cur_t e, bool *real) {
     cur_t s = p;
     *real = false;
+    /* the common case first: a short integer without a sign */
+    if (p < e && *p >= '1' && *p <= '9') {
+        cur_t q = p + 1;
+        while (q < e && *q >= '0' && *q <= '9') {
+            q++;
+        }
+        if (q - p < 19 && (q == e || (*q != '.' && (*q | 0x20) != 'e'))) {
+            return q;
+        }
+    }
     if (p < e && *p == '-') {
         p++;
     }
@@ -341,37 +351,49 @@ size_t sl_sql_utf8_put(uint32_t cp, char *out) {
     return 4;
 }
 
-bool sl_sql_json_scan(const char *doc, size_t len, const char *const *keys, const size_t *key_lens,
-                      size_t n_keys, sl_sql_jval_t *vals) {
-    uint8_t in_obj[JS_MAX_DEPTH / 8]; /* per open container: object (1) or array (0) */
+/* The key of a top-level member (ks: its text between the quotes, kn bytes; kesc: it has
+ * escapes): the index of the wanted key it reads as, or -1. lens: bit n set when some wanted key
+ * has n bytes (63: 63 or more). */
+static int match_key(cur_t ks, size_t kn, bool kesc, const char *const *keys,
+                     const size_t *key_lens, size_t n_keys, uint64_t lens) {
+    if (!kesc && !(lens >> (kn < 63 ? kn : 63) & 1)) {
+        return -1;
+    }
     for (size_t i = 0; i < n_keys; i++) {
-        vals[i] = (sl_sql_jval_t){NULL, 0, 0};
+        if (kesc) {
+            if (key_eq_escaped(ks, kn, keys[i], key_lens[i])) {
+                return (int)i;
+            }
+            continue;
+        }
+        if (kn != key_lens[i]) {
+            continue;
+        }
+        const unsigned char *k = (const unsigned char *)keys[i];
+        size_t j = 0; /* names are short: a loop beats a call to memcmp */
+        while (j < kn && ks[j] == k[j]) {
+            j++;
+        }
+        if (j == kn) {
+            return (int)i;
+        }
     }
-    if (!doc) {
-        return false;
-    }
-    cur_t p = skip_ws((cur_t)doc, (cur_t)doc + len), e = (cur_t)doc + len;
-    if (p >= e || *p != '{') {
-        return false; /* valid JSON or not, it is not an object */
-    }
-    uint64_t lens = 0; /* bit n: some key has n bytes (63: one of 63 or more) */
-    for (size_t i = 0; i < n_keys; i++) {
-        lens |= 1ull << (key_lens[i] < 63 ? key_lens[i] : 63);
-    }
-    int depth = 0;       /* open containers */
-    int want = -1;       /* the key (index) of the top-level member being read, or -1 */
-    cur_t mstart = NULL; /* where that member's value starts */
+    return -1;
+}
+
+/* Checks the object or array at p (p < e), a member of the top-level object (so at nesting
+ * level 2): the position just after it, or NULL when it is invalid. Iterative, with a bit per
+ * open container (object or array), for Jansson's 2048 levels. */
+static cur_t scan_container(cur_t p, cur_t e) {
+    uint8_t in_obj[JS_MAX_DEPTH / 8];
+    int depth = 1; /* open containers, the top-level object included */
     for (;;) {
         /* a value at p, at depth + 1 */
         p = skip_ws(p, e);
         if (p >= e || depth >= JS_MAX_DEPTH) {
-            return false;
-        }
-        if (depth == 1) {
-            mstart = p;
+            return NULL;
         }
         bool esc, real, obj = false, word = false;
-        uint8_t vflags = SL_SQL_JV_KNOWN; /* of the value just read (a container: none) */
         switch (*p) {
         case '{':
         case '[':
@@ -394,7 +416,6 @@ bool sl_sql_json_scan(const char *doc, size_t len, const char *const *keys, cons
             continue; /* its first element */
         case '"':
             p = scan_string(p + 1, e, &esc);
-            vflags |= esc ? SL_SQL_JV_ESC : 0;
             break;
         case 't':
         case 'f':
@@ -405,27 +426,22 @@ bool sl_sql_json_scan(const char *doc, size_t len, const char *const *keys, cons
         default:
             word = true;
             p = scan_number(p, e, &real);
-            vflags |= real ? SL_SQL_JV_REAL : 0;
         }
         if (!p) {
-            return false;
+            return NULL;
         }
         /* after a value: ',' and the next one, or the end of its container (itself a value) */
         for (;;) {
-            if (depth == 1 && want >= 0) {
-                vals[want] = (sl_sql_jval_t){(const char *)mstart, (size_t)(p - mstart), vflags};
-                want = -1;
-            }
             if (word && p < e && *p == 0) {
                 p++; /* Jansson's quirk: the NUL byte it reads past a number or literal is lost */
             }
             word = false;
-            if (depth == 0) {
-                return skip_ws(p, e) == e;
+            if (depth == 1) {
+                return p; /* the member's value is complete */
             }
             p = skip_ws(p, e);
             if (p >= e) {
-                return false;
+                return NULL;
             }
             obj = in_obj[(depth - 1) / 8] >> ((depth - 1) % 8) & 1;
             if (*p == ',') {
@@ -433,11 +449,10 @@ bool sl_sql_json_scan(const char *doc, size_t len, const char *const *keys, cons
                 break;
             }
             if (*p != (obj ? '}' : ']')) {
-                return false;
+                return NULL;
             }
             p++;
             depth--;
-            vflags = SL_SQL_JV_KNOWN;
         }
         if (!obj) {
             continue; /* the next element */
@@ -445,6 +460,44 @@ bool sl_sql_json_scan(const char *doc, size_t len, const char *const *keys, cons
     member:
         /* a member: "key" ':' then its value */
         p = skip_ws(p, e);
+        if (p >= e || *p != '"') {
+            return NULL;
+        }
+        bool kesc;
+        p = scan_string(p + 1, e, &kesc);
+        if (!p) {
+            return NULL;
+        }
+        p = skip_ws(p, e);
+        if (p >= e || *p != ':') {
+            return NULL;
+        }
+        p++;
+    }
+}
+
+bool sl_sql_json_scan(const char *doc, size_t len, const char *const *keys, const size_t *key_lens,
+                      size_t n_keys, sl_sql_jval_t *vals) {
+    for (size_t i = 0; i < n_keys; i++) {
+        vals[i] = (sl_sql_jval_t){NULL, 0, 0};
+    }
+    if (!doc) {
+        return false;
+    }
+    cur_t e = (cur_t)doc + len, p = skip_ws((cur_t)doc, e);
+    if (p >= e || *p != '{') {
+        return false; /* valid JSON or not, it is not an object */
+    }
+    uint64_t lens = 0;
+    for (size_t i = 0; i < n_keys; i++) {
+        lens |= 1ull << (key_lens[i] < 63 ? key_lens[i] : 63);
+    }
+    p = skip_ws(p + 1, e);
+    if (p < e && *p == '}') {
+        return skip_ws(p + 1, e) == e; /* {} */
+    }
+    /* the top-level object's members, flat: the common record has scalars only */
+    for (;;) {
         if (p >= e || *p != '"') {
             return false;
         }
@@ -454,22 +507,57 @@ bool sl_sql_json_scan(const char *doc, size_t len, const char *const *keys, cons
         if (!p) {
             return false;
         }
-        size_t kn = (size_t)(p - 1 - ks);
-        if (depth == 1 && (kesc || (lens >> (kn < 63 ? kn : 63) & 1))) {
-            for (size_t i = 0; i < n_keys; i++) {
-                if (kesc ? key_eq_escaped(ks, kn, keys[i], key_lens[i])
-                         : (kn == key_lens[i] && (!kn || ks[0] == (unsigned char)keys[i][0]) &&
-                            !memcmp(ks, keys[i], kn))) {
-                    want = (int)i;
-                    break;
-                }
-            }
-        }
+        int want = match_key(ks, (size_t)(p - 1 - ks), kesc, keys, key_lens, n_keys, lens);
         p = skip_ws(p, e);
         if (p >= e || *p != ':') {
             return false;
         }
-        p++;
+        p = skip_ws(p + 1, e);
+        if (p >= e) {
+            return false;
+        }
+        cur_t vs = p;
+        bool esc, real, word = false;
+        uint8_t vflags = SL_SQL_JV_KNOWN; /* of a scalar (a container: none) */
+        switch (*p) {
+        case '"':
+            p = scan_string(p + 1, e, &esc);
+            vflags |= esc ? SL_SQL_JV_ESC : 0;
+            break;
+        case '{':
+        case '[':
+            p = scan_container(p, e);
+            vflags = 0;
+            break;
+        case 't':
+        case 'f':
+        case 'n':
+            p = scan_literal(p, e);
+            word = true;
+            break;
+        default:
+            p = scan_number(p, e, &real);
+            vflags |= real ? SL_SQL_JV_REAL : 0;
+            word = true;
+        }
+        if (!p) {
+            return false;
+        }
+        if (want >= 0) { /* the last one wins */
+            vals[want] = (sl_sql_jval_t){(const char *)vs, (size_t)(p - vs), vflags};
+        }
+        if (word && p < e && *p == 0) {
+            p++; /* Jansson's quirk: the NUL byte it reads past a number or literal is lost */
+        }
+        p = skip_ws(p, e);
+        if (p < e && *p == ',') {
+            p = skip_ws(p + 1, e);
+            continue;
+        }
+        if (p < e && *p == '}') {
+            return skip_ws(p + 1, e) == e;
+        }
+        return false;
     }
 }
 
