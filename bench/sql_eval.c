@@ -48,7 +48,7 @@ static int run(const char *name, const char *ddl, const char *doc, long n) {
         const char *why;
         sl_sql_scratch_reset(&mem);
         sl_sql_scratch_reset(&dmem);
-        if (!sl_sql_decode_with(&dec, doc, len, &dmem, row, &why)) {
+        if (!sl_sql_decode_with(&dec, doc, len, &dmem, row, NULL, &why)) {
             fprintf(stderr, "sql_eval: %s\n", why);
             return 1;
         }

@@ -30,6 +30,10 @@ typedef struct tls {
     sl_sql_scratch_t dmem; /* the row's unescaped strings (the others view the record) */
     sl_sql_val_t *row;     /* input slots, then post slots */
     size_t cap;
+    sl_sql_jval_t
+        *raw; /* the text of each top-level key's value (NULL: the row is no document's) */
+    sl_sql_jval_t *raw_buf;
+    size_t raw_cap;
     sl_sql_scratch_t mem;
     sl_sql_out_t out, key;
     const sl_sql_query_t *prep_q; /* the query whose prep/prep_keep hold this row's step input */
@@ -45,6 +49,7 @@ static void tls_free(void *p) {
     tls_t *t = p;
     sl_sql_scratch_fini(&t->dmem);
     free(t->row);
+    free(t->raw_buf);
     sl_sql_scratch_fini(&t->mem);
     sl_sql_out_free(&t->out);
     sl_sql_out_free(&t->key);
@@ -81,6 +86,7 @@ static tls_t *row_of(const sl_sql_plan_t *plan, const sl_stream_rec_t *rec) {
         sl_sql_scratch_reset(&t->mem);
         t->prep_q = NULL;
         t->plan = NULL;
+        t->raw = NULL;
         t->subdoc.len = 0;
         sl_sql_out_raw(&t->subdoc, (const char *)rec->value.p, rec->value.len);
         const sl_sql_query_t *in = plan->sub_q;
@@ -109,8 +115,13 @@ static tls_t *row_of(const sl_sql_plan_t *plan, const sl_stream_rec_t *rec) {
     t->vlen = rec->value.len;
     t->offset = rec->offset;
     t->partition = rec->partition;
+    if (plan->dec->n_keys > t->raw_cap) {
+        t->raw_cap = plan->dec->n_keys * 2;
+        t->raw_buf = sl_xrealloc(t->raw_buf, t->raw_cap * sizeof *t->raw_buf);
+    }
+    t->raw = t->raw_buf;
     t->ok = sl_sql_decode_with(plan->dec, (const char *)rec->value.p, rec->value.len, &t->dmem,
-                               t->row, &t->why);
+                               t->row, t->raw, &t->why);
     return t;
 }
 
@@ -146,34 +157,52 @@ static int where(sl_stream_ctx_t *ctx, const sl_sql_query_t *q, tls_t *t, sl_err
     return !v.null && v.i;
 }
 
-/* The output row as a JSON object into t->out; false on an evaluation error. */
-static bool project(sl_stream_ctx_t *ctx, const sl_sql_query_t *q, tls_t *t, sl_err_t *err) {
+/* The key (index into the document's scanned values) of output column i of q when it is a
+ * top-level column of q's input passed through unchanged, else -1. */
+static int passed_key(const sl_sql_query_t *q, size_t i) {
+    const sl_sql_expr_t *e = q->out[i];
+    if (e->kind != SQ_E_SLOT) {
+        return -1;
+    }
+    const sl_sql_path_t *p = &q->plan->paths[e->slot];
+    return p->n == 1 && !p->cardinality ? q->plan->dec->key_of[e->slot] : -1;
+}
+
+/* The output row as a JSON object into t->out; false on an evaluation error. raw: the scanned
+ * values of q's input document (NULL: the row is not one, as a join's or a window's): a column
+ * passed through is copied from there when its text is the one sl_sql_out_json would write. */
+static bool project(sl_stream_ctx_t *ctx, const sl_sql_query_t *q, tls_t *t,
+                    const sl_sql_jval_t *raw, sl_err_t *err) {
     sl_sql_eval_t ev = {.row = t->row, .mem = &t->mem}; /* input slots, or post slots */
     t->out.len = 0;
     sl_sql_out_raw(&t->out, "{", 1);
     for (size_t i = 0; i < q->n_out; i++) {
+        const sl_sql_out_t *k = &q->out_keys[i];
+        sl_sql_out_raw(&t->out, k->p + (i == 0), k->len - (i == 0)); /* no comma before the first */
+        int rk = raw ? passed_key(q, i) : -1;
+        if (rk >= 0 && sl_sql_out_json_raw(&t->out, q->out[i]->type, raw[rk])) {
+            continue;
+        }
         sl_sql_val_t v;
         if (!sl_sql_eval(&ev, q->out[i], &v)) {
             *err = eval_fail(ctx, &ev);
             return false;
         }
-        const sl_sql_out_t *k = &q->out_keys[i];
-        sl_sql_out_raw(&t->out, k->p + (i == 0), k->len - (i == 0)); /* no comma before the first */
         sl_sql_out_json(&t->out, q->out[i]->type, &v);
     }
     sl_sql_out_raw(&t->out, "}", 1);
     return true;
 }
 
-/* WHERE and SELECT over t's row: the output record under `key`. */
+/* WHERE and SELECT over t's row (raw: see project): the output record under `key`. */
 static sl_err_t select_row(sl_stream_ctx_t *ctx, const sl_sql_query_t *q, tls_t *t,
-                           sl_bytes_t key) {
+                           const sl_sql_jval_t *raw, sl_bytes_t key) {
     sl_err_t err = SL_OK;
     int keep = where(ctx, q, t, &err);
     if (keep <= 0) {
         return keep < 0 ? err : SL_OK;
     }
-    if (!project(ctx, q, t, &err)) {
+    if (!project(ctx, q, t, raw, &err)) {
         return err;
     }
     return sl_stream_emit(ctx, key, (sl_bytes_t){(const uint8_t *)t->out.p, t->out.len});
@@ -181,7 +210,8 @@ static sl_err_t select_row(sl_stream_ctx_t *ctx, const sl_sql_query_t *q, tls_t 
 
 static sl_err_t select_fn(sl_stream_ctx_t *ctx, const sl_stream_rec_t *rec, void *user) {
     const sl_sql_query_t *q = user;
-    return select_row(ctx, q, row_of(q->plan, rec), rec->key);
+    tls_t *t = row_of(q->plan, rec);
+    return select_row(ctx, q, t, t->raw, rec->key);
 }
 
 /* WHERE over t's row, then the group key and aggregate arguments in binary form. */
@@ -295,7 +325,8 @@ static sl_err_t join_fn(sl_stream_ctx_t *ctx, const sl_stream_rec_t *left,
             memcpy(t->row, row, n * sizeof *row);
         }
         t->ok = true;
-        err = q->grouped ? prepare_row(ctx, q, t) : select_row(ctx, q, t, sl_stream_ctx_key(ctx));
+        err = q->grouped ? prepare_row(ctx, q, t)
+                         : select_row(ctx, q, t, NULL, sl_stream_ctx_key(ctx));
     }
     sl_sql_scratch_fini(&dmem[0]);
     sl_sql_scratch_fini(&dmem[1]);
@@ -708,7 +739,7 @@ static sl_err_t result_row(sl_stream_ctx_t *ctx, const sl_sql_query_t *q, const 
             }
             sl_sql_enc_val(&t->out, q->out[i]->type, &v);
         }
-    } else if (!project(ctx, q, t, &err)) {
+    } else if (!project(ctx, q, t, NULL, &err)) {
         return err;
     }
     /* The output key: the GROUP BY value as text, several as a JSON array. */

@@ -824,6 +824,35 @@ void sl_sql_out_json(sl_sql_out_t *o, sl_sql_type_t t, const sl_sql_val_t *v) {
     }
 }
 
+bool sl_sql_out_json_raw(sl_sql_out_t *o, sl_sql_type_t t, sl_sql_jval_t j) {
+    if (!j.p || !j.n || !(j.flags & SL_SQL_JV_KNOWN)) {
+        return false;
+    }
+    char c = j.p[0];
+    bool same;
+    switch (t.base) {
+    case SQ_VARCHAR: /* no escapes: no quote, backslash or control character inside either */
+        same = c == '"' && !(j.flags & SL_SQL_JV_ESC);
+        break;
+    case SQ_INT:
+    case SQ_BIGINT:
+    case SQ_TIMESTAMP: /* an integer: JSON has no leading zeroes, so only -0 reads otherwise */
+        same = (c == '-' || (c >= '0' && c <= '9')) && !(j.flags & SL_SQL_JV_REAL) &&
+               !(j.n == 2 && c == '-' && j.p[1] == '0');
+        break;
+    case SQ_BOOL:
+        same = c == 't' || c == 'f';
+        break;
+    default:
+        same = false;
+    }
+    same |= c == 'n'; /* null */
+    if (same) {
+        sl_sql_out_raw(o, j.p, j.n);
+    }
+    return same;
+}
+
 /* ---- binary form: [null byte][8-byte value | 4-byte length + bytes] ---- */
 void sl_sql_enc_val(sl_sql_out_t *o, sl_sql_type_t t, const sl_sql_val_t *v) {
     uint8_t b[9];
@@ -1031,9 +1060,10 @@ void sl_sql_decoder_fini(sl_sql_decoder_t *d) {
 #define BENCH_HDR_LEN 24
 
 bool sl_sql_decode_with(const sl_sql_decoder_t *d, const char *doc, size_t len,
-                        sl_sql_scratch_t *mem, sl_sql_val_t *row, const char **why) {
-    sl_sql_jval_t small[16], *top = small;
-    if (d->n_keys > 16) {
+                        sl_sql_scratch_t *mem, sl_sql_val_t *row, sl_sql_jval_t *raw,
+                        const char **why) {
+    sl_sql_jval_t small[16], *top = raw ? raw : small;
+    if (!raw && d->n_keys > 16) {
         top = sl_xcalloc(d->n_keys, sizeof *top);
     }
     if (doc && len > BENCH_HDR_LEN && memcmp(doc, "SLB1", 4) == 0) {
@@ -1067,7 +1097,7 @@ bool sl_sql_decode_with(const sl_sql_decoder_t *d, const char *doc, size_t len,
             ok = false;
         }
     }
-    if (top != small) {
+    if (top != small && top != raw) {
         free(top);
     }
     return ok;
@@ -1077,7 +1107,7 @@ bool sl_sql_decode(const sl_sql_path_t *paths, size_t n_paths, const char *doc, 
                    sl_sql_scratch_t *mem, sl_sql_val_t *row, const char **why) {
     sl_sql_decoder_t d;
     sl_sql_decoder_init(&d, paths, n_paths);
-    bool ok = sl_sql_decode_with(&d, doc, len, mem, row, why);
+    bool ok = sl_sql_decode_with(&d, doc, len, mem, row, NULL, why);
     sl_sql_decoder_fini(&d);
     return ok;
 }

@@ -408,10 +408,12 @@ void sl_sql_decoder_init(sl_sql_decoder_t *d, const sl_sql_path_t *paths, size_t
 void sl_sql_decoder_fini(sl_sql_decoder_t *d);
 /* Decodes the input slots from one JSON document into row (n_paths values); strings view the
  * document, or mem when they had escapes. A document that starts with the 24-byte `sluice
- * bench` header ("SLB1") is read from byte 24. false: not a valid JSON object, or a value of the
- * wrong type (message in *why). */
+ * bench` header ("SLB1") is read from byte 24. raw (NULL: not wanted; else n_keys entries) gets
+ * the text of each top-level key's value (see sl_sql_out_json_raw). false: not a valid JSON
+ * object, or a value of the wrong type (message in *why). */
 bool sl_sql_decode_with(const sl_sql_decoder_t *d, const char *doc, size_t len,
-                        sl_sql_scratch_t *mem, sl_sql_val_t *row, const char **why);
+                        sl_sql_scratch_t *mem, sl_sql_val_t *row, sl_sql_jval_t *raw,
+                        const char **why);
 /* The same with a decoder made for the call (tests, tools). */
 bool sl_sql_decode(const sl_sql_path_t *paths, size_t n_paths, const char *doc, size_t len,
                    sl_sql_scratch_t *mem, sl_sql_val_t *row, const char **why);
@@ -423,6 +425,11 @@ struct sl_sql_out {
 void sl_sql_out_json(sl_sql_out_t *o, sl_sql_type_t t, const sl_sql_val_t *v);
 void sl_sql_out_text(sl_sql_out_t *o, sl_sql_type_t t, const sl_sql_val_t *v); /* unquoted */
 void sl_sql_out_raw(sl_sql_out_t *o, const char *s, size_t n);
+/* Writes the scanned text j of a top-level value that decoded as type t when it is byte for byte
+ * what sl_sql_out_json writes for the decoded value (a string without escapes, an integer other
+ * than -0, a boolean, null): a column passed through unchanged is copied, not decoded and
+ * written again. false (nothing written) otherwise. */
+bool sl_sql_out_json_raw(sl_sql_out_t *o, sl_sql_type_t t, sl_sql_jval_t j);
 void sl_sql_out_free(sl_sql_out_t *o);
 /* Compact binary encoding of typed values (repartition keys and values). */
 void sl_sql_enc_val(sl_sql_out_t *o, sl_sql_type_t t, const sl_sql_val_t *v);
