@@ -1,5 +1,5 @@
--- Nexmark q1, currency conversion: every bid with its price in euros (price x 0.908, a DOUBLE,
--- as in Flink's q1).
+-- Nexmark q1, currency conversion: every bid with its price in euros (price x 0.908; 0.908 is an
+-- exact DECIMAL, so the result is a DECIMAL with 3 decimals, as in Flink's q1).
 -- Bids of `sluice bench --nexmark` (topic nexmark: people, auctions and bids in one topic, told
 -- apart by event_type; people and auctions have none of a bid's columns but dateTime and extra,
 -- and are filtered out by event_type = 2). Event time is dateTime, with Flink's 4 s disorder.

@@ -89,10 +89,31 @@ sl_sql_expr_t *sl_sql_lit_num(sl_sql_parse_t *ps, sl_sql_token_t t) {
         }
         e->type.base = v >= INT32_MIN && v <= INT32_MAX ? SQ_INT : SQ_BIGINT;
         e->val.i = v;
-    } else {
-        e->type.base = SQ_DOUBLE;
-        e->val.d = strtod(buf, NULL);
+        return e;
     }
+    /* A point and no exponent: an exact DECIMAL(p,s) as in standard SQL and Flink (0.908 is
+     * DECIMAL(3,3)), when it has at most 18 digits; with an exponent, or longer: DOUBLE. */
+    const char *dot = strchr(buf, '.');
+    if (dot && !strpbrk(buf, "eE")) {
+        int64_t v = 0;
+        size_t digits = 0, scale = strlen(dot + 1);
+        for (const char *c = buf; *c; c++) {
+            if (*c != '.' && (digits || *c != '0' || c > dot)) { /* leading zeroes do not count */
+                digits++;
+                v = digits <= 18 ? v * 10 + (*c - '0') : v;
+            }
+        }
+        if (digits <= 18 && scale <= 18) {
+            digits = digits > scale ? digits : scale;
+            e->type = (sl_sql_type_t){.base = SQ_DECIMAL,
+                                      .prec = (uint8_t)(digits ? digits : 1),
+                                      .scale = (uint8_t)scale};
+            e->val.i = v;
+            return e;
+        }
+    }
+    e->type.base = SQ_DOUBLE;
+    e->val.d = strtod(buf, NULL);
     return e;
 }
 

@@ -612,9 +612,17 @@ static sl_sql_expr_t *clone_expr(sl_sql_pool_t *p, const sl_sql_expr_t *e) {
 
 /* APPROX_PERCENTILE's second argument: a number literal in [0, 1]. */
 static bool pct_literal(chk_t *c, const sl_sql_expr_t *a, const char *fn, double *p) {
+    sl_sql_base_t b = a->type.base;
     bool lit = a->kind == SQ_E_LIT && !a->val.null &&
-               (a->type.base == SQ_INT || a->type.base == SQ_BIGINT || a->type.base == SQ_DOUBLE);
-    *p = !lit ? -1 : a->type.base == SQ_DOUBLE ? a->val.d : (double)a->val.i;
+               (b == SQ_INT || b == SQ_BIGINT || b == SQ_DOUBLE || b == SQ_DECIMAL);
+    *p = !lit ? -1 : b == SQ_DOUBLE ? a->val.d : (double)a->val.i;
+    if (lit && b == SQ_DECIMAL) { /* 0.99 is DECIMAL(2,2): 99 scaled by 10^-2 */
+        double scale = 1;
+        for (int i = 0; i < a->type.scale; i++) {
+            scale *= 10;
+        }
+        *p /= scale;
+    }
     if (!lit || !(*p >= 0 && *p <= 1)) {
         return fail(c, a->line, a->col, "%s's percentile must be a number literal from 0 to 1", fn);
     }

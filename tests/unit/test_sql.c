@@ -309,7 +309,15 @@ static const struct {
     {"CASE qty WHEN 1 THEN 'one' WHEN 3 THEN 'three' END", "\"three\""},
     {"CASE WHEN qty > 5 THEN 'x' END", "null"},
     {"CASE WHEN ok THEN qty ELSE amount END", "3"},
-    {"CASE WHEN ok THEN 1 ELSE 2.5 END", "1"},
+    {"CASE WHEN ok THEN 1 ELSE 2.5 END", "1.0"}, /* 2.5 is DECIMAL(2,1) */
+    /* a literal with a point is an exact DECIMAL (standard SQL, Flink); an exponent: DOUBLE */
+    {"0.1 + 0.2", "0.3"},
+    {"0.908 * qty", "2.724"},
+    {"qty * 1.50", "4.50"},
+    {"007.250", "7.250"},
+    {"0.5 * amount", "6.25"}, /* DECIMAL with DOUBLE: DOUBLE */
+    {"2e3 + 0.5", "2000.5"},
+    {"1234567890.123456789", "1234567890.1234567"}, /* 19 digits: DOUBLE */
     /* CAST */
     {"CAST(qty AS VARCHAR)", "\"3\""},
     {"CAST('42' AS INT) + 1", "43"},
