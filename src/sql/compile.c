@@ -180,8 +180,17 @@ static bool project(sl_stream_ctx_t *ctx, const sl_sql_query_t *q, tls_t *t,
         const sl_sql_out_t *k = &q->out_keys[i];
         sl_sql_out_raw(&t->out, k->p + (i == 0), k->len - (i == 0)); /* no comma before the first */
         int rk = raw ? passed_key(q, i) : -1;
-        if (rk >= 0 && sl_sql_out_json_raw(&t->out, q->out[i]->type, raw[rk])) {
-            continue;
+        if (rk >= 0) {
+            if (sl_sql_out_json_raw(&t->out, q->out[i]->type, raw[rk])) {
+                continue;
+            }
+            int slot = q->out[i]->slot; /* decoded now if the scan left it for raw */
+            if (q->plan->dec->lazy[slot] &&
+                !sl_sql_decode_slot(q->plan->dec, (size_t)slot, raw, &t->dmem, &t->row[slot])) {
+                *err = sl_stream_fail(ctx, "sql: a field's JSON type does not match its "
+                                           "declared column type");
+                return false;
+            }
         }
         sl_sql_val_t v;
         if (!sl_sql_eval(&ev, q->out[i], &v)) {
@@ -973,6 +982,7 @@ static void plan_free(void *p) {
         free(pl->dec);
     }
     free(pl->paths);
+    free(pl->read);
     free(pl->sub_col);
     free(pl);
 }
@@ -994,7 +1004,9 @@ static int plan_slot(sl_sql_plan_t *pl, const sl_sql_path_t *p) {
     if (pl->n_paths == pl->cap) {
         pl->cap = pl->cap ? pl->cap * 2 : 8;
         pl->paths = sl_xrealloc(pl->paths, pl->cap * sizeof *pl->paths);
+        pl->read = sl_xrealloc(pl->read, pl->cap * sizeof *pl->read);
     }
+    pl->read[pl->n_paths] = false;
     pl->paths[pl->n_paths] = *p;
     return (int)pl->n_paths++;
 }
@@ -1043,6 +1055,7 @@ static sl_sql_plan_t *plan_of(sl_stream_builder_t *b, const sl_sql_stream_t *src
             }
         }
         pl->ts_slot = plan_slot(pl, &p);
+        pl->read[pl->ts_slot] = true;
         so.ts_fn = ts_fn;
         so.ts_user = pl;
     }
@@ -1108,6 +1121,22 @@ static bool time_rules_ok(sl_stream_builder_t *b, const sl_sql_query_t *q, char 
     return true;
 }
 
+/* Notes the slots e reads in pl->read. */
+static void mark_read(sl_sql_plan_t *pl, const sl_sql_expr_t *e) {
+    if (!e) {
+        return;
+    }
+    if (e->kind == SQ_E_SLOT) {
+        pl->read[e->slot] = true;
+        return;
+    }
+    for (size_t i = 0; i < e->n_args; i++) {
+        mark_read(pl, e->args[i]);
+    }
+    mark_read(pl, e->a);
+    mark_read(pl, e->b);
+}
+
 /* The source of q's stream in b with q's input slots renumbered into it. */
 static sl_stream_node_t *source_of(sl_stream_builder_t *b, sl_sql_query_t *q) {
     sl_sql_plan_t *pl = q->sub ? sub_plan_of(b, q->src, NULL) : plan_of(b, q->src);
@@ -1129,6 +1158,21 @@ static sl_stream_node_t *source_of(sl_stream_builder_t *b, sl_sql_query_t *q) {
         free(map);
         q->plan = pl;
     }
+    /* What reads the slots: only a plain SELECT's pass-through columns may stay undecoded. */
+    pl->read_all |= q->grouped || q->join || q->sub || pl->table || pl->sub;
+    mark_read(pl, q->where);
+    for (size_t i = 0; i < q->n_keys; i++) {
+        mark_read(pl, q->keys[i]);
+    }
+    for (size_t i = 0; i < q->n_aggs; i++) {
+        mark_read(pl, q->aggs[i].arg);
+    }
+    for (size_t i = 0; !q->grouped && i < q->n_out; i++) {
+        const sl_sql_expr_t *e = q->out[i];
+        if (e->kind != SQ_E_SLOT || pl->paths[e->slot].n != 1 || pl->paths[e->slot].cardinality) {
+            mark_read(pl, e);
+        }
+    }
     return pl->node;
 }
 
@@ -1145,6 +1189,7 @@ static sl_stream_node_t *join_of(sl_stream_builder_t *b, sl_sql_query_t *q, cons
     for (int k = 0; k < 2; k++) {
         const sl_sql_stream_t *r = k ? q->rsrc : q->src;
         q->side_plan[k] = plan_of(b, r);
+        q->side_plan[k]->read_all = true; /* the joiner copies each side's whole row */
     }
     q->side_map = sl_stream_own(b, sl_xcalloc(q->n_paths + 1, sizeof *q->side_map), free_p);
     for (size_t i = 0; i < q->n_paths; i++) {
@@ -1206,6 +1251,10 @@ static void plans_ready(sl_stream_builder_t *b) {
             sl_sql_decoder_fini(pl->dec);
         }
         sl_sql_decoder_init(pl->dec, pl->paths, pl->n_paths);
+        for (size_t i = 0; i < pl->n_paths; i++) {
+            pl->dec->lazy[i] = !pl->read_all && !pl->read[i] && pl->paths[i].n == 1 &&
+                               !pl->paths[i].cardinality && pl->dec->key_of[i] >= 0;
+        }
     }
 }
 

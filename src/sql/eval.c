@@ -1029,6 +1029,7 @@ void sl_sql_decoder_init(sl_sql_decoder_t *d, const sl_sql_path_t *paths, size_t
     d->keys = sl_xcalloc(n_paths + 1, sizeof *d->keys);
     d->key_lens = sl_xcalloc(n_paths + 1, sizeof *d->key_lens);
     d->key_of = sl_xcalloc(n_paths + 1, sizeof *d->key_of);
+    d->lazy = sl_xcalloc(n_paths + 1, sizeof *d->lazy);
     for (size_t i = 0; i < n_paths; i++) {
         const char *k = paths[i].n > 0 ? paths[i].steps[0] : NULL;
         d->key_of[i] = -1;
@@ -1052,12 +1053,58 @@ void sl_sql_decoder_fini(sl_sql_decoder_t *d) {
     free(d->keys);
     free(d->key_lens);
     free(d->key_of);
+    free(d->lazy);
     *d = (sl_sql_decoder_t){0};
 }
 
 /* `sluice bench` records (the `make run` demo's topic) carry a 24-byte binary header starting
  * "SLB1" before their JSON (src/bench/payload.h; sql/ does not include bench/ headers). */
 #define BENCH_HDR_LEN 24
+
+/* Whether from_json accepts j as type t, known without converting it (false: only converting
+ * tells, or it does not). */
+static bool type_known_ok(const sl_sql_jval_t *j, sl_sql_type_t t) {
+    if (!j->p || j->p[0] == 'n') {
+        return true; /* absent, or null */
+    }
+    char c = j->p[0];
+    switch (t.base) {
+    case SQ_BOOL:
+        return c == 't' || c == 'f';
+    case SQ_BIGINT:
+    case SQ_TIMESTAMP:
+        return num_kind(j) == 1; /* the scan checked that an integer fits 64 bits */
+    case SQ_DOUBLE:
+        return num_kind(j) != 0;
+    case SQ_VARCHAR:
+        return c == '"';
+    default:
+        return false; /* INT's range, DECIMAL's scale and text: converting tells */
+    }
+}
+
+bool sl_sql_decode_slot(const sl_sql_decoder_t *d, size_t i, const sl_sql_jval_t *top,
+                        sl_sql_scratch_t *mem, sl_sql_val_t *v) {
+    const sl_sql_path_t *p = &d->paths[i];
+    static const sl_sql_jval_t absent = {NULL, 0, 0};
+    const sl_sql_jval_t *j = d->key_of[i] >= 0 ? &top[d->key_of[i]] : &absent;
+    sl_sql_jval_t inner; /* a nested path's value */
+    for (int k = 1; j->p && k < p->n; k++) {
+        sl_sql_jval_t next = absent;
+        if (p->steps[k] ? !sl_sql_json_member(*j, p->steps[k], strlen(p->steps[k]), &next)
+                        : !sl_sql_json_element(*j, p->idx[k], &next)) {
+            next = absent;
+        }
+        inner = next;
+        j = &inner;
+    }
+    if (p->cardinality) {
+        int64_t n = j->p ? sl_sql_json_count(*j) : -1;
+        *v = (sl_sql_val_t){.null = n < 0, .i = n < 0 ? 0 : n};
+        return true;
+    }
+    return from_json(j, p->type, mem, v);
+}
 
 bool sl_sql_decode_with(const sl_sql_decoder_t *d, const char *doc, size_t len,
                         sl_sql_scratch_t *mem, sl_sql_val_t *row, sl_sql_jval_t *raw,
@@ -1074,25 +1121,11 @@ bool sl_sql_decode_with(const sl_sql_decoder_t *d, const char *doc, size_t len,
         *why = "the value is not a JSON object";
     }
     for (size_t i = 0; ok && i < d->n_paths; i++) {
-        const sl_sql_path_t *p = &d->paths[i];
-        static const sl_sql_jval_t absent = {NULL, 0, 0};
-        const sl_sql_jval_t *j = d->key_of[i] >= 0 ? &top[d->key_of[i]] : &absent;
-        sl_sql_jval_t inner; /* a nested path's value */
-        for (int k = 1; j->p && k < p->n; k++) {
-            sl_sql_jval_t next = absent;
-            if (p->steps[k] ? !sl_sql_json_member(*j, p->steps[k], strlen(p->steps[k]), &next)
-                            : !sl_sql_json_element(*j, p->idx[k], &next)) {
-                next = absent;
-            }
-            inner = next;
-            j = &inner;
-        }
-        if (p->cardinality) {
-            int64_t n = j->p ? sl_sql_json_count(*j) : -1;
-            row[i] = (sl_sql_val_t){.null = n < 0, .i = n < 0 ? 0 : n};
+        if (raw && d->lazy[i] && type_known_ok(&top[d->key_of[i]], d->paths[i].type)) {
+            row[i] = (sl_sql_val_t){.null = true}; /* read from raw, or by sl_sql_decode_slot */
             continue;
         }
-        if (!from_json(j, p->type, mem, &row[i])) {
+        if (!sl_sql_decode_slot(d, i, top, mem, &row[i])) {
             *why = "a field's JSON type does not match its declared column type";
             ok = false;
         }

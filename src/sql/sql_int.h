@@ -310,6 +310,9 @@ typedef struct sl_sql_plan {
     int *sub_col;                     /* path -> the subquery's output column it reads */
     const sl_sql_stream_t *def;       /* the stream whose time rules the node took */
     struct sl_sql_decoder *dec;       /* over paths, made again whenever a query adds slots */
+    bool *read;                       /* path -> some expression reads its value (not only a
+                                       * SELECT passing the column through: see project) */
+    bool read_all;                    /* every slot is read (joins, windows, tables) */
     struct sl_sql_plan *next;
 } sl_sql_plan_t;
 
@@ -403,6 +406,9 @@ typedef struct sl_sql_decoder {
     size_t *key_lens;
     size_t n_keys;
     int *key_of; /* path -> its key (-1: a path with no steps) */
+    bool *lazy;  /* path -> a top-level column only ever copied from raw (sl_sql_out_json_raw):
+                  * when raw is wanted, its type is checked but its slot is left NULL until
+                  * sl_sql_decode_slot (all false after sl_sql_decoder_init) */
 } sl_sql_decoder_t;
 void sl_sql_decoder_init(sl_sql_decoder_t *d, const sl_sql_path_t *paths, size_t n_paths);
 void sl_sql_decoder_fini(sl_sql_decoder_t *d);
@@ -414,6 +420,9 @@ void sl_sql_decoder_fini(sl_sql_decoder_t *d);
 bool sl_sql_decode_with(const sl_sql_decoder_t *d, const char *doc, size_t len,
                         sl_sql_scratch_t *mem, sl_sql_val_t *row, sl_sql_jval_t *raw,
                         const char **why);
+/* Decodes slot i from the scanned top-level values (a lazy slot, when raw will not do). */
+bool sl_sql_decode_slot(const sl_sql_decoder_t *d, size_t i, const sl_sql_jval_t *top,
+                        sl_sql_scratch_t *mem, sl_sql_val_t *v);
 /* The same with a decoder made for the call (tests, tools). */
 bool sl_sql_decode(const sl_sql_path_t *paths, size_t n_paths, const char *doc, size_t len,
                    sl_sql_scratch_t *mem, sl_sql_val_t *row, const char **why);

@@ -588,6 +588,40 @@ TEST(sql_select_runs_where_and_projection_in_a_task) {
     sl_sql_catalog_free(c);
 }
 
+/* Columns passed through unchanged are copied from the record where the text is the same, else
+ * decoded (escapes, -0, a DOUBLE); a mistyped one still dead-letters the record. */
+TEST(sql_pass_through_columns_copy_or_decode_in_a_task) {
+    N_ROUT = 0;
+    sl_sql_catalog_t *c = catalog();
+    sl_sql_stmt_t *list;
+    sl_stream_builder_t *b = compiled(c,
+                                      "CREATE STREAM out2 WITH (topic='o2') AS SELECT user, big, "
+                                      "kind, amount FROM ev WHERE qty > 0",
+                                      &list);
+    CHECK(b != NULL);
+    sl_stream_task_t *t = sl_stream_task_new(b, 0, 0, &TCONF, 0);
+    const char *in[] = {
+        "{\"user\":\"ann\",\"big\":-0,\"kind\":\"a\\\"b\",\"amount\":1.50,\"qty\":1,\"ts\":1}",
+        "{\"user\":\"bo\\u0062\",\"big\":12,\"kind\":null,\"amount\":2,\"qty\":1,\"ts\":2}",
+        "{\"user\":7,\"big\":1,\"qty\":1,\"ts\":3}",
+        "{\"user\":\"x\",\"big\":1.5,\"qty\":1,\"ts\":4}",
+        "{\"user\":\"cy\",\"qty\":1,\"ts\":5}",
+    };
+    for (int i = 0; i < 5; i++) {
+        sl_stream_rec_t r = jrec(in[i], i);
+        CHECK(sl_stream_task_process(t, 0, &r, 0) == SL_OK);
+    }
+    CHECK_EQ_INT(count_topic("o2"), 3);
+    CHECK(find_value("o2", "{\"user\":\"ann\",\"big\":0,\"kind\":\"a\\\"b\",\"amount\":1.5}"));
+    CHECK(find_value("o2", "{\"user\":\"bob\",\"big\":12,\"kind\":null,\"amount\":2}"));
+    CHECK(find_value("o2", "{\"user\":\"cy\",\"big\":null,\"kind\":null,\"amount\":null}"));
+    CHECK_EQ_INT(count_topic("app-dlq"), 2); /* user 7, big 1.5 */
+    sl_stream_task_free(t);
+    sl_stream_builder_free(b);
+    sl_sql_stmts_free(list);
+    sl_sql_catalog_free(c);
+}
+
 /* Feeds what task t0 wrote to `topic` (from index `from`) to task t1. */
 static void feed(sl_stream_task_t *t1, const char *topic, int from, int *failed) {
     int end = N_ROUT;
