@@ -102,6 +102,14 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libsluice.a
 	@$(if $(Q),echo "  LD    $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# sql_task loads the example pipelines (nexmark.so) as `sluice run` does: the library whole, its
+# symbols exported.
+$(BUILD)/bench/sql_task: $(BUILD)/bench/sql_task.o $(BUILD)/libsluice.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD    $@")
+	$(Q)$(CC) $(CFLAGS) -rdynamic -o $@ $< -Wl,--whole-archive $(BUILD)/libsluice.a \
+	    -Wl,--no-whole-archive $(LDLIBS)
+
 # An LD_PRELOAD shim standing for a slow disk (bench/run-commit-interference).
 $(BUILD)/bench/libslowsync.so: bench/shim/slowsync.c
 	@mkdir -p $(dir $@)
@@ -145,6 +153,7 @@ bench: deps all
 # What one record costs a SQL query (JSON parse, slot decode, WHERE, projection): one core.
 bench-sql: deps all
 	$(BUILD)/bench/sql_eval 2000000
+	$(BUILD)/bench/sql_task 200000 5
 	$(BUILD)/bench/sql_hop 300000
 
 bench-groups: deps all

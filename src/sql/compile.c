@@ -44,9 +44,11 @@ typedef struct tls {
 
 static pthread_key_t tls_key;
 static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+static __thread tls_t *tls_mine; /* the key's value, without a call per record */
 
 static void tls_free(void *p) {
     tls_t *t = p;
+    tls_mine = NULL; /* runs on the exiting thread */
     sl_sql_scratch_fini(&t->dmem);
     free(t->row);
     free(t->raw_buf);
@@ -61,11 +63,11 @@ static void tls_init(void) {
     (void)pthread_key_create(&tls_key, tls_free);
 }
 static tls_t *tls_get(size_t slots) {
-    (void)pthread_once(&tls_once, tls_init);
-    tls_t *t = pthread_getspecific(tls_key);
+    tls_t *t = tls_mine;
     if (!t) {
-        t = sl_xcalloc(1, sizeof *t);
-        (void)pthread_setspecific(tls_key, t);
+        (void)pthread_once(&tls_once, tls_init);
+        t = tls_mine = sl_xcalloc(1, sizeof *t);
+        (void)pthread_setspecific(tls_key, t); /* for its destructor at thread exit */
     }
     if (slots > t->cap) {
         t->cap = slots * 2;
@@ -158,32 +160,60 @@ static int where(sl_stream_ctx_t *ctx, const sl_sql_query_t *q, tls_t *t, sl_err
 }
 
 /* The key (index into the document's scanned values) of output column i of q when it is a
- * top-level column of q's input passed through unchanged, else -1. */
+ * top-level column of q's input passed through unchanged, else -1. Key indexes stay valid as
+ * statements add slots (a decoder numbers its keys in the order of its paths, which only grow). */
 static int passed_key(const sl_sql_query_t *q, size_t i) {
     const sl_sql_expr_t *e = q->out[i];
-    if (e->kind != SQ_E_SLOT) {
+    if (q->grouped || q->join || !q->plan || q->plan->sub || e->kind != SQ_E_SLOT) {
         return -1;
     }
     const sl_sql_path_t *p = &q->plan->paths[e->slot];
     return p->n == 1 && !p->cardinality ? q->plan->dec->key_of[e->slot] : -1;
 }
 
+/* Whether the n bytes at a are the n at b (short runs: no call). */
+static bool same_bytes(const char *a, const char *b, size_t n) {
+    size_t i = 0;
+    while (i < n && a[i] == b[i]) {
+        i++;
+    }
+    return i == n;
+}
+
 /* The output row as a JSON object into t->out; false on an evaluation error. raw: the scanned
  * values of q's input document (NULL: the row is not one, as a join's or a window's): a column
- * passed through is copied from there when its text is the one sl_sql_out_json would write. */
+ * passed through is copied from there when its text is the one sl_sql_out_json would write, and
+ * columns that sit in the document as they do in the output (`,"name":value` one after the
+ * other, q0's case) are copied as one run. */
 static bool project(sl_stream_ctx_t *ctx, const sl_sql_query_t *q, tls_t *t,
                     const sl_sql_jval_t *raw, sl_err_t *err) {
     sl_sql_eval_t ev = {.row = t->row, .mem = &t->mem}; /* input slots, or post slots */
+    const char *run = NULL, *run_end = NULL;            /* document text still to copy */
     t->out.len = 0;
     sl_sql_out_raw(&t->out, "{", 1);
     for (size_t i = 0; i < q->n_out; i++) {
         const sl_sql_out_t *k = &q->out_keys[i];
-        sl_sql_out_raw(&t->out, k->p + (i == 0), k->len - (i == 0)); /* no comma before the first */
-        int rk = raw ? passed_key(q, i) : -1;
-        if (rk >= 0) {
-            if (sl_sql_out_json_raw(&t->out, q->out[i]->type, raw[rk])) {
+        int rk = raw ? q->out_pass[i] : -1;
+        if (rk >= 0 && sl_sql_json_raw_ok(q->out[i]->type, raw[rk])) {
+            const sl_sql_jval_t *j = &raw[rk];
+            if (run && j->p - run_end == (ptrdiff_t)k->len && same_bytes(run_end, k->p, k->len)) {
+                run_end = j->p + j->n; /* the key and value follow the run in the document */
                 continue;
             }
+            if (run) {
+                sl_sql_out_raw(&t->out, run, (size_t)(run_end - run));
+            }
+            sl_sql_out_raw(&t->out, k->p + (i == 0), k->len - (i == 0)); /* no comma first */
+            run = j->p;
+            run_end = j->p + j->n;
+            continue;
+        }
+        if (run) {
+            sl_sql_out_raw(&t->out, run, (size_t)(run_end - run));
+            run = NULL;
+        }
+        sl_sql_out_raw(&t->out, k->p + (i == 0), k->len - (i == 0));
+        if (rk >= 0) {
             int slot = q->out[i]->slot; /* decoded now if the scan left it for raw */
             if (q->plan->dec->lazy[slot] &&
                 !sl_sql_decode_slot(q->plan->dec, (size_t)slot, raw, &t->dmem, &t->row[slot])) {
@@ -198,6 +228,9 @@ static bool project(sl_stream_ctx_t *ctx, const sl_sql_query_t *q, tls_t *t,
             return false;
         }
         sl_sql_out_json(&t->out, q->out[i]->type, &v);
+    }
+    if (run) {
+        sl_sql_out_raw(&t->out, run, (size_t)(run_end - run));
     }
     sl_sql_out_raw(&t->out, "}", 1);
     return true;
@@ -1444,6 +1477,10 @@ sl_err_t sl_sql_compile(sl_sql_stmt_t *s, sl_stream_builder_t *b, sl_sql_row_fn 
         return SL_ERR_INVAL;
     }
     plans_ready(b); /* before any error return: no decoder may be left over stale paths */
+    q->out_pass = sl_sql_alloc(&s->pool, (q->n_out + 1) * sizeof *q->out_pass);
+    for (size_t i = 0; i < q->n_out; i++) {
+        q->out_pass[i] = passed_key(q, i);
+    }
     if (q->sink_topic) {
         sl_stream_to(n, q->sink_topic);
     } else {

@@ -824,33 +824,32 @@ void sl_sql_out_json(sl_sql_out_t *o, sl_sql_type_t t, const sl_sql_val_t *v) {
     }
 }
 
-bool sl_sql_out_json_raw(sl_sql_out_t *o, sl_sql_type_t t, sl_sql_jval_t j) {
+bool sl_sql_json_raw_ok(sl_sql_type_t t, sl_sql_jval_t j) {
     if (!j.p || !j.n || !(j.flags & SL_SQL_JV_KNOWN)) {
         return false;
     }
     char c = j.p[0];
-    bool same;
     switch (t.base) {
     case SQ_VARCHAR: /* no escapes: no quote, backslash or control character inside either */
-        same = c == '"' && !(j.flags & SL_SQL_JV_ESC);
-        break;
+        return c == 'n' || (c == '"' && !(j.flags & SL_SQL_JV_ESC));
     case SQ_INT:
     case SQ_BIGINT:
     case SQ_TIMESTAMP: /* an integer: JSON has no leading zeroes, so only -0 reads otherwise */
-        same = (c == '-' || (c >= '0' && c <= '9')) && !(j.flags & SL_SQL_JV_REAL) &&
-               !(j.n == 2 && c == '-' && j.p[1] == '0');
-        break;
+        return c == 'n' || ((c == '-' || (c >= '0' && c <= '9')) && !(j.flags & SL_SQL_JV_REAL) &&
+                            !(j.n == 2 && c == '-' && j.p[1] == '0'));
     case SQ_BOOL:
-        same = c == 't' || c == 'f';
-        break;
+        return c == 't' || c == 'f' || c == 'n';
     default:
-        same = false;
+        return c == 'n';
     }
-    same |= c == 'n'; /* null */
-    if (same) {
-        sl_sql_out_raw(o, j.p, j.n);
+}
+
+bool sl_sql_out_json_raw(sl_sql_out_t *o, sl_sql_type_t t, sl_sql_jval_t j) {
+    if (!sl_sql_json_raw_ok(t, j)) {
+        return false;
     }
-    return same;
+    sl_sql_out_raw(o, j.p, j.n);
+    return true;
 }
 
 /* ---- binary form: [null byte][8-byte value | 4-byte length + bytes] ---- */

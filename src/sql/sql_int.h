@@ -342,6 +342,8 @@ struct sl_sql_query {
     sl_sql_expr_t **out; /* output expressions (over input slots, or post slots when grouped) */
     const char **out_names;
     sl_sql_out_t *out_keys; /* set when compiled: each output's JSON key text `,"name":` */
+    int *out_pass;          /* set when compiled: each output's key in its plan's decoder when
+                             * it is a top-level input column passed through, else -1 */
     size_t n_out;
     bool grouped;
     bool sub_out;         /* a subquery's: result rows are its output values in binary form */
@@ -439,6 +441,7 @@ void sl_sql_out_raw(sl_sql_out_t *o, const char *s, size_t n);
  * than -0, a boolean, null): a column passed through unchanged is copied, not decoded and
  * written again. false (nothing written) otherwise. */
 bool sl_sql_out_json_raw(sl_sql_out_t *o, sl_sql_type_t t, sl_sql_jval_t j);
+bool sl_sql_json_raw_ok(sl_sql_type_t t, sl_sql_jval_t j); /* whether it would copy j */
 void sl_sql_out_free(sl_sql_out_t *o);
 /* Compact binary encoding of typed values (repartition keys and values). */
 void sl_sql_enc_val(sl_sql_out_t *o, sl_sql_type_t t, const sl_sql_val_t *v);

@@ -606,12 +606,18 @@ TEST(sql_pass_through_columns_copy_or_decode_in_a_task) {
         "{\"user\":7,\"big\":1,\"qty\":1,\"ts\":3}",
         "{\"user\":\"x\",\"big\":1.5,\"qty\":1,\"ts\":4}",
         "{\"user\":\"cy\",\"qty\":1,\"ts\":5}",
+        /* in the output's order: user, big and kind copied as one run */
+        "{\"qty\":1,\"user\":\"u\",\"big\":5,\"kind\":\"k\",\"amount\":1,\"ts\":6}",
+        /* white space, and a repeated key (the last one wins): copied column by column */
+        "{\"qty\":1, \"user\" : \"w\",\"big\":1,\"big\":7,\"kind\":\"\\u006b\",\"ts\":7}",
     };
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 7; i++) {
         sl_stream_rec_t r = jrec(in[i], i);
         CHECK(sl_stream_task_process(t, 0, &r, 0) == SL_OK);
     }
-    CHECK_EQ_INT(count_topic("o2"), 3);
+    CHECK_EQ_INT(count_topic("o2"), 5);
+    CHECK(find_value("o2", "{\"user\":\"u\",\"big\":5,\"kind\":\"k\",\"amount\":1}"));
+    CHECK(find_value("o2", "{\"user\":\"w\",\"big\":7,\"kind\":\"k\",\"amount\":null}"));
     CHECK(find_value("o2", "{\"user\":\"ann\",\"big\":0,\"kind\":\"a\\\"b\",\"amount\":1.5}"));
     CHECK(find_value("o2", "{\"user\":\"bob\",\"big\":12,\"kind\":null,\"amount\":2}"));
     CHECK(find_value("o2", "{\"user\":\"cy\",\"big\":null,\"kind\":null,\"amount\":null}"));
