@@ -381,6 +381,26 @@ static int match_key(cur_t ks, size_t kn, bool kesc, const char *const *keys,
     return -1;
 }
 
+/* The string, number or literal at p (p < e): the position just after it, or NULL when it is
+ * invalid. *flags: its SL_SQL_JV_* flags; *word: a number or a literal (past which Jansson loses
+ * a NUL byte). */
+static inline cur_t scan_scalar(cur_t p, cur_t e, uint8_t *flags, bool *word) {
+    bool esc, real;
+    *word = *p != '"';
+    if (*p == '"') {
+        p = scan_string(p + 1, e, &esc);
+        *flags = SL_SQL_JV_KNOWN | (esc ? SL_SQL_JV_ESC : 0);
+        return p;
+    }
+    *flags = SL_SQL_JV_KNOWN;
+    if (*p == 't' || *p == 'f' || *p == 'n') {
+        return scan_literal(p, e);
+    }
+    p = scan_number(p, e, &real);
+    *flags |= real ? SL_SQL_JV_REAL : 0;
+    return p;
+}
+
 /* Checks the object or array at p (p < e), a member of the top-level object (so at nesting
  * level 2): the position just after it, or NULL when it is invalid. Iterative, with a bit per
  * open container (object or array), for Jansson's 2048 levels. */
@@ -393,7 +413,8 @@ static cur_t scan_container(cur_t p, cur_t e) {
         if (p >= e || depth >= JS_MAX_DEPTH) {
             return NULL;
         }
-        bool esc, real, obj = false, word = false;
+        bool obj = false, word = false;
+        uint8_t flags;
         switch (*p) {
         case '{':
         case '[':
@@ -414,18 +435,8 @@ static cur_t scan_container(cur_t p, cur_t e) {
                 goto member;
             }
             continue; /* its first element */
-        case '"':
-            p = scan_string(p + 1, e, &esc);
-            break;
-        case 't':
-        case 'f':
-        case 'n':
-            p = scan_literal(p, e);
-            word = true;
-            break;
         default:
-            word = true;
-            p = scan_number(p, e, &real);
+            p = scan_scalar(p, e, &flags, &word);
         }
         if (!p) {
             return NULL;
@@ -517,28 +528,12 @@ bool sl_sql_json_scan(const char *doc, size_t len, const char *const *keys, cons
             return false;
         }
         cur_t vs = p;
-        bool esc, real, word = false;
-        uint8_t vflags = SL_SQL_JV_KNOWN; /* of a scalar (a container: none) */
-        switch (*p) {
-        case '"':
-            p = scan_string(p + 1, e, &esc);
-            vflags |= esc ? SL_SQL_JV_ESC : 0;
-            break;
-        case '{':
-        case '[':
+        bool word = false;
+        uint8_t vflags = 0; /* of a scalar (a container: none) */
+        if (*p == '{' || *p == '[') {
             p = scan_container(p, e);
-            vflags = 0;
-            break;
-        case 't':
-        case 'f':
-        case 'n':
-            p = scan_literal(p, e);
-            word = true;
-            break;
-        default:
-            p = scan_number(p, e, &real);
-            vflags |= real ? SL_SQL_JV_REAL : 0;
-            word = true;
+        } else {
+            p = scan_scalar(p, e, &vflags, &word);
         }
         if (!p) {
             return false;
