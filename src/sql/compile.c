@@ -30,8 +30,7 @@ typedef struct tls {
     sl_sql_scratch_t dmem; /* the row's unescaped strings (the others view the record) */
     sl_sql_val_t *row;     /* input slots, then post slots */
     size_t cap;
-    sl_sql_jval_t
-        *raw; /* the text of each top-level key's value (NULL: the row is no document's) */
+    sl_sql_jval_t *raw; /* each top-level key's value text (NULL: the row is no document's) */
     sl_sql_jval_t *raw_buf;
     size_t raw_cap;
     sl_sql_scratch_t mem;
