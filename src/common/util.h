@@ -2,6 +2,7 @@
 #ifndef SL_UTIL_H
 #define SL_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -32,6 +33,34 @@ static inline int sl_str_eq(sl_str_t a, sl_str_t b) {
 static inline int sl_str_eqz(sl_str_t a, const char *z) {
     size_t n = __builtin_strlen(z);
     return a.p && a.len == n && __builtin_memcmp(a.p, z, n) == 0;
+}
+/* Whether the n bytes at a and b are equal; for the short runs of names and keys, where a call
+ * to memcmp costs more than the compare: words that overlap at the end, never a read past n. */
+static inline bool sl_short_eq(const void *a, const void *b, size_t n) {
+    const unsigned char *x = a, *y = b;
+    uint64_t u, v;
+    uint32_t s, t;
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8) {
+            __builtin_memcpy(&u, x + i, 8);
+            __builtin_memcpy(&v, y + i, 8);
+            if (u != v) {
+                return false;
+            }
+        }
+        __builtin_memcpy(&u, x + n - 8, 8);
+        __builtin_memcpy(&v, y + n - 8, 8);
+        return u == v;
+    }
+    if (n >= 4) {
+        __builtin_memcpy(&s, x, 4);
+        __builtin_memcpy(&t, y, 4);
+        uint32_t s2, t2;
+        __builtin_memcpy(&s2, x + n - 4, 4);
+        __builtin_memcpy(&t2, y + n - 4, 4);
+        return s == t && s2 == t2;
+    }
+    return n == 0 || (x[0] == y[0] && x[n / 2] == y[n / 2] && x[n - 1] == y[n - 1]);
 }
 /* Returns a NUL-terminated heap copy of `s` (empty string for a null view). Caller frees. */
 char *sl_str_dupz(sl_str_t s);

@@ -170,15 +170,6 @@ static int passed_key(const sl_sql_query_t *q, size_t i) {
     return p->n == 1 && !p->cardinality ? q->plan->dec->key_of[e->slot] : -1;
 }
 
-/* Whether the n bytes at a are the n at b (short runs: no call). */
-static bool same_bytes(const char *a, const char *b, size_t n) {
-    size_t i = 0;
-    while (i < n && a[i] == b[i]) {
-        i++;
-    }
-    return i == n;
-}
-
 /* The output row as a JSON object into t->out; false on an evaluation error. raw: the scanned
  * values of q's input document (NULL: the row is not one, as a join's or a window's): a column
  * passed through is copied from there when its text is the one sl_sql_out_json would write, and
@@ -193,9 +184,9 @@ static bool project(sl_stream_ctx_t *ctx, const sl_sql_query_t *q, tls_t *t,
     for (size_t i = 0; i < q->n_out; i++) {
         const sl_sql_out_t *k = &q->out_keys[i];
         int rk = raw ? q->out_pass[i] : -1;
-        if (rk >= 0 && sl_sql_json_raw_ok(q->out[i]->type, raw[rk])) {
+        if (rk >= 0 && sl_sql_json_raw_ok(q->out[i]->type.base, &raw[rk])) {
             const sl_sql_jval_t *j = &raw[rk];
-            if (run && j->p - run_end == (ptrdiff_t)k->len && same_bytes(run_end, k->p, k->len)) {
+            if (run && j->p - run_end == (ptrdiff_t)k->len && sl_short_eq(run_end, k->p, k->len)) {
                 run_end = j->p + j->n; /* the key and value follow the run in the document */
                 continue;
             }

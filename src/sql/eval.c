@@ -824,28 +824,8 @@ void sl_sql_out_json(sl_sql_out_t *o, sl_sql_type_t t, const sl_sql_val_t *v) {
     }
 }
 
-bool sl_sql_json_raw_ok(sl_sql_type_t t, sl_sql_jval_t j) {
-    if (!j.p || !j.n || !(j.flags & SL_SQL_JV_KNOWN)) {
-        return false;
-    }
-    char c = j.p[0];
-    switch (t.base) {
-    case SQ_VARCHAR: /* no escapes: no quote, backslash or control character inside either */
-        return c == 'n' || (c == '"' && !(j.flags & SL_SQL_JV_ESC));
-    case SQ_INT:
-    case SQ_BIGINT:
-    case SQ_TIMESTAMP: /* an integer: JSON has no leading zeroes, so only -0 reads otherwise */
-        return c == 'n' || ((c == '-' || (c >= '0' && c <= '9')) && !(j.flags & SL_SQL_JV_REAL) &&
-                            !(j.n == 2 && c == '-' && j.p[1] == '0'));
-    case SQ_BOOL:
-        return c == 't' || c == 'f' || c == 'n';
-    default:
-        return c == 'n';
-    }
-}
-
 bool sl_sql_out_json_raw(sl_sql_out_t *o, sl_sql_type_t t, sl_sql_jval_t j) {
-    if (!sl_sql_json_raw_ok(t, j)) {
+    if (!sl_sql_json_raw_ok(t.base, &j)) {
         return false;
     }
     sl_sql_out_raw(o, j.p, j.n);
@@ -1082,9 +1062,13 @@ static bool type_known_ok(const sl_sql_jval_t *j, sl_sql_type_t t) {
     }
 }
 
-bool sl_sql_decode_slot(const sl_sql_decoder_t *d, size_t i, const sl_sql_jval_t *top,
-                        sl_sql_scratch_t *mem, sl_sql_val_t *v) {
+/* Slot i from the scanned top-level values (sl_sql_decode_slot; inline for the per-record loop). */
+static inline bool decode_path(const sl_sql_decoder_t *d, size_t i, const sl_sql_jval_t *top,
+                               sl_sql_scratch_t *mem, sl_sql_val_t *v) {
     const sl_sql_path_t *p = &d->paths[i];
+    if (p->n == 1 && !p->cardinality && d->key_of[i] >= 0) { /* a top-level column */
+        return from_json(&top[d->key_of[i]], p->type, mem, v);
+    }
     static const sl_sql_jval_t absent = {NULL, 0, 0};
     const sl_sql_jval_t *j = d->key_of[i] >= 0 ? &top[d->key_of[i]] : &absent;
     sl_sql_jval_t inner; /* a nested path's value */
@@ -1103,6 +1087,11 @@ bool sl_sql_decode_slot(const sl_sql_decoder_t *d, size_t i, const sl_sql_jval_t
         return true;
     }
     return from_json(j, p->type, mem, v);
+}
+
+bool sl_sql_decode_slot(const sl_sql_decoder_t *d, size_t i, const sl_sql_jval_t *top,
+                        sl_sql_scratch_t *mem, sl_sql_val_t *v) {
+    return decode_path(d, i, top, mem, v);
 }
 
 bool sl_sql_decode_with(const sl_sql_decoder_t *d, const char *doc, size_t len,
@@ -1124,7 +1113,7 @@ bool sl_sql_decode_with(const sl_sql_decoder_t *d, const char *doc, size_t len,
             row[i] = (sl_sql_val_t){.null = true}; /* read from raw, or by sl_sql_decode_slot */
             continue;
         }
-        if (!sl_sql_decode_slot(d, i, top, mem, &row[i])) {
+        if (!decode_path(d, i, top, mem, &row[i])) {
             *why = "a field's JSON type does not match its declared column type";
             ok = false;
         }

@@ -369,12 +369,7 @@ static int match_key(cur_t ks, size_t kn, bool kesc, const char *const *keys,
         if (kn != key_lens[i]) {
             continue;
         }
-        const unsigned char *k = (const unsigned char *)keys[i];
-        size_t j = 0; /* names are short: a loop beats a call to memcmp */
-        while (j < kn && ks[j] == k[j]) {
-            j++;
-        }
-        if (j == kn) {
+        if (sl_short_eq(ks, keys[i], kn)) {
             return (int)i;
         }
     }

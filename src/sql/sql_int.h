@@ -441,7 +441,26 @@ void sl_sql_out_raw(sl_sql_out_t *o, const char *s, size_t n);
  * than -0, a boolean, null): a column passed through unchanged is copied, not decoded and
  * written again. false (nothing written) otherwise. */
 bool sl_sql_out_json_raw(sl_sql_out_t *o, sl_sql_type_t t, sl_sql_jval_t j);
-bool sl_sql_json_raw_ok(sl_sql_type_t t, sl_sql_jval_t j); /* whether it would copy j */
+/* Whether sl_sql_out_json_raw would copy j (inline: asked for every column of every row). */
+static inline bool sl_sql_json_raw_ok(sl_sql_base_t t, const sl_sql_jval_t *j) {
+    if (!j->p || !j->n || !(j->flags & SL_SQL_JV_KNOWN)) {
+        return false;
+    }
+    char c = j->p[0];
+    switch (t) {
+    case SQ_VARCHAR: /* no escapes: no quote, backslash or control character inside either */
+        return c == 'n' || (c == '"' && !(j->flags & SL_SQL_JV_ESC));
+    case SQ_INT:
+    case SQ_BIGINT:
+    case SQ_TIMESTAMP: /* an integer: JSON has no leading zeroes, so only -0 reads otherwise */
+        return c == 'n' || ((c == '-' || (c >= '0' && c <= '9')) && !(j->flags & SL_SQL_JV_REAL) &&
+                            !(j->n == 2 && c == '-' && j->p[1] == '0'));
+    case SQ_BOOL:
+        return c == 't' || c == 'f' || c == 'n';
+    default:
+        return c == 'n';
+    }
+}
 void sl_sql_out_free(sl_sql_out_t *o);
 /* Compact binary encoding of typed values (repartition keys and values). */
 void sl_sql_enc_val(sl_sql_out_t *o, sl_sql_type_t t, const sl_sql_val_t *v);

@@ -412,6 +412,26 @@ TEST(sql_passthrough_copies_only_what_out_json_writes) {
     CHECK(declined >= 6); /* escapes, -0, DOUBLE, DECIMAL, TIMESTAMP text */
 }
 
+/* sl_short_eq (common/util.h), the scanner's key compare: every length up to 40, equal buffers,
+ * and a difference at each position, in buffers that end exactly where the bytes compared do
+ * (ASan sees any read past them). */
+TEST(short_eq_sees_every_byte_and_reads_no_further) {
+    for (size_t n = 0; n <= 40; n++) {
+        unsigned char *a = malloc(n + !n), *b = malloc(n + !n); /* exactly n */
+        for (size_t i = 0; i < n; i++) {
+            a[i] = b[i] = (unsigned char)(sl_test_rand() | 1);
+        }
+        CHECK(sl_short_eq(a, b, n));
+        for (size_t i = 0; i < n; i++) {
+            b[i] ^= 0x80;
+            CHECK(!sl_short_eq(a, b, n));
+            b[i] ^= 0x80;
+        }
+        free(a);
+        free(b);
+    }
+}
+
 /* DOUBLE output: what printf gives ("%.15g" when it reads back as the same double, else
  * "%.17g"), also where the output skips printf (decimal-looking values). */
 static void printf_double(double d, char *b, size_t n) {
