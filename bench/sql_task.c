@@ -18,7 +18,6 @@
 
 #include "bench/nexmark.h"
 #include "sql/sql.h"
-#include "sql/sql_int.h"
 #include "stream/graph.h"
 #include "stream/task.h"
 
@@ -44,25 +43,6 @@ static double now_s(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (!s || fread(s, 1, (size_t)n, f) != (size_t)n) {
-        free(s);
-        fclose(f);
-        return NULL;
-    }
-    s[n] = 0;
-    fclose(f);
-    return s;
 }
 
 /* Seconds to run every event through a task of b (offsets from `base`, so no row is cached). */
@@ -133,22 +113,15 @@ int main(int argc, char **argv) {
     for (int k = 0; k < nq; k++) {
         char path[256], err[SL_ERRLEN];
         snprintf(path, sizeof path, "bench/nexmark/%s.sql", qs[k]);
-        char *sql = slurp(path);
-        sl_sql_catalog_t *c = sl_sql_catalog_new();
-        sl_sql_stmt_t *list = sql ? sl_sql_parse(c, sql, err, sizeof err) : NULL;
-        if (!list) {
-            fprintf(stderr, "sql_task: %s: %s\n", path, sql ? err : "cannot read it");
+        sl_stream_builder_t *bs = sl_stream_builder_new(), *bc = sl_stream_builder_new();
+        sl_sql_stmt_t *list; /* as `sluice run qN.sql` builds it */
+        char *jargv[] = {"nexmark.so", qs[k], "nexmark", "out", NULL};
+        if (sl_sql_build_file(bs, path, NULL, &list, err, sizeof err) != SL_OK) {
+            fprintf(stderr, "sql_task: %s\n", err);
             return 1;
         }
-        sl_sql_stmt_t *last = list;
-        while (last->next) {
-            last = last->next;
-        }
-        sl_stream_builder_t *bs = sl_stream_builder_new(), *bc = sl_stream_builder_new();
-        char *jargv[] = {"nexmark.so", qs[k], "nexmark", "out", NULL};
-        if (sl_sql_compile(last, bs, NULL, NULL, NULL, err, sizeof err) != SL_OK ||
-            job(bc, 4, jargv) != SL_OK || sl_stream_graph_check(bc)) {
-            fprintf(stderr, "sql_task: %s: %s\n", qs[k], err);
+        if (job(bc, 4, jargv) != SL_OK || sl_stream_graph_check(bc)) {
+            fprintf(stderr, "sql_task: nexmark.so %s would not build\n", qs[k]);
             return 1;
         }
         double best_c = 1e9, best_s = 1e9, ratio[99];
@@ -174,9 +147,7 @@ int main(int argc, char **argv) {
         }
         sl_stream_builder_free(bs);
         sl_stream_builder_free(bc);
-        sl_sql_stmts_free(list);
-        sl_sql_catalog_free(c);
-        free(sql);
+        sl_sql_stmts_free(list); /* and its catalog */
     }
     free(ev);
     free(text);

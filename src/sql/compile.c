@@ -166,8 +166,7 @@ static int passed_key(const sl_sql_query_t *q, size_t i) {
     if (q->grouped || q->join || !q->plan || q->plan->sub || e->kind != SQ_E_SLOT) {
         return -1;
     }
-    const sl_sql_path_t *p = &q->plan->paths[e->slot];
-    return p->n == 1 && !p->cardinality ? q->plan->dec->key_of[e->slot] : -1;
+    return sl_sql_path_top(&q->plan->paths[e->slot]) ? q->plan->dec->key_of[e->slot] : -1;
 }
 
 /* The output row as a JSON object into t->out; false on an evaluation error. raw: the scanned
@@ -824,7 +823,7 @@ static int group_mode(const sl_sql_query_t *q) {
     if (q->n_keys == 1 && q->keys[0]->kind == SQ_E_SLOT) {
         const sl_sql_path_t *p = &(q->plan ? q->plan->paths : q->paths)[q->keys[0]->slot];
         sl_sql_base_t t = p->type.base;
-        if (p->n == 1 && !p->cardinality && p->steps[0] && !strcmp(p->steps[0], src->key) &&
+        if (sl_sql_path_top(p) && !strcmp(p->steps[0], src->key) &&
             (t == SQ_INT || t == SQ_BIGINT || t == SQ_VARCHAR)) {
             return GROUP_BY_SOURCE_KEY;
         }
@@ -1192,7 +1191,7 @@ static sl_stream_node_t *source_of(sl_stream_builder_t *b, sl_sql_query_t *q) {
     }
     for (size_t i = 0; !q->grouped && i < q->n_out; i++) {
         const sl_sql_expr_t *e = q->out[i];
-        if (e->kind != SQ_E_SLOT || pl->paths[e->slot].n != 1 || pl->paths[e->slot].cardinality) {
+        if (e->kind != SQ_E_SLOT || !sl_sql_path_top(&pl->paths[e->slot])) {
             mark_read(pl, e);
         }
     }
@@ -1275,8 +1274,7 @@ static void plans_ready(sl_stream_builder_t *b) {
         }
         sl_sql_decoder_init(pl->dec, pl->paths, pl->n_paths);
         for (size_t i = 0; i < pl->n_paths; i++) {
-            pl->dec->lazy[i] = !pl->read_all && !pl->read[i] && pl->paths[i].n == 1 &&
-                               !pl->paths[i].cardinality && pl->dec->key_of[i] >= 0;
+            pl->dec->lazy[i] = !pl->read_all && !pl->read[i] && sl_sql_path_top(&pl->paths[i]);
         }
     }
 }

@@ -824,14 +824,6 @@ void sl_sql_out_json(sl_sql_out_t *o, sl_sql_type_t t, const sl_sql_val_t *v) {
     }
 }
 
-bool sl_sql_out_json_raw(sl_sql_out_t *o, sl_sql_type_t t, sl_sql_jval_t j) {
-    if (!sl_sql_json_raw_ok(t.base, &j)) {
-        return false;
-    }
-    sl_sql_out_raw(o, j.p, j.n);
-    return true;
-}
-
 /* ---- binary form: [null byte][8-byte value | 4-byte length + bytes] ---- */
 void sl_sql_enc_val(sl_sql_out_t *o, sl_sql_type_t t, const sl_sql_val_t *v) {
     uint8_t b[9];
@@ -1066,7 +1058,7 @@ static bool type_known_ok(const sl_sql_jval_t *j, sl_sql_type_t t) {
 static inline bool decode_path(const sl_sql_decoder_t *d, size_t i, const sl_sql_jval_t *top,
                                sl_sql_scratch_t *mem, sl_sql_val_t *v) {
     const sl_sql_path_t *p = &d->paths[i];
-    if (p->n == 1 && !p->cardinality && d->key_of[i] >= 0) { /* a top-level column */
+    if (sl_sql_path_top(p)) { /* no walk */
         return from_json(&top[d->key_of[i]], p->type, mem, v);
     }
     static const sl_sql_jval_t absent = {NULL, 0, 0};

@@ -258,6 +258,11 @@ typedef struct sl_sql_path { /* where a slot's value comes from in the JSON docu
     sl_sql_type_t type;
 } sl_sql_path_t;
 
+/* A top-level column: its value is a member of the record's object, found by the scan itself. */
+static inline bool sl_sql_path_top(const sl_sql_path_t *p) {
+    return p->n == 1 && !p->cardinality && p->steps[0];
+}
+
 typedef enum sl_sql_agg_kind {
     SQ_AGG_COUNT_STAR = 1,
     SQ_AGG_COUNT,
@@ -408,7 +413,7 @@ typedef struct sl_sql_decoder {
     size_t *key_lens;
     size_t n_keys;
     int *key_of; /* path -> its key (-1: a path with no steps) */
-    bool *lazy;  /* path -> a top-level column only ever copied from raw (sl_sql_out_json_raw):
+    bool *lazy;  /* path -> a top-level column only ever copied from raw (sl_sql_json_raw_ok):
                   * when raw is wanted, its type is checked but its slot is left NULL until
                   * sl_sql_decode_slot (all false after sl_sql_decoder_init) */
 } sl_sql_decoder_t;
@@ -417,7 +422,7 @@ void sl_sql_decoder_fini(sl_sql_decoder_t *d);
 /* Decodes the input slots from one JSON document into row (n_paths values); strings view the
  * document, or mem when they had escapes. A document that starts with the 24-byte `sluice
  * bench` header ("SLB1") is read from byte 24. raw (NULL: not wanted; else n_keys entries) gets
- * the text of each top-level key's value (see sl_sql_out_json_raw). false: not a valid JSON
+ * the text of each top-level key's value (see sl_sql_json_raw_ok). false: not a valid JSON
  * object, or a value of the wrong type (message in *why). */
 bool sl_sql_decode_with(const sl_sql_decoder_t *d, const char *doc, size_t len,
                         sl_sql_scratch_t *mem, sl_sql_val_t *row, sl_sql_jval_t *raw,
@@ -436,12 +441,10 @@ struct sl_sql_out {
 void sl_sql_out_json(sl_sql_out_t *o, sl_sql_type_t t, const sl_sql_val_t *v);
 void sl_sql_out_text(sl_sql_out_t *o, sl_sql_type_t t, const sl_sql_val_t *v); /* unquoted */
 void sl_sql_out_raw(sl_sql_out_t *o, const char *s, size_t n);
-/* Writes the scanned text j of a top-level value that decoded as type t when it is byte for byte
- * what sl_sql_out_json writes for the decoded value (a string without escapes, an integer other
- * than -0, a boolean, null): a column passed through unchanged is copied, not decoded and
- * written again. false (nothing written) otherwise. */
-bool sl_sql_out_json_raw(sl_sql_out_t *o, sl_sql_type_t t, sl_sql_jval_t j);
-/* Whether sl_sql_out_json_raw would copy j (inline: asked for every column of every row). */
+/* Whether the scanned text j of a top-level value of type t is byte for byte what
+ * sl_sql_out_json writes for its decoded value (a string without escapes, an integer other than
+ * -0, a boolean, null): a column passed through unchanged is then copied, not decoded and
+ * written again. Inline: asked for every such column of every row. */
 static inline bool sl_sql_json_raw_ok(sl_sql_base_t t, const sl_sql_jval_t *j) {
     if (!j->p || !j->n || !(j->flags & SL_SQL_JV_KNOWN)) {
         return false;
